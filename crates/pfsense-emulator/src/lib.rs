@@ -1,0 +1,1 @@
+//! A stand-in for the pfSense REST API (see README).

@@ -1,0 +1,1 @@
+//! QEMU lifecycle for golden pfSense images (see README).
