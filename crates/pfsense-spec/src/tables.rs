@@ -1,0 +1,151 @@
+//! Facts about the real API that the spec does not state. Each entry names the behaviour it
+//! covers (see `shared/docs/pfsense-rest-api.md`); code consults these tables instead of
+//! growing special-case branches.
+
+use crate::model::{Method, Module};
+
+/// API path prefix (after `/api/v2/`) → module. The longest matching prefix wins; a prefix
+/// matches the path itself, a sub-path, or its plural (`interface` matches `interfaces`).
+pub const MODULE_PREFIXES: &[(&str, Module)] = &[
+    ("firewall", Module::Firewall),
+    ("interface", Module::Interface),
+    ("routing", Module::Routing),
+    ("vpn/wireguard", Module::VpnWireguard),
+    ("vpn/openvpn", Module::VpnOpenvpn),
+    ("vpn/ipsec", Module::VpnIpsec),
+    ("services/dhcp_server", Module::ServicesDhcp),
+    ("services/dhcp_relay", Module::ServicesDhcp),
+    ("services/dns_resolver", Module::ServicesDnsResolver),
+    ("services/dns_forwarder", Module::ServicesDnsForwarder),
+    ("services/haproxy", Module::ServicesHaproxy),
+    ("services/bind", Module::ServicesBind),
+    ("services/freeradius", Module::ServicesFreeradius),
+    ("services/acme", Module::ServicesAcme),
+    // Cron, NTP, SSH, service watchdog, wake-on-LAN.
+    ("services", Module::ServicesMisc),
+    ("system", Module::System),
+    ("status", Module::Status),
+    ("diagnostics", Module::Diagnostics),
+    ("user", Module::User),
+    ("auth", Module::Auth),
+    // GraphQL reads and writes every model: it belongs with the system-wide tools.
+    ("graphql", Module::System),
+];
+
+/// Operations that can take the firewall down, run arbitrary code, or wipe state wholesale.
+/// They are not offered unless the server runs with `--allow-dangerous`.
+pub const DANGEROUS: &[(Method, &str, &str)] = &[
+    (
+        Method::Post,
+        "diagnostics/halt_system",
+        "halts the firewall; it stays off until someone powers it on",
+    ),
+    (
+        Method::Post,
+        "diagnostics/reboot",
+        "reboots the firewall and drops all traffic while it restarts",
+    ),
+    (
+        Method::Post,
+        "diagnostics/command_prompt",
+        "runs an arbitrary shell command as root",
+    ),
+    (
+        Method::Post,
+        "graphql",
+        "runs arbitrary GraphQL queries and mutations over every model, with no confirmation per object",
+    ),
+    (
+        Method::Delete,
+        "diagnostics/arp_table",
+        "clears the ARP table in bulk",
+    ),
+    (
+        Method::Delete,
+        "firewall/states",
+        "clears firewall states in bulk, cutting existing connections (and can time out with no limit)",
+    ),
+    (
+        Method::Delete,
+        "diagnostics/config_history/revisions",
+        "deletes configuration history in bulk; pfSense has no restore API to bring it back",
+    ),
+    // pfrest reinstalls its own package on this PATCH: the API goes away mid-call.
+    (
+        Method::Patch,
+        "system/restapi/version",
+        "reinstalls the REST API package, cutting the API off while it runs",
+    ),
+];
+
+/// Models whose ids are strings on a real box, although the spec says integer:
+/// network interfaces (`wan`, `lan`, `opt1`), DHCP servers (one per interface) and PF tables.
+pub const STRING_ID_MODELS: &[&str] = &["NetworkInterface", "DHCPServer", "Table"];
+
+/// Paths (after `/api/v2/`) whose response is not wrapped in the usual envelope:
+/// `POST /graphql` answers raw `{"data": …}` / `{"errors": …}`, always with 200.
+pub const UNENVELOPED_PATHS: &[&str] = &["graphql"];
+
+/// pfrest gives every string field without a real limit `maxLength: 1024`; repeating it in
+/// 1,000 schemas tells a model nothing, so limits at or above this are left out.
+pub const DEFAULT_STRING_MAX_LENGTH: usize = 1024;
+
+/// Word endings that mark a field's value as a secret: a field is sensitive when any of its
+/// `_`-separated words ends with one of these (`cf_key`, `ha_sync_password`, `ipsecpsk`,
+/// `nc_apipw`). Covers passwords, pre-shared keys, private keys (`prv`), API keys and tokens.
+pub const SENSITIVE_WORD_ENDINGS: &[&str] = &[
+    "password",
+    "passwd",
+    "pwd",
+    "apipw",
+    "secret",
+    "token",
+    "key",
+    "psk",
+    "passphrase",
+    "passwordhash",
+    "authdata",
+];
+
+/// Words that are secrets on their own: `prv` (private keys), `pass` (passwords), and the
+/// two-letter OVH/Mythic Beasts credentials (`ovh_ak`, `ovh_as`, `ovh_ck`, `mb_ak`, `mb_as`).
+pub const SENSITIVE_WORDS: &[&str] = &["prv", "pass", "ak", "as", "ck"];
+
+/// Field names that match the rules above but hold no secret: public keys and booleans.
+pub const NOT_SENSITIVE_FIELDS: &[&str] = &["publickey", "reusekey", "usetoken"];
+
+/// The module of an API path (without the `/api/v2/` prefix).
+pub fn module_for(rel_path: &str) -> Option<Module> {
+    MODULE_PREFIXES
+        .iter()
+        .filter(|(prefix, _)| prefix_matches(prefix, rel_path))
+        .max_by_key(|(prefix, _)| prefix.len())
+        .map(|(_, m)| *m)
+}
+
+/// Whether `prefix` names `path`, a sub-path of it, or its plural form.
+pub fn prefix_matches(prefix: &str, path: &str) -> bool {
+    match path.strip_prefix(prefix) {
+        Some("") => true,
+        Some(rest) => rest.starts_with('/') || rest.starts_with('s'),
+        None => false,
+    }
+}
+
+pub fn danger_for(method: Method, rel_path: &str) -> Option<&'static str> {
+    DANGEROUS
+        .iter()
+        .find(|(m, p, _)| *m == method && *p == rel_path)
+        .map(|(_, _, why)| *why)
+}
+
+/// Whether a field name denotes a secret.
+pub fn is_sensitive_field(name: &str) -> bool {
+    let lower = name.to_ascii_lowercase();
+    if NOT_SENSITIVE_FIELDS.contains(&lower.as_str()) {
+        return false;
+    }
+    lower.split('_').any(|word| {
+        SENSITIVE_WORDS.contains(&word) || SENSITIVE_WORD_ENDINGS.iter().any(|e| word.ends_with(e))
+    })
+}

@@ -1,0 +1,737 @@
+//! Classification facts of the v2.7.1 spec, pinned. The expected numbers come from
+//! `shared/docs/pfsense-rest-api.md` ("Spec statistics") and from reading the spec by hand.
+
+use pfsense_spec::*;
+use serde_json::{Value, json};
+use std::path::PathBuf;
+use std::sync::LazyLock;
+
+fn spec_path() -> PathBuf {
+    if let Ok(p) = std::env::var("PFSENSE_OPENAPI_SPEC") {
+        return PathBuf::from(p);
+    }
+    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../openapi-spec.json")
+}
+
+static SPEC: LazyLock<Spec> = LazyLock::new(|| {
+    Spec::load(&spec_path()).unwrap_or_else(|e| {
+        panic!("{e}\n(copy ../shared/openapi-spec.json to the workspace root, or set PFSENSE_OPENAPI_SPEC)")
+    })
+});
+
+fn op(name: &str) -> &'static Operation {
+    SPEC.operation(name)
+        .unwrap_or_else(|| panic!("no tool named {name}"))
+}
+
+#[test]
+fn spec_statistics() {
+    assert_eq!(SPEC.api_version, "v2.7.1");
+    assert_eq!(SPEC.stats.paths, 258);
+    assert_eq!(SPEC.stats.schemas, 178);
+    assert_eq!(SPEC.stats.operations, 677);
+    assert!(SPEC.warnings.is_empty(), "{:?}", SPEC.warnings);
+    let by_method = count_by(&SPEC.operations, |o| o.method);
+    assert_eq!(by_method[&Method::Get], 236);
+    assert_eq!(by_method[&Method::Delete], 177);
+    assert_eq!(by_method[&Method::Post], 117);
+    assert_eq!(by_method[&Method::Patch], 109);
+    assert_eq!(by_method[&Method::Put], 38);
+}
+
+#[test]
+fn path_kinds() {
+    let mut kinds = std::collections::HashMap::new();
+    for o in &SPEC.operations {
+        kinds.insert(o.path.clone(), o.path_kind);
+    }
+    let count = |k: PathKind| kinds.values().filter(|x| **x == k).count();
+    assert_eq!(count(PathKind::Plural), 108);
+    assert_eq!(count(PathKind::Settings), 23);
+    assert_eq!(count(PathKind::Apply), 10);
+    assert_eq!(count(PathKind::WriteOnly), 1);
+    assert_eq!(count(PathKind::ReadOnly), 2);
+    // The REST API doc counts 96 item paths and 18 POST-only actions; two of the POST-only
+    // paths it files under collections. By our rule an item path is one addressed by `id`,
+    // so all 20 POST-only singletons are actions: 94 + 20 = 96 + 18.
+    assert_eq!(count(PathKind::Item), 94);
+    assert_eq!(count(PathKind::Action), 20);
+    assert_eq!(count(PathKind::Item) + count(PathKind::Action), 96 + 18);
+}
+
+#[test]
+fn operation_metadata() {
+    let immediate = count_by(&SPEC.operations, |o| o.applies_immediately);
+    assert_eq!(immediate[&Some(false)], 353);
+    assert_eq!(immediate[&Some(true)], 229);
+    assert_eq!(immediate[&None], 95);
+    let packages = count_by(&SPEC.operations, |o| o.required_packages.first().cloned());
+    assert_eq!(packages[&Some("pfSense-pkg-haproxy".into())], 91);
+    assert_eq!(packages[&Some("pfSense-pkg-bind".into())], 42);
+    assert_eq!(packages[&Some("pfSense-pkg-acme".into())], 30);
+    assert_eq!(packages[&Some("pfSense-pkg-WireGuard".into())], 28);
+    assert_eq!(packages[&Some("pfSense-pkg-freeradius3".into())], 21);
+    assert_eq!(
+        packages[&Some("pfSense-pkg-openvpn-client-export".into())],
+        8
+    );
+    assert_eq!(packages[&Some("pfSense-pkg-Cron".into())], 7);
+    assert_eq!(packages[&Some("pfSense-pkg-Service_Watchdog".into())], 7);
+    let basic_only: Vec<(Method, &str)> = SPEC
+        .operations
+        .iter()
+        .filter(|o| o.basic_auth_only)
+        .map(|o| (o.method, o.path.as_str()))
+        .collect();
+    assert_eq!(basic_only.len(), 4);
+    for expected in [
+        (Method::Post, "/api/v2/auth/jwt"),
+        (Method::Post, "/api/v2/auth/key"),
+        (Method::Delete, "/api/v2/auth/key"),
+        (Method::Post, "/api/v2/system/restapi/settings/sync"),
+    ] {
+        assert!(
+            basic_only.contains(&expected),
+            "{expected:?} should be Basic-only"
+        );
+    }
+    let binary: Vec<&str> = SPEC
+        .operations
+        .iter()
+        .filter(|o| o.binary_response)
+        .map(|o| o.tool_name.as_str())
+        .collect();
+    assert_eq!(binary, ["pfsense_post_system_certificate_pkcs12_export"]);
+    let unenveloped: Vec<&str> = SPEC
+        .operations
+        .iter()
+        .filter(|o| !o.enveloped)
+        .map(|o| o.tool_name.as_str())
+        .collect();
+    assert_eq!(unenveloped, ["pfsense_post_graphql"]);
+}
+
+#[test]
+fn names_follow_the_rules() {
+    let mut seen = std::collections::HashSet::new();
+    for o in &SPEC.operations {
+        assert!(naming::is_valid_tool_name(&o.tool_name), "{}", o.tool_name);
+        assert!(
+            seen.insert(o.tool_name.clone()),
+            "duplicate {}",
+            o.tool_name
+        );
+        if matches!(
+            o.path_kind,
+            PathKind::Settings | PathKind::ReadOnly | PathKind::Apply
+        ) {
+            assert!(
+                !o.tool_name.starts_with("pfsense_list_"),
+                "singleton named list: {}",
+                o.tool_name
+            );
+        }
+        if o.method == Method::Post && o.path_kind == PathKind::Action {
+            assert!(o.tool_name.starts_with("pfsense_post_"), "{}", o.tool_name);
+        }
+    }
+    let sorted: Vec<_> = SPEC
+        .operations
+        .iter()
+        .map(|o| o.tool_name.clone())
+        .collect();
+    let mut resorted = sorted.clone();
+    resorted.sort();
+    assert_eq!(sorted, resorted, "operations are sorted by tool name");
+}
+
+/// Names checked by hand against the spec's operationIds and the naming rules.
+#[test]
+fn hand_checked_names() {
+    let expected: &[(Method, &str, &str)] = &[
+        (Method::Get, "firewall/alias", "pfsense_get_firewall_alias"),
+        (
+            Method::Post,
+            "firewall/alias",
+            "pfsense_create_firewall_alias",
+        ),
+        (
+            Method::Patch,
+            "firewall/alias",
+            "pfsense_update_firewall_alias",
+        ),
+        (
+            Method::Delete,
+            "firewall/alias",
+            "pfsense_delete_firewall_alias",
+        ),
+        (
+            Method::Get,
+            "firewall/aliases",
+            "pfsense_list_firewall_aliases",
+        ),
+        (
+            Method::Put,
+            "firewall/aliases",
+            "pfsense_replace_firewall_aliases",
+        ),
+        (
+            Method::Delete,
+            "firewall/aliases",
+            "pfsense_delete_firewall_aliases",
+        ),
+        (Method::Post, "firewall/apply", "pfsense_firewall_apply"),
+        (
+            Method::Get,
+            "firewall/apply",
+            "pfsense_get_firewall_apply_status",
+        ),
+        (
+            Method::Post,
+            "firewall/virtual_ip/apply",
+            "pfsense_firewall_virtual_ip_apply",
+        ),
+        (
+            Method::Post,
+            "services/dhcp_server/apply",
+            "pfsense_services_dhcp_server_apply",
+        ),
+        (
+            Method::Get,
+            "vpn/wireguard/apply",
+            "pfsense_get_vpn_wireguard_apply_status",
+        ),
+        (
+            Method::Post,
+            "diagnostics/reboot",
+            "pfsense_post_diagnostics_reboot",
+        ),
+        (
+            Method::Post,
+            "diagnostics/halt_system",
+            "pfsense_post_diagnostics_halt_system",
+        ),
+        (
+            Method::Post,
+            "diagnostics/ping",
+            "pfsense_post_diagnostics_ping",
+        ),
+        (Method::Post, "graphql", "pfsense_post_graphql"),
+        (Method::Post, "auth/jwt", "pfsense_post_auth_jwt"),
+        (Method::Post, "auth/key", "pfsense_create_auth_key"),
+        (
+            Method::Get,
+            "interface/vlans",
+            "pfsense_list_interface_vlans",
+        ),
+        (
+            Method::Post,
+            "interface/vlan",
+            "pfsense_create_interface_vlan",
+        ),
+        (
+            Method::Get,
+            "interface/laggs",
+            "pfsense_list_interface_laggs",
+        ),
+        (Method::Get, "interface/gres", "pfsense_list_interface_gres"),
+        (Method::Get, "interfaces", "pfsense_list_network_interfaces"),
+        (
+            Method::Get,
+            "vpn/wireguard/peer/allowed_ips",
+            "pfsense_list_vpn_wireguard_peer_allowed_ips",
+        ),
+        (
+            Method::Post,
+            "vpn/wireguard/tunnel",
+            "pfsense_create_vpn_wireguard_tunnel",
+        ),
+        (
+            Method::Get,
+            "vpn/openvpn/csos",
+            "pfsense_list_vpn_openvpn_csos",
+        ),
+        (
+            Method::Get,
+            "vpn/ipsec/phase1s",
+            "pfsense_list_vpn_ipsec_phase1s",
+        ),
+        (
+            Method::Patch,
+            "vpn/ipsec/phase2/encryption",
+            "pfsense_update_vpn_ipsec_phase2_encryption",
+        ),
+        (
+            Method::Get,
+            "services/haproxy/backend/acls",
+            "pfsense_list_services_haproxy_backend_acls",
+        ),
+        (
+            Method::Get,
+            "services/freeradius/users",
+            "pfsense_list_services_freeradius_users",
+        ),
+        (
+            Method::Get,
+            "status/ipsec/child_sas",
+            "pfsense_list_status_ipsec_child_sas",
+        ),
+        (
+            Method::Get,
+            "firewall/virtual_ips",
+            "pfsense_list_firewall_virtual_ips",
+        ),
+        (Method::Get, "system/crls", "pfsense_list_system_crls"),
+        (
+            Method::Post,
+            "system/certificate/pkcs12/export",
+            "pfsense_post_system_certificate_pkcs12_export",
+        ),
+        (
+            Method::Post,
+            "system/certificate/generate",
+            "pfsense_post_system_certificate_generate",
+        ),
+        (
+            Method::Patch,
+            "system/webgui/settings",
+            "pfsense_update_system_webgui_settings",
+        ),
+        (
+            Method::Get,
+            "system/restapi/settings",
+            "pfsense_get_system_restapi_settings",
+        ),
+        (Method::Get, "system/version", "pfsense_get_system_version"),
+        (Method::Get, "status/system", "pfsense_get_status_system"),
+        (
+            Method::Patch,
+            "services/dhcp_server/backend",
+            "pfsense_update_services_dhcp_server_backend",
+        ),
+        (
+            Method::Get,
+            "status/logs/firewall",
+            "pfsense_list_status_logs_firewall",
+        ),
+        (
+            Method::Patch,
+            "firewall/nat/outbound/mode",
+            "pfsense_update_firewall_nat_outbound_mode",
+        ),
+        (
+            Method::Get,
+            "firewall/nat/port_forwards",
+            "pfsense_list_firewall_nat_port_forwards",
+        ),
+        (
+            Method::Post,
+            "services/dhcp_server/static_mapping",
+            "pfsense_create_services_dhcp_server_static_mapping",
+        ),
+        (
+            Method::Get,
+            "routing/gateway/default",
+            "pfsense_get_routing_gateway_default",
+        ),
+        (
+            Method::Post,
+            "services/wake_on_lan/send",
+            "pfsense_post_services_wake_on_lan_send",
+        ),
+        (
+            Method::Post,
+            "status/service",
+            "pfsense_post_status_service",
+        ),
+        (
+            Method::Delete,
+            "firewall/states",
+            "pfsense_delete_firewall_states",
+        ),
+        (
+            Method::Get,
+            "status/logs/packages/restapi",
+            "pfsense_list_status_logs_packages_restapi",
+        ),
+        (Method::Patch, "services/ssh", "pfsense_update_services_ssh"),
+    ];
+    for (method, path, name) in expected {
+        let o = SPEC
+            .find(*method, &format!("/api/v2/{path}"))
+            .unwrap_or_else(|| panic!("no {method} {path}"));
+        assert_eq!(o.tool_name, *name, "{method} {path}");
+    }
+    assert!(expected.len() >= 30);
+}
+
+#[test]
+fn verbs_and_risk() {
+    let read = SPEC
+        .operations
+        .iter()
+        .filter(|o| o.risk == Risk::Read)
+        .count();
+    assert_eq!(read, 236, "every GET and only GETs read");
+    assert!(
+        SPEC.operations
+            .iter()
+            .all(|o| (o.risk == Risk::Read) == (o.method == Method::Get))
+    );
+    let dangerous: Vec<&str> = SPEC
+        .operations
+        .iter()
+        .filter(|o| o.risk == Risk::Dangerous)
+        .map(|o| o.tool_name.as_str())
+        .collect();
+    assert_eq!(
+        dangerous,
+        [
+            "pfsense_delete_diagnostics_arp_table",
+            "pfsense_delete_diagnostics_config_history_revisions",
+            "pfsense_delete_firewall_states",
+            "pfsense_post_diagnostics_command_prompt",
+            "pfsense_post_diagnostics_halt_system",
+            "pfsense_post_diagnostics_reboot",
+            "pfsense_post_graphql",
+            "pfsense_update_system_restapi_version",
+        ]
+    );
+    assert_eq!(op("pfsense_delete_firewall_alias").risk, Risk::Destructive);
+    assert_eq!(
+        op("pfsense_replace_firewall_aliases").risk,
+        Risk::Destructive
+    );
+    assert_eq!(op("pfsense_create_firewall_alias").risk, Risk::Write);
+    assert_eq!(op("pfsense_firewall_apply").verb, Verb::Apply);
+}
+
+#[test]
+fn apply_subsystems_follow_applies_immediately() {
+    let cases = [
+        (
+            "pfsense_create_firewall_alias",
+            Some("pfsense_firewall_apply"),
+        ),
+        (
+            "pfsense_update_firewall_nat_port_forward",
+            Some("pfsense_firewall_apply"),
+        ),
+        (
+            "pfsense_create_firewall_virtual_ip",
+            Some("pfsense_firewall_virtual_ip_apply"),
+        ),
+        (
+            "pfsense_delete_firewall_virtual_ips",
+            Some("pfsense_firewall_virtual_ip_apply"),
+        ),
+        (
+            "pfsense_update_services_dhcp_server",
+            Some("pfsense_services_dhcp_server_apply"),
+        ),
+        (
+            "pfsense_create_services_dhcp_server_static_mapping",
+            Some("pfsense_services_dhcp_server_apply"),
+        ),
+        (
+            "pfsense_create_routing_static_route",
+            Some("pfsense_routing_apply"),
+        ),
+        (
+            "pfsense_update_routing_gateway_default",
+            Some("pfsense_routing_apply"),
+        ),
+        (
+            "pfsense_create_network_interface",
+            Some("pfsense_interface_apply"),
+        ),
+        (
+            "pfsense_delete_network_interfaces",
+            Some("pfsense_interface_apply"),
+        ),
+        (
+            "pfsense_create_vpn_wireguard_peer",
+            Some("pfsense_vpn_wireguard_apply"),
+        ),
+        (
+            "pfsense_create_vpn_ipsec_phase1",
+            Some("pfsense_vpn_ipsec_apply"),
+        ),
+        (
+            "pfsense_create_services_haproxy_backend",
+            Some("pfsense_services_haproxy_apply"),
+        ),
+        (
+            "pfsense_create_services_dns_resolver_host_override",
+            Some("pfsense_services_dns_resolver_apply"),
+        ),
+        (
+            "pfsense_create_services_dns_forwarder_host_override",
+            Some("pfsense_services_dns_forwarder_apply"),
+        ),
+        // "Applies immediately: Yes": nothing pending.
+        ("pfsense_create_interface_vlan", None),
+        ("pfsense_create_firewall_schedule", None),
+        ("pfsense_update_system_hostname", None),
+        // "No", but no apply endpoint exists for certificates.
+        ("pfsense_create_system_certificate", None),
+        // Reads never leave anything pending.
+        ("pfsense_get_firewall_alias", None),
+    ];
+    for (name, apply) in cases {
+        assert_eq!(
+            op(name).apply.as_ref().map(|a| a.apply_tool.as_str()),
+            apply,
+            "{name}"
+        );
+    }
+    let a = op("pfsense_create_firewall_alias").apply.clone().unwrap();
+    assert_eq!(a.subsystem, "firewall");
+    assert_eq!(a.status_tool, "pfsense_get_firewall_apply_status");
+    assert_eq!(a.path, "/api/v2/firewall/apply");
+    // Every apply tool named by an operation exists.
+    for o in &SPEC.operations {
+        if let Some(a) = &o.apply {
+            assert!(SPEC.operation(&a.apply_tool).is_some(), "{}", a.apply_tool);
+            assert!(
+                SPEC.operation(&a.status_tool).is_some(),
+                "{}",
+                a.status_tool
+            );
+        }
+    }
+}
+
+#[test]
+fn modules() {
+    let by_module = count_by(&SPEC.operations, |o| o.module);
+    assert_eq!(by_module.len(), 19, "every module has tools: {by_module:?}");
+    let m = |n: &str| op(n).module;
+    assert_eq!(m("pfsense_list_firewall_aliases"), Module::Firewall);
+    assert_eq!(m("pfsense_list_network_interfaces"), Module::Interface);
+    assert_eq!(m("pfsense_list_interface_vlans"), Module::Interface);
+    assert_eq!(m("pfsense_get_services_dhcp_relay"), Module::ServicesDhcp);
+    assert_eq!(m("pfsense_list_services_cron_jobs"), Module::ServicesMisc);
+    assert_eq!(m("pfsense_get_services_ssh"), Module::ServicesMisc);
+    assert_eq!(m("pfsense_list_status_dhcp_server_leases"), Module::Status);
+    assert_eq!(m("pfsense_list_users"), Module::User);
+    assert_eq!(m("pfsense_post_auth_jwt"), Module::Auth);
+    assert_eq!(m("pfsense_list_vpn_openvpn_servers"), Module::VpnOpenvpn);
+}
+
+fn props(o: &Operation) -> &serde_json::Map<String, Value> {
+    o.input_schema["properties"].as_object().unwrap()
+}
+
+fn required(o: &Operation) -> Vec<&str> {
+    o.input_schema
+        .get("required")
+        .and_then(Value::as_array)
+        .map(|r| r.iter().filter_map(Value::as_str).collect())
+        .unwrap_or_default()
+}
+
+#[test]
+fn input_schema_rules() {
+    let create = op("pfsense_create_firewall_alias");
+    assert_eq!(required(create), ["name", "type"]);
+    assert_eq!(
+        props(create)["type"]["enum"],
+        json!(["host", "network", "port"])
+    );
+    assert!(props(create).contains_key("confirm"));
+    assert!(props(create).contains_key("apply"));
+    assert!(!props(create).contains_key("id"), "POST takes no id");
+    // maxItems 0 means no limit.
+    assert!(props(create)["address"].get("maxItems").is_none());
+
+    let patch = op("pfsense_update_firewall_alias");
+    assert_eq!(required(patch), ["id"]);
+    assert!(
+        props(patch).values().all(|p| p.get("default").is_none()
+            || p == &props(patch)["apply"]
+            || p == &props(patch)["confirm"]),
+        "PATCH schemas carry no spec defaults"
+    );
+
+    // Nested sub-resource: parent_id typed by the parent (DHCP servers are named by interface).
+    let sm = op("pfsense_create_services_dhcp_server_static_mapping");
+    assert_eq!(required(sm), ["parent_id", "mac"]);
+    assert_eq!(props(sm)["parent_id"]["type"], "string");
+    let iface = op("pfsense_get_network_interface");
+    assert_eq!(props(iface)["id"]["type"], "string");
+    assert_eq!(
+        props(op("pfsense_get_firewall_alias"))["id"]["type"],
+        "integer"
+    );
+
+    // Field names stay as the API spells them.
+    let rule = op("pfsense_create_firewall_rule");
+    for field in ["type", "interface", "ipprotocol"] {
+        assert!(props(rule).contains_key(field), "{field}");
+    }
+    // readOnly fields (the rule tracker) are not inputs.
+    assert!(!props(rule).contains_key("tracker"));
+
+    // PUT takes the complete list with full item schemas.
+    let put = op("pfsense_replace_firewall_aliases");
+    assert_eq!(required(put), ["objects"]);
+    let item = &props(put)["objects"]["items"];
+    assert_eq!(item["required"], json!(["name", "type"]));
+    assert_eq!(
+        item["properties"]["type"]["enum"],
+        json!(["host", "network", "port"])
+    );
+
+    // Arrays of objects keep their full item schema.
+    let sched = op("pfsense_create_firewall_schedule");
+    let tr = &props(sched)["timerange"]["items"];
+    assert_eq!(tr["type"], "object");
+    assert!(tr["properties"].as_object().unwrap().contains_key("month"));
+
+    // Plural reads: paging, sorting with enums, and filters.
+    let list = op("pfsense_list_firewall_aliases");
+    assert_eq!(
+        props(list)["sort_order"]["enum"],
+        json!(["SORT_ASC", "SORT_DESC"])
+    );
+    assert_eq!(props(list)["query"]["type"], "object");
+    assert!(
+        !props(list).contains_key("confirm"),
+        "reads need no confirmation"
+    );
+}
+
+#[test]
+fn conditions_are_stated_not_required() {
+    let mut with_conditions = 0;
+    for o in &SPEC.operations {
+        let req = required(o);
+        for a in &o.args {
+            if !a.conditions.is_empty() {
+                with_conditions += 1;
+                assert!(
+                    !req.contains(&a.name.as_str()),
+                    "{}: conditional `{}` is required",
+                    o.tool_name,
+                    a.name
+                );
+                let d = props(o)[&a.name]["description"].as_str().unwrap_or("");
+                assert!(
+                    d.contains("Only when"),
+                    "{}: `{}` does not state its condition: {d}",
+                    o.tool_name,
+                    a.name
+                );
+            }
+        }
+    }
+    assert!(with_conditions > 500, "{with_conditions}");
+    let rule = op("pfsense_create_firewall_rule");
+    let a = rule.arg("icmptype").expect("icmptype");
+    assert_eq!(a.conditions[0].field, "protocol");
+}
+
+fn walk(v: &Value, f: &mut impl FnMut(&Value)) {
+    f(v);
+    match v {
+        Value::Array(a) => a.iter().for_each(|x| walk(x, f)),
+        Value::Object(m) => m.values().for_each(|x| walk(x, f)),
+        _ => {}
+    }
+}
+
+#[test]
+fn schemas_are_valid_json_schema_with_safe_integers() {
+    let meta = jsonschema::draft202012::meta::validator();
+    let limit = 2f64.powi(53);
+    let mut enums_in_items = 0;
+    for o in &SPEC.operations {
+        assert!(
+            meta.is_valid(&o.input_schema),
+            "{}: {:?}",
+            o.tool_name,
+            meta.validate(&o.input_schema).err()
+        );
+        jsonschema::validator_for(&o.input_schema)
+            .unwrap_or_else(|e| panic!("{}: {e}", o.tool_name));
+        walk(&o.input_schema, &mut |v| {
+            if let Some(n) = v.as_f64() {
+                assert!(n.abs() < limit, "{}: integer {v} too large", o.tool_name);
+            }
+            if let Some(m) = v.as_object() {
+                assert!(
+                    !m.contains_key("nullable"),
+                    "{}: nullable is not JSON Schema",
+                    o.tool_name
+                );
+                assert!(!m.contains_key("readOnly"));
+                if m.get("type") == Some(&json!("array")) && m["items"].get("enum").is_some() {
+                    enums_in_items += 1;
+                }
+            }
+        });
+    }
+    assert!(enums_in_items > 0);
+}
+
+#[test]
+fn sensitive_fields_are_marked() {
+    let key = op("pfsense_create_vpn_wireguard_tunnel");
+    assert!(key.arg("privatekey").unwrap().sensitive);
+    // The tunnel's public key is derived (readOnly) and so is no input at all.
+    assert!(key.arg("publickey").is_none());
+    assert!(!key.arg("listenport").unwrap().sensitive);
+    let peer = op("pfsense_create_vpn_wireguard_peer");
+    assert!(!peer.arg("publickey").unwrap().sensitive);
+    assert!(peer.arg("presharedkey").unwrap().sensitive);
+    let user = op("pfsense_create_user");
+    assert!(user.arg("password").unwrap().sensitive);
+    assert!(!user.arg("name").unwrap().sensitive);
+    let cert = op("pfsense_create_system_certificate");
+    assert!(cert.arg("prv").unwrap().sensitive);
+    assert!(!cert.arg("crt").unwrap().sensitive);
+}
+
+#[test]
+fn descriptions_are_clean() {
+    for o in &SPEC.operations {
+        assert!(
+            !o.description.contains('<'),
+            "{}: {}",
+            o.tool_name,
+            o.description
+        );
+        assert!(!o.summary.is_empty(), "{}", o.tool_name);
+    }
+    assert_eq!(
+        op("pfsense_create_firewall_alias").description,
+        "Creates a new Firewall Alias. Stays pending until `pfsense_firewall_apply` (or `apply: true`)."
+    );
+}
+
+#[test]
+fn models_keep_every_field() {
+    assert_eq!(SPEC.models.len(), 178);
+    let rule = &SPEC.models["FirewallRule"];
+    let tracker = rule.field("tracker").expect("tracker");
+    assert!(tracker.read_only);
+    let statetype = rule.field("statetype").unwrap();
+    assert_eq!(statetype.schema["default"], "keep state");
+    let wg = &SPEC.models["WireGuardTunnel"];
+    assert!(wg.field("privatekey").unwrap().sensitive);
+    let writeonly = SPEC
+        .models
+        .values()
+        .flat_map(|m| &m.fields)
+        .filter(|f| f.write_only)
+        .count();
+    assert_eq!(writeonly, 83);
+    let readonly = SPEC
+        .models
+        .values()
+        .flat_map(|m| &m.fields)
+        .filter(|f| f.read_only)
+        .count();
+    assert_eq!(readonly, 231);
+}
