@@ -33,7 +33,10 @@ pub enum ConsoleError {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Expected {
     /// `index` is the position of the matching regex in the list passed to `expect`.
-    Matched { index: usize, text: String },
+    Matched {
+        index: usize,
+        text: String,
+    },
     Timeout,
     /// The other side closed the console (QEMU exited, the fake console ended).
     Eof,
@@ -65,7 +68,9 @@ struct Shared {
 impl Shared {
     fn lock(&self) -> MutexGuard<'_, State> {
         // A panic in another holder cannot leave the buffer half-written in a harmful way.
-        self.state.lock().unwrap_or_else(|poison| poison.into_inner())
+        self.state
+            .lock()
+            .unwrap_or_else(|poison| poison.into_inner())
     }
 }
 
@@ -401,8 +406,7 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let transcript = dir.path().join("console.log");
         let (ours, mut theirs) = UnixStream::pair().unwrap();
-        let mut console =
-            Console::new(ours.try_clone().unwrap(), ours, Some(&transcript)).unwrap();
+        let mut console = Console::new(ours.try_clone().unwrap(), ours, Some(&transcript)).unwrap();
         console.send(b"xterm\r\t").unwrap();
         let mut got = [0u8; 7];
         theirs.read_exact(&mut got).unwrap();
@@ -413,9 +417,6 @@ mod tests {
             .unwrap();
         drop(theirs);
         console.expect(&[], Duration::from_secs(5)).unwrap();
-        assert_eq!(
-            std::fs::read(&transcript).unwrap(),
-            b"\x1b[1mbold\x1b[0m\n"
-        );
+        assert_eq!(std::fs::read(&transcript).unwrap(), b"\x1b[1mbold\x1b[0m\n");
     }
 }

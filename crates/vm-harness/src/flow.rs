@@ -50,7 +50,9 @@ pub enum Step {
 impl Step {
     pub fn label(&self) -> &'static str {
         match self {
-            Step::Wait { label, .. } | Step::Type { label, .. } | Step::Shell { label, .. } => label,
+            Step::Wait { label, .. } | Step::Type { label, .. } | Step::Shell { label, .. } => {
+                label
+            }
         }
     }
 }
@@ -93,9 +95,13 @@ pub enum OnEof {
 /// How a flow that did not fail ended.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum FlowEnd {
-    Finished { at_step: &'static str },
+    Finished {
+        at_step: &'static str,
+    },
     /// The console closed where that was allowed: the caller restarts QEMU if it needs more.
-    ConsoleClosed { at_step: &'static str },
+    ConsoleClosed {
+        at_step: &'static str,
+    },
 }
 
 /// Values substituted into `{{name}}` placeholders. Secret values are never logged.
@@ -146,13 +152,18 @@ impl FlowVars {
 
 #[derive(Debug, Clone, Copy)]
 pub struct RunOptions {
-    /// Multiplies every timeout and pause (TCG is several times slower than KVM).
+    /// Multiplies every timeout (TCG is several times slower than KVM).
     pub time_scale: f64,
+    /// Multiplies the pauses before keys (they give a real dialog time to draw; a fake needs none).
+    pub pause_scale: f64,
 }
 
 impl Default for RunOptions {
     fn default() -> RunOptions {
-        RunOptions { time_scale: 1.0 }
+        RunOptions {
+            time_scale: 1.0,
+            pause_scale: 1.0,
+        }
     }
 }
 
@@ -185,7 +196,7 @@ pub struct FlowError {
 
 /// Marker echoed after every shell command; the regex below does not match the echoed command
 /// line itself because there `$status` is not yet a number.
-const STATUS_MARKER: &str = "; echo VMH-RC-$status\r";
+const STATUS_MARKER: &str = " ; echo VMH-RC-$status\r";
 const STATUS_PATTERN: &str = r"VMH-RC-(\d+)";
 /// Safety net against a `Goto` loop that never ends.
 const MAX_STEPS_RUN: usize = 10_000;
@@ -281,8 +292,7 @@ pub fn run_flow(
         tracing::debug!(flow = flow.name, step = label, "step");
         let next = match step {
             Step::Type { keys, .. } => {
-                send_keys(console, keys, vars)
-                    .map_err(|failure| fail(console, label, failure))?;
+                send_keys(console, keys, vars).map_err(|failure| fail(console, label, failure))?;
                 Next::Continue
             }
             Step::Shell {
@@ -347,7 +357,7 @@ pub fn run_flow(
                     Ok(Expected::Matched { index: which, text }) => {
                         let branch = &branches[which];
                         tracing::info!(flow = flow.name, step = label, saw = %text.trim(), "matched");
-                        run_actions(console, branch.actions, vars)
+                        run_actions(console, branch.actions, vars, options.pause_scale)
                             .map_err(|failure| fail(console, label, failure))?;
                         branch.then
                     }
@@ -358,7 +368,7 @@ pub fn run_flow(
                                 step = label,
                                 "nothing matched in time; taking the documented fallback"
                             );
-                            run_actions(console, fallback.actions, vars)
+                            run_actions(console, fallback.actions, vars, options.pause_scale)
                                 .map_err(|failure| fail(console, label, failure))?;
                             fallback.then
                         }
@@ -426,15 +436,17 @@ fn send_keys(console: &mut Console, keys: &str, vars: &FlowVars) -> Result<(), F
     console.send(real.as_bytes()).map_err(console_failure)
 }
 
-/// Pauses are not scaled: they give a dialog time to draw, which hardly depends on the CPU.
 fn run_actions(
     console: &mut Console,
     actions: &[Action],
     vars: &FlowVars,
+    pause_scale: f64,
 ) -> Result<(), FlowFailure> {
     for action in actions {
         match action {
-            Action::PauseMs(ms) => std::thread::sleep(Duration::from_millis(*ms)),
+            Action::PauseMs(ms) => std::thread::sleep(Duration::from_secs_f64(
+                *ms as f64 / 1000.0 * pause_scale.max(0.0),
+            )),
             Action::Keys(keys) => send_keys(console, keys, vars)?,
         }
     }
@@ -473,7 +485,11 @@ mod tests {
                 on_eof: OnEof::Fail,
             }],
         };
-        assert!(validate(&BAD_GOTO, &FlowVars::new()).unwrap_err().contains("nowhere"));
+        assert!(
+            validate(&BAD_GOTO, &FlowVars::new())
+                .unwrap_err()
+                .contains("nowhere")
+        );
         static BAD_RE: Flow = Flow {
             name: "bad",
             abort_on: &[AbortString {

@@ -126,7 +126,10 @@ pub static INSTALL: Flow = Flow {
         wait(
             "vdev type",
             60,
-            &[answer("stripe|Virtual Device", &[PauseMs(1000), Keys("\r")])],
+            &[answer(
+                "stripe|Virtual Device",
+                &[PauseMs(1000), Keys("\r")],
+            )],
         ),
         wait(
             "disk",
@@ -218,7 +221,10 @@ pub static FIRST_BOOT: Flow = Flow {
         wait(
             "proceed",
             120,
-            &[answer("Do you want to proceed", &[PauseMs(500), Keys("y\r")])],
+            &[answer(
+                "Do you want to proceed",
+                &[PauseMs(500), Keys("y\r")],
+            )],
         ),
         wait("menu", 900, &[answer(MENU, &[PauseMs(500), Keys("14\r")])]),
         wait(
@@ -373,7 +379,10 @@ pub static HALT: Flow = Flow {
         wait(
             "confirm",
             60,
-            &[answer("Do you want to proceed", &[PauseMs(500), Keys("y\r")])],
+            &[answer(
+                "Do you want to proceed",
+                &[PauseMs(500), Keys("y\r")],
+            )],
         ),
         Step::Wait {
             label: "power off",
