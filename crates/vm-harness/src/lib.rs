@@ -6,13 +6,16 @@
 //! - [`guest`]: a small Debian-built Linux guest for testing the harness without pfSense.
 
 pub mod accel;
+pub mod artifacts;
 pub mod console;
 pub mod flow;
 pub mod golden;
 pub mod guest;
 pub mod pfsense_flows;
+pub mod preflight;
 pub mod qmp;
 pub mod ready;
+pub mod rest;
 pub mod vm;
 
 pub use accel::{AccelChoice, Accelerator};

@@ -254,9 +254,41 @@ fn register(run: &Arc<RunState>) {
     live.push(Arc::downgrade(run));
 }
 
+type SignalHook = Box<dyn Fn() + Send + Sync>;
+
+fn signal_hooks() -> &'static Mutex<Vec<(u64, SignalHook)>> {
+    static HOOKS: OnceLock<Mutex<Vec<(u64, SignalHook)>>> = OnceLock::new();
+    HOOKS.get_or_init(|| Mutex::new(Vec::new()))
+}
+
+/// Keeps a hook registered with [`on_signal`] until dropped.
+pub struct SignalHookGuard(u64);
+
+impl Drop for SignalHookGuard {
+    fn drop(&mut self) {
+        signal_hooks()
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .retain(|(id, _)| *id != self.0);
+    }
+}
+
+/// Runs `hook` (before the VMs are stopped) if SIGINT/SIGTERM/SIGHUP arrives while the guard
+/// lives; e.g. to stop a test command the caller started.
+pub fn on_signal(hook: impl Fn() + Send + Sync + 'static) -> SignalHookGuard {
+    static NEXT: AtomicU64 = AtomicU64::new(0);
+    let id = NEXT.fetch_add(1, Ordering::Relaxed);
+    signal_hooks()
+        .lock()
+        .unwrap_or_else(|p| p.into_inner())
+        .push((id, Box::new(hook)));
+    install_signal_handler();
+    SignalHookGuard(id)
+}
+
 /// Installs (once) the handler that cleans up every live run on SIGINT, SIGTERM or SIGHUP and
 /// then lets the signal end the process as it would have.
-fn install_signal_handler() {
+pub fn install_signal_handler() {
     static INSTALLED: OnceLock<()> = OnceLock::new();
     INSTALLED.get_or_init(|| {
         use signal_hook::consts::{SIGHUP, SIGINT, SIGTERM};
@@ -272,6 +304,13 @@ fn install_signal_handler() {
             .spawn(move || {
                 if let Some(signal) = signals.forever().next() {
                     tracing::warn!(signal, "signal received: stopping every VM of this process");
+                    for (_, hook) in signal_hooks()
+                        .lock()
+                        .unwrap_or_else(|p| p.into_inner())
+                        .iter()
+                    {
+                        hook();
+                    }
                     let runs: Vec<Arc<RunState>> = live_runs()
                         .lock()
                         .unwrap_or_else(|p| p.into_inner())
