@@ -1,0 +1,323 @@
+//! Filters (`field__op=value`), sorting and pagination of plural reads, in pfrest's order:
+//! with filters or `sort_by`: filter → sort → paginate → reverse; otherwise reverse → paginate.
+
+use crate::reply::{ApiError, ApiResult};
+use crate::validate::loose_eq;
+use regex::RegexBuilder;
+use serde_json::Value;
+use std::cmp::Ordering;
+
+/// The filter operations pfrest knows.
+pub const FILTER_OPS: &[&str] = &[
+    "exact",
+    "except",
+    "contains",
+    "startswith",
+    "endswith",
+    "in",
+    "lt",
+    "lte",
+    "gt",
+    "gte",
+    "regex",
+    "format",
+];
+
+/// One parsed filter. `field` may name no model field: such a filter matches everything
+/// ("unknown keys count as a filter that matches everything").
+#[derive(Debug, Clone)]
+pub struct Filter {
+    pub field: String,
+    pub op: String,
+    pub value: Value,
+}
+
+pub fn parse_filter(key: &str, value: &Value) -> ApiResult<Filter> {
+    if let Some((field, op)) = key.rsplit_once("__") {
+        if !FILTER_OPS.contains(&op) {
+            return Err(ApiError::new(
+                404,
+                "QUERY_FILTER_NOT_FOUND",
+                format!("No query filter named `{op}` exists."),
+            ));
+        }
+        return Ok(Filter {
+            field: field.to_string(),
+            op: op.to_string(),
+            value: value.clone(),
+        });
+    }
+    Ok(Filter {
+        field: key.to_string(),
+        op: "exact".into(),
+        value: value.clone(),
+    })
+}
+
+/// Whether an object passes a filter. Fields the object does not have match everything.
+pub fn matches(obj: &Value, filter: &Filter) -> ApiResult<bool> {
+    let Some(actual) = obj.get(&filter.field) else {
+        return Ok(true);
+    };
+    let want = &filter.value;
+    let as_text = |v: &Value| match v {
+        Value::String(s) => s.clone(),
+        Value::Null => String::new(),
+        other => other.to_string(),
+    };
+    Ok(match filter.op.as_str() {
+        "exact" => loose_eq(actual, want),
+        "except" => !loose_eq(actual, want),
+        "contains" => match actual {
+            Value::Array(items) => items.iter().any(|i| loose_eq(i, want)),
+            other => as_text(other).contains(&as_text(want)),
+        },
+        "startswith" => as_text(actual).starts_with(&as_text(want)),
+        "endswith" => as_text(actual).ends_with(&as_text(want)),
+        "in" => match want {
+            Value::Array(options) => options.iter().any(|o| loose_eq(actual, o)),
+            other => as_text(other)
+                .split(',')
+                .any(|o| loose_eq(actual, &Value::String(o.trim().to_string()))),
+        },
+        "lt" | "lte" | "gt" | "gte" => {
+            let (Some(a), Some(b)) = (number(actual), number(want)) else {
+                return Ok(false);
+            };
+            match filter.op.as_str() {
+                "lt" => a < b,
+                "lte" => a <= b,
+                "gt" => a > b,
+                _ => a >= b,
+            }
+        }
+        "regex" => pcre_match(&as_text(want), &as_text(actual))?,
+        "format" => format_matches(&as_text(want), &as_text(actual)),
+        _ => true,
+    })
+}
+
+fn number(v: &Value) -> Option<f64> {
+    match v {
+        Value::Number(n) => n.as_f64(),
+        Value::String(s) => s.trim().parse().ok(),
+        Value::Bool(b) => Some(if *b { 1.0 } else { 0.0 }),
+        _ => None,
+    }
+}
+
+/// PCRE with delimiters (`/^foo/i`); a pattern without delimiters is used as is.
+fn pcre_match(pattern: &str, text: &str) -> ApiResult<bool> {
+    let (body, flags) = match pattern.chars().next() {
+        Some(d) if !d.is_alphanumeric() && d != '\\' && pattern.len() >= 2 => {
+            let end = if d == '(' {
+                ')'
+            } else if d == '{' {
+                '}'
+            } else {
+                d
+            };
+            match pattern[1..].rfind(end) {
+                Some(pos) => (&pattern[1..1 + pos], &pattern[2 + pos..]),
+                None => (pattern, ""),
+            }
+        }
+        _ => (pattern, ""),
+    };
+    let re = RegexBuilder::new(body)
+        .case_insensitive(flags.contains('i'))
+        .multi_line(flags.contains('m'))
+        .dot_matches_new_line(flags.contains('s'))
+        .build()
+        .map_err(|e| {
+            ApiError::bad(
+                "QUERY_FILTER_REGEX_INVALID",
+                format!("The regex filter pattern is not valid: {e}"),
+            )
+        })?;
+    Ok(re.is_match(text))
+}
+
+fn format_matches(format: &str, text: &str) -> bool {
+    use std::net::IpAddr;
+    match format {
+        "ipv4" => text.parse::<std::net::Ipv4Addr>().is_ok(),
+        "ipv6" => text.parse::<std::net::Ipv6Addr>().is_ok(),
+        "ip" => text.parse::<IpAddr>().is_ok(),
+        "subnet" | "cidr" => text
+            .split_once('/')
+            .is_some_and(|(a, p)| a.parse::<IpAddr>().is_ok() && p.parse::<u8>().is_ok()),
+        "mac" => {
+            let parts: Vec<&str> = text.split(':').collect();
+            parts.len() == 6
+                && parts
+                    .iter()
+                    .all(|p| p.len() == 2 && p.chars().all(|c| c.is_ascii_hexdigit()))
+        }
+        "numeric" => text.parse::<f64>().is_ok(),
+        "email" => text.contains('@') && text.contains('.'),
+        "url" => text.starts_with("http://") || text.starts_with("https://"),
+        "hostname" | "fqdn" => {
+            !text.is_empty()
+                && text.split('.').all(|l| {
+                    !l.is_empty() && l.chars().all(|c| c.is_ascii_alphanumeric() || c == '-')
+                })
+        }
+        _ => false,
+    }
+}
+
+/// pfrest's `sort_flags`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum SortFlag {
+    Regular,
+    Numeric,
+    String,
+    LocaleString,
+    Natural,
+    FlagCase,
+}
+
+impl SortFlag {
+    pub fn parse(s: &str) -> Option<SortFlag> {
+        Some(match s {
+            "SORT_REGULAR" => SortFlag::Regular,
+            "SORT_NUMERIC" => SortFlag::Numeric,
+            "SORT_STRING" => SortFlag::String,
+            "SORT_LOCALE_STRING" => SortFlag::LocaleString,
+            "SORT_NATURAL" => SortFlag::Natural,
+            "SORT_FLAG_CASE" => SortFlag::FlagCase,
+            _ => return None,
+        })
+    }
+}
+
+pub fn compare(a: &Value, b: &Value, flag: SortFlag) -> Ordering {
+    let text = |v: &Value| match v {
+        Value::String(s) => s.clone(),
+        Value::Null => String::new(),
+        other => other.to_string(),
+    };
+    match flag {
+        SortFlag::Numeric => number(a)
+            .unwrap_or(0.0)
+            .partial_cmp(&number(b).unwrap_or(0.0))
+            .unwrap_or(Ordering::Equal),
+        SortFlag::String | SortFlag::LocaleString => text(a).cmp(&text(b)),
+        SortFlag::FlagCase => text(a).to_lowercase().cmp(&text(b).to_lowercase()),
+        SortFlag::Natural => natural_cmp(&text(a), &text(b)),
+        SortFlag::Regular => match (number(a), number(b)) {
+            (Some(x), Some(y)) if !a.is_string() || !b.is_string() || both_numeric(a, b) => {
+                x.partial_cmp(&y).unwrap_or(Ordering::Equal)
+            }
+            _ => match (a, b) {
+                (Value::Bool(x), Value::Bool(y)) => x.cmp(y),
+                _ => text(a).cmp(&text(b)),
+            },
+        },
+    }
+}
+
+fn both_numeric(a: &Value, b: &Value) -> bool {
+    let numeric = |v: &Value| v.as_str().is_some_and(|s| s.trim().parse::<f64>().is_ok());
+    numeric(a) && numeric(b)
+}
+
+/// "img2" < "img10".
+fn natural_cmp(a: &str, b: &str) -> Ordering {
+    let chunks = |s: &str| -> Vec<(bool, String)> {
+        let mut out: Vec<(bool, String)> = Vec::new();
+        for c in s.chars() {
+            let digit = c.is_ascii_digit();
+            match out.last_mut() {
+                Some((d, chunk)) if *d == digit => chunk.push(c),
+                _ => out.push((digit, c.to_string())),
+            }
+        }
+        out
+    };
+    let (ca, cb) = (chunks(a), chunks(b));
+    for (x, y) in ca.iter().zip(cb.iter()) {
+        let ord = if x.0 && y.0 {
+            let nx: u128 = x.1.parse().unwrap_or(0);
+            let ny: u128 = y.1.parse().unwrap_or(0);
+            nx.cmp(&ny)
+        } else {
+            x.1.cmp(&y.1)
+        };
+        if ord != Ordering::Equal {
+            return ord;
+        }
+    }
+    ca.len().cmp(&cb.len())
+}
+
+/// Sort options shared by plural reads and writes with `sort_by`.
+#[derive(Debug, Clone)]
+pub struct SortSpec {
+    pub by: Vec<String>,
+    pub descending: bool,
+    pub flag: SortFlag,
+}
+
+pub fn sort_values(items: &mut [Value], spec: &SortSpec) {
+    items.sort_by(|a, b| {
+        for field in &spec.by {
+            let ord = compare(
+                a.get(field).unwrap_or(&Value::Null),
+                b.get(field).unwrap_or(&Value::Null),
+                spec.flag,
+            );
+            if ord != Ordering::Equal {
+                return if spec.descending { ord.reverse() } else { ord };
+            }
+        }
+        Ordering::Equal
+    });
+}
+
+/// Apply filters, sort, offset/limit and reverse to represented objects (which carry their ids).
+pub fn select(
+    mut items: Vec<Value>,
+    filters: &[Filter],
+    sort: Option<&SortSpec>,
+    offset: usize,
+    limit: usize,
+    reverse: bool,
+) -> ApiResult<Vec<Value>> {
+    let page = |items: Vec<Value>| -> Vec<Value> {
+        let iter = items.into_iter().skip(offset);
+        if limit > 0 {
+            iter.take(limit).collect()
+        } else {
+            iter.collect()
+        }
+    };
+    if filters.is_empty() && sort.is_none() {
+        if reverse {
+            items.reverse();
+        }
+        return Ok(page(items));
+    }
+    let mut kept = Vec::with_capacity(items.len());
+    for item in items {
+        let mut keep = true;
+        for f in filters {
+            if !matches(&item, f)? {
+                keep = false;
+                break;
+            }
+        }
+        if keep {
+            kept.push(item);
+        }
+    }
+    if let Some(spec) = sort {
+        sort_values(&mut kept, spec);
+    }
+    let mut out = page(kept);
+    if reverse {
+        out.reverse();
+    }
+    Ok(out)
+}

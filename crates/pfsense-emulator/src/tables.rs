@@ -1,0 +1,290 @@
+//! Behaviour the spec does not state, as small named tables. Every entry cites the rule it covers
+//! from `shared/docs/pfsense-rest-api.md` (or the pfrest model it mirrors).
+
+/// Fields whose value must be unique within their collection (`FIELD_MUST_BE_UNIQUE`, "Value is
+/// in use by object with ID `0`.").
+pub const UNIQUE_FIELDS: &[(&str, &str)] = &[
+    // "aliases have unique names"
+    ("FirewallAlias", "name"),
+    // schedules are referenced by name from rules
+    ("FirewallSchedule", "name"),
+    // users and groups are looked up by name (auth, group membership)
+    ("User", "name"),
+    // "PUT on user groups fails FIELD_MUST_BE_UNIQUE": uniqueness is checked before clearing
+    ("UserGroup", "name"),
+    // one sysctl per tunable entry
+    ("SystemTunable", "tunable"),
+    // gateways are referenced by name from routes and rules
+    ("RoutingGateway", "name"),
+    ("RoutingGatewayGroup", "name"),
+    // HAProxy frontends/backends are referenced by name
+    ("HAProxyBackend", "name"),
+    ("HAProxyFrontend", "name"),
+    ("AuthServer", "name"),
+    ("ACMEAccountKey", "name"),
+    ("ACMECertificate", "name"),
+    ("BINDZone", "name"),
+    ("BINDView", "name"),
+    ("BINDAccessList", "name"),
+    ("TrafficShaperLimiter", "name"),
+    ("InterfaceGroup", "ifname"),
+    ("FreeRADIUSUser", "username"),
+    ("FreeRADIUSClient", "ip"),
+];
+
+/// Where a reference field points. A missing target is 404 `FOREIGN_MODEL_FIELD_VALUE_NOT_FOUND`
+/// ("a reference to a missing object is 404, not 400").
+#[derive(Debug, Clone, Copy)]
+pub enum RefTarget {
+    /// A network interface id (`wan`, `lan`, `opt1`) or one of the listed keywords.
+    Interface(&'static [&'static str]),
+    /// The `field` of an object in `model` (e.g. a certificate's `refid`).
+    ModelField(&'static str, &'static str),
+    /// An address that is either literal (IP, CIDR, keyword, `<if>`/`<if>:ip`) or an alias name.
+    AddressOrAlias,
+    /// A port or range, or a port alias name.
+    PortOrAlias,
+}
+
+/// Keywords rules and NAT accept in place of an interface id.
+const IF_KEYWORDS: &[&str] = &[
+    "any",
+    "openvpn",
+    "ipsec",
+    "enc0",
+    "wireguard",
+    "lo0",
+    "(self)",
+];
+
+/// Reference fields: (model, field, target). Values that are lists are checked element by element;
+/// empty values are not references.
+pub const REFERENCES: &[(&str, &str, RefTarget)] = &[
+    // "a rule referencing an unknown alias or interface → 404 FOREIGN_MODEL_FIELD_VALUE_NOT_FOUND"
+    (
+        "FirewallRule",
+        "interface",
+        RefTarget::Interface(IF_KEYWORDS),
+    ),
+    ("FirewallRule", "source", RefTarget::AddressOrAlias),
+    ("FirewallRule", "destination", RefTarget::AddressOrAlias),
+    ("FirewallRule", "source_port", RefTarget::PortOrAlias),
+    ("FirewallRule", "destination_port", RefTarget::PortOrAlias),
+    (
+        "FirewallRule",
+        "sched",
+        RefTarget::ModelField("FirewallSchedule", "name"),
+    ),
+    (
+        "FirewallRule",
+        "gateway",
+        RefTarget::ModelField("RoutingGateway", "name"),
+    ),
+    (
+        "PortForward",
+        "interface",
+        RefTarget::Interface(IF_KEYWORDS),
+    ),
+    ("PortForward", "source", RefTarget::AddressOrAlias),
+    ("PortForward", "destination", RefTarget::AddressOrAlias),
+    (
+        "OutboundNATMapping",
+        "interface",
+        RefTarget::Interface(IF_KEYWORDS),
+    ),
+    (
+        "OneToOneNATMapping",
+        "interface",
+        RefTarget::Interface(IF_KEYWORDS),
+    ),
+    (
+        "StaticRoute",
+        "gateway",
+        RefTarget::ModelField("RoutingGateway", "name"),
+    ),
+    ("RoutingGateway", "interface", RefTarget::Interface(&[])),
+    ("DHCPServer", "interface", RefTarget::Interface(&[])),
+    ("VirtualIP", "interface", RefTarget::Interface(&["lo0"])),
+    (
+        "Certificate",
+        "caref",
+        RefTarget::ModelField("CertificateAuthority", "refid"),
+    ),
+    (
+        "CertificateRevocationList",
+        "caref",
+        RefTarget::ModelField("CertificateAuthority", "refid"),
+    ),
+    (
+        "OpenVPNServer",
+        "caref",
+        RefTarget::ModelField("CertificateAuthority", "refid"),
+    ),
+    (
+        "OpenVPNServer",
+        "certref",
+        RefTarget::ModelField("Certificate", "refid"),
+    ),
+    (
+        "OpenVPNClient",
+        "caref",
+        RefTarget::ModelField("CertificateAuthority", "refid"),
+    ),
+    (
+        "WebGUISettings",
+        "sslcertref",
+        RefTarget::ModelField("Certificate", "refid"),
+    ),
+    (
+        "CertificatePKCS12Export",
+        "certref",
+        RefTarget::ModelField("Certificate", "refid"),
+    ),
+    (
+        "CertificateGenerate",
+        "caref",
+        RefTarget::ModelField("CertificateAuthority", "refid"),
+    ),
+    (
+        "CertificateSigningRequestSign",
+        "caref",
+        RefTarget::ModelField("CertificateAuthority", "refid"),
+    ),
+    (
+        "CertificateRenew",
+        "certref",
+        RefTarget::ModelField("Certificate", "refid"),
+    ),
+    (
+        "CertificateAuthorityRenew",
+        "caref",
+        RefTarget::ModelField("CertificateAuthority", "refid"),
+    ),
+    (
+        "ACMECertificateIssue",
+        "certificate",
+        RefTarget::ModelField("ACMECertificate", "name"),
+    ),
+    (
+        "ACMECertificateRenew",
+        "certificate",
+        RefTarget::ModelField("ACMECertificate", "name"),
+    ),
+    (
+        "ACMEAccountKeyRegister",
+        "name",
+        RefTarget::ModelField("ACMEAccountKey", "name"),
+    ),
+    ("WakeOnLANSend", "interface", RefTarget::Interface(&[])),
+];
+
+/// What keeps an object from being deleted: (target model, target field, referencing model,
+/// referencing field). Deleting a referenced object → 409
+/// `MODEL_CANNOT_BE_DELETED_WHILE_REFERENCED` with the referencing objects as `data`.
+pub const DELETE_GUARDS: &[(&str, &str, &str, &str)] = &[
+    // "deleting a referenced alias → 409 with the referencing objects"
+    ("FirewallAlias", "name", "FirewallRule", "source"),
+    ("FirewallAlias", "name", "FirewallRule", "destination"),
+    ("FirewallAlias", "name", "FirewallRule", "source_port"),
+    ("FirewallAlias", "name", "FirewallRule", "destination_port"),
+    ("FirewallAlias", "name", "PortForward", "source"),
+    ("FirewallAlias", "name", "PortForward", "destination"),
+    ("FirewallAlias", "name", "FirewallAlias", "address"),
+    ("FirewallSchedule", "name", "FirewallRule", "sched"),
+    ("RoutingGateway", "name", "StaticRoute", "gateway"),
+    ("CertificateAuthority", "refid", "Certificate", "caref"),
+    ("Certificate", "refid", "WebGUISettings", "sslcertref"),
+];
+
+/// Models kept in a fixed order after every write ("some models always keep a sort order").
+pub const ALWAYS_SORTED: &[(&str, &str)] = &[
+    ("RESTAPIAccessListEntry", "weight"),
+    ("PortForward", "interface"),
+    ("DNSResolverHostOverride", "host"),
+    ("FirewallSchedule", "name"),
+    ("UserGroup", "name"),
+    ("DHCPServerStaticMapping", "ipaddr"),
+];
+
+/// Dirty marks reported in `pending_subsystems` of `GET /firewall/apply`, by model (the
+/// pfSense subsystem each model's write marks dirty).
+pub const FIREWALL_DIRTY_MARKS: &[(&str, &str)] = &[
+    ("FirewallAlias", "aliases"),
+    ("PortForward", "natconf"),
+    ("OutboundNATMapping", "natconf"),
+    ("OutboundNATMode", "natconf"),
+    ("OneToOneNATMapping", "natconf"),
+    ("TrafficShaper", "shaper"),
+    ("TrafficShaperQueue", "shaper"),
+    ("TrafficShaperLimiter", "shaper"),
+    ("TrafficShaperLimiterQueue", "shaper"),
+    ("TrafficShaperLimiterBandwidth", "shaper"),
+    ("FirewallRule", "filter"),
+    ("FirewallSchedule", "filter"),
+    ("FirewallScheduleTimeRange", "filter"),
+];
+
+/// Fields hidden from every response besides writeOnly and the sensitive-name rule (key hashes).
+pub const HIDDEN_FIELDS: &[(&str, &str)] = &[("RESTAPIKey", "hash")];
+
+/// Fields that cannot change after creation (`FIELD_VALUE_CHANGED_WHEN_NOT_EDITABLE`).
+pub const NOT_EDITABLE: &[(&str, &str)] = &[
+    // "CRL descr, lifetime, serial, method cannot change after creation"
+    ("CertificateRevocationList", "descr"),
+    ("CertificateRevocationList", "lifetime"),
+    ("CertificateRevocationList", "serial"),
+    ("CertificateRevocationList", "method"),
+    ("CertificateRevocationList", "caref"),
+];
+
+/// Collections that must keep at least this many objects (`MODEL_MANY_MINIMUM_REACHED` on bulk
+/// DELETE below it).
+pub const MANY_MINIMUM: &[(&str, usize)] = &[
+    // an interface-less firewall is not possible: wan stays
+    ("NetworkInterface", 1),
+    // the admin user and its groups cannot all go
+    ("User", 1),
+];
+
+/// Objects that cannot be deleted (`MODEL_CANNOT_DELETE_PROTECTED_OBJECT`): (model, field, value).
+pub const PROTECTED_OBJECTS: &[(&str, &str, &str)] = &[
+    ("User", "name", "admin"),
+    ("UserGroup", "name", "admins"),
+    ("UserGroup", "name", "all"),
+    ("NetworkInterface", "__id", "wan"),
+];
+
+/// Actions that create an object in a collection: action model → stored model.
+pub const ACTION_CREATES: &[(&str, &str)] = &[
+    ("CertificateGenerate", "Certificate"),
+    ("CertificateSigningRequest", "Certificate"),
+    ("CertificateAuthorityGenerate", "CertificateAuthority"),
+    ("CertificateSigningRequestSign", "Certificate"),
+];
+
+/// Action paths answering with a record kept in a read-only collection (ACME runs asynchronously:
+/// "ACME register/issue/renew are asynchronous (200 with a pending status)").
+pub const ACTION_LOGS: &[(&str, &str)] = &[
+    ("ACMEAccountKeyRegister", "ACMEAccountKeyRegister"),
+    ("ACMECertificateIssue", "ACMECertificateIssue"),
+    ("ACMECertificateRenew", "ACMECertificateRenew"),
+];
+
+/// Models addressed by a string id, not an index ("String ids: network interfaces, DHCP servers,
+/// PF tables").
+pub fn is_string_id(model: &str) -> bool {
+    pfsense_spec::tables::STRING_ID_MODELS.contains(&model)
+}
+
+/// Nested singular endpoints that fail on a real box whatever the arguments: "HAProxy settings
+/// dns_resolver / email_mailer: singular GET/PATCH/DELETE → 500
+/// MODEL_CANNOT_GET_CONFIG_PATH_WITHOUT_PARENT_MODEL".
+pub const BROKEN_SINGULAR: &[&str] = &[
+    "services/haproxy/settings/dns_resolver",
+    "services/haproxy/settings/email_mailer",
+];
+
+/// Commands `POST /diagnostics/command_prompt` runs; everything else exits 127.
+pub const COMMANDS: &[&str] = &[
+    "echo", "hostname", "uname", "uptime", "date", "whoami", "true", "false",
+];
