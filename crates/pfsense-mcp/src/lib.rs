@@ -1,1 +1,21 @@
+//! pfsense-mcp: an MCP server that operates a pfSense firewall through the REST API v2.
+//!
+//! The tools are generated at compile time by `pfsense_tools!` from the OpenAPI spec (see
+//! [`catalog`]); this crate is the runtime around them: configuration, the HTTP client, argument
+//! validation, previews and the MCP server.
 
+// The generated catalogue names its runtime as `::pfsense_mcp::…`, also from inside this crate.
+extern crate self as pfsense_mcp;
+
+pub use pfsense_spec as spec;
+
+pub mod catalog;
+pub mod cli;
+pub mod client;
+pub mod config;
+pub mod outcome;
+pub mod request;
+pub mod secret;
+pub mod server;
+pub mod tls;
+pub mod validate;

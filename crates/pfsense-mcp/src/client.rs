@@ -1,0 +1,579 @@
+//! HTTP client for the pfSense REST API: authentication (API key, Basic, JWT), TLS, timeouts,
+//! and reading the answers a real box gives (envelopes, raw GraphQL, binary downloads, text
+//! printed before the JSON, HTML error pages).
+
+use crate::catalog::ToolDef;
+use crate::request::PreparedRequest;
+use crate::secret::Secret;
+use crate::tls::{TlsMode, client_config};
+use base64::Engine;
+use serde::{Deserialize, Serialize};
+use serde_json::Value;
+use std::fmt;
+use std::time::{Duration, Instant};
+use tokio::sync::Mutex;
+
+/// How requests authenticate.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum AuthMethod {
+    /// `X-API-Key` header (create a key in System > REST API > Keys).
+    Key,
+    /// HTTP Basic with a pfSense user's name and password.
+    Basic,
+    /// A JWT obtained from `/api/v2/auth/jwt` with Basic credentials, renewed before expiry.
+    Jwt,
+}
+
+/// Everything needed to reach one firewall.
+#[derive(Debug, Clone)]
+pub struct ClientConfig {
+    /// `https://host[:port]`, no path.
+    pub base_url: url::Url,
+    pub auth: AuthMethod,
+    pub api_key: Option<Secret>,
+    pub username: Option<String>,
+    pub password: Option<Secret>,
+    pub tls: TlsMode,
+    /// Whole-request timeout.
+    pub timeout: Duration,
+    pub connect_timeout: Duration,
+}
+
+/// The API's response envelope.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Envelope {
+    #[serde(default)]
+    pub code: u16,
+    #[serde(default)]
+    pub status: String,
+    #[serde(default)]
+    pub response_id: String,
+    #[serde(default)]
+    pub message: String,
+    #[serde(default)]
+    pub data: Value,
+}
+
+/// A successful answer.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ApiResponse {
+    pub http_status: u16,
+    pub body: ResponseBody,
+    /// Text the firewall printed before the JSON (e.g. "Setting timezone...done.").
+    pub preamble: Option<String>,
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub enum ResponseBody {
+    Envelope(Envelope),
+    /// An answer without the envelope (GraphQL).
+    Raw(Value),
+    /// A binary download (PKCS#12 export).
+    Binary {
+        content_type: String,
+        bytes: Vec<u8>,
+    },
+}
+
+impl ApiResponse {
+    /// The payload a tool returns: the envelope's `data`, the raw JSON, or the file as base64.
+    pub fn data(&self) -> Value {
+        match &self.body {
+            ResponseBody::Envelope(e) => e.data.clone(),
+            ResponseBody::Raw(v) => v.clone(),
+            ResponseBody::Binary {
+                content_type,
+                bytes,
+            } => serde_json::json!({
+                "content_type": content_type,
+                "size": bytes.len(),
+                "base64": base64::engine::general_purpose::STANDARD.encode(bytes),
+            }),
+        }
+    }
+}
+
+/// Why a call did not succeed. Every message says what happened and what to do.
+#[derive(Debug, Clone, PartialEq)]
+pub enum CallError {
+    /// The arguments do not fit the tool.
+    Arguments(String),
+    /// The API answered with an error envelope.
+    Api {
+        http_status: u16,
+        envelope: Box<Envelope>,
+    },
+    /// The answer was not the JSON the API sends (an HTML page, garbage, a proxy error).
+    NotJson {
+        http_status: u16,
+        content_type: String,
+        snippet: String,
+    },
+    /// The firewall could not be reached or did not answer in time.
+    Transport(String),
+    /// The call needs credentials that are not configured.
+    Auth(String),
+}
+
+impl CallError {
+    pub fn arguments(e: impl fmt::Display) -> CallError {
+        CallError::Arguments(e.to_string())
+    }
+}
+
+impl fmt::Display for CallError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            CallError::Arguments(m) => write!(f, "invalid arguments: {m}"),
+            CallError::Api {
+                http_status,
+                envelope,
+            } => write!(
+                f,
+                "pfSense answered {http_status} {}: {}",
+                envelope.response_id, envelope.message
+            ),
+            CallError::NotJson {
+                http_status,
+                content_type,
+                snippet,
+            } => write!(
+                f,
+                "pfSense answered HTTP {http_status} with {content_type} instead of the REST API's JSON: {snippet}"
+            ),
+            CallError::Transport(m) => f.write_str(m),
+            CallError::Auth(m) => f.write_str(m),
+        }
+    }
+}
+
+impl std::error::Error for CallError {}
+
+/// Largest response body read (status logs and state tables can be big).
+const MAX_BODY_BYTES: usize = 64 * 1024 * 1024;
+/// Renew a JWT this long before it expires.
+const JWT_RENEW_MARGIN: Duration = Duration::from_secs(60);
+/// pfrest's default `jwt_exp` when the token carries no readable expiry.
+const JWT_DEFAULT_LIFETIME: Duration = Duration::from_secs(3600);
+
+pub struct Client {
+    http: reqwest::Client,
+    config: ClientConfig,
+    jwt: Mutex<Option<(Secret, Instant)>>,
+}
+
+impl fmt::Debug for Client {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Client")
+            .field("base_url", &self.config.base_url.as_str())
+            .field("auth", &self.config.auth)
+            .finish_non_exhaustive()
+    }
+}
+
+impl Client {
+    pub fn new(config: ClientConfig) -> Result<Client, String> {
+        match config.auth {
+            AuthMethod::Key if config.api_key.is_none() => {
+                return Err(
+                    "authentication `key` needs an API key: set PFSENSE_API_KEY (or --api-key)"
+                        .into(),
+                );
+            }
+            AuthMethod::Basic | AuthMethod::Jwt
+                if config.username.is_none() || config.password.is_none() =>
+            {
+                return Err(format!(
+                    "authentication `{}` needs a username and password: set PFSENSE_USERNAME and PFSENSE_PASSWORD",
+                    serde_json::to_value(config.auth)
+                        .ok()
+                        .and_then(|v| v.as_str().map(String::from))
+                        .unwrap_or_default()
+                ));
+            }
+            _ => {}
+        }
+        let tls = client_config(&config.tls)?;
+        let http = reqwest::Client::builder()
+            .tls_backend_preconfigured(tls)
+            .timeout(config.timeout)
+            .connect_timeout(config.connect_timeout)
+            .user_agent(concat!("pfsense-mcp/", env!("CARGO_PKG_VERSION")))
+            .no_proxy()
+            .build()
+            .map_err(|e| format!("cannot build the HTTP client: {e}"))?;
+        Ok(Client {
+            http,
+            config,
+            jwt: Mutex::new(None),
+        })
+    }
+
+    pub fn base_url(&self) -> &url::Url {
+        &self.config.base_url
+    }
+
+    pub fn config(&self) -> &ClientConfig {
+        &self.config
+    }
+
+    /// Build the request for a tool's arguments and send it.
+    pub async fn call(&self, def: &ToolDef, args: &Value) -> Result<ApiResponse, CallError> {
+        let request = PreparedRequest::build(def, args).map_err(|e| CallError::Arguments(e.0))?;
+        self.send(def, &request).await
+    }
+
+    /// Send a prepared request.
+    pub async fn send(
+        &self,
+        def: &ToolDef,
+        request: &PreparedRequest,
+    ) -> Result<ApiResponse, CallError> {
+        let response = self.send_once(def, request).await;
+        // A JWT can be revoked or expire early (clock skew): get a fresh one once. Nothing
+        // ran on the firewall, since authentication is checked before anything else.
+        if self.config.auth == AuthMethod::Jwt
+            && !def.basic_auth_only
+            && matches!(
+                &response,
+                Err(CallError::Api {
+                    http_status: 401,
+                    ..
+                })
+            )
+        {
+            *self.jwt.lock().await = None;
+            return self.send_once(def, request).await;
+        }
+        response
+    }
+
+    async fn send_once(
+        &self,
+        def: &ToolDef,
+        request: &PreparedRequest,
+    ) -> Result<ApiResponse, CallError> {
+        let url = self.url_for(&request.path_and_query())?;
+        let method = match request.method {
+            crate::spec::Method::Get => reqwest::Method::GET,
+            crate::spec::Method::Post => reqwest::Method::POST,
+            crate::spec::Method::Put => reqwest::Method::PUT,
+            crate::spec::Method::Patch => reqwest::Method::PATCH,
+            crate::spec::Method::Delete => reqwest::Method::DELETE,
+        };
+        let mut builder = self
+            .http
+            .request(method, url)
+            .header(reqwest::header::ACCEPT, request.accept);
+        if let Some(body) = &request.body {
+            let bytes = serde_json::to_vec(body).map_err(CallError::arguments)?;
+            builder = builder
+                .header(reqwest::header::CONTENT_TYPE, "application/json")
+                .body(bytes);
+        }
+        builder = self.authenticate(builder, def.basic_auth_only).await?;
+        let started = Instant::now();
+        let response = builder.send().await.map_err(|e| self.transport_error(e))?;
+        let status = response.status().as_u16();
+        let content_type = response
+            .headers()
+            .get(reqwest::header::CONTENT_TYPE)
+            .and_then(|v| v.to_str().ok())
+            .unwrap_or("")
+            .to_string();
+        let bytes = read_limited(response)
+            .await
+            .map_err(|e| self.transport_error(e))?;
+        tracing::debug!(
+            tool = def.name,
+            status,
+            elapsed_ms = started.elapsed().as_millis() as u64,
+            "pfSense answered"
+        );
+        interpret(def, status, &content_type, bytes)
+    }
+
+    fn url_for(&self, path_and_query: &str) -> Result<url::Url, CallError> {
+        self.config
+            .base_url
+            .join(path_and_query)
+            .map_err(|e| CallError::Arguments(format!("cannot build the URL: {e}")))
+    }
+
+    async fn authenticate(
+        &self,
+        builder: reqwest::RequestBuilder,
+        basic_only: bool,
+    ) -> Result<reqwest::RequestBuilder, CallError> {
+        if basic_only {
+            return match (&self.config.username, &self.config.password) {
+                (Some(u), Some(p)) => Ok(builder.basic_auth(u, Some(p.expose()))),
+                _ => Err(CallError::Auth(
+                    "this operation accepts Basic authentication only: set PFSENSE_USERNAME and PFSENSE_PASSWORD (a pfSense user with the needed privileges)".into(),
+                )),
+            };
+        }
+        match self.config.auth {
+            AuthMethod::Key => {
+                let key = self.config.api_key.as_ref().ok_or_else(|| {
+                    CallError::Auth("no API key configured: set PFSENSE_API_KEY".into())
+                })?;
+                Ok(builder.header("X-API-Key", key.expose()))
+            }
+            AuthMethod::Basic => match (&self.config.username, &self.config.password) {
+                (Some(u), Some(p)) => Ok(builder.basic_auth(u, Some(p.expose()))),
+                _ => Err(CallError::Auth(
+                    "Basic authentication needs PFSENSE_USERNAME and PFSENSE_PASSWORD".into(),
+                )),
+            },
+            AuthMethod::Jwt => {
+                let token = self.jwt_token().await?;
+                Ok(builder.bearer_auth(token.expose()))
+            }
+        }
+    }
+
+    async fn jwt_token(&self) -> Result<Secret, CallError> {
+        let mut cached = self.jwt.lock().await;
+        if let Some((token, expires)) = cached.as_ref()
+            && Instant::now() + JWT_RENEW_MARGIN < *expires
+        {
+            return Ok(token.clone());
+        }
+        let (Some(user), Some(pass)) = (&self.config.username, &self.config.password) else {
+            return Err(CallError::Auth(
+                "JWT authentication needs PFSENSE_USERNAME and PFSENSE_PASSWORD to obtain a token"
+                    .into(),
+            ));
+        };
+        let url = self.url_for("/api/v2/auth/jwt")?;
+        let response = self
+            .http
+            .post(url)
+            .header(reqwest::header::ACCEPT, "application/json")
+            .header(reqwest::header::CONTENT_TYPE, "application/json")
+            .body("{}")
+            .basic_auth(user, Some(pass.expose()))
+            .send()
+            .await
+            .map_err(|e| self.transport_error(e))?;
+        let status = response.status().as_u16();
+        let bytes = read_limited(response)
+            .await
+            .map_err(|e| self.transport_error(e))?;
+        let envelope: Envelope = serde_json::from_slice(&bytes).map_err(|_| CallError::Auth(format!(
+            "could not obtain a JWT: /api/v2/auth/jwt answered HTTP {status} without the API's JSON; check PFSENSE_HOST"
+        )))?;
+        if status >= 400 {
+            return Err(CallError::Auth(format!(
+                "could not obtain a JWT: {} {} ({}). Check PFSENSE_USERNAME / PFSENSE_PASSWORD and that JWTAuth is in the REST API's auth_methods.",
+                status, envelope.response_id, envelope.message
+            )));
+        }
+        let token = envelope
+            .data
+            .get("token")
+            .and_then(Value::as_str)
+            .ok_or_else(|| CallError::Auth("the JWT endpoint answered without a token".into()))?
+            .to_string();
+        let lifetime = jwt_lifetime(&token).unwrap_or(JWT_DEFAULT_LIFETIME);
+        let secret = Secret::new(token);
+        *cached = Some((secret.clone(), Instant::now() + lifetime));
+        Ok(secret)
+    }
+
+    fn transport_error(&self, e: reqwest::Error) -> CallError {
+        let host = self.config.base_url.as_str().trim_end_matches('/');
+        let mut chain = String::new();
+        let mut source: Option<&dyn std::error::Error> = std::error::Error::source(&e);
+        while let Some(s) = source {
+            chain.push_str(": ");
+            chain.push_str(&s.to_string());
+            source = s.source();
+        }
+        let what = if e.is_timeout() {
+            format!(
+                "no answer from {host} within {} s",
+                self.config.timeout.as_secs()
+            )
+        } else if e.is_connect() {
+            format!("cannot connect to {host}")
+        } else {
+            format!("request to {host} failed")
+        };
+        let hint = if chain.contains("certificate") || chain.contains("fingerprint") {
+            " Check the firewall's certificate: pin it with PFSENSE_TLS_FINGERPRINT=sha256:… (run `pfsense-mcp doctor` to see it), or give its CA with PFSENSE_CA_CERT."
+        } else if e.is_timeout() || e.is_connect() {
+            " Check PFSENSE_HOST, that the firewall is up, and that its webGUI/API port is reachable from here."
+        } else {
+            ""
+        };
+        CallError::Transport(format!("{what}{chain}.{hint}"))
+    }
+}
+
+async fn read_limited(mut response: reqwest::Response) -> Result<Vec<u8>, reqwest::Error> {
+    let mut out = Vec::new();
+    while let Some(chunk) = response.chunk().await? {
+        if out.len() + chunk.len() > MAX_BODY_BYTES {
+            out.extend_from_slice(&chunk[..MAX_BODY_BYTES - out.len()]);
+            break;
+        }
+        out.extend_from_slice(&chunk);
+    }
+    Ok(out)
+}
+
+/// Seconds until the `exp` claim of a JWT, read without verifying it (we only schedule renewal).
+fn jwt_lifetime(token: &str) -> Option<Duration> {
+    let payload = token.split('.').nth(1)?;
+    let bytes = base64::engine::general_purpose::URL_SAFE_NO_PAD
+        .decode(payload.trim_end_matches('='))
+        .ok()?;
+    let claims: Value = serde_json::from_slice(&bytes).ok()?;
+    let exp = claims.get("exp")?.as_u64()?;
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .ok()?
+        .as_secs();
+    Some(Duration::from_secs(exp.saturating_sub(now)))
+}
+
+/// Split off text printed before the JSON document (a real box prints "Setting
+/// timezone...done." before the envelope on PATCH /system/timezone, and OpenVPN server
+/// creation can print log lines).
+fn split_preamble(text: &str) -> Option<(Option<String>, Value)> {
+    let trimmed = text.trim_start();
+    if let Ok(v) = serde_json::from_str::<Value>(trimmed) {
+        return Some((None, v));
+    }
+    for (i, _) in text.match_indices('{') {
+        if let Ok(v) = serde_json::from_str::<Value>(&text[i..])
+            && v.is_object()
+        {
+            let pre = text[..i].trim();
+            return Some(((!pre.is_empty()).then(|| pre.to_string()), v));
+        }
+    }
+    None
+}
+
+fn snippet(text: &str) -> String {
+    let cleaned: String = text
+        .chars()
+        .map(|c| if c.is_control() { ' ' } else { c })
+        .collect();
+    let cleaned = cleaned.split_whitespace().collect::<Vec<_>>().join(" ");
+    if cleaned.chars().count() > 200 {
+        format!("{}…", cleaned.chars().take(200).collect::<String>())
+    } else if cleaned.is_empty() {
+        "(empty body)".into()
+    } else {
+        cleaned
+    }
+}
+
+/// Turn an HTTP answer into a result.
+pub fn interpret(
+    def: &ToolDef,
+    status: u16,
+    content_type: &str,
+    bytes: Vec<u8>,
+) -> Result<ApiResponse, CallError> {
+    let is_json_type = content_type.contains("json");
+    if def.binary_response && status < 400 && !is_json_type {
+        return Ok(ApiResponse {
+            http_status: status,
+            body: ResponseBody::Binary {
+                content_type: if content_type.is_empty() {
+                    "application/octet-stream".into()
+                } else {
+                    content_type.to_string()
+                },
+                bytes,
+            },
+            preamble: None,
+        });
+    }
+    let text = String::from_utf8_lossy(&bytes);
+    let Some((preamble, value)) = split_preamble(&text) else {
+        return Err(CallError::NotJson {
+            http_status: status,
+            content_type: if content_type.is_empty() {
+                "no content type".into()
+            } else {
+                content_type.to_string()
+            },
+            snippet: snippet(&text),
+        });
+    };
+    if !def.enveloped {
+        return Ok(ApiResponse {
+            http_status: status,
+            body: ResponseBody::Raw(value),
+            preamble,
+        });
+    }
+    let looks_enveloped = value.get("response_id").is_some() || value.get("code").is_some();
+    if !looks_enveloped {
+        if status >= 400 {
+            return Err(CallError::NotJson {
+                http_status: status,
+                content_type: content_type.to_string(),
+                snippet: snippet(&text),
+            });
+        }
+        return Ok(ApiResponse {
+            http_status: status,
+            body: ResponseBody::Raw(value),
+            preamble,
+        });
+    }
+    let envelope: Envelope = serde_json::from_value(value).map_err(|e| CallError::NotJson {
+        http_status: status,
+        content_type: content_type.to_string(),
+        snippet: format!("unexpected envelope ({e}): {}", snippet(&text)),
+    })?;
+    if status >= 400 {
+        return Err(CallError::Api {
+            http_status: status,
+            envelope: Box::new(envelope),
+        });
+    }
+    Ok(ApiResponse {
+        http_status: status,
+        body: ResponseBody::Envelope(envelope),
+        preamble,
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn preamble_before_json_is_split_off() {
+        let (pre, v) =
+            split_preamble("Setting timezone...done.\n{\"code\":200,\"data\":{}}").unwrap();
+        assert_eq!(pre.as_deref(), Some("Setting timezone...done."));
+        assert_eq!(v["code"], 200);
+        assert!(split_preamble("<html><body>404 Not Found</body></html>").is_none());
+        let (pre, _) = split_preamble("  {\"a\":1}").unwrap();
+        assert!(pre.is_none());
+    }
+
+    #[test]
+    fn jwt_lifetime_reads_exp() {
+        let now = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .unwrap()
+            .as_secs();
+        let payload = base64::engine::general_purpose::URL_SAFE_NO_PAD
+            .encode(format!("{{\"exp\":{}}}", now + 600));
+        let token = format!("x.{payload}.y");
+        let life = jwt_lifetime(&token).unwrap().as_secs();
+        assert!((590..=600).contains(&life), "{life}");
+        assert!(jwt_lifetime("garbage").is_none());
+    }
+}

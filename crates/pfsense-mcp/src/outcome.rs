@@ -1,0 +1,346 @@
+//! What a tool call returns to the model: data on success, an actionable error otherwise, and
+//! previews of mutations that were not confirmed. Secrets are redacted from anything we echo.
+
+use crate::catalog::ToolDef;
+use crate::client::{ApiResponse, CallError};
+use crate::request::PreparedRequest;
+use crate::spec::{Risk, tables::is_sensitive_field};
+use rmcp::model::{CallToolResult, ContentBlock};
+use serde_json::{Map, Value, json};
+
+/// What to do next for well-known API errors, by `response_id` prefix. Each entry covers a
+/// behaviour described in `shared/docs/pfsense-rest-api.md`.
+const HINTS: &[(&str, &str)] = &[
+    (
+        "AUTH_AUTHENTICATION_FAILED",
+        "Authentication failed. Check the API key or username/password; a fresh pfSense accepts only BasicAuth until KeyAuth is added to the REST API's auth_methods (System > REST API > Settings).",
+    ),
+    (
+        "AUTH_AUTHORIZATION_FAILED",
+        "The user lacks the privilege for this endpoint (page-all, or the api-v2-… privilege named in the tool's path).",
+    ),
+    (
+        "ENDPOINT_REST_API_IS_NOT_ENABLED",
+        "The REST API is disabled on the firewall (System > REST API > Settings); it asks to retry after a few seconds.",
+    ),
+    (
+        "ENDPOINT_CLIENT_NOT_ALLOWED_BY_ACL",
+        "The REST API access list does not allow this client's address.",
+    ),
+    (
+        "ENDPOINT_INTERFACE_NOT_ALLOWED",
+        "The REST API does not listen on the interface this request arrived on (allowed_interfaces).",
+    ),
+    (
+        "ENDPOINT_METHOD_NOT_ALLOWED_IN_READ_ONLY_MODE",
+        "The REST API on the firewall is in read-only mode: only reads are accepted.",
+    ),
+    (
+        "MODEL_MISSING_REQUIRED_PACKAGE",
+        "The add-on package this endpoint needs is not installed; install it (pfsense_create_system_package) or ask the administrator.",
+    ),
+    (
+        "MODEL_OBJECT_NOT_FOUND",
+        "No object has that id. Ids are array positions and shift down after a delete: list the collection again to get current ids.",
+    ),
+    (
+        "MODEL_PARENT_OBJECT_NOT_FOUND",
+        "The parent_id does not exist: list the parent collection to find it.",
+    ),
+    (
+        "MODEL_REQUIRES_ID",
+        "Pass the object's `id` (list the collection to find it).",
+    ),
+    (
+        "MODEL_PARENT_ID_REQUIRED",
+        "Pass `parent_id`: the id of the object this one is nested under.",
+    ),
+    (
+        "FOREIGN_MODEL_FIELD_VALUE_NOT_FOUND",
+        "A field refers to an object that does not exist (an alias, interface, certificate, gateway …): create it first or use an existing one.",
+    ),
+    (
+        "FIELD_IS_REQUIRED",
+        "A required field is missing: the message names it.",
+    ),
+    (
+        "FIELD_INVALID_CHOICE",
+        "A field has a value outside its allowed choices: the tool's schema lists them.",
+    ),
+    (
+        "FIELD_INVALID_TYPE",
+        "A field has the wrong type (pfSense does not convert \"1\" to 1): the message names it.",
+    ),
+    (
+        "FIELD_MUST_BE_UNIQUE",
+        "Another object already uses this value: pick another, or update that object instead.",
+    ),
+    (
+        "MODEL_CANNOT_BE_DELETED_WHILE_REFERENCED",
+        "Other objects still refer to this one (listed in the error data): change or delete them first.",
+    ),
+    (
+        "MODEL_DELETE_MANY_REQUIRES_QUERY_PARAMS",
+        "A bulk delete needs filters in `query`, or `query: {\"all\": true}` to delete everything.",
+    ),
+    (
+        "MODEL_MANY_MINIMUM_REACHED",
+        "The collection cannot have fewer objects than its minimum.",
+    ),
+    (
+        "MODEL_WRITE_CONFIG_LOCKED",
+        "The firewall's configuration is locked by another write: retry in a few seconds.",
+    ),
+    (
+        "DISPATCHER_TOO_MANY_QUEUED_PROCESSES",
+        "The firewall is busy applying changes: retry in a few seconds.",
+    ),
+    (
+        "CONTENT_HANDLER_ENCODE_NOT_FOUND",
+        "The firewall refused the Accept header for this endpoint.",
+    ),
+    (
+        "MODEL_CANNOT_GET_CONFIG_PATH_WITHOUT_PARENT_MODEL",
+        "This nested endpoint needs `parent_id` (and on some package endpoints the singular form does not work at all: use the plural list/create tools).",
+    ),
+    (
+        "LENGTH_VALIDATOR",
+        "A value is too long or too short: the message says the limit.",
+    ),
+    (
+        "NUMERIC_RANGE_VALIDATOR",
+        "A number is out of range: the message says the range.",
+    ),
+];
+
+pub fn hint_for(response_id: &str) -> Option<&'static str> {
+    HINTS
+        .iter()
+        .find(|(prefix, _)| response_id.starts_with(prefix))
+        .map(|(_, h)| *h)
+}
+
+/// Replace the values of sensitive fields (by name, at any depth) with a placeholder.
+pub fn redact(value: &Value) -> Value {
+    match value {
+        Value::Object(map) => {
+            let mut out = Map::new();
+            for (k, v) in map {
+                if is_sensitive_field(k)
+                    && !v.is_null()
+                    && v != &Value::Bool(false)
+                    && !v.is_boolean()
+                {
+                    out.insert(k.clone(), Value::String(REDACTED.into()));
+                } else {
+                    out.insert(k.clone(), redact(v));
+                }
+            }
+            Value::Object(out)
+        }
+        Value::Array(items) => Value::Array(items.iter().map(redact).collect()),
+        other => other.clone(),
+    }
+}
+
+/// What a redacted value looks like.
+pub const REDACTED: &str = "<redacted>";
+
+fn result(text: String, structured: Value, is_error: bool) -> CallToolResult {
+    let mut r = if is_error {
+        CallToolResult::error(vec![ContentBlock::text(text)])
+    } else {
+        CallToolResult::success(vec![ContentBlock::text(text)])
+    };
+    r.structured_content = Some(structured);
+    r
+}
+
+/// A tool-level error with a message the model can act on.
+pub fn error(message: impl Into<String>) -> CallToolResult {
+    let message = message.into();
+    result(
+        message.clone(),
+        json!({"error": {"message": message}}),
+        true,
+    )
+}
+
+/// The result of a mutation that was not confirmed: the exact request, nothing sent.
+pub fn preview(def: &ToolDef, request: &PreparedRequest, base_url: &str) -> CallToolResult {
+    let mut query = Map::new();
+    for (k, v) in &request.query {
+        let shown = if is_sensitive_field(k.trim_end_matches("[]")) {
+            REDACTED.to_string()
+        } else {
+            v.clone()
+        };
+        query.insert(k.clone(), Value::String(shown));
+    }
+    let redacted_request = PreparedRequest {
+        query: request
+            .query
+            .iter()
+            .map(|(k, v)| {
+                let shown = if is_sensitive_field(k.trim_end_matches("[]")) {
+                    REDACTED.to_string()
+                } else {
+                    v.clone()
+                };
+                (k.clone(), shown)
+            })
+            .collect(),
+        body: request.body.as_ref().map(redact),
+        ..request.clone()
+    };
+    let url = format!(
+        "{}{}",
+        base_url.trim_end_matches('/'),
+        redacted_request.path_and_query()
+    );
+    let mut structured = json!({
+        "preview": true,
+        "executed": false,
+        "tool": def.name,
+        "risk": def.risk.as_str(),
+        "request": {
+            "method": request.method.as_str(),
+            "url": url,
+            "path": request.path,
+            "query": query,
+        },
+    });
+    if let Some(body) = &redacted_request.body {
+        structured["request"]["body"] = body.clone();
+    }
+    if let Some(reason) = def.danger {
+        structured["danger"] = Value::String(reason.to_string());
+    }
+    let apply_note = apply_note(def, &request.body, &request.query);
+    if let Some(note) = &apply_note {
+        structured["apply"] = Value::String(note.clone());
+    }
+    let mut text = format!(
+        "Preview only, nothing was sent. {} {} would be sent to the firewall ({} risk).",
+        request.method,
+        redacted_request.path_and_query(),
+        def.risk.as_str()
+    );
+    if let Some(body) = &redacted_request.body {
+        text.push_str(&format!(" Body: {body}."));
+    }
+    if let Some(note) = apply_note {
+        text.push(' ');
+        text.push_str(&note);
+    }
+    if def.risk >= Risk::Destructive {
+        text.push_str(" This removes or replaces configuration.");
+    }
+    text.push_str(" Call the tool again with the same arguments and `confirm: true` to execute.");
+    structured["next"] =
+        Value::String("call again with the same arguments and confirm: true".into());
+    result(text, structured, false)
+}
+
+fn apply_requested(body: &Option<Value>, query: &[(String, String)]) -> bool {
+    body.as_ref()
+        .and_then(|b| b.get("apply"))
+        .and_then(Value::as_bool)
+        .unwrap_or(false)
+        || query.iter().any(|(k, v)| k == "apply" && v == "true")
+}
+
+fn apply_note(def: &ToolDef, body: &Option<Value>, query: &[(String, String)]) -> Option<String> {
+    let step = def.apply?;
+    if apply_requested(body, query) {
+        Some(format!(
+            "The change is applied in the same request (`apply: true`); `{}` shows whether anything is still pending.",
+            step.status_tool
+        ))
+    } else {
+        Some(format!(
+            "The change stays pending until `{}` runs (or pass `apply: true`).",
+            step.tool
+        ))
+    }
+}
+
+/// A successful call.
+pub fn success(def: &ToolDef, request: &PreparedRequest, response: &ApiResponse) -> CallToolResult {
+    let data = response.data();
+    let mut structured = json!({ "data": data });
+    let mut text = data.to_string();
+    if def.is_mutation()
+        && let Some(step) = def.apply
+        && !apply_requested(&request.body, &request.query)
+    {
+        structured["pending_apply"] = json!({
+            "subsystem": step.subsystem,
+            "tool": step.tool,
+            "status_tool": step.status_tool,
+        });
+        text.push_str(&format!(
+            "\nThe change is saved but not active yet: call `{}` to apply it.",
+            step.tool
+        ));
+    }
+    if let Some(pre) = &response.preamble {
+        structured["firewall_output"] = Value::String(pre.clone());
+    }
+    result(text, structured, false)
+}
+
+/// A failed call.
+pub fn failure(def: &ToolDef, call_error: &CallError) -> CallToolResult {
+    match call_error {
+        CallError::Api {
+            http_status,
+            envelope,
+        } => {
+            let hint = hint_for(&envelope.response_id);
+            let mut text = format!(
+                "pfSense refused {}: HTTP {} {} (response_id {}): {}",
+                def.name, http_status, envelope.status, envelope.response_id, envelope.message
+            );
+            if let Some(h) = hint {
+                text.push_str(&format!(" Next: {h}"));
+            }
+            let mut err = json!({
+                "http_status": http_status,
+                "status": envelope.status,
+                "response_id": envelope.response_id,
+                "message": envelope.message,
+            });
+            if let Some(h) = hint {
+                err["hint"] = Value::String(h.into());
+            }
+            if !envelope.data.is_null() && envelope.data != json!([]) {
+                err["data"] = redact(&envelope.data);
+            }
+            result(text, json!({ "error": err }), true)
+        }
+        CallError::NotJson {
+            http_status,
+            content_type,
+            snippet,
+        } => {
+            let hint = if *http_status == 404 {
+                "The URL is not an API endpoint on this firewall: is the REST API package installed, and is it v2 (the tools were generated from a v2 spec)?"
+            } else if *http_status >= 500 {
+                "The firewall or a proxy in front of it failed; retry, and check the firewall's logs."
+            } else {
+                "Check that PFSENSE_HOST points at the firewall's webGUI address."
+            };
+            let text = format!(
+                "{} got HTTP {http_status} with {content_type} instead of the REST API's JSON: {snippet}. {hint}",
+                def.name
+            );
+            result(
+                text.clone(),
+                json!({"error": {"http_status": http_status, "content_type": content_type, "message": text}}),
+                true,
+            )
+        }
+        other => error(format!("{} failed: {other}", def.name)),
+    }
+}
