@@ -1,12 +1,17 @@
 //! `cargo xtask …`: the project's workflows as one plain Rust binary.
 //! Each subcommand lives in its own module and is a thin driver over the crates.
 
+mod golden;
+mod live_test;
 mod spec;
 
 use clap::{Parser, Subcommand};
 
 #[derive(Parser)]
-#[command(name = "cargo xtask", about = "pfsense-mcp developer and release workflows")]
+#[command(
+    name = "cargo xtask",
+    about = "pfsense-mcp developer and release workflows"
+)]
 struct Cli {
     #[command(subcommand)]
     command: Command,
@@ -16,10 +21,16 @@ struct Cli {
 enum Command {
     /// Fetch or check the OpenAPI spec the tools are generated from.
     Spec(spec::Args),
+    /// Build the golden pfSense VM image (vm/golden.qcow2 + vm/golden.json), in resumable stages.
+    Golden(golden::Args),
+    /// Run test groups against a golden-image VM, the emulator, or a firewall URL.
+    LiveTest(live_test::Args),
 }
 
 fn main() -> anyhow::Result<()> {
     match Cli::parse().command {
         Command::Spec(args) => spec::run(args),
+        Command::Golden(args) => golden::run(args),
+        Command::LiveTest(args) => live_test::run(args),
     }
 }
