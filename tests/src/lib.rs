@@ -1,1 +1,6 @@
-//! Shared helpers for the end-to-end tests.
+//! Shared helpers for the end-to-end tests: the real `pfsense-mcp` binary, a real MCP client
+//! (rmcp over stdio), and a real HTTP server on loopback that records every request it gets.
+
+pub mod binary;
+pub mod mcp;
+pub mod recorder;
