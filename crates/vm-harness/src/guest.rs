@@ -189,7 +189,25 @@ impl GuestBuilder {
         let _ = std::fs::remove_dir_all(&out);
         std::fs::rename(&staging, &out).map_err(io("moving the built guest into the cache"))?;
         tracing::info!(guest = %out.display(), "test guest built");
+        prune_old_guests(&self.cache_dir, 3);
         Ok(descriptor)
+    }
+}
+
+/// Keeps the `keep` most recently built guests (each holds a copy of its service binary).
+fn prune_old_guests(cache: &Path, keep: usize) {
+    let Ok(entries) = std::fs::read_dir(cache) else {
+        return;
+    };
+    let mut guests: Vec<(std::time::SystemTime, PathBuf)> = entries
+        .flatten()
+        .filter(|e| e.file_name().to_string_lossy().starts_with("guest-"))
+        .filter_map(|e| Some((e.metadata().ok()?.modified().ok()?, e.path())))
+        .collect();
+    guests.sort();
+    let excess = guests.len().saturating_sub(keep);
+    for (_, dir) in guests.into_iter().take(excess) {
+        let _ = std::fs::remove_dir_all(dir);
     }
 }
 

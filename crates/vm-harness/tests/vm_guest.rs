@@ -16,24 +16,31 @@ use vm_harness::guest::{GUEST_PROMPT, GuestBuilder, GuestService};
 use vm_harness::vm::find_program;
 use vm_harness::{GoldenImage, HttpProbe, ReadinessProbe, RunningVm, Vm, VmOptions};
 
-/// The service inside the guest, and how to change and observe guest state through it.
-/// The target is the pfsense-emulator binary; until it exists, busybox httpd stands in.
-/// Switching is this one line: `const SERVICE: &dyn TestService = &PfSenseEmulator;`
-const SERVICE: &dyn TestService = &BusyboxHttpd;
+/// The service inside the guest, and how to change and observe guest state through it: the
+/// pfsense-emulator binary (built beforehand, e.g. by `cargo test --workspace` or
+/// `cargo build -p pfsense-emulator`) serving HTTPS on 443. `&BusyboxHttpd` is the stand-in that
+/// needs nothing but Debian packages; switching is this one line.
+const SERVICE: &dyn TestService = &PfSenseEmulator;
 
 trait TestService: Sync {
     fn guest(&self) -> GuestService;
+    /// Guest RAM: the initramfs (service binary included) lives in it.
+    fn memory_mib(&self) -> u32;
     fn readiness(&self) -> Arc<dyn ReadinessProbe>;
     /// Changes guest state in a way that survives until a restore.
     fn make_change(&self, vm: &mut RunningVm);
     fn change_is_visible(&self, vm: &RunningVm) -> bool;
 }
 
+#[allow(dead_code)] // The stand-in; see SERVICE.
 struct BusyboxHttpd;
 
 impl TestService for BusyboxHttpd {
     fn guest(&self) -> GuestService {
         GuestService::BusyboxHttpd { port: 443 }
+    }
+    fn memory_mib(&self) -> u32 {
+        256
     }
     fn readiness(&self) -> Arc<dyn ReadinessProbe> {
         Arc::new(HttpProbe {
@@ -71,9 +78,8 @@ impl TestService for BusyboxHttpd {
     }
 }
 
-/// For when `pfsense-emulator` lands: its binary inside the guest, the REST API probe, and an
-/// alias created and looked up over the API.
-#[allow(dead_code)]
+/// `pfsense-emulator` inside the guest, the REST API probe, and an alias created and looked up
+/// over the API.
 struct PfSenseEmulator;
 
 impl TestService for PfSenseEmulator {
@@ -81,7 +87,17 @@ impl TestService for PfSenseEmulator {
         let binary = std::env::var_os("PFSENSE_EMULATOR_BIN")
             .map(PathBuf::from)
             .unwrap_or_else(|| workspace_target().join("debug/pfsense-emulator"));
+        assert!(
+            binary.is_file(),
+            "{} not found: build it first (`cargo build -p pfsense-emulator`) or set PFSENSE_EMULATOR_BIN",
+            binary.display()
+        );
         let spec = workspace_root().join("openapi-spec.json");
+        assert!(
+            spec.is_file(),
+            "{} not found: copy ../shared/openapi-spec.json there (see docs/architecture.md)",
+            spec.display()
+        );
         GuestService::Binary {
             binary,
             args: vec![
@@ -92,6 +108,9 @@ impl TestService for PfSenseEmulator {
             ],
             files: vec![(spec, "/app/openapi-spec.json".into())],
         }
+    }
+    fn memory_mib(&self) -> u32 {
+        512
     }
     fn readiness(&self) -> Arc<dyn ReadinessProbe> {
         Arc::new(vm_harness::PfSenseApiProbe::new(Default::default()))
@@ -128,12 +147,10 @@ fn http() -> reqwest::blocking::Client {
         .unwrap()
 }
 
-#[allow(dead_code)] // Used by PfSenseEmulator.
 fn workspace_root() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("../..")
 }
 
-#[allow(dead_code)] // Used by PfSenseEmulator.
 fn workspace_target() -> PathBuf {
     std::env::var_os("CARGO_TARGET_DIR")
         .map(PathBuf::from)
@@ -189,7 +206,7 @@ fn init_logging() {
 
 fn options(runs_root: &Path) -> VmOptions {
     VmOptions {
-        memory_mib: 256,
+        memory_mib: SERVICE.memory_mib(),
         runs_root: runs_root.to_owned(),
         readiness: Some(SERVICE.readiness()),
         ..VmOptions::default()
@@ -333,7 +350,12 @@ fn sigint_to_a_process_holding_a_vm_leaves_nothing_behind() {
         .arg(&descriptor)
         .arg("--runs-root")
         .arg(runs_root.path())
-        .args(["--memory", "256", "--ready-timeout", "90"])
+        .args([
+            "--memory",
+            &SERVICE.memory_mib().to_string(),
+            "--ready-timeout",
+            "90",
+        ])
         .stdin(Stdio::piped())
         .stdout(Stdio::piped());
     if matches!(SERVICE.guest(), GuestService::BusyboxHttpd { .. }) {
@@ -426,5 +448,25 @@ fn stale_run_of_a_killed_process_is_swept() {
     let removed = vm_harness::vm::sweep_stale_runs(runs_root.path());
     assert_eq!(removed, 1);
     // QEMU was not our child: it is reaped by init, so give it a moment.
+    assert_nothing_left(runs_root.path(), qemu_pid, &run_dir);
+}
+
+/// A panic while a VM is held unwinds through its `Drop`: QEMU and the run directory go away.
+#[test]
+fn panic_while_holding_a_vm_leaves_nothing_behind() {
+    init_logging();
+    if !vm_tests_enabled() {
+        return;
+    }
+    let golden = GoldenImage::load(&guest_descriptor()).unwrap();
+    let runs_root = tempfile::tempdir().unwrap();
+    let seen: Mutex<Option<(u32, PathBuf)>> = Mutex::new(None);
+    let outcome = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+        let vm = Vm::boot(&golden, options(runs_root.path())).unwrap_or_else(|e| panic!("{e}"));
+        *seen.lock().unwrap() = Some((vm.qemu_pid(), vm.run_dir().to_owned()));
+        panic!("deliberate panic with a live VM");
+    }));
+    assert!(outcome.is_err());
+    let (qemu_pid, run_dir) = seen.lock().unwrap().clone().expect("the VM booted");
     assert_nothing_left(runs_root.path(), qemu_pid, &run_dir);
 }
