@@ -735,3 +735,18 @@ fn models_keep_every_field() {
         .count();
     assert_eq!(readonly, 231);
 }
+
+/// Five representative tools, pinned whole: a CRUD create, a PATCH, a settings singleton, a
+/// nested sub-resource and an apply endpoint. Reviewed by hand against the spec when accepted.
+#[test]
+fn representative_tools_snapshot() {
+    for name in [
+        "pfsense_create_firewall_alias",
+        "pfsense_update_firewall_nat_port_forward",
+        "pfsense_update_system_dns",
+        "pfsense_create_services_dhcp_server_static_mapping",
+        "pfsense_firewall_apply",
+    ] {
+        insta::assert_json_snapshot!(name, op(name));
+    }
+}
