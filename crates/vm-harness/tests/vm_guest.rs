@@ -86,7 +86,7 @@ impl TestService for PfSenseEmulator {
     fn guest(&self) -> GuestService {
         let binary = std::env::var_os("PFSENSE_EMULATOR_BIN")
             .map(PathBuf::from)
-            .unwrap_or_else(|| workspace_target().join("debug/pfsense-emulator"));
+            .unwrap_or_else(|| profile_dir().join("pfsense-emulator"));
         assert!(
             binary.is_file(),
             "{} not found: build it first (`cargo build -p pfsense-emulator`) or set PFSENSE_EMULATOR_BIN",
@@ -151,10 +151,13 @@ fn workspace_root() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("../..")
 }
 
-fn workspace_target() -> PathBuf {
-    std::env::var_os("CARGO_TARGET_DIR")
-        .map(PathBuf::from)
-        .unwrap_or_else(|| workspace_root().join("target"))
+/// `TARGET/PROFILE`, where cargo put this test's binaries (this test runs from `PROFILE/deps`).
+fn profile_dir() -> PathBuf {
+    let exe = std::env::current_exe().expect("test executable path");
+    exe.parent()
+        .and_then(Path::parent)
+        .expect("tests run from TARGET/PROFILE/deps")
+        .to_owned()
 }
 
 /// False (with a message) when the VM tests are explicitly skipped; panics when QEMU is missing.
