@@ -631,23 +631,27 @@ fn launch_once(
     };
     let transcript = match &options.transcript {
         Some(path) => path.clone(),
-        None => {
-            let logs = options.runs_root.join("logs");
-            std::fs::create_dir_all(&logs).map_err(io("creating the transcript directory"))?;
-            logs.join(format!("{id}.console.log"))
+        None => options
+            .runs_root
+            .join("logs")
+            .join(format!("{id}.console.log")),
+    };
+    // QEMU is running: any failure from here on must stop it too.
+    let opened = transcript
+        .parent()
+        .map_or(Ok(()), std::fs::create_dir_all)
+        .and_then(|()| serial.try_clone())
+        .and_then(|reader| Console::new(reader, serial, Some(&transcript)));
+    let console = match opened {
+        Ok(console) => console,
+        Err(e) => {
+            let message = format!(
+                "opening the console transcript {}: {e}",
+                transcript.display()
+            );
+            return Err(fail_start(&run, message));
         }
     };
-    let console = Console::new(
-        serial
-            .try_clone()
-            .map_err(io("cloning the console socket"))?,
-        serial,
-        Some(&transcript),
-    )
-    .map_err(io(format!(
-        "opening the transcript {}",
-        transcript.display()
-    )))?;
     let remaining = deadline.saturating_duration_since(Instant::now());
     let mut qmp = match Qmp::connect(&qmp_socket, remaining) {
         Ok(qmp) => qmp,

@@ -473,3 +473,32 @@ fn panic_while_holding_a_vm_leaves_nothing_behind() {
     let (qemu_pid, run_dir) = seen.lock().unwrap().clone().expect("the VM booted");
     assert_nothing_left(runs_root.path(), qemu_pid, &run_dir);
 }
+
+/// QEMU refusing to start is an error carrying QEMU's own words, and leaves no run behind.
+#[test]
+fn qemu_start_failure_reports_its_log_and_cleans_up() {
+    init_logging();
+    if !vm_tests_enabled() {
+        return;
+    }
+    let mut golden = GoldenImage::load(&guest_descriptor()).unwrap();
+    if let Some(direct) = golden.direct_kernel.as_mut() {
+        direct.kernel = PathBuf::from("/nonexistent/vmlinuz");
+    }
+    let runs_root = tempfile::tempdir().unwrap();
+    let error = match Vm::boot(&golden, options(runs_root.path())) {
+        Ok(_) => panic!("QEMU started without a kernel"),
+        Err(error) => error.to_string(),
+    };
+    assert!(error.contains("QEMU failed to start"), "{error}");
+    assert!(error.contains("/nonexistent/vmlinuz"), "{error}");
+    let left: Vec<PathBuf> = walk(runs_root.path())
+        .into_iter()
+        .filter(|p| {
+            p.is_dir()
+                && p.file_name()
+                    .is_some_and(|n| n.to_string_lossy().starts_with("run-"))
+        })
+        .collect();
+    assert!(left.is_empty(), "left behind: {left:?}");
+}
