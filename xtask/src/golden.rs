@@ -175,12 +175,20 @@ impl Build {
                 args.vm_dir.join("golden.json").display()
             );
         }
-        let decision = vm_harness::accel::choose(choice, &qemu, &args.vm_dir).map_err(|why| {
-            anyhow::anyhow!(
-                "{why}\nThe golden image needs working KVM (a pfSense install and upgrade under TCG take many hours). \
-                 Use a machine with KVM, or pass --accel tcg to try anyway."
-            )
-        })?;
+        let decision = if pending.is_empty() {
+            // Nothing will boot: no need for KVM.
+            vm_harness::accel::AccelDecision {
+                accelerator: Accelerator::Tcg,
+                reason: "nothing to run".into(),
+            }
+        } else {
+            vm_harness::accel::choose(choice, &qemu, &args.vm_dir).map_err(|why| {
+                anyhow::anyhow!(
+                    "{why}\nThe golden image needs working KVM (a pfSense install and upgrade under TCG take many hours). \
+                     Use a machine with KVM, or pass --accel tcg to try anyway."
+                )
+            })?
+        };
         tracing::info!(accelerator = decision.accelerator.name(), reason = %decision.reason, "accelerator");
         if pending.iter().any(|s| s.needs_internet()) {
             vm_harness::preflight::check_internet(&args.internet_probe, Duration::from_secs(5))
