@@ -3,4 +3,5 @@
 
 pub mod binary;
 pub mod mcp;
+pub mod node;
 pub mod recorder;

