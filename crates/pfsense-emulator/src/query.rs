@@ -117,8 +117,13 @@ fn pcre_match(pattern: &str, text: &str) -> ApiResult<bool> {
             } else {
                 d
             };
-            match pattern[1..].rfind(end) {
-                Some(pos) => (&pattern[1..1 + pos], &pattern[2 + pos..]),
+            // Byte offsets: the delimiter may be a multi-byte character.
+            let start = d.len_utf8();
+            match pattern[start..].rfind(end) {
+                Some(pos) => (
+                    &pattern[start..start + pos],
+                    &pattern[start + pos + end.len_utf8()..],
+                ),
                 None => (pattern, ""),
             }
         }
@@ -320,4 +325,39 @@ pub fn select(
         out.reverse();
     }
     Ok(out)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    #[test]
+    fn regex_filters_take_pcre_delimiters_and_flags() {
+        assert!(pcre_match("/^foo/i", "FOObar").unwrap_or(false));
+        assert!(!pcre_match("/^foo/", "FOObar").unwrap_or(true));
+        assert!(pcre_match("#a.c#", "abc").unwrap_or(false));
+        // A multi-byte delimiter must not panic.
+        assert!(pcre_match("€abc€", "xabcx").unwrap_or(false));
+        assert!(pcre_match("/[/", "x").is_err());
+    }
+
+    #[test]
+    fn natural_sort_orders_numbers_inside_text() {
+        let mut items = vec![
+            json!({"n": "img10"}),
+            json!({"n": "img2"}),
+            json!({"n": "img1"}),
+        ];
+        sort_values(
+            &mut items,
+            &SortSpec {
+                by: vec!["n".into()],
+                descending: false,
+                flag: SortFlag::Natural,
+            },
+        );
+        let order: Vec<&str> = items.iter().filter_map(|i| i["n"].as_str()).collect();
+        assert_eq!(order, ["img1", "img2", "img10"]);
+    }
 }
