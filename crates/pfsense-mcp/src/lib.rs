@@ -14,6 +14,7 @@ pub mod cli;
 pub mod client;
 pub mod config;
 pub mod outcome;
+pub mod policy;
 pub mod request;
 pub mod secret;
 pub mod server;

@@ -682,6 +682,8 @@ impl<'a> Classifier<'a> {
                     read_only: prop.schema_data.read_only,
                     write_only: prop.schema_data.write_only,
                     nullable: prop.schema_data.nullable,
+                    default: prop.schema_data.default.clone().filter(|d| !d.is_null()),
+                    item_model: schema::item_model(prop),
                     conditions: converted.conditions,
                     sensitive: tables::is_sensitive_field(field),
                 });

@@ -355,6 +355,11 @@ pub struct ModelField {
     pub write_only: bool,
     /// Explicit `null` resets the field to its default.
     pub nullable: bool,
+    /// The spec's default, also for conditional fields (whose schema leaves it out).
+    pub default: Option<serde_json::Value>,
+    /// For lists of objects (and nested objects): the component model of the items, e.g.
+    /// `FirewallScheduleTimeRange` for `FirewallSchedule.timerange`.
+    pub item_model: Option<String>,
     pub conditions: Vec<FieldCondition>,
     pub sensitive: bool,
 }

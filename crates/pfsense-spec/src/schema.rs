@@ -486,3 +486,32 @@ fn order_keys(map: &mut Map<String, Value>) {
     ordered.append(map);
     *map = ordered;
 }
+
+/// The component a list's items (or an object) refer to: `items: {$ref}` or
+/// `items: {allOf: [{$ref}, …]}`.
+pub fn item_model(schema: &Schema) -> Option<String> {
+    fn ref_name(r: &ReferenceOr<Schema>) -> Option<String> {
+        match r {
+            ReferenceOr::Reference { reference } => reference
+                .strip_prefix("#/components/schemas/")
+                .map(str::to_string),
+            ReferenceOr::Item(s) => match &s.schema_kind {
+                SchemaKind::AllOf { all_of } => all_of.iter().find_map(ref_name),
+                _ => None,
+            },
+        }
+    }
+    match &schema.schema_kind {
+        SchemaKind::Type(Type::Array(a)) => match a.items.as_ref()? {
+            ReferenceOr::Reference { reference } => reference
+                .strip_prefix("#/components/schemas/")
+                .map(str::to_string),
+            ReferenceOr::Item(s) => match &s.schema_kind {
+                SchemaKind::AllOf { all_of } => all_of.iter().find_map(ref_name),
+                _ => None,
+            },
+        },
+        SchemaKind::AllOf { all_of } => all_of.iter().find_map(ref_name),
+        _ => None,
+    }
+}

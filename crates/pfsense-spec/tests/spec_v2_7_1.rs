@@ -750,3 +750,38 @@ fn representative_tools_snapshot() {
         insta::assert_json_snapshot!(name, op(name));
     }
 }
+
+#[test]
+fn model_fields_keep_raw_defaults_and_item_models() {
+    let rule = &SPEC.models["FirewallRule"];
+    let direction = rule.field("direction").unwrap();
+    assert!(!direction.conditions.is_empty());
+    assert!(
+        direction.schema.get("default").is_none(),
+        "conditional defaults stay out of the schema"
+    );
+    assert_eq!(direction.default, Some(json!("any")));
+    assert_eq!(
+        SPEC.models["FirewallSchedule"]
+            .field("timerange")
+            .unwrap()
+            .item_model
+            .as_deref(),
+        Some("FirewallScheduleTimeRange")
+    );
+    assert_eq!(
+        SPEC.models["IPsecSAStatus"]
+            .field("child_sas")
+            .unwrap()
+            .item_model
+            .as_deref(),
+        Some("IPsecChildSAStatus")
+    );
+    assert_eq!(
+        SPEC.models["FirewallAlias"]
+            .field("address")
+            .unwrap()
+            .item_model,
+        None
+    );
+}
