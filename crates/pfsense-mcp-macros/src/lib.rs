@@ -6,7 +6,7 @@
 //!
 //! The spec path is resolved against `PFSENSE_OPENAPI_SPEC` when it is set, else against the
 //! invoking crate's directory and its ancestors (so `"openapi-spec.json"` finds the workspace
-//! root). The output `include_bytes!`s the spec and reads the variable with `option_env!`, so
+//! root). The output `include_str!`s the spec (as `SPEC_JSON`) and reads the variable with `option_env!`, so
 //! rustc rebuilds the tools when the file or the variable changes.
 
 use pfsense_spec::{ArgRole, ArgType, Method, Module, Operation, PathKind, Risk, Spec, Verb};
@@ -398,8 +398,9 @@ fn generate(spec: &Spec, spec_path: &str) -> TokenStream2 {
     let version = &spec.api_version;
     let title = &spec.title;
     quote! {
-        /// The spec the tools were generated from; read here so that rustc rebuilds on change.
-        const _: &[u8] = ::core::include_bytes!(#spec_path);
+        /// The spec the tools were generated from. Including it makes rustc rebuild on change;
+        /// the sandbox serves it.
+        pub const SPEC_JSON: &str = ::core::include_str!(#spec_path);
         const _: ::core::option::Option<&str> = ::core::option_env!("PFSENSE_OPENAPI_SPEC");
 
         /// Path of the spec the tools were generated from.

@@ -23,6 +23,26 @@ pub async fn run(cli: Cli) -> Result<(), String> {
     let policy = cli.policy.policy()?;
     match cli.command {
         Some(Command::Tools(args)) => print_tools(&args, &policy),
+        Some(Command::Serve) | None if cli.sandbox => {
+            eprintln!("pfsense-mcp: {}", crate::sandbox::BANNER);
+            if cli.connection.host().is_some() {
+                eprintln!("pfsense-mcp: PFSENSE_HOST is ignored in sandbox mode");
+            }
+            let target = crate::sandbox::start(std::time::Duration::from_secs(
+                cli.connection.timeout.max(1),
+            ));
+            let options = ServerOptions {
+                policy,
+                page_size: cli.page_size,
+                banner: Some(crate::sandbox::BANNER.to_string()),
+            };
+            let server = PfSenseServer::with_target(
+                target,
+                Some("a sandbox emulator of pfSense (no real firewall)".into()),
+                options,
+            );
+            serve_stdio(server).await
+        }
         Some(Command::Serve) | None => {
             let config = cli.connection.client_config()?;
             if matches!(config.tls, crate::tls::TlsMode::Insecure) {

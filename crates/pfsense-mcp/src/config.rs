@@ -15,6 +15,7 @@ PFSENSE_HOST. Secrets (API key, password) are best given through the environment
 so they do not show up in process listings.
 
 Examples:
+  pfsense-mcp --sandbox                      (no firewall needed)
   PFSENSE_HOST=https://192.168.1.1 PFSENSE_API_KEY=… pfsense-mcp
   pfsense-mcp --read-only --modules firewall,status
   pfsense-mcp tools --module firewall
@@ -32,6 +33,10 @@ pub struct Cli {
     pub connection: ConnectionArgs,
     #[command(flatten)]
     pub policy: PolicyArgs,
+    /// Try the server with no firewall: start an in-memory pfSense REST API emulator on
+    /// 127.0.0.1 with fresh default state and talk to it. Nothing real is touched.
+    #[arg(long, env = "PFSENSE_SANDBOX")]
+    pub sandbox: bool,
     /// Tools per tools/list page (clients follow nextCursor for the rest).
     #[arg(long, env = "PFSENSE_PAGE_SIZE", default_value_t = 256, global = true)]
     pub page_size: usize,

@@ -16,6 +16,7 @@ pub mod config;
 pub mod outcome;
 pub mod policy;
 pub mod request;
+pub mod sandbox;
 pub mod secret;
 pub mod server;
 pub mod tls;

@@ -7,6 +7,7 @@ use crate::outcome;
 pub use crate::policy::Policy;
 use crate::request::PreparedRequest;
 use crate::validate;
+use futures::future::{BoxFuture, Shared};
 use rmcp::ErrorData as McpError;
 use rmcp::model::{
     CallToolRequestParams, CallToolResponse, Implementation, ListToolsResult,
@@ -47,8 +48,17 @@ pub fn mcp_tool(def: &ToolDef) -> Tool {
     Tool::new(def.name, def.description, def.schema().clone()).with_annotations(annotations)
 }
 
+/// The firewall the server talks to: ready, or still starting (the sandbox emulator starts in
+/// the background so that `initialize` answers at once).
+pub enum Target {
+    Ready(Arc<Client>),
+    Starting(Shared<BoxFuture<'static, Result<Arc<Client>, String>>>),
+}
+
 struct Inner {
-    client: Client,
+    target: Target,
+    /// Shown in the instructions instead of the firewall URL (e.g. "the sandbox emulator").
+    target_label: Option<String>,
     options: ServerOptions,
     /// The offered tools in list order (sorted by name).
     offered: Vec<&'static ToolDef>,
@@ -62,12 +72,22 @@ pub struct PfSenseServer {
 
 impl PfSenseServer {
     pub fn new(client: Client, options: ServerOptions) -> PfSenseServer {
+        PfSenseServer::with_target(Target::Ready(Arc::new(client)), None, options)
+    }
+
+    /// A server whose firewall may still be starting; `label` names it in the instructions.
+    pub fn with_target(
+        target: Target,
+        label: Option<String>,
+        options: ServerOptions,
+    ) -> PfSenseServer {
         let offered: Vec<&'static ToolDef> =
             TOOLS.iter().filter(|d| options.policy.offers(d)).collect();
         let listed = offered.iter().map(|d| mcp_tool(d)).collect();
         PfSenseServer {
             inner: Arc::new(Inner {
-                client,
+                target,
+                target_label: label,
                 options,
                 offered,
                 listed,
@@ -79,13 +99,31 @@ impl PfSenseServer {
         &self.inner.offered
     }
 
+    /// The client, once the target is up.
+    pub async fn client(&self) -> Result<Arc<Client>, String> {
+        match &self.inner.target {
+            Target::Ready(c) => Ok(c.clone()),
+            Target::Starting(f) => f.clone().await,
+        }
+    }
+
+    fn target_name(&self) -> String {
+        if let Some(label) = &self.inner.target_label {
+            return label.clone();
+        }
+        match &self.inner.target {
+            Target::Ready(c) => c.base_url().as_str().trim_end_matches('/').to_string(),
+            Target::Starting(_) => "the configured firewall".into(),
+        }
+    }
+
     fn instructions(&self) -> String {
         let mut s = format!(
             "Operates the pfSense firewall at {} through its REST API ({} tools generated from REST API spec {}). \
              Reads run directly. Every change needs `confirm: true`: without it the tool returns a preview of the exact request and sends nothing. \
              Changes to aliases, NAT, rules, routes, DHCP, DNS, interfaces and VPNs stay pending until the matching apply tool runs (the result names it), or pass `apply: true`. \
              Object ids are positions in a list and shift after deletes: list again before acting on an id.",
-            self.inner.client.base_url().as_str().trim_end_matches('/'),
+            self.target_name(),
             self.inner.offered.len(),
             crate::catalog::SPEC_VERSION,
         );
@@ -151,15 +189,15 @@ impl PfSenseServer {
                 )));
             }
         };
+        let client = match self.client().await {
+            Ok(c) => c,
+            Err(e) => return Ok(outcome::error(format!("{} was not called: {e}", def.name))),
+        };
         if def.is_mutation() && !confirmed {
-            return Ok(outcome::preview(
-                def,
-                &request,
-                self.inner.client.base_url().as_str(),
-            ));
+            return Ok(outcome::preview(def, &request, client.base_url().as_str()));
         }
         tracing::info!(tool = def.name, method = %def.method, path = def.path, "calling pfSense");
-        match (def.invoke)(&self.inner.client, normalized).await {
+        match (def.invoke)(&client, normalized).await {
             Ok(response) => Ok(outcome::success(def, &request, &response)),
             Err(e) => {
                 tracing::info!(tool = def.name, error = %e, "call failed");
