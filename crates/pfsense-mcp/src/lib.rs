@@ -13,6 +13,7 @@ pub mod catalog;
 pub mod cli;
 pub mod client;
 pub mod config;
+pub mod meta;
 pub mod outcome;
 pub mod policy;
 pub mod request;

@@ -18,6 +18,14 @@ use rmcp::{RoleServer, ServerHandler};
 use serde_json::Value;
 use std::sync::Arc;
 
+/// Who is calling, and the MCP peer to ask the human through (elicitation).
+#[derive(Clone, Default)]
+pub struct CallContext {
+    /// `stdio`, or the name of the HTTP token the caller presented.
+    pub caller: String,
+    pub peer: Option<rmcp::Peer<RoleServer>>,
+}
+
 /// Server settings beyond the policy.
 #[derive(Debug, Clone)]
 pub struct ServerOptions {
@@ -137,18 +145,45 @@ impl PfSenseServer {
         s
     }
 
-    /// Run one tool call (the whole path: lookup, policy, validation, preview or execution).
+    /// Run one tool call: a meta tool, or a generated tool through the whole path (policy,
+    /// validation, preview or execution).
     pub async fn call(
         &self,
         name: &str,
         args: Value,
+        ctx: &CallContext,
     ) -> Result<rmcp::model::CallToolResult, McpError> {
+        if let Some(meta) = crate::meta::lookup(name) {
+            return self.call_meta(meta, args, ctx).await;
+        }
         let Some(def) = crate::catalog::tool(name) else {
             return Err(McpError::invalid_params(
                 format!("unknown tool `{name}`: tools/list shows the available tools"),
                 None,
             ));
         };
+        self.call_generated(def, args, ctx).await
+    }
+
+    async fn call_meta(
+        &self,
+        meta: &'static crate::meta::MetaTool,
+        _args: Value,
+        _ctx: &CallContext,
+    ) -> Result<rmcp::model::CallToolResult, McpError> {
+        Err(McpError::invalid_params(
+            format!("`{}` is not available", meta.name),
+            None,
+        ))
+    }
+
+    /// A generated tool: policy, validation, preview or execution.
+    pub async fn call_generated(
+        &self,
+        def: &'static ToolDef,
+        args: Value,
+        _ctx: &CallContext,
+    ) -> Result<rmcp::model::CallToolResult, McpError> {
         if let Some(reason) = self.inner.options.policy.refusal(def) {
             return Ok(outcome::error(reason));
         }
@@ -250,9 +285,13 @@ impl ServerHandler for PfSenseServer {
     async fn call_tool(
         &self,
         request: CallToolRequestParams,
-        _context: RequestContext<RoleServer>,
+        context: RequestContext<RoleServer>,
     ) -> Result<CallToolResponse, McpError> {
         let args = request.arguments.map(Value::Object).unwrap_or(Value::Null);
-        self.call(&request.name, args).await.map(Into::into)
+        let ctx = CallContext {
+            caller: "stdio".into(),
+            peer: Some(context.peer.clone()),
+        };
+        self.call(&request.name, args, &ctx).await.map(Into::into)
     }
 }
