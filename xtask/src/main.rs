@@ -1,6 +1,7 @@
 //! `cargo xtask …`: the project's workflows as one plain Rust binary.
 //! Each subcommand lives in its own module and is a thin driver over the crates.
 
+mod exercise;
 mod golden;
 mod live_test;
 mod spec;
@@ -25,6 +26,8 @@ enum Command {
     Golden(golden::Args),
     /// Run test groups against a golden-image VM, the emulator, or a firewall URL.
     LiveTest(live_test::Args),
+    /// Drive every generated tool through the real binary and report what succeeded.
+    Exercise(exercise::Args),
 }
 
 fn main() -> anyhow::Result<()> {
@@ -32,5 +35,6 @@ fn main() -> anyhow::Result<()> {
         Command::Spec(args) => spec::run(args),
         Command::Golden(args) => golden::run(args),
         Command::LiveTest(args) => live_test::run(args),
+        Command::Exercise(args) => exercise::run(args),
     }
 }
