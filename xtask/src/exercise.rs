@@ -158,6 +158,13 @@ async fn run_async(args: Args) -> Result<()> {
         .await
         .context("MCP tools/list")?;
 
+    if std::env::var_os("EXERCISE_DUMP_TOOLS").is_some() {
+        std::fs::create_dir_all(&args.report)?;
+        std::fs::write(
+            args.report.join("tools.json"),
+            serde_json::to_string_pretty(&listed)?,
+        )?;
+    }
     let secrets: Vec<String> = env
         .iter()
         .filter(|(k, _)| k == "PFSENSE_API_KEY" || k == "PFSENSE_PASSWORD")

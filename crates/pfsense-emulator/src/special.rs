@@ -4,7 +4,7 @@
 use crate::auth;
 use crate::engine::{Answer, Ctx, after_write, find_index, list_mut, represent};
 use crate::reply::{ApiError, ApiResult, Reply};
-use crate::seed::{KNOWN_PACKAGES, STRING_ID_KEY};
+use crate::seed::STRING_ID_KEY;
 use crate::store::{Store, now_unix};
 use crate::tables;
 use crate::validate::{Mode, Obj, merge_and_validate};
@@ -300,11 +300,31 @@ fn remove_packages(ctx: &mut Ctx) -> ApiResult<Answer> {
     Ok(Answer::Data(Value::Array(removed)))
 }
 
+/// `POST /status/service {id, action}`: the spec requires `id` (the service's position in
+/// `GET /status/services`); a `name` is accepted as well.
 fn service_action(ctx: &mut Ctx) -> ApiResult<Answer> {
     let mut given = input(ctx);
-    let name = match given.remove("name") {
-        Some(Value::String(s)) => s,
-        Some(other) => {
+    given.remove("id");
+    let by_name = given.remove("name");
+    let services = ctx
+        .store
+        .collections
+        .get("Service")
+        .cloned()
+        .unwrap_or_default();
+    let idx = match (ctx.control.id.clone(), by_name) {
+        (Some(id), _) => find_index("Service", &services, &id)?,
+        (None, Some(Value::String(name))) => services
+            .iter()
+            .position(|s| s.get("name").and_then(Value::as_str) == Some(name.as_str()))
+            .ok_or_else(|| {
+                ApiError::new(
+                    404,
+                    "FOREIGN_MODEL_FIELD_VALUE_NOT_FOUND",
+                    format!("Field `name` could not locate a service named `{name}`."),
+                )
+            })?,
+        (None, Some(other)) => {
             return Err(ApiError::bad(
                 "FIELD_INVALID_TYPE",
                 format!(
@@ -313,10 +333,10 @@ fn service_action(ctx: &mut Ctx) -> ApiResult<Answer> {
                 ),
             ));
         }
-        None => {
+        (None, None) => {
             return Err(ApiError::bad(
-                "FIELD_IS_REQUIRED",
-                "Field `name` is required.",
+                "MODEL_REQUIRES_ID",
+                "This operation requires an `id`.",
             ));
         }
     };
@@ -334,16 +354,6 @@ fn service_action(ctx: &mut Ctx) -> ApiResult<Answer> {
         .unwrap_or("restart")
         .to_string();
     let services = ctx.store.collections.entry("Service".into()).or_default();
-    let Some(idx) = services
-        .iter()
-        .position(|s| s.get("name").and_then(Value::as_str) == Some(name.as_str()))
-    else {
-        return Err(ApiError::new(
-            404,
-            "FOREIGN_MODEL_FIELD_VALUE_NOT_FOUND",
-            format!("Field `name` could not locate a service named `{name}`."),
-        ));
-    };
     if let Some(Value::Object(s)) = services.get_mut(idx) {
         s.insert("status".into(), json!(action != "stop"));
     }
@@ -610,12 +620,11 @@ pub fn binary_download(model: &str, obj: &Obj) -> Reply {
     )
 }
 
-/// Every add-on package name the spec or the emulator knows (`--packages all`).
+/// Every add-on package the spec names (`--packages all`).
 pub fn all_package_names(spec: &pfsense_spec::Spec) -> Vec<String> {
-    let mut names: Vec<String> = KNOWN_PACKAGES
-        .iter()
-        .map(|(n, _, _)| n.to_string())
-        .collect();
+    // Only the packages the spec's endpoints need: the other known packages (nmap, iperf)
+    // stay available to install through `/system/package`.
+    let mut names: Vec<String> = Vec::new();
     for op in &spec.operations {
         for p in &op.required_packages {
             if !names.contains(p) {

@@ -9,7 +9,7 @@
 use super::report::{Outcome, ToolRecord};
 use super::values::{DEPENDENCIES, Dep, Source, Synth, set_path, source_of};
 use pfsense_spec::tables::is_sensitive_field;
-use pfsense_spec::{Method, Operation, PathKind, Risk, Spec};
+use pfsense_spec::{Method, ModelSchema, Operation, PathKind, Risk, Spec};
 use rmcp::RoleClient;
 use rmcp::model::{CallToolRequestParams, Tool};
 use rmcp::service::RunningService;
@@ -138,9 +138,20 @@ impl Driver {
         run_dangerous: bool,
         secrets: Vec<String>,
     ) -> Driver {
+        // The full input schema of every offered tool, as pfsense-spec generates it: the
+        // listing may shorten nested item schemas to a pointer at another tool.
         let schemas: HashMap<String, Value> = listed
             .into_iter()
-            .map(|t| (t.name.to_string(), Value::Object((*t.input_schema).clone())))
+            .map(|t| {
+                let name = t.name.to_string();
+                let full = spec
+                    .operations
+                    .iter()
+                    .find(|o| o.tool_name == name)
+                    .map(|o| o.input_schema.clone())
+                    .unwrap_or_else(|| Value::Object((*t.input_schema).clone()));
+                (name, full)
+            })
             .collect();
         let mut ops = HashMap::new();
         let mut records = BTreeMap::new();
@@ -322,12 +333,12 @@ impl Driver {
     // -----------------------------------------------------------------------------------------
     // Calls
 
+    /// Messages with every known secret replaced. Only whole occurrences count (not inside a
+    /// longer word), so a password like `pfsense` does not mangle tool names.
     fn redact_text(&self, text: &str) -> String {
         let mut out = text.to_string();
-        for s in &self.secrets {
-            if s.len() >= 4 {
-                out = out.replace(s.as_str(), "<redacted>");
-            }
+        for secret in &self.secrets {
+            out = replace_whole(&out, secret, "<redacted>");
         }
         out
     }
@@ -353,8 +364,12 @@ impl Driver {
             Value::Object(m) => m,
             _ => Map::new(),
         };
-        if schema["properties"].get("confirm").is_some() {
-            args.insert("confirm".into(), json!(true));
+        if let Some(props) = schema["properties"].as_object() {
+            // Children of a singleton (HAProxy settings) take no `parent_id`.
+            args.retain(|k, _| props.contains_key(k));
+            if props.contains_key("confirm") {
+                args.insert("confirm".into(), json!(true));
+            }
         }
         for (k, v) in &args {
             if is_sensitive_field(k)
@@ -365,7 +380,9 @@ impl Driver {
             }
         }
         let params = CallToolRequestParams::new(tool.to_string()).with_arguments(args.clone());
+        let call_started = std::time::Instant::now();
         let result = self.client.peer().call_tool(params).await;
+        let call_ms = call_started.elapsed().as_millis();
         let outcome: CallResult = match result {
             Err(e) => Err(Failure {
                 outcome: Outcome::TransportError,
@@ -406,6 +423,16 @@ impl Driver {
             }
         };
         let redacted_args = redact_args(&Value::Object(args));
+        if std::env::var_os("EXERCISE_TRACE").is_some() {
+            let shown = match &outcome {
+                Ok(_) => "ok".to_string(),
+                Err(f) => self.redact_text(&format!(
+                    "{:?} {:?} {}",
+                    f.outcome, f.response_id, f.message
+                )),
+            };
+            eprintln!("[{call_ms} ms] {tool} {redacted_args} -> {shown}");
+        }
         let message = match &outcome {
             Err(f) => Some(self.redact_text(&f.message)),
             Ok(_) => None,
@@ -508,10 +535,11 @@ impl Driver {
                 })
             }
             Some(Source::Action(tool)) => {
-                let (args, token) = self.synth_args(tool, model).await;
+                let action_model = self.ops.get(tool)?.model.clone();
+                let (args, token) = self.synth_args(tool, &action_model).await;
                 let data = self.call(tool, Value::Object(args.clone())).await.ok()?;
                 let id = data.get("id").cloned().unwrap_or(Value::Null);
-                let locator = locator_of(&args, &token);
+                let locator = locator_of(&args, &token, self.spec.models.get(model));
                 Some(Handle {
                     model: model.to_string(),
                     id,
@@ -540,9 +568,31 @@ impl Driver {
             n,
             overrides: &overrides,
         };
-        let mut args = synth.object(&schema, "");
+        // An item create never takes `id`; an action may (a service, an export config).
+        let is_create = self
+            .ops
+            .get(tool)
+            .is_some_and(|o| o.path_kind == PathKind::Item);
+        let mut args = synth.object(&schema, "", is_create);
         for (path, v) in &overrides {
-            set_path(&mut args, path, v);
+            // A reference into a list field (`server_list`) is a list of one; a number the
+            // field takes as a string (a vpnid in `server_list`) is sent as one.
+            let prop = &schema["properties"][path];
+            let item_type = if prop["type"] == "array" {
+                &prop["items"]["type"]
+            } else {
+                &prop["type"]
+            };
+            let v = match v {
+                Value::Number(n) if item_type == "string" => json!(n.to_string()),
+                other => other.clone(),
+            };
+            let v = if prop["type"] == "array" && !v.is_array() {
+                json!([v])
+            } else {
+                v
+            };
+            set_path(&mut args, path, &v);
         }
         (args, token)
     }
@@ -551,7 +601,8 @@ impl Driver {
     async fn create_with(&mut self, fam: &Family, tool: &str) -> Result<Handle, Failure> {
         let (mut args, token) = self.synth_args(tool, &fam.model).await;
         let mut parent_id = None;
-        if let Some(parent) = &fam.parent {
+        let takes_parent = self.schema(tool)["properties"].get("parent_id").is_some();
+        if let Some(parent) = fam.parent.as_ref().filter(|_| takes_parent) {
             let Some(p) = Box::pin(self.ensure(parent)).await else {
                 return Err(Failure {
                     outcome: Outcome::NotInvoked,
@@ -567,7 +618,7 @@ impl Driver {
         let id = data.get("id").cloned().unwrap_or(Value::Null);
         let parent_id = data.get("parent_id").cloned().or(parent_id);
         args.remove("parent_id");
-        let locator = locator_of(&args, &token);
+        let locator = locator_of(&args, &token, self.spec.models.get(&fam.model));
         Ok(Handle {
             model: fam.model.clone(),
             id,
@@ -667,6 +718,28 @@ impl Driver {
             .cloned()
             .unwrap_or_default();
         let mut change = Map::new();
+        // Fields the PATCH requires are sent with their current values.
+        if let (Some(orig), Some(required)) = (original, schema["required"].as_array()) {
+            let (token, n) = self.next_token();
+            let empty = Map::new();
+            let synth = Synth {
+                model: &fam.model,
+                token: &token,
+                n,
+                overrides: &empty,
+            };
+            for r in required.iter().filter_map(Value::as_str) {
+                let unset = |v: &&Value| {
+                    v.is_null()
+                        || v.as_array().is_some_and(Vec::is_empty)
+                            && props[r].get("minItems").is_some()
+                };
+                match orig.get(r).filter(|v| !unset(v)) {
+                    Some(v) => change.insert(r.to_string(), v.clone()),
+                    None => change.insert(r.to_string(), synth.value(r, &props[r], r)),
+                };
+            }
+        }
         if let Some((_, field, value)) = SETTINGS_CHANGES.iter().find(|(m, _, _)| *m == fam.model)
             && let Some(orig) = original.and_then(|o| o.get(*field))
             && props.contains_key(*field)
@@ -677,7 +750,7 @@ impl Driver {
                 _ => new,
             };
             change.insert(field.to_string(), new);
-            let mut restore = Map::new();
+            let mut restore = change.clone();
             restore.insert(field.to_string(), orig.clone());
             return (change, Some(restore));
         }
@@ -698,7 +771,7 @@ impl Driver {
                     Some("integer") => v.is_i64() || v.is_u64(),
                     _ => false,
                 };
-                if fits {
+                if fits && !change.contains_key(name) {
                     change.insert(name.clone(), v.clone());
                     return (change, None);
                 }
@@ -788,10 +861,10 @@ impl Driver {
     /// first entry.
     async fn read_cycle(&mut self, fam: &Family) {
         let mut first = None;
-        if let Some(list) = &fam.list {
-            if let Ok(Value::Array(items)) = self.call(list, json!({})).await {
-                first = items.first().cloned();
-            }
+        if let Some(list) = &fam.list
+            && let Ok(Value::Array(items)) = self.call(list, json!({})).await
+        {
+            first = items.first().cloned();
         }
         if let Some(get) = &fam.get {
             let (id, pid) = match &first {
@@ -829,14 +902,14 @@ impl Driver {
                 let _ = self
                     .call(&delete, Value::Object(Self::addressing(&id, &pid)))
                     .await;
-            } else if fam.create.is_none() {
-                if let Some(last) = self.last_listed(fam).await {
-                    let id = last.get("id").cloned().unwrap_or(json!(0));
-                    let pid = last.get("parent_id").cloned();
-                    let _ = self
-                        .call(&delete, Value::Object(Self::addressing(&id, &pid)))
-                        .await;
-                }
+            } else if fam.create.is_none()
+                && let Some(last) = self.last_listed(fam).await
+            {
+                let id = last.get("id").cloned().unwrap_or(json!(0));
+                let pid = last.get("parent_id").cloned();
+                let _ = self
+                    .call(&delete, Value::Object(Self::addressing(&id, &pid)))
+                    .await;
             }
         }
         if let Some(bulk) = wanted(self, &fam.bulk_delete) {
@@ -849,19 +922,18 @@ impl Driver {
                             Some(q)
                         }
                         None => {
-                            let (id, _) = self.current_id(&h).await;
-                            let mut q = Map::new();
-                            q.insert("id".into(), id);
-                            Some(q)
+                            let (id, pid) = self.current_id(&h).await;
+                            Some(Self::addressing(&id, &pid))
                         }
                     },
                     None => None,
                 }
             } else {
                 self.last_listed(fam).await.map(|last| {
-                    let mut q = Map::new();
-                    q.insert("id".into(), last.get("id").cloned().unwrap_or(json!(0)));
-                    q
+                    Self::addressing(
+                        &last.get("id").cloned().unwrap_or(json!(0)),
+                        &last.get("parent_id").cloned(),
+                    )
                 })
             };
             let query = query.unwrap_or_else(|| {
@@ -914,7 +986,7 @@ impl Driver {
             let mut out = Map::new();
             for (k, v) in obj {
                 if writable.contains(&k) && !v.is_null() {
-                    out.insert(k, v);
+                    out.insert(k, without_nulls(v));
                 }
             }
             for r in &required {
@@ -937,9 +1009,29 @@ impl Driver {
     }
 }
 
-/// How to find an object again: an argument that carries its unique token (names first), or its
-/// `name`.
-fn locator_of(args: &Map<String, Value>, token: &str) -> Option<(String, Value)> {
+/// How to find an object again: an argument that carries its unique token (names first).
+/// Objects without one are found by id (a filter on a shared value like `name: aes` would
+/// match other objects too).
+fn locator_of(
+    args: &Map<String, Value>,
+    token: &str,
+    model: Option<&ModelSchema>,
+) -> Option<(String, Value)> {
+    // Only a field the list shows can find the object: a filter on a write-only or unknown
+    // field matches nothing, or everything ("unknown keys count as a filter that matches
+    // everything").
+    let readable = |f: &str| {
+        model.is_some_and(|m| {
+            m.field(f)
+                .is_some_and(|f| !f.write_only && !f.sensitive && !f.read_only)
+        })
+    };
+    let args: Map<String, Value> = args
+        .iter()
+        .filter(|(k, _)| readable(k))
+        .map(|(k, v)| (k.clone(), v.clone()))
+        .collect();
+    let args = &args;
     const PREFERRED: &[&str] = &["name", "ifname", "tunable", "username", "shortname"];
     let carries = |v: &Value| v.as_str().is_some_and(|s| s.contains(token));
     for f in PREFERRED {
@@ -957,9 +1049,45 @@ fn locator_of(args: &Map<String, Value>, token: &str) -> Option<(String, Value)>
             return Some((f.to_string(), v.clone()));
         }
     }
-    args.get("name")
-        .filter(|v| v.is_string())
-        .map(|v| ("name".to_string(), v.clone()))
+    None
+}
+
+/// A value with every null member of its objects removed (the API returns unset fields as
+/// null; sending null back means "reset to default" and is refused where a type is required).
+fn without_nulls(v: Value) -> Value {
+    match v {
+        Value::Object(m) => Value::Object(
+            m.into_iter()
+                .filter(|(_, v)| !v.is_null())
+                .map(|(k, v)| (k, without_nulls(v)))
+                .collect(),
+        ),
+        Value::Array(items) => Value::Array(items.into_iter().map(without_nulls).collect()),
+        other => other,
+    }
+}
+
+/// `text` with every occurrence of `word` that is not part of a longer word replaced.
+fn replace_whole(text: &str, word: &str, with: &str) -> String {
+    if word.is_empty() {
+        return text.to_string();
+    }
+    let is_word = |c: char| c.is_alphanumeric() || c == '_' || c == '-';
+    let mut out = String::new();
+    let mut rest = text;
+    while let Some(pos) = rest.find(word) {
+        let before = rest[..pos].chars().next_back();
+        let after = rest[pos + word.len()..].chars().next();
+        out.push_str(&rest[..pos]);
+        if before.is_some_and(is_word) || after.is_some_and(is_word) {
+            out.push_str(word);
+        } else {
+            out.push_str(with);
+        }
+        rest = &rest[pos + word.len()..];
+    }
+    out.push_str(rest);
+    out
 }
 
 /// Arguments as the report shows them: sensitive values replaced.

@@ -505,7 +505,7 @@ pub struct Synth<'a> {
 impl Synth<'_> {
     /// An object for an object schema: required properties, the model's extra fields, and
     /// every override; `id`, `parent_id`, `confirm` and `apply` are the caller's business.
-    pub fn object(&self, schema: &Value, prefix: &str) -> Map<String, Value> {
+    pub fn object(&self, schema: &Value, prefix: &str, skip_ids: bool) -> Map<String, Value> {
         let mut out = Map::new();
         let Some(props) = schema.get("properties").and_then(Value::as_object) else {
             return out;
@@ -517,7 +517,8 @@ impl Synth<'_> {
             .unwrap_or_default();
         for (name, prop) in props {
             if prefix.is_empty()
-                && matches!(name.as_str(), "id" | "parent_id" | "confirm" | "apply")
+                && (matches!(name.as_str(), "confirm" | "apply")
+                    || (skip_ids && matches!(name.as_str(), "id" | "parent_id")))
             {
                 continue;
             }
@@ -570,13 +571,13 @@ impl Synth<'_> {
                     .unwrap_or(1)
                     .max(1);
                 let one = if items.get("type").and_then(Value::as_str) == Some("object") {
-                    Value::Object(self.object(&items, path))
+                    Value::Object(self.object(&items, path, false))
                 } else {
                     self.value(&singular(name), &items, &format!("{path}[]"))
                 };
                 Value::Array(vec![one; min as usize])
             }
-            Some("object") => Value::Object(self.object(schema, path)),
+            Some("object") => Value::Object(self.object(schema, path, false)),
             _ => self.string(name, schema),
         }
     }
