@@ -1288,6 +1288,66 @@ async fn all_packages_option_installs_every_add_on() {
     assert_eq!(r.status, 400);
 }
 
+#[tokio::test]
+async fn all_packages_leaves_packages_outside_the_spec_installable() {
+    let mut config = common::config();
+    config.installed_packages = vec!["all".into()];
+    let emu = start_with(config).await;
+    let r = emu
+        .json(
+            "POST",
+            "/api/v2/system/package",
+            json!({"name": "pfSense-pkg-nmap"}),
+        )
+        .await;
+    assert_eq!(r.status, 200, "{}", r.text);
+    let r = emu
+        .json(
+            "POST",
+            "/api/v2/system/package",
+            json!({"name": "pfSense-pkg-haproxy"}),
+        )
+        .await;
+    assert_eq!(
+        r.status, 400,
+        "haproxy is one of the spec's packages: {}",
+        r.text
+    );
+}
+
+#[tokio::test]
+async fn service_action_addresses_the_service_by_id() {
+    let emu = start().await;
+    let services = emu.get("/api/v2/status/services").await.data();
+    let name = services[1]["name"]
+        .as_str()
+        .expect("a service name")
+        .to_string();
+    let r = emu
+        .json(
+            "POST",
+            "/api/v2/status/service",
+            json!({"id": 1, "action": "stop"}),
+        )
+        .await;
+    assert_eq!(r.status, 200, "{}", r.text);
+    assert_eq!(r.data()["name"], name);
+    assert_eq!(r.data()["status"], false);
+    let r = emu
+        .json(
+            "POST",
+            "/api/v2/status/service",
+            json!({"id": 99, "action": "start"}),
+        )
+        .await;
+    assert_eq!(r.status, 404, "{}", r.text);
+    assert_eq!(r.response_id(), "MODEL_OBJECT_NOT_FOUND");
+    let r = emu
+        .json("POST", "/api/v2/status/service", json!({"action": "start"}))
+        .await;
+    assert_eq!(r.status, 400, "{}", r.text);
+}
+
 fn base64_32(seed: u8) -> String {
     use base64::Engine;
     base64::engine::general_purpose::STANDARD.encode([seed; 32])
