@@ -71,7 +71,9 @@ pub fn default_state(with_opt1: bool) -> Value {
             ],
             "ARPTable": [
                 {"hostname": "client.home.arpa", "ip_address": "192.168.1.100", "mac_address": "00:0c:29:aa:bb:01",
-                 "interface": "em1", "type": "ethernet", "permanent": false, "dnsresolve": "client.home.arpa", "expires": "1187 seconds"}
+                 "interface": "em1", "type": "ethernet", "permanent": false, "dnsresolve": "client.home.arpa", "expires": "1187 seconds"},
+                {"hostname": "printer.home.arpa", "ip_address": "192.168.1.101", "mac_address": "00:0c:29:aa:bb:02",
+                 "interface": "em1", "type": "ethernet", "permanent": false, "dnsresolve": "printer.home.arpa", "expires": "905 seconds"}
             ],
             "FirewallState": [
                 {"interface": "lan", "protocol": "tcp", "direction": "in", "source": "192.168.1.100:53512",
@@ -113,7 +115,10 @@ pub fn default_state(with_opt1: bool) -> Value {
                 {"name": "Example server", "mode": "server_tls", "port": "1194", "vpnid": 1, "mgmt": "server1",
                  "conns": [{"common_name": "client1", "remote_host": "198.51.100.7:51000", "virtual_addr": "10.8.0.2",
                             "bytes_recv": 1000, "bytes_sent": 2000, "connect_time": "2026-01-01 00:00:00",
-                            "connect_time_unix": 1767225600, "user_name": "client1", "client_id": 0, "peer_id": 0, "cipher": "AES-256-GCM"}],
+                            "connect_time_unix": 1767225600, "user_name": "client1", "client_id": 0, "peer_id": 0, "cipher": "AES-256-GCM"},
+                           {"common_name": "client2", "remote_host": "203.0.113.40:51001", "virtual_addr": "10.8.0.3",
+                            "bytes_recv": 500, "bytes_sent": 700, "connect_time": "2026-01-01 00:05:00",
+                            "connect_time_unix": 1767225900, "user_name": "client2", "client_id": 1, "peer_id": 1, "cipher": "AES-256-GCM"}],
                  "routes": [{"common_name": "client1", "remote_host": "198.51.100.7:51000", "virtual_addr": "10.8.0.2", "last_time": "2026-01-01 00:00:00"}]}
             ],
             "OpenVPNClientStatus": [],

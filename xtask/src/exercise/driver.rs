@@ -425,6 +425,7 @@ impl Driver {
         let redacted_args = redact_args(&Value::Object(args));
         if std::env::var_os("EXERCISE_TRACE").is_some() {
             let shown = match &outcome {
+                Ok(Value::Array(items)) => format!("ok ({} items)", items.len()),
                 Ok(_) => "ok".to_string(),
                 Err(f) => self.redact_text(&format!(
                     "{:?} {:?} {}",

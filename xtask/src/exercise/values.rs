@@ -391,6 +391,9 @@ pub fn model_value(model: &str, field: &str, token: &str, n: u64) -> Option<Valu
         ("CertificateAuthorityGenerate" | "CertificateGenerate", "lifetime") => json!(365),
         ("CertificateGenerate" | "CertificateSigningRequest", "type") => json!("server"),
         (_, "dn_commonname") => json!(format!("{token}.example.com")),
+        // Imported certificates and CAs need real PEM (a fresh self-signed pair per object).
+        ("Certificate" | "CertificateAuthority", "crt") => json!(pem_pair(token).0),
+        ("Certificate" | "CertificateAuthority", "prv") => json!(pem_pair(token).1),
         ("Package", "name") => json!("pfSense-pkg-nmap"),
         ("RESTAPIAccessListEntry", "network") => json!(format!("198.51.100.{octet}/32")),
         ("RESTAPIAccessListEntry", "type") => json!("allow"),
@@ -461,6 +464,25 @@ pub fn model_value(model: &str, field: &str, token: &str, n: u64) -> Option<Valu
     })
 }
 
+/// A self-signed certificate and its private key as PEM, for certificate imports. The pair is
+/// derived from `token`, so the certificate and key arguments of one object match.
+pub fn pem_pair(token: &str) -> (String, String) {
+    use std::collections::HashMap;
+    use std::sync::{Mutex, OnceLock};
+    static PAIRS: OnceLock<Mutex<HashMap<String, (String, String)>>> = OnceLock::new();
+    let pairs = PAIRS.get_or_init(Default::default);
+    let mut pairs = pairs.lock().unwrap_or_else(|e| e.into_inner());
+    pairs
+        .entry(token.to_string())
+        .or_insert_with(|| {
+            let name = format!("{token}.example.com");
+            rcgen::generate_simple_self_signed(vec![name])
+                .map(|c| (c.cert.pem(), c.signing_key.serialize_pem()))
+                .unwrap_or_default()
+        })
+        .clone()
+}
+
 /// A WireGuard key: 32 bytes, base64. Derived from a label so runs are repeatable; any 32
 /// bytes are a valid Curve25519 private key once clamped, and a valid public key encoding.
 pub fn wireguard_key(label: &str) -> String {
@@ -488,7 +510,6 @@ fn named_value(field: &str, token: &str, n: u64) -> Option<Value> {
         }
         "errorfile" => json!("HTTP/1.0 503 Service Unavailable\r\n\r\nunavailable"),
         "url" => json!("https://example.com/"),
-        "crt" => json!(""),
         _ => return None,
     })
 }
