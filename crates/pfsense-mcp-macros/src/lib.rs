@@ -327,6 +327,7 @@ fn generate_tool(index: usize, op: &Operation) -> Generated {
     let summary = &op.summary;
     let description = &op.description;
     let schema = serde_json::to_string(&op.input_schema).unwrap_or_else(|_| "{}".into());
+    let listed_schema = serde_json::to_string(&op.listed_schema).unwrap_or_else(|_| "{}".into());
     let applies_immediately = match op.applies_immediately {
         Some(b) => quote!(::core::option::Option::Some(#b)),
         None => quote!(::core::option::Option::None),
@@ -377,6 +378,7 @@ fn generate_tool(index: usize, op: &Operation) -> Generated {
             summary: #summary,
             description: #description,
             input_schema: #schema,
+            listed_schema: #listed_schema,
             args: &[#(#args),*],
             normalize: #normalize_fn,
             invoke: #invoke_fn,

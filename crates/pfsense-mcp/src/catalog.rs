@@ -50,8 +50,10 @@ pub struct ToolDef {
     pub enveloped: bool,
     pub summary: &'static str,
     pub description: &'static str,
-    /// The input JSON Schema, serialised.
+    /// The complete input JSON Schema, serialised: validation and `pfsense_describe_tool`.
     pub input_schema: &'static str,
+    /// The lean schema `tools/list` sends (pfsense-spec's `lean.rs`), serialised.
+    pub listed_schema: &'static str,
     pub args: &'static [ArgDef],
     /// Round-trips arguments through the typed struct: rejects what it cannot hold and drops
     /// nothing the caller set.
@@ -90,6 +92,19 @@ impl ToolDef {
         })
     }
 
+    /// The listed (lean) schema, parsed once per tool.
+    pub fn listed(&self) -> Arc<Map<String, Value>> {
+        let index = index_of(self.name).unwrap_or(0);
+        LISTED[index]
+            .get_or_init(|| {
+                Arc::new(
+                    serde_json::from_str::<Map<String, Value>>(self.listed_schema)
+                        .unwrap_or_default(),
+                )
+            })
+            .clone()
+    }
+
     pub fn read_only_hint(&self) -> bool {
         self.method == Method::Get
     }
@@ -118,6 +133,8 @@ mod generated {
 pub use generated::*;
 
 static SCHEMAS: [OnceLock<Arc<Map<String, Value>>>; TOOLS.len()] =
+    [const { OnceLock::new() }; TOOLS.len()];
+static LISTED: [OnceLock<Arc<Map<String, Value>>>; TOOLS.len()] =
     [const { OnceLock::new() }; TOOLS.len()];
 
 /// Index of a tool in [`TOOLS`] (sorted by name).

@@ -1,4 +1,6 @@
-//! Print the classified model as JSON: `cargo run -p pfsense-spec --example dump -- SPEC [TOOL]`.
+//! Print the classified model as JSON:
+//! `cargo run -p pfsense-spec --example dump -- SPEC [TOOL | --listed]`.
+//! `--listed` prints every tool as tools/list would (name, description, listed schema).
 fn main() {
     let mut args = std::env::args().skip(1);
     let path = args.next().unwrap_or_else(|| "openapi-spec.json".into());
@@ -9,8 +11,16 @@ fn main() {
             std::process::exit(1);
         }
     };
-    let out = match args.next() {
-        Some(tool) => serde_json::to_string_pretty(&spec.operation(&tool)),
+    let out = match args.next().as_deref() {
+        Some("--listed") => {
+            let tools: Vec<serde_json::Value> = spec
+                .operations
+                .iter()
+                .map(|o| serde_json::json!({"name": o.tool_name, "description": o.description, "inputSchema": o.listed_schema}))
+                .collect();
+            serde_json::to_string(&serde_json::json!({ "tools": tools }))
+        }
+        Some(tool) => serde_json::to_string_pretty(&spec.operation(tool)),
         None => serde_json::to_string(&spec.operations),
     };
     println!("{}", out.unwrap_or_default());

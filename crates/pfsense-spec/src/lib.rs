@@ -4,6 +4,7 @@
 //! the emulator and xtask call it at run time. It owns every decision about names, kinds, risk,
 //! apply subsystems, modules and input schemas, so that all of them agree.
 
+pub mod lean;
 pub mod model;
 pub mod naming;
 pub mod schema;
@@ -315,6 +316,23 @@ impl<'a> Classifier<'a> {
             }
         }
 
+        let models = self.models()?;
+        let create_tools: HashMap<String, String> = lean::create_tools(&operations)
+            .into_iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect();
+        let create_refs: HashMap<&str, &str> = create_tools
+            .iter()
+            .map(|(k, v)| (k.as_str(), v.as_str()))
+            .collect();
+        let listed: Vec<Value> = operations
+            .iter()
+            .map(|op| lean::listed_schema(op, &models, &create_refs))
+            .collect();
+        for (op, schema) in operations.iter_mut().zip(listed) {
+            op.listed_schema = schema;
+        }
+
         let schemas = self
             .api
             .components
@@ -330,7 +348,7 @@ impl<'a> Classifier<'a> {
                 operations: operations.len(),
             },
             operations,
-            models: self.models()?,
+            models,
             warnings: self.warnings,
         })
     }
@@ -427,6 +445,7 @@ impl<'a> Classifier<'a> {
             summary: text::first_sentence(&raw.meta.description),
             description: String::new(),
             input_schema: Value::Null,
+            listed_schema: Value::Null,
             args: Vec::new(),
         };
         self.build_input(raw, &mut op).map_err(|e| match e {
@@ -756,24 +775,12 @@ pub fn describe_tool(op: &Operation) -> String {
     }
     match op.verb {
         Verb::Replace if op.path_kind == PathKind::Plural => {
-            parts.push("Replaces the whole collection: objects not in the list are deleted.".into())
-        }
-        Verb::Delete if op.path_kind == PathKind::Plural => {
-            parts.push("Deletes every object that matches `query`.".into())
+            parts.push("Objects not in the list are deleted.".into())
         }
         _ => {}
     }
     if let Some(apply) = &op.apply {
-        if op.args.iter().any(|a| a.name == "apply") {
-            parts.push(format!(
-                "Stays pending until `{}` (or `apply: true`).",
-                apply.apply_tool
-            ));
-        } else {
-            parts.push(format!("Stays pending until `{}`.", apply.apply_tool));
-        }
-    } else if op.is_mutation() && op.applies_immediately == Some(true) {
-        parts.push("Takes effect immediately.".into());
+        parts.push(format!("Pending until `{}`.", apply.apply_tool));
     }
     if !op.required_packages.is_empty() {
         parts.push(format!(

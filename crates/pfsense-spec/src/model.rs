@@ -318,8 +318,12 @@ pub struct Operation {
     pub summary: String,
     /// Tool description: summary plus the notes that matter (apply, risk, packages).
     pub description: String,
-    /// The tool's input JSON Schema (an object schema).
+    /// The tool's input JSON Schema (an object schema), complete with field documentation:
+    /// used for validation and `pfsense_describe_tool`.
     pub input_schema: serde_json::Value,
+    /// The lean form `tools/list` sends (see `lean.rs`): every property, type, enum and
+    /// condition, without repeated prose and item schemas another tool documents.
+    pub listed_schema: serde_json::Value,
     /// The arguments in schema order, with where they go on the wire.
     pub args: Vec<Arg>,
 }

@@ -706,7 +706,7 @@ fn descriptions_are_clean() {
     }
     assert_eq!(
         op("pfsense_create_firewall_alias").description,
-        "Creates a new Firewall Alias. Stays pending until `pfsense_firewall_apply` (or `apply: true`)."
+        "Creates a new Firewall Alias. Pending until `pfsense_firewall_apply`."
     );
 }
 
@@ -784,4 +784,96 @@ fn model_fields_keep_raw_defaults_and_item_models() {
             .item_model,
         None
     );
+}
+
+/// The listed form keeps every property, enum and condition of the full schema.
+#[test]
+fn listed_schemas_keep_properties_enums_and_conditions() {
+    fn enums(v: &Value, out: &mut Vec<Value>) {
+        walk(v, &mut |x| {
+            if let Some(e) = x.get("enum") {
+                out.push(e.clone());
+            }
+        });
+    }
+    let meta = jsonschema::draft202012::meta::validator();
+    for o in &SPEC.operations {
+        let full = props(o);
+        let listed = o.listed_schema["properties"].as_object().unwrap();
+        let full_names: Vec<&String> = full.keys().collect();
+        let listed_names: Vec<&String> = listed.keys().collect();
+        assert_eq!(full_names, listed_names, "{}", o.tool_name);
+        assert_eq!(
+            o.listed_schema.get("required"),
+            o.input_schema.get("required"),
+            "{}",
+            o.tool_name
+        );
+        assert!(meta.is_valid(&o.listed_schema), "{}", o.tool_name);
+        // Top-level enums are all still there.
+        for (name, p) in full {
+            assert_eq!(
+                p.get("enum"),
+                listed[name].get("enum"),
+                "{} {name}",
+                o.tool_name
+            );
+        }
+        // Every top-level condition is stated on the field or grouped on the field it reads.
+        let text = o.listed_schema.to_string();
+        for a in &o.args {
+            for c in &a.conditions {
+                assert!(
+                    text.contains(&c.field),
+                    "{}: condition on {} lost",
+                    o.tool_name,
+                    c.field
+                );
+            }
+            if !a.conditions.is_empty() {
+                let own = listed[&a.name]
+                    .get("description")
+                    .and_then(Value::as_str)
+                    .unwrap_or("");
+                let grouped = a.conditions.iter().any(|c| {
+                    listed
+                        .get(&c.field)
+                        .and_then(|f| f.get("description"))
+                        .and_then(Value::as_str)
+                        .is_some_and(|d| d.contains(a.name.as_str()))
+                });
+                assert!(
+                    own.contains("Only if") || grouped,
+                    "{}: `{}` lost its condition",
+                    o.tool_name,
+                    a.name
+                );
+            }
+        }
+        // Nested enums survive unless the items refer to another tool.
+        let mut full_enums = Vec::new();
+        enums(&o.input_schema, &mut full_enums);
+        let mut listed_enums = Vec::new();
+        enums(&o.listed_schema, &mut listed_enums);
+        if !text.contains("the fields of `") {
+            assert_eq!(full_enums.len(), listed_enums.len(), "{}", o.tool_name);
+        }
+    }
+    let put = op("pfsense_replace_firewall_aliases");
+    assert!(
+        put.listed_schema
+            .to_string()
+            .contains("Each item takes the fields of `pfsense_create_firewall_alias`")
+    );
+    let acme = op("pfsense_create_services_acme_certificate");
+    assert!(
+        acme.listed_schema
+            .to_string()
+            .contains("`pfsense_create_services_acme_certificate_domain`")
+    );
+    let domain = op("pfsense_create_services_acme_certificate_domain");
+    let method = domain.listed_schema["properties"]["method"]["description"]
+        .as_str()
+        .unwrap();
+    assert!(method.contains("dns_aws: aws_access_key_id"), "{method}");
 }
