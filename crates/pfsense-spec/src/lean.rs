@@ -253,6 +253,10 @@ pub fn listed_schema(
                 // What `confirm` does is said once, in the server instructions.
                 *prop = json!({"type": "boolean"});
             }
+            ArgRole::Projection => {
+                // Said once, in the server instructions.
+                *prop = json!({"type": "array", "items": {"type": "string"}});
+            }
             ArgRole::Field => {
                 strip(prop);
                 if let Value::Object(p) = prop {

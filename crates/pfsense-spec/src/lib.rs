@@ -626,6 +626,22 @@ impl<'a> Classifier<'a> {
         }
 
         // Our own arguments.
+        if op.verb == Verb::List {
+            let schema = json!({
+                "type": "array",
+                "description": "Keep only these fields of each object (id is always kept): a smaller answer.",
+                "items": {"type": "string"},
+            });
+            push(
+                "fields",
+                schema,
+                false,
+                ArgRole::Projection,
+                vec![],
+                &mut props,
+                &mut required,
+            )?;
+        }
         if let Some(target) = &op.apply
             && matches!(op.method, Method::Post | Method::Patch | Method::Delete)
             && !props.contains_key("apply")
@@ -783,10 +799,12 @@ pub fn describe_tool(op: &Operation) -> String {
         parts.push(format!("Pending until `{}`.", apply.apply_tool));
     }
     if !op.required_packages.is_empty() {
-        parts.push(format!(
-            "Needs package {}.",
-            op.required_packages.join(", ")
-        ));
+        let names: Vec<&str> = op
+            .required_packages
+            .iter()
+            .map(|p| p.strip_prefix("pfSense-pkg-").unwrap_or(p))
+            .collect();
+        parts.push(format!("Package: {}.", names.join(", ")));
     }
     if op.basic_auth_only {
         parts.push("Basic authentication only.".into());

@@ -252,6 +252,8 @@ pub enum ArgRole {
     ListBody,
     /// `confirm`: ours, never sent.
     Confirm,
+    /// `fields`: ours, never sent; the server keeps only these fields of each object.
+    Projection,
 }
 
 /// Rust-facing type of one argument, for the generated typed structs.
