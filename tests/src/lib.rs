@@ -5,3 +5,4 @@ pub mod binary;
 pub mod mcp;
 pub mod node;
 pub mod recorder;
+pub mod safety;

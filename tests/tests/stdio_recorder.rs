@@ -7,6 +7,14 @@ use tests::recorder::{Answer, Recorder};
 
 const KEY: &str = "0123456789abcdef0123456789abcdef0123456789abcdef";
 
+/// The last request that was not a read: mutations read their target before and after.
+fn last_change(rec: &Recorder) -> tests::recorder::Recorded {
+    rec.requests()
+        .into_iter()
+        .rfind(|q| q.method != "GET")
+        .expect("a change was sent")
+}
+
 async fn session(recorder: &Recorder, extra: &[(&str, &str)], args: &[&str]) -> McpSession {
     let url = recorder.url();
     let mut env = vec![("PFSENSE_HOST", url.as_str()), ("PFSENSE_API_KEY", KEY)];
@@ -160,7 +168,10 @@ async fn mutation_without_confirm_sends_nothing_and_returns_the_exact_request() 
     assert_eq!(v["request"]["method"], "DELETE");
     assert_eq!(v["request"]["query"], json!({"id": "3", "apply": "true"}));
     assert_eq!(v["risk"], "destructive");
-    assert!(rec.requests().is_empty());
+    assert!(
+        rec.requests().iter().all(|q| q.method == "GET"),
+        "a delete preview reads the object and sends nothing else"
+    );
     s.close().await;
 }
 
@@ -181,7 +192,7 @@ async fn confirmed_mutations_send_the_right_request() {
     let v = structured(&r);
     assert_eq!(v["pending_apply"]["tool"], "pfsense_firewall_apply");
     assert!(text(&r).contains("pfsense_firewall_apply"));
-    let q = rec.requests().pop().unwrap();
+    let q = last_change(&rec);
     assert_eq!(
         (q.method.as_str(), q.path.as_str()),
         ("POST", "/api/v2/firewall/alias")
@@ -207,7 +218,7 @@ async fn confirmed_mutations_send_the_right_request() {
         structured(&r).get("pending_apply").is_none(),
         "applied in the same request"
     );
-    let q = rec.requests().pop().unwrap();
+    let q = last_change(&rec);
     assert_eq!(q.method, "PATCH");
     assert_eq!(
         q.json(),
@@ -222,7 +233,7 @@ async fn confirmed_mutations_send_the_right_request() {
     )
     .await
     .unwrap();
-    assert_eq!(rec.requests()[0].json(), json!({"read_only": false}));
+    assert_eq!(last_change(&rec).json(), json!({"read_only": false}));
 
     // Nested: parent_id in the body, typed as the parent's string id.
     rec.clear();
@@ -232,7 +243,7 @@ async fn confirmed_mutations_send_the_right_request() {
     )
     .await
     .unwrap();
-    let q = rec.requests().pop().unwrap();
+    let q = last_change(&rec);
     assert_eq!(q.path, "/api/v2/services/dhcp_server/static_mapping");
     assert_eq!(
         q.json(),
@@ -247,7 +258,7 @@ async fn confirmed_mutations_send_the_right_request() {
     )
     .await
     .unwrap();
-    let q = rec.requests().pop().unwrap();
+    let q = last_change(&rec);
     assert_eq!(q.method, "DELETE");
     assert_eq!(q.query, "id=3&apply=true");
     assert!(q.body.is_empty());
@@ -261,7 +272,7 @@ async fn confirmed_mutations_send_the_right_request() {
     )
     .await
     .unwrap();
-    let q = rec.requests().pop().unwrap();
+    let q = last_change(&rec);
     assert_eq!(q.method, "PUT");
     assert_eq!(
         q.json(),
@@ -325,8 +336,8 @@ async fn tools_list_is_paginated_sorted_and_annotated() {
     let rec = Recorder::start().await;
     let s = session(&rec, &[("PFSENSE_PAGE_SIZE", "100")], &[]).await;
     let tools = s.list_tools().await.unwrap();
-    // Everything but the 8 dangerous operations.
-    assert_eq!(tools.len(), 677 - 8);
+    // Everything but the 8 dangerous operations, plus pfsense_list_changes and pfsense_undo.
+    assert_eq!(tools.len(), 677 - 8 + 2);
     let names: Vec<&str> = tools.iter().map(|t| t.name.as_ref()).collect();
     let mut sorted = names.clone();
     sorted.sort();
@@ -364,7 +375,7 @@ async fn tools_list_is_paginated_sorted_and_annotated() {
 
     let s = session(&rec, &[("PFSENSE_READ_ONLY", "true")], &[]).await;
     let tools = s.list_tools().await.unwrap();
-    assert_eq!(tools.len(), 236);
+    assert_eq!(tools.len(), 236 + 1, "236 reads and pfsense_list_changes");
     assert!(
         tools
             .iter()
@@ -388,7 +399,7 @@ async fn tools_list_is_paginated_sorted_and_annotated() {
     )
     .await;
     let tools = s.list_tools().await.unwrap();
-    assert_eq!(tools.len(), 15);
+    assert_eq!(tools.len(), 15 + 2, "diagnostics plus the two safety tools");
     assert!(
         tools
             .iter()
@@ -459,7 +470,7 @@ async fn odd_answers_become_clear_results() {
         .unwrap();
     assert!(!is_error(&r), "{}", text(&r));
     assert_eq!(structured(&r)["data"]["base64"], "MIIBAA==");
-    let q = rec.requests().pop().unwrap();
+    let q = last_change(&rec);
     assert_eq!(q.header("accept"), Some("application/octet-stream"));
     s.close().await;
 }
@@ -501,7 +512,7 @@ async fn basic_only_operations_need_basic_credentials() {
         .await
         .unwrap();
     assert!(!is_error(&r), "{}", text(&r));
-    let q = rec.requests().pop().unwrap();
+    let q = last_change(&rec);
     assert_eq!(
         q.header("authorization"),
         Some("Basic YWRtaW46cGZzZW5zZQ==")

@@ -2,7 +2,7 @@
 
 use crate::catalog::{TOOLS, ToolDef};
 use crate::client::Client;
-use crate::config::{Cli, Command, ToolsArgs, parse_modules};
+use crate::config::{AuditCommand, Cli, Command, ToolsArgs, parse_modules};
 use crate::server::{PfSenseServer, Policy, ServerOptions};
 use rmcp::ServiceExt;
 use serde_json::{Value, json};
@@ -12,6 +12,12 @@ use std::collections::BTreeMap;
 pub fn init_logging() {
     let filter = tracing_subscriber::EnvFilter::try_from_env("PFSENSE_MCP_LOG")
         .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("pfsense_mcp=info,warn"));
+    // rmcp's debug and trace events print whole MCP messages, tool arguments included, and
+    // those can hold passwords and keys: never below info, whatever the filter says.
+    let filter = match "rmcp=info".parse() {
+        Ok(directive) => filter.add_directive(directive),
+        Err(_) => filter,
+    };
     let _ = tracing_subscriber::fmt()
         .with_env_filter(filter)
         .with_writer(std::io::stderr)
@@ -23,6 +29,17 @@ pub async fn run(cli: Cli) -> Result<(), String> {
     let policy = cli.policy.policy()?;
     match cli.command {
         Some(Command::Tools(args)) => print_tools(&args, &policy),
+        Some(Command::Audit(AuditCommand::Verify { file })) => {
+            let v = crate::safety::audit::verify(&file)
+                .map_err(|e| format!("audit log {} is NOT intact: {e}", file.display()))?;
+            println!(
+                "{}: {} entries, chain intact; last hash {}",
+                file.display(),
+                v.entries,
+                v.last_hash
+            );
+            Ok(())
+        }
         Some(Command::Serve) | None if cli.sandbox => {
             eprintln!("pfsense-mcp: {}", crate::sandbox::BANNER);
             if cli.connection.host().is_some() {
@@ -35,6 +52,7 @@ pub async fn run(cli: Cli) -> Result<(), String> {
                 policy,
                 page_size: cli.page_size,
                 banner: Some(crate::sandbox::BANNER.to_string()),
+                safety: checked_safety(&cli.safety, true)?,
             };
             let server = PfSenseServer::with_target(
                 target,
@@ -55,10 +73,25 @@ pub async fn run(cli: Cli) -> Result<(), String> {
                 policy,
                 page_size: cli.page_size,
                 banner: None,
+                safety: checked_safety(&cli.safety, false)?,
             };
             serve_stdio(PfSenseServer::new(client, options)).await
         }
     }
+}
+
+/// The safety settings, with the audit log and journal opened once to fail at start (not at
+/// the first change) when they cannot be written.
+fn checked_safety(
+    args: &crate::config::SafetyArgs,
+    sandbox: bool,
+) -> Result<crate::safety::SafetyOptions, String> {
+    let options = args.options(sandbox)?;
+    drop(crate::safety::Safety::open(options.clone())?);
+    if let Some(p) = &options.audit_log {
+        tracing::info!(path = %p.display(), "audit log");
+    }
+    Ok(options)
 }
 
 pub async fn serve_stdio(server: PfSenseServer) -> Result<(), String> {
@@ -88,6 +121,7 @@ pub fn tool_json(def: &ToolDef, policy: &Policy) -> Value {
         "offered": policy.offers(def),
         "description": def.description,
         "input_schema": Value::Object((**def.schema()).clone()),
+        "listed_schema": Value::Object((*def.listed()).clone()),
         "annotations": {
             "readOnlyHint": def.read_only_hint(),
             "destructiveHint": def.destructive_hint(),

@@ -33,6 +33,8 @@ pub struct Cli {
     pub connection: ConnectionArgs,
     #[command(flatten)]
     pub policy: PolicyArgs,
+    #[command(flatten)]
+    pub safety: SafetyArgs,
     /// Try the server with no firewall: start an in-memory pfSense REST API emulator on
     /// 127.0.0.1 with fresh default state and talk to it. Nothing real is touched.
     #[arg(long, env = "PFSENSE_SANDBOX")]
@@ -48,6 +50,9 @@ pub enum Command {
     Serve,
     /// Print the generated tool catalogue.
     Tools(ToolsArgs),
+    /// Work with the audit log.
+    #[command(subcommand)]
+    Audit(AuditCommand),
 }
 
 #[derive(Debug, Args)]
@@ -114,6 +119,14 @@ pub struct PolicyArgs {
     /// services_acme, services_misc, system, status, diagnostics, user, auth.
     #[arg(long, env = "PFSENSE_MODULES", value_delimiter = ',', global = true)]
     pub modules: Vec<String>,
+    /// Offer only tools whose name matches one of these globs (comma-separated; `*` any run
+    /// of characters, `?` one), e.g. `pfsense_list_*,pfsense_*_firewall_alias*`.
+    #[arg(long, env = "PFSENSE_ALLOW", value_delimiter = ',', global = true)]
+    pub allow: Vec<String>,
+    /// Never offer tools whose name matches one of these globs (comma-separated); wins over
+    /// everything else, e.g. `pfsense_delete_*,pfsense_replace_*`.
+    #[arg(long, env = "PFSENSE_DENY", value_delimiter = ',', global = true)]
+    pub deny: Vec<String>,
 }
 
 pub fn parse_modules(names: &[String]) -> Result<Option<Vec<Module>>, String> {
@@ -143,10 +156,124 @@ pub fn parse_modules(names: &[String]) -> Result<Option<Vec<Module>>, String> {
 
 impl PolicyArgs {
     pub fn policy(&self) -> Result<Policy, String> {
-        Ok(Policy {
+        Policy {
             read_only: self.read_only,
             allow_dangerous: self.allow_dangerous,
             modules: parse_modules(&self.modules)?,
+            allow: clean_patterns(&self.allow),
+            deny: clean_patterns(&self.deny),
+        }
+        .checked()
+    }
+}
+
+fn clean_patterns(patterns: &[String]) -> Vec<String> {
+    patterns
+        .iter()
+        .map(|p| p.trim().to_string())
+        .filter(|p| !p.is_empty())
+        .collect()
+}
+
+// ---- Safety (issue 5): audit log, journal, confirmation, rate limits, auto-revert ----
+
+/// Where the audit log and journal go, how changes are confirmed, rate limits, auto-revert.
+#[derive(Debug, Args)]
+pub struct SafetyArgs {
+    /// Audit log file (JSON Lines, hash-chained; check it with `pfsense-mcp audit verify FILE`).
+    /// Default: $XDG_STATE_HOME/pfsense-mcp/audit.jsonl (or ~/.local/state/…); none in
+    /// --sandbox unless given. `off` disables it.
+    #[arg(long, env = "PFSENSE_AUDIT_LOG", global = true)]
+    pub audit_log: Option<PathBuf>,
+    /// Change journal (SQLite) for pfsense_undo and auto-revert. Default:
+    /// $XDG_STATE_HOME/pfsense-mcp/journal.sqlite (or ~/.local/state/…); in memory in
+    /// --sandbox unless given. `memory` keeps it in memory only.
+    #[arg(long, env = "PFSENSE_JOURNAL", global = true)]
+    pub journal: Option<PathBuf>,
+    /// How destructive and dangerous changes are confirmed: `elicit` asks the human through
+    /// MCP elicitation and falls back to `confirm: true` when the client cannot ask;
+    /// `elicit-required` refuses them when the client cannot ask; `flag` never asks.
+    #[arg(
+        long = "confirm",
+        env = "PFSENSE_CONFIRM",
+        value_enum,
+        default_value = "elicit",
+        global = true
+    )]
+    pub confirm_mode: crate::safety::elicit::ConfirmMode,
+    /// Rate limits on executed changes per risk class, comma-separated RISK=COUNT/PERIOD
+    /// (PERIOD: s, min, hour, day, or seconds; COUNT `off` for none). Defaults:
+    /// write=30/min, destructive=10/min, dangerous=3/hour. Previews and refusals are free.
+    #[arg(
+        long = "rate-limit",
+        env = "PFSENSE_RATE_LIMITS",
+        value_delimiter = ',',
+        global = true
+    )]
+    pub rate_limits: Vec<String>,
+    /// Make changes to rules, NAT, interfaces and routing provisional: unless
+    /// pfsense_confirm_changes is called within SECONDS, the server undoes them. Protects
+    /// against bad changes while the API stays reachable, not against a lockout.
+    #[arg(
+        long,
+        env = "PFSENSE_AUTO_REVERT",
+        value_name = "SECONDS",
+        global = true
+    )]
+    pub auto_revert: Option<u64>,
+}
+
+/// `pfsense-mcp audit …`.
+#[derive(Debug, Subcommand)]
+pub enum AuditCommand {
+    /// Check the hash chain of an audit log: finds any edited, removed or reordered line.
+    /// Prints the number of entries and the last hash (keep it to detect a cut-off tail).
+    Verify {
+        /// The audit log file.
+        file: PathBuf,
+    },
+}
+
+impl SafetyArgs {
+    /// The safety settings; `sandbox` changes the defaults (nothing written to disk).
+    pub fn options(&self, sandbox: bool) -> Result<crate::safety::SafetyOptions, String> {
+        use crate::safety::{JournalLocation, default_state_dir};
+        let state_dir = default_state_dir();
+        let audit_log = match &self.audit_log {
+            Some(p) if p.as_os_str() == "off" => None,
+            Some(p) => Some(p.clone()),
+            None if sandbox => None,
+            None => state_dir.as_ref().map(|d| d.join("audit.jsonl")),
+        };
+        let journal = match &self.journal {
+            Some(p) if p.as_os_str() == "memory" => JournalLocation::Memory,
+            Some(p) => JournalLocation::File(p.clone()),
+            None if sandbox => JournalLocation::Memory,
+            None => match &state_dir {
+                Some(d) => JournalLocation::File(d.join("journal.sqlite")),
+                None => JournalLocation::Memory,
+            },
+        };
+        if !sandbox && state_dir.is_none() && (self.audit_log.is_none() || self.journal.is_none()) {
+            tracing::warn!(
+                "no state directory (neither XDG_STATE_HOME nor HOME is set): the audit log is off and the journal is kept in memory unless --audit-log / --journal are given"
+            );
+        }
+        let mut rate_limits = crate::safety::ratelimit::RateLimits::default();
+        for spec in self.rate_limits.iter().filter(|s| !s.trim().is_empty()) {
+            rate_limits.set(spec)?;
+        }
+        let auto_revert = match self.auto_revert {
+            Some(0) => return Err("--auto-revert must be at least 1 second".into()),
+            Some(s) => Some(Duration::from_secs(s)),
+            None => None,
+        };
+        Ok(crate::safety::SafetyOptions {
+            audit_log,
+            journal,
+            confirm: self.confirm_mode,
+            rate_limits,
+            auto_revert,
         })
     }
 }

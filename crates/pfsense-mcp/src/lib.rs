@@ -17,6 +17,7 @@ pub mod meta;
 pub mod outcome;
 pub mod policy;
 pub mod request;
+pub mod safety;
 pub mod sandbox;
 pub mod secret;
 pub mod server;

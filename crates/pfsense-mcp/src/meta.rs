@@ -35,7 +35,35 @@ impl MetaTool {
 }
 
 /// Every meta tool, sorted by name.
-pub static META_TOOLS: &[MetaTool] = &[];
+pub static META_TOOLS: &[MetaTool] = &[
+    MetaTool {
+        name: "pfsense_confirm_changes",
+        description: "Make provisional changes permanent. With --auto-revert, changes to rules, NAT, interfaces and routing are undone automatically when their deadline passes; call this once you have checked the firewall still works as intended. Without `change_ids`, confirms every provisional change.",
+        input_schema: r#"{"type":"object","properties":{"change_ids":{"type":"array","items":{"type":"integer"},"description":"Only these changes (ids from the change result or pfsense_list_changes)."}},"additionalProperties":false}"#,
+        read_only: false,
+        destructive: false,
+        idempotent: true,
+        compact_only: false,
+    },
+    MetaTool {
+        name: "pfsense_list_changes",
+        description: "List the change journal of this firewall, newest first: every executed change with its id, tool, status (executed, failed, undone, auto_reverted, not_applied, unknown), whether it can be undone, and its auto-revert deadline if provisional.",
+        input_schema: r#"{"type":"object","properties":{"limit":{"type":"integer","minimum":1,"maximum":500,"default":20,"description":"How many changes to show."},"status":{"type":"string","enum":["intent","executed","failed","not_applied","unknown","undone","auto_reverted"],"description":"Only changes with this status."}},"additionalProperties":false}"#,
+        read_only: true,
+        destructive: false,
+        idempotent: true,
+        compact_only: false,
+    },
+    MetaTool {
+        name: "pfsense_undo",
+        description: "Undo one change from the journal (`change_id`) or the last N undoable ones (`last`, newest first): a create is deleted, a delete re-created at its old position, an update's old fields patched back, a replaced list put back, and the subsystem re-applied. Objects are found by stable identity (rule tracker, alias name …), not by stale ids; refused with an explanation when someone changed the object since. Without `confirm: true` it only shows what it would do.",
+        input_schema: r#"{"type":"object","properties":{"change_id":{"type":"integer","description":"The change to undo (from pfsense_list_changes or a change result)."},"last":{"type":"integer","minimum":1,"maximum":50,"description":"Undo the last N undoable changes, newest first (default 1 when change_id is not given)."},"confirm":{"type":"boolean","default":false,"description":"Set to true to undo. Without it nothing is sent: the call shows the steps."}},"additionalProperties":false}"#,
+        read_only: false,
+        destructive: true,
+        idempotent: false,
+        compact_only: false,
+    },
+];
 
 pub fn lookup(name: &str) -> Option<&'static MetaTool> {
     META_TOOLS.iter().find(|m| m.name == name)

@@ -167,7 +167,32 @@ pub fn error(message: impl Into<String>) -> CallToolResult {
 }
 
 /// The result of a mutation that was not confirmed: the exact request, nothing sent.
-pub fn preview(def: &ToolDef, request: &PreparedRequest, base_url: &str) -> CallToolResult {
+/// What a preview shows beyond the request: the target's current state, the diff, the
+/// fingerprint to pass back as `expect_state`, and whether the change can be undone.
+#[derive(Debug, Default, Clone)]
+pub struct PreviewExtras {
+    /// The target's current state (already redacted).
+    pub current: Option<Value>,
+    /// Why the current state could not be read.
+    pub state_error: Option<String>,
+    /// Field-level changes (already redacted).
+    pub diff: Option<Value>,
+    /// The same diff as short lines for the text block.
+    pub diff_lines: Vec<String>,
+    pub fingerprint: Option<String>,
+    pub undoable: bool,
+    /// "yes: …" or "no: …".
+    pub undo: Option<String>,
+    /// Whether and how a human will be asked when the call is confirmed.
+    pub human: Option<String>,
+}
+
+pub fn preview(
+    def: &ToolDef,
+    request: &PreparedRequest,
+    base_url: &str,
+    extras: &PreviewExtras,
+) -> CallToolResult {
     let mut query = Map::new();
     for (k, v) in &request.query {
         let shown = if is_sensitive_field(k.trim_end_matches("[]")) {
@@ -236,9 +261,41 @@ pub fn preview(def: &ToolDef, request: &PreparedRequest, base_url: &str) -> Call
     if def.risk >= Risk::Destructive {
         text.push_str(" This removes or replaces configuration.");
     }
-    text.push_str(" Call the tool again with the same arguments and `confirm: true` to execute.");
-    structured["next"] =
-        Value::String("call again with the same arguments and confirm: true".into());
+    if let Some(current) = &extras.current {
+        structured["current"] = current.clone();
+    }
+    if let Some(e) = &extras.state_error {
+        structured["current_error"] = Value::String(e.clone());
+        text.push_str(&format!(" The current state could not be read: {e}."));
+    }
+    if let Some(diff) = &extras.diff {
+        structured["diff"] = diff.clone();
+    }
+    if !extras.diff_lines.is_empty() {
+        text.push_str("\nWhat changes:\n");
+        text.push_str(&extras.diff_lines.join("\n"));
+        text.push('\n');
+    }
+    structured["undoable"] = Value::Bool(extras.undoable);
+    if let Some(undo) = &extras.undo {
+        structured["undo"] = Value::String(undo.clone());
+        text.push_str(&format!(" Undo: {undo}."));
+    }
+    if let Some(human) = &extras.human {
+        structured["human_confirmation"] = Value::String(human.clone());
+        text.push_str(&format!(" {human}"));
+    }
+    let next = match &extras.fingerprint {
+        Some(fp) => {
+            structured["fingerprint"] = Value::String(fp.clone());
+            format!(
+                "call again with the same arguments plus confirm: true and expect_state: \"{fp}\" (refused if the target changes in between)"
+            )
+        }
+        None => "call again with the same arguments and confirm: true".to_string(),
+    };
+    text.push_str(&format!(" To execute, {next}."));
+    structured["next"] = Value::String(next);
     result(text, structured, false)
 }
 

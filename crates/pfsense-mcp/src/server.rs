@@ -34,6 +34,8 @@ pub struct ServerOptions {
     pub page_size: usize,
     /// Extra sentences for the server instructions (e.g. the sandbox banner).
     pub banner: Option<String>,
+    /// Audit log, journal, confirmation mode, rate limits, auto-revert.
+    pub safety: crate::safety::SafetyOptions,
 }
 
 impl Default for ServerOptions {
@@ -42,6 +44,7 @@ impl Default for ServerOptions {
             policy: Policy::default(),
             page_size: 256,
             banner: None,
+            safety: crate::safety::SafetyOptions::default(),
         }
     }
 }
@@ -70,7 +73,12 @@ struct Inner {
     options: ServerOptions,
     /// The offered tools in list order (sorted by name).
     offered: Vec<&'static ToolDef>,
+    /// The offered generated tools and the offered safety tools, sorted by name.
     listed: Vec<Tool>,
+    /// The safety tools listed after the generated ones.
+    safety_tools: Vec<&'static crate::meta::MetaTool>,
+    /// The guards; an error when they could not start (then every change is refused).
+    safety: Result<Arc<crate::safety::Safety>, String>,
 }
 
 #[derive(Clone)]
@@ -91,16 +99,44 @@ impl PfSenseServer {
     ) -> PfSenseServer {
         let offered: Vec<&'static ToolDef> =
             TOOLS.iter().filter(|d| options.policy.offers(d)).collect();
-        let listed = offered.iter().map(|d| mcp_tool(d)).collect();
-        PfSenseServer {
+        let mut listed: Vec<Tool> = offered.iter().map(|d| mcp_tool(d)).collect();
+        let safety_tools: Vec<&'static crate::meta::MetaTool> = crate::meta::META_TOOLS
+            .iter()
+            .filter(|m| crate::safety::meta::is_safety_tool(m.name))
+            .filter(|m| {
+                crate::safety::meta::offered(
+                    m,
+                    &options.policy,
+                    options.safety.auto_revert.is_some(),
+                )
+            })
+            .collect();
+        listed.extend(safety_tools.iter().map(|m| m.mcp_tool()));
+        listed.sort_by(|a, b| a.name.cmp(&b.name));
+        let safety = crate::safety::Safety::open(options.safety.clone()).map(Arc::new);
+        if let Err(e) = &safety {
+            tracing::error!("the safety guards could not start, every change will be refused: {e}");
+        }
+        let server = PfSenseServer {
             inner: Arc::new(Inner {
                 target,
                 target_label: label,
                 options,
                 offered,
                 listed,
+                safety_tools,
+                safety,
             }),
+        };
+        if let Ok(safety) = &server.inner.safety {
+            let s = server.clone();
+            crate::safety::spawn_background(
+                safety.clone(),
+                Box::pin(async move { s.client().await }),
+                server.target_name(),
+            );
         }
+        server
     }
 
     pub fn offered(&self) -> &[&'static ToolDef] {
@@ -126,14 +162,24 @@ impl PfSenseServer {
     }
 
     fn instructions(&self) -> String {
+        let mut applies: Vec<String> = TOOLS
+            .iter()
+            .filter(|d| d.verb == crate::spec::Verb::Apply && self.inner.options.policy.offers(d))
+            .map(|d| format!("`{}`", d.name))
+            .collect();
+        applies.dedup();
         let mut s = format!(
             "Operates the pfSense firewall at {} through its REST API ({} tools generated from REST API spec {}). \
-             Reads run directly. Every change needs `confirm: true`: without it the tool returns a preview of the exact request and sends nothing. \
-             Changes to aliases, NAT, rules, routes, DHCP, DNS, interfaces and VPNs stay pending until the matching apply tool runs (the result names it), or pass `apply: true`. \
-             Object ids are positions in a list and shift after deletes: list again before acting on an id.",
+             Reads run directly. Every change needs `confirm: true`: without it the tool sends nothing and returns a preview of the exact request. \
+             Changes to aliases, NAT, rules, routes, DHCP, DNS, interfaces and VPNs stay pending until their apply tool runs ({}), or pass `apply: true`; the tool description and the result name the apply tool. \
+             List and bulk-delete tools take `query`, filters of the form `field__op: value` (op: exact (default), except, contains, startswith, endswith, in, lt, lte, gt, gte, regex), plus limit, offset and sort_by. \
+             Object ids are positions in a list and shift after deletes: list again before acting on an id. \
+             List tools return a page (total and next offset included); `fields` keeps only the named fields of each object. \
+             Tool schemas list every field with its type, choices and conditions; errors name the field that is wrong.",
             self.target_name(),
             self.inner.offered.len(),
             crate::catalog::SPEC_VERSION,
+            applies.join(", "),
         );
         if self.inner.options.policy.read_only {
             s.push_str(" The server is in read-only mode: only reading tools are offered.");
@@ -168,72 +214,232 @@ impl PfSenseServer {
     async fn call_meta(
         &self,
         meta: &'static crate::meta::MetaTool,
-        _args: Value,
-        _ctx: &CallContext,
+        args: Value,
+        ctx: &CallContext,
     ) -> Result<rmcp::model::CallToolResult, McpError> {
-        Err(McpError::invalid_params(
-            format!("`{}` is not available", meta.name),
-            None,
-        ))
+        match meta.name {
+            "pfsense_list_changes" | "pfsense_undo" | "pfsense_confirm_changes" => {
+                Ok(self.call_safety_tool(meta, args, ctx).await)
+            }
+            _ => Err(McpError::invalid_params(
+                format!("`{}` is not available", meta.name),
+                None,
+            )),
+        }
     }
 
-    /// A generated tool: policy, validation, preview or execution.
-    pub async fn call_generated(
+    /// The safety tools: policy, argument check, then `safety::meta`.
+    async fn call_safety_tool(
         &self,
-        def: &'static ToolDef,
+        meta: &'static crate::meta::MetaTool,
         args: Value,
-        _ctx: &CallContext,
-    ) -> Result<rmcp::model::CallToolResult, McpError> {
-        if let Some(reason) = self.inner.options.policy.refusal(def) {
-            return Ok(outcome::error(reason));
+        ctx: &CallContext,
+    ) -> rmcp::model::CallToolResult {
+        let safety = match &self.inner.safety {
+            Ok(s) => s.clone(),
+            Err(e) => {
+                return outcome::error(format!(
+                    "{} is unavailable: the safety guards could not start: {e}",
+                    meta.name
+                ));
+            }
+        };
+        let firewall = self.target_name();
+        if let Ok(client) = self.client().await {
+            // Journal rows a killed process left are settled before anyone reads them.
+            safety.settle(&client, &firewall).await;
         }
         let args = match args {
             Value::Null => Value::Object(Default::default()),
             other => other,
         };
+        let refusal = if !self.inner.safety_tools.iter().any(|m| m.name == meta.name) {
+            Some(crate::safety::meta::refusal(
+                meta,
+                &self.inner.options.policy,
+                self.inner.options.safety.auto_revert.is_some(),
+            ))
+        } else {
+            let problems = validate::validate(&meta.schema(), &args);
+            (!problems.is_empty()).then(|| {
+                let list: Vec<String> = problems.iter().map(|p| p.to_string()).collect();
+                format!(
+                    "{} was not called; its arguments do not fit: {}",
+                    meta.name,
+                    list.join("; ")
+                )
+            })
+        };
+        if let Some(message) = refusal {
+            let mut entry = crate::safety::audit::Entry::new(
+                &firewall,
+                meta.name,
+                &ctx.caller,
+                crate::safety::audit::Outcome::Refused,
+            );
+            entry.arguments = args.clone();
+            entry.message = Some(message.clone());
+            safety.record(&entry);
+            return outcome::error(message);
+        }
+        match meta.name {
+            "pfsense_list_changes" => crate::safety::meta::list_changes(&safety, &firewall, &args),
+            "pfsense_confirm_changes" => {
+                crate::safety::meta::confirm_changes(&safety, &firewall, &ctx.caller, &args)
+            }
+            _ => match self.client().await {
+                Ok(client) => {
+                    crate::safety::meta::undo(
+                        &safety,
+                        &client,
+                        &firewall,
+                        &ctx.caller,
+                        ctx.peer.as_ref(),
+                        &args,
+                    )
+                    .await
+                }
+                Err(e) => outcome::error(format!("{} was not called: {e}", meta.name)),
+            },
+        }
+    }
+
+    /// A generated tool: policy, validation, then a read, or a mutation through the guards
+    /// (`safety::flow`). Every attempt leaves one audit line.
+    pub async fn call_generated(
+        &self,
+        def: &'static ToolDef,
+        args: Value,
+        ctx: &CallContext,
+    ) -> Result<rmcp::model::CallToolResult, McpError> {
+        use crate::safety::audit::{Entry, Outcome};
+        let firewall = self.target_name();
+        let safety = self.inner.safety.as_ref().ok();
+        let refuse = |args: &Value, message: String| {
+            if let Some(s) = safety {
+                let mut entry = Entry::new(&firewall, def.name, &ctx.caller, Outcome::Refused);
+                entry.arguments = outcome::redact(args);
+                entry.message = Some(message.clone());
+                s.record(&entry);
+            }
+            Ok(outcome::error(message))
+        };
+        let mut args = match args {
+            Value::Null => Value::Object(Default::default()),
+            other => other,
+        };
+        if let Some(reason) = self.inner.options.policy.refusal(def) {
+            return refuse(&args, reason);
+        }
+        // Ours, never sent: the fingerprint a preview handed out.
+        let expect_state = match args.as_object_mut().and_then(|m| m.remove("expect_state")) {
+            None | Some(Value::Null) => None,
+            Some(Value::String(s)) if def.is_mutation() => Some(s),
+            Some(_) => {
+                return refuse(
+                    &args,
+                    format!(
+                        "{} was not called: `expect_state` must be the fingerprint string from this tool's preview (mutations only)",
+                        def.name
+                    ),
+                );
+            }
+        };
         let problems = validate::validate(def.schema(), &args);
         if !problems.is_empty() {
             let list: Vec<String> = problems.iter().map(|p| p.to_string()).collect();
-            return Ok(outcome::error(format!(
-                "{} was not called; its arguments do not fit: {}",
-                def.name,
-                list.join("; ")
-            )));
+            return refuse(
+                &args,
+                format!(
+                    "{} was not called; its arguments do not fit: {}",
+                    def.name,
+                    list.join("; ")
+                ),
+            );
         }
-        let mut args = args;
+        let placeholders = crate::safety::secrets::placeholder_paths(&args);
+        if !placeholders.is_empty() {
+            return refuse(
+                &args,
+                format!(
+                    "{} was not called: {} carries the redaction placeholder `{}` instead of a real value. Previews and results hide secrets; pass the real secret, or leave the field out to keep the current one.",
+                    def.name,
+                    placeholders.join(", "),
+                    outcome::REDACTED
+                ),
+            );
+        }
         let confirmed = args
             .as_object_mut()
             .and_then(|m| m.remove("confirm"))
             .and_then(|v| v.as_bool())
             .unwrap_or(false);
-        let normalized = match (def.normalize)(args) {
+        let normalized = match (def.normalize)(args.clone()) {
             Ok(v) => v,
             Err(e) => {
-                return Ok(outcome::error(format!(
-                    "{} was not called; its arguments do not fit: {e}",
-                    def.name
-                )));
+                return refuse(
+                    &args,
+                    format!("{} was not called; its arguments do not fit: {e}", def.name),
+                );
             }
         };
         let request = match PreparedRequest::build(def, &normalized) {
             Ok(r) => r,
-            Err(e) => {
-                return Ok(outcome::error(format!(
-                    "{} was not called: {}",
-                    def.name, e.0
-                )));
-            }
+            Err(e) => return refuse(&args, format!("{} was not called: {}", def.name, e.0)),
         };
         let client = match self.client().await {
             Ok(c) => c,
-            Err(e) => return Ok(outcome::error(format!("{} was not called: {e}", def.name))),
+            Err(e) => return refuse(&args, format!("{} was not called: {e}", def.name)),
         };
-        if def.is_mutation() && !confirmed {
-            return Ok(outcome::preview(def, &request, client.base_url().as_str()));
+        if def.is_mutation() {
+            let Some(safety) = safety else {
+                let why = self
+                    .inner
+                    .safety
+                    .as_ref()
+                    .err()
+                    .cloned()
+                    .unwrap_or_default();
+                return refuse(
+                    &args,
+                    format!(
+                        "{} was not called: the safety guards could not start ({why}), so no change is sent",
+                        def.name
+                    ),
+                );
+            };
+            let call = crate::safety::flow::Call {
+                def,
+                args: &normalized,
+                request: &request,
+                confirmed,
+                expect_state,
+                caller: &ctx.caller,
+                peer: ctx.peer.as_ref(),
+                firewall: &firewall,
+            };
+            return Ok(safety.mutate(&client, call).await);
         }
         tracing::info!(tool = def.name, method = %def.method, path = def.path, "calling pfSense");
-        match (def.invoke)(&client, normalized).await {
-            Ok(response) => Ok(outcome::success(def, &request, &response)),
+        let result = (def.invoke)(&client, normalized.clone()).await;
+        if let Some(s) = safety {
+            let (outcome_kind, response_id, message) = match &result {
+                Ok(_) => (Outcome::Executed, None, None),
+                Err(e) => (Outcome::Failed, None, Some(e.to_string())),
+            };
+            let mut entry = Entry::new(&firewall, def.name, &ctx.caller, outcome_kind);
+            entry.arguments = outcome::redact(&normalized);
+            entry.request = crate::safety::secrets::redacted_request(&request);
+            entry.response_id = response_id;
+            entry.message = message;
+            s.record(&entry);
+        }
+        match result {
+            Ok(response) => {
+                let mut r = outcome::success(def, &request, &response);
+                crate::safety::secrets::mark_sensitive(&mut r);
+                Ok(r)
+            }
             Err(e) => {
                 tracing::info!(tool = def.name, error = %e, "call failed");
                 Ok(outcome::failure(def, &e))
@@ -275,9 +481,10 @@ impl ServerHandler for PfSenseServer {
     }
 
     fn get_tool(&self, name: &str) -> Option<Tool> {
+        // `listed` holds exactly the offered tools, sorted by name.
         self.inner
-            .offered
-            .binary_search_by(|d| d.name.cmp(name))
+            .listed
+            .binary_search_by(|t| t.name.as_ref().cmp(name))
             .ok()
             .map(|i| self.inner.listed[i].clone())
     }

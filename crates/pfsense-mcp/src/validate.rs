@@ -53,6 +53,35 @@ fn show(v: &Value) -> String {
     }
 }
 
+/// Check a secret field without its value ever reaching a message: problems are found with
+/// the real value and described with a mask of the same shape (`*` per character).
+fn check_secret(schema: &Map<String, Value>, v: &Value, path: &str, out: &mut Vec<Problem>) {
+    fn mask(v: &Value) -> Value {
+        match v {
+            Value::String(s) => Value::String("*".repeat(s.chars().count())),
+            Value::Array(items) => Value::Array(items.iter().map(mask).collect()),
+            Value::Object(m) => {
+                Value::Object(m.iter().map(|(k, v)| (k.clone(), mask(v))).collect())
+            }
+            other => other.clone(),
+        }
+    }
+    let mut real = Vec::new();
+    check(schema, v, path, &mut real);
+    if real.is_empty() {
+        return;
+    }
+    let mut masked = Vec::new();
+    check(schema, &mask(v), path, &mut masked);
+    if masked.is_empty() {
+        masked.push(Problem {
+            field: path.to_string(),
+            message: "does not fit its schema (the value is a secret and is not shown)".into(),
+        });
+    }
+    out.extend(masked);
+}
+
 fn join(path: &str, key: &str) -> String {
     if path.is_empty() {
         key.to_string()
@@ -215,6 +244,9 @@ fn check_object(
     for (key, value) in map {
         let field = join(path, key);
         match props.and_then(|p| p.get(key)).and_then(Value::as_object) {
+            Some(prop_schema) if crate::spec::tables::is_sensitive_field(key) => {
+                check_secret(prop_schema, value, &field, out)
+            }
             Some(prop_schema) => check(prop_schema, value, &field, out),
             None => match schema.get("additionalProperties") {
                 Some(Value::Bool(false)) => {

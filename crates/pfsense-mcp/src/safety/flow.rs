@@ -1,0 +1,511 @@
+//! One mutation through the guards: read the target, preview (diff, fingerprint, undo), or
+//! execute (stale-state check, human confirmation, rate limit, journal intent, request,
+//! journal outcome, auto-revert clock), with one audit line for every attempt.
+
+use super::audit::{Entry, Outcome};
+use super::elicit::{self, Answer, ConfirmMode};
+use super::journal::{Intent, status};
+use super::state::{self, ChangeKind};
+use super::undo::{self, Inverse};
+use super::{AUTO_REVERT_MODULES, Safety, secrets};
+use crate::catalog::ToolDef;
+use crate::client::{ApiResponse, CallError, Client, ResponseBody};
+use crate::outcome::{self, PreviewExtras, redact};
+use crate::request::PreparedRequest;
+use crate::spec::{Method, PathKind, Risk};
+use rmcp::RoleServer;
+use rmcp::model::CallToolResult;
+use serde_json::{Value, json};
+
+/// Everything about one call the guards need.
+pub struct Call<'a> {
+    pub def: &'static ToolDef,
+    /// Normalised arguments (without `confirm` and `expect_state`).
+    pub args: &'a Value,
+    pub request: &'a PreparedRequest,
+    pub confirmed: bool,
+    pub expect_state: Option<String>,
+    pub caller: &'a str,
+    pub peer: Option<&'a rmcp::Peer<RoleServer>>,
+    /// The firewall's name for the audit log and the journal (its URL).
+    pub firewall: &'a str,
+}
+
+impl Call<'_> {
+    fn entry(&self, outcome: Outcome) -> Entry {
+        let mut e = Entry::new(self.firewall, self.def.name, self.caller, outcome);
+        e.arguments = redact(self.args);
+        e.request = secrets::redacted_request(self.request);
+        e
+    }
+}
+
+fn response_id(r: &ApiResponse) -> Option<String> {
+    match &r.body {
+        ResponseBody::Envelope(e) => Some(e.response_id.clone()),
+        _ => None,
+    }
+}
+
+fn error_response_id(e: &CallError) -> Option<String> {
+    match e {
+        CallError::Api { envelope, .. } => Some(envelope.response_id.clone()),
+        _ => None,
+    }
+}
+
+/// Short lines of a diff for the text block (and the human's confirmation message).
+fn diff_lines(kind: ChangeKind, diff: &Value) -> Vec<String> {
+    let field_line = |c: &Value| {
+        let note = c
+            .get("note")
+            .and_then(Value::as_str)
+            .map(|n| format!(" ({n})"))
+            .unwrap_or_default();
+        format!(
+            "  {}: {} -> {}{note}",
+            c["field"].as_str().unwrap_or("?"),
+            c["before"],
+            c["after"]
+        )
+    };
+    match kind {
+        ChangeKind::Update | ChangeKind::Settings => diff
+            .as_array()
+            .map(|a| a.iter().map(field_line).collect())
+            .unwrap_or_default(),
+        ChangeKind::Delete => vec![format!("  removes {}", diff)],
+        ChangeKind::Replace | ChangeKind::BulkDelete => {
+            let mut lines = Vec::new();
+            for o in diff["removed"].as_array().into_iter().flatten() {
+                lines.push(format!("  - removes {o}"));
+            }
+            for o in diff["added"].as_array().into_iter().flatten() {
+                lines.push(format!("  + adds {o}"));
+            }
+            for c in diff["changed"].as_array().into_iter().flatten() {
+                let at = c
+                    .get("identity")
+                    .or_else(|| c.get("position"))
+                    .cloned()
+                    .unwrap_or_default();
+                lines.push(format!("  ~ changes {at}:"));
+                for f in c["changes"].as_array().into_iter().flatten() {
+                    lines.push(format!("  {}", field_line(f)));
+                }
+            }
+            lines
+        }
+        _ => Vec::new(),
+    }
+}
+
+/// The objects a bulk delete's filters match now (read with the same filters).
+async fn bulk_delete_matches(
+    client: &Client,
+    def: &ToolDef,
+    args: &Value,
+) -> Result<Value, String> {
+    let list = state::sibling(def, PathKind::Plural, Method::Get)
+        .ok_or("no list tool for this collection")?;
+    let mut filters = args.get("query").cloned().unwrap_or(json!({}));
+    let all = filters
+        .as_object_mut()
+        .and_then(|m| m.remove("all"))
+        .is_some_and(|v| v == json!(true) || v == json!("true"));
+    if all || filters.as_object().is_none_or(|m| m.is_empty()) {
+        return state::read(client, list, json!({})).await;
+    }
+    state::read(client, list, json!({ "query": filters })).await
+}
+
+/// Diff of what the call would change, given the target's current state.
+async fn diff_for(
+    client: &Client,
+    call: &Call<'_>,
+    kind: ChangeKind,
+    current: &Value,
+) -> Option<Value> {
+    let def = call.def;
+    match kind {
+        ChangeKind::Update | ChangeKind::Settings => {
+            Some(Value::Array(state::diff_fields(current, call.args)))
+        }
+        ChangeKind::Delete => Some(redact(current)),
+        ChangeKind::Replace => {
+            let new = call.args.get("objects").cloned().unwrap_or(json!([]));
+            Some(state::diff_collection(def.model, current, &new))
+        }
+        ChangeKind::BulkDelete => Some(match bulk_delete_matches(client, def, call.args).await {
+            Ok(matched) => {
+                let ids: Vec<Value> = matched
+                    .as_array()
+                    .into_iter()
+                    .flatten()
+                    .filter_map(|o| o.get("id").cloned())
+                    .collect();
+                let remaining: Vec<Value> = current
+                    .as_array()
+                    .into_iter()
+                    .flatten()
+                    .filter(|o| !o.get("id").is_some_and(|id| ids.contains(id)))
+                    .cloned()
+                    .collect();
+                state::diff_collection(def.model, current, &Value::Array(remaining))
+            }
+            Err(e) => {
+                json!({"unknown": format!("which objects match could not be read ({e}); pfSense treats filter keys it does not know as matching everything")})
+            }
+        }),
+        _ => None,
+    }
+}
+
+fn undo_note(kind: ChangeKind, inverse: &Option<Inverse>, state_error: bool) -> String {
+    match (inverse, kind) {
+        (Some(Inverse::DeleteCreated { .. }), _) => "yes: pfsense_undo deletes the new object again".into(),
+        (Some(Inverse::RestoreFields { .. }), _) => "yes: pfsense_undo patches the old values back (secret fields excepted: the firewall never returns them)".into(),
+        (Some(Inverse::Recreate { .. }), _) => "yes: pfsense_undo re-creates the object at its old position (secret fields and firewall-computed fields such as a rule's tracker cannot be restored)".into(),
+        (Some(Inverse::RestoreCollection { .. }), _) => "yes: pfsense_undo puts the old list back".into(),
+        (Some(Inverse::RestoreSettings { .. }), _) => "yes: pfsense_undo patches the old settings back".into(),
+        (None, _) if state_error => "no: the current state could not be read".into(),
+        (None, ChangeKind::Other) => "no: actions and applies have no inverse".into(),
+        (None, _) => "no: this collection has no tool that could reverse the change".into(),
+    }
+}
+
+fn needs_human(def: &ToolDef, mode: ConfirmMode) -> bool {
+    def.risk >= Risk::Destructive && mode != ConfirmMode::Flag
+}
+
+fn human_note(call: &Call<'_>, mode: ConfirmMode) -> Option<String> {
+    if !needs_human(call.def, mode) {
+        return None;
+    }
+    Some(if elicit::can_ask(call.peer) {
+        "When you confirm, the server asks the human at the client to approve (MCP elicitation); only their approval executes.".into()
+    } else if mode == ConfirmMode::ElicitRequired {
+        "This client cannot ask the human (no MCP elicitation) and the server requires a human's approval for destructive changes: confirming will be refused.".into()
+    } else {
+        "This client cannot ask the human (no MCP elicitation), so `confirm: true` alone executes (--confirm elicit falls back to the flag).".into()
+    })
+}
+
+impl Safety {
+    /// Preview or execute one mutation.
+    pub async fn mutate(&self, client: &Client, call: Call<'_>) -> CallToolResult {
+        let def = call.def;
+        let kind = ChangeKind::of(def);
+        self.settle(client, call.firewall).await;
+
+        let before = if kind.has_target_state() {
+            state::read_target(client, def, call.args).await
+        } else {
+            None
+        };
+        let (current, state_error) = match before {
+            Some(Ok(v)) => (Some(v), None),
+            Some(Err(e)) => (None, Some(e)),
+            None => (None, None),
+        };
+        let fingerprint = current.as_ref().map(state::fingerprint);
+        let inverse = undo::plan(def, call.args, current.as_ref());
+        let mode = self.options.confirm;
+
+        if !call.confirmed {
+            let mut extras = PreviewExtras {
+                current: current.as_ref().map(redact),
+                state_error: state_error.clone(),
+                fingerprint: fingerprint.clone(),
+                undoable: inverse.is_some(),
+                undo: Some(undo_note(kind, &inverse, state_error.is_some())),
+                human: human_note(&call, mode),
+                ..Default::default()
+            };
+            if let Some(cur) = &current {
+                if let Some(diff) = diff_for(client, &call, kind, cur).await {
+                    extras.diff_lines = diff_lines(kind, &diff);
+                    extras.diff = Some(diff);
+                }
+                if let Some(fp) = &fingerprint {
+                    self.remember_preview(fp, def.name, cur);
+                }
+            } else if kind == ChangeKind::Create {
+                extras.diff = call.request.body.as_ref().map(redact);
+            }
+            let mut entry = call.entry(Outcome::Preview);
+            entry.message = fingerprint.clone();
+            self.record(&entry);
+            return outcome::preview(def, call.request, client.base_url().as_str(), &extras);
+        }
+
+        // Stale state: the target must still be what the preview showed.
+        if let Some(expected) = &call.expect_state {
+            let refusal = match (&current, &fingerprint) {
+                (Some(cur), Some(fp)) if fp != expected => {
+                    Some(self.stale_message(client, def, expected, cur).await)
+                }
+                (None, _) if kind.has_target_state() => Some(format!(
+                    "{} was not called: `expect_state` cannot be checked because the current state could not be read ({})",
+                    def.name,
+                    state_error.clone().unwrap_or_default()
+                )),
+                (None, _) => Some(format!(
+                    "{} was not called: `expect_state` applies to updates, deletes and replaces; this call has no current state to compare",
+                    def.name
+                )),
+                _ => None,
+            };
+            if let Some(message) = refusal {
+                return self.refuse(&call, message);
+            }
+        }
+
+        // A human approves destructive and dangerous changes.
+        let mut confirmed_by = "flag";
+        if needs_human(def, mode) {
+            let diff = match &current {
+                Some(cur) => diff_for(client, &call, kind, cur).await,
+                None => call.request.body.as_ref().map(redact),
+            };
+            let mut message = format!(
+                "Approve a {} change on the firewall {}?\n{} — {}\n{} {}",
+                def.risk.as_str(),
+                call.firewall,
+                def.name,
+                def.summary,
+                call.request.method,
+                secrets::redacted_request(call.request)["path"]
+                    .as_str()
+                    .unwrap_or(def.path)
+            );
+            if let Some(d) = &diff {
+                let lines = diff_lines(kind, d);
+                if !lines.is_empty() {
+                    message.push_str("\nWhat changes:\n");
+                    message.push_str(&lines.join("\n"));
+                } else if let Some(body) = call.request.body.as_ref() {
+                    message.push_str(&format!("\nBody: {}", redact(body)));
+                }
+            }
+            message.push_str(&format!(
+                "\nUndo: {}.",
+                undo_note(kind, &inverse, state_error.is_some())
+            ));
+            match elicit::ask(call.peer, message).await {
+                Answer::Approved => confirmed_by = "human",
+                Answer::Refused(why) => {
+                    return self.refuse(
+                        &call,
+                        format!(
+                            "{} was not called: the change was not approved ({why}).",
+                            def.name
+                        ),
+                    );
+                }
+                Answer::CannotAsk if mode == ConfirmMode::ElicitRequired => {
+                    return self.refuse(
+                        &call,
+                        format!(
+                            "{} was not called: it is {} and the server requires a human's approval (--confirm elicit-required), but this MCP client cannot ask the human (no elicitation support). Use a client with elicitation, or the administrator can restart with --confirm elicit.",
+                            def.name,
+                            def.risk.as_str()
+                        ),
+                    );
+                }
+                Answer::CannotAsk => confirmed_by = "flag (the client has no elicitation)",
+            }
+        }
+
+        if let Err(message) = self.limiter.take(def.risk) {
+            return self.refuse(&call, format!("{} was not called: {message}.", def.name));
+        }
+
+        let redacted_request = secrets::redacted_request(call.request);
+        let inverse_json = inverse.as_ref().map(Inverse::to_json);
+        let change_id = match self.journal.record_intent(&Intent {
+            firewall: call.firewall,
+            caller: call.caller,
+            tool: def.name,
+            kind: kind.as_str(),
+            model: def.model,
+            request: &redacted_request,
+            before: current.as_ref(),
+            inverse: inverse_json.as_ref(),
+            apply_tool: def.apply.map(|a| a.tool),
+            undo_of: None,
+        }) {
+            Ok(id) => id,
+            Err(e) => {
+                return self.refuse(
+                    &call,
+                    format!(
+                        "{} was not called: {e}; nothing is sent without a journal entry.",
+                        def.name
+                    ),
+                );
+            }
+        };
+
+        tracing::info!(tool = def.name, method = %def.method, path = def.path, change_id, "calling pfSense");
+        match (def.invoke)(client, call.args.clone()).await {
+            Ok(response) => {
+                let data = response.data();
+                let after = undo::after_state(client, def, call.args, &data).await;
+                let rid = response_id(&response);
+                let _ = self.journal.record_outcome(
+                    change_id,
+                    status::EXECUTED,
+                    after.as_ref(),
+                    inverse_json.as_ref(),
+                    rid.as_deref(),
+                    Some(&format!("confirmed by {confirmed_by}")),
+                );
+                let provisional = match self.options.auto_revert {
+                    Some(d) if inverse.is_some() && AUTO_REVERT_MODULES.contains(&def.module) => {
+                        let until = super::time::now_millis() + d.as_millis() as i64;
+                        let _ = self.journal.set_provisional(change_id, Some(until));
+                        Some((until, d))
+                    }
+                    _ => None,
+                };
+                let mut entry = call.entry(Outcome::Executed);
+                entry.response_id = rid;
+                entry.change_id = Some(change_id);
+                entry.message = Some(format!("confirmed by {confirmed_by}"));
+                self.record(&entry);
+                let mut result = outcome::success(def, call.request, &response);
+                secrets::mark_sensitive(&mut result);
+                annotate_change(&mut result, change_id, inverse.is_some(), provisional);
+                result
+            }
+            Err(e) => {
+                let rid = error_response_id(&e);
+                // A transport error leaves the outcome open: the request may have run.
+                let (st, after, note) = if matches!(e, CallError::Transport(_)) {
+                    let probe = self.journal.get(change_id).ok().flatten();
+                    match probe {
+                        Some(c) => undo::reconcile(client, &c).await,
+                        None => (status::UNKNOWN.into(), None, String::new()),
+                    }
+                } else {
+                    (status::FAILED.into(), None, e.to_string())
+                };
+                let _ = self.journal.record_outcome(
+                    change_id,
+                    &st,
+                    after.as_ref(),
+                    inverse_json.as_ref(),
+                    rid.as_deref(),
+                    Some(&note),
+                );
+                tracing::info!(tool = def.name, error = %e, "call failed");
+                let mut entry = call.entry(Outcome::Failed);
+                entry.response_id = rid;
+                entry.change_id = Some(change_id);
+                entry.message = Some(e.to_string());
+                self.record(&entry);
+                outcome::failure(def, &e)
+            }
+        }
+    }
+
+    fn refuse(&self, call: &Call<'_>, message: String) -> CallToolResult {
+        let mut entry = call.entry(Outcome::Refused);
+        entry.message = Some(message.clone());
+        self.record(&entry);
+        outcome::error(message)
+    }
+
+    /// Why an `expect_state` no longer matches: the object changed, or the id now points at
+    /// another object (ids shift after deletes) — and where the previewed object is now.
+    async fn stale_message(
+        &self,
+        client: &Client,
+        def: &ToolDef,
+        expected: &str,
+        current: &Value,
+    ) -> String {
+        let head = format!(
+            "{} was not called: the target changed since the preview (expect_state {expected}, now {}).",
+            def.name,
+            state::fingerprint(current)
+        );
+        let Some(previewed) = self.issued_state(expected) else {
+            return format!("{head} Preview again to see the current state and a new fingerprint.");
+        };
+        let was = state::identity(def.model, &previewed);
+        let now = state::identity(def.model, current);
+        if current.is_array() {
+            let diff = state::diff_collection(def.model, &previewed, current);
+            return format!(
+                "{head} The collection differs from the preview: {diff}. Preview again before replacing it."
+            );
+        }
+        if was.is_some() && was != now {
+            let mut msg = format!(
+                "{head} The id now points at a different object ({} instead of {}): ids shift after deletes.",
+                now.as_ref()
+                    .map(state::describe_identity)
+                    .unwrap_or_else(|| "another object".into()),
+                was.as_ref()
+                    .map(state::describe_identity)
+                    .unwrap_or_default(),
+            );
+            if let (Some(wanted), Some(Ok(all))) = (&was, state::read_collection(client, def).await)
+            {
+                match state::find_by_identity(def.model, &all, wanted) {
+                    Some(found) => msg.push_str(&format!(
+                        " The object you previewed is now id {}: preview again with that id.",
+                        found["id"]
+                    )),
+                    None => msg.push_str(" The object you previewed no longer exists."),
+                }
+            }
+            return msg;
+        }
+        let changed: Vec<String> = state::diff_fields(&previewed, current)
+            .iter()
+            .filter_map(|c| c["field"].as_str().map(String::from))
+            .collect();
+        format!(
+            "{head} The object was changed in between (fields: {}). Preview again to see the current state.",
+            if changed.is_empty() {
+                "unknown".into()
+            } else {
+                changed.join(", ")
+            }
+        )
+    }
+}
+
+/// Say in the result which journal entry the change is, and whether it is provisional.
+fn annotate_change(
+    result: &mut CallToolResult,
+    change_id: i64,
+    undoable: bool,
+    provisional: Option<(i64, std::time::Duration)>,
+) {
+    let mut note = format!("\nJournal: change {change_id}");
+    if undoable {
+        note.push_str(&format!(
+            " (undo with pfsense_undo {{\"change_id\": {change_id}}})"
+        ));
+    }
+    note.push('.');
+    if let Some(structured) = result.structured_content.as_mut() {
+        structured["change_id"] = json!(change_id);
+        structured["undoable"] = json!(undoable);
+        if let Some((until, d)) = provisional {
+            structured["provisional_until"] = json!(super::time::rfc3339(until));
+            note.push_str(&format!(
+                " PROVISIONAL: the server undoes this change in {} s unless pfsense_confirm_changes is called (after checking the firewall still works as intended).",
+                d.as_secs()
+            ));
+        }
+    }
+    if let Some(block) = result.content.iter_mut().find(|c| c.as_text().is_some()) {
+        let old = block.as_text().map(|t| t.text.clone()).unwrap_or_default();
+        *block = rmcp::model::ContentBlock::text(format!("{old}{note}"));
+    }
+}

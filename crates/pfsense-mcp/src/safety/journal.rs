@@ -1,0 +1,371 @@
+//! The change journal (SQLite): for every executed mutation, the state before it, the inverse
+//! operation, and what happened. Write-ahead: the intent (with the before-state) is stored
+//! before the request goes out and the outcome after it comes back, so a process killed in
+//! between leaves an `intent` row that the next start settles (`reconcile` in `undo.rs`).
+//!
+//! Nothing secret is stored: requests are redacted, and the firewall never returns secret
+//! fields in the states we read.
+
+use rusqlite::{Connection, OptionalExtension, params};
+use serde_json::{Value, json};
+use std::path::Path;
+use std::sync::Mutex;
+
+/// Status of a change row.
+pub mod status {
+    /// Recorded before the request; the outcome is not known yet.
+    pub const INTENT: &str = "intent";
+    /// The firewall accepted the change.
+    pub const EXECUTED: &str = "executed";
+    /// The firewall refused it or could not be reached; nothing changed.
+    pub const FAILED: &str = "failed";
+    /// Settled at start: the firewall's state shows the change did not happen.
+    pub const NOT_APPLIED: &str = "not_applied";
+    /// Settled at start, but the firewall's state cannot tell whether it happened.
+    pub const UNKNOWN: &str = "unknown";
+    /// Undone through `pfsense_undo`.
+    pub const UNDONE: &str = "undone";
+    /// Undone because nobody confirmed it before its auto-revert deadline.
+    pub const AUTO_REVERTED: &str = "auto_reverted";
+}
+
+const SCHEMA: &str = "
+CREATE TABLE IF NOT EXISTS changes (
+    id INTEGER PRIMARY KEY AUTOINCREMENT,
+    firewall TEXT NOT NULL,
+    time_ms INTEGER NOT NULL,
+    caller TEXT NOT NULL,
+    tool TEXT NOT NULL,
+    kind TEXT NOT NULL,
+    model TEXT NOT NULL,
+    request TEXT NOT NULL,
+    before_state TEXT,
+    after_state TEXT,
+    inverse TEXT,
+    apply_tool TEXT,
+    status TEXT NOT NULL,
+    response_id TEXT,
+    message TEXT,
+    provisional_until INTEGER,
+    undo_of INTEGER,
+    undone_by INTEGER
+);
+CREATE INDEX IF NOT EXISTS changes_by_firewall ON changes (firewall, id);
+";
+
+/// One row.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Change {
+    pub id: i64,
+    pub firewall: String,
+    pub time_ms: i64,
+    pub caller: String,
+    pub tool: String,
+    pub kind: String,
+    pub model: String,
+    /// The redacted request.
+    pub request: Value,
+    pub before: Option<Value>,
+    pub after: Option<Value>,
+    /// How to undo it (see `undo.rs`); None when it cannot be undone.
+    pub inverse: Option<Value>,
+    pub apply_tool: Option<String>,
+    pub status: String,
+    pub response_id: Option<String>,
+    pub message: Option<String>,
+    /// Auto-revert deadline (ms since the epoch) while the change is provisional.
+    pub provisional_until: Option<i64>,
+    pub undo_of: Option<i64>,
+    pub undone_by: Option<i64>,
+}
+
+impl Change {
+    /// How `pfsense_list_changes` shows it.
+    pub fn summary(&self) -> Value {
+        json!({
+            "change_id": self.id,
+            "time": super::time::rfc3339(self.time_ms),
+            "tool": self.tool,
+            "kind": self.kind,
+            "model": self.model,
+            "caller": self.caller,
+            "status": self.status,
+            "request": self.request,
+            "undoable": self.undoable(),
+            "provisional_until": self.provisional_until.map(super::time::rfc3339),
+            "undo_of": self.undo_of,
+            "undone_by": self.undone_by,
+            "response_id": self.response_id,
+            "message": self.message,
+        })
+    }
+
+    pub fn undoable(&self) -> bool {
+        self.status == status::EXECUTED && self.inverse.is_some() && self.undone_by.is_none()
+    }
+}
+
+/// What is known before the request goes out.
+#[derive(Debug, Clone)]
+pub struct Intent<'a> {
+    pub firewall: &'a str,
+    pub caller: &'a str,
+    pub tool: &'a str,
+    pub kind: &'a str,
+    pub model: &'a str,
+    pub request: &'a Value,
+    pub before: Option<&'a Value>,
+    pub inverse: Option<&'a Value>,
+    pub apply_tool: Option<&'a str>,
+    pub undo_of: Option<i64>,
+}
+
+pub struct Journal {
+    db: Mutex<Connection>,
+    location: String,
+}
+
+fn text(v: Option<&Value>) -> Option<String> {
+    v.map(Value::to_string)
+}
+
+fn parse(s: Option<String>) -> Option<Value> {
+    s.and_then(|s| serde_json::from_str(&s).ok())
+}
+
+const COLUMNS: &str = "id, firewall, time_ms, caller, tool, kind, model, request, before_state, after_state, inverse, apply_tool, status, response_id, message, provisional_until, undo_of, undone_by";
+
+fn row(r: &rusqlite::Row<'_>) -> rusqlite::Result<Change> {
+    Ok(Change {
+        id: r.get(0)?,
+        firewall: r.get(1)?,
+        time_ms: r.get(2)?,
+        caller: r.get(3)?,
+        tool: r.get(4)?,
+        kind: r.get(5)?,
+        model: r.get(6)?,
+        request: parse(r.get(7)?).unwrap_or(Value::Null),
+        before: parse(r.get(8)?),
+        after: parse(r.get(9)?),
+        inverse: parse(r.get(10)?),
+        apply_tool: r.get(11)?,
+        status: r.get(12)?,
+        response_id: r.get(13)?,
+        message: r.get(14)?,
+        provisional_until: r.get(15)?,
+        undo_of: r.get(16)?,
+        undone_by: r.get(17)?,
+    })
+}
+
+impl Journal {
+    /// Open (or create) the journal file.
+    pub fn open(path: &Path) -> Result<Journal, String> {
+        if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
+            std::fs::create_dir_all(dir).map_err(|e| {
+                format!("cannot create the journal directory {}: {e}", dir.display())
+            })?;
+        }
+        let conn = Connection::open(path)
+            .map_err(|e| format!("cannot open the change journal {}: {e}", path.display()))?;
+        Journal::init(conn, path.display().to_string())
+    }
+
+    /// A journal that lives only as long as the process (sandbox mode: the emulator's state
+    /// is gone at exit too).
+    pub fn in_memory() -> Result<Journal, String> {
+        let conn = Connection::open_in_memory()
+            .map_err(|e| format!("cannot open an in-memory journal: {e}"))?;
+        Journal::init(conn, "memory (lost at exit)".into())
+    }
+
+    fn init(conn: Connection, location: String) -> Result<Journal, String> {
+        // WAL + full sync: a row written before the request survives a kill -9.
+        conn.pragma_update(None, "journal_mode", "WAL")
+            .and_then(|_| conn.pragma_update(None, "synchronous", "FULL"))
+            .and_then(|_| conn.busy_timeout(std::time::Duration::from_secs(5)))
+            .and_then(|_| conn.execute_batch(SCHEMA))
+            .map_err(|e| format!("cannot prepare the change journal {location}: {e}"))?;
+        Ok(Journal {
+            db: Mutex::new(conn),
+            location,
+        })
+    }
+
+    pub fn location(&self) -> &str {
+        &self.location
+    }
+
+    fn db(&self) -> std::sync::MutexGuard<'_, Connection> {
+        self.db.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    /// Record the intent; returns the change id.
+    pub fn record_intent(&self, intent: &Intent<'_>) -> Result<i64, String> {
+        let db = self.db();
+        db.execute(
+            "INSERT INTO changes (firewall, time_ms, caller, tool, kind, model, request, before_state, inverse, apply_tool, status, undo_of)
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12)",
+            params![
+                intent.firewall,
+                super::time::now_millis(),
+                intent.caller,
+                intent.tool,
+                intent.kind,
+                intent.model,
+                intent.request.to_string(),
+                text(intent.before),
+                text(intent.inverse),
+                intent.apply_tool,
+                status::INTENT,
+                intent.undo_of,
+            ],
+        )
+        .map_err(|e| format!("the change journal could not record the intent: {e}"))?;
+        Ok(db.last_insert_rowid())
+    }
+
+    /// Record how a change ended.
+    pub fn record_outcome(
+        &self,
+        id: i64,
+        status: &str,
+        after: Option<&Value>,
+        inverse: Option<&Value>,
+        response_id: Option<&str>,
+        message: Option<&str>,
+    ) -> Result<(), String> {
+        self.db()
+            .execute(
+                "UPDATE changes SET status = ?2, after_state = COALESCE(?3, after_state), inverse = ?4, response_id = ?5, message = ?6 WHERE id = ?1",
+                params![id, status, text(after), text(inverse), response_id, message],
+            )
+            .map(|_| ())
+            .map_err(|e| format!("the change journal could not record the outcome of change {id}: {e}"))
+    }
+
+    pub fn set_provisional(&self, id: i64, until_ms: Option<i64>) -> Result<(), String> {
+        self.db()
+            .execute(
+                "UPDATE changes SET provisional_until = ?2 WHERE id = ?1",
+                params![id, until_ms],
+            )
+            .map(|_| ())
+            .map_err(|e| e.to_string())
+    }
+
+    /// Mark a change undone by another change.
+    pub fn mark_undone(&self, id: i64, by: i64, status: &str) -> Result<(), String> {
+        self.db()
+            .execute(
+                "UPDATE changes SET status = ?2, undone_by = ?3, provisional_until = NULL WHERE id = ?1",
+                params![id, status, by],
+            )
+            .map(|_| ())
+            .map_err(|e| e.to_string())
+    }
+
+    fn query(&self, sql: &str, args: &[&dyn rusqlite::ToSql]) -> Result<Vec<Change>, String> {
+        let db = self.db();
+        let mut stmt = db.prepare(sql).map_err(|e| e.to_string())?;
+        stmt.query_map(args, row)
+            .map_err(|e| e.to_string())?
+            .collect::<Result<Vec<_>, _>>()
+            .map_err(|e| e.to_string())
+    }
+
+    pub fn get(&self, id: i64) -> Result<Option<Change>, String> {
+        let db = self.db();
+        db.query_row(
+            &format!("SELECT {COLUMNS} FROM changes WHERE id = ?1"),
+            params![id],
+            row,
+        )
+        .optional()
+        .map_err(|e| e.to_string())
+    }
+
+    /// The newest changes of a firewall, newest first.
+    pub fn list(&self, firewall: &str, limit: i64) -> Result<Vec<Change>, String> {
+        self.query(
+            &format!("SELECT {COLUMNS} FROM changes WHERE firewall = ?1 ORDER BY id DESC LIMIT ?2"),
+            &[&firewall, &limit],
+        )
+    }
+
+    /// Rows a killed process left behind.
+    pub fn intents(&self, firewall: &str) -> Result<Vec<Change>, String> {
+        self.query(
+            &format!(
+                "SELECT {COLUMNS} FROM changes WHERE firewall = ?1 AND status = ?2 ORDER BY id"
+            ),
+            &[&firewall, &status::INTENT],
+        )
+    }
+
+    /// The newest `n` changes that can still be undone (not undos themselves), newest first.
+    pub fn last_undoable(&self, firewall: &str, n: i64) -> Result<Vec<Change>, String> {
+        self.query(
+            &format!(
+                "SELECT {COLUMNS} FROM changes WHERE firewall = ?1 AND status = ?2 AND inverse IS NOT NULL AND undone_by IS NULL AND undo_of IS NULL ORDER BY id DESC LIMIT ?3"
+            ),
+            &[&firewall, &status::EXECUTED, &n],
+        )
+    }
+
+    /// Provisional changes, soonest deadline first.
+    pub fn provisional(&self, firewall: &str) -> Result<Vec<Change>, String> {
+        self.query(
+            &format!(
+                "SELECT {COLUMNS} FROM changes WHERE firewall = ?1 AND provisional_until IS NOT NULL ORDER BY provisional_until, id"
+            ),
+            &[&firewall],
+        )
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn intents_outcomes_and_reopening() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("j.sqlite");
+        let j = Journal::open(&path).unwrap();
+        let req = json!({"method": "PATCH"});
+        let before = json!({"id": 1, "descr": "a"});
+        let id = j
+            .record_intent(&Intent {
+                firewall: "fw",
+                caller: "stdio",
+                tool: "pfsense_update_firewall_alias",
+                kind: "update",
+                model: "FirewallAlias",
+                request: &req,
+                before: Some(&before),
+                inverse: Some(&json!({"kind": "restore_fields"})),
+                apply_tool: Some("pfsense_firewall_apply"),
+                undo_of: None,
+            })
+            .unwrap();
+        drop(j);
+        let j = Journal::open(&path).unwrap();
+        assert_eq!(j.intents("fw").unwrap().len(), 1);
+        j.record_outcome(
+            id,
+            status::EXECUTED,
+            Some(&json!({"descr": "b"})),
+            Some(&json!({"kind": "restore_fields"})),
+            Some("SUCCESS"),
+            None,
+        )
+        .unwrap();
+        assert!(j.intents("fw").unwrap().is_empty());
+        let c = j.get(id).unwrap().unwrap();
+        assert!(c.undoable());
+        assert_eq!(c.before, Some(before));
+        assert_eq!(j.last_undoable("fw", 5).unwrap().len(), 1);
+        assert!(j.last_undoable("other", 5).unwrap().is_empty());
+    }
+}

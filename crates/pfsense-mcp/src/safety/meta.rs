@@ -1,0 +1,317 @@
+//! The safety tools: `pfsense_list_changes`, `pfsense_undo`, `pfsense_confirm_changes`.
+//! Their registry entries (names, schemas) are in `crate::meta`; `server.rs` dispatches here.
+
+use super::Safety;
+use super::audit::{Entry, Outcome};
+use super::elicit::{self, Answer, ConfirmMode};
+use super::journal::{Change, status};
+use super::{revert, undo};
+use crate::client::Client;
+use crate::outcome;
+use rmcp::RoleServer;
+use rmcp::model::{CallToolResult, ContentBlock};
+use serde_json::{Value, json};
+
+/// Most changes one `pfsense_undo` call takes back.
+pub const MAX_UNDO_AT_ONCE: i64 = 50;
+
+fn ok(text: String, structured: Value) -> CallToolResult {
+    let mut r = CallToolResult::success(vec![ContentBlock::text(text)]);
+    r.structured_content = Some(structured);
+    r
+}
+
+/// `pfsense_list_changes {limit?, status?}`.
+pub fn list_changes(safety: &Safety, firewall: &str, args: &Value) -> CallToolResult {
+    let limit = args
+        .get("limit")
+        .and_then(Value::as_i64)
+        .unwrap_or(20)
+        .clamp(1, 500);
+    let wanted = args.get("status").and_then(Value::as_str);
+    match safety.journal.list(firewall, limit) {
+        Ok(mut changes) => {
+            if let Some(s) = wanted {
+                changes.retain(|c| c.status == s);
+            }
+            let text = if changes.is_empty() {
+                "No changes in the journal for this firewall.".to_string()
+            } else {
+                changes
+                    .iter()
+                    .map(|c| {
+                        format!(
+                            "change {} {} {} [{}]{}{}",
+                            c.id,
+                            super::time::rfc3339(c.time_ms),
+                            c.tool,
+                            c.status,
+                            if c.undoable() { " undoable" } else { "" },
+                            c.provisional_until
+                                .map(|t| format!(" provisional until {}", super::time::rfc3339(t)))
+                                .unwrap_or_default()
+                        )
+                    })
+                    .collect::<Vec<_>>()
+                    .join("\n")
+            };
+            ok(
+                text,
+                json!({"journal": safety.journal.location(), "changes": revert::summaries(&changes)}),
+            )
+        }
+        Err(e) => outcome::error(format!("the change journal could not be read: {e}")),
+    }
+}
+
+/// `pfsense_confirm_changes {change_ids?}`.
+pub fn confirm_changes(
+    safety: &Safety,
+    firewall: &str,
+    caller: &str,
+    args: &Value,
+) -> CallToolResult {
+    if safety.options.auto_revert.is_none() {
+        return outcome::error(
+            "auto-revert is off (--auto-revert SECONDS): no change is provisional, nothing to confirm",
+        );
+    }
+    let ids: Option<Vec<i64>> = args
+        .get("change_ids")
+        .and_then(Value::as_array)
+        .map(|a| a.iter().filter_map(Value::as_i64).collect());
+    match revert::confirm(safety, firewall, ids.as_deref()) {
+        Ok(confirmed) => {
+            let mut entry = Entry::new(
+                firewall,
+                "pfsense_confirm_changes",
+                caller,
+                Outcome::Executed,
+            );
+            entry.arguments = args.clone();
+            entry.message = Some(format!("confirmed changes {confirmed:?}"));
+            safety.record(&entry);
+            let text = if confirmed.is_empty() {
+                "No provisional change matched: nothing to confirm.".to_string()
+            } else {
+                format!(
+                    "Confirmed change(s) {}: they are permanent and will not be auto-reverted.",
+                    confirmed
+                        .iter()
+                        .map(i64::to_string)
+                        .collect::<Vec<_>>()
+                        .join(", ")
+                )
+            };
+            ok(text, json!({"confirmed": confirmed}))
+        }
+        Err(e) => outcome::error(format!("the change journal could not be updated: {e}")),
+    }
+}
+
+fn selected(safety: &Safety, firewall: &str, args: &Value) -> Result<Vec<Change>, String> {
+    match (
+        args.get("change_id").and_then(Value::as_i64),
+        args.get("last").and_then(Value::as_i64),
+    ) {
+        (Some(_), Some(_)) => Err("pass either `change_id` or `last`, not both".into()),
+        (Some(id), None) => match safety.journal.get(id)? {
+            Some(c) if c.firewall == firewall => Ok(vec![c]),
+            _ => Err(format!(
+                "there is no change {id} for this firewall: pfsense_list_changes shows the journal"
+            )),
+        },
+        (None, last) => {
+            let n = last.unwrap_or(1);
+            if !(1..=MAX_UNDO_AT_ONCE).contains(&n) {
+                return Err(format!("`last` must be between 1 and {MAX_UNDO_AT_ONCE}"));
+            }
+            let changes = safety.journal.last_undoable(firewall, n)?;
+            if changes.is_empty() {
+                return Err("no change in the journal can be undone".into());
+            }
+            Ok(changes)
+        }
+    }
+}
+
+/// `pfsense_undo {change_id? | last?, confirm?}`: a preview of the steps unless confirmed.
+pub async fn undo(
+    safety: &Safety,
+    client: &Client,
+    firewall: &str,
+    caller: &str,
+    peer: Option<&rmcp::Peer<RoleServer>>,
+    args: &Value,
+) -> CallToolResult {
+    safety.settle(client, firewall).await;
+    let confirmed = args
+        .get("confirm")
+        .and_then(Value::as_bool)
+        .unwrap_or(false);
+    let record = |outcome: Outcome, change_id: Option<i64>, message: String| {
+        let mut entry = Entry::new(firewall, "pfsense_undo", caller, outcome);
+        entry.arguments = args.clone();
+        entry.change_id = change_id;
+        entry.message = Some(message);
+        safety.record(&entry);
+    };
+    let changes = match selected(safety, firewall, args) {
+        Ok(c) => c,
+        Err(e) => {
+            record(Outcome::Refused, None, e.clone());
+            return outcome::error(format!("pfsense_undo: {e}"));
+        }
+    };
+    // Plan every change first (newest first) so a preview shows all of it.
+    let mut plans = Vec::new();
+    for c in &changes {
+        match undo::prepare(client, c).await {
+            Ok(steps) => plans.push(json!({
+                "change_id": c.id,
+                "tool": c.tool,
+                "steps": steps.iter().map(|s| s.description.clone()).collect::<Vec<_>>(),
+            })),
+            Err(e) => {
+                let msg = format!("change {} cannot be undone: {e}", c.id);
+                record(Outcome::Refused, Some(c.id), msg.clone());
+                return outcome::error(format!("pfsense_undo: {msg}. Nothing was undone."));
+            }
+        }
+    }
+    let lines: Vec<String> = plans
+        .iter()
+        .map(|p| {
+            format!(
+                "change {} ({}): {}",
+                p["change_id"],
+                p["tool"].as_str().unwrap_or(""),
+                p["steps"]
+                    .as_array()
+                    .into_iter()
+                    .flatten()
+                    .filter_map(Value::as_str)
+                    .collect::<Vec<_>>()
+                    .join("; ")
+            )
+        })
+        .collect();
+    if !confirmed {
+        record(
+            Outcome::Preview,
+            changes.first().map(|c| c.id),
+            lines.join(" | "),
+        );
+        return ok(
+            format!(
+                "Preview only, nothing was sent. Undoing would:\n{}\nCall pfsense_undo again with the same arguments and `confirm: true` to do it.",
+                lines.join("\n")
+            ),
+            json!({"preview": true, "executed": false, "plan": plans}),
+        );
+    }
+    if safety.options.confirm != ConfirmMode::Flag {
+        let message = format!(
+            "Approve undoing on the firewall {firewall}:\n{}",
+            lines.join("\n")
+        );
+        match elicit::ask(peer, message).await {
+            Answer::Approved | Answer::CannotAsk
+                if safety.options.confirm == ConfirmMode::Elicit => {}
+            Answer::Approved => {}
+            Answer::CannotAsk => {
+                let msg = "the server requires a human's approval (--confirm elicit-required) and this client cannot ask".to_string();
+                record(Outcome::Refused, None, msg.clone());
+                return outcome::error(format!("pfsense_undo was not run: {msg}"));
+            }
+            Answer::Refused(why) => {
+                let msg = format!("not approved ({why})");
+                record(Outcome::Refused, None, msg.clone());
+                return outcome::error(format!("pfsense_undo was not run: {msg}"));
+            }
+        }
+    }
+    let mut undone = Vec::new();
+    for c in &changes {
+        match revert::perform_undo(safety, client, firewall, caller, c, status::UNDONE).await {
+            Ok((undo_id, done)) => {
+                record(
+                    Outcome::Undone,
+                    Some(c.id),
+                    format!("undone as change {undo_id}: {}", done.join("; ")),
+                );
+                undone.push(json!({"change_id": c.id, "undo_change_id": undo_id, "done": done}));
+            }
+            Err(e) => {
+                record(Outcome::Failed, Some(c.id), e.clone());
+                let mut r = outcome::error(format!(
+                    "pfsense_undo: {e}. Undone before this: {}",
+                    if undone.is_empty() {
+                        "nothing".to_string()
+                    } else {
+                        Value::Array(undone.clone()).to_string()
+                    }
+                ));
+                if let Some(s) = r.structured_content.as_mut() {
+                    s["undone"] = Value::Array(undone);
+                }
+                return r;
+            }
+        }
+    }
+    ok(
+        format!("Undone: {}", lines.join("\n")),
+        json!({"executed": true, "undone": undone}),
+    )
+}
+
+/// The meta tools this module answers.
+pub const SAFETY_TOOLS: &[&str] = &[
+    "pfsense_confirm_changes",
+    "pfsense_list_changes",
+    "pfsense_undo",
+];
+
+pub fn is_safety_tool(name: &str) -> bool {
+    SAFETY_TOOLS.contains(&name)
+}
+
+fn subject(meta: &crate::meta::MetaTool) -> crate::policy::Subject<'_> {
+    crate::policy::Subject {
+        name: meta.name,
+        // Undo sends changes to the firewall: read-only mode hides it.
+        changes_firewall: !meta.read_only && meta.name != "pfsense_confirm_changes",
+        risk: if meta.read_only {
+            crate::spec::Risk::Read
+        } else {
+            crate::spec::Risk::Write
+        },
+        danger: None,
+        module: None,
+    }
+}
+
+/// Why a safety tool is not offered.
+pub fn refusal(
+    meta: &crate::meta::MetaTool,
+    policy: &crate::policy::Policy,
+    auto_revert: bool,
+) -> String {
+    if meta.name == "pfsense_confirm_changes" && !auto_revert {
+        return "pfsense_confirm_changes is only offered when the server runs with --auto-revert SECONDS (PFSENSE_AUTO_REVERT)".into();
+    }
+    policy
+        .refusal_for(subject(meta))
+        .unwrap_or_else(|| format!("`{}` is not offered", meta.name))
+}
+
+pub fn offered(
+    meta: &crate::meta::MetaTool,
+    policy: &crate::policy::Policy,
+    auto_revert: bool,
+) -> bool {
+    if meta.name == "pfsense_confirm_changes" && !auto_revert {
+        return false;
+    }
+    policy.refusal_for(subject(meta)).is_none()
+}

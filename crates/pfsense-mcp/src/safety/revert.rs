@@ -1,0 +1,199 @@
+//! Carrying out undos (on request and when an auto-revert deadline passes), and settling
+//! journal rows a killed process left at start.
+
+use super::Safety;
+use super::audit::{Entry, Outcome};
+use super::journal::{Change, Intent, status};
+use super::undo;
+use crate::client::Client;
+use serde_json::{Value, json};
+use std::sync::Arc;
+use std::time::Duration;
+
+/// Undo one change: check it, record the undo's intent, send its steps, record the outcome.
+/// Returns the undo's own change id and what was done; the error says why nothing (or not
+/// everything) was done.
+pub async fn perform_undo(
+    safety: &Safety,
+    client: &Client,
+    firewall: &str,
+    caller: &str,
+    change: &Change,
+    final_status: &str,
+) -> Result<(i64, Vec<String>), String> {
+    let steps = undo::prepare(client, change).await?;
+    let request = json!({
+        "undo_of": change.id,
+        "steps": steps.iter().map(|s| json!({"tool": s.tool.name, "does": s.description, "arguments": crate::outcome::redact(&s.args)})).collect::<Vec<_>>(),
+    });
+    let undo_id = safety.journal.record_intent(&Intent {
+        firewall,
+        caller,
+        tool: "pfsense_undo",
+        kind: "undo",
+        model: &change.model,
+        request: &request,
+        before: change.after.as_ref(),
+        inverse: None,
+        apply_tool: None,
+        undo_of: Some(change.id),
+    })?;
+    let mut done = Vec::new();
+    for step in &steps {
+        if let Err(e) = undo::run_step(client, step).await {
+            let msg = format!(
+                "undo of change {} stopped at `{}` ({}): {e}. Done before that: {}",
+                change.id,
+                step.tool.name,
+                step.description,
+                if done.is_empty() {
+                    "nothing".to_string()
+                } else {
+                    done.join("; ")
+                }
+            );
+            let _ = safety.journal.record_outcome(
+                undo_id,
+                if done.is_empty() {
+                    status::FAILED
+                } else {
+                    status::UNKNOWN
+                },
+                None,
+                None,
+                None,
+                Some(&msg),
+            );
+            return Err(msg);
+        }
+        done.push(step.description.clone());
+    }
+    let _ = safety.journal.record_outcome(
+        undo_id,
+        status::EXECUTED,
+        None,
+        None,
+        None,
+        Some(&done.join("; ")),
+    );
+    safety
+        .journal
+        .mark_undone(change.id, undo_id, final_status)?;
+    Ok((undo_id, done))
+}
+
+/// Settle every row left in `intent` by a process that stopped mid-change.
+pub async fn reconcile_all(safety: &Safety, client: &Client, firewall: &str) {
+    let Ok(rows) = safety.journal.intents(firewall) else {
+        return;
+    };
+    for change in rows {
+        let (st, after, note) = if change.undo_of.is_some() {
+            (
+                status::UNKNOWN.to_string(),
+                None,
+                "an undo was interrupted; check the object and list the changes".to_string(),
+            )
+        } else {
+            undo::reconcile(client, &change).await
+        };
+        if st == status::INTENT {
+            tracing::warn!(change_id = change.id, "{note}");
+            continue;
+        }
+        let _ = safety.journal.record_outcome(
+            change.id,
+            &st,
+            after.as_ref(),
+            change.inverse.as_ref(),
+            None,
+            Some(&note),
+        );
+        tracing::info!(change_id = change.id, status = %st, "journal entry settled at start");
+        let mut entry = Entry::new(
+            firewall,
+            &change.tool,
+            "pfsense-mcp (start)",
+            Outcome::Reconciled,
+        );
+        entry.request = change.request.clone();
+        entry.change_id = Some(change.id);
+        entry.message = Some(format!("{st}: {note}"));
+        safety.record(&entry);
+    }
+}
+
+/// Undo provisional changes whose deadline has passed, newest first, and record that it did.
+pub async fn revert_due(safety: &Safety, client: &Client, firewall: &str) {
+    let now = super::time::now_millis();
+    let Ok(mut due) = safety.journal.provisional(firewall) else {
+        return;
+    };
+    due.retain(|c| c.provisional_until.is_some_and(|t| t <= now));
+    due.sort_by_key(|c| std::cmp::Reverse(c.id));
+    for change in due {
+        let result = perform_undo(
+            safety,
+            client,
+            firewall,
+            "pfsense-mcp (auto-revert)",
+            &change,
+            status::AUTO_REVERTED,
+        )
+        .await;
+        let mut entry = Entry::new(
+            firewall,
+            &change.tool,
+            "pfsense-mcp (auto-revert)",
+            Outcome::AutoReverted,
+        );
+        entry.change_id = Some(change.id);
+        entry.request = change.request.clone();
+        match result {
+            Ok((undo_id, done)) => {
+                tracing::warn!(
+                    change_id = change.id,
+                    undo_id,
+                    "auto-revert: change was not confirmed in time and has been undone"
+                );
+                entry.message = Some(format!(
+                    "not confirmed before its deadline; undone as change {undo_id}: {}",
+                    done.join("; ")
+                ));
+            }
+            Err(e) => {
+                // Stop the clock for this change: retrying would not make the check pass.
+                let _ = safety.journal.set_provisional(change.id, None);
+                tracing::error!(change_id = change.id, error = %e, "auto-revert could not undo a change");
+                entry.outcome = Outcome::Failed;
+                entry.message = Some(format!("auto-revert could not undo it: {e}"));
+            }
+        }
+        safety.record(&entry);
+    }
+}
+
+/// The auto-revert clock: checks every half second (cheap: one indexed SQLite query).
+pub async fn run_clock(safety: Arc<Safety>, client: Arc<Client>, firewall: String) {
+    loop {
+        revert_due(&safety, &client, &firewall).await;
+        tokio::time::sleep(Duration::from_millis(500)).await;
+    }
+}
+
+/// Make provisional changes permanent. None = all of them.
+pub fn confirm(safety: &Safety, firewall: &str, ids: Option<&[i64]>) -> Result<Vec<i64>, String> {
+    let mut confirmed = Vec::new();
+    for c in safety.journal.provisional(firewall)? {
+        if ids.is_none_or(|ids| ids.contains(&c.id)) {
+            safety.journal.set_provisional(c.id, None)?;
+            confirmed.push(c.id);
+        }
+    }
+    Ok(confirmed)
+}
+
+/// Summaries of changes for a tool result.
+pub fn summaries(changes: &[Change]) -> Value {
+    Value::Array(changes.iter().map(Change::summary).collect())
+}

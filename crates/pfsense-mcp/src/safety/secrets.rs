@@ -1,0 +1,141 @@
+//! Secrets: redacted copies of requests for previews, the audit log and the journal; the
+//! refusal of a redaction placeholder sent back as a value; and the marking of secret fields
+//! in results, so a model knows what not to repeat.
+
+use crate::outcome::{REDACTED, redact};
+use crate::request::PreparedRequest;
+use crate::spec::tables::is_sensitive_field;
+use serde_json::{Value, json};
+
+/// A request as it may be stored or shown: secret query values and body fields replaced.
+pub fn redacted_request(request: &PreparedRequest) -> Value {
+    let query: Vec<(String, String)> = request
+        .query
+        .iter()
+        .map(|(k, v)| {
+            let shown = if is_sensitive_field(k.trim_end_matches("[]")) {
+                REDACTED.to_string()
+            } else {
+                v.clone()
+            };
+            (k.clone(), shown)
+        })
+        .collect();
+    let shown = PreparedRequest {
+        query,
+        body: request.body.as_ref().map(redact),
+        ..request.clone()
+    };
+    let mut v = json!({
+        "method": request.method.as_str(),
+        "path": shown.path_and_query(),
+    });
+    if let Some(body) = &shown.body {
+        v["body"] = body.clone();
+    }
+    v
+}
+
+/// Where a redaction placeholder appears as a value (`field` or `objects[2].password`), so
+/// the call can be refused: sending it would store the text `<redacted>` as the secret.
+pub fn placeholder_paths(args: &Value) -> Vec<String> {
+    fn walk(v: &Value, path: &str, out: &mut Vec<String>) {
+        match v {
+            Value::String(s) if s.contains(REDACTED) => out.push(path.to_string()),
+            Value::Object(m) => {
+                for (k, v) in m {
+                    let p = if path.is_empty() {
+                        k.clone()
+                    } else {
+                        format!("{path}.{k}")
+                    };
+                    walk(v, &p, out);
+                }
+            }
+            Value::Array(items) => {
+                for (i, v) in items.iter().enumerate() {
+                    walk(v, &format!("{path}[{i}]"), out);
+                }
+            }
+            _ => {}
+        }
+    }
+    let mut out = Vec::new();
+    walk(args, "", &mut out);
+    out
+}
+
+/// Paths of fields in a result that hold secrets (non-empty values of sensitive fields).
+pub fn sensitive_paths(data: &Value) -> Vec<String> {
+    fn walk(v: &Value, path: &str, out: &mut Vec<String>) {
+        match v {
+            Value::Object(m) => {
+                for (k, v) in m {
+                    let p = if path.is_empty() {
+                        k.clone()
+                    } else {
+                        format!("{path}.{k}")
+                    };
+                    let secret = is_sensitive_field(k)
+                        && !v.is_null()
+                        && !v.is_boolean()
+                        && v != &Value::String(String::new());
+                    if secret {
+                        out.push(p);
+                    } else {
+                        walk(v, &p, out);
+                    }
+                }
+            }
+            Value::Array(items) => {
+                for (i, v) in items.iter().enumerate() {
+                    walk(v, &format!("{path}[{i}]"), out);
+                }
+            }
+            _ => {}
+        }
+    }
+    let mut out = Vec::new();
+    walk(data, "", &mut out);
+    out
+}
+
+/// Mark the secret fields of a successful result: `structuredContent.sensitive_fields` lists
+/// their paths under `data`, and the text says not to repeat them. The values stay: the
+/// caller asked the firewall for them.
+pub fn mark_sensitive(result: &mut rmcp::model::CallToolResult) {
+    let Some(structured) = result.structured_content.as_mut() else {
+        return;
+    };
+    let paths = sensitive_paths(structured.get("data").unwrap_or(&Value::Null));
+    if paths.is_empty() {
+        return;
+    }
+    let note = format!(
+        "\nThese fields hold secrets: do not repeat, summarise or log their values: {}.",
+        paths.join(", ")
+    );
+    structured["sensitive_fields"] = json!(paths);
+    if let Some(text) = result
+        .content
+        .iter_mut()
+        .find_map(|c| c.as_text().map(|t| t.text.clone()).map(|t| (c, t)))
+    {
+        let (block, old) = text;
+        *block = rmcp::model::ContentBlock::text(format!("{old}{note}"));
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn placeholders_and_sensitive_paths() {
+        let args = json!({"name": "x", "objects": [{"password": "<redacted>"}]});
+        assert_eq!(placeholder_paths(&args), vec!["objects[0].password"]);
+        let data =
+            json!({"name": "u", "password": "s3cret", "ipsecpsk": null, "keys": [{"key": "k"}]});
+        assert_eq!(sensitive_paths(&data), vec!["password", "keys[0].key"]);
+    }
+}

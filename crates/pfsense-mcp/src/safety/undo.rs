@@ -1,0 +1,589 @@
+//! Inverse operations: how to undo each kind of change, the checks that keep an undo from
+//! overwriting someone else's later change, and settling journal rows a killed process left.
+//!
+//! pfSense has no restore endpoint (pfsense-rest-api.md, "Special endpoints"), so every undo
+//! is an ordinary API call: delete what was created, patch old fields back, re-create what was
+//! deleted at its old position (`placement`), or put the old collection back (PUT).
+
+use super::journal::{Change, status};
+use super::state::{self, ChangeKind, describe_identity, identity, without_id};
+use crate::catalog::{self, ToolDef};
+use crate::client::Client;
+use crate::request::PreparedRequest;
+use crate::spec::{Method, PathKind};
+use serde::{Deserialize, Serialize};
+use serde_json::{Map, Value, json};
+
+/// How to undo one change. Stored in the journal as JSON.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(tag = "op", rename_all = "snake_case")]
+pub enum Inverse {
+    /// Undo a create: delete the object it made.
+    DeleteCreated {
+        delete_tool: String,
+        read_tool: String,
+        list_tool: Option<String>,
+    },
+    /// Undo an update: patch the old values of the fields it changed.
+    RestoreFields {
+        update_tool: String,
+        read_tool: String,
+        list_tool: Option<String>,
+        fields: Map<String, Value>,
+    },
+    /// Undo a delete: create the object again at its old position.
+    Recreate {
+        create_tool: String,
+        list_tool: Option<String>,
+        object: Map<String, Value>,
+        position: Option<u64>,
+    },
+    /// Undo a replace or a bulk delete: put the old collection back.
+    RestoreCollection {
+        replace_tool: String,
+        list_tool: String,
+        objects: Vec<Value>,
+    },
+    /// Undo a settings change: patch the old values back.
+    RestoreSettings {
+        update_tool: String,
+        read_tool: String,
+        fields: Map<String, Value>,
+    },
+}
+
+impl Inverse {
+    pub fn to_json(&self) -> Value {
+        serde_json::to_value(self).unwrap_or(Value::Null)
+    }
+
+    pub fn from_json(v: &Value) -> Option<Inverse> {
+        serde_json::from_value(v.clone()).ok()
+    }
+}
+
+fn name(def: Option<&'static ToolDef>) -> Option<String> {
+    def.map(|d| d.name.to_string())
+}
+
+/// The old values of the fields a PATCH sets. Secrets are left out: the firewall never
+/// returns them, so they cannot be restored.
+fn old_fields(before: &Value, args: &Value) -> Map<String, Value> {
+    let mut out = Map::new();
+    if let Some(patch) = args.as_object() {
+        for field in patch.keys() {
+            if state::CONTROL_ARGS.contains(&field.as_str())
+                || crate::spec::tables::is_sensitive_field(field)
+            {
+                continue;
+            }
+            out.insert(
+                field.clone(),
+                before.get(field).cloned().unwrap_or(Value::Null),
+            );
+        }
+    }
+    out
+}
+
+/// Objects of a collection as a PUT or POST takes them back.
+fn writable_list(def: &ToolDef, collection: &Value) -> Vec<Value> {
+    let create = state::sibling(def, PathKind::Item, Method::Post);
+    collection
+        .as_array()
+        .map(|items| {
+            items
+                .iter()
+                .map(|o| match create {
+                    Some(c) => Value::Object(state::writable_fields(c, o)),
+                    None => without_id(o),
+                })
+                .collect()
+        })
+        .unwrap_or_default()
+}
+
+/// The inverse of a call, planned before it runs. None when it cannot be undone.
+pub fn plan(def: &ToolDef, args: &Value, before: Option<&Value>) -> Option<Inverse> {
+    let item_get = || state::sibling(def, PathKind::Item, Method::Get);
+    let list = || name(state::sibling(def, PathKind::Plural, Method::Get));
+    match ChangeKind::of(def) {
+        ChangeKind::Create => Some(Inverse::DeleteCreated {
+            delete_tool: name(state::sibling(def, PathKind::Item, Method::Delete))?,
+            read_tool: name(item_get())?,
+            list_tool: list(),
+        }),
+        ChangeKind::Update => Some(Inverse::RestoreFields {
+            update_tool: def.name.to_string(),
+            read_tool: name(item_get())?,
+            list_tool: list(),
+            fields: old_fields(before?, args),
+        }),
+        ChangeKind::Delete => {
+            let before = before?;
+            let create = state::sibling(def, PathKind::Item, Method::Post)?;
+            let mut object = state::writable_fields(create, before);
+            if let Some(p) = before.get("parent_id").filter(|v| !v.is_null()) {
+                object.insert("parent_id".into(), p.clone());
+            }
+            Some(Inverse::Recreate {
+                create_tool: create.name.to_string(),
+                list_tool: list(),
+                object,
+                position: before.get("id").and_then(Value::as_u64),
+            })
+        }
+        ChangeKind::Replace | ChangeKind::BulkDelete => Some(Inverse::RestoreCollection {
+            replace_tool: name(state::sibling(def, PathKind::Plural, Method::Put))?,
+            list_tool: list()?,
+            objects: writable_list(def, before?),
+        }),
+        ChangeKind::Settings => Some(Inverse::RestoreSettings {
+            update_tool: def.name.to_string(),
+            read_tool: name(state::sibling(def, PathKind::Settings, Method::Get))?,
+            fields: old_fields(before?, args),
+        }),
+        ChangeKind::Other => None,
+    }
+}
+
+/// The state of the target right after a successful call, read back from the firewall (the
+/// response alone may differ from what a later GET shows).
+pub async fn after_state(
+    client: &Client,
+    def: &ToolDef,
+    args: &Value,
+    response: &Value,
+) -> Option<Value> {
+    match ChangeKind::of(def) {
+        ChangeKind::Create | ChangeKind::Update => {
+            let get = state::sibling(def, PathKind::Item, Method::Get)?;
+            let mut a = Map::new();
+            a.insert("id".into(), response.get("id")?.clone());
+            if let Some(p) = response
+                .get("parent_id")
+                .or_else(|| args.get("parent_id"))
+                .filter(|v| !v.is_null())
+            {
+                a.insert("parent_id".into(), p.clone());
+            }
+            Some(
+                state::read(client, get, Value::Object(a))
+                    .await
+                    .unwrap_or_else(|_| response.clone()),
+            )
+        }
+        ChangeKind::Settings => Some(
+            state::read_target(client, def, args)
+                .await
+                .and_then(Result::ok)
+                .unwrap_or_else(|| response.clone()),
+        ),
+        ChangeKind::Delete | ChangeKind::Replace | ChangeKind::BulkDelete => {
+            state::read_collection(client, def).await?.ok()
+        }
+        ChangeKind::Other => None,
+    }
+}
+
+/// One API call an undo makes.
+#[derive(Debug, Clone)]
+pub struct Step {
+    pub tool: &'static ToolDef,
+    pub args: Value,
+    /// For the human: what this does.
+    pub description: String,
+}
+
+fn tool(name: &str) -> Result<&'static ToolDef, String> {
+    catalog::tool(name).ok_or_else(|| {
+        format!(
+            "the journal names the tool `{name}`, which this build does not have (the spec changed)"
+        )
+    })
+}
+
+fn differing_fields(a: &Value, b: &Value) -> Vec<String> {
+    let (Some(a), Some(b)) = (a.as_object(), b.as_object()) else {
+        return vec!["(the whole value)".into()];
+    };
+    let mut keys: Vec<&String> = a.keys().chain(b.keys()).collect();
+    keys.sort();
+    keys.dedup();
+    keys.into_iter()
+        .filter(|k| k.as_str() != "id" && a.get(*k) != b.get(*k))
+        .map(|k| k.to_string())
+        .collect()
+}
+
+/// Where the object a change touched is now: by stable identity when the model has one,
+/// else at the id the change saw (then the full comparison below guards against a shifted id).
+async fn locate(
+    client: &Client,
+    change: &Change,
+    read_tool: &str,
+    list_tool: Option<&str>,
+    recorded: &Value,
+) -> Result<Option<Value>, String> {
+    if let (Some(wanted), Some(list)) = (identity(&change.model, recorded), list_tool) {
+        let all = state::read(client, tool(list)?, json!({})).await?;
+        return Ok(state::find_by_identity(&change.model, &all, &wanted).cloned());
+    }
+    let mut a = Map::new();
+    a.insert(
+        "id".into(),
+        recorded.get("id").cloned().unwrap_or(Value::Null),
+    );
+    if let Some(p) = recorded.get("parent_id").filter(|v| !v.is_null()) {
+        a.insert("parent_id".into(), p.clone());
+    }
+    match state::read(client, tool(read_tool)?, Value::Object(a)).await {
+        Ok(v) => Ok(Some(v)),
+        Err(e) if e.contains("MODEL_OBJECT_NOT_FOUND") => Ok(None),
+        Err(e) => Err(e),
+    }
+}
+
+fn what(change: &Change, object: &Value) -> String {
+    match identity(&change.model, object) {
+        Some(id) => format!("the {} with {}", change.model, describe_identity(&id)),
+        None => format!(
+            "the {} at id {}",
+            change.model,
+            object.get("id").unwrap_or(&Value::Null)
+        ),
+    }
+}
+
+/// Check that nobody changed the target since the change, and say what undoing it sends.
+/// The error explains why the undo is refused.
+pub async fn prepare(client: &Client, change: &Change) -> Result<Vec<Step>, String> {
+    if change.undone_by.is_some() {
+        return Err(format!(
+            "change {} was already undone by change {}",
+            change.id,
+            change.undone_by.unwrap_or_default()
+        ));
+    }
+    if change.status != status::EXECUTED {
+        return Err(format!(
+            "change {} has status `{}`: only executed changes can be undone",
+            change.id, change.status
+        ));
+    }
+    if change.undo_of.is_some() {
+        return Err(format!(
+            "change {} is itself an undo; undo cannot be undone (make the change again instead)",
+            change.id
+        ));
+    }
+    let inverse = change
+        .inverse
+        .as_ref()
+        .and_then(Inverse::from_json)
+        .ok_or_else(|| {
+            format!(
+                "change {} ({}) has no inverse operation: it cannot be undone",
+                change.id, change.tool
+            )
+        })?;
+    let after = change.after.clone().unwrap_or(Value::Null);
+    let changed_since = |current: &Value, recorded: &Value, label: String| {
+        let fields = differing_fields(current, recorded);
+        format!(
+            "{label} has been changed since change {} (fields: {}); undo refused so that the later change is not lost. Look at it and change it by hand if you still want to",
+            change.id,
+            fields.join(", ")
+        )
+    };
+    let mut steps = match inverse {
+        Inverse::DeleteCreated {
+            delete_tool,
+            read_tool,
+            list_tool,
+        } => {
+            let label = what(change, &after);
+            let current = locate(client, change, &read_tool, list_tool.as_deref(), &after)
+                .await?
+                .ok_or_else(|| {
+                    format!(
+                        "{label} created by change {} no longer exists: nothing to undo",
+                        change.id
+                    )
+                })?;
+            if without_id(&current) != without_id(&after) {
+                return Err(changed_since(&current, &after, label));
+            }
+            let mut args = Map::new();
+            args.insert("id".into(), current["id"].clone());
+            if let Some(p) = current.get("parent_id").filter(|v| !v.is_null()) {
+                args.insert("parent_id".into(), p.clone());
+            }
+            vec![Step {
+                tool: tool(&delete_tool)?,
+                args: Value::Object(args),
+                description: format!("delete {label} (now id {})", current["id"]),
+            }]
+        }
+        Inverse::RestoreFields {
+            update_tool,
+            read_tool,
+            list_tool,
+            fields,
+        } => {
+            let label = what(change, &after);
+            let current = locate(client, change, &read_tool, list_tool.as_deref(), &after)
+                .await?
+                .ok_or_else(|| {
+                    format!(
+                        "{label} changed by change {} no longer exists: nothing to restore",
+                        change.id
+                    )
+                })?;
+            if without_id(&current) != without_id(&after) {
+                return Err(changed_since(&current, &after, label));
+            }
+            let mut args = fields.clone();
+            args.insert("id".into(), current["id"].clone());
+            if let Some(p) = current.get("parent_id").filter(|v| !v.is_null()) {
+                args.insert("parent_id".into(), p.clone());
+            }
+            let names: Vec<&str> = fields.keys().map(String::as_str).collect();
+            vec![Step {
+                tool: tool(&update_tool)?,
+                args: Value::Object(args),
+                description: format!(
+                    "restore {} of {label} (now id {})",
+                    names.join(", "),
+                    current["id"]
+                ),
+            }]
+        }
+        Inverse::Recreate {
+            create_tool,
+            list_tool,
+            object,
+            position,
+        } => {
+            let before = change.before.clone().unwrap_or(Value::Null);
+            let label = what(change, &before);
+            if let Some(list) = &list_tool {
+                let all = state::read(client, tool(list)?, json!({})).await?;
+                match identity(&change.model, &before) {
+                    Some(wanted) => {
+                        if let Some(found) = state::find_by_identity(&change.model, &all, &wanted) {
+                            return Err(format!(
+                                "{label} exists again (id {}): someone re-created it since change {}; undo refused",
+                                found["id"], change.id
+                            ));
+                        }
+                    }
+                    None => {
+                        if all != after {
+                            return Err(format!(
+                                "the {} list has changed since change {} and this model has no stable identity, so re-creating at the old position could land in the wrong place; undo refused",
+                                change.model, change.id
+                            ));
+                        }
+                    }
+                }
+            }
+            let mut args = object.clone();
+            if let Some(p) = position {
+                // Re-create at the old index: `placement` moves the new object there.
+                args.insert("placement".into(), json!(p));
+            }
+            vec![Step {
+                tool: tool(&create_tool)?,
+                args: Value::Object(args),
+                description: format!(
+                    "re-create {label}{}",
+                    position
+                        .map(|p| format!(" at position {p}"))
+                        .unwrap_or_default()
+                ),
+            }]
+        }
+        Inverse::RestoreCollection {
+            replace_tool,
+            list_tool,
+            objects,
+        } => {
+            let current = state::read(client, tool(&list_tool)?, json!({})).await?;
+            if current != after {
+                return Err(format!(
+                    "the {} list has changed since change {}; undo refused so that the later change is not lost",
+                    change.model, change.id
+                ));
+            }
+            vec![Step {
+                tool: tool(&replace_tool)?,
+                args: json!({ "objects": objects }),
+                description: format!(
+                    "put back the {} list as it was before change {} ({} objects)",
+                    change.model,
+                    change.id,
+                    objects.len()
+                ),
+            }]
+        }
+        Inverse::RestoreSettings {
+            update_tool,
+            read_tool,
+            fields,
+        } => {
+            let current = state::read(client, tool(&read_tool)?, json!({})).await?;
+            if current != after {
+                return Err(changed_since(
+                    &current,
+                    &after,
+                    format!("the {} settings", change.model),
+                ));
+            }
+            let names: Vec<&str> = fields.keys().map(String::as_str).collect();
+            vec![Step {
+                tool: tool(&update_tool)?,
+                args: Value::Object(fields.clone()),
+                description: format!(
+                    "restore {} of the {} settings",
+                    names.join(", "),
+                    change.model
+                ),
+            }]
+        }
+    };
+    if let Some(apply) = change.apply_tool.as_deref().and_then(catalog::tool) {
+        steps.push(Step {
+            tool: apply,
+            args: json!({}),
+            description: format!("apply the subsystem ({})", apply.name),
+        });
+    }
+    Ok(steps)
+}
+
+/// Send one step.
+pub async fn run_step(client: &Client, step: &Step) -> Result<Value, String> {
+    let mut request = PreparedRequest::build(step.tool, &step.args).map_err(|e| e.0)?;
+    // `placement` is a control parameter most create schemas do not list; the builder only
+    // sends listed arguments, so add it to the JSON body here.
+    if let (Some(p), Some(Value::Object(body))) =
+        (step.args.get("placement"), request.body.as_mut())
+    {
+        body.insert("placement".into(), p.clone());
+    }
+    client
+        .send(step.tool, &request)
+        .await
+        .map(|r| r.data())
+        .map_err(|e| e.to_string())
+}
+
+/// Settle a row left in `intent` by a killed process: read the firewall and decide whether
+/// the change happened. Returns the new status, the after-state, and a note.
+pub async fn reconcile(client: &Client, change: &Change) -> (String, Option<Value>, String) {
+    let Some(def) = catalog::tool(&change.tool) else {
+        return (
+            status::UNKNOWN.into(),
+            None,
+            "the tool is not in this build".into(),
+        );
+    };
+    let before = change.before.clone().unwrap_or(Value::Null);
+    let kind = ChangeKind::of(def);
+    let current = match kind {
+        ChangeKind::Create => {
+            // Only a create whose request names the object's identity can be found again.
+            let body = change.request.get("body").cloned().unwrap_or(Value::Null);
+            let Some(wanted) = identity(&change.model, &body) else {
+                return (
+                    status::UNKNOWN.into(),
+                    None,
+                    "the process was stopped before the answer came; this model has no identity in the request, so whether the object was created is unknown: list the collection to check".into(),
+                );
+            };
+            let found = match state::read_collection(client, def).await {
+                Some(Ok(all)) => state::find_by_identity(&change.model, &all, &wanted).cloned(),
+                _ => {
+                    return (
+                        status::INTENT.into(),
+                        None,
+                        "could not read the firewall to settle this entry; will retry at next start".into(),
+                    );
+                }
+            };
+            return match found {
+                Some(obj) => (
+                    status::EXECUTED.into(),
+                    Some(obj),
+                    format!(
+                        "settled at start: the object with {} exists, so the create happened",
+                        describe_identity(&wanted)
+                    ),
+                ),
+                None => (
+                    status::NOT_APPLIED.into(),
+                    None,
+                    format!(
+                        "settled at start: no object with {} exists, so the create did not happen",
+                        describe_identity(&wanted)
+                    ),
+                ),
+            };
+        }
+        ChangeKind::Update | ChangeKind::Delete => {
+            let args = json!({"id": before.get("id"), "parent_id": before.get("parent_id")});
+            let args = Value::Object(
+                args.as_object()
+                    .into_iter()
+                    .flatten()
+                    .filter(|(_, v)| !v.is_null())
+                    .map(|(k, v)| (k.clone(), v.clone()))
+                    .collect(),
+            );
+            match state::read_target(client, def, &args).await {
+                Some(Ok(v)) => Some(v),
+                Some(Err(e)) if e.contains("MODEL_OBJECT_NOT_FOUND") => Some(Value::Null),
+                _ => None,
+            }
+        }
+        ChangeKind::Settings | ChangeKind::Replace | ChangeKind::BulkDelete => {
+            state::read_target(client, def, &json!({}))
+                .await
+                .and_then(Result::ok)
+        }
+        ChangeKind::Other => {
+            return (
+                status::UNKNOWN.into(),
+                None,
+                "the process was stopped before the answer came; this kind of call leaves no state to check".into(),
+            );
+        }
+    };
+    let Some(current) = current else {
+        return (
+            status::INTENT.into(),
+            None,
+            "could not read the firewall to settle this entry; will retry at next start".into(),
+        );
+    };
+    if current == before {
+        return (
+            status::NOT_APPLIED.into(),
+            None,
+            "settled at start: the target is exactly as before, so the change did not happen"
+                .into(),
+        );
+    }
+    let after = match kind {
+        ChangeKind::Delete => state::read_collection(client, def)
+            .await
+            .and_then(Result::ok),
+        _ => Some(current),
+    };
+    (
+        status::EXECUTED.into(),
+        after,
+        "settled at start: the target differs from its state before the call, so the change happened".into(),
+    )
+}

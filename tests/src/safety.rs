@@ -1,0 +1,201 @@
+//! Helpers for the safety tests: an emulator started in the test process, and an MCP client
+//! (rmcp) that supports elicitation and answers as a scripted human would.
+
+use pfsense_emulator::{EmulatorConfig, RunningEmulator, Spec};
+use rmcp::model::{
+    CallToolRequestParams, CallToolResult, ClientCapabilities, ClientConfig, ElicitRequestParams,
+    ElicitResult, ElicitationAction, ElicitationCapability, FormElicitationCapability, Tool,
+};
+use rmcp::service::{RequestContext, RunningService};
+use rmcp::transport::TokioChildProcess;
+use rmcp::{ClientHandler, ErrorData, RoleClient, ServiceExt};
+use serde_json::{Value, json};
+use std::path::{Path, PathBuf};
+use std::sync::{Arc, Mutex, OnceLock};
+use tokio::process::Command;
+
+pub fn spec_path() -> PathBuf {
+    if let Ok(p) = std::env::var("PFSENSE_OPENAPI_SPEC") {
+        return PathBuf::from(p);
+    }
+    let root = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../openapi-spec.json");
+    if root.exists() {
+        return root;
+    }
+    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../shared/openapi-spec.json")
+}
+
+/// The spec, loaded once per test binary.
+pub fn spec() -> Arc<Spec> {
+    static SPEC: OnceLock<Arc<Spec>> = OnceLock::new();
+    SPEC.get_or_init(|| Arc::new(Spec::load(&spec_path()).expect("the v2.7.1 spec loads")))
+        .clone()
+}
+
+/// A fresh emulator on loopback with key auth and every package installed.
+pub async fn emulator() -> RunningEmulator {
+    let mut config = EmulatorConfig::new(spec_path());
+    config.spec = Some(spec());
+    config.enable_key_auth = true;
+    config.installed_packages = vec!["all".into()];
+    pfsense_emulator::start(config)
+        .await
+        .expect("the emulator starts")
+}
+
+/// The environment that points the binary at an emulator.
+pub fn env_for(emu: &RunningEmulator) -> Vec<(String, String)> {
+    vec![
+        ("PFSENSE_HOST".into(), emu.url().to_string()),
+        (
+            "PFSENSE_API_KEY".into(),
+            emu.api_key().expect("key auth is on").to_string(),
+        ),
+        (
+            "PFSENSE_TLS_FINGERPRINT".into(),
+            emu.fingerprint().to_string(),
+        ),
+    ]
+}
+
+/// How the scripted human answers elicitation requests.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum HumanAnswer {
+    Accept,
+    Decline,
+}
+
+/// An MCP client that declares elicitation and answers like a human would, recording every
+/// message it was shown. With `elicitation: false` it declares no elicitation at all.
+#[derive(Clone)]
+pub struct Human {
+    pub elicitation: bool,
+    pub answer: Arc<Mutex<HumanAnswer>>,
+    pub asked: Arc<Mutex<Vec<String>>>,
+}
+
+impl Human {
+    pub fn new(elicitation: bool, answer: HumanAnswer) -> Human {
+        Human {
+            elicitation,
+            answer: Arc::new(Mutex::new(answer)),
+            asked: Arc::new(Mutex::new(Vec::new())),
+        }
+    }
+
+    pub fn set_answer(&self, answer: HumanAnswer) {
+        *self.answer.lock().unwrap() = answer;
+    }
+
+    pub fn asked(&self) -> Vec<String> {
+        self.asked.lock().unwrap().clone()
+    }
+}
+
+impl ClientHandler for Human {
+    fn get_info(&self) -> ClientConfig {
+        let mut capabilities = ClientCapabilities::default();
+        if self.elicitation {
+            let mut e = ElicitationCapability::new();
+            e.form = Some(FormElicitationCapability::new());
+            capabilities.elicitation = Some(e);
+        }
+        ClientConfig::new(
+            capabilities,
+            rmcp::model::Implementation::new("safety-test-human", "0.1.0"),
+        )
+    }
+
+    async fn create_elicitation(
+        &self,
+        request: ElicitRequestParams,
+        _context: RequestContext<RoleClient>,
+    ) -> Result<ElicitResult, ErrorData> {
+        let message = match &request {
+            ElicitRequestParams::FormElicitationParams { message, .. } => message.clone(),
+            _ => String::new(),
+        };
+        self.asked.lock().unwrap().push(message);
+        Ok(match *self.answer.lock().unwrap() {
+            HumanAnswer::Accept => {
+                ElicitResult::new(ElicitationAction::Accept).with_content(json!({"approve": true}))
+            }
+            HumanAnswer::Decline => ElicitResult::new(ElicitationAction::Decline),
+        })
+    }
+}
+
+/// The binary over stdio with the `Human` client; stderr goes to a file the test can read.
+pub struct Session {
+    pub client: RunningService<RoleClient, Human>,
+    pub human: Human,
+    pub pid: Option<u32>,
+}
+
+impl Session {
+    pub async fn start(
+        args: &[&str],
+        env: &[(String, String)],
+        human: Human,
+        stderr: Option<&Path>,
+    ) -> Session {
+        let mut cmd = Command::new(crate::binary::pfsense_mcp());
+        cmd.args(args).env_clear();
+        if let Ok(path) = std::env::var("PATH") {
+            cmd.env("PATH", path);
+        }
+        for (k, v) in env {
+            cmd.env(k, v);
+        }
+        let stderr = match stderr {
+            Some(p) => std::process::Stdio::from(std::fs::File::create(p).expect("stderr file")),
+            None => std::process::Stdio::null(),
+        };
+        let (transport, _) = TokioChildProcess::builder(cmd)
+            .stderr(stderr)
+            .spawn()
+            .expect("spawn pfsense-mcp");
+        let pid = transport.id();
+        let client = human
+            .clone()
+            .serve(transport)
+            .await
+            .expect("MCP session starts");
+        Session { client, human, pid }
+    }
+
+    pub async fn list_tools(&self) -> Vec<Tool> {
+        self.client
+            .peer()
+            .list_all_tools()
+            .await
+            .expect("tools/list")
+    }
+
+    pub async fn call(&self, name: &str, args: Value) -> CallToolResult {
+        let mut params = CallToolRequestParams::new(name.to_string());
+        if let Value::Object(map) = args {
+            params = params.with_arguments(map);
+        }
+        self.client
+            .peer()
+            .call_tool(params)
+            .await
+            .unwrap_or_else(|e| panic!("{name}: protocol error {e}"))
+    }
+
+    /// Call, expect success, return the structured content.
+    pub async fn ok(&self, name: &str, args: Value) -> Value {
+        let r = self.call(name, args).await;
+        assert!(
+            !r.is_error.unwrap_or(false),
+            "{name} failed: {}",
+            crate::mcp::text(&r)
+        );
+        r.structured_content.unwrap_or(Value::Null)
+    }
+
+    pub async fn close(self) {
+        let _ = self.client.cancel().await;
+    }
+}

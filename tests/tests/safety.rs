@@ -1,0 +1,1052 @@
+//! Issue 5 end to end: the real binary, a real MCP client (rmcp, with elicitation where it
+//! matters), and the emulator over real sockets. Each test names the guard it shows.
+
+use serde_json::{Value, json};
+use std::path::Path;
+use std::process::Command;
+use std::time::Duration;
+use tests::mcp::text;
+use tests::safety::{Human, HumanAnswer, Session, emulator, env_for};
+
+const ALIASES: &str = "pfsense_list_firewall_aliases";
+
+fn alias(name: &str) -> Value {
+    json!({"name": name, "type": "host", "address": ["192.0.2.1"], "descr": format!("{name} test")})
+}
+
+fn with(mut args: Value, extra: Value) -> Value {
+    for (k, v) in extra.as_object().unwrap() {
+        args[k] = v.clone();
+    }
+    args
+}
+
+fn confirmed(args: Value) -> Value {
+    with(args, json!({"confirm": true}))
+}
+
+/// Arguments pointing the binary at a journal and an audit log in `dir`.
+fn files(dir: &Path) -> Vec<String> {
+    vec![
+        "--audit-log".into(),
+        dir.join("audit.jsonl").display().to_string(),
+        "--journal".into(),
+        dir.join("journal.sqlite").display().to_string(),
+    ]
+}
+
+async fn start(
+    emu: &pfsense_emulator::RunningEmulator,
+    dir: &Path,
+    extra: &[&str],
+    human: Human,
+) -> Session {
+    let mut args = files(dir);
+    args.extend(extra.iter().map(|s| s.to_string()));
+    let args: Vec<&str> = args.iter().map(String::as_str).collect();
+    let mut env = env_for(emu);
+    // List every offered tool, so listing checks see the policy and nothing else.
+    env.push(("PFSENSE_TOOL_MODE".into(), "full".into()));
+    Session::start(&args, &env, human, Some(&dir.join("stderr.log"))).await
+}
+
+fn no_human() -> Human {
+    Human::new(false, HumanAnswer::Accept)
+}
+
+async fn list(s: &Session, tool: &str) -> Value {
+    s.ok(tool, json!({})).await["data"].clone()
+}
+
+fn audit_lines(dir: &Path) -> Vec<Value> {
+    std::fs::read_to_string(dir.join("audit.jsonl"))
+        .unwrap_or_default()
+        .lines()
+        .map(|l| serde_json::from_str(l).expect("audit lines are JSON"))
+        .collect()
+}
+
+fn id_of(aliases: &Value, name: &str) -> i64 {
+    aliases
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|a| a["name"] == name)
+        .unwrap_or_else(|| panic!("alias {name} in {aliases}"))["id"]
+        .as_i64()
+        .unwrap()
+}
+
+fn is_error(r: &rmcp::model::CallToolResult) -> bool {
+    r.is_error.unwrap_or(false)
+}
+
+#[tokio::test]
+async fn policy_read_only_hides_mutations_and_deny_rules_refuse_with_their_reason() {
+    let emu = emulator().await;
+    let dir = tempfile::tempdir().unwrap();
+
+    let s = start(&emu, dir.path(), &["--read-only"], no_human()).await;
+    let tools = s.list_tools().await;
+    assert!(!tools.is_empty());
+    assert!(
+        tools
+            .iter()
+            .all(|t| t.annotations.as_ref().and_then(|a| a.read_only_hint) == Some(true)),
+        "read-only lists reading tools only"
+    );
+    assert!(tools.iter().any(|t| t.name == "pfsense_list_changes"));
+    assert!(
+        !tools.iter().any(|t| t.name == "pfsense_undo"),
+        "undo is hidden in read-only mode"
+    );
+    let r = s
+        .call("pfsense_create_firewall_alias", confirmed(alias("ro")))
+        .await;
+    assert!(is_error(&r));
+    assert!(text(&r).contains("read-only mode"), "{}", text(&r));
+    s.close().await;
+
+    let s = start(
+        &emu,
+        dir.path(),
+        &[
+            "--deny",
+            "pfsense_delete_*,pfsense_replace_*",
+            "--allow",
+            "pfsense_*_firewall_alias*,pfsense_list_*,pfsense_undo",
+        ],
+        no_human(),
+    )
+    .await;
+    let names: Vec<String> = s
+        .list_tools()
+        .await
+        .iter()
+        .map(|t| t.name.to_string())
+        .collect();
+    assert!(names.contains(&"pfsense_create_firewall_alias".to_string()));
+    assert!(
+        !names.contains(&"pfsense_delete_firewall_alias".to_string()),
+        "denied tools are not listed"
+    );
+    assert!(
+        !names.contains(&"pfsense_create_firewall_rule".to_string()),
+        "tools outside the allow list are not listed"
+    );
+    let r = s
+        .call(
+            "pfsense_delete_firewall_alias",
+            json!({"id": 0, "confirm": true}),
+        )
+        .await;
+    assert!(is_error(&r));
+    let t = text(&r);
+    assert!(
+        t.contains("deny rule `pfsense_delete_*`") && t.contains("--deny"),
+        "{t}"
+    );
+    let r = s.call("pfsense_create_firewall_rule", json!({})).await;
+    assert!(
+        text(&r).contains("allow rules") && text(&r).contains("--allow"),
+        "{}",
+        text(&r)
+    );
+    s.close().await;
+    assert!(
+        emu.requests().iter().all(|q| q.method == "GET"),
+        "refused calls sent nothing"
+    );
+    let refused = audit_lines(dir.path())
+        .iter()
+        .filter(|l| l["outcome"] == "refused")
+        .count();
+    assert_eq!(refused, 3, "every refusal is audited");
+}
+
+#[tokio::test]
+async fn a_preview_shows_the_diff_and_fingerprint_and_sends_nothing() {
+    let emu = emulator().await;
+    let dir = tempfile::tempdir().unwrap();
+    let s = start(&emu, dir.path(), &[], no_human()).await;
+    s.ok("pfsense_create_firewall_alias", confirmed(alias("web")))
+        .await;
+    let id = id_of(&list(&s, ALIASES).await, "web");
+    emu.clear_requests();
+
+    let r = s
+        .call(
+            "pfsense_update_firewall_alias",
+            json!({"id": id, "descr": "new text", "address": ["192.0.2.1"]}),
+        )
+        .await;
+    assert!(!is_error(&r), "{}", text(&r));
+    let v = r.structured_content.clone().unwrap();
+    assert_eq!(v["preview"], true);
+    assert_eq!(v["current"]["descr"], "web test");
+    assert_eq!(
+        v["diff"],
+        json!([{"field": "descr", "before": "web test", "after": "new text"}]),
+        "only changed fields"
+    );
+    assert!(v["fingerprint"].as_str().unwrap().starts_with("sha256:"));
+    assert_eq!(v["undoable"], true);
+    assert_eq!(v["risk"], "write");
+    assert!(
+        v["apply"]
+            .as_str()
+            .unwrap()
+            .contains("pfsense_firewall_apply")
+    );
+    assert!(
+        text(&r).contains("descr: \"web test\" -> \"new text\""),
+        "{}",
+        text(&r)
+    );
+
+    let d = s
+        .call("pfsense_delete_firewall_alias", json!({"id": id}))
+        .await;
+    let dv = d.structured_content.clone().unwrap();
+    assert_eq!(
+        dv["diff"]["name"], "web",
+        "a delete preview shows what is removed"
+    );
+    assert_eq!(dv["risk"], "destructive");
+
+    assert!(
+        emu.requests().iter().all(|q| q.method == "GET"),
+        "previews read and send nothing: {:?}",
+        emu.requests()
+    );
+    assert_eq!(list(&s, ALIASES).await[id as usize]["descr"], "web test");
+    s.close().await;
+}
+
+#[tokio::test]
+async fn a_stale_fingerprint_refuses_when_the_object_changed_or_the_id_shifted() {
+    let emu = emulator().await;
+    let dir = tempfile::tempdir().unwrap();
+    let s = start(&emu, dir.path(), &[], no_human()).await;
+    for n in ["first", "second", "third"] {
+        s.ok("pfsense_create_firewall_alias", confirmed(alias(n)))
+            .await;
+    }
+    let aliases = list(&s, ALIASES).await;
+    let second = id_of(&aliases, "second");
+
+    // The id shifts: delete `first`, then confirm a preview made for `second`.
+    let preview = s
+        .ok(
+            "pfsense_update_firewall_alias",
+            json!({"id": second, "descr": "x"}),
+        )
+        .await;
+    let fp = preview["fingerprint"].as_str().unwrap().to_string();
+    s.ok(
+        "pfsense_delete_firewall_alias",
+        confirmed(json!({"id": id_of(&aliases, "first")})),
+    )
+    .await;
+    let r = s
+        .call(
+            "pfsense_update_firewall_alias",
+            json!({"id": second, "descr": "x", "confirm": true, "expect_state": fp}),
+        )
+        .await;
+    assert!(is_error(&r));
+    let t = text(&r);
+    assert!(t.contains("points at a different object"), "{t}");
+    assert!(
+        t.contains("name \"third\"") && t.contains("name \"second\""),
+        "{t}"
+    );
+    assert!(t.contains(&format!("now id {}", second - 1)), "{t}");
+
+    // The object changes between preview and confirmation.
+    let now = list(&s, ALIASES).await;
+    let third = id_of(&now, "third");
+    let preview = s
+        .ok(
+            "pfsense_update_firewall_alias",
+            json!({"id": third, "descr": "mine"}),
+        )
+        .await;
+    let fp = preview["fingerprint"].as_str().unwrap().to_string();
+    s.ok(
+        "pfsense_update_firewall_alias",
+        confirmed(json!({"id": third, "descr": "someone else"})),
+    )
+    .await;
+    let r = s
+        .call(
+            "pfsense_update_firewall_alias",
+            json!({"id": third, "descr": "mine", "confirm": true, "expect_state": fp}),
+        )
+        .await;
+    assert!(is_error(&r));
+    assert!(
+        text(&r).contains("changed in between (fields: descr)"),
+        "{}",
+        text(&r)
+    );
+    let after = list(&s, ALIASES).await;
+    assert_eq!(
+        after[third as usize]["descr"], "someone else",
+        "nothing was sent"
+    );
+    assert_eq!(after[id_of(&after, "third") as usize]["name"], "third");
+
+    // The right fingerprint executes.
+    let preview = s
+        .ok(
+            "pfsense_update_firewall_alias",
+            json!({"id": third, "descr": "mine"}),
+        )
+        .await;
+    let fp = preview["fingerprint"].as_str().unwrap().to_string();
+    s.ok(
+        "pfsense_update_firewall_alias",
+        json!({"id": third, "descr": "mine", "confirm": true, "expect_state": fp}),
+    )
+    .await;
+    s.close().await;
+}
+
+#[tokio::test]
+async fn elicitation_accept_executes_and_decline_does_not() {
+    let emu = emulator().await;
+    let dir = tempfile::tempdir().unwrap();
+    let human = Human::new(true, HumanAnswer::Decline);
+    let s = start(&emu, dir.path(), &[], human.clone()).await;
+    s.ok("pfsense_create_firewall_alias", confirmed(alias("keep")))
+        .await;
+    assert!(
+        human.asked().is_empty(),
+        "write-risk changes are not put to the human"
+    );
+    let id = id_of(&list(&s, ALIASES).await, "keep");
+
+    let r = s
+        .call(
+            "pfsense_delete_firewall_alias",
+            confirmed(json!({"id": id})),
+        )
+        .await;
+    assert!(is_error(&r), "declined: {}", text(&r));
+    assert!(
+        text(&r).contains("not approved (the human declined)"),
+        "{}",
+        text(&r)
+    );
+    assert_eq!(human.asked().len(), 1);
+    let asked = &human.asked()[0];
+    assert!(asked.contains(emu.url()), "names the firewall: {asked}");
+    assert!(
+        asked.contains("pfsense_delete_firewall_alias") && asked.contains("keep"),
+        "{asked}"
+    );
+    assert!(
+        !emu.requests().iter().any(|q| q.method == "DELETE"),
+        "a declined change is never sent"
+    );
+    assert_eq!(id_of(&list(&s, ALIASES).await, "keep"), id);
+
+    human.set_answer(HumanAnswer::Accept);
+    let r = s
+        .call(
+            "pfsense_delete_firewall_alias",
+            confirmed(json!({"id": id})),
+        )
+        .await;
+    assert!(!is_error(&r), "{}", text(&r));
+    assert_eq!(human.asked().len(), 2);
+    assert!(
+        !list(&s, ALIASES)
+            .await
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|a| a["name"] == "keep"),
+        "an accepted change runs"
+    );
+    let outcomes: Vec<String> = audit_lines(dir.path())
+        .iter()
+        .filter(|l| l["tool"] == "pfsense_delete_firewall_alias")
+        .map(|l| format!("{} {}", l["outcome"].as_str().unwrap(), l["message"]))
+        .collect();
+    assert!(
+        outcomes[0].starts_with("refused") && outcomes[0].contains("declined"),
+        "{outcomes:?}"
+    );
+    assert!(
+        outcomes[1].starts_with("executed") && outcomes[1].contains("confirmed by human"),
+        "{outcomes:?}"
+    );
+    s.close().await;
+
+    // elicit-required with a client that cannot ask: refused.
+    let s = start(
+        &emu,
+        dir.path(),
+        &["--confirm", "elicit-required"],
+        no_human(),
+    )
+    .await;
+    s.ok("pfsense_create_firewall_alias", confirmed(alias("keep2")))
+        .await;
+    let id = id_of(&list(&s, ALIASES).await, "keep2");
+    let r = s
+        .call(
+            "pfsense_delete_firewall_alias",
+            confirmed(json!({"id": id})),
+        )
+        .await;
+    assert!(is_error(&r));
+    assert!(text(&r).contains("cannot ask the human"), "{}", text(&r));
+    s.close().await;
+}
+
+#[tokio::test]
+async fn rate_limits_count_only_executed_calls() {
+    let emu = emulator().await;
+    let dir = tempfile::tempdir().unwrap();
+    let s = start(
+        &emu,
+        dir.path(),
+        &["--rate-limit", "write=2/min"],
+        no_human(),
+    )
+    .await;
+    for i in 0..5 {
+        let r = s
+            .call("pfsense_create_firewall_alias", alias(&format!("p{i}")))
+            .await;
+        assert_eq!(r.structured_content.unwrap()["preview"], true);
+    }
+    let r = s
+        .call(
+            "pfsense_create_firewall_alias",
+            confirmed(json!({"name": "bad"})),
+        )
+        .await;
+    assert!(is_error(&r), "refused: missing type");
+    s.ok("pfsense_create_firewall_alias", confirmed(alias("one")))
+        .await;
+    s.ok("pfsense_create_firewall_alias", confirmed(alias("two")))
+        .await;
+    let r = s
+        .call("pfsense_create_firewall_alias", confirmed(alias("three")))
+        .await;
+    assert!(is_error(&r));
+    assert!(
+        text(&r).contains("rate limit for write changes (2 per minute)"),
+        "{}",
+        text(&r)
+    );
+    let posts = emu.requests().iter().filter(|q| q.method == "POST").count();
+    assert_eq!(posts, 2, "only the two executed calls reached the firewall");
+    // Another class has its own budget.
+    let id = id_of(&list(&s, ALIASES).await, "one");
+    s.ok(
+        "pfsense_delete_firewall_alias",
+        confirmed(json!({"id": id})),
+    )
+    .await;
+    s.close().await;
+}
+
+fn verify(file: &Path) -> (bool, String) {
+    let out = Command::new(tests::binary::pfsense_mcp())
+        .args(["audit", "verify"])
+        .arg(file)
+        .env_clear()
+        .output()
+        .unwrap();
+    (
+        out.status.success(),
+        format!(
+            "{}{}",
+            String::from_utf8_lossy(&out.stdout),
+            String::from_utf8_lossy(&out.stderr)
+        ),
+    )
+}
+
+#[tokio::test]
+async fn every_attempt_is_audited_and_audit_verify_catches_tampering() {
+    let emu = emulator().await;
+    let dir = tempfile::tempdir().unwrap();
+    let s = start(&emu, dir.path(), &[], no_human()).await;
+    s.call("pfsense_create_firewall_alias", alias("a1")).await; // preview
+    s.call(
+        "pfsense_create_firewall_alias",
+        confirmed(json!({"name": "a1"})),
+    )
+    .await; // refused
+    s.call("pfsense_create_firewall_alias", confirmed(alias("a1")))
+        .await; // executed
+    s.call(
+        "pfsense_delete_firewall_alias",
+        confirmed(json!({"id": 99})),
+    )
+    .await; // failed (404)
+    s.close().await;
+
+    let lines = audit_lines(dir.path());
+    let outcomes: Vec<&str> = lines
+        .iter()
+        .filter(|l| l["tool"] != ALIASES && l["tool"] != "pfsense_get_firewall_alias")
+        .map(|l| l["outcome"].as_str().unwrap())
+        .collect();
+    assert_eq!(outcomes, ["preview", "refused", "executed", "failed"]);
+    let executed = lines
+        .iter()
+        .find(|l| l["outcome"] == "executed" && l["tool"] == "pfsense_create_firewall_alias")
+        .unwrap();
+    assert_eq!(executed["caller"], "stdio");
+    assert_eq!(executed["firewall"], emu.url());
+    assert_eq!(executed["response_id"], "SUCCESS");
+    assert!(executed["change_id"].as_i64().is_some());
+    assert_eq!(executed["request"]["method"], "POST");
+    assert_eq!(executed["arguments"]["name"], "a1");
+    let failed = lines.iter().find(|l| l["outcome"] == "failed").unwrap();
+    assert_eq!(failed["response_id"], "MODEL_OBJECT_NOT_FOUND");
+
+    let file = dir.path().join("audit.jsonl");
+    let (ok, out) = verify(&file);
+    assert!(ok, "{out}");
+    assert!(
+        out.contains(&format!("{} entries, chain intact", lines.len())),
+        "{out}"
+    );
+
+    let original = std::fs::read_to_string(&file).unwrap();
+    let raw: Vec<&str> = original.lines().collect();
+    let edited = original.replacen("\"a1\"", "\"a2\"", 1);
+    std::fs::write(&file, &edited).unwrap();
+    let (ok, out) = verify(&file);
+    assert!(
+        !ok && out.contains("NOT intact"),
+        "an edited line is caught: {out}"
+    );
+
+    let mut removed = raw.clone();
+    removed.remove(1);
+    std::fs::write(&file, removed.join("\n") + "\n").unwrap();
+    assert!(!verify(&file).0, "a removed line is caught");
+
+    let mut swapped = raw.clone();
+    swapped.swap(1, 2);
+    std::fs::write(&file, swapped.join("\n") + "\n").unwrap();
+    assert!(!verify(&file).0, "reordered lines are caught");
+}
+
+/// Full alias list, for exact before/after comparisons.
+async fn snapshot(s: &Session) -> Value {
+    list(s, ALIASES).await
+}
+
+async fn undo_last(s: &Session) -> Value {
+    s.ok("pfsense_undo", json!({"last": 1, "confirm": true}))
+        .await
+}
+
+#[tokio::test]
+async fn undo_restores_create_update_delete_and_replace_exactly() {
+    let emu = emulator().await;
+    let dir = tempfile::tempdir().unwrap();
+    let s = start(&emu, dir.path(), &[], no_human()).await;
+    for n in ["a", "b", "c"] {
+        s.ok("pfsense_create_firewall_alias", confirmed(alias(n)))
+            .await;
+    }
+    let base = snapshot(&s).await;
+
+    // create
+    s.ok("pfsense_create_firewall_alias", confirmed(alias("d")))
+        .await;
+    assert_ne!(snapshot(&s).await, base);
+    let preview = s.ok("pfsense_undo", json!({"last": 1})).await;
+    assert_eq!(preview["preview"], true, "undo previews without confirm");
+    assert_eq!(
+        snapshot(&s).await.as_array().unwrap().len(),
+        4,
+        "the preview changed nothing"
+    );
+    undo_last(&s).await;
+    assert_eq!(snapshot(&s).await, base, "undo of create");
+
+    // update (several fields, one of them a list)
+    let b = id_of(&base, "b");
+    s.ok(
+        "pfsense_update_firewall_alias",
+        confirmed(
+            json!({"id": b, "descr": "changed", "address": ["198.51.100.7", "198.51.100.8"]}),
+        ),
+    )
+    .await;
+    undo_last(&s).await;
+    assert_eq!(snapshot(&s).await, base, "undo of update");
+
+    // delete: back at its old position
+    s.ok("pfsense_delete_firewall_alias", confirmed(json!({"id": b})))
+        .await;
+    assert_eq!(
+        snapshot(&s).await.as_array().unwrap().len(),
+        base.as_array().unwrap().len() - 1
+    );
+    undo_last(&s).await;
+    assert_eq!(snapshot(&s).await, base, "undo of delete");
+
+    // replace the whole collection
+    s.ok(
+        "pfsense_replace_firewall_aliases",
+        confirmed(json!({"objects": [alias("only")]})),
+    )
+    .await;
+    assert_eq!(snapshot(&s).await.as_array().unwrap().len(), 1);
+    undo_last(&s).await;
+    assert_eq!(snapshot(&s).await, base, "undo of replace");
+
+    // Every undo re-applied the firewall subsystem.
+    let applies = emu
+        .requests()
+        .iter()
+        .filter(|q| q.method == "POST" && q.path == "/api/v2/firewall/apply")
+        .count();
+    assert_eq!(applies, 4);
+    let changes = s.ok("pfsense_list_changes", json!({"limit": 50})).await;
+    let statuses: Vec<String> = changes["changes"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|c| {
+            format!(
+                "{} {}",
+                c["tool"].as_str().unwrap(),
+                c["status"].as_str().unwrap()
+            )
+        })
+        .collect();
+    assert!(
+        statuses.contains(&"pfsense_replace_firewall_aliases undone".to_string()),
+        "{statuses:?}"
+    );
+    s.close().await;
+}
+
+#[tokio::test]
+async fn undo_finds_objects_by_identity_and_refuses_when_someone_changed_them() {
+    let emu = emulator().await;
+    let dir = tempfile::tempdir().unwrap();
+    let s = start(&emu, dir.path(), &[], no_human()).await;
+    // A rule found by its tracker after its id shifted.
+    let created = s
+        .ok("pfsense_create_firewall_rule", confirmed(json!({"type": "pass", "interface": ["lan"], "ipprotocol": "inet", "source": "any", "destination": "any", "descr": "ai rule"})))
+        .await;
+    let id = created["data"]["id"].as_i64().unwrap();
+    let tracker = created["data"]["tracker"].clone();
+    let r = s
+        .ok(
+            "pfsense_update_firewall_rule",
+            confirmed(json!({"id": id, "descr": "changed by AI"})),
+        )
+        .await;
+    let change_id = r["change_id"].as_i64().unwrap();
+    // Someone deletes the first rule: every later id shifts down by one.
+    s.ok("pfsense_delete_firewall_rule", confirmed(json!({"id": 0})))
+        .await;
+    let undone = s
+        .ok(
+            "pfsense_undo",
+            json!({"change_id": change_id, "confirm": true}),
+        )
+        .await;
+    let done = undone["undone"][0]["done"][0].as_str().unwrap();
+    assert!(
+        done.contains(&format!("tracker {tracker}"))
+            && done.contains(&format!("now id {}", id - 1)),
+        "found by tracker: {done}"
+    );
+    let rules = list(&s, "pfsense_list_firewall_rules").await;
+    assert_eq!(rules[(id - 1) as usize]["descr"], "ai rule");
+    assert_eq!(rules[(id - 1) as usize]["tracker"], tracker);
+
+    // Someone changes the object after our change: undo refuses and changes nothing.
+    s.ok("pfsense_create_firewall_alias", confirmed(alias("shared")))
+        .await;
+    let id = id_of(&list(&s, ALIASES).await, "shared");
+    let mine = s
+        .ok(
+            "pfsense_update_firewall_alias",
+            confirmed(json!({"id": id, "descr": "mine"})),
+        )
+        .await["change_id"]
+        .as_i64()
+        .unwrap();
+    s.ok(
+        "pfsense_update_firewall_alias",
+        confirmed(json!({"id": id, "address": ["203.0.113.9"]})),
+    )
+    .await;
+    let snapshot_now = list(&s, ALIASES).await;
+    let r = s
+        .call("pfsense_undo", json!({"change_id": mine, "confirm": true}))
+        .await;
+    assert!(is_error(&r));
+    assert!(
+        text(&r).contains("has been changed since change") && text(&r).contains("address"),
+        "{}",
+        text(&r)
+    );
+    assert_eq!(list(&s, ALIASES).await, snapshot_now);
+    s.close().await;
+}
+
+#[tokio::test]
+async fn undo_works_after_a_restart() {
+    let emu = emulator().await;
+    let dir = tempfile::tempdir().unwrap();
+    let s = start(&emu, dir.path(), &[], no_human()).await;
+    let base = snapshot(&s).await;
+    s.ok(
+        "pfsense_create_firewall_alias",
+        confirmed(alias("survivor")),
+    )
+    .await;
+    s.close().await;
+
+    let s = start(&emu, dir.path(), &[], no_human()).await;
+    let changes = s.ok("pfsense_list_changes", json!({})).await;
+    assert_eq!(
+        changes["changes"][0]["tool"],
+        "pfsense_create_firewall_alias"
+    );
+    assert_eq!(changes["changes"][0]["undoable"], true);
+    undo_last(&s).await;
+    assert_eq!(snapshot(&s).await, base);
+    s.close().await;
+}
+
+#[tokio::test]
+async fn a_process_killed_between_request_and_outcome_is_reconciled_at_next_start() {
+    let emu = emulator().await;
+    let dir = tempfile::tempdir().unwrap();
+    // The firewall never answers this create: the journal holds only the intent.
+    emu.add_fault(
+        pfsense_emulator::Fault::new(pfsense_emulator::FaultAction::Hang)
+            .on_path("/api/v2/firewall/alias")
+            .on_method("POST"),
+    );
+    let s = start(&emu, dir.path(), &["--timeout", "600"], no_human()).await;
+    let pid = s.pid.expect("child pid");
+    let peer = s.client.peer().clone();
+    tokio::spawn(async move {
+        let mut p = rmcp::model::CallToolRequestParams::new("pfsense_create_firewall_alias");
+        p = p.with_arguments(confirmed(alias("limbo")).as_object().unwrap().clone());
+        let _ = peer.call_tool(p).await;
+    });
+    for _ in 0..200 {
+        if emu
+            .requests()
+            .iter()
+            .any(|q| q.method == "POST" && q.fault.is_some())
+        {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    assert!(
+        emu.requests().iter().any(|q| q.method == "POST"),
+        "the request went out"
+    );
+    let killed = Command::new("kill")
+        .args(["-9", &pid.to_string()])
+        .status()
+        .unwrap();
+    assert!(killed.success());
+    drop(s);
+    emu.clear_faults();
+
+    let s = start(&emu, dir.path(), &[], no_human()).await;
+    let changes = s.ok("pfsense_list_changes", json!({})).await;
+    let entry = &changes["changes"][0];
+    assert_eq!(entry["tool"], "pfsense_create_firewall_alias");
+    assert_eq!(entry["status"], "not_applied", "{entry}");
+    assert!(
+        entry["message"]
+            .as_str()
+            .unwrap()
+            .contains("settled at start"),
+        "{entry}"
+    );
+    assert!(
+        !list(&s, ALIASES)
+            .await
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|a| a["name"] == "limbo"),
+        "and indeed nothing was created"
+    );
+    assert!(
+        audit_lines(dir.path())
+            .iter()
+            .any(|l| l["outcome"] == "reconciled")
+    );
+    s.close().await;
+}
+
+#[tokio::test]
+async fn auto_revert_undoes_an_unconfirmed_change_and_keeps_a_confirmed_one() {
+    let emu = emulator().await;
+    let dir = tempfile::tempdir().unwrap();
+    let s = start(&emu, dir.path(), &["--auto-revert", "3"], no_human()).await;
+    assert!(
+        s.list_tools()
+            .await
+            .iter()
+            .any(|t| t.name == "pfsense_confirm_changes")
+    );
+    let base = snapshot(&s).await;
+    let forgotten = s
+        .ok(
+            "pfsense_create_firewall_alias",
+            confirmed(alias("forgotten")),
+        )
+        .await;
+    assert!(forgotten["provisional_until"].is_string());
+    let kept = s
+        .ok("pfsense_create_firewall_alias", confirmed(alias("kept")))
+        .await;
+    let kept_id = kept["change_id"].as_i64().unwrap();
+    let r = s
+        .ok("pfsense_confirm_changes", json!({"change_ids": [kept_id]}))
+        .await;
+    assert_eq!(r["confirmed"], json!([kept_id]));
+
+    tokio::time::sleep(Duration::from_secs(5)).await;
+    let now = snapshot(&s).await;
+    let names: Vec<&str> = now
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|a| a["name"].as_str().unwrap())
+        .collect();
+    assert!(
+        !names.contains(&"forgotten"),
+        "the unconfirmed change was undone: {names:?}"
+    );
+    assert!(
+        names.contains(&"kept"),
+        "the confirmed change stays: {names:?}"
+    );
+    assert_eq!(
+        now.as_array().unwrap().len(),
+        base.as_array().unwrap().len() + 1
+    );
+    let changes = s.ok("pfsense_list_changes", json!({})).await;
+    assert!(
+        changes["changes"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|c| c["status"] == "auto_reverted"),
+        "{changes}"
+    );
+    assert!(
+        audit_lines(dir.path())
+            .iter()
+            .any(|l| l["outcome"] == "auto_reverted")
+    );
+    s.close().await;
+}
+
+/// A plausible value for a required argument, from its schema.
+fn filler(schema: &Value) -> Value {
+    if let Some(first) = schema.get("enum").and_then(|e| e.get(0)) {
+        return first.clone();
+    }
+    let ty = schema
+        .get("type")
+        .and_then(|t| {
+            t.as_str()
+                .map(str::to_string)
+                .or_else(|| t.get(0).and_then(Value::as_str).map(str::to_string))
+        })
+        .unwrap_or_default();
+    match ty.as_str() {
+        "integer" | "number" => schema.get("minimum").cloned().unwrap_or(json!(0)),
+        "boolean" => json!(false),
+        "array" => match schema.get("items") {
+            Some(items) if items.get("type") != Some(&json!("object")) => json!([filler(items)]),
+            _ => json!([]),
+        },
+        "object" => json!({}),
+        _ => {
+            if schema.get("oneOf").is_some() || schema.get("anyOf").is_some() {
+                json!(0)
+            } else {
+                json!("x")
+            }
+        }
+    }
+}
+
+#[tokio::test]
+async fn secrets_from_every_sensitive_field_of_the_spec_stay_out_of_logs_audit_and_previews() {
+    let spec = tests::safety::spec();
+    // Every (tool, field) pair where the spec's sensitive rule marks a string field; one tool
+    // per field name, so each name is fed through a call at least once.
+    let mut cases: Vec<(String, String, Value)> = Vec::new();
+    let mut seen = std::collections::BTreeSet::new();
+    for op in spec.operations.iter().filter(|o| o.is_mutation()) {
+        for arg in op.args.iter().filter(|a| a.sensitive) {
+            let schema = &op.input_schema["properties"][&arg.name];
+            let is_string = schema.get("type") == Some(&json!("string"))
+                || schema
+                    .get("type")
+                    .and_then(Value::as_array)
+                    .is_some_and(|t| t.contains(&json!("string")));
+            if !is_string || !seen.insert(arg.name.clone()) {
+                continue;
+            }
+            let mut args = serde_json::Map::new();
+            for req in op.input_schema["required"].as_array().into_iter().flatten() {
+                let name = req.as_str().unwrap();
+                args.insert(name.into(), filler(&op.input_schema["properties"][name]));
+            }
+            let secret = format!("Sekr1t-{}-{}", cases.len(), arg.name.replace('_', ""));
+            args.insert(arg.name.clone(), json!(secret));
+            cases.push((op.tool_name.clone(), secret, Value::Object(args)));
+        }
+    }
+    assert!(
+        cases.len() > 100,
+        "the spec has many sensitive fields: {}",
+        cases.len()
+    );
+    for must in ["password", "prv", "key", "psk", "secret", "token"] {
+        assert!(
+            seen.iter().any(|n| n.contains(must)),
+            "no sensitive field contains {must}"
+        );
+    }
+
+    let emu = emulator().await;
+    let dir = tempfile::tempdir().unwrap();
+    let mut env = env_for(&emu);
+    env.push(("PFSENSE_MCP_LOG".into(), "debug".into()));
+    env.push(("PFSENSE_USERNAME".into(), emu.username().into()));
+    env.push(("PFSENSE_PASSWORD".into(), emu.password().into()));
+    let mut args = files(dir.path());
+    for a in [
+        "--allow-dangerous",
+        "--confirm",
+        "flag",
+        "--rate-limit",
+        "write=off,destructive=off,dangerous=off",
+    ] {
+        args.push(a.into());
+    }
+    let args: Vec<&str> = args.iter().map(String::as_str).collect();
+    let s = Session::start(
+        &args,
+        &env,
+        no_human(),
+        Some(&dir.path().join("stderr.log")),
+    )
+    .await;
+
+    let mut shown = String::new();
+    for (tool, _, call_args) in &cases {
+        // The preview, then the confirmed call: errors must not echo secrets either.
+        let r = s.call(tool, call_args.clone()).await;
+        shown.push_str(&text(&r));
+        shown.push_str(&serde_json::to_string(&r.structured_content).unwrap());
+        let r = s
+            .call(tool, with(call_args.clone(), json!({"confirm": true})))
+            .await;
+        if is_error(&r) {
+            shown.push_str(&text(&r));
+            shown.push_str(&serde_json::to_string(&r.structured_content).unwrap());
+        }
+    }
+    // A redaction placeholder sent back as a value is refused.
+    let r = s
+        .call(
+            "pfsense_create_user",
+            json!({"name": "ph", "password": "<redacted>", "confirm": true}),
+        )
+        .await;
+    assert!(
+        is_error(&r) && text(&r).contains("placeholder"),
+        "{}",
+        text(&r)
+    );
+    // Results keep what the API returns but mark the fields a model should not repeat.
+    let key = s
+        .ok(
+            "pfsense_create_auth_key",
+            json!({"descr": "secret test", "confirm": true}),
+        )
+        .await;
+    let plaintext = key["data"]["key"]
+        .as_str()
+        .expect("the new key is returned once")
+        .to_string();
+    assert_eq!(key["sensitive_fields"], json!(["key"]));
+    let journal = s.ok("pfsense_list_changes", json!({"limit": 500})).await;
+    shown.push_str(&journal.to_string());
+    s.close().await;
+
+    let audit = std::fs::read_to_string(dir.path().join("audit.jsonl")).unwrap();
+    let log = std::fs::read_to_string(dir.path().join("stderr.log")).unwrap();
+    assert!(log.contains("calling pfSense"), "debug logging was on");
+    assert!(
+        audit.lines().count() > cases.len(),
+        "every call was audited"
+    );
+    let previews = audit
+        .lines()
+        .filter(|l| l.contains("\"outcome\":\"preview\""))
+        .count();
+    let executed_or_failed = audit
+        .lines()
+        .filter(|l| l.contains("\"outcome\":\"executed\"") || l.contains("\"outcome\":\"failed\""))
+        .count();
+    assert!(
+        previews > cases.len() / 2 && executed_or_failed > cases.len() / 4,
+        "most secrets went through previews ({previews}) and requests ({executed_or_failed}) of {} calls",
+        cases.len()
+    );
+    let mut leaks = Vec::new();
+    for (tool, secret, _) in &cases {
+        for (place, hay) in [
+            ("audit log", &audit),
+            ("stderr log", &log),
+            ("previews, errors and journal", &shown),
+        ] {
+            if let Some(at) = hay.find(secret.as_str()) {
+                let from = hay[..at]
+                    .char_indices()
+                    .rev()
+                    .nth(150)
+                    .map_or(0, |(i, _)| i);
+                let context: String = hay[from..].chars().take(300).collect();
+                leaks.push(format!("{tool}: {secret} in the {place}: …{context}…"));
+            }
+        }
+    }
+    for (place, hay) in [
+        ("audit log", &audit),
+        ("stderr log", &log),
+        ("journal", &shown),
+    ] {
+        if hay.contains(&plaintext) {
+            leaks.push(format!("the new API key in the {place}"));
+        }
+    }
+    assert!(leaks.is_empty(), "{} leaks: {leaks:#?}", leaks.len());
+}
