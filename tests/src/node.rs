@@ -55,7 +55,10 @@ pub fn node_bin(dir: &Path) -> PathBuf {
 /// A command for a package binary, run with Node 22 first on PATH.
 pub fn npm_bin(dir: &Path, name: &str) -> Command {
     let mut cmd = Command::new(dir.join("node_modules/.bin").join(name));
-    let node_dir = node_bin(dir).parent().map(Path::to_path_buf).unwrap_or_default();
+    let node_dir = node_bin(dir)
+        .parent()
+        .map(Path::to_path_buf)
+        .unwrap_or_default();
     let path = std::env::var("PATH").unwrap_or_default();
     cmd.env("PATH", format!("{}:{path}", node_dir.display()));
     cmd

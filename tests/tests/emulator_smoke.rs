@@ -5,14 +5,6 @@
 use serde_json::{Value, json};
 use tests::mcp::{McpSession, is_error, structured, text};
 
-fn spec_path() -> std::path::PathBuf {
-    std::env::var_os("PFSENSE_OPENAPI_SPEC")
-        .map(std::path::PathBuf::from)
-        .unwrap_or_else(|| {
-            std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../openapi-spec.json")
-        })
-}
-
 /// Call a tool that must succeed and return its `data`.
 async fn ok(session: &McpSession, tool: &str, args: Value) -> Value {
     let result = session
@@ -43,7 +35,7 @@ fn names(list: &Value) -> Vec<(u64, String)> {
 
 #[tokio::test(flavor = "multi_thread")]
 async fn alias_lifecycle_through_mcp_against_the_emulator() {
-    let emu = pfsense_emulator::start(pfsense_emulator::EmulatorConfig::new(spec_path()))
+    let emu = pfsense_emulator::start(pfsense_emulator::EmulatorConfig::new(tests::spec_path()))
         .await
         .expect("start the emulator");
     let session = McpSession::spawn(

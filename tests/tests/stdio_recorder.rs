@@ -334,21 +334,35 @@ async fn wrong_arguments_are_refused_before_any_request() {
 #[tokio::test]
 async fn tools_list_is_paginated_sorted_and_annotated() {
     let rec = Recorder::start().await;
-    let s = session(&rec, &[("PFSENSE_PAGE_SIZE", "100")], &[]).await;
+    let generated = |tools: &[rmcp::model::Tool]| -> usize {
+        tools.iter().filter(|t| !is_our_own_tool(&t.name)).count()
+    };
+    let s = session(
+        &rec,
+        &[("PFSENSE_PAGE_SIZE", "100"), ("PFSENSE_TOOL_MODE", "full")],
+        &[],
+    )
+    .await;
     let tools = s.list_tools().await.unwrap();
-    // Everything but the 8 dangerous operations, plus pfsense_list_changes and pfsense_undo.
-    assert_eq!(tools.len(), 677 - 8 + 2);
+    // Every generated tool but the 8 dangerous operations, plus our own tools.
+    assert_eq!(generated(&tools), 677 - 8);
     let names: Vec<&str> = tools.iter().map(|t| t.name.as_ref()).collect();
     let mut sorted = names.clone();
     sorted.sort();
     assert_eq!(names, sorted);
     assert!(!names.contains(&"pfsense_post_diagnostics_reboot"));
+    assert!(
+        !names.contains(&"pfsense_find_tools"),
+        "discovery tools are for compact mode"
+    );
     let get = tools
         .iter()
         .find(|t| t.name == "pfsense_get_firewall_alias")
         .unwrap();
     let ann = get.annotations.as_ref().unwrap();
     assert_eq!(ann.read_only_hint, Some(true));
+    // Only values that differ from MCP's defaults (readOnly false, destructive true,
+    // idempotent false) are sent.
     let del = tools
         .iter()
         .find(|t| t.name == "pfsense_delete_firewall_alias")
@@ -360,7 +374,7 @@ async fn tools_list_is_paginated_sorted_and_annotated() {
             ann.destructive_hint,
             ann.idempotent_hint
         ),
-        (Some(false), Some(true), Some(true))
+        (None, None, Some(true))
     );
     let create = tools
         .iter()
@@ -368,14 +382,32 @@ async fn tools_list_is_paginated_sorted_and_annotated() {
         .unwrap();
     let ann = create.annotations.as_ref().unwrap();
     assert_eq!(
+        (
+            ann.read_only_hint,
+            ann.destructive_hint,
+            ann.idempotent_hint
+        ),
+        (None, Some(false), None)
+    );
+    let update = tools
+        .iter()
+        .find(|t| t.name == "pfsense_update_firewall_alias")
+        .unwrap();
+    let ann = update.annotations.as_ref().unwrap();
+    assert_eq!(
         (ann.destructive_hint, ann.idempotent_hint),
-        (Some(false), Some(false))
+        (Some(false), Some(true))
     );
     s.close().await;
 
-    let s = session(&rec, &[("PFSENSE_READ_ONLY", "true")], &[]).await;
+    let s = session(
+        &rec,
+        &[("PFSENSE_READ_ONLY", "true"), ("PFSENSE_TOOL_MODE", "full")],
+        &[],
+    )
+    .await;
     let tools = s.list_tools().await.unwrap();
-    assert_eq!(tools.len(), 236 + 1, "236 reads and pfsense_list_changes");
+    assert_eq!(generated(&tools), 236);
     assert!(
         tools
             .iter()
@@ -394,12 +426,12 @@ async fn tools_list_is_paginated_sorted_and_annotated() {
 
     let s = session(
         &rec,
-        &[],
+        &[("PFSENSE_TOOL_MODE", "full")],
         &["--allow-dangerous", "--modules", "diagnostics"],
     )
     .await;
     let tools = s.list_tools().await.unwrap();
-    assert_eq!(tools.len(), 15 + 2, "diagnostics plus the two safety tools");
+    assert_eq!(generated(&tools), 15);
     assert!(
         tools
             .iter()
@@ -407,6 +439,19 @@ async fn tools_list_is_paginated_sorted_and_annotated() {
     );
     s.close().await;
     assert!(rec.requests().is_empty());
+}
+
+/// Our own tools (not generated from the spec).
+fn is_our_own_tool(name: &str) -> bool {
+    matches!(
+        name,
+        "pfsense_list_changes"
+            | "pfsense_undo"
+            | "pfsense_confirm_changes"
+            | "pfsense_find_tools"
+            | "pfsense_describe_tool"
+            | "pfsense_call"
+    )
 }
 
 #[tokio::test]

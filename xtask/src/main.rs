@@ -1,6 +1,7 @@
 //! `cargo xtask …`: the project's workflows as one plain Rust binary.
 //! Each subcommand lives in its own module and is a thin driver over the crates.
 
+mod bench;
 mod exercise;
 mod golden;
 mod live_test;
@@ -28,6 +29,9 @@ enum Command {
     LiveTest(live_test::Args),
     /// Drive every generated tool through the real binary and report what succeeded.
     Exercise(exercise::Args),
+    /// Measure start-up, tools/list size and time per mode, memory, tool-call latency (and
+    /// build times) against the emulator; writes BENCHMARKS.md.
+    Bench(bench::Args),
 }
 
 fn main() -> anyhow::Result<()> {
@@ -36,5 +40,6 @@ fn main() -> anyhow::Result<()> {
         Command::Golden(args) => golden::run(args),
         Command::LiveTest(args) => live_test::run(args),
         Command::Exercise(args) => exercise::run(args),
+        Command::Bench(args) => bench::run(args),
     }
 }

@@ -236,6 +236,7 @@ fn role_tokens(r: ArgRole) -> TokenStream2 {
         ArgRole::ListBody => quote!(::pfsense_mcp::spec::ArgRole::ListBody),
         ArgRole::Confirm => quote!(::pfsense_mcp::spec::ArgRole::Confirm),
         ArgRole::Projection => quote!(::pfsense_mcp::spec::ArgRole::Projection),
+        ArgRole::Guard => quote!(::pfsense_mcp::spec::ArgRole::Guard),
     }
 }
 
@@ -260,11 +261,12 @@ fn generate_tool(index: usize, op: &Operation) -> Generated {
 
     let mut taken = Vec::new();
     let mut fields = Vec::new();
-    for arg in op
-        .args
-        .iter()
-        .filter(|a| !matches!(a.role, ArgRole::Confirm | ArgRole::Projection))
-    {
+    for arg in op.args.iter().filter(|a| {
+        !matches!(
+            a.role,
+            ArgRole::Confirm | ArgRole::Projection | ArgRole::Guard
+        )
+    }) {
         let ident = field_ident(&arg.name, &mut taken);
         let name = &arg.name;
         let ty = rust_type(&arg.ty, arg.role);

@@ -53,6 +53,8 @@ pub async fn run(cli: Cli) -> Result<(), String> {
                 page_size: cli.page_size,
                 banner: Some(crate::sandbox::BANNER.to_string()),
                 safety: checked_safety(&cli.safety, true)?,
+                tool_mode: cli.tool_mode,
+                result_budget_tokens: cli.result_budget.max(1000),
             };
             let server = PfSenseServer::with_target(
                 target,
@@ -74,6 +76,8 @@ pub async fn run(cli: Cli) -> Result<(), String> {
                 page_size: cli.page_size,
                 banner: None,
                 safety: checked_safety(&cli.safety, false)?,
+                tool_mode: cli.tool_mode,
+                result_budget_tokens: cli.result_budget.max(1000),
             };
             serve_stdio(PfSenseServer::new(client, options)).await
         }

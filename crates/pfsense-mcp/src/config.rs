@@ -42,6 +42,16 @@ pub struct Cli {
     /// Tools per tools/list page (clients follow nextCursor for the rest).
     #[arg(long, env = "PFSENSE_PAGE_SIZE", default_value_t = 256, global = true)]
     pub page_size: usize,
+    /// Which tools tools/list shows. `compact` (the default) lists the daily core tools plus
+    /// pfsense_find_tools / pfsense_describe_tool / pfsense_call for everything else (about 5k
+    /// tokens: fits every client). `full` lists every generated tool (about 107k tokens: for
+    /// clients that search their tools themselves, such as Claude Code).
+    #[arg(long, env = "PFSENSE_TOOL_MODE", value_enum, default_value_t = crate::discovery::ToolMode::Compact, global = true)]
+    pub tool_mode: crate::discovery::ToolMode,
+    /// Largest tool result in tokens; larger results are cut with a note on how to narrow them
+    /// (Claude Code refuses results over 25,000 tokens by default).
+    #[arg(long, env = "PFSENSE_RESULT_BUDGET", default_value_t = crate::bounds::DEFAULT_BUDGET_TOKENS, global = true)]
+    pub result_budget: usize,
 }
 
 #[derive(Debug, Subcommand)]

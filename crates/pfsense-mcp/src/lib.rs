@@ -9,16 +9,19 @@ extern crate self as pfsense_mcp;
 
 pub use pfsense_spec as spec;
 
+pub mod bounds;
 pub mod catalog;
 pub mod cli;
 pub mod client;
 pub mod config;
+pub mod discovery;
 pub mod meta;
 pub mod outcome;
 pub mod policy;
 pub mod request;
 pub mod safety;
 pub mod sandbox;
+pub mod search;
 pub mod secret;
 pub mod server;
 pub mod tls;

@@ -37,6 +37,15 @@ impl MetaTool {
 /// Every meta tool, sorted by name.
 pub static META_TOOLS: &[MetaTool] = &[
     MetaTool {
+        name: "pfsense_call",
+        description: "Run any generated tool by name, with exactly the checks, previews, confirmation, audit and journal of a direct call. Find it with pfsense_find_tools, read its arguments with pfsense_describe_tool.",
+        input_schema: crate::discovery::CALL_SCHEMA,
+        read_only: false,
+        destructive: true,
+        idempotent: false,
+        compact_only: true,
+    },
+    MetaTool {
         name: "pfsense_confirm_changes",
         description: "Make provisional changes permanent. With --auto-revert, changes to rules, NAT, interfaces and routing are undone automatically when their deadline passes; call this once you have checked the firewall still works as intended. Without `change_ids`, confirms every provisional change.",
         input_schema: r#"{"type":"object","properties":{"change_ids":{"type":"array","items":{"type":"integer"},"description":"Only these changes (ids from the change result or pfsense_list_changes)."}},"additionalProperties":false}"#,
@@ -44,6 +53,24 @@ pub static META_TOOLS: &[MetaTool] = &[
         destructive: false,
         idempotent: true,
         compact_only: false,
+    },
+    MetaTool {
+        name: "pfsense_describe_tool",
+        description: "The full input schema of a tool, with every field's documentation, its risk, apply step and required packages.",
+        input_schema: crate::discovery::DESCRIBE_TOOL_SCHEMA,
+        read_only: true,
+        destructive: false,
+        idempotent: true,
+        compact_only: true,
+    },
+    MetaTool {
+        name: "pfsense_find_tools",
+        description: "Find the tools for a task described in plain words (e.g. \"port forward\", \"static DHCP lease\", \"VPN peer\"): the best matches with one-line summaries.",
+        input_schema: crate::discovery::FIND_TOOLS_SCHEMA,
+        read_only: true,
+        destructive: false,
+        idempotent: true,
+        compact_only: true,
     },
     MetaTool {
         name: "pfsense_list_changes",

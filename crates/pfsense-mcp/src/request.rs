@@ -43,7 +43,7 @@ impl PreparedRequest {
                     continue;
                 };
                 match arg.role {
-                    ArgRole::Confirm | ArgRole::Projection => {}
+                    ArgRole::Confirm | ArgRole::Projection | ArgRole::Guard => {}
                     ArgRole::Filters => {
                         if let Value::Object(filters) = value {
                             for (k, v) in filters {
@@ -64,7 +64,10 @@ impl PreparedRequest {
         } else {
             let mut object = Map::new();
             for arg in def.args {
-                if matches!(arg.role, ArgRole::Confirm | ArgRole::Projection) {
+                if matches!(
+                    arg.role,
+                    ArgRole::Confirm | ArgRole::Projection | ArgRole::Guard
+                ) {
                     continue;
                 }
                 if let Some(v) = args.get(arg.name) {

@@ -36,6 +36,10 @@ pub struct ServerOptions {
     pub banner: Option<String>,
     /// Audit log, journal, confirmation mode, rate limits, auto-revert.
     pub safety: crate::safety::SafetyOptions,
+    /// Which tools `tools/list` shows.
+    pub tool_mode: crate::discovery::ToolMode,
+    /// Results larger than this many tokens are cut, with a note on how to narrow them.
+    pub result_budget_tokens: usize,
 }
 
 impl Default for ServerOptions {
@@ -45,18 +49,28 @@ impl Default for ServerOptions {
             page_size: 256,
             banner: None,
             safety: crate::safety::SafetyOptions::default(),
+            tool_mode: crate::discovery::ToolMode::default(),
+            result_budget_tokens: crate::bounds::DEFAULT_BUDGET_TOKENS,
         }
     }
 }
 
-/// The MCP tool description of a generated tool.
+/// The MCP tool description of a generated tool: the lean schema, and only the annotations
+/// that differ from MCP's defaults (readOnly false, destructive true, idempotent false), since
+/// 677 tools repeat them.
 pub fn mcp_tool(def: &ToolDef) -> Tool {
-    let annotations = ToolAnnotations::new()
-        .read_only(def.read_only_hint())
-        .destructive(def.destructive_hint())
-        .idempotent(def.idempotent_hint())
-        .open_world(false);
-    Tool::new(def.name, def.description, def.schema().clone()).with_annotations(annotations)
+    let mut annotations = ToolAnnotations::new();
+    if def.read_only_hint() {
+        annotations = annotations.read_only(true);
+    } else {
+        if !def.destructive_hint() {
+            annotations = annotations.destructive(false);
+        }
+        if def.idempotent_hint() {
+            annotations = annotations.idempotent(true);
+        }
+    }
+    Tool::new(def.name, def.description, def.listed()).with_annotations(annotations)
 }
 
 /// The firewall the server talks to: ready, or still starting (the sandbox emulator starts in
@@ -79,6 +93,8 @@ struct Inner {
     safety_tools: Vec<&'static crate::meta::MetaTool>,
     /// The guards; an error when they could not start (then every change is refused).
     safety: Result<Arc<crate::safety::Safety>, String>,
+    /// Ranking index over the offered tools, built on the first `pfsense_find_tools`.
+    search: std::sync::OnceLock<crate::search::Index>,
 }
 
 #[derive(Clone)]
@@ -99,7 +115,20 @@ impl PfSenseServer {
     ) -> PfSenseServer {
         let offered: Vec<&'static ToolDef> =
             TOOLS.iter().filter(|d| options.policy.offers(d)).collect();
-        let mut listed: Vec<Tool> = offered.iter().map(|d| mcp_tool(d)).collect();
+        let compact = options.tool_mode == crate::discovery::ToolMode::Compact;
+        let mut listed: Vec<Tool> = offered
+            .iter()
+            .filter(|d| !compact || crate::discovery::COMPACT_CORE.contains(&d.name))
+            .map(|d| mcp_tool(d))
+            .collect();
+        if compact {
+            listed.extend(
+                crate::meta::META_TOOLS
+                    .iter()
+                    .filter(|m| crate::discovery::is_discovery_tool(m.name))
+                    .map(|m| m.mcp_tool()),
+            );
+        }
         let safety_tools: Vec<&'static crate::meta::MetaTool> = crate::meta::META_TOOLS
             .iter()
             .filter(|m| crate::safety::meta::is_safety_tool(m.name))
@@ -126,6 +155,7 @@ impl PfSenseServer {
                 listed,
                 safety_tools,
                 safety,
+                search: std::sync::OnceLock::new(),
             }),
         };
         if let Ok(safety) = &server.inner.safety {
@@ -181,6 +211,11 @@ impl PfSenseServer {
             crate::catalog::SPEC_VERSION,
             applies.join(", "),
         );
+        if self.inner.options.tool_mode == crate::discovery::ToolMode::Compact {
+            s.push_str(" Only the daily tools are listed; for anything else use `pfsense_find_tools` (plain words), `pfsense_describe_tool` (arguments and field documentation) and `pfsense_call` (runs it with the same checks as a direct call).");
+        } else {
+            s.push_str(" `pfsense_describe_tool` gives any tool's field documentation.");
+        }
         if self.inner.options.policy.read_only {
             s.push_str(" The server is in read-only mode: only reading tools are offered.");
         }
@@ -221,10 +256,76 @@ impl PfSenseServer {
             "pfsense_list_changes" | "pfsense_undo" | "pfsense_confirm_changes" => {
                 Ok(self.call_safety_tool(meta, args, ctx).await)
             }
+            "pfsense_find_tools" | "pfsense_describe_tool" | "pfsense_call" => {
+                self.call_discovery_tool(meta, args, ctx).await
+            }
             _ => Err(McpError::invalid_params(
                 format!("`{}` is not available", meta.name),
                 None,
             )),
+        }
+    }
+
+    /// `pfsense_find_tools`, `pfsense_describe_tool`, and `pfsense_call`, which runs a generated
+    /// tool through exactly the path a direct call takes.
+    async fn call_discovery_tool(
+        &self,
+        meta: &'static crate::meta::MetaTool,
+        args: Value,
+        ctx: &CallContext,
+    ) -> Result<rmcp::model::CallToolResult, McpError> {
+        let args = match args {
+            Value::Null => Value::Object(Default::default()),
+            other => other,
+        };
+        let problems = validate::validate(&meta.schema(), &args);
+        if !problems.is_empty() {
+            let list: Vec<String> = problems.iter().map(|p| p.to_string()).collect();
+            return Ok(outcome::error(format!(
+                "{} was not called; its arguments do not fit: {}",
+                meta.name,
+                list.join("; ")
+            )));
+        }
+        let named = |args: &Value| -> Result<&'static ToolDef, Box<rmcp::model::CallToolResult>> {
+            let name = args.get("name").and_then(Value::as_str).unwrap_or_default();
+            crate::catalog::tool(name).ok_or_else(|| {
+                let hint = if crate::meta::lookup(name).is_some() {
+                    "call it directly: it is listed in tools/list"
+                } else {
+                    "pfsense_find_tools finds the right name"
+                };
+                Box::new(outcome::error(format!(
+                    "there is no generated tool `{name}`; {hint}"
+                )))
+            })
+        };
+        match meta.name {
+            "pfsense_find_tools" => {
+                let index = self
+                    .inner
+                    .search
+                    .get_or_init(|| crate::search::Index::new(self.inner.offered.clone()));
+                Ok(crate::discovery::find_tools(index, &args))
+            }
+            "pfsense_describe_tool" => match named(&args) {
+                Ok(def) => {
+                    let refusal = self.inner.options.policy.refusal(def);
+                    Ok(crate::discovery::describe_tool(
+                        def,
+                        refusal.is_none(),
+                        refusal,
+                    ))
+                }
+                Err(e) => Ok(*e),
+            },
+            _ => match named(&args) {
+                Ok(def) => {
+                    let inner_args = args.get("arguments").cloned().unwrap_or(Value::Null);
+                    self.call_generated(def, inner_args, ctx).await
+                }
+                Err(e) => Ok(*e),
+            },
         }
     }
 
@@ -374,6 +475,11 @@ impl PfSenseServer {
             .and_then(|m| m.remove("confirm"))
             .and_then(|v| v.as_bool())
             .unwrap_or(false);
+        // Ours, never sent: `fields`, and a page limit for reads that could be huge.
+        let paging = match args.as_object_mut() {
+            Some(m) => crate::bounds::plan(def, m),
+            None => crate::bounds::Paging::default(),
+        };
         let normalized = match (def.normalize)(args.clone()) {
             Ok(v) => v,
             Err(e) => {
@@ -437,6 +543,11 @@ impl PfSenseServer {
         match result {
             Ok(response) => {
                 let mut r = outcome::success(def, &request, &response);
+                crate::bounds::bound_result(
+                    &mut r,
+                    &paging,
+                    self.inner.options.result_budget_tokens,
+                );
                 crate::safety::secrets::mark_sensitive(&mut r);
                 Ok(r)
             }

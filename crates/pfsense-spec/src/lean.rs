@@ -219,6 +219,11 @@ pub fn listed_schema(
         return schema;
     };
     let model = models.get(&op.model);
+    // The preview that hands out `expect_state` says how to send it back; listing it on 300
+    // tools would cost 2k tokens for an argument nobody sends unprompted.
+    for arg in op.args.iter().filter(|a| a.role == ArgRole::Guard) {
+        props.remove(&arg.name);
+    }
     for arg in &op.args {
         let Some(prop) = props.get_mut(&arg.name) else {
             continue;
@@ -257,6 +262,7 @@ pub fn listed_schema(
                 // Said once, in the server instructions.
                 *prop = json!({"type": "array", "items": {"type": "string"}});
             }
+            ArgRole::Guard => {}
             ArgRole::Field => {
                 strip(prop);
                 if let Value::Object(p) = prop {

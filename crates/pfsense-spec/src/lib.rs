@@ -661,6 +661,21 @@ impl<'a> Classifier<'a> {
                 &mut required,
             )?;
         }
+        if matches!(op.verb, Verb::Update | Verb::Replace | Verb::Delete) {
+            let schema = json!({
+                "type": "string",
+                "description": "The `fingerprint` from this tool's preview: the change is refused if its target changed since (ids shift after deletes).",
+            });
+            push(
+                "expect_state",
+                schema,
+                false,
+                ArgRole::Guard,
+                vec![],
+                &mut props,
+                &mut required,
+            )?;
+        }
         if op.is_mutation() {
             let schema = json!({
                 "type": "boolean",

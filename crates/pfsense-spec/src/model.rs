@@ -254,6 +254,9 @@ pub enum ArgRole {
     Confirm,
     /// `fields`: ours, never sent; the server keeps only these fields of each object.
     Projection,
+    /// `expect_state`: ours, never sent; the fingerprint a preview handed out, so a change is
+    /// refused when its target changed since.
+    Guard,
 }
 
 /// Rust-facing type of one argument, for the generated typed structs.

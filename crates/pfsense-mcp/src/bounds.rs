@@ -1,0 +1,264 @@
+//! Bounded outputs: a list returns a page with the total and how to get the next one, `fields`
+//! keeps only the fields asked for, and any result larger than the budget is cut with a note
+//! on how to narrow it (Claude Code refuses tool results over 25,000 tokens by default).
+
+use crate::catalog::ToolDef;
+use crate::spec::Verb;
+use serde_json::{Map, Value, json};
+
+/// Items a list returns when the caller gives no `limit`.
+pub const DEFAULT_PAGE: u64 = 50;
+
+/// Default result budget in tokens (under Claude Code's 25,000-token cap).
+pub const DEFAULT_BUDGET_TOKENS: usize = 20_000;
+
+/// Rough characters per token of JSON, for the budget (o200k averages about 4 on our output).
+const CHARS_PER_TOKEN: usize = 4;
+
+/// Endpoints that can hold more than anyone wants in one answer, where pfSense itself must
+/// be asked for a limit (fetching everything first would be slow or time out): logs, and the
+/// state table (`DELETE /firewall/states` without a limit can time out on a busy box).
+const SERVER_SIDE_LIMIT_PREFIXES: &[&str] = &["/api/v2/status/logs/", "/api/v2/firewall/states"];
+
+/// How a list call is paged.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct Paging {
+    /// Applies to this call (a list tool).
+    pub list: bool,
+    /// The limit the caller gave, if any.
+    pub caller_limit: Option<u64>,
+    pub offset: u64,
+    /// We asked pfSense for this limit on the caller's behalf.
+    pub injected_limit: Option<u64>,
+    /// Fields to keep in each object.
+    pub fields: Option<Vec<String>>,
+}
+
+/// Before sending: take out `fields` (ours), and give unbounded log reads a limit.
+pub fn plan(def: &ToolDef, args: &mut Map<String, Value>) -> Paging {
+    let fields = args.remove("fields").and_then(|v| {
+        v.as_array().map(|a| {
+            a.iter()
+                .filter_map(Value::as_str)
+                .map(str::to_string)
+                .collect::<Vec<_>>()
+        })
+    });
+    if def.verb != Verb::List {
+        return Paging {
+            fields,
+            ..Paging::default()
+        };
+    }
+    let caller_limit = args.get("limit").and_then(Value::as_u64).filter(|l| *l > 0);
+    let offset = args.get("offset").and_then(Value::as_u64).unwrap_or(0);
+    let mut injected_limit = None;
+    if caller_limit.is_none()
+        && SERVER_SIDE_LIMIT_PREFIXES
+            .iter()
+            .any(|p| def.path.starts_with(p))
+    {
+        args.insert("limit".into(), json!(DEFAULT_PAGE));
+        injected_limit = Some(DEFAULT_PAGE);
+    }
+    Paging {
+        list: true,
+        caller_limit,
+        offset,
+        injected_limit,
+        fields,
+    }
+}
+
+fn project(item: &Value, fields: &[String]) -> Value {
+    match item {
+        Value::Object(m) => {
+            let mut out = Map::new();
+            for key in ["id", "parent_id"] {
+                if let Some(v) = m.get(key) {
+                    out.insert(key.into(), v.clone());
+                }
+            }
+            for f in fields {
+                if let Some(v) = m.get(f) {
+                    out.insert(f.clone(), v.clone());
+                }
+            }
+            Value::Object(out)
+        }
+        other => other.clone(),
+    }
+}
+
+/// After a successful call: page, project and fit the data. Returns the data and, for lists,
+/// a `paging` object that says where the page is and how to get the next.
+pub fn shape(paging: &Paging, data: Value, budget_tokens: usize) -> (Value, Option<Value>) {
+    let budget_chars = budget_tokens.saturating_mul(CHARS_PER_TOKEN);
+    let mut data = data;
+    if let Some(fields) = &paging.fields {
+        data = match data {
+            Value::Array(items) => Value::Array(items.iter().map(|i| project(i, fields)).collect()),
+            Value::Object(_) => project(&data, fields),
+            other => other,
+        };
+    }
+    let Value::Array(items) = data else {
+        return (fit_value(data, budget_chars), None);
+    };
+    let mut info = Map::new();
+    let (mut page, next_offset, total): (Vec<Value>, Option<u64>, Option<u64>) = if !paging.list {
+        (items, None, None)
+    } else if let Some(limit) = paging.caller_limit.or(paging.injected_limit) {
+        // pfSense paged it; more may exist when the page is full.
+        let full = items.len() as u64 >= limit;
+        let next = full.then_some(paging.offset + limit);
+        (items, next, None)
+    } else {
+        // pfSense returned everything from `offset`: page it here, so the total is known.
+        let total = paging.offset + items.len() as u64;
+        let page: Vec<Value> = items.into_iter().take(DEFAULT_PAGE as usize).collect();
+        let end = paging.offset + page.len() as u64;
+        (page, (end < total).then_some(end), Some(total))
+    };
+    // Cut to the budget.
+    let mut cut = false;
+    loop {
+        let size: usize = page.iter().map(|i| i.to_string().len() + 1).sum();
+        if size <= budget_chars || page.len() <= 1 {
+            break;
+        }
+        let keep = ((page.len() as f64) * (budget_chars as f64 / size as f64) * 0.95) as usize;
+        page.truncate(keep.max(1).min(page.len() - 1));
+        cut = true;
+    }
+    let returned = page.len() as u64;
+    if !paging.list && !cut {
+        return (Value::Array(page), None);
+    }
+    let next = if cut {
+        Some(paging.offset + returned)
+    } else {
+        next_offset
+    };
+    info.insert("offset".into(), json!(paging.offset));
+    info.insert("returned".into(), json!(returned));
+    if let Some(t) = total {
+        info.insert("total".into(), json!(t));
+    }
+    if let Some(n) = next {
+        info.insert("next_offset".into(), json!(n));
+        let how = if cut {
+            format!(
+                "Cut to fit the result budget. Ask for fewer fields (`fields`), filter with `query`, or continue with offset={n} and a smaller limit."
+            )
+        } else {
+            format!(
+                "More objects exist: call again with offset={n} (limit sets the page size; `fields` and `query` narrow it)."
+            )
+        };
+        info.insert("next".into(), Value::String(how));
+    }
+    (Value::Array(page), Some(Value::Object(info)))
+}
+
+/// Page, project and fit the `data` of a successful result, and say how to get more.
+pub fn bound_result(
+    result: &mut rmcp::model::CallToolResult,
+    paging: &Paging,
+    budget_tokens: usize,
+) {
+    let Some(Value::Object(structured)) = result.structured_content.as_mut() else {
+        return;
+    };
+    let Some(data) = structured.remove("data") else {
+        return;
+    };
+    let (data, info) = shape(paging, data, budget_tokens);
+    let mut text = data.to_string();
+    if let Some(info) = &info {
+        if let Some(next) = info.get("next").and_then(Value::as_str) {
+            text.push('\n');
+            text.push_str(next);
+        }
+        if let Some(total) = info.get("total") {
+            text.push_str(&format!("\n{} of {total} objects shown.", info["returned"]));
+        }
+    }
+    structured.insert("data".into(), data);
+    if let Some(info) = info {
+        structured.insert("paging".into(), info);
+    }
+    result.content = vec![rmcp::model::ContentBlock::text(text)];
+}
+
+/// A non-list value larger than the budget becomes a note with the start of it.
+fn fit_value(data: Value, budget_chars: usize) -> Value {
+    let text = data.to_string();
+    if text.len() <= budget_chars {
+        return data;
+    }
+    let mut end = budget_chars.min(text.len());
+    while !text.is_char_boundary(end) {
+        end -= 1;
+    }
+    json!({
+        "truncated": true,
+        "size_chars": text.len(),
+        "note": "The result is larger than the result budget; ask for fewer fields (`fields`) or a narrower query.",
+        "start": &text[..end],
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn items(n: usize) -> Value {
+        Value::Array(
+            (0..n)
+                .map(|i| json!({"id": i, "name": format!("a{i}"), "descr": "x"}))
+                .collect(),
+        )
+    }
+
+    #[test]
+    fn unbounded_lists_get_a_page_with_the_total() {
+        let p = Paging {
+            list: true,
+            ..Paging::default()
+        };
+        let (data, info) = shape(&p, items(5000), DEFAULT_BUDGET_TOKENS);
+        assert_eq!(data.as_array().unwrap().len(), DEFAULT_PAGE as usize);
+        let info = info.unwrap();
+        assert_eq!(info["total"], 5000);
+        assert_eq!(info["next_offset"], 50);
+        assert!(info["next"].as_str().unwrap().contains("offset=50"));
+    }
+
+    #[test]
+    fn fields_project_and_budget_cuts() {
+        let p = Paging {
+            list: true,
+            caller_limit: Some(1000),
+            fields: Some(vec!["name".into()]),
+            ..Paging::default()
+        };
+        let (data, info) = shape(&p, items(1000), DEFAULT_BUDGET_TOKENS);
+        assert_eq!(data[3], json!({"id": 3, "name": "a3"}));
+        assert_eq!(info.unwrap()["next_offset"], 1000);
+        let p = Paging {
+            list: true,
+            caller_limit: Some(1000),
+            ..Paging::default()
+        };
+        let (data, info) = shape(&p, items(1000), 200);
+        let n = data.as_array().unwrap().len();
+        assert!(n < 1000 && n > 0);
+        assert!(
+            info.unwrap()["next"]
+                .as_str()
+                .unwrap()
+                .contains("result budget")
+        );
+    }
+}

@@ -1,0 +1,360 @@
+//! `cargo xtask bench`: measure what the server costs to run and to hold in a client's context,
+//! against the emulator on loopback, and write BENCHMARKS.md.
+//!
+//! Measured in one run: spawn → initialize (median of cold starts), tools/list time, bytes and
+//! o200k tokens per tool mode, peak RSS after a full tools/list, tool-call latency p50/p99 of a
+//! read tool next to the same GET made directly (the floor), and (with --build-times) clean and
+//! incremental (spec touched) build times.
+
+use anyhow::{Context, Result, bail};
+use rmcp::model::CallToolRequestParams;
+use rmcp::transport::TokioChildProcess;
+use rmcp::{RoleClient, ServiceExt};
+use std::path::{Path, PathBuf};
+use std::process::Command;
+use std::time::{Duration, Instant};
+
+#[derive(clap::Args, Debug)]
+pub struct Args {
+    /// Cold starts for the initialize median.
+    #[arg(long, default_value_t = 15)]
+    starts: usize,
+    /// Tool calls (and direct GETs) for the latency percentiles.
+    #[arg(long, default_value_t = 400)]
+    calls: usize,
+    /// Also measure clean and incremental build times (a clean release build: many minutes).
+    #[arg(long)]
+    build_times: bool,
+    /// Where to write the report.
+    #[arg(long, default_value = "BENCHMARKS.md")]
+    output: PathBuf,
+}
+
+fn root() -> PathBuf {
+    crate::spec::workspace_root()
+}
+
+fn build_release() -> Result<PathBuf> {
+    let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
+    let status = Command::new(cargo)
+        .current_dir(root())
+        .args([
+            "build",
+            "--release",
+            "--quiet",
+            "-p",
+            "pfsense-mcp",
+            "--bin",
+            "pfsense-mcp",
+        ])
+        .status()?;
+    if !status.success() {
+        bail!("cargo build --release -p pfsense-mcp failed");
+    }
+    let target = std::env::var("CARGO_TARGET_DIR")
+        .map(PathBuf::from)
+        .unwrap_or_else(|_| root().join("target"));
+    Ok(target.join("release/pfsense-mcp"))
+}
+
+fn percentile(sorted: &[Duration], p: f64) -> Duration {
+    if sorted.is_empty() {
+        return Duration::ZERO;
+    }
+    let i = ((sorted.len() as f64 - 1.0) * p).round() as usize;
+    sorted[i.min(sorted.len() - 1)]
+}
+
+fn ms(d: Duration) -> String {
+    format!("{:.2} ms", d.as_secs_f64() * 1000.0)
+}
+
+struct Target {
+    env: Vec<(String, String)>,
+    url: String,
+    api_key: String,
+}
+
+async fn spawn(
+    binary: &Path,
+    target: &Target,
+    mode: &str,
+) -> Result<(rmcp::service::RunningService<RoleClient, ()>, u32, Duration)> {
+    let mut cmd = tokio::process::Command::new(binary);
+    cmd.env_clear().arg("--allow-dangerous");
+    for (k, v) in &target.env {
+        cmd.env(k, v);
+    }
+    cmd.env("PFSENSE_TOOL_MODE", mode);
+    let started = Instant::now();
+    let (transport, _) = TokioChildProcess::builder(cmd)
+        .stderr(std::process::Stdio::null())
+        .spawn()?;
+    let pid = transport.id().context("child pid")?;
+    let client = ().serve(transport).await?;
+    Ok((client, pid, started.elapsed()))
+}
+
+fn peak_rss_kib(pid: u32) -> Option<u64> {
+    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).ok()?;
+    status
+        .lines()
+        .find(|l| l.starts_with("VmHWM:"))
+        .and_then(|l| l.split_whitespace().nth(1))
+        .and_then(|v| v.parse().ok())
+}
+
+struct ListFigures {
+    tools: usize,
+    bytes: usize,
+    tokens: usize,
+    median: Duration,
+}
+
+async fn measure_list(
+    binary: &Path,
+    target: &Target,
+    mode: &str,
+    bpe: &tiktoken_rs::CoreBPE,
+) -> Result<(ListFigures, Option<u64>)> {
+    let (client, pid, _) = spawn(binary, target, mode).await?;
+    let mut times = Vec::new();
+    let mut tools = Vec::new();
+    for _ in 0..10 {
+        let t = Instant::now();
+        tools = client.peer().list_all_tools().await?;
+        times.push(t.elapsed());
+    }
+    times.sort();
+    let json = serde_json::to_string(&tools)?;
+    let rss = peak_rss_kib(pid);
+    let _ = client.cancel().await;
+    Ok((
+        ListFigures {
+            tools: tools.len(),
+            bytes: json.len(),
+            tokens: bpe.encode_ordinary(&json).len(),
+            median: times[times.len() / 2],
+        },
+        rss,
+    ))
+}
+
+fn timed_build(args: &[&str], env: &[(&str, &Path)]) -> Result<Duration> {
+    let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
+    let mut cmd = Command::new(cargo);
+    cmd.current_dir(root()).args(args);
+    for (k, v) in env {
+        cmd.env(k, v);
+    }
+    let started = Instant::now();
+    let status = cmd.status()?;
+    if !status.success() {
+        bail!("cargo {args:?} failed");
+    }
+    Ok(started.elapsed())
+}
+
+fn machine() -> String {
+    let cpu = std::fs::read_to_string("/proc/cpuinfo")
+        .ok()
+        .and_then(|c| {
+            c.lines()
+                .find(|l| l.starts_with("model name"))
+                .and_then(|l| l.split(':').nth(1))
+                .map(|s| s.trim().to_string())
+        })
+        .unwrap_or_else(|| "unknown CPU".into());
+    let cores = std::thread::available_parallelism()
+        .map(|n| n.get())
+        .unwrap_or(0);
+    let mem = std::fs::read_to_string("/proc/meminfo")
+        .ok()
+        .and_then(|m| {
+            m.lines()
+                .next()
+                .and_then(|l| l.split_whitespace().nth(1))
+                .and_then(|k| k.parse::<u64>().ok())
+        })
+        .map(|k| format!("{:.0} GiB", k as f64 / 1024.0 / 1024.0))
+        .unwrap_or_default();
+    format!("{cores} cores ({cpu}), {mem} RAM")
+}
+
+pub fn run(args: Args) -> Result<()> {
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()?;
+    runtime.block_on(run_async(args))
+}
+
+async fn run_async(args: Args) -> Result<()> {
+    let binary = build_release()?;
+    let spec_path = root().join("openapi-spec.json");
+    let mut config = pfsense_emulator::EmulatorConfig::new(&spec_path);
+    config.enable_key_auth = true;
+    config.installed_packages = vec!["all".into()];
+    let emulator = pfsense_emulator::start(config).await?;
+    let target = Target {
+        env: vec![
+            ("PFSENSE_HOST".into(), emulator.url().into()),
+            (
+                "PFSENSE_API_KEY".into(),
+                emulator.api_key().unwrap_or_default().into(),
+            ),
+            (
+                "PFSENSE_TLS_FINGERPRINT".into(),
+                emulator.fingerprint().into(),
+            ),
+        ],
+        url: emulator.url().into(),
+        api_key: emulator.api_key().unwrap_or_default().into(),
+    };
+    let bpe = tiktoken_rs::o200k_base().map_err(|e| anyhow::anyhow!("tokenizer: {e}"))?;
+
+    // Spawn → initialize, cold starts.
+    let mut starts = Vec::new();
+    for _ in 0..args.starts {
+        let (client, _, took) = spawn(&binary, &target, "compact").await?;
+        starts.push(took);
+        let _ = client.cancel().await;
+    }
+    starts.sort();
+    let init_median = percentile(&starts, 0.5);
+    eprintln!("initialize median {}", ms(init_median));
+
+    let (full, full_rss) = measure_list(&binary, &target, "full", &bpe).await?;
+    let (compact, _) = measure_list(&binary, &target, "compact", &bpe).await?;
+    eprintln!(
+        "tools/list full: {} tools, {} bytes, {} tokens, {}; compact: {} tools, {} tokens",
+        full.tools,
+        full.bytes,
+        full.tokens,
+        ms(full.median),
+        compact.tools,
+        compact.tokens
+    );
+
+    // Tool-call latency next to the direct GET.
+    let (client, _, _) = spawn(&binary, &target, "full").await?;
+    let mut calls = Vec::new();
+    for i in 0..args.calls + 20 {
+        let t = Instant::now();
+        let r = client
+            .peer()
+            .call_tool(CallToolRequestParams::new("pfsense_get_system_version"))
+            .await?;
+        if r.is_error == Some(true) {
+            bail!("the read tool failed: {:?}", r.content);
+        }
+        if i >= 20 {
+            calls.push(t.elapsed());
+        }
+    }
+    let _ = client.cancel().await;
+    calls.sort();
+    // Loopback to our own emulator: certificate checks add nothing to the floor.
+    let http = reqwest::Client::builder()
+        .danger_accept_invalid_certs(true)
+        .build()?;
+    let mut direct = Vec::new();
+    for i in 0..args.calls + 20 {
+        let t = Instant::now();
+        let resp = http
+            .get(format!("{}/api/v2/system/version", target.url))
+            .header("X-API-Key", &target.api_key)
+            .header("Accept", "application/json")
+            .send()
+            .await?;
+        let ok = resp.status().is_success();
+        let _ = resp.bytes().await?;
+        if !ok {
+            bail!("direct GET failed");
+        }
+        if i >= 20 {
+            direct.push(t.elapsed());
+        }
+    }
+    direct.sort();
+    let (call_p50, call_p99) = (percentile(&calls, 0.5), percentile(&calls, 0.99));
+    let (floor_p50, floor_p99) = (percentile(&direct, 0.5), percentile(&direct, 0.99));
+    eprintln!(
+        "tool call p50 {} p99 {}; direct GET p50 {} p99 {}",
+        ms(call_p50),
+        ms(call_p99),
+        ms(floor_p50),
+        ms(floor_p99)
+    );
+
+    let mut build_rows = String::new();
+    if args.build_times {
+        let clean_dir = root().join("target/bench-clean");
+        let _ = std::fs::remove_dir_all(&clean_dir);
+        let clean = timed_build(
+            &["build", "--quiet", "--workspace"],
+            &[("CARGO_TARGET_DIR", &clean_dir)],
+        )?;
+        // Touch the spec (new mtime, same content): the tools are regenerated.
+        let spec = std::fs::read(&spec_path)?;
+        std::fs::write(&spec_path, &spec)?;
+        let touched = timed_build(
+            &["build", "--quiet", "--workspace"],
+            &[("CARGO_TARGET_DIR", &clean_dir)],
+        )?;
+        build_rows = format!(
+            "| clean debug build of the workspace (`cargo build --workspace`, dependencies downloaded) | {:.0} s |\n\
+             | incremental build after touching openapi-spec.json | {:.0} s |\n",
+            clean.as_secs_f64(),
+            touched.as_secs_f64()
+        );
+        let _ = std::fs::remove_dir_all(&clean_dir);
+    }
+
+    let date = Command::new("date")
+        .arg("-u")
+        .arg("+%Y-%m-%d")
+        .output()
+        .map(|o| String::from_utf8_lossy(&o.stdout).trim().to_string())
+        .unwrap_or_default();
+    let rss = full_rss
+        .map(|k| format!("{:.1} MiB", k as f64 / 1024.0))
+        .unwrap_or_else(|| "n/a".into());
+    let overhead = call_p50.saturating_sub(floor_p50);
+    let report = format!(
+        "# Benchmarks\n\n\
+         Measured by `cargo xtask bench` on {date}, {machine}, release build, against the \
+         pfsense-emulator on loopback (HTTPS, API key). Targets from the project's issue on \
+         context and cost are in the last column.\n\n\
+         | what | measured | target |\n|---|---|---|\n\
+         | spawn → initialize, median of {starts} cold starts | {init} | ≤ 25 ms |\n\
+         | tools/list, `full` mode: {ft} tools | {fb} bytes, {ftok} tokens (o200k), {fms} | ≤ 110k tokens, ≤ 30 ms |\n\
+         | tools/list, `compact` mode: {ct} tools | {cb} bytes, {ctok} tokens (o200k), {cms} | ≤ 6k tokens |\n\
+         | peak RSS after a full tools/list | {rss} | ≤ 25 MiB |\n\
+         | tool call `pfsense_get_system_version`, {calls} calls | p50 {cp50}, p99 {cp99} | p50 ≤ floor + 0.3 ms |\n\
+         | the same GET made directly (floor) | p50 {fp50}, p99 {fp99} | |\n\
+         | tool-call overhead over the floor, p50 | {over} | ≤ 0.3 ms |\n\
+         {build_rows}",
+        machine = machine(),
+        starts = args.starts,
+        init = ms(init_median),
+        ft = full.tools,
+        fb = full.bytes,
+        ftok = full.tokens,
+        fms = ms(full.median),
+        ct = compact.tools,
+        cb = compact.bytes,
+        ctok = compact.tokens,
+        cms = ms(compact.median),
+        calls = args.calls,
+        cp50 = ms(call_p50),
+        cp99 = ms(call_p99),
+        fp50 = ms(floor_p50),
+        fp99 = ms(floor_p99),
+        over = ms(overhead),
+    );
+    std::fs::write(root().join(&args.output), &report)?;
+    println!("{report}");
+    emulator.shutdown().await;
+    Ok(())
+}
