@@ -136,6 +136,8 @@ pub struct Args {
 
 pub fn run(args: Args) -> Result<()> {
     let _ = tracing_subscriber::fmt()
+        // A closed stderr must not panic the logging thread (tracing falls back to eprintln!).
+        .log_internal_errors(false)
         .with_env_filter(
             tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| "info".into()),
         )

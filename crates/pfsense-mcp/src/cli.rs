@@ -19,6 +19,8 @@ pub fn init_logging() {
         Err(_) => filter,
     };
     let _ = tracing_subscriber::fmt()
+        // A closed stderr must not panic the logging thread (tracing falls back to eprintln!).
+        .log_internal_errors(false)
         .with_env_filter(filter)
         .with_writer(std::io::stderr)
         .with_ansi(false)
