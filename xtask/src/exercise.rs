@@ -144,6 +144,16 @@ async fn run_async(args: Args) -> Result<()> {
     for (k, v) in &env {
         cmd.env(k, v);
     }
+    // Every tool must be listed and callable in quick succession: the full catalogue, no rate
+    // limits, nothing written outside the target dir, changes confirmed by the flag alone.
+    cmd.env("PFSENSE_TOOL_MODE", "full")
+        .env(
+            "PFSENSE_RATE_LIMITS",
+            "write=off,destructive=off,dangerous=off",
+        )
+        .env("PFSENSE_AUDIT_LOG", "off")
+        .env("PFSENSE_JOURNAL", "memory")
+        .env("PFSENSE_CONFIRM", "flag");
     if run_dangerous {
         cmd.arg("--allow-dangerous");
     }
