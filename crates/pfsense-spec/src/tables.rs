@@ -112,7 +112,16 @@ pub const SENSITIVE_WORD_ENDINGS: &[&str] = &[
 pub const SENSITIVE_WORDS: &[&str] = &["prv", "pass", "ak", "as", "ck"];
 
 /// Field names that match the rules above but hold no secret: public keys and booleans.
-pub const NOT_SENSITIVE_FIELDS: &[&str] = &["publickey", "reusekey", "usetoken"];
+pub const NOT_SENSITIVE_FIELDS: &[&str] = &[
+    "publickey",
+    "reusekey",
+    "usetoken",
+    // Settings whose words end like secrets: a re-key interval, how interfaces are shown, and
+    // which hash stores passwords.
+    "rekey_time",
+    "represent_interfaces_as",
+    "password_encryption",
+];
 
 /// The module of an API path (without the `/api/v2/` prefix).
 pub fn module_for(rel_path: &str) -> Option<Module> {
