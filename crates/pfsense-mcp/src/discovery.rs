@@ -146,11 +146,3 @@ pub fn describe_tool(def: &ToolDef, offered: bool, refusal: Option<String>) -> C
     r.structured_content = Some(v);
     r
 }
-
-/// Whether a meta tool is one of the discovery tools.
-pub fn is_discovery_tool(name: &str) -> bool {
-    matches!(
-        name,
-        "pfsense_find_tools" | "pfsense_describe_tool" | "pfsense_call"
-    )
-}

@@ -125,7 +125,7 @@ impl PfSenseServer {
             listed.extend(
                 crate::meta::META_TOOLS
                     .iter()
-                    .filter(|m| crate::discovery::is_discovery_tool(m.name))
+                    .filter(|m| m.compact_only)
                     .map(|m| m.mcp_tool()),
             );
         }
