@@ -1,6 +1,7 @@
 //! `cargo xtask …`: the project's workflows as one plain Rust binary.
 //! Each subcommand lives in its own module and is a thin driver over the crates.
 
+mod bank;
 mod bench;
 mod exercise;
 mod golden;
@@ -29,6 +30,9 @@ enum Command {
     LiveTest(live_test::Args),
     /// Drive every generated tool through the real binary and report what succeeded.
     Exercise(exercise::Args),
+    /// Run an agent (Claude Code, or `replay`) through the bank of firewall tasks; grade the
+    /// final state, count coverage and failures from the audit log.
+    BankTest(bank::Args),
     /// Measure start-up, tools/list size and time per mode, memory, tool-call latency (and
     /// build times) against the emulator; writes BENCHMARKS.md.
     Bench(bench::Args),
@@ -41,5 +45,6 @@ fn main() -> anyhow::Result<()> {
         Command::LiveTest(args) => live_test::run(args),
         Command::Exercise(args) => exercise::run(args),
         Command::Bench(args) => bench::run(args),
+        Command::BankTest(args) => bank::run(args),
     }
 }

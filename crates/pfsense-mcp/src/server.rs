@@ -238,12 +238,27 @@ impl PfSenseServer {
             return self.call_meta(meta, args, ctx).await;
         }
         let Some(def) = crate::catalog::tool(name) else {
-            return Err(McpError::invalid_params(
-                format!("unknown tool `{name}`: tools/list shows the available tools"),
-                None,
-            ));
+            let message = format!("unknown tool `{name}`: tools/list shows the available tools");
+            self.audit_unknown_tool(name, &args, ctx, &message);
+            return Err(McpError::invalid_params(message, None));
         };
         self.call_generated(def, args, ctx).await
+    }
+
+    /// A call to a tool that does not exist leaves an audit line too: the audit log is what
+    /// measures how agents use the server (`cargo xtask bank-test`), guessed names included.
+    fn audit_unknown_tool(&self, name: &str, args: &Value, ctx: &CallContext, message: &str) {
+        if let Ok(safety) = &self.inner.safety {
+            let mut entry = crate::safety::audit::Entry::new(
+                &self.target_name(),
+                name,
+                &ctx.caller,
+                crate::safety::audit::Outcome::Refused,
+            );
+            entry.arguments = outcome::redact(args);
+            entry.message = Some(message.to_string());
+            safety.record(&entry);
+        }
     }
 
     async fn call_meta(
@@ -324,7 +339,17 @@ impl PfSenseServer {
                     let inner_args = args.get("arguments").cloned().unwrap_or(Value::Null);
                     self.call_generated(def, inner_args, ctx).await
                 }
-                Err(e) => Ok(*e),
+                Err(e) => {
+                    let name = args.get("name").and_then(Value::as_str).unwrap_or_default();
+                    let inner_args = args.get("arguments").cloned().unwrap_or(Value::Null);
+                    let message: String = e
+                        .content
+                        .iter()
+                        .filter_map(|c| c.as_text().map(|t| t.text.clone()))
+                        .collect();
+                    self.audit_unknown_tool(name, &inner_args, ctx, &message);
+                    Ok(*e)
+                }
             },
         }
     }
@@ -531,6 +556,11 @@ impl PfSenseServer {
         if let Some(s) = safety {
             let (outcome_kind, response_id, message) = match &result {
                 Ok(_) => (Outcome::Executed, None, None),
+                Err(e @ crate::client::CallError::Api { envelope, .. }) => (
+                    Outcome::Failed,
+                    Some(envelope.response_id.clone()),
+                    Some(e.to_string()),
+                ),
                 Err(e) => (Outcome::Failed, None, Some(e.to_string())),
             };
             let mut entry = Entry::new(&firewall, def.name, &ctx.caller, outcome_kind);

@@ -1,0 +1,236 @@
+//! `cargo xtask bank-test`: a reference plan broken on purpose (it forgets to apply, or leaves
+//! an object behind) fails its task with a message naming the check; a missing agent command
+//! fails at once; a command agent gets an MCP config a real MCP client can use.
+
+use serde_json::Value;
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+
+fn task_file(name: &str) -> String {
+    let path = Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("../xtask/bank-tasks")
+        .join(format!("{name}.toml"));
+    std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("{}: {e}", path.display()))
+}
+
+/// The same task file with one plan step taken out (the step must be in the file).
+fn without(text: &str, step: &str) -> String {
+    assert!(
+        text.contains(step),
+        "the task file no longer has the step {step:?}"
+    );
+    text.replacen(step, "", 1)
+}
+
+fn bank_test(tasks_dir: &Path, report: &Path, agent: &str, extra_path: Option<PathBuf>) -> Output {
+    let mut cmd = Command::new(tests::binary::workspace_binary("xtask", "xtask"));
+    cmd.args(["bank-test", "--target", "emulator", "--agent", agent])
+        .arg("--tasks-dir")
+        .arg(tasks_dir)
+        .arg("--report")
+        .arg(report)
+        .arg("--binary")
+        .arg(tests::binary::pfsense_mcp())
+        .arg("--spec")
+        .arg(tests::spec_path());
+    if let Some(dir) = extra_path {
+        let path = std::env::var_os("PATH").unwrap_or_default();
+        let mut dirs = vec![dir];
+        dirs.extend(std::env::split_paths(&path));
+        cmd.env("PATH", std::env::join_paths(dirs).unwrap());
+    }
+    cmd.output().expect("run cargo xtask bank-test")
+}
+
+fn report_json(report: &Path) -> Value {
+    let text = std::fs::read_to_string(report.join("report.json")).expect("report.json");
+    serde_json::from_str(&text).expect("report.json is JSON")
+}
+
+fn task<'a>(report: &'a Value, id: &str) -> &'a Value {
+    report["tasks"]
+        .as_array()
+        .and_then(|tasks| tasks.iter().find(|t| t["id"] == id))
+        .unwrap_or_else(|| panic!("no task {id} in the report"))
+}
+
+#[test]
+fn broken_reference_plans_fail_naming_the_check() {
+    let tmp = tempfile::tempdir().unwrap();
+    let tasks = tmp.path().join("tasks");
+    std::fs::create_dir_all(&tasks).unwrap();
+    // Forgets to apply: the rule is saved but pending.
+    std::fs::write(
+        tasks.join("forgets-to-apply.toml"),
+        without(
+            &task_file("firewall-block-wan-address"),
+            "[[plan]]\ntool = \"pfsense_firewall_apply\"\narguments = { confirm = true }\n",
+        ),
+    )
+    .unwrap();
+    // Leaves the alias behind: the rule is deleted, the alias is not.
+    std::fs::write(
+        tasks.join("leaves-alias-behind.toml"),
+        without(
+            &task_file("firewall-remove-rule-and-alias"),
+            "[[plan]]\ntool = \"pfsense_delete_firewall_alias\"\narguments = { id = \"${alias_id}\", confirm = true }\n",
+        ),
+    )
+    .unwrap();
+    // Unbroken, as a control.
+    std::fs::write(
+        tasks.join("intact.toml"),
+        task_file("firewall-update-alias"),
+    )
+    .unwrap();
+    let report = tmp.path().join("report");
+    let out = bank_test(&tasks, &report, "replay", None);
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        !out.status.success(),
+        "broken tasks must fail the run: {stdout}{stderr}"
+    );
+    assert!(
+        stderr.contains("2 task(s) failed"),
+        "the error names how many failed: {stderr}"
+    );
+    assert!(stdout.contains("bank-test: 1/3 tasks passed"), "{stdout}");
+
+    let report = report_json(&report);
+    let forgot = task(&report, "forgets-to-apply");
+    assert_eq!(forgot["passed"], false);
+    let failures = forgot["failures"].to_string();
+    assert!(
+        failures.contains(
+            "check 2 (applied /api/v2/firewall/apply) failed: changes are saved but not applied"
+        ),
+        "{failures}"
+    );
+    // The audit log shows it too: the change was left pending.
+    assert_eq!(
+        forgot["usage"]["failures"]["forgot_to_apply"], 1,
+        "{forgot}"
+    );
+    // The rule itself is right, and cleanup removed it.
+    assert_eq!(forgot["checks"][0]["passed"], true);
+    assert!(
+        forgot["cleanup_checks"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .all(|c| c["passed"] == true),
+        "{forgot}"
+    );
+
+    let left = task(&report, "leaves-alias-behind");
+    assert_eq!(left["passed"], false);
+    let failures = left["failures"].to_string();
+    assert!(
+        failures.contains("check 2 (absent /api/v2/firewall/aliases [name starts with \\\"bt_old\\\"]) failed: 1 object(s) left behind"),
+        "{failures}"
+    );
+    assert!(failures.contains("bt_old_hosts"), "{failures}");
+    assert_eq!(left["checks"][0]["passed"], true, "the rule was deleted");
+
+    let intact = task(&report, "intact");
+    assert_eq!(intact["passed"], true, "{intact}");
+    // Coverage is counted from the audit log: the tools the plans called.
+    let calls = &report["calls_by_tool"];
+    assert_eq!(calls["pfsense_update_firewall_alias"], 1, "{calls}");
+    assert_eq!(calls["pfsense_delete_firewall_rule"], 1, "{calls}");
+    assert!(
+        calls.get("pfsense_delete_firewall_alias").is_none(),
+        "{calls}"
+    );
+}
+
+#[test]
+fn a_missing_agent_command_fails_at_once_with_what_to_do() {
+    let tmp = tempfile::tempdir().unwrap();
+    let report = tmp.path().join("report");
+    let tasks = Path::new(env!("CARGO_MANIFEST_DIR")).join("../xtask/bank-tasks");
+    let out = bank_test(&tasks, &report, "no-such-agent-7f3 -p {prompt}", None);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(!out.status.success());
+    assert!(
+        stderr.contains("the agent command `no-such-agent-7f3` was not found on PATH"),
+        "{stderr}"
+    );
+    assert!(stderr.contains("--agent replay"), "{stderr}");
+    assert!(!report.exists(), "nothing ran, so no report");
+}
+
+/// A command agent: a shell script that drives the server through the MCP Inspector CLI (a real
+/// MCP client) using the MCP config the bank wrote, then prints a Claude-Code-style result.
+#[test]
+fn a_command_agent_uses_the_mcp_config_and_is_graded_by_state() {
+    if tests::node::skipped("a_command_agent_uses_the_mcp_config_and_is_graded_by_state") {
+        return;
+    }
+    let npm = tests::node::ensure_installed();
+    let tmp = tempfile::tempdir().unwrap();
+    let bin = tmp.path().join("bin");
+    std::fs::create_dir_all(&bin).unwrap();
+    let inspector = npm.join("node_modules/.bin/mcp-inspector");
+    let node_dir = tests::node::node_bin(&npm).parent().unwrap().to_path_buf();
+    let agent = bin.join("fake-agent");
+    std::fs::write(
+        &agent,
+        format!(
+            r#"#!/bin/sh
+# $1: the prompt, $2: the MCP config written by the bank.
+set -e
+case "$1" in *203.0.113.5*) ;; *) echo "prompt not passed: $1" >&2; exit 2;; esac
+PATH="{node}:$PATH"
+"{inspector}" --cli --config "$2" --server pfsense --method tools/call --tool-name pfsense_create_firewall_rule \
+  --tool-arg type=block --tool-arg 'interface=["wan"]' --tool-arg ipprotocol=inet \
+  --tool-arg source=203.0.113.5 --tool-arg destination=any --tool-arg descr=bt_block_scanner \
+  --tool-arg confirm=true
+echo '{{"type":"result","result":"Blocked 203.0.113.5 with rule bt_block_scanner.","total_cost_usd":0.01,"num_turns":3}}'
+"#,
+            node = node_dir.display(),
+            inspector = inspector.display()
+        ),
+    )
+    .unwrap();
+    use std::os::unix::fs::PermissionsExt;
+    std::fs::set_permissions(&agent, std::fs::Permissions::from_mode(0o755)).unwrap();
+    let tasks = tmp.path().join("tasks");
+    std::fs::create_dir_all(&tasks).unwrap();
+    std::fs::write(
+        tasks.join("block.toml"),
+        task_file("firewall-block-wan-address"),
+    )
+    .unwrap();
+    let report = tmp.path().join("report");
+    let out = bank_test(
+        &tasks,
+        &report,
+        "fake-agent {prompt} {mcp_config}",
+        Some(bin.clone()),
+    );
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    // The agent made the rule but never applied it: graded by state, the task fails on the
+    // apply check only, and the audit log says why.
+    assert!(!out.status.success(), "{stdout}{stderr}");
+    let report_value = report_json(&report);
+    let block = task(&report_value, "block");
+    assert_eq!(block["checks"][0]["passed"], true, "{block}");
+    assert_eq!(block["checks"][1]["passed"], false, "{block}");
+    assert_eq!(block["usage"]["tools"]["pfsense_create_firewall_rule"], 1);
+    assert_eq!(block["usage"]["failures"]["forgot_to_apply"], 1);
+    assert_eq!(
+        block["run"]["answer"],
+        "Blocked 203.0.113.5 with rule bt_block_scanner."
+    );
+    assert_eq!(block["run"]["cost_usd"], 0.01);
+    assert_eq!(block["run"]["ended"], "exit 0");
+    let run_dir = report.join("runs/block");
+    assert!(run_dir.join("transcript.jsonl").is_file());
+    assert!(
+        !run_dir.join("mcp-config.json").exists(),
+        "the MCP config holds credentials and is removed after the run"
+    );
+}

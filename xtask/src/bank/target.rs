@@ -1,0 +1,272 @@
+//! The firewall a bank run talks to, a fresh state per task, and the direct REST calls that
+//! set tasks up, check their results and clean up (never through MCP, so never in the audit log).
+
+use anyhow::{Context, Result, bail};
+use serde_json::{Map, Value};
+use std::path::Path;
+use std::sync::Arc;
+use std::time::Duration;
+
+/// Where the tasks run.
+pub enum Target {
+    /// A fresh in-process emulator; reset to its seed before every task.
+    Emulator(pfsense_emulator::RunningEmulator),
+    /// A throwaway VM from a golden image; its snapshot is restored before every task.
+    Vm(Box<vm_harness::RunningVm>),
+    /// An existing firewall: never reset, so cleanup is all that keeps it tidy.
+    Url,
+}
+
+/// How the server and the checks reach the target.
+pub struct Access {
+    pub url: String,
+    pub username: String,
+    pub password: String,
+    pub api_key: Option<String>,
+    /// Environment for the pfsense-mcp binary (host, credentials, certificate pinning).
+    pub server_env: Vec<(String, String)>,
+    http: reqwest::Client,
+}
+
+const VM_SNAPSHOT: &str = "bank-clean";
+
+impl Target {
+    pub async fn start(
+        target: &str,
+        spec_path: &Path,
+        spec: Arc<pfsense_spec::Spec>,
+        golden: &Path,
+    ) -> Result<(Target, Access)> {
+        match target {
+            "emulator" => {
+                let mut config = pfsense_emulator::EmulatorConfig::new(spec_path);
+                config.spec = Some(spec);
+                config.enable_key_auth = true;
+                config.installed_packages = vec!["all".into()];
+                let emu = pfsense_emulator::start(config).await?;
+                let api_key = emu.api_key().map(str::to_string);
+                let mut server_env = vec![
+                    ("PFSENSE_HOST".to_string(), emu.url().to_string()),
+                    (
+                        "PFSENSE_TLS_FINGERPRINT".to_string(),
+                        emu.fingerprint().to_string(),
+                    ),
+                ];
+                if let Some(key) = &api_key {
+                    server_env.push(("PFSENSE_API_KEY".into(), key.clone()));
+                }
+                let access = Access {
+                    url: emu.url().to_string(),
+                    username: emu.username().to_string(),
+                    password: emu.password().to_string(),
+                    api_key,
+                    server_env,
+                    // Loopback only, a certificate made at start: the server pins it; the
+                    // checks only read what the emulator on 127.0.0.1 says.
+                    http: http_client(true, None)?,
+                };
+                Ok((Target::Emulator(emu), access))
+            }
+            "vm" => {
+                let golden = vm_harness::golden::GoldenImage::load(golden)
+                    .with_context(|| format!("loading the golden image {}", golden.display()))?;
+                let credentials = golden.credentials.clone();
+                let vm = tokio::task::block_in_place(|| -> Result<vm_harness::RunningVm> {
+                    let mut vm = vm_harness::Vm::boot(&golden, vm_harness::VmOptions::default())?;
+                    vm.wait_ready(Duration::from_secs(600))?;
+                    vm.snapshot(VM_SNAPSHOT)?;
+                    Ok(vm)
+                })?;
+                let url = vm.base_url();
+                let mut server_env = vec![
+                    ("PFSENSE_HOST".to_string(), url.clone()),
+                    // The VM is reached on loopback through a forwarded port and carries the
+                    // image's self-signed certificate.
+                    ("PFSENSE_VERIFY_SSL".to_string(), "false".to_string()),
+                    (
+                        "PFSENSE_USERNAME".to_string(),
+                        credentials.admin_username.clone(),
+                    ),
+                    (
+                        "PFSENSE_PASSWORD".to_string(),
+                        credentials.admin_password.clone(),
+                    ),
+                ];
+                if let Some(key) = &credentials.api_key {
+                    server_env.push(("PFSENSE_API_KEY".into(), key.clone()));
+                }
+                let access = Access {
+                    url,
+                    username: credentials.admin_username.clone(),
+                    password: credentials.admin_password.clone(),
+                    api_key: credentials.api_key.clone(),
+                    server_env,
+                    http: http_client(true, None)?,
+                };
+                Ok((Target::Vm(Box::new(vm)), access))
+            }
+            url if url.starts_with("https://") || url.starts_with("http://") => {
+                let env = |name: &str| std::env::var(name).ok().filter(|v| !v.is_empty());
+                let api_key = env("PFSENSE_API_KEY");
+                let username = env("PFSENSE_USERNAME").unwrap_or_else(|| "admin".into());
+                let password = env("PFSENSE_PASSWORD").unwrap_or_default();
+                if api_key.is_none() && password.is_empty() {
+                    bail!(
+                        "--target {url}: set PFSENSE_API_KEY (or PFSENSE_USERNAME and PFSENSE_PASSWORD) so the server and the checks can reach the firewall"
+                    );
+                }
+                let mut server_env = vec![("PFSENSE_HOST".to_string(), url.to_string())];
+                for name in [
+                    "PFSENSE_API_KEY",
+                    "PFSENSE_USERNAME",
+                    "PFSENSE_PASSWORD",
+                    "PFSENSE_TLS_FINGERPRINT",
+                    "PFSENSE_CA_CERT",
+                    "PFSENSE_VERIFY_SSL",
+                ] {
+                    if let Some(v) = env(name) {
+                        server_env.push((name.to_string(), v));
+                    }
+                }
+                let insecure = env("PFSENSE_VERIFY_SSL").is_some_and(|v| v == "false");
+                let ca = env("PFSENSE_CA_CERT");
+                let access = Access {
+                    url: url.trim_end_matches('/').to_string(),
+                    username,
+                    password,
+                    api_key,
+                    server_env,
+                    http: http_client(insecure, ca.as_deref().map(Path::new))?,
+                };
+                Ok((Target::Url, access))
+            }
+            other => bail!("--target must be `emulator`, `vm` or a firewall URL, not `{other}`"),
+        }
+    }
+
+    /// A fresh state for the next task (nothing to do for a URL target).
+    pub async fn reset(&mut self) -> Result<()> {
+        match self {
+            Target::Emulator(emu) => {
+                emu.reset();
+                Ok(())
+            }
+            Target::Vm(vm) => tokio::task::block_in_place(|| -> Result<()> {
+                vm.restore(VM_SNAPSHOT)?;
+                vm.wait_ready(Duration::from_secs(120))?;
+                Ok(())
+            }),
+            Target::Url => Ok(()),
+        }
+    }
+
+    pub fn describe(&self) -> &'static str {
+        match self {
+            Target::Emulator(_) => "emulator (reset to its seed before every task)",
+            Target::Vm(_) => "vm (snapshot restored before every task)",
+            Target::Url => "firewall URL (not reset; cleanup only)",
+        }
+    }
+
+    pub async fn stop(self) {
+        match self {
+            Target::Emulator(emu) => emu.shutdown().await,
+            Target::Vm(vm) => tokio::task::block_in_place(|| vm.shutdown()),
+            Target::Url => {}
+        }
+    }
+}
+
+fn http_client(accept_invalid_certs: bool, ca: Option<&Path>) -> Result<reqwest::Client> {
+    let mut builder = reqwest::Client::builder()
+        .timeout(Duration::from_secs(60))
+        .tls_danger_accept_invalid_certs(accept_invalid_certs);
+    if let Some(ca) = ca {
+        let pem = std::fs::read(ca).with_context(|| format!("reading {}", ca.display()))?;
+        builder = builder.add_root_certificate(reqwest::Certificate::from_pem(&pem)?);
+    }
+    Ok(builder.build()?)
+}
+
+/// The answer of one REST call: status and the envelope (or whatever JSON came back).
+pub struct Answer {
+    pub status: u16,
+    pub body: Value,
+}
+
+impl Answer {
+    pub fn ok(&self) -> bool {
+        (200..300).contains(&self.status)
+    }
+
+    pub fn data(&self) -> &Value {
+        self.body.get("data").unwrap_or(&Value::Null)
+    }
+
+    /// `HTTP 400 FIELD_…: message`, for failure messages.
+    pub fn summary(&self) -> String {
+        format!(
+            "HTTP {} {}: {}",
+            self.status,
+            self.body["response_id"].as_str().unwrap_or(""),
+            self.body["message"].as_str().unwrap_or("")
+        )
+    }
+}
+
+impl Access {
+    pub async fn call(
+        &self,
+        method: &str,
+        path: &str,
+        query: Option<&Map<String, Value>>,
+        body: Option<&Value>,
+    ) -> Result<Answer> {
+        let method: reqwest::Method = method
+            .to_uppercase()
+            .parse()
+            .with_context(|| format!("HTTP method `{method}`"))?;
+        let mut url = reqwest::Url::parse(&format!("{}{path}", self.url))
+            .with_context(|| format!("URL for {path}"))?;
+        if let Some(query) = query {
+            let mut pairs = url.query_pairs_mut();
+            for (k, v) in query {
+                let text = match v {
+                    Value::String(s) => s.clone(),
+                    other => other.to_string(),
+                };
+                pairs.append_pair(k, &text);
+            }
+        }
+        let mut request = self.http.request(method.clone(), url);
+        request = match &self.api_key {
+            Some(key) => request.header("X-API-Key", key),
+            None => request.basic_auth(&self.username, Some(&self.password)),
+        };
+        if let Some(body) = body {
+            request = request.json(body);
+        }
+        let response = request
+            .send()
+            .await
+            .with_context(|| format!("{method} {path}"))?;
+        let status = response.status().as_u16();
+        let text = response.text().await.unwrap_or_default();
+        let body = serde_json::from_str(&text).unwrap_or(Value::String(text));
+        Ok(Answer { status, body })
+    }
+
+    /// Every object of a plural endpoint (all pages).
+    pub async fn list(&self, path: &str) -> Result<Vec<Value>> {
+        let mut query = Map::new();
+        query.insert("limit".into(), Value::from(0));
+        let answer = self.call("GET", path, Some(&query), None).await?;
+        if !answer.ok() {
+            bail!("GET {path}: {}", answer.summary());
+        }
+        match answer.data() {
+            Value::Array(items) => Ok(items.clone()),
+            other => bail!("GET {path}: expected a list, got {other}"),
+        }
+    }
+}
