@@ -164,7 +164,13 @@ pub fn usage(lines: &[Line], spec: &Spec) -> Usage {
             usage.changes += 1;
         }
         if let Some(category) = categorize(line) {
-            add(&mut usage, &line.tool, category, first, &line.message);
+            // A preview's message is its fingerprint: say what happened instead.
+            let message = if line.outcome == "preview" {
+                "previewed: called without `confirm: true`, nothing was sent"
+            } else {
+                line.message.as_str()
+            };
+            add(&mut usage, &line.tool, category, first, message);
         }
     }
     // A change that leaves its subsystem pending, with no later apply of that subsystem.

@@ -180,6 +180,8 @@ impl Target {
 fn http_client(accept_invalid_certs: bool, ca: Option<&Path>) -> Result<reqwest::Client> {
     let mut builder = reqwest::Client::builder()
         .timeout(Duration::from_secs(60))
+        // No kept-alive connections: after a VM snapshot restore, the guest knows none of them.
+        .pool_max_idle_per_host(0)
         .tls_danger_accept_invalid_certs(accept_invalid_certs);
     if let Some(ca) = ca {
         let pem = std::fs::read(ca).with_context(|| format!("reading {}", ca.display()))?;
