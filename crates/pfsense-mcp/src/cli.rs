@@ -42,6 +42,18 @@ pub async fn run(cli: Cli) -> Result<(), String> {
             );
             Ok(())
         }
+        Some(Command::Doctor) => {
+            let target = cli.connection.doctor_target()?;
+            let report = crate::doctor::run(&target).await;
+            println!("{}", report.render());
+            match report.failures() {
+                0 => Ok(()),
+                n => Err(format!(
+                    "doctor: {n} check{} failed",
+                    if n == 1 { "" } else { "s" }
+                )),
+            }
+        }
         Some(Command::Serve) | None if cli.sandbox => {
             eprintln!("pfsense-mcp: {}", crate::sandbox::BANNER);
             if cli.connection.host().is_some() {

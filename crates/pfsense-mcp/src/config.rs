@@ -63,6 +63,12 @@ pub enum Command {
     /// Work with the audit log.
     #[command(subcommand)]
     Audit(AuditCommand),
+    /// Check the way to the firewall step by step: name resolution, TCP, TLS (prints the
+    /// certificate's SHA-256 to pin), the REST API (installed, enabled, access list),
+    /// authentication (which methods work), privileges, auth_methods, read-only mode, and the
+    /// REST API version against the spec the tools were built from. Says what to fix for each
+    /// failure; exits non-zero when a check fails. Changes nothing on the firewall.
+    Doctor,
 }
 
 #[derive(Debug, Args)]
@@ -309,7 +315,8 @@ impl ConnectionArgs {
         })
     }
 
-    pub fn client_config(&self) -> Result<ClientConfig, String> {
+    /// The firewall's base URL (`https://host[:port]/`) from --host / PFSENSE_HOST.
+    pub fn base_url(&self) -> Result<url::Url, String> {
         let host = self.host().ok_or(
             "no firewall configured: set PFSENSE_HOST to its address (e.g. https://192.168.1.1) and PFSENSE_API_KEY, or pass --host",
         )?;
@@ -330,6 +337,30 @@ impl ConnectionArgs {
         }
         base_url.set_path("/");
         base_url.set_query(None);
+        Ok(base_url)
+    }
+
+    /// What `doctor` checks: the address and whatever credentials are set (none is fine).
+    pub fn doctor_target(&self) -> Result<crate::doctor::Target, String> {
+        let auth = match self.auth {
+            Some(a) => Some(a),
+            None if self.api_key.is_some() => Some(AuthMethod::Key),
+            None if self.username.is_some() && self.password.is_some() => Some(AuthMethod::Basic),
+            None => None,
+        };
+        Ok(crate::doctor::Target {
+            base_url: self.base_url()?,
+            tls: self.tls_mode()?,
+            auth,
+            api_key: self.api_key.clone(),
+            username: self.username.clone(),
+            password: self.password.clone(),
+            timeout: Duration::from_secs(self.timeout.clamp(1, 10)),
+        })
+    }
+
+    pub fn client_config(&self) -> Result<ClientConfig, String> {
+        let base_url = self.base_url()?;
         let auth = match self.auth {
             Some(a) => a,
             None if self.api_key.is_some() => AuthMethod::Key,

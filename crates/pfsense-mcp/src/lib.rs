@@ -15,6 +15,7 @@ pub mod cli;
 pub mod client;
 pub mod config;
 pub mod discovery;
+pub mod doctor;
 pub mod meta;
 pub mod outcome;
 pub mod policy;

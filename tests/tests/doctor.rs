@@ -1,0 +1,348 @@
+//! `pfsense-mcp doctor` against real HTTPS targets (the emulator on loopback, set up for each
+//! failure class), run as a user runs it: the binary with environment variables.
+
+use pfsense_emulator::{EmulatorConfig, Fault, FaultAction, RunningEmulator};
+use serde_json::{Value, json};
+use std::process::{Command, Output};
+
+struct Doctor {
+    code: i32,
+    stdout: String,
+    stderr: String,
+}
+
+impl Doctor {
+    /// The report line of one check, e.g. `FAIL  tls …`.
+    fn line(&self, check: &str) -> &str {
+        self.stdout
+            .lines()
+            .find(|l| {
+                let mut words = l.split_whitespace();
+                let status = words.next().unwrap_or("");
+                ["ok", "warn", "FAIL", "skip"].contains(&status)
+                    && words.collect::<Vec<_>>().join(" ").starts_with(check)
+            })
+            .unwrap_or_else(|| panic!("no `{check}` line in:\n{}", self.stdout))
+    }
+
+    fn status(&self, check: &str) -> &str {
+        self.line(check).split_whitespace().next().unwrap_or("")
+    }
+}
+
+fn doctor(env: &[(&str, &str)]) -> Doctor {
+    doctor_with(Command::new(tests::binary::pfsense_mcp()), env)
+}
+
+fn doctor_with(mut cmd: Command, env: &[(&str, &str)]) -> Doctor {
+    for var in [
+        "PFSENSE_HOST",
+        "PFSENSE_URL",
+        "PFSENSE_API_KEY",
+        "PFSENSE_USERNAME",
+        "PFSENSE_PASSWORD",
+        "PFSENSE_AUTH",
+        "PFSENSE_TLS_FINGERPRINT",
+        "PFSENSE_CA_CERT",
+        "PFSENSE_VERIFY_SSL",
+    ] {
+        cmd.env_remove(var);
+    }
+    cmd.arg("doctor").envs(env.iter().copied());
+    let Output {
+        status,
+        stdout,
+        stderr,
+    } = cmd.output().expect("run pfsense-mcp doctor");
+    let d = Doctor {
+        code: status.code().unwrap_or(-1),
+        stdout: String::from_utf8_lossy(&stdout).into_owned(),
+        stderr: String::from_utf8_lossy(&stderr).into_owned(),
+    };
+    eprintln!("{}\n{}", d.stdout, d.stderr);
+    d
+}
+
+async fn emulator(
+    key_auth: bool,
+    state: Option<Value>,
+) -> (RunningEmulator, Option<tempfile::NamedTempFile>) {
+    let mut config = EmulatorConfig::new(tests::spec_path());
+    config.enable_key_auth = key_auth;
+    // Not a word of the report, so "the password never shows" can fail.
+    config.password = "doctor-Test-passw0rd".into();
+    let file = state.map(|s| {
+        let f = tempfile::NamedTempFile::new().expect("temp state file");
+        std::fs::write(f.path(), s.to_string()).expect("write state file");
+        f
+    });
+    config.state_file = file.as_ref().map(|f| f.path().to_path_buf());
+    let emu = pfsense_emulator::start(config)
+        .await
+        .expect("emulator starts");
+    (emu, file)
+}
+
+/// The environment of a user who pinned the emulator's certificate and set its API key.
+fn key_env(emu: &RunningEmulator) -> Vec<(&'static str, String)> {
+    vec![
+        ("PFSENSE_HOST", emu.url().to_string()),
+        (
+            "PFSENSE_API_KEY",
+            emu.api_key().unwrap_or_default().to_string(),
+        ),
+        ("PFSENSE_TLS_FINGERPRINT", emu.fingerprint().to_string()),
+    ]
+}
+
+fn borrowed<'a>(env: &'a [(&'static str, String)]) -> Vec<(&'static str, &'a str)> {
+    env.iter().map(|(k, v)| (*k, v.as_str())).collect()
+}
+
+fn settings(overrides: Value) -> Value {
+    let mut s = json!({"enabled": true, "read_only": false, "keep_backup": true, "login_protection": true,
+        "log_successful_auth": false, "hateoas": false, "expose_sensitive_fields": false,
+        "override_sensitive_fields": [], "allowed_interfaces": [], "represent_interfaces_as": "id",
+        "auth_methods": ["BasicAuth", "KeyAuth"], "jwt_exp": 3600, "ha_sync": false, "ha_sync_hosts": []});
+    if let (Some(s), Some(o)) = (s.as_object_mut(), overrides.as_object()) {
+        for (k, v) in o {
+            s.insert(k.clone(), v.clone());
+        }
+    }
+    s
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn healthy_target_passes_every_check() {
+    let (emu, _state) = emulator(true, None).await;
+    let d = doctor(&borrowed(&key_env(&emu)));
+    assert_eq!(d.code, 0, "a healthy target exits 0");
+    for check in [
+        "name resolution",
+        "tcp",
+        "tls",
+        "rest api",
+        "authentication",
+        "privileges",
+        "auth methods",
+        "read-only",
+        "version",
+    ] {
+        assert_eq!(d.status(check), "ok", "{check}");
+    }
+    assert!(d.line("tls").contains("matches the pinned fingerprint"));
+    assert!(
+        d.stdout.contains(emu.fingerprint()),
+        "prints the fingerprint to pin"
+    );
+    assert!(d.line("authentication").contains("key: works"));
+    let key = emu.api_key().unwrap_or_default();
+    assert!(
+        !d.stdout.contains(key) && !d.stderr.contains(key),
+        "the key never shows"
+    );
+    // The doctor only reads.
+    assert!(
+        emu.requests()
+            .iter()
+            .all(|r| r.method == "GET" || r.path == "/api/v2/auth/jwt"),
+        "only reads (and JWT issuing) are sent"
+    );
+    emu.shutdown().await;
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn untrusted_and_changed_certificates_fail_with_the_fingerprint_to_pin() {
+    let (emu, _state) = emulator(true, None).await;
+    let mut env = key_env(&emu);
+    env.retain(|(k, _)| *k != "PFSENSE_TLS_FINGERPRINT");
+    let d = doctor(&borrowed(&env));
+    assert_ne!(d.code, 0);
+    assert_eq!(d.status("tls"), "FAIL");
+    assert!(
+        d.stdout
+            .contains(&format!("PFSENSE_TLS_FINGERPRINT={}", emu.fingerprint())),
+        "the fix names the pin"
+    );
+    assert_eq!(d.status("authentication"), "skip");
+
+    env.push((
+        "PFSENSE_TLS_FINGERPRINT",
+        format!("sha256:{}", "ab".repeat(32)),
+    ));
+    let d = doctor(&borrowed(&env));
+    assert_ne!(d.code, 0);
+    assert_eq!(d.status("tls"), "FAIL");
+    assert!(
+        d.stdout.contains("the firewall now presents"),
+        "a pin mismatch says the certificate changed"
+    );
+    emu.shutdown().await;
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn closed_port_fails_tcp() {
+    let port = {
+        let l = std::net::TcpListener::bind("127.0.0.1:0").expect("bind");
+        l.local_addr().expect("addr").port()
+    };
+    let host = format!("https://127.0.0.1:{port}");
+    let d = doctor(&[("PFSENSE_HOST", host.as_str()), ("PFSENSE_API_KEY", "0123")]);
+    assert_ne!(d.code, 0);
+    assert_eq!(d.status("name resolution"), "ok");
+    assert_eq!(d.status("tcp"), "FAIL");
+    assert!(d.line("tcp").contains("connection refused"));
+    assert!(d.stdout.contains("webGUI's port"));
+    assert_eq!(d.status("tls"), "skip");
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn wrong_credentials_fail_authentication_and_name_what_works() {
+    let (emu, _state) = emulator(true, None).await;
+    let mut env = key_env(&emu);
+    env.retain(|(k, _)| *k != "PFSENSE_API_KEY");
+    env.push(("PFSENSE_API_KEY", "00".repeat(24)));
+    let d = doctor(&borrowed(&env));
+    assert_ne!(d.code, 0);
+    assert_eq!(d.status("rest api"), "ok");
+    assert_eq!(d.status("authentication"), "FAIL");
+    assert!(
+        d.line("authentication")
+            .contains("401 AUTH_AUTHENTICATION_FAILED")
+    );
+    assert!(!d.stdout.contains(&"00".repeat(24)), "the key never shows");
+
+    // A wrong key but a good user: the doctor says which method works.
+    env.push(("PFSENSE_USERNAME", emu.username().to_string()));
+    env.push(("PFSENSE_PASSWORD", emu.password().to_string()));
+    env.push(("PFSENSE_AUTH", "key".to_string()));
+    let d = doctor(&borrowed(&env));
+    assert_eq!(d.status("authentication"), "FAIL");
+    assert!(
+        d.stdout.contains("set PFSENSE_AUTH=basic"),
+        "suggests the working method"
+    );
+    assert!(
+        !d.stdout.contains(emu.password()),
+        "the password never shows"
+    );
+    emu.shutdown().await;
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn basic_only_install_warns_about_key_auth() {
+    // The install default: auth_methods = [BasicAuth].
+    let (emu, _state) = emulator(false, None).await;
+    let d = doctor(&[
+        ("PFSENSE_HOST", emu.url()),
+        ("PFSENSE_USERNAME", emu.username()),
+        ("PFSENSE_PASSWORD", emu.password()),
+        ("PFSENSE_TLS_FINGERPRINT", emu.fingerprint()),
+    ]);
+    assert_eq!(d.code, 0, "a warning is not a failure");
+    assert_eq!(d.status("authentication"), "ok");
+    assert!(d.line("authentication").contains("basic: works"));
+    assert_eq!(d.status("auth methods"), "warn");
+    assert!(
+        d.line("auth methods")
+            .contains("auth_methods = [BasicAuth]")
+    );
+    assert!(d.stdout.contains("enable KeyAuth"));
+    emu.shutdown().await;
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn disabled_api_fails_with_where_to_enable_it() {
+    let state = json!({"singletons": {"RESTAPISettings": settings(json!({"enabled": false}))}});
+    let (emu, _state) = emulator(true, Some(state)).await;
+    let d = doctor(&borrowed(&key_env(&emu)));
+    assert_ne!(d.code, 0);
+    assert_eq!(d.status("rest api"), "FAIL");
+    assert!(d.line("rest api").contains("disabled"));
+    assert!(d.stdout.contains("System > REST API > Settings > Enable"));
+    assert_eq!(d.status("authentication"), "skip");
+    emu.shutdown().await;
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn missing_package_is_named() {
+    let (emu, _state) = emulator(true, None).await;
+    emu.add_fault(Fault::new(FaultAction::Html404).on_path("/api/v2/*"));
+    let d = doctor(&borrowed(&key_env(&emu)));
+    assert_ne!(d.code, 0);
+    assert_eq!(d.status("rest api"), "FAIL");
+    assert!(d.line("rest api").contains("not installed"));
+    emu.shutdown().await;
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn missing_privileges_are_listed_by_name() {
+    // A user who may log in but holds no privilege (not in `admins`).
+    let state = json!({"collections": {"User": [
+        {"name": "admin", "password": "pfsense", "uid": 0, "scope": "system", "descr": "System Administrator",
+         "priv": ["user-shell-access"], "disabled": false},
+        {"name": "auditor", "password": "correct horse battery", "uid": 2000, "scope": "user", "descr": "",
+         "priv": ["api-v2-system-version-get"], "disabled": false}
+    ]}});
+    let (emu, _state) = emulator(false, Some(state)).await;
+    let d = doctor(&[
+        ("PFSENSE_HOST", emu.url()),
+        ("PFSENSE_USERNAME", "auditor"),
+        ("PFSENSE_PASSWORD", "correct horse battery"),
+        ("PFSENSE_TLS_FINGERPRINT", emu.fingerprint()),
+    ]);
+    assert_ne!(d.code, 0);
+    assert_eq!(d.status("authentication"), "ok", "logging in works");
+    assert_eq!(d.status("privileges"), "FAIL");
+    assert!(d.line("privileges").contains("api-v2-firewall-rules-get"));
+    assert!(d.stdout.contains("page-all"));
+    emu.shutdown().await;
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn read_only_api_warns_and_old_version_fails() {
+    let state = json!({"singletons": {
+        "RESTAPISettings": settings(json!({"read_only": true})),
+        "RESTAPIVersion": {"current_version": "v2.6.0", "latest_version": "v2.7.1",
+            "latest_version_release_date": "2025-10-01T00:00:00Z", "update_available": true,
+            "available_versions": ["v2.7.1", "v2.7.0", "v2.6.0"]}
+    }});
+    let (emu, _state) = emulator(true, Some(state)).await;
+    let d = doctor(&borrowed(&key_env(&emu)));
+    assert_ne!(d.code, 0);
+    assert_eq!(d.status("read-only"), "warn");
+    assert!(d.stdout.contains("PFSENSE_READ_ONLY=true"));
+    assert_eq!(d.status("version"), "FAIL");
+    assert!(d.line("version").contains("v2.6.0"));
+    assert!(d.stdout.contains("cargo xtask spec pull"));
+    emu.shutdown().await;
+}
+
+/// Name resolution fails inside a fresh network namespace (no interface is up, so the lookup
+/// fails without a packet leaving this machine). Needs `unshare -rn`; skipped where user
+/// namespaces are not allowed.
+#[test]
+fn unresolvable_name_fails_first() {
+    let probe = Command::new("unshare").args(["-rn", "true"]).status();
+    if !probe.is_ok_and(|s| s.success()) {
+        eprintln!("skipped: `unshare -rn` is not available here");
+        return;
+    }
+    let mut cmd = Command::new("unshare");
+    cmd.args(["-rn"]).arg(tests::binary::pfsense_mcp());
+    let d = doctor_with(
+        cmd,
+        &[
+            ("PFSENSE_HOST", "https://firewall.example.internal"),
+            ("PFSENSE_API_KEY", "0123"),
+        ],
+    );
+    assert_ne!(d.code, 0);
+    assert_eq!(d.status("name resolution"), "FAIL");
+    assert!(
+        d.line("name resolution")
+            .contains("firewall.example.internal")
+    );
+    assert!(d.stdout.contains("getent hosts firewall.example.internal"));
+    assert_eq!(d.status("tcp"), "skip");
+}
