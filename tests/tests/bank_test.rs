@@ -234,3 +234,84 @@ echo '{{"type":"result","result":"Blocked 203.0.113.5 with rule bt_block_scanner
         "the MCP config holds credentials and is removed after the run"
     );
 }
+
+/// `--target vm`: a QEMU guest from a golden image (here the emulator guest the VM tests use),
+/// its snapshot restored before every task. The first task leaves an alias behind on purpose
+/// (no cleanup); the second passes only if the restore removed it.
+#[test]
+fn a_vm_target_restores_its_snapshot_before_every_task() {
+    if !tests::vm::vm_tests_enabled() {
+        return;
+    }
+    let cache = Path::new(env!("CARGO_TARGET_TMPDIR")).join("vm-guest-cache");
+    let descriptor = tests::vm::emulator_guest(&cache);
+    let tmp = tempfile::tempdir().unwrap();
+    let tasks = tmp.path().join("tasks");
+    std::fs::create_dir_all(&tasks).unwrap();
+    std::fs::write(
+        tasks.join("a-leaves-an-alias.toml"),
+        r#"
+module = "firewall"
+kind = "workflow"
+prompt = "Create the host alias bt_vm_probe with 192.0.2.55."
+[[plan]]
+tool = "pfsense_create_firewall_alias"
+arguments = { name = "bt_vm_probe", type = "host", address = ["192.0.2.55"], apply = true, confirm = true }
+[[verify]]
+check = "exists"
+path = "/api/v2/firewall/aliases"
+match = { name = "bt_vm_probe" }
+removed_by_cleanup = false
+"#,
+    )
+    .unwrap();
+    std::fs::write(
+        tasks.join("b-starts-fresh.toml"),
+        r#"
+module = "firewall"
+kind = "investigation"
+prompt = "Which aliases exist?"
+[[plan]]
+tool = "pfsense_list_firewall_aliases"
+[[verify]]
+check = "absent"
+path = "/api/v2/firewall/aliases"
+match = { name = "bt_vm_probe" }
+[[verify]]
+check = "no_changes"
+"#,
+    )
+    .unwrap();
+    let report = tmp.path().join("report");
+    let out = Command::new(tests::binary::workspace_binary("xtask", "xtask"))
+        .args([
+            "bank-test",
+            "--target",
+            "vm",
+            "--agent",
+            "replay",
+            "--vm-memory-mib",
+            "512",
+        ])
+        .arg("--golden")
+        .arg(&descriptor)
+        .arg("--tasks-dir")
+        .arg(&tasks)
+        .arg("--report")
+        .arg(&report)
+        .arg("--binary")
+        .arg(tests::binary::pfsense_mcp())
+        .arg("--spec")
+        .arg(tests::spec_path())
+        // The harness keeps its runs under $TMPDIR/pfsense-vm-runs: isolate them here.
+        .env("TMPDIR", tmp.path())
+        .output()
+        .expect("run cargo xtask bank-test --target vm");
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(out.status.success(), "{stdout}{stderr}");
+    assert!(stdout.contains("bank-test: 2/2 tasks passed"), "{stdout}");
+    let report = report_json(&report);
+    assert_eq!(task(&report, "b-starts-fresh")["passed"], true);
+    assert_eq!(report["calls_by_tool"]["pfsense_create_firewall_alias"], 1);
+}

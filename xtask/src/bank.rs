@@ -76,6 +76,12 @@ pub struct Args {
     /// Golden image descriptor for --target vm.
     #[arg(long, default_value = "vm/golden.json")]
     pub golden: PathBuf,
+    /// Memory of the VM (--target vm); the golden pfSense image wants 2048.
+    #[arg(long, default_value_t = 2048)]
+    pub vm_memory_mib: u32,
+    /// auto, kvm or tcg (--target vm).
+    #[arg(long, env = "PFSENSE_VM_ACCEL", default_value = "auto")]
+    pub accel: String,
     /// Turns the agent may take per task ({max_turns}).
     #[arg(long, default_value_t = 40)]
     pub max_turns: u32,
@@ -124,13 +130,13 @@ async fn run_async(args: Args) -> Result<()> {
     let binary = std::fs::canonicalize(&binary)
         .with_context(|| format!("the pfsense-mcp binary {}", binary.display()))?;
     let report_dir = resolve(&args.report);
-    let (mut target, access) = target::Target::start(
-        &args.target,
-        &spec_path,
-        spec.clone(),
-        &resolve(&args.golden),
-    )
-    .await?;
+    let vm = target::VmSettings {
+        golden: resolve(&args.golden),
+        memory_mib: args.vm_memory_mib,
+        accel: args.accel.clone(),
+    };
+    let (mut target, access) =
+        target::Target::start(&args.target, &spec_path, spec.clone(), &vm).await?;
     eprintln!(
         "bank: {} task(s), agent {}, target {}",
         tasks.len(),

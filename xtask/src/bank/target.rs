@@ -3,7 +3,7 @@
 
 use anyhow::{Context, Result, bail};
 use serde_json::{Map, Value};
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -30,12 +30,20 @@ pub struct Access {
 
 const VM_SNAPSHOT: &str = "bank-clean";
 
+/// How to boot the VM for `--target vm`.
+pub struct VmSettings {
+    pub golden: PathBuf,
+    pub memory_mib: u32,
+    /// auto, kvm or tcg.
+    pub accel: String,
+}
+
 impl Target {
     pub async fn start(
         target: &str,
         spec_path: &Path,
         spec: Arc<pfsense_spec::Spec>,
-        golden: &Path,
+        vm: &VmSettings,
     ) -> Result<(Target, Access)> {
         match target {
             "emulator" => {
@@ -68,11 +76,16 @@ impl Target {
                 Ok((Target::Emulator(emu), access))
             }
             "vm" => {
-                let golden = vm_harness::golden::GoldenImage::load(golden)
-                    .with_context(|| format!("loading the golden image {}", golden.display()))?;
+                let golden = vm_harness::golden::GoldenImage::load(&vm.golden)
+                    .with_context(|| format!("loading the golden image {}", vm.golden.display()))?;
                 let credentials = golden.credentials.clone();
+                let options = vm_harness::VmOptions {
+                    memory_mib: vm.memory_mib,
+                    accel: vm.accel.parse().map_err(anyhow::Error::msg)?,
+                    ..vm_harness::VmOptions::default()
+                };
                 let vm = tokio::task::block_in_place(|| -> Result<vm_harness::RunningVm> {
-                    let mut vm = vm_harness::Vm::boot(&golden, vm_harness::VmOptions::default())?;
+                    let mut vm = vm_harness::Vm::boot(&golden, options)?;
                     vm.wait_ready(Duration::from_secs(600))?;
                     vm.snapshot(VM_SNAPSHOT)?;
                     Ok(vm)
