@@ -260,7 +260,7 @@ fn check_plans(tasks: &[task::Task], spec: &Spec) -> Result<()> {
 }
 
 /// The server's own tools (not generated from the spec).
-const SERVER_TOOLS: &[&str] = &[
+pub const SERVER_TOOLS: &[&str] = &[
     "pfsense_find_tools",
     "pfsense_describe_tool",
     "pfsense_call",

@@ -248,15 +248,29 @@ impl PfSenseServer {
     /// A call to a tool that does not exist leaves an audit line too: the audit log is what
     /// measures how agents use the server (`cargo xtask bank-test`), guessed names included.
     fn audit_unknown_tool(&self, name: &str, args: &Value, ctx: &CallContext, message: &str) {
+        self.audit_line(
+            name,
+            args,
+            ctx,
+            crate::safety::audit::Outcome::Refused,
+            Some(message),
+        );
+    }
+
+    /// One audit line for a call that never reaches the firewall (discovery, unknown tools).
+    fn audit_line(
+        &self,
+        name: &str,
+        args: &Value,
+        ctx: &CallContext,
+        kind: crate::safety::audit::Outcome,
+        message: Option<&str>,
+    ) {
         if let Ok(safety) = &self.inner.safety {
-            let mut entry = crate::safety::audit::Entry::new(
-                &self.target_name(),
-                name,
-                &ctx.caller,
-                crate::safety::audit::Outcome::Refused,
-            );
+            let mut entry =
+                crate::safety::audit::Entry::new(&self.target_name(), name, &ctx.caller, kind);
             entry.arguments = outcome::redact(args);
-            entry.message = Some(message.to_string());
+            entry.message = message.map(str::to_string);
             safety.record(&entry);
         }
     }
@@ -296,11 +310,19 @@ impl PfSenseServer {
         let problems = validate::validate(&meta.schema(), &args);
         if !problems.is_empty() {
             let list: Vec<String> = problems.iter().map(|p| p.to_string()).collect();
-            return Ok(outcome::error(format!(
+            let message = format!(
                 "{} was not called; its arguments do not fit: {}",
                 meta.name,
                 list.join("; ")
-            )));
+            );
+            self.audit_line(
+                meta.name,
+                &args,
+                ctx,
+                crate::safety::audit::Outcome::Refused,
+                Some(&message),
+            );
+            return Ok(outcome::error(message));
         }
         let named = |args: &Value| -> Result<&'static ToolDef, Box<rmcp::model::CallToolResult>> {
             let name = args.get("name").and_then(Value::as_str).unwrap_or_default();
@@ -315,8 +337,12 @@ impl PfSenseServer {
                 )))
             })
         };
+        // Finding and describing tools is part of how an agent works in compact mode: audited
+        // like every other call (pfsense_call is audited as the tool it runs).
+        let executed = crate::safety::audit::Outcome::Executed;
         match meta.name {
             "pfsense_find_tools" => {
+                self.audit_line(meta.name, &args, ctx, executed, None);
                 let index = self
                     .inner
                     .search
@@ -325,6 +351,7 @@ impl PfSenseServer {
             }
             "pfsense_describe_tool" => match named(&args) {
                 Ok(def) => {
+                    self.audit_line(meta.name, &args, ctx, executed, None);
                     let refusal = self.inner.options.policy.refusal(def);
                     Ok(crate::discovery::describe_tool(
                         def,
@@ -332,7 +359,17 @@ impl PfSenseServer {
                         refusal,
                     ))
                 }
-                Err(e) => Ok(*e),
+                Err(e) => {
+                    let message = result_text(&e);
+                    self.audit_line(
+                        meta.name,
+                        &args,
+                        ctx,
+                        crate::safety::audit::Outcome::Refused,
+                        Some(&message),
+                    );
+                    Ok(*e)
+                }
             },
             _ => match named(&args) {
                 Ok(def) => {
@@ -342,12 +379,7 @@ impl PfSenseServer {
                 Err(e) => {
                     let name = args.get("name").and_then(Value::as_str).unwrap_or_default();
                     let inner_args = args.get("arguments").cloned().unwrap_or(Value::Null);
-                    let message: String = e
-                        .content
-                        .iter()
-                        .filter_map(|c| c.as_text().map(|t| t.text.clone()))
-                        .collect();
-                    self.audit_unknown_tool(name, &inner_args, ctx, &message);
+                    self.audit_unknown_tool(name, &inner_args, ctx, &result_text(&e));
                     Ok(*e)
                 }
             },
@@ -642,4 +674,13 @@ impl ServerHandler for PfSenseServer {
         };
         self.call(&request.name, args, &ctx).await.map(Into::into)
     }
+}
+
+/// The text of a tool result (for an audit message).
+fn result_text(result: &rmcp::model::CallToolResult) -> String {
+    result
+        .content
+        .iter()
+        .filter_map(|c| c.as_text().map(|t| t.text.clone()))
+        .collect()
 }

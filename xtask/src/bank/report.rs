@@ -229,6 +229,15 @@ impl Report {
             "\n## Coverage (from the audit log)\n\n{} of {} tools invoked, {} calls.\n",
             self.tools_invoked, self.tools_total, self.calls
         );
+        let server_tools: Vec<String> = self
+            .calls_by_tool
+            .iter()
+            .filter(|(tool, _)| !self.coverage_by_module.is_empty() && is_server_tool(tool))
+            .map(|(tool, n)| format!("`{tool}` ×{n}"))
+            .collect();
+        if !server_tools.is_empty() {
+            let _ = writeln!(s, "The server's own tools: {}.\n", server_tools.join(", "));
+        }
         let _ = writeln!(s, "| module | tools invoked | tools |\n|---|---|---|");
         for (module, c) in &self.coverage_by_module {
             let _ = writeln!(s, "| {module} | {} | {} |", c.invoked, c.total);
@@ -278,6 +287,11 @@ impl Report {
         }
         s
     }
+}
+
+/// Tools of the server itself (discovery and safety), not generated from the spec.
+fn is_server_tool(tool: &str) -> bool {
+    crate::bank::SERVER_TOOLS.contains(&tool)
 }
 
 /// What the failures suggest, one line each, most frequent first.
