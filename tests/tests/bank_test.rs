@@ -315,3 +315,109 @@ check = "no_changes"
     assert_eq!(task(&report, "b-starts-fresh")["passed"], true);
     assert_eq!(report["calls_by_tool"]["pfsense_create_firewall_alias"], 1);
 }
+
+#[test]
+fn a_plan_naming_a_tool_that_does_not_exist_is_refused_before_anything_runs() {
+    let tmp = tempfile::tempdir().unwrap();
+    let tasks = tmp.path().join("tasks");
+    std::fs::create_dir_all(&tasks).unwrap();
+    std::fs::write(
+        tasks.join("typo.toml"),
+        task_file("firewall-block-wan-address")
+            .replace("pfsense_firewall_apply", "pfsense_firewal_apply"),
+    )
+    .unwrap();
+    let report = tmp.path().join("report");
+    let out = bank_test(&tasks, &report, "replay", None);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(!out.status.success());
+    assert!(
+        stderr.contains("typo plan step 2: no tool `pfsense_firewal_apply`"),
+        "{stderr}"
+    );
+    assert!(!report.exists(), "nothing ran, so no report");
+}
+
+/// Ctrl-C during an agent run stops the agent's whole process group and removes the MCP config
+/// (it holds the target's credentials).
+#[test]
+fn an_interrupted_run_stops_the_agent_and_removes_its_mcp_config() {
+    let tmp = tempfile::tempdir().unwrap();
+    let bin = tmp.path().join("bin");
+    std::fs::create_dir_all(&bin).unwrap();
+    let pid_file = tmp.path().join("agent.pid");
+    let agent = bin.join("slow-agent");
+    std::fs::write(
+        &agent,
+        format!(
+            "#!/bin/sh\n# $1 prompt, $2 MCP config\ncp \"$2\" /dev/null\nsleep 600 &\necho $! > '{}'\nwait\n",
+            pid_file.display()
+        ),
+    )
+    .unwrap();
+    use std::os::unix::fs::PermissionsExt;
+    std::fs::set_permissions(&agent, std::fs::Permissions::from_mode(0o755)).unwrap();
+    let tasks = tmp.path().join("tasks");
+    std::fs::create_dir_all(&tasks).unwrap();
+    std::fs::write(
+        tasks.join("block.toml"),
+        task_file("firewall-block-wan-address"),
+    )
+    .unwrap();
+    let report = tmp.path().join("report");
+    let path = std::env::var_os("PATH").unwrap_or_default();
+    let mut dirs = vec![bin.clone()];
+    dirs.extend(std::env::split_paths(&path));
+    let mut child = Command::new(tests::binary::workspace_binary("xtask", "xtask"))
+        .args(["bank-test", "--target", "emulator", "--agent"])
+        .arg("slow-agent {prompt} {mcp_config}")
+        .arg("--tasks-dir")
+        .arg(&tasks)
+        .arg("--report")
+        .arg(&report)
+        .arg("--binary")
+        .arg(tests::binary::pfsense_mcp())
+        .arg("--spec")
+        .arg(tests::spec_path())
+        .env("PATH", std::env::join_paths(dirs).unwrap())
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(120);
+    let sleeper: i32 = loop {
+        if let Some(pid) = std::fs::read_to_string(&pid_file)
+            .ok()
+            .and_then(|t| t.trim().parse().ok())
+        {
+            break pid;
+        }
+        assert!(
+            child.try_wait().unwrap().is_none(),
+            "bank-test ended before its agent started"
+        );
+        assert!(
+            std::time::Instant::now() < deadline,
+            "the agent never started"
+        );
+        std::thread::sleep(std::time::Duration::from_millis(100));
+    };
+    let config = report.join("runs/block/mcp-config.json");
+    assert!(config.is_file(), "the agent gets its MCP config");
+    Command::new("kill")
+        .args(["-INT", &child.id().to_string()])
+        .status()
+        .unwrap();
+    let status = child.wait().unwrap();
+    assert!(!status.success(), "an interrupted run does not succeed");
+    // The sleeper is in the agent's process group: it was stopped with the agent.
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+    while Path::new(&format!("/proc/{sleeper}")).exists() && std::time::Instant::now() < deadline {
+        std::thread::sleep(std::time::Duration::from_millis(100));
+    }
+    assert!(
+        !Path::new(&format!("/proc/{sleeper}")).exists(),
+        "the agent's process group is still running"
+    );
+    assert!(!config.exists(), "the MCP config was left behind");
+}

@@ -144,18 +144,23 @@ async fn run_async(args: Args) -> Result<()> {
         target.describe()
     );
 
+    // Ctrl-C or SIGTERM: stop the running agent and remove its MCP config (the VM, if any, is
+    // stopped by vm-harness's own hook).
+    let running = agent::Running::default();
+    let on_signal = running.clone();
+    let _hook = vm_harness::vm::on_signal(move || agent::stop_in_flight(&on_signal));
+
     let mut results = Vec::new();
     for (index, task) in tasks.iter().enumerate() {
-        let result = run_task(
-            task,
-            &args,
-            &binary,
-            &mut target,
-            &access,
-            &spec,
-            &report_dir,
-        )
-        .await;
+        let context = TaskContext {
+            args: &args,
+            binary: &binary,
+            access: &access,
+            spec: &spec,
+            report_dir: &report_dir,
+            running: &running,
+        };
+        let result = run_task(task, &context, &mut target).await;
         let result = match result {
             Ok(r) => r,
             Err(e) => report::TaskResult {
@@ -269,15 +274,29 @@ pub const SERVER_TOOLS: &[&str] = &[
     "pfsense_confirm_changes",
 ];
 
+/// What every task run shares.
+struct TaskContext<'a> {
+    args: &'a Args,
+    binary: &'a Path,
+    access: &'a target::Access,
+    spec: &'a Spec,
+    report_dir: &'a Path,
+    running: &'a agent::Running,
+}
+
 async fn run_task(
     task: &task::Task,
-    args: &Args,
-    binary: &Path,
+    context: &TaskContext<'_>,
     target: &mut target::Target,
-    access: &target::Access,
-    spec: &Spec,
-    report_dir: &Path,
 ) -> Result<report::TaskResult> {
+    let TaskContext {
+        args,
+        binary,
+        access,
+        spec,
+        report_dir,
+        running,
+    } = *context;
     let started = Instant::now();
     let run_dir = report_dir.join("runs").join(&task.id);
     let _ = std::fs::remove_dir_all(&run_dir);
@@ -322,9 +341,12 @@ async fn run_task(
             task,
             &launch,
             &run_dir,
-            args.max_turns,
-            args.budget_usd,
-            Duration::from_secs(task.timeout_secs.unwrap_or(args.timeout)),
+            &agent::Budget {
+                max_turns: args.max_turns,
+                usd: args.budget_usd,
+                timeout: Duration::from_secs(task.timeout_secs.unwrap_or(args.timeout)),
+            },
+            running,
         )
         .await?
     };

@@ -6,6 +6,8 @@ mod driver;
 mod report;
 mod values;
 
+pub(crate) use driver::redact_args;
+
 use anyhow::{Context, Result, bail};
 use pfsense_spec::Spec;
 use rmcp::ServiceExt;

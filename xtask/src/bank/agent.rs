@@ -28,6 +28,30 @@ pub const PLACEHOLDERS: &[&str] = &[
     "{run_dir}",
 ];
 
+/// What must be stopped or removed if the bank run is interrupted: the agent's process group
+/// and the MCP config holding the target's credentials.
+#[derive(Default)]
+pub struct InFlight {
+    pub process_groups: Vec<i32>,
+    pub files: Vec<PathBuf>,
+}
+
+pub type Running = std::sync::Arc<std::sync::Mutex<InFlight>>;
+
+/// Stop and remove everything in flight (the signal hook; also safe to call twice).
+pub fn stop_in_flight(running: &Running) {
+    let mut in_flight = running.lock().unwrap_or_else(|p| p.into_inner());
+    for pgid in in_flight.process_groups.drain(..) {
+        let _ = nix::sys::signal::killpg(
+            nix::unistd::Pid::from_raw(pgid),
+            nix::sys::signal::Signal::SIGTERM,
+        );
+    }
+    for file in in_flight.files.drain(..) {
+        let _ = std::fs::remove_file(file);
+    }
+}
+
 /// How the pfsense-mcp server is started for one task.
 pub struct ServerLaunch {
     pub binary: PathBuf,
@@ -135,25 +159,36 @@ pub fn write_mcp_config(path: &Path, launch: &ServerLaunch) -> Result<()> {
     Ok(())
 }
 
+/// What one agent run may spend.
+pub struct Budget {
+    pub max_turns: u32,
+    pub usd: f64,
+    pub timeout: Duration,
+}
+
 /// Run a command-template agent on one task; stdout is the transcript.
 pub async fn run_command(
     template: &str,
     task: &Task,
     launch: &ServerLaunch,
     run_dir: &Path,
-    max_turns: u32,
-    budget_usd: f64,
-    timeout: Duration,
+    budget: &Budget,
+    running: &Running,
 ) -> Result<Run> {
     let config = run_dir.join("mcp-config.json");
+    running
+        .lock()
+        .unwrap_or_else(|p| p.into_inner())
+        .files
+        .push(config.clone());
     write_mcp_config(&config, launch)?;
     let command = expand(
         template,
         &[
             ("{prompt}", task.prompt.trim().to_string()),
             ("{mcp_config}", config.display().to_string()),
-            ("{max_turns}", max_turns.to_string()),
-            ("{budget_usd}", format!("{budget_usd}")),
+            ("{max_turns}", budget.max_turns.to_string()),
+            ("{budget_usd}", format!("{}", budget.usd)),
             ("{run_dir}", run_dir.display().to_string()),
         ],
     )?;
@@ -171,7 +206,15 @@ pub async fn run_command(
         .kill_on_drop(true)
         .spawn()
         .context("starting the agent command")?;
-    let ended = match tokio::time::timeout(timeout, child.wait()).await {
+    let pgid = child.id().map(|p| p as i32);
+    if let Some(pgid) = pgid {
+        running
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .process_groups
+            .push(pgid);
+    }
+    let ended = match tokio::time::timeout(budget.timeout, child.wait()).await {
         Ok(status) => match status?.code() {
             Some(code) => format!("exit {code}"),
             None => "killed by a signal".to_string(),
@@ -185,11 +228,16 @@ pub async fn run_command(
             }
             let _ = tokio::time::timeout(Duration::from_secs(5), child.wait()).await;
             let _ = child.kill().await;
-            format!("timed out after {} s", timeout.as_secs())
+            format!("timed out after {} s", budget.timeout.as_secs())
         }
     };
     // The config holds credentials: it is not kept with the transcript.
     let _ = std::fs::remove_file(&config);
+    {
+        let mut in_flight = running.lock().unwrap_or_else(|p| p.into_inner());
+        in_flight.process_groups.retain(|p| Some(*p) != pgid);
+        in_flight.files.retain(|f| f != &config);
+    }
     let mut run = Run {
         ended,
         seconds: started.elapsed().as_secs_f64(),
@@ -301,9 +349,10 @@ pub async fn run_replay(
                 "step": index + 1,
                 "tool": step.tool,
                 "via": if direct { "direct" } else { "pfsense_call" },
-                "arguments": arguments,
+                // Passwords, keys and secrets from the plan or the result stay out of the file.
+                "arguments": crate::exercise::redact_args(&Value::Object(arguments.clone())),
                 "is_error": is_error,
-                "result": content,
+                "result": crate::exercise::redact_args(&content),
             })
         )?;
         let expected_error = step.expect == Expect::Error;

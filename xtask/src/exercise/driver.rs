@@ -1092,7 +1092,7 @@ fn replace_whole(text: &str, word: &str, with: &str) -> String {
 }
 
 /// Arguments as the report shows them: sensitive values replaced.
-fn redact_args(args: &Value) -> Value {
+pub(crate) fn redact_args(args: &Value) -> Value {
     match args {
         Value::Object(m) => Value::Object(
             m.iter()
