@@ -22,9 +22,17 @@ fn without(text: &str, step: &str) -> String {
     text.replacen(step, "", 1)
 }
 
-fn bank_test(tasks_dir: &Path, report: &Path, agent: &str, extra_path: Option<PathBuf>) -> Output {
+/// `cargo xtask bank-test` (the built xtask binary) on these tasks, with this report
+/// directory, agent and target, and `extra_path` first on PATH.
+fn bank_command(
+    tasks_dir: &Path,
+    report: &Path,
+    agent: &str,
+    target: &str,
+    extra_path: Option<PathBuf>,
+) -> Command {
     let mut cmd = Command::new(tests::binary::workspace_binary("xtask", "xtask"));
-    cmd.args(["bank-test", "--target", "emulator", "--agent", agent])
+    cmd.args(["bank-test", "--target", target, "--agent", agent])
         .arg("--tasks-dir")
         .arg(tasks_dir)
         .arg("--report")
@@ -39,7 +47,13 @@ fn bank_test(tasks_dir: &Path, report: &Path, agent: &str, extra_path: Option<Pa
         dirs.extend(std::env::split_paths(&path));
         cmd.env("PATH", std::env::join_paths(dirs).unwrap());
     }
-    cmd.output().expect("run cargo xtask bank-test")
+    cmd
+}
+
+fn bank_test(tasks_dir: &Path, report: &Path, agent: &str, extra_path: Option<PathBuf>) -> Output {
+    bank_command(tasks_dir, report, agent, "emulator", extra_path)
+        .output()
+        .expect("run cargo xtask bank-test")
 }
 
 fn report_json(report: &Path) -> Value {
@@ -283,26 +297,9 @@ check = "no_changes"
     )
     .unwrap();
     let report = tmp.path().join("report");
-    let out = Command::new(tests::binary::workspace_binary("xtask", "xtask"))
-        .args([
-            "bank-test",
-            "--target",
-            "vm",
-            "--agent",
-            "replay",
-            "--vm-memory-mib",
-            "512",
-        ])
-        .arg("--golden")
+    let out = bank_command(&tasks, &report, "replay", "vm", None)
+        .args(["--vm-memory-mib", "512", "--golden"])
         .arg(&descriptor)
-        .arg("--tasks-dir")
-        .arg(&tasks)
-        .arg("--report")
-        .arg(&report)
-        .arg("--binary")
-        .arg(tests::binary::pfsense_mcp())
-        .arg("--spec")
-        .arg(tests::spec_path())
         // The harness keeps its runs under $TMPDIR/pfsense-vm-runs: isolate them here.
         .env("TMPDIR", tmp.path())
         .output()
@@ -365,25 +362,17 @@ fn an_interrupted_run_stops_the_agent_and_removes_its_mcp_config() {
     )
     .unwrap();
     let report = tmp.path().join("report");
-    let path = std::env::var_os("PATH").unwrap_or_default();
-    let mut dirs = vec![bin.clone()];
-    dirs.extend(std::env::split_paths(&path));
-    let mut child = Command::new(tests::binary::workspace_binary("xtask", "xtask"))
-        .args(["bank-test", "--target", "emulator", "--agent"])
-        .arg("slow-agent {prompt} {mcp_config}")
-        .arg("--tasks-dir")
-        .arg(&tasks)
-        .arg("--report")
-        .arg(&report)
-        .arg("--binary")
-        .arg(tests::binary::pfsense_mcp())
-        .arg("--spec")
-        .arg(tests::spec_path())
-        .env("PATH", std::env::join_paths(dirs).unwrap())
-        .stdout(std::process::Stdio::null())
-        .stderr(std::process::Stdio::null())
-        .spawn()
-        .unwrap();
+    let mut child = bank_command(
+        &tasks,
+        &report,
+        "slow-agent {prompt} {mcp_config}",
+        "emulator",
+        Some(bin.clone()),
+    )
+    .stdout(std::process::Stdio::null())
+    .stderr(std::process::Stdio::null())
+    .spawn()
+    .unwrap();
     let deadline = std::time::Instant::now() + std::time::Duration::from_secs(120);
     let sleeper: i32 = loop {
         if let Some(pid) = std::fs::read_to_string(&pid_file)

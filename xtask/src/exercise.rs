@@ -30,6 +30,16 @@ The report (report.json, report.md) lists every tool: invoked or not, outcome, r
 message, number of calls, and for tools that fail by a known rule of the real API, the reason.
 Exits non-zero when fewer than --min-ok tools succeed or any tool was not invoked.";
 
+/// What a firewall URL target takes from the environment (credentials, certificate pinning).
+pub(crate) const URL_TARGET_ENV: &[&str] = &[
+    "PFSENSE_API_KEY",
+    "PFSENSE_USERNAME",
+    "PFSENSE_PASSWORD",
+    "PFSENSE_TLS_FINGERPRINT",
+    "PFSENSE_CA_CERT",
+    "PFSENSE_VERIFY_SSL",
+];
+
 #[derive(clap::Args, Debug)]
 #[command(after_long_help = HELP)]
 pub struct Args {
@@ -58,11 +68,7 @@ pub struct Args {
 }
 
 pub fn run(args: Args) -> Result<()> {
-    let runtime = tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(2)
-        .enable_all()
-        .build()?;
-    runtime.block_on(run_async(args))
+    crate::block_on(run_async(args))?
 }
 
 async fn run_async(args: Args) -> Result<()> {
@@ -108,14 +114,7 @@ async fn run_async(args: Args) -> Result<()> {
             );
         }
         let mut env = vec![("PFSENSE_HOST".to_string(), args.target.clone())];
-        for name in [
-            "PFSENSE_API_KEY",
-            "PFSENSE_USERNAME",
-            "PFSENSE_PASSWORD",
-            "PFSENSE_TLS_FINGERPRINT",
-            "PFSENSE_CA_CERT",
-            "PFSENSE_VERIFY_SSL",
-        ] {
+        for name in URL_TARGET_ENV {
             if let Ok(v) = std::env::var(name) {
                 env.push((name.to_string(), v));
             }

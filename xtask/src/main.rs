@@ -38,6 +38,16 @@ enum Command {
     Bench(bench::Args),
 }
 
+/// Run a workflow's async body on the small runtime every workflow uses (2 worker threads,
+/// like the CI box).
+fn block_on<F: std::future::Future>(future: F) -> anyhow::Result<F::Output> {
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()?;
+    Ok(runtime.block_on(future))
+}
+
 fn main() -> anyhow::Result<()> {
     match Cli::parse().command {
         Command::Spec(args) => spec::run(args),

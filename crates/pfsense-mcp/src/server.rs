@@ -239,15 +239,16 @@ impl PfSenseServer {
         }
         let Some(def) = crate::catalog::tool(name) else {
             let message = format!("unknown tool `{name}`: tools/list shows the available tools");
-            self.audit_unknown_tool(name, &args, ctx, &message);
+            self.audit_refused(name, &args, ctx, &message);
             return Err(McpError::invalid_params(message, None));
         };
         self.call_generated(def, args, ctx).await
     }
 
-    /// A call to a tool that does not exist leaves an audit line too: the audit log is what
-    /// measures how agents use the server (`cargo xtask bank-test`), guessed names included.
-    fn audit_unknown_tool(&self, name: &str, args: &Value, ctx: &CallContext, message: &str) {
+    /// A refused call that never reaches the firewall (a tool name that does not exist, bad
+    /// arguments to a discovery tool) leaves an audit line too: the audit log is what measures
+    /// how agents use the server (`cargo xtask bank-test`), guessed names included.
+    fn audit_refused(&self, name: &str, args: &Value, ctx: &CallContext, message: &str) {
         self.audit_line(
             name,
             args,
@@ -315,13 +316,7 @@ impl PfSenseServer {
                 meta.name,
                 list.join("; ")
             );
-            self.audit_line(
-                meta.name,
-                &args,
-                ctx,
-                crate::safety::audit::Outcome::Refused,
-                Some(&message),
-            );
+            self.audit_refused(meta.name, &args, ctx, &message);
             return Ok(outcome::error(message));
         }
         let named = |args: &Value| -> Result<&'static ToolDef, Box<rmcp::model::CallToolResult>> {
@@ -360,14 +355,7 @@ impl PfSenseServer {
                     ))
                 }
                 Err(e) => {
-                    let message = result_text(&e);
-                    self.audit_line(
-                        meta.name,
-                        &args,
-                        ctx,
-                        crate::safety::audit::Outcome::Refused,
-                        Some(&message),
-                    );
+                    self.audit_refused(meta.name, &args, ctx, &result_text(&e));
                     Ok(*e)
                 }
             },
@@ -379,7 +367,7 @@ impl PfSenseServer {
                 Err(e) => {
                     let name = args.get("name").and_then(Value::as_str).unwrap_or_default();
                     let inner_args = args.get("arguments").cloned().unwrap_or(Value::Null);
-                    self.audit_unknown_tool(name, &inner_args, ctx, &result_text(&e));
+                    self.audit_refused(name, &inner_args, ctx, &result_text(&e));
                     Ok(*e)
                 }
             },

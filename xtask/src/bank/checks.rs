@@ -22,13 +22,9 @@ pub async fn run(
             count,
             ..
         } => {
-            let items = access.list(path).await.map_err(|e| format!("{e:#}"))?;
-            let found: Vec<&Value> = items
-                .iter()
-                .filter(|o| matches(o, matching, prefix))
-                .collect();
+            let (found, listed) = matching_objects(access, path, matching, prefix).await?;
             if found.is_empty() {
-                return Err(format!("no object matches (the list has {})", items.len()));
+                return Err(format!("no object matches (the list has {listed})"));
             }
             if let Some(want) = count
                 && found.len() != *want
@@ -51,18 +47,14 @@ pub async fn run(
             matching,
             prefix,
         } => {
-            let items = access.list(path).await.map_err(|e| format!("{e:#}"))?;
-            let left: Vec<&Value> = items
-                .iter()
-                .filter(|o| matches(o, matching, prefix))
-                .collect();
+            let (left, _) = matching_objects(access, path, matching, prefix).await?;
             if left.is_empty() {
                 Ok(())
             } else {
                 Err(format!(
                     "{} object(s) left behind: {}",
                     left.len(),
-                    left.iter().map(|o| short(o)).collect::<Vec<_>>().join("; ")
+                    left.iter().map(short).collect::<Vec<_>>().join("; ")
                 ))
             }
         }
@@ -182,6 +174,22 @@ pub async fn run(
             }
         }
     }
+}
+
+/// The objects of the list at `path` that match, and how many the list has.
+async fn matching_objects(
+    access: &Access,
+    path: &str,
+    matching: &Map<String, Value>,
+    prefix: &Map<String, Value>,
+) -> Result<(Vec<Value>, usize), String> {
+    let items = access.list(path).await.map_err(|e| format!("{e:#}"))?;
+    let listed = items.len();
+    let found = items
+        .into_iter()
+        .filter(|o| matches(o, matching, prefix))
+        .collect();
+    Ok((found, listed))
 }
 
 /// Every `matching` field equal and every `prefix` field starting with its text.

@@ -129,14 +129,7 @@ impl Target {
                     );
                 }
                 let mut server_env = vec![("PFSENSE_HOST".to_string(), url.to_string())];
-                for name in [
-                    "PFSENSE_API_KEY",
-                    "PFSENSE_USERNAME",
-                    "PFSENSE_PASSWORD",
-                    "PFSENSE_TLS_FINGERPRINT",
-                    "PFSENSE_CA_CERT",
-                    "PFSENSE_VERIFY_SSL",
-                ] {
+                for name in crate::exercise::URL_TARGET_ENV {
                     if let Some(v) = env(name) {
                         server_env.push((name.to_string(), v));
                     }
