@@ -111,6 +111,23 @@ fn broken_reference_plans_fail_naming_the_check() {
     );
     assert!(stdout.contains("bank-test: 1/3 tasks passed"), "{stdout}");
 
+    let markdown = std::fs::read_to_string(report.join("report.md")).expect("report.md");
+    for section in [
+        "## Tasks",
+        "## Coverage (from the audit log)",
+        "## Failure categories",
+        "## Worst tools",
+        "## Suggestions",
+        "| forgot_to_apply | 0 | 1 |",
+        "| forgets-to-apply | firewall | workflow | **FAIL** |",
+        "2 task(s) failed their checks (forgets-to-apply, leaves-alias-behind)",
+        "`pfsense_create_firewall_rule`: 1 change(s) were left pending",
+    ] {
+        assert!(
+            markdown.contains(section),
+            "report.md lacks {section:?}:\n{markdown}"
+        );
+    }
     let report = report_json(&report);
     let forgot = task(&report, "forgets-to-apply");
     assert_eq!(forgot["passed"], false);
