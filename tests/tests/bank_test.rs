@@ -427,3 +427,50 @@ fn an_interrupted_run_stops_the_agent_and_removes_its_mcp_config() {
     );
     assert!(!config.exists(), "the MCP config was left behind");
 }
+
+/// `--target URL`: an existing firewall (here an emulator the test starts) is never reset, so
+/// the second run of the same task passes only because the first one's cleanup removed
+/// everything (otherwise the alias name is taken: FIELD_MUST_BE_UNIQUE).
+#[tokio::test(flavor = "multi_thread")]
+async fn a_url_target_is_kept_tidy_by_cleanup_alone() {
+    let mut config = pfsense_emulator::EmulatorConfig::new(tests::spec_path());
+    config.enable_key_auth = true;
+    config.installed_packages = vec!["all".into()];
+    let emulator = pfsense_emulator::start(config).await.expect("emulator");
+    let tmp = tempfile::tempdir().unwrap();
+    let tasks = tmp.path().join("tasks");
+    std::fs::create_dir_all(&tasks).unwrap();
+    for name in ["first", "second"] {
+        std::fs::write(
+            tasks.join(format!("{name}.toml")),
+            task_file("firewall-alias-blocklist"),
+        )
+        .unwrap();
+    }
+    let report = tmp.path().join("report");
+    let mut cmd = bank_command(&tasks, &report, "replay", emulator.url(), None);
+    cmd.env("PFSENSE_API_KEY", emulator.api_key().expect("a key"))
+        .env("PFSENSE_TLS_FINGERPRINT", emulator.fingerprint())
+        // The checks' own REST reads: the emulator's certificate is self-signed.
+        .env("PFSENSE_VERIFY_SSL", "false");
+    let out = tokio::task::spawn_blocking(move || cmd.output().expect("run bank-test"))
+        .await
+        .unwrap();
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(out.status.success(), "{stdout}{stderr}");
+    assert!(stdout.contains("bank-test: 2/2 tasks passed"), "{stdout}");
+    assert!(
+        stderr.contains("not reset; cleanup only"),
+        "the run says the target is not reset: {stderr}"
+    );
+    // Both runs created the alias (the second could, since the first cleaned up); the
+    // cleanup checks of both runs found nothing named bt_* left.
+    let created = emulator
+        .requests()
+        .into_iter()
+        .filter(|r| r.method == "POST" && r.path == "/api/v2/firewall/alias" && r.status == 200)
+        .count();
+    assert_eq!(created, 2, "each run created the alias once");
+    emulator.shutdown().await;
+}
