@@ -446,6 +446,7 @@ fn is_our_own_tool(name: &str) -> bool {
     matches!(
         name,
         "pfsense_list_changes"
+            | "pfsense_health"
             | "pfsense_undo"
             | "pfsense_confirm_changes"
             | "pfsense_find_tools"

@@ -41,6 +41,16 @@ pub enum FaultAction {
     NonJson,
     /// nginx's HTML 404, as if the API package were missing.
     Html404,
+    /// Processed normally, but this text is printed before the JSON (a real box prints
+    /// "Setting timezone...done." on PATCH /system/timezone, OpenVPN log lines on create).
+    Preamble {
+        #[serde(default = "default_preamble")]
+        text: String,
+    },
+}
+
+fn default_preamble() -> String {
+    "Setting timezone...done.\n".into()
 }
 
 fn default_error_status() -> u16 {
@@ -174,6 +184,8 @@ pub enum FaultOutcome {
     Reset,
     /// Only latency: process normally.
     Proceed,
+    /// Process normally, then put this text before the body.
+    Prefix(String),
 }
 
 pub fn outcome(action: &FaultAction) -> FaultOutcome {
@@ -213,6 +225,7 @@ pub fn outcome(action: &FaultAction) -> FaultOutcome {
             "<br />\n<b>Fatal error</b>:  Uncaught Error in /usr/local/pkg/RESTAPI/Core/Endpoint.inc:1<br />\n",
         )),
         FaultAction::Html404 => FaultOutcome::Reply(Reply::nginx_404()),
+        FaultAction::Preamble { text } => FaultOutcome::Prefix(text.clone()),
     }
 }
 
@@ -242,7 +255,8 @@ pub fn loggable_body(body: &[u8]) -> String {
     }
 }
 
-pub fn record(shared: &Shared, req: &Incoming, status: u16, fault: Option<&Fault>) {
+/// Log a request; returns its sequence number.
+pub fn record(shared: &Shared, req: &Incoming, status: u16, fault: Option<&Fault>) -> u64 {
     let mut log = lock(&shared.log);
     let seq = log.last().map_or(1, |l| l.seq + 1);
     log.push(LoggedRequest {
@@ -262,6 +276,15 @@ pub fn record(shared: &Shared, req: &Incoming, status: u16, fault: Option<&Fault
     if log.len() > LOG_CAPACITY {
         let excess = log.len() - LOG_CAPACITY;
         log.drain(..excess);
+    }
+    seq
+}
+
+/// Set the status of a request logged before it was answered (a delayed one: logged on
+/// arrival, so that a request whose client gave up during the delay is still in the log).
+pub fn set_status(shared: &Shared, seq: u64, status: u16) {
+    if let Some(entry) = lock(&shared.log).iter_mut().rev().find(|l| l.seq == seq) {
+        entry.status = status;
     }
 }
 

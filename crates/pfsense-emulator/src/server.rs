@@ -116,22 +116,34 @@ async fn handle(
         return Ok(to_response(faults::control(&shared, &incoming)));
     }
     let fault = faults::pick(&shared, &incoming.method, &incoming.path);
+    let mut preamble = None;
+    // Delayed requests are logged on arrival (status 0 until answered): a client that gives
+    // up during the delay closes the connection, and hyper drops this future with it.
+    let mut logged = None;
+    let log = |status: u16, logged: Option<u64>| match logged {
+        Some(seq) => faults::set_status(&shared, seq, status),
+        None => {
+            faults::record(&shared, &incoming, status, fault.as_ref());
+        }
+    };
     if let Some(f) = &fault {
         if f.latency_ms > 0 {
+            logged = Some(faults::record(&shared, &incoming, 0, fault.as_ref()));
             tokio::time::sleep(Duration::from_millis(f.latency_ms)).await;
         }
         match faults::outcome(&f.action) {
             FaultOutcome::Proceed => {}
+            FaultOutcome::Prefix(text) => preamble = Some(text),
             FaultOutcome::Reply(reply) => {
-                faults::record(&shared, &incoming, reply.status, fault.as_ref());
+                log(reply.status, logged);
                 return Ok(to_response(reply));
             }
             FaultOutcome::Reset => {
-                faults::record(&shared, &incoming, 0, fault.as_ref());
+                log(0, logged);
                 return Err(DropConnection);
             }
             FaultOutcome::Hang => {
-                faults::record(&shared, &incoming, 0, fault.as_ref());
+                log(0, logged);
                 // Until the emulator stops (the connection task is aborted then).
                 loop {
                     tokio::time::sleep(Duration::from_secs(3600)).await;
@@ -139,14 +151,19 @@ async fn handle(
             }
         }
     }
-    let reply = process(&shared, &incoming);
+    let mut reply = process(&shared, &incoming);
+    if let Some(text) = preamble {
+        let mut body = text.into_bytes();
+        body.extend_from_slice(&reply.body);
+        reply.body = Bytes::from(body);
+    }
     tracing::debug!(
         method = %incoming.method,
         path = %incoming.path,
         status = reply.status,
         "request"
     );
-    faults::record(&shared, &incoming, reply.status, fault.as_ref());
+    log(reply.status, logged);
     Ok(to_response(reply))
 }
 

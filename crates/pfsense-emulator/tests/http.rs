@@ -1428,6 +1428,34 @@ async fn faults_reset_malformed_non_json_html_and_latency() {
 }
 
 #[tokio::test]
+async fn preamble_fault_prints_text_before_the_processed_answer() {
+    let emu = start().await;
+    use pfsense_emulator::{Fault, FaultAction};
+    emu.emu.add_fault(
+        Fault::new(FaultAction::Preamble {
+            text: "openvpn[123]: server started\n".into(),
+        })
+        .on_method("POST")
+        .times(1),
+    );
+    let r = emu
+        .json(
+            "POST",
+            "/api/v2/firewall/alias",
+            json!({"name": "pre", "type": "host"}),
+        )
+        .await;
+    assert_eq!(r.status, 200);
+    let (pre, json_text) = r.text.split_once('{').expect("JSON after the text");
+    assert_eq!(pre, "openvpn[123]: server started\n");
+    let v: Value = serde_json::from_str(&format!("{{{json_text}")).expect("the envelope");
+    assert_eq!(v["data"]["name"], "pre", "the request was processed");
+    let r = emu.get("/api/v2/firewall/aliases").await;
+    assert_eq!(r.data()[0]["name"], "pre");
+    assert!(r.text.starts_with('{'), "rule spent");
+}
+
+#[tokio::test]
 async fn hang_fault_never_answers() {
     let emu = start().await;
     use pfsense_emulator::{Fault, FaultAction};

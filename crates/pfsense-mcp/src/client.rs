@@ -4,12 +4,17 @@
 
 use crate::catalog::ToolDef;
 use crate::request::PreparedRequest;
+use crate::resilience::{
+    Admission, AttemptFailure, Breaker, CallLog, CallRecord, LatencyWindow, Permit,
+    ResilienceOptions, Verdict,
+};
 use crate::secret::Secret;
 use crate::tls::{TlsMode, client_config};
 use base64::Engine;
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 use std::fmt;
+use std::sync::{Arc, OnceLock};
 use std::time::{Duration, Instant};
 use tokio::sync::Mutex;
 
@@ -35,9 +40,12 @@ pub struct ClientConfig {
     pub username: Option<String>,
     pub password: Option<Secret>,
     pub tls: TlsMode,
-    /// Whole-request timeout.
+    /// Whole-request timeout of an ordinary operation (the ceiling adaptive timeouts stay
+    /// under); slow operations get at least their `resilience::SLOW_OPERATIONS` ceiling.
     pub timeout: Duration,
     pub connect_timeout: Duration,
+    /// Retry budget and circuit breaker.
+    pub resilience: ResilienceOptions,
 }
 
 /// The API's response envelope.
@@ -114,6 +122,8 @@ pub enum CallError {
     Transport(String),
     /// The call needs credentials that are not configured.
     Auth(String),
+    /// Not sent: the circuit breaker is open (the message says when it probes again).
+    Unavailable(String),
 }
 
 impl CallError {
@@ -144,6 +154,7 @@ impl fmt::Display for CallError {
             ),
             CallError::Transport(m) => f.write_str(m),
             CallError::Auth(m) => f.write_str(m),
+            CallError::Unavailable(m) => f.write_str(m),
         }
     }
 }
@@ -161,6 +172,28 @@ pub struct Client {
     http: reqwest::Client,
     config: ClientConfig,
     jwt: Mutex<Option<(Secret, Instant)>>,
+    breaker: Breaker,
+    latency: LatencyWindow,
+    call_log: OnceLock<Arc<dyn CallLog>>,
+}
+
+/// A failed attempt, with what retrying needs to know.
+struct Failed {
+    error: CallError,
+    /// None when retrying cannot help (bad arguments, missing credentials, a certificate
+    /// that does not match).
+    failure: Option<AttemptFailure>,
+    retry_after: Option<Duration>,
+}
+
+impl From<CallError> for Failed {
+    fn from(error: CallError) -> Failed {
+        Failed {
+            error,
+            failure: None,
+            retry_after: None,
+        }
+    }
 }
 
 impl fmt::Debug for Client {
@@ -205,8 +238,14 @@ impl Client {
             .map_err(|e| format!("cannot build the HTTP client: {e}"))?;
         Ok(Client {
             http,
+            breaker: Breaker::new(
+                config.resilience.breaker_threshold,
+                config.resilience.breaker_cooldown,
+            ),
             config,
             jwt: Mutex::new(None),
+            latency: LatencyWindow::default(),
+            call_log: OnceLock::new(),
         })
     }
 
@@ -224,27 +263,131 @@ impl Client {
         self.send(def, &request).await
     }
 
-    /// Send a prepared request.
+    /// Send a prepared request: through the circuit breaker, with the operation's timeout,
+    /// retried when `resilience::retryable` allows it, and recorded in the call log.
     pub async fn send(
         &self,
         def: &ToolDef,
         request: &PreparedRequest,
     ) -> Result<ApiResponse, CallError> {
-        let response = self.send_once(def, request).await;
-        // A JWT can be revoked or expire early (clock skew): get a fresh one once. Nothing
-        // ran on the firewall, since authentication is checked before anything else.
+        let started = Instant::now();
+        let probe = match self.breaker.admit(started, self.label()) {
+            Admission::Allowed => false,
+            Admission::Probe => true,
+            Admission::Rejected(message) => {
+                let result = Err(CallError::Unavailable(message));
+                self.log_call(def, &result, started.elapsed(), 0);
+                return result;
+            }
+        };
+        let permit = Permit::new(&self.breaker, probe);
+        let (result, attempts) = self.send_with_retries(def, request, started, probe).await;
+        permit.finish(&verdict(&result));
+        self.log_call(def, &result, started.elapsed(), attempts);
+        result
+    }
+
+    /// One attempt past the breaker and without retries or call log: `pfsense_health`'s
+    /// probe, which must work while the breaker is open.
+    pub async fn probe(
+        &self,
+        def: &ToolDef,
+        request: &PreparedRequest,
+        timeout: Duration,
+    ) -> Result<ApiResponse, CallError> {
+        self.send_authenticated(def, request, timeout)
+            .await
+            .map_err(|f| f.error)
+    }
+
+    async fn send_with_retries(
+        &self,
+        def: &ToolDef,
+        request: &PreparedRequest,
+        started: Instant,
+        probe: bool,
+    ) -> (Result<ApiResponse, CallError>, u32) {
+        use crate::resilience as r;
+        let slow = r::slow_operation(request.method, def.path);
+        // The probe is one request: its answer alone decides the breaker.
+        let budget = if probe {
+            Duration::ZERO
+        } else {
+            self.config.resilience.retry_budget
+        };
+        let mut attempt = 0;
+        loop {
+            attempt += 1;
+            let timeout =
+                r::attempt_timeout(self.config.timeout, slow, self.latency.p99(Instant::now()));
+            let sent = Instant::now();
+            let outcome = self.send_authenticated(def, request, timeout).await;
+            let answered = match &outcome {
+                Ok(_) => true,
+                Err(f) => matches!(f.failure, Some(AttemptFailure::Status { .. })),
+            };
+            if answered && slow.is_none() {
+                self.latency.record(Instant::now(), sent.elapsed());
+            }
+            let failed = match outcome {
+                Ok(response) => return (Ok(response), attempt),
+                Err(f) => f,
+            };
+            let wait = match &failed.failure {
+                Some(failure) if r::retryable(request.method, failure) => r::next_wait(
+                    attempt,
+                    failed.retry_after,
+                    started.elapsed(),
+                    budget,
+                    r::unit_random(),
+                ),
+                _ => None,
+            };
+            let Some(wait) = wait else {
+                let error = match failed.error {
+                    CallError::Transport(m) if attempt > 1 => CallError::Transport(format!(
+                        "{m} (gave up after {attempt} attempts in {:.1} s)",
+                        started.elapsed().as_secs_f64()
+                    )),
+                    other => other,
+                };
+                return (Err(error), attempt);
+            };
+            tracing::info!(
+                tool = def.name,
+                attempt,
+                wait_ms = wait.as_millis() as u64,
+                error = %failed.error,
+                "retrying"
+            );
+            tokio::time::sleep(wait).await;
+        }
+    }
+
+    /// One attempt; a rejected JWT is renewed once. Nothing ran on the firewall then, since
+    /// authentication is checked before anything else.
+    async fn send_authenticated(
+        &self,
+        def: &ToolDef,
+        request: &PreparedRequest,
+        timeout: Duration,
+    ) -> Result<ApiResponse, Failed> {
+        let response = self.send_once(def, request, timeout).await;
         if self.config.auth == AuthMethod::Jwt
             && !def.basic_auth_only
             && matches!(
                 &response,
-                Err(CallError::Api {
-                    http_status: 401,
+                Err(Failed {
+                    error: CallError::Api {
+                        http_status: 401,
+                        ..
+                    },
                     ..
                 })
             )
         {
             *self.jwt.lock().await = None;
-            return self.send_once(def, request).await;
+            return self.send_once(def, request, timeout).await;
         }
         response
     }
@@ -253,7 +396,8 @@ impl Client {
         &self,
         def: &ToolDef,
         request: &PreparedRequest,
-    ) -> Result<ApiResponse, CallError> {
+        timeout: Duration,
+    ) -> Result<ApiResponse, Failed> {
         let url = self.url_for(&request.path_and_query())?;
         let method = match request.method {
             crate::spec::Method::Get => reqwest::Method::GET,
@@ -265,6 +409,7 @@ impl Client {
         let mut builder = self
             .http
             .request(method, url)
+            .timeout(timeout)
             .header(reqwest::header::ACCEPT, request.accept);
         if let Some(body) = &request.body {
             let bytes = serde_json::to_vec(body).map_err(CallError::arguments)?;
@@ -274,7 +419,10 @@ impl Client {
         }
         builder = self.authenticate(builder, def.basic_auth_only).await?;
         let started = Instant::now();
-        let response = builder.send().await.map_err(|e| self.transport_error(e))?;
+        let response = builder
+            .send()
+            .await
+            .map_err(|e| self.transport_failure(e, timeout))?;
         let status = response.status().as_u16();
         let content_type = response
             .headers()
@@ -282,16 +430,86 @@ impl Client {
             .and_then(|v| v.to_str().ok())
             .unwrap_or("")
             .to_string();
+        let retry_after = response
+            .headers()
+            .get(reqwest::header::RETRY_AFTER)
+            .and_then(|v| v.to_str().ok())
+            .and_then(|v| crate::resilience::parse_retry_after(v, std::time::SystemTime::now()));
         let bytes = read_limited(response)
             .await
-            .map_err(|e| self.transport_error(e))?;
+            .map_err(|e| self.transport_failure(e, timeout))?;
         tracing::debug!(
             tool = def.name,
             status,
             elapsed_ms = started.elapsed().as_millis() as u64,
             "pfSense answered"
         );
-        interpret(def, status, &content_type, bytes)
+        interpret(def, status, &content_type, bytes).map_err(|error| {
+            let response_id = match &error {
+                CallError::Api { envelope, .. } => Some(envelope.response_id.clone()),
+                _ => None,
+            };
+            Failed {
+                error,
+                failure: Some(AttemptFailure::Status {
+                    status,
+                    response_id,
+                }),
+                retry_after,
+            }
+        })
+    }
+
+    /// Record calls in the log `make` builds, from now on (the first log attached stays).
+    pub fn attach_call_log(&self, make: impl FnOnce() -> Arc<dyn CallLog>) {
+        self.call_log.get_or_init(make);
+    }
+
+    pub fn breaker(&self) -> &Breaker {
+        &self.breaker
+    }
+
+    /// The timeout an ordinary operation gets right now (adapted to measured latency).
+    pub fn current_timeout(&self) -> Duration {
+        crate::resilience::attempt_timeout(
+            self.config.timeout,
+            None,
+            self.latency.p99(Instant::now()),
+        )
+    }
+
+    fn label(&self) -> &str {
+        self.config.base_url.as_str().trim_end_matches('/')
+    }
+
+    fn log_call(
+        &self,
+        def: &ToolDef,
+        result: &Result<ApiResponse, CallError>,
+        latency: Duration,
+        attempts: u32,
+    ) {
+        let Some(log) = self.call_log.get() else {
+            return;
+        };
+        let (outcome, http_status) = match result {
+            Ok(r) => ("ok", Some(r.http_status)),
+            Err(CallError::Api { http_status, .. }) if *http_status >= 500 => {
+                ("server_error", Some(*http_status))
+            }
+            Err(CallError::Api { http_status, .. }) => ("api_error", Some(*http_status)),
+            Err(CallError::NotJson { http_status, .. }) => ("not_json", Some(*http_status)),
+            Err(CallError::Transport(_)) => ("transport", None),
+            Err(CallError::Unavailable(_)) => ("not_sent", None),
+            Err(CallError::Arguments(_) | CallError::Auth(_)) => ("not_sent", None),
+        };
+        log.record(&CallRecord {
+            tool: def.name.to_string(),
+            outcome,
+            http_status,
+            latency_ms: latency.as_millis() as u64,
+            attempts,
+        });
     }
 
     fn url_for(&self, path_and_query: &str) -> Result<url::Url, CallError> {
@@ -384,7 +602,11 @@ impl Client {
     }
 
     fn transport_error(&self, e: reqwest::Error) -> CallError {
-        let host = self.config.base_url.as_str().trim_end_matches('/');
+        self.transport_failure(e, self.config.timeout).error
+    }
+
+    fn transport_failure(&self, e: reqwest::Error, timeout: Duration) -> Failed {
+        let host = self.label();
         let mut chain = String::new();
         let mut source: Option<&dyn std::error::Error> = std::error::Error::source(&e);
         while let Some(s) = source {
@@ -394,22 +616,80 @@ impl Client {
         }
         let what = if e.is_timeout() {
             format!(
-                "no answer from {host} within {} s",
-                self.config.timeout.as_secs()
+                "no answer from {host} within {} (the timeout of this operation)",
+                seconds(timeout)
             )
         } else if e.is_connect() {
             format!("cannot connect to {host}")
         } else {
             format!("request to {host} failed")
         };
-        let hint = if chain.contains("certificate") || chain.contains("fingerprint") {
+        let certificate = chain.contains("certificate") || chain.contains("fingerprint");
+        let hint = if certificate {
             " Check the firewall's certificate: pin it with PFSENSE_TLS_FINGERPRINT=sha256:… (run `pfsense-mcp doctor` to see it), or give its CA with PFSENSE_CA_CERT."
         } else if e.is_timeout() || e.is_connect() {
             " Check PFSENSE_HOST, that the firewall is up, and that its webGUI/API port is reachable from here."
         } else {
             ""
         };
-        CallError::Transport(format!("{what}{chain}.{hint}"))
+        let failure = if certificate {
+            // A certificate that does not match will not match on the next attempt either.
+            None
+        } else if e.is_timeout() {
+            Some(AttemptFailure::Timeout)
+        } else if e.is_connect() {
+            Some(AttemptFailure::Connect)
+        } else {
+            Some(AttemptFailure::Broken)
+        };
+        Failed {
+            error: CallError::Transport(format!("{what}{chain}.{hint}")),
+            failure,
+            retry_after: None,
+        }
+    }
+}
+
+/// "2 s", "1.5 s".
+fn seconds(d: Duration) -> String {
+    let s = d.as_secs_f64();
+    if s.fract() == 0.0 {
+        format!("{s:.0} s")
+    } else {
+        format!("{s:.1} s")
+    }
+}
+
+/// What a call's outcome tells the circuit breaker: transport errors and 5xx count against
+/// the firewall; any other answer shows it working.
+fn verdict(result: &Result<ApiResponse, CallError>) -> Verdict {
+    let short = |s: String| -> String {
+        if s.chars().count() > 160 {
+            format!("{}…", s.chars().take(160).collect::<String>())
+        } else {
+            s
+        }
+    };
+    match result {
+        Ok(_) => Verdict::Success,
+        Err(CallError::Api {
+            http_status,
+            envelope,
+        }) if *http_status >= 500 => {
+            Verdict::Failure(format!("HTTP {http_status} {}", envelope.response_id))
+        }
+        Err(CallError::NotJson {
+            http_status,
+            content_type,
+            ..
+        }) if *http_status >= 500 => {
+            Verdict::Failure(format!("HTTP {http_status} ({content_type})"))
+        }
+        Err(CallError::Transport(m)) => Verdict::Failure(short(m.clone())),
+        Err(CallError::Api { .. } | CallError::NotJson { .. }) => Verdict::Success,
+        Err(CallError::Arguments(_) | CallError::Auth(_) | CallError::Unavailable(_)) => {
+            Verdict::Neutral
+        }
     }
 }
 

@@ -115,9 +115,25 @@ pub struct ConnectionArgs {
     /// Do not verify the firewall's certificate at all.
     #[arg(long, global = true)]
     pub insecure: bool,
-    /// Seconds before a request to the firewall is abandoned.
+    /// Seconds before a request to the firewall is abandoned. Once enough answers were
+    /// measured, ordinary operations get less: 4 × the p99 latency, at least 10 s. Package
+    /// installs, applies, state table clears and other known-slow operations get their own
+    /// longer timeout (60-120 s).
     #[arg(long, env = "PFSENSE_TIMEOUT", default_value_t = 30, global = true)]
     pub timeout: u64,
+    /// Seconds within which failed reads are retried (connection errors, 502, 503 honouring
+    /// Retry-After, 504; jittered exponential backoff). Writes are retried only when the
+    /// failure proves nothing ran. 0 turns retries off.
+    #[arg(long, env = "PFSENSE_RETRY_BUDGET", value_name = "SECONDS", default_value_t = crate::resilience::DEFAULT_RETRY_BUDGET_SECS, global = true)]
+    pub retry_budget: u64,
+    /// Consecutive failed calls (connection errors, timeouts, 5xx) after which the circuit
+    /// breaker opens and calls fail fast. 0 turns the breaker off.
+    #[arg(long, env = "PFSENSE_BREAKER_THRESHOLD", value_name = "CALLS", default_value_t = crate::resilience::DEFAULT_BREAKER_THRESHOLD, global = true)]
+    pub breaker_threshold: u32,
+    /// Seconds an open circuit breaker fails calls fast before it lets one probe request
+    /// through (success closes it, failure opens it again).
+    #[arg(long, env = "PFSENSE_BREAKER_COOLDOWN", value_name = "SECONDS", default_value_t = crate::resilience::DEFAULT_BREAKER_COOLDOWN_SECS, global = true)]
+    pub breaker_cooldown: u64,
 }
 
 #[derive(Debug, Args)]
@@ -384,6 +400,19 @@ impl ConnectionArgs {
             tls: self.tls_mode()?,
             timeout: Duration::from_secs(self.timeout),
             connect_timeout: Duration::from_secs(self.timeout.min(10)),
+            resilience: self.resilience()?,
+        })
+    }
+
+    /// Retry budget and circuit breaker settings.
+    pub fn resilience(&self) -> Result<crate::resilience::ResilienceOptions, String> {
+        if self.breaker_threshold > 0 && self.breaker_cooldown == 0 {
+            return Err("--breaker-cooldown must be at least 1 second (or turn the breaker off with --breaker-threshold 0)".into());
+        }
+        Ok(crate::resilience::ResilienceOptions {
+            retry_budget: Duration::from_secs(self.retry_budget),
+            breaker_threshold: self.breaker_threshold,
+            breaker_cooldown: Duration::from_secs(self.breaker_cooldown),
         })
     }
 }

@@ -73,6 +73,15 @@ pub static META_TOOLS: &[MetaTool] = &[
         compact_only: true,
     },
     MetaTool {
+        name: crate::health::TOOL_NAME,
+        description: "Firewall health: reachability, REST API version vs the tools' spec, pending applies, latency p50/p95/p99, error rate, circuit breaker state. Works while the breaker is open.",
+        input_schema: r#"{"type":"object","properties":{},"additionalProperties":false}"#,
+        read_only: true,
+        destructive: false,
+        idempotent: true,
+        compact_only: false,
+    },
+    MetaTool {
         name: "pfsense_list_changes",
         description: "List the change journal of this firewall, newest first: every executed change with its id, tool, status (executed, failed, undone, auto_reverted, not_applied, unknown), whether it can be undone, and its auto-revert deadline if provisional.",
         input_schema: r#"{"type":"object","properties":{"limit":{"type":"integer","minimum":1,"maximum":500,"default":20,"description":"How many changes to show."},"status":{"type":"string","enum":["intent","executed","failed","not_applied","unknown","undone","auto_reverted"],"description":"Only changes with this status."}},"additionalProperties":false}"#,

@@ -146,7 +146,8 @@ pub fn redact(value: &Value) -> Value {
 /// What a redacted value looks like.
 pub const REDACTED: &str = "<redacted>";
 
-fn result(text: String, structured: Value, is_error: bool) -> CallToolResult {
+/// A result with a text block and structured content.
+pub fn result(text: String, structured: Value, is_error: bool) -> CallToolResult {
     let mut r = if is_error {
         CallToolResult::error(vec![ContentBlock::text(text)])
     } else {

@@ -43,6 +43,7 @@ pub fn start(timeout: Duration) -> Target {
             tls: TlsMode::Pinned(pin),
             timeout,
             connect_timeout: Duration::from_secs(5),
+            resilience: crate::resilience::ResilienceOptions::default(),
         })?;
         tracing::info!(
             url = emulator.url(),

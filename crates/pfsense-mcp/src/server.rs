@@ -141,6 +141,8 @@ impl PfSenseServer {
             })
             .collect();
         listed.extend(safety_tools.iter().map(|m| m.mcp_tool()));
+        // Health is a read of our own: listed in every mode and policy.
+        listed.extend(crate::meta::lookup(crate::health::TOOL_NAME).map(|m| m.mcp_tool()));
         listed.sort_by(|a, b| a.name.cmp(&b.name));
         let safety = crate::safety::Safety::open(options.safety.clone()).map(Arc::new);
         if let Err(e) = &safety {
@@ -173,12 +175,21 @@ impl PfSenseServer {
         &self.inner.offered
     }
 
-    /// The client, once the target is up.
+    /// The client, once the target is up (its calls are recorded in the journal's metrics).
     pub async fn client(&self) -> Result<Arc<Client>, String> {
-        match &self.inner.target {
-            Target::Ready(c) => Ok(c.clone()),
-            Target::Starting(f) => f.clone().await,
+        let client = match &self.inner.target {
+            Target::Ready(c) => c.clone(),
+            Target::Starting(f) => f.clone().await?,
+        };
+        if let Ok(safety) = &self.inner.safety {
+            client.attach_call_log(|| {
+                Arc::new(crate::health::JournalCallLog {
+                    safety: safety.clone(),
+                    firewall: self.target_name(),
+                })
+            });
         }
+        Ok(client)
     }
 
     fn target_name(&self) -> String {
@@ -289,6 +300,20 @@ impl PfSenseServer {
             "pfsense_find_tools" | "pfsense_describe_tool" | "pfsense_call" => {
                 self.call_discovery_tool(meta, args, ctx).await
             }
+            crate::health::TOOL_NAME => Ok(match self.client().await {
+                Ok(client) => {
+                    crate::health::report(
+                        &client,
+                        self.inner.safety.as_ref().ok().map(|s| s.as_ref()),
+                        &self.target_name(),
+                    )
+                    .await
+                }
+                Err(e) => outcome::error(format!(
+                    "{} could not run: the firewall connection is not ready: {e}",
+                    meta.name
+                )),
+            }),
             _ => Err(McpError::invalid_params(
                 format!("`{}` is not available", meta.name),
                 None,

@@ -51,7 +51,35 @@ CREATE TABLE IF NOT EXISTS changes (
     undone_by INTEGER
 );
 CREATE INDEX IF NOT EXISTS changes_by_firewall ON changes (firewall, id);
+CREATE TABLE IF NOT EXISTS calls (
+    ts_ms INTEGER NOT NULL,
+    firewall TEXT NOT NULL,
+    tool TEXT NOT NULL,
+    outcome TEXT NOT NULL,
+    http_status INTEGER,
+    latency_ms INTEGER NOT NULL,
+    attempts INTEGER NOT NULL
+);
+CREATE INDEX IF NOT EXISTS calls_by_time ON calls (firewall, ts_ms);
 ";
+
+/// Call metrics are kept this long (`pfsense_health` looks at the last 15 minutes).
+pub const CALLS_RETENTION_MS: i64 = 60 * 60 * 1000;
+/// And at most this many rows.
+pub const CALLS_MAX_ROWS: i64 = 50_000;
+/// Prune after this many inserts.
+const CALLS_PRUNE_EVERY: u64 = 256;
+
+/// One row of the `calls` table: a finished call to the firewall.
+#[derive(Debug, Clone, PartialEq)]
+pub struct CallRow {
+    pub ts_ms: i64,
+    pub tool: String,
+    pub outcome: String,
+    pub http_status: Option<u16>,
+    pub latency_ms: u64,
+    pub attempts: u32,
+}
 
 /// One row.
 #[derive(Debug, Clone, PartialEq)]
@@ -122,6 +150,11 @@ pub struct Intent<'a> {
 
 pub struct Journal {
     db: Mutex<Connection>,
+    /// A second connection for call metrics on a file journal: without the full sync of every
+    /// change row (losing the last metrics in a crash is fine; a read should not wait for
+    /// an fsync).
+    calls_db: Option<Mutex<Connection>>,
+    calls_inserted: std::sync::atomic::AtomicU64,
     location: String,
 }
 
@@ -168,7 +201,16 @@ impl Journal {
         }
         let conn = Connection::open(path)
             .map_err(|e| format!("cannot open the change journal {}: {e}", path.display()))?;
-        Journal::init(conn, path.display().to_string())
+        let mut journal = Journal::init(conn, path.display().to_string())?;
+        let calls = Connection::open(path)
+            .and_then(|c| {
+                c.pragma_update(None, "synchronous", "NORMAL")?;
+                c.busy_timeout(std::time::Duration::from_secs(5))?;
+                Ok(c)
+            })
+            .map_err(|e| format!("cannot open the change journal {}: {e}", path.display()))?;
+        journal.calls_db = Some(Mutex::new(calls));
+        Ok(journal)
     }
 
     /// A journal that lives only as long as the process (sandbox mode: the emulator's state
@@ -188,6 +230,8 @@ impl Journal {
             .map_err(|e| format!("cannot prepare the change journal {location}: {e}"))?;
         Ok(Journal {
             db: Mutex::new(conn),
+            calls_db: None,
+            calls_inserted: std::sync::atomic::AtomicU64::new(0),
             location,
         })
     }
@@ -313,6 +357,75 @@ impl Journal {
         )
     }
 
+    fn calls_db(&self) -> std::sync::MutexGuard<'_, Connection> {
+        match &self.calls_db {
+            Some(db) => db.lock().unwrap_or_else(|e| e.into_inner()),
+            None => self.db(),
+        }
+    }
+
+    /// Record a finished call; prunes rows older than [`CALLS_RETENTION_MS`] now and then.
+    pub fn record_call(
+        &self,
+        firewall: &str,
+        call: &crate::resilience::CallRecord,
+    ) -> Result<(), String> {
+        let now = super::time::now_millis();
+        let db = self.calls_db();
+        db.execute(
+            "INSERT INTO calls (ts_ms, firewall, tool, outcome, http_status, latency_ms, attempts) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
+            params![
+                now,
+                firewall,
+                call.tool,
+                call.outcome,
+                call.http_status,
+                call.latency_ms as i64,
+                call.attempts,
+            ],
+        )
+        .map_err(|e| format!("cannot record the call: {e}"))?;
+        let n = self
+            .calls_inserted
+            .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        if n.is_multiple_of(CALLS_PRUNE_EVERY) {
+            db.execute(
+                "DELETE FROM calls WHERE ts_ms < ?1 OR rowid <= (SELECT MAX(rowid) FROM calls) - ?2",
+                params![now - CALLS_RETENTION_MS, CALLS_MAX_ROWS],
+            )
+            .map_err(|e| format!("cannot prune the call metrics: {e}"))?;
+        }
+        Ok(())
+    }
+
+    /// Calls of a firewall since `since_ms`, newest first, at most `limit`.
+    pub fn recent_calls(
+        &self,
+        firewall: &str,
+        since_ms: i64,
+        limit: i64,
+    ) -> Result<Vec<CallRow>, String> {
+        let db = self.calls_db();
+        let mut stmt = db
+            .prepare(
+                "SELECT ts_ms, tool, outcome, http_status, latency_ms, attempts FROM calls WHERE firewall = ?1 AND ts_ms >= ?2 ORDER BY ts_ms DESC, rowid DESC LIMIT ?3",
+            )
+            .map_err(|e| e.to_string())?;
+        stmt.query_map(params![firewall, since_ms, limit], |r| {
+            Ok(CallRow {
+                ts_ms: r.get(0)?,
+                tool: r.get(1)?,
+                outcome: r.get(2)?,
+                http_status: r.get(3)?,
+                latency_ms: r.get::<_, i64>(4)?.max(0) as u64,
+                attempts: r.get(5)?,
+            })
+        })
+        .map_err(|e| e.to_string())?
+        .collect::<Result<Vec<_>, _>>()
+        .map_err(|e| e.to_string())
+    }
+
     /// Provisional changes, soonest deadline first.
     pub fn provisional(&self, firewall: &str) -> Result<Vec<Change>, String> {
         self.query(
@@ -367,5 +480,39 @@ mod tests {
         assert_eq!(c.before, Some(before));
         assert_eq!(j.last_undoable("fw", 5).unwrap().len(), 1);
         assert!(j.last_undoable("other", 5).unwrap().is_empty());
+    }
+
+    #[test]
+    fn calls_are_recorded_per_firewall_and_pruned() {
+        let dir = tempfile::tempdir().unwrap();
+        let j = Journal::open(&dir.path().join("j.sqlite")).unwrap();
+        let call = |tool: &str, latency_ms| crate::resilience::CallRecord {
+            tool: tool.into(),
+            outcome: "ok",
+            http_status: Some(200),
+            latency_ms,
+            attempts: 1,
+        };
+        j.record_call("fw", &call("a", 5)).unwrap();
+        j.record_call("fw", &call("b", 7)).unwrap();
+        j.record_call("other", &call("c", 9)).unwrap();
+        let rows = j.recent_calls("fw", 0, 100).unwrap();
+        assert_eq!(rows.len(), 2);
+        assert_eq!(rows[0].tool, "b");
+        assert_eq!(rows[0].http_status, Some(200));
+        // Rows older than the retention go at the next prune.
+        j.calls_db()
+            .execute("UPDATE calls SET ts_ms = 0 WHERE tool = 'a'", [])
+            .unwrap();
+        j.calls_inserted
+            .store(0, std::sync::atomic::Ordering::Relaxed);
+        j.record_call("fw", &call("d", 1)).unwrap();
+        let tools: Vec<String> = j
+            .recent_calls("fw", 0, 100)
+            .unwrap()
+            .into_iter()
+            .map(|r| r.tool)
+            .collect();
+        assert_eq!(tools, ["d", "b"]);
     }
 }

@@ -1,0 +1,396 @@
+//! `pfsense_health`: is the firewall reachable, how fast and how reliably has it answered,
+//! what state is the circuit breaker in, does its REST API version match the spec the tools
+//! were generated from, and which subsystems have changes waiting to be applied. It sends its
+//! own short-timeout probe past the breaker, so it answers while the breaker is open.
+
+use crate::catalog::{TOOLS, ToolDef};
+use crate::client::{CallError, Client};
+use crate::request::PreparedRequest;
+use crate::resilience::{CallLog, CallRecord, percentile};
+use crate::safety::Safety;
+use crate::safety::journal::CallRow;
+use crate::spec::{Method, Verb};
+use rmcp::model::CallToolResult;
+use serde_json::{Value, json};
+use std::collections::BTreeMap;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+pub const TOOL_NAME: &str = "pfsense_health";
+
+/// The probe: cheap, authenticated, and it tells the REST API version.
+pub const PROBE_PATH: &str = "/api/v2/system/restapi/version";
+/// Longest the probe and the apply-status reads may take.
+pub const PROBE_TIMEOUT: Duration = Duration::from_secs(5);
+/// The metrics window `pfsense_health` reports on.
+pub const METRICS_WINDOW: Duration = Duration::from_secs(15 * 60);
+/// At most this many calls of the window are looked at.
+pub const METRICS_MAX_CALLS: i64 = 10_000;
+/// A failure rate above this (transport errors, 5xx, refused by the breaker) is "degraded".
+pub const DEGRADED_FAILURE_RATE: f64 = 0.2;
+
+/// Records every finished call of a client in the journal's `calls` table.
+pub struct JournalCallLog {
+    pub safety: Arc<Safety>,
+    pub firewall: String,
+}
+
+impl CallLog for JournalCallLog {
+    fn record(&self, call: &CallRecord) {
+        if let Err(e) = self.safety.journal.record_call(&self.firewall, call) {
+            tracing::warn!("call metrics: {e}");
+        }
+    }
+}
+
+fn get_def(path: &str) -> Option<&'static ToolDef> {
+    TOOLS
+        .iter()
+        .find(|d| d.method == Method::Get && d.path == path)
+}
+
+/// Latency percentiles, error rates and the busiest tools over the window.
+pub fn summarize(rows: &[CallRow]) -> Value {
+    let failed = |r: &CallRow| {
+        matches!(
+            r.outcome.as_str(),
+            "server_error" | "transport" | "not_sent"
+        ) || (r.outcome == "not_json" && r.http_status.unwrap_or(0) >= 500)
+    };
+    let mut latencies: Vec<u64> = rows
+        .iter()
+        .filter(|r| r.outcome != "not_sent")
+        .map(|r| r.latency_ms)
+        .collect();
+    latencies.sort_unstable();
+    let calls = rows.len();
+    let errors = rows.iter().filter(|r| r.outcome != "ok").count();
+    let failures = rows.iter().filter(|r| failed(r)).count();
+    let retried = rows.iter().filter(|r| r.attempts > 1).count();
+    let rate = |n: usize| {
+        if calls == 0 {
+            0.0
+        } else {
+            (n as f64 / calls as f64 * 1000.0).round() / 1000.0
+        }
+    };
+    let pct = |v: &[u64], p: f64| (!v.is_empty()).then(|| percentile(v, p));
+    #[derive(Default)]
+    struct PerTool {
+        calls: usize,
+        errors: usize,
+        latencies: Vec<u64>,
+    }
+    let mut by_tool: BTreeMap<&str, PerTool> = BTreeMap::new();
+    for r in rows {
+        let e = by_tool.entry(r.tool.as_str()).or_default();
+        e.calls += 1;
+        if r.outcome != "ok" {
+            e.errors += 1;
+        }
+        if r.outcome != "not_sent" {
+            e.latencies.push(r.latency_ms);
+        }
+    }
+    let mut tools: Vec<(&str, PerTool)> = by_tool.into_iter().collect();
+    tools.sort_by(|a, b| b.1.calls.cmp(&a.1.calls).then(a.0.cmp(b.0)));
+    let tools: Vec<Value> = tools
+        .into_iter()
+        .take(10)
+        .map(|(tool, mut t)| {
+            t.latencies.sort_unstable();
+            json!({
+                "tool": tool,
+                "calls": t.calls,
+                "errors": t.errors,
+                "p50_ms": pct(&t.latencies, 50.0),
+                "p95_ms": pct(&t.latencies, 95.0),
+            })
+        })
+        .collect();
+    json!({
+        "window_s": METRICS_WINDOW.as_secs(),
+        "calls": calls,
+        "errors": errors,
+        "error_rate": rate(errors),
+        "failures": failures,
+        "failure_rate": rate(failures),
+        "retried_calls": retried,
+        "latency_ms": {
+            "p50": pct(&latencies, 50.0),
+            "p95": pct(&latencies, 95.0),
+            "p99": pct(&latencies, 99.0),
+        },
+        "by_tool": tools,
+    })
+}
+
+fn normalized_version(v: &str) -> &str {
+    v.trim().trim_start_matches(['v', 'V'])
+}
+
+/// Read every apply status endpoint at once (short timeout, past the breaker).
+async fn pending_applies(client: &Client) -> Value {
+    let defs: Vec<&'static ToolDef> = TOOLS
+        .iter()
+        .filter(|d| d.verb == Verb::ApplyStatus)
+        .collect();
+    let reads = defs.iter().map(|def| async move {
+        let result = match PreparedRequest::build(def, &json!({})) {
+            Ok(request) => client.probe(def, &request, PROBE_TIMEOUT).await,
+            Err(e) => Err(CallError::Arguments(e.0)),
+        };
+        (def, result)
+    });
+    let mut pending = Vec::new();
+    let mut applied = Vec::new();
+    let mut unknown = Vec::new();
+    for (def, result) in futures::future::join_all(reads).await {
+        let subsystem = def
+            .path
+            .trim_start_matches("/api/v2/")
+            .trim_end_matches("/apply")
+            .to_string();
+        match result {
+            Ok(response) => {
+                let data = response.data();
+                match data.get("applied").and_then(Value::as_bool) {
+                    Some(true) => applied.push(Value::String(subsystem)),
+                    Some(false) => {
+                        let apply_tool = TOOLS
+                            .iter()
+                            .find(|d| d.verb == Verb::Apply && d.path == def.path)
+                            .map(|d| d.name);
+                        let mut entry = json!({"subsystem": subsystem, "apply_tool": apply_tool});
+                        for extra in ["pending_subsystems", "pending_interfaces"] {
+                            if let Some(v) = data.get(extra) {
+                                entry[extra] = v.clone();
+                            }
+                        }
+                        pending.push(entry);
+                    }
+                    None => unknown.push(
+                        json!({"subsystem": subsystem, "why": "no `applied` field in the answer"}),
+                    ),
+                }
+            }
+            Err(CallError::Api { envelope, .. })
+                if envelope.response_id == "MODEL_MISSING_REQUIRED_PACKAGE" =>
+            {
+                unknown.push(json!({"subsystem": subsystem, "why": "package not installed"}))
+            }
+            Err(e) => unknown.push(json!({"subsystem": subsystem, "why": e.to_string()})),
+        }
+    }
+    json!({"pending": pending, "applied": applied, "unknown": unknown})
+}
+
+/// The health report.
+pub async fn report(client: &Client, safety: Option<&Safety>, firewall: &str) -> CallToolResult {
+    let mut notes: Vec<String> = Vec::new();
+    let timeout = client.config().timeout.min(PROBE_TIMEOUT);
+    let probe_def = get_def(PROBE_PATH);
+    let started = Instant::now();
+    let probe = match probe_def.map(|d| (d, PreparedRequest::build(d, &json!({})))) {
+        Some((def, Ok(request))) => client.probe(def, &request, timeout).await,
+        _ => Err(CallError::Arguments(format!(
+            "the spec has no GET {PROBE_PATH} to probe with"
+        ))),
+    };
+    let probe_ms = started.elapsed().as_millis() as u64;
+    let (reachable, answered_ok, reachability) = match &probe {
+        Ok(r) => (
+            true,
+            true,
+            json!({"reachable": true, "http_status": r.http_status, "latency_ms": probe_ms}),
+        ),
+        Err(CallError::Api {
+            http_status,
+            envelope,
+        }) => {
+            notes.push(format!(
+                "the probe GET {PROBE_PATH} was refused: HTTP {http_status} {} ({})",
+                envelope.response_id, envelope.message
+            ));
+            (
+                true,
+                false,
+                json!({"reachable": true, "http_status": http_status, "latency_ms": probe_ms, "error": envelope.response_id}),
+            )
+        }
+        Err(CallError::NotJson { http_status, .. }) => {
+            notes.push(format!(
+                "the probe got HTTP {http_status} without the REST API's JSON: is the REST API package installed?"
+            ));
+            (
+                true,
+                false,
+                json!({"reachable": true, "http_status": http_status, "latency_ms": probe_ms, "error": "not the REST API's JSON"}),
+            )
+        }
+        Err(e) => {
+            notes.push(format!("the probe failed: {e}"));
+            (
+                false,
+                false,
+                json!({"reachable": false, "latency_ms": probe_ms, "error": e.to_string()}),
+            )
+        }
+    };
+
+    let compiled = crate::catalog::SPEC_VERSION;
+    let version = match &probe {
+        Ok(r) => {
+            let data = r.data();
+            let on_box = data
+                .get("current_version")
+                .and_then(Value::as_str)
+                .map(str::to_string);
+            let matches = on_box
+                .as_deref()
+                .map(|v| normalized_version(v) == normalized_version(compiled));
+            if matches == Some(false) {
+                notes.push(format!(
+                    "the firewall runs REST API {} but the tools were generated from spec {compiled}: pull its spec (`cargo xtask spec pull`) and rebuild",
+                    on_box.as_deref().unwrap_or("?")
+                ));
+            }
+            json!({"on_firewall": on_box, "tools_spec": compiled, "matches": matches,
+                   "update_available": data.get("update_available")})
+        }
+        Err(_) => json!({"on_firewall": null, "tools_spec": compiled, "matches": null}),
+    };
+
+    let applies = if answered_ok {
+        let a = pending_applies(client).await;
+        let names: Vec<&str> = a["pending"]
+            .as_array()
+            .into_iter()
+            .flatten()
+            .filter_map(|p| p["subsystem"].as_str())
+            .collect();
+        if !names.is_empty() {
+            notes.push(format!(
+                "changes waiting to be applied: {}",
+                names.join(", ")
+            ));
+        }
+        a
+    } else {
+        json!({"pending": null, "why": "not read: the probe did not succeed"})
+    };
+
+    let breaker = client.breaker().snapshot(Instant::now());
+    let breaker_state = client.breaker().state_name();
+    if breaker_state == "open" || breaker_state == "half_open" {
+        notes.push(format!(
+            "the circuit breaker is {breaker_state}: calls fail fast until a probe succeeds (next probe in {} s)",
+            breaker["next_probe_in_s"]
+        ));
+    }
+
+    let metrics = match safety {
+        Some(s) => {
+            let since = crate::safety::time::now_millis() - METRICS_WINDOW.as_millis() as i64;
+            match s.journal.recent_calls(firewall, since, METRICS_MAX_CALLS) {
+                Ok(rows) => summarize(&rows),
+                Err(e) => json!({"error": format!("cannot read the call metrics: {e}")}),
+            }
+        }
+        None => json!({"error": "no call metrics: the journal could not be opened"}),
+    };
+    let failure_rate = metrics["failure_rate"].as_f64().unwrap_or(0.0);
+    if failure_rate > DEGRADED_FAILURE_RATE {
+        notes.push(format!(
+            "{:.0}% of the calls in the last {} min failed (transport errors, 5xx, or refused by the breaker)",
+            failure_rate * 100.0,
+            METRICS_WINDOW.as_secs() / 60
+        ));
+    }
+
+    let status = if !reachable {
+        "unreachable"
+    } else if !answered_ok
+        || (breaker_state != "closed" && breaker_state != "disabled")
+        || failure_rate > DEGRADED_FAILURE_RATE
+    {
+        "degraded"
+    } else {
+        "healthy"
+    };
+    let timeouts = json!({
+        "ordinary_s": client.current_timeout().as_secs_f64(),
+        "ceiling_s": client.config().timeout.as_secs_f64(),
+        "retry_budget_s": client.config().resilience.retry_budget.as_secs_f64(),
+    });
+    let p = &metrics["latency_ms"];
+    let mut text = format!(
+        "{firewall}: {status}. Probe {} in {probe_ms} ms; breaker {breaker_state}; last {} min: {} calls, error rate {}, latency p50/p95/p99 {}/{}/{} ms.",
+        if reachable { "answered" } else { "failed" },
+        METRICS_WINDOW.as_secs() / 60,
+        metrics["calls"],
+        metrics["error_rate"],
+        p["p50"],
+        p["p95"],
+        p["p99"],
+    );
+    for n in &notes {
+        text.push_str("\n- ");
+        text.push_str(n);
+    }
+    let structured = json!({
+        "firewall": firewall,
+        "status": status,
+        "probe": reachability,
+        "breaker": breaker,
+        "rest_api_version": version,
+        "applies": applies,
+        "metrics": metrics,
+        "timeouts": timeouts,
+        "notes": notes,
+    });
+    crate::outcome::result(text, structured, false)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn row(tool: &str, outcome: &str, status: Option<u16>, latency_ms: u64) -> CallRow {
+        CallRow {
+            ts_ms: 0,
+            tool: tool.into(),
+            outcome: outcome.into(),
+            http_status: status,
+            latency_ms,
+            attempts: 1,
+        }
+    }
+
+    #[test]
+    fn summary_has_percentiles_rates_and_tools() {
+        let mut rows: Vec<CallRow> = (1..=100).map(|i| row("a", "ok", Some(200), i)).collect();
+        rows.push(row("b", "server_error", Some(500), 1000));
+        rows.push(row("b", "api_error", Some(404), 3));
+        rows.push(row("c", "not_sent", None, 0));
+        let s = summarize(&rows);
+        assert_eq!(s["calls"], 103);
+        assert_eq!(s["errors"], 3);
+        assert_eq!(s["failures"], 2);
+        assert_eq!(s["latency_ms"]["p50"], 50);
+        assert_eq!(s["latency_ms"]["p99"], 100);
+        assert_eq!(s["by_tool"][0]["tool"], "a");
+        assert_eq!(s["by_tool"][1]["errors"], 2);
+        let empty = summarize(&[]);
+        assert_eq!(empty["calls"], 0);
+        assert_eq!(empty["error_rate"], 0.0);
+        assert!(empty["latency_ms"]["p50"].is_null());
+    }
+
+    #[test]
+    fn the_probe_and_apply_reads_exist_in_the_spec() {
+        assert!(get_def(PROBE_PATH).is_some());
+        assert!(TOOLS.iter().any(|d| d.verb == Verb::ApplyStatus));
+        assert_eq!(normalized_version("v2.7.1"), normalized_version("2.7.1"));
+    }
+}
