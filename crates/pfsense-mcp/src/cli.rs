@@ -59,9 +59,10 @@ pub async fn run(cli: Cli) -> Result<(), String> {
             if cli.connection.host().is_some() {
                 eprintln!("pfsense-mcp: PFSENSE_HOST is ignored in sandbox mode");
             }
-            let target = crate::sandbox::start(std::time::Duration::from_secs(
-                cli.connection.timeout.max(1),
-            ));
+            let target = crate::sandbox::start(
+                std::time::Duration::from_secs(cli.connection.timeout.max(1)),
+                cli.connection.resilience()?,
+            );
             let options = ServerOptions {
                 policy,
                 page_size: cli.page_size,

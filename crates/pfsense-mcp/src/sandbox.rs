@@ -16,7 +16,7 @@ pub const BANNER: &str = "SANDBOX MODE: no real firewall is involved. An in-memo
 
 /// Start the emulator in the background and return the target that resolves once it is up.
 /// The emulator lives as long as the returned target's future is held.
-pub fn start(timeout: Duration) -> Target {
+pub fn start(timeout: Duration, resilience: crate::resilience::ResilienceOptions) -> Target {
     let task = tokio::spawn(async move {
         let started = Instant::now();
         let json = crate::catalog::SPEC_JSON;
@@ -43,7 +43,7 @@ pub fn start(timeout: Duration) -> Target {
             tls: TlsMode::Pinned(pin),
             timeout,
             connect_timeout: Duration::from_secs(5),
-            resilience: crate::resilience::ResilienceOptions::default(),
+            resilience,
         })?;
         tracing::info!(
             url = emulator.url(),
