@@ -268,6 +268,7 @@ pub const SERVER_TOOLS: &[&str] = &[
     "pfsense_list_changes",
     "pfsense_undo",
     "pfsense_confirm_changes",
+    "pfsense_health",
 ];
 
 /// What every task run shares.
