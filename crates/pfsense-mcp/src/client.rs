@@ -675,7 +675,7 @@ fn verdict(result: &Result<ApiResponse, CallError>) -> Verdict {
         Err(CallError::Api {
             http_status,
             envelope,
-        }) if *http_status >= 500 => {
+        }) if crate::resilience::counts_as_failure(*http_status, &envelope.response_id) => {
             Verdict::Failure(format!("HTTP {http_status} {}", envelope.response_id))
         }
         Err(CallError::NotJson {

@@ -335,6 +335,30 @@ pub fn next_wait(
 
 // ---- Circuit breaker ----
 
+/// 5xx answers that are pfrest's deterministic verdict on one request, not a sign of a failing
+/// firewall: the breaker does not count them (the same call fails the same way on a healthy
+/// box, and a model retrying it must not lock every other tool out).
+pub static NOT_FIREWALL_FAILURES: &[(u16, &str, &str)] = &[
+    (
+        500,
+        "MODEL_CANNOT_GET_CONFIG_PATH_WITHOUT_PARENT_MODEL",
+        "HAProxy settings dns_resolver / email_mailer singular GET/PATCH/DELETE always answer this on real boxes",
+    ),
+    (
+        500,
+        "API_KEY_CANNOT_BE_UPDATED",
+        "API keys cannot be changed after creation, by design",
+    ),
+];
+
+/// Whether an enveloped error answer counts against the firewall's health.
+pub fn counts_as_failure(status: u16, response_id: &str) -> bool {
+    status >= 500
+        && !NOT_FIREWALL_FAILURES
+            .iter()
+            .any(|(s, id, _)| *s == status && *id == response_id)
+}
+
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum BreakerState {
     Closed,
@@ -814,5 +838,19 @@ mod tests {
         off.record(false, &Verdict::Failure("x".into()), t0);
         assert_eq!(off.admit(t0, "fw"), Admission::Allowed);
         assert_eq!(off.snapshot(t0)["state"], "disabled");
+    }
+
+    #[test]
+    fn deterministic_pfrest_errors_do_not_count_against_the_firewall() {
+        assert!(counts_as_failure(500, "ENDPOINT_RECEIVED_UNEXPECTED_ERROR"));
+        assert!(counts_as_failure(
+            503,
+            "DISPATCHER_TOO_MANY_QUEUED_PROCESSES"
+        ));
+        assert!(!counts_as_failure(
+            500,
+            "MODEL_CANNOT_GET_CONFIG_PATH_WITHOUT_PARENT_MODEL"
+        ));
+        assert!(!counts_as_failure(404, "MODEL_OBJECT_NOT_FOUND"));
     }
 }
