@@ -44,6 +44,14 @@ fn type_name(v: &Value) -> &'static str {
     }
 }
 
+/// The wrong value in a type error: its type and value (`string "80"`), or just `null`.
+fn got(v: &Value) -> String {
+    match v {
+        Value::Null => "null".into(),
+        other => format!("{} {}", type_name(other), show(other)),
+    }
+}
+
 fn show(v: &Value) -> String {
     let s = v.to_string();
     if s.chars().count() > 60 {
@@ -123,12 +131,7 @@ fn check(schema: &Map<String, Value>, v: &Value, path: &str, out: &mut Vec<Probl
                 .iter()
                 .filter_map(|b| b.get("type").and_then(Value::as_str))
                 .collect();
-            push(format!(
-                "expected {}, got {} {}",
-                kinds.join(" or "),
-                type_name(v),
-                show(v)
-            ));
+            push(format!("expected {}, got {}", kinds.join(" or "), got(v)));
         }
         return;
     }
@@ -145,11 +148,7 @@ fn check(schema: &Map<String, Value>, v: &Value, path: &str, out: &mut Vec<Probl
             ("array", Value::String(_)) => " (wrap the value in a list: [\"…\"])",
             _ => "",
         };
-        push(format!(
-            "expected {expected}, got {} {}{hint}",
-            type_name(v),
-            show(v)
-        ));
+        push(format!("expected {expected}, got {}{hint}", got(v)));
         return;
     }
     if let Some(Value::Array(choices)) = schema.get("enum")
@@ -357,6 +356,11 @@ mod tests {
                 .any(|t| t.starts_with("`id`: expected integer or string, got boolean")),
             "{text:?}"
         );
+        // A null says so once ("got null", not "got null null").
+        let schema = json!({"type": "object", "properties": {"name": {"type": "string"}}});
+        let problems = validate(schema.as_object().expect("object"), &json!({"name": null}));
+        let text: Vec<String> = problems.iter().map(|p| p.to_string()).collect();
+        assert_eq!(text, vec!["`name`: expected string, got null".to_string()]);
     }
 
     #[test]
