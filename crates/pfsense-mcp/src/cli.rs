@@ -76,7 +76,7 @@ pub async fn run(cli: Cli) -> Result<(), String> {
                 Some("a sandbox emulator of pfSense (no real firewall)".into()),
                 options,
             );
-            serve_stdio(server).await
+            serve(server, &cli.http).await
         }
         Some(Command::Serve) | None => {
             let config = cli.connection.client_config()?;
@@ -94,7 +94,7 @@ pub async fn run(cli: Cli) -> Result<(), String> {
                 tool_mode: cli.tool_mode,
                 result_budget_tokens: cli.result_budget.max(1000),
             };
-            serve_stdio(PfSenseServer::new(client, options)).await
+            serve(PfSenseServer::new(client, options), &cli.http).await
         }
     }
 }
@@ -111,6 +111,15 @@ fn checked_safety(
         tracing::info!(path = %p.display(), "audit log");
     }
     Ok(options)
+}
+
+/// Serve over HTTP when --http is given, else over stdio.
+pub async fn serve(server: PfSenseServer, http: &crate::http::HttpArgs) -> Result<(), String> {
+    if http.enabled() {
+        crate::http::serve(server, http).await
+    } else {
+        serve_stdio(server).await
+    }
 }
 
 pub async fn serve_stdio(server: PfSenseServer) -> Result<(), String> {

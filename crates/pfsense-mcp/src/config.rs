@@ -18,12 +18,13 @@ Examples:
   pfsense-mcp --sandbox                      (no firewall needed)
   PFSENSE_HOST=https://192.168.1.1 PFSENSE_API_KEY=… pfsense-mcp
   pfsense-mcp --read-only --modules firewall,status
+  PFSENSE_MCP_TOKEN=$(openssl rand -hex 32) pfsense-mcp --sandbox --http 127.0.0.1:8787
   pfsense-mcp tools --module firewall
   pfsense-mcp tools --json > tools.json";
 
 /// An MCP server for pfSense firewalls: one typed tool per REST API v2 operation, with previews
 /// and confirmation for every change. Serves MCP over stdio (stdout carries the protocol; logs
-/// go to stderr).
+/// go to stderr), or over streamable HTTP with --http.
 #[derive(Debug, Parser)]
 #[command(name = "pfsense-mcp", version, about, long_about = None, after_help = AFTER_HELP)]
 pub struct Cli {
@@ -35,6 +36,8 @@ pub struct Cli {
     pub policy: PolicyArgs,
     #[command(flatten)]
     pub safety: SafetyArgs,
+    #[command(flatten)]
+    pub http: crate::http::HttpArgs,
     /// Try the server with no firewall: start an in-memory pfSense REST API emulator on
     /// 127.0.0.1 with fresh default state and talk to it. Nothing real is touched.
     #[arg(long, env = "PFSENSE_SANDBOX")]
@@ -56,7 +59,7 @@ pub struct Cli {
 
 #[derive(Debug, Subcommand)]
 pub enum Command {
-    /// Serve MCP over stdio (the default).
+    /// Serve MCP over stdio (the default), or over HTTP with --http.
     Serve,
     /// Print the generated tool catalogue.
     Tools(ToolsArgs),

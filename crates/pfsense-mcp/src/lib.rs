@@ -17,6 +17,7 @@ pub mod config;
 pub mod discovery;
 pub mod doctor;
 pub mod health;
+pub mod http;
 pub mod meta;
 pub mod outcome;
 pub mod policy;

@@ -682,7 +682,7 @@ impl ServerHandler for PfSenseServer {
     ) -> Result<CallToolResponse, McpError> {
         let args = request.arguments.map(Value::Object).unwrap_or(Value::Null);
         let ctx = CallContext {
-            caller: "stdio".into(),
+            caller: crate::http::caller_of(&context).unwrap_or_else(|| "stdio".into()),
             peer: Some(context.peer.clone()),
         };
         self.call(&request.name, args, &ctx).await.map(Into::into)

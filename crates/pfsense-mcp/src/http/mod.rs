@@ -1,0 +1,354 @@
+//! The streamable HTTP transport (`--http ADDR`): rmcp's streamable HTTP service at `/mcp`,
+//! behind bearer-token authentication, Host and Origin allow-lists (DNS rebinding and browser
+//! cross-origin protection), a request body limit, optional TLS, and a graceful shutdown.
+//! `GET /healthz` answers `ok` without authentication and reveals nothing else.
+
+pub mod auth;
+mod listen;
+
+use crate::server::PfSenseServer;
+use axum::Router;
+use axum::extract::{Request, State};
+use axum::http::Method;
+use axum::middleware::{self, Next};
+use axum::response::Response;
+use axum::routing::get;
+use clap::Args;
+use rmcp::transport::streamable_http_server::session::local::LocalSessionManager;
+use rmcp::transport::streamable_http_server::{StreamableHttpServerConfig, StreamableHttpService};
+use std::net::{IpAddr, SocketAddr};
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::time::Duration;
+use tokio_util::sync::CancellationToken;
+use tokio_util::task::TaskTracker;
+
+pub use auth::{Caller, Tokens, caller_of};
+
+/// Default request body limit: 4 MiB (a tool call's arguments are a few KiB).
+pub const DEFAULT_MAX_BODY_BYTES: usize = 4 * 1024 * 1024;
+
+/// How long a shutdown waits for in-flight requests before closing the sessions anyway.
+const DRAIN_TIMEOUT: Duration = Duration::from_secs(30);
+/// How long a shutdown then waits for connections to close.
+const CLOSE_TIMEOUT: Duration = Duration::from_secs(5);
+
+/// The streamable HTTP transport's settings.
+#[derive(Debug, Args)]
+pub struct HttpArgs {
+    /// Serve MCP over streamable HTTP at http://ADDR/mcp instead of stdio, e.g.
+    /// 127.0.0.1:8787 (an IP address and port; port 0 picks a free one). Requests need
+    /// `Authorization: Bearer TOKEN` with a token from --tokens-file or PFSENSE_MCP_TOKEN; on a
+    /// non-loopback address the server refuses to start without one. GET /healthz answers `ok`
+    /// without authentication. SIGINT/SIGTERM finish in-flight requests, then stop.
+    #[arg(
+        long = "http",
+        env = "PFSENSE_MCP_HTTP",
+        value_name = "ADDR",
+        global = true
+    )]
+    pub listen: Option<String>,
+    /// Bearer tokens for --http, one `NAME:TOKEN` per line (`#` comments allowed), each token
+    /// at least 32 characters (e.g. `openssl rand -hex 32`). The NAME of the token a request
+    /// presents is the caller recorded in the audit log. A single token can instead come from
+    /// PFSENSE_MCP_TOKEN (named `token`).
+    #[arg(
+        long,
+        env = "PFSENSE_MCP_TOKENS_FILE",
+        value_name = "FILE",
+        global = true
+    )]
+    pub tokens_file: Option<PathBuf>,
+    /// Also accept this Host header for --http (repeatable; env: comma-separated), e.g.
+    /// `mcp.example.net` or `mcp.example.net:8787`. Default: localhost, 127.0.0.1 and [::1] with
+    /// the listening port, plus the listening address itself. Other hosts get 403 (protects
+    /// against DNS rebinding).
+    #[arg(
+        long = "allowed-host",
+        env = "PFSENSE_MCP_ALLOWED_HOSTS",
+        value_name = "HOST",
+        value_delimiter = ',',
+        global = true
+    )]
+    pub allowed_hosts: Vec<String>,
+    /// Also accept this browser Origin for --http (repeatable; env: comma-separated), e.g.
+    /// `https://app.example.net` or `http://localhost:*`. Default: http(s)://localhost,
+    /// 127.0.0.1 and [::1] with the listening port. Requests without Origin (non-browser
+    /// clients) pass; any other Origin gets 403.
+    #[arg(
+        long = "allowed-origin",
+        env = "PFSENSE_MCP_ALLOWED_ORIGINS",
+        value_name = "ORIGIN",
+        value_delimiter = ',',
+        global = true
+    )]
+    pub allowed_origins: Vec<String>,
+    /// Serve --http over TLS with this certificate chain (PEM); needs --tls-key.
+    #[arg(
+        long,
+        env = "PFSENSE_MCP_TLS_CERT",
+        value_name = "PEM",
+        requires = "tls_key",
+        global = true
+    )]
+    pub tls_cert: Option<PathBuf>,
+    /// The private key (PEM) for --tls-cert.
+    #[arg(
+        long,
+        env = "PFSENSE_MCP_TLS_KEY",
+        value_name = "PEM",
+        requires = "tls_cert",
+        global = true
+    )]
+    pub tls_key: Option<PathBuf>,
+    /// Largest request body --http accepts, in bytes; larger requests get 413.
+    #[arg(
+        long,
+        env = "PFSENSE_MCP_MAX_BODY_BYTES",
+        value_name = "BYTES",
+        default_value_t = DEFAULT_MAX_BODY_BYTES,
+        global = true
+    )]
+    pub max_body_bytes: usize,
+}
+
+impl HttpArgs {
+    /// Whether the HTTP transport was asked for.
+    pub fn enabled(&self) -> bool {
+        self.listen.as_deref().is_some_and(|s| !s.trim().is_empty())
+    }
+}
+
+fn parse_listen(addr: &str) -> Result<SocketAddr, String> {
+    let addr = addr.trim();
+    // `localhost:PORT` is what people type; it means the IPv4 loopback here.
+    let resolved = match addr.strip_prefix("localhost:") {
+        Some(port) => format!("127.0.0.1:{port}"),
+        None => addr.to_string(),
+    };
+    resolved.parse().map_err(|_| {
+        format!("--http `{addr}` is not an address: give an IP address and port, e.g. 127.0.0.1:8787 or [::1]:8787")
+    })
+}
+
+/// The Host and Origin allow-lists: loopback names with the listening port, the listening
+/// address itself when it is a specific one, and what the user added.
+fn allow_lists(local: SocketAddr, tls: bool, args: &HttpArgs) -> (Vec<String>, Vec<String>) {
+    let port = local.port();
+    let mut hosts: Vec<String> = ["localhost", "127.0.0.1", "[::1]"]
+        .iter()
+        .map(|h| format!("{h}:{port}"))
+        .collect();
+    if !local.ip().is_unspecified() && !local.ip().is_loopback() {
+        hosts.push(match local.ip() {
+            IpAddr::V4(ip) => format!("{ip}:{port}"),
+            IpAddr::V6(ip) => format!("[{ip}]:{port}"),
+        });
+    }
+    let scheme = if tls { "https" } else { "http" };
+    let mut origins: Vec<String> = hosts.iter().map(|h| format!("{scheme}://{h}")).collect();
+    hosts.extend(
+        args.allowed_hosts
+            .iter()
+            .map(|h| h.trim().to_string())
+            .filter(|h| !h.is_empty()),
+    );
+    origins.extend(
+        args.allowed_origins
+            .iter()
+            .map(|o| o.trim().to_string())
+            .filter(|o| !o.is_empty()),
+    );
+    (hosts, origins)
+}
+
+fn check_origins(origins: &[String]) -> Result<(), String> {
+    for o in origins {
+        if o != "null" && !o.contains("://") {
+            return Err(format!(
+                "--allowed-origin `{o}` needs a scheme, e.g. https://{o} (add :PORT or :* for a port)"
+            ));
+        }
+    }
+    Ok(())
+}
+
+/// Serve `server` over streamable HTTP until SIGINT or SIGTERM.
+pub async fn serve(server: PfSenseServer, args: &HttpArgs) -> Result<(), String> {
+    let listen = parse_listen(args.listen.as_deref().unwrap_or_default())?;
+    let env_token = std::env::var(auth::ENV_TOKEN).ok();
+    let tokens = Tokens::load(args.tokens_file.as_deref(), env_token.as_deref())?;
+    if tokens.is_empty() {
+        if !listen.ip().is_loopback() {
+            return Err(format!(
+                "refusing to serve MCP on {listen} without a bearer token: anyone who can reach it could change the firewall. Give tokens with --tokens-file FILE (lines NAME:TOKEN) or PFSENSE_MCP_TOKEN, or listen on 127.0.0.1"
+            ));
+        }
+        tracing::warn!(
+            "no bearer token configured: any local process can use this server (set PFSENSE_MCP_TOKEN or --tokens-file)"
+        );
+    } else {
+        let names: Vec<&str> = tokens.names().collect();
+        tracing::info!(tokens = %names.join(","), "bearer tokens loaded");
+    }
+    if args.max_body_bytes == 0 {
+        return Err("--max-body-bytes must be at least 1".into());
+    }
+    check_origins(&args.allowed_origins)?;
+    let tls = match (&args.tls_cert, &args.tls_key) {
+        (Some(cert), Some(key)) => Some(listen::tls_acceptor(cert, key)?),
+        (None, None) => None,
+        _ => return Err("--tls-cert and --tls-key go together".into()),
+    };
+    let listener = tokio::net::TcpListener::bind(listen)
+        .await
+        .map_err(|e| format!("cannot listen on {listen}: {e}"))?;
+    let local = listener
+        .local_addr()
+        .map_err(|e| format!("cannot read the listening address: {e}"))?;
+    let (hosts, origins) = allow_lists(local, tls.is_some(), args);
+
+    let sessions = CancellationToken::new();
+    let config = StreamableHttpServerConfig::default()
+        .with_allowed_hosts(hosts)
+        .with_allowed_origins(origins)
+        .with_max_request_body_bytes(args.max_body_bytes)
+        .with_cancellation_token(sessions.clone());
+    let tools = server.offered().len();
+    // One server value per MCP session; the clones share the client, journal and audit log.
+    let mcp = StreamableHttpService::new(
+        move || Ok(server.clone()),
+        Arc::new(LocalSessionManager::default()),
+        config,
+    );
+    let in_flight = TaskTracker::new();
+    let app = Router::new()
+        .route_service("/mcp", mcp)
+        .layer(middleware::from_fn_with_state(
+            Arc::new(tokens),
+            auth::require_bearer,
+        ))
+        .layer(middleware::from_fn_with_state(
+            in_flight.clone(),
+            track_in_flight,
+        ))
+        // Routes added after the layers are outside them: no token needed.
+        .route("/healthz", get(|| async { "ok" }));
+
+    let scheme = if tls.is_some() { "https" } else { "http" };
+    tracing::info!(
+        url = %format!("{scheme}://{local}/mcp"),
+        tools,
+        "serving MCP over streamable HTTP"
+    );
+    // Tests and scripts read the actual port (with port 0) from this line.
+    eprintln!("pfsense-mcp: listening on {scheme}://{local}/mcp");
+
+    listen::run(listener, tls, app, shutdown_signal(), &in_flight, &sessions).await;
+    Ok(())
+}
+
+/// Counts requests that are being answered (POST and DELETE; GET opens a standing event
+/// stream that only ends with the session) until their response body is sent, so a shutdown
+/// can wait for them.
+async fn track_in_flight(
+    State(tracker): State<TaskTracker>,
+    request: Request,
+    next: Next,
+) -> Response {
+    if request.method() == Method::GET {
+        return next.run(request).await;
+    }
+    let token = tracker.token();
+    let response = next.run(request).await;
+    let (parts, body) = response.into_parts();
+    let body = futures::StreamExt::map(body.into_data_stream(), move |chunk| {
+        // The token lives as long as the body stream.
+        let _held = &token;
+        chunk
+    });
+    Response::from_parts(parts, axum::body::Body::from_stream(body))
+}
+
+/// Resolves on SIGINT or SIGTERM.
+async fn shutdown_signal() {
+    let interrupt = tokio::signal::ctrl_c();
+    #[cfg(unix)]
+    {
+        use tokio::signal::unix::{SignalKind, signal};
+        match signal(SignalKind::terminate()) {
+            Ok(mut terminate) => {
+                tokio::select! {
+                    _ = interrupt => {}
+                    _ = terminate.recv() => {}
+                }
+            }
+            Err(_) => {
+                let _ = interrupt.await;
+            }
+        }
+    }
+    #[cfg(not(unix))]
+    {
+        let _ = interrupt.await;
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn args() -> HttpArgs {
+        HttpArgs {
+            listen: None,
+            tokens_file: None,
+            allowed_hosts: vec!["mcp.example.net".into()],
+            allowed_origins: vec!["https://app.example.net".into()],
+            tls_cert: None,
+            tls_key: None,
+            max_body_bytes: DEFAULT_MAX_BODY_BYTES,
+        }
+    }
+
+    #[test]
+    fn listen_addresses_parse_or_say_what_to_give() {
+        assert_eq!(
+            parse_listen("127.0.0.1:8787").unwrap(),
+            "127.0.0.1:8787".parse().unwrap()
+        );
+        assert_eq!(
+            parse_listen("localhost:9").unwrap(),
+            "127.0.0.1:9".parse().unwrap()
+        );
+        assert!(parse_listen("[::1]:8787").is_ok());
+        let e = parse_listen("fw.example.net").unwrap_err();
+        assert!(e.contains("127.0.0.1:8787"), "{e}");
+    }
+
+    #[test]
+    fn allow_lists_are_loopback_with_the_port_plus_additions() {
+        let (hosts, origins) = allow_lists("127.0.0.1:8787".parse().unwrap(), false, &args());
+        assert_eq!(
+            hosts,
+            [
+                "localhost:8787",
+                "127.0.0.1:8787",
+                "[::1]:8787",
+                "mcp.example.net"
+            ]
+        );
+        assert_eq!(origins[0], "http://localhost:8787");
+        assert!(origins.contains(&"https://app.example.net".to_string()));
+        let (hosts, origins) = allow_lists("192.0.2.7:443".parse().unwrap(), true, &args());
+        assert!(hosts.contains(&"192.0.2.7:443".to_string()));
+        assert!(origins.contains(&"https://192.0.2.7:443".to_string()));
+        let (hosts, _) = allow_lists("0.0.0.0:8787".parse().unwrap(), false, &args());
+        assert!(!hosts.iter().any(|h| h.starts_with("0.0.0.0")));
+    }
+
+    #[test]
+    fn origins_need_a_scheme() {
+        assert!(check_origins(&["app.example.net".into()]).is_err());
+        assert!(check_origins(&["null".into(), "http://localhost:*".into()]).is_ok());
+    }
+}
