@@ -43,7 +43,10 @@ pub fn workspace_binary(package: &str, bin: &str) -> PathBuf {
         let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
         let mut cmd = Command::new(cargo);
         cmd.args(["build", "--quiet", "-p", package, "--bin", bin])
-            .env("CARGO_TARGET_DIR", target_dir());
+            .env("CARGO_TARGET_DIR", target_dir())
+            // The test process has CARGO_MANIFEST_DIR set; ring's build script tracks it, so
+            // passing it on would make this build and a shell `cargo build` rebuild each other.
+            .env_remove("CARGO_MANIFEST_DIR");
         if release {
             cmd.arg("--release");
         }

@@ -2,6 +2,7 @@
 //! (rmcp over stdio), and a real HTTP server on loopback that records every request it gets.
 
 pub mod binary;
+pub mod http;
 pub mod mcp;
 pub mod node;
 pub mod recorder;

@@ -1,0 +1,297 @@
+//! Issue 7: the streamable HTTP transport of the real binary (`--sandbox --http`), over real
+//! loopback sockets: bearer tokens, Host/Origin checks, body limit, /healthz, callers in the
+//! audit log, start-up refusals, TLS.
+
+use reqwest::StatusCode;
+use rmcp::model::CallToolRequestParams;
+use serde_json::{Value, json};
+use std::path::Path;
+use std::process::{Command, Stdio};
+use std::time::Duration;
+use tests::http::{HttpServer, connect, initialize_body, test_token};
+
+const JSON_AND_SSE: &str = "application/json, text/event-stream";
+
+fn tokens_file(dir: &Path, alice: &str, bob: &str) -> String {
+    let path = dir.join("tokens");
+    std::fs::write(&path, format!("# test callers\nalice:{alice}\nbob:{bob}\n")).unwrap();
+    path.display().to_string()
+}
+
+/// POST an `initialize` to /mcp with the given extra headers; the status and body.
+async fn post_initialize(
+    http: &reqwest::Client,
+    server: &HttpServer,
+    headers: &[(&str, &str)],
+) -> (StatusCode, reqwest::header::HeaderMap, String) {
+    let mut req = http
+        .post(server.mcp_url())
+        .header("content-type", "application/json")
+        .header("accept", JSON_AND_SSE)
+        .body(initialize_body());
+    for (k, v) in headers {
+        req = req.header(*k, *v);
+    }
+    let resp = req.send().await.expect("the server answers");
+    let status = resp.status();
+    let headers = resp.headers().clone();
+    (status, headers, resp.text().await.unwrap_or_default())
+}
+
+async fn create_alias(client: &rmcp::service::RunningService<rmcp::RoleClient, ()>, name: &str) {
+    let args = json!({"name": name, "type": "host", "address": ["192.0.2.1"], "confirm": true});
+    let mut params = CallToolRequestParams::new("pfsense_create_firewall_alias");
+    if let Value::Object(map) = args {
+        params = params.with_arguments(map);
+    }
+    let r = client.peer().call_tool(params).await.expect("tools/call");
+    assert!(
+        !r.is_error.unwrap_or(false),
+        "create {name}: {}",
+        tests::mcp::text(&r)
+    );
+}
+
+#[tokio::test]
+async fn http_transport_checks_tokens_hosts_origins_and_body_size_and_audits_callers() {
+    let dir = tempfile::tempdir().unwrap();
+    let (alice, bob) = (test_token("alice"), test_token("bob"));
+    let tokens = tokens_file(dir.path(), &alice, &bob);
+    let audit = dir.path().join("audit.jsonl");
+    let audit_arg = audit.display().to_string();
+    let mut server = HttpServer::start(
+        &[
+            "--sandbox",
+            "--http",
+            "127.0.0.1:0",
+            "--tokens-file",
+            &tokens,
+            "--audit-log",
+            &audit_arg,
+            "--max-body-bytes",
+            "100000",
+        ],
+        &[],
+        &dir.path().join("stderr.log"),
+    );
+    let http = reqwest::Client::new();
+    let auth_alice = format!("Bearer {alice}");
+
+    // /healthz: no token needed, nothing revealed.
+    let resp = http
+        .get(format!("{}/healthz", server.base))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(resp.status(), StatusCode::OK);
+    assert_eq!(resp.text().await.unwrap(), "ok");
+
+    // No token, a wrong token, a wrong scheme: 401 with a Bearer challenge that names no token.
+    let wrong = format!("Bearer {}", test_token("mallory"));
+    let basic = format!("Basic {alice}");
+    for headers in [
+        vec![],
+        vec![("authorization", wrong.as_str())],
+        vec![("authorization", basic.as_str())],
+    ] {
+        let (status, h, body) = post_initialize(&http, &server, &headers).await;
+        assert_eq!(status, StatusCode::UNAUTHORIZED, "{headers:?}: {body}");
+        let challenge = h
+            .get("www-authenticate")
+            .and_then(|v| v.to_str().ok())
+            .unwrap_or_default();
+        assert!(challenge.starts_with("Bearer"), "{challenge}");
+        for secret in ["alice", "bob", alice.as_str(), bob.as_str()] {
+            assert!(!body.contains(secret), "401 body reveals {secret}: {body}");
+        }
+    }
+
+    // A browser Origin not on the list, a Host not on the list (DNS rebinding): 403.
+    let (status, _, body) = post_initialize(
+        &http,
+        &server,
+        &[
+            ("authorization", &auth_alice),
+            ("origin", "http://evil.example"),
+        ],
+    )
+    .await;
+    assert_eq!(status, StatusCode::FORBIDDEN, "{body}");
+    let evil_host = format!("evil.example:{}", server.port);
+    let (status, _, body) = post_initialize(
+        &http,
+        &server,
+        &[("authorization", &auth_alice), ("host", &evil_host)],
+    )
+    .await;
+    assert_eq!(status, StatusCode::FORBIDDEN, "{body}");
+    // The loopback origin with the listening port is allowed by default.
+    let local_origin = format!("http://localhost:{}", server.port);
+    let (status, _, body) = post_initialize(
+        &http,
+        &server,
+        &[("authorization", &auth_alice), ("origin", &local_origin)],
+    )
+    .await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+
+    // A body over --max-body-bytes: 413, and the server keeps working.
+    let big = format!(
+        r#"{{"jsonrpc":"2.0","id":1,"method":"ping","params":{{"pad":"{}"}}}}"#,
+        "x".repeat(200_000)
+    );
+    let resp = http
+        .post(server.mcp_url())
+        .header("authorization", &auth_alice)
+        .header("content-type", "application/json")
+        .header("accept", JSON_AND_SSE)
+        .body(big)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(resp.status(), StatusCode::PAYLOAD_TOO_LARGE);
+    let (status, _, body) =
+        post_initialize(&http, &server, &[("authorization", &auth_alice)]).await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+
+    // Two MCP clients with different tokens each make a change.
+    let a = connect(&server.mcp_url(), Some(&alice), http.clone())
+        .await
+        .expect("alice connects");
+    let b = connect(&server.mcp_url(), Some(&bob), http.clone())
+        .await
+        .expect("bob connects");
+    create_alias(&a, "from_alice").await;
+    create_alias(&b, "from_bob").await;
+    // An rmcp client without a token is turned away.
+    assert!(
+        connect(&server.mcp_url(), None, http.clone())
+            .await
+            .is_err(),
+        "a client without a token must not get a session"
+    );
+    let _ = a.cancel().await;
+    let _ = b.cancel().await;
+
+    // The audit log records each change under its token's name.
+    let log = std::fs::read_to_string(&audit).expect("the audit log exists");
+    let entries: Vec<Value> = log
+        .lines()
+        .map(|l| serde_json::from_str(l).expect("audit lines are JSON"))
+        .collect();
+    let caller_of = |alias: &str| {
+        entries
+            .iter()
+            .find(|e| {
+                e["outcome"] == "executed"
+                    && e["tool"] == "pfsense_create_firewall_alias"
+                    && e.to_string().contains(alias)
+            })
+            .map(|e| e["caller"].clone())
+    };
+    assert_eq!(caller_of("from_alice"), Some(json!("alice")), "{log}");
+    assert_eq!(caller_of("from_bob"), Some(json!("bob")), "{log}");
+    for secret in [&alice, &bob] {
+        assert!(!log.contains(secret.as_str()), "a token in the audit log");
+        assert!(
+            !server.stderr().contains(secret.as_str()),
+            "a token in the log"
+        );
+    }
+
+    // SIGTERM: a clean exit.
+    let status = server
+        .terminate(Duration::from_secs(30))
+        .expect("the server stops on SIGTERM");
+    assert!(
+        status.success(),
+        "exit status {status}: {}",
+        server.stderr()
+    );
+    assert!(server.stderr().contains("HTTP server stopped"));
+}
+
+fn start_and_fail(args: &[&str], env: &[(&str, &str)]) -> String {
+    let mut cmd = Command::new(tests::binary::pfsense_mcp());
+    cmd.args(args)
+        .env_clear()
+        .stdin(Stdio::null())
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped());
+    for (k, v) in env {
+        cmd.env(k, v);
+    }
+    let out = cmd.output().expect("run pfsense-mcp");
+    let stderr = String::from_utf8_lossy(&out.stderr).to_string();
+    assert!(!out.status.success(), "it should refuse to start: {stderr}");
+    stderr
+}
+
+#[test]
+fn refuses_a_non_loopback_address_without_tokens() {
+    let stderr = start_and_fail(&["--sandbox", "--http", "0.0.0.0:0"], &[]);
+    assert!(stderr.contains("refusing to serve"), "{stderr}");
+    assert!(stderr.contains("--tokens-file"), "{stderr}");
+    assert!(!stderr.contains("listening on"), "{stderr}");
+}
+
+#[test]
+fn refuses_short_tokens_naming_them_without_printing_them() {
+    let stderr = start_and_fail(
+        &["--sandbox", "--http", "127.0.0.1:0"],
+        &[("PFSENSE_MCP_TOKEN", "too-short-secret")],
+    );
+    assert!(stderr.contains("`token`"), "{stderr}");
+    assert!(stderr.contains("at least 32"), "{stderr}");
+    assert!(!stderr.contains("too-short-secret"), "{stderr}");
+
+    let dir = tempfile::tempdir().unwrap();
+    let file = tokens_file(dir.path(), &test_token("alice"), "bob-is-short");
+    let stderr = start_and_fail(
+        &["--sandbox", "--http", "127.0.0.1:0", "--tokens-file", &file],
+        &[],
+    );
+    assert!(stderr.contains("`bob`"), "{stderr}");
+    assert!(!stderr.contains("bob-is-short"), "{stderr}");
+}
+
+#[tokio::test]
+async fn serves_mcp_over_tls() {
+    let dir = tempfile::tempdir().unwrap();
+    let cert = rcgen::generate_simple_self_signed(vec!["localhost".into(), "127.0.0.1".into()])
+        .expect("a self-signed certificate");
+    let cert_pem = cert.cert.pem();
+    std::fs::write(dir.path().join("cert.pem"), &cert_pem).unwrap();
+    std::fs::write(dir.path().join("key.pem"), cert.signing_key.serialize_pem()).unwrap();
+    let token = test_token("tls");
+    let cert_arg = dir.path().join("cert.pem").display().to_string();
+    let key_arg = dir.path().join("key.pem").display().to_string();
+    let server = HttpServer::start(
+        &[
+            "--sandbox",
+            "--http",
+            "127.0.0.1:0",
+            "--tls-cert",
+            &cert_arg,
+            "--tls-key",
+            &key_arg,
+        ],
+        &[("PFSENSE_MCP_TOKEN", &token)],
+        &dir.path().join("stderr.log"),
+    );
+    assert!(server.base.starts_with("https://"), "{}", server.base);
+    let http = reqwest::Client::builder()
+        .tls_certs_only([reqwest::Certificate::from_pem(cert_pem.as_bytes()).unwrap()])
+        .build()
+        .unwrap();
+    let client = connect(&server.mcp_url(), Some(&token), http)
+        .await
+        .expect("an MCP session over https");
+    let r = client
+        .peer()
+        .call_tool(CallToolRequestParams::new("pfsense_list_firewall_aliases"))
+        .await
+        .expect("tools/call over https");
+    assert!(!r.is_error.unwrap_or(false), "{}", tests::mcp::text(&r));
+    let _ = client.cancel().await;
+}
