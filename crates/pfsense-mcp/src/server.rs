@@ -635,13 +635,20 @@ impl PfSenseServer {
 }
 
 impl ServerHandler for PfSenseServer {
+    // MCP logging is deprecated (SEP-2577) but still in the 2025-11-25 protocol clients speak.
+    #[allow(deprecated)]
     fn get_info(&self) -> ServerConfig {
-        ServerConfig::new(ServerCapabilities::builder().enable_tools().build())
-            .with_server_info(Implementation::new(
-                "pfsense-mcp",
-                env!("CARGO_PKG_VERSION"),
-            ))
-            .with_instructions(self.instructions())
+        ServerConfig::new(
+            ServerCapabilities::builder()
+                .enable_tools()
+                .enable_logging()
+                .build(),
+        )
+        .with_server_info(Implementation::new(
+            "pfsense-mcp",
+            env!("CARGO_PKG_VERSION"),
+        ))
+        .with_instructions(self.instructions())
     }
 
     async fn list_tools(
@@ -673,6 +680,18 @@ impl ServerHandler for PfSenseServer {
             .binary_search_by(|t| t.name.as_ref().cmp(name))
             .ok()
             .map(|i| self.inner.listed[i].clone())
+    }
+
+    /// Accepted so that clients which set a log level work; the server sends no MCP log
+    /// notifications (its logs go to stderr), so there is nothing to filter.
+    #[allow(deprecated)]
+    async fn set_level(
+        &self,
+        request: rmcp::model::SetLevelRequestParams,
+        _context: RequestContext<RoleServer>,
+    ) -> Result<(), McpError> {
+        tracing::debug!(level = ?request.level, "client set the MCP log level");
+        Ok(())
     }
 
     async fn call_tool(
