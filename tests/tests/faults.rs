@@ -186,6 +186,39 @@ async fn writes_are_never_sent_twice() {
 }
 
 #[tokio::test]
+async fn a_write_is_sent_again_only_when_the_answer_proves_nothing_ran() {
+    let emu = emulator().await;
+    let s = start(&emu, "3").await;
+    // The API switched off answers before any model code runs: safe to send again.
+    emu.add_fault(
+        Fault::new(FaultAction::ApiDisabled { retry_after: 1 })
+            .on_path(ALIAS_PATH)
+            .on_method("POST")
+            .times(1),
+    );
+    s.ok(CREATE, alias("once")).await;
+    assert_eq!(statuses(&emu, "POST", ALIAS_PATH), [503, 200]);
+    // The dispatcher being busy may come after the change was saved: never sent again.
+    emu.add_fault(
+        Fault::new(FaultAction::Unavailable { retry_after: 1 })
+            .on_path(ALIAS_PATH)
+            .on_method("POST")
+            .times(1),
+    );
+    let e = error_text(&s, CREATE, alias("twice")).await;
+    assert!(e.contains("DISPATCHER_TOO_MANY_QUEUED_PROCESSES"), "{e}");
+    assert_eq!(statuses(&emu, "POST", ALIAS_PATH), [503, 200, 503]);
+    let names: Vec<Value> = s.ok(LIST, json!({})).await["data"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|a| a["name"].clone())
+        .collect();
+    assert_eq!(names, [json!("once")]);
+    s.close().await;
+}
+
+#[tokio::test]
 async fn added_latency_and_hangs_end_with_a_timeout_error() {
     let emu = emulator().await;
     let s = start(&emu, "3").await;

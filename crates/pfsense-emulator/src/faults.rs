@@ -31,6 +31,12 @@ pub enum FaultAction {
         #[serde(default = "default_retry_after")]
         retry_after: u64,
     },
+    /// 503 `ENDPOINT_REST_API_IS_NOT_ENABLED` with `Retry-After`: the API switched off, which
+    /// pfrest answers before authentication and before any model code runs.
+    ApiDisabled {
+        #[serde(default = "default_retry_after")]
+        retry_after: u64,
+    },
     /// Never answer (until the emulator stops).
     Hang,
     /// Close the connection without a response.
@@ -208,6 +214,15 @@ pub fn outcome(action: &FaultAction) -> FaultOutcome {
                 503,
                 "DISPATCHER_TOO_MANY_QUEUED_PROCESSES",
                 "The dispatcher is busy; retry later (injected by the emulator).",
+            )
+            .with_header("Retry-After", &retry_after.to_string())
+            .into_reply(),
+        ),
+        FaultAction::ApiDisabled { retry_after } => FaultOutcome::Reply(
+            crate::reply::ApiError::new(
+                503,
+                "ENDPOINT_REST_API_IS_NOT_ENABLED",
+                "The REST API is not enabled on this system (injected by the emulator).",
             )
             .with_header("Retry-After", &retry_after.to_string())
             .into_reply(),
