@@ -14,9 +14,13 @@ const CREATE: &str = "pfsense_create_firewall_alias";
 const ALIASES_PATH: &str = "/api/v2/firewall/aliases";
 const ALIAS_PATH: &str = "/api/v2/firewall/alias";
 const HEALTH: &str = "pfsense_health";
+/// Long enough that a loaded CI machine makes its next calls well within it.
+const COOLDOWN_S: &str = "3";
+/// A little more than the cool-down.
+const AFTER_COOLDOWN: Duration = Duration::from_millis(3300);
 
 /// Two-second timeouts, a 6 s retry budget, and a breaker that opens after `breaker`
-/// failed calls and probes after 1 s.
+/// failed calls and probes after `COOLDOWN_S`.
 async fn start(emu: &RunningEmulator, breaker: &str) -> Session {
     let args = [
         "--timeout",
@@ -26,7 +30,7 @@ async fn start(emu: &RunningEmulator, breaker: &str) -> Session {
         "--breaker-threshold",
         breaker,
         "--breaker-cooldown",
-        "1",
+        COOLDOWN_S,
         "--journal",
         "memory",
         "--audit-log",
@@ -310,7 +314,7 @@ async fn breaker_opens_fails_fast_probes_and_closes() {
     assert!(h["breaker"]["next_probe_in_s"].as_f64().is_some(), "{h}");
 
     // After the cool-down one probe goes out; it meets the 4th 500 and the breaker re-opens.
-    tokio::time::sleep(Duration::from_millis(1300)).await;
+    tokio::time::sleep(AFTER_COOLDOWN).await;
     let e = error_text(&s, LIST, json!({})).await;
     assert!(e.contains("500"), "{e}");
     assert_eq!(statuses(&emu, "GET", ALIASES_PATH).len(), 4);
@@ -322,7 +326,7 @@ async fn breaker_opens_fails_fast_probes_and_closes() {
     assert_eq!(h["breaker"]["times_opened"], 2, "{h}");
 
     // The next probe succeeds (the burst is spent): closed again.
-    tokio::time::sleep(Duration::from_millis(1300)).await;
+    tokio::time::sleep(AFTER_COOLDOWN).await;
     s.ok(LIST, json!({})).await;
     s.ok(LIST, json!({})).await;
     let h = health(&s).await;
