@@ -505,7 +505,8 @@ async fn every_attempt_is_audited_and_audit_verify_catches_tampering() {
         .find(|l| l["outcome"] == "executed" && l["tool"] == "pfsense_create_firewall_alias")
         .unwrap();
     assert_eq!(executed["caller"], "stdio");
-    assert_eq!(executed["firewall"], emu.url());
+    // The firewall's name: without a config file the one firewall is `default`.
+    assert_eq!(executed["firewall"], "default");
     assert_eq!(executed["response_id"], "SUCCESS");
     assert!(executed["change_id"].as_i64().is_some());
     assert_eq!(executed["request"]["method"], "POST");

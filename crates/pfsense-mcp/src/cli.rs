@@ -1,9 +1,9 @@
 //! What the binary does for each subcommand.
 
 use crate::catalog::{TOOLS, ToolDef};
-use crate::client::Client;
+use crate::client::{Client, ClientConfig};
 use crate::config::{AuditCommand, Cli, Command, ToolsArgs, parse_modules};
-use crate::server::{PfSenseServer, Policy, ServerOptions};
+use crate::server::{Firewall, PfSenseServer, Policy, ServerOptions};
 use rmcp::ServiceExt;
 use serde_json::{Value, json};
 use std::collections::BTreeMap;
@@ -28,9 +28,8 @@ pub fn init_logging() {
 }
 
 pub async fn run(cli: Cli) -> Result<(), String> {
-    let policy = cli.policy.policy()?;
     match cli.command {
-        Some(Command::Tools(args)) => print_tools(&args, &policy),
+        Some(Command::Tools(ref args)) => print_tools(args, &cli.policy.policy()?),
         Some(Command::Audit(AuditCommand::Verify { file })) => {
             let v = crate::safety::audit::verify(&file)
                 .map_err(|e| format!("audit log {} is NOT intact: {e}", file.display()))?;
@@ -54,49 +53,148 @@ pub async fn run(cli: Cli) -> Result<(), String> {
                 )),
             }
         }
-        Some(Command::Serve) | None if cli.sandbox => {
-            eprintln!("pfsense-mcp: {}", crate::sandbox::BANNER);
-            if cli.connection.host().is_some() {
-                eprintln!("pfsense-mcp: PFSENSE_HOST is ignored in sandbox mode");
-            }
-            let target = crate::sandbox::start(
-                std::time::Duration::from_secs(cli.connection.timeout.max(1)),
-                cli.connection.resilience()?,
-            );
-            let options = ServerOptions {
-                policy,
-                page_size: cli.page_size,
-                banner: Some(crate::sandbox::BANNER.to_string()),
-                safety: checked_safety(&cli.safety, true)?,
-                tool_mode: cli.tool_mode,
-                result_budget_tokens: cli.result_budget.max(1000),
-            };
-            let server = PfSenseServer::with_target(
-                target,
-                Some("a sandbox emulator of pfSense (no real firewall)".into()),
-                options,
-            );
-            serve(server, &cli.http).await
-        }
-        Some(Command::Serve) | None => {
-            let config = cli.connection.client_config()?;
-            if matches!(config.tls, crate::tls::TlsMode::Insecure) {
-                tracing::warn!(
-                    "TLS certificate verification is OFF; pin the certificate with PFSENSE_TLS_FINGERPRINT instead"
-                );
-            }
-            let client = Client::new(config)?;
-            let options = ServerOptions {
-                policy,
-                page_size: cli.page_size,
-                banner: None,
-                safety: checked_safety(&cli.safety, false)?,
-                tool_mode: cli.tool_mode,
-                result_budget_tokens: cli.result_budget.max(1000),
-            };
-            serve(PfSenseServer::new(client, options), &cli.http).await
-        }
+        Some(Command::Serve) | None => serve(build_server(&cli)?, &cli.http).await,
     }
+}
+
+/// The server the flags, environment and config file describe: the sandbox, the firewalls of
+/// the config file, or the one firewall the flags name. Each MCP session gets its own value
+/// through `PfSenseServer::new_session`.
+pub fn build_server(cli: &Cli) -> Result<PfSenseServer, String> {
+    let flags = cli.policy.policy()?;
+    let mut options = ServerOptions {
+        page_size: cli.page_size,
+        banner: None,
+        safety: checked_safety(&cli.safety, cli.sandbox)?,
+        tool_mode: cli.tool_mode,
+        result_budget_tokens: cli.result_budget.max(1000),
+    };
+    if cli.sandbox {
+        eprintln!("pfsense-mcp: {}", crate::sandbox::BANNER);
+        if cli.connection.host().is_some() {
+            eprintln!("pfsense-mcp: PFSENSE_HOST is ignored in sandbox mode");
+        }
+        if cli.config.is_some() {
+            eprintln!("pfsense-mcp: the config file is ignored in sandbox mode");
+        }
+        options.banner = Some(crate::sandbox::BANNER.to_string());
+        let target = crate::sandbox::start(
+            std::time::Duration::from_secs(cli.connection.timeout.max(1)),
+            cli.connection.resilience()?,
+        );
+        let firewall = Firewall {
+            name: crate::fleet::SANDBOX_NAME.into(),
+            label: "a sandbox emulator of pfSense (no real firewall)".into(),
+            target,
+            policy: flags,
+        };
+        return PfSenseServer::new(vec![firewall], crate::fleet::SANDBOX_NAME, options);
+    }
+    let host_given = cli.connection.host().is_some();
+    match crate::fleet::config_path(cli.config.as_deref()) {
+        Some((path, true)) if host_given => Err(format!(
+            "both a config file ({}) and PFSENSE_HOST / --host name a firewall: put every firewall in the config file, or drop --config / PFSENSE_MCP_CONFIG",
+            path.display()
+        )),
+        Some((path, false)) if host_given => {
+            tracing::info!(
+                "PFSENSE_HOST is set: using it, not the firewalls of {}",
+                path.display()
+            );
+            serve_flags_firewall(cli, flags, options)
+        }
+        Some((path, _)) => serve_config_file(cli, &path, flags, options),
+        None => serve_flags_firewall(cli, flags, options),
+    }
+}
+
+/// Without a config file: one firewall named `default` from the flags and environment.
+fn serve_flags_firewall(
+    cli: &Cli,
+    flags: Policy,
+    options: ServerOptions,
+) -> Result<PfSenseServer, String> {
+    let config = cli.connection.client_config()?;
+    let firewall = connect(crate::fleet::DEFAULT_NAME, config, flags)?;
+    PfSenseServer::new(vec![firewall], crate::fleet::DEFAULT_NAME, options)
+}
+
+/// The firewalls of a config file, each under its own policy narrowed by the flags.
+fn serve_config_file(
+    cli: &Cli,
+    path: &std::path::Path,
+    flags: Policy,
+    options: ServerOptions,
+) -> Result<PfSenseServer, String> {
+    if flags.allow_dangerous {
+        return Err(format!(
+            "--allow-dangerous (PFSENSE_ALLOW_DANGEROUS) cannot widen the firewalls of a config file: set `allow_dangerous = true` on the firewalls that may use dangerous tools in {}",
+            path.display()
+        ));
+    }
+    let c = &cli.connection;
+    let ignored: Vec<&str> = [
+        ("--api-key / PFSENSE_API_KEY", c.api_key.is_some()),
+        ("--username / PFSENSE_USERNAME", c.username.is_some()),
+        ("--password / PFSENSE_PASSWORD", c.password.is_some()),
+        ("--auth / PFSENSE_AUTH", c.auth.is_some()),
+        (
+            "--tls-fingerprint / PFSENSE_TLS_FINGERPRINT",
+            c.tls_fingerprint.is_some(),
+        ),
+        ("--ca-cert / PFSENSE_CA_CERT", c.ca_cert.is_some()),
+        (
+            "--insecure / PFSENSE_VERIFY_SSL",
+            c.insecure || !c.verify_ssl,
+        ),
+    ]
+    .into_iter()
+    .filter_map(|(name, set)| set.then_some(name))
+    .collect();
+    if !ignored.is_empty() {
+        tracing::warn!(
+            "{} ignored: the config file {} says how to reach each firewall",
+            ignored.join(", "),
+            path.display()
+        );
+    }
+    let fleet = crate::fleet::FleetConfig::load(path)?;
+    let mut firewalls = Vec::new();
+    // Retries and the circuit breaker follow the flags, the same for every firewall.
+    let resilience = c.resilience()?;
+    for fw in fleet.resolve_all(&crate::fleet::process_env)? {
+        let policy = fw.policy.narrowed(&flags);
+        let client = ClientConfig {
+            resilience,
+            ..fw.client
+        };
+        firewalls.push(connect(&fw.name, client, policy)?);
+    }
+    tracing::info!(
+        config = %path.display(),
+        firewalls = %fleet.names().join(","),
+        default = fleet.default_name(),
+        "firewalls from the config file"
+    );
+    PfSenseServer::new(firewalls, fleet.default_name(), options)
+}
+
+/// A firewall of the fleet with its HTTP client.
+fn connect(name: &str, config: ClientConfig, policy: Policy) -> Result<Firewall, String> {
+    if matches!(config.tls, crate::tls::TlsMode::Insecure) {
+        tracing::warn!(
+            firewall = name,
+            "TLS certificate verification is OFF; pin the certificate with a TLS fingerprint instead"
+        );
+    }
+    let label = config.base_url.as_str().trim_end_matches('/').to_string();
+    let client = Client::new(config).map_err(|e| format!("firewall `{name}`: {e}"))?;
+    Ok(Firewall {
+        name: name.to_string(),
+        label,
+        target: crate::server::Target::Ready(std::sync::Arc::new(client)),
+        policy,
+    })
 }
 
 /// The safety settings, with the audit log and journal opened once to fail at start (not at
@@ -165,7 +263,7 @@ fn print_tools(args: &ToolsArgs, policy: &Policy) -> Result<(), String> {
     // listed (marked not offered unless --allow-dangerous).
     let selected: Vec<&ToolDef> = TOOLS
         .iter()
-        .filter(|d| !policy.read_only || d.method == crate::spec::Method::Get)
+        .filter(|d| !policy.is_read_only() || d.method == crate::spec::Method::Get)
         .filter(|d| {
             policy
                 .modules

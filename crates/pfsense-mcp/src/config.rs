@@ -19,6 +19,7 @@ Examples:
   PFSENSE_HOST=https://192.168.1.1 PFSENSE_API_KEY=… pfsense-mcp
   pfsense-mcp --read-only --modules firewall,status
   PFSENSE_MCP_TOKEN=$(openssl rand -hex 32) pfsense-mcp --sandbox --http 127.0.0.1:8787
+  pfsense-mcp --config ~/.config/pfsense-mcp/config.toml   (several named firewalls)
   pfsense-mcp tools --module firewall
   pfsense-mcp tools --json > tools.json";
 
@@ -38,6 +39,13 @@ pub struct Cli {
     pub safety: SafetyArgs,
     #[command(flatten)]
     pub http: crate::http::HttpArgs,
+    /// Several named firewalls from a TOML file, each with its own credentials source and
+    /// policy (see the README, "Several firewalls"). Default:
+    /// $XDG_CONFIG_HOME/pfsense-mcp/config.toml (or ~/.config/…) when it exists and no
+    /// PFSENSE_HOST is given. Without one, the flags and environment make one firewall named
+    /// `default`.
+    #[arg(long, env = "PFSENSE_MCP_CONFIG", value_name = "FILE", global = true)]
+    pub config: Option<PathBuf>,
     /// Try the server with no firewall: start an in-memory pfSense REST API emulator on
     /// 127.0.0.1 with fresh default state and talk to it. Nothing real is touched.
     #[arg(long, env = "PFSENSE_SANDBOX")]
@@ -197,12 +205,13 @@ impl PolicyArgs {
             modules: parse_modules(&self.modules)?,
             allow: clean_patterns(&self.allow),
             deny: clean_patterns(&self.deny),
+            ..Policy::default()
         }
         .checked()
     }
 }
 
-fn clean_patterns(patterns: &[String]) -> Vec<String> {
+pub fn clean_patterns(patterns: &[String]) -> Vec<String> {
     patterns
         .iter()
         .map(|p| p.trim().to_string())
@@ -339,23 +348,7 @@ impl ConnectionArgs {
         let host = self.host().ok_or(
             "no firewall configured: set PFSENSE_HOST to its address (e.g. https://192.168.1.1) and PFSENSE_API_KEY, or pass --host",
         )?;
-        let with_scheme = if host.contains("://") {
-            host.clone()
-        } else {
-            format!("https://{host}")
-        };
-        let mut base_url = url::Url::parse(&with_scheme)
-            .map_err(|e| format!("PFSENSE_HOST `{host}` is not a URL: {e}"))?;
-        if base_url.scheme() != "https" && base_url.scheme() != "http" {
-            return Err(format!(
-                "PFSENSE_HOST `{host}` must start with https:// (or http://)"
-            ));
-        }
-        if base_url.host_str().is_none() {
-            return Err(format!("PFSENSE_HOST `{host}` has no host name"));
-        }
-        base_url.set_path("/");
-        base_url.set_query(None);
+        let base_url = parse_base_url(&host, "PFSENSE_HOST")?;
         Ok(base_url)
     }
 
@@ -418,4 +411,27 @@ impl ConnectionArgs {
             breaker_cooldown: Duration::from_secs(self.breaker_cooldown),
         })
     }
+}
+
+/// The firewall's base URL (`https://host[:port]/`) from what a person wrote; `setting` names
+/// where it was written, for the error.
+pub fn parse_base_url(host: &str, setting: &str) -> Result<url::Url, String> {
+    let with_scheme = if host.contains("://") {
+        host.to_string()
+    } else {
+        format!("https://{host}")
+    };
+    let mut base_url = url::Url::parse(&with_scheme)
+        .map_err(|e| format!("{setting} `{host}` is not a URL: {e}"))?;
+    if base_url.scheme() != "https" && base_url.scheme() != "http" {
+        return Err(format!(
+            "{setting} `{host}` must start with https:// (or http://)"
+        ));
+    }
+    if base_url.host_str().is_none() {
+        return Err(format!("{setting} `{host}` has no host name"));
+    }
+    base_url.set_path("/");
+    base_url.set_query(None);
+    Ok(base_url)
 }

@@ -16,6 +16,7 @@ pub mod client;
 pub mod config;
 pub mod discovery;
 pub mod doctor;
+pub mod fleet;
 pub mod health;
 pub mod http;
 pub mod meta;

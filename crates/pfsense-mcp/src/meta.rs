@@ -34,6 +34,9 @@ impl MetaTool {
     }
 }
 
+/// Switches the session's firewall; listed only when more than one is configured.
+pub const SELECT_FIREWALL: &str = "pfsense_select_firewall";
+
 /// Every meta tool, sorted by name.
 pub static META_TOOLS: &[MetaTool] = &[
     MetaTool {
@@ -85,6 +88,15 @@ pub static META_TOOLS: &[MetaTool] = &[
         name: "pfsense_list_changes",
         description: "List the change journal of this firewall, newest first: every executed change with its id, tool, status (executed, failed, undone, auto_reverted, not_applied, unknown), whether it can be undone, and its auto-revert deadline if provisional.",
         input_schema: r#"{"type":"object","properties":{"limit":{"type":"integer","minimum":1,"maximum":500,"default":20,"description":"How many changes to show."},"status":{"type":"string","enum":["intent","executed","failed","not_applied","unknown","undone","auto_reverted"],"description":"Only changes with this status."}},"additionalProperties":false}"#,
+        read_only: true,
+        destructive: false,
+        idempotent: true,
+        compact_only: false,
+    },
+    MetaTool {
+        name: SELECT_FIREWALL,
+        description: "Choose the firewall this session's calls go to (listed when several are configured). Without `name`, lists the firewalls with their URL, policy and which is selected. A single call can go elsewhere with the argument `firewall: NAME` on any tool.",
+        input_schema: r#"{"type":"object","properties":{"name":{"type":"string","description":"The firewall to select; leave out to list them."}},"additionalProperties":false}"#,
         read_only: true,
         destructive: false,
         idempotent: true,

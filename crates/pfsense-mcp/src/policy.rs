@@ -1,7 +1,8 @@
 //! Which tools the server offers, and why a call is refused.
 //!
-//! One `Policy` governs one firewall. The server holds a single one today; when several named
-//! firewalls arrive, each gets its own `Policy` value (nothing here is global).
+//! One `Policy` governs one firewall. With a config file each firewall has its own rules, and
+//! the server-wide flags narrow them further (`narrowed_by`): a flag can take tools away from
+//! every firewall, never give one back. Refusals name the firewall and the rule's origin.
 
 use crate::catalog::ToolDef;
 use crate::safety::glob;
@@ -20,6 +21,34 @@ pub struct Policy {
     pub allow: Vec<String>,
     /// Never offer tools whose name matches one of these globs (wins over everything else).
     pub deny: Vec<String>,
+    /// Where these rules were set; refusals name it so the reader knows what to change.
+    pub origin: Origin,
+    /// Rules set elsewhere that narrow these (the server-wide flags over a firewall of the
+    /// config file): a tool is offered only when both allow it.
+    pub narrowed_by: Option<Box<Policy>>,
+}
+
+/// Where a policy's rules were set.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub enum Origin {
+    /// Command-line flags and their environment variables.
+    #[default]
+    Flags,
+    /// One firewall's table in the config file.
+    ConfigFile { firewall: String, path: String },
+}
+
+impl Origin {
+    /// The setting that made a rule, as the reader would change it: `flag` / `env` for flags,
+    /// `key` in the firewall's table otherwise.
+    fn setting(&self, flag: &str, env: &str, key: &str) -> String {
+        match self {
+            Origin::Flags => format!("{flag} / {env}"),
+            Origin::ConfigFile { firewall, path } => {
+                format!("`{key}` of firewall `{firewall}` in {path}")
+            }
+        }
+    }
 }
 
 /// A tool as the policy sees it: generated tools and our own meta tools alike.
@@ -53,45 +82,116 @@ impl Policy {
 
     /// Why a tool is not offered: names the rule that refused it and how to change it.
     pub fn refusal_for(&self, tool: Subject<'_>) -> Option<String> {
+        self.own_refusal(tool)
+            .or_else(|| self.narrowed_by.as_ref()?.refusal_for(tool))
+    }
+
+    fn own_refusal(&self, tool: Subject<'_>) -> Option<String> {
+        let o = &self.origin;
         if let Some(pattern) = self.deny.iter().find(|p| glob::matches(p, tool.name)) {
             return Some(format!(
-                "`{}` is refused by the deny rule `{pattern}` (--deny / PFSENSE_DENY). Remove that pattern from the deny list to allow it.",
-                tool.name
+                "`{}` is refused by the deny rule `{pattern}` ({}). Remove that pattern from the deny list to allow it.",
+                tool.name,
+                o.setting("--deny", "PFSENSE_DENY", "deny")
             ));
         }
         if self.read_only && tool.changes_firewall {
-            return Some(format!(
-                "`{}` changes the firewall and the server runs in read-only mode (PFSENSE_READ_ONLY / --read-only). Restart it without read-only mode to allow changes.",
-                tool.name
-            ));
+            return Some(match o {
+                Origin::Flags => format!(
+                    "`{}` changes the firewall and the server runs in read-only mode (PFSENSE_READ_ONLY / --read-only). Restart it without read-only mode to allow changes.",
+                    tool.name
+                ),
+                Origin::ConfigFile { firewall, path } => format!(
+                    "`{}` changes the firewall and firewall `{firewall}` is read-only (`read_only = true` in {path}). Changes go to a writable firewall, or change the config file and restart.",
+                    tool.name
+                ),
+            });
         }
         if tool.risk == Risk::Dangerous && !self.allow_dangerous {
             return Some(format!(
-                "`{}` is dangerous ({}) and is only offered when the server runs with --allow-dangerous (PFSENSE_ALLOW_DANGEROUS=true).",
+                "`{}` is dangerous ({}) and is only offered with {}.",
                 tool.name,
-                tool.danger.unwrap_or("dangerous")
+                tool.danger.unwrap_or("dangerous"),
+                match o {
+                    Origin::Flags => "--allow-dangerous (PFSENSE_ALLOW_DANGEROUS=true)".to_string(),
+                    Origin::ConfigFile { firewall, path } =>
+                        format!("`allow_dangerous = true` for firewall `{firewall}` in {path}"),
+                }
             ));
         }
         if let (Some(modules), Some(module)) = (&self.modules, tool.module)
             && !modules.contains(&module)
         {
             return Some(format!(
-                "`{}` belongs to the `{}` module, which is not enabled (PFSENSE_MODULES / --modules).",
-                tool.name, module
+                "`{}` belongs to the `{}` module, which is not enabled ({}).",
+                tool.name,
+                module,
+                o.setting("--modules", "PFSENSE_MODULES", "modules")
             ));
         }
         if !self.allow.is_empty() && !self.allow.iter().any(|p| glob::matches(p, tool.name)) {
             return Some(format!(
-                "`{}` matches none of the allow rules ({}) (--allow / PFSENSE_ALLOW). Add a pattern that matches it to allow it.",
+                "`{}` matches none of the allow rules ({}) ({}). Add a pattern that matches it to allow it.",
                 tool.name,
                 self.allow
                     .iter()
                     .map(|p| format!("`{p}`"))
                     .collect::<Vec<_>>()
-                    .join(", ")
+                    .join(", "),
+                o.setting("--allow", "PFSENSE_ALLOW", "allow")
             ));
         }
         None
+    }
+
+    /// Only reading tools are offered (by these rules or the ones narrowing them).
+    pub fn is_read_only(&self) -> bool {
+        self.read_only || self.narrowed_by.as_ref().is_some_and(|p| p.is_read_only())
+    }
+
+    /// These rules, narrowed by the server-wide flags: the result offers a tool only when both
+    /// do. `--allow-dangerous` cannot widen a firewall's rules, so the flags' own
+    /// `allow_dangerous` is not consulted here (the config file decides per firewall).
+    pub fn narrowed(mut self, flags: &Policy) -> Policy {
+        let mut flags = flags.clone();
+        flags.allow_dangerous = true;
+        flags.narrowed_by = None;
+        let restricts = flags.read_only
+            || flags.modules.is_some()
+            || !flags.allow.is_empty()
+            || !flags.deny.is_empty();
+        if restricts {
+            self.narrowed_by = Some(Box::new(flags));
+        }
+        self
+    }
+
+    /// One line for people and models: `read-only`, `writable`, plus what else narrows it.
+    pub fn summary(&self) -> String {
+        let mut parts = vec![if self.is_read_only() {
+            "read-only".to_string()
+        } else {
+            "writable".to_string()
+        }];
+        // Only the firewall's own rules decide on dangerous tools (see `narrowed`).
+        if self.allow_dangerous {
+            parts.push("dangerous tools allowed".into());
+        }
+        let mut layer = Some(self);
+        while let Some(p) = layer {
+            if let Some(m) = &p.modules {
+                let names: Vec<&str> = m.iter().map(|m| m.as_str()).collect();
+                parts.push(format!("modules {}", names.join(",")));
+            }
+            if !p.allow.is_empty() {
+                parts.push(format!("allow {}", p.allow.join(",")));
+            }
+            if !p.deny.is_empty() {
+                parts.push(format!("deny {}", p.deny.join(",")));
+            }
+            layer = p.narrowed_by.as_deref();
+        }
+        parts.join("; ")
     }
 
     pub fn offers(&self, def: &ToolDef) -> bool {
@@ -106,7 +206,16 @@ impl Policy {
     }
 
     pub fn check_patterns(&self) -> Result<(), String> {
-        for (list, patterns) in [("--allow", &self.allow), ("--deny", &self.deny)] {
+        for (list, patterns) in [
+            (
+                self.origin.setting("--allow", "PFSENSE_ALLOW", "allow"),
+                &self.allow,
+            ),
+            (
+                self.origin.setting("--deny", "PFSENSE_DENY", "deny"),
+                &self.deny,
+            ),
+        ] {
             for p in patterns {
                 if let Some(problem) = glob::check(p) {
                     return Err(format!("{list}: {problem}"));

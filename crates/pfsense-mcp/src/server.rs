@@ -17,6 +17,7 @@ use rmcp::service::RequestContext;
 use rmcp::{RoleServer, ServerHandler};
 use serde_json::Value;
 use std::sync::Arc;
+use std::sync::atomic::{AtomicUsize, Ordering};
 
 /// Who is calling, and the MCP peer to ask the human through (elicitation).
 #[derive(Clone, Default)]
@@ -26,10 +27,9 @@ pub struct CallContext {
     pub peer: Option<rmcp::Peer<RoleServer>>,
 }
 
-/// Server settings beyond the policy.
+/// Server settings shared by every firewall (each firewall has its own policy).
 #[derive(Debug, Clone)]
 pub struct ServerOptions {
-    pub policy: Policy,
     /// Tools per `tools/list` page.
     pub page_size: usize,
     /// Extra sentences for the server instructions (e.g. the sandbox banner).
@@ -45,7 +45,6 @@ pub struct ServerOptions {
 impl Default for ServerOptions {
     fn default() -> Self {
         ServerOptions {
-            policy: Policy::default(),
             page_size: 256,
             banner: None,
             safety: crate::safety::SafetyOptions::default(),
@@ -80,67 +79,100 @@ pub enum Target {
     Starting(Shared<BoxFuture<'static, Result<Arc<Client>, String>>>),
 }
 
-struct Inner {
-    target: Target,
-    /// Shown in the instructions instead of the firewall URL (e.g. "the sandbox emulator").
-    target_label: Option<String>,
-    options: ServerOptions,
-    /// The offered tools in list order (sorted by name).
+/// One firewall of the fleet: its name (the key of its audit lines and journal rows), how it
+/// is shown, how to reach it, and what it allows.
+pub struct Firewall {
+    pub name: String,
+    /// Shown to the model: the URL, or what the target is (the sandbox emulator).
+    pub label: String,
+    pub target: Target,
+    pub policy: Policy,
+}
+
+/// A firewall as the server holds it: with the tools its policy offers and their search index.
+struct Member {
+    firewall: Firewall,
+    /// The tools this firewall's policy offers, in catalogue order.
     offered: Vec<&'static ToolDef>,
-    /// The offered generated tools and the offered safety tools, sorted by name.
-    listed: Vec<Tool>,
-    /// The safety tools listed after the generated ones.
-    safety_tools: Vec<&'static crate::meta::MetaTool>,
-    /// The guards; an error when they could not start (then every change is refused).
-    safety: Result<Arc<crate::safety::Safety>, String>,
-    /// Ranking index over the offered tools, built on the first `pfsense_find_tools`.
+    /// Ranking index over `offered`, built on the first `pfsense_find_tools` for it.
     search: std::sync::OnceLock<crate::search::Index>,
 }
 
+/// What every session shares: the fleet, its clients, the guards, the listing.
+struct Inner {
+    /// Sorted by name.
+    firewalls: Vec<Member>,
+    /// The firewall a session starts on.
+    default: usize,
+    options: ServerOptions,
+    /// The tools at least one firewall offers, in list order (sorted by name).
+    offered: Vec<&'static ToolDef>,
+    /// What `tools/list` shows: the offered generated tools and our own tools, sorted by name.
+    listed: Vec<Tool>,
+    /// The guards; an error when they could not start (then every change is refused).
+    safety: Result<Arc<crate::safety::Safety>, String>,
+}
+
+/// The MCP server of one session. The fleet, clients and guards are shared (`inner`); the
+/// selected firewall belongs to the session (`new_session` starts a fresh one).
 #[derive(Clone)]
 pub struct PfSenseServer {
     inner: Arc<Inner>,
+    /// Index into `inner.firewalls` of the firewall this session's calls go to.
+    selected: Arc<AtomicUsize>,
 }
 
 impl PfSenseServer {
-    pub fn new(client: Client, options: ServerOptions) -> PfSenseServer {
-        PfSenseServer::with_target(Target::Ready(Arc::new(client)), None, options)
-    }
-
-    /// A server whose firewall may still be starting; `label` names it in the instructions.
-    pub fn with_target(
-        target: Target,
-        label: Option<String>,
+    /// A server for the firewalls (at least one), starting sessions on `default`.
+    pub fn new(
+        firewalls: Vec<Firewall>,
+        default: &str,
         options: ServerOptions,
-    ) -> PfSenseServer {
-        let offered: Vec<&'static ToolDef> =
-            TOOLS.iter().filter(|d| options.policy.offers(d)).collect();
+    ) -> Result<PfSenseServer, String> {
+        let mut firewalls = firewalls;
+        firewalls.sort_by(|a, b| a.name.cmp(&b.name));
+        if firewalls.windows(2).any(|w| w[0].name == w[1].name) {
+            return Err("two firewalls have the same name".into());
+        }
+        let default = firewalls
+            .iter()
+            .position(|f| f.name == default)
+            .ok_or_else(|| format!("no firewall is named `{default}`"))?;
+        let members: Vec<Member> = firewalls
+            .into_iter()
+            .map(|firewall| Member {
+                offered: TOOLS.iter().filter(|d| firewall.policy.offers(d)).collect(),
+                firewall,
+                search: std::sync::OnceLock::new(),
+            })
+            .collect();
+        let offered: Vec<&'static ToolDef> = TOOLS
+            .iter()
+            .filter(|d| members.iter().any(|m| m.firewall.policy.offers(d)))
+            .collect();
         let compact = options.tool_mode == crate::discovery::ToolMode::Compact;
         let mut listed: Vec<Tool> = offered
             .iter()
             .filter(|d| !compact || crate::discovery::COMPACT_CORE.contains(&d.name))
             .map(|d| mcp_tool(d))
             .collect();
-        if compact {
-            listed.extend(
-                crate::meta::META_TOOLS
-                    .iter()
-                    .filter(|m| m.compact_only)
-                    .map(|m| m.mcp_tool()),
-            );
-        }
-        let safety_tools: Vec<&'static crate::meta::MetaTool> = crate::meta::META_TOOLS
-            .iter()
-            .filter(|m| crate::safety::meta::is_safety_tool(m.name))
-            .filter(|m| {
-                crate::safety::meta::offered(
-                    m,
-                    &options.policy,
-                    options.safety.auto_revert.is_some(),
-                )
-            })
-            .collect();
-        listed.extend(safety_tools.iter().map(|m| m.mcp_tool()));
+        let auto_revert = options.safety.auto_revert.is_some();
+        listed.extend(
+            crate::meta::META_TOOLS
+                .iter()
+                .filter(|m| {
+                    if crate::safety::meta::is_safety_tool(m.name) {
+                        members.iter().any(|f| {
+                            crate::safety::meta::offered(m, &f.firewall.policy, auto_revert)
+                        })
+                    } else if m.name == crate::meta::SELECT_FIREWALL {
+                        members.len() > 1
+                    } else {
+                        compact && m.compact_only
+                    }
+                })
+                .map(|m| m.mcp_tool()),
+        );
         // Health is a read of our own: listed in every mode and policy.
         listed.extend(crate::meta::lookup(crate::health::TOOL_NAME).map(|m| m.mcp_tool()));
         listed.sort_by(|a, b| a.name.cmp(&b.name));
@@ -150,34 +182,72 @@ impl PfSenseServer {
         }
         let server = PfSenseServer {
             inner: Arc::new(Inner {
-                target,
-                target_label: label,
+                firewalls: members,
+                default,
                 options,
                 offered,
                 listed,
-                safety_tools,
                 safety,
-                search: std::sync::OnceLock::new(),
             }),
+            selected: Arc::new(AtomicUsize::new(default)),
         };
         if let Ok(safety) = &server.inner.safety {
-            let s = server.clone();
-            crate::safety::spawn_background(
-                safety.clone(),
-                Box::pin(async move { s.client().await }),
-                server.target_name(),
-            );
+            for (index, member) in server.inner.firewalls.iter().enumerate() {
+                let s = server.clone();
+                crate::safety::spawn_background(
+                    safety.clone(),
+                    Box::pin(async move { s.client(index).await }),
+                    member.firewall.name.clone(),
+                );
+            }
         }
-        server
+        Ok(server)
     }
 
+    /// The same fleet and guards for another MCP session, starting on the default firewall
+    /// (the HTTP transport makes one per session; a clone would share the selection).
+    pub fn new_session(&self) -> PfSenseServer {
+        PfSenseServer {
+            inner: self.inner.clone(),
+            selected: Arc::new(AtomicUsize::new(self.inner.default)),
+        }
+    }
+
+    /// The tools at least one firewall offers.
     pub fn offered(&self) -> &[&'static ToolDef] {
         &self.inner.offered
     }
 
-    /// The client, once the target is up (its calls are recorded in the journal's metrics).
-    pub async fn client(&self) -> Result<Arc<Client>, String> {
-        let client = match &self.inner.target {
+    /// The names of the firewalls, sorted.
+    pub fn firewall_names(&self) -> Vec<&str> {
+        self.inner
+            .firewalls
+            .iter()
+            .map(|m| m.firewall.name.as_str())
+            .collect()
+    }
+
+    /// The name of the firewall this session's calls go to.
+    pub fn selected_firewall(&self) -> &str {
+        &self
+            .member(self.selected.load(Ordering::Relaxed))
+            .firewall
+            .name
+    }
+
+    fn member(&self, index: usize) -> &Member {
+        // Indices come from `position` over this same list; the default is always valid.
+        self.inner
+            .firewalls
+            .get(index)
+            .unwrap_or(&self.inner.firewalls[self.inner.default])
+    }
+
+    /// The client of a firewall, once its target is up (its calls are recorded in the
+    /// journal's metrics under the firewall's name).
+    pub async fn client(&self, index: usize) -> Result<Arc<Client>, String> {
+        let member = self.member(index);
+        let client = match &member.firewall.target {
             Target::Ready(c) => c.clone(),
             Target::Starting(f) => f.clone().await?,
         };
@@ -185,49 +255,202 @@ impl PfSenseServer {
             client.attach_call_log(|| {
                 Arc::new(crate::health::JournalCallLog {
                     safety: safety.clone(),
-                    firewall: self.target_name(),
+                    firewall: member.firewall.name.clone(),
                 })
             });
         }
         Ok(client)
     }
 
-    fn target_name(&self) -> String {
-        if let Some(label) = &self.inner.target_label {
-            return label.clone();
-        }
-        match &self.inner.target {
-            Target::Ready(c) => c.base_url().as_str().trim_end_matches('/').to_string(),
-            Target::Starting(_) => "the configured firewall".into(),
+    /// Which firewall a call goes to: its `firewall` argument (taken out of the arguments:
+    /// ours, never sent to pfSense), else the session's selection.
+    fn take_firewall(&self, args: &mut Value) -> Result<usize, String> {
+        let requested = args.as_object_mut().and_then(|m| m.remove("firewall"));
+        match requested {
+            None | Some(Value::Null) => Ok(self.selected.load(Ordering::Relaxed)),
+            Some(Value::String(name)) => self.index_of(&name),
+            Some(_) => Err(format!(
+                "`firewall` must be the name of a firewall: {}",
+                self.name_list()
+            )),
         }
     }
 
-    fn instructions(&self) -> String {
-        let mut applies: Vec<String> = TOOLS
+    fn index_of(&self, name: &str) -> Result<usize, String> {
+        self.inner
+            .firewalls
             .iter()
-            .filter(|d| d.verb == crate::spec::Verb::Apply && self.inner.options.policy.offers(d))
+            .position(|m| m.firewall.name == name)
+            .ok_or_else(|| {
+                format!(
+                    "there is no firewall `{name}`; the firewalls are {}",
+                    self.name_list()
+                )
+            })
+    }
+
+    fn name_list(&self) -> String {
+        self.firewall_names()
+            .iter()
+            .map(|n| format!("`{n}`"))
+            .collect::<Vec<_>>()
+            .join(", ")
+    }
+
+    /// Why `def` is refused on the firewall at `index`, with the firewalls that would take it.
+    fn refusal_on(&self, index: usize, def: &ToolDef) -> Option<String> {
+        let mut reason = self.member(index).firewall.policy.refusal(def)?;
+        if self.inner.firewalls.len() > 1 {
+            let others: Vec<String> = self
+                .inner
+                .firewalls
+                .iter()
+                .filter(|m| m.firewall.policy.offers(def))
+                .map(|m| format!("`{}`", m.firewall.name))
+                .collect();
+            reason = format!(
+                "on firewall `{}`: {reason}{}",
+                self.member(index).firewall.name,
+                if others.is_empty() {
+                    String::new()
+                } else {
+                    format!(
+                        " Firewalls that offer it: {} (pass `firewall: NAME`, or switch with {}).",
+                        others.join(", "),
+                        crate::meta::SELECT_FIREWALL
+                    )
+                }
+            );
+        }
+        Some(reason)
+    }
+
+    /// The firewalls with URL, policy summary and which one this session has selected.
+    fn fleet_json(&self) -> Value {
+        let selected = self.selected.load(Ordering::Relaxed);
+        Value::Array(
+            self.inner
+                .firewalls
+                .iter()
+                .enumerate()
+                .map(|(i, m)| {
+                    serde_json::json!({
+                        "name": m.firewall.name,
+                        "url": m.firewall.label,
+                        "policy": m.firewall.policy.summary(),
+                        "selected": i == selected,
+                    })
+                })
+                .collect(),
+        )
+    }
+
+    /// `pfsense_select_firewall {name?}`: switch this session's firewall, or list them.
+    fn select_firewall(&self, args: &Value) -> rmcp::model::CallToolResult {
+        let lines = |server: &PfSenseServer| -> String {
+            let selected = server.selected.load(Ordering::Relaxed);
+            server
+                .inner
+                .firewalls
+                .iter()
+                .enumerate()
+                .map(|(i, m)| {
+                    format!(
+                        "{} {} ({}): {}",
+                        if i == selected { "*" } else { " " },
+                        m.firewall.name,
+                        m.firewall.label,
+                        m.firewall.policy.summary()
+                    )
+                })
+                .collect::<Vec<_>>()
+                .join("\n")
+        };
+        let text = match args.get("name") {
+            None | Some(Value::Null) => format!(
+                "Firewalls (* = selected for this session):\n{}",
+                lines(self)
+            ),
+            Some(Value::String(name)) => match self.index_of(name) {
+                Ok(i) => {
+                    self.selected.store(i, Ordering::Relaxed);
+                    format!(
+                        "Selected firewall `{name}`: this session's calls go to it until you switch again.\n{}",
+                        lines(self)
+                    )
+                }
+                Err(e) => return outcome::error(format!("{}: {e}", crate::meta::SELECT_FIREWALL)),
+            },
+            Some(_) => {
+                return outcome::error(format!(
+                    "{}: `name` must be a firewall's name: {}",
+                    crate::meta::SELECT_FIREWALL,
+                    self.name_list()
+                ));
+            }
+        };
+        let mut r =
+            rmcp::model::CallToolResult::success(vec![rmcp::model::ContentBlock::text(text)]);
+        r.structured_content = Some(serde_json::json!({
+            "selected": self.selected_firewall(),
+            "firewalls": self.fleet_json(),
+        }));
+        r
+    }
+
+    fn instructions(&self) -> String {
+        let mut applies: Vec<String> = self
+            .inner
+            .offered
+            .iter()
+            .filter(|d| d.verb == crate::spec::Verb::Apply)
             .map(|d| format!("`{}`", d.name))
             .collect();
         applies.dedup();
+        let firewalls = &self.inner.firewalls;
+        let target = if firewalls.len() == 1 {
+            format!("the pfSense firewall at {}", firewalls[0].firewall.label)
+        } else {
+            format!(
+                "{} pfSense firewalls: {}",
+                firewalls.len(),
+                firewalls
+                    .iter()
+                    .map(|m| format!(
+                        "`{}` ({}, {})",
+                        m.firewall.name,
+                        m.firewall.label,
+                        m.firewall.policy.summary()
+                    ))
+                    .collect::<Vec<_>>()
+                    .join(", ")
+            )
+        };
         let mut s = format!(
-            "Operates the pfSense firewall at {} through its REST API ({} tools generated from REST API spec {}). \
+            "Operates {target} through its REST API ({} tools generated from REST API spec {}). \
              Reads run directly. Every change needs `confirm: true`: without it the tool sends nothing and returns a preview of the exact request. \
              Changes to aliases, NAT, rules, routes, DHCP, DNS, interfaces and VPNs stay pending until their apply tool runs ({}), or pass `apply: true`; the tool description and the result name the apply tool. \
              List and bulk-delete tools take `query`, filters of the form `field__op: value` (op: exact (default), except, contains, startswith, endswith, in, lt, lte, gt, gte, regex), plus limit, offset and sort_by. \
              Object ids are positions in a list and shift after deletes: list again before acting on an id. \
              List tools return a page (total and next offset included); `fields` keeps only the named fields of each object. \
              Tool schemas list every field with its type, choices and conditions; errors name the field that is wrong.",
-            self.target_name(),
             self.inner.offered.len(),
             crate::catalog::SPEC_VERSION,
             applies.join(", "),
         );
+        if firewalls.len() > 1 {
+            s.push_str(&format!(
+                " Calls go to this session's selected firewall, which starts as `{}`: `{}` with `name` switches it (without `name` it lists the firewalls), and any tool takes an extra argument `firewall: NAME` to send that one call elsewhere. Each firewall has its own policy: a tool refused on one may be offered on another.",
+                firewalls[self.inner.default].firewall.name,
+                crate::meta::SELECT_FIREWALL
+            ));
+        }
         if self.inner.options.tool_mode == crate::discovery::ToolMode::Compact {
             s.push_str(" Only the daily tools are listed; for anything else use `pfsense_find_tools` (plain words), `pfsense_describe_tool` (arguments and field documentation) and `pfsense_call` (runs it with the same checks as a direct call).");
         } else {
             s.push_str(" `pfsense_describe_tool` gives any tool's field documentation.");
         }
-        if self.inner.options.policy.read_only {
+        if firewalls.iter().all(|m| m.firewall.policy.is_read_only()) {
             s.push_str(" The server is in read-only mode: only reading tools are offered.");
         }
         if let Some(b) = &self.inner.options.banner {
@@ -250,7 +473,8 @@ impl PfSenseServer {
         }
         let Some(def) = crate::catalog::tool(name) else {
             let message = format!("unknown tool `{name}`: tools/list shows the available tools");
-            self.audit_refused(name, &args, ctx, &message);
+            let selected = self.selected.load(Ordering::Relaxed);
+            self.audit_refused(selected, name, &args, ctx, &message);
             return Err(McpError::invalid_params(message, None));
         };
         self.call_generated(def, args, ctx).await
@@ -259,8 +483,16 @@ impl PfSenseServer {
     /// A refused call that never reaches the firewall (a tool name that does not exist, bad
     /// arguments to a discovery tool) leaves an audit line too: the audit log is what measures
     /// how agents use the server (`cargo xtask bank-test`), guessed names included.
-    fn audit_refused(&self, name: &str, args: &Value, ctx: &CallContext, message: &str) {
+    fn audit_refused(
+        &self,
+        firewall: usize,
+        name: &str,
+        args: &Value,
+        ctx: &CallContext,
+        message: &str,
+    ) {
         self.audit_line(
+            firewall,
             name,
             args,
             ctx,
@@ -272,6 +504,7 @@ impl PfSenseServer {
     /// One audit line for a call that never reaches the firewall (discovery, unknown tools).
     fn audit_line(
         &self,
+        firewall: usize,
         name: &str,
         args: &Value,
         ctx: &CallContext,
@@ -279,8 +512,12 @@ impl PfSenseServer {
         message: Option<&str>,
     ) {
         if let Ok(safety) = &self.inner.safety {
-            let mut entry =
-                crate::safety::audit::Entry::new(&self.target_name(), name, &ctx.caller, kind);
+            let mut entry = crate::safety::audit::Entry::new(
+                &self.member(firewall).firewall.name,
+                name,
+                &ctx.caller,
+                kind,
+            );
             entry.arguments = outcome::redact(args);
             entry.message = message.map(str::to_string);
             safety.record(&entry);
@@ -300,20 +537,43 @@ impl PfSenseServer {
             "pfsense_find_tools" | "pfsense_describe_tool" | "pfsense_call" => {
                 self.call_discovery_tool(meta, args, ctx).await
             }
-            crate::health::TOOL_NAME => Ok(match self.client().await {
-                Ok(client) => {
-                    crate::health::report(
-                        &client,
-                        self.inner.safety.as_ref().ok().map(|s| s.as_ref()),
-                        &self.target_name(),
-                    )
-                    .await
+            crate::health::TOOL_NAME => {
+                let mut args = args;
+                let index = match self.take_firewall(&mut args) {
+                    Ok(i) => i,
+                    Err(e) => return Ok(outcome::error(format!("{}: {e}", meta.name))),
+                };
+                Ok(match self.client(index).await {
+                    Ok(client) => {
+                        crate::health::report(
+                            &client,
+                            self.inner.safety.as_ref().ok().map(|s| s.as_ref()),
+                            &self.member(index).firewall.name,
+                        )
+                        .await
+                    }
+                    Err(e) => outcome::error(format!(
+                        "{} could not run: the firewall connection is not ready: {e}",
+                        meta.name
+                    )),
+                })
+            }
+            crate::meta::SELECT_FIREWALL if self.inner.firewalls.len() > 1 => {
+                let args = match args {
+                    Value::Null => Value::Object(Default::default()),
+                    other => other,
+                };
+                let problems = validate::validate(&meta.schema(), &args);
+                if !problems.is_empty() {
+                    let list: Vec<String> = problems.iter().map(|p| p.to_string()).collect();
+                    return Ok(outcome::error(format!(
+                        "{} was not called; its arguments do not fit: {}",
+                        meta.name,
+                        list.join("; ")
+                    )));
                 }
-                Err(e) => outcome::error(format!(
-                    "{} could not run: the firewall connection is not ready: {e}",
-                    meta.name
-                )),
-            }),
+                Ok(self.select_firewall(&args))
+            }
             _ => Err(McpError::invalid_params(
                 format!("`{}` is not available", meta.name),
                 None,
@@ -329,10 +589,27 @@ impl PfSenseServer {
         args: Value,
         ctx: &CallContext,
     ) -> Result<rmcp::model::CallToolResult, McpError> {
-        let args = match args {
+        let mut args = match args {
             Value::Null => Value::Object(Default::default()),
             other => other,
         };
+        // `pfsense_call` declares `firewall` and hands it on to the tool it runs; the other
+        // two answer for the chosen firewall's policy.
+        let firewall = if meta.name == "pfsense_call" {
+            None
+        } else {
+            match self.take_firewall(&mut args) {
+                Ok(i) => Some(i),
+                Err(e) => {
+                    let message = format!("{} was not called: {e}", meta.name);
+                    let selected = self.selected.load(Ordering::Relaxed);
+                    let refused = crate::safety::audit::Outcome::Refused;
+                    self.audit_line(selected, meta.name, &args, ctx, refused, Some(&message));
+                    return Ok(outcome::error(message));
+                }
+            }
+        };
+        let index = firewall.unwrap_or_else(|| self.selected.load(Ordering::Relaxed));
         let problems = validate::validate(&meta.schema(), &args);
         if !problems.is_empty() {
             let list: Vec<String> = problems.iter().map(|p| p.to_string()).collect();
@@ -341,7 +618,7 @@ impl PfSenseServer {
                 meta.name,
                 list.join("; ")
             );
-            self.audit_refused(meta.name, &args, ctx, &message);
+            self.audit_refused(index, meta.name, &args, ctx, &message);
             return Ok(outcome::error(message));
         }
         let named = |args: &Value| -> Result<&'static ToolDef, Box<rmcp::model::CallToolResult>> {
@@ -362,17 +639,17 @@ impl PfSenseServer {
         let executed = crate::safety::audit::Outcome::Executed;
         match meta.name {
             "pfsense_find_tools" => {
-                self.audit_line(meta.name, &args, ctx, executed, None);
-                let index = self
-                    .inner
+                self.audit_line(index, meta.name, &args, ctx, executed, None);
+                let member = self.member(index);
+                let search = member
                     .search
-                    .get_or_init(|| crate::search::Index::new(self.inner.offered.clone()));
-                Ok(crate::discovery::find_tools(index, &args))
+                    .get_or_init(|| crate::search::Index::new(member.offered.clone()));
+                Ok(crate::discovery::find_tools(search, &args))
             }
             "pfsense_describe_tool" => match named(&args) {
                 Ok(def) => {
-                    self.audit_line(meta.name, &args, ctx, executed, None);
-                    let refusal = self.inner.options.policy.refusal(def);
+                    self.audit_line(index, meta.name, &args, ctx, executed, None);
+                    let refusal = self.refusal_on(index, def);
                     Ok(crate::discovery::describe_tool(
                         def,
                         refusal.is_none(),
@@ -380,19 +657,32 @@ impl PfSenseServer {
                     ))
                 }
                 Err(e) => {
-                    self.audit_refused(meta.name, &args, ctx, &result_text(&e));
+                    self.audit_refused(index, meta.name, &args, ctx, &result_text(&e));
                     Ok(*e)
                 }
             },
             _ => match named(&args) {
                 Ok(def) => {
-                    let inner_args = args.get("arguments").cloned().unwrap_or(Value::Null);
+                    let mut inner_args = args.get("arguments").cloned().unwrap_or(Value::Null);
+                    if let Some(fw) = args.get("firewall").filter(|v| !v.is_null()) {
+                        if inner_args.is_null() {
+                            inner_args = Value::Object(Default::default());
+                        }
+                        if let Some(m) = inner_args.as_object_mut() {
+                            if m.get("firewall").is_some_and(|inner| inner != fw) {
+                                return Ok(outcome::error(
+                                    "pfsense_call was not run: `firewall` is given twice with different values (next to `name` and inside `arguments`); give it once",
+                                ));
+                            }
+                            m.insert("firewall".into(), fw.clone());
+                        }
+                    }
                     self.call_generated(def, inner_args, ctx).await
                 }
                 Err(e) => {
                     let name = args.get("name").and_then(Value::as_str).unwrap_or_default();
                     let inner_args = args.get("arguments").cloned().unwrap_or(Value::Null);
-                    self.audit_refused(name, &inner_args, ctx, &result_text(&e));
+                    self.audit_refused(index, name, &inner_args, ctx, &result_text(&e));
                     Ok(*e)
                 }
             },
@@ -415,21 +705,26 @@ impl PfSenseServer {
                 ));
             }
         };
-        let firewall = self.target_name();
-        if let Ok(client) = self.client().await {
-            // Journal rows a killed process left are settled before anyone reads them.
-            safety.settle(&client, &firewall).await;
-        }
-        let args = match args {
+        let mut args = match args {
             Value::Null => Value::Object(Default::default()),
             other => other,
         };
-        let refusal = if !self.inner.safety_tools.iter().any(|m| m.name == meta.name) {
-            Some(crate::safety::meta::refusal(
-                meta,
-                &self.inner.options.policy,
-                self.inner.options.safety.auto_revert.is_some(),
-            ))
+        let chosen = self.take_firewall(&mut args);
+        let index = *chosen
+            .as_ref()
+            .unwrap_or(&self.selected.load(Ordering::Relaxed));
+        let member = self.member(index);
+        let firewall = member.firewall.name.clone();
+        let auto_revert = self.inner.options.safety.auto_revert.is_some();
+        let refusal = if let Err(e) = chosen {
+            Some(format!("{} was not called: {e}", meta.name))
+        } else if !crate::safety::meta::offered(meta, &member.firewall.policy, auto_revert) {
+            let reason = crate::safety::meta::refusal(meta, &member.firewall.policy, auto_revert);
+            Some(if self.inner.firewalls.len() > 1 {
+                format!("on firewall `{firewall}`: {reason}")
+            } else {
+                reason
+            })
         } else {
             let problems = validate::validate(&meta.schema(), &args);
             (!problems.is_empty()).then(|| {
@@ -453,12 +748,16 @@ impl PfSenseServer {
             safety.record(&entry);
             return outcome::error(message);
         }
+        if let Ok(client) = self.client(index).await {
+            // Journal rows a killed process left are settled before anyone reads them.
+            safety.settle(&client, &firewall).await;
+        }
         match meta.name {
             "pfsense_list_changes" => crate::safety::meta::list_changes(&safety, &firewall, &args),
             "pfsense_confirm_changes" => {
                 crate::safety::meta::confirm_changes(&safety, &firewall, &ctx.caller, &args)
             }
-            _ => match self.client().await {
+            _ => match self.client(index).await {
                 Ok(client) => {
                     crate::safety::meta::undo(
                         &safety,
@@ -475,8 +774,9 @@ impl PfSenseServer {
         }
     }
 
-    /// A generated tool: policy, validation, then a read, or a mutation through the guards
-    /// (`safety::flow`). Every attempt leaves one audit line.
+    /// A generated tool: the firewall it goes to, policy, validation, then a read, or a
+    /// mutation through the guards (`safety::flow`). Every attempt leaves one audit line,
+    /// keyed by the firewall's name.
     pub async fn call_generated(
         &self,
         def: &'static ToolDef,
@@ -484,7 +784,16 @@ impl PfSenseServer {
         ctx: &CallContext,
     ) -> Result<rmcp::model::CallToolResult, McpError> {
         use crate::safety::audit::{Entry, Outcome};
-        let firewall = self.target_name();
+        let mut args = match args {
+            Value::Null => Value::Object(Default::default()),
+            other => other,
+        };
+        // Ours, never sent: which firewall this call goes to.
+        let chosen = self.take_firewall(&mut args);
+        let index = *chosen
+            .as_ref()
+            .unwrap_or(&self.selected.load(Ordering::Relaxed));
+        let firewall = self.member(index).firewall.name.clone();
         let safety = self.inner.safety.as_ref().ok();
         let refuse = |args: &Value, message: String| {
             if let Some(s) = safety {
@@ -495,11 +804,10 @@ impl PfSenseServer {
             }
             Ok(outcome::error(message))
         };
-        let mut args = match args {
-            Value::Null => Value::Object(Default::default()),
-            other => other,
-        };
-        if let Some(reason) = self.inner.options.policy.refusal(def) {
+        if let Err(e) = chosen {
+            return refuse(&args, format!("{} was not called: {e}", def.name));
+        }
+        if let Some(reason) = self.refusal_on(index, def) {
             return refuse(&args, reason);
         }
         // Ours, never sent: the fingerprint a preview handed out.
@@ -563,7 +871,7 @@ impl PfSenseServer {
             Ok(r) => r,
             Err(e) => return refuse(&args, format!("{} was not called: {}", def.name, e.0)),
         };
-        let client = match self.client().await {
+        let client = match self.client(index).await {
             Ok(c) => c,
             Err(e) => return refuse(&args, format!("{} was not called: {e}", def.name)),
         };
@@ -596,7 +904,7 @@ impl PfSenseServer {
             };
             return Ok(safety.mutate(&client, call).await);
         }
-        tracing::info!(tool = def.name, method = %def.method, path = def.path, "calling pfSense");
+        tracing::info!(firewall = %firewall, tool = def.name, method = %def.method, path = def.path, "calling pfSense");
         let result = (def.invoke)(&client, normalized.clone()).await;
         if let Some(s) = safety {
             let (outcome_kind, response_id, message) = match &result {

@@ -215,9 +215,9 @@ pub async fn serve(server: PfSenseServer, args: &HttpArgs) -> Result<(), String>
         .with_max_request_body_bytes(args.max_body_bytes)
         .with_cancellation_token(sessions.clone());
     let tools = server.offered().len();
-    // One server value per MCP session; the clones share the client, journal and audit log.
     let mcp = StreamableHttpService::new(
-        move || Ok(server.clone()),
+        // One server value per MCP session: shared fleet and guards, its own selected firewall.
+        move || Ok(server.new_session()),
         Arc::new(LocalSessionManager::default()),
         config,
     );

@@ -27,7 +27,7 @@ pub struct Call<'a> {
     pub expect_state: Option<String>,
     pub caller: &'a str,
     pub peer: Option<&'a rmcp::Peer<RoleServer>>,
-    /// The firewall's name for the audit log and the journal (its URL).
+    /// The firewall's name (`default` without a config file) for the audit log and the journal.
     pub firewall: &'a str,
 }
 
@@ -269,9 +269,10 @@ impl Safety {
                 None => call.request.body.as_ref().map(redact),
             };
             let mut message = format!(
-                "Approve a {} change on the firewall {}?\n{} — {}\n{} {}",
+                "Approve a {} change on the firewall {} ({})?\n{} — {}\n{} {}",
                 def.risk.as_str(),
                 call.firewall,
+                client.base_url().as_str().trim_end_matches('/'),
                 def.name,
                 def.summary,
                 call.request.method,

@@ -87,14 +87,16 @@ struct IssuedPreview {
 /// How many issued previews are remembered for better refusal messages.
 const REMEMBERED_PREVIEWS: usize = 256;
 
-/// The running guards of one server (one firewall).
+/// The running guards of one server, shared by its firewalls: one audit log and one journal
+/// whose rows carry the firewall's name.
 pub struct Safety {
     pub options: SafetyOptions,
     pub audit: Option<AuditLog>,
     pub journal: Journal,
     pub limiter: RateLimiter,
     previews: Mutex<VecDeque<IssuedPreview>>,
-    settled: tokio::sync::OnceCell<()>,
+    /// Per firewall name: whether its leftover journal rows were settled in this process.
+    settled: Mutex<std::collections::HashMap<String, Arc<tokio::sync::OnceCell<()>>>>,
 }
 
 impl Safety {
@@ -113,7 +115,7 @@ impl Safety {
             audit,
             journal,
             previews: Mutex::new(VecDeque::new()),
-            settled: tokio::sync::OnceCell::new(),
+            settled: Mutex::new(std::collections::HashMap::new()),
         })
     }
 
@@ -148,13 +150,20 @@ impl Safety {
             .map(|x| x.state.clone())
     }
 
-    /// Settle journal rows a killed process left (once per process, before the first change).
+    /// Settle journal rows a killed process left (once per firewall and process, before its
+    /// first change).
     pub async fn settle(&self, client: &Client, firewall: &str) {
-        self.settled
-            .get_or_init(|| async {
-                revert::reconcile_all(self, client, firewall).await;
-            })
-            .await;
+        let once = self
+            .settled
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .entry(firewall.to_string())
+            .or_default()
+            .clone();
+        once.get_or_init(|| async {
+            revert::reconcile_all(self, client, firewall).await;
+        })
+        .await;
     }
 }
 
