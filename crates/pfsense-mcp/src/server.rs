@@ -180,6 +180,22 @@ impl PfSenseServer {
         if let Err(e) = &safety {
             tracing::error!("the safety guards could not start, every change will be refused: {e}");
         }
+        if let Ok(safety) = &safety {
+            for m in &members {
+                // Before firewalls had names, journal rows were keyed by the firewall's URL.
+                if let Target::Ready(_) = m.firewall.target {
+                    match safety.journal.adopt(&m.firewall.label, &m.firewall.name) {
+                        Ok(0) => {}
+                        Ok(n) => tracing::info!(
+                            firewall = %m.firewall.name,
+                            rows = n,
+                            "journal rows keyed by the firewall's URL now carry its name"
+                        ),
+                        Err(e) => tracing::warn!(firewall = %m.firewall.name, "{e}"),
+                    }
+                }
+            }
+        }
         let server = PfSenseServer {
             inner: Arc::new(Inner {
                 firewalls: members,

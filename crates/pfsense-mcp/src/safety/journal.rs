@@ -435,6 +435,21 @@ impl Journal {
             &[&firewall],
         )
     }
+
+    /// Rows an older version keyed by the firewall's URL (before firewalls had names) move to
+    /// its name, so undo, auto-revert and the settling at start still find them. Returns how
+    /// many rows moved.
+    pub fn adopt(&self, url: &str, name: &str) -> Result<usize, String> {
+        if url == name {
+            return Ok(0);
+        }
+        self.db()
+            .execute(
+                "UPDATE changes SET firewall = ?2 WHERE firewall = ?1",
+                params![url, name],
+            )
+            .map_err(|e| format!("the change journal could not be updated: {e}"))
+    }
 }
 
 #[cfg(test)]
@@ -480,6 +495,11 @@ mod tests {
         assert_eq!(c.before, Some(before));
         assert_eq!(j.last_undoable("fw", 5).unwrap().len(), 1);
         assert!(j.last_undoable("other", 5).unwrap().is_empty());
+        // Rows keyed by an address move to the firewall's name, others stay.
+        assert_eq!(j.adopt("fw", "prod").unwrap(), 1);
+        assert_eq!(j.last_undoable("prod", 5).unwrap().len(), 1);
+        assert!(j.last_undoable("fw", 5).unwrap().is_empty());
+        assert_eq!(j.adopt("elsewhere", "lab").unwrap(), 0);
     }
 
     #[test]
