@@ -372,3 +372,72 @@ async fn config_mistakes_stop_the_server_at_start_with_the_firewall_and_field_na
         "{err}"
     );
 }
+
+#[tokio::test]
+async fn over_http_each_session_has_its_own_selected_firewall() {
+    use rmcp::model::CallToolRequestParams;
+    let (prod, lab) = (emulator().await, emulator().await);
+    let dir = tempfile::tempdir().unwrap();
+    let config = write_config(dir.path(), &prod, &lab);
+    let token = tests::http::test_token("fleet");
+    let mut env = env(&prod, &lab);
+    env.push(("PFSENSE_MCP_TOKEN".into(), token.clone()));
+    let env: Vec<(&str, &str)> = env.iter().map(|(k, v)| (k.as_str(), v.as_str())).collect();
+    let config = config.display().to_string();
+    let server = tests::http::HttpServer::start(
+        &[
+            "--config",
+            &config,
+            "--http",
+            "127.0.0.1:0",
+            "--audit-log",
+            "off",
+            "--journal",
+            "memory",
+        ],
+        &env,
+        &dir.path().join("http-stderr.log"),
+    );
+    let url = server.mcp_url();
+    let a = tests::http::connect(&url, Some(&token), reqwest::Client::new())
+        .await
+        .unwrap();
+    let b = tests::http::connect(&url, Some(&token), reqwest::Client::new())
+        .await
+        .unwrap();
+    let call = |name: &str, args: Value| {
+        let mut p = CallToolRequestParams::new(name.to_string());
+        if let Value::Object(m) = args {
+            p = p.with_arguments(m);
+        }
+        p
+    };
+    // Session A switches to lab; session B never switches and stays on prod.
+    let r = a
+        .peer()
+        .call_tool(call("pfsense_select_firewall", json!({"name": "lab"})))
+        .await
+        .unwrap();
+    assert!(!r.is_error.unwrap_or(false), "{}", text(&r));
+    prod.clear_requests();
+    lab.clear_requests();
+    let r = a.peer().call_tool(call(LIST, json!({}))).await.unwrap();
+    assert!(!r.is_error.unwrap_or(false), "{}", text(&r));
+    assert_eq!(reads_of(&lab, "/api/v2/firewall/aliases"), 1);
+    assert_eq!(reads_of(&prod, "/api/v2/firewall/aliases"), 0);
+    let r = b.peer().call_tool(call(LIST, json!({}))).await.unwrap();
+    assert!(!r.is_error.unwrap_or(false), "{}", text(&r));
+    assert_eq!(reads_of(&prod, "/api/v2/firewall/aliases"), 1);
+    assert_eq!(reads_of(&lab, "/api/v2/firewall/aliases"), 1);
+    let listed = b
+        .peer()
+        .call_tool(call("pfsense_select_firewall", json!({})))
+        .await
+        .unwrap();
+    assert_eq!(
+        listed.structured_content.unwrap_or(Value::Null)["selected"],
+        "prod"
+    );
+    let _ = a.cancel().await;
+    let _ = b.cancel().await;
+}
