@@ -295,3 +295,75 @@ async fn serves_mcp_over_tls() {
     assert!(!r.is_error.unwrap_or(false), "{}", tests::mcp::text(&r));
     let _ = client.cancel().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sigterm_lets_an_in_flight_call_finish_then_exits() {
+    use pfsense_emulator::{Fault, FaultAction};
+    const ALIASES_PATH: &str = "/api/v2/firewall/aliases";
+    let emu = tests::safety::emulator().await;
+    // The firewall takes 3 s to answer this one list: the call is in flight when SIGTERM comes.
+    emu.add_fault(
+        Fault::new(FaultAction::Delay)
+            .on_path(ALIASES_PATH)
+            .with_latency_ms(3000)
+            .times(1),
+    );
+    let dir = tempfile::tempdir().unwrap();
+    let token = test_token("drain");
+    let mut env: Vec<(String, String)> = tests::safety::env_for(&emu);
+    env.push(("PFSENSE_MCP_TOKEN".into(), token.clone()));
+    let env: Vec<(&str, &str)> = env.iter().map(|(k, v)| (k.as_str(), v.as_str())).collect();
+    let mut server = HttpServer::start(
+        &[
+            "--http",
+            "127.0.0.1:0",
+            "--audit-log",
+            "off",
+            "--journal",
+            "memory",
+        ],
+        &env,
+        &dir.path().join("stderr.log"),
+    );
+    let client = connect(&server.mcp_url(), Some(&token), reqwest::Client::new())
+        .await
+        .expect("an MCP session");
+    let call = tokio::spawn(async move {
+        let r = client
+            .peer()
+            .call_tool(CallToolRequestParams::new("pfsense_list_firewall_aliases"))
+            .await;
+        let _ = client.cancel().await;
+        r
+    });
+    // Wait until the firewall has the request (the emulator logs delayed requests on arrival).
+    let mut waited = 0;
+    while !emu.requests().iter().any(|r| r.path == ALIASES_PATH) {
+        assert!(waited < 600, "the call never reached the firewall");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+        waited += 1;
+    }
+    let status = tokio::task::spawn_blocking(move || {
+        let status = server.terminate(Duration::from_secs(60));
+        (status, server.stderr())
+    })
+    .await
+    .unwrap();
+    let result = call
+        .await
+        .unwrap()
+        .expect("the in-flight call got its answer");
+    assert!(
+        !result.is_error.unwrap_or(false),
+        "{}",
+        tests::mcp::text(&result)
+    );
+    let (status, stderr) = status;
+    let status = status.expect("the server exits after the call");
+    assert!(status.success(), "exit status {status}: {stderr}");
+    // The shutdown saw the call in flight and waited for it.
+    assert!(
+        stderr.contains("finishing in-flight requests") && !stderr.contains("in_flight=0"),
+        "{stderr}"
+    );
+}

@@ -3,8 +3,9 @@
 //!
 //! Measured in one run: spawn → initialize (median of cold starts), tools/list time, bytes and
 //! o200k tokens per tool mode, peak RSS after a full tools/list, tool-call latency p50/p99 of a
-//! read tool next to the same GET made directly (the floor), and (with --build-times) clean and
-//! incremental (spec touched) build times.
+//! read tool next to the same GET made directly (the floor), an HTTP load run (`--sandbox
+//! --http` with concurrent streamable-HTTP clients, see `bench_http`), and (with --build-times)
+//! clean and incremental (spec touched) build times.
 
 use anyhow::{Context, Result, bail};
 use rmcp::model::CallToolRequestParams;
@@ -25,6 +26,15 @@ pub struct Args {
     /// Also measure clean and incremental build times (a clean release build: many minutes).
     #[arg(long)]
     build_times: bool,
+    /// Concurrent streamable-HTTP MCP clients in the HTTP load run (0 skips it).
+    #[arg(long, default_value_t = 50)]
+    http_clients: usize,
+    /// Seconds the HTTP load run lasts.
+    #[arg(long, default_value_t = 30)]
+    http_seconds: u64,
+    /// Run only the HTTP load and replace its row in the existing report.
+    #[arg(long)]
+    http_only: bool,
     /// Where to write the report.
     #[arg(long, default_value = "BENCHMARKS.md")]
     output: PathBuf,
@@ -47,6 +57,9 @@ fn build_release() -> Result<PathBuf> {
             "--bin",
             "pfsense-mcp",
         ])
+        // `cargo run` sets CARGO_MANIFEST_DIR; ring's build script tracks it, so passing it on
+        // would rebuild what a shell `cargo build --release` built.
+        .env_remove("CARGO_MANIFEST_DIR")
         .status()?;
     if !status.success() {
         bail!("cargo build --release -p pfsense-mcp failed");
@@ -57,7 +70,7 @@ fn build_release() -> Result<PathBuf> {
     Ok(target.join("release/pfsense-mcp"))
 }
 
-fn percentile(sorted: &[Duration], p: f64) -> Duration {
+pub(crate) fn percentile(sorted: &[Duration], p: f64) -> Duration {
     if sorted.is_empty() {
         return Duration::ZERO;
     }
@@ -65,7 +78,7 @@ fn percentile(sorted: &[Duration], p: f64) -> Duration {
     sorted[i.min(sorted.len() - 1)]
 }
 
-fn ms(d: Duration) -> String {
+pub(crate) fn ms(d: Duration) -> String {
     format!("{:.2} ms", d.as_secs_f64() * 1000.0)
 }
 
@@ -273,6 +286,18 @@ pub fn run(args: Args) -> Result<()> {
 
 async fn run_async(args: Args) -> Result<()> {
     let binary = build_release()?;
+    if args.http_only {
+        let row = crate::bench_http::measure(&binary, args.http_clients.max(1), args.http_seconds)
+            .await?;
+        let path = root().join(&args.output);
+        let report = crate::bench_http::replace_row(
+            &std::fs::read_to_string(&path).unwrap_or_default(),
+            &row,
+        );
+        std::fs::write(&path, &report)?;
+        println!("{report}");
+        return Ok(());
+    }
     let spec_path = root().join("openapi-spec.json");
     let mut config = pfsense_emulator::EmulatorConfig::new(&spec_path);
     config.enable_key_auth = true;
@@ -429,6 +454,13 @@ async fn run_async(args: Args) -> Result<()> {
         let _ = std::fs::remove_dir_all(&clean_dir);
     }
 
+    // HTTP load: --sandbox --http, concurrent streamable-HTTP clients calling read tools.
+    let http_rows = if args.http_clients > 0 {
+        crate::bench_http::measure(&binary, args.http_clients, args.http_seconds).await?
+    } else {
+        String::new()
+    };
+
     let date = Command::new("date")
         .arg("-u")
         .arg("+%Y-%m-%d")
@@ -455,7 +487,7 @@ async fn run_async(args: Args) -> Result<()> {
          | the same GET made directly (floor) | p50 {fp50}, p99 {fp99} | |\n\
          | tool-call overhead over the floor, p50 | {over} | ≤ 0.3 ms |\n\
          | `--sandbox`: spawn → initialize / first tool call answered (emulator started), median of 5 | {sinit} / {sready} | |\n\
-         {build_rows}",
+         {http_rows}{build_rows}",
         machine = machine(),
         starts = args.starts,
         init = ms(init_median),

@@ -3,6 +3,7 @@
 
 mod bank;
 mod bench;
+mod bench_http;
 mod exercise;
 mod golden;
 mod live_test;

@@ -1,0 +1,222 @@
+//! The HTTP load run of `cargo xtask bench`: the release binary with `--sandbox --http` (the
+//! emulator runs inside the server process), N concurrent streamable-HTTP MCP clients (rmcp)
+//! calling read tools for a fixed time; errors, calls per second, p50/p99 latency.
+
+use anyhow::{Context, Result, bail};
+use rmcp::model::CallToolRequestParams;
+use rmcp::transport::StreamableHttpClientTransport;
+use rmcp::transport::streamable_http_client::StreamableHttpClientTransportConfig;
+use rmcp::{RoleClient, ServiceExt};
+use std::io::{BufRead, BufReader};
+use std::path::Path;
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+/// The read tools each client cycles through (cheap and heavier reads).
+const READ_TOOLS: &[&str] = &[
+    "pfsense_get_system_version",
+    "pfsense_list_firewall_aliases",
+    "pfsense_list_firewall_rules",
+    "pfsense_get_status_system",
+];
+
+pub struct HttpLoad {
+    pub clients: usize,
+    pub seconds: u64,
+    pub calls: usize,
+    pub errors: usize,
+    pub first_error: Option<String>,
+    pub per_second: f64,
+    pub p50: Duration,
+    pub p99: Duration,
+}
+
+/// The server process; killed when dropped.
+struct Server(Child);
+
+impl Drop for Server {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+/// Start `binary --sandbox --http 127.0.0.1:0` with a token; its /mcp URL.
+fn start(binary: &Path, token: &str) -> Result<(Server, String)> {
+    let mut child = Command::new(binary)
+        .env_clear()
+        .args([
+            "--sandbox",
+            "--http",
+            "127.0.0.1:0",
+            "--audit-log",
+            "off",
+            "--journal",
+            "memory",
+        ])
+        .env("PFSENSE_MCP_TOKEN", token)
+        .env("PFSENSE_MCP_LOG", "warn")
+        .stdin(Stdio::null())
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .spawn()
+        .context("spawn pfsense-mcp --http")?;
+    let stderr = child.stderr.take().context("stderr")?;
+    let (tx, rx) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        for line in BufReader::new(stderr).lines().map_while(Result::ok) {
+            if let Some(url) = line.strip_prefix("pfsense-mcp: listening on ") {
+                let _ = tx.send(url.to_string());
+            }
+        }
+    });
+    let server = Server(child);
+    let url = rx
+        .recv_timeout(Duration::from_secs(60))
+        .context("pfsense-mcp --http did not start listening")?;
+    Ok((server, url))
+}
+
+async fn connect(url: &str, token: &str) -> Result<rmcp::service::RunningService<RoleClient, ()>> {
+    let config = StreamableHttpClientTransportConfig::with_uri(url.to_string())
+        .auth_header(token.to_string());
+    let transport = StreamableHttpClientTransport::with_client(reqwest::Client::new(), config);
+    Ok(().serve(transport).await?)
+}
+
+/// Run the load, print it, and return its BENCHMARKS.md table row; any failed call is an error.
+pub async fn measure(binary: &Path, clients: usize, seconds: u64) -> Result<String> {
+    let load = run(binary, clients, seconds.max(1)).await?;
+    let p50 = crate::bench::ms(load.p50);
+    let p99 = crate::bench::ms(load.p99);
+    eprintln!(
+        "HTTP load: {} clients, {} s: {} calls, {} errors, {:.0} calls/s, p50 {p50}, p99 {p99}",
+        load.clients, load.seconds, load.calls, load.errors, load.per_second
+    );
+    if load.errors > 0 {
+        bail!(
+            "the HTTP load run had {} errors (first: {})",
+            load.errors,
+            load.first_error.unwrap_or_default()
+        );
+    }
+    Ok(format!(
+        "{ROW_START} `--sandbox --http` (release), {c} concurrent streamable-HTTP MCP clients (rmcp, one session each, in xtask) calling 4 read tools in turn for {s} s | {n} calls, {e} errors, {r:.0} calls/s, p50 {p50}, p99 {p99} | 0 errors |\n",
+        c = load.clients,
+        s = load.seconds,
+        n = load.calls,
+        e = load.errors,
+        r = load.per_second,
+    ))
+}
+
+/// How the HTTP load row starts (to find it again).
+const ROW_START: &str = "| HTTP load:";
+
+/// `report` with its HTTP load row replaced by `row` (or `row` added after the table's last
+/// row).
+pub fn replace_row(report: &str, row: &str) -> String {
+    let mut lines: Vec<String> = report
+        .lines()
+        .filter(|l| !l.starts_with(ROW_START))
+        .map(str::to_string)
+        .collect();
+    let last_row = lines.iter().rposition(|l| l.starts_with('|'));
+    let at = last_row.map(|i| i + 1).unwrap_or(lines.len());
+    lines.insert(at, row.trim_end().to_string());
+    let mut out = lines.join("\n");
+    out.push('\n');
+    out
+}
+
+pub async fn run(binary: &Path, clients: usize, seconds: u64) -> Result<HttpLoad> {
+    let token = format!("bench-{}", "0123456789abcdef".repeat(3));
+    let (_server, url) = start(binary, &token)?;
+    // Every client has its session before the clock starts; the first call waits for the
+    // sandbox emulator.
+    let mut sessions = Vec::with_capacity(clients);
+    for _ in 0..clients {
+        sessions.push(connect(&url, &token).await?);
+    }
+    let warm = sessions[0]
+        .peer()
+        .call_tool(CallToolRequestParams::new(READ_TOOLS[0]))
+        .await?;
+    if warm.is_error == Some(true) {
+        bail!("the warm-up call failed: {:?}", warm.content);
+    }
+    let deadline = Instant::now() + Duration::from_secs(seconds);
+    let started = Instant::now();
+    let mut tasks = Vec::with_capacity(clients);
+    for (i, session) in sessions.into_iter().enumerate() {
+        tasks.push(tokio::spawn(async move {
+            let mut latencies = Vec::new();
+            let mut errors = 0usize;
+            let mut first_error = None;
+            let mut n = i;
+            while Instant::now() < deadline {
+                let tool = READ_TOOLS[n % READ_TOOLS.len()];
+                n += 1;
+                let t = Instant::now();
+                let result = session
+                    .peer()
+                    .call_tool(CallToolRequestParams::new(tool))
+                    .await;
+                latencies.push(t.elapsed());
+                match result {
+                    Ok(r) if r.is_error != Some(true) => {}
+                    Ok(r) => {
+                        errors += 1;
+                        first_error.get_or_insert(format!("{tool}: {:?}", r.content));
+                    }
+                    Err(e) => {
+                        errors += 1;
+                        first_error.get_or_insert(format!("{tool}: {e}"));
+                    }
+                }
+            }
+            let _ = session.cancel().await;
+            (latencies, errors, first_error)
+        }));
+    }
+    let mut all = Vec::new();
+    let mut errors = 0;
+    let mut first_error = None;
+    for t in tasks {
+        let (l, e, f) = t.await?;
+        all.extend(l);
+        errors += e;
+        if first_error.is_none() {
+            first_error = f;
+        }
+    }
+    let elapsed = started.elapsed();
+    all.sort();
+    Ok(HttpLoad {
+        clients,
+        seconds,
+        calls: all.len(),
+        errors,
+        first_error,
+        per_second: all.len() as f64 / elapsed.as_secs_f64(),
+        p50: crate::bench::percentile(&all, 0.5),
+        p99: crate::bench::percentile(&all, 0.99),
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_http_row_replaces_the_old_one_or_ends_the_table() {
+        let report = "# B\n\n| what | measured |\n|---|---|\n| a | 1 |\n\nnote\n";
+        let added = replace_row(report, "| HTTP load: x | 1 |\n");
+        assert_eq!(
+            added,
+            "# B\n\n| what | measured |\n|---|---|\n| a | 1 |\n| HTTP load: x | 1 |\n\nnote\n"
+        );
+        let replaced = replace_row(&added, "| HTTP load: y | 2 |\n");
+        assert!(replaced.contains("| HTTP load: y | 2 |") && !replaced.contains("HTTP load: x"));
+    }
+}
