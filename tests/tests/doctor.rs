@@ -346,3 +346,53 @@ fn unresolvable_name_fails_first() {
     assert!(d.stdout.contains("getent hosts firewall.example.internal"));
     assert_eq!(d.status("tcp"), "skip");
 }
+
+/// With a config file the doctor checks every firewall in it (or the one named), each in its own
+/// report; a firewall whose credentials cannot be read fails without stopping the others.
+#[tokio::test(flavor = "multi_thread")]
+async fn config_file_firewalls_are_checked_one_by_one() {
+    let (emu, _state) = emulator(true, None).await;
+    let dir = tempfile::tempdir().expect("temp dir");
+    let config = dir.path().join("config.toml");
+    std::fs::write(
+        &config,
+        format!(
+            "default = \"lab\"\n\n[firewalls.lab]\nurl = \"{}\"\napi_key_env = \"DOCTOR_TEST_LAB_KEY\"\ntls_fingerprint = \"{}\"\n\n[firewalls.prod]\nurl = \"https://127.0.0.1:9\"\napi_key_env = \"DOCTOR_TEST_PROD_KEY_UNSET\"\nread_only = true\n",
+            emu.url(),
+            emu.fingerprint()
+        ),
+    )
+    .expect("write config");
+    let config = config.to_string_lossy().into_owned();
+    let key = emu.api_key().unwrap_or_default();
+    let env = [
+        ("PFSENSE_MCP_CONFIG", config.as_str()),
+        ("DOCTOR_TEST_LAB_KEY", key),
+    ];
+    let d = doctor(&env);
+    assert_ne!(d.code, 0, "prod cannot be checked");
+    assert!(d.stdout.contains("== firewall `lab`"), "{}", d.stdout);
+    assert!(d.stdout.contains("== firewall `prod`"));
+    assert!(
+        d.stdout.contains("DOCTOR_TEST_PROD_KEY_UNSET"),
+        "names the unset variable"
+    );
+    assert_eq!(d.status("version"), "ok", "lab was checked in full");
+    assert!(!d.stdout.contains(key), "the key never shows");
+
+    let mut cmd = Command::new(tests::binary::pfsense_mcp());
+    cmd.args(["--config", config.as_str()]);
+    let only_lab = {
+        let mut c = cmd;
+        c.env("DOCTOR_TEST_LAB_KEY", key);
+        c.arg("doctor").args(["--firewall", "lab"]);
+        c.output().expect("run doctor --firewall lab")
+    };
+    assert!(
+        only_lab.status.success(),
+        "{}",
+        String::from_utf8_lossy(&only_lab.stdout)
+    );
+    assert!(!String::from_utf8_lossy(&only_lab.stdout).contains("prod"));
+    emu.shutdown().await;
+}

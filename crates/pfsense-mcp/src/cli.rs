@@ -41,18 +41,7 @@ pub async fn run(cli: Cli) -> Result<(), String> {
             );
             Ok(())
         }
-        Some(Command::Doctor) => {
-            let target = cli.connection.doctor_target()?;
-            let report = crate::doctor::run(&target).await;
-            println!("{}", report.render());
-            match report.failures() {
-                0 => Ok(()),
-                n => Err(format!(
-                    "doctor: {n} check{} failed",
-                    if n == 1 { "" } else { "s" }
-                )),
-            }
-        }
+        Some(Command::Doctor { ref firewall }) => doctor(&cli, firewall.as_deref()).await,
         Some(Command::Serve) | None => serve(build_server(&cli)?, &cli.http).await,
     }
 }
@@ -60,6 +49,68 @@ pub async fn run(cli: Cli) -> Result<(), String> {
 /// The server the flags, environment and config file describe: the sandbox, the firewalls of
 /// the config file, or the one firewall the flags name. Each MCP session gets its own value
 /// through `PfSenseServer::new_session`.
+/// `pfsense-mcp doctor`: PFSENSE_HOST when set, else the firewalls of the config file (all, or
+/// the one named). One report per firewall; fails when any check of any firewall fails.
+async fn doctor(cli: &Cli, only: Option<&str>) -> Result<(), String> {
+    let config = crate::fleet::config_path(cli.config.as_deref());
+    let targets: Vec<(String, Result<crate::doctor::Target, String>)> = match (
+        &config,
+        cli.connection.host().is_some(),
+    ) {
+        (Some((path, _)), false) => {
+            let fleet = crate::fleet::FleetConfig::load(path)?;
+            let names: Vec<String> = match only {
+                Some(n) => vec![n.to_string()],
+                None => fleet.names().into_iter().map(String::from).collect(),
+            };
+            names
+                .into_iter()
+                .map(|name| {
+                    let target = fleet
+                        .resolve(&name, &crate::fleet::process_env)
+                        .map(|f| crate::doctor::Target::from(&f.client));
+                    (format!("firewall `{name}` of {}", path.display()), target)
+                })
+                .collect()
+        }
+        _ if only.is_some() => {
+            return Err(
+                    "--firewall names a firewall of the config file, but no config file is in use (PFSENSE_HOST is set, or there is no --config / PFSENSE_MCP_CONFIG)"
+                        .into(),
+                );
+        }
+        _ => vec![(String::new(), cli.connection.doctor_target())],
+    };
+    let mut failed = 0;
+    for (i, (label, target)) in targets.iter().enumerate() {
+        if i > 0 {
+            println!();
+        }
+        if !label.is_empty() {
+            println!("== {label}");
+        }
+        match target {
+            Ok(target) => {
+                let report = crate::doctor::run(target).await;
+                println!("{}", report.render());
+                failed += report.failures();
+            }
+            Err(e) if label.is_empty() => return Err(e.clone()),
+            Err(e) => {
+                println!("  FAIL  config           {e}");
+                failed += 1;
+            }
+        }
+    }
+    match failed {
+        0 => Ok(()),
+        n => Err(format!(
+            "doctor: {n} check{} failed",
+            if n == 1 { "" } else { "s" }
+        )),
+    }
+}
+
 pub fn build_server(cli: &Cli) -> Result<PfSenseServer, String> {
     let flags = cli.policy.policy()?;
     let mut options = ServerOptions {

@@ -79,7 +79,12 @@ pub enum Command {
     /// authentication (which methods work), privileges, auth_methods, read-only mode, and the
     /// REST API version against the spec the tools were built from. Says what to fix for each
     /// failure; exits non-zero when a check fails. Changes nothing on the firewall.
-    Doctor,
+    /// Checks PFSENSE_HOST when it is set, else every firewall of the config file.
+    Doctor {
+        /// Only this firewall of the config file.
+        #[arg(long, value_name = "NAME")]
+        firewall: Option<String>,
+    },
 }
 
 #[derive(Debug, Args)]

@@ -27,6 +27,22 @@ pub struct Target {
     pub timeout: Duration,
 }
 
+impl From<&crate::client::ClientConfig> for Target {
+    fn from(c: &crate::client::ClientConfig) -> Target {
+        Target {
+            base_url: c.base_url.clone(),
+            tls: c.tls.clone(),
+            auth: Some(c.auth),
+            api_key: c.api_key.clone(),
+            username: c.username.clone(),
+            password: c.password.clone(),
+            timeout: c
+                .timeout
+                .clamp(Duration::from_secs(1), Duration::from_secs(10)),
+        }
+    }
+}
+
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Status {
     Ok,
