@@ -5,7 +5,7 @@
 
 use crate::client::AuthMethod;
 use crate::secret::Secret;
-use crate::tls::{TlsMode, client_config, fingerprint_of};
+use crate::tls::{TlsMode, client_config};
 use serde_json::Value;
 use std::fmt::Write as _;
 use std::net::SocketAddr;
@@ -384,7 +384,7 @@ async fn tls(target: &Target, host: &str, addr: SocketAddr) -> Check {
     // First look at the certificate whatever it is, to print its fingerprint; then judge it
     // the way the server will (the configured verification mode).
     let seen = Arc::new(Mutex::new(None));
-    let capture = match capturing_config(seen.clone()) {
+    let capture = match crate::tls::observing_config(seen.clone()) {
         Ok(c) => c,
         Err(e) => return Check::new(NAME, Status::Fail, e),
     };
@@ -441,20 +441,6 @@ async fn tls(target: &Target, host: &str, addr: SocketAddr) -> Check {
     }
 }
 
-fn capturing_config(seen: Arc<Mutex<Option<String>>>) -> Result<rustls::ClientConfig, String> {
-    let provider = Arc::new(rustls::crypto::ring::default_provider());
-    let builder = rustls::ClientConfig::builder_with_provider(provider.clone())
-        .with_safe_default_protocol_versions()
-        .map_err(|e| format!("TLS setup failed: {e}"))?;
-    Ok(builder
-        .dangerous()
-        .with_custom_certificate_verifier(Arc::new(Capture {
-            seen,
-            algorithms: provider.signature_verification_algorithms,
-        }))
-        .with_no_client_auth())
-}
-
 async fn handshake(
     config: rustls::ClientConfig,
     host: &str,
@@ -477,51 +463,6 @@ async fn handshake(
     tokio::time::timeout(timeout, attempt)
         .await
         .unwrap_or_else(|_| Err(format!("no handshake within {} s", timeout.as_secs())))
-}
-
-/// Accepts any certificate and remembers the leaf's fingerprint (the doctor judges it after).
-#[derive(Debug)]
-struct Capture {
-    seen: Arc<Mutex<Option<String>>>,
-    algorithms: rustls::crypto::WebPkiSupportedAlgorithms,
-}
-
-impl rustls::client::danger::ServerCertVerifier for Capture {
-    fn verify_server_cert(
-        &self,
-        end_entity: &rustls::pki_types::CertificateDer<'_>,
-        _intermediates: &[rustls::pki_types::CertificateDer<'_>],
-        _server_name: &rustls::pki_types::ServerName<'_>,
-        _ocsp_response: &[u8],
-        _now: rustls::pki_types::UnixTime,
-    ) -> Result<rustls::client::danger::ServerCertVerified, rustls::Error> {
-        if let Ok(mut seen) = self.seen.lock() {
-            *seen = Some(fingerprint_of(end_entity.as_ref()));
-        }
-        Ok(rustls::client::danger::ServerCertVerified::assertion())
-    }
-
-    fn verify_tls12_signature(
-        &self,
-        message: &[u8],
-        cert: &rustls::pki_types::CertificateDer<'_>,
-        dss: &rustls::DigitallySignedStruct,
-    ) -> Result<rustls::client::danger::HandshakeSignatureValid, rustls::Error> {
-        rustls::crypto::verify_tls12_signature(message, cert, dss, &self.algorithms)
-    }
-
-    fn verify_tls13_signature(
-        &self,
-        message: &[u8],
-        cert: &rustls::pki_types::CertificateDer<'_>,
-        dss: &rustls::DigitallySignedStruct,
-    ) -> Result<rustls::client::danger::HandshakeSignatureValid, rustls::Error> {
-        rustls::crypto::verify_tls13_signature(message, cert, dss, &self.algorithms)
-    }
-
-    fn supported_verify_schemes(&self) -> Vec<rustls::SignatureScheme> {
-        self.algorithms.supported_schemes()
-    }
 }
 
 fn http_client(target: &Target) -> Result<reqwest::Client, String> {

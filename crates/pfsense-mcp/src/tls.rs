@@ -7,7 +7,7 @@ use rustls::crypto::{CryptoProvider, WebPkiSupportedAlgorithms};
 use rustls::pki_types::{CertificateDer, ServerName, UnixTime, pem::PemObject};
 use sha2::{Digest, Sha256};
 use std::path::PathBuf;
-use std::sync::Arc;
+use std::sync::{Arc, Mutex};
 
 /// How the firewall's certificate is checked.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -91,6 +91,7 @@ pub fn client_config(mode: &TlsMode) -> Result<rustls::ClientConfig, String> {
                 pin: *pin,
                 algorithms: provider.signature_verification_algorithms,
                 accept_any: false,
+                seen: None,
             }))
             .with_no_client_auth(),
         TlsMode::Insecure => builder
@@ -99,10 +100,30 @@ pub fn client_config(mode: &TlsMode) -> Result<rustls::ClientConfig, String> {
                 pin: [0; 32],
                 algorithms: provider.signature_verification_algorithms,
                 accept_any: true,
+                seen: None,
             }))
             .with_no_client_auth(),
     };
     Ok(config)
+}
+
+/// A configuration that accepts any certificate and writes the leaf's fingerprint into `seen`:
+/// for `doctor`, which shows the certificate before judging it.
+pub fn observing_config(seen: Arc<Mutex<Option<String>>>) -> Result<rustls::ClientConfig, String> {
+    let provider = provider();
+    Ok(
+        rustls::ClientConfig::builder_with_provider(provider.clone())
+            .with_safe_default_protocol_versions()
+            .map_err(|e| format!("TLS setup failed: {e}"))?
+            .dangerous()
+            .with_custom_certificate_verifier(Arc::new(PinnedVerifier {
+                pin: [0; 32],
+                algorithms: provider.signature_verification_algorithms,
+                accept_any: true,
+                seen: Some(seen),
+            }))
+            .with_no_client_auth(),
+    )
 }
 
 /// Accepts the one certificate whose SHA-256 matches (or any, in insecure mode), and still
@@ -112,6 +133,8 @@ struct PinnedVerifier {
     pin: [u8; 32],
     algorithms: WebPkiSupportedAlgorithms,
     accept_any: bool,
+    /// Where to note the fingerprint of the certificate presented (doctor).
+    seen: Option<Arc<Mutex<Option<String>>>>,
 }
 
 impl ServerCertVerifier for PinnedVerifier {
@@ -123,6 +146,9 @@ impl ServerCertVerifier for PinnedVerifier {
         _ocsp_response: &[u8],
         _now: UnixTime,
     ) -> Result<ServerCertVerified, rustls::Error> {
+        if let Some(mut seen) = self.seen.as_ref().and_then(|s| s.lock().ok()) {
+            *seen = Some(fingerprint_of(end_entity.as_ref()));
+        }
         if self.accept_any {
             return Ok(ServerCertVerified::assertion());
         }
