@@ -26,6 +26,17 @@ enum SpecCommand {
     /// from a copy of the spec, edits the copy in place, builds again, and checks that the
     /// binary reports each version. Prints the build times.
     RebuildCheck,
+    /// Show what a spec update changes before building: tools added, removed and changed
+    /// (arguments, required fields, types, enum values, sensitivity, risk, apply behaviour).
+    Diff {
+        /// The spec the tools are built from now.
+        old: PathBuf,
+        /// The spec to compare it with.
+        new: PathBuf,
+        /// Print JSON instead of the text report.
+        #[arg(long)]
+        json: bool,
+    },
 }
 
 #[derive(clap::Args)]
@@ -68,6 +79,17 @@ pub fn run(args: Args) -> anyhow::Result<()> {
             Ok(())
         }
         SpecCommand::RebuildCheck => rebuild_check(),
+        SpecCommand::Diff { old, new, json } => {
+            let old = pfsense_spec::Spec::load(&old)?;
+            let new = pfsense_spec::Spec::load(&new)?;
+            let diff = pfsense_spec::diff::diff(&old, &new);
+            if json {
+                println!("{}", serde_json::to_string_pretty(&diff)?);
+            } else {
+                print!("{}", diff.to_text());
+            }
+            Ok(())
+        }
     }
 }
 

@@ -4,6 +4,7 @@
 //! the emulator and xtask call it at run time. It owns every decision about names, kinds, risk,
 //! apply subsystems, modules and input schemas, so that all of them agree.
 
+pub mod diff;
 pub mod lean;
 pub mod model;
 pub mod naming;
