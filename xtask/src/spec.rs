@@ -14,8 +14,9 @@ pub struct Args {
 
 #[derive(clap::Subcommand)]
 enum SpecCommand {
-    /// Download the spec a firewall serves (GET /api/v2/schema/openapi, no authentication)
-    /// and write it to the workspace root, so the next `cargo build` generates matching tools.
+    /// Download the spec a firewall serves (GET /api/v2/schema/openapi, no authentication),
+    /// or with --release the one pfrest publishes with a release (v2.8.0 and later), and write
+    /// it to the workspace root, so the next `cargo build` generates matching tools.
     Pull(PullArgs),
     /// Load a spec and print what would be generated from it (counts by verb and module).
     Check {
@@ -39,11 +40,23 @@ enum SpecCommand {
     },
 }
 
+/// Where pfrest publishes each release's files; `openapi.json` is one of them since v2.8.0
+/// (pfrest-versions.md, "Where specs come from").
+const PFREST_RELEASES_URL: &str = "https://github.com/pfrest/pfSense-pkg-RESTAPI/releases/download";
+
 #[derive(clap::Args)]
+#[command(group(clap::ArgGroup::new("source").required(true).args(["host", "release"])))]
 struct PullArgs {
     /// The firewall, e.g. https://192.168.1.1.
     #[arg(long, env = "PFSENSE_HOST")]
-    host: String,
+    host: Option<String>,
+    /// A pfrest release, e.g. v2.10.0: fetch the `openapi.json` published with it, for when no
+    /// firewall is at hand. Releases before v2.8.0 publish none; pull from a firewall instead.
+    #[arg(long, value_name = "vX.Y.Z")]
+    release: Option<String>,
+    /// Where releases are downloaded from (for mirrors and tests).
+    #[arg(long, env = "PFREST_RELEASES_URL", default_value = PFREST_RELEASES_URL)]
+    releases_url: String,
     /// Where to write the spec (default: openapi-spec.json at the workspace root).
     #[arg(long)]
     output: Option<PathBuf>,
@@ -126,13 +139,43 @@ fn fingerprint_hex(s: &str) -> anyhow::Result<String> {
     Ok(hex)
 }
 
+/// `v2.10.0` or `2.10.0` → `v2.10.0`; anything else is refused with the expected form.
+fn release_tag(release: &str) -> anyhow::Result<String> {
+    let bare = release.trim().trim_start_matches('v');
+    let parts: Vec<&str> = bare.split('.').collect();
+    if parts.len() != 3
+        || parts
+            .iter()
+            .any(|p| p.is_empty() || !p.bytes().all(|b| b.is_ascii_digit()))
+    {
+        bail!("`{release}` is not a pfrest release; give one like v2.10.0");
+    }
+    let (major, minor): (u32, u32) = (parts[0].parse()?, parts[1].parse()?);
+    if (major, minor) < (2, 8) {
+        bail!(
+            "pfrest v{bare} published no openapi.json (releases do since v2.8.0); pull the spec from a firewall running it with --host"
+        );
+    }
+    Ok(format!("v{bare}"))
+}
+
 fn pull(a: PullArgs) -> anyhow::Result<()> {
-    let base = if a.host.contains("://") {
-        a.host.clone()
-    } else {
-        format!("https://{}", a.host)
+    let url = match (&a.host, &a.release) {
+        (_, Some(release)) => format!(
+            "{}/{}/openapi.json",
+            a.releases_url.trim_end_matches('/'),
+            release_tag(release)?
+        ),
+        (Some(host), None) => {
+            let base = if host.contains("://") {
+                host.clone()
+            } else {
+                format!("https://{host}")
+            };
+            format!("{}/api/v2/schema/openapi", base.trim_end_matches('/'))
+        }
+        (None, None) => bail!("give --host FIREWALL or --release vX.Y.Z"),
     };
-    let url = format!("{}/api/v2/schema/openapi", base.trim_end_matches('/'));
     let pin = a
         .tls_fingerprint
         .as_deref()
@@ -180,6 +223,11 @@ fn pull(a: PullArgs) -> anyhow::Result<()> {
     let status = response.status();
     let body = response.bytes()?;
     if !status.is_success() {
+        if a.release.is_some() {
+            bail!(
+                "{url} answered HTTP {status}: is there a pfrest release of that version with an openapi.json? Nothing was written"
+            );
+        }
         bail!(
             "{url} answered HTTP {status}: is the REST API v2 package installed on the firewall?"
         );
