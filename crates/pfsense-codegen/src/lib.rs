@@ -155,6 +155,18 @@ fn role_tokens(r: ArgRole) -> TokenStream {
     }
 }
 
+fn type_tokens(t: ArgType) -> TokenStream {
+    match t {
+        ArgType::String => quote!(::pfsense_mcp::spec::ArgType::String),
+        ArgType::Integer => quote!(::pfsense_mcp::spec::ArgType::Integer),
+        ArgType::Number => quote!(::pfsense_mcp::spec::ArgType::Number),
+        ArgType::Boolean => quote!(::pfsense_mcp::spec::ArgType::Boolean),
+        ArgType::StringList => quote!(::pfsense_mcp::spec::ArgType::StringList),
+        ArgType::IntegerList => quote!(::pfsense_mcp::spec::ArgType::IntegerList),
+        ArgType::Json => quote!(::pfsense_mcp::spec::ArgType::Json),
+    }
+}
+
 fn opt_str(s: &Option<String>) -> TokenStream {
     match s {
         Some(s) => quote!(::core::option::Option::Some(#s)),
@@ -175,8 +187,6 @@ pub fn tool(index: usize, op: &Operation) -> GeneratedTool {
     let tool = &op.tool_name;
     let args_struct = struct_name(tool);
     let fn_name = format_ident!("{}", tool);
-    let invoke_fn = format_ident!("__invoke_{}", index);
-    let normalize_fn = format_ident!("__normalize_{}", index);
 
     let mut taken = Vec::new();
     let mut fields = Vec::new();
@@ -199,7 +209,7 @@ pub fn tool(index: usize, op: &Operation) -> GeneratedTool {
         } else {
             fields.push(quote! {
                 #[doc = #doc]
-                #[serde(rename = #name, default, skip_serializing_if = "::core::option::Option::is_none")]
+                #[serde(rename = #name, skip_serializing_if = "::core::option::Option::is_none")]
                 pub #ident: ::core::option::Option<#ty>
             });
         }
@@ -207,37 +217,21 @@ pub fn tool(index: usize, op: &Operation) -> GeneratedTool {
     let struct_doc = format!("Arguments of `{tool}` ({} {}).", op.method, op.path);
     let fn_doc = format!("{} ({} {})", op.description, op.method, op.path);
 
+    // Only what a typed caller needs is per tool: the struct (its `Serialize` is instantiated
+    // once, by the typed function) and a one-line function. Checking and normalising JSON
+    // arguments is one shared, data-driven function over `ArgDef` (see `catalog::normalize_args`),
+    // so no tool carries a `Deserialize` impl or its own monomorphised serde_json code.
     let items = quote! {
         #[doc = #struct_doc]
-        #[derive(::std::fmt::Debug, ::std::clone::Clone, ::serde::Serialize, ::serde::Deserialize)]
-        #[serde(deny_unknown_fields)]
+        #[derive(::std::fmt::Debug, ::std::clone::Clone, ::serde::Serialize)]
         pub struct #args_struct { #(#fields,)* }
 
         #[doc = #fn_doc]
-        pub async fn #fn_name(
-            client: &::pfsense_mcp::client::Client,
-            args: &#args_struct,
-        ) -> ::core::result::Result<::pfsense_mcp::client::ApiResponse, ::pfsense_mcp::client::CallError> {
-            let args = ::pfsense_mcp::catalog::to_arguments(args)?;
-            client.call(&TOOLS[#index], &args).await
-        }
-
-        fn #normalize_fn(
-            args: ::serde_json::Value,
-        ) -> ::core::result::Result<::serde_json::Value, ::serde_json::Error> {
-            let typed: #args_struct = ::serde_json::from_value(args)?;
-            ::serde_json::to_value(&typed)
-        }
-
-        fn #invoke_fn<'a>(
+        pub fn #fn_name<'a>(
             client: &'a ::pfsense_mcp::client::Client,
-            args: ::serde_json::Value,
+            args: &#args_struct,
         ) -> ::pfsense_mcp::catalog::CallFuture<'a> {
-            ::std::boxed::Box::pin(async move {
-                let typed: #args_struct = ::serde_json::from_value(args)
-                    .map_err(::pfsense_mcp::client::CallError::arguments)?;
-                #fn_name(client, &typed).await
-            })
+            ::pfsense_mcp::catalog::call_typed(client, &TOOLS[#index], args)
         }
     };
 
@@ -278,7 +272,8 @@ pub fn tool(index: usize, op: &Operation) -> GeneratedTool {
         .map(|a| {
             let (name, required, sensitive) = (&a.name, a.required, a.sensitive);
             let role = role_tokens(a.role);
-            quote!(::pfsense_mcp::catalog::ArgDef { name: #name, required: #required, role: #role, sensitive: #sensitive })
+            let ty = type_tokens(a.ty);
+            quote!(::pfsense_mcp::catalog::ArgDef { name: #name, required: #required, role: #role, ty: #ty, sensitive: #sensitive })
         })
         .collect();
     let op_id = &op.operation_id;
@@ -306,8 +301,8 @@ pub fn tool(index: usize, op: &Operation) -> GeneratedTool {
             input_schema: #schema,
             listed_schema: #listed_schema,
             args: &[#(#args),*],
-            normalize: #normalize_fn,
-            invoke: #invoke_fn,
+            normalize: ::pfsense_mcp::catalog::normalize::<#index>,
+            invoke: ::pfsense_mcp::catalog::invoke::<#index>,
         }
     };
     GeneratedTool { items, def }
