@@ -227,6 +227,9 @@ pub fn tool(index: usize, op: &Operation) -> GeneratedTool {
         pub struct #args_struct { #(#fields,)* }
 
         #[doc = #fn_doc]
+        // `inline`: compiled (with its struct's `Serialize`) only in a crate that calls it;
+        // the server dispatches through `TOOLS`, so the 677 functions cost it nothing.
+        #[inline]
         pub fn #fn_name<'a>(
             client: &'a ::pfsense_mcp::client::Client,
             args: &#args_struct,
