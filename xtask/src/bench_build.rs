@@ -121,7 +121,14 @@ pub fn run(root: &Path, output: &Path, clean: bool) -> Result<()> {
     }
 
     let release_ws = ["build", "--release", "--workspace"];
-    let release_run = ["build", "--release", "-p", "pfsense-mcp", "--bin", "pfsense-mcp"];
+    let release_run = [
+        "build",
+        "--release",
+        "-p",
+        "pfsense-mcp",
+        "--bin",
+        "pfsense-mcp",
+    ];
     let test_ws = ["test", "--workspace", "--no-run"];
     let debug_run = ["build", "-p", "pfsense-mcp", "--bin", "pfsense-mcp"];
 
@@ -147,7 +154,8 @@ pub fn run(root: &Path, output: &Path, clean: bool) -> Result<()> {
     ));
     let m = cargo(root, &debug_run, &[])?;
     rows.push((
-        "switch: `cargo build -p pfsense-mcp` (what the end-to-end tests run) after the test build".into(),
+        "switch: `cargo build -p pfsense-mcp` (what the end-to-end tests run) after the test build"
+            .into(),
         m.cell(),
     ));
     let m = cargo(root, &release_run, &[])?;

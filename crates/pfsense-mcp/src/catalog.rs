@@ -176,7 +176,7 @@ pub fn normalize_args(def: &ToolDef, args: Value) -> Result<Value, serde_json::E
     }
     for (name, value) in &given {
         if let Some(arg) = fields().find(|a| a.name == name.as_str())
-            && !(value.is_null() && !arg.required)
+            && (arg.required || !value.is_null())
         {
             check_type(arg, value)?;
         }
