@@ -46,10 +46,25 @@ fn cargo(root: &Path, args: &[&str], env: &[(&str, &str)]) -> Result<Measured> {
     cmd.current_dir(root)
         .args(args)
         .env("CARGO_TERM_COLOR", "never")
-        // `cargo run -p xtask` sets CARGO_MANIFEST_DIR; ring's build script tracks it, so
-        // passing it on would rebuild what a shell build built.
-        .env_remove("CARGO_MANIFEST_DIR")
         .env_remove("PFSENSE_OPENAPI_SPEC");
+    // `cargo run -p xtask` sets xtask's CARGO_PKG_*, CARGO_MANIFEST_* and CARGO_CRATE_NAME;
+    // ring's build script tracks several of them (rerun-if-env-changed), so passing them on
+    // rebuilds ring and everything above it, which a shell build never does.
+    for (name, _) in std::env::vars_os() {
+        let name = name.to_string_lossy();
+        if [
+            "CARGO_PKG_",
+            "CARGO_MANIFEST_",
+            "CARGO_CRATE_",
+            "CARGO_BIN_",
+            "CARGO_PRIMARY_",
+        ]
+        .iter()
+        .any(|prefix| name.starts_with(prefix))
+        {
+            cmd.env_remove(name.as_ref());
+        }
+    }
     for (k, v) in env {
         cmd.env(k, v);
     }
