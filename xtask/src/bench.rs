@@ -4,8 +4,8 @@
 //! Measured in one run: spawn → initialize (median of cold starts), tools/list time, bytes and
 //! o200k tokens per tool mode, peak RSS after a full tools/list, tool-call latency p50/p99 of a
 //! read tool next to the same GET made directly (the floor), an HTTP load run (`--sandbox
-//! --http` with concurrent streamable-HTTP clients, see `bench_http`), and (with --build-times)
-//! clean and incremental (spec touched) build times.
+//! --http` with concurrent streamable-HTTP clients, see `bench_http`). `--build` measures build
+//! costs instead (`bench_build`).
 
 use anyhow::{Context, Result, bail};
 use rmcp::model::CallToolRequestParams;
@@ -23,9 +23,14 @@ pub struct Args {
     /// Tool calls (and direct GETs) for the latency percentiles.
     #[arg(long, default_value_t = 400)]
     calls: usize,
-    /// Also measure clean and incremental build times (a clean release build: many minutes).
+    /// Measure build costs instead (no-op build, spec-edit rebuilds, the run/test switch,
+    /// binary size) and replace the report's build section.
     #[arg(long)]
-    build_times: bool,
+    build: bool,
+    /// With --build: also a clean release build of the workspace in its own target directory
+    /// (many minutes).
+    #[arg(long, requires = "build")]
+    clean: bool,
     /// Concurrent streamable-HTTP MCP clients in the HTTP load run (0 skips it).
     #[arg(long, default_value_t = 50)]
     http_clients: usize,
@@ -239,22 +244,7 @@ async fn measure_list(
     ))
 }
 
-fn timed_build(args: &[&str], env: &[(&str, &Path)]) -> Result<Duration> {
-    let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
-    let mut cmd = Command::new(cargo);
-    cmd.current_dir(root()).args(args);
-    for (k, v) in env {
-        cmd.env(k, v);
-    }
-    let started = Instant::now();
-    let status = cmd.status()?;
-    if !status.success() {
-        bail!("cargo {args:?} failed");
-    }
-    Ok(started.elapsed())
-}
-
-fn machine() -> String {
+pub(crate) fn machine() -> String {
     let cpu = std::fs::read_to_string("/proc/cpuinfo")
         .ok()
         .and_then(|c| {
@@ -285,6 +275,9 @@ pub fn run(args: Args) -> Result<()> {
 }
 
 async fn run_async(args: Args) -> Result<()> {
+    if args.build {
+        return crate::bench_build::run(&root(), &args.output, args.clean);
+    }
     let binary = build_release()?;
     if args.http_only {
         let row = crate::bench_http::measure(&binary, args.http_clients.max(1), args.http_seconds)
@@ -430,30 +423,6 @@ async fn run_async(args: Args) -> Result<()> {
         ms(floor_p99)
     );
 
-    let mut build_rows = String::new();
-    if args.build_times {
-        let clean_dir = root().join("target/bench-clean");
-        let _ = std::fs::remove_dir_all(&clean_dir);
-        let clean = timed_build(
-            &["build", "--quiet", "--workspace"],
-            &[("CARGO_TARGET_DIR", &clean_dir)],
-        )?;
-        // Touch the spec (new mtime, same content): the tools are regenerated.
-        let spec = std::fs::read(&spec_path)?;
-        std::fs::write(&spec_path, &spec)?;
-        let touched = timed_build(
-            &["build", "--quiet", "--workspace"],
-            &[("CARGO_TARGET_DIR", &clean_dir)],
-        )?;
-        build_rows = format!(
-            "| clean debug build of the workspace (`cargo build --workspace`, dependencies downloaded) | {:.0} s |\n\
-             | incremental build after touching openapi-spec.json | {:.0} s |\n",
-            clean.as_secs_f64(),
-            touched.as_secs_f64()
-        );
-        let _ = std::fs::remove_dir_all(&clean_dir);
-    }
-
     // HTTP load: --sandbox --http, concurrent streamable-HTTP clients calling read tools.
     let http_rows = if args.http_clients > 0 {
         crate::bench_http::measure(&binary, args.http_clients, args.http_seconds).await?
@@ -487,7 +456,7 @@ async fn run_async(args: Args) -> Result<()> {
          | the same GET made directly (floor) | p50 {fp50}, p99 {fp99} | |\n\
          | tool-call overhead over the floor, p50 | {over} | ≤ 0.3 ms |\n\
          | `--sandbox`: spawn → initialize / first tool call answered (emulator started), median of 5 | {sinit} / {sready} | |\n\
-         {http_rows}{build_rows}",
+         {http_rows}",
         machine = machine(),
         starts = args.starts,
         init = ms(init_median),
@@ -508,7 +477,14 @@ async fn run_async(args: Args) -> Result<()> {
         sinit = ms(sandbox_init),
         sready = ms(sandbox_ready),
     );
-    std::fs::write(root().join(&args.output), &report)?;
+    // The build section (`--build`) is measured separately: keep it.
+    let path = root().join(&args.output);
+    let existing = std::fs::read_to_string(&path).unwrap_or_default();
+    let report = match crate::bench_build::section_of(&existing) {
+        Some(section) => crate::bench_build::with_section(&report, &format!("{section}\n")),
+        None => report,
+    };
+    std::fs::write(&path, &report)?;
     println!("{report}");
     emulator.shutdown().await;
     Ok(())

@@ -3,6 +3,7 @@
 
 mod bank;
 mod bench;
+mod bench_build;
 mod bench_http;
 mod exercise;
 mod golden;
@@ -34,8 +35,8 @@ enum Command {
     /// Run an agent (Claude Code, or `replay`) through the bank of firewall tasks; grade the
     /// final state, count coverage and failures from the audit log.
     BankTest(bank::Args),
-    /// Measure start-up, tools/list size and time per mode, memory, tool-call latency (and
-    /// build times) against the emulator; writes BENCHMARKS.md.
+    /// Measure start-up, tools/list size and time per mode, memory, tool-call latency against
+    /// the emulator, or (--build) build costs; writes BENCHMARKS.md.
     Bench(bench::Args),
 }
 

@@ -1,18 +1,20 @@
 //! `pfsense_tools!("openapi-spec.json")`: one typed MCP tool per pfSense REST API operation.
 //!
-//! A thin shell: `pfsense-spec` decides everything (names, schemas, risk, apply steps); this
-//! crate only turns that model into tokens. The output refers to the runtime through
-//! `::pfsense_mcp::catalog`, so it is meant to be expanded inside the `pfsense-mcp` crate.
+//! A thin shell: it parses the literal, finds and loads the spec, reports problems naming the
+//! spec file and the operation, and keeps rustc tracking the spec. `pfsense-spec` decides
+//! everything (names, schemas, risk, apply steps) and `pfsense-codegen` turns that model into
+//! tokens. The output refers to the runtime through `::pfsense_mcp::catalog`, so it is meant to
+//! be expanded inside the `pfsense-mcp` crate.
 //!
 //! The spec path is resolved against `PFSENSE_OPENAPI_SPEC` when it is set, else against the
 //! invoking crate's directory and its ancestors (so `"openapi-spec.json"` finds the workspace
 //! root). The output `include_str!`s the spec (as `SPEC_JSON`) and reads the variable with `option_env!`, so
 //! rustc rebuilds the tools when the file or the variable changes.
 
-use pfsense_spec::{ArgRole, ArgType, Method, Module, Operation, PathKind, Risk, Spec, Verb};
+use pfsense_spec::Spec;
 use proc_macro::TokenStream;
-use proc_macro2::{Span, TokenStream as TokenStream2};
-use quote::{format_ident, quote};
+use proc_macro2::TokenStream as TokenStream2;
+use quote::quote;
 use std::path::{Path, PathBuf};
 use syn::{LitStr, parse_macro_input};
 
@@ -92,336 +94,15 @@ fn expand(lit: &LitStr) -> Result<TokenStream2, String> {
         .unwrap_or(path.clone())
         .display()
         .to_string();
-    Ok(generate(&spec, &path_str))
-}
-
-fn struct_name(tool: &str) -> syn::Ident {
-    let base = tool.strip_prefix("pfsense_").unwrap_or(tool);
-    let camel: String = base
-        .split('_')
-        .filter(|w| !w.is_empty())
-        .map(|w| {
-            let mut c = w.chars();
-            match c.next() {
-                Some(f) => f.to_ascii_uppercase().to_string() + c.as_str(),
-                None => String::new(),
-            }
-        })
-        .collect();
-    format_ident!("{}Args", camel)
-}
-
-/// A Rust field name for an API field: snake case, keywords as raw identifiers.
-fn field_ident(name: &str, taken: &mut Vec<String>) -> syn::Ident {
-    let mut s: String = name
-        .chars()
-        .map(|c| {
-            if c.is_ascii_alphanumeric() {
-                c.to_ascii_lowercase()
-            } else {
-                '_'
-            }
-        })
-        .collect();
-    if s.is_empty() || s.starts_with(|c: char| c.is_ascii_digit()) {
-        s = format!("f_{s}");
-    }
-    let base = s.clone();
-    let mut n = 2;
-    while taken.contains(&s) {
-        s = format!("{base}_{n}");
-        n += 1;
-    }
-    taken.push(s.clone());
-    if syn::parse_str::<syn::Ident>(&s).is_ok() && s != "self" && s != "crate" && s != "super" {
-        syn::Ident::new(&s, Span::call_site())
-    } else if matches!(s.as_str(), "self" | "crate" | "super" | "Self") {
-        format_ident!("{}_", s)
-    } else {
-        syn::Ident::new_raw(&s, Span::call_site())
-    }
-}
-
-fn rust_type(ty: &ArgType, role: ArgRole) -> TokenStream2 {
-    match role {
-        ArgRole::ListBody => return quote!(::std::vec::Vec<::serde_json::Value>),
-        ArgRole::Filters => {
-            return quote!(::serde_json::Map<::std::string::String, ::serde_json::Value>);
-        }
-        _ => {}
-    }
-    match ty {
-        ArgType::String => quote!(::std::string::String),
-        ArgType::Integer => quote!(i64),
-        ArgType::Number => quote!(f64),
-        ArgType::Boolean => quote!(bool),
-        ArgType::StringList => quote!(::std::vec::Vec<::std::string::String>),
-        ArgType::IntegerList => quote!(::std::vec::Vec<i64>),
-        ArgType::Json => quote!(::serde_json::Value),
-    }
-}
-
-fn method_tokens(m: Method) -> TokenStream2 {
-    match m {
-        Method::Get => quote!(::pfsense_mcp::spec::Method::Get),
-        Method::Post => quote!(::pfsense_mcp::spec::Method::Post),
-        Method::Put => quote!(::pfsense_mcp::spec::Method::Put),
-        Method::Patch => quote!(::pfsense_mcp::spec::Method::Patch),
-        Method::Delete => quote!(::pfsense_mcp::spec::Method::Delete),
-    }
-}
-
-fn risk_tokens(r: Risk) -> TokenStream2 {
-    match r {
-        Risk::Read => quote!(::pfsense_mcp::spec::Risk::Read),
-        Risk::Write => quote!(::pfsense_mcp::spec::Risk::Write),
-        Risk::Destructive => quote!(::pfsense_mcp::spec::Risk::Destructive),
-        Risk::Dangerous => quote!(::pfsense_mcp::spec::Risk::Dangerous),
-    }
-}
-
-fn verb_tokens(v: Verb) -> TokenStream2 {
-    let id = format_ident!(
-        "{}",
-        match v {
-            Verb::Get => "Get",
-            Verb::List => "List",
-            Verb::Create => "Create",
-            Verb::Update => "Update",
-            Verb::Replace => "Replace",
-            Verb::Delete => "Delete",
-            Verb::Action => "Action",
-            Verb::Apply => "Apply",
-            Verb::ApplyStatus => "ApplyStatus",
-        }
-    );
-    quote!(::pfsense_mcp::spec::Verb::#id)
-}
-
-fn kind_tokens(k: PathKind) -> TokenStream2 {
-    let id = format_ident!(
-        "{}",
-        match k {
-            PathKind::Plural => "Plural",
-            PathKind::Item => "Item",
-            PathKind::Settings => "Settings",
-            PathKind::Apply => "Apply",
-            PathKind::Action => "Action",
-            PathKind::ReadOnly => "ReadOnly",
-            PathKind::WriteOnly => "WriteOnly",
-        }
-    );
-    quote!(::pfsense_mcp::spec::PathKind::#id)
-}
-
-fn module_tokens(m: Module) -> TokenStream2 {
-    let name: String = m
-        .as_str()
-        .split('_')
-        .map(|w| {
-            let mut c = w.chars();
-            c.next()
-                .map(|f| f.to_ascii_uppercase().to_string() + c.as_str())
-                .unwrap_or_default()
-        })
-        .collect();
-    let id = format_ident!("{}", name);
-    quote!(::pfsense_mcp::spec::Module::#id)
-}
-
-fn role_tokens(r: ArgRole) -> TokenStream2 {
-    match r {
-        ArgRole::Field => quote!(::pfsense_mcp::spec::ArgRole::Field),
-        ArgRole::Filters => quote!(::pfsense_mcp::spec::ArgRole::Filters),
-        ArgRole::ListBody => quote!(::pfsense_mcp::spec::ArgRole::ListBody),
-        ArgRole::Confirm => quote!(::pfsense_mcp::spec::ArgRole::Confirm),
-        ArgRole::Projection => quote!(::pfsense_mcp::spec::ArgRole::Projection),
-        ArgRole::Guard => quote!(::pfsense_mcp::spec::ArgRole::Guard),
-    }
-}
-
-fn opt_str(s: &Option<String>) -> TokenStream2 {
-    match s {
-        Some(s) => quote!(::core::option::Option::Some(#s)),
-        None => quote!(::core::option::Option::None),
-    }
-}
-
-struct Generated {
-    items: TokenStream2,
-    def: TokenStream2,
-}
-
-fn generate_tool(index: usize, op: &Operation) -> Generated {
-    let tool = &op.tool_name;
-    let args_struct = struct_name(tool);
-    let fn_name = format_ident!("{}", tool);
-    let invoke_fn = format_ident!("__invoke_{}", index);
-    let normalize_fn = format_ident!("__normalize_{}", index);
-
-    let mut taken = Vec::new();
-    let mut fields = Vec::new();
-    for arg in op.args.iter().filter(|a| {
-        !matches!(
-            a.role,
-            ArgRole::Confirm | ArgRole::Projection | ArgRole::Guard
-        )
-    }) {
-        let ident = field_ident(&arg.name, &mut taken);
-        let name = &arg.name;
-        let ty = rust_type(&arg.ty, arg.role);
-        let doc = format!("`{name}`");
-        if arg.required {
-            fields.push(quote! {
-                #[doc = #doc]
-                #[serde(rename = #name)]
-                pub #ident: #ty
-            });
-        } else {
-            fields.push(quote! {
-                #[doc = #doc]
-                #[serde(rename = #name, default, skip_serializing_if = "::core::option::Option::is_none")]
-                pub #ident: ::core::option::Option<#ty>
-            });
-        }
-    }
-    let struct_doc = format!("Arguments of `{tool}` ({} {}).", op.method, op.path);
-    let fn_doc = format!("{} ({} {})", op.description, op.method, op.path);
-
-    let items = quote! {
-        #[doc = #struct_doc]
-        #[derive(::std::fmt::Debug, ::std::clone::Clone, ::serde::Serialize, ::serde::Deserialize)]
-        #[serde(deny_unknown_fields)]
-        pub struct #args_struct { #(#fields,)* }
-
-        #[doc = #fn_doc]
-        pub async fn #fn_name(
-            client: &::pfsense_mcp::client::Client,
-            args: &#args_struct,
-        ) -> ::core::result::Result<::pfsense_mcp::client::ApiResponse, ::pfsense_mcp::client::CallError> {
-            let args = ::pfsense_mcp::catalog::to_arguments(args)?;
-            client.call(&TOOLS[#index], &args).await
-        }
-
-        fn #normalize_fn(
-            args: ::serde_json::Value,
-        ) -> ::core::result::Result<::serde_json::Value, ::serde_json::Error> {
-            let typed: #args_struct = ::serde_json::from_value(args)?;
-            ::serde_json::to_value(&typed)
-        }
-
-        fn #invoke_fn<'a>(
-            client: &'a ::pfsense_mcp::client::Client,
-            args: ::serde_json::Value,
-        ) -> ::pfsense_mcp::catalog::CallFuture<'a> {
-            ::std::boxed::Box::pin(async move {
-                let typed: #args_struct = ::serde_json::from_value(args)
-                    .map_err(::pfsense_mcp::client::CallError::arguments)?;
-                #fn_name(client, &typed).await
-            })
-        }
-    };
-
-    let method = method_tokens(op.method);
-    let path = &op.path;
-    let verb = verb_tokens(op.verb);
-    let kind = kind_tokens(op.path_kind);
-    let module = module_tokens(op.module);
-    let risk = risk_tokens(op.risk);
-    let danger = opt_str(&op.danger);
-    let model = &op.model;
-    let parent_model = opt_str(&op.parent_model);
-    let summary = &op.summary;
-    let description = &op.description;
-    let schema = serde_json::to_string(&op.input_schema).unwrap_or_else(|_| "{}".into());
-    let listed_schema = serde_json::to_string(&op.listed_schema).unwrap_or_else(|_| "{}".into());
-    let applies_immediately = match op.applies_immediately {
-        Some(b) => quote!(::core::option::Option::Some(#b)),
-        None => quote!(::core::option::Option::None),
-    };
-    let apply = match &op.apply {
-        Some(a) => {
-            let (subsystem, apath, tool, status) =
-                (&a.subsystem, &a.path, &a.apply_tool, &a.status_tool);
-            quote!(::core::option::Option::Some(::pfsense_mcp::catalog::ApplyStep {
-                subsystem: #subsystem, path: #apath, tool: #tool, status_tool: #status,
-            }))
-        }
-        None => quote!(::core::option::Option::None),
-    };
-    let packages = &op.required_packages;
-    let basic_only = op.basic_auth_only;
-    let binary = op.binary_response;
-    let enveloped = op.enveloped;
-    let args: Vec<TokenStream2> = op
-        .args
-        .iter()
-        .map(|a| {
-            let (name, required, sensitive) = (&a.name, a.required, a.sensitive);
-            let role = role_tokens(a.role);
-            quote!(::pfsense_mcp::catalog::ArgDef { name: #name, required: #required, role: #role, sensitive: #sensitive })
-        })
-        .collect();
-    let op_id = &op.operation_id;
-    let def = quote! {
-        ::pfsense_mcp::catalog::ToolDef {
-            name: #tool,
-            operation_id: #op_id,
-            method: #method,
-            path: #path,
-            path_kind: #kind,
-            verb: #verb,
-            model: #model,
-            parent_model: #parent_model,
-            module: #module,
-            risk: #risk,
-            danger: #danger,
-            applies_immediately: #applies_immediately,
-            apply: #apply,
-            required_packages: &[#(#packages),*],
-            basic_auth_only: #basic_only,
-            binary_response: #binary,
-            enveloped: #enveloped,
-            summary: #summary,
-            description: #description,
-            input_schema: #schema,
-            listed_schema: #listed_schema,
-            args: &[#(#args),*],
-            normalize: #normalize_fn,
-            invoke: #invoke_fn,
-        }
-    };
-    Generated { items, def }
-}
-
-fn generate(spec: &Spec, spec_path: &str) -> TokenStream2 {
-    let generated: Vec<Generated> = spec
-        .operations
-        .iter()
-        .enumerate()
-        .map(|(i, op)| generate_tool(i, op))
-        .collect();
-    let items = generated.iter().map(|g| &g.items);
-    let defs = generated.iter().map(|g| &g.def);
-    let count = spec.operations.len();
-    let version = &spec.api_version;
-    let title = &spec.title;
-    quote! {
+    let catalog = pfsense_codegen::catalog(&spec);
+    Ok(quote! {
         /// The spec the tools were generated from. Including it makes rustc rebuild on change;
         /// the sandbox serves it.
-        pub const SPEC_JSON: &str = ::core::include_str!(#spec_path);
+        pub const SPEC_JSON: &str = ::core::include_str!(#path_str);
         const _: ::core::option::Option<&str> = ::core::option_env!("PFSENSE_OPENAPI_SPEC");
-
         /// Path of the spec the tools were generated from.
-        pub const SPEC_PATH: &str = #spec_path;
-        /// `info.version` of the spec, e.g. `v2.7.1`.
-        pub const SPEC_VERSION: &str = #version;
-        /// `info.title` of the spec.
-        pub const SPEC_TITLE: &str = #title;
+        pub const SPEC_PATH: &str = #path_str;
 
-        #(#items)*
-
-        /// Every generated tool, sorted by name.
-        pub static TOOLS: [::pfsense_mcp::catalog::ToolDef; #count] = [#(#defs),*];
-    }
+        #catalog
+    })
 }

@@ -260,7 +260,7 @@ pub enum ArgRole {
 }
 
 /// Rust-facing type of one argument, for the generated typed structs.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum ArgType {
     String,

@@ -1,0 +1,2 @@
+// Empty: it exists so that the [build-dependencies] above take part in the host features.
+fn main() {}

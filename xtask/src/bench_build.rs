@@ -1,0 +1,284 @@
+//! `cargo xtask bench --build`: what building costs. Clean workspace build (with `--clean`, in
+//! its own target directory), no-op build, rebuild after a spec edit (release and debug), the
+//! switch between the README's run and test commands, and the binary's size; each figure with
+//! the machine's load average, because build times on a shared machine mean little without it.
+//! Writes the "Build" section of BENCHMARKS.md and keeps the rest.
+
+use anyhow::{Context, Result, bail};
+use std::path::{Path, PathBuf};
+use std::process::Command;
+use std::time::{Duration, Instant};
+
+const SECTION_START: &str = "<!-- build: start (cargo xtask bench --build) -->";
+const SECTION_END: &str = "<!-- build: end -->";
+
+/// One cargo invocation: how long, how many units it compiled, the load around it.
+struct Measured {
+    took: Duration,
+    compiled: usize,
+    load_before: f64,
+    load_after: f64,
+}
+
+impl Measured {
+    fn cell(&self) -> String {
+        format!(
+            "{:.1} s, {} crate(s) compiled (load {:.1} → {:.1})",
+            self.took.as_secs_f64(),
+            self.compiled,
+            self.load_before,
+            self.load_after
+        )
+    }
+}
+
+fn load_average() -> f64 {
+    std::fs::read_to_string("/proc/loadavg")
+        .ok()
+        .and_then(|l| l.split_whitespace().next().and_then(|v| v.parse().ok()))
+        .unwrap_or(f64::NAN)
+}
+
+/// Run cargo with these arguments and environment; count the `Compiling` lines it prints.
+fn cargo(root: &Path, args: &[&str], env: &[(&str, &str)]) -> Result<Measured> {
+    let program = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
+    let mut cmd = Command::new(program);
+    cmd.current_dir(root)
+        .args(args)
+        .env("CARGO_TERM_COLOR", "never")
+        .env_remove("PFSENSE_OPENAPI_SPEC");
+    // `cargo run -p xtask` sets xtask's CARGO_PKG_*, CARGO_MANIFEST_* and CARGO_CRATE_NAME;
+    // ring's build script tracks several of them (rerun-if-env-changed), so passing them on
+    // rebuilds ring and everything above it, which a shell build never does.
+    for (name, _) in std::env::vars_os() {
+        let name = name.to_string_lossy();
+        if [
+            "CARGO_PKG_",
+            "CARGO_MANIFEST_",
+            "CARGO_CRATE_",
+            "CARGO_BIN_",
+            "CARGO_PRIMARY_",
+        ]
+        .iter()
+        .any(|prefix| name.starts_with(prefix))
+        {
+            cmd.env_remove(name.as_ref());
+        }
+    }
+    for (k, v) in env {
+        cmd.env(k, v);
+    }
+    let load_before = load_average();
+    let started = Instant::now();
+    let output = cmd
+        .output()
+        .with_context(|| format!("run cargo {args:?}"))?;
+    let took = started.elapsed();
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    if !output.status.success() {
+        bail!("cargo {args:?} failed:\n{stderr}");
+    }
+    let compiled = stderr
+        .lines()
+        .filter(|l| l.trim_start().starts_with("Compiling "))
+        .count();
+    eprintln!(
+        "cargo {}: {:.1} s, {compiled} compiled",
+        args.join(" "),
+        took.as_secs_f64()
+    );
+    Ok(Measured {
+        took,
+        compiled,
+        load_before,
+        load_after: load_average(),
+    })
+}
+
+/// The spec with one operation's description changed: the smallest edit that changes a tool.
+fn edited_spec(root: &Path, into: &Path) -> Result<()> {
+    let text = std::fs::read_to_string(root.join("openapi-spec.json"))
+        .context("read openapi-spec.json at the workspace root")?;
+    let needle = "\"description\":";
+    let at = text
+        .find(needle)
+        .context("the spec has no description to edit")?;
+    let value_start = text[at + needle.len()..]
+        .find('"')
+        .map(|i| at + needle.len() + i + 1)
+        .context("a description without a string value")?;
+    let mut edited = text.clone();
+    edited.insert_str(value_start, "(edited by cargo xtask bench --build) ");
+    std::fs::write(into, edited)?;
+    Ok(())
+}
+
+pub fn run(root: &Path, output: &Path, clean: bool) -> Result<()> {
+    let target = std::env::var("CARGO_TARGET_DIR")
+        .map(PathBuf::from)
+        .unwrap_or_else(|_| root.join("target"));
+    let mut rows: Vec<(String, String)> = Vec::new();
+
+    if clean {
+        let dir = target.join("bench-clean");
+        let _ = std::fs::remove_dir_all(&dir);
+        let dir_str = dir.display().to_string();
+        let m = cargo(
+            root,
+            &["build", "--release", "--workspace"],
+            &[("CARGO_TARGET_DIR", &dir_str)],
+        )?;
+        rows.push((
+            "clean release build of the workspace (`cargo build --release --workspace`, own target directory, dependencies downloaded)".into(),
+            m.cell(),
+        ));
+        let _ = std::fs::remove_dir_all(&dir);
+    }
+
+    let release_ws = ["build", "--release", "--workspace"];
+    let release_run = [
+        "build",
+        "--release",
+        "-p",
+        "pfsense-mcp",
+        "--bin",
+        "pfsense-mcp",
+    ];
+    let test_ws = ["test", "--workspace", "--no-run"];
+    let debug_run = ["build", "-p", "pfsense-mcp", "--bin", "pfsense-mcp"];
+
+    // Bring both profiles up to date first; these are not measured.
+    cargo(root, &release_ws, &[])?;
+    cargo(root, &test_ws, &[])?;
+    cargo(root, &debug_run, &[])?;
+
+    let m = cargo(root, &release_ws, &[])?;
+    rows.push((
+        "no-op build (`cargo build --release --workspace` again)".into(),
+        m.cell(),
+    ));
+    let m = cargo(root, &release_run, &[])?;
+    rows.push((
+        "switch: `cargo build --release -p pfsense-mcp` (the README's run) after the workspace build".into(),
+        m.cell(),
+    ));
+    let m = cargo(root, &test_ws, &[])?;
+    rows.push((
+        "switch: `cargo test --workspace --no-run` (the README's test) after the run build".into(),
+        m.cell(),
+    ));
+    let m = cargo(root, &debug_run, &[])?;
+    rows.push((
+        "switch: `cargo build -p pfsense-mcp` (what the end-to-end tests run) after the test build"
+            .into(),
+        m.cell(),
+    ));
+    let m = cargo(root, &release_run, &[])?;
+    rows.push((
+        "switch back: the README's run after the test build".into(),
+        m.cell(),
+    ));
+
+    // A spec edit, through PFSENSE_OPENAPI_SPEC so the real file is never touched; rustc tracks
+    // the variable and the file alike. Then back to the real spec, which rebuilds again.
+    let edited = target.join("bench-edited-spec.json");
+    edited_spec(root, &edited)?;
+    let edited_str = edited.display().to_string();
+    for (profile, args) in [("release", &release_run[..]), ("debug", &debug_run[..])] {
+        let m = cargo(root, args, &[("PFSENSE_OPENAPI_SPEC", &edited_str)])?;
+        rows.push((
+            format!("{profile} rebuild of pfsense-mcp after one description in the spec changed"),
+            m.cell(),
+        ));
+        let m = cargo(root, args, &[])?;
+        rows.push((
+            format!("{profile} rebuild of pfsense-mcp after restoring the spec"),
+            m.cell(),
+        ));
+    }
+    let _ = std::fs::remove_file(&edited);
+
+    let binary = target.join("release/pfsense-mcp");
+    let size = std::fs::metadata(&binary)
+        .with_context(|| format!("{} after the release build", binary.display()))?
+        .len();
+    rows.push((
+        "release binary `target/release/pfsense-mcp`".into(),
+        format!("{:.1} MiB ({size} bytes)", size as f64 / 1024.0 / 1024.0),
+    ));
+
+    let date = Command::new("date")
+        .args(["-u", "+%Y-%m-%d %H:%M UTC"])
+        .output()
+        .map(|o| String::from_utf8_lossy(&o.stdout).trim().to_string())
+        .unwrap_or_default();
+    let mut section = format!(
+        "{SECTION_START}\n## Build\n\n\
+         Measured by `cargo xtask bench --build{}` on {date}, {machine}. Each row gives the \
+         1-minute load average before and after it: the machine may be shared, so compare rows \
+         of one run with each other rather than across runs. Profiles as in the workspace \
+         `Cargo.toml` (release: `strip`, `pfsense-mcp` incremental, optimised macro).\n\n\
+         | what | measured |\n|---|---|\n",
+        if clean { " --clean" } else { "" },
+        machine = crate::bench::machine(),
+    );
+    for (what, value) in &rows {
+        section.push_str(&format!("| {what} | {value} |\n"));
+    }
+    section.push_str(SECTION_END);
+    section.push('\n');
+
+    let path = root.join(output);
+    let existing = std::fs::read_to_string(&path).unwrap_or_default();
+    let report = with_section(&existing, &section);
+    std::fs::write(&path, &report)?;
+    println!("{section}");
+    Ok(())
+}
+
+/// `report` with its build section replaced by `section` (appended when it has none).
+pub fn with_section(report: &str, section: &str) -> String {
+    match (report.find(SECTION_START), report.find(SECTION_END)) {
+        (Some(start), Some(end)) if end > start => format!(
+            "{}{section}{}",
+            &report[..start],
+            report[end + SECTION_END.len()..].trim_start_matches('\n')
+        ),
+        _ => {
+            let mut out = report.trim_end().to_string();
+            if !out.is_empty() {
+                out.push_str("\n\n");
+            }
+            out.push_str(section);
+            out
+        }
+    }
+}
+
+/// The build section of an existing report, to carry over when the run figures are rewritten.
+pub fn section_of(report: &str) -> Option<&str> {
+    let start = report.find(SECTION_START)?;
+    let end = report.find(SECTION_END)? + SECTION_END.len();
+    (end > start).then(|| &report[start..end])
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_build_section_is_replaced_in_place_or_appended() {
+        let section = format!("{SECTION_START}\nnew\n{SECTION_END}\n");
+        let appended = with_section("# Benchmarks\n\nrun rows\n", &section);
+        assert_eq!(appended, format!("# Benchmarks\n\nrun rows\n\n{section}"));
+        let old = format!("# B\n\n{SECTION_START}\nold\n{SECTION_END}\n\ntail\n");
+        assert_eq!(
+            with_section(&old, &section),
+            format!("# B\n\n{section}tail\n")
+        );
+        assert_eq!(
+            section_of(&appended),
+            Some(format!("{SECTION_START}\nnew\n{SECTION_END}").as_str())
+        );
+    }
+}
