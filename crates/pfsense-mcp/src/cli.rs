@@ -278,15 +278,19 @@ pub async fn serve(server: PfSenseServer, http: &crate::http::HttpArgs) -> Resul
 
 pub async fn serve_stdio(server: PfSenseServer) -> Result<(), String> {
     tracing::info!(tools = server.offered().len(), "serving MCP on stdio");
-    let running = server
-        .serve(rmcp::transport::stdio())
-        .await
-        .map_err(|e| format!("MCP session failed to start: {e}"))?;
-    running
-        .waiting()
-        .await
-        .map_err(|e| format!("MCP session ended with an error: {e}"))?;
-    Ok(())
+    // Lines that are not JSON are answered before rmcp sees them (stdio.rs).
+    let (input, output, writer) = crate::stdio::guarded(tokio::io::stdin(), tokio::io::stdout());
+    let result = match server.serve((input, output)).await {
+        Ok(running) => running
+            .waiting()
+            .await
+            .map(drop)
+            .map_err(|e| format!("MCP session ended with an error: {e}")),
+        Err(e) => Err(format!("MCP session failed to start: {e}")),
+    };
+    // Answers to the last lines read are written before the process ends.
+    let _ = tokio::time::timeout(std::time::Duration::from_secs(5), writer).await;
+    result
 }
 
 /// One catalogue entry as `tools --json` prints it.

@@ -1031,7 +1031,7 @@ impl ServerHandler for PfSenseServer {
         // Secret values of this call are scrubbed from everything that comes back.
         crate::safety::secrets::remember_secrets_of(&args);
         let mut result = self.call(&request.name, args, &ctx).await?;
-        crate::safety::secrets::scrub_result(&mut result);
+        crate::safety::secrets::clean_result(&mut result);
         Ok(result.into())
     }
 }

@@ -16,7 +16,7 @@ use std::sync::{Arc, Mutex};
 pub const SESSION_HEADER: &str = "mcp-session-id";
 
 /// Default number of live sessions one token may hold.
-pub const DEFAULT_MAX_SESSIONS_PER_TOKEN: usize = 16;
+pub const DEFAULT_MAX_SESSIONS_PER_TOKEN: usize = 64;
 
 /// Which token opened which session.
 pub struct Sessions {

@@ -147,11 +147,14 @@ pub fn remember_secrets_of(args: &Value) {
     walk(args, false);
 }
 
-/// Scrub every remembered secret value from a tool result: its text, its structured content.
-pub fn scrub_result(result: &mut rmcp::model::CallToolResult) {
+/// Make a tool result fit to leave: every remembered secret value scrubbed from its text and
+/// structured content, and control and bidirectional characters in its text (what people
+/// read: previews, errors) escaped. Structured data keeps its characters (JSON escapes
+/// controls; rewriting values would change what a caller writes back).
+pub fn clean_result(result: &mut rmcp::model::CallToolResult) {
     for block in result.content.iter_mut() {
         if let Some(text) = block.as_text() {
-            let cleaned = crate::secret::scrub(&text.text);
+            let cleaned = super::elicit::printable(&crate::secret::scrub(&text.text));
             if cleaned != text.text {
                 *block = rmcp::model::ContentBlock::text(cleaned);
             }
@@ -185,7 +188,7 @@ mod tests {
         )]);
         result.structured_content =
             Some(json!({"error": {"message": "<html>Bind-PW-1f3a</html>"}}));
-        scrub_result(&mut result);
+        clean_result(&mut result);
         let shown = serde_json::to_string(&result).unwrap();
         assert!(
             !shown.contains("Bind-PW-1f3a") && !shown.contains("static-key-77"),
