@@ -133,7 +133,7 @@ fn secret_value(i: usize, field: &str) -> String {
 
 /// Arguments for `op`: required fields filled, every secret string field set to its known
 /// value. Returns the arguments and the secrets.
-fn arguments(i: usize, op: &Operation) -> (Value, Vec<String>) {
+fn arguments(i: usize, op: &Operation, refs: &Map<String, Value>) -> (Value, Vec<String>) {
     let schema: Value = op.input_schema.clone();
     let mut args = Map::new();
     let mut secrets = Vec::new();
@@ -150,6 +150,8 @@ fn arguments(i: usize, op: &Operation) -> (Value, Vec<String>) {
                     json!(v)
                 },
             );
+        } else if let Some(v) = refs.get(&arg.name) {
+            args.insert(arg.name.clone(), v.clone());
         } else if let Some((_, v)) = NOT_SECRET.iter().find(|(f, _)| *f == arg.name) {
             args.insert(arg.name.clone(), json!(v));
         } else if arg.required
@@ -205,12 +207,18 @@ async fn no_secret_sent_to_any_create_tool_comes_back_or_is_stored() {
     let emu = emulator().await;
     let dir = tempfile::tempdir().unwrap();
     let human = Human::new(true, HumanAnswer::Accept);
-    let s = start(env_for(&emu), dir.path(), human.clone()).await;
+    let mut env = env_for(&emu);
+    // Creating an API key takes Basic authentication.
+    env.push(("PFSENSE_USERNAME".into(), "admin".into()));
+    env.push(("PFSENSE_PASSWORD".into(), "pfsense".into()));
+    let s = start(env, dir.path(), human.clone()).await;
     let mut shown = Vec::new();
     let mut all_secrets = Vec::new();
     let mut created = 0;
+    // References to objects made earlier in the run: a CA's and a certificate's refid.
+    let mut refs = Map::new();
     for (i, op) in ops.iter().enumerate() {
-        let (args, secrets) = arguments(i, op);
+        let (args, secrets) = arguments(i, op, &refs);
         all_secrets.extend(secrets);
         // A preview first, then the change itself.
         let preview = s.call(&op.tool_name, args.clone()).await;
@@ -229,6 +237,20 @@ async fn no_secret_sent_to_any_create_tool_comes_back_or_is_stored() {
             );
         } else {
             created += 1;
+            let refid = done
+                .structured_content
+                .as_ref()
+                .map(|c| c["data"]["refid"].clone())
+                .unwrap_or(Value::Null);
+            match op.tool_name.as_str() {
+                "pfsense_create_system_certificate_authority" => {
+                    refs.insert("caref".into(), refid);
+                }
+                "pfsense_create_system_certificate" => {
+                    refs.insert("certref".into(), refid);
+                }
+                _ => {}
+            }
         }
         shown.push(serde_json::to_string(&done).unwrap());
     }
