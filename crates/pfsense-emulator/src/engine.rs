@@ -257,10 +257,11 @@ pub fn represent(
     };
     for field in &schema.fields {
         let name = field.name.as_str();
-        if field.write_only || tables::HIDDEN_FIELDS.contains(&(model, name)) {
+        if field.write_only {
             continue;
         }
-        if field.sensitive && !expose {
+        // What pfrest marks sensitive, not our wider rule: the emulator answers as a box does.
+        if pfsense_spec::tables::pfrest_hides(model, name) && !expose {
             // "POST /auth/key returns the plaintext key once; later reads show key: null"
             if model == "RESTAPIKey" && name == "key" {
                 out.insert("key".into(), Value::Null);

@@ -224,9 +224,6 @@ pub const FIREWALL_DIRTY_MARKS: &[(&str, &str)] = &[
     ("FirewallScheduleTimeRange", "filter"),
 ];
 
-/// Fields hidden from every response besides writeOnly and the sensitive-name rule (key hashes).
-pub const HIDDEN_FIELDS: &[(&str, &str)] = &[("RESTAPIKey", "hash")];
-
 /// Fields that cannot change after creation (`FIELD_VALUE_CHANGED_WHEN_NOT_EDITABLE`).
 pub const NOT_EDITABLE: &[(&str, &str)] = &[
     // "CRL descr, lifetime, serial, method cannot change after creation"

@@ -8,21 +8,26 @@ use rmcp::ServiceExt;
 use serde_json::{Value, json};
 use std::collections::BTreeMap;
 
+/// rmcp's session manager, held to warnings: it logs session ids at info.
+const SESSION_LOG_TARGET: &str = "rmcp::transport::streamable_http_server::session=warn";
+
 /// Logs go to stderr: stdout carries the MCP protocol.
 pub fn init_logging() {
     let filter = tracing_subscriber::EnvFilter::try_from_env("PFSENSE_MCP_LOG")
         .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("pfsense_mcp=info,warn"));
     // rmcp's debug and trace events print whole MCP messages, tool arguments included, and
     // those can hold passwords and keys: never below info, whatever the filter says.
-    let filter = match "rmcp=info".parse() {
-        Ok(directive) => filter.add_directive(directive),
-        Err(_) => filter,
-    };
+    // rmcp's HTTP session manager logs (and spans) session ids at info: keep them out.
+    let filter = ["rmcp=info", SESSION_LOG_TARGET]
+        .iter()
+        .filter_map(|d| d.parse().ok())
+        .fold(filter, |f, d| f.add_directive(d));
     let _ = tracing_subscriber::fmt()
         // A closed stderr must not panic the logging thread (tracing falls back to eprintln!).
         .log_internal_errors(false)
         .with_env_filter(filter)
-        .with_writer(std::io::stderr)
+        // Secret values callers sent never reach the log, whatever logged them.
+        .with_writer(crate::secret::ScrubbingStderr)
         .with_ansi(false)
         .try_init();
 }
@@ -273,15 +278,19 @@ pub async fn serve(server: PfSenseServer, http: &crate::http::HttpArgs) -> Resul
 
 pub async fn serve_stdio(server: PfSenseServer) -> Result<(), String> {
     tracing::info!(tools = server.offered().len(), "serving MCP on stdio");
-    let running = server
-        .serve(rmcp::transport::stdio())
-        .await
-        .map_err(|e| format!("MCP session failed to start: {e}"))?;
-    running
-        .waiting()
-        .await
-        .map_err(|e| format!("MCP session ended with an error: {e}"))?;
-    Ok(())
+    // Lines that are not JSON are answered before rmcp sees them (stdio.rs).
+    let (input, output, writer) = crate::stdio::guarded(tokio::io::stdin(), tokio::io::stdout());
+    let result = match server.serve((input, output)).await {
+        Ok(running) => running
+            .waiting()
+            .await
+            .map(drop)
+            .map_err(|e| format!("MCP session ended with an error: {e}")),
+        Err(e) => Err(format!("MCP session failed to start: {e}")),
+    };
+    // Answers to the last lines read are written before the process ends.
+    let _ = tokio::time::timeout(std::time::Duration::from_secs(5), writer).await;
+    result
 }
 
 /// One catalogue entry as `tools --json` prints it.

@@ -29,5 +29,6 @@ pub mod sandbox;
 pub mod search;
 pub mod secret;
 pub mod server;
+pub mod stdio;
 pub mod tls;
 pub mod validate;

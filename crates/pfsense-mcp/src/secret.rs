@@ -1,6 +1,10 @@
-//! A string that never shows itself in logs, debug output or error messages.
+//! A string that never shows itself in logs, debug output or error messages; and the values
+//! of secrets callers sent, scrubbed from every text that leaves the process (results, errors,
+//! the firewall's own messages, the audit log, the journal, logs).
 
+use serde_json::Value;
 use std::fmt;
+use std::sync::RwLock;
 
 #[derive(Clone, PartialEq, Eq)]
 pub struct Secret(String);
@@ -41,14 +45,123 @@ impl std::str::FromStr for Secret {
     }
 }
 
+/// What a scrubbed value is replaced with (the same placeholder as redacted fields).
+const SCRUBBED: &str = "<redacted>";
+
+/// Secret values shorter than this are not scrubbed from free text: replacing every `ab` in
+/// a result would garble it. Fields are still redacted by name whatever their length.
+pub const MIN_SCRUBBED_CHARS: usize = 4;
+
+/// How many secret values are remembered: bounded memory (past it, the shortest is dropped).
+const REMEMBERED: usize = 4096;
+
+/// The secret values callers sent (sensitive fields of requests), longest first so a value
+/// that contains another is replaced whole.
+static SEEN: RwLock<Vec<String>> = RwLock::new(Vec::new());
+
+/// Remember a secret value so [`scrub`] removes it from text that leaves the process.
+pub fn remember(value: &str) {
+    if value.chars().count() < MIN_SCRUBBED_CHARS || value.contains(SCRUBBED) {
+        return;
+    }
+    let mut seen = SEEN.write().unwrap_or_else(|e| e.into_inner());
+    if seen.iter().any(|s| s == value) {
+        return;
+    }
+    if seen.len() >= REMEMBERED {
+        seen.pop();
+    }
+    seen.push(value.to_string());
+    seen.sort_by_key(|v| std::cmp::Reverse(v.len()));
+}
+
+fn forms(value: &str) -> [String; 2] {
+    // As is, and as it appears in Debug output and JSON (escaped quotes, backslashes, newlines).
+    [value.to_string(), value.escape_debug().to_string()]
+}
+
+/// `text` with every remembered secret value replaced.
+pub fn scrub(text: &str) -> String {
+    let seen = SEEN.read().unwrap_or_else(|e| e.into_inner());
+    let mut out = text.to_string();
+    for value in seen.iter() {
+        for form in forms(value) {
+            if out.contains(&form) {
+                out = out.replace(&form, SCRUBBED);
+            }
+        }
+    }
+    out
+}
+
+/// Scrub every string (and object key) of a JSON value in place.
+pub fn scrub_value(value: &mut Value) {
+    match value {
+        Value::String(s) => {
+            let cleaned = scrub(s);
+            if cleaned != *s {
+                *s = cleaned;
+            }
+        }
+        Value::Array(items) => items.iter_mut().for_each(scrub_value),
+        Value::Object(map) => {
+            let old = std::mem::take(map);
+            for (k, mut v) in old {
+                scrub_value(&mut v);
+                map.insert(scrub(&k), v);
+            }
+        }
+        _ => {}
+    }
+}
+
+/// A `tracing` writer: stderr, with remembered secret values scrubbed from every line.
+#[derive(Clone, Copy, Default)]
+pub struct ScrubbingStderr;
+
+impl std::io::Write for ScrubbingStderr {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        let text = String::from_utf8_lossy(buf);
+        std::io::stderr().write_all(scrub(&text).as_bytes())?;
+        Ok(buf.len())
+    }
+
+    fn flush(&mut self) -> std::io::Result<()> {
+        std::io::stderr().flush()
+    }
+}
+
+impl<'a> tracing_subscriber::fmt::MakeWriter<'a> for ScrubbingStderr {
+    type Writer = ScrubbingStderr;
+    fn make_writer(&'a self) -> Self::Writer {
+        ScrubbingStderr
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+    use serde_json::json;
 
     #[test]
     fn never_prints_its_value() {
         let s = Secret::new("hunter2");
         assert!(!format!("{s:?} {s}").contains("hunter2"));
         assert_eq!(s.expose(), "hunter2");
+    }
+
+    #[test]
+    fn remembered_values_are_scrubbed_from_text_and_json() {
+        remember("Zq-scrub-test-\"quoted\"-value");
+        remember("Zq-scrub");
+        remember("abc");
+        let text = r#"bad value Zq-scrub-test-"quoted"-value; also Zq-scrub-test-\"quoted\"-value and abc"#;
+        assert_eq!(scrub(text), "bad value <redacted>; also <redacted> and abc");
+        let mut v = json!({"message": "echo Zq-scrub here", "Zq-scrub": [1, "Zq-scrub"]});
+        scrub_value(&mut v);
+        assert_eq!(
+            v,
+            json!({"message": "echo <redacted> here", "<redacted>": [1, "<redacted>"]})
+        );
     }
 }

@@ -1028,7 +1028,11 @@ impl ServerHandler for PfSenseServer {
             caller: crate::http::caller_of(&context).unwrap_or_else(|| "stdio".into()),
             peer: Some(context.peer.clone()),
         };
-        self.call(&request.name, args, &ctx).await.map(Into::into)
+        // Secret values of this call are scrubbed from everything that comes back.
+        crate::safety::secrets::remember_secrets_of(&args);
+        let mut result = self.call(&request.name, args, &ctx).await?;
+        crate::safety::secrets::clean_result(&mut result);
+        Ok(result.into())
     }
 }
 

@@ -471,6 +471,8 @@ impl<'a> Classifier<'a> {
         let mut props = Map::new();
         let mut required = Vec::new();
         let mut args: Vec<Arg> = Vec::new();
+        // Fields the spec marks secret although their name does not say so.
+        let mut spec_secrets: Vec<String> = Vec::new();
         let mode = Mode {
             keep_defaults: op.method != Method::Patch,
         };
@@ -598,6 +600,13 @@ impl<'a> Classifier<'a> {
                     if prop.schema_data.read_only {
                         continue;
                     }
+                    if tables::spec_marks_secret(
+                        name,
+                        prop.schema_data.write_only,
+                        is_password_format(prop),
+                    ) {
+                        spec_secrets.push(name.clone());
+                    }
                     let field = self
                         .resolver
                         .convert_field(prop, mode)
@@ -702,6 +711,11 @@ impl<'a> Classifier<'a> {
         }
         input.insert("additionalProperties".into(), Value::Bool(false));
         op.input_schema = Value::Object(input);
+        for arg in &mut args {
+            if arg.role == ArgRole::Field && spec_secrets.contains(&arg.name) {
+                arg.sensitive = true;
+            }
+        }
         op.args = args;
         Ok(())
     }
@@ -736,7 +750,12 @@ impl<'a> Classifier<'a> {
                     default: prop.schema_data.default.clone().filter(|d| !d.is_null()),
                     item_model: schema::item_model(prop),
                     conditions: converted.conditions,
-                    sensitive: tables::is_sensitive_field(field),
+                    sensitive: tables::is_sensitive_field(field)
+                        || tables::spec_marks_secret(
+                            field,
+                            prop.schema_data.write_only,
+                            is_password_format(prop),
+                        ),
                 });
             }
             out.insert(
@@ -841,4 +860,14 @@ pub fn count_by<K: std::hash::Hash + Eq>(
         *m.entry(key(op)).or_insert(0) += 1;
     }
     m
+}
+
+/// Whether a property is a string with `format: password`.
+fn is_password_format(prop: &openapiv3::Schema) -> bool {
+    use openapiv3::{SchemaKind, StringFormat, Type, VariantOrUnknownOrEmpty};
+    matches!(
+        &prop.schema_kind,
+        SchemaKind::Type(Type::String(s))
+            if matches!(s.format, VariantOrUnknownOrEmpty::Item(StringFormat::Password))
+    )
 }

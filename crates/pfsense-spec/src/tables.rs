@@ -123,6 +123,182 @@ pub const NOT_SENSITIVE_FIELDS: &[&str] = &[
     "password_encryption",
 ];
 
+/// Field names that are secrets although the word rules above miss them. Each row says why.
+pub const SENSITIVE_FIELD_NAMES: &[&str] = &[
+    // AuthServer: the LDAP bind password (pfrest marks it sensitive).
+    "ldap_bindpw",
+    // OpenVPNServer/OpenVPNClient: the TLS static key (pfrest marks it sensitive on the server).
+    "tls",
+    // ACMECertificate: a pasted private key.
+    "keypaste",
+    // ACMECertificateDomain: DNS provider credentials (pfrest marks both sensitive).
+    "do_pw",
+    "infoblox_creds",
+    // ACMECertificateDomain: write-only in the spec; a SHA-256 of the Netim password.
+    "nm_sha256",
+    // ACMECertificateDomain: write-only in the spec; Tencent Cloud's SecretId credential.
+    "tencent_secretid",
+    // FreeRADIUSUser: the mOTP PIN (pfrest marks it sensitive).
+    "motp_pin",
+    // OpenVPN client export: the proxy password (pfrest marks it sensitive).
+    "proxypass",
+    // RESTAPIKey: the stored hash of an API key (pfrest marks it sensitive).
+    "hash",
+    // v2.10.0 marks `User.ipsecpsk`, `WireGuardPeer.presharedkey` and `OpenVPNClient.auth_pass`
+    // sensitive; the word rules already cover them (`psk`, `key`, `pass`).
+];
+
+/// Write-only fields (the box never returns them) that hold no secret: what they carry
+/// belongs in previews and the audit log. Every other write-only field counts as a secret.
+pub const WRITE_ONLY_NOT_SECRET: &[&str] = &[
+    // CertificateRevocationListRevokedCertificate: which certificate is revoked.
+    "caref",
+    "crt",
+    "descr",
+    "type",
+    // CommandPrompt: the command run (already DANGEROUS; the audit log must show it).
+    "command",
+    // Ping: what is pinged, how often, from where.
+    "count",
+    "host",
+    "source_address",
+    // RESTAPIVersion: the package version to install.
+    "install_version",
+    // Service: start, stop or restart.
+    "action",
+    // SystemHalt, SystemReboot: only check whether the call would work.
+    "dry_run",
+];
+
+/// Fields pfrest v2.7.1 marks `sensitive: true` (its models' field definitions): a box leaves
+/// them out of every response unless `expose_sensitive_fields` is on. This is what a box
+/// returns, not what we treat as secret (that is [`is_sensitive_field`], a superset).
+pub const PFREST_SENSITIVE: &[(&str, &[&str])] = &[
+    ("ACMEAccountKey", &["accountkey"]),
+    ("AuthServer", &["ldap_bindpw", "radius_secret"]),
+    ("BINDSyncRemoteHost", &["password"]),
+    ("Certificate", &["prv"]),
+    ("CertificateAuthority", &["prv"]),
+    ("CertificateAuthorityGenerate", &["prv"]),
+    ("CertificateGenerate", &["prv"]),
+    ("CertificateSigningRequest", &["prv"]),
+    ("CertificateSigningRequestSign", &["prv"]),
+    ("FreeRADIUSClient", &["secret", "naspassword"]),
+    ("FreeRADIUSUser", &["password", "motp_secret", "motp_pin"]),
+    ("HAProxyBackend", &["stats_password"]),
+    ("IPsecPhase1", &["pre_shared_key"]),
+    ("NTPSettings", &["serverauthkey"]),
+    ("OpenVPNClient", &["proxy_passwd"]),
+    // OpenVPNClientExportTraits, used by both client export models.
+    ("OpenVPNClientExport", &["pass", "proxypass"]),
+    ("OpenVPNClientExportConfig", &["pass", "proxypass"]),
+    ("OpenVPNServer", &["tls"]),
+    ("RESTAPIKey", &["hash"]),
+    ("RESTAPISettings", &["ha_sync_password"]),
+    ("User", &["password"]),
+    ("VirtualIP", &["password"]),
+    ("WireGuardTunnel", &["privatekey"]),
+    (
+        "ACMECertificateDomain",
+        &[
+            "webrootftppassword",
+            "one984hosting_password",
+            "acmeproxy_password",
+            "acmedns_password",
+            "active24_token",
+            "akamai_access_token",
+            "akamai_client_token",
+            "akamai_client_secret",
+            "ali_key",
+            "ali_secret",
+            "kas_authdata",
+            "ad_api_key",
+            "anx_token",
+            "af_api_password",
+            "arvan_token",
+            "aurora_key",
+            "aurora_secret",
+            "autodns_password",
+            "aws_secret_access_key",
+            "azion_password",
+            "azuredns_clientsecret",
+            "bookmyname_password",
+            "bunny_api_key",
+            "clouddns_password",
+            "cloudns_auth_password",
+            "cf_key",
+            "cf_token",
+            "conoha_password",
+            "constellix_key",
+            "constellix_secret",
+            "cpanel_apitoken",
+            "cn_password",
+            "curanet_authsecret",
+            "cy_password",
+            "ddnss_token",
+            "dedyn_token",
+            "do_api_key",
+            "dnsexit_api_key",
+            "dnsexit_auth_pass",
+            "dnshome_subdomainpassword",
+            "me_key",
+            "me_secret",
+            "dnsservices_password",
+            "do_letoken",
+            "do_pw",
+            "domeneshop_token",
+            "domeneshop_secret",
+            "dp_key",
+            "dpi_key",
+            "dh_api_key",
+            "duckdns_token",
+            "dd_api_key",
+            "dyn_password",
+            "df_password",
+            "dynu_secret",
+            "easydns_key",
+            "easydns_token",
+            "euserv_password",
+            "exoscale_api_key",
+            "exoscale_secret_key",
+            "fornex_api_key",
+            "freedns_password",
+            "gandi_livedns_key",
+            "gcore_key",
+            "geoscaling_password",
+            "gd_secret",
+            "googledomains_access_token",
+            "hetzner_token",
+            "hexonet_password",
+            "huaweicloud_password",
+            "he_password",
+            "hostingde_apikey",
+            "infoblox_creds",
+            "infomaniak_api_token",
+            "ionos_secret",
+            "ipv64_token",
+            "internetbs_api_key",
+            "internetbs_api_password",
+            "inwx_password",
+            "inwx_shared_secret",
+            "ispc_password",
+        ],
+    ),
+];
+
+/// Whether a box running pfrest v2.7.1 leaves `model.field` out of its responses.
+pub fn pfrest_hides(model: &str, field: &str) -> bool {
+    PFREST_SENSITIVE
+        .iter()
+        .any(|(m, fields)| *m == model && fields.contains(&field))
+}
+
+/// Whether the spec marks a property secret: `format: password`, or write-only and not in
+/// [`WRITE_ONLY_NOT_SECRET`].
+pub fn spec_marks_secret(name: &str, write_only: bool, password_format: bool) -> bool {
+    password_format || (write_only && !WRITE_ONLY_NOT_SECRET.contains(&name))
+}
+
 /// The module of an API path (without the `/api/v2/` prefix).
 pub fn module_for(rel_path: &str) -> Option<Module> {
     MODULE_PREFIXES
@@ -148,9 +324,13 @@ pub fn danger_for(method: Method, rel_path: &str) -> Option<&'static str> {
         .map(|(_, _, why)| *why)
 }
 
-/// Whether a field name denotes a secret.
+/// Whether a field name denotes a secret: named in [`SENSITIVE_FIELD_NAMES`], or caught by the
+/// word rules. Every field the spec or pfrest marks secret is caught (tested against the spec).
 pub fn is_sensitive_field(name: &str) -> bool {
     let lower = name.to_ascii_lowercase();
+    if SENSITIVE_FIELD_NAMES.contains(&lower.as_str()) {
+        return true;
+    }
     if NOT_SENSITIVE_FIELDS.contains(&lower.as_str()) {
         return false;
     }

@@ -693,6 +693,74 @@ fn sensitive_fields_are_marked() {
     assert!(!cert.arg("crt").unwrap().sensitive);
 }
 
+/// Secrets deny-by-default: the runtime redacts by field name, so every field the spec marks
+/// secret (write-only, `format: password`) and every field pfrest marks sensitive must be
+/// caught by the name rule; and every such field is a sensitive argument of the tools.
+#[test]
+fn every_spec_or_pfrest_secret_is_caught_by_the_name_rule() {
+    let mut spec_marked = 0;
+    for (model, schema) in &SPEC.models {
+        for field in &schema.fields {
+            if field.sensitive {
+                spec_marked += 1;
+                assert!(
+                    tables::is_sensitive_field(&field.name),
+                    "{model}.{} is secret by the spec but the name rule misses it",
+                    field.name
+                );
+            }
+        }
+    }
+    assert!(spec_marked > 150, "{spec_marked}");
+    for (model, fields) in tables::PFREST_SENSITIVE {
+        let schema = SPEC
+            .models
+            .get(*model)
+            .unwrap_or_else(|| panic!("pfrest model {model} is not in the spec"));
+        for field in *fields {
+            let f = schema
+                .field(field)
+                .unwrap_or_else(|| panic!("{model}.{field} is not in the spec"));
+            assert!(f.sensitive, "{model}.{field}");
+        }
+    }
+    // The fields the name words missed before (issue 13), by name and as tool arguments.
+    for name in [
+        "ldap_bindpw",
+        "tls",
+        "keypaste",
+        "do_pw",
+        "infoblox_creds",
+        "motp_pin",
+        "proxypass",
+        "hash",
+        "ipsecpsk",
+        "presharedkey",
+        "auth_pass",
+        "nm_sha256",
+    ] {
+        assert!(tables::is_sensitive_field(name), "{name}");
+    }
+    let post = |path: &str| {
+        SPEC.operations
+            .iter()
+            .find(|o| o.path == path && o.method == Method::Post)
+            .unwrap_or_else(|| panic!("no POST {path}"))
+    };
+    assert!(
+        post("/api/v2/user/auth_server")
+            .arg("ldap_bindpw")
+            .unwrap()
+            .sensitive
+    );
+    assert!(!tables::is_sensitive_field("use_tls"));
+    // Write-only fields that are no secret stay visible.
+    let ping = post("/api/v2/diagnostics/ping");
+    assert!(!ping.arg("host").unwrap().sensitive);
+    assert!(tables::pfrest_hides("OpenVPNServer", "tls"));
+    assert!(!tables::pfrest_hides("User", "ipsecpsk"));
+}
+
 #[test]
 fn descriptions_are_clean() {
     for o in &SPEC.operations {

@@ -179,33 +179,69 @@ fn bearer(value: &HeaderValue) -> Option<&str> {
         .filter(|t| !t.is_empty())
 }
 
+/// The bearer check's state: the tokens, and the failed attempts per address.
+#[derive(Default)]
+pub struct Gate {
+    pub tokens: Tokens,
+    pub failures: super::limits::AuthFailures,
+}
+
 /// Middleware: let the request through with its [`Caller`] when it carries a known token (or
 /// when no token is configured), else 401. The answer says nothing about which tokens exist.
+/// An address that failed [`super::limits::MAX_AUTH_FAILURES`] times in a minute gets 429 for
+/// a minute, whatever it presents. A connection that carried an authenticated request is
+/// marked, so it is not the one closed when connections run short.
 pub async fn require_bearer(
-    State(tokens): State<Arc<Tokens>>,
-    mut request: Request,
+    State(gate): State<Arc<Gate>>,
+    request: Request,
     next: Next,
 ) -> Response {
-    if tokens.is_empty() {
-        request
-            .extensions_mut()
-            .insert(Caller(Arc::from(ANONYMOUS)));
-        return next.run(request).await;
+    let conn = request
+        .extensions()
+        .get::<super::limits::ConnInfo>()
+        .cloned();
+    let authenticated = |name: Arc<str>, mut request: Request| {
+        if let Some(c) = &conn {
+            c.authenticated
+                .store(true, std::sync::atomic::Ordering::Relaxed);
+        }
+        request.extensions_mut().insert(Caller(name));
+        next.run(request)
+    };
+    if gate.tokens.is_empty() {
+        return authenticated(Arc::from(ANONYMOUS), request).await;
+    }
+    let now = std::time::Instant::now();
+    let ip = conn.as_ref().map(|c| c.peer.ip());
+    if let Some(wait) = ip.and_then(|ip| gate.failures.locked_for(ip, now)) {
+        let secs = wait.as_secs().max(1);
+        return (
+            StatusCode::TOO_MANY_REQUESTS,
+            [(header::RETRY_AFTER, secs.to_string())],
+            format!(
+                "Too Many Requests: too many failed authentication attempts from this address; try again in {secs} s.\n"
+            ),
+        )
+            .into_response();
     }
     let presented = request
         .headers()
         .get(header::AUTHORIZATION)
         .and_then(bearer);
-    match presented.and_then(|t| tokens.identify(t)) {
-        Some(name) => {
-            request.extensions_mut().insert(Caller(name));
-            next.run(request).await
-        }
+    match presented.and_then(|t| gate.tokens.identify(t)) {
+        Some(name) => authenticated(name, request).await,
         None => {
             tracing::info!(
                 token_presented = presented.is_some(),
                 "rejected an HTTP request without a valid bearer token"
             );
+            // Only guesses count: a request without a token is no attempt.
+            if presented.is_some()
+                && let Some(ip) = ip
+                && gate.failures.failed(ip, now)
+            {
+                tracing::warn!(%ip, "locked out for a minute after repeated failed authentication attempts");
+            }
             let challenge = if presented.is_some() {
                 r#"Bearer error="invalid_token""#
             } else {

@@ -1,8 +1,9 @@
 //! Accepting connections (plain TCP or TLS) and serving them with hyper until shutdown, then
 //! draining: in-flight requests finish, sessions close, connections close.
 
+use super::limits::Connections;
 use axum::Router;
-use hyper_util::rt::{TokioExecutor, TokioIo};
+use hyper_util::rt::{TokioExecutor, TokioIo, TokioTimer};
 use hyper_util::server::conn::auto::Builder;
 use hyper_util::server::graceful::GracefulShutdown;
 use hyper_util::service::TowerToHyperService;
@@ -20,6 +21,13 @@ use tokio_util::task::TaskTracker;
 
 /// A TLS handshake that takes longer than this is dropped (slow or idle clients).
 const HANDSHAKE_TIMEOUT: Duration = Duration::from_secs(10);
+/// A connection that sends nothing for this long after it opens is closed.
+const FIRST_BYTE_TIMEOUT: Duration = Duration::from_secs(10);
+/// HTTP/1 request headers must arrive within this long, counted from when the server waits
+/// for them: it also closes keep-alive connections idle this long between requests.
+pub const HEADER_READ_TIMEOUT: Duration = Duration::from_secs(10);
+/// HTTP/2 connections are pinged this often, and closed when a ping goes unanswered this long.
+const H2_KEEP_ALIVE: Duration = Duration::from_secs(30);
 
 /// The TLS acceptor for a PEM certificate chain and key (ring provider, as the client uses).
 pub fn tls_acceptor(cert: &Path, key: &Path) -> Result<TlsAcceptor, String> {
@@ -66,29 +74,65 @@ pub async fn run(
     shutdown: impl Future<Output = ()>,
     in_flight: &TaskTracker,
     sessions: &CancellationToken,
+    connections: Arc<Connections>,
 ) {
     let graceful = GracefulShutdown::new();
-    let service = TowerToHyperService::new(app);
     tokio::pin!(shutdown);
     loop {
         let (tcp, peer) = tokio::select! {
             accepted = listener.accept() => match accepted {
                 Ok(a) => a,
                 Err(e) => {
-                    // Out of file descriptors and the like: wait a moment rather than spin.
+                    // Out of file descriptors and the like: make room, and wait a moment
+                    // rather than spin.
                     tracing::warn!(error = %e, "accepting a connection failed");
+                    connections.evict_oldest_unauthenticated();
                     tokio::time::sleep(Duration::from_millis(100)).await;
                     continue;
                 }
             },
             () = &mut shutdown => break,
         };
+        let Some(slot) = connections.admit(peer) else {
+            tracing::warn!(%peer, max = connections.max(), "refused a connection: every open connection is in use by an authenticated caller (raise --max-connections)");
+            drop(tcp);
+            continue;
+        };
         let _ = tcp.set_nodelay(true);
-        let service = service.clone();
+        // Every request carries what the bearer check needs to know about its connection.
+        let info = slot.info.clone();
+        let router = app.clone();
+        let service = TowerToHyperService::new(tower::ServiceExt::map_request(
+            router,
+            move |mut request: axum::extract::Request<hyper::body::Incoming>| {
+                request.extensions_mut().insert(info.clone());
+                request
+            },
+        ));
         let watcher = graceful.watcher();
         let tls = tls.clone();
-        tokio::spawn(async move {
-            let builder = Builder::new(TokioExecutor::new());
+        // Nothing sent within FIRST_BYTE_TIMEOUT closes the connection; then the TLS
+        // handshake (if any), and HTTP/1 or HTTP/2 with header-read and keep-alive timeouts.
+        let serve = async move {
+            let mut probe = [0u8; 1];
+            match tokio::time::timeout(FIRST_BYTE_TIMEOUT, tcp.peek(&mut probe)).await {
+                Ok(Ok(n)) if n > 0 => {}
+                Ok(_) => return,
+                Err(_) => {
+                    tracing::debug!(%peer, "closed a connection that sent nothing");
+                    return;
+                }
+            }
+            let mut builder = Builder::new(TokioExecutor::new());
+            builder
+                .http1()
+                .timer(TokioTimer::new())
+                .header_read_timeout(HEADER_READ_TIMEOUT);
+            builder
+                .http2()
+                .timer(TokioTimer::new())
+                .keep_alive_interval(H2_KEEP_ALIVE)
+                .keep_alive_timeout(H2_KEEP_ALIVE);
             let result = match tls {
                 None => {
                     let conn = builder.serve_connection_with_upgrades(TokioIo::new(tcp), service);
@@ -115,6 +159,16 @@ pub async fn run(
             if let Err(e) = result {
                 tracing::debug!(%peer, error = %e, "connection ended with an error");
             }
+        };
+        tokio::spawn(async move {
+            let close = slot.close.clone();
+            tokio::select! {
+                () = serve => {}
+                () = close.cancelled() => {
+                    tracing::debug!(%peer, "closed an unauthenticated connection to make room");
+                }
+            }
+            drop(slot);
         });
     }
     drop(listener);

@@ -1,10 +1,14 @@
 //! The streamable HTTP transport (`--http ADDR`): rmcp's streamable HTTP service at `/mcp`,
-//! behind bearer-token authentication, Host and Origin allow-lists (DNS rebinding and browser
-//! cross-origin protection), a request body limit, optional TLS, and a graceful shutdown.
-//! `GET /healthz` answers `ok` without authentication and reveals nothing else.
+//! behind bearer-token authentication (with a lockout of addresses that keep failing),
+//! sessions bound to the token that opened them, Host and Origin allow-lists (DNS rebinding
+//! and browser cross-origin protection), a request body limit, timeouts for silent, slow and
+//! idle connections, caps on connections and sessions per token, optional TLS, and a graceful
+//! shutdown. `GET /healthz` answers `ok` without authentication and reveals nothing else.
 
 pub mod auth;
+pub mod limits;
 mod listen;
+pub mod sessions;
 
 use crate::server::PfSenseServer;
 use axum::Router;
@@ -27,6 +31,9 @@ pub use auth::{Caller, Tokens, caller_of};
 
 /// Default request body limit: 4 MiB (a tool call's arguments are a few KiB).
 pub const DEFAULT_MAX_BODY_BYTES: usize = 4 * 1024 * 1024;
+
+/// A request body must arrive within this long (slow-body clients).
+pub const BODY_TIMEOUT: Duration = Duration::from_secs(30);
 
 /// How long a shutdown waits for in-flight requests before closing the sessions anyway.
 const DRAIN_TIMEOUT: Duration = Duration::from_secs(30);
@@ -110,6 +117,25 @@ pub struct HttpArgs {
         global = true
     )]
     pub max_body_bytes: usize,
+    /// Most open connections --http keeps (lowered to fit the open-file limit). When full, the
+    /// oldest connection that has not authenticated is closed to make room.
+    #[arg(
+        long,
+        env = "PFSENSE_MCP_MAX_CONNECTIONS",
+        value_name = "N",
+        default_value_t = limits::DEFAULT_MAX_CONNECTIONS,
+        global = true
+    )]
+    pub max_connections: usize,
+    /// Most live MCP sessions one token may hold over --http; more get 429 until one ends.
+    #[arg(
+        long,
+        env = "PFSENSE_MCP_MAX_SESSIONS_PER_TOKEN",
+        value_name = "N",
+        default_value_t = sessions::DEFAULT_MAX_SESSIONS_PER_TOKEN,
+        global = true
+    )]
+    pub max_sessions_per_token: usize,
 }
 
 impl HttpArgs {
@@ -194,6 +220,9 @@ pub async fn serve(server: PfSenseServer, args: &HttpArgs) -> Result<(), String>
     if args.max_body_bytes == 0 {
         return Err("--max-body-bytes must be at least 1".into());
     }
+    if args.max_connections == 0 || args.max_sessions_per_token == 0 {
+        return Err("--max-connections and --max-sessions-per-token must be at least 1".into());
+    }
     check_origins(&args.allowed_origins)?;
     let tls = match (&args.tls_cert, &args.tls_key) {
         (Some(cert), Some(key)) => Some(listen::tls_acceptor(cert, key)?),
@@ -207,6 +236,12 @@ pub async fn serve(server: PfSenseServer, args: &HttpArgs) -> Result<(), String>
         .local_addr()
         .map_err(|e| format!("cannot read the listening address: {e}"))?;
     let (hosts, origins) = allow_lists(local, tls.is_some(), args);
+    if tls.is_none() && !local.ip().is_loopback() {
+        tracing::warn!(
+            address = %local,
+            "serving MCP over plain HTTP on a non-loopback address: bearer tokens and tool results cross the network unencrypted; use --tls-cert/--tls-key or a TLS-terminating proxy"
+        );
+    }
 
     let sessions = CancellationToken::new();
     let config = StreamableHttpServerConfig::default()
@@ -215,17 +250,32 @@ pub async fn serve(server: PfSenseServer, args: &HttpArgs) -> Result<(), String>
         .with_max_request_body_bytes(args.max_body_bytes)
         .with_cancellation_token(sessions.clone());
     let tools = server.offered().len();
+    let manager = Arc::new(LocalSessionManager::default());
     let mcp = StreamableHttpService::new(
         // One server value per MCP session: shared fleet and guards, its own selected firewall.
         move || Ok(server.new_session()),
-        Arc::new(LocalSessionManager::default()),
+        manager.clone(),
         config,
     );
+    let sessions_of_tokens = Arc::new(sessions::Sessions::new(
+        manager,
+        args.max_sessions_per_token,
+    ));
     let in_flight = TaskTracker::new();
     let app = Router::new()
         .route_service("/mcp", mcp)
+        .layer(tower_http::timeout::RequestBodyTimeoutLayer::new(
+            BODY_TIMEOUT,
+        ))
         .layer(middleware::from_fn_with_state(
-            Arc::new(tokens),
+            sessions_of_tokens,
+            sessions::bind_to_token,
+        ))
+        .layer(middleware::from_fn_with_state(
+            Arc::new(auth::Gate {
+                tokens,
+                failures: Default::default(),
+            }),
             auth::require_bearer,
         ))
         .layer(middleware::from_fn_with_state(
@@ -244,7 +294,17 @@ pub async fn serve(server: PfSenseServer, args: &HttpArgs) -> Result<(), String>
     // Tests and scripts read the actual port (with port 0) from this line.
     eprintln!("pfsense-mcp: listening on {scheme}://{local}/mcp");
 
-    listen::run(listener, tls, app, shutdown_signal(), &in_flight, &sessions).await;
+    let connections = Arc::new(limits::Connections::new(args.max_connections));
+    listen::run(
+        listener,
+        tls,
+        app,
+        shutdown_signal(),
+        &in_flight,
+        &sessions,
+        connections,
+    )
+    .await;
     Ok(())
 }
 
@@ -307,6 +367,8 @@ mod tests {
             tls_cert: None,
             tls_key: None,
             max_body_bytes: DEFAULT_MAX_BODY_BYTES,
+            max_connections: limits::DEFAULT_MAX_CONNECTIONS,
+            max_sessions_per_token: sessions::DEFAULT_MAX_SESSIONS_PER_TOKEN,
         }
     }
 

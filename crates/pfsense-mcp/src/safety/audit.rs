@@ -94,14 +94,7 @@ pub fn sha256_hex(bytes: &[u8]) -> String {
 impl AuditLog {
     /// Open (or create) the log and find where the chain ends.
     pub fn open(path: &Path) -> Result<AuditLog, String> {
-        if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
-            std::fs::create_dir_all(dir).map_err(|e| {
-                format!(
-                    "cannot create the audit log directory {}: {e}",
-                    dir.display()
-                )
-            })?;
-        }
+        super::private::prepare(path, "audit log")?;
         let (seq, last_hash) = match File::open(path) {
             Ok(f) => {
                 let mut seq = 0;
@@ -166,7 +159,9 @@ impl AuditLog {
         line.insert("change_id".into(), json!(entry.change_id));
         line.insert("message".into(), json!(entry.message));
         line.insert("prev".into(), json!(tail.last_hash));
-        let mut text = match serde_json::to_string(&Value::Object(line)) {
+        let mut line = Value::Object(line);
+        crate::secret::scrub_value(&mut line);
+        let mut text = match serde_json::to_string(&line) {
             Ok(t) => t,
             Err(e) => {
                 tracing::error!(error = %e, "audit entry could not be serialised");

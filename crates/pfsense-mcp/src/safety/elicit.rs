@@ -42,8 +42,31 @@ pub fn can_ask(peer: Option<&rmcp::Peer<RoleServer>>) -> bool {
     })
 }
 
-/// Ask the human to approve `message`. Only an accept with `approve: true` approves.
+/// Characters that reorder text as it is displayed (bidirectional overrides, isolates and
+/// marks): in a prompt they can make `deny` read as `allow`.
+const BIDI_CONTROLS: &[char] = &[
+    '\u{061C}', '\u{200E}', '\u{200F}', '\u{202A}', '\u{202B}', '\u{202C}', '\u{202D}', '\u{202E}',
+    '\u{2066}', '\u{2067}', '\u{2068}', '\u{2069}',
+];
+
+/// `text` as it may be shown to a person: control characters (NUL included, line breaks and
+/// tabs excepted) and bidirectional controls written as `\u{…}` escapes.
+pub fn printable(text: &str) -> String {
+    let mut out = String::with_capacity(text.len());
+    for c in text.chars() {
+        if (c.is_control() && c != '\n' && c != '\t') || BIDI_CONTROLS.contains(&c) {
+            out.push_str(&format!("\\u{{{:04x}}}", c as u32));
+        } else {
+            out.push(c);
+        }
+    }
+    out
+}
+
+/// Ask the human to approve `message`. Only an accept with `approve: true` approves. The
+/// message is shown with control characters escaped and secret values scrubbed.
 pub async fn ask(peer: Option<&rmcp::Peer<RoleServer>>, message: String) -> Answer {
+    let message = printable(&crate::secret::scrub(&message));
     let Some(peer) = peer.filter(|p| can_ask(Some(p))) else {
         return Answer::CannotAsk;
     };
@@ -83,5 +106,19 @@ pub async fn ask(peer: Option<&rmcp::Peer<RoleServer>>, message: String) -> Answ
             _ => Answer::Refused("the client answered with an unknown action".into()),
         },
         Err(e) => Answer::Refused(format!("asking the human failed: {e}")),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn control_and_bidi_characters_are_shown_escaped() {
+        assert_eq!(
+            printable("allow\u{202e}yned\0 x\u{1b}[2J\nnext\tline"),
+            "allow\\u{202e}yned\\u{0000} x\\u{001b}[2J\nnext\tline"
+        );
+        assert_eq!(printable("plain text, ünïcode"), "plain text, ünïcode");
     }
 }

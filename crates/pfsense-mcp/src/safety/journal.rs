@@ -158,8 +158,13 @@ pub struct Journal {
     location: String,
 }
 
+/// A stored JSON column, with every secret value a caller sent scrubbed.
 fn text(v: Option<&Value>) -> Option<String> {
-    v.map(Value::to_string)
+    v.map(|v| {
+        let mut v = v.clone();
+        crate::secret::scrub_value(&mut v);
+        v.to_string()
+    })
 }
 
 fn parse(s: Option<String>) -> Option<Value> {
@@ -194,11 +199,7 @@ fn row(r: &rusqlite::Row<'_>) -> rusqlite::Result<Change> {
 impl Journal {
     /// Open (or create) the journal file.
     pub fn open(path: &Path) -> Result<Journal, String> {
-        if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
-            std::fs::create_dir_all(dir).map_err(|e| {
-                format!("cannot create the journal directory {}: {e}", dir.display())
-            })?;
-        }
+        super::private::prepare(path, "change journal")?;
         let conn = Connection::open(path)
             .map_err(|e| format!("cannot open the change journal {}: {e}", path.display()))?;
         let mut journal = Journal::init(conn, path.display().to_string())?;
@@ -257,7 +258,7 @@ impl Journal {
                 intent.tool,
                 intent.kind,
                 intent.model,
-                intent.request.to_string(),
+                text(Some(intent.request)),
                 text(intent.before),
                 text(intent.inverse),
                 intent.apply_tool,
@@ -282,7 +283,7 @@ impl Journal {
         self.db()
             .execute(
                 "UPDATE changes SET status = ?2, after_state = COALESCE(?3, after_state), inverse = ?4, response_id = ?5, message = ?6 WHERE id = ?1",
-                params![id, status, text(after), text(inverse), response_id, message],
+                params![id, status, text(after), text(inverse), response_id, message.map(crate::secret::scrub)],
             )
             .map(|_| ())
             .map_err(|e| format!("the change journal could not record the outcome of change {id}: {e}"))

@@ -9,6 +9,7 @@ pub mod flow;
 pub mod glob;
 pub mod journal;
 pub mod meta;
+mod private;
 pub mod ratelimit;
 pub mod revert;
 pub mod secrets;

@@ -1,6 +1,8 @@
 //! Secrets: redacted copies of requests for previews, the audit log and the journal; the
-//! refusal of a redaction placeholder sent back as a value; and the marking of secret fields
-//! in results, so a model knows what not to repeat.
+//! refusal of a redaction placeholder sent back as a value; the marking of secret fields
+//! in results, so a model knows what not to repeat; and the values of a call's secret fields,
+//! remembered so they are scrubbed from whatever text comes back (a firewall that echoes the
+//! request in an error message or an HTML page).
 
 use crate::outcome::{REDACTED, redact};
 use crate::request::PreparedRequest;
@@ -126,6 +128,43 @@ pub fn mark_sensitive(result: &mut rmcp::model::CallToolResult) {
     }
 }
 
+/// Remember the values of the sensitive fields of a call's arguments (at any depth), so
+/// [`crate::secret::scrub`] removes them from results, errors, the audit log, the journal and
+/// logs. Call it before anything about the call is written.
+pub fn remember_secrets_of(args: &Value) {
+    fn walk(v: &Value, secret: bool) {
+        match v {
+            Value::String(s) if secret => crate::secret::remember(s),
+            Value::Object(m) => {
+                for (k, v) in m {
+                    walk(v, secret || is_sensitive_field(k));
+                }
+            }
+            Value::Array(items) => items.iter().for_each(|v| walk(v, secret)),
+            _ => {}
+        }
+    }
+    walk(args, false);
+}
+
+/// Make a tool result fit to leave: every remembered secret value scrubbed from its text and
+/// structured content, and control and bidirectional characters in its text (what people
+/// read: previews, errors) escaped. Structured data keeps its characters (JSON escapes
+/// controls; rewriting values would change what a caller writes back).
+pub fn clean_result(result: &mut rmcp::model::CallToolResult) {
+    for block in result.content.iter_mut() {
+        if let Some(text) = block.as_text() {
+            let cleaned = super::elicit::printable(&crate::secret::scrub(&text.text));
+            if cleaned != text.text {
+                *block = rmcp::model::ContentBlock::text(cleaned);
+            }
+        }
+    }
+    if let Some(structured) = result.structured_content.as_mut() {
+        crate::secret::scrub_value(structured);
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -137,5 +176,24 @@ mod tests {
         let data =
             json!({"name": "u", "password": "s3cret", "ipsecpsk": null, "keys": [{"key": "k"}]});
         assert_eq!(sensitive_paths(&data), vec!["password", "keys[0].key"]);
+    }
+
+    #[test]
+    fn secret_values_of_a_call_are_scrubbed_from_its_result() {
+        remember_secrets_of(
+            &json!({"descr": "not-secret-descr", "ldap_bindpw": "Bind-PW-1f3a", "keys": [{"tls": "static-key-77"}]}),
+        );
+        let mut result = rmcp::model::CallToolResult::error(vec![rmcp::model::ContentBlock::text(
+            "pfSense said: bad bind password Bind-PW-1f3a for not-secret-descr; key static-key-77",
+        )]);
+        result.structured_content =
+            Some(json!({"error": {"message": "<html>Bind-PW-1f3a</html>"}}));
+        clean_result(&mut result);
+        let shown = serde_json::to_string(&result).unwrap();
+        assert!(
+            !shown.contains("Bind-PW-1f3a") && !shown.contains("static-key-77"),
+            "{shown}"
+        );
+        assert!(shown.contains("not-secret-descr"), "{shown}");
     }
 }

@@ -1,0 +1,127 @@
+//! The audit log and the journal hold who changed what and the firewall's objects before and
+//! after: readable by their owner only. Files are created 0600 and directories this process
+//! creates 0700; files (and the state directory) found wider are narrowed, with a log line.
+
+use std::path::Path;
+
+/// Make `path` ready to be opened: its directory exists (created 0700), the file exists
+/// (created 0600), and it, its SQLite companions (`-wal`, `-shm`) and the default state
+/// directory are narrowed to their owner when found open to others.
+pub fn prepare(path: &Path, what: &str) -> Result<(), String> {
+    if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
+        create_dir(dir)
+            .map_err(|e| format!("cannot create the {what} directory {}: {e}", dir.display()))?;
+        if super::default_state_dir().is_some_and(|state| same(&state, dir)) {
+            narrow(dir, 0o700, "state directory");
+        }
+    }
+    create_file(path).map_err(|e| format!("cannot create the {what} {}: {e}", path.display()))?;
+    narrow(path, 0o600, what);
+    for suffix in ["-wal", "-shm"] {
+        let mut companion = path.as_os_str().to_owned();
+        companion.push(suffix);
+        let companion = Path::new(&companion);
+        if companion.exists() {
+            narrow(companion, 0o600, what);
+        }
+    }
+    Ok(())
+}
+
+fn same(a: &Path, b: &Path) -> bool {
+    match (a.canonicalize(), b.canonicalize()) {
+        (Ok(a), Ok(b)) => a == b,
+        _ => a == b,
+    }
+}
+
+#[cfg(unix)]
+fn create_dir(dir: &Path) -> std::io::Result<()> {
+    use std::os::unix::fs::DirBuilderExt;
+    std::fs::DirBuilder::new()
+        .recursive(true)
+        .mode(0o700)
+        .create(dir)
+}
+
+#[cfg(not(unix))]
+fn create_dir(dir: &Path) -> std::io::Result<()> {
+    std::fs::create_dir_all(dir)
+}
+
+#[cfg(unix)]
+fn create_file(path: &Path) -> std::io::Result<()> {
+    use std::os::unix::fs::OpenOptionsExt;
+    std::fs::OpenOptions::new()
+        .create(true)
+        .append(true)
+        .mode(0o600)
+        .open(path)
+        .map(drop)
+}
+
+#[cfg(not(unix))]
+fn create_file(path: &Path) -> std::io::Result<()> {
+    std::fs::OpenOptions::new()
+        .create(true)
+        .append(true)
+        .open(path)
+        .map(drop)
+}
+
+/// Take away the permission bits beyond `mode`, saying so.
+#[cfg(unix)]
+fn narrow(path: &Path, mode: u32, what: &str) {
+    use std::os::unix::fs::PermissionsExt;
+    let Ok(meta) = std::fs::metadata(path) else {
+        return;
+    };
+    let current = meta.permissions().mode() & 0o777;
+    if current & !mode == 0 {
+        return;
+    }
+    let narrowed = current & mode;
+    match std::fs::set_permissions(path, std::fs::Permissions::from_mode(narrowed)) {
+        Ok(()) => tracing::warn!(
+            path = %path.display(),
+            from = %format!("{current:o}"),
+            to = %format!("{narrowed:o}"),
+            "the {what} was readable by others; narrowed its permissions"
+        ),
+        Err(e) => tracing::warn!(
+            path = %path.display(),
+            error = %e,
+            "the {what} is readable by others and its permissions could not be narrowed"
+        ),
+    }
+}
+
+#[cfg(not(unix))]
+fn narrow(_path: &Path, _mode: u32, _what: &str) {}
+
+#[cfg(all(test, unix))]
+mod tests {
+    use super::*;
+    use std::os::unix::fs::PermissionsExt;
+
+    fn mode(p: &Path) -> u32 {
+        std::fs::metadata(p).unwrap().permissions().mode() & 0o777
+    }
+
+    #[test]
+    fn new_files_and_directories_are_private_and_old_files_are_narrowed() {
+        let root = tempfile::tempdir().unwrap();
+        let file = root.path().join("a/b/journal.sqlite");
+        prepare(&file, "journal").unwrap();
+        assert_eq!(mode(&root.path().join("a")), 0o700);
+        assert_eq!(mode(&root.path().join("a/b")), 0o700);
+        assert_eq!(mode(&file), 0o600);
+        let wal = root.path().join("a/b/journal.sqlite-wal");
+        std::fs::write(&wal, b"").unwrap();
+        std::fs::set_permissions(&file, std::fs::Permissions::from_mode(0o644)).unwrap();
+        std::fs::set_permissions(&wal, std::fs::Permissions::from_mode(0o664)).unwrap();
+        prepare(&file, "journal").unwrap();
+        assert_eq!(mode(&file), 0o600);
+        assert_eq!(mode(&wal), 0o600);
+    }
+}

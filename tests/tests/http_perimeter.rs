@@ -1,0 +1,376 @@
+//! Issue 13 over HTTP, against the real binary (`--sandbox --http`) on loopback: sessions
+//! belong to the token that opened them (tool calls, approval answers, the event stream and
+//! DELETE from another token get 404), session ids stay out of the log, sessions per token are
+//! capped, silent and slow connections do not starve an authenticated client, and an address
+//! that keeps guessing tokens is locked out.
+
+use reqwest::StatusCode;
+use serde_json::{Value, json};
+use std::path::Path;
+use std::time::Duration;
+use tests::http::{HttpServer, connect, test_token};
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+
+const JSON_AND_SSE: &str = "application/json, text/event-stream";
+const SESSION: &str = "mcp-session-id";
+
+fn tokens_file(dir: &Path, alice: &str, bob: &str) -> String {
+    let path = dir.join("tokens");
+    std::fs::write(&path, format!("alice:{alice}\nbob:{bob}\n")).unwrap();
+    path.display().to_string()
+}
+
+/// A raw streamable-HTTP caller: one token, one session.
+struct Raw {
+    http: reqwest::Client,
+    url: String,
+    auth: String,
+}
+
+impl Raw {
+    fn new(server: &HttpServer, token: &str) -> Raw {
+        Raw {
+            http: reqwest::Client::new(),
+            url: server.mcp_url(),
+            auth: format!("Bearer {token}"),
+        }
+    }
+
+    fn request(&self, method: reqwest::Method, session: Option<&str>) -> reqwest::RequestBuilder {
+        let mut r = self
+            .http
+            .request(method, &self.url)
+            .header("authorization", &self.auth)
+            .header("content-type", "application/json")
+            .header("accept", JSON_AND_SSE)
+            .header("mcp-protocol-version", "2025-11-25");
+        if let Some(s) = session {
+            r = r.header(SESSION, s);
+        }
+        r
+    }
+
+    /// POST a JSON-RPC message; the response (not yet read).
+    async fn post(&self, session: Option<&str>, message: Value) -> reqwest::Response {
+        self.request(reqwest::Method::POST, session)
+            .body(message.to_string())
+            .send()
+            .await
+            .expect("the server answers")
+    }
+
+    /// initialize (declaring form elicitation) and `notifications/initialized`: the session
+    /// id, or the refusal.
+    async fn open(&self) -> Result<String, (StatusCode, String)> {
+        let init = json!({
+            "jsonrpc": "2.0", "id": 1, "method": "initialize",
+            "params": {
+                "protocolVersion": "2025-11-25",
+                "capabilities": {"elicitation": {"form": {}}},
+                "clientInfo": {"name": "perimeter-test", "version": "0"}
+            }
+        });
+        let resp = self.post(None, init).await;
+        let status = resp.status();
+        let Some(id) = resp
+            .headers()
+            .get(SESSION)
+            .and_then(|v| v.to_str().ok())
+            .map(str::to_string)
+        else {
+            return Err((status, resp.text().await.unwrap_or_default()));
+        };
+        let _ = resp.text().await;
+        let done = self
+            .post(
+                Some(&id),
+                json!({"jsonrpc": "2.0", "method": "notifications/initialized"}),
+            )
+            .await;
+        assert!(done.status().is_success(), "{}", done.status());
+        Ok(id)
+    }
+}
+
+/// The JSON-RPC messages of an SSE (or JSON) body read so far.
+fn messages(body: &str) -> Vec<Value> {
+    let from_sse: Vec<Value> = body
+        .lines()
+        .filter_map(|l| l.strip_prefix("data:"))
+        .filter_map(|d| serde_json::from_str(d.trim()).ok())
+        .collect();
+    if from_sse.is_empty() {
+        serde_json::from_str(body).into_iter().collect()
+    } else {
+        from_sse
+    }
+}
+
+fn call(id: u64, tool: &str, args: Value) -> Value {
+    json!({"jsonrpc": "2.0", "id": id, "method": "tools/call", "params": {"name": tool, "arguments": args}})
+}
+
+fn start(dir: &Path, extra: &[&str]) -> (HttpServer, String, String) {
+    let (alice, bob) = (test_token("alice"), test_token("bob"));
+    let tokens = tokens_file(dir, &alice, &bob);
+    let audit = dir.join("audit.jsonl").display().to_string();
+    let mut args = vec![
+        "--sandbox",
+        "--http",
+        "127.0.0.1:0",
+        "--tokens-file",
+        &tokens,
+        "--audit-log",
+        &audit,
+    ];
+    args.extend_from_slice(extra);
+    // The default log level: what an operator's log holds.
+    let server = HttpServer::start(&args, &[], &dir.join("stderr.log"));
+    (server, alice, bob)
+}
+
+#[tokio::test]
+async fn a_session_answers_only_the_token_that_opened_it() {
+    let dir = tempfile::tempdir().unwrap();
+    let (server, alice, bob) = start(dir.path(), &["--max-sessions-per-token", "3"]);
+    let a = Raw::new(&server, &alice);
+    let b = Raw::new(&server, &bob);
+    let session = a.open().await.expect("alice opens a session");
+
+    // An alias to delete later: deleting asks the human (elicitation).
+    let made = a
+        .post(
+            Some(&session),
+            call(
+                2,
+                "pfsense_create_firewall_alias",
+                json!({"name": "keep_me", "type": "host", "address": ["192.0.2.1"], "confirm": true}),
+            ),
+        )
+        .await;
+    let made = messages(&made.text().await.unwrap());
+    let alias_id = made[0]["result"]["structuredContent"]["data"]["id"].clone();
+    assert!(alias_id.is_number(), "{made:?}");
+
+    // Bob, with his own valid token and Alice's session id: 404 for everything.
+    let resp = b
+        .post(
+            Some(&session),
+            call(3, "pfsense_list_firewall_aliases", json!({})),
+        )
+        .await;
+    assert_eq!(resp.status(), StatusCode::NOT_FOUND, "tool call");
+    let resp = b
+        .request(reqwest::Method::GET, Some(&session))
+        .header("accept", "text/event-stream")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(resp.status(), StatusCode::NOT_FOUND, "event stream");
+
+    // Alice deletes the alias; the server asks her (request ids start at 0).
+    let mut stream = a
+        .post(
+            Some(&session),
+            call(
+                4,
+                "pfsense_delete_firewall_alias",
+                json!({"id": alias_id, "confirm": true}),
+            ),
+        )
+        .await;
+    assert!(stream.status().is_success());
+    let mut seen = String::new();
+    let asked = loop {
+        let chunk = tokio::time::timeout(Duration::from_secs(30), stream.chunk())
+            .await
+            .expect("the server asks the human")
+            .unwrap()
+            .expect("the stream stays open until answered");
+        seen.push_str(&String::from_utf8_lossy(&chunk));
+        if let Some(m) = messages(&seen)
+            .into_iter()
+            .find(|m| m["method"] == "elicitation/create")
+        {
+            break m;
+        }
+    };
+    let request_id = asked["id"].clone();
+    let approve = json!({"jsonrpc": "2.0", "id": request_id, "result": {"action": "accept", "content": {"approve": true}}});
+    let decline = json!({"jsonrpc": "2.0", "id": request_id, "result": {"action": "decline"}});
+    // Bob answers Alice's approval prompt: refused, and nothing is approved.
+    let resp = b.post(Some(&session), approve).await;
+    assert_eq!(resp.status(), StatusCode::NOT_FOUND, "approval answer");
+    // Alice declines.
+    let resp = a.post(Some(&session), decline).await;
+    assert!(resp.status().is_success(), "{}", resp.status());
+    loop {
+        let chunk = tokio::time::timeout(Duration::from_secs(30), stream.chunk())
+            .await
+            .expect("the call ends")
+            .unwrap();
+        match chunk {
+            Some(c) => seen.push_str(&String::from_utf8_lossy(&c)),
+            None => break,
+        }
+        if messages(&seen).iter().any(|m| m["id"] == 4) {
+            break;
+        }
+    }
+    let result = messages(&seen).into_iter().find(|m| m["id"] == 4).unwrap();
+    assert_eq!(result["result"]["isError"], true, "{result}");
+    assert!(
+        result.to_string().contains("declined"),
+        "Alice's answer counted: {result}"
+    );
+
+    // Bob cannot end Alice's session either; she keeps using it.
+    let resp = b
+        .request(reqwest::Method::DELETE, Some(&session))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(resp.status(), StatusCode::NOT_FOUND, "DELETE");
+    let resp = a
+        .post(
+            Some(&session),
+            call(5, "pfsense_list_firewall_aliases", json!({})),
+        )
+        .await;
+    assert_eq!(resp.status(), StatusCode::OK);
+    let listed = messages(&resp.text().await.unwrap());
+    assert!(listed[0].to_string().contains("keep_me"), "{listed:?}");
+
+    // Sessions per token: Alice holds 1 of 3; the 4th is refused, Bob is not affected, and
+    // ending one makes room.
+    let second = a.open().await.expect("second");
+    a.open().await.expect("third");
+    let (status, body) = a.open().await.expect_err("a 4th session is refused");
+    assert_eq!(status, StatusCode::TOO_MANY_REQUESTS, "{body}");
+    assert!(body.contains("--max-sessions-per-token"), "{body}");
+    b.open().await.expect("Bob has his own allowance");
+    let resp = a
+        .request(reqwest::Method::DELETE, Some(&second))
+        .send()
+        .await
+        .unwrap();
+    assert!(resp.status().is_success(), "{}", resp.status());
+    a.open().await.expect("room again after DELETE");
+
+    // The audit log: the delete was declined, never confirmed by anyone.
+    let audit = std::fs::read_to_string(dir.path().join("audit.jsonl")).unwrap();
+    let deletes: Vec<Value> = audit
+        .lines()
+        .map(|l| serde_json::from_str::<Value>(l).unwrap())
+        .filter(|e| e["tool"] == "pfsense_delete_firewall_alias")
+        .collect();
+    assert!(!deletes.is_empty(), "{audit}");
+    assert!(
+        deletes.iter().all(|e| e["outcome"] != "executed"),
+        "{deletes:?}"
+    );
+    // Session ids are credentials: not in the log at the default level.
+    let log = server.stderr();
+    assert!(!log.contains(&session), "a session id in the log: {log}");
+    assert!(!log.contains(&second), "a session id in the log: {log}");
+}
+
+/// Open `n` connections that send nothing, and `n` that send half a request header.
+async fn idle_and_slow(port: u16, n: usize) -> Vec<tokio::net::TcpStream> {
+    let mut socks = Vec::new();
+    for i in 0..2 * n {
+        let mut s = tokio::net::TcpStream::connect(("127.0.0.1", port))
+            .await
+            .expect("connect");
+        if i % 2 == 1 {
+            s.write_all(b"POST /mcp HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-")
+                .await
+                .unwrap();
+        }
+        socks.push(s);
+    }
+    socks
+}
+
+#[tokio::test]
+async fn silent_and_slow_connections_do_not_starve_an_authenticated_client() {
+    let dir = tempfile::tempdir().unwrap();
+    // A connection cap well below the attack, so room must be made by closing silent ones.
+    let (server, alice, _) = start(dir.path(), &["--max-connections", "64"]);
+    let client = connect(&server.mcp_url(), Some(&alice), reqwest::Client::new())
+        .await
+        .expect("alice connects");
+    let mut socks = idle_and_slow(server.port, 150).await;
+    for i in 0..10 {
+        let mut params = rmcp::model::CallToolRequestParams::new("pfsense_list_firewall_aliases");
+        params = params.with_arguments(serde_json::Map::new());
+        let r = tokio::time::timeout(Duration::from_secs(30), client.peer().call_tool(params))
+            .await
+            .unwrap_or_else(|_| panic!("call {i} was not answered"))
+            .expect("tools/call");
+        assert!(!r.is_error.unwrap_or(false));
+        // A new authenticated connection gets in too.
+        let resp = reqwest::Client::new()
+            .post(server.mcp_url())
+            .header("authorization", format!("Bearer {alice}"))
+            .header("content-type", "application/json")
+            .header("accept", JSON_AND_SSE)
+            .body(tests::http::initialize_body())
+            .send()
+            .await
+            .expect("a new connection is answered");
+        assert_eq!(resp.status(), StatusCode::OK);
+        // Keep the pressure on: more silent sockets.
+        socks.extend(idle_and_slow(server.port, 10).await);
+    }
+    // Every silent or half-sent connection is closed by the server (room, or timeouts).
+    for (i, s) in socks.iter_mut().enumerate() {
+        let mut buf = [0u8; 256];
+        let read = tokio::time::timeout(Duration::from_secs(60), s.read(&mut buf))
+            .await
+            .unwrap_or_else(|_| panic!("silent connection {i} is still open"));
+        // Closed (0 bytes), reset, or a 408 before closing.
+        if let Ok(n) = read
+            && n > 0
+        {
+            let text = String::from_utf8_lossy(&buf[..n]);
+            assert!(text.starts_with("HTTP/1.1 408"), "{text}");
+        }
+    }
+    let _ = client.cancel().await;
+}
+
+#[tokio::test]
+async fn an_address_that_keeps_guessing_tokens_is_locked_out() {
+    let dir = tempfile::tempdir().unwrap();
+    let (server, alice, _) = start(dir.path(), &[]);
+    let http = reqwest::Client::new();
+    let post = |token: String| {
+        http.post(server.mcp_url())
+            .header("authorization", format!("Bearer {token}"))
+            .header("content-type", "application/json")
+            .header("accept", JSON_AND_SSE)
+            .body(tests::http::initialize_body())
+            .send()
+    };
+    for i in 0..10 {
+        let resp = post(test_token(&format!("guess{i}"))).await.unwrap();
+        assert_eq!(resp.status(), StatusCode::UNAUTHORIZED);
+    }
+    // Locked out: even the right token waits, so guessing gains nothing.
+    let resp = post(alice.clone()).await.unwrap();
+    assert_eq!(resp.status(), StatusCode::TOO_MANY_REQUESTS);
+    let retry: u64 = resp.headers()["retry-after"]
+        .to_str()
+        .unwrap()
+        .parse()
+        .unwrap();
+    assert!((1..=60).contains(&retry), "{retry}");
+    let body = resp.text().await.unwrap();
+    assert!(body.contains("failed authentication attempts"), "{body}");
+    assert!(
+        server.stderr().contains("locked out"),
+        "{}",
+        server.stderr()
+    );
+}

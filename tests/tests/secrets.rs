@@ -1,0 +1,370 @@
+//! Issue 13, secrets deny-by-default: the real binary over stdio, a real MCP client that
+//! answers approval prompts, and the emulator (or a recorder that echoes secrets back in its
+//! error text). Every secret value sent must be absent from the results and prompts the client
+//! received, from stderr at trace level, from the audit log and from the journal.
+
+use pfsense_spec::{ArgType, Method, Operation, PathKind};
+use serde_json::{Map, Value, json};
+use std::path::Path;
+use tests::safety::{Human, HumanAnswer, Session, emulator, env_for, spec};
+
+/// The create (and action) tools whose input has a field we treat as secret, by the model
+/// they create. Enumerated from the v2.7.1 spec (the test checks this list against it).
+const TOOLS_WITH_SECRETS: &[&str] = &[
+    // RESTAPIKey: hash, key
+    "pfsense_create_auth_key",
+    // OutboundNATMapping: source_hash_key
+    "pfsense_create_firewall_nat_outbound_mapping",
+    // VirtualIP: password (CARP)
+    "pfsense_create_firewall_virtual_ip",
+    // ACMEAccountKey: accountkey
+    "pfsense_create_services_acme_account_key",
+    // ACMECertificate: keypaste
+    "pfsense_create_services_acme_certificate",
+    // ACMECertificateDomain: DNS provider credentials (do_pw, infoblox_creds, …)
+    "pfsense_create_services_acme_certificate_domain",
+    // BINDSyncRemoteHost: password
+    "pfsense_create_services_bind_sync_remote_host",
+    // FreeRADIUSClient: secret, naspassword
+    "pfsense_create_services_freeradius_client",
+    // FreeRADIUSUser: password, motp_secret, motp_pin
+    "pfsense_create_services_freeradius_user",
+    // HAProxyBackend: stats_password, cookie key
+    "pfsense_create_services_haproxy_backend",
+    // Certificate: prv
+    "pfsense_create_system_certificate",
+    // CertificateAuthority: prv
+    "pfsense_create_system_certificate_authority",
+    // CertificateRevocationListRevokedCertificate: prv (write-only)
+    "pfsense_create_system_crl_revoked_certificate",
+    // User: password, ipsecpsk
+    "pfsense_create_user",
+    // AuthServer: ldap_bindpw, radius_secret
+    "pfsense_create_user_auth_server",
+    // IPsecPhase1: pre_shared_key
+    "pfsense_create_vpn_ipsec_phase1",
+    // OpenVPNClient: tls, auth_pass, proxy_passwd
+    "pfsense_create_vpn_openvpn_client",
+    // OpenVPNClientExportConfig: pass, proxypass
+    "pfsense_create_vpn_openvpn_client_export_config",
+    // OpenVPNServer: tls
+    "pfsense_create_vpn_openvpn_server",
+    // WireGuardPeer: presharedkey
+    "pfsense_create_vpn_wireguard_peer",
+    // WireGuardTunnel: privatekey
+    "pfsense_create_vpn_wireguard_tunnel",
+    // CertificateGenerate: (key inputs)
+    "pfsense_post_system_certificate_generate",
+    // CertificatePKCS12Export: passphrase
+    "pfsense_post_system_certificate_pkcs12_export",
+    // CertificateSigningRequestSign: prv
+    "pfsense_post_system_certificate_signing_request_sign",
+    // OpenVPNClientExport: pass, proxypass
+    "pfsense_post_vpn_openvpn_client_export",
+];
+
+/// The tools the spec says take a secret: POST of one object with a sensitive string field.
+fn tools_with_secrets() -> Vec<Operation> {
+    spec()
+        .operations
+        .iter()
+        .filter(|o| {
+            o.method == Method::Post && matches!(o.path_kind, PathKind::Item | PathKind::Action)
+        })
+        .filter(|o| o.danger.is_none())
+        .filter(|o| o.args.iter().any(|a| a.sensitive && takes_text(&a.ty)))
+        .cloned()
+        .collect()
+}
+
+fn takes_text(ty: &ArgType) -> bool {
+    matches!(ty, ArgType::String | ArgType::StringList)
+}
+
+/// A plausible value for a required, non-secret field, from its JSON Schema.
+fn filler(name: &str, schema: &Value, n: usize) -> Option<Value> {
+    if let Some(first) = schema["enum"].as_array().and_then(|e| e.first()) {
+        return Some(first.clone());
+    }
+    match schema["type"].as_str() {
+        Some("string") => Some(json!(match name {
+            n if n.contains("interface") || n == "if" => "lan".to_string(),
+            n if n.contains("addr") || n.contains("host") || n.contains("server") => {
+                "192.0.2.10".to_string()
+            }
+            n if n.contains("port") => "1194".to_string(),
+            _ => format!("t13x{n}"),
+        })),
+        Some("integer") | Some("number") => Some(schema["minimum"].clone())
+            .filter(|m| !m.is_null())
+            .or(Some(json!(1))),
+        Some("boolean") => Some(json!(false)),
+        Some("array") => filler(name, &schema["items"], n).map(|v| json!([v])),
+        _ => None,
+    }
+}
+
+/// Values a field must have the form of, known to the test: WireGuard keys are 32 bytes in
+/// base64, an mOTP PIN has at most 4 characters.
+const SHAPED: &[(&str, &str)] = &[
+    // base64 of "K13-wireguard-private-key-0001!!"
+    ("privatekey", "SzEzLXdpcmVndWFyZC1wcml2YXRlLWtleS0wMDAxISE="),
+    // base64 of "K13-wireguard-preshared-key-01!!"
+    (
+        "presharedkey",
+        "SzEzLXdpcmVndWFyZC1wcmVzaGFyZWQta2V5LTAxISE=",
+    ),
+    ("motp_pin", "7391"),
+];
+
+/// Non-secret fields the emulator checks the form of: a WireGuard peer's public key.
+const NOT_SECRET: &[(&str, &str)] = &[
+    // base64 of "public-key-of-a-test-peer-000001"
+    ("publickey", "cHVibGljLWtleS1vZi1hLXRlc3QtcGVlci0wMDAwMDE="),
+];
+
+/// The known secret value sent in `field` of tool number `i`.
+fn secret_value(i: usize, field: &str) -> String {
+    match SHAPED.iter().find(|(f, _)| *f == field) {
+        Some((_, v)) => v.to_string(),
+        None => format!("K13s{i:03}-{field}-Qz7"),
+    }
+}
+
+/// Arguments for `op`: required fields filled, every secret string field set to its known
+/// value. Returns the arguments and the secrets.
+fn arguments(i: usize, op: &Operation, refs: &Map<String, Value>) -> (Value, Vec<String>) {
+    let schema: Value = op.input_schema.clone();
+    let mut args = Map::new();
+    let mut secrets = Vec::new();
+    for arg in &op.args {
+        let prop = &schema["properties"][&arg.name];
+        if arg.sensitive && takes_text(&arg.ty) {
+            let v = secret_value(i, &arg.name);
+            secrets.push(v.clone());
+            args.insert(
+                arg.name.clone(),
+                if matches!(arg.ty, ArgType::StringList) {
+                    json!([v])
+                } else {
+                    json!(v)
+                },
+            );
+        } else if let Some(v) = refs.get(&arg.name) {
+            args.insert(arg.name.clone(), v.clone());
+        } else if let Some((_, v)) = NOT_SECRET.iter().find(|(f, _)| *f == arg.name) {
+            args.insert(arg.name.clone(), json!(v));
+        } else if arg.required
+            && let Some(v) = filler(&arg.name, prop, i)
+        {
+            args.insert(arg.name.clone(), v);
+        }
+    }
+    (Value::Object(args), secrets)
+}
+
+/// Every file in `dir` (audit log, journal and its WAL, stderr) as lossy text.
+fn files_text(dir: &Path) -> Vec<(String, String)> {
+    std::fs::read_dir(dir)
+        .unwrap()
+        .filter_map(Result::ok)
+        .filter(|e| e.path().is_file())
+        .map(|e| {
+            (
+                e.file_name().to_string_lossy().to_string(),
+                String::from_utf8_lossy(&std::fs::read(e.path()).unwrap()).to_string(),
+            )
+        })
+        .collect()
+}
+
+fn start_args(dir: &Path) -> Vec<String> {
+    vec![
+        "--audit-log".into(),
+        dir.join("audit.jsonl").display().to_string(),
+        "--journal".into(),
+        dir.join("journal.sqlite").display().to_string(),
+    ]
+}
+
+async fn start(env: Vec<(String, String)>, dir: &Path, human: Human) -> Session {
+    let args = start_args(dir);
+    let args: Vec<&str> = args.iter().map(String::as_str).collect();
+    let mut env = env;
+    env.push(("PFSENSE_TOOL_MODE".into(), "full".into()));
+    env.push(("PFSENSE_MCP_LOG".into(), "trace".into()));
+    Session::start(&args, &env, human, Some(&dir.join("stderr.log"))).await
+}
+
+#[tokio::test]
+async fn no_secret_sent_to_any_create_tool_comes_back_or_is_stored() {
+    let ops = tools_with_secrets();
+    let names: Vec<&str> = ops.iter().map(|o| o.tool_name.as_str()).collect();
+    assert_eq!(
+        names, TOOLS_WITH_SECRETS,
+        "the tools that take a secret changed: update TOOLS_WITH_SECRETS"
+    );
+    let emu = emulator().await;
+    let dir = tempfile::tempdir().unwrap();
+    let human = Human::new(true, HumanAnswer::Accept);
+    let mut env = env_for(&emu);
+    // Creating an API key takes Basic authentication.
+    env.push(("PFSENSE_USERNAME".into(), "admin".into()));
+    env.push(("PFSENSE_PASSWORD".into(), "pfsense".into()));
+    let s = start(env, dir.path(), human.clone()).await;
+    let mut shown = Vec::new();
+    let mut all_secrets = Vec::new();
+    let mut created = 0;
+    // References to objects made earlier in the run: a CA's and a certificate's refid.
+    let mut refs = Map::new();
+    for (i, op) in ops.iter().enumerate() {
+        let (args, secrets) = arguments(i, op, &refs);
+        all_secrets.extend(secrets);
+        // A preview first, then the change itself.
+        let preview = s.call(&op.tool_name, args.clone()).await;
+        shown.push(serde_json::to_string(&preview).unwrap());
+        let mut confirmed = args;
+        confirmed["confirm"] = json!(true);
+        let done = s.call(&op.tool_name, confirmed).await;
+        if done.is_error.unwrap_or(false) {
+            eprintln!(
+                "{} refused: {}",
+                op.tool_name,
+                tests::mcp::text(&done)
+                    .chars()
+                    .take(300)
+                    .collect::<String>()
+            );
+        } else {
+            created += 1;
+            let refid = done
+                .structured_content
+                .as_ref()
+                .map(|c| c["data"]["refid"].clone())
+                .unwrap_or(Value::Null);
+            match op.tool_name.as_str() {
+                "pfsense_create_system_certificate_authority" => {
+                    refs.insert("caref".into(), refid);
+                }
+                "pfsense_create_system_certificate" => {
+                    refs.insert("certref".into(), refid);
+                }
+                _ => {}
+            }
+        }
+        shown.push(serde_json::to_string(&done).unwrap());
+    }
+    shown.extend(human.asked());
+    s.close().await;
+    eprintln!("{created} of {} creates succeeded", ops.len());
+    assert!(
+        created >= 10,
+        "too few creates succeeded to say much: {created}"
+    );
+    let mut places: Vec<(String, String)> = shown
+        .into_iter()
+        .enumerate()
+        .map(|(i, t)| (format!("message {i} to the client"), t))
+        .collect();
+    places.extend(files_text(dir.path()));
+    assert!(
+        places
+            .iter()
+            .any(|(n, t)| n == "stderr.log" && t.contains("TRACE")),
+        "stderr was not at trace level"
+    );
+    assert!(places.iter().any(|(n, _)| n == "audit.jsonl"));
+    assert!(places.iter().any(|(n, _)| n.starts_with("journal.sqlite")));
+    let mut leaks = Vec::new();
+    for secret in &all_secrets {
+        for (place, text) in &places {
+            if text.contains(secret.as_str()) {
+                leaks.push(format!("{secret} in {place}"));
+            }
+        }
+    }
+    assert!(leaks.is_empty(), "secrets leaked: {leaks:#?}");
+}
+
+/// A firewall that echoes the request in its error text (the envelope's `message`, an HTML
+/// error page): the secret is scrubbed from the result, the audit log, the journal and logs.
+#[tokio::test]
+async fn secrets_echoed_in_a_firewalls_error_text_are_scrubbed() {
+    use tests::recorder::{Answer, Recorder};
+    let bind_pw = "Echoed-ldap-bind-pw-0042";
+    let user_pw = "Echoed-user-password-0043";
+    let rec = Recorder::start().await;
+    rec.answer(
+        "POST",
+        "/api/v2/user/auth_server",
+        Answer::envelope(
+            400,
+            "AUTH_SERVER_BIND_FAILED",
+            &format!("Could not bind to the LDAP server with password `{bind_pw}`."),
+            json!({"ldap_bindpw": bind_pw}),
+        ),
+    );
+    rec.answer(
+        "POST",
+        "/api/v2/user",
+        Answer::raw(
+            500,
+            "text/html",
+            format!("<html><body><h1>Fatal error</h1><pre>{{\"name\":\"u13\",\"password\":\"{user_pw}\"}}</pre></body></html>"),
+        ),
+    );
+    let dir = tempfile::tempdir().unwrap();
+    let env = vec![
+        ("PFSENSE_HOST".to_string(), rec.url()),
+        (
+            "PFSENSE_API_KEY".to_string(),
+            "0123456789abcdef0123456789abcdef0123456789abcdef".to_string(),
+        ),
+    ];
+    let s = start(env, dir.path(), Human::new(false, HumanAnswer::Accept)).await;
+    let bind = s
+        .call(
+            "pfsense_create_user_auth_server",
+            json!({"name": "ldap13", "type": "ldap", "host": "192.0.2.20", "ldap_bindpw": bind_pw, "confirm": true}),
+        )
+        .await;
+    let user = s
+        .call(
+            "pfsense_create_user",
+            json!({"name": "u13", "password": user_pw, "confirm": true}),
+        )
+        .await;
+    s.close().await;
+    let sent: Vec<String> = rec
+        .requests()
+        .into_iter()
+        .filter(|q| q.method == "POST")
+        .map(|q| String::from_utf8_lossy(&q.body).to_string())
+        .collect();
+    assert!(
+        sent.iter().any(|b| b.contains(bind_pw)) && sent.iter().any(|b| b.contains(user_pw)),
+        "the secrets reached the firewall: {sent:?}"
+    );
+    let mut places = vec![
+        (
+            "auth server result".to_string(),
+            serde_json::to_string(&bind).unwrap(),
+        ),
+        (
+            "user result".to_string(),
+            serde_json::to_string(&user).unwrap(),
+        ),
+    ];
+    for (name, text) in &places {
+        assert!(
+            text.contains("<redacted>"),
+            "{name} shows the echo, scrubbed: {text}"
+        );
+    }
+    places.extend(files_text(dir.path()));
+    for (place, text) in &places {
+        for secret in [bind_pw, user_pw] {
+            assert!(!text.contains(secret), "{secret} in {place}: {text}");
+        }
+    }
+}
