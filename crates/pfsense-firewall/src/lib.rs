@@ -5,6 +5,7 @@
 mod json;
 
 pub mod explain;
+pub mod log;
 pub mod matching;
 pub mod model;
 
