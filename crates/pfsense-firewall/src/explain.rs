@@ -58,7 +58,10 @@ impl fmt::Display for ExplainError {
                 "interface `{i}` is not one of this firewall's interfaces; give its id (wan, lan, opt1), description or device"
             ),
             ExplainError::MixedFamilies => {
-                write!(f, "source and destination must both be IPv4 or both be IPv6")
+                write!(
+                    f,
+                    "source and destination must both be IPv4 or both be IPv6"
+                )
             }
             ExplainError::DirectionAny => write!(f, "direction must be `in` or `out`"),
         }
@@ -89,7 +92,10 @@ pub enum RuleOrigin {
 
 impl RuleOrigin {
     pub fn is_user(self) -> bool {
-        matches!(self, RuleOrigin::Interface | RuleOrigin::Group | RuleOrigin::Floating)
+        matches!(
+            self,
+            RuleOrigin::Interface | RuleOrigin::Group | RuleOrigin::Floating
+        )
     }
 }
 
@@ -252,12 +258,25 @@ impl FirewallModel {
     }
 
     /// Does the query match a user rule? (Interface and direction are checked by the caller.)
-    fn rule_matches(&self, r: &Rule, q: &Query, src: IpAddr, dst: IpAddr, dport: Option<u16>) -> (Tri, Option<String>) {
+    fn rule_matches(
+        &self,
+        r: &Rule,
+        q: &Query,
+        src: IpAddr,
+        dst: IpAddr,
+        dport: Option<u16>,
+    ) -> (Tri, Option<String>) {
         if !r.ipprotocol.admits(&src) {
             return (Tri::No, Some("IP version".into()));
         }
         if !protocol_matches(r.protocol.as_deref(), r.ipprotocol, &q.protocol) {
-            return (Tri::No, Some(format!("protocol is {}", r.protocol.as_deref().unwrap_or("any"))));
+            return (
+                Tri::No,
+                Some(format!(
+                    "protocol is {}",
+                    r.protocol.as_deref().unwrap_or("any")
+                )),
+            );
         }
         let mut unknown: Option<String> = None;
         let mut check = |t: Tri, what: &str| -> bool {
@@ -271,12 +290,19 @@ impl FirewallModel {
             }
         };
         if let Some(s) = &r.schedule
-            && !check(Tri::Unknown(format!("active only during schedule `{s}`")), "schedule")
+            && !check(
+                Tri::Unknown(format!("active only during schedule `{s}`")),
+                "schedule",
+            )
         {
             return (Tri::No, None);
         }
         let src_hit = self.target_contains(&r.source.target, &src);
-        let src_hit = if r.source.negated { src_hit.not() } else { src_hit };
+        let src_hit = if r.source.negated {
+            src_hit.negated()
+        } else {
+            src_hit
+        };
         if !check(src_hit, "source") {
             return (Tri::No, Some(format!("source is {}", r.source.raw)));
         }
@@ -284,17 +310,29 @@ impl FirewallModel {
             return (Tri::No, Some("source port".into()));
         }
         let dst_hit = self.target_contains(&r.destination.target, &dst);
-        let dst_hit = if r.destination.negated { dst_hit.not() } else { dst_hit };
+        let dst_hit = if r.destination.negated {
+            dst_hit.negated()
+        } else {
+            dst_hit
+        };
         if !check(dst_hit, "destination") {
-            return (Tri::No, Some(format!("destination is {}", r.destination.raw)));
+            return (
+                Tri::No,
+                Some(format!("destination is {}", r.destination.raw)),
+            );
         }
-        if !check(self.port_matches(&r.destination_port, dport), "destination port") {
+        if !check(
+            self.port_matches(&r.destination_port, dport),
+            "destination port",
+        ) {
             return (Tri::No, Some("destination port".into()));
         }
         if !r.icmptypes.is_empty() {
             let t = match &q.icmp_type {
                 Some(t) => Tri::from_bool(r.icmptypes.iter().any(|x| x.eq_ignore_ascii_case(t))),
-                None => Tri::Unknown("the rule matches on ICMP types and the question gave none".into()),
+                None => {
+                    Tri::Unknown("the rule matches on ICMP types and the question gave none".into())
+                }
             };
             if !check(t, "ICMP type") {
                 return (Tri::No, Some("ICMP type".into()));
@@ -312,19 +350,32 @@ impl FirewallModel {
         }
         r.interfaces.iter().any(|i| {
             self.interface(i).is_some_and(|x| x.id == iface)
-                || self.group(i).is_some_and(|g| g.members.iter().any(|m| m == iface))
+                || self
+                    .group(i)
+                    .is_some_and(|g| g.members.iter().any(|m| m == iface))
         })
     }
 
     /// The first port forward that matches, with the translated destination.
-    fn port_forward_for(&self, q: &Query, iface: &str, unknowns: &mut Vec<String>) -> Option<(&PortForward, IpAddr, Option<u16>)> {
-        for pf in self.port_forwards.iter().filter(|p| !p.disabled && p.interface == iface) {
-            if !pf.ipprotocol.admits(&q.src) || !protocol_matches(pf.protocol.as_deref(), pf.ipprotocol, &q.protocol) {
+    fn port_forward_for(
+        &self,
+        q: &Query,
+        iface: &str,
+        unknowns: &mut Vec<String>,
+    ) -> Option<(&PortForward, IpAddr, Option<u16>)> {
+        for pf in self
+            .port_forwards
+            .iter()
+            .filter(|p| !p.disabled && p.interface == iface)
+        {
+            if !pf.ipprotocol.admits(&q.src)
+                || !protocol_matches(pf.protocol.as_deref(), pf.ipprotocol, &q.protocol)
+            {
                 continue;
             }
             let t = |a: &crate::model::Address, ip: &IpAddr| {
                 let hit = self.target_contains(&a.target, ip);
-                if a.negated { hit.not() } else { hit }
+                if a.negated { hit.negated() } else { hit }
             };
             let m = t(&pf.source, &q.src)
                 .and(|| self.port_matches(&pf.source_port, q.src_port))
@@ -333,7 +384,10 @@ impl FirewallModel {
             match m {
                 Tri::No => continue,
                 Tri::Unknown(r) => {
-                    unknowns.push(format!("port forward #{} ({}) may apply: {r}", pf.position, pf.descr));
+                    unknowns.push(format!(
+                        "port forward #{} ({}) may apply: {r}",
+                        pf.position, pf.descr
+                    ));
                     continue;
                 }
                 Tri::Yes => {}
@@ -347,7 +401,11 @@ impl FirewallModel {
                 Err(_) => {
                     let resolved = self.resolve_alias(&pf.target);
                     match resolved.nets.first() {
-                        Some(n) if resolved.nets.len() == 1 && n.prefix_len() == n.max_prefix_len() => n.addr(),
+                        Some(n)
+                            if resolved.nets.len() == 1 && n.prefix_len() == n.max_prefix_len() =>
+                        {
+                            n.addr()
+                        }
                         _ => {
                             unknowns.push(format!(
                                 "port forward #{} redirects to `{}`, which is not a single known address",
@@ -360,7 +418,9 @@ impl FirewallModel {
             };
             // A forwarded range keeps its offset: external start+n goes to local_port+n.
             let new_port = match (pf.local_port, q.dst_port, &pf.destination_port) {
-                (Some(lp), Some(p), crate::model::PortSpec::Range(a, _)) => Some(lp.saturating_add(p - a)),
+                (Some(lp), Some(p), crate::model::PortSpec::Range(a, _)) => {
+                    Some(lp.saturating_add(p - a))
+                }
                 (Some(lp), _, _) => Some(lp),
                 (None, p, _) => p,
             };
@@ -395,7 +455,11 @@ impl FirewallModel {
         };
         let ipv6_allowed = known.ipv6_allowed.unwrap_or(true);
         if v6 {
-            assume(&mut assumptions, known.ipv6_allowed, "IPv6 is assumed allowed (System > Advanced > Networking; not visible through the API).");
+            assume(
+                &mut assumptions,
+                known.ipv6_allowed,
+                "IPv6 is assumed allowed (System > Advanced > Networking; not visible through the API).",
+            );
         }
         let link_local_block = !known.link_local_block_disabled.unwrap_or(false);
 
@@ -421,7 +485,9 @@ impl FirewallModel {
         if q.direction == Direction::In
             && let Some((pf, new_dst, new_port)) = self.port_forward_for(q, &id, &mut unknowns)
         {
-            let assoc = self.associated_rule(pf).map(|r| self.user_ref(r, RuleOrigin::Interface));
+            let assoc = self
+                .associated_rule(pf)
+                .map(|r| self.user_ref(r, RuleOrigin::Interface));
             translation = Some(Translation {
                 port_forward_position: pf.position,
                 descr: pf.descr.clone(),
@@ -449,7 +515,11 @@ impl FirewallModel {
                     could_also_be: Vec::new(),
                     interface: id,
                     translation,
-                    path: vec![Step { rule, matched: Tri::Yes, why: None }],
+                    path: vec![Step {
+                        rule,
+                        matched: Tri::Yes,
+                        why: None,
+                    }],
                     unknowns,
                     assumptions,
                 });
@@ -460,14 +530,35 @@ impl FirewallModel {
         let mut tracker = trackers::BASE;
         if !ipv6_allowed {
             tracker += 4;
-            cands.push(fixed(RuleOrigin::BlockAllIpv6, Action::Block, true, None, "Block all IPv6", Tri::from_bool(v6)));
+            cands.push(fixed(
+                RuleOrigin::BlockAllIpv6,
+                Action::Block,
+                true,
+                None,
+                "Block all IPv6",
+                Tri::from_bool(v6),
+            ));
         }
         if link_local_block {
             let ll = |ip: &IpAddr| in_list(&["169.254.0.0/16"], ip);
             let from = q.direction == Direction::In && ll(&src);
             let to = q.direction == Direction::In && ll(&dst);
-            cands.push(fixed(RuleOrigin::LinkLocal, Action::Block, true, Some(tracker + 1), "Block IPv4 link-local", Tri::from_bool(from)));
-            cands.push(fixed(RuleOrigin::LinkLocal, Action::Block, true, Some(tracker + 2), "Block IPv4 link-local", Tri::from_bool(to)));
+            cands.push(fixed(
+                RuleOrigin::LinkLocal,
+                Action::Block,
+                true,
+                Some(tracker + 1),
+                "Block IPv4 link-local",
+                Tri::from_bool(from),
+            ));
+            cands.push(fixed(
+                RuleOrigin::LinkLocal,
+                Action::Block,
+                true,
+                Some(tracker + 2),
+                "Block IPv4 link-local",
+                Tri::from_bool(to),
+            ));
             tracker += 2;
         }
         // Default deny: in v4, out v4, in v6, out v6.
@@ -484,7 +575,11 @@ impl FirewallModel {
             Action::Block,
             false,
             Some(deny_tracker),
-            if v6 { "Default deny rule IPv6" } else { "Default deny rule IPv4" },
+            if v6 {
+                "Default deny rule IPv6"
+            } else {
+                "Default deny rule IPv4"
+            },
             Tri::Yes,
         ));
 
@@ -569,7 +664,11 @@ impl FirewallModel {
                     Action::Pass,
                     true,
                     Some(trackers::ANTI_LOCKOUT_FIRST),
-                    &format!("Anti-Lockout Rule (tcp to {} address, ports {})", t.descr, list.join(" ")),
+                    &format!(
+                        "Anti-Lockout Rule (tcp to {} address, ports {})",
+                        t.descr,
+                        list.join(" ")
+                    ),
                     m,
                 ));
             }
@@ -582,19 +681,38 @@ impl FirewallModel {
             if self.rule_applies_to_interface(r, &id)
                 && (r.direction == Direction::Any || r.direction == q.direction)
             {
-                cands.push(Candidate { rule: self.user_ref(r, RuleOrigin::Floating), user: Some(r), fixed: None });
+                cands.push(Candidate {
+                    rule: self.user_ref(r, RuleOrigin::Floating),
+                    user: Some(r),
+                    fixed: None,
+                });
             }
         }
         if q.direction == Direction::In {
-            let groups: Vec<&str> = self.groups_of(&id).iter().map(|g| g.name.as_str()).collect();
+            let groups: Vec<&str> = self
+                .groups_of(&id)
+                .iter()
+                .map(|g| g.name.as_str())
+                .collect();
             for r in active.clone().filter(|r| !r.floating) {
                 if r.interfaces.iter().any(|i| groups.contains(&i.as_str())) {
-                    cands.push(Candidate { rule: self.user_ref(r, RuleOrigin::Group), user: Some(r), fixed: None });
+                    cands.push(Candidate {
+                        rule: self.user_ref(r, RuleOrigin::Group),
+                        user: Some(r),
+                        fixed: None,
+                    });
                 }
             }
             for r in active.filter(|r| !r.floating) {
-                if r.interfaces.iter().any(|i| self.interface(i).is_some_and(|x| x.id == id)) {
-                    cands.push(Candidate { rule: self.user_ref(r, RuleOrigin::Interface), user: Some(r), fixed: None });
+                if r.interfaces
+                    .iter()
+                    .any(|i| self.interface(i).is_some_and(|x| x.id == id))
+                {
+                    cands.push(Candidate {
+                        rule: self.user_ref(r, RuleOrigin::Interface),
+                        user: Some(r),
+                        fixed: None,
+                    });
                 }
             }
         }
@@ -610,7 +728,11 @@ impl FirewallModel {
                 (None, Some(r)) => self.rule_matches(r, q, src, dst, dport),
                 (None, None) => (Tri::No, None),
             };
-            path.push(Step { rule: c.rule.clone(), matched: m.clone(), why });
+            path.push(Step {
+                rule: c.rule.clone(),
+                matched: m.clone(),
+                why,
+            });
             match m {
                 Tri::Yes if c.rule.quick => {
                     decided = Some(idx);
@@ -638,7 +760,11 @@ impl FirewallModel {
                 }
             }
         }
-        let verdict = if could_also_be.is_empty() { Verdict::from(decided_by.action) } else { Verdict::Unknown };
+        let verdict = if could_also_be.is_empty() {
+            Verdict::from(decided_by.action)
+        } else {
+            Verdict::Unknown
+        };
         Ok(Explanation {
             verdict,
             decided_by,
@@ -683,11 +809,18 @@ impl Explanation {
             q.dst,
             port(q.dst_port),
             q.protocol,
-            if q.direction == Direction::In { "in" } else { "out" },
+            if q.direction == Direction::In {
+                "in"
+            } else {
+                "out"
+            },
             self.interface
         ));
         let d = &self.decided_by;
-        let tracker = d.tracker.map(|t| format!(", tracker {t}")).unwrap_or_default();
+        let tracker = d
+            .tracker
+            .map(|t| format!(", tracker {t}"))
+            .unwrap_or_default();
         let pos = d.position.map(|p| format!(" #{p}")).unwrap_or_default();
         s.push_str(&format!(
             " by {} rule{pos} \"{}\"{tracker}.\n",

@@ -4,11 +4,16 @@
 
 mod json;
 
+pub mod block;
 pub mod explain;
+pub mod guard;
+pub mod health;
 pub mod log;
 pub mod matching;
 pub mod model;
 
+pub use block::{BlockPlan, block_addresses_plan};
 pub use explain::{Explanation, Query, Verdict};
+pub use guard::{Change, GuardDecision, GuardReport, ServerPath, check_lockout};
 pub use matching::Tri;
 pub use model::{ApiInput, FirewallModel, KnownSettings};

@@ -47,13 +47,36 @@ pub enum IpHeader {
 #[serde(tag = "kind", rename_all = "snake_case")]
 pub enum IcmpData {
     /// `request` / `reply` (echo), `tstamp`
-    Echo { icmp_type: String, id: u32, seq: u32 },
-    UnreachProto { dst: IpAddr, protocol_id: u16 },
-    UnreachPort { dst: IpAddr, protocol_id: u16, port: u16 },
-    NeedFrag { dst: IpAddr, mtu: u32 },
-    TstampReply { id: u32, seq: u32, otime: u64, rtime: u64, ttime: u64 },
+    Echo {
+        icmp_type: String,
+        id: u32,
+        seq: u32,
+    },
+    UnreachProto {
+        dst: IpAddr,
+        protocol_id: u16,
+    },
+    UnreachPort {
+        dst: IpAddr,
+        protocol_id: u16,
+        port: u16,
+    },
+    NeedFrag {
+        dst: IpAddr,
+        mtu: u32,
+    },
+    TstampReply {
+        id: u32,
+        seq: u32,
+        otime: u64,
+        rtime: u64,
+        ttime: u64,
+    },
     /// `unreach`, `timexceed`, `paramprob`, `redirect`, `maskreply` and any other type.
-    Described { icmp_type: String, description: String },
+    Described {
+        icmp_type: String,
+        description: String,
+    },
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize)]
@@ -70,11 +93,24 @@ pub enum ProtoData {
         urg: String,
         options: String,
     },
-    Udp { src_port: u16, dst_port: u16, data_length: u32 },
+    Udp {
+        src_port: u16,
+        dst_port: u16,
+        data_length: u32,
+    },
     Icmp(IcmpData),
-    Carp { carp_type: String, ttl: u16, vhid: u16, version: u16, advbase: u16, advskew: u16 },
+    Carp {
+        carp_type: String,
+        ttl: u16,
+        vhid: u16,
+        version: u16,
+        advbase: u16,
+        advskew: u16,
+    },
     /// Any other protocol: the remaining fields as they came.
-    Other { fields: Vec<String> },
+    Other {
+        fields: Vec<String>,
+    },
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize)]
@@ -171,7 +207,10 @@ pub fn parse_api_log(answer: &Value, opts: ParseOptions) -> ParsedLog {
             .iter()
             .map(|v| v.as_str().or_else(|| v.get("text").and_then(Value::as_str)))
             .collect(),
-        _ => items.iter().map(|v| v.get("text").and_then(Value::as_str)).collect(),
+        _ => items
+            .iter()
+            .map(|v| v.get("text").and_then(Value::as_str))
+            .collect(),
     };
     let mut out = ParsedLog::default();
     for (i, t) in texts.into_iter().enumerate() {
@@ -201,7 +240,9 @@ pub fn parse_api_log(answer: &Value, opts: ParseOptions) -> ParsedLog {
     out
 }
 
-const MONTHS: [&str; 12] = ["Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec"];
+const MONTHS: [&str; 12] = [
+    "Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec",
+];
 
 /// Days since 1970-01-01 of a civil date (proleptic Gregorian).
 fn days_from_civil(y: i32, m: u8, d: u8) -> i64 {
@@ -233,7 +274,10 @@ fn parse_iso(ts: &str) -> Option<LogTime> {
         let (c, off) = time.split_at(idx);
         let sign = if off.starts_with('-') { -1 } else { 1 };
         let (oh, om) = off[1..].split_once(':')?;
-        (c, sign * (oh.parse::<i32>().ok()? * 60 + om.parse::<i32>().ok()?))
+        (
+            c,
+            sign * (oh.parse::<i32>().ok()? * 60 + om.parse::<i32>().ok()?),
+        )
     };
     let clock = clock.split('.').next()?;
     let mut cp = clock.split(':');
@@ -243,7 +287,15 @@ fn parse_iso(ts: &str) -> Option<LogTime> {
     if !(1..=12).contains(&mo) || !(1..=31).contains(&d) || h > 23 || mi > 59 || s > 60 {
         return None;
     }
-    Some(LogTime { year: Some(y), month: mo, day: d, hour: h, minute: mi, second: s, epoch: Some(epoch(y, mo, d, h, mi, s, offset)) })
+    Some(LogTime {
+        year: Some(y),
+        month: mo,
+        day: d,
+        hour: h,
+        minute: mi,
+        second: s,
+        epoch: Some(epoch(y, mo, d, h, mi, s, offset)),
+    })
 }
 
 /// `Dec  3 05:13:13` (the day may be space-padded): returns the time and the rest of the line.
@@ -257,8 +309,21 @@ fn parse_bsd(line: &str, opts: ParseOptions) -> Option<(LogTime, &str)> {
     let h: u8 = cp.next()?.parse().ok()?;
     let mi: u8 = cp.next()?.parse().ok()?;
     let s: u8 = cp.next()?.split('.').next()?.parse().ok()?;
-    let ep = opts.assume_year.map(|y| epoch(y, mon, d, h, mi, s, opts.utc_offset_minutes));
-    Some((LogTime { year: opts.assume_year, month: mon, day: d, hour: h, minute: mi, second: s, epoch: ep }, rest))
+    let ep = opts
+        .assume_year
+        .map(|y| epoch(y, mon, d, h, mi, s, opts.utc_offset_minutes));
+    Some((
+        LogTime {
+            year: opts.assume_year,
+            month: mon,
+            day: d,
+            hour: h,
+            minute: mi,
+            second: s,
+            epoch: ep,
+        },
+        rest,
+    ))
 }
 
 /// After the timestamp: `[host ]filterlog[pid]: CSV` (BSD style).
@@ -270,11 +335,17 @@ fn after_tag(rest: &str) -> Result<(Option<String>, &str), String> {
     let host = rest[..idx].trim();
     let tail = &rest[idx + "filterlog".len()..];
     let colon = tail.find(':').ok_or("no `:` after the filterlog tag")?;
-    Ok(((!host.is_empty()).then(|| host.to_string()), tail[colon + 1..].trim_start()))
+    Ok((
+        (!host.is_empty()).then(|| host.to_string()),
+        tail[colon + 1..].trim_start(),
+    ))
 }
 
 /// Splits a line into timestamp, host and the CSV payload.
-fn split_prefix(line: &str, opts: ParseOptions) -> Result<(Option<LogTime>, Option<String>, &str), String> {
+fn split_prefix(
+    line: &str,
+    opts: ParseOptions,
+) -> Result<(Option<LogTime>, Option<String>, &str), String> {
     let mut s = line.trim_start();
     if let Some(rest) = s.strip_prefix('<') {
         let end = rest.find('>').ok_or("unterminated syslog priority `<…>`")?;
@@ -297,7 +368,9 @@ fn split_prefix(line: &str, opts: ParseOptions) -> Result<(Option<LogTime>, Opti
             let msg = if let Some(m) = rest.strip_prefix("- ") {
                 m
             } else if rest.starts_with('[') {
-                rest.find("] ").map(|i| &rest[i + 2..]).ok_or("unterminated structured data")?
+                rest.find("] ")
+                    .map(|i| &rest[i + 2..])
+                    .ok_or("unterminated structured data")?
             } else {
                 rest
             };
@@ -339,11 +412,10 @@ struct Fields<'a> {
 
 impl<'a> Fields<'a> {
     fn next(&mut self, what: &str) -> Result<&'a str, String> {
-        let v = self
-            .f
-            .get(self.i)
-            .copied()
-            .ok_or_else(|| format!("line ends before the {what} field (field {})", self.i + 1))?;
+        let v =
+            self.f.get(self.i).copied().ok_or_else(|| {
+                format!("line ends before the {what} field (field {})", self.i + 1)
+            })?;
         self.i += 1;
         Ok(v.trim())
     }
@@ -367,7 +439,10 @@ impl<'a> Fields<'a> {
     }
 
     fn rest(&mut self) -> Vec<String> {
-        let r = self.f[self.i.min(self.f.len())..].iter().map(|s| s.to_string()).collect();
+        let r = self.f[self.i.min(self.f.len())..]
+            .iter()
+            .map(|s| s.to_string())
+            .collect();
         self.i = self.f.len();
         r
     }
@@ -376,16 +451,25 @@ impl<'a> Fields<'a> {
 /// Parses one line.
 pub fn parse_line(line: &str, number: usize, opts: ParseOptions) -> Result<LogEntry, String> {
     let (time, host, csv) = split_prefix(line, opts)?;
-    let mut f = Fields { f: csv.trim().split(',').collect(), i: 0 };
+    let mut f = Fields {
+        f: csv.trim().split(',').collect(),
+        i: 0,
+    };
     let rule_number = f.opt("rule number")?;
     let rule_number = match rule_number {
-        Some(n) => Some(n.parse().map_err(|_| format!("rule number `{n}` is not a number"))?),
+        Some(n) => Some(
+            n.parse()
+                .map_err(|_| format!("rule number `{n}` is not a number"))?,
+        ),
         None => None,
     };
     let sub_rule = f.opt("sub-rule")?;
     let anchor = f.opt("anchor")?;
     let tracker = match f.opt("tracker")? {
-        Some(t) => Some(t.parse().map_err(|_| format!("tracker `{t}` is not a number"))?),
+        Some(t) => Some(
+            t.parse()
+                .map_err(|_| format!("tracker `{t}` is not a number"))?,
+        ),
         None => None,
     };
     let interface = f.next("interface")?.to_string();
@@ -399,7 +483,9 @@ pub fn parse_line(line: &str, number: usize, opts: ParseOptions) -> Result<LogEn
     }
     let direction = f.next("direction")?.to_string();
     if !matches!(direction.as_str(), "in" | "out") {
-        return Err(format!("direction `{direction}` (field 8) is neither in nor out"));
+        return Err(format!(
+            "direction `{direction}` (field 8) is neither in nor out"
+        ));
     }
     let version = f.next("IP version")?;
     let (ip, protocol_id, protocol) = match version {
@@ -412,7 +498,18 @@ pub fn parse_line(line: &str, number: usize, opts: ParseOptions) -> Result<LogEn
             let flags = f.next("IP flags")?.to_string();
             let protocol_id = f.num("protocol id")?;
             let protocol = f.next("protocol")?.to_ascii_lowercase();
-            (IpHeader::V4 { tos, ecn, ttl, id, offset, flags }, protocol_id, protocol)
+            (
+                IpHeader::V4 {
+                    tos,
+                    ecn,
+                    ttl,
+                    id,
+                    offset,
+                    flags,
+                },
+                protocol_id,
+                protocol,
+            )
         }
         "6" => {
             let class = f.next("class")?.to_string();
@@ -420,7 +517,15 @@ pub fn parse_line(line: &str, number: usize, opts: ParseOptions) -> Result<LogEn
             let hop_limit = f.num("hop limit")?;
             let protocol = f.next("protocol")?.to_ascii_lowercase();
             let protocol_id = f.num("protocol id")?;
-            (IpHeader::V6 { class, flow_label, hop_limit }, protocol_id, protocol)
+            (
+                IpHeader::V6 {
+                    class,
+                    flow_label,
+                    hop_limit,
+                },
+                protocol_id,
+                protocol,
+            )
         }
         v => return Err(format!("IP version `{v}` (field 9) is neither 4 nor 6")),
     };
@@ -447,7 +552,11 @@ pub fn parse_line(line: &str, number: usize, opts: ParseOptions) -> Result<LogEn
             dst_port: f.num("destination port")?,
             data_length: f.num("data length")?,
         },
-        1 | 58 => ProtoData::Icmp(parse_icmp(&mut f)?),
+        1 => ProtoData::Icmp(parse_icmp(&mut f)?),
+        // ICMPv6 lines may carry a type or nothing after the addresses.
+        58 if f.f.get(f.i).is_some_and(|s| !s.trim().is_empty()) => {
+            ProtoData::Icmp(parse_icmp(&mut f)?)
+        }
         112 => ProtoData::Carp {
             carp_type: f.next("CARP type")?.to_string(),
             ttl: f.num("CARP TTL")?,
@@ -457,7 +566,9 @@ pub fn parse_line(line: &str, number: usize, opts: ParseOptions) -> Result<LogEn
             advbase: f.num("CARP advbase")?,
             advskew: f.num("CARP advskew")?,
         },
-        _ => ProtoData::Other { fields: f.rest().into_iter().filter(|s| !s.is_empty()).collect() },
+        _ => ProtoData::Other {
+            fields: f.rest().into_iter().filter(|s| !s.is_empty()).collect(),
+        },
     };
     Ok(LogEntry {
         line: number,
@@ -484,14 +595,24 @@ pub fn parse_line(line: &str, number: usize, opts: ParseOptions) -> Result<LogEn
 fn parse_icmp(f: &mut Fields) -> Result<IcmpData, String> {
     let t = f.next("ICMP type")?.to_string();
     Ok(match t.as_str() {
-        "request" | "reply" | "tstamp" => IcmpData::Echo { icmp_type: t, id: f.num("ICMP id")?, seq: f.num("ICMP sequence")? },
-        "unreachproto" => IcmpData::UnreachProto { dst: f.ip("ICMP destination")?, protocol_id: f.num("ICMP protocol id")? },
+        "request" | "reply" | "tstamp" => IcmpData::Echo {
+            icmp_type: t,
+            id: f.num("ICMP id")?,
+            seq: f.num("ICMP sequence")?,
+        },
+        "unreachproto" => IcmpData::UnreachProto {
+            dst: f.ip("ICMP destination")?,
+            protocol_id: f.num("ICMP protocol id")?,
+        },
         "unreachport" => IcmpData::UnreachPort {
             dst: f.ip("ICMP destination")?,
             protocol_id: f.num("ICMP protocol id")?,
             port: f.num("ICMP port")?,
         },
-        "needfrag" => IcmpData::NeedFrag { dst: f.ip("ICMP destination")?, mtu: f.num("ICMP MTU")? },
+        "needfrag" => IcmpData::NeedFrag {
+            dst: f.ip("ICMP destination")?,
+            mtu: f.num("ICMP MTU")?,
+        },
         "tstampreply" => IcmpData::TstampReply {
             id: f.num("ICMP id")?,
             seq: f.num("ICMP sequence")?,
@@ -500,7 +621,10 @@ fn parse_icmp(f: &mut Fields) -> Result<IcmpData, String> {
             ttime: f.num("ICMP ttime")?,
         },
         "" => return Err("empty ICMP type".into()),
-        _ => IcmpData::Described { icmp_type: t, description: f.rest().join(",") },
+        _ => IcmpData::Described {
+            icmp_type: t,
+            description: f.rest().join(","),
+        },
     })
 }
 
@@ -522,25 +646,45 @@ pub fn describe_tracker(model: &FirewallModel, tracker: u64) -> Option<TrackerIn
     if let Some(r) = model.rule_by_tracker(tracker) {
         return Some(TrackerInfo {
             tracker,
-            origin: if r.floating { "floating rule".into() } else { "rule".into() },
+            origin: if r.floating {
+                "floating rule".into()
+            } else {
+                "rule".into()
+            },
             descr: r.descr.clone(),
             position: Some(r.position),
             interface: r.interfaces.first().cloned(),
         });
     }
-    let ll = !model.settings.known.link_local_block_disabled.unwrap_or(false);
+    let ll = !model
+        .settings
+        .known
+        .link_local_block_disabled
+        .unwrap_or(false);
     let v6_block = model.settings.known.ipv6_allowed == Some(false);
     let deny_first = trackers::BASE + if v6_block { 4 } else { 0 } + if ll { 2 } else { 0 } + 1;
     let named = |origin: &str, descr: &str| {
-        Some(TrackerInfo { tracker, origin: origin.into(), descr: descr.into(), position: None, interface: None })
+        Some(TrackerInfo {
+            tracker,
+            origin: origin.into(),
+            descr: descr.into(),
+            position: None,
+            interface: None,
+        })
     };
     match tracker {
         10_000..=10_999 => named("anti-lockout", "Anti-Lockout Rule"),
         11_000..=11_999 => named("bogons", "Block bogon networks"),
         12_000..=12_999 => named("private networks", "Block private networks"),
-        t if ll && (deny_first - 2..deny_first).contains(&t) => named("link-local", "Block IPv4 link-local"),
-        t if t == deny_first || t == deny_first + 1 => named("default deny", "Default deny rule IPv4"),
-        t if t == deny_first + 2 || t == deny_first + 3 => named("default deny", "Default deny rule IPv6"),
+        t if ll && (deny_first - 2..deny_first).contains(&t) => {
+            named("link-local", "Block IPv4 link-local")
+        }
+        t if t == deny_first || t == deny_first + 1 => {
+            named("default deny", "Default deny rule IPv4")
+        }
+        t if t == deny_first + 2 || t == deny_first + 3 => {
+            named("default deny", "Default deny rule IPv6")
+        }
         _ => None,
     }
 }
@@ -569,28 +713,49 @@ pub struct LogFilter {
 impl LogFilter {
     pub fn matches(&self, e: &LogEntry, model: Option<&FirewallModel>) -> bool {
         let t = e.time.as_ref().and_then(|t| t.epoch);
-        if self.since.is_some_and(|s| t.is_none_or(|t| t < s)) || self.until.is_some_and(|u| t.is_none_or(|t| t > u)) {
+        if self.since.is_some_and(|s| t.is_none_or(|t| t < s))
+            || self.until.is_some_and(|u| t.is_none_or(|t| t > u))
+        {
             return false;
         }
-        if self.address.is_some_and(|n| !n.contains(&e.src) && !n.contains(&e.dst)) {
+        if self
+            .address
+            .is_some_and(|n| !n.contains(&e.src) && !n.contains(&e.dst))
+        {
             return false;
         }
-        if self.src.is_some_and(|n| !n.contains(&e.src)) || self.dst.is_some_and(|n| !n.contains(&e.dst)) {
+        if self.src.is_some_and(|n| !n.contains(&e.src))
+            || self.dst.is_some_and(|n| !n.contains(&e.dst))
+        {
             return false;
         }
-        if self.port.is_some_and(|p| e.src_port() != Some(p) && e.dst_port() != Some(p)) {
+        if self
+            .port
+            .is_some_and(|p| e.src_port() != Some(p) && e.dst_port() != Some(p))
+        {
             return false;
         }
         if let Some(i) = &self.interface {
-            let device = model.and_then(|m| m.interface(i)).map(|x| x.device.as_str());
+            let device = model
+                .and_then(|m| m.interface(i))
+                .map(|x| x.device.as_str());
             if e.interface != *i && Some(e.interface.as_str()) != device {
                 return false;
             }
         }
-        if self.action.as_ref().is_some_and(|a| !e.action.eq_ignore_ascii_case(a))
-            || self.direction.as_ref().is_some_and(|d| !e.direction.eq_ignore_ascii_case(d))
+        if self
+            .action
+            .as_ref()
+            .is_some_and(|a| !e.action.eq_ignore_ascii_case(a))
+            || self
+                .direction
+                .as_ref()
+                .is_some_and(|d| !e.direction.eq_ignore_ascii_case(d))
             || self.tracker.is_some_and(|t| e.tracker != Some(t))
-            || self.protocol.as_ref().is_some_and(|p| !e.protocol.eq_ignore_ascii_case(p))
+            || self
+                .protocol
+                .as_ref()
+                .is_some_and(|p| !e.protocol.eq_ignore_ascii_case(p))
         {
             return false;
         }
@@ -598,13 +763,21 @@ impl LogFilter {
     }
 }
 
-pub fn filter<'a>(entries: &'a [LogEntry], f: &LogFilter, model: Option<&FirewallModel>) -> Vec<&'a LogEntry> {
+pub fn filter<'a>(
+    entries: &'a [LogEntry],
+    f: &LogFilter,
+    model: Option<&FirewallModel>,
+) -> Vec<&'a LogEntry> {
     entries.iter().filter(|e| f.matches(e, model)).collect()
 }
 
 /// Log entries of the connection a query describes (its source, destination, protocol and
 /// destination port, on its interface's device).
-pub fn entries_for_query<'a>(entries: &'a [LogEntry], q: &Query, model: &FirewallModel) -> Vec<&'a LogEntry> {
+pub fn entries_for_query<'a>(
+    entries: &'a [LogEntry],
+    q: &Query,
+    model: &FirewallModel,
+) -> Vec<&'a LogEntry> {
     let device = model.interface(&q.interface).map(|i| i.device.clone());
     entries
         .iter()
@@ -644,7 +817,10 @@ pub struct LogSummary {
 }
 
 fn top(map: BTreeMap<String, usize>, n: usize) -> Vec<Count> {
-    let mut v: Vec<Count> = map.into_iter().map(|(key, count)| Count { key, count }).collect();
+    let mut v: Vec<Count> = map
+        .into_iter()
+        .map(|(key, count)| Count { key, count })
+        .collect();
     // Most first; ties in key order so the answer is stable.
     v.sort_by(|a, b| b.count.cmp(&a.count).then_with(|| a.key.cmp(&b.key)));
     v.truncate(n);
@@ -680,7 +856,11 @@ pub fn summarize(entries: &[&LogEntry], model: Option<&FirewallModel>, n: usize)
             rule: tracker.and_then(|t| model.and_then(|m| describe_tracker(m, t))),
         })
         .collect();
-    hits_per_rule.sort_by(|a, b| b.count.cmp(&a.count).then_with(|| a.tracker.cmp(&b.tracker)));
+    hits_per_rule.sort_by(|a, b| {
+        b.count
+            .cmp(&a.count)
+            .then_with(|| a.tracker.cmp(&b.tracker))
+    });
     LogSummary {
         entries: entries.len(),
         by_action,

@@ -20,7 +20,7 @@ impl Tri {
         if b { Tri::Yes } else { Tri::No }
     }
 
-    pub fn not(self) -> Tri {
+    pub fn negated(self) -> Tri {
         match self {
             Tri::Yes => Tri::No,
             Tri::No => Tri::Yes,
@@ -80,7 +80,9 @@ impl FirewallModel {
             return;
         };
         if depth > MAX_ALIAS_DEPTH {
-            out.unknown.push(format!("alias `{name}` nests deeper than {MAX_ALIAS_DEPTH} levels"));
+            out.unknown.push(format!(
+                "alias `{name}` nests deeper than {MAX_ALIAS_DEPTH} levels"
+            ));
             return;
         }
         if alias.kind.is_downloaded() {
@@ -90,7 +92,8 @@ impl FirewallModel {
             return;
         }
         if alias.kind.is_port() {
-            out.unknown.push(format!("alias `{name}` is a port alias used as an address"));
+            out.unknown
+                .push(format!("alias `{name}` is a port alias used as an address"));
             return;
         }
         for entry in &alias.entries {
@@ -105,12 +108,15 @@ impl FirewallModel {
                 out.ranges.push((a.min(b), a.max(b)));
             } else if self.alias(e).is_some() {
                 self.resolve_into(e, depth + 1, out);
-            } else if matches!(alias.kind, AliasKind::Host | AliasKind::Network) && e.contains('.') {
+            } else if matches!(alias.kind, AliasKind::Host | AliasKind::Network) && e.contains('.')
+            {
                 out.unknown.push(format!(
                     "alias `{name}` holds the host name `{e}`, resolved by the firewall at run time"
                 ));
             } else {
-                out.unknown.push(format!("alias `{name}` holds `{e}`, which is not an address"));
+                out.unknown.push(format!(
+                    "alias `{name}` holds `{e}`, which is not an address"
+                ));
             }
         }
     }
@@ -135,7 +141,9 @@ impl FirewallModel {
             return;
         };
         if depth > MAX_ALIAS_DEPTH || alias.kind.is_downloaded() {
-            unknown.push(format!("port alias `{name}` cannot be resolved from the API"));
+            unknown.push(format!(
+                "port alias `{name}` cannot be resolved from the API"
+            ));
             return;
         }
         for entry in &alias.entries {
@@ -144,9 +152,9 @@ impl FirewallModel {
                 PortSpec::Range(a, b) => ranges.push((a, b)),
                 PortSpec::Alias(n) => self.resolve_ports_into(&n, depth + 1, ranges, unknown),
                 PortSpec::Any => ranges.push((0, u16::MAX)),
-                PortSpec::Unresolved(v) => {
-                    unknown.push(format!("port alias `{name}` holds `{v}`, which is not a port"))
-                }
+                PortSpec::Unresolved(v) => unknown.push(format!(
+                    "port alias `{name}` holds `{v}`, which is not a port"
+                )),
             }
         }
     }
@@ -159,7 +167,11 @@ impl FirewallModel {
         if self.interfaces.iter().any(|i| i.addresses().contains(ip)) {
             return Tri::Yes;
         }
-        if let Some(i) = self.interfaces.iter().find(|i| i.enabled && i.address_unknown(ip.is_ipv6())) {
+        if let Some(i) = self
+            .interfaces
+            .iter()
+            .find(|i| i.enabled && i.address_unknown(ip.is_ipv6()))
+        {
             return Tri::Unknown(format!(
                 "interface {} gets its address dynamically and the API did not report it",
                 i.id
@@ -195,7 +207,9 @@ impl FirewallModel {
             }
             Target::SelfAddresses => self.self_contains(ip),
             Target::Special(s) => Tri::Unknown(format!("`{s}` clients are not modelled")),
-            Target::Unresolved(s) => Tri::Unknown(format!("`{s}` is not an address, alias or interface")),
+            Target::Unresolved(s) => {
+                Tri::Unknown(format!("`{s}` is not an address, alias or interface"))
+            }
         }
     }
 

@@ -4,7 +4,9 @@
 //! failing: a model of an odd configuration is still useful, and the evaluator reports the parts it
 //! could not resolve as unknown.
 
-use crate::json::{bool_field, flag, object, objects, opt_string, str_field, string_list, u64_field};
+use crate::json::{
+    bool_field, flag, object, objects, opt_string, str_field, string_list, u64_field,
+};
 use ipnet::IpNet;
 use serde::Serialize;
 use serde_json::Value;
@@ -105,7 +107,9 @@ impl IpFamily {
     pub fn admits(self, ip: &IpAddr) -> bool {
         matches!(
             (self, ip),
-            (IpFamily::Inet46, _) | (IpFamily::Inet, IpAddr::V4(_)) | (IpFamily::Inet6, IpAddr::V6(_))
+            (IpFamily::Inet46, _)
+                | (IpFamily::Inet, IpAddr::V4(_))
+                | (IpFamily::Inet6, IpAddr::V6(_))
         )
     }
 }
@@ -139,7 +143,11 @@ pub struct Address {
 
 impl Address {
     pub fn any() -> Address {
-        Address { raw: "any".into(), negated: false, target: Target::Any }
+        Address {
+            raw: "any".into(),
+            negated: false,
+            target: Target::Any,
+        }
     }
 }
 
@@ -217,7 +225,10 @@ impl AliasKind {
     }
 
     pub fn is_port(&self) -> bool {
-        matches!(self, AliasKind::Port | AliasKind::UrlPorts | AliasKind::UrlTablePorts)
+        matches!(
+            self,
+            AliasKind::Port | AliasKind::UrlPorts | AliasKind::UrlTablePorts
+        )
     }
 
     /// Content downloaded by the firewall: the API shows the URL, never the addresses.
@@ -299,13 +310,24 @@ impl Interface {
     }
 
     pub fn addresses(&self) -> Vec<IpAddr> {
-        [self.ipv4, self.ipv6].into_iter().flatten().map(|(ip, _)| ip).collect()
+        [self.ipv4, self.ipv6]
+            .into_iter()
+            .flatten()
+            .map(|(ip, _)| ip)
+            .collect()
     }
 
     /// True when the address of a family is configured dynamically and not known.
     pub fn address_unknown(&self, v6: bool) -> bool {
-        let (addr, typ) = if v6 { (self.ipv6, &self.typev6) } else { (self.ipv4, &self.typev4) };
-        addr.is_none() && typ.as_deref().is_some_and(|t| t != "none" && t != "static" && t != "staticv6")
+        let (addr, typ) = if v6 {
+            (self.ipv6, &self.typev6)
+        } else {
+            (self.ipv4, &self.typev4)
+        };
+        addr.is_none()
+            && typ
+                .as_deref()
+                .is_some_and(|t| t != "none" && t != "static" && t != "staticv6")
     }
 }
 
@@ -362,7 +384,11 @@ impl Settings {
     /// The port the webGUI (and with it the REST API) listens on.
     pub fn api_port(&self) -> u16 {
         self.webgui_port
-            .unwrap_or(if self.webgui_protocol == "http" { 80 } else { 443 })
+            .unwrap_or(if self.webgui_protocol == "http" {
+                80
+            } else {
+                443
+            })
     }
 }
 
@@ -414,7 +440,12 @@ impl FirewallModel {
             .enumerate()
             .filter_map(|(i, a)| {
                 let Some(name) = opt_string(a, "name") else {
-                    issues.push(issue(format!("FirewallAlias[{i}]"), "name", a, "alias without a name"));
+                    issues.push(issue(
+                        format!("FirewallAlias[{i}]"),
+                        "name",
+                        a,
+                        "alias without a name",
+                    ));
                     return None;
                 };
                 Some(Alias {
@@ -508,7 +539,11 @@ impl FirewallModel {
         self.interfaces
             .iter()
             .find(|i| i.id == name)
-            .or_else(|| self.interfaces.iter().find(|i| i.descr.eq_ignore_ascii_case(name)))
+            .or_else(|| {
+                self.interfaces
+                    .iter()
+                    .find(|i| i.descr.eq_ignore_ascii_case(name))
+            })
             .or_else(|| self.interfaces.iter().find(|i| i.device == name))
     }
 
@@ -534,7 +569,10 @@ impl FirewallModel {
 
     /// The filter rule created together with a port forward (same `associated_rule_id`).
     pub fn associated_rule(&self, forward: &PortForward) -> Option<&Rule> {
-        let id = forward.associated_rule_id.as_deref().filter(|id| *id != "pass")?;
+        let id = forward
+            .associated_rule_id
+            .as_deref()
+            .filter(|id| *id != "pass")?;
         self.rules
             .iter()
             .find(|r| r.associated_rule_id.as_deref() == Some(id))
@@ -575,7 +613,11 @@ impl FirewallModel {
         } else {
             Target::Unresolved(body.to_string())
         };
-        Address { raw: raw.to_string(), negated, target }
+        Address {
+            raw: raw.to_string(),
+            negated,
+            target,
+        }
     }
 
     /// Ports: `443`, `1000:2000` (API form), `1000-2000` (config form), a port alias, empty = any.
@@ -606,7 +648,12 @@ impl FirewallModel {
             Some("reject") => Action::Reject,
             _ => {
                 // An unreadable action cannot be evaluated; treat the rule as disabled and say so.
-                issues.push(issue(label.clone(), "type", r, "unknown action; rule ignored"));
+                issues.push(issue(
+                    label.clone(),
+                    "type",
+                    r,
+                    "unknown action; rule ignored",
+                ));
                 Action::Block
             }
         };
@@ -623,7 +670,12 @@ impl FirewallModel {
                 }
             }
             Some(_) => {
-                issues.push(issue(label.clone(), "direction", r, "unknown direction; read as any"));
+                issues.push(issue(
+                    label.clone(),
+                    "direction",
+                    r,
+                    "unknown direction; read as any",
+                ));
                 Direction::Any
             }
         };
@@ -634,7 +686,12 @@ impl FirewallModel {
             Some("inet46") => IpFamily::Inet46,
             Some("inet") | None => IpFamily::Inet,
             Some(_) => {
-                issues.push(issue(label.clone(), "ipprotocol", r, "unknown IP version; read as inet46"));
+                issues.push(issue(
+                    label.clone(),
+                    "ipprotocol",
+                    r,
+                    "unknown IP version; read as inet46",
+                ));
                 IpFamily::Inet46
             }
         };
@@ -663,7 +720,10 @@ impl FirewallModel {
         }
         let source_port = self.parse_port(str_field(r, "source_port"));
         let destination_port = self.parse_port(str_field(r, "destination_port"));
-        for (field, p) in [("source_port", &source_port), ("destination_port", &destination_port)] {
+        for (field, p) in [
+            ("source_port", &source_port),
+            ("destination_port", &destination_port),
+        ] {
             if let PortSpec::Unresolved(v) = p {
                 issues.push(ModelIssue {
                     object: label.clone(),
@@ -703,7 +763,12 @@ impl FirewallModel {
         }
     }
 
-    fn build_port_forward(&self, r: &Value, index: usize, issues: &mut Vec<ModelIssue>) -> PortForward {
+    fn build_port_forward(
+        &self,
+        r: &Value,
+        index: usize,
+        issues: &mut Vec<ModelIssue>,
+    ) -> PortForward {
         let pos = position(r, index);
         let label = format!("PortForward[{pos}]");
         let interface = opt_string(r, "interface").unwrap_or_default();
@@ -732,7 +797,12 @@ impl FirewallModel {
         };
         let target = opt_string(r, "target").unwrap_or_default();
         if target.is_empty() {
-            issues.push(issue(label.clone(), "target", r, "port forward without a target"));
+            issues.push(issue(
+                label.clone(),
+                "target",
+                r,
+                "port forward without a target",
+            ));
         }
         PortForward {
             position: pos,
@@ -786,7 +856,12 @@ fn build_interfaces(input: &ApiInput, issues: &mut Vec<ModelIssue>) -> Vec<Inter
         .filter_map(|(i, o)| {
             let id = opt_string(o, "id").or_else(|| opt_string(o, "__id"));
             let Some(id) = id else {
-                issues.push(issue(format!("NetworkInterface[{i}]"), "id", o, "interface without an id"));
+                issues.push(issue(
+                    format!("NetworkInterface[{i}]"),
+                    "id",
+                    o,
+                    "interface without an id",
+                ));
                 return None;
             };
             let device = opt_string(o, "if").unwrap_or_default();
@@ -794,14 +869,16 @@ fn build_interfaces(input: &ApiInput, issues: &mut Vec<ModelIssue>) -> Vec<Inter
                 str_field(s, "name") == Some(id.as_str())
                     || (!device.is_empty() && str_field(s, "hwif") == Some(device.as_str()))
             });
-            let ipv4 = parse_ip_len(opt_string(o, "ipaddr"), u64_field(o, "subnet"), false).or_else(|| {
-                let s = st?;
-                parse_ip_len(opt_string(s, "ipaddr"), u64_field(s, "subnet"), false)
-            });
-            let ipv6 = parse_ip_len(opt_string(o, "ipaddrv6"), u64_field(o, "subnetv6"), true).or_else(|| {
-                let s = st?;
-                parse_ip_len(opt_string(s, "ipaddrv6"), u64_field(s, "subnetv6"), true)
-            });
+            let ipv4 = parse_ip_len(opt_string(o, "ipaddr"), u64_field(o, "subnet"), false)
+                .or_else(|| {
+                    let s = st?;
+                    parse_ip_len(opt_string(s, "ipaddr"), u64_field(s, "subnet"), false)
+                });
+            let ipv6 = parse_ip_len(opt_string(o, "ipaddrv6"), u64_field(o, "subnetv6"), true)
+                .or_else(|| {
+                    let s = st?;
+                    parse_ip_len(opt_string(s, "ipaddrv6"), u64_field(s, "subnetv6"), true)
+                });
             Some(Interface {
                 descr: opt_string(o, "descr").unwrap_or_else(|| id.to_ascii_uppercase()),
                 device,
