@@ -82,8 +82,8 @@ pub async fn read_model(client: &Client) -> Result<(FirewallModel, Vec<String>),
     Ok((FirewallModel::from_api(&input), notes))
 }
 
-fn parse_args<T: for<'de> Deserialize<'de>>(tool: &str, args: &Value) -> Result<T, CallToolResult> {
-    serde_json::from_value(args.clone()).map_err(|e| outcome::error(format!("{tool}: {e}")))
+fn parse_args<T: for<'de> Deserialize<'de>>(tool: &str, args: &Value) -> Result<T, String> {
+    serde_json::from_value(args.clone()).map_err(|e| format!("{tool}: {e}"))
 }
 
 /// The current UTC year, for BSD syslog lines that carry none.
@@ -117,7 +117,7 @@ pub struct FirewallLogArgs {
 pub async fn firewall_log(client: &Client, args: &Value) -> CallToolResult {
     let args: FirewallLogArgs = match parse_args(FIREWALL_LOG, args) {
         Ok(a) => a,
-        Err(e) => return e,
+        Err(e) => return outcome::error(e),
     };
     let raw = match read(
         client,
@@ -224,7 +224,7 @@ pub async fn firewall_log(client: &Client, args: &Value) -> CallToolResult {
 pub async fn explain_traffic(client: &Client, args: &Value) -> CallToolResult {
     let query: Query = match parse_args(EXPLAIN_TRAFFIC, args) {
         Ok(q) => q,
-        Err(e) => return e,
+        Err(e) => return outcome::error(e),
     };
     let (model, mut notes) = match read_model(client).await {
         Ok(m) => m,
@@ -307,7 +307,7 @@ fn tool_for(method: &str, path: &str) -> Option<&'static str> {
 pub async fn block_addresses(client: &Client, args: &Value) -> CallToolResult {
     let args: BlockArgs = match parse_args(BLOCK_ADDRESSES, args) {
         Ok(a) => a,
-        Err(e) => return e,
+        Err(e) => return outcome::error(e),
     };
     let (model, notes) = match read_model(client).await {
         Ok(m) => m,
@@ -380,7 +380,7 @@ pub struct DiagnoseArgs {
 pub async fn diagnose(client: &Client, args: &Value) -> CallToolResult {
     let args: DiagnoseArgs = match parse_args(DIAGNOSE, args) {
         Ok(a) => a,
-        Err(e) => return e,
+        Err(e) => return outcome::error(e),
     };
     let mut notes = Vec::new();
     let report = match args.area.as_str() {
