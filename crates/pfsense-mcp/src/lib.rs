@@ -20,6 +20,7 @@ pub mod fleet;
 pub mod health;
 pub mod http;
 pub mod meta;
+pub mod operator;
 pub mod outcome;
 pub mod policy;
 pub mod request;

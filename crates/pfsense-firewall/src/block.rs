@@ -1,0 +1,237 @@
+//! "Block these addresses on WAN": the idempotent plan. One network alias per interface
+//! (`mcp_blocked_<interface>`) holds the addresses; one floating `quick` block rule on the
+//! interface references it. REST API v2 creates rules at the end of the list and has no way to
+//! insert at the top short of replacing every rule, so the rule is floating and quick: pfSense
+//! evaluates floating rules before interface-group and interface rules, and a quick one decides
+//! at once. Running the plan again with the same addresses makes no calls.
+
+use crate::model::{Action, AliasKind, Direction, FirewallModel, Target};
+use ipnet::IpNet;
+use serde::Serialize;
+use serde_json::{Value, json};
+use std::fmt;
+use std::net::IpAddr;
+use std::str::FromStr;
+
+pub const ALIAS_PREFIX: &str = "mcp_blocked_";
+/// pfSense limits alias names to 31 characters.
+const ALIAS_NAME_MAX: usize = 31;
+
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct ApiCall {
+    pub method: &'static str,
+    pub path: &'static str,
+    pub body: Value,
+    pub why: String,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct BlockPlan {
+    pub interface: String,
+    pub alias: String,
+    /// The addresses asked for, normalised to networks.
+    pub addresses: Vec<String>,
+    /// Of those, the ones not yet in the alias.
+    pub new_addresses: Vec<String>,
+    /// The calls to make, in order; empty when everything is in place.
+    pub calls: Vec<ApiCall>,
+    pub notes: Vec<String>,
+}
+
+impl BlockPlan {
+    pub fn already_in_place(&self) -> bool {
+        self.calls.is_empty()
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum PlanError {
+    NoAddresses,
+    BadAddress(String),
+    UnknownInterface(String),
+    AliasNameTaken { alias: String, kind: String },
+}
+
+impl fmt::Display for PlanError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            PlanError::NoAddresses => write!(f, "give at least one address or network to block"),
+            PlanError::BadAddress(a) => write!(
+                f,
+                "`{a}` is not an IP address or network (examples: 203.0.113.5, 198.51.100.0/24, 2001:db8::/32)"
+            ),
+            PlanError::UnknownInterface(i) => write!(
+                f,
+                "interface `{i}` is not one of this firewall's interfaces; give its id (wan, lan, opt1), description or device"
+            ),
+            PlanError::AliasNameTaken { alias, kind } => write!(
+                f,
+                "an alias named `{alias}` already exists with type `{kind}`; rename or delete it first"
+            ),
+        }
+    }
+}
+
+impl std::error::Error for PlanError {}
+
+fn normalise(a: &str) -> Result<IpNet, PlanError> {
+    let a = a.trim();
+    IpAddr::from_str(a)
+        .map(IpNet::from)
+        .or_else(|_| IpNet::from_str(a).map(|n| n.trunc()))
+        .map_err(|_| PlanError::BadAddress(a.to_string()))
+}
+
+/// Plans blocking `addresses` (inbound, as sources) on `interface`.
+pub fn block_addresses_plan(
+    model: &FirewallModel,
+    addresses: &[String],
+    interface: &str,
+) -> Result<BlockPlan, PlanError> {
+    let iface = model
+        .interface(interface)
+        .ok_or_else(|| PlanError::UnknownInterface(interface.to_string()))?;
+    let mut wanted: Vec<IpNet> = Vec::new();
+    for a in addresses {
+        let n = normalise(a)?;
+        if !wanted.contains(&n) {
+            wanted.push(n);
+        }
+    }
+    if wanted.is_empty() {
+        return Err(PlanError::NoAddresses);
+    }
+    let sanitized: String = iface
+        .id
+        .chars()
+        .map(|c| if c.is_ascii_alphanumeric() { c } else { '_' })
+        .collect();
+    let alias: String = format!("{ALIAS_PREFIX}{sanitized}")
+        .chars()
+        .take(ALIAS_NAME_MAX)
+        .collect();
+    let mut calls = Vec::new();
+    let mut notes = Vec::new();
+    let new: Vec<IpNet>;
+    match model.alias(&alias) {
+        Some(existing) => {
+            if !matches!(existing.kind, AliasKind::Network | AliasKind::Host) {
+                return Err(PlanError::AliasNameTaken {
+                    alias,
+                    kind: serde_json::to_value(&existing.kind)
+                        .ok()
+                        .and_then(|v| v.as_str().map(str::to_string))
+                        .unwrap_or_default(),
+                });
+            }
+            let present: Vec<IpNet> = existing
+                .entries
+                .iter()
+                .filter_map(|e| normalise(e).ok())
+                .collect();
+            new = wanted
+                .iter()
+                .filter(|n| !present.contains(n))
+                .copied()
+                .collect();
+            if !new.is_empty() {
+                let mut all: Vec<String> = existing.entries.clone();
+                all.extend(new.iter().map(IpNet::to_string));
+                calls.push(ApiCall {
+                    method: "PATCH",
+                    path: "/api/v2/firewall/alias",
+                    body: json!({"id": existing.position, "address": all}),
+                    why: format!("add {} address(es) to alias {alias}", new.len()),
+                });
+            }
+        }
+        None => {
+            new = wanted.clone();
+            calls.push(ApiCall {
+                method: "POST",
+                path: "/api/v2/firewall/alias",
+                body: json!({
+                    "name": alias,
+                    "type": "network",
+                    "descr": format!("Addresses blocked on {} through pfsense-mcp", iface.descr),
+                    "address": wanted.iter().map(IpNet::to_string).collect::<Vec<_>>(),
+                }),
+                why: format!("create alias {alias} holding the addresses"),
+            });
+        }
+    }
+    let rule = model.rules.iter().find(|r| {
+        r.floating
+            && r.quick
+            && r.action == Action::Block
+            && r.direction != Direction::Out
+            && r.source.target == Target::Alias(alias.clone())
+            && !r.source.negated
+            && r.interfaces
+                .iter()
+                .any(|i| model.interface(i).is_some_and(|x| x.id == iface.id))
+    });
+    match rule {
+        Some(r) if r.disabled => calls.push(ApiCall {
+            method: "PATCH",
+            path: "/api/v2/firewall/rule",
+            body: json!({"id": r.position, "disabled": false}),
+            why: format!("enable the existing block rule #{} for {alias}", r.position),
+        }),
+        Some(_) => {}
+        None => calls.push(ApiCall {
+            method: "POST",
+            path: "/api/v2/firewall/rule",
+            body: json!({
+                "type": "block",
+                "interface": [iface.id],
+                "ipprotocol": "inet46",
+                "source": alias,
+                "destination": "any",
+                "floating": true,
+                "quick": true,
+                "direction": "in",
+                "log": true,
+                "descr": format!("Block addresses in {alias} (pfsense-mcp)"),
+            }),
+            why: format!(
+                "block traffic from {alias} arriving on {} before any other rule",
+                iface.descr
+            ),
+        }),
+    }
+    // Floating quick pass rules created earlier are evaluated before the new rule.
+    for r in model.rules.iter().filter(|r| {
+        !r.disabled
+            && r.floating
+            && r.quick
+            && r.action == Action::Pass
+            && r.direction != Direction::Out
+            && (r.interfaces.is_empty()
+                || r.interfaces
+                    .iter()
+                    .any(|i| i == "any" || model.interface(i).is_some_and(|x| x.id == iface.id)))
+    }) {
+        notes.push(format!(
+            "floating quick pass rule #{} \"{}\" comes first and may still pass some of these addresses",
+            r.position, r.descr
+        ));
+    }
+    if !calls.is_empty() {
+        calls.push(ApiCall {
+            method: "POST",
+            path: "/api/v2/firewall/apply",
+            body: json!({}),
+            why: "reload the filter so the alias and rule take effect".into(),
+        });
+    }
+    notes.push("Blocks the addresses as sources of traffic arriving on the interface; connections already open keep their state until it expires.".into());
+    Ok(BlockPlan {
+        interface: iface.id.clone(),
+        alias,
+        addresses: wanted.iter().map(IpNet::to_string).collect(),
+        new_addresses: new.iter().map(IpNet::to_string).collect(),
+        calls,
+        notes,
+    })
+}

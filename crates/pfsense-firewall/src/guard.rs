@@ -1,0 +1,426 @@
+//! The lockout guard: before a change to rules, NAT, aliases, interfaces or the webGUI/SSH
+//! settings, does the MCP server's own path to the REST API stay allowed? pfSense has no restore
+//! API, so a change that cuts the API off cannot be undone through it. The same evaluator answers
+//! for the model before and after the change.
+
+use crate::explain::{Query, RuleRef, Verdict};
+use crate::json::objects;
+use crate::model::{ApiInput, Direction, FirewallModel};
+use serde::{Deserialize, Serialize};
+use serde_json::Value;
+use std::net::IpAddr;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ObjectKind {
+    Rule,
+    PortForward,
+    Alias,
+    Interface,
+    InterfaceGroup,
+    WebGui,
+    Ssh,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ChangeOp {
+    Create,
+    /// The API's PATCH: the given fields replace those of the object `id`.
+    Update,
+    Delete,
+}
+
+/// A proposed change, in the shape of the API call that would make it.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Change {
+    pub kind: ObjectKind,
+    pub op: ChangeOp,
+    /// The object's id: its position for rules, forwards, aliases and groups; `wan`/`lan`/… for
+    /// interfaces. Ignored for create and for the webGUI/SSH settings.
+    #[serde(default)]
+    pub id: Option<Value>,
+    /// The object (create) or the changed fields (update).
+    #[serde(default)]
+    pub object: Value,
+}
+
+/// How the MCP server reaches the API, as the firewall sees it.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ServerPath {
+    /// The server's address as the firewall sees it (after any NAT in between).
+    pub source: IpAddr,
+    /// The interface its packets arrive on; by default the one whose subnet holds `source`.
+    #[serde(default)]
+    pub interface: Option<String>,
+    /// The firewall address the server connects to; by default that interface's address.
+    #[serde(default)]
+    pub api_address: Option<IpAddr>,
+    /// The API's ports; by default the webGUI port.
+    #[serde(default)]
+    pub api_ports: Vec<u16>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum GuardDecision {
+    Allowed,
+    Refused,
+    Unknown,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct PortCheck {
+    pub port: u16,
+    pub before: Verdict,
+    pub after: Verdict,
+    pub decided_by_after: Option<RuleRef>,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct GuardReport {
+    pub decision: GuardDecision,
+    pub reason: String,
+    pub interface: Option<String>,
+    pub api_address: Option<IpAddr>,
+    pub ports: Vec<PortCheck>,
+    pub cannot_know: Vec<String>,
+}
+
+/// What the guard can never see through the API.
+const ALWAYS_UNKNOWN: &[&str] = &[
+    "The server's address as the firewall sees it is taken as given; NAT or a proxy in between would change it.",
+    "Connections already open keep their state until it expires; a lockout shows on the next connection.",
+];
+
+fn list_key(kind: ObjectKind) -> Option<fn(&mut ApiInput) -> &mut Value> {
+    Some(match kind {
+        ObjectKind::Rule => |i| &mut i.rules,
+        ObjectKind::PortForward => |i| &mut i.port_forwards,
+        ObjectKind::Alias => |i| &mut i.aliases,
+        ObjectKind::Interface => |i| &mut i.interfaces,
+        ObjectKind::InterfaceGroup => |i| &mut i.interface_groups,
+        ObjectKind::WebGui | ObjectKind::Ssh => return None,
+    })
+}
+
+fn merge(target: &mut Value, fields: &Value) {
+    if let (Some(t), Some(f)) = (target.as_object_mut(), fields.as_object()) {
+        for (k, v) in f {
+            if k != "id" {
+                t.insert(k.clone(), v.clone());
+            }
+        }
+    }
+}
+
+/// Applies a change to the API answers a model was built from. Errors name what is wrong.
+pub fn apply_change(input: &ApiInput, change: &Change) -> Result<ApiInput, String> {
+    let mut out = input.clone();
+    let Some(key) = list_key(change.kind) else {
+        let single = match change.kind {
+            ObjectKind::WebGui => &mut out.webgui,
+            _ => &mut out.ssh,
+        };
+        let base = single
+            .get("data")
+            .cloned()
+            .unwrap_or_else(|| single.clone());
+        let mut base = if base.is_object() {
+            base
+        } else {
+            Value::Object(Default::default())
+        };
+        match change.op {
+            ChangeOp::Delete => return Err("settings cannot be deleted".into()),
+            _ => merge(&mut base, &change.object),
+        }
+        *single = base;
+        return Ok(out);
+    };
+    let slot = key(&mut out);
+    let mut items: Vec<Value> = objects(slot).into_iter().cloned().collect();
+    let string_ids = change.kind == ObjectKind::Interface;
+    let find = |items: &[Value]| -> Result<usize, String> {
+        let id = change
+            .id
+            .as_ref()
+            .ok_or("update and delete need the object's id")?;
+        let found = if string_ids {
+            items
+                .iter()
+                .position(|o| o.get("id").or_else(|| o.get("__id")) == Some(id))
+        } else {
+            id.as_u64().and_then(|n| {
+                items
+                    .iter()
+                    .enumerate()
+                    .position(|(i, o)| o.get("id").and_then(Value::as_u64).unwrap_or(i as u64) == n)
+            })
+        };
+        found.ok_or_else(|| format!("no {:?} with id {id}", change.kind))
+    };
+    match change.op {
+        ChangeOp::Create => {
+            if !change.object.is_object() {
+                return Err("the object to create must be a JSON object".into());
+            }
+            items.push(change.object.clone());
+        }
+        ChangeOp::Update => {
+            let i = find(&items)?;
+            merge(&mut items[i], &change.object);
+        }
+        ChangeOp::Delete => {
+            let i = find(&items)?;
+            items.remove(i);
+        }
+    }
+    if !string_ids {
+        // Positions shift like the API's ids do after a create or delete.
+        for (i, o) in items.iter_mut().enumerate() {
+            if let Some(m) = o.as_object_mut() {
+                m.insert("id".into(), Value::from(i as u64));
+            }
+        }
+    }
+    *slot = Value::Array(items);
+    Ok(out)
+}
+
+struct Resolved {
+    interface: String,
+    address: IpAddr,
+    ports: Vec<u16>,
+}
+
+fn resolve_path(model: &FirewallModel, path: &ServerPath) -> Result<Resolved, String> {
+    let iface = match &path.interface {
+        Some(i) => model
+            .interface(i)
+            .ok_or_else(|| format!("interface `{i}` does not exist"))?,
+        None => model
+            .interfaces
+            .iter()
+            .find(|i| i.networks().iter().any(|n| n.contains(&path.source)))
+            .ok_or_else(|| {
+                format!(
+                    "no interface subnet holds {}; say which interface the server's traffic arrives on",
+                    path.source
+                )
+            })?,
+    };
+    let address = match path.api_address {
+        Some(a) => a,
+        None => iface
+            .addresses()
+            .into_iter()
+            .find(|a| a.is_ipv6() == path.source.is_ipv6())
+            .ok_or_else(|| {
+                format!(
+                    "the address of interface {} is not known; give the API address",
+                    iface.id
+                )
+            })?,
+    };
+    let ports = if path.api_ports.is_empty() {
+        vec![model.settings.api_port()]
+    } else {
+        path.api_ports.clone()
+    };
+    Ok(Resolved {
+        interface: iface.id.clone(),
+        address,
+        ports,
+    })
+}
+
+fn verdicts(
+    model: &FirewallModel,
+    path: &ServerPath,
+    r: &Resolved,
+    unknown: &mut Vec<String>,
+) -> Vec<(u16, Verdict, Option<RuleRef>)> {
+    r.ports
+        .iter()
+        .map(|&port| {
+            let q = Query {
+                src: path.source,
+                dst: r.address,
+                protocol: "tcp".into(),
+                src_port: None,
+                dst_port: Some(port),
+                icmp_type: None,
+                interface: r.interface.clone(),
+                direction: Direction::In,
+            };
+            match model.explain(&q) {
+                Ok(e) => {
+                    for u in e.unknowns {
+                        if !unknown.contains(&u) {
+                            unknown.push(u);
+                        }
+                    }
+                    (port, e.verdict, Some(e.decided_by))
+                }
+                Err(err) => {
+                    unknown.push(err.to_string());
+                    (port, Verdict::Unknown, None)
+                }
+            }
+        })
+        .collect()
+}
+
+/// Would the change cut the server off from the API?
+pub fn check_lockout(model: &FirewallModel, change: &Change, path: &ServerPath) -> GuardReport {
+    let mut cannot_know: Vec<String> = ALWAYS_UNKNOWN.iter().map(|s| s.to_string()).collect();
+    let unknown = |reason: String, cannot_know: Vec<String>| GuardReport {
+        decision: GuardDecision::Unknown,
+        reason,
+        interface: None,
+        api_address: None,
+        ports: Vec::new(),
+        cannot_know,
+    };
+    let after_input = match apply_change(&model.source, change) {
+        Ok(i) => i,
+        Err(e) => {
+            return unknown(
+                format!("the change cannot be applied to the model: {e}"),
+                cannot_know,
+            );
+        }
+    };
+    let after = FirewallModel::from_api(&after_input);
+    let before_r = match resolve_path(model, path) {
+        Ok(r) => r,
+        Err(e) => return unknown(e, cannot_know),
+    };
+    // The change may move the webGUI port or the interface address itself.
+    let after_r = match resolve_path(&after, path) {
+        Ok(r) => r,
+        Err(e) => {
+            return GuardReport {
+                decision: GuardDecision::Refused,
+                reason: format!("after the change the server's path is gone: {e}"),
+                interface: Some(before_r.interface),
+                api_address: Some(before_r.address),
+                ports: Vec::new(),
+                cannot_know,
+            };
+        }
+    };
+    if path.api_ports.is_empty() && after_r.ports != before_r.ports {
+        return GuardReport {
+            decision: GuardDecision::Refused,
+            reason: format!(
+                "the webGUI and REST API move from port {:?} to {:?}; the server is configured for the old port",
+                before_r.ports, after_r.ports
+            ),
+            interface: Some(after_r.interface),
+            api_address: Some(after_r.address),
+            ports: Vec::new(),
+            cannot_know,
+        };
+    }
+    if path.api_address.is_none() && after_r.address != before_r.address {
+        return GuardReport {
+            decision: GuardDecision::Refused,
+            reason: format!(
+                "interface {} changes its address from {} to {}; the server connects to the old one",
+                before_r.interface, before_r.address, after_r.address
+            ),
+            interface: Some(after_r.interface),
+            api_address: Some(after_r.address),
+            ports: Vec::new(),
+            cannot_know,
+        };
+    }
+    if after
+        .interface(&after_r.interface)
+        .is_some_and(|i| !i.enabled)
+    {
+        return GuardReport {
+            decision: GuardDecision::Refused,
+            reason: format!(
+                "the change disables interface {}, which the server's traffic arrives on",
+                after_r.interface
+            ),
+            interface: Some(after_r.interface),
+            api_address: Some(after_r.address),
+            ports: Vec::new(),
+            cannot_know,
+        };
+    }
+    let mut unknown_before = Vec::new();
+    let before_v = verdicts(model, path, &before_r, &mut unknown_before);
+    let after_v = verdicts(&after, path, &after_r, &mut cannot_know);
+    let ports: Vec<PortCheck> = before_v
+        .iter()
+        .zip(&after_v)
+        .map(|(b, a)| PortCheck {
+            port: a.0,
+            before: b.1,
+            after: a.1,
+            decided_by_after: a.2.clone(),
+        })
+        .collect();
+    let blocked: Vec<&PortCheck> = ports
+        .iter()
+        .filter(|p| matches!(p.after, Verdict::Block | Verdict::Reject))
+        .collect();
+    let (decision, reason) = if let Some(p) = blocked.iter().find(|p| p.before == Verdict::Pass) {
+        let by = p.decided_by_after.as_ref();
+        (
+            GuardDecision::Refused,
+            format!(
+                "after the change, tcp {} → {}:{} on {} is {} by {}",
+                path.source,
+                after_r.address,
+                p.port,
+                after_r.interface,
+                if p.after == Verdict::Reject {
+                    "rejected"
+                } else {
+                    "blocked"
+                },
+                by.map(|r| {
+                    let pos = r.position.map(|p| format!(" #{p}")).unwrap_or_default();
+                    let tr = r
+                        .tracker
+                        .map(|t| format!(", tracker {t}"))
+                        .unwrap_or_default();
+                    format!("rule{pos} \"{}\"{tr}", r.descr)
+                })
+                .unwrap_or_else(|| "an unknown rule".into())
+            ),
+        )
+    } else if !blocked.is_empty() {
+        (
+            GuardDecision::Unknown,
+            "the model already finds the server's path blocked before the change, yet the server reaches the API: something the API does not show is in play".into(),
+        )
+    } else if ports.iter().any(|p| p.after == Verdict::Unknown) {
+        (
+            GuardDecision::Unknown,
+            "whether the path stays allowed depends on matches the model cannot decide".into(),
+        )
+    } else {
+        (
+            GuardDecision::Allowed,
+            format!(
+                "the server's path to the API (tcp {:?}) stays allowed",
+                after_r.ports
+            ),
+        )
+    };
+    GuardReport {
+        decision,
+        reason,
+        interface: Some(after_r.interface),
+        api_address: Some(after_r.address),
+        ports,
+        cannot_know,
+    }
+}

@@ -1,0 +1,19 @@
+//! A typed model of a pfSense firewall read through the REST API, and what is built on it: the
+//! filter log parser, the traffic evaluator ("why is this blocked?"), the lockout guard, the
+//! block-addresses plan and health summaries. Pure functions over API JSON: no HTTP, no MCP.
+
+mod json;
+
+pub mod block;
+pub mod explain;
+pub mod guard;
+pub mod health;
+pub mod log;
+pub mod matching;
+pub mod model;
+
+pub use block::{BlockPlan, block_addresses_plan};
+pub use explain::{Explanation, Query, Verdict};
+pub use guard::{Change, GuardDecision, GuardReport, ServerPath, check_lockout};
+pub use matching::Tri;
+pub use model::{ApiInput, FirewallModel, KnownSettings};

@@ -1,0 +1,620 @@
+//! The traffic evaluator, the lockout guard and the block plan against a hand-built rule set.
+//! Every expected answer is reasoned in its comment from pfSense's generated ruleset
+//! (filter.inc `filter_rules_generate`): quick rules decide at once, otherwise the last match.
+
+use pfsense_firewall::explain::{RuleOrigin, Verdict};
+use pfsense_firewall::guard::{ChangeOp, ObjectKind, apply_change};
+use pfsense_firewall::model::{Action, Direction, Target};
+use pfsense_firewall::{
+    ApiInput, Change, FirewallModel, GuardDecision, Query, ServerPath, block_addresses_plan,
+    check_lockout,
+};
+use serde_json::{Value, json};
+
+fn rules() -> Value {
+    json!([
+        // 0: disabled, so LAN → 8.8.4.4 falls through to rule 2.
+        {"type": "block", "interface": ["lan"], "ipprotocol": "inet", "source": "any", "destination": "8.8.4.4",
+         "disabled": true, "descr": "disabled block", "tracker": 1000},
+        // 1: blocks TCP to the LAN address, any port; the anti-lockout rule comes first for 443/80/22.
+        {"type": "block", "interface": ["lan"], "ipprotocol": "inet", "protocol": "tcp", "source": "any",
+         "destination": "lan:ip", "descr": "no GUI from LAN", "tracker": 1005},
+        // 2: the default LAN rule.
+        {"type": "pass", "interface": ["lan"], "ipprotocol": "inet", "source": "lan", "destination": "any",
+         "descr": "Default allow LAN to any rule", "tracker": 100000101},
+        // 3: WAN to the web servers (nested host/network alias, nested port alias).
+        {"type": "pass", "interface": ["wan"], "ipprotocol": "inet", "protocol": "tcp", "source": "any",
+         "destination": "web_servers", "destination_port": "web_ports", "descr": "web to DMZ", "tracker": 1001},
+        // 4: the rule associated with the SSH port forward.
+        {"type": "pass", "interface": ["wan"], "ipprotocol": "inet", "protocol": "tcp", "source": "any",
+         "destination": "10.0.10.30", "destination_port": "22", "descr": "NAT ssh to bastion",
+         "associated_rule_id": "nat_5f00", "tracker": 1006},
+        // 5: OpenVPN to the firewall itself.
+        {"type": "pass", "interface": ["wan"], "ipprotocol": "inet", "protocol": "udp", "source": "any",
+         "destination": "(self)", "destination_port": "1194", "descr": "OpenVPN", "tracker": 1007},
+        // 6: remote administration from one address.
+        {"type": "pass", "interface": ["wan"], "ipprotocol": "inet", "protocol": "tcp", "source": "5.6.7.8",
+         "destination": "wan:ip", "destination_port": "443", "descr": "remote admin", "tracker": 1008},
+        // 7, 8: DMZ: a block whose destination is a URL table, then pass all.
+        {"type": "block", "interface": ["opt1"], "ipprotocol": "inet", "protocol": "tcp", "source": "opt1",
+         "destination": "bad_hosts", "descr": "no bad hosts", "tracker": 1003},
+        {"type": "pass", "interface": ["opt1"], "ipprotocol": "inet", "source": "opt1", "destination": "any",
+         "descr": "DMZ out", "tracker": 1004},
+        // 9: interface group INTERNAL (lan, opt1): no telnet.
+        {"type": "block", "interface": ["INTERNAL"], "ipprotocol": "inet", "protocol": "tcp", "source": "any",
+         "destination": "any", "destination_port": "23", "descr": "no telnet", "tracker": 3001},
+        // 10-13: floating.
+        {"type": "block", "interface": ["lan"], "floating": true, "quick": true, "direction": "any",
+         "ipprotocol": "inet", "protocol": "tcp", "source": "any", "destination": "9.9.9.9",
+         "descr": "no quad9", "tracker": 2001},
+        {"type": "pass", "interface": ["wan"], "floating": true, "quick": false, "direction": "in",
+         "ipprotocol": "inet", "protocol": "udp", "source": "any", "destination": "any",
+         "destination_port": "51820", "descr": "wireguard (non-quick)", "tracker": 2002},
+        {"type": "block", "interface": [], "floating": true, "quick": false, "direction": "in",
+         "ipprotocol": "inet", "protocol": "tcp", "source": "any", "destination": "any",
+         "destination_port": "25", "descr": "smtp (non-quick)", "tracker": 2003},
+        {"type": "block", "interface": ["wan"], "floating": true, "quick": true, "direction": "out",
+         "ipprotocol": "inet", "protocol": "tcp", "source": "any", "destination": "any",
+         "destination_port": "6667", "descr": "no IRC out", "tracker": 2004}
+    ])
+}
+
+fn input() -> ApiInput {
+    ApiInput {
+        rules: rules(),
+        aliases: json!({"code": 200, "status": "ok", "data": [
+            {"id": 0, "name": "web_servers", "type": "host", "address": ["10.0.10.20", "nested_db"]},
+            {"id": 1, "name": "nested_db", "type": "network", "address": ["10.0.10.64/28"]},
+            {"id": 2, "name": "web_ports", "type": "port", "address": ["80", "443", "nested_ports"]},
+            {"id": 3, "name": "nested_ports", "type": "port", "address": ["8000:8010"]},
+            {"id": 4, "name": "bad_hosts", "type": "urltable", "address": ["https://lists.example.invalid/bad.txt"]}
+        ]}),
+        port_forwards: json!([
+            {"interface": "wan", "ipprotocol": "inet", "protocol": "tcp", "source": "any", "destination": "wan:ip",
+             "destination_port": "2222", "target": "10.0.10.30", "local_port": "22", "descr": "ssh to bastion",
+             "associated_rule_id": "nat_5f00"},
+            {"interface": "wan", "ipprotocol": "inet", "protocol": "tcp", "source": "any", "destination": "wan:ip",
+             "destination_port": "3389", "target": "10.0.10.40", "local_port": "3389", "descr": "rdp (rdr pass)",
+             "associated_rule_id": "pass"}
+        ]),
+        interfaces: json!([
+            {"id": "wan", "if": "em0", "enable": true, "descr": "WAN", "typev4": "static", "ipaddr": "81.2.69.142",
+             "subnet": 24, "blockbogons": true, "blockpriv": true, "gateway": "WANGW"},
+            {"id": "lan", "if": "em1", "enable": true, "descr": "LAN", "typev4": "static", "ipaddr": "192.168.1.1", "subnet": 24},
+            {"id": "opt1", "if": "em2", "enable": true, "descr": "DMZ", "typev4": "static", "ipaddr": "10.0.10.1", "subnet": 24}
+        ]),
+        interface_groups: json!([{"ifname": "INTERNAL", "members": ["lan", "opt1"]}]),
+        webgui: json!({"data": {"protocol": "https", "port": "443"}}),
+        ssh: json!({"data": {"enable": true, "port": "22"}}),
+        ..ApiInput::default()
+    }
+}
+
+fn model() -> FirewallModel {
+    FirewallModel::from_api(&input())
+}
+
+fn q(iface: &str, proto: &str, src: &str, dst: &str, port: Option<u16>) -> Query {
+    Query {
+        src: src.parse().unwrap(),
+        dst: dst.parse().unwrap(),
+        protocol: proto.into(),
+        src_port: None,
+        dst_port: port,
+        icmp_type: None,
+        interface: iface.into(),
+        direction: Direction::In,
+    }
+}
+
+#[test]
+fn the_model_reads_every_object_without_issues() {
+    let m = model();
+    assert_eq!(m.issues, vec![], "issues: {:#?}", m.issues);
+    assert_eq!(m.rules.len(), 14);
+    assert_eq!(m.aliases.len(), 5);
+    assert_eq!(m.port_forwards.len(), 2);
+    assert_eq!(
+        m.rules[1].destination.target,
+        Target::InterfaceAddress("lan".into())
+    );
+    assert_eq!(m.rules[2].source.target, Target::InterfaceNet("lan".into()));
+    assert_eq!(m.rules[5].destination.target, Target::SelfAddresses);
+    assert!(m.rules[0].disabled);
+    assert!(
+        !m.rules[11].is_quick(),
+        "a floating rule without quick is not quick"
+    );
+    assert!(m.rules[2].is_quick(), "interface rules are always quick");
+    // Anti-lockout ports: 443 (https), 80 (the redirect), 22 (SSH enabled).
+    assert_eq!(m.settings.anti_lockout_ports(), vec![443, 80, 22]);
+}
+
+#[test]
+fn odd_input_is_reported_not_fatal() {
+    let bad = ApiInput {
+        rules: json!([
+            {"type": "allow", "interface": ["lan"], "source": "any", "destination": "any"},
+            {"type": "pass", "interface": ["nope"], "source": "no_such_alias", "destination": "any", "destination_port": "http"},
+            "not an object", 42
+        ]),
+        aliases: json!("garbage"),
+        interfaces: json!([{"if": "em0"}, {"id": "lan", "if": "em1", "ipaddr": "not-an-ip", "subnet": 99}]),
+        webgui: json!(7),
+        ..ApiInput::default()
+    };
+    let m = FirewallModel::from_api(&bad);
+    let problems: Vec<(&str, &str)> = m
+        .issues
+        .iter()
+        .map(|i| (i.field.as_str(), i.problem.as_str()))
+        .collect();
+    assert!(
+        problems.contains(&("type", "unknown action; rule ignored")),
+        "{problems:?}"
+    );
+    assert!(problems.contains(&("interface", "no such interface or interface group")));
+    assert!(problems.contains(&(
+        "source",
+        "not an address, alias or interface of this firewall"
+    )));
+    assert!(problems.contains(&("destination_port", "not a port, range or port alias")));
+    assert!(problems.contains(&("id", "interface without an id")));
+    // The rule with an unknown action is kept but never evaluated.
+    assert!(m.rules[0].disabled);
+    assert_eq!(m.interface("lan").unwrap().ipv4, None);
+}
+
+#[test]
+fn no_matching_rule_hits_the_default_deny() {
+    // WAN, TCP 8.8.8.8 → WAN address :22: not a bogon or private source, no floating rule for
+    // port 22, no WAN rule passes 22 → the non-quick "Default deny rule IPv4" (block in inet all,
+    // tracker 1000000103: base 1000000100, +2 link-local blocks, +1) is the last match.
+    let e = model()
+        .explain(&q("wan", "tcp", "8.8.8.8", "81.2.69.142", Some(22)))
+        .unwrap();
+    assert_eq!(e.verdict, Verdict::Block);
+    assert_eq!(e.decided_by.origin, RuleOrigin::DefaultDeny);
+    assert_eq!(e.decided_by.tracker, Some(1_000_000_103));
+}
+
+#[test]
+fn an_interface_rule_passes() {
+    // LAN, 192.168.1.10 → 8.8.8.8:443: rule 1 (to the LAN address) does not match, rule 2
+    // ("lan" net to any) does and is quick.
+    let e = model()
+        .explain(&q("lan", "tcp", "192.168.1.10", "8.8.8.8", Some(443)))
+        .unwrap();
+    assert_eq!(e.verdict, Verdict::Pass);
+    assert_eq!(e.decided_by.tracker, Some(100000101));
+    assert_eq!(e.decided_by.position, Some(2));
+}
+
+#[test]
+fn a_quick_floating_rule_decides_before_interface_rules() {
+    // Floating quick "no quad9" on LAN (direction any) matches before the LAN pass rule.
+    let e = model()
+        .explain(&q("lan", "tcp", "192.168.1.10", "9.9.9.9", Some(443)))
+        .unwrap();
+    assert_eq!(e.verdict, Verdict::Block);
+    assert_eq!(e.decided_by.tracker, Some(2001));
+    assert_eq!(e.decided_by.origin, RuleOrigin::Floating);
+}
+
+#[test]
+fn a_non_quick_floating_match_overrides_the_default_deny() {
+    // WAN udp :51820: nothing quick matches; the non-quick default deny matches first, the
+    // non-quick floating pass (after it in the ruleset) matches later → last match wins: pass.
+    let e = model()
+        .explain(&q("wan", "udp", "8.8.8.8", "81.2.69.142", Some(51820)))
+        .unwrap();
+    assert_eq!(e.verdict, Verdict::Pass);
+    assert_eq!(e.decided_by.tracker, Some(2002));
+}
+
+#[test]
+fn a_quick_interface_rule_overrides_a_non_quick_floating_match() {
+    // LAN tcp :25: the non-quick floating block matches (remembered), then the LAN pass rule
+    // matches and is quick → pass.
+    let e = model()
+        .explain(&q("lan", "tcp", "192.168.1.10", "8.8.8.8", Some(25)))
+        .unwrap();
+    assert_eq!(e.verdict, Verdict::Pass);
+    assert_eq!(e.decided_by.tracker, Some(100000101));
+    assert!(
+        e.path
+            .iter()
+            .any(|s| s.rule.tracker == Some(2003) && s.matched == pfsense_firewall::Tri::Yes)
+    );
+}
+
+#[test]
+fn group_rules_come_before_the_interface_rules() {
+    // LAN tcp :23: the INTERNAL group's quick block is generated before LAN's own rules, so the
+    // LAN pass rule never gets to decide.
+    let m = model();
+    let e = m
+        .explain(&q("lan", "tcp", "192.168.1.10", "8.8.8.8", Some(23)))
+        .unwrap();
+    assert_eq!(e.verdict, Verdict::Block);
+    assert_eq!(e.decided_by.tracker, Some(3001));
+    assert_eq!(e.decided_by.origin, RuleOrigin::Group);
+    // Same for the DMZ, also a member; the URL-table rule comes later and does not matter.
+    let e = m
+        .explain(&q("opt1", "tcp", "10.0.10.20", "8.8.8.8", Some(23)))
+        .unwrap();
+    assert_eq!(e.verdict, Verdict::Block);
+    assert!(e.unknowns.is_empty(), "{:?}", e.unknowns);
+}
+
+#[test]
+fn nested_aliases_resolve() {
+    // 10.0.10.70 is in nested_db (10.0.10.64/28) inside web_servers; 8005 is in nested_ports
+    // (8000:8010) inside web_ports → rule 3 passes.
+    let m = model();
+    let e = m
+        .explain(&q("wan", "tcp", "8.8.8.8", "10.0.10.70", Some(8005)))
+        .unwrap();
+    assert_eq!(e.verdict, Verdict::Pass);
+    assert_eq!(e.decided_by.tracker, Some(1001));
+    // 10.0.10.99 is outside both → default deny.
+    let e = m
+        .explain(&q("wan", "tcp", "8.8.8.8", "10.0.10.99", Some(8005)))
+        .unwrap();
+    assert_eq!(e.decided_by.origin, RuleOrigin::DefaultDeny);
+    // 8011 is outside the port range → default deny.
+    let e = m
+        .explain(&q("wan", "tcp", "8.8.8.8", "10.0.10.20", Some(8011)))
+        .unwrap();
+    assert_eq!(e.decided_by.origin, RuleOrigin::DefaultDeny);
+}
+
+#[test]
+fn a_url_table_makes_the_answer_unknown() {
+    // DMZ → 8.8.8.8:443: rule 7 blocks traffic to the URL table bad_hosts, whose addresses the API
+    // does not show; if 8.8.8.8 is listed it is blocked, otherwise rule 8 passes it.
+    let e = model()
+        .explain(&q("opt1", "tcp", "10.0.10.20", "8.8.8.8", Some(443)))
+        .unwrap();
+    assert_eq!(e.verdict, Verdict::Unknown);
+    assert_eq!(e.decided_by.tracker, Some(1004));
+    assert_eq!(e.could_also_be, vec![Action::Block]);
+    assert!(
+        e.unknowns
+            .iter()
+            .any(|u| u.contains("bad_hosts") && u.contains("URL table")),
+        "{:?}",
+        e.unknowns
+    );
+    assert!(
+        e.markdown(&q("opt1", "tcp", "10.0.10.20", "8.8.8.8", Some(443)))
+            .contains("cannot be decided")
+    );
+}
+
+#[test]
+fn disabled_rules_are_skipped() {
+    // Rule 0 would block 8.8.4.4 but is disabled → rule 2 passes, and rule 0 is not on the path.
+    let e = model()
+        .explain(&q("lan", "tcp", "192.168.1.10", "8.8.4.4", Some(443)))
+        .unwrap();
+    assert_eq!(e.verdict, Verdict::Pass);
+    assert!(e.path.iter().all(|s| s.rule.tracker != Some(1000)));
+}
+
+#[test]
+fn bogons_and_private_networks_are_blocked_on_wan_before_user_rules() {
+    let m = model();
+    // 198.51.100.7 (TEST-NET-2) is a bogon; WAN's bogon rule is the first bogons rule (11001).
+    let e = m
+        .explain(&q("wan", "tcp", "198.51.100.7", "10.0.10.20", Some(443)))
+        .unwrap();
+    assert_eq!(e.verdict, Verdict::Block);
+    assert_eq!(e.decided_by.origin, RuleOrigin::Bogons);
+    assert_eq!(e.decided_by.tracker, Some(11001));
+    // 10.1.2.3: the bogons table may or may not list RFC 1918 (unknown), but both would block;
+    // "block private networks" 10/8 is WAN's first RFC 1918 rule (12001) → certain block.
+    let e = m
+        .explain(&q("wan", "tcp", "10.1.2.3", "10.0.10.20", Some(443)))
+        .unwrap();
+    assert_eq!(e.verdict, Verdict::Block);
+    assert_eq!(e.decided_by.origin, RuleOrigin::PrivateNetworks);
+    assert_eq!(e.decided_by.tracker, Some(12001));
+    // On LAN (no bogon/private blocking) the same source is passed by the LAN rule? No: it is not
+    // in LAN net → default deny.
+    let e = m
+        .explain(&q("lan", "tcp", "10.1.2.3", "8.8.8.8", Some(443)))
+        .unwrap();
+    assert_eq!(e.decided_by.origin, RuleOrigin::DefaultDeny);
+}
+
+#[test]
+fn the_anti_lockout_rule_precedes_user_rules_on_lan() {
+    let m = model();
+    // Rule 1 blocks TCP to the LAN address, but the anti-lockout rule (pass in quick on LAN to
+    // the LAN address, ports 443 80 22) is generated before all user rules.
+    for port in [443, 80, 22] {
+        let e = m
+            .explain(&q("lan", "tcp", "192.168.1.10", "192.168.1.1", Some(port)))
+            .unwrap();
+        assert_eq!(e.verdict, Verdict::Pass, "port {port}");
+        assert_eq!(e.decided_by.origin, RuleOrigin::AntiLockout);
+        assert_eq!(e.decided_by.tracker, Some(10001));
+    }
+    // 8443 is not an anti-lockout port → rule 1 blocks.
+    let e = m
+        .explain(&q("lan", "tcp", "192.168.1.10", "192.168.1.1", Some(8443)))
+        .unwrap();
+    assert_eq!(e.verdict, Verdict::Block);
+    assert_eq!(e.decided_by.tracker, Some(1005));
+    // Not on WAN.
+    let e = m
+        .explain(&q("wan", "tcp", "8.8.8.8", "81.2.69.142", Some(80)))
+        .unwrap();
+    assert_eq!(e.decided_by.origin, RuleOrigin::DefaultDeny);
+}
+
+#[test]
+fn a_port_forward_translates_before_filtering() {
+    // WAN :2222 is redirected to 10.0.10.30:22; the associated rule (tracker 1006) passes that.
+    let e = model()
+        .explain(&q("wan", "tcp", "8.8.8.8", "81.2.69.142", Some(2222)))
+        .unwrap();
+    assert_eq!(e.verdict, Verdict::Pass);
+    assert_eq!(e.decided_by.tracker, Some(1006));
+    let t = e.translation.expect("translated");
+    assert_eq!(t.dst.to_string(), "10.0.10.30");
+    assert_eq!(t.dst_port, Some(22));
+    assert_eq!(t.associated_rule.and_then(|r| r.tracker), Some(1006));
+    // "pass" association: rdr pass, the filter is skipped.
+    let e = model()
+        .explain(&q("wan", "tcp", "8.8.8.8", "81.2.69.142", Some(3389)))
+        .unwrap();
+    assert_eq!(e.verdict, Verdict::Pass);
+    assert_eq!(e.decided_by.origin, RuleOrigin::PortForwardPass);
+}
+
+#[test]
+fn self_matches_the_firewall_addresses() {
+    // udp :1194 to the WAN address: destination (self) holds it → rule 5 passes.
+    let m = model();
+    let e = m
+        .explain(&q("wan", "udp", "8.8.8.8", "81.2.69.142", Some(1194)))
+        .unwrap();
+    assert_eq!(e.decided_by.tracker, Some(1007));
+    // To a DMZ host it is not (self) → default deny.
+    let e = m
+        .explain(&q("wan", "udp", "8.8.8.8", "10.0.10.20", Some(1194)))
+        .unwrap();
+    assert_eq!(e.decided_by.origin, RuleOrigin::DefaultDeny);
+}
+
+#[test]
+fn outbound_traffic_is_let_out_unless_a_floating_rule_says_otherwise() {
+    let m = model();
+    let mut out = q("wan", "tcp", "81.2.69.142", "8.8.8.8", Some(443));
+    out.direction = Direction::Out;
+    // pfSense's non-quick "pass out all keep state" comes after the non-quick default deny out.
+    let e = m.explain(&out).unwrap();
+    assert_eq!(e.verdict, Verdict::Pass);
+    assert_eq!(e.decided_by.origin, RuleOrigin::DefaultPassOut);
+    // The floating quick "no IRC out" (direction out, WAN) blocks :6667.
+    out.dst_port = Some(6667);
+    let e = m.explain(&out).unwrap();
+    assert_eq!(e.verdict, Verdict::Block);
+    assert_eq!(e.decided_by.tracker, Some(2004));
+}
+
+#[test]
+fn bad_questions_get_clear_errors() {
+    let m = model();
+    let err = m
+        .explain(&q("dmz2", "tcp", "8.8.8.8", "81.2.69.142", Some(22)))
+        .unwrap_err();
+    assert!(err.to_string().contains("dmz2"));
+    let err = m
+        .explain(&q("wan", "tcp", "8.8.8.8", "2001:db8::1", Some(22)))
+        .unwrap_err();
+    assert!(err.to_string().contains("both be IPv4"));
+    // Interfaces are found by description and device too.
+    assert!(
+        m.explain(&q("DMZ", "tcp", "10.0.10.20", "8.8.8.8", Some(23)))
+            .is_ok()
+    );
+    assert!(
+        m.explain(&q("em2", "tcp", "10.0.10.20", "8.8.8.8", Some(23)))
+            .is_ok()
+    );
+}
+
+fn remote_admin() -> ServerPath {
+    ServerPath {
+        source: "5.6.7.8".parse().unwrap(),
+        interface: Some("wan".into()),
+        api_address: None,
+        api_ports: vec![],
+    }
+}
+
+#[test]
+fn the_guard_refuses_a_rule_that_blocks_the_server() {
+    // The server at 5.6.7.8 reaches the API on WAN:443 through rule 6. A floating quick block of
+    // 5.6.7.8 on WAN comes before rule 6 → the API would be cut off.
+    let change = Change {
+        kind: ObjectKind::Rule,
+        op: ChangeOp::Create,
+        id: None,
+        object: json!({"type": "block", "interface": ["wan"], "floating": true, "quick": true, "direction": "in",
+                       "ipprotocol": "inet", "protocol": "tcp", "source": "5.6.7.8", "destination": "any",
+                       "descr": "block the admin by mistake"}),
+    };
+    let r = check_lockout(&model(), &change, &remote_admin());
+    assert_eq!(r.decision, GuardDecision::Refused, "{r:#?}");
+    assert!(
+        r.reason.contains("block the admin by mistake"),
+        "{}",
+        r.reason
+    );
+    assert_eq!(r.ports[0].before, Verdict::Pass);
+    // Disabling rule 6 lets the default deny decide → refused too.
+    let change = Change {
+        kind: ObjectKind::Rule,
+        op: ChangeOp::Update,
+        id: Some(json!(6)),
+        object: json!({"disabled": true}),
+    };
+    let r = check_lockout(&model(), &change, &remote_admin());
+    assert_eq!(r.decision, GuardDecision::Refused);
+    assert!(r.reason.contains("Default deny"), "{}", r.reason);
+}
+
+#[test]
+fn the_guard_allows_an_unrelated_rule() {
+    let change = Change {
+        kind: ObjectKind::Rule,
+        op: ChangeOp::Create,
+        id: None,
+        object: json!({"type": "block", "interface": ["wan"], "floating": true, "quick": true, "direction": "in",
+                       "ipprotocol": "inet", "protocol": "tcp", "source": "45.33.32.156", "destination": "any"}),
+    };
+    let r = check_lockout(&model(), &change, &remote_admin());
+    assert_eq!(r.decision, GuardDecision::Allowed, "{r:#?}");
+    assert!(!r.cannot_know.is_empty());
+}
+
+#[test]
+fn the_guard_knows_the_anti_lockout_rule_protects_lan() {
+    // From LAN, even a floating quick block of the server comes after the anti-lockout rule.
+    let change = Change {
+        kind: ObjectKind::Rule,
+        op: ChangeOp::Create,
+        id: None,
+        object: json!({"type": "block", "interface": ["lan"], "floating": true, "quick": true,
+                       "ipprotocol": "inet", "source": "192.168.1.50", "destination": "any"}),
+    };
+    let path = ServerPath {
+        source: "192.168.1.50".parse().unwrap(),
+        interface: None,
+        api_address: None,
+        api_ports: vec![],
+    };
+    let r = check_lockout(&model(), &change, &path);
+    assert_eq!(r.decision, GuardDecision::Allowed, "{r:#?}");
+    assert_eq!(r.interface.as_deref(), Some("lan"));
+}
+
+#[test]
+fn the_guard_refuses_moving_the_api_port_and_disabling_its_interface() {
+    let change = Change {
+        kind: ObjectKind::WebGui,
+        op: ChangeOp::Update,
+        id: None,
+        object: json!({"port": "8443"}),
+    };
+    let r = check_lockout(&model(), &change, &remote_admin());
+    assert_eq!(r.decision, GuardDecision::Refused);
+    assert!(r.reason.contains("8443"));
+    let change = Change {
+        kind: ObjectKind::Interface,
+        op: ChangeOp::Update,
+        id: Some(json!("wan")),
+        object: json!({"enable": false}),
+    };
+    let r = check_lockout(&model(), &change, &remote_admin());
+    assert_eq!(r.decision, GuardDecision::Refused, "{r:#?}");
+}
+
+/// Applies a plan's create/update calls to the model's input, as the API would.
+fn apply_plan(input: &ApiInput, plan: &pfsense_firewall::BlockPlan) -> ApiInput {
+    let mut cur = input.clone();
+    for call in &plan.calls {
+        let kind = match call.path {
+            "/api/v2/firewall/alias" => ObjectKind::Alias,
+            "/api/v2/firewall/rule" => ObjectKind::Rule,
+            _ => continue,
+        };
+        let change = match call.method {
+            "POST" => Change {
+                kind,
+                op: ChangeOp::Create,
+                id: None,
+                object: call.body.clone(),
+            },
+            _ => Change {
+                kind,
+                op: ChangeOp::Update,
+                id: call.body.get("id").cloned(),
+                object: call.body.clone(),
+            },
+        };
+        cur = apply_change(&cur, &change).unwrap();
+    }
+    cur
+}
+
+#[test]
+fn the_block_plan_is_idempotent_and_blocks() {
+    let m = model();
+    let addrs = vec![
+        "45.33.32.156".to_string(),
+        "91.198.174.0/24".to_string(),
+        "45.33.32.156".to_string(),
+    ];
+    let plan = block_addresses_plan(&m, &addrs, "WAN").unwrap();
+    assert_eq!(plan.alias, "mcp_blocked_wan");
+    assert_eq!(plan.addresses, vec!["45.33.32.156/32", "91.198.174.0/24"]);
+    let calls: Vec<(&str, &str)> = plan.calls.iter().map(|c| (c.method, c.path)).collect();
+    assert_eq!(
+        calls,
+        vec![
+            ("POST", "/api/v2/firewall/alias"),
+            ("POST", "/api/v2/firewall/rule"),
+            ("POST", "/api/v2/firewall/apply"),
+        ]
+    );
+    // Before: udp 1194 from 91.198.174.10 to the WAN address passes (rule 5); after: blocked by
+    // the floating quick rule, evaluated before the WAN rules.
+    let after_input = apply_plan(&input(), &plan);
+    let after = FirewallModel::from_api(&after_input);
+    assert_eq!(after.issues, vec![]);
+    let query = q("wan", "udp", "91.198.174.10", "81.2.69.142", Some(1194));
+    assert_eq!(m.explain(&query).unwrap().verdict, Verdict::Pass);
+    let e = after.explain(&query).unwrap();
+    assert_eq!(e.verdict, Verdict::Block);
+    assert_eq!(e.decided_by.origin, RuleOrigin::Floating);
+    // Again with the same addresses: nothing to do.
+    let again = block_addresses_plan(&after, &addrs, "wan").unwrap();
+    assert!(again.already_in_place(), "{:#?}", again.calls);
+    // One more address: only the alias grows, then apply.
+    let more = block_addresses_plan(&after, &["203.0.113.9".to_string()], "wan").unwrap();
+    let calls: Vec<(&str, &str)> = more.calls.iter().map(|c| (c.method, c.path)).collect();
+    assert_eq!(
+        calls,
+        vec![
+            ("PATCH", "/api/v2/firewall/alias"),
+            ("POST", "/api/v2/firewall/apply")
+        ]
+    );
+    assert_eq!(
+        more.calls[0].body["address"],
+        json!(["45.33.32.156/32", "91.198.174.0/24", "203.0.113.9/32"])
+    );
+}
+
+#[test]
+fn the_block_plan_refuses_bad_input() {
+    let m = model();
+    let err = block_addresses_plan(&m, &["10.0.0.300".to_string()], "wan").unwrap_err();
+    assert!(err.to_string().contains("10.0.0.300"));
+    assert!(block_addresses_plan(&m, &[], "wan").is_err());
+    assert!(block_addresses_plan(&m, &["1.2.3.4".to_string()], "nope").is_err());
+    let mut i = input();
+    i.aliases = json!([{"name": "mcp_blocked_wan", "type": "port", "address": ["80"]}]);
+    let err = block_addresses_plan(
+        &FirewallModel::from_api(&i),
+        &["1.2.3.4".to_string()],
+        "wan",
+    )
+    .unwrap_err();
+    assert!(err.to_string().contains("already exists"));
+}

@@ -1,0 +1,487 @@
+//! Operator tools built on the firewall model of `pfsense-firewall`: the parsed firewall log,
+//! "why is this passed or blocked", the block-addresses plan, diagnose and the health report.
+//! Each handler reads what it needs through the client (GETs only) and returns structured
+//! content plus a short Markdown text. Not wired into the server yet (see the crate README).
+
+use crate::catalog::{TOOLS, ToolDef};
+use crate::client::Client;
+use crate::outcome;
+use crate::spec::Method;
+use pfsense_firewall::health::{self, HealthInput};
+use pfsense_firewall::log::{self, LogFilter, ParseOptions};
+use pfsense_firewall::model::ApiInput;
+use pfsense_firewall::{FirewallModel, Query, ServerPath, block_addresses_plan};
+use rmcp::model::CallToolResult;
+use serde::Deserialize;
+use serde_json::{Value, json};
+
+pub const FIREWALL_LOG: &str = "pfsense_firewall_log";
+pub const EXPLAIN_TRAFFIC: &str = "pfsense_explain_traffic";
+pub const BLOCK_ADDRESSES: &str = "pfsense_block_addresses";
+pub const DIAGNOSE: &str = "pfsense_diagnose";
+pub const HEALTH_REPORT: &str = "pfsense_health_report";
+
+/// Entries a log answer lists at most (the summary covers all of them).
+const MAX_LOG_ENTRIES: usize = 50;
+/// Rejected lines shown at most (all are counted).
+const MAX_REJECTED_SHOWN: usize = 20;
+/// Lines read from the firewall log at most.
+const LOG_READ_LIMIT: u64 = 2000;
+
+fn get_def(path: &str) -> Option<&'static ToolDef> {
+    TOOLS
+        .iter()
+        .find(|d| d.method == Method::Get && d.path == path)
+}
+
+/// A GET through the ordinary call path (retries, breaker, metrics).
+async fn read(client: &Client, path: &str, args: Value) -> Result<Value, String> {
+    let def = get_def(path).ok_or_else(|| format!("the spec has no GET {path}"))?;
+    client
+        .call(def, &args)
+        .await
+        .map(|r| r.data())
+        .map_err(|e| format!("GET {path}: {e}"))
+}
+
+/// A read whose failure degrades the answer instead of failing it; the failure becomes a note.
+async fn read_or_note(client: &Client, path: &str, notes: &mut Vec<String>) -> Value {
+    match read(client, path, json!({})).await {
+        Ok(v) => v,
+        Err(e) => {
+            notes.push(e);
+            Value::Null
+        }
+    }
+}
+
+/// Reads rules, aliases, NAT, interfaces, groups, gateways, routes and the webGUI/SSH settings.
+/// Rules, aliases and interfaces are required; the rest degrade to notes.
+pub async fn read_model(client: &Client) -> Result<(FirewallModel, Vec<String>), String> {
+    let (rules, aliases, interfaces) = futures::join!(
+        read(client, "/api/v2/firewall/rules", json!({})),
+        read(client, "/api/v2/firewall/aliases", json!({})),
+        read(client, "/api/v2/interfaces", json!({})),
+    );
+    let mut notes = Vec::new();
+    let input = ApiInput {
+        rules: rules?,
+        aliases: aliases?,
+        interfaces: interfaces?,
+        port_forwards: read_or_note(client, "/api/v2/firewall/nat/port_forwards", &mut notes).await,
+        outbound_nat: read_or_note(client, "/api/v2/firewall/nat/outbound/mappings", &mut notes)
+            .await,
+        interface_status: read_or_note(client, "/api/v2/status/interfaces", &mut notes).await,
+        interface_groups: read_or_note(client, "/api/v2/interface/groups", &mut notes).await,
+        gateways: read_or_note(client, "/api/v2/routing/gateways", &mut notes).await,
+        static_routes: read_or_note(client, "/api/v2/routing/static_routes", &mut notes).await,
+        webgui: read_or_note(client, "/api/v2/system/webgui/settings", &mut notes).await,
+        ssh: read_or_note(client, "/api/v2/services/ssh", &mut notes).await,
+        known_settings: Default::default(),
+    };
+    Ok((FirewallModel::from_api(&input), notes))
+}
+
+fn parse_args<T: for<'de> Deserialize<'de>>(tool: &str, args: &Value) -> Result<T, String> {
+    serde_json::from_value(args.clone()).map_err(|e| format!("{tool}: {e}"))
+}
+
+/// The current UTC year, for BSD syslog lines that carry none.
+fn current_year() -> i32 {
+    let secs = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_secs() as i64)
+        .unwrap_or(0);
+    // Civil date from days since 1970-01-01 (proleptic Gregorian).
+    let z = secs.div_euclid(86_400) + 719_468;
+    let era = z.div_euclid(146_097);
+    let doe = z - era * 146_097;
+    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
+    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+    let mp = (5 * doy + 2) / 153;
+    let month = if mp < 10 { mp + 3 } else { mp - 9 };
+    (yoe + era * 400 + i64::from(month <= 2)) as i32
+}
+
+// No `deny_unknown_fields`: serde does not support it together with `flatten`.
+#[derive(Debug, Default, Deserialize)]
+pub struct FirewallLogArgs {
+    #[serde(default, flatten)]
+    pub filter: LogFilter,
+    /// Top-N in the summaries (default 10).
+    #[serde(default)]
+    pub top: Option<usize>,
+}
+
+/// `pfsense_firewall_log`: parsed entries, filters, summaries, rejected lines.
+pub async fn firewall_log(client: &Client, args: &Value) -> CallToolResult {
+    let args: FirewallLogArgs = match parse_args(FIREWALL_LOG, args) {
+        Ok(a) => a,
+        Err(e) => return outcome::error(e),
+    };
+    let raw = match read(
+        client,
+        "/api/v2/status/logs/firewall",
+        json!({"limit": LOG_READ_LIMIT}),
+    )
+    .await
+    {
+        Ok(v) => v,
+        Err(e) => return outcome::error(e),
+    };
+    let opts = ParseOptions {
+        assume_year: Some(current_year()),
+        utc_offset_minutes: 0,
+    };
+    let parsed = log::parse_api_log(&raw, opts);
+    let (model, mut notes) = match read_model(client).await {
+        Ok((m, n)) => (Some(m), n),
+        Err(e) => (
+            None,
+            vec![format!(
+                "rules could not be read, entries are not joined to rules: {e}"
+            )],
+        ),
+    };
+    notes.push(
+        "BSD syslog lines carry no year or zone: the current year and UTC are assumed.".into(),
+    );
+    let matched = log::filter(&parsed.entries, &args.filter, model.as_ref());
+    let summary = log::summarize(&matched, model.as_ref(), args.top.unwrap_or(10));
+    let shown: Vec<Value> = matched
+        .iter()
+        .rev()
+        .take(MAX_LOG_ENTRIES)
+        .map(|e| {
+            let rule = e
+                .tracker
+                .and_then(|t| model.as_ref().and_then(|m| log::describe_tracker(m, t)));
+            json!({"entry": e, "rule": rule})
+        })
+        .collect();
+    let mut md = format!(
+        "Firewall log: {} lines read, {} parsed, {} not parsed; {} match the filter.\n",
+        parsed.total_lines,
+        parsed.entries.len(),
+        parsed.rejected.len(),
+        matched.len()
+    );
+    for (title, list) in [
+        ("Top blocked sources", &summary.top_blocked_sources),
+        (
+            "Top blocked destinations",
+            &summary.top_blocked_destinations,
+        ),
+        ("Top blocked ports", &summary.top_blocked_ports),
+    ] {
+        if !list.is_empty() {
+            let items: Vec<String> = list
+                .iter()
+                .map(|c| format!("{} ({})", c.key, c.count))
+                .collect();
+            md.push_str(&format!("\n{title}: {}\n", items.join(", ")));
+        }
+    }
+    if !summary.hits_per_rule.is_empty() {
+        md.push_str("\nHits per rule:\n");
+        for h in summary.hits_per_rule.iter().take(args.top.unwrap_or(10)) {
+            let name = h
+                .rule
+                .as_ref()
+                .map(|r| r.descr.clone())
+                .unwrap_or_else(|| "unknown rule".into());
+            let tracker = h
+                .tracker
+                .map(|t| t.to_string())
+                .unwrap_or_else(|| "-".into());
+            md.push_str(&format!(
+                "- {name} (tracker {tracker}): {} × {}\n",
+                h.count,
+                h.actions.join("/")
+            ));
+        }
+    }
+    if !parsed.rejected.is_empty() {
+        md.push_str(&format!(
+            "\n{} line(s) could not be parsed; see `rejected`.\n",
+            parsed.rejected.len()
+        ));
+    }
+    let structured = json!({
+        "total_lines": parsed.total_lines,
+        "parsed": parsed.entries.len(),
+        "matched": matched.len(),
+        "entries": shown,
+        "summary": summary,
+        "rejected_count": parsed.rejected.len(),
+        "rejected": parsed.rejected.iter().take(MAX_REJECTED_SHOWN).collect::<Vec<_>>(),
+        "notes": notes,
+    });
+    outcome::result(md, structured, false)
+}
+
+/// `pfsense_explain_traffic`: the verdict, the deciding rule, the path, and matching log lines.
+pub async fn explain_traffic(client: &Client, args: &Value) -> CallToolResult {
+    let query: Query = match parse_args(EXPLAIN_TRAFFIC, args) {
+        Ok(q) => q,
+        Err(e) => return outcome::error(e),
+    };
+    let (model, mut notes) = match read_model(client).await {
+        Ok(m) => m,
+        Err(e) => return outcome::error(e),
+    };
+    let explanation = match model.explain(&query) {
+        Ok(e) => e,
+        Err(e) => return outcome::error(e.to_string()),
+    };
+    let log_lines: Vec<log::LogEntry> = match read(
+        client,
+        "/api/v2/status/logs/firewall",
+        json!({"limit": LOG_READ_LIMIT}),
+    )
+    .await
+    {
+        Ok(raw) => {
+            let parsed = log::parse_api_log(
+                &raw,
+                ParseOptions {
+                    assume_year: Some(current_year()),
+                    utc_offset_minutes: 0,
+                },
+            );
+            log::entries_for_query(&parsed.entries, &query, &model)
+                .into_iter()
+                .rev()
+                .take(MAX_LOG_ENTRIES)
+                .cloned()
+                .collect()
+        }
+        Err(e) => {
+            notes.push(format!("the firewall log could not be read: {e}"));
+            Vec::new()
+        }
+    };
+    let mut md = explanation.markdown(&query);
+    if !log_lines.is_empty() {
+        md.push_str(&format!(
+            "\n{} matching firewall log line(s).\n",
+            log_lines.len()
+        ));
+    }
+    let structured = json!({
+        "explanation": explanation,
+        "log_lines": log_lines,
+        "model_issues": model.issues,
+        "notes": notes,
+    });
+    outcome::result(md, structured, false)
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct BlockArgs {
+    pub addresses: Vec<String>,
+    pub interface: String,
+    /// The MCP server's address as the firewall sees it, to check the plan against a lockout.
+    #[serde(default)]
+    pub server_source: Option<std::net::IpAddr>,
+}
+
+/// The generated tool that makes an API call of the plan.
+fn tool_for(method: &str, path: &str) -> Option<&'static str> {
+    let m = match method {
+        "POST" => Method::Post,
+        "PATCH" => Method::Patch,
+        "PUT" => Method::Put,
+        "DELETE" => Method::Delete,
+        _ => Method::Get,
+    };
+    TOOLS
+        .iter()
+        .find(|d| d.method == m && d.path == path)
+        .map(|d| d.name)
+}
+
+/// `pfsense_block_addresses`: the idempotent plan and the tool calls that carry it out. The
+/// calls go through the generated tools (previews, confirmation, journal), not from here.
+pub async fn block_addresses(client: &Client, args: &Value) -> CallToolResult {
+    let args: BlockArgs = match parse_args(BLOCK_ADDRESSES, args) {
+        Ok(a) => a,
+        Err(e) => return outcome::error(e),
+    };
+    let (model, notes) = match read_model(client).await {
+        Ok(m) => m,
+        Err(e) => return outcome::error(e),
+    };
+    let plan = match block_addresses_plan(&model, &args.addresses, &args.interface) {
+        Ok(p) => p,
+        Err(e) => return outcome::error(e.to_string()),
+    };
+    let steps: Vec<Value> = plan
+        .calls
+        .iter()
+        .map(|c| json!({"tool": tool_for(c.method, c.path), "arguments": c.body, "why": c.why}))
+        .collect();
+    let guard = args.server_source.and_then(|source| {
+        let rule = plan
+            .calls
+            .iter()
+            .find(|c| c.path == "/api/v2/firewall/rule" && c.method == "POST")?;
+        let change = pfsense_firewall::Change {
+            kind: pfsense_firewall::guard::ObjectKind::Rule,
+            op: pfsense_firewall::guard::ChangeOp::Create,
+            id: None,
+            object: rule.body.clone(),
+        };
+        let path = ServerPath {
+            source,
+            interface: None,
+            api_address: None,
+            api_ports: vec![],
+        };
+        Some(pfsense_firewall::check_lockout(&model, &change, &path))
+    });
+    let mut md = if plan.already_in_place() {
+        format!(
+            "Already in place: alias {} holds every address and its block rule exists on {}. Nothing to do.\n",
+            plan.alias, plan.interface
+        )
+    } else {
+        let mut s = format!(
+            "Plan to block {} address(es) on {} ({} new), {} call(s); make them with `confirm: true`:\n",
+            plan.addresses.len(),
+            plan.interface,
+            plan.new_addresses.len(),
+            steps.len()
+        );
+        for (i, c) in plan.calls.iter().enumerate() {
+            s.push_str(&format!("{}. {} {} — {}\n", i + 1, c.method, c.path, c.why));
+        }
+        s
+    };
+    if let Some(g) = &guard {
+        md.push_str(&format!(
+            "\nLockout check: {:?}: {}\n",
+            g.decision, g.reason
+        ));
+    }
+    let structured = json!({"plan": plan, "steps": steps, "lockout_check": guard, "notes": notes});
+    outcome::result(md, structured, false)
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct DiagnoseArgs {
+    /// `connectivity`, `dhcp` or `vpn`.
+    pub area: String,
+}
+
+/// `pfsense_diagnose`: one area's findings.
+pub async fn diagnose(client: &Client, args: &Value) -> CallToolResult {
+    let args: DiagnoseArgs = match parse_args(DIAGNOSE, args) {
+        Ok(a) => a,
+        Err(e) => return outcome::error(e),
+    };
+    let mut notes = Vec::new();
+    let report = match args.area.as_str() {
+        "connectivity" => {
+            let gw = read_or_note(client, "/api/v2/status/gateways", &mut notes).await;
+            let ifs = read_or_note(client, "/api/v2/status/interfaces", &mut notes).await;
+            health::diagnose_connectivity(&gw, &ifs)
+        }
+        "dhcp" => {
+            let servers = read_or_note(client, "/api/v2/services/dhcp_servers", &mut notes).await;
+            let leases =
+                read_or_note(client, "/api/v2/status/dhcp_server/leases", &mut notes).await;
+            health::diagnose_dhcp(&servers, &leases)
+        }
+        "vpn" => {
+            let sas = read_or_note(client, "/api/v2/status/ipsec/sas", &mut notes).await;
+            let ovs = read_or_note(client, "/api/v2/status/openvpn/servers", &mut notes).await;
+            let ovc = read_or_note(client, "/api/v2/status/openvpn/clients", &mut notes).await;
+            let wgt = read_or_note(client, "/api/v2/vpn/wireguard/tunnels", &mut notes).await;
+            let wgp = read_or_note(client, "/api/v2/vpn/wireguard/peers", &mut notes).await;
+            health::diagnose_vpn(&sas, &ovs, &ovc, &wgt, &wgp)
+        }
+        other => {
+            return outcome::error(format!(
+                "{DIAGNOSE}: area `{other}` is not one of connectivity, dhcp, vpn"
+            ));
+        }
+    };
+    let mut md = report.markdown.clone();
+    for n in &notes {
+        md.push_str(&format!("- not read: {n}\n"));
+    }
+    outcome::result(md, json!({"report": report, "notes": notes}), false)
+}
+
+/// `pfsense_health_report`: system resources, interfaces, gateways, services.
+pub async fn health_report(client: &Client) -> CallToolResult {
+    let mut notes = Vec::new();
+    let input = HealthInput {
+        system: read_or_note(client, "/api/v2/status/system", &mut notes).await,
+        interfaces: read_or_note(client, "/api/v2/status/interfaces", &mut notes).await,
+        gateways: read_or_note(client, "/api/v2/status/gateways", &mut notes).await,
+        services: read_or_note(client, "/api/v2/status/services", &mut notes).await,
+        certificates: Vec::new(),
+        now: 0,
+        pending_applies: Vec::new(),
+    };
+    notes.push("Certificate expiry is not checked yet: the API returns the certificate body, which needs X.509 decoding.".into());
+    let report = health::health_report(&input);
+    let mut md = report.markdown.clone();
+    for n in &notes {
+        md.push_str(&format!("- note: {n}\n"));
+    }
+    outcome::result(md, json!({"report": report, "notes": notes}), false)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn every_path_the_handlers_read_is_in_the_spec() {
+        for path in [
+            "/api/v2/firewall/rules",
+            "/api/v2/firewall/aliases",
+            "/api/v2/interfaces",
+            "/api/v2/firewall/nat/port_forwards",
+            "/api/v2/firewall/nat/outbound/mappings",
+            "/api/v2/status/interfaces",
+            "/api/v2/interface/groups",
+            "/api/v2/routing/gateways",
+            "/api/v2/routing/static_routes",
+            "/api/v2/system/webgui/settings",
+            "/api/v2/services/ssh",
+            "/api/v2/status/logs/firewall",
+            "/api/v2/status/gateways",
+            "/api/v2/services/dhcp_servers",
+            "/api/v2/status/dhcp_server/leases",
+            "/api/v2/status/ipsec/sas",
+            "/api/v2/status/openvpn/servers",
+            "/api/v2/status/openvpn/clients",
+            "/api/v2/vpn/wireguard/tunnels",
+            "/api/v2/vpn/wireguard/peers",
+            "/api/v2/status/system",
+            "/api/v2/status/services",
+        ] {
+            assert!(get_def(path).is_some(), "no GET {path}");
+        }
+        for (m, p) in [
+            ("POST", "/api/v2/firewall/alias"),
+            ("PATCH", "/api/v2/firewall/alias"),
+            ("POST", "/api/v2/firewall/rule"),
+            ("PATCH", "/api/v2/firewall/rule"),
+            ("POST", "/api/v2/firewall/apply"),
+        ] {
+            assert!(tool_for(m, p).is_some(), "no tool for {m} {p}");
+        }
+    }
+
+    #[test]
+    fn the_year_is_plausible() {
+        assert!(current_year() >= 2024);
+    }
+}
