@@ -20,6 +20,9 @@ const HELP: &str = "\
 Targets:
   emulator  a fresh in-process pfsense-emulator (KeyAuth enabled, every add-on package installed),
             reached through its pinned certificate fingerprint; dangerous tools run last
+  lab       a fresh pfrest lab (pfrest's own PHP on loopback, crates/pfrest-lab; needs root and
+            PHP 8.2): KeyAuth enabled, no add-on packages; dangerous tools run last (they reach
+            only the lab's namespaces and stand-ins)
   URL       an existing firewall, e.g. https://192.168.1.1, with credentials from the environment:
             PFSENSE_API_KEY and PFSENSE_USERNAME / PFSENSE_PASSWORD (both, so Basic-only tools
             work), and PFSENSE_TLS_FINGERPRINT or PFSENSE_CA_CERT for its certificate.
@@ -43,13 +46,16 @@ pub(crate) const URL_TARGET_ENV: &[&str] = &[
 #[derive(clap::Args, Debug)]
 #[command(after_long_help = HELP)]
 pub struct Args {
-    /// `emulator`, or the URL of a firewall.
+    /// `emulator`, `lab`, or the URL of a firewall.
     #[arg(long)]
     pub target: String,
+    /// Where a `--target lab` comes from.
+    #[command(flatten)]
+    pub lab: crate::lab::LabArgs,
     /// Where report.json and report.md go.
     #[arg(long, default_value = "target/exercise")]
     pub report: PathBuf,
-    /// Fewest tools that must succeed (default: 660 against the emulator, 0 against a URL).
+    /// Fewest tools that must succeed (default: 660 against the emulator, 580 against the lab, 0 against a URL).
     #[arg(long)]
     pub min_ok: Option<usize>,
     /// Also run the dangerous tools against a URL target (always run against the emulator).
@@ -83,7 +89,24 @@ async fn run_async(args: Args) -> Result<()> {
     };
     let emulator_target = args.target == "emulator";
     let mut notes = Vec::new();
-    let (env, _emulator, run_dangerous) = if emulator_target {
+    let mut _lab = None;
+    let (env, _emulator, run_dangerous) = if args.target == "lab" {
+        let lab = tokio::task::block_in_place(|| crate::lab::start(&args.lab, 8))?;
+        let key = tokio::task::block_in_place(|| lab.enable_key_auth())
+            .context("enabling KeyAuth on the lab")?;
+        let env = vec![
+            ("PFSENSE_HOST".to_string(), lab.url().to_string()),
+            ("PFSENSE_API_KEY".to_string(), key),
+            ("PFSENSE_USERNAME".to_string(), lab.username().to_string()),
+            ("PFSENSE_PASSWORD".to_string(), lab.password().to_string()),
+        ];
+        notes.push(format!(
+            "Target: a fresh pfrest lab {} (pfrest's own PHP, KeyAuth and BasicAuth, no add-on packages); dangerous tools ran last.",
+            lab.version()
+        ));
+        _lab = Some(lab);
+        (env, None, true)
+    } else if emulator_target {
         let mut config = pfsense_emulator::EmulatorConfig::new(&args.spec);
         config.spec = Some(spec.clone());
         config.enable_key_auth = true;
@@ -109,7 +132,7 @@ async fn run_async(args: Args) -> Result<()> {
     } else {
         if !args.target.starts_with("https://") && !args.target.starts_with("http://") {
             bail!(
-                "--target must be `emulator` or a firewall URL (https://…), not `{}`",
+                "--target must be `emulator`, `lab` or a firewall URL (https://…), not `{}`",
                 args.target
             );
         }
@@ -187,8 +210,8 @@ async fn run_async(args: Args) -> Result<()> {
     let records = driver.finish(run_dangerous).await;
 
     let report = report::Report::new(
-        if emulator_target {
-            "emulator".to_string()
+        if emulator_target || args.target == "lab" {
+            args.target.clone()
         } else {
             args.target.clone()
         },
@@ -202,7 +225,11 @@ async fn run_async(args: Args) -> Result<()> {
         "exercise: report in {}",
         args.report.join("report.md").display()
     );
-    let min_ok = args.min_ok.unwrap_or(if emulator_target { 660 } else { 0 });
+    let min_ok = args.min_ok.unwrap_or(match args.target.as_str() {
+        "emulator" => 660,
+        "lab" => 580,
+        _ => 0,
+    });
     let not_invoked: Vec<&String> = report
         .tools
         .iter()

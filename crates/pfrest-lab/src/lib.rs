@@ -347,6 +347,70 @@ impl Lab {
         seed_backup(layout)
     }
 
+    /// Turn on KeyAuth besides BasicAuth (the reference config enables only BasicAuth) and create
+    /// an API key for admin; the config with both becomes the pristine one that resets restore.
+    /// Returns the key.
+    pub fn enable_key_auth(&self) -> Result<String, LabError> {
+        let fail = |step: &str, answer: String| LabError::BuildStep {
+            step: step.into(),
+            status: "unexpected answer".into(),
+            log: answer,
+        };
+        let (status, body) = self
+            .request(
+                "PATCH",
+                "/api/v2/system/restapi/settings",
+                Some(r#"{"auth_methods":["BasicAuth","KeyAuth"]}"#),
+            )
+            .map_err(|source| LabError::Io {
+                what: "enable KeyAuth".into(),
+                source,
+            })?;
+        if status != 200 {
+            return Err(fail("enable KeyAuth", body));
+        }
+        let (status, body) = self
+            .request(
+                "POST",
+                "/api/v2/auth/key",
+                Some(r#"{"descr":"pfrest lab"}"#),
+            )
+            .map_err(|source| LabError::Io {
+                what: "create an API key".into(),
+                source,
+            })?;
+        let key = serde_json::from_str::<serde_json::Value>(&body)
+            .ok()
+            .and_then(|v| v["data"]["key"].as_str().map(str::to_string));
+        let Some(key) = key.filter(|_| status == 200) else {
+            return Err(fail("create an API key", body));
+        };
+        let layout = &self.inner.layout;
+        fs::copy(layout.config(), &layout.pristine_config).map_err(|source| LabError::Io {
+            what: "keep the config with KeyAuth as the pristine one".into(),
+            source,
+        })?;
+        self.reset()?;
+        Ok(key)
+    }
+
+    /// One request to the lab with the admin's BasicAuth: status and body.
+    pub fn request(
+        &self,
+        method: &str,
+        path: &str,
+        body: Option<&str>,
+    ) -> io::Result<(u16, String)> {
+        http_request(self.addr(), method, path, body)
+    }
+
+    fn addr(&self) -> SocketAddr {
+        self.url
+            .trim_start_matches("http://")
+            .parse()
+            .expect("lab url is an address")
+    }
+
     /// Whether the server process is still running.
     pub fn is_running(&self) -> bool {
         !*lock(&self.inner.stopped)
@@ -360,16 +424,10 @@ impl Lab {
 
     fn wait_ready(&self, timeout: Duration) -> Result<(), LabError> {
         let deadline = Instant::now() + timeout;
-        let addr: SocketAddr = self
-            .url
-            .trim_start_matches("http://")
-            .parse()
-            .expect("lab url is an address");
+        let addr = self.addr();
         loop {
-            if let Ok(status) = http_status(addr, "/api/v2/system/version") {
-                if status == 200 {
-                    return Ok(());
-                }
+            if let Ok((200, _)) = http_request(addr, "GET", "/api/v2/system/version", None) {
+                return Ok(());
             }
             let exited = lock(&self.inner.keeper)
                 .as_ref()
@@ -537,17 +595,25 @@ fn build_endpoints(layout: &root::Layout) -> Result<(), LabError> {
     Ok(())
 }
 
-/// One revision in the config history, named as pfSense names backups (`config-TIME.xml`).
+/// One revision in the config history, as pfSense's `backup_config()` records it: the file
+/// `config-TIME.xml` and its entry in `backup.cache` (history reads fail without one).
 fn seed_backup(layout: &root::Layout) -> Result<(), LabError> {
     let config = fs::read_to_string(&layout.pristine_config).map_err(|source| LabError::Io {
         what: "read the pristine config".into(),
         source,
     })?;
-    let name = format!("config-{}.xml", root::revision_time(&config));
-    fs::write(layout.backup_dir().join(name), config).map_err(|source| LabError::Io {
+    let revision = root::Revision::of(&config);
+    let dir = layout.backup_dir();
+    let io = |source| LabError::Io {
         what: "seed the config history".into(),
         source,
-    })
+    };
+    fs::write(dir.join(format!("config-{}.xml", revision.time)), &config).map_err(io)?;
+    fs::write(
+        dir.join("backup.cache"),
+        revision.backup_cache(config.len()),
+    )
+    .map_err(io)
 }
 
 /// Start `unshare … enter.sh ROOT serve PORT WORKERS` from a keeper thread that lives as long as
@@ -616,22 +682,41 @@ fn spawn_server(
     Ok((running, format!("http://127.0.0.1:{port}")))
 }
 
-/// A bare HTTP/1.0 request with the admin's BasicAuth; returns the status code.
-fn http_status(addr: SocketAddr, path: &str) -> io::Result<u16> {
+/// A bare HTTP/1.0 request with the admin's BasicAuth (and a JSON body if given); returns the
+/// status code and the body.
+fn http_request(
+    addr: SocketAddr,
+    method: &str,
+    path: &str,
+    body: Option<&str>,
+) -> io::Result<(u16, String)> {
     use base64::Engine;
     let mut stream = TcpStream::connect_timeout(&addr, Duration::from_secs(2))?;
-    stream.set_read_timeout(Some(Duration::from_secs(30)))?;
+    stream.set_read_timeout(Some(Duration::from_secs(60)))?;
     let auth = base64::engine::general_purpose::STANDARD.encode(format!("{USERNAME}:{PASSWORD}"));
+    let mut request =
+        format!("{method} {path} HTTP/1.0\r\nHost: {addr}\r\nAuthorization: Basic {auth}\r\n");
+    if let Some(body) = body {
+        request.push_str(&format!(
+            "Content-Type: application/json\r\nContent-Length: {}\r\n\r\n{body}",
+            body.len()
+        ));
+    } else {
+        request.push_str("\r\n");
+    }
     // One write: PHP's built-in server rejects a request line that arrives in small pieces.
-    let request =
-        format!("GET {path} HTTP/1.0\r\nHost: {addr}\r\nAuthorization: Basic {auth}\r\n\r\n");
     stream.write_all(request.as_bytes())?;
-    let mut head = [0u8; 12];
-    stream.read_exact(&mut head)?;
-    std::str::from_utf8(&head[9..12])
-        .ok()
+    let mut answer = String::new();
+    stream.read_to_string(&mut answer)?;
+    let status = answer
+        .get(9..12)
         .and_then(|s| s.parse().ok())
-        .ok_or_else(|| io::Error::other("not an HTTP answer"))
+        .ok_or_else(|| io::Error::other("not an HTTP answer"))?;
+    let body = answer
+        .split_once("\r\n\r\n")
+        .map(|(_, b)| b.to_string())
+        .unwrap_or_default();
+    Ok((status, body))
 }
 
 fn registry() -> &'static Mutex<Vec<Arc<Running>>> {

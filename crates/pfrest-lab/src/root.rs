@@ -374,13 +374,46 @@ pub fn lab_config(reference: &str) -> Result<String, LabError> {
     }
 }
 
-/// Revision time of a config (`<revision><time>`), for naming the seeded backup.
-pub fn revision_time(config: &str) -> u64 {
-    regex::Regex::new(r"<revision>\s*<time>(\d+)</time>")
-        .expect("static regex")
-        .captures(config)
-        .and_then(|c| c[1].parse().ok())
-        .unwrap_or(0)
+/// The `<revision>` of a config and its `<version>`, for seeding the config history.
+pub struct Revision {
+    pub time: u64,
+    pub description: String,
+    pub version: String,
+}
+
+impl Revision {
+    pub fn of(config: &str) -> Self {
+        let capture = |pattern: &str| {
+            regex::Regex::new(pattern)
+                .expect("static regex")
+                .captures(config)
+                .map(|c| c[1].to_string())
+        };
+        Self {
+            time: capture(r"<revision>\s*<time>(\d+)</time>")
+                .and_then(|t| t.parse().ok())
+                .unwrap_or(0),
+            description: capture(
+                r"(?s)<revision>.*?<description>(?:<!\[CDATA\[)?(.*?)(?:\]\]>)?</description>",
+            )
+            .unwrap_or_else(|| "Unknown".into()),
+            version: capture(r"<version>([^<]*)</version>").unwrap_or_else(|| "?".into()),
+        }
+    }
+
+    /// pfSense's `backup.cache`: a PHP-serialised `[time => [description, version, filesize]]`.
+    pub fn backup_cache(&self, filesize: usize) -> String {
+        let string = |s: &str| format!("s:{}:\"{s}\";", s.len());
+        format!(
+            "a:1:{{i:{};a:3:{{{}{}{}{}{}i:{filesize};}}}}",
+            self.time,
+            string("description"),
+            string(&self.description),
+            string("version"),
+            string(&self.version),
+            string("filesize"),
+        )
+    }
 }
 
 #[cfg(test)]
@@ -419,6 +452,17 @@ mod tests {
         assert!(config.contains("<if>vtnet2</if>"));
         assert!(config.contains("<from>192.168.1.100</from>"));
         assert!(config.find("<lan>").unwrap() < config.find("</interfaces>").unwrap());
+    }
+
+    #[test]
+    fn backup_cache_is_php_serialised_like_backup_config_writes_it() {
+        let config = "<pfsense><version>23.3</version><revision><time>1770387596</time><description><![CDATA[admin@10.0.2.2: Added key]]></description></revision></pfsense>";
+        let revision = Revision::of(config);
+        assert_eq!(revision.time, 1770387596);
+        assert_eq!(
+            revision.backup_cache(1234),
+            "a:1:{i:1770387596;a:3:{s:11:\"description\";s:25:\"admin@10.0.2.2: Added key\";s:7:\"version\";s:4:\"23.3\";s:8:\"filesize\";i:1234;}}"
+        );
     }
 
     #[test]
