@@ -65,6 +65,16 @@ const STANDIN_TOOLS: &[&str] = &[
     "dpinger",
 ];
 
+/// Log files pfrest's status/log endpoints read (`LOG_FILE_TRAITS_FILE_NOT_FOUND` without them).
+const SYSLOG_FILES: &[&str] = &[
+    "auth.log",
+    "dhcpd.log",
+    "filter.log",
+    "openvpn.log",
+    "restapi.log",
+    "system.log",
+];
+
 /// The pfSense release the lab's `etc/version` claims (pfrest v2.7.1 was served by CE 2.8.1).
 const PFSENSE_VERSION: &str = "2.8.1-RELEASE";
 
@@ -264,6 +274,10 @@ pub fn assemble(layout: &Layout, sources: &Sources, config_xml: &str) -> Result<
             .map_err(io_error(format!("chmod {sticky}")))?;
     }
     symlink("cf/conf", root.join("conf")).map_err(io_error("link /conf"))?;
+    // The logs pfrest's log endpoints read (syslogd writes them on a box): empty, not missing.
+    for log in SYSLOG_FILES {
+        write(&root.join("var/log").join(log), "", 0o644)?;
+    }
 
     // /etc: the host's (users, PHP's conf.d, alternatives), then pfSense's includes over it.
     copy_tree(Path::new("/etc"), &root.join("etc"))?;

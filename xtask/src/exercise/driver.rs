@@ -821,12 +821,29 @@ impl Driver {
                 self.made.insert(fam.model.clone(), h);
             }
             Err(_) => {
-                // Still read what there is.
+                // Still read what there is, and still invoke the singular tools on an id that
+                // cannot exist: their answer (not found, or the create's own verdict such as a
+                // missing add-on package) is recorded, and nothing of the firewall's is touched.
                 if let Some(list) = &fam.list {
                     let _ = self.call(list, json!({})).await;
                 }
+                let (id, pid) = Self::missing_id(fam);
+                for tool in [&fam.get, &fam.update].into_iter().flatten() {
+                    let _ = self
+                        .call(tool, Value::Object(Self::addressing(&id, &pid)))
+                        .await;
+                }
             }
         }
+    }
+
+    /// An id no object has (ids count up from 0), for tools whose own object could not be made.
+    fn missing_id(fam: &Family) -> (Value, Option<Value>) {
+        const MISSING_ID: u64 = 99_999;
+        (
+            json!(MISSING_ID),
+            fam.parent.as_ref().map(|_| json!(MISSING_ID)),
+        )
     }
 
     /// A change for an update: a new description when there is one (and it is not how the
@@ -908,6 +925,12 @@ impl Driver {
             {
                 let id = last.get("id").cloned().unwrap_or(json!(0));
                 let pid = last.get("parent_id").cloned();
+                let _ = self
+                    .call(&delete, Value::Object(Self::addressing(&id, &pid)))
+                    .await;
+            } else if fam.create.is_some() {
+                // Our object could not be made: ask for one that cannot exist.
+                let (id, pid) = Self::missing_id(fam);
                 let _ = self
                     .call(&delete, Value::Object(Self::addressing(&id, &pid)))
                     .await;
