@@ -17,6 +17,7 @@ mod shim {
     pub const PHP_WRAPPER: &str = include_str!("../shims/php-wrapper.sh");
     pub const PHP_INI: &str = include_str!("../shims/php.ini");
     pub const ENTER: &str = include_str!("../shims/enter.sh");
+    pub const PACKAGES: &str = include_str!("../shims/packages/packages.php");
     /// Empty PEAR classes pfSense loads but only uses at run time (RADIUS, SMTP, HA sync).
     pub const PEAR: &[(&str, &str)] = &[
         (
@@ -73,6 +74,21 @@ const SYSLOG_FILES: &[&str] = &[
     "openvpn.log",
     "restapi.log",
     "system.log",
+];
+
+/// Includes of add-on packages that pfrest's package models load (`package_includes`): each
+/// loads our stand-in `packages.php` (under `/usr/local/pkg`, on pfSense's include path).
+const PACKAGE_INCLUDES: &[&str] = &[
+    "haproxy/haproxy.inc",
+    "haproxy/haproxy_utils.inc",
+    "bind.inc",
+    "acme/acme.inc",
+    "acme/acme_utils.inc",
+    "freeradius.inc",
+    "servicewatchdog.inc",
+    "openvpn-client-export.inc",
+    "wireguard/includes/wg.inc",
+    "wireguard/includes/wg_service.inc",
 ];
 
 /// The pfSense release the lab's `etc/version` claims (pfrest v2.7.1 was served by CE 2.8.1).
@@ -326,6 +342,11 @@ pub fn assemble(layout: &Layout, sources: &Sources, config_xml: &str) -> Result<
     write(&share.join("pfsense_ext.php"), shim::PFSENSE_EXT, 0o644)?;
     write(&share.join("router.php"), shim::ROUTER, 0o644)?;
     write(&share.join("tool-standin"), shim::TOOL_STANDIN, 0o755)?;
+    write(&share.join("packages.php"), shim::PACKAGES, 0o644)?;
+    for include in PACKAGE_INCLUDES {
+        let loader = "<?php\n/* pfrest lab: an add-on package's include; see packages.php. */\nrequire_once '/usr/local/share/pfrest-lab/packages.php';\n";
+        write(&root.join("usr/local/pkg").join(include), loader, 0o644)?;
+    }
     write(&root.join("usr/local/etc/php.ini"), shim::PHP_INI, 0o644)?;
     write(&root.join("usr/local/bin/php"), shim::PHP_WRAPPER, 0o755)?;
     for tool in STANDIN_TOOLS {

@@ -828,6 +828,14 @@ impl Driver {
                     let _ = self.call(list, json!({})).await;
                 }
                 let (id, pid) = Self::missing_id(fam);
+                // A child whose parent could not be made: its create was never sent.
+                if !self.records.get(&create).is_some_and(|r| r.invoked) {
+                    let (mut args, _) = self.synth_args(&create, &fam.model).await;
+                    if let Some(pid) = &pid {
+                        args.insert("parent_id".into(), pid.clone());
+                    }
+                    let _ = self.call(&create, Value::Object(args)).await;
+                }
                 for tool in [&fam.get, &fam.update].into_iter().flatten() {
                     let _ = self
                         .call(tool, Value::Object(Self::addressing(&id, &pid)))
@@ -928,8 +936,9 @@ impl Driver {
                 let _ = self
                     .call(&delete, Value::Object(Self::addressing(&id, &pid)))
                     .await;
-            } else if fam.create.is_some() {
-                // Our object could not be made: ask for one that cannot exist.
+            } else {
+                // Our object could not be made, or the firewall lists none: ask for one that
+                // cannot exist.
                 let (id, pid) = Self::missing_id(fam);
                 let _ = self
                     .call(&delete, Value::Object(Self::addressing(&id, &pid)))
