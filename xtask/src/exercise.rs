@@ -234,11 +234,7 @@ async fn run_async(args: Args) -> Result<()> {
     }
 
     let report = report::Report::new(
-        if emulator_target || args.target == "lab" {
-            args.target.clone()
-        } else {
-            args.target.clone()
-        },
+        args.target.clone(),
         records,
         started.elapsed().as_secs_f64(),
         notes,

@@ -84,6 +84,8 @@ const PACKAGE_INCLUDES: &[&str] = &[
     "bind.inc",
     "acme/acme.inc",
     "acme/acme_utils.inc",
+    "acme/acme_htmllist.inc",
+    "acme/pkg_acme_tabs.inc",
     "freeradius.inc",
     "servicewatchdog.inc",
     "openvpn-client-export.inc",
