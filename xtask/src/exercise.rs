@@ -22,7 +22,7 @@ Targets:
   emulator  a fresh in-process pfsense-emulator (KeyAuth enabled, every add-on package installed),
             reached through its pinned certificate fingerprint; dangerous tools run last
   lab       a fresh pfrest lab (pfrest's own PHP on loopback, crates/pfrest-lab; needs root and
-            PHP 8.2): KeyAuth enabled, no add-on packages; dangerous tools run last (they reach
+            PHP 8.2): KeyAuth enabled, add-on packages as stand-ins; dangerous tools run last (they reach
             only the lab's namespaces and stand-ins)
   URL       an existing firewall, e.g. https://192.168.1.1, with credentials from the environment:
             PFSENSE_API_KEY and PFSENSE_USERNAME / PFSENSE_PASSWORD (both, so Basic-only tools
@@ -56,7 +56,7 @@ pub struct Args {
     /// Where report.json and report.md go.
     #[arg(long, default_value = "target/exercise")]
     pub report: PathBuf,
-    /// Fewest tools that must succeed (default: 660 against the emulator, 580 against the lab, 0 against a URL).
+    /// Fewest tools that must succeed (default: 660 against the emulator, 500 against the lab, 0 against a URL).
     #[arg(long)]
     pub min_ok: Option<usize>,
     /// Also run the dangerous tools against a URL target (always run against the emulator).
@@ -102,7 +102,7 @@ async fn run_async(args: Args) -> Result<()> {
             ("PFSENSE_PASSWORD".to_string(), lab.password().to_string()),
         ];
         notes.push(format!(
-            "Target: a fresh pfrest lab {} (pfrest's own PHP, KeyAuth and BasicAuth, no add-on packages); dangerous tools ran last.",
+            "Target: a fresh pfrest lab {} (pfrest's own PHP, KeyAuth and BasicAuth, add-on package includes stood in); dangerous tools ran last.",
             lab.version()
         ));
         _lab = Some(lab);
@@ -180,9 +180,8 @@ async fn run_async(args: Args) -> Result<()> {
         .env("PFSENSE_JOURNAL", "memory")
         .env("PFSENSE_CONFIRM", "flag");
     if args.target == "lab" {
-        // The lab has no add-on packages: pfrest answers their tools 500
-        // MODEL_WITH_FAILED_INCLUDE, which the breaker counts (see the report's "our bugs"), and
-        // an open breaker would keep every later tool from being invoked.
+        // The lab's stand-in gaps answer some tools 500 (classified in lab_failures.rs) and the
+        // breaker counts 500s: an open breaker would keep every later tool from being invoked.
         cmd.env("PFSENSE_BREAKER_THRESHOLD", "0");
     }
     if run_dangerous {
@@ -247,7 +246,7 @@ async fn run_async(args: Args) -> Result<()> {
     );
     let min_ok = args.min_ok.unwrap_or(match args.target.as_str() {
         "emulator" => 660,
-        "lab" => 580,
+        "lab" => 500,
         _ => 0,
     });
     let not_invoked: Vec<&String> = report

@@ -827,7 +827,7 @@ impl Driver {
                 if let Some(list) = &fam.list {
                     let _ = self.call(list, json!({})).await;
                 }
-                let (id, pid) = Self::missing_id(fam);
+                let (_, pid) = self.missing_id(fam, &create);
                 // A child whose parent could not be made: its create was never sent.
                 if !self.records.get(&create).is_some_and(|r| r.invoked) {
                     let (mut args, _) = self.synth_args(&create, &fam.model).await;
@@ -837,6 +837,7 @@ impl Driver {
                     let _ = self.call(&create, Value::Object(args)).await;
                 }
                 for tool in [&fam.get, &fam.update].into_iter().flatten() {
+                    let (id, pid) = self.missing_id(fam, tool);
                     let _ = self
                         .call(tool, Value::Object(Self::addressing(&id, &pid)))
                         .await;
@@ -845,13 +846,16 @@ impl Driver {
         }
     }
 
-    /// An id no object has (ids count up from 0), for tools whose own object could not be made.
-    fn missing_id(fam: &Family) -> (Value, Option<Value>) {
+    /// An id no object has (ids count up from 0; string ids such as interface names get a name
+    /// no firewall uses), for tools whose own object could not be made.
+    fn missing_id(&self, fam: &Family, tool: &str) -> (Value, Option<Value>) {
         const MISSING_ID: u64 = 99_999;
-        (
-            json!(MISSING_ID),
-            fam.parent.as_ref().map(|_| json!(MISSING_ID)),
-        )
+        let id = if self.schema(tool)["properties"]["id"]["type"] == "string" {
+            json!("exercise_missing")
+        } else {
+            json!(MISSING_ID)
+        };
+        (id, fam.parent.as_ref().map(|_| json!(MISSING_ID)))
     }
 
     /// A change for an update: a new description when there is one (and it is not how the
@@ -939,7 +943,7 @@ impl Driver {
             } else {
                 // Our object could not be made, or the firewall lists none: ask for one that
                 // cannot exist.
-                let (id, pid) = Self::missing_id(fam);
+                let (id, pid) = self.missing_id(fam, &delete);
                 let _ = self
                     .call(&delete, Value::Object(Self::addressing(&id, &pid)))
                     .await;

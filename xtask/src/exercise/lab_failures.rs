@@ -116,6 +116,16 @@ pub const LAB_FAILURES: &[(&str, Class, &str)] = &[
         "the HA sync endpoint takes data serialised by a peer; the exerciser's string is not",
     ),
     (
+        "FIELD_EMPTY_NOT_ALLOWED",
+        Class::OurBug,
+        "the exerciser sends an empty HAProxy action `acl`; pfrest requires one (the spec does not say so)",
+    ),
+    (
+        "IP_ADDRESS_VALIDATOR_FAILED",
+        Class::OurBug,
+        "the exerciser sends a plain string for an address field the spec types only as string (BIND masterip)",
+    ),
+    (
         "LOG_FILE_TRAITS_FILE_NOT_FOUND",
         Class::LabGap,
         "a log file syslogd writes on a box",
@@ -123,7 +133,7 @@ pub const LAB_FAILURES: &[(&str, Class, &str)] = &[
     (
         "ENDPOINT_RECEIVED_UNEXPECTED_ERROR",
         Class::LabGap,
-        "a PHP error in a path the lab's stand-ins do not cover (the message names the function); kept for the next round of stand-ins",
+        "a PHP error in a path the lab's stand-ins do not cover: add-on package functions called where pfrest did not load the package include (PUT replace-all of FreeRADIUS and watchdog, ACME's namespaced set_cronjob, ACME account key defaults) and NTP time servers PUT (set_config with a null path); the message names the function",
     ),
 ];
 
