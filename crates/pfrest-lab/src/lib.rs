@@ -323,12 +323,13 @@ impl Lab {
         })
     }
 
-    /// Back to the pristine config: copy config.xml back, drop pfSense's parsed-config cache, the
+    /// Back to the pristine config: end background dispatchers still running, copy config.xml back, drop pfSense's parsed-config cache, the
     /// config history (seeding one revision, as history reads fail on an empty directory) and the
     /// pending-apply markers.
     pub fn reset(&self) -> Result<(), LabError> {
         let layout = &self.inner.layout;
         let io = |what: String| move |source| LabError::Io { what, source };
+        stop_dispatchers(&layout.root);
         fs::copy(&layout.pristine_config, layout.config())
             .map_err(io("restore config.xml".into()))?;
         let tmp = layout.root.join("tmp");
@@ -487,6 +488,46 @@ impl Running {
             .lock()
             .map(|mut r| r.retain(|l| l.id != self.id))
             .ok();
+    }
+}
+
+/// End pfrest's background dispatchers (applies, hostname, services) still running in the lab:
+/// one finishing after a reset would write the old state back. They run `dispatch.sh` /
+/// `manage.php notifydispatcher` and hold `/tmp/<Dispatcher>-<uniqid>.pid` while they run.
+fn stop_dispatchers(root: &Path) {
+    let is_dispatcher = |pid: i32| {
+        fs::read(format!("/proc/{pid}/cmdline"))
+            .map(|c| {
+                let c = String::from_utf8_lossy(&c);
+                c.contains("dispatch.sh") || c.contains("notifydispatcher")
+            })
+            .unwrap_or(false)
+    };
+    let deadline = Instant::now() + Duration::from_secs(5);
+    loop {
+        let running: Vec<i32> = processes_rooted_in(root)
+            .into_iter()
+            .filter(|pid| is_dispatcher(*pid))
+            .collect();
+        if running.is_empty() || Instant::now() > deadline {
+            break;
+        }
+        for pid in running {
+            let _ = nix::sys::signal::kill(
+                nix::unistd::Pid::from_raw(pid),
+                nix::sys::signal::Signal::SIGKILL,
+            );
+        }
+        std::thread::sleep(Duration::from_millis(5));
+    }
+    if let Ok(entries) = fs::read_dir(root.join("tmp")) {
+        for entry in entries.flatten() {
+            let name = entry.file_name();
+            let name = name.to_string_lossy();
+            if name.contains("Dispatcher") && name.ends_with(".pid") {
+                let _ = fs::remove_file(entry.path());
+            }
+        }
     }
 }
 
