@@ -32,6 +32,8 @@ Agents:
 
 Targets:
   emulator  an in-process pfsense-emulator (every add-on package), reset before every task
+  lab       a pfrest lab (pfrest's own PHP on loopback, crates/pfrest-lab; needs root and PHP
+            8.2, no add-on packages); its pristine config is restored before every task
   vm        a throwaway VM from the golden image (--golden); its snapshot is restored before
             every task
   URL       an existing firewall (credentials from PFSENSE_API_KEY or PFSENSE_USERNAME /
@@ -52,9 +54,12 @@ pub struct Args {
     /// `replay`, or an agent command template (see below).
     #[arg(long, default_value = agent::DEFAULT_AGENT)]
     pub agent: String,
-    /// `emulator`, `vm`, or the URL of a firewall.
+    /// `emulator`, `lab`, `vm`, or the URL of a firewall.
     #[arg(long, default_value = "emulator")]
     pub target: String,
+    /// Where a `--target lab` comes from.
+    #[command(flatten)]
+    pub lab: crate::lab::LabArgs,
     /// Tasks to run (file stems in --tasks-dir, or paths); default: all.
     pub tasks: Vec<String>,
     /// Where the task files are.
@@ -132,7 +137,7 @@ async fn run_async(args: Args) -> Result<()> {
         accel: args.accel.clone(),
     };
     let (mut target, access) =
-        target::Target::start(&args.target, &spec_path, spec.clone(), &vm).await?;
+        target::Target::start(&args.target, &spec_path, spec.clone(), &vm, &args.lab).await?;
     eprintln!(
         "bank: {} task(s), agent {}, target {}",
         tasks.len(),

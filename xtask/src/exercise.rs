@@ -3,6 +3,7 @@
 //! depends on first, and writes a JSON and a Markdown report of what succeeded.
 
 mod driver;
+mod lab_failures;
 mod report;
 mod values;
 
@@ -20,6 +21,9 @@ const HELP: &str = "\
 Targets:
   emulator  a fresh in-process pfsense-emulator (KeyAuth enabled, every add-on package installed),
             reached through its pinned certificate fingerprint; dangerous tools run last
+  lab       a fresh pfrest lab (pfrest's own PHP on loopback, crates/pfrest-lab; needs root and
+            PHP 8.2): KeyAuth enabled, add-on packages as stand-ins; dangerous tools run last (they reach
+            only the lab's namespaces and stand-ins)
   URL       an existing firewall, e.g. https://192.168.1.1, with credentials from the environment:
             PFSENSE_API_KEY and PFSENSE_USERNAME / PFSENSE_PASSWORD (both, so Basic-only tools
             work), and PFSENSE_TLS_FINGERPRINT or PFSENSE_CA_CERT for its certificate.
@@ -43,13 +47,16 @@ pub(crate) const URL_TARGET_ENV: &[&str] = &[
 #[derive(clap::Args, Debug)]
 #[command(after_long_help = HELP)]
 pub struct Args {
-    /// `emulator`, or the URL of a firewall.
+    /// `emulator`, `lab`, or the URL of a firewall.
     #[arg(long)]
     pub target: String,
+    /// Where a `--target lab` comes from.
+    #[command(flatten)]
+    pub lab: crate::lab::LabArgs,
     /// Where report.json and report.md go.
     #[arg(long, default_value = "target/exercise")]
     pub report: PathBuf,
-    /// Fewest tools that must succeed (default: 660 against the emulator, 0 against a URL).
+    /// Fewest tools that must succeed (default: 660 against the emulator, 500 against the lab, 0 against a URL).
     #[arg(long)]
     pub min_ok: Option<usize>,
     /// Also run the dangerous tools against a URL target (always run against the emulator).
@@ -83,7 +90,24 @@ async fn run_async(args: Args) -> Result<()> {
     };
     let emulator_target = args.target == "emulator";
     let mut notes = Vec::new();
-    let (env, _emulator, run_dangerous) = if emulator_target {
+    let mut _lab = None;
+    let (env, _emulator, run_dangerous) = if args.target == "lab" {
+        let lab = tokio::task::block_in_place(|| crate::lab::start(&args.lab, 8))?;
+        let key = tokio::task::block_in_place(|| lab.enable_key_auth())
+            .context("enabling KeyAuth on the lab")?;
+        let env = vec![
+            ("PFSENSE_HOST".to_string(), lab.url().to_string()),
+            ("PFSENSE_API_KEY".to_string(), key),
+            ("PFSENSE_USERNAME".to_string(), lab.username().to_string()),
+            ("PFSENSE_PASSWORD".to_string(), lab.password().to_string()),
+        ];
+        notes.push(format!(
+            "Target: a fresh pfrest lab {} (pfrest's own PHP, KeyAuth and BasicAuth, add-on package includes stood in); dangerous tools ran last.",
+            lab.version()
+        ));
+        _lab = Some(lab);
+        (env, None, true)
+    } else if emulator_target {
         let mut config = pfsense_emulator::EmulatorConfig::new(&args.spec);
         config.spec = Some(spec.clone());
         config.enable_key_auth = true;
@@ -109,7 +133,7 @@ async fn run_async(args: Args) -> Result<()> {
     } else {
         if !args.target.starts_with("https://") && !args.target.starts_with("http://") {
             bail!(
-                "--target must be `emulator` or a firewall URL (https://…), not `{}`",
+                "--target must be `emulator`, `lab` or a firewall URL (https://…), not `{}`",
                 args.target
             );
         }
@@ -155,6 +179,11 @@ async fn run_async(args: Args) -> Result<()> {
         .env("PFSENSE_AUDIT_LOG", "off")
         .env("PFSENSE_JOURNAL", "memory")
         .env("PFSENSE_CONFIRM", "flag");
+    if args.target == "lab" {
+        // The lab's stand-in gaps answer some tools 500 (classified in lab_failures.rs) and the
+        // breaker counts 500s: an open breaker would keep every later tool from being invoked.
+        cmd.env("PFSENSE_BREAKER_THRESHOLD", "0");
+    }
     if run_dangerous {
         cmd.arg("--allow-dangerous");
     }
@@ -184,14 +213,27 @@ async fn run_async(args: Args) -> Result<()> {
         .collect();
     let mut driver = driver::Driver::new(client, spec.clone(), listed, run_dangerous, secrets);
     driver.run_all().await;
-    let records = driver.finish(run_dangerous).await;
+    let mut records = driver.finish(run_dangerous).await;
+    if args.target == "lab" {
+        let mut counts = std::collections::BTreeMap::new();
+        for rec in records.values_mut() {
+            if rec.outcome == report::Outcome::Ok || rec.reason.is_some() {
+                continue;
+            }
+            let (label, why) = match lab_failures::classify(rec.response_id.as_deref()) {
+                Some((class, why)) => (class.label(), why),
+                None if !rec.invoked => ("not invoked", "its object could not be made"),
+                None => ("unclassified", "no row in exercise/lab_failures.rs"),
+            };
+            rec.reason = Some(format!("{label}: {why}"));
+            *counts.entry(label).or_insert(0usize) += 1;
+        }
+        let counts: Vec<String> = counts.iter().map(|(k, v)| format!("{k} {v}")).collect();
+        notes.push(format!("Lab failures by class: {}.", counts.join(", ")));
+    }
 
     let report = report::Report::new(
-        if emulator_target {
-            "emulator".to_string()
-        } else {
-            args.target.clone()
-        },
+        args.target.clone(),
         records,
         started.elapsed().as_secs_f64(),
         notes,
@@ -202,7 +244,11 @@ async fn run_async(args: Args) -> Result<()> {
         "exercise: report in {}",
         args.report.join("report.md").display()
     );
-    let min_ok = args.min_ok.unwrap_or(if emulator_target { 660 } else { 0 });
+    let min_ok = args.min_ok.unwrap_or(match args.target.as_str() {
+        "emulator" => 660,
+        "lab" => 500,
+        _ => 0,
+    });
     let not_invoked: Vec<&String> = report
         .tools
         .iter()

@@ -7,6 +7,7 @@ mod bench_build;
 mod bench_http;
 mod exercise;
 mod golden;
+mod lab;
 mod live_test;
 mod spec;
 
@@ -28,6 +29,8 @@ enum Command {
     Spec(spec::Args),
     /// Build the golden pfSense VM image (vm/golden.qcow2 + vm/golden.json), in resumable stages.
     Golden(golden::Args),
+    /// Start a pfrest lab (pfrest's own PHP on loopback; needs root and PHP 8.2) until Ctrl-C.
+    Lab(lab::Args),
     /// Run test groups against a golden-image VM, the emulator, or a firewall URL.
     LiveTest(live_test::Args),
     /// Drive every generated tool through the real binary and report what succeeded.
@@ -54,6 +57,7 @@ fn main() -> anyhow::Result<()> {
     match Cli::parse().command {
         Command::Spec(args) => spec::run(args),
         Command::Golden(args) => golden::run(args),
+        Command::Lab(args) => lab::run(args),
         Command::LiveTest(args) => live_test::run(args),
         Command::Exercise(args) => exercise::run(args),
         Command::Bench(args) => bench::run(args),

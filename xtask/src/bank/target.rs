@@ -11,6 +11,8 @@ use std::time::Duration;
 pub enum Target {
     /// A fresh in-process emulator; reset to its seed before every task.
     Emulator(pfsense_emulator::RunningEmulator),
+    /// A pfrest lab (pfrest's own PHP); its pristine config is restored before every task.
+    Lab(pfrest_lab::Lab),
     /// A throwaway VM from a golden image; its snapshot is restored before every task.
     Vm(Box<vm_harness::RunningVm>),
     /// An existing firewall: never reset, so cleanup is all that keeps it tidy.
@@ -44,8 +46,32 @@ impl Target {
         spec_path: &Path,
         spec: Arc<pfsense_spec::Spec>,
         vm: &VmSettings,
+        lab: &crate::lab::LabArgs,
     ) -> Result<(Target, Access)> {
         match target {
+            "lab" => {
+                let (lab, api_key) = tokio::task::block_in_place(|| -> Result<_> {
+                    let lab = crate::lab::start(lab, 8)?;
+                    let key = lab.enable_key_auth()?;
+                    Ok((lab, key))
+                })?;
+                let server_env = vec![
+                    ("PFSENSE_HOST".to_string(), lab.url().to_string()),
+                    ("PFSENSE_API_KEY".to_string(), api_key.clone()),
+                    ("PFSENSE_USERNAME".to_string(), lab.username().to_string()),
+                    ("PFSENSE_PASSWORD".to_string(), lab.password().to_string()),
+                ];
+                let access = Access {
+                    url: lab.url().to_string(),
+                    username: lab.username().to_string(),
+                    password: lab.password().to_string(),
+                    api_key: Some(api_key),
+                    server_env,
+                    // Plain HTTP on loopback.
+                    http: http_client(false, None)?,
+                };
+                Ok((Target::Lab(lab), access))
+            }
             "emulator" => {
                 let mut config = pfsense_emulator::EmulatorConfig::new(spec_path);
                 config.spec = Some(spec);
@@ -146,7 +172,9 @@ impl Target {
                 };
                 Ok((Target::Url, access))
             }
-            other => bail!("--target must be `emulator`, `vm` or a firewall URL, not `{other}`"),
+            other => {
+                bail!("--target must be `emulator`, `lab`, `vm` or a firewall URL, not `{other}`")
+            }
         }
     }
 
@@ -157,6 +185,7 @@ impl Target {
                 emu.reset();
                 Ok(())
             }
+            Target::Lab(lab) => Ok(lab.reset()?),
             Target::Vm(vm) => tokio::task::block_in_place(|| -> Result<()> {
                 vm.restore(VM_SNAPSHOT)?;
                 vm.wait_ready(Duration::from_secs(120))?;
@@ -169,6 +198,7 @@ impl Target {
     pub fn describe(&self) -> &'static str {
         match self {
             Target::Emulator(_) => "emulator (reset to its seed before every task)",
+            Target::Lab(_) => "pfrest lab (pristine config restored before every task)",
             Target::Vm(_) => "vm (snapshot restored before every task)",
             Target::Url => "firewall URL (not reset; cleanup only)",
         }
@@ -177,6 +207,7 @@ impl Target {
     pub async fn stop(self) {
         match self {
             Target::Emulator(emu) => emu.shutdown().await,
+            Target::Lab(lab) => tokio::task::block_in_place(|| lab.stop()),
             Target::Vm(vm) => tokio::task::block_in_place(|| vm.shutdown()),
             Target::Url => {}
         }

@@ -821,12 +821,41 @@ impl Driver {
                 self.made.insert(fam.model.clone(), h);
             }
             Err(_) => {
-                // Still read what there is.
+                // Still read what there is, and still invoke the singular tools on an id that
+                // cannot exist: their answer (not found, or the create's own verdict such as a
+                // missing add-on package) is recorded, and nothing of the firewall's is touched.
                 if let Some(list) = &fam.list {
                     let _ = self.call(list, json!({})).await;
                 }
+                let (_, pid) = self.missing_id(fam, &create);
+                // A child whose parent could not be made: its create was never sent.
+                if !self.records.get(&create).is_some_and(|r| r.invoked) {
+                    let (mut args, _) = self.synth_args(&create, &fam.model).await;
+                    if let Some(pid) = &pid {
+                        args.insert("parent_id".into(), pid.clone());
+                    }
+                    let _ = self.call(&create, Value::Object(args)).await;
+                }
+                for tool in [&fam.get, &fam.update].into_iter().flatten() {
+                    let (id, pid) = self.missing_id(fam, tool);
+                    let _ = self
+                        .call(tool, Value::Object(Self::addressing(&id, &pid)))
+                        .await;
+                }
             }
         }
+    }
+
+    /// An id no object has (ids count up from 0; string ids such as interface names get a name
+    /// no firewall uses), for tools whose own object could not be made.
+    fn missing_id(&self, fam: &Family, tool: &str) -> (Value, Option<Value>) {
+        const MISSING_ID: u64 = 99_999;
+        let id = if self.schema(tool)["properties"]["id"]["type"] == "string" {
+            json!("exercise_missing")
+        } else {
+            json!(MISSING_ID)
+        };
+        (id, fam.parent.as_ref().map(|_| json!(MISSING_ID)))
     }
 
     /// A change for an update: a new description when there is one (and it is not how the
@@ -908,6 +937,13 @@ impl Driver {
             {
                 let id = last.get("id").cloned().unwrap_or(json!(0));
                 let pid = last.get("parent_id").cloned();
+                let _ = self
+                    .call(&delete, Value::Object(Self::addressing(&id, &pid)))
+                    .await;
+            } else {
+                // Our object could not be made, or the firewall lists none: ask for one that
+                // cannot exist.
+                let (id, pid) = self.missing_id(fam, &delete);
                 let _ = self
                     .call(&delete, Value::Object(Self::addressing(&id, &pid)))
                     .await;

@@ -1,0 +1,3 @@
+<?php
+/* pfrest lab: an empty Mail class (PEAR), only used at run time to send SMTP notifications. */
+class Mail {}
