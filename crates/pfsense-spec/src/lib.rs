@@ -63,7 +63,8 @@ pub enum SpecError {
         second: String,
     },
     #[error(
-        "operation {operation} yields the tool name `{name}`, which breaks the naming rules (^pfsense_[a-z0-9_]+$, at most 64 characters)"
+        "operation {operation} yields the tool name `{name}`, which breaks the naming rules (^pfsense_[a-z0-9_]+$, at most {max} characters after the abbreviations of `naming::ABBREVIATIONS`): add an abbreviation there",
+        max = naming::MAX_TOOL_NAME_LEN
     )]
     InvalidName { name: String, operation: String },
     #[error("operation {operation} ({method} {path}): argument `{argument}` is defined twice")]

@@ -387,8 +387,8 @@ fn verbs_and_risk() {
     assert_eq!(
         dangerous,
         [
+            "pfsense_delete_diag_config_history_revisions",
             "pfsense_delete_diagnostics_arp_table",
-            "pfsense_delete_diagnostics_config_history_revisions",
             "pfsense_delete_firewall_states",
             "pfsense_post_diagnostics_command_prompt",
             "pfsense_post_diagnostics_halt_system",
@@ -466,7 +466,7 @@ fn apply_subsystems_follow_applies_immediately() {
             Some("pfsense_services_dns_resolver_apply"),
         ),
         (
-            "pfsense_create_services_dns_forwarder_host_override",
+            "pfsense_create_svc_dns_forwarder_host_override",
             Some("pfsense_services_dns_forwarder_apply"),
         ),
         // "Applies immediately: Yes": nothing pending.

@@ -1,0 +1,105 @@
+//! Every tool name of every spec we know fits [`naming::MAX_TOOL_NAME_LEN`], so that
+//! `mcp__pfsense__<tool>` fits the 64 characters Claude Code allows, and names stay unique.
+//! Reads `openapi-spec.json` at the workspace root and every spec in `../shared/specs/` (or in
+//! `PFSENSE_OPENAPI_SPECS_DIR`).
+
+use pfsense_spec::{Spec, naming};
+use std::collections::HashSet;
+use std::path::PathBuf;
+
+fn specs() -> Vec<PathBuf> {
+    let root = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../..");
+    let dir = std::env::var_os("PFSENSE_OPENAPI_SPECS_DIR")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| root.join("../shared/specs"));
+    let mut out = vec![
+        std::env::var_os("PFSENSE_OPENAPI_SPEC")
+            .map(PathBuf::from)
+            .unwrap_or_else(|| root.join("openapi-spec.json")),
+    ];
+    let entries = std::fs::read_dir(&dir).unwrap_or_else(|e| {
+        panic!(
+            "cannot read the spec folder {}: {e} (set PFSENSE_OPENAPI_SPECS_DIR)",
+            dir.display()
+        )
+    });
+    for entry in entries {
+        let path = entry.expect("spec folder entry").path();
+        if path.extension().is_some_and(|e| e == "json") {
+            out.push(path);
+        }
+    }
+    out
+}
+
+#[test]
+fn names_fit_with_the_claude_code_prefix_in_every_spec() {
+    let specs = specs();
+    assert!(
+        specs.len() >= 3,
+        "expected v2.7.1 plus the specs in ../shared/specs: {specs:?}"
+    );
+    for path in specs {
+        let spec = Spec::load(&path).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
+        let mut seen = HashSet::new();
+        for op in &spec.operations {
+            let full = format!("mcp__pfsense__{}", op.tool_name);
+            assert!(
+                full.len() <= 64,
+                "{}: {full} is {} characters",
+                path.display(),
+                full.len()
+            );
+            assert!(
+                naming::is_valid_tool_name(&op.tool_name),
+                "{}",
+                op.tool_name
+            );
+            assert!(
+                seen.insert(&op.tool_name),
+                "{}: duplicate {}",
+                path.display(),
+                op.tool_name
+            );
+            if let Some(apply) = &op.apply {
+                assert!(apply.apply_tool.len() <= naming::MAX_TOOL_NAME_LEN);
+                assert!(
+                    spec.operation(&apply.apply_tool).is_some(),
+                    "{}",
+                    apply.apply_tool
+                );
+            }
+        }
+    }
+}
+
+/// A name that fits is never abbreviated, so short names do not change between spec versions;
+/// a shortened name is shortened the same way in every spec.
+#[test]
+fn only_long_names_are_abbreviated() {
+    for path in specs() {
+        let spec = Spec::load(&path).unwrap();
+        for op in &spec.operations {
+            let unabbreviated = naming::fit_length(&op.tool_name);
+            assert_eq!(unabbreviated, op.tool_name, "fit_length is idempotent");
+        }
+        // v2.7.1 names checked by hand: short ones kept, long ones shortened.
+        for name in [
+            "pfsense_list_services_dns_resolver_host_overrides",
+            "pfsense_create_services_dns_resolver_host_override",
+            "pfsense_delete_svc_dns_forwarder_host_ovr_aliases",
+            "pfsense_create_svc_dns_forwarder_host_override",
+            "pfsense_delete_firewall_shaper_limiter_bandwidths",
+            "pfsense_post_system_cert_signing_request_sign",
+            "pfsense_delete_diag_config_history_revisions",
+            "pfsense_list_svc_dns_resolver_access_list_networks",
+            "pfsense_update_svc_dns_resolver_access_list_net",
+        ] {
+            assert!(
+                spec.operation(name).is_some(),
+                "{}: no {name}",
+                path.display()
+            );
+        }
+    }
+}
