@@ -385,8 +385,17 @@ impl<'a> Classifier<'a> {
             Module::System
         });
         let danger = tables::danger_for(raw.method, rel).map(str::to_string);
+        let action_risk = tables::action_risk(raw.method, rel);
+        if verb == Verb::Action && danger.is_none() && action_risk.is_none() {
+            self.warnings.push(format!(
+                "{} {}: action endpoint not reviewed in tables::ACTION_RISKS; treated as a write",
+                raw.method, raw.path
+            ));
+        }
         let risk = if danger.is_some() {
             Risk::Dangerous
+        } else if let Some((risk, _)) = action_risk.filter(|_| verb == Verb::Action) {
+            risk
         } else {
             match verb {
                 Verb::Get | Verb::List | Verb::ApplyStatus => Risk::Read,
@@ -804,6 +813,12 @@ pub fn describe_tool(op: &Operation) -> String {
     let mut parts = vec![op.summary.clone()];
     if let Some(reason) = &op.danger {
         parts.push(format!("DANGEROUS: {reason}."));
+    } else if op.verb == Verb::Action
+        && op.risk == Risk::Destructive
+        && let Some((_, reason)) =
+            tables::action_risk(op.method, op.path.trim_start_matches(API_PREFIX))
+    {
+        parts.push(format!("Destructive: {reason}."));
     }
     match op.verb {
         Verb::Replace if op.path_kind == PathKind::Plural => {

@@ -404,6 +404,13 @@ fn verbs_and_risk() {
     );
     assert_eq!(op("pfsense_create_firewall_alias").risk, Risk::Write);
     assert_eq!(op("pfsense_firewall_apply").verb, Verb::Apply);
+    // Reviewed actions: stopping a service is destructive, a ping is not.
+    assert_eq!(op("pfsense_post_status_service").risk, Risk::Destructive);
+    assert_eq!(op("pfsense_post_diagnostics_ping").risk, Risk::Write);
+    assert_eq!(
+        op("pfsense_list_status_interfaces").summary,
+        "Reads all existing Interface Stats."
+    );
 }
 
 #[test]

@@ -1,9 +1,9 @@
-//! Every tool name of every spec we know fits [`naming::MAX_TOOL_NAME_LEN`], so that
-//! `mcp__pfsense__<tool>` fits the 64 characters Claude Code allows, and names stay unique.
-//! Reads `openapi-spec.json` at the workspace root and every spec in `../shared/specs/` (or in
+//! Facts that hold for every spec we know: tool names fit [`naming::MAX_TOOL_NAME_LEN`] (so
+//! that `mcp__pfsense__<tool>` fits the 64 characters Claude Code allows) and stay unique,
+//! every action endpoint was reviewed, no known typo reaches a description. Reads `openapi-spec.json` at the workspace root and every spec in `../shared/specs/` (or in
 //! `PFSENSE_OPENAPI_SPECS_DIR`).
 
-use pfsense_spec::{Spec, naming};
+use pfsense_spec::{Risk, Spec, Verb, naming, tables};
 use std::collections::HashSet;
 use std::path::PathBuf;
 
@@ -102,4 +102,77 @@ fn only_long_names_are_abbreviated() {
             );
         }
     }
+}
+
+/// Every action endpoint is either dangerous or reviewed in `tables::ACTION_RISKS`, and every
+/// entry of that table exists in some spec (no stale rows).
+#[test]
+fn every_action_endpoint_is_reviewed() {
+    let mut used = HashSet::new();
+    for path in specs() {
+        let spec = Spec::load(&path).unwrap();
+        assert!(
+            !spec.warnings.iter().any(|w| w.contains("ACTION_RISKS")),
+            "{}: {:?}",
+            path.display(),
+            spec.warnings
+        );
+        for op in spec.operations.iter().filter(|o| o.verb == Verb::Action) {
+            let rel = op.path.trim_start_matches(pfsense_spec::API_PREFIX);
+            match tables::action_risk(op.method, rel) {
+                Some((risk, _)) => {
+                    used.insert(rel.to_string());
+                    assert_eq!(op.risk, risk, "{}", op.tool_name);
+                }
+                None => assert_eq!(op.risk, Risk::Dangerous, "{}", op.tool_name),
+            }
+            if op.risk == Risk::Destructive {
+                assert!(
+                    op.description.contains("Destructive: "),
+                    "{}",
+                    op.description
+                );
+            }
+        }
+    }
+    for (_, rel, _, _) in tables::ACTION_RISKS {
+        assert!(
+            used.contains(*rel),
+            "ACTION_RISKS row {rel} matches no action in any spec"
+        );
+    }
+}
+
+fn strings(v: &serde_json::Value, out: &mut Vec<String>) {
+    match v {
+        serde_json::Value::String(s) => out.push(s.clone()),
+        serde_json::Value::Array(a) => a.iter().for_each(|x| strings(x, out)),
+        serde_json::Value::Object(m) => m.values().for_each(|x| strings(x, out)),
+        _ => {}
+    }
+}
+
+#[test]
+fn no_known_typo_reaches_a_description() {
+    for path in specs() {
+        let spec = Spec::load(&path).unwrap();
+        for op in &spec.operations {
+            let mut texts = vec![op.summary.clone(), op.description.clone()];
+            strings(&op.input_schema, &mut texts);
+            for text in texts {
+                for (wrong, _) in tables::TEXT_FIXES {
+                    assert!(!text.contains(wrong), "{}: {text}", op.tool_name);
+                }
+            }
+        }
+    }
+    // The fixes themselves, checked by hand against the v2.7.1 spec.
+    assert_eq!(
+        pfsense_spec::text::fix_typos("Reads all existing Interface Statses."),
+        "Reads all existing Interface Stats."
+    );
+    assert_eq!(
+        pfsense_spec::text::fix_typos("Creates a new HA Proxy Backend."),
+        "Creates a new HAProxy Backend."
+    );
 }
