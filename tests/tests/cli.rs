@@ -37,12 +37,15 @@ fn summary_count(o: &Output) -> usize {
 
 #[test]
 fn flags_go_before_or_after_the_subcommand() {
-    for args in [
-        &["doctor", "--sandbox"][..],
-        &["--sandbox", "doctor"][..],
-    ] {
+    for args in [&["doctor", "--sandbox"][..], &["--sandbox", "doctor"][..]] {
         let o = pfsense_mcp(args, &[]);
-        assert_eq!(o.status.code(), Some(0), "{args:?}: {}{}", stdout(&o), stderr(&o));
+        assert_eq!(
+            o.status.code(),
+            Some(0),
+            "{args:?}: {}{}",
+            stdout(&o),
+            stderr(&o)
+        );
         assert!(stdout(&o).contains("sandbox emulator"), "{}", stdout(&o));
     }
     for args in [
@@ -65,18 +68,35 @@ fn subcommand_help_shows_only_what_it_uses() {
     assert_eq!(o.status.code(), Some(0));
     let help = stdout(&o);
     assert!(help.lines().count() < 20, "{help}");
-    assert!(!help.contains("--host") && !help.contains("--rate-limit"), "{help}");
+    assert!(
+        !help.contains("--host") && !help.contains("--rate-limit"),
+        "{help}"
+    );
     let o = pfsense_mcp(&["tools", "--help"], &[]);
     let help = stdout(&o);
-    assert!(help.contains("--read-only") && !help.contains("--api-key"), "{help}");
+    assert!(
+        help.contains("--read-only") && !help.contains("--api-key"),
+        "{help}"
+    );
     let o = pfsense_mcp(&["doctor", "--help"], &[]);
     let help = stdout(&o);
-    assert!(help.contains("--host") && help.contains("--sandbox"), "{help}");
-    assert!(!help.contains("--rate-limit") && !help.contains("--tool-mode"), "{help}");
+    assert!(
+        help.contains("--host") && help.contains("--sandbox"),
+        "{help}"
+    );
+    assert!(
+        !help.contains("--rate-limit") && !help.contains("--tool-mode"),
+        "{help}"
+    );
     // The top-level help documents the exit statuses and the environment rule.
     let o = pfsense_mcp(&["--help"], &[]);
     let help = stdout(&o);
-    for needle in ["Exit status", "3 doctor", "PFSENSE_READ_ONLY=1", "waits for an MCP client"] {
+    for needle in [
+        "Exit status",
+        "3 doctor",
+        "PFSENSE_READ_ONLY=1",
+        "waits for an MCP client",
+    ] {
         assert!(help.contains(needle), "{needle} missing from --help");
     }
 }
@@ -96,19 +116,29 @@ fn booleans_from_the_environment_accept_the_usual_spellings() {
     let o = pfsense_mcp(&["tools", "--summary"], &[("PFSENSE_READ_ONLY", "maybe")]);
     assert_eq!(o.status.code(), Some(2));
     let err = stderr(&o);
-    assert!(err.contains("PFSENSE_READ_ONLY") && err.contains("maybe"), "{err}");
+    assert!(
+        err.contains("PFSENSE_READ_ONLY") && err.contains("maybe"),
+        "{err}"
+    );
     assert!(err.contains("yes/no"), "says what is accepted: {err}");
     // The same check when serving, and a bad number names its variable too.
     let o = pfsense_mcp(&["--sandbox"], &[("PFSENSE_ALLOW_DANGEROUS", "sure")]);
     assert_eq!(o.status.code(), Some(2));
-    assert!(stderr(&o).contains("PFSENSE_ALLOW_DANGEROUS"), "{}", stderr(&o));
+    assert!(
+        stderr(&o).contains("PFSENSE_ALLOW_DANGEROUS"),
+        "{}",
+        stderr(&o)
+    );
     let o = pfsense_mcp(&["--sandbox"], &[("PFSENSE_PAGE_SIZE", "many")]);
     assert_eq!(o.status.code(), Some(2));
     assert!(stderr(&o).contains("PFSENSE_PAGE_SIZE"), "{}", stderr(&o));
     // A bad choice names its variable.
     let o = pfsense_mcp(
         &["doctor"],
-        &[("PFSENSE_HOST", "https://127.0.0.1:1"), ("PFSENSE_AUTH", "hunter2")],
+        &[
+            ("PFSENSE_HOST", "https://127.0.0.1:1"),
+            ("PFSENSE_AUTH", "hunter2"),
+        ],
     );
     assert_eq!(o.status.code(), Some(2));
     assert!(stderr(&o).contains("PFSENSE_AUTH"), "{}", stderr(&o));
@@ -131,7 +161,12 @@ fn a_closed_stdout_is_not_a_crash() {
     pipe.read_exact(&mut first).unwrap();
     drop(pipe);
     let mut err = String::new();
-    child.stderr.take().unwrap().read_to_string(&mut err).unwrap();
+    child
+        .stderr
+        .take()
+        .unwrap()
+        .read_to_string(&mut err)
+        .unwrap();
     let status = child.wait().unwrap();
     assert_eq!(status.code(), Some(0), "{err}");
     assert!(!err.contains("panicked"), "{err}");
@@ -171,15 +206,27 @@ fn old_environment_names_still_work_with_a_warning() {
     let o = pfsense_mcp(&["doctor"], &[("PFSENSE_MCP_CONFIG", missing)]);
     assert_eq!(o.status.code(), Some(2), "{}", stderr(&o));
     let err = stderr(&o);
-    assert!(err.contains("PFSENSE_MCP_CONFIG") && err.contains("PFSENSE_CONFIG"), "{err}");
-    assert!(err.contains("no-such-config.toml"), "the old variable was read: {err}");
+    assert!(
+        err.contains("PFSENSE_MCP_CONFIG") && err.contains("PFSENSE_CONFIG"),
+        "{err}"
+    );
+    assert!(
+        err.contains("no-such-config.toml"),
+        "the old variable was read: {err}"
+    );
     // The new name wins over the old one.
     let o = pfsense_mcp(
         &["doctor"],
-        &[("PFSENSE_MCP_CONFIG", "/nonexistent/old.toml"), ("PFSENSE_CONFIG", missing)],
+        &[
+            ("PFSENSE_MCP_CONFIG", "/nonexistent/old.toml"),
+            ("PFSENSE_CONFIG", missing),
+        ],
     );
     let err = stderr(&o);
-    assert!(err.contains("no-such-config.toml") && !err.contains("old.toml:"), "{err}");
+    assert!(
+        err.contains("no-such-config.toml") && !err.contains("old.toml:"),
+        "{err}"
+    );
 }
 
 #[test]
@@ -189,5 +236,55 @@ fn completions_and_man_page() {
     assert!(stdout(&o).contains("--read-only") && stdout(&o).contains("doctor"));
     let o = pfsense_mcp(&["generate", "man"], &[]);
     assert_eq!(o.status.code(), Some(0));
-    assert!(stdout(&o).starts_with(".ie") || stdout(&o).contains(".TH pfsense-mcp"), "{}", stdout(&o));
+    assert!(
+        stdout(&o).starts_with(".ie") || stdout(&o).contains(".TH pfsense-mcp"),
+        "{}",
+        stdout(&o)
+    );
+}
+
+#[test]
+fn sigterm_answers_the_call_in_flight_then_exits_0() {
+    use std::io::{BufRead, BufReader, Write};
+    let mut child = Command::new(tests::binary::pfsense_mcp())
+        .arg("--sandbox")
+        .env_clear()
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let mut stdin = child.stdin.take().unwrap();
+    let mut out = BufReader::new(child.stdout.take().unwrap());
+    let mut line = String::new();
+    writeln!(stdin, r#"{{"jsonrpc":"2.0","id":1,"method":"initialize","params":{{"protocolVersion":"2025-06-18","capabilities":{{}},"clientInfo":{{"name":"t","version":"0"}}}}}}"#).unwrap();
+    out.read_line(&mut line).unwrap();
+    assert!(line.contains("\"id\":1"), "{line}");
+    writeln!(
+        stdin,
+        r#"{{"jsonrpc":"2.0","method":"notifications/initialized"}}"#
+    )
+    .unwrap();
+    // The first call waits for the sandbox emulator to start: it is in flight when the
+    // signal arrives. stdin stays open, as a client's would.
+    writeln!(stdin, r#"{{"jsonrpc":"2.0","id":2,"method":"tools/call","params":{{"name":"pfsense_list_firewall_aliases","arguments":{{}}}}}}"#).unwrap();
+    stdin.flush().unwrap();
+    let kill = Command::new("kill")
+        .args(["-TERM", &child.id().to_string()])
+        .status()
+        .unwrap();
+    assert!(kill.success());
+    let mut rest = String::new();
+    line.clear();
+    while out.read_line(&mut line).unwrap() > 0 {
+        rest.push_str(&line);
+        line.clear();
+    }
+    let status = child.wait().unwrap();
+    assert_eq!(status.code(), Some(0), "exits 0 after SIGTERM");
+    assert!(
+        rest.contains("\"id\":2") && rest.contains("\"result\""),
+        "the call was answered: {rest}"
+    );
+    drop(stdin);
 }

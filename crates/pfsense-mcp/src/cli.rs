@@ -339,8 +339,19 @@ pub async fn serve_stdio(server: PfSenseServer) -> Result<(), String> {
             "pfsense-mcp: waiting for an MCP client on stdin (this is not an interactive prompt: add the server to an MCP client, e.g. `claude mcp add -s user pfsense -- pfsense-mcp --sandbox`; Ctrl-C to quit)"
         );
     }
+    let stop = tokio_util::sync::CancellationToken::new();
+    let on_signal = stop.clone();
+    tokio::spawn(async move {
+        shutdown_signal().await;
+        tracing::info!("signal received: answering the calls in flight, then exiting");
+        on_signal.cancel();
+    });
+    let stdin = StdinUntil {
+        inner: tokio::io::stdin(),
+        stop: Box::pin(stop.cancelled_owned()),
+    };
     let running = server
-        .serve(rmcp::transport::stdio())
+        .serve((stdin, tokio::io::stdout()))
         .await
         .map_err(|e| format!("MCP session failed to start: {e}"))?;
     running
@@ -348,6 +359,52 @@ pub async fn serve_stdio(server: PfSenseServer) -> Result<(), String> {
         .await
         .map_err(|e| format!("MCP session ended with an error: {e}"))?;
     Ok(())
+}
+
+/// SIGTERM or SIGINT.
+async fn shutdown_signal() {
+    #[cfg(unix)]
+    {
+        use tokio::signal::unix::{SignalKind, signal};
+        match signal(SignalKind::terminate()) {
+            Ok(mut term) => {
+                tokio::select! {
+                    _ = term.recv() => {}
+                    _ = tokio::signal::ctrl_c() => {}
+                }
+            }
+            Err(_) => {
+                let _ = tokio::signal::ctrl_c().await;
+            }
+        }
+    }
+    #[cfg(not(unix))]
+    {
+        let _ = tokio::signal::ctrl_c().await;
+    }
+}
+
+/// stdin that ends at SIGTERM/SIGINT as if the client had closed it: rmcp then stops reading,
+/// sends the answers of the calls in flight (waiting up to 5 s for them) and returns, so the
+/// process exits 0 instead of dropping a call.
+struct StdinUntil {
+    inner: tokio::io::Stdin,
+    stop: std::pin::Pin<Box<tokio_util::sync::WaitForCancellationFutureOwned>>,
+}
+
+impl tokio::io::AsyncRead for StdinUntil {
+    fn poll_read(
+        mut self: std::pin::Pin<&mut Self>,
+        cx: &mut std::task::Context<'_>,
+        buf: &mut tokio::io::ReadBuf<'_>,
+    ) -> std::task::Poll<std::io::Result<()>> {
+        use std::future::Future;
+        if self.stop.as_mut().poll(cx).is_ready() {
+            // End of file: no bytes.
+            return std::task::Poll::Ready(Ok(()));
+        }
+        std::pin::Pin::new(&mut self.inner).poll_read(cx, buf)
+    }
 }
 
 /// One catalogue entry as `tools --json` prints it.

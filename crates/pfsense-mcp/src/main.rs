@@ -17,7 +17,10 @@ fn main() -> ExitCode {
             return ExitCode::from(pfsense_mcp::config::Failure::Runtime as u8);
         }
     };
-    match runtime.block_on(pfsense_mcp::cli::run(cli)) {
+    let result = runtime.block_on(pfsense_mcp::cli::run(cli));
+    // A read of stdin blocked on its thread cannot be cancelled: do not wait for it.
+    runtime.shutdown_background();
+    match result {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {
             eprintln!("pfsense-mcp: {}", e.message);
