@@ -155,14 +155,43 @@ pub fn operation_noun(operation_id: &str) -> &str {
 
 /// The tool name for an operation with this noun and verb.
 pub fn tool_name(noun: &str, verb: Verb) -> String {
+    fit_length(&full_tool_name(noun, verb))
+}
+
+/// The name before [`fit_length`]: what [`unabbreviated`] gives back.
+pub fn full_tool_name(noun: &str, verb: Verb) -> String {
     let noun = snake(noun);
-    let full = match verb {
+    match verb {
         Verb::Apply => format!("pfsense_{}", noun),
         Verb::ApplyStatus => format!("pfsense_get_{}_status", noun),
         Verb::Action => format!("pfsense_post_{}", noun),
         other => format!("pfsense_{}_{}", other.as_str(), noun),
-    };
-    fit_length(&full)
+    }
+}
+
+/// A tool name with its abbreviations written out again (`svc` → `services`), for search:
+/// requests say "services" and "override".
+pub fn unabbreviated(name: &str) -> String {
+    let words: Vec<&str> = name.split('_').collect();
+    let mut out: Vec<String> = Vec::with_capacity(words.len());
+    for word in words {
+        let expansion = ABBREVIATIONS.iter().find_map(|(phrase, short)| {
+            let plural = word.strip_suffix('s') == Some(*short);
+            (word == *short || plural).then_some((*phrase, plural))
+        });
+        match expansion {
+            // `traffic_shaper` written in full stays as it is.
+            Some((phrase, plural))
+                if !phrase
+                    .rsplit_once('_')
+                    .is_some_and(|(head, _)| out.last().is_some_and(|w| w == head)) =>
+            {
+                out.push(format!("{phrase}{}", if plural { "s" } else { "" }));
+            }
+            _ => out.push(word.to_string()),
+        }
+    }
+    out.join("_")
 }
 
 /// `name` itself when it fits [`MAX_TOOL_NAME_LEN`], else shortened by [`ABBREVIATIONS`] in
@@ -296,6 +325,18 @@ mod tests {
         assert_eq!(
             tool_name("FirewallTrafficShaperLimiterBandwidths", Verb::Delete),
             "pfsense_delete_firewall_shaper_limiter_bandwidths"
+        );
+        assert_eq!(
+            unabbreviated("pfsense_delete_svc_dns_forwarder_host_ovr_aliases"),
+            "pfsense_delete_services_dns_forwarder_host_override_aliases"
+        );
+        assert_eq!(
+            unabbreviated("pfsense_list_firewall_shaper_limiter_queues"),
+            "pfsense_list_firewall_traffic_shaper_limiter_queues"
+        );
+        assert_eq!(
+            unabbreviated("pfsense_list_firewall_traffic_shaper_limiters"),
+            "pfsense_list_firewall_traffic_shaper_limiters"
         );
         // Whole words only: `servicesx` is not `services`.
         assert_eq!(

@@ -80,8 +80,19 @@ fn only_long_names_are_abbreviated() {
     for path in specs() {
         let spec = Spec::load(&path).unwrap();
         for op in &spec.operations {
-            let unabbreviated = naming::fit_length(&op.tool_name);
-            assert_eq!(unabbreviated, op.tool_name, "fit_length is idempotent");
+            assert_eq!(
+                naming::fit_length(&op.tool_name),
+                op.tool_name,
+                "idempotent"
+            );
+            // Search writes abbreviations out again: that must give the full name back.
+            let full = naming::full_tool_name(naming::operation_noun(&op.operation_id), op.verb);
+            assert_eq!(
+                naming::unabbreviated(&op.tool_name),
+                full,
+                "{}",
+                op.tool_name
+            );
         }
         // v2.7.1 names checked by hand: short ones kept, long ones shortened.
         for name in [
