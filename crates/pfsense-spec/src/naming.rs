@@ -182,9 +182,9 @@ pub fn unabbreviated(name: &str) -> String {
         match expansion {
             // `traffic_shaper` written in full stays as it is.
             Some((phrase, plural))
-                if !phrase
+                if phrase
                     .rsplit_once('_')
-                    .is_some_and(|(head, _)| out.last().is_some_and(|w| w == head)) =>
+                    .is_none_or(|(head, _)| out.last().map(String::as_str) != Some(head)) =>
             {
                 out.push(format!("{phrase}{}", if plural { "s" } else { "" }));
             }
