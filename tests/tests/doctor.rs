@@ -366,7 +366,7 @@ async fn config_file_firewalls_are_checked_one_by_one() {
     let config = config.to_string_lossy().into_owned();
     let key = emu.api_key().unwrap_or_default();
     let env = [
-        ("PFSENSE_MCP_CONFIG", config.as_str()),
+        ("PFSENSE_CONFIG", config.as_str()),
         ("DOCTOR_TEST_LAB_KEY", key),
     ];
     let d = doctor(&env);

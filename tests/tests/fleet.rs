@@ -381,7 +381,7 @@ async fn over_http_each_session_has_its_own_selected_firewall() {
     let config = write_config(dir.path(), &prod, &lab);
     let token = tests::http::test_token("fleet");
     let mut env = env(&prod, &lab);
-    env.push(("PFSENSE_MCP_TOKEN".into(), token.clone()));
+    env.push(("PFSENSE_HTTP_TOKEN".into(), token.clone()));
     let env: Vec<(&str, &str)> = env.iter().map(|(k, v)| (k.as_str(), v.as_str())).collect();
     let config = config.display().to_string();
     let server = tests::http::HttpServer::start(

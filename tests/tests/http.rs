@@ -239,7 +239,7 @@ fn refuses_a_non_loopback_address_without_tokens() {
 fn refuses_short_tokens_naming_them_without_printing_them() {
     let stderr = start_and_fail(
         &["--sandbox", "--http", "127.0.0.1:0"],
-        &[("PFSENSE_MCP_TOKEN", "too-short-secret")],
+        &[("PFSENSE_HTTP_TOKEN", "too-short-secret")],
     );
     assert!(stderr.contains("`token`"), "{stderr}");
     assert!(stderr.contains("at least 32"), "{stderr}");
@@ -276,7 +276,7 @@ async fn serves_mcp_over_tls() {
             "--tls-key",
             &key_arg,
         ],
-        &[("PFSENSE_MCP_TOKEN", &token)],
+        &[("PFSENSE_HTTP_TOKEN", &token)],
         &dir.path().join("stderr.log"),
     );
     assert!(server.base.starts_with("https://"), "{}", server.base);
@@ -311,7 +311,7 @@ async fn sigterm_lets_an_in_flight_call_finish_then_exits() {
     let dir = tempfile::tempdir().unwrap();
     let token = test_token("drain");
     let mut env: Vec<(String, String)> = tests::safety::env_for(&emu);
-    env.push(("PFSENSE_MCP_TOKEN".into(), token.clone()));
+    env.push(("PFSENSE_HTTP_TOKEN".into(), token.clone()));
     let env: Vec<(&str, &str)> = env.iter().map(|(k, v)| (k.as_str(), v.as_str())).collect();
     let mut server = HttpServer::start(
         &[

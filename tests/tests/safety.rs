@@ -938,7 +938,7 @@ async fn secrets_from_every_sensitive_field_of_the_spec_stay_out_of_logs_audit_a
     let emu = emulator().await;
     let dir = tempfile::tempdir().unwrap();
     let mut env = env_for(&emu);
-    env.push(("PFSENSE_MCP_LOG".into(), "debug".into()));
+    env.push(("PFSENSE_LOG".into(), "debug".into()));
     env.push(("PFSENSE_USERNAME".into(), emu.username().into()));
     env.push(("PFSENSE_PASSWORD".into(), emu.password().into()));
     let mut args = files(dir.path());

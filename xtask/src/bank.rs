@@ -43,7 +43,7 @@ Targets:
 
 Per task: fresh target state, setup (direct REST calls), the agent with the server in its
 default (compact) tool mode, PFSENSE_CONFIRM=flag (changes need `confirm: true` from the agent;
-nobody is asked), PFSENSE_RATE_LIMITS as --rate-limits, its own audit log; then the verify
+nobody is asked), PFSENSE_RATE_LIMIT as --rate-limits, its own audit log; then the verify
 checks, cleanup, and the cleanup checks. Everything lands in --report: report.json, report.md,
 runs/<task>/{transcript.jsonl, audit.jsonl, server-stderr.log or agent-stderr.log}.
 Exits non-zero when any task fails, naming the failed checks.";
@@ -323,7 +323,7 @@ async fn run_task(
         ("PFSENSE_JOURNAL".to_string(), "memory".to_string()),
         // The agent confirms with `confirm: true`; nobody is there to answer elicitation.
         ("PFSENSE_CONFIRM".to_string(), "flag".to_string()),
-        ("PFSENSE_RATE_LIMITS".to_string(), args.rate_limits.clone()),
+        ("PFSENSE_RATE_LIMIT".to_string(), args.rate_limits.clone()),
     ]);
     let launch = agent::ServerLaunch {
         binary: binary.to_path_buf(),

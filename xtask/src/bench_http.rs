@@ -54,8 +54,8 @@ fn start(binary: &Path, token: &str) -> Result<(Server, String)> {
             "--journal",
             "memory",
         ])
-        .env("PFSENSE_MCP_TOKEN", token)
-        .env("PFSENSE_MCP_LOG", "warn")
+        .env("PFSENSE_HTTP_TOKEN", token)
+        .env("PFSENSE_LOG", "warn")
         .stdin(Stdio::null())
         .stdout(Stdio::null())
         .stderr(Stdio::piped())

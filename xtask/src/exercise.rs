@@ -173,7 +173,7 @@ async fn run_async(args: Args) -> Result<()> {
     // limits, nothing written outside the target dir, changes confirmed by the flag alone.
     cmd.env("PFSENSE_TOOL_MODE", "full")
         .env(
-            "PFSENSE_RATE_LIMITS",
+            "PFSENSE_RATE_LIMIT",
             "write=off,destructive=off,dangerous=off",
         )
         .env("PFSENSE_AUDIT_LOG", "off")

@@ -5,6 +5,7 @@ mod bank;
 mod bench;
 mod bench_build;
 mod bench_http;
+mod dist;
 mod exercise;
 mod golden;
 mod lab;
@@ -41,6 +42,8 @@ enum Command {
     /// Measure start-up, tools/list size and time per mode, memory, tool-call latency against
     /// the emulator, or (--build) build costs; writes BENCHMARKS.md.
     Bench(bench::Args),
+    /// Write shell completions and the man page into target/dist.
+    Dist(dist::Args),
 }
 
 /// Run a workflow's async body on the small runtime every workflow uses (2 worker threads,
@@ -62,5 +65,6 @@ fn main() -> anyhow::Result<()> {
         Command::Exercise(args) => exercise::run(args),
         Command::Bench(args) => bench::run(args),
         Command::BankTest(args) => bank::run(args),
+        Command::Dist(args) => dist::run(args),
     }
 }

@@ -2,7 +2,10 @@
 
 use crate::catalog::{TOOLS, ToolDef};
 use crate::client::{Client, ClientConfig};
-use crate::config::{AuditCommand, Cli, Command, ToolsArgs, parse_modules};
+use crate::config::{
+    AuditCommand, Cli, CliError, Command, DoctorArgs, Failure, Generated, ServeArgs, ToolsArgs,
+    parse_modules,
+};
 use crate::server::{Firewall, PfSenseServer, Policy, ServerOptions};
 use rmcp::ServiceExt;
 use serde_json::{Value, json};
@@ -13,8 +16,9 @@ const SESSION_LOG_TARGET: &str = "rmcp::transport::streamable_http_server::sessi
 
 /// Logs go to stderr: stdout carries the MCP protocol.
 pub fn init_logging() {
-    let filter = tracing_subscriber::EnvFilter::try_from_env("PFSENSE_MCP_LOG")
-        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("pfsense_mcp=info,warn"));
+    let filter = crate::config::env_var("PFSENSE_LOG")
+        .and_then(|f| tracing_subscriber::EnvFilter::try_new(f).ok())
+        .unwrap_or_else(|| tracing_subscriber::EnvFilter::new("pfsense_mcp=info,warn"));
     // rmcp's debug and trace events print whole MCP messages, tool arguments included, and
     // those can hold passwords and keys: never below info, whatever the filter says.
     // rmcp's HTTP session manager logs (and spans) session ids at info: keep them out.
@@ -32,105 +36,162 @@ pub fn init_logging() {
         .try_init();
 }
 
-pub async fn run(cli: Cli) -> Result<(), String> {
+pub async fn run(cli: Cli) -> Result<(), CliError> {
     match cli.command {
-        Some(Command::Tools(ref args)) => print_tools(args, &cli.policy.policy()?),
+        Some(Command::Tools(ref args)) => {
+            print_tools(args, &args.policy.policy().map_err(CliError::usage)?)
+        }
         Some(Command::Audit(AuditCommand::Verify { file })) => {
-            let v = crate::safety::audit::verify(&file)
-                .map_err(|e| format!("audit log {} is NOT intact: {e}", file.display()))?;
-            println!(
-                "{}: {} entries, chain intact; last hash {}",
+            let v = crate::safety::audit::verify(&file).map_err(|e| {
+                CliError::new(
+                    Failure::AuditBroken,
+                    format!("audit log {} is NOT intact: {e}", file.display()),
+                )
+            })?;
+            emit(&format!(
+                "{}: {} entries, chain intact; last hash {}\n",
                 file.display(),
                 v.entries,
                 v.last_hash
-            );
-            Ok(())
+            ))
         }
-        Some(Command::Doctor { ref firewall }) => doctor(&cli, firewall.as_deref()).await,
-        Some(Command::Serve) | None => serve(build_server(&cli)?, &cli.http).await,
+        Some(Command::Doctor(ref args)) => doctor(args).await,
+        Some(Command::Generate { what }) => generate(what),
+        Some(Command::Serve(ref args)) => serve_command(args).await,
+        None => serve_command(&cli.serve).await,
+    }
+}
+
+async fn serve_command(args: &ServeArgs) -> Result<(), CliError> {
+    let server = build_server(args).map_err(CliError::usage)?;
+    serve(server, &args.http)
+        .await
+        .map_err(|e| CliError::new(Failure::Runtime, e))
+}
+
+/// Write to stdout; a reader that went away (`pfsense-mcp tools | head`) is not an error.
+fn emit(text: &str) -> Result<(), CliError> {
+    use std::io::Write;
+    let mut out = std::io::stdout().lock();
+    match out.write_all(text.as_bytes()).and_then(|()| out.flush()) {
+        Err(e) if e.kind() != std::io::ErrorKind::BrokenPipe => Err(CliError::new(
+            Failure::Runtime,
+            format!("cannot write to stdout: {e}"),
+        )),
+        _ => Ok(()),
+    }
+}
+
+/// `pfsense-mcp generate …`: shell completions or the man page on stdout.
+fn generate(what: Generated) -> Result<(), CliError> {
+    use clap_complete::Shell;
+    let mut cmd = crate::config::command();
+    let mut out = Vec::new();
+    let shell = match what {
+        Generated::Bash => Shell::Bash,
+        Generated::Zsh => Shell::Zsh,
+        Generated::Fish => Shell::Fish,
+        Generated::Elvish => Shell::Elvish,
+        Generated::Powershell => Shell::PowerShell,
+        Generated::Man => {
+            clap_mangen::Man::new(cmd)
+                .render(&mut out)
+                .map_err(|e| CliError::new(Failure::Runtime, e.to_string()))?;
+            return emit(&String::from_utf8_lossy(&out));
+        }
+    };
+    clap_complete::generate(shell, &mut cmd, "pfsense-mcp", &mut out);
+    emit(&String::from_utf8_lossy(&out))
+}
+
+/// `pfsense-mcp doctor`: the sandbox with --sandbox, PFSENSE_HOST when set, else the firewalls
+/// of the config file (all, or the one named). One report per firewall; fails when any check
+/// of any firewall fails.
+async fn doctor(args: &DoctorArgs) -> Result<(), CliError> {
+    let only = args.firewall.as_deref();
+    let config = crate::fleet::config_path(args.target.config.as_deref());
+    let targets: Vec<(String, Result<crate::doctor::Target, String>)> = if args.target.sandbox {
+        vec![(
+            "the sandbox emulator".into(),
+            crate::sandbox::doctor_target().await,
+        )]
+    } else {
+        match (&config, args.connection.host().is_some()) {
+            (Some((path, _)), false) => {
+                let fleet = crate::fleet::FleetConfig::load(path).map_err(CliError::usage)?;
+                let names: Vec<String> = match only {
+                    Some(n) => vec![n.to_string()],
+                    None => fleet.names().into_iter().map(String::from).collect(),
+                };
+                names
+                    .into_iter()
+                    .map(|name| {
+                        let target = fleet
+                            .resolve(&name, &crate::fleet::process_env)
+                            .map(|f| crate::doctor::Target::from(&f.client));
+                        (format!("firewall `{name}` of {}", path.display()), target)
+                    })
+                    .collect()
+            }
+            _ if only.is_some() => {
+                return Err(CliError::usage(
+                    "--firewall names a firewall of the config file, but no config file is in use (PFSENSE_HOST is set, or there is no --config / PFSENSE_CONFIG)",
+                ));
+            }
+            _ => vec![(String::new(), args.connection.doctor_target())],
+        }
+    };
+    let mut failed = 0;
+    for (i, (label, target)) in targets.iter().enumerate() {
+        let mut text = String::new();
+        if i > 0 {
+            text.push('\n');
+        }
+        if !label.is_empty() {
+            text.push_str(&format!("== {label}\n"));
+        }
+        match target {
+            Ok(target) => {
+                let report = crate::doctor::run(target).await;
+                text.push_str(&report.render());
+                text.push('\n');
+                failed += report.failures();
+            }
+            Err(e) if label.is_empty() => return Err(CliError::usage(e.clone())),
+            Err(e) => {
+                text.push_str(&format!("  FAIL  config           {e}\n"));
+                failed += 1;
+            }
+        }
+        emit(&text)?;
+    }
+    match failed {
+        0 => Ok(()),
+        n => Err(CliError::new(
+            Failure::CheckFailed,
+            format!("doctor: {n} check{} failed", if n == 1 { "" } else { "s" }),
+        )),
     }
 }
 
 /// The server the flags, environment and config file describe: the sandbox, the firewalls of
 /// the config file, or the one firewall the flags name. Each MCP session gets its own value
 /// through `PfSenseServer::new_session`.
-/// `pfsense-mcp doctor`: PFSENSE_HOST when set, else the firewalls of the config file (all, or
-/// the one named). One report per firewall; fails when any check of any firewall fails.
-async fn doctor(cli: &Cli, only: Option<&str>) -> Result<(), String> {
-    let config = crate::fleet::config_path(cli.config.as_deref());
-    let targets: Vec<(String, Result<crate::doctor::Target, String>)> = match (
-        &config,
-        cli.connection.host().is_some(),
-    ) {
-        (Some((path, _)), false) => {
-            let fleet = crate::fleet::FleetConfig::load(path)?;
-            let names: Vec<String> = match only {
-                Some(n) => vec![n.to_string()],
-                None => fleet.names().into_iter().map(String::from).collect(),
-            };
-            names
-                .into_iter()
-                .map(|name| {
-                    let target = fleet
-                        .resolve(&name, &crate::fleet::process_env)
-                        .map(|f| crate::doctor::Target::from(&f.client));
-                    (format!("firewall `{name}` of {}", path.display()), target)
-                })
-                .collect()
-        }
-        _ if only.is_some() => {
-            return Err(
-                    "--firewall names a firewall of the config file, but no config file is in use (PFSENSE_HOST is set, or there is no --config / PFSENSE_MCP_CONFIG)"
-                        .into(),
-                );
-        }
-        _ => vec![(String::new(), cli.connection.doctor_target())],
-    };
-    let mut failed = 0;
-    for (i, (label, target)) in targets.iter().enumerate() {
-        if i > 0 {
-            println!();
-        }
-        if !label.is_empty() {
-            println!("== {label}");
-        }
-        match target {
-            Ok(target) => {
-                let report = crate::doctor::run(target).await;
-                println!("{}", report.render());
-                failed += report.failures();
-            }
-            Err(e) if label.is_empty() => return Err(e.clone()),
-            Err(e) => {
-                println!("  FAIL  config           {e}");
-                failed += 1;
-            }
-        }
-    }
-    match failed {
-        0 => Ok(()),
-        n => Err(format!(
-            "doctor: {n} check{} failed",
-            if n == 1 { "" } else { "s" }
-        )),
-    }
-}
-
-pub fn build_server(cli: &Cli) -> Result<PfSenseServer, String> {
+pub fn build_server(cli: &ServeArgs) -> Result<PfSenseServer, String> {
     let flags = cli.policy.policy()?;
     let mut options = ServerOptions {
         page_size: cli.page_size,
         banner: None,
-        safety: checked_safety(&cli.safety, cli.sandbox)?,
+        safety: checked_safety(&cli.safety, cli.target.sandbox)?,
         tool_mode: cli.tool_mode,
         result_budget_tokens: cli.result_budget.max(1000),
     };
-    if cli.sandbox {
+    if cli.target.sandbox {
         eprintln!("pfsense-mcp: {}", crate::sandbox::BANNER);
         if cli.connection.host().is_some() {
             eprintln!("pfsense-mcp: PFSENSE_HOST is ignored in sandbox mode");
         }
-        if cli.config.is_some() {
+        if cli.target.config.is_some() {
             eprintln!("pfsense-mcp: the config file is ignored in sandbox mode");
         }
         options.banner = Some(crate::sandbox::BANNER.to_string());
@@ -147,9 +208,9 @@ pub fn build_server(cli: &Cli) -> Result<PfSenseServer, String> {
         return PfSenseServer::new(vec![firewall], crate::fleet::SANDBOX_NAME, options);
     }
     let host_given = cli.connection.host().is_some();
-    match crate::fleet::config_path(cli.config.as_deref()) {
+    match crate::fleet::config_path(cli.target.config.as_deref()) {
         Some((path, true)) if host_given => Err(format!(
-            "both a config file ({}) and PFSENSE_HOST / --host name a firewall: put every firewall in the config file, or drop --config / PFSENSE_MCP_CONFIG",
+            "both a config file ({}) and PFSENSE_HOST / --host name a firewall: put every firewall in the config file, or drop --config / PFSENSE_CONFIG",
             path.display()
         )),
         Some((path, false)) if host_given => {
@@ -166,7 +227,7 @@ pub fn build_server(cli: &Cli) -> Result<PfSenseServer, String> {
 
 /// Without a config file: one firewall named `default` from the flags and environment.
 fn serve_flags_firewall(
-    cli: &Cli,
+    cli: &ServeArgs,
     flags: Policy,
     options: ServerOptions,
 ) -> Result<PfSenseServer, String> {
@@ -177,7 +238,7 @@ fn serve_flags_firewall(
 
 /// The firewalls of a config file, each under its own policy narrowed by the flags.
 fn serve_config_file(
-    cli: &Cli,
+    cli: &ServeArgs,
     path: &std::path::Path,
     flags: Policy,
     options: ServerOptions,
@@ -278,8 +339,24 @@ pub async fn serve(server: PfSenseServer, http: &crate::http::HttpArgs) -> Resul
 
 pub async fn serve_stdio(server: PfSenseServer) -> Result<(), String> {
     tracing::info!(tools = server.offered().len(), "serving MCP on stdio");
+    if std::io::IsTerminal::is_terminal(&std::io::stdin()) {
+        eprintln!(
+            "pfsense-mcp: waiting for an MCP client on stdin (this is not an interactive prompt: add the server to an MCP client, e.g. `claude mcp add -s user pfsense -- pfsense-mcp --sandbox`; Ctrl-C to quit)"
+        );
+    }
+    let stop = tokio_util::sync::CancellationToken::new();
+    let on_signal = stop.clone();
+    tokio::spawn(async move {
+        shutdown_signal().await;
+        tracing::info!("signal received: answering the calls in flight, then exiting");
+        on_signal.cancel();
+    });
+    let stdin = StdinUntil {
+        inner: tokio::io::stdin(),
+        stop: Box::pin(stop.cancelled_owned()),
+    };
     // Lines that are not JSON are answered before rmcp sees them (stdio.rs).
-    let (input, output, writer) = crate::stdio::guarded(tokio::io::stdin(), tokio::io::stdout());
+    let (input, output, writer) = crate::stdio::guarded(stdin, tokio::io::stdout());
     let result = match server.serve((input, output)).await {
         Ok(running) => running
             .waiting()
@@ -291,6 +368,52 @@ pub async fn serve_stdio(server: PfSenseServer) -> Result<(), String> {
     // Answers to the last lines read are written before the process ends.
     let _ = tokio::time::timeout(std::time::Duration::from_secs(5), writer).await;
     result
+}
+
+/// SIGTERM or SIGINT.
+async fn shutdown_signal() {
+    #[cfg(unix)]
+    {
+        use tokio::signal::unix::{SignalKind, signal};
+        match signal(SignalKind::terminate()) {
+            Ok(mut term) => {
+                tokio::select! {
+                    _ = term.recv() => {}
+                    _ = tokio::signal::ctrl_c() => {}
+                }
+            }
+            Err(_) => {
+                let _ = tokio::signal::ctrl_c().await;
+            }
+        }
+    }
+    #[cfg(not(unix))]
+    {
+        let _ = tokio::signal::ctrl_c().await;
+    }
+}
+
+/// stdin that ends at SIGTERM/SIGINT as if the client had closed it: rmcp then stops reading,
+/// sends the answers of the calls in flight (waiting up to 5 s for them) and returns, so the
+/// process exits 0 instead of dropping a call.
+struct StdinUntil {
+    inner: tokio::io::Stdin,
+    stop: std::pin::Pin<Box<tokio_util::sync::WaitForCancellationFutureOwned>>,
+}
+
+impl tokio::io::AsyncRead for StdinUntil {
+    fn poll_read(
+        mut self: std::pin::Pin<&mut Self>,
+        cx: &mut std::task::Context<'_>,
+        buf: &mut tokio::io::ReadBuf<'_>,
+    ) -> std::task::Poll<std::io::Result<()>> {
+        use std::future::Future;
+        if self.stop.as_mut().poll(cx).is_ready() {
+            // End of file: no bytes.
+            return std::task::Poll::Ready(Ok(()));
+        }
+        std::pin::Pin::new(&mut self.inner).poll_read(cx, buf)
+    }
 }
 
 /// One catalogue entry as `tools --json` prints it.
@@ -317,8 +440,8 @@ pub fn tool_json(def: &ToolDef, policy: &Policy) -> Value {
     })
 }
 
-fn print_tools(args: &ToolsArgs, policy: &Policy) -> Result<(), String> {
-    let only = parse_modules(&args.module)?;
+fn print_tools(args: &ToolsArgs, policy: &Policy) -> Result<(), CliError> {
+    let only = parse_modules(&args.module).map_err(CliError::usage)?;
     // `tools` shows the catalogue; read-only and modules narrow it, dangerous tools stay
     // listed (marked not offered unless --allow-dangerous).
     let selected: Vec<&ToolDef> = TOOLS
@@ -332,12 +455,12 @@ fn print_tools(args: &ToolsArgs, policy: &Policy) -> Result<(), String> {
         })
         .filter(|d| only.as_ref().is_none_or(|m| m.contains(&d.module)))
         .collect();
+    let mut out = String::new();
     if args.json {
         let list: Vec<Value> = selected.iter().map(|d| tool_json(d, policy)).collect();
-        println!(
-            "{}",
-            serde_json::to_string_pretty(&list).map_err(|e| e.to_string())?
-        );
+        out = serde_json::to_string_pretty(&list)
+            .map_err(|e| CliError::new(Failure::Runtime, e.to_string()))?;
+        out.push('\n');
     } else if args.summary {
         let mut by_verb: BTreeMap<&str, usize> = BTreeMap::new();
         let mut by_module: BTreeMap<&str, usize> = BTreeMap::new();
@@ -345,27 +468,27 @@ fn print_tools(args: &ToolsArgs, policy: &Policy) -> Result<(), String> {
             *by_verb.entry(d.verb.as_str()).or_default() += 1;
             *by_module.entry(d.module.as_str()).or_default() += 1;
         }
-        println!(
-            "{} tools (spec {})",
+        out.push_str(&format!(
+            "{} tools (spec {})\n\nby verb:\n",
             selected.len(),
             crate::catalog::SPEC_VERSION
-        );
-        println!("\nby verb:");
+        ));
         for (k, v) in by_verb {
-            println!("  {k:<14} {v}");
+            out.push_str(&format!("  {k:<14} {v}\n"));
         }
-        println!("\nby module:");
+        out.push_str("\nby module:\n");
         for (k, v) in by_module {
-            println!("  {k:<24} {v}");
+            out.push_str(&format!("  {k:<24} {v}\n"));
         }
     } else {
-        println!(
-            "{:<58} {:<12} {:<22} {:<11} {:<6} {:<50} APPLY",
+        let width = crate::spec::naming::MAX_TOOL_NAME_LEN;
+        out.push_str(&format!(
+            "{:<width$} {:<12} {:<22} {:<11} {:<6} {:<50} APPLY\n",
             "NAME", "VERB", "MODULE", "RISK", "METHOD", "PATH"
-        );
+        ));
         for d in &selected {
-            println!(
-                "{:<58} {:<12} {:<22} {:<11} {:<6} {:<50} {}",
+            out.push_str(&format!(
+                "{:<width$} {:<12} {:<22} {:<11} {:<6} {:<50} {}\n",
                 d.name,
                 d.verb.as_str(),
                 d.module.as_str(),
@@ -373,8 +496,11 @@ fn print_tools(args: &ToolsArgs, policy: &Policy) -> Result<(), String> {
                 d.method.as_str(),
                 d.path,
                 d.apply.map(|a| a.tool).unwrap_or("-")
-            );
+            ));
         }
+    }
+    emit(&out)?;
+    if !args.json && !args.summary {
         eprintln!("{} tools", selected.len());
     }
     Ok(())

@@ -5,21 +5,31 @@ use crate::secret::Secret;
 use crate::server::Policy;
 use crate::spec::Module;
 use crate::tls::{TlsMode, parse_fingerprint};
-use clap::{Args, Parser, Subcommand};
+use clap::builder::BoolishValueParser;
+use clap::{Args, CommandFactory, FromArgMatches, Parser, Subcommand};
 use std::path::PathBuf;
 use std::time::Duration;
 
 const AFTER_HELP: &str = "\
-Environment variables mirror the flags (flags win). PFSENSE_URL is accepted as another name for
+Flags may come before or after the subcommand. Environment variables mirror the flags (flags
+win): PFSENSE_ and the flag's name, e.g. PFSENSE_READ_ONLY=1 for --read-only; booleans accept
+true/false, 1/0, yes/no, on/off in any case. PFSENSE_URL is accepted as another name for
 PFSENSE_HOST. Secrets (API key, password) are best given through the environment, not flags,
 so they do not show up in process listings.
+
+Without a subcommand the server waits for an MCP client on stdin/stdout: run it from an MCP
+client (Claude Code: claude mcp add -s user pfsense -- pfsense-mcp --sandbox), not by hand.
+
+Exit status: 0 success; 1 the server stopped with an error; 2 bad flag, environment variable
+or config file; 3 doctor found a failing check; 4 audit verify found the log not intact.
 
 Examples:
   pfsense-mcp --sandbox                      (no firewall needed)
   PFSENSE_HOST=https://192.168.1.1 PFSENSE_API_KEY=… pfsense-mcp
   pfsense-mcp --read-only --modules firewall,status
-  PFSENSE_MCP_TOKEN=$(openssl rand -hex 32) pfsense-mcp --sandbox --http 127.0.0.1:8787
+  PFSENSE_HTTP_TOKEN=$(openssl rand -hex 32) pfsense-mcp --sandbox --http 127.0.0.1:8787
   pfsense-mcp --config ~/.config/pfsense-mcp/config.toml   (several named firewalls)
+  pfsense-mcp doctor --sandbox
   pfsense-mcp tools --module firewall
   pfsense-mcp tools --json > tools.json";
 
@@ -27,10 +37,18 @@ Examples:
 /// and confirmation for every change. Serves MCP over stdio (stdout carries the protocol; logs
 /// go to stderr), or over streamable HTTP with --http.
 #[derive(Debug, Parser)]
-#[command(name = "pfsense-mcp", version, about, long_about = None, after_help = AFTER_HELP)]
+#[command(name = "pfsense-mcp", about, long_about = None, after_help = AFTER_HELP, args_conflicts_with_subcommands = true)]
 pub struct Cli {
     #[command(subcommand)]
     pub command: Option<Command>,
+    /// Without a subcommand: serve.
+    #[command(flatten)]
+    pub serve: ServeArgs,
+}
+
+/// Everything the server uses (no subcommand, or `serve`).
+#[derive(Debug, Args)]
+pub struct ServeArgs {
     #[command(flatten)]
     pub connection: ConnectionArgs,
     #[command(flatten)]
@@ -39,36 +57,43 @@ pub struct Cli {
     pub safety: SafetyArgs,
     #[command(flatten)]
     pub http: crate::http::HttpArgs,
-    /// Several named firewalls from a TOML file, each with its own credentials source and
-    /// policy (see the README, "Several firewalls"). Default:
-    /// $XDG_CONFIG_HOME/pfsense-mcp/config.toml (or ~/.config/…) when it exists and no
-    /// PFSENSE_HOST is given. Without one, the flags and environment make one firewall named
-    /// `default`.
-    #[arg(long, env = "PFSENSE_MCP_CONFIG", value_name = "FILE", global = true)]
-    pub config: Option<PathBuf>,
-    /// Try the server with no firewall: start an in-memory pfSense REST API emulator on
-    /// 127.0.0.1 with fresh default state and talk to it. Nothing real is touched.
-    #[arg(long, env = "PFSENSE_SANDBOX")]
-    pub sandbox: bool,
+    #[command(flatten)]
+    pub target: TargetArgs,
     /// Tools per tools/list page (clients follow nextCursor for the rest).
-    #[arg(long, env = "PFSENSE_PAGE_SIZE", default_value_t = 256, global = true)]
+    #[arg(long, env = "PFSENSE_PAGE_SIZE", default_value_t = 256)]
     pub page_size: usize,
     /// Which tools tools/list shows. `compact` (the default) lists the daily core tools plus
     /// pfsense_find_tools / pfsense_describe_tool / pfsense_call for everything else (about 5k
     /// tokens: fits every client). `full` lists every generated tool (about 107k tokens: for
     /// clients that search their tools themselves, such as Claude Code).
-    #[arg(long, env = "PFSENSE_TOOL_MODE", value_enum, default_value_t = crate::discovery::ToolMode::Compact, global = true)]
+    #[arg(long, env = "PFSENSE_TOOL_MODE", value_enum, default_value_t = crate::discovery::ToolMode::Compact)]
     pub tool_mode: crate::discovery::ToolMode,
     /// Largest tool result in tokens; larger results are cut with a note on how to narrow them
     /// (Claude Code refuses results over 25,000 tokens by default).
-    #[arg(long, env = "PFSENSE_RESULT_BUDGET", default_value_t = crate::bounds::DEFAULT_BUDGET_TOKENS, global = true)]
+    #[arg(long, env = "PFSENSE_RESULT_BUDGET", default_value_t = crate::bounds::DEFAULT_BUDGET_TOKENS)]
     pub result_budget: usize,
+}
+
+/// Which firewall(s): the sandbox, a config file, or the connection flags.
+#[derive(Debug, Args)]
+pub struct TargetArgs {
+    /// Several named firewalls from a TOML file, each with its own credentials source and
+    /// policy (see the README, "Several firewalls"). Default:
+    /// $XDG_CONFIG_HOME/pfsense-mcp/config.toml (or ~/.config/…) when it exists and no
+    /// PFSENSE_HOST is given. Without one, the flags and environment make one firewall named
+    /// `default`.
+    #[arg(long, env = "PFSENSE_CONFIG", value_name = "FILE")]
+    pub config: Option<PathBuf>,
+    /// Try it with no firewall: start an in-memory pfSense REST API emulator on 127.0.0.1
+    /// with fresh default state and talk to it. Nothing real is touched.
+    #[arg(long, env = "PFSENSE_SANDBOX", value_parser = BoolishValueParser::new())]
+    pub sandbox: bool,
 }
 
 #[derive(Debug, Subcommand)]
 pub enum Command {
     /// Serve MCP over stdio (the default), or over HTTP with --http.
-    Serve,
+    Serve(Box<ServeArgs>),
     /// Print the generated tool catalogue.
     Tools(ToolsArgs),
     /// Work with the audit log.
@@ -78,13 +103,38 @@ pub enum Command {
     /// certificate's SHA-256 to pin), the REST API (installed, enabled, access list),
     /// authentication (which methods work), privileges, auth_methods, read-only mode, and the
     /// REST API version against the spec the tools were built from. Says what to fix for each
-    /// failure; exits non-zero when a check fails. Changes nothing on the firewall.
-    /// Checks PFSENSE_HOST when it is set, else every firewall of the config file.
-    Doctor {
-        /// Only this firewall of the config file.
-        #[arg(long, value_name = "NAME")]
-        firewall: Option<String>,
+    /// failure; exits 3 when a check fails. Changes nothing on the firewall.
+    /// Checks PFSENSE_HOST when it is set, else every firewall of the config file; with
+    /// --sandbox, the sandbox emulator.
+    Doctor(DoctorArgs),
+    /// Shell completions and the man page, for packagers (`cargo xtask dist` writes them).
+    #[command(hide = true)]
+    Generate {
+        #[arg(value_enum)]
+        what: Generated,
     },
+}
+
+/// What `pfsense-mcp generate` prints.
+#[derive(Debug, Clone, Copy, clap::ValueEnum)]
+pub enum Generated {
+    Bash,
+    Zsh,
+    Fish,
+    Elvish,
+    Powershell,
+    Man,
+}
+
+#[derive(Debug, Args)]
+pub struct DoctorArgs {
+    /// Only this firewall of the config file.
+    #[arg(long, value_name = "NAME")]
+    pub firewall: Option<String>,
+    #[command(flatten)]
+    pub connection: ConnectionArgs,
+    #[command(flatten)]
+    pub target: TargetArgs,
 }
 
 #[derive(Debug, Args)]
@@ -99,81 +149,297 @@ pub struct ToolsArgs {
     /// Only this module (repeatable).
     #[arg(long = "module", value_name = "MODULE")]
     pub module: Vec<String>,
+    #[command(flatten)]
+    pub policy: PolicyArgs,
+    /// Accepted so that a server command line can be reused: the sandbox offers the same
+    /// catalogue.
+    #[arg(long, env = "PFSENSE_SANDBOX", value_parser = BoolishValueParser::new(), hide = true)]
+    pub sandbox: bool,
+}
+
+/// Environment variables renamed to follow the `PFSENSE_<FLAG>` rule: (old, new). The old
+/// name is still read when the new one is not set, with a warning on stderr.
+pub const RENAMED_ENV: &[(&str, &str)] = &[
+    ("PFSENSE_MCP_CONFIG", "PFSENSE_CONFIG"),
+    ("PFSENSE_RATE_LIMITS", "PFSENSE_RATE_LIMIT"),
+    ("PFSENSE_MCP_HTTP", "PFSENSE_HTTP"),
+    ("PFSENSE_MCP_TOKENS_FILE", "PFSENSE_TOKENS_FILE"),
+    ("PFSENSE_MCP_ALLOWED_HOSTS", "PFSENSE_ALLOWED_HOST"),
+    ("PFSENSE_MCP_ALLOWED_ORIGINS", "PFSENSE_ALLOWED_ORIGIN"),
+    ("PFSENSE_MCP_TLS_CERT", "PFSENSE_TLS_CERT"),
+    ("PFSENSE_MCP_TLS_KEY", "PFSENSE_TLS_KEY"),
+    ("PFSENSE_MCP_MAX_BODY_BYTES", "PFSENSE_MAX_BODY_BYTES"),
+    ("PFSENSE_MCP_TOKEN", "PFSENSE_HTTP_TOKEN"),
+    ("PFSENSE_MCP_LOG", "PFSENSE_LOG"),
+];
+
+/// The value of a variable that may still be set under its old name (see [`RENAMED_ENV`]).
+pub fn env_var(name: &str) -> Option<String> {
+    if let Ok(v) = std::env::var(name) {
+        return Some(v);
+    }
+    let (old, _) = RENAMED_ENV.iter().find(|(_, new)| *new == name)?;
+    std::env::var(old).ok()
+}
+
+/// Why the command failed; decides the exit status (see `--help`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Failure {
+    /// The server stopped with an error.
+    Runtime = 1,
+    /// A bad flag, environment variable or config file.
+    Usage = 2,
+    /// `doctor` found a failing check.
+    CheckFailed = 3,
+    /// `audit verify` found the log not intact.
+    AuditBroken = 4,
+}
+
+/// A failure with its message.
+#[derive(Debug)]
+pub struct CliError {
+    pub failure: Failure,
+    pub message: String,
+}
+
+impl CliError {
+    pub fn new(failure: Failure, message: impl Into<String>) -> Self {
+        CliError {
+            failure,
+            message: message.into(),
+        }
+    }
+    pub fn usage(message: impl Into<String>) -> Self {
+        CliError::new(Failure::Usage, message)
+    }
+}
+
+/// The command line as clap sees it, with the version naming the spec the tools were built
+/// from and the old names of renamed variables read where the new ones are not set.
+pub fn command() -> clap::Command {
+    let version = format!(
+        "{} (tools built from the pfSense REST API {} spec)",
+        env!("CARGO_PKG_VERSION"),
+        crate::catalog::SPEC_VERSION
+    );
+    let cmd = Cli::command().version(version);
+    with_old_env_names(cmd)
+}
+
+fn with_old_env_names(cmd: clap::Command) -> clap::Command {
+    let cmd = cmd.mut_args(|arg| {
+        let Some(env) = arg.get_env().and_then(|e| e.to_str()).map(str::to_string) else {
+            return arg;
+        };
+        match RENAMED_ENV.iter().find(|(_, new)| *new == env) {
+            Some((old, new))
+                if std::env::var_os(new).is_none() && std::env::var_os(old).is_some() =>
+            {
+                arg.env(*old)
+            }
+            _ => arg,
+        }
+    });
+    cmd.mut_subcommands(with_old_env_names)
+}
+
+/// Parse the process's arguments: flags may come before the subcommand; environment values
+/// are checked first so that a bad one is named by its variable.
+pub fn parse() -> Result<Cli, clap::Error> {
+    parse_from(std::env::args_os())
+}
+
+pub fn parse_from(args: impl IntoIterator<Item = std::ffi::OsString>) -> Result<Cli, clap::Error> {
+    let mut cmd = command();
+    let args = subcommand_first(&cmd, args.into_iter().collect());
+    for (old, new) in RENAMED_ENV {
+        if std::env::var_os(old).is_some() {
+            let effect = if std::env::var_os(new).is_some() {
+                format!("ignored, {new} is set")
+            } else {
+                "still read".to_string()
+            };
+            eprintln!("pfsense-mcp: warning: {old} is deprecated ({effect}): rename it to {new}");
+        }
+    }
+    let matches = match cmd.try_get_matches_from_mut(&args) {
+        Ok(m) => m,
+        Err(e) => {
+            let chosen = args
+                .get(1)
+                .and_then(|a| a.to_str())
+                .and_then(|name| cmd.find_subcommand(name))
+                .unwrap_or(&cmd);
+            return Err(name_the_variable(e, chosen, &args));
+        }
+    };
+    Cli::from_arg_matches(&matches)
+}
+
+/// `pfsense-mcp --sandbox doctor` → `pfsense-mcp doctor --sandbox`: each subcommand declares
+/// the flags it uses, and people put them on either side of it.
+fn subcommand_first(cmd: &clap::Command, args: Vec<std::ffi::OsString>) -> Vec<std::ffi::OsString> {
+    let mut i = 1;
+    while i < args.len() {
+        let Some(token) = args[i].to_str() else {
+            return args;
+        };
+        if token == "--" {
+            return args;
+        }
+        if let Some(long) = token.strip_prefix("--") {
+            let takes_value = !long.contains('=')
+                && cmd
+                    .get_arguments()
+                    .find(|a| a.get_long() == Some(long))
+                    .is_some_and(|a| a.get_action().takes_values());
+            i += if takes_value { 2 } else { 1 };
+            continue;
+        }
+        if token.starts_with('-') {
+            i += 1;
+            continue;
+        }
+        if i > 1 && cmd.find_subcommand(token).is_some() {
+            let mut out = vec![args[0].clone(), args[i].clone()];
+            out.extend(args[1..i].iter().cloned());
+            out.extend(args[i + 1..].iter().cloned());
+            return out;
+        }
+        return args;
+    }
+    args
+}
+
+/// clap names the flag when a value is bad; when the value came from the environment, name the
+/// variable instead (`PFSENSE_READ_ONLY`), and never show a secret's value.
+fn name_the_variable(
+    e: clap::Error,
+    cmd: &clap::Command,
+    args: &[std::ffi::OsString],
+) -> clap::Error {
+    use clap::error::{ContextKind, ContextValue, ErrorKind};
+    if !matches!(
+        e.kind(),
+        ErrorKind::InvalidValue | ErrorKind::ValueValidation
+    ) {
+        return e;
+    }
+    let Some(ContextValue::String(flag)) = e.get(ContextKind::InvalidArg) else {
+        return e;
+    };
+    let Some(long) = flag
+        .strip_prefix("--")
+        .and_then(|f| f.split([' ', '=']).next())
+    else {
+        return e;
+    };
+    let on_command_line = args.iter().filter_map(|a| a.to_str()).any(|a| {
+        a.strip_prefix("--")
+            .is_some_and(|rest| rest == long || rest.starts_with(&format!("{long}=")))
+    });
+    let Some(arg) = cmd.get_arguments().find(|a| a.get_long() == Some(long)) else {
+        return e;
+    };
+    let Some(var) = arg.get_env().filter(|v| std::env::var_os(v).is_some()) else {
+        return e;
+    };
+    if on_command_line {
+        return e;
+    }
+    let var = var.to_string_lossy();
+    let value = match e.get(ContextKind::InvalidValue) {
+        Some(ContextValue::String(v)) => v.clone(),
+        _ => String::new(),
+    };
+    let message = if arg.is_hide_env_values_set() {
+        format!("environment variable {var} has an invalid value (not shown: it is a secret)")
+    } else if !arg.get_action().takes_values() {
+        format!(
+            "environment variable {var} is `{value}`, not a boolean: use true/false, 1/0, yes/no or on/off (any case)"
+        )
+    } else {
+        let detail = e.to_string();
+        let detail = detail.lines().next().unwrap_or_default();
+        let detail = detail.strip_prefix("error: ").unwrap_or(detail);
+        format!("environment variable {var} is `{value}`: {detail}")
+    };
+    clap::Error::raw(ErrorKind::InvalidValue, format!("{message}\n"))
 }
 
 #[derive(Debug, Args)]
 pub struct ConnectionArgs {
     /// Firewall address, e.g. https://192.168.1.1 or https://fw.example.net:8443.
-    #[arg(long, env = "PFSENSE_HOST", global = true)]
+    #[arg(long, env = "PFSENSE_HOST")]
     pub host: Option<String>,
     /// REST API key (sent as X-API-Key).
-    #[arg(long, env = "PFSENSE_API_KEY", hide_env_values = true, global = true)]
+    #[arg(long, env = "PFSENSE_API_KEY", hide_env_values = true)]
     pub api_key: Option<Secret>,
     /// pfSense user for Basic or JWT authentication (and for Basic-only operations).
-    #[arg(long, env = "PFSENSE_USERNAME", global = true)]
+    #[arg(long, env = "PFSENSE_USERNAME")]
     pub username: Option<String>,
     /// Password of that user.
-    #[arg(long, env = "PFSENSE_PASSWORD", hide_env_values = true, global = true)]
+    #[arg(long, env = "PFSENSE_PASSWORD", hide_env_values = true)]
     pub password: Option<Secret>,
     /// Authentication method. Default: key when an API key is set, else basic.
-    #[arg(long, env = "PFSENSE_AUTH", value_enum, global = true)]
+    #[arg(long, env = "PFSENSE_AUTH", value_enum)]
     pub auth: Option<AuthMethod>,
     /// Verify the firewall's TLS certificate (false is the same as --insecure).
-    #[arg(long, env = "PFSENSE_VERIFY_SSL", default_value_t = true, action = clap::ArgAction::Set, global = true)]
+    #[arg(long, env = "PFSENSE_VERIFY_SSL", default_value_t = true, action = clap::ArgAction::Set, value_parser = BoolishValueParser::new())]
     pub verify_ssl: bool,
     /// Trust only this CA (PEM file) for the firewall's certificate.
-    #[arg(long, env = "PFSENSE_CA_CERT", global = true)]
+    #[arg(long, env = "PFSENSE_CA_CERT")]
     pub ca_cert: Option<PathBuf>,
     /// Pin the firewall's certificate by its SHA-256, e.g. sha256:ab12… (the way to trust
     /// pfSense's self-signed certificate without turning verification off).
-    #[arg(long, env = "PFSENSE_TLS_FINGERPRINT", global = true)]
+    #[arg(long, env = "PFSENSE_TLS_FINGERPRINT")]
     pub tls_fingerprint: Option<String>,
     /// Do not verify the firewall's certificate at all.
-    #[arg(long, global = true)]
+    #[arg(long)]
     pub insecure: bool,
     /// Seconds before a request to the firewall is abandoned. Once enough answers were
     /// measured, ordinary operations get less: 4 × the p99 latency, at least 10 s. Package
     /// installs, applies, state table clears and other known-slow operations get their own
     /// longer timeout (60-120 s).
-    #[arg(long, env = "PFSENSE_TIMEOUT", default_value_t = 30, global = true)]
+    #[arg(long, env = "PFSENSE_TIMEOUT", default_value_t = 30)]
     pub timeout: u64,
     /// Seconds within which failed reads are retried (connection errors, 502, 503 honouring
     /// Retry-After, 504; jittered exponential backoff). Writes are retried only when the
     /// failure proves nothing ran. 0 turns retries off.
-    #[arg(long, env = "PFSENSE_RETRY_BUDGET", value_name = "SECONDS", default_value_t = crate::resilience::DEFAULT_RETRY_BUDGET_SECS, global = true)]
+    #[arg(long, env = "PFSENSE_RETRY_BUDGET", value_name = "SECONDS", default_value_t = crate::resilience::DEFAULT_RETRY_BUDGET_SECS)]
     pub retry_budget: u64,
     /// Consecutive failed calls (connection errors, timeouts, 5xx) after which the circuit
     /// breaker opens and calls fail fast. 0 turns the breaker off.
-    #[arg(long, env = "PFSENSE_BREAKER_THRESHOLD", value_name = "CALLS", default_value_t = crate::resilience::DEFAULT_BREAKER_THRESHOLD, global = true)]
+    #[arg(long, env = "PFSENSE_BREAKER_THRESHOLD", value_name = "CALLS", default_value_t = crate::resilience::DEFAULT_BREAKER_THRESHOLD)]
     pub breaker_threshold: u32,
     /// Seconds an open circuit breaker fails calls fast before it lets one probe request
     /// through (success closes it, failure opens it again).
-    #[arg(long, env = "PFSENSE_BREAKER_COOLDOWN", value_name = "SECONDS", default_value_t = crate::resilience::DEFAULT_BREAKER_COOLDOWN_SECS, global = true)]
+    #[arg(long, env = "PFSENSE_BREAKER_COOLDOWN", value_name = "SECONDS", default_value_t = crate::resilience::DEFAULT_BREAKER_COOLDOWN_SECS)]
     pub breaker_cooldown: u64,
 }
 
 #[derive(Debug, Args)]
 pub struct PolicyArgs {
     /// Offer only reading tools (every non-GET tool is hidden).
-    #[arg(long, env = "PFSENSE_READ_ONLY", global = true)]
+    #[arg(long, env = "PFSENSE_READ_ONLY", value_parser = BoolishValueParser::new())]
     pub read_only: bool,
     /// Offer the dangerous tools: halt, reboot, shell commands, GraphQL, bulk clears of the
     /// ARP table, states and config history, REST API reinstall.
-    #[arg(long, env = "PFSENSE_ALLOW_DANGEROUS", global = true)]
+    #[arg(long, env = "PFSENSE_ALLOW_DANGEROUS", value_parser = BoolishValueParser::new())]
     pub allow_dangerous: bool,
     /// Offer only these modules (comma-separated): firewall, interface, routing,
     /// vpn_wireguard, vpn_openvpn, vpn_ipsec, services_dhcp, services_dns_resolver,
     /// services_dns_forwarder, services_haproxy, services_bind, services_freeradius,
     /// services_acme, services_misc, system, status, diagnostics, user, auth.
-    #[arg(long, env = "PFSENSE_MODULES", value_delimiter = ',', global = true)]
+    #[arg(long, env = "PFSENSE_MODULES", value_delimiter = ',')]
     pub modules: Vec<String>,
     /// Offer only tools whose name matches one of these globs (comma-separated; `*` any run
     /// of characters, `?` one), e.g. `pfsense_list_*,pfsense_*_firewall_alias*`.
-    #[arg(long, env = "PFSENSE_ALLOW", value_delimiter = ',', global = true)]
+    #[arg(long, env = "PFSENSE_ALLOW", value_delimiter = ',')]
     pub allow: Vec<String>,
     /// Never offer tools whose name matches one of these globs (comma-separated); wins over
     /// everything else, e.g. `pfsense_delete_*,pfsense_replace_*`.
-    #[arg(long, env = "PFSENSE_DENY", value_delimiter = ',', global = true)]
+    #[arg(long, env = "PFSENSE_DENY", value_delimiter = ',')]
     pub deny: Vec<String>,
 }
 
@@ -232,12 +498,12 @@ pub struct SafetyArgs {
     /// Audit log file (JSON Lines, hash-chained; check it with `pfsense-mcp audit verify FILE`).
     /// Default: $XDG_STATE_HOME/pfsense-mcp/audit.jsonl (or ~/.local/state/…); none in
     /// --sandbox unless given. `off` disables it.
-    #[arg(long, env = "PFSENSE_AUDIT_LOG", global = true)]
+    #[arg(long, env = "PFSENSE_AUDIT_LOG")]
     pub audit_log: Option<PathBuf>,
     /// Change journal (SQLite) for pfsense_undo and auto-revert. Default:
     /// $XDG_STATE_HOME/pfsense-mcp/journal.sqlite (or ~/.local/state/…); in memory in
     /// --sandbox unless given. `memory` keeps it in memory only.
-    #[arg(long, env = "PFSENSE_JOURNAL", global = true)]
+    #[arg(long, env = "PFSENSE_JOURNAL")]
     pub journal: Option<PathBuf>,
     /// How destructive and dangerous changes are confirmed: `elicit` asks the human through
     /// MCP elicitation and falls back to `confirm: true` when the client cannot ask;
@@ -246,29 +512,18 @@ pub struct SafetyArgs {
         long = "confirm",
         env = "PFSENSE_CONFIRM",
         value_enum,
-        default_value = "elicit",
-        global = true
+        default_value = "elicit"
     )]
     pub confirm_mode: crate::safety::elicit::ConfirmMode,
     /// Rate limits on executed changes per risk class, comma-separated RISK=COUNT/PERIOD
     /// (PERIOD: s, min, hour, day, or seconds; COUNT `off` for none). Defaults:
     /// write=30/min, destructive=10/min, dangerous=3/hour. Previews and refusals are free.
-    #[arg(
-        long = "rate-limit",
-        env = "PFSENSE_RATE_LIMITS",
-        value_delimiter = ',',
-        global = true
-    )]
+    #[arg(long = "rate-limit", env = "PFSENSE_RATE_LIMIT", value_delimiter = ',')]
     pub rate_limits: Vec<String>,
     /// Make changes to rules, NAT, interfaces and routing provisional: unless
     /// pfsense_confirm_changes is called within SECONDS, the server undoes them. Protects
     /// against bad changes while the API stays reachable, not against a lockout.
-    #[arg(
-        long,
-        env = "PFSENSE_AUTO_REVERT",
-        value_name = "SECONDS",
-        global = true
-    )]
+    #[arg(long, env = "PFSENSE_AUTO_REVERT", value_name = "SECONDS")]
     pub auto_revert: Option<u64>,
 }
 

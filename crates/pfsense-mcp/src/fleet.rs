@@ -1,4 +1,4 @@
-//! Several named firewalls from a TOML config file (`--config FILE`, `PFSENSE_MCP_CONFIG`).
+//! Several named firewalls from a TOML config file (`--config FILE`, `PFSENSE_CONFIG`).
 //!
 //! ```toml
 //! default = "lab"
@@ -38,7 +38,7 @@ pub const SANDBOX_NAME: &str = "sandbox";
 /// Seconds per request when a firewall does not say (as `--timeout`).
 const DEFAULT_TIMEOUT_SECS: u64 = 30;
 
-/// The config file's location: `explicit` (from `--config` / `PFSENSE_MCP_CONFIG`), else
+/// The config file's location: `explicit` (from `--config` / `PFSENSE_CONFIG`), else
 /// `$XDG_CONFIG_HOME/pfsense-mcp/config.toml` or `~/.config/pfsense-mcp/config.toml` when that
 /// file exists. The bool says whether the path was given explicitly.
 pub fn config_path(explicit: Option<&Path>) -> Option<(PathBuf, bool)> {

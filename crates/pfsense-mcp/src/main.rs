@@ -1,9 +1,11 @@
-use clap::Parser;
-use pfsense_mcp::config::Cli;
 use std::process::ExitCode;
 
 fn main() -> ExitCode {
-    let cli = Cli::parse();
+    let cli = match pfsense_mcp::config::parse() {
+        Ok(cli) => cli,
+        // --help and --version exit 0, usage errors 2.
+        Err(e) => e.exit(),
+    };
     pfsense_mcp::cli::init_logging();
     let runtime = match tokio::runtime::Builder::new_multi_thread()
         .enable_all()
@@ -12,14 +14,17 @@ fn main() -> ExitCode {
         Ok(rt) => rt,
         Err(e) => {
             eprintln!("pfsense-mcp: cannot start the async runtime: {e}");
-            return ExitCode::FAILURE;
+            return ExitCode::from(pfsense_mcp::config::Failure::Runtime as u8);
         }
     };
-    match runtime.block_on(pfsense_mcp::cli::run(cli)) {
+    let result = runtime.block_on(pfsense_mcp::cli::run(cli));
+    // A read of stdin blocked on its thread cannot be cancelled: do not wait for it.
+    runtime.shutdown_background();
+    match result {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {
-            eprintln!("pfsense-mcp: {e}");
-            ExitCode::from(2)
+            eprintln!("pfsense-mcp: {}", e.message);
+            ExitCode::from(e.failure as u8)
         }
     }
 }

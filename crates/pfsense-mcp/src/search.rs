@@ -240,7 +240,9 @@ impl Index {
         let docs: Vec<Doc> = tools
             .iter()
             .map(|t| {
-                let name = t.name.strip_prefix("pfsense_").unwrap_or(t.name);
+                // Abbreviated names (`svc`, `ovr`) are searched by their words in full.
+                let name = pfsense_spec::naming::unabbreviated(t.name);
+                let name = name.strip_prefix("pfsense_").unwrap_or(&name);
                 let fields: Vec<&str> = t.args.iter().map(|a| a.name).collect();
                 let model_words: String = pfsense_spec::naming::snake(t.model).replace('_', " ");
                 let fields = vec![

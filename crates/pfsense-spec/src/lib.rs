@@ -64,7 +64,8 @@ pub enum SpecError {
         second: String,
     },
     #[error(
-        "operation {operation} yields the tool name `{name}`, which breaks the naming rules (^pfsense_[a-z0-9_]+$, at most 64 characters)"
+        "operation {operation} yields the tool name `{name}`, which breaks the naming rules (^pfsense_[a-z0-9_]+$, at most {max} characters after the abbreviations of `naming::ABBREVIATIONS`): add an abbreviation there",
+        max = naming::MAX_TOOL_NAME_LEN
     )]
     InvalidName { name: String, operation: String },
     #[error("operation {operation} ({method} {path}): argument `{argument}` is defined twice")]
@@ -385,8 +386,17 @@ impl<'a> Classifier<'a> {
             Module::System
         });
         let danger = tables::danger_for(raw.method, rel).map(str::to_string);
+        let action_risk = tables::action_risk(raw.method, rel);
+        if verb == Verb::Action && danger.is_none() && action_risk.is_none() {
+            self.warnings.push(format!(
+                "{} {}: action endpoint not reviewed in tables::ACTION_RISKS; treated as a write",
+                raw.method, raw.path
+            ));
+        }
         let risk = if danger.is_some() {
             Risk::Dangerous
+        } else if let Some((risk, _)) = action_risk.filter(|_| verb == Verb::Action) {
+            risk
         } else {
             match verb {
                 Verb::Get | Verb::List | Verb::ApplyStatus => Risk::Read,
@@ -823,6 +833,12 @@ pub fn describe_tool(op: &Operation) -> String {
     let mut parts = vec![op.summary.clone()];
     if let Some(reason) = &op.danger {
         parts.push(format!("DANGEROUS: {reason}."));
+    } else if op.verb == Verb::Action
+        && op.risk == Risk::Destructive
+        && let Some((_, reason)) =
+            tables::action_risk(op.method, op.path.trim_start_matches(API_PREFIX))
+    {
+        parts.push(format!("Destructive: {reason}."));
     }
     match op.verb {
         Verb::Replace if op.path_kind == PathKind::Plural => {

@@ -1,6 +1,11 @@
 //! Tool names: `pfsense_<verb>_<noun>` from the operationId, in snake_case that keeps product
 //! names whole (`WireGuard` → `wireguard`, not `wire_guard`) and plural acronyms together
 //! (`VLANs` → `vlans`).
+//!
+//! A name longer than [`MAX_TOOL_NAME_LEN`] is shortened by [`ABBREVIATIONS`]: entries are
+//! applied in table order, each to every occurrence, until the name fits. The result depends on
+//! the name alone, so a tool keeps its name across spec versions, and names that fit are never
+//! touched.
 
 use crate::model::Verb;
 
@@ -18,8 +23,21 @@ const WHOLE_WORDS: &[&str] = &[
     "IPsec",
 ];
 
-/// Maximum tool name length; several clients reject longer names.
-pub const MAX_TOOL_NAME_LEN: usize = 64;
+/// Maximum tool name length. Claude Code calls a tool `mcp__<server>__<tool>` and that must fit
+/// 64 characters; with the recommended server name `pfsense` the prefix takes 14 of them.
+pub const MAX_TOOL_NAME_LEN: usize = 64 - "mcp__pfsense__".len();
+
+/// Abbreviations for names over [`MAX_TOOL_NAME_LEN`], in the order they are tried: the
+/// words on the left (snake_case, matched whole, a plural `s` carried over) become the word on
+/// the right. Ordered so that the first entry alone fits most long names.
+pub const ABBREVIATIONS: &[(&str, &str)] = &[
+    ("services", "svc"),
+    ("override", "ovr"),
+    ("traffic_shaper", "shaper"),
+    ("certificate", "cert"),
+    ("diagnostics", "diag"),
+    ("network", "net"),
+];
 
 fn starts_whole_word(chars: &[char]) -> bool {
     WHOLE_WORDS
@@ -137,6 +155,11 @@ pub fn operation_noun(operation_id: &str) -> &str {
 
 /// The tool name for an operation with this noun and verb.
 pub fn tool_name(noun: &str, verb: Verb) -> String {
+    fit_length(&full_tool_name(noun, verb))
+}
+
+/// The name before [`fit_length`]: what [`unabbreviated`] gives back.
+pub fn full_tool_name(noun: &str, verb: Verb) -> String {
     let noun = snake(noun);
     match verb {
         Verb::Apply => format!("pfsense_{}", noun),
@@ -144,6 +167,74 @@ pub fn tool_name(noun: &str, verb: Verb) -> String {
         Verb::Action => format!("pfsense_post_{}", noun),
         other => format!("pfsense_{}_{}", other.as_str(), noun),
     }
+}
+
+/// A tool name with its abbreviations written out again (`svc` → `services`), for search:
+/// requests say "services" and "override".
+pub fn unabbreviated(name: &str) -> String {
+    let words: Vec<&str> = name.split('_').collect();
+    let mut out: Vec<String> = Vec::with_capacity(words.len());
+    for word in words {
+        let expansion = ABBREVIATIONS.iter().find_map(|(phrase, short)| {
+            let plural = word.strip_suffix('s') == Some(*short);
+            (word == *short || plural).then_some((*phrase, plural))
+        });
+        match expansion {
+            // `traffic_shaper` written in full stays as it is.
+            Some((phrase, plural))
+                if phrase
+                    .rsplit_once('_')
+                    .is_none_or(|(head, _)| out.last().map(String::as_str) != Some(head)) =>
+            {
+                out.push(format!("{phrase}{}", if plural { "s" } else { "" }));
+            }
+            _ => out.push(word.to_string()),
+        }
+    }
+    out.join("_")
+}
+
+/// `name` itself when it fits [`MAX_TOOL_NAME_LEN`], else shortened by [`ABBREVIATIONS`] in
+/// order until it fits (or the table is exhausted: the caller's name check then reports it).
+pub fn fit_length(name: &str) -> String {
+    let mut words: Vec<String> = name.split('_').map(str::to_string).collect();
+    for (phrase, short) in ABBREVIATIONS {
+        if words.join("_").len() <= MAX_TOOL_NAME_LEN {
+            break;
+        }
+        words = abbreviate(&words, phrase, short);
+    }
+    words.join("_")
+}
+
+/// Replace every whole-word occurrence of `phrase` (its last word optionally plural) by `short`.
+fn abbreviate(words: &[String], phrase: &str, short: &str) -> Vec<String> {
+    let phrase: Vec<&str> = phrase.split('_').collect();
+    let (head, last) = phrase.split_at(phrase.len() - 1);
+    let last = last[0];
+    let mut out = Vec::with_capacity(words.len());
+    let mut i = 0;
+    while i < words.len() {
+        let end = i + phrase.len();
+        let head_matches =
+            end <= words.len() && words[i..end - 1].iter().zip(head).all(|(w, h)| w == h);
+        if head_matches {
+            let tail = &words[end - 1];
+            if tail == last {
+                out.push(short.to_string());
+                i = end;
+                continue;
+            }
+            if tail.strip_suffix('s') == Some(last) {
+                out.push(format!("{short}s"));
+                i = end;
+                continue;
+            }
+        }
+        out.push(words[i].clone());
+        i += 1;
+    }
+    out
 }
 
 /// Whether a name follows the rules every generated tool name must follow.
@@ -209,5 +300,48 @@ mod tests {
         assert!(!is_valid_tool_name("pfsense_List"));
         assert!(!is_valid_tool_name("list_firewall_aliases"));
         assert!(!is_valid_tool_name(&format!("pfsense_{}", "a".repeat(60))));
+        assert!(is_valid_tool_name(&format!("pfsense_{}", "a".repeat(42))));
+        assert!(!is_valid_tool_name(&format!("pfsense_{}", "a".repeat(43))));
+    }
+
+    #[test]
+    fn long_names_are_abbreviated_in_table_order_until_they_fit() {
+        // Fits already: untouched, even though it holds table words.
+        assert_eq!(
+            fit_length("pfsense_list_services_dns_resolver_host_overrides"),
+            "pfsense_list_services_dns_resolver_host_overrides"
+        );
+        // The first entry is enough.
+        assert_eq!(
+            tool_name("ServicesDNSForwarderHostOverride", Verb::Create),
+            "pfsense_create_svc_dns_forwarder_host_override"
+        );
+        // Two entries, the second one plural.
+        assert_eq!(
+            tool_name("ServicesDNSForwarderHostOverrideAliases", Verb::Delete),
+            "pfsense_delete_svc_dns_forwarder_host_ovr_aliases"
+        );
+        // A two-word phrase, plural.
+        assert_eq!(
+            tool_name("FirewallTrafficShaperLimiterBandwidths", Verb::Delete),
+            "pfsense_delete_firewall_shaper_limiter_bandwidths"
+        );
+        assert_eq!(
+            unabbreviated("pfsense_delete_svc_dns_forwarder_host_ovr_aliases"),
+            "pfsense_delete_services_dns_forwarder_host_override_aliases"
+        );
+        assert_eq!(
+            unabbreviated("pfsense_list_firewall_shaper_limiter_queues"),
+            "pfsense_list_firewall_traffic_shaper_limiter_queues"
+        );
+        assert_eq!(
+            unabbreviated("pfsense_list_firewall_traffic_shaper_limiters"),
+            "pfsense_list_firewall_traffic_shaper_limiters"
+        );
+        // Whole words only: `servicesx` is not `services`.
+        assert_eq!(
+            abbreviate(&["a".into(), "servicesx".into()], "services", "svc"),
+            ["a", "servicesx"]
+        );
     }
 }

@@ -2,7 +2,7 @@
 //! covers (see `shared/docs/pfsense-rest-api.md`); code consults these tables instead of
 //! growing special-case branches.
 
-use crate::model::{Method, Module};
+use crate::model::{Method, Module, Risk};
 
 /// API path prefix (after `/api/v2/`) → module. The longest matching prefix wins; a prefix
 /// matches the path itself, a sub-path, or its plural (`interface` matches `interfaces`).
@@ -70,12 +70,140 @@ pub const DANGEROUS: &[(Method, &str, &str)] = &[
         "diagnostics/config_history/revisions",
         "deletes configuration history in bulk; pfSense has no restore API to bring it back",
     ),
+    // pfrest spawns pfSense-upgrade in the background (spec v2.8 and later): packages are
+    // replaced, services restart and a new base system reboots the box.
+    (
+        Method::Post,
+        "system/update",
+        "upgrades pfSense and its packages, restarting services and usually rebooting the firewall",
+    ),
     // pfrest reinstalls its own package on this PATCH: the API goes away mid-call.
     (
         Method::Patch,
         "system/restapi/version",
         "reinstalls the REST API package, cutting the API off while it runs",
     ),
+];
+
+/// Every action endpoint (a POST that is neither a create nor an apply) that is not in
+/// [`DANGEROUS`], reviewed by hand against pfrest's model code: the risk its tool carries (which
+/// sets the MCP `destructiveHint` and whether a human must approve) and why. An action a newer
+/// spec adds that is not here gets `Write` and a warning in `Spec::warnings`.
+pub const ACTION_RISKS: &[(Method, &str, Risk, &str)] = &[
+    (
+        Method::Post,
+        "auth/jwt",
+        Risk::Write,
+        "issues an API token; changes no configuration",
+    ),
+    (
+        Method::Post,
+        "diagnostics/ping",
+        Risk::Write,
+        "sends pings from the firewall; changes no configuration",
+    ),
+    (
+        Method::Post,
+        "services/acme/account_key/register",
+        Risk::Write,
+        "registers the account key with the ACME certificate authority",
+    ),
+    (
+        Method::Post,
+        "services/acme/certificate/issue",
+        Risk::Write,
+        "requests a certificate from the ACME certificate authority",
+    ),
+    (
+        Method::Post,
+        "services/acme/certificate/renew",
+        Risk::Destructive,
+        "replaces the stored certificate in place; the old one cannot be restored",
+    ),
+    (
+        Method::Post,
+        "services/wake_on_lan/send",
+        Risk::Write,
+        "sends a magic packet that powers a host on; changes no configuration",
+    ),
+    // Service::_create calls service_control_stop for `action: stop`.
+    (
+        Method::Post,
+        "status/service",
+        Risk::Destructive,
+        "can stop a service (DNS, DHCP, VPN, …), cutting off what depends on it until it is started again",
+    ),
+    (
+        Method::Post,
+        "system/certificate/generate",
+        Risk::Write,
+        "creates a new certificate",
+    ),
+    (
+        Method::Post,
+        "system/certificate/pkcs12/export",
+        Risk::Write,
+        "returns an archive with the private key; changes no configuration",
+    ),
+    (
+        Method::Post,
+        "system/certificate/renew",
+        Risk::Destructive,
+        "replaces the certificate (and its key unless reusekey) in place; the old one cannot be restored",
+    ),
+    (
+        Method::Post,
+        "system/certificate/signing_request",
+        Risk::Write,
+        "creates a new certificate signing request",
+    ),
+    (
+        Method::Post,
+        "system/certificate/signing_request/sign",
+        Risk::Write,
+        "creates a certificate from an existing signing request",
+    ),
+    (
+        Method::Post,
+        "system/certificate_authority/generate",
+        Risk::Write,
+        "creates a new certificate authority",
+    ),
+    (
+        Method::Post,
+        "system/certificate_authority/renew",
+        Risk::Destructive,
+        "replaces the certificate authority (and its key unless reusekey) in place; certificates it signed may stop validating",
+    ),
+    (
+        Method::Post,
+        "system/enum",
+        Risk::Write,
+        "lists the choices of a model field; changes no configuration",
+    ),
+    // RESTAPISettingsSync::_create writes the sent settings over this host's REST API settings.
+    (
+        Method::Post,
+        "system/restapi/settings/sync",
+        Risk::Destructive,
+        "overwrites this firewall's REST API settings with the ones sent (meant for HA peers)",
+    ),
+    (
+        Method::Post,
+        "vpn/openvpn/client_export",
+        Risk::Write,
+        "builds a client configuration file; changes no configuration",
+    ),
+];
+
+/// Typos of the spec that would reach tool descriptions, as (wrong, right), matched as whole
+/// words: pfrest derives plurals mechanically (`InterfaceStats` → "Statses", `Gateway` →
+/// "Gatewaies") and spells HAProxy two ways.
+pub const TEXT_FIXES: &[(&str, &str)] = &[
+    ("Statses", "Stats"),
+    ("Certificateses", "Certificates"),
+    ("Gatewaies", "Gateways"),
+    ("HA Proxy", "HAProxy"),
 ];
 
 /// Models whose ids are strings on a real box, although the spec says integer:
@@ -322,6 +450,14 @@ pub fn danger_for(method: Method, rel_path: &str) -> Option<&'static str> {
         .iter()
         .find(|(m, p, _)| *m == method && *p == rel_path)
         .map(|(_, _, why)| *why)
+}
+
+/// The reviewed risk of an action endpoint, with the reason.
+pub fn action_risk(method: Method, rel_path: &str) -> Option<(Risk, &'static str)> {
+    ACTION_RISKS
+        .iter()
+        .find(|(m, p, _, _)| *m == method && *p == rel_path)
+        .map(|(_, _, risk, why)| (*risk, *why))
 }
 
 /// Whether a field name denotes a secret: named in [`SENSITIVE_FIELD_NAMES`], or caught by the

@@ -66,7 +66,27 @@ pub fn parse_operation_meta(description: &str) -> OperationMeta {
     meta
 }
 
-/// Strip HTML, turn line breaks into spaces, collapse whitespace.
+/// Correct the spec's known typos ([`crate::tables::TEXT_FIXES`]), whole words only.
+pub fn fix_typos(s: &str) -> String {
+    static FIXES: LazyLock<Vec<(Regex, &str)>> = LazyLock::new(|| {
+        crate::tables::TEXT_FIXES
+            .iter()
+            .map(|(wrong, right)| {
+                let re = Regex::new(&format!(r"\b{}\b", regex::escape(wrong))).expect("escaped");
+                (re, *right)
+            })
+            .collect()
+    });
+    let mut out = s.to_string();
+    for (re, right) in FIXES.iter() {
+        if re.is_match(&out) {
+            out = re.replace_all(&out, *right).into_owned();
+        }
+    }
+    out
+}
+
+/// Strip HTML, turn line breaks into spaces, collapse whitespace, correct known typos.
 pub fn clean_html(s: &str) -> String {
     let s = s.replace("<br>", " ").replace("<br/>", " ");
     let s = TAG.replace_all(&s, " ");
@@ -75,7 +95,7 @@ pub fn clean_html(s: &str) -> String {
         .replace("&gt;", ">")
         .replace("&quot;", "\"")
         .replace("&amp;", "&");
-    SPACES.replace_all(s.trim(), " ").into_owned()
+    fix_typos(&SPACES.replace_all(s.trim(), " "))
 }
 
 /// The first sentence of a cleaned text (up to the first ". " or the end).

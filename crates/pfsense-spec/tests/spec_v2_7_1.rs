@@ -387,8 +387,8 @@ fn verbs_and_risk() {
     assert_eq!(
         dangerous,
         [
+            "pfsense_delete_diag_config_history_revisions",
             "pfsense_delete_diagnostics_arp_table",
-            "pfsense_delete_diagnostics_config_history_revisions",
             "pfsense_delete_firewall_states",
             "pfsense_post_diagnostics_command_prompt",
             "pfsense_post_diagnostics_halt_system",
@@ -404,6 +404,13 @@ fn verbs_and_risk() {
     );
     assert_eq!(op("pfsense_create_firewall_alias").risk, Risk::Write);
     assert_eq!(op("pfsense_firewall_apply").verb, Verb::Apply);
+    // Reviewed actions: stopping a service is destructive, a ping is not.
+    assert_eq!(op("pfsense_post_status_service").risk, Risk::Destructive);
+    assert_eq!(op("pfsense_post_diagnostics_ping").risk, Risk::Write);
+    assert_eq!(
+        op("pfsense_list_status_interfaces").summary,
+        "Reads all existing Interface Stats."
+    );
 }
 
 #[test]
@@ -466,7 +473,7 @@ fn apply_subsystems_follow_applies_immediately() {
             Some("pfsense_services_dns_resolver_apply"),
         ),
         (
-            "pfsense_create_services_dns_forwarder_host_override",
+            "pfsense_create_svc_dns_forwarder_host_override",
             Some("pfsense_services_dns_forwarder_apply"),
         ),
         // "Applies immediately: Yes": nothing pending.

@@ -28,11 +28,11 @@ pub const KNOWN_FAILURES: &[(&str, &str)] = &[
         "real-box quirk: HAProxy settings dns_resolver singular GET answers 500 MODEL_CANNOT_GET_CONFIG_PATH_WITHOUT_PARENT_MODEL (list/create/bulk delete work)",
     ),
     (
-        "pfsense_update_services_haproxy_settings_dns_resolver",
+        "pfsense_update_svc_haproxy_settings_dns_resolver",
         "real-box quirk: HAProxy settings dns_resolver singular PATCH answers 500 MODEL_CANNOT_GET_CONFIG_PATH_WITHOUT_PARENT_MODEL",
     ),
     (
-        "pfsense_delete_services_haproxy_settings_dns_resolver",
+        "pfsense_delete_svc_haproxy_settings_dns_resolver",
         "real-box quirk: HAProxy settings dns_resolver singular DELETE answers 500 MODEL_CANNOT_GET_CONFIG_PATH_WITHOUT_PARENT_MODEL",
     ),
     (
@@ -40,11 +40,11 @@ pub const KNOWN_FAILURES: &[(&str, &str)] = &[
         "real-box quirk: HAProxy settings email_mailer singular GET answers 500 MODEL_CANNOT_GET_CONFIG_PATH_WITHOUT_PARENT_MODEL (list/create/bulk delete work)",
     ),
     (
-        "pfsense_update_services_haproxy_settings_email_mailer",
+        "pfsense_update_svc_haproxy_settings_email_mailer",
         "real-box quirk: HAProxy settings email_mailer singular PATCH answers 500 MODEL_CANNOT_GET_CONFIG_PATH_WITHOUT_PARENT_MODEL",
     ),
     (
-        "pfsense_delete_services_haproxy_settings_email_mailer",
+        "pfsense_delete_svc_haproxy_settings_email_mailer",
         "real-box quirk: HAProxy settings email_mailer singular DELETE answers 500 MODEL_CANNOT_GET_CONFIG_PATH_WITHOUT_PARENT_MODEL",
     ),
     (

@@ -1,4 +1,4 @@
-//! Bearer tokens for the HTTP transport: loading them (tokens file, `PFSENSE_MCP_TOKEN`),
+//! Bearer tokens for the HTTP transport: loading them (tokens file, `PFSENSE_HTTP_TOKEN`),
 //! checking a request's `Authorization` header in constant time, and handing the token's name
 //! on as the caller identity the audit log records.
 
@@ -17,7 +17,7 @@ use subtle::ConstantTimeEq;
 pub const MIN_TOKEN_CHARS: usize = 32;
 
 /// The environment variable holding a single token, named [`ENV_TOKEN_NAME`].
-pub const ENV_TOKEN: &str = "PFSENSE_MCP_TOKEN";
+pub const ENV_TOKEN: &str = "PFSENSE_HTTP_TOKEN";
 pub const ENV_TOKEN_NAME: &str = "token";
 
 /// The caller name when no token is configured (loopback only).
@@ -66,7 +66,7 @@ fn valid_name(name: &str) -> bool {
 
 impl Tokens {
     /// The tokens from `file` (lines `NAME:TOKEN`; `#` comments and blank lines skipped) and
-    /// from `env_token` (`PFSENSE_MCP_TOKEN`, named `token`). Errors name the file, line and
+    /// from `env_token` (`PFSENSE_HTTP_TOKEN`, named `token`). Errors name the file, line and
     /// token name, never the token.
     pub fn load(file: Option<&Path>, env_token: Option<&str>) -> Result<Tokens, String> {
         let mut tokens = Tokens::default();

@@ -45,26 +45,16 @@ const CLOSE_TIMEOUT: Duration = Duration::from_secs(5);
 pub struct HttpArgs {
     /// Serve MCP over streamable HTTP at http://ADDR/mcp instead of stdio, e.g.
     /// 127.0.0.1:8787 (an IP address and port; port 0 picks a free one). Requests need
-    /// `Authorization: Bearer TOKEN` with a token from --tokens-file or PFSENSE_MCP_TOKEN; on a
+    /// `Authorization: Bearer TOKEN` with a token from --tokens-file or PFSENSE_HTTP_TOKEN; on a
     /// non-loopback address the server refuses to start without one. GET /healthz answers `ok`
     /// without authentication. SIGINT/SIGTERM finish in-flight requests, then stop.
-    #[arg(
-        long = "http",
-        env = "PFSENSE_MCP_HTTP",
-        value_name = "ADDR",
-        global = true
-    )]
+    #[arg(long = "http", env = "PFSENSE_HTTP", value_name = "ADDR")]
     pub listen: Option<String>,
     /// Bearer tokens for --http, one `NAME:TOKEN` per line (`#` comments allowed), each token
     /// at least 32 characters (e.g. `openssl rand -hex 32`). The NAME of the token a request
     /// presents is the caller recorded in the audit log. A single token can instead come from
-    /// PFSENSE_MCP_TOKEN (named `token`).
-    #[arg(
-        long,
-        env = "PFSENSE_MCP_TOKENS_FILE",
-        value_name = "FILE",
-        global = true
-    )]
+    /// PFSENSE_HTTP_TOKEN (named `token`).
+    #[arg(long, env = "PFSENSE_TOKENS_FILE", value_name = "FILE")]
     pub tokens_file: Option<PathBuf>,
     /// Also accept this Host header for --http (repeatable; env: comma-separated), e.g.
     /// `mcp.example.net` or `mcp.example.net:8787`. Default: localhost, 127.0.0.1 and [::1] with
@@ -72,10 +62,9 @@ pub struct HttpArgs {
     /// against DNS rebinding).
     #[arg(
         long = "allowed-host",
-        env = "PFSENSE_MCP_ALLOWED_HOSTS",
+        env = "PFSENSE_ALLOWED_HOST",
         value_name = "HOST",
-        value_delimiter = ',',
-        global = true
+        value_delimiter = ','
     )]
     pub allowed_hosts: Vec<String>,
     /// Also accept this browser Origin for --http (repeatable; env: comma-separated), e.g.
@@ -84,56 +73,50 @@ pub struct HttpArgs {
     /// clients) pass; any other Origin gets 403.
     #[arg(
         long = "allowed-origin",
-        env = "PFSENSE_MCP_ALLOWED_ORIGINS",
+        env = "PFSENSE_ALLOWED_ORIGIN",
         value_name = "ORIGIN",
-        value_delimiter = ',',
-        global = true
+        value_delimiter = ','
     )]
     pub allowed_origins: Vec<String>,
     /// Serve --http over TLS with this certificate chain (PEM); needs --tls-key.
     #[arg(
         long,
-        env = "PFSENSE_MCP_TLS_CERT",
+        env = "PFSENSE_TLS_CERT",
         value_name = "PEM",
-        requires = "tls_key",
-        global = true
+        requires = "tls_key"
     )]
     pub tls_cert: Option<PathBuf>,
     /// The private key (PEM) for --tls-cert.
     #[arg(
         long,
-        env = "PFSENSE_MCP_TLS_KEY",
+        env = "PFSENSE_TLS_KEY",
         value_name = "PEM",
-        requires = "tls_cert",
-        global = true
+        requires = "tls_cert"
     )]
     pub tls_key: Option<PathBuf>,
     /// Largest request body --http accepts, in bytes; larger requests get 413.
     #[arg(
         long,
-        env = "PFSENSE_MCP_MAX_BODY_BYTES",
+        env = "PFSENSE_MAX_BODY_BYTES",
         value_name = "BYTES",
-        default_value_t = DEFAULT_MAX_BODY_BYTES,
-        global = true
+        default_value_t = DEFAULT_MAX_BODY_BYTES
     )]
     pub max_body_bytes: usize,
     /// Most open connections --http keeps (lowered to fit the open-file limit). When full, the
     /// oldest connection that has not authenticated is closed to make room.
     #[arg(
         long,
-        env = "PFSENSE_MCP_MAX_CONNECTIONS",
+        env = "PFSENSE_MAX_CONNECTIONS",
         value_name = "N",
-        default_value_t = limits::DEFAULT_MAX_CONNECTIONS,
-        global = true
+        default_value_t = limits::DEFAULT_MAX_CONNECTIONS
     )]
     pub max_connections: usize,
     /// Most live MCP sessions one token may hold over --http; more get 429 until one ends.
     #[arg(
         long,
-        env = "PFSENSE_MCP_MAX_SESSIONS_PER_TOKEN",
+        env = "PFSENSE_MAX_SESSIONS_PER_TOKEN",
         value_name = "N",
-        default_value_t = sessions::DEFAULT_MAX_SESSIONS_PER_TOKEN,
-        global = true
+        default_value_t = sessions::DEFAULT_MAX_SESSIONS_PER_TOKEN
     )]
     pub max_sessions_per_token: usize,
 }
@@ -202,16 +185,16 @@ fn check_origins(origins: &[String]) -> Result<(), String> {
 /// Serve `server` over streamable HTTP until SIGINT or SIGTERM.
 pub async fn serve(server: PfSenseServer, args: &HttpArgs) -> Result<(), String> {
     let listen = parse_listen(args.listen.as_deref().unwrap_or_default())?;
-    let env_token = std::env::var(auth::ENV_TOKEN).ok();
+    let env_token = crate::config::env_var(auth::ENV_TOKEN);
     let tokens = Tokens::load(args.tokens_file.as_deref(), env_token.as_deref())?;
     if tokens.is_empty() {
         if !listen.ip().is_loopback() {
             return Err(format!(
-                "refusing to serve MCP on {listen} without a bearer token: anyone who can reach it could change the firewall. Give tokens with --tokens-file FILE (lines NAME:TOKEN) or PFSENSE_MCP_TOKEN, or listen on 127.0.0.1"
+                "refusing to serve MCP on {listen} without a bearer token: anyone who can reach it could change the firewall. Give tokens with --tokens-file FILE (lines NAME:TOKEN) or PFSENSE_HTTP_TOKEN, or listen on 127.0.0.1"
             ));
         }
         tracing::warn!(
-            "no bearer token configured: any local process can use this server (set PFSENSE_MCP_TOKEN or --tokens-file)"
+            "no bearer token configured: any local process can use this server (set PFSENSE_HTTP_TOKEN or --tokens-file)"
         );
     } else {
         let names: Vec<&str> = tokens.names().collect();

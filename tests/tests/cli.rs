@@ -1,0 +1,290 @@
+//! The command line of the real binary: flags on either side of the subcommand, short
+//! subcommand help, booleans from the environment, exit status by failure class, a closed
+//! stdout, the version, renamed environment variables, completions and the man page.
+
+use std::io::Read;
+use std::process::{Command, Output, Stdio};
+
+fn pfsense_mcp(args: &[&str], env: &[(&str, &str)]) -> Output {
+    Command::new(tests::binary::pfsense_mcp())
+        .args(args)
+        .env_clear()
+        .env("HOME", std::env::temp_dir())
+        .envs(env.iter().copied())
+        .stdin(Stdio::null())
+        .output()
+        .expect("run pfsense-mcp")
+}
+
+fn stdout(o: &Output) -> String {
+    String::from_utf8_lossy(&o.stdout).into_owned()
+}
+
+fn stderr(o: &Output) -> String {
+    String::from_utf8_lossy(&o.stderr).into_owned()
+}
+
+/// Tools the read-only policy offers: the v2.7.1 catalogue's GET operations.
+const READ_TOOLS: usize = 236;
+
+fn summary_count(o: &Output) -> usize {
+    stdout(o)
+        .split_whitespace()
+        .next()
+        .and_then(|n| n.parse().ok())
+        .unwrap_or_else(|| panic!("no count in {}{}", stdout(o), stderr(o)))
+}
+
+#[test]
+fn flags_go_before_or_after_the_subcommand() {
+    for args in [&["doctor", "--sandbox"][..], &["--sandbox", "doctor"][..]] {
+        let o = pfsense_mcp(args, &[]);
+        assert_eq!(
+            o.status.code(),
+            Some(0),
+            "{args:?}: {}{}",
+            stdout(&o),
+            stderr(&o)
+        );
+        assert!(stdout(&o).contains("sandbox emulator"), "{}", stdout(&o));
+    }
+    for args in [
+        &["tools", "--sandbox", "--read-only", "--summary"][..],
+        &["--read-only", "tools", "--summary"][..],
+    ] {
+        let o = pfsense_mcp(args, &[]);
+        assert_eq!(o.status.code(), Some(0), "{args:?}: {}", stderr(&o));
+        assert_eq!(summary_count(&o), READ_TOOLS, "{args:?}");
+    }
+    // A flag the subcommand does not use is refused, naming it.
+    let o = pfsense_mcp(&["--page-size", "5", "tools"], &[]);
+    assert_eq!(o.status.code(), Some(2));
+    assert!(stderr(&o).contains("--page-size"), "{}", stderr(&o));
+}
+
+#[test]
+fn subcommand_help_shows_only_what_it_uses() {
+    let o = pfsense_mcp(&["audit", "verify", "--help"], &[]);
+    assert_eq!(o.status.code(), Some(0));
+    let help = stdout(&o);
+    assert!(help.lines().count() < 20, "{help}");
+    assert!(
+        !help.contains("--host") && !help.contains("--rate-limit"),
+        "{help}"
+    );
+    let o = pfsense_mcp(&["tools", "--help"], &[]);
+    let help = stdout(&o);
+    assert!(
+        help.contains("--read-only") && !help.contains("--api-key"),
+        "{help}"
+    );
+    let o = pfsense_mcp(&["doctor", "--help"], &[]);
+    let help = stdout(&o);
+    assert!(
+        help.contains("--host") && help.contains("--sandbox"),
+        "{help}"
+    );
+    assert!(
+        !help.contains("--rate-limit") && !help.contains("--tool-mode"),
+        "{help}"
+    );
+    // The top-level help documents the exit statuses and the environment rule.
+    let o = pfsense_mcp(&["--help"], &[]);
+    let help = stdout(&o);
+    for needle in [
+        "Exit status",
+        "3 doctor",
+        "PFSENSE_READ_ONLY=1",
+        "waits for an MCP client",
+    ] {
+        assert!(help.contains(needle), "{needle} missing from --help");
+    }
+}
+
+#[test]
+fn booleans_from_the_environment_accept_the_usual_spellings() {
+    for value in ["1", "yes", "TRUE", "On", "true"] {
+        let o = pfsense_mcp(&["tools", "--summary"], &[("PFSENSE_READ_ONLY", value)]);
+        assert_eq!(o.status.code(), Some(0), "{value}: {}", stderr(&o));
+        assert_eq!(summary_count(&o), READ_TOOLS, "PFSENSE_READ_ONLY={value}");
+    }
+    for value in ["0", "no", "False", "OFF"] {
+        let o = pfsense_mcp(&["tools", "--summary"], &[("PFSENSE_READ_ONLY", value)]);
+        assert_eq!(o.status.code(), Some(0), "{value}: {}", stderr(&o));
+        assert!(summary_count(&o) > READ_TOOLS, "PFSENSE_READ_ONLY={value}");
+    }
+    let o = pfsense_mcp(&["tools", "--summary"], &[("PFSENSE_READ_ONLY", "maybe")]);
+    assert_eq!(o.status.code(), Some(2));
+    let err = stderr(&o);
+    assert!(
+        err.contains("PFSENSE_READ_ONLY") && err.contains("maybe"),
+        "{err}"
+    );
+    assert!(err.contains("yes/no"), "says what is accepted: {err}");
+    // The same check when serving, and a bad number names its variable too.
+    let o = pfsense_mcp(&["--sandbox"], &[("PFSENSE_ALLOW_DANGEROUS", "sure")]);
+    assert_eq!(o.status.code(), Some(2));
+    assert!(
+        stderr(&o).contains("PFSENSE_ALLOW_DANGEROUS"),
+        "{}",
+        stderr(&o)
+    );
+    let o = pfsense_mcp(&["--sandbox"], &[("PFSENSE_PAGE_SIZE", "many")]);
+    assert_eq!(o.status.code(), Some(2));
+    assert!(stderr(&o).contains("PFSENSE_PAGE_SIZE"), "{}", stderr(&o));
+    // A bad choice names its variable.
+    let o = pfsense_mcp(
+        &["doctor"],
+        &[
+            ("PFSENSE_HOST", "https://127.0.0.1:1"),
+            ("PFSENSE_AUTH", "hunter2"),
+        ],
+    );
+    assert_eq!(o.status.code(), Some(2));
+    assert!(stderr(&o).contains("PFSENSE_AUTH"), "{}", stderr(&o));
+}
+
+#[test]
+fn a_closed_stdout_is_not_a_crash() {
+    let mut child = Command::new(tests::binary::pfsense_mcp())
+        .args(["tools"])
+        .env_clear()
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    // `| head -1`: read a little, then close the pipe; the listing (~100 kB) is larger than
+    // the pipe buffer, so the binary writes into a closed pipe.
+    let mut pipe = child.stdout.take().unwrap();
+    let mut first = [0u8; 16];
+    pipe.read_exact(&mut first).unwrap();
+    drop(pipe);
+    let mut err = String::new();
+    child
+        .stderr
+        .take()
+        .unwrap()
+        .read_to_string(&mut err)
+        .unwrap();
+    let status = child.wait().unwrap();
+    assert_eq!(status.code(), Some(0), "{err}");
+    assert!(!err.contains("panicked"), "{err}");
+}
+
+#[test]
+fn exit_status_follows_the_failure_class() {
+    // 2: usage (unknown flag; no firewall configured).
+    assert_eq!(pfsense_mcp(&["--no-such-flag"], &[]).status.code(), Some(2));
+    assert_eq!(pfsense_mcp(&[], &[]).status.code(), Some(2));
+    // 3: a doctor check failed (nothing listens on port 1).
+    let o = pfsense_mcp(&["doctor"], &[("PFSENSE_HOST", "https://127.0.0.1:1")]);
+    assert_eq!(o.status.code(), Some(3), "{}{}", stdout(&o), stderr(&o));
+    // 4: the audit log is not intact.
+    let dir = tempfile::tempdir().unwrap();
+    let log = dir.path().join("audit.jsonl");
+    std::fs::write(&log, "{\"not\": \"an audit entry\"}\n").unwrap();
+    let o = pfsense_mcp(&["audit", "verify", log.to_str().unwrap()], &[]);
+    assert_eq!(o.status.code(), Some(4), "{}", stderr(&o));
+    assert!(stderr(&o).contains("NOT intact"), "{}", stderr(&o));
+}
+
+#[test]
+fn version_names_the_spec_of_the_tools() {
+    let o = pfsense_mcp(&["--version"], &[]);
+    assert_eq!(o.status.code(), Some(0));
+    let v = stdout(&o);
+    assert!(v.starts_with("pfsense-mcp 0."), "{v}");
+    assert!(v.contains("REST API v2.7.1"), "{v}");
+}
+
+#[test]
+fn old_environment_names_still_work_with_a_warning() {
+    let dir = tempfile::tempdir().unwrap();
+    let missing = dir.path().join("no-such-config.toml");
+    let missing = missing.to_str().unwrap();
+    let o = pfsense_mcp(&["doctor"], &[("PFSENSE_MCP_CONFIG", missing)]);
+    assert_eq!(o.status.code(), Some(2), "{}", stderr(&o));
+    let err = stderr(&o);
+    assert!(
+        err.contains("PFSENSE_MCP_CONFIG") && err.contains("PFSENSE_CONFIG"),
+        "{err}"
+    );
+    assert!(
+        err.contains("no-such-config.toml"),
+        "the old variable was read: {err}"
+    );
+    // The new name wins over the old one.
+    let o = pfsense_mcp(
+        &["doctor"],
+        &[
+            ("PFSENSE_MCP_CONFIG", "/nonexistent/old.toml"),
+            ("PFSENSE_CONFIG", missing),
+        ],
+    );
+    let err = stderr(&o);
+    assert!(
+        err.contains("no-such-config.toml") && !err.contains("old.toml:"),
+        "{err}"
+    );
+}
+
+#[test]
+fn completions_and_man_page() {
+    let o = pfsense_mcp(&["generate", "bash"], &[]);
+    assert_eq!(o.status.code(), Some(0));
+    assert!(stdout(&o).contains("--read-only") && stdout(&o).contains("doctor"));
+    let o = pfsense_mcp(&["generate", "man"], &[]);
+    assert_eq!(o.status.code(), Some(0));
+    assert!(
+        stdout(&o).starts_with(".ie") || stdout(&o).contains(".TH pfsense-mcp"),
+        "{}",
+        stdout(&o)
+    );
+}
+
+#[test]
+fn sigterm_answers_the_call_in_flight_then_exits_0() {
+    use std::io::{BufRead, BufReader, Write};
+    let mut child = Command::new(tests::binary::pfsense_mcp())
+        .arg("--sandbox")
+        .env_clear()
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let mut stdin = child.stdin.take().unwrap();
+    let mut out = BufReader::new(child.stdout.take().unwrap());
+    let mut line = String::new();
+    writeln!(stdin, r#"{{"jsonrpc":"2.0","id":1,"method":"initialize","params":{{"protocolVersion":"2025-06-18","capabilities":{{}},"clientInfo":{{"name":"t","version":"0"}}}}}}"#).unwrap();
+    out.read_line(&mut line).unwrap();
+    assert!(line.contains("\"id\":1"), "{line}");
+    writeln!(
+        stdin,
+        r#"{{"jsonrpc":"2.0","method":"notifications/initialized"}}"#
+    )
+    .unwrap();
+    // The first call waits for the sandbox emulator to start: it is in flight when the
+    // signal arrives. stdin stays open, as a client's would.
+    writeln!(stdin, r#"{{"jsonrpc":"2.0","id":2,"method":"tools/call","params":{{"name":"pfsense_list_firewall_aliases","arguments":{{}}}}}}"#).unwrap();
+    stdin.flush().unwrap();
+    let kill = Command::new("kill")
+        .args(["-TERM", &child.id().to_string()])
+        .status()
+        .unwrap();
+    assert!(kill.success());
+    let mut rest = String::new();
+    line.clear();
+    while out.read_line(&mut line).unwrap() > 0 {
+        rest.push_str(&line);
+        line.clear();
+    }
+    let status = child.wait().unwrap();
+    assert_eq!(status.code(), Some(0), "exits 0 after SIGTERM");
+    assert!(
+        rest.contains("\"id\":2") && rest.contains("\"result\""),
+        "the call was answered: {rest}"
+    );
+    drop(stdin);
+}
