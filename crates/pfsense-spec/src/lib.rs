@@ -470,6 +470,7 @@ impl<'a> Classifier<'a> {
         let mut props = Map::new();
         let mut required = Vec::new();
         let mut args: Vec<Arg> = Vec::new();
+        let mut required_when_available: Vec<String> = Vec::new();
         let mode = Mode {
             keep_defaults: op.method != Method::Patch,
         };
@@ -495,6 +496,7 @@ impl<'a> Classifier<'a> {
                 role,
                 ty,
                 conditions,
+                required_when_available: false,
                 sensitive: role == ArgRole::Field && tables::is_sensitive_field(name),
             });
             Ok(())
@@ -612,6 +614,9 @@ impl<'a> Classifier<'a> {
                         field_schema = id_schema;
                     }
                     let is_required = merged.required.contains(name) && field.conditions.is_empty();
+                    if merged.required.contains(name) && !is_required {
+                        required_when_available.push(name.clone());
+                    }
                     push(
                         name,
                         field_schema,
@@ -701,6 +706,9 @@ impl<'a> Classifier<'a> {
         }
         input.insert("additionalProperties".into(), Value::Bool(false));
         op.input_schema = Value::Object(input);
+        for arg in &mut args {
+            arg.required_when_available = required_when_available.contains(&arg.name);
+        }
         op.args = args;
         Ok(())
     }

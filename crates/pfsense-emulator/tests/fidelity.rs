@@ -1,0 +1,535 @@
+//! pfrest's own per-model rules (v2.7.1 `Models/*.inc`, `Validators/`, `Core/Field.inc`,
+//! `Core/Model.inc`), over HTTP: what a real box refuses, the sandbox refuses with the same
+//! status and `response_id`, and nothing is written.
+
+mod common;
+
+use common::{Emu, start, with_query};
+use serde_json::{Value, json};
+
+/// Assert a refusal and that the collection behind `list_path` did not change.
+async fn refused(
+    emu: &Emu,
+    method: &str,
+    path: &str,
+    body: Value,
+    status: u16,
+    id: &str,
+    list_path: &str,
+) {
+    let before = emu.get(list_path).await.data();
+    let r = emu.json(method, path, body).await;
+    assert_eq!(r.status, status, "{}", r.text);
+    assert_eq!(r.response_id(), id, "{}", r.text);
+    assert_eq!(
+        emu.get(list_path).await.data(),
+        before,
+        "a refused write changed nothing"
+    );
+}
+
+async fn ok(emu: &Emu, method: &str, path: &str, body: Value) -> Value {
+    let r = emu.json(method, path, body).await;
+    assert_eq!(r.status, 200, "{}", r.text);
+    r.data()
+}
+
+const ALIAS: &str = "/api/v2/firewall/alias";
+const ALIASES: &str = "/api/v2/firewall/aliases";
+
+fn alias(name: &str, kind: &str, address: &[&str]) -> Value {
+    json!({"name": name, "type": kind, "address": address})
+}
+
+#[tokio::test]
+async fn alias_names_follow_pfsense_and_the_filter_name_validator() {
+    let emu = start().await;
+    for (name, id) in [
+        ("web-servers", "INVALID_FIREWALL_ALIAS_NAME"),
+        ("ssh", "INVALID_FIREWALL_ALIAS_NAME"),
+        ("pkg_mine", "FILTER_NAME_VALIDATOR_CANNOT_START_WITH_PKG"),
+        ("12345", "FILTER_NAME_VALIDATOR_CANNOT_BE_NUMERICAL"),
+        ("any", "FILTER_NAME_VALIDATOR_RESERVED_NAME_USED"),
+        ("bogons", "FILTER_NAME_VALIDATOR_RESERVED_NAME_USED"),
+        ("LAN__NETWORK", "FILTER_NAME_VALIDATOR_RESERVED_NAME_USED"),
+        ("lan", "FILTER_NAME_VALIDATOR_NAME_IN_USE_BY_INTERFACE"),
+    ] {
+        refused(
+            &emu,
+            "POST",
+            ALIAS,
+            alias(name, "host", &["10.0.0.1"]),
+            400,
+            id,
+            ALIASES,
+        )
+        .await;
+    }
+    ok(
+        &emu,
+        "POST",
+        ALIAS,
+        alias("web_servers", "host", &["10.0.0.1"]),
+    )
+    .await;
+}
+
+#[tokio::test]
+async fn alias_addresses_are_checked_by_type() {
+    let emu = start().await;
+    for (kind, address, id) in [
+        ("network", "10.0.0.0/33", "INVALID_NETWORK_ALIAS_ADDRESS"),
+        ("network", "10.0.0.1", "INVALID_NETWORK_ALIAS_ADDRESS"),
+        ("host", "10.0.0.300", "INVALID_HOST_ALIAS_ADDRESS"),
+        ("host", "10.0.0.0/24", "INVALID_HOST_ALIAS_ADDRESS"),
+        ("port", "70000", "INVALID_PORT_ALIAS_ADDRESS"),
+        ("port", "80-90", "INVALID_PORT_ALIAS_ADDRESS"),
+    ] {
+        refused(
+            &emu,
+            "POST",
+            ALIAS,
+            alias("a1", kind, &[address]),
+            400,
+            id,
+            ALIASES,
+        )
+        .await;
+    }
+    ok(
+        &emu,
+        "POST",
+        ALIAS,
+        alias("nets", "network", &["10.0.0.0/8", "www.example.com"]),
+    )
+    .await;
+    ok(
+        &emu,
+        "POST",
+        ALIAS,
+        alias("hosts", "host", &["10.0.0.1", "nets"]),
+    )
+    .await;
+    ok(
+        &emu,
+        "POST",
+        ALIAS,
+        alias("ports", "port", &["80", "8000:8080", "https"]),
+    )
+    .await;
+    // A port alias cannot nest a host alias.
+    refused(
+        &emu,
+        "POST",
+        ALIAS,
+        alias("p2", "port", &["hosts"]),
+        400,
+        "INVALID_PORT_ALIAS_ADDRESS",
+        ALIASES,
+    )
+    .await;
+    // More details than addresses.
+    let mut body = alias("d1", "host", &["10.0.0.1"]);
+    body["detail"] = json!(["one", "two"]);
+    refused(
+        &emu,
+        "POST",
+        ALIAS,
+        body,
+        400,
+        "TOO_MANY_ALIAS_DETAILS",
+        ALIASES,
+    )
+    .await;
+    // Fewer details than addresses: the rest is filled in.
+    let mut body = alias("d2", "host", &["10.0.0.1", "10.0.0.2"]);
+    body["detail"] = json!(["first"]);
+    let a = ok(&emu, "POST", ALIAS, body).await;
+    assert_eq!(a["detail"][0], "first");
+    assert!(
+        a["detail"][1].as_str().unwrap().starts_with("Entry added "),
+        "{a}"
+    );
+}
+
+#[tokio::test]
+async fn non_editable_fields_keep_their_value() {
+    let emu = start().await;
+    let a = ok(&emu, "POST", ALIAS, alias("kept", "host", &["10.0.0.1"])).await;
+    refused(
+        &emu,
+        "PATCH",
+        ALIAS,
+        json!({"id": a["id"], "name": "renamed"}),
+        400,
+        "FIELD_VALUE_CHANGED_WHEN_NOT_EDITABLE",
+        ALIASES,
+    )
+    .await;
+    // Sending the same value is fine.
+    ok(
+        &emu,
+        "PATCH",
+        ALIAS,
+        json!({"id": a["id"], "name": "kept", "descr": "x"}),
+    )
+    .await;
+    // A rule cannot become floating after creation.
+    refused(
+        &emu,
+        "PATCH",
+        "/api/v2/firewall/rule",
+        json!({"id": 0, "floating": true}),
+        400,
+        "FIELD_VALUE_CHANGED_WHEN_NOT_EDITABLE",
+        "/api/v2/firewall/rules",
+    )
+    .await;
+}
+
+fn rule(interfaces: &[&str]) -> Value {
+    json!({"type": "pass", "interface": interfaces, "ipprotocol": "inet", "source": "any", "destination": "any"})
+}
+
+#[tokio::test]
+async fn firewall_rule_cross_field_rules() {
+    let emu = start().await;
+    let rules = "/api/v2/firewall/rules";
+    refused(
+        &emu,
+        "POST",
+        "/api/v2/firewall/rule",
+        rule(&["lan", "wan"]),
+        400,
+        "FIREWALL_RULE_MULTIPLE_INTERFACE_WITHOUT_FLOATING",
+        rules,
+    )
+    .await;
+    let mut floating = rule(&["lan", "wan"]);
+    floating["floating"] = json!(true);
+    ok(&emu, "POST", "/api/v2/firewall/rule", floating).await;
+    let mut synproxy = rule(&["lan"]);
+    synproxy["protocol"] = json!("udp");
+    synproxy["statetype"] = json!("synproxy state");
+    refused(
+        &emu,
+        "POST",
+        "/api/v2/firewall/rule",
+        synproxy,
+        400,
+        "FIREWALL_RULE_SYNPROXY_STATE_TYPE_WITH_NON_TCP_PROTOCOL",
+        rules,
+    )
+    .await;
+    let mut flags = rule(&["lan"]);
+    flags["protocol"] = json!("tcp");
+    flags["tcp_flags_out_of"] = json!(["syn", "ack"]);
+    flags["tcp_flags_set"] = json!(["fin"]);
+    refused(
+        &emu,
+        "POST",
+        "/api/v2/firewall/rule",
+        flags,
+        400,
+        "FIREWALL_RULE_TCP_FLAGS_SET_NOT_IN_TCP_FLAGS_OUT_OF",
+        rules,
+    )
+    .await;
+    let mut pipe = rule(&["lan"]);
+    pipe["dnpipe"] = json!("nolimiter");
+    refused(
+        &emu,
+        "POST",
+        "/api/v2/firewall/rule",
+        pipe,
+        404,
+        "FIREWALL_RULE_DNPIPE_NOT_FOUND",
+        rules,
+    )
+    .await;
+    // `any` is not an interface of a non-floating rule in v2.7.1.
+    refused(
+        &emu,
+        "POST",
+        "/api/v2/firewall/rule",
+        rule(&["any"]),
+        400,
+        "FIELD_INVALID_CHOICE",
+        rules,
+    )
+    .await;
+}
+
+#[tokio::test]
+async fn deleting_every_rule_keeps_the_first_and_answers_403() {
+    let emu = start().await;
+    let all = emu
+        .query("DELETE", "/api/v2/firewall/rules", &[("all", "true")])
+        .await;
+    assert_eq!(all.status, 403, "{}", all.text);
+    assert_eq!(all.response_id(), "MODEL_MANY_MINIMUM_REACHED");
+    // pfrest deletes one by one in reverse order: all but the first are gone.
+    let left = emu.get("/api/v2/firewall/rules").await.data();
+    assert_eq!(left.as_array().unwrap().len(), 1, "{left}");
+    assert_eq!(left[0]["descr"], "Default allow LAN to any rule");
+    let one = emu
+        .query("DELETE", "/api/v2/firewall/rule", &[("id", "0")])
+        .await;
+    assert_eq!(one.status, 403);
+    assert_eq!(one.response_id(), "MODEL_MANY_MINIMUM_REACHED");
+    let put = emu.json("PUT", "/api/v2/firewall/rules", json!([])).await;
+    assert_eq!(put.status, 400);
+    assert_eq!(put.response_id(), "MODEL_REPLACE_ALL_MINIMUM_NOT_MET");
+    assert_eq!(
+        emu.get("/api/v2/firewall/rules")
+            .await
+            .data()
+            .as_array()
+            .unwrap()
+            .len(),
+        1
+    );
+}
+
+#[tokio::test]
+async fn port_forward_needs_local_port_for_tcp_and_udp() {
+    let emu = start().await;
+    let pf = json!({"interface": "wan", "protocol": "tcp", "source": "any", "destination": "wanip",
+                    "destination_port": "443", "target": "192.168.1.10"});
+    refused(
+        &emu,
+        "POST",
+        "/api/v2/firewall/nat/port_forward",
+        pf.clone(),
+        400,
+        "FIELD_IS_REQUIRED",
+        "/api/v2/firewall/nat/port_forwards",
+    )
+    .await;
+    let mut icmp = pf.clone();
+    icmp["protocol"] = json!("icmp");
+    ok(&emu, "POST", "/api/v2/firewall/nat/port_forward", icmp).await;
+    let mut good = pf;
+    good["local_port"] = json!("443");
+    ok(&emu, "POST", "/api/v2/firewall/nat/port_forward", good).await;
+}
+
+#[tokio::test]
+async fn static_route_to_a_connected_subnet_is_refused() {
+    let emu = start().await;
+    let gw = ok(&emu, "POST", "/api/v2/routing/gateway",
+        json!({"name": "LANGW", "interface": "lan", "ipprotocol": "inet", "gateway": "192.168.1.254"})).await;
+    let route = |network: &str| json!({"network": network, "gateway": gw["name"]});
+    refused(
+        &emu,
+        "POST",
+        "/api/v2/routing/static_route",
+        route("192.168.1.0/24"),
+        400,
+        "STATIC_ROUTE_CONFLICTS_WITH_IPV4_INTERFACE",
+        "/api/v2/routing/static_routes",
+    )
+    .await;
+    refused(
+        &emu,
+        "POST",
+        "/api/v2/routing/static_route",
+        route("2001:db8::/64"),
+        400,
+        "STATIC_ROUTE_NON_IPV4_NETWORK_WITH_IPV4_GATEWAY",
+        "/api/v2/routing/static_routes",
+    )
+    .await;
+    ok(
+        &emu,
+        "POST",
+        "/api/v2/routing/static_route",
+        route("10.20.0.0/16"),
+    )
+    .await;
+}
+
+#[tokio::test]
+async fn dhcp_static_mapping_outside_the_pool_and_inside_the_subnet() {
+    let emu = start().await;
+    let path = "/api/v2/services/dhcp_server/static_mapping";
+    let list = &with_query(
+        "/api/v2/services/dhcp_server/static_mappings",
+        &[("parent_id", "lan")],
+    );
+    let mapping = |ip: &str| json!({"parent_id": "lan", "mac": "00:11:22:33:44:55", "ipaddr": ip});
+    refused(
+        &emu,
+        "POST",
+        path,
+        mapping("192.168.1.150"),
+        409,
+        "DHCP_SERVER_STATIC_MAPPING_IPADDR_OVERLAPS_EXISTING_OBJECT",
+        list,
+    )
+    .await;
+    refused(
+        &emu,
+        "POST",
+        path,
+        mapping("10.9.9.9"),
+        400,
+        "DHCP_SERVER_STATIC_MAPPING_IPADDR_NOT_WITHIN_SUBNET",
+        list,
+    )
+    .await;
+    ok(&emu, "POST", path, mapping("192.168.1.50")).await;
+}
+
+#[tokio::test]
+async fn reserved_usernames_and_system_accounts() {
+    let emu = start().await;
+    for name in ["root", "nobody", "sshd"] {
+        refused(
+            &emu,
+            "POST",
+            "/api/v2/user",
+            json!({"name": name, "password": "S3cret-pass"}),
+            400,
+            "USER_CANNOT_USE_RESERVED_USERNAME",
+            "/api/v2/users",
+        )
+        .await;
+    }
+    let admin = emu.query("DELETE", "/api/v2/user", &[("id", "0")]).await;
+    assert_eq!(admin.status, 400, "{}", admin.text);
+    assert_eq!(
+        admin.response_id(),
+        "USER_WITH_SYSTEM_SCOPE_CANNOT_BE_DELETED"
+    );
+    let group = emu
+        .query("DELETE", "/api/v2/user/group", &[("id", "0")])
+        .await;
+    assert_eq!(group.status, 403, "{}", group.text);
+    assert_eq!(group.response_id(), "MODEL_CANNOT_DELETE_PROTECTED_OBJECT");
+    let wan = emu
+        .query("DELETE", "/api/v2/interface", &[("id", "wan")])
+        .await;
+    assert_eq!(wan.status, 400, "{}", wan.text);
+    assert_eq!(wan.response_id(), "NETWORK_INTERFACE_WAN_CANNOT_BE_DELETED");
+}
+
+#[tokio::test]
+async fn defaults_read_like_pfrest_not_null() {
+    let emu = start().await;
+    let a = ok(&emu, "POST", ALIAS, alias("plain", "host", &["10.0.0.1"])).await;
+    assert_eq!(a["descr"], "");
+    let r = ok(&emu, "POST", "/api/v2/firewall/rule", rule(&["lan"])).await;
+    assert_eq!(r["descr"], "");
+    assert_eq!(r["disabled"], false);
+    assert_eq!(r["log"], false);
+    assert_eq!(r["floating"], false);
+    // Fields whose conditions are not met stay null, as in pfrest.
+    assert_eq!(r["direction"], Value::Null);
+    assert_eq!(r["source_port"], Value::Null);
+    // The nullable ones stay null.
+    assert_eq!(r["protocol"], Value::Null);
+    assert_eq!(r["gateway"], Value::Null);
+}
+
+#[tokio::test]
+async fn list_lengths_use_the_length_validator_ids() {
+    let emu = start().await;
+    // An alias address list has no maximum (`many_maximum: 0`).
+    let many: Vec<String> = (0..300)
+        .map(|i| format!("10.1.{}.{}", i / 250, i % 250 + 1))
+        .collect();
+    let many: Vec<&str> = many.iter().map(String::as_str).collect();
+    ok(&emu, "POST", ALIAS, alias("big", "host", &many)).await;
+    // A required list may not be empty.
+    refused(
+        &emu,
+        "POST",
+        "/api/v2/firewall/rule",
+        rule(&[]),
+        400,
+        "FIELD_EMPTY_NOT_ALLOWED",
+        "/api/v2/firewall/rules",
+    )
+    .await;
+    // `many_minimum` of a list field: at least one auth method.
+    let before = emu.get("/api/v2/system/restapi/settings").await.data();
+    let r = emu
+        .json(
+            "PATCH",
+            "/api/v2/system/restapi/settings",
+            json!({"auth_methods": []}),
+        )
+        .await;
+    assert_eq!(r.status, 400, "{}", r.text);
+    assert_eq!(r.response_id(), "LENGTH_VALIDATOR_MINIMUM_CONSTRAINT");
+    assert_eq!(
+        emu.get("/api/v2/system/restapi/settings").await.data(),
+        before
+    );
+}
+
+#[tokio::test]
+async fn unique_together_fields() {
+    let emu = start().await;
+    let path = "/api/v2/services/dns_resolver/host_override";
+    let host = json!({"host": "nas", "domain": "home.arpa", "ip": ["192.168.1.5"]});
+    ok(&emu, "POST", path, host.clone()).await;
+    refused(
+        &emu,
+        "POST",
+        path,
+        host,
+        400,
+        "MODEL_FIELDS_NOT_UNIQUE_TOGETHER",
+        "/api/v2/services/dns_resolver/host_overrides",
+    )
+    .await;
+}
+
+#[tokio::test]
+async fn represent_interfaces_as_changes_what_is_shown_and_accepted() {
+    let emu = start().await;
+    ok(
+        &emu,
+        "PATCH",
+        "/api/v2/system/restapi/settings",
+        json!({"represent_interfaces_as": "descr"}),
+    )
+    .await;
+    let rules = emu.get("/api/v2/firewall/rules").await.data();
+    assert_eq!(rules[0]["interface"], json!(["LAN"]), "{rules}");
+    let r = ok(&emu, "POST", "/api/v2/firewall/rule", rule(&["WAN"])).await;
+    assert_eq!(r["interface"], json!(["WAN"]));
+    ok(
+        &emu,
+        "PATCH",
+        "/api/v2/system/restapi/settings",
+        json!({"represent_interfaces_as": "if"}),
+    )
+    .await;
+    let rules = emu.get("/api/v2/firewall/rules").await.data();
+    assert_eq!(
+        rules[2]["interface"],
+        json!(["em0"]),
+        "stored as the interface id `wan`"
+    );
+    let pf = ok(
+        &emu,
+        "POST",
+        "/api/v2/firewall/nat/port_forward",
+        json!({"interface": "em0", "protocol": "tcp", "source": "any", "destination": "wanip",
+               "destination_port": "80", "target": "192.168.1.10", "local_port": "80"}),
+    )
+    .await;
+    assert_eq!(pf["interface"], "em0");
+    ok(
+        &emu,
+        "PATCH",
+        "/api/v2/system/restapi/settings",
+        json!({"represent_interfaces_as": "id"}),
+    )
+    .await;
+    let pfs = emu.get("/api/v2/firewall/nat/port_forwards").await.data();
+    assert_eq!(pfs[0]["interface"], "wan");
+}
