@@ -515,7 +515,7 @@ fn check_delete(
     crate::rules::check_protected(model, obj)?;
     check_delete_guards(catalog, store, model, obj)?;
     crate::rules::check_minimum(model, remaining)?;
-    crate::rules::check_refusals(model, obj)
+    crate::rules::check_refusals(catalog, store, model, obj)
 }
 
 /// The model's own rules (pfrest's `validate_<field>` methods, unique-together) and completed

@@ -124,7 +124,8 @@ fn run(
         authorization: req.header("authorization"),
         api_key: req.header("x-api-key"),
     };
-    let user = auth::authenticate(store, &methods, &presented, &shared.jwt_secret)?;
+    let rule = auth::requested_rule(crate::rules::version(&shared.catalog));
+    let user = auth::authenticate(store, &methods, &presented, &shared.jwt_secret, rule)?;
     auth::authorize(store, &user, &auth::privilege_for(&req.path, &req.method))?;
 
     // 4. Access list: by weight, first match; no match denies.

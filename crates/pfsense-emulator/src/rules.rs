@@ -1237,7 +1237,45 @@ pub fn check_minimum(model: &str, remaining: usize) -> ApiResult<()> {
     Ok(())
 }
 
-pub fn check_refusals(model: &str, obj: &Obj) -> ApiResult<()> {
+/// Where a certificate authority counts as in use (pfSense's `ca_in_use`: OpenVPN servers and
+/// clients, IPsec peers, LDAP servers): (model, field holding the CA's refid).
+pub const CA_USERS: &[(&str, &str)] = &[
+    ("OpenVPNServer", "caref"),
+    ("OpenVPNClient", "caref"),
+    ("IPsecPhase1", "caref"),
+    ("AuthServer", "ldap_caref"),
+];
+
+/// The status pfrest answers when a CA in use is deleted: 403 (ForbiddenError) before v2.7.4,
+/// 409 (ConflictError) from v2.7.4 on, keyed by the first version of each.
+pub const CA_IN_USE_STATUS: &[((u32, u32, u32), u16)] = &[((0, 0, 0), 403), ((2, 7, 4), 409)];
+
+pub fn check_refusals(catalog: &Catalog, store: &Store, model: &str, obj: &Obj) -> ApiResult<()> {
+    if model == "CertificateAuthority"
+        && let Some(refid) = obj.get("refid").and_then(Value::as_str)
+    {
+        let in_use = CA_USERS.iter().any(|(m, f)| {
+            store
+                .collections
+                .get(*m)
+                .into_iter()
+                .flatten()
+                .any(|o| o.get(*f).and_then(Value::as_str) == Some(refid))
+        });
+        if in_use {
+            let v = version(catalog);
+            let status = CA_IN_USE_STATUS
+                .iter()
+                .rev()
+                .find(|(since, _)| v >= *since)
+                .map_or(409, |(_, s)| *s);
+            return Err(ApiError::new(
+                status,
+                "CERTIFICATE_AUTHORITY_CANNOT_BE_DELETED_WHILE_IN_USE",
+                "Certificate authority cannot be deleted because it is in use.",
+            ));
+        }
+    }
     for (m, field, value, when_equal, status, id) in DELETE_REFUSALS {
         if *m != model {
             continue;

@@ -178,7 +178,6 @@ pub const DELETE_GUARDS: &[(&str, &str, &str, &str)] = &[
     ("FirewallAlias", "name", "FirewallAlias", "address"),
     ("FirewallSchedule", "name", "FirewallRule", "sched"),
     ("RoutingGateway", "name", "StaticRoute", "gateway"),
-    ("CertificateAuthority", "refid", "Certificate", "caref"),
     ("Certificate", "refid", "WebGUISettings", "sslcertref"),
 ];
 

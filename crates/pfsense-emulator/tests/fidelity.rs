@@ -533,3 +533,173 @@ async fn represent_interfaces_as_changes_what_is_shown_and_accepted() {
     let pfs = emu.get("/api/v2/firewall/nat/port_forwards").await.data();
     assert_eq!(pfs[0]["interface"], "wan");
 }
+
+/// A spec of another pfrest version from `../shared/specs` (or `PFSENSE_SPECS_DIR`).
+fn versioned_spec(version: &str) -> std::path::PathBuf {
+    let dir = std::env::var("PFSENSE_SPECS_DIR")
+        .map(std::path::PathBuf::from)
+        .unwrap_or_else(|_| {
+            std::path::PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../../shared/specs")
+        });
+    let path = dir.join(format!("openapi-{version}.json"));
+    assert!(
+        path.exists(),
+        "{} is missing (set PFSENSE_SPECS_DIR)",
+        path.display()
+    );
+    path
+}
+
+/// An emulator of `spec` (None = v2.7.1) seeded with a CA `ca1` that an OpenVPN server uses and
+/// a CA `ca2` that only signed a certificate.
+async fn with_cas(spec: Option<std::path::PathBuf>) -> Emu {
+    let state = json!({"collections": {
+        "CertificateAuthority": [
+            {"refid": "ca1", "descr": "VPN CA", "crt": "", "prv": ""},
+            {"refid": "ca2", "descr": "Web CA", "crt": "", "prv": ""}
+        ],
+        "Certificate": [{"refid": "c1", "descr": "web", "caref": "ca2", "crt": "", "prv": ""}],
+        "OpenVPNServer": [{"vpnid": 1, "mode": "server_tls", "caref": "ca1", "certref": "c1"}]
+    }});
+    let file = std::env::temp_dir().join(format!(
+        "emu-cas-{}-{}.json",
+        std::process::id(),
+        spec.is_some()
+    ));
+    std::fs::write(&file, state.to_string()).unwrap();
+    let mut config = match spec {
+        Some(path) => pfsense_emulator::EmulatorConfig::new(path),
+        None => common::config(),
+    };
+    config.state_file = Some(file);
+    common::start_with(config).await
+}
+
+#[tokio::test]
+async fn certificate_authorities_in_use_by_version() {
+    let emu = with_cas(None).await;
+    let cas = "/api/v2/system/certificate_authorities";
+    let r = emu
+        .query(
+            "DELETE",
+            "/api/v2/system/certificate_authority",
+            &[("id", "0")],
+        )
+        .await;
+    assert_eq!(r.status, 403, "v2.7.1 answers ForbiddenError: {}", r.text);
+    assert_eq!(
+        r.response_id(),
+        "CERTIFICATE_AUTHORITY_CANNOT_BE_DELETED_WHILE_IN_USE"
+    );
+    assert_eq!(emu.get(cas).await.data().as_array().unwrap().len(), 2);
+    // A CA that only signed certificates goes, and the certificates lose their `caref`.
+    let r = emu
+        .query(
+            "DELETE",
+            "/api/v2/system/certificate_authority",
+            &[("id", "1")],
+        )
+        .await;
+    assert_eq!(r.status, 200, "{}", r.text);
+    let certs = emu.get("/api/v2/system/certificates").await.data();
+    assert_eq!(certs[0]["caref"], Value::Null, "{certs}");
+
+    let emu = with_cas(Some(versioned_spec("v2.10.0"))).await;
+    let r = emu
+        .query(
+            "DELETE",
+            "/api/v2/system/certificate_authority",
+            &[("id", "0")],
+        )
+        .await;
+    assert_eq!(
+        r.status, 409,
+        "v2.7.4 and later answer ConflictError: {}",
+        r.text
+    );
+    assert_eq!(
+        r.response_id(),
+        "CERTIFICATE_AUTHORITY_CANNOT_BE_DELETED_WHILE_IN_USE"
+    );
+}
+
+#[tokio::test]
+async fn crl_fields_editable_by_version() {
+    let state = json!({"collections": {
+        "CertificateAuthority": [{"refid": "ca1", "descr": "CA", "crt": "", "prv": ""}],
+        "CertificateRevocationList": [{"refid": "crl1", "caref": "ca1", "descr": "old", "method": "internal", "lifetime": 730, "serial": 0}]
+    }});
+    for (spec, status) in [(None, 400), (Some(versioned_spec("v2.10.0")), 200)] {
+        let file =
+            std::env::temp_dir().join(format!("emu-crl-{}-{status}.json", std::process::id()));
+        std::fs::write(&file, state.to_string()).unwrap();
+        let mut config = match spec {
+            Some(path) => pfsense_emulator::EmulatorConfig::new(path),
+            None => common::config(),
+        };
+        config.state_file = Some(file);
+        let emu = common::start_with(config).await;
+        let r = emu
+            .json(
+                "PATCH",
+                "/api/v2/system/crl",
+                json!({"id": 0, "descr": "renamed"}),
+            )
+            .await;
+        assert_eq!(r.status, status, "{}", r.text);
+        if status == 400 {
+            assert_eq!(r.response_id(), "FIELD_VALUE_CHANGED_WHEN_NOT_EDITABLE");
+        }
+        // `method` stays fixed in every version.
+        let r = emu
+            .json(
+                "PATCH",
+                "/api/v2/system/crl",
+                json!({"id": 0, "method": "existing"}),
+            )
+            .await;
+        assert_eq!(r.status, 400, "{}", r.text);
+        assert_eq!(r.response_id(), "FIELD_VALUE_CHANGED_WHEN_NOT_EDITABLE");
+    }
+}
+
+#[tokio::test]
+async fn an_invalid_api_key_is_skipped_before_v2_10_and_fails_after() {
+    for (spec, status) in [(None, 200), (Some(versioned_spec("v2.10.0")), 401)] {
+        let mut config = match spec {
+            Some(path) => pfsense_emulator::EmulatorConfig::new(path),
+            None => common::config(),
+        };
+        config.enable_key_auth = true;
+        let emu = common::start_with(config).await;
+        ok(
+            &emu,
+            "PATCH",
+            "/api/v2/system/restapi/settings",
+            json!({"auth_methods": ["KeyAuth", "BasicAuth"]}),
+        )
+        .await;
+        let r = emu
+            .send(
+                emu.client
+                    .get(emu.url("/api/v2/system/version"))
+                    .basic_auth("admin", Some("pfsense"))
+                    .header("X-API-Key", "0123456789abcdef"),
+            )
+            .await;
+        assert_eq!(r.status, status, "{}", r.text);
+        if status == 401 {
+            assert_eq!(r.response_id(), "AUTH_AUTHENTICATION_FAILED");
+        }
+        // A valid key works in both.
+        let key = emu.emu.api_key().unwrap().to_string();
+        let r = emu
+            .send(
+                emu.client
+                    .get(emu.url("/api/v2/system/version"))
+                    .header("X-API-Key", key),
+            )
+            .await;
+        assert_eq!(r.status, 200, "{}", r.text);
+    }
+}
