@@ -389,7 +389,7 @@ fn lookup_field(store: &Store, model: &str, field: &str, value: &str) -> bool {
 }
 
 /// References to other objects must resolve ("a reference to a missing object is 404").
-pub fn check_references(store: &Store, model: &str, obj: &Obj) -> ApiResult<()> {
+pub fn check_references(catalog: &Catalog, store: &Store, model: &str, obj: &Obj) -> ApiResult<()> {
     for (m, field, target) in tables::REFERENCES {
         if *m != model {
             continue;
@@ -406,7 +406,9 @@ pub fn check_references(store: &Store, model: &str, obj: &Obj) -> ApiResult<()> 
         for value in values {
             let (ok, target_model, target_field) = match target {
                 RefTarget::Interface(keywords) => (
-                    keywords.contains(&value.as_str()) || interface_exists(store, &value),
+                    keywords.contains(&value.as_str())
+                        || interface_exists(store, &value)
+                        || crate::rules::extra_interface_allowed(catalog, model, obj, &value),
                     "NetworkInterface",
                     "id",
                 ),
@@ -793,7 +795,7 @@ fn item_create(ctx: &mut Ctx) -> ApiResult<Value> {
     let pid = ctx.control.parent_id.clone();
     let existing = list_mut(ctx.catalog, ctx.store, &model, pid.as_ref())?.clone();
     check_unique(&model, &existing, &obj, None)?;
-    check_references(ctx.store, &model, &obj)?;
+    check_references(ctx.catalog, ctx.store, &model, &obj)?;
     apply_rules(
         ctx,
         &model,
@@ -856,7 +858,7 @@ fn item_update(ctx: &mut Ctx) -> ApiResult<Value> {
     )?;
     special::validate_values(&model, &obj)?;
     check_unique(&model, &existing, &obj, Some(idx))?;
-    check_references(ctx.store, &model, &obj)?;
+    check_references(ctx.catalog, ctx.store, &model, &obj)?;
     apply_rules(
         ctx,
         &model,
@@ -1009,7 +1011,7 @@ fn plural_put(ctx: &mut Ctx) -> ApiResult<Value> {
             check_unique(&model, &existing, &obj, None)?;
         }
         check_unique(&model, &new_items, &obj, None)?;
-        check_references(ctx.store, &model, &obj)?;
+        check_references(ctx.catalog, ctx.store, &model, &obj)?;
         apply_rules(ctx, &model, &mut obj, None, None, None, &new_items)?;
         generate_read_only(ctx, &model, &mut obj);
         new_items.push(Value::Object(obj));
@@ -1126,7 +1128,7 @@ fn singleton_patch(ctx: &mut Ctx) -> ApiResult<Value> {
     let input = data_object(ctx)?;
     let obj = merge_and_validate(ctx.catalog, &model, &base, &input, Mode::Update, None)?;
     special::validate_values(&model, &obj)?;
-    check_references(ctx.store, &model, &obj)?;
+    check_references(ctx.catalog, ctx.store, &model, &obj)?;
     ctx.store.singletons.insert(model.clone(), obj.clone());
     after_write(ctx, "Modified", &model, None);
     Ok(represent(ctx.catalog, ctx.store, &model, &obj, None, None))
@@ -1164,7 +1166,7 @@ fn action(ctx: &mut Ctx) -> ApiResult<Answer> {
     let input = data_object(ctx)?;
     let mut obj = merge_and_validate(ctx.catalog, &model, &Obj::new(), &input, Mode::Create, None)?;
     special::validate_values(&model, &obj)?;
-    check_references(ctx.store, &model, &obj)?;
+    check_references(ctx.catalog, ctx.store, &model, &obj)?;
     generate_read_only(ctx, &model, &mut obj);
     if let Some((_, target)) = tables::ACTION_CREATES.iter().find(|(m, _)| *m == model) {
         let mut stored = obj.clone();

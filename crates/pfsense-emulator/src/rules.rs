@@ -72,6 +72,22 @@ pub const NOT_EDITABLE: &[(&str, &str, Option<(u32, u32, u32)>)] = &[
     ("WireGuardTunnel", "name", None),
 ];
 
+/// Interface keywords some versions accept on top of the configured interfaces: (model,
+/// keyword, first version, only on floating rules). FirewallRule: `any` from v2.7.2 (meant for
+/// floating rules; v2.10.0's model offers it as a choice without checking `floating`).
+pub const VERSIONED_INTERFACE_KEYWORDS: &[(&str, &str, (u32, u32, u32), bool)] =
+    &[("FirewallRule", "any", (2, 7, 2), false)];
+
+pub fn extra_interface_allowed(catalog: &Catalog, model: &str, obj: &Obj, value: &str) -> bool {
+    let v = version(catalog);
+    let floating = crate::validate::truthy(obj.get("floating").unwrap_or(&Value::Null));
+    VERSIONED_INTERFACE_KEYWORDS
+        .iter()
+        .any(|(m, k, since, needs_floating)| {
+            *m == model && *k == value && v >= *since && (floating || !needs_floating)
+        })
+}
+
 pub fn is_not_editable(catalog: &Catalog, model: &str, field: &str) -> bool {
     let v = version(catalog);
     NOT_EDITABLE

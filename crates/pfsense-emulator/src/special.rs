@@ -393,7 +393,7 @@ fn flush_table(ctx: &mut Ctx) -> ApiResult<Answer> {
 
 fn renew(ctx: &mut Ctx, model: &str, ref_field: &str) -> ApiResult<Answer> {
     let mut obj = validated(ctx)?;
-    crate::engine::check_references(ctx.store, &ctx.entry.model, &obj)?;
+    crate::engine::check_references(ctx.catalog, ctx.store, &ctx.entry.model, &obj)?;
     let refid = obj
         .get(ref_field)
         .and_then(Value::as_str)

@@ -703,3 +703,111 @@ async fn an_invalid_api_key_is_skipped_before_v2_10_and_fails_after() {
         assert_eq!(r.status, 200, "{}", r.text);
     }
 }
+
+#[tokio::test]
+async fn any_interface_on_rules_from_v2_7_2() {
+    let mut floating_any = rule(&["any"]);
+    floating_any["floating"] = json!(true);
+    let emu = start().await;
+    let r = emu
+        .json("POST", "/api/v2/firewall/rule", floating_any.clone())
+        .await;
+    assert_eq!(r.status, 400, "v2.7.1 has no `any` interface: {}", r.text);
+    assert_eq!(r.response_id(), "FIELD_INVALID_CHOICE");
+    let emu = common::start_with(pfsense_emulator::EmulatorConfig::new(versioned_spec(
+        "v2.10.0",
+    )))
+    .await;
+    ok(&emu, "POST", "/api/v2/firewall/rule", floating_any).await;
+}
+
+#[tokio::test]
+async fn dry_run_from_v2_8_with_pfrest_plural_quirks() {
+    let emu = common::start_with(pfsense_emulator::EmulatorConfig::new(versioned_spec(
+        "v2.10.0",
+    )))
+    .await;
+    let mut body = alias("dry", "host", &["10.0.0.1"]);
+    body["dry_run"] = json!(true);
+    let a = ok(&emu, "POST", ALIAS, body).await;
+    assert_eq!(a["name"], "dry", "the would-be object");
+    assert_eq!(emu.get(ALIASES).await.data(), json!([]), "nothing written");
+    let pending = emu.get("/api/v2/firewall/apply").await.data();
+    assert_eq!(pending["applied"], true, "nothing pending: {pending}");
+    // The firewall's own verdict on an invalid one.
+    let mut bad = alias("dry-run", "host", &["10.0.0.1"]);
+    bad["dry_run"] = json!(true);
+    refused(
+        &emu,
+        "POST",
+        ALIAS,
+        bad,
+        400,
+        "INVALID_FIREWALL_ALIAS_NAME",
+        ALIASES,
+    )
+    .await;
+    // The header does the same, on PATCH and DELETE too.
+    ok(&emu, "POST", ALIAS, alias("real", "host", &["10.0.0.1"])).await;
+    let before = emu.get(ALIASES).await.data();
+    let r = emu
+        .send(
+            emu.request("PATCH", ALIAS)
+                .header("Prefer", "dry-run")
+                .json(&json!({"id": 0, "descr": "changed"})),
+        )
+        .await;
+    assert_eq!(r.status, 200, "{}", r.text);
+    assert_eq!(r.data()["descr"], "changed");
+    let r = emu
+        .send(
+            emu.request("DELETE", &with_query(ALIAS, &[("id", "0")]))
+                .header("Prefer", "dry-run"),
+        )
+        .await;
+    assert_eq!(r.status, 200, "{}", r.text);
+    assert_eq!(emu.get(ALIASES).await.data(), before);
+    // Type and method checks.
+    let r = emu
+        .json(
+            "POST",
+            ALIAS,
+            json!({"name": "x1", "type": "host", "dry_run": "yes"}),
+        )
+        .await;
+    assert_eq!(
+        r.response_id(),
+        "ENDPOINT_DRY_RUN_FIELD_INVALID_TYPE",
+        "{}",
+        r.text
+    );
+    let r = emu.query("GET", ALIASES, &[("dry_run", "true")]).await;
+    assert_eq!(r.status, 400);
+    assert_eq!(r.response_id(), "ENDPOINT_DRY_RUN_NOT_SUPPORTED_ON_GET");
+    // Plural PUT with dry run answers 500 and changes nothing; plural DELETE ignores it.
+    let r = emu
+        .send(
+            emu.request("PUT", ALIASES)
+                .header("Prefer", "dry-run")
+                .json(&json!([])),
+        )
+        .await;
+    assert_eq!(r.status, 500, "{}", r.text);
+    assert_eq!(emu.get(ALIASES).await.data(), before);
+    let r = emu
+        .query("DELETE", ALIASES, &[("name", "real"), ("dry_run", "true")])
+        .await;
+    assert_eq!(r.status, 200, "{}", r.text);
+    assert_eq!(
+        emu.get(ALIASES).await.data(),
+        json!([]),
+        "really deleted, as pfrest does"
+    );
+
+    // v2.7.1 knows no dry run: the write happens.
+    let emu = start().await;
+    let mut body = alias("written", "host", &["10.0.0.1"]);
+    body["dry_run"] = json!(true);
+    ok(&emu, "POST", ALIAS, body).await;
+    assert_eq!(emu.get(ALIASES).await.data().as_array().unwrap().len(), 1);
+}
