@@ -16,6 +16,9 @@ use std::net::{IpAddr, Ipv4Addr};
 // ---------------------------------------------------------------------------------------------
 // Versions
 
+/// A pfrest version `(major, minor, patch)`.
+pub type Version = (u32, u32, u32);
+
 /// pfrest's version as `(major, minor, patch)` from the spec's `info.version` (`v2.7.1`).
 pub fn version(catalog: &Catalog) -> (u32, u32, u32) {
     parse_version(&catalog.spec.api_version).unwrap_or((2, 7, 1))
@@ -35,7 +38,7 @@ pub fn parse_version(text: &str) -> Option<(u32, u32, u32)> {
 /// Fields that keep their value after creation (`editable: false` in pfrest's models; a PATCH
 /// with a different value → 400 `FIELD_VALUE_CHANGED_WHEN_NOT_EDITABLE`): (model, field, the
 /// first version in which the field became editable, if any).
-pub const NOT_EDITABLE: &[(&str, &str, Option<(u32, u32, u32)>)] = &[
+pub const NOT_EDITABLE: &[(&str, &str, Option<Version>)] = &[
     ("AuthServer", "name", None),
     // CertificateRevocationList: descr, lifetime and serial became editable in v2.7.4.
     ("CertificateRevocationList", "descr", Some((2, 7, 4))),
@@ -75,7 +78,7 @@ pub const NOT_EDITABLE: &[(&str, &str, Option<(u32, u32, u32)>)] = &[
 /// Interface keywords some versions accept on top of the configured interfaces: (model,
 /// keyword, first version, only on floating rules). FirewallRule: `any` from v2.7.2 (meant for
 /// floating rules; v2.10.0's model offers it as a choice without checking `floating`).
-pub const VERSIONED_INTERFACE_KEYWORDS: &[(&str, &str, (u32, u32, u32), bool)] =
+pub const VERSIONED_INTERFACE_KEYWORDS: &[(&str, &str, Version, bool)] =
     &[("FirewallRule", "any", (2, 7, 2), false)];
 
 pub fn extra_interface_allowed(catalog: &Catalog, model: &str, obj: &Obj, value: &str) -> bool {
