@@ -27,12 +27,37 @@ pub struct Presented<'a> {
     pub api_key: Option<&'a str>,
 }
 
+/// When a method counts as "requested" (the first requested method decides), by pfrest version:
+/// up to v2.9, Basic as soon as a user name or password is sent, a key or token only when it
+/// validates (an invalid `X-API-Key` is skipped); from v2.10.0 Basic only with both user name and
+/// password, and a key or token whenever its header is present (an invalid one fails).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Requested {
+    Lenient,
+    ByHeader,
+}
+
+/// The rule of each version range, keyed by its first version.
+pub const REQUESTED_BY_VERSION: &[((u32, u32, u32), Requested)] = &[
+    ((0, 0, 0), Requested::Lenient),
+    ((2, 10, 0), Requested::ByHeader),
+];
+
+pub fn requested_rule(version: (u32, u32, u32)) -> Requested {
+    REQUESTED_BY_VERSION
+        .iter()
+        .rev()
+        .find(|(since, _)| version >= *since)
+        .map_or(Requested::Lenient, |(_, r)| *r)
+}
+
 /// Authenticate; returns the user name.
 pub fn authenticate(
     store: &Store,
     methods: &[String],
     presented: &Presented,
     jwt_secret: &[u8],
+    rule: Requested,
 ) -> ApiResult<String> {
     let basic = presented.authorization.and_then(|h| {
         let (scheme, rest) = h.trim().split_once(' ')?;
@@ -53,7 +78,11 @@ pub fn authenticate(
                     .and_then(|b| String::from_utf8(b).ok())
                     .unwrap_or_default();
                 let (user, password) = decoded.split_once(':').unwrap_or((&decoded, ""));
-                if user.is_empty() && password.is_empty() {
+                let requested = match rule {
+                    Requested::Lenient => !user.is_empty() || !password.is_empty(),
+                    Requested::ByHeader => !user.is_empty() && !password.is_empty(),
+                };
+                if !requested {
                     continue;
                 }
                 return if check_password(store, user, password) {
@@ -62,19 +91,22 @@ pub fn authenticate(
                     Err(auth_failed(true))
                 };
             }
-            // Key and JWT count only when their credential validates.
             "KeyAuth" => {
-                if let Some(key) = presented.api_key
-                    && let Some(user) = key_owner(store, key)
-                {
-                    return Ok(user);
+                if let Some(key) = presented.api_key {
+                    match key_owner(store, key) {
+                        Some(user) => return Ok(user),
+                        None if rule == Requested::ByHeader => return Err(auth_failed(false)),
+                        None => {}
+                    }
                 }
             }
             "JWTAuth" => {
-                if let Some(token) = bearer
-                    && let Some(user) = verify_jwt(store, token, jwt_secret)
-                {
-                    return Ok(user);
+                if let Some(token) = bearer {
+                    match verify_jwt(store, token, jwt_secret) {
+                        Some(user) => return Ok(user),
+                        None if rule == Requested::ByHeader => return Err(auth_failed(false)),
+                        None => {}
+                    }
                 }
             }
             _ => {}

@@ -96,7 +96,11 @@ impl Catalog {
             {
                 let op = &spec.operations[i];
                 let req = required_on_create.entry(entry.model.clone()).or_default();
-                for arg in op.args.iter().filter(|a| a.required) {
+                for arg in op
+                    .args
+                    .iter()
+                    .filter(|a| a.required || a.required_when_available)
+                {
                     if !matches!(arg.name.as_str(), "id" | "parent_id") {
                         req.insert(arg.name.clone());
                     }

@@ -287,6 +287,7 @@ pub fn represent(
         }
         out.insert(name.to_string(), value);
     }
+    crate::rules::interfaces_to_shown(store, model, &mut out);
     Value::Object(out)
 }
 
@@ -389,7 +390,7 @@ fn lookup_field(store: &Store, model: &str, field: &str, value: &str) -> bool {
 }
 
 /// References to other objects must resolve ("a reference to a missing object is 404").
-pub fn check_references(store: &Store, model: &str, obj: &Obj) -> ApiResult<()> {
+pub fn check_references(catalog: &Catalog, store: &Store, model: &str, obj: &Obj) -> ApiResult<()> {
     for (m, field, target) in tables::REFERENCES {
         if *m != model {
             continue;
@@ -406,7 +407,9 @@ pub fn check_references(store: &Store, model: &str, obj: &Obj) -> ApiResult<()> 
         for value in values {
             let (ok, target_model, target_field) = match target {
                 RefTarget::Interface(keywords) => (
-                    keywords.contains(&value.as_str()) || interface_exists(store, &value),
+                    keywords.contains(&value.as_str())
+                        || interface_exists(store, &value)
+                        || crate::rules::extra_interface_allowed(catalog, model, obj, &value),
                     "NetworkInterface",
                     "id",
                 ),
@@ -423,6 +426,15 @@ pub fn check_references(store: &Store, model: &str, obj: &Obj) -> ApiResult<()> 
                     "name",
                 ),
             };
+            if !ok && matches!(target, RefTarget::Interface(_)) {
+                // pfrest's InterfaceField offers the configured interfaces as choices.
+                return Err(ApiError::bad(
+                    "FIELD_INVALID_CHOICE",
+                    format!(
+                        "Field `{field}` must be one of the configured interfaces, received `{value}`."
+                    ),
+                ));
+            }
             if !ok {
                 return Err(ApiError::new(
                     404,
@@ -487,21 +499,50 @@ pub fn check_delete_guards(
     .with_data(Value::Array(referencing)))
 }
 
-fn is_protected(model: &str, obj: &Obj) -> bool {
-    tables::PROTECTED_OBJECTS
+/// Objects a replace-all keeps (first) instead of deleting.
+fn is_kept_on_replace(model: &str, obj: &Obj) -> bool {
+    tables::KEPT_ON_REPLACE
         .iter()
         .any(|(m, f, v)| *m == model && obj.get(*f).and_then(Value::as_str) == Some(*v))
 }
 
-fn protected_error(model: &str) -> ApiError {
-    ApiError::new(
-        403,
-        "MODEL_CANNOT_DELETE_PROTECTED_OBJECT",
-        format!(
-            "This {} is protected and cannot be deleted.",
-            verbose_name(model)
-        ),
-    )
+/// pfrest's delete checks for one object, in its order: protected, referenced, the model's
+/// minimum (`remaining` = objects in its list before this delete), the model's own refusals.
+fn check_delete(
+    catalog: &Catalog,
+    store: &Store,
+    model: &str,
+    obj: &Obj,
+    remaining: usize,
+) -> ApiResult<()> {
+    crate::rules::check_protected(model, obj)?;
+    check_delete_guards(catalog, store, model, obj)?;
+    crate::rules::check_minimum(model, remaining)?;
+    crate::rules::check_refusals(catalog, store, model, obj)
+}
+
+/// The model's own rules (pfrest's `validate_<field>` methods, unique-together) and completed
+/// fields, on a merged object about to be stored.
+fn apply_rules(
+    ctx: &Ctx,
+    model: &str,
+    obj: &mut Obj,
+    initial: Option<&Obj>,
+    parent: Option<&Obj>,
+    index: Option<usize>,
+    siblings: &[Value],
+) -> ApiResult<()> {
+    crate::rules::check(&crate::rules::RuleCtx {
+        store: ctx.store,
+        model,
+        obj,
+        initial,
+        parent,
+        index,
+        siblings,
+    })?;
+    crate::rules::complete(model, obj);
+    Ok(())
 }
 
 /// Fill fields the firewall computes (trackers, refids, uids, timestamps) on create.
@@ -740,7 +781,8 @@ fn item_get(ctx: &mut Ctx) -> ApiResult<Value> {
 
 fn item_create(ctx: &mut Ctx) -> ApiResult<Value> {
     let model = ctx.entry.model.clone();
-    let input = data_object(ctx)?;
+    let mut input = data_object(ctx)?;
+    crate::rules::interfaces_to_internal(ctx.store, &model, &mut input);
     let parent = parent_object(ctx, &model)?;
     let mut obj = merge_and_validate(
         ctx.catalog,
@@ -754,7 +796,16 @@ fn item_create(ctx: &mut Ctx) -> ApiResult<Value> {
     let pid = ctx.control.parent_id.clone();
     let existing = list_mut(ctx.catalog, ctx.store, &model, pid.as_ref())?.clone();
     check_unique(&model, &existing, &obj, None)?;
-    check_references(ctx.store, &model, &obj)?;
+    check_references(ctx.catalog, ctx.store, &model, &obj)?;
+    apply_rules(
+        ctx,
+        &model,
+        &mut obj,
+        None,
+        parent.as_ref(),
+        None,
+        &existing,
+    )?;
     special::assign_string_id(ctx.store, &model, &existing, &mut obj)?;
     generate_read_only(ctx, &model, &mut obj);
     let control = ctx.control.clone();
@@ -782,6 +833,7 @@ fn item_update(ctx: &mut Ctx) -> ApiResult<Value> {
     let idx = find_index(&model, &existing, &id)?;
     let base = existing[idx].as_object().cloned().unwrap_or_default();
     let mut input = data_object(ctx)?;
+    crate::rules::interfaces_to_internal(ctx.store, &model, &mut input);
     if ctx.control.append || ctx.control.remove {
         for (key, value) in input.iter_mut() {
             let (Some(Value::Array(old)), Value::Array(given)) = (base.get(key), value.clone())
@@ -807,7 +859,16 @@ fn item_update(ctx: &mut Ctx) -> ApiResult<Value> {
     )?;
     special::validate_values(&model, &obj)?;
     check_unique(&model, &existing, &obj, Some(idx))?;
-    check_references(ctx.store, &model, &obj)?;
+    check_references(ctx.catalog, ctx.store, &model, &obj)?;
+    apply_rules(
+        ctx,
+        &model,
+        &mut obj,
+        Some(&base),
+        parent.as_ref(),
+        Some(idx),
+        &existing,
+    )?;
     touch_updated(ctx, &model, &mut obj);
     special::enrich_updated(&model, &mut obj);
     let control = ctx.control.clone();
@@ -834,10 +895,7 @@ fn item_delete(ctx: &mut Ctx) -> ApiResult<Value> {
     let existing = list_mut(ctx.catalog, ctx.store, &model, pid.as_ref())?.clone();
     let idx = find_index(&model, &existing, &id)?;
     let obj = existing[idx].as_object().cloned().unwrap_or_default();
-    if is_protected(&model, &obj) {
-        return Err(protected_error(&model));
-    }
-    check_delete_guards(ctx.catalog, ctx.store, &model, &obj)?;
+    check_delete(ctx.catalog, ctx.store, &model, &obj, existing.len())?;
     let shown_id = id_at(&model, &existing, idx);
     let items = list_mut(ctx.catalog, ctx.store, &model, pid.as_ref())?;
     items.remove(idx);
@@ -923,19 +981,29 @@ fn plural_put(ctx: &mut Ctx) -> ApiResult<Value> {
         .get(&model)
         .cloned()
         .unwrap_or_default();
+    // pfrest's replace_all: at least `many_minimum` new objects.
+    if let Some(min) = crate::rules::many_minimum(&model)
+        && given.len() < min
+    {
+        return Err(ApiError::bad(
+            "MODEL_REPLACE_ALL_MINIMUM_NOT_MET",
+            format!("A minimum of {min} new objects is required to replace all existing objects."),
+        ));
+    }
     // Protected objects are kept, first.
     let mut new_items: Vec<Value> = existing
         .iter()
-        .filter(|o| o.as_object().is_some_and(|o| is_protected(&model, o)))
+        .filter(|o| o.as_object().is_some_and(|o| is_kept_on_replace(&model, o)))
         .cloned()
         .collect();
     for item in given {
-        let Value::Object(input) = item else {
+        let Value::Object(mut input) = item else {
             return Err(ApiError::bad(
                 "ENDPOINT_REQUEST_DATA_MUST_BE_INDEXED_ARRAY",
                 "Every item of the list must be an object.",
             ));
         };
+        crate::rules::interfaces_to_internal(ctx.store, &model, &mut input);
         let mut obj =
             merge_and_validate(ctx.catalog, &model, &Obj::new(), &input, Mode::Create, None)?;
         special::validate_values(&model, &obj)?;
@@ -944,17 +1012,10 @@ fn plural_put(ctx: &mut Ctx) -> ApiResult<Value> {
             check_unique(&model, &existing, &obj, None)?;
         }
         check_unique(&model, &new_items, &obj, None)?;
-        check_references(ctx.store, &model, &obj)?;
+        check_references(ctx.catalog, ctx.store, &model, &obj)?;
+        apply_rules(ctx, &model, &mut obj, None, None, None, &new_items)?;
         generate_read_only(ctx, &model, &mut obj);
         new_items.push(Value::Object(obj));
-    }
-    if let Some((_, min)) = tables::MANY_MINIMUM.iter().find(|(m, _)| *m == model)
-        && new_items.len() < *min
-    {
-        return Err(ApiError::bad(
-            "MODEL_REPLACE_ALL_MINIMUM_NOT_MET",
-            format!("At least {min} object(s) must remain."),
-        ));
     }
     keep_sorted(&model, &mut new_items, &ctx.control);
     ctx.store
@@ -989,7 +1050,6 @@ fn plural_delete(ctx: &mut Ctx) -> ApiResult<Value> {
         ));
     }
     let all = enumerate(ctx.catalog, ctx.store, &model);
-    let total = all.len();
     let mut doomed = Vec::new();
     for (pid, idx, id, obj) in all {
         let shown = represent(ctx.catalog, ctx.store, &model, &obj, Some(id), pid.clone());
@@ -1011,36 +1071,32 @@ fn plural_delete(ctx: &mut Ctx) -> ApiResult<Value> {
         Some(l) if l > 0 => doomed.into_iter().skip(skip).take(l).collect(),
         _ => doomed.into_iter().skip(skip).collect(),
     };
-    if let Some((_, min)) = tables::MANY_MINIMUM.iter().find(|(m, _)| *m == model)
-        && total - doomed.len() < *min
-    {
-        return Err(ApiError::new(
-            403,
-            "MODEL_MANY_MINIMUM_REACHED",
-            format!(
-                "At least {min} {} object(s) must remain.",
-                verbose_name(&model)
-            ),
-        ));
-    }
-    for (_, _, _, obj) in &doomed {
-        if is_protected(&model, obj) {
-            return Err(protected_error(&model));
-        }
-        check_delete_guards(ctx.catalog, ctx.store, &model, obj)?;
-    }
-    // Plural deletes run in reverse order so earlier indexes stay valid.
+    // pfrest deletes the matches one by one in reverse order, each with the single-delete
+    // checks; the first refusal ends the request with its error and the objects deleted before
+    // it stay deleted (e.g. deleting every firewall rule removes all but the first, then 403
+    // `MODEL_MANY_MINIMUM_REACHED`).
     let mut order: Vec<&(Option<Value>, usize, Value, Obj)> = doomed.iter().collect();
     order.sort_by_key(|d| std::cmp::Reverse(d.1));
+    let mut deleted = 0;
+    let mut refusal = None;
     for (pid, idx, _, obj) in order {
+        let remaining = list_mut(ctx.catalog, ctx.store, &model, pid.as_ref())?.len();
+        if let Err(e) = check_delete(ctx.catalog, ctx.store, &model, obj, remaining) {
+            refusal = Some(e);
+            break;
+        }
         let items = list_mut(ctx.catalog, ctx.store, &model, pid.as_ref())?;
         if *idx < items.len() {
             items.remove(*idx);
         }
         special::after_delete(ctx.store, &model, obj);
+        deleted += 1;
     }
-    if !doomed.is_empty() {
+    if deleted > 0 {
         after_write(ctx, "Deleted", &model, None);
+    }
+    if let Some(e) = refusal {
+        return Err(e);
     }
     Ok(Value::Array(
         doomed.into_iter().map(|(_, _, v, _)| v).collect(),
@@ -1073,7 +1129,7 @@ fn singleton_patch(ctx: &mut Ctx) -> ApiResult<Value> {
     let input = data_object(ctx)?;
     let obj = merge_and_validate(ctx.catalog, &model, &base, &input, Mode::Update, None)?;
     special::validate_values(&model, &obj)?;
-    check_references(ctx.store, &model, &obj)?;
+    check_references(ctx.catalog, ctx.store, &model, &obj)?;
     ctx.store.singletons.insert(model.clone(), obj.clone());
     after_write(ctx, "Modified", &model, None);
     Ok(represent(ctx.catalog, ctx.store, &model, &obj, None, None))
@@ -1111,7 +1167,7 @@ fn action(ctx: &mut Ctx) -> ApiResult<Answer> {
     let input = data_object(ctx)?;
     let mut obj = merge_and_validate(ctx.catalog, &model, &Obj::new(), &input, Mode::Create, None)?;
     special::validate_values(&model, &obj)?;
-    check_references(ctx.store, &model, &obj)?;
+    check_references(ctx.catalog, ctx.store, &model, &obj)?;
     generate_read_only(ctx, &model, &mut obj);
     if let Some((_, target)) = tables::ACTION_CREATES.iter().find(|(m, _)| *m == model) {
         let mut stored = obj.clone();

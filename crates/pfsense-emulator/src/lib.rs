@@ -18,6 +18,7 @@ pub mod faults;
 mod pipeline;
 mod query;
 mod reply;
+mod rules;
 mod seed;
 mod server;
 mod special;

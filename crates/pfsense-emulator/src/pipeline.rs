@@ -124,7 +124,8 @@ fn run(
         authorization: req.header("authorization"),
         api_key: req.header("x-api-key"),
     };
-    let user = auth::authenticate(store, &methods, &presented, &shared.jwt_secret)?;
+    let rule = auth::requested_rule(crate::rules::version(&shared.catalog));
+    let user = auth::authenticate(store, &methods, &presented, &shared.jwt_secret, rule)?;
     auth::authorize(store, &user, &auth::privilege_for(&req.path, &req.method))?;
 
     // 4. Access list: by weight, first match; no match denies.
@@ -174,7 +175,33 @@ fn run(
 
     // 8. Control parameters, validated and removed.
     let plural_read = entry.kind == PathKind::Plural && method.sends_query();
-    let (control, data) = extract_control(data, plural_read, entry.kind, method)?;
+    let dry_run_known = crate::rules::version(&shared.catalog) >= DRY_RUN_SINCE;
+    let (mut control, data) =
+        extract_control(data, plural_read, entry.kind, method, dry_run_known)?;
+    // "the header can turn a dry run on but not off"
+    if dry_run_known
+        && req.header("prefer").is_some_and(|p| {
+            p.split(',')
+                .any(|t| t.trim().eq_ignore_ascii_case("dry-run"))
+        })
+    {
+        control.dry_run = true;
+    }
+    // Measured on the lab (v2.8.4 to v2.10.0): a plural DELETE ignores dry run and deletes; a
+    // plural PUT with dry run answers 500.
+    if control.dry_run && entry.kind == PathKind::Plural {
+        match method {
+            Method::Delete => control.dry_run = false,
+            Method::Put => {
+                return Err(ApiError::new(
+                    500,
+                    "ENDPOINT_RECEIVED_UNEXPECTED_ERROR",
+                    "A dry run of a replace-all fails on pfrest.",
+                ));
+            }
+            _ => {}
+        }
+    }
 
     let mut ctx = Ctx {
         catalog: &shared.catalog,
@@ -187,7 +214,14 @@ fn run(
         data,
         jwt_secret: &shared.jwt_secret,
     };
-    let answer = engine::execute(&mut ctx)?;
+    // A dry run validates and answers the would-be object; the configuration, pending changes
+    // and history stay as they were.
+    let saved = ctx.control.dry_run.then(|| ctx.store.clone());
+    let answer = engine::execute(&mut ctx);
+    if let Some(saved) = saved {
+        *ctx.store = saved;
+    }
+    let answer = answer?;
     Ok(match answer {
         Answer::Data(data) if !op.enveloped => Reply::json(200, &data),
         Answer::Data(data) => {
@@ -377,7 +411,12 @@ pub struct Control {
     pub run_async: bool,
     pub all: bool,
     pub filters: Vec<Filter>,
+    /// `dry_run` (v2.8.0 and later): validate everything, write nothing.
+    pub dry_run: bool,
 }
+
+/// pfrest versions with the `dry_run` control parameter and the `Prefer: dry-run` header.
+pub const DRY_RUN_SINCE: (u32, u32, u32) = (2, 8, 0);
 
 fn type_error(name: &str, expected: &str) -> ApiError {
     ApiError::bad(
@@ -401,6 +440,7 @@ fn extract_control(
     plural_read: bool,
     kind: PathKind,
     method: Method,
+    dry_run_known: bool,
 ) -> ApiResult<(Control, Value)> {
     let mut control = Control {
         run_async: true,
@@ -475,7 +515,15 @@ fn extract_control(
     {
         return Err(type_error("sort_order", "string"));
     }
-    let _ = method;
+    if dry_run_known && let Some(v) = take("dry_run") {
+        if method == Method::Get {
+            return Err(ApiError::bad(
+                "ENDPOINT_DRY_RUN_NOT_SUPPORTED_ON_GET",
+                "The `dry_run` parameter is not supported on GET requests.",
+            ));
+        }
+        control.dry_run = as_bool("dry_run", &v)?;
+    }
     if kind != PathKind::Plural {
         control.id = take("id");
         control.parent_id = take("parent_id");

@@ -13,10 +13,13 @@ pub const STRING_ID_KEY: &str = "__id";
 /// Seed data: `{"collections": {Model: [objects]}, "singletons": {Model: object}}`.
 pub fn default_state(with_opt1: bool) -> Value {
     let mut interfaces = vec![
+        // As pfSense's default config.xml stores them: a DHCP interface's `ipaddr` is `dhcp`,
+        // its `ipaddrv6` `dhcp6`; a tracking interface's `ipaddrv6` is `track6`.
         json!({"__id": "wan", "if": "em0", "enable": true, "descr": "WAN", "typev4": "dhcp",
-               "typev6": "dhcp6", "blockpriv": true, "blockbogons": true}),
+               "ipaddr": "dhcp", "typev6": "dhcp6", "ipaddrv6": "dhcp6", "blockpriv": true,
+               "blockbogons": true}),
         json!({"__id": "lan", "if": "em1", "enable": true, "descr": "LAN", "typev4": "static",
-               "ipaddr": "192.168.1.1", "subnet": 24, "typev6": "track6",
+               "ipaddr": "192.168.1.1", "subnet": 24, "typev6": "track6", "ipaddrv6": "track6",
                "track6_interface": "wan", "track6_prefix_id_hex": "0"}),
     ];
     let mut available = vec![

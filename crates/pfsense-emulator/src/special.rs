@@ -393,7 +393,7 @@ fn flush_table(ctx: &mut Ctx) -> ApiResult<Answer> {
 
 fn renew(ctx: &mut Ctx, model: &str, ref_field: &str) -> ApiResult<Answer> {
     let mut obj = validated(ctx)?;
-    crate::engine::check_references(ctx.store, &ctx.entry.model, &obj)?;
+    crate::engine::check_references(ctx.catalog, ctx.store, &ctx.entry.model, &obj)?;
     let refid = obj
         .get(ref_field)
         .and_then(Value::as_str)
@@ -592,6 +592,19 @@ pub fn assign_string_id(
 
 /// Side effects of deletes on other state.
 pub fn after_delete(store: &mut Store, model: &str, obj: &Obj) {
+    // pfrest's CertificateAuthority::_delete removes the CA from the certificates it signed.
+    if model == "CertificateAuthority"
+        && let Some(refid) = obj.get("refid").and_then(Value::as_str)
+        && let Some(certs) = store.collections.get_mut("Certificate")
+    {
+        for cert in certs.iter_mut() {
+            if cert.get("caref").and_then(Value::as_str) == Some(refid)
+                && let Some(c) = cert.as_object_mut()
+            {
+                c.insert("caref".into(), Value::Null);
+            }
+        }
+    }
     if model == "NetworkInterface"
         && let Some(id) = obj.get(STRING_ID_KEY).and_then(Value::as_str)
         && let Some(list) = store.collections.get_mut("DHCPServer")

@@ -46,16 +46,10 @@ pub enum RefTarget {
     PortOrAlias,
 }
 
-/// Keywords rules and NAT accept in place of an interface id.
-const IF_KEYWORDS: &[&str] = &[
-    "any",
-    "openvpn",
-    "ipsec",
-    "enc0",
-    "wireguard",
-    "lo0",
-    "(self)",
-];
+/// Interfaces besides assigned ones and interface groups that rules and port forwards accept
+/// (pfrest's `InterfaceField` with `allow_ipsec_interface` and `allow_openvpn_interface`; `any`
+/// only on floating rules from v2.7.2). An unknown interface is 400 `FIELD_INVALID_CHOICE`.
+const IF_KEYWORDS: &[&str] = &["enc0", "openvpn"];
 
 /// Reference fields: (model, field, target). Values that are lists are checked element by element;
 /// empty values are not references.
@@ -87,16 +81,8 @@ pub const REFERENCES: &[(&str, &str, RefTarget)] = &[
     ),
     ("PortForward", "source", RefTarget::AddressOrAlias),
     ("PortForward", "destination", RefTarget::AddressOrAlias),
-    (
-        "OutboundNATMapping",
-        "interface",
-        RefTarget::Interface(IF_KEYWORDS),
-    ),
-    (
-        "OneToOneNATMapping",
-        "interface",
-        RefTarget::Interface(IF_KEYWORDS),
-    ),
+    ("OutboundNATMapping", "interface", RefTarget::Interface(&[])),
+    ("OneToOneNATMapping", "interface", RefTarget::Interface(&[])),
     (
         "StaticRoute",
         "gateway",
@@ -192,7 +178,6 @@ pub const DELETE_GUARDS: &[(&str, &str, &str, &str)] = &[
     ("FirewallAlias", "name", "FirewallAlias", "address"),
     ("FirewallSchedule", "name", "FirewallRule", "sched"),
     ("RoutingGateway", "name", "StaticRoute", "gateway"),
-    ("CertificateAuthority", "refid", "Certificate", "caref"),
     ("Certificate", "refid", "WebGUISettings", "sslcertref"),
 ];
 
@@ -224,27 +209,12 @@ pub const FIREWALL_DIRTY_MARKS: &[(&str, &str)] = &[
     ("FirewallScheduleTimeRange", "filter"),
 ];
 
-/// Fields that cannot change after creation (`FIELD_VALUE_CHANGED_WHEN_NOT_EDITABLE`).
-pub const NOT_EDITABLE: &[(&str, &str)] = &[
-    // "CRL descr, lifetime, serial, method cannot change after creation"
-    ("CertificateRevocationList", "descr"),
-    ("CertificateRevocationList", "lifetime"),
-    ("CertificateRevocationList", "serial"),
-    ("CertificateRevocationList", "method"),
-    ("CertificateRevocationList", "caref"),
-];
+/// Fields hidden from every response besides writeOnly and the sensitive-name rule (key hashes).
+pub const HIDDEN_FIELDS: &[(&str, &str)] = &[("RESTAPIKey", "hash")];
 
-/// Collections that must keep at least this many objects (`MODEL_MANY_MINIMUM_REACHED` on bulk
-/// DELETE below it).
-pub const MANY_MINIMUM: &[(&str, usize)] = &[
-    // an interface-less firewall is not possible: wan stays
-    ("NetworkInterface", 1),
-    // the admin user and its groups cannot all go
-    ("User", 1),
-];
-
-/// Objects that cannot be deleted (`MODEL_CANNOT_DELETE_PROTECTED_OBJECT`): (model, field, value).
-pub const PROTECTED_OBJECTS: &[(&str, &str, &str)] = &[
+/// Objects a plural PUT (replace-all) keeps, first, instead of deleting them: (model, field,
+/// value). Delete rules live in `rules.rs`.
+pub const KEPT_ON_REPLACE: &[(&str, &str, &str)] = &[
     ("User", "name", "admin"),
     ("UserGroup", "name", "admins"),
     ("UserGroup", "name", "all"),

@@ -9,9 +9,6 @@ use std::collections::BTreeSet;
 
 pub type Obj = Map<String, Value>;
 
-/// pfrest's `many_maximum` default when the spec says `maxItems: 0`.
-pub const DEFAULT_MANY_MAXIMUM: u64 = 128;
-
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Mode {
     /// POST / PUT item / action: absent fields take their defaults.
@@ -20,18 +17,27 @@ pub enum Mode {
     Update,
 }
 
-/// The default value of a field when it has none: lists are empty, the rest null.
+/// A field's default as pfrest applies it. The spec states only truthy defaults (pfrest's
+/// `Field::to_openapi_property` writes `default` only `if ($this->default)`), so a field that is
+/// neither nullable nor required and has no stated default defaults to the falsy value of its
+/// type: `""` for free strings, `false` for booleans, `[]` for lists (pfrest's `allow_null`
+/// rule: a non-required field needs a default or null). Conditional fields take the default
+/// their description states.
 pub fn default_of(field: &ModelField) -> Value {
-    match field.schema.get("default") {
-        Some(v) => v.clone(),
-        None if is_list(field) => Value::Array(Vec::new()),
-        None => Value::Null,
+    if let Some(v) = field.schema.get("default").or(field.default.as_ref()) {
+        return v.clone();
     }
-}
-
-/// The spec's own default, or null.
-pub fn spec_default(field: &ModelField) -> Value {
-    field.schema.get("default").cloned().unwrap_or(Value::Null)
+    if is_list(field) {
+        return Value::Array(Vec::new());
+    }
+    if field.nullable || field.read_only {
+        return Value::Null;
+    }
+    match field.schema.get("type").and_then(Value::as_str) {
+        Some("string") if field.schema.get("enum").is_none() => Value::String(String::new()),
+        Some("boolean") => Value::Bool(false),
+        _ => Value::Null,
+    }
 }
 
 pub fn is_list(field: &ModelField) -> bool {
@@ -91,21 +97,23 @@ pub fn merge_and_validate(
             }
             Some(v) => {
                 if mode == Mode::Update
-                    && crate::tables::NOT_EDITABLE.contains(&(model, field.name.as_str()))
+                    && crate::rules::is_not_editable(catalog, model, &field.name)
                     && base.get(&field.name).is_some_and(|old| old != v)
                 {
                     return Err(ApiError::bad(
                         "FIELD_VALUE_CHANGED_WHEN_NOT_EDITABLE",
                         format!(
-                            "Field `{}` cannot be changed after the object is created.",
-                            field.name
+                            "Field `{}` is not editable but the requested value `{}` differs from its current value `{}`.",
+                            field.name,
+                            display_value(v),
+                            base.get(&field.name).map(display_value).unwrap_or_default()
                         ),
                     ));
                 }
                 obj.insert(field.name.clone(), v.clone());
             }
             None if mode == Mode::Create => {
-                obj.insert(field.name.clone(), spec_default(field));
+                obj.insert(field.name.clone(), Value::Null);
             }
             None => {}
         }
@@ -120,23 +128,32 @@ pub fn merge_and_validate(
             obj.insert(name.to_string(), Value::Null);
             continue;
         }
-        let mut value = obj.get(name).cloned().unwrap_or(Value::Null);
+        let value = obj.get(name).cloned().unwrap_or(Value::Null);
         if value.is_null() {
-            // Explicit null (or a field that only now became available) resets to the default.
-            value = spec_default(field);
-            obj.insert(name.to_string(), value.clone());
-        }
-        if value.is_null() && required.contains(name) {
-            return Err(ApiError::bad(
-                "FIELD_IS_REQUIRED",
-                format!("Field `{name}` is required."),
-            ));
-        }
-        if value.is_null() {
-            if is_list(field) {
-                obj.insert(name.to_string(), Value::Array(Vec::new()));
+            if required.contains(name) {
+                return Err(ApiError::bad(
+                    "FIELD_IS_REQUIRED",
+                    format!("Field `{name}` is required."),
+                ));
             }
+            // Absent on create, explicit null, or a field that only now became available: the
+            // default (pfrest's own, so not validated again).
+            obj.insert(name.to_string(), default_of(field));
             continue;
+        }
+        // pfrest's `check_value_empty`: "" and [] are refused unless the field has
+        // `allow_empty`. Only required fields are checked (the spec does not carry `allow_empty`;
+        // the required ones that allow it are listed).
+        if required.contains(name)
+            && (value == "" || value.as_array().is_some_and(Vec::is_empty))
+            && !crate::rules::REQUIRED_ALLOW_EMPTY.contains(&(model, name))
+            // a list below its `many_minimum` fails the length check first
+            && !(is_list(field) && min_items(field) > 0)
+        {
+            return Err(ApiError::bad(
+                "FIELD_EMPTY_NOT_ALLOWED",
+                format!("Field `{name}` cannot be empty."),
+            ));
         }
         check_field(catalog, model, field, &value)?;
     }
@@ -208,21 +225,27 @@ fn check_field(catalog: &Catalog, model: &str, field: &ModelField, value: &Value
                 format!("Field `{name}` must be a list of values."),
             ));
         };
+        // pfrest's LengthValidator on the list: `many_minimum`, and `many_maximum` where the
+        // spec states one (0 or absent = no limit; the default is 128 before v2.7.7, 65535 after,
+        // and the spec carries it).
         let min = min_items(field);
-        let max = match field.schema.get("maxItems").and_then(Value::as_u64) {
-            Some(0) | None => DEFAULT_MANY_MAXIMUM,
-            Some(n) => n,
-        };
+        let max = field
+            .schema
+            .get("maxItems")
+            .and_then(Value::as_u64)
+            .filter(|&n| n > 0);
         if (items.len() as u64) < min {
             return Err(ApiError::bad(
-                "MODEL_FIELD_MANY_MINIMUM_NOT_MET",
-                format!("Field `{name}` must have at least {min} item(s)."),
+                "LENGTH_VALIDATOR_MINIMUM_CONSTRAINT",
+                format!("Field `{name}` must contain a minimum of {min} array entries."),
             ));
         }
-        if (items.len() as u64) > max {
+        if let Some(max) = max
+            && (items.len() as u64) > max
+        {
             return Err(ApiError::bad(
-                "MODEL_FIELD_MANY_MAXIMUM_EXCEEDED",
-                format!("Field `{name}` can have at most {max} item(s)."),
+                "LENGTH_VALIDATOR_MAXIMUM_CONSTRAINT",
+                format!("Field `{name}` exceeds the maximum array length of {max}."),
             ));
         }
         let item_schema = field.schema.get("items").cloned().unwrap_or(Value::Null);

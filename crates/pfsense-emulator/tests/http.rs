@@ -847,14 +847,12 @@ async fn references_must_exist_and_referenced_objects_cannot_be_deleted() {
         .await;
     assert_eq!(r.status, 404);
     assert_eq!(r.response_id(), "FOREIGN_MODEL_FIELD_VALUE_NOT_FOUND");
+    // Interfaces are choices of pfrest's InterfaceField, not references: 400.
     let mut bad_if = rule("any");
     bad_if["interface"] = json!(["opt9"]);
-    assert_eq!(
-        emu.json("POST", "/api/v2/firewall/rule", bad_if)
-            .await
-            .status,
-        404
-    );
+    let r = emu.json("POST", "/api/v2/firewall/rule", bad_if).await;
+    assert_eq!(r.status, 400, "{}", r.text);
+    assert_eq!(r.response_id(), "FIELD_INVALID_CHOICE");
     alias(&emu, "servers").await;
     let r = emu
         .json("POST", "/api/v2/firewall/rule", rule("servers"))

@@ -483,6 +483,7 @@ impl<'a> Classifier<'a> {
         let mut args: Vec<Arg> = Vec::new();
         // Fields the spec marks secret although their name does not say so.
         let mut spec_secrets: Vec<String> = Vec::new();
+        let mut required_when_available: Vec<String> = Vec::new();
         let mode = Mode {
             keep_defaults: op.method != Method::Patch,
         };
@@ -508,6 +509,7 @@ impl<'a> Classifier<'a> {
                 role,
                 ty,
                 conditions,
+                required_when_available: false,
                 sensitive: role == ArgRole::Field && tables::is_sensitive_field(name),
             });
             Ok(())
@@ -632,6 +634,9 @@ impl<'a> Classifier<'a> {
                         field_schema = id_schema;
                     }
                     let is_required = merged.required.contains(name) && field.conditions.is_empty();
+                    if merged.required.contains(name) && !is_required {
+                        required_when_available.push(name.clone());
+                    }
                     push(
                         name,
                         field_schema,
@@ -725,6 +730,7 @@ impl<'a> Classifier<'a> {
             if arg.role == ArgRole::Field && spec_secrets.contains(&arg.name) {
                 arg.sensitive = true;
             }
+            arg.required_when_available = required_when_available.contains(&arg.name);
         }
         op.args = args;
         Ok(())

@@ -283,6 +283,10 @@ pub struct Arg {
     pub ty: ArgType,
     /// Structured "only available when" conditions of this field, if any.
     pub conditions: Vec<FieldCondition>,
+    /// The API requires this conditional field whenever its conditions hold (the tool schema
+    /// cannot say so, so `required` stays false).
+    #[serde(default)]
+    pub required_when_available: bool,
     /// Marked sensitive (passwords, keys, secrets): never logged or echoed.
     pub sensitive: bool,
 }

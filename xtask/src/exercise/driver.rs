@@ -1026,7 +1026,19 @@ impl Driver {
                     out.insert(k, without_nulls(v));
                 }
             }
-            for r in &required {
+            // Required fields, and the model's extra fields a read does not return (sensitive
+            // ones such as an IPsec pre-shared key).
+            let extras = super::values::extra_fields(&fam.model)
+                .iter()
+                .map(|f| f.to_string())
+                .filter(|f| writable.contains(f));
+            for r in required
+                .iter()
+                .cloned()
+                .chain(extras)
+                .collect::<Vec<_>>()
+                .iter()
+            {
                 if !out.contains_key(r) {
                     let (token, n) = self.next_token();
                     let empty = Map::new();

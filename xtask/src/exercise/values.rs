@@ -243,6 +243,14 @@ pub fn extra_fields(model: &str) -> &'static [&'static str] {
         "Ping" => &["count"],
         "Service" => &["action"],
         "CronJob" => &["hour", "mday", "month", "wday"],
+        // Required whenever their conditions hold (pfrest refuses the create without them).
+        "OutboundNATMapping" => &["target"],
+        "TrafficShaperQueue" => &["bandwidth"],
+        "BINDZone" => &["baseip", "nameserver", "mail", "serial"],
+        "FreeRADIUSUser" => &["password"],
+        "AuthServer" => &["ldap_port", "ldap_urltype", "ldap_scope"],
+        "IPsecPhase1Encryption" => &["encryption_algorithm_keylen"],
+        "IPsecPhase2Encryption" => &["keylen"],
         _ => &[],
     }
 }
@@ -359,7 +367,18 @@ pub fn model_value(model: &str, field: &str, token: &str, n: u64) -> Option<Valu
         }
         ("HAProxyBackendAction", "action") => json!("http-request_allow"),
         ("HAProxyFrontendAction", "action") => json!("use_backend"),
-        ("HAProxyBackendAction" | "HAProxyFrontendAction", "acl") => json!(""),
+        // Required and not empty on a real box.
+        ("HAProxyBackendAction" | "HAProxyFrontendAction", "acl") => json!(format!("acl_{token}")),
+        ("OutboundNATMapping", "target") => json!(format!("203.0.113.{octet}")),
+        ("TrafficShaperQueue", "bandwidth") => json!(10),
+        ("BINDZone", "baseip") => json!(format!("192.0.2.{octet}")),
+        ("BINDZone", "nameserver") => json!(format!("ns1.{token}.example.com")),
+        ("BINDZone", "mail") => json!(format!("hostmaster.{token}.example.com")),
+        ("BINDZone", "serial") => json!(2024010101),
+        ("FreeRADIUSUser", "password") => json!(format!("Radius-{token}-pw")),
+        ("AuthServer", "ldap_port") => json!("389"),
+        ("AuthServer", "ldap_urltype") => json!("Standard TCP"),
+        ("AuthServer", "ldap_scope") => json!("subtree"),
         ("HAProxyBackendErrorFile" | "HAProxyFrontendErrorFile", "errorcode") => json!(503),
         ("HAProxyBackendServer", "address") => json!(format!("192.168.1.{octet}")),
         ("HAProxyBackendServer", "port") => json!("8080"),
