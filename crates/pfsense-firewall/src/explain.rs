@@ -1,0 +1,724 @@
+//! "Why is this passed or blocked?": evaluates one new connection against the model the way the
+//! ruleset pfSense generates (filter.inc `filter_rules_generate`) treats it in pf.
+//!
+//! pf evaluates every rule in order; a `quick` rule that matches decides at once, otherwise the
+//! last matching rule decides. pfSense's generated order, for what the model covers, is:
+//!
+//! 1. (IPv6 off) `block quick inet6 all`;
+//! 2. `block in quick` from/to 169.254.0.0/16 (unless `no_apipa_block`);
+//! 3. the default deny: `block in/out inet|inet6 all`, *not* quick;
+//! 4. per interface: bogons (`block in quick on IF from <bogons>`), then private networks;
+//! 5. `pass out all keep state` (not quick): the firewall lets out anything;
+//! 6. the anti-lockout rule: `pass in quick on LAN proto tcp to (LAN) port {webGUI, 80, ssh}`;
+//! 7. user rules: floating (quick or not, any direction), then interface-group rules, then the
+//!    interface's own rules (always `quick`, always `in`).
+//!
+//! Port forwards (`rdr`) translate the destination before filtering; `rdr pass` skips the filter.
+
+use crate::matching::Tri;
+use crate::model::{Action, Direction, FirewallModel, IpFamily, PortForward, Rule, Target};
+use ipnet::IpNet;
+use serde::{Deserialize, Serialize};
+use std::fmt;
+use std::net::IpAddr;
+use std::str::FromStr;
+
+/// One new connection to evaluate.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Query {
+    pub src: IpAddr,
+    pub dst: IpAddr,
+    /// `tcp`, `udp`, `icmp`, `esp`, … (case-insensitive).
+    pub protocol: String,
+    #[serde(default)]
+    pub src_port: Option<u16>,
+    #[serde(default)]
+    pub dst_port: Option<u16>,
+    /// For ICMP: the type (`echoreq`, …) when rules match on ICMP types.
+    #[serde(default)]
+    pub icmp_type: Option<String>,
+    /// Interface id, description or device (`wan`, `WAN`, `em0`).
+    pub interface: String,
+    /// `in` (arriving on the interface) or `out` (leaving through it).
+    pub direction: Direction,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum ExplainError {
+    UnknownInterface(String),
+    MixedFamilies,
+    DirectionAny,
+}
+
+impl fmt::Display for ExplainError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            ExplainError::UnknownInterface(i) => write!(
+                f,
+                "interface `{i}` is not one of this firewall's interfaces; give its id (wan, lan, opt1), description or device"
+            ),
+            ExplainError::MixedFamilies => {
+                write!(f, "source and destination must both be IPv4 or both be IPv6")
+            }
+            ExplainError::DirectionAny => write!(f, "direction must be `in` or `out`"),
+        }
+    }
+}
+
+impl std::error::Error for ExplainError {}
+
+/// Where a rule comes from.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum RuleOrigin {
+    /// A rule on the interface's own tab.
+    Interface,
+    /// A rule on an interface group's tab.
+    Group,
+    Floating,
+    BlockAllIpv6,
+    LinkLocal,
+    DefaultDeny,
+    Bogons,
+    PrivateNetworks,
+    DefaultPassOut,
+    AntiLockout,
+    /// A port forward with "pass" as its filter rule association (`rdr pass`).
+    PortForwardPass,
+}
+
+impl RuleOrigin {
+    pub fn is_user(self) -> bool {
+        matches!(self, RuleOrigin::Interface | RuleOrigin::Group | RuleOrigin::Floating)
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct RuleRef {
+    pub origin: RuleOrigin,
+    pub action: Action,
+    pub quick: bool,
+    pub tracker: Option<u64>,
+    pub descr: String,
+    /// Position in the API's rule list (user rules) or port forward list.
+    pub position: Option<usize>,
+    /// Interface id or group name the rule is on.
+    pub interface: Option<String>,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Step {
+    pub rule: RuleRef,
+    /// Did the connection match this rule?
+    pub matched: Tri,
+    /// Which part did not match, or why the match is unknown.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub why: Option<String>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Verdict {
+    Pass,
+    Block,
+    Reject,
+    /// Rules whose match the model cannot decide would change the answer.
+    Unknown,
+}
+
+impl From<Action> for Verdict {
+    fn from(a: Action) -> Verdict {
+        match a {
+            Action::Pass => Verdict::Pass,
+            Action::Block => Verdict::Block,
+            Action::Reject => Verdict::Reject,
+        }
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Translation {
+    pub port_forward_position: usize,
+    pub descr: String,
+    pub original_dst: IpAddr,
+    pub original_dst_port: Option<u16>,
+    pub dst: IpAddr,
+    pub dst_port: Option<u16>,
+    /// The filter rule created with the port forward, if any.
+    pub associated_rule: Option<RuleRef>,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Explanation {
+    pub verdict: Verdict,
+    /// The rule that decides when every unknown match is read as "no match".
+    pub decided_by: RuleRef,
+    /// Actions the unknown matches could lead to besides the decided one.
+    pub could_also_be: Vec<Action>,
+    pub interface: String,
+    pub translation: Option<Translation>,
+    /// Every rule considered, in pf's order, up to the decision.
+    pub path: Vec<Step>,
+    /// What the model cannot know that matters here.
+    pub unknowns: Vec<String>,
+    /// Defaults assumed for settings the API does not show, and what is not modelled.
+    pub assumptions: Vec<String>,
+}
+
+/// Trackers pfSense gives its generated rules (filter.inc): a counter from 1000000000 that jumps
+/// by 100 before the link-local blocks, and fixed ranges for anti-lockout, bogons and RFC 1918.
+pub mod trackers {
+    pub const BASE: u64 = 1_000_000_100;
+    pub const ANTI_LOCKOUT_FIRST: u64 = 10_001;
+    pub const BOGONS_FIRST: u64 = 11_001;
+    pub const PRIVATE_FIRST: u64 = 12_001;
+}
+
+/// IPv4 bogons that pfSense's `<bogons>` table always holds: Team Cymru's bogon list
+/// (filter.inc cites bogon-bn-nonagg.txt), which since IPv4 exhaustion is the special-purpose
+/// space. The RFC 1918 ranges are left out here: whether the downloaded table lists them is not
+/// visible through the API, and "block private networks" names them anyway.
+const BOGONS_V4: &[&str] = &[
+    "0.0.0.0/8",
+    "100.64.0.0/10",
+    "127.0.0.0/8",
+    "169.254.0.0/16",
+    "192.0.0.0/24",
+    "192.0.2.0/24",
+    "198.18.0.0/15",
+    "198.51.100.0/24",
+    "203.0.113.0/24",
+    "224.0.0.0/3",
+];
+const RFC1918: &[&str] = &["10.0.0.0/8", "172.16.0.0/12", "192.168.0.0/16"];
+/// The networks "block private networks" blocks, in filter.inc's order.
+const PRIVATE_NETWORKS: &[&str] = &[
+    "10.0.0.0/8",
+    "127.0.0.0/8",
+    "172.16.0.0/12",
+    "192.168.0.0/16",
+    "fc00::/7",
+];
+
+fn in_list(list: &[&str], ip: &IpAddr) -> bool {
+    list.iter()
+        .filter_map(|n| IpNet::from_str(n).ok())
+        .any(|n| n.contains(ip))
+}
+
+fn bogon(ip: &IpAddr) -> Tri {
+    match ip {
+        IpAddr::V4(_) if in_list(BOGONS_V4, ip) => Tri::Yes,
+        IpAddr::V4(_) if in_list(RFC1918, ip) => Tri::Unknown(
+            "whether the downloaded bogons table lists the RFC 1918 ranges is not visible through the API".into(),
+        ),
+        IpAddr::V4(_) => Tri::No,
+        // Full IPv6 bogons: everything outside global unicast 2000::/3, and documentation space.
+        IpAddr::V6(_) => Tri::from_bool(!in_list(&["2000::/3"], ip) || in_list(&["2001:db8::/32"], ip)),
+    }
+}
+
+struct Candidate<'a> {
+    rule: RuleRef,
+    user: Option<&'a Rule>,
+    /// For generated rules: the match, computed up front.
+    fixed: Option<(Tri, Option<String>)>,
+}
+
+fn protocol_matches(rule_proto: Option<&str>, family: IpFamily, query: &str) -> bool {
+    let Some(p) = rule_proto else { return true };
+    let q = query.to_ascii_lowercase();
+    match p {
+        "tcp/udp" => q == "tcp" || q == "udp",
+        "icmp" => {
+            q == "icmp"
+                || (family != IpFamily::Inet && (q == "icmp6" || q == "ipv6-icmp" || q == "icmpv6"))
+        }
+        other => other == q,
+    }
+}
+
+impl FirewallModel {
+    fn user_ref(&self, r: &Rule, origin: RuleOrigin) -> RuleRef {
+        RuleRef {
+            origin,
+            action: r.action,
+            quick: r.is_quick(),
+            tracker: r.tracker,
+            descr: r.descr.clone(),
+            position: Some(r.position),
+            interface: r.interfaces.first().cloned(),
+        }
+    }
+
+    /// Does the query match a user rule? (Interface and direction are checked by the caller.)
+    fn rule_matches(&self, r: &Rule, q: &Query, src: IpAddr, dst: IpAddr, dport: Option<u16>) -> (Tri, Option<String>) {
+        if !r.ipprotocol.admits(&src) {
+            return (Tri::No, Some("IP version".into()));
+        }
+        if !protocol_matches(r.protocol.as_deref(), r.ipprotocol, &q.protocol) {
+            return (Tri::No, Some(format!("protocol is {}", r.protocol.as_deref().unwrap_or("any"))));
+        }
+        let mut unknown: Option<String> = None;
+        let mut check = |t: Tri, what: &str| -> bool {
+            match t {
+                Tri::Yes => true,
+                Tri::No => false,
+                Tri::Unknown(reason) => {
+                    unknown.get_or_insert(format!("{what}: {reason}"));
+                    true
+                }
+            }
+        };
+        if let Some(s) = &r.schedule
+            && !check(Tri::Unknown(format!("active only during schedule `{s}`")), "schedule")
+        {
+            return (Tri::No, None);
+        }
+        let src_hit = self.target_contains(&r.source.target, &src);
+        let src_hit = if r.source.negated { src_hit.not() } else { src_hit };
+        if !check(src_hit, "source") {
+            return (Tri::No, Some(format!("source is {}", r.source.raw)));
+        }
+        if !check(self.port_matches(&r.source_port, q.src_port), "source port") {
+            return (Tri::No, Some("source port".into()));
+        }
+        let dst_hit = self.target_contains(&r.destination.target, &dst);
+        let dst_hit = if r.destination.negated { dst_hit.not() } else { dst_hit };
+        if !check(dst_hit, "destination") {
+            return (Tri::No, Some(format!("destination is {}", r.destination.raw)));
+        }
+        if !check(self.port_matches(&r.destination_port, dport), "destination port") {
+            return (Tri::No, Some("destination port".into()));
+        }
+        if !r.icmptypes.is_empty() {
+            let t = match &q.icmp_type {
+                Some(t) => Tri::from_bool(r.icmptypes.iter().any(|x| x.eq_ignore_ascii_case(t))),
+                None => Tri::Unknown("the rule matches on ICMP types and the question gave none".into()),
+            };
+            if !check(t, "ICMP type") {
+                return (Tri::No, Some("ICMP type".into()));
+            }
+        }
+        match unknown {
+            Some(u) => (Tri::Unknown(u.clone()), Some(u)),
+            None => (Tri::Yes, None),
+        }
+    }
+
+    fn rule_applies_to_interface(&self, r: &Rule, iface: &str) -> bool {
+        if r.floating && (r.interfaces.is_empty() || r.interfaces.iter().any(|i| i == "any")) {
+            return true;
+        }
+        r.interfaces.iter().any(|i| {
+            self.interface(i).is_some_and(|x| x.id == iface)
+                || self.group(i).is_some_and(|g| g.members.iter().any(|m| m == iface))
+        })
+    }
+
+    /// The first port forward that matches, with the translated destination.
+    fn port_forward_for(&self, q: &Query, iface: &str, unknowns: &mut Vec<String>) -> Option<(&PortForward, IpAddr, Option<u16>)> {
+        for pf in self.port_forwards.iter().filter(|p| !p.disabled && p.interface == iface) {
+            if !pf.ipprotocol.admits(&q.src) || !protocol_matches(pf.protocol.as_deref(), pf.ipprotocol, &q.protocol) {
+                continue;
+            }
+            let t = |a: &crate::model::Address, ip: &IpAddr| {
+                let hit = self.target_contains(&a.target, ip);
+                if a.negated { hit.not() } else { hit }
+            };
+            let m = t(&pf.source, &q.src)
+                .and(|| self.port_matches(&pf.source_port, q.src_port))
+                .and(|| t(&pf.destination, &q.dst))
+                .and(|| self.port_matches(&pf.destination_port, q.dst_port));
+            match m {
+                Tri::No => continue,
+                Tri::Unknown(r) => {
+                    unknowns.push(format!("port forward #{} ({}) may apply: {r}", pf.position, pf.descr));
+                    continue;
+                }
+                Tri::Yes => {}
+            }
+            // `no rdr`: matching traffic is not translated and later forwards are not tried.
+            if pf.nordr {
+                return None;
+            }
+            let new_dst = match IpAddr::from_str(&pf.target) {
+                Ok(ip) => ip,
+                Err(_) => {
+                    let resolved = self.resolve_alias(&pf.target);
+                    match resolved.nets.first() {
+                        Some(n) if resolved.nets.len() == 1 && n.prefix_len() == n.max_prefix_len() => n.addr(),
+                        _ => {
+                            unknowns.push(format!(
+                                "port forward #{} redirects to `{}`, which is not a single known address",
+                                pf.position, pf.target
+                            ));
+                            return None;
+                        }
+                    }
+                }
+            };
+            // A forwarded range keeps its offset: external start+n goes to local_port+n.
+            let new_port = match (pf.local_port, q.dst_port, &pf.destination_port) {
+                (Some(lp), Some(p), crate::model::PortSpec::Range(a, _)) => Some(lp.saturating_add(p - a)),
+                (Some(lp), _, _) => Some(lp),
+                (None, p, _) => p,
+            };
+            return Some((pf, new_dst, new_port));
+        }
+        None
+    }
+
+    /// Evaluates a new connection. Errors only for questions that cannot be asked of this model
+    /// (no such interface, mixed address families).
+    pub fn explain(&self, q: &Query) -> Result<Explanation, ExplainError> {
+        if q.direction == Direction::Any {
+            return Err(ExplainError::DirectionAny);
+        }
+        if q.src.is_ipv6() != q.dst.is_ipv6() {
+            return Err(ExplainError::MixedFamilies);
+        }
+        let iface = self
+            .interface(&q.interface)
+            .ok_or_else(|| ExplainError::UnknownInterface(q.interface.clone()))?;
+        let id = iface.id.clone();
+        let v6 = q.src.is_ipv6();
+        let known = &self.settings.known;
+        let mut unknowns = Vec::new();
+        let mut assumptions = vec![
+            "Rules pfSense generates for DHCP, VPNs, CARP, NAT reflection, captive portal, packages and the sshguard/virusprot tables are not modelled.".to_string(),
+        ];
+        let assume = |list: &mut Vec<String>, setting: Option<bool>, text: &str| {
+            if setting.is_none() {
+                list.push(text.to_string());
+            }
+        };
+        let ipv6_allowed = known.ipv6_allowed.unwrap_or(true);
+        if v6 {
+            assume(&mut assumptions, known.ipv6_allowed, "IPv6 is assumed allowed (System > Advanced > Networking; not visible through the API).");
+        }
+        let link_local_block = !known.link_local_block_disabled.unwrap_or(false);
+
+        let mut cands: Vec<Candidate> = Vec::new();
+        let fixed = |origin, action, quick, tracker, descr: &str, m: Tri| Candidate {
+            rule: RuleRef {
+                origin,
+                action,
+                quick,
+                tracker,
+                descr: descr.to_string(),
+                position: None,
+                interface: None,
+            },
+            user: None,
+            fixed: Some((m, None)),
+        };
+
+        // Port forwards translate the destination before any filter rule sees the packet.
+        let src = q.src;
+        let (mut dst, mut dport) = (q.dst, q.dst_port);
+        let mut translation = None;
+        if q.direction == Direction::In
+            && let Some((pf, new_dst, new_port)) = self.port_forward_for(q, &id, &mut unknowns)
+        {
+            let assoc = self.associated_rule(pf).map(|r| self.user_ref(r, RuleOrigin::Interface));
+            translation = Some(Translation {
+                port_forward_position: pf.position,
+                descr: pf.descr.clone(),
+                original_dst: dst,
+                original_dst_port: dport,
+                dst: new_dst,
+                dst_port: new_port,
+                associated_rule: assoc,
+            });
+            dst = new_dst;
+            dport = new_port;
+            if pf.associated_rule_id.as_deref() == Some("pass") {
+                let rule = RuleRef {
+                    origin: RuleOrigin::PortForwardPass,
+                    action: Action::Pass,
+                    quick: true,
+                    tracker: None,
+                    descr: format!("rdr pass: port forward #{} {}", pf.position, pf.descr),
+                    position: Some(pf.position),
+                    interface: Some(id.clone()),
+                };
+                return Ok(Explanation {
+                    verdict: Verdict::Pass,
+                    decided_by: rule.clone(),
+                    could_also_be: Vec::new(),
+                    interface: id,
+                    translation,
+                    path: vec![Step { rule, matched: Tri::Yes, why: None }],
+                    unknowns,
+                    assumptions,
+                });
+            }
+        }
+
+        // Generated rules before the user rules.
+        let mut tracker = trackers::BASE;
+        if !ipv6_allowed {
+            tracker += 4;
+            cands.push(fixed(RuleOrigin::BlockAllIpv6, Action::Block, true, None, "Block all IPv6", Tri::from_bool(v6)));
+        }
+        if link_local_block {
+            let ll = |ip: &IpAddr| in_list(&["169.254.0.0/16"], ip);
+            let from = q.direction == Direction::In && ll(&src);
+            let to = q.direction == Direction::In && ll(&dst);
+            cands.push(fixed(RuleOrigin::LinkLocal, Action::Block, true, Some(tracker + 1), "Block IPv4 link-local", Tri::from_bool(from)));
+            cands.push(fixed(RuleOrigin::LinkLocal, Action::Block, true, Some(tracker + 2), "Block IPv4 link-local", Tri::from_bool(to)));
+            tracker += 2;
+        }
+        // Default deny: in v4, out v4, in v6, out v6.
+        let deny_tracker = tracker
+            + 1
+            + match (v6, q.direction) {
+                (false, Direction::In) => 0,
+                (false, _) => 1,
+                (true, Direction::In) => 2,
+                (true, _) => 3,
+            };
+        cands.push(fixed(
+            RuleOrigin::DefaultDeny,
+            Action::Block,
+            false,
+            Some(deny_tracker),
+            if v6 { "Default deny rule IPv6" } else { "Default deny rule IPv4" },
+            Tri::Yes,
+        ));
+
+        if q.direction == Direction::In {
+            let mut bogon_t = trackers::BOGONS_FIRST;
+            let mut priv_t = trackers::PRIVATE_FIRST;
+            for i in self.interfaces.iter().filter(|i| i.enabled) {
+                let here = i.id == id;
+                if i.block_bogons {
+                    let v4_t = bogon_t;
+                    bogon_t += 1;
+                    let v6_t = ipv6_allowed.then(|| {
+                        bogon_t += 1;
+                        bogon_t - 1
+                    });
+                    if here && (!v6 || v6_t.is_some()) {
+                        let t = if v6 { v6_t } else { Some(v4_t) };
+                        let descr = format!(
+                            "block bogon IPv{} networks from {}",
+                            if v6 { 6 } else { 4 },
+                            i.descr
+                        );
+                        let m = bogon(&src);
+                        cands.push(fixed(RuleOrigin::Bogons, Action::Block, true, t, &descr, m));
+                    }
+                }
+                if i.block_private {
+                    for net in PRIVATE_NETWORKS {
+                        let t = priv_t;
+                        priv_t += 1;
+                        if here {
+                            let hit = in_list(&[net], &src);
+                            cands.push(fixed(
+                                RuleOrigin::PrivateNetworks,
+                                Action::Block,
+                                true,
+                                Some(t),
+                                &format!("Block private networks from {} block {net}", i.descr),
+                                Tri::from_bool(hit),
+                            ));
+                        }
+                    }
+                }
+            }
+        } else {
+            cands.push(fixed(
+                RuleOrigin::DefaultPassOut,
+                Action::Pass,
+                false,
+                None,
+                "let out anything from firewall host itself",
+                Tri::Yes,
+            ));
+        }
+
+        // Anti-lockout: on LAN when there is more than one interface, on WAN when it is the only one.
+        if q.direction == Direction::In && !known.anti_lockout_disabled.unwrap_or(false) {
+            assume(
+                &mut assumptions,
+                known.anti_lockout_disabled,
+                "The anti-lockout rule is assumed enabled (System > Advanced > Admin Access; not visible through the API).",
+            );
+            let target = if self.interfaces.len() > 1 {
+                self.interface("lan").filter(|l| l.id == "lan")
+            } else {
+                self.interfaces.first()
+            };
+            if let Some(t) = target
+                && t.id == id
+            {
+                let ports = self.settings.anti_lockout_ports();
+                let proto_ok = q.protocol.eq_ignore_ascii_case("tcp");
+                let to_if = self.target_contains(&Target::InterfaceAddress(t.id.clone()), &dst);
+                let port_ok = match dport {
+                    Some(p) => Tri::from_bool(ports.contains(&p)),
+                    None => Tri::Unknown("the question gave no destination port".into()),
+                };
+                let m = Tri::from_bool(proto_ok).and(|| to_if).and(|| port_ok);
+                let list: Vec<String> = ports.iter().map(u16::to_string).collect();
+                cands.push(fixed(
+                    RuleOrigin::AntiLockout,
+                    Action::Pass,
+                    true,
+                    Some(trackers::ANTI_LOCKOUT_FIRST),
+                    &format!("Anti-Lockout Rule (tcp to {} address, ports {})", t.descr, list.join(" ")),
+                    m,
+                ));
+            }
+        }
+
+        // User rules: floating, then group rules, then the interface's own (filter.inc: "The
+        // order must be: Floating rules, then interface group and then regular ones").
+        let active = self.rules.iter().filter(|r| !r.disabled);
+        for r in active.clone().filter(|r| r.floating) {
+            if self.rule_applies_to_interface(r, &id)
+                && (r.direction == Direction::Any || r.direction == q.direction)
+            {
+                cands.push(Candidate { rule: self.user_ref(r, RuleOrigin::Floating), user: Some(r), fixed: None });
+            }
+        }
+        if q.direction == Direction::In {
+            let groups: Vec<&str> = self.groups_of(&id).iter().map(|g| g.name.as_str()).collect();
+            for r in active.clone().filter(|r| !r.floating) {
+                if r.interfaces.iter().any(|i| groups.contains(&i.as_str())) {
+                    cands.push(Candidate { rule: self.user_ref(r, RuleOrigin::Group), user: Some(r), fixed: None });
+                }
+            }
+            for r in active.filter(|r| !r.floating) {
+                if r.interfaces.iter().any(|i| self.interface(i).is_some_and(|x| x.id == id)) {
+                    cands.push(Candidate { rule: self.user_ref(r, RuleOrigin::Interface), user: Some(r), fixed: None });
+                }
+            }
+        }
+
+        // Walk in pf's order.
+        let mut path = Vec::new();
+        let mut decided: Option<usize> = None;
+        let mut last_nonquick: Option<usize> = None;
+        let mut uncertain: Vec<(usize, String)> = Vec::new();
+        for (idx, c) in cands.iter().enumerate() {
+            let (m, why) = match (&c.fixed, c.user) {
+                (Some(f), _) => f.clone(),
+                (None, Some(r)) => self.rule_matches(r, q, src, dst, dport),
+                (None, None) => (Tri::No, None),
+            };
+            path.push(Step { rule: c.rule.clone(), matched: m.clone(), why });
+            match m {
+                Tri::Yes if c.rule.quick => {
+                    decided = Some(idx);
+                    break;
+                }
+                Tri::Yes => last_nonquick = Some(idx),
+                Tri::No => {}
+                Tri::Unknown(r) => uncertain.push((idx, r)),
+            }
+        }
+        let decider = decided.or(last_nonquick).unwrap_or(0);
+        let decided_by = cands[decider].rule.clone();
+        let mut could_also_be = Vec::new();
+        for (idx, reason) in &uncertain {
+            let c = &cands[*idx].rule;
+            let matters = if decided.is_some() {
+                c.quick && *idx < decider
+            } else {
+                c.quick || *idx > decider
+            };
+            if matters {
+                unknowns.push(format!("{} ({}): {reason}", c.descr, c.origin_label()));
+                if c.action != decided_by.action && !could_also_be.contains(&c.action) {
+                    could_also_be.push(c.action);
+                }
+            }
+        }
+        let verdict = if could_also_be.is_empty() { Verdict::from(decided_by.action) } else { Verdict::Unknown };
+        Ok(Explanation {
+            verdict,
+            decided_by,
+            could_also_be,
+            interface: id,
+            translation,
+            path,
+            unknowns,
+            assumptions,
+        })
+    }
+}
+
+impl RuleRef {
+    fn origin_label(&self) -> String {
+        match (self.origin, self.position) {
+            (o, Some(p)) if o.is_user() => format!("rule #{p}"),
+            _ => serde_json::to_value(self.origin)
+                .ok()
+                .and_then(|v| v.as_str().map(str::to_string))
+                .unwrap_or_default(),
+        }
+    }
+}
+
+impl Explanation {
+    /// A short Markdown answer for a person.
+    pub fn markdown(&self, q: &Query) -> String {
+        let mut s = String::new();
+        let port = |p: Option<u16>| p.map(|p| format!(":{p}")).unwrap_or_default();
+        let verdict = match self.verdict {
+            Verdict::Pass => "**passed**",
+            Verdict::Block => "**blocked**",
+            Verdict::Reject => "**rejected**",
+            Verdict::Unknown => "**cannot be decided from what the API shows**",
+        };
+        s.push_str(&format!(
+            "{} {}{} → {}{} ({}, {} on {}) is {verdict}",
+            q.protocol.to_ascii_uppercase(),
+            q.src,
+            port(q.src_port),
+            q.dst,
+            port(q.dst_port),
+            q.protocol,
+            if q.direction == Direction::In { "in" } else { "out" },
+            self.interface
+        ));
+        let d = &self.decided_by;
+        let tracker = d.tracker.map(|t| format!(", tracker {t}")).unwrap_or_default();
+        let pos = d.position.map(|p| format!(" #{p}")).unwrap_or_default();
+        s.push_str(&format!(
+            " by {} rule{pos} \"{}\"{tracker}.\n",
+            d.origin_label().replace('_', " "),
+            d.descr
+        ));
+        if self.verdict == Verdict::Unknown {
+            let alts: Vec<&str> = self.could_also_be.iter().map(|a| a.as_str()).collect();
+            s.push_str(&format!(
+                "\nIf the unknown matches below do not apply it is {}; otherwise {}.\n",
+                d.action.as_str(),
+                alts.join(" or ")
+            ));
+        }
+        if let Some(t) = &self.translation {
+            s.push_str(&format!(
+                "\nPort forward #{} \"{}\" redirects {}{} to {}{}.\n",
+                t.port_forward_position,
+                t.descr,
+                t.original_dst,
+                port(t.original_dst_port),
+                t.dst,
+                port(t.dst_port)
+            ));
+        }
+        if !self.unknowns.is_empty() {
+            s.push_str("\nCannot know:\n");
+            for u in &self.unknowns {
+                s.push_str(&format!("- {u}\n"));
+            }
+        }
+        s
+    }
+}
