@@ -28,6 +28,8 @@ pub const GROUPS: &str = "/api/v2/user/groups";
 pub const CERTIFICATES: &str = "/api/v2/system/certificates";
 pub const CERTIFICATE_AUTHORITIES: &str = "/api/v2/system/certificate_authorities";
 pub const INTERFACES: &str = "/api/v2/interfaces";
+pub const INTERFACE_STATUS: &str = "/api/v2/status/interfaces";
+pub const INTERFACE_GROUPS: &str = "/api/v2/interface/groups";
 pub const RULES: &str = "/api/v2/firewall/rules";
 pub const ALIASES: &str = "/api/v2/firewall/aliases";
 pub const PORT_FORWARDS: &str = "/api/v2/firewall/nat/port_forwards";
@@ -105,6 +107,16 @@ pub const ENDPOINTS: &[Endpoint] = &[
         path: INTERFACES,
         query: "limit=0",
         purpose: "interfaces: which face the Internet, bogon and private network blocking",
+    },
+    Endpoint {
+        path: INTERFACE_STATUS,
+        query: "limit=0",
+        purpose: "addresses that DHCP/PPP interfaces hold (the traffic evaluator needs the WAN address)",
+    },
+    Endpoint {
+        path: INTERFACE_GROUPS,
+        query: "limit=0",
+        purpose: "interface groups (their rules apply to the members)",
     },
     Endpoint {
         path: RULES,

@@ -454,7 +454,7 @@ pub const WEBGUI_FROM_WAN: Check = Check {
         gui: "Firewall > Rules > WAN",
     },
     references: &[V206703, BSI_A6, BSI_A18, NG_REMOTE_GUI, PFREST_SECURING],
-    run: |_| Err(needs_evaluator("whether a WAN packet to the webGUI port is passed")),
+    run: |s| super::reach::from_internet(s, super::reach::Service::WebGui),
 };
 
 pub const SSH_FROM_WAN: Check = Check {
@@ -477,15 +477,16 @@ pub const SSH_FROM_WAN: Check = Check {
                 vec![ev(SSH, "sshd", "enable", json!(false))],
             ));
         }
-        Err(needs_evaluator("whether a WAN packet to the SSH port is passed"))
+        super::reach::from_internet(s, super::reach::Service::Ssh)
     },
 };
 
-/// Checks that need pfSense's rule semantics wait for the traffic evaluator of the
-/// `pfsense-firewall` crate (issue 15); until it is merged they say so instead of guessing.
+/// Rule-anomaly checks need a comparison of rules as sets of packets, which the
+/// `pfsense-firewall` crate does not offer yet (TODO: use it when it does); until then they say
+/// so instead of guessing.
 pub fn needs_evaluator(what: &str) -> Unknown {
     Unknown(format!(
-        "{what} needs the traffic evaluator (crate pfsense-firewall), which this build does not include yet"
+        "{what} needs rule-set comparison from the firewall model (crate pfsense-firewall), which it does not offer yet"
     ))
 }
 

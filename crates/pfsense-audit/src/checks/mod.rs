@@ -4,6 +4,7 @@
 mod access;
 mod certs;
 mod config;
+mod reach;
 pub mod refs;
 mod rules;
 pub(crate) mod util;
