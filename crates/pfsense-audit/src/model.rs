@@ -133,7 +133,7 @@ impl Standard {
         match self {
             Standard::DisaFirewallSrg => "DISA FW SRG",
             Standard::Nist80041 => "NIST SP 800-41r1",
-            Standard::BsiNet32 => "BSI NET.3.2",
+            Standard::BsiNet32 => "BSI",
             Standard::Netgate => "Netgate",
             Standard::Pfrest => "pfREST",
             Standard::AlShaerHamed => "Al-Shaer/Hamed",

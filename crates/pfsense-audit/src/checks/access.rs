@@ -39,7 +39,7 @@ pub const DEFAULT_PASSWORD: Check = Check {
         )];
         match s.default_password_probe {
             PasswordProbe::Accepted => Ok(Outcome::fail(
-                "the REST API authenticated admin with the install default password `pfsense`",
+                "the REST API authenticated admin with the install default password \"pfsense\"",
                 evidence,
             )),
             PasswordProbe::Refused => Ok(Outcome::pass(

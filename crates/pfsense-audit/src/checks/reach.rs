@@ -98,8 +98,8 @@ pub fn from_internet(s: &Snapshot, service: Service) -> CheckResult {
         let rule = match decided.origin {
             RuleOrigin::DefaultDeny => "the default deny".to_string(),
             origin => format!(
-                "{:?} rule{}{}{}",
-                origin,
+                "{}{}{}{}",
+                origin_name(origin),
                 decided
                     .position
                     .map(|p| format!(" #{p}"))
@@ -126,7 +126,7 @@ pub fn from_internet(s: &Snapshot, service: Service) -> CheckResult {
             ));
             continue;
         }
-        evidence.push(ev(RULES, object, "verdict", json!(format!("{:?} by {rule}", exp.verdict).to_lowercase())));
+        evidence.push(ev(RULES, object, "verdict", json!(format!("{} by {rule}", verdict_name(exp.verdict)))));
         match exp.verdict {
             Verdict::Pass => open.push(format!("{} (passed by {rule})", w.label())),
             Verdict::Block | Verdict::Reject => {}
@@ -157,4 +157,29 @@ pub fn from_internet(s: &Snapshot, service: Service) -> CheckResult {
         format!("a connection from an Internet address to {service_name} (port {port}) is blocked"),
         evidence,
     ))
+}
+
+fn verdict_name(v: Verdict) -> &'static str {
+    match v {
+        Verdict::Pass => "pass",
+        Verdict::Block => "block",
+        Verdict::Reject => "reject",
+        Verdict::Unknown => "unknown",
+    }
+}
+
+fn origin_name(o: RuleOrigin) -> &'static str {
+    match o {
+        RuleOrigin::Interface => "interface rule",
+        RuleOrigin::Group => "interface group rule",
+        RuleOrigin::Floating => "floating rule",
+        RuleOrigin::BlockAllIpv6 => "generated block-IPv6 rule",
+        RuleOrigin::LinkLocal => "generated link-local rule",
+        RuleOrigin::DefaultDeny => "the default deny",
+        RuleOrigin::Bogons => "generated bogon block",
+        RuleOrigin::PrivateNetworks => "generated private-network block",
+        RuleOrigin::DefaultPassOut => "generated pass-out rule",
+        RuleOrigin::AntiLockout => "anti-lockout rule",
+        RuleOrigin::PortForwardPass => "port forward with pass association",
+    }
 }
