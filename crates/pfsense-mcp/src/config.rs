@@ -85,6 +85,10 @@ pub enum Command {
         #[arg(long, value_name = "NAME")]
         firewall: Option<String>,
     },
+    /// Audit the firewall's security configuration (58 checks with DISA, NIST, BSI and Netgate
+    /// references; compliant / non-compliant / unknown). Sends only reads. Put --sandbox or the
+    /// connection flags before the subcommand.
+    SecurityAudit(crate::security_audit::SecurityAuditArgs),
 }
 
 #[derive(Debug, Args)]
