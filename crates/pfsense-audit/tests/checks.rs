@@ -37,7 +37,10 @@ fn push(s: &mut Snapshot, path: &str, value: Value) {
 }
 
 fn insert_first(s: &mut Snapshot, path: &str, value: Value) {
-    data(s, path).as_array_mut().expect("a list").insert(0, value);
+    data(s, path)
+        .as_array_mut()
+        .expect("a list")
+        .insert(0, value);
 }
 
 fn finding(s: &Snapshot, id: &str) -> Finding {
@@ -78,12 +81,29 @@ const FAILING: &[(&str, Breaker)] = &[
     ("PFS-AUTH-001", |s| {
         s.default_password_probe = PasswordProbe::Accepted
     }),
-    ("PFS-AUTH-002", |s| set(s, USERS, "/0/disabled", json!(false))),
-    ("PFS-AUTH-003", |s| set(s, USERS, "/1/priv", json!(["page-all"]))),
+    ("PFS-AUTH-002", |s| {
+        set(s, USERS, "/0/disabled", json!(false))
+    }),
+    ("PFS-AUTH-003", |s| {
+        set(s, USERS, "/1/priv", json!(["page-all"]))
+    }),
     ("PFS-AUTH-004", |s| {
-        set(s, GROUPS, "/1/member", json!(["admin", "alice", "bob", "carol", "dave"]));
-        push(s, USERS, json!({"id": 3, "name": "carol", "uid": 2002, "priv": [], "disabled": false, "expires": "01/01/2028"}));
-        push(s, USERS, json!({"id": 4, "name": "dave", "uid": 2003, "priv": [], "disabled": false, "expires": "01/01/2028"}));
+        set(
+            s,
+            GROUPS,
+            "/1/member",
+            json!(["admin", "alice", "bob", "carol", "dave"]),
+        );
+        push(
+            s,
+            USERS,
+            json!({"id": 3, "name": "carol", "uid": 2002, "priv": [], "disabled": false, "expires": "01/01/2028"}),
+        );
+        push(
+            s,
+            USERS,
+            json!({"id": 4, "name": "dave", "uid": 2003, "priv": [], "disabled": false, "expires": "01/01/2028"}),
+        );
     }),
     ("PFS-AUTH-005", |s| set(s, USERS, "/2/expires", json!(""))),
     ("PFS-AUTH-006", |s| {
@@ -107,15 +127,27 @@ const FAILING: &[(&str, Breaker)] = &[
     ("PFS-MGMT-005", |s| {
         insert_first(s, RULES, wan_pass("(self)", "22", "SSH from anywhere"))
     }),
-    ("PFS-MGMT-006", |s| set(s, SSH, "/sshdkeyonly", json!("both"))),
+    ("PFS-MGMT-006", |s| {
+        set(s, SSH, "/sshdkeyonly", json!("both"))
+    }),
     ("PFS-MGMT-007", |s| {
         set(s, SSH, "/sshdagentforwarding", json!(true))
     }),
     ("PFS-API-001", |s| {
-        set(s, REST_API_SETTINGS, "/auth_methods", json!(["BasicAuth", "KeyAuth"]))
+        set(
+            s,
+            REST_API_SETTINGS,
+            "/auth_methods",
+            json!(["BasicAuth", "KeyAuth"]),
+        )
     }),
     ("PFS-API-002", |s| {
-        set(s, REST_API_SETTINGS, "/allowed_interfaces", json!(["lan", "wan"]))
+        set(
+            s,
+            REST_API_SETTINGS,
+            "/allowed_interfaces",
+            json!(["lan", "wan"]),
+        )
     }),
     ("PFS-API-003", |s| {
         set(s, REST_API_ACCESS_LIST, "/0/network", json!("0.0.0.0/0"))
@@ -124,7 +156,12 @@ const FAILING: &[(&str, Breaker)] = &[
         set(s, REST_API_SETTINGS, "/login_protection", json!(false))
     }),
     ("PFS-API-005", |s| {
-        set(s, REST_API_SETTINGS, "/override_sensitive_fields", json!(["User.password"]))
+        set(
+            s,
+            REST_API_SETTINGS,
+            "/override_sensitive_fields",
+            json!(["User.password"]),
+        )
     }),
     ("PFS-API-006", |s| {
         set(s, REST_API_SETTINGS, "/read_only", json!(false))
@@ -133,23 +170,43 @@ const FAILING: &[(&str, Breaker)] = &[
         set(s, REST_API_SETTINGS, "/log_successful_auth", json!(false))
     }),
     ("PFS-API-008", |s| {
-        set(s, REST_API_SETTINGS, "/auth_methods", json!(["KeyAuth", "JWTAuth"]));
+        set(
+            s,
+            REST_API_SETTINGS,
+            "/auth_methods",
+            json!(["KeyAuth", "JWTAuth"]),
+        );
         set(s, REST_API_SETTINGS, "/jwt_exp", json!(604800));
     }),
     ("PFS-API-009", |s| {
         set(s, REST_API_SETTINGS, "/ha_sync", json!(true));
-        set(s, REST_API_SETTINGS, "/ha_sync_validate_certs", json!(false));
+        set(
+            s,
+            REST_API_SETTINGS,
+            "/ha_sync_validate_certs",
+            json!(false),
+        );
     }),
     ("PFS-RULE-001", |s| {
-        push(s, RULES, json!({"id": 9, "type": "pass", "interface": ["lan"], "ipprotocol": "inet46",
+        push(
+            s,
+            RULES,
+            json!({"id": 9, "type": "pass", "interface": ["lan"], "ipprotocol": "inet46",
             "protocol": null, "source": "any", "destination": "any", "descr": "temp: allow all",
-            "disabled": false, "tracker": 1765432199}))
+            "disabled": false, "tracker": 1765432199}),
+        )
     }),
     ("PFS-RULE-002", |s| {
-        push(s, RULES, wan_pass("web_server", "", "Web server, all ports"))
+        push(
+            s,
+            RULES,
+            wan_pass("web_server", "", "Web server, all ports"),
+        )
     }),
     ("PFS-RULE-003", |s| set(s, RULES, "/0/descr", json!(""))),
-    ("PFS-RULE-004", |s| set(s, RULES, "/2/disabled", json!(true))),
+    ("PFS-RULE-004", |s| {
+        set(s, RULES, "/2/disabled", json!(true))
+    }),
     ("PFS-RULE-005", |s| {
         set(s, RULES, "/2/source_port", json!("53"))
     }),
@@ -168,12 +225,18 @@ const FAILING: &[(&str, Breaker)] = &[
         set(s, PORT_FORWARDS, "/0/local_port", json!("3389"));
     }),
     ("PFS-ALIAS-001", |s| {
-        push(s, ALIASES, json!({"id": 9, "name": "old_servers", "type": "host", "descr": "", "address": ["10.0.0.9"], "detail": [""]}))
+        push(
+            s,
+            ALIASES,
+            json!({"id": 9, "name": "old_servers", "type": "host", "descr": "", "address": ["10.0.0.9"], "detail": [""]}),
+        )
     }),
     ("PFS-ALIAS-002", |s| {
         set(s, RULES, "/1/source", json!("bt_blocklst"))
     }),
-    ("PFS-ALIAS-003", |s| set(s, ALIASES, "/0/address", json!([]))),
+    ("PFS-ALIAS-003", |s| {
+        set(s, ALIASES, "/0/address", json!([]))
+    }),
     ("PFS-LOG-001", |s| {
         set(s, LOG_SETTINGS, "/nologdefaultblock", json!(true))
     }),
@@ -190,7 +253,9 @@ const FAILING: &[(&str, Breaker)] = &[
     ("PFS-LOG-005", |s| {
         set(s, LOG_SETTINGS, "/logconfigchanges", json!(false))
     }),
-    ("PFS-DNS-002", |s| set(s, DNS_RESOLVER, "/dnssec", json!(false))),
+    ("PFS-DNS-002", |s| {
+        set(s, DNS_RESOLVER, "/dnssec", json!(false))
+    }),
     ("PFS-DNS-003", |s| {
         set(s, DNS_RESOLVER, "/active_interface", json!(["all"]))
     }),
@@ -198,14 +263,29 @@ const FAILING: &[(&str, Breaker)] = &[
         set(s, SYSTEM_DNS, "/dnsallowoverride", json!(true))
     }),
     ("PFS-NTP-001", |s| {
-        set(s, NTP_SERVERS, "/0", json!({"id": 0, "timeserver": "ntp.example.org", "type": "server", "prefer": true, "noselect": false}))
+        set(
+            s,
+            NTP_SERVERS,
+            "/0",
+            json!({"id": 0, "timeserver": "ntp.example.org", "type": "server", "prefer": true, "noselect": false}),
+        )
     }),
-    ("PFS-NTP-002", |s| set(s, NTP_SETTINGS, "/interface", json!([]))),
+    ("PFS-NTP-002", |s| {
+        set(s, NTP_SETTINGS, "/interface", json!([]))
+    }),
     ("PFS-CERT-001", |s| {
-        push(s, CERTIFICATES, json!({"id": 1, "descr": "OpenVPN server", "refid": "6981c98d2be60", "caref": "6981c98a1f2e0", "type": "server", "crt": pem("expiring")}))
+        push(
+            s,
+            CERTIFICATES,
+            json!({"id": 1, "descr": "OpenVPN server", "refid": "6981c98d2be60", "caref": "6981c98a1f2e0", "type": "server", "crt": pem("expiring")}),
+        )
     }),
     ("PFS-CERT-002", |s| {
-        push(s, CERTIFICATES, json!({"id": 1, "descr": "legacy", "refid": "6981c98d2be61", "caref": "", "type": "server", "crt": pem("weak")}))
+        push(
+            s,
+            CERTIFICATES,
+            json!({"id": 1, "descr": "legacy", "refid": "6981c98d2be61", "caref": "", "type": "server", "crt": pem("weak")}),
+        )
     }),
     ("PFS-UPD-001", |s| {
         set(s, SYSTEM_VERSION, "/version", json!("2.7.2-RELEASE"))
@@ -215,7 +295,11 @@ const FAILING: &[(&str, Breaker)] = &[
     }),
     ("PFS-BAK-001", |s| set(s, CONFIG_HISTORY, "", json!([]))),
     ("PFS-SVC-001", |s| {
-        push(s, SERVICES, json!({"id": 9, "name": "miniupnpd", "description": "UPnP IGD & PCP Service", "enabled": true, "status": true}))
+        push(
+            s,
+            SERVICES,
+            json!({"id": 9, "name": "miniupnpd", "description": "UPnP IGD & PCP Service", "enabled": true, "status": true}),
+        )
     }),
     ("PFS-SVC-002", |s| {
         set(s, EMAIL_NOTIFICATIONS, "/ipaddress", json!(""))
@@ -411,7 +495,11 @@ fn certificate_dates_from_valid_until_when_the_pem_is_missing() {
     let mut s = hardened();
     set(&mut s, CERTIFICATES, "/0/crt", json!(""));
     set(&mut s, CERTIFICATE_AUTHORITIES, "/0/crt", json!(""));
-    push(&mut s, CERTIFICATES, json!({"id": 1, "descr": "x", "refid": "r1", "crt": "", "valid_until": "2026-12-10 00:00:00"}));
+    push(
+        &mut s,
+        CERTIFICATES,
+        json!({"id": 1, "descr": "x", "refid": "r1", "crt": "", "valid_until": "2026-12-10 00:00:00"}),
+    );
     data(&mut s, CERTIFICATES)[0]["valid_until"] = json!("2028-11-02 05:47:44");
     data(&mut s, CERTIFICATE_AUTHORITIES)[0]["valid_until"] = json!("2036-11-30 05:47:43");
     let f = finding(&s, "PFS-CERT-001");
@@ -445,7 +533,11 @@ fn snapshot_round_trips_through_json() {
     let text = serde_json::to_string(&s).unwrap();
     let back: Snapshot = serde_json::from_str(&text).unwrap();
     assert_eq!(back.reads.len(), s.reads.len());
-    assert_eq!(ENDPOINTS.len(), s.reads.len(), "the fixture reads every endpoint");
+    assert_eq!(
+        ENDPOINTS.len(),
+        s.reads.len(),
+        "the fixture reads every endpoint"
+    );
     for e in ENDPOINTS {
         assert!(s.reads.contains_key(e.path), "fixture lacks {}", e.path);
     }

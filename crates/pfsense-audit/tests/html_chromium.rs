@@ -42,7 +42,11 @@ fn chromium_builds_the_dom_we_expect() {
         &["--dump-dom", &format!("file://{}", page.display())],
         &dir.path().join("profile"),
     );
-    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     let dom = String::from_utf8(out.stdout).unwrap();
     // The parsed page keeps every finding card, with its state.
     for state in [State::NonCompliant, State::Compliant, State::Unknown] {
@@ -92,7 +96,11 @@ fn chromium_screenshot_shows_the_summary_in_colour() {
         ],
         &dir.path().join("profile"),
     );
-    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     let decoder = png::Decoder::new(std::io::BufReader::new(std::fs::File::open(&shot).unwrap()));
     let mut reader = decoder.read_info().unwrap();
     let mut buf = vec![0; reader.output_buffer_size().unwrap()];
@@ -105,7 +113,9 @@ fn chromium_screenshot_shows_the_summary_in_colour() {
     let count = |rgb: [u8; 3]| {
         buf[..info.buffer_size()]
             .chunks(channels)
-            .filter(|p| p[0].abs_diff(rgb[0]) < 8 && p[1].abs_diff(rgb[1]) < 8 && p[2].abs_diff(rgb[2]) < 8)
+            .filter(|p| {
+                p[0].abs_diff(rgb[0]) < 8 && p[1].abs_diff(rgb[1]) < 8 && p[2].abs_diff(rgb[2]) < 8
+            })
             .count()
     };
     let critical = count([0x99, 0x1b, 0x1b]);

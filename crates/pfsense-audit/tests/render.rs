@@ -99,7 +99,10 @@ fn the_fresh_install_fails_what_a_fresh_install_gets_wrong() {
         .filter(|f| f.state == State::Unknown)
         .map(|f| f.id)
         .collect();
-    assert!(unknown.contains(&"PFS-BAK-001"), "the 500 makes history unknown");
+    assert!(
+        unknown.contains(&"PFS-BAK-001"),
+        "the 500 makes history unknown"
+    );
 }
 
 #[test]
@@ -108,10 +111,7 @@ fn json_carries_every_finding_with_its_references() {
     let v: Value = serde_json::from_str(&render(&r, Format::Json)).unwrap();
     let findings = v["findings"].as_array().unwrap();
     assert_eq!(findings.len(), CHECKS.len());
-    let f = findings
-        .iter()
-        .find(|f| f["id"] == "PFS-LOG-002")
-        .unwrap();
+    let f = findings.iter().find(|f| f["id"] == "PFS-LOG-002").unwrap();
     assert_eq!(f["state"], "non_compliant");
     assert_eq!(f["severity"], "medium");
     assert_eq!(f["area"], "logging");

@@ -42,9 +42,7 @@ pub async fn run(cli: Cli) -> Result<(), String> {
             Ok(())
         }
         Some(Command::Doctor { ref firewall }) => doctor(&cli, firewall.as_deref()).await,
-        Some(Command::SecurityAudit(ref args)) => {
-            crate::security_audit::run_cli(&cli, args).await
-        }
+        Some(Command::SecurityAudit(ref args)) => crate::security_audit::run_cli(&cli, args).await,
         Some(Command::Serve) | None => serve(build_server(&cli)?, &cli.http).await,
     }
 }

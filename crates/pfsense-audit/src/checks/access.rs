@@ -290,12 +290,7 @@ pub const CONSOLE_UNPROTECTED: Check = Check {
     references: &[BSI_A6, NG_ADMIN],
     run: |s| {
         let on = required_flag(s, CONSOLE, "passwd_protect_console")?;
-        let e = vec![ev(
-            CONSOLE,
-            "console",
-            "passwd_protect_console",
-            json!(on),
-        )];
+        let e = vec![ev(CONSOLE, "console", "passwd_protect_console", json!(on))];
         if on {
             Ok(Outcome::pass("the console asks for a password", e))
         } else {
@@ -321,12 +316,7 @@ pub const WEBGUI_HTTP: Check = Check {
     references: &[BSI_A6, NIST_521, NG_REMOTE_GUI, PFREST_SECURING],
     run: |s| {
         let protocol = field_value(s, WEBGUI_SETTINGS, "protocol")?;
-        let e = vec![ev(
-            WEBGUI_SETTINGS,
-            "webGUI",
-            "protocol",
-            protocol.clone(),
-        )];
+        let e = vec![ev(WEBGUI_SETTINGS, "webGUI", "protocol", protocol.clone())];
         match protocol.as_str() {
             Some("https") => Ok(Outcome::pass("the webGUI uses HTTPS", e)),
             Some("http") => Ok(Outcome::fail(
@@ -349,7 +339,9 @@ fn webgui_cert(s: &Snapshot) -> Result<(String, super::certs::CertInfo), Unknown
     }
     let refid = text(s.data(WEBGUI_SETTINGS)?, "sslcertref").to_string();
     if refid.is_empty() {
-        return Err(Unknown(format!("GET {WEBGUI_SETTINGS} names no sslcertref")));
+        return Err(Unknown(format!(
+            "GET {WEBGUI_SETTINGS} names no sslcertref"
+        )));
     }
     let cert = s
         .list(CERTIFICATES)?
@@ -639,7 +631,10 @@ pub const API_ALL_INTERFACES: Check = Check {
                 e,
             ))
         } else {
-            e.extend(wan.iter().map(|w| ev(INTERFACES, w.label(), "faces the Internet", json!(true))));
+            e.extend(
+                wan.iter()
+                    .map(|w| ev(INTERFACES, w.label(), "faces the Internet", json!(true))),
+            );
             Ok(Outcome::fail(
                 format!(
                     "the REST API answers on Internet-facing {}",
@@ -848,7 +843,9 @@ pub const API_JWT_LIFETIME: Check = Check {
                 e,
             )),
             Some(n) => Ok(Outcome::pass(format!("tokens expire after {n} s"), e)),
-            None => Err(Unknown(format!("GET {REST_API_SETTINGS} `jwt_exp` is {exp}"))),
+            None => Err(Unknown(format!(
+                "GET {REST_API_SETTINGS} `jwt_exp` is {exp}"
+            ))),
         }
     },
 };

@@ -95,7 +95,11 @@ fn cert_label(endpoint: &str, cert: &Value) -> String {
     } else {
         "certificate"
     };
-    format!("{kind} \"{}\" ({})", text(cert, "descr"), text(cert, "refid"))
+    format!(
+        "{kind} \"{}\" ({})",
+        text(cert, "descr"),
+        text(cert, "refid")
+    )
 }
 
 pub const CERTS_EXPIRING: Check = Check {

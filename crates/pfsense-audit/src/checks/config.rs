@@ -35,7 +35,12 @@ pub const DEFAULT_DENY_NOT_LOGGED: Check = Check {
     references: &[V206713, V206678, V206694, NIST_523, BSI_A9],
     run: |s| {
         let off = log_flag(s, "nologdefaultblock")?;
-        let e = vec![ev(LOG_SETTINGS, "log settings", "nologdefaultblock", json!(off))];
+        let e = vec![ev(
+            LOG_SETTINGS,
+            "log settings",
+            "nologdefaultblock",
+            json!(off),
+        )];
         if off {
             Ok(Outcome::fail(
                 "scans and attacks stopped by the default deny leave no trace",
@@ -63,7 +68,9 @@ pub const REMOTE_SYSLOG: Check = Check {
     fix: Fix {
         summary: "Send at least the firewall events to a central syslog server.",
         tool: Some("pfsense_update_status_logs_settings"),
-        arguments: Some("{\"enableremotelogging\": true, \"remoteserver\": \"10.0.0.5:514\", \"filter\": true}"),
+        arguments: Some(
+            "{\"enableremotelogging\": true, \"remoteserver\": \"10.0.0.5:514\", \"filter\": true}",
+        ),
         gui: "Status > System Logs > Settings > Remote Logging Options",
     },
     references: &[V206699, NIST_523, BSI_A9, NG_REMOTE_LOG],
@@ -73,8 +80,18 @@ pub const REMOTE_SYSLOG: Check = Check {
         let servers = remote_servers(v);
         let filter = flag(v, "filter") || flag(v, "logall");
         let e = vec![
-            ev(LOG_SETTINGS, "log settings", "enableremotelogging", json!(on)),
-            ev(LOG_SETTINGS, "log settings", "remoteserver*", json!(servers)),
+            ev(
+                LOG_SETTINGS,
+                "log settings",
+                "enableremotelogging",
+                json!(on),
+            ),
+            ev(
+                LOG_SETTINGS,
+                "log settings",
+                "remoteserver*",
+                json!(servers),
+            ),
             ev(LOG_SETTINGS, "log settings", "filter|logall", json!(filter)),
         ];
         if on && !servers.is_empty() && filter {
@@ -113,8 +130,18 @@ pub const LOCAL_LOGGING: Check = Check {
         let v = s.data(LOG_SETTINGS)?;
         let remote = flag(v, "enableremotelogging") && !remote_servers(v).is_empty();
         let e = vec![
-            ev(LOG_SETTINGS, "log settings", "disablelocallogging", json!(local_off)),
-            ev(LOG_SETTINGS, "log settings", "enableremotelogging", json!(remote)),
+            ev(
+                LOG_SETTINGS,
+                "log settings",
+                "disablelocallogging",
+                json!(local_off),
+            ),
+            ev(
+                LOG_SETTINGS,
+                "log settings",
+                "enableremotelogging",
+                json!(remote),
+            ),
         ];
         match (local_off, remote) {
             (true, false) => Ok(Outcome::fail(
@@ -144,7 +171,12 @@ pub const BOGON_PRIVATE_NOT_LOGGED: Check = Check {
         let private = log_flag(s, "nologprivatenets")?;
         let e = vec![
             ev(LOG_SETTINGS, "log settings", "nologbogons", json!(bogons)),
-            ev(LOG_SETTINGS, "log settings", "nologprivatenets", json!(private)),
+            ev(
+                LOG_SETTINGS,
+                "log settings",
+                "nologprivatenets",
+                json!(private),
+            ),
         ];
         if bogons || private {
             Ok(Outcome::fail("spoofed traffic is dropped silently", e))
@@ -168,7 +200,12 @@ pub const CONFIG_CHANGES_NOT_LOGGED: Check = Check {
     references: &[NIST_523, BSI_A9],
     run: |s| {
         let on = log_flag(s, "logconfigchanges")?;
-        let e = vec![ev(LOG_SETTINGS, "log settings", "logconfigchanges", json!(on))];
+        let e = vec![ev(
+            LOG_SETTINGS,
+            "log settings",
+            "logconfigchanges",
+            json!(on),
+        )];
         if on {
             Ok(Outcome::pass("configuration changes are logged", e))
         } else {
@@ -242,7 +279,9 @@ pub const RESOLVER_ALL_INTERFACES: Check = Check {
     fix: Fix {
         summary: "Bind the resolver to the internal interfaces (and localhost) only.",
         tool: Some("pfsense_update_services_dns_resolver_settings"),
-        arguments: Some("{\"active_interface\": [\"lan\", \"lo0\"]} then pfsense_services_dns_resolver_apply"),
+        arguments: Some(
+            "{\"active_interface\": [\"lan\", \"lo0\"]} then pfsense_services_dns_resolver_apply",
+        ),
         gui: "Services > DNS Resolver > General Settings > Network Interfaces",
     },
     references: &[V206690, BSI_A4, NG_RESOLVER],
@@ -402,7 +441,9 @@ pub const PFSENSE_OUTDATED: Check = Check {
     run: |s| {
         let version = text(s.data(SYSTEM_VERSION)?, "version").to_string();
         let parts = version_parts(&version).ok_or_else(|| {
-            Unknown(format!("GET {SYSTEM_VERSION} `version` {version:?} is not a version"))
+            Unknown(format!(
+                "GET {SYSTEM_VERSION} `version` {version:?} is not a version"
+            ))
         })?;
         // CE is numbered 2.x; Plus by year and month (21.02 and later).
         let newest = if parts.first() == Some(&2) {
@@ -412,7 +453,12 @@ pub const PFSENSE_OUTDATED: Check = Check {
         };
         let e = vec![
             ev(SYSTEM_VERSION, "pfSense", "version", json!(version)),
-            ev("(built-in table)", "newest known release", "version", json!(newest)),
+            ev(
+                "(built-in table)",
+                "newest known release",
+                "version",
+                json!(newest),
+            ),
         ];
         match compare_versions(&version, newest) {
             Some(std::cmp::Ordering::Less) => Ok(Outcome::fail(
@@ -441,12 +487,24 @@ pub const REST_API_OUTDATED: Check = Check {
         let v = s.data(REST_API_VERSION)?;
         let current = text(v, "current_version").to_string();
         if current.is_empty() {
-            return Err(Unknown(format!("GET {REST_API_VERSION} has no current_version")));
+            return Err(Unknown(format!(
+                "GET {REST_API_VERSION} has no current_version"
+            )));
         }
         let update = flag(v, "update_available");
         let e = vec![
-            ev(REST_API_VERSION, "REST API", "current_version", json!(current)),
-            ev(REST_API_VERSION, "REST API", "update_available", json!(update)),
+            ev(
+                REST_API_VERSION,
+                "REST API",
+                "current_version",
+                json!(current),
+            ),
+            ev(
+                REST_API_VERSION,
+                "REST API",
+                "update_available",
+                json!(update),
+            ),
             ev(
                 "(built-in table)",
                 "newest known release",
@@ -454,8 +512,7 @@ pub const REST_API_OUTDATED: Check = Check {
                 json!(format!("{} ({})", NEWEST_REST_API.0, NEWEST_REST_API.1)),
             ),
         ];
-        let older = compare_versions(&current, NEWEST_REST_API.0)
-            == Some(std::cmp::Ordering::Less);
+        let older = compare_versions(&current, NEWEST_REST_API.0) == Some(std::cmp::Ordering::Less);
         if update || older {
             Ok(Outcome::fail(
                 format!(
@@ -489,7 +546,12 @@ pub const CONFIG_HISTORY_EMPTY: Check = Check {
             .filter_map(|r| r.get("time").and_then(Value::as_i64))
             .max();
         let e = vec![
-            ev(CONFIG_HISTORY, "config history", "count", json!(revisions.len())),
+            ev(
+                CONFIG_HISTORY,
+                "config history",
+                "count",
+                json!(revisions.len()),
+            ),
             ev(
                 CONFIG_HISTORY,
                 "config history",
@@ -519,7 +581,9 @@ pub const UPNP: Check = Check {
     fix: Fix {
         summary: "Turn off UPnP & NAT-PMP unless a reviewed need exists (then restrict it with ACLs).",
         tool: Some("pfsense_post_status_service"),
-        arguments: Some("{\"name\": \"miniupnpd\", \"action\": \"stop\"} and disable it in the GUI"),
+        arguments: Some(
+            "{\"name\": \"miniupnpd\", \"action\": \"stop\"} and disable it in the GUI",
+        ),
         gui: "Services > UPnP & NAT-PMP",
     },
     references: &[V206690, V206694, BSI_A4],
@@ -531,12 +595,20 @@ pub const UPNP: Check = Check {
             if let Some((_, what)) = RISKY_SERVICES.iter().find(|(n, _)| *n == name)
                 && flag(svc, "status")
             {
-                e.push(ev(SERVICES, format!("service {name} ({what})"), "status", json!(true)));
+                e.push(ev(
+                    SERVICES,
+                    format!("service {name} ({what})"),
+                    "status",
+                    json!(true),
+                ));
             }
         }
         if e.is_empty() {
             Ok(Outcome::pass(
-                format!("none of {} running services opens ports on demand", services.len()),
+                format!(
+                    "none of {} running services opens ports on demand",
+                    services.len()
+                ),
                 e,
             ))
         } else {
@@ -556,7 +628,9 @@ pub const NOTIFICATIONS: Check = Check {
     fix: Fix {
         summary: "Configure e-mail notifications so gateway, certificate and update alerts reach someone.",
         tool: Some("pfsense_update_system_notifications_email_settings"),
-        arguments: Some("{\"ipaddress\": \"smtp.example.org\", \"notifyemailaddress\": \"noc@example.org\", ...}"),
+        arguments: Some(
+            "{\"ipaddress\": \"smtp.example.org\", \"notifyemailaddress\": \"noc@example.org\", ...}",
+        ),
         gui: "System > Advanced > Notifications",
     },
     references: &[NIST_523, BSI_A9],
@@ -566,9 +640,24 @@ pub const NOTIFICATIONS: Check = Check {
         let server = text(v, "ipaddress");
         let to = text(v, "notifyemailaddress");
         let e = vec![
-            ev(EMAIL_NOTIFICATIONS, "e-mail notifications", "disable", json!(disabled)),
-            ev(EMAIL_NOTIFICATIONS, "e-mail notifications", "ipaddress", json!(server)),
-            ev(EMAIL_NOTIFICATIONS, "e-mail notifications", "notifyemailaddress", json!(to)),
+            ev(
+                EMAIL_NOTIFICATIONS,
+                "e-mail notifications",
+                "disable",
+                json!(disabled),
+            ),
+            ev(
+                EMAIL_NOTIFICATIONS,
+                "e-mail notifications",
+                "ipaddress",
+                json!(server),
+            ),
+            ev(
+                EMAIL_NOTIFICATIONS,
+                "e-mail notifications",
+                "notifyemailaddress",
+                json!(to),
+            ),
         ];
         if !disabled && !server.is_empty() && !to.is_empty() {
             Ok(Outcome::pass(format!("alerts are mailed to {to}"), e))

@@ -126,15 +126,18 @@ pub fn from_internet(s: &Snapshot, service: Service) -> CheckResult {
             ));
             continue;
         }
-        evidence.push(ev(RULES, object, "verdict", json!(format!("{} by {rule}", verdict_name(exp.verdict)))));
+        evidence.push(ev(
+            RULES,
+            object,
+            "verdict",
+            json!(format!("{} by {rule}", verdict_name(exp.verdict))),
+        ));
         match exp.verdict {
             Verdict::Pass => open.push(format!("{} (passed by {rule})", w.label())),
             Verdict::Block | Verdict::Reject => {}
-            Verdict::Unknown => undecided.push(format!(
-                "{}: {}",
-                w.label(),
-                exp.unknowns.join("; ")
-            )),
+            Verdict::Unknown => {
+                undecided.push(format!("{}: {}", w.label(), exp.unknowns.join("; ")))
+            }
         }
     }
     let service_name = service.name();

@@ -53,7 +53,10 @@ pub const V206679: Reference = disa(
     "V-206679",
     "traffic log entries record when (date and time) events occurred",
 );
-pub const V206680: Reference = disa("V-206680", "traffic log entries record where events occurred");
+pub const V206680: Reference = disa(
+    "V-206680",
+    "traffic log entries record where events occurred",
+);
 pub const V206690: Reference = disa("V-206690", "unnecessary services disabled");
 pub const V206694: Reference = disa("V-206694", "deny by default, permit by exception");
 pub const V206699: Reference = disa("V-206699", "traffic logs sent to a central audit server");

@@ -49,7 +49,9 @@ pub const ANY_TO_ANY: Check = Check {
     fix: Fix {
         summary: "Narrow the rule to the sources, destinations and ports that need it (lan net, an alias of servers, a port alias).",
         tool: Some("pfsense_update_firewall_rule"),
-        arguments: Some("{\"id\": <rule id>, \"source\": ..., \"destination\": ..., \"protocol\": ..., \"destination_port\": ...} then pfsense_firewall_apply"),
+        arguments: Some(
+            "{\"id\": <rule id>, \"source\": ..., \"destination\": ..., \"protocol\": ..., \"destination_port\": ...} then pfsense_firewall_apply",
+        ),
         gui: "Firewall > Rules > (interface)",
     },
     references: &[V206694, NIST_4, BSI_A3, NG_RULES],
@@ -92,7 +94,9 @@ pub const WAN_ALL_PORTS: Check = Check {
     fix: Fix {
         summary: "Name the ports (a port alias) and, where possible, the allowed sources.",
         tool: Some("pfsense_update_firewall_rule"),
-        arguments: Some("{\"id\": <rule id>, \"destination_port\": \"443\"} then pfsense_firewall_apply"),
+        arguments: Some(
+            "{\"id\": <rule id>, \"destination_port\": \"443\"} then pfsense_firewall_apply",
+        ),
         gui: "Firewall > Rules > WAN",
     },
     references: &[V206694, V206703, NIST_4, BSI_A3],
@@ -138,7 +142,11 @@ pub const NO_DESCRIPTION: Check = Check {
             .filter(|(_, r)| text(r, "descr").trim().is_empty())
             .map(|(i, r)| rule_ev(i, r, "descr"))
             .collect();
-        listing(e, "rule(s) have no description", "every rule has a description")
+        listing(
+            e,
+            "rule(s) have no description",
+            "every rule has a description",
+        )
     },
 };
 
@@ -382,7 +390,9 @@ pub const PORT_FORWARD_NO_RULE: Check = Check {
     fix: Fix {
         summary: "Associate a filter rule with the port forward so it is visible, logged and ordered with the other rules.",
         tool: Some("pfsense_update_firewall_nat_port_forward"),
-        arguments: Some("{\"id\": <forward id>, \"associated_rule_id\": \"new\"} then pfsense_firewall_apply"),
+        arguments: Some(
+            "{\"id\": <forward id>, \"associated_rule_id\": \"new\"} then pfsense_firewall_apply",
+        ),
         gui: "Firewall > NAT > Port Forward > Edit > Filter rule association",
     },
     references: &[V206694, BSI_A3, NG_NAT],
@@ -454,7 +464,9 @@ pub const PORT_FORWARD_RISKY: Check = Check {
     fix: Fix {
         summary: "Remove the forward and reach the service over a VPN, or restrict its source to known addresses.",
         tool: Some("pfsense_update_firewall_nat_port_forward"),
-        arguments: Some("{\"id\": <forward id>, \"source\": \"<trusted alias>\"} then pfsense_firewall_apply"),
+        arguments: Some(
+            "{\"id\": <forward id>, \"source\": \"<trusted alias>\"} then pfsense_firewall_apply",
+        ),
         gui: "Firewall > NAT > Port Forward",
     },
     references: &[V206703, V206694, BSI_A3, NG_NAT],
@@ -520,7 +532,11 @@ fn references(s: &Snapshot) -> Result<Vec<(String, String, String)>, Unknown> {
     }
     for a in s.list(ALIASES)? {
         for entry in strings(a, "address") {
-            out.push((entry, format!("alias {}", text(a, "name")), "address".into()));
+            out.push((
+                entry,
+                format!("alias {}", text(a, "name")),
+                "address".into(),
+            ));
         }
     }
     Ok(out)
@@ -544,7 +560,14 @@ pub const ALIAS_UNUSED: Check = Check {
             .list(ALIASES)?
             .iter()
             .filter(|a| !used.contains(text(a, "name")))
-            .map(|a| ev(ALIASES, format!("alias {}", text(a, "name")), "name", json!(text(a, "name"))))
+            .map(|a| {
+                ev(
+                    ALIASES,
+                    format!("alias {}", text(a, "name")),
+                    "name",
+                    json!(text(a, "name")),
+                )
+            })
             .collect();
         listing(e, "alias(es) are not used anywhere", "every alias is used")
     },
@@ -590,7 +613,13 @@ pub const ALIAS_DANGLING: Check = Check {
             for part in value.split(' ') {
                 if alias_like(part, &ifaces) && !names.contains(part) {
                     e.push(ev(
-                        if object.starts_with("alias") { ALIASES } else if object.starts_with("port forward") { PORT_FORWARDS } else { RULES },
+                        if object.starts_with("alias") {
+                            ALIASES
+                        } else if object.starts_with("port forward") {
+                            PORT_FORWARDS
+                        } else {
+                            RULES
+                        },
                         object.clone(),
                         &field,
                         json!(part),
@@ -623,7 +652,14 @@ pub const ALIAS_EMPTY: Check = Check {
             .list(ALIASES)?
             .iter()
             .filter(|a| strings(a, "address").is_empty())
-            .map(|a| ev(ALIASES, format!("alias {}", text(a, "name")), "address", a.get("address").cloned().unwrap_or(Value::Null)))
+            .map(|a| {
+                ev(
+                    ALIASES,
+                    format!("alias {}", text(a, "name")),
+                    "address",
+                    a.get("address").cloned().unwrap_or(Value::Null),
+                )
+            })
             .collect();
         listing(e, "alias(es) are empty", "no alias is empty")
     },

@@ -109,7 +109,11 @@ fn chart(report: &Report) -> String {
                     .iter()
                     .filter(|f| f.state == State::NonCompliant && f.severity == *s)
                     .count();
-                (n, severity_color(*s), format!("{} non-compliant", s.as_str()))
+                (
+                    n,
+                    severity_color(*s),
+                    format!("{} non-compliant", s.as_str()),
+                )
             })
             .collect();
         segments.push((
@@ -118,7 +122,10 @@ fn chart(report: &Report) -> String {
             "unknown".into(),
         ));
         segments.push((
-            in_area.iter().filter(|f| f.state == State::Compliant).count(),
+            in_area
+                .iter()
+                .filter(|f| f.state == State::Compliant)
+                .count(),
             COMPLIANT_COLOR,
             "compliant".into(),
         ));
@@ -134,7 +141,10 @@ fn chart(report: &Report) -> String {
             );
             x += w;
         }
-        let failed = in_area.iter().filter(|f| f.state == State::NonCompliant).count();
+        let failed = in_area
+            .iter()
+            .filter(|f| f.state == State::NonCompliant)
+            .count();
         let _ = write!(
             o,
             r##"<text x="{tx:.1}" y="{ty}" font-size="12" fill="#475569">{failed}/{total} fail</text>"##,
@@ -289,11 +299,7 @@ pub fn html(report: &Report) -> String {
         finding_card(&mut o, f, false);
     }
     let passed = in_state(report, State::Compliant);
-    let _ = write!(
-        o,
-        r#"<h2 id="compliant">Compliant ({})</h2>"#,
-        passed.len()
-    );
+    let _ = write!(o, r#"<h2 id="compliant">Compliant ({})</h2>"#, passed.len());
     for f in passed {
         finding_card(&mut o, f, false);
     }
@@ -310,6 +316,9 @@ mod tests {
 
     #[test]
     fn escapes_markup() {
-        assert_eq!(esc("<a href=\"x\">&'"), "&lt;a href=&quot;x&quot;&gt;&amp;&#39;");
+        assert_eq!(
+            esc("<a href=\"x\">&'"),
+            "&lt;a href=&quot;x&quot;&gt;&amp;&#39;"
+        );
     }
 }

@@ -40,7 +40,10 @@ fn finding(o: &mut String, f: &Finding) {
         f.area.title()
     );
     if !f.evidence.is_empty() {
-        let _ = writeln!(o, "| endpoint | object | field | value |\n|---|---|---|---|");
+        let _ = writeln!(
+            o,
+            "| endpoint | object | field | value |\n|---|---|---|---|"
+        );
         for e in &f.evidence {
             let _ = writeln!(
                 o,
@@ -71,7 +74,10 @@ fn finding(o: &mut String, f: &Finding) {
 pub fn markdown(report: &Report) -> String {
     let mut o = String::new();
     header(&mut o, report);
-    let _ = writeln!(o, "| area | non-compliant | unknown | compliant |\n|---|---|---|---|");
+    let _ = writeln!(
+        o,
+        "| area | non-compliant | unknown | compliant |\n|---|---|---|---|"
+    );
     for a in Area::ALL {
         let _ = writeln!(
             o,
@@ -122,7 +128,10 @@ pub fn markdown_summary(report: &Report) -> String {
         );
     }
     if c.unknown > 0 {
-        let ids: Vec<&str> = in_state(report, State::Unknown).iter().map(|f| f.id).collect();
+        let ids: Vec<&str> = in_state(report, State::Unknown)
+            .iter()
+            .map(|f| f.id)
+            .collect();
         let _ = writeln!(o, "- unknown (API did not show enough): {}", ids.join(", "));
     }
     o

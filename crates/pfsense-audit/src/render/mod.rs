@@ -56,7 +56,11 @@ pub fn json(report: &Report) -> String {
 
 /// Findings in a state, most severe first, then by id.
 pub(crate) fn in_state(report: &Report, state: State) -> Vec<&Finding> {
-    let mut v: Vec<&Finding> = report.findings.iter().filter(|f| f.state == state).collect();
+    let mut v: Vec<&Finding> = report
+        .findings
+        .iter()
+        .filter(|f| f.state == state)
+        .collect();
     v.sort_by(|a, b| a.severity.cmp(&b.severity).then(a.id.cmp(b.id)));
     v
 }

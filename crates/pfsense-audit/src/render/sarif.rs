@@ -32,7 +32,10 @@ pub fn sarif(report: &Report) -> String {
             let refs: Vec<String> = c.references.iter().map(|r| r.label()).collect();
             let mut help = format!("{}\nGUI: {}", c.fix.summary, c.fix.gui);
             if let Some(tool) = c.fix.tool {
-                help.push_str(&format!("\nMCP tool: {tool} {}", c.fix.arguments.unwrap_or("")));
+                help.push_str(&format!(
+                    "\nMCP tool: {tool} {}",
+                    c.fix.arguments.unwrap_or("")
+                ));
             }
             json!({
                 "id": c.id,

@@ -27,13 +27,7 @@ pub fn text(report: &Report) -> String {
     if !failed.is_empty() {
         let _ = writeln!(o, "\nNON-COMPLIANT");
         for f in failed {
-            let _ = writeln!(
-                o,
-                "\n  [{}] {}  {}",
-                f.severity.as_str(),
-                f.id,
-                f.title
-            );
+            let _ = writeln!(o, "\n  [{}] {}  {}", f.severity.as_str(), f.id, f.title);
             let _ = writeln!(o, "      {}", f.detail);
             for e in &f.evidence {
                 let _ = writeln!(
