@@ -49,18 +49,14 @@ fn chromium_builds_the_dom_we_expect() {
     );
     let dom = String::from_utf8(out.stdout).unwrap();
     // The parsed page keeps every finding card, with its state.
+    assert_eq!(
+        dom.matches("class=\"finding\" style=\"--c:").count(),
+        r.findings.len()
+    );
     for state in [State::NonCompliant, State::Compliant, State::Unknown] {
         let want = r.findings.iter().filter(|f| f.state == state).count();
-        let got = dom
-            .matches(&format!("class=\"finding\" style=\"--c:"))
-            .count();
-        assert_eq!(got, r.findings.len());
-        assert_eq!(
-            dom.matches(&format!("data-state=\"{}\" data-severity", state.as_str()))
-                .count(),
-            want,
-            "{state:?} cards"
-        );
+        let cards = format!("data-state=\"{}\" data-severity", state.as_str());
+        assert_eq!(dom.matches(&cards).count(), want, "{state:?} cards");
     }
     // The chart: one labelled row per area, one rect per non-empty segment.
     assert!(dom.contains("<svg id=\"area-chart\""));
