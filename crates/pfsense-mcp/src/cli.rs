@@ -57,6 +57,9 @@ pub async fn run(cli: Cli) -> Result<(), CliError> {
         }
         Some(Command::Doctor(ref args)) => doctor(args).await,
         Some(Command::Generate { what }) => generate(what),
+        Some(Command::SecurityAudit(ref args)) => crate::security_audit::run_cli(args)
+            .await
+            .map_err(|e| CliError::new(Failure::Runtime, e)),
         Some(Command::Serve(ref args)) => serve_command(args).await,
         None => serve_command(&cli.serve).await,
     }

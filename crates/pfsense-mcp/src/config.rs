@@ -113,6 +113,9 @@ pub enum Command {
         #[arg(value_enum)]
         what: Generated,
     },
+    /// Audit the firewall's security configuration (58 checks with DISA, NIST, BSI and Netgate
+    /// references; compliant / non-compliant / unknown). Sends only reads; works with --sandbox.
+    SecurityAudit(crate::security_audit::SecurityAuditArgs),
 }
 
 /// What `pfsense-mcp generate` prints.

@@ -29,6 +29,7 @@ pub mod safety;
 pub mod sandbox;
 pub mod search;
 pub mod secret;
+pub mod security_audit;
 pub mod server;
 pub mod stdio;
 pub mod tls;
