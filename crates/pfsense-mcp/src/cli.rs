@@ -33,8 +33,13 @@ pub async fn run(cli: Cli) -> Result<(), String> {
         Some(Command::Audit(AuditCommand::Verify { file })) => {
             let v = crate::safety::audit::verify(&file)
                 .map_err(|e| format!("audit log {} is NOT intact: {e}", file.display()))?;
+            let cut = match v.cut_off {
+                0 => String::new(),
+                1 => " (1 line cut off by a crash, closed off by a cut_off entry)".into(),
+                n => format!(" ({n} lines cut off by crashes, each closed off by a cut_off entry)"),
+            };
             println!(
-                "{}: {} entries, chain intact; last hash {}",
+                "{}: {} entries, chain intact{cut}; last hash {}",
                 file.display(),
                 v.entries,
                 v.last_hash
