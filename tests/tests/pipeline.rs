@@ -92,7 +92,7 @@ fn check_pair(round: usize, emu: &RunningEmulator, a: &CallToolResult, b: &CallT
         .unwrap_or_else(|| panic!("round {round}: {}", text(won)));
     let refusal = text(lost);
     assert!(
-        refusal.contains(&format!("change {change} ")) && refusal.contains("confirmed first"),
+        refusal.contains(&format!("change {change} (")) && refusal.contains("confirmed first"),
         "round {round}: the refusal names change {change}: {refusal}"
     );
 }

@@ -377,19 +377,20 @@ impl Safety {
         now: &Observed,
         last: Option<&Winner>,
     ) -> String {
-        if let Some(w) = last.filter(|w| w.changed_from.as_deref() == Some(expected)) {
-            return format!(
-                "{} was not called: change {} ({}, by {}) was confirmed first and changed the target away from the state this confirmation expects (expect_state {expected}); of two confirmations of one preview only one is sent. Preview again to see the current state.",
-                def.name, w.change_id, w.tool, w.caller
-            );
-        }
-        match &now.current {
+        let detail = match &now.current {
             Some(cur) => self.stale_message(client, def, expected, cur).await,
             None => format!(
                 "{} was not called: the target changed since the preview and can no longer be read ({}). Preview again.",
                 def.name,
                 now.error.as_deref().unwrap_or_default()
             ),
+        };
+        match last.filter(|w| w.changed_from.as_deref() == Some(expected)) {
+            Some(w) => format!(
+                "{detail} It was changed by change {} ({}, by {}), confirmed first from the state this confirmation expects: of two confirmations of one preview only one is sent.",
+                w.change_id, w.tool, w.caller
+            ),
+            None => detail,
         }
     }
 
