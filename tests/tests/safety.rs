@@ -372,7 +372,7 @@ async fn elicitation_accept_executes_and_decline_does_not() {
     );
     let outcomes: Vec<String> = audit_lines(dir.path())
         .iter()
-        .filter(|l| l["tool"] == "pfsense_delete_firewall_alias")
+        .filter(|l| l["tool"] == "pfsense_delete_firewall_alias" && l["outcome"] != "attempt")
         .map(|l| format!("{} {}", l["outcome"].as_str().unwrap(), l["message"]))
         .collect();
     assert!(
@@ -499,7 +499,13 @@ async fn every_attempt_is_audited_and_audit_verify_catches_tampering() {
         .filter(|l| l["tool"] != ALIASES && l["tool"] != "pfsense_get_firewall_alias")
         .map(|l| l["outcome"].as_str().unwrap())
         .collect();
-    assert_eq!(outcomes, ["preview", "refused", "executed", "failed"]);
+    // Each change sent leaves its write-ahead `attempt` line before its outcome.
+    assert_eq!(
+        outcomes,
+        [
+            "preview", "refused", "attempt", "executed", "attempt", "failed"
+        ]
+    );
     let executed = lines
         .iter()
         .find(|l| l["outcome"] == "executed" && l["tool"] == "pfsense_create_firewall_alias")

@@ -48,8 +48,13 @@ pub async fn run(cli: Cli) -> Result<(), CliError> {
                     format!("audit log {} is NOT intact: {e}", file.display()),
                 )
             })?;
+            let cut = match v.cut_off {
+                0 => String::new(),
+                1 => " (1 line cut off by a crash, closed off by a cut_off entry)".into(),
+                n => format!(" ({n} lines cut off by crashes, each closed off by a cut_off entry)"),
+            };
             emit(&format!(
-                "{}: {} entries, chain intact; last hash {}\n",
+                "{}: {} entries, chain intact{cut}; last hash {}\n",
                 file.display(),
                 v.entries,
                 v.last_hash

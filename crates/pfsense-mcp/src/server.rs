@@ -921,7 +921,7 @@ impl PfSenseServer {
             return Ok(safety.mutate(&client, call).await);
         }
         tracing::info!(firewall = %firewall, tool = def.name, method = %def.method, path = def.path, "calling pfSense");
-        let result = (def.invoke)(&client, normalized.clone()).await;
+        let result = client.send(def, &request).await;
         if let Some(s) = safety {
             let (outcome_kind, response_id, message) = match &result {
                 Ok(_) => (Outcome::Executed, None, None),

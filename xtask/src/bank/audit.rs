@@ -33,6 +33,11 @@ pub fn read(path: &Path) -> anyhow::Result<Vec<Line>> {
         let v: Value = serde_json::from_str(raw)
             .map_err(|e| anyhow::anyhow!("{} line {}: {e}", path.display(), n + 1))?;
         let text = |k: &str| v[k].as_str().unwrap_or("").to_string();
+        // The write-ahead line of a change (its outcome line follows) and the marker that
+        // closes off a line cut by a crash are not attempts of their own.
+        if matches!(v["outcome"].as_str(), Some("attempt" | "cut_off")) {
+            continue;
+        }
         lines.push(Line {
             tool: text("tool"),
             outcome: text("outcome"),

@@ -8,18 +8,27 @@
 use serde_json::{Map, Value, json};
 use sha2::{Digest, Sha256};
 use std::fs::{File, OpenOptions};
-use std::io::{BufRead, BufReader, Write};
+use std::io::{Read, Write};
 use std::path::{Path, PathBuf};
 use std::sync::Mutex;
 
 /// `prev` of the first line.
 pub const GENESIS: &str = "0000000000000000000000000000000000000000000000000000000000000000";
 
+/// Longest string kept verbatim in an entry; a longer one is recorded by its length and
+/// SHA-256, so one huge argument cannot make a huge line.
+pub const MAX_VALUE_BYTES: usize = 2048;
+/// Longest line: when the arguments and request are still larger after strings are capped
+/// (thousands of small values), each is recorded by its length and SHA-256 as a whole.
+pub const MAX_LINE_BYTES: usize = 64 * 1024;
+
 /// What became of one attempt.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Outcome {
     Preview,
     Refused,
+    /// Written (and synced) before a change is sent; its outcome line follows.
+    Attempt,
     Executed,
     Failed,
     /// A journal change was undone on request (`pfsense_undo`).
@@ -28,6 +37,8 @@ pub enum Outcome {
     AutoReverted,
     /// A journal entry left by a killed process was settled at start.
     Reconciled,
+    /// Written at start after a line that a crash cut off: it closes that line off.
+    CutOff,
 }
 
 impl Outcome {
@@ -35,13 +46,45 @@ impl Outcome {
         match self {
             Outcome::Preview => "preview",
             Outcome::Refused => "refused",
+            Outcome::Attempt => "attempt",
             Outcome::Executed => "executed",
             Outcome::Failed => "failed",
             Outcome::Undone => "undone",
             Outcome::AutoReverted => "auto_reverted",
             Outcome::Reconciled => "reconciled",
+            Outcome::CutOff => "cut_off",
         }
     }
+}
+
+/// Why the audit log could not be opened or written.
+#[derive(Debug, thiserror::Error)]
+pub enum AuditError {
+    #[error("cannot create the audit log directory {}: {source}", dir.display())]
+    Directory {
+        dir: PathBuf,
+        source: std::io::Error,
+    },
+    #[error("cannot read the audit log {}: {source}", path.display())]
+    Read {
+        path: PathBuf,
+        source: std::io::Error,
+    },
+    #[error("cannot open the audit log {}: {source}", path.display())]
+    Open {
+        path: PathBuf,
+        source: std::io::Error,
+    },
+    #[error("the audit log {} could not be written ({source})", path.display())]
+    Write {
+        path: PathBuf,
+        source: std::io::Error,
+    },
+    /// The directory or the file's mode could not be set up (`private::prepare`).
+    #[error("{0}")]
+    Prepare(String),
+    #[error("an audit entry could not be serialised: {0}")]
+    Serialise(#[from] serde_json::Error),
 }
 
 /// One entry before it is chained. Arguments and request must already be redacted.
@@ -79,9 +122,12 @@ struct Tail {
     file: File,
     seq: u64,
     last_hash: String,
+    /// Length of the file up to the end of the last complete line: a failed write is cut
+    /// back to it, so a half-written line never stays in front of the next one.
+    len: u64,
 }
 
-/// The open log. Appends are serialised; each is flushed before the call returns.
+/// The open log. Appends are serialised; each is synced to disk before the call returns.
 pub struct AuditLog {
     path: PathBuf,
     tail: Mutex<Tail>,
@@ -91,29 +137,98 @@ pub fn sha256_hex(bytes: &[u8]) -> String {
     hex::encode(Sha256::digest(bytes))
 }
 
-impl AuditLog {
-    /// Open (or create) the log and find where the chain ends.
-    pub fn open(path: &Path) -> Result<AuditLog, String> {
-        super::private::prepare(path, "audit log")?;
-        let (seq, last_hash) = match File::open(path) {
-            Ok(f) => {
-                let mut seq = 0;
-                let mut last = GENESIS.to_string();
-                for line in BufReader::new(f).split(b'\n') {
-                    let line = line.map_err(|e| {
-                        format!("cannot read the audit log {}: {e}", path.display())
-                    })?;
-                    if line.is_empty() {
-                        continue;
-                    }
-                    seq += 1;
-                    last = sha256_hex(&line);
-                }
-                (seq, last)
+/// A value too large to record, recorded by its length and hash instead.
+fn digest_of(bytes: &[u8]) -> Value {
+    json!({"omitted_bytes": bytes.len(), "sha256": sha256_hex(bytes)})
+}
+
+/// `value` with every string longer than [`MAX_VALUE_BYTES`] replaced by its length and hash.
+pub fn capped(value: &Value) -> Value {
+    match value {
+        Value::String(s) if s.len() > MAX_VALUE_BYTES => digest_of(s.as_bytes()),
+        Value::Array(items) => Value::Array(items.iter().map(capped).collect()),
+        Value::Object(m) => Value::Object(m.iter().map(|(k, v)| (k.clone(), capped(v))).collect()),
+        other => other.clone(),
+    }
+}
+
+/// A message cut to [`MAX_VALUE_BYTES`] (on a character boundary).
+fn capped_message(message: &Option<String>) -> Value {
+    match message {
+        Some(m) if m.len() > MAX_VALUE_BYTES => {
+            let mut end = MAX_VALUE_BYTES;
+            while !m.is_char_boundary(end) {
+                end -= 1;
             }
-            Err(e) if e.kind() == std::io::ErrorKind::NotFound => (0, GENESIS.to_string()),
-            Err(e) => return Err(format!("cannot read the audit log {}: {e}", path.display())),
+            json!(format!("{}… ({} bytes in all)", &m[..end], m.len()))
+        }
+        other => json!(other),
+    }
+}
+
+/// What a scan of an existing log found: where the chain ends, and a cut-off last line.
+struct Scan {
+    seq: u64,
+    last_hash: String,
+    /// Bytes after the last newline: a line a crash cut off (empty when it is a whole entry
+    /// that only lacks its newline).
+    fragment: Option<Vec<u8>>,
+    len: u64,
+}
+
+fn scan(path: &Path) -> Result<Scan, AuditError> {
+    let mut bytes = Vec::new();
+    match File::open(path) {
+        Ok(mut f) => {
+            f.read_to_end(&mut bytes)
+                .map_err(|source| AuditError::Read {
+                    path: path.to_path_buf(),
+                    source,
+                })?;
+        }
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
+        Err(source) => {
+            return Err(AuditError::Read {
+                path: path.to_path_buf(),
+                source,
+            });
+        }
+    }
+    let complete = bytes.iter().rposition(|b| *b == b'\n').map_or(0, |i| i + 1);
+    let mut seq = 0;
+    let mut last_hash = GENESIS.to_string();
+    for line in bytes[..complete].split(|b| *b == b'\n') {
+        // Lines a crash cut off (closed off by a marker) are not part of the chain.
+        let Ok(value) = serde_json::from_slice::<Value>(line) else {
+            continue;
         };
+        seq = value.get("seq").and_then(Value::as_u64).unwrap_or(seq + 1);
+        last_hash = sha256_hex(line);
+    }
+    let mut fragment = (complete < bytes.len()).then(|| bytes[complete..].to_vec());
+    // A whole line whose newline did not make it: it is part of the chain, only unended.
+    if let Some(line) = &fragment
+        && let Ok(value) = serde_json::from_slice::<Value>(line)
+    {
+        seq = value.get("seq").and_then(Value::as_u64).unwrap_or(seq + 1);
+        last_hash = sha256_hex(line);
+        fragment = Some(Vec::new());
+    }
+    Ok(Scan {
+        seq,
+        last_hash,
+        fragment,
+        len: bytes.len() as u64,
+    })
+}
+
+impl AuditLog {
+    /// Open (or create) the log and find where the chain ends. A last line cut off by a crash
+    /// is ended and followed by a `cut_off` entry naming its length and hash, so the chain
+    /// goes on from the line before it and `audit verify` accepts it.
+    pub fn open(path: &Path) -> Result<AuditLog, AuditError> {
+        super::private::prepare(path, "audit log").map_err(AuditError::Prepare)?;
+        let found = scan(path)?;
         let mut options = OpenOptions::new();
         options.create(true).append(true);
         #[cfg(unix)]
@@ -121,69 +236,124 @@ impl AuditLog {
             use std::os::unix::fs::OpenOptionsExt;
             options.mode(0o600);
         }
-        let file = options
-            .open(path)
-            .map_err(|e| format!("cannot open the audit log {}: {e}", path.display()))?;
-        Ok(AuditLog {
+        let file = options.open(path).map_err(|source| AuditError::Open {
+            path: path.to_path_buf(),
+            source,
+        })?;
+        let log = AuditLog {
             path: path.to_path_buf(),
             tail: Mutex::new(Tail {
                 file,
-                seq,
-                last_hash,
+                seq: found.seq,
+                last_hash: found.last_hash,
+                len: found.len,
             }),
-        })
+        };
+        if let Some(fragment) = found.fragment {
+            log.close_off(&fragment)?;
+        }
+        Ok(log)
+    }
+
+    /// End a cut-off line and write the marker that closes it off.
+    fn close_off(&self, fragment: &[u8]) -> Result<(), AuditError> {
+        {
+            let mut tail = self.tail.lock().unwrap_or_else(|e| e.into_inner());
+            let write = |tail: &mut Tail| -> std::io::Result<()> {
+                tail.file.write_all(b"\n")?;
+                tail.file.sync_data()
+            };
+            write(&mut tail).map_err(|source| AuditError::Write {
+                path: self.path.clone(),
+                source,
+            })?;
+            tail.len += 1;
+        }
+        if fragment.is_empty() {
+            return Ok(());
+        }
+        tracing::warn!(path = %self.path.display(), bytes = fragment.len(), "the audit log's last line was cut off (a crash while writing it); closed off with a cut_off entry");
+        let mut marker = Entry::new("", "", "pfsense-mcp", Outcome::CutOff);
+        marker.message = Some(format!(
+            "the line before this one was cut off by a crash while it was written ({} bytes); it is not part of the chain",
+            fragment.len()
+        ));
+        marker.request = json!({"cut": digest_of(fragment)});
+        self.append(&marker)
     }
 
     pub fn path(&self) -> &Path {
         &self.path
     }
 
-    /// Append one entry. A failure to write is logged, never fatal to the call: the caller
-    /// gets its answer, and stderr says the audit log is broken.
-    pub fn append(&self, entry: &Entry) {
+    /// Append one entry and sync it to disk. On failure nothing of the line stays in the file
+    /// and the chain is unchanged.
+    pub fn append(&self, entry: &Entry) -> Result<(), AuditError> {
         let mut tail = self.tail.lock().unwrap_or_else(|e| e.into_inner());
         let seq = tail.seq + 1;
-        let mut line = Map::new();
-        line.insert("seq".into(), json!(seq));
-        line.insert(
-            "time".into(),
-            json!(super::time::rfc3339(super::time::now_millis())),
-        );
-        line.insert("firewall".into(), json!(entry.firewall));
-        line.insert("tool".into(), json!(entry.tool));
-        line.insert("caller".into(), json!(entry.caller));
-        line.insert("outcome".into(), json!(entry.outcome.as_str()));
-        line.insert("arguments".into(), entry.arguments.clone());
-        line.insert("request".into(), entry.request.clone());
-        line.insert("response_id".into(), json!(entry.response_id));
-        line.insert("change_id".into(), json!(entry.change_id));
-        line.insert("message".into(), json!(entry.message));
-        line.insert("prev".into(), json!(tail.last_hash));
-        let mut line = Value::Object(line);
-        crate::secret::scrub_value(&mut line);
-        let mut text = match serde_json::to_string(&line) {
-            Ok(t) => t,
-            Err(e) => {
-                tracing::error!(error = %e, "audit entry could not be serialised");
-                return;
-            }
-        };
+        let mut text = line_text(entry, seq, &tail.last_hash)?;
         let hash = sha256_hex(text.as_bytes());
         text.push('\n');
-        match tail
+        let written = tail
             .file
             .write_all(text.as_bytes())
-            .and_then(|_| tail.file.flush())
-        {
+            .and_then(|_| tail.file.sync_data());
+        match written {
             Ok(()) => {
                 tail.seq = seq;
                 tail.last_hash = hash;
+                tail.len += text.len() as u64;
+                Ok(())
             }
-            Err(e) => {
-                tracing::error!(path = %self.path.display(), error = %e, "audit log write failed")
+            Err(source) => {
+                // Cut back what part of the line reached the file (a full disk takes some).
+                let len = tail.len;
+                if let Err(e) = tail.file.set_len(len) {
+                    tracing::error!(path = %self.path.display(), error = %e, "a half-written audit line could not be removed");
+                }
+                Err(AuditError::Write {
+                    path: self.path.clone(),
+                    source,
+                })
             }
         }
     }
+}
+
+/// The JSON text of one line (no newline), within [`MAX_LINE_BYTES`].
+fn line_text(entry: &Entry, seq: u64, prev: &str) -> Result<String, AuditError> {
+    let mut line = Map::new();
+    line.insert("seq".into(), json!(seq));
+    line.insert(
+        "time".into(),
+        json!(super::time::rfc3339(super::time::now_millis())),
+    );
+    line.insert("firewall".into(), json!(entry.firewall));
+    line.insert("tool".into(), json!(entry.tool));
+    line.insert("caller".into(), json!(entry.caller));
+    line.insert("outcome".into(), json!(entry.outcome.as_str()));
+    line.insert("arguments".into(), capped(&entry.arguments));
+    line.insert("request".into(), capped(&entry.request));
+    line.insert("response_id".into(), json!(entry.response_id));
+    line.insert("change_id".into(), json!(entry.change_id));
+    line.insert("message".into(), capped_message(&entry.message));
+    line.insert("prev".into(), json!(prev));
+    // Secret values a call sent never reach the log, whichever field carries them.
+    let mut scrubbed = Value::Object(line);
+    crate::secret::scrub_value(&mut scrubbed);
+    let mut line = match scrubbed {
+        Value::Object(line) => line,
+        _ => Map::new(),
+    };
+    let text = serde_json::to_string(&line)?;
+    if text.len() <= MAX_LINE_BYTES {
+        return Ok(text);
+    }
+    for key in ["arguments", "request"] {
+        let whole = serde_json::to_vec(&line[key])?;
+        line.insert(key.into(), digest_of(&whole));
+    }
+    Ok(serde_json::to_string(&line)?)
 }
 
 /// What `audit verify` found.
@@ -192,28 +362,54 @@ pub struct Verified {
     pub entries: u64,
     /// SHA-256 of the last line: keep it elsewhere to detect a cut-off tail later.
     pub last_hash: String,
+    /// Lines a crash cut off, each closed off by a `cut_off` entry.
+    pub cut_off: u64,
+}
+
+/// Whether `marker` is the `cut_off` entry that closes off `fragment` after `prev`.
+fn closes_off(marker: Option<&&[u8]>, fragment: &[u8], prev: &str) -> bool {
+    let Some(value) = marker.and_then(|m| serde_json::from_slice::<Value>(m).ok()) else {
+        return false;
+    };
+    value["outcome"] == Outcome::CutOff.as_str()
+        && value["prev"] == prev
+        && value["request"]["cut"]["sha256"] == sha256_hex(fragment)
 }
 
 /// Check the chain of a log file. The error names the first line that breaks it and why.
 pub fn verify(path: &Path) -> Result<Verified, String> {
-    let f = File::open(path).map_err(|e| format!("cannot open {}: {e}", path.display()))?;
+    let bytes = std::fs::read(path).map_err(|e| format!("cannot open {}: {e}", path.display()))?;
+    let body = bytes.strip_suffix(b"\n").unwrap_or(&bytes);
+    let lines: Vec<&[u8]> = if body.is_empty() {
+        Vec::new()
+    } else {
+        body.split(|b| *b == b'\n').collect()
+    };
     let mut prev = GENESIS.to_string();
     let mut entries = 0u64;
-    for (index, line) in BufReader::new(f).split(b'\n').enumerate() {
+    let mut cut_off = 0u64;
+    for (index, line) in lines.iter().enumerate() {
         let number = index + 1;
-        let line = line.map_err(|e| format!("cannot read {}: {e}", path.display()))?;
         if line.is_empty() {
             return Err(format!(
                 "line {number} is empty: a line was removed or the file was edited"
             ));
         }
-        let value: Value = serde_json::from_slice(&line)
-            .map_err(|e| format!("line {number} is not JSON ({e}): it was edited"))?;
+        let value: Value = match serde_json::from_slice(line) {
+            Ok(v) => v,
+            Err(_) if closes_off(lines.get(index + 1), line, &prev) => {
+                cut_off += 1;
+                continue;
+            }
+            Err(e) => {
+                return Err(format!("line {number} is not JSON ({e}): it was edited"));
+            }
+        };
         let claimed = value.get("prev").and_then(Value::as_str).unwrap_or("");
         if claimed != prev {
-            return Err(if number == 1 {
+            return Err(if entries == 0 {
                 format!(
-                    "line 1 does not start the chain (its prev is not {GENESIS}): earlier lines were removed"
+                    "line {number} does not start the chain (its prev is not {GENESIS}): earlier lines were removed"
                 )
             } else {
                 format!(
@@ -224,17 +420,18 @@ pub fn verify(path: &Path) -> Result<Verified, String> {
             });
         }
         let seq = value.get("seq").and_then(Value::as_u64).unwrap_or(0);
-        if seq != number as u64 {
+        if seq != entries + 1 {
             return Err(format!(
                 "line {number} carries seq {seq}: lines were removed or reordered"
             ));
         }
-        prev = sha256_hex(&line);
+        prev = sha256_hex(line);
         entries += 1;
     }
     Ok(Verified {
         entries,
         last_hash: prev,
+        cut_off,
     })
 }
 
@@ -252,7 +449,8 @@ mod tests {
                 &format!("tool{i}"),
                 "stdio",
                 Outcome::Preview,
-            ));
+            ))
+            .unwrap();
         }
         (dir, path)
     }
@@ -260,12 +458,10 @@ mod tests {
     #[test]
     fn an_intact_chain_verifies_and_reopening_continues_it() {
         let (_dir, path) = log_with(3);
-        AuditLog::open(&path).unwrap().append(&Entry::new(
-            "fw",
-            "later",
-            "stdio",
-            Outcome::Executed,
-        ));
+        AuditLog::open(&path)
+            .unwrap()
+            .append(&Entry::new("fw", "later", "stdio", Outcome::Executed))
+            .unwrap();
         let v = verify(&path).unwrap();
         assert_eq!(v.entries, 4);
     }
@@ -291,5 +487,81 @@ mod tests {
         let first_removed = lines[1..].join("\n") + "\n";
         std::fs::write(&path, first_removed).unwrap();
         assert!(verify(&path).unwrap_err().contains("line 1"));
+    }
+
+    #[test]
+    fn a_line_cut_by_a_crash_is_closed_off_at_the_next_start() {
+        let (_dir, path) = log_with(3);
+        let whole = std::fs::read_to_string(&path).unwrap();
+        // A crash in the middle of writing a fourth line.
+        let cut = format!("{whole}{{\"seq\":4,\"time\":\"2026-");
+        std::fs::write(&path, &cut).unwrap();
+        assert!(verify(&path).is_err(), "a cut line breaks the chain");
+        let log = AuditLog::open(&path).unwrap();
+        log.append(&Entry::new("fw", "after", "stdio", Outcome::Executed))
+            .unwrap();
+        let v = verify(&path).unwrap();
+        assert_eq!((v.entries, v.cut_off), (5, 1), "3 + marker + new line");
+        let text = std::fs::read_to_string(&path).unwrap();
+        let marker: Value = serde_json::from_str(text.lines().nth(4).unwrap()).unwrap();
+        assert_eq!(marker["outcome"], "cut_off");
+        assert_eq!(marker["seq"], 4);
+        // Editing the cut line is still found: the marker names its hash.
+        std::fs::write(
+            &path,
+            text.replacen("\"time\":\"2026-", "\"time\":\"2027-", 1),
+        )
+        .unwrap();
+        assert!(verify(&path).is_err());
+    }
+
+    #[test]
+    fn a_whole_line_without_its_newline_stays_in_the_chain() {
+        let (_dir, path) = log_with(2);
+        let whole = std::fs::read_to_string(&path).unwrap();
+        std::fs::write(&path, whole.trim_end()).unwrap();
+        AuditLog::open(&path)
+            .unwrap()
+            .append(&Entry::new("fw", "after", "stdio", Outcome::Executed))
+            .unwrap();
+        let v = verify(&path).unwrap();
+        assert_eq!((v.entries, v.cut_off), (3, 0));
+    }
+
+    #[test]
+    fn large_values_are_recorded_by_length_and_hash() {
+        let (_dir, path) = log_with(0);
+        let log = AuditLog::open(&path).unwrap();
+        let big = "x".repeat(10 * 1024 * 1024);
+        let mut entry = Entry::new("fw", "create", "stdio", Outcome::Attempt);
+        entry.arguments = json!({"descr": big, "name": "web"});
+        entry.request = json!({"body": {"descr": big}});
+        entry.message = Some(big.clone());
+        log.append(&entry).unwrap();
+        let many: Vec<String> = (0..20_000)
+            .map(|i| format!("10.0.{}.{}", i / 256, i % 256))
+            .collect();
+        entry.arguments = json!({"address": many});
+        entry.request = json!(null);
+        entry.message = None;
+        log.append(&entry).unwrap();
+        let text = std::fs::read_to_string(&path).unwrap();
+        let lines: Vec<Value> = text
+            .lines()
+            .map(|l| serde_json::from_str(l).unwrap())
+            .collect();
+        assert!(
+            text.lines().all(|l| l.len() <= MAX_LINE_BYTES),
+            "lines are capped"
+        );
+        let hash = sha256_hex(big.as_bytes());
+        assert_eq!(
+            lines[0]["arguments"]["descr"],
+            json!({"omitted_bytes": big.len(), "sha256": hash})
+        );
+        assert_eq!(lines[0]["arguments"]["name"], "web");
+        assert_eq!(lines[0]["request"]["body"]["descr"]["sha256"], hash);
+        assert!(lines[1]["arguments"]["omitted_bytes"].as_u64().unwrap() > MAX_LINE_BYTES as u64);
+        assert_eq!(verify(&path).unwrap().entries, 2);
     }
 }

@@ -5,6 +5,7 @@
 use super::audit::{Entry, Outcome};
 use super::elicit::{self, Answer, ConfirmMode};
 use super::journal::{Intent, status};
+use super::serial::Winner;
 use super::state::{self, ChangeKind};
 use super::undo::{self, Inverse};
 use super::{AUTO_REVERT_MODULES, Safety, secrets};
@@ -113,10 +114,15 @@ async fn bulk_delete_matches(
         .as_object_mut()
         .and_then(|m| m.remove("all"))
         .is_some_and(|v| v == json!(true) || v == json!("true"));
-    if all || filters.as_object().is_none_or(|m| m.is_empty()) {
-        return state::read(client, list, json!({})).await;
+    // The same selection the delete makes: filters, then `offset`, then `limit` (0: all).
+    let mut read = json!({
+        "limit": args.get("limit").cloned().unwrap_or(json!(0)),
+        "offset": args.get("offset").cloned().unwrap_or(json!(0)),
+    });
+    if !all && filters.as_object().is_some_and(|m| !m.is_empty()) {
+        read["query"] = filters;
     }
-    state::read(client, list, json!({ "query": filters })).await
+    state::read(client, list, read).await
 }
 
 /// Diff of what the call would change, given the target's current state.
@@ -191,137 +197,273 @@ fn human_note(call: &Call<'_>, mode: ConfirmMode) -> Option<String> {
     })
 }
 
+/// The state of a call's target as read once: its value, why it could not be read, and its
+/// fingerprint.
+struct Observed {
+    current: Option<Value>,
+    error: Option<String>,
+    fingerprint: Option<String>,
+}
+
+impl Observed {
+    async fn read(client: &Client, call: &Call<'_>, kind: ChangeKind) -> Observed {
+        let read = if kind.has_target_state() {
+            state::read_target(client, call.def, call.args).await
+        } else {
+            None
+        };
+        let (current, error) = match read {
+            Some(Ok(v)) => (Some(v), None),
+            Some(Err(e)) => (None, Some(e)),
+            None => (None, None),
+        };
+        let fingerprint = current.as_ref().map(state::fingerprint);
+        Observed {
+            current,
+            error,
+            fingerprint,
+        }
+    }
+
+    /// The firewall said the addressed object does not exist.
+    fn missing(&self) -> bool {
+        self.error
+            .as_deref()
+            .is_some_and(|e| e.contains("MODEL_OBJECT_NOT_FOUND"))
+    }
+}
+
+/// Whether a failed call may still have run on the firewall: no answer, or an answer that is
+/// not the API's JSON (a 200 whose JSON is cut off, a PHP error page). Only reading the
+/// target again tells.
+fn outcome_unclear(e: &CallError) -> bool {
+    matches!(e, CallError::Transport(_) | CallError::NotJson { .. })
+}
+
 impl Safety {
     /// Preview or execute one mutation.
     pub async fn mutate(&self, client: &Client, call: Call<'_>) -> CallToolResult {
         let def = call.def;
         let kind = ChangeKind::of(def);
         self.settle(client, call.firewall).await;
-
-        let before = if kind.has_target_state() {
-            state::read_target(client, def, call.args).await
-        } else {
-            None
-        };
-        let (current, state_error) = match before {
-            Some(Ok(v)) => (Some(v), None),
-            Some(Err(e)) => (None, Some(e)),
-            None => (None, None),
-        };
-        let fingerprint = current.as_ref().map(state::fingerprint);
-        let inverse = undo::plan(def, call.args, current.as_ref());
-        let mode = self.options.confirm;
-
+        let seen = Observed::read(client, &call, kind).await;
         if !call.confirmed {
-            let mut extras = PreviewExtras {
-                current: current.as_ref().map(redact),
-                state_error: state_error.clone(),
-                fingerprint: fingerprint.clone(),
-                undoable: inverse.is_some(),
-                undo: Some(undo_note(kind, &inverse, state_error.is_some())),
-                human: human_note(&call, mode),
-                ..Default::default()
-            };
-            if let Some(cur) = &current {
-                if let Some(diff) = diff_for(client, &call, kind, cur).await {
-                    extras.diff_lines = diff_lines(kind, &diff);
-                    extras.diff = Some(diff);
-                }
-                if let Some(fp) = &fingerprint {
-                    self.remember_preview(fp, def.name, cur);
-                }
-            } else if kind == ChangeKind::Create {
-                extras.diff = call.request.body.as_ref().map(redact);
-            }
-            let mut entry = call.entry(Outcome::Preview);
-            entry.message = fingerprint.clone();
-            self.record(&entry);
-            return outcome::preview(def, call.request, client.base_url().as_str(), &extras);
+            return self.preview(client, &call, kind, &seen).await;
         }
-
-        // Stale state: the target must still be what the preview showed.
-        if let Some(expected) = &call.expect_state {
-            let refusal = match (&current, &fingerprint) {
-                (Some(cur), Some(fp)) if fp != expected => {
-                    Some(self.stale_message(client, def, expected, cur).await)
-                }
-                (None, _) if kind.has_target_state() => Some(format!(
-                    "{} was not called: `expect_state` cannot be checked because the current state could not be read ({})",
-                    def.name,
-                    state_error.clone().unwrap_or_default()
-                )),
-                (None, _) => Some(format!(
-                    "{} was not called: `expect_state` applies to updates, deletes and replaces; this call has no current state to compare",
-                    def.name
-                )),
-                _ => None,
-            };
-            if let Some(message) = refusal {
-                return self.refuse(&call, message);
-            }
+        if let Some(message) = self.check_expected(client, &call, kind, &seen).await {
+            return self.refuse(&call, message);
         }
-
-        // A human approves destructive and dangerous changes.
-        let mut confirmed_by = "flag";
-        if needs_human(def, mode) {
-            let diff = match &current {
-                Some(cur) => diff_for(client, &call, kind, cur).await,
-                None => call.request.body.as_ref().map(redact),
-            };
-            let mut message = format!(
-                "Approve a {} change on the firewall {} ({})?\n{} — {}\n{} {}",
-                def.risk.as_str(),
-                call.firewall,
-                client.base_url().as_str().trim_end_matches('/'),
-                def.name,
-                def.summary,
-                call.request.method,
-                secrets::redacted_request(call.request)["path"]
-                    .as_str()
-                    .unwrap_or(def.path)
-            );
-            if let Some(d) = &diff {
-                let lines = diff_lines(kind, d);
-                if !lines.is_empty() {
-                    message.push_str("\nWhat changes:\n");
-                    message.push_str(&lines.join("\n"));
-                } else if let Some(body) = call.request.body.as_ref() {
-                    message.push_str(&format!("\nBody: {}", redact(body)));
-                }
-            }
-            message.push_str(&format!(
-                "\nUndo: {}.",
-                undo_note(kind, &inverse, state_error.is_some())
-            ));
-            match elicit::ask(call.peer, message).await {
-                Answer::Approved => confirmed_by = "human",
-                Answer::Refused(why) => {
-                    return self.refuse(
-                        &call,
-                        format!(
-                            "{} was not called: the change was not approved ({why}).",
-                            def.name
-                        ),
-                    );
-                }
-                Answer::CannotAsk if mode == ConfirmMode::ElicitRequired => {
-                    return self.refuse(
-                        &call,
-                        format!(
-                            "{} was not called: it is {} and the server requires a human's approval (--confirm elicit-required), but this MCP client cannot ask the human (no elicitation support). Use a client with elicitation, or the administrator can restart with --confirm elicit.",
-                            def.name,
-                            def.risk.as_str()
-                        ),
-                    );
-                }
-                Answer::CannotAsk => confirmed_by = "flag (the client has no elicitation)",
-            }
-        }
-
+        let confirmed_by = match self.approval(client, &call, kind, &seen).await {
+            Ok(by) => by,
+            Err(message) => return self.refuse(&call, message),
+        };
         if let Err(message) = self.limiter.take(def.risk) {
             return self.refuse(&call, format!("{} was not called: {message}.", def.name));
         }
+        // One confirmed change per firewall and collection at a time: read again, check the
+        // state is still the one confirmed, and send, all under the turn.
+        let mut turn = self.serial.turn(call.firewall, def).await;
+        let expected = call.expect_state.clone().or(seen.fingerprint.clone());
+        let now = if kind.has_target_state() {
+            Observed::read(client, &call, kind).await
+        } else {
+            seen
+        };
+        if let Some(expected) = &expected
+            && now.fingerprint.as_ref() != Some(expected)
+        {
+            let message = self
+                .overtaken(client, def, expected, &now, (*turn).as_ref())
+                .await;
+            return self.refuse(&call, message);
+        }
+        let (result, change_id) = self.execute(client, &call, kind, &now, confirmed_by).await;
+        if let Some(change_id) = change_id {
+            *turn = Some(Winner {
+                change_id,
+                tool: def.name,
+                caller: call.caller.to_string(),
+                changed_from: expected,
+            });
+        }
+        result
+    }
 
+    /// A preview: the exact request, the diff against the current state, the fingerprint to
+    /// confirm with. A delete or update of an id that does not exist is an error instead.
+    async fn preview(
+        &self,
+        client: &Client,
+        call: &Call<'_>,
+        kind: ChangeKind,
+        seen: &Observed,
+    ) -> CallToolResult {
+        let def = call.def;
+        if matches!(kind, ChangeKind::Update | ChangeKind::Delete) && seen.missing() {
+            return self.refuse(
+                call,
+                format!(
+                    "{} was not called: the object it addresses does not exist ({}). Ids are positions that shift after deletes: list the collection again to find the object's id.",
+                    def.name,
+                    seen.error.as_deref().unwrap_or_default()
+                ),
+            );
+        }
+        let inverse = undo::plan(def, call.args, seen.current.as_ref());
+        let mut extras = PreviewExtras {
+            current: seen.current.as_ref().map(redact),
+            state_error: seen.error.clone(),
+            fingerprint: seen.fingerprint.clone(),
+            undoable: inverse.is_some(),
+            undo: Some(undo_note(kind, &inverse, seen.error.is_some())),
+            human: human_note(call, self.options.confirm),
+            ..Default::default()
+        };
+        if let Some(cur) = &seen.current {
+            if let Some(diff) = diff_for(client, call, kind, cur).await {
+                extras.diff_lines = diff_lines(kind, &diff);
+                extras.diff = Some(diff);
+            }
+            if let Some(fp) = &seen.fingerprint {
+                self.remember_preview(fp, def.name, cur);
+            }
+        } else if kind == ChangeKind::Create {
+            extras.diff = call.request.body.as_ref().map(redact);
+        }
+        let mut entry = call.entry(Outcome::Preview);
+        entry.message = seen.fingerprint.clone();
+        self.record(&entry);
+        outcome::preview(def, call.request, client.base_url().as_str(), &extras)
+    }
+
+    /// Why a confirmation's `expect_state` does not hold against the state read before it.
+    async fn check_expected(
+        &self,
+        client: &Client,
+        call: &Call<'_>,
+        kind: ChangeKind,
+        seen: &Observed,
+    ) -> Option<String> {
+        let def = call.def;
+        let expected = call.expect_state.as_ref()?;
+        match (&seen.current, &seen.fingerprint) {
+            (Some(_), Some(fp)) if fp != expected => {
+                let turn = self.serial.turn(call.firewall, def).await;
+                Some(
+                    self.overtaken(client, def, expected, seen, (*turn).as_ref())
+                        .await,
+                )
+            }
+            (None, _) if kind.has_target_state() => Some(format!(
+                "{} was not called: `expect_state` cannot be checked because the current state could not be read ({})",
+                def.name,
+                seen.error.clone().unwrap_or_default()
+            )),
+            (None, _) => Some(format!(
+                "{} was not called: `expect_state` applies to updates, deletes and replaces; this call has no current state to compare",
+                def.name
+            )),
+            _ => None,
+        }
+    }
+
+    /// The refusal of a confirmation whose target is no longer in the confirmed state: the
+    /// change that was confirmed first when there was one, else what changed.
+    async fn overtaken(
+        &self,
+        client: &Client,
+        def: &ToolDef,
+        expected: &str,
+        now: &Observed,
+        last: Option<&Winner>,
+    ) -> String {
+        let detail = match &now.current {
+            Some(cur) => self.stale_message(client, def, expected, cur).await,
+            None => format!(
+                "{} was not called: the target changed since the preview and can no longer be read ({}). Preview again.",
+                def.name,
+                now.error.as_deref().unwrap_or_default()
+            ),
+        };
+        match last.filter(|w| w.changed_from.as_deref() == Some(expected)) {
+            Some(w) => format!(
+                "{detail} It was changed by change {} ({}, by {}), confirmed first from the state this confirmation expects: of two confirmations of one preview only one is sent.",
+                w.change_id, w.tool, w.caller
+            ),
+            None => detail,
+        }
+    }
+
+    /// A human approves destructive and dangerous changes: who confirmed, or the refusal.
+    async fn approval(
+        &self,
+        client: &Client,
+        call: &Call<'_>,
+        kind: ChangeKind,
+        seen: &Observed,
+    ) -> Result<&'static str, String> {
+        let def = call.def;
+        let mode = self.options.confirm;
+        if !needs_human(def, mode) {
+            return Ok("flag");
+        }
+        let diff = match &seen.current {
+            Some(cur) => diff_for(client, call, kind, cur).await,
+            None => call.request.body.as_ref().map(redact),
+        };
+        let mut message = format!(
+            "Approve a {} change on the firewall {} ({})?\n{} — {}\n{} {}",
+            def.risk.as_str(),
+            call.firewall,
+            client.base_url().as_str().trim_end_matches('/'),
+            def.name,
+            def.summary,
+            call.request.method,
+            secrets::redacted_request(call.request)["path"]
+                .as_str()
+                .unwrap_or(def.path)
+        );
+        if let Some(d) = &diff {
+            let lines = diff_lines(kind, d);
+            if !lines.is_empty() {
+                message.push_str("\nWhat changes:\n");
+                message.push_str(&lines.join("\n"));
+            } else if let Some(body) = call.request.body.as_ref() {
+                message.push_str(&format!("\nBody: {}", redact(body)));
+            }
+        }
+        let inverse = undo::plan(def, call.args, seen.current.as_ref());
+        message.push_str(&format!(
+            "\nUndo: {}.",
+            undo_note(kind, &inverse, seen.error.is_some())
+        ));
+        match elicit::ask(call.peer, message).await {
+            Answer::Approved => Ok("human"),
+            Answer::Refused(why) => Err(format!(
+                "{} was not called: the change was not approved ({why}).",
+                def.name
+            )),
+            Answer::CannotAsk if mode == ConfirmMode::ElicitRequired => Err(format!(
+                "{} was not called: it is {} and the server requires a human's approval (--confirm elicit-required), but this MCP client cannot ask the human (no elicitation support). Use a client with elicitation, or the administrator can restart with --confirm elicit.",
+                def.name,
+                def.risk.as_str()
+            )),
+            Answer::CannotAsk => Ok("flag (the client has no elicitation)"),
+        }
+    }
+
+    /// Journal intent, write-ahead audit line, the request, then its outcome in journal and
+    /// audit. The change id when the request went out and may have changed the target.
+    async fn execute(
+        &self,
+        client: &Client,
+        call: &Call<'_>,
+        kind: ChangeKind,
+        now: &Observed,
+        confirmed_by: &str,
+    ) -> (CallToolResult, Option<i64>) {
+        let def = call.def;
+        let inverse = undo::plan(def, call.args, now.current.as_ref());
         let redacted_request = secrets::redacted_request(call.request);
         let inverse_json = inverse.as_ref().map(Inverse::to_json);
         let change_id = match self.journal.record_intent(&Intent {
@@ -331,84 +473,149 @@ impl Safety {
             kind: kind.as_str(),
             model: def.model,
             request: &redacted_request,
-            before: current.as_ref(),
+            before: now.current.as_ref(),
             inverse: inverse_json.as_ref(),
             apply_tool: def.apply.map(|a| a.tool),
             undo_of: None,
         }) {
             Ok(id) => id,
             Err(e) => {
-                return self.refuse(
-                    &call,
-                    format!(
-                        "{} was not called: {e}; nothing is sent without a journal entry.",
-                        def.name
-                    ),
+                let message = format!(
+                    "{} was not called: {e}; nothing is sent without a journal entry.",
+                    def.name
                 );
+                return (self.refuse(call, message), None);
             }
         };
-
+        let mut attempt = call.entry(Outcome::Attempt);
+        attempt.change_id = Some(change_id);
+        if let Err(e) = self.record_attempt(&attempt) {
+            let note = format!("not sent: {e}");
+            let _ = self.journal.record_outcome(
+                change_id,
+                status::FAILED,
+                None,
+                None,
+                None,
+                Some(&note),
+            );
+            let message = format!(
+                "{} was not called: {e}; nothing is sent without an audit line. Free space for the audit log (or fix its permissions) and call again.",
+                def.name
+            );
+            return (self.refuse(call, message), None);
+        }
         tracing::info!(tool = def.name, method = %def.method, path = def.path, change_id, "calling pfSense");
-        match (def.invoke)(client, call.args.clone()).await {
+        match client.send(def, call.request).await {
             Ok(response) => {
-                let data = response.data();
-                let after = undo::after_state(client, def, call.args, &data).await;
-                let rid = response_id(&response);
-                let _ = self.journal.record_outcome(
-                    change_id,
-                    status::EXECUTED,
-                    after.as_ref(),
-                    inverse_json.as_ref(),
-                    rid.as_deref(),
-                    Some(&format!("confirmed by {confirmed_by}")),
-                );
-                let provisional = match self.options.auto_revert {
-                    Some(d) if inverse.is_some() && AUTO_REVERT_MODULES.contains(&def.module) => {
-                        let until = super::time::now_millis() + d.as_millis() as i64;
-                        let _ = self.journal.set_provisional(change_id, Some(until));
-                        Some((until, d))
-                    }
-                    _ => None,
-                };
-                let mut entry = call.entry(Outcome::Executed);
-                entry.response_id = rid;
-                entry.change_id = Some(change_id);
-                entry.message = Some(format!("confirmed by {confirmed_by}"));
-                self.record(&entry);
-                let mut result = outcome::success(def, call.request, &response);
-                secrets::mark_sensitive(&mut result);
-                annotate_change(&mut result, change_id, inverse.is_some(), provisional);
-                result
+                let result = self
+                    .executed(client, call, change_id, inverse, response, confirmed_by)
+                    .await;
+                (result, Some(change_id))
             }
             Err(e) => {
-                let rid = error_response_id(&e);
-                // A transport error leaves the outcome open: the request may have run.
-                let (st, after, note) = if matches!(e, CallError::Transport(_)) {
-                    let probe = self.journal.get(change_id).ok().flatten();
-                    match probe {
-                        Some(c) => undo::reconcile(client, &c).await,
-                        None => (status::UNKNOWN.into(), None, String::new()),
-                    }
-                } else {
-                    (status::FAILED.into(), None, e.to_string())
-                };
-                let _ = self.journal.record_outcome(
-                    change_id,
-                    &st,
-                    after.as_ref(),
-                    inverse_json.as_ref(),
-                    rid.as_deref(),
-                    Some(&note),
-                );
-                tracing::info!(tool = def.name, error = %e, "call failed");
-                let mut entry = call.entry(Outcome::Failed);
-                entry.response_id = rid;
-                entry.change_id = Some(change_id);
-                entry.message = Some(e.to_string());
-                self.record(&entry);
-                outcome::failure(def, &e)
+                let (result, may_have_run) = self.failed(client, call, change_id, inverse, e).await;
+                (result, may_have_run.then_some(change_id))
             }
         }
+    }
+
+    async fn executed(
+        &self,
+        client: &Client,
+        call: &Call<'_>,
+        change_id: i64,
+        inverse: Option<Inverse>,
+        response: ApiResponse,
+        confirmed_by: &str,
+    ) -> CallToolResult {
+        let def = call.def;
+        let inverse_json = inverse.as_ref().map(Inverse::to_json);
+        let data = response.data();
+        let after = undo::after_state(client, def, call.args, &data).await;
+        let rid = response_id(&response);
+        let _ = self.journal.record_outcome(
+            change_id,
+            status::EXECUTED,
+            after.as_ref(),
+            inverse_json.as_ref(),
+            rid.as_deref(),
+            Some(&format!("confirmed by {confirmed_by}")),
+        );
+        let provisional = match self.options.auto_revert {
+            Some(d) if inverse.is_some() && AUTO_REVERT_MODULES.contains(&def.module) => {
+                let until = super::time::now_millis() + d.as_millis() as i64;
+                let _ = self.journal.set_provisional(change_id, Some(until));
+                Some((until, d))
+            }
+            _ => None,
+        };
+        let mut entry = call.entry(Outcome::Executed);
+        entry.response_id = rid;
+        entry.change_id = Some(change_id);
+        entry.message = Some(format!("confirmed by {confirmed_by}"));
+        self.record(&entry);
+        let mut result = outcome::success(def, call.request, &response);
+        secrets::mark_sensitive(&mut result);
+        annotate_change(&mut result, change_id, inverse.is_some(), provisional);
+        result
+    }
+
+    /// A call that did not succeed: failed when the firewall said so; when its answer was
+    /// missing or unreadable, settled by reading the target (executed, not applied, unknown).
+    /// Also whether the change may have run.
+    async fn failed(
+        &self,
+        client: &Client,
+        call: &Call<'_>,
+        change_id: i64,
+        inverse: Option<Inverse>,
+        e: CallError,
+    ) -> (CallToolResult, bool) {
+        let def = call.def;
+        let inverse_json = inverse.as_ref().map(Inverse::to_json);
+        let rid = error_response_id(&e);
+        let (st, after, note) = if outcome_unclear(&e) {
+            let (st, after, note) = match self.journal.get(change_id).ok().flatten() {
+                Some(c) => undo::reconcile(client, &c).await,
+                None => (status::UNKNOWN.into(), None, String::new()),
+            };
+            let st = if st == status::INTENT {
+                status::UNKNOWN.to_string()
+            } else {
+                st
+            };
+            let note = format!(
+                "no clear answer ({e}); {}",
+                note.replace("settled at start", "settled by reading the firewall")
+            );
+            (st, after, note)
+        } else {
+            (status::FAILED.into(), None, e.to_string())
+        };
+        let _ = self.journal.record_outcome(
+            change_id,
+            &st,
+            after.as_ref(),
+            inverse_json.as_ref(),
+            rid.as_deref(),
+            Some(&note),
+        );
+        tracing::info!(tool = def.name, error = %e, status = %st, "call failed");
+        let mut entry = call.entry(Outcome::Failed);
+        entry.response_id = rid;
+        entry.change_id = Some(change_id);
+        entry.message = Some(if st == status::FAILED {
+            e.to_string()
+        } else {
+            format!("{e} (journal: {st}: {note})")
+        });
+        self.record(&entry);
+        let mut result = outcome::failure(def, &e);
+        if st != status::FAILED {
+            annotate_settled(&mut result, change_id, &st, &note);
+        }
+        (result, st != status::FAILED && st != status::NOT_APPLIED)
     }
 
     fn refuse(&self, call: &Call<'_>, message: String) -> CallToolResult {
@@ -477,6 +684,19 @@ impl Safety {
                 changed.join(", ")
             }
         )
+    }
+}
+
+/// Say in a failure's result how the journal settled a change whose answer was unclear.
+fn annotate_settled(result: &mut CallToolResult, change_id: i64, status: &str, note: &str) {
+    let line = format!("\nJournal: change {change_id} is `{status}`: {note}.");
+    if let Some(structured) = result.structured_content.as_mut() {
+        structured["change_id"] = json!(change_id);
+        structured["journal_status"] = json!(status);
+    }
+    if let Some(block) = result.content.iter_mut().find(|c| c.as_text().is_some()) {
+        let old = block.as_text().map(|t| t.text.clone()).unwrap_or_default();
+        *block = rmcp::model::ContentBlock::text(format!("{old}{line}"));
     }
 }
 

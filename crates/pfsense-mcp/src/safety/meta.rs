@@ -165,8 +165,8 @@ pub async fn undo(
     };
     // Plan every change first (newest first) so a preview shows all of it.
     let mut plans = Vec::new();
-    for c in &changes {
-        match undo::prepare(client, c).await {
+    for (index, c) in changes.iter().enumerate() {
+        match undo::prepare(client, c, &changes[..index]).await {
             Ok(steps) => plans.push(json!({
                 "change_id": c.id,
                 "tool": c.tool,

@@ -13,6 +13,7 @@ mod private;
 pub mod ratelimit;
 pub mod revert;
 pub mod secrets;
+pub mod serial;
 pub mod state;
 pub mod time;
 pub mod undo;
@@ -96,6 +97,8 @@ pub struct Safety {
     pub journal: Journal,
     pub limiter: RateLimiter,
     previews: Mutex<VecDeque<IssuedPreview>>,
+    /// Confirmed changes run one at a time per firewall and collection.
+    pub serial: serial::Serialiser,
     /// Per firewall name: whether its leftover journal rows were settled in this process.
     settled: Mutex<std::collections::HashMap<String, Arc<tokio::sync::OnceCell<()>>>>,
 }
@@ -103,7 +106,7 @@ pub struct Safety {
 impl Safety {
     pub fn open(options: SafetyOptions) -> Result<Safety, String> {
         let audit = match &options.audit_log {
-            Some(p) => Some(AuditLog::open(p)?),
+            Some(p) => Some(AuditLog::open(p).map_err(|e| e.to_string())?),
             None => None,
         };
         let journal = match &options.journal {
@@ -116,13 +119,27 @@ impl Safety {
             audit,
             journal,
             previews: Mutex::new(VecDeque::new()),
+            serial: serial::Serialiser::default(),
             settled: Mutex::new(std::collections::HashMap::new()),
         })
     }
 
+    /// Audit a line whose loss must not stop the call (previews, refusals, outcomes): a
+    /// failure is logged to stderr.
     pub fn record(&self, entry: &Entry) {
-        if let Some(a) = &self.audit {
-            a.append(entry);
+        if let Some(a) = &self.audit
+            && let Err(e) = a.append(entry)
+        {
+            tracing::error!(error = %e, outcome = entry.outcome.as_str(), "audit line lost");
+        }
+    }
+
+    /// Write-ahead: the attempt line of a change, synced to disk before the request goes out.
+    /// The caller refuses the change when this fails.
+    pub fn record_attempt(&self, entry: &Entry) -> Result<(), audit::AuditError> {
+        match &self.audit {
+            Some(a) => a.append(entry),
+            None => Ok(()),
         }
     }
 

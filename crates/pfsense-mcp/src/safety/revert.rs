@@ -21,7 +21,8 @@ pub async fn perform_undo(
     change: &Change,
     final_status: &str,
 ) -> Result<(i64, Vec<String>), String> {
-    let steps = undo::prepare(client, change).await?;
+    // Run one at a time: the newer undos of a batch already ran, so the state now is theirs.
+    let steps = undo::prepare(client, change, &[]).await?;
     let request = json!({
         "undo_of": change.id,
         "steps": steps.iter().map(|s| json!({"tool": s.tool.name, "does": s.description, "arguments": crate::outcome::redact(&s.args)})).collect::<Vec<_>>(),

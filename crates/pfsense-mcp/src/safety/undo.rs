@@ -255,9 +255,43 @@ fn what(change: &Change, object: &Value) -> String {
     }
 }
 
+/// The state the undos of `newer` changes (same batch, newest first, run before this one)
+/// leave an object in: the before-state of the oldest of them that changed it (with the id
+/// it has now), else the object as the firewall shows it now.
+fn left_by_newer(newer: &[Change], change: &Change, current: Value) -> Value {
+    let Some(wanted) = identity(&change.model, &current) else {
+        return current;
+    };
+    let left = newer
+        .iter()
+        .rev()
+        .filter(|n| n.model == change.model)
+        .find_map(|n| {
+            n.before
+                .as_ref()
+                .filter(|b| identity(&n.model, b).as_ref() == Some(&wanted))
+        });
+    match left {
+        Some(before) => {
+            let mut before = before.clone();
+            if let (Some(m), Some(id)) = (before.as_object_mut(), current.get("id")) {
+                m.insert("id".into(), id.clone());
+            }
+            before
+        }
+        None => current,
+    }
+}
+
 /// Check that nobody changed the target since the change, and say what undoing it sends.
-/// The error explains why the undo is refused.
-pub async fn prepare(client: &Client, change: &Change) -> Result<Vec<Step>, String> {
+/// `newer` are the changes of the same batch undone before this one (newest first): the
+/// target is checked against the state their undos leave, not the state now. The error
+/// explains why the undo is refused.
+pub async fn prepare(
+    client: &Client,
+    change: &Change,
+    newer: &[Change],
+) -> Result<Vec<Step>, String> {
     if change.undone_by.is_some() {
         return Err(format!(
             "change {} was already undone by change {}",
@@ -311,6 +345,7 @@ pub async fn prepare(client: &Client, change: &Change) -> Result<Vec<Step>, Stri
                         change.id
                     )
                 })?;
+            let current = left_by_newer(newer, change, current);
             if without_id(&current) != without_id(&after) {
                 return Err(changed_since(&current, &after, label));
             }
@@ -340,6 +375,7 @@ pub async fn prepare(client: &Client, change: &Change) -> Result<Vec<Step>, Stri
                         change.id
                     )
                 })?;
+            let current = left_by_newer(newer, change, current);
             if without_id(&current) != without_id(&after) {
                 return Err(changed_since(&current, &after, label));
             }
