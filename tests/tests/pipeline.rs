@@ -150,7 +150,7 @@ async fn of_two_concurrent_confirmations_of_one_preview_exactly_one_is_sent_over
     let dir = tempfile::tempdir().unwrap();
     let token = test_token("race");
     let mut env = env_for(&emu);
-    env.push(("PFSENSE_MCP_TOKEN".into(), token.clone()));
+    env.push(("PFSENSE_HTTP_TOKEN".into(), token.clone()));
     let env: Vec<(&str, &str)> = env.iter().map(|(k, v)| (k.as_str(), v.as_str())).collect();
     let mut args = vec![
         "--http",

@@ -58,7 +58,7 @@ const TOOLS_WITH_SECRETS: &[&str] = &[
     // CertificatePKCS12Export: passphrase
     "pfsense_post_system_certificate_pkcs12_export",
     // CertificateSigningRequestSign: prv
-    "pfsense_post_system_certificate_signing_request_sign",
+    "pfsense_post_system_cert_signing_request_sign",
     // OpenVPNClientExport: pass, proxypass
     "pfsense_post_vpn_openvpn_client_export",
 ];
@@ -192,7 +192,7 @@ async fn start(env: Vec<(String, String)>, dir: &Path, human: Human) -> Session 
     let args: Vec<&str> = args.iter().map(String::as_str).collect();
     let mut env = env;
     env.push(("PFSENSE_TOOL_MODE".into(), "full".into()));
-    env.push(("PFSENSE_MCP_LOG".into(), "trace".into()));
+    env.push(("PFSENSE_LOG".into(), "trace".into()));
     Session::start(&args, &env, human, Some(&dir.join("stderr.log"))).await
 }
 

@@ -257,7 +257,7 @@ pub fn represent(
     };
     for field in &schema.fields {
         let name = field.name.as_str();
-        if field.write_only {
+        if field.write_only || tables::HIDDEN_FIELDS.contains(&(model, name)) {
             continue;
         }
         // What pfrest marks sensitive, not our wider rule: the emulator answers as a box does.
