@@ -76,8 +76,53 @@ pub static META_TOOLS: &[MetaTool] = &[
         compact_only: true,
     },
     MetaTool {
+        name: crate::operator::BLOCK_ADDRESSES,
+        description: "Plan blocking addresses or networks on an interface: one alias (mcp_blocked_<interface>) and one floating quick block rule using it, then apply. Idempotent (a second run plans nothing). Returns the tool calls to make; each goes through its own preview and confirmation. With `server_source`, checks the plan does not cut this server off the API.",
+        input_schema: r#"{"type":"object","properties":{"addresses":{"type":"array","items":{"type":"string"},"minItems":1,"description":"IP addresses or CIDR networks to block."},"interface":{"type":"string","description":"Interface id (wan, lan, opt1), description or device."},"server_source":{"type":"string","description":"This server's address as the firewall sees it, for the lockout check."}},"required":["addresses","interface"],"additionalProperties":false}"#,
+        read_only: true,
+        destructive: false,
+        idempotent: true,
+        compact_only: false,
+    },
+    MetaTool {
+        name: crate::operator::DIAGNOSE,
+        description: "Diagnose one area from the firewall's status: connectivity (gateways, interfaces), dhcp (pools, leases, static mappings) or vpn (IPsec SAs, OpenVPN, WireGuard). Findings with a short Markdown summary.",
+        input_schema: r#"{"type":"object","properties":{"area":{"type":"string","enum":["connectivity","dhcp","vpn"],"description":"What to diagnose."}},"required":["area"],"additionalProperties":false}"#,
+        read_only: true,
+        destructive: false,
+        idempotent: true,
+        compact_only: false,
+    },
+    MetaTool {
+        name: crate::operator::EXPLAIN_TRAFFIC,
+        description: "Why is this traffic passed or blocked? Evaluates pfSense's rule order (port forwards, bogons/private on WAN, anti-lockout, floating, interface groups, interface rules, default deny) with aliases resolved, and names the deciding rule (tracker, description, position) with matching firewall log lines. Says what it cannot know (URL tables, schedules).",
+        input_schema: r#"{"type":"object","properties":{"src":{"type":"string","description":"Source IP address."},"dst":{"type":"string","description":"Destination IP address."},"protocol":{"type":"string","description":"tcp, udp, icmp, …"},"dst_port":{"type":"integer","minimum":0,"maximum":65535},"src_port":{"type":"integer","minimum":0,"maximum":65535},"icmp_type":{"type":"string"},"interface":{"type":"string","description":"Interface id (wan, lan, opt1), description or device."},"direction":{"type":"string","enum":["in","out"]}},"required":["src","dst","protocol","interface","direction"],"additionalProperties":false}"#,
+        read_only: true,
+        destructive: false,
+        idempotent: true,
+        compact_only: false,
+    },
+    MetaTool {
+        name: crate::operator::FIREWALL_LOG,
+        description: "The firewall log parsed: entries joined to their rules by tracker, filtered (time, address, port, interface, action, direction, rule, protocol), with summaries (top blocked sources, destinations, ports; hits per rule). Lines that do not parse are counted and shown.",
+        input_schema: r#"{"type":"object","properties":{"since":{"type":"integer","description":"Unix seconds."},"until":{"type":"integer","description":"Unix seconds."},"address":{"type":"string","description":"Source or destination in this address or CIDR."},"src":{"type":"string"},"dst":{"type":"string"},"port":{"type":"integer","minimum":0,"maximum":65535},"interface":{"type":"string"},"action":{"type":"string","description":"pass, block, reject"},"direction":{"type":"string","enum":["in","out"]},"tracker":{"type":"integer","description":"Rule tracker."},"protocol":{"type":"string"},"top":{"type":"integer","minimum":1,"maximum":100,"default":10}},"additionalProperties":false}"#,
+        read_only: true,
+        destructive: false,
+        idempotent: true,
+        compact_only: false,
+    },
+    MetaTool {
         name: crate::health::TOOL_NAME,
         description: "Firewall health: reachability, REST API version vs the tools' spec, pending applies, latency p50/p95/p99, error rate, circuit breaker state. Works while the breaker is open.",
+        input_schema: r#"{"type":"object","properties":{},"additionalProperties":false}"#,
+        read_only: true,
+        destructive: false,
+        idempotent: true,
+        compact_only: false,
+    },
+    MetaTool {
+        name: crate::operator::HEALTH_REPORT,
+        description: "A health report of the firewall: system resources, interface errors, gateways, services down, VPN status, with findings and a short Markdown summary.",
         input_schema: r#"{"type":"object","properties":{},"additionalProperties":false}"#,
         read_only: true,
         destructive: false,
@@ -88,6 +133,15 @@ pub static META_TOOLS: &[MetaTool] = &[
         name: "pfsense_list_changes",
         description: "List the change journal of this firewall, newest first: every executed change with its id, tool, status (executed, failed, undone, auto_reverted, not_applied, unknown), whether it can be undone, and its auto-revert deadline if provisional.",
         input_schema: r#"{"type":"object","properties":{"limit":{"type":"integer","minimum":1,"maximum":500,"default":20,"description":"How many changes to show."},"status":{"type":"string","enum":["intent","executed","failed","not_applied","unknown","undone","auto_reverted"],"description":"Only changes with this status."}},"additionalProperties":false}"#,
+        read_only: true,
+        destructive: false,
+        idempotent: true,
+        compact_only: false,
+    },
+    MetaTool {
+        name: crate::security_audit::TOOL_NAME,
+        description: "Security audit of the firewall's configuration: 58 checks (accounts, management access, REST API, rules, NAT, aliases, logging, DNS, NTP, certificates, updates) with DISA, NIST, BSI and Netgate references; each compliant, non-compliant or unknown with evidence and the fix. Reads only.",
+        input_schema: r#"{"type":"object","properties":{"probe_default_password":{"type":"boolean","default":false,"description":"Also try one login as admin:pfsense (counts as a failed login on the firewall)."}},"additionalProperties":false}"#,
         read_only: true,
         destructive: false,
         idempotent: true,
@@ -111,6 +165,17 @@ pub static META_TOOLS: &[MetaTool] = &[
         idempotent: false,
         compact_only: false,
     },
+];
+
+/// Our own read-only analyses: listed in every mode and policy, like health.
+pub const OPERATOR_TOOLS: &[&str] = &[
+    crate::health::TOOL_NAME,
+    crate::operator::FIREWALL_LOG,
+    crate::operator::EXPLAIN_TRAFFIC,
+    crate::operator::BLOCK_ADDRESSES,
+    crate::operator::DIAGNOSE,
+    crate::operator::HEALTH_REPORT,
+    crate::security_audit::TOOL_NAME,
 ];
 
 pub fn lookup(name: &str) -> Option<&'static MetaTool> {

@@ -173,8 +173,13 @@ impl PfSenseServer {
                 })
                 .map(|m| m.mcp_tool()),
         );
-        // Health is a read of our own: listed in every mode and policy.
-        listed.extend(crate::meta::lookup(crate::health::TOOL_NAME).map(|m| m.mcp_tool()));
+        // Health and the operator analyses are reads of our own: listed in every mode and policy.
+        listed.extend(
+            crate::meta::OPERATOR_TOOLS
+                .iter()
+                .filter_map(|name| crate::meta::lookup(name))
+                .map(|m| m.mcp_tool()),
+        );
         listed.sort_by(|a, b| a.name.cmp(&b.name));
         let safety = crate::safety::Safety::open(options.safety.clone()).map(Arc::new);
         if let Err(e) = &safety {
@@ -553,6 +558,11 @@ impl PfSenseServer {
             "pfsense_find_tools" | "pfsense_describe_tool" | "pfsense_call" => {
                 self.call_discovery_tool(meta, args, ctx).await
             }
+            name if crate::meta::OPERATOR_TOOLS.contains(&name)
+                && name != crate::health::TOOL_NAME =>
+            {
+                self.call_operator_tool(meta, args).await
+            }
             crate::health::TOOL_NAME => {
                 let mut args = args;
                 let index = match self.take_firewall(&mut args) {
@@ -595,6 +605,64 @@ impl PfSenseServer {
                 None,
             )),
         }
+    }
+
+    /// The operator analyses and the security audit: arguments checked against the listed
+    /// schema, then reads through the session's client.
+    async fn call_operator_tool(
+        &self,
+        meta: &'static crate::meta::MetaTool,
+        args: Value,
+    ) -> Result<rmcp::model::CallToolResult, McpError> {
+        let mut args = match args {
+            Value::Null => Value::Object(Default::default()),
+            other => other,
+        };
+        let index = match self.take_firewall(&mut args) {
+            Ok(i) => i,
+            Err(e) => return Ok(outcome::error(format!("{}: {e}", meta.name))),
+        };
+        let problems = validate::validate(&meta.schema(), &args);
+        if !problems.is_empty() {
+            let list: Vec<String> = problems.iter().map(|p| p.to_string()).collect();
+            return Ok(outcome::error(format!(
+                "{} was not called; its arguments do not fit: {}",
+                meta.name,
+                list.join("; ")
+            )));
+        }
+        let client = match self.client(index).await {
+            Ok(client) => client,
+            Err(e) => {
+                return Ok(outcome::error(format!(
+                    "{} could not run: the firewall connection is not ready: {e}",
+                    meta.name
+                )));
+            }
+        };
+        use crate::operator as op;
+        Ok(match meta.name {
+            op::FIREWALL_LOG => op::firewall_log(&client, &args).await,
+            op::EXPLAIN_TRAFFIC => op::explain_traffic(&client, &args).await,
+            op::BLOCK_ADDRESSES => op::block_addresses(&client, &args).await,
+            op::DIAGNOSE => op::diagnose(&client, &args).await,
+            op::HEALTH_REPORT => op::health_report(&client).await,
+            _ => {
+                let probe = args
+                    .get("probe_default_password")
+                    .and_then(Value::as_bool)
+                    .unwrap_or(false);
+                let label = self.member(index).firewall.label.clone();
+                let report = crate::security_audit::audit(&client, &label, probe).await;
+                let structured = crate::security_audit::tool_result(&report);
+                let summary = structured
+                    .get("summary")
+                    .and_then(Value::as_str)
+                    .unwrap_or_default()
+                    .to_string();
+                outcome::result(summary, structured, false)
+            }
+        })
     }
 
     /// `pfsense_find_tools`, `pfsense_describe_tool`, and `pfsense_call`, which runs a generated
