@@ -41,7 +41,10 @@ async fn listed_in_compact_mode_and_read_only() {
             .map(|t| t.name.to_string())
             .collect();
         for name in OPERATOR_TOOLS {
-            assert!(listed.contains(&name.to_string()), "{extra:?}: {name} not listed");
+            assert!(
+                listed.contains(&name.to_string()),
+                "{extra:?}: {name} not listed"
+            );
         }
         s.close().await;
     }
@@ -59,7 +62,12 @@ async fn explain_traffic_names_the_deciding_rule() {
     )
     .await;
     assert!(md.contains("Default allow LAN to any rule"), "{md}");
-    assert!(data["explanation"]["decided_by"].to_string().contains("100000101"), "{data}");
+    assert!(
+        data["explanation"]["decided_by"]
+            .to_string()
+            .contains("100000101"),
+        "{data}"
+    );
     // From the Internet to the firewall's WAN: no pass rule on WAN, so pfSense's default deny.
     let (md, data) = call(
         &s,
@@ -86,7 +94,11 @@ async fn explain_traffic_names_the_deciding_rule() {
         .call("pfsense_explain_traffic", json!({"src": "192.168.1.100"}))
         .await
         .unwrap();
-    assert!(is_error(&r) && text(&r).contains("do not fit"), "{}", text(&r));
+    assert!(
+        is_error(&r) && text(&r).contains("do not fit"),
+        "{}",
+        text(&r)
+    );
     s.close().await;
 }
 
@@ -104,7 +116,10 @@ async fn block_addresses_plans_calls_of_generated_tools_and_changes_nothing() {
     let steps = data["steps"].as_array().expect("steps");
     assert!(!steps.is_empty(), "{data}");
     let tools: Vec<&str> = steps.iter().filter_map(|s| s["tool"].as_str()).collect();
-    assert!(tools.contains(&"pfsense_create_firewall_alias"), "{tools:?}");
+    assert!(
+        tools.contains(&"pfsense_create_firewall_alias"),
+        "{tools:?}"
+    );
     assert!(tools.contains(&"pfsense_create_firewall_rule"), "{tools:?}");
     // Only a plan: the aliases are as they were.
     let after = call(&s, "pfsense_list_firewall_aliases", json!({})).await.1;
@@ -115,14 +130,22 @@ async fn block_addresses_plans_calls_of_generated_tools_and_changes_nothing() {
 #[tokio::test]
 async fn log_diagnose_health_and_audit_answer() {
     let s = sandbox(&["--read-only"]).await;
-    let (_, log) = call(&s, "pfsense_firewall_log", json!({"action": "block", "top": 5})).await;
+    let (_, log) = call(
+        &s,
+        "pfsense_firewall_log",
+        json!({"action": "block", "top": 5}),
+    )
+    .await;
     assert!(log["total_lines"].is_number(), "{log}");
     assert!(log["rejected_count"].is_number(), "{log}");
     for area in ["connectivity", "dhcp", "vpn"] {
         let (md, _) = call(&s, "pfsense_diagnose", json!({"area": area})).await;
         assert!(!md.is_empty(), "{area}");
     }
-    let r = s.call("pfsense_diagnose", json!({"area": "everything"})).await.unwrap();
+    let r = s
+        .call("pfsense_diagnose", json!({"area": "everything"}))
+        .await
+        .unwrap();
     assert!(is_error(&r), "{}", text(&r));
     let (md, _) = call(&s, "pfsense_health_report", json!({})).await;
     assert!(!md.is_empty());

@@ -106,8 +106,7 @@ async fn tool_counts_in_the_readmes_match_the_binary() {
         let text = read(file);
         for c in numbers.captures_iter(&text) {
             let n: usize = c[2].parse().unwrap();
-            let exerciser =
-                c.get(1).is_some() || c.get(3).is_some_and(|m| m.as_str() != " tools)");
+            let exerciser = c.get(1).is_some() || c.get(3).is_some_and(|m| m.as_str() != " tools)");
             assert!(
                 n == f.total || exerciser,
                 "{file} says {n} where the catalogue has {} tools",

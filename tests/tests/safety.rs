@@ -319,13 +319,13 @@ async fn elicitation_accept_executes_and_decline_does_not() {
     let dir = tempfile::tempdir().unwrap();
     let human = Human::new(true, HumanAnswer::Decline);
     let s = start(&emu, dir.path(), &[], human.clone()).await;
-    s.ok("pfsense_create_firewall_alias", confirmed(alias("keep")))
+    s.ok("pfsense_create_firewall_alias", confirmed(alias("keep_me")))
         .await;
     assert!(
         human.asked().is_empty(),
         "write-risk changes are not put to the human"
     );
-    let id = id_of(&list(&s, ALIASES).await, "keep");
+    let id = id_of(&list(&s, ALIASES).await, "keep_me");
 
     let r = s
         .call(
@@ -343,14 +343,14 @@ async fn elicitation_accept_executes_and_decline_does_not() {
     let asked = &human.asked()[0];
     assert!(asked.contains(emu.url()), "names the firewall: {asked}");
     assert!(
-        asked.contains("pfsense_delete_firewall_alias") && asked.contains("keep"),
+        asked.contains("pfsense_delete_firewall_alias") && asked.contains("keep_me"),
         "{asked}"
     );
     assert!(
         !emu.requests().iter().any(|q| q.method == "DELETE"),
         "a declined change is never sent"
     );
-    assert_eq!(id_of(&list(&s, ALIASES).await, "keep"), id);
+    assert_eq!(id_of(&list(&s, ALIASES).await, "keep_me"), id);
 
     human.set_answer(HumanAnswer::Accept);
     let r = s
@@ -367,7 +367,7 @@ async fn elicitation_accept_executes_and_decline_does_not() {
             .as_array()
             .unwrap()
             .iter()
-            .any(|a| a["name"] == "keep"),
+            .any(|a| a["name"] == "keep_me"),
         "an accepted change runs"
     );
     let outcomes: Vec<String> = audit_lines(dir.path())

@@ -54,11 +54,11 @@ const TOOLS_WITH_SECRETS: &[&str] = &[
     // WireGuardTunnel: privatekey
     "pfsense_create_vpn_wireguard_tunnel",
     // CertificateGenerate: (key inputs)
+    "pfsense_post_system_cert_signing_request_sign",
     "pfsense_post_system_certificate_generate",
     // CertificatePKCS12Export: passphrase
     "pfsense_post_system_certificate_pkcs12_export",
     // CertificateSigningRequestSign: prv
-    "pfsense_post_system_cert_signing_request_sign",
     // OpenVPNClientExport: pass, proxypass
     "pfsense_post_vpn_openvpn_client_export",
 ];

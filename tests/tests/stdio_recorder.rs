@@ -452,6 +452,12 @@ fn is_our_own_tool(name: &str) -> bool {
             | "pfsense_find_tools"
             | "pfsense_describe_tool"
             | "pfsense_call"
+            | "pfsense_firewall_log"
+            | "pfsense_explain_traffic"
+            | "pfsense_block_addresses"
+            | "pfsense_diagnose"
+            | "pfsense_health_report"
+            | "pfsense_security_audit"
     )
 }
 

@@ -174,6 +174,9 @@ pub struct SecurityAuditArgs {
     pub connection: crate::config::ConnectionArgs,
     #[command(flatten)]
     pub target: crate::config::TargetArgs,
+    /// Accepted so a server command line can be reused: the audit only reads anyway.
+    #[arg(long, env = "PFSENSE_READ_ONLY", value_parser = clap::builder::BoolishValueParser::new())]
+    pub read_only: bool,
 }
 
 /// Runs the audit against the sandbox or the firewall the flags name, and writes the report.
