@@ -49,10 +49,11 @@ fn audits_the_emulators_default_state_read_only() {
         ("PFS-RULE-007", "compliant"),
         ("PFS-RULE-008", "compliant"),
         ("PFS-SVC-001", "compliant"),
-        // Not tried without --probe-default-password; no API field for DNS rebinding; the
-        // emulator's console answer leaves out `passwd_protect_console`, so that is unknown too.
+        // The console is not password protected: the emulator answers pfrest's falsy default
+        // (`passwd_protect_console: false`), as a box with the default config does.
+        ("PFS-AUTH-007", "non_compliant"),
+        // Not tried without --probe-default-password; no API field for DNS rebinding.
         ("PFS-AUTH-001", "unknown"),
-        ("PFS-AUTH-007", "unknown"),
         ("PFS-DNS-001", "unknown"),
     ] {
         assert_eq!(state(&report, id), want, "{id}");
