@@ -589,14 +589,8 @@ impl PfSenseServer {
                     Value::Null => Value::Object(Default::default()),
                     other => other,
                 };
-                let problems = validate::validate(&meta.schema(), &args);
-                if !problems.is_empty() {
-                    let list: Vec<String> = problems.iter().map(|p| p.to_string()).collect();
-                    return Ok(outcome::error(format!(
-                        "{} was not called; its arguments do not fit: {}",
-                        meta.name,
-                        list.join("; ")
-                    )));
+                if let Some(refusal) = meta_arguments_refusal(meta, &args) {
+                    return Ok(refusal);
                 }
                 Ok(self.select_firewall(&args))
             }
@@ -622,14 +616,8 @@ impl PfSenseServer {
             Ok(i) => i,
             Err(e) => return Ok(outcome::error(format!("{}: {e}", meta.name))),
         };
-        let problems = validate::validate(&meta.schema(), &args);
-        if !problems.is_empty() {
-            let list: Vec<String> = problems.iter().map(|p| p.to_string()).collect();
-            return Ok(outcome::error(format!(
-                "{} was not called; its arguments do not fit: {}",
-                meta.name,
-                list.join("; ")
-            )));
+        if let Some(refusal) = meta_arguments_refusal(meta, &args) {
+            return Ok(refusal);
         }
         let client = match self.client(index).await {
             Ok(client) => client,
@@ -694,14 +682,7 @@ impl PfSenseServer {
             }
         };
         let index = firewall.unwrap_or_else(|| self.selected.load(Ordering::Relaxed));
-        let problems = validate::validate(&meta.schema(), &args);
-        if !problems.is_empty() {
-            let list: Vec<String> = problems.iter().map(|p| p.to_string()).collect();
-            let message = format!(
-                "{} was not called; its arguments do not fit: {}",
-                meta.name,
-                list.join("; ")
-            );
+        if let Some(message) = arguments_misfit(meta.name, &meta.schema(), &args) {
             self.audit_refused(index, meta.name, &args, ctx, &message);
             return Ok(outcome::error(message));
         }
@@ -810,15 +791,7 @@ impl PfSenseServer {
                 reason
             })
         } else {
-            let problems = validate::validate(&meta.schema(), &args);
-            (!problems.is_empty()).then(|| {
-                let list: Vec<String> = problems.iter().map(|p| p.to_string()).collect();
-                format!(
-                    "{} was not called; its arguments do not fit: {}",
-                    meta.name,
-                    list.join("; ")
-                )
-            })
+            arguments_misfit(meta.name, &meta.schema(), &args)
         };
         if let Some(message) = refusal {
             let mut entry = crate::safety::audit::Entry::new(
@@ -908,17 +881,8 @@ impl PfSenseServer {
                 );
             }
         };
-        let problems = validate::validate(def.schema(), &args);
-        if !problems.is_empty() {
-            let list: Vec<String> = problems.iter().map(|p| p.to_string()).collect();
-            return refuse(
-                &args,
-                format!(
-                    "{} was not called; its arguments do not fit: {}",
-                    def.name,
-                    list.join("; ")
-                ),
-            );
+        if let Some(message) = arguments_misfit(def.name, def.schema(), &args) {
+            return refuse(&args, message);
         }
         let placeholders = crate::safety::secrets::placeholder_paths(&args);
         if !placeholders.is_empty() {
@@ -1105,6 +1069,31 @@ impl ServerHandler for PfSenseServer {
 }
 
 /// The text of a tool result (for an audit message).
+/// Why a call of `tool` was not made when its arguments do not fit `schema`: every problem.
+fn arguments_misfit(
+    tool: &str,
+    schema: &serde_json::Map<String, Value>,
+    args: &Value,
+) -> Option<String> {
+    let problems = validate::validate(schema, args);
+    if problems.is_empty() {
+        return None;
+    }
+    let list: Vec<String> = problems.iter().map(|p| p.to_string()).collect();
+    Some(format!(
+        "{tool} was not called; its arguments do not fit: {}",
+        list.join("; ")
+    ))
+}
+
+/// The refusal of a meta tool call whose arguments do not fit its schema, if they do not.
+fn meta_arguments_refusal(
+    meta: &crate::meta::MetaTool,
+    args: &Value,
+) -> Option<rmcp::model::CallToolResult> {
+    arguments_misfit(meta.name, &meta.schema(), args).map(outcome::error)
+}
+
 fn result_text(result: &rmcp::model::CallToolResult) -> String {
     result
         .content
