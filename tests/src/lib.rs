@@ -3,6 +3,7 @@
 
 pub mod binary;
 pub mod http;
+pub mod lab;
 pub mod mcp;
 pub mod node;
 pub mod recorder;

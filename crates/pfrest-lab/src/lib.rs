@@ -312,6 +312,11 @@ impl Lab {
         &self.inner.layout.work
     }
 
+    /// The live `config.xml` pfrest reads and writes.
+    pub fn config_path(&self) -> PathBuf {
+        self.inner.layout.config()
+    }
+
     /// One JSON line like the emulator's ready line.
     pub fn ready_json(&self) -> serde_json::Value {
         serde_json::json!({

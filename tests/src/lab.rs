@@ -1,0 +1,71 @@
+//! The pfrest lab (pfrest's own PHP, `crates/pfrest-lab`) as a target for end-to-end tests.
+//!
+//! In CI (`CI` set) a lab that cannot start fails the test with the reason; elsewhere the test
+//! prints the reason and is skipped, so a developer without root or PHP can still run the rest.
+
+use pfrest_lab::{Lab, LabOptions};
+use std::path::{Path, PathBuf};
+
+/// The sources directory: `PFREST_LAB_SOURCES`, else `../shared/third-party` beside the checkout.
+pub fn sources() -> PathBuf {
+    std::env::var_os("PFREST_LAB_SOURCES")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| Path::new(env!("CARGO_MANIFEST_DIR")).join("../../shared/third-party"))
+}
+
+/// Why the lab cannot run here, if it cannot.
+pub fn unavailable() -> Option<String> {
+    pfrest_lab::preflight()
+        .err()
+        .map(|e| e.to_string())
+        .or_else(|| {
+            (!sources().is_dir())
+                .then(|| format!("no sources directory at {}", sources().display()))
+        })
+}
+
+/// A lab running pfrest `version` (`v2.7.1`, `v2.10.0`, …) with KeyAuth on, or `None` (printed)
+/// when it cannot run outside CI.
+pub struct RunningLab {
+    pub lab: Lab,
+    pub api_key: String,
+}
+
+impl RunningLab {
+    /// The environment that points the binary at this lab: KeyAuth, plus BasicAuth for the
+    /// tools pfrest only allows with it (creating API keys).
+    pub fn env(&self) -> Vec<(String, String)> {
+        vec![
+            ("PFSENSE_HOST".into(), self.lab.url().to_string()),
+            ("PFSENSE_API_KEY".into(), self.api_key.clone()),
+            ("PFSENSE_USERNAME".into(), self.lab.username().to_string()),
+            ("PFSENSE_PASSWORD".into(), self.lab.password().to_string()),
+        ]
+    }
+
+    /// The lab's live config.xml, as pfrest wrote it.
+    pub fn config_xml(&self) -> String {
+        let path = self.lab.config_path();
+        std::fs::read_to_string(&path)
+            .unwrap_or_else(|e| panic!("reading the lab's {}: {e}", path.display()))
+    }
+}
+
+/// Start a lab of `version`, or say why not (a panic in CI, a printed skip elsewhere).
+pub fn start(version: &str) -> Option<RunningLab> {
+    if let Some(reason) = unavailable() {
+        if std::env::var_os("CI").is_some() {
+            panic!("the pfrest lab cannot run in CI: {reason}");
+        }
+        eprintln!("skipping: the pfrest lab cannot run here: {reason}");
+        return None;
+    }
+    let mut options = LabOptions::new(sources()).version(version);
+    // The test harness keeps its own signal handling; the lab stops when dropped.
+    options.install_signal_handler = false;
+    let lab = Lab::start(options).unwrap_or_else(|e| panic!("lab {version} did not start: {e}"));
+    let api_key = lab
+        .enable_key_auth()
+        .unwrap_or_else(|e| panic!("lab {version}: KeyAuth: {e}"));
+    Some(RunningLab { lab, api_key })
+}
