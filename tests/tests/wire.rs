@@ -102,7 +102,10 @@ fn value_for(name: &str, schema: &Value, n: usize, depth: usize) -> Value {
         return value_for(name, first, n, depth);
     }
     if let Some(Value::Array(choices)) = schema.get("enum") {
-        let usable: Vec<&Value> = choices.iter().filter(|c| !c.is_null() && *c != "").collect();
+        let usable: Vec<&Value> = choices
+            .iter()
+            .filter(|c| !c.is_null() && *c != "")
+            .collect();
         if !usable.is_empty() {
             return usable[n % usable.len()].clone();
         }
@@ -216,7 +219,10 @@ fn compare_query(shown: &str, wire: &Recorded, args: &Value) -> Result<(), Strin
     let mut counts: std::collections::HashMap<String, usize> = Default::default();
     for (i, (s, w)) in shown_pairs.iter().zip(&wire_pairs).enumerate() {
         let key = decoded[i].0.clone();
-        let nth = *counts.entry(key.clone()).and_modify(|c| *c += 1).or_insert(0);
+        let nth = *counts
+            .entry(key.clone())
+            .and_modify(|c| *c += 1)
+            .or_insert(0);
         if s == w {
             continue;
         }
@@ -303,7 +309,10 @@ fn compare(
         .split_once('?')
         .unwrap_or((path_and_query, ""));
     if method != wire.method {
-        return Err(format!("method: shown {method}, on the wire {}", wire.method));
+        return Err(format!(
+            "method: shown {method}, on the wire {}",
+            wire.method
+        ));
     }
     if path != wire.path {
         return Err(format!("path: shown `{path}`, on the wire `{}`", wire.path));
