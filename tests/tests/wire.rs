@@ -522,3 +522,55 @@ async fn every_generated_tool_sends_exactly_the_previewed_request() {
         failures.join("\n")
     );
 }
+
+/// The functions of a rustfmt-formatted source file longer than `max` lines: (name, lines).
+/// A function runs from its `fn` line to the first line that is its indentation plus `}`.
+fn functions_over(source: &str, max: usize) -> Vec<(String, usize)> {
+    let lines: Vec<&str> = source.lines().collect();
+    let mut long = Vec::new();
+    for (i, line) in lines.iter().enumerate() {
+        let body = line.trim_start();
+        let indent = &line[..line.len() - body.len()];
+        let signature = [
+            "pub fn ",
+            "fn ",
+            "pub async fn ",
+            "async fn ",
+            "pub(crate) fn ",
+        ]
+        .iter()
+        .find_map(|p| body.strip_prefix(p));
+        let Some(signature) = signature else {
+            continue;
+        };
+        let name: String = signature
+            .chars()
+            .take_while(|c| c.is_alphanumeric() || *c == '_')
+            .collect();
+        let close = format!("{indent}}}");
+        if let Some(end) = lines[i + 1..].iter().position(|l| *l == close) {
+            let length = end + 2;
+            if length > max {
+                long.push((name, length));
+            }
+        }
+    }
+    long
+}
+
+/// Issue 12: server.rs stays a server (listing, dispatch, the fleet); the call path lives in
+/// `pipeline` and `safety::flow`. No function of it is longer than 80 lines.
+#[test]
+fn server_rs_holds_no_function_over_80_lines() {
+    let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("../crates/pfsense-mcp/src/server.rs");
+    let source = std::fs::read_to_string(&path).expect("read server.rs");
+    assert!(
+        functions_over(&source, 0).len() > 20,
+        "the functions of server.rs are found"
+    );
+    let long = functions_over(&source, 80);
+    assert!(
+        long.is_empty(),
+        "functions of server.rs over 80 lines: {long:?}"
+    );
+}
