@@ -22,6 +22,7 @@ pub mod http;
 pub mod meta;
 pub mod operator;
 pub mod outcome;
+pub mod pipeline;
 pub mod policy;
 pub mod request;
 pub mod resilience;

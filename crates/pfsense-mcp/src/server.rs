@@ -4,9 +4,8 @@
 use crate::catalog::{TOOLS, ToolDef};
 use crate::client::Client;
 use crate::outcome;
+use crate::pipeline::{self, arguments_misfit};
 pub use crate::policy::Policy;
-use crate::request::PreparedRequest;
-use crate::validate;
 use futures::future::{BoxFuture, Shared};
 use rmcp::ErrorData as McpError;
 use rmcp::model::{
@@ -129,78 +128,13 @@ impl PfSenseServer {
         default: &str,
         options: ServerOptions,
     ) -> Result<PfSenseServer, String> {
-        let mut firewalls = firewalls;
-        firewalls.sort_by(|a, b| a.name.cmp(&b.name));
-        if firewalls.windows(2).any(|w| w[0].name == w[1].name) {
-            return Err("two firewalls have the same name".into());
-        }
-        let default = firewalls
-            .iter()
-            .position(|f| f.name == default)
-            .ok_or_else(|| format!("no firewall is named `{default}`"))?;
-        let members: Vec<Member> = firewalls
-            .into_iter()
-            .map(|firewall| Member {
-                offered: TOOLS.iter().filter(|d| firewall.policy.offers(d)).collect(),
-                firewall,
-                search: std::sync::OnceLock::new(),
-            })
-            .collect();
+        let (members, default) = members_of(firewalls, default)?;
         let offered: Vec<&'static ToolDef> = TOOLS
             .iter()
             .filter(|d| members.iter().any(|m| m.firewall.policy.offers(d)))
             .collect();
-        let compact = options.tool_mode == crate::discovery::ToolMode::Compact;
-        let mut listed: Vec<Tool> = offered
-            .iter()
-            .filter(|d| !compact || crate::discovery::COMPACT_CORE.contains(&d.name))
-            .map(|d| mcp_tool(d))
-            .collect();
-        let auto_revert = options.safety.auto_revert.is_some();
-        listed.extend(
-            crate::meta::META_TOOLS
-                .iter()
-                .filter(|m| {
-                    if crate::safety::meta::is_safety_tool(m.name) {
-                        members.iter().any(|f| {
-                            crate::safety::meta::offered(m, &f.firewall.policy, auto_revert)
-                        })
-                    } else if m.name == crate::meta::SELECT_FIREWALL {
-                        members.len() > 1
-                    } else {
-                        compact && m.compact_only
-                    }
-                })
-                .map(|m| m.mcp_tool()),
-        );
-        // Health and the operator analyses are reads of our own: listed in every mode and policy.
-        listed.extend(
-            crate::meta::OPERATOR_TOOLS
-                .iter()
-                .filter_map(|name| crate::meta::lookup(name))
-                .map(|m| m.mcp_tool()),
-        );
-        listed.sort_by(|a, b| a.name.cmp(&b.name));
-        let safety = crate::safety::Safety::open(options.safety.clone()).map(Arc::new);
-        if let Err(e) = &safety {
-            tracing::error!("the safety guards could not start, every change will be refused: {e}");
-        }
-        if let Ok(safety) = &safety {
-            for m in &members {
-                // Before firewalls had names, journal rows were keyed by the firewall's URL.
-                if let Target::Ready(_) = m.firewall.target {
-                    match safety.journal.adopt(&m.firewall.label, &m.firewall.name) {
-                        Ok(0) => {}
-                        Ok(n) => tracing::info!(
-                            firewall = %m.firewall.name,
-                            rows = n,
-                            "journal rows keyed by the firewall's URL now carry its name"
-                        ),
-                        Err(e) => tracing::warn!(firewall = %m.firewall.name, "{e}"),
-                    }
-                }
-            }
-        }
+        let listed = listed_tools(&offered, &members, &options);
+        let safety = open_safety(&options, &members);
         let server = PfSenseServer {
             inner: Arc::new(Inner {
                 firewalls: members,
@@ -212,17 +146,23 @@ impl PfSenseServer {
             }),
             selected: Arc::new(AtomicUsize::new(default)),
         };
-        if let Ok(safety) = &server.inner.safety {
-            for (index, member) in server.inner.firewalls.iter().enumerate() {
-                let s = server.clone();
-                crate::safety::spawn_background(
-                    safety.clone(),
-                    Box::pin(async move { s.client(index).await }),
-                    member.firewall.name.clone(),
-                );
-            }
-        }
+        server.spawn_background();
         Ok(server)
+    }
+
+    /// The guards' background work (settling, auto-revert) for every firewall.
+    fn spawn_background(&self) {
+        let Ok(safety) = &self.inner.safety else {
+            return;
+        };
+        for (index, member) in self.inner.firewalls.iter().enumerate() {
+            let s = self.clone();
+            crate::safety::spawn_background(
+                safety.clone(),
+                Box::pin(async move { s.client(index).await }),
+                member.firewall.name.clone(),
+            );
+        }
     }
 
     /// The same fleet and guards for another MCP session, starting on the default firewall
@@ -585,10 +525,7 @@ impl PfSenseServer {
                 })
             }
             crate::meta::SELECT_FIREWALL if self.inner.firewalls.len() > 1 => {
-                let args = match args {
-                    Value::Null => Value::Object(Default::default()),
-                    other => other,
-                };
+                let args = pipeline::object_args(args);
                 if let Some(refusal) = meta_arguments_refusal(meta, &args) {
                     return Ok(refusal);
                 }
@@ -608,10 +545,7 @@ impl PfSenseServer {
         meta: &'static crate::meta::MetaTool,
         args: Value,
     ) -> Result<rmcp::model::CallToolResult, McpError> {
-        let mut args = match args {
-            Value::Null => Value::Object(Default::default()),
-            other => other,
-        };
+        let mut args = pipeline::object_args(args);
         let index = match self.take_firewall(&mut args) {
             Ok(i) => i,
             Err(e) => return Ok(outcome::error(format!("{}: {e}", meta.name))),
@@ -661,10 +595,7 @@ impl PfSenseServer {
         args: Value,
         ctx: &CallContext,
     ) -> Result<rmcp::model::CallToolResult, McpError> {
-        let mut args = match args {
-            Value::Null => Value::Object(Default::default()),
-            other => other,
-        };
+        let mut args = pipeline::object_args(args);
         // `pfsense_call` declares `firewall` and hands it on to the tool it runs; the other
         // two answer for the chosen firewall's policy.
         let firewall = if meta.name == "pfsense_call" {
@@ -675,8 +606,7 @@ impl PfSenseServer {
                 Err(e) => {
                     let message = format!("{} was not called: {e}", meta.name);
                     let selected = self.selected.load(Ordering::Relaxed);
-                    let refused = crate::safety::audit::Outcome::Refused;
-                    self.audit_line(selected, meta.name, &args, ctx, refused, Some(&message));
+                    self.audit_refused(selected, meta.name, &args, ctx, &message);
                     return Ok(outcome::error(message));
                 }
             }
@@ -686,19 +616,6 @@ impl PfSenseServer {
             self.audit_refused(index, meta.name, &args, ctx, &message);
             return Ok(outcome::error(message));
         }
-        let named = |args: &Value| -> Result<&'static ToolDef, Box<rmcp::model::CallToolResult>> {
-            let name = args.get("name").and_then(Value::as_str).unwrap_or_default();
-            crate::catalog::tool(name).ok_or_else(|| {
-                let hint = if crate::meta::lookup(name).is_some() {
-                    "call it directly: it is listed in tools/list"
-                } else {
-                    "pfsense_find_tools finds the right name"
-                };
-                Box::new(outcome::error(format!(
-                    "there is no generated tool `{name}`; {hint}"
-                )))
-            })
-        };
         // Finding and describing tools is part of how an agent works in compact mode: audited
         // like every other call (pfsense_call is audited as the tool it runs).
         let executed = crate::safety::audit::Outcome::Executed;
@@ -711,7 +628,7 @@ impl PfSenseServer {
                     .get_or_init(|| crate::search::Index::new(member.offered.clone()));
                 Ok(crate::discovery::find_tools(search, &args))
             }
-            "pfsense_describe_tool" => match named(&args) {
+            "pfsense_describe_tool" => match generated_tool_named(&args) {
                 Ok(def) => {
                     self.audit_line(index, meta.name, &args, ctx, executed, None);
                     let refusal = self.refusal_on(index, def);
@@ -726,32 +643,42 @@ impl PfSenseServer {
                     Ok(*e)
                 }
             },
-            _ => match named(&args) {
-                Ok(def) => {
-                    let mut inner_args = args.get("arguments").cloned().unwrap_or(Value::Null);
-                    if let Some(fw) = args.get("firewall").filter(|v| !v.is_null()) {
-                        if inner_args.is_null() {
-                            inner_args = Value::Object(Default::default());
-                        }
-                        if let Some(m) = inner_args.as_object_mut() {
-                            if m.get("firewall").is_some_and(|inner| inner != fw) {
-                                return Ok(outcome::error(
-                                    "pfsense_call was not run: `firewall` is given twice with different values (next to `name` and inside `arguments`); give it once",
-                                ));
-                            }
-                            m.insert("firewall".into(), fw.clone());
-                        }
-                    }
-                    self.call_generated(def, inner_args, ctx).await
-                }
-                Err(e) => {
-                    let name = args.get("name").and_then(Value::as_str).unwrap_or_default();
-                    let inner_args = args.get("arguments").cloned().unwrap_or(Value::Null);
-                    self.audit_refused(index, name, &inner_args, ctx, &result_text(&e));
-                    Ok(*e)
-                }
-            },
+            _ => self.call_by_name(index, &args, ctx).await,
         }
+    }
+
+    /// `pfsense_call {name, arguments, firewall?}`: the named generated tool, with `firewall`
+    /// handed on inside its arguments.
+    async fn call_by_name(
+        &self,
+        index: usize,
+        args: &Value,
+        ctx: &CallContext,
+    ) -> Result<rmcp::model::CallToolResult, McpError> {
+        let def = match generated_tool_named(args) {
+            Ok(def) => def,
+            Err(e) => {
+                let name = args.get("name").and_then(Value::as_str).unwrap_or_default();
+                let inner_args = args.get("arguments").cloned().unwrap_or(Value::Null);
+                self.audit_refused(index, name, &inner_args, ctx, &result_text(&e));
+                return Ok(*e);
+            }
+        };
+        let mut inner_args = args.get("arguments").cloned().unwrap_or(Value::Null);
+        if let Some(fw) = args.get("firewall").filter(|v| !v.is_null()) {
+            if inner_args.is_null() {
+                inner_args = Value::Object(Default::default());
+            }
+            if let Some(m) = inner_args.as_object_mut() {
+                if m.get("firewall").is_some_and(|inner| inner != fw) {
+                    return Ok(outcome::error(
+                        "pfsense_call was not run: `firewall` is given twice with different values (next to `name` and inside `arguments`); give it once",
+                    ));
+                }
+                m.insert("firewall".into(), fw.clone());
+            }
+        }
+        self.call_generated(def, inner_args, ctx).await
     }
 
     /// The safety tools: policy, argument check, then `safety::meta`.
@@ -770,10 +697,7 @@ impl PfSenseServer {
                 ));
             }
         };
-        let mut args = match args {
-            Value::Null => Value::Object(Default::default()),
-            other => other,
-        };
+        let mut args = pipeline::object_args(args);
         let chosen = self.take_firewall(&mut args);
         let index = *chosen
             .as_ref()
@@ -794,16 +718,13 @@ impl PfSenseServer {
             arguments_misfit(meta.name, &meta.schema(), &args)
         };
         if let Some(message) = refusal {
-            let mut entry = crate::safety::audit::Entry::new(
-                &firewall,
-                meta.name,
-                &ctx.caller,
-                crate::safety::audit::Outcome::Refused,
-            );
-            entry.arguments = args.clone();
-            entry.message = Some(message.clone());
-            safety.record(&entry);
-            return outcome::error(message);
+            let refusals = pipeline::Refusals {
+                safety: Some(&safety),
+                firewall: &firewall,
+                tool: meta.name,
+                caller: &ctx.caller,
+            };
+            return refusals.refuse(&args, message);
         }
         if let Ok(client) = self.client(index).await {
             // Journal rows a killed process left are settled before anyone reads them.
@@ -831,162 +752,57 @@ impl PfSenseServer {
         }
     }
 
-    /// A generated tool: the firewall it goes to, policy, validation, then a read, or a
-    /// mutation through the guards (`safety::flow`). Every attempt leaves one audit line,
-    /// keyed by the firewall's name.
+    /// A generated tool: the firewall it goes to and its policy, then the call pipeline
+    /// (`pipeline`): split and build once, then a read, or a change through the guards. Every
+    /// attempt leaves one audit line, keyed by the firewall's name.
     pub async fn call_generated(
         &self,
         def: &'static ToolDef,
         args: Value,
         ctx: &CallContext,
     ) -> Result<rmcp::model::CallToolResult, McpError> {
-        use crate::safety::audit::{Entry, Outcome};
-        let mut args = match args {
-            Value::Null => Value::Object(Default::default()),
-            other => other,
-        };
+        let mut args = pipeline::object_args(args);
         // Ours, never sent: which firewall this call goes to.
         let chosen = self.take_firewall(&mut args);
         let index = *chosen
             .as_ref()
             .unwrap_or(&self.selected.load(Ordering::Relaxed));
         let firewall = self.member(index).firewall.name.clone();
-        let safety = self.inner.safety.as_ref().ok();
-        let refuse = |args: &Value, message: String| {
-            if let Some(s) = safety {
-                let mut entry = Entry::new(&firewall, def.name, &ctx.caller, Outcome::Refused);
-                entry.arguments = outcome::redact(args);
-                entry.message = Some(message.clone());
-                s.record(&entry);
-            }
-            Ok(outcome::error(message))
+        let refusals = pipeline::Refusals {
+            safety: self.inner.safety.as_ref().ok(),
+            firewall: &firewall,
+            tool: def.name,
+            caller: &ctx.caller,
         };
         if let Err(e) = chosen {
-            return refuse(&args, format!("{} was not called: {e}", def.name));
+            return Ok(refusals.refuse(&args, format!("{} was not called: {e}", def.name)));
         }
         if let Some(reason) = self.refusal_on(index, def) {
-            return refuse(&args, reason);
+            return Ok(refusals.refuse(&args, reason));
         }
-        // Ours, never sent: the fingerprint a preview handed out.
-        let expect_state = match args.as_object_mut().and_then(|m| m.remove("expect_state")) {
-            None | Some(Value::Null) => None,
-            Some(Value::String(s)) if def.is_mutation() => Some(s),
-            Some(_) => {
-                return refuse(
-                    &args,
-                    format!(
-                        "{} was not called: `expect_state` must be the fingerprint string from this tool's preview (mutations only)",
-                        def.name
-                    ),
-                );
-            }
-        };
-        if let Some(message) = arguments_misfit(def.name, def.schema(), &args) {
-            return refuse(&args, message);
-        }
-        let placeholders = crate::safety::secrets::placeholder_paths(&args);
-        if !placeholders.is_empty() {
-            return refuse(
-                &args,
-                format!(
-                    "{} was not called: {} carries the redaction placeholder `{}` instead of a real value. Previews and results hide secrets; pass the real secret, or leave the field out to keep the current one.",
-                    def.name,
-                    placeholders.join(", "),
-                    outcome::REDACTED
-                ),
-            );
-        }
-        let confirmed = args
-            .as_object_mut()
-            .and_then(|m| m.remove("confirm"))
-            .and_then(|v| v.as_bool())
-            .unwrap_or(false);
-        // Ours, never sent: `fields`, and a page limit for reads that could be huge.
-        let paging = match args.as_object_mut() {
-            Some(m) => crate::bounds::plan(def, m),
-            None => crate::bounds::Paging::default(),
-        };
-        let normalized = match (def.normalize)(args.clone()) {
-            Ok(v) => v,
-            Err(e) => {
-                return refuse(
-                    &args,
-                    format!("{} was not called; its arguments do not fit: {e}", def.name),
-                );
-            }
-        };
-        let request = match PreparedRequest::build(def, &normalized) {
-            Ok(r) => r,
-            Err(e) => return refuse(&args, format!("{} was not called: {}", def.name, e.0)),
+        let prepared = match pipeline::prepare(def, &mut args) {
+            Ok(p) => p,
+            Err(message) => return Ok(refusals.refuse(&args, message)),
         };
         let client = match self.client(index).await {
             Ok(c) => c,
-            Err(e) => return refuse(&args, format!("{} was not called: {e}", def.name)),
-        };
-        if def.is_mutation() {
-            let Some(safety) = safety else {
-                let why = self
-                    .inner
-                    .safety
-                    .as_ref()
-                    .err()
-                    .cloned()
-                    .unwrap_or_default();
-                return refuse(
-                    &args,
-                    format!(
-                        "{} was not called: the safety guards could not start ({why}), so no change is sent",
-                        def.name
-                    ),
-                );
-            };
-            let call = crate::safety::flow::Call {
-                def,
-                args: &normalized,
-                request: &request,
-                confirmed,
-                expect_state,
-                caller: &ctx.caller,
-                peer: ctx.peer.as_ref(),
-                firewall: &firewall,
-            };
-            return Ok(safety.mutate(&client, call).await);
-        }
-        tracing::info!(firewall = %firewall, tool = def.name, method = %def.method, path = def.path, "calling pfSense");
-        let result = client.send(def, &request).await;
-        if let Some(s) = safety {
-            let (outcome_kind, response_id, message) = match &result {
-                Ok(_) => (Outcome::Executed, None, None),
-                Err(e @ crate::client::CallError::Api { envelope, .. }) => (
-                    Outcome::Failed,
-                    Some(envelope.response_id.clone()),
-                    Some(e.to_string()),
-                ),
-                Err(e) => (Outcome::Failed, None, Some(e.to_string())),
-            };
-            let mut entry = Entry::new(&firewall, def.name, &ctx.caller, outcome_kind);
-            entry.arguments = outcome::redact(&normalized);
-            entry.request = crate::safety::secrets::redacted_request(&request);
-            entry.response_id = response_id;
-            entry.message = message;
-            s.record(&entry);
-        }
-        match result {
-            Ok(response) => {
-                let mut r = outcome::success(def, &request, &response);
-                crate::bounds::bound_result(
-                    &mut r,
-                    &paging,
-                    self.inner.options.result_budget_tokens,
-                );
-                crate::safety::secrets::mark_sensitive(&mut r);
-                Ok(r)
-            }
             Err(e) => {
-                tracing::info!(tool = def.name, error = %e, "call failed");
-                Ok(outcome::failure(def, &e))
+                return Ok(refusals.refuse(&args, format!("{} was not called: {e}", def.name)));
             }
-        }
+        };
+        let run = pipeline::Run {
+            def,
+            prepared,
+            client,
+            firewall: &firewall,
+            ctx,
+            refusals,
+        };
+        Ok(if def.is_mutation() {
+            run.mutate(self.inner.safety.as_ref()).await
+        } else {
+            run.read(self.inner.options.result_budget_tokens).await
+        })
     }
 }
 
@@ -1068,22 +884,114 @@ impl ServerHandler for PfSenseServer {
     }
 }
 
-/// The text of a tool result (for an audit message).
-/// Why a call of `tool` was not made when its arguments do not fit `schema`: every problem.
-fn arguments_misfit(
-    tool: &str,
-    schema: &serde_json::Map<String, Value>,
-    args: &Value,
-) -> Option<String> {
-    let problems = validate::validate(schema, args);
-    if problems.is_empty() {
-        return None;
+/// The firewalls sorted by name with the tools each offers, and the index of `default`.
+fn members_of(mut firewalls: Vec<Firewall>, default: &str) -> Result<(Vec<Member>, usize), String> {
+    firewalls.sort_by(|a, b| a.name.cmp(&b.name));
+    if firewalls.windows(2).any(|w| w[0].name == w[1].name) {
+        return Err("two firewalls have the same name".into());
     }
-    let list: Vec<String> = problems.iter().map(|p| p.to_string()).collect();
-    Some(format!(
-        "{tool} was not called; its arguments do not fit: {}",
-        list.join("; ")
-    ))
+    let default = firewalls
+        .iter()
+        .position(|f| f.name == default)
+        .ok_or_else(|| format!("no firewall is named `{default}`"))?;
+    let members = firewalls
+        .into_iter()
+        .map(|firewall| Member {
+            offered: TOOLS.iter().filter(|d| firewall.policy.offers(d)).collect(),
+            firewall,
+            search: std::sync::OnceLock::new(),
+        })
+        .collect();
+    Ok((members, default))
+}
+
+/// What `tools/list` shows: the offered generated tools (in compact mode only the daily
+/// ones) and our own tools, sorted by name.
+fn listed_tools(
+    offered: &[&'static ToolDef],
+    members: &[Member],
+    options: &ServerOptions,
+) -> Vec<Tool> {
+    let compact = options.tool_mode == crate::discovery::ToolMode::Compact;
+    let mut listed: Vec<Tool> = offered
+        .iter()
+        .filter(|d| !compact || crate::discovery::COMPACT_CORE.contains(&d.name))
+        .map(|d| mcp_tool(d))
+        .collect();
+    let auto_revert = options.safety.auto_revert.is_some();
+    listed.extend(
+        crate::meta::META_TOOLS
+            .iter()
+            .filter(|m| {
+                if crate::safety::meta::is_safety_tool(m.name) {
+                    members
+                        .iter()
+                        .any(|f| crate::safety::meta::offered(m, &f.firewall.policy, auto_revert))
+                } else if m.name == crate::meta::SELECT_FIREWALL {
+                    members.len() > 1
+                } else {
+                    compact && m.compact_only
+                }
+            })
+            .map(|m| m.mcp_tool()),
+    );
+    // Health and the operator analyses are reads of our own: listed in every mode and policy.
+    listed.extend(
+        crate::meta::OPERATOR_TOOLS
+            .iter()
+            .filter_map(|name| crate::meta::lookup(name))
+            .map(|m| m.mcp_tool()),
+    );
+    listed.sort_by(|a, b| a.name.cmp(&b.name));
+    listed
+}
+
+/// The guards (audit log, journal, limits), with journal rows of the ready firewalls adopted
+/// under their names; the error when they could not start (then every change is refused).
+fn open_safety(
+    options: &ServerOptions,
+    members: &[Member],
+) -> Result<Arc<crate::safety::Safety>, String> {
+    let safety = crate::safety::Safety::open(options.safety.clone()).map(Arc::new);
+    let safety = match safety {
+        Ok(s) => s,
+        Err(e) => {
+            tracing::error!("the safety guards could not start, every change will be refused: {e}");
+            return Err(e);
+        }
+    };
+    for m in members {
+        // Before firewalls had names, journal rows were keyed by the firewall's URL.
+        if let Target::Ready(_) = m.firewall.target {
+            match safety.journal.adopt(&m.firewall.label, &m.firewall.name) {
+                Ok(0) => {}
+                Ok(n) => tracing::info!(
+                    firewall = %m.firewall.name,
+                    rows = n,
+                    "journal rows keyed by the firewall's URL now carry its name"
+                ),
+                Err(e) => tracing::warn!(firewall = %m.firewall.name, "{e}"),
+            }
+        }
+    }
+    Ok(safety)
+}
+
+/// The generated tool `args.name` names, or the error that says how to find the right name.
+fn generated_tool_named(
+    args: &Value,
+) -> Result<&'static ToolDef, Box<rmcp::model::CallToolResult>> {
+    let name = args.get("name").and_then(Value::as_str).unwrap_or_default();
+    crate::catalog::tool(name).ok_or_else(|| {
+        let hint = if crate::meta::lookup(name).is_some() {
+            "call it directly: it is listed in tools/list"
+        } else {
+            "pfsense_find_tools finds the right name"
+        };
+        Box::new(outcome::error(format!(
+            "there is no generated tool `{name}`; {hint}"
+        )))
+    })
 }
 
 /// The refusal of a meta tool call whose arguments do not fit its schema, if they do not.
@@ -1094,6 +1002,7 @@ fn meta_arguments_refusal(
     arguments_misfit(meta.name, &meta.schema(), args).map(outcome::error)
 }
 
+/// The text of a tool result (for an audit message).
 fn result_text(result: &rmcp::model::CallToolResult) -> String {
     result
         .content
