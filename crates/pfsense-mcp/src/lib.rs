@@ -34,3 +34,4 @@ pub mod server;
 pub mod stdio;
 pub mod tls;
 pub mod validate;
+pub mod version;

@@ -984,7 +984,7 @@ impl PfSenseServer {
             }
             Err(e) => {
                 tracing::info!(tool = def.name, error = %e, "call failed");
-                Ok(outcome::failure(def, &e))
+                Ok(crate::version::failure(&client, def, &e).await)
             }
         }
     }
