@@ -145,7 +145,11 @@ async fn v2_10_previews_carry_pfrests_own_verdict_and_confirming_writes_it() {
         assert!(st.get("fingerprint").is_none() && st.get("next").is_none());
         assert!(text(&r).contains(case.invalid_id), "{}", text(&r));
         assert!(text(&r).contains("nothing to confirm"), "{}", text(&r));
-        assert_eq!(lab.config_xml(), before, "{}: the refused preview wrote", case.create);
+        assert!(
+            lab.config_xml() == before,
+            "{}: the refused preview wrote",
+            case.create
+        );
         // The same request sent for real gets the same answer from pfrest (and writes nothing).
         let (status, body) = lab
             .lab
@@ -154,12 +158,17 @@ async fn v2_10_previews_carry_pfrests_own_verdict_and_confirming_writes_it() {
         assert_eq!(status, 400, "{body}");
         let real: Value = serde_json::from_str(&body).unwrap();
         assert_eq!(real["response_id"], case.invalid_id);
-        assert_eq!(lab.config_xml(), before);
+        assert!(lab.config_xml() == before, "config.xml changed");
 
         // Valid: the preview shows what pfrest would store, and nothing is written.
         let r = s.call(case.create, case.valid.clone()).await;
         let st = structured(&r);
-        assert!(!r.is_error.unwrap_or(false), "{}: {}", case.create, text(&r));
+        assert!(
+            !r.is_error.unwrap_or(false),
+            "{}: {}",
+            case.create,
+            text(&r)
+        );
         assert_eq!(st["preview"], true);
         assert_eq!(st["dry_run"]["sent"], true, "{st}");
         assert_eq!(st["dry_run"]["accepted"], true, "{st}");
@@ -172,9 +181,8 @@ async fn v2_10_previews_carry_pfrests_own_verdict_and_confirming_writes_it() {
             "{}",
             text(&r)
         );
-        assert_eq!(
-            lab.config_xml(),
-            before,
+        assert!(
+            lab.config_xml() == before,
             "{}: the dry-run preview wrote",
             case.create
         );
@@ -185,7 +193,12 @@ async fn v2_10_previews_carry_pfrests_own_verdict_and_confirming_writes_it() {
 
         // Confirmed: the same request without dry run writes exactly what the dry run showed.
         let r = s.call(case.create, confirmed(case.valid.clone())).await;
-        assert!(!r.is_error.unwrap_or(false), "{}: {}", case.create, text(&r));
+        assert!(
+            !r.is_error.unwrap_or(false),
+            "{}: {}",
+            case.create,
+            text(&r)
+        );
         let written = structured(&r)["data"].clone();
         assert_eq!(
             without_computed(&written),
@@ -193,7 +206,11 @@ async fn v2_10_previews_carry_pfrests_own_verdict_and_confirming_writes_it() {
             "{}: written vs dry run",
             case.create
         );
-        assert_ne!(lab.config_xml(), before, "{}: nothing written", case.create);
+        assert!(
+            lab.config_xml() != before,
+            "{}: nothing written",
+            case.create
+        );
         let listed = s.ok(case.list, json!({})).await["data"].clone();
         assert_eq!(listed.as_array().unwrap().len(), count + 1);
         let stored = listed
@@ -215,7 +232,7 @@ async fn v2_10_previews_carry_pfrests_own_verdict_and_confirming_writes_it() {
     assert_eq!(st["dry_run"]["accepted"], true, "{}", text(&r));
     assert_eq!(st["dry_run"]["would_be"]["name"], "dr_ok");
     assert!(text(&r).contains("it would delete"), "{}", text(&r));
-    assert_eq!(lab.config_xml(), before);
+    assert!(lab.config_xml() == before, "config.xml changed");
 
     // The audit log records the dry runs as previews, with pfrest's response_id.
     let audit = std::fs::read_to_string(dir.path().join("audit.jsonl")).unwrap();
@@ -230,7 +247,10 @@ async fn v2_10_previews_carry_pfrests_own_verdict_and_confirming_writes_it() {
         })
         .collect();
     assert_eq!(refused.len(), 3, "{audit}");
-    assert_eq!(refused[0]["response_id"], "FILTER_NAME_VALIDATOR_INVALID_CHARACTERS");
+    assert_eq!(
+        refused[0]["response_id"],
+        "FILTER_NAME_VALIDATOR_INVALID_CHARACTERS"
+    );
     s.close().await;
 }
 
@@ -271,6 +291,10 @@ async fn v2_10_previews_of_bulk_deletes_and_replacements_change_nothing() {
     for (tool, args) in previews {
         let r = s.call(tool, args.clone()).await;
         let st = structured(&r);
+        assert!(
+            lab.config_xml() == before,
+            "{tool} {args}: the preview wrote"
+        );
         assert!(!r.is_error.unwrap_or(false), "{tool}: {}", text(&r));
         assert_eq!(st["preview"], true, "{tool}");
         assert_eq!(st["dry_run"]["sent"], false, "{tool}: {st}");
@@ -279,7 +303,6 @@ async fn v2_10_previews_of_bulk_deletes_and_replacements_change_nothing() {
             "{tool}: {}",
             text(&r)
         );
-        assert_eq!(lab.config_xml(), before, "{tool} {args}: the preview wrote");
     }
     let aliases = s.ok("pfsense_list_firewall_aliases", json!({})).await["data"].clone();
     assert_eq!(aliases.as_array().unwrap().len(), 2, "{aliases}");
@@ -303,6 +326,7 @@ async fn v2_7_gets_no_dry_run() {
         )
         .await;
     let st = structured(&r);
+    assert!(lab.config_xml() == before, "a preview on v2.7.1 wrote");
     assert!(!r.is_error.unwrap_or(false), "{}", text(&r));
     assert_eq!(st["dry_run"]["sent"], false, "{st}");
     let why = st["dry_run"]["why"].as_str().unwrap();
@@ -311,7 +335,6 @@ async fn v2_7_gets_no_dry_run() {
         "the preview names both versions: {why}"
     );
     assert!(text(&r).contains("No dry run was sent"), "{}", text(&r));
-    assert_eq!(lab.config_xml(), before, "a preview on v2.7.1 wrote");
     let aliases = s.ok("pfsense_list_firewall_aliases", json!({})).await["data"].clone();
     assert_eq!(aliases, json!([]));
     s.close().await;

@@ -91,7 +91,13 @@ pub async fn read(client: &Client) -> Result<String, String> {
 /// Whether an error says the endpoint does not exist on the firewall at all: the web server's
 /// 404 page instead of the REST API's JSON (pfrest answers its own 404s with an envelope).
 pub fn endpoint_missing(e: &CallError) -> bool {
-    matches!(e, CallError::NotJson { http_status: 404, .. })
+    matches!(
+        e,
+        CallError::NotJson {
+            http_status: 404,
+            ..
+        }
+    )
 }
 
 /// The message for a tool whose endpoint the firewall's REST API version lacks, when the box's
