@@ -339,3 +339,51 @@ async fn v2_7_gets_no_dry_run() {
     assert_eq!(aliases, json!([]));
     s.close().await;
 }
+
+/// A tool whose endpoint the box's REST API lacks: the error names both versions instead of an
+/// opaque 404. The box is the emulator serving a copy of the spec that claims v2.6.0 and lacks
+/// `/api/v2/status/carp` (unknown paths answer nginx's HTML 404, as on a box); the binary's
+/// tools are the workspace spec's.
+#[tokio::test(flavor = "multi_thread")]
+async fn a_tool_the_box_lacks_names_both_versions() {
+    let dir = tempfile::tempdir().unwrap();
+    let raw = std::fs::read_to_string(tests::safety::spec_path()).unwrap();
+    let mut spec: Value = serde_json::from_str(&raw).unwrap();
+    let built_from = spec["info"]["version"].as_str().unwrap().to_string();
+    spec["info"]["version"] = json!("v2.6.0");
+    assert!(
+        spec["paths"]
+            .as_object_mut()
+            .unwrap()
+            .remove("/api/v2/status/carp")
+            .is_some()
+    );
+    let path = dir.path().join("openapi-v2.6.0.json");
+    std::fs::write(&path, spec.to_string()).unwrap();
+    let mut config = pfsense_emulator::EmulatorConfig::new(&path);
+    config.enable_key_auth = true;
+    let emu = pfsense_emulator::start(config).await.unwrap();
+    let mut env = tests::safety::env_for(&emu);
+    env.push(("PFSENSE_TOOL_MODE".into(), "full".into()));
+    let s = Session::start(&[], &env, Human::new(false, HumanAnswer::Accept), None).await;
+
+    let r = s.call("pfsense_get_status_carp", json!({})).await;
+    assert!(r.is_error.unwrap_or(false), "{}", text(&r));
+    let message = text(&r);
+    assert!(
+        message.contains("runs REST API v2.6.0") && message.contains(&built_from),
+        "{message}"
+    );
+    assert!(message.contains("cargo xtask spec pull"), "{message}");
+    let st = structured(&r);
+    assert_eq!(st["error"]["rest_api_version"]["on_firewall"], "v2.6.0");
+    assert_eq!(st["error"]["rest_api_version"]["tools_spec"], built_from);
+
+    // A tool the box has still works, and health says the versions differ.
+    s.ok("pfsense_list_firewall_aliases", json!({})).await;
+    let h = s.ok("pfsense_health", json!({})).await;
+    assert_eq!(h["rest_api_version"]["matches"], false, "{h}");
+    assert_eq!(h["rest_api_version"]["on_firewall"], "v2.6.0", "{h}");
+    assert_eq!(h["rest_api_version"]["dry_run_previews"], false, "{h}");
+    s.close().await;
+}
