@@ -3,6 +3,15 @@
 # prints nothing and succeeds; sysctl prints plausible values for the keys pfSense reads.
 echo "$(date -u +%FT%TZ) $0 $*" >> /var/log/tools.log
 name=${0##*/}
+# pfrest reads its own version from `pkg-static info pfSense-pkg-RESTAPI` (RESTAPIVersion::
+# get_api_version, `GET /api/v2/system/restapi/version`): answer with the lab's release, in
+# the layout pkg prints on a box.
+case "$name $*" in
+  "pkg-static info pfSense-pkg-RESTAPI"|"pkg info pfSense-pkg-RESTAPI")
+    v=$(cat /usr/local/share/pfrest-lab/pfrest-version 2>/dev/null)
+    [ -n "$v" ] && printf 'pfSense-pkg-RESTAPI-%s\nName           : pfSense-pkg-RESTAPI\nVersion        : %s\n' "$v" "$v"
+    exit 0 ;;
+esac
 [ "$name" = sysctl ] || exit 0
 
 value() {

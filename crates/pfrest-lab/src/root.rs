@@ -215,6 +215,8 @@ fn require_dir(path: PathBuf) -> Result<PathBuf, LabError> {
 
 /// Where each piece of one release lives in the sources directory.
 pub struct Sources {
+    /// The pfrest release (`v2.10.0`): what the lab's `pkg-static info` reports.
+    pub pfrest_version: String,
     pub pfrest_files: PathBuf,
     pub pfsense_src: PathBuf,
     pub php_jwt_src: PathBuf,
@@ -225,6 +227,7 @@ pub struct Sources {
 impl Sources {
     pub fn locate(dir: &Path, release: &Release) -> Result<Self, LabError> {
         Ok(Self {
+            pfrest_version: release.version.to_string(),
             pfrest_files: require_dir(
                 dir.join(format!("pfSense-pkg-RESTAPI-{}", release.version))
                     .join("pfSense-pkg-RESTAPI/files"),
@@ -344,6 +347,12 @@ pub fn assemble(layout: &Layout, sources: &Sources, config_xml: &str) -> Result<
     write(&share.join("pfsense_ext.php"), shim::PFSENSE_EXT, 0o644)?;
     write(&share.join("router.php"), shim::ROUTER, 0o644)?;
     write(&share.join("tool-standin"), shim::TOOL_STANDIN, 0o755)?;
+    // The package version `pkg-static info pfSense-pkg-RESTAPI` prints (the stand-in reads it).
+    write(
+        &share.join("pfrest-version"),
+        sources.pfrest_version.trim_start_matches('v'),
+        0o644,
+    )?;
     write(&share.join("packages.php"), shim::PACKAGES, 0o644)?;
     for include in PACKAGE_INCLUDES {
         let loader = "<?php\n/* pfrest lab: an add-on package's include; see packages.php. */\nrequire_once '/usr/local/share/pfrest-lab/packages.php';\n";

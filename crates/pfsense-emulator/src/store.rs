@@ -40,6 +40,12 @@ impl Store {
             ..Store::default()
         };
         let mut data = seed::default_state(options.with_opt1);
+        // The REST API version the box reports is the one of the spec it serves (a state file
+        // can still say otherwise).
+        let (major, minor, patch) = crate::rules::version(catalog);
+        let served = format!("v{major}.{minor}.{patch}");
+        data["singletons"]["RESTAPIVersion"]["current_version"] = Value::String(served.clone());
+        data["singletons"]["RESTAPIVersion"]["latest_version"] = Value::String(served);
         if let Some(overlay) = &options.overlay {
             for section in ["collections", "singletons"] {
                 if let Some(Value::Object(models)) = overlay.get(section) {

@@ -255,8 +255,13 @@ pub async fn report(client: &Client, safety: Option<&Safety>, firewall: &str) ->
                     on_box.as_deref().unwrap_or("?")
                 ));
             }
+            // Whether previews carry the firewall's own dry run (safety/dry_run.rs).
+            let dry_run = on_box
+                .as_deref()
+                .map(|v| crate::safety::dry_run::supported(v).is_ok());
             json!({"on_firewall": on_box, "tools_spec": compiled, "matches": matches,
-                   "update_available": data.get("update_available")})
+                   "update_available": data.get("update_available"),
+                   "dry_run_previews": dry_run})
         }
         Err(_) => json!({"on_firewall": null, "tools_spec": compiled, "matches": null}),
     };

@@ -35,3 +35,4 @@ pub mod server;
 pub mod stdio;
 pub mod tls;
 pub mod validate;
+pub mod version;

@@ -188,7 +188,8 @@ impl Run<'_> {
             }
             Err(e) => {
                 tracing::info!(tool = def.name, error = %e, "call failed");
-                outcome::failure(def, &e)
+                // A 404 from a tool the box's pfrest lacks names both versions.
+                crate::version::failure(&self.client, def, &e).await
             }
         }
     }

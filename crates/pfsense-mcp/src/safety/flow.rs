@@ -330,10 +330,16 @@ impl Safety {
         } else if kind == ChangeKind::Create {
             extras.diff = call.request.body.as_ref().map(redact);
         }
+        // pfrest's own verdict where its dry run is safe (safety/dry_run.rs); audited as the preview.
+        let verdict = super::dry_run::run(client, def, call.request).await;
         let mut entry = call.entry(Outcome::Preview);
         entry.message = seen.fingerprint.clone();
+        verdict.audit(&mut entry);
         self.record(&entry);
-        outcome::preview(def, call.request, client.base_url().as_str(), &extras)
+        verdict.apply(
+            def,
+            outcome::preview(def, call.request, client.base_url().as_str(), &extras),
+        )
     }
 
     /// Why a confirmation's `expect_state` does not hold against the state read before it.
@@ -611,7 +617,7 @@ impl Safety {
             format!("{e} (journal: {st}: {note})")
         });
         self.record(&entry);
-        let mut result = outcome::failure(def, &e);
+        let mut result = crate::version::failure(client, def, &e).await;
         if st != status::FAILED {
             annotate_settled(&mut result, change_id, &st, &note);
         }

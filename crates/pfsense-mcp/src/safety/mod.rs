@@ -4,6 +4,7 @@
 //! says what each guard does and does not do.
 
 pub mod audit;
+pub mod dry_run;
 pub mod elicit;
 pub mod flow;
 pub mod glob;
