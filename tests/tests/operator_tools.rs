@@ -1,9 +1,11 @@
 //! The operator tools and the security audit through MCP: the real binary in sandbox mode (the
 //! emulator), listed in compact mode and under --read-only, each answering from the emulator's
 //! seed (LAN 192.168.1.1/24 with "Default allow LAN to any rule", tracker 100000101; WAN with
-//! private networks blocked; no WAN pass rules).
+//! private networks blocked; no WAN pass rules); and against the pfrest lab (pfSense's own
+//! code), where the traffic evaluator is checked against the pf ruleset pfSense generates.
 
 use serde_json::{Value, json};
+use tests::lab::RunningLab;
 use tests::mcp::{McpSession, is_error, structured, text};
 
 const OPERATOR_TOOLS: [&str; 6] = [
@@ -16,11 +18,25 @@ const OPERATOR_TOOLS: [&str; 6] = [
 ];
 
 async fn sandbox(extra: &[&str]) -> McpSession {
+    sandbox_with(extra, &[]).await
+}
+
+async fn sandbox_with(extra: &[&str], env: &[(&str, &str)]) -> McpSession {
     let mut args = vec!["--sandbox"];
     args.extend(extra);
-    McpSession::spawn(&tests::binary::pfsense_mcp(), &args, &[])
+    McpSession::spawn(&tests::binary::pfsense_mcp(), &args, env)
         .await
         .expect("start the sandbox server")
+}
+
+/// The binary pointed at a running lab, with `extra` flags and environment.
+async fn on_lab(lab: &RunningLab, extra: &[&str], env: &[(&str, &str)]) -> McpSession {
+    let mut all = lab.env();
+    all.extend(env.iter().map(|(k, v)| (k.to_string(), v.to_string())));
+    let env: Vec<(&str, &str)> = all.iter().map(|(k, v)| (k.as_str(), v.as_str())).collect();
+    McpSession::spawn(&tests::binary::pfsense_mcp(), extra, &env)
+        .await
+        .expect("start the server against the lab")
 }
 
 async fn call(s: &McpSession, name: &str, args: Value) -> (String, Value) {
@@ -152,5 +168,188 @@ async fn log_diagnose_health_and_audit_answer() {
     let (md, audit) = call(&s, "pfsense_security_audit", json!({})).await;
     assert!(!md.is_empty());
     assert!(audit["counts"]["non_compliant"].is_number(), "{audit}");
+    s.close().await;
+}
+
+/// One request to the lab with BasicAuth; the answer's `data`, or a panic naming the call.
+fn lab_call(lab: &RunningLab, method: &str, path: &str, body: Value) -> Value {
+    let (status, answer) = lab
+        .lab
+        .request(method, path, Some(&body.to_string()))
+        .unwrap_or_else(|e| panic!("{method} {path}: {e}"));
+    assert_eq!(status, 200, "{method} {path} {body}: {answer}");
+    let v: Value = serde_json::from_str(&answer).expect("a JSON answer");
+    v["data"].clone()
+}
+
+/// Applies the pending changes and waits (a bounded number of polls, no clock assertion) until
+/// pfSense's `filter_configure()` has written the ruleset with `marker` in it.
+fn apply_until_written(lab: &RunningLab, marker: &str) -> String {
+    let path = lab.lab.root().join("tmp/rules.debug");
+    for _ in 0..150 {
+        let applied = lab_call(lab, "POST", "/api/v2/firewall/apply", json!({}));
+        let text = std::fs::read_to_string(&path).unwrap_or_default();
+        if applied["applied"] == json!(true) && text.contains(marker) {
+            return text;
+        }
+        std::thread::sleep(std::time::Duration::from_millis(200));
+    }
+    panic!(
+        "the lab never wrote a ruleset with `{marker}` to {}",
+        path.display()
+    );
+}
+
+/// Aliases (hosts, nested hosts, ports), an interface group, floating quick and non-quick
+/// rules, group and interface rules and a port forward with its associated rule, created through
+/// pfrest's REST API on the lab and applied by pfSense's own code.
+fn build_rule_set(lab: &RunningLab) -> String {
+    let post = |path: &str, body: Value| lab_call(lab, "POST", path, body);
+    post(
+        "/api/v2/firewall/alias",
+        json!({"name": "web_servers", "type": "host", "address": ["192.168.1.10", "192.168.1.11"]}),
+    );
+    post(
+        "/api/v2/firewall/alias",
+        json!({"name": "web_ports", "type": "port", "address": ["80", "443"]}),
+    );
+    post(
+        "/api/v2/firewall/alias",
+        json!({"name": "all_servers", "type": "host", "address": ["web_servers", "192.168.1.20"]}),
+    );
+    post(
+        "/api/v2/interface/group",
+        json!({"ifname": "trusted", "members": ["lan"], "descr": "trusted nets"}),
+    );
+    let rule = |body: Value| {
+        let mut b = json!({"ipprotocol": "inet", "source": "any", "destination": "any"});
+        for (k, v) in body.as_object().unwrap() {
+            b[k] = v.clone();
+        }
+        post("/api/v2/firewall/rule", b);
+    };
+    rule(json!({"type": "block", "interface": ["wan", "lan"], "source": "192.168.1.66",
+                "floating": true, "quick": true, "direction": "in", "descr": "float quick block 66"}));
+    rule(json!({"type": "block", "interface": ["lan"], "protocol": "tcp", "destination_port": "8443",
+                "floating": true, "quick": false, "direction": "in", "descr": "float nonquick block 8443"}));
+    rule(json!({"type": "pass", "interface": ["wan"], "protocol": "tcp", "destination": "wan:ip",
+                "destination_port": "9000", "floating": true, "quick": false, "direction": "in",
+                "descr": "float nonquick pass 9000"}));
+    rule(json!({"type": "block", "interface": ["trusted"], "source": "192.168.1.77",
+                "descr": "group block 77"}));
+    rule(json!({"type": "pass", "interface": ["wan"], "protocol": "tcp", "destination": "all_servers",
+                "destination_port": "web_ports", "descr": "wan to servers"}));
+    rule(json!({"type": "block", "interface": ["lan"], "protocol": "tcp", "source": "lan",
+                "destination_port": "25", "descr": "lan block smtp after allow"}));
+    post(
+        "/api/v2/firewall/nat/port_forward",
+        json!({"interface": "wan", "ipprotocol": "inet", "protocol": "tcp", "source": "any",
+               "destination": "wan:ip", "destination_port": "8080", "target": "192.168.1.20",
+               "local_port": "22", "descr": "pf 8080 to ssh", "associated_rule_id": "new"}),
+    );
+    apply_until_written(lab, "Associated rule for port forward")
+}
+
+/// The lab's interfaces as pf sees them (the lab config: WAN vtnet0 10.0.2.15/24, LAN vtnet1
+/// 192.168.1.1/24; the group `trusted` holds LAN).
+fn lab_host() -> tests::pf::Host {
+    let mut host = tests::pf::Host::default();
+    host.addresses.insert(
+        "vtnet0".into(),
+        vec![("10.0.2.15".parse().unwrap(), 24)],
+    );
+    host.addresses.insert(
+        "vtnet1".into(),
+        vec![("192.168.1.1".parse().unwrap(), 24)],
+    );
+    host.groups.insert("trusted".into(), vec!["vtnet1".into()]);
+    host
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn explain_traffic_agrees_with_the_ruleset_pfsense_generates() {
+    let Some(lab) = tests::lab::start("v2.7.1") else {
+        return;
+    };
+    let text = build_rule_set(&lab);
+    // The generated text is the one this test was written against (hand-read lines).
+    for line in [
+        "rdr on vtnet0 inet proto tcp from any to 10.0.2.15 port 8080 -> 192.168.1.20 port 22",
+        "table <all_servers> {    192.168.1.10  192.168.1.11  192.168.1.20 }",
+        "block  in  quick  on $trusted inet from 192.168.1.77 to any",
+    ] {
+        assert!(text.contains(line), "rules.debug lacks `{line}`:\n{text}");
+    }
+    let pf = tests::pf::load(lab.lab.root(), lab_host()).expect("rules.debug parses");
+    assert!(pf.filter_rules() > 20, "{}", pf.filter_rules());
+    let s = on_lab(&lab, &[], &[]).await;
+    // (interface, source, destination, protocol, port, the deciding line's label read by hand
+    // from the generated rules.debug, the verdict).
+    let cases: &[(&str, &str, &str, &str, u16, &str, &str)] = &[
+        // LAN's default allow, a quick interface rule.
+        ("lan", "192.168.1.100", "1.1.1.1", "tcp", 443, "USER_RULE: Default allow LAN to any rule", "pass"),
+        // The floating quick block comes before the interface rules.
+        ("lan", "192.168.1.66", "1.1.1.1", "tcp", 443, "USER_RULE: float quick block 66", "block"),
+        ("wan", "192.168.1.66", "10.0.2.15", "tcp", 9000, "USER_RULE: float quick block 66", "block"),
+        // A non-quick floating block is overridden by the quick LAN allow after it.
+        ("lan", "192.168.1.100", "1.1.1.1", "tcp", 8443, "USER_RULE: Default allow LAN to any rule", "pass"),
+        // A non-quick floating pass after the non-quick default deny: the last match passes.
+        ("wan", "8.8.4.4", "10.0.2.15", "tcp", 9000, "USER_RULE: float nonquick pass 9000", "pass"),
+        ("wan", "8.8.4.4", "10.0.2.15", "udp", 9000, "Default deny rule IPv4", "block"),
+        ("wan", "8.8.4.4", "10.0.2.15", "tcp", 9001, "Default deny rule IPv4", "block"),
+        // Interface group rules come before the member interface's rules.
+        ("lan", "192.168.1.77", "1.1.1.1", "tcp", 80, "USER_RULE: group block 77", "block"),
+        // Nested host alias and port alias.
+        ("wan", "8.8.4.4", "192.168.1.20", "tcp", 443, "USER_RULE: wan to servers", "pass"),
+        ("wan", "8.8.4.4", "192.168.1.11", "tcp", 80, "USER_RULE: wan to servers", "pass"),
+        ("wan", "8.8.4.4", "192.168.1.11", "tcp", 22, "Default deny rule IPv4", "block"),
+        ("wan", "8.8.4.4", "192.168.1.30", "tcp", 443, "Default deny rule IPv4", "block"),
+        // The port forward translates 10.0.2.15:8080 to 192.168.1.20:22; its associated rule passes.
+        ("wan", "8.8.4.4", "10.0.2.15", "tcp", 8080, "USER_RULE: Associated rule for port forward rule", "pass"),
+        // First match among quick rules: the LAN allow comes before the later SMTP block.
+        ("lan", "192.168.1.100", "8.8.8.8", "tcp", 25, "USER_RULE: Default allow LAN to any rule", "pass"),
+        // The anti-lockout rule on LAN.
+        ("lan", "192.168.1.100", "192.168.1.1", "tcp", 443, "anti-lockout rule", "pass"),
+        ("lan", "192.168.1.100", "8.8.8.8", "udp", 53, "USER_RULE: Default allow LAN to any rule", "pass"),
+    ];
+    let mut disagreements = Vec::new();
+    for &(iface, src, dst, proto, port, label, verdict) in cases {
+        let device = if iface == "wan" { "vtnet0" } else { "vtnet1" };
+        let d = pf.evaluate(&tests::pf::Packet {
+            device: device.into(),
+            src: src.parse().unwrap(),
+            dst: dst.parse().unwrap(),
+            proto: proto.into(),
+            dst_port: Some(port),
+        });
+        let case = format!("{iface} {proto} {src} -> {dst}:{port}");
+        // The pf reading agrees with the hand reading.
+        assert!(
+            d.label.as_deref().unwrap_or("").starts_with(label) && d.action == verdict,
+            "{case}: pf decides {d:?}, the hand reading says {verdict} by `{label}`"
+        );
+        let (md, data) = call(
+            &s,
+            "pfsense_explain_traffic",
+            json!({"src": src, "dst": dst, "protocol": proto, "dst_port": port,
+                   "interface": iface, "direction": "in"}),
+        )
+        .await;
+        let got = data["explanation"]["verdict"].as_str().unwrap_or_default();
+        let by = &data["explanation"]["decided_by"];
+        let descr = by["descr"].as_str().unwrap_or_default();
+        let user_rule = label.strip_prefix("USER_RULE: ");
+        let same_rule = match user_rule {
+            Some(l) => descr.starts_with(l) && by["tracker"] == json!(d.ridentifier),
+            None => true,
+        };
+        if got != verdict || !same_rule {
+            disagreements.push(format!(
+                "{case}: pf says {verdict} by `{label}` (ridentifier {:?}); the evaluator says {got} by {by}\n{md}",
+                d.ridentifier
+            ));
+        }
+    }
+    assert!(disagreements.is_empty(), "{}", disagreements.join("\n\n"));
     s.close().await;
 }

@@ -940,6 +940,11 @@ impl PfSenseServer {
                     ),
                 );
             };
+            if let Some(refusal) =
+                crate::lockout::refusal(&client, def, &normalized, confirmed, &safety.options).await
+            {
+                return refuse(&args, refusal);
+            }
             let call = crate::safety::flow::Call {
                 def,
                 args: &normalized,
