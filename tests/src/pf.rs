@@ -226,10 +226,7 @@ impl Ruleset {
             let toks = tokenize(&expanded);
             let first = toks[0].as_str();
             if toks.len() >= 3 && toks[1] == "=" {
-                macros.insert(
-                    toks[0].clone(),
-                    toks[2].trim_start_matches('"').to_string(),
-                );
+                macros.insert(toks[0].clone(), toks[2].trim_start_matches('"').to_string());
                 continue;
             }
             match first {
@@ -454,7 +451,9 @@ impl Ruleset {
             }
         }
         Decision {
-            action: last.map(|r| r.action.clone()).unwrap_or_else(|| "pass".into()),
+            action: last
+                .map(|r| r.action.clone())
+                .unwrap_or_else(|| "pass".into()),
             ridentifier: last.and_then(|r| r.ridentifier),
             label: last.and_then(|r| r.label.clone()),
             line: last.map(|r| r.line.clone()),
@@ -572,8 +571,8 @@ fn parse_rule(toks: Vec<String>, line: &str, rdr: bool) -> Result<Rule, String> 
             }
             "->" => {
                 let target = c.next().unwrap_or_default();
-                let (ip, _) = parse_net(&target)
-                    .ok_or_else(|| format!("rdr target `{target}`: {line}"))?;
+                let (ip, _) =
+                    parse_net(&target).ok_or_else(|| format!("rdr target `{target}`: {line}"))?;
                 let port = parse_ports(&mut c, line)?.first().map(|p| match p {
                     Port::Eq(n) | Port::Range(n, _) => *n,
                 });
@@ -606,8 +605,8 @@ fn parse_rule(toks: Vec<String>, line: &str, rdr: bool) -> Result<Rule, String> 
 /// Read and parse `tmp/rules.debug` from a lab root.
 pub fn load(root: &Path, mut host: Host) -> Result<Ruleset, String> {
     let path = root.join("tmp/rules.debug");
-    let text = std::fs::read_to_string(&path)
-        .map_err(|e| format!("reading {}: {e}", path.display()))?;
+    let text =
+        std::fs::read_to_string(&path).map_err(|e| format!("reading {}: {e}", path.display()))?;
     host.root = Some(root.to_path_buf());
     Ruleset::parse(&text, host)
 }

@@ -228,19 +228,31 @@ fn build_rule_set(lab: &RunningLab) -> String {
         }
         post("/api/v2/firewall/rule", b);
     };
-    rule(json!({"type": "block", "interface": ["wan", "lan"], "source": "192.168.1.66",
-                "floating": true, "quick": true, "direction": "in", "descr": "float quick block 66"}));
-    rule(json!({"type": "block", "interface": ["lan"], "protocol": "tcp", "destination_port": "8443",
-                "floating": true, "quick": false, "direction": "in", "descr": "float nonquick block 8443"}));
-    rule(json!({"type": "pass", "interface": ["wan"], "protocol": "tcp", "destination": "wan:ip",
+    rule(
+        json!({"type": "block", "interface": ["wan", "lan"], "source": "192.168.1.66",
+                "floating": true, "quick": true, "direction": "in", "descr": "float quick block 66"}),
+    );
+    rule(
+        json!({"type": "block", "interface": ["lan"], "protocol": "tcp", "destination_port": "8443",
+                "floating": true, "quick": false, "direction": "in", "descr": "float nonquick block 8443"}),
+    );
+    rule(
+        json!({"type": "pass", "interface": ["wan"], "protocol": "tcp", "destination": "wan:ip",
                 "destination_port": "9000", "floating": true, "quick": false, "direction": "in",
-                "descr": "float nonquick pass 9000"}));
-    rule(json!({"type": "block", "interface": ["trusted"], "source": "192.168.1.77",
-                "descr": "group block 77"}));
-    rule(json!({"type": "pass", "interface": ["wan"], "protocol": "tcp", "destination": "all_servers",
-                "destination_port": "web_ports", "descr": "wan to servers"}));
-    rule(json!({"type": "block", "interface": ["lan"], "protocol": "tcp", "source": "lan",
-                "destination_port": "25", "descr": "lan block smtp after allow"}));
+                "descr": "float nonquick pass 9000"}),
+    );
+    rule(
+        json!({"type": "block", "interface": ["trusted"], "source": "192.168.1.77",
+                "descr": "group block 77"}),
+    );
+    rule(
+        json!({"type": "pass", "interface": ["wan"], "protocol": "tcp", "destination": "all_servers",
+                "destination_port": "web_ports", "descr": "wan to servers"}),
+    );
+    rule(
+        json!({"type": "block", "interface": ["lan"], "protocol": "tcp", "source": "lan",
+                "destination_port": "25", "descr": "lan block smtp after allow"}),
+    );
     post(
         "/api/v2/firewall/nat/port_forward",
         json!({"interface": "wan", "ipprotocol": "inet", "protocol": "tcp", "source": "any",
@@ -254,14 +266,10 @@ fn build_rule_set(lab: &RunningLab) -> String {
 /// 192.168.1.1/24; the group `trusted` holds LAN).
 fn lab_host() -> tests::pf::Host {
     let mut host = tests::pf::Host::default();
-    host.addresses.insert(
-        "vtnet0".into(),
-        vec![("10.0.2.15".parse().unwrap(), 24)],
-    );
-    host.addresses.insert(
-        "vtnet1".into(),
-        vec![("192.168.1.1".parse().unwrap(), 24)],
-    );
+    host.addresses
+        .insert("vtnet0".into(), vec![("10.0.2.15".parse().unwrap(), 24)]);
+    host.addresses
+        .insert("vtnet1".into(), vec![("192.168.1.1".parse().unwrap(), 24)]);
     host.groups.insert("trusted".into(), vec!["vtnet1".into()]);
     host
 }
@@ -287,30 +295,158 @@ async fn explain_traffic_agrees_with_the_ruleset_pfsense_generates() {
     // from the generated rules.debug, the verdict).
     let cases: &[(&str, &str, &str, &str, u16, &str, &str)] = &[
         // LAN's default allow, a quick interface rule.
-        ("lan", "192.168.1.100", "1.1.1.1", "tcp", 443, "USER_RULE: Default allow LAN to any rule", "pass"),
+        (
+            "lan",
+            "192.168.1.100",
+            "1.1.1.1",
+            "tcp",
+            443,
+            "USER_RULE: Default allow LAN to any rule",
+            "pass",
+        ),
         // The floating quick block comes before the interface rules.
-        ("lan", "192.168.1.66", "1.1.1.1", "tcp", 443, "USER_RULE: float quick block 66", "block"),
-        ("wan", "192.168.1.66", "10.0.2.15", "tcp", 9000, "USER_RULE: float quick block 66", "block"),
+        (
+            "lan",
+            "192.168.1.66",
+            "1.1.1.1",
+            "tcp",
+            443,
+            "USER_RULE: float quick block 66",
+            "block",
+        ),
+        (
+            "wan",
+            "192.168.1.66",
+            "10.0.2.15",
+            "tcp",
+            9000,
+            "USER_RULE: float quick block 66",
+            "block",
+        ),
         // A non-quick floating block is overridden by the quick LAN allow after it.
-        ("lan", "192.168.1.100", "1.1.1.1", "tcp", 8443, "USER_RULE: Default allow LAN to any rule", "pass"),
+        (
+            "lan",
+            "192.168.1.100",
+            "1.1.1.1",
+            "tcp",
+            8443,
+            "USER_RULE: Default allow LAN to any rule",
+            "pass",
+        ),
         // A non-quick floating pass after the non-quick default deny: the last match passes.
-        ("wan", "8.8.4.4", "10.0.2.15", "tcp", 9000, "USER_RULE: float nonquick pass 9000", "pass"),
-        ("wan", "8.8.4.4", "10.0.2.15", "udp", 9000, "Default deny rule IPv4", "block"),
-        ("wan", "8.8.4.4", "10.0.2.15", "tcp", 9001, "Default deny rule IPv4", "block"),
+        (
+            "wan",
+            "8.8.4.4",
+            "10.0.2.15",
+            "tcp",
+            9000,
+            "USER_RULE: float nonquick pass 9000",
+            "pass",
+        ),
+        (
+            "wan",
+            "8.8.4.4",
+            "10.0.2.15",
+            "udp",
+            9000,
+            "Default deny rule IPv4",
+            "block",
+        ),
+        (
+            "wan",
+            "8.8.4.4",
+            "10.0.2.15",
+            "tcp",
+            9001,
+            "Default deny rule IPv4",
+            "block",
+        ),
         // Interface group rules come before the member interface's rules.
-        ("lan", "192.168.1.77", "1.1.1.1", "tcp", 80, "USER_RULE: group block 77", "block"),
+        (
+            "lan",
+            "192.168.1.77",
+            "1.1.1.1",
+            "tcp",
+            80,
+            "USER_RULE: group block 77",
+            "block",
+        ),
         // Nested host alias and port alias.
-        ("wan", "8.8.4.4", "192.168.1.20", "tcp", 443, "USER_RULE: wan to servers", "pass"),
-        ("wan", "8.8.4.4", "192.168.1.11", "tcp", 80, "USER_RULE: wan to servers", "pass"),
-        ("wan", "8.8.4.4", "192.168.1.11", "tcp", 22, "Default deny rule IPv4", "block"),
-        ("wan", "8.8.4.4", "192.168.1.30", "tcp", 443, "Default deny rule IPv4", "block"),
+        (
+            "wan",
+            "8.8.4.4",
+            "192.168.1.20",
+            "tcp",
+            443,
+            "USER_RULE: wan to servers",
+            "pass",
+        ),
+        (
+            "wan",
+            "8.8.4.4",
+            "192.168.1.11",
+            "tcp",
+            80,
+            "USER_RULE: wan to servers",
+            "pass",
+        ),
+        (
+            "wan",
+            "8.8.4.4",
+            "192.168.1.11",
+            "tcp",
+            22,
+            "Default deny rule IPv4",
+            "block",
+        ),
+        (
+            "wan",
+            "8.8.4.4",
+            "192.168.1.30",
+            "tcp",
+            443,
+            "Default deny rule IPv4",
+            "block",
+        ),
         // The port forward translates 10.0.2.15:8080 to 192.168.1.20:22; its associated rule passes.
-        ("wan", "8.8.4.4", "10.0.2.15", "tcp", 8080, "USER_RULE: Associated rule for port forward rule", "pass"),
+        (
+            "wan",
+            "8.8.4.4",
+            "10.0.2.15",
+            "tcp",
+            8080,
+            "USER_RULE: Associated rule for port forward rule",
+            "pass",
+        ),
         // First match among quick rules: the LAN allow comes before the later SMTP block.
-        ("lan", "192.168.1.100", "8.8.8.8", "tcp", 25, "USER_RULE: Default allow LAN to any rule", "pass"),
+        (
+            "lan",
+            "192.168.1.100",
+            "8.8.8.8",
+            "tcp",
+            25,
+            "USER_RULE: Default allow LAN to any rule",
+            "pass",
+        ),
         // The anti-lockout rule on LAN.
-        ("lan", "192.168.1.100", "192.168.1.1", "tcp", 443, "anti-lockout rule", "pass"),
-        ("lan", "192.168.1.100", "8.8.8.8", "udp", 53, "USER_RULE: Default allow LAN to any rule", "pass"),
+        (
+            "lan",
+            "192.168.1.100",
+            "192.168.1.1",
+            "tcp",
+            443,
+            "anti-lockout rule",
+            "pass",
+        ),
+        (
+            "lan",
+            "192.168.1.100",
+            "8.8.8.8",
+            "udp",
+            53,
+            "USER_RULE: Default allow LAN to any rule",
+            "pass",
+        ),
     ];
     let mut disagreements = Vec::new();
     for &(iface, src, dst, proto, port, label, verdict) in cases {
@@ -351,5 +487,163 @@ async fn explain_traffic_agrees_with_the_ruleset_pfsense_generates() {
         }
     }
     assert!(disagreements.is_empty(), "{}", disagreements.join("\n\n"));
+    s.close().await;
+}
+
+/// This server's address as the firewall sees it in the lockout tests: a host on WAN's subnet
+/// (10.0.2.0/24 on the emulator and the lab; 10.0.2.2 is the host as QEMU's user network shows
+/// it to a guest).
+const SERVER_SOURCE: &str = "10.0.2.2";
+
+fn with_confirm(mut args: Value) -> Value {
+    args["confirm"] = json!(true);
+    args
+}
+
+async fn rule_count(s: &McpSession) -> usize {
+    let (_, data) = call(s, "pfsense_list_firewall_rules", json!({})).await;
+    data["data"]
+        .as_array()
+        .or_else(|| data.as_array())
+        .map(Vec::len)
+        .unwrap_or_else(|| panic!("no rule list in {data}"))
+}
+
+/// With `--lockout-source 10.0.2.2`: a pass rule for the server's own path is made; a
+/// floating quick block of WAN's subnet and a change of that pass rule into a block are
+/// refused with the reason and send nothing; an unrelated block is made; previews are not
+/// checked (they send nothing anyway).
+async fn lockout_guard_scenario(s: &McpSession, unblock_wan_through_api: bool) {
+    let before = rule_count(s).await;
+    let r = s
+        .call(
+            "pfsense_create_firewall_rule",
+            with_confirm(
+                json!({"type": "pass", "interface": ["wan"], "ipprotocol": "inet",
+                "protocol": "tcp", "source": SERVER_SOURCE, "destination": "wan:ip",
+                "descr": "mcp management"}),
+            ),
+        )
+        .await
+        .unwrap();
+    assert!(!is_error(&r), "the server's own pass rule: {}", text(&r));
+    let mgmt_id = structured(&r)["data"]["id"].clone();
+    assert!(mgmt_id.is_number(), "{}", text(&r));
+    assert_eq!(rule_count(s).await, before + 1);
+    // WAN blocks private networks (and bogons) before any rule: a management host on WAN's
+    // private subnet needs them off. Before this the model finds the path blocked already, so
+    // the guard cannot decide and lets the change through (logged on stderr).
+    if unblock_wan_through_api {
+        let r = s
+            .call(
+                "pfsense_update_network_interface",
+                with_confirm(json!({"id": "wan", "blockpriv": false, "blockbogons": false})),
+            )
+            .await
+            .unwrap();
+        assert!(!is_error(&r), "{}", text(&r));
+    }
+    let (md, _) = call(
+        s,
+        "pfsense_explain_traffic",
+        json!({"src": SERVER_SOURCE, "dst": "10.0.2.15", "protocol": "tcp", "dst_port": 443,
+               "interface": "wan", "direction": "in"}),
+    )
+    .await;
+    assert!(
+        md.contains("**passed**") && md.contains("mcp management"),
+        "{md}"
+    );
+
+    let cut_off = json!({"type": "block", "interface": ["wan"], "ipprotocol": "inet",
+        "source": "10.0.2.0/24", "destination": "any", "floating": true, "quick": true,
+        "direction": "in", "descr": "block the WAN subnet"});
+    let r = s
+        .call(
+            "pfsense_create_firewall_rule",
+            with_confirm(cut_off.clone()),
+        )
+        .await
+        .unwrap();
+    assert!(
+        is_error(&r),
+        "a rule blocking the server was made: {}",
+        text(&r)
+    );
+    let message = text(&r);
+    assert!(
+        message.contains("lockout guard") && message.contains(SERVER_SOURCE),
+        "{message}"
+    );
+    assert!(
+        message.contains("block the WAN subnet"),
+        "names the rule: {message}"
+    );
+    assert_eq!(rule_count(s).await, before + 1, "nothing was sent");
+    // A preview sends nothing, so the guard leaves it alone.
+    let r = s
+        .call("pfsense_create_firewall_rule", cut_off)
+        .await
+        .unwrap();
+    assert!(!text(&r).contains("lockout guard"), "{}", text(&r));
+
+    let r = s
+        .call(
+            "pfsense_update_firewall_rule",
+            with_confirm(json!({"id": mgmt_id, "type": "block"})),
+        )
+        .await
+        .unwrap();
+    assert!(
+        is_error(&r),
+        "turning the server's pass rule into a block: {}",
+        text(&r)
+    );
+    assert!(text(&r).contains("lockout guard"), "{}", text(&r));
+
+    let r = s
+        .call(
+            "pfsense_create_firewall_rule",
+            with_confirm(
+                json!({"type": "block", "interface": ["wan"], "ipprotocol": "inet",
+                "source": "203.0.113.9", "destination": "any", "descr": "unrelated block"}),
+            ),
+        )
+        .await
+        .unwrap();
+    assert!(!is_error(&r), "an unrelated rule: {}", text(&r));
+    assert_eq!(rule_count(s).await, before + 2);
+}
+
+#[tokio::test]
+async fn lockout_guard_on_the_emulator() {
+    let s = sandbox_with(&[], &[("PFSENSE_LOCKOUT_SOURCE", SERVER_SOURCE)]).await;
+    lockout_guard_scenario(&s, true).await;
+    s.close().await;
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn lockout_guard_on_the_lab() {
+    let Some(lab) = tests::lab::start("v2.7.1") else {
+        return;
+    };
+    // The lab's interface stand-in lists no real NICs, so pfrest refuses PATCH /interface
+    // (FIELD_INVALID_CHOICE on `if`): WAN's bogon block (the lab config has no private-network
+    // block) is taken out of config.xml directly, and pfSense's config cache dropped.
+    let config = lab.config_xml();
+    let wan_start = config.find("<wan>").expect("the lab config has WAN");
+    let at = wan_start
+        + config[wan_start..]
+            .find("<blockbogons></blockbogons>")
+            .expect("WAN blocks bogons in the lab config");
+    let edited = format!(
+        "{}{}",
+        &config[..at],
+        &config[at + "<blockbogons></blockbogons>".len()..]
+    );
+    std::fs::write(lab.lab.config_path(), edited).expect("write the lab config");
+    let _ = std::fs::remove_file(lab.lab.root().join("tmp/config.cache"));
+    let s = on_lab(&lab, &[], &[("PFSENSE_LOCKOUT_SOURCE", SERVER_SOURCE)]).await;
+    lockout_guard_scenario(&s, false).await;
     s.close().await;
 }

@@ -125,6 +125,9 @@ mod tests {
             &json!({"id": 3, "type": "block"}),
         )
         .unwrap();
-        assert_eq!((c.op, c.id, c.object), (ChangeOp::Update, Some(json!(3)), json!({"type": "block"})));
+        assert_eq!(
+            (c.op, c.id, c.object),
+            (ChangeOp::Update, Some(json!(3)), json!({"type": "block"}))
+        );
     }
 }
