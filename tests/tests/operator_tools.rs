@@ -146,28 +146,12 @@ async fn block_addresses_plans_calls_of_generated_tools_and_changes_nothing() {
 #[tokio::test]
 async fn log_diagnose_health_and_audit_answer() {
     let s = sandbox(&["--read-only"]).await;
-    let (_, log) = call(
-        &s,
-        "pfsense_firewall_log",
-        json!({"action": "block", "top": 5}),
-    )
-    .await;
-    assert!(log["total_lines"].is_number(), "{log}");
-    assert!(log["rejected_count"].is_number(), "{log}");
-    for area in ["connectivity", "dhcp", "vpn"] {
-        let (md, _) = call(&s, "pfsense_diagnose", json!({"area": area})).await;
-        assert!(!md.is_empty(), "{area}");
-    }
+    read_only_tools_answer(&s).await;
     let r = s
         .call("pfsense_diagnose", json!({"area": "everything"}))
         .await
         .unwrap();
     assert!(is_error(&r), "{}", text(&r));
-    let (md, _) = call(&s, "pfsense_health_report", json!({})).await;
-    assert!(!md.is_empty());
-    let (md, audit) = call(&s, "pfsense_security_audit", json!({})).await;
-    assert!(!md.is_empty());
-    assert!(audit["counts"]["non_compliant"].is_number(), "{audit}");
     s.close().await;
 }
 
@@ -645,5 +629,124 @@ async fn lockout_guard_on_the_lab() {
     let _ = std::fs::remove_file(lab.lab.root().join("tmp/config.cache"));
     let s = on_lab(&lab, &[], &[("PFSENSE_LOCKOUT_SOURCE", SERVER_SOURCE)]).await;
     lockout_guard_scenario(&s, false).await;
+    s.close().await;
+}
+
+/// The block plan carried out step by step through the generated tools it names (each with
+/// `confirm: true`), then planned again: nothing left to do; one more address: one alias update.
+async fn block_addresses_end_to_end(s: &McpSession) {
+    let plan = |addresses: Value| {
+        let args = json!({"addresses": addresses, "interface": "wan"});
+        async move { call(s, "pfsense_block_addresses", args).await }
+    };
+    let (md, data) = plan(json!(["203.0.113.9", "198.51.100.0/24"])).await;
+    let steps = data["steps"].as_array().expect("steps").clone();
+    assert_eq!(steps.len(), 3, "{md}");
+    for step in &steps {
+        let tool = step["tool"].as_str().expect("every step names its tool");
+        let r = s
+            .call(tool, with_confirm(step["arguments"].clone()))
+            .await
+            .unwrap();
+        assert!(!is_error(&r), "{tool}: {}", text(&r));
+    }
+    let (_, aliases) = call(
+        s,
+        "pfsense_list_firewall_aliases",
+        json!({"query": {"name": "mcp_blocked_wan"}}),
+    )
+    .await;
+    let mut held: Vec<String> = aliases["data"][0]["address"]
+        .as_array()
+        .unwrap_or_else(|| panic!("no alias mcp_blocked_wan: {aliases}"))
+        .iter()
+        .map(|a| a.as_str().unwrap_or_default().to_string())
+        .collect();
+    held.sort();
+    assert_eq!(held, ["198.51.100.0/24", "203.0.113.9/32"]);
+    let (_, rules) = call(
+        s,
+        "pfsense_list_firewall_rules",
+        json!({"query": {"source": "mcp_blocked_wan"}}),
+    )
+    .await;
+    let rule = &rules["data"][0];
+    assert_eq!(
+        (&rule["type"], &rule["floating"], &rule["quick"]),
+        (&json!("block"), &json!(true), &json!(true)),
+        "{rules}"
+    );
+    // Idempotent: the same request plans nothing.
+    let (md, data) = plan(json!(["198.51.100.0/24", "203.0.113.9"])).await;
+    assert!(md.starts_with("Already in place"), "{md}");
+    assert_eq!(data["steps"], json!([]), "{data}");
+    // One more address: only the alias changes.
+    let (md, data) = plan(json!(["203.0.113.9", "192.0.2.77"])).await;
+    let tools: Vec<&str> = data["steps"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter_map(|s| s["tool"].as_str())
+        .collect();
+    assert!(
+        tools.contains(&"pfsense_update_firewall_alias")
+            && !tools.contains(&"pfsense_create_firewall_rule"),
+        "{md}"
+    );
+    assert_eq!(data["plan"]["new_addresses"], json!(["192.0.2.77/32"]));
+}
+
+/// The read-only analyses: each answers with its structured report and a Markdown summary.
+async fn read_only_tools_answer(s: &McpSession) {
+    let (md, log) = call(
+        s,
+        "pfsense_firewall_log",
+        json!({"action": "block", "top": 5}),
+    )
+    .await;
+    assert!(md.starts_with("Firewall log:"), "{md}");
+    let total = log["total_lines"].as_u64().expect("total_lines");
+    let parsed = log["parsed"].as_u64().expect("parsed");
+    let rejected = log["rejected_count"].as_u64().expect("rejected_count");
+    assert_eq!(
+        parsed + rejected,
+        total,
+        "every line is parsed or shown: {log}"
+    );
+    for area in ["connectivity", "dhcp", "vpn"] {
+        let (md, data) = call(s, "pfsense_diagnose", json!({"area": area})).await;
+        assert!(md.starts_with("## "), "{area}: {md}");
+        let status = data["report"]["status"].as_str().unwrap_or_default();
+        assert!(
+            ["ok", "warning", "critical"].contains(&status),
+            "{area}: {data}"
+        );
+    }
+    let (md, data) = call(s, "pfsense_health_report", json!({})).await;
+    assert!(md.starts_with("## Health"), "{md}");
+    assert!(data["report"]["findings"].is_array(), "{data}");
+    let (md, audit) = call(s, "pfsense_security_audit", json!({})).await;
+    assert!(!md.is_empty());
+    assert!(audit["counts"]["non_compliant"].is_number(), "{audit}");
+}
+
+#[tokio::test]
+async fn block_addresses_carried_out_on_the_emulator() {
+    let s = sandbox(&[]).await;
+    block_addresses_end_to_end(&s).await;
+    s.close().await;
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn every_operator_tool_on_the_lab() {
+    let Some(lab) = tests::lab::start("v2.7.1") else {
+        return;
+    };
+    let s = on_lab(&lab, &[], &[]).await;
+    read_only_tools_answer(&s).await;
+    block_addresses_end_to_end(&s).await;
+    // After the apply, pfSense's own ruleset holds the block rule with its alias as a table.
+    let text = apply_until_written(&lab, "USER_RULE: Block addresses in mcp_blocked_wan");
+    assert!(text.contains("table <mcp_blocked_wan>"), "{text}");
     s.close().await;
 }
