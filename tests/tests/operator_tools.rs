@@ -750,3 +750,21 @@ async fn every_operator_tool_on_the_lab() {
     assert!(text.contains("table <mcp_blocked_wan>"), "{text}");
     s.close().await;
 }
+
+/// The compact `tools/list` (the operator tools included) stays under 6k o200k tokens, counted
+/// over the tools array as `cargo xtask bench` counts it.
+#[tokio::test]
+async fn compact_tools_list_stays_under_6k_tokens() {
+    let s = sandbox(&[]).await;
+    let tools = s.list_tools().await.unwrap();
+    let json = serde_json::to_string(&tools).unwrap();
+    let bpe = tiktoken_rs::o200k_base().unwrap();
+    let tokens = bpe.encode_ordinary(&json).len();
+    eprintln!(
+        "compact tools/list: {} tools, {} bytes, {tokens} tokens (o200k)",
+        tools.len(),
+        json.len()
+    );
+    assert!(tokens < 6000, "{tokens} tokens");
+    s.close().await;
+}
