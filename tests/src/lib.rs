@@ -6,6 +6,7 @@ pub mod http;
 pub mod lab;
 pub mod mcp;
 pub mod node;
+pub mod pf;
 pub mod recorder;
 pub mod safety;
 pub mod vm;

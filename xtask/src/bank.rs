@@ -274,6 +274,12 @@ pub const SERVER_TOOLS: &[&str] = &[
     "pfsense_undo",
     "pfsense_confirm_changes",
     "pfsense_health",
+    "pfsense_firewall_log",
+    "pfsense_explain_traffic",
+    "pfsense_block_addresses",
+    "pfsense_diagnose",
+    "pfsense_health_report",
+    "pfsense_security_audit",
 ];
 
 /// What every task run shares.

@@ -822,9 +822,14 @@ impl Explanation {
             .map(|t| format!(", tracker {t}"))
             .unwrap_or_default();
         let pos = d.position.map(|p| format!(" #{p}")).unwrap_or_default();
+        // The origin's name (`interface`, `floating`, `bogons`, …), not `origin_label`, which
+        // already says `rule #N` for user rules.
+        let origin = serde_json::to_value(d.origin)
+            .ok()
+            .and_then(|v| v.as_str().map(|s| s.replace('_', " ")))
+            .unwrap_or_default();
         s.push_str(&format!(
-            " by {} rule{pos} \"{}\"{tracker}.\n",
-            d.origin_label().replace('_', " "),
+            " by {origin} rule{pos} \"{}\"{tracker}.\n",
             d.descr
         ));
         if self.verdict == Verdict::Unknown {

@@ -848,6 +848,19 @@ fn parse_ip_len(ip: Option<String>, len: Option<u64>, v6: bool) -> Option<(IpAdd
     (len <= max).then_some((ip, len as u8))
 }
 
+/// A prefix length given as a number (`24`, the config's form) or as a dotted netmask
+/// (`255.255.255.0`): `GET /status/interfaces` answers pfSense's `get_interface_info()`, whose
+/// `subnet` is the netmask `pfSense_get_interface_addresses()` reports (seen on the pfrest lab).
+fn prefix_len_field(obj: &Value, key: &str) -> Option<u64> {
+    if let Some(n) = u64_field(obj, key) {
+        return Some(n);
+    }
+    let mask: std::net::Ipv4Addr = str_field(obj, key)?.trim().parse().ok()?;
+    let bits = u32::from(mask);
+    // Only contiguous masks are prefix lengths.
+    (bits.leading_ones() + bits.trailing_zeros() == 32).then_some(u64::from(bits.leading_ones()))
+}
+
 fn build_interfaces(input: &ApiInput, issues: &mut Vec<ModelIssue>) -> Vec<Interface> {
     let status = objects(&input.interface_status);
     objects(&input.interfaces)
@@ -872,7 +885,11 @@ fn build_interfaces(input: &ApiInput, issues: &mut Vec<ModelIssue>) -> Vec<Inter
             let ipv4 = parse_ip_len(opt_string(o, "ipaddr"), u64_field(o, "subnet"), false)
                 .or_else(|| {
                     let s = st?;
-                    parse_ip_len(opt_string(s, "ipaddr"), u64_field(s, "subnet"), false)
+                    parse_ip_len(
+                        opt_string(s, "ipaddr"),
+                        prefix_len_field(s, "subnet"),
+                        false,
+                    )
                 });
             let ipv6 = parse_ip_len(opt_string(o, "ipaddrv6"), u64_field(o, "subnetv6"), true)
                 .or_else(|| {

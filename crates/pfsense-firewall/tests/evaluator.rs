@@ -618,3 +618,25 @@ fn the_block_plan_refuses_bad_input() {
     .unwrap_err();
     assert!(err.to_string().contains("already exists"));
 }
+
+#[test]
+fn a_dhcp_interface_takes_its_subnet_from_the_status_netmask() {
+    // GET /status/interfaces gives `subnet` as a dotted netmask (pfSense's get_interface_info,
+    // as the pfrest lab answers); the config of a DHCP interface has no subnet at all.
+    let mut i = input();
+    i.interfaces =
+        json!([{"id": "wan", "if": "vtnet0", "enable": true, "typev4": "dhcp", "ipaddr": "dhcp"}]);
+    i.interface_status = json!([{"name": "wan", "hwif": "vtnet0", "ipaddr": "10.0.2.15", "subnet": "255.255.255.0"}]);
+    let m = FirewallModel::from_api(&i);
+    let wan = m.interface("wan").expect("wan");
+    assert_eq!(wan.networks().len(), 1);
+    assert!(wan.networks()[0].contains(&"10.0.2.2".parse::<std::net::IpAddr>().unwrap()));
+    // A non-contiguous mask is no prefix length: the address alone.
+    i.interface_status =
+        json!([{"name": "wan", "hwif": "vtnet0", "ipaddr": "10.0.2.15", "subnet": "255.0.255.0"}]);
+    let m = FirewallModel::from_api(&i);
+    assert!(
+        !m.interface("wan").unwrap().networks()[0]
+            .contains(&"10.0.2.2".parse::<std::net::IpAddr>().unwrap())
+    );
+}

@@ -528,6 +528,13 @@ pub struct SafetyArgs {
     /// against bad changes while the API stays reachable, not against a lockout.
     #[arg(long, env = "PFSENSE_AUTO_REVERT", value_name = "SECONDS")]
     pub auto_revert: Option<u64>,
+    /// This server's address as the firewall sees it (after any NAT in between). When given,
+    /// a confirmed change to firewall rules, port forwards, aliases, interfaces, interface
+    /// groups or the webGUI settings is first evaluated with the traffic evaluator, and refused
+    /// when it would block this address's path to the API (the webGUI port on the interface
+    /// whose subnet holds the address).
+    #[arg(long, env = "PFSENSE_LOCKOUT_SOURCE", value_name = "IP")]
+    pub lockout_source: Option<std::net::IpAddr>,
 }
 
 /// `pfsense-mcp audit …`.
@@ -581,6 +588,7 @@ impl SafetyArgs {
             confirm: self.confirm_mode,
             rate_limits,
             auto_revert,
+            lockout_source: self.lockout_source,
         })
     }
 }

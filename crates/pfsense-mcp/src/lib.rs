@@ -19,6 +19,7 @@ pub mod doctor;
 pub mod fleet;
 pub mod health;
 pub mod http;
+pub mod lockout;
 pub mod meta;
 pub mod operator;
 pub mod outcome;

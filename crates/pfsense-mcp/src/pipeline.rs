@@ -157,6 +157,18 @@ impl Run<'_> {
                 );
             }
         };
+        // A confirmed rule change that would cut off the server's own address (lockout.rs).
+        if let Some(refusal) = crate::lockout::refusal(
+            &self.client,
+            def,
+            &self.prepared.normalized,
+            self.prepared.confirmed,
+            &safety.options,
+        )
+        .await
+        {
+            return self.refusals.refuse(&self.prepared.normalized, refusal);
+        }
         let call = crate::safety::flow::Call {
             def,
             args: &self.prepared.normalized,

@@ -53,6 +53,9 @@ pub struct SafetyOptions {
     pub rate_limits: RateLimits,
     /// `--auto-revert SECONDS`.
     pub auto_revert: Option<Duration>,
+    /// `--lockout-source IP`: this server's address as the firewall sees it; confirmed changes
+    /// that would block its path to the API are refused (see `crate::lockout`).
+    pub lockout_source: Option<std::net::IpAddr>,
 }
 
 impl Default for SafetyOptions {
@@ -63,6 +66,7 @@ impl Default for SafetyOptions {
             confirm: ConfirmMode::default(),
             rate_limits: RateLimits::default(),
             auto_revert: None,
+            lockout_source: None,
         }
     }
 }
