@@ -215,19 +215,7 @@ async fn run_async(args: Args) -> Result<()> {
     driver.run_all().await;
     let mut records = driver.finish(run_dangerous).await;
     if args.target == "lab" {
-        let mut counts = std::collections::BTreeMap::new();
-        for rec in records.values_mut() {
-            if rec.outcome == report::Outcome::Ok || rec.reason.is_some() {
-                continue;
-            }
-            let (label, why) = match lab_failures::classify(rec.response_id.as_deref()) {
-                Some((class, why)) => (class.label(), why),
-                None if !rec.invoked => ("not invoked", "its object could not be made"),
-                None => ("unclassified", "no row in exercise/lab_failures.rs"),
-            };
-            rec.reason = Some(format!("{label}: {why}"));
-            *counts.entry(label).or_insert(0usize) += 1;
-        }
+        let counts = lab_failures::classify_all(&mut records, &spec);
         let counts: Vec<String> = counts.iter().map(|(k, v)| format!("{k} {v}")).collect();
         notes.push(format!("Lab failures by class: {}.", counts.join(", ")));
     }

@@ -12,6 +12,12 @@ if (defined('PFREST_LAB_EXT')) {
 }
 define('PFREST_LAB_EXT', true);
 
+// The certificate sections the lab adds to openssl.cnf read $ENV::SAN (certs.inc sets it before a
+// certificate with alternative names); OpenSSL refuses the whole file while SAN is unset.
+if (getenv('SAN') === false) {
+    putenv('SAN=');
+}
+
 // Interface flag and capability bits as FreeBSD's net/if.h defines them.
 const IFF_UP = 0x1;
 const IFF_BROADCAST = 0x2;

@@ -337,12 +337,19 @@ impl Lab {
         stop_dispatchers(&layout.root);
         fs::copy(&layout.pristine_config, layout.config())
             .map_err(io("restore config.xml".into()))?;
-        let tmp = layout.root.join("tmp");
-        for entry in fs::read_dir(&tmp).map_err(io("list tmp".into()))? {
-            let path = entry.map_err(io("list tmp".into()))?.path();
-            let name = path.file_name().and_then(|n| n.to_str()).unwrap_or("");
-            if name == "config.cache" || name.ends_with(".dirty") {
-                fs::remove_file(&path).map_err(io(format!("remove {}", path.display())))?;
+        // pfSense keeps the parsed config in /tmp and the pending-apply markers
+        // (`mark_subsystem_dirty()`) in its varrun_path, /var/run.
+        for dir in ["tmp", "var/run"] {
+            let dir = layout.root.join(dir);
+            let Ok(entries) = fs::read_dir(&dir) else {
+                continue;
+            };
+            for entry in entries {
+                let path = entry.map_err(io(format!("list {}", dir.display())))?.path();
+                let name = path.file_name().and_then(|n| n.to_str()).unwrap_or("");
+                if name == "config.cache" || name.ends_with(".dirty") {
+                    fs::remove_file(&path).map_err(io(format!("remove {}", path.display())))?;
+                }
             }
         }
         let backup = layout.backup_dir();

@@ -18,6 +18,8 @@ mod shim {
     pub const PHP_INI: &str = include_str!("../shims/php.ini");
     pub const ENTER: &str = include_str!("../shims/enter.sh");
     pub const PACKAGES: &str = include_str!("../shims/packages/packages.php");
+    /// Certificate sections of pfSense's openssl.cnf, appended to the copy of Debian's.
+    pub const OPENSSL_SECTIONS: &str = include_str!("../shims/openssl-sections.cnf");
     /// Empty PEAR classes pfSense loads but only uses at run time (RADIUS, SMTP, HA sync).
     pub const PEAR: &[(&str, &str)] = &[
         (
@@ -29,6 +31,9 @@ mod shim {
             include_str!("../shims/pear/Crypt/CHAP.php"),
         ),
         ("Mail.php", include_str!("../shims/pear/Mail.php")),
+        // pfSense's ASN.1 library: certs.inc requires it to check certificate serials.
+        ("ASN1.php", include_str!("../shims/pear/ASN1.php")),
+        ("ASN1_INT.php", include_str!("../shims/pear/ASN1_INT.php")),
         (
             "XML/RPC2/Client.php",
             include_str!("../shims/pear/XML/RPC2/Client.php"),
@@ -305,6 +310,7 @@ pub fn assemble(layout: &Layout, sources: &Sources, config_xml: &str) -> Result<
     copy_tree(&sources.pfsense_src.join("etc"), &root.join("etc"))?;
     copy_tree(&sources.pfsense_src.join("usr"), &root.join("usr"))?;
     patch_for_php82(&root.join("etc/inc/syslog.inc"))?;
+    append_openssl_sections(&root.join("etc/ssl/openssl.cnf"))?;
     write(
         &root.join("etc/version"),
         &format!("{PFSENSE_VERSION}\n"),
@@ -374,6 +380,16 @@ pub fn assemble(layout: &Layout, sources: &Sources, config_xml: &str) -> Result<
     write(&layout.pristine_config, config_xml, 0o644)?;
     write(&layout.config(), config_xml, 0o644)?;
     Ok(())
+}
+
+/// Certificate and request generation name sections of pfSense's openssl.cnf (`server`,
+/// `req_server`, `req_usr_cert`) that Debian's copy lacks: add ours when the file exists.
+fn append_openssl_sections(path: &Path) -> Result<(), LabError> {
+    let Ok(mut text) = fs::read_to_string(path) else {
+        return Ok(());
+    };
+    text.push_str(shim::OPENSSL_SECTIONS);
+    fs::write(path, text).map_err(io_error(format!("write {}", path.display())))
 }
 
 /// pfSense 2.8 targets PHP 8.3; `syslog.inc` initialises `static` variables with a call, which

@@ -349,6 +349,11 @@ pub static NOT_FIREWALL_FAILURES: &[(u16, &str, &str)] = &[
         "API_KEY_CANNOT_BE_UPDATED",
         "API keys cannot be changed after creation, by design",
     ),
+    (
+        500,
+        "MODEL_WITH_FAILED_INCLUDE",
+        "a model whose add-on package is installed but one of its PHP include files is missing (pfrest's Model::check_packages throws this ServerError per model): every other model of the firewall still answers",
+    ),
 ];
 
 /// Whether an enveloped error answer counts against the firewall's health.
@@ -852,5 +857,6 @@ mod tests {
             "MODEL_CANNOT_GET_CONFIG_PATH_WITHOUT_PARENT_MODEL"
         ));
         assert!(!counts_as_failure(404, "MODEL_OBJECT_NOT_FOUND"));
+        assert!(!counts_as_failure(500, "MODEL_WITH_FAILED_INCLUDE"));
     }
 }

@@ -5,6 +5,9 @@ use super::target::Access;
 use super::task::Check;
 use serde_json::{Map, Value};
 
+/// How long an `applied` check waits for a background apply to finish (the lab takes about 2 s).
+const APPLY_WAIT: std::time::Duration = std::time::Duration::from_secs(30);
+
 /// Run one check; Err is the reason it failed, for the report.
 pub async fn run(
     check: &Check,
@@ -72,13 +75,31 @@ pub async fn run(
             }
         }
         Check::Applied { path } => {
+            // pfrest applies in the background (its apply dispatchers are asynchronous): a box,
+            // like the lab, answers `applied: false` for a second or two after the apply call.
+            // Ask again until it is applied or APPLY_WAIT has passed.
+            let deadline = std::time::Instant::now() + APPLY_WAIT;
+            loop {
+                let answer = access
+                    .call("GET", path, None, None)
+                    .await
+                    .map_err(|e| format!("{e:#}"))?;
+                if !answer.ok() {
+                    return Err(format!("GET {path}: {}", answer.summary()));
+                }
+                let data = answer.data();
+                if data["applied"] == Value::Bool(true) {
+                    return Ok(());
+                }
+                if std::time::Instant::now() >= deadline {
+                    break;
+                }
+                tokio::time::sleep(std::time::Duration::from_millis(250)).await;
+            }
             let answer = access
                 .call("GET", path, None, None)
                 .await
                 .map_err(|e| format!("{e:#}"))?;
-            if !answer.ok() {
-                return Err(format!("GET {path}: {}", answer.summary()));
-            }
             let data = answer.data();
             if data["applied"] == Value::Bool(true) {
                 Ok(())

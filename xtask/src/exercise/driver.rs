@@ -128,6 +128,9 @@ pub struct Driver {
     counter: u64,
     secrets: Vec<String>,
     run_dangerous: bool,
+    /// The target's NIC names, read once from its assigned interfaces: (LAN's NIC, a NIC no
+    /// interface uses). The emulator has em*, the lab and the golden VM vtnet*.
+    nics: Option<(String, String)>,
 }
 
 impl Driver {
@@ -197,6 +200,7 @@ impl Driver {
             counter: 0,
             secrets,
             run_dangerous,
+            nics: None,
         }
     }
 
@@ -487,7 +491,18 @@ impl Driver {
                 },
                 Dep::FreshField(target, field) => {
                     match Box::pin(self.make_instance(target)).await {
-                        Some(h) if *field == "id" => Some(h.id.clone()),
+                        Some(h) if *field == "id" => {
+                            // A DHCP server's pool lies inside its interface's subnet (pfrest:
+                            // DHCP_SERVER_RANGE_FROM_OUTSIDE_OF_SUBNET): .100-.150 of its /24.
+                            if model == "DHCPServer"
+                                && let Some(ip) = h.data["ipaddr"].as_str()
+                                && let Some((net, _)) = ip.rsplit_once('.')
+                            {
+                                out.insert("range_from".into(), json!(format!("{net}.100")));
+                                out.insert("range_to".into(), json!(format!("{net}.150")));
+                            }
+                            Some(h.id.clone())
+                        }
                         Some(h) => h.data.get(*field).cloned(),
                         None => None,
                     }
@@ -501,10 +516,63 @@ impl Driver {
                 out.insert(path.to_string(), v);
             }
         }
+        // Physical NICs by their names on this target.
+        if matches!(model, "InterfaceVLAN" | "InterfaceLAGG")
+            && let Some((lan, free)) = self.nic_names().await
+        {
+            match model {
+                "InterfaceVLAN" => out.insert("if".into(), json!(lan)),
+                _ => out.insert("members".into(), json!([free])),
+            };
+        }
         out
     }
 
+    /// (the LAN's NIC, an unassigned NIC of the same driver) from the assigned interfaces: the
+    /// next number after the highest one assigned (em3 on the emulator, vtnet3 on the lab).
+    async fn nic_names(&mut self) -> Option<(String, String)> {
+        if self.nics.is_none() {
+            let list = self.families.get("NetworkInterface")?.list.clone()?;
+            let Ok(Value::Array(items)) = self.call(&list, json!({})).await else {
+                return None;
+            };
+            let nic = |item: &Value| item["if"].as_str().map(str::to_string);
+            let lan = items
+                .iter()
+                .find(|i| i["id"] == "lan")
+                .or(items.first())
+                .and_then(nic)?;
+            let driver = lan
+                .trim_end_matches(|c: char| c.is_ascii_digit())
+                .to_string();
+            let next = items
+                .iter()
+                .filter_map(nic)
+                .filter_map(|n| n.strip_prefix(&driver)?.parse::<u32>().ok())
+                .max()
+                .map_or(0, |n| n + 1);
+            self.nics = Some((lan, format!("{driver}{next}")));
+        }
+        self.nics.clone()
+    }
+
     /// The shared instance of `model` (made once).
+    /// The parent of a child object: the object the parent's create step made while it exists
+    /// (a second parent can be refused: pfrest allows one traffic shaper per interface), else
+    /// the shared instance. Children are deleted before their parents.
+    async fn ensure_parent(&mut self, model: &str) -> Option<Handle> {
+        // A parent taken from the seeded configuration (the LAN DHCP server) stays the parent:
+        // its children's values (addresses in 192.168.1.0/24) are made for it.
+        if source_of(model).is_none()
+            && !self.shared.contains_key(model)
+            && let Some(h) = self.made.get(model).cloned()
+        {
+            let (id, parent_id) = self.current_id(&h).await;
+            return Some(Handle { id, parent_id, ..h });
+        }
+        self.ensure(model).await
+    }
+
     async fn ensure(&mut self, model: &str) -> Option<Handle> {
         if let Some(h) = self.shared.get(model).cloned() {
             let (id, parent_id) = self.current_id(&h).await;
@@ -604,7 +672,7 @@ impl Driver {
         let mut parent_id = None;
         let takes_parent = self.schema(tool)["properties"].get("parent_id").is_some();
         if let Some(parent) = fam.parent.as_ref().filter(|_| takes_parent) {
-            let Some(p) = Box::pin(self.ensure(parent)).await else {
+            let Some(p) = Box::pin(self.ensure_parent(parent)).await else {
                 return Err(Failure {
                     outcome: Outcome::NotInvoked,
                     response_id: None,
@@ -868,6 +936,11 @@ impl Driver {
             .unwrap_or_default();
         let locator = h.locator.as_ref().map(|(f, _)| f.as_str());
         let mut out = Map::new();
+        for field in super::values::resent_on_update(&h.model) {
+            if let Some(v) = h.args.get(*field) {
+                out.insert(field.to_string(), v.clone());
+            }
+        }
         for field in ["descr", "description"] {
             if props.contains_key(field)
                 && locator != Some(field)

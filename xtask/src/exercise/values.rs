@@ -123,10 +123,12 @@ pub const DEPENDENCIES: &[(&str, &str, Dep)] = &[
         "priorities.gateway",
         Dep::Field("RoutingGateway", "name"),
     ),
+    // A group's priority for a gateway the group does not list yet (pfrest: `gateway` is
+    // unique within a group, and the group was made with the shared gateway).
     (
         "RoutingGatewayGroupPriority",
         "gateway",
-        Dep::Field("RoutingGateway", "name"),
+        Dep::FreshField("RoutingGateway", "name"),
     ),
     // A phase 2 hangs off a phase 1 by its `ikeid`.
     ("IPsecPhase2", "ikeid", Dep::Field("IPsecPhase1", "ikeid")),
@@ -167,6 +169,17 @@ pub const DEPENDENCIES: &[(&str, &str, Dep)] = &[
         "DHCPServer",
         "interface",
         Dep::FreshField("NetworkInterface", "id"),
+    ),
+    // An error file names an HAProxy file by its `name` (pfrest looks it up).
+    (
+        "HAProxyBackendErrorFile",
+        "errorfile",
+        Dep::Field("HAProxyFile", "name"),
+    ),
+    (
+        "HAProxyFrontendErrorFile",
+        "errorfile",
+        Dep::Field("HAProxyFile", "name"),
     ),
     // The service watchdog watches a service that exists.
     (
@@ -223,9 +236,18 @@ pub fn extra_fields(model: &str) -> &'static [&'static str] {
         "OpenVPNServer" => &["tunnel_network", "description", "local_port", "interface"],
         "OpenVPNClient" => &["description", "interface"],
         "OpenVPNClientExport" => &["server", "certref", "type"],
-        "CertificateAuthorityGenerate" | "CertificateGenerate" | "CertificateSigningRequest" => {
-            &["keylen", "lifetime", "type"]
-        }
+        // The whole subject: pfrest passes unset DN parts to OpenSSL as empty strings, which
+        // OpenSSL 3 refuses ("string too short"), so a generate without them fails.
+        "CertificateAuthorityGenerate" | "CertificateGenerate" | "CertificateSigningRequest" => &[
+            "keylen",
+            "lifetime",
+            "type",
+            "dn_country",
+            "dn_state",
+            "dn_city",
+            "dn_organization",
+            "dn_organizationalunit",
+        ],
         "VirtualIP" => &["descr"],
         "RoutingGateway" => &["descr"],
         "StaticRoute" => &["descr"],
@@ -238,19 +260,39 @@ pub fn extra_fields(model: &str) -> &'static [&'static str] {
         "WireGuardTunnel" => &["descr"],
         "InterfaceVLAN" => &["descr"],
         "InterfaceGroup" => &["members", "descr"],
+        // pfrest requires `month` unless `position` (weekdays) is given.
+        "FirewallScheduleTimeRange" => &["position"],
         "TrafficShaperLimiter" => &["bandwidth", "descr"],
         "ServiceWatchdog" => &["description"],
         "Ping" => &["count"],
         "Service" => &["action"],
         "CronJob" => &["hour", "mday", "month", "wday"],
         // Required whenever their conditions hold (pfrest refuses the create without them).
-        "OutboundNATMapping" => &["target"],
+        // An IPv4 target takes a prefix of 32 or less (the default, 128, is refused).
+        "OutboundNATMapping" => &["target", "target_subnet"],
+        // pfrest needs tunnel_local_addr or tunnel_local_addr6.
+        "InterfaceGRE" => &[
+            "tunnel_local_addr",
+            "tunnel_remote_addr",
+            "tunnel_remote_net",
+        ],
         "TrafficShaperQueue" => &["bandwidth"],
         "BINDZone" => &["baseip", "nameserver", "mail", "serial"],
         "FreeRADIUSUser" => &["password"],
         "AuthServer" => &["ldap_port", "ldap_urltype", "ldap_scope"],
         "IPsecPhase1Encryption" => &["encryption_algorithm_keylen"],
         "IPsecPhase2Encryption" => &["keylen"],
+        _ => &[],
+    }
+}
+
+/// Fields an update must send again although they did not change: pfrest reads the stored object
+/// without them and then finds a required field missing (`FIELD_IS_REQUIRED` on a PATCH that
+/// only changes the description).
+pub fn resent_on_update(model: &str) -> &'static [&'static str] {
+    match model {
+        // The password is stored hashed under another key; a PATCH without it is refused.
+        "FreeRADIUSUser" => &["password"],
         _ => &[],
     }
 }
@@ -281,6 +323,10 @@ pub fn model_value(model: &str, field: &str, token: &str, n: u64) -> Option<Valu
         ("OneToOneNATMapping", "destination") => json!("any"),
         ("FirewallScheduleTimeRange", "hour") => json!("8:00-17:00"),
         ("FirewallScheduleTimeRange", "position") => json!([1, 2, 3, 4, 5]),
+        // pfrest requires `month` unless `position` (weekdays) is given.
+        ("FirewallSchedule", "timerange") => {
+            json!([{"position": [1, 2, 3, 4, 5], "hour": "8:00-17:00", "rangedescr": "weekdays"}])
+        }
         ("TrafficShaper", "interface") => json!("lan"),
         ("TrafficShaper", "bandwidth") => json!(100),
         ("TrafficShaper", "bandwidthtype") => json!("Mb"),
@@ -326,6 +372,7 @@ pub fn model_value(model: &str, field: &str, token: &str, n: u64) -> Option<Valu
         ("ACMECertificateAction", "command") => json!("/usr/bin/true"),
         ("BINDAccessList", "entries") => json!([{"value": "192.168.1.0/24"}]),
         ("BINDAccessListEntry", "value") => json!(format!("10.{}.0.0/24", n % 200)),
+        ("BINDSyncSettings", "masterip") => json!("192.168.1.1"),
         ("BINDSyncRemoteHost", "ipaddress") => json!(format!("198.51.100.{octet}")),
         ("BINDSyncRemoteHost", "syncport") => json!("443"),
         ("BINDSyncRemoteHost", "username") => json!("admin"),
@@ -370,6 +417,7 @@ pub fn model_value(model: &str, field: &str, token: &str, n: u64) -> Option<Valu
         // Required and not empty on a real box.
         ("HAProxyBackendAction" | "HAProxyFrontendAction", "acl") => json!(format!("acl_{token}")),
         ("OutboundNATMapping", "target") => json!(format!("203.0.113.{octet}")),
+        ("OutboundNATMapping", "target_subnet") => json!(32),
         ("TrafficShaperQueue", "bandwidth") => json!(10),
         ("BINDZone", "baseip") => json!(format!("192.0.2.{octet}")),
         ("BINDZone", "nameserver") => json!(format!("ns1.{token}.example.com")),
@@ -410,9 +458,17 @@ pub fn model_value(model: &str, field: &str, token: &str, n: u64) -> Option<Valu
         ("CertificateAuthorityGenerate" | "CertificateGenerate", "lifetime") => json!(365),
         ("CertificateGenerate" | "CertificateSigningRequest", "type") => json!("server"),
         (_, "dn_commonname") => json!(format!("{token}.example.com")),
+        (_, "dn_country") => json!("US"),
+        (_, "dn_state") => json!("Texas"),
+        (_, "dn_city") => json!("Austin"),
+        (_, "dn_organization") => json!("Exercise"),
+        (_, "dn_organizationalunit") => json!("IT"),
         // Imported certificates and CAs need real PEM (a fresh self-signed pair per object).
-        ("Certificate" | "CertificateAuthority", "crt") => json!(pem_pair(token).0),
-        ("Certificate" | "CertificateAuthority", "prv") => json!(pem_pair(token).1),
+        ("Certificate", "crt") => json!(pem_pair(token, false).0),
+        ("Certificate", "prv") => json!(pem_pair(token, false).1),
+        // pfrest refuses a CA import whose certificate is not a CA (basic constraints).
+        ("CertificateAuthority", "crt") => json!(pem_pair(token, true).0),
+        ("CertificateAuthority", "prv") => json!(pem_pair(token, true).1),
         ("Package", "name") => json!("pfSense-pkg-nmap"),
         ("RESTAPIAccessListEntry", "network") => json!(format!("198.51.100.{octet}/32")),
         ("RESTAPIAccessListEntry", "type") => json!("allow"),
@@ -484,20 +540,36 @@ pub fn model_value(model: &str, field: &str, token: &str, n: u64) -> Option<Valu
 }
 
 /// A self-signed certificate and its private key as PEM, for certificate imports. The pair is
-/// derived from `token`, so the certificate and key arguments of one object match.
-pub fn pem_pair(token: &str) -> (String, String) {
+/// derived from `token`, so the certificate and key arguments of one object match; `ca` makes it
+/// a CA certificate (basic constraints CA:TRUE, key usage for signing certificates and CRLs).
+pub fn pem_pair(token: &str, ca: bool) -> (String, String) {
     use std::collections::HashMap;
     use std::sync::{Mutex, OnceLock};
     static PAIRS: OnceLock<Mutex<HashMap<String, (String, String)>>> = OnceLock::new();
     let pairs = PAIRS.get_or_init(Default::default);
     let mut pairs = pairs.lock().unwrap_or_else(|e| e.into_inner());
     pairs
-        .entry(token.to_string())
+        .entry(format!("{token}/{ca}"))
         .or_insert_with(|| {
             let name = format!("{token}.example.com");
-            rcgen::generate_simple_self_signed(vec![name])
-                .map(|c| (c.cert.pem(), c.signing_key.serialize_pem()))
-                .unwrap_or_default()
+            let made = (|| -> Result<(String, String), rcgen::Error> {
+                let mut params = rcgen::CertificateParams::new(vec![name.clone()])?;
+                params
+                    .distinguished_name
+                    .push(rcgen::DnType::CommonName, name);
+                if ca {
+                    params.is_ca = rcgen::IsCa::Ca(rcgen::BasicConstraints::Unconstrained);
+                    params.key_usages = vec![
+                        rcgen::KeyUsagePurpose::KeyCertSign,
+                        rcgen::KeyUsagePurpose::CrlSign,
+                        rcgen::KeyUsagePurpose::DigitalSignature,
+                    ];
+                }
+                let key = rcgen::KeyPair::generate()?;
+                let cert = params.self_signed(&key)?;
+                Ok((cert.pem(), key.serialize_pem()))
+            })();
+            made.unwrap_or_default()
         })
         .clone()
 }

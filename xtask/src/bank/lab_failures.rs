@@ -1,0 +1,96 @@
+//! Why a task's reference plan fails against the pfrest lab (`--target lab`): each is a gap of
+//! the lab's stand-ins, a rule of the real API that the plan cannot satisfy the same way on the
+//! emulator, or a place where the emulator (which the plans were written against) differs from
+//! the real API. Measured on v2.7.1 with `--agent replay`; see crates/pfrest-lab.
+
+/// Kind of a lab failure of a task.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Class {
+    /// The lab cannot answer like a box: an OS reading, a daemon or an add-on package it lacks.
+    LabGap,
+    /// The emulator answers differently from pfrest's own code: the task's premise holds on the
+    /// emulator only (to fix in the emulator).
+    EmulatorDiffers,
+    /// Seen failing, cause not established: to investigate.
+    Undiagnosed,
+}
+
+impl Class {
+    pub fn label(self) -> &'static str {
+        match self {
+            Class::LabGap => "lab stand-in gap",
+            Class::EmulatorDiffers => "emulator differs from the real API",
+            Class::Undiagnosed => "not diagnosed",
+        }
+    }
+}
+
+/// Why `POST /firewall/apply` leaves `aliases` / `natconf` pending in the lab.
+const FIREWALL_APPLY_MARKERS: &str = "the firewall apply leaves `aliases`/`natconf` pending: pfSense clears them in filter_configure_sync(), which a box runs from its check_reload_status daemon on the `filter reload` event filter_configure() sends; the lab runs no check_reload_status (an object's own `apply: true` clears its subsystem and passes)";
+
+/// (task id, class, why).
+pub const LAB_TASK_FAILURES: &[(&str, Class, &str)] = &[
+    (
+        "acme-account-certificate",
+        Class::LabGap,
+        "ACMEAccountKey reads the ACME package's server list (a global the lab's package stand-in does not define): 500 array_keys(null)",
+    ),
+    (
+        "adversarial-delete-referenced-alias",
+        Class::EmulatorDiffers,
+        "pfrest v2.7.1's FirewallAlias sets no `referenced_by` (a TODO in FirewallAlias.inc), so a box deletes an alias a rule uses; the emulator refuses with MODEL_CANNOT_BE_DELETED_WHILE_REFERENCED",
+    ),
+    (
+        "adversarial-duplicate-name",
+        Class::Undiagnosed,
+        "the alias the cleanup deleted (DELETE ?name__startswith=bt_, then a firewall apply) was listed again by the after-cleanup check, once in two lab runs; a background write of the plan's `apply: true` racing the cleanup is suspected, not shown",
+    ),
+    (
+        "firewall-alias-blocklist",
+        Class::LabGap,
+        FIREWALL_APPLY_MARKERS,
+    ),
+    (
+        "firewall-port-forward",
+        Class::LabGap,
+        FIREWALL_APPLY_MARKERS,
+    ),
+    (
+        "firewall-remove-rule-and-alias",
+        Class::LabGap,
+        FIREWALL_APPLY_MARKERS,
+    ),
+    (
+        "diagnostics-arp-lookup",
+        Class::LabGap,
+        "the lab's ARP table is empty (no hosts behind its stand-in NICs)",
+    ),
+    (
+        "interface-vlan",
+        Class::LabGap,
+        "the interface apply does not finish in the lab (pfrest's InterfaceApplyDispatcher reconfigures the NIC through FreeBSD's ifconfig and kernel, which are stood in): the new interface stays in `pending_interfaces`",
+    ),
+    (
+        "status-dhcp-leases",
+        Class::LabGap,
+        "no dhcpd runs in the lab: the lease list is empty",
+    ),
+    (
+        "status-gateways",
+        Class::LabGap,
+        "no dpinger runs in the lab: the gateway status list is empty",
+    ),
+    (
+        "status-services-down",
+        Class::LabGap,
+        "no daemons run in the lab: every service reads stopped, so stopping sshd changes nothing and `unbound` is the first one down",
+    ),
+];
+
+/// The class and reason of a task that fails on the lab.
+pub fn classify(task: &str) -> Option<(Class, &'static str)> {
+    LAB_TASK_FAILURES
+        .iter()
+        .find(|(t, _, _)| *t == task)
+        .map(|(_, class, why)| (*class, *why))
+}
