@@ -115,6 +115,16 @@ const SHAPED: &[(&str, &str)] = &[
         "SzEzLXdpcmVndWFyZC1wcmVzaGFyZWQta2V5LTAxISE=",
     ),
     ("motp_pin", "7391"),
+    // pfrest: hex digits only
+    ("source_hash_key", "0x13a5e1c0ffee13a5e1c0ffee13a5e1c0"),
+];
+
+/// Tools run before the others because later ones refer to what they create: the CA and the
+/// certificate (`caref`, `certref`) and the OpenVPN server (`server`, its `vpnid`).
+const FIRST: &[&str] = &[
+    "pfsense_create_system_certificate_authority",
+    "pfsense_create_system_certificate",
+    "pfsense_create_vpn_openvpn_server",
 ];
 
 /// Non-secret fields the emulator checks the form of: a WireGuard peer's public key.
@@ -123,24 +133,153 @@ const NOT_SECRET: &[(&str, &str)] = &[
     ("publickey", "cHVibGljLWtleS1vZi1hLXRlc3QtcGVlci0wMDAwMDE="),
 ];
 
-/// The known secret value sent in `field` of tool number `i`.
-fn secret_value(i: usize, field: &str) -> String {
-    match SHAPED.iter().find(|(f, _)| *f == field) {
-        Some((_, v)) => v.to_string(),
-        None => format!("K13s{i:03}-{field}-Qz7"),
+/// The known secret value sent in `field` of `tool` (number `i`).
+fn secret_value(i: usize, tool: &str, field: &str, pki: &Pki) -> String {
+    match (tool, field) {
+        // pfrest checks that `prv` is a private key matching `crt`
+        ("pfsense_create_system_certificate_authority", "prv") => pki.ca_key.clone(),
+        ("pfsense_create_system_certificate", "prv") => pki.server_key.clone(),
+        // an OpenVPN static key: 16 lines of 32 hex digits between its markers
+        (_, "tls") => format!(
+            "-----BEGIN OpenVPN Static key V1-----\n{}\n-----END OpenVPN Static key V1-----\n",
+            (0..16)
+                .map(|l| format!("13a5{i:04x}c0ffee{l:04x}13a5{i:04x}c0ffee{l:04x}"))
+                .collect::<Vec<_>>()
+                .join("\n")
+        ),
+        _ => match SHAPED.iter().find(|(f, _)| *f == field) {
+            Some((_, v)) => v.to_string(),
+            None => format!("K13s{i:03}-{field}-Qz7"),
+        },
+    }
+}
+
+/// What to look for: the value, and each long line of a multi-line value on its own (JSON text
+/// escapes the line breaks, so the whole value would not be found there).
+fn needles(secret: &str) -> Vec<String> {
+    let mut out = vec![secret.to_string()];
+    if secret.contains('\n') {
+        out.extend(
+            secret
+                .lines()
+                .filter(|l| l.len() >= 20 && !l.starts_with("-----"))
+                .map(str::to_string),
+        );
+    }
+    out
+}
+
+/// A CA and a server certificate it signed, made for the test: pfrest checks that `crt` is an
+/// X509 certificate and `prv` its key.
+struct Pki {
+    ca_crt: String,
+    ca_key: String,
+    server_crt: String,
+    server_key: String,
+}
+
+fn pki() -> Pki {
+    let ca_key = rcgen::KeyPair::generate().unwrap();
+    let mut ca = rcgen::CertificateParams::new(Vec::<String>::new()).unwrap();
+    ca.distinguished_name
+        .push(rcgen::DnType::CommonName, "k13 test CA");
+    ca.is_ca = rcgen::IsCa::Ca(rcgen::BasicConstraints::Unconstrained);
+    let ca_crt = ca.self_signed(&ca_key).unwrap().pem();
+    let issuer = rcgen::Issuer::new(ca, &ca_key);
+    let server_key = rcgen::KeyPair::generate().unwrap();
+    let mut server = rcgen::CertificateParams::new(vec!["k13.example".to_string()]).unwrap();
+    server
+        .distinguished_name
+        .push(rcgen::DnType::CommonName, "k13 server");
+    let server_crt = server.signed_by(&server_key, &issuer).unwrap().pem();
+    Pki {
+        ca_crt,
+        ca_key: ca_key.serialize_pem(),
+        server_crt,
+        server_key: server_key.serialize_pem(),
+    }
+}
+
+/// Non-secret arguments that pfrest's own validation accepts, by tool (tried by hand on the
+/// lab: the fillers alone fail its per-model rules). The lab's stand-ins list no OpenVPN
+/// ciphers, digests or DH lengths, so only `none` is a valid choice there.
+fn known_args(tool: &str, pki: &Pki) -> Value {
+    let openvpn = json!({
+        "dev_mode": "tun", "protocol": "UDP4", "interface": "wan", "use_tls": true,
+        "tls_type": "auth", "data_ciphers": ["none"], "data_ciphers_fallback": "none",
+        "digest": "none",
+    });
+    let with = |mut base: Value, extra: Value| {
+        for (k, v) in extra.as_object().unwrap() {
+            base[k] = v.clone();
+        }
+        base
+    };
+    match tool {
+        "pfsense_create_firewall_nat_outbound_mapping" => json!({
+            "interface": "wan", "source": "any", "destination": "any",
+            "target": "198.51.100.4", "target_subnet": 30, "poolopts": "source-hash",
+        }),
+        "pfsense_create_firewall_virtual_ip" => json!({
+            "mode": "carp", "interface": "lan", "subnet": "192.168.1.250", "subnet_bits": 24,
+            "vhid": 5,
+        }),
+        "pfsense_create_system_certificate_authority" => json!({"crt": pki.ca_crt}),
+        "pfsense_create_system_certificate" => json!({"crt": pki.server_crt}),
+        "pfsense_create_user_auth_server" => json!({
+            "type": "ldap", "host": "192.0.2.20", "ldap_port": "389",
+            "ldap_urltype": "Standard TCP", "ldap_protver": 3, "ldap_scope": "one",
+            "ldap_basedn": "dc=example,dc=org", "ldap_authcn": "ou=people",
+            "ldap_attr_user": "uid", "ldap_attr_group": "cn", "ldap_attr_member": "member",
+            "ldap_binddn": "cn=admin", "ldap_timeout": 25,
+        }),
+        "pfsense_create_vpn_ipsec_phase1" => json!({
+            "iketype": "ikev2", "protocol": "inet", "interface": "wan",
+            "remote_gateway": "198.51.100.10", "authentication_method": "pre_shared_key",
+            "myid_type": "myaddress", "peerid_type": "peeraddress", "lifetime": 28800,
+            "encryption": [{"encryption_algorithm_name": "aes", "encryption_algorithm_keylen": 256,
+                            "hash_algorithm": "sha256", "dhgroup": 14}],
+        }),
+        "pfsense_create_vpn_openvpn_server" => with(
+            openvpn,
+            json!({
+                "mode": "server_tls", "local_port": "1194", "dh_length": "none",
+                "ecdh_curve": "none", "cert_depth": 1, "tunnel_network": "10.13.0.0/24",
+                "topology": "subnet",
+            }),
+        ),
+        "pfsense_create_vpn_openvpn_client" => with(
+            openvpn,
+            json!({
+                "mode": "p2p_tls", "server_addr": "198.51.100.20", "server_port": "1194",
+                "auth_user": "k13user", "tunnel_network": "10.14.0.0/24",
+            }),
+        ),
+        "pfsense_post_system_certificate_generate" => json!({
+            "keytype": "RSA", "keylen": 2048, "digest_alg": "sha256", "lifetime": 365,
+            "dn_commonname": "k13.example", "type": "server",
+        }),
+        "pfsense_post_vpn_openvpn_client_export" => json!({"type": "confinline"}),
+        _ => json!({}),
     }
 }
 
 /// Arguments for `op`: required fields filled, every secret string field set to its known
 /// value. Returns the arguments and the secrets.
-fn arguments(i: usize, op: &Operation, refs: &Map<String, Value>) -> (Value, Vec<String>) {
+fn arguments(
+    i: usize,
+    op: &Operation,
+    refs: &Map<String, Value>,
+    pki: &Pki,
+) -> (Value, Vec<String>) {
     let schema: Value = op.input_schema.clone();
     let mut args = Map::new();
     let mut secrets = Vec::new();
+    let known = known_args(&op.tool_name, pki);
     for arg in &op.args {
         let prop = &schema["properties"][&arg.name];
         if arg.sensitive && takes_text(&arg.ty) {
-            let v = secret_value(i, &arg.name);
+            let v = secret_value(i, &op.tool_name, &arg.name, pki);
             secrets.push(v.clone());
             args.insert(
                 arg.name.clone(),
@@ -151,6 +290,8 @@ fn arguments(i: usize, op: &Operation, refs: &Map<String, Value>) -> (Value, Vec
                 },
             );
         } else if let Some(v) = refs.get(&arg.name) {
+            args.insert(arg.name.clone(), v.clone());
+        } else if let Some(v) = known.get(&arg.name) {
             args.insert(arg.name.clone(), v.clone());
         } else if let Some((_, v)) = NOT_SECRET.iter().find(|(f, _)| *f == arg.name) {
             args.insert(arg.name.clone(), json!(v));
@@ -198,27 +339,66 @@ async fn start(env: Vec<(String, String)>, dir: &Path, human: Human) -> Session 
 
 #[tokio::test]
 async fn no_secret_sent_to_any_create_tool_comes_back_or_is_stored() {
+    let emu = emulator().await;
+    let mut env = env_for(&emu);
+    // Creating an API key takes Basic authentication.
+    env.push(("PFSENSE_USERNAME".into(), "admin".into()));
+    env.push(("PFSENSE_PASSWORD".into(), "pfsense".into()));
+    // Every package is installed in the emulator: measured 22 of 25 (an ACME certificate's
+    // domain list is an array of objects the fillers leave out; an ACME domain and a revoked
+    // certificate need a parent object the test does not make).
+    no_secret_comes_back_or_is_stored(env, 22).await;
+}
+
+/// The same against pfrest's own code. The lab runs pfrest's models but not the add-on
+/// packages (ACME, BIND, FreeRADIUS, HAProxy), and pfrest's own validation refuses some of the
+/// test's filler values: the floor is what was measured.
+#[tokio::test]
+async fn no_secret_sent_to_any_create_tool_comes_back_or_is_stored_on_the_lab() {
+    let Some(lab) = tests::lab::start("v2.7.1") else {
+        return;
+    };
+    no_secret_comes_back_or_is_stored(lab.env(), LAB_FLOOR).await;
+}
+
+/// Creates that succeed on the lab (v2.7.1), measured: 18 of 25. Besides the three the
+/// emulator refuses too, the lab refuses an ACME account key (HTTP 500 in pfrest's
+/// ACMEAccountKey: the ACME package's config is absent), a CSR signing (the CSR filler is not
+/// X509), certificate generation and the OpenVPN client export (HTTP 500 "for unknown
+/// reason": the lab stands in for the tools they run).
+const LAB_FLOOR: usize = 18;
+
+/// Create every object type with a secret field (a preview, then the confirmed call) through
+/// the binary pointed at `env`, and look for each secret value sent in every message to the
+/// client, stderr at trace level, the audit log and the journal. At least `floor` creates must
+/// succeed, so the secrets went through results and the journal, not only through refusals.
+async fn no_secret_comes_back_or_is_stored(env: Vec<(String, String)>, floor: usize) {
     let ops = tools_with_secrets();
     let names: Vec<&str> = ops.iter().map(|o| o.tool_name.as_str()).collect();
     assert_eq!(
         names, TOOLS_WITH_SECRETS,
         "the tools that take a secret changed: update TOOLS_WITH_SECRETS"
     );
-    let emu = emulator().await;
     let dir = tempfile::tempdir().unwrap();
     let human = Human::new(true, HumanAnswer::Accept);
-    let mut env = env_for(&emu);
-    // Creating an API key takes Basic authentication.
-    env.push(("PFSENSE_USERNAME".into(), "admin".into()));
-    env.push(("PFSENSE_PASSWORD".into(), "pfsense".into()));
     let s = start(env, dir.path(), human.clone()).await;
     let mut shown = Vec::new();
     let mut all_secrets = Vec::new();
     let mut created = 0;
     // References to objects made earlier in the run: a CA's and a certificate's refid.
     let mut refs = Map::new();
-    for (i, op) in ops.iter().enumerate() {
-        let (args, secrets) = arguments(i, op, &refs);
+    let pki = pki();
+    let mut outcomes = Vec::new();
+    let mut ordered: Vec<&Operation> = FIRST
+        .iter()
+        .filter_map(|t| ops.iter().find(|o| o.tool_name == *t))
+        .collect();
+    ordered.extend(
+        ops.iter()
+            .filter(|o| !FIRST.contains(&o.tool_name.as_str())),
+    );
+    for (i, op) in ordered.into_iter().enumerate() {
+        let (args, secrets) = arguments(i, op, &refs, &pki);
         all_secrets.extend(secrets);
         // A preview first, then the change itself.
         let preview = s.call(&op.tool_name, args.clone()).await;
@@ -227,27 +407,32 @@ async fn no_secret_sent_to_any_create_tool_comes_back_or_is_stored() {
         confirmed["confirm"] = json!(true);
         let done = s.call(&op.tool_name, confirmed).await;
         if done.is_error.unwrap_or(false) {
-            eprintln!(
+            outcomes.push(format!(
                 "{} refused: {}",
                 op.tool_name,
                 tests::mcp::text(&done)
                     .chars()
-                    .take(300)
+                    .take(200)
                     .collect::<String>()
-            );
+            ));
         } else {
+            outcomes.push(format!("{} created", op.tool_name));
             created += 1;
-            let refid = done
+            let data = done
                 .structured_content
                 .as_ref()
-                .map(|c| c["data"]["refid"].clone())
+                .map(|c| c["data"].clone())
                 .unwrap_or(Value::Null);
+            let refid = data["refid"].clone();
             match op.tool_name.as_str() {
                 "pfsense_create_system_certificate_authority" => {
                     refs.insert("caref".into(), refid);
                 }
                 "pfsense_create_system_certificate" => {
                     refs.insert("certref".into(), refid);
+                }
+                "pfsense_create_vpn_openvpn_server" => {
+                    refs.insert("server".into(), data["vpnid"].clone());
                 }
                 _ => {}
             }
@@ -256,10 +441,15 @@ async fn no_secret_sent_to_any_create_tool_comes_back_or_is_stored() {
     }
     shown.extend(human.asked());
     s.close().await;
-    eprintln!("{created} of {} creates succeeded", ops.len());
+    eprintln!(
+        "{created} of {} creates succeeded:\n{}",
+        ops.len(),
+        outcomes.join("\n")
+    );
     assert!(
-        created >= 10,
-        "too few creates succeeded to say much: {created}"
+        created >= floor,
+        "fewer creates succeeded than measured: {created} of {}, measured {floor}",
+        ops.len()
     );
     let mut places: Vec<(String, String)> = shown
         .into_iter()
@@ -277,9 +467,11 @@ async fn no_secret_sent_to_any_create_tool_comes_back_or_is_stored() {
     assert!(places.iter().any(|(n, _)| n.starts_with("journal.sqlite")));
     let mut leaks = Vec::new();
     for secret in &all_secrets {
-        for (place, text) in &places {
-            if text.contains(secret.as_str()) {
-                leaks.push(format!("{secret} in {place}"));
+        for needle in needles(secret) {
+            for (place, text) in &places {
+                if text.contains(needle.as_str()) {
+                    leaks.push(format!("{needle} in {place}"));
+                }
             }
         }
     }

@@ -1,0 +1,596 @@
+//! Issue 18: the product's safety layer against the real API code. The real binary over stdio,
+//! a real MCP client (rmcp), and the pfrest lab (pfrest's own PHP writing a real config.xml):
+//! the seed smoke test, previews, confirmation fingerprints, apply reminders, undo and the
+//! journal. Each test starts its own lab (about 10 s), so the tests run in parallel.
+
+use serde_json::{Value, json};
+use std::path::Path;
+use tests::lab::RunningLab;
+use tests::mcp::text;
+use tests::safety::{Human, HumanAnswer, Session};
+
+const ALIASES: &str = "pfsense_list_firewall_aliases";
+const APPLY: &str = "pfsense_firewall_apply";
+const APPLY_STATUS: &str = "pfsense_get_firewall_apply_status";
+
+fn alias(name: &str) -> Value {
+    json!({"name": name, "type": "host", "address": ["192.0.2.1"], "descr": format!("{name} lab")})
+}
+
+fn confirmed(mut args: Value) -> Value {
+    args["confirm"] = json!(true);
+    args
+}
+
+/// A lab whose first filter reload has already run. pfSense's `refresh_gateways()` (gwlb.inc)
+/// saves the dynamic gateways it finds missing from config.xml (`WAN_DHCP6` in the lab's
+/// config) with `write_config("Synced configured gateways")`. The first apply after a start runs
+/// it in pfrest's background dispatcher, which loaded config.xml when it started: a change saved
+/// while it runs is overwritten by its stale copy (seen: an alias update made right after an
+/// apply was lost). A real box saved its gateways long ago; here one apply, waited for, does it.
+fn lab() -> Option<RunningLab> {
+    let lab = tests::lab::start("v2.7.1")?;
+    let (status, body) = lab
+        .lab
+        .request("POST", "/api/v2/firewall/apply", Some("{}"))
+        .expect("the lab answers");
+    assert_eq!(status, 200, "{body}");
+    for _ in 0..600 {
+        if lab.config_xml().contains("<name>WAN_DHCP6</name>") {
+            return Some(lab);
+        }
+        std::thread::sleep(std::time::Duration::from_millis(100));
+    }
+    panic!(
+        "the lab's first apply never saved its gateways: {}",
+        lab.lab.log_tail()
+    );
+}
+
+async fn start(lab: &RunningLab, dir: &Path) -> Session {
+    let args = [
+        "--audit-log".to_string(),
+        dir.join("audit.jsonl").display().to_string(),
+        "--journal".to_string(),
+        dir.join("journal.sqlite").display().to_string(),
+    ];
+    let args: Vec<&str> = args.iter().map(String::as_str).collect();
+    let mut env = lab.env();
+    env.push(("PFSENSE_TOOL_MODE".into(), "full".into()));
+    Session::start(
+        &args,
+        &env,
+        Human::new(false, HumanAnswer::Accept),
+        Some(&dir.join("stderr.log")),
+    )
+    .await
+}
+
+async fn aliases(s: &Session) -> Vec<Value> {
+    s.ok(ALIASES, json!({})).await["data"]
+        .as_array()
+        .expect("the alias list is an array")
+        .clone()
+}
+
+fn id_of(aliases: &[Value], name: &str) -> i64 {
+    aliases
+        .iter()
+        .find(|a| a["name"] == name)
+        .unwrap_or_else(|| panic!("alias {name} in {aliases:?}"))["id"]
+        .as_i64()
+        .unwrap()
+}
+
+fn names(aliases: &[Value]) -> Vec<String> {
+    aliases
+        .iter()
+        .map(|a| a["name"].as_str().unwrap_or_default().to_string())
+        .collect()
+}
+
+/// The `<aliases>` section of a config.xml (the whole file also carries a revision time).
+fn aliases_xml(config: &str) -> String {
+    match (config.find("<aliases>"), config.find("</aliases>")) {
+        (Some(from), Some(to)) => config[from..to + "</aliases>".len()].to_string(),
+        _ => String::new(),
+    }
+}
+
+/// The `<rule>` elements of a config.xml's `<filter>`.
+fn filter_xml(config: &str) -> String {
+    match (config.find("<filter>"), config.find("</filter>")) {
+        (Some(from), Some(to)) => config[from..to].to_string(),
+        _ => String::new(),
+    }
+}
+
+/// A rule's XML without what every pfrest update writes by itself: the `<updated>` stamp and
+/// the empty elements of fields the rule does not use (`<icmptype></icmptype>`, …).
+fn settled(rule: &str) -> String {
+    let mut out = rule.to_string();
+    if let (Some(from), Some(to)) = (out.find("<updated>"), out.find("</updated>")) {
+        out.replace_range(from..to + "</updated>".len(), "");
+    }
+    out.lines()
+        .map(str::trim)
+        .filter(|l| !l.is_empty())
+        .filter(|l| {
+            // `<x></x>`: an empty element
+            !l.strip_prefix('<')
+                .and_then(|r| r.split_once('>'))
+                .is_some_and(|(name, rest)| rest == format!("</{name}>"))
+        })
+        .collect::<Vec<_>>()
+        .join("\n")
+}
+
+/// A JSON scalar as config.xml writes it (a string without its quotes).
+fn plain(v: &Value) -> String {
+    v.as_str().map_or_else(|| v.to_string(), str::to_string)
+}
+
+fn is_error(r: &rmcp::model::CallToolResult) -> bool {
+    r.is_error.unwrap_or(false)
+}
+
+/// The journal through its own tool: `tool status` for each change, oldest first.
+async fn journal(s: &Session) -> Vec<Value> {
+    let mut changes = s.ok("pfsense_list_changes", json!({"limit": 100})).await["changes"]
+        .as_array()
+        .expect("changes")
+        .clone();
+    changes.reverse();
+    changes
+}
+
+fn journal_lines(changes: &[Value]) -> Vec<String> {
+    changes
+        .iter()
+        .map(|c| {
+            format!(
+                "{} {}",
+                c["tool"].as_str().unwrap_or("?"),
+                c["status"].as_str().unwrap_or("?")
+            )
+        })
+        .collect()
+}
+
+/// The seed smoke test of issue 18, with the apply reminders and the journal: create, read,
+/// update, apply and delete an alias through MCP tools against pfrest's own code, and see the
+/// later ids shift after the delete (pfrest renumbers its array ids).
+#[tokio::test]
+async fn seed_smoke_create_read_update_apply_delete_and_later_ids_shift() {
+    let Some(lab) = lab() else {
+        return;
+    };
+    let dir = tempfile::tempdir().unwrap();
+    let s = start(&lab, dir.path()).await;
+    let before = aliases(&s).await;
+
+    // create: the result reminds to apply, and config.xml holds the alias
+    let mut created = Vec::new();
+    for n in ["lab_a", "lab_b", "lab_c"] {
+        let r = s
+            .call("pfsense_create_firewall_alias", confirmed(alias(n)))
+            .await;
+        assert!(!is_error(&r), "{}", text(&r));
+        let v = r.structured_content.clone().unwrap();
+        assert_eq!(v["data"]["name"], n, "{v}");
+        assert_eq!(v["pending_apply"]["tool"], APPLY, "{v}");
+        assert!(
+            text(&r).contains(&format!("call `{APPLY}` to apply it")),
+            "{}",
+            text(&r)
+        );
+        created.push(v["data"]["id"].as_i64().unwrap());
+    }
+    let n0 = before.len() as i64;
+    assert_eq!(
+        created,
+        [n0, n0 + 1, n0 + 2],
+        "pfrest's ids are array positions"
+    );
+    let config = lab.config_xml();
+    for n in ["lab_a", "lab_b", "lab_c"] {
+        assert!(
+            config.contains(&format!("<name>{n}</name>")),
+            "{n} in config.xml"
+        );
+    }
+    let status = s.ok(APPLY_STATUS, json!({})).await;
+    assert_eq!(
+        status["data"]["applied"], false,
+        "pending after create: {status}"
+    );
+
+    // read
+    let a = created[0];
+    let got = s.ok("pfsense_get_firewall_alias", json!({"id": a})).await;
+    assert_eq!(got["data"]["name"], "lab_a");
+    assert_eq!(got["data"]["address"], json!(["192.0.2.1"]));
+
+    // update
+    let r = s
+        .ok(
+            "pfsense_update_firewall_alias",
+            confirmed(
+                json!({"id": a, "descr": "updated through MCP", "address": ["198.51.100.7"]}),
+            ),
+        )
+        .await;
+    assert_eq!(r["data"]["descr"], "updated through MCP");
+    assert_eq!(r["pending_apply"]["tool"], APPLY);
+    let config = lab.config_xml();
+    assert!(
+        config.contains("<descr><![CDATA[updated through MCP]]></descr>")
+            || config.contains("<descr>updated through MCP</descr>"),
+        "{}",
+        aliases_xml(&config)
+    );
+    assert!(aliases_xml(&config).contains("198.51.100.7"));
+
+    // a firewall rule needs apply too
+    let r = s
+        .call(
+            "pfsense_create_firewall_rule",
+            confirmed(json!({"type": "pass", "interface": ["lan"], "ipprotocol": "inet", "protocol": "tcp", "source": "any", "destination": "lab_a", "destination_port": "443", "descr": "lab rule"})),
+        )
+        .await;
+    assert!(!is_error(&r), "{}", text(&r));
+    assert_eq!(
+        r.structured_content.as_ref().unwrap()["pending_apply"]["tool"],
+        APPLY
+    );
+    assert!(filter_xml(&lab.config_xml()).contains("lab rule"));
+
+    // apply: pfrest's dispatcher runs pfSense's filter_configure(), which writes the ruleset
+    let preview = s.ok(APPLY, json!({})).await;
+    assert_eq!(preview["preview"], true, "{preview}");
+    s.ok(APPLY, confirmed(json!({}))).await;
+    let mut applied = Value::Null;
+    // The dispatcher works in the background: wait for it (bounded by tries, not by time).
+    for _ in 0..300 {
+        applied = s.ok(APPLY_STATUS, json!({})).await;
+        if applied["data"]["applied"] == true {
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    }
+    assert_eq!(applied["data"]["applied"], true, "applied: {applied}");
+    let rules = std::fs::read_to_string(lab.lab.root().join("tmp/rules.debug"))
+        .expect("the apply wrote pfSense's ruleset");
+    assert!(rules.contains("lab_a"), "the alias is in the ruleset");
+
+    // delete the first: the later ids shift down by one
+    let b = created[1];
+    let c = created[2];
+    s.ok("pfsense_delete_firewall_alias", confirmed(json!({"id": a})))
+        .await;
+    let after = aliases(&s).await;
+    assert_eq!(id_of(&after, "lab_b"), b - 1, "lab_b moved down");
+    assert_eq!(id_of(&after, "lab_c"), c - 1, "lab_c moved down");
+    assert!(!names(&after).contains(&"lab_a".to_string()));
+    let old_c = s.call("pfsense_get_firewall_alias", json!({"id": c})).await;
+    assert!(is_error(&old_c), "lab_c's old id is gone: {}", text(&old_c));
+    assert!(
+        text(&old_c).contains("MODEL_OBJECT_NOT_FOUND"),
+        "{}",
+        text(&old_c)
+    );
+    let at_b = s.ok("pfsense_get_firewall_alias", json!({"id": b})).await;
+    assert_eq!(
+        at_b["data"]["name"], "lab_c",
+        "lab_b's old id is lab_c's now"
+    );
+    assert!(!lab.config_xml().contains("<name>lab_a</name>"));
+
+    // the journal recorded each change, in order, with its before and after states
+    let changes = journal(&s).await;
+    assert_eq!(
+        journal_lines(&changes),
+        [
+            "pfsense_create_firewall_alias executed",
+            "pfsense_create_firewall_alias executed",
+            "pfsense_create_firewall_alias executed",
+            "pfsense_update_firewall_alias executed",
+            "pfsense_create_firewall_rule executed",
+            "pfsense_firewall_apply executed",
+            "pfsense_delete_firewall_alias executed",
+        ],
+        "{changes:#?}"
+    );
+    for c in &changes[..5] {
+        assert_eq!(c["undoable"], true, "{c}");
+    }
+    s.close().await;
+}
+
+/// Previews change nothing in config.xml; a confirmation with the preview's fingerprint writes;
+/// a stale fingerprint (object changed, or id shifted by a delete) is refused and writes nothing.
+#[tokio::test]
+async fn previews_write_nothing_and_a_stale_fingerprint_is_refused() {
+    let Some(lab) = lab() else {
+        return;
+    };
+    let dir = tempfile::tempdir().unwrap();
+    let s = start(&lab, dir.path()).await;
+    for n in ["p_first", "p_second", "p_third", "p_fourth"] {
+        s.ok("pfsense_create_firewall_alias", confirmed(alias(n)))
+            .await;
+    }
+    let list = aliases(&s).await;
+    let second = id_of(&list, "p_second");
+
+    // previews: create, update, delete and apply, none confirmed
+    let config = lab.config_xml();
+    for (tool, args) in [
+        ("pfsense_create_firewall_alias", alias("p_new")),
+        (
+            "pfsense_update_firewall_alias",
+            json!({"id": second, "descr": "previewed only"}),
+        ),
+        ("pfsense_delete_firewall_alias", json!({"id": second})),
+        (
+            "pfsense_replace_firewall_aliases",
+            json!({"objects": [alias("p_only")]}),
+        ),
+        (APPLY, json!({})),
+    ] {
+        let r = s.call(tool, args).await;
+        assert!(!is_error(&r), "{tool}: {}", text(&r));
+        let v = r.structured_content.clone().unwrap();
+        assert_eq!(v["preview"], true, "{tool}: {v}");
+        assert_eq!(v["executed"], false, "{tool}: {v}");
+        assert!(
+            text(&r).contains("Preview only, nothing was sent"),
+            "{}",
+            text(&r)
+        );
+        assert!(
+            lab.config_xml() == config,
+            "{tool}'s preview changed config.xml"
+        );
+    }
+    assert_eq!(aliases(&s).await, list);
+
+    // the fingerprint of an update preview, confirmed: written
+    let preview = s
+        .ok(
+            "pfsense_update_firewall_alias",
+            json!({"id": second, "descr": "confirmed change"}),
+        )
+        .await;
+    assert_eq!(preview["current"]["descr"], "p_second lab");
+    assert_eq!(
+        preview["diff"],
+        json!([{"field": "descr", "before": "p_second lab", "after": "confirmed change"}])
+    );
+    let fp = preview["fingerprint"].as_str().unwrap().to_string();
+    assert!(fp.starts_with("sha256:"), "{fp}");
+    assert_eq!(lab.config_xml(), config);
+    s.ok(
+        "pfsense_update_firewall_alias",
+        json!({"id": second, "descr": "confirmed change", "confirm": true, "expect_state": fp}),
+    )
+    .await;
+    assert!(aliases_xml(&lab.config_xml()).contains("confirmed change"));
+
+    // stale: the object changes between preview and confirmation
+    let preview = s
+        .ok(
+            "pfsense_update_firewall_alias",
+            json!({"id": second, "descr": "mine"}),
+        )
+        .await;
+    let fp = preview["fingerprint"].as_str().unwrap().to_string();
+    s.ok(
+        "pfsense_update_firewall_alias",
+        confirmed(json!({"id": second, "descr": "someone else"})),
+    )
+    .await;
+    let config = lab.config_xml();
+    let r = s
+        .call(
+            "pfsense_update_firewall_alias",
+            json!({"id": second, "descr": "mine", "confirm": true, "expect_state": fp}),
+        )
+        .await;
+    assert!(is_error(&r), "{}", text(&r));
+    assert!(
+        text(&r).contains("changed in between (fields: descr)"),
+        "{}",
+        text(&r)
+    );
+    assert!(
+        lab.config_xml() == config,
+        "a refused change wrote config.xml"
+    );
+
+    // stale: the id shifts because an earlier alias is deleted
+    let third = id_of(&aliases(&s).await, "p_third");
+    let preview = s
+        .ok(
+            "pfsense_update_firewall_alias",
+            json!({"id": third, "descr": "for the third"}),
+        )
+        .await;
+    let fp = preview["fingerprint"].as_str().unwrap().to_string();
+    s.ok(
+        "pfsense_delete_firewall_alias",
+        confirmed(json!({"id": id_of(&aliases(&s).await, "p_first")})),
+    )
+    .await;
+    let config = lab.config_xml();
+    let r = s
+        .call(
+            "pfsense_update_firewall_alias",
+            json!({"id": third, "descr": "for the third", "confirm": true, "expect_state": fp}),
+        )
+        .await;
+    assert!(is_error(&r), "{}", text(&r));
+    let t = text(&r);
+    assert!(t.contains("points at a different object"), "{t}");
+    assert!(t.contains(&format!("now id {}", third - 1)), "{t}");
+    assert!(
+        lab.config_xml() == config,
+        "a refused change wrote config.xml"
+    );
+    assert!(!aliases_xml(&config).contains("for the third"));
+    s.close().await;
+}
+
+async fn undo_last(s: &Session) -> Value {
+    s.ok("pfsense_undo", json!({"last": 1, "confirm": true}))
+        .await
+}
+
+/// Undo of a create, an update, a delete and a replacement puts config.xml's aliases back as
+/// pfrest wrote them before; undo of a rule update finds the rule by its tracker.
+#[tokio::test]
+async fn undo_restores_config_xml_after_create_update_delete_and_replace() {
+    let Some(lab) = lab() else {
+        return;
+    };
+    let dir = tempfile::tempdir().unwrap();
+    let s = start(&lab, dir.path()).await;
+    for n in ["u_a", "u_b", "u_c"] {
+        s.ok("pfsense_create_firewall_alias", confirmed(alias(n)))
+            .await;
+    }
+    let base = aliases(&s).await;
+    let base_xml = aliases_xml(&lab.config_xml());
+    assert!(base_xml.contains("<name>u_c</name>"), "{base_xml}");
+
+    // create
+    s.ok("pfsense_create_firewall_alias", confirmed(alias("u_d")))
+        .await;
+    assert_ne!(aliases_xml(&lab.config_xml()), base_xml);
+    let preview = s.ok("pfsense_undo", json!({"last": 1})).await;
+    assert_eq!(preview["preview"], true);
+    assert!(
+        aliases_xml(&lab.config_xml()).contains("u_d"),
+        "the undo preview wrote nothing"
+    );
+    undo_last(&s).await;
+    assert_eq!(aliases(&s).await, base, "undo of create");
+    assert_eq!(aliases_xml(&lab.config_xml()), base_xml, "undo of create");
+
+    // update: several fields, one of them a list
+    let b = id_of(&base, "u_b");
+    s.ok(
+        "pfsense_update_firewall_alias",
+        confirmed(
+            json!({"id": b, "descr": "changed", "address": ["198.51.100.7", "198.51.100.8"]}),
+        ),
+    )
+    .await;
+    assert_ne!(aliases_xml(&lab.config_xml()), base_xml);
+    undo_last(&s).await;
+    assert_eq!(aliases(&s).await, base, "undo of update");
+    assert_eq!(aliases_xml(&lab.config_xml()), base_xml, "undo of update");
+
+    // delete: back at its old position
+    s.ok("pfsense_delete_firewall_alias", confirmed(json!({"id": b})))
+        .await;
+    assert_eq!(aliases(&s).await.len(), base.len() - 1);
+    undo_last(&s).await;
+    assert_eq!(aliases(&s).await, base, "undo of delete");
+    assert_eq!(aliases_xml(&lab.config_xml()), base_xml, "undo of delete");
+
+    // replace the whole collection
+    s.ok(
+        "pfsense_replace_firewall_aliases",
+        confirmed(json!({"objects": [alias("u_only")]})),
+    )
+    .await;
+    assert_eq!(names(&aliases(&s).await), ["u_only"]);
+    undo_last(&s).await;
+    assert_eq!(aliases(&s).await, base, "undo of replace");
+    assert_eq!(aliases_xml(&lab.config_xml()), base_xml, "undo of replace");
+
+    // a rule's update, undone after an earlier rule's delete shifted its id: found by tracker
+    let created = s
+        .ok("pfsense_create_firewall_rule", confirmed(json!({"type": "pass", "interface": ["lan"], "ipprotocol": "inet", "source": "any", "destination": "any", "descr": "undo rule"})))
+        .await;
+    let id = created["data"]["id"].as_i64().unwrap();
+    let tracker = created["data"]["tracker"].clone();
+    let filter_before = filter_xml(&lab.config_xml());
+    let change = s
+        .ok(
+            "pfsense_update_firewall_rule",
+            confirmed(json!({"id": id, "descr": "changed by AI"})),
+        )
+        .await["change_id"]
+        .as_i64()
+        .unwrap();
+    let first = s.ok("pfsense_get_firewall_rule", json!({"id": 0})).await["data"].clone();
+    s.ok("pfsense_delete_firewall_rule", confirmed(json!({"id": 0})))
+        .await;
+    let undone = s
+        .ok(
+            "pfsense_undo",
+            json!({"change_id": change, "confirm": true}),
+        )
+        .await;
+    let done = undone["undone"][0]["done"][0].as_str().unwrap();
+    assert!(
+        done.contains(&format!("tracker {tracker}"))
+            && done.contains(&format!("now id {}", id - 1)),
+        "found by tracker: {done}"
+    );
+    let rule = s
+        .ok("pfsense_get_firewall_rule", json!({"id": id - 1}))
+        .await["data"]
+        .clone();
+    assert_eq!(rule["descr"], "undo rule");
+    assert_eq!(rule["tracker"], tracker);
+    // config.xml's filter is the one before the update, less the deleted first rule
+    let first_tracker = plain(&first["tracker"]);
+    let tracker = plain(&tracker);
+    let filter_now = filter_xml(&lab.config_xml());
+    assert!(!filter_now.contains(&format!("{first_tracker}</tracker>")));
+    assert!(filter_before.contains(&format!("{first_tracker}</tracker>")));
+    // config.xml writes a tracker with a leading zero (`0100000101`), the API as a number
+    let rule_xml = |f: &str| -> String {
+        f.split("<rule>")
+            .find(|r| {
+                r.split_once("<tracker>")
+                    .and_then(|(_, t)| t.split_once("</tracker>"))
+                    .is_some_and(|(t, _)| t.trim_start_matches('0') == tracker)
+            })
+            .unwrap_or_else(|| panic!("a rule with tracker {tracker} in {f}"))
+            .to_string()
+    };
+    assert_eq!(
+        settled(&rule_xml(&filter_now)),
+        settled(&rule_xml(&filter_before)),
+        "the rule's XML is back"
+    );
+    assert!(rule_xml(&filter_now).contains("<descr><![CDATA[undo rule]]></descr>"));
+
+    // the journal: every change and every undo, the undone ones marked so
+    let lines = journal_lines(&journal(&s).await);
+    for undone in [
+        "pfsense_create_firewall_alias undone",
+        "pfsense_update_firewall_alias undone",
+        "pfsense_delete_firewall_alias undone",
+        "pfsense_replace_firewall_aliases undone",
+        "pfsense_update_firewall_rule undone",
+    ] {
+        assert!(
+            lines.contains(&undone.to_string()),
+            "{undone} in {lines:#?}"
+        );
+    }
+    assert_eq!(
+        lines
+            .iter()
+            .filter(|l| l.starts_with("pfsense_undo"))
+            .count(),
+        5,
+        "{lines:#?}"
+    );
+    s.close().await;
+}
