@@ -626,10 +626,133 @@ pub const MODEL_RULES: &[(&str, ModelRule)] = &[
     ("StaticRoute", static_route),
     ("DHCPServerStaticMapping", dhcp_static_mapping),
     ("User", user),
+    ("InterfaceVLAN", interface_vlan),
 ];
+
+/// A field validator of pfrest's (`Validators/*.inc`) that the spec does not state.
+#[derive(Clone, Copy)]
+pub enum FieldValidator {
+    /// `IPAddressValidator(allow_ipv4, allow_ipv6, allow_keywords)` → `IP_ADDRESS_VALIDATOR_FAILED`.
+    Ip(bool, bool, &'static [&'static str]),
+    /// `SubnetValidator(allow_ipv4, allow_ipv6, allow_alias)` → `SUBNET_VALIDATOR_FAILED`.
+    SubnetOrAlias,
+    /// `MACAddressValidator` → `MAC_ADDRESS_VALIDATOR_FAILED`.
+    Mac,
+    /// `HostnameValidator(allow_hostname: true, allow_domain: false)` → `HOSTNAME_VALIDATOR_FAILED`.
+    HostnameLabel,
+}
+
+/// Field validators by (model, field), from pfrest v2.7.1's model constructors; found missing by
+/// the differential test against the lab. Lists are checked item by item; empty values pass.
+pub const FIELD_VALIDATORS: &[(&str, &str, FieldValidator)] = &[
+    (
+        "RoutingGateway",
+        "gateway",
+        FieldValidator::Ip(true, true, &["dynamic"]),
+    ),
+    (
+        "RoutingGateway",
+        "monitor",
+        FieldValidator::Ip(true, true, &[]),
+    ),
+    (
+        "DNSResolverHostOverride",
+        "ip",
+        FieldValidator::Ip(true, true, &[]),
+    ),
+    ("DHCPServerStaticMapping", "mac", FieldValidator::Mac),
+    (
+        "DHCPServerStaticMapping",
+        "ipaddr",
+        FieldValidator::Ip(true, false, &[]),
+    ),
+    ("StaticRoute", "network", FieldValidator::SubnetOrAlias),
+    ("SystemHostname", "hostname", FieldValidator::HostnameLabel),
+];
+
+fn check_field_validators(ctx: &RuleCtx) -> ApiResult<()> {
+    for (model, field, validator) in FIELD_VALIDATORS {
+        if *model != ctx.model {
+            continue;
+        }
+        for value in ctx.list(field) {
+            if value.is_empty() {
+                continue;
+            }
+            let (ok, id) = match validator {
+                FieldValidator::Ip(v4, v6, keywords) => (
+                    keywords.contains(&value)
+                        || match value.parse::<IpAddr>() {
+                            Ok(IpAddr::V4(_)) => *v4,
+                            Ok(IpAddr::V6(_)) => *v6,
+                            Err(_) => false,
+                        },
+                    "IP_ADDRESS_VALIDATOR_FAILED",
+                ),
+                FieldValidator::SubnetOrAlias => (
+                    is_subnet(value) || alias_of_any_type(ctx.store, value),
+                    "SUBNET_VALIDATOR_FAILED",
+                ),
+                FieldValidator::Mac => (
+                    value.split(':').count() == 6
+                        && value
+                            .split(':')
+                            .all(|p| p.len() == 2 && p.bytes().all(|b| b.is_ascii_hexdigit())),
+                    "MAC_ADDRESS_VALIDATOR_FAILED",
+                ),
+                FieldValidator::HostnameLabel => (
+                    value.len() <= 63
+                        && !value.starts_with('-')
+                        && !value.ends_with('-')
+                        && value
+                            .bytes()
+                            .all(|b| b.is_ascii_alphanumeric() || b == b'-'),
+                    "HOSTNAME_VALIDATOR_FAILED",
+                ),
+            };
+            if !ok {
+                return Err(bad(
+                    id,
+                    format!("Field `{field}` value `{value}` is not valid."),
+                ));
+            }
+        }
+    }
+    Ok(())
+}
+
+fn alias_of_any_type(store: &Store, name: &str) -> bool {
+    store
+        .collections
+        .get("FirewallAlias")
+        .into_iter()
+        .flatten()
+        .any(|a| a.get("name").and_then(Value::as_str) == Some(name))
+}
+
+/// InterfaceVLAN `validate_if`: the parent must be a NIC of the system (pfSense's
+/// `does_interface_exist`) → 400 `VLAN_INTERFACE_PARENT_NOT_FOUND`.
+fn interface_vlan(ctx: &RuleCtx) -> ApiResult<()> {
+    let parent = ctx.str("if");
+    let exists = ctx
+        .store
+        .collections
+        .get("AvailableInterface")
+        .into_iter()
+        .flatten()
+        .any(|nic| nic.get("if").and_then(Value::as_str) == Some(parent));
+    if !parent.is_empty() && !exists {
+        return Err(bad(
+            "VLAN_INTERFACE_PARENT_NOT_FOUND",
+            format!("Parent interface `{parent}` does not exist."),
+        ));
+    }
+    Ok(())
+}
 
 /// Run the model's own rules and unique-together on a merged, type-checked object.
 pub fn check(ctx: &RuleCtx) -> ApiResult<()> {
+    check_field_validators(ctx)?;
     for (model, rule) in MODEL_RULES {
         if *model == ctx.model {
             rule(ctx)?;
@@ -888,6 +1011,16 @@ fn firewall_alias(ctx: &RuleCtx) -> ApiResult<()> {
 /// FirewallAlias `validate_detail`: when some details are given, missing ones are filled with
 /// "Entry added <date>" (pfrest runs the method once per given detail, so none → none).
 pub fn complete(model: &str, obj: &mut Obj) {
+    // InterfaceVLAN `validate_vlanif`: `vlanif` is always `<if>.<tag>`.
+    if model == "InterfaceVLAN" {
+        let vlanif = format!(
+            "{}.{}",
+            obj.get("if").and_then(Value::as_str).unwrap_or(""),
+            obj.get("tag").map(|t| t.to_string()).unwrap_or_default()
+        );
+        obj.insert("vlanif".into(), json!(vlanif));
+        return;
+    }
     if model != "FirewallAlias" {
         return;
     }

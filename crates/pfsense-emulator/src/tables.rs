@@ -44,6 +44,9 @@ pub enum RefTarget {
     AddressOrAlias,
     /// A port or range, or a port alias name.
     PortOrAlias,
+    /// pfrest's `SpecialNetworkField`: an address, interface address or alias name
+    /// (400 `SPECIAL_NETWORK_FIELD_INVALID`).
+    SpecialNetwork,
 }
 
 /// Interfaces besides assigned ones and interface groups that rules and port forwards accept
@@ -54,7 +57,10 @@ const IF_KEYWORDS: &[&str] = &["enc0", "openvpn"];
 /// Reference fields: (model, field, target). Values that are lists are checked element by element;
 /// empty values are not references.
 pub const REFERENCES: &[(&str, &str, RefTarget)] = &[
-    // "a rule referencing an unknown alias or interface → 404 FOREIGN_MODEL_FIELD_VALUE_NOT_FOUND"
+    // Interfaces are pfrest's InterfaceField choices (400 FIELD_INVALID_CHOICE); addresses and
+    // ports are FilterAddressField / PortField (400 FILTER_ADDRESS_FIELD_INVALID /
+    // PORT_FIELD_INVALID); the other targets are ForeignModelFields (404
+    // FOREIGN_MODEL_FIELD_VALUE_NOT_FOUND).
     (
         "FirewallRule",
         "interface",
@@ -81,6 +87,7 @@ pub const REFERENCES: &[(&str, &str, RefTarget)] = &[
     ),
     ("PortForward", "source", RefTarget::AddressOrAlias),
     ("PortForward", "destination", RefTarget::AddressOrAlias),
+    ("PortForward", "target", RefTarget::SpecialNetwork),
     ("OutboundNATMapping", "interface", RefTarget::Interface(&[])),
     ("OneToOneNATMapping", "interface", RefTarget::Interface(&[])),
     (
@@ -162,22 +169,22 @@ pub const REFERENCES: &[(&str, &str, RefTarget)] = &[
         RefTarget::ModelField("ACMEAccountKey", "name"),
     ),
     ("WakeOnLANSend", "interface", RefTarget::Interface(&[])),
+    // UserGroup `member` is a ForeignModelField of User `name` (measured on the lab).
+    ("UserGroup", "member", RefTarget::ModelField("User", "name")),
 ];
 
 /// What keeps an object from being deleted: (target model, target field, referencing model,
 /// referencing field). Deleting a referenced object → 409
 /// `MODEL_CANNOT_BE_DELETED_WHILE_REFERENCED` with the referencing objects as `data`.
 pub const DELETE_GUARDS: &[(&str, &str, &str, &str)] = &[
-    // "deleting a referenced alias → 409 with the referencing objects"
-    ("FirewallAlias", "name", "FirewallRule", "source"),
-    ("FirewallAlias", "name", "FirewallRule", "destination"),
-    ("FirewallAlias", "name", "FirewallRule", "source_port"),
-    ("FirewallAlias", "name", "FirewallRule", "destination_port"),
-    ("FirewallAlias", "name", "PortForward", "source"),
-    ("FirewallAlias", "name", "PortForward", "destination"),
-    ("FirewallAlias", "name", "FirewallAlias", "address"),
-    ("FirewallSchedule", "name", "FirewallRule", "sched"),
+    // pfrest v2.7.1 declares `referenced_by` only on gateways and gateway groups
+    // (`Models/RoutingGateway.inc`: StaticRoute and FirewallRule `gateway`); aliases and
+    // schedules have none, so deleting an alias a rule uses succeeds (measured on the lab by the
+    // differential test). The certificate of the web GUI is pfrest's own in-use check.
     ("RoutingGateway", "name", "StaticRoute", "gateway"),
+    ("RoutingGateway", "name", "FirewallRule", "gateway"),
+    ("RoutingGatewayGroup", "name", "StaticRoute", "gateway"),
+    ("RoutingGatewayGroup", "name", "FirewallRule", "gateway"),
     ("Certificate", "refid", "WebGUISettings", "sslcertref"),
 ];
 
