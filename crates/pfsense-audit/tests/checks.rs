@@ -612,7 +612,10 @@ fn a_block_before_a_broader_pass_is_a_generalisation_and_the_reverse_shadows() {
         "log": true, "floating": false, "quick": false, "direction": "any", "tracker": 1765432199});
     // Above the web-ports pass: an exception (generalisation), nothing shadowed.
     let mut s = hardened();
-    data(&mut s, RULES).as_array_mut().unwrap().insert(3, block.clone());
+    data(&mut s, RULES)
+        .as_array_mut()
+        .unwrap()
+        .insert(3, block.clone());
     assert_eq!(finding(&s, "PFS-RULE-012").state, State::NonCompliant);
     assert_eq!(finding(&s, "PFS-RULE-009").state, State::Compliant);
     // Below it: the block never matches.
@@ -633,8 +636,17 @@ fn other_families_and_protocols_do_not_overlap() {
             "direction": "any", "tracker": 1765432199});
         rule[field] = json!(value);
         push(&mut s, RULES, rule);
-        for id in ["PFS-RULE-009", "PFS-RULE-010", "PFS-RULE-011", "PFS-RULE-012"] {
-            assert_eq!(finding(&s, id).state, State::Compliant, "{field}={value} {id}");
+        for id in [
+            "PFS-RULE-009",
+            "PFS-RULE-010",
+            "PFS-RULE-011",
+            "PFS-RULE-012",
+        ] {
+            assert_eq!(
+                finding(&s, id).state,
+                State::Compliant,
+                "{field}={value} {id}"
+            );
         }
     }
 }
@@ -682,4 +694,17 @@ fn a_schedule_keeps_a_covering_rule_from_shadowing() {
     let f = finding(&s, "PFS-RULE-009");
     assert_eq!(f.state, State::Unknown, "{}", f.detail);
     assert!(f.detail.contains("office_hours"), "{}", f.detail);
+}
+
+#[test]
+fn a_rest_api_version_pfrest_cannot_tell_is_unknown_not_current() {
+    // pfrest answers `unknown` when `pkg-static info pfSense-pkg-RESTAPI` shows no version.
+    let mut s = hardened();
+    set(&mut s, REST_API_VERSION, "/current_version", json!("unknown"));
+    let f = finding(&s, "PFS-UPD-002");
+    assert_eq!(f.state, State::Unknown, "{}", f.detail);
+    assert!(f.detail.contains("\"unknown\""), "{}", f.detail);
+    // Unless the box itself says an update is available.
+    set(&mut s, REST_API_VERSION, "/update_available", json!(true));
+    assert_eq!(finding(&s, "PFS-UPD-002").state, State::NonCompliant);
 }

@@ -341,10 +341,8 @@ impl Space {
             .and(|| self.dst.subset(&o.dst))
             .and(|| {
                 implies(
-                    self.protos.intersects(&Dim::Known(Iv::new(vec![
-                        (TCP, TCP),
-                        (UDP, UDP),
-                    ]))),
+                    self.protos
+                        .intersects(&Dim::Known(Iv::new(vec![(TCP, TCP), (UDP, UDP)]))),
                     || {
                         self.sports
                             .subset(&o.sports)
@@ -371,9 +369,7 @@ impl Space {
         };
         let proto_part = match common {
             None => self.protos.intersects(&o.protos).and(|| {
-                Tri::Unknown(
-                    "a protocol this analysis does not know is compared to another".into(),
-                )
+                Tri::Unknown("a protocol this analysis does not know is compared to another".into())
             }),
             Some(c) if c.is_empty() => Tri::No,
             Some(c) => {
@@ -475,10 +471,7 @@ impl FirewallModel {
             let Ok(l) = self.space(r, raw_rule) else {
                 continue;
             };
-            if spaces
-                .iter()
-                .any(|s| !matches!(s.intersects(&l), Tri::No))
-            {
+            if spaces.iter().any(|s| !matches!(s.intersects(&l), Tri::No)) {
                 for k in ALL_KINDS {
                     analysis.undecided.push((
                         k,
@@ -589,9 +582,11 @@ impl FirewallModel {
     }
 
     fn space(&self, r: &Rule, raw: Option<&Value>) -> Result<Space, String> {
-        if self.issues.iter().any(|i| {
-            i.object == format!("FirewallRule[{}]", r.position) && (i.field == "type")
-        }) {
+        if self
+            .issues
+            .iter()
+            .any(|i| i.object == format!("FirewallRule[{}]", r.position) && (i.field == "type"))
+        {
             return Err("its action is not pass, block or reject".into());
         }
         let text = |f: &str| {
@@ -641,9 +636,10 @@ impl FirewallModel {
             let mut idx = Vec::new();
             let mut bad = None;
             for name in &r.interfaces {
-                if let Some(pos) = self.interface(name).and_then(|x| {
-                    self.interfaces.iter().position(|y| y.id == x.id)
-                }) {
+                if let Some(pos) = self
+                    .interface(name)
+                    .and_then(|x| self.interfaces.iter().position(|y| y.id == x.id))
+                {
                     idx.push((pos as u128, pos as u128));
                 } else if let Some(g) = self.group(name) {
                     for m in &g.members {
@@ -702,7 +698,10 @@ impl FirewallModel {
                     format!("proto:{p}"),
                     Iv::range(0, 255),
                     true,
-                    format!("rule #{}: protocol `{p}` is not one this analysis knows", r.position),
+                    format!(
+                        "rule #{}: protocol `{p}` is not one this analysis knows",
+                        r.position
+                    ),
                 ),
             },
         };

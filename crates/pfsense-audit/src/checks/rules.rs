@@ -369,7 +369,11 @@ fn anomalies(s: &Snapshot, kind: Kind) -> CheckResult {
         list.iter()
             .enumerate()
             .find(|(i, r)| {
-                r.get("id").and_then(Value::as_u64).map(|n| n as usize).unwrap_or(*i) == position
+                r.get("id")
+                    .and_then(Value::as_u64)
+                    .map(|n| n as usize)
+                    .unwrap_or(*i)
+                    == position
             })
             .map(|(i, r)| rule_label(i, r))
             .unwrap_or_else(|| format!("rule #{position}"))
@@ -383,11 +387,12 @@ fn anomalies(s: &Snapshot, kind: Kind) -> CheckResult {
     let what = match kind {
         Kind::Shadowed => "shadowed rule(s): they never match",
         Kind::Redundant => "redundant rule(s): removing them changes nothing",
-        Kind::Correlated => "correlated rule pair(s): partial overlap with another action",
+        Kind::Correlated => "rule(s) partly overlap an earlier rule with another action",
         Kind::Generalised => "rule(s) generalise an earlier rule with another action",
     };
     // pfrest v2 does not show the GUI-only match options `tagged` and `os`.
-    const CAVEAT: &str = "compared on the fields the REST API shows (not the GUI-only `tagged` and `os` options)";
+    const CAVEAT: &str =
+        "compared on the fields the REST API shows (not the GUI-only `tagged` and `os` options)";
     if !found.is_empty() {
         let e = found
             .iter()
@@ -400,7 +405,18 @@ fn anomalies(s: &Snapshot, kind: Kind) -> CheckResult {
                 )
             })
             .collect::<Vec<_>>();
-        return Ok(Outcome::fail(format!("{} {what}; {CAVEAT}", e.len()), e));
+        let mut rules: Vec<usize> = found.iter().map(|a| a.rule).collect();
+        rules.sort_unstable();
+        rules.dedup();
+        let pairs = if rules.len() == found.len() {
+            String::new()
+        } else {
+            format!(" ({} pairs)", found.len())
+        };
+        return Ok(Outcome::fail(
+            format!("{} {what}{pairs}; {CAVEAT}", rules.len()),
+            e,
+        ));
     }
     if !why.is_empty() {
         let more = if why.len() > 3 {
