@@ -700,7 +700,12 @@ fn a_schedule_keeps_a_covering_rule_from_shadowing() {
 fn a_rest_api_version_pfrest_cannot_tell_is_unknown_not_current() {
     // pfrest answers `unknown` when `pkg-static info pfSense-pkg-RESTAPI` shows no version.
     let mut s = hardened();
-    set(&mut s, REST_API_VERSION, "/current_version", json!("unknown"));
+    set(
+        &mut s,
+        REST_API_VERSION,
+        "/current_version",
+        json!("unknown"),
+    );
     let f = finding(&s, "PFS-UPD-002");
     assert_eq!(f.state, State::Unknown, "{}", f.detail);
     assert!(f.detail.contains("\"unknown\""), "{}", f.detail);
