@@ -69,3 +69,65 @@ pub fn start(version: &str) -> Option<RunningLab> {
         .unwrap_or_else(|e| panic!("lab {version}: KeyAuth: {e}"));
     Some(RunningLab { lab, api_key })
 }
+
+/// A lab of `version` started from `config_xml` (a whole config.xml) instead of the reference
+/// config, left as written: no KeyAuth switched on, no key created, so the config decides the REST
+/// API settings. The caller writes its own API key into the config (see [`key_hash`]) and passes
+/// the key, which [`RunningLab::env`] then hands to the binary.
+pub fn start_with_config(version: &str, config_xml: &str, api_key: &str) -> Option<RunningLab> {
+    if let Some(reason) = unavailable() {
+        if std::env::var_os("CI").is_some() {
+            panic!("the pfrest lab cannot run in CI: {reason}");
+        }
+        eprintln!("skipping: the pfrest lab cannot run here: {reason}");
+        return None;
+    }
+    let file = tempfile::NamedTempFile::new().expect("a temporary config.xml");
+    std::fs::write(file.path(), config_xml).expect("write the lab's config.xml");
+    let mut options = LabOptions::new(sources()).version(version);
+    options.config = Some(file.path().to_path_buf());
+    options.install_signal_handler = false;
+    let lab = Lab::start(options).unwrap_or_else(|e| panic!("lab {version} did not start: {e}"));
+    Some(RunningLab {
+        lab,
+        api_key: api_key.to_string(),
+    })
+}
+
+/// The reference config.xml the lab starts from by default (`../shared/reference-config.xml`).
+pub fn reference_config() -> String {
+    let path = std::env::var_os("PFREST_LAB_CONFIG")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| sources().with_file_name("reference-config.xml"));
+    std::fs::read_to_string(&path)
+        .unwrap_or_else(|e| panic!("reading the reference config {}: {e}", path.display()))
+}
+
+/// A fresh API key (48 hex digits, as pfrest makes them) and the SHA-256 hash pfrest keeps of it
+/// in config.xml (`RESTAPIKey::authenticate` hashes the presented key with the stored algorithm).
+pub fn new_key() -> (String, String) {
+    use std::io::{Read, Write};
+    let mut bytes = [0u8; 24];
+    std::fs::File::open("/dev/urandom")
+        .and_then(|mut f| f.read_exact(&mut bytes))
+        .expect("read /dev/urandom");
+    let key: String = bytes.iter().map(|b| format!("{b:02x}")).collect();
+    let mut child = std::process::Command::new("sha256sum")
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .spawn()
+        .expect("run sha256sum");
+    child
+        .stdin
+        .take()
+        .unwrap()
+        .write_all(key.as_bytes())
+        .unwrap();
+    let out = child.wait_with_output().expect("sha256sum");
+    let hash = String::from_utf8_lossy(&out.stdout)
+        .split_whitespace()
+        .next()
+        .expect("a hash")
+        .to_string();
+    (key, hash)
+}

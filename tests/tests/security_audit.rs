@@ -49,6 +49,11 @@ fn audits_the_emulators_default_state_read_only() {
         ("PFS-RULE-007", "compliant"),
         ("PFS-RULE-008", "compliant"),
         ("PFS-SVC-001", "compliant"),
+        // The seed's two LAN rules (IPv4 and IPv6 allow) share no packet: no anomaly.
+        ("PFS-RULE-009", "compliant"),
+        ("PFS-RULE-010", "compliant"),
+        ("PFS-RULE-011", "compliant"),
+        ("PFS-RULE-012", "compliant"),
         // The console is not password protected: the emulator answers pfrest's falsy default
         // (`passwd_protect_console: false`), as a box with the default config does.
         ("PFS-AUTH-007", "non_compliant"),
@@ -93,4 +98,146 @@ fn an_unknown_format_is_refused_with_the_choices() {
     assert_ne!(code, 0);
     assert!(stderr.contains("text"), "{stderr}");
     assert!(stderr.contains("sarif"), "{stderr}");
+}
+
+/// The emulator started with a state file whose rules hold one anomaly of each kind, audited
+/// read-only over HTTPS by the real binary.
+#[tokio::test(flavor = "multi_thread")]
+async fn rule_anomalies_in_an_emulator_seeded_with_them() {
+    let dir = tempfile::tempdir().unwrap();
+    let state_file = dir.path().join("state.json");
+    let rule = |typ: &str,
+                iface: &str,
+                family: &str,
+                proto: Value,
+                src: &str,
+                dst: &str,
+                port: Value,
+                descr: &str| {
+        serde_json::json!({"type": typ, "interface": [iface], "ipprotocol": family,
+            "protocol": proto, "source": src, "destination": dst, "destination_port": port,
+            "descr": descr, "log": typ == "block", "disabled": false})
+    };
+    let rules = vec![
+        // #0 LAN to anywhere; #1 below it never matches (shadowed); #2 inside #0 and inside #3
+        // with nothing between acting otherwise (redundant, 1 rule, 2 pairs); #3 any to any over
+        // the block #1 (generalised).
+        rule(
+            "pass",
+            "lan",
+            "inet",
+            Value::Null,
+            "lan",
+            "any",
+            Value::Null,
+            "Default allow LAN",
+        ),
+        rule(
+            "block",
+            "lan",
+            "inet",
+            "tcp".into(),
+            "lan",
+            "any",
+            "25".into(),
+            "No SMTP",
+        ),
+        rule(
+            "pass",
+            "lan",
+            "inet",
+            "tcp".into(),
+            "lan",
+            "any",
+            "443".into(),
+            "HTTPS",
+        ),
+        rule(
+            "pass",
+            "lan",
+            "inet46",
+            Value::Null,
+            "any",
+            "any",
+            Value::Null,
+            "temp: allow all",
+        ),
+        // #4 the web server from anywhere, #5 the list blocked after it: they overlap in part.
+        rule(
+            "pass",
+            "wan",
+            "inet",
+            "tcp".into(),
+            "any",
+            "192.168.1.10",
+            "443".into(),
+            "Web server",
+        ),
+        rule(
+            "block",
+            "wan",
+            "inet",
+            Value::Null,
+            "bt_blocklist",
+            "any",
+            Value::Null,
+            "Known attackers",
+        ),
+    ];
+    std::fs::write(
+        &state_file,
+        serde_json::json!({"collections": {
+            "FirewallRule": rules,
+            "FirewallAlias": [{"name": "bt_blocklist", "type": "host", "descr": "",
+                "address": ["203.0.113.5", "198.51.100.66"], "detail": ["", ""]}],
+        }})
+        .to_string(),
+    )
+    .unwrap();
+    let mut config = pfsense_emulator::EmulatorConfig::new(tests::safety::spec_path());
+    config.spec = Some(tests::safety::spec());
+    config.enable_key_auth = true;
+    config.state_file = Some(state_file);
+    let emu = pfsense_emulator::start(config)
+        .await
+        .expect("the emulator starts");
+    let out = tokio::process::Command::new(tests::binary::pfsense_mcp())
+        .env_remove("PFSENSE_URL")
+        .envs(tests::safety::env_for(&emu))
+        .args(["--read-only", "security-audit", "--format", "json"])
+        .output()
+        .await
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let report: Value = serde_json::from_slice(&out.stdout).unwrap();
+    for (id, starts) in [
+        ("PFS-RULE-009", "1 shadowed rule(s)"),
+        (
+            "PFS-RULE-010",
+            "1 redundant rule(s): removing them changes nothing (2 pairs)",
+        ),
+        (
+            "PFS-RULE-011",
+            "1 rule(s) partly overlap an earlier rule with another action;",
+        ),
+        ("PFS-RULE-012", "1 rule(s) generalise"),
+    ] {
+        let f = report["findings"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|f| f["id"] == id)
+            .unwrap();
+        assert_eq!(f["state"], "non_compliant", "{id}: {}", f["detail"]);
+        let detail = f["detail"].as_str().unwrap();
+        assert!(detail.starts_with(starts), "{id}: {detail}");
+    }
+    // The plainer rule checks on the same rules: #3 passes any to any; both blocks log.
+    assert_eq!(state(&report, "PFS-RULE-001"), "non_compliant");
+    assert_eq!(state(&report, "PFS-RULE-006"), "compliant");
+    emu.shutdown().await;
 }

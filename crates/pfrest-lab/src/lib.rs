@@ -439,7 +439,10 @@ impl Lab {
         let deadline = Instant::now() + timeout;
         let addr = self.addr();
         loop {
-            if let Ok((200, _)) = http_request(addr, "GET", "/api/v2/system/version", None) {
+            // 401 and 403 are pfrest answering too: a config may turn BasicAuth (the probe's) off.
+            if let Ok((200 | 401 | 403, _)) =
+                http_request(addr, "GET", "/api/v2/system/version", None)
+            {
                 return Ok(());
             }
             let exited = lock(&self.inner.keeper)

@@ -58,20 +58,19 @@ fn wan_pass(dst: &str, port: &str, descr: &str) -> Value {
            "quick": false, "direction": "any", "tracker": 1765432199, "associated_rule_id": ""})
 }
 
-/// Checks that cannot be decided from what the REST API shows (or need a part of the firewall
-/// model that does not exist yet): they are unknown even on the hardened configuration.
-const ALWAYS_UNKNOWN: &[&str] = &[
-    "PFS-DNS-001",
-    "PFS-RULE-009",
-    "PFS-RULE-010",
-    "PFS-RULE-011",
-    "PFS-RULE-012",
-];
+/// Checks that cannot be decided from what the REST API shows: they are unknown even on the
+/// hardened configuration.
+const ALWAYS_UNKNOWN: &[&str] = &["PFS-DNS-001"];
 
-/// (change for check, check that can no longer tell): an HTTP-only webGUI has no certificate.
+/// (change for check, check that can no longer tell): an HTTP-only webGUI has no certificate;
+/// a rule naming an alias that does not exist matches addresses nobody can know.
 const NO_LONGER_APPLIES: &[(&str, &str)] = &[
     ("PFS-MGMT-001", "PFS-MGMT-002"),
     ("PFS-MGMT-001", "PFS-MGMT-003"),
+    ("PFS-ALIAS-002", "PFS-RULE-009"),
+    ("PFS-ALIAS-002", "PFS-RULE-010"),
+    ("PFS-ALIAS-002", "PFS-RULE-011"),
+    ("PFS-ALIAS-002", "PFS-RULE-012"),
 ];
 
 type Breaker = fn(&mut Snapshot);
@@ -217,10 +216,52 @@ const FAILING: &[(&str, Breaker)] = &[
     ("PFS-RULE-008", |s| {
         set(s, INTERFACES, "/0/blockpriv", json!(false))
     }),
+    // Rule anomalies (Al-Shaer and Hamed). The hardened WAN rules are disjoint: pass to the web
+    // server from !bt_blocklist (#0), block bt_blocklist (#1); the LAN rules pass DNS (#2) and
+    // web ports (#3) from lan net.
+    ("PFS-RULE-009", |s| {
+        // A pass for one blocklisted host after the block of the whole list: never matches.
+        push(
+            s,
+            RULES,
+            json!({"id": 4, "type": "pass", "interface": ["wan"], "ipprotocol": "inet",
+            "protocol": "tcp", "source": "203.0.113.5", "destination": "web_server",
+            "destination_port": "443", "descr": "Partner", "disabled": false, "log": false,
+            "floating": false, "quick": false, "direction": "any", "tracker": 1765432199}),
+        )
+    }),
+    ("PFS-RULE-010", |s| {
+        // HTTPS out after "web ports out" (80 and 443): the same action on a subset.
+        push(
+            s,
+            RULES,
+            json!({"id": 4, "type": "pass", "interface": ["lan"], "ipprotocol": "inet",
+            "protocol": "tcp", "source": "lan", "destination": "any",
+            "destination_port": "443", "descr": "HTTPS out", "disabled": false, "log": false,
+            "floating": false, "quick": false, "direction": "any", "tracker": 1765432199}),
+        )
+    }),
+    ("PFS-RULE-011", |s| {
+        // Pass to the web server from anywhere, then block the list: the list's hosts reach
+        // the web server, and only the order says so.
+        set(s, RULES, "/0/source", json!("any"))
+    }),
+    ("PFS-RULE-012", |s| {
+        // A block of everything from lan net below the two LAN passes.
+        push(
+            s,
+            RULES,
+            json!({"id": 4, "type": "block", "interface": ["lan"], "ipprotocol": "inet46",
+            "protocol": null, "source": "lan", "destination": "any", "descr": "Block the rest",
+            "disabled": false, "log": true, "floating": false, "quick": false,
+            "direction": "any", "tracker": 1765432199}),
+        )
+    }),
     ("PFS-NAT-001", |s| {
         set(s, PORT_FORWARDS, "/0/associated_rule_id", json!("pass"))
     }),
     ("PFS-NAT-002", |s| {
+        set(s, PORT_FORWARDS, "/0/source", json!("any"));
         set(s, PORT_FORWARDS, "/0/destination_port", json!("3389"));
         set(s, PORT_FORWARDS, "/0/local_port", json!("3389"));
     }),
@@ -541,4 +582,134 @@ fn snapshot_round_trips_through_json() {
     for e in ENDPOINTS {
         assert!(s.reads.contains_key(e.path), "fixture lacks {}", e.path);
     }
+}
+
+#[test]
+fn anomalies_name_both_rules() {
+    let mut s = hardened();
+    set(&mut s, RULES, "/0/source", json!("any"));
+    let f = finding(&s, "PFS-RULE-011");
+    assert_eq!(f.state, State::NonCompliant, "{}", f.detail);
+    assert_eq!(f.evidence.len(), 1);
+    assert_eq!(
+        f.evidence[0].object,
+        "rule #1 (tracker 1765432102, \"Block known attackers\", on wan)"
+    );
+    assert_eq!(f.evidence[0].field, "correlated with");
+    let v = f.evidence[0].value.as_str().unwrap();
+    assert!(v.starts_with("rule #0 (tracker"), "{v}");
+    // Correlated only: neither rule contains the other.
+    for id in ["PFS-RULE-009", "PFS-RULE-010", "PFS-RULE-012"] {
+        assert_eq!(finding(&s, id).state, State::Compliant, "{id}");
+    }
+}
+
+#[test]
+fn a_block_before_a_broader_pass_is_a_generalisation_and_the_reverse_shadows() {
+    let block = json!({"id": 4, "type": "block", "interface": ["lan"], "ipprotocol": "inet",
+        "protocol": "tcp", "source": "192.168.1.50", "destination": "any",
+        "destination_port": "80", "descr": "No plain HTTP for the kiosk", "disabled": false,
+        "log": true, "floating": false, "quick": false, "direction": "any", "tracker": 1765432199});
+    // Above the web-ports pass: an exception (generalisation), nothing shadowed.
+    let mut s = hardened();
+    data(&mut s, RULES)
+        .as_array_mut()
+        .unwrap()
+        .insert(3, block.clone());
+    assert_eq!(finding(&s, "PFS-RULE-012").state, State::NonCompliant);
+    assert_eq!(finding(&s, "PFS-RULE-009").state, State::Compliant);
+    // Below it: the block never matches.
+    let mut s = hardened();
+    push(&mut s, RULES, block);
+    assert_eq!(finding(&s, "PFS-RULE-009").state, State::NonCompliant);
+    assert_eq!(finding(&s, "PFS-RULE-012").state, State::Compliant);
+}
+
+#[test]
+fn other_families_and_protocols_do_not_overlap() {
+    // The same addresses over IPv6, or UDP instead of TCP: disjoint, no anomaly.
+    for (field, value) in [("ipprotocol", "inet6"), ("protocol", "udp")] {
+        let mut s = hardened();
+        let mut rule = json!({"id": 4, "type": "block", "interface": ["lan"], "ipprotocol": "inet",
+            "protocol": "tcp", "source": "any", "destination": "any", "destination_port": "80",
+            "descr": "x", "disabled": false, "log": true, "floating": false, "quick": false,
+            "direction": "any", "tracker": 1765432199});
+        rule[field] = json!(value);
+        push(&mut s, RULES, rule);
+        for id in [
+            "PFS-RULE-009",
+            "PFS-RULE-010",
+            "PFS-RULE-011",
+            "PFS-RULE-012",
+        ] {
+            assert_eq!(
+                finding(&s, id).state,
+                State::Compliant,
+                "{field}={value} {id}"
+            );
+        }
+    }
+}
+
+#[test]
+fn a_url_table_alias_leaves_anomalies_unknown_with_the_reason() {
+    let mut s = hardened();
+    push(
+        &mut s,
+        ALIASES,
+        json!({"id": 4, "name": "spamhaus", "type": "urltable", "descr": "",
+        "address": ["https://www.spamhaus.org/drop/drop.txt"], "detail": [""]}),
+    );
+    push(
+        &mut s,
+        RULES,
+        json!({"id": 4, "type": "block", "interface": ["wan"], "ipprotocol": "inet",
+        "protocol": null, "source": "spamhaus", "destination": "any", "descr": "DROP list",
+        "disabled": false, "log": true, "floating": false, "quick": false,
+        "direction": "any", "tracker": 1765432199}),
+    );
+    // Is the web server's pass (from !bt_blocklist) inside the downloaded list, or overlapping?
+    for id in ["PFS-RULE-011", "PFS-RULE-012"] {
+        let f = finding(&s, id);
+        assert_eq!(f.state, State::Unknown, "{id}: {}", f.detail);
+        assert!(f.detail.contains("spamhaus"), "{}", f.detail);
+    }
+    // A later rule cannot be inside an earlier one it is partly outside of: decided.
+    assert_eq!(finding(&s, "PFS-RULE-009").state, State::Compliant);
+}
+
+#[test]
+fn a_schedule_keeps_a_covering_rule_from_shadowing() {
+    let mut s = hardened();
+    // The block of the list only applies during a schedule: the partner pass is not dead.
+    set(&mut s, RULES, "/1/sched", json!("office_hours"));
+    push(
+        &mut s,
+        RULES,
+        json!({"id": 4, "type": "pass", "interface": ["wan"], "ipprotocol": "inet",
+        "protocol": "tcp", "source": "203.0.113.5", "destination": "web_server",
+        "destination_port": "443", "descr": "Partner", "disabled": false, "log": false,
+        "floating": false, "quick": false, "direction": "any", "tracker": 1765432199}),
+    );
+    let f = finding(&s, "PFS-RULE-009");
+    assert_eq!(f.state, State::Unknown, "{}", f.detail);
+    assert!(f.detail.contains("office_hours"), "{}", f.detail);
+}
+
+#[test]
+fn a_rest_api_version_pfrest_cannot_tell_is_unknown_not_current() {
+    // pfrest answers `unknown` when `pkg-static info pfSense-pkg-RESTAPI` shows no version.
+    let mut s = hardened();
+    set(
+        &mut s,
+        REST_API_VERSION,
+        "/current_version",
+        json!("unknown"),
+    );
+    let f = finding(&s, "PFS-UPD-002");
+    assert_eq!(f.state, State::Unknown, "{}", f.detail);
+    assert!(f.detail.contains("\"unknown\""), "{}", f.detail);
+    // Unless the box itself says an update is available.
+    set(&mut s, REST_API_VERSION, "/update_available", json!(true));
+    assert_eq!(finding(&s, "PFS-UPD-002").state, State::NonCompliant);
 }

@@ -64,7 +64,8 @@ fn the_fresh_install_fails_what_a_fresh_install_gets_wrong() {
     // WAN rule to the webGUI, self-signed certificate (HTTPS, so PFS-MGMT-001 passes), SSH passwords, BasicAuth on every
     // interface from anywhere, RDP forwarded, rules without description, a disabled rule, an
     // unused alias, a silent block rule, no remote syslog, the resolver and ntpd on all
-    // interfaces, DNS override, REST API v2.7.1, UPnP, no e-mail.
+    // interfaces, DNS override, REST API v2.7.1, UPnP, no e-mail; the LAN's "No direct SMTP"
+    // block (#4) sits below "Default allow LAN to any" (#2): shadowed.
     assert_eq!(
         failed,
         [
@@ -82,6 +83,7 @@ fn the_fresh_install_fails_what_a_fresh_install_gets_wrong() {
             "PFS-RULE-003",
             "PFS-RULE-004",
             "PFS-RULE-006",
+            "PFS-RULE-009",
             "PFS-NAT-002",
             "PFS-ALIAS-001",
             "PFS-LOG-002",

@@ -4,6 +4,7 @@
 
 mod json;
 
+pub mod anomaly;
 pub mod block;
 pub mod explain;
 pub mod guard;

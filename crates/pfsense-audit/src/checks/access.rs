@@ -473,15 +473,6 @@ pub const SSH_FROM_WAN: Check = Check {
     },
 };
 
-/// Rule-anomaly checks need a comparison of rules as sets of packets, which the
-/// `pfsense-firewall` crate does not offer yet (TODO: use it when it does); until then they say
-/// so instead of guessing.
-pub fn needs_evaluator(what: &str) -> Unknown {
-    Unknown(format!(
-        "{what} needs rule-set comparison from the firewall model (crate pfsense-firewall), which it does not offer yet"
-    ))
-}
-
 pub const SSH_PASSWORD_LOGIN: Check = Check {
     id: "PFS-MGMT-006",
     title: "SSH accepts password logins",

@@ -512,7 +512,15 @@ pub const REST_API_OUTDATED: Check = Check {
                 json!(format!("{} ({})", NEWEST_REST_API.0, NEWEST_REST_API.1)),
             ),
         ];
-        let older = compare_versions(&current, NEWEST_REST_API.0) == Some(std::cmp::Ordering::Less);
+        let order = compare_versions(&current, NEWEST_REST_API.0);
+        if order.is_none() && !update {
+            // pfrest answers `unknown` when `pkg-static info pfSense-pkg-RESTAPI` shows no
+            // version (RESTAPIVersion::get_api_version): not a version to compare.
+            return Err(Unknown(format!(
+                "GET {REST_API_VERSION} `current_version` {current:?} is not a version"
+            )));
+        }
+        let older = order == Some(std::cmp::Ordering::Less);
         if update || older {
             Ok(Outcome::fail(
                 format!(

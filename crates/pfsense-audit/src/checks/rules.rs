@@ -1,11 +1,11 @@
 //! Firewall rules, NAT port forwards and aliases.
 
-use super::access::needs_evaluator;
 use super::refs::*;
 use super::util::*;
 use super::{Check, CheckResult, Outcome};
 use crate::model::{Area, Evidence, Fix, Severity};
 use crate::snapshot::*;
+use pfsense_firewall::anomaly::Kind;
 use serde_json::{Value, json};
 use std::collections::BTreeSet;
 
@@ -309,7 +309,7 @@ pub const SHADOWED: Check = Check {
         gui: "Firewall > Rules > (interface) (drag to reorder)",
     },
     references: &[SHADOWING, NIST_522, BSI_A2],
-    run: |_| Err(needs_evaluator("finding shadowed rules")),
+    run: |s| anomalies(s, Kind::Shadowed),
 };
 
 pub const REDUNDANT: Check = Check {
@@ -324,7 +324,7 @@ pub const REDUNDANT: Check = Check {
         gui: "Firewall > Rules > (interface)",
     },
     references: &[REDUNDANCY, NIST_522, BSI_A2],
-    run: |_| Err(needs_evaluator("finding redundant rules")),
+    run: |s| anomalies(s, Kind::Redundant),
 };
 
 pub const CORRELATED: Check = Check {
@@ -339,7 +339,7 @@ pub const CORRELATED: Check = Check {
         gui: "Firewall > Rules > (interface)",
     },
     references: &[CORRELATION, NIST_522],
-    run: |_| Err(needs_evaluator("finding correlated rules")),
+    run: |s| anomalies(s, Kind::Correlated),
 };
 
 pub const GENERALISED: Check = Check {
@@ -354,8 +354,90 @@ pub const GENERALISED: Check = Check {
         gui: "Firewall > Rules > (interface)",
     },
     references: &[GENERALISATION, NIST_522],
-    run: |_| Err(needs_evaluator("finding generalised rules")),
+    run: |s| anomalies(s, Kind::Generalised),
 };
+
+/// The rule anomalies of one kind, from the firewall model's pairwise comparison
+/// (`pfsense_firewall::anomaly`). Found anomalies are certain; pairs the model cannot decide (an
+/// unresolvable alias, a schedule, `(self)`) make the check unknown only when nothing was found.
+fn anomalies(s: &Snapshot, kind: Kind) -> CheckResult {
+    let model = super::reach::firewall_model(s)?;
+    let analysis = model.rule_anomalies();
+    let (found, why) = analysis.of(kind);
+    let list = s.list(RULES)?;
+    let label = |position: usize| {
+        list.iter()
+            .enumerate()
+            .find(|(i, r)| {
+                r.get("id")
+                    .and_then(Value::as_u64)
+                    .map(|n| n as usize)
+                    .unwrap_or(*i)
+                    == position
+            })
+            .map(|(i, r)| rule_label(i, r))
+            .unwrap_or_else(|| format!("rule #{position}"))
+    };
+    let field = match kind {
+        Kind::Shadowed => "shadowed by",
+        Kind::Redundant => "redundant with",
+        Kind::Correlated => "correlated with",
+        Kind::Generalised => "generalises",
+    };
+    let what = match kind {
+        Kind::Shadowed => "shadowed rule(s): they never match",
+        Kind::Redundant => "redundant rule(s): removing them changes nothing",
+        Kind::Correlated => "rule(s) partly overlap an earlier rule with another action",
+        Kind::Generalised => "rule(s) generalise an earlier rule with another action",
+    };
+    // pfrest v2 does not show the GUI-only match options `tagged` and `os`.
+    const CAVEAT: &str =
+        "compared on the fields the REST API shows (not the GUI-only `tagged` and `os` options)";
+    if !found.is_empty() {
+        let e = found
+            .iter()
+            .map(|a| {
+                ev(
+                    RULES,
+                    label(a.rule),
+                    field,
+                    json!(format!("{}: {}", label(a.other), a.explanation)),
+                )
+            })
+            .collect::<Vec<_>>();
+        let mut rules: Vec<usize> = found.iter().map(|a| a.rule).collect();
+        rules.sort_unstable();
+        rules.dedup();
+        let pairs = if rules.len() == found.len() {
+            String::new()
+        } else {
+            format!(" ({} pairs)", found.len())
+        };
+        return Ok(Outcome::fail(
+            format!("{} {what}{pairs}; {CAVEAT}", rules.len()),
+            e,
+        ));
+    }
+    if !why.is_empty() {
+        let more = if why.len() > 3 {
+            format!(" (and {} more)", why.len() - 3)
+        } else {
+            String::new()
+        };
+        return Err(Unknown(format!(
+            "none found, but {} pair(s) could not be decided: {}{more}",
+            why.len(),
+            why[..why.len().min(3)].join("; ")
+        )));
+    }
+    Ok(Outcome::pass(
+        format!(
+            "none among {} enabled first-match rules; {CAVEAT}",
+            analysis.compared
+        ),
+        Vec::new(),
+    ))
+}
 
 fn forward_label(index: usize, pf: &Value) -> String {
     let descr = text(pf, "descr");
