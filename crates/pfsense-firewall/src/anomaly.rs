@@ -414,8 +414,9 @@ fn opaque(key: String, envelope: Iv, nonempty: bool, why: String) -> Dim {
 }
 
 impl FirewallModel {
-    /// The rule anomalies among the enabled user rules (see the module documentation).
-    /// `raw` is the API's rule list the model was built from (for fields the model leaves out).
+    /// The rule anomalies among the enabled user rules (see the module documentation). Fields
+    /// the model leaves out (gateway, limiters, queues, TCP flags) are read from the API answer
+    /// the model was built from (`self.source.rules`).
     pub fn rule_anomalies(&self) -> Analysis {
         let raw: Vec<Value> = self.source.rules.as_array().cloned().unwrap_or_default();
         let mut analysis = Analysis::default();
