@@ -94,7 +94,15 @@ pub fn scrub(text: &str) -> String {
     out
 }
 
-/// Scrub every string (and object key) of a JSON value in place.
+/// Whether `text` is, as a whole, a remembered secret value.
+fn is_remembered(text: &str) -> bool {
+    let seen = SEEN.read().unwrap_or_else(|e| e.into_inner());
+    seen.iter().any(|v| v == text)
+}
+
+/// Scrub every string of a JSON value in place. An object key is replaced only when it is a
+/// secret as a whole: keys are field names, and scrubbing a short secret out of them (`motp`
+/// from `motp_enable`) would garble the object's shape rather than hide anything.
 pub fn scrub_value(value: &mut Value) {
     match value {
         Value::String(s) => {
@@ -108,7 +116,12 @@ pub fn scrub_value(value: &mut Value) {
             let old = std::mem::take(map);
             for (k, mut v) in old {
                 scrub_value(&mut v);
-                map.insert(scrub(&k), v);
+                let key = if is_remembered(&k) {
+                    SCRUBBED.to_string()
+                } else {
+                    k
+                };
+                map.insert(key, v);
             }
         }
         _ => {}
@@ -163,5 +176,13 @@ mod tests {
             v,
             json!({"message": "echo <redacted> here", "<redacted>": [1, "<redacted>"]})
         );
+    }
+
+    #[test]
+    fn keys_that_only_contain_a_secret_keep_their_name() {
+        remember("Kq7w");
+        let mut v = json!({"Kq7w_enable": true, "note": "pin Kq7w"});
+        scrub_value(&mut v);
+        assert_eq!(v, json!({"Kq7w_enable": true, "note": "pin <redacted>"}));
     }
 }
