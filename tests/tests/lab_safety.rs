@@ -117,9 +117,9 @@ fn settled(rule: &str) -> String {
         .filter(|l| !l.is_empty())
         .filter(|l| {
             // `<x></x>`: an empty element
-            !l.strip_prefix('<')
+            l.strip_prefix('<')
                 .and_then(|r| r.split_once('>'))
-                .is_some_and(|(name, rest)| rest == format!("</{name}>"))
+                .is_none_or(|(name, rest)| rest != format!("</{name}>"))
         })
         .collect::<Vec<_>>()
         .join("\n")
