@@ -399,7 +399,7 @@ impl Ruleset {
         if r.af.is_some_and(|a| a != af) {
             return false;
         }
-        if !r.protos.is_empty() && !r.protos.iter().any(|x| *x == p.proto) {
+        if !r.protos.is_empty() && !r.protos.contains(&p.proto) {
             return false;
         }
         if let Some(f) = &r.from
