@@ -154,7 +154,15 @@ async fn mutation_without_confirm_sends_nothing_and_returns_the_exact_request() 
             .contains("pfsense_firewall_apply")
     );
     assert!(text(&r).contains("confirm: true"));
-    assert!(rec.requests().is_empty(), "a preview sends nothing");
+    // The only request: the REST API version, read to decide whether pfrest's dry run can be
+    // sent (safety/dry_run.rs); no write.
+    assert!(
+        rec.requests()
+            .iter()
+            .all(|q| q.method == "GET" && q.path == "/api/v2/system/restapi/version"),
+        "a preview sends no write: {:?}",
+        rec.requests()
+    );
 
     // Destructive previews say so, and DELETE previews carry the query string.
     let r = s
