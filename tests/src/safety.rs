@@ -133,6 +133,21 @@ pub struct Session {
 }
 
 impl Session {
+    /// The binary with its audit log (`audit.jsonl`), journal (`journal.sqlite`) and stderr
+    /// (`stderr.log`) in `dir`, every tool listed (full mode), plus `env`.
+    pub async fn start_in(dir: &Path, env: &[(String, String)], human: Human) -> Session {
+        let args = [
+            "--audit-log".to_string(),
+            dir.join("audit.jsonl").display().to_string(),
+            "--journal".to_string(),
+            dir.join("journal.sqlite").display().to_string(),
+        ];
+        let args: Vec<&str> = args.iter().map(String::as_str).collect();
+        let mut env = env.to_vec();
+        env.push(("PFSENSE_TOOL_MODE".into(), "full".into()));
+        Session::start(&args, &env, human, Some(&dir.join("stderr.log"))).await
+    }
+
     pub async fn start(
         args: &[&str],
         env: &[(String, String)],

@@ -19,22 +19,7 @@ use tests::mcp::text;
 use tests::safety::{Human, HumanAnswer, Session};
 
 async fn session(lab: &RunningLab, dir: &Path) -> Session {
-    let args = [
-        "--audit-log".to_string(),
-        dir.join("audit.jsonl").display().to_string(),
-        "--journal".to_string(),
-        dir.join("journal.sqlite").display().to_string(),
-    ];
-    let args: Vec<&str> = args.iter().map(String::as_str).collect();
-    let mut env = lab.env();
-    env.push(("PFSENSE_TOOL_MODE".into(), "full".into()));
-    Session::start(
-        &args,
-        &env,
-        Human::new(false, HumanAnswer::Accept),
-        Some(&dir.join("stderr.log")),
-    )
-    .await
+    Session::start_in(dir, &lab.env(), Human::new(false, HumanAnswer::Accept)).await
 }
 
 fn confirmed(mut args: Value) -> Value {

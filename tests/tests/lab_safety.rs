@@ -48,22 +48,7 @@ fn lab() -> Option<RunningLab> {
 }
 
 async fn start(lab: &RunningLab, dir: &Path) -> Session {
-    let args = [
-        "--audit-log".to_string(),
-        dir.join("audit.jsonl").display().to_string(),
-        "--journal".to_string(),
-        dir.join("journal.sqlite").display().to_string(),
-    ];
-    let args: Vec<&str> = args.iter().map(String::as_str).collect();
-    let mut env = lab.env();
-    env.push(("PFSENSE_TOOL_MODE".into(), "full".into()));
-    Session::start(
-        &args,
-        &env,
-        Human::new(false, HumanAnswer::Accept),
-        Some(&dir.join("stderr.log")),
-    )
-    .await
+    Session::start_in(dir, &lab.env(), Human::new(false, HumanAnswer::Accept)).await
 }
 
 async fn aliases(s: &Session) -> Vec<Value> {

@@ -342,22 +342,10 @@ fn files_text(dir: &Path) -> Vec<(String, String)> {
         .collect()
 }
 
-fn start_args(dir: &Path) -> Vec<String> {
-    vec![
-        "--audit-log".into(),
-        dir.join("audit.jsonl").display().to_string(),
-        "--journal".into(),
-        dir.join("journal.sqlite").display().to_string(),
-    ]
-}
-
 async fn start(env: Vec<(String, String)>, dir: &Path, human: Human) -> Session {
-    let args = start_args(dir);
-    let args: Vec<&str> = args.iter().map(String::as_str).collect();
     let mut env = env;
-    env.push(("PFSENSE_TOOL_MODE".into(), "full".into()));
     env.push(("PFSENSE_LOG".into(), "trace".into()));
-    Session::start(&args, &env, human, Some(&dir.join("stderr.log"))).await
+    Session::start_in(dir, &env, human).await
 }
 
 #[tokio::test]
