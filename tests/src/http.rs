@@ -94,6 +94,21 @@ impl HttpServer {
         std::fs::read_to_string(&self.stderr_file).unwrap_or_default()
     }
 
+    /// Whether stderr comes to contain `needle` within `limit`: a log line may be written just
+    /// after the answer the test already holds.
+    pub fn stderr_comes_to_contain(&self, needle: &str, limit: Duration) -> bool {
+        let deadline = Instant::now() + limit;
+        loop {
+            if self.stderr().contains(needle) {
+                return true;
+            }
+            if Instant::now() >= deadline {
+                return false;
+            }
+            std::thread::sleep(Duration::from_millis(50));
+        }
+    }
+
     /// SIGTERM, then wait up to `limit` for a clean exit; the exit status.
     pub fn terminate(&mut self, limit: Duration) -> Option<std::process::ExitStatus> {
         let _ = Command::new("kill")

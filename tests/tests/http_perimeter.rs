@@ -369,7 +369,7 @@ async fn an_address_that_keeps_guessing_tokens_is_locked_out() {
     let body = resp.text().await.unwrap();
     assert!(body.contains("failed authentication attempts"), "{body}");
     assert!(
-        server.stderr().contains("locked out"),
+        server.stderr_comes_to_contain("locked out", std::time::Duration::from_secs(10)),
         "{}",
         server.stderr()
     );

@@ -655,15 +655,15 @@ fn the_lab_reads_a_weak_and_a_hardened_config_xml_through_pfrest() {
     // The rest, by hand: the admin keeps the reference's "pfsense" password (the probe works
     // where BasicAuth is on, and cannot tell where it is off); admin stays enabled (its key is
     // the one in use); the REST API answers on every interface in both; the lab reports
-    // pfSense 2.8.1 (current) and cannot name the REST API's version (pfrest answers
-    // `current_version: "unknown"` when `pkg-static info` is silent, as the lab's stand-in is).
+    // pfSense 2.8.1 (current), and its `pkg-static info` stand-in names the pfrest version it
+    // runs (v2.7.1), which is behind the newest the audit knows (v2.10.0).
     for (id, want_weak, want_hard) in [
         ("PFS-AUTH-001", "non_compliant", "unknown"),
         ("PFS-AUTH-002", "non_compliant", "non_compliant"),
         ("PFS-API-002", "non_compliant", "non_compliant"),
         ("PFS-MGMT-003", "compliant", "compliant"),
         ("PFS-UPD-001", "compliant", "compliant"),
-        ("PFS-UPD-002", "unknown", "unknown"),
+        ("PFS-UPD-002", "non_compliant", "non_compliant"),
         ("PFS-DNS-001", "unknown", "unknown"),
     ] {
         if weak[id].0 != want_weak {
