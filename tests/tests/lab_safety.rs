@@ -329,7 +329,7 @@ async fn previews_write_nothing_and_a_stale_fingerprint_is_refused() {
         assert_eq!(v["preview"], true, "{tool}: {v}");
         assert_eq!(v["executed"], false, "{tool}: {v}");
         assert!(
-            text(&r).contains("Preview only, nothing was sent"),
+            text(&r).contains("Preview only, nothing was changed"),
             "{}",
             text(&r)
         );

@@ -247,7 +247,7 @@ pub fn preview(
         structured["apply"] = Value::String(note.clone());
     }
     let mut text = format!(
-        "Preview only, nothing was sent. {} {} would be sent to the firewall ({} risk).",
+        "Preview only, nothing was changed. {} {} would be sent to the firewall ({} risk).",
         request.method,
         redacted_request.path_and_query(),
         def.risk.as_str()

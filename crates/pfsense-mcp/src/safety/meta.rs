@@ -204,7 +204,7 @@ pub async fn undo(
         );
         return ok(
             format!(
-                "Preview only, nothing was sent. Undoing would:\n{}\nCall pfsense_undo again with the same arguments and `confirm: true` to do it.",
+                "Preview only, nothing was changed. Undoing would:\n{}\nCall pfsense_undo again with the same arguments and `confirm: true` to do it.",
                 lines.join("\n")
             ),
             json!({"preview": true, "executed": false, "plan": plans}),
