@@ -282,7 +282,45 @@ impl Lab {
             release,
         };
         lab.wait_ready(options.ready_timeout)?;
+        lab.settle_first_apply()?;
         Ok(lab)
+    }
+
+    /// Run the first filter apply now and keep the config it leaves as the pristine one.
+    /// pfSense's `refresh_gateways()` (gwlb.inc) saves the dynamic gateways missing from
+    /// config.xml (`WAN_DHCP6` in the reference config) with `write_config("Synced configured
+    /// gateways")` on the first apply. pfrest runs that apply in a background dispatcher which
+    /// loaded config.xml when it started, so a change saved while it runs was overwritten by its
+    /// stale copy (seen in bank runs: deleted aliases and rules came back). A real box synced its
+    /// gateways long ago; here every reset now starts from the synced config.
+    fn settle_first_apply(&self) -> Result<(), LabError> {
+        let (status, body) = self
+            .request("POST", "/api/v2/firewall/apply", Some("{}"))
+            .map_err(|source| LabError::Io {
+                what: "run the first filter apply".into(),
+                source,
+            })?;
+        if status != 200 {
+            return Err(LabError::BuildStep {
+                step: "run the first filter apply".into(),
+                status: status.to_string(),
+                log: body,
+            });
+        }
+        let root = &self.inner.layout.root;
+        if !wait_dispatchers_done(root, Duration::from_secs(180)) {
+            return Err(LabError::BuildStep {
+                step: "wait for the first filter apply".into(),
+                status: "still running after 180 s".into(),
+                log: self.log_tail(),
+            });
+        }
+        let layout = &self.inner.layout;
+        fs::copy(layout.config(), &layout.pristine_config).map_err(|source| LabError::Io {
+            what: "keep the config after the first apply as the pristine one".into(),
+            source,
+        })?;
+        self.reset()
     }
 
     /// `http://127.0.0.1:PORT` (no TLS; put a proxy in front if a test needs it).
@@ -510,20 +548,9 @@ impl Running {
 /// one finishing after a reset would write the old state back. They run `dispatch.sh` /
 /// `manage.php notifydispatcher` and hold `/tmp/<Dispatcher>-<uniqid>.pid` while they run.
 fn stop_dispatchers(root: &Path) {
-    let is_dispatcher = |pid: i32| {
-        fs::read(format!("/proc/{pid}/cmdline"))
-            .map(|c| {
-                let c = String::from_utf8_lossy(&c);
-                c.contains("dispatch.sh") || c.contains("notifydispatcher")
-            })
-            .unwrap_or(false)
-    };
     let deadline = Instant::now() + Duration::from_secs(5);
     loop {
-        let running: Vec<i32> = processes_rooted_in(root)
-            .into_iter()
-            .filter(|pid| is_dispatcher(*pid))
-            .collect();
+        let running = running_dispatchers(root);
         if running.is_empty() || Instant::now() > deadline {
             break;
         }
@@ -544,6 +571,41 @@ fn stop_dispatchers(root: &Path) {
             }
         }
     }
+}
+
+/// The lab's pfrest dispatcher processes (`dispatch.sh` / `manage.php notifydispatcher`).
+fn running_dispatchers(root: &Path) -> Vec<i32> {
+    let is_dispatcher = |pid: &i32| {
+        fs::read(format!("/proc/{pid}/cmdline"))
+            .map(|c| {
+                let c = String::from_utf8_lossy(&c);
+                c.contains("dispatch.sh") || c.contains("notifydispatcher")
+            })
+            .unwrap_or(false)
+    };
+    processes_rooted_in(root)
+        .into_iter()
+        .filter(is_dispatcher)
+        .collect()
+}
+
+/// Wait until no dispatcher has run for a second (a dispatcher can start another); false when
+/// some still run at the timeout.
+fn wait_dispatchers_done(root: &Path, timeout: Duration) -> bool {
+    let deadline = Instant::now() + timeout;
+    let mut idle_since: Option<Instant> = None;
+    while Instant::now() < deadline {
+        if running_dispatchers(root).is_empty() {
+            let since = *idle_since.get_or_insert_with(Instant::now);
+            if since.elapsed() >= Duration::from_secs(1) {
+                return true;
+            }
+        } else {
+            idle_since = None;
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    false
 }
 
 /// Wait until no process has the lab's root as its root directory (the namespace's processes die
