@@ -22,29 +22,15 @@ fn confirmed(mut args: Value) -> Value {
     args
 }
 
-/// A lab whose first filter reload has already run. pfSense's `refresh_gateways()` (gwlb.inc)
-/// saves the dynamic gateways it finds missing from config.xml (`WAN_DHCP6` in the lab's
-/// config) with `write_config("Synced configured gateways")`. The first apply after a start runs
-/// it in pfrest's background dispatcher, which loaded config.xml when it started: a change saved
-/// while it runs is overwritten by its stale copy (seen: an alias update made right after an
-/// apply was lost). A real box saved its gateways long ago; here one apply, waited for, does it.
+/// The lab ran its first filter apply at start (pfrest-lab's `settle_first_apply`), so its
+/// gateways are saved and no background apply can overwrite what a test saves.
 fn lab() -> Option<RunningLab> {
     let lab = tests::lab::start("v2.7.1")?;
-    let (status, body) = lab
-        .lab
-        .request("POST", "/api/v2/firewall/apply", Some("{}"))
-        .expect("the lab answers");
-    assert_eq!(status, 200, "{body}");
-    for _ in 0..600 {
-        if lab.config_xml().contains("<name>WAN_DHCP6</name>") {
-            return Some(lab);
-        }
-        std::thread::sleep(std::time::Duration::from_millis(100));
-    }
-    panic!(
-        "the lab's first apply never saved its gateways: {}",
-        lab.lab.log_tail()
+    assert!(
+        lab.config_xml().contains("<name>WAN_DHCP6</name>"),
+        "the lab started without its first apply's gateways"
     );
+    Some(lab)
 }
 
 async fn start(lab: &RunningLab, dir: &Path) -> Session {

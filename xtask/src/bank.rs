@@ -418,6 +418,7 @@ async fn run_task(
         });
     }
 
+    target.settle().await;
     for (i, step) in task.cleanup.iter().enumerate() {
         if let Err(e) = http_step(access, step, &mut saved).await {
             failures.push(format!("cleanup step {} failed: {e}", i + 1));

@@ -445,6 +445,15 @@ impl Lab {
         Ok(key)
     }
 
+    /// Wait until pfrest's background dispatchers (applies and the like) have finished, at most
+    /// `timeout`; false when some still run. An apply's dispatcher loaded config.xml when it
+    /// started and can save it again when it ends (pfSense's `install_cron_job()` for schedules
+    /// does), so a change made before then may be overwritten: callers that delete what they
+    /// created wait first.
+    pub fn wait_idle(&self, timeout: Duration) -> bool {
+        wait_dispatchers_done(&self.inner.layout.root, timeout)
+    }
+
     /// One request to the lab with the admin's BasicAuth: status and body.
     pub fn request(
         &self,

@@ -195,6 +195,18 @@ impl Target {
         }
     }
 
+    /// Let background work the task started finish before its cleanup: the lab's apply
+    /// dispatchers can save a config they loaded before the cleanup's deletes (seen:
+    /// firewall-schedule-rule's rule came back). Waiting has no cost on the other targets.
+    pub async fn settle(&self) {
+        if let Target::Lab(lab) = self {
+            let idle = tokio::task::block_in_place(|| lab.wait_idle(Duration::from_secs(60)));
+            if !idle {
+                tracing::warn!("the lab's background dispatchers still ran after 60 s");
+            }
+        }
+    }
+
     pub fn describe(&self) -> &'static str {
         match self {
             Target::Emulator(_) => "emulator (reset to its seed before every task)",
