@@ -4,24 +4,11 @@
 //! prints the reason and is skipped, so a developer without root or PHP can still run the rest.
 
 use pfrest_lab::{Lab, LabOptions};
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 
 /// The sources directory: `PFREST_LAB_SOURCES`, else `../shared/third-party` beside the checkout.
 pub fn sources() -> PathBuf {
-    std::env::var_os("PFREST_LAB_SOURCES")
-        .map(PathBuf::from)
-        .unwrap_or_else(|| Path::new(env!("CARGO_MANIFEST_DIR")).join("../../shared/third-party"))
-}
-
-/// Why the lab cannot run here, if it cannot.
-pub fn unavailable() -> Option<String> {
-    pfrest_lab::preflight()
-        .err()
-        .map(|e| e.to_string())
-        .or_else(|| {
-            (!sources().is_dir())
-                .then(|| format!("no sources directory at {}", sources().display()))
-        })
+    pfrest_lab::test_sources()
 }
 
 /// A lab running pfrest `version` (`v2.7.1`, `v2.10.0`, …) with KeyAuth on, or `None` (printed)
@@ -53,11 +40,7 @@ impl RunningLab {
 
 /// Start a lab of `version`, or say why not (a panic in CI, a printed skip elsewhere).
 pub fn start(version: &str) -> Option<RunningLab> {
-    if let Some(reason) = unavailable() {
-        if std::env::var_os("CI").is_some() {
-            panic!("the pfrest lab cannot run in CI: {reason}");
-        }
-        eprintln!("skipping: the pfrest lab cannot run here: {reason}");
+    if !pfrest_lab::test_may_start(&sources()) {
         return None;
     }
     let mut options = LabOptions::new(sources()).version(version);
@@ -75,11 +58,7 @@ pub fn start(version: &str) -> Option<RunningLab> {
 /// API settings. The caller writes its own API key into the config (see [`key_hash`]) and passes
 /// the key, which [`RunningLab::env`] then hands to the binary.
 pub fn start_with_config(version: &str, config_xml: &str, api_key: &str) -> Option<RunningLab> {
-    if let Some(reason) = unavailable() {
-        if std::env::var_os("CI").is_some() {
-            panic!("the pfrest lab cannot run in CI: {reason}");
-        }
-        eprintln!("skipping: the pfrest lab cannot run here: {reason}");
+    if !pfrest_lab::test_may_start(&sources()) {
         return None;
     }
     let file = tempfile::NamedTempFile::new().expect("a temporary config.xml");

@@ -147,6 +147,33 @@ impl LabOptions {
     }
 }
 
+/// The sources directory of test runs: `PFREST_LAB_SOURCES`, else `shared/third-party` beside
+/// the checkout (where CI copies it).
+pub fn test_sources() -> PathBuf {
+    std::env::var_os("PFREST_LAB_SOURCES")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| {
+            Path::new(env!("CARGO_MANIFEST_DIR")).join("../../../shared/third-party")
+        })
+}
+
+/// Whether a test may start a lab from `sources`. In CI (`CI` set) a missing requirement fails
+/// the test with the reason; elsewhere the reason is printed and the test skips, so a developer
+/// without root or PHP can still run the rest.
+pub fn test_may_start(sources: &Path) -> bool {
+    let reason = preflight().err().map(|e| e.to_string()).or_else(|| {
+        (!sources.is_dir()).then(|| format!("no sources directory at {}", sources.display()))
+    });
+    let Some(reason) = reason else {
+        return true;
+    };
+    if std::env::var_os("CI").is_some() {
+        panic!("the pfrest lab cannot run in CI: {reason}");
+    }
+    eprintln!("skipping: the pfrest lab cannot run here: {reason}");
+    false
+}
+
 /// Check what the lab needs from the host before touching anything.
 pub fn preflight() -> Result<(), LabError> {
     if !nix::unistd::Uid::effective().is_root() {

@@ -6,30 +6,15 @@
 use pfrest_lab::{Lab, LabOptions};
 use reqwest::blocking::Client;
 use serde_json::{Value, json};
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 
 fn sources() -> PathBuf {
-    std::env::var_os("PFREST_LAB_SOURCES")
-        .map(PathBuf::from)
-        .unwrap_or_else(|| {
-            Path::new(env!("CARGO_MANIFEST_DIR")).join("../../../shared/third-party")
-        })
+    pfrest_lab::test_sources()
 }
 
 /// Start a lab, or say why not: a failure in CI, a printed skip elsewhere.
 fn start(version: &str) -> Option<Lab> {
-    let requirement = pfrest_lab::preflight()
-        .err()
-        .map(|e| e.to_string())
-        .or_else(|| {
-            (!sources().is_dir())
-                .then(|| format!("no sources directory at {}", sources().display()))
-        });
-    if let Some(reason) = requirement {
-        if std::env::var_os("CI").is_some() {
-            panic!("the pfrest lab cannot run in CI: {reason}");
-        }
-        eprintln!("skipping: the pfrest lab cannot run here: {reason}");
+    if !pfrest_lab::test_may_start(&sources()) {
         return None;
     }
     let mut options = LabOptions::new(sources()).version(version);
