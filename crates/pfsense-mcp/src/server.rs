@@ -808,12 +808,16 @@ impl PfSenseServer {
 
 impl ServerHandler for PfSenseServer {
     // MCP logging is deprecated (SEP-2577) but still in the 2025-11-25 protocol clients speak.
+    // Prompts: rmcp's default handler answers `prompts/list` (with none), and 2026-07-28
+    // requires a server that answers it to declare the capability (SEP-2575; the conformance
+    // suite's server-stateless scenario checks it). Declared, the list stays empty.
     #[allow(deprecated)]
     fn get_info(&self) -> ServerConfig {
         ServerConfig::new(
             ServerCapabilities::builder()
                 .enable_tools()
                 .enable_logging()
+                .enable_prompts()
                 .build(),
         )
         .with_server_info(Implementation::new(
