@@ -26,6 +26,32 @@ fn profile_dir() -> PathBuf {
         .expect("test binary lives in target/<profile>/deps")
 }
 
+/// `cargo` with the environment a shell would give it. cargo runs a test with the test crate's
+/// `CARGO_PKG_*`, `CARGO_MANIFEST_*`, `CARGO_CRATE_NAME`…; ring's build script tracks several of
+/// them (`rerun-if-env-changed`), so a nested build inheriting them rebuilds ring and everything
+/// above it, and the next shell build rebuilds them back (xtask's `cargo::command` does the same).
+pub fn shell_cargo() -> Command {
+    let program = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
+    let mut cmd = Command::new(program);
+    for (name, _) in std::env::vars_os() {
+        let name = name.to_string_lossy();
+        let set_for_the_running_crate = [
+            "CARGO_PKG_",
+            "CARGO_MANIFEST_",
+            "CARGO_CRATE_",
+            "CARGO_BIN_",
+            "CARGO_PRIMARY_",
+            "CARGO_TARGET_TMPDIR",
+        ]
+        .iter()
+        .any(|prefix| name.starts_with(prefix));
+        if set_for_the_running_crate {
+            cmd.env_remove(name.as_ref());
+        }
+    }
+    cmd
+}
+
 /// Path of a workspace binary, built with `cargo build` first so tests never run a stale one.
 /// `PFSENSE_MCP_BIN` (or `<NAME>_BIN` upper-cased) overrides it.
 pub fn workspace_binary(package: &str, bin: &str) -> PathBuf {
@@ -40,13 +66,9 @@ pub fn workspace_binary(package: &str, bin: &str) -> PathBuf {
     if !built.iter().any(|b| b == bin) {
         let profile = profile_dir();
         let release = profile.file_name().is_some_and(|n| n == "release");
-        let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
-        let mut cmd = Command::new(cargo);
+        let mut cmd = shell_cargo();
         cmd.args(["build", "--quiet", "-p", package, "--bin", bin])
-            .env("CARGO_TARGET_DIR", target_dir())
-            // The test process has CARGO_MANIFEST_DIR set; ring's build script tracks it, so
-            // passing it on would make this build and a shell `cargo build` rebuild each other.
-            .env_remove("CARGO_MANIFEST_DIR");
+            .env("CARGO_TARGET_DIR", target_dir());
         if release {
             cmd.arg("--release");
         }

@@ -268,13 +268,27 @@ fn sigterm_answers_the_call_in_flight_then_exits_0() {
     // The first call waits for the sandbox emulator to start: it is in flight when the
     // signal arrives. stdin stays open, as a client's would.
     writeln!(stdin, r#"{{"jsonrpc":"2.0","id":2,"method":"tools/call","params":{{"name":"pfsense_list_firewall_aliases","arguments":{{}}}}}}"#).unwrap();
+    // The server reads stdin in order: once the ping is answered, the call has been read (a
+    // signal sent earlier could come before the server saw it: nothing would be in flight).
+    writeln!(stdin, r#"{{"jsonrpc":"2.0","id":3,"method":"ping"}}"#).unwrap();
     stdin.flush().unwrap();
+    let mut rest = String::new();
+    loop {
+        line.clear();
+        assert!(
+            out.read_line(&mut line).unwrap() > 0,
+            "the ping was answered"
+        );
+        rest.push_str(&line);
+        if line.contains("\"id\":3") {
+            break;
+        }
+    }
     let kill = Command::new("kill")
         .args(["-TERM", &child.id().to_string()])
         .status()
         .unwrap();
     assert!(kill.success());
-    let mut rest = String::new();
     line.clear();
     while out.read_line(&mut line).unwrap() > 0 {
         rest.push_str(&line);

@@ -271,8 +271,7 @@ fn is_skip_reason(reason: &str) -> bool {
 
 /// Build the product binary with cargo and return its path.
 pub(crate) fn build_binary() -> Result<PathBuf> {
-    let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
-    let output = std::process::Command::new(cargo)
+    let output = crate::cargo::command()
         .args([
             "build",
             "--quiet",

@@ -5,6 +5,7 @@ mod bank;
 mod bench;
 mod bench_build;
 mod bench_http;
+mod cargo;
 mod dist;
 mod exercise;
 mod golden;
