@@ -20,9 +20,6 @@ impl Class {
     }
 }
 
-/// Why `POST /firewall/apply` leaves `aliases` / `natconf` pending in the lab.
-const FIREWALL_APPLY_MARKERS: &str = "the firewall apply leaves `aliases`/`natconf` pending: pfSense clears them in filter_configure_sync(), which a box runs from its check_reload_status daemon on the `filter reload` event filter_configure() sends; the lab runs no check_reload_status (an object's own `apply: true` clears its subsystem and passes)";
-
 /// (task id, class, why).
 pub const LAB_TASK_FAILURES: &[(&str, Class, &str)] = &[
     (
@@ -49,31 +46,6 @@ pub const LAB_TASK_FAILURES: &[(&str, Class, &str)] = &[
         "routing-gateway-static-route",
         Class::Undiagnosed,
         "the routing apply was still pending after the check's 30 s wait in one of two lab runs (passed in the other); pfrest's RoutingApplyDispatcher runs in the background and clears `staticroutes` when it finishes",
-    ),
-    (
-        "firewall-alias-blocklist",
-        Class::LabGap,
-        FIREWALL_APPLY_MARKERS,
-    ),
-    (
-        "firewall-port-forward",
-        Class::LabGap,
-        FIREWALL_APPLY_MARKERS,
-    ),
-    (
-        "firewall-remove-rule-and-alias",
-        Class::LabGap,
-        FIREWALL_APPLY_MARKERS,
-    ),
-    (
-        "operator-block-addresses",
-        Class::LabGap,
-        FIREWALL_APPLY_MARKERS,
-    ),
-    (
-        "operator-firewall-log",
-        Class::LabGap,
-        "the lab's firewall log is empty: its stand-ins run no pf, so filterlog writes nothing for the tool to parse",
     ),
     (
         "diagnostics-arp-lookup",
