@@ -730,6 +730,71 @@ async fn read_only_tools_answer(s: &McpSession) {
     assert!(audit["counts"]["non_compliant"].is_number(), "{audit}");
 }
 
+/// The seeded firewall log (the emulator's `FirewallLog` seed; the lab's stand-in filter.log with
+/// the same entry on its WAN NIC): one block of 198.51.100.9 to WAN's 10.0.2.15 tcp/22 by
+/// pfSense's default deny (tracker 1000000103, as the lab's own rules.debug numbers it), parsed,
+/// filtered by interface name through the interface's device, joined to its rule, and found by
+/// the traffic explanation of the same connection.
+async fn seeded_firewall_log_is_read(s: &McpSession, wan_device: &str) {
+    let (md, log) = call(
+        s,
+        "pfsense_firewall_log",
+        json!({"action": "block", "interface": "wan", "top": 5}),
+    )
+    .await;
+    assert_eq!(
+        (
+            &log["total_lines"],
+            &log["parsed"],
+            &log["rejected_count"],
+            &log["matched"]
+        ),
+        (&json!(1), &json!(1), &json!(0), &json!(1)),
+        "{md}"
+    );
+    let entry = &log["entries"][0];
+    assert_eq!(entry["entry"]["interface"], wan_device, "{entry}");
+    assert_eq!(entry["rule"]["descr"], "Default deny rule IPv4", "{entry}");
+    let summary = &log["summary"];
+    assert_eq!(
+        summary["top_blocked_sources"][0]["key"], "198.51.100.9",
+        "{summary}"
+    );
+    assert_eq!(
+        summary["top_blocked_ports"][0]["key"], "tcp/22",
+        "{summary}"
+    );
+    assert_eq!(
+        summary["hits_per_rule"][0]["tracker"], 1000000103,
+        "{summary}"
+    );
+    assert!(
+        md.contains("Default deny rule IPv4 (tracker 1000000103)"),
+        "{md}"
+    );
+    let (_, on_lan) = call(s, "pfsense_firewall_log", json!({"interface": "lan"})).await;
+    assert_eq!(on_lan["matched"], 0, "{on_lan}");
+    let (md, explained) = call(
+        s,
+        "pfsense_explain_traffic",
+        json!({"src": "198.51.100.9", "dst": "10.0.2.15", "protocol": "tcp", "dst_port": 22,
+               "interface": "wan", "direction": "in"}),
+    )
+    .await;
+    assert_eq!(
+        explained["log_lines"].as_array().map(Vec::len),
+        Some(1),
+        "{md}"
+    );
+}
+
+#[tokio::test]
+async fn seeded_firewall_log_on_the_emulator() {
+    let s = sandbox(&["--read-only"]).await;
+    seeded_firewall_log_is_read(&s, "em0").await;
+    s.close().await;
+}
+
 #[tokio::test]
 async fn block_addresses_carried_out_on_the_emulator() {
     let s = sandbox(&[]).await;
@@ -744,6 +809,7 @@ async fn every_operator_tool_on_the_lab() {
     };
     let s = on_lab(&lab, &[], &[]).await;
     read_only_tools_answer(&s).await;
+    seeded_firewall_log_is_read(&s, "vtnet0").await;
     block_addresses_end_to_end(&s).await;
     // After the apply, pfSense's own ruleset holds the block rule with its alias as a table.
     let text = apply_until_written(&lab, "USER_RULE: Block addresses in mcp_blocked_wan");

@@ -26,12 +26,7 @@ mount -t proc proc "$root/proc"
 hostname pfSense
 
 confined() {
-  chroot "$root" /usr/bin/env -i \
-    PATH=/sbin:/usr/local/sbin:/usr/local/bin:/bin:/usr/bin:/usr/sbin \
-    HOME=/root LANG=C.UTF-8 PHP_CLI_SERVER_WORKERS="${workers:-1}" \
-    /usr/bin/setpriv --no-new-privs --inh-caps=-all \
-      --bounding-set=-all,+chown,+dac_override,+dac_read_search,+fowner,+fsetid,+kill,+setuid,+setgid \
-      /usr/bin/setsid "$@"
+  /bin/sh "$(dirname "$0")/confine.sh" "$root" "${workers:-1}" "$@"
 }
 
 if [ "$mode" = run ]; then

@@ -6,6 +6,7 @@
 //! never reach the machine it runs on. The lab stops on drop, panic, SIGINT and SIGTERM, leaving
 //! no process, mount or directory behind. See `docs` in the README for the facts it relies on.
 
+mod reload_events;
 mod root;
 
 use std::io::{Read, Write};
@@ -18,7 +19,8 @@ use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
 use std::{fs, io};
 
-pub use root::copy_tree;
+pub use reload_events::{EVENT_SCRIPTS, LOG as RELOAD_EVENTS_LOG};
+pub use root::{FILTER_LOG_SEED, copy_tree};
 
 /// pfSense's sources (the 2.8.0 branch point) inside the sources directory.
 const PFSENSE_TREE: &str = "pfsense-6a92af1";
@@ -251,6 +253,8 @@ struct Running {
     /// Host pid of the `unshare` process; its death ends the namespace (`--kill-child`).
     unshare_pid: i32,
     keeper: Mutex<Option<JoinHandle<()>>>,
+    /// The check_reload_status stand-in (see `reload_events`).
+    events: reload_events::ReloadEvents,
     stopped: Mutex<bool>,
 }
 
@@ -409,6 +413,7 @@ impl Lab {
     pub fn reset(&self) -> Result<(), LabError> {
         let layout = &self.inner.layout;
         let io = |what: String| move |source| LabError::Io { what, source };
+        self.inner.events.clear_queue();
         stop_dispatchers(&layout.root);
         fs::copy(&layout.pristine_config, layout.config())
             .map_err(io("restore config.xml".into()))?;
@@ -427,6 +432,7 @@ impl Lab {
                 }
             }
         }
+        root::seed_filter_log(&layout.root)?;
         let backup = layout.backup_dir();
         for entry in fs::read_dir(&backup).map_err(io("list backups".into()))? {
             let path = entry.map_err(io("list backups".into()))?.path();
@@ -578,6 +584,7 @@ impl Running {
         if let Some(keeper) = lock(&self.keeper).take() {
             let _ = keeper.join();
         }
+        self.events.stop();
         wait_namespace_gone(&self.layout.root);
         if let Err(e) = fs::remove_dir_all(&self.layout.work) {
             tracing::warn!(dir = %self.layout.work.display(), error = %e, "cannot remove the lab's work directory");
@@ -590,9 +597,10 @@ impl Running {
     }
 }
 
-/// End pfrest's background dispatchers (applies, hostname, services) still running in the lab:
-/// one finishing after a reset would write the old state back. They run `dispatch.sh` /
-/// `manage.php notifydispatcher` and hold `/tmp/<Dispatcher>-<uniqid>.pid` while they run.
+/// End pfrest's background dispatchers (applies, hostname, services) and the check_reload_status
+/// stand-in's scripts still running in the lab: one finishing after a reset would write the old
+/// state back. Dispatchers run `dispatch.sh` / `manage.php notifydispatcher` and hold
+/// `/tmp/<Dispatcher>-<uniqid>.pid` and `/tmp/<Dispatcher>.lock` while they run.
 fn stop_dispatchers(root: &Path) {
     let deadline = Instant::now() + Duration::from_secs(5);
     loop {
@@ -612,20 +620,26 @@ fn stop_dispatchers(root: &Path) {
         for entry in entries.flatten() {
             let name = entry.file_name();
             let name = name.to_string_lossy();
-            if name.contains("Dispatcher") && name.ends_with(".pid") {
+            // `manage.php notifydispatcher` holds `/tmp/<Dispatcher>.lock` while it runs and the next
+            // one of its kind waits for it to go: left by a killed one, every later apply of
+            // that kind waited forever (seen in bank runs: applies pending after 30 s).
+            if name.contains("Dispatcher") && (name.ends_with(".pid") || name.ends_with(".lock")) {
                 let _ = fs::remove_file(entry.path());
             }
         }
     }
 }
 
-/// The lab's pfrest dispatcher processes (`dispatch.sh` / `manage.php notifydispatcher`).
+/// The lab's pfrest dispatcher processes (`dispatch.sh` / `manage.php notifydispatcher`) and
+/// the check_reload_status stand-in's scripts.
 fn running_dispatchers(root: &Path) -> Vec<i32> {
     let is_dispatcher = |pid: &i32| {
         fs::read(format!("/proc/{pid}/cmdline"))
             .map(|c| {
                 let c = String::from_utf8_lossy(&c);
-                c.contains("dispatch.sh") || c.contains("notifydispatcher")
+                c.contains("dispatch.sh")
+                    || c.contains("notifydispatcher")
+                    || reload_events::is_event_script(&c)
             })
             .unwrap_or(false)
     };
@@ -834,12 +848,29 @@ fn spawn_server(
             });
         }
     };
+    let events = match reload_events::ReloadEvents::start(&layout, pid) {
+        Ok(events) => events,
+        Err(source) => {
+            let _ = nix::sys::signal::kill(
+                nix::unistd::Pid::from_raw(pid),
+                nix::sys::signal::Signal::SIGKILL,
+            );
+            let _ = keeper.join();
+            wait_namespace_gone(&layout.root);
+            let _ = fs::remove_dir_all(&layout.work);
+            return Err(LabError::Io {
+                what: "start the check_reload_status stand-in".into(),
+                source,
+            });
+        }
+    };
     static NEXT_ID: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(1);
     let running = Arc::new(Running {
         id: NEXT_ID.fetch_add(1, std::sync::atomic::Ordering::Relaxed),
         layout,
         unshare_pid: pid,
         keeper: Mutex::new(Some(keeper)),
+        events,
         stopped: Mutex::new(false),
     });
     lock(registry()).push(running.clone());

@@ -17,7 +17,12 @@ mod shim {
     pub const PHP_WRAPPER: &str = include_str!("../shims/php-wrapper.sh");
     pub const PHP_INI: &str = include_str!("../shims/php.ini");
     pub const ENTER: &str = include_str!("../shims/enter.sh");
+    pub const CONFINE: &str = include_str!("../shims/confine.sh");
     pub const PACKAGES: &str = include_str!("../shims/packages/packages.php");
+    /// Our stand-in for pfSense's `/etc/rc.filter_configure_sync` (the sources leave `etc/rc.*` out).
+    pub const RC_FILTER_CONFIGURE_SYNC: &str = include_str!("../shims/rc.filter_configure_sync");
+    /// The firewall log's seed (see [`super::FILTER_LOG_SEED`]).
+    pub const FILTER_LOG: &str = include_str!("../shims/filter.log");
     /// Certificate sections of pfSense's openssl.cnf, appended to the copy of Debian's.
     pub const OPENSSL_SECTIONS: &str = include_str!("../shims/openssl-sections.cnf");
     /// Empty PEAR classes pfSense loads but only uses at run time (RADIUS, SMTP, HA sync).
@@ -70,6 +75,14 @@ const STANDIN_TOOLS: &[&str] = &[
     "filterdns",
     "dpinger",
 ];
+
+/// The firewall log's seed, a stand-in for what pfSense's `filterlog` writes to
+/// `/var/log/filter.log` (the lab runs no pf, so nothing is ever logged): lines in Netgate's raw
+/// filter log format (BSD syslog header, then the CSV), the same entries as the emulator's
+/// `FirewallLog` seed with the lab's WAN NIC (`vtnet0`, DHCP address 10.0.2.15 from the
+/// pfSense.so stand-in). Tracker 1000000103 is the `Default deny rule IPv4` of the lab's own
+/// `tmp/rules.debug`. Written when the root is built and on every reset.
+pub const FILTER_LOG_SEED: (&str, &str) = ("var/log/filter.log", shim::FILTER_LOG);
 
 /// Log files pfrest's status/log endpoints read (`LOG_FILE_TRAITS_FILE_NOT_FOUND` without them).
 const SYSLOG_FILES: &[&str] = &[
@@ -139,6 +152,8 @@ pub struct Layout {
     pub work: PathBuf,
     pub root: PathBuf,
     pub enter_script: PathBuf,
+    /// `confine.sh`: chroot, clean environment, capabilities bounded (enter.sh and nsenter use it).
+    pub confine_script: PathBuf,
     pub pristine_config: PathBuf,
 }
 
@@ -148,6 +163,7 @@ impl Layout {
             work: work.to_path_buf(),
             root: work.join("root"),
             enter_script: work.join("enter.sh"),
+            confine_script: work.join("confine.sh"),
             pristine_config: work.join("pristine-config.xml"),
         }
     }
@@ -304,6 +320,7 @@ pub fn assemble(layout: &Layout, sources: &Sources, config_xml: &str) -> Result<
     for log in SYSLOG_FILES {
         write(&root.join("var/log").join(log), "", 0o644)?;
     }
+    seed_filter_log(root)?;
 
     // /etc: the host's (users, PHP's conf.d, alternatives), then pfSense's includes over it.
     copy_tree(Path::new("/etc"), &root.join("etc"))?;
@@ -366,6 +383,11 @@ pub fn assemble(layout: &Layout, sources: &Sources, config_xml: &str) -> Result<
     }
     write(&root.join("usr/local/etc/php.ini"), shim::PHP_INI, 0o644)?;
     write(&root.join("usr/local/bin/php"), shim::PHP_WRAPPER, 0o755)?;
+    write(
+        &root.join("etc/rc.filter_configure_sync"),
+        shim::RC_FILTER_CONFIGURE_SYNC,
+        0o755,
+    )?;
     for tool in STANDIN_TOOLS {
         for dir in ["sbin", "usr/local/sbin"] {
             symlink(
@@ -376,10 +398,17 @@ pub fn assemble(layout: &Layout, sources: &Sources, config_xml: &str) -> Result<
         }
     }
     write(&layout.enter_script, shim::ENTER, 0o755)?;
+    write(&layout.confine_script, shim::CONFINE, 0o755)?;
 
     write(&layout.pristine_config, config_xml, 0o644)?;
     write(&layout.config(), config_xml, 0o644)?;
     Ok(())
+}
+
+/// Write the firewall log's seed ([`FILTER_LOG_SEED`]) over whatever the log holds.
+pub fn seed_filter_log(root: &Path) -> Result<(), LabError> {
+    let (path, text) = FILTER_LOG_SEED;
+    write(&root.join(path), text, 0o644)
 }
 
 /// Certificate and request generation name sections of pfSense's openssl.cnf (`server`,

@@ -187,6 +187,76 @@ fn reset_restores_the_pristine_config() {
     assert_eq!(with_key(&key), 200);
 }
 
+/// The lines of the firewall log as pfrest's own log model reads them (`/var/log/filter.log*`).
+fn firewall_log(api: &Api) -> Vec<String> {
+    let (status, body) = api.call("GET", "status/logs/firewall", None);
+    assert_eq!(status, 200, "{body}");
+    body["data"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|l| l["text"].as_str().unwrap().to_string())
+        .collect()
+}
+
+#[test]
+fn filter_reload_events_run_filter_configure_sync_and_the_firewall_log_is_seeded() {
+    let Some(lab) = start("v2.7.1") else { return };
+    let api = Api::new(&lab);
+
+    // The seed, in the raw filter log format, blocked by the lab's own default deny rule.
+    let seed = pfrest_lab::FILTER_LOG_SEED.1.trim_end();
+    assert_eq!(firewall_log(&api), vec![seed.to_string()]);
+    assert!(
+        seed.starts_with(
+            "Jan  1 00:01:00 pfSense filterlog[1000]: 5,,,1000000103,vtnet0,match,block,in,4,"
+        ),
+        "{seed}"
+    );
+    let rules = std::fs::read_to_string(lab.root().join("tmp/rules.debug")).unwrap();
+    assert!(
+        rules.contains(
+            "block in log inet all ridentifier 1000000103 label \"Default deny rule IPv4\""
+        ),
+        "{rules}"
+    );
+
+    // A pending alias change. The routing apply's filter_configure() sends `filter reload`; pfrest's
+    // RoutingApplyDispatcher clears only the routing markers itself, so the `aliases` marker goes
+    // only when the check_reload_status stand-in runs filter_configure_sync().
+    let marker = lab.root().join("var/run/aliases.dirty");
+    let (status, body) = api.call(
+        "POST",
+        "firewall/alias",
+        Some(alias("lab_event", "10.9.9.9")),
+    );
+    assert_eq!(status, 200, "{body}");
+    assert!(marker.exists());
+    let (status, body) = api.call("POST", "routing/apply", Some(json!({})));
+    assert_eq!(status, 200, "{body}");
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(60);
+    while marker.exists() && std::time::Instant::now() < deadline {
+        std::thread::sleep(std::time::Duration::from_millis(200));
+    }
+    let events =
+        std::fs::read_to_string(lab.root().join(pfrest_lab::RELOAD_EVENTS_LOG)).unwrap_or_default();
+    assert!(!marker.exists(), "aliases still pending; events: {events}");
+    assert!(events.contains("event `filter reload`: queued"), "{events}");
+    assert!(
+        events.contains("ran /usr/local/bin/php /etc/rc.filter_configure_sync: exit status: 0"),
+        "{events}"
+    );
+
+    // Reset restores the seeded log.
+    let log = lab.root().join("var/log/filter.log");
+    let mut text = std::fs::read_to_string(&log).unwrap();
+    text.push_str("Jan  1 00:02:00 pfSense filterlog[1000]: 5,,,1000000103,vtnet0,match,block,in,4,0x0,,64,0,0,DF,6,tcp,60,203.0.113.5,10.0.2.15,40001,443,0,S,1,,,,\n");
+    std::fs::write(&log, text).unwrap();
+    assert_eq!(firewall_log(&api).len(), 2);
+    lab.reset().unwrap();
+    assert_eq!(firewall_log(&api), vec![seed.to_string()]);
+}
+
 fn host_name() -> String {
     std::fs::read_to_string("/proc/sys/kernel/hostname")
         .unwrap()
