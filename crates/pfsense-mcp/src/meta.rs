@@ -17,7 +17,8 @@ pub struct MetaTool {
     pub read_only: bool,
     pub destructive: bool,
     pub idempotent: bool,
-    /// Listed only in compact mode (the full mode lists every generated tool instead).
+    /// Listed only in compact mode (the full mode lists every generated tool instead; describe
+    /// is listed in both, see `server::listed_tools`).
     pub compact_only: bool,
 }
 

@@ -411,7 +411,9 @@ pub fn failure(def: &ToolDef, call_error: &CallError) -> CallToolResult {
 /// `{error: {message, …}}` on failure. An error result is checked against the schema too (the
 /// TypeScript client validates any structured content), so no property is required. A
 /// generated tool's schema says only that much: typing `data` from the spec's response schemas
-/// would not fit full mode's tools/list budget (100k tokens for 677 tools).
+/// would not fit full mode's tools/list budget (100k tokens for 677 tools). Our own tools'
+/// results are described in their descriptions; typed schemas for them would push compact
+/// mode past its 6k tokens (5.7k with these), so only find / describe have one.
 pub mod output {
     use serde_json::{Map, Value};
     use std::collections::HashMap;

@@ -932,7 +932,9 @@ fn listed_tools(
                 } else if m.name == crate::meta::SELECT_FIREWALL {
                     members.len() > 1
                 } else {
-                    compact && m.compact_only
+                    // Describe in every mode: full mode's listing leaves field documentation
+                    // and large field families (`lean::FOLD_MIN_FIELDS`) to it.
+                    (compact && m.compact_only) || m.name == "pfsense_describe_tool"
                 }
             })
             .map(|m| m.mcp_tool()),

@@ -3,8 +3,11 @@
 //!
 //! The full schema (`Operation::input_schema`) stays the source of truth for validation and for
 //! `pfsense_describe_tool`. The listed form keeps every property, type, enum, bound and
-//! condition, and leaves out what repeats:
+//! condition but the few named below, and leaves out what repeats:
 //! - field prose (one call of `pfsense_describe_tool` gives it);
+//! - the fields a selector enables when there are many (`FOLD_MIN_FIELDS`): the selector says
+//!   how many and that `pfsense_describe_tool` gives them;
+//! - the choices of `sort_order` and `sort_flags`, stated once in the server instructions;
 //! - list items that another tool documents: a nested list of objects whose model has its own
 //!   create tool, and the list body of a PUT, name that tool instead of repeating its schema;
 //! - conditions that many fields share: "only when `method` is `dns_aws`" on thirty fields
