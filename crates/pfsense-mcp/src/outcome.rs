@@ -426,10 +426,11 @@ pub mod output {
     /// `pfsense_describe_tool`.
     pub const DESCRIBE_TOOL: &str = r#"{"type":"object","properties":{"name":{"type":"string"},"description":{"type":"string"},"method":{"type":"string"},"path":{"type":"string"},"risk":{"type":"string"},"input_schema":{"type":"object"},"offered":{"type":"boolean"},"apply_tool":{"type":"string"},"required_packages":{"type":"array","items":{"type":"string"}},"not_offered_because":{"type":"string"}}}"#;
 
+    type Schema = Arc<Map<String, Value>>;
+
     /// The schema text parsed, once per distinct text.
-    pub fn parsed(text: &'static str) -> Arc<Map<String, Value>> {
-        static CACHE: OnceLock<Mutex<HashMap<&'static str, Arc<Map<String, Value>>>>> =
-            OnceLock::new();
+    pub fn parsed(text: &'static str) -> Schema {
+        static CACHE: OnceLock<Mutex<HashMap<&'static str, Schema>>> = OnceLock::new();
         let mut cache = CACHE
             .get_or_init(Default::default)
             .lock()
@@ -441,7 +442,7 @@ pub mod output {
     }
 
     /// The output schema of every generated tool.
-    pub fn generated() -> Arc<Map<String, Value>> {
+    pub fn generated() -> Schema {
         parsed(OBJECT)
     }
 }
