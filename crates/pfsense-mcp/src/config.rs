@@ -64,7 +64,7 @@ pub struct ServeArgs {
     pub page_size: usize,
     /// Which tools tools/list shows. `compact` (the default) lists the daily core tools plus
     /// pfsense_find_tools / pfsense_describe_tool / pfsense_call for everything else (about 5k
-    /// tokens: fits every client). `full` lists every generated tool (about 107k tokens: for
+    /// tokens: fits every client). `full` lists every generated tool (about 100k tokens: for
     /// clients that search their tools themselves, such as Claude Code).
     #[arg(long, env = "PFSENSE_TOOL_MODE", value_enum, default_value_t = crate::discovery::ToolMode::Compact)]
     pub tool_mode: crate::discovery::ToolMode,

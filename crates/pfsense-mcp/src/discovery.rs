@@ -1,7 +1,7 @@
 //! Tool modes and the discovery tools of compact mode: `pfsense_find_tools`,
 //! `pfsense_describe_tool` and `pfsense_call`.
 //!
-//! `full` lists every generated tool (about 107k tokens for all 677). `compact` (the default)
+//! `full` lists every generated tool (about 100k tokens for all 677). `compact` (the default)
 //! lists the core tools an administrator uses daily plus the three discovery tools (about 5k
 //! tokens), which fits every client: Cursor sends only the first 40 tools, smaller contexts
 //! cannot hold 100k tokens of definitions, and Claude Code would hide a large set behind its

@@ -402,3 +402,47 @@ pub fn failure(def: &ToolDef, call_error: &CallError) -> CallToolResult {
         other => error(format!("{} failed: {other}", def.name)),
     }
 }
+
+/// Output schemas: JSON Schema 2020-12 with a root of type object (MCP 2025-11-25), one per
+/// kind of result, shared by the tools that return it.
+///
+/// Every result carries structured content: `{data, paging?, pending_apply?, change_id?, …}`
+/// on success, the preview (`{preview, executed, request, …}`) of an unconfirmed change, and
+/// `{error: {message, …}}` on failure. An error result is checked against the schema too (the
+/// TypeScript client validates any structured content), so no property is required. A
+/// generated tool's schema says only that much: typing `data` from the spec's response schemas
+/// would not fit full mode's tools/list budget (100k tokens for 677 tools). Our own tools'
+/// results are described in their descriptions; typed schemas for them would push compact
+/// mode past its 6k tokens (5.7k with these), so only find / describe have one.
+pub mod output {
+    use serde_json::{Map, Value};
+    use std::collections::HashMap;
+    use std::sync::{Arc, Mutex, OnceLock};
+
+    /// Generated tools, `pfsense_call` and our own tools whose results are objects of their own.
+    pub const OBJECT: &str = r#"{"type":"object"}"#;
+    /// `pfsense_find_tools`.
+    pub const FIND_TOOLS: &str = r#"{"type":"object","properties":{"tools":{"type":"array","items":{"type":"object","properties":{"name":{"type":"string"},"summary":{"type":"string"},"module":{"type":"string"},"risk":{"type":"string"}},"required":["name"]}}}}"#;
+    /// `pfsense_describe_tool`.
+    pub const DESCRIBE_TOOL: &str = r#"{"type":"object","properties":{"name":{"type":"string"},"description":{"type":"string"},"method":{"type":"string"},"path":{"type":"string"},"risk":{"type":"string"},"input_schema":{"type":"object"},"offered":{"type":"boolean"},"apply_tool":{"type":"string"},"required_packages":{"type":"array","items":{"type":"string"}},"not_offered_because":{"type":"string"}}}"#;
+
+    type Schema = Arc<Map<String, Value>>;
+
+    /// The schema text parsed, once per distinct text.
+    pub fn parsed(text: &'static str) -> Schema {
+        static CACHE: OnceLock<Mutex<HashMap<&'static str, Schema>>> = OnceLock::new();
+        let mut cache = CACHE
+            .get_or_init(Default::default)
+            .lock()
+            .unwrap_or_else(|e| e.into_inner());
+        cache
+            .entry(text)
+            .or_insert_with(|| Arc::new(serde_json::from_str(text).unwrap_or_default()))
+            .clone()
+    }
+
+    /// The output schema of every generated tool.
+    pub fn generated() -> Schema {
+        parsed(OBJECT)
+    }
+}

@@ -68,7 +68,9 @@ pub fn mcp_tool(def: &ToolDef) -> Tool {
             annotations = annotations.idempotent(true);
         }
     }
-    Tool::new(def.name, def.description, def.listed()).with_annotations(annotations)
+    Tool::new(def.name, def.description, def.listed())
+        .with_raw_output_schema(crate::outcome::output::generated())
+        .with_annotations(annotations)
 }
 
 /// The firewall the server talks to: ready, or still starting (the sandbox emulator starts in
@@ -391,7 +393,7 @@ impl PfSenseServer {
             "Operates {target} through its REST API ({} tools generated from REST API spec {}). \
              Reads run directly. Every change needs `confirm: true`: without it the tool sends nothing and returns a preview of the exact request. \
              Changes to aliases, NAT, rules, routes, DHCP, DNS, interfaces and VPNs stay pending until their apply tool runs ({}), or pass `apply: true`; the tool description and the result name the apply tool. \
-             List and bulk-delete tools take `query`, filters of the form `field__op: value` (op: exact (default), except, contains, startswith, endswith, in, lt, lte, gt, gte, regex), plus limit, offset and sort_by. \
+             List and bulk-delete tools take `query`, filters of the form `field__op: value` (op: exact (default), except, contains, startswith, endswith, in, lt, lte, gt, gte, regex), plus limit, offset, sort_by, sort_order (SORT_ASC, SORT_DESC) and sort_flags (SORT_REGULAR, SORT_NUMERIC, SORT_STRING, SORT_LOCALE_STRING, SORT_NATURAL, SORT_FLAG_CASE). \
              Object ids are positions in a list and shift after deletes: list again before acting on an id. \
              List tools return a page (total and next offset included); `fields` keeps only the named fields of each object. \
              Tool schemas list every field with its type, choices and conditions; errors name the field that is wrong.",
@@ -934,7 +936,9 @@ fn listed_tools(
                 } else if m.name == crate::meta::SELECT_FIREWALL {
                     members.len() > 1
                 } else {
-                    compact && m.compact_only
+                    // Describe in every mode: full mode's listing leaves field documentation
+                    // and large field families (`lean::FOLD_MIN_FIELDS`) to it.
+                    (compact && m.compact_only) || m.name == "pfsense_describe_tool"
                 }
             })
             .map(|m| m.mcp_tool()),
@@ -946,8 +950,26 @@ fn listed_tools(
             .filter_map(|name| crate::meta::lookup(name))
             .map(|m| m.mcp_tool()),
     );
+    if members.len() > 1 {
+        listed.iter_mut().for_each(declare_firewall);
+    }
     listed.sort_by(|a, b| a.name.cmp(&b.name));
     listed
+}
+
+/// With several firewalls every tool but the selector takes `firewall: NAME` (`take_firewall`):
+/// declared, so that a client which drops undeclared arguments keeps it.
+fn declare_firewall(tool: &mut Tool) {
+    if tool.name == crate::meta::SELECT_FIREWALL {
+        return;
+    }
+    let mut schema = (*tool.input_schema).clone();
+    if let Some(Value::Object(props)) = schema.get_mut("properties") {
+        props
+            .entry("firewall")
+            .or_insert_with(|| serde_json::json!({"type": "string"}));
+    }
+    tool.input_schema = Arc::new(schema);
 }
 
 /// The guards (audit log, journal, limits), with journal rows of the ready firewalls adopted

@@ -3,8 +3,11 @@
 //!
 //! The full schema (`Operation::input_schema`) stays the source of truth for validation and for
 //! `pfsense_describe_tool`. The listed form keeps every property, type, enum, bound and
-//! condition, and leaves out what repeats:
+//! condition but the few named below, and leaves out what repeats:
 //! - field prose (one call of `pfsense_describe_tool` gives it);
+//! - the fields a selector enables when there are many (`FOLD_MIN_FIELDS`): the selector says
+//!   how many and that `pfsense_describe_tool` gives them;
+//! - the choices of `sort_order` and `sort_flags`, stated once in the server instructions;
 //! - list items that another tool documents: a nested list of objects whose model has its own
 //!   create tool, and the list body of a PUT, name that tool instead of repeating its schema;
 //! - conditions that many fields share: "only when `method` is `dns_aws`" on thirty fields
@@ -21,6 +24,16 @@ pub const DEFAULT_LIST_MAX_ITEMS: u64 = 128;
 
 /// Fields that share one condition on the same field are grouped when there are this many.
 const GROUP_MIN_FIELDS: usize = 2;
+
+/// A selector that enables at least this many fields lists only itself: the family it enables
+/// (ACME's 290 DNS-provider fields, LDAP / RADIUS settings, AQM and scheduler parameters, BIND
+/// zone types, OpenVPN server modes, HAProxy actions) is one `pfsense_describe_tool` call away.
+/// Listing them cost 15k tokens and kept full mode above its 100k budget (at 14, full mode
+/// measured 99.8k with `cargo xtask bench --list-only`, at 13 98.3k).
+pub const FOLD_MIN_FIELDS: usize = 13;
+
+/// The list parameters whose choices the server instructions state once.
+pub const LIST_CHOICE_ARGS: &[&str] = &["sort_flags", "sort_order"];
 
 fn literal(v: &Value) -> String {
     match v {
@@ -108,6 +121,22 @@ fn describe_conditions(
         if members.len() < GROUP_MIN_FIELDS || !props.contains_key(*on) {
             continue;
         }
+        if members.len() >= FOLD_MIN_FIELDS {
+            for (_, field) in members {
+                props.remove(*field);
+                grouped.push(field);
+            }
+            if let Some(Value::Object(target)) = props.get_mut(*on) {
+                add_description(
+                    target,
+                    &format!(
+                        "Each value enables its own fields ({} in all, not listed here): pfsense_describe_tool gives them.",
+                        members.len()
+                    ),
+                );
+            }
+            continue;
+        }
         // value → fields, in a stable order.
         let mut by_value: BTreeMap<&str, Vec<&str>> = BTreeMap::new();
         for (value, field) in members {
@@ -158,6 +187,10 @@ fn lean_nested(
         .map(|f| (f.name.as_str(), f.conditions.as_slice()))
         .collect();
     describe_conditions(props, &conditions);
+    prune_required(schema);
+    let Some(Value::Object(props)) = schema.get_mut("properties") else {
+        return;
+    };
     for field in &model.fields {
         if let Some(item_model) = &field.item_model
             && let Some(prop) = props.get_mut(&field.name)
@@ -219,11 +252,6 @@ pub fn listed_schema(
         return schema;
     };
     let model = models.get(&op.model);
-    // The preview that hands out `expect_state` says how to send it back; listing it on 300
-    // tools would cost 2k tokens for an argument nobody sends unprompted.
-    for arg in op.args.iter().filter(|a| a.role == ArgRole::Guard) {
-        props.remove(&arg.name);
-    }
     for arg in &op.args {
         let Some(prop) = props.get_mut(&arg.name) else {
             continue;
@@ -262,7 +290,15 @@ pub fn listed_schema(
                 // Said once, in the server instructions.
                 *prop = json!({"type": "array", "items": {"type": "string"}});
             }
-            ArgRole::Guard => {}
+            ArgRole::Guard => {
+                // Declared, so that a client which drops undeclared arguments keeps it; the
+                // preview that hands it out says how to send it back.
+                *prop = json!({"type": "string"});
+            }
+            ArgRole::Field if LIST_CHOICE_ARGS.contains(&arg.name.as_str()) => {
+                // Their choices are said once, in the server instructions.
+                *prop = json!({"type": "string"});
+            }
             ArgRole::Field => {
                 strip(prop);
                 if let Value::Object(p) = prop {
@@ -292,7 +328,20 @@ pub fn listed_schema(
         .map(|a| (a.name.as_str(), a.conditions.as_slice()))
         .collect();
     describe_conditions(props, &conditions);
+    prune_required(&mut schema);
     schema
+}
+
+/// `required` names only listed properties (a folded field is never required, but a schema
+/// requiring an unlisted property could not be satisfied by a client that follows it).
+fn prune_required(schema: &mut Value) {
+    let listed: Vec<String> = match schema.get("properties") {
+        Some(Value::Object(p)) => p.keys().cloned().collect(),
+        _ => return,
+    };
+    if let Some(Value::Array(required)) = schema.get_mut("required") {
+        required.retain(|r| r.as_str().is_some_and(|r| listed.iter().any(|l| l == r)));
+    }
 }
 
 #[cfg(test)]
