@@ -57,6 +57,8 @@ fn block_on<F: std::future::Future>(future: F) -> anyhow::Result<F::Output> {
 }
 
 fn main() -> anyhow::Result<()> {
+    // reqwest has no crypto provider of its own: ring, the workspace's one (workspace Cargo.toml).
+    let _ = rustls::crypto::ring::default_provider().install_default();
     match Cli::parse().command {
         Command::Spec(args) => spec::run(args),
         Command::Golden(args) => golden::run(args),
