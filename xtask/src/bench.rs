@@ -50,8 +50,7 @@ fn root() -> PathBuf {
 }
 
 fn build_release() -> Result<PathBuf> {
-    let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
-    let status = Command::new(cargo)
+    let status = crate::shell_cargo()
         .current_dir(root())
         .args([
             "build",
@@ -62,9 +61,6 @@ fn build_release() -> Result<PathBuf> {
             "--bin",
             "pfsense-mcp",
         ])
-        // `cargo run` sets CARGO_MANIFEST_DIR; ring's build script tracks it, so passing it on
-        // would rebuild what a shell `cargo build --release` built.
-        .env_remove("CARGO_MANIFEST_DIR")
         .status()?;
     if !status.success() {
         bail!("cargo build --release -p pfsense-mcp failed");

@@ -69,30 +69,11 @@ fn load_average() -> f64 {
 
 /// Run cargo with these arguments and environment; count the `Compiling` lines it prints.
 fn cargo(root: &Path, args: &[&str], env: &[(&str, &str)]) -> Result<Measured> {
-    let program = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
-    let mut cmd = Command::new(program);
+    let mut cmd = crate::shell_cargo();
     cmd.current_dir(root)
         .args(args)
         .env("CARGO_TERM_COLOR", "never")
         .env_remove("PFSENSE_OPENAPI_SPEC");
-    // `cargo run -p xtask` sets xtask's CARGO_PKG_*, CARGO_MANIFEST_* and CARGO_CRATE_NAME;
-    // ring's build script tracks several of them (rerun-if-env-changed), so passing them on
-    // rebuilds ring and everything above it, which a shell build never does.
-    for (name, _) in std::env::vars_os() {
-        let name = name.to_string_lossy();
-        if [
-            "CARGO_PKG_",
-            "CARGO_MANIFEST_",
-            "CARGO_CRATE_",
-            "CARGO_BIN_",
-            "CARGO_PRIMARY_",
-        ]
-        .iter()
-        .any(|prefix| name.starts_with(prefix))
-        {
-            cmd.env_remove(name.as_ref());
-        }
-    }
     for (k, v) in env {
         cmd.env(k, v);
     }

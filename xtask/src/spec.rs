@@ -257,9 +257,8 @@ fn pull(a: PullArgs) -> anyhow::Result<()> {
 /// Build the binary with `PFSENSE_OPENAPI_SPEC` set to `spec` and return the version it reports.
 fn build_and_read_version(spec: Option<&Path>) -> anyhow::Result<(String, Duration)> {
     let root = workspace_root();
-    let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
     let started = Instant::now();
-    let mut cmd = Command::new(&cargo);
+    let mut cmd = crate::shell_cargo();
     cmd.current_dir(&root).args([
         "build",
         "--quiet",
