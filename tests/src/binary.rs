@@ -29,7 +29,7 @@ fn profile_dir() -> PathBuf {
 /// `cargo` with the environment a shell would give it. cargo runs a test with the test crate's
 /// `CARGO_PKG_*`, `CARGO_MANIFEST_*`, `CARGO_CRATE_NAME`…; ring's build script tracks several of
 /// them (`rerun-if-env-changed`), so a nested build inheriting them rebuilds ring and everything
-/// above it, and the next shell build rebuilds them back (xtask's `cargo::command` does the same).
+/// above it, and the next shell build rebuilds them back (xtask's `shell_cargo` does the same).
 pub fn shell_cargo() -> Command {
     let program = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
     let mut cmd = Command::new(program);

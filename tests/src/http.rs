@@ -10,6 +10,18 @@ use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
+/// A reqwest client builder. reqwest has no crypto provider of its own: ring, the workspace's
+/// one (workspace Cargo.toml), is installed as the process default first.
+pub fn client_builder() -> reqwest::ClientBuilder {
+    let _ = rustls::crypto::ring::default_provider().install_default();
+    reqwest::Client::builder()
+}
+
+/// A default reqwest client (see [`client_builder`]).
+pub fn client() -> reqwest::Client {
+    client_builder().build().expect("build a reqwest client")
+}
+
 /// A token of the required length for tests (never a real secret).
 pub fn test_token(seed: &str) -> String {
     format!("{seed}-{}", "0123456789abcdef".repeat(3))

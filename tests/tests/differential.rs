@@ -914,7 +914,7 @@ async fn the_emulator_answers_like_pfrest() {
     let emu = pfsense_emulator::start(config)
         .await
         .expect("the emulator starts");
-    let client = reqwest::Client::builder()
+    let client = tests::http::client_builder()
         .danger_accept_invalid_certs(true)
         .build()
         .expect("client");

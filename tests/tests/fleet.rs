@@ -405,10 +405,10 @@ async fn over_http_each_session_has_its_own_selected_firewall() {
         &dir.path().join("http-stderr.log"),
     );
     let url = server.mcp_url();
-    let a = tests::http::connect(&url, Some(&token), reqwest::Client::new())
+    let a = tests::http::connect(&url, Some(&token), tests::http::client())
         .await
         .unwrap();
-    let b = tests::http::connect(&url, Some(&token), reqwest::Client::new())
+    let b = tests::http::connect(&url, Some(&token), tests::http::client())
         .await
         .unwrap();
     let call = |name: &str, args: Value| {

@@ -74,7 +74,7 @@ async fn http_transport_checks_tokens_hosts_origins_and_body_size_and_audits_cal
         &[],
         &dir.path().join("stderr.log"),
     );
-    let http = reqwest::Client::new();
+    let http = tests::http::client();
     let auth_alice = format!("Bearer {alice}");
 
     // /healthz: no token needed, nothing revealed.
@@ -280,7 +280,7 @@ async fn serves_mcp_over_tls() {
         &dir.path().join("stderr.log"),
     );
     assert!(server.base.starts_with("https://"), "{}", server.base);
-    let http = reqwest::Client::builder()
+    let http = tests::http::client_builder()
         .tls_certs_only([reqwest::Certificate::from_pem(cert_pem.as_bytes()).unwrap()])
         .build()
         .unwrap();
@@ -325,7 +325,7 @@ async fn sigterm_lets_an_in_flight_call_finish_then_exits() {
         &env,
         &dir.path().join("stderr.log"),
     );
-    let client = connect(&server.mcp_url(), Some(&token), reqwest::Client::new())
+    let client = connect(&server.mcp_url(), Some(&token), tests::http::client())
         .await
         .expect("an MCP session");
     let call = tokio::spawn(async move {

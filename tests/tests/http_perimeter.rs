@@ -30,7 +30,7 @@ struct Raw {
 impl Raw {
     fn new(server: &HttpServer, token: &str) -> Raw {
         Raw {
-            http: reqwest::Client::new(),
+            http: tests::http::client(),
             url: server.mcp_url(),
             auth: format!("Bearer {token}"),
         }
@@ -297,7 +297,7 @@ async fn silent_and_slow_connections_do_not_starve_an_authenticated_client() {
     let dir = tempfile::tempdir().unwrap();
     // A connection cap well below the attack, so room must be made by closing silent ones.
     let (server, alice, _) = start(dir.path(), &["--max-connections", "64"]);
-    let client = connect(&server.mcp_url(), Some(&alice), reqwest::Client::new())
+    let client = connect(&server.mcp_url(), Some(&alice), tests::http::client())
         .await
         .expect("alice connects");
     let mut socks = idle_and_slow(server.port, 150).await;
@@ -310,7 +310,7 @@ async fn silent_and_slow_connections_do_not_starve_an_authenticated_client() {
             .expect("tools/call");
         assert!(!r.is_error.unwrap_or(false));
         // A new authenticated connection gets in too.
-        let resp = reqwest::Client::new()
+        let resp = tests::http::client()
             .post(server.mcp_url())
             .header("authorization", format!("Bearer {alice}"))
             .header("content-type", "application/json")
@@ -344,7 +344,7 @@ async fn silent_and_slow_connections_do_not_starve_an_authenticated_client() {
 async fn an_address_that_keeps_guessing_tokens_is_locked_out() {
     let dir = tempfile::tempdir().unwrap();
     let (server, alice, _) = start(dir.path(), &[]);
-    let http = reqwest::Client::new();
+    let http = tests::http::client();
     let post = |token: String| {
         http.post(server.mcp_url())
             .header("authorization", format!("Bearer {token}"))

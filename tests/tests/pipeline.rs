@@ -163,10 +163,10 @@ async fn of_two_concurrent_confirmations_of_one_preview_exactly_one_is_sent_over
     args.extend_from_slice(NO_RATE_LIMITS);
     let server = HttpServer::start(&args, &env, &dir.path().join("stderr.log"));
     // Two sessions, as two clients would confirm the same preview.
-    let one = connect(&server.mcp_url(), Some(&token), reqwest::Client::new())
+    let one = connect(&server.mcp_url(), Some(&token), tests::http::client())
         .await
         .expect("session one");
-    let two = connect(&server.mcp_url(), Some(&token), reqwest::Client::new())
+    let two = connect(&server.mcp_url(), Some(&token), tests::http::client())
         .await
         .expect("session two");
     for round in 0..20 {

@@ -58,7 +58,7 @@ fn root() -> PathBuf {
 }
 
 fn build_release() -> Result<PathBuf> {
-    let status = crate::cargo::command()
+    let status = crate::shell_cargo()
         .current_dir(root())
         .args([
             "build",

@@ -271,7 +271,7 @@ fn is_skip_reason(reason: &str) -> bool {
 
 /// Build the product binary with cargo and return its path.
 pub(crate) fn build_binary() -> Result<PathBuf> {
-    let output = crate::cargo::command()
+    let output = crate::shell_cargo()
         .args([
             "build",
             "--quiet",

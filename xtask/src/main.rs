@@ -5,7 +5,6 @@ mod bank;
 mod bench;
 mod bench_build;
 mod bench_http;
-mod cargo;
 mod dist;
 mod exercise;
 mod golden;
@@ -57,7 +56,34 @@ fn block_on<F: std::future::Future>(future: F) -> anyhow::Result<F::Output> {
     Ok(runtime.block_on(future))
 }
 
+/// `cargo` (the one running xtask) as a shell would run it. `cargo run -p xtask` gives xtask its
+/// own `CARGO_PKG_*`, `CARGO_MANIFEST_*`, `CARGO_CRATE_*`, `CARGO_BIN_*` and `CARGO_PRIMARY_*`;
+/// ring's build script tracks several of them (rerun-if-env-changed), so passing them on
+/// rebuilds ring and everything above it, and the next shell build rebuilds them back.
+pub(crate) fn shell_cargo() -> std::process::Command {
+    let program = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
+    let mut cmd = std::process::Command::new(program);
+    for (name, _) in std::env::vars_os() {
+        let name = name.to_string_lossy();
+        if [
+            "CARGO_PKG_",
+            "CARGO_MANIFEST_",
+            "CARGO_CRATE_",
+            "CARGO_BIN_",
+            "CARGO_PRIMARY_",
+        ]
+        .iter()
+        .any(|prefix| name.starts_with(prefix))
+        {
+            cmd.env_remove(name.as_ref());
+        }
+    }
+    cmd
+}
+
 fn main() -> anyhow::Result<()> {
+    // reqwest has no crypto provider of its own: ring, the workspace's one (workspace Cargo.toml).
+    let _ = rustls::crypto::ring::default_provider().install_default();
     match Cli::parse().command {
         Command::Spec(args) => spec::run(args),
         Command::Golden(args) => golden::run(args),

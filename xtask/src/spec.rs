@@ -258,7 +258,7 @@ fn pull(a: PullArgs) -> anyhow::Result<()> {
 fn build_and_read_version(spec: Option<&Path>) -> anyhow::Result<(String, Duration)> {
     let root = workspace_root();
     let started = Instant::now();
-    let mut cmd = crate::cargo::command();
+    let mut cmd = crate::shell_cargo();
     cmd.current_dir(&root).args([
         "build",
         "--quiet",

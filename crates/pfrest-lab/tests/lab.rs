@@ -8,6 +8,13 @@ use reqwest::blocking::Client;
 use serde_json::{Value, json};
 use std::path::PathBuf;
 
+/// A plain-HTTP client; reqwest has no crypto provider of its own, so ring (the workspace's one,
+/// see the workspace Cargo.toml) is installed first.
+fn client() -> Client {
+    let _ = rustls::crypto::ring::default_provider().install_default();
+    Client::new()
+}
+
 fn sources() -> PathBuf {
     pfrest_lab::test_sources()
 }
@@ -32,7 +39,7 @@ impl<'a> Api<'a> {
     fn new(lab: &'a Lab) -> Self {
         Self {
             lab,
-            client: Client::new(),
+            client: client(),
         }
     }
 
@@ -117,12 +124,12 @@ fn v2_7_1_answers_with_pfrest_envelopes_ids_and_rules() {
     );
 
     // Unauthenticated requests get pfrest's 401; a path with no endpoint gets nginx's HTML 404.
-    let response = Client::new()
+    let response = client()
         .get(format!("{}/api/v2/firewall/aliases", lab.url()))
         .send()
         .unwrap();
     assert_eq!(response.status().as_u16(), 401);
-    let response = Client::new()
+    let response = client()
         .get(format!("{}/api/v2/no/such/endpoint", lab.url()))
         .send()
         .unwrap();
@@ -173,7 +180,7 @@ fn reset_restores_the_pristine_config() {
     // KeyAuth on: the key works, and survives a reset (the config with it becomes pristine).
     let key = lab.enable_key_auth().unwrap();
     let with_key = |key: &str| {
-        Client::new()
+        client()
             .get(format!("{}/api/v2/firewall/aliases", lab.url()))
             .header("X-API-Key", key)
             .send()

@@ -40,6 +40,8 @@ async fn binary_prints_one_ready_line_and_serves() {
         .to_string();
     let fingerprint = ready["fingerprint"].as_str().expect("fingerprint");
     assert!(fingerprint.starts_with("sha256:") && fingerprint.len() == 7 + 64);
+    // reqwest has no crypto provider of its own: ring, the workspace's one (workspace Cargo.toml).
+    let _ = rustls::crypto::ring::default_provider().install_default();
     let client = reqwest::Client::builder()
         .danger_accept_invalid_certs(true)
         .build()

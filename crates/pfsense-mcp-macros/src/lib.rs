@@ -8,8 +8,9 @@
 //!
 //! The spec path is resolved against `PFSENSE_OPENAPI_SPEC` when it is set, else against the
 //! invoking crate's directory and its ancestors (so `"openapi-spec.json"` finds the workspace
-//! root). The output `include_str!`s the spec (as `SPEC_JSON`) and reads the variable with `option_env!`, so
-//! rustc rebuilds the tools when the file or the variable changes.
+//! root). The output `include_str!`s the spec into an unused constant and reads the variable with
+//! `option_env!`, so rustc rebuilds the tools when the file or the variable changes; the spec
+//! itself is embedded deflated (`SPEC_DEFLATED`): v2.7.1's 4.1 MB of JSON become 0.14 MB.
 
 use pfsense_spec::Spec;
 use proc_macro::TokenStream;
@@ -19,6 +20,10 @@ use std::path::{Path, PathBuf};
 use syn::{LitStr, parse_macro_input};
 
 const SPEC_ENV: &str = "PFSENSE_OPENAPI_SPEC";
+
+/// The default level: on v2.7.1's spec within 3% of the best level's size in about two thirds of
+/// its time (zlib on this machine: 141 KB in 0.25 s against 137 KB in 0.36 s; level 1: 253 KB).
+const SPEC_DEFLATE_LEVEL: u8 = 6;
 
 #[proc_macro]
 pub fn pfsense_tools(input: TokenStream) -> TokenStream {
@@ -95,10 +100,18 @@ fn expand(lit: &LitStr) -> Result<TokenStream2, String> {
         .display()
         .to_string();
     let catalog = pfsense_codegen::catalog(&spec);
+    let json =
+        std::fs::read(&path).map_err(|e| format!("pfsense_tools!: {}: {e}", path.display()))?;
+    let deflated = proc_macro2::Literal::byte_string(&miniz_oxide::deflate::compress_to_vec(
+        &json,
+        SPEC_DEFLATE_LEVEL,
+    ));
     Ok(quote! {
-        /// The spec the tools were generated from. Including it makes rustc rebuild on change;
-        /// the sandbox serves it.
-        pub const SPEC_JSON: &str = ::core::include_str!(#path_str);
+        // Including the spec makes rustc rebuild on change; unused, it adds nothing to the binary.
+        const _: &str = ::core::include_str!(#path_str);
+        /// The spec the tools were generated from, raw deflate (`miniz_oxide::inflate`); the
+        /// sandbox serves it.
+        pub const SPEC_DEFLATED: &[u8] = #deflated;
         const _: ::core::option::Option<&str> = ::core::option_env!("PFSENSE_OPENAPI_SPEC");
         /// Path of the spec the tools were generated from.
         pub const SPEC_PATH: &str = #path_str;

@@ -16,11 +16,14 @@ pub const BANNER: &str = "SANDBOX MODE: no real firewall is involved. An in-memo
 
 /// Start the emulator with the built-in spec and fresh default state.
 async fn start_emulator() -> Result<&'static pfsense_emulator::RunningEmulator, String> {
-    let json = crate::catalog::SPEC_JSON;
-    let spec = tokio::task::spawn_blocking(move || pfsense_spec::Spec::from_json(json))
-        .await
-        .map_err(|e| format!("sandbox: loading the spec failed: {e}"))?
-        .map_err(|e| format!("sandbox: the built-in spec does not load: {e}"))?;
+    let spec = tokio::task::spawn_blocking(|| {
+        let json = miniz_oxide::inflate::decompress_to_vec(crate::catalog::SPEC_DEFLATED)
+            .map_err(|e| format!("sandbox: the built-in spec does not inflate: {e}"))?;
+        pfsense_spec::Spec::from_json(&String::from_utf8_lossy(&json))
+            .map_err(|e| format!("sandbox: the built-in spec does not load: {e}"))
+    })
+    .await
+    .map_err(|e| format!("sandbox: loading the spec failed: {e}"))??;
     let mut config = pfsense_emulator::EmulatorConfig::new(crate::catalog::SPEC_PATH);
     config.spec = Some(Arc::new(spec));
     config.enable_key_auth = true;

@@ -94,6 +94,7 @@ pub fn fetch(url: &str, dir: &Path, ledger_path: &Path) -> Result<PathBuf, Strin
 
 /// Streams `url` into `dest` (through a `.part` file), printing progress to stderr.
 pub fn download(url: &str, dest: &Path) -> Result<(String, u64), String> {
+    crate::install_ring_provider();
     let client = reqwest::blocking::Client::builder()
         .connect_timeout(Duration::from_secs(15))
         // The blocking client has no per-read timeout; bound the whole transfer instead.

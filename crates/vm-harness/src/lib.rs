@@ -19,6 +19,13 @@ pub mod rest;
 pub mod vm;
 
 pub use accel::{AccelChoice, Accelerator};
+
+/// reqwest is built without a crypto provider of its own (ring is the workspace's one provider,
+/// see the workspace Cargo.toml): install ring as the process default before building a client.
+/// Calling it again is harmless.
+pub fn install_ring_provider() {
+    let _ = rustls::crypto::ring::default_provider().install_default();
+}
 pub use golden::{Credentials, GoldenImage};
 pub use ready::{Endpoint, HttpProbe, PfSenseApiProbe, ReadinessProbe};
 pub use vm::{RunningVm, Vm, VmError, VmOptions};

@@ -34,6 +34,7 @@ pub trait ReadinessProbe: Send + Sync {
 const PER_TRY: Duration = Duration::from_secs(5);
 
 fn client(per_try: Duration) -> Result<reqwest::blocking::Client, String> {
+    crate::install_ring_provider();
     reqwest::blocking::Client::builder()
         // The golden image and the emulator use self-signed certificates; only loopback is probed.
         .danger_accept_invalid_certs(true)

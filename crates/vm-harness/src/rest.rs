@@ -30,6 +30,7 @@ pub struct RestClient {
 impl RestClient {
     /// `base_url` like `https://127.0.0.1:PORT`; the certificate is not checked (self-signed).
     pub fn new(base_url: &str, auth: Auth, timeout: Duration) -> Result<RestClient, String> {
+        crate::install_ring_provider();
         let client = reqwest::blocking::Client::builder()
             .danger_accept_invalid_certs(true)
             .timeout(timeout)

@@ -139,6 +139,7 @@ impl TestService for PfSenseEmulator {
 }
 
 fn http() -> reqwest::blocking::Client {
+    vm_harness::install_ring_provider();
     reqwest::blocking::Client::builder()
         .danger_accept_invalid_certs(true)
         .timeout(Duration::from_secs(10))

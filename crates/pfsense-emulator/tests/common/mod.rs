@@ -40,6 +40,8 @@ pub async fn start_with(config: EmulatorConfig) -> Emu {
     let emu = pfsense_emulator::start(config)
         .await
         .expect("emulator starts");
+    // reqwest has no crypto provider of its own: ring, the workspace's one (workspace Cargo.toml).
+    let _ = rustls::crypto::ring::default_provider().install_default();
     let client = reqwest::Client::builder()
         .danger_accept_invalid_certs(true)
         .timeout(std::time::Duration::from_secs(20))
