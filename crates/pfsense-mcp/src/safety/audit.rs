@@ -575,9 +575,7 @@ impl Chain {
                         "line {number} does not start the chain (its prev is not {GENESIS}): earlier lines were removed"
                     )
                 } else if number == 1 {
-                    format!(
-                        "line 1 does not follow the end of the previous file: that file was edited, or lines or a whole file were removed"
-                    )
+                    "line 1 does not follow the end of the previous file: that file was edited, or lines or a whole file were removed".to_string()
                 } else {
                     format!(
                         "line {number} does not follow line {}: its prev hash does not match, so line {} was edited, or a line was removed or moved here",
