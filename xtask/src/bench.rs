@@ -40,6 +40,10 @@ pub struct Args {
     /// Run only the HTTP load and replace its row in the existing report.
     #[arg(long)]
     http_only: bool,
+    /// Build and measure debug binaries of the server and the bare server (when a release
+    /// build cannot be had; the report says so). Not for published figures.
+    #[arg(long)]
+    debug: bool,
     /// Where to write the report.
     #[arg(long, default_value = "BENCHMARKS.md")]
     output: PathBuf,
@@ -49,30 +53,28 @@ fn root() -> PathBuf {
     crate::spec::workspace_root()
 }
 
-fn build_release() -> Result<PathBuf> {
+/// `cargo build` of one binary of a package, in release unless `debug`; the binary's path.
+pub(crate) fn build_binary(package: &str, bin: &str, debug: bool) -> Result<PathBuf> {
     let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
-    let status = Command::new(cargo)
+    let mut command = Command::new(cargo);
+    command
         .current_dir(root())
-        .args([
-            "build",
-            "--release",
-            "--quiet",
-            "-p",
-            "pfsense-mcp",
-            "--bin",
-            "pfsense-mcp",
-        ])
-        // `cargo run` sets CARGO_MANIFEST_DIR; ring's build script tracks it, so passing it on
-        // would rebuild what a shell `cargo build --release` built.
-        .env_remove("CARGO_MANIFEST_DIR")
-        .status()?;
+        .args(["build", "--quiet", "-p", package, "--bin", bin]);
+    if !debug {
+        command.arg("--release");
+    }
+    // `cargo run` sets CARGO_MANIFEST_DIR; ring's build script tracks it, so passing it on
+    // would rebuild what a shell `cargo build --release` built.
+    let status = command.env_remove("CARGO_MANIFEST_DIR").status()?;
     if !status.success() {
-        bail!("cargo build --release -p pfsense-mcp failed");
+        bail!("cargo build -p {package} --bin {bin} failed");
     }
     let target = std::env::var("CARGO_TARGET_DIR")
         .map(PathBuf::from)
         .unwrap_or_else(|_| root().join("target"));
-    Ok(target.join("release/pfsense-mcp"))
+    Ok(target
+        .join(if debug { "debug" } else { "release" })
+        .join(bin))
 }
 
 pub(crate) fn percentile(sorted: &[Duration], p: f64) -> Duration {
@@ -363,7 +365,7 @@ async fn run_async(args: Args) -> Result<()> {
     if args.build {
         return crate::bench_build::run(&root(), &args.output, args.clean);
     }
-    let binary = build_release()?;
+    let binary = build_binary("pfsense-mcp", "pfsense-mcp", args.debug)?;
     if args.http_only {
         let row = crate::bench_http::measure(&binary, args.http_clients.max(1), args.http_seconds)
             .await?;
@@ -376,7 +378,7 @@ async fn run_async(args: Args) -> Result<()> {
         println!("{report}");
         return Ok(());
     }
-    let bare = crate::bench_cost::build_bare(&root())?;
+    let bare = build_binary("xtask", "bare-mcp", args.debug)?;
     let spec_path = root().join("openapi-spec.json");
     let mut config = pfsense_emulator::EmulatorConfig::new(&spec_path);
     config.enable_key_auth = true;
@@ -558,7 +560,7 @@ async fn run_async(args: Args) -> Result<()> {
     let report = format!(
         "# Benchmarks\n\n\
          Measured by `cargo xtask bench` on {date}, {machine}, load average {load} at the end, \
-         release build of the server and of the bare rmcp server beside it \
+         {profile} build of the server and of the bare rmcp server beside it \
          (`xtask/src/bin/bare-mcp.rs`: one tool, no network, no state), measuring client \
          xtask itself ({client} build: `cargo run --release -p xtask -- bench`), against the \
          pfsense-emulator on loopback (HTTPS, API key, pinned fingerprint). The server runs as a \
@@ -595,6 +597,11 @@ async fn run_async(args: Args) -> Result<()> {
         big_entries = BIG_AUDIT_ENTRIES,
         big_mib = big_bytes as f64 / 1024.0 / 1024.0,
         bare_init = ms(bare_init),
+        profile = if args.debug {
+            "a DEBUG (not release)"
+        } else {
+            "release"
+        },
         ft = full.tools,
         fb = full.bytes,
         ftok = full.tokens,

@@ -1,5 +1,5 @@
 //! What `cargo xtask bench` compares the server's run cost with, and the state it runs in: the
-//! bare rmcp server (`src/bin/bare-mcp.rs`) built in release, a user's state directory (audit
+//! bare rmcp server (`src/bin/bare-mcp.rs`), a user's state directory (audit
 //! log and journal on, as without `--sandbox`), and one holding a 200k-entry audit log.
 
 use anyhow::{Result, bail};
@@ -7,31 +7,6 @@ use sha2::{Digest, Sha256};
 use std::io::Write;
 use std::path::{Path, PathBuf};
 use std::process::Command;
-
-/// Build `bare-mcp` in release (the target directory the bench's own build uses).
-pub fn build_bare(root: &Path) -> Result<PathBuf> {
-    let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
-    let status = Command::new(cargo)
-        .current_dir(root)
-        .args([
-            "build",
-            "--release",
-            "--quiet",
-            "-p",
-            "xtask",
-            "--bin",
-            "bare-mcp",
-        ])
-        .env_remove("CARGO_MANIFEST_DIR")
-        .status()?;
-    if !status.success() {
-        bail!("cargo build --release -p xtask --bin bare-mcp failed");
-    }
-    let target = std::env::var("CARGO_TARGET_DIR")
-        .map(PathBuf::from)
-        .unwrap_or_else(|_| root.join("target"));
-    Ok(target.join("release/bare-mcp"))
-}
 
 /// A state home (`XDG_STATE_HOME`) removed when dropped; the server keeps its audit log and
 /// journal in `<home>/pfsense-mcp/`.
