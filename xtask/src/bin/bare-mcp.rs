@@ -2,7 +2,6 @@
 //! state) over stdio, or over streamable HTTP with `--http ADDR`. The bench measures
 //! pfsense-mcp beside it: start-up, peak memory, server CPU per HTTP call.
 
-use axum::serve::ListenerExt;
 use rmcp::ErrorData as McpError;
 use rmcp::model::{
     CallToolRequestParams, CallToolResponse, CallToolResult, ContentBlock, Implementation,
