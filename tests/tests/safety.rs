@@ -547,6 +547,31 @@ async fn every_attempt_is_audited_and_audit_verify_catches_tampering() {
     swapped.swap(1, 2);
     std::fs::write(&file, swapped.join("\n") + "\n").unwrap();
     assert!(!verify(&file).0, "reordered lines are caught");
+
+    // A rotated log (what the server leaves at its size limit: `audit.jsonl.<last seq>` and a
+    // new `audit.jsonl` going on with the chain) verifies as one chain.
+    let rotated = dir.path().join("audit.jsonl.000000000002");
+    std::fs::write(&rotated, raw[..2].join("\n") + "\n").unwrap();
+    std::fs::write(&file, raw[2..].join("\n") + "\n").unwrap();
+    let (ok, out) = verify(&file);
+    assert!(ok, "{out}");
+    assert!(
+        out.contains(&format!("{} entries across 2 files", lines.len())),
+        "{out}"
+    );
+    let rotated_edited = raw[..2].join("\n").replacen("\"stdio\"", "\"http\"", 1) + "\n";
+    std::fs::write(&rotated, rotated_edited).unwrap();
+    let (ok, out) = verify(&file);
+    assert!(
+        !ok && out.contains("audit.jsonl.000000000002"),
+        "an edit in a rotated file is caught and the file named: {out}"
+    );
+    std::fs::remove_file(&rotated).unwrap();
+    let (ok, out) = verify(&file);
+    assert!(
+        !ok && out.contains("earlier lines were removed"),
+        "a removed rotated file is caught: {out}"
+    );
 }
 
 /// Full alias list, for exact before/after comparisons.

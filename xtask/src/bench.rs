@@ -48,6 +48,10 @@ pub struct Args {
     /// not depend on the build; the times do, and the rows then say which binary it was).
     #[arg(long)]
     binary: Option<PathBuf>,
+    /// Build and measure debug binaries of the server and the bare server (when a release
+    /// build cannot be had; the report says so). Not for published figures.
+    #[arg(long)]
+    debug: bool,
     /// Where to write the report.
     #[arg(long, default_value = "BENCHMARKS.md")]
     output: PathBuf,
@@ -57,26 +61,25 @@ fn root() -> PathBuf {
     crate::spec::workspace_root()
 }
 
-fn build_release() -> Result<PathBuf> {
-    let status = crate::shell_cargo()
+/// `cargo build` of one binary of a package, in release unless `debug`; the binary's path.
+pub(crate) fn build_binary(package: &str, bin: &str, debug: bool) -> Result<PathBuf> {
+    let mut command = crate::shell_cargo();
+    command
         .current_dir(root())
-        .args([
-            "build",
-            "--release",
-            "--quiet",
-            "-p",
-            "pfsense-mcp",
-            "--bin",
-            "pfsense-mcp",
-        ])
-        .status()?;
+        .args(["build", "--quiet", "-p", package, "--bin", bin]);
+    if !debug {
+        command.arg("--release");
+    }
+    let status = command.status()?;
     if !status.success() {
-        bail!("cargo build --release -p pfsense-mcp failed");
+        bail!("cargo build -p {package} --bin {bin} failed");
     }
     let target = std::env::var("CARGO_TARGET_DIR")
         .map(PathBuf::from)
         .unwrap_or_else(|_| root().join("target"));
-    Ok(target.join("release/pfsense-mcp"))
+    Ok(target
+        .join(if debug { "debug" } else { "release" })
+        .join(bin))
 }
 
 pub(crate) fn percentile(sorted: &[Duration], p: f64) -> Duration {
@@ -97,17 +100,21 @@ struct Target {
     api_key: String,
 }
 
-async fn spawn(
-    binary: &Path,
-    target: &Target,
-    mode: &str,
-) -> Result<(rmcp::service::RunningService<RoleClient, ()>, u32, Duration)> {
+/// pfsense-mcp for `target` in `mode`, as a command.
+fn server_command(binary: &Path, target: &Target, mode: &str) -> tokio::process::Command {
     let mut cmd = tokio::process::Command::new(binary);
     cmd.env_clear().arg("--allow-dangerous");
     for (k, v) in &target.env {
         cmd.env(k, v);
     }
     cmd.env("PFSENSE_TOOL_MODE", mode);
+    cmd
+}
+
+/// Spawn → initialize of one server (an rmcp client over its stdio).
+async fn spawn(
+    cmd: tokio::process::Command,
+) -> Result<(rmcp::service::RunningService<RoleClient, ()>, u32, Duration)> {
     let started = Instant::now();
     let (transport, _) = TokioChildProcess::builder(cmd)
         .stderr(std::process::Stdio::null())
@@ -115,6 +122,18 @@ async fn spawn(
     let pid = transport.id().context("child pid")?;
     let client = ().serve(transport).await?;
     Ok((client, pid, started.elapsed()))
+}
+
+/// Median spawn → initialize over `n` cold starts.
+async fn start_median(n: usize, make: impl Fn() -> tokio::process::Command) -> Result<Duration> {
+    let mut starts = Vec::new();
+    for _ in 0..n.max(1) {
+        let (client, _, took) = spawn(make()).await?;
+        starts.push(took);
+        let _ = client.cancel().await;
+    }
+    starts.sort();
+    Ok(percentile(&starts, 0.5))
 }
 
 fn peak_rss_kib(pid: u32) -> Option<u64> {
@@ -232,14 +251,12 @@ struct RawSession {
 
 impl RawSession {
     async fn start(binary: &Path, target: &Target, mode: &str) -> Result<RawSession> {
+        RawSession::start_command(server_command(binary, target, mode)).await
+    }
+
+    async fn start_command(mut cmd: tokio::process::Command) -> Result<RawSession> {
         use tokio::io::AsyncBufReadExt;
-        let mut cmd = tokio::process::Command::new(binary);
-        cmd.env_clear().arg("--allow-dangerous");
-        for (k, v) in &target.env {
-            cmd.env(k, v);
-        }
-        cmd.env("PFSENSE_TOOL_MODE", mode)
-            .stdin(std::process::Stdio::piped())
+        cmd.stdin(std::process::Stdio::piped())
             .stdout(std::process::Stdio::piped())
             .stderr(std::process::Stdio::null())
             .kill_on_drop(true);
@@ -293,7 +310,14 @@ async fn measure_list(
     mode: &str,
     bpe: &tiktoken_rs::CoreBPE,
 ) -> Result<(ListFigures, Option<u64>)> {
-    let mut session = RawSession::start(binary, target, mode).await?;
+    measure_list_of(server_command(binary, target, mode), bpe).await
+}
+
+async fn measure_list_of(
+    cmd: tokio::process::Command,
+    bpe: &tiktoken_rs::CoreBPE,
+) -> Result<(ListFigures, Option<u64>)> {
+    let mut session = RawSession::start_command(cmd).await?;
     let pid = session.child.id().context("child pid")?;
     let mut times = Vec::new();
     let mut pages = Vec::new();
@@ -363,6 +387,70 @@ pub(crate) fn machine() -> String {
     format!("{cores} cores ({cpu}), {mem} RAM")
 }
 
+/// Entries of the large audit log start-up is measured with.
+const BIG_AUDIT_ENTRIES: u64 = 200_000;
+
+/// The HTTP server CPU per call of pfsense-mcp `--sandbox --http` (its defaults, and with a
+/// user's audit log and journal) beside the bare rmcp server's, as a report row.
+async fn cpu_per_call_row(
+    binary: &Path,
+    bare: &Path,
+    clients: usize,
+    seconds: u64,
+) -> Result<String> {
+    use crate::bench_http::{HttpServer, run};
+    let state = crate::bench_cost::StateHome::new("http")?;
+    let ours = run(&HttpServer::sandbox(binary, None), clients, seconds).await?;
+    let ours_audited = run(
+        &HttpServer::sandbox(binary, Some(&state.state())),
+        clients,
+        seconds,
+    )
+    .await?;
+    let bare_load = run(
+        &HttpServer {
+            program: bare,
+            args: vec!["--http".into(), "127.0.0.1:0".into()],
+            env: Vec::new(),
+            tools: &["version"],
+        },
+        clients,
+        seconds,
+    )
+    .await?;
+    for (name, load) in [
+        ("ours", &ours),
+        ("ours, audit log on", &ours_audited),
+        ("bare", &bare_load),
+    ] {
+        if load.errors > 0 {
+            bail!(
+                "the HTTP load run ({name}) had {} errors (first: {})",
+                load.errors,
+                load.first_error.clone().unwrap_or_default()
+            );
+        }
+    }
+    let us = |d: Option<Duration>| d.map_or(f64::NAN, |d| d.as_secs_f64() * 1e6);
+    let (a, b, c) = (
+        us(ours.cpu_per_call),
+        us(ours_audited.cpu_per_call),
+        us(bare_load.cpu_per_call),
+    );
+    eprintln!("HTTP server CPU per call: ours {a:.0} µs, with audit log {b:.0} µs, bare {c:.0} µs");
+    Ok(format!(
+        "| HTTP server CPU per call (utime + stime of the server process from /proc/PID/stat over the run ÷ calls), {clients} clients for {seconds} s each: `--sandbox --http` (emulator in the process; no audit log, journal in memory) / the same with an audit log and journal file / bare rmcp server (`version` tool) | {a:.0} µs ({n1} calls, {r1:.0}/s) / {b:.0} µs ({n2} calls, {r2:.0}/s) / {c:.0} µs ({n3} calls, {r3:.0}/s): {x:.2}× / {y:.2}× the bare server | ≤ 2× the bare server |\n",
+        n1 = ours.calls,
+        r1 = ours.per_second,
+        n2 = ours_audited.calls,
+        r2 = ours_audited.per_second,
+        n3 = bare_load.calls,
+        r3 = bare_load.per_second,
+        x = a / c,
+        y = b / c,
+    ))
+}
+
 pub fn run(args: Args) -> Result<()> {
     crate::block_on(run_async(args))?
 }
@@ -373,7 +461,10 @@ async fn run_async(args: Args) -> Result<()> {
     }
     let (binary, build) = match &args.binary {
         Some(b) => (b.clone(), format!("; binary {}", b.display())),
-        None => (build_release()?, String::new()),
+        None => (
+            build_binary("pfsense-mcp", "pfsense-mcp", args.debug)?,
+            String::new(),
+        ),
     };
     if args.http_only {
         let row = crate::bench_http::measure(&binary, args.http_clients.max(1), args.http_seconds)
@@ -387,12 +478,16 @@ async fn run_async(args: Args) -> Result<()> {
         println!("{report}");
         return Ok(());
     }
+    let bare = build_binary("xtask", "bare-mcp", args.debug)?;
     let spec_path = root().join("openapi-spec.json");
     let mut config = pfsense_emulator::EmulatorConfig::new(&spec_path);
     config.enable_key_auth = true;
     config.installed_packages = vec!["all".into()];
     let emulator = pfsense_emulator::start(config).await?;
-    let target = Target {
+    // What a user runs: a state directory, so the audit log and the journal are on.
+    let fresh = crate::bench_cost::StateHome::new("fresh")?;
+    let big = crate::bench_cost::StateHome::new("big")?;
+    let target_in = |home: &Path| Target {
         env: vec![
             ("PFSENSE_HOST".into(), emulator.url().into()),
             (
@@ -403,10 +498,15 @@ async fn run_async(args: Args) -> Result<()> {
                 "PFSENSE_TLS_FINGERPRINT".into(),
                 emulator.fingerprint().into(),
             ),
+            ("XDG_STATE_HOME".into(), home.display().to_string()),
         ],
         url: emulator.url().into(),
         api_key: emulator.api_key().unwrap_or_default().into(),
     };
+    let target = target_in(fresh.home());
+    let big_target = target_in(big.home());
+    let big_bytes =
+        crate::bench_cost::write_audit_log(&binary, &big.audit_log(), BIG_AUDIT_ENTRIES)?;
     let bpe = tiktoken_rs::o200k_base().map_err(|e| anyhow::anyhow!("tokenizer: {e}"))?;
     if args.list_only {
         let (full, _) = measure_list(&binary, &target, "full", &bpe).await?;
@@ -422,16 +522,24 @@ async fn run_async(args: Args) -> Result<()> {
         return Ok(());
     }
 
-    // Spawn → initialize, cold starts.
-    let mut starts = Vec::new();
-    for _ in 0..args.starts {
-        let (client, _, took) = spawn(&binary, &target, "compact").await?;
-        starts.push(took);
-        let _ = client.cancel().await;
+    // Spawn → initialize, cold starts: each mode with a fresh audit log and with a 200k-entry
+    // one, and the bare rmcp server.
+    let mut init = Vec::new();
+    for (log, t) in [("fresh", &target), ("200k", &big_target)] {
+        for mode in ["compact", "full"] {
+            let median = start_median(args.starts, || server_command(&binary, t, mode)).await?;
+            eprintln!("initialize median, {mode}, {log} audit log: {}", ms(median));
+            init.push(median);
+        }
     }
-    starts.sort();
-    let init_median = percentile(&starts, 0.5);
-    eprintln!("initialize median {}", ms(init_median));
+    let bare_init = start_median(args.starts, || {
+        let mut cmd = tokio::process::Command::new(&bare);
+        cmd.env_clear();
+        cmd
+    })
+    .await?;
+    eprintln!("initialize median, bare rmcp server: {}", ms(bare_init));
+    let ratio = |d: Duration| d.as_secs_f64() / bare_init.as_secs_f64().max(1e-9);
 
     // --sandbox: initialize, and the first tool call (which waits for the in-process emulator).
     let mut sandbox_inits = Vec::new();
@@ -468,6 +576,9 @@ async fn run_async(args: Args) -> Result<()> {
     );
 
     let (full, full_rss) = measure_list(&binary, &target, "full", &bpe).await?;
+    let mut bare_cmd = tokio::process::Command::new(&bare);
+    bare_cmd.env_clear();
+    let (_, bare_rss) = measure_list_of(bare_cmd, &bpe).await?;
     let (compact, _) = measure_list(&binary, &target, "compact", &bpe).await?;
     eprintln!(
         "tools/list full: {} tools, {} bytes, {} tokens (Claude legacy {}), {}; compact: {} tools, {} tokens",
@@ -533,12 +644,20 @@ async fn run_async(args: Args) -> Result<()> {
         ms(floor_p99)
     );
 
-    // HTTP load: --sandbox --http, concurrent streamable-HTTP clients calling read tools.
-    let http_rows = if args.http_clients > 0 {
-        crate::bench_http::measure(&binary, args.http_clients, args.http_seconds).await?
+    // HTTP load: --sandbox --http, concurrent streamable-HTTP clients calling read tools; the
+    // server's CPU per call beside the bare server's (and with a user's audit log and journal).
+    let (http_rows, cpu_row) = if args.http_clients > 0 {
+        let rows =
+            crate::bench_http::measure(&binary, args.http_clients, args.http_seconds).await?;
+        let cpu_row =
+            cpu_per_call_row(&binary, &bare, args.http_clients, args.http_seconds).await?;
+        (rows, cpu_row)
     } else {
-        String::new()
+        (String::new(), String::new())
     };
+    let load = std::fs::read_to_string("/proc/loadavg")
+        .map(|l| l.split_whitespace().take(3).collect::<Vec<_>>().join(" "))
+        .unwrap_or_default();
 
     let date = Command::new("date")
         .arg("-u")
@@ -546,29 +665,56 @@ async fn run_async(args: Args) -> Result<()> {
         .output()
         .map(|o| String::from_utf8_lossy(&o.stdout).trim().to_string())
         .unwrap_or_default();
-    let rss = full_rss
-        .map(|k| format!("{:.1} MiB", k as f64 / 1024.0))
-        .unwrap_or_else(|| "n/a".into());
+    let mib = |k: Option<u64>| {
+        k.map(|k| format!("{:.1} MiB", k as f64 / 1024.0))
+            .unwrap_or_else(|| "n/a".into())
+    };
+    let rss = format!("{} (bare rmcp server: {})", mib(full_rss), mib(bare_rss));
     let overhead = call_p50.saturating_sub(floor_p50);
     let report = format!(
         "# Benchmarks\n\n\
-         Measured by `cargo xtask bench` on {date}, {machine}, release build of the server \
-         (the measuring client is xtask itself; run `cargo run --release -p xtask -- bench` so \
-         that the direct-GET floor is not slowed by a debug client), against the \
-         pfsense-emulator on loopback (HTTPS, API key). Targets from the project's issue on \
-         context and cost are in the last column.\n\n\
+         Measured by `cargo xtask bench` on {date}, {machine}, load average {load} at the end, \
+         {profile} build of the server and of the bare rmcp server beside it \
+         (`xtask/src/bin/bare-mcp.rs`: one tool, no network, no state), measuring client \
+         xtask itself ({client} build: `cargo run --release -p xtask -- bench`), against the \
+         pfsense-emulator on loopback (HTTPS, API key, pinned fingerprint). The server runs as a \
+         user runs it: a state directory (`XDG_STATE_HOME`), so the audit log and the journal \
+         are on. Targets from the project's issues on context and run cost are in the last \
+         column.\n\n\
          | what | measured | target |\n|---|---|---|\n\
-         | spawn → initialize, median of {starts} cold starts | {init} | ≤ 25 ms |\n\
+         | spawn → initialize, median of {starts} cold starts: `compact` / `full` mode, audit log on | {i0} / {i1} ({r0:.2}× / {r1:.2}× the bare server) | ≤ 2× the bare server |\n\
+         | the same with a {big_entries}-entry audit log ({big_mib:.0} MiB, generated and verified by the bench) | {i2} / {i3} ({r2:.2}× / {r3:.2}×) | unchanged |\n\
+         | spawn → initialize of the bare rmcp server | {bare_init} | |\n\
          {list_rows}\
-         | peak RSS after a full tools/list | {rss} | ≤ 25 MiB |\n\
+         | peak RSS (VmHWM) after a full tools/list | {rss} | ≤ 12 MiB |\
          | tool call `pfsense_get_system_version` over stdio JSON-RPC, {calls} calls | p50 {cp50}, p99 {cp99} | p50 ≤ floor + 0.3 ms |\n\
          | the same GET made directly (floor) | p50 {fp50}, p99 {fp99} | |\n\
          | tool-call overhead over the floor, p50 | {over} | ≤ 0.3 ms |\n\
          | `--sandbox`: spawn → initialize / first tool call answered (emulator started), median of 5 | {sinit} / {sready} | |\n\
-         {http_rows}",
+         {http_rows}{cpu_row}",
         machine = machine(),
+        client = if cfg!(debug_assertions) {
+            "a debug"
+        } else {
+            "a release"
+        },
         starts = args.starts,
-        init = ms(init_median),
+        i0 = ms(init[0]),
+        i1 = ms(init[1]),
+        i2 = ms(init[2]),
+        i3 = ms(init[3]),
+        r0 = ratio(init[0]),
+        r1 = ratio(init[1]),
+        r2 = ratio(init[2]),
+        r3 = ratio(init[3]),
+        big_entries = BIG_AUDIT_ENTRIES,
+        big_mib = big_bytes as f64 / 1024.0 / 1024.0,
+        bare_init = ms(bare_init),
+        profile = if args.debug {
+            "a DEBUG (not release)"
+        } else {
+            "release"
+        },
         list_rows = list_rows(&full, &compact, &build),
         calls = args.calls,
         cp50 = ms(call_p50),

@@ -21,6 +21,8 @@ const READ_TOOLS: &[&str] = &[
 ];
 
 pub struct HttpLoad {
+    /// Server CPU (user + system, from /proc/PID/stat) over the load run, per call.
+    pub cpu_per_call: Option<Duration>,
     pub clients: usize,
     pub seconds: u64,
     pub calls: usize,
@@ -41,31 +43,78 @@ impl Drop for Server {
     }
 }
 
-/// Start `binary --sandbox --http 127.0.0.1:0` with a token; its /mcp URL.
-fn start(binary: &Path, token: &str) -> Result<(Server, String)> {
-    let mut child = Command::new(binary)
+/// A server to load: its command line (with `--http 127.0.0.1:0` or the like) and the tools
+/// each client cycles through.
+pub struct HttpServer<'a> {
+    pub program: &'a Path,
+    pub args: Vec<String>,
+    pub env: Vec<(String, String)>,
+    pub tools: &'a [&'a str],
+}
+
+impl<'a> HttpServer<'a> {
+    /// pfsense-mcp `--sandbox --http` with the sandbox's defaults (no audit log, journal in
+    /// memory), or with the audit log and journal a user's state directory holds.
+    pub fn sandbox(binary: &'a Path, state: Option<&Path>) -> HttpServer<'a> {
+        let mut args: Vec<String> = ["--sandbox", "--http", "127.0.0.1:0"]
+            .map(String::from)
+            .to_vec();
+        match state {
+            None => args.extend(["--audit-log", "off", "--journal", "memory"].map(String::from)),
+            Some(dir) => {
+                args.push("--audit-log".into());
+                args.push(dir.join("audit.jsonl").display().to_string());
+                args.push("--journal".into());
+                args.push(dir.join("journal.sqlite").display().to_string());
+            }
+        }
+        HttpServer {
+            program: binary,
+            args,
+            env: vec![("PFSENSE_LOG".into(), "warn".into())],
+            tools: READ_TOOLS,
+        }
+    }
+}
+
+/// CPU time (user + system) a process has used so far, from /proc/PID/stat.
+pub fn cpu_time(pid: u32) -> Option<Duration> {
+    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
+    // Fields after the command name (which may hold spaces) in parentheses: state is the
+    // 3rd field of the line, utime the 14th, stime the 15th.
+    let rest = &stat[stat.rfind(')')? + 2..];
+    let fields: Vec<&str> = rest.split_whitespace().collect();
+    let ticks: u64 = fields.get(11)?.parse::<u64>().ok()? + fields.get(12)?.parse::<u64>().ok()?;
+    Some(Duration::from_secs_f64(ticks as f64 / clock_ticks() as f64))
+}
+
+/// `getconf CLK_TCK` (100 on Linux nearly always).
+fn clock_ticks() -> u64 {
+    Command::new("getconf")
+        .arg("CLK_TCK")
+        .output()
+        .ok()
+        .and_then(|o| String::from_utf8_lossy(&o.stdout).trim().parse().ok())
+        .unwrap_or(100)
+}
+
+/// Start the server with a token; its /mcp URL (read from its "listening on URL" line).
+fn start(server: &HttpServer<'_>, token: &str) -> Result<(Server, String)> {
+    let mut child = Command::new(server.program)
         .env_clear()
-        .args([
-            "--sandbox",
-            "--http",
-            "127.0.0.1:0",
-            "--audit-log",
-            "off",
-            "--journal",
-            "memory",
-        ])
+        .args(&server.args)
+        .envs(server.env.iter().map(|(k, v)| (k, v)))
         .env("PFSENSE_HTTP_TOKEN", token)
-        .env("PFSENSE_LOG", "warn")
         .stdin(Stdio::null())
         .stdout(Stdio::null())
         .stderr(Stdio::piped())
         .spawn()
-        .context("spawn pfsense-mcp --http")?;
+        .with_context(|| format!("spawn {}", server.program.display()))?;
     let stderr = child.stderr.take().context("stderr")?;
     let (tx, rx) = std::sync::mpsc::channel();
     std::thread::spawn(move || {
         for line in BufReader::new(stderr).lines().map_while(Result::ok) {
-            if let Some(url) = line.strip_prefix("pfsense-mcp: listening on ") {
+            if let Some((_, url)) = line.split_once(": listening on ") {
                 let _ = tx.send(url.to_string());
             }
         }
@@ -73,7 +122,7 @@ fn start(binary: &Path, token: &str) -> Result<(Server, String)> {
     let server = Server(child);
     let url = rx
         .recv_timeout(Duration::from_secs(60))
-        .context("pfsense-mcp --http did not start listening")?;
+        .context("the HTTP server did not start listening")?;
     Ok((server, url))
 }
 
@@ -86,7 +135,7 @@ async fn connect(url: &str, token: &str) -> Result<rmcp::service::RunningService
 
 /// Run the load, print it, and return its BENCHMARKS.md table row; any failed call is an error.
 pub async fn measure(binary: &Path, clients: usize, seconds: u64) -> Result<String> {
-    let load = run(binary, clients, seconds.max(1)).await?;
+    let load = run(&HttpServer::sandbox(binary, None), clients, seconds.max(1)).await?;
     let p50 = crate::bench::ms(load.p50);
     let p99 = crate::bench::ms(load.p99);
     eprintln!(
@@ -129,9 +178,12 @@ pub fn replace_row(report: &str, row: &str) -> String {
     out
 }
 
-pub async fn run(binary: &Path, clients: usize, seconds: u64) -> Result<HttpLoad> {
+pub async fn run(server: &HttpServer<'_>, clients: usize, seconds: u64) -> Result<HttpLoad> {
     let token = format!("bench-{}", "0123456789abcdef".repeat(3));
-    let (_server, url) = start(binary, &token)?;
+    let (process, url) = start(server, &token)?;
+    let pid = process.0.id();
+    let tools: std::sync::Arc<Vec<String>> =
+        std::sync::Arc::new(server.tools.iter().map(|t| t.to_string()).collect());
     // Every client has its session before the clock starts; the first call waits for the
     // sandbox emulator.
     let mut sessions = Vec::with_capacity(clients);
@@ -140,27 +192,29 @@ pub async fn run(binary: &Path, clients: usize, seconds: u64) -> Result<HttpLoad
     }
     let warm = sessions[0]
         .peer()
-        .call_tool(CallToolRequestParams::new(READ_TOOLS[0]))
+        .call_tool(CallToolRequestParams::new(tools[0].clone()))
         .await?;
     if warm.is_error == Some(true) {
         bail!("the warm-up call failed: {:?}", warm.content);
     }
     let deadline = Instant::now() + Duration::from_secs(seconds);
     let started = Instant::now();
+    let cpu_before = cpu_time(pid);
     let mut tasks = Vec::with_capacity(clients);
     for (i, session) in sessions.into_iter().enumerate() {
+        let tools = tools.clone();
         tasks.push(tokio::spawn(async move {
             let mut latencies = Vec::new();
             let mut errors = 0usize;
             let mut first_error = None;
             let mut n = i;
             while Instant::now() < deadline {
-                let tool = READ_TOOLS[n % READ_TOOLS.len()];
+                let tool = tools[n % tools.len()].clone();
                 n += 1;
                 let t = Instant::now();
                 let result = session
                     .peer()
-                    .call_tool(CallToolRequestParams::new(tool))
+                    .call_tool(CallToolRequestParams::new(tool.clone()))
                     .await;
                 latencies.push(t.elapsed());
                 match result {
@@ -175,15 +229,16 @@ pub async fn run(binary: &Path, clients: usize, seconds: u64) -> Result<HttpLoad
                     }
                 }
             }
-            let _ = session.cancel().await;
-            (latencies, errors, first_error)
+            (session, latencies, errors, first_error)
         }));
     }
     let mut all = Vec::new();
     let mut errors = 0;
     let mut first_error = None;
+    let mut open = Vec::new();
     for t in tasks {
-        let (l, e, f) = t.await?;
+        let (session, l, e, f) = t.await?;
+        open.push(session);
         all.extend(l);
         errors += e;
         if first_error.is_none() {
@@ -191,8 +246,17 @@ pub async fn run(binary: &Path, clients: usize, seconds: u64) -> Result<HttpLoad
         }
     }
     let elapsed = started.elapsed();
+    // Before the sessions close: closing them is not part of the calls.
+    let cpu = cpu_before
+        .zip(cpu_time(pid))
+        .map(|(a, b)| b.saturating_sub(a));
+    for session in open {
+        let _ = session.cancel().await;
+    }
+    drop(process);
     all.sort();
     Ok(HttpLoad {
+        cpu_per_call: cpu.map(|c| c / all.len().max(1) as u32),
         clients,
         seconds,
         calls: all.len(),

@@ -4,6 +4,7 @@
 mod bank;
 mod bench;
 mod bench_build;
+mod bench_cost;
 mod bench_http;
 mod dist;
 mod exercise;

@@ -273,8 +273,11 @@ pub fn loggable_body(body: &[u8]) -> String {
 /// Log a request; returns its sequence number.
 pub fn record(shared: &Shared, req: &Incoming, status: u16, fault: Option<&Fault>) -> u64 {
     let mut log = lock(&shared.log);
-    let seq = log.last().map_or(1, |l| l.seq + 1);
-    log.push(LoggedRequest {
+    let seq = log.back().map_or(1, |l| l.seq + 1);
+    if log.len() >= LOG_CAPACITY {
+        log.pop_front();
+    }
+    log.push_back(LoggedRequest {
         seq,
         method: req.method.clone(),
         path: req.path.clone(),
@@ -288,10 +291,6 @@ pub fn record(shared: &Shared, req: &Incoming, status: u16, fault: Option<&Fault
                 .unwrap_or_default()
         }),
     });
-    if log.len() > LOG_CAPACITY {
-        let excess = log.len() - LOG_CAPACITY;
-        log.drain(..excess);
-    }
     seq
 }
 

@@ -189,7 +189,7 @@ pub async fn start(config: EmulatorConfig) -> anyhow::Result<RunningEmulator> {
         store: Mutex::new(seed_store.clone()),
         seed: seed_store,
         faults: Mutex::new(Vec::new()),
-        log: Mutex::new(Vec::new()),
+        log: Mutex::new(std::collections::VecDeque::new()),
         jwt_secret: auth::random_bytes(32),
         control_username: config.username.clone(),
         control_password: config.password.clone(),
@@ -268,7 +268,7 @@ impl RunningEmulator {
 
     /// Every API request so far (control API calls excluded), oldest first.
     pub fn requests(&self) -> Vec<LoggedRequest> {
-        lock(&self.shared.log).clone()
+        lock(&self.shared.log).iter().cloned().collect()
     }
 
     pub fn clear_requests(&self) {

@@ -3,6 +3,7 @@
 use crate::catalog::Catalog;
 use crate::faults::{Fault, LoggedRequest};
 use crate::store::Store;
+use std::collections::VecDeque;
 use std::sync::Mutex;
 
 pub struct Shared {
@@ -13,7 +14,9 @@ pub struct Shared {
     /// The state `reset` returns to.
     pub seed: Store,
     pub faults: Mutex<Vec<Fault>>,
-    pub log: Mutex<Vec<LoggedRequest>>,
+    /// A ring of the last `LOG_CAPACITY` requests: dropping the oldest must not shift the
+    /// rest on every request once it is full.
+    pub log: Mutex<VecDeque<LoggedRequest>>,
     pub jwt_secret: Vec<u8>,
     /// Credentials of the control API (`/__emulator/…`): the admin login given at start.
     pub control_username: String,

@@ -53,8 +53,12 @@ pub async fn run(cli: Cli) -> Result<(), CliError> {
                 1 => " (1 line cut off by a crash, closed off by a cut_off entry)".into(),
                 n => format!(" ({n} lines cut off by crashes, each closed off by a cut_off entry)"),
             };
+            let files = match v.files {
+                0 | 1 => String::new(),
+                n => format!(" across {n} files (the rotated ones and the current one)"),
+            };
             emit(&format!(
-                "{}: {} entries, chain intact{cut}; last hash {}\n",
+                "{}: {} entries{files}, chain intact{cut}; last hash {}\n",
                 file.display(),
                 v.entries,
                 v.last_hash

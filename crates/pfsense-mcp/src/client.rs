@@ -227,7 +227,12 @@ impl Client {
             }
             _ => {}
         }
-        let tls = client_config(&config.tls)?;
+        // An http:// firewall never handshakes: reading the system certificate store (a large
+        // part of a start) is skipped for it.
+        let tls = match config.base_url.scheme() {
+            "http" => crate::tls::unused_config()?,
+            _ => client_config(&config.tls)?,
+        };
         let http = reqwest::Client::builder()
             .tls_backend_preconfigured(tls)
             .timeout(config.timeout)

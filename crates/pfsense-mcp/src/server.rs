@@ -68,9 +68,35 @@ pub fn mcp_tool(def: &ToolDef) -> Tool {
             annotations = annotations.idempotent(true);
         }
     }
-    Tool::new(def.name, def.description, def.listed())
+    // Parsed for each listing and dropped after it: kept, the 680 parsed schemas would be most
+    // of the server's memory.
+    let schema = serde_json::from_str(def.listed_schema).unwrap_or_default();
+    Tool::new(def.name, def.description, Arc::new(schema))
         .with_raw_output_schema(crate::outcome::output::generated())
         .with_annotations(annotations)
+}
+
+/// One entry of `tools/list`, made into an MCP tool only when a page is sent.
+#[derive(Clone, Copy)]
+enum Listed {
+    Generated(&'static ToolDef),
+    Own(&'static crate::meta::MetaTool),
+}
+
+impl Listed {
+    fn name(self) -> &'static str {
+        match self {
+            Listed::Generated(d) => d.name,
+            Listed::Own(m) => m.name,
+        }
+    }
+
+    fn tool(self) -> Tool {
+        match self {
+            Listed::Generated(d) => mcp_tool(d),
+            Listed::Own(m) => m.mcp_tool(),
+        }
+    }
 }
 
 /// The firewall the server talks to: ready, or still starting (the sandbox emulator starts in
@@ -108,8 +134,9 @@ struct Inner {
     options: ServerOptions,
     /// The tools at least one firewall offers, in list order (sorted by name).
     offered: Vec<&'static ToolDef>,
-    /// What `tools/list` shows: the offered generated tools and our own tools, sorted by name.
-    listed: Vec<Tool>,
+    /// What `tools/list` shows: the offered generated tools and our own tools, sorted by name
+    /// (their descriptions and schemas are statics, made into MCP tools page by page).
+    listed: Vec<Listed>,
     /// The guards; an error when they could not start (then every change is refused).
     safety: Result<Arc<crate::safety::Safety>, String>,
 }
@@ -844,7 +871,12 @@ impl ServerHandler for PfSenseServer {
         };
         let page = self.inner.options.page_size.max(1);
         let end = (start + page).min(self.inner.listed.len());
-        let mut result = ListToolsResult::with_all_items(self.inner.listed[start..end].to_vec());
+        let mut result = ListToolsResult::with_all_items(
+            self.inner.listed[start..end]
+                .iter()
+                .map(|t| listed_tool(&self.inner, *t))
+                .collect(),
+        );
         if end < self.inner.listed.len() {
             result.next_cursor = Some(end.to_string());
         }
@@ -855,9 +887,9 @@ impl ServerHandler for PfSenseServer {
         // `listed` holds exactly the offered tools, sorted by name.
         self.inner
             .listed
-            .binary_search_by(|t| t.name.as_ref().cmp(name))
+            .binary_search_by(|t| t.name().cmp(name))
             .ok()
-            .map(|i| self.inner.listed[i].clone())
+            .map(|i| listed_tool(&self.inner, self.inner.listed[i]))
     }
 
     /// Accepted so that clients which set a log level work; the server sends no MCP log
@@ -917,12 +949,12 @@ fn listed_tools(
     offered: &[&'static ToolDef],
     members: &[Member],
     options: &ServerOptions,
-) -> Vec<Tool> {
+) -> Vec<Listed> {
     let compact = options.tool_mode == crate::discovery::ToolMode::Compact;
-    let mut listed: Vec<Tool> = offered
+    let mut listed: Vec<Listed> = offered
         .iter()
         .filter(|d| !compact || crate::discovery::COMPACT_CORE.contains(&d.name))
-        .map(|d| mcp_tool(d))
+        .map(|d| Listed::Generated(d))
         .collect();
     let auto_revert = options.safety.auto_revert.is_some();
     listed.extend(
@@ -941,24 +973,31 @@ fn listed_tools(
                     (compact && m.compact_only) || m.name == "pfsense_describe_tool"
                 }
             })
-            .map(|m| m.mcp_tool()),
+            .map(Listed::Own),
     );
     // Health and the operator analyses are reads of our own: listed in every mode and policy.
     listed.extend(
         crate::meta::OPERATOR_TOOLS
             .iter()
             .filter_map(|name| crate::meta::lookup(name))
-            .map(|m| m.mcp_tool()),
+            .map(Listed::Own),
     );
-    if members.len() > 1 {
-        listed.iter_mut().for_each(declare_firewall);
-    }
-    listed.sort_by(|a, b| a.name.cmp(&b.name));
+    listed.sort_by_key(|t| t.name());
     listed
 }
 
 /// With several firewalls every tool but the selector takes `firewall: NAME` (`take_firewall`):
 /// declared, so that a client which drops undeclared arguments keeps it.
+/// An entry of `tools/list` as the client sees it: in a fleet every tool but the selector
+/// declares the `firewall` argument it accepts.
+fn listed_tool(inner: &Inner, listed: Listed) -> Tool {
+    let mut tool = listed.tool();
+    if inner.firewalls.len() > 1 {
+        declare_firewall(&mut tool);
+    }
+    tool
+}
+
 fn declare_firewall(tool: &mut Tool) {
     if tool.name == crate::meta::SELECT_FIREWALL {
         return;

@@ -49,6 +49,16 @@ fn provider() -> Arc<CryptoProvider> {
     Arc::new(rustls::crypto::ring::default_provider())
 }
 
+/// A configuration for a client that never makes a TLS connection (an `http://` firewall): no
+/// roots, so nothing is read from the system store.
+pub fn unused_config() -> Result<rustls::ClientConfig, String> {
+    Ok(rustls::ClientConfig::builder_with_provider(provider())
+        .with_safe_default_protocol_versions()
+        .map_err(|e| format!("TLS setup failed: {e}"))?
+        .with_root_certificates(rustls::RootCertStore::empty())
+        .with_no_client_auth())
+}
+
 /// Build the rustls client configuration for a mode.
 pub fn client_config(mode: &TlsMode) -> Result<rustls::ClientConfig, String> {
     let provider = provider();

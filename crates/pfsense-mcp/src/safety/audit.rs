@@ -4,6 +4,10 @@
 //! edited, removed or reordered line. It cannot tell that lines were cut off at the end, or that
 //! someone rewrote the whole chain: keep a copy of the last hash (`audit verify` prints it)
 //! or ship the lines elsewhere for that.
+//!
+//! At [`ROTATE_BYTES`] the file moves aside to `FILE.<last seq>` and the chain goes on in a new
+//! `FILE` (its first `prev` is the old file's last hash); `audit verify FILE` checks the rotated
+//! files and the current one as one chain. Start-up reads only the end of the current file.
 
 use serde_json::{Map, Value, json};
 use sha2::{Digest, Sha256};
@@ -130,6 +134,7 @@ struct Tail {
 /// The open log. Appends are serialised; each is synced to disk before the call returns.
 pub struct AuditLog {
     path: PathBuf,
+    rotate_at: u64,
     tail: Mutex<Tail>,
 }
 
@@ -166,6 +171,14 @@ fn capped_message(message: &Option<String>) -> Value {
     }
 }
 
+/// The log moves aside once it reaches this size (`audit.jsonl` → `audit.jsonl.<last seq>`),
+/// and the chain goes on in a new file: start-up reads only the end of the current file.
+pub const ROTATE_BYTES: u64 = 64 * 1024 * 1024;
+
+/// How much of a log's end start-up reads to find where the chain ends: room for a cut-off
+/// line and the whole line before it (each at most about [`MAX_LINE_BYTES`]).
+const TAIL_WINDOW: u64 = 4 * MAX_LINE_BYTES as u64;
+
 /// What a scan of an existing log found: where the chain ends, and a cut-off last line.
 struct Scan {
     seq: u64,
@@ -174,52 +187,130 @@ struct Scan {
     /// that only lacks its newline).
     fragment: Option<Vec<u8>>,
     len: u64,
+    /// Whether the file holds any entry of the chain.
+    found: bool,
 }
 
+/// The `seq` and hash of a line of the chain (a JSON object carrying its `seq`).
+fn chained(line: &[u8]) -> Option<(u64, String)> {
+    let value = serde_json::from_slice::<Value>(line).ok()?;
+    let seq = value.get("seq").and_then(Value::as_u64)?;
+    Some((seq, sha256_hex(line)))
+}
+
+fn read_error(path: &Path) -> impl FnOnce(std::io::Error) -> AuditError + '_ {
+    move |source| AuditError::Read {
+        path: path.to_path_buf(),
+        source,
+    }
+}
+
+/// Where the chain of `path` ends, from the last [`TAIL_WINDOW`] bytes (the whole file only
+/// when that window holds no line of the chain): the cost of a start does not grow with the
+/// log. Lines a crash cut off (closed off by a marker) are not part of the chain.
 fn scan(path: &Path) -> Result<Scan, AuditError> {
-    let mut bytes = Vec::new();
-    match File::open(path) {
-        Ok(mut f) => {
-            f.read_to_end(&mut bytes)
-                .map_err(|source| AuditError::Read {
-                    path: path.to_path_buf(),
-                    source,
-                })?;
-        }
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
-        Err(source) => {
-            return Err(AuditError::Read {
-                path: path.to_path_buf(),
-                source,
+    use std::io::{Seek, SeekFrom};
+    let mut file = match File::open(path) {
+        Ok(f) => f,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+            return Ok(Scan {
+                seq: 0,
+                last_hash: GENESIS.to_string(),
+                fragment: None,
+                len: 0,
+                found: false,
             });
         }
-    }
-    let complete = bytes.iter().rposition(|b| *b == b'\n').map_or(0, |i| i + 1);
-    let mut seq = 0;
-    let mut last_hash = GENESIS.to_string();
-    for line in bytes[..complete].split(|b| *b == b'\n') {
-        // Lines a crash cut off (closed off by a marker) are not part of the chain.
-        let Ok(value) = serde_json::from_slice::<Value>(line) else {
-            continue;
+        Err(source) => return Err(read_error(path)(source)),
+    };
+    let len = file.metadata().map_err(read_error(path))?.len();
+    let mut window = TAIL_WINDOW;
+    loop {
+        let start = len.saturating_sub(window);
+        file.seek(SeekFrom::Start(start))
+            .map_err(read_error(path))?;
+        let mut bytes = Vec::new();
+        file.read_to_end(&mut bytes).map_err(read_error(path))?;
+        let complete = bytes.iter().rposition(|b| *b == b'\n').map_or(0, |i| i + 1);
+        // The window's first line is a whole line only when the window is the whole file.
+        let first = if start == 0 {
+            0
+        } else {
+            bytes[..complete]
+                .iter()
+                .position(|b| *b == b'\n')
+                .map_or(complete, |i| i + 1)
         };
-        seq = value.get("seq").and_then(Value::as_u64).unwrap_or(seq + 1);
-        last_hash = sha256_hex(line);
+        let mut end = bytes[first..complete]
+            .split(|b| *b == b'\n')
+            .rev()
+            .find_map(chained);
+        let mut fragment = (complete < bytes.len()).then(|| bytes[complete..].to_vec());
+        // A whole line whose newline did not make it: it is part of the chain, only unended.
+        if let Some(line) = &fragment
+            && let Some(last) = chained(line)
+        {
+            end = Some(last);
+            fragment = Some(Vec::new());
+        }
+        if end.is_some() || start == 0 {
+            let found = end.is_some();
+            let (seq, last_hash) = end.unwrap_or((0, GENESIS.to_string()));
+            return Ok(Scan {
+                seq,
+                last_hash,
+                fragment,
+                len,
+                found,
+            });
+        }
+        window = window.saturating_mul(4);
     }
-    let mut fragment = (complete < bytes.len()).then(|| bytes[complete..].to_vec());
-    // A whole line whose newline did not make it: it is part of the chain, only unended.
-    if let Some(line) = &fragment
-        && let Ok(value) = serde_json::from_slice::<Value>(line)
+}
+
+/// The file a log moves to when it is rotated after the entry `last_seq`.
+fn rotated_name(path: &Path, last_seq: u64) -> PathBuf {
+    let mut name = path.file_name().unwrap_or_default().to_os_string();
+    name.push(format!(".{last_seq:012}"));
+    path.with_file_name(name)
+}
+
+/// The rotated files of a log, oldest first (their names end in the last `seq` they hold).
+pub fn rotated_files(path: &Path) -> Result<Vec<PathBuf>, String> {
+    let name = path.file_name().unwrap_or_default().to_string_lossy();
+    let prefix = format!("{name}.");
+    let dir = match path.parent() {
+        Some(d) if !d.as_os_str().is_empty() => d.to_path_buf(),
+        _ => PathBuf::from("."),
+    };
+    let entries = match std::fs::read_dir(&dir) {
+        Ok(e) => e,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(Vec::new()),
+        Err(e) => return Err(format!("cannot list {}: {e}", dir.display())),
+    };
+    let mut found: Vec<(u64, PathBuf)> = entries
+        .filter_map(Result::ok)
+        .filter_map(|e| {
+            let file = e.file_name().to_string_lossy().into_owned();
+            let digits = file.strip_prefix(&prefix)?;
+            let seq = (!digits.is_empty() && digits.bytes().all(|b| b.is_ascii_digit()))
+                .then(|| digits.parse::<u64>().ok())??;
+            Some((seq, path.with_file_name(file)))
+        })
+        .collect();
+    found.sort();
+    Ok(found.into_iter().map(|(_, p)| p).collect())
+}
+
+fn open_for_append(path: &Path) -> std::io::Result<File> {
+    let mut options = OpenOptions::new();
+    options.create(true).append(true);
+    #[cfg(unix)]
     {
-        seq = value.get("seq").and_then(Value::as_u64).unwrap_or(seq + 1);
-        last_hash = sha256_hex(line);
-        fragment = Some(Vec::new());
+        use std::os::unix::fs::OpenOptionsExt;
+        options.mode(0o600);
     }
-    Ok(Scan {
-        seq,
-        last_hash,
-        fragment,
-        len: bytes.len() as u64,
-    })
+    options.open(path)
 }
 
 impl AuditLog {
@@ -227,21 +318,29 @@ impl AuditLog {
     /// is ended and followed by a `cut_off` entry naming its length and hash, so the chain
     /// goes on from the line before it and `audit verify` accepts it.
     pub fn open(path: &Path) -> Result<AuditLog, AuditError> {
+        AuditLog::open_rotating(path, ROTATE_BYTES)
+    }
+
+    /// [`AuditLog::open`], rotating once the file reaches `rotate_at` bytes.
+    pub fn open_rotating(path: &Path, rotate_at: u64) -> Result<AuditLog, AuditError> {
         super::private::prepare(path, "audit log").map_err(AuditError::Prepare)?;
-        let found = scan(path)?;
-        let mut options = OpenOptions::new();
-        options.create(true).append(true);
-        #[cfg(unix)]
-        {
-            use std::os::unix::fs::OpenOptionsExt;
-            options.mode(0o600);
+        let mut found = scan(path)?;
+        if !found.found {
+            // A fresh file after a rotation (or a crash right after one): the chain goes on
+            // from the newest rotated file.
+            if let Some(newest) = rotated_files(path).map_err(AuditError::Prepare)?.last() {
+                let before = scan(newest)?;
+                found.seq = before.seq;
+                found.last_hash = before.last_hash;
+            }
         }
-        let file = options.open(path).map_err(|source| AuditError::Open {
+        let file = open_for_append(path).map_err(|source| AuditError::Open {
             path: path.to_path_buf(),
             source,
         })?;
         let log = AuditLog {
             path: path.to_path_buf(),
+            rotate_at,
             tail: Mutex::new(Tail {
                 file,
                 seq: found.seq,
@@ -253,6 +352,32 @@ impl AuditLog {
             log.close_off(&fragment)?;
         }
         Ok(log)
+    }
+
+    /// Move the full file aside and go on in a new one. The chain needs nothing more: the new
+    /// file's first line carries the old file's last hash and the next `seq`. A failure leaves
+    /// the log growing in the same file (the entry is already written).
+    fn rotate(&self, tail: &mut Tail) {
+        let aside = rotated_name(&self.path, tail.seq);
+        if let Err(e) = std::fs::rename(&self.path, &aside) {
+            tracing::warn!(path = %self.path.display(), error = %e, "the audit log could not be rotated; it keeps growing");
+            return;
+        }
+        match open_for_append(&self.path) {
+            Ok(file) => {
+                tail.file = file;
+                tail.len = 0;
+                if let Some(dir) = self.path.parent()
+                    && let Ok(dir) = File::open(dir)
+                {
+                    let _ = dir.sync_all();
+                }
+            }
+            Err(e) => {
+                tracing::warn!(path = %self.path.display(), error = %e, "no new audit log file after rotation; going on in the old one");
+                let _ = std::fs::rename(&aside, &self.path);
+            }
+        }
     }
 
     /// End a cut-off line and write the marker that closes it off.
@@ -303,6 +428,9 @@ impl AuditLog {
                 tail.seq = seq;
                 tail.last_hash = hash;
                 tail.len += text.len() as u64;
+                if tail.len >= self.rotate_at {
+                    self.rotate(&mut tail);
+                }
                 Ok(())
             }
             Err(source) => {
@@ -364,6 +492,8 @@ pub struct Verified {
     pub last_hash: String,
     /// Lines a crash cut off, each closed off by a `cut_off` entry.
     pub cut_off: u64,
+    /// Files checked: the log and its rotated files.
+    pub files: usize,
 }
 
 /// Whether `marker` is the `cut_off` entry that closes off `fragment` after `prev`.
@@ -376,63 +506,95 @@ fn closes_off(marker: Option<&&[u8]>, fragment: &[u8], prev: &str) -> bool {
         && value["request"]["cut"]["sha256"] == sha256_hex(fragment)
 }
 
-/// Check the chain of a log file. The error names the first line that breaks it and why.
+/// Check the chain of a log: its rotated files oldest first (`FILE.<last seq>`), then the file
+/// itself. The error names the first line that breaks it and why.
 pub fn verify(path: &Path) -> Result<Verified, String> {
-    let bytes = std::fs::read(path).map_err(|e| format!("cannot open {}: {e}", path.display()))?;
-    let body = bytes.strip_suffix(b"\n").unwrap_or(&bytes);
-    let lines: Vec<&[u8]> = if body.is_empty() {
-        Vec::new()
-    } else {
-        body.split(|b| *b == b'\n').collect()
+    let mut files = rotated_files(path)?;
+    if files.is_empty() || path.exists() {
+        files.push(path.to_path_buf());
+    }
+    let mut chain = Chain {
+        prev: GENESIS.to_string(),
+        entries: 0,
+        cut_off: 0,
     };
-    let mut prev = GENESIS.to_string();
-    let mut entries = 0u64;
-    let mut cut_off = 0u64;
-    for (index, line) in lines.iter().enumerate() {
-        let number = index + 1;
-        if line.is_empty() {
-            return Err(format!(
-                "line {number} is empty: a line was removed or the file was edited"
-            ));
-        }
-        let value: Value = match serde_json::from_slice(line) {
-            Ok(v) => v,
-            Err(_) if closes_off(lines.get(index + 1), line, &prev) => {
-                cut_off += 1;
-                continue;
-            }
-            Err(e) => {
-                return Err(format!("line {number} is not JSON ({e}): it was edited"));
-            }
-        };
-        let claimed = value.get("prev").and_then(Value::as_str).unwrap_or("");
-        if claimed != prev {
-            return Err(if entries == 0 {
-                format!(
-                    "line {number} does not start the chain (its prev is not {GENESIS}): earlier lines were removed"
-                )
-            } else {
-                format!(
-                    "line {number} does not follow line {}: its prev hash does not match, so line {} was edited, or a line was removed or moved here",
-                    number - 1,
-                    number - 1
-                )
-            });
-        }
-        let seq = value.get("seq").and_then(Value::as_u64).unwrap_or(0);
-        if seq != entries + 1 {
-            return Err(format!(
-                "line {number} carries seq {seq}: lines were removed or reordered"
-            ));
-        }
-        prev = sha256_hex(line);
-        entries += 1;
+    let named = files.len() > 1;
+    for file in &files {
+        let bytes =
+            std::fs::read(file).map_err(|e| format!("cannot open {}: {e}", file.display()))?;
+        chain.check(&bytes).map_err(|e| match named {
+            true => format!("{}: {e}", file.display()),
+            false => e,
+        })?;
     }
     Ok(Verified {
-        entries,
-        last_hash: prev,
-        cut_off,
+        entries: chain.entries,
+        last_hash: chain.prev,
+        cut_off: chain.cut_off,
+        files: files.len(),
     })
+}
+
+/// The chain so far, carried from one file of a rotated log to the next.
+struct Chain {
+    prev: String,
+    entries: u64,
+    cut_off: u64,
+}
+
+impl Chain {
+    /// Check one file's lines as the chain's continuation.
+    fn check(&mut self, bytes: &[u8]) -> Result<(), String> {
+        let body = bytes.strip_suffix(b"\n").unwrap_or(bytes);
+        let lines: Vec<&[u8]> = if body.is_empty() {
+            Vec::new()
+        } else {
+            body.split(|b| *b == b'\n').collect()
+        };
+        for (index, line) in lines.iter().enumerate() {
+            let number = index + 1;
+            if line.is_empty() {
+                return Err(format!(
+                    "line {number} is empty: a line was removed or the file was edited"
+                ));
+            }
+            let value: Value = match serde_json::from_slice(line) {
+                Ok(v) => v,
+                Err(_) if closes_off(lines.get(index + 1), line, &self.prev) => {
+                    self.cut_off += 1;
+                    continue;
+                }
+                Err(e) => {
+                    return Err(format!("line {number} is not JSON ({e}): it was edited"));
+                }
+            };
+            let claimed = value.get("prev").and_then(Value::as_str).unwrap_or("");
+            if claimed != self.prev {
+                return Err(if self.entries == 0 {
+                    format!(
+                        "line {number} does not start the chain (its prev is not {GENESIS}): earlier lines were removed"
+                    )
+                } else if number == 1 {
+                    "line 1 does not follow the end of the previous file: that file was edited, or lines or a whole file were removed".to_string()
+                } else {
+                    format!(
+                        "line {number} does not follow line {}: its prev hash does not match, so line {} was edited, or a line was removed or moved here",
+                        number - 1,
+                        number - 1
+                    )
+                });
+            }
+            let seq = value.get("seq").and_then(Value::as_u64).unwrap_or(0);
+            if seq != self.entries + 1 {
+                return Err(format!(
+                    "line {number} carries seq {seq}: lines were removed or reordered"
+                ));
+            }
+            self.prev = sha256_hex(line);
+            self.entries += 1;
+        }
+        Ok(())
+    }
 }
 
 #[cfg(test)]
@@ -563,5 +725,113 @@ mod tests {
         assert_eq!(lines[0]["request"]["body"]["descr"]["sha256"], hash);
         assert!(lines[1]["arguments"]["omitted_bytes"].as_u64().unwrap() > MAX_LINE_BYTES as u64);
         assert_eq!(verify(&path).unwrap().entries, 2);
+    }
+
+    fn append_n(log: &AuditLog, from: usize, n: usize) {
+        for i in from..from + n {
+            log.append(&Entry::new(
+                "fw",
+                &format!("tool{i}"),
+                "stdio",
+                Outcome::Executed,
+            ))
+            .unwrap();
+        }
+    }
+
+    #[test]
+    fn rotation_carries_the_chain_across_files_and_reopening_continues_it() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("audit.jsonl");
+        let log = AuditLog::open_rotating(&path, 1000).unwrap();
+        append_n(&log, 0, 20);
+        drop(log);
+        let rotated = rotated_files(&path).unwrap();
+        assert!(rotated.len() >= 3, "{rotated:?}");
+        for file in &rotated {
+            assert!(std::fs::metadata(file).unwrap().len() >= 1000);
+        }
+        let v = verify(&path).unwrap();
+        assert_eq!((v.entries, v.files), (20, rotated.len() + 1));
+        // The name of each rotated file is the last seq it holds.
+        let last = std::fs::read_to_string(rotated.last().unwrap()).unwrap();
+        let last: Value = serde_json::from_str(last.lines().last().unwrap()).unwrap();
+        assert!(
+            rotated
+                .last()
+                .unwrap()
+                .to_string_lossy()
+                .ends_with(&format!(".{:012}", last["seq"].as_u64().unwrap()))
+        );
+        let log = AuditLog::open_rotating(&path, 1000).unwrap();
+        append_n(&log, 20, 5);
+        let v = verify(&path).unwrap();
+        assert_eq!(v.entries, 25);
+    }
+
+    #[test]
+    fn tampering_across_rotated_files_is_found() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("audit.jsonl");
+        append_n(&AuditLog::open_rotating(&path, 600).unwrap(), 0, 12);
+        let rotated = rotated_files(&path).unwrap();
+        assert!(rotated.len() >= 3, "{rotated:?}");
+        let middle = &rotated[1];
+        let original = std::fs::read_to_string(middle).unwrap();
+
+        let edited = original.replacen("\"fw\"", "\"fx\"", 1);
+        std::fs::write(middle, &edited).unwrap();
+        let error = verify(&path).unwrap_err();
+        assert!(
+            error.contains(&*rotated[2].to_string_lossy())
+                || error.contains(&*middle.to_string_lossy()),
+            "{error}"
+        );
+
+        std::fs::remove_file(middle).unwrap();
+        let error = verify(&path).unwrap_err();
+        assert!(error.contains("previous file"), "a removed file: {error}");
+        std::fs::write(middle, &original).unwrap();
+        assert_eq!(verify(&path).unwrap().entries, 12);
+
+        std::fs::remove_file(&rotated[0]).unwrap();
+        let error = verify(&path).unwrap_err();
+        assert!(error.contains("earlier lines were removed"), "{error}");
+    }
+
+    #[test]
+    fn a_crash_between_moving_the_file_aside_and_creating_the_next_keeps_the_chain() {
+        let (_dir, path) = log_with(3);
+        // What `rotate` does first; the crash comes before the new file exists.
+        std::fs::rename(&path, rotated_name(&path, 3)).unwrap();
+        let log = AuditLog::open(&path).unwrap();
+        log.append(&Entry::new("fw", "after", "stdio", Outcome::Executed))
+            .unwrap();
+        let v = verify(&path).unwrap();
+        assert_eq!((v.entries, v.files), (4, 2));
+    }
+
+    #[test]
+    fn start_up_finds_the_end_of_a_log_larger_than_its_window() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("audit.jsonl");
+        let log = AuditLog::open(&path).unwrap();
+        let mut entry = Entry::new("fw", "bulk", "stdio", Outcome::Executed);
+        entry.message = Some("m".repeat(MAX_VALUE_BYTES));
+        for _ in 0..(2 * TAIL_WINDOW as usize / MAX_VALUE_BYTES) {
+            log.append(&entry).unwrap();
+        }
+        drop(log);
+        assert!(std::fs::metadata(&path).unwrap().len() > 2 * TAIL_WINDOW);
+        let whole = verify(&path).unwrap();
+        // A crash cut the next line off: start-up closes it off from the end alone.
+        let mut bytes = std::fs::read(&path).unwrap();
+        bytes.extend_from_slice(b"{\"seq\":");
+        std::fs::write(&path, &bytes).unwrap();
+        let log = AuditLog::open(&path).unwrap();
+        log.append(&Entry::new("fw", "after", "stdio", Outcome::Executed))
+            .unwrap();
+        let v = verify(&path).unwrap();
+        assert_eq!((v.entries, v.cut_off), (whole.entries + 2, 1));
     }
 }

@@ -155,7 +155,28 @@ pub struct Journal {
     /// an fsync).
     calls_db: Option<Mutex<Connection>>,
     calls_inserted: std::sync::atomic::AtomicU64,
+    /// Finished calls not yet in the `calls` table: written [`CALLS_FLUSH_EVERY`] at a time in
+    /// one transaction (and before any read of the table), not one insert per call.
+    pending_calls: Mutex<Vec<PendingCall>>,
     location: String,
+}
+
+/// Calls buffered before they are written together; a crash loses at most these (metrics
+/// only: changes are journaled and synced one by one).
+pub const CALLS_FLUSH_EVERY: usize = 64;
+
+struct PendingCall {
+    ts_ms: i64,
+    firewall: String,
+    call: crate::resilience::CallRecord,
+}
+
+impl Drop for Journal {
+    fn drop(&mut self) {
+        if let Err(e) = self.flush_calls() {
+            tracing::warn!("call metrics: {e}");
+        }
+    }
 }
 
 /// A stored JSON column, with every secret value a caller sent scrubbed.
@@ -233,6 +254,7 @@ impl Journal {
             db: Mutex::new(conn),
             calls_db: None,
             calls_inserted: std::sync::atomic::AtomicU64::new(0),
+            pending_calls: Mutex::new(Vec::new()),
             location,
         })
     }
@@ -365,38 +387,75 @@ impl Journal {
         }
     }
 
-    /// Record a finished call; prunes rows older than [`CALLS_RETENTION_MS`] now and then.
+    /// Record a finished call (buffered: see [`CALLS_FLUSH_EVERY`]); prunes rows older than
+    /// [`CALLS_RETENTION_MS`] now and then.
     pub fn record_call(
         &self,
         firewall: &str,
         call: &crate::resilience::CallRecord,
     ) -> Result<(), String> {
-        let now = super::time::now_millis();
-        let db = self.calls_db();
-        db.execute(
-            "INSERT INTO calls (ts_ms, firewall, tool, outcome, http_status, latency_ms, attempts) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
-            params![
-                now,
-                firewall,
-                call.tool,
-                call.outcome,
-                call.http_status,
-                call.latency_ms as i64,
-                call.attempts,
-            ],
-        )
-        .map_err(|e| format!("cannot record the call: {e}"))?;
-        let n = self
+        let full = {
+            let mut pending = self.pending_calls.lock().unwrap_or_else(|e| e.into_inner());
+            pending.push(PendingCall {
+                ts_ms: super::time::now_millis(),
+                firewall: firewall.to_string(),
+                call: call.clone(),
+            });
+            pending.len() >= CALLS_FLUSH_EVERY
+        };
+        if full {
+            self.flush_calls()?;
+        }
+        Ok(())
+    }
+
+    /// Write the buffered calls in one transaction.
+    pub fn flush_calls(&self) -> Result<(), String> {
+        let batch =
+            std::mem::take(&mut *self.pending_calls.lock().unwrap_or_else(|e| e.into_inner()));
+        if batch.is_empty() {
+            return Ok(());
+        }
+        let mut db = self.calls_db();
+        let tx = db
+            .transaction()
+            .map_err(|e| format!("cannot record the calls: {e}"))?;
+        {
+            let mut insert = tx
+                .prepare_cached(
+                    "INSERT INTO calls (ts_ms, firewall, tool, outcome, http_status, latency_ms, attempts) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
+                )
+                .map_err(|e| format!("cannot record the calls: {e}"))?;
+            for p in &batch {
+                insert
+                    .execute(params![
+                        p.ts_ms,
+                        p.firewall,
+                        p.call.tool,
+                        p.call.outcome,
+                        p.call.http_status,
+                        p.call.latency_ms as i64,
+                        p.call.attempts,
+                    ])
+                    .map_err(|e| format!("cannot record the call: {e}"))?;
+            }
+        }
+        let before = self
             .calls_inserted
-            .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
-        if n.is_multiple_of(CALLS_PRUNE_EVERY) {
-            db.execute(
+            .fetch_add(batch.len() as u64, std::sync::atomic::Ordering::Relaxed);
+        let after = before + batch.len() as u64;
+        if before.is_multiple_of(CALLS_PRUNE_EVERY)
+            || before / CALLS_PRUNE_EVERY != after / CALLS_PRUNE_EVERY
+        {
+            let now = super::time::now_millis();
+            tx.execute(
                 "DELETE FROM calls WHERE ts_ms < ?1 OR rowid <= (SELECT MAX(rowid) FROM calls) - ?2",
                 params![now - CALLS_RETENTION_MS, CALLS_MAX_ROWS],
             )
             .map_err(|e| format!("cannot prune the call metrics: {e}"))?;
         }
-        Ok(())
+        tx.commit()
+            .map_err(|e| format!("cannot record the calls: {e}"))
     }
 
     /// Calls of a firewall since `since_ms`, newest first, at most `limit`.
@@ -406,6 +465,7 @@ impl Journal {
         since_ms: i64,
         limit: i64,
     ) -> Result<Vec<CallRow>, String> {
+        self.flush_calls()?;
         let db = self.calls_db();
         let mut stmt = db
             .prepare(
@@ -535,5 +595,33 @@ mod tests {
             .map(|r| r.tool)
             .collect();
         assert_eq!(tools, ["d", "b"]);
+    }
+
+    #[test]
+    fn buffered_call_metrics_reach_the_file_when_the_journal_closes_or_the_buffer_fills() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("journal.sqlite");
+        let call = |tool: &str| crate::resilience::CallRecord {
+            tool: tool.into(),
+            outcome: "ok",
+            http_status: Some(200),
+            latency_ms: 1,
+            attempts: 1,
+        };
+        let j = Journal::open(&path).unwrap();
+        for i in 0..CALLS_FLUSH_EVERY + 3 {
+            j.record_call("fw", &call(&format!("t{i}"))).unwrap();
+        }
+        // Another process (a second journal on the file) sees the full batch already.
+        let other = Journal::open(&path).unwrap();
+        assert_eq!(
+            other.recent_calls("fw", 0, 1000).unwrap().len(),
+            CALLS_FLUSH_EVERY
+        );
+        drop(j);
+        assert_eq!(
+            other.recent_calls("fw", 0, 1000).unwrap().len(),
+            CALLS_FLUSH_EVERY + 3
+        );
     }
 }
