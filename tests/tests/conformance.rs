@@ -99,23 +99,19 @@ fn conformance_suite_passes_every_scenario_that_needs_no_fixture() {
     let tools = node::ensure_installed();
     let (checks, summary) = run_suite(&tools, "expected-failures.yml", &[]);
     // The scenarios that matter ran and passed (not merely went unreported).
-    for scenario in [
-        "server-initialize",
-        "ping",
-        "tools-list",
-        "logging-set-level",
-        "dns-rebinding-protection",
-        "server-sse-multiple-streams",
-        "server-sse-polling",
-    ] {
-        assert!(
-            checks
-                .iter()
-                .any(|(d, c)| d.starts_with(&format!("server-{scenario}-"))
-                    && c["status"] == "SUCCESS"),
-            "{scenario} did not run or had no passing check:\n{summary}"
-        );
-    }
+    ran_and_passed(
+        &checks,
+        &summary,
+        &[
+            "server-initialize",
+            "ping",
+            "tools-list",
+            "logging-set-level",
+            "dns-rebinding-protection",
+            "server-sse-multiple-streams",
+            "server-sse-polling",
+        ],
+    );
     // server-sse-polling is listed only because its resume check needs the fixture tool
     // test_reconnection; the checks that need no fixture must succeed.
     for id in ["server-sse-priming-event", "server-sse-retry-field"] {
@@ -144,25 +140,21 @@ fn conformance_suite_2026_07_28_passes_every_scenario_that_needs_no_fixture() {
         "expected-failures-2026-07-28.yml",
         &["--spec-version", "2026-07-28"],
     );
-    for scenario in [
-        "server-stateless",
-        "tools-list",
-        "completion-complete",
-        "caching",
-        "http-header-validation",
-        "dns-rebinding-protection",
-        "server-sse-multiple-streams",
-        "input-required-result-unsupported-methods",
-        "input-required-result-validate-input",
-    ] {
-        assert!(
-            checks
-                .iter()
-                .any(|(d, c)| d.starts_with(&format!("server-{scenario}-"))
-                    && c["status"] == "SUCCESS"),
-            "{scenario} did not run or had no passing check:\n{summary}"
-        );
-    }
+    ran_and_passed(
+        &checks,
+        &summary,
+        &[
+            "server-stateless",
+            "tools-list",
+            "completion-complete",
+            "caching",
+            "http-header-validation",
+            "dns-rebinding-protection",
+            "server-sse-multiple-streams",
+            "input-required-result-unsupported-methods",
+            "input-required-result-validate-input",
+        ],
+    );
     // server-stateless is listed only for the checks that need the suite's diagnostic tools;
     // the rest (discover, per-request _meta, the prompts capability) must succeed.
     for id in [
@@ -190,6 +182,19 @@ fn conformance_suite_2026_07_28_passes_every_scenario_that_needs_no_fixture() {
         assert!(
             untestable_only,
             "{scenario} failed a check that needs no fixture:\n{summary}"
+        );
+    }
+}
+
+/// Each scenario ran and had at least one passing check (not merely went unreported).
+fn ran_and_passed(checks: &[(String, Value)], summary: &str, scenarios: &[&str]) {
+    for scenario in scenarios {
+        assert!(
+            checks
+                .iter()
+                .any(|(d, c)| d.starts_with(&format!("server-{scenario}-"))
+                    && c["status"] == "SUCCESS"),
+            "{scenario} did not run or had no passing check:\n{summary}"
         );
     }
 }
