@@ -95,17 +95,11 @@ impl ToolDef {
         })
     }
 
-    /// The listed (lean) schema, parsed once per tool.
+    /// The listed (lean) schema, parsed on each call and not kept: tools/list parses a page's
+    /// schemas when it sends the page (kept, the 680 parsed schemas would be most of the
+    /// server's memory).
     pub fn listed(&self) -> Arc<Map<String, Value>> {
-        let index = index_of(self.name).unwrap_or(0);
-        LISTED[index]
-            .get_or_init(|| {
-                Arc::new(
-                    serde_json::from_str::<Map<String, Value>>(self.listed_schema)
-                        .unwrap_or_default(),
-                )
-            })
-            .clone()
+        Arc::new(serde_json::from_str(self.listed_schema).unwrap_or_default())
     }
 
     pub fn read_only_hint(&self) -> bool {
@@ -302,8 +296,6 @@ mod generated {
 pub use generated::*;
 
 static SCHEMAS: [OnceLock<Arc<Map<String, Value>>>; TOOLS.len()] =
-    [const { OnceLock::new() }; TOOLS.len()];
-static LISTED: [OnceLock<Arc<Map<String, Value>>>; TOOLS.len()] =
     [const { OnceLock::new() }; TOOLS.len()];
 
 /// Index of a tool in [`TOOLS`] (sorted by name).

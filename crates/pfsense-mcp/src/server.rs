@@ -68,10 +68,7 @@ pub fn mcp_tool(def: &ToolDef) -> Tool {
             annotations = annotations.idempotent(true);
         }
     }
-    // Parsed for each listing and dropped after it: kept, the 680 parsed schemas would be most
-    // of the server's memory.
-    let schema = serde_json::from_str(def.listed_schema).unwrap_or_default();
-    Tool::new(def.name, def.description, Arc::new(schema))
+    Tool::new(def.name, def.description, def.listed())
         .with_raw_output_schema(crate::outcome::output::generated())
         .with_annotations(annotations)
 }
