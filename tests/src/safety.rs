@@ -6,9 +6,9 @@ use rmcp::model::{
     CallToolRequestParams, CallToolResult, ClientCapabilities, ClientConfig, ElicitRequestParams,
     ElicitResult, ElicitationAction, ElicitationCapability, FormElicitationCapability, Tool,
 };
-use rmcp::service::{RequestContext, RunningService};
+use rmcp::service::{ClientLifecycleMode, ClientServiceExt, RequestContext, RunningService};
 use rmcp::transport::TokioChildProcess;
-use rmcp::{ClientHandler, ErrorData, RoleClient, ServiceExt};
+use rmcp::{ClientHandler, ErrorData, RoleClient};
 use serde_json::{Value, json};
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex, OnceLock};
@@ -154,6 +154,18 @@ impl Session {
         human: Human,
         stderr: Option<&Path>,
     ) -> Session {
+        Session::start_with(args, env, human, stderr, ClientLifecycleMode::Initialize).await
+    }
+
+    /// As `start`, with the lifecycle the client uses: `initialize` (up to 2025-11-25), or
+    /// `server/discover` and per-request `_meta` (2026-07-28).
+    pub async fn start_with(
+        args: &[&str],
+        env: &[(String, String)],
+        human: Human,
+        stderr: Option<&Path>,
+        lifecycle: ClientLifecycleMode,
+    ) -> Session {
         let mut cmd = Command::new(crate::binary::pfsense_mcp());
         cmd.args(args).env_clear();
         if let Ok(path) = std::env::var("PATH") {
@@ -173,7 +185,7 @@ impl Session {
         let pid = transport.id();
         let client = human
             .clone()
-            .serve(transport)
+            .serve_with_lifecycle(transport, lifecycle)
             .await
             .expect("MCP session starts");
         Session { client, human, pid }
@@ -192,8 +204,9 @@ impl Session {
         if let Value::Object(map) = args {
             params = params.with_arguments(map);
         }
+        // The running client, not its peer: on 2026-07-28 it answers a confirmation form
+        // through the handler (`Human`) and sends the call again, as a real client does.
         self.client
-            .peer()
             .call_tool(params)
             .await
             .unwrap_or_else(|e| panic!("{name}: protocol error {e}"))

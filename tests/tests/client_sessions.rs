@@ -40,15 +40,12 @@ impl Sdk {
         }
     }
     /// Confirmation forms the person at the client is shown in the session: one, for the
-    /// undo (a delete: destructive). On 2026-07-28 none: the server asks through an
-    /// elicitation request, which that revision has no channel for (it has input-required
-    /// results instead, which pfsense-mcp does not return yet), so under the default
-    /// `--confirm elicit` the model's `confirm: true` alone executes. When input-required
-    /// confirmation is built, this becomes one.
+    /// undo (a delete: destructive), on both revisions: an `elicitation/create` request on
+    /// 2025-11-25, an input-required result that the v2 client fulfils and retries on
+    /// 2026-07-28.
     fn forms_shown(self) -> usize {
         match self {
-            Sdk::V1 => 1,
-            Sdk::V2 => 0,
+            Sdk::V1 | Sdk::V2 => 1,
         }
     }
 }

@@ -1082,3 +1082,209 @@ async fn secrets_from_every_sensitive_field_of_the_spec_stay_out_of_logs_audit_a
     }
     assert!(leaks.is_empty(), "{} leaks: {leaks:#?}", leaks.len());
 }
+
+/// One `tools/call` as a 2026-07-28 client sends it by hand, with or without an answer to a
+/// confirmation form: the server's result, complete or input-required.
+async fn call_once(
+    s: &Session,
+    name: &str,
+    args: Value,
+    answer: Option<(&str, Value)>,
+) -> rmcp::model::CallToolResponse {
+    let mut params = rmcp::model::CallToolRequestParams::new(name.to_string());
+    if let Value::Object(map) = args {
+        params = params.with_arguments(map);
+    }
+    if let Some((state, response)) = answer {
+        params = params
+            .with_input_responses([("confirmation".to_string(), response)].into())
+            .with_request_state(state.to_string());
+    }
+    s.client
+        .peer()
+        .call_tool_once(params)
+        .await
+        .unwrap_or_else(|e| panic!("{name}: protocol error {e}"))
+}
+
+/// The confirmation form of an input-required result: its handle and message.
+fn asked(response: &rmcp::model::CallToolResponse) -> (String, String) {
+    let rmcp::model::CallToolResponse::InputRequired(r) = response else {
+        panic!("expected an input-required result, got {response:?}");
+    };
+    let form = serde_json::to_value(&r.input_requests.as_ref().unwrap()["confirmation"]).unwrap();
+    assert_eq!(form["method"], "elicitation/create", "{form}");
+    assert_eq!(
+        form["params"]["requestedSchema"]["required"],
+        json!(["approve"]),
+        "{form}"
+    );
+    (
+        r.request_state.clone().expect("a handle to answer with"),
+        form["params"]["message"].as_str().unwrap().to_string(),
+    )
+}
+
+fn approve() -> Value {
+    json!({"action": "accept", "content": {"approve": true}})
+}
+
+fn deletes(emu: &pfsense_emulator::RunningEmulator) -> usize {
+    emu.requests()
+        .iter()
+        .filter(|q| q.method == "DELETE")
+        .count()
+}
+
+#[tokio::test]
+async fn on_2026_07_28_the_human_confirms_through_input_required_results() {
+    let emu = emulator().await;
+    let dir = tempfile::tempdir().unwrap();
+    let human = Human::new(true, HumanAnswer::Accept);
+    let mut env = env_for(&emu);
+    env.push(("PFSENSE_TOOL_MODE".into(), "full".into()));
+    let args = files(dir.path());
+    let args: Vec<&str> = args.iter().map(String::as_str).collect();
+    let modern = rmcp::ClientLifecycleMode::Discover {
+        preferred_versions: vec![rmcp::model::ProtocolVersion::V_2026_07_28],
+    };
+    let s = Session::start_with(&args, &env, human.clone(), None, modern.clone()).await;
+    for name in ["first", "second"] {
+        s.ok("pfsense_create_firewall_alias", confirmed(alias(name)))
+            .await;
+    }
+    let aliases = list(&s, ALIASES).await;
+    let (first, second) = (id_of(&aliases, "first"), id_of(&aliases, "second"));
+    let delete = |id: i64| confirmed(json!({"id": id}));
+
+    // The confirmed delete ends with the form, naming the change; nothing is sent.
+    let r = call_once(&s, "pfsense_delete_firewall_alias", delete(first), None).await;
+    let (handle, message) = asked(&r);
+    assert!(
+        message.contains("pfsense_delete_firewall_alias")
+            && message.contains("first")
+            && message.contains(emu.url()),
+        "{message}"
+    );
+    assert_eq!(deletes(&emu), 0);
+
+    // An approval with a handle the server never gave is no approval: asked again.
+    let forged = "confirm-00000000000000000000000000000000";
+    let r = call_once(
+        &s,
+        "pfsense_delete_firewall_alias",
+        delete(first),
+        Some((forged, approve())),
+    )
+    .await;
+    let (_, again) = asked(&r);
+    assert_eq!(again, message);
+    assert_eq!(deletes(&emu), 0);
+
+    // An approval of the first delete does not approve another change, and is used up.
+    let r = call_once(
+        &s,
+        "pfsense_delete_firewall_alias",
+        delete(second),
+        Some((&handle, approve())),
+    )
+    .await;
+    let (second_handle, second_message) = asked(&r);
+    assert!(second_message.contains("second"), "{second_message}");
+    assert_eq!(deletes(&emu), 0);
+    let r = call_once(
+        &s,
+        "pfsense_delete_firewall_alias",
+        delete(first),
+        Some((&handle, approve())),
+    )
+    .await;
+    let (first_handle, _) = asked(&r);
+    assert_eq!(deletes(&emu), 0);
+
+    // Declined: refused, nothing sent.
+    let r = call_once(
+        &s,
+        "pfsense_delete_firewall_alias",
+        delete(second),
+        Some((&second_handle, json!({"action": "decline"}))),
+    )
+    .await;
+    let rmcp::model::CallToolResponse::Complete(r) = r else {
+        panic!("a declined form ends the call: {r:?}");
+    };
+    assert!(
+        is_error(&r) && text(&r).contains("not approved (the human declined)"),
+        "{}",
+        text(&r)
+    );
+    assert_eq!(deletes(&emu), 0);
+
+    // Approved, with the handle of this very question: the delete runs, once.
+    let r = call_once(
+        &s,
+        "pfsense_delete_firewall_alias",
+        delete(first),
+        Some((&first_handle, approve())),
+    )
+    .await;
+    let rmcp::model::CallToolResponse::Complete(r) = r else {
+        panic!("an approved form ends the call: {r:?}");
+    };
+    assert!(!is_error(&r), "{}", text(&r));
+    assert_eq!(deletes(&emu), 1);
+    assert!(
+        list(&s, ALIASES)
+            .await
+            .as_array()
+            .unwrap()
+            .iter()
+            .all(|a| a["name"] != "first")
+    );
+
+    // The rmcp client fulfils the form through its handler and retries by itself.
+    let second = id_of(&list(&s, ALIASES).await, "second");
+    s.ok("pfsense_delete_firewall_alias", delete(second)).await;
+    assert_eq!(deletes(&emu), 2);
+    assert_eq!(human.asked().len(), 1, "the handler was shown one form");
+    let outcomes: Vec<String> = audit_lines(dir.path())
+        .iter()
+        .filter(|l| l["tool"] == "pfsense_delete_firewall_alias" && l["outcome"] != "attempt")
+        .map(|l| format!("{} {}", l["outcome"].as_str().unwrap(), l["message"]))
+        .collect();
+    // Four questions above, one for the client's own round.
+    assert_eq!(
+        outcomes.iter().filter(|o| o.starts_with("asked")).count(),
+        5,
+        "{outcomes:?}"
+    );
+    assert_eq!(
+        outcomes
+            .iter()
+            .filter(|o| o.starts_with("executed") && o.contains("confirmed by human"))
+            .count(),
+        2,
+        "{outcomes:?}"
+    );
+    s.close().await;
+
+    // A 2026-07-28 client without elicitation under elicit-required: refused, nothing asked.
+    let mut args = files(dir.path());
+    args.extend(["--confirm".into(), "elicit-required".into()]);
+    let args: Vec<&str> = args.iter().map(String::as_str).collect();
+    let s = Session::start_with(&args, &env, no_human(), None, modern).await;
+    s.ok("pfsense_create_firewall_alias", confirmed(alias("third")))
+        .await;
+    let third = id_of(&list(&s, ALIASES).await, "third");
+    let r = call_once(&s, "pfsense_delete_firewall_alias", delete(third), None).await;
+    let rmcp::model::CallToolResponse::Complete(r) = r else {
+        panic!("nobody can be asked: {r:?}");
+    };
+    assert!(
+        is_error(&r) && text(&r).contains("cannot ask the human"),
+        "{}",
+        text(&r)
+    );
+    assert_eq!(deletes(&emu), 2);
+    s.close().await;
+}

@@ -176,7 +176,7 @@ impl Run<'_> {
             confirmed: self.prepared.confirmed,
             expect_state: self.prepared.expect_state.clone(),
             caller: &self.ctx.caller,
-            peer: self.ctx.peer.as_ref(),
+            human: &self.ctx.human,
             firewall: self.firewall,
         };
         safety.mutate(&self.client, call).await

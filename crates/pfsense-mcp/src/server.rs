@@ -18,12 +18,13 @@ use serde_json::Value;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
 
-/// Who is calling, and the MCP peer to ask the human through (elicitation).
+/// Who is calling, and how the person at the client can be asked (elicitation).
 #[derive(Clone, Default)]
 pub struct CallContext {
     /// `stdio`, or the name of the HTTP token the caller presented.
     pub caller: String,
-    pub peer: Option<rmcp::Peer<RoleServer>>,
+    /// How the person at the client can be asked to approve (elicitation).
+    pub human: crate::safety::elicit::Human,
 }
 
 /// Server settings shared by every firewall (each firewall has its own policy).
@@ -768,7 +769,7 @@ impl PfSenseServer {
                         &client,
                         &firewall,
                         &ctx.caller,
-                        ctx.peer.as_ref(),
+                        &ctx.human,
                         &args,
                     )
                     .await
@@ -906,14 +907,18 @@ impl ServerHandler for PfSenseServer {
         request: CallToolRequestParams,
         context: RequestContext<RoleServer>,
     ) -> Result<CallToolResponse, McpError> {
-        let args = request.arguments.map(Value::Object).unwrap_or(Value::Null);
         let ctx = CallContext {
             caller: crate::http::caller_of(&context).unwrap_or_else(|| "stdio".into()),
-            peer: Some(context.peer.clone()),
+            human: crate::safety::elicit::Human::of(&context, &request),
         };
+        let args = request.arguments.map(Value::Object).unwrap_or(Value::Null);
         // Secret values of this call are scrubbed from everything that comes back.
         crate::safety::secrets::remember_secrets_of(&args);
         let mut result = self.call(&request.name, args, &ctx).await?;
+        // On 2026-07-28 a confirmation is asked in the answer itself (elicit.rs).
+        if let Some(input_required) = ctx.human.input_required() {
+            return Ok(input_required.into());
+        }
         crate::safety::secrets::clean_result(&mut result);
         Ok(result.into())
     }

@@ -31,6 +31,9 @@ pub const MAX_LINE_BYTES: usize = 64 * 1024;
 pub enum Outcome {
     Preview,
     Refused,
+    /// The human at the client was asked to approve (an input-required result, 2026-07-28):
+    /// nothing ran; the call comes back with the answer.
+    Asked,
     /// Written (and synced) before a change is sent; its outcome line follows.
     Attempt,
     Executed,
@@ -50,6 +53,7 @@ impl Outcome {
         match self {
             Outcome::Preview => "preview",
             Outcome::Refused => "refused",
+            Outcome::Asked => "asked",
             Outcome::Attempt => "attempt",
             Outcome::Executed => "executed",
             Outcome::Failed => "failed",

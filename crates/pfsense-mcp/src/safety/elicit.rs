@@ -1,10 +1,26 @@
 //! Human confirmation through MCP elicitation: the server asks the person at the client
 //! directly, so a model cannot confirm a destructive change on its own.
+//!
+//! Two channels, by protocol revision:
+//! - a session opened with `initialize` (up to 2025-11-25) gets an `elicitation/create`
+//!   request from the server while the call waits;
+//! - 2026-07-28 has no server-to-client requests: the call ends with an input-required result
+//!   (SEP-2322) carrying the form, and the client retries it with the person's answer. The
+//!   answer counts only for the question it answers: the `requestState` handle names a question
+//!   kept here, bound to the caller and to the exact message shown, used once, for
+//!   [`ANSWER_TIMEOUT`]. A retry whose change now reads differently is asked again.
 
 use rmcp::RoleServer;
-use rmcp::model::{ElicitRequestParams, ElicitationAction, ElicitationSchema};
-use rmcp::service::ElicitationMode;
-use std::time::Duration;
+use rmcp::model::{
+    CallToolRequestParams, ClientCapabilities, ElicitRequest, ElicitRequestParams, ElicitResult,
+    ElicitationAction, ElicitationSchema, InputRequest, InputRequiredResult, InputResponses,
+    ProtocolVersion,
+};
+use rmcp::service::{ElicitationMode, RequestContext};
+use sha2::{Digest, Sha256};
+use std::collections::BTreeMap;
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
 
 /// How destructive and dangerous calls are confirmed.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum, Default)]
@@ -22,8 +38,14 @@ pub enum ConfirmMode {
 /// The property the human ticks to approve.
 pub const APPROVE: &str = "approve";
 
+/// The key of the confirmation form in an input-required result's `inputRequests`.
+pub const INPUT_KEY: &str = "confirmation";
+
 /// How long the human has to answer.
 pub const ANSWER_TIMEOUT: Duration = Duration::from_secs(600);
+
+/// Questions waiting for their answer at once (every caller together); the oldest goes first.
+const MAX_OPEN_QUESTIONS: usize = 256;
 
 /// What the human said.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -33,13 +55,138 @@ pub enum Answer {
     Refused(String),
     /// The client did not declare elicitation.
     CannotAsk,
+    /// The question goes back to the client as an input-required result (2026-07-28); the
+    /// call ends without running and comes back with the answer.
+    Asked,
 }
 
-pub fn can_ask(peer: Option<&rmcp::Peer<RoleServer>>) -> bool {
-    peer.is_some_and(|p| {
-        p.supported_elicitation_modes()
+/// How a call can reach the person at the client.
+#[derive(Clone, Default)]
+pub enum Human {
+    /// The client declared no form elicitation (or this is not an MCP call).
+    #[default]
+    Unreachable,
+    /// A session opened with `initialize` whose client declared form elicitation.
+    Session(rmcp::Peer<RoleServer>),
+    /// A 2026-07-28 request that declared form elicitation in its `_meta`.
+    Rounds(Arc<Rounds>),
+}
+
+/// One 2026-07-28 call's side of the exchange: what the retried call brought back, and the
+/// question this call leaves for the client.
+#[derive(Default)]
+pub struct Rounds {
+    responses: InputResponses,
+    state: Option<String>,
+    asked: Mutex<Option<(String, ElicitRequestParams)>>,
+}
+
+impl Human {
+    /// The channel of one `tools/call`: the revision the request speaks and the capabilities
+    /// its client declared (in `initialize`, or in each request's `_meta` on 2026-07-28).
+    pub fn of(context: &RequestContext<RoleServer>, request: &CallToolRequestParams) -> Human {
+        let rounds = context
+            .protocol_version()
+            .is_some_and(|v| v.as_str() >= ProtocolVersion::V_2026_07_28.as_str());
+        if rounds {
+            if !context
+                .client_capabilities()
+                .as_ref()
+                .is_some_and(declares_form)
+            {
+                return Human::Unreachable;
+            }
+            return Human::Rounds(Arc::new(Rounds {
+                responses: request.input_responses.clone().unwrap_or_default(),
+                state: request.request_state.clone(),
+                asked: Mutex::new(None),
+            }));
+        }
+        if context
+            .peer
+            .supported_elicitation_modes()
             .contains(&ElicitationMode::Form)
-    })
+        {
+            Human::Session(context.peer.clone())
+        } else {
+            Human::Unreachable
+        }
+    }
+
+    pub fn can_ask(&self) -> bool {
+        !matches!(self, Human::Unreachable)
+    }
+
+    /// The input-required result this call ends with, when it asked the human.
+    pub fn input_required(&self) -> Option<InputRequiredResult> {
+        let Human::Rounds(rounds) = self else {
+            return None;
+        };
+        let (handle, params) = rounds.asked.lock().ok()?.take()?;
+        let requests = BTreeMap::from([(
+            INPUT_KEY.to_string(),
+            InputRequest::Elicitation(ElicitRequest::new(params)),
+        )]);
+        Some(InputRequiredResult::new(Some(requests), Some(handle)))
+    }
+}
+
+/// Form elicitation declared: `elicitation: {}` (form by default, as before modes existed) or
+/// with `form`.
+fn declares_form(caps: &ClientCapabilities) -> bool {
+    caps.elicitation
+        .as_ref()
+        .is_some_and(|e| e.form.is_some() || e.url.is_none())
+}
+
+/// A question sent in an input-required result, waiting for its answer.
+struct OpenQuestion {
+    handle: String,
+    /// SHA-256 of the caller and the message shown: the answer is for this change only.
+    asked_about: [u8; 32],
+    until: Instant,
+}
+
+static OPEN_QUESTIONS: Mutex<Vec<OpenQuestion>> = Mutex::new(Vec::new());
+
+fn digest(caller: &str, message: &str) -> [u8; 32] {
+    let mut h = Sha256::new();
+    h.update(caller.as_bytes());
+    h.update([0]);
+    h.update(message.as_bytes());
+    h.finalize().into()
+}
+
+/// Keep a new question; its handle, or None when no random handle could be made.
+fn open_question(asked_about: [u8; 32]) -> Option<String> {
+    let mut bytes = [0u8; 16];
+    getrandom::fill(&mut bytes).ok()?;
+    let handle = format!("confirm-{}", hex::encode(bytes));
+    let mut open = OPEN_QUESTIONS.lock().ok()?;
+    let now = Instant::now();
+    open.retain(|q| q.until > now);
+    if open.len() >= MAX_OPEN_QUESTIONS {
+        open.remove(0);
+    }
+    open.push(OpenQuestion {
+        handle: handle.clone(),
+        asked_about,
+        until: now + ANSWER_TIMEOUT,
+    });
+    Some(handle)
+}
+
+/// Whether `handle` names an open question about `asked_about`; it is closed either way, so
+/// an answer is used once.
+fn close_question(handle: &str, asked_about: &[u8; 32]) -> bool {
+    let Ok(mut open) = OPEN_QUESTIONS.lock() else {
+        return false;
+    };
+    let Some(i) = open.iter().position(|q| q.handle == handle) else {
+        return false;
+    };
+    let q = open.remove(i);
+    q.until > Instant::now() && &q.asked_about == asked_about
 }
 
 /// Characters that reorder text as it is displayed (bidirectional overrides, isolates and
@@ -63,49 +210,93 @@ pub fn printable(text: &str) -> String {
     out
 }
 
-/// Ask the human to approve `message`. Only an accept with `approve: true` approves. The
-/// message is shown with control characters escaped and secret values scrubbed.
-pub async fn ask(peer: Option<&rmcp::Peer<RoleServer>>, message: String) -> Answer {
-    let message = printable(&crate::secret::scrub(&message));
-    let Some(peer) = peer.filter(|p| can_ask(Some(p))) else {
-        return Answer::CannotAsk;
-    };
-    let schema = match ElicitationSchema::builder()
+/// The confirmation form: `message` and one box to tick.
+fn form(message: String) -> Result<ElicitRequestParams, String> {
+    let schema = ElicitationSchema::builder()
         .required_bool(APPROVE)
         .description("Tick to run this change on the firewall.")
         .build()
-    {
-        Ok(s) => s,
-        Err(e) => return Answer::Refused(format!("the confirmation form could not be built: {e}")),
-    };
-    let params = ElicitRequestParams::FormElicitationParams {
+        .map_err(|e| format!("the confirmation form could not be built: {e}"))?;
+    Ok(ElicitRequestParams::FormElicitationParams {
         meta: None,
         message,
         requested_schema: schema,
-    };
-    match peer
-        .create_elicitation_with_timeout(params, Some(ANSWER_TIMEOUT))
-        .await
-    {
-        Ok(result) => match result.action {
-            ElicitationAction::Accept => {
-                let ticked = result
-                    .content
-                    .as_ref()
-                    .and_then(|c| c.get(APPROVE))
-                    .and_then(|v| v.as_bool())
-                    .unwrap_or(false);
-                if ticked {
-                    Answer::Approved
-                } else {
-                    Answer::Refused("the human accepted the form without ticking approve".into())
-                }
+    })
+}
+
+/// Only an accept with `approve: true` approves.
+fn answer_of(result: &ElicitResult) -> Answer {
+    match result.action {
+        ElicitationAction::Accept => {
+            let ticked = result
+                .content
+                .as_ref()
+                .and_then(|c| c.get(APPROVE))
+                .and_then(|v| v.as_bool())
+                .unwrap_or(false);
+            if ticked {
+                Answer::Approved
+            } else {
+                Answer::Refused("the human accepted the form without ticking approve".into())
             }
-            ElicitationAction::Decline => Answer::Refused("the human declined".into()),
-            ElicitationAction::Cancel => Answer::Refused("the human cancelled".into()),
-            _ => Answer::Refused("the client answered with an unknown action".into()),
-        },
-        Err(e) => Answer::Refused(format!("asking the human failed: {e}")),
+        }
+        ElicitationAction::Decline => Answer::Refused("the human declined".into()),
+        ElicitationAction::Cancel => Answer::Refused("the human cancelled".into()),
+        _ => Answer::Refused("the client answered with an unknown action".into()),
+    }
+}
+
+/// Ask the human at the client to approve `message` on behalf of `caller`. The message is
+/// shown with control characters escaped and secret values scrubbed.
+pub async fn ask(human: &Human, caller: &str, message: String) -> Answer {
+    let message = printable(&crate::secret::scrub(&message));
+    match human {
+        Human::Unreachable => Answer::CannotAsk,
+        Human::Session(peer) => {
+            let params = match form(message) {
+                Ok(p) => p,
+                Err(e) => return Answer::Refused(e),
+            };
+            match peer
+                .create_elicitation_with_timeout(params, Some(ANSWER_TIMEOUT))
+                .await
+            {
+                Ok(result) => answer_of(&result),
+                Err(e) => Answer::Refused(format!("asking the human failed: {e}")),
+            }
+        }
+        Human::Rounds(rounds) => {
+            let asked_about = digest(caller, &message);
+            if let (Some(handle), Some(response)) =
+                (rounds.state.as_deref(), rounds.responses.get(INPUT_KEY))
+                && close_question(handle, &asked_about)
+            {
+                return match serde_json::from_value::<ElicitResult>(response.clone()) {
+                    Ok(result) => answer_of(&result),
+                    Err(e) => Answer::Refused(format!(
+                        "the client's answer to the confirmation form is not an elicitation result: {e}"
+                    )),
+                };
+            }
+            // No answer yet, or one to another question (expired, used, another change or
+            // caller): ask, about this change.
+            let params = match form(message) {
+                Ok(p) => p,
+                Err(e) => return Answer::Refused(e),
+            };
+            let Some(handle) = open_question(asked_about) else {
+                return Answer::Refused(
+                    "the confirmation could not be asked: no random handle could be made".into(),
+                );
+            };
+            match rounds.asked.lock() {
+                Ok(mut asked) => {
+                    *asked = Some((handle, params));
+                    Answer::Asked
+                }
+                Err(_) => Answer::Refused("the confirmation could not be asked".into()),
+            }
+        }
     }
 }
 

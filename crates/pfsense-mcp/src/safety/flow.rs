@@ -14,7 +14,6 @@ use crate::client::{ApiResponse, CallError, Client, ResponseBody};
 use crate::outcome::{self, PreviewExtras, redact};
 use crate::request::PreparedRequest;
 use crate::spec::{Method, PathKind, Risk};
-use rmcp::RoleServer;
 use rmcp::model::CallToolResult;
 use serde_json::{Value, json};
 
@@ -27,7 +26,8 @@ pub struct Call<'a> {
     pub confirmed: bool,
     pub expect_state: Option<String>,
     pub caller: &'a str,
-    pub peer: Option<&'a rmcp::Peer<RoleServer>>,
+    /// How the person at the client can be asked to approve.
+    pub human: &'a elicit::Human,
     /// The firewall's name (`default` without a config file) for the audit log and the journal.
     pub firewall: &'a str,
 }
@@ -180,6 +180,14 @@ fn undo_note(kind: ChangeKind, inverse: &Option<Inverse>, state_error: bool) -> 
     }
 }
 
+/// Why a confirmed change does not run now.
+enum NotApproved {
+    /// Refused, with the message for the result and the audit log.
+    Refused(String),
+    /// The question went back to the client (an input-required result).
+    Asked,
+}
+
 fn needs_human(def: &ToolDef, mode: ConfirmMode) -> bool {
     def.risk >= Risk::Destructive && mode != ConfirmMode::Flag
 }
@@ -188,7 +196,7 @@ fn human_note(call: &Call<'_>, mode: ConfirmMode) -> Option<String> {
     if !needs_human(call.def, mode) {
         return None;
     }
-    Some(if elicit::can_ask(call.peer) {
+    Some(if call.human.can_ask() {
         "When you confirm, the server asks the human at the client to approve (MCP elicitation); only their approval executes.".into()
     } else if mode == ConfirmMode::ElicitRequired {
         "This client cannot ask the human (no MCP elicitation) and the server requires a human's approval for destructive changes: confirming will be refused.".into()
@@ -255,7 +263,8 @@ impl Safety {
         }
         let confirmed_by = match self.approval(client, &call, kind, &seen).await {
             Ok(by) => by,
-            Err(message) => return self.refuse(&call, message),
+            Err(NotApproved::Refused(message)) => return self.refuse(&call, message),
+            Err(NotApproved::Asked) => return self.asked(&call),
         };
         if let Err(message) = self.limiter.take(def.risk) {
             return self.refuse(&call, format!("{} was not called: {message}.", def.name));
@@ -407,7 +416,7 @@ impl Safety {
         call: &Call<'_>,
         kind: ChangeKind,
         seen: &Observed,
-    ) -> Result<&'static str, String> {
+    ) -> Result<&'static str, NotApproved> {
         let def = call.def;
         let mode = self.options.confirm;
         if !needs_human(def, mode) {
@@ -443,17 +452,20 @@ impl Safety {
             "\nUndo: {}.",
             undo_note(kind, &inverse, seen.error.is_some())
         ));
-        match elicit::ask(call.peer, message).await {
+        match elicit::ask(call.human, call.caller, message).await {
             Answer::Approved => Ok("human"),
-            Answer::Refused(why) => Err(format!(
+            Answer::Asked => Err(NotApproved::Asked),
+            Answer::Refused(why) => Err(NotApproved::Refused(format!(
                 "{} was not called: the change was not approved ({why}).",
                 def.name
-            )),
-            Answer::CannotAsk if mode == ConfirmMode::ElicitRequired => Err(format!(
-                "{} was not called: it is {} and the server requires a human's approval (--confirm elicit-required), but this MCP client cannot ask the human (no elicitation support). Use a client with elicitation, or the administrator can restart with --confirm elicit.",
-                def.name,
-                def.risk.as_str()
-            )),
+            ))),
+            Answer::CannotAsk if mode == ConfirmMode::ElicitRequired => {
+                Err(NotApproved::Refused(format!(
+                    "{} was not called: it is {} and the server requires a human's approval (--confirm elicit-required), but this MCP client cannot ask the human (no elicitation support). Use a client with elicitation, or the administrator can restart with --confirm elicit.",
+                    def.name,
+                    def.risk.as_str()
+                )))
+            }
             Answer::CannotAsk => Ok("flag (the client has no elicitation)"),
         }
     }
@@ -622,6 +634,19 @@ impl Safety {
             annotate_settled(&mut result, change_id, &st, &note);
         }
         (result, st != status::FAILED && st != status::NOT_APPLIED)
+    }
+
+    /// The human was asked in an input-required result: nothing ran. The MCP answer is that
+    /// result (`server::call_tool`); this text is only what a caller without one would see.
+    fn asked(&self, call: &Call<'_>) -> CallToolResult {
+        let message = format!(
+            "{} was not called yet: the human at the client was asked to approve it; the call runs when the client sends it again with their answer.",
+            call.def.name
+        );
+        let mut entry = call.entry(Outcome::Asked);
+        entry.message = Some(message.clone());
+        self.record(&entry);
+        outcome::error(message)
     }
 
     fn refuse(&self, call: &Call<'_>, message: String) -> CallToolResult {

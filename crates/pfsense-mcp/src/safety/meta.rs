@@ -8,7 +8,6 @@ use super::journal::{Change, status};
 use super::{revert, undo};
 use crate::client::Client;
 use crate::outcome;
-use rmcp::RoleServer;
 use rmcp::model::{CallToolResult, ContentBlock};
 use serde_json::{Value, json};
 
@@ -141,7 +140,7 @@ pub async fn undo(
     client: &Client,
     firewall: &str,
     caller: &str,
-    peer: Option<&rmcp::Peer<RoleServer>>,
+    human: &elicit::Human,
     args: &Value,
 ) -> CallToolResult {
     safety.settle(client, firewall).await;
@@ -215,10 +214,15 @@ pub async fn undo(
             "Approve undoing on the firewall {firewall}:\n{}",
             lines.join("\n")
         );
-        match elicit::ask(peer, message).await {
+        match elicit::ask(human, caller, message).await {
             Answer::Approved | Answer::CannotAsk
                 if safety.options.confirm == ConfirmMode::Elicit => {}
             Answer::Approved => {}
+            Answer::Asked => {
+                let msg = "the human at the client was asked to approve it; it runs when the client sends the call again with their answer".to_string();
+                record(Outcome::Asked, None, msg.clone());
+                return outcome::error(format!("pfsense_undo was not run yet: {msg}"));
+            }
             Answer::CannotAsk => {
                 let msg = "the server requires a human's approval (--confirm elicit-required) and this client cannot ask".to_string();
                 record(Outcome::Refused, None, msg.clone());
