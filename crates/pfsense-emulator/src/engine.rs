@@ -841,21 +841,7 @@ fn item_create(ctx: &mut Ctx) -> ApiResult<Value> {
     )?;
     special::assign_string_id(ctx.store, &model, &existing, &mut obj)?;
     generate_read_only(ctx, &model, &mut obj);
-    let control = ctx.control.clone();
-    let items = list_mut(ctx.catalog, ctx.store, &model, pid.as_ref())?;
-    let idx = place(&model, items, obj, None, &control);
-    let id = id_at(&model, items, idx);
-    let stored = items[idx].as_object().cloned().unwrap_or_default();
-    after_write(ctx, "Added", &model, Some(&id));
-    let shown = shown_parent_id(ctx, &model);
-    Ok(represent(
-        ctx.catalog,
-        ctx.store,
-        &model,
-        &stored,
-        Some(id),
-        shown,
-    ))
+    store_and_show(ctx, &model, pid.as_ref(), obj, None, "Added")
 }
 
 fn item_update(ctx: &mut Ctx) -> ApiResult<Value> {
@@ -904,19 +890,32 @@ fn item_update(ctx: &mut Ctx) -> ApiResult<Value> {
     )?;
     touch_updated(ctx, &model, &mut obj);
     special::enrich_updated(&model, &mut obj);
+    store_and_show(ctx, &model, pid.as_ref(), obj, Some(idx), "Modified")
+}
+
+/// Put a created (`replacing: None`) or updated object in its list, record the write, and
+/// answer with the object as the API shows it at its (possibly new) position.
+fn store_and_show(
+    ctx: &mut Ctx,
+    model: &str,
+    pid: Option<&Value>,
+    obj: Map<String, Value>,
+    replacing: Option<usize>,
+    verb: &str,
+) -> ApiResult<Value> {
     let control = ctx.control.clone();
-    let items = list_mut(ctx.catalog, ctx.store, &model, pid.as_ref())?;
-    let new_idx = place(&model, items, obj, Some(idx), &control);
-    let new_id = id_at(&model, items, new_idx);
-    let stored = items[new_idx].as_object().cloned().unwrap_or_default();
-    after_write(ctx, "Modified", &model, Some(&new_id));
-    let shown = shown_parent_id(ctx, &model);
+    let items = list_mut(ctx.catalog, ctx.store, model, pid)?;
+    let idx = place(model, items, obj, replacing, &control);
+    let id = id_at(model, items, idx);
+    let stored = items[idx].as_object().cloned().unwrap_or_default();
+    after_write(ctx, verb, model, Some(&id));
+    let shown = shown_parent_id(ctx, model);
     Ok(represent(
         ctx.catalog,
         ctx.store,
-        &model,
+        model,
         &stored,
-        Some(new_id),
+        Some(id),
         shown,
     ))
 }
