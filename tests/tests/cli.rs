@@ -302,3 +302,79 @@ fn sigterm_answers_the_call_in_flight_then_exits_0() {
     );
     drop(stdin);
 }
+
+/// A call to a firewall that does not answer is still answered after SIGTERM (with its
+/// timeout error), although that takes longer than the 5 s rmcp waits for answers once its
+/// input ends: the server ends stdin only when its calls are answered.
+#[test]
+fn sigterm_waits_for_a_slow_call_longer_than_rmcps_drain() {
+    use std::io::{BufRead, BufReader, Write};
+    // A firewall that accepts connections and never answers.
+    let silent = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let url = format!("http://{}", silent.local_addr().unwrap());
+    std::thread::spawn(move || {
+        let mut held = Vec::new();
+        for conn in silent.incoming() {
+            held.push(conn);
+        }
+    });
+    let mut child = Command::new(tests::binary::pfsense_mcp())
+        .args([
+            "--audit-log",
+            "off",
+            "--journal",
+            "memory",
+            "--timeout",
+            "7",
+        ])
+        .env_clear()
+        .env("PFSENSE_HOST", &url)
+        .env("PFSENSE_API_KEY", "k".repeat(32))
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let mut stdin = child.stdin.take().unwrap();
+    let mut out = BufReader::new(child.stdout.take().unwrap());
+    for message in [
+        r#"{"jsonrpc":"2.0","id":1,"method":"initialize","params":{"protocolVersion":"2025-06-18","capabilities":{},"clientInfo":{"name":"t","version":"0"}}}"#,
+        r#"{"jsonrpc":"2.0","method":"notifications/initialized"}"#,
+        r#"{"jsonrpc":"2.0","id":2,"method":"tools/call","params":{"name":"pfsense_list_firewall_aliases","arguments":{}}}"#,
+        r#"{"jsonrpc":"2.0","id":3,"method":"ping"}"#,
+    ] {
+        writeln!(stdin, "{message}").unwrap();
+    }
+    stdin.flush().unwrap();
+    let mut seen = String::new();
+    let mut line = String::new();
+    while !line.contains("\"id\":3") {
+        line.clear();
+        assert!(
+            out.read_line(&mut line).unwrap() > 0,
+            "ping answered: {seen}"
+        );
+        seen.push_str(&line);
+    }
+    assert!(
+        !seen.contains("\"id\":2"),
+        "the call is still in flight: {seen}"
+    );
+    let kill = Command::new("kill")
+        .args(["-TERM", &child.id().to_string()])
+        .status()
+        .unwrap();
+    assert!(kill.success());
+    let mut rest = String::new();
+    std::io::Read::read_to_string(&mut out, &mut rest).unwrap();
+    assert_eq!(
+        child.wait().unwrap().code(),
+        Some(0),
+        "exits 0 after SIGTERM"
+    );
+    assert!(
+        rest.contains("\"id\":2") && rest.contains("no answer from"),
+        "the slow call was answered with its timeout: {rest}"
+    );
+    drop(stdin);
+}

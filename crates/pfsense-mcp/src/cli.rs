@@ -358,9 +358,22 @@ pub async fn serve_stdio(server: PfSenseServer) -> Result<(), String> {
     }
     let stop = tokio_util::sync::CancellationToken::new();
     let on_signal = stop.clone();
+    let calls = server.calls_in_flight();
     tokio::spawn(async move {
         shutdown_signal().await;
-        tracing::info!("signal received: answering the calls in flight, then exiting");
+        tracing::info!(
+            calls = calls.len(),
+            "signal received: answering the calls in flight, then exiting"
+        );
+        // stdin ends only once they are answered: rmcp waits only 5 s for the answers of
+        // calls in flight when its input ends, and a call to a slow firewall takes longer.
+        calls.close();
+        if tokio::time::timeout(crate::http::DRAIN_TIMEOUT, calls.wait())
+            .await
+            .is_err()
+        {
+            tracing::warn!("calls in flight did not finish in time; exiting anyway");
+        }
         on_signal.cancel();
     });
     let stdin = StdinUntil {
@@ -405,9 +418,9 @@ async fn shutdown_signal() {
     }
 }
 
-/// stdin that ends at SIGTERM/SIGINT as if the client had closed it: rmcp then stops reading,
-/// sends the answers of the calls in flight (waiting up to 5 s for them) and returns, so the
-/// process exits 0 instead of dropping a call.
+/// stdin that ends after SIGTERM/SIGINT, once the calls in flight are answered (up to
+/// `DRAIN_TIMEOUT`), as if the client had closed it: rmcp then stops reading, writes the last
+/// answers and returns, so the process exits 0 instead of dropping a call.
 struct StdinUntil {
     inner: tokio::io::Stdin,
     stop: std::pin::Pin<Box<tokio_util::sync::WaitForCancellationFutureOwned>>,

@@ -137,6 +137,8 @@ struct Inner {
     listed: Vec<Listed>,
     /// The guards; an error when they could not start (then every change is refused).
     safety: Result<Arc<crate::safety::Safety>, String>,
+    /// One token per `tools/call` being answered: a stdio shutdown waits for them.
+    calls: tokio_util::task::TaskTracker,
 }
 
 /// The MCP server of one session. The fleet, clients and guards are shared (`inner`); the
@@ -170,11 +172,17 @@ impl PfSenseServer {
                 offered,
                 listed,
                 safety,
+                calls: tokio_util::task::TaskTracker::new(),
             }),
             selected: Arc::new(AtomicUsize::new(default)),
         };
         server.spawn_background();
         Ok(server)
+    }
+
+    /// The `tools/call`s being answered, for a shutdown to wait on (`close` then `wait`).
+    pub fn calls_in_flight(&self) -> tokio_util::task::TaskTracker {
+        self.inner.calls.clone()
     }
 
     /// The guards' background work (settling, auto-revert) for every firewall.
@@ -907,6 +915,7 @@ impl ServerHandler for PfSenseServer {
         request: CallToolRequestParams,
         context: RequestContext<RoleServer>,
     ) -> Result<CallToolResponse, McpError> {
+        let _in_flight = self.inner.calls.token();
         let ctx = CallContext {
             caller: crate::http::caller_of(&context).unwrap_or_else(|| "stdio".into()),
             human: crate::safety::elicit::Human::of(&context, &request),

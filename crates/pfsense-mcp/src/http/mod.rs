@@ -35,8 +35,9 @@ pub const DEFAULT_MAX_BODY_BYTES: usize = 4 * 1024 * 1024;
 /// A request body must arrive within this long (slow-body clients).
 pub const BODY_TIMEOUT: Duration = Duration::from_secs(30);
 
-/// How long a shutdown waits for in-flight requests before closing the sessions anyway.
-const DRAIN_TIMEOUT: Duration = Duration::from_secs(30);
+/// How long a shutdown waits for in-flight requests before closing the sessions anyway (HTTP)
+/// or ending stdin (stdio).
+pub const DRAIN_TIMEOUT: Duration = Duration::from_secs(30);
 /// How long a shutdown then waits for connections to close.
 const CLOSE_TIMEOUT: Duration = Duration::from_secs(5);
 
