@@ -6,10 +6,12 @@ use crate::config::{
     AuditCommand, Cli, CliError, Command, DoctorArgs, Failure, Generated, ServeArgs, ToolsArgs,
     parse_modules,
 };
+use crate::safety::Safety;
 use crate::server::{Firewall, PfSenseServer, Policy, ServerOptions};
 use rmcp::ServiceExt;
 use serde_json::{Value, json};
 use std::collections::BTreeMap;
+use std::sync::Arc;
 
 /// rmcp's session manager, held to warnings: it logs session ids at info.
 const SESSION_LOG_TARGET: &str = "rmcp::transport::streamable_http_server::session=warn";
@@ -191,10 +193,11 @@ async fn doctor(args: &DoctorArgs) -> Result<(), CliError> {
 /// through `PfSenseServer::new_session`.
 pub fn build_server(cli: &ServeArgs) -> Result<PfSenseServer, String> {
     let flags = cli.policy.policy()?;
+    let (safety_options, safety) = checked_safety(&cli.safety, cli.target.sandbox)?;
     let mut options = ServerOptions {
         page_size: cli.page_size,
         banner: None,
-        safety: checked_safety(&cli.safety, cli.target.sandbox)?,
+        safety: safety_options,
         tool_mode: cli.tool_mode,
         result_budget_tokens: cli.result_budget.max(1000),
     };
@@ -217,7 +220,12 @@ pub fn build_server(cli: &ServeArgs) -> Result<PfSenseServer, String> {
             target,
             policy: flags,
         };
-        return PfSenseServer::new(vec![firewall], crate::fleet::SANDBOX_NAME, options);
+        return PfSenseServer::with_safety(
+            vec![firewall],
+            crate::fleet::SANDBOX_NAME,
+            options,
+            safety,
+        );
     }
     let host_given = cli.connection.host().is_some();
     match crate::fleet::config_path(cli.target.config.as_deref()) {
@@ -230,10 +238,10 @@ pub fn build_server(cli: &ServeArgs) -> Result<PfSenseServer, String> {
                 "PFSENSE_HOST is set: using it, not the firewalls of {}",
                 path.display()
             );
-            serve_flags_firewall(cli, flags, options)
+            serve_flags_firewall(cli, flags, options, safety)
         }
-        Some((path, _)) => serve_config_file(cli, &path, flags, options),
-        None => serve_flags_firewall(cli, flags, options),
+        Some((path, _)) => serve_config_file(cli, &path, flags, options, safety),
+        None => serve_flags_firewall(cli, flags, options, safety),
     }
 }
 
@@ -242,10 +250,11 @@ fn serve_flags_firewall(
     cli: &ServeArgs,
     flags: Policy,
     options: ServerOptions,
+    safety: Arc<Safety>,
 ) -> Result<PfSenseServer, String> {
     let config = cli.connection.client_config()?;
     let firewall = connect(crate::fleet::DEFAULT_NAME, config, flags)?;
-    PfSenseServer::new(vec![firewall], crate::fleet::DEFAULT_NAME, options)
+    PfSenseServer::with_safety(vec![firewall], crate::fleet::DEFAULT_NAME, options, safety)
 }
 
 /// The firewalls of a config file, each under its own policy narrowed by the flags.
@@ -254,6 +263,7 @@ fn serve_config_file(
     path: &std::path::Path,
     flags: Policy,
     options: ServerOptions,
+    safety: Arc<Safety>,
 ) -> Result<PfSenseServer, String> {
     if flags.allow_dangerous {
         return Err(format!(
@@ -305,7 +315,7 @@ fn serve_config_file(
         default = fleet.default_name(),
         "firewalls from the config file"
     );
-    PfSenseServer::new(firewalls, fleet.default_name(), options)
+    PfSenseServer::with_safety(firewalls, fleet.default_name(), options, safety)
 }
 
 /// A firewall of the fleet with its HTTP client.
@@ -326,18 +336,18 @@ fn connect(name: &str, config: ClientConfig, policy: Policy) -> Result<Firewall,
     })
 }
 
-/// The safety settings, with the audit log and journal opened once to fail at start (not at
-/// the first change) when they cannot be written.
+/// The safety settings and the guards opened with them: opened here, once, so that a server
+/// whose audit log or journal cannot be written fails at start (not at the first change).
 fn checked_safety(
     args: &crate::config::SafetyArgs,
     sandbox: bool,
-) -> Result<crate::safety::SafetyOptions, String> {
+) -> Result<(crate::safety::SafetyOptions, Arc<Safety>), String> {
     let options = args.options(sandbox)?;
-    drop(crate::safety::Safety::open(options.clone())?);
+    let safety = Arc::new(Safety::open(options.clone())?);
     if let Some(p) = &options.audit_log {
         tracing::info!(path = %p.display(), "audit log");
     }
-    Ok(options)
+    Ok((options, safety))
 }
 
 /// Serve over HTTP when --http is given, else over stdio.
