@@ -38,6 +38,30 @@ pub fn init_logging() {
         .try_init();
 }
 
+/// One malloc arena for a process that serves one client over stdio (call before the
+/// runtime starts its threads). glibc gives each thread that allocates an arena of its own,
+/// and memory freed in an arena stays with it: a tools/list page built on one worker and the
+/// next on another kept both pages' peaks resident (about 1.8 MiB more peak RSS after a full
+/// tools/list, measured). The HTTP transport, with many concurrent sessions, keeps glibc's
+/// default (one arena per thread, up to 8 per core) so that its threads do not contend.
+pub fn tune_allocator(cli: &Cli) {
+    let http = match &cli.command {
+        None => cli.serve.http.enabled(),
+        Some(Command::Serve(args)) => args.http.enabled(),
+        Some(_) => false,
+    };
+    #[cfg(all(target_os = "linux", target_env = "gnu"))]
+    if !http {
+        // SAFETY: mallopt only sets a tunable of glibc's allocator; called from `main` before
+        // any other thread exists.
+        unsafe {
+            libc::mallopt(libc::M_ARENA_MAX, 1);
+        }
+    }
+    #[cfg(not(all(target_os = "linux", target_env = "gnu")))]
+    let _ = http;
+}
+
 pub async fn run(cli: Cli) -> Result<(), CliError> {
     match cli.command {
         Some(Command::Tools(ref args)) => {

@@ -7,6 +7,7 @@ fn main() -> ExitCode {
         Err(e) => e.exit(),
     };
     pfsense_mcp::cli::init_logging();
+    pfsense_mcp::cli::tune_allocator(&cli);
     let runtime = match tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()
