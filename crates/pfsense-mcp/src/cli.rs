@@ -62,7 +62,44 @@ pub fn tune_allocator(cli: &Cli) {
     let _ = http;
 }
 
+/// The audit log and journal of a server command, being opened on a thread of their own.
+pub struct OpeningGuards {
+    options: crate::safety::SafetyOptions,
+    sandbox: bool,
+    opening: std::thread::JoinHandle<Result<Arc<Safety>, String>>,
+}
+
+/// Start opening the guards of a server command (no subcommand, or `serve`) on a thread of
+/// their own, so that their file and SQLite work overlaps the start of the async runtime and
+/// of the HTTP client instead of coming before the answer to `initialize`. The server still
+/// fails at start when they cannot be opened (`build_server` waits for them). `None` for other
+/// commands, or when the settings are wrong (`build_server` reports that).
+pub fn open_guards_early(cli: &Cli) -> Option<OpeningGuards> {
+    let args = match &cli.command {
+        None => &cli.serve,
+        Some(Command::Serve(args)) => args,
+        Some(_) => return None,
+    };
+    let sandbox = args.target.sandbox;
+    let options = args.safety.options(sandbox).ok()?;
+    let for_thread = options.clone();
+    let opening = std::thread::Builder::new()
+        .name("open-guards".into())
+        .spawn(move || Safety::open(for_thread).map(Arc::new))
+        .ok()?;
+    Some(OpeningGuards {
+        options,
+        sandbox,
+        opening,
+    })
+}
+
 pub async fn run(cli: Cli) -> Result<(), CliError> {
+    run_with(cli, None).await
+}
+
+/// [`run`] with the guards already being opened ([`open_guards_early`]).
+pub async fn run_with(cli: Cli, guards: Option<OpeningGuards>) -> Result<(), CliError> {
     match cli.command {
         Some(Command::Tools(ref args)) => {
             print_tools(args, &args.policy.policy().map_err(CliError::usage)?)
@@ -95,13 +132,13 @@ pub async fn run(cli: Cli) -> Result<(), CliError> {
         Some(Command::SecurityAudit(ref args)) => crate::security_audit::run_cli(args)
             .await
             .map_err(|e| CliError::new(Failure::Runtime, e)),
-        Some(Command::Serve(ref args)) => serve_command(args).await,
-        None => serve_command(&cli.serve).await,
+        Some(Command::Serve(ref args)) => serve_command(args, guards).await,
+        None => serve_command(&cli.serve, guards).await,
     }
 }
 
-async fn serve_command(args: &ServeArgs) -> Result<(), CliError> {
-    let server = build_server(args).map_err(CliError::usage)?;
+async fn serve_command(args: &ServeArgs, guards: Option<OpeningGuards>) -> Result<(), CliError> {
+    let server = build_server_with(args, guards).map_err(CliError::usage)?;
     serve(server, &args.http)
         .await
         .map_err(|e| CliError::new(Failure::Runtime, e))
@@ -216,8 +253,16 @@ async fn doctor(args: &DoctorArgs) -> Result<(), CliError> {
 /// the config file, or the one firewall the flags name. Each MCP session gets its own value
 /// through `PfSenseServer::new_session`.
 pub fn build_server(cli: &ServeArgs) -> Result<PfSenseServer, String> {
+    build_server_with(cli, None)
+}
+
+/// [`build_server`] with the guards already being opened for these arguments.
+fn build_server_with(
+    cli: &ServeArgs,
+    guards: Option<OpeningGuards>,
+) -> Result<PfSenseServer, String> {
     let flags = cli.policy.policy()?;
-    let (safety_options, safety) = checked_safety(&cli.safety, cli.target.sandbox)?;
+    let (safety_options, safety) = checked_safety(&cli.safety, cli.target.sandbox, guards)?;
     let mut options = ServerOptions {
         page_size: cli.page_size,
         banner: None,
@@ -365,9 +410,22 @@ fn connect(name: &str, config: ClientConfig, policy: Policy) -> Result<Firewall,
 fn checked_safety(
     args: &crate::config::SafetyArgs,
     sandbox: bool,
+    guards: Option<OpeningGuards>,
 ) -> Result<(crate::safety::SafetyOptions, Arc<Safety>), String> {
-    let options = args.options(sandbox)?;
-    let safety = Arc::new(Safety::open(options.clone())?);
+    let (options, safety) = match guards.filter(|g| g.sandbox == sandbox) {
+        Some(g) => {
+            let opened = g
+                .opening
+                .join()
+                .map_err(|_| "opening the audit log and journal failed".to_string())??;
+            (g.options, opened)
+        }
+        None => {
+            let options = args.options(sandbox)?;
+            let safety = Arc::new(Safety::open(options.clone())?);
+            (options, safety)
+        }
+    };
     if let Some(p) = &options.audit_log {
         tracing::info!(path = %p.display(), "audit log");
     }
