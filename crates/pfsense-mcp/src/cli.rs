@@ -262,11 +262,11 @@ fn build_server_with(
     guards: Option<OpeningGuards>,
 ) -> Result<PfSenseServer, String> {
     let flags = cli.policy.policy()?;
-    let (safety_options, safety) = checked_safety(&cli.safety, cli.target.sandbox, guards)?;
+    let guards = Guards::new(&cli.safety, cli.target.sandbox, guards)?;
     let mut options = ServerOptions {
         page_size: cli.page_size,
         banner: None,
-        safety: safety_options,
+        safety: guards.options.clone(),
         tool_mode: cli.tool_mode,
         result_budget_tokens: cli.result_budget.max(1000),
     };
@@ -293,7 +293,7 @@ fn build_server_with(
             vec![firewall],
             crate::fleet::SANDBOX_NAME,
             options,
-            safety,
+            guards.opened()?,
         );
     }
     let host_given = cli.connection.host().is_some();
@@ -307,10 +307,10 @@ fn build_server_with(
                 "PFSENSE_HOST is set: using it, not the firewalls of {}",
                 path.display()
             );
-            serve_flags_firewall(cli, flags, options, safety)
+            serve_flags_firewall(cli, flags, options, guards)
         }
-        Some((path, _)) => serve_config_file(cli, &path, flags, options, safety),
-        None => serve_flags_firewall(cli, flags, options, safety),
+        Some((path, _)) => serve_config_file(cli, &path, flags, options, guards),
+        None => serve_flags_firewall(cli, flags, options, guards),
     }
 }
 
@@ -319,11 +319,16 @@ fn serve_flags_firewall(
     cli: &ServeArgs,
     flags: Policy,
     options: ServerOptions,
-    safety: Arc<Safety>,
+    guards: Guards,
 ) -> Result<PfSenseServer, String> {
     let config = cli.connection.client_config()?;
     let firewall = connect(crate::fleet::DEFAULT_NAME, config, flags)?;
-    PfSenseServer::with_safety(vec![firewall], crate::fleet::DEFAULT_NAME, options, safety)
+    PfSenseServer::with_safety(
+        vec![firewall],
+        crate::fleet::DEFAULT_NAME,
+        options,
+        guards.opened()?,
+    )
 }
 
 /// The firewalls of a config file, each under its own policy narrowed by the flags.
@@ -332,7 +337,7 @@ fn serve_config_file(
     path: &std::path::Path,
     flags: Policy,
     options: ServerOptions,
-    safety: Arc<Safety>,
+    guards: Guards,
 ) -> Result<PfSenseServer, String> {
     if flags.allow_dangerous {
         return Err(format!(
@@ -384,7 +389,7 @@ fn serve_config_file(
         default = fleet.default_name(),
         "firewalls from the config file"
     );
-    PfSenseServer::with_safety(firewalls, fleet.default_name(), options, safety)
+    PfSenseServer::with_safety(firewalls, fleet.default_name(), options, guards.opened()?)
 }
 
 /// A firewall of the fleet with its HTTP client.
@@ -405,31 +410,46 @@ fn connect(name: &str, config: ClientConfig, policy: Policy) -> Result<Firewall,
     })
 }
 
-/// The safety settings and the guards opened with them: opened here, once, so that a server
-/// whose audit log or journal cannot be written fails at start (not at the first change).
-fn checked_safety(
-    args: &crate::config::SafetyArgs,
-    sandbox: bool,
-    guards: Option<OpeningGuards>,
-) -> Result<(crate::safety::SafetyOptions, Arc<Safety>), String> {
-    let (options, safety) = match guards.filter(|g| g.sandbox == sandbox) {
-        Some(g) => {
-            let opened = g
-                .opening
-                .join()
-                .map_err(|_| "opening the audit log and journal failed".to_string())??;
-            (g.options, opened)
-        }
-        None => {
-            let options = args.options(sandbox)?;
-            let safety = Arc::new(Safety::open(options.clone())?);
-            (options, safety)
-        }
-    };
-    if let Some(p) = &options.audit_log {
-        tracing::info!(path = %p.display(), "audit log");
+/// The guards of the server being built: their settings, and the guards themselves opening on
+/// their own thread ([`open_guards_early`]) or opened when asked for. Asked for once the
+/// firewalls' clients are built, so that a server whose audit log or journal cannot be written
+/// still fails at start (not at the first change).
+struct Guards {
+    options: crate::safety::SafetyOptions,
+    opening: Option<std::thread::JoinHandle<Result<Arc<Safety>, String>>>,
+}
+
+impl Guards {
+    fn new(
+        args: &crate::config::SafetyArgs,
+        sandbox: bool,
+        early: Option<OpeningGuards>,
+    ) -> Result<Guards, String> {
+        Ok(match early.filter(|g| g.sandbox == sandbox) {
+            Some(g) => Guards {
+                options: g.options,
+                opening: Some(g.opening),
+            },
+            None => Guards {
+                options: args.options(sandbox)?,
+                opening: None,
+            },
+        })
     }
-    Ok((options, safety))
+
+    /// The opened guards (waiting for their thread), or why they cannot be opened.
+    fn opened(self) -> Result<Arc<Safety>, String> {
+        let safety = match self.opening {
+            Some(opening) => opening
+                .join()
+                .map_err(|_| "opening the audit log and journal failed".to_string())??,
+            None => Arc::new(Safety::open(self.options.clone())?),
+        };
+        if let Some(p) = &self.options.audit_log {
+            tracing::info!(path = %p.display(), "audit log");
+        }
+        Ok(safety)
+    }
 }
 
 /// Serve over HTTP when --http is given, else over stdio.
