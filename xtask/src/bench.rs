@@ -124,25 +124,54 @@ async fn spawn(
     Ok((client, pid, started.elapsed()))
 }
 
-/// Median spawn → initialize over `n` cold starts.
-async fn start_median(n: usize, make: impl Fn() -> tokio::process::Command) -> Result<Duration> {
-    let mut starts = Vec::new();
+/// Median spawn → initialize of each command over `n` cold starts, the commands taking turns
+/// (one start of each per round), so that a change in the machine's load between them moves
+/// every median alike and their ratios stay comparable.
+async fn start_medians(
+    n: usize,
+    makers: &[&dyn Fn() -> tokio::process::Command],
+) -> Result<Vec<Duration>> {
+    let mut starts = vec![Vec::new(); makers.len()];
     for _ in 0..n.max(1) {
-        let (client, _, took) = spawn(make()).await?;
-        starts.push(took);
-        let _ = client.cancel().await;
+        for (make, times) in makers.iter().zip(starts.iter_mut()) {
+            let (client, _, took) = spawn(make()).await?;
+            times.push(took);
+            let _ = client.cancel().await;
+        }
     }
-    starts.sort();
-    Ok(percentile(&starts, 0.5))
+    Ok(starts
+        .into_iter()
+        .map(|mut t| {
+            t.sort();
+            percentile(&t, 0.5)
+        })
+        .collect())
 }
 
-fn peak_rss_kib(pid: u32) -> Option<u64> {
+/// A process's memory from /proc/PID/status, in KiB: the peak RSS (VmHWM), and what is resident
+/// now split into pages of files (the binary's code and read-only data, shared libraries) and
+/// anonymous pages (heap, stacks, relocated data).
+#[derive(Clone, Copy)]
+struct Rss {
+    peak: u64,
+    file: u64,
+    anon: u64,
+}
+
+fn rss_of(pid: u32) -> Option<Rss> {
     let status = std::fs::read_to_string(format!("/proc/{pid}/status")).ok()?;
-    status
-        .lines()
-        .find(|l| l.starts_with("VmHWM:"))
-        .and_then(|l| l.split_whitespace().nth(1))
-        .and_then(|v| v.parse().ok())
+    let field = |name: &str| {
+        status
+            .lines()
+            .find(|l| l.starts_with(name))
+            .and_then(|l| l.split_whitespace().nth(1))
+            .and_then(|v| v.parse().ok())
+    };
+    Some(Rss {
+        peak: field("VmHWM:")?,
+        file: field("RssFile:")?,
+        anon: field("RssAnon:")?,
+    })
 }
 
 struct ListFigures {
@@ -309,14 +338,14 @@ async fn measure_list(
     target: &Target,
     mode: &str,
     bpe: &tiktoken_rs::CoreBPE,
-) -> Result<(ListFigures, Option<u64>)> {
+) -> Result<(ListFigures, Option<Rss>)> {
     measure_list_of(server_command(binary, target, mode), bpe).await
 }
 
 async fn measure_list_of(
     cmd: tokio::process::Command,
     bpe: &tiktoken_rs::CoreBPE,
-) -> Result<(ListFigures, Option<u64>)> {
+) -> Result<(ListFigures, Option<Rss>)> {
     let mut session = RawSession::start_command(cmd).await?;
     let pid = session.child.id().context("child pid")?;
     let mut times = Vec::new();
@@ -347,7 +376,7 @@ async fn measure_list_of(
         tools.extend(v["result"]["tools"].as_array().cloned().unwrap_or_default());
     }
     let json = serde_json::to_string(&tools)?;
-    let rss = peak_rss_kib(pid);
+    let rss = rss_of(pid);
     let _ = session.child.kill().await;
     Ok((
         ListFigures {
@@ -524,20 +553,40 @@ async fn run_async(args: Args) -> Result<()> {
 
     // Spawn → initialize, cold starts: each mode with a fresh audit log and with a 200k-entry
     // one, and the bare rmcp server.
-    let mut init = Vec::new();
-    for (log, t) in [("fresh", &target), ("200k", &big_target)] {
-        for mode in ["compact", "full"] {
-            let median = start_median(args.starts, || server_command(&binary, t, mode)).await?;
-            eprintln!("initialize median, {mode}, {log} audit log: {}", ms(median));
-            init.push(median);
-        }
-    }
-    let bare_init = start_median(args.starts, || {
+    let bare_command = || {
         let mut cmd = tokio::process::Command::new(&bare);
         cmd.env_clear();
         cmd
-    })
+    };
+    let (fresh_compact, fresh_full, big_compact, big_full) = (
+        || server_command(&binary, &target, "compact"),
+        || server_command(&binary, &target, "full"),
+        || server_command(&binary, &big_target, "compact"),
+        || server_command(&binary, &big_target, "full"),
+    );
+    let medians = start_medians(
+        args.starts,
+        &[
+            &fresh_compact,
+            &fresh_full,
+            &big_compact,
+            &big_full,
+            &bare_command,
+        ],
+    )
     .await?;
+    let (init, bare_init) = (medians[..4].to_vec(), medians[4]);
+    for (what, median) in [
+        "compact, fresh audit log",
+        "full, fresh audit log",
+        "compact, 200k audit log",
+        "full, 200k audit log",
+    ]
+    .iter()
+    .zip(&init)
+    {
+        eprintln!("initialize median, {what}: {}", ms(*median));
+    }
     eprintln!("initialize median, bare rmcp server: {}", ms(bare_init));
     let ratio = |d: Duration| d.as_secs_f64() / bare_init.as_secs_f64().max(1e-9);
 
@@ -669,7 +718,20 @@ async fn run_async(args: Args) -> Result<()> {
         k.map(|k| format!("{:.1} MiB", k as f64 / 1024.0))
             .unwrap_or_else(|| "n/a".into())
     };
-    let rss = format!("{} (bare rmcp server: {})", mib(full_rss), mib(bare_rss));
+    let split = |r: Option<Rss>| {
+        format!(
+            "{} file-backed + {} anonymous",
+            mib(r.map(|r| r.file)),
+            mib(r.map(|r| r.anon))
+        )
+    };
+    let rss = format!(
+        "{} (bare rmcp server: {}); resident after the list: {} (bare: {})",
+        mib(full_rss.map(|r| r.peak)),
+        mib(bare_rss.map(|r| r.peak)),
+        split(full_rss),
+        split(bare_rss)
+    );
     let overhead = call_p50.saturating_sub(floor_p50);
     let report = format!(
         "# Benchmarks\n\n\
@@ -682,11 +744,11 @@ async fn run_async(args: Args) -> Result<()> {
          are on. Targets from the project's issues on context and run cost are in the last \
          column.\n\n\
          | what | measured | target |\n|---|---|---|\n\
-         | spawn → initialize, median of {starts} cold starts: `compact` / `full` mode, audit log on | {i0} / {i1} ({r0:.2}× / {r1:.2}× the bare server) | ≤ 2× the bare server |\n\
+         | spawn → initialize, median of {starts} cold starts (the configurations and the bare server taking turns): `compact` / `full` mode, audit log on | {i0} / {i1} ({r0:.2}× / {r1:.2}× the bare server) | ≤ 2× the bare server |\n\
          | the same with a {big_entries}-entry audit log ({big_mib:.0} MiB, generated and verified by the bench) | {i2} / {i3} ({r2:.2}× / {r3:.2}×) | unchanged |\n\
          | spawn → initialize of the bare rmcp server | {bare_init} | |\n\
          {list_rows}\
-         | peak RSS (VmHWM) after a full tools/list | {rss} | ≤ 12 MiB |\
+         | peak RSS (VmHWM) after a full tools/list | {rss} | ≤ 12 MiB |\n\
          | tool call `pfsense_get_system_version` over stdio JSON-RPC, {calls} calls | p50 {cp50}, p99 {cp99} | p50 ≤ floor + 0.3 ms |\n\
          | the same GET made directly (floor) | p50 {fp50}, p99 {fp99} | |\n\
          | tool-call overhead over the floor, p50 | {over} | ≤ 0.3 ms |\n\

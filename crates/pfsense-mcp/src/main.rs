@@ -7,6 +7,9 @@ fn main() -> ExitCode {
         Err(e) => e.exit(),
     };
     pfsense_mcp::cli::init_logging();
+    pfsense_mcp::cli::tune_allocator(&cli);
+    // The audit log and journal open while the runtime and the HTTP client start.
+    let guards = pfsense_mcp::cli::open_guards_early(&cli);
     let runtime = match tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()
@@ -17,7 +20,7 @@ fn main() -> ExitCode {
             return ExitCode::from(pfsense_mcp::config::Failure::Runtime as u8);
         }
     };
-    let result = runtime.block_on(pfsense_mcp::cli::run(cli));
+    let result = runtime.block_on(pfsense_mcp::cli::run_with(cli, guards));
     // A read of stdin blocked on its thread cannot be cancelled: do not wait for it.
     runtime.shutdown_background();
     match result {

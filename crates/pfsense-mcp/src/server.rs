@@ -157,13 +157,34 @@ impl PfSenseServer {
         default: &str,
         options: ServerOptions,
     ) -> Result<PfSenseServer, String> {
+        let safety = crate::safety::Safety::open(options.safety.clone()).map(Arc::new);
+        PfSenseServer::build(firewalls, default, options, safety)
+    }
+
+    /// [`PfSenseServer::new`] with guards already opened (from `options.safety`): the command
+    /// line opens them once to fail at start when they cannot be written.
+    pub fn with_safety(
+        firewalls: Vec<Firewall>,
+        default: &str,
+        options: ServerOptions,
+        safety: Arc<crate::safety::Safety>,
+    ) -> Result<PfSenseServer, String> {
+        PfSenseServer::build(firewalls, default, options, Ok(safety))
+    }
+
+    fn build(
+        firewalls: Vec<Firewall>,
+        default: &str,
+        options: ServerOptions,
+        safety: Result<Arc<crate::safety::Safety>, String>,
+    ) -> Result<PfSenseServer, String> {
         let (members, default) = members_of(firewalls, default)?;
         let offered: Vec<&'static ToolDef> = TOOLS
             .iter()
             .filter(|d| members.iter().any(|m| m.firewall.policy.offers(d)))
             .collect();
         let listed = listed_tools(&offered, &members, &options);
-        let safety = open_safety(&options, &members);
+        let safety = adopt_rows(safety, &members);
         let server = PfSenseServer {
             inner: Arc::new(Inner {
                 firewalls: members,
@@ -1024,11 +1045,10 @@ fn declare_firewall(tool: &mut Tool) {
 
 /// The guards (audit log, journal, limits), with journal rows of the ready firewalls adopted
 /// under their names; the error when they could not start (then every change is refused).
-fn open_safety(
-    options: &ServerOptions,
+fn adopt_rows(
+    safety: Result<Arc<crate::safety::Safety>, String>,
     members: &[Member],
 ) -> Result<Arc<crate::safety::Safety>, String> {
-    let safety = crate::safety::Safety::open(options.safety.clone()).map(Arc::new);
     let safety = match safety {
         Ok(s) => s,
         Err(e) => {

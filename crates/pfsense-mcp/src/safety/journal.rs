@@ -148,12 +148,44 @@ pub struct Intent<'a> {
     pub undo_of: Option<i64>,
 }
 
+/// The connection of a file journal for call metrics, opened on first use.
+struct CallsDb {
+    path: std::path::PathBuf,
+    conn: std::sync::OnceLock<Option<Mutex<Connection>>>,
+}
+
+impl CallsDb {
+    fn conn(&self) -> Option<&Mutex<Connection>> {
+        self.conn
+            .get_or_init(|| {
+                Connection::open(&self.path)
+                    .and_then(|c| {
+                        c.pragma_update(None, "synchronous", "NORMAL")?;
+                        c.busy_timeout(std::time::Duration::from_secs(5))?;
+                        Ok(c)
+                    })
+                    .map_err(|e| {
+                        tracing::warn!(
+                            journal = %self.path.display(),
+                            error = %e,
+                            "no connection of its own for call metrics: they share the journal's"
+                        )
+                    })
+                    .ok()
+                    .map(Mutex::new)
+            })
+            .as_ref()
+    }
+}
+
 pub struct Journal {
     db: Mutex<Connection>,
     /// A second connection for call metrics on a file journal: without the full sync of every
     /// change row (losing the last metrics in a crash is fine; a read should not wait for
     /// an fsync).
-    calls_db: Option<Mutex<Connection>>,
+    /// Opened on the first flush of call metrics (not at start: a start that serves no call
+    /// does not pay for it); `None` inside when it cannot be opened (then the main one).
+    calls_db: Option<CallsDb>,
     calls_inserted: std::sync::atomic::AtomicU64,
     /// Finished calls not yet in the `calls` table: written [`CALLS_FLUSH_EVERY`] at a time in
     /// one transaction (and before any read of the table), not one insert per call.
@@ -224,14 +256,10 @@ impl Journal {
         let conn = Connection::open(path)
             .map_err(|e| format!("cannot open the change journal {}: {e}", path.display()))?;
         let mut journal = Journal::init(conn, path.display().to_string())?;
-        let calls = Connection::open(path)
-            .and_then(|c| {
-                c.pragma_update(None, "synchronous", "NORMAL")?;
-                c.busy_timeout(std::time::Duration::from_secs(5))?;
-                Ok(c)
-            })
-            .map_err(|e| format!("cannot open the change journal {}: {e}", path.display()))?;
-        journal.calls_db = Some(Mutex::new(calls));
+        journal.calls_db = Some(CallsDb {
+            path: path.to_path_buf(),
+            conn: std::sync::OnceLock::new(),
+        });
         Ok(journal)
     }
 
@@ -381,7 +409,7 @@ impl Journal {
     }
 
     fn calls_db(&self) -> std::sync::MutexGuard<'_, Connection> {
-        match &self.calls_db {
+        match self.calls_db.as_ref().and_then(CallsDb::conn) {
             Some(db) => db.lock().unwrap_or_else(|e| e.into_inner()),
             None => self.db(),
         }
