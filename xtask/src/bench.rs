@@ -37,7 +37,8 @@ pub struct Args {
     /// Seconds the HTTP load run lasts.
     #[arg(long, default_value_t = 30)]
     http_seconds: u64,
-    /// Run only the HTTP load and replace its row in the existing report.
+    /// Run only the HTTP rows (the `--sandbox` load run, and the server CPU per call beside
+    /// the bare server's) and replace them in the existing report.
     #[arg(long)]
     http_only: bool,
     /// Measure only tools/list (full and compact mode: bytes, tokens in o200k and in Claude's
@@ -419,19 +420,30 @@ pub(crate) fn machine() -> String {
 /// Entries of the large audit log start-up is measured with.
 const BIG_AUDIT_ENTRIES: u64 = 200_000;
 
-/// The HTTP server CPU per call of pfsense-mcp `--sandbox --http` (its defaults, and with a
-/// user's audit log and journal) beside the bare rmcp server's, as a report row.
+/// The HTTP server CPU per call of pfsense-mcp as a user runs it (`--http` to a firewall in
+/// another process, audit log and journal file on), of the same with `--sandbox` (the
+/// emulator inside the server process, its CPU counted as the server's), and of the bare rmcp
+/// server, each under the same clients; as a report row.
 async fn cpu_per_call_row(
     binary: &Path,
     bare: &Path,
+    emulator: &Path,
     clients: usize,
     seconds: u64,
 ) -> Result<String> {
-    use crate::bench_http::{HttpServer, run};
-    let state = crate::bench_cost::StateHome::new("http")?;
-    let ours = run(&HttpServer::sandbox(binary, None), clients, seconds).await?;
-    let ours_audited = run(
-        &HttpServer::sandbox(binary, Some(&state.state())),
+    use crate::bench_http::{EmulatorProcess, HttpServer, run};
+    let firewall = EmulatorProcess::start(emulator, &root().join("openapi-spec.json"))?;
+    let user_home = crate::bench_cost::StateHome::new("http-user")?;
+    let sandbox_home = crate::bench_cost::StateHome::new("http-sandbox")?;
+    let ours = run(
+        &HttpServer::user(binary, &firewall, user_home.home()),
+        clients,
+        seconds,
+    )
+    .await?;
+    drop(firewall);
+    let sandboxed = run(
+        &HttpServer::sandbox(binary, Some(&sandbox_home.state())),
         clients,
         seconds,
     )
@@ -442,6 +454,7 @@ async fn cpu_per_call_row(
             args: vec!["--http".into(), "127.0.0.1:0".into()],
             env: Vec::new(),
             tools: &["version"],
+            companion: None,
         },
         clients,
         seconds,
@@ -449,7 +462,7 @@ async fn cpu_per_call_row(
     .await?;
     for (name, load) in [
         ("ours", &ours),
-        ("ours, audit log on", &ours_audited),
+        ("ours, --sandbox", &sandboxed),
         ("bare", &bare_load),
     ] {
         if load.errors > 0 {
@@ -460,19 +473,36 @@ async fn cpu_per_call_row(
             );
         }
     }
+    // The audit log holds one line per call, and its chain verifies.
+    let log = user_home.state().join("audit.jsonl");
+    let verify = Command::new(binary)
+        .args(["audit", "verify"])
+        .arg(&log)
+        .env_clear()
+        .output()?;
+    if !verify.status.success() {
+        bail!(
+            "the audit log of the HTTP run does not verify: {}",
+            String::from_utf8_lossy(&verify.stderr)
+        );
+    }
     let us = |d: Option<Duration>| d.map_or(f64::NAN, |d| d.as_secs_f64() * 1e6);
-    let (a, b, c) = (
+    let (a, e, b, c) = (
         us(ours.cpu_per_call),
-        us(ours_audited.cpu_per_call),
+        us(ours.companion_cpu_per_call),
+        us(sandboxed.cpu_per_call),
         us(bare_load.cpu_per_call),
     );
-    eprintln!("HTTP server CPU per call: ours {a:.0} µs, with audit log {b:.0} µs, bare {c:.0} µs");
+    eprintln!(
+        "HTTP server CPU per call: ours {a:.0} µs (emulator {e:.0} µs), --sandbox {b:.0} µs, bare {c:.0} µs"
+    );
     Ok(format!(
-        "| HTTP server CPU per call (utime + stime of the server process from /proc/PID/stat over the run ÷ calls), {clients} clients for {seconds} s each: `--sandbox --http` (emulator in the process; no audit log, journal in memory) / the same with an audit log and journal file / bare rmcp server (`version` tool) | {a:.0} µs ({n1} calls, {r1:.0}/s) / {b:.0} µs ({n2} calls, {r2:.0}/s) / {c:.0} µs ({n3} calls, {r3:.0}/s): {x:.2}× / {y:.2}× the bare server | ≤ 2× the bare server |\n",
+        "{start} (utime + stime of the server process from /proc/PID/stat over the run ÷ calls), {clients} clients for {seconds} s each: `--http` as a user runs it (the firewall elsewhere: the emulator in a process of its own, HTTPS, API key, pinned fingerprint; audit log and journal file in a state directory; default log level) / `--sandbox --http` with an audit log and journal file (emulator inside the server process: its CPU is counted) / bare rmcp server (`version` tool) | {a:.0} µs ({n1} calls, {r1:.0}/s; the emulator used {e:.0} µs per call besides) / {b:.0} µs ({n2} calls, {r2:.0}/s) / {c:.0} µs ({n3} calls, {r3:.0}/s): {x:.2}× / {y:.2}× the bare server | ≤ 2× the bare server |\n",
+        start = crate::bench_http::CPU_ROW_START,
         n1 = ours.calls,
         r1 = ours.per_second,
-        n2 = ours_audited.calls,
-        r2 = ours_audited.per_second,
+        n2 = sandboxed.calls,
+        r2 = sandboxed.per_second,
         n3 = bare_load.calls,
         r3 = bare_load.per_second,
         x = a / c,
@@ -496,12 +526,21 @@ async fn run_async(args: Args) -> Result<()> {
         ),
     };
     if args.http_only {
-        let row = crate::bench_http::measure(&binary, args.http_clients.max(1), args.http_seconds)
-            .await?;
+        let clients = args.http_clients.max(1);
+        let row = crate::bench_http::measure(&binary, clients, args.http_seconds).await?;
+        let bare = build_binary("xtask", "bare-mcp", args.debug)?;
+        let emulator = build_binary("pfsense-emulator", "pfsense-emulator", args.debug)?;
+        let cpu_row =
+            cpu_per_call_row(&binary, &bare, &emulator, clients, args.http_seconds).await?;
         let path = root().join(&args.output);
         let report = crate::bench_http::replace_row(
             &std::fs::read_to_string(&path).unwrap_or_default(),
             &row,
+        );
+        let report = crate::bench_http::replace_row_starting(
+            &report,
+            crate::bench_http::CPU_ROW_START,
+            &cpu_row,
         );
         std::fs::write(&path, &report)?;
         println!("{report}");
@@ -698,8 +737,15 @@ async fn run_async(args: Args) -> Result<()> {
     let (http_rows, cpu_row) = if args.http_clients > 0 {
         let rows =
             crate::bench_http::measure(&binary, args.http_clients, args.http_seconds).await?;
-        let cpu_row =
-            cpu_per_call_row(&binary, &bare, args.http_clients, args.http_seconds).await?;
+        let emulator = build_binary("pfsense-emulator", "pfsense-emulator", args.debug)?;
+        let cpu_row = cpu_per_call_row(
+            &binary,
+            &bare,
+            &emulator,
+            args.http_clients,
+            args.http_seconds,
+        )
+        .await?;
         (rows, cpu_row)
     } else {
         (String::new(), String::new())

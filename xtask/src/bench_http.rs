@@ -1,6 +1,9 @@
 //! The HTTP load run of `cargo xtask bench`: the release binary with `--sandbox --http` (the
 //! emulator runs inside the server process), N concurrent streamable-HTTP MCP clients (rmcp)
-//! calling read tools for a fixed time; errors, calls per second, p50/p99 latency.
+//! calling read tools for a fixed time; errors, calls per second, p50/p99 latency. And the
+//! server CPU per call, as a user runs the server (`--http` to a firewall in another process:
+//! the emulator started by [`EmulatorProcess`], with the audit log and journal of a state
+//! directory), beside the bare rmcp server loaded the same way.
 
 use anyhow::{Context, Result, bail};
 use rmcp::model::CallToolRequestParams;
@@ -23,6 +26,8 @@ const READ_TOOLS: &[&str] = &[
 pub struct HttpLoad {
     /// Server CPU (user + system, from /proc/PID/stat) over the load run, per call.
     pub cpu_per_call: Option<Duration>,
+    /// The same for the server's companion process (the emulator it talks to), if any.
+    pub companion_cpu_per_call: Option<Duration>,
     pub clients: usize,
     pub seconds: u64,
     pub calls: usize,
@@ -50,6 +55,9 @@ pub struct HttpServer<'a> {
     pub args: Vec<String>,
     pub env: Vec<(String, String)>,
     pub tools: &'a [&'a str],
+    /// A process the server talks to (the emulator), whose CPU over the run is reported
+    /// beside the server's and not counted in it.
+    pub companion: Option<u32>,
 }
 
 impl<'a> HttpServer<'a> {
@@ -73,7 +81,79 @@ impl<'a> HttpServer<'a> {
             args,
             env: vec![("PFSENSE_LOG".into(), "warn".into())],
             tools: READ_TOOLS,
+            companion: None,
         }
+    }
+
+    /// pfsense-mcp `--http` as a user runs it: a firewall elsewhere (the emulator in a process
+    /// of its own, API key, pinned fingerprint), the audit log and journal file of the state
+    /// directory `home` (`XDG_STATE_HOME`), the default log level.
+    pub fn user(binary: &'a Path, firewall: &EmulatorProcess, home: &Path) -> HttpServer<'a> {
+        HttpServer {
+            program: binary,
+            args: ["--http", "127.0.0.1:0"].map(String::from).to_vec(),
+            env: vec![
+                ("PFSENSE_HOST".into(), firewall.url.clone()),
+                ("PFSENSE_API_KEY".into(), firewall.api_key.clone()),
+                (
+                    "PFSENSE_TLS_FINGERPRINT".into(),
+                    firewall.fingerprint.clone(),
+                ),
+                ("XDG_STATE_HOME".into(), home.display().to_string()),
+            ],
+            tools: READ_TOOLS,
+            companion: Some(firewall.pid()),
+        }
+    }
+}
+
+/// The pfsense-emulator binary in a process of its own (API key, all packages), standing in
+/// for the firewall a user's server talks to; killed when dropped.
+pub struct EmulatorProcess {
+    process: Server,
+    pub url: String,
+    pub api_key: String,
+    pub fingerprint: String,
+}
+
+impl EmulatorProcess {
+    pub fn start(binary: &Path, spec: &Path) -> Result<EmulatorProcess> {
+        let mut child = Command::new(binary)
+            .env_clear()
+            .env("RUST_LOG", "warn")
+            .arg("--spec")
+            .arg(spec)
+            .args(["--enable-key-auth", "--packages", "all"])
+            .stdin(Stdio::null())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::null())
+            .spawn()
+            .with_context(|| format!("spawn {}", binary.display()))?;
+        let stdout = child.stdout.take().context("stdout")?;
+        let process = Server(child);
+        // One JSON line once ready: {"url", "username", "password", "api_key", "fingerprint"}.
+        let (tx, rx) = std::sync::mpsc::channel();
+        std::thread::spawn(move || {
+            let mut line = String::new();
+            let _ = BufReader::new(stdout).read_line(&mut line);
+            let _ = tx.send(line);
+        });
+        let line = rx
+            .recv_timeout(Duration::from_secs(60))
+            .context("the emulator did not start")?;
+        let ready: serde_json::Value =
+            serde_json::from_str(&line).context("the emulator's ready line")?;
+        let field = |k: &str| ready[k].as_str().unwrap_or_default().to_string();
+        Ok(EmulatorProcess {
+            process,
+            url: field("url"),
+            api_key: field("api_key"),
+            fingerprint: field("fingerprint"),
+        })
+    }
+
+    pub fn pid(&self) -> u32 {
+        self.process.0.id()
     }
 }
 
@@ -149,8 +229,12 @@ pub async fn measure(binary: &Path, clients: usize, seconds: u64) -> Result<Stri
             load.first_error.unwrap_or_default()
         );
     }
+    let cpu = load
+        .cpu_per_call
+        .map(|d| format!(", server CPU {:.0} µs per call", d.as_secs_f64() * 1e6))
+        .unwrap_or_default();
     Ok(format!(
-        "{ROW_START} `--sandbox --http` (release), {c} concurrent streamable-HTTP MCP clients (rmcp, one session each, in xtask) calling 4 read tools in turn for {s} s | {n} calls, {e} errors, {r:.0} calls/s, p50 {p50}, p99 {p99} | 0 errors |\n",
+        "{ROW_START} `--sandbox --http` (release; emulator in the process, no audit log, journal in memory), {c} concurrent streamable-HTTP MCP clients (rmcp, one session each, in xtask) calling 4 read tools in turn for {s} s | {n} calls, {e} errors, {r:.0} calls/s, p50 {p50}, p99 {p99}{cpu} | 0 errors |\n",
         c = load.clients,
         s = load.seconds,
         n = load.calls,
@@ -161,18 +245,32 @@ pub async fn measure(binary: &Path, clients: usize, seconds: u64) -> Result<Stri
 
 /// How the HTTP load row starts (to find it again).
 const ROW_START: &str = "| HTTP load:";
+/// How the CPU per call row starts.
+pub const CPU_ROW_START: &str = "| HTTP server CPU per call";
 
 /// `report` with its HTTP load row replaced by `row` (or `row` added after the table's last
 /// row).
 pub fn replace_row(report: &str, row: &str) -> String {
-    let mut lines: Vec<String> = report
-        .lines()
-        .filter(|l| !l.starts_with(ROW_START))
-        .map(str::to_string)
-        .collect();
-    let last_row = lines.iter().rposition(|l| l.starts_with('|'));
-    let at = last_row.map(|i| i + 1).unwrap_or(lines.len());
-    lines.insert(at, row.trim_end().to_string());
+    replace_row_starting(report, ROW_START, row)
+}
+
+/// `report` with the row starting with `start` replaced by `row` in place (or `row` added
+/// after the table's last row).
+pub fn replace_row_starting(report: &str, start: &str, row: &str) -> String {
+    let mut lines: Vec<String> = report.lines().map(str::to_string).collect();
+    let at = match lines.iter().position(|l| l.starts_with(start)) {
+        Some(i) => {
+            lines.remove(i);
+            i
+        }
+        None => lines
+            .iter()
+            .rposition(|l| l.starts_with('|'))
+            .map(|i| i + 1)
+            .unwrap_or(lines.len()),
+    };
+    lines.retain(|l| !l.starts_with(start));
+    lines.insert(at.min(lines.len()), row.trim_end().to_string());
     let mut out = lines.join("\n");
     out.push('\n');
     out
@@ -182,6 +280,7 @@ pub async fn run(server: &HttpServer<'_>, clients: usize, seconds: u64) -> Resul
     let token = format!("bench-{}", "0123456789abcdef".repeat(3));
     let (process, url) = start(server, &token)?;
     let pid = process.0.id();
+    let companion = server.companion;
     let tools: std::sync::Arc<Vec<String>> =
         std::sync::Arc::new(server.tools.iter().map(|t| t.to_string()).collect());
     // Every client has its session before the clock starts; the first call waits for the
@@ -200,6 +299,7 @@ pub async fn run(server: &HttpServer<'_>, clients: usize, seconds: u64) -> Resul
     let deadline = Instant::now() + Duration::from_secs(seconds);
     let started = Instant::now();
     let cpu_before = cpu_time(pid);
+    let companion_before = companion.and_then(cpu_time);
     let mut tasks = Vec::with_capacity(clients);
     for (i, session) in sessions.into_iter().enumerate() {
         let tools = tools.clone();
@@ -250,6 +350,9 @@ pub async fn run(server: &HttpServer<'_>, clients: usize, seconds: u64) -> Resul
     let cpu = cpu_before
         .zip(cpu_time(pid))
         .map(|(a, b)| b.saturating_sub(a));
+    let companion_cpu = companion_before
+        .zip(companion.and_then(cpu_time))
+        .map(|(a, b)| b.saturating_sub(a));
     for session in open {
         let _ = session.cancel().await;
     }
@@ -257,6 +360,7 @@ pub async fn run(server: &HttpServer<'_>, clients: usize, seconds: u64) -> Resul
     all.sort();
     Ok(HttpLoad {
         cpu_per_call: cpu.map(|c| c / all.len().max(1) as u32),
+        companion_cpu_per_call: companion_cpu.map(|c| c / all.len().max(1) as u32),
         clients,
         seconds,
         calls: all.len(),

@@ -348,6 +348,16 @@ pub fn success(def: &ToolDef, request: &PreparedRequest, response: &ApiResponse)
     result(text, structured, false)
 }
 
+/// A successful read, before `bounds::bound_result` shapes it and writes its text: the data
+/// is not serialised here only to be serialised again there.
+pub fn read_success(response: &ApiResponse) -> CallToolResult {
+    let mut structured = json!({ "data": response.data() });
+    if let Some(pre) = &response.preamble {
+        structured["firewall_output"] = Value::String(pre.clone());
+    }
+    result(String::new(), structured, false)
+}
+
 /// A failed call.
 pub fn failure(def: &ToolDef, call_error: &CallError) -> CallToolResult {
     match call_error {

@@ -186,14 +186,16 @@ impl Run<'_> {
     pub async fn read(self, budget_tokens: usize) -> CallToolResult {
         let def = self.def;
         let request = &self.prepared.request;
-        tracing::info!(firewall = %self.firewall, tool = def.name, method = %def.method, path = def.path, "calling pfSense");
+        // Debug, not info: every read is in the audit log already, and a line on stderr per
+        // read was a sizeable part of the server's CPU per call under load.
+        tracing::debug!(firewall = %self.firewall, tool = def.name, method = %def.method, path = def.path, "calling pfSense");
         let result = self.client.send(def, request).await;
         if let Some(s) = self.refusals.safety {
-            s.record(&self.read_entry(&result));
+            s.record_async(&self.read_entry(&result)).await;
         }
         match result {
             Ok(response) => {
-                let mut r = outcome::success(def, request, &response);
+                let mut r = outcome::read_success(&response);
                 crate::bounds::bound_result(&mut r, &self.prepared.paging, budget_tokens);
                 crate::safety::secrets::mark_sensitive(&mut r);
                 r

@@ -151,8 +151,12 @@ impl LatencyWindow {
         if recent.len() < ADAPTIVE_MIN_SAMPLES {
             return None;
         }
-        recent.sort();
-        Some(percentile(&recent, 99.0))
+        // Only the rank is needed (nearest-rank, as `percentile`): a selection, not a sort,
+        // once per attempt.
+        let n = recent.len();
+        let rank = ((99.0 / 100.0) * n as f64).ceil() as usize;
+        let (_, p99, _) = recent.select_nth_unstable(rank.clamp(1, n) - 1);
+        Some(*p99)
     }
 }
 

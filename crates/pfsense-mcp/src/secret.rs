@@ -104,6 +104,14 @@ fn is_remembered(text: &str) -> bool {
 /// secret as a whole: keys are field names, and scrubbing a short secret out of them (`motp`
 /// from `motp_enable`) would garble the object's shape rather than hide anything.
 pub fn scrub_value(value: &mut Value) {
+    // Nothing remembered (most calls of most sessions): nothing to walk.
+    if SEEN.read().unwrap_or_else(|e| e.into_inner()).is_empty() {
+        return;
+    }
+    scrub_value_with(value);
+}
+
+fn scrub_value_with(value: &mut Value) {
     match value {
         Value::String(s) => {
             let cleaned = scrub(s);
@@ -111,11 +119,11 @@ pub fn scrub_value(value: &mut Value) {
                 *s = cleaned;
             }
         }
-        Value::Array(items) => items.iter_mut().for_each(scrub_value),
+        Value::Array(items) => items.iter_mut().for_each(scrub_value_with),
         Value::Object(map) => {
             let old = std::mem::take(map);
             for (k, mut v) in old {
-                scrub_value(&mut v);
+                scrub_value_with(&mut v);
                 let key = if is_remembered(&k) {
                     SCRUBBED.to_string()
                 } else {

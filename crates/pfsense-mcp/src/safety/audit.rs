@@ -8,13 +8,20 @@
 //! At [`ROTATE_BYTES`] the file moves aside to `FILE.<last seq>` and the chain goes on in a new
 //! `FILE` (its first `prev` is the old file's last hash); `audit verify FILE` checks the rotated
 //! files and the current one as one chain. Start-up reads only the end of the current file.
+//!
+//! Group commit: an append chains its line at once (in the order appends arrive) and returns
+//! only once the line is written and synced; a writer thread of the log writes and syncs
+//! whatever lines are waiting with one `write` and one `fdatasync`, so concurrent calls share a
+//! sync instead of queueing for one each. A write or sync that fails fails every line it
+//! carried and the lines chained after them; the file is cut back and the chain goes on from
+//! the last synced line.
 
 use serde_json::{Map, Value, json};
 use sha2::{Digest, Sha256};
 use std::fs::{File, OpenOptions};
 use std::io::{Read, Write};
 use std::path::{Path, PathBuf};
-use std::sync::Mutex;
+use std::sync::{Arc, Condvar, Mutex, MutexGuard};
 
 /// `prev` of the first line.
 pub const GENESIS: &str = "0000000000000000000000000000000000000000000000000000000000000000";
@@ -126,20 +133,59 @@ impl Entry {
     }
 }
 
+/// The log's state, shared by appenders and the writer thread.
 struct Tail {
-    file: File,
+    /// The chain's head: the last line chained (written or still waiting).
     seq: u64,
     last_hash: String,
-    /// Length of the file up to the end of the last complete line: a failed write is cut
-    /// back to it, so a half-written line never stays in front of the next one.
+    /// Lines chained but not yet handed to the writer thread.
+    waiting: Vec<u8>,
+    /// The last line written and synced, and its hash: a failed write goes back to it.
+    synced_seq: u64,
+    synced_hash: String,
+    /// Bumped when a failed write drops lines, so a `seq` handed out before (and since
+    /// reused) is not taken for a later line's.
+    epoch: u64,
+    /// Per dropped epoch: the last line of it that was synced, and why the rest failed.
+    failures: std::collections::VecDeque<(u64, u64, std::io::ErrorKind, String)>,
+    /// The writer thread ends once nothing is waiting.
+    closing: bool,
+}
+
+/// Where an append's line is: its epoch and `seq`.
+#[derive(Debug, Clone, Copy)]
+struct Ticket {
+    epoch: u64,
+    seq: u64,
+}
+
+/// The writer thread's side: the file, its length up to the last complete line (a failed
+/// write is cut back to it, so a half-written line never stays in front of the next one).
+struct Writer {
+    file: File,
     len: u64,
 }
 
-/// The open log. Appends are serialised; each is synced to disk before the call returns.
-pub struct AuditLog {
+struct Shared {
     path: PathBuf,
     rotate_at: u64,
     tail: Mutex<Tail>,
+    /// The writer thread waits here for lines.
+    work: Condvar,
+    /// Appends waiting on a thread wait here for the writer to finish a batch.
+    done: Condvar,
+    /// And appends waiting in a task, here (the number of batches finished).
+    batches: tokio::sync::watch::Sender<u64>,
+}
+
+/// How many dropped epochs are remembered (an append older than that is long settled).
+const REMEMBERED_FAILURES: usize = 64;
+
+/// The open log. Appends are chained in the order they arrive; each returns once its line is
+/// written and synced to disk (group commit: see the module docs).
+pub struct AuditLog {
+    shared: Arc<Shared>,
+    writer: Option<std::thread::JoinHandle<()>>,
 }
 
 pub fn sha256_hex(bytes: &[u8]) -> String {
@@ -317,6 +363,113 @@ fn open_for_append(path: &Path) -> std::io::Result<File> {
     options.open(path)
 }
 
+fn lock(tail: &Mutex<Tail>) -> MutexGuard<'_, Tail> {
+    tail.lock().unwrap_or_else(|e| e.into_inner())
+}
+
+impl Shared {
+    /// Whether the line of `ticket` is settled: synced, or dropped by a failed write.
+    fn settled(&self, tail: &Tail, ticket: Ticket) -> Option<Result<(), AuditError>> {
+        if ticket.epoch == tail.epoch {
+            return (tail.synced_seq >= ticket.seq).then_some(Ok(()));
+        }
+        let failure = tail.failures.iter().find(|f| f.0 == ticket.epoch);
+        Some(match failure {
+            Some((_, synced, _, _)) if ticket.seq <= *synced => Ok(()),
+            Some((_, _, kind, message)) => Err(AuditError::Write {
+                path: self.path.clone(),
+                source: std::io::Error::new(*kind, message.clone()),
+            }),
+            None => Err(AuditError::Write {
+                path: self.path.clone(),
+                source: std::io::Error::other("an earlier write failed"),
+            }),
+        })
+    }
+
+    /// The writer thread: write and sync what is waiting, one batch at a time, until the log
+    /// closes and nothing is left.
+    fn write_batches(&self, mut writer: Writer) {
+        loop {
+            let (batch, seq, hash) = {
+                let mut tail = lock(&self.tail);
+                while tail.waiting.is_empty() && !tail.closing {
+                    tail = self.work.wait(tail).unwrap_or_else(|e| e.into_inner());
+                }
+                if tail.waiting.is_empty() {
+                    return;
+                }
+                let batch = std::mem::take(&mut tail.waiting);
+                (batch, tail.seq, tail.last_hash.clone())
+            };
+            let written = writer
+                .file
+                .write_all(&batch)
+                .and_then(|_| writer.file.sync_data());
+            {
+                let mut tail = lock(&self.tail);
+                match written {
+                    Ok(()) => {
+                        writer.len += batch.len() as u64;
+                        tail.synced_seq = seq;
+                        tail.synced_hash = hash;
+                        if writer.len >= self.rotate_at {
+                            self.rotate(&mut writer, tail.synced_seq);
+                        }
+                    }
+                    Err(e) => {
+                        // Cut back what part of the batch reached the file (a full disk
+                        // takes some), and go on from the last synced line: the lines of
+                        // this batch and those chained after them fail.
+                        if let Err(e) = writer.file.set_len(writer.len) {
+                            tracing::error!(path = %self.path.display(), error = %e, "a half-written audit line could not be removed");
+                        }
+                        let dropped = tail.epoch;
+                        let synced = tail.synced_seq;
+                        tail.failures
+                            .push_back((dropped, synced, e.kind(), e.to_string()));
+                        if tail.failures.len() > REMEMBERED_FAILURES {
+                            tail.failures.pop_front();
+                        }
+                        tail.epoch += 1;
+                        tail.seq = tail.synced_seq;
+                        tail.last_hash = tail.synced_hash.clone();
+                        tail.waiting.clear();
+                    }
+                }
+            }
+            self.done.notify_all();
+            self.batches.send_modify(|n| *n += 1);
+        }
+    }
+
+    /// Move the full file aside and go on in a new one. The chain needs nothing more: the new
+    /// file's first line carries the old file's last hash and the next `seq`. A failure leaves
+    /// the log growing in the same file (the lines are already written).
+    fn rotate(&self, writer: &mut Writer, last_seq: u64) {
+        let aside = rotated_name(&self.path, last_seq);
+        if let Err(e) = std::fs::rename(&self.path, &aside) {
+            tracing::warn!(path = %self.path.display(), error = %e, "the audit log could not be rotated; it keeps growing");
+            return;
+        }
+        match open_for_append(&self.path) {
+            Ok(file) => {
+                writer.file = file;
+                writer.len = 0;
+                if let Some(dir) = self.path.parent()
+                    && let Ok(dir) = File::open(dir)
+                {
+                    let _ = dir.sync_all();
+                }
+            }
+            Err(e) => {
+                tracing::warn!(path = %self.path.display(), error = %e, "no new audit log file after rotation; going on in the old one");
+                let _ = std::fs::rename(&aside, &self.path);
+            }
+        }
+    }
+}
+
 impl AuditLog {
     /// Open (or create) the log and find where the chain ends. A last line cut off by a crash
     /// is ended and followed by a `cut_off` entry naming its length and hash, so the chain
@@ -338,70 +491,63 @@ impl AuditLog {
                 found.last_hash = before.last_hash;
             }
         }
-        let file = open_for_append(path).map_err(|source| AuditError::Open {
+        let mut file = open_for_append(path).map_err(|source| AuditError::Open {
             path: path.to_path_buf(),
             source,
         })?;
-        let log = AuditLog {
+        let mut len = found.len;
+        if found.fragment.is_some() {
+            // End the cut-off line (the marker that closes it off follows).
+            file.write_all(b"\n")
+                .and_then(|_| file.sync_data())
+                .map_err(|source| AuditError::Write {
+                    path: path.to_path_buf(),
+                    source,
+                })?;
+            len += 1;
+        }
+        let shared = Arc::new(Shared {
             path: path.to_path_buf(),
             rotate_at,
             tail: Mutex::new(Tail {
-                file,
                 seq: found.seq,
-                last_hash: found.last_hash,
-                len: found.len,
+                last_hash: found.last_hash.clone(),
+                waiting: Vec::new(),
+                synced_seq: found.seq,
+                synced_hash: found.last_hash,
+                epoch: 0,
+                failures: Default::default(),
+                closing: false,
             }),
+            work: Condvar::new(),
+            done: Condvar::new(),
+            batches: tokio::sync::watch::Sender::new(0),
+        });
+        let writer = {
+            let shared = shared.clone();
+            std::thread::Builder::new()
+                .name("audit-log".into())
+                .spawn(move || shared.write_batches(Writer { file, len }))
+                .map_err(|source| AuditError::Open {
+                    path: path.to_path_buf(),
+                    source,
+                })?
         };
-        if let Some(fragment) = found.fragment {
+        let log = AuditLog {
+            shared,
+            writer: Some(writer),
+        };
+        if let Some(fragment) = found.fragment
+            && !fragment.is_empty()
+        {
             log.close_off(&fragment)?;
         }
         Ok(log)
     }
 
-    /// Move the full file aside and go on in a new one. The chain needs nothing more: the new
-    /// file's first line carries the old file's last hash and the next `seq`. A failure leaves
-    /// the log growing in the same file (the entry is already written).
-    fn rotate(&self, tail: &mut Tail) {
-        let aside = rotated_name(&self.path, tail.seq);
-        if let Err(e) = std::fs::rename(&self.path, &aside) {
-            tracing::warn!(path = %self.path.display(), error = %e, "the audit log could not be rotated; it keeps growing");
-            return;
-        }
-        match open_for_append(&self.path) {
-            Ok(file) => {
-                tail.file = file;
-                tail.len = 0;
-                if let Some(dir) = self.path.parent()
-                    && let Ok(dir) = File::open(dir)
-                {
-                    let _ = dir.sync_all();
-                }
-            }
-            Err(e) => {
-                tracing::warn!(path = %self.path.display(), error = %e, "no new audit log file after rotation; going on in the old one");
-                let _ = std::fs::rename(&aside, &self.path);
-            }
-        }
-    }
-
-    /// End a cut-off line and write the marker that closes it off.
+    /// Write the marker that closes off a cut-off line (already ended by a newline).
     fn close_off(&self, fragment: &[u8]) -> Result<(), AuditError> {
-        {
-            let mut tail = self.tail.lock().unwrap_or_else(|e| e.into_inner());
-            let write = |tail: &mut Tail| -> std::io::Result<()> {
-                tail.file.write_all(b"\n")?;
-                tail.file.sync_data()
-            };
-            write(&mut tail).map_err(|source| AuditError::Write {
-                path: self.path.clone(),
-                source,
-            })?;
-            tail.len += 1;
-        }
-        if fragment.is_empty() {
-            return Ok(());
-        }
-        tracing::warn!(path = %self.path.display(), bytes = fragment.len(), "the audit log's last line was cut off (a crash while writing it); closed off with a cut_off entry");
+        tracing::warn!(path = %self.shared.path.display(), bytes = fragment.len(), "the audit log's last line was cut off (a crash while writing it); closed off with a cut_off entry");
         let mut marker = Entry::new("", "", "pfsense-mcp", Outcome::CutOff);
         marker.message = Some(format!(
             "the line before this one was cut off by a crash while it was written ({} bytes); it is not part of the chain",
@@ -412,50 +558,84 @@ impl AuditLog {
     }
 
     pub fn path(&self) -> &Path {
-        &self.path
+        &self.shared.path
     }
 
-    /// Append one entry and sync it to disk. On failure nothing of the line stays in the file
-    /// and the chain is unchanged.
-    pub fn append(&self, entry: &Entry) -> Result<(), AuditError> {
-        let mut tail = self.tail.lock().unwrap_or_else(|e| e.into_inner());
+    /// Chain one entry and hand it to the writer thread.
+    fn chain(&self, entry: &Entry) -> Result<Ticket, AuditError> {
+        let body = line_body(entry)?;
+        let mut tail = lock(&self.shared.tail);
         let seq = tail.seq + 1;
-        let mut text = line_text(entry, seq, &tail.last_hash)?;
+        let mut text = line_text(&body, seq, &tail.last_hash);
         let hash = sha256_hex(text.as_bytes());
         text.push('\n');
-        let written = tail
-            .file
-            .write_all(text.as_bytes())
-            .and_then(|_| tail.file.sync_data());
-        match written {
-            Ok(()) => {
-                tail.seq = seq;
-                tail.last_hash = hash;
-                tail.len += text.len() as u64;
-                if tail.len >= self.rotate_at {
-                    self.rotate(&mut tail);
-                }
-                Ok(())
+        tail.waiting.extend_from_slice(text.as_bytes());
+        tail.seq = seq;
+        tail.last_hash = hash;
+        let ticket = Ticket {
+            epoch: tail.epoch,
+            seq,
+        };
+        drop(tail);
+        self.shared.work.notify_one();
+        Ok(ticket)
+    }
+
+    /// Append one entry; returns once it is written and synced to disk. On failure nothing of
+    /// the line stays in the file and the chain goes on from the last synced line.
+    pub fn append(&self, entry: &Entry) -> Result<(), AuditError> {
+        let ticket = self.chain(entry)?;
+        let mut tail = lock(&self.shared.tail);
+        loop {
+            if let Some(result) = self.shared.settled(&tail, ticket) {
+                return result;
             }
-            Err(source) => {
-                // Cut back what part of the line reached the file (a full disk takes some).
-                let len = tail.len;
-                if let Err(e) = tail.file.set_len(len) {
-                    tracing::error!(path = %self.path.display(), error = %e, "a half-written audit line could not be removed");
-                }
-                Err(AuditError::Write {
-                    path: self.path.clone(),
-                    source,
-                })
+            tail = self
+                .shared
+                .done
+                .wait(tail)
+                .unwrap_or_else(|e| e.into_inner());
+        }
+    }
+
+    /// [`AuditLog::append`] for a task: it waits for the sync without holding its thread, so
+    /// the lines of concurrent calls go to disk together.
+    pub async fn append_async(&self, entry: &Entry) -> Result<(), AuditError> {
+        let mut batches = self.shared.batches.subscribe();
+        let ticket = self.chain(entry)?;
+        loop {
+            if let Some(result) = self.shared.settled(&lock(&self.shared.tail), ticket) {
+                return result;
+            }
+            if batches.changed().await.is_err() {
+                return Err(AuditError::Write {
+                    path: self.shared.path.clone(),
+                    source: std::io::Error::other("the audit log's writer stopped"),
+                });
             }
         }
     }
 }
 
-/// The JSON text of one line (no newline), within [`MAX_LINE_BYTES`].
-fn line_text(entry: &Entry, seq: u64, prev: &str) -> Result<String, AuditError> {
+impl Drop for AuditLog {
+    /// The writer thread writes what is waiting, then ends.
+    fn drop(&mut self) {
+        lock(&self.shared.tail).closing = true;
+        self.shared.work.notify_all();
+        if let Some(writer) = self.writer.take() {
+            let _ = writer.join();
+        }
+    }
+}
+
+/// Bytes a line holds around its body: `{"seq":N,` and `,"prev":"<64 hex>"}` (with room).
+const LINE_FRAME_BYTES: usize = 128;
+
+/// The fields of one line between `seq` and `prev` ("time" … "message") as JSON object
+/// members, without the braces; with `seq` and `prev` ([`line_text`]) within
+/// [`MAX_LINE_BYTES`]. Built before the line is chained, outside the log's lock.
+fn line_body(entry: &Entry) -> Result<String, AuditError> {
     let mut line = Map::new();
-    line.insert("seq".into(), json!(seq));
     line.insert(
         "time".into(),
         json!(super::time::rfc3339(super::time::now_millis())),
@@ -469,7 +649,6 @@ fn line_text(entry: &Entry, seq: u64, prev: &str) -> Result<String, AuditError> 
     line.insert("response_id".into(), json!(entry.response_id));
     line.insert("change_id".into(), json!(entry.change_id));
     line.insert("message".into(), capped_message(&entry.message));
-    line.insert("prev".into(), json!(prev));
     // Secret values a call sent never reach the log, whichever field carries them.
     let mut scrubbed = Value::Object(line);
     crate::secret::scrub_value(&mut scrubbed);
@@ -477,15 +656,21 @@ fn line_text(entry: &Entry, seq: u64, prev: &str) -> Result<String, AuditError> 
         Value::Object(line) => line,
         _ => Map::new(),
     };
-    let text = serde_json::to_string(&line)?;
-    if text.len() <= MAX_LINE_BYTES {
-        return Ok(text);
+    let mut text = serde_json::to_string(&line)?;
+    if text.len() + LINE_FRAME_BYTES > MAX_LINE_BYTES {
+        for key in ["arguments", "request"] {
+            let whole = serde_json::to_vec(&line[key])?;
+            line.insert(key.into(), digest_of(&whole));
+        }
+        text = serde_json::to_string(&line)?;
     }
-    for key in ["arguments", "request"] {
-        let whole = serde_json::to_vec(&line[key])?;
-        line.insert(key.into(), digest_of(&whole));
-    }
-    Ok(serde_json::to_string(&line)?)
+    // `{…}` → `…`: the object always has members.
+    Ok(text[1..text.len() - 1].to_string())
+}
+
+/// The JSON text of one line (no newline): `seq`, the body, `prev`.
+fn line_text(body: &str, seq: u64, prev: &str) -> String {
+    format!("{{\"seq\":{seq},{body},\"prev\":\"{prev}\"}}")
 }
 
 /// What `audit verify` found.
@@ -619,6 +804,55 @@ mod tests {
             .unwrap();
         }
         (dir, path)
+    }
+
+    #[test]
+    fn concurrent_appends_share_syncs_and_every_line_is_on_disk_when_they_return() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("audit.jsonl");
+        let log = Arc::new(AuditLog::open(&path).unwrap());
+        let runtime = tokio::runtime::Builder::new_multi_thread()
+            .worker_threads(2)
+            .build()
+            .unwrap();
+        // Tasks (reads) and threads (attempts) at once.
+        let tasks: Vec<_> = (0..40)
+            .map(|i| {
+                let log = log.clone();
+                runtime.spawn(async move {
+                    let entry = Entry::new("fw", &format!("read{i}"), "http", Outcome::Executed);
+                    log.append_async(&entry).await.unwrap();
+                    // Returned: the line is in the file.
+                    let text = std::fs::read_to_string(log.path()).unwrap();
+                    assert!(text.contains(&format!("\"read{i}\"")));
+                })
+            })
+            .collect();
+        let threads: Vec<_> = (0..4)
+            .map(|i| {
+                let log = log.clone();
+                std::thread::spawn(move || {
+                    for j in 0..10 {
+                        let tool = format!("attempt{i}-{j}");
+                        log.append(&Entry::new("fw", &tool, "stdio", Outcome::Attempt))
+                            .unwrap();
+                        let text = std::fs::read_to_string(log.path()).unwrap();
+                        assert!(text.contains(&format!("\"{tool}\"")));
+                    }
+                })
+            })
+            .collect();
+        runtime.block_on(async {
+            for t in tasks {
+                t.await.unwrap();
+            }
+        });
+        for t in threads {
+            t.join().unwrap();
+        }
+        drop(log);
+        let v = verify(&path).unwrap();
+        assert_eq!(v.entries, 80);
     }
 
     #[test]

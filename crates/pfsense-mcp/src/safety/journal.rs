@@ -476,10 +476,20 @@ impl Journal {
             || before / CALLS_PRUNE_EVERY != after / CALLS_PRUNE_EVERY
         {
             let now = super::time::now_millis();
+            // Rows go in in time order, so the old ones are the first rows: both deletes walk
+            // the rowid order from the start and stop at the first row to keep, instead of
+            // reading the whole table (up to CALLS_MAX_ROWS rows) at every prune. A row left
+            // behind a newer one by a clock set back goes once the rows before it are old.
             tx.execute(
-                "DELETE FROM calls WHERE ts_ms < ?1 OR rowid <= (SELECT MAX(rowid) FROM calls) - ?2",
-                params![now - CALLS_RETENTION_MS, CALLS_MAX_ROWS],
+                "DELETE FROM calls WHERE rowid < COALESCE((SELECT rowid FROM calls WHERE ts_ms >= ?1 ORDER BY rowid LIMIT 1), (SELECT MAX(rowid) FROM calls) + 1)",
+                params![now - CALLS_RETENTION_MS],
             )
+            .and_then(|_| {
+                tx.execute(
+                    "DELETE FROM calls WHERE rowid <= (SELECT MAX(rowid) FROM calls) - ?1",
+                    params![CALLS_MAX_ROWS],
+                )
+            })
             .map_err(|e| format!("cannot prune the call metrics: {e}"))?;
         }
         tx.commit()

@@ -139,6 +139,16 @@ impl Safety {
         }
     }
 
+    /// [`Safety::record`] from a task: the line goes to disk with those of concurrent calls
+    /// (one sync for them all), and the task waits for it without holding its thread.
+    pub async fn record_async(&self, entry: &Entry) {
+        if let Some(a) = &self.audit
+            && let Err(e) = a.append_async(entry).await
+        {
+            tracing::error!(error = %e, outcome = entry.outcome.as_str(), "audit line lost");
+        }
+    }
+
     /// Write-ahead: the attempt line of a change, synced to disk before the request goes out.
     /// The caller refuses the change when this fails.
     pub fn record_attempt(&self, entry: &Entry) -> Result<(), audit::AuditError> {

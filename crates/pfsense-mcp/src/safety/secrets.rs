@@ -69,36 +69,43 @@ pub fn placeholder_paths(args: &Value) -> Vec<String> {
 
 /// Paths of fields in a result that hold secrets (non-empty values of sensitive fields).
 pub fn sensitive_paths(data: &Value) -> Vec<String> {
-    fn walk(v: &Value, path: &str, out: &mut Vec<String>) {
+    // One path buffer, grown and cut back on the way: a path is only copied for a hit.
+    fn walk(v: &Value, path: &mut String, out: &mut Vec<String>) {
         match v {
             Value::Object(m) => {
                 for (k, v) in m {
-                    let p = if path.is_empty() {
-                        k.clone()
-                    } else {
-                        format!("{path}.{k}")
-                    };
+                    let len = path.len();
+                    if len > 0 {
+                        path.push('.');
+                    }
+                    path.push_str(k);
                     let secret = is_sensitive_field(k)
                         && !v.is_null()
                         && !v.is_boolean()
                         && v != &Value::String(String::new());
                     if secret {
-                        out.push(p);
+                        out.push(path.clone());
                     } else {
-                        walk(v, &p, out);
+                        walk(v, path, out);
                     }
+                    path.truncate(len);
                 }
             }
             Value::Array(items) => {
                 for (i, v) in items.iter().enumerate() {
-                    walk(v, &format!("{path}[{i}]"), out);
+                    let len = path.len();
+                    path.push('[');
+                    path.push_str(&i.to_string());
+                    path.push(']');
+                    walk(v, path, out);
+                    path.truncate(len);
                 }
             }
             _ => {}
         }
     }
     let mut out = Vec::new();
-    walk(data, "", &mut out);
+    walk(data, &mut String::new(), &mut out);
     out
 }
 
