@@ -6,37 +6,28 @@
 //!   in a static (the tool table, vtables, string tables) needs a relocation; as RELA entries
 //!   they were 1.2 MB (24 bytes each), packed they are a few KB. Needs a glibc that reads
 //!   DT_RELR (2.36 and later): only passed when the C library linked against declares
-//!   `GLIBC_ABI_DT_RELR`, so the binary always runs where it was built.
-//! - `--icf=safe` (identical code folding, lld only): one copy of functions whose machine code
-//!   is identical (the same generic instantiated in several crates or codegen units). Only
-//!   passed when rustc links with its own lld (the default for x86_64 Linux since Rust 1.90)
-//!   and no other linker is configured.
+//!   `GLIBC_ABI_DT_RELR` (and only for a native x86_64 build, whose C library that is), so the
+//!   binary always runs where it was built.
 //!
-//! `PFSENSE_MCP_PLAIN_LINK=1` turns both off. Debug builds are left alone.
-
-use std::process::Command;
+//! Identical code folding (lld's `--icf`) was measured and is not used: `safe` folded nothing,
+//! `all` would give C functions compared by address (SQLite's) one address.
+//!
+//! `PFSENSE_MCP_PLAIN_LINK=1` turns it off. Debug builds are left alone.
 
 fn main() {
     println!("cargo::rerun-if-env-changed=PFSENSE_MCP_PLAIN_LINK");
-    println!("cargo::rerun-if-env-changed=RUSTC_LINKER");
-    println!("cargo::rerun-if-env-changed=CARGO_ENCODED_RUSTFLAGS");
     let env = |k: &str| std::env::var(k).unwrap_or_default();
     if env("PROFILE") != "release"
         || !env("PFSENSE_MCP_PLAIN_LINK").is_empty()
         || env("CARGO_CFG_TARGET_OS") != "linux"
         || env("CARGO_CFG_TARGET_ENV") != "gnu"
+        || env("CARGO_CFG_TARGET_ARCH") != "x86_64"
+        || env("HOST") != env("TARGET")
     {
         return;
     }
     if glibc_reads_relr() {
         println!("cargo::rustc-link-arg-bins=-Wl,-z,pack-relative-relocs");
-    }
-    if links_with_rust_lld(
-        &env("CARGO_CFG_TARGET_ARCH"),
-        &env("RUSTC_LINKER"),
-        &env("CARGO_ENCODED_RUSTFLAGS"),
-    ) {
-        println!("cargo::rustc-link-arg-bins=-Wl,--icf=safe");
     }
 }
 
@@ -55,32 +46,4 @@ fn glibc_reads_relr() -> bool {
             .map(|bytes| bytes.windows(needle.len()).any(|w| w == needle))
             .unwrap_or(false)
     })
-}
-
-/// rustc links x86_64 Linux binaries with its own lld from 1.90 on, unless a linker is set
-/// (`target.<triple>.linker`, which cargo passes as `RUSTC_LINKER`) or rustflags choose one.
-fn links_with_rust_lld(arch: &str, linker: &str, rustflags: &str) -> bool {
-    if arch != "x86_64" || !linker.is_empty() {
-        return false;
-    }
-    if ["linker", "link-self-contained", "fuse-ld", "link-arg"]
-        .iter()
-        .any(|f| rustflags.contains(f))
-    {
-        return false;
-    }
-    let rustc = std::env::var("RUSTC").unwrap_or_else(|_| "rustc".into());
-    let Ok(out) = Command::new(rustc).arg("--version").output() else {
-        return false;
-    };
-    // "rustc 1.95.0 (…)"
-    let version = String::from_utf8_lossy(&out.stdout);
-    let mut parts = version
-        .split_whitespace()
-        .nth(1)
-        .unwrap_or("")
-        .split(['.', '-'])
-        .map(|p| p.parse::<u32>().unwrap_or(0));
-    let (major, minor) = (parts.next().unwrap_or(0), parts.next().unwrap_or(0));
-    major > 1 || (major == 1 && minor >= 90)
 }
