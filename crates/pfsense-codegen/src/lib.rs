@@ -304,8 +304,6 @@ pub fn tool(index: usize, op: &Operation) -> GeneratedTool {
             input_schema: #schema,
             listed_schema: #listed_schema,
             args: &[#(#args),*],
-            normalize: ::pfsense_mcp::catalog::normalize::<#index>,
-            invoke: ::pfsense_mcp::catalog::invoke::<#index>,
         }
     };
     GeneratedTool { items, def }

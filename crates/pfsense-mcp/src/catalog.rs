@@ -58,11 +58,6 @@ pub struct ToolDef {
     /// The lean schema `tools/list` sends (pfsense-spec's `lean.rs`), serialised.
     pub listed_schema: &'static str,
     pub args: &'static [ArgDef],
-    /// [`normalize_args`] for this tool: rejects what the typed struct cannot hold and drops
-    /// nothing the caller set.
-    pub normalize: fn(Value) -> Result<Value, serde_json::Error>,
-    /// Normalises the arguments and sends the call ([`invoke_args`] for this tool).
-    pub invoke: for<'a> fn(&'a Client, Value) -> CallFuture<'a>,
 }
 
 impl std::fmt::Debug for ToolDef {
@@ -78,6 +73,13 @@ impl std::fmt::Debug for ToolDef {
 impl ToolDef {
     pub fn is_mutation(&self) -> bool {
         self.method != Method::Get
+    }
+
+    /// [`normalize_args`] for this tool: rejects what the typed struct cannot hold and drops
+    /// nothing the caller set. One shared function reading `args`, not a function per tool
+    /// (BENCHMARKS.md, "Build profile": 1,354 per-tool functions were 0.2 MB of code).
+    pub fn normalize(&self, args: Value) -> Result<Value, serde_json::Error> {
+        normalize_args(self, args)
     }
 
     pub fn arg(&self, name: &str) -> Option<&ArgDef> {
@@ -129,16 +131,6 @@ pub fn call_typed<'a, T: serde::Serialize>(
         Ok(args) => invoke_args(client, def, args),
         Err(e) => Box::pin(std::future::ready(Err(CallError::arguments(e)))),
     }
-}
-
-/// `ToolDef::normalize` of `TOOLS[TOOL]`.
-pub fn normalize<const TOOL: usize>(args: Value) -> Result<Value, serde_json::Error> {
-    normalize_args(&TOOLS[TOOL], args)
-}
-
-/// `ToolDef::invoke` of `TOOLS[TOOL]`.
-pub fn invoke<'a, const TOOL: usize>(client: &'a Client, args: Value) -> CallFuture<'a> {
-    invoke_args(client, &TOOLS[TOOL], args)
 }
 
 /// Normalise the arguments, then send the call.

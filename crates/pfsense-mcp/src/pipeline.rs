@@ -87,7 +87,8 @@ pub fn prepare(def: &'static ToolDef, args: &mut Value) -> Result<Prepared, Stri
         Some(m) => crate::bounds::plan(def, m),
         None => Paging::default(),
     };
-    let normalized = (def.normalize)(args.clone())
+    let normalized = def
+        .normalize(args.clone())
         .map_err(|e| format!("{} was not called; its arguments do not fit: {e}", def.name))?;
     let request = PreparedRequest::build(def, &normalized)
         .map_err(|e| format!("{} was not called: {}", def.name, e.0))?;
