@@ -510,6 +510,30 @@ async fn cpu_per_call_row(
     ))
 }
 
+/// The HTTP rows of a report's table, to keep when a run does not measure them.
+fn carried_http_rows(report: &str) -> String {
+    report
+        .lines()
+        .take_while(|l| !l.starts_with("<!-- build: start"))
+        .filter(|l| l.starts_with("| HTTP "))
+        .map(|l| format!("{l}\n"))
+        .collect()
+}
+
+/// What follows a report's first table up to the build section: notes written by hand.
+fn notes_of(report: &str) -> String {
+    let end = report.find("<!-- build: start").unwrap_or(report.len());
+    let body = &report[..end];
+    let Some(table) = body.find("\n|") else {
+        return String::new();
+    };
+    let after_table = body[table + 1..]
+        .find("\n\n")
+        .map(|i| table + 1 + i + 1)
+        .unwrap_or(body.len());
+    body[after_table..].to_string()
+}
+
 pub fn run(args: Args) -> Result<()> {
     crate::block_on(run_async(args))?
 }
@@ -748,7 +772,13 @@ async fn run_async(args: Args) -> Result<()> {
         .await?;
         (rows, cpu_row)
     } else {
-        (String::new(), String::new())
+        // Not measured in this run (`--http-clients 0`): the last run's rows stay.
+        (
+            carried_http_rows(
+                &std::fs::read_to_string(root().join(&args.output)).unwrap_or_default(),
+            ),
+            String::new(),
+        )
     };
     let load = std::fs::read_to_string("/proc/loadavg")
         .map(|l| l.split_whitespace().take(3).collect::<Vec<_>>().join(" "))
@@ -833,15 +863,45 @@ async fn run_async(args: Args) -> Result<()> {
         sinit = ms(sandbox_init),
         sready = ms(sandbox_ready),
     );
-    // The build section (`--build`) is measured separately: keep it.
+    // The notes written by hand under the table, the build section (`--build`, measured
+    // separately) and what follows it stay.
     let path = root().join(&args.output);
     let existing = std::fs::read_to_string(&path).unwrap_or_default();
+    let report = format!("{report}{}", notes_of(&existing));
     let report = match crate::bench_build::section_of(&existing) {
-        Some(section) => crate::bench_build::with_section(&report, &format!("{section}\n")),
+        Some(section) => {
+            let after = existing
+                .split_once(section)
+                .map(|(_, rest)| rest.trim_start_matches('\n'))
+                .unwrap_or_default();
+            let report = crate::bench_build::with_section(&report, &format!("{section}\n"));
+            if after.is_empty() {
+                report
+            } else {
+                format!("{report}\n{after}")
+            }
+        }
         None => report,
     };
     std::fs::write(&path, &report)?;
     println!("{report}");
     emulator.shutdown().await;
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const REPORT: &str = "# Benchmarks\n\nMeasured by …\n\n| what | measured | target |\n|---|---|---|\n| spawn | 1 ms | |\n| HTTP load: x | 5 calls/s | |\n| HTTP server CPU per call | 9 µs | |\n\nNotes by hand.\n\nMore notes.\n<!-- build: start (cargo xtask bench --build) -->\n| HTTP not this | x | |\n<!-- build: end -->\n";
+
+    #[test]
+    fn a_run_keeps_the_hand_written_notes_and_the_http_rows_it_did_not_measure() {
+        assert_eq!(
+            carried_http_rows(REPORT),
+            "| HTTP load: x | 5 calls/s | |\n| HTTP server CPU per call | 9 µs | |\n"
+        );
+        assert_eq!(notes_of(REPORT), "\nNotes by hand.\n\nMore notes.\n");
+        assert_eq!(notes_of("# Benchmarks\n\nno table\n"), "");
+    }
 }
