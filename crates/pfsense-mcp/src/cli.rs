@@ -45,11 +45,7 @@ pub fn init_logging() {
 /// tools/list, measured). The HTTP transport, with many concurrent sessions, keeps glibc's
 /// default (one arena per thread, up to 8 per core) so that its threads do not contend.
 pub fn tune_allocator(cli: &Cli) {
-    let http = match &cli.command {
-        None => cli.serve.http.enabled(),
-        Some(Command::Serve(args)) => args.http.enabled(),
-        Some(_) => false,
-    };
+    let http = serve_args(cli).is_some_and(|args| args.http.enabled());
     #[cfg(all(target_os = "linux", target_env = "gnu"))]
     if !http {
         // SAFETY: mallopt only sets a tunable of glibc's allocator; called from `main` before
@@ -60,6 +56,15 @@ pub fn tune_allocator(cli: &Cli) {
     }
     #[cfg(not(all(target_os = "linux", target_env = "gnu")))]
     let _ = http;
+}
+
+/// The arguments of a server command (no subcommand, or `serve`); None for other commands.
+fn serve_args(cli: &Cli) -> Option<&ServeArgs> {
+    match &cli.command {
+        None => Some(&cli.serve),
+        Some(Command::Serve(args)) => Some(args),
+        Some(_) => None,
+    }
 }
 
 /// The audit log and journal of a server command, being opened on a thread of their own.
@@ -75,11 +80,7 @@ pub struct OpeningGuards {
 /// fails at start when they cannot be opened (`build_server` waits for them). `None` for other
 /// commands, or when the settings are wrong (`build_server` reports that).
 pub fn open_guards_early(cli: &Cli) -> Option<OpeningGuards> {
-    let args = match &cli.command {
-        None => &cli.serve,
-        Some(Command::Serve(args)) => args,
-        Some(_) => return None,
-    };
+    let args = serve_args(cli)?;
     let sandbox = args.target.sandbox;
     let options = args.safety.options(sandbox).ok()?;
     let for_thread = options.clone();

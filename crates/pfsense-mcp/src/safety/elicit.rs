@@ -74,7 +74,6 @@ pub enum Human {
 
 /// One 2026-07-28 call's side of the exchange: what the retried call brought back, and the
 /// question this call leaves for the client.
-#[derive(Default)]
 pub struct Rounds {
     responses: InputResponses,
     state: Option<String>,
