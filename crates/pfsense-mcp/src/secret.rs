@@ -3,6 +3,7 @@
 //! the firewall's own messages, the audit log, the journal, logs).
 
 use serde_json::Value;
+use std::borrow::Cow;
 use std::fmt;
 use std::sync::RwLock;
 
@@ -80,14 +81,16 @@ fn forms(value: &str) -> [String; 2] {
     [value.to_string(), value.escape_debug().to_string()]
 }
 
-/// `text` with every remembered secret value replaced.
-pub fn scrub(text: &str) -> String {
+/// `text` with every remembered secret value replaced; borrowed as it is when it holds none
+/// (every answer passes through here: most hold no secret, and copying them cost a copy of
+/// each answer's text per call).
+pub fn scrub(text: &str) -> Cow<'_, str> {
     let seen = SEEN.read().unwrap_or_else(|e| e.into_inner());
-    let mut out = text.to_string();
+    let mut out = Cow::Borrowed(text);
     for value in seen.iter() {
         for form in forms(value) {
             if out.contains(&form) {
-                out = out.replace(&form, SCRUBBED);
+                out = Cow::Owned(out.replace(&form, SCRUBBED));
             }
         }
     }
@@ -114,8 +117,7 @@ pub fn scrub_value(value: &mut Value) {
 fn scrub_value_with(value: &mut Value) {
     match value {
         Value::String(s) => {
-            let cleaned = scrub(s);
-            if cleaned != *s {
+            if let Cow::Owned(cleaned) = scrub(s) {
                 *s = cleaned;
             }
         }

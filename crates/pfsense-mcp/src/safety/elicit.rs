@@ -18,6 +18,7 @@ use rmcp::model::{
 };
 use rmcp::service::{ElicitationMode, RequestContext};
 use sha2::{Digest, Sha256};
+use std::borrow::Cow;
 use std::collections::BTreeMap;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
@@ -197,16 +198,30 @@ const BIDI_CONTROLS: &[char] = &[
 
 /// `text` as it may be shown to a person: control characters (NUL included, line breaks and
 /// tabs excepted) and bidirectional controls written as `\u{…}` escapes.
-pub fn printable(text: &str) -> String {
-    let mut out = String::with_capacity(text.len());
-    for c in text.chars() {
-        if (c.is_control() && c != '\n' && c != '\t') || BIDI_CONTROLS.contains(&c) {
+/// Borrowed as it is when nothing needs escaping: every tool result's text passes through here.
+pub fn printable(text: &str) -> Cow<'_, str> {
+    let Some(first) = text.find(needs_escape) else {
+        return Cow::Borrowed(text);
+    };
+    let mut out = String::with_capacity(text.len() + 16);
+    out.push_str(&text[..first]);
+    for c in text[first..].chars() {
+        if needs_escape(c) {
             out.push_str(&format!("\\u{{{:04x}}}", c as u32));
         } else {
             out.push(c);
         }
     }
-    out
+    Cow::Owned(out)
+}
+
+fn needs_escape(c: char) -> bool {
+    if c.is_ascii() {
+        c.is_ascii_control() && c != '\n' && c != '\t'
+    } else {
+        // The bidirectional controls are all outside ASCII.
+        c.is_control() || BIDI_CONTROLS.contains(&c)
+    }
 }
 
 /// The confirmation form: `message` and one box to tick.
@@ -248,7 +263,7 @@ fn answer_of(result: &ElicitResult) -> Answer {
 /// Ask the human at the client to approve `message` on behalf of `caller`. The message is
 /// shown with control characters escaped and secret values scrubbed.
 pub async fn ask(human: &Human, caller: &str, message: String) -> Answer {
-    let message = printable(&crate::secret::scrub(&message));
+    let message = printable(&crate::secret::scrub(&message)).into_owned();
     match human {
         Human::Unreachable => Answer::CannotAsk,
         Human::Session(peer) => {

@@ -8,6 +8,7 @@ use crate::outcome::{REDACTED, redact};
 use crate::request::PreparedRequest;
 use crate::spec::tables::is_sensitive_field;
 use serde_json::{Value, json};
+use std::borrow::Cow;
 
 /// A request as it may be stored or shown: secret query values and body fields replaced.
 pub fn redacted_request(request: &PreparedRequest) -> Value {
@@ -161,8 +162,16 @@ pub fn remember_secrets_of(args: &Value) {
 pub fn clean_result(result: &mut rmcp::model::CallToolResult) {
     for block in result.content.iter_mut() {
         if let Some(text) = block.as_text() {
-            let cleaned = super::elicit::printable(&crate::secret::scrub(&text.text));
-            if cleaned != text.text {
+            let scrubbed = crate::secret::scrub(&text.text);
+            // A copy only when something was scrubbed or escaped.
+            let cleaned = match super::elicit::printable(&scrubbed) {
+                Cow::Owned(printed) => Some(printed),
+                Cow::Borrowed(_) => match scrubbed {
+                    Cow::Owned(scrubbed) => Some(scrubbed),
+                    Cow::Borrowed(_) => None,
+                },
+            };
+            if let Some(cleaned) = cleaned {
                 *block = rmcp::model::ContentBlock::text(cleaned);
             }
         }
