@@ -10,10 +10,7 @@ fn main() -> ExitCode {
     pfsense_mcp::cli::tune_allocator(&cli);
     // The audit log and journal open while the runtime and the HTTP client start.
     let guards = pfsense_mcp::cli::open_guards_early(&cli);
-    let runtime = match tokio::runtime::Builder::new_multi_thread()
-        .enable_all()
-        .build()
-    {
+    let runtime = match pfsense_mcp::cli::runtime_builder(&cli).enable_all().build() {
         Ok(rt) => rt,
         Err(e) => {
             eprintln!("pfsense-mcp: cannot start the async runtime: {e}");
