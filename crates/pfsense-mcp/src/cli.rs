@@ -45,7 +45,7 @@ pub fn init_logging() {
 /// tools/list, measured). The HTTP transport, with many concurrent sessions, keeps glibc's
 /// default (one arena per thread, up to 8 per core) so that its threads do not contend.
 pub fn tune_allocator(cli: &Cli) {
-    let http = serve_args(cli).is_some_and(|args| args.http.enabled());
+    let http = serves_http(cli);
     #[cfg(all(target_os = "linux", target_env = "gnu"))]
     if !http {
         // SAFETY: mallopt only sets a tunable of glibc's allocator; called from `main` before
@@ -65,11 +65,16 @@ pub fn tune_allocator(cli: &Cli) {
 /// own threads either way: stdin and stdout (tokio's blocking pool), the audit log's writer,
 /// the guards being opened.
 pub fn runtime_builder(cli: &Cli) -> tokio::runtime::Builder {
-    if serve_args(cli).is_some_and(|args| args.http.enabled()) {
+    if serves_http(cli) {
         tokio::runtime::Builder::new_multi_thread()
     } else {
         tokio::runtime::Builder::new_current_thread()
     }
+}
+
+/// Whether this command serves MCP over streamable HTTP (many sessions at once).
+fn serves_http(cli: &Cli) -> bool {
+    serve_args(cli).is_some_and(|args| args.http.enabled())
 }
 
 /// The arguments of a server command (no subcommand, or `serve`); None for other commands.

@@ -1059,16 +1059,23 @@ mod tests {
         log.append(&Entry::new("fw", "before", "stdio", Outcome::Executed))
             .unwrap();
         drop(log);
-        let whole = verify(&path).unwrap();
         // A crash cut off a line five windows long: no newline in the first two windows.
-        let mut bytes = std::fs::read(&path).unwrap();
-        bytes.extend_from_slice(b"{\"seq\":2,\"message\":\"");
-        bytes.extend(std::iter::repeat_n(b'x', 5 * TAIL_WINDOW as usize));
-        std::fs::write(&path, &bytes).unwrap();
-        let log = AuditLog::open(&path).unwrap();
+        let mut cut = b"{\"seq\":2,\"message\":\"".to_vec();
+        cut.extend(std::iter::repeat_n(b'x', 5 * TAIL_WINDOW as usize));
+        closes_off_a_cut_line_and_goes_on(&path, &cut);
+    }
+
+    /// Append `cut` (a line a crash cut off) to the log at `path`, reopen it and append one
+    /// entry: the cut line is closed off by a marker and the chain goes on from the line before.
+    fn closes_off_a_cut_line_and_goes_on(path: &Path, cut: &[u8]) {
+        let whole = verify(path).unwrap();
+        let mut bytes = std::fs::read(path).unwrap();
+        bytes.extend_from_slice(cut);
+        std::fs::write(path, &bytes).unwrap();
+        let log = AuditLog::open(path).unwrap();
         log.append(&Entry::new("fw", "after", "stdio", Outcome::Executed))
             .unwrap();
-        let v = verify(&path).unwrap();
+        let v = verify(path).unwrap();
         assert_eq!((v.entries, v.cut_off), (whole.entries + 2, 1));
     }
 
@@ -1084,15 +1091,7 @@ mod tests {
         }
         drop(log);
         assert!(std::fs::metadata(&path).unwrap().len() > 2 * TAIL_WINDOW);
-        let whole = verify(&path).unwrap();
         // A crash cut the next line off: start-up closes it off from the end alone.
-        let mut bytes = std::fs::read(&path).unwrap();
-        bytes.extend_from_slice(b"{\"seq\":");
-        std::fs::write(&path, &bytes).unwrap();
-        let log = AuditLog::open(&path).unwrap();
-        log.append(&Entry::new("fw", "after", "stdio", Outcome::Executed))
-            .unwrap();
-        let v = verify(&path).unwrap();
-        assert_eq!((v.entries, v.cut_off), (whole.entries + 2, 1));
+        closes_off_a_cut_line_and_goes_on(&path, b"{\"seq\":");
     }
 }
