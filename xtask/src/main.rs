@@ -10,6 +10,7 @@ mod dist;
 mod exercise;
 mod golden;
 mod lab;
+mod link_order;
 mod live_test;
 mod spec;
 
@@ -45,6 +46,10 @@ enum Command {
     Bench(bench::Args),
     /// Write shell completions and the man page into target/dist.
     Dist(dist::Args),
+    /// Record the functions the release binary runs from spawn through its first answers (under
+    /// valgrind) into crates/pfsense-mcp/link-order.txt, which the release link lays out
+    /// together; or (--check) say whether the list still names this build's functions.
+    LinkOrder(link_order::Args),
 }
 
 /// Run a workflow's async body on the small runtime every workflow uses (2 worker threads,
@@ -94,5 +99,6 @@ fn main() -> anyhow::Result<()> {
         Command::Bench(args) => bench::run(args),
         Command::BankTest(args) => bank::run(args),
         Command::Dist(args) => dist::run(args),
+        Command::LinkOrder(args) => link_order::run(args),
     }
 }
