@@ -16,11 +16,10 @@
 //! - `--symbol-ordering-file` from `link-order.txt` (written by `cargo xtask link-order`): the
 //!   code a start, a tools/list and a call run, placed first and together. Scattered through
 //!   12 MB of code it made a start map 8 MB of it; together it is about 2 MB. A linker script
-//!   doing the same (with wildcards for the hashes) was measured and not used: it matched every
-//!   input section against every pattern, 24 s more per link; lld's `--symbol-ordering-file`
-//!   is a table lookup. Passed only when the linker this build uses accepts it (rustc links
-//!   with lld on this target from 1.90 on; GNU ld does not know the option): a probe links an
-//!   empty program with it.
+//!   doing the same (with wildcards for the hashes) was measured and not used: lld matched
+//!   every input section against every pattern, and a relink took 35 s instead of 1. Passed
+//!   only when the linker this build uses accepts it (rustc links with lld on this target from
+//!   1.90 on; GNU ld does not know the option): a probe links an empty program with it.
 //!
 //! Identical code folding (lld's `--icf`) was measured and is not used: `safe` folded nothing,
 //! `all` would give C functions compared by address (SQLite's) one address.
