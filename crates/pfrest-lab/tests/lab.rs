@@ -241,18 +241,20 @@ fn filter_reload_events_run_filter_configure_sync_and_the_firewall_log_is_seeded
     assert!(marker.exists());
     let (status, body) = api.call("POST", "routing/apply", Some(json!({})));
     assert_eq!(status, 200, "{body}");
+    // The script clears the marker part way through; its "ran" line follows once it exits (on
+    // a loaded machine, seconds later): wait for both.
+    let ran = "ran /usr/local/bin/php /etc/rc.filter_configure_sync: exit status: 0";
+    let events_log = lab.root().join(pfrest_lab::RELOAD_EVENTS_LOG);
+    let read_events = || std::fs::read_to_string(&events_log).unwrap_or_default();
     let deadline = std::time::Instant::now() + std::time::Duration::from_secs(60);
-    while marker.exists() && std::time::Instant::now() < deadline {
+    while (marker.exists() || !read_events().contains(ran)) && std::time::Instant::now() < deadline
+    {
         std::thread::sleep(std::time::Duration::from_millis(200));
     }
-    let events =
-        std::fs::read_to_string(lab.root().join(pfrest_lab::RELOAD_EVENTS_LOG)).unwrap_or_default();
+    let events = read_events();
     assert!(!marker.exists(), "aliases still pending; events: {events}");
     assert!(events.contains("event `filter reload`: queued"), "{events}");
-    assert!(
-        events.contains("ran /usr/local/bin/php /etc/rc.filter_configure_sync: exit status: 0"),
-        "{events}"
-    );
+    assert!(events.contains(ran), "{events}");
 
     // Reset restores the seeded log.
     let log = lab.root().join("var/log/filter.log");
