@@ -6,7 +6,7 @@
 //! Why: the kernel maps a binary's code around each page a process touches (64 KB and more,
 //! whole page-cache folios on recent kernels). The few thousand functions a start runs lie
 //! scattered through 12 MB of code, so a start mapped 8 MB of it; placed together they are about
-//! 1.5 MB (BENCHMARKS.md, "Build profile").
+//! 2 MB (BENCHMARKS.md, "Build profile").
 //!
 //! How: a release build keeping its symbols (`PFSENSE_MCP_KEEP_SYMBOLS=1`: the same profile, so
 //! the same symbol names as the stripped build) runs under valgrind's callgrind, driven over
