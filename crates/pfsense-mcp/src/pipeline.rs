@@ -192,11 +192,11 @@ impl Run<'_> {
         tracing::debug!(firewall = %self.firewall, tool = def.name, method = %def.method, path = def.path, "calling pfSense");
         let result = self.client.send(def, request).await;
         if let Some(s) = self.refusals.safety {
-            s.record_async(&self.read_entry(&result)).await;
+            s.record_read(&self.read_entry(&result)).await;
         }
         match result {
             Ok(response) => {
-                let mut r = outcome::read_success(&response);
+                let mut r = outcome::read_success(response);
                 crate::bounds::bound_result(&mut r, &self.prepared.paging, budget_tokens);
                 crate::safety::secrets::mark_sensitive(&mut r);
                 r

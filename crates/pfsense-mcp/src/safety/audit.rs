@@ -9,12 +9,16 @@
 //! `FILE` (its first `prev` is the old file's last hash); `audit verify FILE` checks the rotated
 //! files and the current one as one chain. Start-up reads only the end of the current file.
 //!
-//! Group commit: an append chains its line at once (in the order appends arrive) and returns
-//! only once the line is written and synced; a writer thread of the log writes and syncs
-//! whatever lines are waiting with one `write` and one `fdatasync`, so concurrent calls share a
-//! sync instead of queueing for one each. A write or sync that fails fails every line it
-//! carried and the lines chained after them; the file is cut back and the chain goes on from
-//! the last synced line.
+//! Durability: a line that stands for a change (the attempt written ahead of the request, its
+//! outcome, previews, refusals, undos) is synced to disk before its append returns; a writer
+//! thread writes and syncs the lines waiting with one `write` and one `fdatasync`, so
+//! concurrent calls share a sync instead of queueing for one each (group commit). A read's
+//! line is written before its append returns (another process reading the file sees it) and
+//! synced within [`SYNC_READS_WITHIN`], or sooner with the next change's line: a crash of the
+//! machine can lose the reads of its last second, never a change. A read's line that finds the
+//! writer idle is written by the appending task itself, under the log's lock: no thread hop.
+//! A write or sync that fails fails every line it carried and the lines chained after them;
+//! the file is cut back and the chain goes on from the last line written before them.
 
 use serde_json::{Map, Value, json};
 use sha2::{Digest, Sha256};
@@ -22,6 +26,7 @@ use std::fs::{File, OpenOptions};
 use std::io::{Read, Write};
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Condvar, Mutex, MutexGuard};
+use std::time::{Duration, Instant};
 
 /// `prev` of the first line.
 pub const GENESIS: &str = "0000000000000000000000000000000000000000000000000000000000000000";
@@ -133,6 +138,18 @@ impl Entry {
     }
 }
 
+/// How long a read's line may stay written but not synced (see the module docs).
+pub const SYNC_READS_WITHIN: Duration = Duration::from_secs(1);
+
+/// What an append waits for before it returns.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Durability {
+    /// Written and synced to disk: lines that stand for a change.
+    Synced,
+    /// Written to the file (synced within [`SYNC_READS_WITHIN`]): reads.
+    Written,
+}
+
 /// The log's state, shared by appenders and the writer thread.
 struct Tail {
     /// The chain's head: the last line chained (written or still waiting).
@@ -140,30 +157,56 @@ struct Tail {
     last_hash: String,
     /// Lines chained but not yet handed to the writer thread.
     waiting: Vec<u8>,
-    /// The last line written and synced, and its hash: a failed write goes back to it.
+    /// Whether a line in `waiting` is to be synced before its append returns.
+    waiting_wants_sync: bool,
+    /// The file (replaced when it rotates) and its length up to the last line written: a
+    /// failed write is cut back to it, so a half-written line never stays in front of the
+    /// next one.
+    file: Arc<File>,
+    len: u64,
+    /// The last line written, and its hash: a failed write goes back to it.
+    written_seq: u64,
+    written_hash: String,
+    /// The last line synced.
     synced_seq: u64,
-    synced_hash: String,
+    /// When the oldest line written but not yet synced was written.
+    unsynced_since: Option<Instant>,
+    /// The writer thread holds a batch (between taking it and settling it): appends queue.
+    writer_busy: bool,
+    /// The writer thread waits for work and must be woken for it.
+    writer_idle: bool,
     /// Bumped when a failed write drops lines, so a `seq` handed out before (and since
     /// reused) is not taken for a later line's.
     epoch: u64,
-    /// Per dropped epoch: the last line of it that was synced, and why the rest failed.
+    /// Per dropped epoch: the last line of it that was written, and why the rest failed.
     failures: std::collections::VecDeque<(u64, u64, std::io::ErrorKind, String)>,
     /// The writer thread ends once nothing is waiting.
     closing: bool,
 }
 
-/// Where an append's line is: its epoch and `seq`.
+/// Where an append's line is: its epoch and `seq`, and what its append waits for.
 #[derive(Debug, Clone, Copy)]
 struct Ticket {
     epoch: u64,
     seq: u64,
+    durability: Durability,
 }
 
-/// The writer thread's side: the file, its length up to the last complete line (a failed
-/// write is cut back to it, so a half-written line never stays in front of the next one).
-struct Writer {
-    file: File,
-    len: u64,
+/// What the writer thread does next.
+enum Job {
+    /// Write (and sync, when a line wants it) the lines that were waiting.
+    Batch {
+        bytes: Vec<u8>,
+        sync: bool,
+        seq: u64,
+        hash: String,
+        file: Arc<File>,
+        len: u64,
+    },
+    /// Sync the lines written since the last sync (their time is up).
+    Sync { file: Arc<File>, seq: u64 },
+    /// The log closes: sync what is written, and end.
+    Close { file: Arc<File>, seq: u64 },
 }
 
 struct Shared {
@@ -182,7 +225,7 @@ struct Shared {
 const REMEMBERED_FAILURES: usize = 64;
 
 /// The open log. Appends are chained in the order they arrive; each returns once its line is
-/// written and synced to disk (group commit: see the module docs).
+/// written, and a change's line once it is also synced (see the module docs).
 pub struct AuditLog {
     shared: Arc<Shared>,
     writer: Option<std::thread::JoinHandle<()>>,
@@ -370,14 +413,21 @@ fn lock(tail: &Mutex<Tail>) -> MutexGuard<'_, Tail> {
 }
 
 impl Shared {
-    /// Whether the line of `ticket` is settled: synced, or dropped by a failed write.
+    /// Whether the line of `ticket` is settled: written (and synced when it wants that), or
+    /// dropped by a failed write.
     fn settled(&self, tail: &Tail, ticket: Ticket) -> Option<Result<(), AuditError>> {
         if ticket.epoch == tail.epoch {
-            return (tail.synced_seq >= ticket.seq).then_some(Ok(()));
+            let through = match ticket.durability {
+                Durability::Synced => tail.synced_seq,
+                Durability::Written => tail.written_seq,
+            };
+            return (through >= ticket.seq).then_some(Ok(()));
         }
+        // A line written before a failed batch was settled with its own batch (a batch with
+        // a line that wants a sync is synced before it settles).
         let failure = tail.failures.iter().find(|f| f.0 == ticket.epoch);
         Some(match failure {
-            Some((_, synced, _, _)) if ticket.seq <= *synced => Ok(()),
+            Some((_, written, _, _)) if ticket.seq <= *written => Ok(()),
             Some((_, _, kind, message)) => Err(AuditError::Write {
                 path: self.path.clone(),
                 source: std::io::Error::new(*kind, message.clone()),
@@ -389,54 +439,127 @@ impl Shared {
         })
     }
 
-    /// The writer thread: write and sync what is waiting, one batch at a time, until the log
-    /// closes and nothing is left.
-    fn write_batches(&self, mut writer: Writer) {
+    /// Wait for the writer thread's next job.
+    fn next_job(&self) -> Job {
+        let mut tail = lock(&self.tail);
         loop {
-            let (batch, seq, hash) = {
-                let mut tail = lock(&self.tail);
-                while tail.waiting.is_empty() && !tail.closing {
-                    tail = self.work.wait(tail).unwrap_or_else(|e| e.into_inner());
+            if !tail.waiting.is_empty() {
+                tail.writer_busy = true;
+                return Job::Batch {
+                    bytes: std::mem::take(&mut tail.waiting),
+                    sync: std::mem::take(&mut tail.waiting_wants_sync),
+                    seq: tail.seq,
+                    hash: tail.last_hash.clone(),
+                    file: tail.file.clone(),
+                    len: tail.len,
+                };
+            }
+            let (file, seq) = (tail.file.clone(), tail.written_seq);
+            if tail.closing {
+                return Job::Close { file, seq };
+            }
+            tail.writer_idle = true;
+            tail = match tail.unsynced_since {
+                None => self.work.wait(tail).unwrap_or_else(|e| e.into_inner()),
+                Some(since) => match SYNC_READS_WITHIN.checked_sub(since.elapsed()) {
+                    Some(left) if !left.is_zero() => {
+                        self.work
+                            .wait_timeout(tail, left)
+                            .unwrap_or_else(|e| e.into_inner())
+                            .0
+                    }
+                    _ => {
+                        tail.writer_idle = false;
+                        return Job::Sync { file, seq };
+                    }
+                },
+            };
+            tail.writer_idle = false;
+        }
+    }
+
+    /// Lines up to `seq` are synced (or could not be: nothing waits for them any more, so
+    /// the failure is only logged).
+    fn sync_written(&self, file: &File, seq: u64) {
+        let synced = file.sync_data();
+        let mut tail = lock(&self.tail);
+        match synced {
+            Ok(()) => {
+                tail.synced_seq = tail.synced_seq.max(seq);
+                // Lines written while it synced wait for the next one.
+                tail.unsynced_since = (tail.written_seq != seq).then(Instant::now);
+            }
+            Err(e) => {
+                tracing::error!(path = %self.path.display(), error = %e, "audit lines of reads could not be synced to disk");
+                tail.unsynced_since = None;
+            }
+        }
+    }
+
+    /// The writer thread: write (and sync) what is waiting, one batch at a time, and sync
+    /// reads' lines in time, until the log closes and nothing is left.
+    fn write_batches(&self) {
+        loop {
+            let (bytes, sync, seq, hash, file, len) = match self.next_job() {
+                Job::Batch {
+                    bytes,
+                    sync,
+                    seq,
+                    hash,
+                    file,
+                    len,
+                } => (bytes, sync, seq, hash, file, len),
+                Job::Sync { file, seq } => {
+                    self.sync_written(&file, seq);
+                    continue;
                 }
-                if tail.waiting.is_empty() {
+                Job::Close { file, seq } => {
+                    if lock(&self.tail).unsynced_since.is_some() {
+                        self.sync_written(&file, seq);
+                    }
                     return;
                 }
-                let batch = std::mem::take(&mut tail.waiting);
-                (batch, tail.seq, tail.last_hash.clone())
             };
-            let written = writer
-                .file
-                .write_all(&batch)
-                .and_then(|_| writer.file.sync_data());
+            let written = (&*file)
+                .write_all(&bytes)
+                .and_then(|_| if sync { file.sync_data() } else { Ok(()) });
             {
                 let mut tail = lock(&self.tail);
+                tail.writer_busy = false;
                 match written {
                     Ok(()) => {
-                        writer.len += batch.len() as u64;
-                        tail.synced_seq = seq;
-                        tail.synced_hash = hash;
-                        if writer.len >= self.rotate_at {
-                            self.rotate(&mut writer, tail.synced_seq);
+                        tail.len = len + bytes.len() as u64;
+                        tail.written_seq = seq;
+                        tail.written_hash = hash;
+                        if sync {
+                            tail.synced_seq = seq;
+                            tail.unsynced_since = None;
+                        } else if tail.unsynced_since.is_none() {
+                            tail.unsynced_since = Some(Instant::now());
+                        }
+                        if tail.len >= self.rotate_at {
+                            self.rotate(&mut tail);
                         }
                     }
                     Err(e) => {
                         // Cut back what part of the batch reached the file (a full disk
-                        // takes some), and go on from the last synced line: the lines of
+                        // takes some), and go on from the last line written: the lines of
                         // this batch and those chained after them fail.
-                        if let Err(e) = writer.file.set_len(writer.len) {
+                        if let Err(e) = file.set_len(len) {
                             tracing::error!(path = %self.path.display(), error = %e, "a half-written audit line could not be removed");
                         }
                         let dropped = tail.epoch;
-                        let synced = tail.synced_seq;
+                        let written = tail.written_seq;
                         tail.failures
-                            .push_back((dropped, synced, e.kind(), e.to_string()));
+                            .push_back((dropped, written, e.kind(), e.to_string()));
                         if tail.failures.len() > REMEMBERED_FAILURES {
                             tail.failures.pop_front();
                         }
                         tail.epoch += 1;
-                        tail.seq = tail.synced_seq;
-                        tail.last_hash = tail.synced_hash.clone();
+                        tail.seq = tail.written_seq;
+                        tail.last_hash = tail.written_hash.clone();
                         tail.waiting.clear();
+                        tail.waiting_wants_sync = false;
                     }
                 }
             }
@@ -447,17 +570,30 @@ impl Shared {
 
     /// Move the full file aside and go on in a new one. The chain needs nothing more: the new
     /// file's first line carries the old file's last hash and the next `seq`. A failure leaves
-    /// the log growing in the same file (the lines are already written).
-    fn rotate(&self, writer: &mut Writer, last_seq: u64) {
-        let aside = rotated_name(&self.path, last_seq);
+    /// the log growing in the same file (the lines are already written). Reads' lines not yet
+    /// synced are synced first: the file moved aside is complete on disk.
+    fn rotate(&self, tail: &mut Tail) {
+        if tail.unsynced_since.is_some() {
+            match tail.file.sync_data() {
+                Ok(()) => {
+                    tail.synced_seq = tail.written_seq;
+                    tail.unsynced_since = None;
+                }
+                Err(e) => {
+                    tracing::warn!(path = %self.path.display(), error = %e, "the audit log could not be synced before rotating it; it keeps growing");
+                    return;
+                }
+            }
+        }
+        let aside = rotated_name(&self.path, tail.written_seq);
         if let Err(e) = std::fs::rename(&self.path, &aside) {
             tracing::warn!(path = %self.path.display(), error = %e, "the audit log could not be rotated; it keeps growing");
             return;
         }
         match open_for_append(&self.path) {
             Ok(file) => {
-                writer.file = file;
-                writer.len = 0;
+                tail.file = Arc::new(file);
+                tail.len = 0;
                 if let Some(dir) = self.path.parent()
                     && let Ok(dir) = File::open(dir)
                 {
@@ -515,8 +651,15 @@ impl AuditLog {
                 seq: found.seq,
                 last_hash: found.last_hash.clone(),
                 waiting: Vec::new(),
+                waiting_wants_sync: false,
+                file: Arc::new(file),
+                len,
+                written_seq: found.seq,
+                written_hash: found.last_hash,
                 synced_seq: found.seq,
-                synced_hash: found.last_hash,
+                unsynced_since: None,
+                writer_busy: false,
+                writer_idle: false,
                 epoch: 0,
                 failures: Default::default(),
                 closing: false,
@@ -529,7 +672,7 @@ impl AuditLog {
             let shared = shared.clone();
             std::thread::Builder::new()
                 .name("audit-log".into())
-                .spawn(move || shared.write_batches(Writer { file, len }))
+                .spawn(move || shared.write_batches())
                 .map_err(|source| AuditError::Open {
                     path: path.to_path_buf(),
                     source,
@@ -563,30 +706,68 @@ impl AuditLog {
         &self.shared.path
     }
 
-    /// Chain one entry and hand it to the writer thread.
-    fn chain(&self, entry: &Entry) -> Result<Ticket, AuditError> {
+    /// Chain one entry. A read's line that finds nothing waiting and the writer thread free
+    /// is written here at once (settled: `None`); other lines go to the writer thread.
+    fn chain(&self, entry: &Entry, durability: Durability) -> Result<Option<Ticket>, AuditError> {
         let body = line_body(entry)?;
         let mut tail = lock(&self.shared.tail);
         let seq = tail.seq + 1;
         let mut text = line_text(&body, seq, &tail.last_hash);
         let hash = sha256_hex(text.as_bytes());
         text.push('\n');
+        if durability == Durability::Written
+            && tail.waiting.is_empty()
+            && !tail.writer_busy
+            && tail.len < self.shared.rotate_at
+        {
+            if let Err(source) = (&*tail.file).write_all(text.as_bytes()) {
+                // Nothing else is in flight: cut back what reached the file; the chain
+                // stays where it was.
+                if let Err(e) = tail.file.set_len(tail.len) {
+                    tracing::error!(path = %self.shared.path.display(), error = %e, "a half-written audit line could not be removed");
+                }
+                return Err(AuditError::Write {
+                    path: self.shared.path.clone(),
+                    source,
+                });
+            }
+            tail.len += text.len() as u64;
+            tail.seq = seq;
+            tail.written_seq = seq;
+            tail.written_hash = hash.clone();
+            tail.last_hash = hash;
+            if tail.unsynced_since.is_none() {
+                // The writer thread syncs it in time: tell it when the clock starts.
+                tail.unsynced_since = Some(Instant::now());
+                if std::mem::take(&mut tail.writer_idle) {
+                    self.shared.work.notify_one();
+                }
+            }
+            return Ok(None);
+        }
         tail.waiting.extend_from_slice(text.as_bytes());
+        tail.waiting_wants_sync |= durability == Durability::Synced;
         tail.seq = seq;
         tail.last_hash = hash;
         let ticket = Ticket {
             epoch: tail.epoch,
             seq,
+            durability,
         };
-        drop(tail);
-        self.shared.work.notify_one();
-        Ok(ticket)
+        // A busy writer takes the line with its next batch: no wake-up needed.
+        if std::mem::take(&mut tail.writer_idle) {
+            self.shared.work.notify_one();
+        }
+        Ok(Some(ticket))
     }
 
-    /// Append one entry; returns once it is written and synced to disk. On failure nothing of
-    /// the line stays in the file and the chain goes on from the last synced line.
+    /// Append one entry that stands for a change (or for the safety layer's decision about
+    /// one); returns once it is written and synced to disk. On failure nothing of the line
+    /// stays in the file and the chain goes on from the last line written.
     pub fn append(&self, entry: &Entry) -> Result<(), AuditError> {
-        let ticket = self.chain(entry)?;
+        let Some(ticket) = self.chain(entry, Durability::Synced)? else {
+            return Ok(());
+        };
         let mut tail = lock(&self.shared.tail);
         loop {
             if let Some(result) = self.shared.settled(&tail, ticket) {
@@ -600,11 +781,13 @@ impl AuditLog {
         }
     }
 
-    /// [`AuditLog::append`] for a task: it waits for the sync without holding its thread, so
-    /// the lines of concurrent calls go to disk together.
-    pub async fn append_async(&self, entry: &Entry) -> Result<(), AuditError> {
+    /// Append a read's entry from a task: returns once the line is written to the file (it
+    /// is synced within [`SYNC_READS_WITHIN`]), waiting without holding its thread.
+    pub async fn append_read(&self, entry: &Entry) -> Result<(), AuditError> {
         let mut batches = self.shared.batches.subscribe();
-        let ticket = self.chain(entry)?;
+        let Some(ticket) = self.chain(entry, Durability::Written)? else {
+            return Ok(());
+        };
         loop {
             if let Some(result) = self.shared.settled(&lock(&self.shared.tail), ticket) {
                 return result;
@@ -616,6 +799,12 @@ impl AuditLog {
                 });
             }
         }
+    }
+
+    /// The last line synced to disk (tests).
+    #[cfg(test)]
+    fn synced_seq(&self) -> u64 {
+        lock(&self.shared.tail).synced_seq
     }
 }
 
@@ -809,7 +998,7 @@ mod tests {
     }
 
     #[test]
-    fn concurrent_appends_share_syncs_and_every_line_is_on_disk_when_they_return() {
+    fn concurrent_appends_share_syncs_and_every_line_is_written_or_synced_when_they_return() {
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("audit.jsonl");
         let log = Arc::new(AuditLog::open(&path).unwrap());
@@ -823,7 +1012,7 @@ mod tests {
                 let log = log.clone();
                 runtime.spawn(async move {
                     let entry = Entry::new("fw", &format!("read{i}"), "http", Outcome::Executed);
-                    log.append_async(&entry).await.unwrap();
+                    log.append_read(&entry).await.unwrap();
                     // Returned: the line is in the file.
                     let text = std::fs::read_to_string(log.path()).unwrap();
                     assert!(text.contains(&format!("\"read{i}\"")));
@@ -838,8 +1027,14 @@ mod tests {
                         let tool = format!("attempt{i}-{j}");
                         log.append(&Entry::new("fw", &tool, "stdio", Outcome::Attempt))
                             .unwrap();
+                        // Returned: the line is in the file, and synced.
                         let text = std::fs::read_to_string(log.path()).unwrap();
-                        assert!(text.contains(&format!("\"{tool}\"")));
+                        let line = text
+                            .lines()
+                            .find(|l| l.contains(&format!("\"{tool}\"")))
+                            .unwrap();
+                        let seq = chained(line.as_bytes()).unwrap().0;
+                        assert!(log.synced_seq() >= seq, "{tool} (line {seq}) not synced");
                     }
                 })
             })
@@ -855,6 +1050,34 @@ mod tests {
         drop(log);
         let v = verify(&path).unwrap();
         assert_eq!(v.entries, 80);
+    }
+
+    #[test]
+    fn reads_lines_are_synced_in_time_or_with_the_next_change() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("audit.jsonl");
+        let log = AuditLog::open(&path).unwrap();
+        let runtime = tokio::runtime::Builder::new_current_thread()
+            .build()
+            .unwrap();
+        let read = |i: usize| Entry::new("fw", &format!("read{i}"), "http", Outcome::Executed);
+        for i in 0..3 {
+            runtime.block_on(log.append_read(&read(i))).unwrap();
+        }
+        assert_eq!(std::fs::read_to_string(&path).unwrap().lines().count(), 3);
+        // A change's line syncs the reads' lines before it with its own.
+        log.append(&Entry::new("fw", "change", "stdio", Outcome::Attempt))
+            .unwrap();
+        assert_eq!(log.synced_seq(), 4);
+        // With no change after it, the writer syncs a read's line on its own.
+        runtime.block_on(log.append_read(&read(3))).unwrap();
+        let deadline = Instant::now() + SYNC_READS_WITHIN * 10;
+        while log.synced_seq() < 5 && Instant::now() < deadline {
+            std::thread::sleep(Duration::from_millis(20));
+        }
+        assert_eq!(log.synced_seq(), 5);
+        drop(log);
+        assert_eq!(verify(&path).unwrap().entries, 5);
     }
 
     #[test]
@@ -967,15 +1190,19 @@ mod tests {
         assert_eq!(verify(&path).unwrap().entries, 2);
     }
 
+    /// `n` lines, changes' and reads' in turn (a read's line is written by its task unless
+    /// the file is due to rotate: then the writer thread writes it and rotates).
     fn append_n(log: &AuditLog, from: usize, n: usize) {
-        for i in from..from + n {
-            log.append(&Entry::new(
-                "fw",
-                &format!("tool{i}"),
-                "stdio",
-                Outcome::Executed,
-            ))
+        let runtime = tokio::runtime::Builder::new_current_thread()
+            .build()
             .unwrap();
+        for i in from..from + n {
+            let entry = Entry::new("fw", &format!("tool{i}"), "stdio", Outcome::Executed);
+            if i % 2 == 0 {
+                log.append(&entry).unwrap();
+            } else {
+                runtime.block_on(log.append_read(&entry)).unwrap();
+            }
         }
     }
 

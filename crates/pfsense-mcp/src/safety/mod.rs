@@ -139,11 +139,11 @@ impl Safety {
         }
     }
 
-    /// [`Safety::record`] from a task: the line goes to disk with those of concurrent calls
-    /// (one sync for them all), and the task waits for it without holding its thread.
-    pub async fn record_async(&self, entry: &Entry) {
+    /// A read's line, from a task: written before it returns, synced within a second (a
+    /// read changes nothing, so it does not wait for the disk; see `audit`'s module docs).
+    pub async fn record_read(&self, entry: &Entry) {
         if let Some(a) = &self.audit
-            && let Err(e) = a.append_async(entry).await
+            && let Err(e) = a.append_read(entry).await
         {
             tracing::error!(error = %e, outcome = entry.outcome.as_str(), "audit line lost");
         }
