@@ -90,9 +90,18 @@ fn project(item: &Value, fields: &[String]) -> Value {
     }
 }
 
-/// After a successful call: page, project and fit the data. Returns the data and, for lists,
-/// a `paging` object that says where the page is and how to get the next.
-pub fn shape(paging: &Paging, data: Value, budget_tokens: usize) -> (Value, Option<Value>) {
+/// Data paged, projected and fitted to the budget.
+pub struct Shaped {
+    pub data: Value,
+    /// For lists: where the page is and how to get the next.
+    pub paging: Option<Value>,
+    /// `data` as compact JSON: serialised once, both to measure it against the budget and as
+    /// the result's text.
+    pub text: String,
+}
+
+/// After a successful call: page, project and fit the data.
+pub fn shape(paging: &Paging, data: Value, budget_tokens: usize) -> Shaped {
     let budget_chars = budget_tokens.saturating_mul(CHARS_PER_TOKEN);
     let mut data = data;
     if let Some(fields) = &paging.fields {
@@ -103,7 +112,12 @@ pub fn shape(paging: &Paging, data: Value, budget_tokens: usize) -> (Value, Opti
         };
     }
     let Value::Array(items) = data else {
-        return (fit_value(data, budget_chars), None);
+        let (data, text) = fit_value(data, budget_chars);
+        return Shaped {
+            data,
+            paging: None,
+            text,
+        };
     };
     let mut info = Map::new();
     let (mut page, next_offset, total): (Vec<Value>, Option<u64>, Option<u64>) = if !paging.list {
@@ -121,9 +135,10 @@ pub fn shape(paging: &Paging, data: Value, budget_tokens: usize) -> (Value, Opti
         (page, (end < total).then_some(end), Some(total))
     };
     // Cut to the budget.
+    let texts: Vec<String> = page.iter().map(Value::to_string).collect();
     let mut cut = false;
     loop {
-        let size: usize = page.iter().map(|i| i.to_string().len() + 1).sum();
+        let size: usize = texts[..page.len()].iter().map(|t| t.len() + 1).sum();
         if size <= budget_chars || page.len() <= 1 {
             break;
         }
@@ -131,9 +146,15 @@ pub fn shape(paging: &Paging, data: Value, budget_tokens: usize) -> (Value, Opti
         page.truncate(keep.max(1).min(page.len() - 1));
         cut = true;
     }
+    // The array's compact JSON is its items' joined by commas.
+    let text = format!("[{}]", texts[..page.len()].join(","));
     let returned = page.len() as u64;
     if !paging.list && !cut {
-        return (Value::Array(page), None);
+        return Shaped {
+            data: Value::Array(page),
+            paging: None,
+            text,
+        };
     }
     let next = if cut {
         Some(paging.offset + returned)
@@ -158,7 +179,11 @@ pub fn shape(paging: &Paging, data: Value, budget_tokens: usize) -> (Value, Opti
         };
         info.insert("next".into(), Value::String(how));
     }
-    (Value::Array(page), Some(Value::Object(info)))
+    Shaped {
+        data: Value::Array(page),
+        paging: Some(Value::Object(info)),
+        text,
+    }
 }
 
 /// Page, project and fit the `data` of a successful result, and say how to get more.
@@ -173,8 +198,11 @@ pub fn bound_result(
     let Some(data) = structured.remove("data") else {
         return;
     };
-    let (data, info) = shape(paging, data, budget_tokens);
-    let mut text = data.to_string();
+    let Shaped {
+        data,
+        paging: info,
+        mut text,
+    } = shape(paging, data, budget_tokens);
     if let Some(info) = &info {
         if let Some(next) = info.get("next").and_then(Value::as_str) {
             text.push('\n');
@@ -191,22 +219,25 @@ pub fn bound_result(
     result.content = vec![rmcp::model::ContentBlock::text(text)];
 }
 
-/// A non-list value larger than the budget becomes a note with the start of it.
-fn fit_value(data: Value, budget_chars: usize) -> Value {
+/// A non-list value larger than the budget becomes a note with the start of it; with its
+/// JSON text.
+fn fit_value(data: Value, budget_chars: usize) -> (Value, String) {
     let text = data.to_string();
     if text.len() <= budget_chars {
-        return data;
+        return (data, text);
     }
     let mut end = budget_chars.min(text.len());
     while !text.is_char_boundary(end) {
         end -= 1;
     }
-    json!({
+    let note = json!({
         "truncated": true,
         "size_chars": text.len(),
         "note": "The result is larger than the result budget; ask for fewer fields (`fields`) or a narrower query.",
         "start": &text[..end],
-    })
+    });
+    let text = note.to_string();
+    (note, text)
 }
 
 #[cfg(test)]
@@ -227,7 +258,12 @@ mod tests {
             list: true,
             ..Paging::default()
         };
-        let (data, info) = shape(&p, items(5000), DEFAULT_BUDGET_TOKENS);
+        let Shaped {
+            data,
+            paging: info,
+            text,
+        } = shape(&p, items(5000), DEFAULT_BUDGET_TOKENS);
+        assert_eq!(text, data.to_string());
         assert_eq!(data.as_array().unwrap().len(), DEFAULT_PAGE as usize);
         let info = info.unwrap();
         assert_eq!(info["total"], 5000);
@@ -243,7 +279,12 @@ mod tests {
             fields: Some(vec!["name".into()]),
             ..Paging::default()
         };
-        let (data, info) = shape(&p, items(1000), DEFAULT_BUDGET_TOKENS);
+        let Shaped {
+            data,
+            paging: info,
+            text,
+        } = shape(&p, items(1000), DEFAULT_BUDGET_TOKENS);
+        assert_eq!(text, data.to_string());
         assert_eq!(data[3], json!({"id": 3, "name": "a3"}));
         assert_eq!(info.unwrap()["next_offset"], 1000);
         let p = Paging {
@@ -251,7 +292,12 @@ mod tests {
             caller_limit: Some(1000),
             ..Paging::default()
         };
-        let (data, info) = shape(&p, items(1000), 200);
+        let Shaped {
+            data,
+            paging: info,
+            text,
+        } = shape(&p, items(1000), 200);
+        assert_eq!(text, data.to_string());
         let n = data.as_array().unwrap().len();
         assert!(n < 1000 && n > 0);
         assert!(
@@ -260,5 +306,15 @@ mod tests {
                 .unwrap()
                 .contains("result budget")
         );
+    }
+
+    #[test]
+    fn a_value_over_the_budget_becomes_a_note_whose_text_is_its_json() {
+        let big = json!({"text": "y".repeat(5000)});
+        let Shaped { data, text, .. } = shape(&Paging::default(), big.clone(), 100);
+        assert_eq!(data["truncated"], true);
+        assert_eq!(text, data.to_string());
+        let Shaped { data, text, .. } = shape(&Paging::default(), big.clone(), 10_000);
+        assert_eq!((data, text), (big.clone(), big.to_string()));
     }
 }

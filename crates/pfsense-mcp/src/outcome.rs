@@ -350,12 +350,14 @@ pub fn success(def: &ToolDef, request: &PreparedRequest, response: &ApiResponse)
 
 /// A successful read, before `bounds::bound_result` shapes it and writes its text: the data
 /// is not serialised here only to be serialised again there.
-pub fn read_success(response: &ApiResponse) -> CallToolResult {
-    let mut structured = json!({ "data": response.data() });
-    if let Some(pre) = &response.preamble {
-        structured["firewall_output"] = Value::String(pre.clone());
+pub fn read_success(mut response: ApiResponse) -> CallToolResult {
+    let preamble = response.preamble.take();
+    let mut structured = Map::new();
+    structured.insert("data".into(), response.into_data());
+    if let Some(pre) = preamble {
+        structured.insert("firewall_output".into(), Value::String(pre));
     }
-    result(String::new(), structured, false)
+    result(String::new(), Value::Object(structured), false)
 }
 
 /// A failed call.
