@@ -128,35 +128,59 @@ pub const LATENCY_WINDOW_AGE: Duration = Duration::from_secs(15 * 60);
 /// Recent latencies of answered requests (ordinary operations only), for adaptive timeouts.
 #[derive(Debug, Default)]
 pub struct LatencyWindow {
-    samples: Mutex<VecDeque<(Instant, Duration)>>,
+    samples: Mutex<Samples>,
 }
+
+#[derive(Debug, Default)]
+struct Samples {
+    recent: VecDeque<(Instant, Duration)>,
+    /// Samples recorded so far.
+    recorded: u64,
+    /// The last p99: when, after how many samples, and what it was.
+    p99: Option<(Instant, u64, Option<Duration>)>,
+}
+
+/// How long a p99 stands before it is computed again. A timeout of 4 × p99 (at least
+/// [`ADAPTIVE_FLOOR`]) moves nothing within a second; computing it per attempt was over 1%
+/// of the HTTP server's CPU per call under load (BENCHMARKS.md).
+const P99_REFRESH: Duration = Duration::from_secs(1);
 
 impl LatencyWindow {
     pub fn record(&self, now: Instant, latency: Duration) {
         let mut s = self.samples.lock().unwrap_or_else(|e| e.into_inner());
-        s.push_back((now, latency));
-        while s.len() > LATENCY_WINDOW {
-            s.pop_front();
+        s.recent.push_back((now, latency));
+        s.recorded += 1;
+        while s.recent.len() > LATENCY_WINDOW {
+            s.recent.pop_front();
         }
     }
 
-    /// The p99 of the samples younger than `LATENCY_WINDOW_AGE`, if there are enough.
+    /// The p99 of the samples younger than `LATENCY_WINDOW_AGE`, if there are enough (as of
+    /// at most [`P99_REFRESH`] ago; a window that had too few is looked at again as soon as
+    /// a sample comes).
     pub fn p99(&self, now: Instant) -> Option<Duration> {
-        let s = self.samples.lock().unwrap_or_else(|e| e.into_inner());
+        let mut s = self.samples.lock().unwrap_or_else(|e| e.into_inner());
+        if let Some((at, recorded, p99)) = s.p99
+            && now >= at
+            && now - at < P99_REFRESH
+            && (p99.is_some() || recorded == s.recorded)
+        {
+            return p99;
+        }
         let mut recent: Vec<Duration> = s
+            .recent
             .iter()
             .filter(|(t, _)| now.saturating_duration_since(*t) <= LATENCY_WINDOW_AGE)
             .map(|(_, d)| *d)
             .collect();
-        if recent.len() < ADAPTIVE_MIN_SAMPLES {
-            return None;
-        }
-        // Only the rank is needed (nearest-rank, as `percentile`): a selection, not a sort,
-        // once per attempt.
-        let n = recent.len();
-        let rank = ((99.0 / 100.0) * n as f64).ceil() as usize;
-        let (_, p99, _) = recent.select_nth_unstable(rank.clamp(1, n) - 1);
-        Some(*p99)
+        let p99 = (recent.len() >= ADAPTIVE_MIN_SAMPLES).then(|| {
+            // Only the rank is needed (nearest-rank, as `percentile`): a selection, not a sort.
+            let n = recent.len();
+            let rank = ((99.0 / 100.0) * n as f64).ceil() as usize;
+            *recent.select_nth_unstable(rank.clamp(1, n) - 1).1
+        });
+        s.p99 = Some((now, s.recorded, p99));
+        p99
     }
 }
 
