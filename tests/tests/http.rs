@@ -255,6 +255,44 @@ fn refuses_short_tokens_naming_them_without_printing_them() {
     assert!(!stderr.contains("bob-is-short"), "{stderr}");
 }
 
+/// A 2026-07-28 client's call (no session) whose tool sends nothing before its result is
+/// answered as one JSON body, not an event stream (`with_json_response`).
+#[tokio::test]
+async fn a_call_without_a_session_is_answered_with_a_json_body() {
+    let dir = tempfile::tempdir().unwrap();
+    let token = test_token("json");
+    let server = HttpServer::start(
+        &["--sandbox", "--http", "127.0.0.1:0"],
+        &[("PFSENSE_HTTP_TOKEN", &token)],
+        &dir.path().join("stderr.log"),
+    );
+    let tool = "pfsense_get_system_version";
+    let call = json!({"jsonrpc": "2.0", "id": 1, "method": "tools/call", "params": {
+        "name": tool, "arguments": {}, "_meta": {
+            "io.modelcontextprotocol/clientInfo": {"name": "test", "version": "1"},
+            "io.modelcontextprotocol/protocolVersion": "2026-07-28",
+            "io.modelcontextprotocol/clientCapabilities": {}}}});
+    let resp = tests::http::client()
+        .post(server.mcp_url())
+        .header("authorization", format!("Bearer {token}"))
+        .header("content-type", "application/json")
+        .header("accept", JSON_AND_SSE)
+        .header("mcp-protocol-version", "2026-07-28")
+        .header("mcp-method", "tools/call")
+        .header("mcp-name", tool)
+        .body(call.to_string())
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(resp.status(), StatusCode::OK);
+    let content_type = resp.headers()["content-type"].to_str().unwrap().to_string();
+    assert_eq!(content_type, "application/json");
+    let answer: Value = resp.json().await.unwrap();
+    assert_eq!(answer["id"], 1, "{answer}");
+    let version = &answer["result"]["structuredContent"]["data"]["version"];
+    assert!(version.is_string(), "{answer}");
+}
+
 #[tokio::test]
 async fn serves_mcp_over_tls() {
     let dir = tempfile::tempdir().unwrap();

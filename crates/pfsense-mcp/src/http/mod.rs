@@ -228,7 +228,11 @@ pub async fn serve(server: PfSenseServer, args: &HttpArgs) -> Result<(), String>
     }
 
     let sessions = CancellationToken::new();
+    // A call whose handler sends nothing before its result is answered as one JSON body
+    // instead of an event stream (rmcp falls back to the stream when a notification or
+    // request comes first): no stream framing or chunked encoding per call.
     let config = StreamableHttpServerConfig::default()
+        .with_json_response(true)
         .with_allowed_hosts(hosts)
         .with_allowed_origins(origins)
         .with_max_request_body_bytes(args.max_body_bytes)
