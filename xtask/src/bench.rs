@@ -427,6 +427,7 @@ const BIG_AUDIT_ENTRIES: u64 = 200_000;
 async fn cpu_per_call_row(
     binary: &Path,
     bare: &Path,
+    bare_fetch: &Path,
     emulator: &Path,
     clients: usize,
     seconds: u64,
@@ -437,6 +438,26 @@ async fn cpu_per_call_row(
     let sandbox_home = crate::bench_cost::StateHome::new("http-sandbox")?;
     let ours = run(
         &HttpServer::user(binary, &firewall, user_home.home()),
+        clients,
+        seconds,
+    )
+    .await?;
+    // The second yardstick: the bare server GETting what the read tools read, in turn.
+    let fetch_args = crate::bench_http::READ_TOOL_PATHS
+        .iter()
+        .flat_map(|path| ["--fetch".to_string(), format!("{}{path}", firewall.url)]);
+    let bare_fetch_load = run(
+        &HttpServer {
+            program: bare_fetch,
+            args: ["--http", "127.0.0.1:0"]
+                .map(String::from)
+                .into_iter()
+                .chain(fetch_args)
+                .collect(),
+            env: vec![("BARE_API_KEY".into(), firewall.api_key.clone())],
+            tools: &["version"],
+            companion: Some(firewall.pid()),
+        },
         clients,
         seconds,
     )
@@ -464,6 +485,7 @@ async fn cpu_per_call_row(
         ("ours", &ours),
         ("ours, --sandbox", &sandboxed),
         ("bare", &bare_load),
+        ("bare with a GET per call", &bare_fetch_load),
     ] {
         if load.errors > 0 {
             bail!(
@@ -487,17 +509,18 @@ async fn cpu_per_call_row(
         );
     }
     let us = |d: Option<Duration>| d.map_or(f64::NAN, |d| d.as_secs_f64() * 1e6);
-    let (a, e, b, c) = (
+    let (a, e, b, c, f) = (
         us(ours.cpu_per_call),
         us(ours.companion_cpu_per_call),
         us(sandboxed.cpu_per_call),
         us(bare_load.cpu_per_call),
+        us(bare_fetch_load.cpu_per_call),
     );
     eprintln!(
-        "HTTP server CPU per call: ours {a:.0} µs (emulator {e:.0} µs), --sandbox {b:.0} µs, bare {c:.0} µs"
+        "HTTP server CPU per call: ours {a:.0} µs (emulator {e:.0} µs), --sandbox {b:.0} µs, bare {c:.0} µs, bare with a GET per call {f:.0} µs"
     );
     Ok(format!(
-        "{start} (utime + stime of the server process from /proc/PID/stat over the run ÷ calls), {clients} clients for {seconds} s each: `--http` as a user runs it (the firewall elsewhere: the emulator in a process of its own, HTTPS, API key, pinned fingerprint; audit log and journal file in a state directory; default log level) / `--sandbox --http` with an audit log and journal file (emulator inside the server process: its CPU is counted) / bare rmcp server (`version` tool) | {a:.0} µs ({n1} calls, {r1:.0}/s; the emulator used {e:.0} µs per call besides) / {b:.0} µs ({n2} calls, {r2:.0}/s) / {c:.0} µs ({n3} calls, {r3:.0}/s): {x:.2}× / {y:.2}× the bare server | ≤ 2× the bare server |\n",
+        "{start} (utime + stime of the server process from /proc/PID/stat over the run ÷ calls), {clients} clients for {seconds} s each: `--http` as a user runs it (the firewall elsewhere: the emulator in a process of its own, HTTPS, API key, pinned fingerprint; audit log and journal file in a state directory; default log level) / `--sandbox --http` with an audit log and journal file (emulator inside the server process: its CPU is counted) / bare rmcp server (`version` tool) / bare rmcp server whose tool GETs the read tools' four URLs from the emulator in turn (`bare-mcp-fetch`: reqwest, HTTPS, API key) | {a:.0} µs ({n1} calls, {r1:.0}/s; the emulator used {e:.0} µs per call besides) / {b:.0} µs ({n2} calls, {r2:.0}/s) / {c:.0} µs ({n3} calls, {r3:.0}/s) / {f:.0} µs ({n4} calls, {r4:.0}/s): {x:.2}× / {y:.2}× the bare server, {z:.2}× the bare server with a GET per call | ≤ 2× the bare server |\n",
         start = crate::bench_http::CPU_ROW_START,
         n1 = ours.calls,
         r1 = ours.per_second,
@@ -505,8 +528,11 @@ async fn cpu_per_call_row(
         r2 = sandboxed.per_second,
         n3 = bare_load.calls,
         r3 = bare_load.per_second,
+        n4 = bare_fetch_load.calls,
+        r4 = bare_fetch_load.per_second,
         x = a / c,
         y = b / c,
+        z = a / f,
     ))
 }
 
@@ -553,9 +579,17 @@ async fn run_async(args: Args) -> Result<()> {
         let clients = args.http_clients.max(1);
         let row = crate::bench_http::measure(&binary, clients, args.http_seconds).await?;
         let bare = build_binary("xtask", "bare-mcp", args.debug)?;
+        let bare_fetch = build_binary("xtask", "bare-mcp-fetch", args.debug)?;
         let emulator = build_binary("pfsense-emulator", "pfsense-emulator", args.debug)?;
-        let cpu_row =
-            cpu_per_call_row(&binary, &bare, &emulator, clients, args.http_seconds).await?;
+        let cpu_row = cpu_per_call_row(
+            &binary,
+            &bare,
+            &bare_fetch,
+            &emulator,
+            clients,
+            args.http_seconds,
+        )
+        .await?;
         let path = root().join(&args.output);
         let report = crate::bench_http::replace_row(
             &std::fs::read_to_string(&path).unwrap_or_default(),
@@ -762,9 +796,11 @@ async fn run_async(args: Args) -> Result<()> {
         let rows =
             crate::bench_http::measure(&binary, args.http_clients, args.http_seconds).await?;
         let emulator = build_binary("pfsense-emulator", "pfsense-emulator", args.debug)?;
+        let bare_fetch = build_binary("xtask", "bare-mcp-fetch", args.debug)?;
         let cpu_row = cpu_per_call_row(
             &binary,
             &bare,
+            &bare_fetch,
             &emulator,
             args.http_clients,
             args.http_seconds,

@@ -23,6 +23,15 @@ const READ_TOOLS: &[&str] = &[
     "pfsense_get_status_system",
 ];
 
+/// The endpoints [`READ_TOOLS`] read, in the same order (the yardstick with a GET per call
+/// reads them in turn).
+pub const READ_TOOL_PATHS: &[&str] = &[
+    "/api/v2/system/version",
+    "/api/v2/firewall/aliases",
+    "/api/v2/firewall/rules",
+    "/api/v2/status/system",
+];
+
 pub struct HttpLoad {
     /// Server CPU (user + system, from /proc/PID/stat) over the load run, per call.
     pub cpu_per_call: Option<Duration>,
