@@ -420,6 +420,10 @@ pub(crate) fn machine() -> String {
 /// Entries of the large audit log start-up is measured with.
 const BIG_AUDIT_ENTRIES: u64 = 200_000;
 
+/// Rounds of the CPU-per-call runs (each server runs once per round, for its share of the
+/// seconds).
+const CPU_ROUNDS: u64 = 3;
+
 /// The HTTP server CPU per call of pfsense-mcp as a user runs it (`--http` to a firewall in
 /// another process, audit log and journal file on), of the same with `--sandbox` (the
 /// emulator inside the server process, its CPU counted as the server's), and of the bare rmcp
@@ -432,55 +436,79 @@ async fn cpu_per_call_row(
     clients: usize,
     seconds: u64,
 ) -> Result<String> {
-    use crate::bench_http::{EmulatorProcess, HttpServer, run};
+    use crate::bench_http::{EmulatorProcess, HttpLoad, HttpServer, run};
     let firewall = EmulatorProcess::start(emulator, &root().join("openapi-spec.json"))?;
     let user_home = crate::bench_cost::StateHome::new("http-user")?;
     let sandbox_home = crate::bench_cost::StateHome::new("http-sandbox")?;
-    let ours = run(
-        &HttpServer::user(binary, &firewall, user_home.home()),
-        clients,
-        seconds,
-    )
-    .await?;
-    // The second yardstick: the bare server GETting what the read tools read, in turn.
-    let fetch_args = crate::bench_http::READ_TOOL_PATHS
-        .iter()
-        .flat_map(|path| ["--fetch".to_string(), format!("{}{path}", firewall.url)]);
-    let bare_fetch_load = run(
-        &HttpServer {
-            program: bare_fetch,
-            args: ["--http", "127.0.0.1:0"]
-                .map(String::from)
-                .into_iter()
-                .chain(fetch_args)
-                .collect(),
-            env: vec![("BARE_API_KEY".into(), firewall.api_key.clone())],
-            tools: &["version"],
-            companion: Some(firewall.pid()),
-        },
-        clients,
-        seconds,
-    )
-    .await?;
+    let fetch_server = HttpServer {
+        program: bare_fetch,
+        args: ["--http", "127.0.0.1:0"]
+            .map(String::from)
+            .into_iter()
+            .chain(
+                crate::bench_http::READ_TOOL_PATHS
+                    .iter()
+                    .flat_map(|path| ["--fetch".to_string(), format!("{}{path}", firewall.url)]),
+            )
+            .collect(),
+        env: vec![("BARE_API_KEY".into(), firewall.api_key.clone())],
+        tools: &["version"],
+        companion: Some(firewall.pid()),
+    };
+    let bare_server = HttpServer {
+        program: bare,
+        args: vec!["--http".into(), "127.0.0.1:0".into()],
+        env: Vec::new(),
+        tools: &["version"],
+        companion: None,
+    };
+    // The servers take turns, round after round, so that a slow minute of a shared machine
+    // falls on all of them alike (runs one after the other differed by a third).
+    let per_round = (seconds / CPU_ROUNDS).max(2);
+    let (mut ours, mut bare_fetch_load, mut bare_load, mut sandboxed) =
+        (Vec::new(), Vec::new(), Vec::new(), Vec::new());
+    for _ in 0..CPU_ROUNDS {
+        ours.push(
+            run(
+                &HttpServer::user(binary, &firewall, user_home.home()),
+                clients,
+                per_round,
+            )
+            .await?,
+        );
+        // The second yardstick: the bare server GETting what the read tools read, in turn.
+        bare_fetch_load.push(run(&fetch_server, clients, per_round).await?);
+        bare_load.push(run(&bare_server, clients, per_round).await?);
+        sandboxed.push(
+            run(
+                &HttpServer::sandbox(binary, Some(&sandbox_home.state())),
+                clients,
+                per_round,
+            )
+            .await?,
+        );
+    }
     drop(firewall);
-    let sandboxed = run(
-        &HttpServer::sandbox(binary, Some(&sandbox_home.state())),
-        clients,
-        seconds,
-    )
-    .await?;
-    let bare_load = run(
-        &HttpServer {
-            program: bare,
-            args: vec!["--http".into(), "127.0.0.1:0".into()],
-            env: Vec::new(),
-            tools: &["version"],
-            companion: None,
-        },
-        clients,
-        seconds,
-    )
-    .await?;
+    let ratios = |a: &[HttpLoad], b: &[HttpLoad]| {
+        let r: Vec<f64> = a
+            .iter()
+            .zip(b)
+            .filter_map(|(a, b)| {
+                Some(a.cpu_per_call?.as_secs_f64() / b.cpu_per_call?.as_secs_f64())
+            })
+            .collect();
+        let low = r.iter().copied().fold(f64::INFINITY, f64::min);
+        let high = r.iter().copied().fold(0.0, f64::max);
+        format!("{low:.2}–{high:.2}×")
+    };
+    let (per_round_bare, per_round_fetch) =
+        (ratios(&ours, &bare_load), ratios(&ours, &bare_fetch_load));
+    let (ours, bare_fetch_load, bare_load, sandboxed) = (
+        HttpLoad::merged(&ours),
+        HttpLoad::merged(&bare_fetch_load),
+        HttpLoad::merged(&bare_load),
+        HttpLoad::merged(&sandboxed),
+    );
     for (name, load) in [
         ("ours", &ours),
         ("ours, --sandbox", &sandboxed),
@@ -520,8 +548,9 @@ async fn cpu_per_call_row(
         "HTTP server CPU per call: ours {a:.0} µs (emulator {e:.0} µs), --sandbox {b:.0} µs, bare {c:.0} µs, bare with a GET per call {f:.0} µs"
     );
     Ok(format!(
-        "{start} (utime + stime of the server process from /proc/PID/stat over the run ÷ calls), {clients} clients for {seconds} s each: `--http` as a user runs it (the firewall elsewhere: the emulator in a process of its own, HTTPS, API key, pinned fingerprint; audit log and journal file in a state directory; default log level) / `--sandbox --http` with an audit log and journal file (emulator inside the server process: its CPU is counted) / bare rmcp server (`version` tool) / bare rmcp server whose tool GETs the read tools' four URLs from the emulator in turn (`bare-mcp-fetch`: reqwest, HTTPS, API key) | {a:.0} µs ({n1} calls, {r1:.0}/s; the emulator used {e:.0} µs per call besides) / {b:.0} µs ({n2} calls, {r2:.0}/s) / {c:.0} µs ({n3} calls, {r3:.0}/s) / {f:.0} µs ({n4} calls, {r4:.0}/s): {x:.2}× / {y:.2}× the bare server, {z:.2}× the bare server with a GET per call | ≤ 2× the bare server |\n",
+        "{start} (utime + stime of the server process from /proc/PID/stat over the runs ÷ calls), {clients} clients, {rounds} rounds of {per_round} s per server, the servers taking turns in each round: `--http` as a user runs it (the firewall elsewhere: the emulator in a process of its own, HTTPS, API key, pinned fingerprint; audit log and journal file in a state directory; default log level) / `--sandbox --http` with an audit log and journal file (emulator inside the server process: its CPU is counted) / bare rmcp server (`version` tool) / bare rmcp server whose tool GETs the read tools' four URLs from the emulator in turn (`bare-mcp-fetch`: reqwest, HTTPS, API key) | {a:.0} µs ({n1} calls, {r1:.0}/s; the emulator used {e:.0} µs per call besides) / {b:.0} µs ({n2} calls, {r2:.0}/s) / {c:.0} µs ({n3} calls, {r3:.0}/s) / {f:.0} µs ({n4} calls, {r4:.0}/s): {x:.2}× / {y:.2}× the bare server (per round {per_round_bare}), {z:.2}× the bare server with a GET per call (per round {per_round_fetch}) | ≤ 2× the bare server |\n",
         start = crate::bench_http::CPU_ROW_START,
+        rounds = CPU_ROUNDS,
         n1 = ours.calls,
         r1 = ours.per_second,
         n2 = sandboxed.calls,

@@ -47,6 +47,31 @@ pub struct HttpLoad {
     pub p99: Duration,
 }
 
+impl HttpLoad {
+    /// Runs of one server taken together: calls, errors and CPU summed (CPU per call over all
+    /// the calls); the latency percentiles are the worst run's.
+    pub fn merged(runs: &[HttpLoad]) -> HttpLoad {
+        let calls: usize = runs.iter().map(|r| r.calls).sum();
+        let seconds: u64 = runs.iter().map(|r| r.seconds).sum();
+        let cpu = |of: fn(&HttpLoad) -> Option<Duration>| {
+            let total: Option<Duration> = runs.iter().map(|r| Some(of(r)? * r.calls as u32)).sum();
+            total.map(|t| t / calls.max(1) as u32)
+        };
+        HttpLoad {
+            cpu_per_call: cpu(|r| r.cpu_per_call),
+            companion_cpu_per_call: cpu(|r| r.companion_cpu_per_call),
+            clients: runs.first().map_or(0, |r| r.clients),
+            seconds,
+            calls,
+            errors: runs.iter().map(|r| r.errors).sum(),
+            first_error: runs.iter().find_map(|r| r.first_error.clone()),
+            per_second: calls as f64 / seconds.max(1) as f64,
+            p50: runs.iter().map(|r| r.p50).max().unwrap_or_default(),
+            p99: runs.iter().map(|r| r.p99).max().unwrap_or_default(),
+        }
+    }
+}
+
 /// The server process; killed when dropped.
 struct Server(Child);
 
@@ -384,6 +409,27 @@ pub async fn run(server: &HttpServer<'_>, clients: usize, seconds: u64) -> Resul
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn runs_merge_into_cpu_per_call_over_all_their_calls() {
+        let run = |cpu_us: u64, calls: usize, p99_ms: u64| HttpLoad {
+            cpu_per_call: Some(Duration::from_micros(cpu_us)),
+            companion_cpu_per_call: None,
+            clients: 50,
+            seconds: 4,
+            calls,
+            errors: 0,
+            first_error: None,
+            per_second: calls as f64 / 4.0,
+            p50: Duration::from_millis(1),
+            p99: Duration::from_millis(p99_ms),
+        };
+        let merged = HttpLoad::merged(&[run(100, 1000, 9), run(200, 3000, 7)]);
+        assert_eq!(merged.cpu_per_call, Some(Duration::from_micros(175)));
+        assert_eq!(merged.companion_cpu_per_call, None);
+        assert_eq!((merged.calls, merged.seconds), (4000, 8));
+        assert_eq!(merged.p99, Duration::from_millis(9));
+    }
 
     #[test]
     fn the_http_row_replaces_the_old_one_or_ends_the_table() {
