@@ -431,12 +431,13 @@ const CPU_ROUNDS: u64 = 3;
 async fn cpu_per_call_row(
     binary: &Path,
     bare: &Path,
-    bare_fetch: &Path,
-    emulator: &Path,
+    debug: bool,
     clients: usize,
     seconds: u64,
 ) -> Result<String> {
     use crate::bench_http::{EmulatorProcess, HttpLoad, HttpServer, run};
+    let bare_fetch = &build_binary("xtask", "bare-mcp-fetch", debug)?;
+    let emulator = &build_binary("pfsense-emulator", "pfsense-emulator", debug)?;
     let firewall = EmulatorProcess::start(emulator, &root().join("openapi-spec.json"))?;
     let user_home = crate::bench_cost::StateHome::new("http-user")?;
     let sandbox_home = crate::bench_cost::StateHome::new("http-sandbox")?;
@@ -608,17 +609,8 @@ async fn run_async(args: Args) -> Result<()> {
         let clients = args.http_clients.max(1);
         let row = crate::bench_http::measure(&binary, clients, args.http_seconds).await?;
         let bare = build_binary("xtask", "bare-mcp", args.debug)?;
-        let bare_fetch = build_binary("xtask", "bare-mcp-fetch", args.debug)?;
-        let emulator = build_binary("pfsense-emulator", "pfsense-emulator", args.debug)?;
-        let cpu_row = cpu_per_call_row(
-            &binary,
-            &bare,
-            &bare_fetch,
-            &emulator,
-            clients,
-            args.http_seconds,
-        )
-        .await?;
+        let cpu_row =
+            cpu_per_call_row(&binary, &bare, args.debug, clients, args.http_seconds).await?;
         let path = root().join(&args.output);
         let report = crate::bench_http::replace_row(
             &std::fs::read_to_string(&path).unwrap_or_default(),
@@ -824,13 +816,10 @@ async fn run_async(args: Args) -> Result<()> {
     let (http_rows, cpu_row) = if args.http_clients > 0 {
         let rows =
             crate::bench_http::measure(&binary, args.http_clients, args.http_seconds).await?;
-        let emulator = build_binary("pfsense-emulator", "pfsense-emulator", args.debug)?;
-        let bare_fetch = build_binary("xtask", "bare-mcp-fetch", args.debug)?;
         let cpu_row = cpu_per_call_row(
             &binary,
             &bare,
-            &bare_fetch,
-            &emulator,
+            args.debug,
             args.http_clients,
             args.http_seconds,
         )

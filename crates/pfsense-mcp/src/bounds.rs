@@ -252,18 +252,20 @@ mod tests {
         )
     }
 
+    /// [`shape`]'s data and paging, once its text is checked to be the data's JSON.
+    fn shape_checked(p: &Paging, data: Value, budget: usize) -> (Value, Option<Value>) {
+        let shaped = shape(p, data, budget);
+        assert_eq!(shaped.text, shaped.data.to_string());
+        (shaped.data, shaped.paging)
+    }
+
     #[test]
     fn unbounded_lists_get_a_page_with_the_total() {
         let p = Paging {
             list: true,
             ..Paging::default()
         };
-        let Shaped {
-            data,
-            paging: info,
-            text,
-        } = shape(&p, items(5000), DEFAULT_BUDGET_TOKENS);
-        assert_eq!(text, data.to_string());
+        let (data, info) = shape_checked(&p, items(5000), DEFAULT_BUDGET_TOKENS);
         assert_eq!(data.as_array().unwrap().len(), DEFAULT_PAGE as usize);
         let info = info.unwrap();
         assert_eq!(info["total"], 5000);
@@ -279,12 +281,7 @@ mod tests {
             fields: Some(vec!["name".into()]),
             ..Paging::default()
         };
-        let Shaped {
-            data,
-            paging: info,
-            text,
-        } = shape(&p, items(1000), DEFAULT_BUDGET_TOKENS);
-        assert_eq!(text, data.to_string());
+        let (data, info) = shape_checked(&p, items(1000), DEFAULT_BUDGET_TOKENS);
         assert_eq!(data[3], json!({"id": 3, "name": "a3"}));
         assert_eq!(info.unwrap()["next_offset"], 1000);
         let p = Paging {
@@ -292,12 +289,7 @@ mod tests {
             caller_limit: Some(1000),
             ..Paging::default()
         };
-        let Shaped {
-            data,
-            paging: info,
-            text,
-        } = shape(&p, items(1000), 200);
-        assert_eq!(text, data.to_string());
+        let (data, info) = shape_checked(&p, items(1000), 200);
         let n = data.as_array().unwrap().len();
         assert!(n < 1000 && n > 0);
         assert!(

@@ -205,8 +205,8 @@ enum Job {
     },
     /// Sync the lines written since the last sync (their time is up).
     Sync { file: Arc<File>, seq: u64 },
-    /// The log closes: sync what is written, and end.
-    Close { file: Arc<File>, seq: u64 },
+    /// The log closes: sync what is written but not synced (if any), and end.
+    Close { unsynced: Option<(Arc<File>, u64)> },
 }
 
 struct Shared {
@@ -454,9 +454,11 @@ impl Shared {
                     len: tail.len,
                 };
             }
-            let (file, seq) = (tail.file.clone(), tail.written_seq);
             if tail.closing {
-                return Job::Close { file, seq };
+                let unsynced = tail
+                    .unsynced_since
+                    .map(|_| (tail.file.clone(), tail.written_seq));
+                return Job::Close { unsynced };
             }
             tail.writer_idle = true;
             tail = match tail.unsynced_since {
@@ -470,11 +472,22 @@ impl Shared {
                     }
                     _ => {
                         tail.writer_idle = false;
-                        return Job::Sync { file, seq };
+                        return Job::Sync {
+                            file: tail.file.clone(),
+                            seq: tail.written_seq,
+                        };
                     }
                 },
             };
             tail.writer_idle = false;
+        }
+    }
+
+    /// Cut the file back to `len` after a failed write (a full disk takes part of it), so a
+    /// half-written line never stays in front of the next one.
+    fn cut_back(&self, file: &File, len: u64) {
+        if let Err(e) = file.set_len(len) {
+            tracing::error!(path = %self.path.display(), error = %e, "a half-written audit line could not be removed");
         }
     }
 
@@ -513,8 +526,8 @@ impl Shared {
                     self.sync_written(&file, seq);
                     continue;
                 }
-                Job::Close { file, seq } => {
-                    if lock(&self.tail).unsynced_since.is_some() {
+                Job::Close { unsynced } => {
+                    if let Some((file, seq)) = unsynced {
                         self.sync_written(&file, seq);
                     }
                     return;
@@ -545,9 +558,7 @@ impl Shared {
                         // Cut back what part of the batch reached the file (a full disk
                         // takes some), and go on from the last line written: the lines of
                         // this batch and those chained after them fail.
-                        if let Err(e) = file.set_len(len) {
-                            tracing::error!(path = %self.path.display(), error = %e, "a half-written audit line could not be removed");
-                        }
+                        self.cut_back(&file, len);
                         let dropped = tail.epoch;
                         let written = tail.written_seq;
                         tail.failures
@@ -723,9 +734,7 @@ impl AuditLog {
             if let Err(source) = (&*tail.file).write_all(text.as_bytes()) {
                 // Nothing else is in flight: cut back what reached the file; the chain
                 // stays where it was.
-                if let Err(e) = tail.file.set_len(tail.len) {
-                    tracing::error!(path = %self.shared.path.display(), error = %e, "a half-written audit line could not be removed");
-                }
+                self.shared.cut_back(&tail.file, tail.len);
                 return Err(AuditError::Write {
                     path: self.shared.path.clone(),
                     source,
