@@ -38,24 +38,23 @@ pub fn init_logging() {
         .try_init();
 }
 
-/// One malloc arena for a process that serves one client over stdio (call before the
-/// runtime starts its threads). glibc gives each thread that allocates an arena of its own,
-/// and memory freed in an arena stays with it: a tools/list page built on one worker and the
-/// next on another kept both pages' peaks resident (about 1.8 MiB more peak RSS after a full
-/// tools/list, measured). The HTTP transport, with many concurrent sessions, keeps glibc's
-/// default (one arena per thread, up to 8 per core) so that its threads do not contend.
-pub fn tune_allocator(cli: &Cli) {
-    let http = serves_http(cli);
-    #[cfg(all(target_os = "linux", target_env = "gnu"))]
-    if !http {
-        // SAFETY: mallopt only sets a tunable of glibc's allocator; called from `main` before
-        // any other thread exists.
-        unsafe {
-            libc::mallopt(libc::M_ARENA_MAX, 1);
-        }
+/// The allocator for this command (call before the runtime starts its threads). The HTTP
+/// transport, with many concurrent sessions, takes its blocks from mimalloc from here on
+/// (allocator.rs). Everything else keeps glibc's allocator with one arena: glibc gives each
+/// thread that allocates an arena of its own, and memory freed in an arena stays with it: a
+/// tools/list page built on one worker and the next on another kept both pages' peaks
+/// resident (about 1.8 MiB more peak RSS after a full tools/list, measured).
+pub fn tune_allocator(cli: &Cli, allocator: &crate::allocator::ByTransport) {
+    if serves_http(cli) {
+        allocator.cache_per_thread();
+        return;
     }
-    #[cfg(not(all(target_os = "linux", target_env = "gnu")))]
-    let _ = http;
+    #[cfg(all(target_os = "linux", target_env = "gnu"))]
+    // SAFETY: mallopt only sets a tunable of glibc's allocator; called from `main` before
+    // any other thread exists.
+    unsafe {
+        libc::mallopt(libc::M_ARENA_MAX, 1);
+    }
 }
 
 /// The async runtime for this command. The HTTP transport serves many sessions at once and

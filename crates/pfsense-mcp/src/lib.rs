@@ -9,6 +9,7 @@ extern crate self as pfsense_mcp;
 
 pub use pfsense_spec as spec;
 
+pub mod allocator;
 pub mod bounds;
 pub mod catalog;
 pub mod cli;

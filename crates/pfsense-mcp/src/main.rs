@@ -1,4 +1,9 @@
+use pfsense_mcp::allocator::ByTransport;
 use std::process::ExitCode;
+
+/// glibc's allocator, or mimalloc once the command turns out to serve HTTP (allocator.rs).
+#[global_allocator]
+static ALLOCATOR: ByTransport = ByTransport::new();
 
 fn main() -> ExitCode {
     let cli = match pfsense_mcp::config::parse() {
@@ -7,7 +12,7 @@ fn main() -> ExitCode {
         Err(e) => e.exit(),
     };
     pfsense_mcp::cli::init_logging();
-    pfsense_mcp::cli::tune_allocator(&cli);
+    pfsense_mcp::cli::tune_allocator(&cli, &ALLOCATOR);
     // The audit log and journal open while the runtime and the HTTP client start.
     let guards = pfsense_mcp::cli::open_guards_early(&cli);
     let runtime = match pfsense_mcp::cli::runtime_builder(&cli).enable_all().build() {
