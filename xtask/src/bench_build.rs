@@ -256,11 +256,12 @@ pub fn run(root: &Path, output: &Path, clean: bool) -> Result<()> {
 /// `report` with its build section replaced by `section` (appended when it has none).
 pub fn with_section(report: &str, section: &str) -> String {
     match (report.find(SECTION_START), report.find(SECTION_END)) {
-        (Some(start), Some(end)) if end > start => format!(
-            "{}{section}{}",
-            &report[..start],
-            report[end + SECTION_END.len()..].trim_start_matches('\n')
-        ),
+        (Some(start), Some(end)) if end > start => {
+            // What follows the section keeps the blank line that separates it.
+            let rest = report[end + SECTION_END.len()..].trim_start_matches('\n');
+            let gap = if rest.is_empty() { "" } else { "\n" };
+            format!("{}{section}{gap}{rest}", &report[..start])
+        }
         _ => {
             let mut out = report.trim_end().to_string();
             if !out.is_empty() {
@@ -291,8 +292,10 @@ mod tests {
         let old = format!("# B\n\n{SECTION_START}\nold\n{SECTION_END}\n\ntail\n");
         assert_eq!(
             with_section(&old, &section),
-            format!("# B\n\n{section}tail\n")
+            format!("# B\n\n{section}\ntail\n")
         );
+        let last = format!("# B\n\n{SECTION_START}\nold\n{SECTION_END}\n");
+        assert_eq!(with_section(&last, &section), format!("# B\n\n{section}"));
         assert_eq!(
             section_of(&appended),
             Some(format!("{SECTION_START}\nnew\n{SECTION_END}").as_str())
