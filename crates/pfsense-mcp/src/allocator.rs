@@ -36,15 +36,31 @@ impl ByTransport {
         self.thread_caching.store(true, Ordering::Release);
     }
 
-    fn caching(&self) -> bool {
-        self.thread_caching.load(Ordering::Acquire)
+    /// The allocator new blocks come from.
+    fn for_new_blocks(&self) -> &'static dyn GlobalAlloc {
+        if self.thread_caching.load(Ordering::Acquire) {
+            &mimalloc::MiMalloc
+        } else {
+            &System
+        }
     }
 
-    /// Whether mimalloc owns `ptr`. Before the switch it owns nothing, and it is not asked
-    /// (it has not set up its page map).
+    /// The allocator that handed out `ptr`, which frees and resizes it.
+    fn owner_of(&self, ptr: *mut u8) -> &'static dyn GlobalAlloc {
+        if self.mimalloc_owns(ptr) {
+            &mimalloc::MiMalloc
+        } else {
+            &System
+        }
+    }
+
+    /// Whether mimalloc owns `ptr`. Before the switch it owns nothing, and a server over stdio
+    /// never pays for the lookup.
     fn mimalloc_owns(&self, ptr: *mut u8) -> bool {
-        // SAFETY: a lookup of an address in mimalloc's page map; any address may be asked.
-        self.caching() && unsafe { libmimalloc_sys::mi_is_in_heap_region(ptr.cast()) }
+        self.thread_caching.load(Ordering::Acquire)
+            // SAFETY: a lookup of an address in mimalloc's page map; any address may be
+            // asked (one outside the map, or before mimalloc set the map up, is not its own).
+            && unsafe { libmimalloc_sys::mi_is_in_heap_region(ptr.cast()) }
     }
 }
 
@@ -54,51 +70,27 @@ impl Default for ByTransport {
     }
 }
 
-// SAFETY: every block is freed and reallocated by the allocator that handed it out (the
-// ownership test above), and each of the two is a correct `GlobalAlloc`.
+// SAFETY: every block is freed and reallocated by the allocator that handed it out
+// (`owner_of`), and each of the two is a correct `GlobalAlloc`.
 unsafe impl GlobalAlloc for ByTransport {
     unsafe fn alloc(&self, layout: Layout) -> *mut u8 {
         // SAFETY: the caller's layout, passed on.
-        unsafe {
-            if self.caching() {
-                mimalloc::MiMalloc.alloc(layout)
-            } else {
-                System.alloc(layout)
-            }
-        }
+        unsafe { self.for_new_blocks().alloc(layout) }
     }
 
     unsafe fn alloc_zeroed(&self, layout: Layout) -> *mut u8 {
         // SAFETY: the caller's layout, passed on.
-        unsafe {
-            if self.caching() {
-                mimalloc::MiMalloc.alloc_zeroed(layout)
-            } else {
-                System.alloc_zeroed(layout)
-            }
-        }
+        unsafe { self.for_new_blocks().alloc_zeroed(layout) }
     }
 
     unsafe fn dealloc(&self, ptr: *mut u8, layout: Layout) {
         // SAFETY: `ptr` goes back to the allocator that handed it out.
-        unsafe {
-            if self.mimalloc_owns(ptr) {
-                mimalloc::MiMalloc.dealloc(ptr, layout)
-            } else {
-                System.dealloc(ptr, layout)
-            }
-        }
+        unsafe { self.owner_of(ptr).dealloc(ptr, layout) }
     }
 
     unsafe fn realloc(&self, ptr: *mut u8, layout: Layout, new_size: usize) -> *mut u8 {
         // SAFETY: `ptr` is resized by the allocator that handed it out.
-        unsafe {
-            if self.mimalloc_owns(ptr) {
-                mimalloc::MiMalloc.realloc(ptr, layout, new_size)
-            } else {
-                System.realloc(ptr, layout, new_size)
-            }
-        }
+        unsafe { self.owner_of(ptr).realloc(ptr, layout, new_size) }
     }
 }
 
