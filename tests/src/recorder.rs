@@ -78,6 +78,8 @@ pub struct Answer {
     pub status: u16,
     pub content_type: String,
     pub body: Vec<u8>,
+    /// A `Location` header (redirects).
+    pub location: Option<String>,
 }
 
 impl Answer {
@@ -104,6 +106,7 @@ impl Answer {
                 "message": message, "data": data,
             }))
             .unwrap_or_default(),
+            location: None,
         }
     }
 
@@ -112,6 +115,19 @@ impl Answer {
             status,
             content_type: content_type.into(),
             body: body.into(),
+            location: None,
+        }
+    }
+
+    /// A redirect to `location`, with the small HTML page web servers send along.
+    pub fn redirect(status: u16, location: &str) -> Answer {
+        Answer {
+            location: Some(location.into()),
+            ..Answer::raw(
+                status,
+                "text/html",
+                format!("<html><body><a href=\"{location}\">moved</a></body></html>"),
+            )
         }
     }
 }
@@ -202,5 +218,13 @@ async fn handle(
         Answer::ok(data)
     });
     let status = StatusCode::from_u16(answer.status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
-    (status, [("content-type", answer.content_type)], answer.body).into_response()
+    let mut response =
+        (status, [("content-type", answer.content_type)], answer.body).into_response();
+    if let Some(location) = answer
+        .location
+        .and_then(|l| axum::http::HeaderValue::from_str(&l).ok())
+    {
+        response.headers_mut().insert("location", location);
+    }
+    response
 }

@@ -197,6 +197,41 @@ async fn closed_port_fails_tcp() {
 }
 
 #[tokio::test(flavor = "multi_thread")]
+async fn a_redirect_is_reported_with_where_it_points_and_not_followed() {
+    use tests::recorder::{Answer, Recorder};
+    // A webGUI that sends http:// to https:// (here: to another loopback server, which must
+    // see nothing: the key would go along).
+    let webgui = Recorder::start().await;
+    let elsewhere = Recorder::start().await;
+    let target = format!("{}/api/v2/system/version", elsewhere.url());
+    webgui.answer(
+        "GET",
+        "/api/v2/system/version",
+        Answer::redirect(302, &target),
+    );
+    let key = "ab".repeat(24);
+    let d = doctor(&[
+        ("PFSENSE_HOST", webgui.url().as_str()),
+        ("PFSENSE_API_KEY", key.as_str()),
+    ]);
+    assert_ne!(d.code, 0);
+    assert_eq!(d.status("rest api"), "FAIL");
+    assert!(
+        d.line("rest api")
+            .contains(&format!("HTTP 302, a redirect to {target}")),
+        "{}",
+        d.stdout
+    );
+    assert!(d.stdout.contains("set PFSENSE_HOST to the address"));
+    assert!(!d.stdout.contains(&key), "the key never shows");
+    assert!(!webgui.requests().is_empty());
+    assert!(
+        elsewhere.requests().is_empty(),
+        "nothing followed the redirect"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread")]
 async fn wrong_credentials_fail_authentication_and_name_what_works() {
     let (emu, _state) = emulator(true, None).await;
     let mut env = key_env(&emu);

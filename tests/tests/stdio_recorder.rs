@@ -536,6 +536,40 @@ async fn odd_answers_become_clear_results() {
 }
 
 #[tokio::test]
+async fn redirects_are_reported_not_followed() {
+    let rec = Recorder::start().await;
+    // Where the redirect points: it must not see a request (the API key would go along).
+    let elsewhere = Recorder::start().await;
+    let target = format!("{}/api/v2/status/system", elsewhere.url());
+    rec.answer(
+        "GET",
+        "/api/v2/status/system",
+        Answer::redirect(301, &target),
+    );
+    let s = session(&rec, &[], &[]).await;
+    let r = s
+        .call("pfsense_get_status_system", json!({}))
+        .await
+        .unwrap();
+    assert!(is_error(&r));
+    assert!(
+        text(&r).contains(&format!("HTTP 301 with a redirect to {target}"))
+            && text(&r).contains("does not follow redirects")
+            && text(&r).contains("PFSENSE_HOST"),
+        "{}",
+        text(&r)
+    );
+    assert_eq!(structured(&r)["error"]["http_status"], 301);
+    assert!(!text(&r).contains(KEY), "the key never shows");
+    assert_eq!(rec.requests().len(), 1, "a redirect is not retried");
+    assert!(
+        elsewhere.requests().is_empty(),
+        "nothing followed the redirect"
+    );
+    s.close().await;
+}
+
+#[tokio::test]
 async fn basic_only_operations_need_basic_credentials() {
     let rec = Recorder::start().await;
     let s = session(&rec, &[], &[]).await;

@@ -178,6 +178,23 @@ impl fmt::Display for CallError {
 
 impl std::error::Error for CallError {}
 
+/// A redirect the firewall answered, described for an error (`None` for any other status).
+/// Redirects are not followed: reqwest keeps a custom header such as `X-API-Key` on a redirect
+/// to another host, so following one would hand the API key to wherever it points; and a
+/// webGUI that redirects http:// to https:// is fixed once in PFSENSE_HOST, not on every call.
+pub fn redirect_target(status: u16, headers: &reqwest::header::HeaderMap) -> Option<String> {
+    if !(300..400).contains(&status) {
+        return None;
+    }
+    let location = headers
+        .get(reqwest::header::LOCATION)
+        .and_then(|v| v.to_str().ok());
+    Some(match location {
+        Some(l) => format!("a redirect to {l}"),
+        None => "a redirect without a Location".into(),
+    })
+}
+
 /// Largest response body read (status logs and state tables can be big).
 const MAX_BODY_BYTES: usize = 64 * 1024 * 1024;
 /// Renew a JWT this long before it expires.
@@ -256,6 +273,7 @@ impl Client {
             .connect_timeout(config.connect_timeout)
             .user_agent(concat!("pfsense-mcp/", env!("CARGO_PKG_VERSION")))
             .no_proxy()
+            .redirect(reqwest::redirect::Policy::none())
             .build()
             .map_err(|e| format!("cannot build the HTTP client: {e}"))?;
         Ok(Client {
@@ -457,9 +475,24 @@ impl Client {
             .get(reqwest::header::RETRY_AFTER)
             .and_then(|v| v.to_str().ok())
             .and_then(|v| crate::resilience::parse_retry_after(v, std::time::SystemTime::now()));
+        let redirect = redirect_target(status, response.headers());
         let bytes = read_limited(response)
             .await
             .map_err(|e| self.transport_failure(e, timeout))?;
+        if let Some(location) = redirect {
+            return Err(Failed {
+                error: CallError::NotJson {
+                    http_status: status,
+                    content_type: location,
+                    snippet: snippet(&String::from_utf8_lossy(&bytes)),
+                },
+                failure: Some(AttemptFailure::Status {
+                    status,
+                    response_id: None,
+                }),
+                retry_after: None,
+            });
+        }
         tracing::debug!(
             tool = def.name,
             status,

@@ -472,6 +472,8 @@ fn http_client(target: &Target) -> Result<reqwest::Client, String> {
         .connect_timeout(target.timeout)
         .user_agent(concat!("pfsense-mcp-doctor/", env!("CARGO_PKG_VERSION")))
         .no_proxy()
+        // As the server's client: a redirect is reported, never followed with the credentials.
+        .redirect(reqwest::redirect::Policy::none())
         .build()
         .map_err(|e| format!("cannot build the HTTP client: {e}"))
 }
@@ -574,6 +576,12 @@ impl Prober {
             }
         };
         let status = response.status().as_u16();
+        if let Some(redirect) = crate::client::redirect_target(status, response.headers()) {
+            return Answer::NotJson {
+                status,
+                snippet: redirect,
+            };
+        }
         let body = response.bytes().await.unwrap_or_default();
         match serde_json::from_slice::<Value>(&body) {
             Ok(v) if v.get("response_id").is_some() || v.get("code").is_some() => Answer::Json {
@@ -632,6 +640,13 @@ fn api_blocker(answer: &Answer) -> Option<Check> {
             ),
             _ => None,
         },
+        Answer::NotJson {
+            status: status @ 300..=399,
+            snippet,
+        } => Some(
+            Check::new(NAME, Status::Fail, format!("{AUTH_PROBE} answered HTTP {status}, {snippet}: pfsense-mcp does not follow redirects, since the credentials would go along"))
+                .fix("set PFSENSE_HOST to the address the firewall serves the API on (the redirect's scheme, host and port)"),
+        ),
         Answer::NotJson { .. } => Some(
             Check::new(NAME, Status::Fail, format!("the answer is not the REST API's: {}", answer.summary()))
                 .fix("check that PFSENSE_HOST points at the pfSense webGUI (scheme, host and port) and not at a proxy or another service"),

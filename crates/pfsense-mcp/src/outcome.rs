@@ -394,7 +394,9 @@ pub fn failure(def: &ToolDef, call_error: &CallError) -> CallToolResult {
             content_type,
             snippet,
         } => {
-            let hint = if *http_status == 404 {
+            let hint = if (300..400).contains(http_status) {
+                "pfsense-mcp does not follow redirects (the credentials would go along to wherever they point): set PFSENSE_HOST to the address the firewall serves the API on, e.g. https:// when its webGUI redirects http:// there."
+            } else if *http_status == 404 {
                 "The URL is not an API endpoint on this firewall: is the REST API package installed, and is it v2 (the tools were generated from a v2 spec)?"
             } else if *http_status >= 500 {
                 "The firewall or a proxy in front of it failed; retry, and check the firewall's logs."
