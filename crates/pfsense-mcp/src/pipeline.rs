@@ -204,7 +204,7 @@ impl Run<'_> {
             Err(e) => {
                 tracing::info!(tool = def.name, error = %e, "call failed");
                 // A 404 from a tool the box's pfrest lacks names both versions.
-                crate::version::failure(&self.client, def, &e).await
+                Box::pin(crate::version::failure(&self.client, def, &e)).await
             }
         }
     }
