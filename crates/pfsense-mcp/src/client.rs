@@ -831,7 +831,11 @@ pub fn interpret(
             preamble: None,
         });
     }
-    let text = String::from_utf8_lossy(&bytes);
+    // Valid UTF-8 (the usual case) is checked by the faster validator, without a copy.
+    let text = match std::str::from_utf8(&bytes) {
+        Ok(text) => std::borrow::Cow::Borrowed(text),
+        Err(_) => String::from_utf8_lossy(&bytes),
+    };
     let Some((preamble, value)) = split_preamble(&text) else {
         return Err(CallError::NotJson {
             http_status: status,

@@ -463,11 +463,18 @@ pub fn action_risk(method: Method, rel_path: &str) -> Option<(Risk, &'static str
 /// Whether a field name denotes a secret: named in [`SENSITIVE_FIELD_NAMES`], or caught by the
 /// word rules. Every field the spec or pfrest marks secret is caught (tested against the spec).
 pub fn is_sensitive_field(name: &str) -> bool {
-    let lower = name.to_ascii_lowercase();
-    if SENSITIVE_FIELD_NAMES.contains(&lower.as_str()) {
+    // Every key of every result passes through here, and API field names are nearly always
+    // lower case already: no copy for them.
+    let lower: std::borrow::Cow<'_, str> = if name.bytes().any(|b| b.is_ascii_uppercase()) {
+        name.to_ascii_lowercase().into()
+    } else {
+        name.into()
+    };
+    let lower = lower.as_ref();
+    if SENSITIVE_FIELD_NAMES.contains(&lower) {
         return true;
     }
-    if NOT_SENSITIVE_FIELDS.contains(&lower.as_str()) {
+    if NOT_SENSITIVE_FIELDS.contains(&lower) {
         return false;
     }
     lower.split('_').any(|word| {

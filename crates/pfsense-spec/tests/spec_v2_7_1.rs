@@ -761,6 +761,10 @@ fn every_spec_or_pfrest_secret_is_caught_by_the_name_rule() {
             .sensitive
     );
     assert!(!tables::is_sensitive_field("use_tls"));
+    // Case does not matter (most names are lower case and go unlowered).
+    assert!(tables::is_sensitive_field("Auth_Pass"));
+    assert!(tables::is_sensitive_field("PRESHAREDKEY"));
+    assert!(!tables::is_sensitive_field("Use_TLS"));
     // Write-only fields that are no secret stay visible.
     let ping = post("/api/v2/diagnostics/ping");
     assert!(!ping.arg("host").unwrap().sensitive);

@@ -200,6 +200,14 @@ const BIDI_CONTROLS: &[char] = &[
 /// tabs excepted) and bidirectional controls written as `\u{…}` escapes.
 /// Borrowed as it is when nothing needs escaping: every tool result's text passes through here.
 pub fn printable(text: &str) -> Cow<'_, str> {
+    // Printable ASCII, line breaks and tabs: a byte scan the compiler vectorises (decoding
+    // each character was 2% of a read's instructions under callgrind).
+    if text
+        .bytes()
+        .all(|b| (b' '..0x7f).contains(&b) || b == b'\n' || b == b'\t')
+    {
+        return Cow::Borrowed(text);
+    }
     let Some(first) = text.find(needs_escape) else {
         return Cow::Borrowed(text);
     };
@@ -325,5 +333,11 @@ mod tests {
             "allow\\u{202e}yned\\u{0000} x\\u{001b}[2J\nnext\tline"
         );
         assert_eq!(printable("plain text, ünïcode"), "plain text, ünïcode");
+        // DEL is a control character too, at the edge of the ASCII fast path.
+        assert_eq!(printable("a\u{7f}b\r"), "a\\u{007f}b\\u{000d}");
+        assert!(matches!(
+            printable("{\"plain\": \"ASCII ~\"}\n\tnext"),
+            Cow::Borrowed(_)
+        ));
     }
 }
