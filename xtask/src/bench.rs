@@ -41,6 +41,14 @@ pub struct Args {
     /// the bare server's) and replace them in the existing report.
     #[arg(long)]
     http_only: bool,
+    /// Count only the HTTP instructions per read call under callgrind (pfsense-mcp as a user
+    /// runs it, the bare server, the bare server with a GET per call: needs valgrind) and put
+    /// that row in the existing report. Noise-free where CPU time on a shared machine is not.
+    #[arg(long, conflicts_with_all = ["http_only", "list_only", "build"])]
+    instructions: bool,
+    /// Read calls counted per server with --instructions (beyond the 200 of the base run).
+    #[arg(long, default_value_t = 1000)]
+    instruction_calls: usize,
     /// Measure only tools/list (full and compact mode: bytes, tokens in o200k and in Claude's
     /// legacy tokenizer, time) and replace those two rows in the existing report.
     #[arg(long, conflicts_with = "http_only")]
@@ -424,23 +432,17 @@ const BIG_AUDIT_ENTRIES: u64 = 200_000;
 /// seconds).
 const CPU_ROUNDS: u64 = 3;
 
-/// The HTTP server CPU per call of pfsense-mcp as a user runs it (`--http` to a firewall in
-/// another process, audit log and journal file on), of the same with `--sandbox` (the
-/// emulator inside the server process, its CPU counted as the server's), and of the bare rmcp
-/// server, each under the same clients; as a report row.
-async fn cpu_per_call_row(
-    binary: &Path,
-    bare: &Path,
-    debug: bool,
-    clients: usize,
-    seconds: u64,
-) -> Result<String> {
-    use crate::bench_http::{EmulatorProcess, HttpLoad, HttpServer, run};
-    let bare_fetch = &build_binary("xtask", "bare-mcp-fetch", debug)?;
-    let emulator = &build_binary("pfsense-emulator", "pfsense-emulator", debug)?;
-    let firewall = EmulatorProcess::start(emulator, &root().join("openapi-spec.json"))?;
-    let user_home = crate::bench_cost::StateHome::new("http-user")?;
-    let sandbox_home = crate::bench_cost::StateHome::new("http-sandbox")?;
+/// The two yardsticks beside the server: the bare rmcp server, and the same making the read
+/// tools' GETs to `firewall` (HTTPS, API key).
+fn yardsticks<'a>(
+    bare: &'a Path,
+    bare_fetch: &'a Path,
+    firewall: &crate::bench_http::EmulatorProcess,
+) -> (
+    crate::bench_http::HttpServer<'a>,
+    crate::bench_http::HttpServer<'a>,
+) {
+    use crate::bench_http::HttpServer;
     let fetch_server = HttpServer {
         program: bare_fetch,
         args: ["--http", "127.0.0.1:0"]
@@ -463,6 +465,58 @@ async fn cpu_per_call_row(
         tools: &["version"],
         companion: None,
     };
+    (fetch_server, bare_server)
+}
+
+/// User-space instructions per read call (callgrind) of pfsense-mcp as a user runs it, of the
+/// bare rmcp server and of the bare server with a GET per call; as a report row.
+async fn instructions_row(binary: &Path, bare: &Path, debug: bool, calls: usize) -> Result<String> {
+    use crate::bench_http::{EmulatorProcess, HttpServer, instructions_per_call};
+    let bare_fetch = &build_binary("xtask", "bare-mcp-fetch", debug)?;
+    let emulator = &build_binary("pfsense-emulator", "pfsense-emulator", debug)?;
+    let firewall = EmulatorProcess::start(emulator, &root().join("openapi-spec.json"))?;
+    let home = crate::bench_cost::StateHome::new("http-instructions")?;
+    let (fetch_server, bare_server) = yardsticks(bare, bare_fetch, &firewall);
+    let ours =
+        instructions_per_call(&HttpServer::user(binary, &firewall, home.home()), calls).await?;
+    let plain = instructions_per_call(&bare_server, calls).await?;
+    let fetch = instructions_per_call(&fetch_server, calls).await?;
+    let k = |n: f64| format!("{:.0}k", n / 1000.0);
+    eprintln!(
+        "HTTP instructions per call: ours {}, bare {}, bare with a GET per call {}",
+        k(ours),
+        k(plain),
+        k(fetch)
+    );
+    Ok(format!(
+        "| HTTP instructions per call (user space, `valgrind --tool=callgrind`; one client on one session, the server's tools in turn; the count of a run of {base} + {calls} calls minus that of {base} calls, over {calls}): `--http` as a user runs it / bare rmcp server / bare rmcp server with a GET per call | {o} / {p} / {f}: {x:.2}× the bare server, {y:.2}× the bare server with a GET per call (the count repeats to about 0.1%; it leaves out the kernel's share, about the same for all three) | |\n",
+        base = crate::bench_http::INSTRUCTIONS_BASE_CALLS,
+        o = k(ours),
+        p = k(plain),
+        f = k(fetch),
+        x = ours / plain.max(1.0),
+        y = ours / fetch.max(1.0),
+    ))
+}
+
+/// The HTTP server CPU per call of pfsense-mcp as a user runs it (`--http` to a firewall in
+/// another process, audit log and journal file on), of the same with `--sandbox` (the
+/// emulator inside the server process, its CPU counted as the server's), and of the bare rmcp
+/// server, each under the same clients; as a report row.
+async fn cpu_per_call_row(
+    binary: &Path,
+    bare: &Path,
+    debug: bool,
+    clients: usize,
+    seconds: u64,
+) -> Result<String> {
+    use crate::bench_http::{EmulatorProcess, HttpLoad, HttpServer, run};
+    let bare_fetch = &build_binary("xtask", "bare-mcp-fetch", debug)?;
+    let emulator = &build_binary("pfsense-emulator", "pfsense-emulator", debug)?;
+    let firewall = EmulatorProcess::start(emulator, &root().join("openapi-spec.json"))?;
+    let user_home = crate::bench_cost::StateHome::new("http-user")?;
+    let sandbox_home = crate::bench_cost::StateHome::new("http-sandbox")?;
+    let (fetch_server, bare_server) = yardsticks(bare, bare_fetch, &firewall);
     // The servers take turns, round after round, so that a slow minute of a shared machine
     // falls on all of them alike (runs one after the other differed by a third).
     let per_round = (seconds / CPU_ROUNDS).max(2);
@@ -605,6 +659,19 @@ async fn run_async(args: Args) -> Result<()> {
             String::new(),
         ),
     };
+    if args.instructions {
+        let bare = build_binary("xtask", "bare-mcp", args.debug)?;
+        let row =
+            instructions_row(&binary, &bare, args.debug, args.instruction_calls.max(1)).await?;
+        let path = root().join(&args.output);
+        let report = crate::bench_http::place_instructions_row(
+            &std::fs::read_to_string(&path).unwrap_or_default(),
+            &row,
+        );
+        std::fs::write(&path, &report)?;
+        println!("{row}");
+        return Ok(());
+    }
     if args.http_only {
         let clients = args.http_clients.max(1);
         let row = crate::bench_http::measure(&binary, clients, args.http_seconds).await?;
@@ -824,7 +891,14 @@ async fn run_async(args: Args) -> Result<()> {
             args.http_seconds,
         )
         .await?;
-        (rows, cpu_row)
+        // Counted only by `--instructions` (valgrind, minutes): the last count stays.
+        let instructions_row: String = std::fs::read_to_string(root().join(&args.output))
+            .unwrap_or_default()
+            .lines()
+            .find(|l| l.starts_with(crate::bench_http::INSTRUCTIONS_ROW_START))
+            .map(|l| format!("{l}\n"))
+            .unwrap_or_default();
+        (rows, format!("{cpu_row}{instructions_row}"))
     } else {
         // Not measured in this run (`--http-clients 0`): the last run's rows stay.
         (

@@ -247,6 +247,106 @@ async fn connect(url: &str, token: &str) -> Result<rmcp::service::RunningService
     Ok(().serve(transport).await?)
 }
 
+/// How the instructions-per-call row starts.
+pub const INSTRUCTIONS_ROW_START: &str = "| HTTP instructions per call";
+
+/// Calls of the shorter callgrind run: what the longer run does beyond it is `calls` calls.
+pub const INSTRUCTIONS_BASE_CALLS: usize = 200;
+
+/// User-space instructions per call of `server` under callgrind: one client on one session
+/// calling the server's tools in turn, once `INSTRUCTIONS_BASE_CALLS` times and once `calls`
+/// more; the difference over `calls` (start-up, the session and shutdown cancel out). Unlike
+/// CPU time on a shared machine, the count repeats to about 0.1%.
+pub async fn instructions_per_call(server: &HttpServer<'_>, calls: usize) -> Result<f64> {
+    let base = instructions(server, INSTRUCTIONS_BASE_CALLS).await?;
+    let long = instructions(server, INSTRUCTIONS_BASE_CALLS + calls).await?;
+    Ok(long.saturating_sub(base) as f64 / calls.max(1) as f64)
+}
+
+/// The program named `name` on PATH.
+fn on_path(name: &str) -> Option<std::path::PathBuf> {
+    std::env::split_paths(&std::env::var_os("PATH")?)
+        .map(|dir| dir.join(name))
+        .find(|p| p.is_file())
+}
+
+/// Total user-space instructions of `server` (under `valgrind --tool=callgrind`) over start,
+/// `calls` tool calls and a SIGTERM.
+async fn instructions(server: &HttpServer<'_>, calls: usize) -> Result<u64> {
+    let valgrind =
+        on_path("valgrind").context("valgrind is not installed (apt-get install valgrind)")?;
+    let out = std::env::temp_dir().join(format!(
+        "pfsense-bench-callgrind-{}-{calls}.out",
+        std::process::id()
+    ));
+    let mut args = vec![
+        "--tool=callgrind".to_string(),
+        format!("--callgrind-out-file={}", out.display()),
+        server.program.display().to_string(),
+    ];
+    args.extend(server.args.iter().cloned());
+    let mut env = server.env.clone();
+    env.extend(std::env::var("PATH").ok().map(|p| ("PATH".to_string(), p)));
+    let wrapped = HttpServer {
+        program: &valgrind,
+        args,
+        env,
+        tools: server.tools,
+        companion: None,
+    };
+    let token = format!("bench-{}", "0123456789abcdef".repeat(3));
+    let (mut process, url) = start(&wrapped, &token)?;
+    let session = connect(&url, &token).await?;
+    for n in 0..calls {
+        let tool = server.tools[n % server.tools.len()];
+        let result = session
+            .peer()
+            .call_tool(CallToolRequestParams::new(tool.to_string()))
+            .await?;
+        if result.is_error == Some(true) {
+            bail!("{tool} failed under callgrind: {:?}", result.content);
+        }
+    }
+    let _ = session.cancel().await;
+    // SIGTERM: callgrind writes its counts when the program ends on a signal (a kill would not).
+    let pid = nix::unistd::Pid::from_raw(process.0.id() as i32);
+    nix::sys::signal::kill(pid, nix::sys::signal::Signal::SIGTERM)?;
+    process
+        .0
+        .wait()
+        .context("wait for the server under callgrind")?;
+    let counts = std::fs::read_to_string(&out).with_context(|| format!("read {}", out.display()));
+    let _ = std::fs::remove_file(&out);
+    counts?
+        .lines()
+        .find_map(|l| {
+            l.strip_prefix("summary:")
+                .or_else(|| l.strip_prefix("totals:"))
+        })
+        .and_then(|n| n.trim().parse().ok())
+        .context("callgrind wrote no instruction total")
+}
+
+/// `report` with the instructions row replaced, or put after the CPU-per-call row.
+pub fn place_instructions_row(report: &str, row: &str) -> String {
+    if report
+        .lines()
+        .any(|l| l.starts_with(INSTRUCTIONS_ROW_START))
+    {
+        return replace_row_starting(report, INSTRUCTIONS_ROW_START, row);
+    }
+    let mut out = String::new();
+    for line in report.lines() {
+        out.push_str(line);
+        out.push('\n');
+        if line.starts_with(CPU_ROW_START) {
+            out.push_str(row.trim_end());
+            out.push('\n');
+        }
+    }
+    out
+}
+
 /// Run the load, print it, and return its BENCHMARKS.md table row; any failed call is an error.
 pub async fn measure(binary: &Path, clients: usize, seconds: u64) -> Result<String> {
     let load = run(&HttpServer::sandbox(binary, None), clients, seconds.max(1)).await?;
@@ -441,5 +541,18 @@ mod tests {
         );
         let replaced = replace_row(&added, "| HTTP load: y | 2 |\n");
         assert!(replaced.contains("| HTTP load: y | 2 |") && !replaced.contains("HTTP load: x"));
+    }
+
+    #[test]
+    fn the_instructions_row_follows_the_cpu_row_then_replaces_itself() {
+        let report =
+            "| a | 1 |\n| HTTP server CPU per call: x | 2 |\n| b | 3 |\n\n| other table |\n";
+        let placed = place_instructions_row(report, "| HTTP instructions per call: 1 | 4 |\n");
+        assert_eq!(
+            placed,
+            "| a | 1 |\n| HTTP server CPU per call: x | 2 |\n| HTTP instructions per call: 1 | 4 |\n| b | 3 |\n\n| other table |\n"
+        );
+        let again = place_instructions_row(&placed, "| HTTP instructions per call: 2 | 5 |\n");
+        assert_eq!(again, placed.replace("call: 1 | 4", "call: 2 | 5"));
     }
 }
