@@ -175,6 +175,16 @@ impl Recorder {
             .insert((method.to_string(), path.to_string()), answer);
     }
 
+    /// Answer `GET path` with a redirect (`status`) to the same path on a recorder of its
+    /// own, started here: returned with the redirect's target, so a test can check that
+    /// nothing followed it (the credentials would have gone along).
+    pub async fn redirect_elsewhere(&self, path: &str, status: u16) -> (Recorder, String) {
+        let elsewhere = Recorder::start().await;
+        let target = format!("{}{path}", elsewhere.url());
+        self.answer("GET", path, Answer::redirect(status, &target));
+        (elsewhere, target)
+    }
+
     pub fn requests(&self) -> Vec<Recorded> {
         self.shared.lock().unwrap().requests.clone()
     }

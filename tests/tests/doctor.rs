@@ -198,17 +198,12 @@ async fn closed_port_fails_tcp() {
 
 #[tokio::test(flavor = "multi_thread")]
 async fn a_redirect_is_reported_with_where_it_points_and_not_followed() {
-    use tests::recorder::{Answer, Recorder};
     // A webGUI that sends http:// to https:// (here: to another loopback server, which must
     // see nothing: the key would go along).
-    let webgui = Recorder::start().await;
-    let elsewhere = Recorder::start().await;
-    let target = format!("{}/api/v2/system/version", elsewhere.url());
-    webgui.answer(
-        "GET",
-        "/api/v2/system/version",
-        Answer::redirect(302, &target),
-    );
+    let webgui = tests::recorder::Recorder::start().await;
+    let (elsewhere, target) = webgui
+        .redirect_elsewhere("/api/v2/system/version", 302)
+        .await;
     let key = "ab".repeat(24);
     let d = doctor(&[
         ("PFSENSE_HOST", webgui.url().as_str()),

@@ -538,14 +538,7 @@ async fn odd_answers_become_clear_results() {
 #[tokio::test]
 async fn redirects_are_reported_not_followed() {
     let rec = Recorder::start().await;
-    // Where the redirect points: it must not see a request (the API key would go along).
-    let elsewhere = Recorder::start().await;
-    let target = format!("{}/api/v2/status/system", elsewhere.url());
-    rec.answer(
-        "GET",
-        "/api/v2/status/system",
-        Answer::redirect(301, &target),
-    );
+    let (elsewhere, target) = rec.redirect_elsewhere("/api/v2/status/system", 301).await;
     let s = session(&rec, &[], &[]).await;
     let r = s
         .call("pfsense_get_status_system", json!({}))

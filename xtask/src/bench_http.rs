@@ -212,6 +212,11 @@ fn clock_ticks() -> u64 {
         .unwrap_or(100)
 }
 
+/// The bearer token the bench's servers are started with and its clients send.
+fn bench_token() -> String {
+    format!("bench-{}", "0123456789abcdef".repeat(3))
+}
+
 /// Start the server with a token; its /mcp URL (read from its "listening on URL" line).
 fn start(server: &HttpServer<'_>, token: &str) -> Result<(Server, String)> {
     let mut child = Command::new(server.program)
@@ -294,7 +299,7 @@ async fn instructions(server: &HttpServer<'_>, calls: usize) -> Result<u64> {
         tools: server.tools,
         companion: None,
     };
-    let token = format!("bench-{}", "0123456789abcdef".repeat(3));
+    let token = bench_token();
     let (mut process, url) = start(&wrapped, &token)?;
     let session = connect(&url, &token).await?;
     for n in 0..calls {
@@ -411,7 +416,7 @@ pub fn replace_row_starting(report: &str, start: &str, row: &str) -> String {
 }
 
 pub async fn run(server: &HttpServer<'_>, clients: usize, seconds: u64) -> Result<HttpLoad> {
-    let token = format!("bench-{}", "0123456789abcdef".repeat(3));
+    let token = bench_token();
     let (process, url) = start(server, &token)?;
     let pid = process.0.id();
     let companion = server.companion;
