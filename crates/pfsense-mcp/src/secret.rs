@@ -103,12 +103,17 @@ fn is_remembered(text: &str) -> bool {
     seen.iter().any(|v| v == text)
 }
 
+/// Whether any secret value is remembered (when none is, there is nothing to scrub).
+pub fn any_remembered() -> bool {
+    !SEEN.read().unwrap_or_else(|e| e.into_inner()).is_empty()
+}
+
 /// Scrub every string of a JSON value in place. An object key is replaced only when it is a
 /// secret as a whole: keys are field names, and scrubbing a short secret out of them (`motp`
 /// from `motp_enable`) would garble the object's shape rather than hide anything.
 pub fn scrub_value(value: &mut Value) {
     // Nothing remembered (most calls of most sessions): nothing to walk.
-    if SEEN.read().unwrap_or_else(|e| e.into_inner()).is_empty() {
+    if !any_remembered() {
         return;
     }
     scrub_value_with(value);

@@ -20,7 +20,9 @@
 //! A write or sync that fails fails every line it carried and the lines chained after them;
 //! the file is cut back and the chain goes on from the last line written before them.
 
-use serde_json::{Map, Value, json};
+use serde::Serialize;
+use serde_json::{Value, json};
+use std::borrow::Cow;
 use sha2::{Digest, Sha256};
 use std::fs::{File, OpenOptions};
 use std::io::{Read, Write};
@@ -240,28 +242,42 @@ fn digest_of(bytes: &[u8]) -> Value {
     json!({"omitted_bytes": bytes.len(), "sha256": sha256_hex(bytes)})
 }
 
-/// `value` with every string longer than [`MAX_VALUE_BYTES`] replaced by its length and hash.
-pub fn capped(value: &Value) -> Value {
-    match value {
-        Value::String(s) if s.len() > MAX_VALUE_BYTES => digest_of(s.as_bytes()),
-        Value::Array(items) => Value::Array(items.iter().map(capped).collect()),
-        Value::Object(m) => Value::Object(m.iter().map(|(k, v)| (k.clone(), capped(v))).collect()),
-        other => other.clone(),
+/// `value` with every string longer than [`MAX_VALUE_BYTES`] replaced by its length and hash;
+/// borrowed when no string is that long (nearly every call: a read's arguments and request).
+fn capped(value: &Value) -> Cow<'_, Value> {
+    fn too_long(value: &Value) -> bool {
+        match value {
+            Value::String(s) => s.len() > MAX_VALUE_BYTES,
+            Value::Array(items) => items.iter().any(too_long),
+            Value::Object(m) => m.values().any(too_long),
+            _ => false,
+        }
+    }
+    fn copy(value: &Value) -> Value {
+        match value {
+            Value::String(s) if s.len() > MAX_VALUE_BYTES => digest_of(s.as_bytes()),
+            Value::Array(items) => Value::Array(items.iter().map(copy).collect()),
+            Value::Object(m) => Value::Object(m.iter().map(|(k, v)| (k.clone(), copy(v))).collect()),
+            other => other.clone(),
+        }
+    }
+    if too_long(value) {
+        Cow::Owned(copy(value))
+    } else {
+        Cow::Borrowed(value)
     }
 }
 
 /// A message cut to [`MAX_VALUE_BYTES`] (on a character boundary).
-fn capped_message(message: &Option<String>) -> Value {
-    match message {
-        Some(m) if m.len() > MAX_VALUE_BYTES => {
-            let mut end = MAX_VALUE_BYTES;
-            while !m.is_char_boundary(end) {
-                end -= 1;
-            }
-            json!(format!("{}… ({} bytes in all)", &m[..end], m.len()))
-        }
-        other => json!(other),
+fn capped_message(message: &str) -> Cow<'_, str> {
+    if message.len() <= MAX_VALUE_BYTES {
+        return Cow::Borrowed(message);
     }
+    let mut end = MAX_VALUE_BYTES;
+    while !message.is_char_boundary(end) {
+        end -= 1;
+    }
+    Cow::Owned(format!("{}… ({} bytes in all)", &message[..end], message.len()))
 }
 
 /// The log moves aside once it reaches this size (`audit.jsonl` → `audit.jsonl.<last seq>`),
@@ -831,41 +847,61 @@ impl Drop for AuditLog {
 /// Bytes a line holds around its body: `{"seq":N,` and `,"prev":"<64 hex>"}` (with room).
 const LINE_FRAME_BYTES: usize = 128;
 
+/// The members of one line between `seq` and `prev`, in the order they are written.
+#[derive(Serialize)]
+struct LineBody<'a> {
+    time: Cow<'a, str>,
+    firewall: Cow<'a, str>,
+    tool: Cow<'a, str>,
+    caller: Cow<'a, str>,
+    outcome: Cow<'a, str>,
+    arguments: Cow<'a, Value>,
+    request: Cow<'a, Value>,
+    response_id: Option<Cow<'a, str>>,
+    change_id: Option<i64>,
+    message: Option<Cow<'a, str>>,
+}
+
 /// The fields of one line between `seq` and `prev` ("time" … "message") as JSON object
 /// members, without the braces; with `seq` and `prev` ([`line_text`]) within
-/// [`MAX_LINE_BYTES`]. Built before the line is chained, outside the log's lock.
+/// [`MAX_LINE_BYTES`]. Built before the line is chained, outside the log's lock. The entry is
+/// serialised where it lies: a line is written per call, reads included.
 fn line_body(entry: &Entry) -> Result<String, AuditError> {
-    let mut line = Map::new();
-    line.insert(
-        "time".into(),
-        json!(super::time::rfc3339(super::time::now_millis())),
-    );
-    line.insert("firewall".into(), json!(entry.firewall));
-    line.insert("tool".into(), json!(entry.tool));
-    line.insert("caller".into(), json!(entry.caller));
-    line.insert("outcome".into(), json!(entry.outcome.as_str()));
-    line.insert("arguments".into(), capped(&entry.arguments));
-    line.insert("request".into(), capped(&entry.request));
-    line.insert("response_id".into(), json!(entry.response_id));
-    line.insert("change_id".into(), json!(entry.change_id));
-    line.insert("message".into(), capped_message(&entry.message));
     // Secret values a call sent never reach the log, whichever field carries them.
-    let mut scrubbed = Value::Object(line);
-    crate::secret::scrub_value(&mut scrubbed);
-    let mut line = match scrubbed {
-        Value::Object(line) => line,
-        _ => Map::new(),
-    };
-    let mut text = serde_json::to_string(&line)?;
-    if text.len() + LINE_FRAME_BYTES > MAX_LINE_BYTES {
-        for key in ["arguments", "request"] {
-            let whole = serde_json::to_vec(&line[key])?;
-            line.insert(key.into(), digest_of(&whole));
+    use crate::secret::scrub as text;
+    fn value(v: &Value) -> Cow<'_, Value> {
+        let mut v = capped(v);
+        if crate::secret::any_remembered() {
+            crate::secret::scrub_value(v.to_mut());
         }
-        text = serde_json::to_string(&line)?;
+        v
+    }
+    let time = super::time::rfc3339(super::time::now_millis());
+    let mut line = LineBody {
+        time: Cow::Owned(text(&time).into_owned()),
+        firewall: text(&entry.firewall),
+        tool: text(&entry.tool),
+        caller: text(&entry.caller),
+        outcome: text(entry.outcome.as_str()),
+        arguments: value(&entry.arguments),
+        request: value(&entry.request),
+        response_id: entry.response_id.as_deref().map(text),
+        change_id: entry.change_id,
+        message: entry.message.as_deref().map(|m| match capped_message(m) {
+            Cow::Borrowed(m) => text(m),
+            Cow::Owned(m) => Cow::Owned(text(&m).into_owned()),
+        }),
+    };
+    let mut body = serde_json::to_string(&line)?;
+    if body.len() + LINE_FRAME_BYTES > MAX_LINE_BYTES {
+        line.arguments = Cow::Owned(digest_of(&serde_json::to_vec(&line.arguments)?));
+        line.request = Cow::Owned(digest_of(&serde_json::to_vec(&line.request)?));
+        body = serde_json::to_string(&line)?;
     }
     // `{…}` → `…`: the object always has members.
-    Ok(text[1..text.len() - 1].to_string())
+    body.pop();
+    body.remove(0);
+    Ok(body)
 }
 
 /// The JSON text of one line (no newline): `seq`, the body, `prev`.
@@ -989,6 +1025,70 @@ impl Chain {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use serde_json::Map;
+
+    /// A line's members after `time` (which changes), for the tests of [`line_body`].
+    fn body_after_time(entry: &Entry) -> String {
+        let body = line_body(entry).unwrap();
+        let rest = body.strip_prefix("\"time\":\"").unwrap();
+        let (time, rest) = rest.split_once("\",").unwrap();
+        assert_eq!(time.len(), "2026-12-04T17:00:00.000Z".len(), "{time}");
+        rest.to_string()
+    }
+
+    #[test]
+    fn a_line_body_holds_the_entry_in_order_with_long_values_capped_and_secrets_scrubbed() {
+        crate::secret::remember("Line-Body-Secret-5e1d");
+        let mut entry = Entry::new(
+            "fw-ü",
+            "pfsense_update_user",
+            "http:Line-Body-Secret-5e1d",
+            Outcome::Executed,
+        );
+        entry.arguments = json!({
+            "descr": "quote \" and Line-Body-Secret-5e1d",
+            "long": "x".repeat(MAX_VALUE_BYTES + 1),
+            "nested": [{"short": "y".repeat(MAX_VALUE_BYTES), "n": 1.5}],
+            "Line-Body-Secret-5e1d": true,
+        });
+        entry.request = json!({"method": "PATCH", "path": "/api/v2/user"});
+        entry.response_id = Some("SUCCESS".into());
+        entry.change_id = Some(7);
+        entry.message = Some(format!("{}é", "m".repeat(MAX_VALUE_BYTES - 1)));
+        let expected = format!(
+            "\"firewall\":\"fw-ü\",\"tool\":\"pfsense_update_user\",\"caller\":\"http:<redacted>\",\"outcome\":\"executed\",\"arguments\":{{\"descr\":\"quote \\\" and <redacted>\",\"long\":{{\"omitted_bytes\":2049,\"sha256\":\"{}\"}},\"nested\":[{{\"short\":\"{}\",\"n\":1.5}}],\"<redacted>\":true}},\"request\":{{\"method\":\"PATCH\",\"path\":\"/api/v2/user\"}},\"response_id\":\"SUCCESS\",\"change_id\":7,\"message\":\"{}… (2049 bytes in all)\"",
+            sha256_hex("x".repeat(MAX_VALUE_BYTES + 1).as_bytes()),
+            "y".repeat(MAX_VALUE_BYTES),
+            "m".repeat(MAX_VALUE_BYTES - 1),
+        );
+        assert_eq!(body_after_time(&entry), expected);
+        // Nothing set: nulls, in the same order.
+        let bare = Entry::new("fw", "t", "stdio", Outcome::Refused);
+        assert_eq!(
+            body_after_time(&bare),
+            "\"firewall\":\"fw\",\"tool\":\"t\",\"caller\":\"stdio\",\"outcome\":\"refused\",\"arguments\":null,\"request\":null,\"response_id\":null,\"change_id\":null,\"message\":null"
+        );
+    }
+
+    #[test]
+    fn a_line_over_the_limit_records_its_arguments_and_request_by_hash() {
+        let mut entry = Entry::new("fw", "t", "stdio", Outcome::Executed);
+        let args: Map<String, Value> = (0..40)
+            .map(|i| (format!("f{i}"), json!("z".repeat(MAX_VALUE_BYTES))))
+            .collect();
+        entry.arguments = Value::Object(args);
+        entry.request = json!({"method": "POST"});
+        let whole_args = serde_json::to_vec(&entry.arguments).unwrap();
+        assert_eq!(
+            body_after_time(&entry),
+            format!(
+                "\"firewall\":\"fw\",\"tool\":\"t\",\"caller\":\"stdio\",\"outcome\":\"executed\",\"arguments\":{{\"omitted_bytes\":{},\"sha256\":\"{}\"}},\"request\":{{\"omitted_bytes\":17,\"sha256\":\"{}\"}},\"response_id\":null,\"change_id\":null,\"message\":null",
+                whole_args.len(),
+                sha256_hex(&whole_args),
+                sha256_hex(br#"{"method":"POST"}"#),
+            )
+        );
+    }
 
     fn log_with(n: usize) -> (tempfile::TempDir, PathBuf) {
         let dir = tempfile::tempdir().unwrap();
