@@ -134,11 +134,22 @@ pub fn shape(paging: &Paging, data: Value, budget_tokens: usize) -> Shaped {
         let end = paging.offset + page.len() as u64;
         (page, (end < total).then_some(end), Some(total))
     };
+    // The page's compact JSON, written once: `ends[i]` is where item i ends (its comma and
+    // the items before it included), so a cut page's text is a prefix of it.
+    let mut json = vec![b'['];
+    let mut ends = Vec::with_capacity(page.len());
+    for (i, item) in page.iter().enumerate() {
+        if i > 0 {
+            json.push(b',');
+        }
+        // Writing a `Value` to memory cannot fail.
+        let _ = serde_json::to_writer(&mut json, item);
+        ends.push(json.len());
+    }
     // Cut to the budget.
-    let texts: Vec<String> = page.iter().map(Value::to_string).collect();
     let mut cut = false;
     loop {
-        let size: usize = texts[..page.len()].iter().map(|t| t.len() + 1).sum();
+        let size = page.len().checked_sub(1).map_or(0, |last| ends[last]);
         if size <= budget_chars || page.len() <= 1 {
             break;
         }
@@ -146,8 +157,10 @@ pub fn shape(paging: &Paging, data: Value, budget_tokens: usize) -> Shaped {
         page.truncate(keep.max(1).min(page.len() - 1));
         cut = true;
     }
-    // The array's compact JSON is its items' joined by commas.
-    let text = format!("[{}]", texts[..page.len()].join(","));
+    json.truncate(page.len().checked_sub(1).map_or(1, |last| ends[last]));
+    json.push(b']');
+    // serde_json writes UTF-8.
+    let text = String::from_utf8(json).unwrap_or_default();
     let returned = page.len() as u64;
     if !paging.list && !cut {
         return Shaped {
@@ -292,6 +305,15 @@ mod tests {
         let (data, info) = shape_checked(&p, items(1000), 200);
         let n = data.as_array().unwrap().len();
         assert!(n < 1000 && n > 0);
+        // 20 items of 32 or 34 characters: 680 with the commas and the bracket, over the
+        // 400 of 100 tokens; 20 × 400 / 680 × 0.95 = 11.2 → 11 items, 365 characters.
+        let (data, _) = shape_checked(&p, items(20), 100);
+        assert_eq!(data.as_array().unwrap().len(), 11);
+        // Never less than one item, and an empty page is `[]`.
+        let (data, _) = shape_checked(&p, items(10), 1);
+        assert_eq!(data.as_array().unwrap().len(), 1);
+        let (data, _) = shape_checked(&p, items(0), 1);
+        assert_eq!(data, json!([]));
         assert!(
             info.unwrap()["next"]
                 .as_str()
