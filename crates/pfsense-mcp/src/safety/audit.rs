@@ -22,8 +22,8 @@
 
 use serde::Serialize;
 use serde_json::{Value, json};
-use std::borrow::Cow;
 use sha2::{Digest, Sha256};
+use std::borrow::Cow;
 use std::fs::{File, OpenOptions};
 use std::io::{Read, Write};
 use std::path::{Path, PathBuf};
@@ -257,7 +257,9 @@ fn capped(value: &Value) -> Cow<'_, Value> {
         match value {
             Value::String(s) if s.len() > MAX_VALUE_BYTES => digest_of(s.as_bytes()),
             Value::Array(items) => Value::Array(items.iter().map(copy).collect()),
-            Value::Object(m) => Value::Object(m.iter().map(|(k, v)| (k.clone(), copy(v))).collect()),
+            Value::Object(m) => {
+                Value::Object(m.iter().map(|(k, v)| (k.clone(), copy(v))).collect())
+            }
             other => other.clone(),
         }
     }
@@ -277,7 +279,11 @@ fn capped_message(message: &str) -> Cow<'_, str> {
     while !message.is_char_boundary(end) {
         end -= 1;
     }
-    Cow::Owned(format!("{}… ({} bytes in all)", &message[..end], message.len()))
+    Cow::Owned(format!(
+        "{}… ({} bytes in all)",
+        &message[..end],
+        message.len()
+    ))
 }
 
 /// The log moves aside once it reaches this size (`audit.jsonl` → `audit.jsonl.<last seq>`),
