@@ -46,7 +46,7 @@ pub struct Cli {
     pub serve: ServeArgs,
 }
 
-/// Everything the server uses (no subcommand, or `serve`).
+// Everything the server uses (no subcommand, or `serve`).
 #[derive(Debug, Args)]
 pub struct ServeArgs {
     #[command(flatten)]
@@ -74,7 +74,7 @@ pub struct ServeArgs {
     pub result_budget: usize,
 }
 
-/// Which firewall(s): the sandbox, a config file, or the connection flags.
+// Which firewall(s): the sandbox, a config file, or the connection flags.
 #[derive(Debug, Args)]
 pub struct TargetArgs {
     /// Several named firewalls from a TOML file, each with its own credentials source and
@@ -90,7 +90,12 @@ pub struct TargetArgs {
     pub sandbox: bool,
 }
 
+// `defer`: a start without a subcommand (how MCP clients start the server) does not define
+// the subcommands' arguments (see `parse_from`). The `Args` structs flattened into them carry
+// no doc comment (a plain comment instead): a deferred flatten would put it over the
+// subcommand's description.
 #[derive(Debug, Subcommand)]
+#[command(defer = true)]
 pub enum Command {
     /// Serve MCP over stdio (the default), or over HTTP with --http.
     Serve(Box<ServeArgs>),
@@ -255,6 +260,16 @@ pub fn parse() -> Result<Cli, clap::Error> {
 pub fn parse_from(args: impl IntoIterator<Item = std::ffi::OsString>) -> Result<Cli, clap::Error> {
     let mut cmd = command();
     let args = subcommand_first(&cmd, args.into_iter().collect());
+    // Subcommands are defined when one is used (`Command`'s `defer`: defining them all was a
+    // fifth of a start's instructions). When one may be (a word first), all are defined here,
+    // so that their arguments read the old variable names too.
+    if args
+        .get(1)
+        .is_some_and(|a| !a.to_string_lossy().starts_with('-'))
+    {
+        cmd.build();
+        cmd = with_old_env_names(cmd);
+    }
     for (old, new) in RENAMED_ENV {
         if std::env::var_os(old).is_some() {
             let effect = if std::env::var_os(new).is_some() {
@@ -495,7 +510,7 @@ pub fn clean_patterns(patterns: &[String]) -> Vec<String> {
 
 // ---- Safety (issue 5): audit log, journal, confirmation, rate limits, auto-revert ----
 
-/// Where the audit log and journal go, how changes are confirmed, rate limits, auto-revert.
+// Where the audit log and journal go, how changes are confirmed, rate limits, auto-revert.
 #[derive(Debug, Args)]
 pub struct SafetyArgs {
     /// Audit log file (JSON Lines, hash-chained; check it with `pfsense-mcp audit verify FILE`).
@@ -705,4 +720,32 @@ pub fn parse_base_url(host: &str, setting: &str) -> Result<url::Url, String> {
     base_url.set_path("/");
     base_url.set_query(None);
     Ok(base_url)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn subcommands_defined_late_keep_their_own_descriptions() {
+        let mut cmd = command();
+        cmd.build();
+        let about = |name: &str| {
+            cmd.find_subcommand(name)
+                .and_then(|c| c.get_about())
+                .map(|a| a.to_string())
+                .unwrap_or_default()
+        };
+        // Not the doc comment of an `Args` struct flattened into them.
+        for (name, start) in [
+            ("doctor", "Check the way to the firewall"),
+            ("serve", "Serve MCP over stdio"),
+            ("security-audit", "Audit the firewall's security"),
+        ] {
+            assert!(about(name).starts_with(start), "{name}: {}", about(name));
+        }
+        // And their arguments are there once defined.
+        let doctor = cmd.find_subcommand("doctor").unwrap();
+        assert!(doctor.get_arguments().any(|a| a.get_long() == Some("host")));
+    }
 }

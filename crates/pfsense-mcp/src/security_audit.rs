@@ -157,7 +157,7 @@ pub fn tool_result(report: &Report) -> Value {
     })
 }
 
-/// `pfsense-mcp security-audit`.
+// `pfsense-mcp security-audit`.
 #[derive(Debug, clap::Args)]
 pub struct SecurityAuditArgs {
     /// Report format.

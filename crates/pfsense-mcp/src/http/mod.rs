@@ -41,7 +41,7 @@ pub const DRAIN_TIMEOUT: Duration = Duration::from_secs(30);
 /// How long a shutdown then waits for connections to close.
 const CLOSE_TIMEOUT: Duration = Duration::from_secs(5);
 
-/// The streamable HTTP transport's settings.
+// The streamable HTTP transport's settings.
 #[derive(Debug, Args)]
 pub struct HttpArgs {
     /// Serve MCP over streamable HTTP at http://ADDR/mcp instead of stdio, e.g.
