@@ -599,7 +599,7 @@ mod tests {
                 "fw",
                 &crate::resilience::CallRecord {
                     tool: "t".into(),
-                    outcome: "ok".into(),
+                    outcome: "ok",
                     http_status: Some(200),
                     latency_ms: 1,
                     attempts: 1,
