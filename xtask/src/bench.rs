@@ -489,7 +489,7 @@ async fn instructions_row(binary: &Path, bare: &Path, debug: bool, calls: usize)
         k(fetch)
     );
     Ok(format!(
-        "| HTTP instructions per call (user space, `valgrind --tool=callgrind`; one client on one session, the server's tools in turn; the count of a run of {base} + {calls} calls minus that of {base} calls, over {calls}): `--http` as a user runs it / bare rmcp server / bare rmcp server with a GET per call | {o} / {p} / {f}: {x:.2}× the bare server, {y:.2}× the bare server with a GET per call (the count repeats to about 0.1%; it leaves out the kernel's share, about the same for all three) | |\n",
+        "| HTTP instructions per call (user space, `valgrind --tool=callgrind`; one client on one session, the server's tools in turn; the count of a run of {base} + {calls} calls minus that of {base} calls, over {calls}): `--http` as a user runs it / bare rmcp server / bare rmcp server with a GET per call | {o} / {p} / {f}: {x:.2}× the bare server, {y:.2}× the bare server with a GET per call (the count repeats to about 0.1%; it leaves out the kernel's share: the sockets, about the same for the server and the bare server with a GET, less for the bare server) | |\n",
         base = crate::bench_http::INSTRUCTIONS_BASE_CALLS,
         o = k(ours),
         p = k(plain),
