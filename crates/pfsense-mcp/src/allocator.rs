@@ -14,7 +14,13 @@
 //! (arguments, logging) come from glibc's allocator and may be freed after it: every free and
 //! reallocation goes to the allocator that owns the block (`mi_is_in_heap_region`, a page-map
 //! lookup), whatever the current choice.
+//!
+//! mimalloc is called through its C API, the plain calls (`mi_malloc`, `mi_free`) for every
+//! layout they align, rather than through the `mimalloc` crate's `GlobalAlloc`, which takes the
+//! aligned calls for every block: their general path cost 12k of a read's 451k instructions
+//! over HTTP (callgrind, 1,000 reads; BENCHMARKS.md, "Ninth session").
 
+use libmimalloc_sys as mi;
 use std::alloc::{GlobalAlloc, Layout, System};
 use std::sync::atomic::{AtomicBool, Ordering};
 
@@ -36,33 +42,32 @@ impl ByTransport {
         self.thread_caching.store(true, Ordering::Release);
     }
 
-    /// The allocator new blocks come from.
-    fn for_new_blocks(&self) -> &'static dyn GlobalAlloc {
-        if self.thread_caching.load(Ordering::Acquire) {
-            &mimalloc::MiMalloc
-        } else {
-            &System
-        }
-    }
-
-    /// The allocator that handed out `ptr`, which frees and resizes it.
-    fn owner_of(&self, ptr: *mut u8) -> &'static dyn GlobalAlloc {
-        if self.mimalloc_owns(ptr) {
-            &mimalloc::MiMalloc
-        } else {
-            &System
-        }
+    /// Whether new blocks come from mimalloc.
+    fn mimalloc_hands_out(&self) -> bool {
+        self.thread_caching.load(Ordering::Acquire)
     }
 
     /// Whether mimalloc owns `ptr`. Before the switch it owns nothing, and a server over stdio
     /// never pays for the lookup.
     fn mimalloc_owns(&self, ptr: *mut u8) -> bool {
-        self.thread_caching.load(Ordering::Acquire)
+        self.mimalloc_hands_out()
             // SAFETY: a lookup of an address in mimalloc's page map; any address may be
             // asked (one outside the map, or before mimalloc set the map up, is not its own).
-            && unsafe { libmimalloc_sys::mi_is_in_heap_region(ptr.cast()) }
+            && unsafe { mi::mi_is_in_heap_region(ptr.cast()) }
     }
 }
+
+/// Whether a plain `mi_malloc` of `size` bytes is aligned to `align`. mimalloc's size classes
+/// above 8 bytes are multiples of 16 on pages that start 16-byte aligned (`mi_bin`,
+/// `page-queue.c`), so a block is 16-byte aligned, or 8-byte in the 8-byte class: the rule
+/// `std`'s `System` applies to `malloc`. Nearly every block takes this path; larger
+/// alignments take the `_aligned` calls (tested below for every size up to 600).
+fn plain_alignment_suffices(size: usize, align: usize) -> bool {
+    align <= MI_MAX_ALIGN_SIZE && align <= size
+}
+
+/// mimalloc's `MI_MAX_ALIGN_SIZE` (`sizeof(max_align_t)` on x86-64 and aarch64 Linux).
+const MI_MAX_ALIGN_SIZE: usize = 16;
 
 impl Default for ByTransport {
     fn default() -> ByTransport {
@@ -71,26 +76,63 @@ impl Default for ByTransport {
 }
 
 // SAFETY: every block is freed and reallocated by the allocator that handed it out
-// (`owner_of`), and each of the two is a correct `GlobalAlloc`.
+// (`mimalloc_owns`), and each of the two is used as its documentation requires: glibc's through
+// `System`, mimalloc's through its C API with the layout's alignment honoured
+// (`plain_alignment_suffices`).
 unsafe impl GlobalAlloc for ByTransport {
     unsafe fn alloc(&self, layout: Layout) -> *mut u8 {
-        // SAFETY: the caller's layout, passed on.
-        unsafe { self.for_new_blocks().alloc(layout) }
+        if !self.mimalloc_hands_out() {
+            // SAFETY: the caller's layout, passed on.
+            return unsafe { System.alloc(layout) };
+        }
+        // SAFETY: sizes and alignments of a valid layout.
+        unsafe {
+            if plain_alignment_suffices(layout.size(), layout.align()) {
+                mi::mi_malloc(layout.size()).cast()
+            } else {
+                mi::mi_malloc_aligned(layout.size(), layout.align()).cast()
+            }
+        }
     }
 
     unsafe fn alloc_zeroed(&self, layout: Layout) -> *mut u8 {
-        // SAFETY: the caller's layout, passed on.
-        unsafe { self.for_new_blocks().alloc_zeroed(layout) }
+        if !self.mimalloc_hands_out() {
+            // SAFETY: the caller's layout, passed on.
+            return unsafe { System.alloc_zeroed(layout) };
+        }
+        // SAFETY: sizes and alignments of a valid layout.
+        unsafe {
+            if plain_alignment_suffices(layout.size(), layout.align()) {
+                mi::mi_zalloc(layout.size()).cast()
+            } else {
+                mi::mi_zalloc_aligned(layout.size(), layout.align()).cast()
+            }
+        }
     }
 
     unsafe fn dealloc(&self, ptr: *mut u8, layout: Layout) {
-        // SAFETY: `ptr` goes back to the allocator that handed it out.
-        unsafe { self.owner_of(ptr).dealloc(ptr, layout) }
+        if self.mimalloc_owns(ptr) {
+            // SAFETY: a live block mimalloc handed out.
+            unsafe { mi::mi_free(ptr.cast()) }
+        } else {
+            // SAFETY: a live block glibc's allocator handed out, with its layout.
+            unsafe { System.dealloc(ptr, layout) }
+        }
     }
 
     unsafe fn realloc(&self, ptr: *mut u8, layout: Layout, new_size: usize) -> *mut u8 {
-        // SAFETY: `ptr` is resized by the allocator that handed it out.
-        unsafe { self.owner_of(ptr).realloc(ptr, layout, new_size) }
+        if !self.mimalloc_owns(ptr) {
+            // SAFETY: a live block glibc's allocator handed out, with its layout.
+            return unsafe { System.realloc(ptr, layout, new_size) };
+        }
+        // SAFETY: a live block mimalloc handed out, resized keeping the layout's alignment.
+        unsafe {
+            if plain_alignment_suffices(new_size, layout.align()) {
+                mi::mi_realloc(ptr.cast(), new_size).cast()
+            } else {
+                mi::mi_realloc_aligned(ptr.cast(), new_size, layout.align()).cast()
+            }
+        }
     }
 }
 
@@ -145,6 +187,47 @@ mod tests {
             allocator.dealloc(after, grown);
             allocator.dealloc(before_aligned, aligned);
             allocator.dealloc(zeroed, aligned);
+        }
+    }
+
+    /// Every block mimalloc hands out through the plain calls (`mi_malloc`, `mi_zalloc`,
+    /// `mi_realloc`) is as aligned as its layout asks, for every size and alignment the plain
+    /// path takes; larger alignments take the aligned calls.
+    #[test]
+    fn blocks_are_aligned_as_their_layouts_ask() {
+        let allocator = ByTransport::new();
+        allocator.cache_per_thread();
+        let mut blocks = Vec::new();
+        for size in 1..=600 {
+            for align in [1, 2, 4, 8, 16, 32, 64, 4096] {
+                let Ok(layout) = Layout::from_size_align(size, align) else {
+                    continue;
+                };
+                // SAFETY: non-zero sizes; each block is resized and freed with its layout.
+                unsafe {
+                    let block = allocator.alloc(layout);
+                    let zeroed = allocator.alloc_zeroed(layout);
+                    assert!(!block.is_null() && !zeroed.is_null());
+                    assert_eq!(block as usize % align, 0, "size {size}, align {align}");
+                    assert_eq!(
+                        zeroed as usize % align,
+                        0,
+                        "zeroed: size {size}, align {align}"
+                    );
+                    let grown = allocator.realloc(block, layout, size * 3 + 5);
+                    assert_eq!(
+                        grown as usize % align,
+                        0,
+                        "grown: size {size}, align {align}"
+                    );
+                    blocks.push((grown, Layout::from_size_align(size * 3 + 5, align).unwrap()));
+                    blocks.push((zeroed, layout));
+                }
+            }
+        }
+        for (block, layout) in blocks {
+            // SAFETY: live blocks of this allocator with their layouts.
+            unsafe { allocator.dealloc(block, layout) };
         }
     }
 }
