@@ -815,10 +815,14 @@ impl AuditLog {
     /// Append a read's entry from a task: returns once the line is written to the file (it
     /// is synced within [`SYNC_READS_WITHIN`]), waiting without holding its thread.
     pub async fn append_read(&self, entry: &Entry) -> Result<(), AuditError> {
-        let mut batches = self.shared.batches.subscribe();
         let Some(ticket) = self.chain(entry, Durability::Written)? else {
             return Ok(());
         };
+        // Subscribed only for a line the writer thread takes: a read written at once needs
+        // no wake-up, and a subscription updates a counter every worker thread shares (in a
+        // `perf` profile under load). A batch finished before the subscription is seen by
+        // `settled`, one finished after it by `changed`.
+        let mut batches = self.shared.batches.subscribe();
         loop {
             if let Some(result) = self.shared.settled(&lock(&self.shared.tail), ticket) {
                 return result;
