@@ -47,6 +47,27 @@ impl ByTransport {
         self.thread_caching.load(Ordering::Acquire)
     }
 
+    /// A new block for `layout` from the allocator now handing them out.
+    ///
+    /// # Safety
+    /// `layout` has a non-zero size (`GlobalAlloc::alloc`'s contract).
+    unsafe fn new_block(&self, layout: Layout, fill: Fill) -> *mut u8 {
+        let (size, align) = (layout.size(), layout.align());
+        // SAFETY: a valid non-zero layout, passed on; the plain calls only where they align.
+        unsafe {
+            match (self.mimalloc_hands_out(), fill) {
+                (false, Fill::Any) => System.alloc(layout),
+                (false, Fill::Zeroes) => System.alloc_zeroed(layout),
+                (true, fill) => match (plain_alignment_suffices(size, align), fill) {
+                    (true, Fill::Any) => mi::mi_malloc(size).cast(),
+                    (true, Fill::Zeroes) => mi::mi_zalloc(size).cast(),
+                    (false, Fill::Any) => mi::mi_malloc_aligned(size, align).cast(),
+                    (false, Fill::Zeroes) => mi::mi_zalloc_aligned(size, align).cast(),
+                },
+            }
+        }
+    }
+
     /// Whether mimalloc owns `ptr`. Before the switch it owns nothing, and a server over stdio
     /// never pays for the lookup.
     fn mimalloc_owns(&self, ptr: *mut u8) -> bool {
@@ -55,6 +76,13 @@ impl ByTransport {
             // asked (one outside the map, or before mimalloc set the map up, is not its own).
             && unsafe { mi::mi_is_in_heap_region(ptr.cast()) }
     }
+}
+
+/// What a new block holds: anything, or zeroes (`alloc_zeroed`).
+#[derive(Clone, Copy)]
+enum Fill {
+    Any,
+    Zeroes,
 }
 
 /// Whether a plain `mi_malloc` of `size` bytes is aligned to `align`. mimalloc's size classes
@@ -81,33 +109,13 @@ impl Default for ByTransport {
 // (`plain_alignment_suffices`).
 unsafe impl GlobalAlloc for ByTransport {
     unsafe fn alloc(&self, layout: Layout) -> *mut u8 {
-        if !self.mimalloc_hands_out() {
-            // SAFETY: the caller's layout, passed on.
-            return unsafe { System.alloc(layout) };
-        }
-        // SAFETY: sizes and alignments of a valid layout.
-        unsafe {
-            if plain_alignment_suffices(layout.size(), layout.align()) {
-                mi::mi_malloc(layout.size()).cast()
-            } else {
-                mi::mi_malloc_aligned(layout.size(), layout.align()).cast()
-            }
-        }
+        // SAFETY: the caller's layout, passed on.
+        unsafe { self.new_block(layout, Fill::Any) }
     }
 
     unsafe fn alloc_zeroed(&self, layout: Layout) -> *mut u8 {
-        if !self.mimalloc_hands_out() {
-            // SAFETY: the caller's layout, passed on.
-            return unsafe { System.alloc_zeroed(layout) };
-        }
-        // SAFETY: sizes and alignments of a valid layout.
-        unsafe {
-            if plain_alignment_suffices(layout.size(), layout.align()) {
-                mi::mi_zalloc(layout.size()).cast()
-            } else {
-                mi::mi_zalloc_aligned(layout.size(), layout.align()).cast()
-            }
-        }
+        // SAFETY: the caller's layout, passed on.
+        unsafe { self.new_block(layout, Fill::Zeroes) }
     }
 
     unsafe fn dealloc(&self, ptr: *mut u8, layout: Layout) {
