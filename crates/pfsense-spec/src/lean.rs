@@ -123,7 +123,11 @@ fn describe_conditions(
         }
         if members.len() >= FOLD_MIN_FIELDS {
             for (_, field) in members {
-                props.remove(*field);
+                // `shift_remove`: `remove` moves the last property into the gap, and the
+                // fields come in `conditions`' hash order, so the listed schema's property
+                // order changed from one build to the next (two builds of one spec listed
+                // different bytes).
+                props.shift_remove(*field);
                 grouped.push(field);
             }
             if let Some(Value::Object(target)) = props.get_mut(*on) {
@@ -368,5 +372,42 @@ mod tests {
             ]),
             "Only if type=host and parent.scheduler in [CBQ, FAIRQ] and enable!=true and mode not in [tcp]"
         );
+    }
+
+    /// Folding a selector's fields away leaves the other properties in the spec's order,
+    /// whatever order the fields are removed in.
+    #[test]
+    fn folded_fields_leave_the_other_properties_in_order() {
+        let folded: Vec<String> = (0..FOLD_MIN_FIELDS + 1).map(|i| format!("f{i}")).collect();
+        let mut props = Map::new();
+        for name in ["name", "mode"]
+            .into_iter()
+            .chain(folded.iter().map(String::as_str))
+            .chain(["after", "last"])
+        {
+            props.insert(name.into(), json!({"type": "string"}));
+        }
+        let condition = [FieldCondition {
+            field: "mode".into(),
+            on_parent: false,
+            test: ConditionTest::Equals(json!("x")),
+        }];
+        // Each map has a hash order of its own: twenty of them.
+        for _ in 0..20 {
+            let mut props = props.clone();
+            let conditions: HashMap<&str, &[FieldCondition]> = folded
+                .iter()
+                .map(|f| (f.as_str(), &condition[..]))
+                .collect();
+            describe_conditions(&mut props, &conditions);
+            let left: Vec<&str> = props.keys().map(String::as_str).collect();
+            assert_eq!(left, ["name", "mode", "after", "last"]);
+            assert!(
+                props["mode"]["description"]
+                    .as_str()
+                    .unwrap()
+                    .contains("14 in all")
+            );
+        }
     }
 }
