@@ -146,3 +146,17 @@ pub fn describe_tool(def: &ToolDef, offered: bool, refusal: Option<String>) -> C
     r.structured_content = Some(v);
     r
 }
+
+#[cfg(test)]
+mod tests {
+    /// The compact listing looks each name up once (`server::listed_tools`): a name written
+    /// twice would list its tool twice.
+    #[test]
+    fn the_compact_core_names_each_tool_once() {
+        let mut names = super::COMPACT_CORE.to_vec();
+        names.sort_unstable();
+        let before = names.len();
+        names.dedup();
+        assert_eq!(names.len(), before, "a name is in COMPACT_CORE twice");
+    }
+}

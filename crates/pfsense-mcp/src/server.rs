@@ -179,10 +179,7 @@ impl PfSenseServer {
         safety: Result<Arc<crate::safety::Safety>, String>,
     ) -> Result<PfSenseServer, String> {
         let (members, default) = members_of(firewalls, default)?;
-        let offered: Vec<&'static ToolDef> = TOOLS
-            .iter()
-            .filter(|d| members.iter().any(|m| m.firewall.policy.offers(d)))
-            .collect();
+        let offered = offered_by_any(&members);
         let listed = listed_tools(&offered, &members, &options);
         let safety = adopt_rows(safety, &members);
         let server = PfSenseServer {
@@ -980,6 +977,28 @@ fn members_of(mut firewalls: Vec<Firewall>, default: &str) -> Result<(Vec<Member
     Ok((members, default))
 }
 
+/// The tools at least one firewall offers, in catalogue order. Each member's list is already
+/// in that order, so one walk over [`TOOLS`] merges them, instead of asking every policy about
+/// every tool a second time (on the path of every start).
+fn offered_by_any(members: &[Member]) -> Vec<&'static ToolDef> {
+    let mut lists: Vec<_> = members
+        .iter()
+        .map(|m| m.offered.iter().peekable())
+        .collect();
+    TOOLS
+        .iter()
+        .filter(|def| {
+            let mut offered = false;
+            for list in &mut lists {
+                if list.next_if(|d| std::ptr::eq(**d, *def)).is_some() {
+                    offered = true;
+                }
+            }
+            offered
+        })
+        .collect()
+}
+
 /// What `tools/list` shows: the offered generated tools (in compact mode only the daily
 /// ones) and our own tools, sorted by name.
 fn listed_tools(
@@ -988,11 +1007,17 @@ fn listed_tools(
     options: &ServerOptions,
 ) -> Vec<Listed> {
     let compact = options.tool_mode == crate::discovery::ToolMode::Compact;
-    let mut listed: Vec<Listed> = offered
-        .iter()
-        .filter(|d| !compact || crate::discovery::COMPACT_CORE.contains(&d.name))
-        .map(|d| Listed::Generated(d))
-        .collect();
+    let mut listed: Vec<Listed> = if compact {
+        // The few daily names looked up in the offered list (sorted by name, as `TOOLS` is),
+        // rather than every offered tool looked for among them.
+        crate::discovery::COMPACT_CORE
+            .iter()
+            .filter_map(|name| offered.binary_search_by(|d| d.name.cmp(name)).ok())
+            .map(|i| Listed::Generated(offered[i]))
+            .collect()
+    } else {
+        offered.iter().map(|d| Listed::Generated(d)).collect()
+    };
     let auto_revert = options.safety.auto_revert.is_some();
     listed.extend(
         crate::meta::META_TOOLS
