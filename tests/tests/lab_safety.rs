@@ -412,6 +412,69 @@ async fn previews_write_nothing_and_a_stale_fingerprint_is_refused() {
     s.close().await;
 }
 
+/// pfSense's default LAN rules carry no `<created>`/`<updated>` in config.xml, and pfrest reads
+/// those time stamps as the current second. A preview's fingerprint of such a rule, confirmed
+/// after the clock has moved on, still holds; undo of the change still finds the rule unchanged.
+#[tokio::test]
+async fn a_default_rule_previewed_a_second_earlier_is_still_the_same_state() {
+    let Some(lab) = lab() else {
+        return;
+    };
+    let dir = tempfile::tempdir().unwrap();
+    let s = start(&lab, dir.path()).await;
+    let rule = |id: i64| {
+        let s = &s;
+        async move { s.ok("pfsense_get_firewall_rule", json!({"id": id})).await["data"].clone() }
+    };
+    let first = rule(0).await;
+    assert_eq!(first["descr"], "Default allow LAN to any rule");
+    // Wait past the second the preview reads the rule in: pfrest's answer for its times moves.
+    let later_second = || tokio::time::sleep(std::time::Duration::from_millis(1100));
+
+    // update, confirmed with the preview's fingerprint a second later
+    let preview = s
+        .ok(
+            "pfsense_update_firewall_rule",
+            json!({"id": 0, "descr": "edited default"}),
+        )
+        .await;
+    assert_eq!(
+        preview["diff"],
+        json!([{"field": "descr", "before": "Default allow LAN to any rule", "after": "edited default"}])
+    );
+    let fp = preview["fingerprint"].as_str().unwrap().to_string();
+    later_second().await;
+    assert_ne!(rule(0).await["created_time"], first["created_time"]);
+    s.ok(
+        "pfsense_update_firewall_rule",
+        json!({"id": 0, "descr": "edited default", "confirm": true, "expect_state": fp}),
+    )
+    .await;
+    assert!(filter_xml(&lab.config_xml()).contains("<descr><![CDATA[edited default]]></descr>"));
+    later_second().await;
+    undo_last(&s).await;
+    assert_eq!(rule(0).await["descr"], "Default allow LAN to any rule");
+
+    // delete of the other default rule, confirmed a second later, and undone
+    let second = rule(1).await;
+    assert_eq!(second["tracker"], 100000102);
+    let preview = s.ok("pfsense_delete_firewall_rule", json!({"id": 1})).await;
+    let fp = preview["fingerprint"].as_str().unwrap().to_string();
+    later_second().await;
+    s.ok(
+        "pfsense_delete_firewall_rule",
+        json!({"id": 1, "confirm": true, "expect_state": fp}),
+    )
+    .await;
+    assert!(!filter_xml(&lab.config_xml()).contains("Default allow LAN IPv6 to any rule"));
+    later_second().await;
+    undo_last(&s).await;
+    let back = rule(1).await;
+    assert_eq!(back["descr"], "Default allow LAN IPv6 to any rule");
+    assert_eq!(back["ipprotocol"], "inet6");
+    s.close().await;
+}
+
 async fn undo_last(s: &Session) -> Value {
     s.ok("pfsense_undo", json!({"last": 1, "confirm": true}))
         .await

@@ -269,6 +269,10 @@ pub fn represent(
             continue;
         }
         let mut value = obj.get(name).cloned().unwrap_or(Value::Null);
+        if value.is_null() && pfsense_spec::tables::TIMES_READ_AS_NOW.contains(&(model, name)) {
+            // pfrest reads a time stamp config.xml lacks (the default rules') as now.
+            value = json!(now_unix());
+        }
         if let Some((child, _)) = catalog
             .nested
             .iter()
@@ -622,6 +626,15 @@ pub fn generate_read_only(ctx: &mut Ctx, model: &str, obj: &mut Obj) {
 }
 
 fn touch_updated(ctx: &Ctx, model: &str, obj: &mut Obj) {
+    // pfrest writes back every field it read, so a time it read as now is stored from then on.
+    for (_, field) in pfsense_spec::tables::TIMES_READ_AS_NOW
+        .iter()
+        .filter(|(m, _)| *m == model)
+    {
+        if obj.get(*field).is_none_or(Value::is_null) {
+            obj.insert(field.to_string(), json!(now_unix()));
+        }
+    }
     if ctx.catalog.field(model, "updated_time").is_some() {
         obj.insert("updated_time".into(), json!(now_unix()));
         obj.insert(

@@ -46,9 +46,9 @@ pub fn default_state(with_opt1: bool) -> Value {
             "AvailableInterface": available,
             "FirewallRule": [
                 {"type": "pass", "interface": ["lan"], "ipprotocol": "inet", "source": "lan", "destination": "any",
-                 "descr": "Default allow LAN to any rule", "tracker": 100000101, "created_by": "System", "updated_by": "System"},
+                 "descr": "Default allow LAN to any rule", "tracker": 100000101},
                 {"type": "pass", "interface": ["lan"], "ipprotocol": "inet6", "source": "lan", "destination": "any",
-                 "descr": "Default allow LAN IPv6 to any rule", "tracker": 100000102, "created_by": "System", "updated_by": "System"}
+                 "descr": "Default allow LAN IPv6 to any rule", "tracker": 100000102}
             ],
             "DHCPServer": [
                 {"__id": "lan", "interface": "lan", "enable": true, "range_from": "192.168.1.100", "range_to": "192.168.1.199"}

@@ -432,6 +432,33 @@ async fn defaults_read_like_pfrest_not_null() {
     assert_eq!(r["gateway"], Value::Null);
 }
 
+/// The default LAN rules carry no `<created>`/`<updated>`: pfrest reads both as the current
+/// second (two GETs of rule 0 on the lab a second apart differed), until an update stores them.
+#[tokio::test]
+async fn a_default_rules_missing_times_read_as_now_until_an_update() {
+    let emu = start().await;
+    let rule0 = || async { emu.get("/api/v2/firewall/rule?id=0").await.data() };
+    let first = rule0().await;
+    assert!(
+        first["created_time"].as_i64().unwrap() > 1_700_000_000,
+        "{first}"
+    );
+    assert_eq!(first["created_time"], first["updated_time"]);
+    tokio::time::sleep(std::time::Duration::from_millis(1100)).await;
+    let later = rule0().await;
+    assert_ne!(later["created_time"], first["created_time"]);
+    ok(
+        &emu,
+        "PATCH",
+        "/api/v2/firewall/rule",
+        json!({"id": 0, "descr": "edited"}),
+    )
+    .await;
+    let stored = rule0().await;
+    tokio::time::sleep(std::time::Duration::from_millis(1100)).await;
+    assert_eq!(rule0().await, stored);
+}
+
 #[tokio::test]
 async fn list_lengths_use_the_length_validator_ids() {
     let emu = start().await;

@@ -414,6 +414,25 @@ pub const PFREST_SENSITIVE: &[(&str, &[&str])] = &[
     ),
 ];
 
+/// Time stamps pfrest answers with the current time when config.xml does not hold them: its
+/// `UnixTimeField`s with `auto_add_now` (FirewallRule.inc and PortForward.inc, v2.7.1 to
+/// v2.10.0). pfSense's default LAN rules carry no `<created>` or `<updated>`, so every read of
+/// them answers a new second: two GETs of rule 0 on the pfrest lab one second apart differed
+/// in both fields. A state compared across reads leaves these out. (`tracker` is also
+/// `auto_add_now`, but every rule pfSense writes has one, and it is the rules' identity.)
+pub const TIMES_READ_AS_NOW: &[(&str, &str)] = &[
+    ("FirewallRule", "created_time"),
+    ("FirewallRule", "updated_time"),
+    ("PortForward", "created_time"),
+    ("PortForward", "updated_time"),
+];
+
+/// Whether `field` is one of [`TIMES_READ_AS_NOW`] in some model: a state's comparison, which
+/// also walks nested objects and collections, goes by the field's name.
+pub fn is_time_read_as_now(field: &str) -> bool {
+    TIMES_READ_AS_NOW.iter().any(|(_, f)| *f == field)
+}
+
 /// Whether a box running pfrest v2.7.1 leaves `model.field` out of its responses.
 pub fn pfrest_hides(model: &str, field: &str) -> bool {
     PFREST_SENSITIVE

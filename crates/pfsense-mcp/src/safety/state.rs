@@ -6,7 +6,7 @@ use crate::catalog::{TOOLS, ToolDef};
 use crate::client::Client;
 use crate::outcome::REDACTED;
 use crate::request::PreparedRequest;
-use crate::spec::tables::{STRING_ID_MODELS, is_sensitive_field};
+use crate::spec::tables::{STRING_ID_MODELS, is_sensitive_field, is_time_read_as_now};
 use crate::spec::{Method, PathKind};
 use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value, json};
@@ -242,12 +242,14 @@ pub fn find_by_identity<'a>(
         .find(|o| identity(model, o).as_ref() == Some(wanted))
 }
 
-/// JSON with object keys sorted at every level: the same state always hashes the same.
-pub fn canonical(value: &Value) -> String {
+/// JSON with object keys sorted at every level and without the time stamps pfrest reads as
+/// now ([`TIMES_READ_AS_NOW`](crate::spec::tables::TIMES_READ_AS_NOW)): the same state always
+/// hashes the same, even a default rule read a second later.
+fn canonical(value: &Value) -> String {
     fn write(v: &Value, out: &mut String) {
         match v {
             Value::Object(m) => {
-                let mut keys: Vec<&String> = m.keys().collect();
+                let mut keys: Vec<&String> = m.keys().filter(|k| !is_time_read_as_now(k)).collect();
                 keys.sort();
                 out.push('{');
                 for (i, k) in keys.iter().enumerate() {
@@ -284,6 +286,11 @@ pub fn fingerprint(state: &Value) -> String {
     format!("sha256:{}", &hex::encode(digest)[..32])
 }
 
+/// Whether two reads found the same state, as their fingerprints would say.
+pub fn same_state(a: &Value, b: &Value) -> bool {
+    canonical(a) == canonical(b)
+}
+
 /// A value as a diff shows it: secrets never appear.
 fn shown(field: &str, v: Option<&Value>) -> Value {
     match v {
@@ -303,7 +310,7 @@ pub fn diff_fields(before: &Value, patch: &Value) -> Vec<Value> {
         return out;
     };
     for (field, after) in patch {
-        if CONTROL_ARGS.contains(&field.as_str()) {
+        if CONTROL_ARGS.contains(&field.as_str()) || is_time_read_as_now(field) {
             continue;
         }
         let old = before.get(field);
@@ -437,6 +444,26 @@ mod tests {
         let b = json!({"a": [1, {"x": 1, "y": 2}], "b": 1});
         assert_eq!(fingerprint(&a), fingerprint(&b));
         assert_ne!(fingerprint(&a), fingerprint(&json!({"b": 2})));
+    }
+
+    /// pfrest reads a default rule's missing `created_time`/`updated_time` as the current
+    /// second (seen on the lab): the same rule read a second later is the same state.
+    #[test]
+    fn states_compare_without_the_times_pfrest_reads_as_now() {
+        let rule = |t: i64| json!({"id": 0, "tracker": 100000101, "descr": "Default allow LAN to any rule", "created_time": t, "updated_time": t});
+        assert_eq!(
+            fingerprint(&rule(1796419439)),
+            fingerprint(&rule(1796419440))
+        );
+        assert!(same_state(
+            &json!([rule(1), rule(2)]),
+            &json!([rule(3), rule(4)])
+        ));
+        let mut other = rule(1);
+        other["descr"] = json!("changed");
+        assert_ne!(fingerprint(&rule(1)), fingerprint(&other));
+        assert!(!same_state(&json!([rule(1)]), &json!([other])));
+        assert!(diff_fields(&rule(1), &json!({"updated_time": 2})).is_empty());
     }
 
     #[test]

@@ -10,6 +10,7 @@ use super::state::{self, ChangeKind, describe_identity, identity, without_id};
 use crate::catalog::{self, ToolDef};
 use crate::client::Client;
 use crate::request::PreparedRequest;
+use crate::spec::tables::is_time_read_as_now;
 use crate::spec::{Method, PathKind};
 use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value, json};
@@ -211,7 +212,7 @@ fn differing_fields(a: &Value, b: &Value) -> Vec<String> {
     keys.sort();
     keys.dedup();
     keys.into_iter()
-        .filter(|k| k.as_str() != "id" && a.get(*k) != b.get(*k))
+        .filter(|k| k.as_str() != "id" && !is_time_read_as_now(k) && a.get(*k) != b.get(*k))
         .map(|k| k.to_string())
         .collect()
 }
@@ -346,7 +347,7 @@ pub async fn prepare(
                     )
                 })?;
             let current = left_by_newer(newer, change, current);
-            if without_id(&current) != without_id(&after) {
+            if !state::same_state(&without_id(&current), &without_id(&after)) {
                 return Err(changed_since(&current, &after, label));
             }
             let mut args = Map::new();
@@ -376,7 +377,7 @@ pub async fn prepare(
                     )
                 })?;
             let current = left_by_newer(newer, change, current);
-            if without_id(&current) != without_id(&after) {
+            if !state::same_state(&without_id(&current), &without_id(&after)) {
                 return Err(changed_since(&current, &after, label));
             }
             let mut args = fields.clone();
@@ -415,7 +416,7 @@ pub async fn prepare(
                         }
                     }
                     None => {
-                        if all != after {
+                        if !state::same_state(&all, &after) {
                             return Err(format!(
                                 "the {} list has changed since change {} and this model has no stable identity, so re-creating at the old position could land in the wrong place; undo refused",
                                 change.model, change.id
@@ -446,7 +447,7 @@ pub async fn prepare(
             objects,
         } => {
             let current = state::read(client, tool(&list_tool)?, json!({})).await?;
-            if current != after {
+            if !state::same_state(&current, &after) {
                 return Err(format!(
                     "the {} list has changed since change {}; undo refused so that the later change is not lost",
                     change.model, change.id
@@ -469,7 +470,7 @@ pub async fn prepare(
             fields,
         } => {
             let current = state::read(client, tool(&read_tool)?, json!({})).await?;
-            if current != after {
+            if !state::same_state(&current, &after) {
                 return Err(changed_since(
                     &current,
                     &after,
@@ -603,7 +604,7 @@ pub async fn reconcile(client: &Client, change: &Change) -> (String, Option<Valu
             "could not read the firewall to settle this entry; will retry at next start".into(),
         );
     };
-    if current == before {
+    if state::same_state(&current, &before) {
         return (
             status::NOT_APPLIED.into(),
             None,
