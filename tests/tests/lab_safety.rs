@@ -1,7 +1,9 @@
 //! Issue 18: the product's safety layer against the real API code. The real binary over stdio,
 //! a real MCP client (rmcp), and the pfrest lab (pfrest's own PHP writing a real config.xml):
 //! the seed smoke test, previews, confirmation fingerprints, apply reminders, undo and the
-//! journal. Each test starts its own lab (about 10 s), so the tests run in parallel.
+//! journal. Each test starts its own lab (about 10 s), so the tests run in parallel. Every
+//! scenario runs on each pfrest release the lab knows (`on_every_release!`), with the tools built
+//! from the project's spec (v2.7.1), as a user who has not pulled the box's own spec runs them.
 
 use serde_json::{Value, json};
 use std::path::Path;
@@ -24,8 +26,8 @@ fn confirmed(mut args: Value) -> Value {
 
 /// The lab ran its first filter apply at start (pfrest-lab's `settle_first_apply`), so its
 /// gateways are saved and no background apply can overwrite what a test saves.
-fn lab() -> Option<RunningLab> {
-    let lab = tests::lab::start("v2.7.1")?;
+fn lab(version: &str) -> Option<RunningLab> {
+    let lab = tests::lab::start(version)?;
     assert!(
         lab.config_xml().contains("<name>WAN_DHCP6</name>"),
         "the lab started without its first apply's gateways"
@@ -131,9 +133,8 @@ fn journal_lines(changes: &[Value]) -> Vec<String> {
 /// The seed smoke test of issue 18, with the apply reminders and the journal: create, read,
 /// update, apply and delete an alias through MCP tools against pfrest's own code, and see the
 /// later ids shift after the delete (pfrest renumbers its array ids).
-#[tokio::test]
-async fn seed_smoke_create_read_update_apply_delete_and_later_ids_shift() {
-    let Some(lab) = lab() else {
+async fn seed_smoke_create_read_update_apply_delete_and_later_ids_shift(version: &str) {
+    let Some(lab) = lab(version) else {
         return;
     };
     let dir = tempfile::tempdir().unwrap();
@@ -280,9 +281,8 @@ async fn seed_smoke_create_read_update_apply_delete_and_later_ids_shift() {
 
 /// Previews change nothing in config.xml; a confirmation with the preview's fingerprint writes;
 /// a stale fingerprint (object changed, or id shifted by a delete) is refused and writes nothing.
-#[tokio::test]
-async fn previews_write_nothing_and_a_stale_fingerprint_is_refused() {
-    let Some(lab) = lab() else {
+async fn previews_write_nothing_and_a_stale_fingerprint_is_refused(version: &str) {
+    let Some(lab) = lab(version) else {
         return;
     };
     let dir = tempfile::tempdir().unwrap();
@@ -415,9 +415,8 @@ async fn previews_write_nothing_and_a_stale_fingerprint_is_refused() {
 /// pfSense's default LAN rules carry no `<created>`/`<updated>` in config.xml, and pfrest reads
 /// those time stamps as the current second. A preview's fingerprint of such a rule, confirmed
 /// after the clock has moved on, still holds; undo of the change still finds the rule unchanged.
-#[tokio::test]
-async fn a_default_rule_previewed_a_second_earlier_is_still_the_same_state() {
-    let Some(lab) = lab() else {
+async fn a_default_rule_previewed_a_second_earlier_is_still_the_same_state(version: &str) {
+    let Some(lab) = lab(version) else {
         return;
     };
     let dir = tempfile::tempdir().unwrap();
@@ -482,9 +481,8 @@ async fn undo_last(s: &Session) -> Value {
 
 /// Undo of a create, an update, a delete and a replacement puts config.xml's aliases back as
 /// pfrest wrote them before; undo of a rule update finds the rule by its tracker.
-#[tokio::test]
-async fn undo_restores_config_xml_after_create_update_delete_and_replace() {
-    let Some(lab) = lab() else {
+async fn undo_restores_config_xml_after_create_update_delete_and_replace(version: &str) {
+    let Some(lab) = lab(version) else {
         return;
     };
     let dir = tempfile::tempdir().unwrap();
@@ -627,4 +625,38 @@ async fn undo_restores_config_xml_after_create_update_delete_and_replace() {
         "{lines:#?}"
     );
     s.close().await;
+}
+
+/// One test per scenario and pfrest release: `scenario::v2_7_1`, `scenario::v2_8_4`, ….
+macro_rules! on_every_release {
+    ($($scenario:ident),* $(,)?) => {$(
+        mod $scenario {
+            #[tokio::test]
+            async fn v2_7_1() {
+                super::$scenario("v2.7.1").await
+            }
+            #[tokio::test]
+            async fn v2_8_4() {
+                super::$scenario("v2.8.4").await
+            }
+            #[tokio::test]
+            async fn v2_10_0() {
+                super::$scenario("v2.10.0").await
+            }
+        }
+    )*};
+}
+
+on_every_release!(
+    seed_smoke_create_read_update_apply_delete_and_later_ids_shift,
+    previews_write_nothing_and_a_stale_fingerprint_is_refused,
+    a_default_rule_previewed_a_second_earlier_is_still_the_same_state,
+    undo_restores_config_xml_after_create_update_delete_and_replace,
+);
+
+/// `on_every_release!` names each release the lab can run; a new one needs a line there.
+#[test]
+fn the_scenarios_run_on_every_release_the_lab_knows() {
+    let releases: Vec<&str> = pfrest_lab::RELEASES.iter().map(|r| r.version).collect();
+    assert_eq!(releases, ["v2.7.1", "v2.8.4", "v2.10.0"]);
 }
