@@ -110,3 +110,38 @@ pub fn new_key() -> (String, String) {
         .to_string();
     (key, hash)
 }
+
+/// One test per scenario and pfrest release the lab runs, named `scenario::v2_7_1`,
+/// `scenario::v2_8_4` and `scenario::v2_10_0`. Each scenario is an `async fn(version: &str)`;
+/// the first argument is the test attribute (`#[tokio::test]`, or with a flavour). The binary
+/// under test keeps the tools of the project's spec (v2.7.1), as a user who has not pulled the
+/// box's own spec runs it.
+#[macro_export]
+macro_rules! on_every_release {
+    (#[$test:meta] $($scenario:ident),* $(,)?) => {$(
+        mod $scenario {
+            #[$test]
+            async fn v2_7_1() {
+                super::$scenario("v2.7.1").await
+            }
+            #[$test]
+            async fn v2_8_4() {
+                super::$scenario("v2.8.4").await
+            }
+            #[$test]
+            async fn v2_10_0() {
+                super::$scenario("v2.10.0").await
+            }
+        }
+    )*};
+}
+
+#[cfg(test)]
+mod tests {
+    /// `on_every_release!` names each release the lab can run: a new one needs a line there.
+    #[test]
+    fn on_every_release_names_every_release_the_lab_knows() {
+        let releases: Vec<&str> = pfrest_lab::RELEASES.iter().map(|r| r.version).collect();
+        assert_eq!(releases, ["v2.7.1", "v2.8.4", "v2.10.0"]);
+    }
+}

@@ -627,36 +627,10 @@ async fn undo_restores_config_xml_after_create_update_delete_and_replace(version
     s.close().await;
 }
 
-/// One test per scenario and pfrest release: `scenario::v2_7_1`, `scenario::v2_8_4`, ….
-macro_rules! on_every_release {
-    ($($scenario:ident),* $(,)?) => {$(
-        mod $scenario {
-            #[tokio::test]
-            async fn v2_7_1() {
-                super::$scenario("v2.7.1").await
-            }
-            #[tokio::test]
-            async fn v2_8_4() {
-                super::$scenario("v2.8.4").await
-            }
-            #[tokio::test]
-            async fn v2_10_0() {
-                super::$scenario("v2.10.0").await
-            }
-        }
-    )*};
-}
-
-on_every_release!(
+tests::on_every_release!(
+    #[tokio::test]
     seed_smoke_create_read_update_apply_delete_and_later_ids_shift,
     previews_write_nothing_and_a_stale_fingerprint_is_refused,
     a_default_rule_previewed_a_second_earlier_is_still_the_same_state,
     undo_restores_config_xml_after_create_update_delete_and_replace,
 );
-
-/// `on_every_release!` names each release the lab can run; a new one needs a line there.
-#[test]
-fn the_scenarios_run_on_every_release_the_lab_knows() {
-    let releases: Vec<&str> = pfrest_lab::RELEASES.iter().map(|r| r.version).collect();
-    assert_eq!(releases, ["v2.7.1", "v2.8.4", "v2.10.0"]);
-}

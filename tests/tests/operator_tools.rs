@@ -2,7 +2,8 @@
 //! emulator), listed in compact mode and under --read-only, each answering from the emulator's
 //! seed (LAN 192.168.1.1/24 with "Default allow LAN to any rule", tracker 100000101; WAN with
 //! private networks blocked; no WAN pass rules); and against the pfrest lab (pfSense's own
-//! code), where the traffic evaluator is checked against the pf ruleset pfSense generates.
+//! code) on each pfrest release it runs, where the traffic evaluator is checked against the pf
+//! ruleset pfSense generates.
 
 use serde_json::{Value, json};
 use tests::lab::RunningLab;
@@ -258,9 +259,8 @@ fn lab_host() -> tests::pf::Host {
     host
 }
 
-#[tokio::test(flavor = "multi_thread")]
-async fn explain_traffic_agrees_with_the_ruleset_pfsense_generates() {
-    let Some(lab) = tests::lab::start("v2.7.1") else {
+async fn explain_traffic_agrees_with_the_ruleset_pfsense_generates(version: &str) {
+    let Some(lab) = tests::lab::start(version) else {
         return;
     };
     let text = build_rule_set(&lab);
@@ -606,9 +606,8 @@ async fn lockout_guard_on_the_emulator() {
     s.close().await;
 }
 
-#[tokio::test(flavor = "multi_thread")]
-async fn lockout_guard_on_the_lab() {
-    let Some(lab) = tests::lab::start("v2.7.1") else {
+async fn lockout_guard_on_the_lab(version: &str) {
+    let Some(lab) = tests::lab::start(version) else {
         return;
     };
     // The lab's interface stand-in lists no real NICs, so pfrest refuses PATCH /interface
@@ -802,9 +801,8 @@ async fn block_addresses_carried_out_on_the_emulator() {
     s.close().await;
 }
 
-#[tokio::test(flavor = "multi_thread")]
-async fn every_operator_tool_on_the_lab() {
-    let Some(lab) = tests::lab::start("v2.7.1") else {
+async fn every_operator_tool_on_the_lab(version: &str) {
+    let Some(lab) = tests::lab::start(version) else {
         return;
     };
     let s = on_lab(&lab, &[], &[]).await;
@@ -834,3 +832,10 @@ async fn compact_tools_list_stays_under_6k_tokens() {
     assert!(tokens < 6000, "{tokens} tokens");
     s.close().await;
 }
+
+tests::on_every_release!(
+    #[tokio::test(flavor = "multi_thread")]
+    explain_traffic_agrees_with_the_ruleset_pfsense_generates,
+    lockout_guard_on_the_lab,
+    every_operator_tool_on_the_lab,
+);

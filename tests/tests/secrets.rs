@@ -360,12 +360,11 @@ async fn no_secret_sent_to_any_create_tool_comes_back_or_is_stored() {
     no_secret_comes_back_or_is_stored(env, 25).await;
 }
 
-/// The same against pfrest's own code. The lab runs pfrest's models but not the add-on
+/// The same against pfrest's own code, on each release the lab runs. The lab runs pfrest's models but not the add-on
 /// packages (ACME, BIND, FreeRADIUS, HAProxy), and pfrest's own validation refuses some of the
 /// test's filler values: the floor is what was measured.
-#[tokio::test]
-async fn no_secret_sent_to_any_create_tool_comes_back_or_is_stored_on_the_lab() {
-    let Some(lab) = tests::lab::start("v2.7.1") else {
+async fn no_secret_sent_to_any_create_tool_comes_back_or_is_stored_on_the_lab(version: &str) {
+    let Some(lab) = tests::lab::start(version) else {
         return;
     };
     no_secret_comes_back_or_is_stored(lab.env(), LAB_FLOOR).await;
@@ -600,3 +599,8 @@ async fn secrets_echoed_in_a_firewalls_error_text_are_scrubbed() {
         }
     }
 }
+
+tests::on_every_release!(
+    #[tokio::test]
+    no_secret_sent_to_any_create_tool_comes_back_or_is_stored_on_the_lab,
+);
