@@ -360,9 +360,9 @@ async fn no_secret_sent_to_any_create_tool_comes_back_or_is_stored() {
     no_secret_comes_back_or_is_stored(env, 25).await;
 }
 
-/// The same against pfrest's own code, on each release the lab runs. The lab runs pfrest's models but not the add-on
-/// packages (ACME, BIND, FreeRADIUS, HAProxy), and pfrest's own validation refuses some of the
-/// test's filler values: the floor is what was measured.
+/// The same against pfrest's own code, on each release the lab runs. The lab runs pfrest's models
+/// but not the add-on packages (ACME, BIND, FreeRADIUS, HAProxy), and pfrest's own validation
+/// refuses some of the test's filler values: the floor is what was measured.
 async fn no_secret_sent_to_any_create_tool_comes_back_or_is_stored_on_the_lab(version: &str) {
     let Some(lab) = tests::lab::start(version) else {
         return;
