@@ -703,10 +703,7 @@ impl Safety {
             }
             return msg;
         }
-        let changed: Vec<String> = state::diff_fields(&previewed, current)
-            .iter()
-            .filter_map(|c| c["field"].as_str().map(String::from))
-            .collect();
+        let changed = state::differing_fields(&previewed, current);
         format!(
             "{head} The object was changed in between (fields: {}). Preview again to see the current state.",
             if changed.is_empty() {

@@ -291,6 +291,21 @@ pub fn same_state(a: &Value, b: &Value) -> bool {
     canonical(a) == canonical(b)
 }
 
+/// The names of the fields two reads of an object differ in, leaving out `id` and the times
+/// pfrest reads as now; values that are not objects differ as a whole.
+pub fn differing_fields(a: &Value, b: &Value) -> Vec<String> {
+    let (Some(a), Some(b)) = (a.as_object(), b.as_object()) else {
+        return vec!["(the whole value)".into()];
+    };
+    let mut keys: Vec<&String> = a.keys().chain(b.keys()).collect();
+    keys.sort();
+    keys.dedup();
+    keys.into_iter()
+        .filter(|k| k.as_str() != "id" && !is_time_read_as_now(k) && a.get(*k) != b.get(*k))
+        .map(|k| k.to_string())
+        .collect()
+}
+
 /// A value as a diff shows it: secrets never appear.
 fn shown(field: &str, v: Option<&Value>) -> Value {
     match v {
@@ -464,6 +479,12 @@ mod tests {
         assert_ne!(fingerprint(&rule(1)), fingerprint(&other));
         assert!(!same_state(&json!([rule(1)]), &json!([other])));
         assert!(diff_fields(&rule(1), &json!({"updated_time": 2})).is_empty());
+        assert!(differing_fields(&rule(1), &rule(2)).is_empty());
+        // a field one read has and the other lacks is named too
+        let mut fewer = rule(1);
+        fewer.as_object_mut().unwrap().remove("descr");
+        assert_eq!(differing_fields(&rule(1), &fewer), ["descr"]);
+        assert_eq!(differing_fields(&other, &rule(3)), ["descr"]);
     }
 
     #[test]

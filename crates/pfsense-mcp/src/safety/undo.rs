@@ -10,7 +10,6 @@ use super::state::{self, ChangeKind, describe_identity, identity, without_id};
 use crate::catalog::{self, ToolDef};
 use crate::client::Client;
 use crate::request::PreparedRequest;
-use crate::spec::tables::is_time_read_as_now;
 use crate::spec::{Method, PathKind};
 use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value, json};
@@ -204,19 +203,6 @@ fn tool(name: &str) -> Result<&'static ToolDef, String> {
     })
 }
 
-fn differing_fields(a: &Value, b: &Value) -> Vec<String> {
-    let (Some(a), Some(b)) = (a.as_object(), b.as_object()) else {
-        return vec!["(the whole value)".into()];
-    };
-    let mut keys: Vec<&String> = a.keys().chain(b.keys()).collect();
-    keys.sort();
-    keys.dedup();
-    keys.into_iter()
-        .filter(|k| k.as_str() != "id" && !is_time_read_as_now(k) && a.get(*k) != b.get(*k))
-        .map(|k| k.to_string())
-        .collect()
-}
-
 /// Where the object a change touched is now: by stable identity when the model has one,
 /// else at the id the change saw (then the full comparison below guards against a shifted id).
 async fn locate(
@@ -324,7 +310,7 @@ pub async fn prepare(
         })?;
     let after = change.after.clone().unwrap_or(Value::Null);
     let changed_since = |current: &Value, recorded: &Value, label: String| {
-        let fields = differing_fields(current, recorded);
+        let fields = state::differing_fields(current, recorded);
         format!(
             "{label} has been changed since change {} (fields: {}); undo refused so that the later change is not lost. Look at it and change it by hand if you still want to",
             change.id,
