@@ -348,7 +348,7 @@ async fn run_task(
     let run_dir = report_dir.join("runs").join(&task.id);
     let _ = std::fs::remove_dir_all(&run_dir);
     std::fs::create_dir_all(&run_dir)?;
-    target.reset().await.context("resetting the target")?;
+    target.reset(access).await.context("resetting the target")?;
     let mut failures = Vec::new();
 
     let mut saved: HashMap<String, Value> = HashMap::new();

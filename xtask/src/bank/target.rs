@@ -4,7 +4,7 @@
 use anyhow::{Context, Result, bail};
 use serde_json::{Map, Value};
 use std::path::{Path, PathBuf};
-use std::sync::Arc;
+use std::sync::{Arc, RwLock};
 use std::time::Duration;
 
 /// Where the tasks run.
@@ -27,7 +27,9 @@ pub struct Access {
     pub api_key: Option<String>,
     /// Environment for the pfsense-mcp binary (host, credentials, certificate pinning).
     pub server_env: Vec<(String, String)>,
-    http: reqwest::Client,
+    http: RwLock<reqwest::Client>,
+    /// How `http` is built (accept invalid certificates, extra CA), to build it again.
+    tls: (bool, Option<PathBuf>),
 }
 
 const VM_SNAPSHOT: &str = "bank-clean";
@@ -68,7 +70,8 @@ impl Target {
                     api_key: Some(api_key),
                     server_env,
                     // Plain HTTP on loopback.
-                    http: http_client(false, None)?,
+                    http: RwLock::new(http_client(false, None)?),
+                    tls: (false, None),
                 };
                 Ok((Target::Lab(lab), access))
             }
@@ -97,7 +100,8 @@ impl Target {
                     server_env,
                     // Loopback only, a certificate made at start: the server pins it; the
                     // checks only read what the emulator on 127.0.0.1 says.
-                    http: http_client(true, None)?,
+                    http: RwLock::new(http_client(true, None)?),
+                    tls: (true, None),
                 };
                 Ok((Target::Emulator(emu), access))
             }
@@ -140,7 +144,8 @@ impl Target {
                     password: credentials.admin_password.clone(),
                     api_key: credentials.api_key.clone(),
                     server_env,
-                    http: http_client(true, None)?,
+                    http: RwLock::new(http_client(true, None)?),
+                    tls: (true, None),
                 };
                 Ok((Target::Vm(Box::new(vm)), access))
             }
@@ -168,7 +173,8 @@ impl Target {
                     password,
                     api_key,
                     server_env,
-                    http: http_client(insecure, ca.as_deref().map(Path::new))?,
+                    http: RwLock::new(http_client(insecure, ca.as_deref().map(Path::new))?),
+                    tls: (insecure, ca.map(PathBuf::from)),
                 };
                 Ok((Target::Url, access))
             }
@@ -178,8 +184,9 @@ impl Target {
         }
     }
 
-    /// A fresh state for the next task (nothing to do for a URL target).
-    pub async fn reset(&mut self) -> Result<()> {
+    /// A fresh state for the next task (nothing to do for a URL target). A restored VM also
+    /// gets checks with no TLS session from before the restore ([`Access::forget_tls_sessions`]).
+    pub async fn reset(&mut self, access: &Access) -> Result<()> {
         match self {
             Target::Emulator(emu) => {
                 emu.reset();
@@ -189,7 +196,7 @@ impl Target {
             Target::Vm(vm) => tokio::task::block_in_place(|| -> Result<()> {
                 vm.restore(VM_SNAPSHOT)?;
                 vm.wait_ready(Duration::from_secs(120))?;
-                Ok(())
+                access.forget_tls_sessions()
             }),
             Target::Url => Ok(()),
         }
@@ -223,6 +230,23 @@ impl Target {
             Target::Vm(vm) => tokio::task::block_in_place(|| vm.shutdown()),
             Target::Url => {}
         }
+    }
+}
+
+impl Access {
+    /// A new HTTP client for the checks, so that no TLS session ticket from before is offered
+    /// again. A guest restored from its snapshot replays its random numbers: it hands the
+    /// session ids it gave out before the restore to whoever connects first after it, with other
+    /// secrets, and answers the old tickets' holder with `decrypt_error`. Seen in CI
+    /// (2026-12-04, the second task of `a_vm_target_restores_its_snapshot_before_every_task`)
+    /// and reproduced on the test guest: client A connects, restore, client B connects, and A's
+    /// next two connections fail with "received fatal alert: DecryptError"; without B, or with
+    /// a new client, they succeed.
+    pub fn forget_tls_sessions(&self) -> Result<()> {
+        let (accept_invalid_certs, ca) = &self.tls;
+        let fresh = http_client(*accept_invalid_certs, ca.as_deref())?;
+        *self.http.write().unwrap_or_else(|e| e.into_inner()) = fresh;
+        Ok(())
     }
 }
 
@@ -289,7 +313,8 @@ impl Access {
                 pairs.append_pair(k, &text);
             }
         }
-        let mut request = self.http.request(method.clone(), url);
+        let http = self.http.read().unwrap_or_else(|e| e.into_inner()).clone();
+        let mut request = http.request(method.clone(), url);
         request = match &self.api_key {
             Some(key) => request.header("X-API-Key", key),
             None => request.basic_auth(&self.username, Some(&self.password)),
