@@ -598,8 +598,11 @@ async fn with_cas(spec: Option<std::path::PathBuf>) -> Emu {
         Some(path) => pfsense_emulator::EmulatorConfig::new(path),
         None => common::config(),
     };
-    config.state_file = Some(file);
-    common::start_with(config).await
+    config.state_file = Some(file.clone());
+    let emu = common::start_with(config).await;
+    // The emulator reads its state file once, at start.
+    let _ = std::fs::remove_file(&file);
+    emu
 }
 
 #[tokio::test]
