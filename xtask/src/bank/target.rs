@@ -27,9 +27,7 @@ pub struct Access {
     pub api_key: Option<String>,
     /// Environment for the pfsense-mcp binary (host, credentials, certificate pinning).
     pub server_env: Vec<(String, String)>,
-    http: RwLock<reqwest::Client>,
-    /// How `http` is built (accept invalid certificates, extra CA), to build it again.
-    tls: (bool, Option<PathBuf>),
+    http: CheckClient,
 }
 
 const VM_SNAPSHOT: &str = "bank-clean";
@@ -70,8 +68,7 @@ impl Target {
                     api_key: Some(api_key),
                     server_env,
                     // Plain HTTP on loopback.
-                    http: RwLock::new(http_client(false, None)?),
-                    tls: (false, None),
+                    http: CheckClient::new(false, None)?,
                 };
                 Ok((Target::Lab(lab), access))
             }
@@ -100,8 +97,7 @@ impl Target {
                     server_env,
                     // Loopback only, a certificate made at start: the server pins it; the
                     // checks only read what the emulator on 127.0.0.1 says.
-                    http: RwLock::new(http_client(true, None)?),
-                    tls: (true, None),
+                    http: CheckClient::new(true, None)?,
                 };
                 Ok((Target::Emulator(emu), access))
             }
@@ -144,8 +140,7 @@ impl Target {
                     password: credentials.admin_password.clone(),
                     api_key: credentials.api_key.clone(),
                     server_env,
-                    http: RwLock::new(http_client(true, None)?),
-                    tls: (true, None),
+                    http: CheckClient::new(true, None)?,
                 };
                 Ok((Target::Vm(Box::new(vm)), access))
             }
@@ -173,8 +168,7 @@ impl Target {
                     password,
                     api_key,
                     server_env,
-                    http: RwLock::new(http_client(insecure, ca.as_deref().map(Path::new))?),
-                    tls: (insecure, ca.map(PathBuf::from)),
+                    http: CheckClient::new(insecure, ca.map(PathBuf::from))?,
                 };
                 Ok((Target::Url, access))
             }
@@ -185,7 +179,7 @@ impl Target {
     }
 
     /// A fresh state for the next task (nothing to do for a URL target). A restored VM also
-    /// gets checks with no TLS session from before the restore ([`Access::forget_tls_sessions`]).
+    /// gets checks with no TLS session from before the restore ([`CheckClient::forget_tls_sessions`]).
     pub async fn reset(&mut self, access: &Access) -> Result<()> {
         match self {
             Target::Emulator(emu) => {
@@ -196,7 +190,7 @@ impl Target {
             Target::Vm(vm) => tokio::task::block_in_place(|| -> Result<()> {
                 vm.restore(VM_SNAPSHOT)?;
                 vm.wait_ready(Duration::from_secs(120))?;
-                access.forget_tls_sessions()
+                access.http.forget_tls_sessions()
             }),
             Target::Url => Ok(()),
         }
@@ -233,34 +227,57 @@ impl Target {
     }
 }
 
-impl Access {
-    /// A new HTTP client for the checks, so that no TLS session ticket from before is offered
-    /// again. A guest restored from its snapshot replays its random numbers: it hands the
-    /// session ids it gave out before the restore to whoever connects first after it, with other
-    /// secrets, and answers the old tickets' holder with `decrypt_error`. Seen in CI
-    /// (2026-12-04, the second task of `a_vm_target_restores_its_snapshot_before_every_task`)
-    /// and reproduced on the test guest: client A connects, restore, client B connects, and A's
-    /// next two connections fail with "received fatal alert: DecryptError"; without B, or with
-    /// a new client, they succeed.
-    pub fn forget_tls_sessions(&self) -> Result<()> {
-        let (accept_invalid_certs, ca) = &self.tls;
-        let fresh = http_client(*accept_invalid_certs, ca.as_deref())?;
-        *self.http.write().unwrap_or_else(|e| e.into_inner()) = fresh;
-        Ok(())
-    }
+/// The HTTP client of the checks, and how it is built (invalid certificates accepted, an extra
+/// CA), so that it can be built again.
+struct CheckClient {
+    client: RwLock<reqwest::Client>,
+    accept_invalid_certs: bool,
+    ca: Option<PathBuf>,
 }
 
-fn http_client(accept_invalid_certs: bool, ca: Option<&Path>) -> Result<reqwest::Client> {
-    let mut builder = reqwest::Client::builder()
-        .timeout(Duration::from_secs(60))
-        // No kept-alive connections: after a VM snapshot restore, the guest knows none of them.
-        .pool_max_idle_per_host(0)
-        .tls_danger_accept_invalid_certs(accept_invalid_certs);
-    if let Some(ca) = ca {
-        let pem = std::fs::read(ca).with_context(|| format!("reading {}", ca.display()))?;
-        builder = builder.add_root_certificate(reqwest::Certificate::from_pem(&pem)?);
+impl CheckClient {
+    fn new(accept_invalid_certs: bool, ca: Option<PathBuf>) -> Result<CheckClient> {
+        Ok(CheckClient {
+            client: RwLock::new(Self::build(accept_invalid_certs, ca.as_deref())?),
+            accept_invalid_certs,
+            ca,
+        })
     }
-    Ok(builder.build()?)
+
+    fn build(accept_invalid_certs: bool, ca: Option<&Path>) -> Result<reqwest::Client> {
+        let mut builder = reqwest::Client::builder()
+            .timeout(Duration::from_secs(60))
+            // No kept-alive connections: after a VM snapshot restore, the guest knows none of
+            // them.
+            .pool_max_idle_per_host(0)
+            .tls_danger_accept_invalid_certs(accept_invalid_certs);
+        if let Some(ca) = ca {
+            let pem = std::fs::read(ca).with_context(|| format!("reading {}", ca.display()))?;
+            builder = builder.add_root_certificate(reqwest::Certificate::from_pem(&pem)?);
+        }
+        Ok(builder.build()?)
+    }
+
+    /// The client now (a cheap handle: reqwest's client is shared inside).
+    fn get(&self) -> reqwest::Client {
+        self.client
+            .read()
+            .unwrap_or_else(|e| e.into_inner())
+            .clone()
+    }
+
+    /// A new client, so that no TLS session ticket from before is offered again. A guest
+    /// restored from its snapshot replays its random numbers: it hands the session ids it gave
+    /// out before the restore to whoever connects first after it, with other secrets, and
+    /// answers the old tickets' holder with `decrypt_error`. Seen in CI (2026-12-04, the second
+    /// task of `a_vm_target_restores_its_snapshot_before_every_task`) and reproduced on the test
+    /// guest: client A connects, restore, client B connects, and A's next two connections fail
+    /// with "received fatal alert: DecryptError"; without B, or with a new client, they succeed.
+    fn forget_tls_sessions(&self) -> Result<()> {
+        let fresh = Self::build(self.accept_invalid_certs, self.ca.as_deref())?;
+        *self.client.write().unwrap_or_else(|e| e.into_inner()) = fresh;
+        Ok(())
+    }
 }
 
 /// The answer of one REST call: status and the envelope (or whatever JSON came back).
@@ -313,8 +330,7 @@ impl Access {
                 pairs.append_pair(k, &text);
             }
         }
-        let http = self.http.read().unwrap_or_else(|e| e.into_inner()).clone();
-        let mut request = http.request(method.clone(), url);
+        let mut request = self.http.get().request(method.clone(), url);
         request = match &self.api_key {
             Some(key) => request.header("X-API-Key", key),
             None => request.basic_auth(&self.username, Some(&self.password)),
