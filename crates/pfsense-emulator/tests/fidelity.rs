@@ -588,11 +588,14 @@ async fn with_cas(spec: Option<std::path::PathBuf>) -> Emu {
         "Certificate": [{"refid": "c1", "descr": "web", "caref": "ca2", "crt": "", "prv": ""}],
         "OpenVPNServer": [{"vpnid": 1, "mode": "server_tls", "caref": "ca1", "certref": "c1"}]
     }});
-    let file = std::env::temp_dir().join(format!(
-        "emu-cas-{}-{}.json",
-        std::process::id(),
-        spec.is_some()
-    ));
+    let name = format!("cas-{}", spec.is_some());
+    start_with_state(spec, &state, &name).await
+}
+
+/// An emulator of `spec` (None = v2.7.1) starting from `state`, written to a state file named
+/// after `name` and the process, removed once the emulator has read it (it reads it at start).
+async fn start_with_state(spec: Option<std::path::PathBuf>, state: &Value, name: &str) -> Emu {
+    let file = std::env::temp_dir().join(format!("emu-{name}-{}.json", std::process::id()));
     std::fs::write(&file, state.to_string()).unwrap();
     let mut config = match spec {
         Some(path) => pfsense_emulator::EmulatorConfig::new(path),
@@ -600,7 +603,6 @@ async fn with_cas(spec: Option<std::path::PathBuf>) -> Emu {
     };
     config.state_file = Some(file.clone());
     let emu = common::start_with(config).await;
-    // The emulator reads its state file once, at start.
     let _ = std::fs::remove_file(&file);
     emu
 }
@@ -660,15 +662,7 @@ async fn crl_fields_editable_by_version() {
         "CertificateRevocationList": [{"refid": "crl1", "caref": "ca1", "descr": "old", "method": "internal", "lifetime": 730, "serial": 0}]
     }});
     for (spec, status) in [(None, 400), (Some(versioned_spec("v2.10.0")), 200)] {
-        let file =
-            std::env::temp_dir().join(format!("emu-crl-{}-{status}.json", std::process::id()));
-        std::fs::write(&file, state.to_string()).unwrap();
-        let mut config = match spec {
-            Some(path) => pfsense_emulator::EmulatorConfig::new(path),
-            None => common::config(),
-        };
-        config.state_file = Some(file);
-        let emu = common::start_with(config).await;
+        let emu = start_with_state(spec, &state, &format!("crl-{status}")).await;
         let r = emu
             .json(
                 "PATCH",
