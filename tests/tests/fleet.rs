@@ -379,17 +379,17 @@ async fn config_mistakes_stop_the_server_at_start_with_the_firewall_and_field_na
     );
 }
 
-#[tokio::test]
-async fn over_http_each_session_has_its_own_selected_firewall() {
-    use rmcp::model::CallToolRequestParams;
-    let (prod, lab) = (emulator().await, emulator().await);
-    let dir = tempfile::tempdir().unwrap();
-    let config = write_config(dir.path(), &prod, &lab);
+/// The fleet server over streamable HTTP on loopback, and its bearer token.
+fn start_http(
+    dir: &Path,
+    prod: &RunningEmulator,
+    lab: &RunningEmulator,
+) -> (tests::http::HttpServer, String) {
+    let config = write_config(dir, prod, lab).display().to_string();
     let token = tests::http::test_token("fleet");
-    let mut env = env(&prod, &lab);
+    let mut env = env(prod, lab);
     env.push(("PFSENSE_HTTP_TOKEN".into(), token.clone()));
     let env: Vec<(&str, &str)> = env.iter().map(|(k, v)| (k.as_str(), v.as_str())).collect();
-    let config = config.display().to_string();
     let server = tests::http::HttpServer::start(
         &[
             "--config",
@@ -402,8 +402,25 @@ async fn over_http_each_session_has_its_own_selected_firewall() {
             "memory",
         ],
         &env,
-        &dir.path().join("http-stderr.log"),
+        &dir.join("http-stderr.log"),
     );
+    (server, token)
+}
+
+/// A tool call with `args` (a JSON object).
+fn call(name: &str, args: Value) -> rmcp::model::CallToolRequestParams {
+    let mut p = rmcp::model::CallToolRequestParams::new(name.to_string());
+    if let Value::Object(m) = args {
+        p = p.with_arguments(m);
+    }
+    p
+}
+
+#[tokio::test]
+async fn over_http_each_session_has_its_own_selected_firewall() {
+    let (prod, lab) = (emulator().await, emulator().await);
+    let dir = tempfile::tempdir().unwrap();
+    let (server, token) = start_http(dir.path(), &prod, &lab);
     let url = server.mcp_url();
     let a = tests::http::connect(&url, Some(&token), tests::http::client())
         .await
@@ -411,13 +428,6 @@ async fn over_http_each_session_has_its_own_selected_firewall() {
     let b = tests::http::connect(&url, Some(&token), tests::http::client())
         .await
         .unwrap();
-    let call = |name: &str, args: Value| {
-        let mut p = CallToolRequestParams::new(name.to_string());
-        if let Value::Object(m) = args {
-            p = p.with_arguments(m);
-        }
-        p
-    };
     // Session A switches to lab; session B never switches and stays on prod.
     let r = a
         .peer()
@@ -446,4 +456,70 @@ async fn over_http_each_session_has_its_own_selected_firewall() {
     );
     let _ = a.cancel().await;
     let _ = b.cancel().await;
+}
+
+/// 2026-07-28 has no sessions: over HTTP every request is served on its own, so a switch of
+/// the selected firewall cannot outlive the call that made it. The switch is refused, saying
+/// to name the firewall on each call, and a call with `firewall: NAME` goes there.
+#[tokio::test]
+async fn over_http_a_sessionless_client_cannot_switch_firewalls_and_is_told_to_name_one_per_call() {
+    use rmcp::model::ProtocolVersion;
+    use rmcp::service::{ClientLifecycleMode, ClientServiceExt};
+    use rmcp::transport::StreamableHttpClientTransport;
+    use rmcp::transport::streamable_http_client::StreamableHttpClientTransportConfig;
+    let (prod, lab) = (emulator().await, emulator().await);
+    let dir = tempfile::tempdir().unwrap();
+    let (server, token) = start_http(dir.path(), &prod, &lab);
+    let transport = StreamableHttpClientTransport::with_client(
+        tests::http::client(),
+        StreamableHttpClientTransportConfig::with_uri(server.mcp_url()).auth_header(token.clone()),
+    );
+    let client = ()
+        .serve_with_lifecycle(
+            transport,
+            ClientLifecycleMode::Discover {
+                preferred_versions: vec![ProtocolVersion::V_2026_07_28],
+            },
+        )
+        .await
+        .unwrap();
+    // The switch is refused (it would end with this request), and says what to do instead.
+    let r = client
+        .peer()
+        .call_tool(call("pfsense_select_firewall", json!({"name": "lab"})))
+        .await
+        .unwrap();
+    assert!(r.is_error.unwrap_or(false), "{}", text(&r));
+    assert!(text(&r).contains("cannot switch to `lab`"), "{}", text(&r));
+    assert!(text(&r).contains("`firewall: NAME`"), "{}", text(&r));
+    assert!(text(&r).contains("go to `prod`"), "{}", text(&r));
+    let listed = client
+        .peer()
+        .call_tool(call("pfsense_select_firewall", json!({})))
+        .await
+        .unwrap();
+    assert!(!listed.is_error.unwrap_or(false), "{}", text(&listed));
+    assert!(text(&listed).contains("no sessions"), "{}", text(&listed));
+    assert_eq!(
+        listed.structured_content.clone().unwrap_or(Value::Null)["selected"],
+        "prod"
+    );
+    // Calls go where they say, and to the default without `firewall`.
+    prod.clear_requests();
+    lab.clear_requests();
+    let r = client
+        .peer()
+        .call_tool(call(LIST, json!({"firewall": "lab"})))
+        .await
+        .unwrap();
+    assert!(!r.is_error.unwrap_or(false), "{}", text(&r));
+    let r = client
+        .peer()
+        .call_tool(call(LIST, json!({})))
+        .await
+        .unwrap();
+    assert!(!r.is_error.unwrap_or(false), "{}", text(&r));
+    assert_eq!(reads_of(&lab, "/api/v2/firewall/aliases"), 1);
+    assert_eq!(reads_of(&prod, "/api/v2/firewall/aliases"), 1);
+    let _ = client.cancel().await;
 }

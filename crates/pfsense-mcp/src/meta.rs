@@ -166,7 +166,7 @@ pub static META_TOOLS: &[MetaTool] = &[
     },
     MetaTool {
         name: SELECT_FIREWALL,
-        description: "Choose the firewall this session's calls go to (listed when several are configured). Without `name`, lists the firewalls with their URL, policy and which is selected. A single call can go elsewhere with the argument `firewall: NAME` on any tool.",
+        description: "Choose the firewall this session's calls go to (listed when several are configured). Without `name`, lists the firewalls with their URL, policy and which is selected. A single call can go elsewhere with the argument `firewall: NAME` on any tool. Over HTTP on MCP 2026-07-28, which has no sessions, a switch would not outlast its call: it is refused, and each call names its firewall instead.",
         input_schema: r#"{"type":"object","properties":{"name":{"type":"string","description":"The firewall to select; leave out to list them."}},"additionalProperties":false}"#,
         output_schema: crate::outcome::output::OBJECT,
         read_only: true,

@@ -25,6 +25,9 @@ pub struct CallContext {
     pub caller: String,
     /// How the person at the client can be asked to approve (elicitation).
     pub human: crate::safety::elicit::Human,
+    /// The call came over HTTP outside any MCP session (2026-07-28): what it would set on
+    /// the session (the selected firewall) ends with it.
+    pub sessionless: bool,
 }
 
 /// Server settings shared by every firewall (each firewall has its own policy).
@@ -359,8 +362,10 @@ impl PfSenseServer {
         )
     }
 
-    /// `pfsense_select_firewall {name?}`: switch this session's firewall, or list them.
-    fn select_firewall(&self, args: &Value) -> rmcp::model::CallToolResult {
+    /// `pfsense_select_firewall {name?}`: switch this session's firewall, or list them. A
+    /// sessionless call (2026-07-28 over HTTP) only lists: a switch would end with the call,
+    /// and the next call would go to the default firewall while the model believes otherwise.
+    fn select_firewall(&self, args: &Value, sessionless: bool) -> rmcp::model::CallToolResult {
         let lines = |server: &PfSenseServer| -> String {
             let selected = server.selected.load(Ordering::Relaxed);
             server
@@ -381,11 +386,23 @@ impl PfSenseServer {
                 .join("\n")
         };
         let text = match args.get("name") {
+            None | Some(Value::Null) if sessionless => format!(
+                "Firewalls (* = where calls without `firewall` go):\n{}\n{}",
+                lines(self),
+                self.sessionless_note()
+            ),
             None | Some(Value::Null) => format!(
                 "Firewalls (* = selected for this session):\n{}",
                 lines(self)
             ),
             Some(Value::String(name)) => match self.index_of(name) {
+                Ok(_) if sessionless => {
+                    return outcome::error(format!(
+                        "{}: cannot switch to `{name}`: {} Nothing was changed.",
+                        crate::meta::SELECT_FIREWALL,
+                        self.sessionless_note()
+                    ));
+                }
                 Ok(i) => {
                     self.selected.store(i, Ordering::Relaxed);
                     format!(
@@ -410,6 +427,14 @@ impl PfSenseServer {
             "firewalls": self.fleet_json(),
         }));
         r
+    }
+
+    /// Why a sessionless client names the firewall on each call.
+    fn sessionless_note(&self) -> String {
+        format!(
+            "this client speaks MCP 2026-07-28 over HTTP, which has no sessions, so a selection would not outlast this call. Add `firewall: NAME` to each call instead; calls without it go to `{}`.",
+            self.selected_firewall()
+        )
     }
 
     fn instructions(&self) -> String {
@@ -454,7 +479,7 @@ impl PfSenseServer {
         );
         if firewalls.len() > 1 {
             s.push_str(&format!(
-                " Calls go to this session's selected firewall, which starts as `{}`: `{}` with `name` switches it (without `name` it lists the firewalls), and any tool takes an extra argument `firewall: NAME` to send that one call elsewhere. Each firewall has its own policy: a tool refused on one may be offered on another.",
+                " Calls go to this session's selected firewall, which starts as `{}`: `{}` with `name` switches it (without `name` it lists the firewalls), and any tool takes an extra argument `firewall: NAME` to send that one call elsewhere. A client without sessions (MCP 2026-07-28 over HTTP) cannot switch: it names the firewall on each call. Each firewall has its own policy: a tool refused on one may be offered on another.",
                 firewalls[self.inner.default].firewall.name,
                 crate::meta::SELECT_FIREWALL
             ));
@@ -582,7 +607,7 @@ impl PfSenseServer {
                 if let Some(refusal) = meta_arguments_refusal(meta, &args) {
                     return Ok(refusal);
                 }
-                Ok(self.select_firewall(&args))
+                Ok(self.select_firewall(&args, ctx.sessionless))
             }
             _ => Err(McpError::invalid_params(
                 format!("`{}` is not available", meta.name),
@@ -937,6 +962,7 @@ impl ServerHandler for PfSenseServer {
         let ctx = CallContext {
             caller: crate::http::caller_of(&context).unwrap_or_else(|| "stdio".into()),
             human: crate::safety::elicit::Human::of(&context, &request),
+            sessionless: crate::http::sessionless(&context),
         };
         let args = request.arguments.map(Value::Object).unwrap_or(Value::Null);
         // Secret values of this call are scrubbed from everything that comes back.

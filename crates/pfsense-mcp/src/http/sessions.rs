@@ -8,12 +8,24 @@ use axum::extract::{Request, State};
 use axum::http::{Method, StatusCode, header};
 use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
+use rmcp::RoleServer;
+use rmcp::service::RequestContext;
 use rmcp::transport::streamable_http_server::session::local::LocalSessionManager;
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
 
 /// The header naming a session (streamable HTTP).
 pub const SESSION_HEADER: &str = "mcp-session-id";
+
+/// Whether an MCP request came over HTTP outside any session: a 2026-07-28 request (that
+/// revision has no sessions), which rmcp serves on a server value of its own, so nothing the
+/// call sets on its session outlives it. False over stdio, whose one connection is the session.
+pub fn sessionless(context: &RequestContext<RoleServer>) -> bool {
+    context
+        .extensions
+        .get::<axum::http::request::Parts>()
+        .is_some_and(|parts| !parts.headers.contains_key(SESSION_HEADER))
+}
 
 /// Default number of live sessions one token may hold.
 pub const DEFAULT_MAX_SESSIONS_PER_TOKEN: usize = 64;
