@@ -142,6 +142,37 @@ struct Inner {
     safety: Result<Arc<crate::safety::Safety>, String>,
     /// One token per `tools/call` being answered: a stdio shutdown waits for them.
     calls: tokio_util::task::TaskTracker,
+    /// The server instructions, written on first use: they depend only on the fleet and the
+    /// options. rmcp asks for them (`get_info`) at every 2026-07-28 request, which it serves
+    /// on a server value of its own (19k instructions per call to write them).
+    instructions: std::sync::OnceLock<String>,
+    /// Tools looked up by name ([`ToolCache`]).
+    looked_up: ToolCache,
+}
+
+/// MCP tools made for `get_tool`, which rmcp calls at every 2026-07-28 `tools/call` to check
+/// its `Mcp-Param-*` headers against the input schema: made from the statics, a tool cost 16k
+/// instructions per call. Bounded: emptied when full, so a client that calls every tool does
+/// not keep every schema in memory.
+#[derive(Default)]
+struct ToolCache(std::sync::Mutex<std::collections::HashMap<&'static str, Tool>>);
+
+impl ToolCache {
+    /// Tools kept at most.
+    const CAPACITY: usize = 64;
+
+    fn get_or_make(&self, name: &'static str, make: impl FnOnce() -> Tool) -> Tool {
+        let mut tools = self.0.lock().unwrap_or_else(|e| e.into_inner());
+        if let Some(tool) = tools.get(name) {
+            return tool.clone();
+        }
+        if tools.len() >= Self::CAPACITY {
+            tools.clear();
+        }
+        let tool = make();
+        tools.insert(name, tool.clone());
+        tool
+    }
 }
 
 /// The MCP server of one session. The fleet, clients and guards are shared (`inner`); the
@@ -194,6 +225,8 @@ impl PfSenseServer {
                 listed,
                 safety,
                 calls: tokio_util::task::TaskTracker::new(),
+                instructions: std::sync::OnceLock::new(),
+                looked_up: ToolCache::default(),
             }),
             selected: Arc::new(AtomicUsize::new(default)),
         };
@@ -902,7 +935,12 @@ impl ServerHandler for PfSenseServer {
             "pfsense-mcp",
             env!("CARGO_PKG_VERSION"),
         ))
-        .with_instructions(self.instructions())
+        .with_instructions(
+            self.inner
+                .instructions
+                .get_or_init(|| self.instructions())
+                .clone(),
+        )
     }
 
     async fn list_tools(
@@ -934,11 +972,17 @@ impl ServerHandler for PfSenseServer {
 
     fn get_tool(&self, name: &str) -> Option<Tool> {
         // `listed` holds exactly the offered tools, sorted by name.
-        self.inner
+        let i = self
+            .inner
             .listed
             .binary_search_by(|t| t.name().cmp(name))
-            .ok()
-            .map(|i| listed_tool(&self.inner, self.inner.listed[i]))
+            .ok()?;
+        let listed = self.inner.listed[i];
+        Some(
+            self.inner
+                .looked_up
+                .get_or_make(listed.name(), || listed_tool(&self.inner, listed)),
+        )
     }
 
     /// Accepted so that clients which set a log level work; the server sends no MCP log
@@ -1161,4 +1205,34 @@ fn result_text(result: &rmcp::model::CallToolResult) -> String {
         .iter()
         .filter_map(|c| c.as_text().map(|t| t.text.clone()))
         .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn tool(name: &'static str) -> Tool {
+        Tool::new(name, "d", Arc::new(serde_json::Map::new()))
+    }
+
+    #[test]
+    fn the_tool_cache_makes_a_tool_once_and_stays_bounded() {
+        let cache = ToolCache::default();
+        let mut made = 0;
+        for _ in 0..3 {
+            let t = cache.get_or_make("pfsense_a", || {
+                made += 1;
+                tool("pfsense_a")
+            });
+            assert_eq!(t.name, "pfsense_a");
+        }
+        assert_eq!(made, 1);
+        let names: Vec<&'static str> = (0..ToolCache::CAPACITY * 2)
+            .map(|i| &*Box::leak(format!("pfsense_{i}").into_boxed_str()))
+            .collect();
+        for name in &names {
+            cache.get_or_make(name, || tool(name));
+            assert!(cache.0.lock().unwrap().len() <= ToolCache::CAPACITY);
+        }
+    }
 }
