@@ -42,8 +42,9 @@ pub struct Args {
     #[arg(long)]
     http_only: bool,
     /// Count only the HTTP instructions per read call under callgrind (pfsense-mcp as a user
-    /// runs it, the bare server, the bare server with a GET per call: needs valgrind) and put
-    /// that row in the existing report. Noise-free where CPU time on a shared machine is not.
+    /// runs it, the bare server, the bare server with a GET per call: needs valgrind), with a
+    /// client on MCP 2025-11-25 (sessions) and one on 2026-07-28 (none), and put that row in
+    /// the existing report. Noise-free where CPU time on a shared machine is not.
     #[arg(long, conflicts_with_all = ["http_only", "list_only", "build"])]
     instructions: bool,
     /// Read calls counted per server with --instructions (beyond the 200 of the base run).
@@ -469,33 +470,48 @@ fn yardsticks<'a>(
 }
 
 /// User-space instructions per read call (callgrind) of pfsense-mcp as a user runs it, of the
-/// bare rmcp server and of the bare server with a GET per call; as a report row.
+/// bare rmcp server and of the bare server with a GET per call, for a client of each MCP
+/// revision (rmcp serves a 2026-07-28 request on its own, which costs every server more); as
+/// a report row.
 async fn instructions_row(binary: &Path, bare: &Path, debug: bool, calls: usize) -> Result<String> {
-    use crate::bench_http::{EmulatorProcess, HttpServer, instructions_per_call};
+    use crate::bench_http::{EmulatorProcess, HttpServer, McpRevision, instructions_per_call};
     let bare_fetch = &build_binary("xtask", "bare-mcp-fetch", debug)?;
     let emulator = &build_binary("pfsense-emulator", "pfsense-emulator", debug)?;
     let firewall = EmulatorProcess::start(emulator, &root().join("openapi-spec.json"))?;
     let home = crate::bench_cost::StateHome::new("http-instructions")?;
     let (fetch_server, bare_server) = yardsticks(bare, bare_fetch, &firewall);
-    let ours =
-        instructions_per_call(&HttpServer::user(binary, &firewall, home.home()), calls).await?;
-    let plain = instructions_per_call(&bare_server, calls).await?;
-    let fetch = instructions_per_call(&fetch_server, calls).await?;
     let k = |n: f64| format!("{:.0}k", n / 1000.0);
-    eprintln!(
-        "HTTP instructions per call: ours {}, bare {}, bare with a GET per call {}",
-        k(ours),
-        k(plain),
-        k(fetch)
-    );
+    let mut counts = Vec::new();
+    for revision in McpRevision::ALL {
+        let ours = instructions_per_call(
+            &HttpServer::user(binary, &firewall, home.home()),
+            calls,
+            revision,
+        )
+        .await?;
+        let plain = instructions_per_call(&bare_server, calls, revision).await?;
+        let fetch = instructions_per_call(&fetch_server, calls, revision).await?;
+        eprintln!(
+            "HTTP instructions per call, MCP {}: ours {}, bare {}, bare with a GET per call {}",
+            revision.label(),
+            k(ours),
+            k(plain),
+            k(fetch)
+        );
+        counts.push(format!(
+            "{}: {} / {} / {}, {:.2}× the bare server, {:.2}× the bare server with a GET per call",
+            revision.label(),
+            k(ours),
+            k(plain),
+            k(fetch),
+            ours / plain.max(1.0),
+            ours / fetch.max(1.0),
+        ));
+    }
     Ok(format!(
-        "| HTTP instructions per call (user space, `valgrind --tool=callgrind`; one client on one session, the server's tools in turn; the count of a run of {base} + {calls} calls minus that of {base} calls, over {calls}): `--http` as a user runs it / bare rmcp server / bare rmcp server with a GET per call | {o} / {p} / {f}: {x:.2}× the bare server, {y:.2}× the bare server with a GET per call (the count repeats to about 0.1%; it leaves out the kernel's share: the sockets, about the same for the server and the bare server with a GET, less for the bare server) | |\n",
+        "| HTTP instructions per call (user space, `valgrind --tool=callgrind`; one client, the server's tools in turn; the count of a run of {base} + {calls} calls minus that of {base} calls, over {calls}), for each MCP revision the client speaks: `--http` as a user runs it / bare rmcp server / bare rmcp server with a GET per call | {counts} (the count repeats to about 0.1%; it leaves out the kernel's share: the sockets, about the same for the server and the bare server with a GET, less for the bare server) | |\n",
         base = crate::bench_http::INSTRUCTIONS_BASE_CALLS,
-        o = k(ours),
-        p = k(plain),
-        f = k(fetch),
-        x = ours / plain.max(1.0),
-        y = ours / fetch.max(1.0),
+        counts = counts.join("; "),
     ))
 }
 

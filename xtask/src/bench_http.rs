@@ -6,10 +6,10 @@
 //! directory), beside the bare rmcp server loaded the same way.
 
 use anyhow::{Context, Result, bail};
+use rmcp::RoleClient;
 use rmcp::model::CallToolRequestParams;
 use rmcp::transport::StreamableHttpClientTransport;
 use rmcp::transport::streamable_http_client::StreamableHttpClientTransportConfig;
-use rmcp::{RoleClient, ServiceExt};
 use std::io::{BufRead, BufReader};
 use std::path::Path;
 use std::process::{Child, Command, Stdio};
@@ -245,11 +245,45 @@ fn start(server: &HttpServer<'_>, token: &str) -> Result<(Server, String)> {
     Ok((server, url))
 }
 
-async fn connect(url: &str, token: &str) -> Result<rmcp::service::RunningService<RoleClient, ()>> {
+/// The MCP revision a bench client speaks.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum McpRevision {
+    /// 2025-11-25: `initialize`, then every call in the session it opened (what the load
+    /// runs use).
+    Sessions,
+    /// 2026-07-28: `server/discover`, no sessions; the server serves each request on a
+    /// server value of its own.
+    Sessionless,
+}
+
+impl McpRevision {
+    pub const ALL: [McpRevision; 2] = [McpRevision::Sessions, McpRevision::Sessionless];
+
+    pub fn label(self) -> &'static str {
+        match self {
+            McpRevision::Sessions => "2025-11-25 (sessions)",
+            McpRevision::Sessionless => "2026-07-28 (no sessions)",
+        }
+    }
+}
+
+async fn connect(
+    url: &str,
+    token: &str,
+    revision: McpRevision,
+) -> Result<rmcp::service::RunningService<RoleClient, ()>> {
+    use rmcp::model::ProtocolVersion;
+    use rmcp::service::{ClientLifecycleMode, ClientServiceExt};
     let config = StreamableHttpClientTransportConfig::with_uri(url.to_string())
         .auth_header(token.to_string());
     let transport = StreamableHttpClientTransport::with_client(reqwest::Client::new(), config);
-    Ok(().serve(transport).await?)
+    let lifecycle = match revision {
+        McpRevision::Sessions => ClientLifecycleMode::Initialize,
+        McpRevision::Sessionless => ClientLifecycleMode::Discover {
+            preferred_versions: vec![ProtocolVersion::V_2026_07_28],
+        },
+    };
+    Ok(().serve_with_lifecycle(transport, lifecycle).await?)
 }
 
 /// How the instructions-per-call row starts.
@@ -262,9 +296,13 @@ pub const INSTRUCTIONS_BASE_CALLS: usize = 200;
 /// calling the server's tools in turn, once `INSTRUCTIONS_BASE_CALLS` times and once `calls`
 /// more; the difference over `calls` (start-up, the session and shutdown cancel out). Unlike
 /// CPU time on a shared machine, the count repeats to about 0.1%.
-pub async fn instructions_per_call(server: &HttpServer<'_>, calls: usize) -> Result<f64> {
-    let base = instructions(server, INSTRUCTIONS_BASE_CALLS).await?;
-    let long = instructions(server, INSTRUCTIONS_BASE_CALLS + calls).await?;
+pub async fn instructions_per_call(
+    server: &HttpServer<'_>,
+    calls: usize,
+    revision: McpRevision,
+) -> Result<f64> {
+    let base = instructions(server, INSTRUCTIONS_BASE_CALLS, revision).await?;
+    let long = instructions(server, INSTRUCTIONS_BASE_CALLS + calls, revision).await?;
     Ok(long.saturating_sub(base) as f64 / calls.max(1) as f64)
 }
 
@@ -277,7 +315,7 @@ fn on_path(name: &str) -> Option<std::path::PathBuf> {
 
 /// Total user-space instructions of `server` (under `valgrind --tool=callgrind`) over start,
 /// `calls` tool calls and a SIGTERM.
-async fn instructions(server: &HttpServer<'_>, calls: usize) -> Result<u64> {
+async fn instructions(server: &HttpServer<'_>, calls: usize, revision: McpRevision) -> Result<u64> {
     let valgrind =
         on_path("valgrind").context("valgrind is not installed (apt-get install valgrind)")?;
     let out = std::env::temp_dir().join(format!(
@@ -301,7 +339,7 @@ async fn instructions(server: &HttpServer<'_>, calls: usize) -> Result<u64> {
     };
     let token = bench_token();
     let (mut process, url) = start(&wrapped, &token)?;
-    let session = connect(&url, &token).await?;
+    let session = connect(&url, &token, revision).await?;
     for n in 0..calls {
         let tool = server.tools[n % server.tools.len()];
         let result = session
@@ -426,7 +464,7 @@ pub async fn run(server: &HttpServer<'_>, clients: usize, seconds: u64) -> Resul
     // sandbox emulator.
     let mut sessions = Vec::with_capacity(clients);
     for _ in 0..clients {
-        sessions.push(connect(&url, &token).await?);
+        sessions.push(connect(&url, &token, McpRevision::Sessions).await?);
     }
     let warm = sessions[0]
         .peer()
