@@ -1,10 +1,10 @@
 //! The real binary serving MCP over streamable HTTP (`--http 127.0.0.1:0`), and rmcp
 //! streamable-HTTP clients for it.
 
-use rmcp::service::RunningService;
+use rmcp::RoleClient;
+use rmcp::service::{ClientLifecycleMode, ClientServiceExt, RunningService};
 use rmcp::transport::StreamableHttpClientTransport;
 use rmcp::transport::streamable_http_client::StreamableHttpClientTransportConfig;
-use rmcp::{RoleClient, ServiceExt};
 use std::io::{BufRead, BufReader};
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
@@ -150,12 +150,23 @@ pub async fn connect(
     token: Option<&str>,
     http: reqwest::Client,
 ) -> anyhow::Result<RunningService<RoleClient, ()>> {
+    connect_with(url, token, http, ClientLifecycleMode::Initialize).await
+}
+
+/// As [`connect`], with the lifecycle the client uses: `initialize` (a session, up to
+/// 2025-11-25), or `server/discover` (2026-07-28: no session, each request on its own).
+pub async fn connect_with(
+    url: &str,
+    token: Option<&str>,
+    http: reqwest::Client,
+    lifecycle: ClientLifecycleMode,
+) -> anyhow::Result<RunningService<RoleClient, ()>> {
     let mut config = StreamableHttpClientTransportConfig::with_uri(url.to_string());
     if let Some(t) = token {
         config = config.auth_header(t.to_string());
     }
     let transport = StreamableHttpClientTransport::with_client(http, config);
-    Ok(().serve(transport).await?)
+    Ok(().serve_with_lifecycle(transport, lifecycle).await?)
 }
 
 /// The JSON-RPC `initialize` body a client sends first.

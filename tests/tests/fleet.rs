@@ -464,25 +464,20 @@ async fn over_http_each_session_has_its_own_selected_firewall() {
 #[tokio::test]
 async fn over_http_a_sessionless_client_cannot_switch_firewalls_and_is_told_to_name_one_per_call() {
     use rmcp::model::ProtocolVersion;
-    use rmcp::service::{ClientLifecycleMode, ClientServiceExt};
-    use rmcp::transport::StreamableHttpClientTransport;
-    use rmcp::transport::streamable_http_client::StreamableHttpClientTransportConfig;
+    use rmcp::service::ClientLifecycleMode;
     let (prod, lab) = (emulator().await, emulator().await);
     let dir = tempfile::tempdir().unwrap();
     let (server, token) = start_http(dir.path(), &prod, &lab);
-    let transport = StreamableHttpClientTransport::with_client(
+    let client = tests::http::connect_with(
+        &server.mcp_url(),
+        Some(&token),
         tests::http::client(),
-        StreamableHttpClientTransportConfig::with_uri(server.mcp_url()).auth_header(token.clone()),
-    );
-    let client = ()
-        .serve_with_lifecycle(
-            transport,
-            ClientLifecycleMode::Discover {
-                preferred_versions: vec![ProtocolVersion::V_2026_07_28],
-            },
-        )
-        .await
-        .unwrap();
+        ClientLifecycleMode::Discover {
+            preferred_versions: vec![ProtocolVersion::V_2026_07_28],
+        },
+    )
+    .await
+    .unwrap();
     // The switch is refused (it would end with this request), and says what to do instead.
     let r = client
         .peer()
