@@ -19,6 +19,14 @@
 //! writer idle is written by the appending task itself, under the log's lock: no thread hop.
 //! A write or sync that fails fails every line it carried and the lines chained after them;
 //! the file is cut back and the chain goes on from the last line written before them.
+//!
+//! Several processes may share one log: every MCP client that starts its own server (two
+//! Claude Code windows, Claude Desktop beside them) writes the default state directory's
+//! `audit.jsonl`. A process chains lines only while it holds an exclusive lock on the file
+//! (`flock`), and on taking the lock it checks whether another process wrote to the file or
+//! rotated it since; if so it reads the chain's end from the file again and goes on from there,
+//! so the lines of all processes form one chain. The lock is held while this process has lines
+//! chained but not yet written, and released once they are.
 
 use serde::Serialize;
 use serde_json::{Value, json};
@@ -163,9 +171,14 @@ struct Tail {
     waiting_wants_sync: bool,
     /// The file (replaced when it rotates) and its length up to the last line written: a
     /// failed write is cut back to it, so a half-written line never stays in front of the
-    /// next one.
+    /// next one. A length other than the file's means another process wrote to it.
     file: Arc<File>,
     len: u64,
+    /// Which file `file` is: another one at `path` means the log was rotated or replaced.
+    identity: FileId,
+    /// This process holds the file's lock: it has lines chained and not yet written, or is
+    /// writing one (see the module docs).
+    locked: bool,
     /// The last line written, and its hash: a failed write goes back to it.
     written_seq: u64,
     written_hash: String,
@@ -214,6 +227,8 @@ enum Job {
 struct Shared {
     path: PathBuf,
     rotate_at: u64,
+    /// The file system refused the lock once (said once in the log; appends go on unlocked).
+    lock_refused: std::sync::atomic::AtomicBool,
     tail: Mutex<Tail>,
     /// The writer thread waits here for lines.
     work: Condvar,
@@ -572,9 +587,6 @@ impl Shared {
                         } else if tail.unsynced_since.is_none() {
                             tail.unsynced_since = Some(Instant::now());
                         }
-                        if tail.len >= self.rotate_at {
-                            self.rotate(&mut tail);
-                        }
                     }
                     Err(e) => {
                         // Cut back what part of the batch reached the file (a full disk
@@ -595,50 +607,213 @@ impl Shared {
                         tail.waiting_wants_sync = false;
                     }
                 }
+                // Lines chained while this batch was written keep the lock for the next one.
+                if tail.waiting.is_empty() {
+                    self.release(&mut tail);
+                }
             }
             self.done.notify_all();
             self.batches.send_modify(|n| *n += 1);
         }
     }
 
-    /// Move the full file aside and go on in a new one. The chain needs nothing more: the new
-    /// file's first line carries the old file's last hash and the next `seq`. A failure leaves
-    /// the log growing in the same file (the lines are already written). Reads' lines not yet
-    /// synced are synced first: the file moved aside is complete on disk.
-    fn rotate(&self, tail: &mut Tail) {
-        if tail.unsynced_since.is_some() {
-            match tail.file.sync_data() {
-                Ok(()) => {
-                    tail.synced_seq = tail.written_seq;
-                    tail.unsynced_since = None;
+    /// Take the file's lock before chaining, and go on from where the chain really ends:
+    /// another process may have written lines since this one last held the lock, rotated
+    /// the file, or someone removed it. Rotates the file when it is due. Called with nothing
+    /// of this process waiting or being written (the lock is not held then).
+    fn claim(&self, tail: &mut Tail) -> Result<(), AuditError> {
+        if tail.locked {
+            return Ok(());
+        }
+        loop {
+            if !tail.locked {
+                self.lock_file(&tail.file);
+                tail.locked = true;
+            }
+            match std::fs::metadata(&self.path) {
+                Ok(meta) if file_id(&meta) == tail.identity => {
+                    if meta.len() != tail.len
+                        && let Err(e) = self.resync(tail)
+                    {
+                        self.release(tail);
+                        return Err(e);
+                    }
+                    if tail.len >= self.rotate_at && self.move_aside(tail) {
+                        // The next turn finds no file (or another process's new one) at the path.
+                        continue;
+                    }
+                    return Ok(());
                 }
-                Err(e) => {
-                    tracing::warn!(path = %self.path.display(), error = %e, "the audit log could not be synced before rotating it; it keeps growing");
-                    return;
+                Ok(_) => self.reopen(tail)?,
+                Err(e) if e.kind() == std::io::ErrorKind::NotFound => self.reopen(tail)?,
+                Err(source) => {
+                    self.release(tail);
+                    return Err(read_error(&self.path)(source));
                 }
             }
+        }
+    }
+
+    /// Go on in the file now at the path (created when there is none): the old one was
+    /// rotated or removed. This process's lines in the old one are synced first.
+    fn reopen(&self, tail: &mut Tail) -> Result<(), AuditError> {
+        self.sync_unsynced(tail);
+        self.release(tail);
+        let file = open_for_append(&self.path).map_err(|source| AuditError::Open {
+            path: self.path.clone(),
+            source,
+        })?;
+        tail.identity = file
+            .metadata()
+            .map(|m| file_id(&m))
+            .map_err(read_error(&self.path))?;
+        tail.file = Arc::new(file);
+        // Unknown: the next turn reads where the chain ends.
+        tail.len = u64::MAX;
+        Ok(())
+    }
+
+    /// Read where the chain ends from the file (its last lines; the newest rotated file's
+    /// when it has none), after another process wrote to it or at start. A line cut off by a
+    /// crash is ended, and closed off by a `cut_off` entry, so the chain goes on from the line
+    /// before it and `audit verify` accepts it.
+    fn resync(&self, tail: &mut Tail) -> Result<(), AuditError> {
+        let found = locate(&self.path)?;
+        let (mut seq, mut hash, mut len) = (found.seq, found.last_hash, found.len);
+        if let Some(fragment) = found.fragment {
+            let mut text = b"\n".to_vec();
+            if !fragment.is_empty() {
+                tracing::warn!(path = %self.path.display(), bytes = fragment.len(), "the audit log's last line was cut off (a crash while writing it); closed off with a cut_off entry");
+                let mut marker = Entry::new("", "", "pfsense-mcp", Outcome::CutOff);
+                marker.message = Some(format!(
+                    "the line before this one was cut off by a crash while it was written ({} bytes); it is not part of the chain",
+                    fragment.len()
+                ));
+                marker.request = json!({"cut": digest_of(&fragment)});
+                seq += 1;
+                let line = line_text(&line_body(&marker)?, seq, &hash);
+                hash = sha256_hex(line.as_bytes());
+                text.extend_from_slice(line.as_bytes());
+                text.push(b'\n');
+            }
+            (&*tail.file)
+                .write_all(&text)
+                .and_then(|_| tail.file.sync_data())
+                .map_err(|source| AuditError::Write {
+                    path: self.path.clone(),
+                    source,
+                })?;
+            len += text.len() as u64;
+        }
+        if seq < tail.written_seq {
+            // The chain went back (the file was replaced): `seq`s handed out before may come
+            // again, so appends still waiting on them settle through the failures list.
+            let (epoch, written) = (tail.epoch, tail.written_seq);
+            tail.failures.push_back((
+                epoch,
+                written,
+                std::io::ErrorKind::Other,
+                "the audit log was replaced".into(),
+            ));
+            if tail.failures.len() > REMEMBERED_FAILURES {
+                tail.failures.pop_front();
+            }
+            tail.epoch += 1;
+            tail.synced_seq = seq;
+        }
+        tail.seq = seq;
+        tail.written_seq = seq;
+        tail.last_hash = hash.clone();
+        tail.written_hash = hash;
+        tail.len = len;
+        Ok(())
+    }
+
+    /// Move the full file aside (`FILE.<last seq>`); the chain goes on in a new file, whose
+    /// first line carries the old file's last hash and the next `seq`. Reads' lines not yet
+    /// synced are synced first: the file moved aside is complete on disk. A failure leaves
+    /// the log growing in the same file (the lines are already written).
+    fn move_aside(&self, tail: &mut Tail) -> bool {
+        if !self.sync_unsynced(tail) {
+            tracing::warn!(path = %self.path.display(), "the audit log could not be synced before rotating it; it keeps growing");
+            return false;
         }
         let aside = rotated_name(&self.path, tail.written_seq);
         if let Err(e) = std::fs::rename(&self.path, &aside) {
             tracing::warn!(path = %self.path.display(), error = %e, "the audit log could not be rotated; it keeps growing");
-            return;
+            return false;
         }
-        match open_for_append(&self.path) {
-            Ok(file) => {
-                tail.file = Arc::new(file);
-                tail.len = 0;
-                if let Some(dir) = self.path.parent()
-                    && let Ok(dir) = File::open(dir)
-                {
-                    let _ = dir.sync_all();
-                }
+        if let Some(dir) = self.path.parent()
+            && let Ok(dir) = File::open(dir)
+        {
+            let _ = dir.sync_all();
+        }
+        true
+    }
+
+    /// Sync this process's lines written but not yet synced; false when that failed.
+    fn sync_unsynced(&self, tail: &mut Tail) -> bool {
+        if tail.unsynced_since.is_none() {
+            return true;
+        }
+        match tail.file.sync_data() {
+            Ok(()) => {
+                tail.synced_seq = tail.written_seq;
+                tail.unsynced_since = None;
+                true
             }
             Err(e) => {
-                tracing::warn!(path = %self.path.display(), error = %e, "no new audit log file after rotation; going on in the old one");
-                let _ = std::fs::rename(&aside, &self.path);
+                tracing::error!(path = %self.path.display(), error = %e, "audit lines of reads could not be synced to disk");
+                false
             }
         }
     }
+
+    /// Wait for the file's lock. A file system without locks (some network file systems)
+    /// is said once; the log then goes on without it.
+    fn lock_file(&self, file: &File) {
+        use std::sync::atomic::Ordering;
+        if let Err(e) = file.lock()
+            && !self.lock_refused.swap(true, Ordering::Relaxed)
+        {
+            tracing::warn!(path = %self.path.display(), error = %e, "the audit log cannot be locked: several pfsense-mcp processes writing it at once could break its chain");
+        }
+    }
+
+    fn release(&self, tail: &mut Tail) {
+        if std::mem::take(&mut tail.locked) {
+            let _ = tail.file.unlock();
+        }
+    }
+}
+
+/// Which file an open file or a path is (device and inode).
+type FileId = (u64, u64);
+
+#[cfg(unix)]
+fn file_id(meta: &std::fs::Metadata) -> FileId {
+    use std::os::unix::fs::MetadataExt;
+    (meta.dev(), meta.ino())
+}
+
+/// Elsewhere an open file cannot be renamed or removed: the path is always the same file.
+#[cfg(not(unix))]
+fn file_id(_meta: &std::fs::Metadata) -> FileId {
+    (0, 0)
+}
+
+/// Where the chain of `path` ends: in the file, or (when it holds no line of the chain, as
+/// right after a rotation) in the newest rotated file.
+fn locate(path: &Path) -> Result<Scan, AuditError> {
+    let mut found = scan(path)?;
+    if !found.found
+        && let Some(newest) = rotated_files(path).map_err(AuditError::Prepare)?.last()
+    {
+        let before = scan(newest)?;
+        found.seq = before.seq;
+        found.last_hash = before.last_hash;
+    }
+    Ok(found)
 }
 
 impl AuditLog {
@@ -652,44 +827,31 @@ impl AuditLog {
     /// [`AuditLog::open`], rotating once the file reaches `rotate_at` bytes.
     pub fn open_rotating(path: &Path, rotate_at: u64) -> Result<AuditLog, AuditError> {
         super::private::prepare(path, "audit log").map_err(AuditError::Prepare)?;
-        let mut found = scan(path)?;
-        if !found.found {
-            // A fresh file after a rotation (or a crash right after one): the chain goes on
-            // from the newest rotated file.
-            if let Some(newest) = rotated_files(path).map_err(AuditError::Prepare)?.last() {
-                let before = scan(newest)?;
-                found.seq = before.seq;
-                found.last_hash = before.last_hash;
-            }
-        }
-        let mut file = open_for_append(path).map_err(|source| AuditError::Open {
+        let file = open_for_append(path).map_err(|source| AuditError::Open {
             path: path.to_path_buf(),
             source,
         })?;
-        let mut len = found.len;
-        if found.fragment.is_some() {
-            // End the cut-off line (the marker that closes it off follows).
-            file.write_all(b"\n")
-                .and_then(|_| file.sync_data())
-                .map_err(|source| AuditError::Write {
-                    path: path.to_path_buf(),
-                    source,
-                })?;
-            len += 1;
-        }
+        let identity = file
+            .metadata()
+            .map(|m| file_id(&m))
+            .map_err(read_error(path))?;
         let shared = Arc::new(Shared {
             path: path.to_path_buf(),
             rotate_at,
+            lock_refused: Default::default(),
             tail: Mutex::new(Tail {
-                seq: found.seq,
-                last_hash: found.last_hash.clone(),
+                seq: 0,
+                last_hash: GENESIS.to_string(),
                 waiting: Vec::new(),
                 waiting_wants_sync: false,
                 file: Arc::new(file),
-                len,
-                written_seq: found.seq,
-                written_hash: found.last_hash,
-                synced_seq: found.seq,
+                // Unknown until the chain's end is read, under the lock, below.
+                len: u64::MAX,
+                identity,
+                locked: false,
+                written_seq: 0,
+                written_hash: GENESIS.to_string(),
+                synced_seq: 0,
                 unsynced_since: None,
                 writer_busy: false,
                 writer_idle: false,
@@ -701,6 +863,14 @@ impl AuditLog {
             done: Condvar::new(),
             batches: tokio::sync::watch::Sender::new(0),
         });
+        {
+            // Where the chain ends (and a line a crash cut off, closed off), read now so
+            // that a damaged log is found at start.
+            let mut tail = lock(&shared.tail);
+            shared.claim(&mut tail)?;
+            tail.synced_seq = tail.written_seq;
+            shared.release(&mut tail);
+        }
         let writer = {
             let shared = shared.clone();
             std::thread::Builder::new()
@@ -711,28 +881,10 @@ impl AuditLog {
                     source,
                 })?
         };
-        let log = AuditLog {
+        Ok(AuditLog {
             shared,
             writer: Some(writer),
-        };
-        if let Some(fragment) = found.fragment
-            && !fragment.is_empty()
-        {
-            log.close_off(&fragment)?;
-        }
-        Ok(log)
-    }
-
-    /// Write the marker that closes off a cut-off line (already ended by a newline).
-    fn close_off(&self, fragment: &[u8]) -> Result<(), AuditError> {
-        tracing::warn!(path = %self.shared.path.display(), bytes = fragment.len(), "the audit log's last line was cut off (a crash while writing it); closed off with a cut_off entry");
-        let mut marker = Entry::new("", "", "pfsense-mcp", Outcome::CutOff);
-        marker.message = Some(format!(
-            "the line before this one was cut off by a crash while it was written ({} bytes); it is not part of the chain",
-            fragment.len()
-        ));
-        marker.request = json!({"cut": digest_of(fragment)});
-        self.append(&marker)
+        })
     }
 
     pub fn path(&self) -> &Path {
@@ -744,24 +896,24 @@ impl AuditLog {
     fn chain(&self, entry: &Entry, durability: Durability) -> Result<Option<Ticket>, AuditError> {
         let body = line_body(entry)?;
         let mut tail = lock(&self.shared.tail);
+        self.shared.claim(&mut tail)?;
         let seq = tail.seq + 1;
         let mut text = line_text(&body, seq, &tail.last_hash);
         let hash = sha256_hex(text.as_bytes());
         text.push('\n');
-        if durability == Durability::Written
-            && tail.waiting.is_empty()
-            && !tail.writer_busy
-            && tail.len < self.shared.rotate_at
-        {
-            if let Err(source) = (&*tail.file).write_all(text.as_bytes()) {
+        if durability == Durability::Written && tail.waiting.is_empty() && !tail.writer_busy {
+            let written = (&*tail.file).write_all(text.as_bytes());
+            if let Err(source) = written {
                 // Nothing else is in flight: cut back what reached the file; the chain
                 // stays where it was.
                 self.shared.cut_back(&tail.file, tail.len);
+                self.shared.release(&mut tail);
                 return Err(AuditError::Write {
                     path: self.shared.path.clone(),
                     source,
                 });
             }
+            self.shared.release(&mut tail);
             tail.len += text.len() as u64;
             tail.seq = seq;
             tail.written_seq = seq;
@@ -1439,5 +1591,82 @@ mod tests {
         assert!(std::fs::metadata(&path).unwrap().len() > 2 * TAIL_WINDOW);
         // A crash cut the next line off: start-up closes it off from the end alone.
         closes_off_a_cut_line_and_goes_on(&path, b"{\"seq\":");
+    }
+    /// Appends from `logs` in turn, reads' and changes' lines mixed, from threads at once.
+    fn append_from_all(logs: &[Arc<AuditLog>], per_log: usize) {
+        let threads: Vec<_> = logs
+            .iter()
+            .enumerate()
+            .map(|(n, log)| {
+                let log = log.clone();
+                std::thread::spawn(move || {
+                    let runtime = tokio::runtime::Builder::new_current_thread()
+                        .build()
+                        .unwrap();
+                    for i in 0..per_log {
+                        let entry =
+                            Entry::new("fw", &format!("p{n}-{i}"), "stdio", Outcome::Executed);
+                        if i % 3 == 0 {
+                            log.append(&entry).unwrap();
+                        } else {
+                            runtime.block_on(log.append_read(&entry)).unwrap();
+                        }
+                    }
+                })
+            })
+            .collect();
+        for t in threads {
+            t.join().unwrap();
+        }
+    }
+
+    #[test]
+    fn several_processes_appending_to_one_log_form_one_chain() {
+        // Each `open` is a file description of its own, as in another process: the file's
+        // lock is what keeps them apart.
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("audit.jsonl");
+        let logs: Vec<_> = (0..3)
+            .map(|_| Arc::new(AuditLog::open(&path).unwrap()))
+            .collect();
+        append_from_all(&logs, 60);
+        drop(logs);
+        let v = verify(&path).unwrap();
+        assert_eq!(v.entries, 180);
+        // And a later start goes on from the end all of them wrote.
+        AuditLog::open(&path)
+            .unwrap()
+            .append(&Entry::new("fw", "later", "stdio", Outcome::Executed))
+            .unwrap();
+        assert_eq!(verify(&path).unwrap().entries, 181);
+    }
+
+    #[test]
+    fn a_log_rotated_by_one_process_goes_on_in_the_others() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("audit.jsonl");
+        let logs: Vec<_> = (0..2)
+            .map(|_| Arc::new(AuditLog::open_rotating(&path, 2000).unwrap()))
+            .collect();
+        append_from_all(&logs, 40);
+        drop(logs);
+        let rotated = rotated_files(&path).unwrap();
+        assert!(rotated.len() >= 5, "{rotated:?}");
+        let v = verify(&path).unwrap();
+        assert_eq!((v.entries, v.files), (80, rotated.len() + 1));
+    }
+
+    #[test]
+    fn a_log_removed_while_open_starts_again_in_a_new_file() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("audit.jsonl");
+        let log = AuditLog::open(&path).unwrap();
+        append_n(&log, 0, 4);
+        std::fs::remove_file(&path).unwrap();
+        // Without the check, these lines went to the removed file and were lost.
+        append_n(&log, 4, 3);
+        let v = verify(&path).unwrap();
+        assert_eq!(v.entries, 3);
+        drop(log);
     }
 }
