@@ -1288,3 +1288,100 @@ async fn on_2026_07_28_the_human_confirms_through_input_required_results() {
     assert_eq!(deletes(&emu), 2);
     s.close().await;
 }
+
+/// A server over stdio with the audit log and journal of `dir` and stderr in `stderr`: several
+/// of them share one state directory, as the servers of two MCP clients do.
+async fn start_sharing(
+    emu: &pfsense_emulator::RunningEmulator,
+    dir: &Path,
+    stderr: &str,
+) -> Session {
+    let args = files(dir);
+    let args: Vec<&str> = args.iter().map(String::as_str).collect();
+    let mut env = env_for(emu);
+    env.push(("PFSENSE_TOOL_MODE".into(), "full".into()));
+    Session::start(&args, &env, no_human(), Some(&dir.join(stderr))).await
+}
+
+#[tokio::test]
+async fn servers_sharing_a_state_directory_keep_one_audit_chain_and_leave_each_others_changes_in_flight()
+ {
+    let emu = emulator().await;
+    let dir = tempfile::tempdir().unwrap();
+    let a = start_sharing(&emu, dir.path(), "a.log").await;
+    let b = start_sharing(&emu, dir.path(), "b.log").await;
+    for _ in 0..3 {
+        list(&a, ALIASES).await;
+        list(&b, ALIASES).await;
+    }
+    a.ok("pfsense_create_firewall_alias", confirmed(alias("from_a")))
+        .await;
+    b.ok("pfsense_create_firewall_alias", confirmed(alias("from_b")))
+        .await;
+    let (intact, report) = verify(&dir.path().join("audit.jsonl"));
+    assert!(intact, "two servers, one chain: {report}");
+
+    // A's next create is slow to answer; a third server starts meanwhile and makes a change,
+    // which first settles the journal's rows left in `intent`. A's row is a change in flight,
+    // not one a killed process left.
+    emu.add_fault(
+        pfsense_emulator::Fault::new(pfsense_emulator::FaultAction::Delay)
+            .with_latency_ms(4000)
+            .on_path("/api/v2/firewall/alias")
+            .on_method("POST")
+            .times(1),
+    );
+    let peer = a.client.peer().clone();
+    let in_flight = tokio::spawn(async move {
+        let p = rmcp::model::CallToolRequestParams::new("pfsense_create_firewall_alias")
+            .with_arguments(confirmed(alias("slow_a")).as_object().unwrap().clone());
+        peer.call_tool(p).await
+    });
+    for _ in 0..200 {
+        if emu
+            .requests()
+            .iter()
+            .any(|q| q.method == "POST" && q.fault.is_some())
+        {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    let c = start_sharing(&emu, dir.path(), "c.log").await;
+    c.ok("pfsense_create_firewall_alias", confirmed(alias("from_c")))
+        .await;
+    let changes = c.ok("pfsense_list_changes", json!({})).await;
+    let slow = changes["changes"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|e| e["request"]["body"]["name"] == "slow_a")
+        .unwrap_or_else(|| panic!("A's change in {changes}"))
+        .clone();
+    assert_eq!(slow["status"], "intent", "still in flight: {slow}");
+    let answered = in_flight.await.unwrap().expect("A's create answers");
+    assert!(!answered.is_error.unwrap_or(false), "{answered:?}");
+    let changes = c.ok("pfsense_list_changes", json!({})).await;
+    assert!(
+        changes["changes"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .all(|e| e["status"] == "executed"),
+        "{changes}"
+    );
+    assert!(
+        !audit_lines(dir.path())
+            .iter()
+            .any(|l| l["outcome"] == "reconciled"),
+        "nothing was settled as left by a killed process"
+    );
+    for s in [a, b, c] {
+        s.close().await;
+    }
+    let (intact, report) = verify(&dir.path().join("audit.jsonl"));
+    assert!(intact, "{report}");
+    // Each server removed its owner file when it ended.
+    let owners = std::fs::read_dir(dir.path().join("journal.sqlite.owners")).unwrap();
+    assert_eq!(owners.count(), 0);
+}

@@ -61,6 +61,10 @@ CREATE TABLE IF NOT EXISTS calls (
     attempts INTEGER NOT NULL
 );
 CREATE INDEX IF NOT EXISTS calls_by_time ON calls (firewall, ts_ms);
+CREATE TABLE IF NOT EXISTS change_owners (
+    change_id INTEGER PRIMARY KEY,
+    owner TEXT NOT NULL
+);
 ";
 
 /// [`SCHEMA`]'s mark in the database's `user_version`: a hash of its text, so that a changed
@@ -213,6 +217,9 @@ pub struct Journal {
     /// one transaction (and before any read of the table), not one insert per call.
     pending_calls: Mutex<Vec<PendingCall>>,
     location: String,
+    /// This process's owner file, for a file journal that other processes may share
+    /// (`owners.rs`): named in the rows it writes.
+    owner: Option<super::owners::Owner>,
 }
 
 /// Calls buffered before they are written together; a crash loses at most these (metrics
@@ -278,6 +285,7 @@ impl Journal {
         let conn = Connection::open(path)
             .map_err(|e| format!("cannot open the change journal {}: {e}", path.display()))?;
         let mut journal = Journal::init(conn, path.display().to_string())?;
+        journal.owner = super::owners::Owner::claim(path);
         journal.calls_db = Some(CallsDb {
             path: path.to_path_buf(),
             conn: std::sync::OnceLock::new(),
@@ -306,6 +314,7 @@ impl Journal {
             calls_inserted: std::sync::atomic::AtomicU64::new(0),
             pending_calls: Mutex::new(Vec::new()),
             location,
+            owner: None,
         })
     }
 
@@ -319,7 +328,11 @@ impl Journal {
 
     /// Record the intent; returns the change id.
     pub fn record_intent(&self, intent: &Intent<'_>) -> Result<i64, String> {
-        let db = self.db();
+        let failed =
+            |e: rusqlite::Error| format!("the change journal could not record the intent: {e}");
+        let mut db = self.db();
+        // The row and its owner together: one sync.
+        let db = db.transaction().map_err(failed)?;
         db.execute(
             "INSERT INTO changes (firewall, time_ms, caller, tool, kind, model, request, before_state, inverse, apply_tool, status, undo_of)
              VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12)",
@@ -338,8 +351,44 @@ impl Journal {
                 intent.undo_of,
             ],
         )
-        .map_err(|e| format!("the change journal could not record the intent: {e}"))?;
-        Ok(db.last_insert_rowid())
+        .map_err(failed)?;
+        let id = db.last_insert_rowid();
+        if let Some(owner) = &self.owner {
+            db.execute(
+                "INSERT INTO change_owners (change_id, owner) VALUES (?1, ?2)",
+                params![id, owner.id()],
+            )
+            .map_err(failed)?;
+        }
+        db.commit().map_err(failed)?;
+        Ok(id)
+    }
+
+    /// Whether the process that recorded change `id` still runs: another one's change in
+    /// flight is not this process's to settle, nor its provisional change to revert.
+    pub fn running(&self, id: i64) -> super::owners::Running {
+        use super::owners::Running;
+        let Some(me) = &self.owner else {
+            return Running::Gone;
+        };
+        let owner: Option<String> = self
+            .db()
+            .query_row(
+                "SELECT owner FROM change_owners WHERE change_id = ?1",
+                params![id],
+                |r| r.get(0),
+            )
+            .optional()
+            .ok()
+            .flatten();
+        me.running(owner.as_deref())
+    }
+
+    /// Remove the owner files of processes that were killed.
+    pub fn sweep_owners(&self) {
+        if let Some(owner) = &self.owner {
+            owner.sweep();
+        }
     }
 
     /// Record how a change ended.

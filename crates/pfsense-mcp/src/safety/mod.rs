@@ -10,6 +10,7 @@ pub mod flow;
 pub mod glob;
 pub mod journal;
 pub mod meta;
+pub mod owners;
 mod private;
 pub mod ratelimit;
 pub mod revert;

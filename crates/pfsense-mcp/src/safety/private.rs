@@ -36,7 +36,7 @@ fn same(a: &Path, b: &Path) -> bool {
 }
 
 #[cfg(unix)]
-fn create_dir(dir: &Path) -> std::io::Result<()> {
+pub fn create_dir(dir: &Path) -> std::io::Result<()> {
     use std::os::unix::fs::DirBuilderExt;
     std::fs::DirBuilder::new()
         .recursive(true)
@@ -45,7 +45,7 @@ fn create_dir(dir: &Path) -> std::io::Result<()> {
 }
 
 #[cfg(not(unix))]
-fn create_dir(dir: &Path) -> std::io::Result<()> {
+pub fn create_dir(dir: &Path) -> std::io::Result<()> {
     std::fs::create_dir_all(dir)
 }
 
@@ -67,6 +67,18 @@ fn create_file(path: &Path) -> std::io::Result<()> {
         .append(true)
         .open(path)
         .map(drop)
+}
+
+/// A new file only its owner can read (an error if it exists).
+pub fn create_new(path: &Path) -> std::io::Result<std::fs::File> {
+    let mut options = std::fs::OpenOptions::new();
+    options.write(true).create_new(true);
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::OpenOptionsExt;
+        options.mode(0o600);
+    }
+    options.open(path)
 }
 
 /// Take away the permission bits beyond `mode`, saying so.

@@ -4,6 +4,7 @@
 use super::Safety;
 use super::audit::{Entry, Outcome};
 use super::journal::{Change, Intent, status};
+use super::owners::Running;
 use super::undo;
 use crate::client::Client;
 use serde_json::{Value, json};
@@ -83,12 +84,21 @@ pub async fn perform_undo(
     Ok((undo_id, done))
 }
 
-/// Settle every row left in `intent` by a process that stopped mid-change.
+/// Settle every row left in `intent` by a process that stopped mid-change. A row of another
+/// server sharing the journal that still runs is its change in flight, not left: skipped.
 pub async fn reconcile_all(safety: &Safety, client: &Client, firewall: &str) {
+    safety.journal.sweep_owners();
     let Ok(rows) = safety.journal.intents(firewall) else {
         return;
     };
     for change in rows {
+        if safety.journal.running(change.id) == Running::Other {
+            tracing::debug!(
+                change_id = change.id,
+                "in flight in another pfsense-mcp process: not settled"
+            );
+            continue;
+        }
         let (st, after, note) = if change.undo_of.is_some() {
             (
                 status::UNKNOWN.to_string(),
@@ -130,7 +140,11 @@ pub async fn revert_due(safety: &Safety, client: &Client, firewall: &str) {
     let Ok(mut due) = safety.journal.provisional(firewall) else {
         return;
     };
-    due.retain(|c| c.provisional_until.is_some_and(|t| t <= now));
+    // Another server that still runs reverts its own provisional changes.
+    due.retain(|c| {
+        c.provisional_until.is_some_and(|t| t <= now)
+            && safety.journal.running(c.id) != Running::Other
+    });
     due.sort_by_key(|c| std::cmp::Reverse(c.id));
     for change in due {
         let result = perform_undo(
