@@ -1,7 +1,9 @@
 //! The change journal (SQLite): for every executed mutation, the state before it, the inverse
 //! operation, and what happened. Write-ahead: the intent (with the before-state) is stored
 //! before the request goes out and the outcome after it comes back, so a process killed in
-//! between leaves an `intent` row that the next start settles (`reconcile` in `undo.rs`).
+//! between leaves an `intent` row that the next start settles (`reconcile` in `undo.rs`). Rows
+//! name the process that wrote them (`owners.rs`): those of another server sharing the journal
+//! that still runs are its changes in flight, left to it.
 //!
 //! Nothing secret is stored: requests are redacted, and the firewall never returns secret
 //! fields in the states we read.
@@ -331,8 +333,11 @@ impl Journal {
         let failed =
             |e: rusqlite::Error| format!("the change journal could not record the intent: {e}");
         let mut db = self.db();
-        // The row and its owner together: one sync.
-        let db = db.transaction().map_err(failed)?;
+        // The row and its owner together, in one sync; the write lock is taken at once, so
+        // another process holding it is waited for (`busy_timeout`).
+        let db = db
+            .transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)
+            .map_err(failed)?;
         db.execute(
             "INSERT INTO changes (firewall, time_ms, caller, tool, kind, model, request, before_state, inverse, apply_tool, status, undo_of)
              VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12)",
