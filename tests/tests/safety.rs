@@ -1385,3 +1385,71 @@ async fn servers_sharing_a_state_directory_keep_one_audit_chain_and_leave_each_o
     let owners = std::fs::read_dir(dir.path().join("journal.sqlite.owners")).unwrap();
     assert_eq!(owners.count(), 0);
 }
+
+#[tokio::test]
+async fn undo_and_auto_revert_are_held_to_the_firewalls_policy() {
+    let emu = emulator().await;
+    let dir = tempfile::tempdir().unwrap();
+    // A writable run leaves a provisional change and an undoable one, then ends.
+    let s = start(&emu, dir.path(), &["--auto-revert", "2"], no_human()).await;
+    s.ok(
+        "pfsense_create_firewall_alias",
+        confirmed(alias("provisional")),
+    )
+    .await;
+    s.close().await;
+    let sends = |emu: &pfsense_emulator::RunningEmulator| {
+        emu.requests().iter().filter(|q| q.method != "GET").count()
+    };
+    let before = sends(&emu);
+
+    // A read-only run with auto-revert: the deadline passes, nothing is sent, and the change
+    // stays provisional for a server that may revert it.
+    let s = start(
+        &emu,
+        dir.path(),
+        &["--read-only", "--auto-revert", "2"],
+        no_human(),
+    )
+    .await;
+    tokio::time::sleep(Duration::from_secs(4)).await;
+    assert_eq!(sends(&emu), before, "a read-only server sent a change");
+    s.close().await;
+
+    // Deny rules hold for undo: its delete is refused, previewed or confirmed.
+    let s = start(
+        &emu,
+        dir.path(),
+        &["--deny", "pfsense_delete_*"],
+        no_human(),
+    )
+    .await;
+    for args in [json!({"last": 1}), json!({"last": 1, "confirm": true})] {
+        let r = s.call("pfsense_undo", args).await;
+        assert!(is_error(&r), "{}", text(&r));
+        assert!(text(&r).contains("pfsense_delete_*"), "{}", text(&r));
+    }
+    assert_eq!(sends(&emu), before, "an undo sent a denied delete");
+    let changes = s.ok("pfsense_list_changes", json!({})).await;
+    assert!(
+        changes["changes"][0]["provisional_until"].is_string(),
+        "{changes}"
+    );
+    s.close().await;
+
+    // A writable server with auto-revert still reverts it.
+    let s = start(&emu, dir.path(), &["--auto-revert", "2"], no_human()).await;
+    let mut reverted = false;
+    for _ in 0..40 {
+        tokio::time::sleep(Duration::from_millis(250)).await;
+        if deletes(&emu) == 1 {
+            reverted = true;
+            break;
+        }
+    }
+    assert!(
+        reverted,
+        "the provisional change was reverted by a writable server"
+    );
+    s.close().await;
+}

@@ -250,6 +250,7 @@ impl PfSenseServer {
                 safety.clone(),
                 Box::pin(async move { s.client(index).await }),
                 member.firewall.name.clone(),
+                member.firewall.policy.clone(),
             );
         }
     }
@@ -852,6 +853,7 @@ impl PfSenseServer {
                         &safety,
                         &client,
                         &firewall,
+                        &member.firewall.policy,
                         &ctx.caller,
                         &ctx.human,
                         &args,

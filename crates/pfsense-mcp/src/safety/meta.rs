@@ -139,6 +139,7 @@ pub async fn undo(
     safety: &Safety,
     client: &Client,
     firewall: &str,
+    policy: &crate::policy::Policy,
     caller: &str,
     human: &elicit::Human,
     args: &Value,
@@ -165,7 +166,16 @@ pub async fn undo(
     // Plan every change first (newest first) so a preview shows all of it.
     let mut plans = Vec::new();
     for (index, c) in changes.iter().enumerate() {
-        match undo::prepare(client, c, &changes[..index]).await {
+        let prepared = undo::prepare(client, c, &changes[..index])
+            .await
+            .and_then(|steps| match steps.iter().find_map(|s| Some((s, policy.refusal(s.tool)?))) {
+                Some((step, refusal)) => Err(format!(
+                    "it needs `{}` ({}), which this server may not call on `{firewall}`: {refusal}",
+                    step.tool.name, step.description
+                )),
+                None => Ok(steps),
+            });
+        match prepared {
             Ok(steps) => plans.push(json!({
                 "change_id": c.id,
                 "tool": c.tool,
@@ -237,7 +247,10 @@ pub async fn undo(
     }
     let mut undone = Vec::new();
     for c in &changes {
-        match revert::perform_undo(safety, client, firewall, caller, c, status::UNDONE).await {
+        match revert::perform_undo(safety, client, firewall, policy, caller, c, status::UNDONE)
+            .await
+            .map_err(|e| e.to_string())
+        {
             Ok((undo_id, done)) => {
                 record(
                     Outcome::Undone,

@@ -207,6 +207,7 @@ pub fn spawn_background(
     safety: Arc<Safety>,
     client: futures::future::BoxFuture<'static, Result<Arc<Client>, String>>,
     firewall: String,
+    policy: crate::policy::Policy,
 ) {
     if tokio::runtime::Handle::try_current().is_err() {
         return;
@@ -217,7 +218,7 @@ pub fn spawn_background(
         };
         safety.settle(&client, &firewall).await;
         if safety.options.auto_revert.is_some() {
-            revert::run_clock(safety, client, firewall).await;
+            revert::run_clock(safety, client, firewall, policy).await;
         }
     });
 }

@@ -7,23 +7,59 @@ use super::journal::{Change, Intent, status};
 use super::owners::Running;
 use super::undo;
 use crate::client::Client;
+use crate::policy::Policy;
 use serde_json::{Value, json};
 use std::sync::Arc;
 use std::time::Duration;
 
-/// Undo one change: check it, record the undo's intent, send its steps, record the outcome.
-/// Returns the undo's own change id and what was done; the error says why nothing (or not
-/// everything) was done.
+/// Why an undo did not run (or stopped).
+#[derive(Debug, Clone)]
+pub enum UndoError {
+    /// The firewall's policy refuses a tool the undo needs (read-only, deny, modules):
+    /// nothing was sent.
+    Refused(String),
+    /// The undo cannot be done, or a step failed: says what was done before.
+    Failed(String),
+}
+
+impl std::fmt::Display for UndoError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            UndoError::Refused(m) | UndoError::Failed(m) => f.write_str(m),
+        }
+    }
+}
+
+impl From<String> for UndoError {
+    fn from(message: String) -> UndoError {
+        UndoError::Failed(message)
+    }
+}
+
+/// Undo one change: check it, check that the firewall's policy allows every tool its steps
+/// call (an undo is changes like any other), record the undo's intent, send its steps, record
+/// the outcome. Returns the undo's own change id and what was done; the error says why
+/// nothing (or not everything) was done.
 pub async fn perform_undo(
     safety: &Safety,
     client: &Client,
     firewall: &str,
+    policy: &Policy,
     caller: &str,
     change: &Change,
     final_status: &str,
-) -> Result<(i64, Vec<String>), String> {
+) -> Result<(i64, Vec<String>), UndoError> {
     // Run one at a time: the newer undos of a batch already ran, so the state now is theirs.
     let steps = undo::prepare(client, change, &[]).await?;
+    if let Some((step, refusal)) = steps
+        .iter()
+        .find_map(|s| policy.refusal(s.tool).map(|r| (s, r)))
+    {
+        return Err(UndoError::Refused(format!(
+            "undoing change {} needs `{}` ({}), which this server may not call on `{firewall}`: {refusal} Nothing was sent.",
+            change.id, step.tool.name, step.description
+        )));
+    }
     let request = json!({
         "undo_of": change.id,
         "steps": steps.iter().map(|s| json!({"tool": s.tool.name, "does": s.description, "arguments": crate::outcome::redact(&s.args)})).collect::<Vec<_>>(),
@@ -66,7 +102,7 @@ pub async fn perform_undo(
                 None,
                 Some(&msg),
             );
-            return Err(msg);
+            return Err(UndoError::Failed(msg));
         }
         done.push(step.description.clone());
     }
@@ -135,7 +171,19 @@ pub async fn reconcile_all(safety: &Safety, client: &Client, firewall: &str) {
 }
 
 /// Undo provisional changes whose deadline has passed, newest first, and record that it did.
-pub async fn revert_due(safety: &Safety, client: &Client, firewall: &str) {
+/// A change whose undo the firewall's policy refuses is this server's to report (its own
+/// change: the clock stops for it) or another server's to revert (left as it is, and not
+/// looked at again: `passed`).
+pub async fn revert_due(
+    safety: &Safety,
+    client: &Client,
+    firewall: &str,
+    policy: &Policy,
+    passed: &mut std::collections::HashSet<i64>,
+) {
+    if policy.is_read_only() {
+        return;
+    }
     let now = super::time::now_millis();
     let Ok(mut due) = safety.journal.provisional(firewall) else {
         return;
@@ -143,6 +191,7 @@ pub async fn revert_due(safety: &Safety, client: &Client, firewall: &str) {
     // Another server that still runs reverts its own provisional changes.
     due.retain(|c| {
         c.provisional_until.is_some_and(|t| t <= now)
+            && !passed.contains(&c.id)
             && safety.journal.running(c.id) != Running::Other
     });
     due.sort_by_key(|c| std::cmp::Reverse(c.id));
@@ -151,11 +200,22 @@ pub async fn revert_due(safety: &Safety, client: &Client, firewall: &str) {
             safety,
             client,
             firewall,
+            policy,
             "pfsense-mcp (auto-revert)",
             &change,
             status::AUTO_REVERTED,
         )
         .await;
+        if let Err(UndoError::Refused(why)) = &result
+            && safety.journal.running(change.id) != Running::Me
+        {
+            tracing::debug!(
+                change_id = change.id,
+                "auto-revert left to a server allowed to: {why}"
+            );
+            passed.insert(change.id);
+            continue;
+        }
         let mut entry = Entry::new(
             firewall,
             &change.tool,
@@ -189,9 +249,10 @@ pub async fn revert_due(safety: &Safety, client: &Client, firewall: &str) {
 }
 
 /// The auto-revert clock: checks every half second (cheap: one indexed SQLite query).
-pub async fn run_clock(safety: Arc<Safety>, client: Arc<Client>, firewall: String) {
+pub async fn run_clock(safety: Arc<Safety>, client: Arc<Client>, firewall: String, policy: Policy) {
+    let mut passed = std::collections::HashSet::new();
     loop {
-        revert_due(&safety, &client, &firewall).await;
+        revert_due(&safety, &client, &firewall, &policy, &mut passed).await;
         tokio::time::sleep(Duration::from_millis(500)).await;
     }
 }
