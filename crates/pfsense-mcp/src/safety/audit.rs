@@ -321,6 +321,8 @@ struct Scan {
     len: u64,
     /// Whether the file holds any entry of the chain.
     found: bool,
+    /// Whether it holds whole lines none of which is an entry: not an audit log.
+    foreign: bool,
 }
 
 /// The `seq` and hash of a line of the chain (a JSON object carrying its `seq`).
@@ -351,6 +353,7 @@ fn scan(path: &Path) -> Result<Scan, AuditError> {
                 fragment: None,
                 len: 0,
                 found: false,
+                foreign: false,
             });
         }
         Err(source) => return Err(read_error(path)(source)),
@@ -394,6 +397,7 @@ fn scan(path: &Path) -> Result<Scan, AuditError> {
                 fragment,
                 len,
                 found,
+                foreign: !found && complete > 0,
             });
         }
         window = window.saturating_mul(4);
@@ -679,6 +683,12 @@ impl Shared {
     /// before it and `audit verify` accepts it.
     fn resync(&self, tail: &mut Tail) -> Result<(), AuditError> {
         let found = locate(&self.path)?;
+        if found.foreign {
+            return Err(AuditError::Prepare(format!(
+                "{} is not an audit log of pfsense-mcp: none of its lines is an entry of a hash chain. Nothing was written to it; give the audit log a new file (or an existing audit log)",
+                self.path.display()
+            )));
+        }
         let (mut seq, mut hash, mut len) = (found.seq, found.last_hash, found.len);
         if let Some(fragment) = found.fragment {
             let mut text = b"\n".to_vec();
@@ -871,6 +881,7 @@ impl AuditLog {
             tail.synced_seq = tail.written_seq;
             shared.release(&mut tail);
         }
+        super::private::narrow_file(path, "audit log");
         let writer = {
             let shared = shared.clone();
             std::thread::Builder::new()
@@ -1668,5 +1679,27 @@ mod tests {
         let v = verify(&path).unwrap();
         assert_eq!(v.entries, 3);
         drop(log);
+    }
+
+    #[test]
+    fn a_file_that_is_not_an_audit_log_is_refused_unchanged() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("passwd");
+        let text = "root:x:0:0:root:/root:/bin/bash\ndaemon:x:1:1::/:/usr/sbin/nologin\n";
+        std::fs::write(&path, text).unwrap();
+        #[cfg(unix)]
+        {
+            use std::os::unix::fs::PermissionsExt;
+            std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o644)).unwrap();
+        }
+        let error = AuditLog::open(&path).err().expect("refused").to_string();
+        assert!(error.contains("is not an audit log"), "{error}");
+        assert_eq!(std::fs::read_to_string(&path).unwrap(), text);
+        #[cfg(unix)]
+        {
+            use std::os::unix::fs::PermissionsExt;
+            let mode = std::fs::metadata(&path).unwrap().permissions().mode() & 0o777;
+            assert_eq!(mode, 0o644, "its permissions are left as they were");
+        }
     }
 }

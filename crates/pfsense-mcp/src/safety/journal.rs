@@ -287,6 +287,7 @@ impl Journal {
         let conn = Connection::open(path)
             .map_err(|e| format!("cannot open the change journal {}: {e}", path.display()))?;
         let mut journal = Journal::init(conn, path.display().to_string())?;
+        super::private::narrow_file(path, "change journal");
         journal.owner = super::owners::Owner::claim(path);
         journal.calls_db = Some(CallsDb {
             path: path.to_path_buf(),
@@ -630,6 +631,22 @@ impl Journal {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[cfg(unix)]
+    #[test]
+    fn a_file_that_is_not_a_journal_is_refused_unchanged() {
+        use std::os::unix::fs::PermissionsExt;
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("notes.txt");
+        let text = "not a database, but long enough to have a header page: ".repeat(4);
+        std::fs::write(&path, &text).unwrap();
+        std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o644)).unwrap();
+        let error = Journal::open(&path).err().expect("refused");
+        assert!(error.contains("not a database"), "{error}");
+        assert_eq!(std::fs::read_to_string(&path).unwrap(), text);
+        let mode = std::fs::metadata(&path).unwrap().permissions().mode() & 0o777;
+        assert_eq!(mode, 0o644, "its permissions are left as they were");
+    }
 
     #[test]
     fn the_schema_is_applied_once_and_again_when_the_mark_differs() {

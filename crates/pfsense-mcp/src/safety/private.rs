@@ -4,9 +4,10 @@
 
 use std::path::Path;
 
-/// Make `path` ready to be opened: its directory exists (created 0700), the file exists
-/// (created 0600), and it, its SQLite companions (`-wal`, `-shm`) and the default state
-/// directory are narrowed to their owner when found open to others.
+/// Make `path` ready to be opened: its directory exists (created 0700, and the default state
+/// directory narrowed to its owner when found open to others) and the file exists (created
+/// 0600). An existing file is left as it is until it has been opened as what it should be
+/// ([`narrow_file`]): a path given by mistake (a system file) is refused unchanged.
 pub fn prepare(path: &Path, what: &str) -> Result<(), String> {
     if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
         create_dir(dir)
@@ -15,7 +16,12 @@ pub fn prepare(path: &Path, what: &str) -> Result<(), String> {
             narrow(dir, 0o700, "state directory");
         }
     }
-    create_file(path).map_err(|e| format!("cannot create the {what} {}: {e}", path.display()))?;
+    create_file(path).map_err(|e| format!("cannot create the {what} {}: {e}", path.display()))
+}
+
+/// Narrow the file at `path` (opened and found to be what it should be) and its SQLite
+/// companions (`-wal`, `-shm`) to their owner when found open to others.
+pub fn narrow_file(path: &Path, what: &str) {
     narrow(path, 0o600, what);
     for suffix in ["-wal", "-shm"] {
         let mut companion = path.as_os_str().to_owned();
@@ -25,7 +31,6 @@ pub fn prepare(path: &Path, what: &str) -> Result<(), String> {
             narrow(companion, 0o600, what);
         }
     }
-    Ok(())
 }
 
 fn same(a: &Path, b: &Path) -> bool {
@@ -133,6 +138,8 @@ mod tests {
         std::fs::set_permissions(&file, std::fs::Permissions::from_mode(0o644)).unwrap();
         std::fs::set_permissions(&wal, std::fs::Permissions::from_mode(0o664)).unwrap();
         prepare(&file, "journal").unwrap();
+        assert_eq!(mode(&file), 0o644, "not before it was opened as a journal");
+        narrow_file(&file, "journal");
         assert_eq!(mode(&file), 0o600);
         assert_eq!(mode(&wal), 0o600);
     }
