@@ -700,31 +700,73 @@ impl ConnectionArgs {
 }
 
 /// The firewall's base URL (`https://host[:port]/`) from what a person wrote; `setting` names
-/// where it was written, for the error.
+/// where it was written, for the error. A user name or password in it is refused (they would
+/// be shown wherever the URL is, and sent as Basic credentials besides the configured ones);
+/// errors show the URL with them masked.
 pub fn parse_base_url(host: &str, setting: &str) -> Result<url::Url, String> {
     let with_scheme = if host.contains("://") {
         host.to_string()
     } else {
         format!("https://{host}")
     };
+    let shown = without_credentials(host);
     let mut base_url = url::Url::parse(&with_scheme)
-        .map_err(|e| format!("{setting} `{host}` is not a URL: {e}"))?;
+        .map_err(|e| format!("{setting} `{shown}` is not a URL: {e}"))?;
     if base_url.scheme() != "https" && base_url.scheme() != "http" {
         return Err(format!(
-            "{setting} `{host}` must start with https:// (or http://)"
+            "{setting} `{shown}` must start with https:// (or http://)"
         ));
     }
     if base_url.host_str().is_none() {
-        return Err(format!("{setting} `{host}` has no host name"));
+        return Err(format!("{setting} `{shown}` has no host name"));
+    }
+    if !base_url.username().is_empty() || base_url.password().is_some() {
+        return Err(format!(
+            "{setting} `{shown}` holds a user name or password: give the firewall's address alone, and the credentials with PFSENSE_API_KEY, or PFSENSE_USERNAME and PFSENSE_PASSWORD (`api_key`, `username`, `password` in a config file)"
+        ));
     }
     base_url.set_path("/");
     base_url.set_query(None);
     Ok(base_url)
 }
 
+/// `host` with anything before an `@` in its authority (`user:password@`) masked.
+fn without_credentials(host: &str) -> std::borrow::Cow<'_, str> {
+    let start = host.find("://").map_or(0, |i| i + 3);
+    let authority_end = host[start..]
+        .find(['/', '?', '#'])
+        .map_or(host.len(), |i| start + i);
+    match host[start..authority_end].rfind('@') {
+        Some(at) => format!("{}…@{}", &host[..start], &host[start + at + 1..]).into(),
+        None => host.into(),
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn credentials_in_the_firewalls_url_are_refused_and_never_shown() {
+        for host in [
+            "https://admin:Url-Secret-77@192.168.1.1",
+            "admin:Url-Secret-77@fw.example",
+            "https://admin:Url-Secret-77@[::1",
+            "ftp://admin:Url-Secret-77@fw.example/x",
+        ] {
+            let error = parse_base_url(host, "PFSENSE_HOST").unwrap_err();
+            assert!(!error.contains("Url-Secret-77"), "{error}");
+            assert!(error.contains("…@"), "{error}");
+        }
+        let error = parse_base_url("https://admin@fw.example", "PFSENSE_HOST").unwrap_err();
+        assert!(error.contains("holds a user name or password"), "{error}");
+        assert_eq!(
+            parse_base_url("fw.example:8443/api?x=1", "PFSENSE_HOST")
+                .unwrap()
+                .as_str(),
+            "https://fw.example:8443/"
+        );
+    }
 
     #[test]
     fn subcommands_defined_late_keep_their_own_descriptions() {
