@@ -62,15 +62,21 @@ fn show(v: &Value) -> String {
 }
 
 /// Check a secret field without its value ever reaching a message: problems are found with
-/// the real value and described with a mask of the same shape (`*` per character).
+/// the real value and described with a mask of the same shape (`*` per character). A mask
+/// keeps the shape of strings only: a secret sent as a number, boolean or object (whose keys
+/// are part of it) is described by its kind alone.
 fn check_secret(schema: &Map<String, Value>, v: &Value, path: &str, out: &mut Vec<Problem>) {
+    fn strings_only(v: &Value) -> bool {
+        match v {
+            Value::String(_) => true,
+            Value::Array(items) => items.iter().all(strings_only),
+            _ => false,
+        }
+    }
     fn mask(v: &Value) -> Value {
         match v {
             Value::String(s) => Value::String("*".repeat(s.chars().count())),
             Value::Array(items) => Value::Array(items.iter().map(mask).collect()),
-            Value::Object(m) => {
-                Value::Object(m.iter().map(|(k, v)| (k.clone(), mask(v))).collect())
-            }
             other => other.clone(),
         }
     }
@@ -80,14 +86,35 @@ fn check_secret(schema: &Map<String, Value>, v: &Value, path: &str, out: &mut Ve
         return;
     }
     let mut masked = Vec::new();
-    check(schema, &mask(v), path, &mut masked);
+    if strings_only(v) {
+        check(schema, &mask(v), path, &mut masked);
+    }
     if masked.is_empty() {
+        let expected = match schema.get("type").and_then(Value::as_str) {
+            Some(t) => format!("expected {t}, got {}", kind(v)),
+            None => format!("got {}", kind(v)),
+        };
         masked.push(Problem {
             field: path.to_string(),
-            message: "does not fit its schema (the value is a secret and is not shown)".into(),
+            message: format!(
+                "{expected}; it does not fit its schema (the value is a secret and is not shown)"
+            ),
         });
     }
     out.extend(masked);
+}
+
+/// The JSON kind of a value, without the value.
+fn kind(v: &Value) -> &'static str {
+    match v {
+        Value::Null => "null",
+        Value::Bool(_) => "a boolean",
+        Value::Number(n) if n.is_i64() || n.is_u64() => "an integer",
+        Value::Number(_) => "a number",
+        Value::String(_) => "a string",
+        Value::Array(_) => "an array",
+        Value::Object(_) => "an object",
+    }
 }
 
 fn join(path: &str, key: &str) -> String {
@@ -316,6 +343,35 @@ mod tests {
         .as_object()
         .unwrap()
         .clone()
+    }
+
+    #[test]
+    fn a_secret_of_the_wrong_kind_is_described_without_its_value() {
+        let schema = json!({
+            "type": "object",
+            "properties": {"password": {"type": "string", "minLength": 3}}
+        });
+        let schema = schema.as_object().unwrap();
+        for (value, kind) in [
+            (json!(918273645), "an integer"),
+            (json!(3.25), "a number"),
+            (json!([8675309123u64]), "an array"),
+            (json!({"Key-As-Secret-41": 1}), "an object"),
+        ] {
+            let problems = validate(schema, &json!({"password": value}));
+            let text = format!("{problems:?}");
+            assert_eq!(problems.len(), 1, "{text}");
+            assert!(
+                text.contains(&format!("expected string, got {kind}")),
+                "{text}"
+            );
+            for leaked in ["918273645", "3.25", "8675309123", "Key-As-Secret-41"] {
+                assert!(!text.contains(leaked), "{text}");
+            }
+        }
+        // A string secret keeps the masked description of its shape.
+        let problems = validate(schema, &json!({"password": "ab"}));
+        assert!(format!("{problems:?}").contains("at least 3 characters"));
     }
 
     #[test]
