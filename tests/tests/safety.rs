@@ -1453,3 +1453,35 @@ async fn undo_and_auto_revert_are_held_to_the_firewalls_policy() {
     );
     s.close().await;
 }
+
+#[tokio::test]
+async fn a_misspelt_argument_is_refused_and_its_value_is_not_recorded() {
+    let emu = emulator().await;
+    let dir = tempfile::tempdir().unwrap();
+    let s = start(&emu, dir.path(), &[], no_human()).await;
+    let r = s
+        .call(
+            "pfsense_create_user",
+            json!({"name": "typo", "password": "Right-Secret-31", "passwrod": "Typo-Secret-88", "confirm": true}),
+        )
+        .await;
+    assert!(is_error(&r), "{}", text(&r));
+    assert!(text(&r).contains("passwrod"), "{}", text(&r));
+    assert!(!text(&r).contains("Typo-Secret-88"), "{}", text(&r));
+    s.close().await;
+    let lines = audit_lines(dir.path());
+    let refused = lines
+        .iter()
+        .find(|l| l["tool"] == "pfsense_create_user")
+        .expect("the refusal is audited");
+    assert_eq!(refused["outcome"], "refused");
+    assert_eq!(
+        refused["arguments"]["passwrod"],
+        "<not recorded: not an argument of this tool>"
+    );
+    assert_eq!(refused["arguments"]["password"], "<redacted>");
+    assert_eq!(refused["arguments"]["name"], "typo");
+    let all = std::fs::read_to_string(dir.path().join("audit.jsonl")).unwrap();
+    assert!(!all.contains("Typo-Secret-88") && !all.contains("Right-Secret-31"));
+    assert!(emu.requests().iter().all(|q| q.method == "GET"));
+}

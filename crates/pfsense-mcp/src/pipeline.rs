@@ -39,12 +39,31 @@ impl Refusals<'_> {
     pub fn refuse(&self, args: &Value, message: String) -> CallToolResult {
         if let Some(s) = self.safety {
             let mut entry = Entry::new(self.firewall, self.tool, self.caller, Outcome::Refused);
-            entry.arguments = outcome::redact(args);
+            entry.arguments = outcome::redact(&unknown_masked(self.tool, args));
             entry.message = Some(message.clone());
             s.record(&entry);
         }
         outcome::error(message)
     }
+}
+
+/// What an argument the tool does not have is recorded as.
+pub const NOT_AN_ARGUMENT: &str = "<not recorded: not an argument of this tool>";
+
+/// `args` with the values of arguments `tool` does not have masked: a misspelt secret field
+/// (`passwrod`) is not known to be secret by its name, and the call is refused anyway.
+fn unknown_masked(tool: &str, args: &Value) -> Value {
+    let (Some(def), Value::Object(map)) = (crate::catalog::tool(tool), args) else {
+        return args.clone();
+    };
+    Value::Object(
+        map.iter()
+            .map(|(k, v)| match def.arg(k).is_some() || k == "firewall" {
+                true => (k.clone(), v.clone()),
+                false => (k.clone(), Value::String(NOT_AN_ARGUMENT.into())),
+            })
+            .collect(),
+    )
 }
 
 /// A call split into ours and the operation's, with its request built.
