@@ -1485,3 +1485,45 @@ async fn a_misspelt_argument_is_refused_and_its_value_is_not_recorded() {
     assert!(!all.contains("Typo-Secret-88") && !all.contains("Right-Secret-31"));
     assert!(emu.requests().iter().all(|q| q.method == "GET"));
 }
+
+#[tokio::test]
+async fn deny_rules_hold_for_the_operator_tools_too() {
+    let emu = emulator().await;
+    let dir = tempfile::tempdir().unwrap();
+    let s = start(
+        &emu,
+        dir.path(),
+        &["--deny", "pfsense_security_audit,pfsense_block_*"],
+        no_human(),
+    )
+    .await;
+    let names: Vec<String> = s
+        .list_tools()
+        .await
+        .iter()
+        .map(|t| t.name.to_string())
+        .collect();
+    assert!(
+        !names
+            .iter()
+            .any(|n| n == "pfsense_security_audit" || n == "pfsense_block_addresses")
+    );
+    assert!(
+        names.iter().any(|n| n == "pfsense_firewall_log"),
+        "the others stay"
+    );
+    let sent = emu.requests().len();
+    for (tool, args) in [
+        ("pfsense_security_audit", json!({})),
+        (
+            "pfsense_block_addresses",
+            json!({"addresses": ["203.0.113.9"]}),
+        ),
+    ] {
+        let r = s.call(tool, args).await;
+        assert!(is_error(&r), "{}", text(&r));
+        assert!(text(&r).contains("deny rule"), "{}", text(&r));
+    }
+    assert_eq!(emu.requests().len(), sent, "nothing was sent");
+    s.close().await;
+}

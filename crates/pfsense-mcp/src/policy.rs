@@ -62,6 +62,20 @@ pub struct Subject<'a> {
     pub module: Option<Module>,
 }
 
+impl<'a> Subject<'a> {
+    /// A tool of our own that only reads (health, the operator tools): of the rules, only
+    /// deny patterns apply to it.
+    pub fn own_read(name: &'a str) -> Subject<'a> {
+        Subject {
+            name,
+            changes_firewall: false,
+            risk: Risk::Read,
+            danger: None,
+            module: None,
+        }
+    }
+}
+
 impl<'a> From<&'a ToolDef> for Subject<'a> {
     fn from(def: &'a ToolDef) -> Subject<'a> {
         Subject {

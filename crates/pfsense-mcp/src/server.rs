@@ -603,6 +603,25 @@ impl PfSenseServer {
         args: Value,
         ctx: &CallContext,
     ) -> Result<rmcp::model::CallToolResult, McpError> {
+        if crate::meta::OPERATOR_TOOLS.contains(&meta.name) {
+            // The firewall it names (taken from the arguments again when it runs).
+            let index = match self.take_firewall(&mut args.clone()) {
+                Ok(i) => i,
+                Err(e) => return Ok(outcome::error(format!("{}: {e}", meta.name))),
+            };
+            let policy = &self.member(index).firewall.policy;
+            if let Some(refusal) = policy.refusal_for(crate::policy::Subject::own_read(meta.name)) {
+                self.audit_line(
+                    index,
+                    meta.name,
+                    &args,
+                    ctx,
+                    crate::safety::audit::Outcome::Refused,
+                    Some(&refusal),
+                );
+                return Ok(outcome::error(refusal));
+            }
+        }
         match meta.name {
             "pfsense_list_changes" | "pfsense_undo" | "pfsense_confirm_changes" => {
                 Ok(self.call_safety_tool(meta, args, ctx).await)
@@ -1109,10 +1128,19 @@ fn listed_tools(
             })
             .map(Listed::Own),
     );
-    // Health and the operator analyses are reads of our own: listed in every mode and policy.
+    // Health and the operator analyses are reads of our own: listed in every mode and
+    // policy but a deny rule naming them (deny wins over everything).
     listed.extend(
         crate::meta::OPERATOR_TOOLS
             .iter()
+            .filter(|name| {
+                members.iter().any(|f| {
+                    f.firewall
+                        .policy
+                        .refusal_for(crate::policy::Subject::own_read(name))
+                        .is_none()
+                })
+            })
             .filter_map(|name| crate::meta::lookup(name))
             .map(Listed::Own),
     );
