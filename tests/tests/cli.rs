@@ -378,3 +378,43 @@ fn sigterm_waits_for_a_slow_call_longer_than_rmcps_drain() {
     );
     drop(stdin);
 }
+
+#[test]
+fn settings_that_cannot_work_are_refused_at_start_without_showing_secrets() {
+    let dir = tempfile::tempdir().unwrap();
+    let state = dir.path().to_str().unwrap();
+    // A key file of two lines: no HTTP header can carry it.
+    let o = pfsense_mcp(
+        &[],
+        &[
+            ("PFSENSE_HOST", "https://127.0.0.1:1"),
+            ("PFSENSE_API_KEY", "Key-Part-One-51\nKey-Part-Two-52"),
+            ("XDG_STATE_HOME", state),
+        ],
+    );
+    assert_eq!(o.status.code(), Some(2), "{}", stderr(&o));
+    assert!(
+        stderr(&o).contains("cannot be sent in an HTTP header"),
+        "{}",
+        stderr(&o)
+    );
+    assert!(!stderr(&o).contains("Key-Part"), "{}", stderr(&o));
+    // Credentials in the firewall's URL.
+    for args in [&[][..], &["doctor"][..]] {
+        let o = pfsense_mcp(
+            args,
+            &[
+                ("PFSENSE_HOST", "https://admin:Url-Pass-53@127.0.0.1:1"),
+                ("PFSENSE_API_KEY", "k"),
+                ("XDG_STATE_HOME", state),
+            ],
+        );
+        assert_eq!(o.status.code(), Some(2), "{}", stderr(&o));
+        assert!(
+            stderr(&o).contains("holds a user name or password"),
+            "{}",
+            stderr(&o)
+        );
+        assert!(!format!("{}{}", stdout(&o), stderr(&o)).contains("Url-Pass-53"));
+    }
+}

@@ -241,6 +241,12 @@ impl fmt::Debug for Client {
 
 impl Client {
     pub fn new(config: ClientConfig) -> Result<Client, String> {
+        if let Some(key) = &config.api_key
+            && reqwest::header::HeaderValue::from_str(key.expose()).is_err()
+        {
+            // Otherwise every call fails with "failed to parse header value", and retries.
+            return Err("the API key cannot be sent in an HTTP header: it holds a control character such as a newline (PFSENSE_API_KEY, or a key file of more than one line?). Give the key alone, as System > REST API > Keys showed it".into());
+        }
         match config.auth {
             AuthMethod::Key if config.api_key.is_none() => {
                 return Err(
