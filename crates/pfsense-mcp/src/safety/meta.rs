@@ -168,11 +168,8 @@ pub async fn undo(
     for (index, c) in changes.iter().enumerate() {
         let prepared = undo::prepare(client, c, &changes[..index])
             .await
-            .and_then(|steps| match steps.iter().find_map(|s| Some((s, policy.refusal(s.tool)?))) {
-                Some((step, refusal)) => Err(format!(
-                    "it needs `{}` ({}), which this server may not call on `{firewall}`: {refusal}",
-                    step.tool.name, step.description
-                )),
+            .and_then(|steps| match undo::refused_step(&steps, policy, firewall) {
+                Some(refused) => Err(format!("it {refused}")),
                 None => Ok(steps),
             });
         match prepared {

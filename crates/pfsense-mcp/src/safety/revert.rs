@@ -51,13 +51,10 @@ pub async fn perform_undo(
 ) -> Result<(i64, Vec<String>), UndoError> {
     // Run one at a time: the newer undos of a batch already ran, so the state now is theirs.
     let steps = undo::prepare(client, change, &[]).await?;
-    if let Some((step, refusal)) = steps
-        .iter()
-        .find_map(|s| policy.refusal(s.tool).map(|r| (s, r)))
-    {
+    if let Some(refused) = undo::refused_step(&steps, policy, firewall) {
         return Err(UndoError::Refused(format!(
-            "undoing change {} needs `{}` ({}), which this server may not call on `{firewall}`: {refusal} Nothing was sent.",
-            change.id, step.tool.name, step.description
+            "undoing change {} {refused} Nothing was sent.",
+            change.id
         )));
     }
     let request = json!({

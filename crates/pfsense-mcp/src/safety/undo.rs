@@ -195,6 +195,23 @@ pub struct Step {
     pub description: String,
 }
 
+/// The first step whose tool the firewall's policy refuses, said as "needs `TOOL` (what it
+/// does), which this server may not call on `FIREWALL`: REASON" (an undo is changes like
+/// any other).
+pub fn refused_step(
+    steps: &[Step],
+    policy: &crate::policy::Policy,
+    firewall: &str,
+) -> Option<String> {
+    steps.iter().find_map(|s| {
+        let refusal = policy.refusal(s.tool)?;
+        Some(format!(
+            "needs `{}` ({}), which this server may not call on `{firewall}`: {refusal}",
+            s.tool.name, s.description
+        ))
+    })
+}
+
 fn tool(name: &str) -> Result<&'static ToolDef, String> {
     catalog::tool(name).ok_or_else(|| {
         format!(
