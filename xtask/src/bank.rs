@@ -370,6 +370,9 @@ async fn run_task(
         ("PFSENSE_CONFIRM".to_string(), "flag".to_string()),
         ("PFSENSE_RATE_LIMIT".to_string(), args.rate_limits.clone()),
     ]);
+    if task.allow_dangerous {
+        env.push(("PFSENSE_ALLOW_DANGEROUS".to_string(), "true".to_string()));
+    }
     let launch = agent::ServerLaunch {
         binary: binary.to_path_buf(),
         args: Vec::new(),

@@ -27,7 +27,7 @@ Targets:
   URL       an existing firewall, e.g. https://192.168.1.1, with credentials from the environment:
             PFSENSE_API_KEY and PFSENSE_USERNAME / PFSENSE_PASSWORD (both, so Basic-only tools
             work), and PFSENSE_TLS_FINGERPRINT or PFSENSE_CA_CERT for its certificate.
-            Dangerous tools (halt, reboot, shell, bulk clears) are skipped unless
+            Dangerous tools (halt, reboot, shell, cron, packages, bulk clears) are skipped unless
             --include-dangerous. The exerciser creates, changes and deletes objects there.
 
 The report (report.json, report.md) lists every tool: invoked or not, outcome, response_id,

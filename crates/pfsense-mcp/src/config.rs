@@ -441,8 +441,9 @@ pub struct PolicyArgs {
     /// Offer only reading tools (every non-GET tool is hidden).
     #[arg(long, env = "PFSENSE_READ_ONLY", value_parser = BoolishValueParser::new())]
     pub read_only: bool,
-    /// Offer the dangerous tools: halt, reboot, shell commands, GraphQL, bulk clears of the
-    /// ARP table, states and config history, REST API reinstall.
+    /// Offer the dangerous tools: halt, reboot, shell commands, cron jobs and ACME shell
+    /// actions (commands run as root), package installs and removals, GraphQL, bulk clears of
+    /// the ARP table, states and config history, REST API reinstall.
     #[arg(long, env = "PFSENSE_ALLOW_DANGEROUS", value_parser = BoolishValueParser::new())]
     pub allow_dangerous: bool,
     /// Offer only these modules (comma-separated): firewall, interface, routing,

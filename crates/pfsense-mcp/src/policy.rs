@@ -13,7 +13,7 @@ use crate::spec::{Method, Module, Risk};
 pub struct Policy {
     /// Offer only GET tools.
     pub read_only: bool,
-    /// Offer dangerous tools (halt, reboot, shell, GraphQL, bulk clears).
+    /// Offer dangerous tools (halt, reboot, shell, cron jobs, packages, GraphQL, bulk clears).
     pub allow_dangerous: bool,
     /// Offer only these modules (None = all).
     pub modules: Option<Vec<Module>>,
@@ -92,6 +92,22 @@ impl Policy {
     /// Why a tool is not offered, or None when it is.
     pub fn refusal(&self, def: &ToolDef) -> Option<String> {
         self.refusal_for(Subject::from(def))
+    }
+
+    /// Why a call of an offered tool is refused for its arguments: values that make an
+    /// ordinary write dangerous (`tables::DANGEROUS_ARGUMENTS`, e.g. an ACME certificate
+    /// whose actions run shell commands) need the permission dangerous tools need.
+    pub fn argument_refusal(&self, def: &ToolDef, args: &serde_json::Value) -> Option<String> {
+        let rel = def.path.strip_prefix(crate::spec::API_PREFIX)?;
+        let why = crate::spec::tables::argument_danger(rel, args)?;
+        let refusal = self.refusal_for(Subject {
+            risk: Risk::Dangerous,
+            danger: Some(why),
+            ..Subject::from(def)
+        })?;
+        Some(format!(
+            "With these arguments {refusal} Without such values the call is an ordinary change."
+        ))
     }
 
     /// Why a tool is not offered: names the rule that refused it and how to change it.

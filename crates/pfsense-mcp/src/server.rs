@@ -916,6 +916,11 @@ impl PfSenseServer {
             Ok(p) => p,
             Err(message) => return Ok(refusals.refuse(&args, message)),
         };
+        if let Some(reason) =
+            (self.member(index).firewall.policy).argument_refusal(def, &prepared.normalized)
+        {
+            return Ok(refusals.refuse(&prepared.normalized, reason));
+        }
         let client = match self.client(index).await {
             Ok(c) => c,
             Err(e) => {

@@ -83,7 +83,104 @@ pub const DANGEROUS: &[(Method, &str, &str)] = &[
         "system/restapi/version",
         "reinstalls the REST API package, cutting the API off while it runs",
     ),
+    // CronJob: `command` is any command line, run as `who` (root included) by cron.
+    (
+        Method::Post,
+        "services/cron/job",
+        "schedules a command of the caller's choosing, run by cron as any user, root included",
+    ),
+    (
+        Method::Patch,
+        "services/cron/job",
+        "changes the command or user of a cron job: it runs as any user, root included",
+    ),
+    (
+        Method::Put,
+        "services/cron/jobs",
+        "replaces every cron job with commands of the caller's choosing, run as any user, root included",
+    ),
+    // ACMECertificateAction: `method` shellcommand / php_command runs `command` as root after
+    // each issue or renewal.
+    (
+        Method::Post,
+        "services/acme/certificate/action",
+        "adds a shell or PHP command that runs as root whenever the certificate is issued or renewed",
+    ),
+    (
+        Method::Patch,
+        "services/acme/certificate/action",
+        "changes a command that runs as root whenever the certificate is issued or renewed",
+    ),
+    // Package: pfrest runs `pkg install`, whose scripts run as root and start services.
+    (
+        Method::Post,
+        "system/package",
+        "installs a package, running its install scripts as root and starting its services",
+    ),
+    (
+        Method::Delete,
+        "system/package",
+        "removes a package with its settings; removing the REST API package cuts this server off",
+    ),
+    (
+        Method::Delete,
+        "system/packages",
+        "removes packages in bulk with their settings, the REST API package included",
+    ),
 ];
+
+/// Writes that are ordinary except when an argument holds certain values: then the call is
+/// as dangerous as an entry of [`DANGEROUS`] and needs the same permission. The tool stays
+/// offered; the call with those values is refused without it.
+pub struct DangerousArgument {
+    /// API path prefix (after `/api/v2/`), matched like [`MODULE_PREFIXES`].
+    pub path: &'static str,
+    /// A list field, found at any depth of the arguments (a PUT nests it in each object).
+    pub list: &'static str,
+    /// The field of each list entry, and the values that make the call dangerous.
+    pub field: &'static str,
+    pub values: &'static [&'static str],
+    pub why: &'static str,
+}
+
+pub const DANGEROUS_ARGUMENTS: &[DangerousArgument] = &[
+    // ACMECertificate carries its actions inline (`a_actionlist`, ACMECertificateAction).
+    DangerousArgument {
+        path: "services/acme/certificate",
+        list: "a_actionlist",
+        field: "method",
+        values: &["shellcommand", "php_command"],
+        why: "an `a_actionlist` entry with method `shellcommand` or `php_command` runs its command as root whenever the certificate is issued or renewed",
+    },
+];
+
+/// Why a call to `rel_path` with `args` is dangerous although its tool is not, if it is.
+pub fn argument_danger(rel_path: &str, args: &serde_json::Value) -> Option<&'static str> {
+    DANGEROUS_ARGUMENTS
+        .iter()
+        .filter(|d| prefix_matches(d.path, rel_path))
+        .find(|d| carries(args, d))
+        .map(|d| d.why)
+}
+
+fn carries(value: &serde_json::Value, d: &DangerousArgument) -> bool {
+    use serde_json::Value;
+    match value {
+        Value::Object(m) => m.iter().any(|(k, v)| {
+            let hit = k == d.list
+                && v.as_array().is_some_and(|entries| {
+                    entries.iter().any(|e| {
+                        e.get(d.field)
+                            .and_then(Value::as_str)
+                            .is_some_and(|s| d.values.contains(&s))
+                    })
+                });
+            hit || carries(v, d)
+        }),
+        Value::Array(a) => a.iter().any(|v| carries(v, d)),
+        _ => false,
+    }
+}
 
 /// Every action endpoint (a POST that is neither a create nor an apply) that is not in
 /// [`DANGEROUS`], reviewed by hand against pfrest's model code: the risk its tool carries (which
@@ -266,6 +363,9 @@ pub const SENSITIVE_FIELD_NAMES: &[&str] = &[
     "nm_sha256",
     // ACMECertificateDomain: write-only in the spec; Tencent Cloud's SecretId credential.
     "tencent_secretid",
+    // ACMECertificateDomain: the DirectAdmin API URI, documented as
+    // `https://remoteUser:remotePassword@host:port`.
+    "da_api",
     // FreeRADIUSUser: the mOTP PIN (pfrest marks it sensitive).
     "motp_pin",
     // OpenVPN client export: the proxy password (pfrest marks it sensitive).

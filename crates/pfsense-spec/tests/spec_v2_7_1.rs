@@ -387,16 +387,40 @@ fn verbs_and_risk() {
     assert_eq!(
         dangerous,
         [
+            "pfsense_create_services_acme_certificate_action",
+            "pfsense_create_services_cron_job",
+            "pfsense_create_system_package",
             "pfsense_delete_diag_config_history_revisions",
             "pfsense_delete_diagnostics_arp_table",
             "pfsense_delete_firewall_states",
+            "pfsense_delete_system_package",
+            "pfsense_delete_system_packages",
             "pfsense_post_diagnostics_command_prompt",
             "pfsense_post_diagnostics_halt_system",
             "pfsense_post_diagnostics_reboot",
             "pfsense_post_graphql",
+            "pfsense_replace_services_cron_jobs",
+            "pfsense_update_services_acme_certificate_action",
+            "pfsense_update_services_cron_job",
             "pfsense_update_system_restapi_version",
         ]
     );
+    // An ACME certificate carries its actions inline: only shell and PHP commands among them
+    // make the call dangerous (checked per call, the tool stays a write).
+    assert_eq!(
+        op("pfsense_create_services_acme_certificate").risk,
+        Risk::Write
+    );
+    let cert = "services/acme/certificate";
+    let action = |method: &str| json!({"name": "c", "a_actionlist": [{"status": "active", "command": "x", "method": method}]});
+    assert!(tables::argument_danger(cert, &action("shellcommand")).is_some());
+    assert!(tables::argument_danger(cert, &action("php_command")).is_some());
+    assert!(tables::argument_danger(cert, &action("servicerestart")).is_none());
+    assert!(tables::argument_danger(cert, &json!({"name": "c"})).is_none());
+    // A PUT nests the list in each certificate of `objects`.
+    let put = json!({"objects": [{"name": "a"}, action("shellcommand")]});
+    assert!(tables::argument_danger("services/acme/certificates", &put).is_some());
+    assert!(tables::argument_danger("firewall/alias", &action("shellcommand")).is_none());
     assert_eq!(op("pfsense_delete_firewall_alias").risk, Risk::Destructive);
     assert_eq!(
         op("pfsense_replace_firewall_aliases").risk,

@@ -42,6 +42,10 @@ pub struct Task {
     pub kind: Kind,
     /// What the administrator writes to the agent.
     pub prompt: String,
+    /// The server offers dangerous tools for this task (`PFSENSE_ALLOW_DANGEROUS=true`): the
+    /// task is about one of them, e.g. a cron job, which runs a command as any user.
+    #[serde(default)]
+    pub allow_dangerous: bool,
     /// Seconds the agent may run (default 300).
     #[serde(default)]
     pub timeout_secs: Option<u64>,

@@ -204,7 +204,9 @@ pub fn refused_step(
     firewall: &str,
 ) -> Option<String> {
     steps.iter().find_map(|s| {
-        let refusal = policy.refusal(s.tool)?;
+        let refusal = policy
+            .refusal(s.tool)
+            .or_else(|| policy.argument_refusal(s.tool, &s.args))?;
         Some(format!(
             "needs `{}` ({}), which this server may not call on `{firewall}`: {refusal}",
             s.tool.name, s.description
