@@ -511,6 +511,8 @@ async fn lockout_guard_scenario(s: &McpSession, unblock_wan_through_api: bool) {
         .await
         .unwrap();
     assert!(!is_error(&r), "the server's own pass rule: {}", text(&r));
+    let mgmt_change = structured(&r)["change_id"].clone();
+    assert!(mgmt_change.is_number(), "{}", text(&r));
     let mgmt_id = structured(&r)["data"]["id"].clone();
     assert!(mgmt_id.is_number(), "{}", text(&r));
     assert_eq!(rule_count(s).await, before + 1);
@@ -597,6 +599,43 @@ async fn lockout_guard_scenario(s: &McpSession, unblock_wan_through_api: bool) {
         .unwrap();
     assert!(!is_error(&r), "an unrelated rule: {}", text(&r));
     assert_eq!(rule_count(s).await, before + 2);
+
+    // Wholesale changes meet the same guard: a bulk delete whose filter matches the server's
+    // pass rule, a PUT that replaces every rule, an undo that takes the pass rule away.
+    let refused = [
+        (
+            "pfsense_delete_firewall_rules",
+            with_confirm(json!({"query": {"descr": "mcp management"}})),
+        ),
+        (
+            "pfsense_replace_firewall_rules",
+            with_confirm(json!({"objects": [{"type": "pass", "interface": ["lan"],
+                "ipprotocol": "inet", "source": "any", "destination": "any", "descr": "LAN only"}]})),
+        ),
+        (
+            "pfsense_undo",
+            json!({"change_id": mgmt_change, "confirm": true}),
+        ),
+    ];
+    for (tool, args) in refused {
+        let r = s.call(tool, args).await.unwrap();
+        assert!(
+            is_error(&r) && text(&r).contains("lockout guard"),
+            "{tool} cut the server off: {}",
+            text(&r)
+        );
+        assert_eq!(rule_count(s).await, before + 2, "{tool}: nothing was sent");
+    }
+    // A bulk delete that leaves the server's path alone goes through.
+    let r = s
+        .call(
+            "pfsense_delete_firewall_rules",
+            with_confirm(json!({"query": {"descr": "unrelated block"}})),
+        )
+        .await
+        .unwrap();
+    assert!(!is_error(&r), "an unrelated bulk delete: {}", text(&r));
+    assert_eq!(rule_count(s).await, before + 1);
 }
 
 #[tokio::test]

@@ -29,6 +29,11 @@ pub enum ChangeOp {
     /// The API's PATCH: the given fields replace those of the object `id`.
     Update,
     Delete,
+    /// A bulk delete (DELETE on the collection): `id` is the array of the ids its filters
+    /// match, all taken out at once.
+    DeleteMany,
+    /// A PUT on the collection: `object` is the whole new list.
+    Replace,
 }
 
 /// A proposed change, in the shape of the API call that would make it.
@@ -37,7 +42,8 @@ pub struct Change {
     pub kind: ObjectKind,
     pub op: ChangeOp,
     /// The object's id: its position for rules, forwards, aliases and groups; `wan`/`lan`/… for
-    /// interfaces. Ignored for create and for the webGUI/SSH settings.
+    /// interfaces; an array of them for a bulk delete. Ignored for create, replace and the
+    /// webGUI/SSH settings.
     #[serde(default)]
     pub id: Option<Value>,
     /// The object (create) or the changed fields (update).
@@ -132,7 +138,9 @@ pub fn apply_change(input: &ApiInput, change: &Change) -> Result<ApiInput, Strin
             Value::Object(Default::default())
         };
         match change.op {
-            ChangeOp::Delete => return Err("settings cannot be deleted".into()),
+            ChangeOp::Delete | ChangeOp::DeleteMany => {
+                return Err("settings cannot be deleted".into());
+            }
             _ => merge(&mut base, &change.object),
         }
         *single = base;
@@ -141,11 +149,7 @@ pub fn apply_change(input: &ApiInput, change: &Change) -> Result<ApiInput, Strin
     let slot = key(&mut out);
     let mut items: Vec<Value> = objects(slot).into_iter().cloned().collect();
     let string_ids = change.kind == ObjectKind::Interface;
-    let find = |items: &[Value]| -> Result<usize, String> {
-        let id = change
-            .id
-            .as_ref()
-            .ok_or("update and delete need the object's id")?;
+    let find_id = |items: &[Value], id: &Value| -> Result<usize, String> {
         let found = if string_ids {
             items
                 .iter()
@@ -159,6 +163,13 @@ pub fn apply_change(input: &ApiInput, change: &Change) -> Result<ApiInput, Strin
             })
         };
         found.ok_or_else(|| format!("no {:?} with id {id}", change.kind))
+    };
+    let find = |items: &[Value]| -> Result<usize, String> {
+        let id = change
+            .id
+            .as_ref()
+            .ok_or("update and delete need the object's id")?;
+        find_id(items, id)
     };
     match change.op {
         ChangeOp::Create => {
@@ -174,6 +185,30 @@ pub fn apply_change(input: &ApiInput, change: &Change) -> Result<ApiInput, Strin
         ChangeOp::Delete => {
             let i = find(&items)?;
             items.remove(i);
+        }
+        ChangeOp::DeleteMany => {
+            let ids = change
+                .id
+                .as_ref()
+                .and_then(Value::as_array)
+                .ok_or("a bulk delete needs the array of the ids it removes")?;
+            let mut found = ids
+                .iter()
+                .map(|id| find_id(&items, id))
+                .collect::<Result<Vec<usize>, String>>()?;
+            found.sort_unstable();
+            found.dedup();
+            for i in found.into_iter().rev() {
+                items.remove(i);
+            }
+        }
+        ChangeOp::Replace => {
+            items = change
+                .object
+                .as_array()
+                .filter(|a| a.iter().all(Value::is_object))
+                .ok_or("a replacement must be the list of the new objects")?
+                .clone();
         }
     }
     if !string_ids {
@@ -274,6 +309,16 @@ fn verdicts(
 
 /// Would the change cut the server off from the API?
 pub fn check_lockout(model: &FirewallModel, change: &Change, path: &ServerPath) -> GuardReport {
+    check_lockout_all(model, std::slice::from_ref(change), path)
+}
+
+/// Would these changes, made one after the other (the steps of an undo), cut the server off
+/// from the API? Only the state after the last one is judged.
+pub fn check_lockout_all(
+    model: &FirewallModel,
+    changes: &[Change],
+    path: &ServerPath,
+) -> GuardReport {
     let mut cannot_know: Vec<String> = ALWAYS_UNKNOWN.iter().map(|s| s.to_string()).collect();
     let unknown = |reason: String, cannot_know: Vec<String>| GuardReport {
         decision: GuardDecision::Unknown,
@@ -283,7 +328,12 @@ pub fn check_lockout(model: &FirewallModel, change: &Change, path: &ServerPath) 
         ports: Vec::new(),
         cannot_know,
     };
-    let after_input = match apply_change(&model.source, change) {
+    let after_input = changes
+        .iter()
+        .try_fold(model.source.clone(), |input, change| {
+            apply_change(&input, change)
+        });
+    let after_input = match after_input {
         Ok(i) => i,
         Err(e) => {
             return unknown(

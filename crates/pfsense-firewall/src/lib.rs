@@ -15,6 +15,6 @@ pub mod model;
 
 pub use block::{BlockPlan, block_addresses_plan};
 pub use explain::{Explanation, Query, Verdict};
-pub use guard::{Change, GuardDecision, GuardReport, ServerPath, check_lockout};
+pub use guard::{Change, GuardDecision, GuardReport, ServerPath, check_lockout, check_lockout_all};
 pub use matching::Tri;
 pub use model::{ApiInput, FirewallModel, KnownSettings};

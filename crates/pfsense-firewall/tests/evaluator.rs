@@ -7,7 +7,7 @@ use pfsense_firewall::guard::{ChangeOp, ObjectKind, apply_change};
 use pfsense_firewall::model::{Action, Direction, Target};
 use pfsense_firewall::{
     ApiInput, Change, FirewallModel, GuardDecision, Query, ServerPath, block_addresses_plan,
-    check_lockout,
+    check_lockout, check_lockout_all,
 };
 use serde_json::{Value, json};
 
@@ -521,6 +521,64 @@ fn the_guard_refuses_moving_the_api_port_and_disabling_its_interface() {
         object: json!({"enable": false}),
     };
     let r = check_lockout(&model(), &change, &remote_admin());
+    assert_eq!(r.decision, GuardDecision::Refused, "{r:#?}");
+}
+
+#[test]
+fn the_guard_judges_bulk_deletes_replacements_and_steps_in_turn() {
+    let bulk = |ids: Value| Change {
+        kind: ObjectKind::Rule,
+        op: ChangeOp::DeleteMany,
+        id: Some(ids),
+        object: Value::Null,
+    };
+    // Taking out rules 5 and 6 at once removes the remote admin's pass: default deny decides.
+    let r = check_lockout(&model(), &bulk(json!([5, 6])), &remote_admin());
+    assert_eq!(r.decision, GuardDecision::Refused, "{r:#?}");
+    // Rules 0 and 7 (ids before the delete) leave rule 6's pass in place.
+    let r = check_lockout(&model(), &bulk(json!([0, 7])), &remote_admin());
+    assert_eq!(r.decision, GuardDecision::Allowed, "{r:#?}");
+    let r = check_lockout(&model(), &bulk(json!([6, 99])), &remote_admin());
+    assert_eq!(r.decision, GuardDecision::Unknown, "{r:#?}");
+    assert!(r.reason.contains("no Rule with id 99"), "{}", r.reason);
+    // A replacement by every rule but the remote admin's.
+    let mut kept: Vec<Value> = rules().as_array().unwrap().clone();
+    kept.remove(6);
+    let replace = |list: Vec<Value>| Change {
+        kind: ObjectKind::Rule,
+        op: ChangeOp::Replace,
+        id: None,
+        object: Value::Array(list),
+    };
+    let r = check_lockout(&model(), &replace(kept.clone()), &remote_admin());
+    assert_eq!(r.decision, GuardDecision::Refused, "{r:#?}");
+    let r = check_lockout(
+        &model(),
+        &replace(rules().as_array().unwrap().clone()),
+        &remote_admin(),
+    );
+    assert_eq!(r.decision, GuardDecision::Allowed, "{r:#?}");
+    // Steps in turn: deleting rule 6 then creating it again leaves the path open; only the end
+    // state is judged.
+    let mut admin = rules()[6].clone();
+    admin.as_object_mut().unwrap().remove("tracker");
+    let steps = [
+        Change {
+            kind: ObjectKind::Rule,
+            op: ChangeOp::Delete,
+            id: Some(json!(6)),
+            object: Value::Null,
+        },
+        Change {
+            kind: ObjectKind::Rule,
+            op: ChangeOp::Create,
+            id: None,
+            object: admin,
+        },
+    ];
+    let r = check_lockout_all(&model(), &steps, &remote_admin());
+    assert_eq!(r.decision, GuardDecision::Allowed, "{r:#?}");
+    let r = check_lockout_all(&model(), &steps[..1], &remote_admin());
     assert_eq!(r.decision, GuardDecision::Refused, "{r:#?}");
 }
 

@@ -12,42 +12,87 @@ use pfsense_firewall::guard::{ChangeOp, ObjectKind};
 use pfsense_firewall::{Change, GuardDecision, ServerPath};
 use serde_json::Value;
 
-/// The API objects whose changes can cut the server's path, and their kind in the model.
-const GUARDED: &[(&str, ObjectKind)] = &[
-    ("/api/v2/firewall/rule", ObjectKind::Rule),
-    ("/api/v2/firewall/nat/port_forward", ObjectKind::PortForward),
-    ("/api/v2/firewall/alias", ObjectKind::Alias),
-    ("/api/v2/interface", ObjectKind::Interface),
-    ("/api/v2/interface/group", ObjectKind::InterfaceGroup),
-    ("/api/v2/system/webgui/settings", ObjectKind::WebGui),
+/// The API objects whose changes can cut the server's path: the path of one object, of the
+/// collection (whose bulk delete and PUT replace them wholesale), and their kind in the model.
+const GUARDED: &[(&str, Option<&str>, ObjectKind)] = &[
+    (
+        "/api/v2/firewall/rule",
+        Some("/api/v2/firewall/rules"),
+        ObjectKind::Rule,
+    ),
+    (
+        "/api/v2/firewall/nat/port_forward",
+        Some("/api/v2/firewall/nat/port_forwards"),
+        ObjectKind::PortForward,
+    ),
+    (
+        "/api/v2/firewall/alias",
+        Some("/api/v2/firewall/aliases"),
+        ObjectKind::Alias,
+    ),
+    (
+        "/api/v2/interface",
+        Some("/api/v2/interfaces"),
+        ObjectKind::Interface,
+    ),
+    (
+        "/api/v2/interface/group",
+        Some("/api/v2/interface/groups"),
+        ObjectKind::InterfaceGroup,
+    ),
+    ("/api/v2/system/webgui/settings", None, ObjectKind::WebGui),
 ];
 
-/// The change a call of `def` with `args` would make, when the guard covers it.
+/// The change a call of `def` with `args` would make, when the guard covers it. A bulk
+/// delete's ids are left empty here: which objects its filters match is read at the time
+/// (`matched`).
 pub fn change_of(def: &ToolDef, args: &Value) -> Option<Change> {
-    let kind = GUARDED
-        .iter()
-        .find(|(path, _)| *path == def.path)
-        .map(|(_, k)| *k)?;
-    let op = match def.method {
-        Method::Post => ChangeOp::Create,
-        Method::Patch | Method::Put => ChangeOp::Update,
-        Method::Delete => ChangeOp::Delete,
+    let (kind, collection) = GUARDED.iter().find_map(|(one, many, kind)| {
+        if *one == def.path {
+            Some((*kind, false))
+        } else if *many == Some(def.path) {
+            Some((*kind, true))
+        } else {
+            None
+        }
+    })?;
+    let op = match (def.method, collection) {
+        // Settings singletons are always an update of the one object.
+        (Method::Post | Method::Patch | Method::Put, false) if kind == ObjectKind::WebGui => {
+            ChangeOp::Update
+        }
+        (Method::Post, false) => ChangeOp::Create,
+        (Method::Patch | Method::Put, false) => ChangeOp::Update,
+        (Method::Delete, false) => ChangeOp::Delete,
+        (Method::Delete, true) => ChangeOp::DeleteMany,
+        (Method::Put, true) => ChangeOp::Replace,
         _ => return None,
-    };
-    // Settings singletons are always an update of the one object.
-    let op = if kind == ObjectKind::WebGui {
-        ChangeOp::Update
-    } else {
-        op
     };
     let mut object = args.clone();
     let id = object.as_object_mut().and_then(|m| m.remove("id"));
+    let object = match op {
+        ChangeOp::Replace => object.get("objects").cloned().unwrap_or(Value::Null),
+        ChangeOp::DeleteMany => Value::Null,
+        _ => object,
+    };
     Some(Change {
         kind,
         op,
-        id,
+        id: if op == ChangeOp::DeleteMany { None } else { id },
         object,
     })
+}
+
+/// The ids a bulk delete's filters match on the firewall now.
+async fn matched(client: &Client, def: &ToolDef, args: &Value) -> Result<Value, String> {
+    let objects = crate::safety::state::bulk_delete_matches(client, def, args).await?;
+    let ids = objects
+        .as_array()
+        .into_iter()
+        .flatten()
+        .map(|o| o.get("id").cloned().ok_or("an object without an id"))
+        .collect::<Result<Vec<Value>, _>>()?;
+    Ok(Value::Array(ids))
 }
 
 /// Why a confirmed call must not be sent, if the guard finds it would lock this server out.
@@ -62,17 +107,47 @@ pub async fn refusal(
     confirmed: bool,
     options: &SafetyOptions,
 ) -> Option<String> {
-    let source = options.lockout_source?;
     if !confirmed {
         return None;
     }
-    let change = change_of(def, args)?;
+    let why = steps_refusal(client, &[(def, args)], options).await?;
+    Some(format!("{} was not called: {why}", def.name))
+}
+
+/// Why these calls, made one after the other (an undo's steps), must not be sent: the guard
+/// judges the state after the last. `None` as for [`refusal`].
+pub async fn steps_refusal(
+    client: &Client,
+    calls: &[(&ToolDef, &Value)],
+    options: &SafetyOptions,
+) -> Option<String> {
+    let source = options.lockout_source?;
+    let mut changes = Vec::new();
+    for (def, args) in calls {
+        let Some(mut change) = change_of(def, args) else {
+            continue;
+        };
+        if change.op == ChangeOp::DeleteMany {
+            match matched(client, def, args).await {
+                Ok(ids) => change.id = Some(ids),
+                Err(e) => {
+                    return Some(format!(
+                        "the lockout guard (--lockout-source {source}) could not read which objects `{}` would delete: {e}",
+                        def.name
+                    ));
+                }
+            }
+        }
+        changes.push(change);
+    }
+    if changes.is_empty() {
+        return None;
+    }
     let (model, _notes) = match crate::operator::read_model(client).await {
         Ok(m) => m,
         Err(e) => {
             return Some(format!(
-                "{} was not called: the lockout guard (--lockout-source {source}) could not read the firewall's rules to check the change: {e}",
-                def.name
+                "the lockout guard (--lockout-source {source}) could not read the firewall's rules to check the change: {e}"
             ));
         }
     };
@@ -82,14 +157,15 @@ pub async fn refusal(
         api_address: None,
         api_ports: Vec::new(),
     };
-    let report = pfsense_firewall::check_lockout(&model, &change, &path);
+    let report = pfsense_firewall::check_lockout_all(&model, &changes, &path);
+    let tools: Vec<&str> = calls.iter().map(|(d, _)| d.name).collect();
     match report.decision {
         GuardDecision::Refused => Some(format!(
-            "{} was not called: the lockout guard refuses it: {}. This server reaches the API from {source} (--lockout-source); pfSense has no restore API, so a change that cuts that path cannot be undone through it. Change the rule so it does not match this path, or make the change from the console or webGUI.",
-            def.name, report.reason
+            "the lockout guard refuses it: {}. This server reaches the API from {source} (--lockout-source); pfSense has no restore API, so a change that cuts that path cannot be undone through it. Change the rule so it does not match this path, or make the change from the console or webGUI.",
+            report.reason
         )),
         GuardDecision::Unknown => {
-            tracing::warn!(tool = def.name, reason = %report.reason, "lockout guard cannot decide; the change is sent");
+            tracing::warn!(tools = ?tools, reason = %report.reason, "lockout guard cannot decide; the change is sent");
             None
         }
         GuardDecision::Allowed => None,
@@ -110,14 +186,27 @@ mod tests {
 
     #[test]
     fn every_guarded_path_has_tools_and_reads_map_to_no_change() {
-        for (path, _) in GUARDED {
+        for (path, collection, _) in GUARDED {
             let method = if *path == "/api/v2/system/webgui/settings" {
                 Method::Patch
             } else {
                 Method::Post
             };
             assert!(change_of(def(method, path), &json!({})).is_some(), "{path}");
+            if let Some(many) = collection {
+                let c = change_of(def(Method::Delete, many), &json!({"query": {"descr": "x"}}));
+                assert_eq!(c.map(|c| (c.op, c.id)), Some((ChangeOp::DeleteMany, None)));
+            }
         }
+        let put = change_of(
+            def(Method::Put, "/api/v2/firewall/rules"),
+            &json!({"objects": [{"type": "pass"}]}),
+        )
+        .unwrap();
+        assert_eq!(
+            (put.op, put.object),
+            (ChangeOp::Replace, json!([{"type": "pass"}]))
+        );
         assert!(change_of(def(Method::Get, "/api/v2/firewall/rule"), &json!({"id": 1})).is_none());
         assert!(change_of(def(Method::Post, "/api/v2/firewall/apply"), &json!({})).is_none());
         let c = change_of(

@@ -13,7 +13,7 @@ use crate::catalog::ToolDef;
 use crate::client::{ApiResponse, CallError, Client, ResponseBody};
 use crate::outcome::{self, PreviewExtras, redact};
 use crate::request::PreparedRequest;
-use crate::spec::{Method, PathKind, Risk};
+use crate::spec::Risk;
 use rmcp::model::CallToolResult;
 use serde_json::{Value, json};
 
@@ -101,30 +101,6 @@ fn diff_lines(kind: ChangeKind, diff: &Value) -> Vec<String> {
     }
 }
 
-/// The objects a bulk delete's filters match now (read with the same filters).
-async fn bulk_delete_matches(
-    client: &Client,
-    def: &ToolDef,
-    args: &Value,
-) -> Result<Value, String> {
-    let list = state::sibling(def, PathKind::Plural, Method::Get)
-        .ok_or("no list tool for this collection")?;
-    let mut filters = args.get("query").cloned().unwrap_or(json!({}));
-    let all = filters
-        .as_object_mut()
-        .and_then(|m| m.remove("all"))
-        .is_some_and(|v| v == json!(true) || v == json!("true"));
-    // The same selection the delete makes: filters, then `offset`, then `limit` (0: all).
-    let mut read = json!({
-        "limit": args.get("limit").cloned().unwrap_or(json!(0)),
-        "offset": args.get("offset").cloned().unwrap_or(json!(0)),
-    });
-    if !all && filters.as_object().is_some_and(|m| !m.is_empty()) {
-        read["query"] = filters;
-    }
-    state::read(client, list, read).await
-}
-
 /// Diff of what the call would change, given the target's current state.
 async fn diff_for(
     client: &Client,
@@ -142,27 +118,29 @@ async fn diff_for(
             let new = call.args.get("objects").cloned().unwrap_or(json!([]));
             Some(state::diff_collection(def.model, current, &new))
         }
-        ChangeKind::BulkDelete => Some(match bulk_delete_matches(client, def, call.args).await {
-            Ok(matched) => {
-                let ids: Vec<Value> = matched
-                    .as_array()
-                    .into_iter()
-                    .flatten()
-                    .filter_map(|o| o.get("id").cloned())
-                    .collect();
-                let remaining: Vec<Value> = current
-                    .as_array()
-                    .into_iter()
-                    .flatten()
-                    .filter(|o| !o.get("id").is_some_and(|id| ids.contains(id)))
-                    .cloned()
-                    .collect();
-                state::diff_collection(def.model, current, &Value::Array(remaining))
-            }
-            Err(e) => {
-                json!({"unknown": format!("which objects match could not be read ({e}); pfSense treats filter keys it does not know as matching everything")})
-            }
-        }),
+        ChangeKind::BulkDelete => Some(
+            match state::bulk_delete_matches(client, def, call.args).await {
+                Ok(matched) => {
+                    let ids: Vec<Value> = matched
+                        .as_array()
+                        .into_iter()
+                        .flatten()
+                        .filter_map(|o| o.get("id").cloned())
+                        .collect();
+                    let remaining: Vec<Value> = current
+                        .as_array()
+                        .into_iter()
+                        .flatten()
+                        .filter(|o| !o.get("id").is_some_and(|id| ids.contains(id)))
+                        .cloned()
+                        .collect();
+                    state::diff_collection(def.model, current, &Value::Array(remaining))
+                }
+                Err(e) => {
+                    json!({"unknown": format!("which objects match could not be read ({e}); pfSense treats filter keys it does not know as matching everything")})
+                }
+            },
+        ),
         _ => None,
     }
 }

@@ -6,6 +6,7 @@ use super::audit::{Entry, Outcome};
 use super::journal::{Change, Intent, status};
 use super::owners::Running;
 use super::undo;
+use crate::catalog::ToolDef;
 use crate::client::Client;
 use crate::policy::Policy;
 use serde_json::{Value, json};
@@ -54,6 +55,15 @@ pub async fn perform_undo(
     if let Some(refused) = undo::refused_step(&steps, policy, firewall) {
         return Err(UndoError::Refused(format!(
             "undoing change {} {refused} Nothing was sent.",
+            change.id
+        )));
+    }
+    // An undo puts rules back or takes them away like any change: the lockout guard judges
+    // its steps together (an auto-revert included).
+    let calls: Vec<(&ToolDef, &Value)> = steps.iter().map(|s| (s.tool, &s.args)).collect();
+    if let Some(why) = crate::lockout::steps_refusal(client, &calls, &safety.options).await {
+        return Err(UndoError::Refused(format!(
+            "undoing change {} was refused: {why} Nothing was sent.",
             change.id
         )));
     }

@@ -164,6 +164,30 @@ pub async fn read(client: &Client, get: &ToolDef, args: Value) -> Result<Value, 
         .map_err(|e| e.to_string())
 }
 
+/// The objects a bulk delete's filters match now (read with the same filters).
+pub async fn bulk_delete_matches(
+    client: &Client,
+    def: &ToolDef,
+    args: &Value,
+) -> Result<Value, String> {
+    let list =
+        sibling(def, PathKind::Plural, Method::Get).ok_or("no list tool for this collection")?;
+    let mut filters = args.get("query").cloned().unwrap_or(json!({}));
+    let all = filters
+        .as_object_mut()
+        .and_then(|m| m.remove("all"))
+        .is_some_and(|v| v == json!(true) || v == json!("true"));
+    // The same selection the delete makes: filters, then `offset`, then `limit` (0: all).
+    let mut read = json!({
+        "limit": args.get("limit").cloned().unwrap_or(json!(0)),
+        "offset": args.get("offset").cloned().unwrap_or(json!(0)),
+    });
+    if !all && filters.as_object().is_some_and(|m| !m.is_empty()) {
+        read["query"] = filters;
+    }
+    self::read(client, list, read).await
+}
+
 /// Read the current state of a call's target: the item, the settings object, or the whole
 /// collection. None when the call has no readable target.
 pub async fn read_target(
