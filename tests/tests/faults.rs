@@ -280,6 +280,24 @@ async fn answers_that_are_not_the_api_json() {
     assert_eq!(v["firewall_output"], "Setting timezone...done.", "{v}");
     assert!(v["data"].is_array(), "{v}");
     assert_eq!(statuses(&emu, "GET", ALIASES_PATH).len(), 4, "none retried");
+    // A PHP notice that prints the request's headers carries this server's own API key: it
+    // is scrubbed from the firewall's text like the secrets callers send.
+    let key = emu.api_key().unwrap().to_string();
+    emu.add_fault(
+        Fault::new(FaultAction::Preamble {
+            text: format!("Notice: Undefined index: HTTP_X_API_KEY => {key} in Auth.inc\n"),
+        })
+        .on_path(ALIASES_PATH)
+        .times(1),
+    );
+    let r = s.call(LIST, json!({})).await;
+    let v = tests::mcp::structured(&r);
+    let shown = format!("{} {v}", text(&r));
+    assert!(!shown.contains(&key), "the API key was shown: {shown}");
+    assert_eq!(
+        v["firewall_output"], "Notice: Undefined index: HTTP_X_API_KEY => <redacted> in Auth.inc",
+        "{v}"
+    );
     s.close().await;
 }
 

@@ -267,6 +267,10 @@ impl Client {
             }
             _ => {}
         }
+        // The firewall's free text can carry them back (a PHP notice printing the request).
+        for own in [&config.api_key, &config.password].into_iter().flatten() {
+            crate::secret::remember_own(own.expose());
+        }
         // An http:// firewall never handshakes: reading the system certificate store (a large
         // part of a start) is skipped for it.
         let tls = match config.base_url.scheme() {
@@ -657,6 +661,7 @@ impl Client {
             .ok_or_else(|| CallError::Auth("the JWT endpoint answered without a token".into()))?
             .to_string();
         let lifetime = jwt_lifetime(&token).unwrap_or(JWT_DEFAULT_LIFETIME);
+        crate::secret::remember_own(&token);
         let secret = Secret::new(token);
         *cached = Some((secret.clone(), Instant::now() + lifetime));
         Ok(secret)
@@ -794,13 +799,15 @@ fn split_preamble(text: &str) -> Option<(Option<String>, Value)> {
             && v.is_object()
         {
             let pre = text[..i].trim();
-            return Some(((!pre.is_empty()).then(|| pre.to_string()), v));
+            let pre = crate::secret::scrub_firewall_text(pre);
+            return Some(((!pre.is_empty()).then(|| pre.into_owned()), v));
         }
     }
     None
 }
 
 fn snippet(text: &str) -> String {
+    let text = crate::secret::scrub_firewall_text(text);
     let cleaned: String = text
         .chars()
         .map(|c| if c.is_control() { ' ' } else { c })
@@ -881,6 +888,12 @@ pub fn interpret(
         snippet: format!("unexpected envelope ({e}): {}", snippet(&text)),
     })?;
     if status >= 400 {
+        let mut envelope = envelope;
+        // pfrest's messages quote what was sent; the data of an error is small.
+        if let std::borrow::Cow::Owned(m) = crate::secret::scrub_firewall_text(&envelope.message) {
+            envelope.message = m;
+        }
+        crate::secret::scrub_firewall_value(&mut envelope.data);
         return Err(CallError::Api {
             http_status: status,
             envelope: Box::new(envelope),

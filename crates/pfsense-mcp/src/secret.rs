@@ -56,29 +56,116 @@ pub const MIN_SCRUBBED_CHARS: usize = 4;
 /// How many secret values are remembered: bounded memory (past it, the shortest is dropped).
 const REMEMBERED: usize = 4096;
 
+/// A remembered secret and the forms it takes in text that carries it.
+struct Remembered {
+    value: String,
+    /// The value as is and each escaping of it that differs, longest first.
+    forms: Vec<String>,
+}
+
+impl Remembered {
+    fn new(value: &str) -> Remembered {
+        let mut forms = vec![
+            value.to_string(),
+            // Debug output (escaped quotes, backslashes, newlines).
+            value.escape_debug().to_string(),
+            // JSON as serde writes it (only `"`, `\\` and control characters escaped).
+            serde_json::to_string(value)
+                .map(|q| q[1..q.len() - 1].to_string())
+                .unwrap_or_default(),
+            // PHP's json_encode, as pfrest writes it: `/` and non-ASCII escaped too.
+            php_json_escaped(value),
+            // An HTML page (a proxy's or PHP's error page).
+            html_escaped(value),
+        ];
+        forms.retain(|f| !f.is_empty());
+        forms.sort_by(|a, b| b.len().cmp(&a.len()).then_with(|| a.cmp(b)));
+        forms.dedup();
+        Remembered {
+            value: value.to_string(),
+            forms,
+        }
+    }
+
+    fn scrub_from(&self, out: &mut Cow<'_, str>) {
+        for form in &self.forms {
+            if out.contains(form.as_str()) {
+                *out = Cow::Owned(out.replace(form.as_str(), SCRUBBED));
+            }
+        }
+    }
+}
+
+fn php_json_escaped(value: &str) -> String {
+    let mut out = String::with_capacity(value.len());
+    for c in value.chars() {
+        match c {
+            '"' => out.push_str("\\\""),
+            '\\' => out.push_str("\\\\"),
+            '/' => out.push_str("\\/"),
+            '\n' => out.push_str("\\n"),
+            '\r' => out.push_str("\\r"),
+            '\t' => out.push_str("\\t"),
+            c if c.is_ascii() && !c.is_ascii_control() => out.push(c),
+            c => {
+                let mut units = [0u16; 2];
+                for unit in c.encode_utf16(&mut units) {
+                    out.push_str(&format!("\\u{unit:04x}"));
+                }
+            }
+        }
+    }
+    out
+}
+
+fn html_escaped(value: &str) -> String {
+    let mut out = String::with_capacity(value.len());
+    for c in value.chars() {
+        match c {
+            '&' => out.push_str("&amp;"),
+            '<' => out.push_str("&lt;"),
+            '>' => out.push_str("&gt;"),
+            '"' => out.push_str("&quot;"),
+            '\'' => out.push_str("&#039;"),
+            c => out.push(c),
+        }
+    }
+    out
+}
+
 /// The secret values callers sent (sensitive fields of requests), longest first so a value
 /// that contains another is replaced whole.
-static SEEN: RwLock<Vec<String>> = RwLock::new(Vec::new());
+static SEEN: RwLock<Vec<Remembered>> = RwLock::new(Vec::new());
 
-/// Remember a secret value so [`scrub`] removes it from text that leaves the process.
-pub fn remember(value: &str) {
+/// This server's own credentials (API key, Basic password, JWT). Kept apart from [`SEEN`]:
+/// the firewall only ever shows them in its free text (a PHP notice printing the request's
+/// headers before the JSON, an error page), so only that text is searched for them
+/// ([`scrub_firewall_text`]) and results need no extra pass per call.
+static OWN: RwLock<Vec<Remembered>> = RwLock::new(Vec::new());
+
+fn remember_in(list: &RwLock<Vec<Remembered>>, value: &str) {
     if value.chars().count() < MIN_SCRUBBED_CHARS || value.contains(SCRUBBED) {
         return;
     }
-    let mut seen = SEEN.write().unwrap_or_else(|e| e.into_inner());
-    if seen.iter().any(|s| s == value) {
+    let mut seen = list.write().unwrap_or_else(|e| e.into_inner());
+    if seen.iter().any(|s| s.value == value) {
         return;
     }
     if seen.len() >= REMEMBERED {
         seen.pop();
     }
-    seen.push(value.to_string());
-    seen.sort_by_key(|v| std::cmp::Reverse(v.len()));
+    seen.push(Remembered::new(value));
+    seen.sort_by_key(|v| std::cmp::Reverse(v.value.len()));
 }
 
-fn forms(value: &str) -> [String; 2] {
-    // As is, and as it appears in Debug output and JSON (escaped quotes, backslashes, newlines).
-    [value.to_string(), value.escape_debug().to_string()]
+/// Remember a secret value so [`scrub`] removes it from text that leaves the process.
+pub fn remember(value: &str) {
+    remember_in(&SEEN, value);
+}
+
+/// Remember one of this server's own credentials, for [`scrub_firewall_text`].
+pub fn remember_own(value: &str) {
+    remember_in(&OWN, value);
 }
 
 /// `text` with every remembered secret value replaced; borrowed as it is when it holds none
@@ -88,19 +175,43 @@ pub fn scrub(text: &str) -> Cow<'_, str> {
     let seen = SEEN.read().unwrap_or_else(|e| e.into_inner());
     let mut out = Cow::Borrowed(text);
     for value in seen.iter() {
-        for form in forms(value) {
-            if out.contains(&form) {
-                out = Cow::Owned(out.replace(&form, SCRUBBED));
-            }
-        }
+        value.scrub_from(&mut out);
     }
     out
+}
+
+/// Free text the firewall wrote (what came before its JSON, an error page, an error's
+/// message): this server's own credentials and every remembered secret replaced.
+pub fn scrub_firewall_text(text: &str) -> Cow<'_, str> {
+    let own = OWN.read().unwrap_or_else(|e| e.into_inner());
+    let mut out = Cow::Borrowed(text);
+    for value in own.iter() {
+        value.scrub_from(&mut out);
+    }
+    match out {
+        Cow::Borrowed(text) => scrub(text),
+        Cow::Owned(text) => Cow::Owned(scrub(&text).into_owned()),
+    }
+}
+
+/// [`scrub_firewall_text`] on every string of a JSON value (a small one: an error's data).
+pub fn scrub_firewall_value(value: &mut Value) {
+    match value {
+        Value::String(s) => {
+            if let Cow::Owned(cleaned) = scrub_firewall_text(s) {
+                *s = cleaned;
+            }
+        }
+        Value::Array(items) => items.iter_mut().for_each(scrub_firewall_value),
+        Value::Object(map) => map.values_mut().for_each(scrub_firewall_value),
+        _ => {}
+    }
 }
 
 /// Whether `text` is, as a whole, a remembered secret value.
 fn is_remembered(text: &str) -> bool {
     let seen = SEEN.read().unwrap_or_else(|e| e.into_inner());
-    seen.iter().any(|v| v == text)
+    seen.iter().any(|v| v.value == text)
 }
 
 /// Whether any secret value is remembered (when none is, there is nothing to scrub).
@@ -191,6 +302,25 @@ mod tests {
             v,
             json!({"message": "echo <redacted> here", "<redacted>": [1, "<redacted>"]})
         );
+    }
+
+    #[test]
+    fn escaped_echoes_are_scrubbed_and_own_credentials_only_from_the_firewalls_text() {
+        remember("Zq/é<&>'\"x");
+        for echo in [
+            r#"Zq\/\u00e9<&>'\"x"#,
+            "Zq/é&lt;&amp;&gt;&#039;&quot;x",
+            "Zq/é<&>'\\\"x",
+        ] {
+            assert_eq!(scrub(&format!("[{echo}]")), "[<redacted>]", "{echo}");
+        }
+        remember_own("Own-key-4f1c9a");
+        let page = "HTTP_X_API_KEY: Own-key-4f1c9a";
+        assert_eq!(scrub(page), page, "results are not searched for it");
+        assert_eq!(scrub_firewall_text(page), "HTTP_X_API_KEY: <redacted>");
+        let mut data = json!({"errors": ["key Own-key-4f1c9a"], "n": 1});
+        scrub_firewall_value(&mut data);
+        assert_eq!(data, json!({"errors": ["key <redacted>"], "n": 1}));
     }
 
     #[test]
