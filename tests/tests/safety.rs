@@ -1619,3 +1619,36 @@ async fn commands_run_as_root_need_allow_dangerous() {
     assert_eq!(preview["preview"], true, "{preview}");
     s.close().await;
 }
+
+/// A secret the firewall returns (pfrest v2.7.1 returns `User.ipsecpsk`) is scrubbed from the
+/// journal's copy of the object: undo still finds the object unchanged and deletes it.
+#[tokio::test]
+async fn undo_of_an_object_holding_a_returned_secret() {
+    let emu = emulator().await;
+    let dir = tempfile::tempdir().unwrap();
+    let s = start(&emu, dir.path(), &[], no_human()).await;
+    let created = s
+        .ok(
+            "pfsense_create_user",
+            confirmed(
+                json!({"name": "bt_psk_user", "password": "Pw-for-bt-user-1",
+                "ipsecpsk": "Psk-for-bt-user-77"}),
+            ),
+        )
+        .await;
+    assert_eq!(created["data"]["name"], "bt_psk_user", "{created}");
+    let undone = s
+        .call("pfsense_undo", json!({"last": 1, "confirm": true}))
+        .await;
+    assert!(!is_error(&undone), "{}", text(&undone));
+    let users = list(&s, "pfsense_list_users").await;
+    assert!(
+        !users
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|u| u["name"] == "bt_psk_user"),
+        "{users}"
+    );
+    s.close().await;
+}

@@ -315,6 +315,55 @@ pub fn same_state(a: &Value, b: &Value) -> bool {
     canonical(a) == canonical(b)
 }
 
+/// Whether the firewall's `current` state is still the `recorded` one (a journal row's). A
+/// secret the caller sent was scrubbed to the placeholder before the row was stored, while
+/// the firewall may return it (pfrest v2.7.1 returns `User.ipsecpsk`): where the recorded
+/// value carries the placeholder, the current value matches when it fits around it.
+pub fn unchanged_since(current: &Value, recorded: &Value) -> bool {
+    same_state(&as_recorded(current, recorded), recorded)
+}
+
+/// `current` with each value that fits a scrubbed recorded value replaced by that value.
+pub fn as_recorded(current: &Value, recorded: &Value) -> Value {
+    match (current, recorded) {
+        (Value::String(c), Value::String(r)) if r.contains(REDACTED) && fits(c, r) => {
+            recorded.clone()
+        }
+        (Value::Object(c), Value::Object(r)) => Value::Object(
+            c.iter()
+                .map(|(k, v)| {
+                    let v = match r.get(k) {
+                        Some(rv) => as_recorded(v, rv),
+                        None => v.clone(),
+                    };
+                    (k.clone(), v)
+                })
+                .collect(),
+        ),
+        (Value::Array(c), Value::Array(r)) if c.len() == r.len() => {
+            Value::Array(c.iter().zip(r).map(|(c, r)| as_recorded(c, r)).collect())
+        }
+        _ => current.clone(),
+    }
+}
+
+/// Whether `text` reads as `pattern` with each placeholder standing for any text.
+fn fits(text: &str, pattern: &str) -> bool {
+    let parts: Vec<&str> = pattern.split(REDACTED).collect();
+    let (first, last) = (parts[0], parts[parts.len() - 1]);
+    if text.len() < first.len() + last.len() || !text.starts_with(first) || !text.ends_with(last) {
+        return false;
+    }
+    let mut rest = &text[first.len()..text.len() - last.len()];
+    for middle in &parts[1..parts.len() - 1] {
+        match rest.find(middle) {
+            Some(at) => rest = &rest[at + middle.len()..],
+            None => return false,
+        }
+    }
+    true
+}
+
 /// The names of the fields two reads of an object differ in, leaving out `id` and the times
 /// pfrest reads as now; values that are not objects differ as a whole.
 pub fn differing_fields(a: &Value, b: &Value) -> Vec<String> {
@@ -509,6 +558,30 @@ mod tests {
         fewer.as_object_mut().unwrap().remove("descr");
         assert_eq!(differing_fields(&rule(1), &fewer), ["descr"]);
         assert_eq!(differing_fields(&other, &rule(3)), ["descr"]);
+    }
+
+    #[test]
+    fn a_scrubbed_secret_in_a_recorded_state_matches_what_the_firewall_returns() {
+        let recorded = json!({"name": "bob", "ipsecpsk": REDACTED, "note": format!("psk {REDACTED} end"),
+            "list": [{"key": REDACTED}]});
+        let current = json!({"name": "bob", "ipsecpsk": "s3cr3t-psk", "note": "psk s3cr3t-psk end",
+            "list": [{"key": "k-value"}]});
+        assert!(unchanged_since(&current, &recorded));
+        assert!(
+            !same_state(&current, &recorded),
+            "a plain comparison differs"
+        );
+        let renamed = json!({"name": "eve", "ipsecpsk": "s3cr3t-psk", "note": "psk x end",
+            "list": [{"key": "k-value"}]});
+        assert!(!unchanged_since(&renamed, &recorded));
+        assert_eq!(
+            differing_fields(&as_recorded(&renamed, &recorded), &recorded),
+            ["name"]
+        );
+        assert!(!unchanged_since(
+            &json!({"name": "bob", "ipsecpsk": "x", "note": "psk x END", "list": [{"key": "k"}]}),
+            &recorded
+        ));
     }
 
     #[test]

@@ -329,7 +329,7 @@ pub async fn prepare(
         })?;
     let after = change.after.clone().unwrap_or(Value::Null);
     let changed_since = |current: &Value, recorded: &Value, label: String| {
-        let fields = state::differing_fields(current, recorded);
+        let fields = state::differing_fields(&state::as_recorded(current, recorded), recorded);
         format!(
             "{label} has been changed since change {} (fields: {}); undo refused so that the later change is not lost. Look at it and change it by hand if you still want to",
             change.id,
@@ -352,7 +352,7 @@ pub async fn prepare(
                     )
                 })?;
             let current = left_by_newer(newer, change, current);
-            if !state::same_state(&without_id(&current), &without_id(&after)) {
+            if !state::unchanged_since(&without_id(&current), &without_id(&after)) {
                 return Err(changed_since(&current, &after, label));
             }
             let mut args = Map::new();
@@ -382,7 +382,7 @@ pub async fn prepare(
                     )
                 })?;
             let current = left_by_newer(newer, change, current);
-            if !state::same_state(&without_id(&current), &without_id(&after)) {
+            if !state::unchanged_since(&without_id(&current), &without_id(&after)) {
                 return Err(changed_since(&current, &after, label));
             }
             let mut args = fields.clone();
@@ -421,7 +421,7 @@ pub async fn prepare(
                         }
                     }
                     None => {
-                        if !state::same_state(&all, &after) {
+                        if !state::unchanged_since(&all, &after) {
                             return Err(format!(
                                 "the {} list has changed since change {} and this model has no stable identity, so re-creating at the old position could land in the wrong place; undo refused",
                                 change.model, change.id
@@ -452,7 +452,7 @@ pub async fn prepare(
             objects,
         } => {
             let current = state::read(client, tool(&list_tool)?, json!({})).await?;
-            if !state::same_state(&current, &after) {
+            if !state::unchanged_since(&current, &after) {
                 return Err(format!(
                     "the {} list has changed since change {}; undo refused so that the later change is not lost",
                     change.model, change.id
@@ -475,7 +475,7 @@ pub async fn prepare(
             fields,
         } => {
             let current = state::read(client, tool(&read_tool)?, json!({})).await?;
-            if !state::same_state(&current, &after) {
+            if !state::unchanged_since(&current, &after) {
                 return Err(changed_since(
                     &current,
                     &after,
@@ -609,7 +609,7 @@ pub async fn reconcile(client: &Client, change: &Change) -> (String, Option<Valu
             "could not read the firewall to settle this entry; will retry at next start".into(),
         );
     };
-    if state::same_state(&current, &before) {
+    if state::unchanged_since(&current, &before) {
         return (
             status::NOT_APPLIED.into(),
             None,
