@@ -23,9 +23,14 @@ fn stdin_that_is_not_json_rpc_gets_json_rpc_errors() {
         "params": {"protocolVersion": "2025-11-25", "capabilities": {},
                    "clientInfo": {"name": "garbage-test", "version": "0"}}
     });
+    let bad_arguments = json!({"jsonrpc": "2.0", "id": 8, "method": "tools/call",
+        "params": {"name": "pfsense_list_firewall_aliases", "arguments": [1]}});
+    let no_name =
+        json!({"jsonrpc": "2.0", "id": 9, "method": "tools/call", "params": {"arguments": {}}});
+    let no_method = json!({"jsonrpc": "2.0", "id": 10, "method": "tools/cal", "params": {}});
     let mut stdin = child.stdin.take().unwrap();
     let input = format!(
-        "this is not json\n{deep}\n{init}\n{{\"jsonrpc\":\"2.0\",\"method\":\"notifications/initialized\"}}\n\0\u{1}\u{2}\n42\n{{\"jsonrpc\":\"2.0\",\"id\":7,\"method\":\"tools/list\",\"params\":{{}}}}\n{{\"unfinished\": \n"
+        "this is not json\n{deep}\n{init}\n{{\"jsonrpc\":\"2.0\",\"method\":\"notifications/initialized\"}}\n\0\u{1}\u{2}\n42\n{{\"jsonrpc\":\"2.0\",\"id\":7,\"method\":\"tools/list\",\"params\":{{}}}}\n{bad_arguments}\n{no_name}\n{no_method}\n{{\"unfinished\": \n"
     );
     stdin.write_all(input.as_bytes()).unwrap();
     drop(stdin);
@@ -66,6 +71,30 @@ fn stdin_that_is_not_json_rpc_gets_json_rpc_errors() {
             .any(|a| a["id"] == 7 && a["result"]["tools"].is_array()),
         "{answers:#?}"
     );
+    // A method the server has, with params that do not fit: invalid params saying what does
+    // not fit (rmcp alone answered "method not found"); an unknown method: method not found.
+    let error = |id: i64| {
+        let a = answers.iter().find(|a| a["id"] == id).expect("answered");
+        (
+            a["error"]["code"].clone(),
+            a["error"]["message"]
+                .as_str()
+                .unwrap_or_default()
+                .to_string(),
+        )
+    };
+    let (code, message) = error(8);
+    assert_eq!(code, -32602, "{message}");
+    assert!(
+        message.contains("`arguments` is an array, not an object"),
+        "{message}"
+    );
+    let (code, message) = error(9);
+    assert_eq!(code, -32602, "{message}");
+    assert!(message.contains("missing field `name`"), "{message}");
+    let (code, message) = error(10);
+    assert_eq!(code, -32601, "{message}");
+    assert!(message.contains("`tools/cal`"), "{message}");
 }
 
 const SNEAKY: &str = "allow\u{202e}ynedx\u{0}\u{1b}[2J";

@@ -1011,6 +1011,18 @@ impl ServerHandler for PfSenseServer {
         )
     }
 
+    /// rmcp hands on as a custom request every request it could not read as one of MCP's: a
+    /// method MCP does not have, and also a method we serve whose params do not fit (say
+    /// `tools/call` with `arguments` that are not an object). The second is invalid params
+    /// (-32602) with what does not fit, not "method not found".
+    async fn on_custom_request(
+        &self,
+        request: rmcp::model::CustomRequest,
+        _context: RequestContext<RoleServer>,
+    ) -> Result<rmcp::model::CustomResult, McpError> {
+        Err(unreadable_request(&request.method, request.params.as_ref()))
+    }
+
     /// Accepted so that clients which set a log level work; the server sends no MCP log
     /// notifications (its logs go to stderr), so there is nothing to filter.
     #[allow(deprecated)]
@@ -1226,6 +1238,69 @@ fn generated_tool_named(
 }
 
 /// The refusal of a meta tool call whose arguments do not fit its schema, if they do not.
+/// The error for a request rmcp could not read (see `on_custom_request`).
+#[allow(deprecated)] // logging/setLevel: still in the protocol versions clients speak.
+fn unreadable_request(method: &str, params: Option<&Value>) -> McpError {
+    use rmcp::model::{
+        CallToolRequest, InitializeRequest, ListPromptsRequest, ListToolsRequest, PingRequest,
+        SetLevelRequest,
+    };
+    fn problem<R: serde::de::DeserializeOwned>(method: &str, params: Option<&Value>) -> String {
+        let mut request = serde_json::json!({ "method": method });
+        if let Some(p) = params {
+            request["params"] = p.clone();
+        }
+        match serde_json::from_value::<R>(request) {
+            Err(e) => e.to_string(),
+            Ok(_) => "they do not fit the MCP schema".into(),
+        }
+    }
+    // The methods this server serves, and what their params look like.
+    let arguments = params.and_then(|p| p.get("arguments"));
+    let (why, expected) = match method {
+        "tools/call" => (
+            match arguments.filter(|a| !a.is_object() && !a.is_null()) {
+                Some(a) => format!("`arguments` is {}, not an object", crate::validate::kind(a)),
+                None => problem::<CallToolRequest>(method, params),
+            },
+            r#"{"name": "<tool>", "arguments": {…}}"#,
+        ),
+        "tools/list" => (
+            problem::<ListToolsRequest>(method, params),
+            r#"{"cursor": "<from the last page>"} or none"#,
+        ),
+        "prompts/list" => (
+            problem::<ListPromptsRequest>(method, params),
+            r#"{"cursor": "…"} or none"#,
+        ),
+        "logging/setLevel" => (
+            problem::<SetLevelRequest>(method, params),
+            r#"{"level": "info"}"#,
+        ),
+        "initialize" => (
+            problem::<InitializeRequest>(method, params),
+            r#"{"protocolVersion": …, "capabilities": {…}, "clientInfo": {…}}"#,
+        ),
+        "ping" => (problem::<PingRequest>(method, params), "none"),
+        _ => {
+            let shown: String = method
+                .chars()
+                .take(100)
+                .flat_map(char::escape_debug)
+                .collect();
+            return McpError::new(
+                rmcp::model::ErrorCode::METHOD_NOT_FOUND,
+                format!("this server has no method `{shown}`"),
+                None,
+            );
+        }
+    };
+    McpError::invalid_params(
+        format!("the params of `{method}` do not fit: {why}; expected {expected}"),
+        None,
+    )
+}
+
 fn meta_arguments_refusal(
     meta: &crate::meta::MetaTool,
     args: &Value,

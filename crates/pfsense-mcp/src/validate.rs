@@ -105,7 +105,8 @@ fn check_secret(schema: &Map<String, Value>, v: &Value, path: &str, out: &mut Ve
 }
 
 /// The JSON kind of a value, without the value.
-fn kind(v: &Value) -> &'static str {
+/// A JSON value's kind as errors name it: "an array", "a string", …
+pub fn kind(v: &Value) -> &'static str {
     match v {
         Value::Null => "null",
         Value::Bool(_) => "a boolean",
