@@ -284,12 +284,21 @@ async fn a_huge_argument_makes_a_capped_audit_line() {
         &dir.path().join("stderr.log"),
     )
     .await;
-    // 6 MB: the result echoes the object in its text and structured content, and rmcp's
-    // client drops messages over 16 MB (a 10 MB value would never be answered).
+    // 6 MB (rmcp's client drops messages over 16 MB). pfrest allows `descr` 1024 characters
+    // (the spec's maxLength, its LengthValidator): refused before anything is sent or
+    // previewed, and the refusal's audit line holds a digest of the value, not the value.
     let descr = "d".repeat(6 * 1024 * 1024);
     let mut args = alias("huge");
     args["descr"] = json!(descr);
-    let _ = s.call(CREATE, args).await;
+    let r = s.call(CREATE, args).await;
+    assert!(is_error(&r));
+    let shown = tests::mcp::text(&r);
+    assert!(
+        shown.len() < 1000 && shown.contains("must be at most 1024 characters, got 6291456"),
+        "{}",
+        &shown[..shown.len().min(500)]
+    );
+    assert!(writes(&emu).is_empty(), "{:?}", writes(&emu));
     s.close().await;
     let text = std::fs::read_to_string(&audit).unwrap();
     let longest = text.lines().map(str::len).max().unwrap();
@@ -297,8 +306,8 @@ async fn a_huge_argument_makes_a_capped_audit_line() {
     let attempt: Value = text
         .lines()
         .map(|l| serde_json::from_str::<Value>(l).unwrap())
-        .find(|l| l["tool"] == CREATE && l["outcome"] == "attempt")
-        .expect("an attempt line");
+        .find(|l| l["tool"] == CREATE && l["outcome"] == "refused")
+        .expect("a refused line");
     assert_eq!(attempt["arguments"]["descr"]["omitted_bytes"], descr.len());
     assert_eq!(
         attempt["arguments"]["descr"]["sha256"]

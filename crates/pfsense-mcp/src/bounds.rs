@@ -127,6 +127,17 @@ pub fn shape(paging: &Paging, data: Value, budget_tokens: usize) -> Shaped {
         let full = items.len() as u64 >= limit;
         let next = full.then_some(paging.offset + limit);
         (items, next, None)
+    } else if items.is_empty() && paging.offset > 0 {
+        // Nothing from `offset` on: pfrest answers an offset past the end with an empty list,
+        // so the total is not known, only that it is at most `offset`.
+        info.insert(
+            "next".into(),
+            Value::String(format!(
+                "Nothing at offset {}: the list holds at most {} objects. Call with offset=0 to read it from the start.",
+                paging.offset, paging.offset
+            )),
+        );
+        (items, None, None)
     } else {
         // pfSense returned everything from `offset`: page it here, so the total is known.
         let total = paging.offset + items.len() as u64;
@@ -284,6 +295,21 @@ mod tests {
         assert_eq!(info["total"], 5000);
         assert_eq!(info["next_offset"], 50);
         assert!(info["next"].as_str().unwrap().contains("offset=50"));
+        // An offset past the end: pfrest answers an empty list, and the total is not known.
+        let past = Paging {
+            list: true,
+            offset: 500,
+            ..Paging::default()
+        };
+        let (data, info) = shape_checked(&past, items(0), DEFAULT_BUDGET_TOKENS);
+        assert_eq!(data, json!([]));
+        let info = info.unwrap();
+        assert!(info.get("total").is_none(), "{info}");
+        assert!(info.get("next_offset").is_none(), "{info}");
+        assert!(
+            info["next"].as_str().unwrap().contains("at most 500"),
+            "{info}"
+        );
     }
 
     #[test]

@@ -174,6 +174,10 @@ fn check(schema: &Map<String, Value>, v: &Value, path: &str, out: &mut Vec<Probl
                 " (send true or false without quotes)"
             }
             ("array", Value::String(_)) => " (wrap the value in a list: [\"…\"])",
+            // A whole number JSON cannot hold as a 64-bit integer (serde reads it as a float).
+            ("integer", Value::Number(n)) if n.as_f64().is_some_and(|x| x.fract() == 0.0) => {
+                " (too large: the firewall's integers go from -9223372036854775808 to 9223372036854775807)"
+            }
             _ => "",
         };
         push(format!("expected {expected}, got {}{hint}", got(v)));
@@ -401,6 +405,15 @@ mod tests {
             text.iter()
                 .any(|t| t.starts_with("`address`: expected array")),
             "{text:?}"
+        );
+        let big = validate(
+            &schema(),
+            &serde_json::from_str::<Value>(r#"{"name": "x", "port": 99999999999999999999}"#)
+                .unwrap(),
+        );
+        assert!(
+            big.iter().any(|p| p.to_string().contains("too large")),
+            "{big:?}"
         );
         assert!(
             text.iter()

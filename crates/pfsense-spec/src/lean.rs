@@ -12,10 +12,11 @@
 //!   create tool, and the list body of a PUT, name that tool instead of repeating its schema;
 //! - conditions that many fields share: "only when `method` is `dns_aws`" on thirty fields
 //!   becomes one line on `method` saying which fields each value enables;
-//! - limits every field has anyway (`maxItems` 128) and `additionalProperties: false` (the
+//! - limits every field has anyway (`maxItems` 128, `maxLength` 1024 and the few above it) and `additionalProperties: false` (the
 //!   server checks unknown arguments itself and names them).
 
 use crate::model::{ArgRole, ConditionTest, FieldCondition, Method, ModelSchema, Operation, Verb};
+use crate::tables::DEFAULT_STRING_MAX_LENGTH;
 use serde_json::{Map, Value, json};
 use std::collections::{BTreeMap, HashMap};
 
@@ -74,6 +75,12 @@ fn strip(v: &mut Value) {
             m.remove("description");
             if m.get("maxItems").and_then(Value::as_u64) == Some(DEFAULT_LIST_MAX_ITEMS) {
                 m.remove("maxItems");
+            }
+            if m.get("maxLength")
+                .and_then(Value::as_u64)
+                .is_some_and(|n| n >= DEFAULT_STRING_MAX_LENGTH as u64)
+            {
+                m.remove("maxLength");
             }
             for (_, x) in m.iter_mut() {
                 strip(x);
@@ -307,7 +314,9 @@ pub fn listed_schema(
                 strip(prop);
                 if let Value::Object(p) = prop {
                     if matches!(arg.name.as_str(), "limit" | "offset") {
+                        // Their default and their minimum (0) go without saying.
                         p.remove("default");
+                        p.remove("minimum");
                     }
                     if matches!(arg.name.as_str(), "id" | "parent_id") {
                         p.remove("minimum");

@@ -550,10 +550,15 @@ impl<'a> Classifier<'a> {
                     .convert(s, mode, 0)
                     .map_err(BuildError::Schema)?
             };
-            if !description.is_empty()
-                && let Value::Object(m) = &mut schema
-            {
-                m.insert("description".into(), Value::String(description));
+            if let Value::Object(m) = &mut schema {
+                if tables::NON_NEGATIVE_PARAMETERS.contains(&name)
+                    && m.get("type") == Some(&Value::from("integer"))
+                {
+                    m.entry("minimum").or_insert(Value::from(0));
+                }
+                if !description.is_empty() {
+                    m.insert("description".into(), Value::String(description));
+                }
                 reorder(m);
             }
             push(

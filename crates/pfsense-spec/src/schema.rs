@@ -6,7 +6,6 @@
 //! description instead of making conditional fields required.
 
 use crate::model::{ArgType, FieldCondition};
-use crate::tables::DEFAULT_STRING_MAX_LENGTH;
 use crate::text::{describe_conditions, split_conditions};
 use indexmap::IndexMap;
 use openapiv3::{
@@ -226,9 +225,13 @@ impl<'a> Resolver<'a> {
                     if let Some(min) = s.min_length.filter(|m| *m > 0) {
                         out.insert("minLength".into(), min.into());
                     }
-                    if let Some(max) = s.max_length.filter(|m| {
-                        *m < DEFAULT_STRING_MAX_LENGTH && (*m as u64) < MAX_SAFE_INTEGER as u64
-                    }) {
+                    // pfrest checks every limit, its default 1024 included (LengthValidator):
+                    // the full schema keeps them all so arguments are checked before they are
+                    // sent; the listed form leaves out the default (`lean`).
+                    if let Some(max) = s
+                        .max_length
+                        .filter(|m| (*m as u64) < MAX_SAFE_INTEGER as u64)
+                    {
                         out.insert("maxLength".into(), max.into());
                     }
                     if let Some(p) = &s.pattern {

@@ -311,8 +311,14 @@ pub const STRING_ID_MODELS: &[&str] = &["NetworkInterface", "DHCPServer", "Table
 /// `POST /graphql` answers raw `{"data": …}` / `{"errors": …}`, always with 200.
 pub const UNENVELOPED_PATHS: &[&str] = &["graphql"];
 
+/// Query parameters pfrest hands to PHP's `array_slice` (`Model::paginate`): a negative
+/// offset counts from the end and a negative limit stops short of it, which no caller means,
+/// least of all in a bulk delete. The spec gives them no minimum; the full schema gets 0.
+pub const NON_NEGATIVE_PARAMETERS: &[&str] = &["limit", "offset"];
+
 /// pfrest gives every string field without a real limit `maxLength: 1024`; repeating it in
-/// 1,000 schemas tells a model nothing, so limits at or above this are left out.
+/// 1,000 listed schemas tells a model nothing, so the listed form leaves out limits at or
+/// above this (the full schema, which arguments are checked against, keeps them).
 pub const DEFAULT_STRING_MAX_LENGTH: usize = 1024;
 
 /// Word endings that mark a field's value as a secret: a field is sensitive when any of its
