@@ -417,4 +417,27 @@ fn settings_that_cannot_work_are_refused_at_start_without_showing_secrets() {
         );
         assert!(!format!("{}{}", stdout(&o), stderr(&o)).contains("Url-Pass-53"));
     }
+    // A setting that cannot be read names itself, so the reader knows what to change.
+    let base = [
+        ("PFSENSE_HOST", "https://127.0.0.1:1"),
+        ("PFSENSE_API_KEY", "k"),
+        ("XDG_STATE_HOME", state),
+    ];
+    let cases = [
+        (
+            ("PFSENSE_TLS_FINGERPRINT", "sha256:zz"),
+            "PFSENSE_TLS_FINGERPRINT / --tls-fingerprint: `sha256:zz` is not a SHA-256 fingerprint",
+        ),
+        (
+            ("PFSENSE_RATE_LIMIT", "write=0/min"),
+            "a count of 0 would refuse every such change",
+        ),
+    ];
+    for (setting, expected) in cases {
+        let mut env = base.to_vec();
+        env.push(setting);
+        let o = pfsense_mcp(&[], &env);
+        assert_eq!(o.status.code(), Some(2), "{setting:?}: {}", stderr(&o));
+        assert!(stderr(&o).contains(expected), "{setting:?}: {}", stderr(&o));
+    }
 }

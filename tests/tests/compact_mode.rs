@@ -163,8 +163,15 @@ async fn pfsense_call_refuses_exactly_what_a_direct_call_refuses() {
             "pfsense_create_firewall_alias",
             json!({"name": "a", "type": "hosts", "confirm": true}),
         ),
-        // Dangerous without --allow-dangerous.
+        // Dangerous without --allow-dangerous: the tool, or the arguments (an ACME action
+        // that runs a shell command).
         ("pfsense_post_diagnostics_reboot", json!({"confirm": true})),
+        (
+            "pfsense_create_services_acme_certificate",
+            json!({"name": "c", "acmeaccount": "a", "confirm": true,
+                "a_domainlist": [{"status": "enable", "name": "fw.example.com", "method": "standalone"}],
+                "a_actionlist": [{"status": "active", "command": "id", "method": "shellcommand"}]}),
+        ),
         // An API error: no alias with that id.
         ("pfsense_get_firewall_alias", json!({"id": 4242})),
     ];
@@ -179,6 +186,23 @@ async fn pfsense_call_refuses_exactly_what_a_direct_call_refuses() {
         );
         assert_eq!(direct, via, "{tool} {args}");
     }
+    // An unknown name is shown escaped: it is the caller's text, not ours.
+    let r = s
+        .call("pfsense_call", json!({"name": "pfsense_\u{1b}[2J_nope"}))
+        .await
+        .unwrap();
+    let shown = format!(
+        "{} {}",
+        tests::mcp::text(&r),
+        tests::mcp::structured(&r)["error"]["message"]
+            .as_str()
+            .unwrap_or_default()
+    );
+    assert!(r.is_error == Some(true), "{shown}");
+    assert!(
+        !shown.contains('\u{1b}') && shown.contains("no generated tool `pfsense_\\u{1b}[2J_nope`"),
+        "{shown:?}"
+    );
     s.close().await;
     drop(emu);
 

@@ -620,7 +620,9 @@ impl ConnectionArgs {
 
     pub fn tls_mode(&self) -> Result<TlsMode, String> {
         if let Some(fp) = &self.tls_fingerprint {
-            return Ok(TlsMode::Pinned(parse_fingerprint(fp)?));
+            return Ok(TlsMode::Pinned(parse_fingerprint(fp).map_err(|e| {
+                format!("PFSENSE_TLS_FINGERPRINT / --tls-fingerprint: {e}")
+            })?));
         }
         if self.insecure || !self.verify_ssl {
             return Ok(TlsMode::Insecure);

@@ -93,6 +93,12 @@ impl RateLimits {
                     )
                 })?,
             };
+            if count == 0 {
+                return Err(format!(
+                    "rate limit `{spec}`: a count of 0 would refuse every such change while saying the next is possible soon; to refuse them use --read-only or --deny, to lift the limit use `{}=off`",
+                    risk.trim()
+                ));
+            }
             if period == 0 {
                 return Err(format!("rate limit `{spec}`: the period must be positive"));
             }
