@@ -91,7 +91,7 @@ fn stdin_that_is_not_json_rpc_gets_json_rpc_errors() {
     );
     let (code, message) = error(9);
     assert_eq!(code, -32602, "{message}");
-    assert!(message.contains("missing field `name`"), "{message}");
+    assert!(message.contains("`name` is missing"), "{message}");
     let (code, message) = error(10);
     assert_eq!(code, -32601, "{message}");
     assert!(message.contains("`tools/cal`"), "{message}");

@@ -1247,34 +1247,32 @@ fn generated_tool_named(
 /// from 2026-07-28 on, where asking for them must be "method not found" (SEP-2575; the
 /// conformance suite checks it).
 fn unreadable_request(method: &str, params: Option<&Value>) -> McpError {
-    use rmcp::model::{CallToolRequest, ListPromptsRequest, ListToolsRequest};
-    fn problem<R: serde::de::DeserializeOwned>(method: &str, params: Option<&Value>) -> String {
-        let mut request = serde_json::json!({ "method": method });
-        if let Some(p) = params {
-            request["params"] = p.clone();
-        }
-        match serde_json::from_value::<R>(request) {
-            Err(e) => e.to_string(),
-            Ok(_) => "they do not fit the MCP schema".into(),
-        }
-    }
-    // The methods this server serves, and what their params look like.
-    let arguments = params.and_then(|p| p.get("arguments"));
+    use crate::validate::kind;
+    let field = |name: &str| params.and_then(|p| p.get(name));
+    let not_an_object = params
+        .filter(|p| !p.is_object() && !p.is_null())
+        .map(|p| format!("they are {}, not an object", kind(p)));
+    // The methods this server serves, what their params look like, and what does not fit.
     let (why, expected) = match method {
         "tools/call" => (
-            match arguments.filter(|a| !a.is_object() && !a.is_null()) {
-                Some(a) => format!("`arguments` is {}, not an object", crate::validate::kind(a)),
-                None => problem::<CallToolRequest>(method, params),
-            },
+            not_an_object.unwrap_or_else(|| match (field("name"), field("arguments")) {
+                (None, _) => "`name` is missing".into(),
+                (Some(n), _) if !n.is_string() => format!("`name` is {}, not a string", kind(n)),
+                (_, Some(a)) if !a.is_object() && !a.is_null() => {
+                    format!("`arguments` is {}, not an object", kind(a))
+                }
+                _ => "they do not fit the MCP schema".into(),
+            }),
             r#"{"name": "<tool>", "arguments": {…}}"#,
         ),
-        "tools/list" => (
-            problem::<ListToolsRequest>(method, params),
+        "tools/list" | "prompts/list" => (
+            not_an_object.unwrap_or_else(|| match field("cursor") {
+                Some(c) if !c.is_string() && !c.is_null() => {
+                    format!("`cursor` is {}, not a string", kind(c))
+                }
+                _ => "they do not fit the MCP schema".into(),
+            }),
             r#"{"cursor": "<from the last page>"} or none"#,
-        ),
-        "prompts/list" => (
-            problem::<ListPromptsRequest>(method, params),
-            r#"{"cursor": "…"} or none"#,
         ),
         _ => {
             let shown: String = method
