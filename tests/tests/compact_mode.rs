@@ -186,6 +186,28 @@ async fn pfsense_call_refuses_exactly_what_a_direct_call_refuses() {
         );
         assert_eq!(direct, via, "{tool} {args}");
     }
+    // `confirm` beside `name` instead of inside `arguments`: refused, saying where it goes
+    // (it was ignored, and the call only previewed).
+    emu.clear_requests();
+    let r = s
+        .call(
+            "pfsense_call",
+            json!({"name": "pfsense_create_firewall_alias", "confirm": true,
+                "arguments": {"name": "outside", "type": "host", "address": ["192.0.2.7"]}}),
+        )
+        .await
+        .unwrap();
+    let shown = tests::mcp::text(&r);
+    assert!(r.is_error == Some(true), "{shown}");
+    assert!(
+        shown.contains("`confirm` belongs inside `arguments`"),
+        "{shown}"
+    );
+    assert!(
+        emu.requests().iter().all(|q| q.method == "GET"),
+        "{:?}",
+        emu.requests()
+    );
     // An unknown name is shown escaped: it is the caller's text, not ours.
     let r = s
         .call("pfsense_call", json!({"name": "pfsense_\u{1b}[2J_nope"}))

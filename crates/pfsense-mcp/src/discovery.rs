@@ -59,10 +59,9 @@ pub const COMPACT_CORE: &[&str] = &[
 ];
 
 /// Input schemas of the discovery tools (JSON text, see `meta.rs`).
-pub const FIND_TOOLS_SCHEMA: &str = r#"{"type":"object","properties":{"query":{"type":"string","description":"What you want to do, in plain words (e.g. \"static DHCP lease\", \"block an IP on WAN\")."},"module":{"type":"string","enum":["firewall","interface","routing","vpn_wireguard","vpn_openvpn","vpn_ipsec","services_dhcp","services_dns_resolver","services_dns_forwarder","services_haproxy","services_bind","services_freeradius","services_acme","services_misc","system","status","diagnostics","user","auth"]},"limit":{"type":"integer","minimum":1,"maximum":25,"default":8}},"required":["query"]}"#;
-pub const DESCRIBE_TOOL_SCHEMA: &str =
-    r#"{"type":"object","properties":{"name":{"type":"string"}},"required":["name"]}"#;
-pub const CALL_SCHEMA: &str = r#"{"type":"object","properties":{"name":{"type":"string","description":"A tool from pfsense_find_tools."},"arguments":{"type":"object","description":"Its arguments, as pfsense_describe_tool shows them (include confirm: true to execute a change)."},"firewall":{"type":"string","description":"Send it to this firewall instead of the selected one."}},"required":["name"]}"#;
+pub const FIND_TOOLS_SCHEMA: &str = r#"{"type":"object","properties":{"query":{"type":"string","description":"What you want to do, in plain words (e.g. \"static DHCP lease\", \"block an IP on WAN\")."},"module":{"type":"string","enum":["firewall","interface","routing","vpn_wireguard","vpn_openvpn","vpn_ipsec","services_dhcp","services_dns_resolver","services_dns_forwarder","services_haproxy","services_bind","services_freeradius","services_acme","services_misc","system","status","diagnostics","user","auth"]},"limit":{"type":"integer","minimum":1,"maximum":25,"default":8}},"required":["query"],"additionalProperties":false}"#;
+pub const DESCRIBE_TOOL_SCHEMA: &str = r#"{"type":"object","properties":{"name":{"type":"string"}},"required":["name"],"additionalProperties":false}"#;
+pub const CALL_SCHEMA: &str = r#"{"type":"object","properties":{"name":{"type":"string","description":"A tool from pfsense_find_tools."},"arguments":{"type":"object","description":"Its arguments, as pfsense_describe_tool shows them (include confirm: true to execute a change)."},"firewall":{"type":"string","description":"Send it to this firewall instead of the selected one."}},"required":["name"],"additionalProperties":false}"#;
 
 /// `pfsense_find_tools`: the best matches with one-line summaries.
 pub fn find_tools(index: &Index, args: &Value) -> CallToolResult {

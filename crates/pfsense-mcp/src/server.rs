@@ -744,6 +744,10 @@ impl PfSenseServer {
         };
         let index = firewall.unwrap_or_else(|| self.selected.load(Ordering::Relaxed));
         if let Some(message) = arguments_misfit(meta.name, &meta.schema(), &args) {
+            let message = match misplaced_call_arguments(meta.name, &args) {
+                Some(hint) => format!("{message}. {hint}"),
+                None => message,
+            };
             self.audit_refused(index, meta.name, &args, ctx, &message);
             return Ok(outcome::error(message));
         }
@@ -1291,6 +1295,35 @@ fn unreadable_request(method: &str, params: Option<&Value>) -> McpError {
         format!("the params of `{method}` do not fit: {why}; expected {expected}"),
         None,
     )
+}
+
+/// For `pfsense_call`: the arguments of the tool it runs that were given beside `name`
+/// instead of inside `arguments` (`confirm: true` at the top level would otherwise have
+/// been a preview that looked like a refusal), as a hint that says where they go.
+fn misplaced_call_arguments(meta: &str, args: &Value) -> Option<String> {
+    if meta != "pfsense_call" {
+        return None;
+    }
+    let outside: Vec<&str> = args
+        .as_object()?
+        .keys()
+        .map(String::as_str)
+        .filter(|k| !matches!(*k, "name" | "arguments" | "firewall"))
+        .collect();
+    if outside.is_empty() {
+        return None;
+    }
+    let list: Vec<String> = outside.iter().map(|k| format!("`{k}`")).collect();
+    Some(format!(
+        "{} {} inside `arguments`, with the other arguments of the tool it runs: {{\"name\": \"…\", \"arguments\": {{…, \"{}\": …}}}}",
+        list.join(", "),
+        if outside.len() == 1 {
+            "belongs"
+        } else {
+            "belong"
+        },
+        outside[0]
+    ))
 }
 
 /// The refusal of a meta tool call whose arguments do not fit its schema, if they do not.
