@@ -291,5 +291,21 @@ async fn a_list_of_5000_objects_returns_a_bounded_page_with_the_total() {
     let v = structured(&r);
     assert_eq!(v["data"][0], json!({"id": 50, "name": "bulk_50"}));
     assert_eq!(v["paging"]["offset"], 50);
+    assert!(v.get("fields_not_found").is_none(), "{v}");
+    // A misspelt field name is said, not silently dropped.
+    let r = s
+        .call(
+            "pfsense_list_firewall_aliases",
+            json!({"limit": 2, "fields": ["name", "adress"]}),
+        )
+        .await
+        .unwrap();
+    let v = structured(&r);
+    assert_eq!(v["fields_not_found"], json!(["adress"]), "{v}");
+    assert!(
+        text(&r).contains("No object has the field `adress`"),
+        "{}",
+        text(&r)
+    );
     s.close().await;
 }

@@ -98,13 +98,29 @@ pub struct Shaped {
     /// `data` as compact JSON: serialised once, both to measure it against the budget and as
     /// the result's text.
     pub text: String,
+    /// Names in `fields` that no object of the answer has.
+    pub fields_not_found: Vec<String>,
 }
 
 /// After a successful call: page, project and fit the data.
 pub fn shape(paging: &Paging, data: Value, budget_tokens: usize) -> Shaped {
     let budget_chars = budget_tokens.saturating_mul(CHARS_PER_TOKEN);
     let mut data = data;
+    let mut fields_not_found = Vec::new();
     if let Some(fields) = &paging.fields {
+        // A name no object has is most likely misspelt: said, not silently dropped.
+        let objects: Vec<&Map<String, Value>> = match &data {
+            Value::Array(items) => items.iter().filter_map(Value::as_object).collect(),
+            Value::Object(m) => vec![m],
+            _ => Vec::new(),
+        };
+        if !objects.is_empty() {
+            fields_not_found = fields
+                .iter()
+                .filter(|f| !objects.iter().any(|o| o.contains_key(f.as_str())))
+                .cloned()
+                .collect();
+        }
         data = match data {
             Value::Array(items) => Value::Array(items.iter().map(|i| project(i, fields)).collect()),
             Value::Object(_) => project(&data, fields),
@@ -117,6 +133,7 @@ pub fn shape(paging: &Paging, data: Value, budget_tokens: usize) -> Shaped {
             data,
             paging: None,
             text,
+            fields_not_found,
         };
     };
     let mut info = Map::new();
@@ -178,6 +195,7 @@ pub fn shape(paging: &Paging, data: Value, budget_tokens: usize) -> Shaped {
             data: Value::Array(page),
             paging: None,
             text,
+            fields_not_found,
         };
     }
     let next = if cut {
@@ -207,6 +225,7 @@ pub fn shape(paging: &Paging, data: Value, budget_tokens: usize) -> Shaped {
         data: Value::Array(page),
         paging: Some(Value::Object(info)),
         text,
+        fields_not_found,
     }
 }
 
@@ -226,7 +245,16 @@ pub fn bound_result(
         data,
         paging: info,
         mut text,
+        fields_not_found,
     } = shape(paging, data, budget_tokens);
+    if !fields_not_found.is_empty() {
+        let list: Vec<String> = fields_not_found.iter().map(|f| format!("`{f}`")).collect();
+        text.push_str(&format!(
+            "\nNo object has the field {}: check the names with pfsense_describe_tool.",
+            list.join(", ")
+        ));
+        structured.insert("fields_not_found".into(), json!(fields_not_found));
+    }
     if let Some(info) = &info {
         if let Some(next) = info.get("next").and_then(Value::as_str) {
             text.push('\n');
