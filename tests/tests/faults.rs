@@ -299,6 +299,42 @@ async fn answers_that_are_not_the_api_json() {
         "{v}"
     );
     s.close().await;
+    // With Basic authentication the header carries `user:password` in base64: scrubbed too.
+    let mut env = env_for(&emu);
+    env.retain(|(k, _)| k != "PFSENSE_API_KEY");
+    env.extend([
+        ("PFSENSE_AUTH".to_string(), "basic".to_string()),
+        ("PFSENSE_USERNAME".to_string(), emu.username().to_string()),
+        ("PFSENSE_PASSWORD".to_string(), emu.password().to_string()),
+    ]);
+    let s = Session::start(
+        &["--journal", "memory", "--audit-log", "off"],
+        &env,
+        Human::new(false, HumanAnswer::Accept),
+        None,
+    )
+    .await;
+    use base64::Engine as _;
+    let header = base64::engine::general_purpose::STANDARD.encode(format!(
+        "{}:{}",
+        emu.username(),
+        emu.password()
+    ));
+    emu.add_fault(
+        Fault::new(FaultAction::Preamble {
+            text: format!("HTTP_AUTHORIZATION => Basic {header}\n"),
+        })
+        .on_path(ALIASES_PATH)
+        .times(1),
+    );
+    let r = s.call(LIST, json!({})).await;
+    let v = tests::mcp::structured(&r);
+    assert!(!format!("{} {v}", text(&r)).contains(&header), "{v}");
+    assert_eq!(
+        v["firewall_output"], "HTTP_AUTHORIZATION => Basic <redacted>",
+        "{v}"
+    );
+    s.close().await;
 }
 
 #[tokio::test]

@@ -271,6 +271,13 @@ impl Client {
         for own in [&config.api_key, &config.password].into_iter().flatten() {
             crate::secret::remember_own(own.expose());
         }
+        // And as the Basic `Authorization` header carries them (base64 of `user:password`).
+        if let (Some(user), Some(password)) = (&config.username, &config.password) {
+            use base64::Engine as _;
+            let header = base64::engine::general_purpose::STANDARD
+                .encode(format!("{user}:{}", password.expose()));
+            crate::secret::remember_own(&header);
+        }
         // An http:// firewall never handshakes: reading the system certificate store (a large
         // part of a start) is skipped for it.
         let tls = match config.base_url.scheme() {

@@ -69,15 +69,23 @@ impl Remembered {
             value.to_string(),
             // Debug output (escaped quotes, backslashes, newlines).
             value.escape_debug().to_string(),
-            // JSON as serde writes it (only `"`, `\\` and control characters escaped).
-            serde_json::to_string(value)
-                .map(|q| q[1..q.len() - 1].to_string())
-                .unwrap_or_default(),
-            // PHP's json_encode, as pfrest writes it: `/` and non-ASCII escaped too.
-            php_json_escaped(value),
-            // An HTML page (a proxy's or PHP's error page).
-            html_escaped(value),
         ];
+        // JSON as each writer escapes it: serde (only `"`, `\\` and control characters),
+        // PHP's json_encode by default (`/` and non-ASCII too, pfrest's own answers), with
+        // JSON_UNESCAPED_SLASHES or JSON_UNESCAPED_UNICODE, and upper-case hex digits.
+        for slash in [false, true] {
+            for unicode in [Unicode::Raw, Unicode::Lower, Unicode::Upper] {
+                forms.push(json_escaped(value, slash, unicode));
+            }
+        }
+        // An HTML page (a proxy's or PHP's error page): named or numeric quotes.
+        for (quot, apos) in [("&quot;", "&#039;"), ("&#34;", "&#39;")] {
+            forms.push(html_escaped(value, quot, apos));
+        }
+        // A URL or form body echoed back: PHP's rawurlencode and urlencode, either hex case.
+        for (space, upper) in [("%20", true), ("+", true), ("%20", false), ("+", false)] {
+            forms.push(percent_encoded(value, space, upper));
+        }
         forms.retain(|f| !f.is_empty());
         forms.sort_by(|a, b| b.len().cmp(&a.len()).then_with(|| a.cmp(b)));
         forms.dedup();
@@ -96,21 +104,32 @@ impl Remembered {
     }
 }
 
-fn php_json_escaped(value: &str) -> String {
+#[derive(Clone, Copy)]
+enum Unicode {
+    Raw,
+    Lower,
+    Upper,
+}
+
+fn json_escaped(value: &str, slash: bool, unicode: Unicode) -> String {
     let mut out = String::with_capacity(value.len());
     for c in value.chars() {
         match c {
             '"' => out.push_str("\\\""),
             '\\' => out.push_str("\\\\"),
-            '/' => out.push_str("\\/"),
+            '/' if slash => out.push_str("\\/"),
             '\n' => out.push_str("\\n"),
             '\r' => out.push_str("\\r"),
             '\t' => out.push_str("\\t"),
             c if c.is_ascii() && !c.is_ascii_control() => out.push(c),
+            c if !c.is_ascii() && matches!(unicode, Unicode::Raw) => out.push(c),
             c => {
                 let mut units = [0u16; 2];
                 for unit in c.encode_utf16(&mut units) {
-                    out.push_str(&format!("\\u{unit:04x}"));
+                    out.push_str(&match unicode {
+                        Unicode::Upper => format!("\\u{unit:04X}"),
+                        _ => format!("\\u{unit:04x}"),
+                    });
                 }
             }
         }
@@ -118,16 +137,31 @@ fn php_json_escaped(value: &str) -> String {
     out
 }
 
-fn html_escaped(value: &str) -> String {
+fn html_escaped(value: &str, quot: &str, apos: &str) -> String {
     let mut out = String::with_capacity(value.len());
     for c in value.chars() {
         match c {
             '&' => out.push_str("&amp;"),
             '<' => out.push_str("&lt;"),
             '>' => out.push_str("&gt;"),
-            '"' => out.push_str("&quot;"),
-            '\'' => out.push_str("&#039;"),
+            '"' => out.push_str(quot),
+            '\'' => out.push_str(apos),
             c => out.push(c),
+        }
+    }
+    out
+}
+
+fn percent_encoded(value: &str, space: &str, upper: bool) -> String {
+    let mut out = String::with_capacity(value.len());
+    for b in value.bytes() {
+        match b {
+            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'.' | b'_' | b'~' => {
+                out.push(b as char)
+            }
+            b' ' => out.push_str(space),
+            b if upper => out.push_str(&format!("%{b:02X}")),
+            b => out.push_str(&format!("%{b:02x}")),
         }
     }
     out
@@ -309,8 +343,13 @@ mod tests {
         remember("Zq/é<&>'\"x");
         for echo in [
             r#"Zq\/\u00e9<&>'\"x"#,
+            r#"Zq/\u00E9<&>'\"x"#,
+            r#"Zq\/é<&>'\"x"#,
             "Zq/é&lt;&amp;&gt;&#039;&quot;x",
+            "Zq/é&lt;&amp;&gt;&#39;&#34;x",
             "Zq/é<&>'\\\"x",
+            "Zq%2F%C3%A9%3C%26%3E%27%22x",
+            "Zq%2f%c3%a9%3c%26%3e%27%22x",
         ] {
             assert_eq!(scrub(&format!("[{echo}]")), "[<redacted>]", "{echo}");
         }
