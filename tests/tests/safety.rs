@@ -1587,6 +1587,21 @@ async fn commands_run_as_root_need_allow_dangerous() {
             text(&r)
         );
     }
+    // Root-equivalent privileges and raw configuration that can run commands.
+    for (tool, args) in [
+        (
+            "pfsense_create_user",
+            json!({"name": "bt_shell", "password": "Pw-bt-shell-1", "priv": ["user-shell-access"]}),
+        ),
+        (
+            "pfsense_update_services_haproxy_settings",
+            json!({"advanced": "insecure-fork-wanted\nexternal-check"}),
+        ),
+    ] {
+        let r = s.call(tool, confirmed(args)).await;
+        assert!(is_error(&r), "{tool}: {}", text(&r));
+        assert!(text(&r).contains("--allow-dangerous"), "{}", text(&r));
+    }
     assert!(
         emu.requests().is_empty(),
         "a refused call reached the firewall: {:?}",
@@ -1605,7 +1620,7 @@ async fn commands_run_as_root_need_allow_dangerous() {
         .into_iter()
         .filter(|l| l["outcome"] == "refused")
         .collect();
-    assert_eq!(refused.len(), 3, "each refusal is audited: {refused:?}");
+    assert_eq!(refused.len(), 5, "each refusal is audited: {refused:?}");
 
     let s = start(&emu, dir.path(), &["--allow-dangerous"], no_human()).await;
     let preview = s.ok("pfsense_create_services_cron_job", cron).await;

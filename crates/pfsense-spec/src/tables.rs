@@ -135,22 +135,87 @@ pub const DANGEROUS: &[(Method, &str, &str)] = &[
 pub struct DangerousArgument {
     /// API path prefix (after `/api/v2/`), matched like [`MODULE_PREFIXES`].
     pub path: &'static str,
-    /// A list field, found at any depth of the arguments (a PUT nests it in each object).
-    pub list: &'static str,
-    /// The field of each list entry, and the values that make the call dangerous.
+    /// The field, found at any depth of the arguments (a PUT nests it in each object).
     pub field: &'static str,
-    pub values: &'static [&'static str],
+    pub test: DangerTest,
     pub why: &'static str,
 }
+
+/// What makes a field's value dangerous.
+pub enum DangerTest {
+    /// The field is a list of objects, and one of them has `field` set to one of `values`.
+    EntryWith {
+        field: &'static str,
+        values: &'static [&'static str],
+    },
+    /// The field holds one of `values` (a string, or a list of strings).
+    OneOf(&'static [&'static str]),
+    /// The field holds anything but an empty string or list.
+    NotEmpty,
+}
+
+/// The privileges pfSense itself marks as equivalent to root (`'warn' =>
+/// "standard-warning-root"` in etc/inc/priv*.inc at 6a92af1): a shell, the command prompt,
+/// the file editor, a config restore, managing users, groups and their privileges, …
+pub const ROOT_PRIVILEGES: &[&str] = &[
+    "page-all",
+    "page-diagnostics-backup-restore",
+    "page-diagnostics-command",
+    "page-diagnostics-configurationhistory",
+    "page-diagnostics-edit",
+    "page-diagnostics-factorydefaults",
+    "page-openvpn-client-advanced",
+    "page-openvpn-csc-advanced",
+    "page-openvpn-server-advanced",
+    "page-system-authservers",
+    "page-system-groupmanager",
+    "page-system-groupmanager-addprivs",
+    "page-system-usermanager",
+    "page-system-usermanager-addprivs",
+    "page-system-usermanager-settings",
+    "system-xmlrpc-ha-sync",
+    "user-copy-files",
+    "user-shell-access",
+];
 
 pub const DANGEROUS_ARGUMENTS: &[DangerousArgument] = &[
     // ACMECertificate carries its actions inline (`a_actionlist`, ACMECertificateAction).
     DangerousArgument {
         path: "services/acme/certificate",
-        list: "a_actionlist",
-        field: "method",
-        values: &["shellcommand", "php_command"],
+        field: "a_actionlist",
+        test: DangerTest::EntryWith {
+            field: "method",
+            values: &["shellcommand", "php_command"],
+        },
         why: "an `a_actionlist` entry with method `shellcommand` or `php_command` runs its command as root whenever the certificate is issued or renewed",
+    },
+    // User.priv and UserGroup.priv.
+    DangerousArgument {
+        path: "user",
+        field: "priv",
+        test: DangerTest::OneOf(ROOT_PRIVILEGES),
+        why: "`priv` grants a privilege pfSense marks as equivalent to root (a shell, the command prompt, the file editor, a config restore, managing users or groups, …)",
+    },
+    // OpenVPNServer, OpenVPNClient and OpenVPNClientSpecificOverride: raw directives, which
+    // pfSense guards as root-equivalent (page-openvpn-*-advanced).
+    DangerousArgument {
+        path: "vpn/openvpn",
+        field: "custom_options",
+        test: DangerTest::NotEmpty,
+        why: "`custom_options` are raw OpenVPN directives, which can run commands as root (`script-security` with `up`, `down`, `plugin`, …)",
+    },
+    // HAProxySettings, HAProxyFrontend and HAProxyBackend: raw configuration lines.
+    DangerousArgument {
+        path: "services/haproxy",
+        field: "advanced",
+        test: DangerTest::NotEmpty,
+        why: "`advanced` is raw HAProxy configuration, which can run commands (`external-check` with `insecure-fork-wanted`)",
+    },
+    DangerousArgument {
+        path: "services/haproxy",
+        field: "advanced_backend",
+        test: DangerTest::NotEmpty,
+        why: "`advanced_backend` is raw HAProxy configuration, which can run commands (`external-check` with `insecure-fork-wanted`)",
     },
 ];
 
@@ -165,18 +230,34 @@ pub fn argument_danger(rel_path: &str, args: &serde_json::Value) -> Option<&'sta
 
 fn carries(value: &serde_json::Value, d: &DangerousArgument) -> bool {
     use serde_json::Value;
-    match value {
-        Value::Object(m) => m.iter().any(|(k, v)| {
-            let hit = k == d.list
-                && v.as_array().is_some_and(|entries| {
-                    entries.iter().any(|e| {
-                        e.get(d.field)
-                            .and_then(Value::as_str)
-                            .is_some_and(|s| d.values.contains(&s))
-                    })
-                });
-            hit || carries(v, d)
+    let dangerous = |v: &Value| match &d.test {
+        DangerTest::EntryWith { field, values } => v.as_array().is_some_and(|entries| {
+            entries.iter().any(|e| {
+                e.get(*field)
+                    .and_then(Value::as_str)
+                    .is_some_and(|s| values.contains(&s))
+            })
         }),
+        DangerTest::OneOf(values) => match v {
+            Value::String(s) => values.contains(&s.as_str()),
+            Value::Array(items) => items
+                .iter()
+                .any(|i| i.as_str().is_some_and(|s| values.contains(&s))),
+            _ => false,
+        },
+        DangerTest::NotEmpty => match v {
+            Value::String(s) => !s.trim().is_empty(),
+            Value::Array(items) => items
+                .iter()
+                .any(|i| i.as_str().is_none_or(|s| !s.trim().is_empty())),
+            Value::Null => false,
+            _ => true,
+        },
+    };
+    match value {
+        Value::Object(m) => m
+            .iter()
+            .any(|(k, v)| (k == d.field && dangerous(v)) || carries(v, d)),
         Value::Array(a) => a.iter().any(|v| carries(v, d)),
         _ => false,
     }

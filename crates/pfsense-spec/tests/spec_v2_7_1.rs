@@ -421,6 +421,47 @@ fn verbs_and_risk() {
     let put = json!({"objects": [{"name": "a"}, action("shellcommand")]});
     assert!(tables::argument_danger("services/acme/certificates", &put).is_some());
     assert!(tables::argument_danger("firewall/alias", &action("shellcommand")).is_none());
+    // Root-equivalent privileges, raw OpenVPN directives, raw HAProxy configuration.
+    let user = |privs: Value| json!({"name": "u", "priv": privs});
+    assert!(tables::argument_danger("user", &user(json!(["user-shell-access"]))).is_some());
+    assert!(tables::argument_danger("user/group", &user(json!(["page-all"]))).is_some());
+    assert!(tables::argument_danger("user", &user(json!(["page-dashboard-all"]))).is_none());
+    let openvpn = |opts: Value| json!({"custom_options": opts});
+    assert!(
+        tables::argument_danger("vpn/openvpn/server", &openvpn(json!(["up /bin/sh"]))).is_some()
+    );
+    assert!(
+        tables::argument_danger(
+            "vpn/openvpn/csos",
+            &json!({"objects": [openvpn(json!(["x"]))]})
+        )
+        .is_some()
+    );
+    assert!(tables::argument_danger("vpn/openvpn/server", &openvpn(json!([]))).is_none());
+    assert!(tables::argument_danger("vpn/openvpn/server", &openvpn(json!([""]))).is_none());
+    assert!(
+        tables::argument_danger(
+            "services/haproxy/settings",
+            &json!({"advanced": "external-check"})
+        )
+        .is_some()
+    );
+    assert!(
+        tables::argument_danger("services/haproxy/backend", &json!({"advanced_backend": ""}))
+            .is_none()
+    );
+    // Every field named exists in the spec under its path.
+    for d in tables::DANGEROUS_ARGUMENTS {
+        assert!(
+            SPEC.operations.iter().any(|o| {
+                tables::prefix_matches(d.path, o.path.trim_start_matches(API_PREFIX))
+                    && o.input_schema["properties"].get(d.field).is_some()
+            }),
+            "{} {}",
+            d.path,
+            d.field
+        );
+    }
     assert_eq!(op("pfsense_delete_firewall_alias").risk, Risk::Destructive);
     assert_eq!(
         op("pfsense_replace_firewall_aliases").risk,
