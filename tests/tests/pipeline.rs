@@ -453,3 +453,41 @@ async fn a_batch_undo_of_create_then_update_restores_the_original() {
     assert_eq!(now, original, "the batch undo restores the original");
     s.close().await;
 }
+
+/// A query string no firewall takes (pfSense's nginx refuses request lines over 8 KB) is the
+/// caller's to shorten: refused before anything is sent, never retried, and never counted by
+/// the circuit breaker against the firewall, which other callers share.
+#[tokio::test]
+async fn an_over_long_query_is_refused_locally_and_leaves_the_breaker_closed() {
+    let emu = emulator().await;
+    let dir = tempfile::tempdir().unwrap();
+    let audit = dir.path().join("audit.jsonl");
+    let s = start(
+        &emu,
+        &state_args(dir.path(), &audit),
+        &dir.path().join("stderr.log"),
+    )
+    .await;
+    let long = "a".repeat(70_000);
+    emu.clear_requests();
+    for args in [
+        json!({"sort_by": [long]}),
+        json!({"query": {"descr": long}}),
+    ] {
+        for _ in 0..3 {
+            let r = s.call(ALIASES, args.clone()).await;
+            assert!(is_error(&r));
+            assert!(
+                text(&r).contains("refuses lines over 8 KB"),
+                "{}",
+                &text(&r)[..text(&r).len().min(300)]
+            );
+        }
+    }
+    assert!(emu.requests().is_empty(), "{:?}", emu.requests().len());
+    // The firewall is still there for everyone.
+    s.ok(ALIASES, json!({})).await;
+    let health = s.ok("pfsense_health", json!({})).await;
+    assert_eq!(health["breaker"]["state"], "closed", "{health}");
+    s.close().await;
+}

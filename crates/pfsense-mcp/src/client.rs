@@ -705,6 +705,17 @@ impl Client {
         } else {
             ""
         };
+        if e.is_builder() {
+            // No request was made: what the arguments gave cannot be sent (a URL too long
+            // to parse). Not the firewall's failure, and the same on every attempt.
+            return Failed {
+                error: CallError::Arguments(format!(
+                    "the request could not be built{chain}; no request was sent"
+                )),
+                failure: None,
+                retry_after: None,
+            };
+        }
         let failure = if certificate {
             // A certificate that does not match will not match on the next attempt either.
             None

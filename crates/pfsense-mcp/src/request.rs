@@ -22,6 +22,11 @@ pub struct PreparedRequest {
     pub accept: &'static str,
 }
 
+/// The longest `path?query` sent. pfSense's webGUI is nginx with its default
+/// `large_client_header_buffers 4 8k`: a request line over 8 KB gets 414 before pfrest runs,
+/// and a far longer one is no URL the HTTP client can build at all.
+const MAX_REQUEST_TARGET: usize = 8000;
+
 /// Why arguments cannot become a request.
 #[derive(Debug, Clone, PartialEq)]
 pub struct RequestError(pub String);
@@ -76,7 +81,7 @@ impl PreparedRequest {
             }
             body = Some(Value::Object(object));
         }
-        Ok(PreparedRequest {
+        let request = PreparedRequest {
             method: def.method,
             path: def.path,
             query,
@@ -86,7 +91,14 @@ impl PreparedRequest {
             } else {
                 "application/json"
             },
-        })
+        };
+        let line = request.path_and_query().len();
+        if line > MAX_REQUEST_TARGET {
+            return Err(RequestError(format!(
+                "its query string would make a request line of {line} bytes, and the firewall's web server (nginx) refuses lines over 8 KB: shorten the `query` values or `sort_by`"
+            )));
+        }
+        Ok(request)
     }
 
     /// `path?query` as it goes on the wire (percent-encoded).
