@@ -3,7 +3,7 @@
 //! API, so a change that cuts the API off cannot be undone through it. The same evaluator answers
 //! for the model before and after the change.
 
-use crate::explain::{Query, RuleRef, Verdict};
+use crate::explain::{Query, RuleRef, Translation, Verdict};
 use crate::json::objects;
 use crate::model::{ApiInput, Direction, FirewallModel};
 use serde::{Deserialize, Serialize};
@@ -65,6 +65,33 @@ pub struct ServerPath {
     /// The API's ports; by default the webGUI port.
     #[serde(default)]
     pub api_ports: Vec<u16>,
+    /// `http` or `https`, as the server connects: a webGUI switched to the other protocol
+    /// no longer answers it. None: not checked.
+    #[serde(default)]
+    pub scheme: Option<String>,
+    /// The server pins the webGUI's certificate: another certificate (`sslcertref`) fails
+    /// the pin.
+    #[serde(default)]
+    pub pinned_certificate: bool,
+}
+
+impl ServerPath {
+    /// The path from `source`, everything else found from the model.
+    pub fn from_source(source: IpAddr) -> ServerPath {
+        ServerPath {
+            source,
+            interface: None,
+            api_address: None,
+            api_ports: Vec::new(),
+            scheme: None,
+            pinned_certificate: false,
+        }
+    }
+}
+
+/// A field of a settings answer (`data` of the envelope, or the object itself).
+fn setting<'a>(answer: &'a Value, key: &str) -> Option<&'a Value> {
+    answer.get("data").unwrap_or(answer).get(key)
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
@@ -275,7 +302,7 @@ fn verdicts(
     path: &ServerPath,
     r: &Resolved,
     unknown: &mut Vec<String>,
-) -> Vec<(u16, Verdict, Option<RuleRef>)> {
+) -> Vec<(u16, Verdict, Option<RuleRef>, Option<Translation>)> {
     r.ports
         .iter()
         .map(|&port| {
@@ -296,11 +323,11 @@ fn verdicts(
                             unknown.push(u);
                         }
                     }
-                    (port, e.verdict, Some(e.decided_by))
+                    (port, e.verdict, Some(e.decided_by), e.translation)
                 }
                 Err(err) => {
                     unknown.push(err.to_string());
-                    (port, Verdict::Unknown, None)
+                    (port, Verdict::Unknown, None, None)
                 }
             }
         })
@@ -387,6 +414,49 @@ pub fn check_lockout_all(
             cannot_know,
         };
     }
+    let refused = |reason: String, cannot_know: Vec<String>| GuardReport {
+        decision: GuardDecision::Refused,
+        reason,
+        interface: Some(after_r.interface.clone()),
+        api_address: Some(after_r.address),
+        ports: Vec::new(),
+        cannot_know,
+    };
+    let (before_protocol, after_protocol) = (
+        &model.settings.webgui_protocol,
+        &after.settings.webgui_protocol,
+    );
+    if let Some(scheme) = &path.scheme
+        && before_protocol != after_protocol
+        && after_protocol != scheme
+    {
+        return refused(
+            format!(
+                "the webGUI and REST API switch from {before_protocol} to {after_protocol}; the server connects with {scheme}"
+            ),
+            cannot_know,
+        );
+    }
+    let certificate = |i: &ApiInput| setting(&i.webgui, "sslcertref").cloned();
+    if path.pinned_certificate && certificate(&model.source) != certificate(&after_input) {
+        return refused(
+            "the webGUI's certificate changes (`sslcertref`), and the server pins the current one's fingerprint: it would refuse the new certificate. Change the pin (PFSENSE_TLS_FINGERPRINT) together with the certificate, from the console or webGUI".into(),
+            cannot_know,
+        );
+    }
+    if let (Some(b), Some(a)) = (
+        model.interface(&before_r.interface),
+        after.interface(&after_r.interface),
+    ) && b.device != a.device
+    {
+        return refused(
+            format!(
+                "interface {} moves from device {} to {}, away from the network the server's traffic arrives on",
+                b.id, b.device, a.device
+            ),
+            cannot_know,
+        );
+    }
     if after
         .interface(&after_r.interface)
         .is_some_and(|i| !i.enabled)
@@ -416,6 +486,64 @@ pub fn check_lockout_all(
             decided_by_after: a.2.clone(),
         })
         .collect();
+    // A port forward that now takes the API's port elsewhere: the verdict may still be pass,
+    // but the server's connections reach another host.
+    let forwarded = before_v.iter().zip(&after_v).find_map(|(b, a)| {
+        let t = a.3.as_ref()?;
+        let moved =
+            b.3.as_ref()
+                .is_none_or(|bt| (bt.dst, bt.dst_port) != (t.dst, t.dst_port));
+        moved.then_some(t)
+    });
+    if let Some(t) = forwarded {
+        return GuardReport {
+            decision: GuardDecision::Refused,
+            reason: format!(
+                "after the change, tcp {} → {}:{} on {} is forwarded to {}{} by port forward #{} \"{}\": the server would reach that host instead of the API",
+                path.source,
+                t.original_dst,
+                t.original_dst_port
+                    .map(|p| p.to_string())
+                    .unwrap_or_default(),
+                after_r.interface,
+                t.dst,
+                t.dst_port.map(|p| format!(":{p}")).unwrap_or_default(),
+                t.port_forward_position,
+                t.descr
+            ),
+            interface: Some(after_r.interface),
+            api_address: Some(after_r.address),
+            ports,
+            cannot_know,
+        };
+    }
+    // A path that was known to pass and that the change makes undecidable (a schedule, a
+    // URL table, a port range the model cannot read): refused. Failing open here let a
+    // later change cut the path while the guard could no longer tell.
+    if let Some(p) = ports
+        .iter()
+        .find(|p| p.before == Verdict::Pass && p.after == Verdict::Unknown)
+    {
+        return GuardReport {
+            decision: GuardDecision::Refused,
+            reason: format!(
+                "after the change, whether tcp {} → {}:{} on {} stays allowed depends on what the model cannot decide ({}); before it, the path was known to pass",
+                path.source,
+                after_r.address,
+                p.port,
+                after_r.interface,
+                if cannot_know.len() > ALWAYS_UNKNOWN.len() {
+                    cannot_know[ALWAYS_UNKNOWN.len()..].join("; ")
+                } else {
+                    "see the rule that decides".to_string()
+                }
+            ),
+            interface: Some(after_r.interface),
+            api_address: Some(after_r.address),
+            ports,
+            cannot_know,
+        };
+    }
     let blocked: Vec<&PortCheck> = ports
         .iter()
         .filter(|p| matches!(p.after, Verdict::Block | Verdict::Reject))

@@ -429,10 +429,8 @@ fn bad_questions_get_clear_errors() {
 
 fn remote_admin() -> ServerPath {
     ServerPath {
-        source: "5.6.7.8".parse().unwrap(),
         interface: Some("wan".into()),
-        api_address: None,
-        api_ports: vec![],
+        ..ServerPath::from_source("5.6.7.8".parse().unwrap())
     }
 }
 
@@ -492,12 +490,7 @@ fn the_guard_knows_the_anti_lockout_rule_protects_lan() {
         object: json!({"type": "block", "interface": ["lan"], "floating": true, "quick": true,
                        "ipprotocol": "inet", "source": "192.168.1.50", "destination": "any"}),
     };
-    let path = ServerPath {
-        source: "192.168.1.50".parse().unwrap(),
-        interface: None,
-        api_address: None,
-        api_ports: vec![],
-    };
+    let path = ServerPath::from_source("192.168.1.50".parse().unwrap());
     let r = check_lockout(&model(), &change, &path);
     assert_eq!(r.decision, GuardDecision::Allowed, "{r:#?}");
     assert_eq!(r.interface.as_deref(), Some("lan"));
@@ -580,6 +573,79 @@ fn the_guard_judges_bulk_deletes_replacements_and_steps_in_turn() {
     assert_eq!(r.decision, GuardDecision::Allowed, "{r:#?}");
     let r = check_lockout_all(&model(), &steps[..1], &remote_admin());
     assert_eq!(r.decision, GuardDecision::Refused, "{r:#?}");
+}
+
+#[test]
+fn the_guard_refuses_what_cuts_the_path_without_a_block() {
+    let change = |kind, id: Option<Value>, object: Value| Change {
+        kind,
+        op: if id.is_some() || kind == ObjectKind::WebGui {
+            ChangeOp::Update
+        } else {
+            ChangeOp::Create
+        },
+        id,
+        object,
+    };
+    let refused = |c: &Change, path: &ServerPath, words: &str| {
+        let r = check_lockout(&model(), c, path);
+        assert_eq!(r.decision, GuardDecision::Refused, "{r:#?}");
+        assert!(r.reason.contains(words), "{}", r.reason);
+    };
+    // A port forward sends the API's port to another host: the filter still passes.
+    let forward = change(
+        ObjectKind::PortForward,
+        None,
+        json!({"interface": "wan", "ipprotocol": "inet", "protocol": "tcp", "source": "any",
+               "destination": "wan:ip", "destination_port": "443", "target": "10.99.99.99",
+               "local_port": "443", "descr": "steal the API", "associated_rule_id": "pass"}),
+    );
+    refused(&forward, &remote_admin(), "forwarded to 10.99.99.99:443");
+    // The pass rule made to depend on a schedule: known to pass before, undecidable after.
+    let scheduled = change(
+        ObjectKind::Rule,
+        Some(json!(6)),
+        json!({"sched": "office_hours"}),
+    );
+    refused(&scheduled, &remote_admin(), "was known to pass");
+    // The webGUI switched to http while the server speaks https.
+    let https = ServerPath {
+        scheme: Some("https".into()),
+        ..remote_admin()
+    };
+    let http = change(
+        ObjectKind::WebGui,
+        None,
+        json!({"protocol": "http", "port": "443"}),
+    );
+    refused(&http, &https, "switch from https to http");
+    assert_eq!(
+        check_lockout(&model(), &http, &remote_admin()).decision,
+        GuardDecision::Allowed,
+        "without a scheme the protocol is not checked"
+    );
+    // Another certificate while the server pins the current one.
+    let pinned = ServerPath {
+        pinned_certificate: true,
+        ..remote_admin()
+    };
+    let cert = change(
+        ObjectKind::WebGui,
+        None,
+        json!({"sslcertref": "65a1b2c3d4e5f"}),
+    );
+    refused(&cert, &pinned, "pins the current one");
+    assert_eq!(
+        check_lockout(&model(), &cert, &remote_admin()).decision,
+        GuardDecision::Allowed
+    );
+    // WAN moved to another network card.
+    let nic = change(
+        ObjectKind::Interface,
+        Some(json!("wan")),
+        json!({"if": "em7"}),
+    );
+    refused(&nic, &remote_admin(), "moves from device em0 to em7");
 }
 
 /// Applies a plan's create/update calls to the model's input, as the API would.

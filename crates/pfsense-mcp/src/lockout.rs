@@ -152,10 +152,9 @@ pub async fn steps_refusal(
         }
     };
     let path = ServerPath {
-        source,
-        interface: None,
-        api_address: None,
-        api_ports: Vec::new(),
+        scheme: Some(client.base_url().scheme().to_string()),
+        pinned_certificate: matches!(client.config().tls, crate::tls::TlsMode::Pinned(_)),
+        ..ServerPath::from_source(source)
     };
     let report = pfsense_firewall::check_lockout_all(&model, &changes, &path);
     let tools: Vec<&str> = calls.iter().map(|(d, _)| d.name).collect();

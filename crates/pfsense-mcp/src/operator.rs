@@ -333,12 +333,7 @@ pub async fn block_addresses(client: &Client, args: &Value) -> CallToolResult {
             id: None,
             object: rule.body.clone(),
         };
-        let path = ServerPath {
-            source,
-            interface: None,
-            api_address: None,
-            api_ports: vec![],
-        };
+        let path = ServerPath::from_source(source);
         Some(pfsense_firewall::check_lockout(&model, &change, &path))
     });
     let mut md = if plan.already_in_place() {
