@@ -636,6 +636,62 @@ async fn lockout_guard_scenario(s: &McpSession, unblock_wan_through_api: bool) {
         .unwrap();
     assert!(!is_error(&r), "an unrelated bulk delete: {}", text(&r));
     assert_eq!(rule_count(s).await, before + 1);
+
+    // The REST API's own gate: switched off, answering only on another interface, taking
+    // only another authentication method, or an access list entry denying this server.
+    for (tool, args, words) in [
+        (
+            "pfsense_update_system_restapi_settings",
+            json!({"enabled": false}),
+            "switches the REST API off",
+        ),
+        (
+            "pfsense_update_system_restapi_settings",
+            json!({"allowed_interfaces": ["lan"]}),
+            "arrive on wan",
+        ),
+        (
+            "pfsense_update_system_restapi_settings",
+            json!({"auth_methods": ["BasicAuth"]}),
+            "authenticates with KeyAuth",
+        ),
+        // Entry 0 is the default "allow all IPv4" (weight 10 on the lab, 1 on the emulator).
+        (
+            "pfsense_update_system_restapi_access_list_entry",
+            json!({"id": 0, "type": "deny"}),
+            "no longer lets 10.0.2.2 in",
+        ),
+        (
+            "pfsense_delete_system_restapi_access_list_entry",
+            json!({"id": 0}),
+            "no longer lets 10.0.2.2 in",
+        ),
+    ] {
+        let r = s.call(tool, with_confirm(args)).await.unwrap();
+        assert!(
+            is_error(&r) && text(&r).contains("lockout guard") && text(&r).contains(words),
+            "{tool} shut the server out: {}",
+            text(&r)
+        );
+    }
+    let (_, settings) = call(s, "pfsense_get_system_restapi_settings", json!({})).await;
+    assert_eq!(settings["data"]["enabled"], true, "{settings}");
+    // An entry for another network leaves the way in.
+    let r = s
+        .call(
+            "pfsense_create_system_restapi_access_list_entry",
+            with_confirm(
+                json!({"type": "deny", "weight": 1, "network": "203.0.113.0/24",
+                "descr": "deny a documentation network"}),
+            ),
+        )
+        .await
+        .unwrap();
+    assert!(
+        !is_error(&r),
+        "an unrelated access list entry: {}",
+        text(&r)
+    );
 }
 
 #[tokio::test]

@@ -20,6 +20,8 @@ pub enum ObjectKind {
     InterfaceGroup,
     WebGui,
     Ssh,
+    /// An entry of the REST API's access list (`api_gate`), not part of the firewall model.
+    ApiAccessEntry,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
@@ -133,7 +135,7 @@ fn list_key(kind: ObjectKind) -> Option<fn(&mut ApiInput) -> &mut Value> {
         ObjectKind::Alias => |i| &mut i.aliases,
         ObjectKind::Interface => |i| &mut i.interfaces,
         ObjectKind::InterfaceGroup => |i| &mut i.interface_groups,
-        ObjectKind::WebGui | ObjectKind::Ssh => return None,
+        ObjectKind::WebGui | ObjectKind::Ssh | ObjectKind::ApiAccessEntry => return None,
     })
 }
 
@@ -149,6 +151,9 @@ fn merge(target: &mut Value, fields: &Value) {
 
 /// Applies a change to the API answers a model was built from. Errors name what is wrong.
 pub fn apply_change(input: &ApiInput, change: &Change) -> Result<ApiInput, String> {
+    if change.kind == ObjectKind::ApiAccessEntry {
+        return Err("the REST API access list is not part of the firewall model".into());
+    }
     let mut out = input.clone();
     let Some(key) = list_key(change.kind) else {
         let single = match change.kind {
@@ -174,8 +179,19 @@ pub fn apply_change(input: &ApiInput, change: &Change) -> Result<ApiInput, Strin
         return Ok(out);
     };
     let slot = key(&mut out);
-    let mut items: Vec<Value> = objects(slot).into_iter().cloned().collect();
-    let string_ids = change.kind == ObjectKind::Interface;
+    let items: Vec<Value> = objects(slot).into_iter().cloned().collect();
+    let items = change_list(items, change, change.kind == ObjectKind::Interface)?;
+    *slot = Value::Array(items);
+    Ok(out)
+}
+
+/// A list of API objects after `change` (its `kind` only names it in errors): ids are positions
+/// that shift like the API's after a create or delete, or strings (`string_ids`) that stay.
+pub fn change_list(
+    mut items: Vec<Value>,
+    change: &Change,
+    string_ids: bool,
+) -> Result<Vec<Value>, String> {
     let find_id = |items: &[Value], id: &Value| -> Result<usize, String> {
         let found = if string_ids {
             items
@@ -246,8 +262,20 @@ pub fn apply_change(input: &ApiInput, change: &Change) -> Result<ApiInput, Strin
             }
         }
     }
-    *slot = Value::Array(items);
-    Ok(out)
+    Ok(items)
+}
+
+/// The interface the server's requests arrive on, by the same reading the guard makes: its id
+/// and description.
+pub fn server_interface(model: &FirewallModel, path: &ServerPath) -> Result<Vec<String>, String> {
+    let r = resolve_path(model, path)?;
+    let mut names = vec![r.interface.clone()];
+    if let Some(i) = model.interface(&r.interface)
+        && !i.descr.is_empty()
+    {
+        names.push(i.descr.clone());
+    }
+    Ok(names)
 }
 
 struct Resolved {

@@ -1,10 +1,11 @@
 //! A typed model of a pfSense firewall read through the REST API, and what is built on it: the
-//! filter log parser, the traffic evaluator ("why is this blocked?"), the lockout guard, the
-//! block-addresses plan and health summaries. Pure functions over API JSON: no HTTP, no MCP.
+//! filter log parser, the traffic evaluator ("why is this blocked?"), the lockout guard and the
+//! REST API's own gate, the block-addresses plan and health summaries. Pure functions over API JSON: no HTTP, no MCP.
 
 mod json;
 
 pub mod anomaly;
+pub mod api_gate;
 pub mod block;
 pub mod explain;
 pub mod guard;

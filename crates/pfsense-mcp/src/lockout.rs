@@ -1,16 +1,21 @@
 //! The lockout guard on the call path: before a confirmed change to firewall rules, port
-//! forwards, aliases, interfaces, interface groups or the webGUI settings is sent, the traffic
-//! evaluator of `pfsense-firewall` checks that this server's path to the API stays allowed
-//! (`--lockout-source`). pfSense has no restore API: a change that cuts the API off cannot be
-//! undone through it, not even by auto-revert.
+//! forwards, aliases, interfaces, interface groups or the webGUI settings is sent (one object,
+//! a bulk delete, a PUT of the whole list, or an undo's steps), the traffic evaluator of
+//! `pfsense-firewall` checks that this server's path to the API stays allowed
+//! (`--lockout-source`); before a change to the REST API's settings or access list, its gate
+//! (`pfsense_firewall::api_gate`) checks that the API still lets this server in. pfSense has no
+//! restore API: a change that cuts the API off cannot be undone through it, not even by
+//! auto-revert.
 
 use crate::catalog::ToolDef;
+use crate::client::AuthMethod;
 use crate::client::Client;
 use crate::safety::SafetyOptions;
 use crate::spec::Method;
+use pfsense_firewall::api_gate::{self, ApiClient, Gate};
 use pfsense_firewall::guard::{ChangeOp, ObjectKind};
 use pfsense_firewall::{Change, GuardDecision, ServerPath};
-use serde_json::Value;
+use serde_json::{Value, json};
 
 /// The API objects whose changes can cut the server's path: the path of one object, of the
 /// collection (whose bulk delete and PUT replace them wholesale), and their kind in the model.
@@ -41,7 +46,16 @@ const GUARDED: &[(&str, Option<&str>, ObjectKind)] = &[
         ObjectKind::InterfaceGroup,
     ),
     ("/api/v2/system/webgui/settings", None, ObjectKind::WebGui),
+    (
+        "/api/v2/system/restapi/access_list/entry",
+        Some("/api/v2/system/restapi/access_list"),
+        ObjectKind::ApiAccessEntry,
+    ),
 ];
+
+/// The REST API's settings: switching it off, its authentication methods and the interfaces
+/// it answers on are part of the server's way in (`pfsense_firewall::api_gate`).
+const REST_API_SETTINGS: &str = "/api/v2/system/restapi/settings";
 
 /// The change a call of `def` with `args` would make, when the guard covers it. A bulk
 /// delete's ids are left empty here: which objects its filters match is read at the time
@@ -123,7 +137,13 @@ pub async fn steps_refusal(
 ) -> Option<String> {
     let source = options.lockout_source?;
     let mut changes = Vec::new();
+    let mut access_changes = Vec::new();
+    let mut settings_changes = Vec::new();
     for (def, args) in calls {
+        if def.path == REST_API_SETTINGS && def.method != Method::Get {
+            settings_changes.push(*args);
+            continue;
+        }
         let Some(mut change) = change_of(def, args) else {
             continue;
         };
@@ -138,9 +158,13 @@ pub async fn steps_refusal(
                 }
             }
         }
-        changes.push(change);
+        if change.kind == ObjectKind::ApiAccessEntry {
+            access_changes.push(change);
+        } else {
+            changes.push(change);
+        }
     }
-    if changes.is_empty() {
+    if changes.is_empty() && access_changes.is_empty() && settings_changes.is_empty() {
         return None;
     }
     let (model, _notes) = match crate::operator::read_model(client).await {
@@ -156,8 +180,25 @@ pub async fn steps_refusal(
         pinned_certificate: matches!(client.config().tls, crate::tls::TlsMode::Pinned(_)),
         ..ServerPath::from_source(source)
     };
-    let report = pfsense_firewall::check_lockout_all(&model, &changes, &path);
     let tools: Vec<&str> = calls.iter().map(|(d, _)| d.name).collect();
+    if !settings_changes.is_empty() || !access_changes.is_empty() {
+        let gate = gate_refusal(client, &model, &path, &settings_changes, &access_changes).await;
+        match gate {
+            Gate::Refused(reason) => {
+                return Some(format!(
+                    "the lockout guard refuses it: {reason}. This server reaches the API from {source} (--lockout-source) and a REST API that shuts it out cannot be opened again through the API. Keep this server's way in, or make the change from the webGUI."
+                ));
+            }
+            Gate::Unknown(reason) => {
+                tracing::warn!(tools = ?tools, reason = %reason, "lockout guard cannot decide about the REST API's gate; the change is sent");
+            }
+            Gate::Allowed => {}
+        }
+    }
+    if changes.is_empty() {
+        return None;
+    }
+    let report = pfsense_firewall::check_lockout_all(&model, &changes, &path);
     match report.decision {
         GuardDecision::Refused => Some(format!(
             "the lockout guard refuses it: {}. This server reaches the API from {source} (--lockout-source); pfSense has no restore API, so a change that cuts that path cannot be undone through it. Change the rule so it does not match this path, or make the change from the console or webGUI.",
@@ -168,6 +209,56 @@ pub async fn steps_refusal(
             None
         }
         GuardDecision::Allowed => None,
+    }
+}
+
+/// The REST API's gate after these settings changes and access list changes.
+async fn gate_refusal(
+    client: &Client,
+    model: &pfsense_firewall::FirewallModel,
+    path: &ServerPath,
+    settings_changes: &[&Value],
+    access_changes: &[Change],
+) -> Gate {
+    let me = ApiClient {
+        source: path.source,
+        interface_names: pfsense_firewall::guard::server_interface(model, path).unwrap_or_default(),
+        auth_method: match client.config().auth {
+            AuthMethod::Key => "KeyAuth",
+            AuthMethod::Basic => "BasicAuth",
+            AuthMethod::Jwt => "JWTAuth",
+        }
+        .to_string(),
+        username: client.config().username.clone(),
+    };
+    for fields in settings_changes {
+        let gate = api_gate::settings_change(fields, &me);
+        if gate != Gate::Allowed {
+            return gate;
+        }
+    }
+    if access_changes.is_empty() {
+        return Gate::Allowed;
+    }
+    let Some(list_tool) = crate::catalog::TOOLS
+        .iter()
+        .find(|t| t.method == Method::Get && t.path == "/api/v2/system/restapi/access_list")
+    else {
+        return Gate::Unknown("this build has no tool that reads the access list".into());
+    };
+    let before = match crate::safety::state::read(client, list_tool, json!({})).await {
+        Ok(Value::Array(list)) => list,
+        Ok(_) => return Gate::Unknown("the access list read as no list".into()),
+        Err(e) => return Gate::Unknown(format!("the access list could not be read: {e}")),
+    };
+    let after = access_changes.iter().try_fold(before.clone(), |list, c| {
+        pfsense_firewall::guard::change_list(list, c, false)
+    });
+    match after {
+        Ok(after) => api_gate::access_list_change(&before, &after, &me),
+        Err(e) => Gate::Unknown(format!(
+            "the change cannot be applied to the access list: {e}"
+        )),
     }
 }
 
