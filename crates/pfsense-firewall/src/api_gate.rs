@@ -209,7 +209,10 @@ mod tests {
         let allow_all = json!({"type": "allow", "weight": 10, "network": "0.0.0.0/0"});
         let deny_lan = json!({"type": "deny", "weight": 5, "network": "192.168.1.0/24"});
         let allow_me = json!({"type": "allow", "weight": 1, "network": "192.168.1.100"});
-        assert_eq!(access_list_allows(&[allow_all.clone()], &c), Ok(true));
+        assert_eq!(
+            access_list_allows(std::slice::from_ref(&allow_all), &c),
+            Ok(true)
+        );
         assert_eq!(
             access_list_allows(&[allow_all.clone(), deny_lan.clone()], &c),
             Ok(false)
@@ -220,14 +223,21 @@ mod tests {
         );
         assert_eq!(access_list_allows(&[], &c), Ok(false));
         let for_bob = json!({"type": "allow", "network": "0.0.0.0/0", "users": ["bob"]});
-        assert_eq!(access_list_allows(&[for_bob.clone()], &c), Ok(false));
+        assert_eq!(
+            access_list_allows(std::slice::from_ref(&for_bob), &c),
+            Ok(false)
+        );
         let unknown_user = ApiClient {
             username: None,
             ..client()
         };
         assert!(access_list_allows(&[for_bob], &unknown_user).is_err());
         assert!(matches!(
-            access_list_change(&[allow_all.clone()], &[allow_all.clone(), deny_lan], &c),
+            access_list_change(
+                std::slice::from_ref(&allow_all),
+                &[allow_all.clone(), deny_lan],
+                &c
+            ),
             Gate::Refused(_)
         ));
         assert!(matches!(
