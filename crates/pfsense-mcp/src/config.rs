@@ -725,7 +725,7 @@ pub fn parse_base_url(host: &str, setting: &str) -> Result<url::Url, String> {
     }
     if !base_url.username().is_empty() || base_url.password().is_some() {
         return Err(format!(
-            "{setting} `{shown}` holds a user name or password: give the firewall's address alone, and the credentials with PFSENSE_API_KEY, or PFSENSE_USERNAME and PFSENSE_PASSWORD (`api_key`, `username`, `password` in a config file)"
+            "{setting} `{shown}` holds a user name or password: give the firewall's address alone, and the credentials with PFSENSE_API_KEY, or PFSENSE_USERNAME and PFSENSE_PASSWORD (`api_key_env` or `api_key_file`, `username`, `password_env` or `password_file` in a config file)"
         ));
     }
     base_url.set_path("/");

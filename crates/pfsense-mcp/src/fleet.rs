@@ -118,10 +118,28 @@ fn check_name(name: &str) -> Result<(), String> {
     if ok {
         Ok(())
     } else {
+        let shown: String = name.chars().take(80).flat_map(char::escape_debug).collect();
         Err(format!(
-            "the firewall name `{name}` is not allowed: use 1 to 64 letters, digits, `_`, `-` or `.`"
+            "the firewall name `{shown}` is not allowed: use 1 to 64 letters, digits, `_`, `-` or `.`"
         ))
     }
+}
+
+/// The key of a firewall's table whose value does not fit (a value read from the table, not
+/// the text, has no position to say): each key is tried alone beside a valid `url`.
+fn misfit_key(entry: &toml::Value) -> Option<String> {
+    let table = entry.as_table()?;
+    table.iter().find_map(|(key, value)| {
+        let mut alone = toml::Table::new();
+        alone.insert(
+            "url".into(),
+            toml::Value::String("https://192.0.2.1".into()),
+        );
+        alone.insert(key.clone(), value.clone());
+        FirewallEntry::deserialize(toml::Value::Table(alone))
+            .is_err()
+            .then(|| key.clone())
+    })
 }
 
 /// Line and column (1-based) of a byte offset, for errors.
@@ -172,9 +190,11 @@ impl FleetConfig {
                     };
                     for (name, entry) in entries {
                         check_name(&name).map_err(|e| format!("config file {file}: {e}"))?;
+                        let culprit = misfit_key(&entry);
                         let entry = FirewallEntry::deserialize(entry).map_err(|e| {
                             format!(
-                                "config file {file}, firewall `{name}`: {}",
+                                "config file {file}, firewall `{name}`{}: {}",
+                                culprit.map(|k| format!(", `{k}`")).unwrap_or_default(),
                                 e.message().trim()
                             )
                         })?;
@@ -624,6 +644,25 @@ timeout = 5
         assert!(e.contains("/etc/pf.toml"), "{e}");
         let e = FleetConfig::parse("defualt = \"x\"\n", Path::new("/etc/pf.toml")).unwrap_err();
         assert!(e.contains("unknown key `defualt`"), "{e}");
+    }
+
+    #[test]
+    fn a_value_of_the_wrong_kind_names_its_key_and_a_bad_name_is_shown_escaped() {
+        for (line, key) in [
+            ("timeout = \"abc\"", "`timeout`"),
+            ("timeout = -5", "`timeout`"),
+            ("modules = \"firewall\"", "`modules`"),
+        ] {
+            let text = format!("[firewalls.a]\nurl = \"https://10.0.0.1\"\n{line}\n");
+            let e = FleetConfig::parse(&text, Path::new("c.toml")).unwrap_err();
+            assert!(e.contains(&format!("firewall `a`, {key}:")), "{line}: {e}");
+        }
+        let text = "[firewalls.\"a b\\u001b[31m\"]\nurl = \"https://10.0.0.1\"\n";
+        let e = FleetConfig::parse(text, Path::new("c.toml")).unwrap_err();
+        assert!(
+            !e.contains('\u{1b}') && e.contains("a b\\u{1b}[31m"),
+            "{e:?}"
+        );
     }
 
     #[test]

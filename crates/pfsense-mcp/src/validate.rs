@@ -119,8 +119,19 @@ pub fn kind(v: &Value) -> &'static str {
 }
 
 fn join(path: &str, key: &str) -> String {
+    // A key is the caller's text: control characters shown escaped, like every echo of it.
+    let key: String = key
+        .chars()
+        .map(|c| {
+            if c.is_control() {
+                c.escape_debug().to_string()
+            } else {
+                c.to_string()
+            }
+        })
+        .collect();
     if path.is_empty() {
-        key.to_string()
+        key
     } else {
         format!("{path}.{key}")
     }
@@ -132,7 +143,8 @@ fn type_matches(expected: &str, v: &Value) -> bool {
         "array" => v.is_array(),
         "string" => v.is_string(),
         "boolean" => v.is_boolean(),
-        "integer" => v.is_i64() || v.is_u64(),
+        // PHP's integers are 64-bit and signed: a u64 above i64::MAX is none.
+        "integer" => v.is_i64(),
         "number" => v.is_number(),
         "null" => v.is_null(),
         _ => true,
@@ -174,9 +186,15 @@ fn check(schema: &Map<String, Value>, v: &Value, path: &str, out: &mut Vec<Probl
                 " (send true or false without quotes)"
             }
             ("array", Value::String(_)) => " (wrap the value in a list: [\"…\"])",
-            // A whole number JSON cannot hold as a 64-bit integer (serde reads it as a float).
-            ("integer", Value::Number(n)) if n.as_f64().is_some_and(|x| x.fract() == 0.0) => {
+            // Beyond PHP's 64-bit integers: serde reads it as u64 or as a float.
+            ("integer", Value::Number(n))
+                if n.is_u64() || n.as_f64().is_some_and(|x| x.abs() >= 9.2e18) =>
+            {
                 " (too large: the firewall's integers go from -9223372036854775808 to 9223372036854775807)"
+            }
+            // 100.0, 1e2, -0.0: a whole number written as a float.
+            ("integer", Value::Number(n)) if n.as_f64().is_some_and(|x| x.fract() == 0.0) => {
+                " (send the whole number without a decimal point or exponent)"
             }
             _ => "",
         };
@@ -415,6 +433,19 @@ mod tests {
             big.iter().any(|p| p.to_string().contains("too large")),
             "{big:?}"
         );
+        for (port, hint) in [
+            ("18446744073709551615", "too large"),
+            ("100.0", "without a decimal point or exponent"),
+            ("1e2", "without a decimal point or exponent"),
+            ("-0.0", "without a decimal point or exponent"),
+        ] {
+            let args = format!(r#"{{"name": "x", "port": {port}}}"#);
+            let problems = validate(&schema(), &serde_json::from_str::<Value>(&args).unwrap());
+            assert!(
+                problems.iter().any(|p| p.to_string().contains(hint)),
+                "{port}: {problems:?}"
+            );
+        }
         assert!(
             text.iter()
                 .any(|t| t
