@@ -257,6 +257,38 @@ async fn a_session_answers_only_the_token_that_opened_it() {
     assert!(resp.status().is_success(), "{}", resp.status());
     a.open().await.expect("room again after DELETE");
 
+    // Opens at the same moment cannot pass the limit together: with one slot left (2 of 3
+    // held), exactly one of ten concurrent initializes gets a session.
+    let resp = a
+        .request(reqwest::Method::DELETE, Some(&session))
+        .send()
+        .await
+        .unwrap();
+    assert!(resp.status().is_success(), "{}", resp.status());
+    let racing: Vec<_> = (0..10).map(|_| a.open()).collect();
+    let opened = futures::future::join_all(racing)
+        .await
+        .into_iter()
+        .filter(Result::is_ok)
+        .count();
+    assert_eq!(opened, 1, "sessions opened by ten concurrent initializes");
+    // At the limit, what opens no session is not refused for it: another path, or a request
+    // that is no initialize.
+    let resp = a
+        .post(
+            None,
+            json!({"jsonrpc": "2.0", "id": 9, "method": "tools/list"}),
+        )
+        .await;
+    assert_ne!(resp.status(), StatusCode::TOO_MANY_REQUESTS);
+    let resp = tests::http::client()
+        .post(server.mcp_url().replace("/mcp", "/elsewhere"))
+        .header("authorization", format!("Bearer {alice}"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(resp.status(), StatusCode::NOT_FOUND);
+
     // The audit log: the delete was declined, never confirmed by anyone.
     let audit = std::fs::read_to_string(dir.path().join("audit.jsonl")).unwrap();
     let deletes: Vec<Value> = audit

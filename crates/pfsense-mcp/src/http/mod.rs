@@ -249,6 +249,7 @@ pub async fn serve(server: PfSenseServer, args: &HttpArgs) -> Result<(), String>
     let sessions_of_tokens = Arc::new(sessions::Sessions::new(
         manager,
         args.max_sessions_per_token,
+        args.max_body_bytes,
     ));
     let in_flight = TaskTracker::new();
     let app = Router::new()
@@ -256,7 +257,8 @@ pub async fn serve(server: PfSenseServer, args: &HttpArgs) -> Result<(), String>
         .layer(tower_http::timeout::RequestBodyTimeoutLayer::new(
             BODY_TIMEOUT,
         ))
-        .layer(middleware::from_fn_with_state(
+        // On the MCP route only: another path is 404, not a session's business.
+        .route_layer(middleware::from_fn_with_state(
             sessions_of_tokens,
             sessions::bind_to_token,
         ))

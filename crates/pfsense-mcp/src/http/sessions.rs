@@ -33,21 +33,52 @@ pub const DEFAULT_MAX_SESSIONS_PER_TOKEN: usize = 64;
 /// Which token opened which session.
 pub struct Sessions {
     owners: Mutex<HashMap<String, Arc<str>>>,
+    /// Sessions each token is opening (an initialize on its way): counted with the ones it
+    /// holds, so concurrent initializes cannot pass the limit together.
+    opening: Mutex<HashMap<Arc<str>, usize>>,
     manager: Arc<LocalSessionManager>,
     per_token: usize,
+    /// The largest request body (`--max-body-bytes`): an initialize is read whole to see that
+    /// it is one.
+    max_body_bytes: usize,
 }
 
 impl Sessions {
-    pub fn new(manager: Arc<LocalSessionManager>, per_token: usize) -> Sessions {
+    pub fn new(
+        manager: Arc<LocalSessionManager>,
+        per_token: usize,
+        max_body_bytes: usize,
+    ) -> Sessions {
         Sessions {
             owners: Mutex::new(HashMap::new()),
+            opening: Mutex::new(HashMap::new()),
             manager,
             per_token,
+            max_body_bytes,
         }
     }
 
     fn owners(&self) -> std::sync::MutexGuard<'_, HashMap<String, Arc<str>>> {
         self.owners.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    fn opening(&self) -> std::sync::MutexGuard<'_, HashMap<Arc<str>, usize>> {
+        self.opening.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    /// A slot for a new session of `caller`, or how many it holds when there is none.
+    async fn reserve(self: &Arc<Self>, caller: &Arc<str>) -> Result<Opening, usize> {
+        let held = self.held_by(caller).await;
+        let mut opening = self.opening();
+        let pending = opening.entry(caller.clone()).or_default();
+        if held + *pending >= self.per_token {
+            return Err(held + *pending);
+        }
+        *pending += 1;
+        Ok(Opening {
+            sessions: self.clone(),
+            caller: caller.clone(),
+        })
     }
 
     /// Forget sessions rmcp has ended (idle timeout, closed by the client).
@@ -60,6 +91,37 @@ impl Sessions {
         self.prune().await;
         self.owners().values().filter(|o| &***o == caller).count()
     }
+}
+
+/// A session being opened; its slot is given back when the initialize is answered (the new
+/// session then counts among those the token holds) or abandoned.
+struct Opening {
+    sessions: Arc<Sessions>,
+    caller: Arc<str>,
+}
+
+impl Drop for Opening {
+    fn drop(&mut self) {
+        let mut opening = self.sessions.opening();
+        if let Some(n) = opening.get_mut(&self.caller) {
+            *n = n.saturating_sub(1);
+            if *n == 0 {
+                opening.remove(&self.caller);
+            }
+        }
+    }
+}
+
+/// Whether a request body is an MCP `initialize` (the one request that opens a session).
+fn is_initialize(body: &[u8]) -> bool {
+    // Most bodies here are sessionless calls (2026-07-28): not parsed twice.
+    const WORD: &[u8] = b"initialize";
+    if !body.windows(WORD.len()).any(|w| w == WORD) {
+        return false;
+    }
+    serde_json::from_slice::<serde_json::Value>(body)
+        .ok()
+        .is_some_and(|v| v.get("method").and_then(|m| m.as_str()) == Some("initialize"))
 }
 
 /// 404 for a session that does not exist or belongs to another token: the two look the same.
@@ -102,19 +164,40 @@ pub async fn bind_to_token(
             response
         }
         None => {
+            // Only an initialize opens a session: a sessionless request (2026-07-28) and
+            // anything malformed go on to be answered as they are.
+            let mut request = request;
+            let mut slot = None;
             if request.method() == Method::POST {
-                let held = sessions.held_by(&caller).await;
-                if held >= sessions.per_token {
-                    tracing::warn!(caller = %caller, held, "refused a new MCP session: the token holds its maximum");
+                let (parts, body) = request.into_parts();
+                let Ok(bytes) = axum::body::to_bytes(body, sessions.max_body_bytes).await else {
                     return (
-                        StatusCode::TOO_MANY_REQUESTS,
+                        StatusCode::PAYLOAD_TOO_LARGE,
                         [(header::CONTENT_TYPE, "text/plain; charset=utf-8")],
                         format!(
-                            "Too Many Requests: this token already holds {held} MCP sessions (the maximum, --max-sessions-per-token); end one with DELETE /mcp and its Mcp-Session-Id, or wait for an idle one to expire\n"
+                            "Payload Too Large: the body is over {} bytes (--max-body-bytes)\n",
+                            sessions.max_body_bytes
                         ),
                     )
                         .into_response();
+                };
+                if is_initialize(&bytes) {
+                    match sessions.reserve(&caller).await {
+                        Ok(opening) => slot = Some(opening),
+                        Err(held) => {
+                            tracing::warn!(caller = %caller, held, "refused a new MCP session: the token holds its maximum");
+                            return (
+                                StatusCode::TOO_MANY_REQUESTS,
+                                [(header::CONTENT_TYPE, "text/plain; charset=utf-8")],
+                                format!(
+                                    "Too Many Requests: this token already holds {held} MCP sessions (the maximum, --max-sessions-per-token); end one with DELETE /mcp and its Mcp-Session-Id, or wait for an idle one to expire\n"
+                                ),
+                            )
+                                .into_response();
+                        }
+                    }
                 }
+                request = Request::from_parts(parts, axum::body::Body::from(bytes));
             }
             let response = next.run(request).await;
             if let Some(id) = response
@@ -124,6 +207,7 @@ pub async fn bind_to_token(
             {
                 sessions.owners().insert(id.to_string(), caller);
             }
+            drop(slot);
             response
         }
     }
