@@ -257,6 +257,24 @@ async fn a_session_answers_only_the_token_that_opened_it() {
     assert!(resp.status().is_success(), "{}", resp.status());
     a.open().await.expect("room again after DELETE");
 
+    // A body that is JSON-typed but no JSON-RPC message: 400 with a JSON-RPC parse error,
+    // as stdio answers it (rmcp alone said 415 Unsupported Media Type in plain text).
+    for body in [
+        "{not json",
+        "[]",
+        r#"{"jsonrpc":"2.0","id":3,"method":"ping","params":[1]}"#,
+    ] {
+        let resp = a
+            .request(reqwest::Method::POST, Some(&session))
+            .body(body)
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(resp.status(), StatusCode::BAD_REQUEST, "{body}");
+        let answer: Value = serde_json::from_str(&resp.text().await.unwrap()).unwrap();
+        assert_eq!(answer["error"]["code"], -32700, "{body}: {answer}");
+    }
+
     // Opens at the same moment cannot pass the limit together: with one slot left (2 of 3
     // held), exactly one of ten concurrent initializes gets a session.
     let resp = a

@@ -15,7 +15,7 @@ use axum::Router;
 use axum::extract::{Request, State};
 use axum::http::Method;
 use axum::middleware::{self, Next};
-use axum::response::Response;
+use axum::response::{IntoResponse, Response};
 use axum::routing::get;
 use clap::Args;
 use rmcp::transport::streamable_http_server::session::local::LocalSessionManager;
@@ -254,6 +254,7 @@ pub async fn serve(server: PfSenseServer, args: &HttpArgs) -> Result<(), String>
     let in_flight = TaskTracker::new();
     let app = Router::new()
         .route_service("/mcp", SharedMcp(Arc::new(mcp)))
+        .route_layer(middleware::from_fn(json_rpc_body_errors))
         .layer(tower_http::timeout::RequestBodyTimeoutLayer::new(
             BODY_TIMEOUT,
         ))
@@ -345,6 +346,40 @@ async fn track_in_flight(
         chunk
     });
     Response::from_parts(parts, axum::body::Body::from_stream(body))
+}
+
+/// rmcp answers a JSON body it cannot read as a JSON-RPC message (not JSON, nested too deep,
+/// a batch, `params` that are no object) with 415 Unsupported Media Type and plain text,
+/// although the media type is right: given as 400 with the JSON-RPC error stdio gives.
+async fn json_rpc_body_errors(request: Request, next: Next) -> Response {
+    let json_body = request
+        .headers()
+        .get(axum::http::header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|t| t.starts_with("application/json"));
+    let response = next.run(request).await;
+    if !json_body || response.status() != axum::http::StatusCode::UNSUPPORTED_MEDIA_TYPE {
+        return response;
+    }
+    let text = axum::body::to_bytes(response.into_body(), 64 * 1024)
+        .await
+        .map(|b| String::from_utf8_lossy(&b).trim().to_string())
+        .unwrap_or_default();
+    let why: String = text.chars().take(300).collect();
+    let body = serde_json::json!({
+        "jsonrpc": "2.0",
+        "id": null,
+        "error": {
+            "code": -32700,
+            "message": format!("Parse error: the body is no JSON-RPC 2.0 message ({why}). Send one JSON-RPC message as a JSON object."),
+        }
+    });
+    (
+        axum::http::StatusCode::BAD_REQUEST,
+        [(axum::http::header::CONTENT_TYPE, "application/json")],
+        body.to_string(),
+    )
+        .into_response()
 }
 
 /// Resolves on SIGINT or SIGTERM.
