@@ -440,4 +440,27 @@ fn settings_that_cannot_work_are_refused_at_start_without_showing_secrets() {
         assert_eq!(o.status.code(), Some(2), "{setting:?}: {}", stderr(&o));
         assert!(stderr(&o).contains(expected), "{setting:?}: {}", stderr(&o));
     }
+    // HTTP settings are flags like any other: exit 2, before anything starts.
+    for (args, expected) in [
+        (&["--http", "http://127.0.0.1:0"][..], "is not an address"),
+        (
+            &["--http", "127.0.0.1:0", "--max-body-bytes", "0"][..],
+            "--max-body-bytes",
+        ),
+        (
+            &[
+                "--http",
+                "127.0.0.1:0",
+                "--tokens-file",
+                "/nonexistent/tokens",
+            ][..],
+            "tokens file",
+        ),
+    ] {
+        let mut all = vec!["--sandbox"];
+        all.extend_from_slice(args);
+        let o = pfsense_mcp(&all, &[("XDG_STATE_HOME", state)]);
+        assert_eq!(o.status.code(), Some(2), "{args:?}: {}", stderr(&o));
+        assert!(stderr(&o).contains(expected), "{args:?}: {}", stderr(&o));
+    }
 }

@@ -157,10 +157,18 @@ pub async fn run_with(cli: Cli, guards: Option<OpeningGuards>) -> Result<(), Cli
 }
 
 async fn serve_command(args: &ServeArgs, guards: Option<OpeningGuards>) -> Result<(), CliError> {
+    // HTTP settings first: a bad one is a usage error, found before anything starts.
+    let http = if args.http.enabled() {
+        Some(crate::http::check(&args.http).map_err(CliError::usage)?)
+    } else {
+        None
+    };
     let server = build_server_with(args, guards).map_err(CliError::usage)?;
-    serve(server, &args.http)
-        .await
-        .map_err(|e| CliError::new(Failure::Runtime, e))
+    match http {
+        Some(checked) => crate::http::serve(server, &args.http, checked).await,
+        None => serve_stdio(server).await,
+    }
+    .map_err(|e| CliError::new(Failure::Runtime, e))
 }
 
 /// Write to stdout; a reader that went away (`pfsense-mcp tools | head`) is not an error.
@@ -468,15 +476,6 @@ impl Guards {
             tracing::info!(path = %p.display(), "audit log");
         }
         Ok(safety)
-    }
-}
-
-/// Serve over HTTP when --http is given, else over stdio.
-pub async fn serve(server: PfSenseServer, http: &crate::http::HttpArgs) -> Result<(), String> {
-    if http.enabled() {
-        crate::http::serve(server, http).await
-    } else {
-        serve_stdio(server).await
     }
 }
 

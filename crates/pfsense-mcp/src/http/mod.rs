@@ -184,8 +184,15 @@ fn check_origins(origins: &[String]) -> Result<(), String> {
     Ok(())
 }
 
-/// Serve `server` over streamable HTTP until SIGINT or SIGTERM.
-pub async fn serve(server: PfSenseServer, args: &HttpArgs) -> Result<(), String> {
+/// The HTTP settings checked: what a serve needs from them. Bad settings are found before
+/// anything starts (the sandbox's emulator included), and exit like every bad flag (2).
+pub struct Checked {
+    listen: SocketAddr,
+    tokens: Tokens,
+    tls: Option<tokio_rustls::TlsAcceptor>,
+}
+
+pub fn check(args: &HttpArgs) -> Result<Checked, String> {
     let listen = parse_listen(args.listen.as_deref().unwrap_or_default())?;
     let env_token = crate::config::env_var(auth::ENV_TOKEN);
     let tokens = Tokens::load(args.tokens_file.as_deref(), env_token.as_deref())?;
@@ -214,6 +221,20 @@ pub async fn serve(server: PfSenseServer, args: &HttpArgs) -> Result<(), String>
         (None, None) => None,
         _ => return Err("--tls-cert and --tls-key go together".into()),
     };
+    Ok(Checked {
+        listen,
+        tokens,
+        tls,
+    })
+}
+
+/// Serve `server` over streamable HTTP with checked settings until SIGINT or SIGTERM.
+pub async fn serve(server: PfSenseServer, args: &HttpArgs, checked: Checked) -> Result<(), String> {
+    let Checked {
+        listen,
+        tokens,
+        tls,
+    } = checked;
     let listener = tokio::net::TcpListener::bind(listen)
         .await
         .map_err(|e| format!("cannot listen on {listen}: {e}"))?;
