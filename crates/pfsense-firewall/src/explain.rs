@@ -278,6 +278,11 @@ impl FirewallModel {
                 )),
             );
         }
+        // A new connection's first packet carries SYN alone: a rule asking for other flags
+        // never sees it (pf keeps state from that packet).
+        if q.protocol.eq_ignore_ascii_case("tcp") && !r.admits_syn() {
+            return (Tri::No, Some("TCP flags".into()));
+        }
         let mut unknown: Option<String> = None;
         let mut check = |t: Tri, what: &str| -> bool {
             match t {

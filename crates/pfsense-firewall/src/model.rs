@@ -187,9 +187,30 @@ pub struct Rule {
     pub associated_rule_id: Option<String>,
     pub gateway: Option<String>,
     pub schedule: Option<String>,
+    /// TCP flags the rule asks for, as (set, out of), lower case; None: pfSense's default
+    /// for a rule keeping state (`flags S/SA`) or `tcp_flags_any`, which a new connection's
+    /// SYN always meets.
+    pub tcp_flags: Option<(Vec<String>, Vec<String>)>,
 }
 
 impl Rule {
+    /// Whether the first packet of a new TCP connection (SYN alone) meets the rule's flags:
+    /// pf matches `flags SET/OUT_OF` when the packet's flags among OUT_OF are exactly SET.
+    pub fn admits_syn(&self) -> bool {
+        match &self.tcp_flags {
+            None => true,
+            Some((set, out_of)) => {
+                let syn_counted = out_of.iter().any(|f| f == "syn");
+                let wanted: Vec<&String> = set.iter().filter(|f| out_of.contains(f)).collect();
+                if syn_counted {
+                    wanted.len() == 1 && wanted[0] == "syn"
+                } else {
+                    wanted.is_empty()
+                }
+            }
+        }
+    }
+
     /// pfSense writes every non-floating rule as `quick`; floating ones only when asked
     /// (filter.inc, `filter_generate_user_rule`).
     pub fn is_quick(&self) -> bool {
@@ -760,6 +781,17 @@ impl FirewallModel {
             associated_rule_id: opt_string(r, "associated_rule_id"),
             gateway: opt_string(r, "gateway"),
             schedule: opt_string(r, "sched"),
+            tcp_flags: {
+                let out_of: Vec<String> = string_list(r, "tcp_flags_out_of")
+                    .into_iter()
+                    .map(|f| f.to_ascii_lowercase())
+                    .collect();
+                let set: Vec<String> = string_list(r, "tcp_flags_set")
+                    .into_iter()
+                    .map(|f| f.to_ascii_lowercase())
+                    .collect();
+                (!flag(r, "tcp_flags_any") && !out_of.is_empty()).then_some((set, out_of))
+            },
         }
     }
 

@@ -639,6 +639,23 @@ fn the_guard_refuses_what_cuts_the_path_without_a_block() {
         check_lockout(&model(), &cert, &remote_admin()).decision,
         GuardDecision::Allowed
     );
+    // TCP flags a new connection's SYN does not carry: the pass rule no longer matches.
+    let flags = change(
+        ObjectKind::Rule,
+        Some(json!(6)),
+        json!({"tcp_flags_set": ["fin"], "tcp_flags_out_of": ["fin", "syn"]}),
+    );
+    refused(&flags, &remote_admin(), "Default deny");
+    let syn = change(
+        ObjectKind::Rule,
+        Some(json!(6)),
+        json!({"tcp_flags_set": ["syn"], "tcp_flags_out_of": ["syn", "ack"]}),
+    );
+    assert_eq!(
+        check_lockout(&model(), &syn, &remote_admin()).decision,
+        GuardDecision::Allowed,
+        "flags S/SA is what a new connection carries"
+    );
     // WAN moved to another network card.
     let nic = change(
         ObjectKind::Interface,
