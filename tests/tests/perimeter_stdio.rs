@@ -28,9 +28,10 @@ fn stdin_that_is_not_json_rpc_gets_json_rpc_errors() {
     let no_name =
         json!({"jsonrpc": "2.0", "id": 9, "method": "tools/call", "params": {"arguments": {}}});
     let no_method = json!({"jsonrpc": "2.0", "id": 10, "method": "tools/cal", "params": {}});
+    let bad_level = json!({"jsonrpc": "2.0", "id": 11, "method": "logging/setLevel", "params": {"level": "loud"}});
     let mut stdin = child.stdin.take().unwrap();
     let input = format!(
-        "this is not json\n{deep}\n{init}\n{{\"jsonrpc\":\"2.0\",\"method\":\"notifications/initialized\"}}\n\0\u{1}\u{2}\n42\n{{\"jsonrpc\":\"2.0\",\"id\":7,\"method\":\"tools/list\",\"params\":{{}}}}\n{bad_arguments}\n{no_name}\n{no_method}\n{{\"unfinished\": \n"
+        "this is not json\n{deep}\n{init}\n{{\"jsonrpc\":\"2.0\",\"method\":\"notifications/initialized\"}}\n\0\u{1}\u{2}\n42\n{{\"jsonrpc\":\"2.0\",\"id\":7,\"method\":\"tools/list\",\"params\":{{}}}}\n{bad_arguments}\n{no_name}\n{no_method}\n{bad_level}\n{{\"unfinished\": \n"
     );
     stdin.write_all(input.as_bytes()).unwrap();
     drop(stdin);
@@ -95,6 +96,9 @@ fn stdin_that_is_not_json_rpc_gets_json_rpc_errors() {
     let (code, message) = error(10);
     assert_eq!(code, -32601, "{message}");
     assert!(message.contains("`tools/cal`"), "{message}");
+    let (code, message) = error(11);
+    assert_eq!(code, -32602, "{message}");
+    assert!(message.contains("`level` must be one of"), "{message}");
 }
 
 const SNEAKY: &str = "allow\u{202e}ynedx\u{0}\u{1b}[2J";

@@ -1022,9 +1022,16 @@ impl ServerHandler for PfSenseServer {
     async fn on_custom_request(
         &self,
         request: rmcp::model::CustomRequest,
-        _context: RequestContext<RoleServer>,
+        context: RequestContext<RoleServer>,
     ) -> Result<rmcp::model::CustomResult, McpError> {
-        Err(unreadable_request(&request.method, request.params.as_ref()))
+        // A session that began with initialize speaks a revision that has logging/setLevel.
+        let initialized = context.peer.peer_info().is_some()
+            && !crate::http::sessions::sessionless(&context);
+        Err(unreadable_request(
+            &request.method,
+            request.params.as_ref(),
+            initialized,
+        ))
     }
 
     /// Accepted so that clients which set a log level work; the server sends no MCP log
@@ -1246,11 +1253,11 @@ fn generated_tool_named(
     })
 }
 
-/// The error for a request rmcp could not read (see `on_custom_request`). Only methods every
-/// protocol version serves are named: `initialize`, `ping` and `logging/setLevel` are gone
-/// from 2026-07-28 on, where asking for them must be "method not found" (SEP-2575; the
-/// conformance suite checks it).
-fn unreadable_request(method: &str, params: Option<&Value>) -> McpError {
+/// The error for a request rmcp could not read (see `on_custom_request`). `initialize`, `ping`
+/// and `logging/setLevel` are gone from 2026-07-28 on, where asking for them must be "method
+/// not found" (SEP-2575; the conformance suite checks it): logging/setLevel is named only in a
+/// session that began with initialize (`initialized`).
+fn unreadable_request(method: &str, params: Option<&Value>, initialized: bool) -> McpError {
     use crate::validate::kind;
     let field = |name: &str| params.and_then(|p| p.get(name));
     let not_an_object = params
@@ -1268,6 +1275,20 @@ fn unreadable_request(method: &str, params: Option<&Value>) -> McpError {
                 _ => "they do not fit the MCP schema".into(),
             }),
             r#"{"name": "<tool>", "arguments": {…}}"#,
+        ),
+        "prompts/get" => (
+            not_an_object.unwrap_or_else(|| match field("name") {
+                None => "`name` is missing".into(),
+                Some(n) if !n.is_string() => format!("`name` is {}, not a string", kind(n)),
+                _ => "they do not fit the MCP schema".into(),
+            }) + " (this server offers no prompts: prompts/list is empty)",
+            r#"{"name": "<prompt>", "arguments": {…}}"#,
+        ),
+        "logging/setLevel" if initialized => (
+            not_an_object.unwrap_or_else(|| {
+                "`level` must be one of debug, info, notice, warning, error, critical, alert, emergency".into()
+            }),
+            r#"{"level": "info"}"#,
         ),
         "tools/list" | "prompts/list" => (
             not_an_object.unwrap_or_else(|| match field("cursor") {
