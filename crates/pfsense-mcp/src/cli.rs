@@ -156,7 +156,20 @@ pub async fn run_with(cli: Cli, guards: Option<OpeningGuards>) -> Result<(), Cli
     }
 }
 
-async fn serve_command(args: &ServeArgs, guards: Option<OpeningGuards>) -> Result<(), CliError> {
+/// Boxed once here (lib.rs, "One copy of a big future"): awaited from several places, its future would be
+/// compiled into each of their codegen units.
+#[inline(never)]
+fn serve_command<'a>(
+    args: &'a ServeArgs,
+    guards: Option<OpeningGuards>,
+) -> futures::future::BoxFuture<'a, Result<(), CliError>> {
+    Box::pin(serve_command_unboxed(args, guards))
+}
+
+async fn serve_command_unboxed(
+    args: &ServeArgs,
+    guards: Option<OpeningGuards>,
+) -> Result<(), CliError> {
     // HTTP settings first: a bad one is a usage error, found before anything starts.
     let http = if args.http.enabled() {
         Some(crate::http::check(&args.http).map_err(CliError::usage)?)
@@ -206,10 +219,17 @@ fn generate(what: Generated) -> Result<(), CliError> {
     emit(&String::from_utf8_lossy(&out))
 }
 
+/// Boxed once here (lib.rs, "One copy of a big future"): awaited from several places, its future would be
+/// compiled into each of their codegen units.
+#[inline(never)]
+fn doctor<'a>(args: &'a DoctorArgs) -> futures::future::BoxFuture<'a, Result<(), CliError>> {
+    Box::pin(doctor_unboxed(args))
+}
+
 /// `pfsense-mcp doctor`: the sandbox with --sandbox, PFSENSE_HOST when set, else the firewalls
 /// of the config file (all, or the one named). One report per firewall; fails when any check
 /// of any firewall fails.
-async fn doctor(args: &DoctorArgs) -> Result<(), CliError> {
+async fn doctor_unboxed(args: &DoctorArgs) -> Result<(), CliError> {
     let only = args.firewall.as_deref();
     let config = crate::fleet::config_path(args.target.config.as_deref());
     let targets: Vec<(String, Result<crate::doctor::Target, String>)> = if args.target.sandbox {

@@ -164,8 +164,15 @@ const PRIVILEGE_PROBES: &[&str] = &[
 /// answers after authentication (200, or 403 for a missing privilege) means accepted.
 const AUTH_PROBE: &str = "/api/v2/system/version";
 
+/// Boxed once here (lib.rs, "One copy of a big future"): awaited from several places, its future would be
+/// compiled into each of their codegen units.
+#[inline(never)]
+pub fn run<'a>(target: &'a Target) -> futures::future::BoxFuture<'a, Report> {
+    Box::pin(run_unboxed(target))
+}
+
 /// Run every check in order; later checks are skipped when what they need failed.
-pub async fn run(target: &Target) -> Report {
+async fn run_unboxed(target: &Target) -> Report {
     let mut checks = Vec::new();
     let host = target.base_url.host_str().unwrap_or("").to_string();
     let port = target.base_url.port_or_known_default().unwrap_or(443);

@@ -3,6 +3,12 @@
 //! The tools are generated at compile time by `pfsense_tools!` from the OpenAPI spec (see
 //! [`catalog`]); this crate is the runtime around them: configuration, the HTTP client, argument
 //! validation, previews and the MCP server.
+//!
+//! One copy of a big future: in an optimised build an `async fn`'s state machine is compiled
+//! into every codegen unit that awaits it (this crate builds incrementally, in 256 units), and
+//! the copies of a few large ones were over 0.3 MB of the binary. Those awaited from several
+//! places and off the per-read path (the CLI's commands, settling and undoing changes, the
+//! lockout guard) return their future boxed from one `#[inline(never)]` function instead.
 
 // The generated catalogue names its runtime as `::pfsense_mcp::…`, also from inside this crate.
 extern crate self as pfsense_mcp;

@@ -130,7 +130,17 @@ pub async fn refusal(
 
 /// Why these calls, made one after the other (an undo's steps), must not be sent: the guard
 /// judges the state after the last. `None` as for [`refusal`].
-pub async fn steps_refusal(
+#[inline(never)]
+pub fn steps_refusal<'a>(
+    client: &'a Client,
+    calls: &'a [(&'a ToolDef, &'a Value)],
+    options: &'a SafetyOptions,
+) -> futures::future::BoxFuture<'a, Option<String>> {
+    // Boxed once here (lib.rs, "One copy of a big future"): awaited from a call and from an undo.
+    Box::pin(steps_refusal_unboxed(client, calls, options))
+}
+
+async fn steps_refusal_unboxed(
     client: &Client,
     calls: &[(&ToolDef, &Value)],
     options: &SafetyOptions,

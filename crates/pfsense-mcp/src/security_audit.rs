@@ -179,8 +179,17 @@ pub struct SecurityAuditArgs {
     pub read_only: bool,
 }
 
+/// Boxed once here (lib.rs, "One copy of a big future"): awaited from several places, its future would be
+/// compiled into each of their codegen units.
+#[inline(never)]
+pub fn run_cli<'a>(
+    args: &'a SecurityAuditArgs,
+) -> futures::future::BoxFuture<'a, Result<(), String>> {
+    Box::pin(run_cli_unboxed(args))
+}
+
 /// Runs the audit against the sandbox or the firewall the flags name, and writes the report.
-pub async fn run_cli(args: &SecurityAuditArgs) -> Result<(), String> {
+async fn run_cli_unboxed(args: &SecurityAuditArgs) -> Result<(), String> {
     let format: Format = args.format.parse()?;
     let cli = args;
     let (client, target): (Arc<Client>, String) = if args.target.sandbox {

@@ -1025,8 +1025,8 @@ impl ServerHandler for PfSenseServer {
         context: RequestContext<RoleServer>,
     ) -> Result<rmcp::model::CustomResult, McpError> {
         // A session that began with initialize speaks a revision that has logging/setLevel.
-        let initialized = context.peer.peer_info().is_some()
-            && !crate::http::sessions::sessionless(&context);
+        let initialized =
+            context.peer.peer_info().is_some() && !crate::http::sessions::sessionless(&context);
         Err(unreadable_request(
             &request.method,
             request.params.as_ref(),

@@ -186,7 +186,17 @@ impl Safety {
 
     /// Settle journal rows a killed process left (once per firewall and process, before its
     /// first change).
-    pub async fn settle(&self, client: &Client, firewall: &str) {
+    #[inline(never)]
+    pub fn settle<'a>(
+        &'a self,
+        client: &'a Client,
+        firewall: &'a str,
+    ) -> futures::future::BoxFuture<'a, ()> {
+        // Boxed once here (lib.rs, "One copy of a big future"): awaited before every change and at start.
+        Box::pin(self.settle_unboxed(client, firewall))
+    }
+
+    async fn settle_unboxed(&self, client: &Client, firewall: &str) {
         let once = self
             .settled
             .lock()

@@ -293,7 +293,17 @@ fn left_by_newer(newer: &[Change], change: &Change, current: Value) -> Value {
 /// `newer` are the changes of the same batch undone before this one (newest first): the
 /// target is checked against the state their undos leave, not the state now. The error
 /// explains why the undo is refused.
-pub async fn prepare(
+#[inline(never)]
+pub fn prepare<'a>(
+    client: &'a Client,
+    change: &'a Change,
+    newer: &'a [Change],
+) -> futures::future::BoxFuture<'a, Result<Vec<Step>, String>> {
+    // Boxed once here (lib.rs, "One copy of a big future"): awaited from undo, its preview and auto-revert.
+    Box::pin(prepare_unboxed(client, change, newer))
+}
+
+async fn prepare_unboxed(
     client: &Client,
     change: &Change,
     newer: &[Change],
