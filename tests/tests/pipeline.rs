@@ -40,6 +40,14 @@ async fn start(emu: &RunningEmulator, args: &[String], stderr: &Path) -> Session
     .await
 }
 
+/// The binary on the emulator with its audit log and journal in `dir`: the log's path and the
+/// session.
+async fn start_in(emu: &RunningEmulator, dir: &Path) -> (std::path::PathBuf, Session) {
+    let audit = dir.join("audit.jsonl");
+    let s = start(emu, &state_args(dir, &audit), &dir.join("stderr.log")).await;
+    (audit, s)
+}
+
 fn state_args(dir: &Path, audit: &Path) -> Vec<String> {
     let mut args = vec![
         "--audit-log".to_string(),
@@ -277,13 +285,7 @@ async fn nothing_is_sent_when_the_audit_line_cannot_be_written() {
 async fn a_huge_argument_makes_a_capped_audit_line() {
     let emu = emulator().await;
     let dir = tempfile::tempdir().unwrap();
-    let audit = dir.path().join("audit.jsonl");
-    let s = start(
-        &emu,
-        &state_args(dir.path(), &audit),
-        &dir.path().join("stderr.log"),
-    )
-    .await;
+    let (audit, s) = start_in(&emu, dir.path()).await;
     // 6 MB (rmcp's client drops messages over 16 MB). pfrest allows `descr` 1024 characters
     // (the spec's maxLength, its LengthValidator): refused before anything is sent or
     // previewed, and the refusal's audit line holds a digest of the value, not the value.
@@ -461,13 +463,7 @@ async fn a_batch_undo_of_create_then_update_restores_the_original() {
 async fn an_over_long_query_is_refused_locally_and_leaves_the_breaker_closed() {
     let emu = emulator().await;
     let dir = tempfile::tempdir().unwrap();
-    let audit = dir.path().join("audit.jsonl");
-    let s = start(
-        &emu,
-        &state_args(dir.path(), &audit),
-        &dir.path().join("stderr.log"),
-    )
-    .await;
+    let (_audit, s) = start_in(&emu, dir.path()).await;
     let long = "a".repeat(70_000);
     emu.clear_requests();
     for args in [
