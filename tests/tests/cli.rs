@@ -432,6 +432,11 @@ fn settings_that_cannot_work_are_refused_at_start_without_showing_secrets() {
             ("PFSENSE_RATE_LIMIT", "write=0/min"),
             "a count of 0 would refuse every such change",
         ),
+        // It was raised to 1000 without a word.
+        (
+            ("PFSENSE_RESULT_BUDGET", "100"),
+            "PFSENSE_RESULT_BUDGET is `100`",
+        ),
     ];
     for (setting, expected) in cases {
         let mut env = base.to_vec();

@@ -315,7 +315,7 @@ fn build_server_with(
         banner: None,
         safety: guards.options.clone(),
         tool_mode: cli.tool_mode,
-        result_budget_tokens: cli.result_budget.max(1000),
+        result_budget_tokens: usize::try_from(cli.result_budget).unwrap_or(usize::MAX),
     };
     if cli.target.sandbox {
         eprintln!("pfsense-mcp: {}", crate::sandbox::BANNER);

@@ -68,10 +68,15 @@ pub struct ServeArgs {
     /// clients that search their tools themselves, such as Claude Code).
     #[arg(long, env = "PFSENSE_TOOL_MODE", value_enum, default_value_t = crate::discovery::ToolMode::Compact)]
     pub tool_mode: crate::discovery::ToolMode,
-    /// Largest tool result in tokens; larger results are cut with a note on how to narrow them
-    /// (Claude Code refuses results over 25,000 tokens by default).
-    #[arg(long, env = "PFSENSE_RESULT_BUDGET", default_value_t = crate::bounds::DEFAULT_BUDGET_TOKENS)]
-    pub result_budget: usize,
+    /// Largest tool result in tokens, at least 1000; larger results are cut with a note on how
+    /// to narrow them (Claude Code refuses results over 25,000 tokens by default).
+    #[arg(
+        long,
+        env = "PFSENSE_RESULT_BUDGET",
+        default_value_t = crate::bounds::DEFAULT_BUDGET_TOKENS as u64,
+        value_parser = clap::value_parser!(u64).range(1000..)
+    )]
+    pub result_budget: u64,
 }
 
 // Which firewall(s): the sandbox, a config file, or the connection flags.
