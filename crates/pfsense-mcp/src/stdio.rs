@@ -27,12 +27,6 @@ fn parse_error(why: &str) -> String {
     .to_string()
 }
 
-/// Why `line` is not one JSON value, if it is not.
-#[cfg(test)]
-fn not_json(line: &[u8]) -> Option<String> {
-    read(line).err()
-}
-
 /// `line` as one JSON value, or why it is not one.
 fn read(line: &[u8]) -> Result<Value, String> {
     // Into a `Value`: that also applies serde_json's nesting limit (128), which skipping the
@@ -226,16 +220,16 @@ mod tests {
 
     #[test]
     fn lines_that_are_not_json_are_named() {
-        assert!(not_json(br#"{"jsonrpc":"2.0","id":1,"method":"ping"}"#).is_none());
+        assert!(read(br#"{"jsonrpc":"2.0","id":1,"method":"ping"}"#).is_ok());
         assert!(
-            not_json(b"42").is_none(),
-            "JSON, if no JSON-RPC: rmcp answers it"
+            read(b"42").is_ok(),
+            "JSON, if no JSON-RPC: `invalid_request` answers it"
         );
-        assert!(not_json(b"hello").is_some());
+        assert!(read(b"hello").is_err());
         let deep = format!("{}{}", "[".repeat(200), "]".repeat(200));
         assert!(
-            not_json(deep.as_bytes())
-                .unwrap()
+            read(deep.as_bytes())
+                .unwrap_err()
                 .contains("recursion limit")
         );
         let v: serde_json::Value = serde_json::from_str(&parse_error("x")).unwrap();
