@@ -11,7 +11,7 @@ use crate::catalog::ToolDef;
 use crate::client::AuthMethod;
 use crate::client::Client;
 use crate::safety::SafetyOptions;
-use crate::spec::Method;
+use crate::spec::{Method, PathKind};
 use pfsense_firewall::api_gate::{self, ApiClient, Gate};
 use pfsense_firewall::guard::{ChangeOp, ObjectKind};
 use pfsense_firewall::{Change, GuardDecision, ServerPath};
@@ -149,6 +149,7 @@ async fn steps_refusal_unboxed(
     let mut changes = Vec::new();
     let mut access_changes = Vec::new();
     let mut settings_changes = Vec::new();
+    let mut access_list_tool = None;
     for (def, args) in calls {
         if def.path == REST_API_SETTINGS && def.method != Method::Get {
             settings_changes.push(*args);
@@ -169,6 +170,7 @@ async fn steps_refusal_unboxed(
             }
         }
         if change.kind == ObjectKind::ApiAccessEntry {
+            access_list_tool = crate::safety::state::sibling(def, PathKind::Plural, Method::Get);
             access_changes.push(change);
         } else {
             changes.push(change);
@@ -192,7 +194,15 @@ async fn steps_refusal_unboxed(
     };
     let tools: Vec<&str> = calls.iter().map(|(d, _)| d.name).collect();
     if !settings_changes.is_empty() || !access_changes.is_empty() {
-        let gate = gate_refusal(client, &model, &path, &settings_changes, &access_changes).await;
+        let gate = gate_refusal(
+            client,
+            &model,
+            &path,
+            &settings_changes,
+            &access_changes,
+            access_list_tool,
+        )
+        .await;
         match gate {
             Gate::Refused(reason) => {
                 return Some(format!(
@@ -229,6 +239,7 @@ async fn gate_refusal(
     path: &ServerPath,
     settings_changes: &[&Value],
     access_changes: &[Change],
+    access_list_tool: Option<&ToolDef>,
 ) -> Gate {
     let me = ApiClient {
         source: path.source,
@@ -250,10 +261,7 @@ async fn gate_refusal(
     if access_changes.is_empty() {
         return Gate::Allowed;
     }
-    let Some(list_tool) = crate::catalog::TOOLS
-        .iter()
-        .find(|t| t.method == Method::Get && t.path == "/api/v2/system/restapi/access_list")
-    else {
+    let Some(list_tool) = access_list_tool else {
         return Gate::Unknown("this build has no tool that reads the access list".into());
     };
     let before = match crate::safety::state::read(client, list_tool, json!({})).await {
