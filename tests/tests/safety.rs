@@ -1667,3 +1667,68 @@ async fn undo_of_an_object_holding_a_returned_secret() {
     );
     s.close().await;
 }
+
+/// Previews and our own tools are held to `--result-budget` like reads: a preview of a PUT of
+/// 300 aliases keeps what it takes to confirm (`fingerprint`, `next`, the method and path) with
+/// the body and current state cut to notes, and confirming it sends the whole body.
+#[tokio::test]
+async fn previews_and_own_tools_are_held_to_the_result_budget_and_the_whole_request_is_sent() {
+    let emu = emulator().await;
+    let dir = tempfile::tempdir().unwrap();
+    let s = start(&emu, dir.path(), &["--result-budget", "1000"], no_human()).await;
+    let objects: Vec<Value> = (0..300).map(|i| alias(&format!("budget_{i}"))).collect();
+    let args = json!({"objects": objects});
+    let r = s
+        .call("pfsense_replace_firewall_aliases", args.clone())
+        .await;
+    let preview = tests::mcp::structured(&r);
+    assert_eq!(preview["preview"], true, "{}", text(&r));
+    // 1000 tokens are about 4000 characters; a cut note's words may go a little over.
+    let sizes = (text(&r).len(), preview.to_string().len());
+    assert!(sizes.0 < 4500 && sizes.1 < 4500, "{sizes:?}");
+    assert_eq!(preview["request"]["method"], "PUT");
+    assert_eq!(preview["request"]["path"], "/api/v2/firewall/aliases");
+    assert_eq!(preview["request"]["body"]["truncated"], true, "{preview}");
+    let fingerprint = preview["fingerprint"].as_str().unwrap().to_string();
+    assert!(
+        text(&r).contains("characters cut to fit the result budget")
+            && text(&r).contains(&format!("expect_state: \"{fingerprint}\"")),
+        "{}",
+        text(&r)
+    );
+    // The same call confirmed sends all 300 objects.
+    let r = s
+        .call(
+            "pfsense_replace_firewall_aliases",
+            with(args, json!({"confirm": true, "expect_state": fingerprint})),
+        )
+        .await;
+    assert!(!r.is_error.unwrap_or(false), "{}", text(&r));
+    assert!(text(&r).len() < 4500, "{}", text(&r).len());
+    let put = emu
+        .requests()
+        .into_iter()
+        .find(|q| q.method == "PUT" && q.path == "/api/v2/firewall/aliases")
+        .expect("the PUT was sent");
+    let sent: Value = serde_json::from_str(&put.body).unwrap();
+    assert_eq!(sent.as_array().map(Vec::len), Some(300));
+    assert_eq!(sent[299]["name"], "budget_299");
+    // Our own tools: the security audit of this configuration (300 aliases), and a tool's
+    // full schema (HAProxy backends: 17 KB of JSON), whose leading fields are kept.
+    let r = s.call("pfsense_security_audit", json!({})).await;
+    assert!(text(&r).len() < 4500, "{}", text(&r).len());
+    assert!(tests::mcp::structured(&r).to_string().len() < 4500);
+    let r = s
+        .call(
+            "pfsense_describe_tool",
+            json!({"name": "pfsense_create_services_haproxy_backend"}),
+        )
+        .await;
+    let described = tests::mcp::structured(&r);
+    assert!(text(&r).len() < 4500 && described.to_string().len() < 4500);
+    assert_eq!(described["apply_tool"], "pfsense_services_haproxy_apply");
+    let properties = &described["input_schema"]["properties"];
+    assert_eq!(properties["name"]["type"], "string", "{described}");
+    assert_eq!(properties["…"]["truncated"], true, "{described}");
+    s.close().await;
+}

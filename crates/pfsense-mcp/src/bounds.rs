@@ -278,10 +278,7 @@ fn fit_value(data: Value, budget_chars: usize) -> (Value, String) {
     if text.len() <= budget_chars {
         return (data, text);
     }
-    let mut end = budget_chars.min(text.len());
-    while !text.is_char_boundary(end) {
-        end -= 1;
-    }
+    let end = floor_char_boundary(&text, budget_chars);
     let note = json!({
         "truncated": true,
         "size_chars": text.len(),
@@ -290,6 +287,185 @@ fn fit_value(data: Value, budget_chars: usize) -> (Value, String) {
     });
     let text = note.to_string();
     (note, text)
+}
+
+/// Characters a cut text or value keeps at least, so that what is shown still says something.
+const SHOWN_AT_LEAST: usize = 200;
+
+/// Any other result held to the budget: a preview of a large body, a write's long answer, an
+/// operator tool's report (Claude Code refuses a result over 25,000 tokens whole). The largest
+/// parts of the structured result become notes with their start, small fields such as `next`
+/// and `fingerprint` are kept, and the text keeps its head and its end (where a preview says
+/// how to execute). Nothing changes when the result fits; what is sent on a confirmed call is
+/// the whole request either way.
+pub fn fit_result(result: &mut rmcp::model::CallToolResult, budget_tokens: usize) {
+    let budget_chars = budget_tokens.saturating_mul(CHARS_PER_TOKEN);
+    if let Some(structured) = result.structured_content.as_mut() {
+        fit_in_place(structured, budget_chars);
+    }
+    for block in &mut result.content {
+        let cut = block
+            .as_text()
+            .filter(|t| t.text.len() > budget_chars)
+            .map(|t| cut_middle(&t.text, budget_chars));
+        if let Some(cut) = cut {
+            *block = rmcp::model::ContentBlock::text(cut);
+        }
+    }
+}
+
+/// A cut value's note is about this long (its words, its size and the start it shows): values
+/// no longer than this are never cut, so a cut always makes the result smaller.
+const NOTE_CHARS: usize = 2 * SHOWN_AT_LEAST + 150;
+
+/// Shrink `value` to about `target` characters of JSON: an object with several fields gives
+/// up its largest field's excess first; anything else becomes a note with its start.
+fn fit_in_place(value: &mut Value, target: usize) {
+    let Value::Object(map) = value else {
+        if json_len(value) > target.max(NOTE_CHARS) {
+            *value = cut_note(value, target);
+        }
+        return;
+    };
+    if map.len() <= 1 || is_cut(map) {
+        if json_len(value) > target.max(NOTE_CHARS) {
+            *value = cut_note(value, target);
+        }
+        return;
+    }
+    // Fields that could not be made smaller.
+    let mut settled: Vec<String> = Vec::new();
+    // Each round makes a field smaller or settles it: the loop ends.
+    loop {
+        let size = json_len(map);
+        if size <= target {
+            return;
+        }
+        let largest = map
+            .iter()
+            .filter(|(k, v)| !v.as_object().is_some_and(is_cut) && !settled.contains(k))
+            .map(|(k, v)| (k.clone(), json_len(v)))
+            .max_by_key(|(_, n)| *n);
+        let Some((key, child)) = largest.filter(|(_, n)| *n > NOTE_CHARS) else {
+            // No field is worth cutting alone: many small fields keep the leading ones (a
+            // little over the target is left as it is, such as a request whose body was cut).
+            if size > target + NOTE_CHARS {
+                keep_leading_fields(map, target);
+            }
+            return;
+        };
+        let child_target = target.saturating_sub(size - child).max(NOTE_CHARS);
+        let Some(v) = map.get_mut(&key) else { return };
+        fit_in_place(v, child_target);
+        if json_len(v) >= child {
+            settled.push(key);
+        }
+    }
+}
+
+/// Keep the fields of `map` that fit in `target` characters, in order, and say how many went.
+fn keep_leading_fields(map: &mut Map<String, Value>, target: usize) {
+    // Room for the note that replaces the rest.
+    let mut room = target.saturating_sub(150);
+    let mut kept = 0;
+    for (k, v) in map.iter() {
+        let field = k.len() + json_len(v) + 4;
+        if field > room {
+            break;
+        }
+        room -= field;
+        kept += 1;
+    }
+    let cut = map.len() - kept;
+    let mut index = 0;
+    map.retain(|_, _| {
+        index += 1;
+        index <= kept
+    });
+    map.insert(
+        "…".into(),
+        json!({
+            "truncated": true,
+            "fields_cut": cut,
+            "note": "Cut to fit the result budget (--result-budget): the fields before this one are shown.",
+        }),
+    );
+}
+
+/// Whether `object` is the note of a cut value.
+fn is_cut(object: &Map<String, Value>) -> bool {
+    object.get("truncated") == Some(&Value::Bool(true))
+}
+
+/// A value too large to show: its size and the start of its JSON.
+fn cut_note(value: &Value, target: usize) -> Value {
+    let text = value.to_string();
+    // The note's own words take about 150 characters of the target; the start is measured
+    // as written, escapes included (JSON in a JSON string escapes every quote).
+    let room = target.saturating_sub(150).max(SHOWN_AT_LEAST);
+    json!({
+        "truncated": true,
+        "size_chars": text.len(),
+        "note": "Cut to fit the result budget (--result-budget); this is the start of it.",
+        "start": &text[..escaped_prefix(&text, room)],
+    })
+}
+
+/// The longest prefix of `text` whose JSON string form (quotes and escapes) fits in `room`.
+fn escaped_prefix(text: &str, room: usize) -> usize {
+    let mut used = 2;
+    for (i, c) in text.char_indices() {
+        used += match c {
+            '"' | '\\' | '\n' | '\r' | '\t' | '\u{8}' | '\u{c}' => 2,
+            c if (c as u32) < 0x20 => 6,
+            c => c.len_utf8(),
+        };
+        if used > room {
+            return i;
+        }
+    }
+    text.len()
+}
+
+/// `text` with its middle cut out to fit `budget` characters, saying how much went.
+fn cut_middle(text: &str, budget: usize) -> String {
+    let head = floor_char_boundary(text, budget * 2 / 3);
+    let mut tail = text.len() - budget / 3;
+    while !text.is_char_boundary(tail) {
+        tail += 1;
+    }
+    format!(
+        "{}\n[… {} characters cut to fit the result budget (--result-budget); cut parts of the structured result are marked `truncated` …]\n{}",
+        &text[..head],
+        tail - head,
+        &text[tail..]
+    )
+}
+
+fn floor_char_boundary(text: &str, at: usize) -> usize {
+    let mut end = at.min(text.len());
+    while !text.is_char_boundary(end) {
+        end -= 1;
+    }
+    end
+}
+
+/// The length of `value`'s compact JSON, without writing it.
+fn json_len<T: serde::Serialize + ?Sized>(value: &T) -> usize {
+    struct Counter(usize);
+    impl std::io::Write for Counter {
+        fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+            self.0 += buf.len();
+            Ok(buf.len())
+        }
+        fn flush(&mut self) -> std::io::Result<()> {
+            Ok(())
+        }
+    }
+    let mut counter = Counter(0);
+    // Writing to a counter cannot fail.
+    let _ = serde_json::to_writer(&mut counter, value);
+    counter.0
 }
 
 #[cfg(test)]
@@ -384,5 +560,80 @@ mod tests {
         assert_eq!(text, data.to_string());
         let Shaped { data, text, .. } = shape(&Paging::default(), big.clone(), 10_000);
         assert_eq!((data, text), (big.clone(), big.to_string()));
+    }
+    fn preview_like(objects: usize) -> Value {
+        let body: Vec<Value> = (0..objects)
+            .map(|i| json!({"name": format!("alias{i}"), "type": "host", "address": ["192.0.2.1"]}))
+            .collect();
+        json!({
+            "preview": true,
+            "tool": "pfsense_replace_firewall_aliases",
+            "request": {"method": "PUT", "path": "/api/v2/firewall/aliases", "body": body},
+            "current": body,
+            "fingerprint": "sha256:abc",
+            "next": "call again with the same arguments plus confirm: true",
+        })
+    }
+
+    fn result_of(text: String, structured: Value) -> rmcp::model::CallToolResult {
+        let mut r =
+            rmcp::model::CallToolResult::success(vec![rmcp::model::ContentBlock::text(text)]);
+        r.structured_content = Some(structured);
+        r
+    }
+
+    #[test]
+    fn a_large_result_keeps_its_small_fields_and_the_ends_of_its_text() {
+        let structured = preview_like(500);
+        let text = format!(
+            "Preview only. Body: {}. To execute, call again.",
+            structured["request"]["body"]
+        );
+        let mut r = result_of(text.clone(), structured);
+        fit_result(&mut r, 1000);
+        let s = r.structured_content.as_ref().unwrap();
+        // 1000 tokens are 4000 characters; the notes' own words may go a little over.
+        assert!(json_len(s) <= 4000 + 400, "{}", json_len(s));
+        assert_eq!(s["fingerprint"], "sha256:abc");
+        assert_eq!(
+            s["next"],
+            "call again with the same arguments plus confirm: true"
+        );
+        assert_eq!(s["request"]["method"], "PUT");
+        assert_eq!(s["request"]["path"], "/api/v2/firewall/aliases");
+        assert_eq!(s["current"]["truncated"], true, "{s}");
+        assert_eq!(s["request"]["body"]["truncated"], true, "{s}");
+        let t = &r.content[0].as_text().unwrap().text;
+        assert!(t.len() < 4300, "{}", t.len());
+        assert!(t.starts_with("Preview only. Body: [{"), "{t}");
+        assert!(t.ends_with("To execute, call again."), "{t}");
+        assert!(t.contains("characters cut to fit the result budget"), "{t}");
+    }
+
+    #[test]
+    fn a_result_that_fits_is_left_alone_and_many_small_fields_keep_the_leading_ones() {
+        let structured = preview_like(3);
+        let text = "short".to_string();
+        let mut r = result_of(text.clone(), structured.clone());
+        fit_result(&mut r, 1000);
+        assert_eq!(r.structured_content.as_ref(), Some(&structured));
+        assert_eq!(r.content[0].as_text().unwrap().text, text);
+        // An object of 2000 small fields: no field is worth cutting alone, the leading ones
+        // are kept.
+        let wide: Map<String, Value> = (0..2000).map(|i| (format!("k{i}"), json!(i))).collect();
+        let mut r = result_of(String::new(), json!({"tool": "x", "fields": wide}));
+        fit_result(&mut r, 1000);
+        let s = r.structured_content.unwrap();
+        assert!(json_len(&s) <= 4000, "{}", json_len(&s));
+        assert_eq!(s["tool"], "x");
+        assert_eq!(s["fields"]["k0"], 0);
+        let fields = s["fields"].as_object().unwrap();
+        let cut = fields["…"]["fields_cut"].as_u64().unwrap() as usize;
+        assert_eq!(fields.len() - 1 + cut, 2000, "{s}");
+        assert_eq!(fields.keys().last().map(String::as_str), Some("…"));
+        // Text in a multi-byte script is cut on character boundaries.
+        let mut r = result_of("é".repeat(10_000), json!({}));
+        fit_result(&mut r, 1000);
+        assert!(r.content[0].as_text().unwrap().text.len() < 4300);
     }
 }

@@ -542,7 +542,9 @@ impl PfSenseServer {
         ctx: &CallContext,
     ) -> Result<rmcp::model::CallToolResult, McpError> {
         if let Some(meta) = crate::meta::lookup(name) {
-            return Box::pin(self.call_meta(meta, args, ctx)).await;
+            let mut result = Box::pin(self.call_meta(meta, args, ctx)).await?;
+            crate::bounds::fit_result(&mut result, self.inner.options.result_budget_tokens);
+            return Ok(result);
         }
         let Some(def) = crate::catalog::tool(name) else {
             let message = format!("unknown tool `{name}`: tools/list shows the available tools");
@@ -940,7 +942,10 @@ impl PfSenseServer {
             refusals,
         };
         Ok(if def.is_mutation() {
-            Box::pin(run.mutate(self.inner.safety.as_ref())).await
+            // A preview of a large body or a write's long answer: held to the budget too.
+            let mut result = Box::pin(run.mutate(self.inner.safety.as_ref())).await;
+            crate::bounds::fit_result(&mut result, self.inner.options.result_budget_tokens);
+            result
         } else {
             run.read(self.inner.options.result_budget_tokens).await
         })
