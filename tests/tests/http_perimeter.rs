@@ -424,3 +424,43 @@ async fn an_address_that_keeps_guessing_tokens_is_locked_out() {
         server.stderr()
     );
 }
+
+/// `Accept: */*` (curl's and many libraries' default) accepts what MCP answers in: served like
+/// a client that names both types. `*/*;q=0` and a type MCP does not answer in get 406.
+#[tokio::test]
+async fn accept_any_is_served_and_accept_nothing_is_refused() {
+    let dir = tempfile::tempdir().unwrap();
+    let (server, alice, _) = start(dir.path(), &[]);
+    let raw = Raw::new(&server, &alice);
+    let init = json!({
+        "jsonrpc": "2.0", "id": 1, "method": "initialize",
+        "params": {
+            "protocolVersion": "2025-11-25",
+            "capabilities": {},
+            "clientInfo": {"name": "curl-like", "version": "0"}
+        }
+    });
+    // Only the Accept header the case names (the test client's own sends both types).
+    let post = |accept: &'static str| {
+        raw.http
+            .post(&raw.url)
+            .header("authorization", &raw.auth)
+            .header("content-type", "application/json")
+            .header("accept", accept)
+            .body(init.to_string())
+            .send()
+    };
+    let resp = post("*/*").await.unwrap();
+    assert_eq!(resp.status(), StatusCode::OK);
+    assert!(resp.headers().get(SESSION).is_some());
+    let body = resp.text().await.unwrap();
+    assert_eq!(
+        messages(&body)[0]["result"]["serverInfo"]["name"],
+        "pfsense-mcp",
+        "{body}"
+    );
+    for refused in ["*/*;q=0", "text/html"] {
+        let resp = post(refused).await.unwrap();
+        assert_eq!(resp.status(), StatusCode::NOT_ACCEPTABLE, "{refused}");
+    }
+}

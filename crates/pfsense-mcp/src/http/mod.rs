@@ -341,9 +341,40 @@ impl tower::Service<Request> for SharedMcp {
         std::task::Poll::Ready(Ok(()))
     }
 
-    fn call(&mut self, request: Request) -> Self::Future {
+    fn call(&mut self, mut request: Request) -> Self::Future {
+        accept_any_as_both(request.headers_mut());
         let mcp = self.0.clone();
         Box::pin(async move { Ok(mcp.handle(request).await.map(axum::body::Body::new)) })
+    }
+}
+
+/// The media types MCP requires a client to accept, which rmcp looks for by name.
+const JSON_AND_EVENT_STREAM: &str = "application/json, text/event-stream";
+
+/// `Accept: */*` (curl's default, many HTTP libraries') accepts both media types MCP answers
+/// in, but rmcp looks for both by name and answers 406: such a request is given them by name.
+/// A `*/*` with `q=0` accepts nothing and is left to be refused.
+fn accept_any_as_both(headers: &mut axum::http::HeaderMap) {
+    let any = headers
+        .get_all(axum::http::header::ACCEPT)
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .flat_map(|v| v.split(','))
+        .any(|range| {
+            let mut parts = range.split(';');
+            parts.next().map(str::trim) == Some("*/*")
+                && !parts.any(|p| {
+                    p.split_once('=').is_some_and(|(name, q)| {
+                        name.trim().eq_ignore_ascii_case("q")
+                            && q.trim().parse::<f32>().is_ok_and(|q| q == 0.0)
+                    })
+                })
+        });
+    if any {
+        headers.append(
+            axum::http::header::ACCEPT,
+            axum::http::HeaderValue::from_static(JSON_AND_EVENT_STREAM),
+        );
     }
 }
 
