@@ -8,6 +8,7 @@ use rmcp::model::{CallToolRequestParams, CallToolResult};
 use serde_json::{Value, json};
 use std::path::Path;
 use std::process::Command;
+use std::time::Duration;
 use tests::http::{HttpServer, connect, test_token};
 use tests::mcp::text;
 use tests::safety::{Human, HumanAnswer, Session, emulator, env_for};
@@ -486,4 +487,120 @@ async fn an_over_long_query_is_refused_locally_and_leaves_the_breaker_closed() {
     let health = s.ok("pfsense_health", json!({})).await;
     assert_eq!(health["breaker"]["state"], "closed", "{health}");
     s.close().await;
+}
+
+/// A streamable-HTTP POST of `message` in `session` (none: opening one), with the token.
+async fn post_raw(
+    server: &HttpServer,
+    token: &str,
+    session: Option<&str>,
+    message: Value,
+) -> reqwest::Response {
+    let mut r = tests::http::client()
+        .post(server.mcp_url())
+        .header("authorization", format!("Bearer {token}"))
+        .header("content-type", "application/json")
+        .header("accept", "application/json, text/event-stream")
+        .header("mcp-protocol-version", "2025-11-25");
+    if let Some(s) = session {
+        r = r.header("mcp-session-id", s);
+    }
+    r.body(message.to_string())
+        .send()
+        .await
+        .expect("the server answers")
+}
+
+/// The JSON-RPC messages of an SSE body.
+fn sse_messages(body: &str) -> Vec<Value> {
+    body.lines()
+        .filter_map(|l| l.strip_prefix("data:"))
+        .filter_map(|d| serde_json::from_str(d.trim()).ok())
+        .collect()
+}
+
+/// rmcp routes an answer to its HTTP request by the JSON-RPC id: a request reusing the id of
+/// one still being answered took its route, so the first request never got its answer. The
+/// reused id is refused with -32600 on its own HTTP response; the first request gets its own
+/// answer, and the id can be used again once it is answered.
+#[tokio::test]
+async fn a_request_reusing_the_id_of_one_in_flight_is_refused_and_the_first_is_answered() {
+    let emu = emulator().await;
+    // The first call's read takes 1.5 s.
+    emu.add_fault(
+        Fault::new(FaultAction::Delay)
+            .with_latency_ms(1500)
+            .on_path("/api/v2/system/version")
+            .times(1),
+    );
+    let dir = tempfile::tempdir().unwrap();
+    let token = test_token("ids");
+    let mut env = env_for(&emu);
+    env.push(("PFSENSE_HTTP_TOKEN".into(), token.clone()));
+    let env: Vec<(&str, &str)> = env.iter().map(|(k, v)| (k.as_str(), v.as_str())).collect();
+    let args = [
+        "--http",
+        "127.0.0.1:0",
+        "--audit-log",
+        "off",
+        "--journal",
+        "memory",
+    ];
+    let server = HttpServer::start(&args, &env, &dir.path().join("stderr.log"));
+    let init = json!({
+        "jsonrpc": "2.0", "id": 1, "method": "initialize",
+        "params": {"protocolVersion": "2025-11-25", "capabilities": {},
+                   "clientInfo": {"name": "ids", "version": "0"}}
+    });
+    let opened = post_raw(&server, &token, None, init).await;
+    let session = opened.headers()["mcp-session-id"]
+        .to_str()
+        .unwrap()
+        .to_string();
+    let _ = opened.text().await;
+    let initialized = json!({"jsonrpc": "2.0", "method": "notifications/initialized"});
+    let _ = post_raw(&server, &token, Some(&session), initialized).await;
+    let call = |tool: &str| {
+        json!({"jsonrpc": "2.0", "id": 7, "method": "tools/call",
+               "params": {"name": tool, "arguments": {}}})
+    };
+    let slow = post_raw(
+        &server,
+        &token,
+        Some(&session),
+        call("pfsense_get_system_version"),
+    );
+    let reused = async {
+        tokio::time::sleep(Duration::from_millis(400)).await;
+        post_raw(&server, &token, Some(&session), call(ALIASES)).await
+    };
+    let (slow, reused) = tokio::join!(slow, reused);
+    assert_eq!(reused.status(), reqwest::StatusCode::BAD_REQUEST);
+    let refusal: Value = reused.json().await.unwrap();
+    assert_eq!(refusal["error"]["code"], -32600, "{refusal}");
+    assert_eq!(refusal["id"], 7, "{refusal}");
+    assert!(
+        refusal["error"]["message"]
+            .as_str()
+            .unwrap()
+            .contains("still being answered"),
+        "{refusal}"
+    );
+    // The first request's own answer, on its own response.
+    let answers = sse_messages(&slow.text().await.unwrap());
+    let answer = answers.iter().find(|m| m["id"] == 7).expect("answered");
+    assert!(
+        answer["result"]["structuredContent"]["data"]["version"].is_string(),
+        "{answer}"
+    );
+    // Answered: the id is free again.
+    let again = post_raw(&server, &token, Some(&session), call(ALIASES)).await;
+    assert_eq!(again.status(), reqwest::StatusCode::OK);
+    let answers = sse_messages(&again.text().await.unwrap());
+    assert!(
+        answers
+            .iter()
+            .any(|m| m["id"] == 7 && m["result"]["structuredContent"]["data"].is_array()),
+        "{answers:?}"
+    );
 }

@@ -41,6 +41,11 @@ pub struct Sessions {
     /// The largest request body (`--max-body-bytes`): an initialize is read whole to see that
     /// it is one.
     max_body_bytes: usize,
+    /// The ids of the requests each session has in flight. rmcp routes a response to the
+    /// HTTP request by its JSON-RPC id: a second request with the id of one still being
+    /// answered took its route, so the first never got its answer and the second got the
+    /// first's. A reused id is refused instead.
+    in_flight: Mutex<std::collections::HashSet<(String, String)>>,
 }
 
 impl Sessions {
@@ -55,7 +60,24 @@ impl Sessions {
             manager,
             per_token,
             max_body_bytes,
+            in_flight: Mutex::new(Default::default()),
         }
+    }
+
+    fn in_flight(&self) -> std::sync::MutexGuard<'_, std::collections::HashSet<(String, String)>> {
+        self.in_flight.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    /// Hold `id` as in flight in `session`, or `None` when it already is.
+    fn hold(self: &Arc<Self>, session: &str, id: String) -> Option<HeldId> {
+        let key = (session.to_string(), id);
+        if !self.in_flight().insert(key.clone()) {
+            return None;
+        }
+        Some(HeldId {
+            sessions: self.clone(),
+            key,
+        })
     }
 
     fn owners(&self) -> std::sync::MutexGuard<'_, HashMap<String, Arc<str>>> {
@@ -91,6 +113,59 @@ impl Sessions {
         self.prune().await;
         self.owners().values().filter(|o| &***o == caller).count()
     }
+}
+
+/// A request id of a session in flight until its answer has been sent (or the client left).
+struct HeldId {
+    sessions: Arc<Sessions>,
+    key: (String, String),
+}
+
+impl Drop for HeldId {
+    fn drop(&mut self) {
+        self.sessions.in_flight().remove(&self.key);
+    }
+}
+
+/// The id of a JSON-RPC request (a message with a `method` and an `id`); `None` for
+/// notifications, responses, batches and anything unreadable (rmcp answers those).
+fn request_id(body: &[u8]) -> Option<String> {
+    #[derive(serde::Deserialize)]
+    struct Probe {
+        id: Option<serde_json::Value>,
+        method: Option<serde::de::IgnoredAny>,
+    }
+    let probe: Probe = serde_json::from_slice(body).ok()?;
+    probe.method?;
+    probe.id.filter(|id| !id.is_null()).map(|id| id.to_string())
+}
+
+/// 400 with the JSON-RPC error for a request whose id is that of one still being answered.
+fn id_in_use(id: &str) -> Response {
+    let id_value: serde_json::Value = serde_json::from_str(id).unwrap_or(serde_json::Value::Null);
+    let body = serde_json::json!({
+        "jsonrpc": "2.0",
+        "id": id_value,
+        "error": {
+            "code": -32600,
+            "message": format!("Invalid Request: id {id} is the id of a request of this session that is still being answered; give each request an id of its own"),
+        }
+    });
+    (
+        StatusCode::BAD_REQUEST,
+        [(header::CONTENT_TYPE, "application/json")],
+        body.to_string(),
+    )
+        .into_response()
+}
+
+fn too_large(max_body_bytes: usize) -> Response {
+    (
+        StatusCode::PAYLOAD_TOO_LARGE,
+        [(header::CONTENT_TYPE, "text/plain; charset=utf-8")],
+        format!("Payload Too Large: the body is over {max_body_bytes} bytes (--max-body-bytes)\n"),
+    )
+        .into_response()
 }
 
 /// A session being opened; its slot is given back when the initialize is answered (the new
@@ -157,11 +232,40 @@ pub async fn bind_to_token(
                 return no_such_session();
             }
             let closing = request.method() == Method::DELETE;
+            let mut request = request;
+            let mut held = None;
+            if request.method() == Method::POST {
+                let (parts, body) = request.into_parts();
+                let Ok(bytes) = axum::body::to_bytes(body, sessions.max_body_bytes).await else {
+                    return too_large(sessions.max_body_bytes);
+                };
+                if let Some(request_id) = request_id(&bytes) {
+                    match sessions.hold(&id, request_id.clone()) {
+                        Some(h) => held = Some(h),
+                        None => {
+                            tracing::debug!(caller = %caller, id = %request_id, "refused a request whose id is in flight");
+                            return id_in_use(&request_id);
+                        }
+                    }
+                }
+                request = Request::from_parts(parts, axum::body::Body::from(bytes));
+            }
             let response = next.run(request).await;
             if closing && response.status().is_success() {
                 sessions.owners().remove(&id);
             }
-            response
+            match held {
+                // The id stays in flight until the answer's stream has been sent.
+                Some(held) => {
+                    let (parts, body) = response.into_parts();
+                    let body = futures::StreamExt::map(body.into_data_stream(), move |chunk| {
+                        let _held = &held;
+                        chunk
+                    });
+                    Response::from_parts(parts, axum::body::Body::from_stream(body))
+                }
+                None => response,
+            }
         }
         None => {
             // Only an initialize opens a session: a sessionless request (2026-07-28) and
@@ -171,15 +275,7 @@ pub async fn bind_to_token(
             if request.method() == Method::POST {
                 let (parts, body) = request.into_parts();
                 let Ok(bytes) = axum::body::to_bytes(body, sessions.max_body_bytes).await else {
-                    return (
-                        StatusCode::PAYLOAD_TOO_LARGE,
-                        [(header::CONTENT_TYPE, "text/plain; charset=utf-8")],
-                        format!(
-                            "Payload Too Large: the body is over {} bytes (--max-body-bytes)\n",
-                            sessions.max_body_bytes
-                        ),
-                    )
-                        .into_response();
+                    return too_large(sessions.max_body_bytes);
                 };
                 if is_initialize(&bytes) {
                     match sessions.reserve(&caller).await {
