@@ -1732,3 +1732,66 @@ async fn previews_and_own_tools_are_held_to_the_result_budget_and_the_whole_requ
     assert_eq!(properties["…"]["truncated"], true, "{described}");
     s.close().await;
 }
+
+/// pfSense grants a group's privileges to its members: adding a user to `admins` (which holds
+/// `page-all`) is granting root, and needs --allow-dangerous like giving the user `page-all`.
+/// The guard reads the group's current state; keeping its members as they are is ordinary.
+#[tokio::test]
+async fn adding_a_member_to_a_root_equivalent_group_is_dangerous() {
+    let emu = emulator().await;
+    let dir = tempfile::tempdir().unwrap();
+    let s = start(&emu, dir.path(), &[], no_human()).await;
+    let created = s
+        .ok(
+            "pfsense_create_user",
+            confirmed(json!({"name": "bt_member", "password": "Pw-bt-member-1"})),
+        )
+        .await;
+    assert_eq!(created["data"]["name"], "bt_member", "{created}");
+    let groups = list(&s, "pfsense_list_user_groups").await;
+    let admins = groups
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|g| g["name"] == "admins")
+        .expect("the admins group")
+        .clone();
+    assert_eq!(admins["priv"], json!(["page-all"]), "{admins}");
+    emu.clear_requests();
+    let join = json!({"id": admins["id"], "member": ["admin", "bt_member"]});
+    for args in [join.clone(), confirmed(join.clone())] {
+        let r = s.call("pfsense_update_user_group", args).await;
+        assert!(is_error(&r), "{}", text(&r));
+        assert!(
+            text(&r).contains("`member`") && text(&r).contains("--allow-dangerous"),
+            "{}",
+            text(&r)
+        );
+    }
+    assert!(
+        emu.requests().iter().all(|q| q.method == "GET"),
+        "a refused call reached the firewall"
+    );
+    // The members it has, or a group without such privileges: ordinary changes.
+    let same = json!({"id": admins["id"], "member": ["admin"], "description": "Admins"});
+    let preview = s.ok("pfsense_update_user_group", same).await;
+    assert_eq!(preview["preview"], true, "{preview}");
+    let plain =
+        json!({"name": "bt_viewers", "priv": ["page-dashboard-all"], "member": ["bt_member"]});
+    let preview = s.ok("pfsense_create_user_group", plain).await;
+    assert_eq!(preview["preview"], true, "{preview}");
+    s.close().await;
+    // Allowed, it is previewed and sent like any change.
+    let s = start(&emu, dir.path(), &["--allow-dangerous"], no_human()).await;
+    let r = s.call("pfsense_update_user_group", confirmed(join)).await;
+    assert!(!is_error(&r), "{}", text(&r));
+    let groups = list(&s, "pfsense_list_user_groups").await;
+    let admins = groups
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|g| g["name"] == "admins")
+        .unwrap();
+    assert_eq!(admins["member"], json!(["admin", "bt_member"]), "{admins}");
+    s.close().await;
+}

@@ -630,7 +630,7 @@ mod tests {
         let fields = s["fields"].as_object().unwrap();
         let cut = fields["…"]["fields_cut"].as_u64().unwrap() as usize;
         assert_eq!(fields.len() - 1 + cut, 2000, "{s}");
-        assert_eq!(fields.keys().last().map(String::as_str), Some("…"));
+        assert_eq!(fields.keys().next_back().map(String::as_str), Some("…"));
         // Text in a multi-byte script is cut on character boundaries.
         let mut r = result_of("é".repeat(10_000), json!({}));
         fit_result(&mut r, 1000);

@@ -158,6 +158,7 @@ pub struct Run<'a> {
     pub firewall: &'a str,
     pub ctx: &'a CallContext,
     pub refusals: Refusals<'a>,
+    pub policy: &'a crate::policy::Policy,
 }
 
 impl Run<'_> {
@@ -198,6 +199,7 @@ impl Run<'_> {
             caller: &self.ctx.caller,
             human: &self.ctx.human,
             firewall: self.firewall,
+            policy: self.policy,
         };
         safety.mutate(&self.client, call).await
     }

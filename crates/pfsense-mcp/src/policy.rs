@@ -98,8 +98,20 @@ impl Policy {
     /// ordinary write dangerous (`tables::DANGEROUS_ARGUMENTS`, e.g. an ACME certificate
     /// whose actions run shell commands) need the permission dangerous tools need.
     pub fn argument_refusal(&self, def: &ToolDef, args: &serde_json::Value) -> Option<String> {
+        self.argument_refusal_at(def, args, None)
+    }
+
+    /// [`Policy::argument_refusal`] for a change whose target's `current` state has been read:
+    /// some arguments are dangerous only given it (a member added to a group that holds a
+    /// root-equivalent privilege).
+    pub fn argument_refusal_at(
+        &self,
+        def: &ToolDef,
+        args: &serde_json::Value,
+        current: Option<&serde_json::Value>,
+    ) -> Option<String> {
         let rel = def.path.strip_prefix(crate::spec::API_PREFIX)?;
-        let why = crate::spec::tables::argument_danger(rel, args)?;
+        let why = crate::spec::tables::argument_danger_at(rel, args, current)?;
         let refusal = self.refusal_for(Subject {
             risk: Risk::Dangerous,
             danger: Some(why),

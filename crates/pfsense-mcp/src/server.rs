@@ -940,6 +940,7 @@ impl PfSenseServer {
             firewall: &firewall,
             ctx,
             refusals,
+            policy: &self.member(index).firewall.policy,
         };
         Ok(if def.is_mutation() {
             // A preview of a large body or a write's long answer: held to the budget too.

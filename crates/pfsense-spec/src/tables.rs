@@ -152,6 +152,13 @@ pub enum DangerTest {
     OneOf(&'static [&'static str]),
     /// The field holds anything but an empty string or list.
     NotEmpty,
+    /// The field (a list of names) adds a name to an object whose `guard` field holds one of
+    /// `values`. The guard and the names already there are read from the arguments and, for
+    /// a change to an existing object, from its current state.
+    AddsMemberTo {
+        guard: &'static str,
+        values: &'static [&'static str],
+    },
 }
 
 /// The privileges pfSense itself marks as equivalent to root (`'warn' =>
@@ -196,6 +203,17 @@ pub const DANGEROUS_ARGUMENTS: &[DangerousArgument] = &[
         test: DangerTest::OneOf(ROOT_PRIVILEGES),
         why: "`priv` grants a privilege pfSense marks as equivalent to root (a shell, the command prompt, the file editor, a config restore, managing users or groups, …)",
     },
+    // UserGroup.member: pfSense grants a group's privileges to its members (`admins` holds
+    // `page-all`), so adding a user to such a group is granting them.
+    DangerousArgument {
+        path: "user/group",
+        field: "member",
+        test: DangerTest::AddsMemberTo {
+            guard: "priv",
+            values: ROOT_PRIVILEGES,
+        },
+        why: "`member` adds a user to a group holding a privilege pfSense marks as equivalent to root (`admins` holds `page-all`), which the user then has",
+    },
     // OpenVPNServer, OpenVPNClient and OpenVPNClientSpecificOverride: raw directives, which
     // pfSense guards as root-equivalent (page-openvpn-*-advanced).
     DangerousArgument {
@@ -221,15 +239,70 @@ pub const DANGEROUS_ARGUMENTS: &[DangerousArgument] = &[
 
 /// Why a call to `rel_path` with `args` is dangerous although its tool is not, if it is.
 pub fn argument_danger(rel_path: &str, args: &serde_json::Value) -> Option<&'static str> {
+    argument_danger_at(rel_path, args, None)
+}
+
+/// [`argument_danger`] for a change to an existing object whose `current` state is known
+/// (tests such as [`DangerTest::AddsMemberTo`] read it).
+pub fn argument_danger_at(
+    rel_path: &str,
+    args: &serde_json::Value,
+    current: Option<&serde_json::Value>,
+) -> Option<&'static str> {
     DANGEROUS_ARGUMENTS
         .iter()
         .filter(|d| prefix_matches(d.path, rel_path))
-        .find(|d| carries(args, d))
+        .find(|d| carries(args, d, current))
         .map(|d| d.why)
 }
 
-fn carries(value: &serde_json::Value, d: &DangerousArgument) -> bool {
+/// Whether `object` (the arguments for one object, or their part at one level of a PUT's
+/// `objects`) adds a member to an object guarded by one of `values`; `current` is the target's
+/// state, for the top level only.
+fn adds_member(
+    object: &serde_json::Map<String, serde_json::Value>,
+    field: &str,
+    guard: &str,
+    values: &[&str],
+    current: Option<&serde_json::Value>,
+) -> bool {
     use serde_json::Value;
+    let names = |v: Option<&Value>| -> Vec<String> {
+        match v {
+            Some(Value::Array(items)) => items
+                .iter()
+                .filter_map(Value::as_str)
+                .map(str::to_string)
+                .collect(),
+            Some(Value::String(s)) if !s.is_empty() => vec![s.clone()],
+            _ => Vec::new(),
+        }
+    };
+    let present = names(current.and_then(|c| c.get(field)));
+    let adds = names(object.get(field))
+        .iter()
+        .any(|n| !present.contains(n));
+    let guarded = |v: Option<&Value>| names(v).iter().any(|p| values.contains(&p.as_str()));
+    // The guard the object has after the change: the arguments' when they set it.
+    let guard_after = match object.get(guard) {
+        Some(v) => guarded(Some(v)),
+        None => guarded(current.and_then(|c| c.get(guard))),
+    };
+    adds && guard_after
+}
+
+fn carries(
+    value: &serde_json::Value,
+    d: &DangerousArgument,
+    current: Option<&serde_json::Value>,
+) -> bool {
+    use serde_json::Value;
+    if let (DangerTest::AddsMemberTo { guard, values }, Value::Object(m)) = (&d.test, value)
+        && m.contains_key(d.field)
+        && adds_member(m, d.field, guard, values, current)
+    {
+        return true;
+    }
     let dangerous = |v: &Value| match &d.test {
         DangerTest::EntryWith { field, values } => v.as_array().is_some_and(|entries| {
             entries.iter().any(|e| {
@@ -253,12 +326,15 @@ fn carries(value: &serde_json::Value, d: &DangerousArgument) -> bool {
             Value::Null => false,
             _ => true,
         },
+        // Judged on the object holding the field, above.
+        DangerTest::AddsMemberTo { .. } => false,
     };
+    // Nested objects (a PUT's `objects`) carry their own state: the target's is not theirs.
     match value {
         Value::Object(m) => m
             .iter()
-            .any(|(k, v)| (k == d.field && dangerous(v)) || carries(v, d)),
-        Value::Array(a) => a.iter().any(|v| carries(v, d)),
+            .any(|(k, v)| (k == d.field && dangerous(v)) || carries(v, d, None)),
+        Value::Array(a) => a.iter().any(|v| carries(v, d, None)),
         _ => false,
     }
 }

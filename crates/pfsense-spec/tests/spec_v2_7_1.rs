@@ -426,6 +426,38 @@ fn verbs_and_risk() {
     assert!(tables::argument_danger("user", &user(json!(["user-shell-access"]))).is_some());
     assert!(tables::argument_danger("user/group", &user(json!(["page-all"]))).is_some());
     assert!(tables::argument_danger("user", &user(json!(["page-dashboard-all"]))).is_none());
+    // A member added to a group holding a root-equivalent privilege, read from the arguments
+    // or the group's current state; the members it already has are no addition.
+    let admins = json!({"name": "admins", "member": ["admin"], "priv": ["page-all"]});
+    let viewers = json!({"name": "viewers", "member": [], "priv": ["page-dashboard-all"]});
+    let join = json!({"id": 1, "member": ["admin", "bob"]});
+    let at = |args: &Value, current: Option<&Value>| {
+        tables::argument_danger_at("user/group", args, current).is_some()
+    };
+    assert!(at(&join, Some(&admins)));
+    assert!(!at(&join, Some(&viewers)));
+    assert!(!at(&json!({"id": 1, "member": ["admin"]}), Some(&admins)));
+    assert!(at(
+        &json!({"id": 1, "member": ["admin", "bob"], "priv": ["page-all"]}),
+        Some(&viewers)
+    ));
+    assert!(!at(
+        &json!({"id": 1, "member": ["admin", "bob"], "priv": []}),
+        Some(&admins)
+    ));
+    assert!(at(
+        &json!({"name": "g", "member": ["bob"], "priv": ["page-system-usermanager"]}),
+        None
+    ));
+    // A PUT of every group judges each against nothing: a root group's members are added.
+    assert!(
+        tables::argument_danger_at("user/groups", &json!({"objects": [admins.clone()]}), None)
+            .is_some()
+    );
+    assert!(
+        tables::argument_danger_at("user/groups", &json!({"objects": [viewers.clone()]}), None)
+            .is_none()
+    );
     let openvpn = |opts: Value| json!({"custom_options": opts});
     assert!(
         tables::argument_danger("vpn/openvpn/server", &openvpn(json!(["up /bin/sh"]))).is_some()

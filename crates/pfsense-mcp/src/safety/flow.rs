@@ -30,6 +30,8 @@ pub struct Call<'a> {
     pub human: &'a elicit::Human,
     /// The firewall's name (`default` without a config file) for the audit log and the journal.
     pub firewall: &'a str,
+    /// The firewall's policy, for arguments that are dangerous given the target's state.
+    pub policy: &'a crate::policy::Policy,
 }
 
 impl Call<'_> {
@@ -233,6 +235,13 @@ impl Safety {
         let kind = ChangeKind::of(def);
         self.settle(client, call.firewall).await;
         let seen = Observed::read(client, &call, kind).await;
+        if let Some(current) = &seen.current
+            && let Some(refusal) = call
+                .policy
+                .argument_refusal_at(def, call.args, Some(current))
+        {
+            return self.refuse(&call, refusal);
+        }
         if !call.confirmed {
             return self.preview(client, &call, kind, &seen).await;
         }
