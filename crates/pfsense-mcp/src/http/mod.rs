@@ -250,9 +250,10 @@ pub async fn serve(server: PfSenseServer, args: &HttpArgs, checked: Checked) -> 
     }
 
     let sessions = CancellationToken::new();
-    // A call whose handler sends nothing before its result is answered as one JSON body
-    // instead of an event stream (rmcp falls back to the stream when a notification or
-    // request comes first): no stream framing or chunked encoding per call.
+    // A sessionless call (2026-07-28) whose handler sends nothing before its result is
+    // answered as one JSON body instead of an event stream (rmcp falls back to the stream when
+    // a notification or request comes first): no stream framing per call. Within a session
+    // (2025-11-25) rmcp always answers with an event stream, whatever this says.
     let config = StreamableHttpServerConfig::default()
         .with_json_response(true)
         .with_allowed_hosts(hosts)
