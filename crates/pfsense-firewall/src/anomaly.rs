@@ -620,13 +620,17 @@ impl FirewallModel {
                 .and_then(|v| v.get("tcp_flags_any"))
                 .and_then(Value::as_bool)
                 .unwrap_or(false);
-            (flags_any || text("tcp_flags_set").is_some() || text("tcp_flags_out_of").is_some())
-                .then(|| {
-                    format!(
-                        "rule #{} matches TCP flags, which this analysis does not model",
-                        r.position
-                    )
-                })
+            // pfSense writes flags for protocol `tcp` only (model.rs, `Rule::tcp_flags`).
+            (r.protocol.as_deref() == Some("tcp")
+                && (flags_any
+                    || text("tcp_flags_set").is_some()
+                    || text("tcp_flags_out_of").is_some()))
+            .then(|| {
+                format!(
+                    "rule #{} matches TCP flags, which this analysis does not model",
+                    r.position
+                )
+            })
         };
         let n = self.interfaces.len() as u128;
         let ifaces = if r.floating

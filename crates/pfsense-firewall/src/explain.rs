@@ -367,6 +367,7 @@ impl FirewallModel {
         q: &Query,
         iface: &str,
         unknowns: &mut Vec<String>,
+        maybe_forwarded: &mut bool,
     ) -> Option<(&PortForward, IpAddr, Option<u16>)> {
         for pf in self
             .port_forwards
@@ -393,6 +394,7 @@ impl FirewallModel {
                         "port forward #{} ({}) may apply: {r}",
                         pf.position, pf.descr
                     ));
+                    *maybe_forwarded = true;
                     continue;
                 }
                 Tri::Yes => {}
@@ -487,8 +489,12 @@ impl FirewallModel {
         let src = q.src;
         let (mut dst, mut dport) = (q.dst, q.dst_port);
         let mut translation = None;
+        // A forward that may apply sends the packet elsewhere (or passes it, `rdr pass`): the
+        // rules below then decide nothing for certain.
+        let mut maybe_forwarded = false;
         if q.direction == Direction::In
-            && let Some((pf, new_dst, new_port)) = self.port_forward_for(q, &id, &mut unknowns)
+            && let Some((pf, new_dst, new_port)) =
+                self.port_forward_for(q, &id, &mut unknowns, &mut maybe_forwarded)
         {
             let assoc = self
                 .associated_rule(pf)
@@ -514,10 +520,19 @@ impl FirewallModel {
                     position: Some(pf.position),
                     interface: Some(id.clone()),
                 };
+                let could_also_be = if maybe_forwarded {
+                    vec![Action::Block]
+                } else {
+                    Vec::new()
+                };
                 return Ok(Explanation {
-                    verdict: Verdict::Pass,
+                    verdict: if maybe_forwarded {
+                        Verdict::Unknown
+                    } else {
+                        Verdict::Pass
+                    },
                     decided_by: rule.clone(),
-                    could_also_be: Vec::new(),
+                    could_also_be,
                     interface: id,
                     translation,
                     path: vec![Step {
@@ -763,6 +778,15 @@ impl FirewallModel {
                 if c.action != decided_by.action && !could_also_be.contains(&c.action) {
                     could_also_be.push(c.action);
                 }
+            }
+        }
+        if maybe_forwarded {
+            let other = match decided_by.action {
+                Action::Pass => Action::Block,
+                Action::Block | Action::Reject => Action::Pass,
+            };
+            if !could_also_be.contains(&other) {
+                could_also_be.push(other);
             }
         }
         let verdict = if could_also_be.is_empty() {

@@ -767,7 +767,7 @@ impl FirewallModel {
             disabled: flag(r, "disabled") || !action_known,
             action,
             ipprotocol,
-            protocol,
+            protocol: protocol.clone(),
             icmptypes: string_list(r, "icmptype")
                 .into_iter()
                 .filter(|t| t != "any")
@@ -790,7 +790,13 @@ impl FirewallModel {
                     .into_iter()
                     .map(|f| f.to_ascii_lowercase())
                     .collect();
-                (!flag(r, "tcp_flags_any") && !out_of.is_empty()).then_some((set, out_of))
+                // pfSense writes `flags` only for protocol `tcp` (filter.inc,
+                // `filter_generate_user_rule`): on `tcp/udp` or no protocol the REST API keeps
+                // the fields, but the rule matches every packet.
+                (protocol.as_deref() == Some("tcp")
+                    && !flag(r, "tcp_flags_any")
+                    && !out_of.is_empty())
+                .then_some((set, out_of))
             },
         }
     }

@@ -781,3 +781,71 @@ fn a_dhcp_interface_takes_its_subnet_from_the_status_netmask() {
             .contains(&"10.0.2.2".parse::<std::net::IpAddr>().unwrap())
     );
 }
+
+#[test]
+fn tcp_flags_count_on_tcp_rules_only() {
+    // pfSense writes `flags …` only when the protocol is `tcp` (filter.inc,
+    // filter_generate_user_rule); the REST API keeps the fields on `tcp/udp` or no protocol,
+    // where the rule matches every packet. A floating quick block of WAN:443 with flags A/SA:
+    let block = |protocol: Option<&str>| {
+        let mut rule = json!({"type": "block", "interface": ["wan"], "floating": true, "quick": true,
+            "direction": "in", "ipprotocol": "inet", "source": "any", "destination": "wan:ip",
+            "destination_port": "443", "tcp_flags_set": ["ack"], "tcp_flags_out_of": ["syn", "ack"],
+            "descr": "flagged block"});
+        if let Some(p) = protocol {
+            rule["protocol"] = json!(p);
+        }
+        Change {
+            kind: ObjectKind::Rule,
+            op: ChangeOp::Create,
+            id: None,
+            object: rule,
+        }
+    };
+    // On `tcp` a new connection's SYN does not carry ACK: the rule does not match it.
+    let r = check_lockout(&model(), &block(Some("tcp")), &remote_admin());
+    assert_eq!(r.decision, GuardDecision::Allowed, "{r:#?}");
+    // On `tcp/udp` the flags are not written: the rule blocks the server's path.
+    let r = check_lockout(&model(), &block(Some("tcp/udp")), &remote_admin());
+    assert_eq!(r.decision, GuardDecision::Refused, "{r:#?}");
+    assert!(r.reason.contains("flagged block"), "{}", r.reason);
+    // With no protocol (a pfSense rule matching every protocol) too. Only port-less, as the API
+    // takes ports with tcp/udp only: to the WAN address, any port.
+    let mut any = block(None);
+    any.object
+        .as_object_mut()
+        .unwrap()
+        .remove("destination_port");
+    let r = check_lockout(&model(), &any, &remote_admin());
+    assert_eq!(r.decision, GuardDecision::Refused, "{r:#?}");
+}
+
+#[test]
+fn a_port_forward_that_may_apply_leaves_the_verdict_open() {
+    // A forward from the URL table `bad_hosts` (contents unknown) of WAN:8443 to a DMZ host
+    // with `rdr pass`: whether 8.8.8.8's connection is forwarded (and passed) cannot be known,
+    // so the default deny that decides otherwise is not the answer.
+    let mut with_forward = input();
+    with_forward.port_forwards.as_array_mut().unwrap().insert(
+        0,
+        json!({"interface": "wan", "ipprotocol": "inet", "protocol": "tcp", "source": "bad_hosts",
+               "destination": "wan:ip", "destination_port": "8443", "target": "10.0.10.50",
+               "local_port": "443", "descr": "from the list", "associated_rule_id": "pass"}),
+    );
+    let m = FirewallModel::from_api(&with_forward);
+    let e = m
+        .explain(&q("wan", "tcp", "8.8.8.8", "81.2.69.142", Some(8443)))
+        .unwrap();
+    assert_eq!(e.verdict, Verdict::Unknown, "{e:#?}");
+    assert_eq!(e.could_also_be, vec![Action::Pass]);
+    assert!(
+        e.unknowns.iter().any(|u| u.contains("from the list")),
+        "{:?}",
+        e.unknowns
+    );
+    // Another port: the forward does not apply, the default deny decides.
+    let e = m
+        .explain(&q("wan", "tcp", "8.8.8.8", "81.2.69.142", Some(8444)))
+        .unwrap();
+    assert_eq!(e.verdict, Verdict::Block);
+}
