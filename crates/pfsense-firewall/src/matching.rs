@@ -164,7 +164,9 @@ impl FirewallModel {
         if ip.is_loopback() {
             return Tri::Yes;
         }
-        if self.interfaces.iter().any(|i| i.addresses().contains(ip)) {
+        if self.interfaces.iter().any(|i| i.addresses().contains(ip))
+            || self.virtual_addresses.contains(ip)
+        {
             return Tri::Yes;
         }
         if let Some(i) = self

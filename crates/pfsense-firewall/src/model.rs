@@ -39,6 +39,8 @@ pub struct ApiInput {
     pub webgui: Value,
     /// `GET /api/v2/system/ssh`
     pub ssh: Value,
+    /// `GET /api/v2/firewall/virtual_ips`
+    pub virtual_ips: Value,
     /// Settings the REST API does not expose (anti-lockout, IPv6 allow, …), when the caller knows
     /// them from elsewhere (config.xml, the operator). Unset ones are assumed at pfSense's default
     /// and the evaluator says so.
@@ -423,6 +425,10 @@ pub struct FirewallModel {
     pub groups: Vec<InterfaceGroup>,
     pub gateways: Vec<Gateway>,
     pub static_routes: Vec<StaticRoute>,
+    /// The addresses of IP alias and CARP virtual IPs. pf's `(self)` holds every address
+    /// assigned to an interface, these included; proxy ARP and "other" virtual IPs are not
+    /// assigned to one.
+    pub virtual_addresses: Vec<IpAddr>,
     pub settings: Settings,
     /// What could not be understood while building.
     pub issues: Vec<ModelIssue>,
@@ -487,6 +493,11 @@ impl FirewallModel {
             groups,
             gateways: Vec::new(),
             static_routes: Vec::new(),
+            virtual_addresses: objects(&input.virtual_ips)
+                .into_iter()
+                .filter(|v| matches!(str_field(v, "mode"), Some("ipalias" | "carp")))
+                .filter_map(|v| str_field(v, "subnet")?.trim().parse().ok())
+                .collect(),
             settings: build_settings(input),
             issues: Vec::new(),
             source: input.clone(),

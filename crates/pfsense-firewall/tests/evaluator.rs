@@ -849,3 +849,31 @@ fn a_port_forward_that_may_apply_leaves_the_verdict_open() {
         .unwrap();
     assert_eq!(e.verdict, Verdict::Block);
 }
+
+#[test]
+fn self_holds_ip_alias_and_carp_virtual_ips() {
+    // pf's `(self)` is every address assigned to an interface: IP alias and CARP virtual IPs
+    // too, not proxy ARP ones (never assigned). Rule 5 passes udp :1194 to (self).
+    let mut with_vips = input();
+    with_vips.virtual_ips = json!([
+        {"mode": "ipalias", "interface": "wan", "type": "single", "subnet": "81.2.69.150", "subnet_bits": 24},
+        {"mode": "carp", "interface": "wan", "type": "single", "subnet": "81.2.69.151", "subnet_bits": 24, "vhid": 1},
+        {"mode": "proxyarp", "interface": "wan", "type": "single", "subnet": "81.2.69.152", "subnet_bits": 32}
+    ]);
+    let m = FirewallModel::from_api(&with_vips);
+    for (vip, passed) in [
+        ("81.2.69.150", true),
+        ("81.2.69.151", true),
+        ("81.2.69.152", false),
+    ] {
+        let e = m
+            .explain(&q("wan", "udp", "8.8.8.8", vip, Some(1194)))
+            .unwrap();
+        assert_eq!(e.verdict == Verdict::Pass, passed, "{vip}: {e:#?}");
+    }
+    // Without the virtual IPs read, the alias address is nobody's.
+    let e = model()
+        .explain(&q("wan", "udp", "8.8.8.8", "81.2.69.150", Some(1194)))
+        .unwrap();
+    assert_eq!(e.verdict, Verdict::Block);
+}

@@ -77,6 +77,7 @@ pub async fn read_model(client: &Client) -> Result<(FirewallModel, Vec<String>),
         static_routes: read_or_note(client, "/api/v2/routing/static_routes", &mut notes).await,
         webgui: read_or_note(client, "/api/v2/system/webgui/settings", &mut notes).await,
         ssh: read_or_note(client, "/api/v2/services/ssh", &mut notes).await,
+        virtual_ips: read_or_note(client, "/api/v2/firewall/virtual_ips", &mut notes).await,
         known_settings: Default::default(),
     };
     Ok((FirewallModel::from_api(&input), notes))
