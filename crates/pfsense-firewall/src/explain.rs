@@ -88,6 +88,11 @@ pub enum RuleOrigin {
     AntiLockout,
     /// A port forward with "pass" as its filter rule association (`rdr pass`).
     PortForwardPass,
+    /// The IPv6 ICMP pfSense passes when IPv6 is allowed (unreachable, too big, neighbour
+    /// discovery; link-local router and neighbour messages).
+    Icmp6Required,
+    /// pfSense blocks TCP and UDP from or to port 0.
+    PortZero,
 }
 
 impl RuleOrigin {
@@ -205,6 +210,32 @@ const PRIVATE_NETWORKS: &[&str] = &[
     "192.168.0.0/16",
     "fc00::/7",
 ];
+
+/// IPv6 ICMP types by number and pf's name (icmp6(4)).
+const ICMP6_TYPES: &[(u8, &str)] = &[
+    (1, "unreach"),
+    (2, "toobig"),
+    (128, "echoreq"),
+    (129, "echorep"),
+    (133, "routersol"),
+    (134, "routeradv"),
+    (135, "neighbrsol"),
+    (136, "neighbradv"),
+];
+
+/// Whether the question's ICMP type (a name or a number) is one of `types`.
+fn icmp6_type_in(q: &Query, types: &[u8]) -> Tri {
+    let Some(t) = &q.icmp_type else {
+        return Tri::Unknown("the question gave no ICMP type".into());
+    };
+    let number = t.parse::<u8>().ok().or_else(|| {
+        ICMP6_TYPES
+            .iter()
+            .find(|(_, name)| name.eq_ignore_ascii_case(t))
+            .map(|(n, _)| *n)
+    });
+    Tri::from_bool(number.is_some_and(|n| types.contains(&n)))
+}
 
 fn in_list(list: &[&str], ip: &IpAddr) -> bool {
     list.iter()
@@ -469,6 +500,11 @@ impl FirewallModel {
             );
         }
         let link_local_block = !known.link_local_block_disabled.unwrap_or(false);
+        if q.direction == Direction::Out {
+            // pf translates before it filters: a rule on the way out sees the source after
+            // outbound NAT (the interface's address for LAN hosts leaving by WAN).
+            assumptions.push("Leaving through an interface, a packet is matched after outbound NAT: give the source as it is after translation (for a LAN host leaving by WAN with NAT, the WAN address).".to_string());
+        }
 
         let mut cands: Vec<Candidate> = Vec::new();
         let fixed = |origin, action, quick, tracker, descr: &str, m: Tri| Candidate {
@@ -602,6 +638,83 @@ impl FirewallModel {
             },
             Tri::Yes,
         ));
+        // After the default deny rules (filter.inc): the IPv6 ICMP IPv6 needs, when IPv6 is
+        // allowed, then TCP and UDP from or to port 0 blocked.
+        let mut tracker = tracker + 4;
+        if ipv6_allowed {
+            let icmp6 = v6
+                && ["icmp", "icmp6", "icmpv6", "ipv6-icmp"]
+                    .iter()
+                    .any(|p| q.protocol.eq_ignore_ascii_case(p));
+            let any_direction = |_: Direction| true;
+            let out = |d: Direction| d == Direction::Out;
+            let inward = |d: Direction| d == Direction::In;
+            type Icmp6Pass<'a> = (&'a dyn Fn(Direction) -> bool, &'a str, &'a str, &'a [u8]);
+            let lines: [Icmp6Pass; 7] = [
+                (&any_direction, "::/0", "::/0", &[1, 2, 135, 136]),
+                (&out, "fe80::/10", "fe80::/10", &[129, 133, 134, 135, 136]),
+                (&out, "fe80::/10", "ff02::/16", &[129, 133, 134, 135, 136]),
+                (
+                    &inward,
+                    "fe80::/10",
+                    "fe80::/10",
+                    &[128, 133, 134, 135, 136],
+                ),
+                (
+                    &inward,
+                    "ff02::/16",
+                    "fe80::/10",
+                    &[128, 133, 134, 135, 136],
+                ),
+                (
+                    &inward,
+                    "fe80::/10",
+                    "ff02::/16",
+                    &[128, 133, 134, 135, 136],
+                ),
+                (&inward, "::/128", "ff02::/16", &[128, 133, 134, 135, 136]),
+            ];
+            for (direction, from, to, types) in lines {
+                tracker += 1;
+                let m = Tri::from_bool(
+                    icmp6
+                        && direction(q.direction)
+                        && in_list(&[from], &src)
+                        && in_list(&[to], &dst),
+                )
+                .and(|| icmp6_type_in(q, types));
+                cands.push(fixed(
+                    RuleOrigin::Icmp6Required,
+                    Action::Pass,
+                    true,
+                    Some(tracker),
+                    "IPv6 ICMP required for operation",
+                    m,
+                ));
+            }
+        }
+        let tcp_or_udp = ["tcp", "udp"]
+            .iter()
+            .any(|p| q.protocol.eq_ignore_ascii_case(p));
+        // The IPv4 pair, then the IPv6 pair when IPv6 is allowed. A question without a port
+        // is about a real connection, whose ports are never 0.
+        let zero_t = if v6 { tracker + 2 } else { tracker };
+        for (n, (port, descr)) in [
+            (q.src_port, "Block traffic from port 0"),
+            (dport, "Block traffic to port 0"),
+        ]
+        .into_iter()
+        .enumerate()
+        {
+            cands.push(fixed(
+                RuleOrigin::PortZero,
+                Action::Block,
+                true,
+                Some(zero_t + 1 + n as u64),
+                descr,
+                Tri::from_bool(tcp_or_udp && port == Some(0)),
+            ));
+        }
 
         if q.direction == Direction::In {
             let mut bogon_t = trackers::BOGONS_FIRST;

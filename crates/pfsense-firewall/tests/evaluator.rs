@@ -877,3 +877,35 @@ fn self_holds_ip_alias_and_carp_virtual_ips() {
         .unwrap();
     assert_eq!(e.verdict, Verdict::Block);
 }
+
+#[test]
+fn generated_rules_pass_needed_icmp6_and_block_port_zero() {
+    let m = model();
+    // filter.inc after the default deny rules: IPv6 ICMP unreachable, too big and neighbour
+    // discovery pass quick (IPv6 allowed, the default), in both directions.
+    let mut icmp6 = q("wan", "icmp6", "2001:db9::5", "2001:470::2", None);
+    icmp6.icmp_type = Some("toobig".into());
+    let e = m.explain(&icmp6).unwrap();
+    assert_eq!(e.verdict, Verdict::Pass, "{e:#?}");
+    assert_eq!(e.decided_by.origin, RuleOrigin::Icmp6Required);
+    // An echo request from afar is not among them: the default deny decides.
+    icmp6.icmp_type = Some("128".into());
+    assert_eq!(m.explain(&icmp6).unwrap().verdict, Verdict::Block);
+    // Link-local router solicitation in: passed.
+    let mut rs = q("lan", "icmp6", "fe80::1", "ff02::2", None);
+    rs.icmp_type = Some("routersol".into());
+    assert_eq!(m.explain(&rs).unwrap().verdict, Verdict::Pass);
+    // Without a type the answer is open.
+    icmp6.icmp_type = None;
+    assert_eq!(m.explain(&icmp6).unwrap().verdict, Verdict::Unknown);
+    // TCP to port 0 is blocked before the LAN's pass rule.
+    let e = m
+        .explain(&q("lan", "tcp", "192.168.1.50", "1.1.1.1", Some(0)))
+        .unwrap();
+    assert_eq!(e.verdict, Verdict::Block, "{e:#?}");
+    assert_eq!(e.decided_by.origin, RuleOrigin::PortZero);
+    let e = m
+        .explain(&q("lan", "tcp", "192.168.1.50", "1.1.1.1", Some(443)))
+        .unwrap();
+    assert_eq!(e.verdict, Verdict::Pass);
+}
