@@ -1795,3 +1795,80 @@ async fn adding_a_member_to_a_root_equivalent_group_is_dangerous() {
     assert_eq!(admins["member"], json!(["admin", "bt_member"]), "{admins}");
     s.close().await;
 }
+
+/// Journal rows belong to a firewall by its name and its address: two servers whose firewalls
+/// are both `default` (no config file) and share the state directory's journal do not list,
+/// undo or confirm each other's changes. And one change is undone once: of three undos sent
+/// at the same moment, one runs and the others are refused.
+#[tokio::test]
+async fn changes_stay_with_their_firewall_and_are_undone_once() {
+    let (one, two) = (emulator().await, emulator().await);
+    let dir = tempfile::tempdir().unwrap();
+    let a = start(&one, dir.path(), &[], no_human()).await;
+    let created = a
+        .ok(
+            "pfsense_create_firewall_alias",
+            confirmed(alias("journal_owner")),
+        )
+        .await;
+    let change_id = created["change_id"].as_i64().expect("journaled");
+    // The other firewall's server, same journal: not its change.
+    let b = start(&two, dir.path(), &[], no_human()).await;
+    let listed = b.call("pfsense_list_changes", json!({})).await;
+    assert!(
+        text(&listed).contains("No changes in the journal for this firewall")
+            && text(&listed).contains("made on another address"),
+        "{}",
+        text(&listed)
+    );
+    let r = b
+        .call(
+            "pfsense_undo",
+            json!({"change_id": change_id, "confirm": true}),
+        )
+        .await;
+    assert!(is_error(&r), "{}", text(&r));
+    assert!(
+        text(&r).contains(&format!("no change {change_id} for this firewall")),
+        "{}",
+        text(&r)
+    );
+    let r = b.call("pfsense_undo", json!({"confirm": true})).await;
+    assert!(is_error(&r), "{}", text(&r));
+    b.close().await;
+    assert!(
+        two.requests().iter().all(|q| q.method == "GET"),
+        "the other firewall was changed: {:?}",
+        two.requests()
+    );
+    // Three undos of the change at once on its own server: one runs.
+    one.clear_requests();
+    let undo = || {
+        a.call(
+            "pfsense_undo",
+            json!({"change_id": change_id, "confirm": true}),
+        )
+    };
+    let results = futures::future::join_all([undo(), undo(), undo()]).await;
+    let ran: Vec<&rmcp::model::CallToolResult> = results.iter().filter(|r| !is_error(r)).collect();
+    assert_eq!(
+        ran.len(),
+        1,
+        "{:?}",
+        results.iter().map(text).collect::<Vec<_>>()
+    );
+    for r in results.iter().filter(|r| is_error(r)) {
+        assert!(
+            text(r).contains("undone by change") || text(r).contains("nothing to undo"),
+            "{}",
+            text(r)
+        );
+    }
+    let deletes = one
+        .requests()
+        .iter()
+        .filter(|q| q.method == "DELETE")
+        .count();
+    assert_eq!(deletes, 1, "{:?}", one.requests());
+    a.close().await;
+}

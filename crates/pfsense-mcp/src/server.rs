@@ -1221,6 +1221,8 @@ fn adopt_rows(
         }
     };
     for m in members {
+        // Rows are this firewall's by its name and its address.
+        safety.journal.bind(&m.firewall.name, &m.firewall.label);
         // Before firewalls had names, journal rows were keyed by the firewall's URL.
         if let Target::Ready(_) = m.firewall.target {
             match safety.journal.adopt(&m.firewall.label, &m.firewall.name) {

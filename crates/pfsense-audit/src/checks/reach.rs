@@ -184,5 +184,7 @@ fn origin_name(o: RuleOrigin) -> &'static str {
         RuleOrigin::DefaultPassOut => "generated pass-out rule",
         RuleOrigin::AntiLockout => "anti-lockout rule",
         RuleOrigin::PortForwardPass => "port forward with pass association",
+        RuleOrigin::Icmp6Required => "generated IPv6 ICMP pass rule",
+        RuleOrigin::PortZero => "generated port 0 block",
     }
 }

@@ -50,7 +50,8 @@ CREATE TABLE IF NOT EXISTS changes (
     message TEXT,
     provisional_until INTEGER,
     undo_of INTEGER,
-    undone_by INTEGER
+    undone_by INTEGER,
+    address TEXT
 );
 CREATE INDEX IF NOT EXISTS changes_by_firewall ON changes (firewall, id);
 CREATE TABLE IF NOT EXISTS calls (
@@ -88,6 +89,14 @@ fn ensure_schema(conn: &Connection) -> rusqlite::Result<()> {
         return Ok(());
     }
     conn.execute_batch(SCHEMA)?;
+    // Columns added since a table was first created (`CREATE … IF NOT EXISTS` leaves an
+    // existing table as it is).
+    let has_address = conn
+        .prepare("SELECT 1 FROM pragma_table_info('changes') WHERE name = 'address'")?
+        .exists([])?;
+    if !has_address {
+        conn.execute_batch("ALTER TABLE changes ADD COLUMN address TEXT")?;
+    }
     conn.pragma_update(None, "user_version", schema_mark())
 }
 
@@ -133,6 +142,9 @@ pub struct Change {
     pub provisional_until: Option<i64>,
     pub undo_of: Option<i64>,
     pub undone_by: Option<i64>,
+    /// The address (URL) of the firewall the change was made on; `None` in rows written
+    /// before it was recorded.
+    pub address: Option<String>,
 }
 
 impl Change {
@@ -222,6 +234,8 @@ pub struct Journal {
     /// This process's owner file, for a file journal that other processes may share
     /// (`owners.rs`): named in the rows it writes.
     owner: Option<super::owners::Owner>,
+    /// The address each firewall name stands for in this server ([`Journal::bind`]).
+    addresses: Mutex<std::collections::HashMap<String, String>>,
 }
 
 /// Calls buffered before they are written together; a crash loses at most these (metrics
@@ -255,7 +269,12 @@ fn parse(s: Option<String>) -> Option<Value> {
     s.and_then(|s| serde_json::from_str(&s).ok())
 }
 
-const COLUMNS: &str = "id, firewall, time_ms, caller, tool, kind, model, request, before_state, after_state, inverse, apply_tool, status, response_id, message, provisional_until, undo_of, undone_by";
+const COLUMNS: &str = "id, firewall, time_ms, caller, tool, kind, model, request, before_state, after_state, inverse, apply_tool, status, response_id, message, provisional_until, undo_of, undone_by, address";
+
+/// The rows of one firewall: its name (`?1`) and its address (`?2`), or no address recorded.
+/// Two servers whose firewalls share a name (every firewall is `default` without a config file)
+/// do not see, undo, revert or confirm each other's changes.
+const OF_FIREWALL: &str = "firewall = ?1 AND (address IS NULL OR address = ?2)";
 
 fn row(r: &rusqlite::Row<'_>) -> rusqlite::Result<Change> {
     Ok(Change {
@@ -277,6 +296,7 @@ fn row(r: &rusqlite::Row<'_>) -> rusqlite::Result<Change> {
         provisional_until: r.get(15)?,
         undo_of: r.get(16)?,
         undone_by: r.get(17)?,
+        address: r.get(18)?,
     })
 }
 
@@ -318,11 +338,47 @@ impl Journal {
             pending_calls: Mutex::new(Vec::new()),
             location,
             owner: None,
+            addresses: Mutex::new(Default::default()),
         })
     }
 
     pub fn location(&self) -> &str {
         &self.location
+    }
+
+    /// Say which address (URL) the firewall `name` is in this server: rows are written with it,
+    /// and only rows of that address (or of none, from older versions) are this firewall's.
+    pub fn bind(&self, name: &str, address: &str) {
+        self.addresses
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .insert(name.to_string(), address.to_string());
+    }
+
+    fn address_of(&self, name: &str) -> Option<String> {
+        self.addresses
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .get(name)
+            .cloned()
+    }
+
+    /// Whether `change` is one of the firewall `name`'s in this server.
+    pub fn is_of(&self, change: &Change, name: &str) -> bool {
+        change.firewall == name
+            && (change.address.is_none() || change.address == self.address_of(name))
+    }
+
+    /// How many changes are recorded under the name `name` for another address.
+    pub fn elsewhere(&self, name: &str) -> usize {
+        self.db()
+            .query_row(
+                "SELECT COUNT(*) FROM changes WHERE firewall = ?1 AND address IS NOT NULL AND address IS NOT ?2",
+                params![name, self.address_of(name)],
+                |r| r.get::<_, i64>(0),
+            )
+            .map(|n| n as usize)
+            .unwrap_or(0)
     }
 
     fn db(&self) -> std::sync::MutexGuard<'_, Connection> {
@@ -339,9 +395,32 @@ impl Journal {
         let db = db
             .transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)
             .map_err(failed)?;
+        // An undo claims its change under the write lock: of two undos of one change (two
+        // calls at once, or two servers sharing the journal) only the first runs. One that
+        // failed, or was interrupted (`unknown`: undo checks the object's state again), does
+        // not hold it.
+        if let Some(of) = intent.undo_of {
+            let claimed: Option<(i64, String)> = db
+                .query_row(
+                    "SELECT id, status FROM changes WHERE undo_of = ?1 AND status IN (?2, ?3) ORDER BY id LIMIT 1",
+                    params![of, status::INTENT, status::EXECUTED],
+                    |r| Ok((r.get(0)?, r.get(1)?)),
+                )
+                .optional()
+                .map_err(failed)?;
+            if let Some((by, state)) = claimed {
+                return Err(if state == status::INTENT {
+                    format!(
+                        "change {of} is being undone by change {by} (another call, or another server sharing the journal); nothing was sent"
+                    )
+                } else {
+                    format!("change {of} was already undone by change {by}; nothing was sent")
+                });
+            }
+        }
         db.execute(
-            "INSERT INTO changes (firewall, time_ms, caller, tool, kind, model, request, before_state, inverse, apply_tool, status, undo_of)
-             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12)",
+            "INSERT INTO changes (firewall, time_ms, caller, tool, kind, model, request, before_state, inverse, apply_tool, status, undo_of, address)
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13)",
             params![
                 intent.firewall,
                 super::time::now_millis(),
@@ -355,6 +434,7 @@ impl Journal {
                 intent.apply_tool,
                 status::INTENT,
                 intent.undo_of,
+                self.address_of(intent.firewall),
             ],
         )
         .map_err(failed)?;
@@ -460,8 +540,8 @@ impl Journal {
     /// The newest changes of a firewall, newest first.
     pub fn list(&self, firewall: &str, limit: i64) -> Result<Vec<Change>, String> {
         self.query(
-            &format!("SELECT {COLUMNS} FROM changes WHERE firewall = ?1 ORDER BY id DESC LIMIT ?2"),
-            &[&firewall, &limit],
+            &format!("SELECT {COLUMNS} FROM changes WHERE {OF_FIREWALL} ORDER BY id DESC LIMIT ?3"),
+            &[&firewall, &self.address_of(firewall), &limit],
         )
     }
 
@@ -469,9 +549,9 @@ impl Journal {
     pub fn intents(&self, firewall: &str) -> Result<Vec<Change>, String> {
         self.query(
             &format!(
-                "SELECT {COLUMNS} FROM changes WHERE firewall = ?1 AND status = ?2 ORDER BY id"
+                "SELECT {COLUMNS} FROM changes WHERE {OF_FIREWALL} AND status = ?3 ORDER BY id"
             ),
-            &[&firewall, &status::INTENT],
+            &[&firewall, &self.address_of(firewall), &status::INTENT],
         )
     }
 
@@ -479,9 +559,9 @@ impl Journal {
     pub fn last_undoable(&self, firewall: &str, n: i64) -> Result<Vec<Change>, String> {
         self.query(
             &format!(
-                "SELECT {COLUMNS} FROM changes WHERE firewall = ?1 AND status = ?2 AND inverse IS NOT NULL AND undone_by IS NULL AND undo_of IS NULL ORDER BY id DESC LIMIT ?3"
+                "SELECT {COLUMNS} FROM changes WHERE {OF_FIREWALL} AND status = ?3 AND inverse IS NOT NULL AND undone_by IS NULL AND undo_of IS NULL ORDER BY id DESC LIMIT ?4"
             ),
-            &[&firewall, &status::EXECUTED, &n],
+            &[&firewall, &self.address_of(firewall), &status::EXECUTED, &n],
         )
     }
 
@@ -606,9 +686,9 @@ impl Journal {
     pub fn provisional(&self, firewall: &str) -> Result<Vec<Change>, String> {
         self.query(
             &format!(
-                "SELECT {COLUMNS} FROM changes WHERE firewall = ?1 AND provisional_until IS NOT NULL ORDER BY provisional_until, id"
+                "SELECT {COLUMNS} FROM changes WHERE {OF_FIREWALL} AND provisional_until IS NOT NULL ORDER BY provisional_until, id"
             ),
-            &[&firewall],
+            &[&firewall, &self.address_of(firewall)],
         )
     }
 
@@ -621,7 +701,7 @@ impl Journal {
         }
         self.db()
             .execute(
-                "UPDATE changes SET firewall = ?2 WHERE firewall = ?1",
+                "UPDATE changes SET firewall = ?2, address = ?1 WHERE firewall = ?1",
                 params![url, name],
             )
             .map_err(|e| format!("the change journal could not be updated: {e}"))
@@ -659,10 +739,12 @@ mod tests {
         drop(Journal::open(&path).unwrap());
         let conn = Connection::open(&path).unwrap();
         assert_eq!(mark(&conn), schema_mark());
-        // A database from before the mark (or with another schema): a table is missing and
-        // the mark differs; opening it creates the table again.
-        conn.execute_batch("DROP TABLE calls; PRAGMA user_version = 0;")
-            .unwrap();
+        // A database from before the mark (or with another schema): a table and a column are
+        // missing and the mark differs; opening it creates them again.
+        conn.execute_batch(
+            "DROP TABLE calls; ALTER TABLE changes DROP COLUMN address; PRAGMA user_version = 0;",
+        )
+        .unwrap();
         drop(conn);
         let journal = Journal::open(&path).unwrap();
         journal
@@ -678,6 +760,13 @@ mod tests {
             )
             .unwrap();
         journal.flush_calls().unwrap();
+        journal.bind("fw", "https://192.0.2.1");
+        let req = json!({});
+        let id = journal.record_intent(&intent("fw", &req, None)).unwrap();
+        assert_eq!(
+            journal.get(id).unwrap().unwrap().address.as_deref(),
+            Some("https://192.0.2.1")
+        );
         drop(journal);
         let conn = Connection::open(&path).unwrap();
         assert_eq!(mark(&conn), schema_mark());
@@ -726,11 +815,80 @@ mod tests {
         assert_eq!(c.before, Some(before));
         assert_eq!(j.last_undoable("fw", 5).unwrap().len(), 1);
         assert!(j.last_undoable("other", 5).unwrap().is_empty());
-        // Rows keyed by an address move to the firewall's name, others stay.
+        // Rows keyed by an address move to the firewall's name (with that address), others
+        // stay.
+        j.bind("prod", "fw");
         assert_eq!(j.adopt("fw", "prod").unwrap(), 1);
         assert_eq!(j.last_undoable("prod", 5).unwrap().len(), 1);
         assert!(j.last_undoable("fw", 5).unwrap().is_empty());
         assert_eq!(j.adopt("elsewhere", "lab").unwrap(), 0);
+    }
+
+    fn intent<'a>(firewall: &'a str, request: &'a Value, undo_of: Option<i64>) -> Intent<'a> {
+        Intent {
+            firewall,
+            caller: "stdio",
+            tool: "pfsense_create_firewall_alias",
+            kind: "create",
+            model: "FirewallAlias",
+            request,
+            before: None,
+            inverse: Some(request),
+            apply_tool: None,
+            undo_of,
+        }
+    }
+
+    #[test]
+    fn rows_belong_to_a_firewall_by_name_and_address_and_an_undo_claims_its_change() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("j.sqlite");
+        let req = json!({"kind": "delete_created"});
+        // Two servers sharing the journal, each with a firewall named `default`.
+        let a = Journal::open(&path).unwrap();
+        a.bind("default", "https://192.0.2.1");
+        let b = Journal::open(&path).unwrap();
+        b.bind("default", "https://192.0.2.2");
+        let id = a.record_intent(&intent("default", &req, None)).unwrap();
+        a.record_outcome(id, status::EXECUTED, None, Some(&req), None, None)
+            .unwrap();
+        let change = a.get(id).unwrap().unwrap();
+        assert_eq!(change.address.as_deref(), Some("https://192.0.2.1"));
+        assert!(a.is_of(&change, "default") && !b.is_of(&change, "default"));
+        assert_eq!(a.last_undoable("default", 5).unwrap().len(), 1);
+        assert!(b.list("default", 5).unwrap().is_empty());
+        assert!(b.last_undoable("default", 5).unwrap().is_empty());
+        assert_eq!((a.elsewhere("default"), b.elsewhere("default")), (0, 1));
+        // A row from before addresses were recorded is either's.
+        a.db()
+            .execute(
+                "UPDATE changes SET address = NULL WHERE id = ?1",
+                params![id],
+            )
+            .unwrap();
+        assert_eq!(b.list("default", 5).unwrap().len(), 1);
+        // The first undo claims the change; another is refused while it runs and after it
+        // ran; a failed undo leaves the change to be undone again.
+        let first = a.record_intent(&intent("default", &req, Some(id))).unwrap();
+        let running = b
+            .record_intent(&intent("default", &req, Some(id)))
+            .unwrap_err();
+        assert!(
+            running.contains(&format!("being undone by change {first}")),
+            "{running}"
+        );
+        a.record_outcome(first, status::FAILED, None, None, None, None)
+            .unwrap();
+        let second = b.record_intent(&intent("default", &req, Some(id))).unwrap();
+        b.record_outcome(second, status::EXECUTED, None, None, None, None)
+            .unwrap();
+        let done = a
+            .record_intent(&intent("default", &req, Some(id)))
+            .unwrap_err();
+        assert!(
+            done.contains(&format!("already undone by change {second}")),
+            "{done}"
+        );
     }
 
     #[test]

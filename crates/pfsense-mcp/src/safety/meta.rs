@@ -33,7 +33,7 @@ pub fn list_changes(safety: &Safety, firewall: &str, args: &Value) -> CallToolRe
             if let Some(s) = wanted {
                 changes.retain(|c| c.status == s);
             }
-            let text = if changes.is_empty() {
+            let mut text = if changes.is_empty() {
                 "No changes in the journal for this firewall.".to_string()
             } else {
                 changes
@@ -54,9 +54,15 @@ pub fn list_changes(safety: &Safety, firewall: &str, args: &Value) -> CallToolRe
                     .collect::<Vec<_>>()
                     .join("\n")
             };
+            let elsewhere = safety.journal.elsewhere(firewall);
+            if elsewhere > 0 {
+                text.push_str(&format!(
+                    "\n{elsewhere} change(s) recorded under the name `{firewall}` were made on another address: they are not this firewall's to list, undo or confirm."
+                ));
+            }
             ok(
                 text,
-                json!({"journal": safety.journal.location(), "changes": revert::summaries(&changes)}),
+                json!({"journal": safety.journal.location(), "changes": revert::summaries(&changes), "other_address_changes": elsewhere}),
             )
         }
         Err(e) => outcome::error(format!("the change journal could not be read: {e}")),
@@ -115,7 +121,7 @@ fn selected(safety: &Safety, firewall: &str, args: &Value) -> Result<Vec<Change>
     ) {
         (Some(_), Some(_)) => Err("pass either `change_id` or `last`, not both".into()),
         (Some(id), None) => match safety.journal.get(id)? {
-            Some(c) if c.firewall == firewall => Ok(vec![c]),
+            Some(c) if safety.journal.is_of(&c, firewall) => Ok(vec![c]),
             _ => Err(format!(
                 "there is no change {id} for this firewall: pfsense_list_changes shows the journal"
             )),
