@@ -1872,3 +1872,36 @@ async fn changes_stay_with_their_firewall_and_are_undone_once() {
     assert_eq!(deletes, 1, "{:?}", one.requests());
     a.close().await;
 }
+
+/// Two changes to one settings object undone together (`last: 2`): the older one is checked
+/// against the state the newer one's undo leaves, not against the state now.
+#[tokio::test]
+async fn two_changes_to_one_settings_object_are_undone_together() {
+    let emu = emulator().await;
+    let dir = tempfile::tempdir().unwrap();
+    let s = start(&emu, dir.path(), &[], no_human()).await;
+    let before = s.ok("pfsense_get_system_dns", json!({})).await["data"].clone();
+    s.ok(
+        "pfsense_update_system_dns",
+        confirmed(json!({"dnsserver": ["9.9.9.9", "1.1.1.1"]})),
+    )
+    .await;
+    s.ok(
+        "pfsense_update_system_dns",
+        confirmed(
+            json!({"dnsallowoverride": !before["dnsallowoverride"].as_bool().unwrap_or(false)}),
+        ),
+    )
+    .await;
+    let preview = s.call("pfsense_undo", json!({"last": 2})).await;
+    assert!(!is_error(&preview), "{}", text(&preview));
+    let r = s
+        .call("pfsense_undo", json!({"last": 2, "confirm": true}))
+        .await;
+    assert!(!is_error(&r), "{}", text(&r));
+    let after = s.ok("pfsense_get_system_dns", json!({})).await["data"].clone();
+    for field in ["dnsserver", "dnsallowoverride"] {
+        assert_eq!(after[field], before[field], "{field}: {after}");
+    }
+    s.close().await;
+}

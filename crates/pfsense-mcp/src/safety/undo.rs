@@ -485,6 +485,14 @@ async fn prepare_unboxed(
             fields,
         } => {
             let current = state::read(client, tool(&read_tool)?, json!({})).await?;
+            // The settings as the newer changes of the batch leave them once undone: the
+            // state before the oldest of them.
+            let current = newer
+                .iter()
+                .rev()
+                .filter(|n| n.model == change.model)
+                .find_map(|n| n.before.clone())
+                .unwrap_or(current);
             if !state::unchanged_since(&current, &after) {
                 return Err(changed_since(
                     &current,
