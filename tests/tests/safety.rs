@@ -1905,3 +1905,47 @@ async fn two_changes_to_one_settings_object_are_undone_together() {
     }
     s.close().await;
 }
+
+/// With --auto-revert a change is provisional: one whose revert the firewall's policy refuses
+/// (deletes denied, so a created alias could not be taken back) is refused before anything is
+/// sent, instead of being promised a revert that cannot run.
+#[tokio::test]
+async fn a_change_that_could_not_be_auto_reverted_is_refused() {
+    let emu = emulator().await;
+    let dir = tempfile::tempdir().unwrap();
+    let s = start(
+        &emu,
+        dir.path(),
+        &["--auto-revert", "30", "--deny", "pfsense_delete_*"],
+        no_human(),
+    )
+    .await;
+    let r = s
+        .call(
+            "pfsense_create_firewall_alias",
+            confirmed(alias("no_revert")),
+        )
+        .await;
+    assert!(is_error(&r), "{}", text(&r));
+    assert!(
+        text(&r).contains("reverting it needs `pfsense_delete_firewall_alias`")
+            && text(&r).contains("--auto-revert")
+            && !text(&r).contains(".."),
+        "{}",
+        text(&r)
+    );
+    assert!(
+        emu.requests().iter().all(|q| q.method == "GET"),
+        "{:?}",
+        emu.requests()
+    );
+    // Outside the modules auto-revert covers, or without it, the same firewall takes changes.
+    let r = s
+        .call(
+            "pfsense_create_user",
+            confirmed(json!({"name": "revert_free", "password": "Pw-revert-free-1"})),
+        )
+        .await;
+    assert!(!is_error(&r), "{}", text(&r));
+    s.close().await;
+}

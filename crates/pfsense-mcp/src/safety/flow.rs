@@ -469,6 +469,9 @@ impl Safety {
     ) -> (CallToolResult, Option<i64>) {
         let def = call.def;
         let inverse = undo::plan(def, call.args, now.current.as_ref());
+        if let Some(message) = self.unrevertable(call, inverse.as_ref()) {
+            return (self.refuse(call, message), None);
+        }
         let redacted_request = secrets::redacted_request(call.request);
         let inverse_json = inverse.as_ref().map(Inverse::to_json);
         let change_id = match self.journal.record_intent(&Intent {
@@ -523,6 +526,29 @@ impl Safety {
                 (result, may_have_run.then_some(change_id))
             }
         }
+    }
+
+    /// Why a change that `--auto-revert` would make provisional is refused: the firewall's
+    /// policy refuses a tool its revert needs, so the promised revert could not run.
+    fn unrevertable(&self, call: &Call<'_>, inverse: Option<&Inverse>) -> Option<String> {
+        let def = call.def;
+        self.options.auto_revert?;
+        if !AUTO_REVERT_MODULES.contains(&def.module) {
+            return None;
+        }
+        let apply = def.apply.map(|a| a.tool);
+        std::iter::once(inverse?.writing_tool())
+            .chain(apply)
+            .filter_map(crate::catalog::tool)
+            .find_map(|tool| {
+                let refusal = call.policy.refusal(tool)?;
+                Some(format!(
+                    "{} was not called: with --auto-revert the change would be provisional, but reverting it needs `{}`, which is refused on this firewall: {}. Allow that tool on this firewall, or run without --auto-revert.",
+                    def.name,
+                    tool.name,
+                    refusal.trim_end_matches('.'),
+                ))
+            })
     }
 
     async fn executed(

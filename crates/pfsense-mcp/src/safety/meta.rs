@@ -185,7 +185,11 @@ pub async fn undo(
                 "steps": steps.iter().map(|s| s.description.clone()).collect::<Vec<_>>(),
             })),
             Err(e) => {
-                let msg = format!("change {} cannot be undone: {e}", c.id);
+                let msg = format!(
+                    "change {} cannot be undone: {}",
+                    c.id,
+                    e.trim_end_matches('.')
+                );
                 record(Outcome::Refused, Some(c.id), msg.clone());
                 return outcome::error(format!("pfsense_undo: {msg}. Nothing was undone."));
             }

@@ -53,6 +53,17 @@ pub enum Inverse {
 }
 
 impl Inverse {
+    /// The tool that sends the inverse change.
+    pub fn writing_tool(&self) -> &str {
+        match self {
+            Inverse::DeleteCreated { delete_tool, .. } => delete_tool,
+            Inverse::RestoreFields { update_tool, .. }
+            | Inverse::RestoreSettings { update_tool, .. } => update_tool,
+            Inverse::Recreate { create_tool, .. } => create_tool,
+            Inverse::RestoreCollection { replace_tool, .. } => replace_tool,
+        }
+    }
+
     pub fn to_json(&self) -> Value {
         serde_json::to_value(self).unwrap_or(Value::Null)
     }
