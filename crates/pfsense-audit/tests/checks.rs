@@ -713,3 +713,40 @@ fn a_rest_api_version_pfrest_cannot_tell_is_unknown_not_current() {
     set(&mut s, REST_API_VERSION, "/update_available", json!(true));
     assert_eq!(finding(&s, "PFS-UPD-002").state, State::NonCompliant);
 }
+
+#[test]
+fn broad_rules_are_found_however_they_are_written() {
+    // A pass from `!one host` is a pass from nearly any source; `1:65535` is every port; a rule
+    // on an interface group holding WAN is a WAN rule (the webGUI check already reads groups).
+    let mut negated = hardened();
+    push(
+        &mut negated,
+        RULES,
+        json!({"id": 9, "type": "pass", "interface": ["lan"], "ipprotocol": "inet",
+               "protocol": null, "source": "!192.0.2.1", "destination": "any",
+               "descr": "all but one", "disabled": false, "tracker": 1765432199}),
+    );
+    assert_eq!(finding(&negated, "PFS-RULE-001").state, State::NonCompliant);
+    let mut range = hardened();
+    push(
+        &mut range,
+        RULES,
+        wan_pass("web_server", "1:65535", "every port by range"),
+    );
+    assert_eq!(finding(&range, "PFS-RULE-002").state, State::NonCompliant);
+    let mut grouped = hardened();
+    set(
+        &mut grouped,
+        INTERFACE_GROUPS,
+        "",
+        json!([{"ifname": "edge", "members": ["wan"], "descr": "edge"}]),
+    );
+    let mut rule = wan_pass("web_server", "", "group rule, every port");
+    rule["interface"] = json!(["edge"]);
+    push(&mut grouped, RULES, rule);
+    assert_eq!(finding(&grouped, "PFS-RULE-002").state, State::NonCompliant);
+    // The hardened set's narrow rules still pass.
+    for id in ["PFS-RULE-001", "PFS-RULE-002"] {
+        assert_eq!(finding(&hardened(), id).state, State::Compliant, "{id}");
+    }
+}

@@ -18,6 +18,21 @@ fn active_rules(s: &Snapshot) -> Result<Vec<(usize, &Value)>, Unknown> {
         .collect())
 }
 
+/// An address that admits (nearly) everything: `any`, or a negated one (`!x`, everything but
+/// x).
+fn is_broad(rule: &Value, field: &str) -> bool {
+    is_any(rule, field) || text(rule, field).trim_start().starts_with('!')
+}
+
+/// A port field that admits every port: unset, `any`, or the full range.
+fn every_port(rule: &Value, field: &str) -> bool {
+    is_any(rule, field)
+        || matches!(
+            text(rule, field).trim(),
+            "1:65535" | "0:65535" | "1-65535" | "0-65535"
+        )
+}
+
 /// A rule's protocol is "any" (unset, null, empty or the keyword).
 fn any_protocol(rule: &Value) -> bool {
     matches!(rule.get("protocol"), None | Some(Value::Null))
@@ -59,8 +74,8 @@ pub const ANY_TO_ANY: Check = Check {
         let mut e = Vec::new();
         for (i, r) in active_rules(s)? {
             if text(r, "type") == "pass"
-                && is_any(r, "source")
-                && is_any(r, "destination")
+                && is_broad(r, "source")
+                && is_broad(r, "destination")
                 && any_protocol(r)
             {
                 e.push(rule_ev(i, r, "source"));
@@ -79,11 +94,21 @@ pub const ANY_TO_ANY: Check = Check {
     },
 };
 
-/// Rules that apply on one of these interfaces (floating rules list several).
-fn on_interfaces(rule: &Value, ifaces: &[Iface]) -> bool {
+/// Rules that apply on one of these interfaces (floating rules list several), directly or
+/// through an interface group holding it.
+fn on_interfaces(s: &Snapshot, rule: &Value, ifaces: &[Iface]) -> bool {
+    let groups = s.list(INTERFACE_GROUPS).ok();
+    let holds_one = |group: &str| {
+        groups.into_iter().flatten().any(|g| {
+            text(g, "ifname") == group
+                && strings(g, "members")
+                    .iter()
+                    .any(|m| ifaces.iter().any(|i| i.named_by(m)))
+        })
+    };
     strings(rule, "interface")
         .iter()
-        .any(|n| n == "any" || ifaces.iter().any(|i| i.named_by(n)))
+        .any(|n| n == "any" || ifaces.iter().any(|i| i.named_by(n)) || holds_one(n))
 }
 
 pub const WAN_ALL_PORTS: Check = Check {
@@ -106,9 +131,9 @@ pub const WAN_ALL_PORTS: Check = Check {
         for (i, r) in active_rules(s)? {
             let portless = matches!(text(r, "protocol"), "" | "any" | "tcp" | "udp" | "tcp/udp");
             if text(r, "type") == "pass"
-                && on_interfaces(r, &wan)
-                && is_any(r, "source")
-                && is_any(r, "destination_port")
+                && on_interfaces(s, r, &wan)
+                && is_broad(r, "source")
+                && every_port(r, "destination_port")
                 && portless
             {
                 e.push(rule_ev(i, r, "destination_port"));
