@@ -733,8 +733,22 @@ pub fn parse_base_url(host: &str, setting: &str) -> Result<url::Url, String> {
             "{setting} `{shown}` holds a user name or password: give the firewall's address alone, and the credentials with PFSENSE_API_KEY, or PFSENSE_USERNAME and PFSENSE_PASSWORD (`api_key_env` or `api_key_file`, `username`, `password_env` or `password_file` in a config file)"
         ));
     }
+    // pfrest answers at the root (`/api/v2/…`): a path naming that is the same address, any
+    // other would be dropped and the requests sent elsewhere than meant (a reverse proxy's
+    // sub-path is not supported).
+    let path = base_url.path().trim_end_matches('/');
+    if !matches!(path, "" | "/api" | "/api/v2") {
+        return Err(format!(
+            "{setting} `{shown}` has the path `{}`: the REST API is served at the firewall's root (/api/v2/…), so give its address alone, e.g. https://fw.example.net:8443",
+            base_url.path()
+        ));
+    }
+    if base_url.query().is_some() || base_url.fragment().is_some() {
+        return Err(format!(
+            "{setting} `{shown}` has a query or fragment (`?…` / `#…`): give the firewall's address alone, e.g. https://fw.example.net:8443"
+        ));
+    }
     base_url.set_path("/");
-    base_url.set_query(None);
     Ok(base_url)
 }
 
@@ -768,12 +782,25 @@ mod tests {
         }
         let error = parse_base_url("https://admin@fw.example", "PFSENSE_HOST").unwrap_err();
         assert!(error.contains("holds a user name or password"), "{error}");
-        assert_eq!(
-            parse_base_url("fw.example:8443/api?x=1", "PFSENSE_HOST")
-                .unwrap()
-                .as_str(),
-            "https://fw.example:8443/"
-        );
+        // The API's own path is the same address; another path, a query or a fragment would
+        // be dropped, so they are refused.
+        for same in [
+            "fw.example:8443",
+            "fw.example:8443/api",
+            "https://fw.example:8443/api/v2/",
+        ] {
+            assert_eq!(
+                parse_base_url(same, "PFSENSE_HOST").unwrap().as_str(),
+                "https://fw.example:8443/",
+                "{same}"
+            );
+        }
+        let error = parse_base_url("https://fw.example/pfsense/", "PFSENSE_HOST").unwrap_err();
+        assert!(error.contains("the path `/pfsense/`"), "{error}");
+        for other in ["fw.example:8443/api?x=1", "https://fw.example/#frag"] {
+            let error = parse_base_url(other, "PFSENSE_HOST").unwrap_err();
+            assert!(error.contains("query or fragment"), "{other}: {error}");
+        }
     }
 
     #[test]
