@@ -341,7 +341,30 @@ async fn a_line_cut_by_a_crash_is_closed_off_at_the_next_start() {
             .output()
             .unwrap()
     };
-    assert!(!verify().status.success(), "the cut line breaks the chain");
+    // Before any start closes it off, the cut line is said to be one, not an edit.
+    let out = verify();
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        out.status.success()
+            && stdout.contains("cut off by a crash")
+            && stdout.contains("when it next starts"),
+        "{stdout}{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    // The same text with a newline after it is a finished line that is no JSON: an edit.
+    let mut edited = std::fs::read_to_string(&audit).unwrap();
+    edited.push('\n');
+    let copy = dir.path().join("edited.jsonl");
+    std::fs::write(&copy, edited).unwrap();
+    let out = Command::new(tests::binary::pfsense_mcp())
+        .args(["audit", "verify"])
+        .arg(&copy)
+        .output()
+        .unwrap();
+    assert!(
+        !out.status.success(),
+        "a finished line that is no JSON breaks the chain"
+    );
     let s = start(&emu, &args, &dir.path().join("stderr2.log")).await;
     s.ok(CREATE, alias("cut2")).await;
     s.close().await;

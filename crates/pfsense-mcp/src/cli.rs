@@ -130,10 +130,12 @@ pub async fn run_with(cli: Cli, guards: Option<OpeningGuards>) -> Result<(), Cli
                     format!("audit log {} is NOT intact: {e}", file.display()),
                 )
             })?;
-            let cut = match v.cut_off {
-                0 => String::new(),
-                1 => " (1 line cut off by a crash, closed off by a cut_off entry)".into(),
-                n => format!(" ({n} lines cut off by crashes, each closed off by a cut_off entry)"),
+            let cut = match (v.cut_off, v.open_cut) {
+                (0, _) => String::new(),
+                (1, false) => " (1 line cut off by a crash, closed off by a cut_off entry)".into(),
+                (1, true) => " (its last line was cut off by a crash; the server closes it off with a cut_off entry when it next starts)".into(),
+                (n, false) => format!(" ({n} lines cut off by crashes, each closed off by a cut_off entry)"),
+                (n, true) => format!(" ({n} lines cut off by crashes; the last one the server closes off with a cut_off entry when it next starts)"),
             };
             let files = match v.files {
                 0 | 1 => String::new(),

@@ -1092,6 +1092,9 @@ pub struct Verified {
     pub cut_off: u64,
     /// Files checked: the log and its rotated files.
     pub files: usize,
+    /// The log ends in a line a crash cut off that no server has closed off yet (the next
+    /// start does, with a `cut_off` entry).
+    pub open_cut: bool,
 }
 
 /// Whether `marker` is the `cut_off` entry that closes off `fragment` after `prev`.
@@ -1115,21 +1118,26 @@ pub fn verify(path: &Path) -> Result<Verified, String> {
         prev: GENESIS.to_string(),
         entries: 0,
         cut_off: 0,
+        open_cut: false,
     };
     let named = files.len() > 1;
-    for file in &files {
+    let count = files.len();
+    for (n, file) in files.iter().enumerate() {
         let bytes =
             std::fs::read(file).map_err(|e| format!("cannot open {}: {e}", file.display()))?;
-        chain.check(&bytes).map_err(|e| match named {
-            true => format!("{}: {e}", file.display()),
-            false => e,
-        })?;
+        chain
+            .check(&bytes, n + 1 == count)
+            .map_err(|e| match named {
+                true => format!("{}: {e}", file.display()),
+                false => e,
+            })?;
     }
     Ok(Verified {
         entries: chain.entries,
         last_hash: chain.prev,
         cut_off: chain.cut_off,
         files: files.len(),
+        open_cut: chain.open_cut,
     })
 }
 
@@ -1138,11 +1146,13 @@ struct Chain {
     prev: String,
     entries: u64,
     cut_off: u64,
+    open_cut: bool,
 }
 
 impl Chain {
-    /// Check one file's lines as the chain's continuation.
-    fn check(&mut self, bytes: &[u8]) -> Result<(), String> {
+    /// Check one file's lines as the chain's continuation; `last`: the current file, whose
+    /// end a crash may have cut off.
+    fn check(&mut self, bytes: &[u8], last: bool) -> Result<(), String> {
         let body = bytes.strip_suffix(b"\n").unwrap_or(bytes);
         let lines: Vec<&[u8]> = if body.is_empty() {
             Vec::new()
@@ -1160,6 +1170,13 @@ impl Chain {
                 Ok(v) => v,
                 Err(_) if closes_off(lines.get(index + 1), line, &self.prev) => {
                     self.cut_off += 1;
+                    continue;
+                }
+                // The log's last line, with no newline: a write a crash interrupted, which
+                // the next start closes off. Not an edit.
+                Err(_) if last && index + 1 == lines.len() && !bytes.ends_with(b"\n") => {
+                    self.cut_off += 1;
+                    self.open_cut = true;
                     continue;
                 }
                 Err(e) => {
