@@ -1420,12 +1420,15 @@ mod tests {
         // A crash in the middle of writing a fourth line.
         let cut = format!("{whole}{{\"seq\":4,\"time\":\"2026-");
         std::fs::write(&path, &cut).unwrap();
-        assert!(verify(&path).is_err(), "a cut line breaks the chain");
+        // Before a start closes it off, it is reported as cut, not as an edit.
+        let v = verify(&path).unwrap();
+        assert_eq!((v.entries, v.cut_off, v.open_cut), (3, 1, true));
         let log = AuditLog::open(&path).unwrap();
         log.append(&Entry::new("fw", "after", "stdio", Outcome::Executed))
             .unwrap();
         let v = verify(&path).unwrap();
         assert_eq!((v.entries, v.cut_off), (5, 1), "3 + marker + new line");
+        assert!(!v.open_cut);
         let text = std::fs::read_to_string(&path).unwrap();
         let marker: Value = serde_json::from_str(text.lines().nth(4).unwrap()).unwrap();
         assert_eq!(marker["outcome"], "cut_off");
