@@ -175,6 +175,28 @@ async fn each_call_goes_to_the_chosen_firewall_under_that_firewalls_policy() {
     assert!(msg.contains("`lab`"), "{msg}");
     assert!(changes(&prod).is_empty(), "prod got {:?}", changes(&prod));
 
+    // Described for prod, the tool says first that prod refuses it; for lab it does not.
+    for (firewall, refused) in [("prod", true), ("lab", false)] {
+        let r = s
+            .call(
+                "pfsense_describe_tool",
+                json!({"name": CREATE, "firewall": firewall}),
+            )
+            .await;
+        let described = text(&r);
+        assert_eq!(
+            described.contains("NOT OFFERED on this firewall")
+                && described.contains("read_only = true"),
+            refused,
+            "{firewall}: {described}"
+        );
+        assert_eq!(
+            tests::mcp::structured(&r)["offered"],
+            !refused,
+            "{firewall}"
+        );
+    }
+
     // The same write with `firewall: "lab"` goes to lab only, without the `firewall` field.
     let r = s
         .call(CREATE, with(alias("fleet_a"), json!({"firewall": "lab"})))

@@ -130,15 +130,20 @@ pub fn describe_tool(def: &ToolDef, offered: bool, refusal: Option<String>) -> C
     if !def.required_packages.is_empty() {
         v["required_packages"] = json!(def.required_packages);
     }
-    if let Some(reason) = refusal {
-        v["not_offered_because"] = json!(reason);
-    }
     let mut text = format!(
         "{} ({} {}): {}",
         def.name, def.method, def.path, def.description
     );
-    if def.is_mutation() {
-        text.push_str(" Needs confirm: true to execute; without it you get a preview.");
+    match &refusal {
+        // Said first: the schema below is of no use on this firewall.
+        Some(reason) => text.push_str(&format!(" NOT OFFERED on this firewall: {reason}")),
+        None if def.is_mutation() => {
+            text.push_str(" Needs confirm: true to execute; without it you get a preview.")
+        }
+        None => {}
+    }
+    if let Some(reason) = refusal {
+        v["not_offered_because"] = json!(reason);
     }
     text.push_str(&format!("\nInput schema: {}", v["input_schema"]));
     let mut r = CallToolResult::success(vec![rmcp::model::ContentBlock::text(text)]);
