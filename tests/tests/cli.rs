@@ -469,3 +469,31 @@ fn settings_that_cannot_work_are_refused_at_start_without_showing_secrets() {
         assert!(stderr(&o).contains(expected), "{args:?}: {}", stderr(&o));
     }
 }
+
+/// One firewall under two names in a config file is two policies for one box: said at start.
+#[test]
+fn two_names_for_one_firewall_are_warned_about() {
+    let dir = tempfile::tempdir().unwrap();
+    let config = dir.path().join("config.toml");
+    std::fs::write(
+        &config,
+        "default = \"guarded\"\n\
+         [firewalls.guarded]\nurl = \"https://127.0.0.1:9\"\napi_key_env = \"K\"\nread_only = true\n\
+         [firewalls.open]\nurl = \"https://127.0.0.1:9/\"\napi_key_env = \"K\"\n",
+    )
+    .unwrap();
+    let state = dir.path().join("state");
+    let o = pfsense_mcp(
+        &["--config", config.to_str().unwrap()],
+        &[
+            ("K", "not-a-real-key"),
+            ("XDG_STATE_HOME", state.to_str().unwrap()),
+        ],
+    );
+    let err = stderr(&o);
+    assert!(
+        err.contains("firewalls `guarded` and `open` have the same address https://127.0.0.1:9"),
+        "{err}"
+    );
+    assert!(!err.contains("not-a-real-key"), "{err}");
+}

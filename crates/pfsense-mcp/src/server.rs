@@ -1091,6 +1091,20 @@ fn members_of(mut firewalls: Vec<Firewall>, default: &str) -> Result<(Vec<Member
         .iter()
         .position(|f| f.name == default)
         .ok_or_else(|| format!("no firewall is named `{default}`"))?;
+    // One firewall under two names is two policies for one box: either name's policy lets
+    // through what it allows, whatever the other says.
+    for (i, a) in firewalls.iter().enumerate() {
+        for b in &firewalls[i + 1..] {
+            if a.label == b.label {
+                tracing::warn!(
+                    "firewalls `{}` and `{}` have the same address {}: each name's policy (read_only, allow, deny) holds for that name only, so the more permissive one decides what reaches the box",
+                    a.name,
+                    b.name,
+                    a.label
+                );
+            }
+        }
+    }
     let members = firewalls
         .into_iter()
         .map(|firewall| Member {
