@@ -197,9 +197,18 @@ impl FirewallModel {
                     Target::InterfaceNet(_) => iface.networks().iter().any(|n| n.contains(ip)),
                     _ => iface.addresses().contains(ip),
                 };
+                // An address another interface holds (or a virtual IP) is not this one's,
+                // whatever it gets dynamically.
+                let held_elsewhere =
+                    || {
+                        matches!(target, Target::InterfaceAddress(_))
+                            && (self.interfaces.iter().any(|other| {
+                                other.id != iface.id && other.addresses().contains(ip)
+                            }) || self.virtual_addresses.contains(ip))
+                    };
                 if hit {
                     Tri::Yes
-                } else if iface.address_unknown(ip.is_ipv6()) {
+                } else if iface.address_unknown(ip.is_ipv6()) && !held_elsewhere() {
                     Tri::Unknown(format!(
                         "interface {id} gets its address dynamically and the API did not report it"
                     ))

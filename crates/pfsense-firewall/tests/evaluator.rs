@@ -909,3 +909,46 @@ fn generated_rules_pass_needed_icmp6_and_block_port_zero() {
         .unwrap();
     assert_eq!(e.verdict, Verdict::Pass);
 }
+
+#[test]
+fn an_address_of_another_interface_is_not_a_dynamic_interfaces_address() {
+    // WAN by DHCP with no address reported; the server reaches the API from the DMZ at the
+    // DMZ's own address. A rule blocking the DMZ from the WAN address cannot touch that path:
+    // the DMZ's address is not WAN's, whatever WAN gets.
+    let mut i = input();
+    i.interfaces = json!([
+        {"id": "wan", "if": "em0", "enable": true, "descr": "WAN", "typev4": "dhcp", "ipaddr": "dhcp"},
+        {"id": "lan", "if": "em1", "enable": true, "descr": "LAN", "typev4": "static", "ipaddr": "192.168.1.1", "subnet": 24},
+        {"id": "opt1", "if": "em2", "enable": true, "descr": "DMZ", "typev4": "static", "ipaddr": "10.0.10.1", "subnet": 24}
+    ]);
+    i.rules = json!([
+        {"type": "pass", "interface": ["opt1"], "ipprotocol": "inet", "protocol": "tcp", "source": "opt1",
+         "destination": "opt1:ip", "destination_port": "443", "descr": "DMZ to the GUI", "tracker": 1}
+    ]);
+    let m = FirewallModel::from_api(&i);
+    let path = ServerPath {
+        interface: Some("opt1".into()),
+        ..ServerPath::from_source("10.0.10.5".parse().unwrap())
+    };
+    let no_wan_gui = Change {
+        kind: ObjectKind::Rule,
+        op: ChangeOp::Create,
+        id: None,
+        object: json!({"type": "block", "interface": ["opt1"], "floating": true, "quick": true,
+            "direction": "in", "ipprotocol": "inet", "protocol": "tcp", "source": "opt1",
+            "destination": "wan:ip", "destination_port": "443", "descr": "no WAN GUI from DMZ"}),
+    };
+    let r = check_lockout(&m, &no_wan_gui, &path);
+    assert_eq!(r.decision, GuardDecision::Allowed, "{r:#?}");
+    // Whether an address no interface holds is WAN's stays open.
+    let dmz = m.interface("opt1").unwrap().id.clone();
+    let wan_address = Target::InterfaceAddress("wan".into());
+    for (ip, open) in [("10.0.10.1", false), ("203.0.113.7", true)] {
+        let hit = m.target_contains(&wan_address, &ip.parse().unwrap());
+        assert_eq!(
+            matches!(hit, pfsense_firewall::matching::Tri::Unknown(_)),
+            open,
+            "{ip} ({dmz}): {hit:?}"
+        );
+    }
+}
