@@ -1949,3 +1949,48 @@ async fn a_change_that_could_not_be_auto_reverted_is_refused() {
     assert!(!is_error(&r), "{}", text(&r));
     s.close().await;
 }
+
+/// After a replacement of a whole list, the older changes to it are listed as undoable only
+/// with the warning that the replacement came since (its undo puts back new objects: a rule
+/// gets a new tracker).
+#[tokio::test]
+async fn changes_before_a_replacement_of_their_list_say_so() {
+    let emu = emulator().await;
+    let dir = tempfile::tempdir().unwrap();
+    let s = start(&emu, dir.path(), &[], no_human()).await;
+    let created = s
+        .ok(
+            "pfsense_create_firewall_alias",
+            confirmed(alias("before_replace")),
+        )
+        .await;
+    let first = created["change_id"].as_i64().unwrap();
+    let replaced = s
+        .ok(
+            "pfsense_replace_firewall_aliases",
+            confirmed(json!({"objects": [alias("only_one")]})),
+        )
+        .await;
+    let replacement = replaced["change_id"].as_i64().unwrap();
+    let listed = s.call("pfsense_list_changes", json!({})).await;
+    let changes = tests::mcp::structured(&listed)["changes"].clone();
+    let of = |id: i64| {
+        changes
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|c| c["change_id"] == id)
+            .unwrap()
+            .clone()
+    };
+    assert_eq!(of(first)["superseded_by"], replacement, "{changes}");
+    assert!(of(replacement).get("superseded_by").is_none(), "{changes}");
+    assert!(
+        text(&listed).contains(&format!(
+            "change {replacement} replaced the whole list since"
+        )),
+        "{}",
+        text(&listed)
+    );
+    s.close().await;
+}

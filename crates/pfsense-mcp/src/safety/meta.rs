@@ -40,12 +40,15 @@ pub fn list_changes(safety: &Safety, firewall: &str, args: &Value) -> CallToolRe
                     .iter()
                     .map(|c| {
                         format!(
-                            "change {} {} {} [{}]{}{}",
+                            "change {} {} {} [{}]{}{}{}",
                             c.id,
                             super::time::rfc3339(c.time_ms),
                             c.tool,
                             c.status,
                             if c.undoable() { " undoable" } else { "" },
+                            superseded_by(c, &changes)
+                                .map(|n| format!(" (but change {n} replaced the whole list since: undo that first, and this one may no longer find its object)"))
+                                .unwrap_or_default(),
                             c.provisional_until
                                 .map(|t| format!(" provisional until {}", super::time::rfc3339(t)))
                                 .unwrap_or_default()
@@ -60,13 +63,37 @@ pub fn list_changes(safety: &Safety, firewall: &str, args: &Value) -> CallToolRe
                     "\n{elsewhere} change(s) recorded under the name `{firewall}` were made on another address: they are not this firewall's to list, undo or confirm."
                 ));
             }
+            let mut summaries = revert::summaries(&changes);
+            if let Value::Array(items) = &mut summaries {
+                for (item, c) in items.iter_mut().zip(&changes) {
+                    if let Some(n) = superseded_by(c, &changes) {
+                        item["superseded_by"] = json!(n);
+                    }
+                }
+            }
             ok(
                 text,
-                json!({"journal": safety.journal.location(), "changes": revert::summaries(&changes), "other_address_changes": elsewhere}),
+                json!({"journal": safety.journal.location(), "changes": summaries, "other_address_changes": elsewhere}),
             )
         }
         Err(e) => outcome::error(format!("the change journal could not be read: {e}")),
     }
+}
+
+/// The newest later change among `listed` that replaced or bulk-deleted the list `c`'s object
+/// is in. Objects a replacement's undo puts back are new ones (a rule gets a new tracker), so
+/// an older change to one of them may no longer find it.
+fn superseded_by(c: &Change, listed: &[Change]) -> Option<i64> {
+    if !c.undoable() || !matches!(c.kind.as_str(), "create" | "update" | "delete") {
+        return None;
+    }
+    listed
+        .iter()
+        .filter(|l| l.id > c.id && l.model == c.model && l.undo_of.is_none())
+        .filter(|l| matches!(l.kind.as_str(), "replace" | "bulk_delete"))
+        .filter(|l| l.status == status::EXECUTED || l.status == status::UNDONE)
+        .map(|l| l.id)
+        .max()
 }
 
 /// `pfsense_confirm_changes {change_ids?}`.
