@@ -626,4 +626,38 @@ async fn a_request_reusing_the_id_of_one_in_flight_is_refused_and_the_first_is_a
             .any(|m| m["id"] == 7 && m["result"]["structuredContent"]["data"].is_array()),
         "{answers:?}"
     );
+    // The same id written as a float is the same id to rmcp; and a client that hung up does
+    // not free its id while the call still runs on the server.
+    emu.add_fault(
+        Fault::new(FaultAction::Delay)
+            .with_latency_ms(2500)
+            .on_path("/api/v2/firewall/rules")
+            .times(1),
+    );
+    let slow = json!({"jsonrpc": "2.0", "id": 8, "method": "tools/call",
+                      "params": {"name": "pfsense_list_firewall_rules", "arguments": {}}});
+    // The answer's event stream opens at once; the client drops it before the answer.
+    let stream = post_raw(&server, &token, Some(&session), slow).await;
+    assert_eq!(stream.status(), reqwest::StatusCode::OK);
+    drop(stream);
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    for reused in [json!(8), json!(8.0)] {
+        let message = json!({"jsonrpc": "2.0", "id": reused, "method": "tools/call",
+                             "params": {"name": ALIASES, "arguments": {}}});
+        let r = post_raw(&server, &token, Some(&session), message).await;
+        assert_eq!(r.status(), reqwest::StatusCode::BAD_REQUEST, "{reused}");
+    }
+    // Once the call has ended on the server, the id is free.
+    tokio::time::sleep(Duration::from_millis(3000)).await;
+    let message = json!({"jsonrpc": "2.0", "id": 8, "method": "tools/call",
+                         "params": {"name": ALIASES, "arguments": {}}});
+    let r = post_raw(&server, &token, Some(&session), message).await;
+    assert_eq!(r.status(), reqwest::StatusCode::OK);
+    let answers = sse_messages(&r.text().await.unwrap());
+    assert!(
+        answers
+            .iter()
+            .any(|m| m["id"] == 8 && m["result"]["structuredContent"]["data"].is_array()),
+        "{answers:?}"
+    );
 }

@@ -1058,6 +1058,9 @@ impl ServerHandler for PfSenseServer {
         context: RequestContext<RoleServer>,
     ) -> Result<CallToolResponse, McpError> {
         let _in_flight = self.inner.calls.token();
+        // Within an HTTP session the id stays taken until the call ends, even when the
+        // client hung up (http/sessions.rs).
+        let _id_held = crate::http::hold_while_running(&context);
         let ctx = CallContext {
             caller: crate::http::caller_of(&context).unwrap_or_else(|| "stdio".into()),
             human: crate::safety::elicit::Human::of(&context, &request),

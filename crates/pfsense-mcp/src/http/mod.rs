@@ -28,7 +28,7 @@ use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
 
 pub use auth::{Caller, Tokens, caller_of};
-pub use sessions::sessionless;
+pub use sessions::{hold_while_running, sessionless};
 
 /// Default request body limit: 4 MiB (a tool call's arguments are a few KiB).
 pub const DEFAULT_MAX_BODY_BYTES: usize = 4 * 1024 * 1024;

@@ -41,11 +41,71 @@ pub struct Sessions {
     /// The largest request body (`--max-body-bytes`): an initialize is read whole to see that
     /// it is one.
     max_body_bytes: usize,
-    /// The ids of the requests each session has in flight. rmcp routes a response to the
-    /// HTTP request by its JSON-RPC id: a second request with the id of one still being
-    /// answered took its route, so the first never got its answer and the second got the
-    /// first's. A reused id is refused instead.
-    in_flight: Mutex<std::collections::HashSet<(String, String)>>,
+}
+
+/// The JSON-RPC ids each session has in flight, counted by who holds them: the HTTP request
+/// until its answer's stream ends, and the tool call until its handler returns (it goes on
+/// when the client hangs up). rmcp routes an answer to an HTTP request by its id: a second
+/// request with the id of one still in flight took its route, so one of them got the other's
+/// answer. A reused id is refused instead. Session ids are unique in the process.
+static IN_FLIGHT: std::sync::LazyLock<Mutex<HashMap<(String, String), usize>>> =
+    std::sync::LazyLock::new(Default::default);
+
+fn in_flight() -> std::sync::MutexGuard<'static, HashMap<(String, String), usize>> {
+    IN_FLIGHT.lock().unwrap_or_else(|e| e.into_inner())
+}
+
+/// The key of a JSON-RPC id as rmcp compares them: `8`, `8.0` and `8e0` are one id, `"8"`
+/// another.
+fn id_key(id: &rmcp::model::RequestId) -> String {
+    match id {
+        rmcp::model::NumberOrString::Number(n) => n.to_string(),
+        rmcp::model::NumberOrString::String(s) => serde_json::to_string(&**s).unwrap_or_default(),
+    }
+}
+
+/// A hold on one id of a session, given back when dropped.
+pub struct HeldId(Option<(String, String)>);
+
+impl HeldId {
+    /// Hold `id` in `session`; with `exclusive`, only when nobody holds it yet.
+    fn take(session: &str, id: String, exclusive: bool) -> Option<HeldId> {
+        let key = (session.to_string(), id);
+        let mut held = in_flight();
+        let count = held.entry(key.clone()).or_default();
+        if exclusive && *count > 0 {
+            return None;
+        }
+        *count += 1;
+        Some(HeldId(Some(key)))
+    }
+}
+
+impl Drop for HeldId {
+    fn drop(&mut self) {
+        let Some(key) = self.0.take() else { return };
+        let mut held = in_flight();
+        if let Some(count) = held.get_mut(&key) {
+            *count -= 1;
+            if *count == 0 {
+                held.remove(&key);
+            }
+        }
+    }
+}
+
+/// The hold a tool call of a session keeps on its id while its handler runs (none over
+/// stdio or without a session).
+pub fn hold_while_running(context: &RequestContext<RoleServer>) -> HeldId {
+    let session = context
+        .extensions
+        .get::<axum::http::request::Parts>()
+        .and_then(|parts| parts.headers.get(SESSION_HEADER))
+        .and_then(|v| v.to_str().ok());
+    match session {
+        Some(session) => HeldId::take(session, id_key(&context.id), false).unwrap_or(HeldId(None)),
+        None => HeldId(None),
+    }
 }
 
 impl Sessions {
@@ -60,24 +120,7 @@ impl Sessions {
             manager,
             per_token,
             max_body_bytes,
-            in_flight: Mutex::new(Default::default()),
         }
-    }
-
-    fn in_flight(&self) -> std::sync::MutexGuard<'_, std::collections::HashSet<(String, String)>> {
-        self.in_flight.lock().unwrap_or_else(|e| e.into_inner())
-    }
-
-    /// Hold `id` as in flight in `session`, or `None` when it already is.
-    fn hold(self: &Arc<Self>, session: &str, id: String) -> Option<HeldId> {
-        let key = (session.to_string(), id);
-        if !self.in_flight().insert(key.clone()) {
-            return None;
-        }
-        Some(HeldId {
-            sessions: self.clone(),
-            key,
-        })
     }
 
     fn owners(&self) -> std::sync::MutexGuard<'_, HashMap<String, Arc<str>>> {
@@ -115,29 +158,17 @@ impl Sessions {
     }
 }
 
-/// A request id of a session in flight until its answer has been sent (or the client left).
-struct HeldId {
-    sessions: Arc<Sessions>,
-    key: (String, String),
-}
-
-impl Drop for HeldId {
-    fn drop(&mut self) {
-        self.sessions.in_flight().remove(&self.key);
-    }
-}
-
 /// The id of a JSON-RPC request (a message with a `method` and an `id`); `None` for
 /// notifications, responses, batches and anything unreadable (rmcp answers those).
 fn request_id(body: &[u8]) -> Option<String> {
     #[derive(serde::Deserialize)]
     struct Probe {
-        id: Option<serde_json::Value>,
+        id: Option<rmcp::model::RequestId>,
         method: Option<serde::de::IgnoredAny>,
     }
     let probe: Probe = serde_json::from_slice(body).ok()?;
     probe.method?;
-    probe.id.filter(|id| !id.is_null()).map(|id| id.to_string())
+    probe.id.as_ref().map(id_key)
 }
 
 /// 400 with the JSON-RPC error for a request whose id is that of one still being answered.
@@ -240,7 +271,7 @@ pub async fn bind_to_token(
                     return too_large(sessions.max_body_bytes);
                 };
                 if let Some(request_id) = request_id(&bytes) {
-                    match sessions.hold(&id, request_id.clone()) {
+                    match HeldId::take(&id, request_id.clone(), true) {
                         Some(h) => held = Some(h),
                         None => {
                             tracing::debug!(caller = %caller, id = %request_id, "refused a request whose id is in flight");
