@@ -497,3 +497,49 @@ fn two_names_for_one_firewall_are_warned_about() {
     );
     assert!(!err.contains("not-a-real-key"), "{err}");
 }
+
+/// A reader that stops early (`| head -1`) closes stdout and, with `2>&1`, stderr too: the
+/// commands stop quietly instead of panicking (exit 101).
+#[test]
+fn a_reader_that_stops_early_is_no_panic() {
+    let binary = tests::binary::pfsense_mcp();
+    for command in ["tools", "doctor --sandbox", "security-audit --sandbox"] {
+        let o = Command::new("bash")
+            .arg("-c")
+            .arg(format!(
+                "'{}' {command} 2>&1 | head -1 >/dev/null; exit ${{PIPESTATUS[0]}}",
+                binary.display()
+            ))
+            .env_clear()
+            .env("PATH", std::env::var("PATH").unwrap_or_default())
+            .env("HOME", std::env::temp_dir())
+            .output()
+            .unwrap();
+        assert_eq!(o.status.code(), Some(0), "{command}: {}", stderr(&o));
+    }
+}
+
+/// Durations beyond any deadline the clock can hold are refused at start: a huge breaker
+/// cooldown overflowed the clock (a panic, and a call that never answered) and a huge
+/// auto-revert wrapped round to a deadline in the past (changes reverted at once).
+#[test]
+fn durations_too_long_for_the_clock_are_refused_at_start() {
+    for (args, env, named) in [
+        (
+            vec!["--sandbox", "--breaker-cooldown", "9999999999999999999"],
+            vec![],
+            "--breaker-cooldown",
+        ),
+        (
+            vec!["--sandbox"],
+            vec![("PFSENSE_AUTO_REVERT", "18446744073709551615")],
+            "PFSENSE_AUTO_REVERT",
+        ),
+        (vec!["--sandbox", "--timeout", "86401"], vec![], "--timeout"),
+    ] {
+        let o = pfsense_mcp(&args, &env);
+        assert_eq!(o.status.code(), Some(2), "{args:?}: {}", stderr(&o));
+        assert!(stderr(&o).contains(named), "{}", stderr(&o));
+        assert!(!stderr(&o).contains("panicked"), "{}", stderr(&o));
+    }
+}

@@ -320,12 +320,12 @@ fn build_server_with(
         result_budget_tokens: usize::try_from(cli.result_budget).unwrap_or(usize::MAX),
     };
     if cli.target.sandbox {
-        eprintln!("pfsense-mcp: {}", crate::sandbox::BANNER);
+        crate::note!("pfsense-mcp: {}", crate::sandbox::BANNER);
         if cli.connection.host().is_some() {
-            eprintln!("pfsense-mcp: PFSENSE_HOST is ignored in sandbox mode");
+            crate::note!("pfsense-mcp: PFSENSE_HOST is ignored in sandbox mode");
         }
         if cli.target.config.is_some() {
-            eprintln!("pfsense-mcp: the config file is ignored in sandbox mode");
+            crate::note!("pfsense-mcp: the config file is ignored in sandbox mode");
         }
         options.banner = Some(crate::sandbox::BANNER.to_string());
         let target = crate::sandbox::start(
@@ -504,7 +504,7 @@ impl Guards {
 pub async fn serve_stdio(server: PfSenseServer) -> Result<(), String> {
     tracing::info!(tools = server.offered().len(), "serving MCP on stdio");
     if std::io::IsTerminal::is_terminal(&std::io::stdin()) {
-        eprintln!(
+        crate::note!(
             "pfsense-mcp: waiting for an MCP client on stdin (this is not an interactive prompt: add the server to an MCP client, e.g. `claude mcp add -s user pfsense -- pfsense-mcp --sandbox`; Ctrl-C to quit)"
         );
     }
@@ -678,7 +678,7 @@ fn print_tools(args: &ToolsArgs, policy: &Policy) -> Result<(), CliError> {
     }
     emit(&out)?;
     if !args.json && !args.summary {
-        eprintln!("{} tools", selected.len());
+        crate::note!("{} tools", selected.len());
     }
     Ok(())
 }

@@ -36,6 +36,13 @@ Examples:
 /// An MCP server for pfSense firewalls: one typed tool per REST API v2 operation, with previews
 /// and confirmation for every change. Serves MCP over stdio (stdout carries the protocol; logs
 /// go to stderr), or over streamable HTTP with --http.
+
+/// The longest timeout, retry budget or breaker cooldown (a day): beyond it a deadline no
+/// longer fits the clock's range, and no wait that long is meant.
+pub const MAX_SECONDS: u64 = 86_400;
+
+/// The longest `--auto-revert` (a week).
+pub const MAX_AUTO_REVERT_SECONDS: u64 = 7 * 86_400;
 #[derive(Debug, Parser)]
 #[command(name = "pfsense-mcp", about, long_about = None, after_help = AFTER_HELP, args_conflicts_with_subcommands = true)]
 pub struct Cli {
@@ -282,7 +289,9 @@ pub fn parse_from(args: impl IntoIterator<Item = std::ffi::OsString>) -> Result<
             } else {
                 "still read".to_string()
             };
-            eprintln!("pfsense-mcp: warning: {old} is deprecated ({effect}): rename it to {new}");
+            crate::note!(
+                "pfsense-mcp: warning: {old} is deprecated ({effect}): rename it to {new}"
+            );
         }
     }
     let matches = match cmd.try_get_matches_from_mut(&args) {
@@ -424,12 +433,12 @@ pub struct ConnectionArgs {
     /// measured, ordinary operations get less: 4 × the p99 latency, at least 10 s. Package
     /// installs, applies, state table clears and other known-slow operations get their own
     /// longer timeout (60-120 s).
-    #[arg(long, env = "PFSENSE_TIMEOUT", default_value_t = 30)]
+    #[arg(long, env = "PFSENSE_TIMEOUT", default_value_t = 30, value_parser = clap::value_parser!(u64).range(..=MAX_SECONDS))]
     pub timeout: u64,
     /// Seconds within which failed reads are retried (connection errors, 502, 503 honouring
     /// Retry-After, 504; jittered exponential backoff). Writes are retried only when the
     /// failure proves nothing ran. 0 turns retries off.
-    #[arg(long, env = "PFSENSE_RETRY_BUDGET", value_name = "SECONDS", default_value_t = crate::resilience::DEFAULT_RETRY_BUDGET_SECS)]
+    #[arg(long, env = "PFSENSE_RETRY_BUDGET", value_name = "SECONDS", default_value_t = crate::resilience::DEFAULT_RETRY_BUDGET_SECS, value_parser = clap::value_parser!(u64).range(..=MAX_SECONDS))]
     pub retry_budget: u64,
     /// Consecutive failed calls (connection errors, timeouts, 5xx) after which the circuit
     /// breaker opens and calls fail fast. 0 turns the breaker off.
@@ -437,7 +446,7 @@ pub struct ConnectionArgs {
     pub breaker_threshold: u32,
     /// Seconds an open circuit breaker fails calls fast before it lets one probe request
     /// through (success closes it, failure opens it again).
-    #[arg(long, env = "PFSENSE_BREAKER_COOLDOWN", value_name = "SECONDS", default_value_t = crate::resilience::DEFAULT_BREAKER_COOLDOWN_SECS)]
+    #[arg(long, env = "PFSENSE_BREAKER_COOLDOWN", value_name = "SECONDS", default_value_t = crate::resilience::DEFAULT_BREAKER_COOLDOWN_SECS, value_parser = clap::value_parser!(u64).range(..=MAX_SECONDS))]
     pub breaker_cooldown: u64,
 }
 
@@ -547,7 +556,7 @@ pub struct SafetyArgs {
     /// Make changes to rules, NAT, interfaces and routing provisional: unless
     /// pfsense_confirm_changes is called within SECONDS, the server undoes them. Protects
     /// against bad changes while the API stays reachable, not against a lockout.
-    #[arg(long, env = "PFSENSE_AUTO_REVERT", value_name = "SECONDS")]
+    #[arg(long, env = "PFSENSE_AUTO_REVERT", value_name = "SECONDS", value_parser = clap::value_parser!(u64).range(1..=MAX_AUTO_REVERT_SECONDS))]
     pub auto_revert: Option<u64>,
     /// This server's address as the firewall sees it (after any NAT in between). When given,
     /// a confirmed change to firewall rules, port forwards, aliases, interfaces, interface
@@ -599,7 +608,6 @@ impl SafetyArgs {
             rate_limits.set(spec)?;
         }
         let auto_revert = match self.auto_revert {
-            Some(0) => return Err("--auto-revert must be at least 1 second".into()),
             Some(s) => Some(Duration::from_secs(s)),
             None => None,
         };

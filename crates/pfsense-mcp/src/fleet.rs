@@ -313,6 +313,15 @@ impl FleetConfig {
         if entry.timeout == Some(0) {
             return Err(format!("{at}: `timeout` must be at least 1 second"));
         }
+        if entry
+            .timeout
+            .is_some_and(|t| t > crate::config::MAX_SECONDS)
+        {
+            return Err(format!(
+                "{at}: `timeout` must be at most {} seconds (a day)",
+                crate::config::MAX_SECONDS
+            ));
+        }
         self.policy(name, entry)?;
         Ok(())
     }

@@ -15,6 +15,16 @@ extern crate self as pfsense_mcp;
 
 pub use pfsense_spec as spec;
 
+/// `eprintln!` that never panics: a closed stderr (`pfsense-mcp tools 2>&1 | head -1` closes
+/// it with stdout) is ignored, as `tracing` does.
+#[macro_export]
+macro_rules! note {
+    ($($arg:tt)*) => {{
+        use std::io::Write as _;
+        let _ = writeln!(std::io::stderr(), $($arg)*);
+    }};
+}
+
 pub mod allocator;
 pub mod bounds;
 pub mod catalog;

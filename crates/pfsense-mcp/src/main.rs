@@ -18,7 +18,7 @@ fn main() -> ExitCode {
     let runtime = match pfsense_mcp::cli::runtime_builder(&cli).enable_all().build() {
         Ok(rt) => rt,
         Err(e) => {
-            eprintln!("pfsense-mcp: cannot start the async runtime: {e}");
+            pfsense_mcp::note!("pfsense-mcp: cannot start the async runtime: {e}");
             return ExitCode::from(pfsense_mcp::config::Failure::Runtime as u8);
         }
     };
@@ -28,7 +28,7 @@ fn main() -> ExitCode {
     match result {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {
-            eprintln!("pfsense-mcp: {}", e.message);
+            pfsense_mcp::note!("pfsense-mcp: {}", e.message);
             ExitCode::from(e.failure as u8)
         }
     }

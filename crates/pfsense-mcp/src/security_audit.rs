@@ -193,7 +193,7 @@ async fn run_cli_unboxed(args: &SecurityAuditArgs) -> Result<(), String> {
     let format: Format = args.format.parse()?;
     let cli = args;
     let (client, target): (Arc<Client>, String) = if args.target.sandbox {
-        eprintln!("pfsense-mcp: {}", crate::sandbox::BANNER);
+        crate::note!("pfsense-mcp: {}", crate::sandbox::BANNER);
         let target = crate::sandbox::start(
             Duration::from_secs(cli.connection.timeout.max(1)),
             cli.connection.resilience()?,
@@ -214,7 +214,7 @@ async fn run_cli_unboxed(args: &SecurityAuditArgs) -> Result<(), String> {
         Some(path) => {
             std::fs::write(path, &text)
                 .map_err(|e| format!("cannot write the report to {}: {e}", path.display()))?;
-            eprintln!(
+            crate::note!(
                 "pfsense-mcp: security audit of {target}: {} non-compliant, {} compliant, {} unknown; report in {}",
                 report.counts.non_compliant,
                 report.counts.compliant,
@@ -222,7 +222,17 @@ async fn run_cli_unboxed(args: &SecurityAuditArgs) -> Result<(), String> {
                 path.display()
             );
         }
-        None => print!("{text}"),
+        None => {
+            // A reader that stopped early (`| head`) is not an error.
+            use std::io::Write as _;
+            let mut out = std::io::stdout().lock();
+            match out.write_all(text.as_bytes()).and_then(|()| out.flush()) {
+                Err(e) if e.kind() != std::io::ErrorKind::BrokenPipe => {
+                    return Err(format!("cannot write to stdout: {e}"));
+                }
+                _ => {}
+            }
+        }
     }
     Ok(())
 }

@@ -306,7 +306,7 @@ pub async fn serve(server: PfSenseServer, args: &HttpArgs, checked: Checked) -> 
         "serving MCP over streamable HTTP"
     );
     // Tests and scripts read the actual port (with port 0) from this line.
-    eprintln!("pfsense-mcp: listening on {scheme}://{local}/mcp");
+    crate::note!("pfsense-mcp: listening on {scheme}://{local}/mcp");
 
     let connections = Arc::new(limits::Connections::new(args.max_connections));
     listen::run(
