@@ -1768,6 +1768,21 @@ async fn adding_a_member_to_a_root_equivalent_group_is_dangerous() {
             text(&r)
         );
     }
+    // A group that cannot be read is judged at its worst: a failed read lets nothing through.
+    for failed_reads in [1, 5] {
+        emu.add_fault(
+            pfsense_emulator::Fault::new(pfsense_emulator::FaultAction::Error { status: 500 })
+                .on_path("/api/v2/user/group")
+                .on_method("GET")
+                .times(failed_reads),
+        );
+        let r = s
+            .call("pfsense_update_user_group", confirmed(join.clone()))
+            .await;
+        assert!(is_error(&r), "{failed_reads}: {}", text(&r));
+        assert!(text(&r).contains("--allow-dangerous"), "{}", text(&r));
+        emu.clear_faults();
+    }
     assert!(
         emu.requests().iter().all(|q| q.method == "GET"),
         "a refused call reached the firewall"

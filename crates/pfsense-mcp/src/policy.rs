@@ -98,20 +98,20 @@ impl Policy {
     /// ordinary write dangerous (`tables::DANGEROUS_ARGUMENTS`, e.g. an ACME certificate
     /// whose actions run shell commands) need the permission dangerous tools need.
     pub fn argument_refusal(&self, def: &ToolDef, args: &serde_json::Value) -> Option<String> {
-        self.argument_refusal_at(def, args, None)
+        self.argument_refusal_at(def, args, crate::spec::tables::TargetState::NotRead)
     }
 
-    /// [`Policy::argument_refusal`] for a change whose target's `current` state has been read:
-    /// some arguments are dangerous only given it (a member added to a group that holds a
-    /// root-equivalent privilege).
+    /// [`Policy::argument_refusal`] given what is known of the change's target: some arguments
+    /// are dangerous only given its state (a member added to a group that holds a
+    /// root-equivalent privilege), and a target that could not be read is judged at its worst.
     pub fn argument_refusal_at(
         &self,
         def: &ToolDef,
         args: &serde_json::Value,
-        current: Option<&serde_json::Value>,
+        state: crate::spec::tables::TargetState<'_>,
     ) -> Option<String> {
         let rel = def.path.strip_prefix(crate::spec::API_PREFIX)?;
-        let why = crate::spec::tables::argument_danger_at(rel, args, current)?;
+        let why = crate::spec::tables::argument_danger_at(rel, args, state)?;
         let refusal = self.refusal_for(Subject {
             risk: Risk::Dangerous,
             danger: Some(why),

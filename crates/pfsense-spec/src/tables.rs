@@ -239,32 +239,43 @@ pub const DANGEROUS_ARGUMENTS: &[DangerousArgument] = &[
 
 /// Why a call to `rel_path` with `args` is dangerous although its tool is not, if it is.
 pub fn argument_danger(rel_path: &str, args: &serde_json::Value) -> Option<&'static str> {
-    argument_danger_at(rel_path, args, None)
+    argument_danger_at(rel_path, args, TargetState::NotRead)
 }
 
-/// [`argument_danger`] for a change to an existing object whose `current` state is known
-/// (tests such as [`DangerTest::AddsMemberTo`] read it).
+/// What is known of a change's target when its arguments are judged (tests such as
+/// [`DangerTest::AddsMemberTo`] read it).
+#[derive(Debug, Clone, Copy)]
+pub enum TargetState<'a> {
+    /// A new object, or a target not read (yet): the arguments alone are judged.
+    NotRead,
+    /// The target as read.
+    Known(&'a serde_json::Value),
+    /// The target exists but could not be read: judged as the worst it could be.
+    Unreadable,
+}
+
+/// [`argument_danger`] given what is known of the target.
 pub fn argument_danger_at(
     rel_path: &str,
     args: &serde_json::Value,
-    current: Option<&serde_json::Value>,
+    state: TargetState<'_>,
 ) -> Option<&'static str> {
     DANGEROUS_ARGUMENTS
         .iter()
         .filter(|d| prefix_matches(d.path, rel_path))
-        .find(|d| carries(args, d, current))
+        .find(|d| carries(args, d, state))
         .map(|d| d.why)
 }
 
 /// Whether `object` (the arguments for one object, or their part at one level of a PUT's
-/// `objects`) adds a member to an object guarded by one of `values`; `current` is the target's
-/// state, for the top level only.
+/// `objects`) adds a member to an object guarded by one of `values`; `state` is the target's,
+/// for the top level only.
 fn adds_member(
     object: &serde_json::Map<String, serde_json::Value>,
     field: &str,
     guard: &str,
     values: &[&str],
-    current: Option<&serde_json::Value>,
+    state: TargetState<'_>,
 ) -> bool {
     use serde_json::Value;
     let names = |v: Option<&Value>| -> Vec<String> {
@@ -278,28 +289,30 @@ fn adds_member(
             _ => Vec::new(),
         }
     };
+    let current = match state {
+        TargetState::Known(c) => Some(c),
+        _ => None,
+    };
     let present = names(current.and_then(|c| c.get(field)));
     let adds = names(object.get(field))
         .iter()
         .any(|n| !present.contains(n));
     let guarded = |v: Option<&Value>| names(v).iter().any(|p| values.contains(&p.as_str()));
-    // The guard the object has after the change: the arguments' when they set it.
-    let guard_after = match object.get(guard) {
-        Some(v) => guarded(Some(v)),
-        None => guarded(current.and_then(|c| c.get(guard))),
+    // The guard the object has after the change: the arguments' when they set it, else the
+    // target's (unknown for an unreadable one: assumed).
+    let guard_after = match (object.get(guard), state) {
+        (Some(v), _) => guarded(Some(v)),
+        (None, TargetState::Unreadable) => true,
+        (None, _) => guarded(current.and_then(|c| c.get(guard))),
     };
     adds && guard_after
 }
 
-fn carries(
-    value: &serde_json::Value,
-    d: &DangerousArgument,
-    current: Option<&serde_json::Value>,
-) -> bool {
+fn carries(value: &serde_json::Value, d: &DangerousArgument, state: TargetState<'_>) -> bool {
     use serde_json::Value;
     if let (DangerTest::AddsMemberTo { guard, values }, Value::Object(m)) = (&d.test, value)
         && m.contains_key(d.field)
-        && adds_member(m, d.field, guard, values, current)
+        && adds_member(m, d.field, guard, values, state)
     {
         return true;
     }
@@ -333,8 +346,8 @@ fn carries(
     match value {
         Value::Object(m) => m
             .iter()
-            .any(|(k, v)| (k == d.field && dangerous(v)) || carries(v, d, None)),
-        Value::Array(a) => a.iter().any(|v| carries(v, d, None)),
+            .any(|(k, v)| (k == d.field && dangerous(v)) || carries(v, d, TargetState::NotRead)),
+        Value::Array(a) => a.iter().any(|v| carries(v, d, TargetState::NotRead)),
         _ => false,
     }
 }

@@ -1,6 +1,7 @@
 //! Classification facts of the v2.7.1 spec, pinned. The expected numbers come from
 //! `shared/docs/pfsense-rest-api.md` ("Spec statistics") and from reading the spec by hand.
 
+use pfsense_spec::tables::TargetState;
 use pfsense_spec::*;
 use serde_json::{Value, json};
 use std::path::PathBuf;
@@ -432,7 +433,8 @@ fn verbs_and_risk() {
     let viewers = json!({"name": "viewers", "member": [], "priv": ["page-dashboard-all"]});
     let join = json!({"id": 1, "member": ["admin", "bob"]});
     let at = |args: &Value, current: Option<&Value>| {
-        tables::argument_danger_at("user/group", args, current).is_some()
+        let state = current.map_or(TargetState::NotRead, TargetState::Known);
+        tables::argument_danger_at("user/group", args, state).is_some()
     };
     assert!(at(&join, Some(&admins)));
     assert!(!at(&join, Some(&viewers)));
@@ -449,15 +451,26 @@ fn verbs_and_risk() {
         &json!({"name": "g", "member": ["bob"], "priv": ["page-system-usermanager"]}),
         None
     ));
+    // A group that could not be read is judged at its worst: any member may be an addition,
+    // and its privileges may be root's, unless the arguments set them.
+    let unreadable = |args: &Value| {
+        tables::argument_danger_at("user/group", args, TargetState::Unreadable).is_some()
+    };
+    assert!(unreadable(&json!({"id": 1, "member": ["admin"]})));
+    assert!(!unreadable(
+        &json!({"id": 1, "member": ["admin"], "priv": []})
+    ));
+    assert!(!unreadable(&json!({"id": 1, "description": "no members"})));
     // A PUT of every group judges each against nothing: a root group's members are added.
-    assert!(
-        tables::argument_danger_at("user/groups", &json!({"objects": [admins.clone()]}), None)
-            .is_some()
-    );
-    assert!(
-        tables::argument_danger_at("user/groups", &json!({"objects": [viewers.clone()]}), None)
-            .is_none()
-    );
+    let put = |objects: Value| {
+        tables::argument_danger_at(
+            "user/groups",
+            &json!({"objects": objects}),
+            TargetState::NotRead,
+        )
+    };
+    assert!(put(json!([admins.clone()])).is_some());
+    assert!(put(json!([viewers.clone()])).is_none());
     let openvpn = |opts: Value| json!({"custom_options": opts});
     assert!(
         tables::argument_danger("vpn/openvpn/server", &openvpn(json!(["up /bin/sh"]))).is_some()

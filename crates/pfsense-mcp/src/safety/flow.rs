@@ -213,6 +213,19 @@ impl Observed {
         }
     }
 
+    /// Why the call's arguments are dangerous given this state of its target, when the
+    /// policy refuses dangerous changes. A target that exists but could not be read is judged
+    /// at its worst: a failed read must not let a dangerous change through.
+    fn argument_refusal(&self, call: &Call<'_>) -> Option<String> {
+        use crate::spec::tables::TargetState;
+        let state = match (&self.current, &self.error) {
+            (Some(current), _) => TargetState::Known(current),
+            (None, Some(_)) if !self.missing() => TargetState::Unreadable,
+            _ => return None,
+        };
+        call.policy.argument_refusal_at(call.def, call.args, state)
+    }
+
     /// The firewall said the addressed object does not exist.
     fn missing(&self) -> bool {
         self.error
@@ -235,11 +248,7 @@ impl Safety {
         let kind = ChangeKind::of(def);
         self.settle(client, call.firewall).await;
         let seen = Observed::read(client, &call, kind).await;
-        if let Some(current) = &seen.current
-            && let Some(refusal) = call
-                .policy
-                .argument_refusal_at(def, call.args, Some(current))
-        {
+        if let Some(refusal) = seen.argument_refusal(&call) {
             return self.refuse(&call, refusal);
         }
         if !call.confirmed {
@@ -265,6 +274,10 @@ impl Safety {
         } else {
             seen
         };
+        // Judged again on the state read just before sending.
+        if let Some(refusal) = now.argument_refusal(&call) {
+            return self.refuse(&call, refusal);
+        }
         if let Some(expected) = &expected
             && now.fingerprint.as_ref() != Some(expected)
         {
