@@ -33,16 +33,16 @@ Examples:
   pfsense-mcp tools --module firewall
   pfsense-mcp tools --json > tools.json";
 
-/// An MCP server for pfSense firewalls: one typed tool per REST API v2 operation, with previews
-/// and confirmation for every change. Serves MCP over stdio (stdout carries the protocol; logs
-/// go to stderr), or over streamable HTTP with --http.
-
 /// The longest timeout, retry budget or breaker cooldown (a day): beyond it a deadline no
 /// longer fits the clock's range, and no wait that long is meant.
 pub const MAX_SECONDS: u64 = 86_400;
 
 /// The longest `--auto-revert` (a week).
 pub const MAX_AUTO_REVERT_SECONDS: u64 = 7 * 86_400;
+
+/// An MCP server for pfSense firewalls: one typed tool per REST API v2 operation, with previews
+/// and confirmation for every change. Serves MCP over stdio (stdout carries the protocol; logs
+/// go to stderr), or over streamable HTTP with --http.
 #[derive(Debug, Parser)]
 #[command(name = "pfsense-mcp", about, long_about = None, after_help = AFTER_HELP, args_conflicts_with_subcommands = true)]
 pub struct Cli {
@@ -607,10 +607,7 @@ impl SafetyArgs {
         for spec in self.rate_limits.iter().filter(|s| !s.trim().is_empty()) {
             rate_limits.set(spec)?;
         }
-        let auto_revert = match self.auto_revert {
-            Some(s) => Some(Duration::from_secs(s)),
-            None => None,
-        };
+        let auto_revert = self.auto_revert.map(Duration::from_secs);
         Ok(crate::safety::SafetyOptions {
             audit_log,
             journal,
