@@ -1931,10 +1931,26 @@ async fn a_change_that_could_not_be_auto_reverted_is_refused() {
     let s = start(
         &emu,
         dir.path(),
-        &["--auto-revert", "30", "--deny", "pfsense_delete_*"],
+        &[
+            "--auto-revert",
+            "30",
+            "--deny",
+            "pfsense_delete_*",
+            "--rate-limit",
+            "write=1/hour",
+        ],
         no_human(),
     )
     .await;
+    // The preview already says so.
+    let r = s
+        .call("pfsense_create_firewall_alias", alias("no_revert"))
+        .await;
+    assert!(
+        is_error(&r) && text(&r).contains("reverting it needs"),
+        "{}",
+        text(&r)
+    );
     let r = s
         .call(
             "pfsense_create_firewall_alias",
@@ -1954,7 +1970,8 @@ async fn a_change_that_could_not_be_auto_reverted_is_refused() {
         "{:?}",
         emu.requests()
     );
-    // Outside the modules auto-revert covers, or without it, the same firewall takes changes.
+    // Outside the modules auto-revert covers the same firewall takes changes, and the refusals
+    // used none of the one write the rate limit allows.
     let r = s
         .call(
             "pfsense_create_user",

@@ -251,6 +251,12 @@ impl Safety {
         if let Some(refusal) = seen.argument_refusal(&call) {
             return self.refuse(&call, refusal);
         }
+        // Before the preview, a human's approval or the rate limit: a change auto-revert could
+        // not take back is refused whatever happens next.
+        let inverse = undo::plan(def, call.args, seen.current.as_ref());
+        if let Some(message) = self.unrevertable(&call, inverse.as_ref()) {
+            return self.refuse(&call, message);
+        }
         if !call.confirmed {
             return self.preview(client, &call, kind, &seen).await;
         }
@@ -482,9 +488,6 @@ impl Safety {
     ) -> (CallToolResult, Option<i64>) {
         let def = call.def;
         let inverse = undo::plan(def, call.args, now.current.as_ref());
-        if let Some(message) = self.unrevertable(call, inverse.as_ref()) {
-            return (self.refuse(call, message), None);
-        }
         let redacted_request = secrets::redacted_request(call.request);
         let inverse_json = inverse.as_ref().map(Inverse::to_json);
         let change_id = match self.journal.record_intent(&Intent {
