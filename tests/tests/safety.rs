@@ -2026,3 +2026,67 @@ async fn changes_before_a_replacement_of_their_list_say_so() {
     );
     s.close().await;
 }
+
+/// An undo whose step got no answer (a timeout) may have run: it is recorded as `unknown`, not
+/// `failed`, says so, and can be tried again (the retry reads the object first).
+#[tokio::test]
+async fn an_undo_whose_step_timed_out_is_unknown_and_can_be_retried() {
+    let emu = emulator().await;
+    let dir = tempfile::tempdir().unwrap();
+    let s = start(
+        &emu,
+        dir.path(),
+        &["--timeout", "2", "--retry-budget", "0"],
+        no_human(),
+    )
+    .await;
+    let created = s
+        .ok(
+            "pfsense_create_firewall_alias",
+            confirmed(alias("slow_undo")),
+        )
+        .await;
+    let change_id = created["change_id"].as_i64().unwrap();
+    emu.add_fault(
+        pfsense_emulator::Fault::new(pfsense_emulator::FaultAction::Delay)
+            .with_latency_ms(4000)
+            .on_path("/api/v2/firewall/alias")
+            .on_method("DELETE")
+            .times(1),
+    );
+    let r = s
+        .call(
+            "pfsense_undo",
+            json!({"change_id": change_id, "confirm": true}),
+        )
+        .await;
+    assert!(is_error(&r), "{}", text(&r));
+    assert!(
+        text(&r).contains("whether this step ran is not known") && !text(&r).contains(".."),
+        "{}",
+        text(&r)
+    );
+    let listed = s.ok("pfsense_list_changes", json!({})).await;
+    let undo = listed["changes"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|c| c["undo_of"] == change_id)
+        .unwrap()
+        .clone();
+    assert_eq!(undo["status"], "unknown", "{listed}");
+    // Tried again, the undo reads the alias first: it runs now or says it is gone.
+    tokio::time::sleep(Duration::from_secs(3)).await;
+    let r = s
+        .call(
+            "pfsense_undo",
+            json!({"change_id": change_id, "confirm": true}),
+        )
+        .await;
+    assert!(
+        !is_error(&r) || text(&r).contains("no longer exists"),
+        "{}",
+        text(&r)
+    );
+    s.close().await;
+}

@@ -237,7 +237,7 @@ impl Observed {
 /// Whether a failed call may still have run on the firewall: no answer, or an answer that is
 /// not the API's JSON (a 200 whose JSON is cut off, a PHP error page). Only reading the
 /// target again tells.
-fn outcome_unclear(e: &CallError) -> bool {
+pub(super) fn outcome_unclear(e: &CallError) -> bool {
     matches!(e, CallError::Transport(_) | CallError::NotJson { .. })
 }
 

@@ -87,19 +87,26 @@ pub async fn perform_undo(
     for step in &steps {
         if let Err(e) = undo::run_step(client, step).await {
             let msg = format!(
-                "undo of change {} stopped at `{}` ({}): {e}. Done before that: {}",
+                "undo of change {} stopped at `{}` ({}): {}. Done before that: {}{}",
                 change.id,
                 step.tool.name,
                 step.description,
+                e.message.trim_end_matches('.'),
                 if done.is_empty() {
                     "nothing".to_string()
                 } else {
                     done.join("; ")
+                },
+                if e.unclear {
+                    " (whether this step ran is not known: the firewall's answer did not come back readable)"
+                } else {
+                    ""
                 }
             );
             let _ = safety.journal.record_outcome(
                 undo_id,
-                if done.is_empty() {
+                // Nothing done, and the failed step certainly did not run: the undo failed.
+                if done.is_empty() && !e.unclear {
                     status::FAILED
                 } else {
                     status::UNKNOWN

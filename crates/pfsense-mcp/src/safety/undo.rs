@@ -534,8 +534,18 @@ async fn prepare_unboxed(
 }
 
 /// Send one step.
-pub async fn run_step(client: &Client, step: &Step) -> Result<Value, String> {
-    let mut request = PreparedRequest::build(step.tool, &step.args).map_err(|e| e.0)?;
+/// Why a step failed, and whether it may still have run (no answer, or one that is not the
+/// API's JSON).
+pub struct StepError {
+    pub message: String,
+    pub unclear: bool,
+}
+
+pub async fn run_step(client: &Client, step: &Step) -> Result<Value, StepError> {
+    let mut request = PreparedRequest::build(step.tool, &step.args).map_err(|e| StepError {
+        message: e.0,
+        unclear: false,
+    })?;
     // `placement` is a control parameter most create schemas do not list; the builder only
     // sends listed arguments, so add it to the JSON body here.
     if let (Some(p), Some(Value::Object(body))) =
@@ -547,7 +557,10 @@ pub async fn run_step(client: &Client, step: &Step) -> Result<Value, String> {
         .send(step.tool, &request)
         .await
         .map(|r| r.data())
-        .map_err(|e| e.to_string())
+        .map_err(|e| StepError {
+            unclear: super::flow::outcome_unclear(&e),
+            message: e.to_string(),
+        })
 }
 
 /// Settle a row left in `intent` by a killed process: read the firewall and decide whether
