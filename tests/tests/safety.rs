@@ -1730,6 +1730,16 @@ async fn previews_and_own_tools_are_held_to_the_result_budget_and_the_whole_requ
     let properties = &described["input_schema"]["properties"];
     assert_eq!(properties["name"]["type"], "string", "{described}");
     assert_eq!(properties["…"]["truncated"], true, "{described}");
+    // A refusal naming 3,000 arguments the tool does not have.
+    let mut many = serde_json::Map::new();
+    for i in 0..3000 {
+        many.insert(format!("no_such_argument_{i}"), json!(i));
+    }
+    let r = s
+        .call("pfsense_update_firewall_alias", Value::Object(many))
+        .await;
+    assert!(is_error(&r));
+    assert!(text(&r).len() < 4500, "{}", text(&r).len());
     s.close().await;
 }
 

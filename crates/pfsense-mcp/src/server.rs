@@ -547,12 +547,21 @@ impl PfSenseServer {
             return Ok(result);
         }
         let Some(def) = crate::catalog::tool(name) else {
-            let message = format!("unknown tool `{name}`: tools/list shows the available tools");
+            let message = format!(
+                "unknown tool `{}`: tools/list shows the available tools",
+                shortened(name, 120)
+            );
             let selected = self.selected.load(Ordering::Relaxed);
             self.audit_refused(selected, name, &args, ctx, &message);
             return Err(McpError::invalid_params(message, None));
         };
-        self.call_generated(def, args, ctx).await
+        let mut result = self.call_generated(def, args, ctx).await?;
+        // A read's answer is already paged and cut to the budget (bounds::bound_result);
+        // previews, write answers and refusals (which may list many arguments) are held here.
+        if def.is_mutation() || result.is_error == Some(true) {
+            crate::bounds::fit_result(&mut result, self.inner.options.result_budget_tokens);
+        }
+        Ok(result)
     }
 
     /// A refused call that never reaches the firewall (a tool name that does not exist, bad
@@ -943,10 +952,7 @@ impl PfSenseServer {
             policy: &self.member(index).firewall.policy,
         };
         Ok(if def.is_mutation() {
-            // A preview of a large body or a write's long answer: held to the budget too.
-            let mut result = Box::pin(run.mutate(self.inner.safety.as_ref())).await;
-            crate::bounds::fit_result(&mut result, self.inner.options.result_budget_tokens);
-            result
+            Box::pin(run.mutate(self.inner.safety.as_ref())).await
         } else {
             run.read(self.inner.options.result_budget_tokens).await
         })
@@ -1081,6 +1087,14 @@ impl ServerHandler for PfSenseServer {
         }
         crate::safety::secrets::clean_result(&mut result);
         Ok(result.into())
+    }
+}
+
+/// `text` cut to `max` characters with an ellipsis: a name echoed back in an error.
+fn shortened(text: &str, max: usize) -> std::borrow::Cow<'_, str> {
+    match text.char_indices().nth(max) {
+        Some((at, _)) => format!("{}…", &text[..at]).into(),
+        None => text.into(),
     }
 }
 
@@ -1392,6 +1406,15 @@ fn result_text(result: &rmcp::model::CallToolResult) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_long_name_is_shortened_on_a_character_boundary() {
+        assert_eq!(shortened("short", 120), "short");
+        let long = "é".repeat(200);
+        let cut = shortened(&long, 120);
+        assert_eq!(cut.chars().count(), 121);
+        assert!(cut.ends_with('…'));
+    }
 
     fn tool(name: &'static str) -> Tool {
         Tool::new(name, "d", Arc::new(serde_json::Map::new()))
