@@ -326,6 +326,22 @@ async fn missing_privileges_are_listed_by_name() {
     assert_eq!(d.status("privileges"), "FAIL");
     assert!(d.line("privileges").contains("api-v2-firewall-rules-get"));
     assert!(d.stdout.contains("page-all"));
+    // The same user configured for JWT: the firewall issues it no token (403 on
+    // POST /auth/jwt), so no call of the server's would work. Not a pass.
+    let d = doctor(&[
+        ("PFSENSE_HOST", emu.url()),
+        ("PFSENSE_USERNAME", "auditor"),
+        ("PFSENSE_PASSWORD", "correct horse battery"),
+        ("PFSENSE_AUTH", "jwt"),
+        ("PFSENSE_TLS_FINGERPRINT", emu.fingerprint()),
+    ]);
+    assert_eq!(d.code, 3, "{}", d.stdout);
+    assert_eq!(d.status("authentication"), "FAIL");
+    assert!(
+        d.stdout.contains("jwt: no token issued") && d.stdout.contains("api-v2-auth-jwt-post"),
+        "{}",
+        d.stdout
+    );
     emu.shutdown().await;
 }
 

@@ -670,23 +670,31 @@ struct Attempt {
     method: AuthMethod,
     answer: Answer,
     credential: Option<Credential>,
+    /// The method got past authentication. Not for JWT when no token was issued: a 403 on
+    /// `POST /auth/jwt` is a refusal to issue one (the privilege `api-v2-auth-jwt-post`), not
+    /// a missing privilege further on.
+    works: bool,
 }
 
 async fn auth_attempts(target: &Target, probe: &Prober) -> Vec<Attempt> {
     let mut out = Vec::new();
     if let Some(key) = &target.api_key {
         let credential = Credential::Key(key.clone());
+        let answer = probe.get(AUTH_PROBE, &credential).await;
         out.push(Attempt {
             method: AuthMethod::Key,
-            answer: probe.get(AUTH_PROBE, &credential).await,
+            works: accepted(&answer),
+            answer,
             credential: Some(credential),
         });
     }
     if let (Some(user), Some(pass)) = (&target.username, &target.password) {
         let basic = Credential::Basic(user.clone(), pass.clone());
+        let answer = probe.get(AUTH_PROBE, &basic).await;
         out.push(Attempt {
             method: AuthMethod::Basic,
-            answer: probe.get(AUTH_PROBE, &basic).await,
+            works: accepted(&answer),
+            answer,
             credential: Some(basic.clone()),
         });
         let issued = probe
@@ -701,9 +709,11 @@ async fn auth_attempts(target: &Target, probe: &Prober) -> Vec<Attempt> {
         match token {
             Some(t) => {
                 let bearer = Credential::Bearer(t);
+                let answer = probe.get(AUTH_PROBE, &bearer).await;
                 out.push(Attempt {
                     method: AuthMethod::Jwt,
-                    answer: probe.get(AUTH_PROBE, &bearer).await,
+                    works: accepted(&answer),
+                    answer,
                     credential: Some(bearer),
                 });
             }
@@ -711,6 +721,7 @@ async fn auth_attempts(target: &Target, probe: &Prober) -> Vec<Attempt> {
                 method: AuthMethod::Jwt,
                 answer: issued,
                 credential: None,
+                works: false,
             }),
         }
     }
@@ -750,8 +761,10 @@ fn authentication(target: &Target, attempts: &[Attempt]) -> (Check, Option<Crede
     let lines: Vec<String> = attempts
         .iter()
         .map(|a| {
-            let verdict = if accepted(&a.answer) {
+            let verdict = if a.works {
                 "works".to_string()
+            } else if a.method == AuthMethod::Jwt && a.credential.is_none() {
+                format!("no token issued ({})", a.answer.summary())
             } else {
                 format!("refused ({})", a.answer.summary())
             };
@@ -761,7 +774,7 @@ fn authentication(target: &Target, attempts: &[Attempt]) -> (Check, Option<Crede
     let configured = target.auth.or_else(|| attempts.first().map(|a| a.method));
     let chosen = attempts
         .iter()
-        .find(|a| Some(a.method) == configured && accepted(&a.answer));
+        .find(|a| Some(a.method) == configured && a.works);
     if let Some(a) = chosen {
         return (
             Check::new(
@@ -776,8 +789,13 @@ fn authentication(target: &Target, attempts: &[Attempt]) -> (Check, Option<Crede
             a.credential.clone(),
         );
     }
-    let other = attempts.iter().find(|a| accepted(&a.answer));
+    let other = attempts.iter().find(|a| a.works);
+    let jwt_not_issued = configured == Some(AuthMethod::Jwt)
+        && attempts
+            .iter()
+            .any(|a| a.method == AuthMethod::Jwt && a.credential.is_none());
     let fix = match other {
+        _ if jwt_not_issued => "no JWT could be obtained (POST /api/v2/auth/jwt): JWTAuth must be among System > REST API > Settings > Authentication Methods, and the user needs the privilege `api-v2-auth-jwt-post` (or page-all); or use another method with PFSENSE_AUTH".to_string(),
         Some(a) => format!(
             "the configured method `{}` is refused but `{}` works: set PFSENSE_AUTH={} (or fix the {} credentials)",
             configured.map(method_name).unwrap_or("?"),
