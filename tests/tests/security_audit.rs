@@ -241,3 +241,37 @@ async fn rule_anomalies_in_an_emulator_seeded_with_them() {
     assert_eq!(state(&report, "PFS-RULE-006"), "compliant");
     emu.shutdown().await;
 }
+
+/// A report that could decide nothing (a wrong API key: every read answered 401) still goes
+/// out, but the exit code says the audit failed, naming the read that failed: cron jobs and
+/// CI read it, and "0 non-compliant" there is no clean bill of health.
+#[tokio::test(flavor = "multi_thread")]
+async fn an_audit_that_could_read_nothing_fails() {
+    let mut config = pfsense_emulator::EmulatorConfig::new(tests::safety::spec_path());
+    config.spec = Some(tests::safety::spec());
+    config.enable_key_auth = true;
+    let emu = pfsense_emulator::start(config)
+        .await
+        .expect("the emulator starts");
+    let mut env = tests::safety::env_for(&emu);
+    for (k, v) in env.iter_mut() {
+        if k == "PFSENSE_API_KEY" {
+            *v = "0123456789abcdef0123456789abcdef".into();
+        }
+    }
+    let out = tokio::process::Command::new(tests::binary::pfsense_mcp())
+        .env_remove("PFSENSE_URL")
+        .envs(env)
+        .args(["security-audit", "--format", "json"])
+        .output()
+        .await
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(1), "{stderr}");
+    assert!(
+        stderr.contains("decided none of its") && stderr.contains("401"),
+        "{stderr}"
+    );
+    let report: Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(report["counts"]["compliant"], 0, "{report}");
+}

@@ -234,6 +234,22 @@ async fn run_cli_unboxed(args: &SecurityAuditArgs) -> Result<(), String> {
             }
         }
     }
+    // A report that decided nothing is no clean bill of health (cron, CI, SARIF uploads read
+    // the exit code): the firewall could not be read at all.
+    if report.counts.compliant + report.counts.non_compliant == 0 {
+        // A read's failure, rather than a check that is unknown by nature.
+        let why = report
+            .findings
+            .iter()
+            .find(|f| f.detail.contains("/api/v2/"))
+            .or(report.findings.first())
+            .map(|f| f.detail.clone())
+            .unwrap_or_default();
+        return Err(format!(
+            "the audit of {target} decided none of its {} checks: the firewall could not be read ({why}). Run `pfsense-mcp doctor` with the same settings to see why",
+            report.findings.len()
+        ));
+    }
     Ok(())
 }
 
