@@ -442,3 +442,20 @@ async fn config_file_firewalls_are_checked_one_by_one() {
     assert!(!String::from_utf8_lossy(&only_lab.stdout).contains("prod"));
     emu.shutdown().await;
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_busy_firewall_is_not_blamed_on_the_credentials() {
+    // pfrest's dispatcher queue is full: every request gets 503 with Retry-After.
+    let (emu, _state) = emulator(true, None).await;
+    emu.add_fault(Fault::new(FaultAction::Unavailable { retry_after: 2 }));
+    let env = key_env(&emu);
+    let d = doctor(&borrowed(&env));
+    assert_eq!(d.code, 3);
+    assert_eq!(d.status("authentication"), "FAIL");
+    assert!(
+        d.stdout.contains("busy or failing") && !d.stdout.contains("check the credentials"),
+        "{}",
+        d.stdout
+    );
+    emu.shutdown().await;
+}

@@ -794,7 +794,14 @@ fn authentication(target: &Target, attempts: &[Attempt]) -> (Check, Option<Crede
         && attempts
             .iter()
             .any(|a| a.method == AuthMethod::Jwt && a.credential.is_none());
+    // Every login answered with a server error (500, 503 busy…): the firewall is failing or
+    // busy, which says nothing about the credentials.
+    let server_error = attempts.iter().all(|a| {
+        matches!(&a.answer, Answer::Json { status, .. } if *status >= 500)
+            || matches!(&a.answer, Answer::NotJson { status, .. } if *status >= 500)
+    });
     let fix = match other {
+        _ if server_error => "the firewall answered every login with a server error, not a refusal of the credentials: it is busy or failing (pfSense's dispatcher queue, PHP errors). Try again in a minute; if it persists, look at Status > System Logs on the firewall".to_string(),
         _ if jwt_not_issued => "no JWT could be obtained (POST /api/v2/auth/jwt): JWTAuth must be among System > REST API > Settings > Authentication Methods, and the user needs the privilege `api-v2-auth-jwt-post` (or page-all); or use another method with PFSENSE_AUTH".to_string(),
         Some(a) => format!(
             "the configured method `{}` is refused but `{}` works: set PFSENSE_AUTH={} (or fix the {} credentials)",
