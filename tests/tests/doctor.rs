@@ -459,3 +459,21 @@ async fn a_busy_firewall_is_not_blamed_on_the_credentials() {
     );
     emu.shutdown().await;
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_slow_firewall_gets_the_servers_timeout() {
+    // The version read (the doctor's probe of the API) takes 11 s: over the 10 s the
+    // connection steps get, under --timeout 20, which the server would wait.
+    let (emu, _state) = emulator(true, None).await;
+    emu.add_fault(
+        Fault::new(FaultAction::Delay)
+            .with_latency_ms(11_000)
+            .on_path("/api/v2/system/version"),
+    );
+    let mut env = key_env(&emu);
+    env.push(("PFSENSE_TIMEOUT", "20".into()));
+    let d = doctor(&borrowed(&env));
+    assert_eq!(d.status("rest api"), "ok", "{}", d.stdout);
+    assert_eq!(d.status("authentication"), "ok", "{}", d.stdout);
+    emu.shutdown().await;
+}

@@ -667,6 +667,7 @@ impl ConnectionArgs {
             username: self.username.clone(),
             password: self.password.clone(),
             timeout: Duration::from_secs(self.timeout.clamp(1, 10)),
+            request_timeout: Duration::from_secs(self.timeout.max(1)),
         })
     }
 

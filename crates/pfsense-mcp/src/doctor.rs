@@ -1,7 +1,8 @@
 //! `pfsense-mcp doctor`: checks the way to one firewall step by step (name resolution, TCP,
 //! TLS, the REST API itself, authentication, privileges, settings, version) and says what to fix
-//! for each failure. Every probe is a single attempt with a short timeout: the doctor reports
-//! what it sees, it does not retry around it.
+//! for each failure. Every probe is a single attempt: name resolution, TCP and TLS get at most
+//! 10 s, an API request the server's own timeout. The doctor reports what it sees, it does
+//! not retry around it.
 
 use crate::client::AuthMethod;
 use crate::secret::Secret;
@@ -23,8 +24,12 @@ pub struct Target {
     pub api_key: Option<Secret>,
     pub username: Option<String>,
     pub password: Option<Secret>,
-    /// Per-probe timeout.
+    /// Per-step timeout of name resolution, TCP and TLS (at most 10 s: a dead address is
+    /// reported soon).
     pub timeout: Duration,
+    /// Timeout of an API request: the server's own (`--timeout`), since a firewall slower than
+    /// 10 s still serves the server.
+    pub request_timeout: Duration,
 }
 
 impl From<&crate::client::ClientConfig> for Target {
@@ -39,6 +44,7 @@ impl From<&crate::client::ClientConfig> for Target {
             timeout: c
                 .timeout
                 .clamp(Duration::from_secs(1), Duration::from_secs(10)),
+            request_timeout: c.timeout.max(Duration::from_secs(1)),
         }
     }
 }
@@ -475,7 +481,7 @@ async fn handshake(
 fn http_client(target: &Target) -> Result<reqwest::Client, String> {
     reqwest::Client::builder()
         .tls_backend_preconfigured(client_config(&target.tls)?)
-        .timeout(target.timeout)
+        .timeout(target.request_timeout)
         .connect_timeout(target.timeout)
         .user_agent(concat!("pfsense-mcp-doctor/", env!("CARGO_PKG_VERSION")))
         .no_proxy()

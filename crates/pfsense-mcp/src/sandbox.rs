@@ -48,6 +48,7 @@ pub async fn doctor_target() -> Result<crate::doctor::Target, String> {
         username: Some(emulator.username().to_string()),
         password: Some(Secret::new(emulator.password())),
         timeout: Duration::from_secs(10),
+        request_timeout: Duration::from_secs(10),
     })
 }
 
