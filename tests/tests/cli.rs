@@ -543,3 +543,22 @@ fn durations_too_long_for_the_clock_are_refused_at_start() {
         assert!(!stderr(&o).contains("panicked"), "{}", stderr(&o));
     }
 }
+
+/// `doctor` refuses what the server refuses: an explicit config file and PFSENSE_HOST both
+/// naming a firewall (it used to check PFSENSE_HOST alone without a word).
+#[test]
+fn doctor_refuses_a_config_file_and_a_host_together() {
+    let dir = tempfile::tempdir().unwrap();
+    let config = dir.path().join("config.toml");
+    std::fs::write(
+        &config,
+        "[firewalls.a]\nurl = \"https://127.0.0.1:9\"\napi_key_env = \"K\"\n",
+    )
+    .unwrap();
+    let o = pfsense_mcp(
+        &["doctor", "--config", config.to_str().unwrap()],
+        &[("PFSENSE_HOST", "https://127.0.0.1:10"), ("K", "x")],
+    );
+    assert_eq!(o.status.code(), Some(2), "{}", stderr(&o));
+    assert!(stderr(&o).contains("both a config file"), "{}", stderr(&o));
+}

@@ -241,6 +241,14 @@ async fn doctor_unboxed(args: &DoctorArgs) -> Result<(), CliError> {
         )]
     } else {
         match (&config, args.connection.host().is_some()) {
+            // As the server: an explicit config file and a host are two answers to "which
+            // firewall", and the doctor must check what the server would run.
+            (Some((path, true)), true) => {
+                return Err(CliError::usage(format!(
+                    "both a config file ({}) and PFSENSE_HOST / --host name a firewall: put every firewall in the config file, or drop --config / PFSENSE_CONFIG",
+                    path.display()
+                )));
+            }
             (Some((path, _)), false) => {
                 let fleet = crate::fleet::FleetConfig::load(path).map_err(CliError::usage)?;
                 let names: Vec<String> = match only {
