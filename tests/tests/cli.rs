@@ -562,3 +562,17 @@ fn doctor_refuses_a_config_file_and_a_host_together() {
     assert_eq!(o.status.code(), Some(2), "{}", stderr(&o));
     assert!(stderr(&o).contains("both a config file"), "{}", stderr(&o));
 }
+
+/// `audit verify` of a path with no log is a wrong path (exit 2), not a tampered log (exit 4).
+#[test]
+fn verifying_a_missing_audit_log_is_a_usage_error() {
+    let dir = tempfile::tempdir().unwrap();
+    let missing = dir.path().join("audit.jsonl");
+    let o = pfsense_mcp(&["audit", "verify", missing.to_str().unwrap()], &[]);
+    assert_eq!(o.status.code(), Some(2), "{}", stderr(&o));
+    assert!(
+        stderr(&o).contains("there is no audit log at"),
+        "{}",
+        stderr(&o)
+    );
+}

@@ -124,6 +124,14 @@ pub async fn run_with(cli: Cli, guards: Option<OpeningGuards>) -> Result<(), Cli
             print_tools(args, &args.policy.policy().map_err(CliError::usage)?)
         }
         Some(Command::Audit(AuditCommand::Verify { file })) => {
+            // A file that is not there is a wrong path, not a log someone tampered with.
+            let rotated = crate::safety::audit::rotated_files(&file).unwrap_or_default();
+            if !file.exists() && rotated.is_empty() {
+                return Err(CliError::usage(format!(
+                    "there is no audit log at {} (the default is $XDG_STATE_HOME/pfsense-mcp/audit.jsonl, else ~/.local/state/pfsense-mcp/audit.jsonl)",
+                    file.display()
+                )));
+            }
             let v = crate::safety::audit::verify(&file).map_err(|e| {
                 CliError::new(
                     Failure::AuditBroken,
