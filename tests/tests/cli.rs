@@ -576,3 +576,34 @@ fn verifying_a_missing_audit_log_is_a_usage_error() {
         stderr(&o)
     );
 }
+
+/// `tools` lists the catalogue, and says which tools these settings would offer: allow and deny
+/// rules and --allow-dangerous (read-only and --modules narrow the list itself).
+#[test]
+fn tools_say_which_are_offered_with_these_settings() {
+    let offered = |args: &[&str]| -> usize {
+        let o = pfsense_mcp(args, &[]);
+        assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
+        let first = stdout(&o).lines().next().unwrap_or_default().to_string();
+        first
+            .split(", ")
+            .nth(1)
+            .and_then(|t| t.split_whitespace().next())
+            .and_then(|n| n.parse().ok())
+            .unwrap_or_else(|| panic!("no offered count in {first}"))
+    };
+    let plain = offered(&["tools", "--summary"]);
+    let dangerous = offered(&["tools", "--summary", "--allow-dangerous"]);
+    let denied = offered(&["tools", "--summary", "--deny", "pfsense_delete_*"]);
+    assert!(
+        dangerous > plain && denied < plain,
+        "{plain} {dangerous} {denied}"
+    );
+    let o = pfsense_mcp(&["tools"], &[]);
+    let reboot = stdout(&o)
+        .lines()
+        .find(|l| l.starts_with("pfsense_post_diagnostics_reboot "))
+        .unwrap()
+        .to_string();
+    assert!(reboot.ends_with("(not offered)"), "{reboot}");
+}

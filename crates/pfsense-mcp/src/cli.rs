@@ -662,9 +662,10 @@ fn print_tools(args: &ToolsArgs, policy: &Policy) -> Result<(), CliError> {
             *by_module.entry(d.module.as_str()).or_default() += 1;
         }
         out.push_str(&format!(
-            "{} tools (spec {})\n\nby verb:\n",
+            "{} tools (spec {}), {} offered with these settings (--allow, --deny, --allow-dangerous)\n\nby verb:\n",
             selected.len(),
-            crate::catalog::SPEC_VERSION
+            crate::catalog::SPEC_VERSION,
+            selected.iter().filter(|d| policy.offers(d)).count()
         ));
         for (k, v) in by_verb {
             out.push_str(&format!("  {k:<14} {v}\n"));
@@ -688,13 +689,20 @@ fn print_tools(args: &ToolsArgs, policy: &Policy) -> Result<(), CliError> {
                 d.risk.as_str(),
                 d.method.as_str(),
                 d.path,
-                d.apply.map(|a| a.tool).unwrap_or("-")
+                match (d.apply.map(|a| a.tool), policy.offers(d)) {
+                    (apply, true) => apply.unwrap_or("-").to_string(),
+                    (apply, false) => format!("{} (not offered)", apply.unwrap_or("-")),
+                }
             ));
         }
     }
     emit(&out)?;
     if !args.json && !args.summary {
-        crate::note!("{} tools", selected.len());
+        crate::note!(
+            "{} tools, {} offered with these settings",
+            selected.len(),
+            selected.iter().filter(|d| policy.offers(d)).count()
+        );
     }
     Ok(())
 }
