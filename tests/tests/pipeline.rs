@@ -583,19 +583,25 @@ async fn a_request_reusing_the_id_of_one_in_flight_is_refused_and_the_first_is_a
     let _ = opened.text().await;
     let initialized = json!({"jsonrpc": "2.0", "method": "notifications/initialized"});
     let _ = post_raw(&server, &token, Some(&session), initialized).await;
-    let call = |tool: &str| {
-        json!({"jsonrpc": "2.0", "id": 7, "method": "tools/call",
+    let call = |id: Value, tool: &str| {
+        json!({"jsonrpc": "2.0", "id": id, "method": "tools/call",
                "params": {"name": tool, "arguments": {}}})
+    };
+    // Whether the SSE `body` holds the answer to request `id`, with a list as its data.
+    let lists = |body: String, id: i64| {
+        sse_messages(&body)
+            .iter()
+            .any(|m| m["id"] == id && m["result"]["structuredContent"]["data"].is_array())
     };
     let slow = post_raw(
         &server,
         &token,
         Some(&session),
-        call("pfsense_get_system_version"),
+        call(json!(7), "pfsense_get_system_version"),
     );
     let reused = async {
         tokio::time::sleep(Duration::from_millis(400)).await;
-        post_raw(&server, &token, Some(&session), call(ALIASES)).await
+        post_raw(&server, &token, Some(&session), call(json!(7), ALIASES)).await
     };
     let (slow, reused) = tokio::join!(slow, reused);
     assert_eq!(reused.status(), reqwest::StatusCode::BAD_REQUEST);
@@ -617,15 +623,9 @@ async fn a_request_reusing_the_id_of_one_in_flight_is_refused_and_the_first_is_a
         "{answer}"
     );
     // Answered: the id is free again.
-    let again = post_raw(&server, &token, Some(&session), call(ALIASES)).await;
+    let again = post_raw(&server, &token, Some(&session), call(json!(7), ALIASES)).await;
     assert_eq!(again.status(), reqwest::StatusCode::OK);
-    let answers = sse_messages(&again.text().await.unwrap());
-    assert!(
-        answers
-            .iter()
-            .any(|m| m["id"] == 7 && m["result"]["structuredContent"]["data"].is_array()),
-        "{answers:?}"
-    );
+    assert!(lists(again.text().await.unwrap(), 7));
     // The same id written as a float is the same id to rmcp; and a client that hung up does
     // not free its id while the call still runs on the server.
     emu.add_fault(
@@ -634,30 +634,20 @@ async fn a_request_reusing_the_id_of_one_in_flight_is_refused_and_the_first_is_a
             .on_path("/api/v2/firewall/rules")
             .times(1),
     );
-    let slow = json!({"jsonrpc": "2.0", "id": 8, "method": "tools/call",
-                      "params": {"name": "pfsense_list_firewall_rules", "arguments": {}}});
+    let slow = call(json!(8), "pfsense_list_firewall_rules");
     // The answer's event stream opens at once; the client drops it before the answer.
     let stream = post_raw(&server, &token, Some(&session), slow).await;
     assert_eq!(stream.status(), reqwest::StatusCode::OK);
     drop(stream);
     tokio::time::sleep(Duration::from_millis(300)).await;
     for reused in [json!(8), json!(8.0)] {
-        let message = json!({"jsonrpc": "2.0", "id": reused, "method": "tools/call",
-                             "params": {"name": ALIASES, "arguments": {}}});
+        let message = call(reused.clone(), ALIASES);
         let r = post_raw(&server, &token, Some(&session), message).await;
         assert_eq!(r.status(), reqwest::StatusCode::BAD_REQUEST, "{reused}");
     }
     // Once the call has ended on the server, the id is free.
     tokio::time::sleep(Duration::from_millis(3000)).await;
-    let message = json!({"jsonrpc": "2.0", "id": 8, "method": "tools/call",
-                         "params": {"name": ALIASES, "arguments": {}}});
-    let r = post_raw(&server, &token, Some(&session), message).await;
+    let r = post_raw(&server, &token, Some(&session), call(json!(8), ALIASES)).await;
     assert_eq!(r.status(), reqwest::StatusCode::OK);
-    let answers = sse_messages(&r.text().await.unwrap());
-    assert!(
-        answers
-            .iter()
-            .any(|m| m["id"] == 8 && m["result"]["structuredContent"]["data"].is_array()),
-        "{answers:?}"
-    );
+    assert!(lists(r.text().await.unwrap(), 8));
 }
