@@ -607,3 +607,16 @@ fn tools_say_which_are_offered_with_these_settings() {
         .to_string();
     assert!(reboot.ends_with("(not offered)"), "{reboot}");
 }
+
+/// `--help` shows where each setting's environment variable is, not its value: a firewall
+/// URL can carry credentials (refused at start, but the help would have printed them).
+#[test]
+fn help_does_not_print_the_hosts_value() {
+    let o = pfsense_mcp(
+        &["--help"],
+        &[("PFSENSE_HOST", "https://admin:Help-Secret-42@192.0.2.1")],
+    );
+    assert_eq!(o.status.code(), Some(0));
+    assert!(stdout(&o).contains("PFSENSE_HOST"), "{}", stdout(&o));
+    assert!(!stdout(&o).contains("Help-Secret-42"), "{}", stdout(&o));
+}

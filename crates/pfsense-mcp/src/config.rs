@@ -402,7 +402,7 @@ fn name_the_variable(
 #[derive(Debug, Args)]
 pub struct ConnectionArgs {
     /// Firewall address, e.g. https://192.168.1.1 or https://fw.example.net:8443.
-    #[arg(long, env = "PFSENSE_HOST")]
+    #[arg(long, env = "PFSENSE_HOST", hide_env_values = true)]
     pub host: Option<String>,
     /// REST API key (sent as X-API-Key).
     #[arg(long, env = "PFSENSE_API_KEY", hide_env_values = true)]

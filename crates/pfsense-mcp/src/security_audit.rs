@@ -179,6 +179,20 @@ pub struct SecurityAuditArgs {
     pub read_only: bool,
 }
 
+/// Write the report readable by its owner only: it tells where the firewall is weak (and,
+/// with --probe-default-password, whether admin:pfsense logs in).
+fn write_private(path: &std::path::Path, text: &str) -> std::io::Result<()> {
+    use std::io::Write as _;
+    let mut options = std::fs::OpenOptions::new();
+    options.write(true).create(true).truncate(true);
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::OpenOptionsExt as _;
+        options.mode(0o600);
+    }
+    options.open(path)?.write_all(text.as_bytes())
+}
+
 /// Boxed once here (lib.rs, "One copy of a big future"): awaited from several places, its future would be
 /// compiled into each of their codegen units.
 #[inline(never)]
@@ -212,7 +226,7 @@ async fn run_cli_unboxed(args: &SecurityAuditArgs) -> Result<(), String> {
     let text = render(&report, format);
     match &args.output {
         Some(path) => {
-            std::fs::write(path, &text)
+            write_private(path, &text)
                 .map_err(|e| format!("cannot write the report to {}: {e}", path.display()))?;
             crate::note!(
                 "pfsense-mcp: security audit of {target}: {} non-compliant, {} compliant, {} unknown; report in {}",
