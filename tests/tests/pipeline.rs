@@ -49,6 +49,15 @@ async fn start_in(emu: &RunningEmulator, dir: &Path) -> (std::path::PathBuf, Ses
     (audit, s)
 }
 
+/// `pfsense-mcp audit verify PATH`, run.
+fn audit_verify(path: &Path) -> std::process::Output {
+    Command::new(tests::binary::pfsense_mcp())
+        .args(["audit", "verify"])
+        .arg(path)
+        .output()
+        .unwrap()
+}
+
 fn state_args(dir: &Path, audit: &Path) -> Vec<String> {
     let mut args = vec![
         "--audit-log".to_string(),
@@ -270,11 +279,7 @@ async fn nothing_is_sent_when_the_audit_line_cannot_be_written() {
     s.ok(CREATE, alias("after_space")).await;
     assert_eq!(writes(&emu), vec![format!("POST {ALIAS_PATH}")]);
     s.close().await;
-    let verify = Command::new(tests::binary::pfsense_mcp())
-        .args(["audit", "verify"])
-        .arg(&audit)
-        .output()
-        .unwrap();
+    let verify = audit_verify(&audit);
     assert!(
         verify.status.success(),
         "{}",
@@ -334,13 +339,7 @@ async fn a_line_cut_by_a_crash_is_closed_off_at_the_next_start() {
     let mut whole = std::fs::read_to_string(&audit).unwrap();
     whole.push_str(r#"{"seq":99,"time":"2026-12-03T05:00:00Z","firewall":"defa"#);
     std::fs::write(&audit, whole).unwrap();
-    let verify = || {
-        Command::new(tests::binary::pfsense_mcp())
-            .args(["audit", "verify"])
-            .arg(&audit)
-            .output()
-            .unwrap()
-    };
+    let verify = || audit_verify(&audit);
     // Before any start closes it off, the cut line is said to be one, not an edit.
     let out = verify();
     let stdout = String::from_utf8_lossy(&out.stdout);
@@ -356,11 +355,7 @@ async fn a_line_cut_by_a_crash_is_closed_off_at_the_next_start() {
     edited.push('\n');
     let copy = dir.path().join("edited.jsonl");
     std::fs::write(&copy, edited).unwrap();
-    let out = Command::new(tests::binary::pfsense_mcp())
-        .args(["audit", "verify"])
-        .arg(&copy)
-        .output()
-        .unwrap();
+    let out = audit_verify(&copy);
     assert!(
         !out.status.success(),
         "a finished line that is no JSON breaks the chain"

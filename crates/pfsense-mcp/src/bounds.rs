@@ -292,6 +292,9 @@ fn fit_value(data: Value, budget_chars: usize) -> (Value, String) {
 /// Characters a cut text or value keeps at least, so that what is shown still says something.
 const SHOWN_AT_LEAST: usize = 200;
 
+/// About what a note's own words take (`truncated`, the size, the sentence).
+const NOTE_WORDS: usize = 150;
+
 /// Any other result held to the budget: a preview of a large body, a write's long answer, an
 /// operator tool's report (Claude Code refuses a result over 25,000 tokens whole). The largest
 /// parts of the structured result become notes with their start, small fields such as `next`
@@ -316,23 +319,20 @@ pub fn fit_result(result: &mut rmcp::model::CallToolResult, budget_tokens: usize
 
 /// A cut value's note is about this long (its words, its size and the start it shows): values
 /// no longer than this are never cut, so a cut always makes the result smaller.
-const NOTE_CHARS: usize = 2 * SHOWN_AT_LEAST + 150;
+const NOTE_CHARS: usize = 2 * SHOWN_AT_LEAST + NOTE_WORDS;
 
 /// Shrink `value` to about `target` characters of JSON: an object with several fields gives
 /// up its largest field's excess first; anything else becomes a note with its start.
 fn fit_in_place(value: &mut Value, target: usize) {
-    let Value::Object(map) = value else {
-        if json_len(value) > target.max(NOTE_CHARS) {
-            *value = cut_note(value, target);
+    let map = match value {
+        Value::Object(map) if map.len() > 1 && !is_cut(map) => map,
+        _ => {
+            if json_len(value) > target.max(NOTE_CHARS) {
+                *value = cut_note(value, target);
+            }
+            return;
         }
-        return;
     };
-    if map.len() <= 1 || is_cut(map) {
-        if json_len(value) > target.max(NOTE_CHARS) {
-            *value = cut_note(value, target);
-        }
-        return;
-    }
     // Fields that could not be made smaller.
     let mut settled: Vec<String> = Vec::new();
     // Each round makes a field smaller or settles it: the loop ends.
@@ -366,7 +366,7 @@ fn fit_in_place(value: &mut Value, target: usize) {
 /// Keep the fields of `map` that fit in `target` characters, in order, and say how many went.
 fn keep_leading_fields(map: &mut Map<String, Value>, target: usize) {
     // Room for the note that replaces the rest.
-    let mut room = target.saturating_sub(150);
+    let mut room = target.saturating_sub(NOTE_WORDS);
     let mut kept = 0;
     for (k, v) in map.iter() {
         let field = k.len() + json_len(v) + 4;
@@ -400,9 +400,9 @@ fn is_cut(object: &Map<String, Value>) -> bool {
 /// A value too large to show: its size and the start of its JSON.
 fn cut_note(value: &Value, target: usize) -> Value {
     let text = value.to_string();
-    // The note's own words take about 150 characters of the target; the start is measured
-    // as written, escapes included (JSON in a JSON string escapes every quote).
-    let room = target.saturating_sub(150).max(SHOWN_AT_LEAST);
+    // The note's own words take part of the target; the start is measured as written,
+    // escapes included (JSON in a JSON string escapes every quote).
+    let room = target.saturating_sub(NOTE_WORDS).max(SHOWN_AT_LEAST);
     json!({
         "truncated": true,
         "size_chars": text.len(),
@@ -561,6 +561,7 @@ mod tests {
         let Shaped { data, text, .. } = shape(&Paging::default(), big.clone(), 10_000);
         assert_eq!((data, text), (big.clone(), big.to_string()));
     }
+
     fn preview_like(objects: usize) -> Value {
         let body: Vec<Value> = (0..objects)
             .map(|i| json!({"name": format!("alias{i}"), "type": "host", "address": ["192.0.2.1"]}))
@@ -576,10 +577,7 @@ mod tests {
     }
 
     fn result_of(text: String, structured: Value) -> rmcp::model::CallToolResult {
-        let mut r =
-            rmcp::model::CallToolResult::success(vec![rmcp::model::ContentBlock::text(text)]);
-        r.structured_content = Some(structured);
-        r
+        crate::outcome::result(text, structured, false)
     }
 
     #[test]

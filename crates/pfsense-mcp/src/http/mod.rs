@@ -391,14 +391,38 @@ async fn track_in_flight(
         return next.run(request).await;
     }
     let token = tracker.token();
-    let response = next.run(request).await;
+    held_until_sent(next.run(request).await, token)
+}
+
+/// `response` with `guard` kept alive until its body has been sent (or dropped, when the
+/// client left): an answer on an event stream goes on after the handler returned it.
+fn held_until_sent<G: Send + 'static>(response: Response, guard: G) -> Response {
     let (parts, body) = response.into_parts();
     let body = futures::StreamExt::map(body.into_data_stream(), move |chunk| {
-        // The token lives as long as the body stream.
-        let _held = &token;
+        let _held = &guard;
         chunk
     });
     Response::from_parts(parts, axum::body::Body::from_stream(body))
+}
+
+/// An HTTP answer carrying one JSON-RPC error.
+fn json_rpc_error(
+    status: axum::http::StatusCode,
+    id: serde_json::Value,
+    code: i64,
+    message: String,
+) -> Response {
+    let body = serde_json::json!({
+        "jsonrpc": "2.0",
+        "id": id,
+        "error": {"code": code, "message": message},
+    });
+    (
+        status,
+        [(axum::http::header::CONTENT_TYPE, "application/json")],
+        body.to_string(),
+    )
+        .into_response()
 }
 
 /// rmcp answers a JSON body it cannot read as a JSON-RPC message (not JSON, nested too deep,
@@ -419,20 +443,14 @@ async fn json_rpc_body_errors(request: Request, next: Next) -> Response {
         .map(|b| String::from_utf8_lossy(&b).trim().to_string())
         .unwrap_or_default();
     let why: String = text.chars().take(300).collect();
-    let body = serde_json::json!({
-        "jsonrpc": "2.0",
-        "id": null,
-        "error": {
-            "code": -32700,
-            "message": format!("Parse error: the body is no JSON-RPC 2.0 message ({why}). Send one JSON-RPC message as a JSON object."),
-        }
-    });
-    (
+    json_rpc_error(
         axum::http::StatusCode::BAD_REQUEST,
-        [(axum::http::header::CONTENT_TYPE, "application/json")],
-        body.to_string(),
+        serde_json::Value::Null,
+        -32700,
+        format!(
+            "Parse error: the body is no JSON-RPC 2.0 message ({why}). Send one JSON-RPC message as a JSON object."
+        ),
     )
-        .into_response()
 }
 
 /// Resolves on SIGINT or SIGTERM.

@@ -68,12 +68,19 @@ fn id_key(id: &rmcp::model::RequestId) -> String {
 pub struct HeldId(Option<(String, String)>);
 
 impl HeldId {
-    /// Hold `id` in `session`; with `exclusive`, only when nobody holds it yet.
-    fn take(session: &str, id: String, exclusive: bool) -> Option<HeldId> {
+    /// Hold `id` in `session`, whoever else holds it.
+    fn hold(session: &str, id: String) -> HeldId {
+        let key = (session.to_string(), id);
+        *in_flight().entry(key.clone()).or_default() += 1;
+        HeldId(Some(key))
+    }
+
+    /// Hold `id` in `session` when nobody holds it yet.
+    fn take_free(session: &str, id: String) -> Option<HeldId> {
         let key = (session.to_string(), id);
         let mut held = in_flight();
         let count = held.entry(key.clone()).or_default();
-        if exclusive && *count > 0 {
+        if *count > 0 {
             return None;
         }
         *count += 1;
@@ -103,7 +110,7 @@ pub fn hold_while_running(context: &RequestContext<RoleServer>) -> HeldId {
         .and_then(|parts| parts.headers.get(SESSION_HEADER))
         .and_then(|v| v.to_str().ok());
     match session {
-        Some(session) => HeldId::take(session, id_key(&context.id), false).unwrap_or(HeldId(None)),
+        Some(session) => HeldId::hold(session, id_key(&context.id)),
         None => HeldId(None),
     }
 }
@@ -173,21 +180,14 @@ fn request_id(body: &[u8]) -> Option<String> {
 
 /// 400 with the JSON-RPC error for a request whose id is that of one still being answered.
 fn id_in_use(id: &str) -> Response {
-    let id_value: serde_json::Value = serde_json::from_str(id).unwrap_or(serde_json::Value::Null);
-    let body = serde_json::json!({
-        "jsonrpc": "2.0",
-        "id": id_value,
-        "error": {
-            "code": -32600,
-            "message": format!("Invalid Request: id {id} is the id of a request of this session that is still being answered; give each request an id of its own"),
-        }
-    });
-    (
+    super::json_rpc_error(
         StatusCode::BAD_REQUEST,
-        [(header::CONTENT_TYPE, "application/json")],
-        body.to_string(),
+        serde_json::from_str(id).unwrap_or(serde_json::Value::Null),
+        -32600,
+        format!(
+            "Invalid Request: id {id} is the id of a request of this session that is still being answered; give each request an id of its own"
+        ),
     )
-        .into_response()
 }
 
 fn too_large(max_body_bytes: usize) -> Response {
@@ -271,7 +271,7 @@ pub async fn bind_to_token(
                     return too_large(sessions.max_body_bytes);
                 };
                 if let Some(request_id) = request_id(&bytes) {
-                    match HeldId::take(&id, request_id.clone(), true) {
+                    match HeldId::take_free(&id, request_id.clone()) {
                         Some(h) => held = Some(h),
                         None => {
                             tracing::debug!(caller = %caller, id = %request_id, "refused a request whose id is in flight");
@@ -287,14 +287,7 @@ pub async fn bind_to_token(
             }
             match held {
                 // The id stays in flight until the answer's stream has been sent.
-                Some(held) => {
-                    let (parts, body) = response.into_parts();
-                    let body = futures::StreamExt::map(body.into_data_stream(), move |chunk| {
-                        let _held = &held;
-                        chunk
-                    });
-                    Response::from_parts(parts, axum::body::Body::from_stream(body))
-                }
+                Some(held) => super::held_until_sent(response, held),
                 None => response,
             }
         }

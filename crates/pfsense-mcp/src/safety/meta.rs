@@ -33,12 +33,15 @@ pub fn list_changes(safety: &Safety, firewall: &str, args: &Value) -> CallToolRe
             if let Some(s) = wanted {
                 changes.retain(|c| c.status == s);
             }
+            let superseded: Vec<Option<i64>> =
+                changes.iter().map(|c| superseded_by(c, &changes)).collect();
             let mut text = if changes.is_empty() {
                 "No changes in the journal for this firewall.".to_string()
             } else {
                 changes
                     .iter()
-                    .map(|c| {
+                    .zip(&superseded)
+                    .map(|(c, superseded)| {
                         format!(
                             "change {} {} {} [{}]{}{}{}",
                             c.id,
@@ -46,7 +49,7 @@ pub fn list_changes(safety: &Safety, firewall: &str, args: &Value) -> CallToolRe
                             c.tool,
                             c.status,
                             if c.undoable() { " undoable" } else { "" },
-                            superseded_by(c, &changes)
+                            superseded
                                 .map(|n| format!(" (but change {n} replaced the whole list since: undo that first, and this one may no longer find its object)"))
                                 .unwrap_or_default(),
                             c.provisional_until
@@ -65,8 +68,8 @@ pub fn list_changes(safety: &Safety, firewall: &str, args: &Value) -> CallToolRe
             }
             let mut summaries = revert::summaries(&changes);
             if let Value::Array(items) = &mut summaries {
-                for (item, c) in items.iter_mut().zip(&changes) {
-                    if let Some(n) = superseded_by(c, &changes) {
+                for (item, n) in items.iter_mut().zip(&superseded) {
+                    if let Some(n) = n {
                         item["superseded_by"] = json!(n);
                     }
                 }
@@ -84,13 +87,16 @@ pub fn list_changes(safety: &Safety, firewall: &str, args: &Value) -> CallToolRe
 /// is in. Objects a replacement's undo puts back are new ones (a rule gets a new tracker), so
 /// an older change to one of them may no longer find it.
 fn superseded_by(c: &Change, listed: &[Change]) -> Option<i64> {
-    if !c.undoable() || !matches!(c.kind.as_str(), "create" | "update" | "delete") {
+    use super::state::ChangeKind;
+    let is = |kind: &str, kinds: &[ChangeKind]| kinds.iter().any(|k| k.as_str() == kind);
+    let one_object = [ChangeKind::Create, ChangeKind::Update, ChangeKind::Delete];
+    if !c.undoable() || !is(&c.kind, &one_object) {
         return None;
     }
     listed
         .iter()
         .filter(|l| l.id > c.id && l.model == c.model && l.undo_of.is_none())
-        .filter(|l| matches!(l.kind.as_str(), "replace" | "bulk_delete"))
+        .filter(|l| is(&l.kind, &[ChangeKind::Replace, ChangeKind::BulkDelete]))
         .filter(|l| l.status == status::EXECUTED || l.status == status::UNDONE)
         .map(|l| l.id)
         .max()
