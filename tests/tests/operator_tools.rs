@@ -726,6 +726,124 @@ async fn lockout_guard_on_the_lab(version: &str) {
     s.close().await;
 }
 
+/// The account side of the lockout guard, on without `--lockout-source`: taking `page-all`
+/// from the group this server's user is in, taking the user out of it, disabling or deleting
+/// the user (one by id or a bulk delete) are refused with the reason and send nothing; a user
+/// of its own is made and deleted, and one of two keys of the server's user is deleted (which
+/// one the server holds is not known, so the change is sent).
+async fn account_guard_scenario(s: &McpSession) {
+    let id_of = |list: &Value, name: &str| -> Value {
+        list["data"]
+            .as_array()
+            .and_then(|l| l.iter().find(|o| o["name"] == name))
+            .map(|o| o["id"].clone())
+            .unwrap_or_else(|| panic!("no {name} in {list}"))
+    };
+    let (_, groups) = call(s, "pfsense_list_user_groups", json!({})).await;
+    let (_, users) = call(s, "pfsense_list_users", json!({})).await;
+    let admins = id_of(&groups, "admins");
+    let admin = id_of(&users, "admin");
+    for (tool, args, words) in [
+        (
+            "pfsense_update_user_group",
+            json!({"id": admins, "priv": []}),
+            "`page-all` and `api-v2-user-group-patch`",
+        ),
+        (
+            "pfsense_update_user_group",
+            json!({"id": admins, "member": []}),
+            "`page-all` and `api-v2-user-group-patch`",
+        ),
+        (
+            "pfsense_update_user",
+            json!({"id": admin, "disabled": true}),
+            "disables `admin`",
+        ),
+        (
+            "pfsense_delete_user",
+            json!({"id": admin}),
+            "deletes or renames `admin`",
+        ),
+        (
+            "pfsense_delete_users",
+            json!({"query": {"name": "admin"}}),
+            "deletes or renames `admin`",
+        ),
+        (
+            "pfsense_delete_user_groups",
+            json!({"query": {"name": "admins"}}),
+            "`page-all` and `api-v2-user-group-post`",
+        ),
+    ] {
+        let r = s.call(tool, with_confirm(args.clone())).await.unwrap();
+        assert!(
+            is_error(&r) && text(&r).contains("lockout guard") && text(&r).contains(words),
+            "{tool} {args} shut the server's own user out: {}",
+            text(&r)
+        );
+    }
+    let (_, after) = call(s, "pfsense_list_user_groups", json!({})).await;
+    assert_eq!(after, groups, "nothing was sent");
+    let (_, after) = call(s, "pfsense_list_users", json!({})).await;
+    assert_eq!(after, users, "nothing was sent");
+
+    let r = s
+        .call(
+            "pfsense_create_user",
+            with_confirm(json!({"name": "carol", "password": "Carol-pass-4821"})),
+        )
+        .await
+        .unwrap();
+    assert!(!is_error(&r), "{}", text(&r));
+    let (_, users) = call(s, "pfsense_list_users", json!({})).await;
+    let carol = id_of(&users, "carol");
+    let r = s
+        .call("pfsense_delete_user", with_confirm(json!({"id": carol})))
+        .await
+        .unwrap();
+    assert!(!is_error(&r), "another user's deletion: {}", text(&r));
+    let r = s
+        .call(
+            "pfsense_create_auth_key",
+            with_confirm(json!({"descr": "a second key"})),
+        )
+        .await
+        .unwrap();
+    assert!(!is_error(&r), "{}", text(&r));
+    let (_, keys) = call(s, "pfsense_list_auth_keys", json!({})).await;
+    let second = keys["data"]
+        .as_array()
+        .and_then(|l| l.iter().find(|k| k["descr"] == "a second key"))
+        .map(|k| k["id"].clone())
+        .unwrap_or_else(|| panic!("no second key in {keys}"));
+    let r = s
+        .call(
+            "pfsense_delete_auth_key",
+            with_confirm(json!({"id": second})),
+        )
+        .await
+        .unwrap();
+    assert!(!is_error(&r), "one of two keys: {}", text(&r));
+    // The server still reaches the API with its own key.
+    call(s, "pfsense_list_auth_keys", json!({})).await;
+}
+
+#[tokio::test]
+async fn account_guard_on_the_emulator() {
+    let s = sandbox(&[]).await;
+    account_guard_scenario(&s).await;
+    s.close().await;
+}
+
+async fn account_guard_on_the_lab(version: &str) {
+    let Some(lab) = tests::lab::start(version) else {
+        return;
+    };
+    let s = on_lab(&lab, &[], &[]).await;
+    account_guard_scenario(&s).await;
+    s.close().await;
+}
+
 /// The block plan carried out step by step through the generated tools it names (each with
 /// `confirm: true`), then planned again: nothing left to do; one more address: one alias update.
 async fn block_addresses_end_to_end(s: &McpSession) {
@@ -932,5 +1050,6 @@ tests::on_every_release!(
     #[tokio::test(flavor = "multi_thread")]
     explain_traffic_agrees_with_the_ruleset_pfsense_generates,
     lockout_guard_on_the_lab,
+    account_guard_on_the_lab,
     every_operator_tool_on_the_lab,
 );

@@ -213,17 +213,7 @@ fn verify_jwt(store: &Store, token: &str, secret: &[u8]) -> Option<String> {
         .then_some(user)
 }
 
-/// `api-v2-firewall-alias-get` for `GET /api/v2/firewall/alias`.
-pub fn privilege_for(path: &str, method: &str) -> String {
-    let trimmed = path.trim_start_matches('/');
-    format!(
-        "{}-{}",
-        trimmed.replace(['/', '_'], "-"),
-        method.to_ascii_lowercase()
-    )
-}
-
-/// `page-all` or the endpoint's own privilege, from the user or any group it belongs to.
+/// `page-all` or the endpoint's own privilege, from the user, any group it belongs to, or `all`.
 pub fn authorize(store: &Store, user: &str, privilege: &str) -> ApiResult<()> {
     let allowed = |privs: Option<&Value>| {
         privs.and_then(Value::as_array).is_some_and(|p| {
@@ -239,10 +229,12 @@ pub fn authorize(store: &Store, user: &str, privilege: &str) -> ApiResult<()> {
         .get("UserGroup")
         .into_iter()
         .flatten()
+        // auth.inc `get_user_privileges`: every user holds the privileges of the group `all`.
         .filter(|g| {
-            g.get("member")
-                .and_then(Value::as_array)
-                .is_some_and(|m| m.iter().any(|x| x.as_str() == Some(user)))
+            g.get("name").and_then(Value::as_str) == Some("all")
+                || g.get("member")
+                    .and_then(Value::as_array)
+                    .is_some_and(|m| m.iter().any(|x| x.as_str() == Some(user)))
         })
         .any(|g| allowed(g.get("priv")));
     if user_ok || group_ok {

@@ -126,7 +126,11 @@ fn run(
     };
     let rule = auth::requested_rule(crate::rules::version(&shared.catalog));
     let user = auth::authenticate(store, &methods, &presented, &shared.jwt_secret, rule)?;
-    auth::authorize(store, &user, &auth::privilege_for(&req.path, &req.method))?;
+    auth::authorize(
+        store,
+        &user,
+        &pfsense_spec::naming::endpoint_privilege(&req.path, &req.method),
+    )?;
 
     // 4. Access list: by weight, first match; no match denies.
     check_access_list(store, req.peer, &user)?;

@@ -16,7 +16,8 @@ pub struct ApiClient {
     pub interface_names: Vec<String>,
     /// `KeyAuth`, `BasicAuth` or `JWTAuth`.
     pub auth_method: String,
-    /// The user it authenticates as, when known (Basic and JWT; a key's owner is not known).
+    /// The user it authenticates as, when known (Basic and JWT; with a key, the configured
+    /// PFSENSE_USERNAME, taken to be the key's owner).
     pub username: Option<String>,
 }
 
@@ -156,6 +157,138 @@ pub fn access_list_change(before: &[Value], after: &[Value], client: &ApiClient)
     }
 }
 
+/// Who the REST API lets in and with which privileges, as it lists them: `GET /api/v2/users`,
+/// `/api/v2/user/groups` and `/api/v2/auth/keys` (group members are user names there).
+#[derive(Debug, Clone, Default)]
+pub struct Accounts {
+    pub users: Vec<Value>,
+    pub groups: Vec<Value>,
+    pub keys: Vec<Value>,
+}
+
+fn text<'a>(object: &'a Value, field: &str) -> Option<&'a str> {
+    object.get(field).and_then(Value::as_str)
+}
+
+fn strings<'a>(object: &'a Value, field: &str) -> impl Iterator<Item = &'a str> {
+    object
+        .get(field)
+        .and_then(Value::as_array)
+        .into_iter()
+        .flatten()
+        .filter_map(Value::as_str)
+}
+
+impl Accounts {
+    fn user(&self, name: &str) -> Option<&Value> {
+        self.users.iter().find(|u| text(u, "name") == Some(name))
+    }
+
+    /// A user's privileges as pfSense computes them (auth.inc `get_user_privileges`): its own,
+    /// those of every group listing it as a member, and those of the group `all`.
+    fn privileges(&self, name: &str) -> Vec<&str> {
+        let own = self.user(name).into_iter().flat_map(|u| strings(u, "priv"));
+        let groups = self
+            .groups
+            .iter()
+            .filter(|g| text(g, "name") == Some("all") || strings(g, "member").any(|m| m == name))
+            .flat_map(|g| strings(g, "priv"));
+        own.chain(groups).collect()
+    }
+
+    fn keys_of(&self, name: &str) -> usize {
+        self.keys
+            .iter()
+            .filter(|k| text(k, "username") == Some(name))
+            .count()
+    }
+}
+
+/// A change to users, groups or API keys (`before` → `after`) judged for this server's own
+/// access: the user it authenticates as must still exist, be enabled, sign in with the
+/// credentials it holds and keep `page-all` or `needed` (the privilege that undoes the change).
+/// With a key whose owner is not known, every user holding a key is judged.
+pub fn accounts_change(
+    before: &Accounts,
+    after: &Accounts,
+    client: &ApiClient,
+    needed: &str,
+) -> Gate {
+    let key_auth = client.auth_method == "KeyAuth";
+    let (candidates, guessed): (Vec<&str>, bool) = match &client.username {
+        Some(me) => (vec![me.as_str()], false),
+        None if key_auth => {
+            let mut holders: Vec<&str> = before
+                .keys
+                .iter()
+                .filter_map(|k| text(k, "username"))
+                .collect();
+            holders.sort_unstable();
+            holders.dedup();
+            let guessed = holders.len() != 1;
+            (holders, guessed)
+        }
+        None => {
+            return Gate::Unknown("which user this server authenticates as is not known".into());
+        }
+    };
+    if candidates.is_empty() {
+        return Gate::Unknown(
+            "no API key was listed, so whose key this server holds is not known".into(),
+        );
+    }
+    let mut unknown = None;
+    for me in candidates {
+        let usable = |a: &Accounts| {
+            a.user(me)
+                .is_some_and(|u| u.get("disabled") != Some(&Value::Bool(true)))
+                && a.privileges(me)
+                    .iter()
+                    .any(|p| *p == "page-all" || *p == needed)
+        };
+        if !usable(before) {
+            // Not this server's user, or one the API already keeps out.
+            continue;
+        }
+        let who = if guessed {
+            format!(
+                "`{me}` (this server's API key may be theirs: set PFSENSE_USERNAME to the key's user to tell the guard)"
+            )
+        } else {
+            format!("`{me}` (the user this server authenticates as)")
+        };
+        let lost = match after.user(me) {
+            None => Some(format!("it deletes or renames {who}")),
+            Some(u) if u.get("disabled") == Some(&Value::Bool(true)) => {
+                Some(format!("it disables {who}"))
+            }
+            Some(u) if !key_auth && u.get("password").is_some() => Some(format!(
+                "it changes the password of {who}; the server signs in with the old one (change it in the webGUI, then PFSENSE_PASSWORD)"
+            )),
+            Some(_) if !usable(after) => Some(format!(
+                "it takes from {who} both `page-all` and `{needed}`, the privilege that would undo it"
+            )),
+            Some(_) if key_auth && before.keys_of(me) > 0 && after.keys_of(me) == 0 => {
+                Some(format!("it deletes every API key of {who}"))
+            }
+            Some(_) if key_auth && after.keys_of(me) < before.keys_of(me) => {
+                unknown = Some(format!(
+                    "it deletes an API key of `{me}`, and which of their keys this server holds is not known"
+                ));
+                None
+            }
+            Some(_) => None,
+        };
+        if let Some(why) = lost {
+            return Gate::Refused(why);
+        }
+    }
+    match unknown {
+        Some(why) => Gate::Unknown(why),
+        None => Gate::Allowed,
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -243,6 +376,111 @@ mod tests {
         assert!(matches!(
             access_list_change(&[allow_all], &[], &c),
             Gate::Refused(r) if r.contains("empty list")
+        ));
+    }
+
+    fn accounts() -> Accounts {
+        Accounts {
+            users: vec![
+                json!({"id": 0, "name": "admin", "priv": []}),
+                json!({"id": 1, "name": "bob", "priv": ["api-v2-user-group-patch"]}),
+            ],
+            groups: vec![
+                json!({"id": 0, "name": "all", "member": [], "priv": []}),
+                json!({"id": 1, "name": "admins", "member": ["admin"], "priv": ["page-all"]}),
+            ],
+            keys: vec![json!({"id": 0, "username": "admin"})],
+        }
+    }
+
+    #[test]
+    fn a_change_that_takes_the_servers_own_user_off_the_api_is_refused() {
+        let me = client();
+        let needed = "api-v2-user-group-patch";
+        let before = accounts();
+        let judge = |edit: &dyn Fn(&mut Accounts), c: &ApiClient| {
+            let mut after = before.clone();
+            edit(&mut after);
+            accounts_change(&before, &after, c, needed)
+        };
+        // page-all taken from the group admin is in, the probe's lockout.
+        let refused = judge(&|a| a.groups[1]["priv"] = json!([]), &me);
+        assert!(
+            matches!(&refused, Gate::Refused(r) if r.contains("`admin`") && r.contains(needed)),
+            "{refused:?}"
+        );
+        assert!(matches!(
+            judge(&|a| a.groups[1]["member"] = json!([]), &me),
+            Gate::Refused(_)
+        ));
+        assert!(
+            matches!(judge(&|a| { a.users.remove(0); }, &me), Gate::Refused(r) if r.contains("deletes or renames"))
+        );
+        assert!(matches!(
+            judge(&|a| a.users[0]["disabled"] = json!(true), &me),
+            Gate::Refused(_)
+        ));
+        assert!(
+            matches!(judge(&|a| { a.keys.clear(); }, &me), Gate::Refused(r) if r.contains("every API key"))
+        );
+        // Kept: page-all moves to the user itself, or to the group `all`; bob loses his privilege.
+        assert_eq!(
+            judge(
+                &|a| {
+                    a.groups[1]["priv"] = json!([]);
+                    a.users[0]["priv"] = json!(["page-all"]);
+                },
+                &me
+            ),
+            Gate::Allowed
+        );
+        assert_eq!(
+            judge(
+                &|a| {
+                    a.groups[1]["priv"] = json!([]);
+                    a.groups[0]["priv"] = json!(["page-all"]);
+                },
+                &me
+            ),
+            Gate::Allowed
+        );
+        assert_eq!(
+            judge(&|a| a.users[1]["priv"] = json!([]), &me),
+            Gate::Allowed
+        );
+        // A password matters to Basic and JWT, not to a key.
+        let basic = ApiClient {
+            auth_method: "BasicAuth".into(),
+            ..client()
+        };
+        assert_eq!(
+            judge(&|a| a.users[0]["password"] = json!("new"), &me),
+            Gate::Allowed
+        );
+        assert!(
+            matches!(judge(&|a| a.users[0]["password"] = json!("new"), &basic), Gate::Refused(r) if r.contains("password"))
+        );
+        // A key of unknown owner: the key holders are judged, and the refusal says how to tell.
+        let keyed = ApiClient {
+            username: None,
+            ..client()
+        };
+        assert!(
+            matches!(judge(&|a| a.groups[1]["priv"] = json!([]), &keyed), Gate::Refused(r) if r.contains("`admin` (the user"))
+        );
+        let mut two_holders = before.clone();
+        two_holders.keys.push(json!({"id": 1, "username": "bob"}));
+        let mut bob_gone = two_holders.clone();
+        bob_gone.users.remove(1);
+        assert!(
+            matches!(accounts_change(&two_holders, &bob_gone, &keyed, needed), Gate::Refused(r) if r.contains("PFSENSE_USERNAME"))
+        );
+        // One of two keys of the user deleted: which one this server holds is not known.
+        let mut two_keys = before.clone();
+        two_keys.keys.push(json!({"id": 1, "username": "admin"}));
+        assert!(matches!(
+            accounts_change(&two_keys, &before, &me, needed),
+            Gate::Unknown(_)
         ));
     }
 }

@@ -22,6 +22,24 @@ pub enum ObjectKind {
     Ssh,
     /// An entry of the REST API's access list (`api_gate`), not part of the firewall model.
     ApiAccessEntry,
+    /// A local user, a user group or an API key: who the REST API lets in and with which
+    /// privileges (`api_gate::accounts_change`), not part of the firewall model.
+    User,
+    UserGroup,
+    ApiKey,
+}
+
+impl ObjectKind {
+    /// Whether the kind is part of the firewall model the traffic evaluator reads.
+    pub fn in_model(self) -> bool {
+        !matches!(
+            self,
+            ObjectKind::ApiAccessEntry
+                | ObjectKind::User
+                | ObjectKind::UserGroup
+                | ObjectKind::ApiKey
+        )
+    }
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
@@ -135,7 +153,12 @@ fn list_key(kind: ObjectKind) -> Option<fn(&mut ApiInput) -> &mut Value> {
         ObjectKind::Alias => |i| &mut i.aliases,
         ObjectKind::Interface => |i| &mut i.interfaces,
         ObjectKind::InterfaceGroup => |i| &mut i.interface_groups,
-        ObjectKind::WebGui | ObjectKind::Ssh | ObjectKind::ApiAccessEntry => return None,
+        ObjectKind::WebGui
+        | ObjectKind::Ssh
+        | ObjectKind::ApiAccessEntry
+        | ObjectKind::User
+        | ObjectKind::UserGroup
+        | ObjectKind::ApiKey => return None,
     })
 }
 
@@ -151,8 +174,11 @@ fn merge(target: &mut Value, fields: &Value) {
 
 /// Applies a change to the API answers a model was built from. Errors name what is wrong.
 pub fn apply_change(input: &ApiInput, change: &Change) -> Result<ApiInput, String> {
-    if change.kind == ObjectKind::ApiAccessEntry {
-        return Err("the REST API access list is not part of the firewall model".into());
+    if !change.kind.in_model() {
+        return Err(format!(
+            "{:?} is not part of the firewall model",
+            change.kind
+        ));
     }
     let mut out = input.clone();
     let Some(key) = list_key(change.kind) else {

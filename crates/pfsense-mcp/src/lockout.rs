@@ -3,7 +3,9 @@
 //! a bulk delete, a PUT of the whole list, or an undo's steps), the traffic evaluator of
 //! `pfsense-firewall` checks that this server's path to the API stays allowed
 //! (`--lockout-source`); before a change to the REST API's settings or access list, its gate
-//! (`pfsense_firewall::api_gate`) checks that the API still lets this server in. pfSense has no
+//! (`pfsense_firewall::api_gate`) checks that the API still lets this server in. Changes to
+//! users, groups and API keys are checked always, without `--lockout-source`: the user this
+//! server authenticates as must keep its way in (`api_gate::accounts_change`). pfSense has no
 //! restore API: a change that cuts the API off cannot be undone through it, not even by
 //! auto-revert.
 
@@ -51,6 +53,24 @@ const GUARDED: &[(&str, Option<&str>, ObjectKind)] = &[
         Some("/api/v2/system/restapi/access_list"),
         ObjectKind::ApiAccessEntry,
     ),
+    ("/api/v2/user", Some("/api/v2/users"), ObjectKind::User),
+    (
+        "/api/v2/user/group",
+        Some("/api/v2/user/groups"),
+        ObjectKind::UserGroup,
+    ),
+    (
+        "/api/v2/auth/key",
+        Some("/api/v2/auth/keys"),
+        ObjectKind::ApiKey,
+    ),
+];
+
+/// Where the account guard reads each kind of account object.
+const ACCOUNT_LISTS: &[(ObjectKind, &str)] = &[
+    (ObjectKind::User, "/api/v2/users"),
+    (ObjectKind::UserGroup, "/api/v2/user/groups"),
+    (ObjectKind::ApiKey, "/api/v2/auth/keys"),
 ];
 
 /// The REST API's settings: switching it off, its authentication methods and the interfaces
@@ -145,9 +165,10 @@ async fn steps_refusal_unboxed(
     calls: &[(&ToolDef, &Value)],
     options: &SafetyOptions,
 ) -> Option<String> {
-    let source = options.lockout_source?;
+    let source = options.lockout_source;
     let mut changes = Vec::new();
     let mut access_changes = Vec::new();
+    let mut account_changes = Vec::new();
     let mut settings_changes = Vec::new();
     let mut access_list_tool = None;
     for (def, args) in calls {
@@ -158,24 +179,46 @@ async fn steps_refusal_unboxed(
         let Some(mut change) = change_of(def, args) else {
             continue;
         };
+        let account = ACCOUNT_LISTS.iter().any(|(kind, _)| *kind == change.kind);
+        // Creating a user, group or key takes no one's access away.
+        if (account && change.op == ChangeOp::Create) || (!account && source.is_none()) {
+            continue;
+        }
         if change.op == ChangeOp::DeleteMany {
             match matched(client, def, args).await {
                 Ok(ids) => change.id = Some(ids),
                 Err(e) => {
                     return Some(format!(
-                        "the lockout guard (--lockout-source {source}) could not read which objects `{}` would delete: {e}",
+                        "the lockout guard could not read which objects `{}` would delete: {e}",
                         def.name
                     ));
                 }
             }
         }
-        if change.kind == ObjectKind::ApiAccessEntry {
+        if account {
+            account_changes.push((change, undo_privilege(def)));
+        } else if change.kind == ObjectKind::ApiAccessEntry {
             access_list_tool = crate::safety::state::sibling(def, PathKind::Plural, Method::Get);
             access_changes.push(change);
         } else {
             changes.push(change);
         }
     }
+    let tools: Vec<&str> = calls.iter().map(|(d, _)| d.name).collect();
+    if !account_changes.is_empty() {
+        match accounts_gate(client, &account_changes).await {
+            Gate::Refused(reason) => {
+                return Some(format!(
+                    "the lockout guard refuses it: {reason}. The REST API would then refuse this server, undo included, and cannot be opened again through the API. Make this change from the webGUI."
+                ));
+            }
+            Gate::Unknown(reason) => {
+                tracing::warn!(tools = ?tools, reason = %reason, "lockout guard cannot decide whether this server keeps its access; the change is sent");
+            }
+            Gate::Allowed => {}
+        }
+    }
+    let source = source?;
     if changes.is_empty() && access_changes.is_empty() && settings_changes.is_empty() {
         return None;
     }
@@ -192,7 +235,6 @@ async fn steps_refusal_unboxed(
         pinned_certificate: matches!(client.config().tls, crate::tls::TlsMode::Pinned(_)),
         ..ServerPath::from_source(source)
     };
-    let tools: Vec<&str> = calls.iter().map(|(d, _)| d.name).collect();
     if !settings_changes.is_empty() || !access_changes.is_empty() {
         let gate = gate_refusal(
             client,
@@ -232,6 +274,98 @@ async fn steps_refusal_unboxed(
     }
 }
 
+/// The privilege that undoes a call of `def`: the same endpoint's for an update or a
+/// replacement, the singular endpoint's POST for a delete, its DELETE for a create.
+fn undo_privilege(def: &ToolDef) -> String {
+    let (path, method) = match def.method {
+        Method::Delete => {
+            let one = GUARDED
+                .iter()
+                .find(|(one, many, _)| *one == def.path || *many == Some(def.path))
+                .map_or(def.path, |(one, _, _)| *one);
+            (one, Method::Post)
+        }
+        Method::Post => (def.path, Method::Delete),
+        other => (def.path, other),
+    };
+    pfsense_spec::naming::endpoint_privilege(path, method.as_str())
+}
+
+/// This server as the REST API's gate sees it, but for its address.
+fn identity(client: &Client) -> (&'static str, Option<String>) {
+    let method = match client.config().auth {
+        AuthMethod::Key => "KeyAuth",
+        AuthMethod::Basic => "BasicAuth",
+        AuthMethod::Jwt => "JWTAuth",
+    };
+    (method, client.config().username.clone())
+}
+
+/// Users, groups and keys after these changes, judged for this server's own access
+/// (`api_gate::accounts_change`). An account list that cannot be read refuses the change: the
+/// guard cannot see whether it shuts this server out.
+async fn accounts_gate(client: &Client, changes: &[(Change, String)]) -> Gate {
+    let (auth_method, username) = identity(client);
+    let me = ApiClient {
+        source: std::net::Ipv4Addr::UNSPECIFIED.into(),
+        interface_names: Vec::new(),
+        auth_method: auth_method.to_string(),
+        username,
+    };
+    let mut before = api_gate::Accounts::default();
+    for (kind, path) in ACCOUNT_LISTS {
+        // Keys matter only to a server that signs in with one.
+        if *kind == ObjectKind::ApiKey && auth_method != "KeyAuth" {
+            continue;
+        }
+        let Some(tool) = crate::catalog::TOOLS
+            .iter()
+            .find(|t| t.path == *path && t.method == Method::Get)
+        else {
+            return Gate::Unknown(format!("this build has no tool that reads {path}"));
+        };
+        let list = match crate::safety::state::read(client, tool, json!({})).await {
+            Ok(Value::Array(list)) => list,
+            Ok(_) => {
+                return Gate::Refused(format!(
+                    "{path} read as no list, so whether this server keeps its access cannot be checked"
+                ));
+            }
+            Err(e) => {
+                return Gate::Refused(format!(
+                    "{path} could not be read to check that this server keeps its access: {e}"
+                ));
+            }
+        };
+        *account_list(&mut before, *kind) = list;
+    }
+    let mut after = before.clone();
+    for (change, _) in changes {
+        let list = account_list(&mut after, change.kind);
+        match pfsense_firewall::guard::change_list(std::mem::take(list), change, false) {
+            Ok(changed) => *list = changed,
+            Err(e) => {
+                return Gate::Unknown(format!("the change cannot be applied to the accounts: {e}"));
+            }
+        }
+    }
+    for (_, needed) in changes {
+        let gate = api_gate::accounts_change(&before, &after, &me, needed);
+        if gate != Gate::Allowed {
+            return gate;
+        }
+    }
+    Gate::Allowed
+}
+
+fn account_list(accounts: &mut api_gate::Accounts, kind: ObjectKind) -> &mut Vec<Value> {
+    match kind {
+        ObjectKind::User => &mut accounts.users,
+        ObjectKind::UserGroup => &mut accounts.groups,
+        _ => &mut accounts.keys,
+    }
+}
+
 /// The REST API's gate after these settings changes and access list changes.
 async fn gate_refusal(
     client: &Client,
@@ -244,13 +378,8 @@ async fn gate_refusal(
     let me = ApiClient {
         source: path.source,
         interface_names: pfsense_firewall::guard::server_interface(model, path).unwrap_or_default(),
-        auth_method: match client.config().auth {
-            AuthMethod::Key => "KeyAuth",
-            AuthMethod::Basic => "BasicAuth",
-            AuthMethod::Jwt => "JWTAuth",
-        }
-        .to_string(),
-        username: client.config().username.clone(),
+        auth_method: identity(client).0.to_string(),
+        username: identity(client).1,
     };
     for fields in settings_changes {
         let gate = api_gate::settings_change(fields, &me);

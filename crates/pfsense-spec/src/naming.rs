@@ -248,6 +248,17 @@ pub fn is_valid_tool_name(name: &str) -> bool {
         && !name.ends_with('_')
 }
 
+/// The privilege pfrest gives each endpoint and method besides `page-all`: the path without its
+/// leading `/`, `/` and `_` turned into `-`, then the method (`GET /api/v2/firewall/alias` →
+/// `api-v2-firewall-alias-get`, the spec's "Allowed privileges").
+pub fn endpoint_privilege(path: &str, method: &str) -> String {
+    format!(
+        "{}-{}",
+        path.trim_start_matches('/').replace(['/', '_'], "-"),
+        method.to_ascii_lowercase()
+    )
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
