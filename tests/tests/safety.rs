@@ -2100,3 +2100,44 @@ async fn an_undo_whose_step_timed_out_is_unknown_and_can_be_retried() {
     );
     s.close().await;
 }
+
+/// The lockout guard refuses a change it cannot fully check: with the interface groups
+/// unreadable (a group's rules can block the server's path), a confirmed rule is refused with
+/// the failed read named and nothing is sent; with the read back, the same rule is made.
+#[tokio::test]
+async fn the_lockout_guard_refuses_what_it_cannot_read() {
+    let emu = emulator().await;
+    let dir = tempfile::tempdir().unwrap();
+    let s = start(
+        &emu,
+        dir.path(),
+        &["--lockout-source", "10.0.2.2"],
+        no_human(),
+    )
+    .await;
+    let rule = json!({"type": "block", "interface": ["wan"], "ipprotocol": "inet",
+        "source": "203.0.113.9", "destination": "any", "descr": "unrelated block"});
+    emu.add_fault(
+        pfsense_emulator::Fault::new(pfsense_emulator::FaultAction::Error { status: 403 })
+            .on_path("/api/v2/interface/groups")
+            .on_method("GET"),
+    );
+    let r = s
+        .call("pfsense_create_firewall_rule", confirmed(rule.clone()))
+        .await;
+    let message = text(&r);
+    assert!(
+        is_error(&r)
+            && message.contains("lockout guard")
+            && message.contains("/api/v2/interface/groups"),
+        "{message}"
+    );
+    assert!(
+        !emu.requests().iter().any(|q| q.method == "POST"),
+        "nothing was sent"
+    );
+    emu.clear_faults();
+    s.ok("pfsense_create_firewall_rule", confirmed(rule)).await;
+    assert!(emu.requests().iter().any(|q| q.method == "POST"));
+    s.close().await;
+}

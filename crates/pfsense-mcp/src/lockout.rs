@@ -222,8 +222,16 @@ async fn steps_refusal_unboxed(
     if changes.is_empty() && access_changes.is_empty() && settings_changes.is_empty() {
         return None;
     }
-    let (model, _notes) = match crate::operator::read_model(client).await {
-        Ok(m) => m,
+    let model = match crate::operator::read_model(client).await {
+        // Every part of the model can decide the path (a port forward, an interface group's
+        // rules, the webGUI port, a dynamic address): one left unread could hide the lockout.
+        Ok((_, notes)) if !notes.is_empty() => {
+            return Some(format!(
+                "the lockout guard (--lockout-source {source}) could not read all it checks the change against ({}). Retry, or give this server's user the privileges to read them",
+                notes.join("; ")
+            ));
+        }
+        Ok((model, _)) => model,
         Err(e) => {
             return Some(format!(
                 "the lockout guard (--lockout-source {source}) could not read the firewall's rules to check the change: {e}"
