@@ -524,6 +524,8 @@ async fn secrets_echoed_in_a_firewalls_error_text_are_scrubbed() {
     use tests::recorder::{Answer, Recorder};
     let bind_pw = "Echoed-ldap-bind-pw-0042";
     let user_pw = "Echoed-user-password-0043";
+    // pfrest's messages turn a value's quotes into backticks.
+    let psk = r#"Echoed-"quoted"-psk-0044"#;
     let rec = Recorder::start().await;
     rec.answer(
         "POST",
@@ -542,6 +544,19 @@ async fn secrets_echoed_in_a_firewalls_error_text_are_scrubbed() {
             500,
             "text/html",
             format!("<html><body><h1>Fatal error</h1><pre>{{\"name\":\"u13\",\"password\":\"{user_pw}\"}}</pre></body></html>"),
+        ),
+    );
+    rec.answer(
+        "POST",
+        "/api/v2/vpn/ipsec/phase1",
+        Answer::envelope(
+            400,
+            "FIELD_INVALID_CHOICE",
+            &format!(
+                "Field `pre_shared_key` value `{}` is not valid.",
+                psk.replace('"', "`")
+            ),
+            json!([]),
         ),
     );
     let dir = tempfile::tempdir().unwrap();
@@ -565,6 +580,17 @@ async fn secrets_echoed_in_a_firewalls_error_text_are_scrubbed() {
             json!({"name": "u13", "password": user_pw, "confirm": true}),
         )
         .await;
+    let phase1 = s
+        .call(
+            "pfsense_create_vpn_ipsec_phase1",
+            json!({"iketype": "ikev2", "protocol": "inet", "interface": "wan",
+                "remote_gateway": "192.0.2.30", "authentication_method": "pre_shared_key",
+                "myid_type": "myaddress", "peerid_type": "peeraddress",
+                "pre_shared_key": psk, "encryption": [{"encryption_algorithm_name": "aes",
+                "encryption_algorithm_keylen": 256, "hash_algorithm": "sha256", "dhgroup": 14}],
+                "confirm": true}),
+        )
+        .await;
     s.close().await;
     let sent: Vec<String> = rec
         .requests()
@@ -585,6 +611,10 @@ async fn secrets_echoed_in_a_firewalls_error_text_are_scrubbed() {
             "user result".to_string(),
             serde_json::to_string(&user).unwrap(),
         ),
+        (
+            "phase 1 result".to_string(),
+            serde_json::to_string(&phase1).unwrap(),
+        ),
     ];
     for (name, text) in &places {
         assert!(
@@ -594,7 +624,7 @@ async fn secrets_echoed_in_a_firewalls_error_text_are_scrubbed() {
     }
     places.extend(files_text(dir.path()));
     for (place, text) in &places {
-        for secret in [bind_pw, user_pw] {
+        for secret in [bind_pw, user_pw, &psk.replace('"', "`")] {
             assert!(!text.contains(secret), "{secret} in {place}: {text}");
         }
     }
@@ -604,3 +634,49 @@ tests::on_every_release!(
     #[tokio::test]
     no_secret_sent_to_any_create_tool_comes_back_or_is_stored_on_the_lab,
 );
+
+/// A query filter on a secret field with an operator (`ldap_bindpw__contains`, pfrest's
+/// `field__op`) is a secret too: absent from the preview, the result, the audit log, the
+/// journal and the trace log, for a read and a bulk delete.
+#[tokio::test]
+async fn secret_query_filters_with_an_operator_are_redacted() {
+    let emu = emulator().await;
+    let dir = tempfile::tempdir().unwrap();
+    let s = start(
+        env_for(&emu),
+        dir.path(),
+        Human::new(false, HumanAnswer::Accept),
+    )
+    .await;
+    let secret = "Filter-bind-pw-0045";
+    let mut results = Vec::new();
+    for (tool, args) in [
+        (
+            "pfsense_list_user_auth_servers",
+            json!({"query": {"ldap_bindpw__contains": secret}}),
+        ),
+        (
+            "pfsense_delete_user_auth_servers",
+            json!({"query": {"ldap_bindpw__regex": secret}}),
+        ),
+        (
+            "pfsense_delete_user_auth_servers",
+            json!({"query": {"ldap_bindpw__startswith": secret}, "confirm": true}),
+        ),
+    ] {
+        let r = s.call(tool, args).await;
+        results.push((tool.to_string(), serde_json::to_string(&r).unwrap()));
+    }
+    s.close().await;
+    assert!(
+        emu.requests()
+            .iter()
+            .any(|q| q.method == "DELETE" && q.query.contains(secret)),
+        "the filter reached the firewall: {:?}",
+        emu.requests()
+    );
+    results.extend(files_text(dir.path()));
+    for (place, text) in &results {
+        assert!(!text.contains(secret), "{secret} in {place}: {text}");
+    }
+}

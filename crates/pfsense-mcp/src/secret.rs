@@ -82,6 +82,8 @@ impl Remembered {
         for (quot, apos) in [("&quot;", "&#039;"), ("&#34;", "&#39;")] {
             forms.push(html_escaped(value, quot, apos));
         }
+        // pfrest's messages quote values with backticks and turn a value's own `"` into one.
+        forms.push(value.replace('"', "`"));
         // A URL or form body echoed back: PHP's rawurlencode and urlencode, either hex case.
         for (space, upper) in [("%20", true), ("+", true), ("%20", false), ("+", false)] {
             forms.push(percent_encoded(value, space, upper));

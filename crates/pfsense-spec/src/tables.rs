@@ -765,7 +765,12 @@ pub fn is_sensitive_field(name: &str) -> bool {
     } else {
         name.into()
     };
-    let lower = lower.as_ref();
+    // A query filter names its field before an operator (`ldap_bindpw__contains`, pfrest's
+    // `field__op`): the value is the field's, so is its secrecy.
+    let lower = match lower.split_once("__") {
+        Some((field, _)) if !field.is_empty() => field,
+        _ => lower.as_ref(),
+    };
     if SENSITIVE_FIELD_NAMES.contains(&lower) {
         return true;
     }
