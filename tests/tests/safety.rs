@@ -2141,3 +2141,45 @@ async fn the_lockout_guard_refuses_what_it_cannot_read() {
     assert!(emu.requests().iter().any(|q| q.method == "POST"));
     s.close().await;
 }
+
+/// `query` holding one of pfrest's own request parameters (`limit`, `sort_by`, …) is refused
+/// before anything is sent: pfrest would page, sort or change the request with it instead of
+/// filtering (a `limit` there overrode the tool's own and made the paging totals wrong).
+#[tokio::test]
+async fn query_filters_may_not_name_request_parameters() {
+    let emu = emulator().await;
+    let dir = tempfile::tempdir().unwrap();
+    let s = start(&emu, dir.path(), &[], no_human()).await;
+    for (tool, args, words) in [
+        (
+            ALIASES,
+            json!({"query": {"limit": 2}}),
+            "cannot filter on `limit`",
+        ),
+        (
+            "pfsense_delete_firewall_aliases",
+            json!({"query": {"sort_by": "name"}, "confirm": true}),
+            "this tool does not take it",
+        ),
+        (
+            "pfsense_list_status_logs_system",
+            json!({"query": {"limit": 0}}),
+            "the tool's own `limit` argument",
+        ),
+    ] {
+        let r = s.call(tool, args.clone()).await;
+        assert!(
+            is_error(&r) && text(&r).contains(words),
+            "{tool} {args}: {}",
+            text(&r)
+        );
+    }
+    assert!(
+        emu.requests().is_empty(),
+        "nothing was sent: {:?}",
+        emu.requests()
+    );
+    s.ok(ALIASES, json!({"query": {"name__contains": "lan"}}))
+        .await;
+    s.close().await;
+}

@@ -165,6 +165,9 @@ pub fn normalize_args(def: &ToolDef, args: Value) -> Result<Value, serde_json::E
             && (arg.required || !value.is_null())
         {
             check_type(arg, value)?;
+            if arg.role == ArgRole::Filters {
+                check_filters(def, arg.name, value)?;
+            }
         }
     }
     let mut out = Map::new();
@@ -179,6 +182,25 @@ pub fn normalize_args(def: &ToolDef, args: Value) -> Result<Value, serde_json::E
         }
     }
     Ok(Value::Object(out))
+}
+
+/// Filters may not name pfrest's own request parameters: it would read them as paging,
+/// sorting or update options, not as a filter.
+fn check_filters(def: &ToolDef, arg: &str, filters: &Value) -> Result<(), serde_json::Error> {
+    let Some(name) = filters.as_object().and_then(|f| {
+        f.keys()
+            .find(|k| pfsense_spec::tables::REQUEST_PARAMETERS.contains(&k.as_str()))
+    }) else {
+        return Ok(());
+    };
+    let instead = if def.args.iter().any(|a| a.name == name.as_str()) {
+        format!("give it as the tool's own `{name}` argument")
+    } else {
+        "this tool does not take it".to_string()
+    };
+    Err(serde_json::Error::custom(format!(
+        "`{arg}` cannot filter on `{name}`: pfrest reads `{name}` as a parameter of the request, not a filter; {instead}"
+    )))
 }
 
 /// Arguments that are fields of the typed struct; the others are the server's own.

@@ -512,6 +512,23 @@ pub const SENSITIVE_WORD_ENDINGS: &[&str] = &[
 /// two-letter OVH/Mythic Beasts credentials (`ovh_ak`, `ovh_as`, `ovh_ck`, `mb_ak`, `mb_as`).
 pub const SENSITIVE_WORDS: &[&str] = &["prv", "pass", "ak", "as", "ck"];
 
+/// Names pfrest takes out of a request's data as its own parameters before the rest is read as
+/// query filters (`Endpoint.inc`, each `unset($this->request_data[...])`; `dry_run` from
+/// v2.10.0). A filter with one of these names is no filter: it pages, sorts or changes the
+/// request instead (a `limit` in `query` overrides the tool's own).
+pub const REQUEST_PARAMETERS: &[&str] = &[
+    "append",
+    "async",
+    "dry_run",
+    "limit",
+    "offset",
+    "remove",
+    "reverse",
+    "sort_by",
+    "sort_flags",
+    "sort_order",
+];
+
 /// Field names that match the rules above but hold no secret: public keys and booleans.
 pub const NOT_SENSITIVE_FIELDS: &[&str] = &[
     "publickey",
