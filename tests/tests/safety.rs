@@ -2183,3 +2183,21 @@ async fn query_filters_may_not_name_request_parameters() {
         .await;
     s.close().await;
 }
+
+/// A bulk delete's preview lists no change to the objects it leaves: their secret fields read
+/// the same before and after (the preview listed a change of `key` for every API key kept).
+#[tokio::test]
+async fn a_bulk_delete_preview_shows_no_change_to_what_it_keeps() {
+    let emu = emulator().await;
+    let dir = tempfile::tempdir().unwrap();
+    let s = start(&emu, dir.path(), &[], no_human()).await;
+    for tool in ["pfsense_delete_auth_keys", "pfsense_delete_users"] {
+        let r = s
+            .call(tool, json!({"query": {"descr": "matches nothing"}}))
+            .await;
+        let diff = &r.structured_content.clone().unwrap_or_default()["diff"];
+        assert_eq!(diff["changed"], json!([]), "{tool}: {}", text(&r));
+        assert_eq!(diff["removed"], json!([]), "{tool}: {}", text(&r));
+    }
+    s.close().await;
+}
