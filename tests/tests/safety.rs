@@ -2201,3 +2201,96 @@ async fn a_bulk_delete_preview_shows_no_change_to_what_it_keeps() {
     }
     s.close().await;
 }
+
+/// Setting the password or SSH keys of a user holding a root-equivalent privilege (its own,
+/// like `admin`'s `user-shell-access`, or through a group, like a member of `admins`) is
+/// taking that account over: refused without `--allow-dangerous`, nothing sent. An ordinary
+/// user's password is an ordinary change; with the groups unreadable the user is judged at
+/// its worst.
+#[tokio::test]
+async fn taking_over_a_root_equivalent_account_needs_allow_dangerous() {
+    let emu = emulator().await;
+    let dir = tempfile::tempdir().unwrap();
+    let s = start(&emu, dir.path(), &["--allow-dangerous"], no_human()).await;
+    for name in ["bt_ops", "bt_plain"] {
+        s.ok(
+            "pfsense_create_user",
+            confirmed(json!({"name": name, "password": "Pw-bt-first-1"})),
+        )
+        .await;
+    }
+    let groups = list(&s, "pfsense_list_user_groups").await;
+    let admins = groups
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|g| g["name"] == "admins")
+        .unwrap()["id"]
+        .clone();
+    s.ok(
+        "pfsense_update_user_group",
+        confirmed(json!({"id": admins, "member": ["admin", "bt_ops"]})),
+    )
+    .await;
+    s.close().await;
+
+    let s = start(&emu, dir.path(), &[], no_human()).await;
+    let users = list(&s, "pfsense_list_users").await;
+    let user = |name: &str| {
+        users
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|u| u["name"] == name)
+            .unwrap_or_else(|| panic!("{name} in {users}"))["id"]
+            .clone()
+    };
+    let writes = || emu.requests().iter().filter(|q| q.method != "GET").count();
+    let before = writes();
+    for (name, field, value) in [
+        ("admin", "password", "Pw-taken-over-1"),
+        ("bt_ops", "password", "Pw-taken-over-2"),
+        ("bt_ops", "authorizedkeys", "c3NoLWVkMjU1MTkgQUFBQQ=="),
+    ] {
+        let r = s
+            .call(
+                "pfsense_update_user",
+                confirmed(json!({"id": user(name), field: value})),
+            )
+            .await;
+        assert!(
+            is_error(&r)
+                && text(&r).contains(&format!("`{field}`"))
+                && text(&r).contains("--allow-dangerous"),
+            "{name}.{field}: {}",
+            text(&r)
+        );
+    }
+    assert_eq!(writes(), before, "nothing was sent");
+    s.ok(
+        "pfsense_update_user",
+        confirmed(json!({"id": user("bt_plain"), "password": "Pw-plain-second-1"})),
+    )
+    .await;
+    emu.add_fault(
+        pfsense_emulator::Fault::new(pfsense_emulator::FaultAction::Error { status: 500 })
+            .on_path("/api/v2/user/groups")
+            .on_method("GET"),
+    );
+    let r = s
+        .call(
+            "pfsense_update_user",
+            confirmed(json!({"id": user("bt_plain"), "password": "Pw-plain-third-1"})),
+        )
+        .await;
+    // Refused by the first to read the groups: the lockout guard (which cannot check that
+    // this server keeps its access) or the danger test (which judges the user at its worst).
+    assert!(
+        is_error(&r)
+            && (text(&r).contains("--allow-dangerous") || text(&r).contains("could not read")),
+        "{}",
+        text(&r)
+    );
+    assert_eq!(writes(), before + 1, "only the ordinary change was sent");
+    s.close().await;
+}

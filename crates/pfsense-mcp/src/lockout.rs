@@ -207,15 +207,20 @@ async fn steps_refusal_unboxed(
     let tools: Vec<&str> = calls.iter().map(|(d, _)| d.name).collect();
     if !account_changes.is_empty() {
         match accounts_gate(client, &account_changes).await {
-            Gate::Refused(reason) => {
+            Err(unread) => {
+                return Some(format!(
+                    "the lockout guard could not read {unread}, so it cannot check that this server keeps its access. Retry, or make the change from the webGUI"
+                ));
+            }
+            Ok(Gate::Refused(reason)) => {
                 return Some(format!(
                     "the lockout guard refuses it: {reason}. The REST API would then refuse this server, undo included, and cannot be opened again through the API. Make this change from the webGUI."
                 ));
             }
-            Gate::Unknown(reason) => {
+            Ok(Gate::Unknown(reason)) => {
                 tracing::warn!(tools = ?tools, reason = %reason, "lockout guard cannot decide whether this server keeps its access; the change is sent");
             }
-            Gate::Allowed => {}
+            Ok(Gate::Allowed) => {}
         }
     }
     let source = source?;
@@ -310,9 +315,9 @@ fn identity(client: &Client) -> (&'static str, Option<String>) {
 }
 
 /// Users, groups and keys after these changes, judged for this server's own access
-/// (`api_gate::accounts_change`). An account list that cannot be read refuses the change: the
-/// guard cannot see whether it shuts this server out.
-async fn accounts_gate(client: &Client, changes: &[(Change, String)]) -> Gate {
+/// (`api_gate::accounts_change`). Err names the account list that could not be read: the
+/// guard cannot see whether the change shuts this server out, so it is refused.
+async fn accounts_gate(client: &Client, changes: &[(Change, String)]) -> Result<Gate, String> {
     let (auth_method, username) = identity(client);
     let me = ApiClient {
         source: std::net::Ipv4Addr::UNSPECIFIED.into(),
@@ -330,22 +335,16 @@ async fn accounts_gate(client: &Client, changes: &[(Change, String)]) -> Gate {
             .iter()
             .find(|t| t.path == *path && t.method == Method::Get)
         else {
-            return Gate::Unknown(format!("this build has no tool that reads {path}"));
+            return Ok(Gate::Unknown(format!(
+                "this build has no tool that reads {path}"
+            )));
         };
-        let list = match crate::safety::state::read(client, tool, json!({})).await {
-            Ok(Value::Array(list)) => list,
-            Ok(_) => {
-                return Gate::Refused(format!(
-                    "{path} read as no list, so whether this server keeps its access cannot be checked"
-                ));
-            }
-            Err(e) => {
-                return Gate::Refused(format!(
-                    "{path} could not be read to check that this server keeps its access: {e}"
-                ));
-            }
-        };
-        *account_list(&mut before, *kind) = list;
+        *account_list(&mut before, *kind) =
+            match crate::safety::state::read(client, tool, json!({})).await {
+                Ok(Value::Array(list)) => list,
+                Ok(_) => return Err(format!("{path} (it read as no list)")),
+                Err(e) => return Err(format!("{path} ({})", e.trim_end_matches('.'))),
+            };
     }
     let mut after = before.clone();
     for (change, _) in changes {
@@ -353,17 +352,19 @@ async fn accounts_gate(client: &Client, changes: &[(Change, String)]) -> Gate {
         match pfsense_firewall::guard::change_list(std::mem::take(list), change, false) {
             Ok(changed) => *list = changed,
             Err(e) => {
-                return Gate::Unknown(format!("the change cannot be applied to the accounts: {e}"));
+                return Ok(Gate::Unknown(format!(
+                    "the change cannot be applied to the accounts: {e}"
+                )));
             }
         }
     }
     for (_, needed) in changes {
         let gate = api_gate::accounts_change(&before, &after, &me, needed);
         if gate != Gate::Allowed {
-            return gate;
+            return Ok(gate);
         }
     }
-    Gate::Allowed
+    Ok(Gate::Allowed)
 }
 
 fn account_list(accounts: &mut api_gate::Accounts, kind: ObjectKind) -> &mut Vec<Value> {

@@ -159,6 +159,13 @@ pub enum DangerTest {
         guard: &'static str,
         values: &'static [&'static str],
     },
+    /// The field (a credential) is set on an existing object whose `guard` field holds one
+    /// of `values`, read from its current state (for a user: its privileges with those of
+    /// its groups). Setting a credential of such an account is taking it over.
+    CredentialOf {
+        guard: &'static str,
+        values: &'static [&'static str],
+    },
 }
 
 /// The privileges pfSense itself marks as equivalent to root (`'warn' =>
@@ -213,6 +220,27 @@ pub const DANGEROUS_ARGUMENTS: &[DangerousArgument] = &[
             values: ROOT_PRIVILEGES,
         },
         why: "`member` adds a user to a group holding a privilege pfSense marks as equivalent to root (`admins` holds `page-all`), which the user then has",
+    },
+    // User.password and User.authorizedkeys of a user holding a root-equivalent privilege
+    // (`admin` holds `user-shell-access` and, through `admins`, `page-all`): whoever sets them
+    // signs in, or in over SSH, as that user.
+    DangerousArgument {
+        path: "user",
+        field: "password",
+        test: DangerTest::CredentialOf {
+            guard: "priv",
+            values: ROOT_PRIVILEGES,
+        },
+        why: "`password` sets the password of a user holding a privilege pfSense marks as equivalent to root (the webGUI, the API and SSH then let in whoever knows it)",
+    },
+    DangerousArgument {
+        path: "user",
+        field: "authorizedkeys",
+        test: DangerTest::CredentialOf {
+            guard: "priv",
+            values: ROOT_PRIVILEGES,
+        },
+        why: "`authorizedkeys` lets a new SSH key sign in as a user holding a privilege pfSense marks as equivalent to root",
     },
     // OpenVPNServer, OpenVPNClient and OpenVPNClientSpecificOverride: raw directives, which
     // pfSense guards as root-equivalent (page-openvpn-*-advanced).
@@ -310,6 +338,26 @@ fn adds_member(
 
 fn carries(value: &serde_json::Value, d: &DangerousArgument, state: TargetState<'_>) -> bool {
     use serde_json::Value;
+    if let (DangerTest::CredentialOf { guard, values }, Value::Object(m)) = (&d.test, value) {
+        let set = m
+            .get(d.field)
+            .and_then(Value::as_str)
+            .is_some_and(|s| !s.is_empty());
+        return set
+            && match state {
+                TargetState::Known(current) => current
+                    .get(*guard)
+                    .and_then(Value::as_array)
+                    .into_iter()
+                    .flatten()
+                    .filter_map(Value::as_str)
+                    .any(|p| values.contains(&p)),
+                // Judged at its worst: the account may well be root-equivalent.
+                TargetState::Unreadable => true,
+                // A new account: its privileges are judged by `priv` and `member`.
+                TargetState::NotRead => false,
+            };
+    }
     if let (DangerTest::AddsMemberTo { guard, values }, Value::Object(m)) = (&d.test, value)
         && m.contains_key(d.field)
         && adds_member(m, d.field, guard, values, state)
@@ -340,7 +388,7 @@ fn carries(value: &serde_json::Value, d: &DangerousArgument, state: TargetState<
             _ => true,
         },
         // Judged on the object holding the field, above.
-        DangerTest::AddsMemberTo { .. } => false,
+        DangerTest::AddsMemberTo { .. } | DangerTest::CredentialOf { .. } => false,
     };
     // Nested objects (a PUT's `objects`) carry their own state: the target's is not theirs.
     match value {

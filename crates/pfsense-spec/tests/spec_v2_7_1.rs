@@ -461,6 +461,39 @@ fn verbs_and_risk() {
         &json!({"id": 1, "member": ["admin"], "priv": []})
     ));
     assert!(!unreadable(&json!({"id": 1, "description": "no members"})));
+    // A credential of a user holding a root-equivalent privilege (read with its groups'),
+    // or of one that could not be read; a new user's password is judged by its privileges.
+    let credential = |args: Value, state: TargetState| {
+        tables::argument_danger_at("user", &args, state).is_some()
+    };
+    let root = json!({"name": "admin", "priv": ["user-shell-access", "page-all"]});
+    let plain = json!({"name": "bob", "priv": ["page-dashboard-all"]});
+    for field in ["password", "authorizedkeys"] {
+        assert!(credential(
+            json!({"id": 0, field: "x"}),
+            TargetState::Known(&root)
+        ));
+        assert!(!credential(
+            json!({"id": 1, field: "x"}),
+            TargetState::Known(&plain)
+        ));
+        assert!(credential(
+            json!({"id": 1, field: "x"}),
+            TargetState::Unreadable
+        ));
+        assert!(!credential(
+            json!({"id": 0, field: ""}),
+            TargetState::Known(&root)
+        ));
+    }
+    assert!(!credential(
+        json!({"id": 0, "descr": "x"}),
+        TargetState::Known(&root)
+    ));
+    assert!(!credential(
+        json!({"name": "new", "password": "x"}),
+        TargetState::NotRead
+    ));
     // A PUT of every group judges each against nothing: a root group's members are added.
     let put = |objects: Value| {
         tables::argument_danger_at(

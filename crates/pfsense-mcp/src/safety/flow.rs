@@ -191,6 +191,9 @@ struct Observed {
     current: Option<Value>,
     error: Option<String>,
     fingerprint: Option<String>,
+    /// The state dangerous arguments are judged by when it is more than the target's own (a
+    /// user with its groups' privileges); `Err` when that part could not be read.
+    judged: Option<Result<Value, String>>,
 }
 
 impl Observed {
@@ -206,10 +209,17 @@ impl Observed {
             None => (None, None),
         };
         let fingerprint = current.as_ref().map(state::fingerprint);
+        let judged = match &current {
+            Some(user) if call.def.path == state::USER_PATH => {
+                Some(state::with_group_privileges(client, user).await)
+            }
+            _ => None,
+        };
         Observed {
             current,
             error,
             fingerprint,
+            judged,
         }
     }
 
@@ -218,9 +228,11 @@ impl Observed {
     /// at its worst: a failed read must not let a dangerous change through.
     fn argument_refusal(&self, call: &Call<'_>) -> Option<String> {
         use crate::spec::tables::TargetState;
-        let state = match (&self.current, &self.error) {
-            (Some(current), _) => TargetState::Known(current),
-            (None, Some(_)) if !self.missing() => TargetState::Unreadable,
+        let state = match (&self.judged, &self.current, &self.error) {
+            (Some(Ok(judged)), _, _) => TargetState::Known(judged),
+            (Some(Err(_)), _, _) => TargetState::Unreadable,
+            (None, Some(current), _) => TargetState::Known(current),
+            (None, None, Some(_)) if !self.missing() => TargetState::Unreadable,
             _ => return None,
         };
         call.policy.argument_refusal_at(call.def, call.args, state)

@@ -164,6 +164,41 @@ pub async fn read(client: &Client, get: &ToolDef, args: Value) -> Result<Value, 
         .map_err(|e| e.to_string())
 }
 
+/// A local user's endpoint: its dangerous arguments are judged with its groups' privileges.
+pub const USER_PATH: &str = "/api/v2/user";
+
+/// A user as read, its `priv` holding what pfSense grants it (auth.inc
+/// `get_user_privileges`): its own, those of every group listing it as a member, and those of
+/// the group `all`.
+pub async fn with_group_privileges(client: &Client, user: &Value) -> Result<Value, String> {
+    let groups_tool = TOOLS
+        .iter()
+        .find(|t| t.path == "/api/v2/user/groups" && t.method == Method::Get)
+        .ok_or("this build has no tool that reads the user groups")?;
+    let groups = read(client, groups_tool, json!({})).await?;
+    let name = user.get("name").and_then(Value::as_str).unwrap_or_default();
+    let strings = |v: &Value, field: &str| -> Vec<Value> {
+        v.get(field)
+            .and_then(Value::as_array)
+            .cloned()
+            .unwrap_or_default()
+    };
+    let mut privileges = strings(user, "priv");
+    for group in groups.as_array().into_iter().flatten() {
+        let member = strings(group, "member")
+            .iter()
+            .any(|m| m.as_str() == Some(name));
+        if member || group.get("name").and_then(Value::as_str) == Some("all") {
+            privileges.extend(strings(group, "priv"));
+        }
+    }
+    let mut judged = user.clone();
+    if let Some(fields) = judged.as_object_mut() {
+        fields.insert("priv".into(), Value::Array(privileges));
+    }
+    Ok(judged)
+}
+
 /// The objects a bulk delete's filters match now (read with the same filters).
 pub async fn bulk_delete_matches(
     client: &Client,
