@@ -2294,3 +2294,41 @@ async fn taking_over_a_root_equivalent_account_needs_allow_dangerous() {
     assert_eq!(writes(), before + 1, "only the ordinary change was sent");
     s.close().await;
 }
+
+/// Our own operator tools leave audit lines like every other call: executed, failed, or
+/// refused for their arguments.
+#[tokio::test]
+async fn operator_tools_are_audited() {
+    let emu = emulator().await;
+    let dir = tempfile::tempdir().unwrap();
+    let s = start(&emu, dir.path(), &[], no_human()).await;
+    s.ok("pfsense_health_report", json!({})).await;
+    s.ok("pfsense_diagnose", json!({"area": "dhcp"})).await;
+    s.ok(
+        "pfsense_explain_traffic",
+        json!({"src": "203.0.113.9", "dst": "10.0.2.15", "protocol": "tcp", "dst_port": 443,
+               "interface": "wan", "direction": "in"}),
+    )
+    .await;
+    let r = s
+        .call("pfsense_block_addresses", json!({"addresses": []}))
+        .await;
+    assert!(is_error(&r), "{}", text(&r));
+    s.close().await;
+    let lines = audit_lines(dir.path());
+    let outcome_of = |tool: &str| -> Vec<Value> {
+        lines
+            .iter()
+            .filter(|l| l["tool"] == tool)
+            .map(|l| l["outcome"].clone())
+            .collect()
+    };
+    assert_eq!(
+        outcome_of("pfsense_health_report"),
+        [json!("executed")],
+        "{lines:?}"
+    );
+    assert_eq!(outcome_of("pfsense_diagnose"), [json!("executed")]);
+    assert_eq!(outcome_of("pfsense_explain_traffic"), [json!("executed")]);
+    assert_eq!(outcome_of("pfsense_block_addresses"), [json!("refused")]);
+}

@@ -643,7 +643,7 @@ impl PfSenseServer {
             name if crate::meta::OPERATOR_TOOLS.contains(&name)
                 && name != crate::health::TOOL_NAME =>
             {
-                self.call_operator_tool(meta, args).await
+                self.call_operator_tool(meta, args, ctx).await
             }
             crate::health::TOOL_NAME => {
                 let mut args = args;
@@ -651,7 +651,7 @@ impl PfSenseServer {
                     Ok(i) => i,
                     Err(e) => return Ok(outcome::error(format!("{}: {e}", meta.name))),
                 };
-                Ok(match self.client(index).await {
+                let result = match self.client(index).await {
                     Ok(client) => {
                         crate::health::report(
                             &client,
@@ -664,14 +664,26 @@ impl PfSenseServer {
                         "{} could not run: the firewall connection is not ready: {e}",
                         meta.name
                     )),
-                })
+                };
+                self.audit_answer(index, meta.name, &args, ctx, &result);
+                Ok(result)
             }
             crate::meta::SELECT_FIREWALL if self.inner.firewalls.len() > 1 => {
                 let args = pipeline::object_args(args);
+                let selected = self.selected.load(Ordering::Relaxed);
                 if let Some(refusal) = meta_arguments_refusal(meta, &args) {
+                    self.audit_refused(selected, meta.name, &args, ctx, &result_text(&refusal));
                     return Ok(refusal);
                 }
-                Ok(self.select_firewall(&args, ctx.sessionless))
+                let result = self.select_firewall(&args, ctx.sessionless);
+                self.audit_answer(
+                    self.selected.load(Ordering::Relaxed),
+                    meta.name,
+                    &args,
+                    ctx,
+                    &result,
+                );
+                Ok(result)
             }
             _ => Err(McpError::invalid_params(
                 format!("`{}` is not available", meta.name),
@@ -686,6 +698,7 @@ impl PfSenseServer {
         &self,
         meta: &'static crate::meta::MetaTool,
         args: Value,
+        ctx: &CallContext,
     ) -> Result<rmcp::model::CallToolResult, McpError> {
         let mut args = pipeline::object_args(args);
         let index = match self.take_firewall(&mut args) {
@@ -693,19 +706,50 @@ impl PfSenseServer {
             Err(e) => return Ok(outcome::error(format!("{}: {e}", meta.name))),
         };
         if let Some(refusal) = meta_arguments_refusal(meta, &args) {
+            self.audit_refused(index, meta.name, &args, ctx, &result_text(&refusal));
             return Ok(refusal);
         }
+        let result = self.run_operator_tool(meta, &args, index).await;
+        self.audit_answer(index, meta.name, &args, ctx, &result);
+        Ok(result)
+    }
+
+    /// An audit line for one of our own tools that ran: executed, or failed with its message.
+    fn audit_answer(
+        &self,
+        firewall: usize,
+        name: &str,
+        args: &Value,
+        ctx: &CallContext,
+        result: &rmcp::model::CallToolResult,
+    ) {
+        use crate::safety::audit::Outcome;
+        if result.is_error == Some(true) {
+            let message = result_text(result);
+            self.audit_line(firewall, name, args, ctx, Outcome::Failed, Some(&message));
+        } else {
+            self.audit_line(firewall, name, args, ctx, Outcome::Executed, None);
+        }
+    }
+
+    async fn run_operator_tool(
+        &self,
+        meta: &'static crate::meta::MetaTool,
+        args: &Value,
+        index: usize,
+    ) -> rmcp::model::CallToolResult {
         let client = match self.client(index).await {
             Ok(client) => client,
             Err(e) => {
-                return Ok(outcome::error(format!(
+                return outcome::error(format!(
                     "{} could not run: the firewall connection is not ready: {e}",
                     meta.name
-                )));
+                ));
             }
         };
+        let args = args.clone();
         use crate::operator as op;
-        Ok(match meta.name {
+        match meta.name {
             op::FIREWALL_LOG => op::firewall_log(&client, &args).await,
             op::EXPLAIN_TRAFFIC => op::explain_traffic(&client, &args).await,
             op::BLOCK_ADDRESSES => op::block_addresses(&client, &args).await,
@@ -726,7 +770,7 @@ impl PfSenseServer {
                     .to_string();
                 outcome::result(summary, structured, false)
             }
-        })
+        }
     }
 
     /// `pfsense_find_tools`, `pfsense_describe_tool`, and `pfsense_call`, which runs a generated
