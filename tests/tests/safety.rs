@@ -2332,3 +2332,61 @@ async fn operator_tools_are_audited() {
     assert_eq!(outcome_of("pfsense_explain_traffic"), [json!("executed")]);
     assert_eq!(outcome_of("pfsense_block_addresses"), [json!("refused")]);
 }
+
+/// One object larger than the result budget alone (an alias with 128 long details) is cut
+/// like a single result: its id and name stay, its largest fields become notes. A destructive
+/// preview cut to the budget keeps what it changes: the text says it before the body, and
+/// the removed objects stay listed by name.
+#[tokio::test]
+async fn one_large_object_and_a_destructive_preview_fit_the_budget() {
+    let emu = emulator().await;
+    let dir = tempfile::tempdir().unwrap();
+    let s = start(&emu, dir.path(), &["--result-budget", "1000"], no_human()).await;
+    let large = |name: &str| {
+        let addresses: Vec<String> = (0..128)
+            .map(|i| format!("10.9.{}.{}/32", i / 250, i % 250 + 1))
+            .collect();
+        let details: Vec<String> = (0..128)
+            .map(|i| format!("{i:04} {}", "d".repeat(995)))
+            .collect();
+        json!({"name": name, "type": "network", "address": addresses, "detail": details})
+    };
+    for name in ["bt_large_a", "bt_large_b", "bt_large_c"] {
+        s.ok("pfsense_create_firewall_alias", confirmed(large(name)))
+            .await;
+    }
+    for args in [
+        json!({"limit": 1}),
+        json!({"query": {"name": "bt_large_b"}}),
+    ] {
+        let r = s.call(ALIASES, args.clone()).await;
+        let data = &tests::mcp::structured(&r)["data"];
+        assert!(
+            text(&r).len() < 4500,
+            "{args}: {} characters",
+            text(&r).len()
+        );
+        assert!(
+            data[0]["id"].is_number() && data[0]["name"].is_string(),
+            "{data}"
+        );
+    }
+    let r = s.call("pfsense_get_firewall_alias", json!({"id": 1})).await;
+    assert!(text(&r).len() < 4500, "{} characters", text(&r).len());
+    assert_eq!(tests::mcp::structured(&r)["data"]["name"], "bt_large_b");
+
+    let r = s
+        .call(
+            "pfsense_replace_firewall_aliases",
+            json!({"objects": [large("bt_large_d")]}),
+        )
+        .await;
+    let preview = tests::mcp::structured(&r);
+    assert!(text(&r).len() < 4500, "{} characters", text(&r).len());
+    assert!(text(&r).contains("What changes"), "{}", text(&r));
+    let removed = preview["diff"]["removed"].to_string();
+    for name in ["bt_large_a", "bt_large_b", "bt_large_c"] {
+        assert!(removed.contains(name), "{name} in {removed}");
+    }
+    s.close().await;
+}

@@ -188,7 +188,16 @@ pub fn shape(paging: &Paging, data: Value, budget_tokens: usize) -> Shaped {
     json.truncate(page.len().checked_sub(1).map_or(1, |last| ends[last]));
     json.push(b']');
     // serde_json writes UTF-8.
-    let text = String::from_utf8(json).unwrap_or_default();
+    let mut text = String::from_utf8(json).unwrap_or_default();
+    // One object larger than the budget alone: its largest fields are cut (its id and small
+    // fields stay), as a single object's would be.
+    if text.len() > budget_chars
+        && let [only] = page.as_mut_slice()
+    {
+        fit_in_place(only, budget_chars.saturating_sub(2));
+        text = Value::Array(page.clone()).to_string();
+        cut = true;
+    }
     let returned = page.len() as u64;
     if !paging.list && !cut {
         return Shaped {
@@ -271,22 +280,14 @@ pub fn bound_result(
     result.content = vec![rmcp::model::ContentBlock::text(text)];
 }
 
-/// A non-list value larger than the budget becomes a note with the start of it; with its
-/// JSON text.
-fn fit_value(data: Value, budget_chars: usize) -> (Value, String) {
-    let text = data.to_string();
-    if text.len() <= budget_chars {
-        return (data, text);
+/// A non-list value larger than the budget gives up its largest parts ([`fit_in_place`]); with
+/// its JSON text.
+fn fit_value(mut data: Value, budget_chars: usize) -> (Value, String) {
+    if json_len(&data) > budget_chars {
+        fit_in_place(&mut data, budget_chars);
     }
-    let end = floor_char_boundary(&text, budget_chars);
-    let note = json!({
-        "truncated": true,
-        "size_chars": text.len(),
-        "note": "The result is larger than the result budget; ask for fewer fields (`fields`) or a narrower query.",
-        "start": &text[..end],
-    });
-    let text = note.to_string();
-    (note, text)
+    let text = data.to_string();
+    (data, text)
 }
 
 /// Characters a cut text or value keeps at least, so that what is shown still says something.
@@ -328,7 +329,7 @@ fn fit_in_place(value: &mut Value, target: usize) {
         Value::Object(map) if map.len() > 1 && !is_cut(map) => map,
         _ => {
             if json_len(value) > target.max(NOTE_CHARS) {
-                *value = cut_note(value, target);
+                *value = summary(value, target).unwrap_or_else(|| cut_note(value, target));
             }
             return;
         }
@@ -390,6 +391,35 @@ fn keep_leading_fields(map: &mut Map<String, Value>, target: usize) {
             "note": "Cut to fit the result budget (--result-budget): the fields before this one are shown.",
         }),
     );
+}
+
+/// Fields that say which object an object is: what a list of objects too large to show keeps
+/// of each (a preview's removed aliases by name, a diff's changed objects by identity).
+const IDENTIFYING_FIELDS: &[&str] = &["id", "identity", "position", "name", "descr", "tool"];
+
+/// A list of objects too large to show, each object cut to its identifying fields, when that
+/// fits `target`.
+fn summary(value: &Value, target: usize) -> Option<Value> {
+    let items = value.as_array()?;
+    let kept: Vec<Value> = items
+        .iter()
+        .map(|item| {
+            let object = item.as_object()?;
+            let fields: Map<String, Value> = object
+                .iter()
+                .filter(|(k, v)| IDENTIFYING_FIELDS.contains(&k.as_str()) && json_len(*v) <= 200)
+                .map(|(k, v)| (k.clone(), v.clone()))
+                .collect();
+            (!fields.is_empty()).then_some(Value::Object(fields))
+        })
+        .collect::<Option<_>>()?;
+    let note = json!({
+        "truncated": true,
+        "count": items.len(),
+        "note": "Cut to fit the result budget (--result-budget): each object by its identifying fields.",
+        "objects": kept,
+    });
+    (json_len(&note) <= target).then_some(note)
 }
 
 /// Whether `object` is the note of a cut value.

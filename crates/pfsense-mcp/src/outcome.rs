@@ -252,9 +252,6 @@ pub fn preview(
         redacted_request.path_and_query(),
         def.risk.as_str()
     );
-    if let Some(body) = &redacted_request.body {
-        text.push_str(&format!(" Body: {body}."));
-    }
     if let Some(note) = apply_note {
         text.push(' ');
         text.push_str(&note);
@@ -272,10 +269,15 @@ pub fn preview(
     if let Some(diff) = &extras.diff {
         structured["diff"] = diff.clone();
     }
+    // What changes comes before the body: a text cut to the result budget keeps its head, and
+    // the body is the caller's own arguments.
     if !extras.diff_lines.is_empty() {
         text.push_str("\nWhat changes:\n");
         text.push_str(&extras.diff_lines.join("\n"));
         text.push('\n');
+    }
+    if let Some(body) = &redacted_request.body {
+        text.push_str(&format!(" Body: {body}."));
     }
     structured["undoable"] = Value::Bool(extras.undoable);
     if let Some(undo) = &extras.undo {
