@@ -175,6 +175,12 @@ impl Recorder {
             .insert((method.to_string(), path.to_string()), answer);
     }
 
+    /// Answer `method path` with `answer` when the request has no query string (a read of the
+    /// whole list, not a filtered one); other requests to the path get the default answer.
+    pub fn answer_unfiltered(&self, method: &str, path: &str, answer: Answer) {
+        self.answer(method, &format!("{path}?"), answer);
+    }
+
     /// Answer `GET path` with a redirect (`status`) to the same path on a recorder of its
     /// own, started here: returned with the redirect's target, so a test can check that
     /// nothing followed it (the credentials would have gone along).
@@ -214,8 +220,16 @@ async fn handle(
     let answer = {
         let mut s = shared.lock().unwrap();
         s.requests.push(recorded.clone());
-        s.answers
-            .get(&(recorded.method.clone(), recorded.path.clone()))
+        let unfiltered = (recorded.method.clone(), format!("{}?", recorded.path));
+        recorded
+            .query
+            .is_empty()
+            .then(|| s.answers.get(&unfiltered))
+            .flatten()
+            .or_else(|| {
+                s.answers
+                    .get(&(recorded.method.clone(), recorded.path.clone()))
+            })
             .cloned()
     };
     let answer = answer.unwrap_or_else(|| {

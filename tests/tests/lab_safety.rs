@@ -627,10 +627,56 @@ async fn undo_restores_config_xml_after_create_update_delete_and_replace(version
     s.close().await;
 }
 
+/// An update may reset a field to its default with `null` (the spec's "nullable"): a rule's
+/// destination port is cleared, shown in the preview as a reset, written as such to
+/// config.xml by pfrest, and undo puts the port back.
+async fn null_resets_a_field_and_undo_restores_it(version: &str) {
+    let Some(lab) = lab(version) else { return };
+    let dir = tempfile::tempdir().unwrap();
+    let s = start(&lab, dir.path()).await;
+    let rule = s
+        .ok(
+            "pfsense_create_firewall_rule",
+            confirmed(
+                json!({"type": "pass", "interface": ["lan"], "ipprotocol": "inet",
+                "protocol": "tcp", "source": "any", "destination": "any",
+                "destination_port": "8443", "descr": "null reset test"}),
+            ),
+        )
+        .await;
+    let id = rule["data"]["id"].clone();
+    assert_eq!(rule["data"]["destination_port"], "8443", "{rule}");
+    let reset = json!({"id": id, "destination_port": null});
+    let preview = s.ok("pfsense_update_firewall_rule", reset.clone()).await;
+    assert_eq!(
+        preview["request"]["body"]["destination_port"],
+        Value::Null,
+        "{preview}"
+    );
+    assert!(
+        preview
+            .to_string()
+            .contains("null resets the field to its default"),
+        "{preview}"
+    );
+    let done = s.ok("pfsense_update_firewall_rule", confirmed(reset)).await;
+    assert_eq!(done["data"]["destination_port"], Value::Null, "{done}");
+    let read = s.ok("pfsense_get_firewall_rule", json!({"id": id})).await;
+    assert_eq!(read["data"]["destination_port"], Value::Null, "{read}");
+    let undone = s
+        .call("pfsense_undo", json!({"last": 1, "confirm": true}))
+        .await;
+    assert!(!undone.is_error.unwrap_or(false), "{}", text(&undone));
+    let read = s.ok("pfsense_get_firewall_rule", json!({"id": id})).await;
+    assert_eq!(read["data"]["destination_port"], "8443", "{read}");
+    s.close().await;
+}
+
 tests::on_every_release!(
     #[tokio::test]
     seed_smoke_create_read_update_apply_delete_and_later_ids_shift,
     previews_write_nothing_and_a_stale_fingerprint_is_refused,
     a_default_rule_previewed_a_second_earlier_is_still_the_same_state,
     undo_restores_config_xml_after_create_update_delete_and_replace,
+    null_resets_a_field_and_undo_restores_it,
 );

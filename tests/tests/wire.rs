@@ -110,7 +110,7 @@ fn value_for(name: &str, schema: &Value, n: usize, depth: usize) -> Value {
             return usable[n % usable.len()].clone();
         }
     }
-    match schema.get("type").and_then(Value::as_str) {
+    match pfsense_spec::schema::main_type(schema.get("type")) {
         Some("boolean") => json!(true),
         Some("integer") => json!(clamp(7.0, schema) as i64),
         Some("number") => json!(clamp(2.5, schema)),
@@ -441,6 +441,22 @@ async fn drive(bin: PathBuf, tools: Arc<Vec<Catalogued>>, part: usize) -> Part {
     let audit = dir.path().join("audit.jsonl");
     let journal = dir.path().join("journal.sqlite");
     let recorder = Recorder::start().await;
+    // The accounts the lockout guard reads before a change to users, groups or keys (it
+    // refuses what it cannot read): this server is `admin`, the ids the test sends name no
+    // account of its own, and a bulk delete's filtered read matches nothing.
+    for (path, list) in [
+        (
+            "/api/v2/users",
+            json!([{"id": 0, "name": "admin", "priv": ["page-all"]}]),
+        ),
+        (
+            "/api/v2/user/groups",
+            json!([{"id": 0, "name": "admins", "member": ["admin"], "priv": ["page-all"]}]),
+        ),
+        ("/api/v2/auth/keys", json!([{"id": 0, "username": "admin"}])),
+    ] {
+        recorder.answer_unfiltered("GET", path, tests::recorder::Answer::ok(list));
+    }
     let url = recorder.url();
     let args = [
         "--allow-dangerous",

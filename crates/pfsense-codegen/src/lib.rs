@@ -274,9 +274,10 @@ pub fn tool(index: usize, op: &Operation) -> GeneratedTool {
         .iter()
         .map(|a| {
             let (name, required, sensitive) = (&a.name, a.required, a.sensitive);
+            let resettable = a.resettable;
             let role = role_tokens(a.role);
             let ty = type_tokens(a.ty);
-            quote!(::pfsense_mcp::catalog::ArgDef { name: #name, required: #required, role: #role, ty: #ty, sensitive: #sensitive })
+            quote!(::pfsense_mcp::catalog::ArgDef { name: #name, required: #required, role: #role, ty: #ty, sensitive: #sensitive, resettable: #resettable })
         })
         .collect();
     let op_id = &op.operation_id;

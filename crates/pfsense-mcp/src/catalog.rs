@@ -30,6 +30,9 @@ pub struct ArgDef {
     pub ty: ArgType,
     /// Passwords, keys, secrets: never logged or echoed.
     pub sensitive: bool,
+    /// An update may send `null` to reset the field to its default; elsewhere `null` for an
+    /// optional field leaves it out.
+    pub resettable: bool,
 }
 
 /// One generated tool: everything the runtime needs to list, check, preview and call it.
@@ -173,7 +176,7 @@ pub fn normalize_args(def: &ToolDef, args: Value) -> Result<Value, serde_json::E
     let mut out = Map::new();
     for arg in fields() {
         match given.remove(arg.name) {
-            Some(Value::Null) if !arg.required => {}
+            Some(Value::Null) if !arg.required && !arg.resettable => {}
             Some(value) => {
                 out.insert(arg.name.to_string(), held(arg, value));
             }

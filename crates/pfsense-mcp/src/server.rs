@@ -645,29 +645,7 @@ impl PfSenseServer {
             {
                 self.call_operator_tool(meta, args, ctx).await
             }
-            crate::health::TOOL_NAME => {
-                let mut args = args;
-                let index = match self.take_firewall(&mut args) {
-                    Ok(i) => i,
-                    Err(e) => return Ok(outcome::error(format!("{}: {e}", meta.name))),
-                };
-                let result = match self.client(index).await {
-                    Ok(client) => {
-                        crate::health::report(
-                            &client,
-                            self.inner.safety.as_ref().ok().map(|s| s.as_ref()),
-                            &self.member(index).firewall.name,
-                        )
-                        .await
-                    }
-                    Err(e) => outcome::error(format!(
-                        "{} could not run: the firewall connection is not ready: {e}",
-                        meta.name
-                    )),
-                };
-                self.audit_answer(index, meta.name, &args, ctx, &result);
-                Ok(result)
-            }
+            crate::health::TOOL_NAME => Ok(self.call_health_report(meta, args, ctx).await),
             crate::meta::SELECT_FIREWALL if self.inner.firewalls.len() > 1 => {
                 let args = pipeline::object_args(args);
                 let selected = self.selected.load(Ordering::Relaxed);
@@ -690,6 +668,35 @@ impl PfSenseServer {
                 None,
             )),
         }
+    }
+
+    /// `pfsense_health_report`: the firewall's health and the server's own (its journal).
+    async fn call_health_report(
+        &self,
+        meta: &'static crate::meta::MetaTool,
+        mut args: Value,
+        ctx: &CallContext,
+    ) -> rmcp::model::CallToolResult {
+        let index = match self.take_firewall(&mut args) {
+            Ok(i) => i,
+            Err(e) => return outcome::error(format!("{}: {e}", meta.name)),
+        };
+        let result = match self.client(index).await {
+            Ok(client) => {
+                crate::health::report(
+                    &client,
+                    self.inner.safety.as_ref().ok().map(|s| s.as_ref()),
+                    &self.member(index).firewall.name,
+                )
+                .await
+            }
+            Err(e) => outcome::error(format!(
+                "{} could not run: the firewall connection is not ready: {e}",
+                meta.name
+            )),
+        };
+        self.audit_answer(index, meta.name, &args, ctx, &result);
+        result
     }
 
     /// The operator analyses and the security audit: arguments checked against the listed

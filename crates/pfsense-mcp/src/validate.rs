@@ -175,7 +175,14 @@ fn check(schema: &Map<String, Value>, v: &Value, path: &str, out: &mut Vec<Probl
         }
         return;
     }
-    if let Some(expected) = schema.get("type").and_then(Value::as_str)
+    let takes_null = schema
+        .get("type")
+        .and_then(Value::as_array)
+        .is_some_and(|types| types.contains(&Value::from("null")));
+    if takes_null && v.is_null() {
+        return;
+    }
+    if let Some(expected) = pfsense_spec::schema::main_type(schema.get("type"))
         && !type_matches(expected, v)
     {
         let hint = match (expected, v) {

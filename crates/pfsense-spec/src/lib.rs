@@ -484,6 +484,10 @@ impl<'a> Classifier<'a> {
         // Fields the spec marks secret although their name does not say so.
         let mut spec_secrets: Vec<String> = Vec::new();
         let mut required_when_available: Vec<String> = Vec::new();
+        // Optional fields an update may set to `null`, which pfrest reads as "back to the
+        // default" (the spec: `nullable`, "Set to `null` to use default"): clearing a rule's
+        // gateway, schedule or port takes it.
+        let mut resettable: Vec<String> = Vec::new();
         let mode = Mode {
             keep_defaults: op.method != Method::Patch,
         };
@@ -510,6 +514,7 @@ impl<'a> Classifier<'a> {
                 ty,
                 conditions,
                 required_when_available: false,
+                resettable: false,
                 sensitive: role == ArgRole::Field && tables::is_sensitive_field(name),
             });
             Ok(())
@@ -642,6 +647,9 @@ impl<'a> Classifier<'a> {
                     if merged.required.contains(name) && !is_required {
                         required_when_available.push(name.clone());
                     }
+                    if op.method == Method::Patch && prop.schema_data.nullable && !is_required {
+                        resettable.push(name.clone());
+                    }
                     push(
                         name,
                         field_schema,
@@ -723,6 +731,11 @@ impl<'a> Classifier<'a> {
             )?;
         }
 
+        for name in &resettable {
+            if let Some(Value::Object(field)) = props.get_mut(name) {
+                schema::allow_null(field);
+            }
+        }
         let mut input = Map::new();
         input.insert("type".into(), "object".into());
         input.insert("properties".into(), Value::Object(props));
@@ -736,6 +749,7 @@ impl<'a> Classifier<'a> {
                 arg.sensitive = true;
             }
             arg.required_when_available = required_when_available.contains(&arg.name);
+            arg.resettable = arg.role == ArgRole::Field && resettable.contains(&arg.name);
         }
         op.args = args;
         Ok(())

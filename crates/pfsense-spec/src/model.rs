@@ -287,6 +287,9 @@ pub struct Arg {
     /// cannot say so, so `required` stays false).
     #[serde(default)]
     pub required_when_available: bool,
+    /// An update may send `null` to reset it to its default (its schema allows null).
+    #[serde(default)]
+    pub resettable: bool,
     /// Marked sensitive (passwords, keys, secrets): never logged or echoed.
     pub sensitive: bool,
 }

@@ -478,6 +478,43 @@ pub fn arg_type(schema: &Value) -> ArgType {
     }
 }
 
+/// A schema's type from its `type` keyword: the type, or the first besides `null` of a list
+/// of types (`["string", "null"]`, a field an update may reset).
+pub fn main_type(type_keyword: Option<&Value>) -> Option<&str> {
+    match type_keyword? {
+        Value::String(t) => Some(t),
+        Value::Array(types) => types
+            .iter()
+            .filter_map(Value::as_str)
+            .find(|t| *t != "null"),
+        _ => None,
+    }
+}
+
+/// A field's schema that also takes `null` (an update's reset to the default): `null` joins
+/// its type and its choices, and its description says what it does.
+pub fn allow_null(field: &mut Map<String, Value>) {
+    if let Some(Value::String(ty)) = field.get("type").cloned() {
+        field.insert("type".into(), json!([ty, "null"]));
+    }
+    if let Some(Value::Array(choices)) = field.get_mut("enum")
+        && !choices.contains(&Value::Null)
+    {
+        choices.push(Value::Null);
+    }
+    let said = "`null` resets it to its default.";
+    match field.get_mut("description") {
+        Some(Value::String(d)) if !d.contains("`null`") => {
+            d.push(' ');
+            d.push_str(said);
+        }
+        Some(_) => {}
+        None => {
+            field.insert("description".into(), Value::String(said.into()));
+        }
+    }
+}
+
 /// Put `type` and `description` first so schemas read well.
 fn order_keys(map: &mut Map<String, Value>) {
     let mut ordered = Map::new();

@@ -834,7 +834,7 @@ impl Driver {
                     continue;
                 }
                 let Some(v) = orig.get(name) else { continue };
-                let fits = match prop["type"].as_str() {
+                let fits = match pfsense_spec::schema::main_type(prop.get("type")) {
                     Some("string") => v.is_string(),
                     Some("boolean") => v.is_boolean(),
                     Some("integer") => v.is_i64() || v.is_u64(),

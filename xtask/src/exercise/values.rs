@@ -671,7 +671,7 @@ impl Synth<'_> {
         {
             return first.clone();
         }
-        match schema.get("type").and_then(Value::as_str) {
+        match pfsense_spec::schema::main_type(schema.get("type")) {
             Some("boolean") => schema.get("default").cloned().unwrap_or(json!(false)),
             Some("integer") => json!(integer_in(schema, name)),
             Some("number") => json!(1.0),
