@@ -1053,3 +1053,96 @@ tests::on_every_release!(
     account_guard_on_the_lab,
     every_operator_tool_on_the_lab,
 );
+
+/// Calls a changing tool with `confirm: true`; panics with its answer when it fails.
+async fn change(s: &McpSession, tool: &str, args: Value) -> Value {
+    let r = s.call(tool, with_confirm(args.clone())).await.unwrap();
+    assert!(!is_error(&r), "{tool} {args}: {}", text(&r));
+    structured(&r)
+}
+
+/// The adversarial tester's lab: WAN on the public 45.1.1.1/24 with a pass rule for every
+/// address family, protocol and destination.
+async fn public_wan_passing_everything(s: &McpSession) {
+    change(
+        s,
+        "pfsense_update_network_interface",
+        json!({"id": "wan", "typev4": "static", "ipaddr": "45.1.1.1", "subnet": 24}),
+    )
+    .await;
+    change(
+        s,
+        "pfsense_create_firewall_rule",
+        json!({"type": "pass", "interface": ["wan"], "ipprotocol": "inet46", "source": "any",
+               "destination": "any", "descr": "wan pass all"}),
+    )
+    .await;
+}
+
+/// Carries out every step of a block plan through the tools it names.
+async fn carry_out(s: &McpSession, plan: &Value) {
+    for step in plan["steps"].as_array().expect("steps") {
+        let tool = step["tool"].as_str().expect("every step names its tool");
+        change(s, tool, step["arguments"].clone()).await;
+    }
+}
+
+async fn verdict(s: &McpSession, query: Value) -> String {
+    let (md, data) = call(s, "pfsense_explain_traffic", query).await;
+    let v = data["explanation"]["verdict"].as_str().unwrap_or_default();
+    format!("{v}: {md}")
+}
+
+/// A block rule on the alias that blocks only tcp/443 over IPv4 is not "in place": the plan
+/// makes a rule that blocks everything from the alias, says why, and afterwards UDP, SSH and
+/// IPv6 from the addresses are blocked and the plan is empty.
+#[tokio::test]
+async fn block_addresses_does_not_count_a_narrow_rule_as_in_place() {
+    let s = sandbox(&[]).await;
+    public_wan_passing_everything(&s).await;
+    change(
+        &s,
+        "pfsense_create_firewall_alias",
+        json!({"name": "mcp_blocked_wan", "type": "network", "address": ["45.33.32.156/32"]}),
+    )
+    .await;
+    change(
+        &s,
+        "pfsense_create_firewall_rule",
+        json!({"type": "block", "interface": ["wan"], "ipprotocol": "inet", "protocol": "tcp",
+               "source": "mcp_blocked_wan", "destination": "any", "destination_port": "443",
+               "floating": true, "quick": true, "direction": "in", "descr": "narrow block"}),
+    )
+    .await;
+    let args = json!({"addresses": ["45.33.32.156", "2a00:1450::1"], "interface": "wan"});
+    let (md, plan) = call(&s, "pfsense_block_addresses", args.clone()).await;
+    let tools: Vec<&str> = plan["steps"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter_map(|s| s["tool"].as_str())
+        .collect();
+    assert!(tools.contains(&"pfsense_create_firewall_rule"), "{md}");
+    let notes = plan["plan"]["notes"].to_string();
+    assert!(
+        notes.contains("narrow block") && notes.contains("blocks protocol tcp only"),
+        "{notes}"
+    );
+    carry_out(&s, &plan).await;
+    let (md, _) = call(&s, "pfsense_block_addresses", args).await;
+    assert!(md.starts_with("Already in place"), "{md}");
+    for (src, dst, proto, port) in [
+        ("45.33.32.156", "45.1.1.1", "udp", 53),
+        ("45.33.32.156", "45.1.1.1", "tcp", 22),
+        ("2a00:1450::1", "2a01:4f8::2", "tcp", 443),
+    ] {
+        let v = verdict(
+            &s,
+            json!({"src": src, "dst": dst, "protocol": proto, "dst_port": port,
+                   "interface": "wan", "direction": "in"}),
+        )
+        .await;
+        assert!(v.starts_with("block:"), "{src} {proto}/{port}: {v}");
+    }
+    s.close().await;
+}

@@ -5,7 +5,7 @@
 //! evaluates floating rules before interface-group and interface rules, and a quick one decides
 //! at once. Running the plan again with the same addresses makes no calls.
 
-use crate::model::{Action, AliasKind, Direction, FirewallModel, Target};
+use crate::model::{Action, AliasKind, Direction, FirewallModel, IpFamily, PortSpec, Rule, Target};
 use ipnet::IpNet;
 use serde::Serialize;
 use serde_json::{Value, json};
@@ -82,6 +82,49 @@ fn normalise(a: &str) -> Result<IpNet, PlanError> {
         .map_err(|_| PlanError::BadAddress(a.to_string()))
 }
 
+/// Which address families (IPv4, IPv6) the networks hold.
+fn families_of<'a>(nets: impl Iterator<Item = &'a IpNet>) -> (bool, bool) {
+    nets.fold((false, false), |(v4, v6), n| {
+        (
+            v4 || matches!(n, IpNet::V4(_)),
+            v6 || matches!(n, IpNet::V6(_)),
+        )
+    })
+}
+
+/// What a block rule whose source is the alias lets through of the traffic from it: empty when
+/// it blocks every protocol, port and destination of the families the alias holds, at once.
+fn what_it_leaves_through(r: &Rule, (v4, v6): (bool, bool)) -> Vec<String> {
+    let mut gaps = Vec::new();
+    match r.ipprotocol {
+        IpFamily::Inet if v6 => gaps.push("blocks IPv4 only".to_string()),
+        IpFamily::Inet6 if v4 => gaps.push("blocks IPv6 only".to_string()),
+        _ => {}
+    }
+    if !r.quick {
+        gaps.push("is not quick (a later rule can still pass the traffic)".into());
+    }
+    if let Some(p) = &r.protocol {
+        gaps.push(format!("blocks protocol {p} only"));
+    }
+    if !r.icmptypes.is_empty() {
+        gaps.push(format!("blocks ICMP types {} only", r.icmptypes.join(", ")));
+    }
+    if r.source_port != PortSpec::Any {
+        gaps.push("matches some source ports only".into());
+    }
+    if r.destination.target != Target::Any || r.destination.negated {
+        gaps.push(format!("blocks destination {} only", r.destination.raw));
+    }
+    if r.destination_port != PortSpec::Any {
+        gaps.push("matches some destination ports only".into());
+    }
+    if let Some(s) = &r.schedule {
+        gaps.push(format!("is active during schedule `{s}` only"));
+    }
+    gaps
+}
+
 /// Plans blocking `addresses` (inbound, as sources) on `interface`.
 pub fn block_addresses_plan(
     model: &FirewallModel,
@@ -113,6 +156,7 @@ pub fn block_addresses_plan(
     let mut calls = Vec::new();
     let mut notes = Vec::new();
     let new: Vec<IpNet>;
+    let mut existing_entries: Vec<IpNet> = Vec::new();
     match model.alias(&alias) {
         Some(existing) => {
             if !matches!(existing.kind, AliasKind::Network | AliasKind::Host) {
@@ -124,14 +168,14 @@ pub fn block_addresses_plan(
                         .unwrap_or_default(),
                 });
             }
-            let present: Vec<IpNet> = existing
+            existing_entries = existing
                 .entries
                 .iter()
                 .filter_map(|e| normalise(e).ok())
                 .collect();
             new = wanted
                 .iter()
-                .filter(|n| !present.contains(n))
+                .filter(|n| !existing_entries.contains(n))
                 .copied()
                 .collect();
             if !new.is_empty() {
@@ -160,45 +204,65 @@ pub fn block_addresses_plan(
             });
         }
     }
-    let rule = model.rules.iter().find(|r| {
-        r.floating
-            && r.quick
-            && r.action == Action::Block
-            && r.direction != Direction::Out
-            && r.source.target == Target::Alias(alias.clone())
-            && !r.source.negated
-            && r.interfaces
-                .iter()
-                .any(|i| model.interface(i).is_some_and(|x| x.id == iface.id))
-    });
-    match rule {
-        Some(r) if r.disabled => calls.push(ApiCall {
+    let families = families_of(existing_entries.iter().chain(wanted.iter()));
+    // Every floating block rule on the interface whose source is the alias: the first that
+    // blocks everything from it counts; narrower ones are reported and left alone.
+    let candidates: Vec<&Rule> = model
+        .rules
+        .iter()
+        .filter(|r| {
+            r.floating
+                && matches!(r.action, Action::Block | Action::Reject)
+                && r.direction != Direction::Out
+                && r.source.target == Target::Alias(alias.clone())
+                && !r.source.negated
+                && r.interfaces
+                    .iter()
+                    .any(|i| model.interface(i).is_some_and(|x| x.id == iface.id))
+        })
+        .collect();
+    let full = |r: &&&Rule| what_it_leaves_through(r, families).is_empty();
+    let enabled_full = candidates.iter().find(|r| !r.disabled && full(r));
+    let disabled_full = candidates.iter().find(|r| r.disabled && full(r));
+    match (enabled_full, disabled_full) {
+        (Some(_), _) => {}
+        (None, Some(r)) => calls.push(ApiCall {
             method: "PATCH",
             path: "/api/v2/firewall/rule",
             body: json!({"id": r.position, "disabled": false}),
             why: format!("enable the existing block rule #{} for {alias}", r.position),
         }),
-        Some(_) => {}
-        None => calls.push(ApiCall {
-            method: "POST",
-            path: "/api/v2/firewall/rule",
-            body: json!({
-                "type": "block",
-                "interface": [iface.id],
-                "ipprotocol": "inet46",
-                "source": alias,
-                "destination": "any",
-                "floating": true,
-                "quick": true,
-                "direction": "in",
-                "log": true,
-                "descr": format!("Block addresses in {alias} (pfsense-mcp)"),
-            }),
-            why: format!(
-                "block traffic from {alias} arriving on {} before any other rule",
-                iface.descr
-            ),
-        }),
+        (None, None) => {
+            for r in &candidates {
+                notes.push(format!(
+                    "rule #{} \"{}\" names {alias} as its source but {}{}; a rule blocking everything from {alias} is created instead",
+                    r.position,
+                    r.descr,
+                    if r.disabled { "is disabled and " } else { "" },
+                    what_it_leaves_through(r, families).join(", ")
+                ));
+            }
+            calls.push(ApiCall {
+                method: "POST",
+                path: "/api/v2/firewall/rule",
+                body: json!({
+                    "type": "block",
+                    "interface": [iface.id],
+                    "ipprotocol": "inet46",
+                    "source": alias,
+                    "destination": "any",
+                    "floating": true,
+                    "quick": true,
+                    "direction": "in",
+                    "log": true,
+                    "descr": format!("Block addresses in {alias} (pfsense-mcp)"),
+                }),
+                why: format!(
+                    "block traffic from {alias} arriving on {} before any other rule",
+                    iface.descr
+                ),
+            });
+        }
     }
     // Floating quick pass rules created earlier are evaluated before the new rule.
     for r in model.rules.iter().filter(|r| {
