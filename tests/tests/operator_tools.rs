@@ -1146,3 +1146,55 @@ async fn block_addresses_does_not_count_a_narrow_rule_as_in_place() {
     }
     s.close().await;
 }
+
+/// The lockout check of a block plan judges the plan's end state: a first block of an
+/// unrelated address is allowed (the rule is judged with the alias the plan creates); adding
+/// the server's own network to the existing alias, or re-enabling a disabled rule on an alias
+/// that holds it, is refused.
+#[tokio::test]
+async fn block_addresses_lockout_check_judges_the_whole_plan() {
+    let s = sandbox(&[]).await;
+    public_wan_passing_everything(&s).await;
+    let plan = |addresses: Value| {
+        let args = json!({"addresses": addresses, "interface": "wan", "server_source": "45.1.1.2"});
+        async { call(&s, "pfsense_block_addresses", args).await }
+    };
+    let (md, first) = plan(json!(["9.9.9.9"])).await;
+    assert_eq!(first["lockout_check"]["decision"], "allowed", "{md}");
+    carry_out(&s, &first).await;
+
+    let (md, own) = plan(json!(["45.1.1.0/24"])).await;
+    assert_eq!(own["steps"].as_array().map(Vec::len), Some(2), "{md}");
+    assert_eq!(own["lockout_check"]["decision"], "refused", "{md}");
+    assert!(md.contains("Lockout check: Refused"), "{md}");
+
+    // The rule switched off, the alias given the server's network: enabling it is refused.
+    let (_, rules) = call(
+        &s,
+        "pfsense_list_firewall_rules",
+        json!({"query": {"source": "mcp_blocked_wan"}}),
+    )
+    .await;
+    let rule_id = rules["data"][0]["id"].clone();
+    change(
+        &s,
+        "pfsense_update_firewall_rule",
+        json!({"id": rule_id, "disabled": true}),
+    )
+    .await;
+    carry_out(&s, &own).await;
+    let (md, enable) = plan(json!(["9.9.9.9"])).await;
+    let tools: Vec<&str> = enable["steps"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter_map(|s| s["tool"].as_str())
+        .collect();
+    assert_eq!(
+        tools,
+        ["pfsense_update_firewall_rule", "pfsense_firewall_apply"],
+        "{md}"
+    );
+    assert_eq!(enable["lockout_check"]["decision"], "refused", "{md}");
+    s.close().await;
+}

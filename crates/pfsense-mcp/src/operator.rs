@@ -303,6 +303,35 @@ fn tool_for(method: &str, path: &str) -> Option<&'static str> {
         .map(|d| d.name)
 }
 
+/// The plan's calls as changes to the firewall model (the apply changes nothing in it).
+fn plan_changes(
+    calls: &[pfsense_firewall::block::ApiCall],
+) -> Result<Vec<pfsense_firewall::Change>, String> {
+    use pfsense_firewall::guard::{ChangeOp, ObjectKind};
+    calls
+        .iter()
+        .filter(|c| c.path != "/api/v2/firewall/apply")
+        .map(|c| {
+            let kind = match c.path {
+                "/api/v2/firewall/alias" => ObjectKind::Alias,
+                "/api/v2/firewall/rule" => ObjectKind::Rule,
+                other => return Err(format!("the lockout check does not know {other}")),
+            };
+            let op = match c.method {
+                "POST" => ChangeOp::Create,
+                "PATCH" => ChangeOp::Update,
+                other => return Err(format!("the lockout check does not know {other}")),
+            };
+            Ok(pfsense_firewall::Change {
+                kind,
+                op,
+                id: (op == ChangeOp::Update).then(|| c.body["id"].clone()),
+                object: c.body.clone(),
+            })
+        })
+        .collect()
+}
+
 /// `pfsense_block_addresses`: the idempotent plan and the tool calls that carry it out. The
 /// calls go through the generated tools (previews, confirmation, journal), not from here.
 pub async fn block_addresses(client: &Client, args: &Value) -> CallToolResult {
@@ -323,20 +352,25 @@ pub async fn block_addresses(client: &Client, args: &Value) -> CallToolResult {
         .iter()
         .map(|c| json!({"tool": tool_for(c.method, c.path), "arguments": c.body, "why": c.why}))
         .collect();
-    let guard = args.server_source.and_then(|source| {
-        let rule = plan
-            .calls
-            .iter()
-            .find(|c| c.path == "/api/v2/firewall/rule" && c.method == "POST")?;
-        let change = pfsense_firewall::Change {
-            kind: pfsense_firewall::guard::ObjectKind::Rule,
-            op: pfsense_firewall::guard::ChangeOp::Create,
-            id: None,
-            object: rule.body.clone(),
-        };
-        let path = ServerPath::from_source(source);
-        Some(pfsense_firewall::check_lockout(&model, &change, &path))
-    });
+    // The whole plan's end state is judged: the alias as created or updated together with the
+    // rule as created, updated or enabled.
+    let guard = args
+        .server_source
+        .filter(|_| !plan.already_in_place())
+        .map(|source| {
+            let path = ServerPath::from_source(source);
+            match plan_changes(&plan.calls) {
+                Ok(changes) => pfsense_firewall::check_lockout_all(&model, &changes, &path),
+                Err(e) => pfsense_firewall::GuardReport {
+                    decision: pfsense_firewall::GuardDecision::Unknown,
+                    reason: e,
+                    interface: None,
+                    api_address: None,
+                    ports: Vec::new(),
+                    cannot_know: Vec::new(),
+                },
+            }
+        });
     let mut md = if plan.already_in_place() {
         format!(
             "Already in place: alias {} holds every address and its block rule exists on {}. Nothing to do.\n",
