@@ -1061,15 +1061,20 @@ async fn change(s: &McpSession, tool: &str, args: Value) -> Value {
     structured(&r)
 }
 
-/// The adversarial tester's lab: WAN on the public 45.1.1.1/24 with a pass rule for every
-/// address family, protocol and destination.
-async fn public_wan_passing_everything(s: &McpSession) {
+/// WAN on the public 45.1.1.1/24.
+async fn public_wan(s: &McpSession) {
     change(
         s,
         "pfsense_update_network_interface",
         json!({"id": "wan", "typev4": "static", "ipaddr": "45.1.1.1", "subnet": 24}),
     )
     .await;
+}
+
+/// The adversarial tester's lab: WAN on the public 45.1.1.1/24 with a pass rule for every
+/// address family, protocol and destination.
+async fn public_wan_passing_everything(s: &McpSession) {
+    public_wan(s).await;
     change(
         s,
         "pfsense_create_firewall_rule",
@@ -1196,5 +1201,53 @@ async fn block_addresses_lockout_check_judges_the_whole_plan() {
         "{md}"
     );
     assert_eq!(enable["lockout_check"]["decision"], "refused", "{md}");
+    s.close().await;
+}
+
+/// The binary pointed at an emulator started in this process (whose faults a test sets).
+async fn on_emulator(emu: &pfsense_emulator::RunningEmulator) -> McpSession {
+    let env = tests::safety::env_for(emu);
+    let env: Vec<(&str, &str)> = env.iter().map(|(k, v)| (k.as_str(), v.as_str())).collect();
+    McpSession::spawn(&tests::binary::pfsense_mcp(), &[], &env)
+        .await
+        .expect("start the server against the emulator")
+}
+
+/// A 403 on the reads of `path`.
+fn forbid_reads(emu: &pfsense_emulator::RunningEmulator, path: &str) {
+    use pfsense_emulator::{Fault, FaultAction};
+    emu.add_fault(
+        Fault::new(FaultAction::Error { status: 403 })
+            .on_path(path)
+            .on_method("GET"),
+    );
+}
+
+/// A port forward `rdr pass` to an SSH server passes tcp/2200 on WAN; with the port forwards
+/// unreadable (403) the verdict is unknown and the answer names the failed read.
+#[tokio::test]
+async fn explain_traffic_is_unknown_when_port_forwards_cannot_be_read() {
+    let emu = tests::safety::emulator().await;
+    let s = on_emulator(&emu).await;
+    public_wan(&s).await;
+    change(
+        &s,
+        "pfsense_create_firewall_nat_port_forward",
+        json!({"interface": "wan", "ipprotocol": "inet", "protocol": "tcp", "source": "any",
+               "destination": "wan:ip", "destination_port": "2200", "target": "192.168.1.60",
+               "local_port": "22", "associated_rule_id": "pass", "descr": "ssh on 2200"}),
+    )
+    .await;
+    let query = json!({"src": "8.8.8.8", "dst": "45.1.1.1", "protocol": "tcp", "dst_port": 2200,
+                       "interface": "wan", "direction": "in"});
+    let v = verdict(&s, query.clone()).await;
+    assert!(v.starts_with("pass:"), "{v}");
+    forbid_reads(&emu, "/api/v2/firewall/nat/port_forwards");
+    let v = verdict(&s, query).await;
+    assert!(v.starts_with("unknown:"), "{v}");
+    assert!(
+        v.contains("Could not be read") && v.contains("/api/v2/firewall/nat/port_forwards"),
+        "{v}"
+    );
     s.close().await;
 }

@@ -16,7 +16,9 @@
 //! Port forwards (`rdr`) translate the destination before filtering; `rdr pass` skips the filter.
 
 use crate::matching::Tri;
-use crate::model::{Action, Direction, FirewallModel, IpFamily, PortForward, Rule, Target};
+use crate::model::{
+    Action, Direction, FirewallModel, IpFamily, ModelPart, PortForward, Rule, Target,
+};
 use ipnet::IpNet;
 use serde::{Deserialize, Serialize};
 use std::fmt;
@@ -529,6 +531,14 @@ impl FirewallModel {
         // rules below then decide nothing for certain.
         let mut maybe_forwarded = false;
         if q.direction == Direction::In
+            && let Some(e) = self.read_failure(ModelPart::PortForwards)
+        {
+            unknowns.push(format!(
+                "the port forwards could not be read ({e}): one may redirect this connection"
+            ));
+            maybe_forwarded = true;
+        }
+        if q.direction == Direction::In
             && let Some((pf, new_dst, new_port)) =
                 self.port_forward_for(q, &id, &mut unknowns, &mut maybe_forwarded)
         {
@@ -787,7 +797,16 @@ impl FirewallModel {
                 let proto_ok = q.protocol.eq_ignore_ascii_case("tcp");
                 let to_if = self.target_contains(&Target::InterfaceAddress(t.id.clone()), &dst);
                 let port_ok = match dport {
-                    Some(p) => Tri::from_bool(ports.contains(&p)),
+                    Some(p) if ports.contains(&p) => Tri::Yes,
+                    Some(_) => match self
+                        .read_failure(ModelPart::WebGui)
+                        .or_else(|| self.read_failure(ModelPart::Ssh))
+                    {
+                        Some(e) => Tri::Unknown(format!(
+                            "its ports come from the webGUI and SSH settings, which could not be read ({e})"
+                        )),
+                        None => Tri::No,
+                    },
                     None => Tri::Unknown("the question gave no destination port".into()),
                 };
                 let m = Tri::from_bool(proto_ok).and(|| to_if).and(|| port_ok);
@@ -810,14 +829,34 @@ impl FirewallModel {
         // User rules: floating, then group rules, then the interface's own (filter.inc: "The
         // order must be: Floating rules, then interface group and then regular ones").
         let active = self.rules.iter().filter(|r| !r.disabled);
+        // Without the interface groups, a rule on a name that is no interface may be on a
+        // group that holds this one: whether it applies is unknown.
+        let maybe_on_group = |r: &Rule| -> Option<Tri> {
+            let e = self.read_failure(ModelPart::InterfaceGroups)?;
+            let name = r
+                .interfaces
+                .iter()
+                .find(|i| *i != "any" && self.interface(i).is_none() && self.group(i).is_none())?;
+            let on_group = Tri::Unknown(format!(
+                "it is on `{name}`, which may be an interface group holding {id}; the interface groups could not be read ({e})"
+            ));
+            Some(on_group.and(|| self.rule_matches(r, q, src, dst, dport).0))
+        };
         for r in active.clone().filter(|r| r.floating) {
-            if self.rule_applies_to_interface(r, &id)
-                && (r.direction == Direction::Any || r.direction == q.direction)
-            {
+            if r.direction != Direction::Any && r.direction != q.direction {
+                continue;
+            }
+            if self.rule_applies_to_interface(r, &id) {
                 cands.push(Candidate {
                     rule: self.user_ref(r, RuleOrigin::Floating),
                     user: Some(r),
                     fixed: None,
+                });
+            } else if let Some(m) = maybe_on_group(r) {
+                cands.push(Candidate {
+                    rule: self.user_ref(r, RuleOrigin::Floating),
+                    user: None,
+                    fixed: Some((m, None)),
                 });
             }
         }
@@ -833,6 +872,12 @@ impl FirewallModel {
                         rule: self.user_ref(r, RuleOrigin::Group),
                         user: Some(r),
                         fixed: None,
+                    });
+                } else if let Some(m) = maybe_on_group(r) {
+                    cands.push(Candidate {
+                        rule: self.user_ref(r, RuleOrigin::Group),
+                        user: None,
+                        fixed: Some((m, None)),
                     });
                 }
             }
