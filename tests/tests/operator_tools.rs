@@ -1251,3 +1251,25 @@ async fn explain_traffic_is_unknown_when_port_forwards_cannot_be_read() {
     );
     s.close().await;
 }
+
+/// With every read refused (403), diagnose and the health report say their status is unknown
+/// and name the reads that failed, instead of "OK, nothing to report".
+#[tokio::test]
+async fn diagnose_and_health_are_unknown_when_nothing_can_be_read() {
+    let emu = tests::safety::emulator().await;
+    let s = on_emulator(&emu).await;
+    forbid_reads(&emu, "/api/v2/*");
+    for (area, path) in [
+        ("connectivity", "/api/v2/status/gateways"),
+        ("dhcp", "/api/v2/services/dhcp_servers"),
+        ("vpn", "/api/v2/status/ipsec/sas"),
+    ] {
+        let (md, data) = call(&s, "pfsense_diagnose", json!({"area": area})).await;
+        assert_eq!(data["report"]["status"], "unknown", "{area}: {md}");
+        assert!(md.contains(path) && !md.contains("OK"), "{area}: {md}");
+    }
+    let (md, data) = call(&s, "pfsense_health_report", json!({})).await;
+    assert_eq!(data["report"]["status"], "unknown", "{md}");
+    assert!(md.contains("/api/v2/status/system"), "{md}");
+    s.close().await;
+}

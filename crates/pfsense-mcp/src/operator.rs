@@ -500,11 +500,12 @@ pub async fn diagnose(client: &Client, args: &Value) -> CallToolResult {
             ));
         }
     };
-    let mut md = report.markdown.clone();
-    for n in &notes {
-        md.push_str(&format!("- not read: {n}\n"));
-    }
-    outcome::result(md, json!({"report": report, "notes": notes}), false)
+    let report = health::with_unread(report, &notes);
+    outcome::result(
+        report.markdown.clone(),
+        json!({"report": report, "notes": notes}),
+        false,
+    )
 }
 
 /// `pfsense_health_report`: system resources, interfaces, gateways, services.
@@ -519,12 +520,10 @@ pub async fn health_report(client: &Client) -> CallToolResult {
         now: 0,
         pending_applies: Vec::new(),
     };
-    notes.push("Certificate expiry is not checked yet: the API returns the certificate body, which needs X.509 decoding.".into());
-    let report = health::health_report(&input);
-    let mut md = report.markdown.clone();
-    for n in &notes {
-        md.push_str(&format!("- note: {n}\n"));
-    }
+    let report = health::with_unread(health::health_report(&input), &notes);
+    let certificates = "Certificate expiry is not checked yet: the API returns the certificate body, which needs X.509 decoding.";
+    notes.push(certificates.into());
+    let md = format!("{}- note: {certificates}\n", report.markdown);
     outcome::result(md, json!({"report": report, "notes": notes}), false)
 }
 
