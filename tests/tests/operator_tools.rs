@@ -1273,3 +1273,41 @@ async fn diagnose_and_health_are_unknown_when_nothing_can_be_read() {
     assert!(md.contains("/api/v2/status/system"), "{md}");
     s.close().await;
 }
+
+/// An existing `host` alias gets bare addresses (pfSense refuses a /32 there); a network for
+/// it is refused with what to do instead.
+#[tokio::test]
+async fn block_addresses_writes_host_alias_entries_as_pfsense_takes_them() {
+    let s = sandbox(&[]).await;
+    change(
+        &s,
+        "pfsense_create_firewall_alias",
+        json!({"name": "mcp_blocked_wan", "type": "host", "address": ["1.2.3.4"]}),
+    )
+    .await;
+    let (md, plan) = call(
+        &s,
+        "pfsense_block_addresses",
+        json!({"addresses": ["5.6.7.8"], "interface": "wan"}),
+    )
+    .await;
+    assert_eq!(
+        plan["steps"][0]["arguments"]["address"],
+        json!(["1.2.3.4", "5.6.7.8"]),
+        "{md}"
+    );
+    carry_out(&s, &plan).await;
+    let r = s
+        .call(
+            "pfsense_block_addresses",
+            json!({"addresses": ["10.0.0.0/8"], "interface": "wan"}),
+        )
+        .await
+        .unwrap();
+    assert!(
+        is_error(&r) && text(&r).contains("host alias") && text(&r).contains("10.0.0.0/8"),
+        "{}",
+        text(&r)
+    );
+    s.close().await;
+}

@@ -49,7 +49,14 @@ pub enum PlanError {
     NoAddresses,
     BadAddress(String),
     UnknownInterface(String),
-    AliasNameTaken { alias: String, kind: String },
+    AliasNameTaken {
+        alias: String,
+        kind: String,
+    },
+    NetworkInHostAlias {
+        alias: String,
+        networks: Vec<String>,
+    },
 }
 
 impl fmt::Display for PlanError {
@@ -68,11 +75,38 @@ impl fmt::Display for PlanError {
                 f,
                 "an alias named `{alias}` already exists with type `{kind}`; rename or delete it first"
             ),
+            PlanError::NetworkInHostAlias { alias, networks } => write!(
+                f,
+                "alias `{alias}` is a host alias, which holds single addresses only (pfSense refuses a network there), and {} {} a network: give single addresses, or change `{alias}` to a network alias first (type `network`, every entry written as a CIDR such as 203.0.113.5/32)",
+                networks.join(", "),
+                if networks.len() == 1 { "is" } else { "are" }
+            ),
         }
     }
 }
 
 impl std::error::Error for PlanError {}
+
+/// The entries to add to an alias of `kind`, written the way pfrest accepts them
+/// (`FirewallAlias::validate_address`): a `host` alias takes bare IP addresses (a `/32` there
+/// is refused with INVALID_HOST_ALIAS_ADDRESS) and no networks; a `network` alias takes CIDRs.
+fn alias_entries(kind: &AliasKind, alias: &str, nets: &[IpNet]) -> Result<Vec<String>, PlanError> {
+    if *kind != AliasKind::Host {
+        return Ok(nets.iter().map(IpNet::to_string).collect());
+    }
+    let networks: Vec<String> = nets
+        .iter()
+        .filter(|n| n.prefix_len() != n.max_prefix_len())
+        .map(IpNet::to_string)
+        .collect();
+    if !networks.is_empty() {
+        return Err(PlanError::NetworkInHostAlias {
+            alias: alias.to_string(),
+            networks,
+        });
+    }
+    Ok(nets.iter().map(|n| n.addr().to_string()).collect())
+}
 
 fn normalise(a: &str) -> Result<IpNet, PlanError> {
     let a = a.trim();
@@ -180,7 +214,7 @@ pub fn block_addresses_plan(
                 .collect();
             if !new.is_empty() {
                 let mut all: Vec<String> = existing.entries.clone();
-                all.extend(new.iter().map(IpNet::to_string));
+                all.extend(alias_entries(&existing.kind, &alias, &new)?);
                 calls.push(ApiCall {
                     method: "PATCH",
                     path: "/api/v2/firewall/alias",
