@@ -1311,3 +1311,26 @@ async fn block_addresses_writes_host_alias_entries_as_pfsense_takes_them() {
     );
     s.close().await;
 }
+
+/// The log's address filters take a bare address as that one address; a bad value is refused
+/// naming the field.
+#[tokio::test]
+async fn firewall_log_address_filters_take_a_bare_address() {
+    let s = sandbox(&["--read-only"]).await;
+    for field in ["address", "src"] {
+        let (md, log) = call(&s, "pfsense_firewall_log", json!({field: "198.51.100.9"})).await;
+        assert_eq!(log["matched"], 1, "{field}: {md}");
+    }
+    let (md, log) = call(&s, "pfsense_firewall_log", json!({"dst": "198.51.100.9"})).await;
+    assert_eq!(log["matched"], 0, "{md}");
+    let r = s
+        .call("pfsense_firewall_log", json!({"dst": "10.0.2.300"}))
+        .await
+        .unwrap();
+    assert!(
+        is_error(&r) && text(&r).contains("`dst`") && text(&r).contains("10.0.2.300"),
+        "{}",
+        text(&r)
+    );
+    s.close().await;
+}
