@@ -1334,3 +1334,35 @@ async fn firewall_log_address_filters_take_a_bare_address() {
     );
     s.close().await;
 }
+
+/// ICMP types given as numbers are read as pfSense's names (8 is echoreq); a type pfSense does
+/// not know makes the answer unknown, not a definite "no match".
+#[tokio::test]
+async fn explain_traffic_reads_numeric_icmp_types() {
+    let s = sandbox(&[]).await;
+    public_wan(&s).await;
+    change(
+        &s,
+        "pfsense_create_firewall_rule",
+        json!({"type": "pass", "interface": ["wan"], "ipprotocol": "inet", "protocol": "icmp",
+               "icmptype": ["echoreq"], "source": "any", "destination": "any", "descr": "ping"}),
+    )
+    .await;
+    for (icmp_type, expected) in [
+        ("echoreq", "pass:"),
+        ("8", "pass:"),
+        ("0", "block:"),
+        ("echorep", "block:"),
+        ("99", "unknown:"),
+        ("ping", "unknown:"),
+    ] {
+        let v = verdict(
+            &s,
+            json!({"src": "8.8.8.8", "dst": "45.1.1.1", "protocol": "icmp",
+                   "icmp_type": icmp_type, "interface": "wan", "direction": "in"}),
+        )
+        .await;
+        assert!(v.starts_with(expected), "{icmp_type}: {v}");
+    }
+    s.close().await;
+}

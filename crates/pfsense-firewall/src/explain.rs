@@ -213,30 +213,112 @@ const PRIVATE_NETWORKS: &[&str] = &[
     "fc00::/7",
 ];
 
-/// IPv6 ICMP types by number and pf's name (icmp6(4)).
+/// IPv4 ICMP types by number and the name pf gives them, which pfSense's rules store
+/// (filter.inc `$icmptypes`, the entries valid for IPv4; numbers from icmp(4) and pf's
+/// `icmp_type` table).
+const ICMP4_TYPES: &[(u8, &str)] = &[
+    (0, "echorep"),
+    (3, "unreach"),
+    (4, "squench"),
+    (5, "redir"),
+    (6, "althost"),
+    (8, "echoreq"),
+    (9, "routeradv"),
+    (10, "routersol"),
+    (11, "timex"),
+    (12, "paramprob"),
+    (13, "timereq"),
+    (14, "timerep"),
+    (15, "inforeq"),
+    (16, "inforep"),
+    (17, "maskreq"),
+    (18, "maskrep"),
+    (30, "trace"),
+    (31, "dataconv"),
+    (32, "mobredir"),
+    (33, "ipv6-where"),
+    (34, "ipv6-here"),
+    (35, "mobregreq"),
+    (36, "mobregrep"),
+    (39, "skip"),
+    (40, "photuris"),
+];
+
+/// IPv6 ICMP types by number and pf's name (icmp6(4); filter.inc `$icmptypes`, the entries
+/// valid for IPv6). Some numbers carry two names in pf.
 const ICMP6_TYPES: &[(u8, &str)] = &[
     (1, "unreach"),
     (2, "toobig"),
+    (3, "timex"),
+    (4, "paramprob"),
     (128, "echoreq"),
     (129, "echorep"),
+    (130, "groupqry"),
+    (130, "listqry"),
+    (131, "grouprep"),
+    (131, "listenrep"),
+    (132, "groupterm"),
+    (132, "listendone"),
     (133, "routersol"),
     (134, "routeradv"),
     (135, "neighbrsol"),
     (136, "neighbradv"),
+    (137, "redir"),
+    (138, "routrrenum"),
+    (139, "wrureq"),
+    (139, "fqdnreq"),
+    (139, "niqry"),
+    (140, "wrurep"),
+    (140, "fqdnrep"),
+    (140, "nirep"),
+    (200, "mtraceresp"),
+    (201, "mtrace"),
 ];
 
-/// Whether the question's ICMP type (a name or a number) is one of `types`.
-fn icmp6_type_in(q: &Query, types: &[u8]) -> Tri {
+/// The number of an ICMP type given as a number or pf's name, for the address family; None
+/// when the family's table does not know it.
+fn icmp_type_number(t: &str, v6: bool) -> Option<u8> {
+    let table = if v6 { ICMP6_TYPES } else { ICMP4_TYPES };
+    let t = t.trim();
+    match t.parse::<u8>() {
+        Ok(n) => table.iter().any(|(k, _)| *k == n).then_some(n),
+        Err(_) => table
+            .iter()
+            .find(|(_, name)| name.eq_ignore_ascii_case(t))
+            .map(|(n, _)| *n),
+    }
+}
+
+/// Whether the question's ICMP type is one of `types` (names or numbers of the family).
+fn icmp_type_among<'a>(q: &Query, v6: bool, types: impl IntoIterator<Item = &'a str>) -> Tri {
+    let family = if v6 { "IPv6" } else { "IPv4" };
     let Some(t) = &q.icmp_type else {
         return Tri::Unknown("the question gave no ICMP type".into());
     };
-    let number = t.parse::<u8>().ok().or_else(|| {
-        ICMP6_TYPES
-            .iter()
-            .find(|(_, name)| name.eq_ignore_ascii_case(t))
-            .map(|(n, _)| *n)
-    });
-    Tri::from_bool(number.is_some_and(|n| types.contains(&n)))
+    let Some(asked) = icmp_type_number(t, v6) else {
+        return Tri::Unknown(format!(
+            "`{t}` is not an {family} ICMP type pfSense knows (give a number or pf's name, e.g. echoreq)"
+        ));
+    };
+    let mut unknown = None;
+    for ty in types {
+        match icmp_type_number(ty, v6) {
+            Some(n) if n == asked => return Tri::Yes,
+            Some(_) => {}
+            None => {
+                unknown.get_or_insert(format!(
+                    "the rule's ICMP type `{ty}` is not an {family} type pfSense knows"
+                ));
+            }
+        }
+    }
+    unknown.map_or(Tri::No, Tri::Unknown)
+}
+
+/// Whether the question's ICMP type (a name or a number) is one of `types`.
+fn icmp6_type_in(q: &Query, types: &[u8]) -> Tri {
+    let names: Vec<String> = types.iter().map(u8::to_string).collect();
+    icmp_type_among(q, true, names.iter().map(String::as_str))
 }
 
 fn in_list(list: &[&str], ip: &IpAddr) -> bool {
@@ -367,7 +449,9 @@ impl FirewallModel {
         }
         if !r.icmptypes.is_empty() {
             let t = match &q.icmp_type {
-                Some(t) => Tri::from_bool(r.icmptypes.iter().any(|x| x.eq_ignore_ascii_case(t))),
+                Some(_) => {
+                    icmp_type_among(q, src.is_ipv6(), r.icmptypes.iter().map(String::as_str))
+                }
                 None => {
                     Tri::Unknown("the rule matches on ICMP types and the question gave none".into())
                 }
