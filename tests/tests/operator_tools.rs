@@ -1366,3 +1366,56 @@ async fn explain_traffic_reads_numeric_icmp_types() {
     }
     s.close().await;
 }
+
+/// Input the plan refuses or trims: a network with host bits set (it would widen the block),
+/// every address (/0), and entries another entry (asked for, or in the alias) holds already.
+#[tokio::test]
+async fn block_addresses_refuses_widening_and_leaves_out_covered_entries() {
+    let s = sandbox(&[]).await;
+    for (given, words) in [
+        ("10.1.2.3/8", "give 10.0.0.0/8"),
+        ("0.0.0.0/0", "every address"),
+        ("::/0", "every address"),
+    ] {
+        let r = s
+            .call(
+                "pfsense_block_addresses",
+                json!({"addresses": ["9.9.9.9", given], "interface": "wan"}),
+            )
+            .await
+            .unwrap();
+        assert!(
+            is_error(&r) && text(&r).contains(given) && text(&r).contains(words),
+            "{given}: {}",
+            text(&r)
+        );
+    }
+    let (md, plan) = call(
+        &s,
+        "pfsense_block_addresses",
+        json!({"addresses": ["9.9.9.9/32", "9.9.9.0/24", "9.9.9.0/24"], "interface": "wan"}),
+    )
+    .await;
+    assert_eq!(plan["plan"]["addresses"], json!(["9.9.9.0/24"]), "{md}");
+    assert!(
+        plan["plan"]["notes"]
+            .to_string()
+            .contains("9.9.9.9/32 (in 9.9.9.0/24)"),
+        "{plan}"
+    );
+    carry_out(&s, &plan).await;
+    let (md, again) = call(
+        &s,
+        "pfsense_block_addresses",
+        json!({"addresses": ["9.9.9.77"], "interface": "wan"}),
+    )
+    .await;
+    assert!(md.starts_with("Already in place"), "{md}");
+    assert!(
+        again["plan"]["notes"]
+            .to_string()
+            .contains("9.9.9.77/32 (in 9.9.9.0/24)"),
+        "{again}"
+    );
+    s.close().await;
+}

@@ -47,6 +47,12 @@ impl BlockPlan {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum PlanError {
     NoAddresses,
+    HostBitsSet {
+        given: String,
+        network: String,
+        address: String,
+    },
+    Everything(String),
     BadAddress(String),
     UnknownInterface(String),
     AliasNameTaken {
@@ -74,6 +80,18 @@ impl fmt::Display for PlanError {
             PlanError::AliasNameTaken { alias, kind } => write!(
                 f,
                 "an alias named `{alias}` already exists with type `{kind}`; rename or delete it first"
+            ),
+            PlanError::HostBitsSet {
+                given,
+                network,
+                address,
+            } => write!(
+                f,
+                "`{given}` has bits set past its prefix: give {network} to block the whole network, or {address} for the one address"
+            ),
+            PlanError::Everything(given) => write!(
+                f,
+                "`{given}` is every address of its family: blocking all traffic on an interface is not what this tool is for; give the addresses or networks to block"
             ),
             PlanError::NetworkInHostAlias { alias, networks } => write!(
                 f,
@@ -108,12 +126,76 @@ fn alias_entries(kind: &AliasKind, alias: &str, nets: &[IpNet]) -> Result<Vec<St
     Ok(nets.iter().map(|n| n.addr().to_string()).collect())
 }
 
-fn normalise(a: &str) -> Result<IpNet, PlanError> {
+/// An alias entry as a network (a bare address is its /32 or /128); None for names and ranges.
+fn entry_network(a: &str) -> Option<IpNet> {
     let a = a.trim();
     IpAddr::from_str(a)
         .map(IpNet::from)
         .or_else(|_| IpNet::from_str(a).map(|n| n.trunc()))
-        .map_err(|_| PlanError::BadAddress(a.to_string()))
+        .ok()
+}
+
+/// An address or network asked for. A network with bits set past its prefix is refused rather
+/// than silently widened, and so is a /0, which is every address of the family.
+fn requested_network(a: &str) -> Result<IpNet, PlanError> {
+    let a = a.trim();
+    if let Ok(ip) = IpAddr::from_str(a) {
+        return Ok(IpNet::from(ip));
+    }
+    let net = IpNet::from_str(a).map_err(|_| PlanError::BadAddress(a.to_string()))?;
+    if net.prefix_len() == 0 {
+        return Err(PlanError::Everything(a.to_string()));
+    }
+    if net.trunc() != net {
+        return Err(PlanError::HostBitsSet {
+            given: a.to_string(),
+            network: net.trunc().to_string(),
+            address: net.addr().to_string(),
+        });
+    }
+    Ok(net)
+}
+
+/// Networks listed at most in a note.
+const NOTE_LIST_MAX: usize = 10;
+
+fn listed(items: &[String]) -> String {
+    let mut s = items
+        .iter()
+        .take(NOTE_LIST_MAX)
+        .cloned()
+        .collect::<Vec<_>>()
+        .join(", ");
+    if items.len() > NOTE_LIST_MAX {
+        s.push_str(&format!(" and {} more", items.len() - NOTE_LIST_MAX));
+    }
+    s
+}
+
+/// The networks sorted, with those that another one holds taken out: (kept, each dropped one
+/// with the network that holds it). Sorted by address then prefix length, a network that holds
+/// others comes right before them, so one pass keeps it n log n.
+fn without_covered(mut nets: Vec<IpNet>) -> (Vec<IpNet>, Vec<(IpNet, IpNet)>) {
+    nets.sort_unstable();
+    nets.dedup();
+    let mut kept: Vec<IpNet> = Vec::with_capacity(nets.len());
+    let mut dropped = Vec::new();
+    for n in nets {
+        match kept.last() {
+            Some(k) if k.contains(&n) => dropped.push((n, *k)),
+            _ => kept.push(n),
+        }
+    }
+    (kept, dropped)
+}
+
+/// The network of `disjoint` (sorted, none holding another) that holds `n`, found by binary
+/// search: only the last one starting at or before `n` can.
+fn holder(disjoint: &[IpNet], n: &IpNet) -> Option<IpNet> {
+    let at = disjoint.partition_point(|d| d <= n);
+    at.checked_sub(1)
+        .map(|i| disjoint[i])
+        .filter(|d| d.contains(n))
 }
 
 /// Which address families (IPv4, IPv6) the networks hold.
@@ -168,15 +250,24 @@ pub fn block_addresses_plan(
     let iface = model
         .interface(interface)
         .ok_or_else(|| PlanError::UnknownInterface(interface.to_string()))?;
-    let mut wanted: Vec<IpNet> = Vec::new();
-    for a in addresses {
-        let n = normalise(a)?;
-        if !wanted.contains(&n) {
-            wanted.push(n);
-        }
-    }
-    if wanted.is_empty() {
+    let requested = addresses
+        .iter()
+        .map(|a| requested_network(a))
+        .collect::<Result<Vec<IpNet>, PlanError>>()?;
+    if requested.is_empty() {
         return Err(PlanError::NoAddresses);
+    }
+    let (wanted, covered) = without_covered(requested);
+    let mut notes = Vec::new();
+    if !covered.is_empty() {
+        let pairs: Vec<String> = covered
+            .iter()
+            .map(|(n, k)| format!("{n} (in {k})"))
+            .collect();
+        notes.push(format!(
+            "left out as another network asked for holds them: {}",
+            listed(&pairs)
+        ));
     }
     let sanitized: String = iface
         .id
@@ -188,7 +279,6 @@ pub fn block_addresses_plan(
         .take(ALIAS_NAME_MAX)
         .collect();
     let mut calls = Vec::new();
-    let mut notes = Vec::new();
     let new: Vec<IpNet>;
     let mut existing_entries: Vec<IpNet> = Vec::new();
     match model.alias(&alias) {
@@ -205,13 +295,28 @@ pub fn block_addresses_plan(
             existing_entries = existing
                 .entries
                 .iter()
-                .filter_map(|e| normalise(e).ok())
+                .filter_map(|e| entry_network(e))
                 .collect();
+            let (held, _) = without_covered(existing_entries.clone());
+            let mut in_alias = Vec::new();
             new = wanted
                 .iter()
-                .filter(|n| !existing_entries.contains(n))
+                .filter(|n| match holder(&held, n) {
+                    Some(h) if h != **n => {
+                        in_alias.push(format!("{n} (in {h})"));
+                        false
+                    }
+                    Some(_) => false,
+                    None => true,
+                })
                 .copied()
                 .collect();
+            if !in_alias.is_empty() {
+                notes.push(format!(
+                    "already blocked through a wider network in {alias}: {}",
+                    listed(&in_alias)
+                ));
+            }
             if !new.is_empty() {
                 let mut all: Vec<String> = existing.entries.clone();
                 all.extend(alias_entries(&existing.kind, &alias, &new)?);
