@@ -1053,3 +1053,369 @@ tests::on_every_release!(
     account_guard_on_the_lab,
     every_operator_tool_on_the_lab,
 );
+
+/// Calls a changing tool with `confirm: true`; panics with its answer when it fails.
+async fn change(s: &McpSession, tool: &str, args: Value) -> Value {
+    let r = s.call(tool, with_confirm(args.clone())).await.unwrap();
+    assert!(!is_error(&r), "{tool} {args}: {}", text(&r));
+    structured(&r)
+}
+
+/// WAN on the public 45.1.1.1/24.
+async fn public_wan(s: &McpSession) {
+    change(
+        s,
+        "pfsense_update_network_interface",
+        json!({"id": "wan", "typev4": "static", "ipaddr": "45.1.1.1", "subnet": 24}),
+    )
+    .await;
+}
+
+/// The adversarial tester's lab: WAN on the public 45.1.1.1/24 with a pass rule for every
+/// address family, protocol and destination.
+async fn public_wan_passing_everything(s: &McpSession) {
+    public_wan(s).await;
+    change(
+        s,
+        "pfsense_create_firewall_rule",
+        json!({"type": "pass", "interface": ["wan"], "ipprotocol": "inet46", "source": "any",
+               "destination": "any", "descr": "wan pass all"}),
+    )
+    .await;
+}
+
+/// Carries out every step of a block plan through the tools it names.
+async fn carry_out(s: &McpSession, plan: &Value) {
+    for step in plan["steps"].as_array().expect("steps") {
+        let tool = step["tool"].as_str().expect("every step names its tool");
+        change(s, tool, step["arguments"].clone()).await;
+    }
+}
+
+async fn verdict(s: &McpSession, query: Value) -> String {
+    let (md, data) = call(s, "pfsense_explain_traffic", query).await;
+    let v = data["explanation"]["verdict"].as_str().unwrap_or_default();
+    format!("{v}: {md}")
+}
+
+/// A block rule on the alias that blocks only tcp/443 over IPv4 is not "in place": the plan
+/// makes a rule that blocks everything from the alias, says why, and afterwards UDP, SSH and
+/// IPv6 from the addresses are blocked and the plan is empty.
+#[tokio::test]
+async fn block_addresses_does_not_count_a_narrow_rule_as_in_place() {
+    let s = sandbox(&[]).await;
+    public_wan_passing_everything(&s).await;
+    change(
+        &s,
+        "pfsense_create_firewall_alias",
+        json!({"name": "mcp_blocked_wan", "type": "network", "address": ["45.33.32.156/32"]}),
+    )
+    .await;
+    change(
+        &s,
+        "pfsense_create_firewall_rule",
+        json!({"type": "block", "interface": ["wan"], "ipprotocol": "inet", "protocol": "tcp",
+               "source": "mcp_blocked_wan", "destination": "any", "destination_port": "443",
+               "floating": true, "quick": true, "direction": "in", "descr": "narrow block"}),
+    )
+    .await;
+    let args = json!({"addresses": ["45.33.32.156", "2a00:1450::1"], "interface": "wan"});
+    let (md, plan) = call(&s, "pfsense_block_addresses", args.clone()).await;
+    let tools: Vec<&str> = plan["steps"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter_map(|s| s["tool"].as_str())
+        .collect();
+    assert!(tools.contains(&"pfsense_create_firewall_rule"), "{md}");
+    let notes = plan["plan"]["notes"].to_string();
+    assert!(
+        notes.contains("narrow block") && notes.contains("blocks protocol tcp only"),
+        "{notes}"
+    );
+    carry_out(&s, &plan).await;
+    let (md, _) = call(&s, "pfsense_block_addresses", args).await;
+    assert!(md.starts_with("Already in place"), "{md}");
+    for (src, dst, proto, port) in [
+        ("45.33.32.156", "45.1.1.1", "udp", 53),
+        ("45.33.32.156", "45.1.1.1", "tcp", 22),
+        ("2a00:1450::1", "2a01:4f8::2", "tcp", 443),
+    ] {
+        let v = verdict(
+            &s,
+            json!({"src": src, "dst": dst, "protocol": proto, "dst_port": port,
+                   "interface": "wan", "direction": "in"}),
+        )
+        .await;
+        assert!(v.starts_with("block:"), "{src} {proto}/{port}: {v}");
+    }
+    s.close().await;
+}
+
+/// The lockout check of a block plan judges the plan's end state: a first block of an
+/// unrelated address is allowed (the rule is judged with the alias the plan creates); adding
+/// the server's own network to the existing alias, or re-enabling a disabled rule on an alias
+/// that holds it, is refused.
+#[tokio::test]
+async fn block_addresses_lockout_check_judges_the_whole_plan() {
+    let s = sandbox(&[]).await;
+    public_wan_passing_everything(&s).await;
+    let plan = |addresses: Value| {
+        let args = json!({"addresses": addresses, "interface": "wan", "server_source": "45.1.1.2"});
+        async { call(&s, "pfsense_block_addresses", args).await }
+    };
+    let (md, first) = plan(json!(["9.9.9.9"])).await;
+    assert_eq!(first["lockout_check"]["decision"], "allowed", "{md}");
+    carry_out(&s, &first).await;
+
+    let (md, own) = plan(json!(["45.1.1.0/24"])).await;
+    assert_eq!(own["steps"].as_array().map(Vec::len), Some(2), "{md}");
+    assert_eq!(own["lockout_check"]["decision"], "refused", "{md}");
+    assert!(md.contains("Lockout check: Refused"), "{md}");
+
+    // The rule switched off, the alias given the server's network: enabling it is refused.
+    let (_, rules) = call(
+        &s,
+        "pfsense_list_firewall_rules",
+        json!({"query": {"source": "mcp_blocked_wan"}}),
+    )
+    .await;
+    let rule_id = rules["data"][0]["id"].clone();
+    change(
+        &s,
+        "pfsense_update_firewall_rule",
+        json!({"id": rule_id, "disabled": true}),
+    )
+    .await;
+    carry_out(&s, &own).await;
+    let (md, enable) = plan(json!(["9.9.9.9"])).await;
+    let tools: Vec<&str> = enable["steps"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter_map(|s| s["tool"].as_str())
+        .collect();
+    assert_eq!(
+        tools,
+        ["pfsense_update_firewall_rule", "pfsense_firewall_apply"],
+        "{md}"
+    );
+    assert_eq!(enable["lockout_check"]["decision"], "refused", "{md}");
+    s.close().await;
+}
+
+/// The binary pointed at an emulator started in this process (whose faults a test sets).
+async fn on_emulator(emu: &pfsense_emulator::RunningEmulator) -> McpSession {
+    let env = tests::safety::env_for(emu);
+    let env: Vec<(&str, &str)> = env.iter().map(|(k, v)| (k.as_str(), v.as_str())).collect();
+    McpSession::spawn(&tests::binary::pfsense_mcp(), &[], &env)
+        .await
+        .expect("start the server against the emulator")
+}
+
+/// A 403 on the reads of `path`.
+fn forbid_reads(emu: &pfsense_emulator::RunningEmulator, path: &str) {
+    use pfsense_emulator::{Fault, FaultAction};
+    emu.add_fault(
+        Fault::new(FaultAction::Error { status: 403 })
+            .on_path(path)
+            .on_method("GET"),
+    );
+}
+
+/// A port forward `rdr pass` to an SSH server passes tcp/2200 on WAN; with the port forwards
+/// unreadable (403) the verdict is unknown and the answer names the failed read.
+#[tokio::test]
+async fn explain_traffic_is_unknown_when_port_forwards_cannot_be_read() {
+    let emu = tests::safety::emulator().await;
+    let s = on_emulator(&emu).await;
+    public_wan(&s).await;
+    change(
+        &s,
+        "pfsense_create_firewall_nat_port_forward",
+        json!({"interface": "wan", "ipprotocol": "inet", "protocol": "tcp", "source": "any",
+               "destination": "wan:ip", "destination_port": "2200", "target": "192.168.1.60",
+               "local_port": "22", "associated_rule_id": "pass", "descr": "ssh on 2200"}),
+    )
+    .await;
+    let query = json!({"src": "8.8.8.8", "dst": "45.1.1.1", "protocol": "tcp", "dst_port": 2200,
+                       "interface": "wan", "direction": "in"});
+    let v = verdict(&s, query.clone()).await;
+    assert!(v.starts_with("pass:"), "{v}");
+    forbid_reads(&emu, "/api/v2/firewall/nat/port_forwards");
+    let v = verdict(&s, query).await;
+    assert!(v.starts_with("unknown:"), "{v}");
+    assert!(
+        v.contains("Could not be read") && v.contains("/api/v2/firewall/nat/port_forwards"),
+        "{v}"
+    );
+    s.close().await;
+}
+
+/// With every read refused (403), diagnose and the health report say their status is unknown
+/// and name the reads that failed, instead of "OK, nothing to report".
+#[tokio::test]
+async fn diagnose_and_health_are_unknown_when_nothing_can_be_read() {
+    let emu = tests::safety::emulator().await;
+    let s = on_emulator(&emu).await;
+    forbid_reads(&emu, "/api/v2/*");
+    for (area, path) in [
+        ("connectivity", "/api/v2/status/gateways"),
+        ("dhcp", "/api/v2/services/dhcp_servers"),
+        ("vpn", "/api/v2/status/ipsec/sas"),
+    ] {
+        let (md, data) = call(&s, "pfsense_diagnose", json!({"area": area})).await;
+        assert_eq!(data["report"]["status"], "unknown", "{area}: {md}");
+        assert!(md.contains(path) && !md.contains("OK"), "{area}: {md}");
+    }
+    let (md, data) = call(&s, "pfsense_health_report", json!({})).await;
+    assert_eq!(data["report"]["status"], "unknown", "{md}");
+    assert!(md.contains("/api/v2/status/system"), "{md}");
+    s.close().await;
+}
+
+/// An existing `host` alias gets bare addresses (pfSense refuses a /32 there); a network for
+/// it is refused with what to do instead.
+#[tokio::test]
+async fn block_addresses_writes_host_alias_entries_as_pfsense_takes_them() {
+    let s = sandbox(&[]).await;
+    change(
+        &s,
+        "pfsense_create_firewall_alias",
+        json!({"name": "mcp_blocked_wan", "type": "host", "address": ["1.2.3.4"]}),
+    )
+    .await;
+    let (md, plan) = call(
+        &s,
+        "pfsense_block_addresses",
+        json!({"addresses": ["5.6.7.8"], "interface": "wan"}),
+    )
+    .await;
+    assert_eq!(
+        plan["steps"][0]["arguments"]["address"],
+        json!(["1.2.3.4", "5.6.7.8"]),
+        "{md}"
+    );
+    carry_out(&s, &plan).await;
+    let r = s
+        .call(
+            "pfsense_block_addresses",
+            json!({"addresses": ["10.0.0.0/8"], "interface": "wan"}),
+        )
+        .await
+        .unwrap();
+    assert!(
+        is_error(&r) && text(&r).contains("host alias") && text(&r).contains("10.0.0.0/8"),
+        "{}",
+        text(&r)
+    );
+    s.close().await;
+}
+
+/// The log's address filters take a bare address as that one address; a bad value is refused
+/// naming the field.
+#[tokio::test]
+async fn firewall_log_address_filters_take_a_bare_address() {
+    let s = sandbox(&["--read-only"]).await;
+    for field in ["address", "src"] {
+        let (md, log) = call(&s, "pfsense_firewall_log", json!({field: "198.51.100.9"})).await;
+        assert_eq!(log["matched"], 1, "{field}: {md}");
+    }
+    let (md, log) = call(&s, "pfsense_firewall_log", json!({"dst": "198.51.100.9"})).await;
+    assert_eq!(log["matched"], 0, "{md}");
+    let r = s
+        .call("pfsense_firewall_log", json!({"dst": "10.0.2.300"}))
+        .await
+        .unwrap();
+    assert!(
+        is_error(&r) && text(&r).contains("`dst`") && text(&r).contains("10.0.2.300"),
+        "{}",
+        text(&r)
+    );
+    s.close().await;
+}
+
+/// ICMP types given as numbers are read as pfSense's names (8 is echoreq); a type pfSense does
+/// not know makes the answer unknown, not a definite "no match".
+#[tokio::test]
+async fn explain_traffic_reads_numeric_icmp_types() {
+    let s = sandbox(&[]).await;
+    public_wan(&s).await;
+    change(
+        &s,
+        "pfsense_create_firewall_rule",
+        json!({"type": "pass", "interface": ["wan"], "ipprotocol": "inet", "protocol": "icmp",
+               "icmptype": ["echoreq"], "source": "any", "destination": "any", "descr": "ping"}),
+    )
+    .await;
+    for (icmp_type, expected) in [
+        ("echoreq", "pass:"),
+        ("8", "pass:"),
+        ("0", "block:"),
+        ("echorep", "block:"),
+        ("99", "unknown:"),
+        ("ping", "unknown:"),
+    ] {
+        let v = verdict(
+            &s,
+            json!({"src": "8.8.8.8", "dst": "45.1.1.1", "protocol": "icmp",
+                   "icmp_type": icmp_type, "interface": "wan", "direction": "in"}),
+        )
+        .await;
+        assert!(v.starts_with(expected), "{icmp_type}: {v}");
+    }
+    s.close().await;
+}
+
+/// Input the plan refuses or trims: a network with host bits set (it would widen the block),
+/// every address (/0), and entries another entry (asked for, or in the alias) holds already.
+#[tokio::test]
+async fn block_addresses_refuses_widening_and_leaves_out_covered_entries() {
+    let s = sandbox(&[]).await;
+    for (given, words) in [
+        ("10.1.2.3/8", "give 10.0.0.0/8"),
+        ("0.0.0.0/0", "every address"),
+        ("::/0", "every address"),
+    ] {
+        let r = s
+            .call(
+                "pfsense_block_addresses",
+                json!({"addresses": ["9.9.9.9", given], "interface": "wan"}),
+            )
+            .await
+            .unwrap();
+        assert!(
+            is_error(&r) && text(&r).contains(given) && text(&r).contains(words),
+            "{given}: {}",
+            text(&r)
+        );
+    }
+    let (md, plan) = call(
+        &s,
+        "pfsense_block_addresses",
+        json!({"addresses": ["9.9.9.9/32", "9.9.9.0/24", "9.9.9.0/24"], "interface": "wan"}),
+    )
+    .await;
+    assert_eq!(plan["plan"]["addresses"], json!(["9.9.9.0/24"]), "{md}");
+    assert!(
+        plan["plan"]["notes"]
+            .to_string()
+            .contains("9.9.9.9/32 (in 9.9.9.0/24)"),
+        "{plan}"
+    );
+    carry_out(&s, &plan).await;
+    let (md, again) = call(
+        &s,
+        "pfsense_block_addresses",
+        json!({"addresses": ["9.9.9.77"], "interface": "wan"}),
+    )
+    .await;
+    assert!(md.starts_with("Already in place"), "{md}");
+    assert!(
+        again["plan"]["notes"]
+            .to_string()
+            .contains("9.9.9.77/32 (in 9.9.9.0/24)"),
+        "{again}"
+    );
+    s.close().await;
+}

@@ -16,7 +16,9 @@
 //! Port forwards (`rdr`) translate the destination before filtering; `rdr pass` skips the filter.
 
 use crate::matching::Tri;
-use crate::model::{Action, Direction, FirewallModel, IpFamily, PortForward, Rule, Target};
+use crate::model::{
+    Action, Direction, FirewallModel, IpFamily, ModelPart, PortForward, Rule, Target,
+};
 use ipnet::IpNet;
 use serde::{Deserialize, Serialize};
 use std::fmt;
@@ -211,30 +213,112 @@ const PRIVATE_NETWORKS: &[&str] = &[
     "fc00::/7",
 ];
 
-/// IPv6 ICMP types by number and pf's name (icmp6(4)).
+/// IPv4 ICMP types by number and the name pf gives them, which pfSense's rules store
+/// (filter.inc `$icmptypes`, the entries valid for IPv4; numbers from icmp(4) and pf's
+/// `icmp_type` table).
+const ICMP4_TYPES: &[(u8, &str)] = &[
+    (0, "echorep"),
+    (3, "unreach"),
+    (4, "squench"),
+    (5, "redir"),
+    (6, "althost"),
+    (8, "echoreq"),
+    (9, "routeradv"),
+    (10, "routersol"),
+    (11, "timex"),
+    (12, "paramprob"),
+    (13, "timereq"),
+    (14, "timerep"),
+    (15, "inforeq"),
+    (16, "inforep"),
+    (17, "maskreq"),
+    (18, "maskrep"),
+    (30, "trace"),
+    (31, "dataconv"),
+    (32, "mobredir"),
+    (33, "ipv6-where"),
+    (34, "ipv6-here"),
+    (35, "mobregreq"),
+    (36, "mobregrep"),
+    (39, "skip"),
+    (40, "photuris"),
+];
+
+/// IPv6 ICMP types by number and pf's name (icmp6(4); filter.inc `$icmptypes`, the entries
+/// valid for IPv6). Some numbers carry two names in pf.
 const ICMP6_TYPES: &[(u8, &str)] = &[
     (1, "unreach"),
     (2, "toobig"),
+    (3, "timex"),
+    (4, "paramprob"),
     (128, "echoreq"),
     (129, "echorep"),
+    (130, "groupqry"),
+    (130, "listqry"),
+    (131, "grouprep"),
+    (131, "listenrep"),
+    (132, "groupterm"),
+    (132, "listendone"),
     (133, "routersol"),
     (134, "routeradv"),
     (135, "neighbrsol"),
     (136, "neighbradv"),
+    (137, "redir"),
+    (138, "routrrenum"),
+    (139, "wrureq"),
+    (139, "fqdnreq"),
+    (139, "niqry"),
+    (140, "wrurep"),
+    (140, "fqdnrep"),
+    (140, "nirep"),
+    (200, "mtraceresp"),
+    (201, "mtrace"),
 ];
 
-/// Whether the question's ICMP type (a name or a number) is one of `types`.
-fn icmp6_type_in(q: &Query, types: &[u8]) -> Tri {
+/// The number of an ICMP type given as a number or pf's name, for the address family; None
+/// when the family's table does not know it.
+fn icmp_type_number(t: &str, v6: bool) -> Option<u8> {
+    let table = if v6 { ICMP6_TYPES } else { ICMP4_TYPES };
+    let t = t.trim();
+    match t.parse::<u8>() {
+        Ok(n) => table.iter().any(|(k, _)| *k == n).then_some(n),
+        Err(_) => table
+            .iter()
+            .find(|(_, name)| name.eq_ignore_ascii_case(t))
+            .map(|(n, _)| *n),
+    }
+}
+
+/// Whether the question's ICMP type is one of `types` (names or numbers of the family).
+fn icmp_type_among<'a>(q: &Query, v6: bool, types: impl IntoIterator<Item = &'a str>) -> Tri {
+    let family = if v6 { "IPv6" } else { "IPv4" };
     let Some(t) = &q.icmp_type else {
         return Tri::Unknown("the question gave no ICMP type".into());
     };
-    let number = t.parse::<u8>().ok().or_else(|| {
-        ICMP6_TYPES
-            .iter()
-            .find(|(_, name)| name.eq_ignore_ascii_case(t))
-            .map(|(n, _)| *n)
-    });
-    Tri::from_bool(number.is_some_and(|n| types.contains(&n)))
+    let Some(asked) = icmp_type_number(t, v6) else {
+        return Tri::Unknown(format!(
+            "`{t}` is not an {family} ICMP type pfSense knows (give a number or pf's name, e.g. echoreq)"
+        ));
+    };
+    let mut unknown = None;
+    for ty in types {
+        match icmp_type_number(ty, v6) {
+            Some(n) if n == asked => return Tri::Yes,
+            Some(_) => {}
+            None => {
+                unknown.get_or_insert(format!(
+                    "the rule's ICMP type `{ty}` is not an {family} type pfSense knows"
+                ));
+            }
+        }
+    }
+    unknown.map_or(Tri::No, Tri::Unknown)
+}
+
+/// Whether the question's ICMP type (a name or a number) is one of `types`.
+fn icmp6_type_in(q: &Query, types: &[u8]) -> Tri {
+    let names: Vec<String> = types.iter().map(u8::to_string).collect();
+    icmp_type_among(q, true, names.iter().map(String::as_str))
 }
 
 fn in_list(list: &[&str], ip: &IpAddr) -> bool {
@@ -365,7 +449,9 @@ impl FirewallModel {
         }
         if !r.icmptypes.is_empty() {
             let t = match &q.icmp_type {
-                Some(t) => Tri::from_bool(r.icmptypes.iter().any(|x| x.eq_ignore_ascii_case(t))),
+                Some(_) => {
+                    icmp_type_among(q, src.is_ipv6(), r.icmptypes.iter().map(String::as_str))
+                }
                 None => {
                     Tri::Unknown("the rule matches on ICMP types and the question gave none".into())
                 }
@@ -528,6 +614,14 @@ impl FirewallModel {
         // A forward that may apply sends the packet elsewhere (or passes it, `rdr pass`): the
         // rules below then decide nothing for certain.
         let mut maybe_forwarded = false;
+        if q.direction == Direction::In
+            && let Some(e) = self.read_failure(ModelPart::PortForwards)
+        {
+            unknowns.push(format!(
+                "the port forwards could not be read ({e}): one may redirect this connection"
+            ));
+            maybe_forwarded = true;
+        }
         if q.direction == Direction::In
             && let Some((pf, new_dst, new_port)) =
                 self.port_forward_for(q, &id, &mut unknowns, &mut maybe_forwarded)
@@ -787,7 +881,16 @@ impl FirewallModel {
                 let proto_ok = q.protocol.eq_ignore_ascii_case("tcp");
                 let to_if = self.target_contains(&Target::InterfaceAddress(t.id.clone()), &dst);
                 let port_ok = match dport {
-                    Some(p) => Tri::from_bool(ports.contains(&p)),
+                    Some(p) if ports.contains(&p) => Tri::Yes,
+                    Some(_) => match self
+                        .read_failure(ModelPart::WebGui)
+                        .or_else(|| self.read_failure(ModelPart::Ssh))
+                    {
+                        Some(e) => Tri::Unknown(format!(
+                            "its ports come from the webGUI and SSH settings, which could not be read ({e})"
+                        )),
+                        None => Tri::No,
+                    },
                     None => Tri::Unknown("the question gave no destination port".into()),
                 };
                 let m = Tri::from_bool(proto_ok).and(|| to_if).and(|| port_ok);
@@ -810,14 +913,34 @@ impl FirewallModel {
         // User rules: floating, then group rules, then the interface's own (filter.inc: "The
         // order must be: Floating rules, then interface group and then regular ones").
         let active = self.rules.iter().filter(|r| !r.disabled);
+        // Without the interface groups, a rule on a name that is no interface may be on a
+        // group that holds this one: whether it applies is unknown.
+        let maybe_on_group = |r: &Rule| -> Option<Tri> {
+            let e = self.read_failure(ModelPart::InterfaceGroups)?;
+            let name = r
+                .interfaces
+                .iter()
+                .find(|i| *i != "any" && self.interface(i).is_none() && self.group(i).is_none())?;
+            let on_group = Tri::Unknown(format!(
+                "it is on `{name}`, which may be an interface group holding {id}; the interface groups could not be read ({e})"
+            ));
+            Some(on_group.and(|| self.rule_matches(r, q, src, dst, dport).0))
+        };
         for r in active.clone().filter(|r| r.floating) {
-            if self.rule_applies_to_interface(r, &id)
-                && (r.direction == Direction::Any || r.direction == q.direction)
-            {
+            if r.direction != Direction::Any && r.direction != q.direction {
+                continue;
+            }
+            if self.rule_applies_to_interface(r, &id) {
                 cands.push(Candidate {
                     rule: self.user_ref(r, RuleOrigin::Floating),
                     user: Some(r),
                     fixed: None,
+                });
+            } else if let Some(m) = maybe_on_group(r) {
+                cands.push(Candidate {
+                    rule: self.user_ref(r, RuleOrigin::Floating),
+                    user: None,
+                    fixed: Some((m, None)),
                 });
             }
         }
@@ -833,6 +956,12 @@ impl FirewallModel {
                         rule: self.user_ref(r, RuleOrigin::Group),
                         user: Some(r),
                         fixed: None,
+                    });
+                } else if let Some(m) = maybe_on_group(r) {
+                    cands.push(Candidate {
+                        rule: self.user_ref(r, RuleOrigin::Group),
+                        user: None,
+                        fixed: Some((m, None)),
                     });
                 }
             }

@@ -14,6 +14,9 @@ use std::str::FromStr;
 pub enum Severity {
     Ok,
     Info,
+    /// An input could not be read: the report cannot say "OK", but what it did read may
+    /// still show a warning or a problem, which then decides the status.
+    Unknown,
     Warning,
     Critical,
 }
@@ -83,6 +86,7 @@ pub fn report(title: &str, mut findings: Vec<Finding>) -> Report {
         "## {title}: {}\n\n",
         match status {
             Severity::Ok | Severity::Info => "OK",
+            Severity::Unknown => "unknown (some reads failed)",
             Severity::Warning => "warnings",
             Severity::Critical => "problems",
         }
@@ -94,6 +98,7 @@ pub fn report(title: &str, mut findings: Vec<Finding>) -> Report {
         let mark = match f.severity {
             Severity::Critical => "**critical**",
             Severity::Warning => "warning",
+            Severity::Unknown => "not read",
             Severity::Info | Severity::Ok => "info",
         };
         md.push_str(&format!("- {mark} ({}): {}\n", f.area, f.title));
@@ -106,11 +111,30 @@ pub fn report(title: &str, mut findings: Vec<Finding>) -> Report {
     }
 }
 
+/// The report with a finding for every input that could not be read (`unread`: the failed
+/// reads, e.g. `GET /api/v2/status/gateways: 403 …`): with nothing worse found, its status is
+/// unknown, never OK.
+pub fn with_unread(r: Report, unread: &[String]) -> Report {
+    if unread.is_empty() {
+        return r;
+    }
+    let mut findings = r.findings;
+    findings.extend(unread.iter().map(|u| {
+        finding(
+            Severity::Unknown,
+            "input",
+            format!("not read: {u}"),
+            json!({"error": u}),
+        )
+    }));
+    report(&r.title, findings)
+}
+
 /// CPU, memory, disk, swap, mbufs and temperature from `/status/system`.
 pub fn system_findings(status: &Value) -> Vec<Finding> {
     let Some(s) = crate::json::object(status) else {
         return vec![finding(
-            Severity::Warning,
+            Severity::Unknown,
             "system",
             "system status not available".into(),
             Value::Null,

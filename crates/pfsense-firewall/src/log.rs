@@ -689,6 +689,39 @@ pub fn describe_tracker(model: &FirewallModel, tracker: u64) -> Option<TrackerIn
     }
 }
 
+/// An address filter's value: a network, or a bare address as the network of that one
+/// address. Errors name the field.
+fn net_filter<'de, D: serde::Deserializer<'de>>(
+    d: D,
+    field: &str,
+) -> Result<Option<IpNet>, D::Error> {
+    let Some(raw) = <Option<String> as serde::Deserialize>::deserialize(d)? else {
+        return Ok(None);
+    };
+    let v = raw.trim();
+    IpAddr::from_str(v)
+        .map(IpNet::from)
+        .or_else(|_| IpNet::from_str(v))
+        .map(Some)
+        .map_err(|_| {
+            serde::de::Error::custom(format!(
+                "`{field}`: `{raw}` is not an IP address or network (examples: 203.0.113.5, 198.51.100.0/24, 2001:db8::/32)"
+            ))
+        })
+}
+
+fn address_filter<'de, D: serde::Deserializer<'de>>(d: D) -> Result<Option<IpNet>, D::Error> {
+    net_filter(d, "address")
+}
+
+fn src_filter<'de, D: serde::Deserializer<'de>>(d: D) -> Result<Option<IpNet>, D::Error> {
+    net_filter(d, "src")
+}
+
+fn dst_filter<'de, D: serde::Deserializer<'de>>(d: D) -> Result<Option<IpNet>, D::Error> {
+    net_filter(d, "dst")
+}
+
 /// Entry filters; every set field must match.
 #[derive(Debug, Clone, Default, PartialEq, serde::Deserialize, Serialize)]
 #[serde(default)]
@@ -696,9 +729,12 @@ pub struct LogFilter {
     /// Unix seconds, inclusive. Entries without a full timestamp do not pass a time filter.
     pub since: Option<i64>,
     pub until: Option<i64>,
-    /// Source or destination in this address or network.
+    /// Source or destination in this address or network (a bare address is a /32 or /128).
+    #[serde(deserialize_with = "address_filter")]
     pub address: Option<IpNet>,
+    #[serde(deserialize_with = "src_filter")]
     pub src: Option<IpNet>,
+    #[serde(deserialize_with = "dst_filter")]
     pub dst: Option<IpNet>,
     /// Source or destination port.
     pub port: Option<u16>,

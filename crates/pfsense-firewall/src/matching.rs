@@ -1,7 +1,7 @@
 //! Does an address or port belong to a rule's source/destination? Three answers: yes, no, or
 //! unknown with the reason (a URL table, an FQDN, a DHCP address the API did not report).
 
-use crate::model::{AliasKind, FirewallModel, PortSpec, Target};
+use crate::model::{AliasKind, FirewallModel, ModelPart, PortSpec, Target};
 use ipnet::IpNet;
 use serde::Serialize;
 use std::net::IpAddr;
@@ -177,6 +177,11 @@ impl FirewallModel {
             return Tri::Unknown(format!(
                 "interface {} gets its address dynamically and the API did not report it",
                 i.id
+            ));
+        }
+        if let Some(e) = self.read_failure(ModelPart::VirtualIps) {
+            return Tri::Unknown(format!(
+                "the virtual IPs, which are the firewall's addresses too, could not be read ({e})"
             ));
         }
         Tri::No

@@ -45,6 +45,32 @@ pub struct ApiInput {
     /// them from elsewhere (config.xml, the operator). Unset ones are assumed at pfSense's default
     /// and the evaluator says so.
     pub known_settings: KnownSettings,
+    /// The optional parts whose read failed, with the error: the model is built without them,
+    /// and the evaluator treats what they could change as unknown instead of absent.
+    pub not_read: Vec<NotRead>,
+}
+
+/// An optional part of [`ApiInput`]. Rules, aliases and interfaces are not optional.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ModelPart {
+    PortForwards,
+    OutboundNat,
+    InterfaceStatus,
+    InterfaceGroups,
+    Gateways,
+    StaticRoutes,
+    WebGui,
+    Ssh,
+    VirtualIps,
+}
+
+/// A part of the model that could not be read.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct NotRead {
+    pub part: ModelPart,
+    /// The failed read, e.g. `GET /api/v2/firewall/nat/port_forwards: 403 …`.
+    pub error: String,
 }
 
 /// Settings that pfSense keeps in config.xml but REST API v2 does not return.
@@ -432,6 +458,8 @@ pub struct FirewallModel {
     pub settings: Settings,
     /// What could not be understood while building.
     pub issues: Vec<ModelIssue>,
+    /// The parts that could not be read (from [`ApiInput::not_read`]).
+    pub not_read: Vec<NotRead>,
     /// The answers this model was built from, so a proposed change can be applied to them and the
     /// model rebuilt (the lockout guard).
     #[serde(skip)]
@@ -500,6 +528,7 @@ impl FirewallModel {
                 .collect(),
             settings: build_settings(input),
             issues: Vec::new(),
+            not_read: input.not_read.clone(),
             source: input.clone(),
         };
         for a in &model.aliases {
@@ -577,6 +606,14 @@ impl FirewallModel {
                     .find(|i| i.descr.eq_ignore_ascii_case(name))
             })
             .or_else(|| self.interfaces.iter().find(|i| i.device == name))
+    }
+
+    /// The failed read of `part`, when it failed.
+    pub fn read_failure(&self, part: ModelPart) -> Option<&str> {
+        self.not_read
+            .iter()
+            .find(|n| n.part == part)
+            .map(|n| n.error.as_str())
     }
 
     pub fn alias(&self, name: &str) -> Option<&Alias> {

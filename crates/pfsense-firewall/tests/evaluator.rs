@@ -4,7 +4,7 @@
 
 use pfsense_firewall::explain::{RuleOrigin, Verdict};
 use pfsense_firewall::guard::{ChangeOp, ObjectKind, apply_change};
-use pfsense_firewall::model::{Action, Direction, Target};
+use pfsense_firewall::model::{Action, Direction, ModelPart, NotRead, Target};
 use pfsense_firewall::{
     ApiInput, Change, FirewallModel, GuardDecision, Query, ServerPath, block_addresses_plan,
     check_lockout, check_lockout_all,
@@ -951,4 +951,69 @@ fn an_address_of_another_interface_is_not_a_dynamic_interfaces_address() {
             "{ip} ({dmz}): {hit:?}"
         );
     }
+}
+
+/// The model with `part` read as failed (and emptied), as the operator tools build it.
+fn model_without(part: ModelPart) -> FirewallModel {
+    let mut input = input();
+    match part {
+        ModelPart::InterfaceGroups => input.interface_groups = Value::Null,
+        ModelPart::WebGui => input.webgui = Value::Null,
+        ModelPart::VirtualIps => input.virtual_ips = Value::Null,
+        ModelPart::PortForwards => input.port_forwards = Value::Null,
+        _ => {}
+    }
+    input.not_read = vec![NotRead {
+        part,
+        error: "GET /api/v2/…: 403 Forbidden".into(),
+    }];
+    FirewallModel::from_api(&input)
+}
+
+/// What an unread part could change is unknown, not absent: a rule on a name that may be an
+/// interface group (telnet from LAN), the anti-lockout rule's ports when the webGUI settings
+/// are missing (8443 might be the webGUI port), the firewall's own addresses without the
+/// virtual IPs (OpenVPN to an address no interface holds), a port forward of the WAN address.
+/// What the part cannot change keeps its definite answer.
+#[test]
+fn unread_parts_make_what_they_could_change_unknown() {
+    let cases = [
+        (
+            ModelPart::InterfaceGroups,
+            q("lan", "tcp", "192.168.1.50", "8.8.8.8", Some(23)),
+            Verdict::Block,
+        ),
+        (
+            ModelPart::WebGui,
+            q("lan", "tcp", "192.168.1.50", "192.168.1.1", Some(8443)),
+            Verdict::Block,
+        ),
+        (
+            ModelPart::VirtualIps,
+            q("wan", "udp", "8.8.8.8", "81.2.69.200", Some(1194)),
+            Verdict::Block,
+        ),
+        (
+            ModelPart::PortForwards,
+            q("wan", "tcp", "8.8.8.8", "81.2.69.142", Some(3389)),
+            Verdict::Pass,
+        ),
+    ];
+    for (part, query, read) in cases {
+        let e = model().explain(&query).unwrap();
+        assert_eq!(e.verdict, read, "{part:?} read: {e:#?}");
+        let e = model_without(part).explain(&query).unwrap();
+        assert_eq!(e.verdict, Verdict::Unknown, "{part:?} not read: {e:#?}");
+        assert!(
+            e.unknowns.iter().any(|u| u.contains("403 Forbidden")),
+            "{part:?}: {:?}",
+            e.unknowns
+        );
+    }
+    // The LAN default allow passes web traffic whatever the groups hold (no group rule
+    // matches tcp/443).
+    let e = model_without(ModelPart::InterfaceGroups)
+        .explain(&q("lan", "tcp", "192.168.1.50", "8.8.8.8", Some(443)))
+        .unwrap();
+    assert_eq!(e.verdict, Verdict::Pass, "{e:#?}");
 }

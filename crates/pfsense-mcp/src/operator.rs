@@ -9,7 +9,7 @@ use crate::outcome;
 use crate::spec::Method;
 use pfsense_firewall::health::{self, HealthInput};
 use pfsense_firewall::log::{self, LogFilter, ParseOptions};
-use pfsense_firewall::model::ApiInput;
+use pfsense_firewall::model::{ApiInput, ModelPart, NotRead};
 use pfsense_firewall::{FirewallModel, Query, ServerPath, block_addresses_plan};
 use rmcp::model::CallToolResult;
 use serde::Deserialize;
@@ -55,31 +55,86 @@ async fn read_or_note(client: &Client, path: &str, notes: &mut Vec<String>) -> V
     }
 }
 
+/// Reads an optional part of the model; a failure is recorded in `not_read` and the part
+/// left empty.
+async fn read_part(
+    client: &Client,
+    path: &str,
+    part: ModelPart,
+    not_read: &mut Vec<NotRead>,
+) -> Value {
+    match read(client, path, json!({})).await {
+        Ok(v) => v,
+        Err(error) => {
+            not_read.push(NotRead { part, error });
+            Value::Null
+        }
+    }
+}
+
 /// Reads rules, aliases, NAT, interfaces, groups, gateways, routes and the webGUI/SSH settings.
-/// Rules, aliases and interfaces are required; the rest degrade to notes.
+/// Rules, aliases and interfaces are required; the rest, when unreadable, are listed in the
+/// model's `not_read` (which the evaluator reads as unknown) and in the notes returned.
 pub async fn read_model(client: &Client) -> Result<(FirewallModel, Vec<String>), String> {
     let (rules, aliases, interfaces) = futures::join!(
         read(client, "/api/v2/firewall/rules", json!({})),
         read(client, "/api/v2/firewall/aliases", json!({})),
         read(client, "/api/v2/interfaces", json!({})),
     );
-    let mut notes = Vec::new();
-    let input = ApiInput {
+    let mut not_read = Vec::new();
+    let mut input = ApiInput {
         rules: rules?,
         aliases: aliases?,
         interfaces: interfaces?,
-        port_forwards: read_or_note(client, "/api/v2/firewall/nat/port_forwards", &mut notes).await,
-        outbound_nat: read_or_note(client, "/api/v2/firewall/nat/outbound/mappings", &mut notes)
-            .await,
-        interface_status: read_or_note(client, "/api/v2/status/interfaces", &mut notes).await,
-        interface_groups: read_or_note(client, "/api/v2/interface/groups", &mut notes).await,
-        gateways: read_or_note(client, "/api/v2/routing/gateways", &mut notes).await,
-        static_routes: read_or_note(client, "/api/v2/routing/static_routes", &mut notes).await,
-        webgui: read_or_note(client, "/api/v2/system/webgui/settings", &mut notes).await,
-        ssh: read_or_note(client, "/api/v2/services/ssh", &mut notes).await,
-        virtual_ips: read_or_note(client, "/api/v2/firewall/virtual_ips", &mut notes).await,
-        known_settings: Default::default(),
+        ..ApiInput::default()
     };
+    for (path, part, slot) in [
+        (
+            "/api/v2/firewall/nat/port_forwards",
+            ModelPart::PortForwards,
+            &mut input.port_forwards,
+        ),
+        (
+            "/api/v2/firewall/nat/outbound/mappings",
+            ModelPart::OutboundNat,
+            &mut input.outbound_nat,
+        ),
+        (
+            "/api/v2/status/interfaces",
+            ModelPart::InterfaceStatus,
+            &mut input.interface_status,
+        ),
+        (
+            "/api/v2/interface/groups",
+            ModelPart::InterfaceGroups,
+            &mut input.interface_groups,
+        ),
+        (
+            "/api/v2/routing/gateways",
+            ModelPart::Gateways,
+            &mut input.gateways,
+        ),
+        (
+            "/api/v2/routing/static_routes",
+            ModelPart::StaticRoutes,
+            &mut input.static_routes,
+        ),
+        (
+            "/api/v2/system/webgui/settings",
+            ModelPart::WebGui,
+            &mut input.webgui,
+        ),
+        ("/api/v2/services/ssh", ModelPart::Ssh, &mut input.ssh),
+        (
+            "/api/v2/firewall/virtual_ips",
+            ModelPart::VirtualIps,
+            &mut input.virtual_ips,
+        ),
+    ] {
+        *slot = read_part(client, path, part, &mut not_read).await;
+    }
+    let notes = not_read.iter().map(|n| n.error.clone()).collect();
+    input.not_read = not_read;
     Ok((FirewallModel::from_api(&input), notes))
 }
 
@@ -263,6 +318,12 @@ pub async fn explain_traffic(client: &Client, args: &Value) -> CallToolResult {
         }
     };
     let mut md = explanation.markdown(&query);
+    if !notes.is_empty() {
+        md.push_str("\nCould not be read:\n");
+        for n in &notes {
+            md.push_str(&format!("- {n}\n"));
+        }
+    }
     if !log_lines.is_empty() {
         md.push_str(&format!(
             "\n{} matching firewall log line(s).\n",
@@ -303,6 +364,35 @@ fn tool_for(method: &str, path: &str) -> Option<&'static str> {
         .map(|d| d.name)
 }
 
+/// The plan's calls as changes to the firewall model (the apply changes nothing in it).
+fn plan_changes(
+    calls: &[pfsense_firewall::block::ApiCall],
+) -> Result<Vec<pfsense_firewall::Change>, String> {
+    use pfsense_firewall::guard::{ChangeOp, ObjectKind};
+    calls
+        .iter()
+        .filter(|c| c.path != "/api/v2/firewall/apply")
+        .map(|c| {
+            let kind = match c.path {
+                "/api/v2/firewall/alias" => ObjectKind::Alias,
+                "/api/v2/firewall/rule" => ObjectKind::Rule,
+                other => return Err(format!("the lockout check does not know {other}")),
+            };
+            let op = match c.method {
+                "POST" => ChangeOp::Create,
+                "PATCH" => ChangeOp::Update,
+                other => return Err(format!("the lockout check does not know {other}")),
+            };
+            Ok(pfsense_firewall::Change {
+                kind,
+                op,
+                id: (op == ChangeOp::Update).then(|| c.body["id"].clone()),
+                object: c.body.clone(),
+            })
+        })
+        .collect()
+}
+
 /// `pfsense_block_addresses`: the idempotent plan and the tool calls that carry it out. The
 /// calls go through the generated tools (previews, confirmation, journal), not from here.
 pub async fn block_addresses(client: &Client, args: &Value) -> CallToolResult {
@@ -323,20 +413,25 @@ pub async fn block_addresses(client: &Client, args: &Value) -> CallToolResult {
         .iter()
         .map(|c| json!({"tool": tool_for(c.method, c.path), "arguments": c.body, "why": c.why}))
         .collect();
-    let guard = args.server_source.and_then(|source| {
-        let rule = plan
-            .calls
-            .iter()
-            .find(|c| c.path == "/api/v2/firewall/rule" && c.method == "POST")?;
-        let change = pfsense_firewall::Change {
-            kind: pfsense_firewall::guard::ObjectKind::Rule,
-            op: pfsense_firewall::guard::ChangeOp::Create,
-            id: None,
-            object: rule.body.clone(),
-        };
-        let path = ServerPath::from_source(source);
-        Some(pfsense_firewall::check_lockout(&model, &change, &path))
-    });
+    // The whole plan's end state is judged: the alias as created or updated together with the
+    // rule as created, updated or enabled.
+    let guard = args
+        .server_source
+        .filter(|_| !plan.already_in_place())
+        .map(|source| {
+            let path = ServerPath::from_source(source);
+            match plan_changes(&plan.calls) {
+                Ok(changes) => pfsense_firewall::check_lockout_all(&model, &changes, &path),
+                Err(e) => pfsense_firewall::GuardReport {
+                    decision: pfsense_firewall::GuardDecision::Unknown,
+                    reason: e,
+                    interface: None,
+                    api_address: None,
+                    ports: Vec::new(),
+                    cannot_know: Vec::new(),
+                },
+            }
+        });
     let mut md = if plan.already_in_place() {
         format!(
             "Already in place: alias {} holds every address and its block rule exists on {}. Nothing to do.\n",
@@ -405,11 +500,12 @@ pub async fn diagnose(client: &Client, args: &Value) -> CallToolResult {
             ));
         }
     };
-    let mut md = report.markdown.clone();
-    for n in &notes {
-        md.push_str(&format!("- not read: {n}\n"));
-    }
-    outcome::result(md, json!({"report": report, "notes": notes}), false)
+    let report = health::with_unread(report, &notes);
+    outcome::result(
+        report.markdown.clone(),
+        json!({"report": report, "notes": notes}),
+        false,
+    )
 }
 
 /// `pfsense_health_report`: system resources, interfaces, gateways, services.
@@ -424,12 +520,10 @@ pub async fn health_report(client: &Client) -> CallToolResult {
         now: 0,
         pending_applies: Vec::new(),
     };
-    notes.push("Certificate expiry is not checked yet: the API returns the certificate body, which needs X.509 decoding.".into());
-    let report = health::health_report(&input);
-    let mut md = report.markdown.clone();
-    for n in &notes {
-        md.push_str(&format!("- note: {n}\n"));
-    }
+    let report = health::with_unread(health::health_report(&input), &notes);
+    let certificates = "Certificate expiry is not checked yet: the API returns the certificate body, which needs X.509 decoding.";
+    notes.push(certificates.into());
+    let md = format!("{}- note: {certificates}\n", report.markdown);
     outcome::result(md, json!({"report": report, "notes": notes}), false)
 }
 
