@@ -620,3 +620,35 @@ fn help_does_not_print_the_hosts_value() {
     assert!(stdout(&o).contains("PFSENSE_HOST"), "{}", stdout(&o));
     assert!(!stdout(&o).contains("Help-Secret-42"), "{}", stdout(&o));
 }
+
+/// A bad value of a variable only the server reads (PFSENSE_TIMEOUT) does not break the
+/// subcommands that do not use it, and still stops the one that does, naming it; a module or
+/// allow list given empty (a variable holding nothing) is refused instead of offering every
+/// tool.
+#[test]
+fn server_variables_stay_with_the_server_and_empty_restrictions_are_refused() {
+    let bad = [("PFSENSE_TIMEOUT", "abc")];
+    let o = pfsense_mcp(&["generate", "bash"], &bad);
+    assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
+    let o = pfsense_mcp(&["audit", "verify", "/nonexistent/audit.jsonl"], &bad);
+    assert_eq!(o.status.code(), Some(2), "{}", stderr(&o));
+    assert!(stderr(&o).contains("no audit log"), "{}", stderr(&o));
+    let o = pfsense_mcp(&["tools", "--summary"], &bad);
+    assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
+    for args in [&["doctor", "--sandbox"][..], &["--sandbox"][..]] {
+        let o = pfsense_mcp(args, &bad);
+        assert_eq!(o.status.code(), Some(2), "{args:?}: {}", stderr(&o));
+        assert!(stderr(&o).contains("PFSENSE_TIMEOUT"), "{}", stderr(&o));
+    }
+    for (env, words) in [
+        (("PFSENSE_MODULES", ""), "names no module"),
+        (("PFSENSE_MODULES", " , "), "names no module"),
+        (("PFSENSE_ALLOW", " "), "names no pattern"),
+    ] {
+        for args in [&["tools", "--summary"][..], &["--sandbox"][..]] {
+            let o = pfsense_mcp(args, &[env]);
+            assert_eq!(o.status.code(), Some(2), "{env:?} {args:?}: {}", stderr(&o));
+            assert!(stderr(&o).contains(words), "{}", stderr(&o));
+        }
+    }
+}

@@ -294,6 +294,16 @@ pub fn parse_from(args: impl IntoIterator<Item = std::ffi::OsString>) -> Result<
             );
         }
     }
+    // With a subcommand the top-level (serve) arguments cannot be given (they conflict with
+    // it), but their variables would still be read and checked: a bad PFSENSE_TIMEOUT broke
+    // `audit verify`. Each subcommand declares and reads the variables it uses.
+    let subcommand = args
+        .get(1)
+        .and_then(|a| a.to_str())
+        .is_some_and(|name| !name.starts_with('-') && cmd.find_subcommand(name).is_some());
+    if subcommand {
+        cmd = cmd.mut_args(|a| a.env(None::<&str>));
+    }
     let matches = match cmd.try_get_matches_from_mut(&args) {
         Ok(m) => m,
         Err(e) => {
@@ -503,11 +513,21 @@ pub fn parse_modules(names: &[String]) -> Result<Option<Vec<Module>>, String> {
 
 impl PolicyArgs {
     pub fn policy(&self) -> Result<Policy, String> {
+        // A restriction given empty (`PFSENSE_MODULES=` from a variable that was not set) would
+        // offer everything: said, not read as "no restriction".
+        let modules = parse_modules(&self.modules)?;
+        if !self.modules.is_empty() && modules.is_none() {
+            return Err("--modules (PFSENSE_MODULES) is given but names no module: name at least one (e.g. firewall,status), or leave it out to offer every module".into());
+        }
+        let allow = clean_patterns(&self.allow);
+        if !self.allow.is_empty() && allow.is_empty() {
+            return Err("--allow (PFSENSE_ALLOW) is given but names no pattern: name at least one (e.g. pfsense_list_*), or leave it out to offer every tool".into());
+        }
         Policy {
             read_only: self.read_only,
             allow_dangerous: self.allow_dangerous,
-            modules: parse_modules(&self.modules)?,
-            allow: clean_patterns(&self.allow),
+            modules,
+            allow,
             deny: clean_patterns(&self.deny),
             ..Policy::default()
         }
