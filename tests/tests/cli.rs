@@ -652,3 +652,27 @@ fn server_variables_stay_with_the_server_and_empty_restrictions_are_refused() {
         }
     }
 }
+
+/// `--page-size 0` is refused (it was raised to 1 silently); HTTP settings given to a stdio
+/// server are named in a warning, since they do nothing there.
+#[test]
+fn page_size_zero_is_refused_and_http_settings_without_http_are_named() {
+    let o = pfsense_mcp(&["--sandbox", "--page-size", "0"], &[]);
+    assert_eq!(o.status.code(), Some(2), "{}", stderr(&o));
+    assert!(stderr(&o).contains("--page-size"), "{}", stderr(&o));
+    let o = pfsense_mcp(
+        &["--sandbox", "--max-connections", "5"],
+        &[("PFSENSE_ALLOWED_HOST", "mcp.example.net")],
+    );
+    assert!(
+        stderr(&o).contains("--allowed-host, --max-connections only apply with --http"),
+        "{}",
+        stderr(&o)
+    );
+    let o = pfsense_mcp(&["--sandbox"], &[]);
+    assert!(
+        !stderr(&o).contains("only apply with --http"),
+        "{}",
+        stderr(&o)
+    );
+}

@@ -184,6 +184,13 @@ async fn serve_command_unboxed(
     let http = if args.http.enabled() {
         Some(crate::http::check(&args.http).map_err(CliError::usage)?)
     } else {
+        let unused = args.http.given_without_http();
+        if !unused.is_empty() {
+            crate::note!(
+                "pfsense-mcp: warning: {} only apply with --http (PFSENSE_HTTP); serving MCP over stdio, where they do nothing",
+                unused.join(", ")
+            );
+        }
         None
     };
     let server = build_server_with(args, guards).map_err(CliError::usage)?;
@@ -329,7 +336,7 @@ fn build_server_with(
     let flags = cli.policy.policy()?;
     let guards = Guards::new(&cli.safety, cli.target.sandbox, guards)?;
     let mut options = ServerOptions {
-        page_size: cli.page_size,
+        page_size: usize::try_from(cli.page_size).unwrap_or(usize::MAX),
         banner: None,
         safety: guards.options.clone(),
         tool_mode: cli.tool_mode,

@@ -66,9 +66,14 @@ pub struct ServeArgs {
     pub http: crate::http::HttpArgs,
     #[command(flatten)]
     pub target: TargetArgs,
-    /// Tools per tools/list page (clients follow nextCursor for the rest).
-    #[arg(long, env = "PFSENSE_PAGE_SIZE", default_value_t = 256)]
-    pub page_size: usize,
+    /// Tools per tools/list page, 1 to 10000 (clients follow nextCursor for the rest).
+    #[arg(
+        long,
+        env = "PFSENSE_PAGE_SIZE",
+        default_value_t = 256,
+        value_parser = clap::value_parser!(u64).range(1..=10_000)
+    )]
+    pub page_size: u64,
     /// Which tools tools/list shows. `compact` (the default) lists the daily core tools plus
     /// pfsense_find_tools / pfsense_describe_tool / pfsense_call for everything else (about 5k
     /// tokens: fits every client). `full` lists every generated tool (about 100k tokens: for

@@ -128,6 +128,35 @@ impl HttpArgs {
     pub fn enabled(&self) -> bool {
         self.listen.as_deref().is_some_and(|s| !s.trim().is_empty())
     }
+
+    /// The HTTP settings given (flag or variable) that do nothing without --http.
+    pub fn given_without_http(&self) -> Vec<&'static str> {
+        if self.enabled() {
+            return Vec::new();
+        }
+        [
+            ("--tokens-file", self.tokens_file.is_some()),
+            ("--allowed-host", !self.allowed_hosts.is_empty()),
+            ("--allowed-origin", !self.allowed_origins.is_empty()),
+            ("--tls-cert", self.tls_cert.is_some()),
+            ("--tls-key", self.tls_key.is_some()),
+            (
+                "--max-body-bytes",
+                self.max_body_bytes != DEFAULT_MAX_BODY_BYTES,
+            ),
+            (
+                "--max-connections",
+                self.max_connections != limits::DEFAULT_MAX_CONNECTIONS,
+            ),
+            (
+                "--max-sessions-per-token",
+                self.max_sessions_per_token != sessions::DEFAULT_MAX_SESSIONS_PER_TOKEN,
+            ),
+        ]
+        .into_iter()
+        .filter_map(|(flag, given)| given.then_some(flag))
+        .collect()
+    }
 }
 
 fn parse_listen(addr: &str) -> Result<SocketAddr, String> {
