@@ -241,6 +241,35 @@ fn completions_and_man_page() {
         "{}",
         stdout(&o)
     );
+    // Every page a page lists (`pfsense-mcp-doctor(1)`, …) is written by `man-pages`.
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path().to_str().unwrap();
+    let o = pfsense_mcp(&["generate", "man-pages", "--dir", d], &[]);
+    assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
+    let mut written: Vec<String> = std::fs::read_dir(dir.path())
+        .unwrap()
+        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+        .collect();
+    written.sort();
+    assert!(
+        written.contains(&"pfsense-mcp-doctor.1".to_string()),
+        "{written:?}"
+    );
+    for page in &written {
+        let text = std::fs::read_to_string(dir.path().join(page)).unwrap();
+        for (at, _) in text.match_indices("(1)") {
+            let start = text[..at]
+                .rfind(|c: char| c.is_whitespace())
+                .map_or(0, |i| i + 1);
+            let listed = format!("{}.1", text[start..at].replace("\\-", "-"));
+            assert!(
+                written.contains(&listed),
+                "{page} lists {listed}, not written: {written:?}"
+            );
+        }
+    }
+    let o = pfsense_mcp(&["generate", "man-pages"], &[]);
+    assert_eq!(o.status.code(), Some(2), "{}", stderr(&o));
 }
 
 #[test]

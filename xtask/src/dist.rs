@@ -1,5 +1,5 @@
 //! `cargo xtask dist`: what a package ships besides the binary: shell completions and the man
-//! page, written by the binary itself (`pfsense-mcp generate …`, hidden from its help) so they
+//! pages, written by the binary itself (`pfsense-mcp generate …`, hidden from its help) so they
 //! always match its command line.
 
 use anyhow::{Context, Result, bail};
@@ -22,7 +22,6 @@ const FILES: &[(&str, &str)] = &[
     ("fish", "completions/pfsense-mcp.fish"),
     ("elvish", "completions/pfsense-mcp.elv"),
     ("powershell", "completions/_pfsense-mcp.ps1"),
-    ("man", "man/pfsense-mcp.1"),
 ];
 
 pub fn run(args: Args) -> Result<()> {
@@ -53,5 +52,20 @@ pub fn run(args: Args) -> Result<()> {
             .with_context(|| format!("writing {}", path.display()))?;
         println!("{}", path.display());
     }
+    // The man pages: the main one and each subcommand's, which it lists.
+    let man = out.join("man");
+    let output = std::process::Command::new(&bin)
+        .args(["generate", "man-pages", "--dir"])
+        .arg(&man)
+        .output()
+        .with_context(|| format!("running {} generate man-pages", bin.display()))?;
+    if !output.status.success() {
+        bail!(
+            "{} generate man-pages failed: {}",
+            bin.display(),
+            String::from_utf8_lossy(&output.stderr)
+        );
+    }
+    print!("{}", String::from_utf8_lossy(&output.stdout));
     Ok(())
 }

@@ -157,7 +157,7 @@ pub async fn run_with(cli: Cli, guards: Option<OpeningGuards>) -> Result<(), Cli
             ))
         }
         Some(Command::Doctor(ref args)) => doctor(args).await,
-        Some(Command::Generate { what }) => generate(what),
+        Some(Command::Generate { what, ref dir }) => generate(what, dir.as_deref()),
         Some(Command::SecurityAudit(ref args)) => crate::security_audit::run_cli(args)
             .await
             .map_err(|e| CliError::new(Failure::Runtime, e)),
@@ -214,18 +214,38 @@ fn emit(text: &str) -> Result<(), CliError> {
     }
 }
 
-/// `pfsense-mcp generate …`: shell completions or the man page on stdout.
-fn generate(what: Generated) -> Result<(), CliError> {
+/// `pfsense-mcp generate …`: shell completions or the main man page on stdout, or every man
+/// page into a directory.
+fn generate(what: Generated, dir: Option<&std::path::Path>) -> Result<(), CliError> {
     use clap_complete::Shell;
     let mut cmd = crate::config::command();
     let mut out = Vec::new();
-    let shell = match what {
-        Generated::Bash => Shell::Bash,
-        Generated::Zsh => Shell::Zsh,
-        Generated::Fish => Shell::Fish,
-        Generated::Elvish => Shell::Elvish,
-        Generated::Powershell => Shell::PowerShell,
-        Generated::Man => {
+    let shell = match (what, dir) {
+        (Generated::ManPages, Some(dir)) => {
+            // `help` repeats each page's content: no page of its own. Subcommands are defined
+            // on use (`Command`'s `defer`): all of them here.
+            let mut cmd = cmd
+                .disable_help_subcommand(true)
+                .mut_subcommand("audit", |audit| audit.disable_help_subcommand(true));
+            cmd.build();
+            return write_man_pages(&cmd, dir);
+        }
+        (Generated::ManPages, None) => {
+            return Err(CliError::usage(
+                "`generate man-pages` needs --dir DIR to write the pages into",
+            ));
+        }
+        (_, Some(_)) => {
+            return Err(CliError::usage(
+                "only `generate man-pages` takes --dir; the others print to stdout",
+            ));
+        }
+        (Generated::Bash, None) => Shell::Bash,
+        (Generated::Zsh, None) => Shell::Zsh,
+        (Generated::Fish, None) => Shell::Fish,
+        (Generated::Elvish, None) => Shell::Elvish,
+        (Generated::Powershell, None) => Shell::PowerShell,
+        (Generated::Man, None) => {
             clap_mangen::Man::new(cmd)
                 .render(&mut out)
                 .map_err(|e| CliError::new(Failure::Runtime, e.to_string()))?;
@@ -234,6 +254,30 @@ fn generate(what: Generated) -> Result<(), CliError> {
     };
     clap_complete::generate(shell, &mut cmd, "pfsense-mcp", &mut out);
     emit(&String::from_utf8_lossy(&out))
+}
+
+/// `cmd`'s man page and those of its subcommands (the pages it lists), as
+/// `DIR/pfsense-mcp-doctor.1`, …; each path on stdout.
+fn write_man_pages(cmd: &clap::Command, dir: &std::path::Path) -> Result<(), CliError> {
+    let name = cmd.get_display_name().unwrap_or(cmd.get_name()).to_string();
+    let mut page = Vec::new();
+    clap_mangen::Man::new(cmd.clone())
+        .render(&mut page)
+        .map_err(|e| CliError::new(Failure::Runtime, e.to_string()))?;
+    let path = dir.join(format!("{name}.1"));
+    std::fs::create_dir_all(dir)
+        .and_then(|()| std::fs::write(&path, page))
+        .map_err(|e| {
+            CliError::new(
+                Failure::Runtime,
+                format!("cannot write {}: {e}", path.display()),
+            )
+        })?;
+    emit(&format!("{}\n", path.display()))?;
+    for sub in cmd.get_subcommands().filter(|c| !c.is_hide_set()) {
+        write_man_pages(sub, dir)?;
+    }
+    Ok(())
 }
 
 /// Boxed once here (lib.rs, "One copy of a big future"): awaited from several places, its future would be

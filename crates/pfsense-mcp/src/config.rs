@@ -134,6 +134,10 @@ pub enum Command {
     Generate {
         #[arg(value_enum)]
         what: Generated,
+        /// With `man-pages`: the directory to write every page into (the main page and the
+        /// pages it lists, such as pfsense-mcp-doctor.1).
+        #[arg(long, value_name = "DIR")]
+        dir: Option<PathBuf>,
     },
     /// Audit the firewall's security configuration (58 checks with DISA, NIST, BSI and Netgate
     /// references; compliant / non-compliant / unknown). Sends only reads; works with --sandbox.
@@ -148,7 +152,10 @@ pub enum Generated {
     Fish,
     Elvish,
     Powershell,
+    /// The main man page, on stdout.
     Man,
+    /// Every man page (the main one and each subcommand's), written into --dir.
+    ManPages,
 }
 
 #[derive(Debug, Args)]
