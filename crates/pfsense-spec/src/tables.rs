@@ -148,8 +148,8 @@ pub enum DangerTest {
         field: &'static str,
         values: &'static [&'static str],
     },
-    /// The field holds one of `values` (a string, or a list of strings).
-    OneOf(&'static [&'static str]),
+    /// The field holds a string (or a list of strings) `grants` picks out.
+    Grants(fn(&str) -> bool),
     /// The field holds anything but an empty string or list.
     NotEmpty,
     /// The field (a list of names) adds a name to an object whose `guard` field holds one of
@@ -157,14 +157,14 @@ pub enum DangerTest {
     /// a change to an existing object, from its current state.
     AddsMemberTo {
         guard: &'static str,
-        values: &'static [&'static str],
+        grants: fn(&str) -> bool,
     },
     /// The field (a credential) is set on an existing object whose `guard` field holds one
     /// of `values`, read from its current state (for a user: its privileges with those of
     /// its groups). Setting a credential of such an account is taking it over.
     CredentialOf {
         guard: &'static str,
-        values: &'static [&'static str],
+        grants: fn(&str) -> bool,
     },
 }
 
@@ -192,6 +192,32 @@ pub const ROOT_PRIVILEGES: &[&str] = &[
     "user-shell-access",
 ];
 
+/// Whether holding privilege `p` is as good as root: one pfSense marks so
+/// ([`ROOT_PRIVILEGES`]), or an API endpoint's own privilege (`api-v2-<path>-<method>`, which
+/// pfrest grants besides `page-all`) of a [`DANGEROUS`] operation (a shell command, GraphQL, a
+/// cron job, a package) or of a write whose arguments can be dangerous
+/// ([`DANGEROUS_ARGUMENTS`]: granting privileges, an account's credentials, raw directives).
+pub fn is_root_privilege(p: &str) -> bool {
+    if ROOT_PRIVILEGES.contains(&p) {
+        return true;
+    }
+    let Some((path, method)) = p.strip_prefix("api-v2-").and_then(|r| r.rsplit_once('-')) else {
+        return false;
+    };
+    let hyphenated = |api_path: &str| api_path.replace(['/', '_'], "-");
+    let dangerous_operation = DANGEROUS.iter().any(|(m, api_path, _)| {
+        m.as_str().eq_ignore_ascii_case(method) && hyphenated(api_path) == path
+    });
+    let dangerous_write = matches!(method, "post" | "patch" | "put")
+        && DANGEROUS_ARGUMENTS.iter().any(|d| {
+            let prefix = hyphenated(d.path);
+            path.strip_prefix(prefix.as_str()).is_some_and(|rest| {
+                rest.is_empty() || rest.starts_with('-') || rest.starts_with('s')
+            })
+        });
+    dangerous_operation || dangerous_write
+}
+
 pub const DANGEROUS_ARGUMENTS: &[DangerousArgument] = &[
     // ACMECertificate carries its actions inline (`a_actionlist`, ACMECertificateAction).
     DangerousArgument {
@@ -207,7 +233,7 @@ pub const DANGEROUS_ARGUMENTS: &[DangerousArgument] = &[
     DangerousArgument {
         path: "user",
         field: "priv",
-        test: DangerTest::OneOf(ROOT_PRIVILEGES),
+        test: DangerTest::Grants(is_root_privilege),
         why: "`priv` grants a privilege pfSense marks as equivalent to root (a shell, the command prompt, the file editor, a config restore, managing users or groups, …)",
     },
     // UserGroup.member: pfSense grants a group's privileges to its members (`admins` holds
@@ -217,7 +243,7 @@ pub const DANGEROUS_ARGUMENTS: &[DangerousArgument] = &[
         field: "member",
         test: DangerTest::AddsMemberTo {
             guard: "priv",
-            values: ROOT_PRIVILEGES,
+            grants: is_root_privilege,
         },
         why: "`member` adds a user to a group holding a privilege pfSense marks as equivalent to root (`admins` holds `page-all`), which the user then has",
     },
@@ -229,7 +255,7 @@ pub const DANGEROUS_ARGUMENTS: &[DangerousArgument] = &[
         field: "password",
         test: DangerTest::CredentialOf {
             guard: "priv",
-            values: ROOT_PRIVILEGES,
+            grants: is_root_privilege,
         },
         why: "`password` sets the password of a user holding a privilege pfSense marks as equivalent to root (the webGUI, the API and SSH then let in whoever knows it)",
     },
@@ -238,7 +264,7 @@ pub const DANGEROUS_ARGUMENTS: &[DangerousArgument] = &[
         field: "authorizedkeys",
         test: DangerTest::CredentialOf {
             guard: "priv",
-            values: ROOT_PRIVILEGES,
+            grants: is_root_privilege,
         },
         why: "`authorizedkeys` lets a new SSH key sign in as a user holding a privilege pfSense marks as equivalent to root",
     },
@@ -302,7 +328,7 @@ fn adds_member(
     object: &serde_json::Map<String, serde_json::Value>,
     field: &str,
     guard: &str,
-    values: &[&str],
+    grants: fn(&str) -> bool,
     state: TargetState<'_>,
 ) -> bool {
     use serde_json::Value;
@@ -325,7 +351,7 @@ fn adds_member(
     let adds = names(object.get(field))
         .iter()
         .any(|n| !present.contains(n));
-    let guarded = |v: Option<&Value>| names(v).iter().any(|p| values.contains(&p.as_str()));
+    let guarded = |v: Option<&Value>| names(v).iter().any(|p| grants(p));
     // The guard the object has after the change: the arguments' when they set it, else the
     // target's (unknown for an unreadable one: assumed).
     let guard_after = match (object.get(guard), state) {
@@ -338,7 +364,7 @@ fn adds_member(
 
 fn carries(value: &serde_json::Value, d: &DangerousArgument, state: TargetState<'_>) -> bool {
     use serde_json::Value;
-    if let (DangerTest::CredentialOf { guard, values }, Value::Object(m)) = (&d.test, value) {
+    if let (DangerTest::CredentialOf { guard, grants }, Value::Object(m)) = (&d.test, value) {
         let set = m
             .get(d.field)
             .and_then(Value::as_str)
@@ -351,16 +377,16 @@ fn carries(value: &serde_json::Value, d: &DangerousArgument, state: TargetState<
                     .into_iter()
                     .flatten()
                     .filter_map(Value::as_str)
-                    .any(|p| values.contains(&p)),
+                    .any(grants),
                 // Judged at its worst: the account may well be root-equivalent.
                 TargetState::Unreadable => true,
                 // A new account: its privileges are judged by `priv` and `member`.
                 TargetState::NotRead => false,
             };
     }
-    if let (DangerTest::AddsMemberTo { guard, values }, Value::Object(m)) = (&d.test, value)
+    if let (DangerTest::AddsMemberTo { guard, grants }, Value::Object(m)) = (&d.test, value)
         && m.contains_key(d.field)
-        && adds_member(m, d.field, guard, values, state)
+        && adds_member(m, d.field, guard, *grants, state)
     {
         return true;
     }
@@ -372,11 +398,9 @@ fn carries(value: &serde_json::Value, d: &DangerousArgument, state: TargetState<
                     .is_some_and(|s| values.contains(&s))
             })
         }),
-        DangerTest::OneOf(values) => match v {
-            Value::String(s) => values.contains(&s.as_str()),
-            Value::Array(items) => items
-                .iter()
-                .any(|i| i.as_str().is_some_and(|s| values.contains(&s))),
+        DangerTest::Grants(grants) => match v {
+            Value::String(s) => grants(s),
+            Value::Array(items) => items.iter().any(|i| i.as_str().is_some_and(grants)),
             _ => false,
         },
         DangerTest::NotEmpty => match v {

@@ -427,6 +427,33 @@ fn verbs_and_risk() {
     assert!(tables::argument_danger("user", &user(json!(["user-shell-access"]))).is_some());
     assert!(tables::argument_danger("user/group", &user(json!(["page-all"]))).is_some());
     assert!(tables::argument_danger("user", &user(json!(["page-dashboard-all"]))).is_none());
+    // The API's own privileges of dangerous operations and of writes that can grant or take
+    // over accounts are root's too (a user with `api-v2-diagnostics-command-prompt-post` runs
+    // shell commands).
+    for p in [
+        "api-v2-diagnostics-command-prompt-post",
+        "api-v2-graphql-post",
+        "api-v2-services-cron-job-post",
+        "api-v2-system-package-post",
+        "api-v2-user-patch",
+        "api-v2-user-post",
+        "api-v2-user-group-patch",
+        "api-v2-user-groups-put",
+        "api-v2-vpn-openvpn-server-patch",
+    ] {
+        assert!(tables::is_root_privilege(p), "{p}");
+        assert!(tables::argument_danger("user", &user(json!([p]))).is_some(), "{p}");
+    }
+    for p in [
+        "api-v2-firewall-alias-post",
+        "api-v2-user-get",
+        "api-v2-users-delete",
+        "api-v2-diagnostics-command-prompt-get",
+        "page-dashboard-all",
+        "api-v2-",
+    ] {
+        assert!(!tables::is_root_privilege(p), "{p}");
+    }
     // A member added to a group holding a root-equivalent privilege, read from the arguments
     // or the group's current state; the members it already has are no addition.
     let admins = json!({"name": "admins", "member": ["admin"], "priv": ["page-all"]});
