@@ -727,10 +727,11 @@ async fn lockout_guard_on_the_lab(version: &str) {
 }
 
 /// The account side of the lockout guard, on without `--lockout-source`: taking `page-all`
-/// from the group this server's user is in, taking the user out of it, disabling or deleting
-/// the user (one by id or a bulk delete) are refused with the reason and send nothing; a user
-/// of its own is made and deleted, and one of two keys of the server's user is deleted (which
-/// one the server holds is not known, so the change is sent).
+/// from the group this server's user is in (or leaving it only some of the privileges undo
+/// needs), taking the user out of it, disabling or deleting the user (one by id or a
+/// bulk delete), deleting one of its two keys (which one the server holds cannot be read),
+/// switching the REST API off or leaving out the server's authentication method are refused
+/// with the reason and send nothing; a user of its own is made and deleted.
 async fn account_guard_scenario(s: &McpSession) {
     let id_of = |list: &Value, name: &str| -> Value {
         list["data"]
@@ -743,16 +744,35 @@ async fn account_guard_scenario(s: &McpSession) {
     let (_, users) = call(s, "pfsense_list_users", json!({})).await;
     let admins = id_of(&groups, "admins");
     let admin = id_of(&users, "admin");
+    let r = s
+        .call(
+            "pfsense_create_auth_key",
+            with_confirm(json!({"descr": "a second key"})),
+        )
+        .await
+        .unwrap();
+    assert!(!is_error(&r), "{}", text(&r));
+    let (_, keys) = call(s, "pfsense_list_auth_keys", json!({})).await;
+    let second = keys["data"]
+        .as_array()
+        .and_then(|l| l.iter().find(|k| k["descr"] == "a second key"))
+        .map(|k| k["id"].clone())
+        .unwrap_or_else(|| panic!("no second key in {keys}"));
     for (tool, args, words) in [
         (
             "pfsense_update_user_group",
             json!({"id": admins, "priv": []}),
-            "`page-all` and `api-v2-user-group-patch`",
+            "without `page-all` and without",
+        ),
+        (
+            "pfsense_update_user_group",
+            json!({"id": admins, "priv": ["api-v2-user-groups-get", "api-v2-users-get"]}),
+            "`api-v2-user-group-patch`",
         ),
         (
             "pfsense_update_user_group",
             json!({"id": admins, "member": []}),
-            "`page-all` and `api-v2-user-group-patch`",
+            "without `page-all` and without",
         ),
         (
             "pfsense_update_user",
@@ -772,7 +792,22 @@ async fn account_guard_scenario(s: &McpSession) {
         (
             "pfsense_delete_user_groups",
             json!({"query": {"name": "admins"}}),
-            "`page-all` and `api-v2-user-group-post`",
+            "without `page-all` and without",
+        ),
+        (
+            "pfsense_delete_auth_key",
+            json!({"id": second}),
+            "which of their keys this server holds cannot be read",
+        ),
+        (
+            "pfsense_update_system_restapi_settings",
+            json!({"enabled": false}),
+            "switches the REST API off",
+        ),
+        (
+            "pfsense_update_system_restapi_settings",
+            json!({"auth_methods": ["BasicAuth"]}),
+            "authenticates with KeyAuth",
         ),
     ] {
         let r = s.call(tool, with_confirm(args.clone())).await.unwrap();
@@ -786,6 +821,10 @@ async fn account_guard_scenario(s: &McpSession) {
     assert_eq!(after, groups, "nothing was sent");
     let (_, after) = call(s, "pfsense_list_users", json!({})).await;
     assert_eq!(after, users, "nothing was sent");
+    let (_, after) = call(s, "pfsense_list_auth_keys", json!({})).await;
+    assert_eq!(after, keys, "nothing was sent");
+    let (_, settings) = call(s, "pfsense_get_system_restapi_settings", json!({})).await;
+    assert_eq!(settings["data"]["enabled"], true, "{settings}");
 
     let r = s
         .call(
@@ -802,30 +841,6 @@ async fn account_guard_scenario(s: &McpSession) {
         .await
         .unwrap();
     assert!(!is_error(&r), "another user's deletion: {}", text(&r));
-    let r = s
-        .call(
-            "pfsense_create_auth_key",
-            with_confirm(json!({"descr": "a second key"})),
-        )
-        .await
-        .unwrap();
-    assert!(!is_error(&r), "{}", text(&r));
-    let (_, keys) = call(s, "pfsense_list_auth_keys", json!({})).await;
-    let second = keys["data"]
-        .as_array()
-        .and_then(|l| l.iter().find(|k| k["descr"] == "a second key"))
-        .map(|k| k["id"].clone())
-        .unwrap_or_else(|| panic!("no second key in {keys}"));
-    let r = s
-        .call(
-            "pfsense_delete_auth_key",
-            with_confirm(json!({"id": second})),
-        )
-        .await
-        .unwrap();
-    assert!(!is_error(&r), "one of two keys: {}", text(&r));
-    // The server still reaches the API with its own key.
-    call(s, "pfsense_list_auth_keys", json!({})).await;
 }
 
 #[tokio::test]

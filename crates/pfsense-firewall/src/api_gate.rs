@@ -204,58 +204,96 @@ impl Accounts {
     }
 }
 
+/// A civil date, `(year, month, day)`.
+pub type Date = (i64, u32, u32);
+
+/// `mm/dd/YYYY` (User.expires) as a date.
+fn parse_expiry(text: &str) -> Option<Date> {
+    let mut parts = text.trim().split('/');
+    let month = parts.next()?.parse().ok()?;
+    let day = parts.next()?.parse().ok()?;
+    let year = parts.next()?.parse().ok()?;
+    parts.next().is_none().then_some((year, month, day))
+}
+
+/// Who this server may be among the accounts: its configured user, or, when it signs in with
+/// a key whose owner is not known (no PFSENSE_USERNAME, or one holding no key), every user
+/// holding a key. `Err` when nobody can be named.
+fn candidates<'a>(
+    before: &'a Accounts,
+    client: &'a ApiClient,
+) -> Result<(Vec<&'a str>, Option<String>), String> {
+    let key_auth = client.auth_method == "KeyAuth";
+    let holders = || {
+        let mut holders: Vec<&str> = before
+            .keys
+            .iter()
+            .filter_map(|k| text(k, "username"))
+            .collect();
+        holders.sort_unstable();
+        holders.dedup();
+        holders
+    };
+    let guessed = |why: String| -> Result<(Vec<&'a str>, Option<String>), String> {
+        let all = holders();
+        if all.is_empty() {
+            return Err(format!("{why}, and no API key was listed"));
+        }
+        if all.len() == 1 {
+            return Ok((all, None));
+        }
+        Ok((all, Some(why)))
+    };
+    match &client.username {
+        Some(me) if !key_auth || before.keys_of(me) > 0 => Ok((vec![me.as_str()], None)),
+        Some(me) => guessed(format!(
+            "PFSENSE_USERNAME `{me}` holds no API key, so whose key this server holds is not known"
+        )),
+        None if key_auth => guessed("whose API key this server holds is not known".to_string()),
+        None => Err("which user this server authenticates as is not known".into()),
+    }
+}
+
 /// A change to users, groups or API keys (`before` → `after`) judged for this server's own
-/// access: the user it authenticates as must still exist, be enabled, sign in with the
-/// credentials it holds and keep `page-all` or `needed` (the privilege that undoes the change).
-/// With a key whose owner is not known, every user holding a key is judged.
+/// access. The user it authenticates as must still exist, be enabled and unexpired, sign in
+/// with the credentials it holds, and keep `page-all` or every privilege in `needed` (those
+/// that undo the change and let the guard read the accounts next time). With a key whose owner
+/// is not known, every user holding a key is judged. `today` dates the expiry.
 pub fn accounts_change(
     before: &Accounts,
     after: &Accounts,
     client: &ApiClient,
-    needed: &str,
+    needed: &[String],
+    today: Date,
 ) -> Gate {
     let key_auth = client.auth_method == "KeyAuth";
-    let (candidates, guessed): (Vec<&str>, bool) = match &client.username {
-        Some(me) => (vec![me.as_str()], false),
-        None if key_auth => {
-            let mut holders: Vec<&str> = before
-                .keys
-                .iter()
-                .filter_map(|k| text(k, "username"))
-                .collect();
-            holders.sort_unstable();
-            holders.dedup();
-            let guessed = holders.len() != 1;
-            (holders, guessed)
-        }
-        None => {
-            return Gate::Unknown("which user this server authenticates as is not known".into());
-        }
+    let (candidates, guess) = match candidates(before, client) {
+        Ok(c) => c,
+        Err(why) => return Gate::Unknown(why),
     };
-    if candidates.is_empty() {
-        return Gate::Unknown(
-            "no API key was listed, so whose key this server holds is not known".into(),
-        );
-    }
-    let mut unknown = None;
     for me in candidates {
-        let usable = |a: &Accounts| {
-            a.user(me)
-                .is_some_and(|u| u.get("disabled") != Some(&Value::Bool(true)))
-                && a.privileges(me)
-                    .iter()
-                    .any(|p| *p == "page-all" || *p == needed)
+        let holds = |a: &Accounts, p: &str| a.privileges(me).iter().any(|h| *h == p);
+        let enough = |a: &Accounts| holds(a, "page-all") || needed.iter().all(|p| holds(a, p));
+        let Some(user) = before.user(me) else {
+            continue;
         };
-        if !usable(before) {
-            // Not this server's user, or one the API already keeps out.
+        // Not this server's user, or one the API already keeps out.
+        if user.get("disabled") == Some(&Value::Bool(true))
+            || !(holds(before, "page-all") || needed.iter().any(|p| holds(before, p)))
+        {
             continue;
         }
-        let who = if guessed {
-            format!(
-                "`{me}` (this server's API key may be theirs: set PFSENSE_USERNAME to the key's user to tell the guard)"
-            )
-        } else {
-            format!("`{me}` (the user this server authenticates as)")
+        let who = match &guess {
+            Some(why) => {
+                format!("`{me}` ({why}: set PFSENSE_USERNAME to the key's user to tell the guard)")
+            }
+            None => format!("`{me}` (the user this server authenticates as)"),
+        };
+        let expired = |u: &Value| {
+            text(u, "expires")
+                .filter(|e| !e.trim().is_empty())
+                .and_then(parse_expiry)
+                .is_some_and(|date| date < today)
         };
         let lost = match after.user(me) {
             None => Some(format!("it deletes or renames {who}")),
@@ -265,17 +303,33 @@ pub fn accounts_change(
             Some(u) if !key_auth && u.get("password").is_some() => Some(format!(
                 "it changes the password of {who}; the server signs in with the old one (change it in the webGUI, then PFSENSE_PASSWORD)"
             )),
-            Some(_) if !usable(after) => Some(format!(
-                "it takes from {who} both `page-all` and `{needed}`, the privilege that would undo it"
+            // auth.inc `local_backed`: an expired account cannot sign in (Basic, and the JWT
+            // it is issued with); a key is checked for `disabled` only.
+            Some(u) if !key_auth && expired(u) && !expired(user) => Some(format!(
+                "it sets `expires` of {who} to a day already past; pfSense refuses the sign-in of an expired account"
             )),
-            Some(_) if key_auth && before.keys_of(me) > 0 && after.keys_of(me) == 0 => {
-                Some(format!("it deletes every API key of {who}"))
+            Some(_) if !enough(after) => {
+                let was_missing: Vec<&String> =
+                    needed.iter().filter(|p| !holds(before, p)).collect();
+                let missing: Vec<String> = needed
+                    .iter()
+                    .filter(|p| !holds(after, p))
+                    .map(|p| format!("`{p}`"))
+                    .collect();
+                let newly = holds(before, "page-all") || missing.len() > was_missing.len();
+                newly.then(|| format!(
+                    "it leaves {who} without `page-all` and without {}: the privileges this server needs to undo the change and to check the next one",
+                    missing.join(", ")
+                ))
             }
             Some(_) if key_auth && after.keys_of(me) < before.keys_of(me) => {
-                unknown = Some(format!(
-                    "it deletes an API key of `{me}`, and which of their keys this server holds is not known"
-                ));
-                None
+                Some(if after.keys_of(me) == 0 {
+                    format!("it deletes every API key of {who}")
+                } else {
+                    format!(
+                        "it deletes an API key of {who}, and which of their keys this server holds cannot be read (pfrest never shows key hashes); delete it from the webGUI"
+                    )
+                })
             }
             Some(_) => None,
         };
@@ -283,10 +337,7 @@ pub fn accounts_change(
             return Gate::Refused(why);
         }
     }
-    match unknown {
-        Some(why) => Gate::Unknown(why),
-        None => Gate::Allowed,
-    }
+    Gate::Allowed
 }
 
 #[cfg(test)]
@@ -393,37 +444,64 @@ mod tests {
         }
     }
 
+    const TODAY: Date = (2026, 12, 5);
+
     #[test]
     fn a_change_that_takes_the_servers_own_user_off_the_api_is_refused() {
         let me = client();
-        let needed = "api-v2-user-group-patch";
+        let needed = vec![
+            "api-v2-user-group-patch".to_string(),
+            "api-v2-user-groups-get".to_string(),
+        ];
         let before = accounts();
         let judge = |edit: &dyn Fn(&mut Accounts), c: &ApiClient| {
             let mut after = before.clone();
             edit(&mut after);
-            accounts_change(&before, &after, c, needed)
+            accounts_change(&before, &after, c, &needed, TODAY)
         };
+        let refused = |g: Gate, words: &str| matches!(&g, Gate::Refused(r) if r.contains(words));
         // page-all taken from the group admin is in, the probe's lockout.
-        let refused = judge(&|a| a.groups[1]["priv"] = json!([]), &me);
+        let g = judge(&|a| a.groups[1]["priv"] = json!([]), &me);
         assert!(
-            matches!(&refused, Gate::Refused(r) if r.contains("`admin`") && r.contains(needed)),
-            "{refused:?}"
+            refused(g.clone(), "`admin` (the user")
+                && refused(g.clone(), "`api-v2-user-groups-get`"),
+            "{g:?}"
         );
-        assert!(matches!(
+        // page-all replaced by only the privilege the PATCH itself needs: undo would still
+        // need the reads.
+        let g = judge(
+            &|a| a.groups[1]["priv"] = json!(["api-v2-user-group-patch"]),
+            &me,
+        );
+        assert!(refused(g.clone(), "`api-v2-user-groups-get`"), "{g:?}");
+        assert!(refused(
             judge(&|a| a.groups[1]["member"] = json!([]), &me),
-            Gate::Refused(_)
+            "page-all"
         ));
-        assert!(
-            matches!(judge(&|a| { a.users.remove(0); }, &me), Gate::Refused(r) if r.contains("deletes or renames"))
-        );
-        assert!(matches!(
+        assert!(refused(
+            judge(
+                &|a| {
+                    a.users.remove(0);
+                },
+                &me
+            ),
+            "deletes or renames"
+        ));
+        assert!(refused(
             judge(&|a| a.users[0]["disabled"] = json!(true), &me),
-            Gate::Refused(_)
+            "disables"
         ));
-        assert!(
-            matches!(judge(&|a| { a.keys.clear(); }, &me), Gate::Refused(r) if r.contains("every API key"))
-        );
-        // Kept: page-all moves to the user itself, or to the group `all`; bob loses his privilege.
+        assert!(refused(
+            judge(
+                &|a| {
+                    a.keys.clear();
+                },
+                &me
+            ),
+            "every API key"
+        ));
+        // Kept: page-all moves to the user itself, or to the group `all`; every privilege
+        // needed instead of page-all; bob loses his privilege.
         assert_eq!(
             judge(
                 &|a| {
@@ -445,10 +523,14 @@ mod tests {
             Gate::Allowed
         );
         assert_eq!(
+            judge(&|a| a.groups[1]["priv"] = json!(needed.clone()), &me),
+            Gate::Allowed
+        );
+        assert_eq!(
             judge(&|a| a.users[1]["priv"] = json!([]), &me),
             Gate::Allowed
         );
-        // A password matters to Basic and JWT, not to a key.
+        // A password or a past expiry matters to Basic and JWT, not to a key.
         let basic = ApiClient {
             auth_method: "BasicAuth".into(),
             ..client()
@@ -457,30 +539,55 @@ mod tests {
             judge(&|a| a.users[0]["password"] = json!("new"), &me),
             Gate::Allowed
         );
-        assert!(
-            matches!(judge(&|a| a.users[0]["password"] = json!("new"), &basic), Gate::Refused(r) if r.contains("password"))
+        assert!(refused(
+            judge(&|a| a.users[0]["password"] = json!("new"), &basic),
+            "password"
+        ));
+        assert!(refused(
+            judge(&|a| a.users[0]["expires"] = json!("12/04/2026"), &basic),
+            "expires"
+        ));
+        assert_eq!(
+            judge(&|a| a.users[0]["expires"] = json!("12/05/2026"), &basic),
+            Gate::Allowed
         );
-        // A key of unknown owner: the key holders are judged, and the refusal says how to tell.
-        let keyed = ApiClient {
-            username: None,
-            ..client()
-        };
-        assert!(
-            matches!(judge(&|a| a.groups[1]["priv"] = json!([]), &keyed), Gate::Refused(r) if r.contains("`admin` (the user"))
+        assert_eq!(
+            judge(&|a| a.users[0]["expires"] = json!("01/01/2000"), &me),
+            Gate::Allowed
         );
+        // A key of unknown owner, or a PFSENSE_USERNAME holding no key: the key holders are
+        // judged, and the refusal says how to tell.
+        for keyed in [
+            ApiClient {
+                username: None,
+                ..client()
+            },
+            ApiClient {
+                username: Some("Admin".into()),
+                ..client()
+            },
+        ] {
+            let g = judge(&|a| a.groups[1]["priv"] = json!([]), &keyed);
+            assert!(refused(g.clone(), "`admin`"), "{keyed:?}: {g:?}");
+        }
         let mut two_holders = before.clone();
         two_holders.keys.push(json!({"id": 1, "username": "bob"}));
         let mut bob_gone = two_holders.clone();
         bob_gone.users.remove(1);
-        assert!(
-            matches!(accounts_change(&two_holders, &bob_gone, &keyed, needed), Gate::Refused(r) if r.contains("PFSENSE_USERNAME"))
-        );
-        // One of two keys of the user deleted: which one this server holds is not known.
+        let keyed = ApiClient {
+            username: None,
+            ..client()
+        };
+        assert!(refused(
+            accounts_change(&two_holders, &bob_gone, &keyed, &needed, TODAY),
+            "PFSENSE_USERNAME"
+        ));
+        // One of two keys of the user deleted: which one this server holds cannot be read.
         let mut two_keys = before.clone();
         two_keys.keys.push(json!({"id": 1, "username": "admin"}));
-        assert!(matches!(
-            accounts_change(&two_keys, &before, &me, needed),
-            Gate::Unknown(_)
+        assert!(refused(
+            accounts_change(&two_keys, &before, &me, &needed, TODAY),
+            "cannot be read"
         ));
     }
 }

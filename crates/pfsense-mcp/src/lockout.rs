@@ -196,7 +196,7 @@ async fn steps_refusal_unboxed(
             }
         }
         if account {
-            account_changes.push((change, undo_privilege(def)));
+            account_changes.push((change, needed_privileges(def, client)));
         } else if change.kind == ObjectKind::ApiAccessEntry {
             access_list_tool = crate::safety::state::sibling(def, PathKind::Plural, Method::Get);
             access_changes.push(change);
@@ -221,6 +221,30 @@ async fn steps_refusal_unboxed(
                 tracing::warn!(tools = ?tools, reason = %reason, "lockout guard cannot decide whether this server keeps its access; the change is sent");
             }
             Ok(Gate::Allowed) => {}
+        }
+    }
+    // Switching the API off or leaving out this server's authentication method needs no
+    // address to judge; the interfaces it answers on and the access list do.
+    if source.is_none() {
+        let (auth_method, username) = identity(client);
+        let me = ApiClient {
+            source: std::net::Ipv4Addr::UNSPECIFIED.into(),
+            interface_names: Vec::new(),
+            auth_method: auth_method.to_string(),
+            username,
+        };
+        for fields in &settings_changes {
+            match api_gate::settings_change(fields, &me) {
+                Gate::Refused(reason) => {
+                    return Some(format!(
+                        "the lockout guard refuses it: {reason}. A REST API that shuts this server out cannot be opened again through the API; make the change from the webGUI."
+                    ));
+                }
+                Gate::Unknown(reason) => {
+                    tracing::warn!(tools = ?tools, reason = %reason, "lockout guard cannot decide about the REST API's gate without --lockout-source; the change is sent");
+                }
+                Gate::Allowed => {}
+            }
         }
     }
     let source = source?;
@@ -287,21 +311,31 @@ async fn steps_refusal_unboxed(
     }
 }
 
-/// The privilege that undoes a call of `def`: the same endpoint's for an update or a
-/// replacement, the singular endpoint's POST for a delete, its DELETE for a create.
-fn undo_privilege(def: &ToolDef) -> String {
-    let (path, method) = match def.method {
-        Method::Delete => {
-            let one = GUARDED
-                .iter()
-                .find(|(one, many, _)| *one == def.path || *many == Some(def.path))
-                .map_or(def.path, |(one, _, _)| *one);
-            (one, Method::Post)
+/// The privileges this server needs after a call of `def` to an account endpoint: the one
+/// that undoes it (the same endpoint's for an update or a replacement, the singular POST for a
+/// delete, the DELETE for a create), the reads of the object and its list (undo reads the
+/// state first), and the account reads this guard makes before the next change.
+fn needed_privileges(def: &ToolDef, client: &Client) -> Vec<String> {
+    let privilege = pfsense_spec::naming::endpoint_privilege;
+    let (one, many) = GUARDED
+        .iter()
+        .find(|(one, many, _)| *one == def.path || *many == Some(def.path))
+        .map_or((def.path, None), |(one, many, _)| (*one, *many));
+    let mut needed = vec![match def.method {
+        Method::Delete => privilege(one, "post"),
+        Method::Post => privilege(def.path, "delete"),
+        other => privilege(def.path, other.as_str()),
+    }];
+    needed.push(privilege(one, "get"));
+    needed.extend(many.map(|many| privilege(many, "get")));
+    for (kind, path) in ACCOUNT_LISTS {
+        if *kind != ObjectKind::ApiKey || identity(client).0 == "KeyAuth" {
+            needed.push(privilege(path, "get"));
         }
-        Method::Post => (def.path, Method::Delete),
-        other => (def.path, other),
-    };
-    pfsense_spec::naming::endpoint_privilege(path, method.as_str())
+    }
+    needed.sort();
+    needed.dedup();
+    needed
 }
 
 /// This server as the REST API's gate sees it, but for its address.
@@ -317,7 +351,7 @@ fn identity(client: &Client) -> (&'static str, Option<String>) {
 /// Users, groups and keys after these changes, judged for this server's own access
 /// (`api_gate::accounts_change`). Err names the account list that could not be read: the
 /// guard cannot see whether the change shuts this server out, so it is refused.
-async fn accounts_gate(client: &Client, changes: &[(Change, String)]) -> Result<Gate, String> {
+async fn accounts_gate(client: &Client, changes: &[(Change, Vec<String>)]) -> Result<Gate, String> {
     let (auth_method, username) = identity(client);
     let me = ApiClient {
         source: std::net::Ipv4Addr::UNSPECIFIED.into(),
@@ -358,13 +392,13 @@ async fn accounts_gate(client: &Client, changes: &[(Change, String)]) -> Result<
             }
         }
     }
-    for (_, needed) in changes {
-        let gate = api_gate::accounts_change(&before, &after, &me, needed);
-        if gate != Gate::Allowed {
-            return Ok(gate);
-        }
-    }
-    Ok(Gate::Allowed)
+    let mut needed: Vec<String> = changes.iter().flat_map(|(_, n)| n.clone()).collect();
+    needed.sort();
+    needed.dedup();
+    let today = crate::safety::time::today();
+    Ok(api_gate::accounts_change(
+        &before, &after, &me, &needed, today,
+    ))
 }
 
 fn account_list(accounts: &mut api_gate::Accounts, kind: ObjectKind) -> &mut Vec<Value> {

@@ -144,19 +144,7 @@ fn parse_args<T: for<'de> Deserialize<'de>>(tool: &str, args: &Value) -> Result<
 
 /// The current UTC year, for BSD syslog lines that carry none.
 fn current_year() -> i32 {
-    let secs = std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map(|d| d.as_secs() as i64)
-        .unwrap_or(0);
-    // Civil date from days since 1970-01-01 (proleptic Gregorian).
-    let z = secs.div_euclid(86_400) + 719_468;
-    let era = z.div_euclid(146_097);
-    let doe = z - era * 146_097;
-    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
-    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
-    let mp = (5 * doy + 2) / 153;
-    let month = if mp < 10 { mp + 3 } else { mp - 9 };
-    (yoe + era * 400 + i64::from(month <= 2)) as i32
+    crate::safety::time::today().0 as i32
 }
 
 // No `deny_unknown_fields`: serde does not support it together with `flatten`.

@@ -442,7 +442,10 @@ fn verbs_and_risk() {
         "api-v2-vpn-openvpn-server-patch",
     ] {
         assert!(tables::is_root_privilege(p), "{p}");
-        assert!(tables::argument_danger("user", &user(json!([p]))).is_some(), "{p}");
+        assert!(
+            tables::argument_danger("user", &user(json!([p]))).is_some(),
+            "{p}"
+        );
     }
     for p in [
         "api-v2-firewall-alias-post",

@@ -26,6 +26,11 @@ pub fn rfc3339(millis: i64) -> String {
     )
 }
 
+/// Today's date in UTC, `(year, month, day)`.
+pub fn today() -> (i64, u32, u32) {
+    civil_from_days(now_millis().div_euclid(86_400_000))
+}
+
 /// Howard Hinnant's days-to-civil algorithm (proleptic Gregorian calendar).
 fn civil_from_days(days: i64) -> (i64, u32, u32) {
     let z = days + 719_468;
