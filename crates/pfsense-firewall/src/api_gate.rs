@@ -272,7 +272,7 @@ pub fn accounts_change(
         Err(why) => return Gate::Unknown(why),
     };
     for me in candidates {
-        let holds = |a: &Accounts, p: &str| a.privileges(me).iter().any(|h| *h == p);
+        let holds = |a: &Accounts, p: &str| a.privileges(me).contains(&p);
         let enough = |a: &Accounts| holds(a, "page-all") || needed.iter().all(|p| holds(a, p));
         let Some(user) = before.user(me) else {
             continue;
