@@ -672,6 +672,45 @@ async fn null_resets_a_field_and_undo_restores_it(version: &str) {
     s.close().await;
 }
 
+/// What the firewall changes besides the fields sent is restored by undo: setting a rule's
+/// protocol to one without ports clears its destination port; the answer says so, and undo
+/// puts both back.
+async fn undo_restores_what_the_firewall_changed_besides(version: &str) {
+    let Some(lab) = lab(version) else { return };
+    let dir = tempfile::tempdir().unwrap();
+    let s = start(&lab, dir.path()).await;
+    let rule = s
+        .ok(
+            "pfsense_create_firewall_rule",
+            confirmed(
+                json!({"type": "pass", "interface": ["lan"], "ipprotocol": "inet",
+                "protocol": "tcp", "source": "any", "destination": "any",
+                "destination_port": "8443", "descr": "side effect test"}),
+            ),
+        )
+        .await;
+    let id = rule["data"]["id"].clone();
+    let done = s
+        .ok(
+            "pfsense_update_firewall_rule",
+            confirmed(json!({"id": id, "protocol": "icmp"})),
+        )
+        .await;
+    let read = s.ok("pfsense_get_firewall_rule", json!({"id": id})).await;
+    assert_eq!(read["data"]["destination_port"], Value::Null, "{read}");
+    // pfrest also fills `icmptype` and clears the TCP flags.
+    let also = done["also_changed"].to_string();
+    assert!(also.contains("\"destination_port\""), "{done}");
+    let undone = s
+        .call("pfsense_undo", json!({"last": 1, "confirm": true}))
+        .await;
+    assert!(!undone.is_error.unwrap_or(false), "{}", text(&undone));
+    let read = s.ok("pfsense_get_firewall_rule", json!({"id": id})).await;
+    assert_eq!(read["data"]["protocol"], "tcp", "{read}");
+    assert_eq!(read["data"]["destination_port"], "8443", "{read}");
+    s.close().await;
+}
+
 tests::on_every_release!(
     #[tokio::test]
     seed_smoke_create_read_update_apply_delete_and_later_ids_shift,
@@ -679,4 +718,5 @@ tests::on_every_release!(
     a_default_rule_previewed_a_second_earlier_is_still_the_same_state,
     undo_restores_config_xml_after_create_update_delete_and_replace,
     null_resets_a_field_and_undo_restores_it,
+    undo_restores_what_the_firewall_changed_besides,
 );

@@ -545,7 +545,14 @@ impl Safety {
         match client.send(def, call.request).await {
             Ok(response) => {
                 let result = self
-                    .executed(client, call, change_id, inverse, response, confirmed_by)
+                    .executed(
+                        client,
+                        call,
+                        change_id,
+                        (inverse, now.current.as_ref()),
+                        response,
+                        confirmed_by,
+                    )
                     .await;
                 (result, Some(change_id))
             }
@@ -579,19 +586,28 @@ impl Safety {
             })
     }
 
+    /// `planned` is the inverse planned before the call, with the state it was planned on.
     async fn executed(
         &self,
         client: &Client,
         call: &Call<'_>,
         change_id: i64,
-        inverse: Option<Inverse>,
+        planned: (Option<Inverse>, Option<&Value>),
         response: ApiResponse,
         confirmed_by: &str,
     ) -> CallToolResult {
         let def = call.def;
-        let inverse_json = inverse.as_ref().map(Inverse::to_json);
         let data = response.data();
         let after = undo::after_state(client, def, call.args, &data).await;
+        let (inverse, before) = planned;
+        let (inverse, also_changed) = match inverse {
+            Some(i) => {
+                let (i, also) = undo::with_side_effects(i, def, before, after.as_ref());
+                (Some(i), also)
+            }
+            None => (None, Vec::new()),
+        };
+        let inverse_json = inverse.as_ref().map(Inverse::to_json);
         let rid = response_id(&response);
         let _ = self.journal.record_outcome(
             change_id,
@@ -617,6 +633,19 @@ impl Safety {
         let mut result = outcome::success(def, call.request, &response);
         secrets::mark_sensitive(&mut result);
         annotate_change(&mut result, change_id, inverse.is_some(), provisional);
+        if !also_changed.is_empty() {
+            let list: Vec<String> = also_changed.iter().map(|f| format!("`{f}`")).collect();
+            if let Some(structured) = result.structured_content.as_mut() {
+                structured["also_changed"] = json!(also_changed);
+            }
+            if let Some(block) = result.content.iter_mut().find(|c| c.as_text().is_some()) {
+                let old = block.as_text().map(|t| t.text.clone()).unwrap_or_default();
+                *block = rmcp::model::ContentBlock::text(format!(
+                    "{old} The firewall also changed {} (not in the arguments); undo restores them too.",
+                    list.join(", ")
+                ));
+            }
+        }
         result
     }
 

@@ -97,6 +97,70 @@ fn old_fields(before: &Value, args: &Value) -> Map<String, Value> {
     out
 }
 
+/// An update's inverse completed with what the firewall changed besides the fields sent (a
+/// rule's ports cleared when its protocol is set to one without ports): their old values,
+/// when the update tool takes them. Also their names.
+pub fn with_side_effects(
+    inverse: Inverse,
+    def: &ToolDef,
+    before: Option<&Value>,
+    after: Option<&Value>,
+) -> (Inverse, Vec<String>) {
+    let (Some(before), Some(after)) = (before, after) else {
+        return (inverse, Vec::new());
+    };
+    let mut added = Vec::new();
+    let mut complete = |fields: &mut Map<String, Value>| {
+        for arg in def.args {
+            let name = arg.name;
+            if arg.role != crate::spec::ArgRole::Field
+                || arg.sensitive
+                || name == "id"
+                || state::CONTROL_ARGS.contains(&name)
+                || fields.contains_key(name)
+            {
+                continue;
+            }
+            let old = before.get(name).cloned().unwrap_or(Value::Null);
+            let new = after.get(name).cloned().unwrap_or(Value::Null);
+            if old != new {
+                fields.insert(name.to_string(), old);
+                added.push(name.to_string());
+            }
+        }
+    };
+    let inverse = match inverse {
+        Inverse::RestoreFields {
+            update_tool,
+            read_tool,
+            list_tool,
+            mut fields,
+        } => {
+            complete(&mut fields);
+            Inverse::RestoreFields {
+                update_tool,
+                read_tool,
+                list_tool,
+                fields,
+            }
+        }
+        Inverse::RestoreSettings {
+            update_tool,
+            read_tool,
+            mut fields,
+        } => {
+            complete(&mut fields);
+            Inverse::RestoreSettings {
+                update_tool,
+                read_tool,
+                fields,
+            }
+        }
+        other => other,
+    };
+    (inverse, added)
+}
+
 /// Objects of a collection as a PUT or POST takes them back.
 fn writable_list(def: &ToolDef, collection: &Value) -> Vec<Value> {
     let create = state::sibling(def, PathKind::Item, Method::Post);
