@@ -1382,6 +1382,54 @@ async fn explain_traffic_reads_numeric_icmp_types() {
     s.close().await;
 }
 
+/// Protocols given as numbers or in capitals are the rules' names (6 is tcp); `tcp/udp` and
+/// names no rule can carry are refused, saying what to give.
+#[tokio::test]
+async fn explain_traffic_reads_protocol_numbers_and_refuses_what_no_rule_names() {
+    let s = sandbox(&[]).await;
+    public_wan(&s).await;
+    change(
+        &s,
+        "pfsense_create_firewall_rule",
+        json!({"type": "pass", "interface": ["wan"], "ipprotocol": "inet", "protocol": "tcp",
+               "source": "any", "destination": "any", "destination_port": "443", "descr": "https"}),
+    )
+    .await;
+    for (protocol, expected) in [
+        ("tcp", "pass:"),
+        ("6", "pass:"),
+        ("TCP", "pass:"),
+        ("17", "block:"),
+    ] {
+        let v = verdict(
+            &s,
+            json!({"src": "8.8.8.8", "dst": "45.1.1.1", "protocol": protocol, "dst_port": 443,
+                   "interface": "wan", "direction": "in"}),
+        )
+        .await;
+        assert!(v.starts_with(expected), "{protocol}: {v}");
+    }
+    for (protocol, words) in [
+        ("tcp/udp", "one protocol at a time"),
+        ("bogus", "give one of"),
+    ] {
+        let r = s
+            .call(
+                "pfsense_explain_traffic",
+                json!({"src": "8.8.8.8", "dst": "45.1.1.1", "protocol": protocol, "dst_port": 443,
+                       "interface": "wan", "direction": "in"}),
+            )
+            .await
+            .unwrap();
+        assert!(
+            is_error(&r) && text(&r).contains(words),
+            "{protocol}: {}",
+            text(&r)
+        );
+    }
+    s.close().await;
+}
+
 /// Input the plan refuses or trims: a network with host bits set (it would widen the block),
 /// every address (/0), and entries another entry (asked for, or in the alias) holds already.
 #[tokio::test]

@@ -50,6 +50,42 @@ pub enum ExplainError {
     UnknownInterface(String),
     MixedFamilies,
     DirectionAny,
+    UnknownProtocol(String),
+}
+
+/// The protocols a pfSense rule can name (the webGUI's protocol choices besides `any` and
+/// `tcp/udp`), with their IANA numbers: a question may give either.
+const PROTOCOLS: &[(&str, u8)] = &[
+    ("icmp", 1),
+    ("igmp", 2),
+    ("tcp", 6),
+    ("udp", 17),
+    ("ipv6", 41),
+    ("gre", 47),
+    ("esp", 50),
+    ("ah", 51),
+    ("icmp6", 58),
+    ("ospf", 89),
+    ("etherip", 97),
+    ("pim", 103),
+    ("carp", 112),
+    ("sctp", 132),
+    ("pfsync", 240),
+];
+
+/// A question's protocol as rules name it: `tcp` for `TCP` or `6`. One protocol: a rule's
+/// `tcp/udp` is two questions.
+pub fn canonical_protocol(given: &str) -> Result<String, ExplainError> {
+    let given = given.trim().to_ascii_lowercase();
+    let given = match given.as_str() {
+        "ipv6-icmp" | "icmpv6" => "icmp6".to_string(),
+        _ => given,
+    };
+    PROTOCOLS
+        .iter()
+        .find(|(name, number)| *name == given || number.to_string() == given)
+        .map(|(name, _)| name.to_string())
+        .ok_or(ExplainError::UnknownProtocol(given))
 }
 
 impl fmt::Display for ExplainError {
@@ -66,6 +102,19 @@ impl fmt::Display for ExplainError {
                 )
             }
             ExplainError::DirectionAny => write!(f, "direction must be `in` or `out`"),
+            ExplainError::UnknownProtocol(p) => {
+                let names: Vec<&str> = PROTOCOLS.iter().map(|(n, _)| *n).collect();
+                let one = if p.contains('/') {
+                    " (ask about one protocol at a time: a rule's `tcp/udp` matches each)"
+                } else {
+                    ""
+                };
+                write!(
+                    f,
+                    "protocol `{p}` is not one a pfSense rule names{one}; give one of {} or its number",
+                    names.join(", ")
+                )
+            }
         }
     }
 }
@@ -559,6 +608,17 @@ impl FirewallModel {
         if q.direction == Direction::Any {
             return Err(ExplainError::DirectionAny);
         }
+        let normalized;
+        let q = match canonical_protocol(&q.protocol)? {
+            p if p == q.protocol => q,
+            p => {
+                normalized = Query {
+                    protocol: p,
+                    ..q.clone()
+                };
+                &normalized
+            }
+        };
         if q.src.is_ipv6() != q.dst.is_ipv6() {
             return Err(ExplainError::MixedFamilies);
         }
@@ -1099,8 +1159,15 @@ impl Explanation {
             .ok()
             .and_then(|v| v.as_str().map(|s| s.replace('_', " ")))
             .unwrap_or_default();
+        // An undecided answer names the rule that decides when the unknown matches do not
+        // apply (said below), not a rule that decided.
+        let by = if self.verdict == Verdict::Unknown {
+            "; without the unknown matches it falls to"
+        } else {
+            " by"
+        };
         s.push_str(&format!(
-            " by {origin} rule{pos} \"{}\"{tracker}.\n",
+            "{by} {origin} rule{pos} \"{}\"{tracker}.\n",
             d.descr
         ));
         if self.verdict == Verdict::Unknown {

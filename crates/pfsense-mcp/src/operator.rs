@@ -266,9 +266,14 @@ pub async fn firewall_log(client: &Client, args: &Value) -> CallToolResult {
 
 /// `pfsense_explain_traffic`: the verdict, the deciding rule, the path, and matching log lines.
 pub async fn explain_traffic(client: &Client, args: &Value) -> CallToolResult {
-    let query: Query = match parse_args(EXPLAIN_TRAFFIC, args) {
+    let mut query: Query = match parse_args(EXPLAIN_TRAFFIC, args) {
         Ok(q) => q,
         Err(e) => return outcome::error(e),
+    };
+    // `6` and `TCP` are `tcp` to the rules and to the log lines alike.
+    query.protocol = match pfsense_firewall::explain::canonical_protocol(&query.protocol) {
+        Ok(p) => p,
+        Err(e) => return outcome::error(format!("{EXPLAIN_TRAFFIC}: {e}")),
     };
     let (model, mut notes) = match read_model(client).await {
         Ok(m) => m,
