@@ -2384,6 +2384,11 @@ async fn one_large_object_and_a_destructive_preview_fit_the_budget() {
     let preview = tests::mcp::structured(&r);
     assert!(text(&r).len() < 4500, "{} characters", text(&r).len());
     assert!(text(&r).contains("What changes"), "{}", text(&r));
+    // The text lists each removed object by its name, with the count.
+    assert!(text(&r).contains("3 removed, 1 added"), "{}", text(&r));
+    for name in ["bt_large_a", "bt_large_b", "bt_large_c"] {
+        assert!(text(&r).contains(name), "{name} in {}", text(&r));
+    }
     let removed = preview["diff"]["removed"].to_string();
     for name in ["bt_large_a", "bt_large_b", "bt_large_c"] {
         assert!(removed.contains(name), "{name} in {removed}");

@@ -397,21 +397,24 @@ fn keep_leading_fields(map: &mut Map<String, Value>, target: usize) {
 /// of each (a preview's removed aliases by name, a diff's changed objects by identity).
 const IDENTIFYING_FIELDS: &[&str] = &["id", "identity", "position", "name", "descr", "tool"];
 
+/// An object by its identifying fields (short ones only); `None` when it has none.
+pub fn identifying_fields(object: &Value) -> Option<Value> {
+    let fields: Map<String, Value> = object
+        .as_object()?
+        .iter()
+        .filter(|(k, v)| IDENTIFYING_FIELDS.contains(&k.as_str()) && json_len(*v) <= 200)
+        .map(|(k, v)| (k.clone(), v.clone()))
+        .collect();
+    (!fields.is_empty()).then_some(Value::Object(fields))
+}
+
 /// A list of objects too large to show, each object cut to its identifying fields, when that
 /// fits `target`.
 fn summary(value: &Value, target: usize) -> Option<Value> {
     let items = value.as_array()?;
     let kept: Vec<Value> = items
         .iter()
-        .map(|item| {
-            let object = item.as_object()?;
-            let fields: Map<String, Value> = object
-                .iter()
-                .filter(|(k, v)| IDENTIFYING_FIELDS.contains(&k.as_str()) && json_len(*v) <= 200)
-                .map(|(k, v)| (k.clone(), v.clone()))
-                .collect();
-            (!fields.is_empty()).then_some(Value::Object(fields))
-        })
+        .map(identifying_fields)
         .collect::<Option<_>>()?;
     let note = json!({
         "truncated": true,

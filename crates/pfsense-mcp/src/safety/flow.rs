@@ -77,14 +77,20 @@ fn diff_lines(kind: ChangeKind, diff: &Value) -> Vec<String> {
             .as_array()
             .map(|a| a.iter().map(field_line).collect())
             .unwrap_or_default(),
-        ChangeKind::Delete => vec![format!("  removes {}", diff)],
+        ChangeKind::Delete => vec![format!("  removes {}", object_line(diff))],
         ChangeKind::Replace | ChangeKind::BulkDelete => {
-            let mut lines = Vec::new();
+            let count = |k: &str| diff[k].as_array().map_or(0, Vec::len);
+            let mut lines = vec![format!(
+                "  {} removed, {} added, {} changed:",
+                count("removed"),
+                count("added"),
+                count("changed")
+            )];
             for o in diff["removed"].as_array().into_iter().flatten() {
-                lines.push(format!("  - removes {o}"));
+                lines.push(format!("  - removes {}", object_line(o)));
             }
             for o in diff["added"].as_array().into_iter().flatten() {
-                lines.push(format!("  + adds {o}"));
+                lines.push(format!("  + adds {}", object_line(o)));
             }
             for c in diff["changed"].as_array().into_iter().flatten() {
                 let at = c
@@ -100,6 +106,23 @@ fn diff_lines(kind: ChangeKind, diff: &Value) -> Vec<String> {
             lines
         }
         _ => Vec::new(),
+    }
+}
+
+/// An object in one line of a diff: whole when short, else by its identifying fields (the
+/// structured diff has it whole), so that a long list stays readable and fits the budget.
+fn object_line(object: &Value) -> String {
+    let whole = object.to_string();
+    if whole.len() <= 300 {
+        return whole;
+    }
+    let fields = object.as_object().map_or(0, |m| m.len());
+    match crate::bounds::identifying_fields(object) {
+        Some(id) => {
+            let shown = id.as_object().map_or(0, |m| m.len());
+            format!("{id} and {} more fields", fields.saturating_sub(shown))
+        }
+        None => format!("{}… ({} characters)", &whole[..whole.floor_char_boundary(200)], whole.len()),
     }
 }
 
