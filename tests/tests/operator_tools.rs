@@ -1382,6 +1382,39 @@ async fn explain_traffic_reads_numeric_icmp_types() {
     s.close().await;
 }
 
+/// The plan's alias, made by hand and used by a pass rule: adding addresses to it would let
+/// them through there; the plan is refused, naming the rule.
+#[tokio::test]
+async fn block_addresses_refuses_an_alias_that_passes_elsewhere() {
+    let s = sandbox(&[]).await;
+    change(
+        &s,
+        "pfsense_create_firewall_alias",
+        json!({"name": "mcp_blocked_wan", "type": "network", "address": ["192.0.2.0/24"]}),
+    )
+    .await;
+    change(
+        &s,
+        "pfsense_create_firewall_rule",
+        json!({"type": "pass", "interface": ["lan"], "ipprotocol": "inet", "source": "mcp_blocked_wan",
+               "destination": "any", "descr": "partners"}),
+    )
+    .await;
+    let r = s
+        .call(
+            "pfsense_block_addresses",
+            json!({"addresses": ["203.0.113.9"], "interface": "wan"}),
+        )
+        .await
+        .unwrap();
+    assert!(
+        is_error(&r) && text(&r).contains("\"partners\"") && text(&r).contains("another alias"),
+        "{}",
+        text(&r)
+    );
+    s.close().await;
+}
+
 /// Protocols given as numbers or in capitals are the rules' names (6 is tcp); `tcp/udp` and
 /// names no rule can carry are refused, saying what to give.
 #[tokio::test]
@@ -1439,6 +1472,9 @@ async fn block_addresses_refuses_widening_and_leaves_out_covered_entries() {
         ("10.1.2.3/8", "give 10.0.0.0/8"),
         ("0.0.0.0/0", "every address"),
         ("::/0", "every address"),
+        // Two halves are every address too.
+        ("0.0.0.0/1", "wider than a /8"),
+        ("8000::/1", "wider than a /16"),
     ] {
         let r = s
             .call(

@@ -63,7 +63,21 @@ pub enum PlanError {
         alias: String,
         networks: Vec<String>,
     },
+    /// A network wider than [`WIDEST_PREFIX`].
+    TooWide {
+        given: String,
+        widest: u8,
+    },
+    /// The alias the plan adds to also lets traffic through in other rules.
+    AliasPassesElsewhere {
+        alias: String,
+        rules: Vec<String>,
+    },
 }
+
+/// The widest network the plan blocks, IPv4 and IPv6: wider ones (0.0.0.0/1 and 128.0.0.0/1
+/// are every address too) are a rule of their own, not a list of addresses to block.
+const WIDEST_PREFIX: (u8, u8) = (8, 16);
 
 impl fmt::Display for PlanError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
@@ -92,6 +106,22 @@ impl fmt::Display for PlanError {
             PlanError::Everything(given) => write!(
                 f,
                 "`{given}` is every address of its family: blocking all traffic on an interface is not what this tool is for; give the addresses or networks to block"
+            ),
+            PlanError::TooWide { given, widest } => write!(
+                f,
+                "`{given}` is wider than a /{widest}: this tool blocks addresses and networks up to /{} (IPv4) or /{} (IPv6); a block that wide is a rule of its own (pfsense_create_firewall_rule)",
+                WIDEST_PREFIX.0, WIDEST_PREFIX.1
+            ),
+            PlanError::AliasPassesElsewhere { alias, rules } => write!(
+                f,
+                "alias `{alias}` is also used by {}: adding addresses to it would change what {} lets through. Take `{alias}` out of {}, or block with another alias",
+                rules.join(", "),
+                if rules.len() == 1 {
+                    "that rule"
+                } else {
+                    "those rules"
+                },
+                if rules.len() == 1 { "it" } else { "them" }
             ),
             PlanError::NetworkInHostAlias { alias, networks } => write!(
                 f,
@@ -145,6 +175,16 @@ fn requested_network(a: &str) -> Result<IpNet, PlanError> {
     let net = IpNet::from_str(a).map_err(|_| PlanError::BadAddress(a.to_string()))?;
     if net.prefix_len() == 0 {
         return Err(PlanError::Everything(a.to_string()));
+    }
+    let widest = match net {
+        IpNet::V4(_) => WIDEST_PREFIX.0,
+        IpNet::V6(_) => WIDEST_PREFIX.1,
+    };
+    if net.prefix_len() < widest {
+        return Err(PlanError::TooWide {
+            given: a.to_string(),
+            widest,
+        });
     }
     if net.trunc() != net {
         return Err(PlanError::HostBitsSet {
@@ -290,6 +330,24 @@ pub fn block_addresses_plan(
                         .ok()
                         .and_then(|v| v.as_str().map(str::to_string))
                         .unwrap_or_default(),
+                });
+            }
+            // A rule that passes or matches traffic through the alias would change with it.
+            let elsewhere: Vec<String> = model
+                .rules
+                .iter()
+                .filter(|r| {
+                    !matches!(r.action, Action::Block | Action::Reject)
+                        && [&r.source, &r.destination]
+                            .iter()
+                            .any(|a| a.target == Target::Alias(alias.clone()))
+                })
+                .map(|r| format!("rule #{} \"{}\"", r.position, r.descr))
+                .collect();
+            if !elsewhere.is_empty() {
+                return Err(PlanError::AliasPassesElsewhere {
+                    alias,
+                    rules: elsewhere,
                 });
             }
             existing_entries = existing

@@ -122,7 +122,11 @@ fn object_line(object: &Value) -> String {
             let shown = id.as_object().map_or(0, |m| m.len());
             format!("{id} and {} more fields", fields.saturating_sub(shown))
         }
-        None => format!("{}… ({} characters)", &whole[..whole.floor_char_boundary(200)], whole.len()),
+        None => format!(
+            "{}… ({} characters)",
+            &whole[..whole.floor_char_boundary(200)],
+            whole.len()
+        ),
     }
 }
 
