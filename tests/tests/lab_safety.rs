@@ -711,6 +711,46 @@ async fn undo_restores_what_the_firewall_changed_besides(version: &str) {
     s.close().await;
 }
 
+/// A list read and sent back whole is a valid replacement: `null` in its objects (what a read
+/// shows for an unset field) is taken as the default, and nothing changes.
+async fn a_list_read_is_sent_back_as_a_replacement(version: &str) {
+    let Some(lab) = lab(version) else { return };
+    let dir = tempfile::tempdir().unwrap();
+    let s = start(&lab, dir.path()).await;
+    let rules = s.ok("pfsense_list_firewall_rules", json!({})).await["data"].clone();
+    assert!(rules.to_string().contains("null"), "{rules}");
+    let preview = s
+        .ok(
+            "pfsense_replace_firewall_rules",
+            json!({"objects": rules.clone()}),
+        )
+        .await;
+    assert!(
+        preview
+            .to_string()
+            .contains("nothing: the list stays as it is")
+            || preview["diff"]["changed"] == json!([]),
+        "{preview}"
+    );
+    let done = s
+        .call(
+            "pfsense_replace_firewall_rules",
+            confirmed(json!({"objects": rules.clone()})),
+        )
+        .await;
+    assert!(!done.is_error.unwrap_or(false), "{}", text(&done));
+    let after = s.ok("pfsense_list_firewall_rules", json!({})).await["data"].clone();
+    let descrs = |v: &Value| -> Vec<Value> {
+        v.as_array()
+            .unwrap()
+            .iter()
+            .map(|r| r["descr"].clone())
+            .collect()
+    };
+    assert_eq!(descrs(&after), descrs(&rules));
+    s.close().await;
+}
+
 tests::on_every_release!(
     #[tokio::test]
     seed_smoke_create_read_update_apply_delete_and_later_ids_shift,
@@ -719,4 +759,5 @@ tests::on_every_release!(
     undo_restores_config_xml_after_create_update_delete_and_replace,
     null_resets_a_field_and_undo_restores_it,
     undo_restores_what_the_firewall_changed_besides,
+    a_list_read_is_sent_back_as_a_replacement,
 );

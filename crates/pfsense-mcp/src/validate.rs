@@ -297,8 +297,21 @@ fn check_object(
             }
         }
     }
+    let required = |key: &str| {
+        schema
+            .get("required")
+            .and_then(Value::as_array)
+            .is_some_and(|r| r.iter().any(|n| n.as_str() == Some(key)))
+    };
     for (key, value) in map {
         let field = join(path, key);
+        // Inside a list of objects (a PUT's `objects`, nested lists), `null` for an optional
+        // field is what a read shows for an unset one, and pfrest takes it as the default:
+        // a list read and sent back fits. At the top level an update's `null` would reset the
+        // field, which only the fields marked so take.
+        if value.is_null() && !path.is_empty() && !required(key) {
+            continue;
+        }
         match props.and_then(|p| p.get(key)).and_then(Value::as_object) {
             Some(prop_schema) if crate::spec::tables::is_sensitive_field(key) => {
                 check_secret(prop_schema, value, &field, out)

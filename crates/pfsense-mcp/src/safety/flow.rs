@@ -80,11 +80,13 @@ fn diff_lines(kind: ChangeKind, diff: &Value) -> Vec<String> {
         ChangeKind::Delete => vec![format!("  removes {}", object_line(diff))],
         ChangeKind::Replace | ChangeKind::BulkDelete => {
             let count = |k: &str| diff[k].as_array().map_or(0, Vec::len);
+            let counts = (count("removed"), count("added"), count("changed"));
+            if counts == (0, 0, 0) {
+                return vec!["  nothing: the list stays as it is".to_string()];
+            }
             let mut lines = vec![format!(
                 "  {} removed, {} added, {} changed:",
-                count("removed"),
-                count("added"),
-                count("changed")
+                counts.0, counts.1, counts.2
             )];
             for o in diff["removed"].as_array().into_iter().flatten() {
                 lines.push(format!("  - removes {}", object_line(o)));
