@@ -762,7 +762,7 @@ async fn account_guard_scenario(s: &McpSession) {
         (
             "pfsense_update_user_group",
             json!({"id": admins, "priv": []}),
-            "without `page-all` and without",
+            "`page-all` and with it",
         ),
         (
             "pfsense_update_user_group",
@@ -772,7 +772,7 @@ async fn account_guard_scenario(s: &McpSession) {
         (
             "pfsense_update_user_group",
             json!({"id": admins, "member": []}),
-            "without `page-all` and without",
+            "`page-all` and with it",
         ),
         (
             "pfsense_update_user",
@@ -792,7 +792,7 @@ async fn account_guard_scenario(s: &McpSession) {
         (
             "pfsense_delete_user_groups",
             json!({"query": {"name": "admins"}}),
-            "without `page-all` and without",
+            "`page-all` and with it",
         ),
         (
             "pfsense_delete_auth_key",
@@ -808,6 +808,11 @@ async fn account_guard_scenario(s: &McpSession) {
             "pfsense_update_system_restapi_settings",
             json!({"auth_methods": ["BasicAuth"]}),
             "authenticates with KeyAuth",
+        ),
+        (
+            "pfsense_update_system_restapi_settings",
+            json!({"read_only": true}),
+            "read-only mode off only from the webGUI",
         ),
     ] {
         let r = s.call(tool, with_confirm(args.clone())).await.unwrap();
@@ -825,6 +830,21 @@ async fn account_guard_scenario(s: &McpSession) {
     assert_eq!(after, keys, "nothing was sent");
     let (_, settings) = call(s, "pfsense_get_system_restapi_settings", json!({})).await;
     assert_eq!(settings["data"]["enabled"], true, "{settings}");
+    assert_eq!(settings["data"]["read_only"], false, "{settings}");
+    // The settings sync writes the whole REST API configuration from what it is given: a
+    // dangerous tool, not offered without --allow-dangerous.
+    let r = s
+        .call(
+            "pfsense_post_system_restapi_settings_sync",
+            with_confirm(json!({"sync_data": "a:0:{}"})),
+        )
+        .await
+        .unwrap();
+    assert!(
+        is_error(&r) && text(&r).contains("--allow-dangerous"),
+        "{}",
+        text(&r)
+    );
 
     let r = s
         .call(
@@ -1400,6 +1420,13 @@ async fn block_addresses_refuses_an_alias_that_passes_elsewhere() {
                "destination": "any", "descr": "partners"}),
     )
     .await;
+    change(
+        &s,
+        "pfsense_create_firewall_rule",
+        json!({"type": "block", "interface": ["wan"], "ipprotocol": "inet", "source": "!mcp_blocked_wan",
+               "destination": "any", "descr": "all but partners"}),
+    )
+    .await;
     let r = s
         .call(
             "pfsense_block_addresses",
@@ -1407,11 +1434,13 @@ async fn block_addresses_refuses_an_alias_that_passes_elsewhere() {
         )
         .await
         .unwrap();
-    assert!(
-        is_error(&r) && text(&r).contains("\"partners\"") && text(&r).contains("another alias"),
-        "{}",
-        text(&r)
-    );
+    for words in ["\"partners\"", "\"all but partners\"", "another alias"] {
+        assert!(
+            is_error(&r) && text(&r).contains(words),
+            "{words}: {}",
+            text(&r)
+        );
+    }
     s.close().await;
 }
 

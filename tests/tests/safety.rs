@@ -2395,3 +2395,37 @@ async fn one_large_object_and_a_destructive_preview_fit_the_budget() {
     }
     s.close().await;
 }
+
+/// A bulk delete of many objects previewed under a small result budget names every one of
+/// them (by name, one short line each) and counts them.
+#[tokio::test]
+async fn a_bulk_delete_preview_names_every_object_within_the_budget() {
+    let emu = emulator().await;
+    let dir = tempfile::tempdir().unwrap();
+    let s = start(&emu, dir.path(), &["--result-budget", "1000"], no_human()).await;
+    for i in 0..30 {
+        s.ok(
+            "pfsense_create_firewall_alias",
+            confirmed(json!({"name": format!("bulk{i}"), "type": "host",
+                "address": ["192.0.2.1", "192.0.2.2", "192.0.2.3"],
+                "descr": format!("bulkdel {i} {}", "x".repeat(120))})),
+        )
+        .await;
+    }
+    let r = s
+        .call(
+            "pfsense_delete_firewall_aliases",
+            json!({"query": {"descr__startswith": "bulkdel"}}),
+        )
+        .await;
+    assert!(text(&r).contains("30 removed"), "{}", text(&r));
+    for i in 0..30 {
+        assert!(
+            text(&r).contains(&format!("\"bulk{i}\"")),
+            "bulk{i} in {}",
+            text(&r)
+        );
+    }
+    assert!(text(&r).len() < 4500, "{}", text(&r).len());
+    s.close().await;
+}

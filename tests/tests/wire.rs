@@ -110,7 +110,14 @@ fn value_for(name: &str, schema: &Value, n: usize, depth: usize) -> Value {
             return usable[n % usable.len()].clone();
         }
     }
-    match pfsense_spec::schema::main_type(schema.get("type")) {
+    // What the lockout guard refuses for the REST API's settings (nothing would be sent):
+    // read-only mode, and authentication methods without this test's key.
+    match name {
+        "read_only" => return json!(false),
+        "auth_methods" => return json!(["KeyAuth", "BasicAuth"]),
+        _ => {}
+    }
+    match schema.get("type").and_then(Value::as_str) {
         Some("boolean") => json!(true),
         Some("integer") => json!(clamp(7.0, schema) as i64),
         Some("number") => json!(clamp(2.5, schema)),

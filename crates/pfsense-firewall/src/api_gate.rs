@@ -38,6 +38,11 @@ pub fn settings_change(fields: &Value, client: &ApiClient) -> Gate {
             "`enabled: false` switches the REST API off; pfrest can then only be switched on again from the webGUI".into(),
         );
     }
+    if fields.get("read_only") == Some(&Value::Bool(true)) {
+        return Gate::Refused(
+            "`read_only: true` makes the REST API refuse every change, undo included; pfrest turns read-only mode off only from the webGUI".into(),
+        );
+    }
     if let Some(methods) = fields.get("auth_methods").and_then(Value::as_array)
         && !methods
             .iter()
@@ -196,6 +201,12 @@ impl Accounts {
         own.chain(groups).collect()
     }
 
+    /// Whether `name` holds `privilege`, itself or through `page-all`.
+    fn holds(&self, name: &str, privilege: &str) -> bool {
+        let held = self.privileges(name);
+        held.contains(&"page-all") || held.contains(&privilege)
+    }
+
     fn keys_of(&self, name: &str) -> usize {
         self.keys
             .iter()
@@ -217,11 +228,13 @@ fn parse_expiry(text: &str) -> Option<Date> {
 }
 
 /// Who this server may be among the accounts: its configured user, or, when it signs in with
-/// a key whose owner is not known (no PFSENSE_USERNAME, or one holding no key), every user
-/// holding a key. `Err` when nobody can be named.
+/// a key whose owner is not known (no PFSENSE_USERNAME, or one that holds no key or could not
+/// have made the reads this guard just made), every user holding a key. `Err` when nobody can
+/// be named.
 fn candidates<'a>(
     before: &'a Accounts,
     client: &'a ApiClient,
+    reads: &[&String],
 ) -> Result<(Vec<&'a str>, Option<String>), String> {
     let key_auth = client.auth_method == "KeyAuth";
     let holders = || {
@@ -245,20 +258,90 @@ fn candidates<'a>(
         Ok((all, Some(why)))
     };
     match &client.username {
-        Some(me) if !key_auth || before.keys_of(me) > 0 => Ok((vec![me.as_str()], None)),
+        Some(me) if !key_auth => Ok((vec![me.as_str()], None)),
+        Some(me) if before.keys_of(me) > 0 && reads.iter().all(|p| before.holds(me, p)) => {
+            Ok((vec![me.as_str()], None))
+        }
         Some(me) => guessed(format!(
-            "PFSENSE_USERNAME `{me}` holds no API key, so whose key this server holds is not known"
+            "PFSENSE_USERNAME `{me}` holds no API key or lacks the reads this server makes, so whose key this server holds is not known"
         )),
         None if key_auth => guessed("whose API key this server holds is not known".to_string()),
         None => Err("which user this server authenticates as is not known".into()),
     }
 }
 
+/// How a change takes `me`'s way in away, if it does; each check on its own (a user that
+/// keeps its privileges may still lose its key).
+#[allow(clippy::too_many_arguments)]
+fn lost_access(
+    before: &Accounts,
+    after: &Accounts,
+    me: &str,
+    user: &Value,
+    who: &str,
+    needed: &[String],
+    key_auth: bool,
+    today: Date,
+) -> Option<String> {
+    let Some(now) = after.user(me) else {
+        return Some(format!("it deletes or renames {who}"));
+    };
+    if now.get("disabled") == Some(&Value::Bool(true)) {
+        return Some(format!("it disables {who}"));
+    }
+    if !key_auth && now.get("password").is_some() {
+        return Some(format!(
+            "it changes the password of {who}; the server signs in with the old one (change it in the webGUI, then PFSENSE_PASSWORD)"
+        ));
+    }
+    let expired = |u: &Value| {
+        text(u, "expires")
+            .filter(|e| !e.trim().is_empty())
+            .and_then(parse_expiry)
+            .is_some_and(|date| date < today)
+    };
+    // auth.inc `local_backed`: an expired account cannot sign in (Basic, and the JWT it is
+    // issued with); a key is checked for `disabled` only.
+    if !key_auth && expired(now) && !expired(user) {
+        return Some(format!(
+            "it sets `expires` of {who} to a day already past; pfSense refuses the sign-in of an expired account"
+        ));
+    }
+    // The privileges held before (themselves or through page-all) and not after.
+    let lost: Vec<String> = needed
+        .iter()
+        .filter(|p| before.holds(me, p) && !after.holds(me, p))
+        .map(|p| format!("`{p}`"))
+        .collect();
+    if !lost.is_empty() {
+        let page_all = if before.holds(me, "page-all") && !after.holds(me, "page-all") {
+            "`page-all` and with it "
+        } else {
+            ""
+        };
+        return Some(format!(
+            "it takes from {who} {page_all}{}: the privileges this server needs to undo the change and to check the next one",
+            lost.join(", ")
+        ));
+    }
+    if key_auth && after.keys_of(me) < before.keys_of(me) {
+        return Some(if after.keys_of(me) == 0 {
+            format!("it deletes every API key of {who}")
+        } else {
+            format!(
+                "it deletes an API key of {who}, and which of their keys this server holds cannot be read (pfrest never shows key hashes); delete it from the webGUI"
+            )
+        });
+    }
+    None
+}
+
 /// A change to users, groups or API keys (`before` → `after`) judged for this server's own
 /// access. The user it authenticates as must still exist, be enabled and unexpired, sign in
-/// with the credentials it holds, and keep `page-all` or every privilege in `needed` (those
-/// that undo the change and let the guard read the accounts next time). With a key whose owner
-/// is not known, every user holding a key is judged. `today` dates the expiry.
+/// with the credentials it holds, keep its API keys (key auth) and keep every privilege of
+/// `needed` it holds (those that undo the change and let the guard read the accounts next
+/// time), itself or through `page-all`. With a key whose owner is not known, every user
+/// holding a key is judged. `today` dates the expiry.
 pub fn accounts_change(
     before: &Accounts,
     after: &Accounts,
@@ -267,19 +350,18 @@ pub fn accounts_change(
     today: Date,
 ) -> Gate {
     let key_auth = client.auth_method == "KeyAuth";
-    let (candidates, guess) = match candidates(before, client) {
+    let reads: Vec<&String> = needed.iter().filter(|p| p.ends_with("-get")).collect();
+    let (candidates, guess) = match candidates(before, client, &reads) {
         Ok(c) => c,
         Err(why) => return Gate::Unknown(why),
     };
     for me in candidates {
-        let holds = |a: &Accounts, p: &str| a.privileges(me).contains(&p);
-        let enough = |a: &Accounts| holds(a, "page-all") || needed.iter().all(|p| holds(a, p));
         let Some(user) = before.user(me) else {
             continue;
         };
         // Not this server's user, or one the API already keeps out.
         if user.get("disabled") == Some(&Value::Bool(true))
-            || !(holds(before, "page-all") || needed.iter().any(|p| holds(before, p)))
+            || !needed.iter().any(|p| before.holds(me, p))
         {
             continue;
         }
@@ -289,51 +371,7 @@ pub fn accounts_change(
             }
             None => format!("`{me}` (the user this server authenticates as)"),
         };
-        let expired = |u: &Value| {
-            text(u, "expires")
-                .filter(|e| !e.trim().is_empty())
-                .and_then(parse_expiry)
-                .is_some_and(|date| date < today)
-        };
-        let lost = match after.user(me) {
-            None => Some(format!("it deletes or renames {who}")),
-            Some(u) if u.get("disabled") == Some(&Value::Bool(true)) => {
-                Some(format!("it disables {who}"))
-            }
-            Some(u) if !key_auth && u.get("password").is_some() => Some(format!(
-                "it changes the password of {who}; the server signs in with the old one (change it in the webGUI, then PFSENSE_PASSWORD)"
-            )),
-            // auth.inc `local_backed`: an expired account cannot sign in (Basic, and the JWT
-            // it is issued with); a key is checked for `disabled` only.
-            Some(u) if !key_auth && expired(u) && !expired(user) => Some(format!(
-                "it sets `expires` of {who} to a day already past; pfSense refuses the sign-in of an expired account"
-            )),
-            Some(_) if !enough(after) => {
-                let was_missing: Vec<&String> =
-                    needed.iter().filter(|p| !holds(before, p)).collect();
-                let missing: Vec<String> = needed
-                    .iter()
-                    .filter(|p| !holds(after, p))
-                    .map(|p| format!("`{p}`"))
-                    .collect();
-                let newly = holds(before, "page-all") || missing.len() > was_missing.len();
-                newly.then(|| format!(
-                    "it leaves {who} without `page-all` and without {}: the privileges this server needs to undo the change and to check the next one",
-                    missing.join(", ")
-                ))
-            }
-            Some(_) if key_auth && after.keys_of(me) < before.keys_of(me) => {
-                Some(if after.keys_of(me) == 0 {
-                    format!("it deletes every API key of {who}")
-                } else {
-                    format!(
-                        "it deletes an API key of {who}, and which of their keys this server holds cannot be read (pfrest never shows key hashes); delete it from the webGUI"
-                    )
-                })
-            }
-            Some(_) => None,
-        };
-        if let Some(why) = lost {
+        if let Some(why) = lost_access(before, after, me, user, &who, needed, key_auth, today) {
             return Gate::Refused(why);
         }
     }
@@ -381,8 +419,12 @@ mod tests {
             settings_change(&json!({"allowed_interfaces": []}), &c),
             Gate::Allowed
         );
-        assert_eq!(
+        assert!(matches!(
             settings_change(&json!({"read_only": true}), &c),
+            Gate::Refused(r) if r.contains("webGUI")
+        ));
+        assert_eq!(
+            settings_change(&json!({"read_only": false}), &c),
             Gate::Allowed
         );
     }
@@ -467,6 +509,38 @@ mod tests {
                 && refused(g.clone(), "`api-v2-user-groups-get`"),
             "{g:?}"
         );
+        assert!(refused(g.clone(), "`page-all` and with it"), "{g:?}");
+        // One needed privilege swapped for another: the one lost counts.
+        let mut partial = before.clone();
+        partial.groups[1]["priv"] = json!(["api-v2-user-group-patch"]);
+        let mut swapped = partial.clone();
+        swapped.groups[1]["priv"] = json!(["api-v2-user-groups-get"]);
+        assert!(refused(
+            accounts_change(&partial, &swapped, &me, &needed, TODAY),
+            "`api-v2-user-group-patch`"
+        ));
+        // Privileges kept do not hide a key deleted.
+        let mut with_key = before.clone();
+        with_key.groups[1]["priv"] = json!(needed.clone());
+        let mut keyless = with_key.clone();
+        keyless.keys.clear();
+        assert!(refused(
+            accounts_change(&with_key, &keyless, &me, &needed, TODAY),
+            "every API key"
+        ));
+        // bob holds a key but not the reads this server just made: not the key's owner.
+        let mut bob_keyed = before.clone();
+        bob_keyed.keys.push(json!({"id": 1, "username": "bob"}));
+        let bob = ApiClient {
+            username: Some("bob".into()),
+            ..client()
+        };
+        let mut cut = bob_keyed.clone();
+        cut.groups[1]["priv"] = json!([]);
+        assert!(refused(
+            accounts_change(&bob_keyed, &cut, &bob, &needed, TODAY),
+            "`admin`"
+        ));
         // page-all replaced by only the privilege the PATCH itself needs: undo would still
         // need the reads.
         let g = judge(

@@ -332,15 +332,16 @@ pub fn block_addresses_plan(
                         .unwrap_or_default(),
                 });
             }
-            // A rule that passes or matches traffic through the alias would change with it.
+            // A rule that passes traffic through the alias, or blocks all but it (`!alias`),
+            // would let more through with every address added.
             let elsewhere: Vec<String> = model
                 .rules
                 .iter()
                 .filter(|r| {
-                    !matches!(r.action, Action::Block | Action::Reject)
-                        && [&r.source, &r.destination]
-                            .iter()
-                            .any(|a| a.target == Target::Alias(alias.clone()))
+                    [&r.source, &r.destination].iter().any(|a| {
+                        a.target == Target::Alias(alias.clone())
+                            && (a.negated || !matches!(r.action, Action::Block | Action::Reject))
+                    })
                 })
                 .map(|r| format!("rule #{} \"{}\"", r.position, r.descr))
                 .collect();

@@ -412,17 +412,36 @@ pub fn identifying_fields(object: &Value) -> Option<Value> {
 /// fits `target`.
 fn summary(value: &Value, target: usize) -> Option<Value> {
     let items = value.as_array()?;
-    let kept: Vec<Value> = items
+    let mut kept: Vec<Value> = items
         .iter()
         .map(identifying_fields)
         .collect::<Option<_>>()?;
-    let note = json!({
+    // As many as fit, in order, when not all do.
+    let room = target.saturating_sub(NOTE_WORDS);
+    let mut used = 2;
+    let fit = kept
+        .iter()
+        .take_while(|k| {
+            used += json_len(*k) + 1;
+            used <= room
+        })
+        .count();
+    if fit == 0 {
+        return None;
+    }
+    kept.truncate(fit);
+    let note = if fit == items.len() {
+        "Cut to fit the result budget (--result-budget): each object by its identifying fields."
+    } else {
+        "Cut to fit the result budget (--result-budget): the first objects by their identifying fields."
+    };
+    Some(json!({
         "truncated": true,
         "count": items.len(),
-        "note": "Cut to fit the result budget (--result-budget): each object by its identifying fields.",
+        "shown": fit,
+        "note": note,
         "objects": kept,
-    });
-    (json_len(&note) <= target).then_some(note)
+    }))
 }
 
 /// Whether `object` is the note of a cut value.

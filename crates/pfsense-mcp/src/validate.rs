@@ -175,14 +175,7 @@ fn check(schema: &Map<String, Value>, v: &Value, path: &str, out: &mut Vec<Probl
         }
         return;
     }
-    let takes_null = schema
-        .get("type")
-        .and_then(Value::as_array)
-        .is_some_and(|types| types.contains(&Value::from("null")));
-    if takes_null && v.is_null() {
-        return;
-    }
-    if let Some(expected) = pfsense_spec::schema::main_type(schema.get("type"))
+    if let Some(expected) = schema.get("type").and_then(Value::as_str)
         && !type_matches(expected, v)
     {
         let hint = match (expected, v) {

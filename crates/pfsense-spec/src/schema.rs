@@ -478,41 +478,35 @@ pub fn arg_type(schema: &Value) -> ArgType {
     }
 }
 
-/// A schema's type from its `type` keyword: the type, or the first besides `null` of a list
-/// of types (`["string", "null"]`, a field an update may reset).
-pub fn main_type(type_keyword: Option<&Value>) -> Option<&str> {
-    match type_keyword? {
-        Value::String(t) => Some(t),
-        Value::Array(types) => types
-            .iter()
-            .filter_map(Value::as_str)
-            .find(|t| *t != "null"),
-        _ => None,
+/// A field's schema without its `null` branch: the schema of the values it takes besides
+/// `null` (an update's reset, written `anyOf: [schema, {"type": "null"}]`), else itself.
+pub fn non_null(schema: &Value) -> &Value {
+    match schema
+        .get("anyOf")
+        .and_then(Value::as_array)
+        .map(Vec::as_slice)
+    {
+        Some([value, null]) if null.get("type") == Some(&json!("null")) => value,
+        _ => schema,
     }
 }
 
-/// A field's schema that also takes `null` (an update's reset to the default): `null` joins
-/// its type and its choices, and its description says what it does.
+/// A field's schema that also takes `null` (an update's reset to the default):
+/// `anyOf: [schema, {"type": "null"}]` (one `type` per branch, which every client's schema
+/// dialect reads), with the description outside saying what `null` does.
 pub fn allow_null(field: &mut Map<String, Value>) {
-    if let Some(Value::String(ty)) = field.get("type").cloned() {
-        field.insert("type".into(), json!([ty, "null"]));
-    }
-    if let Some(Value::Array(choices)) = field.get_mut("enum")
-        && !choices.contains(&Value::Null)
-    {
-        choices.push(Value::Null);
-    }
     let said = "`null` resets it to its default.";
-    match field.get_mut("description") {
-        Some(Value::String(d)) if !d.contains("`null`") => {
-            d.push(' ');
-            d.push_str(said);
-        }
-        Some(_) => {}
-        None => {
-            field.insert("description".into(), Value::String(said.into()));
-        }
-    }
+    let description = match field.remove("description") {
+        Some(Value::String(d)) if d.contains("`null`") => d,
+        Some(Value::String(d)) => format!("{d} {said}"),
+        _ => said.to_string(),
+    };
+    let values = std::mem::take(field);
+    field.insert(
+        "anyOf".into(),
+        json!([Value::Object(values), {"type": "null"}]),
+    );
+    field.insert("description".into(), Value::String(description));
 }
 
 /// Put `type` and `description` first so schemas read well.

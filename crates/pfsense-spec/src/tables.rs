@@ -77,6 +77,13 @@ pub const DANGEROUS: &[(Method, &str, &str)] = &[
         "system/update",
         "upgrades pfSense and its packages, restarting services and usually rebooting the firewall",
     ),
+    // RESTAPISettingsSync: pfrest unserializes the data given and writes it over the
+    // package's whole configuration (meant for HA peers syncing each other).
+    (
+        Method::Post,
+        "system/restapi/settings/sync",
+        "overwrites the REST API's whole configuration (on or off, read-only, authentication methods, access list, keys) with the data given",
+    ),
     // pfrest reinstalls its own package on this PATCH: the API goes away mid-call.
     (
         Method::Patch,
@@ -398,11 +405,24 @@ fn carries(value: &serde_json::Value, d: &DangerousArgument, state: TargetState<
                     .is_some_and(|s| values.contains(&s))
             })
         }),
-        DangerTest::Grants(grants) => match v {
-            Value::String(s) => grants(s),
-            Value::Array(items) => items.iter().any(|i| i.as_str().is_some_and(grants)),
-            _ => false,
-        },
+        // Only what the object does not hold already is granted (an update that keeps
+        // `admins`' `page-all` grants nothing).
+        DangerTest::Grants(grants) => {
+            let held = |p: &str| match state {
+                TargetState::Known(current) => current
+                    .get(d.field)
+                    .and_then(Value::as_array)
+                    .is_some_and(|h| h.iter().any(|x| x.as_str() == Some(p))),
+                _ => false,
+            };
+            match v {
+                Value::String(s) => grants(s) && !held(s),
+                Value::Array(items) => items
+                    .iter()
+                    .any(|i| i.as_str().is_some_and(|p| grants(p) && !held(p))),
+                _ => false,
+            }
+        }
         DangerTest::NotEmpty => match v {
             Value::String(s) => !s.trim().is_empty(),
             Value::Array(items) => items
@@ -414,12 +434,29 @@ fn carries(value: &serde_json::Value, d: &DangerousArgument, state: TargetState<
         // Judged on the object holding the field, above.
         DangerTest::AddsMemberTo { .. } | DangerTest::CredentialOf { .. } => false,
     };
-    // Nested objects (a PUT's `objects`) carry their own state: the target's is not theirs.
+    // Nested objects (a PUT's `objects`) carry their own state: with the collection read (a
+    // PUT's target), each is judged against the object of the same name, else as new.
+    let collection = match state {
+        TargetState::Known(serde_json::Value::Array(list)) => Some(list),
+        _ => None,
+    };
+    let nested = match collection {
+        Some(_) => state,
+        None => TargetState::NotRead,
+    };
+    let element = |v: &Value| {
+        collection
+            .and_then(|list| {
+                let name = v.get("name")?;
+                list.iter().find(|o| o.get("name") == Some(name))
+            })
+            .map_or(TargetState::NotRead, TargetState::Known)
+    };
     match value {
         Value::Object(m) => m
             .iter()
-            .any(|(k, v)| (k == d.field && dangerous(v)) || carries(v, d, TargetState::NotRead)),
-        Value::Array(a) => a.iter().any(|v| carries(v, d, TargetState::NotRead)),
+            .any(|(k, v)| (k == d.field && dangerous(v)) || carries(v, d, nested)),
+        Value::Array(a) => a.iter().any(|v| carries(v, d, element(v))),
         _ => false,
     }
 }
@@ -521,12 +558,6 @@ pub const ACTION_RISKS: &[(Method, &str, Risk, &str)] = &[
         "lists the choices of a model field; changes no configuration",
     ),
     // RESTAPISettingsSync::_create writes the sent settings over this host's REST API settings.
-    (
-        Method::Post,
-        "system/restapi/settings/sync",
-        Risk::Destructive,
-        "overwrites this firewall's REST API settings with the ones sent (meant for HA peers)",
-    ),
     (
         Method::Post,
         "vpn/openvpn/client_export",

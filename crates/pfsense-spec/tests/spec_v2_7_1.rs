@@ -400,6 +400,7 @@ fn verbs_and_risk() {
             "pfsense_post_diagnostics_halt_system",
             "pfsense_post_diagnostics_reboot",
             "pfsense_post_graphql",
+            "pfsense_post_system_restapi_settings_sync",
             "pfsense_replace_services_cron_jobs",
             "pfsense_update_services_acme_certificate_action",
             "pfsense_update_services_cron_job",
@@ -534,6 +535,33 @@ fn verbs_and_risk() {
     };
     assert!(put(json!([admins.clone()])).is_some());
     assert!(put(json!([viewers.clone()])).is_none());
+    // With the groups read, each is judged against the group of its name: keeping `admins`
+    // as it is grants nothing; a member added to it, or page-all given to another, does.
+    let groups = json!([admins.clone(), viewers.clone()]);
+    let put_read = |objects: Value| {
+        tables::argument_danger_at(
+            "user/groups",
+            &json!({"objects": objects}),
+            TargetState::Known(&groups),
+        )
+    };
+    assert!(put_read(json!([admins.clone(), viewers.clone()])).is_none());
+    let mut joined = admins.clone();
+    joined["member"] = json!(["admin", "bob"]);
+    assert!(put_read(json!([joined, viewers.clone()])).is_some());
+    let mut raised = viewers.clone();
+    raised["priv"] = json!(["page-all"]);
+    assert!(put_read(json!([admins.clone(), raised])).is_some());
+    // A user keeping its root privilege and adding an ordinary one grants nothing new.
+    let root_user = json!({"name": "admin", "priv": ["user-shell-access"]});
+    assert!(
+        tables::argument_danger_at(
+            "user",
+            &json!({"id": 0, "priv": ["user-shell-access", "page-dashboard-all"]}),
+            TargetState::Known(&root_user)
+        )
+        .is_none()
+    );
     let openvpn = |opts: Value| json!({"custom_options": opts});
     assert!(
         tables::argument_danger("vpn/openvpn/server", &openvpn(json!(["up /bin/sh"]))).is_some()

@@ -834,7 +834,10 @@ impl Driver {
                     continue;
                 }
                 let Some(v) = orig.get(name) else { continue };
-                let fits = match pfsense_spec::schema::main_type(prop.get("type")) {
+                let fits = match pfsense_spec::schema::non_null(prop)
+                    .get("type")
+                    .and_then(Value::as_str)
+                {
                     Some("string") => v.is_string(),
                     Some("boolean") => v.is_boolean(),
                     Some("integer") => v.is_i64() || v.is_u64(),

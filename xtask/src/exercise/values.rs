@@ -666,12 +666,14 @@ impl Synth<'_> {
         {
             return v;
         }
+        // A field an update may reset: the values besides `null`.
+        let schema = pfsense_spec::schema::non_null(schema);
         if let Some(choices) = schema.get("enum").and_then(Value::as_array)
             && let Some(first) = choices.iter().find(|c| !c.is_null() && *c != "")
         {
             return first.clone();
         }
-        match pfsense_spec::schema::main_type(schema.get("type")) {
+        match schema.get("type").and_then(Value::as_str) {
             Some("boolean") => schema.get("default").cloned().unwrap_or(json!(false)),
             Some("integer") => json!(integer_in(schema, name)),
             Some("number") => json!(1.0),

@@ -88,11 +88,18 @@ fn diff_lines(kind: ChangeKind, diff: &Value) -> Vec<String> {
                 "  {} removed, {} added, {} changed:",
                 counts.0, counts.1, counts.2
             )];
+            // Many objects are named by their identifying fields, each on a short line: the
+            // list of what goes must survive a text cut to the result budget.
+            let many = counts.0 + counts.1 > MANY_OBJECTS;
+            let line = |o: &Value| match (many, crate::bounds::identifying_fields(o)) {
+                (true, Some(id)) => id.to_string(),
+                _ => object_line(o),
+            };
             for o in diff["removed"].as_array().into_iter().flatten() {
-                lines.push(format!("  - removes {}", object_line(o)));
+                lines.push(format!("  - removes {}", line(o)));
             }
             for o in diff["added"].as_array().into_iter().flatten() {
-                lines.push(format!("  + adds {}", object_line(o)));
+                lines.push(format!("  + adds {}", line(o)));
             }
             for c in diff["changed"].as_array().into_iter().flatten() {
                 let at = c
@@ -110,6 +117,9 @@ fn diff_lines(kind: ChangeKind, diff: &Value) -> Vec<String> {
         _ => Vec::new(),
     }
 }
+
+/// Objects removed and added past which a diff's text names each by its identifying fields.
+const MANY_OBJECTS: usize = 5;
 
 /// An object in one line of a diff: whole when short, else by its identifying fields (the
 /// structured diff has it whole), so that a long list stays readable and fits the budget.
