@@ -494,6 +494,11 @@ fn cut_middle(text: &str, budget: usize) -> String {
     )
 }
 
+/// The first `at` bytes of `text` or fewer, ending on a character boundary.
+pub fn head(text: &str, at: usize) -> &str {
+    &text[..floor_char_boundary(text, at)]
+}
+
 fn floor_char_boundary(text: &str, at: usize) -> usize {
     let mut end = at.min(text.len());
     while !text.is_char_boundary(end) {

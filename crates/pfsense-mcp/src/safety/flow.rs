@@ -136,7 +136,7 @@ fn object_line(object: &Value) -> String {
         }
         None => format!(
             "{}… ({} characters)",
-            &whole[..whole.floor_char_boundary(200)],
+            crate::bounds::head(&whole, 200),
             whole.len()
         ),
     }
