@@ -705,3 +705,101 @@ fn page_size_zero_is_refused_and_http_settings_without_http_are_named() {
         stderr(&o)
     );
 }
+
+/// A device of our own (a copy of /dev/null's node in a temporary directory, mode 0666), or
+/// None where nodes cannot be made (not root): what `--audit-log /dev/null` would have hit,
+/// without touching the real /dev/null.
+#[cfg(unix)]
+fn private_null_device(dir: &std::path::Path) -> Option<std::path::PathBuf> {
+    use std::os::unix::fs::PermissionsExt;
+    let node = dir.join("null");
+    let made = Command::new("mknod")
+        .arg(&node)
+        .args(["c", "1", "3"])
+        .stderr(Stdio::null())
+        .status()
+        .is_ok_and(|s| s.success());
+    if !made {
+        eprintln!("skipped: cannot make a device node here (not root)");
+        return None;
+    }
+    std::fs::set_permissions(&node, std::fs::Permissions::from_mode(0o666)).unwrap();
+    Some(node)
+}
+
+#[cfg(unix)]
+fn mode_of(path: &std::path::Path) -> u32 {
+    use std::os::unix::fs::PermissionsExt;
+    std::fs::metadata(path).unwrap().permissions().mode() & 0o777
+}
+
+/// An audit log or journal path that is a device, a pipe or a directory is refused at start
+/// (exit 2) and left as it was: `--audit-log /dev/null` run as root made /dev/null 0600 for the
+/// whole system, and the server then ran with every audit write failing.
+#[cfg(unix)]
+#[test]
+fn an_audit_log_or_journal_that_is_not_a_regular_file_is_refused_unchanged() {
+    let dir = tempfile::tempdir().unwrap();
+    let state = dir.path().join("state");
+    let state = state.to_str().unwrap();
+    let Some(device) = private_null_device(dir.path()) else {
+        return;
+    };
+    let link = dir.path().join("link-to-device");
+    std::os::unix::fs::symlink(&device, &link).unwrap();
+    let subdir = dir.path().join("a-directory");
+    std::fs::create_dir(&subdir).unwrap();
+    for (flag, path, kind) in [
+        ("--audit-log", &device, "a character device"),
+        ("--audit-log", &link, "a character device"),
+        ("--journal", &device, "a character device"),
+        ("--audit-log", &subdir, "a directory"),
+        ("--journal", &subdir, "a directory"),
+    ] {
+        let o = pfsense_mcp(
+            &["--sandbox", flag, path.to_str().unwrap()],
+            &[("XDG_STATE_HOME", state)],
+        );
+        let err = stderr(&o);
+        assert_eq!(o.status.code(), Some(2), "{flag} {}: {err}", path.display());
+        assert!(err.contains(flag) && err.contains(kind), "{err}");
+        assert!(err.contains("not a regular file"), "{err}");
+        assert_eq!(mode_of(&device), 0o666, "{flag} {}: {err}", path.display());
+    }
+}
+
+/// One file for the audit log and the journal (SQLite would write over the audit lines) is
+/// refused at start, also when the paths differ only by a symlink or a relative part.
+#[cfg(unix)]
+#[test]
+fn the_audit_log_and_the_journal_cannot_be_one_file() {
+    let dir = tempfile::tempdir().unwrap();
+    let state = dir.path().join("state");
+    let state = state.to_str().unwrap();
+    let file = dir.path().join("both");
+    let alias = dir.path().join("alias");
+    std::os::unix::fs::symlink(&file, &alias).unwrap();
+    let dotted = dir.path().join(".").join("both");
+    let wal = dir.path().join("both-wal");
+    for (audit, journal) in [
+        (&file, &file),
+        (&file, &dotted),
+        (&alias, &file),
+        (&wal, &file),
+    ] {
+        let o = pfsense_mcp(
+            &[
+                "--sandbox",
+                "--audit-log",
+                audit.to_str().unwrap(),
+                "--journal",
+                journal.to_str().unwrap(),
+            ],
+            &[("XDG_STATE_HOME", state)],
+        );
+        let err = stderr(&o);
+        assert_eq!(o.status.code(), Some(2), "{audit:?} {journal:?}: {err}");
+        assert!(err.contains("are the same file"), "{err}");
+        assert!(!file.exists(), "nothing was created: {err}");
+    }
+}

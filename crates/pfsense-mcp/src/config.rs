@@ -630,6 +630,7 @@ impl SafetyArgs {
                 None => JournalLocation::Memory,
             },
         };
+        check_state_files(audit_log.as_deref(), &journal)?;
         if !sandbox && state_dir.is_none() && (self.audit_log.is_none() || self.journal.is_none()) {
             tracing::warn!(
                 "no state directory (neither XDG_STATE_HOME nor HOME is set): the audit log is off and the journal is kept in memory unless --audit-log / --journal are given"
@@ -649,6 +650,57 @@ impl SafetyArgs {
             lockout_source: self.lockout_source,
         })
     }
+}
+
+/// Refuse an audit log or journal path that cannot be one: a device, pipe or directory (a log
+/// written to /dev/null is lost, and its mode is not ours to narrow), or one file for both
+/// (SQLite would write over the audit lines).
+fn check_state_files(
+    audit_log: Option<&std::path::Path>,
+    journal: &crate::safety::JournalLocation,
+) -> Result<(), String> {
+    use crate::safety::private::{not_a_regular_file, same_file};
+    let journal = match journal {
+        crate::safety::JournalLocation::File(p) => Some(p.as_path()),
+        crate::safety::JournalLocation::Memory => None,
+    };
+    if let Some(p) = audit_log
+        && let Some(kind) = not_a_regular_file(p)
+    {
+        return Err(format!(
+            "--audit-log / PFSENSE_AUDIT_LOG: {} is {kind}, not a regular file: give the path of a file (created if missing), or `off` to disable the audit log",
+            p.display()
+        ));
+    }
+    if let Some(p) = journal
+        && let Some(kind) = not_a_regular_file(p)
+    {
+        return Err(format!(
+            "--journal / PFSENSE_JOURNAL: {} is {kind}, not a regular file: give the path of a file (created if missing), or `memory` to keep the journal in memory",
+            p.display()
+        ));
+    }
+    if let (Some(log), Some(db)) = (audit_log, journal) {
+        // SQLite's companions too: its write-ahead log would take the audit lines as well.
+        let companions = ["", "-wal", "-shm"].map(|suffix| {
+            let mut name = db.as_os_str().to_owned();
+            name.push(suffix);
+            std::path::PathBuf::from(name)
+        });
+        if let Some(clash) = companions.iter().find(|c| same_file(log, c)) {
+            return Err(format!(
+                "--audit-log / PFSENSE_AUDIT_LOG ({}) and --journal / PFSENSE_JOURNAL ({}) are the same file{}: the journal's SQLite writes would destroy the audit lines; give them different files",
+                log.display(),
+                db.display(),
+                if clash.as_path() == db {
+                    String::new()
+                } else {
+                    format!(" (the journal's {})", clash.display())
+                }
+            ));
+        }
+    }
+    Ok(())
 }
 
 impl ConnectionArgs {
