@@ -803,3 +803,74 @@ fn the_audit_log_and_the_journal_cannot_be_one_file() {
         assert!(!file.exists(), "nothing was created: {err}");
     }
 }
+
+/// Start the sandbox server on the audit log `log` ending in a line a crash cut off: the
+/// server closes it off with a `cut_off` entry, so the log gets a line of the chain.
+fn server_writes_a_line_to(log: &std::path::Path, state: &std::path::Path) {
+    use std::io::Write;
+    let mut file = std::fs::OpenOptions::new()
+        .create(true)
+        .append(true)
+        .open(log)
+        .unwrap();
+    file.write_all(b"{\"cut by a crash").unwrap();
+    let o = pfsense_mcp(
+        &["--sandbox", "--audit-log", log.to_str().unwrap()],
+        &[("XDG_STATE_HOME", state.to_str().unwrap())],
+    );
+    assert!(
+        std::fs::read_to_string(log).unwrap().contains("cut_off"),
+        "{}",
+        stderr(&o)
+    );
+}
+
+/// Files named `audit.jsonl.<digits>` by another tool (logrotate's `.1`, `.2`, a dated copy)
+/// are not the server's rotated files (`.<12 digits>`): a backup copy no longer makes
+/// `audit verify` fail, two logrotate cycles no longer fork the chain, and both are named in
+/// a warning.
+#[test]
+fn numbered_files_of_other_tools_are_not_taken_for_rotated_ones() {
+    let dir = tempfile::tempdir().unwrap();
+    let state = dir.path().join("state");
+    let log = dir.path().join("audit.jsonl");
+    let numbered = |n: &str| dir.path().join(format!("audit.jsonl.{n}"));
+    let verify =
+        |path: &std::path::Path| pfsense_mcp(&["audit", "verify", path.to_str().unwrap()], &[]);
+    server_writes_a_line_to(&log, &state);
+    std::fs::copy(&log, numbered("20261205")).unwrap();
+    let o = verify(&log);
+    assert_eq!(
+        o.status.code(),
+        Some(0),
+        "a backup copy beside it: {}",
+        stderr(&o)
+    );
+    assert!(
+        stderr(&o).contains("audit.jsonl.20261205") && stderr(&o).contains("not by pfsense-mcp"),
+        "{}",
+        stderr(&o)
+    );
+    // Two logrotate cycles (rename, the server goes on in a new file).
+    std::fs::rename(&log, numbered("1")).unwrap();
+    server_writes_a_line_to(&log, &state);
+    std::fs::rename(numbered("1"), numbered("2")).unwrap();
+    std::fs::rename(&log, numbered("1")).unwrap();
+    server_writes_a_line_to(&log, &state);
+    for path in [
+        log.clone(),
+        numbered("1"),
+        numbered("2"),
+        numbered("20261205"),
+    ] {
+        let o = verify(&path);
+        assert_eq!(
+            o.status.code(),
+            Some(0),
+            "{}: {}",
+            path.display(),
+            stderr(&o)
+        );
+        assert!(stdout(&o).contains("chain intact"), "{}", stdout(&o));
+    }
+}

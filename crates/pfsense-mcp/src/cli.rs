@@ -132,6 +132,9 @@ pub async fn run_with(cli: Cli, guards: Option<OpeningGuards>) -> Result<(), Cli
                     file.display()
                 )));
             }
+            if let Some(note) = crate::safety::audit::other_numbered_files_note(&file) {
+                crate::note!("pfsense-mcp: warning: {note}");
+            }
             let v = crate::safety::audit::verify(&file).map_err(|e| {
                 CliError::new(
                     Failure::AuditBroken,
