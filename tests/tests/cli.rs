@@ -874,3 +874,64 @@ fn numbered_files_of_other_tools_are_not_taken_for_rotated_ones() {
         assert!(stdout(&o).contains("chain intact"), "{}", stdout(&o));
     }
 }
+
+/// A deny or allow pattern that matches no tool is a mistake that would offer every tool
+/// (`deny`) or none (`allow`): refused at start, naming the pattern and the closest names,
+/// from a flag, a variable or the config file alike; a pattern in the wrong case says so.
+#[test]
+fn a_pattern_that_matches_no_tool_is_refused_with_the_closest_names() {
+    let dir = tempfile::tempdir().unwrap();
+    let state = dir.path().join("state");
+    let state = state.to_str().unwrap();
+    for (args, env, named, closest) in [
+        (
+            &["--sandbox", "--deny", "pfsense_delte_*"][..],
+            &[][..],
+            "--deny / PFSENSE_DENY",
+            "pfsense_delete_",
+        ),
+        (
+            &["tools", "--summary"][..],
+            &[("PFSENSE_ALLOW", "pfsense_lst_*")][..],
+            "--allow / PFSENSE_ALLOW",
+            "pfsense_list_",
+        ),
+        (
+            &["--sandbox", "--allow", "pfsense_list_*,pfsense_undoo"][..],
+            &[][..],
+            "`pfsense_undoo` matches no tool",
+            "`pfsense_undo`",
+        ),
+    ] {
+        let mut env = env.to_vec();
+        env.push(("XDG_STATE_HOME", state));
+        let o = pfsense_mcp(args, &env);
+        let err = stderr(&o);
+        assert_eq!(o.status.code(), Some(2), "{args:?}: {err}");
+        assert!(err.contains("matches no tool"), "{err}");
+        assert!(err.contains(named) && err.contains(closest), "{err}");
+    }
+    let o = pfsense_mcp(&["tools", "--summary", "--allow", "PFSENSE_LIST_*"], &[]);
+    assert_eq!(o.status.code(), Some(2), "{}", stderr(&o));
+    assert!(
+        stderr(&o).contains("case-sensitive") && stderr(&o).contains("(`pfsense_list_*` matches)"),
+        "{}",
+        stderr(&o)
+    );
+    let config = dir.path().join("config.toml");
+    std::fs::write(
+        &config,
+        "[firewalls.lab]\nurl = \"https://127.0.0.1:9\"\napi_key_env = \"K\"\ndeny = [\"pfsense_delte_*\"]\n",
+    )
+    .unwrap();
+    let o = pfsense_mcp(
+        &["--config", config.to_str().unwrap()],
+        &[("K", "k"), ("XDG_STATE_HOME", state)],
+    );
+    assert_eq!(o.status.code(), Some(2), "{}", stderr(&o));
+    assert!(
+        stderr(&o).contains("`deny` of firewall `lab`") && stderr(&o).contains("pfsense_delte_*"),
+        "{}",
+        stderr(&o)
+    );
+}
