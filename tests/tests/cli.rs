@@ -935,3 +935,55 @@ fn a_pattern_that_matches_no_tool_is_refused_with_the_closest_names() {
         stderr(&o)
     );
 }
+
+/// `sqlite3 DB SQL`'s output, or None when the sqlite3 shell is not installed.
+fn sqlite3(db: &std::path::Path, sql: &str) -> Option<String> {
+    let o = Command::new("sqlite3").arg(db).arg(sql).output().ok()?;
+    assert!(o.status.success(), "sqlite3 {sql}: {}", stderr(&o));
+    Some(stdout(&o).trim().to_string())
+}
+
+/// A journal whose tables are not the server's (another program's database, or a `changes`
+/// table without the columns the server writes) is refused at start, naming the file and what
+/// is wrong, and left unstamped: it was accepted and marked valid, and every write then failed
+/// with SQL text.
+#[test]
+fn a_journal_of_another_schema_is_refused_and_left_as_it_was() {
+    let dir = tempfile::tempdir().unwrap();
+    let state = dir.path().join("state");
+    for (name, sql, expected) in [
+        (
+            "narrow.sqlite",
+            "CREATE TABLE changes (id INTEGER PRIMARY KEY, firewall TEXT, address TEXT);",
+            "its table `changes` lacks the columns time_ms",
+        ),
+        (
+            "places.sqlite",
+            "CREATE TABLE moz_places (id INTEGER PRIMARY KEY, url TEXT);",
+            "holds the tables moz_places and no `changes` table",
+        ),
+    ] {
+        let db = dir.path().join(name);
+        if sqlite3(&db, sql).is_none() {
+            eprintln!("skipped: no sqlite3 shell");
+            return;
+        }
+        let o = pfsense_mcp(
+            &["--sandbox", "--journal", db.to_str().unwrap()],
+            &[("XDG_STATE_HOME", state.to_str().unwrap())],
+        );
+        let err = stderr(&o);
+        assert_eq!(o.status.code(), Some(2), "{err}");
+        assert!(
+            err.contains(db.to_str().unwrap()) && err.contains(expected),
+            "{err}"
+        );
+        assert!(err.contains("is not a journal of pfsense-mcp"), "{err}");
+        assert_eq!(
+            sqlite3(&db, "PRAGMA user_version").unwrap(),
+            "0",
+            "unstamped"
+        );
+        assert_eq!(sqlite3(&db, "PRAGMA journal_mode").unwrap(), "delete");
+    }
+}
