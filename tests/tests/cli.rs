@@ -987,3 +987,51 @@ fn a_journal_of_another_schema_is_refused_and_left_as_it_was() {
         assert_eq!(sqlite3(&db, "PRAGMA journal_mode").unwrap(), "delete");
     }
 }
+
+/// A firewall address with characters an HTTP request cannot carry (`{`, `}`) passed start-up,
+/// and every call then failed blaming its arguments: refused at start, naming the setting, and
+/// saying that `${…}` is not expanded when the value holds one.
+#[test]
+fn an_address_a_request_cannot_carry_is_refused_at_start() {
+    let dir = tempfile::tempdir().unwrap();
+    let state = dir.path().join("state");
+    let state = state.to_str().unwrap();
+    for (host, unexpanded) in [
+        ("https://fw{x}", false),
+        ("https://${EMU}", true),
+        ("$EMU", true),
+    ] {
+        let o = pfsense_mcp(
+            &[],
+            &[
+                ("PFSENSE_HOST", host),
+                ("PFSENSE_API_KEY", "k"),
+                ("XDG_STATE_HOME", state),
+            ],
+        );
+        let err = stderr(&o);
+        assert_eq!(o.status.code(), Some(2), "{host}: {err}");
+        assert!(err.contains("PFSENSE_HOST") && err.contains(host), "{err}");
+        assert_eq!(err.contains("not expanded"), unexpanded, "{err}");
+    }
+    let config = dir.path().join("config.toml");
+    std::fs::write(
+        &config,
+        "[firewalls.emu]\nurl = \"${EMU}\"\napi_key_env = \"K\"\n",
+    )
+    .unwrap();
+    let o = pfsense_mcp(
+        &["--config", config.to_str().unwrap()],
+        &[
+            ("K", "k"),
+            ("EMU", "https://127.0.0.1:9"),
+            ("XDG_STATE_HOME", state),
+        ],
+    );
+    let err = stderr(&o);
+    assert_eq!(o.status.code(), Some(2), "{err}");
+    assert!(
+        err.contains("firewall `emu`") && err.contains("`url`") && err.contains("not expanded"),
+        "{err}"
+    );
+}

@@ -731,7 +731,7 @@ impl ConnectionArgs {
         let host = self.host().ok_or(
             "no firewall configured: set PFSENSE_HOST to its address (e.g. https://192.168.1.1) and PFSENSE_API_KEY, or pass --host",
         )?;
-        let base_url = parse_base_url(&host, "PFSENSE_HOST")?;
+        let base_url = parse_base_url(&host, "--host / PFSENSE_HOST")?;
         Ok(base_url)
     }
 
@@ -808,8 +808,33 @@ pub fn parse_base_url(host: &str, setting: &str) -> Result<url::Url, String> {
         format!("https://{host}")
     };
     let shown = without_credentials(host);
+    // `${VAR}` is not expanded (not in the environment's values, nor in a config file): say so
+    // whatever else is wrong with the value.
+    let unexpanded = if host.contains('$') {
+        " Variables such as `${NAME}` are not expanded here: write the address itself."
+    } else {
+        ""
+    };
     let mut base_url = url::Url::parse(&with_scheme)
-        .map_err(|e| format!("{setting} `{shown}` is not a URL: {e}"))?;
+        .map_err(|e| format!("{setting} `{shown}` is not a URL: {e}.{unexpanded}"))?;
+    // The URL parser takes characters (`{`, `}`, `|`, `^`…) an HTTP request's URI cannot carry:
+    // every call would then fail as "the request could not be built", blaming its arguments.
+    let not_in_a_uri: String = base_url
+        .as_str()
+        .chars()
+        .filter(|c| !(c.is_ascii_alphanumeric() || "-._~:/?#[]@!$&'()*+,;=%".contains(*c)))
+        .collect();
+    if !not_in_a_uri.is_empty() || base_url.as_str().parse::<hyper::Uri>().is_err() {
+        let shown_chars: String = not_in_a_uri.chars().flat_map(char::escape_debug).collect();
+        return Err(format!(
+            "{setting} `{shown}` holds characters a URL sent to the firewall cannot carry{}: give the firewall's address, e.g. https://192.168.1.1.{unexpanded}",
+            if shown_chars.is_empty() {
+                String::new()
+            } else {
+                format!(" (`{shown_chars}`)")
+            }
+        ));
+    }
     if base_url.scheme() != "https" && base_url.scheme() != "http" {
         return Err(format!(
             "{setting} `{shown}` must start with https:// (or http://)"
@@ -817,6 +842,12 @@ pub fn parse_base_url(host: &str, setting: &str) -> Result<url::Url, String> {
     }
     if base_url.host_str().is_none() {
         return Err(format!("{setting} `{shown}` has no host name"));
+    }
+    // A URL may carry `$` in its host, no firewall's name does: a variable left unexpanded.
+    if base_url.host_str().is_some_and(|h| h.contains('$')) {
+        return Err(format!(
+            "{setting} `{shown}` has `$` in its host name.{unexpanded}"
+        ));
     }
     if !base_url.username().is_empty() || base_url.password().is_some() {
         return Err(format!(
