@@ -2390,3 +2390,34 @@ async fn one_large_object_and_a_destructive_preview_fit_the_budget() {
     }
     s.close().await;
 }
+
+/// A provisional change left when the server exits is said on stderr (it stays on the
+/// firewall), and a later start without --auto-revert says which are past their deadline,
+/// since nothing then reverts them.
+#[tokio::test]
+async fn provisional_changes_left_at_exit_and_overdue_at_start_are_said() {
+    let emu = emulator().await;
+    let dir = tempfile::tempdir().unwrap();
+    let s = start(&emu, dir.path(), &["--auto-revert", "2"], no_human()).await;
+    let r = s
+        .ok("pfsense_create_firewall_alias", confirmed(alias("left")))
+        .await;
+    assert!(r["provisional_until"].is_string(), "{r}");
+    // Closed before the revert clock's next turn.
+    s.close().await;
+    let err = std::fs::read_to_string(dir.path().join("stderr.log")).unwrap();
+    assert!(
+        err.contains("1 provisional change (--auto-revert) was neither confirmed nor reverted")
+            && err.contains("A restart with --auto-revert reverts it"),
+        "{err}"
+    );
+    tokio::time::sleep(Duration::from_millis(2500)).await;
+    let s = start(&emu, dir.path(), &[], no_human()).await;
+    s.close().await;
+    let err = std::fs::read_to_string(dir.path().join("stderr.log")).unwrap();
+    assert!(
+        err.contains("1 provisional change of an earlier run is past its auto-revert deadline")
+            && err.contains("without --auto-revert"),
+        "{err}"
+    );
+}
