@@ -1035,3 +1035,53 @@ fn an_address_a_request_cannot_carry_is_refused_at_start() {
         "{err}"
     );
 }
+
+/// `off` and `memory` are words in any case and with spaces around them, as booleans are
+/// (`PFSENSE_AUDIT_LOG=OFF` made a file named `OFF`); enumerated values take any case too.
+#[test]
+fn keywords_and_enumerated_values_take_any_case() {
+    let dir = tempfile::tempdir().unwrap();
+    let state = dir.path().join("state");
+    let state = state.to_str().unwrap();
+    for (audit, journal) in [("OFF", "Memory"), (" off", "MEMORY "), ("Off", " memory")] {
+        let o = Command::new(tests::binary::pfsense_mcp())
+            .args(["--sandbox"])
+            .current_dir(dir.path())
+            .env_clear()
+            .env("HOME", dir.path())
+            .env("XDG_STATE_HOME", state)
+            .env("PFSENSE_AUDIT_LOG", audit)
+            .env("PFSENSE_JOURNAL", journal)
+            .stdin(Stdio::null())
+            .output()
+            .unwrap();
+        let made: Vec<_> = std::fs::read_dir(dir.path())
+            .unwrap()
+            .map(|e| e.unwrap().file_name())
+            .filter(|n| n != "state")
+            .collect();
+        assert!(
+            made.is_empty(),
+            "{audit:?} {journal:?}: made {made:?}: {}",
+            stderr(&o)
+        );
+        assert!(!stderr(&o).contains("audit log path="), "{}", stderr(&o));
+    }
+    for value in ["FULL", "Compact"] {
+        let o = pfsense_mcp(
+            &["--sandbox", "--tool-mode", value],
+            &[("XDG_STATE_HOME", state)],
+        );
+        assert_ne!(
+            o.status.code(),
+            Some(2),
+            "--tool-mode {value}: {}",
+            stderr(&o)
+        );
+    }
+    let o = pfsense_mcp(
+        &["--sandbox"],
+        &[("PFSENSE_CONFIRM", "FLAG"), ("XDG_STATE_HOME", state)],
+    );
+    assert_ne!(o.status.code(), Some(2), "{}", stderr(&o));
+}

@@ -78,7 +78,7 @@ pub struct ServeArgs {
     /// pfsense_find_tools / pfsense_describe_tool / pfsense_call for everything else (about 5k
     /// tokens: fits every client). `full` lists every generated tool (about 100k tokens: for
     /// clients that search their tools themselves, such as Claude Code).
-    #[arg(long, env = "PFSENSE_TOOL_MODE", value_enum, default_value_t = crate::discovery::ToolMode::Compact)]
+    #[arg(long, env = "PFSENSE_TOOL_MODE", value_enum, ignore_case = true, default_value_t = crate::discovery::ToolMode::Compact)]
     pub tool_mode: crate::discovery::ToolMode,
     /// Largest tool result in tokens, at least 1000; larger results are cut with a note on how
     /// to narrow them (Claude Code refuses results over 25,000 tokens by default).
@@ -436,7 +436,7 @@ pub struct ConnectionArgs {
     #[arg(long, env = "PFSENSE_PASSWORD", hide_env_values = true)]
     pub password: Option<Secret>,
     /// Authentication method. Default: key when an API key is set, else basic.
-    #[arg(long, env = "PFSENSE_AUTH", value_enum)]
+    #[arg(long, env = "PFSENSE_AUTH", value_enum, ignore_case = true)]
     pub auth: Option<AuthMethod>,
     /// Verify the firewall's TLS certificate (false is the same as --insecure).
     #[arg(long, env = "PFSENSE_VERIFY_SSL", default_value_t = true, action = clap::ArgAction::Set, value_parser = BoolishValueParser::new())]
@@ -577,6 +577,7 @@ pub struct SafetyArgs {
         long = "confirm",
         env = "PFSENSE_CONFIRM",
         value_enum,
+        ignore_case = true,
         default_value = "elicit"
     )]
     pub confirm_mode: crate::safety::elicit::ConfirmMode,
@@ -616,13 +617,13 @@ impl SafetyArgs {
         use crate::safety::{JournalLocation, default_state_dir};
         let state_dir = default_state_dir();
         let audit_log = match &self.audit_log {
-            Some(p) if p.as_os_str() == "off" => None,
+            Some(p) if is_keyword(p, "off") => None,
             Some(p) => Some(p.clone()),
             None if sandbox => None,
             None => state_dir.as_ref().map(|d| d.join("audit.jsonl")),
         };
         let journal = match &self.journal {
-            Some(p) if p.as_os_str() == "memory" => JournalLocation::Memory,
+            Some(p) if is_keyword(p, "memory") => JournalLocation::Memory,
             Some(p) => JournalLocation::File(p.clone()),
             None if sandbox => JournalLocation::Memory,
             None => match &state_dir {
@@ -650,6 +651,13 @@ impl SafetyArgs {
             lockout_source: self.lockout_source,
         })
     }
+}
+
+/// Whether a path setting is the word `word` (`off`, `memory`) rather than a file: in any
+/// case and with spaces around it, as booleans are read (`OFF` made a file named `OFF`).
+fn is_keyword(path: &std::path::Path, word: &str) -> bool {
+    path.to_str()
+        .is_some_and(|p| p.trim().eq_ignore_ascii_case(word))
 }
 
 /// Refuse an audit log or journal path that cannot be one: a device, pipe or directory (a log
