@@ -1085,3 +1085,38 @@ fn keywords_and_enumerated_values_take_any_case() {
     );
     assert_ne!(o.status.code(), Some(2), "{}", stderr(&o));
 }
+
+/// `audit verify` of a directory, a SQLite file (the journal) or text with no JSON line is a
+/// wrong path (exit 2, "not an audit log"), not a log someone edited (exit 4).
+#[test]
+fn verifying_what_is_not_an_audit_log_is_a_usage_error() {
+    let dir = tempfile::tempdir().unwrap();
+    let journal = dir.path().join("journal.sqlite");
+    let o = pfsense_mcp(
+        &[
+            "--sandbox",
+            "--audit-log",
+            "off",
+            "--journal",
+            journal.to_str().unwrap(),
+        ],
+        &[("XDG_STATE_HOME", dir.path().to_str().unwrap())],
+    );
+    assert!(journal.is_file(), "{}", stderr(&o));
+    let passwd = dir.path().join("passwd");
+    std::fs::write(&passwd, "root:x:0:0:root:/root:/bin/bash\n").unwrap();
+    for (path, what) in [
+        (dir.path().to_path_buf(), "a directory"),
+        (journal, "a SQLite database"),
+        (passwd, "none of whose lines is JSON"),
+    ] {
+        let o = pfsense_mcp(&["audit", "verify", path.to_str().unwrap()], &[]);
+        let err = stderr(&o);
+        assert_eq!(o.status.code(), Some(2), "{}: {err}", path.display());
+        assert!(
+            err.contains("is not an audit log") && err.contains(what),
+            "{err}"
+        );
+        assert!(!err.contains("NOT intact"), "{err}");
+    }
+}

@@ -132,6 +132,12 @@ pub async fn run_with(cli: Cli, guards: Option<OpeningGuards>) -> Result<(), Cli
                     file.display()
                 )));
             }
+            if let Some(what) = crate::safety::audit::not_an_audit_log(&file) {
+                return Err(CliError::usage(format!(
+                    "{} is not an audit log: it is {what}. Give the audit log's path (the default is $XDG_STATE_HOME/pfsense-mcp/audit.jsonl, else ~/.local/state/pfsense-mcp/audit.jsonl)",
+                    file.display()
+                )));
+            }
             if let Some(note) = crate::safety::audit::other_numbered_files_note(&file) {
                 crate::note!("pfsense-mcp: warning: {note}");
             }

@@ -1151,6 +1151,31 @@ fn closes_off(marker: Option<&&[u8]>, fragment: &[u8], prev: &str) -> bool {
         && value["request"]["cut"]["sha256"] == sha256_hex(fragment)
 }
 
+/// What `path` is when it is plainly not an audit log (a directory, a device, a SQLite
+/// database, a binary file, text without a single JSON line), or None: `audit verify` calls
+/// that a wrong path rather than a log someone edited. A log whose lines are JSON but do not
+/// chain is an edited log, not this.
+pub fn not_an_audit_log(path: &Path) -> Option<String> {
+    if let Some(kind) = super::private::not_a_regular_file(path) {
+        return Some(kind.to_string());
+    }
+    let bytes = std::fs::read(path).ok()?;
+    if bytes.starts_with(b"SQLite format 3\0") {
+        return Some("a SQLite database (the change journal?)".into());
+    }
+    if bytes.contains(&0) || std::str::from_utf8(&bytes).is_err() {
+        return Some("a binary file".into());
+    }
+    // Whole lines only: a first line a crash cut off is a log's, not a stranger's.
+    let whole = &bytes[..bytes.iter().rposition(|b| *b == b'\n').map_or(0, |i| i + 1)];
+    let json_lines = whole
+        .split(|b| *b == b'\n')
+        .filter(|l| !l.is_empty())
+        .any(|l| serde_json::from_slice::<serde::de::IgnoredAny>(l).is_ok());
+    let has_lines = whole.iter().any(|b| !b.is_ascii_whitespace());
+    (has_lines && !json_lines).then(|| "a text file none of whose lines is JSON".into())
+}
+
 /// Check the chain of a log: its rotated files oldest first (`FILE.<last seq>`), then the file
 /// itself. The error names the first line that breaks it and why.
 pub fn verify(path: &Path) -> Result<Verified, String> {
