@@ -1120,3 +1120,91 @@ fn verifying_what_is_not_an_audit_log_is_a_usage_error() {
         assert!(!err.contains("NOT intact"), "{err}");
     }
 }
+
+/// TLS settings that contradict each other are refused at start (exit 2), from flags as from
+/// a config file: one of them was ignored without a word (the CA under --insecure or beside a
+/// fingerprint, --insecure beside a fingerprint); a CA file that is not there is named.
+#[test]
+fn contradictory_tls_settings_are_refused() {
+    let dir = tempfile::tempdir().unwrap();
+    let state = dir.path().join("state");
+    let state = state.to_str().unwrap();
+    let ca = dir.path().join("ca.pem");
+    std::fs::write(&ca, "not read before the settings are checked\n").unwrap();
+    let ca = ca.to_str().unwrap();
+    let missing = dir.path().join("missing-ca.pem");
+    let missing = missing.to_str().unwrap();
+    let fp = "sha256:0000000000000000000000000000000000000000000000000000000000000000";
+    let base = [
+        ("PFSENSE_HOST", "https://127.0.0.1:9"),
+        ("PFSENSE_API_KEY", "k"),
+        ("XDG_STATE_HOME", state),
+    ];
+    for (args, env, expected) in [
+        (
+            &["--insecure", "--ca-cert", ca][..],
+            &[][..],
+            "--insecure and --ca-cert",
+        ),
+        (
+            &["--insecure", "--tls-fingerprint", fp][..],
+            &[][..],
+            "--insecure and --tls-fingerprint",
+        ),
+        (
+            &["--ca-cert", ca][..],
+            &[("PFSENSE_TLS_FINGERPRINT", fp)][..],
+            "contradict each other",
+        ),
+        (
+            &[][..],
+            &[("PFSENSE_VERIFY_SSL", "false"), ("PFSENSE_CA_CERT", ca)][..],
+            "PFSENSE_VERIFY_SSL=false) and --ca-cert",
+        ),
+        (&["--ca-cert", missing][..], &[][..], "does not exist"),
+    ] {
+        let mut env = env.to_vec();
+        env.extend_from_slice(&base);
+        for command in [&[][..], &["doctor"][..]] {
+            let mut all = command.to_vec();
+            all.extend_from_slice(args);
+            let o = pfsense_mcp(&all, &env);
+            let err = stderr(&o);
+            assert_eq!(o.status.code(), Some(2), "{all:?} {env:?}: {err}");
+            assert!(err.contains(expected), "{all:?}: {err}");
+        }
+    }
+    let config = dir.path().join("config.toml");
+    for (extra, expected) in [
+        (
+            format!("ca_cert = \"{ca}\"\ninsecure = true"),
+            "`insecure = true` and `ca_cert`",
+        ),
+        (
+            format!("ca_cert = \"{ca}\"\ntls_fingerprint = \"{fp}\""),
+            "`ca_cert` and `tls_fingerprint`",
+        ),
+        (
+            "ca_cert = \"missing-ca.pem\"".to_string(),
+            "missing-ca.pem does not exist",
+        ),
+    ] {
+        std::fs::write(
+            &config,
+            format!(
+                "[firewalls.lab]\nurl = \"https://127.0.0.1:9\"\napi_key_env = \"K\"\n{extra}\n"
+            ),
+        )
+        .unwrap();
+        let o = pfsense_mcp(
+            &["--config", config.to_str().unwrap()],
+            &[("K", "k"), ("XDG_STATE_HOME", state)],
+        );
+        let err = stderr(&o);
+        assert_eq!(o.status.code(), Some(2), "{extra}: {err}");
+        assert!(
+            err.contains("firewall `lab`") && err.contains(expected),
+            "{extra}: {err}"
+        );
+    }
+}

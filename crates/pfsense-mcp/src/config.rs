@@ -720,11 +720,54 @@ impl ConnectionArgs {
             .filter(|h| !h.trim().is_empty())
     }
 
+    /// How the firewall's certificate is checked. Settings that contradict each other are
+    /// refused, as in a config file: one of them would be ignored without a word.
     pub fn tls_mode(&self) -> Result<TlsMode, String> {
+        const FINGERPRINT: &str = "--tls-fingerprint / PFSENSE_TLS_FINGERPRINT";
+        const CA: &str = "--ca-cert / PFSENSE_CA_CERT";
+        let verification_off = if self.insecure {
+            "--insecure"
+        } else {
+            "--verify-ssl false (PFSENSE_VERIFY_SSL=false)"
+        };
+        if let Some(ca) = &self.ca_cert {
+            if self.tls_fingerprint.is_some() {
+                return Err(format!(
+                    "{CA} and {FINGERPRINT} contradict each other: a pinned certificate is trusted whatever its issuer, so the CA would be ignored; give one of them"
+                ));
+            }
+            if self.insecure || !self.verify_ssl {
+                return Err(format!(
+                    "{verification_off} and {CA} contradict each other: without verification the CA would be ignored; keep the CA and drop {verification_off}"
+                ));
+            }
+            if !ca.is_file() {
+                return Err(format!(
+                    "{CA}: {} {}: give the CA's PEM file",
+                    ca.display(),
+                    if ca.exists() {
+                        "is not a file"
+                    } else {
+                        "does not exist"
+                    }
+                ));
+            }
+        }
         if let Some(fp) = &self.tls_fingerprint {
-            return Ok(TlsMode::Pinned(parse_fingerprint(fp).map_err(|e| {
-                format!("PFSENSE_TLS_FINGERPRINT / --tls-fingerprint: {e}")
-            })?));
+            let pinned = parse_fingerprint(fp)
+                .map_err(|e| format!("PFSENSE_TLS_FINGERPRINT / --tls-fingerprint: {e}"))?;
+            if self.insecure {
+                return Err(format!(
+                    "--insecure and {FINGERPRINT} contradict each other; keep the fingerprint (it trusts exactly that certificate) and drop --insecure"
+                ));
+            }
+            if !self.verify_ssl {
+                // Often set in the environment for other tools: the stricter setting wins.
+                crate::note!(
+                    "pfsense-mcp: warning: PFSENSE_VERIFY_SSL=false is ignored: the certificate is pinned ({FINGERPRINT}), which is checked"
+                );
+            }
+            return Ok(TlsMode::Pinned(pinned));
         }
         if self.insecure || !self.verify_ssl {
             return Ok(TlsMode::Insecure);

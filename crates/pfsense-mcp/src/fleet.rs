@@ -310,6 +310,30 @@ impl FleetConfig {
                 ));
             }
         }
+        if let Some(ca) = &entry.ca_cert {
+            if entry.tls_fingerprint.is_some() {
+                return Err(format!(
+                    "{at}: `ca_cert` and `tls_fingerprint` contradict each other: a pinned certificate is trusted whatever its issuer, so the CA would be ignored; keep one"
+                ));
+            }
+            if entry.insecure {
+                return Err(format!(
+                    "{at}: `insecure = true` and `ca_cert` contradict each other: without verification the CA would be ignored; keep the CA"
+                ));
+            }
+            let path = self.relative(ca);
+            if !path.is_file() {
+                return Err(format!(
+                    "{at}: `ca_cert` {} {}",
+                    path.display(),
+                    if path.exists() {
+                        "is not a file"
+                    } else {
+                        "does not exist"
+                    }
+                ));
+            }
+        }
         if entry.timeout == Some(0) {
             return Err(format!("{at}: `timeout` must be at least 1 second"));
         }
