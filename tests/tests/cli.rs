@@ -1208,3 +1208,62 @@ fn contradictory_tls_settings_are_refused() {
         );
     }
 }
+
+/// A rate-limit period beyond a week is refused like other durations too long to mean; a
+/// config file's credential problems name the file, the firewall and the key (not
+/// PFSENSE_API_KEY); a firewall that is not a table is said in words, not Rust type names.
+#[test]
+fn rate_limit_periods_and_config_file_credentials_are_named() {
+    let dir = tempfile::tempdir().unwrap();
+    let state = dir.path().join("state");
+    let state = state.to_str().unwrap();
+    let o = pfsense_mcp(
+        &["--sandbox", "--rate-limit", "write=1/18446744073709551615"],
+        &[("XDG_STATE_HOME", state)],
+    );
+    assert_eq!(o.status.code(), Some(2), "{}", stderr(&o));
+    assert!(
+        stderr(&o).contains("at most 604800 seconds"),
+        "{}",
+        stderr(&o)
+    );
+    let config = dir.path().join("config.toml");
+    let key_file = dir.path().join("key");
+    std::fs::write(&key_file, "Key-Line-One\nKey-Line-Two\n").unwrap();
+    for (text, env, expected) in [
+        (
+            "[firewalls.lab]\nurl = \"https://127.0.0.1:9\"\napi_key_file = \"key\"\n",
+            ("UNUSED", ""),
+            "`api_key_file`",
+        ),
+        (
+            "[firewalls.lab]\nurl = \"https://127.0.0.1:9\"\napi_key_env = \"LAB_KEY\"\n",
+            ("LAB_KEY", "Key-Line-One\nKey-Line-Two"),
+            "`api_key_env` names the environment variable LAB_KEY",
+        ),
+        (
+            "[firewalls]\nlab = \"https://127.0.0.1:9\"\n",
+            ("UNUSED", ""),
+            "must be a table",
+        ),
+    ] {
+        std::fs::write(&config, text).unwrap();
+        let o = pfsense_mcp(
+            &["--config", config.to_str().unwrap()],
+            &[env, ("XDG_STATE_HOME", state)],
+        );
+        let err = stderr(&o);
+        assert_eq!(o.status.code(), Some(2), "{text}: {err}");
+        assert!(
+            err.contains(expected)
+                && err.contains("firewall `lab`")
+                && err.contains(config.to_str().unwrap()),
+            "{text}: {err}"
+        );
+        assert!(
+            !err.contains("PFSENSE_API_KEY") && !err.contains("FirewallEntry"),
+            "{err}"
+        );
+        assert!(!err.contains("Key-Line"), "{err}");
+    }
+}

@@ -444,6 +444,8 @@ async fn rate_limits_count_only_executed_calls() {
         "{}",
         text(&r)
     );
+    // The variable's current name, not the deprecated PFSENSE_RATE_LIMITS.
+    assert!(text(&r).contains("(PFSENSE_RATE_LIMIT)"), "{}", text(&r));
     let posts = emu.requests().iter().filter(|q| q.method == "POST").count();
     assert_eq!(posts, 2, "only the two executed calls reached the firewall");
     // Another class has its own budget.

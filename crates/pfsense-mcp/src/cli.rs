@@ -551,7 +551,10 @@ fn serve_config_file(
             resilience,
             ..fw.client
         };
-        firewalls.push(connect(&fw.name, client, policy)?);
+        firewalls.push(
+            connect(&fw.name, client, policy)
+                .map_err(|e| format!("config file {}: {e}", path.display()))?,
+        );
     }
     tracing::info!(
         config = %path.display(),

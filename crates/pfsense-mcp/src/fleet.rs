@@ -190,6 +190,11 @@ impl FleetConfig {
                     };
                     for (name, entry) in entries {
                         check_name(&name).map_err(|e| format!("config file {file}: {e}"))?;
+                        if !entry.is_table() {
+                            return Err(format!(
+                                "config file {file}, firewall `{name}`: must be a table of settings, e.g. [firewalls.{name}] followed by url = \"https://192.168.1.1\" and api_key_env = \"VARIABLE\""
+                            ));
+                        }
                         let culprit = misfit_key(&entry);
                         let entry = FirewallEntry::deserialize(entry).map_err(|e| {
                             format!(
@@ -496,11 +501,15 @@ impl FleetConfig {
     ) -> Result<Option<Secret>, String> {
         let at = self.context(name);
         if let Some(var) = env_var {
-            return read_env(env, var)
-                .map(|v| Some(Secret::new(v)))
-                .map_err(|e| {
-                    format!("{at}: `{field}_env` names the environment variable {var}, {e}")
-                });
+            let value = read_env(env, var).map_err(|e| {
+                format!("{at}: `{field}_env` names the environment variable {var}, {e}")
+            })?;
+            if field == "api_key" && value.chars().any(char::is_control) {
+                return Err(format!(
+                    "{at}: `{field}_env` names the environment variable {var}, which holds more than the key (a control character such as a newline), so it cannot be sent in an HTTP header"
+                ));
+            }
+            return Ok(Some(Secret::new(value)));
         }
         let Some(file) = file else {
             return Ok(None);
@@ -522,6 +531,12 @@ impl FleetConfig {
         let value = text.trim_end_matches(['\n', '\r']);
         if value.trim().is_empty() {
             return Err(format!("{at}: `{field}_file` {} is empty", path.display()));
+        }
+        if field == "api_key" && value.chars().any(char::is_control) {
+            return Err(format!(
+                "{at}: `{field}_file` {} holds more than the key (a control character such as a newline: a file of more than one line?), so it cannot be sent in an HTTP header; leave the key alone in it",
+                path.display()
+            ));
         }
         Ok(Some(Secret::new(value)))
     }
