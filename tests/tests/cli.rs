@@ -1267,3 +1267,40 @@ fn rate_limit_periods_and_config_file_credentials_are_named() {
         assert!(!err.contains("Key-Line"), "{err}");
     }
 }
+
+/// A config file other users can write decides where the server connects and whether it
+/// checks the certificate: said on stderr, by the server and by doctor.
+#[cfg(unix)]
+#[test]
+fn a_config_file_others_can_write_is_warned_about() {
+    use std::os::unix::fs::PermissionsExt;
+    let dir = tempfile::tempdir().unwrap();
+    let state = dir.path().join("state");
+    let config = dir.path().join("config.toml");
+    std::fs::write(
+        &config,
+        "[firewalls.lab]\nurl = \"https://127.0.0.1:9\"\napi_key_env = \"K\"\n",
+    )
+    .unwrap();
+    let run = |args: &[&str]| {
+        let mut all = args.to_vec();
+        all.extend(["--config", config.to_str().unwrap()]);
+        stderr(&pfsense_mcp(
+            &all,
+            &[("K", "k"), ("XDG_STATE_HOME", state.to_str().unwrap())],
+        ))
+    };
+    for mode in [0o664, 0o646] {
+        std::fs::set_permissions(&config, std::fs::Permissions::from_mode(mode)).unwrap();
+        for args in [&[][..], &["doctor"][..]] {
+            let err = run(args);
+            assert!(
+                err.contains("can be changed by other users")
+                    && err.contains(&format!("{mode:04o}")),
+                "{args:?} {mode:o}: {err}"
+            );
+        }
+    }
+    std::fs::set_permissions(&config, std::fs::Permissions::from_mode(0o644)).unwrap();
+    assert!(!run(&[]).contains("other users"));
+}

@@ -155,6 +155,12 @@ impl FleetConfig {
     pub fn load(path: &Path) -> Result<FleetConfig, String> {
         let text = std::fs::read_to_string(path)
             .map_err(|e| format!("config file {}: cannot be read: {e}", path.display()))?;
+        if let Some(mode) = writable_by_others(path) {
+            crate::note!(
+                "pfsense-mcp: warning: config file {} can be changed by other users (mode {mode:04o}): it says which address each firewall is and whether its certificate is checked; make it writable by its owner only (chmod go-w)",
+                path.display()
+            );
+        }
         FleetConfig::parse(&text, path)
     }
 
@@ -582,6 +588,21 @@ pub fn loose_permissions(path: &Path) -> Option<u32> {
         use std::os::unix::fs::PermissionsExt;
         let mode = std::fs::metadata(path).ok()?.permissions().mode() & 0o777;
         (mode & 0o077 != 0).then_some(mode)
+    }
+    #[cfg(not(unix))]
+    {
+        let _ = path;
+        None
+    }
+}
+
+/// The file's mode when group or others may write it.
+fn writable_by_others(path: &Path) -> Option<u32> {
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        let mode = std::fs::metadata(path).ok()?.permissions().mode() & 0o777;
+        (mode & 0o022 != 0).then_some(mode)
     }
     #[cfg(not(unix))]
     {
