@@ -705,3 +705,602 @@ fn page_size_zero_is_refused_and_http_settings_without_http_are_named() {
         stderr(&o)
     );
 }
+
+/// A device of our own (a copy of /dev/null's node in a temporary directory, mode 0666), or
+/// None where nodes cannot be made (not root): what `--audit-log /dev/null` would have hit,
+/// without touching the real /dev/null.
+#[cfg(unix)]
+fn private_null_device(dir: &std::path::Path) -> Option<std::path::PathBuf> {
+    use std::os::unix::fs::PermissionsExt;
+    let node = dir.join("null");
+    let made = Command::new("mknod")
+        .arg(&node)
+        .args(["c", "1", "3"])
+        .stderr(Stdio::null())
+        .status()
+        .is_ok_and(|s| s.success());
+    if !made {
+        eprintln!("skipped: cannot make a device node here (not root)");
+        return None;
+    }
+    std::fs::set_permissions(&node, std::fs::Permissions::from_mode(0o666)).unwrap();
+    Some(node)
+}
+
+#[cfg(unix)]
+fn mode_of(path: &std::path::Path) -> u32 {
+    use std::os::unix::fs::PermissionsExt;
+    std::fs::metadata(path).unwrap().permissions().mode() & 0o777
+}
+
+/// An audit log or journal path that is a device, a pipe or a directory is refused at start
+/// (exit 2) and left as it was: `--audit-log /dev/null` run as root made /dev/null 0600 for the
+/// whole system, and the server then ran with every audit write failing.
+#[cfg(unix)]
+#[test]
+fn an_audit_log_or_journal_that_is_not_a_regular_file_is_refused_unchanged() {
+    let dir = tempfile::tempdir().unwrap();
+    let state = dir.path().join("state");
+    let state = state.to_str().unwrap();
+    let Some(device) = private_null_device(dir.path()) else {
+        return;
+    };
+    let link = dir.path().join("link-to-device");
+    std::os::unix::fs::symlink(&device, &link).unwrap();
+    let subdir = dir.path().join("a-directory");
+    std::fs::create_dir(&subdir).unwrap();
+    for (flag, path, kind) in [
+        ("--audit-log", &device, "a character device"),
+        ("--audit-log", &link, "a character device"),
+        ("--journal", &device, "a character device"),
+        ("--audit-log", &subdir, "a directory"),
+        ("--journal", &subdir, "a directory"),
+    ] {
+        let o = pfsense_mcp(
+            &["--sandbox", flag, path.to_str().unwrap()],
+            &[("XDG_STATE_HOME", state)],
+        );
+        let err = stderr(&o);
+        assert_eq!(o.status.code(), Some(2), "{flag} {}: {err}", path.display());
+        assert!(err.contains(flag) && err.contains(kind), "{err}");
+        assert!(err.contains("not a regular file"), "{err}");
+        assert_eq!(mode_of(&device), 0o666, "{flag} {}: {err}", path.display());
+    }
+}
+
+/// One file for the audit log and the journal (SQLite would write over the audit lines) is
+/// refused at start, also when the paths differ only by a symlink or a relative part.
+#[cfg(unix)]
+#[test]
+fn the_audit_log_and_the_journal_cannot_be_one_file() {
+    let dir = tempfile::tempdir().unwrap();
+    let state = dir.path().join("state");
+    let state = state.to_str().unwrap();
+    let file = dir.path().join("both");
+    let alias = dir.path().join("alias");
+    std::os::unix::fs::symlink(&file, &alias).unwrap();
+    let dotted = dir.path().join(".").join("both");
+    let wal = dir.path().join("both-wal");
+    for (audit, journal) in [
+        (&file, &file),
+        (&file, &dotted),
+        (&alias, &file),
+        (&wal, &file),
+    ] {
+        let o = pfsense_mcp(
+            &[
+                "--sandbox",
+                "--audit-log",
+                audit.to_str().unwrap(),
+                "--journal",
+                journal.to_str().unwrap(),
+            ],
+            &[("XDG_STATE_HOME", state)],
+        );
+        let err = stderr(&o);
+        assert_eq!(o.status.code(), Some(2), "{audit:?} {journal:?}: {err}");
+        assert!(err.contains("are the same file"), "{err}");
+        assert!(!file.exists(), "nothing was created: {err}");
+    }
+}
+
+/// Start the sandbox server on the audit log `log` ending in a line a crash cut off: the
+/// server closes it off with a `cut_off` entry, so the log gets a line of the chain.
+fn server_writes_a_line_to(log: &std::path::Path, state: &std::path::Path) {
+    use std::io::Write;
+    let mut file = std::fs::OpenOptions::new()
+        .create(true)
+        .append(true)
+        .open(log)
+        .unwrap();
+    file.write_all(b"{\"cut by a crash").unwrap();
+    let o = pfsense_mcp(
+        &["--sandbox", "--audit-log", log.to_str().unwrap()],
+        &[("XDG_STATE_HOME", state.to_str().unwrap())],
+    );
+    assert!(
+        std::fs::read_to_string(log).unwrap().contains("cut_off"),
+        "{}",
+        stderr(&o)
+    );
+}
+
+/// Files named `audit.jsonl.<digits>` by another tool (logrotate's `.1`, `.2`, a dated copy)
+/// are not the server's rotated files (`.<12 digits>`): a backup copy no longer makes
+/// `audit verify` fail, two logrotate cycles no longer fork the chain, and both are named in
+/// a warning.
+#[test]
+fn numbered_files_of_other_tools_are_not_taken_for_rotated_ones() {
+    let dir = tempfile::tempdir().unwrap();
+    let state = dir.path().join("state");
+    let log = dir.path().join("audit.jsonl");
+    let numbered = |n: &str| dir.path().join(format!("audit.jsonl.{n}"));
+    let verify =
+        |path: &std::path::Path| pfsense_mcp(&["audit", "verify", path.to_str().unwrap()], &[]);
+    server_writes_a_line_to(&log, &state);
+    std::fs::copy(&log, numbered("20261205")).unwrap();
+    let o = verify(&log);
+    assert_eq!(
+        o.status.code(),
+        Some(0),
+        "a backup copy beside it: {}",
+        stderr(&o)
+    );
+    assert!(
+        stderr(&o).contains("audit.jsonl.20261205") && stderr(&o).contains("not by pfsense-mcp"),
+        "{}",
+        stderr(&o)
+    );
+    // Two logrotate cycles (rename, the server goes on in a new file).
+    std::fs::rename(&log, numbered("1")).unwrap();
+    server_writes_a_line_to(&log, &state);
+    std::fs::rename(numbered("1"), numbered("2")).unwrap();
+    std::fs::rename(&log, numbered("1")).unwrap();
+    server_writes_a_line_to(&log, &state);
+    for path in [
+        log.clone(),
+        numbered("1"),
+        numbered("2"),
+        numbered("20261205"),
+    ] {
+        let o = verify(&path);
+        assert_eq!(
+            o.status.code(),
+            Some(0),
+            "{}: {}",
+            path.display(),
+            stderr(&o)
+        );
+        assert!(stdout(&o).contains("chain intact"), "{}", stdout(&o));
+    }
+}
+
+/// A deny or allow pattern that matches no tool is a mistake that would offer every tool
+/// (`deny`) or none (`allow`): refused at start, naming the pattern and the closest names,
+/// from a flag, a variable or the config file alike; a pattern in the wrong case says so.
+#[test]
+fn a_pattern_that_matches_no_tool_is_refused_with_the_closest_names() {
+    let dir = tempfile::tempdir().unwrap();
+    let state = dir.path().join("state");
+    let state = state.to_str().unwrap();
+    for (args, env, named, closest) in [
+        (
+            &["--sandbox", "--deny", "pfsense_delte_*"][..],
+            &[][..],
+            "--deny / PFSENSE_DENY",
+            "pfsense_delete_",
+        ),
+        (
+            &["tools", "--summary"][..],
+            &[("PFSENSE_ALLOW", "pfsense_lst_*")][..],
+            "--allow / PFSENSE_ALLOW",
+            "pfsense_list_",
+        ),
+        (
+            &["--sandbox", "--allow", "pfsense_list_*,pfsense_undoo"][..],
+            &[][..],
+            "`pfsense_undoo` matches no tool",
+            "`pfsense_undo`",
+        ),
+    ] {
+        let mut env = env.to_vec();
+        env.push(("XDG_STATE_HOME", state));
+        let o = pfsense_mcp(args, &env);
+        let err = stderr(&o);
+        assert_eq!(o.status.code(), Some(2), "{args:?}: {err}");
+        assert!(err.contains("matches no tool"), "{err}");
+        assert!(err.contains(named) && err.contains(closest), "{err}");
+    }
+    let o = pfsense_mcp(&["tools", "--summary", "--allow", "PFSENSE_LIST_*"], &[]);
+    assert_eq!(o.status.code(), Some(2), "{}", stderr(&o));
+    assert!(
+        stderr(&o).contains("case-sensitive") && stderr(&o).contains("(`pfsense_list_*` matches)"),
+        "{}",
+        stderr(&o)
+    );
+    let config = dir.path().join("config.toml");
+    std::fs::write(
+        &config,
+        "[firewalls.lab]\nurl = \"https://127.0.0.1:9\"\napi_key_env = \"K\"\ndeny = [\"pfsense_delte_*\"]\n",
+    )
+    .unwrap();
+    let o = pfsense_mcp(
+        &["--config", config.to_str().unwrap()],
+        &[("K", "k"), ("XDG_STATE_HOME", state)],
+    );
+    assert_eq!(o.status.code(), Some(2), "{}", stderr(&o));
+    assert!(
+        stderr(&o).contains("`deny` of firewall `lab`") && stderr(&o).contains("pfsense_delte_*"),
+        "{}",
+        stderr(&o)
+    );
+}
+
+/// `sqlite3 DB SQL`'s output, or None when the sqlite3 shell is not installed.
+fn sqlite3(db: &std::path::Path, sql: &str) -> Option<String> {
+    let o = Command::new("sqlite3").arg(db).arg(sql).output().ok()?;
+    assert!(o.status.success(), "sqlite3 {sql}: {}", stderr(&o));
+    Some(stdout(&o).trim().to_string())
+}
+
+/// A journal whose tables are not the server's (another program's database, or a `changes`
+/// table without the columns the server writes) is refused at start, naming the file and what
+/// is wrong, and left unstamped: it was accepted and marked valid, and every write then failed
+/// with SQL text.
+#[test]
+fn a_journal_of_another_schema_is_refused_and_left_as_it_was() {
+    let dir = tempfile::tempdir().unwrap();
+    let state = dir.path().join("state");
+    for (name, sql, expected) in [
+        (
+            "narrow.sqlite",
+            "CREATE TABLE changes (id INTEGER PRIMARY KEY, firewall TEXT, address TEXT);",
+            "its table `changes` lacks the columns time_ms",
+        ),
+        (
+            "places.sqlite",
+            "CREATE TABLE moz_places (id INTEGER PRIMARY KEY, url TEXT);",
+            "holds the tables moz_places and no `changes` table",
+        ),
+    ] {
+        let db = dir.path().join(name);
+        if sqlite3(&db, sql).is_none() {
+            eprintln!("skipped: no sqlite3 shell");
+            return;
+        }
+        let o = pfsense_mcp(
+            &["--sandbox", "--journal", db.to_str().unwrap()],
+            &[("XDG_STATE_HOME", state.to_str().unwrap())],
+        );
+        let err = stderr(&o);
+        assert_eq!(o.status.code(), Some(2), "{err}");
+        assert!(
+            err.contains(db.to_str().unwrap()) && err.contains(expected),
+            "{err}"
+        );
+        assert!(err.contains("is not a journal of pfsense-mcp"), "{err}");
+        assert_eq!(
+            sqlite3(&db, "PRAGMA user_version").unwrap(),
+            "0",
+            "unstamped"
+        );
+        assert_eq!(sqlite3(&db, "PRAGMA journal_mode").unwrap(), "delete");
+    }
+}
+
+/// A firewall address with characters an HTTP request cannot carry (`{`, `}`) passed start-up,
+/// and every call then failed blaming its arguments: refused at start, naming the setting, and
+/// saying that `${…}` is not expanded when the value holds one.
+#[test]
+fn an_address_a_request_cannot_carry_is_refused_at_start() {
+    let dir = tempfile::tempdir().unwrap();
+    let state = dir.path().join("state");
+    let state = state.to_str().unwrap();
+    for (host, unexpanded) in [
+        ("https://fw{x}", false),
+        ("https://${EMU}", true),
+        ("$EMU", true),
+    ] {
+        let o = pfsense_mcp(
+            &[],
+            &[
+                ("PFSENSE_HOST", host),
+                ("PFSENSE_API_KEY", "k"),
+                ("XDG_STATE_HOME", state),
+            ],
+        );
+        let err = stderr(&o);
+        assert_eq!(o.status.code(), Some(2), "{host}: {err}");
+        assert!(err.contains("PFSENSE_HOST") && err.contains(host), "{err}");
+        assert_eq!(err.contains("not expanded"), unexpanded, "{err}");
+    }
+    let config = dir.path().join("config.toml");
+    std::fs::write(
+        &config,
+        "[firewalls.emu]\nurl = \"${EMU}\"\napi_key_env = \"K\"\n",
+    )
+    .unwrap();
+    let o = pfsense_mcp(
+        &["--config", config.to_str().unwrap()],
+        &[
+            ("K", "k"),
+            ("EMU", "https://127.0.0.1:9"),
+            ("XDG_STATE_HOME", state),
+        ],
+    );
+    let err = stderr(&o);
+    assert_eq!(o.status.code(), Some(2), "{err}");
+    assert!(
+        err.contains("firewall `emu`") && err.contains("`url`") && err.contains("not expanded"),
+        "{err}"
+    );
+}
+
+/// `off` and `memory` are words in any case and with spaces around them, as booleans are
+/// (`PFSENSE_AUDIT_LOG=OFF` made a file named `OFF`); enumerated values take any case too.
+#[test]
+fn keywords_and_enumerated_values_take_any_case() {
+    let dir = tempfile::tempdir().unwrap();
+    let state = dir.path().join("state");
+    let state = state.to_str().unwrap();
+    for (audit, journal) in [("OFF", "Memory"), (" off", "MEMORY "), ("Off", " memory")] {
+        let o = Command::new(tests::binary::pfsense_mcp())
+            .args(["--sandbox"])
+            .current_dir(dir.path())
+            .env_clear()
+            .env("HOME", dir.path())
+            .env("XDG_STATE_HOME", state)
+            .env("PFSENSE_AUDIT_LOG", audit)
+            .env("PFSENSE_JOURNAL", journal)
+            .stdin(Stdio::null())
+            .output()
+            .unwrap();
+        let made: Vec<_> = std::fs::read_dir(dir.path())
+            .unwrap()
+            .map(|e| e.unwrap().file_name())
+            .filter(|n| n != "state")
+            .collect();
+        assert!(
+            made.is_empty(),
+            "{audit:?} {journal:?}: made {made:?}: {}",
+            stderr(&o)
+        );
+        assert!(!stderr(&o).contains("audit log path="), "{}", stderr(&o));
+    }
+    for value in ["FULL", "Compact"] {
+        let o = pfsense_mcp(
+            &["--sandbox", "--tool-mode", value],
+            &[("XDG_STATE_HOME", state)],
+        );
+        assert_ne!(
+            o.status.code(),
+            Some(2),
+            "--tool-mode {value}: {}",
+            stderr(&o)
+        );
+    }
+    let o = pfsense_mcp(
+        &["--sandbox"],
+        &[("PFSENSE_CONFIRM", "FLAG"), ("XDG_STATE_HOME", state)],
+    );
+    assert_ne!(o.status.code(), Some(2), "{}", stderr(&o));
+}
+
+/// `audit verify` of a directory, a SQLite file (the journal) or text with no JSON line is a
+/// wrong path (exit 2, "not an audit log"), not a log someone edited (exit 4).
+#[test]
+fn verifying_what_is_not_an_audit_log_is_a_usage_error() {
+    let dir = tempfile::tempdir().unwrap();
+    let journal = dir.path().join("journal.sqlite");
+    let o = pfsense_mcp(
+        &[
+            "--sandbox",
+            "--audit-log",
+            "off",
+            "--journal",
+            journal.to_str().unwrap(),
+        ],
+        &[("XDG_STATE_HOME", dir.path().to_str().unwrap())],
+    );
+    assert!(journal.is_file(), "{}", stderr(&o));
+    let passwd = dir.path().join("passwd");
+    std::fs::write(&passwd, "root:x:0:0:root:/root:/bin/bash\n").unwrap();
+    for (path, what) in [
+        (dir.path().to_path_buf(), "a directory"),
+        (journal, "a SQLite database"),
+        (passwd, "none of whose lines is JSON"),
+    ] {
+        let o = pfsense_mcp(&["audit", "verify", path.to_str().unwrap()], &[]);
+        let err = stderr(&o);
+        assert_eq!(o.status.code(), Some(2), "{}: {err}", path.display());
+        assert!(
+            err.contains("is not an audit log") && err.contains(what),
+            "{err}"
+        );
+        assert!(!err.contains("NOT intact"), "{err}");
+    }
+}
+
+/// TLS settings that contradict each other are refused at start (exit 2), from flags as from
+/// a config file: one of them was ignored without a word (the CA under --insecure or beside a
+/// fingerprint, --insecure beside a fingerprint); a CA file that is not there is named.
+#[test]
+fn contradictory_tls_settings_are_refused() {
+    let dir = tempfile::tempdir().unwrap();
+    let state = dir.path().join("state");
+    let state = state.to_str().unwrap();
+    let ca = dir.path().join("ca.pem");
+    std::fs::write(&ca, "not read before the settings are checked\n").unwrap();
+    let ca = ca.to_str().unwrap();
+    let missing = dir.path().join("missing-ca.pem");
+    let missing = missing.to_str().unwrap();
+    let fp = "sha256:0000000000000000000000000000000000000000000000000000000000000000";
+    let base = [
+        ("PFSENSE_HOST", "https://127.0.0.1:9"),
+        ("PFSENSE_API_KEY", "k"),
+        ("XDG_STATE_HOME", state),
+    ];
+    for (args, env, expected) in [
+        (
+            &["--insecure", "--ca-cert", ca][..],
+            &[][..],
+            "--insecure and --ca-cert",
+        ),
+        (
+            &["--insecure", "--tls-fingerprint", fp][..],
+            &[][..],
+            "--insecure and --tls-fingerprint",
+        ),
+        (
+            &["--ca-cert", ca][..],
+            &[("PFSENSE_TLS_FINGERPRINT", fp)][..],
+            "contradict each other",
+        ),
+        (
+            &[][..],
+            &[("PFSENSE_VERIFY_SSL", "false"), ("PFSENSE_CA_CERT", ca)][..],
+            "PFSENSE_VERIFY_SSL=false) and --ca-cert",
+        ),
+        (&["--ca-cert", missing][..], &[][..], "does not exist"),
+    ] {
+        let mut env = env.to_vec();
+        env.extend_from_slice(&base);
+        for command in [&[][..], &["doctor"][..]] {
+            let mut all = command.to_vec();
+            all.extend_from_slice(args);
+            let o = pfsense_mcp(&all, &env);
+            let err = stderr(&o);
+            assert_eq!(o.status.code(), Some(2), "{all:?} {env:?}: {err}");
+            assert!(err.contains(expected), "{all:?}: {err}");
+        }
+    }
+    let config = dir.path().join("config.toml");
+    for (extra, expected) in [
+        (
+            format!("ca_cert = \"{ca}\"\ninsecure = true"),
+            "`insecure = true` and `ca_cert`",
+        ),
+        (
+            format!("ca_cert = \"{ca}\"\ntls_fingerprint = \"{fp}\""),
+            "`ca_cert` and `tls_fingerprint`",
+        ),
+        (
+            "ca_cert = \"missing-ca.pem\"".to_string(),
+            "missing-ca.pem does not exist",
+        ),
+    ] {
+        std::fs::write(
+            &config,
+            format!(
+                "[firewalls.lab]\nurl = \"https://127.0.0.1:9\"\napi_key_env = \"K\"\n{extra}\n"
+            ),
+        )
+        .unwrap();
+        let o = pfsense_mcp(
+            &["--config", config.to_str().unwrap()],
+            &[("K", "k"), ("XDG_STATE_HOME", state)],
+        );
+        let err = stderr(&o);
+        assert_eq!(o.status.code(), Some(2), "{extra}: {err}");
+        assert!(
+            err.contains("firewall `lab`") && err.contains(expected),
+            "{extra}: {err}"
+        );
+    }
+}
+
+/// A rate-limit period beyond a week is refused like other durations too long to mean; a
+/// config file's credential problems name the file, the firewall and the key (not
+/// PFSENSE_API_KEY); a firewall that is not a table is said in words, not Rust type names.
+#[test]
+fn rate_limit_periods_and_config_file_credentials_are_named() {
+    let dir = tempfile::tempdir().unwrap();
+    let state = dir.path().join("state");
+    let state = state.to_str().unwrap();
+    let o = pfsense_mcp(
+        &["--sandbox", "--rate-limit", "write=1/18446744073709551615"],
+        &[("XDG_STATE_HOME", state)],
+    );
+    assert_eq!(o.status.code(), Some(2), "{}", stderr(&o));
+    assert!(
+        stderr(&o).contains("at most 604800 seconds"),
+        "{}",
+        stderr(&o)
+    );
+    let config = dir.path().join("config.toml");
+    let key_file = dir.path().join("key");
+    std::fs::write(&key_file, "Key-Line-One\nKey-Line-Two\n").unwrap();
+    for (text, env, expected) in [
+        (
+            "[firewalls.lab]\nurl = \"https://127.0.0.1:9\"\napi_key_file = \"key\"\n",
+            ("UNUSED", ""),
+            "`api_key_file`",
+        ),
+        (
+            "[firewalls.lab]\nurl = \"https://127.0.0.1:9\"\napi_key_env = \"LAB_KEY\"\n",
+            ("LAB_KEY", "Key-Line-One\nKey-Line-Two"),
+            "`api_key_env` names the environment variable LAB_KEY",
+        ),
+        (
+            "[firewalls]\nlab = \"https://127.0.0.1:9\"\n",
+            ("UNUSED", ""),
+            "must be a table",
+        ),
+    ] {
+        std::fs::write(&config, text).unwrap();
+        let o = pfsense_mcp(
+            &["--config", config.to_str().unwrap()],
+            &[env, ("XDG_STATE_HOME", state)],
+        );
+        let err = stderr(&o);
+        assert_eq!(o.status.code(), Some(2), "{text}: {err}");
+        assert!(
+            err.contains(expected)
+                && err.contains("firewall `lab`")
+                && err.contains(config.to_str().unwrap()),
+            "{text}: {err}"
+        );
+        assert!(
+            !err.contains("PFSENSE_API_KEY") && !err.contains("FirewallEntry"),
+            "{err}"
+        );
+        assert!(!err.contains("Key-Line"), "{err}");
+    }
+}
+
+/// A config file other users can write decides where the server connects and whether it
+/// checks the certificate: said on stderr, by the server and by doctor.
+#[cfg(unix)]
+#[test]
+fn a_config_file_others_can_write_is_warned_about() {
+    use std::os::unix::fs::PermissionsExt;
+    let dir = tempfile::tempdir().unwrap();
+    let state = dir.path().join("state");
+    let config = dir.path().join("config.toml");
+    std::fs::write(
+        &config,
+        "[firewalls.lab]\nurl = \"https://127.0.0.1:9\"\napi_key_env = \"K\"\n",
+    )
+    .unwrap();
+    let run = |args: &[&str]| {
+        let mut all = args.to_vec();
+        all.extend(["--config", config.to_str().unwrap()]);
+        stderr(&pfsense_mcp(
+            &all,
+            &[("K", "k"), ("XDG_STATE_HOME", state.to_str().unwrap())],
+        ))
+    };
+    for mode in [0o664, 0o646] {
+        std::fs::set_permissions(&config, std::fs::Permissions::from_mode(mode)).unwrap();
+        for args in [&[][..], &["doctor"][..]] {
+            let err = run(args);
+            assert!(
+                err.contains("can be changed by other users")
+                    && err.contains(&format!("{mode:04o}")),
+                "{args:?} {mode:o}: {err}"
+            );
+        }
+    }
+    std::fs::set_permissions(&config, std::fs::Permissions::from_mode(0o644)).unwrap();
+    assert!(!run(&[]).contains("other users"));
+}

@@ -444,6 +444,8 @@ async fn rate_limits_count_only_executed_calls() {
         "{}",
         text(&r)
     );
+    // The variable's current name, not the deprecated PFSENSE_RATE_LIMITS.
+    assert!(text(&r).contains("(PFSENSE_RATE_LIMIT)"), "{}", text(&r));
     let posts = emu.requests().iter().filter(|q| q.method == "POST").count();
     assert_eq!(posts, 2, "only the two executed calls reached the firewall");
     // Another class has its own budget.
@@ -2428,4 +2430,34 @@ async fn a_bulk_delete_preview_names_every_object_within_the_budget() {
     }
     assert!(text(&r).len() < 4500, "{}", text(&r).len());
     s.close().await;
+
+/// A provisional change left when the server exits is said on stderr (it stays on the
+/// firewall), and a later start without --auto-revert says which are past their deadline,
+/// since nothing then reverts them.
+#[tokio::test]
+async fn provisional_changes_left_at_exit_and_overdue_at_start_are_said() {
+    let emu = emulator().await;
+    let dir = tempfile::tempdir().unwrap();
+    let s = start(&emu, dir.path(), &["--auto-revert", "2"], no_human()).await;
+    let r = s
+        .ok("pfsense_create_firewall_alias", confirmed(alias("left")))
+        .await;
+    assert!(r["provisional_until"].is_string(), "{r}");
+    // Closed before the revert clock's next turn.
+    s.close().await;
+    let err = std::fs::read_to_string(dir.path().join("stderr.log")).unwrap();
+    assert!(
+        err.contains("1 provisional change (--auto-revert) was neither confirmed nor reverted")
+            && err.contains("A restart with --auto-revert reverts it"),
+        "{err}"
+    );
+    tokio::time::sleep(Duration::from_millis(2500)).await;
+    let s = start(&emu, dir.path(), &[], no_human()).await;
+    s.close().await;
+    let err = std::fs::read_to_string(dir.path().join("stderr.log")).unwrap();
+    assert!(
+        err.contains("1 provisional change of an earlier run is past its auto-revert deadline")
+            && err.contains("without --auto-revert"),
+        "{err}"
+    );
 }

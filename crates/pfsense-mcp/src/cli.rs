@@ -132,6 +132,15 @@ pub async fn run_with(cli: Cli, guards: Option<OpeningGuards>) -> Result<(), Cli
                     file.display()
                 )));
             }
+            if let Some(what) = crate::safety::audit::not_an_audit_log(&file) {
+                return Err(CliError::usage(format!(
+                    "{} is not an audit log: it is {what}. Give the audit log's path (the default is $XDG_STATE_HOME/pfsense-mcp/audit.jsonl, else ~/.local/state/pfsense-mcp/audit.jsonl)",
+                    file.display()
+                )));
+            }
+            if let Some(note) = crate::safety::audit::other_numbered_files_note(&file) {
+                crate::note!("pfsense-mcp: warning: {note}");
+            }
             let v = crate::safety::audit::verify(&file).map_err(|e| {
                 CliError::new(
                     Failure::AuditBroken,
@@ -194,11 +203,56 @@ async fn serve_command_unboxed(
         None
     };
     let server = build_server_with(args, guards).map_err(CliError::usage)?;
-    match http {
+    let auto_revert = args.safety.auto_revert.is_some();
+    if !auto_revert {
+        note_overdue_provisional_changes(&server);
+    }
+    let after = server.new_session();
+    let served = match http {
         Some(checked) => crate::http::serve(server, &args.http, checked).await,
         None => serve_stdio(server).await,
+    };
+    note_provisional_changes_left(&after);
+    served.map_err(|e| CliError::new(Failure::Runtime, e))
+}
+
+/// At start without --auto-revert: provisional changes of an earlier run that are past their
+/// deadline stay on the firewall, since nothing here reverts them.
+fn note_overdue_provisional_changes(server: &PfSenseServer) {
+    for (firewall, _, overdue) in server.provisional_changes() {
+        if overdue > 0 {
+            crate::note!(
+                "pfsense-mcp: warning: firewall `{firewall}`: {overdue} provisional {} of an earlier run {} past {} auto-revert deadline and {} on the firewall: this server runs without --auto-revert, so nothing reverts {}. Restart with --auto-revert SECONDS to revert {}, or keep {} with pfsense_confirm_changes (pfsense_list_changes lists {})",
+                plural(overdue, "change", "changes"),
+                plural(overdue, "is", "are"),
+                plural(overdue, "its", "their"),
+                plural(overdue, "stays", "stay"),
+                plural(overdue, "it", "them"),
+                plural(overdue, "it", "them"),
+                plural(overdue, "it", "them"),
+                plural(overdue, "it", "them"),
+            );
+        }
     }
-    .map_err(|e| CliError::new(Failure::Runtime, e))
+}
+
+/// At exit: provisional changes nobody confirmed or reverted stay on the firewall.
+fn note_provisional_changes_left(server: &PfSenseServer) {
+    for (firewall, left, _) in server.provisional_changes() {
+        crate::note!(
+            "pfsense-mcp: warning: firewall `{firewall}`: {left} provisional {} (--auto-revert) {} neither confirmed nor reverted and {} on the firewall as the server exits. A restart with --auto-revert reverts {} once past {} deadline; pfsense_confirm_changes keeps {}",
+            plural(left, "change", "changes"),
+            plural(left, "was", "were"),
+            plural(left, "stays", "stay"),
+            plural(left, "it", "them"),
+            plural(left, "its", "their"),
+            plural(left, "it", "them"),
+        );
+    }
+}
+
+fn plural<'a>(n: usize, one: &'a str, many: &'a str) -> &'a str {
+    if n == 1 { one } else { many }
 }
 
 /// Write to stdout; a reader that went away (`pfsense-mcp tools | head`) is not an error.
@@ -497,7 +551,10 @@ fn serve_config_file(
             resilience,
             ..fw.client
         };
-        firewalls.push(connect(&fw.name, client, policy)?);
+        firewalls.push(
+            connect(&fw.name, client, policy)
+                .map_err(|e| format!("config file {}: {e}", path.display()))?,
+        );
     }
     tracing::info!(
         config = %path.display(),

@@ -78,7 +78,7 @@ pub struct ServeArgs {
     /// pfsense_find_tools / pfsense_describe_tool / pfsense_call for everything else (about 5k
     /// tokens: fits every client). `full` lists every generated tool (about 100k tokens: for
     /// clients that search their tools themselves, such as Claude Code).
-    #[arg(long, env = "PFSENSE_TOOL_MODE", value_enum, default_value_t = crate::discovery::ToolMode::Compact)]
+    #[arg(long, env = "PFSENSE_TOOL_MODE", value_enum, ignore_case = true, default_value_t = crate::discovery::ToolMode::Compact)]
     pub tool_mode: crate::discovery::ToolMode,
     /// Largest tool result in tokens, at least 1000; larger results are cut with a note on how
     /// to narrow them (Claude Code refuses results over 25,000 tokens by default).
@@ -436,7 +436,7 @@ pub struct ConnectionArgs {
     #[arg(long, env = "PFSENSE_PASSWORD", hide_env_values = true)]
     pub password: Option<Secret>,
     /// Authentication method. Default: key when an API key is set, else basic.
-    #[arg(long, env = "PFSENSE_AUTH", value_enum)]
+    #[arg(long, env = "PFSENSE_AUTH", value_enum, ignore_case = true)]
     pub auth: Option<AuthMethod>,
     /// Verify the firewall's TLS certificate (false is the same as --insecure).
     #[arg(long, env = "PFSENSE_VERIFY_SSL", default_value_t = true, action = clap::ArgAction::Set, value_parser = BoolishValueParser::new())]
@@ -577,6 +577,7 @@ pub struct SafetyArgs {
         long = "confirm",
         env = "PFSENSE_CONFIRM",
         value_enum,
+        ignore_case = true,
         default_value = "elicit"
     )]
     pub confirm_mode: crate::safety::elicit::ConfirmMode,
@@ -616,13 +617,13 @@ impl SafetyArgs {
         use crate::safety::{JournalLocation, default_state_dir};
         let state_dir = default_state_dir();
         let audit_log = match &self.audit_log {
-            Some(p) if p.as_os_str() == "off" => None,
+            Some(p) if is_keyword(p, "off") => None,
             Some(p) => Some(p.clone()),
             None if sandbox => None,
             None => state_dir.as_ref().map(|d| d.join("audit.jsonl")),
         };
         let journal = match &self.journal {
-            Some(p) if p.as_os_str() == "memory" => JournalLocation::Memory,
+            Some(p) if is_keyword(p, "memory") => JournalLocation::Memory,
             Some(p) => JournalLocation::File(p.clone()),
             None if sandbox => JournalLocation::Memory,
             None => match &state_dir {
@@ -630,6 +631,7 @@ impl SafetyArgs {
                 None => JournalLocation::Memory,
             },
         };
+        check_state_files(audit_log.as_deref(), &journal)?;
         if !sandbox && state_dir.is_none() && (self.audit_log.is_none() || self.journal.is_none()) {
             tracing::warn!(
                 "no state directory (neither XDG_STATE_HOME nor HOME is set): the audit log is off and the journal is kept in memory unless --audit-log / --journal are given"
@@ -651,6 +653,64 @@ impl SafetyArgs {
     }
 }
 
+/// Whether a path setting is the word `word` (`off`, `memory`) rather than a file: in any
+/// case and with spaces around it, as booleans are read (`OFF` made a file named `OFF`).
+fn is_keyword(path: &std::path::Path, word: &str) -> bool {
+    path.to_str()
+        .is_some_and(|p| p.trim().eq_ignore_ascii_case(word))
+}
+
+/// Refuse an audit log or journal path that cannot be one: a device, pipe or directory (a log
+/// written to /dev/null is lost, and its mode is not ours to narrow), or one file for both
+/// (SQLite would write over the audit lines).
+fn check_state_files(
+    audit_log: Option<&std::path::Path>,
+    journal: &crate::safety::JournalLocation,
+) -> Result<(), String> {
+    use crate::safety::private::{not_a_regular_file, same_file};
+    let journal = match journal {
+        crate::safety::JournalLocation::File(p) => Some(p.as_path()),
+        crate::safety::JournalLocation::Memory => None,
+    };
+    if let Some(p) = audit_log
+        && let Some(kind) = not_a_regular_file(p)
+    {
+        return Err(format!(
+            "--audit-log / PFSENSE_AUDIT_LOG: {} is {kind}, not a regular file: give the path of a file (created if missing), or `off` to disable the audit log",
+            p.display()
+        ));
+    }
+    if let Some(p) = journal
+        && let Some(kind) = not_a_regular_file(p)
+    {
+        return Err(format!(
+            "--journal / PFSENSE_JOURNAL: {} is {kind}, not a regular file: give the path of a file (created if missing), or `memory` to keep the journal in memory",
+            p.display()
+        ));
+    }
+    if let (Some(log), Some(db)) = (audit_log, journal) {
+        // SQLite's companions too: its write-ahead log would take the audit lines as well.
+        let companions = ["", "-wal", "-shm"].map(|suffix| {
+            let mut name = db.as_os_str().to_owned();
+            name.push(suffix);
+            std::path::PathBuf::from(name)
+        });
+        if let Some(clash) = companions.iter().find(|c| same_file(log, c)) {
+            return Err(format!(
+                "--audit-log / PFSENSE_AUDIT_LOG ({}) and --journal / PFSENSE_JOURNAL ({}) are the same file{}: the journal's SQLite writes would destroy the audit lines; give them different files",
+                log.display(),
+                db.display(),
+                if clash.as_path() == db {
+                    String::new()
+                } else {
+                    format!(" (the journal's {})", clash.display())
+                }
+            ));
+        }
+    }
+    Ok(())
+}
+
 impl ConnectionArgs {
     /// The firewall URL from --host, PFSENSE_HOST or PFSENSE_URL.
     pub fn host(&self) -> Option<String> {
@@ -660,11 +720,54 @@ impl ConnectionArgs {
             .filter(|h| !h.trim().is_empty())
     }
 
+    /// How the firewall's certificate is checked. Settings that contradict each other are
+    /// refused, as in a config file: one of them would be ignored without a word.
     pub fn tls_mode(&self) -> Result<TlsMode, String> {
+        const FINGERPRINT: &str = "--tls-fingerprint / PFSENSE_TLS_FINGERPRINT";
+        const CA: &str = "--ca-cert / PFSENSE_CA_CERT";
+        let verification_off = if self.insecure {
+            "--insecure"
+        } else {
+            "--verify-ssl false (PFSENSE_VERIFY_SSL=false)"
+        };
+        if let Some(ca) = &self.ca_cert {
+            if self.tls_fingerprint.is_some() {
+                return Err(format!(
+                    "{CA} and {FINGERPRINT} contradict each other: a pinned certificate is trusted whatever its issuer, so the CA would be ignored; give one of them"
+                ));
+            }
+            if self.insecure || !self.verify_ssl {
+                return Err(format!(
+                    "{verification_off} and {CA} contradict each other: without verification the CA would be ignored; keep the CA and drop {verification_off}"
+                ));
+            }
+            if !ca.is_file() {
+                return Err(format!(
+                    "{CA}: {} {}: give the CA's PEM file",
+                    ca.display(),
+                    if ca.exists() {
+                        "is not a file"
+                    } else {
+                        "does not exist"
+                    }
+                ));
+            }
+        }
         if let Some(fp) = &self.tls_fingerprint {
-            return Ok(TlsMode::Pinned(parse_fingerprint(fp).map_err(|e| {
-                format!("PFSENSE_TLS_FINGERPRINT / --tls-fingerprint: {e}")
-            })?));
+            let pinned = parse_fingerprint(fp)
+                .map_err(|e| format!("PFSENSE_TLS_FINGERPRINT / --tls-fingerprint: {e}"))?;
+            if self.insecure {
+                return Err(format!(
+                    "--insecure and {FINGERPRINT} contradict each other; keep the fingerprint (it trusts exactly that certificate) and drop --insecure"
+                ));
+            }
+            if !self.verify_ssl {
+                // Often set in the environment for other tools: the stricter setting wins.
+                crate::note!(
+                    "pfsense-mcp: warning: PFSENSE_VERIFY_SSL=false is ignored: the certificate is pinned ({FINGERPRINT}), which is checked"
+                );
+            }
+            return Ok(TlsMode::Pinned(pinned));
         }
         if self.insecure || !self.verify_ssl {
             return Ok(TlsMode::Insecure);
@@ -679,7 +782,7 @@ impl ConnectionArgs {
         let host = self.host().ok_or(
             "no firewall configured: set PFSENSE_HOST to its address (e.g. https://192.168.1.1) and PFSENSE_API_KEY, or pass --host",
         )?;
-        let base_url = parse_base_url(&host, "PFSENSE_HOST")?;
+        let base_url = parse_base_url(&host, "--host / PFSENSE_HOST")?;
         Ok(base_url)
     }
 
@@ -756,8 +859,33 @@ pub fn parse_base_url(host: &str, setting: &str) -> Result<url::Url, String> {
         format!("https://{host}")
     };
     let shown = without_credentials(host);
+    // `${VAR}` is not expanded (not in the environment's values, nor in a config file): say so
+    // whatever else is wrong with the value.
+    let unexpanded = if host.contains('$') {
+        " Variables such as `${NAME}` are not expanded here: write the address itself."
+    } else {
+        ""
+    };
     let mut base_url = url::Url::parse(&with_scheme)
-        .map_err(|e| format!("{setting} `{shown}` is not a URL: {e}"))?;
+        .map_err(|e| format!("{setting} `{shown}` is not a URL: {e}.{unexpanded}"))?;
+    // The URL parser takes characters (`{`, `}`, `|`, `^`…) an HTTP request's URI cannot carry:
+    // every call would then fail as "the request could not be built", blaming its arguments.
+    let not_in_a_uri: String = base_url
+        .as_str()
+        .chars()
+        .filter(|c| !(c.is_ascii_alphanumeric() || "-._~:/?#[]@!$&'()*+,;=%".contains(*c)))
+        .collect();
+    if !not_in_a_uri.is_empty() || base_url.as_str().parse::<hyper::Uri>().is_err() {
+        let shown_chars: String = not_in_a_uri.chars().flat_map(char::escape_debug).collect();
+        return Err(format!(
+            "{setting} `{shown}` holds characters a URL sent to the firewall cannot carry{}: give the firewall's address, e.g. https://192.168.1.1.{unexpanded}",
+            if shown_chars.is_empty() {
+                String::new()
+            } else {
+                format!(" (`{shown_chars}`)")
+            }
+        ));
+    }
     if base_url.scheme() != "https" && base_url.scheme() != "http" {
         return Err(format!(
             "{setting} `{shown}` must start with https:// (or http://)"
@@ -765,6 +893,12 @@ pub fn parse_base_url(host: &str, setting: &str) -> Result<url::Url, String> {
     }
     if base_url.host_str().is_none() {
         return Err(format!("{setting} `{shown}` has no host name"));
+    }
+    // A URL may carry `$` in its host, no firewall's name does: a variable left unexpanded.
+    if base_url.host_str().is_some_and(|h| h.contains('$')) {
+        return Err(format!(
+            "{setting} `{shown}` has `$` in its host name.{unexpanded}"
+        ));
     }
     if !base_url.username().is_empty() || base_url.password().is_some() {
         return Err(format!(

@@ -155,6 +155,12 @@ impl FleetConfig {
     pub fn load(path: &Path) -> Result<FleetConfig, String> {
         let text = std::fs::read_to_string(path)
             .map_err(|e| format!("config file {}: cannot be read: {e}", path.display()))?;
+        if let Some(mode) = writable_by_others(path) {
+            crate::note!(
+                "pfsense-mcp: warning: config file {} can be changed by other users (mode {mode:04o}): it says which address each firewall is and whether its certificate is checked; make it writable by its owner only (chmod go-w)",
+                path.display()
+            );
+        }
         FleetConfig::parse(&text, path)
     }
 
@@ -190,6 +196,11 @@ impl FleetConfig {
                     };
                     for (name, entry) in entries {
                         check_name(&name).map_err(|e| format!("config file {file}: {e}"))?;
+                        if !entry.is_table() {
+                            return Err(format!(
+                                "config file {file}, firewall `{name}`: must be a table of settings, e.g. [firewalls.{name}] followed by url = \"https://192.168.1.1\" and api_key_env = \"VARIABLE\""
+                            ));
+                        }
                         let culprit = misfit_key(&entry);
                         let entry = FirewallEntry::deserialize(entry).map_err(|e| {
                             format!(
@@ -307,6 +318,30 @@ impl FleetConfig {
             if entry.insecure {
                 return Err(format!(
                     "{at}: `insecure = true` and `tls_fingerprint` contradict each other; keep the fingerprint"
+                ));
+            }
+        }
+        if let Some(ca) = &entry.ca_cert {
+            if entry.tls_fingerprint.is_some() {
+                return Err(format!(
+                    "{at}: `ca_cert` and `tls_fingerprint` contradict each other: a pinned certificate is trusted whatever its issuer, so the CA would be ignored; keep one"
+                ));
+            }
+            if entry.insecure {
+                return Err(format!(
+                    "{at}: `insecure = true` and `ca_cert` contradict each other: without verification the CA would be ignored; keep the CA"
+                ));
+            }
+            let path = self.relative(ca);
+            if !path.is_file() {
+                return Err(format!(
+                    "{at}: `ca_cert` {} {}",
+                    path.display(),
+                    if path.exists() {
+                        "is not a file"
+                    } else {
+                        "does not exist"
+                    }
                 ));
             }
         }
@@ -472,11 +507,15 @@ impl FleetConfig {
     ) -> Result<Option<Secret>, String> {
         let at = self.context(name);
         if let Some(var) = env_var {
-            return read_env(env, var)
-                .map(|v| Some(Secret::new(v)))
-                .map_err(|e| {
-                    format!("{at}: `{field}_env` names the environment variable {var}, {e}")
-                });
+            let value = read_env(env, var).map_err(|e| {
+                format!("{at}: `{field}_env` names the environment variable {var}, {e}")
+            })?;
+            if field == "api_key" && value.chars().any(char::is_control) {
+                return Err(format!(
+                    "{at}: `{field}_env` names the environment variable {var}, which holds more than the key (a control character such as a newline), so it cannot be sent in an HTTP header"
+                ));
+            }
+            return Ok(Some(Secret::new(value)));
         }
         let Some(file) = file else {
             return Ok(None);
@@ -498,6 +537,12 @@ impl FleetConfig {
         let value = text.trim_end_matches(['\n', '\r']);
         if value.trim().is_empty() {
             return Err(format!("{at}: `{field}_file` {} is empty", path.display()));
+        }
+        if field == "api_key" && value.chars().any(char::is_control) {
+            return Err(format!(
+                "{at}: `{field}_file` {} holds more than the key (a control character such as a newline: a file of more than one line?), so it cannot be sent in an HTTP header; leave the key alone in it",
+                path.display()
+            ));
         }
         Ok(Some(Secret::new(value)))
     }
@@ -543,6 +588,21 @@ pub fn loose_permissions(path: &Path) -> Option<u32> {
         use std::os::unix::fs::PermissionsExt;
         let mode = std::fs::metadata(path).ok()?.permissions().mode() & 0o777;
         (mode & 0o077 != 0).then_some(mode)
+    }
+    #[cfg(not(unix))]
+    {
+        let _ = path;
+        None
+    }
+}
+
+/// The file's mode when group or others may write it.
+fn writable_by_others(path: &Path) -> Option<u32> {
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        let mode = std::fs::metadata(path).ok()?.permissions().mode() & 0o777;
+        (mode & 0o022 != 0).then_some(mode)
     }
     #[cfg(not(unix))]
     {

@@ -259,11 +259,41 @@ impl Policy {
             ),
         ] {
             for p in patterns {
-                if let Some(problem) = glob::check(p) {
+                if let Some(problem) = glob::check(p).or_else(|| matches_no_tool(p)) {
                     return Err(format!("{list}: {problem}"));
                 }
             }
         }
         Ok(())
     }
+}
+
+/// Every tool name a pattern can meet: the generated tools and our own.
+fn tool_names() -> impl Iterator<Item = &'static str> {
+    crate::catalog::TOOLS
+        .iter()
+        .map(|d| d.name)
+        .chain(crate::meta::META_TOOLS.iter().map(|m| m.name))
+}
+
+/// Why a pattern that matches no tool is refused (a misspelling would otherwise offer every
+/// tool under `deny`, or none under `allow`), with the names closest to it.
+fn matches_no_tool(pattern: &str) -> Option<String> {
+    if tool_names().any(|name| glob::matches(pattern, name)) {
+        return None;
+    }
+    let lower = pattern.to_ascii_lowercase();
+    if lower != pattern && tool_names().any(|name| glob::matches(&lower, name)) {
+        return Some(format!(
+            "`{pattern}` matches no tool: patterns are case-sensitive and tool names are lower case (`{lower}` matches)"
+        ));
+    }
+    let closest: Vec<String> = glob::closest(pattern, tool_names(), 3)
+        .into_iter()
+        .map(|n| format!("`{n}`"))
+        .collect();
+    Some(format!(
+        "`{pattern}` matches no tool (misspelt?); the closest tool names are {}. `pfsense-mcp tools` lists them all",
+        closest.join(", ")
+    ))
 }

@@ -278,6 +278,27 @@ impl PfSenseServer {
             .collect()
     }
 
+    /// Provisional changes (`--auto-revert`) the journal holds for each firewall of this
+    /// server: (firewall, how many, how many are past their deadline).
+    pub fn provisional_changes(&self) -> Vec<(String, usize, usize)> {
+        let Ok(safety) = &self.inner.safety else {
+            return Vec::new();
+        };
+        let now = crate::safety::time::now_millis();
+        self.inner
+            .firewalls
+            .iter()
+            .filter_map(|m| {
+                let rows = safety.journal.provisional(&m.firewall.name).ok()?;
+                let overdue = rows
+                    .iter()
+                    .filter(|c| c.provisional_until.is_some_and(|t| t <= now))
+                    .count();
+                (!rows.is_empty()).then(|| (m.firewall.name.clone(), rows.len(), overdue))
+            })
+            .collect()
+    }
+
     /// The name of the firewall this session's calls go to.
     pub fn selected_firewall(&self) -> &str {
         &self

@@ -411,8 +411,34 @@ fn rotated_name(path: &Path, last_seq: u64) -> PathBuf {
     path.with_file_name(name)
 }
 
-/// The rotated files of a log, oldest first (their names end in the last `seq` they hold).
+/// Digits in the name of a rotated file at the least (`rotated_name` pads `seq` to 12):
+/// shorter numbers are another tool's (logrotate's `.1`, a dated copy `.20261205`).
+const ROTATED_DIGITS: usize = 12;
+
+/// The rotated files of a log, oldest first (their names end in the last `seq` they hold,
+/// [`ROTATED_DIGITS`] digits at the least). Files named `FILE.<other digits>` are not part of
+/// the chain ([`other_numbered_files`]).
 pub fn rotated_files(path: &Path) -> Result<Vec<PathBuf>, String> {
+    Ok(numbered_files(path)?
+        .into_iter()
+        .filter(|(digits, _, _)| *digits >= ROTATED_DIGITS)
+        .map(|(_, _, p)| p)
+        .collect())
+}
+
+/// Files beside a log named like its rotated files but with fewer digits: logrotate's
+/// (`.1`, `.2`) or a copy (`.20261205`). They are no part of this log's chain.
+pub fn other_numbered_files(path: &Path) -> Vec<PathBuf> {
+    numbered_files(path)
+        .unwrap_or_default()
+        .into_iter()
+        .filter(|(digits, _, _)| *digits < ROTATED_DIGITS)
+        .map(|(_, _, p)| p)
+        .collect()
+}
+
+/// Files named `FILE.<digits>` beside `path`, by number: (how many digits, number, path).
+fn numbered_files(path: &Path) -> Result<Vec<(usize, u64, PathBuf)>, String> {
     let name = path.file_name().unwrap_or_default().to_string_lossy();
     let prefix = format!("{name}.");
     let dir = match path.parent() {
@@ -424,18 +450,33 @@ pub fn rotated_files(path: &Path) -> Result<Vec<PathBuf>, String> {
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(Vec::new()),
         Err(e) => return Err(format!("cannot list {}: {e}", dir.display())),
     };
-    let mut found: Vec<(u64, PathBuf)> = entries
+    let mut found: Vec<(usize, u64, PathBuf)> = entries
         .filter_map(Result::ok)
         .filter_map(|e| {
             let file = e.file_name().to_string_lossy().into_owned();
             let digits = file.strip_prefix(&prefix)?;
             let seq = (!digits.is_empty() && digits.bytes().all(|b| b.is_ascii_digit()))
                 .then(|| digits.parse::<u64>().ok())??;
-            Some((seq, path.with_file_name(file)))
+            Some((digits.len(), seq, path.with_file_name(file)))
         })
         .collect();
-    found.sort();
-    Ok(found.into_iter().map(|(_, p)| p).collect())
+    found.sort_by(|a, b| (a.1, &a.2).cmp(&(b.1, &b.2)));
+    Ok(found)
+}
+
+/// The warning about [`other_numbered_files`], when there are any.
+pub fn other_numbered_files_note(path: &Path) -> Option<String> {
+    let others = other_numbered_files(path);
+    if others.is_empty() {
+        return None;
+    }
+    let names: Vec<String> = others.iter().map(|p| p.display().to_string()).collect();
+    Some(format!(
+        "{} {} named like rotated files of the audit log {} but not by pfsense-mcp (its rotated files end in {ROTATED_DIGITS} digits): another tool's rotations or copies, left out of this chain. Check each with `pfsense-mcp audit verify FILE`",
+        names.join(", "),
+        if names.len() == 1 { "is" } else { "are" },
+        path.display()
+    ))
 }
 
 fn open_for_append(path: &Path) -> std::io::Result<File> {
@@ -882,6 +923,9 @@ impl AuditLog {
             shared.release(&mut tail);
         }
         super::private::narrow_file(path, "audit log");
+        if let Some(note) = other_numbered_files_note(path) {
+            tracing::warn!("{note}");
+        }
         let writer = {
             let shared = shared.clone();
             std::thread::Builder::new()
@@ -1105,6 +1149,31 @@ fn closes_off(marker: Option<&&[u8]>, fragment: &[u8], prev: &str) -> bool {
     value["outcome"] == Outcome::CutOff.as_str()
         && value["prev"] == prev
         && value["request"]["cut"]["sha256"] == sha256_hex(fragment)
+}
+
+/// What `path` is when it is plainly not an audit log (a directory, a device, a SQLite
+/// database, a binary file, text without a single JSON line), or None: `audit verify` calls
+/// that a wrong path rather than a log someone edited. A log whose lines are JSON but do not
+/// chain is an edited log, not this.
+pub fn not_an_audit_log(path: &Path) -> Option<String> {
+    if let Some(kind) = super::private::not_a_regular_file(path) {
+        return Some(kind.to_string());
+    }
+    let bytes = std::fs::read(path).ok()?;
+    if bytes.starts_with(b"SQLite format 3\0") {
+        return Some("a SQLite database (the change journal?)".into());
+    }
+    if bytes.contains(&0) || std::str::from_utf8(&bytes).is_err() {
+        return Some("a binary file".into());
+    }
+    // Whole lines only: a first line a crash cut off is a log's, not a stranger's.
+    let whole = &bytes[..bytes.iter().rposition(|b| *b == b'\n').map_or(0, |i| i + 1)];
+    let json_lines = whole
+        .split(|b| *b == b'\n')
+        .filter(|l| !l.is_empty())
+        .any(|l| serde_json::from_slice::<serde::de::IgnoredAny>(l).is_ok());
+    let has_lines = whole.iter().any(|b| !b.is_ascii_whitespace());
+    (has_lines && !json_lines).then(|| "a text file none of whose lines is JSON".into())
 }
 
 /// Check the chain of a log: its rotated files oldest first (`FILE.<last seq>`), then the file

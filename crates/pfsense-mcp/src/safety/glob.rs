@@ -46,9 +46,55 @@ pub fn check(pattern: &str) -> Option<String> {
     None
 }
 
+/// How many single-character edits `pattern` is from matching `name` (`*` and `?` match as
+/// they do in [`matches`], free): the measure for "did you mean".
+pub fn distance(pattern: &str, name: &str) -> usize {
+    let p: Vec<char> = pattern.chars().collect();
+    let n: Vec<char> = name.chars().collect();
+    // row[j]: edits for the pattern so far against the first j characters of the name.
+    let mut row: Vec<usize> = (0..=n.len()).collect();
+    for &pc in &p {
+        let mut next = vec![0; n.len() + 1];
+        next[0] = if pc == '*' { row[0] } else { row[0] + 1 };
+        for j in 1..=n.len() {
+            next[j] = if pc == '*' {
+                row[j].min(next[j - 1])
+            } else {
+                let substitute = row[j - 1] + usize::from(pc != '?' && pc != n[j - 1]);
+                substitute.min(row[j] + 1).min(next[j - 1] + 1)
+            };
+        }
+        row = next;
+    }
+    row[n.len()]
+}
+
+/// The `n` names closest to matching `pattern`, closest first.
+pub fn closest<'a>(pattern: &str, names: impl Iterator<Item = &'a str>, n: usize) -> Vec<&'a str> {
+    let mut scored: Vec<(usize, &str)> =
+        names.map(|name| (distance(pattern, name), name)).collect();
+    scored.sort();
+    scored.into_iter().take(n).map(|(_, name)| name).collect()
+}
+
 #[cfg(test)]
 mod tests {
-    use super::matches;
+    use super::{distance, matches};
+
+    #[test]
+    fn distance_counts_the_edits_to_a_match() {
+        assert_eq!(
+            distance("pfsense_delete_*", "pfsense_delete_firewall_alias"),
+            0
+        );
+        assert_eq!(
+            distance("pfsense_delte_*", "pfsense_delete_firewall_alias"),
+            1
+        );
+        assert_eq!(distance("pfsense_lst_*", "pfsense_list_firewall_rules"), 1);
+        assert_eq!(distance("abc", "abd"), 1);
+        assert_eq!(distance("a?c", "abc"), 0);
+    }
 
     #[test]
     fn globs() {

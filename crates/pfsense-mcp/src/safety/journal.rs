@@ -100,6 +100,88 @@ fn ensure_schema(conn: &Connection) -> rusqlite::Result<()> {
     conn.pragma_update(None, "user_version", schema_mark())
 }
 
+/// The columns the server reads and writes, per table of [`SCHEMA`]. `changes.address` is
+/// left out: journals from before it get it added (`ensure_schema`).
+const NEEDED_COLUMNS: &[(&str, &[&str])] = &[
+    (
+        "changes",
+        &[
+            "id",
+            "firewall",
+            "time_ms",
+            "caller",
+            "tool",
+            "kind",
+            "model",
+            "request",
+            "before_state",
+            "after_state",
+            "inverse",
+            "apply_tool",
+            "status",
+            "response_id",
+            "message",
+            "provisional_until",
+            "undo_of",
+            "undone_by",
+        ],
+    ),
+    (
+        "calls",
+        &[
+            "ts_ms",
+            "firewall",
+            "tool",
+            "outcome",
+            "http_status",
+            "latency_ms",
+            "attempts",
+        ],
+    ),
+    ("change_owners", &["change_id", "owner"]),
+];
+
+/// What makes the database not a journal, or None: a database holding tables but no `changes`
+/// table (another program's), or a table of ours without the columns the server uses (every
+/// write would fail with SQL text). An empty database becomes a journal. Only reads.
+fn foreign_schema(conn: &Connection) -> rusqlite::Result<Option<String>> {
+    let mark: i32 = conn.pragma_query_value(None, "user_version", |row| row.get(0))?;
+    if mark == schema_mark() {
+        return Ok(None);
+    }
+    let tables: Vec<String> = conn
+        .prepare("SELECT name FROM sqlite_master WHERE type = 'table' AND name NOT LIKE 'sqlite_%' ORDER BY name")?
+        .query_map([], |r| r.get(0))?
+        .collect::<rusqlite::Result<_>>()?;
+    if !tables.is_empty() && !tables.iter().any(|t| t == "changes") {
+        return Ok(Some(format!(
+            "it holds the tables {} and no `changes` table",
+            tables.join(", ")
+        )));
+    }
+    for (table, needed) in NEEDED_COLUMNS {
+        if !tables.iter().any(|t| t == table) {
+            continue;
+        }
+        let columns: Vec<String> = conn
+            .prepare("SELECT name FROM pragma_table_info(?1)")?
+            .query_map([table], |r| r.get(0))?
+            .collect::<rusqlite::Result<_>>()?;
+        let missing: Vec<&str> = needed
+            .iter()
+            .filter(|c| !columns.iter().any(|have| have == *c))
+            .copied()
+            .collect();
+        if !missing.is_empty() {
+            return Ok(Some(format!(
+                "its table `{table}` lacks the columns {}",
+                missing.join(", ")
+            )));
+        }
+    }
+    Ok(None)
+}
+
 /// Call metrics are kept this long (`pfsense_health` looks at the last 15 minutes).
 pub const CALLS_RETENTION_MS: i64 = 60 * 60 * 1000;
 /// And at most this many rows.
@@ -325,12 +407,21 @@ impl Journal {
     }
 
     fn init(conn: Connection, location: String) -> Result<Journal, String> {
+        let cannot =
+            |e: rusqlite::Error| format!("cannot prepare the change journal {location}: {e}");
+        conn.busy_timeout(std::time::Duration::from_secs(5))
+            .map_err(cannot)?;
+        // Before anything is written to it: a database of something else is left as it was.
+        if let Some(problem) = foreign_schema(&conn).map_err(cannot)? {
+            return Err(format!(
+                "the change journal {location} is not a journal of pfsense-mcp: {problem}. Nothing was changed in it; give --journal / PFSENSE_JOURNAL a new file (or `memory`)"
+            ));
+        }
         // WAL + full sync: a row written before the request survives a kill -9.
         conn.pragma_update(None, "journal_mode", "WAL")
             .and_then(|_| conn.pragma_update(None, "synchronous", "FULL"))
-            .and_then(|_| conn.busy_timeout(std::time::Duration::from_secs(5)))
             .and_then(|_| ensure_schema(&conn))
-            .map_err(|e| format!("cannot prepare the change journal {location}: {e}"))?;
+            .map_err(cannot)?;
         Ok(Journal {
             db: Mutex::new(conn),
             calls_db: None,

@@ -11,7 +11,7 @@ pub mod glob;
 pub mod journal;
 pub mod meta;
 pub mod owners;
-mod private;
+pub mod private;
 pub mod ratelimit;
 pub mod revert;
 pub mod secrets;

@@ -9,6 +9,12 @@ use std::path::Path;
 /// 0600). An existing file is left as it is until it has been opened as what it should be
 /// ([`narrow_file`]): a path given by mistake (a system file) is refused unchanged.
 pub fn prepare(path: &Path, what: &str) -> Result<(), String> {
+    if let Some(kind) = not_a_regular_file(path) {
+        return Err(format!(
+            "the {what} {} is {kind}, not a regular file: give the path of a file",
+            path.display()
+        ));
+    }
     if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
         create_dir(dir)
             .map_err(|e| format!("cannot create the {what} directory {}: {e}", dir.display()))?;
@@ -37,6 +43,69 @@ fn same(a: &Path, b: &Path) -> bool {
     match (a.canonicalize(), b.canonicalize()) {
         (Ok(a), Ok(b)) => a == b,
         _ => a == b,
+    }
+}
+
+/// What stands at `path` (symlinks followed) when it exists and is not a regular file, e.g.
+/// "a character device" for /dev/null: a log or journal written there is lost, and its
+/// permissions are not ours to narrow.
+pub fn not_a_regular_file(path: &Path) -> Option<&'static str> {
+    let meta = std::fs::metadata(path).ok()?;
+    let kind = meta.file_type();
+    if kind.is_file() {
+        return None;
+    }
+    if kind.is_dir() {
+        return Some("a directory");
+    }
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::FileTypeExt;
+        if kind.is_char_device() {
+            return Some("a character device");
+        }
+        if kind.is_block_device() {
+            return Some("a block device");
+        }
+        if kind.is_fifo() {
+            return Some("a pipe (FIFO)");
+        }
+        if kind.is_socket() {
+            return Some("a socket");
+        }
+    }
+    Some("not a regular file")
+}
+
+/// Whether two paths name one file: the same file when both exist (symlinks and hard links
+/// included), else the same place once symlinks and relative parts are resolved.
+pub fn same_file(a: &Path, b: &Path) -> bool {
+    #[cfg(unix)]
+    if let (Ok(x), Ok(y)) = (std::fs::metadata(a), std::fs::metadata(b)) {
+        use std::os::unix::fs::MetadataExt;
+        return (x.dev(), x.ino()) == (y.dev(), y.ino());
+    }
+    resolved(a) == resolved(b)
+}
+
+/// `path` made absolute with symlinks resolved as far as it exists (a symlink to a file not
+/// yet created included).
+fn resolved(path: &Path) -> std::path::PathBuf {
+    resolved_within(path, 40)
+}
+
+fn resolved_within(path: &Path, links_left: u32) -> std::path::PathBuf {
+    if let Ok(p) = path.canonicalize() {
+        return p;
+    }
+    let absolute = std::path::absolute(path).unwrap_or_else(|_| path.to_path_buf());
+    let (Some(dir), Some(name)) = (absolute.parent(), absolute.file_name()) else {
+        return absolute;
+    };
+    let dir = resolved_within(dir, links_left);
+    match std::fs::read_link(dir.join(name)) {
+        Ok(target) if links_left > 0 => resolved_within(&dir.join(target), links_left - 1),
+        _ => dir.join(name),
     }
 }
 
@@ -86,13 +155,20 @@ pub fn create_new(path: &Path) -> std::io::Result<std::fs::File> {
     options.open(path)
 }
 
-/// Take away the permission bits beyond `mode`, saying so.
+/// Take away the permission bits beyond `mode`, saying so. Only of a regular file or a
+/// directory this process's user owns: a device, a pipe or another user's file given as a
+/// path is not ours to change (`--audit-log /dev/null` as root once made /dev/null 0600).
 #[cfg(unix)]
 fn narrow(path: &Path, mode: u32, what: &str) {
-    use std::os::unix::fs::PermissionsExt;
+    use std::os::unix::fs::{MetadataExt, PermissionsExt};
     let Ok(meta) = std::fs::metadata(path) else {
         return;
     };
+    // SAFETY: geteuid only reads the process's effective user id.
+    let me = unsafe { libc::geteuid() };
+    if !(meta.is_file() || meta.is_dir()) || meta.uid() != me {
+        return;
+    }
     let current = meta.permissions().mode() & 0o777;
     if current & !mode == 0 {
         return;

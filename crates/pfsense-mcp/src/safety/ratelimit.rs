@@ -6,6 +6,10 @@ use std::collections::VecDeque;
 use std::sync::Mutex;
 use std::time::{Duration, Instant};
 
+/// The longest period of a rate limit (a week, as the longest `--auto-revert`): longer is a
+/// mistake, not a limit anyone means.
+pub const MAX_PERIOD_SECONDS: u64 = crate::config::MAX_AUTO_REVERT_SECONDS;
+
 /// At most `count` executed calls of one risk class per `period`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Limit {
@@ -102,6 +106,12 @@ impl RateLimits {
             if period == 0 {
                 return Err(format!("rate limit `{spec}`: the period must be positive"));
             }
+            if period > MAX_PERIOD_SECONDS {
+                return Err(format!(
+                    "rate limit `{spec}`: the period must be at most {MAX_PERIOD_SECONDS} seconds (a week); to lift the limit use `{}=off`",
+                    risk.trim()
+                ));
+            }
             Some(Limit {
                 count,
                 period: Duration::from_secs(period),
@@ -164,7 +174,7 @@ impl RateLimiter {
                 .map(|t| limit.period.saturating_sub(now.duration_since(*t)))
                 .unwrap_or_default();
             return Err(format!(
-                "the rate limit for {} changes ({}) is reached; the next one is possible in {} s. Nothing was sent. The administrator can change it with --rate-limit {}=COUNT/PERIOD (PFSENSE_RATE_LIMITS)",
+                "the rate limit for {} changes ({}) is reached; the next one is possible in {} s. Nothing was sent. The administrator can change it with --rate-limit {}=COUNT/PERIOD (PFSENSE_RATE_LIMIT)",
                 risk.as_str(),
                 limit.describe(),
                 wait.as_secs().max(1),
