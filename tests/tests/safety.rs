@@ -2430,6 +2430,7 @@ async fn a_bulk_delete_preview_names_every_object_within_the_budget() {
     }
     assert!(text(&r).len() < 4500, "{}", text(&r).len());
     s.close().await;
+}
 
 /// A provisional change left when the server exits is said on stderr (it stays on the
 /// firewall), and a later start without --auto-revert says which are past their deadline,
