@@ -682,13 +682,16 @@ fn server_variables_stay_with_the_server_and_empty_restrictions_are_refused() {
     }
 }
 
-/// `--page-size 0` is refused (it was raised to 1 silently); HTTP settings given to a stdio
+/// `--page-size 0` and `--timeout 0` are refused (the first was raised to 1 silently, the
+/// second made every request time out at once); HTTP settings given to a stdio
 /// server are named in a warning, since they do nothing there.
 #[test]
 fn page_size_zero_is_refused_and_http_settings_without_http_are_named() {
-    let o = pfsense_mcp(&["--sandbox", "--page-size", "0"], &[]);
-    assert_eq!(o.status.code(), Some(2), "{}", stderr(&o));
-    assert!(stderr(&o).contains("--page-size"), "{}", stderr(&o));
+    for flag in ["--page-size", "--timeout"] {
+        let o = pfsense_mcp(&["--sandbox", flag, "0"], &[]);
+        assert_eq!(o.status.code(), Some(2), "{flag}: {}", stderr(&o));
+        assert!(stderr(&o).contains(flag), "{}", stderr(&o));
+    }
     let o = pfsense_mcp(
         &["--sandbox", "--max-connections", "5"],
         &[("PFSENSE_ALLOWED_HOST", "mcp.example.net")],

@@ -455,7 +455,7 @@ pub struct ConnectionArgs {
     /// measured, ordinary operations get less: 4 × the p99 latency, at least 10 s. Package
     /// installs, applies, state table clears and other known-slow operations get their own
     /// longer timeout (60-120 s).
-    #[arg(long, env = "PFSENSE_TIMEOUT", default_value_t = 30, value_parser = clap::value_parser!(u64).range(..=MAX_SECONDS))]
+    #[arg(long, env = "PFSENSE_TIMEOUT", default_value_t = 30, value_parser = clap::value_parser!(u64).range(1..=MAX_SECONDS))]
     pub timeout: u64,
     /// Seconds within which failed reads are retried (connection errors, 502, 503 honouring
     /// Retry-After, 504; jittered exponential backoff). Writes are retried only when the
