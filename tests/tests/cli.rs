@@ -408,6 +408,73 @@ fn sigterm_waits_for_a_slow_call_longer_than_rmcps_drain() {
     drop(stdin);
 }
 
+/// A second SIGTERM while a call is still in flight exits at once, with status 1 and a note
+/// that the call went unanswered (before, the process waited out the drain and exited 0).
+#[test]
+fn a_second_signal_exits_at_once_with_the_unanswered_call_said() {
+    use std::io::{BufRead, BufReader, Write};
+    let silent = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let url = format!("http://{}", silent.local_addr().unwrap());
+    std::thread::spawn(move || {
+        let mut held = Vec::new();
+        for conn in silent.incoming() {
+            held.push(conn);
+        }
+    });
+    let mut child = Command::new(tests::binary::pfsense_mcp())
+        .args([
+            "--audit-log",
+            "off",
+            "--journal",
+            "memory",
+            "--timeout",
+            "600",
+        ])
+        .env_clear()
+        .env("PFSENSE_HOST", &url)
+        .env("PFSENSE_API_KEY", "k".repeat(32))
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut stdin = child.stdin.take().unwrap();
+    let mut out = BufReader::new(child.stdout.take().unwrap());
+    for message in [
+        r#"{"jsonrpc":"2.0","id":1,"method":"initialize","params":{"protocolVersion":"2025-06-18","capabilities":{},"clientInfo":{"name":"t","version":"0"}}}"#,
+        r#"{"jsonrpc":"2.0","method":"notifications/initialized"}"#,
+        r#"{"jsonrpc":"2.0","id":2,"method":"tools/call","params":{"name":"pfsense_list_firewall_aliases","arguments":{}}}"#,
+        r#"{"jsonrpc":"2.0","id":3,"method":"ping"}"#,
+    ] {
+        writeln!(stdin, "{message}").unwrap();
+    }
+    stdin.flush().unwrap();
+    let mut line = String::new();
+    while !line.contains("\"id\":3") {
+        line.clear();
+        assert!(out.read_line(&mut line).unwrap() > 0, "ping answered");
+    }
+    let started = std::time::Instant::now();
+    for _ in 0..2 {
+        let kill = Command::new("kill")
+            .args(["-TERM", &child.id().to_string()])
+            .status()
+            .unwrap();
+        assert!(kill.success());
+        std::thread::sleep(std::time::Duration::from_millis(500));
+    }
+    let mut err = String::new();
+    std::io::Read::read_to_string(&mut child.stderr.take().unwrap(), &mut err).unwrap();
+    assert_eq!(child.wait().unwrap().code(), Some(1), "{err}");
+    // Well inside the 30 s drain the first signal waits for.
+    assert!(started.elapsed().as_secs() < 20, "{:?}", started.elapsed());
+    assert!(
+        err.contains("a second signal") && err.contains("1 call(s) unanswered"),
+        "{err}"
+    );
+    drop(stdin);
+}
+
 #[test]
 fn settings_that_cannot_work_are_refused_at_start_without_showing_secrets() {
     let dir = tempfile::tempdir().unwrap();

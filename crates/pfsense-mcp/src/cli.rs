@@ -635,20 +635,35 @@ pub async fn serve_stdio(server: PfSenseServer) -> Result<(), String> {
     let stop = tokio_util::sync::CancellationToken::new();
     let on_signal = stop.clone();
     let calls = server.calls_in_flight();
+    // Calls in flight left unanswered at exit: the exit is then a failure (status 1).
+    let abandoned = Arc::new(std::sync::atomic::AtomicUsize::new(0));
+    let left = abandoned.clone();
     tokio::spawn(async move {
         shutdown_signal().await;
         tracing::info!(
             calls = calls.len(),
-            "signal received: answering the calls in flight, then exiting"
+            "signal received: answering the calls in flight, then exiting (a second signal exits at once)"
         );
         // stdin ends only once they are answered: rmcp waits only 5 s for the answers of
         // calls in flight when its input ends, and a call to a slow firewall takes longer.
         calls.close();
-        if tokio::time::timeout(crate::http::DRAIN_TIMEOUT, calls.wait())
-            .await
-            .is_err()
-        {
-            tracing::warn!("calls in flight did not finish in time; exiting anyway");
+        let unfinished = |why: &str| {
+            crate::note!(
+                "pfsense-mcp: {why}: exiting with {} call(s) unanswered; a change among them may have been made (pfsense_list_changes shows it; the journal settles it at the next start)",
+                calls.len()
+            );
+        };
+        tokio::select! {
+            done = tokio::time::timeout(crate::http::DRAIN_TIMEOUT, calls.wait()) => {
+                if done.is_err() {
+                    left.store(calls.len().max(1), std::sync::atomic::Ordering::SeqCst);
+                    unfinished("the calls in flight did not finish in time");
+                }
+            }
+            () = shutdown_signal() => {
+                unfinished("a second signal");
+                std::process::exit(crate::config::Failure::Runtime as i32);
+            }
         }
         on_signal.cancel();
     });
@@ -668,7 +683,12 @@ pub async fn serve_stdio(server: PfSenseServer) -> Result<(), String> {
     };
     // Answers to the last lines read are written before the process ends.
     let _ = tokio::time::timeout(std::time::Duration::from_secs(5), writer).await;
-    result
+    match abandoned.load(std::sync::atomic::Ordering::SeqCst) {
+        0 => result,
+        n => Err(format!(
+            "stopped on a signal with {n} call(s) in flight unanswered"
+        )),
+    }
 }
 
 /// SIGTERM or SIGINT.
