@@ -280,23 +280,6 @@ const TCP: u128 = 6;
 const UDP: u128 = 17;
 const ICMP: u128 = 1;
 
-/// pf protocol names pfSense offers in a rule, by IANA number.
-const PROTOCOL_NUMBERS: &[(&str, u128)] = &[
-    ("icmp", 1),
-    ("igmp", 2),
-    ("tcp", 6),
-    ("udp", 17),
-    ("ipv6", 41),
-    ("gre", 47),
-    ("esp", 50),
-    ("ah", 51),
-    ("ospf", 89),
-    ("pim", 103),
-    ("carp", 112),
-    ("sctp", 132),
-    ("pfsync", 240),
-];
-
 /// A rule as a set of packets.
 struct Space {
     position: usize,
@@ -697,8 +680,8 @@ impl FirewallModel {
         let protos = match r.protocol.as_deref() {
             None | Some("any") | Some("") => Dim::Known(Iv::range(0, 255)),
             Some("tcp/udp") => Dim::Known(Iv::new(vec![(TCP, TCP), (UDP, UDP)])),
-            Some(p) => match PROTOCOL_NUMBERS.iter().find(|(n, _)| *n == p) {
-                Some((_, num)) => Dim::Known(Iv::range(*num, *num)),
+            Some(p) => match crate::model::PROTOCOL_NUMBERS.iter().find(|(n, _)| *n == p) {
+                Some((_, num)) => Dim::Known(Iv::range(u128::from(*num), u128::from(*num))),
                 None => opaque(
                     format!("proto:{p}"),
                     Iv::range(0, 255),

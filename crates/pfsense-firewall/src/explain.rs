@@ -53,26 +53,6 @@ pub enum ExplainError {
     UnknownProtocol(String),
 }
 
-/// The protocols a pfSense rule can name (the webGUI's protocol choices besides `any` and
-/// `tcp/udp`), with their IANA numbers: a question may give either.
-const PROTOCOLS: &[(&str, u8)] = &[
-    ("icmp", 1),
-    ("igmp", 2),
-    ("tcp", 6),
-    ("udp", 17),
-    ("ipv6", 41),
-    ("gre", 47),
-    ("esp", 50),
-    ("ah", 51),
-    ("icmp6", 58),
-    ("ospf", 89),
-    ("etherip", 97),
-    ("pim", 103),
-    ("carp", 112),
-    ("sctp", 132),
-    ("pfsync", 240),
-];
-
 /// A question's protocol as rules name it: `tcp` for `TCP` or `6`. One protocol: a rule's
 /// `tcp/udp` is two questions.
 pub fn canonical_protocol(given: &str) -> Result<String, ExplainError> {
@@ -81,7 +61,7 @@ pub fn canonical_protocol(given: &str) -> Result<String, ExplainError> {
         "ipv6-icmp" | "icmpv6" => "icmp6".to_string(),
         _ => given,
     };
-    PROTOCOLS
+    crate::model::PROTOCOL_NUMBERS
         .iter()
         .find(|(name, number)| *name == given || number.to_string() == given)
         .map(|(name, _)| name.to_string())
@@ -103,7 +83,10 @@ impl fmt::Display for ExplainError {
             }
             ExplainError::DirectionAny => write!(f, "direction must be `in` or `out`"),
             ExplainError::UnknownProtocol(p) => {
-                let names: Vec<&str> = PROTOCOLS.iter().map(|(n, _)| *n).collect();
+                let names: Vec<&str> = crate::model::PROTOCOL_NUMBERS
+                    .iter()
+                    .map(|(n, _)| *n)
+                    .collect();
                 let one = if p.contains('/') {
                     " (ask about one protocol at a time: a rule's `tcp/udp` matches each)"
                 } else {

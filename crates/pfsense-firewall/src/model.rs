@@ -15,6 +15,27 @@ use std::str::FromStr;
 
 /// The API answers the model is built from. Each field holds an API answer (the envelope or its
 /// `data`); `Value::Null` means "not read" and leaves that part of the model empty.
+
+/// The protocols a pfSense rule can name (the webGUI's choices besides `any` and `tcp/udp`),
+/// with their IANA numbers: what pf matches, and what a question may give either way.
+pub const PROTOCOL_NUMBERS: &[(&str, u8)] = &[
+    ("icmp", 1),
+    ("igmp", 2),
+    ("tcp", 6),
+    ("udp", 17),
+    ("ipv6", 41),
+    ("gre", 47),
+    ("esp", 50),
+    ("ah", 51),
+    ("icmp6", 58),
+    ("ospf", 89),
+    ("etherip", 97),
+    ("pim", 103),
+    ("carp", 112),
+    ("sctp", 132),
+    ("pfsync", 240),
+];
+
 #[derive(Debug, Clone, Default)]
 pub struct ApiInput {
     /// `GET /api/v2/firewall/rules`

@@ -206,21 +206,20 @@ async fn steps_refusal_unboxed(
     }
     let tools: Vec<&str> = calls.iter().map(|(d, _)| d.name).collect();
     if !account_changes.is_empty() {
-        match accounts_gate(client, &account_changes).await {
+        let gate = match accounts_gate(client, &account_changes).await {
+            Ok(gate) => gate,
             Err(unread) => {
                 return Some(format!(
                     "the lockout guard could not read {unread}, so it cannot check that this server keeps its access. Retry, or make the change from the webGUI"
                 ));
             }
-            Ok(Gate::Refused(reason)) => {
-                return Some(format!(
-                    "the lockout guard refuses it: {reason}. The REST API would then refuse this server, undo included, and cannot be opened again through the API. Make this change from the webGUI."
-                ));
-            }
-            Ok(Gate::Unknown(reason)) => {
-                tracing::warn!(tools = ?tools, reason = %reason, "lockout guard cannot decide whether this server keeps its access; the change is sent");
-            }
-            Ok(Gate::Allowed) => {}
+        };
+        if let Some(refusal) = verdict(
+            gate,
+            &tools,
+            "The REST API would then refuse this server, undo included, and cannot be opened again through the API. Make this change from the webGUI.",
+        ) {
+            return Some(refusal);
         }
     }
     // Switching the API off or leaving out this server's authentication method needs no
@@ -234,16 +233,12 @@ async fn steps_refusal_unboxed(
             username,
         };
         for fields in &settings_changes {
-            match api_gate::settings_change(fields, &me) {
-                Gate::Refused(reason) => {
-                    return Some(format!(
-                        "the lockout guard refuses it: {reason}. A REST API that shuts this server out cannot be opened again through the API; make the change from the webGUI."
-                    ));
-                }
-                Gate::Unknown(reason) => {
-                    tracing::warn!(tools = ?tools, reason = %reason, "lockout guard cannot decide about the REST API's gate without --lockout-source; the change is sent");
-                }
-                Gate::Allowed => {}
+            if let Some(refusal) = verdict(
+                api_gate::settings_change(fields, &me),
+                &tools,
+                "A REST API that shuts this server out cannot be opened again through the API; make the change from the webGUI.",
+            ) {
+                return Some(refusal);
             }
         }
     }
@@ -282,16 +277,11 @@ async fn steps_refusal_unboxed(
             access_list_tool,
         )
         .await;
-        match gate {
-            Gate::Refused(reason) => {
-                return Some(format!(
-                    "the lockout guard refuses it: {reason}. This server reaches the API from {source} (--lockout-source) and a REST API that shuts it out cannot be opened again through the API. Keep this server's way in, or make the change from the webGUI."
-                ));
-            }
-            Gate::Unknown(reason) => {
-                tracing::warn!(tools = ?tools, reason = %reason, "lockout guard cannot decide about the REST API's gate; the change is sent");
-            }
-            Gate::Allowed => {}
+        let what_to_do = format!(
+            "This server reaches the API from {source} (--lockout-source) and a REST API that shuts it out cannot be opened again through the API. Keep this server's way in, or make the change from the webGUI."
+        );
+        if let Some(refusal) = verdict(gate, &tools, &what_to_do) {
+            return Some(refusal);
         }
     }
     if changes.is_empty() {
@@ -308,6 +298,22 @@ async fn steps_refusal_unboxed(
             None
         }
         GuardDecision::Allowed => None,
+    }
+}
+
+/// What the guard does with a gate's answer: a refusal saying why and `what_to_do`, or, when
+/// the gate cannot decide, a warning on stderr and the change sent (refusing what cannot be
+/// seen would block changes on firewalls the model reads only in part).
+fn verdict(gate: Gate, tools: &[&str], what_to_do: &str) -> Option<String> {
+    match gate {
+        Gate::Refused(reason) => Some(format!(
+            "the lockout guard refuses it: {reason}. {what_to_do}"
+        )),
+        Gate::Unknown(reason) => {
+            tracing::warn!(tools = ?tools, reason = %reason, "lockout guard cannot decide whether this server keeps its way in; the change is sent");
+            None
+        }
+        Gate::Allowed => None,
     }
 }
 
