@@ -13,9 +13,6 @@ use serde_json::Value;
 use std::net::IpAddr;
 use std::str::FromStr;
 
-/// The API answers the model is built from. Each field holds an API answer (the envelope or its
-/// `data`); `Value::Null` means "not read" and leaves that part of the model empty.
-
 /// The protocols a pfSense rule can name (the webGUI's choices besides `any` and `tcp/udp`),
 /// with their IANA numbers: what pf matches, and what a question may give either way.
 pub const PROTOCOL_NUMBERS: &[(&str, u8)] = &[
@@ -36,6 +33,8 @@ pub const PROTOCOL_NUMBERS: &[(&str, u8)] = &[
     ("pfsync", 240),
 ];
 
+/// The API answers the model is built from. Each field holds an API answer (the envelope or its
+/// `data`); `Value::Null` means "not read" and leaves that part of the model empty.
 #[derive(Debug, Clone, Default)]
 pub struct ApiInput {
     /// `GET /api/v2/firewall/rules`
