@@ -680,3 +680,57 @@ async fn secret_query_filters_with_an_operator_are_redacted() {
         assert!(!text.contains(secret), "{secret} in {place}: {text}");
     }
 }
+
+/// A weak secret (a word such as `firewall`) is scrubbed where it stands as a word of its own,
+/// not inside tool names, API paths and the journal's undo steps: after a user is created
+/// with the password `firewall`, a rule is made, named and undone as usual.
+#[tokio::test]
+async fn a_weak_password_does_not_garble_tool_names_paths_or_undo() {
+    let emu = emulator().await;
+    let dir = tempfile::tempdir().unwrap();
+    let s = start(
+        env_for(&emu),
+        dir.path(),
+        Human::new(false, HumanAnswer::Accept),
+    )
+    .await;
+    s.ok(
+        "pfsense_create_user",
+        json!({"name": "op2", "password": "firewall", "confirm": true}),
+    )
+    .await;
+    let r = s
+        .call(
+            "pfsense_create_firewall_rule",
+            json!({"type": "pass", "interface": ["lan"], "ipprotocol": "inet",
+                "source": "192.168.1.5", "destination": "any", "descr": "weak secret test",
+                "confirm": true}),
+        )
+        .await;
+    assert!(
+        tests::mcp::text(&r).contains("pfsense_firewall_apply"),
+        "{}",
+        tests::mcp::text(&r)
+    );
+    let undone = s
+        .call("pfsense_undo", json!({"last": 1, "confirm": true}))
+        .await;
+    assert!(
+        !undone.is_error.unwrap_or(false),
+        "{}",
+        tests::mcp::text(&undone)
+    );
+    s.close().await;
+    let audit = std::fs::read_to_string(dir.path().join("audit.jsonl")).unwrap_or_default();
+    assert!(
+        audit.contains("\"tool\":\"pfsense_create_firewall_rule\"")
+            && audit.contains("/api/v2/firewall/rule"),
+        "{audit}"
+    );
+    for (place, text) in files_text(dir.path()) {
+        assert!(
+            !text.contains("\"password\":\"firewall\""),
+            "{place}: {text}"
+        );
+    }
+}

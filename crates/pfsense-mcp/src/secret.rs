@@ -61,10 +61,59 @@ struct Remembered {
     value: String,
     /// The value as is and each escaping of it that differs, longest first.
     forms: Vec<String>,
+    /// Scrubbed wherever it stands; else (a word such as `firewall`, the default `pfsense`)
+    /// only where it stands as a word of its own, not inside a name or path.
+    anywhere: bool,
+}
+
+/// Whether a secret is unlikely to be part of ordinary text: long, or of three kinds of
+/// character. A weak one scrubbed everywhere garbled tool names (`pfsense_<redacted>_rule`),
+/// API paths, descriptions and the journal's undo steps.
+fn distinctive(value: &str) -> bool {
+    let length = value.chars().count();
+    let kinds = [
+        value.chars().any(|c| c.is_lowercase()),
+        value.chars().any(|c| c.is_uppercase()),
+        value.chars().any(|c| c.is_ascii_digit()),
+        value.chars().any(|c| !c.is_alphanumeric()),
+    ]
+    .iter()
+    .filter(|k| **k)
+    .count();
+    length >= 12 || (length >= 8 && kinds >= 3)
+}
+
+/// Whether `c` continues a name: a weak secret next to one is part of a tool name
+/// (`pfsense_firewall_…`), a path (`/api/v2/firewall/…`) or a longer word, not a value.
+fn continues_a_name(c: char) -> bool {
+    c.is_alphanumeric() || matches!(c, '_' | '-' | '/')
+}
+
+/// `text` with `form` replaced where it stands as a word of its own.
+fn scrub_standing_alone(text: &str, form: &str) -> Option<String> {
+    let mut out = String::with_capacity(text.len());
+    let mut last = 0;
+    let mut changed = false;
+    for (at, _) in text.match_indices(form) {
+        let end = at + form.len();
+        let alone = !text[..at].chars().next_back().is_some_and(continues_a_name)
+            && !text[end..].chars().next().is_some_and(continues_a_name);
+        if alone {
+            out.push_str(&text[last..at]);
+            out.push_str(SCRUBBED);
+            last = end;
+            changed = true;
+        }
+    }
+    changed.then(|| {
+        out.push_str(&text[last..]);
+        out
+    })
 }
 
 impl Remembered {
-    fn new(value: &str) -> Remembered {
+    /// `anywhere` scrubs even a weak value wherever it stands.
+    fn new(value: &str, anywhere: bool) -> Remembered {
         let mut forms = vec![
             value.to_string(),
             // Debug output (escaped quotes, backslashes, newlines).
@@ -94,13 +143,19 @@ impl Remembered {
         Remembered {
             value: value.to_string(),
             forms,
+            anywhere: anywhere || distinctive(value),
         }
     }
 
     fn scrub_from(&self, out: &mut Cow<'_, str>) {
         for form in &self.forms {
-            if out.contains(form.as_str()) {
+            if !out.contains(form.as_str()) {
+                continue;
+            }
+            if self.anywhere {
                 *out = Cow::Owned(out.replace(form.as_str(), SCRUBBED));
+            } else if let Some(scrubbed) = scrub_standing_alone(out, form) {
+                *out = Cow::Owned(scrubbed);
             }
         }
     }
@@ -179,7 +234,7 @@ static SEEN: RwLock<Vec<Remembered>> = RwLock::new(Vec::new());
 /// ([`scrub_firewall_text`]) and results need no extra pass per call.
 static OWN: RwLock<Vec<Remembered>> = RwLock::new(Vec::new());
 
-fn remember_in(list: &RwLock<Vec<Remembered>>, value: &str) {
+fn remember_in(list: &RwLock<Vec<Remembered>>, value: &str, anywhere: bool) {
     if value.chars().count() < MIN_SCRUBBED_CHARS || value.contains(SCRUBBED) {
         return;
     }
@@ -190,18 +245,20 @@ fn remember_in(list: &RwLock<Vec<Remembered>>, value: &str) {
     if seen.len() >= REMEMBERED {
         seen.pop();
     }
-    seen.push(Remembered::new(value));
+    seen.push(Remembered::new(value, anywhere));
     seen.sort_by_key(|v| std::cmp::Reverse(v.value.len()));
 }
 
 /// Remember a secret value so [`scrub`] removes it from text that leaves the process.
 pub fn remember(value: &str) {
-    remember_in(&SEEN, value);
+    remember_in(&SEEN, value, false);
 }
 
 /// Remember one of this server's own credentials, for [`scrub_firewall_text`].
 pub fn remember_own(value: &str) {
-    remember_in(&OWN, value);
+    // Searched for in the firewall's free text only, where even a weak one goes wherever
+    // it stands (a PHP notice printing `PHP_AUTH_PW: pfsense`).
+    remember_in(&OWN, value, true);
 }
 
 /// `text` with every remembered secret value replaced; borrowed as it is when it holds none
@@ -337,6 +394,21 @@ mod tests {
         assert_eq!(
             v,
             json!({"message": "echo <redacted> here", "<redacted>": [1, "<redacted>"]})
+        );
+    }
+
+    #[test]
+    fn a_weak_secret_is_scrubbed_only_where_it_stands_as_a_value() {
+        remember("firewall");
+        let text = r#"pfsense_create_firewall_rule /api/v2/firewall/rule firewalls value `firewall`, {"password":"firewall"} ?password=firewall&x=1 ?p=firewall"#;
+        assert_eq!(
+            scrub(text),
+            r#"pfsense_create_firewall_rule /api/v2/firewall/rule firewalls value `<redacted>`, {"password":"<redacted>"} ?password=<redacted>&x=1 ?p=<redacted>"#
+        );
+        remember_own("pfsense");
+        assert_eq!(
+            scrub_firewall_text("PHP_AUTH_PW: pfsense"),
+            "PHP_AUTH_PW: <redacted>"
         );
     }
 
