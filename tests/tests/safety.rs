@@ -2462,3 +2462,45 @@ async fn provisional_changes_left_at_exit_and_overdue_at_start_are_said() {
         "{err}"
     );
 }
+
+/// Taking a privilege away keeps the root-equivalent ones a user already holds: an ordinary
+/// change (it was refused as granting them); so is a PUT of the groups as read. Adding one
+/// still needs --allow-dangerous.
+#[tokio::test]
+async fn keeping_a_root_privilege_grants_nothing() {
+    let emu = emulator().await;
+    let dir = tempfile::tempdir().unwrap();
+    let s = start(&emu, dir.path(), &["--allow-dangerous"], no_human()).await;
+    let made = s
+        .ok(
+            "pfsense_create_user",
+            confirmed(json!({"name": "bt_keeper", "password": "Pw-bt-keeper-1",
+                "priv": ["user-shell-access", "page-dashboard-all", "page-firewall-rules"]})),
+        )
+        .await;
+    let id = made["data"]["id"].clone();
+    s.close().await;
+    let s = start(&emu, dir.path(), &[], no_human()).await;
+    s.ok(
+        "pfsense_update_user",
+        confirmed(json!({"id": id, "priv": ["user-shell-access", "page-firewall-rules"]})),
+    )
+    .await;
+    let groups = list(&s, "pfsense_list_user_groups").await;
+    let preview = s
+        .ok("pfsense_replace_user_groups", json!({"objects": groups}))
+        .await;
+    assert_eq!(preview["preview"], true, "{preview}");
+    let r = s
+        .call(
+            "pfsense_update_user",
+            confirmed(json!({"id": id, "priv": ["user-shell-access", "page-all"]})),
+        )
+        .await;
+    assert!(
+        is_error(&r) && text(&r).contains("--allow-dangerous"),
+        "{}",
+        text(&r)
+    );
+    s.close().await;
+}

@@ -408,6 +408,26 @@ pub fn identifying_fields(object: &Value) -> Option<Value> {
     (!fields.is_empty()).then_some(Value::Object(fields))
 }
 
+/// An object in a few words: its id and name (or, without a name, the start of its
+/// description), for one short line of a long list.
+pub fn name_of(object: &Value) -> Option<String> {
+    let map = object.as_object()?;
+    let name = map
+        .get("name")
+        .or_else(|| map.get("identity"))
+        .map(|n| n.to_string())
+        .or_else(|| {
+            let descr = map.get("descr")?.as_str()?;
+            Some(format!("\"{}\"", head(descr, 60)))
+        });
+    match (map.get("id").or_else(|| map.get("position")), name) {
+        (Some(id), Some(name)) => Some(format!("{name} (id {id})")),
+        (None, Some(name)) => Some(name),
+        (Some(id), None) => Some(format!("id {id}")),
+        (None, None) => None,
+    }
+}
+
 /// A list of objects too large to show, each object cut to its identifying fields, when that
 /// fits `target`.
 fn summary(value: &Value, target: usize) -> Option<Value> {

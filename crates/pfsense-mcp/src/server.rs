@@ -1003,9 +1003,19 @@ impl PfSenseServer {
             Ok(p) => p,
             Err(message) => return Ok(refusals.refuse(&args, message)),
         };
-        if let Some(reason) =
-            (self.member(index).firewall.policy).argument_refusal(def, &prepared.normalized)
-        {
+        // What its arguments alone make dangerous is refused before anything is sent; what
+        // depends on an existing object's state is judged once it is read (safety/flow.rs):
+        // keeping the privileges it holds grants nothing.
+        let state = if crate::safety::state::ChangeKind::of(def).has_target_state() {
+            crate::spec::tables::TargetState::ReadLater
+        } else {
+            crate::spec::tables::TargetState::NotRead
+        };
+        if let Some(reason) = (self.member(index).firewall.policy).argument_refusal_at(
+            def,
+            &prepared.normalized,
+            state,
+        ) {
             return Ok(refusals.refuse(&prepared.normalized, reason));
         }
         let client = match self.client(index).await {

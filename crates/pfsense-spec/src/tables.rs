@@ -199,11 +199,26 @@ pub const ROOT_PRIVILEGES: &[&str] = &[
     "user-shell-access",
 ];
 
+/// The [`DANGEROUS`] operations whose privilege is as good as root: they run commands or code
+/// of the caller's choosing, or write who may use the API. (Rebooting, clearing states or the
+/// ARP table is dangerous to do, but holding the right to do it is not root.)
+const ROOT_OPERATIONS: &[(Method, &str)] = &[
+    (Method::Post, "diagnostics/command_prompt"),
+    (Method::Post, "graphql"),
+    (Method::Post, "services/cron/job"),
+    (Method::Patch, "services/cron/job"),
+    (Method::Put, "services/cron/jobs"),
+    (Method::Post, "services/acme/certificate/action"),
+    (Method::Patch, "services/acme/certificate/action"),
+    (Method::Post, "system/package"),
+    (Method::Post, "system/restapi/settings/sync"),
+];
+
 /// Whether holding privilege `p` is as good as root: one pfSense marks so
 /// ([`ROOT_PRIVILEGES`]), or an API endpoint's own privilege (`api-v2-<path>-<method>`, which
-/// pfrest grants besides `page-all`) of a [`DANGEROUS`] operation (a shell command, GraphQL, a
-/// cron job, a package) or of a write whose arguments can be dangerous
-/// ([`DANGEROUS_ARGUMENTS`]: granting privileges, an account's credentials, raw directives).
+/// pfrest grants besides `page-all`) of a [`ROOT_OPERATIONS`] entry or of a write whose
+/// arguments can be dangerous ([`DANGEROUS_ARGUMENTS`]: granting privileges, an account's
+/// credentials, raw directives; its apply endpoint takes none).
 pub fn is_root_privilege(p: &str) -> bool {
     if ROOT_PRIVILEGES.contains(&p) {
         return true;
@@ -212,17 +227,18 @@ pub fn is_root_privilege(p: &str) -> bool {
         return false;
     };
     let hyphenated = |api_path: &str| api_path.replace(['/', '_'], "-");
-    let dangerous_operation = DANGEROUS.iter().any(|(m, api_path, _)| {
+    let root_operation = ROOT_OPERATIONS.iter().any(|(m, api_path)| {
         m.as_str().eq_ignore_ascii_case(method) && hyphenated(api_path) == path
     });
     let dangerous_write = matches!(method, "post" | "patch" | "put")
+        && !path.ends_with("-apply")
         && DANGEROUS_ARGUMENTS.iter().any(|d| {
             let prefix = hyphenated(d.path);
             path.strip_prefix(prefix.as_str()).is_some_and(|rest| {
                 rest.is_empty() || rest.starts_with('-') || rest.starts_with('s')
             })
         });
-    dangerous_operation || dangerous_write
+    root_operation || dangerous_write
 }
 
 pub const DANGEROUS_ARGUMENTS: &[DangerousArgument] = &[
@@ -313,6 +329,8 @@ pub enum TargetState<'a> {
     Known(&'a serde_json::Value),
     /// The target exists but could not be read: judged as the worst it could be.
     Unreadable,
+    /// The target is read later and judged then: only the tests that need no state apply.
+    ReadLater,
 }
 
 /// [`argument_danger`] given what is known of the target.
@@ -388,10 +406,11 @@ fn carries(value: &serde_json::Value, d: &DangerousArgument, state: TargetState<
                 // Judged at its worst: the account may well be root-equivalent.
                 TargetState::Unreadable => true,
                 // A new account: its privileges are judged by `priv` and `member`.
-                TargetState::NotRead => false,
+                TargetState::NotRead | TargetState::ReadLater => false,
             };
     }
     if let (DangerTest::AddsMemberTo { guard, grants }, Value::Object(m)) = (&d.test, value)
+        && !matches!(state, TargetState::ReadLater)
         && m.contains_key(d.field)
         && adds_member(m, d.field, guard, *grants, state)
     {
@@ -407,6 +426,7 @@ fn carries(value: &serde_json::Value, d: &DangerousArgument, state: TargetState<
         }),
         // Only what the object does not hold already is granted (an update that keeps
         // `admins`' `page-all` grants nothing).
+        DangerTest::Grants(_) if matches!(state, TargetState::ReadLater) => false,
         DangerTest::Grants(grants) => {
             let held = |p: &str| match state {
                 TargetState::Known(current) => current
@@ -440,11 +460,14 @@ fn carries(value: &serde_json::Value, d: &DangerousArgument, state: TargetState<
         TargetState::Known(serde_json::Value::Array(list)) => Some(list),
         _ => None,
     };
-    let nested = match collection {
-        Some(_) => state,
-        None => TargetState::NotRead,
+    let nested = match (collection, state) {
+        (Some(_), _) | (_, TargetState::ReadLater) => state,
+        _ => TargetState::NotRead,
     };
     let element = |v: &Value| {
+        if matches!(state, TargetState::ReadLater) {
+            return state;
+        }
         collection
             .and_then(|list| {
                 let name = v.get("name")?;

@@ -441,6 +441,7 @@ fn verbs_and_risk() {
         "api-v2-user-group-patch",
         "api-v2-user-groups-put",
         "api-v2-vpn-openvpn-server-patch",
+        "api-v2-system-restapi-settings-sync-post",
     ] {
         assert!(tables::is_root_privilege(p), "{p}");
         assert!(
@@ -455,6 +456,11 @@ fn verbs_and_risk() {
         "api-v2-diagnostics-command-prompt-get",
         "page-dashboard-all",
         "api-v2-",
+        // Dangerous to do, not root to hold.
+        "api-v2-diagnostics-reboot-post",
+        "api-v2-firewall-states-delete",
+        "api-v2-diagnostics-arp-table-delete",
+        "api-v2-services-haproxy-apply-post",
     ] {
         assert!(!tables::is_root_privilege(p), "{p}");
     }

@@ -91,8 +91,8 @@ fn diff_lines(kind: ChangeKind, diff: &Value) -> Vec<String> {
             // Many objects are named by their identifying fields, each on a short line: the
             // list of what goes must survive a text cut to the result budget.
             let many = counts.0 + counts.1 > MANY_OBJECTS;
-            let line = |o: &Value| match (many, crate::bounds::identifying_fields(o)) {
-                (true, Some(id)) => id.to_string(),
+            let line = |o: &Value| match (many, crate::bounds::name_of(o)) {
+                (true, Some(name)) => name,
                 _ => object_line(o),
             };
             for o in diff["removed"].as_array().into_iter().flatten() {
