@@ -2504,3 +2504,33 @@ async fn keeping_a_root_privilege_grants_nothing() {
     );
     s.close().await;
 }
+
+/// Deleting an object whose creation needs a secret the firewall never returns (a user's
+/// password) cannot be undone: the preview says so and why, and the journal marks the change
+/// as not undoable (undo answered 400 FIELD_IS_REQUIRED).
+#[tokio::test]
+async fn a_delete_that_needs_a_secret_to_undo_says_it_cannot_be_undone() {
+    let emu = emulator().await;
+    let dir = tempfile::tempdir().unwrap();
+    let s = start(&emu, dir.path(), &[], no_human()).await;
+    let made = s
+        .ok(
+            "pfsense_create_user",
+            confirmed(json!({"name": "bt_gone", "password": "Pw-bt-gone-1"})),
+        )
+        .await;
+    let id = made["data"]["id"].clone();
+    let preview = s.ok("pfsense_delete_user", json!({"id": id})).await;
+    assert_eq!(preview["undoable"], false, "{preview}");
+    assert!(
+        preview["undo"]
+            .as_str()
+            .is_some_and(|u| u.contains("`password`")),
+        "{preview}"
+    );
+    let done = s
+        .ok("pfsense_delete_user", confirmed(json!({"id": id})))
+        .await;
+    assert_eq!(done["undoable"], false, "{done}");
+    s.close().await;
+}

@@ -186,7 +186,23 @@ async fn diff_for(
     }
 }
 
-fn undo_note(kind: ChangeKind, inverse: &Option<Inverse>, state_error: bool) -> String {
+fn undo_note(
+    def: &ToolDef,
+    kind: ChangeKind,
+    inverse: &Option<Inverse>,
+    state_error: bool,
+) -> String {
+    if inverse.is_none()
+        && matches!(
+            kind,
+            ChangeKind::Delete | ChangeKind::Replace | ChangeKind::BulkDelete
+        )
+        && let Some(secret) = undo::secret_needed_to_recreate(def)
+    {
+        return format!(
+            "no: making a removed object again needs its `{secret}`, which the firewall never returns"
+        );
+    }
     match (inverse, kind) {
         (Some(Inverse::DeleteCreated { .. }), _) => "yes: pfsense_undo deletes the new object again".into(),
         (Some(Inverse::RestoreFields { .. }), _) => "yes: pfsense_undo patches the old values back (secret fields excepted: the firewall never returns them)".into(),
@@ -381,7 +397,7 @@ impl Safety {
             state_error: seen.error.clone(),
             fingerprint: seen.fingerprint.clone(),
             undoable: inverse.is_some(),
-            undo: Some(undo_note(kind, &inverse, seen.error.is_some())),
+            undo: Some(undo_note(def, kind, &inverse, seen.error.is_some())),
             human: human_note(call, self.options.confirm),
             ..Default::default()
         };
@@ -507,7 +523,7 @@ impl Safety {
         let inverse = undo::plan(def, call.args, seen.current.as_ref());
         message.push_str(&format!(
             "\nUndo: {}.",
-            undo_note(kind, &inverse, seen.error.is_some())
+            undo_note(def, kind, &inverse, seen.error.is_some())
         ));
         match elicit::ask(call.human, call.caller, message).await {
             Answer::Approved => Ok("human"),

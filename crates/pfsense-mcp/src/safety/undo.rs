@@ -178,8 +178,27 @@ fn writable_list(def: &ToolDef, collection: &Value) -> Vec<Value> {
         .unwrap_or_default()
 }
 
+/// The secret field a create of `def`'s model requires, if any: an object deleted cannot be
+/// made again without it (a user's `password`, a certificate's `prv`), since the firewall
+/// never returns it.
+pub fn secret_needed_to_recreate(def: &ToolDef) -> Option<&'static str> {
+    let create = state::sibling(def, PathKind::Item, Method::Post)?;
+    create
+        .args
+        .iter()
+        .find(|a| a.required && a.sensitive)
+        .map(|a| a.name)
+}
+
 /// The inverse of a call, planned before it runs. None when it cannot be undone.
 pub fn plan(def: &ToolDef, args: &Value, before: Option<&Value>) -> Option<Inverse> {
+    let removes = matches!(
+        ChangeKind::of(def),
+        ChangeKind::Delete | ChangeKind::Replace | ChangeKind::BulkDelete
+    );
+    if removes && secret_needed_to_recreate(def).is_some() {
+        return None;
+    }
     let item_get = || state::sibling(def, PathKind::Item, Method::Get);
     let list = || name(state::sibling(def, PathKind::Plural, Method::Get));
     match ChangeKind::of(def) {
