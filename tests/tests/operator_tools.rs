@@ -528,6 +528,16 @@ async fn lockout_guard_scenario(s: &McpSession, unblock_wan_through_api: bool) {
             .await
             .unwrap();
         assert!(!is_error(&r), "{}", text(&r));
+        // Blocking bogons again leaves a private source alone: pfSense takes RFC 1918 out of
+        // the bogons table (rc.update_bogons.sh), which the security audit recommends anyway.
+        let r = s
+            .call(
+                "pfsense_update_network_interface",
+                with_confirm(json!({"id": "wan", "blockbogons": true})),
+            )
+            .await
+            .unwrap();
+        assert!(!is_error(&r), "bogon blocking refused: {}", text(&r));
     }
     let (md, _) = call(
         s,

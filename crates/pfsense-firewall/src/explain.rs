@@ -221,8 +221,9 @@ pub mod trackers {
 
 /// IPv4 bogons that pfSense's `<bogons>` table always holds: Team Cymru's bogon list
 /// (filter.inc cites bogon-bn-nonagg.txt), which since IPv4 exhaustion is the special-purpose
-/// space. The RFC 1918 ranges are left out here: whether the downloaded table lists them is not
-/// visible through the API, and "block private networks" names them anyway.
+/// space. The RFC 1918 ranges are not among them: rc.update_bogons.sh filters them out of the
+/// downloaded list (`egrep -v "^192.168.0.0/16|^172.16.0.0/12|^10.0.0.0/8"`), and "block
+/// private networks" blocks them instead.
 const BOGONS_V4: &[&str] = &[
     "0.0.0.0/8",
     "100.64.0.0/10",
@@ -235,7 +236,6 @@ const BOGONS_V4: &[&str] = &[
     "203.0.113.0/24",
     "224.0.0.0/3",
 ];
-const RFC1918: &[&str] = &["10.0.0.0/8", "172.16.0.0/12", "192.168.0.0/16"];
 /// The networks "block private networks" blocks, in filter.inc's order.
 const PRIVATE_NETWORKS: &[&str] = &[
     "10.0.0.0/8",
@@ -362,12 +362,11 @@ fn in_list(list: &[&str], ip: &IpAddr) -> bool {
 fn bogon(ip: &IpAddr) -> Tri {
     match ip {
         IpAddr::V4(_) if in_list(BOGONS_V4, ip) => Tri::Yes,
-        IpAddr::V4(_) if in_list(RFC1918, ip) => Tri::Unknown(
-            "whether the downloaded bogons table lists the RFC 1918 ranges is not visible through the API".into(),
-        ),
         IpAddr::V4(_) => Tri::No,
         // Full IPv6 bogons: everything outside global unicast 2000::/3, and documentation space.
-        IpAddr::V6(_) => Tri::from_bool(!in_list(&["2000::/3"], ip) || in_list(&["2001:db8::/32"], ip)),
+        IpAddr::V6(_) => {
+            Tri::from_bool(!in_list(&["2000::/3"], ip) || in_list(&["2001:db8::/32"], ip))
+        }
     }
 }
 
