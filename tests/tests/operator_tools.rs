@@ -1249,6 +1249,26 @@ async fn block_addresses_lockout_check_judges_the_whole_plan() {
     s.close().await;
 }
 
+/// Without `server_source`, the server's own `--lockout-source` is the address the plan is
+/// checked for; the plan's text names each step's tool and arguments.
+#[tokio::test]
+async fn block_addresses_checks_the_plan_for_the_servers_lockout_source() {
+    let s = sandbox_with(&[], &[("PFSENSE_LOCKOUT_SOURCE", "45.1.1.2")]).await;
+    public_wan_passing_everything(&s).await;
+    let (md, own) = call(
+        &s,
+        "pfsense_block_addresses",
+        json!({"addresses": ["45.1.1.0/24"], "interface": "wan"}),
+    )
+    .await;
+    assert_eq!(own["lockout_check"]["decision"], "refused", "{md}");
+    assert!(
+        md.contains("1. pfsense_create_firewall_alias {") && md.contains("plus `confirm: true`"),
+        "{md}"
+    );
+    s.close().await;
+}
+
 /// The binary pointed at an emulator started in this process (whose faults a test sets).
 async fn on_emulator(emu: &pfsense_emulator::RunningEmulator) -> McpSession {
     let env = tests::safety::env_for(emu);

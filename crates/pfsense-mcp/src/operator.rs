@@ -388,7 +388,13 @@ fn plan_changes(
 
 /// `pfsense_block_addresses`: the idempotent plan and the tool calls that carry it out. The
 /// calls go through the generated tools (previews, confirmation, journal), not from here.
-pub async fn block_addresses(client: &Client, args: &Value) -> CallToolResult {
+/// The plan is checked against a lockout from `server_source`, else the server's
+/// `--lockout-source`.
+pub async fn block_addresses(
+    client: &Client,
+    args: &Value,
+    lockout_source: Option<std::net::IpAddr>,
+) -> CallToolResult {
     let args: BlockArgs = match parse_args(BLOCK_ADDRESSES, args) {
         Ok(a) => a,
         Err(e) => return outcome::error(e),
@@ -410,6 +416,7 @@ pub async fn block_addresses(client: &Client, args: &Value) -> CallToolResult {
     // rule as created, updated or enabled.
     let guard = args
         .server_source
+        .or(lockout_source)
         .filter(|_| !plan.already_in_place())
         .map(|source| {
             let path = ServerPath::from_source(source);
@@ -432,14 +439,20 @@ pub async fn block_addresses(client: &Client, args: &Value) -> CallToolResult {
         )
     } else {
         let mut s = format!(
-            "Plan to block {} address(es) on {} ({} new), {} call(s); make them with `confirm: true`:\n",
+            "Plan to block {} address(es) on {} ({} new), {} call(s). Nothing is changed yet: call each step's tool with its arguments plus `confirm: true`, in order (each has its own preview, journal entry and undo):\n",
             plan.addresses.len(),
             plan.interface,
             plan.new_addresses.len(),
             steps.len()
         );
-        for (i, c) in plan.calls.iter().enumerate() {
-            s.push_str(&format!("{}. {} {} — {}\n", i + 1, c.method, c.path, c.why));
+        for (i, (c, step)) in plan.calls.iter().zip(&steps).enumerate() {
+            s.push_str(&format!(
+                "{}. {} {} — {}\n",
+                i + 1,
+                step["tool"].as_str().unwrap_or(c.path),
+                c.body,
+                c.why
+            ));
         }
         s
     };

@@ -780,7 +780,9 @@ impl PfSenseServer {
         match meta.name {
             op::FIREWALL_LOG => op::firewall_log(&client, &args).await,
             op::EXPLAIN_TRAFFIC => op::explain_traffic(&client, &args).await,
-            op::BLOCK_ADDRESSES => op::block_addresses(&client, &args).await,
+            op::BLOCK_ADDRESSES => {
+                op::block_addresses(&client, &args, self.inner.options.safety.lockout_source).await
+            }
             op::DIAGNOSE => op::diagnose(&client, &args).await,
             op::HEALTH_REPORT => op::health_report(&client).await,
             _ => {
