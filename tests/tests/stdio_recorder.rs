@@ -352,8 +352,8 @@ async fn tools_list_is_paginated_sorted_and_annotated() {
     )
     .await;
     let tools = s.list_tools().await.unwrap();
-    // Every generated tool but the 16 dangerous operations, plus our own tools.
-    assert_eq!(generated(&tools), 677 - 16);
+    // Every generated tool but the 17 dangerous operations, plus our own tools.
+    assert_eq!(generated(&tools), 677 - 17);
     let names: Vec<&str> = tools.iter().map(|t| t.name.as_ref()).collect();
     let mut sorted = names.clone();
     sorted.sort();
