@@ -225,13 +225,7 @@ async fn steps_refusal_unboxed(
     // Switching the API off or leaving out this server's authentication method needs no
     // address to judge; the interfaces it answers on and the access list do.
     if source.is_none() {
-        let (auth_method, username) = identity(client);
-        let me = ApiClient {
-            source: std::net::Ipv4Addr::UNSPECIFIED.into(),
-            interface_names: Vec::new(),
-            auth_method: auth_method.to_string(),
-            username,
-        };
+        let me = identity(client);
         for fields in &settings_changes {
             if let Some(refusal) = verdict(
                 api_gate::settings_change(fields, &me),
@@ -335,7 +329,7 @@ fn needed_privileges(def: &ToolDef, client: &Client) -> Vec<String> {
     needed.push(privilege(one, "get"));
     needed.extend(many.map(|many| privilege(many, "get")));
     for (kind, path) in ACCOUNT_LISTS {
-        if *kind != ObjectKind::ApiKey || identity(client).0 == "KeyAuth" {
+        if *kind != ObjectKind::ApiKey || identity(client).auth_method == "KeyAuth" {
             needed.push(privilege(path, "get"));
         }
     }
@@ -344,31 +338,31 @@ fn needed_privileges(def: &ToolDef, client: &Client) -> Vec<String> {
     needed
 }
 
-/// This server as the REST API's gate sees it, but for its address.
-fn identity(client: &Client) -> (&'static str, Option<String>) {
+/// This server as the REST API's gate sees it: its authentication method and user; its
+/// address and interface left unknown (the callers that know them fill them in).
+fn identity(client: &Client) -> ApiClient {
     let method = match client.config().auth {
         AuthMethod::Key => "KeyAuth",
         AuthMethod::Basic => "BasicAuth",
         AuthMethod::Jwt => "JWTAuth",
     };
-    (method, client.config().username.clone())
+    ApiClient {
+        source: std::net::Ipv4Addr::UNSPECIFIED.into(),
+        interface_names: Vec::new(),
+        auth_method: method.to_string(),
+        username: client.config().username.clone(),
+    }
 }
 
 /// Users, groups and keys after these changes, judged for this server's own access
 /// (`api_gate::accounts_change`). Err names the account list that could not be read: the
 /// guard cannot see whether the change shuts this server out, so it is refused.
 async fn accounts_gate(client: &Client, changes: &[(Change, Vec<String>)]) -> Result<Gate, String> {
-    let (auth_method, username) = identity(client);
-    let me = ApiClient {
-        source: std::net::Ipv4Addr::UNSPECIFIED.into(),
-        interface_names: Vec::new(),
-        auth_method: auth_method.to_string(),
-        username,
-    };
+    let me = identity(client);
     let mut before = api_gate::Accounts::default();
     for (kind, path) in ACCOUNT_LISTS {
         // Keys matter only to a server that signs in with one.
-        if *kind == ObjectKind::ApiKey && auth_method != "KeyAuth" {
+        if *kind == ObjectKind::ApiKey && me.auth_method != "KeyAuth" {
             continue;
         }
         let Some(tool) = crate::catalog::TOOLS
@@ -427,8 +421,7 @@ async fn gate_refusal(
     let me = ApiClient {
         source: path.source,
         interface_names: pfsense_firewall::guard::server_interface(model, path).unwrap_or_default(),
-        auth_method: identity(client).0.to_string(),
-        username: identity(client).1,
+        ..identity(client)
     };
     for fields in settings_changes {
         let gate = api_gate::settings_change(fields, &me);
