@@ -670,6 +670,56 @@ async fn undo_restores_create_update_delete_and_replace_exactly() {
     s.close().await;
 }
 
+/// A batch undo plans every change against the state the newer undos of the batch leave: an
+/// object a newer change deleted is re-created by its undo first, so the older changes to it
+/// can be undone (the plan used to read the firewall as it is and find nothing).
+#[tokio::test]
+async fn a_batch_undo_reaches_an_object_a_newer_change_of_the_batch_deleted() {
+    let emu = emulator().await;
+    let dir = tempfile::tempdir().unwrap();
+    let s = start(&emu, dir.path(), &[], no_human()).await;
+    s.ok("pfsense_create_firewall_alias", confirmed(alias("stays")))
+        .await;
+    let base = snapshot(&s).await;
+    // Created, changed, deleted: undoing all three leaves the list as it was.
+    s.ok("pfsense_create_firewall_alias", confirmed(alias("a1")))
+        .await;
+    let a1 = id_of(&snapshot(&s).await, "a1");
+    s.ok(
+        "pfsense_update_firewall_alias",
+        confirmed(json!({"id": a1, "descr": "two"})),
+    )
+    .await;
+    s.ok("pfsense_delete_firewall_alias", confirmed(json!({"id": a1})))
+        .await;
+    let preview = s.call("pfsense_undo", json!({"last": 3})).await;
+    assert!(!is_error(&preview), "{}", text(&preview));
+    let r = s
+        .call("pfsense_undo", json!({"last": 3, "confirm": true}))
+        .await;
+    assert!(!is_error(&r), "{}", text(&r));
+    assert_eq!(snapshot(&s).await, base, "all three undone");
+
+    // Changed, then deleted: undoing both brings it back as it was before the change.
+    s.ok("pfsense_create_firewall_alias", confirmed(alias("a2")))
+        .await;
+    let before = snapshot(&s).await;
+    let a2 = id_of(&before, "a2");
+    s.ok(
+        "pfsense_update_firewall_alias",
+        confirmed(json!({"id": a2, "descr": "changed", "address": ["198.51.100.9"]})),
+    )
+    .await;
+    s.ok("pfsense_delete_firewall_alias", confirmed(json!({"id": a2})))
+        .await;
+    let r = s
+        .call("pfsense_undo", json!({"last": 2, "confirm": true}))
+        .await;
+    assert!(!is_error(&r), "{}", text(&r));
+    assert_eq!(snapshot(&s).await, before, "the update and the delete undone");
+    s.close().await;
+}
+
 #[tokio::test]
 async fn undo_finds_objects_by_identity_and_refuses_when_someone_changed_them() {
     let emu = emulator().await;

@@ -356,30 +356,41 @@ fn what(change: &Change, object: &Value) -> String {
 }
 
 /// The state the undos of `newer` changes (same batch, newest first, run before this one)
-/// leave an object in: the before-state of the oldest of them that changed it (with the id
-/// it has now), else the object as the firewall shows it now.
-fn left_by_newer(newer: &[Change], change: &Change, current: Value) -> Value {
-    let Some(wanted) = identity(&change.model, &current) else {
+/// leave an object in: the before-state of the oldest of them that changed it (with the id it
+/// has now, or the id it is re-created at when one of them deleted it), else the object as the
+/// firewall shows it now (`current`, None when it is gone). `recorded` is the object as this
+/// change left it, which names its identity.
+fn left_by_newer(
+    newer: &[Change],
+    change: &Change,
+    recorded: &Value,
+    current: Option<Value>,
+) -> Option<Value> {
+    let Some(wanted) = identity(&change.model, current.as_ref().unwrap_or(recorded)) else {
         return current;
     };
+    // A newer change's before-state holds the object: one object (an update or a delete), or
+    // the whole list (a replace or a bulk delete).
     let left = newer
         .iter()
         .rev()
         .filter(|n| n.model == change.model)
-        .find_map(|n| {
-            n.before
-                .as_ref()
-                .filter(|b| identity(&n.model, b).as_ref() == Some(&wanted))
+        .find_map(|n| match n.before.as_ref()? {
+            list @ Value::Array(_) => state::find_by_identity(&n.model, list, &wanted),
+            object => Some(object).filter(|b| identity(&n.model, b).as_ref() == Some(&wanted)),
         });
-    match left {
-        Some(before) => {
+    match (left, current) {
+        (Some(before), current) => {
             let mut before = before.clone();
-            if let (Some(m), Some(id)) = (before.as_object_mut(), current.get("id")) {
+            if let (Some(m), Some(id)) = (
+                before.as_object_mut(),
+                current.as_ref().and_then(|c| c.get("id")),
+            ) {
                 m.insert("id".into(), id.clone());
             }
-            before
+            Some(before)
         }
-        None => current,
+        (None, current) => current,
     }
 }
 
@@ -447,15 +458,13 @@ async fn prepare_unboxed(
             list_tool,
         } => {
             let label = what(change, &after);
-            let current = locate(client, change, &read_tool, list_tool.as_deref(), &after)
-                .await?
-                .ok_or_else(|| {
-                    format!(
-                        "{label} created by change {} no longer exists: nothing to undo",
-                        change.id
-                    )
-                })?;
-            let current = left_by_newer(newer, change, current);
+            let current = locate(client, change, &read_tool, list_tool.as_deref(), &after).await?;
+            let current = left_by_newer(newer, change, &after, current).ok_or_else(|| {
+                format!(
+                    "{label} created by change {} no longer exists: nothing to undo",
+                    change.id
+                )
+            })?;
             if !state::unchanged_since(&without_id(&current), &without_id(&after)) {
                 return Err(changed_since(&current, &after, label));
             }
@@ -477,15 +486,13 @@ async fn prepare_unboxed(
             fields,
         } => {
             let label = what(change, &after);
-            let current = locate(client, change, &read_tool, list_tool.as_deref(), &after)
-                .await?
-                .ok_or_else(|| {
-                    format!(
-                        "{label} changed by change {} no longer exists: nothing to restore",
-                        change.id
-                    )
-                })?;
-            let current = left_by_newer(newer, change, current);
+            let current = locate(client, change, &read_tool, list_tool.as_deref(), &after).await?;
+            let current = left_by_newer(newer, change, &after, current).ok_or_else(|| {
+                format!(
+                    "{label} changed by change {} no longer exists: nothing to restore",
+                    change.id
+                )
+            })?;
             if !state::unchanged_since(&without_id(&current), &without_id(&after)) {
                 return Err(changed_since(&current, &after, label));
             }
