@@ -751,6 +751,79 @@ async fn a_list_read_is_sent_back_as_a_replacement(version: &str) {
     s.close().await;
 }
 
+/// Deleting a port forward deletes its linked filter rule too (pfrest's `pre_apply_delete`):
+/// the preview says so, and undo re-creates the port forward with a new linked rule instead of
+/// naming the deleted one (which pfrest refused with a 404, so nothing came back).
+async fn undo_of_a_port_forward_delete_brings_its_linked_rule_back(version: &str) {
+    let Some(lab) = lab(version) else { return };
+    let dir = tempfile::tempdir().unwrap();
+    let s = start(&lab, dir.path()).await;
+    let forward = s
+        .ok(
+            "pfsense_create_firewall_nat_port_forward",
+            confirmed(json!({"interface": "wan", "ipprotocol": "inet", "protocol": "tcp",
+                "source": "any", "destination": "wan:ip", "destination_port": "8080",
+                "target": "192.168.1.50", "local_port": "80", "descr": "pf-web",
+                "associated_rule_id": "new"})),
+        )
+        .await;
+    let id = forward["data"]["id"].clone();
+    let linked = |rules: &Value| -> Vec<Value> {
+        rules
+            .as_array()
+            .unwrap()
+            .iter()
+            .filter(|r| {
+                r["associated_rule_id"]
+                    .as_str()
+                    .is_some_and(|a| a.starts_with("nat_"))
+            })
+            .cloned()
+            .collect()
+    };
+    let rules = s.ok("pfsense_list_firewall_rules", json!({})).await["data"].clone();
+    assert_eq!(linked(&rules).len(), 1, "{rules}");
+    let preview = s
+        .ok(
+            "pfsense_delete_firewall_nat_port_forward",
+            json!({"id": id}),
+        )
+        .await;
+    assert!(
+        preview.to_string().contains("linked filter rule"),
+        "the preview names the linked rule: {preview}"
+    );
+    s.ok(
+        "pfsense_delete_firewall_nat_port_forward",
+        confirmed(json!({"id": id})),
+    )
+    .await;
+    let rules = s.ok("pfsense_list_firewall_rules", json!({})).await["data"].clone();
+    assert!(linked(&rules).is_empty(), "pfrest deleted the linked rule: {rules}");
+    let undone = s
+        .call("pfsense_undo", json!({"last": 1, "confirm": true}))
+        .await;
+    assert!(!is_error(&undone), "{}", text(&undone));
+    let forwards = s
+        .ok("pfsense_list_firewall_nat_port_forwards", json!({}))
+        .await["data"]
+        .clone();
+    let back = forwards
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|f| f["descr"] == "pf-web")
+        .unwrap_or_else(|| panic!("the port forward is back: {forwards}"))
+        .clone();
+    assert_eq!(back["target"], "192.168.1.50");
+    let rules = s.ok("pfsense_list_firewall_rules", json!({})).await["data"].clone();
+    let linked_now = linked(&rules);
+    assert_eq!(linked_now.len(), 1, "a linked rule again: {rules}");
+    assert_eq!(linked_now[0]["associated_rule_id"], back["associated_rule_id"]);
+    assert_eq!(linked_now[0]["destination_port"], "80", "{rules}");
+    s.close().await;
+}
+
 tests::on_every_release!(
     #[tokio::test]
     seed_smoke_create_read_update_apply_delete_and_later_ids_shift,
@@ -760,4 +833,5 @@ tests::on_every_release!(
     null_resets_a_field_and_undo_restores_it,
     undo_restores_what_the_firewall_changed_besides,
     a_list_read_is_sent_back_as_a_replacement,
+    undo_of_a_port_forward_delete_brings_its_linked_rule_back,
 );

@@ -178,6 +178,43 @@ fn writable_list(def: &ToolDef, collection: &Value) -> Vec<Value> {
         .unwrap_or_default()
 }
 
+/// An object whose deletion takes another with it, by pfrest's own code, and how a re-create
+/// brings both back.
+pub struct Linked {
+    pub model: &'static str,
+    /// The field naming the linked object.
+    pub field: &'static str,
+    /// Values of `field` that name no linked object (keywords the API takes as they are).
+    pub no_link: &'static [&'static str],
+    /// What a re-create sends in `field` to make a new linked object: the old one is gone.
+    pub recreate_with: &'static str,
+    /// For previews: what the firewall does besides the delete, and what undo does.
+    pub note: &'static str,
+}
+
+/// pfrest's PortForward deletes the filter rule it is linked to through `associated_rule_id`
+/// (`pre_apply_delete`), so re-creating it with the old id fails (404
+/// FOREIGN_MODEL_FIELD_VALUE_NOT_FOUND); created with `"new"` it makes the linked rule again
+/// from its own fields (`_create`, `pre_apply_create`), as pfrest's updates keep it anyway.
+pub const LINKED_OBJECTS: &[Linked] = &[Linked {
+    model: "PortForward",
+    field: "associated_rule_id",
+    no_link: &["", "new", "pass"],
+    recreate_with: "new",
+    note: "pfSense also deletes the port forward's linked filter rule; undo re-creates the port forward with a new linked rule made from its fields (a new associated_rule_id, at the end of the interface's rules)",
+}];
+
+/// The linked-object row whose link `object` (of `model`) holds, if any.
+pub fn linked(model: &str, object: &Map<String, Value>) -> Option<&'static Linked> {
+    LINKED_OBJECTS.iter().find(|l| {
+        l.model == model
+            && object
+                .get(l.field)
+                .and_then(Value::as_str)
+                .is_some_and(|v| !l.no_link.contains(&v))
+    })
+}
+
 /// The secret field a create of `def`'s model requires, if any: an object deleted cannot be
 /// made again without it (a user's `password`, a certificate's `prv`), since the firewall
 /// never returns it.
@@ -219,6 +256,9 @@ pub fn plan(def: &ToolDef, args: &Value, before: Option<&Value>) -> Option<Inver
             let mut object = state::writable_fields(create, before);
             if let Some(p) = before.get("parent_id").filter(|v| !v.is_null()) {
                 object.insert("parent_id".into(), p.clone());
+            }
+            if let Some(link) = linked(def.model, &object) {
+                object.insert(link.field.into(), json!(link.recreate_with));
             }
             Some(Inverse::Recreate {
                 create_tool: create.name.to_string(),
