@@ -699,6 +699,17 @@ async fn a_batch_undo_reaches_an_object_a_newer_change_of_the_batch_deleted() {
         .await;
     assert!(!is_error(&r), "{}", text(&r));
     assert_eq!(snapshot(&s).await, base, "all three undone");
+    // Each undo, like any change, has its audit line before anything is sent.
+    let undo_lines: Vec<String> = audit_lines(dir.path())
+        .iter()
+        .filter(|l| l["tool"] == "pfsense_undo" && l["outcome"] != "preview")
+        .map(|l| format!("{} {}", l["outcome"].as_str().unwrap(), l["change_id"]))
+        .collect();
+    assert_eq!(
+        undo_lines,
+        ["attempt 5", "undone 4", "attempt 6", "undone 3", "attempt 7", "undone 2"],
+        "{undo_lines:?}"
+    );
 
     // Changed, then deleted: undoing both brings it back as it was before the change.
     s.ok("pfsense_create_firewall_alias", confirmed(alias("a2")))

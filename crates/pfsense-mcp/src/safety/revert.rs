@@ -83,6 +83,26 @@ pub async fn perform_undo(
         apply_tool: None,
         undo_of: Some(change.id),
     })?;
+    // As every change: an audit line before anything is sent (auto-reverts included).
+    let mut attempt = Entry::new(firewall, "pfsense_undo", caller, Outcome::Attempt);
+    attempt.change_id = Some(undo_id);
+    attempt.request = request;
+    attempt.message = Some(format!("undo of change {}", change.id));
+    if let Err(e) = safety.record_attempt(&attempt) {
+        let note = format!("not sent: {e}");
+        let _ = safety.journal.record_outcome(
+            undo_id,
+            status::FAILED,
+            None,
+            None,
+            None,
+            Some(&note),
+        );
+        return Err(UndoError::Failed(format!(
+            "undoing change {} was not started: {e}; nothing is sent without an audit line. Free space for the audit log (or fix its permissions) and try again",
+            change.id
+        )));
+    }
     let mut done = Vec::new();
     for step in &steps {
         if let Err(e) = undo::run_step(client, step).await {
