@@ -893,6 +893,112 @@ async fn a_process_killed_between_request_and_outcome_is_reconciled_at_next_star
     s.close().await;
 }
 
+/// Send `pfsense_undo {last: 1, confirm: true}` to a server whose firewall never answers the
+/// undo's PATCH, and kill the server once the PATCH went out.
+async fn kill_during_undo(emu: &pfsense_emulator::RunningEmulator, dir: &Path) {
+    emu.add_fault(
+        pfsense_emulator::Fault::new(pfsense_emulator::FaultAction::Hang)
+            .on_path("/api/v2/firewall/alias")
+            .on_method("PATCH"),
+    );
+    let s = start(emu, dir, &["--timeout", "600"], no_human()).await;
+    let pid = s.pid.expect("child pid");
+    let peer = s.client.peer().clone();
+    tokio::spawn(async move {
+        let p = rmcp::model::CallToolRequestParams::new("pfsense_undo")
+            .with_arguments(json!({"last": 1, "confirm": true}).as_object().unwrap().clone());
+        let _ = peer.call_tool(p).await;
+    });
+    for _ in 0..200 {
+        if emu
+            .requests()
+            .iter()
+            .any(|q| q.method == "PATCH" && q.fault.is_some())
+        {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    assert!(
+        emu.requests()
+            .iter()
+            .any(|q| q.method == "PATCH" && q.fault.is_some()),
+        "the undo's PATCH went out"
+    );
+    let killed = Command::new("kill")
+        .args(["-9", &pid.to_string()])
+        .status()
+        .unwrap();
+    assert!(killed.success());
+    drop(s);
+    emu.clear_faults();
+    emu.clear_requests();
+}
+
+/// An undo killed mid-way is settled at the next start like any change: when the firewall
+/// still shows the change's result the undo changed nothing (the change can be undone again);
+/// when it shows the state before the change the undo happened (the change is marked undone,
+/// instead of staying undoable while every undo of it is refused as "changed since").
+#[tokio::test]
+async fn an_undo_killed_mid_way_is_settled_at_next_start() {
+    let emu = emulator().await;
+    let dir = tempfile::tempdir().unwrap();
+    let s = start(&emu, dir.path(), &[], no_human()).await;
+    s.ok("pfsense_create_firewall_alias", confirmed(alias("u1")))
+        .await;
+    let base = snapshot(&s).await;
+    let id = id_of(&base, "u1");
+    s.ok(
+        "pfsense_update_firewall_alias",
+        confirmed(json!({"id": id, "descr": "changed"})),
+    )
+    .await;
+    s.close().await;
+
+    // The undo's PATCH never reached the firewall.
+    kill_during_undo(&emu, dir.path()).await;
+    let s = start(&emu, dir.path(), &[], no_human()).await;
+    let changes = s.ok("pfsense_list_changes", json!({})).await["changes"].clone();
+    assert_eq!(changes[0]["tool"], "pfsense_undo");
+    assert_eq!(changes[0]["status"], "failed", "{changes}");
+    assert!(
+        changes[0]["message"]
+            .as_str()
+            .unwrap()
+            .contains("changed nothing"),
+        "{changes}"
+    );
+    assert_eq!(changes[1]["status"], "executed", "{changes}");
+    undo_last(&s).await;
+    assert_eq!(snapshot(&s).await, base, "undone on the second try");
+
+    // The undo's PATCH reached the firewall (another admin's hand stands in for it here).
+    s.ok(
+        "pfsense_update_firewall_alias",
+        confirmed(json!({"id": id, "descr": "changed again"})),
+    )
+    .await;
+    s.close().await;
+    kill_during_undo(&emu, dir.path()).await;
+    let other = tempfile::tempdir().unwrap();
+    let admin = start(&emu, other.path(), &[], no_human()).await;
+    admin
+        .ok(
+            "pfsense_update_firewall_alias",
+            confirmed(json!({"id": id, "descr": "u1 test"})),
+        )
+        .await;
+    admin.close().await;
+    let s = start(&emu, dir.path(), &[], no_human()).await;
+    let changes = s.ok("pfsense_list_changes", json!({})).await["changes"].clone();
+    assert_eq!(changes[0]["tool"], "pfsense_undo");
+    assert_eq!(changes[0]["status"], "executed", "{changes}");
+    assert_eq!(changes[1]["tool"], "pfsense_update_firewall_alias");
+    assert_eq!(changes[1]["status"], "undone", "{changes}");
+    assert_eq!(snapshot(&s).await, base);
+    s.close().await;
+}
+
 #[tokio::test]
 async fn auto_revert_undoes_an_unconfirmed_change_and_keeps_a_confirmed_one() {
     let emu = emulator().await;

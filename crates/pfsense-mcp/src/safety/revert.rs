@@ -169,14 +169,9 @@ pub async fn reconcile_all(safety: &Safety, client: &Client, firewall: &str) {
             );
             continue;
         }
-        let (st, after, note) = if change.undo_of.is_some() {
-            (
-                status::UNKNOWN.to_string(),
-                None,
-                "an undo was interrupted; check the object and list the changes".to_string(),
-            )
-        } else {
-            undo::reconcile(client, &change).await
+        let (st, after, note) = match change.undo_of {
+            Some(undone) => settle_undo(safety, client, &change, undone).await,
+            None => undo::reconcile(client, &change).await,
         };
         if st == status::INTENT {
             tracing::warn!(change_id = change.id, "{note}");
@@ -201,6 +196,59 @@ pub async fn reconcile_all(safety: &Safety, client: &Client, firewall: &str) {
         entry.change_id = Some(change.id);
         entry.message = Some(format!("{st}: {note}"));
         safety.record(&entry);
+    }
+}
+
+/// Settle an undo a stopped process left in `intent`: when the firewall still shows what
+/// the undone change left, the undo changed nothing (failed; the change can be undone again);
+/// when it shows the state before that change, the undo happened (executed, and the change
+/// is marked undone); otherwise unknown.
+async fn settle_undo(
+    safety: &Safety,
+    client: &Client,
+    interrupted: &Change,
+    undone: i64,
+) -> (String, Option<Value>, String) {
+    let unknown = |why: String| (status::UNKNOWN.to_string(), None, why);
+    let original = match safety.journal.get(undone) {
+        Ok(Some(c)) => c,
+        _ => return unknown(format!("an undo of change {undone} was interrupted, and change {undone} is not in the journal: check the object")),
+    };
+    if undo::prepare(client, &original, &[]).await.is_ok() {
+        return (
+            status::FAILED.to_string(),
+            None,
+            format!("settled at start: the firewall still shows what change {undone} left, so the interrupted undo changed nothing; change {undone} can be undone again"),
+        );
+    }
+    let (seen, _, why) = undo::reconcile(client, &original).await;
+    match seen.as_str() {
+        // The firewall is as it was before the change: the undo's steps ran.
+        status::NOT_APPLIED => {
+            let final_status = if interrupted.caller.contains("auto-revert") {
+                status::AUTO_REVERTED
+            } else {
+                status::UNDONE
+            };
+            if let Err(e) = safety
+                .journal
+                .mark_undone(undone, interrupted.id, final_status)
+            {
+                return unknown(format!("an undo of change {undone} ran, but marking change {undone} undone failed: {e}"));
+            }
+            let apply = if original.apply_tool.is_some() {
+                " Its last step, the subsystem's apply, may not have run: check the firewall's pending changes."
+            } else {
+                ""
+            };
+            (
+                status::EXECUTED.to_string(),
+                None,
+                format!("settled at start: the firewall is as it was before change {undone}, so the interrupted undo happened.{apply}"),
+            )
+        }
+        status::INTENT => (status::INTENT.to_string(), None, why),
+        _ => unknown(format!("an undo of change {undone} was interrupted, and the firewall shows neither what change {undone} left nor the state before it: check the object and list the changes")),
     }
 }
 
