@@ -105,6 +105,17 @@ async fn policy_read_only_hides_mutations_and_deny_rules_refuse_with_their_reaso
         .await;
     assert!(is_error(&r));
     assert!(text(&r).contains("read-only mode"), "{}", text(&r));
+    // Named through pfsense_call, the hidden undo is said to be not offered, and why (the
+    // hint was to call it directly, as listed in tools/list, which it is not).
+    let r = s
+        .call("pfsense_call", json!({"name": "pfsense_undo", "arguments": {}}))
+        .await;
+    assert!(is_error(&r));
+    assert!(
+        text(&r).contains("not offered here") && text(&r).contains("read-only"),
+        "{}",
+        text(&r)
+    );
     s.close().await;
 
     let s = start(
@@ -161,7 +172,7 @@ async fn policy_read_only_hides_mutations_and_deny_rules_refuse_with_their_reaso
         .iter()
         .filter(|l| l["outcome"] == "refused")
         .count();
-    assert_eq!(refused, 3, "every refusal is audited");
+    assert_eq!(refused, 4, "every refusal is audited");
 }
 
 #[tokio::test]

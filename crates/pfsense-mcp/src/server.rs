@@ -369,6 +369,21 @@ impl PfSenseServer {
             .join(", ")
     }
 
+    /// Why one of the server's own tools is not offered on the firewall at `index` (the
+    /// safety tools by the policy and `--auto-revert`, the operator analyses by deny rules).
+    fn own_tool_refusal(&self, index: usize, meta: &crate::meta::MetaTool) -> Option<String> {
+        let policy = &self.member(index).firewall.policy;
+        if crate::safety::meta::is_safety_tool(meta.name) {
+            let auto_revert = self.inner.options.safety.auto_revert.is_some();
+            return (!crate::safety::meta::offered(meta, policy, auto_revert))
+                .then(|| crate::safety::meta::refusal(meta, policy, auto_revert));
+        }
+        if crate::meta::OPERATOR_TOOLS.contains(&meta.name) {
+            return policy.refusal_for(crate::policy::Subject::own_read(meta.name));
+        }
+        None
+    }
+
     /// Why `def` is refused on the firewall at `index`, with the firewalls that would take it.
     fn refusal_on(&self, index: usize, def: &ToolDef) -> Option<String> {
         let mut reason = self.member(index).firewall.policy.refusal(def)?;
@@ -848,7 +863,7 @@ impl PfSenseServer {
                     .get_or_init(|| crate::search::Index::new(member.offered.clone()));
                 Ok(crate::discovery::find_tools(search, &args))
             }
-            "pfsense_describe_tool" => match generated_tool_named(&args) {
+            "pfsense_describe_tool" => match generated_tool_named(&args, |m| self.own_tool_refusal(index, m)) {
                 Ok(def) => {
                     self.audit_line(index, meta.name, &args, ctx, executed, None);
                     let refusal = self.refusal_on(index, def);
@@ -875,7 +890,7 @@ impl PfSenseServer {
         args: &Value,
         ctx: &CallContext,
     ) -> Result<rmcp::model::CallToolResult, McpError> {
-        let def = match generated_tool_named(args) {
+        let def = match generated_tool_named(args, |m| self.own_tool_refusal(index, m)) {
             Ok(def) => def,
             Err(e) => {
                 let name = args.get("name").and_then(Value::as_str).unwrap_or_default();
@@ -1355,15 +1370,17 @@ fn adopt_rows(
 }
 
 /// The generated tool `args.name` names, or the error that says how to find the right name.
+/// `refusal_of_own` says why one of the server's own tools is not offered here (None: it is).
 fn generated_tool_named(
     args: &Value,
+    refusal_of_own: impl Fn(&crate::meta::MetaTool) -> Option<String>,
 ) -> Result<&'static ToolDef, Box<rmcp::model::CallToolResult>> {
     let name = args.get("name").and_then(Value::as_str).unwrap_or_default();
     crate::catalog::tool(name).ok_or_else(|| {
-        let hint = if crate::meta::lookup(name).is_some() {
-            "call it directly: it is listed in tools/list"
-        } else {
-            "pfsense_find_tools finds the right name"
+        let hint = match crate::meta::lookup(name).map(&refusal_of_own) {
+            Some(None) => "call it directly: it is listed in tools/list".to_string(),
+            Some(Some(refusal)) => format!("it is one of this server's own tools, and not offered here: {refusal}"),
+            None => "pfsense_find_tools finds the right name".to_string(),
         };
         let shown: String = name
             .chars()
