@@ -175,6 +175,50 @@ async fn policy_read_only_hides_mutations_and_deny_rules_refuse_with_their_reaso
     assert_eq!(refused, 4, "every refusal is audited");
 }
 
+/// `apply: true` applies the subsystem in the same request, as its apply tool does: a policy
+/// refusing that tool refuses the argument too (it applied every pending change besides).
+#[tokio::test]
+async fn apply_true_is_held_to_the_policy_of_the_apply_tool() {
+    let emu = emulator().await;
+    let dir = tempfile::tempdir().unwrap();
+    let s = start(
+        &emu,
+        dir.path(),
+        &["--deny", "pfsense_firewall_apply"],
+        no_human(),
+    )
+    .await;
+    let preview = s
+        .call(
+            "pfsense_create_firewall_alias",
+            with(alias("applied"), json!({"apply": true})),
+        )
+        .await;
+    assert!(is_error(&preview), "{}", text(&preview));
+    let r = s
+        .call(
+            "pfsense_create_firewall_alias",
+            confirmed(with(alias("applied"), json!({"apply": true}))),
+        )
+        .await;
+    assert!(is_error(&r));
+    let t = text(&r);
+    assert!(
+        t.contains("`apply: true`")
+            && t.contains("pfsense_firewall_apply")
+            && t.contains("deny rule"),
+        "{t}"
+    );
+    assert!(
+        emu.requests().iter().all(|q| q.method == "GET"),
+        "nothing was sent"
+    );
+    // Without it, the change is made and stays pending.
+    s.ok("pfsense_create_firewall_alias", confirmed(alias("pending")))
+        .await;
+    s.close().await;
+}
+
 #[tokio::test]
 async fn a_preview_shows_the_diff_and_fingerprint_and_sends_nothing() {
     let emu = emulator().await;

@@ -110,6 +110,9 @@ impl Policy {
         args: &serde_json::Value,
         state: crate::spec::tables::TargetState<'_>,
     ) -> Option<String> {
+        if let Some(refusal) = self.apply_refusal(def, args) {
+            return Some(refusal);
+        }
         let rel = def.path.strip_prefix(crate::spec::API_PREFIX)?;
         let why = crate::spec::tables::argument_danger_at(rel, args, state)?;
         let refusal = self.refusal_for(Subject {
@@ -119,6 +122,21 @@ impl Policy {
         })?;
         Some(format!(
             "With these arguments {refusal} Without such values the call is an ordinary change."
+        ))
+    }
+
+    /// `apply: true` makes the firewall apply the subsystem in the same request, which is what
+    /// the subsystem's apply tool does: refused when that tool is (a deny rule or allow list
+    /// naming it), since it applies every pending change of the subsystem, not only this one.
+    fn apply_refusal(&self, def: &ToolDef, args: &serde_json::Value) -> Option<String> {
+        if args.get("apply").and_then(serde_json::Value::as_bool) != Some(true) {
+            return None;
+        }
+        let apply = crate::catalog::tool(def.apply?.tool)?;
+        let refusal = self.refusal(apply)?;
+        Some(format!(
+            "`apply: true` applies the subsystem as `{}` does, and {refusal} Leave out `apply` (the change then stays pending until the subsystem is applied).",
+            apply.name
         ))
     }
 
