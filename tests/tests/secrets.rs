@@ -681,6 +681,48 @@ async fn secret_query_filters_with_an_operator_are_redacted() {
     }
 }
 
+/// Objects sent as their JSON text (`"objects": "[{…}]"`, a common slip of models) are
+/// refused, and the secret fields inside the text stay out of the answer, the audit log, the
+/// journal and stderr.
+#[tokio::test]
+async fn secrets_inside_json_text_arguments_are_not_echoed_or_stored() {
+    let emu = emulator().await;
+    let dir = tempfile::tempdir().unwrap();
+    let s = start(
+        env_for(&emu),
+        dir.path(),
+        Human::new(false, HumanAnswer::Accept),
+    )
+    .await;
+    let (key, password) = ("Leak-wg-privkey-0071", "Leak-user-pw-0072");
+    let calls = [
+        (
+            "pfsense_replace_vpn_wireguard_tunnels",
+            json!({"objects": format!("[{{\"name\":\"tun_wg0\",\"privatekey\":\"{key}\"}}]"), "confirm": true}),
+        ),
+        (
+            "pfsense_call",
+            json!({"name": "pfsense_create_user", "arguments": format!("{{\"name\":\"u\",\"password\":\"{password}\"}}")}),
+        ),
+    ];
+    let mut results = Vec::new();
+    for (tool, args) in calls {
+        let r = s.call(tool, args).await;
+        assert!(r.is_error.unwrap_or(false), "{r:?}");
+        let t = tests::mcp::text(&r);
+        assert!(t.contains("not its JSON text"), "the hint says what to send: {t}");
+        results.push((tool.to_string(), serde_json::to_string(&r).unwrap()));
+    }
+    s.close().await;
+    results.extend(files_text(dir.path()));
+    assert!(results.iter().any(|(place, _)| place.contains("audit")), "{results:?}");
+    for secret in [key, password] {
+        for (place, text) in &results {
+            assert!(!text.contains(secret), "{secret} in {place}: {text}");
+        }
+    }
+}
+
 /// A weak secret (a word such as `firewall`) is scrubbed where it stands as a word of its own,
 /// not inside tool names, API paths and the journal's undo steps: after a user is created
 /// with the password `firewall`, a rule is made, named and undone as usual.

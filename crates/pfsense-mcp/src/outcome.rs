@@ -139,8 +139,32 @@ pub fn redact(value: &Value) -> Value {
             Value::Object(out)
         }
         Value::Array(items) => Value::Array(items.iter().map(redact).collect()),
+        // An object sent as its JSON text (a common slip of models: `"objects": "[{…}]"`)
+        // holds its secret fields all the same.
+        Value::String(text) => match json_text(text) {
+            Some(inner) => {
+                let redacted = redact(&inner);
+                if redacted == inner {
+                    value.clone()
+                } else {
+                    Value::String(redacted.to_string())
+                }
+            }
+            None => value.clone(),
+        },
         other => other.clone(),
     }
+}
+
+/// The object or array a string holds as JSON text, if it does.
+pub fn json_text(text: &str) -> Option<Value> {
+    let t = text.trim_start();
+    if !(t.starts_with('{') || t.starts_with('[')) {
+        return None;
+    }
+    serde_json::from_str::<Value>(text)
+        .ok()
+        .filter(|v| v.is_object() || v.is_array())
 }
 
 /// What a redacted value looks like.

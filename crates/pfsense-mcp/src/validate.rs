@@ -48,6 +48,10 @@ fn type_name(v: &Value) -> &'static str {
 fn got(v: &Value) -> String {
     match v {
         Value::Null => "null".into(),
+        // JSON text is shown as its kind: it may hold secret fields, which are not echoed.
+        Value::String(s) if let Some(inner) = crate::outcome::json_text(s) => {
+            format!("a string holding {} as JSON text", kind(&inner))
+        }
         other => format!("{} {}", type_name(other), show(other)),
     }
 }
@@ -184,6 +188,11 @@ fn check(schema: &Map<String, Value>, v: &Value, path: &str, out: &mut Vec<Probl
             }
             ("boolean", Value::String(s)) if s == "true" || s == "false" => {
                 " (send true or false without quotes)"
+            }
+            ("array" | "object", Value::String(s))
+                if crate::outcome::json_text(s).is_some_and(|inner| type_matches(expected, &inner)) =>
+            {
+                " (send the value itself, not its JSON text in a string)"
             }
             ("array", Value::String(_)) => " (wrap the value in a list: [\"…\"])",
             // Beyond PHP's 64-bit integers: serde reads it as u64 or as a float.
