@@ -1279,6 +1279,58 @@ fn contradictory_tls_settings_are_refused() {
     }
 }
 
+/// A fingerprint or a CA with a plain `http://` firewall URL is refused at start (exit 2),
+/// from flags as from a config file: no certificate is presented over plain HTTP, so the
+/// setting was ignored without a word while the credentials went unencrypted.
+#[test]
+fn certificate_settings_with_a_plain_http_url_are_refused() {
+    let dir = tempfile::tempdir().unwrap();
+    let state = dir.path().join("state");
+    let state = state.to_str().unwrap();
+    let ca = dir.path().join("ca.pem");
+    std::fs::write(&ca, "not read before the settings are checked\n").unwrap();
+    let ca = ca.to_str().unwrap();
+    let fp = "sha256:0000000000000000000000000000000000000000000000000000000000000000";
+    for (setting, value, named) in [
+        ("PFSENSE_TLS_FINGERPRINT", fp, "--tls-fingerprint"),
+        ("PFSENSE_CA_CERT", ca, "--ca-cert"),
+    ] {
+        let env = [
+            ("PFSENSE_HOST", "http://127.0.0.1:9"),
+            ("PFSENSE_API_KEY", "k"),
+            ("XDG_STATE_HOME", state),
+            (setting, value),
+        ];
+        for command in [&[][..], &["doctor"][..]] {
+            let o = pfsense_mcp(command, &env);
+            let err = stderr(&o);
+            assert_eq!(o.status.code(), Some(2), "{command:?} {setting}: {err}");
+            assert!(
+                err.contains(named) && err.contains("plain http://"),
+                "{command:?} {setting}: {err}"
+            );
+        }
+    }
+    let config = dir.path().join("config.toml");
+    std::fs::write(
+        &config,
+        format!("[firewalls.lab]\nurl = \"http://127.0.0.1:9\"\napi_key_env = \"K\"\ntls_fingerprint = \"{fp}\"\n"),
+    )
+    .unwrap();
+    let o = pfsense_mcp(
+        &["--config", config.to_str().unwrap()],
+        &[("K", "k"), ("XDG_STATE_HOME", state)],
+    );
+    let err = stderr(&o);
+    assert_eq!(o.status.code(), Some(2), "{err}");
+    assert!(
+        err.contains("firewall `lab`")
+            && err.contains("`tls_fingerprint`")
+            && err.contains("plain http://"),
+        "{err}"
+    );
+}
+
 /// A rate-limit period beyond a week is refused like other durations too long to mean; a
 /// config file's credential problems name the file, the firewall and the key (not
 /// PFSENSE_API_KEY); a firewall that is not a table is said in words, not Rust type names.

@@ -777,6 +777,20 @@ impl ConnectionArgs {
         })
     }
 
+    /// [`Self::tls_mode`] for the firewall at `base_url`: certificate settings with a plain
+    /// `http://` URL are refused.
+    fn tls_for(&self, base_url: &url::Url) -> Result<TlsMode, String> {
+        let tls = self.tls_mode()?;
+        certificate_settings_over_plain_http(
+            base_url,
+            self.tls_fingerprint
+                .as_ref()
+                .map(|_| "--tls-fingerprint / PFSENSE_TLS_FINGERPRINT"),
+            self.ca_cert.as_ref().map(|_| "--ca-cert / PFSENSE_CA_CERT"),
+        )?;
+        Ok(tls)
+    }
+
     /// The firewall's base URL (`https://host[:port]/`) from --host / PFSENSE_HOST.
     pub fn base_url(&self) -> Result<url::Url, String> {
         let host = self.host().ok_or(
@@ -796,7 +810,7 @@ impl ConnectionArgs {
         };
         Ok(crate::doctor::Target {
             base_url: self.base_url()?,
-            tls: self.tls_mode()?,
+            tls: self.tls_for(&self.base_url()?)?,
             auth,
             api_key: self.api_key.clone(),
             username: self.username.clone(),
@@ -822,13 +836,14 @@ impl ConnectionArgs {
         if self.timeout == 0 {
             return Err("--timeout must be at least 1 second".into());
         }
+        let tls = self.tls_for(&base_url)?;
         Ok(ClientConfig {
             base_url,
             auth,
             api_key: self.api_key.clone(),
             username: self.username.clone(),
             password: self.password.clone(),
-            tls: self.tls_mode()?,
+            tls,
             timeout: Duration::from_secs(self.timeout),
             connect_timeout: Duration::from_secs(self.timeout.min(10)),
             resilience: self.resilience()?,
@@ -845,6 +860,25 @@ impl ConnectionArgs {
             breaker_threshold: self.breaker_threshold,
             breaker_cooldown: Duration::from_secs(self.breaker_cooldown),
         })
+    }
+}
+
+/// A pinned fingerprint or a CA with a plain `http://` URL: no certificate is presented over
+/// plain HTTP, so the setting would be ignored without a word while the credentials cross the
+/// network unencrypted. `fingerprint` and `ca` name the settings given.
+pub fn certificate_settings_over_plain_http(
+    base_url: &url::Url,
+    fingerprint: Option<&str>,
+    ca: Option<&str>,
+) -> Result<(), String> {
+    if base_url.scheme() != "http" {
+        return Ok(());
+    }
+    match fingerprint.or(ca) {
+        Some(setting) => Err(format!(
+            "{setting} checks the firewall's TLS certificate, but its URL is plain http://, which has none: the setting would be ignored and the credentials sent unencrypted. Use https:// (pfSense's webGUI serves HTTPS), or drop {setting}"
+        )),
+        None => Ok(()),
     }
 }
 

@@ -288,7 +288,13 @@ impl FleetConfig {
             .url
             .as_deref()
             .ok_or_else(|| format!("{at}: `url` is missing, e.g. url = \"https://192.168.1.1\""))?;
-        crate::config::parse_base_url(url, &format!("{at}: `url`"))?;
+        let base_url = crate::config::parse_base_url(url, &format!("{at}: `url`"))?;
+        crate::config::certificate_settings_over_plain_http(
+            &base_url,
+            entry.tls_fingerprint.as_ref().map(|_| "`tls_fingerprint`"),
+            entry.ca_cert.as_ref().map(|_| "`ca_cert`"),
+        )
+        .map_err(|e| format!("{at}: {e}"))?;
         if let Some(a) = &entry.auth {
             parse_auth(a).map_err(|e| format!("{at}: {e}"))?;
         }
