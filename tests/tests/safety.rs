@@ -219,6 +219,41 @@ async fn apply_true_is_held_to_the_policy_of_the_apply_tool() {
     s.close().await;
 }
 
+/// A change to a firewall that refuses the connection was not sent: the journal says
+/// `failed` at once, not `unknown` to be settled at the next start, and so does the answer.
+#[tokio::test]
+async fn a_change_to_an_unreachable_firewall_is_recorded_as_not_sent() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut args = files(dir.path());
+    args.extend(["--timeout".to_string(), "2".to_string()]);
+    let args: Vec<&str> = args.iter().map(String::as_str).collect();
+    let env: Vec<(String, String)> = [
+        // Nothing listens on the discard port of loopback: the connection is refused.
+        ("PFSENSE_HOST", "https://127.0.0.1:9"),
+        ("PFSENSE_API_KEY", "not-used-0073"),
+        (
+            "PFSENSE_TLS_FINGERPRINT",
+            "sha256:0000000000000000000000000000000000000000000000000000000000000000",
+        ),
+        ("PFSENSE_RETRY_BUDGET", "0"),
+    ]
+    .iter()
+    .map(|(k, v)| (k.to_string(), v.to_string()))
+    .collect();
+    let s = Session::start(&args, &env, no_human(), Some(&dir.path().join("stderr.log"))).await;
+    let r = s
+        .call("pfsense_create_firewall_alias", confirmed(alias("down")))
+        .await;
+    assert!(is_error(&r));
+    let t = text(&r);
+    assert!(t.contains("cannot connect"), "{t}");
+    assert!(!t.contains("`unknown`"), "{t}");
+    let changes = s.ok("pfsense_list_changes", json!({})).await["changes"].clone();
+    assert_eq!(changes[0]["tool"], "pfsense_create_firewall_alias");
+    assert_eq!(changes[0]["status"], "failed", "{changes}");
+    s.close().await;
+}
+
 #[tokio::test]
 async fn a_preview_shows_the_diff_and_fingerprint_and_sends_nothing() {
     let emu = emulator().await;

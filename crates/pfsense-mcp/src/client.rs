@@ -135,8 +135,12 @@ pub enum CallError {
         content_type: String,
         snippet: String,
     },
-    /// The firewall could not be reached or did not answer in time.
+    /// The firewall did not answer in time, or the connection broke after the request went
+    /// out: whether it ran is unknown.
     Transport(String),
+    /// No connection was made (TCP connect or the TLS handshake failed, a certificate that
+    /// does not match included): not one byte of the request was written.
+    Unreachable(String),
     /// The call needs credentials that are not configured.
     Auth(String),
     /// Not sent: the circuit breaker is open (the message says when it probes again).
@@ -169,7 +173,7 @@ impl fmt::Display for CallError {
                 f,
                 "pfSense answered HTTP {http_status} with {content_type} instead of the REST API's JSON: {snippet}"
             ),
-            CallError::Transport(m) => f.write_str(m),
+            CallError::Transport(m) | CallError::Unreachable(m) => f.write_str(m),
             CallError::Auth(m) => f.write_str(m),
             CallError::Unavailable(m) => f.write_str(m),
         }
@@ -401,11 +405,17 @@ impl Client {
                 _ => None,
             };
             let Some(wait) = wait else {
-                let error = match failed.error {
-                    CallError::Transport(m) if attempt > 1 => CallError::Transport(format!(
+                let gave_up = |m: String| {
+                    format!(
                         "{m} (gave up after {attempt} attempts in {:.1} s)",
                         started.elapsed().as_secs_f64()
-                    )),
+                    )
+                };
+                let error = match failed.error {
+                    CallError::Transport(m) if attempt > 1 => CallError::Transport(gave_up(m)),
+                    CallError::Unreachable(m) if attempt > 1 => {
+                        CallError::Unreachable(gave_up(m))
+                    }
                     other => other,
                 };
                 return (Err(error), attempt);
@@ -571,7 +581,7 @@ impl Client {
             }
             Err(CallError::Api { http_status, .. }) => ("api_error", Some(*http_status)),
             Err(CallError::NotJson { http_status, .. }) => ("not_json", Some(*http_status)),
-            Err(CallError::Transport(_)) => ("transport", None),
+            Err(CallError::Transport(_) | CallError::Unreachable(_)) => ("transport", None),
             Err(CallError::Unavailable(_)) => ("not_sent", None),
             Err(CallError::Arguments(_) | CallError::Auth(_)) => ("not_sent", None),
         };
@@ -726,8 +736,17 @@ impl Client {
         } else {
             Some(AttemptFailure::Broken)
         };
+        let message = format!("{what}{chain}.{hint}");
+        // A write is sent again only after failures that prove nothing ran
+        // (`resilience::WRITE_RETRY_CASES`), so a last attempt that made no connection means no
+        // attempt ran.
+        let error = if certificate || e.is_connect() {
+            CallError::Unreachable(message)
+        } else {
+            CallError::Transport(message)
+        };
         Failed {
-            error: CallError::Transport(format!("{what}{chain}.{hint}")),
+            error,
             failure,
             retry_after: None,
         }
@@ -769,7 +788,9 @@ fn verdict(result: &Result<ApiResponse, CallError>) -> Verdict {
         }) if *http_status >= 500 => {
             Verdict::Failure(format!("HTTP {http_status} ({content_type})"))
         }
-        Err(CallError::Transport(m)) => Verdict::Failure(short(m.clone())),
+        Err(CallError::Transport(m) | CallError::Unreachable(m)) => {
+            Verdict::Failure(short(m.clone()))
+        }
         Err(CallError::Api { .. } | CallError::NotJson { .. }) => Verdict::Success,
         Err(CallError::Arguments(_) | CallError::Auth(_) | CallError::Unavailable(_)) => {
             Verdict::Neutral
