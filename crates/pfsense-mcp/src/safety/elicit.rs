@@ -45,8 +45,12 @@ pub const INPUT_KEY: &str = "confirmation";
 /// How long the human has to answer.
 pub const ANSWER_TIMEOUT: Duration = Duration::from_secs(600);
 
-/// Questions waiting for their answer at once (every caller together); the oldest goes first.
+/// Questions waiting for their answer at once (every caller together). When full, the oldest
+/// question of the caller with the most goes first, so one caller asking in a loop cannot
+/// push out another's question while its human reads it.
 const MAX_OPEN_QUESTIONS: usize = 256;
+/// Questions of one caller waiting at once; its oldest goes first.
+const MAX_OPEN_QUESTIONS_PER_CALLER: usize = 32;
 
 /// What the human said.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -142,6 +146,8 @@ fn declares_form(caps: &ClientCapabilities) -> bool {
 /// A question sent in an input-required result, waiting for its answer.
 struct OpenQuestion {
     handle: String,
+    /// Who asked (the token's name over HTTP).
+    caller: String,
     /// SHA-256 of the caller and the message shown: the answer is for this change only.
     asked_about: [u8; 32],
     until: Instant,
@@ -158,18 +164,32 @@ fn digest(caller: &str, message: &str) -> [u8; 32] {
 }
 
 /// Keep a new question; its handle, or None when no random handle could be made.
-fn open_question(asked_about: [u8; 32]) -> Option<String> {
+fn open_question(caller: &str, asked_about: [u8; 32]) -> Option<String> {
     let mut bytes = [0u8; 16];
     getrandom::fill(&mut bytes).ok()?;
     let handle = format!("confirm-{}", hex::encode(bytes));
     let mut open = OPEN_QUESTIONS.lock().ok()?;
     let now = Instant::now();
     open.retain(|q| q.until > now);
-    if open.len() >= MAX_OPEN_QUESTIONS {
-        open.remove(0);
+    let of = |open: &[OpenQuestion], who: &str| open.iter().filter(|q| q.caller == who).count();
+    let evicted = if of(&open, caller) >= MAX_OPEN_QUESTIONS_PER_CALLER {
+        Some(caller.to_string())
+    } else if open.len() >= MAX_OPEN_QUESTIONS {
+        open.iter()
+            .max_by_key(|q| of(&open, &q.caller))
+            .map(|q| q.caller.clone())
+    } else {
+        None
+    };
+    // Oldest first: questions are kept in the order they were asked.
+    if let Some(who) = evicted
+        && let Some(i) = open.iter().position(|q| q.caller == who)
+    {
+        open.remove(i);
     }
     open.push(OpenQuestion {
         handle: handle.clone(),
+        caller: caller.to_string(),
         asked_about,
         until: now + ANSWER_TIMEOUT,
     });
@@ -307,7 +327,7 @@ pub async fn ask(human: &Human, caller: &str, message: String) -> Answer {
                 Ok(p) => p,
                 Err(e) => return Answer::Refused(e),
             };
-            let Some(handle) = open_question(asked_about) else {
+            let Some(handle) = open_question(caller, asked_about) else {
                 return Answer::Refused(
                     "the confirmation could not be asked: no random handle could be made".into(),
                 );
@@ -340,5 +360,24 @@ mod tests {
             printable("{\"plain\": \"ASCII ~\"}\n\tnext"),
             Cow::Borrowed(_)
         ));
+    }
+
+    /// One caller asking in a loop pushes out its own oldest questions, never another
+    /// caller's question while its human reads it.
+    #[test]
+    fn a_caller_asking_in_a_loop_does_not_push_out_another_callers_question() {
+        let alice = digest("alice-0074", "delete alias x");
+        let handle = open_question("alice-0074", alice).unwrap();
+        let mut mallory = Vec::new();
+        for i in 0..MAX_OPEN_QUESTIONS + 10 {
+            let about = digest("mallory-0074", &format!("question {i}"));
+            mallory.push((open_question("mallory-0074", about).unwrap(), about));
+        }
+        assert!(close_question(&handle, &alice), "alice's question is still open");
+        // Mallory's newest are kept, its oldest went.
+        let (newest, about) = mallory.last().unwrap();
+        assert!(close_question(newest, about));
+        let (oldest, about) = &mallory[0];
+        assert!(!close_question(oldest, about));
     }
 }
