@@ -211,6 +211,89 @@ async fn http_transport_checks_tokens_hosts_origins_and_body_size_and_audits_cal
     assert!(server.stderr().contains("HTTP server stopped"));
 }
 
+async fn call_as(
+    client: &rmcp::service::RunningService<rmcp::RoleClient, ()>,
+    tool: &str,
+    args: Value,
+) -> rmcp::model::CallToolResult {
+    let mut params = CallToolRequestParams::new(tool.to_string());
+    if let Value::Object(map) = args {
+        params = params.with_arguments(map);
+    }
+    client.peer().call_tool(params).await.expect("tools/call")
+}
+
+/// Over HTTP each token is a caller of its own: `pfsense_confirm_changes {}` confirms the
+/// caller's own provisional changes (another's auto-revert is its safety net) and names the
+/// others it left, `pfsense_undo` without `change_id` undoes the caller's own last change,
+/// and an undo of another caller's change by its id says whose it is.
+#[tokio::test]
+async fn confirm_and_undo_without_ids_act_on_the_callers_own_changes() {
+    let dir = tempfile::tempdir().unwrap();
+    let (alice, bob) = (test_token("alice"), test_token("bob"));
+    let tokens = tokens_file(dir.path(), &alice, &bob);
+    let mut server = HttpServer::start(
+        &[
+            "--sandbox",
+            "--http",
+            "127.0.0.1:0",
+            "--tokens-file",
+            &tokens,
+            "--auto-revert",
+            "600",
+        ],
+        &[],
+        &dir.path().join("stderr.log"),
+    );
+    let http = tests::http::client();
+    let a = connect(&server.mcp_url(), Some(&alice), http.clone())
+        .await
+        .expect("alice connects");
+    let b = connect(&server.mcp_url(), Some(&bob), http.clone())
+        .await
+        .expect("bob connects");
+    let rule = |descr: &str| {
+        json!({"type": "pass", "interface": ["lan"], "ipprotocol": "inet", "source": "any",
+            "destination": "any", "descr": descr, "confirm": true})
+    };
+    let made = |r: &rmcp::model::CallToolResult| -> i64 {
+        assert!(!r.is_error.unwrap_or(false), "{}", tests::mcp::text(r));
+        r.structured_content.as_ref().unwrap()["change_id"]
+            .as_i64()
+            .unwrap()
+    };
+    let alices = made(&call_as(&a, "pfsense_create_firewall_rule", rule("by alice")).await);
+    let bobs = made(&call_as(&b, "pfsense_create_firewall_rule", rule("by bob")).await);
+
+    let confirmed = call_as(&b, "pfsense_confirm_changes", json!({})).await;
+    let structured = confirmed.structured_content.clone().unwrap();
+    assert_eq!(structured["confirmed"], json!([bobs]), "{structured}");
+    assert_eq!(
+        structured["left_provisional"],
+        json!([{"change_id": alices, "caller": "alice"}]),
+        "{structured}"
+    );
+    assert!(
+        tests::mcp::text(&confirmed).contains("made by alice"),
+        "{}",
+        tests::mcp::text(&confirmed)
+    );
+
+    // Bob's change is the newest, yet alice's undo without an id is of her own.
+    let preview = call_as(&a, "pfsense_undo", json!({})).await;
+    let plan = preview.structured_content.clone().unwrap()["plan"].clone();
+    assert_eq!(plan[0]["change_id"], alices, "{plan}");
+    let preview = call_as(&b, "pfsense_undo", json!({"change_id": alices})).await;
+    assert!(
+        tests::mcp::text(&preview).contains("made by alice"),
+        "{}",
+        tests::mcp::text(&preview)
+    );
+    let _ = a.cancel().await;
+    let _ = b.cancel().await;
+    server.terminate(Duration::from_secs(30));
+}
+
 fn start_and_fail(args: &[&str], env: &[(&str, &str)]) -> String {
     let mut cmd = Command::new(tests::binary::pfsense_mcp());
     cmd.args(args)

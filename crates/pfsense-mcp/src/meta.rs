@@ -56,7 +56,7 @@ pub static META_TOOLS: &[MetaTool] = &[
     },
     MetaTool {
         name: "pfsense_confirm_changes",
-        description: "Make provisional changes permanent. With --auto-revert, changes to rules, NAT, interfaces and routing are undone automatically when their deadline passes; call this once you have checked the firewall still works as intended. Without `change_ids`, confirms every provisional change.",
+        description: "Make provisional changes permanent. With --auto-revert, changes to rules, NAT, interfaces and routing are undone automatically when their deadline passes; call this once you have checked the firewall still works as intended. Without `change_ids`, confirms every provisional change you made (another caller's by its id).",
         input_schema: r#"{"type":"object","properties":{"change_ids":{"type":"array","items":{"type":"integer"},"description":"Only these changes (ids from the change result or pfsense_list_changes)."}},"additionalProperties":false}"#,
         output_schema: crate::outcome::output::OBJECT,
         read_only: false,
@@ -177,7 +177,7 @@ pub static META_TOOLS: &[MetaTool] = &[
     MetaTool {
         name: "pfsense_undo",
         description: "Undo one change from the journal (`change_id`) or the last N undoable ones (`last`, newest first): a create is deleted, a delete re-created at its old position, an update's old fields patched back, a replaced list put back, and the subsystem re-applied. Objects are found by stable identity (rule tracker, alias name …), not by stale ids; refused with an explanation when someone changed the object since. Without `confirm: true` it only shows what it would do.",
-        input_schema: r#"{"type":"object","properties":{"change_id":{"type":"integer","description":"The change to undo (from pfsense_list_changes or a change result)."},"last":{"type":"integer","minimum":1,"maximum":50,"description":"Undo the last N undoable changes, newest first (default 1 when change_id is not given)."},"confirm":{"type":"boolean","default":false,"description":"Set to true to undo. Without it nothing is sent: the call shows the steps."}},"additionalProperties":false}"#,
+        input_schema: r#"{"type":"object","properties":{"change_id":{"type":"integer","description":"The change to undo (from pfsense_list_changes or a change result)."},"last":{"type":"integer","minimum":1,"maximum":50,"description":"Undo the last N undoable changes you made, newest first (default 1 when change_id is not given); another caller's change by its change_id."},"confirm":{"type":"boolean","default":false,"description":"Set to true to undo. Without it nothing is sent: the call shows the steps."}},"additionalProperties":false}"#,
         output_schema: crate::outcome::output::OBJECT,
         read_only: false,
         destructive: true,

@@ -646,13 +646,19 @@ impl Journal {
         )
     }
 
-    /// The newest `n` changes that can still be undone (not undos themselves), newest first.
-    pub fn last_undoable(&self, firewall: &str, n: i64) -> Result<Vec<Change>, String> {
+    /// The newest `n` changes `caller` made (the token's name over HTTP, `stdio`) that can
+    /// still be undone (not undos themselves), newest first.
+    pub fn last_undoable(
+        &self,
+        firewall: &str,
+        caller: &str,
+        n: i64,
+    ) -> Result<Vec<Change>, String> {
         self.query(
             &format!(
-                "SELECT {COLUMNS} FROM changes WHERE {OF_FIREWALL} AND status = ?3 AND inverse IS NOT NULL AND undone_by IS NULL AND undo_of IS NULL ORDER BY id DESC LIMIT ?4"
+                "SELECT {COLUMNS} FROM changes WHERE {OF_FIREWALL} AND status = ?3 AND inverse IS NOT NULL AND undone_by IS NULL AND undo_of IS NULL AND caller = ?5 ORDER BY id DESC LIMIT ?4"
             ),
-            &[&firewall, &self.address_of(firewall), &status::EXECUTED, &n],
+            &[&firewall, &self.address_of(firewall), &status::EXECUTED, &n, &caller],
         )
     }
 
@@ -904,14 +910,14 @@ mod tests {
         let c = j.get(id).unwrap().unwrap();
         assert!(c.undoable());
         assert_eq!(c.before, Some(before));
-        assert_eq!(j.last_undoable("fw", 5).unwrap().len(), 1);
-        assert!(j.last_undoable("other", 5).unwrap().is_empty());
+        assert_eq!(j.last_undoable("fw", "stdio", 5).unwrap().len(), 1);
+        assert!(j.last_undoable("other", "stdio", 5).unwrap().is_empty());
         // Rows keyed by an address move to the firewall's name (with that address), others
         // stay.
         j.bind("prod", "fw");
         assert_eq!(j.adopt("fw", "prod").unwrap(), 1);
-        assert_eq!(j.last_undoable("prod", 5).unwrap().len(), 1);
-        assert!(j.last_undoable("fw", 5).unwrap().is_empty());
+        assert_eq!(j.last_undoable("prod", "stdio", 5).unwrap().len(), 1);
+        assert!(j.last_undoable("fw", "stdio", 5).unwrap().is_empty());
         assert_eq!(j.adopt("elsewhere", "lab").unwrap(), 0);
     }
 
@@ -946,9 +952,9 @@ mod tests {
         let change = a.get(id).unwrap().unwrap();
         assert_eq!(change.address.as_deref(), Some("https://192.0.2.1"));
         assert!(a.is_of(&change, "default") && !b.is_of(&change, "default"));
-        assert_eq!(a.last_undoable("default", 5).unwrap().len(), 1);
+        assert_eq!(a.last_undoable("default", "stdio", 5).unwrap().len(), 1);
         assert!(b.list("default", 5).unwrap().is_empty());
-        assert!(b.last_undoable("default", 5).unwrap().is_empty());
+        assert!(b.last_undoable("default", "stdio", 5).unwrap().is_empty());
         assert_eq!((a.elsewhere("default"), b.elsewhere("default")), (0, 1));
         // A row from before addresses were recorded is either's.
         a.db()

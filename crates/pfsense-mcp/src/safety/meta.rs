@@ -118,8 +118,8 @@ pub fn confirm_changes(
         .get("change_ids")
         .and_then(Value::as_array)
         .map(|a| a.iter().filter_map(Value::as_i64).collect());
-    match revert::confirm(safety, firewall, ids.as_deref()) {
-        Ok(confirmed) => {
+    match revert::confirm(safety, firewall, caller, ids.as_deref()) {
+        Ok((confirmed, others)) => {
             let mut entry = Entry::new(
                 firewall,
                 "pfsense_confirm_changes",
@@ -129,7 +129,7 @@ pub fn confirm_changes(
             entry.arguments = args.clone();
             entry.message = Some(format!("confirmed changes {confirmed:?}"));
             safety.record(&entry);
-            let text = if confirmed.is_empty() {
+            let mut text = if confirmed.is_empty() {
                 "No provisional change matched: nothing to confirm.".to_string()
             } else {
                 format!(
@@ -141,13 +141,35 @@ pub fn confirm_changes(
                         .join(", ")
                 )
             };
-            ok(text, json!({"confirmed": confirmed}))
+            if !others.is_empty() {
+                let listed: Vec<String> = others
+                    .iter()
+                    .map(|(id, by)| format!("change {id} (made by {by})"))
+                    .collect();
+                text.push_str(&format!(
+                    " Left provisional: {}; another caller's change is confirmed by its id in `change_ids`.",
+                    listed.join(", ")
+                ));
+            }
+            let others: Vec<Value> = others
+                .iter()
+                .map(|(id, by)| json!({"change_id": id, "caller": by}))
+                .collect();
+            ok(
+                text,
+                json!({"confirmed": confirmed, "left_provisional": others}),
+            )
         }
         Err(e) => outcome::error(format!("the change journal could not be updated: {e}")),
     }
 }
 
-fn selected(safety: &Safety, firewall: &str, args: &Value) -> Result<Vec<Change>, String> {
+fn selected(
+    safety: &Safety,
+    firewall: &str,
+    caller: &str,
+    args: &Value,
+) -> Result<Vec<Change>, String> {
     match (
         args.get("change_id").and_then(Value::as_i64),
         args.get("last").and_then(Value::as_i64),
@@ -164,9 +186,12 @@ fn selected(safety: &Safety, firewall: &str, args: &Value) -> Result<Vec<Change>
             if !(1..=MAX_UNDO_AT_ONCE).contains(&n) {
                 return Err(format!("`last` must be between 1 and {MAX_UNDO_AT_ONCE}"));
             }
-            let changes = safety.journal.last_undoable(firewall, n)?;
+            // Another caller's changes are undone by `change_id` only: `last` is yours.
+            let changes = safety.journal.last_undoable(firewall, caller, n)?;
             if changes.is_empty() {
-                return Err("no change in the journal can be undone".into());
+                return Err(format!(
+                    "no change of yours ({caller}) in the journal can be undone; another caller's change is undone by its `change_id` (pfsense_list_changes shows who made each)"
+                ));
             }
             Ok(changes)
         }
@@ -195,7 +220,7 @@ pub async fn undo(
         entry.message = Some(message);
         safety.record(&entry);
     };
-    let changes = match selected(safety, firewall, args) {
+    let changes = match selected(safety, firewall, caller, args) {
         Ok(c) => c,
         Err(e) => {
             record(Outcome::Refused, None, e.clone());
@@ -215,6 +240,7 @@ pub async fn undo(
             Ok(steps) => plans.push(json!({
                 "change_id": c.id,
                 "tool": c.tool,
+                "caller": c.caller,
                 "steps": steps.iter().map(|s| s.description.clone()).collect::<Vec<_>>(),
             })),
             Err(e) => {
@@ -232,9 +258,13 @@ pub async fn undo(
         .iter()
         .map(|p| {
             format!(
-                "change {} ({}): {}",
+                "change {} ({}{}): {}",
                 p["change_id"],
                 p["tool"].as_str().unwrap_or(""),
+                match p["caller"].as_str() {
+                    Some(by) if by != caller => format!(", made by {by}"),
+                    _ => String::new(),
+                },
                 p["steps"]
                     .as_array()
                     .into_iter()

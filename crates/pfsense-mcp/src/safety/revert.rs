@@ -339,16 +339,32 @@ pub async fn run_clock(safety: Arc<Safety>, client: Arc<Client>, firewall: Strin
     }
 }
 
-/// Make provisional changes permanent. None = all of them.
-pub fn confirm(safety: &Safety, firewall: &str, ids: Option<&[i64]>) -> Result<Vec<i64>, String> {
+/// Make provisional changes permanent: those named by `ids`, else every one `caller` made.
+/// Returns the confirmed ids, and, without `ids`, the other callers' provisional changes left
+/// as they are (an agent's safety net is not taken away by another's confirmation).
+pub fn confirm(
+    safety: &Safety,
+    firewall: &str,
+    caller: &str,
+    ids: Option<&[i64]>,
+) -> Result<(Vec<i64>, Vec<(i64, String)>), String> {
     let mut confirmed = Vec::new();
+    let mut others = Vec::new();
     for c in safety.journal.provisional(firewall)? {
-        if ids.is_none_or(|ids| ids.contains(&c.id)) {
+        let chosen = match ids {
+            Some(ids) => ids.contains(&c.id),
+            None if c.caller == caller => true,
+            None => {
+                others.push((c.id, c.caller.clone()));
+                false
+            }
+        };
+        if chosen {
             safety.journal.set_provisional(c.id, None)?;
             confirmed.push(c.id);
         }
     }
-    Ok(confirmed)
+    Ok((confirmed, others))
 }
 
 /// Summaries of changes for a tool result.
