@@ -32,7 +32,8 @@ Targets:
 
 The report (report.json, report.md) lists every tool: invoked or not, outcome, response_id,
 message, number of calls, and for tools that fail by a known rule of the real API, the reason.
-Exits non-zero when fewer than --min-ok tools succeed or any tool was not invoked.";
+Exits non-zero when fewer than --min-ok tools succeed or any tool was not invoked, and against
+the emulator when any tool fails without a known reason.";
 
 /// What a firewall URL target takes from the environment (credentials, certificate pinning).
 pub(crate) const URL_TARGET_ENV: &[&str] = &[
@@ -253,6 +254,24 @@ async fn run_async(args: Args) -> Result<()> {
                 .collect::<Vec<_>>()
                 .join(", ")
         );
+    }
+    // On the emulator every failure is known (a real-box quirk it copies, or a refusal of
+    // ours by design): one without a reason is a regression, whatever the count.
+    if args.target == "emulator" {
+        let unexplained: Vec<&str> = report
+            .tools
+            .iter()
+            .filter(|(_, t)| t.outcome != report::Outcome::Ok && t.reason.is_none())
+            .map(|(n, _)| n.as_str())
+            .collect();
+        if !unexplained.is_empty() {
+            bail!(
+                "{} tool(s) failed without a known reason: {} (see {})",
+                unexplained.len(),
+                unexplained.join(", "),
+                args.report.join("report.md").display()
+            );
+        }
     }
     if report.ok < min_ok {
         bail!(

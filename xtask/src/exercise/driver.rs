@@ -22,6 +22,19 @@ pub const SKIPPED_DANGEROUS: &str = "skipped: dangerous tool against a firewall 
 
 /// Tools that fail on a real pfSense whatever the arguments, with the documented behaviour
 /// (shared/docs/pfsense-rest-api.md, "Seen on real boxes").
+/// Calls the server's own safety layer refuses in the exerciser's setup, on purpose: they count
+/// as not ok, with this reason, and a refusal of any other tool stays unexplained.
+pub const REFUSED_BY_DESIGN: &[(&str, &str)] = &[
+    (
+        "pfsense_delete_auth_key",
+        "refused by the account guard (lockout.rs): the server authenticates with an API key of the user whose keys the exerciser creates, and pfrest hides key hashes, so whether the key is the server's own cannot be known",
+    ),
+    (
+        "pfsense_delete_auth_keys",
+        "refused by the account guard (lockout.rs): the bulk delete takes keys of the server's own user, one of which may be the key it authenticates with",
+    ),
+];
+
 pub const KNOWN_FAILURES: &[(&str, &str)] = &[
     (
         "pfsense_get_services_haproxy_settings_dns_resolver",
@@ -318,6 +331,10 @@ impl Driver {
             }
             if let Some((_, why)) = KNOWN_FAILURES.iter().find(|(t, _)| t == name) {
                 rec.reason = Some(why.to_string());
+            } else if rec.outcome == Outcome::Refused
+                && let Some((_, why)) = REFUSED_BY_DESIGN.iter().find(|(t, _)| t == name)
+            {
+                rec.reason = Some(why.to_string());
             } else if !ran_dangerous
                 && !rec.invoked
                 && self
@@ -407,7 +424,7 @@ impl Driver {
                     let outcome = if response_id.is_some() || err.get("http_status").is_some() {
                         Outcome::ApiError
                     } else {
-                        Outcome::TransportError
+                        Outcome::Refused
                     };
                     Err(Failure {
                         outcome,

@@ -16,6 +16,8 @@ pub enum Class {
     RealApiRule,
     /// Our exerciser (or product) sends what a box refuses: to fix on our side.
     OurBug,
+    /// Our safety layer refuses it in the exerciser's setup, on purpose (`REFUSED_BY_DESIGN`).
+    ByDesign,
 }
 
 impl Class {
@@ -24,6 +26,7 @@ impl Class {
             Class::LabGap => "lab stand-in gap",
             Class::RealApiRule => "real API rule",
             Class::OurBug => "our bug",
+            Class::ByDesign => "refused by our safety layer by design",
         }
     }
 }
@@ -286,6 +289,7 @@ pub fn classify_all(
             l if l == Class::LabGap.label() => Class::LabGap.label(),
             l if l == Class::RealApiRule.label() => Class::RealApiRule.label(),
             l if l == Class::OurBug.label() => Class::OurBug.label(),
+            l if l == Class::ByDesign.label() => Class::ByDesign.label(),
             "not invoked" => "not invoked",
             _ => "unclassified",
         };
@@ -305,6 +309,13 @@ fn verdict(
     let Some(rec) = records.get(tool) else {
         return ("unclassified".into(), "no record".into());
     };
+    if rec.outcome == Outcome::Refused
+        && let Some((_, why)) = super::driver::REFUSED_BY_DESIGN
+            .iter()
+            .find(|(t, _)| *t == tool)
+    {
+        return (Class::ByDesign.label().into(), (*why).into());
+    }
     // Failures every real box shows (driver::KNOWN_FAILURES) keep their reason.
     if let Some(known) = &rec.reason {
         return ("real API rule".into(), known.clone());

@@ -11,6 +11,8 @@ use std::path::Path;
 pub enum Outcome {
     Ok,
     ApiError,
+    /// pfsense-mcp itself refused the call (its safety layer): nothing was sent.
+    Refused,
     TransportError,
     NotInvoked,
 }
@@ -20,6 +22,7 @@ impl Outcome {
         match self {
             Outcome::Ok => "ok",
             Outcome::ApiError => "api_error",
+            Outcome::Refused => "refused",
             Outcome::TransportError => "transport_error",
             Outcome::NotInvoked => "not_invoked",
         }
