@@ -324,6 +324,67 @@ async fn each_call_goes_to_the_chosen_firewall_under_that_firewalls_policy() {
     );
 }
 
+/// With a config file, hints name the config file's settings (not PFSENSE_HOST, which it
+/// ignores), and the undo a change result suggests names the firewall, so it works verbatim
+/// while another firewall is selected.
+#[tokio::test]
+async fn hints_name_the_config_files_settings_and_the_firewall_to_undo_on() {
+    let (prod, lab) = (emulator().await, emulator().await);
+    let dir = tempfile::tempdir().unwrap();
+    let config = write_config(dir.path(), &prod, &lab);
+    let mut text_of = std::fs::read_to_string(&config).unwrap();
+    // Nothing listens on loopback's discard port.
+    text_of.push_str(&format!(
+        "\n[firewalls.down]\nurl = \"https://127.0.0.1:9\"\napi_key_env = \"FLEET_TEST_LAB_KEY\"\ntls_fingerprint = \"{}\"\n",
+        lab.fingerprint()
+    ));
+    std::fs::write(&config, text_of).unwrap();
+    let args: Vec<String> = vec![
+        "--config".into(),
+        config.display().to_string(),
+        "--audit-log".into(),
+        dir.path().join("audit.jsonl").display().to_string(),
+        "--journal".into(),
+        dir.path().join("journal.sqlite").display().to_string(),
+        "--retry-budget".into(),
+        "0".into(),
+    ];
+    let args: Vec<&str> = args.iter().map(String::as_str).collect();
+    let s = Session::start(
+        &args,
+        &env(&prod, &lab),
+        Human::new(false, HumanAnswer::Accept),
+        Some(&dir.path().join("stderr.log")),
+    )
+    .await;
+    let r = s.call(LIST, json!({"firewall": "down"})).await;
+    let msg = text(&r);
+    assert!(
+        msg.contains("`url` of firewall `down`") && !msg.contains("PFSENSE_HOST"),
+        "{msg}"
+    );
+
+    let made = s
+        .call(CREATE, with(alias("fleet_hint"), json!({"firewall": "lab", "confirm": true})))
+        .await;
+    let made_text = text(&made);
+    let id = tests::mcp::structured(&made)["change_id"].as_i64().unwrap();
+    let hint = format!("pfsense_undo {{\"change_id\": {id}, \"firewall\": \"lab\"}}");
+    assert!(made_text.contains(&hint), "{made_text}");
+    let r = s
+        .call("pfsense_undo", json!({"change_id": id, "firewall": "lab"}))
+        .await;
+    assert!(!r.is_error.unwrap_or(false), "the hint works: {}", text(&r));
+    // Without it, prod (selected) has no such change, and the answer says which firewall.
+    let r = s.call("pfsense_undo", json!({"change_id": id})).await;
+    assert!(
+        r.is_error.unwrap_or(false) && text(&r).contains("firewall `prod`"),
+        "{}",
+        text(&r)
+    );
+    s.close().await;
+}
+
 #[tokio::test]
 async fn server_flags_narrow_every_firewall_and_cannot_widen_one() {
     let (prod, lab) = (emulator().await, emulator().await);

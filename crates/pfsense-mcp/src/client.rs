@@ -46,6 +46,9 @@ pub struct ClientConfig {
     pub connect_timeout: Duration,
     /// Retry budget and circuit breaker.
     pub resilience: ResilienceOptions,
+    /// Where the address and certificate were set (flags or a config file's firewall), so
+    /// that error hints name the setting to change.
+    pub origin: crate::policy::Origin,
 }
 
 /// The API's response envelope.
@@ -662,9 +665,12 @@ impl Client {
         let bytes = read_limited(response)
             .await
             .map_err(|e| self.transport_error(e))?;
-        let envelope: Envelope = serde_json::from_slice(&bytes).map_err(|_| CallError::Auth(format!(
-            "could not obtain a JWT: /api/v2/auth/jwt answered HTTP {status} without the API's JSON; check PFSENSE_HOST"
-        )))?;
+        let envelope: Envelope = serde_json::from_slice(&bytes).map_err(|_| {
+            CallError::Auth(format!(
+                "could not obtain a JWT: /api/v2/auth/jwt answered HTTP {status} without the API's JSON; check {}",
+                self.config.origin.setting("--host", "PFSENSE_HOST", "url")
+            ))
+        })?;
         if status >= 400 {
             return Err(CallError::Auth(format!(
                 "could not obtain a JWT: {} {} ({}). Check PFSENSE_USERNAME / PFSENSE_PASSWORD and that JWTAuth is in the REST API's auth_methods.",
@@ -708,12 +714,24 @@ impl Client {
             format!("request to {host} failed")
         };
         let certificate = chain.contains("certificate") || chain.contains("fingerprint");
+        let origin = &self.config.origin;
         let hint = if certificate {
-            " Check the firewall's certificate: pin it with PFSENSE_TLS_FINGERPRINT=sha256:… (run `pfsense-mcp doctor` to see it), or give its CA with PFSENSE_CA_CERT."
+            format!(
+                " Check the firewall's certificate: pin its SHA-256 in {} (`pfsense-mcp doctor` shows it), or give its CA in {}.",
+                origin.setting(
+                    "--tls-fingerprint",
+                    "PFSENSE_TLS_FINGERPRINT",
+                    "tls_fingerprint"
+                ),
+                origin.setting("--ca-cert", "PFSENSE_CA_CERT", "ca_cert")
+            )
         } else if e.is_timeout() || e.is_connect() {
-            " Check PFSENSE_HOST, that the firewall is up, and that its webGUI/API port is reachable from here."
+            format!(
+                " Check {}, that the firewall is up, and that its webGUI/API port is reachable from here.",
+                origin.setting("--host", "PFSENSE_HOST", "url")
+            )
         } else {
-            ""
+            String::new()
         };
         if e.is_builder() {
             // No request was made: what the arguments gave cannot be sent (a URL too long

@@ -847,6 +847,7 @@ impl ConnectionArgs {
             timeout: Duration::from_secs(self.timeout),
             connect_timeout: Duration::from_secs(self.timeout.min(10)),
             resilience: self.resilience()?,
+            origin: crate::policy::Origin::Flags,
         })
     }
 

@@ -475,6 +475,10 @@ impl FleetConfig {
                 connect_timeout: Duration::from_secs(timeout.min(10)),
                 // The server sets the flags' retry and breaker settings (`cli`).
                 resilience: crate::resilience::ResilienceOptions::default(),
+                origin: Origin::ConfigFile {
+                    firewall: name.to_string(),
+                    path: self.path.display().to_string(),
+                },
             },
             policy: self.policy(name, entry)?,
         })

@@ -41,7 +41,7 @@ pub enum Origin {
 impl Origin {
     /// The setting that made a rule, as the reader would change it: `flag` / `env` for flags,
     /// `key` in the firewall's table otherwise.
-    fn setting(&self, flag: &str, env: &str, key: &str) -> String {
+    pub fn setting(&self, flag: &str, env: &str, key: &str) -> String {
         match self {
             Origin::Flags => format!("{flag} / {env}"),
             Origin::ConfigFile { firewall, path } => {

@@ -71,6 +71,7 @@ pub fn start(timeout: Duration, resilience: crate::resilience::ResilienceOptions
             timeout,
             connect_timeout: Duration::from_secs(5),
             resilience,
+            origin: crate::policy::Origin::Flags,
         })?;
         tracing::info!(
             url = emulator.url(),

@@ -695,7 +695,12 @@ impl Safety {
         self.record(&entry);
         let mut result = outcome::success(def, call.request, &response);
         secrets::mark_sensitive(&mut result);
-        annotate_change(&mut result, change_id, inverse.is_some(), provisional);
+        annotate_change(
+            &mut result,
+            (change_id, call.firewall),
+            inverse.is_some(),
+            provisional,
+        );
         if !also_changed.is_empty() {
             let list: Vec<String> = also_changed.iter().map(|f| format!("`{f}`")).collect();
             if let Some(structured) = result.structured_content.as_mut() {
@@ -864,14 +869,20 @@ fn annotate_settled(result: &mut CallToolResult, change_id: i64, status: &str, n
 /// Say in the result which journal entry the change is, and whether it is provisional.
 fn annotate_change(
     result: &mut CallToolResult,
-    change_id: i64,
+    (change_id, firewall): (i64, &str),
     undoable: bool,
     provisional: Option<(i64, std::time::Duration)>,
 ) {
     let mut note = format!("\nJournal: change {change_id}");
     if undoable {
+        // With a config file the undo names the firewall: another may be selected by then.
+        let on = if [crate::fleet::DEFAULT_NAME, crate::fleet::SANDBOX_NAME].contains(&firewall) {
+            String::new()
+        } else {
+            format!(", \"firewall\": \"{firewall}\"")
+        };
         note.push_str(&format!(
-            " (undo with pfsense_undo {{\"change_id\": {change_id}}})"
+            " (undo with pfsense_undo {{\"change_id\": {change_id}{on}}})"
         ));
     }
     note.push('.');

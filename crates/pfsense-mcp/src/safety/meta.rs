@@ -178,7 +178,7 @@ fn selected(
         (Some(id), None) => match safety.journal.get(id)? {
             Some(c) if safety.journal.is_of(&c, firewall) => Ok(vec![c]),
             _ => Err(format!(
-                "there is no change {id} for this firewall: pfsense_list_changes shows the journal"
+                "there is no change {id} for firewall `{firewall}`: pfsense_list_changes shows its journal (a change made on another firewall is undone with `firewall` naming it)"
             )),
         },
         (None, last) => {
