@@ -807,7 +807,7 @@ async fn account_guard_scenario(s: &McpSession) {
         (
             "pfsense_delete_auth_key",
             json!({"id": second}),
-            "which of their keys this server holds cannot be read",
+            "cannot tell whether that key is the one it signs in with",
         ),
         (
             "pfsense_update_system_restapi_settings",

@@ -2534,3 +2534,80 @@ async fn a_delete_that_needs_a_secret_to_undo_says_it_cannot_be_undone() {
     assert_eq!(done["undoable"], false, "{done}");
     s.close().await;
 }
+
+/// Deleting one of two API keys of this server's user: which of them the server sends cannot
+/// be read (pfrest never shows key hashes), so the refusal says the key might be its own and
+/// how to go on, not that the API would certainly refuse it; deleting every key of the user
+/// certainly shuts it out and says so. Signed in with Basic auth, the keys are not its way in:
+/// the same key is deleted.
+#[tokio::test]
+async fn deleting_a_key_that_may_be_the_servers_own_says_it_might() {
+    let emu = emulator().await;
+    let dir = tempfile::tempdir().unwrap();
+    // A key, and the user and password that creating keys takes (Basic only).
+    let mut env = env_for(&emu);
+    env.push(("PFSENSE_USERNAME".into(), emu.username().to_string()));
+    env.push(("PFSENSE_PASSWORD".into(), emu.password().to_string()));
+    env.push(("PFSENSE_TOOL_MODE".into(), "full".into()));
+    let args = files(dir.path());
+    let args: Vec<&str> = args.iter().map(String::as_str).collect();
+    let s = Session::start(&args, &env, no_human(), None).await;
+    s.ok(
+        "pfsense_create_auth_key",
+        confirmed(json!({"descr": "a second key"})),
+    )
+    .await;
+    let keys = list(&s, "pfsense_list_auth_keys").await;
+    let second = keys
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|k| k["descr"] == "a second key")
+        .unwrap_or_else(|| panic!("the second key in {keys}"))["id"]
+        .clone();
+    let writes = || emu.requests().iter().filter(|q| q.method != "GET").count();
+    let before = writes();
+    let r = s
+        .call("pfsense_delete_auth_key", confirmed(json!({"id": second})))
+        .await;
+    let message = text(&r);
+    assert!(
+        is_error(&r)
+            && message.contains("one of the 2 API keys of `admin`")
+            && message.contains("cannot tell whether that key is the one it signs in with")
+            && message.contains("might lock this server out")
+            && message.contains("from the webGUI")
+            && message.contains("PFSENSE_AUTH=basic"),
+        "{message}"
+    );
+    assert!(
+        !message.contains("and cannot be opened again"),
+        "a key that may not be its own is not said to shut it out: {message}"
+    );
+    let r = s
+        .call(
+            "pfsense_delete_auth_keys",
+            confirmed(json!({"query": {"username": "admin"}})),
+        )
+        .await;
+    let message = text(&r);
+    assert!(
+        is_error(&r)
+            && message.contains("every API key of `admin`")
+            && message.contains(
+                "would then refuse this server, undo included, and cannot be opened again"
+            ),
+        "{message}"
+    );
+    assert_eq!(writes(), before, "nothing was sent");
+    s.close().await;
+
+    // Basic auth: the advice holds, the key is deleted.
+    env.push(("PFSENSE_AUTH".into(), "basic".into()));
+    let s = Session::start(&args, &env, no_human(), None).await;
+    s.ok("pfsense_delete_auth_key", confirmed(json!({"id": second})))
+        .await;
+    let keys = list(&s, "pfsense_list_auth_keys").await;
+    assert_eq!(keys.as_array().map(Vec::len), Some(1), "{keys}");
+    s.close().await;
+}

@@ -180,8 +180,14 @@ async fn steps_refusal_unboxed(
             continue;
         };
         let account = ACCOUNT_LISTS.iter().any(|(kind, _)| *kind == change.kind);
-        // Creating a user, group or key takes no one's access away.
-        if (account && change.op == ChangeOp::Create) || (!account && source.is_none()) {
+        // Creating a user, group or key takes no one's access away; API keys are no way in
+        // of a server that signs in otherwise.
+        let not_its_key =
+            change.kind == ObjectKind::ApiKey && identity(client).auth_method != "KeyAuth";
+        if (account && change.op == ChangeOp::Create)
+            || not_its_key
+            || (!account && source.is_none())
+        {
             continue;
         }
         if change.op == ChangeOp::DeleteMany {
@@ -214,11 +220,7 @@ async fn steps_refusal_unboxed(
                 ));
             }
         };
-        if let Some(refusal) = verdict(
-            gate,
-            &tools,
-            "The REST API would then refuse this server, undo included, and cannot be opened again through the API. Make this change from the webGUI.",
-        ) {
+        if let Some(refusal) = verdict(gate, &tools, ACCOUNTS_SHUT_OUT, ACCOUNTS_MAY_SHUT_OUT) {
             return Some(refusal);
         }
     }
@@ -227,10 +229,12 @@ async fn steps_refusal_unboxed(
     if source.is_none() {
         let me = identity(client);
         for fields in &settings_changes {
+            let what_to_do = "A REST API that shuts this server out cannot be opened again through the API; make the change from the webGUI.";
             if let Some(refusal) = verdict(
                 api_gate::settings_change(fields, &me),
                 &tools,
-                "A REST API that shuts this server out cannot be opened again through the API; make the change from the webGUI.",
+                what_to_do,
+                what_to_do,
             ) {
                 return Some(refusal);
             }
@@ -274,7 +278,7 @@ async fn steps_refusal_unboxed(
         let what_to_do = format!(
             "This server reaches the API from {source} (--lockout-source) and a REST API that shuts it out cannot be opened again through the API. Keep this server's way in, or make the change from the webGUI."
         );
-        if let Some(refusal) = verdict(gate, &tools, &what_to_do) {
+        if let Some(refusal) = verdict(gate, &tools, &what_to_do, &what_to_do) {
             return Some(refusal);
         }
     }
@@ -295,13 +299,26 @@ async fn steps_refusal_unboxed(
     }
 }
 
-/// What the guard does with a gate's answer: a refusal saying why and `what_to_do`, or, when
-/// the gate cannot decide, a warning on stderr and the change sent (refusing what cannot be
-/// seen would block changes on firewalls the model reads only in part).
-fn verdict(gate: Gate, tools: &[&str], what_to_do: &str) -> Option<String> {
+/// What to do when a change to users, groups or API keys certainly shuts this server out.
+const ACCOUNTS_SHUT_OUT: &str = "The REST API would then refuse this server, undo included, and cannot be opened again through the API. Make this change from the webGUI.";
+
+/// What to do when it might (`Gate::Possibly`: which key this server holds, or whose, cannot be
+/// read): a credential the change cannot touch lets the guard judge it (with Basic auth the
+/// keys are not this server's way in; with another user's key named by PFSENSE_USERNAME, only
+/// that user is judged).
+const ACCOUNTS_MAY_SHUT_OUT: &str = "Should that be this server's own way in, the REST API would then refuse this server, undo included, and could not be opened again through the API. Make this change from the webGUI, or run this server with a credential the change certainly leaves alone: Basic auth (PFSENSE_AUTH=basic with PFSENSE_USERNAME and PFSENSE_PASSWORD), or an API key of another user with PFSENSE_USERNAME naming that user.";
+
+/// What the guard does with a gate's answer: a refusal saying why and `what_to_do` (or
+/// `if_possibly` when the change only might shut this server out), or, when the gate cannot
+/// decide, a warning on stderr and the change sent (refusing what cannot be seen would block
+/// changes on firewalls the model reads only in part).
+fn verdict(gate: Gate, tools: &[&str], what_to_do: &str, if_possibly: &str) -> Option<String> {
     match gate {
         Gate::Refused(reason) => Some(format!(
             "the lockout guard refuses it: {reason}. {what_to_do}"
+        )),
+        Gate::Possibly(reason) => Some(format!(
+            "the lockout guard refuses it: {reason}. {if_possibly}"
         )),
         Gate::Unknown(reason) => {
             tracing::warn!(tools = ?tools, reason = %reason, "lockout guard cannot decide whether this server keeps its way in; the change is sent");
