@@ -167,24 +167,6 @@ fn lab_call(lab: &RunningLab, method: &str, path: &str, body: Value) -> Value {
     v["data"].clone()
 }
 
-/// Applies the pending changes and waits (a bounded number of polls, no clock assertion) until
-/// pfSense's `filter_configure()` has written the ruleset with `marker` in it.
-fn apply_until_written(lab: &RunningLab, marker: &str) -> String {
-    let path = lab.lab.root().join("tmp/rules.debug");
-    for _ in 0..150 {
-        let applied = lab_call(lab, "POST", "/api/v2/firewall/apply", json!({}));
-        let text = std::fs::read_to_string(&path).unwrap_or_default();
-        if applied["applied"] == json!(true) && text.contains(marker) {
-            return text;
-        }
-        std::thread::sleep(std::time::Duration::from_millis(200));
-    }
-    panic!(
-        "the lab never wrote a ruleset with `{marker}` to {}",
-        path.display()
-    );
-}
-
 /// Aliases (hosts, nested hosts, ports), an interface group, floating quick and non-quick
 /// rules, group and interface rules and a port forward with its associated rule, created through
 /// pfrest's REST API on the lab and applied by pfSense's own code.
@@ -244,7 +226,7 @@ fn build_rule_set(lab: &RunningLab) -> String {
                "destination": "wan:ip", "destination_port": "8080", "target": "192.168.1.20",
                "local_port": "22", "descr": "pf 8080 to ssh", "associated_rule_id": "new"}),
     );
-    apply_until_written(lab, "Associated rule for port forward")
+    lab.apply_until_written("Associated rule for port forward")
 }
 
 /// The lab's interfaces as pf sees them (the lab config: WAN vtnet0 10.0.2.15/24, LAN vtnet1
@@ -1068,7 +1050,7 @@ async fn every_operator_tool_on_the_lab(version: &str) {
     seeded_firewall_log_is_read(&s, "vtnet0").await;
     block_addresses_end_to_end(&s).await;
     // After the apply, pfSense's own ruleset holds the block rule with its alias as a table.
-    let text = apply_until_written(&lab, "USER_RULE: Block addresses in mcp_blocked_wan");
+    let text = lab.apply_until_written("USER_RULE: Block addresses in mcp_blocked_wan");
     assert!(text.contains("table <mcp_blocked_wan>"), "{text}");
     s.close().await;
 }

@@ -2611,3 +2611,115 @@ async fn deleting_a_key_that_may_be_the_servers_own_says_it_might() {
     assert_eq!(keys.as_array().map(Vec::len), Some(1), "{keys}");
     s.close().await;
 }
+
+/// With the lockout guard on, an alias a rule still uses is not taken away by any path: a
+/// delete, a bulk delete, a replacement of the whole list and the undo of its creation are
+/// refused naming the rule (pfrest would delete it, and pfSense then skips the rule), not
+/// calling its name unresolvable, and nothing is sent. The rule sits in this server's path to
+/// the API, which passes (WAN's private-network block off, a pass rule after the block).
+/// With the rule gone, the undo runs.
+#[tokio::test]
+async fn an_alias_in_use_is_kept_by_every_path_naming_the_rule() {
+    let emu = emulator().await;
+    let dir = tempfile::tempdir().unwrap();
+    let s = start(
+        &emu,
+        dir.path(),
+        &["--lockout-source", "10.0.2.2"],
+        no_human(),
+    )
+    .await;
+    s.ok(
+        "pfsense_update_network_interface",
+        confirmed(json!({"id": "wan", "blockpriv": false, "blockbogons": false})),
+    )
+    .await;
+    let created = s
+        .ok(
+            "pfsense_create_firewall_alias",
+            confirmed(alias("bad_hosts")),
+        )
+        .await;
+    let change = created["change_id"].clone();
+    let rule = s
+        .ok(
+            "pfsense_create_firewall_rule",
+            confirmed(
+                json!({"type": "block", "interface": ["wan"], "ipprotocol": "inet",
+                "source": "bad_hosts", "destination": "any", "descr": "block bad hosts"}),
+            ),
+        )
+        .await["data"]["id"]
+        .clone();
+    s.ok(
+        "pfsense_create_firewall_rule",
+        confirmed(
+            json!({"type": "pass", "interface": ["wan"], "ipprotocol": "inet",
+            "protocol": "tcp", "source": "10.0.2.2", "destination": "wan:ip",
+            "descr": "mcp management"}),
+        ),
+    )
+    .await;
+    let explained = s
+        .ok(
+            "pfsense_explain_traffic",
+            json!({"src": "10.0.2.2", "dst": "10.0.2.15", "protocol": "tcp", "dst_port": 443,
+                   "interface": "wan", "direction": "in"}),
+        )
+        .await;
+    assert!(
+        explained.to_string().contains("mcp management"),
+        "the server's path passes: {explained}"
+    );
+    let id = id_of(&list(&s, ALIASES).await, "bad_hosts");
+    let named = format!(
+        "alias `bad_hosts` is still used by rule {rule} \"block bad hosts\" on wan (source)"
+    );
+    let writes = || emu.requests().iter().filter(|q| q.method != "GET").count();
+    let before = writes();
+    for (tool, args) in [
+        (
+            "pfsense_delete_firewall_alias",
+            confirmed(json!({"id": id})),
+        ),
+        (
+            "pfsense_delete_firewall_aliases",
+            confirmed(json!({"query": {"name": "bad_hosts"}})),
+        ),
+        (
+            "pfsense_replace_firewall_aliases",
+            confirmed(json!({"objects": []})),
+        ),
+        (
+            "pfsense_undo",
+            json!({"change_id": change, "confirm": true}),
+        ),
+    ] {
+        let r = s.call(tool, args).await;
+        let message = text(&r);
+        assert!(
+            is_error(&r)
+                && message.contains(&named)
+                && message.contains("it skips each rule naming it")
+                && !message.contains("is not an address, alias or interface"),
+            "{tool}: {message}"
+        );
+    }
+    assert_eq!(writes(), before, "nothing was sent");
+    s.ok(
+        "pfsense_delete_firewall_rule",
+        confirmed(json!({"id": rule})),
+    )
+    .await;
+    s.ok(
+        "pfsense_undo",
+        json!({"change_id": change, "confirm": true}),
+    )
+    .await;
+    let aliases = list(&s, ALIASES).await;
+    assert!(
+        !aliases.to_string().contains("bad_hosts"),
+        "the undo deleted the alias: {aliases}"
+    );
+    s.close().await;
+}

@@ -7,7 +7,8 @@
 //! users, groups and API keys are checked always, without `--lockout-source`: the user this
 //! server authenticates as must keep its way in (`api_gate::accounts_change`). pfSense has no
 //! restore API: a change that cuts the API off cannot be undone through it, not even by
-//! auto-revert.
+//! auto-revert. With the model read, an alias that rules still name is not taken away
+//! (`guard::aliases_left_in_use`): pfrest would delete it and pfSense skip those rules.
 
 use crate::catalog::ToolDef;
 use crate::client::AuthMethod;
@@ -260,6 +261,13 @@ async fn steps_refusal_unboxed(
             ));
         }
     };
+    // An alias deleted while rules still name it: not a question of this server's path, but
+    // the model after it would hold names pfSense no longer resolves.
+    if let Ok(in_use) = pfsense_firewall::guard::aliases_left_in_use(&model.source, &changes)
+        && !in_use.is_empty()
+    {
+        return Some(in_use_refusal(&in_use));
+    }
     let path = ServerPath {
         scheme: Some(client.base_url().scheme().to_string()),
         pinned_certificate: matches!(client.config().tls, crate::tls::TlsMode::Pinned(_)),
@@ -307,6 +315,39 @@ const ACCOUNTS_SHUT_OUT: &str = "The REST API would then refuse this server, und
 /// keys are not this server's way in; with another user's key named by PFSENSE_USERNAME, only
 /// that user is judged).
 const ACCOUNTS_MAY_SHUT_OUT: &str = "Should that be this server's own way in, the REST API would then refuse this server, undo included, and could not be opened again through the API. Make this change from the webGUI, or run this server with a credential the change certainly leaves alone: Basic auth (PFSENSE_AUTH=basic with PFSENSE_USERNAME and PFSENSE_PASSWORD), or an API key of another user with PFSENSE_USERNAME naming that user.";
+
+/// Objects named per alias in a refusal at most (the rest are counted).
+const USERS_SHOWN: usize = 10;
+
+/// Why a change that takes away aliases still in use is not sent: what uses each (id,
+/// description, interface, field), what pfrest and pfSense would do (`guard::ALIAS_USERS`),
+/// and what to do first.
+fn in_use_refusal(in_use: &[pfsense_firewall::guard::AliasInUse]) -> String {
+    let each: Vec<String> = in_use
+        .iter()
+        .map(|a| {
+            let shown: Vec<&str> = a
+                .used_by
+                .iter()
+                .take(USERS_SHOWN)
+                .map(String::as_str)
+                .collect();
+            let more = match a.used_by.len().saturating_sub(USERS_SHOWN) {
+                0 => String::new(),
+                n => format!(" and {n} more"),
+            };
+            format!(
+                "alias `{}` is still used by {}{more}",
+                a.alias,
+                shown.join(", ")
+            )
+        })
+        .collect();
+    format!(
+        "{}. pfrest deletes an alias in use all the same, and pfSense no longer resolves the name: at the next filter reload it skips each rule naming it (\"Rule skipped: Unresolvable source alias\"), so what they pass or block would change without a word. Change or delete what uses the alias first, then delete it.",
+        each.join("; ")
+    )
+}
 
 /// What the guard does with a gate's answer: a refusal saying why and `what_to_do` (or
 /// `if_possibly` when the change only might shut this server out), or, when the gate cannot
