@@ -477,8 +477,8 @@ async fn rule_count(s: &McpSession) -> usize {
 
 /// With `--lockout-source 10.0.2.2`: a pass rule for the server's own path is made; a
 /// floating quick block of WAN's subnet and a change of that pass rule into a block are
-/// refused with the reason and send nothing; an unrelated block is made; previews are not
-/// checked (they send nothing anyway).
+/// refused with the reason and send nothing (and the first one's preview says it would be);
+/// an unrelated block is made.
 async fn lockout_guard_scenario(s: &McpSession, unblock_wan_through_api: bool) {
     let before = rule_count(s).await;
     let r = s
@@ -558,12 +558,25 @@ async fn lockout_guard_scenario(s: &McpSession, unblock_wan_through_api: bool) {
         "names the rule: {message}"
     );
     assert_eq!(rule_count(s).await, before + 1, "nothing was sent");
-    // A preview sends nothing, so the guard leaves it alone.
+    // Its preview is judged the same way: it says the confirmation would be refused and why,
+    // with nothing to confirm, and sends nothing.
     let r = s
         .call("pfsense_create_firewall_rule", cut_off)
         .await
         .unwrap();
-    assert!(!text(&r).contains("lockout guard"), "{}", text(&r));
+    let preview = text(&r);
+    assert!(
+        is_error(&r)
+            && preview.starts_with("Preview only, nothing was changed, and confirming would be refused: the lockout guard refuses it")
+            && preview.contains("block the WAN subnet"),
+        "{preview}"
+    );
+    assert_eq!(
+        structured(&r)["refused_when_confirmed"].as_str(),
+        message.strip_prefix("pfsense_create_firewall_rule was not called: "),
+        "the preview gives the confirmation's reason"
+    );
+    assert_eq!(rule_count(s).await, before + 1, "nothing was sent");
 
     let r = s
         .call(

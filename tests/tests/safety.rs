@@ -2723,3 +2723,142 @@ async fn an_alias_in_use_is_kept_by_every_path_naming_the_rule() {
     );
     s.close().await;
 }
+
+/// A preview is judged by the guards that judge its confirmation: deleting this server's own
+/// user, one of its two API keys, or (with --lockout-source) an alias a rule uses previews as
+/// an error saying that confirming would be refused, in the confirmation's own words, with the
+/// change still shown and nothing to confirm; the audit line is a preview saying so. The
+/// preview of an undo the guard would refuse says so too. Nothing is written; an ordinary
+/// preview is as before.
+#[tokio::test]
+async fn previews_say_when_the_guards_would_refuse_the_confirmation() {
+    let emu = emulator().await;
+    let dir = tempfile::tempdir().unwrap();
+    let mut env = env_for(&emu);
+    env.push(("PFSENSE_USERNAME".into(), emu.username().to_string()));
+    env.push(("PFSENSE_PASSWORD".into(), emu.password().to_string()));
+    env.push(("PFSENSE_TOOL_MODE".into(), "full".into()));
+    let mut args = files(dir.path());
+    args.extend(["--lockout-source".to_string(), "10.0.2.2".to_string()]);
+    let args: Vec<&str> = args.iter().map(String::as_str).collect();
+    let s = Session::start(&args, &env, no_human(), None).await;
+    s.ok(
+        "pfsense_create_auth_key",
+        confirmed(json!({"descr": "a second key"})),
+    )
+    .await;
+    let alias_change = s
+        .ok(
+            "pfsense_create_firewall_alias",
+            confirmed(alias("bad_hosts")),
+        )
+        .await["change_id"]
+        .clone();
+    let rule = s
+        .ok(
+            "pfsense_create_firewall_rule",
+            confirmed(
+                json!({"type": "block", "interface": ["wan"], "ipprotocol": "inet",
+                "source": "bad_hosts", "destination": "any", "descr": "block bad hosts"}),
+            ),
+        )
+        .await["data"]["id"]
+        .clone();
+    let id_named = |list: &Value, field: &str, value: &str| -> Value {
+        list.as_array()
+            .unwrap()
+            .iter()
+            .find(|o| o[field] == value)
+            .unwrap_or_else(|| panic!("{field} {value} in {list}"))["id"]
+            .clone()
+    };
+    let admin = id_named(&list(&s, "pfsense_list_users").await, "name", "admin");
+    let key = id_named(
+        &list(&s, "pfsense_list_auth_keys").await,
+        "descr",
+        "a second key",
+    );
+    let bad_hosts = id_named(&list(&s, ALIASES).await, "name", "bad_hosts");
+    let writes = || emu.requests().iter().filter(|q| q.method != "GET").count();
+    let before = writes();
+    for (tool, args, words) in [
+        (
+            "pfsense_delete_user",
+            json!({"id": admin}),
+            "it deletes or renames `admin`",
+        ),
+        (
+            "pfsense_delete_auth_key",
+            json!({"id": key}),
+            "might lock this server out",
+        ),
+        (
+            "pfsense_delete_firewall_alias",
+            json!({"id": bad_hosts}),
+            "alias `bad_hosts` is still used by rule",
+        ),
+    ] {
+        let r = s.call(tool, args.clone()).await;
+        let preview = text(&r);
+        let shown = r.structured_content.clone().unwrap_or_default();
+        let why = shown["refused_when_confirmed"].as_str().unwrap_or_default();
+        assert!(
+            is_error(&r)
+                && preview.starts_with(
+                    "Preview only, nothing was changed, and confirming would be refused: "
+                )
+                && why.contains(words),
+            "{tool}: {preview}"
+        );
+        assert_eq!(
+            (&shown["preview"], &shown["executed"]),
+            (&json!(true), &json!(false)),
+            "{tool}: {shown}"
+        );
+        assert!(
+            shown["request"]["method"] == "DELETE" && shown.get("fingerprint").is_none(),
+            "{tool}: the change is shown, with nothing to confirm: {shown}"
+        );
+        let r = s.call(tool, confirmed(args)).await;
+        assert!(is_error(&r), "{tool}: {}", text(&r));
+        assert_eq!(
+            text(&r),
+            format!("{tool} was not called: {why}"),
+            "the preview said what the confirmation meets"
+        );
+    }
+    let r = s
+        .call("pfsense_undo", json!({"change_id": alias_change}))
+        .await;
+    assert!(
+        is_error(&r)
+            && text(&r).contains(&format!(
+                "undoing change {alias_change} would be refused: alias `bad_hosts` is still used by rule {rule}"
+            )),
+        "{}",
+        text(&r)
+    );
+    assert_eq!(writes(), before, "nothing was written");
+    let audited = audit_lines(dir.path());
+    assert!(
+        audited.iter().any(|l| l["tool"] == "pfsense_delete_user"
+            && l["outcome"] == "preview"
+            && l["message"]
+                .as_str()
+                .is_some_and(|m| m.contains("confirming would be refused"))),
+        "the preview's audit line says so"
+    );
+    // Ordinary previews are as before: a fingerprint to confirm with, not an error.
+    let r = s
+        .call("pfsense_delete_firewall_rule", json!({"id": rule}))
+        .await;
+    let shown = r.structured_content.clone().unwrap_or_default();
+    assert!(
+        !is_error(&r)
+            && shown["fingerprint"].is_string()
+            && shown.get("refused_when_confirmed").is_none(),
+        "{}",
+        text(&r)
+    );
+    s.close().await;
+}

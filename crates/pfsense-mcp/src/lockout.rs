@@ -130,8 +130,10 @@ async fn matched(client: &Client, def: &ToolDef, args: &Value) -> Result<Value, 
     Ok(Value::Array(ids))
 }
 
-/// Why a confirmed call must not be sent, if the guard finds it would lock this server out.
-/// `None` when the guard is off (no `--lockout-source`), the call is a preview or not a guarded
+/// Why a call of `def` with `args` must not be sent, if the guard finds it would lock this
+/// server out (or take away an alias still in use). Judged alike for a preview and for its
+/// confirmation, so that a preview says what its confirmation would meet; only reads are
+/// sent. `None` when the guard is off (no `--lockout-source`), the call is not a guarded
 /// change, or the evaluator finds the path stays allowed or cannot decide (the cannot-decide
 /// case is logged on stderr: refusing what the model cannot see would block every change on
 /// firewalls with URL tables or schedules).
@@ -139,14 +141,9 @@ pub async fn refusal(
     client: &Client,
     def: &ToolDef,
     args: &Value,
-    confirmed: bool,
     options: &SafetyOptions,
 ) -> Option<String> {
-    if !confirmed {
-        return None;
-    }
-    let why = steps_refusal(client, &[(def, args)], options).await?;
-    Some(format!("{} was not called: {why}", def.name))
+    steps_refusal(client, &[(def, args)], options).await
 }
 
 /// Why these calls, made one after the other (an undo's steps), must not be sent: the guard
