@@ -30,6 +30,30 @@ impl RunningLab {
         ]
     }
 
+    /// Applies the pending changes and waits (a bounded number of polls, no clock assertion)
+    /// until pfSense's `filter_configure()` has written the ruleset (`tmp/rules.debug` in the
+    /// lab's root) with `marker` in it; returns the ruleset.
+    pub fn apply_until_written(&self, marker: &str) -> String {
+        let path = self.lab.root().join("tmp/rules.debug");
+        for _ in 0..150 {
+            let (status, answer) = self
+                .lab
+                .request("POST", "/api/v2/firewall/apply", Some("{}"))
+                .unwrap_or_else(|e| panic!("POST /api/v2/firewall/apply: {e}"));
+            assert_eq!(status, 200, "POST /api/v2/firewall/apply: {answer}");
+            let applied: serde_json::Value = serde_json::from_str(&answer).expect("a JSON answer");
+            let text = std::fs::read_to_string(&path).unwrap_or_default();
+            if applied["data"]["applied"] == serde_json::json!(true) && text.contains(marker) {
+                return text;
+            }
+            std::thread::sleep(std::time::Duration::from_millis(200));
+        }
+        panic!(
+            "the lab never wrote a ruleset with `{marker}` to {}",
+            path.display()
+        );
+    }
+
     /// The lab's live config.xml, as pfrest wrote it.
     pub fn config_xml(&self) -> String {
         let path = self.lab.config_path();

@@ -824,6 +824,103 @@ async fn undo_of_a_port_forward_delete_brings_its_linked_rule_back(version: &str
     s.close().await;
 }
 
+/// pfrest deletes an alias a rule still uses (its alias model declares no `referenced_by`), and
+/// pfSense's filter then skips the rule ("Unresolvable source alias"): seen here through the
+/// binary without the lockout guard. With it (`--lockout-source`), deleting such an alias is
+/// refused naming the rule (id, description, interface, field) instead of calling the name
+/// unresolvable; nothing is sent, and with the rule deleted first the alias goes.
+async fn an_alias_a_rule_uses_is_refused_naming_the_rule(version: &str) {
+    let Some(lab) = lab(version) else {
+        return;
+    };
+    let dir = tempfile::tempdir().unwrap();
+    let s = start(&lab, dir.path()).await;
+    for name in ["lab_gone", "lab_kept"] {
+        s.ok("pfsense_create_firewall_alias", confirmed(alias(name)))
+            .await;
+        s.ok(
+            "pfsense_create_firewall_rule",
+            confirmed(
+                json!({"type": "block", "interface": ["wan"], "ipprotocol": "inet",
+                "source": name, "destination": "any", "descr": format!("uses {name}")}),
+            ),
+        )
+        .await;
+    }
+    let rules = || async {
+        s.ok("pfsense_list_firewall_rules", json!({})).await["data"]
+            .as_array()
+            .expect("the rule list is an array")
+            .clone()
+    };
+    // pfrest's own behaviour: the alias goes, the rule keeps its name, pfSense skips the rule.
+    let gone = id_of(&aliases(&s).await, "lab_gone");
+    s.ok(
+        "pfsense_delete_firewall_alias",
+        confirmed(json!({"id": gone})),
+    )
+    .await;
+    assert!(
+        rules().await.iter().any(|r| r["source"] == "lab_gone"),
+        "the rule still names the deleted alias"
+    );
+    let ruleset =
+        lab.apply_until_written("Unresolvable source alias 'lab_gone' for rule 'uses lab_gone'");
+    assert!(
+        !ruleset
+            .lines()
+            .any(|l| !l.starts_with('#') && l.contains("USER_RULE: uses lab_gone")),
+        "pfSense skipped the rule:\n{ruleset}"
+    );
+    s.close().await;
+
+    let mut env = lab.env();
+    env.push(("PFSENSE_LOCKOUT_SOURCE".into(), "10.0.2.2".into()));
+    let guarded = tempfile::tempdir().unwrap();
+    let s = Session::start_in(guarded.path(), &env, Human::new(false, HumanAnswer::Accept)).await;
+    let kept = id_of(&aliases(&s).await, "lab_kept");
+    let rule = s.ok("pfsense_list_firewall_rules", json!({})).await["data"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|r| r["descr"] == "uses lab_kept")
+        .expect("the rule using lab_kept")["id"]
+        .clone();
+    let before = aliases_xml(&lab.config_xml());
+    let r = s
+        .call(
+            "pfsense_delete_firewall_alias",
+            confirmed(json!({"id": kept})),
+        )
+        .await;
+    let message = text(&r);
+    assert!(
+        is_error(&r)
+            && message.contains(&format!(
+                "alias `lab_kept` is still used by rule {rule} \"uses lab_kept\" on wan (source)"
+            ))
+            && message.contains("Change or delete what uses the alias first"),
+        "{message}"
+    );
+    assert!(
+        !message.contains("is not an address, alias or interface"),
+        "{message}"
+    );
+    assert_eq!(aliases_xml(&lab.config_xml()), before, "nothing was sent");
+    s.ok(
+        "pfsense_delete_firewall_rule",
+        confirmed(json!({"id": rule})),
+    )
+    .await;
+    s.ok(
+        "pfsense_delete_firewall_alias",
+        confirmed(json!({"id": kept})),
+    )
+    .await;
+    assert!(!names(&aliases(&s).await).contains(&"lab_kept".to_string()));
+    s.close().await;
+}
+
 tests::on_every_release!(
     #[tokio::test]
     seed_smoke_create_read_update_apply_delete_and_later_ids_shift,
@@ -834,4 +931,5 @@ tests::on_every_release!(
     undo_restores_what_the_firewall_changed_besides,
     a_list_read_is_sent_back_as_a_replacement,
     undo_of_a_port_forward_delete_brings_its_linked_rule_back,
+    an_alias_a_rule_uses_is_refused_naming_the_rule,
 );

@@ -167,24 +167,6 @@ fn lab_call(lab: &RunningLab, method: &str, path: &str, body: Value) -> Value {
     v["data"].clone()
 }
 
-/// Applies the pending changes and waits (a bounded number of polls, no clock assertion) until
-/// pfSense's `filter_configure()` has written the ruleset with `marker` in it.
-fn apply_until_written(lab: &RunningLab, marker: &str) -> String {
-    let path = lab.lab.root().join("tmp/rules.debug");
-    for _ in 0..150 {
-        let applied = lab_call(lab, "POST", "/api/v2/firewall/apply", json!({}));
-        let text = std::fs::read_to_string(&path).unwrap_or_default();
-        if applied["applied"] == json!(true) && text.contains(marker) {
-            return text;
-        }
-        std::thread::sleep(std::time::Duration::from_millis(200));
-    }
-    panic!(
-        "the lab never wrote a ruleset with `{marker}` to {}",
-        path.display()
-    );
-}
-
 /// Aliases (hosts, nested hosts, ports), an interface group, floating quick and non-quick
 /// rules, group and interface rules and a port forward with its associated rule, created through
 /// pfrest's REST API on the lab and applied by pfSense's own code.
@@ -244,7 +226,7 @@ fn build_rule_set(lab: &RunningLab) -> String {
                "destination": "wan:ip", "destination_port": "8080", "target": "192.168.1.20",
                "local_port": "22", "descr": "pf 8080 to ssh", "associated_rule_id": "new"}),
     );
-    apply_until_written(lab, "Associated rule for port forward")
+    lab.apply_until_written("Associated rule for port forward")
 }
 
 /// The lab's interfaces as pf sees them (the lab config: WAN vtnet0 10.0.2.15/24, LAN vtnet1
@@ -495,8 +477,8 @@ async fn rule_count(s: &McpSession) -> usize {
 
 /// With `--lockout-source 10.0.2.2`: a pass rule for the server's own path is made; a
 /// floating quick block of WAN's subnet and a change of that pass rule into a block are
-/// refused with the reason and send nothing; an unrelated block is made; previews are not
-/// checked (they send nothing anyway).
+/// refused with the reason and send nothing (and the first one's preview says it would be);
+/// an unrelated block is made.
 async fn lockout_guard_scenario(s: &McpSession, unblock_wan_through_api: bool) {
     let before = rule_count(s).await;
     let r = s
@@ -576,12 +558,25 @@ async fn lockout_guard_scenario(s: &McpSession, unblock_wan_through_api: bool) {
         "names the rule: {message}"
     );
     assert_eq!(rule_count(s).await, before + 1, "nothing was sent");
-    // A preview sends nothing, so the guard leaves it alone.
+    // Its preview is judged the same way: it says the confirmation would be refused and why,
+    // with nothing to confirm, and sends nothing.
     let r = s
         .call("pfsense_create_firewall_rule", cut_off)
         .await
         .unwrap();
-    assert!(!text(&r).contains("lockout guard"), "{}", text(&r));
+    let preview = text(&r);
+    assert!(
+        is_error(&r)
+            && preview.starts_with("Preview only, nothing was changed, and confirming would be refused: the lockout guard refuses it")
+            && preview.contains("block the WAN subnet"),
+        "{preview}"
+    );
+    assert_eq!(
+        structured(&r)["refused_when_confirmed"].as_str(),
+        message.strip_prefix("pfsense_create_firewall_rule was not called: "),
+        "the preview gives the confirmation's reason"
+    );
+    assert_eq!(rule_count(s).await, before + 1, "nothing was sent");
 
     let r = s
         .call(
@@ -807,7 +802,7 @@ async fn account_guard_scenario(s: &McpSession) {
         (
             "pfsense_delete_auth_key",
             json!({"id": second}),
-            "which of their keys this server holds cannot be read",
+            "cannot tell whether that key is the one it signs in with",
         ),
         (
             "pfsense_update_system_restapi_settings",
@@ -1068,7 +1063,7 @@ async fn every_operator_tool_on_the_lab(version: &str) {
     seeded_firewall_log_is_read(&s, "vtnet0").await;
     block_addresses_end_to_end(&s).await;
     // After the apply, pfSense's own ruleset holds the block rule with its alias as a table.
-    let text = apply_until_written(&lab, "USER_RULE: Block addresses in mcp_blocked_wan");
+    let text = lab.apply_until_written("USER_RULE: Block addresses in mcp_blocked_wan");
     assert!(text.contains("table <mcp_blocked_wan>"), "{text}");
     s.close().await;
 }

@@ -2791,3 +2791,331 @@ async fn a_delete_that_needs_a_secret_to_undo_says_it_cannot_be_undone() {
     assert_eq!(done["undoable"], false, "{done}");
     s.close().await;
 }
+
+/// Deleting one of two API keys of this server's user: which of them the server sends cannot
+/// be read (pfrest never shows key hashes), so the refusal says the key might be its own and
+/// how to go on, not that the API would certainly refuse it; deleting every key of the user
+/// certainly shuts it out and says so. Signed in with Basic auth, the keys are not its way in:
+/// the same key is deleted.
+#[tokio::test]
+async fn deleting_a_key_that_may_be_the_servers_own_says_it_might() {
+    let emu = emulator().await;
+    let dir = tempfile::tempdir().unwrap();
+    // A key, and the user and password that creating keys takes (Basic only).
+    let mut env = env_for(&emu);
+    env.push(("PFSENSE_USERNAME".into(), emu.username().to_string()));
+    env.push(("PFSENSE_PASSWORD".into(), emu.password().to_string()));
+    env.push(("PFSENSE_TOOL_MODE".into(), "full".into()));
+    let args = files(dir.path());
+    let args: Vec<&str> = args.iter().map(String::as_str).collect();
+    let s = Session::start(&args, &env, no_human(), None).await;
+    s.ok(
+        "pfsense_create_auth_key",
+        confirmed(json!({"descr": "a second key"})),
+    )
+    .await;
+    let keys = list(&s, "pfsense_list_auth_keys").await;
+    let second = keys
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|k| k["descr"] == "a second key")
+        .unwrap_or_else(|| panic!("the second key in {keys}"))["id"]
+        .clone();
+    let writes = || emu.requests().iter().filter(|q| q.method != "GET").count();
+    let before = writes();
+    let r = s
+        .call("pfsense_delete_auth_key", confirmed(json!({"id": second})))
+        .await;
+    let message = text(&r);
+    assert!(
+        is_error(&r)
+            && message.contains("one of the 2 API keys of `admin`")
+            && message.contains("cannot tell whether that key is the one it signs in with")
+            && message.contains("might lock this server out")
+            && message.contains("from the webGUI")
+            && message.contains("PFSENSE_AUTH=basic"),
+        "{message}"
+    );
+    assert!(
+        !message.contains("and cannot be opened again"),
+        "a key that may not be its own is not said to shut it out: {message}"
+    );
+    let r = s
+        .call(
+            "pfsense_delete_auth_keys",
+            confirmed(json!({"query": {"username": "admin"}})),
+        )
+        .await;
+    let message = text(&r);
+    assert!(
+        is_error(&r)
+            && message.contains("every API key of `admin`")
+            && message.contains(
+                "would then refuse this server, undo included, and cannot be opened again"
+            ),
+        "{message}"
+    );
+    assert_eq!(writes(), before, "nothing was sent");
+    s.close().await;
+
+    // Basic auth: the advice holds, the key is deleted.
+    env.push(("PFSENSE_AUTH".into(), "basic".into()));
+    let s = Session::start(&args, &env, no_human(), None).await;
+    s.ok("pfsense_delete_auth_key", confirmed(json!({"id": second})))
+        .await;
+    let keys = list(&s, "pfsense_list_auth_keys").await;
+    assert_eq!(keys.as_array().map(Vec::len), Some(1), "{keys}");
+    s.close().await;
+}
+
+/// With the lockout guard on, an alias a rule still uses is not taken away by any path: a
+/// delete, a bulk delete, a replacement of the whole list and the undo of its creation are
+/// refused naming the rule (pfrest would delete it, and pfSense then skips the rule), not
+/// calling its name unresolvable, and nothing is sent. The rule sits in this server's path to
+/// the API, which passes (WAN's private-network block off, a pass rule after the block).
+/// With the rule gone, the undo runs.
+#[tokio::test]
+async fn an_alias_in_use_is_kept_by_every_path_naming_the_rule() {
+    let emu = emulator().await;
+    let dir = tempfile::tempdir().unwrap();
+    let s = start(
+        &emu,
+        dir.path(),
+        &["--lockout-source", "10.0.2.2"],
+        no_human(),
+    )
+    .await;
+    s.ok(
+        "pfsense_update_network_interface",
+        confirmed(json!({"id": "wan", "blockpriv": false, "blockbogons": false})),
+    )
+    .await;
+    let created = s
+        .ok(
+            "pfsense_create_firewall_alias",
+            confirmed(alias("bad_hosts")),
+        )
+        .await;
+    let change = created["change_id"].clone();
+    let rule = s
+        .ok(
+            "pfsense_create_firewall_rule",
+            confirmed(
+                json!({"type": "block", "interface": ["wan"], "ipprotocol": "inet",
+                "source": "bad_hosts", "destination": "any", "descr": "block bad hosts"}),
+            ),
+        )
+        .await["data"]["id"]
+        .clone();
+    s.ok(
+        "pfsense_create_firewall_rule",
+        confirmed(
+            json!({"type": "pass", "interface": ["wan"], "ipprotocol": "inet",
+            "protocol": "tcp", "source": "10.0.2.2", "destination": "wan:ip",
+            "descr": "mcp management"}),
+        ),
+    )
+    .await;
+    let explained = s
+        .ok(
+            "pfsense_explain_traffic",
+            json!({"src": "10.0.2.2", "dst": "10.0.2.15", "protocol": "tcp", "dst_port": 443,
+                   "interface": "wan", "direction": "in"}),
+        )
+        .await;
+    assert!(
+        explained.to_string().contains("mcp management"),
+        "the server's path passes: {explained}"
+    );
+    let id = id_of(&list(&s, ALIASES).await, "bad_hosts");
+    let named = format!(
+        "alias `bad_hosts` is still used by rule {rule} \"block bad hosts\" on wan (source)"
+    );
+    let writes = || emu.requests().iter().filter(|q| q.method != "GET").count();
+    let before = writes();
+    for (tool, args) in [
+        (
+            "pfsense_delete_firewall_alias",
+            confirmed(json!({"id": id})),
+        ),
+        (
+            "pfsense_delete_firewall_aliases",
+            confirmed(json!({"query": {"name": "bad_hosts"}})),
+        ),
+        (
+            "pfsense_replace_firewall_aliases",
+            confirmed(json!({"objects": []})),
+        ),
+        (
+            "pfsense_undo",
+            json!({"change_id": change, "confirm": true}),
+        ),
+    ] {
+        let r = s.call(tool, args).await;
+        let message = text(&r);
+        assert!(
+            is_error(&r)
+                && message.contains(&named)
+                && message.contains("it skips each rule naming it")
+                && !message.contains("is not an address, alias or interface"),
+            "{tool}: {message}"
+        );
+    }
+    assert_eq!(writes(), before, "nothing was sent");
+    s.ok(
+        "pfsense_delete_firewall_rule",
+        confirmed(json!({"id": rule})),
+    )
+    .await;
+    s.ok(
+        "pfsense_undo",
+        json!({"change_id": change, "confirm": true}),
+    )
+    .await;
+    let aliases = list(&s, ALIASES).await;
+    assert!(
+        !aliases.to_string().contains("bad_hosts"),
+        "the undo deleted the alias: {aliases}"
+    );
+    s.close().await;
+}
+
+/// A preview is judged by the guards that judge its confirmation: deleting this server's own
+/// user, one of its two API keys, or (with --lockout-source) an alias a rule uses previews as
+/// an error saying that confirming would be refused, in the confirmation's own words, with the
+/// change still shown and nothing to confirm; the audit line is a preview saying so. The
+/// preview of an undo the guard would refuse says so too. Nothing is written; an ordinary
+/// preview is as before.
+#[tokio::test]
+async fn previews_say_when_the_guards_would_refuse_the_confirmation() {
+    let emu = emulator().await;
+    let dir = tempfile::tempdir().unwrap();
+    let mut env = env_for(&emu);
+    env.push(("PFSENSE_USERNAME".into(), emu.username().to_string()));
+    env.push(("PFSENSE_PASSWORD".into(), emu.password().to_string()));
+    env.push(("PFSENSE_TOOL_MODE".into(), "full".into()));
+    let mut args = files(dir.path());
+    args.extend(["--lockout-source".to_string(), "10.0.2.2".to_string()]);
+    let args: Vec<&str> = args.iter().map(String::as_str).collect();
+    let s = Session::start(&args, &env, no_human(), None).await;
+    s.ok(
+        "pfsense_create_auth_key",
+        confirmed(json!({"descr": "a second key"})),
+    )
+    .await;
+    let alias_change = s
+        .ok(
+            "pfsense_create_firewall_alias",
+            confirmed(alias("bad_hosts")),
+        )
+        .await["change_id"]
+        .clone();
+    let rule = s
+        .ok(
+            "pfsense_create_firewall_rule",
+            confirmed(
+                json!({"type": "block", "interface": ["wan"], "ipprotocol": "inet",
+                "source": "bad_hosts", "destination": "any", "descr": "block bad hosts"}),
+            ),
+        )
+        .await["data"]["id"]
+        .clone();
+    let id_named = |list: &Value, field: &str, value: &str| -> Value {
+        list.as_array()
+            .unwrap()
+            .iter()
+            .find(|o| o[field] == value)
+            .unwrap_or_else(|| panic!("{field} {value} in {list}"))["id"]
+            .clone()
+    };
+    let admin = id_named(&list(&s, "pfsense_list_users").await, "name", "admin");
+    let key = id_named(
+        &list(&s, "pfsense_list_auth_keys").await,
+        "descr",
+        "a second key",
+    );
+    let bad_hosts = id_named(&list(&s, ALIASES).await, "name", "bad_hosts");
+    let writes = || emu.requests().iter().filter(|q| q.method != "GET").count();
+    let before = writes();
+    for (tool, args, words) in [
+        (
+            "pfsense_delete_user",
+            json!({"id": admin}),
+            "it deletes or renames `admin`",
+        ),
+        (
+            "pfsense_delete_auth_key",
+            json!({"id": key}),
+            "might lock this server out",
+        ),
+        (
+            "pfsense_delete_firewall_alias",
+            json!({"id": bad_hosts}),
+            "alias `bad_hosts` is still used by rule",
+        ),
+    ] {
+        let r = s.call(tool, args.clone()).await;
+        let preview = text(&r);
+        let shown = r.structured_content.clone().unwrap_or_default();
+        let why = shown["refused_when_confirmed"].as_str().unwrap_or_default();
+        assert!(
+            is_error(&r)
+                && preview.starts_with(
+                    "Preview only, nothing was changed, and confirming would be refused: "
+                )
+                && why.contains(words),
+            "{tool}: {preview}"
+        );
+        assert_eq!(
+            (&shown["preview"], &shown["executed"]),
+            (&json!(true), &json!(false)),
+            "{tool}: {shown}"
+        );
+        assert!(
+            shown["request"]["method"] == "DELETE" && shown.get("fingerprint").is_none(),
+            "{tool}: the change is shown, with nothing to confirm: {shown}"
+        );
+        let r = s.call(tool, confirmed(args)).await;
+        assert!(is_error(&r), "{tool}: {}", text(&r));
+        assert_eq!(
+            text(&r),
+            format!("{tool} was not called: {why}"),
+            "the preview said what the confirmation meets"
+        );
+    }
+    let r = s
+        .call("pfsense_undo", json!({"change_id": alias_change}))
+        .await;
+    assert!(
+        is_error(&r)
+            && text(&r).contains(&format!(
+                "undoing change {alias_change} would be refused: alias `bad_hosts` is still used by rule {rule}"
+            )),
+        "{}",
+        text(&r)
+    );
+    assert_eq!(writes(), before, "nothing was written");
+    let audited = audit_lines(dir.path());
+    assert!(
+        audited.iter().any(|l| l["tool"] == "pfsense_delete_user"
+            && l["outcome"] == "preview"
+            && l["message"]
+                .as_str()
+                .is_some_and(|m| m.contains("confirming would be refused"))),
+        "the preview's audit line says so"
+    );
+    // Ordinary previews are as before: a fingerprint to confirm with, not an error.
+    let r = s
+        .call("pfsense_delete_firewall_rule", json!({"id": rule}))
+        .await;
+    let shown = r.structured_content.clone().unwrap_or_default();
+    assert!(
+        !is_error(&r)
+            && shown["fingerprint"].is_string()
+            && shown.get("refused_when_confirmed").is_none(),
+        "{}",
+        text(&r)
+    );
+    s.close().await;
+}

@@ -27,6 +27,10 @@ pub enum Gate {
     Allowed,
     /// The change shuts the server out: why.
     Refused(String),
+    /// The change may shut the server out, and what would tell cannot be read (which of a
+    /// user's keys the server holds, whose key it is): why. Refused all the same, in words that
+    /// say it might.
+    Possibly(String),
     /// Cannot tell: why.
     Unknown(String),
 }
@@ -270,8 +274,9 @@ fn candidates<'a>(
     }
 }
 
-/// How a change takes `me`'s way in away, if it does; each check on its own (a user that
-/// keeps its privileges may still lose its key).
+/// How a change takes `me`'s way in away, or may: why, and whether it certainly does (`false`:
+/// it deletes one of several keys of `me`, and which of them this server holds cannot be
+/// read). Each check on its own (a user that keeps its privileges may still lose its key).
 #[allow(clippy::too_many_arguments)]
 fn lost_access(
     before: &Accounts,
@@ -282,15 +287,16 @@ fn lost_access(
     needed: &[String],
     key_auth: bool,
     today: Date,
-) -> Option<String> {
+) -> Option<(String, bool)> {
+    let certain = |why: String| Some((why, true));
     let Some(now) = after.user(me) else {
-        return Some(format!("it deletes or renames {who}"));
+        return certain(format!("it deletes or renames {who}"));
     };
     if now.get("disabled") == Some(&Value::Bool(true)) {
-        return Some(format!("it disables {who}"));
+        return certain(format!("it disables {who}"));
     }
     if !key_auth && now.get("password").is_some() {
-        return Some(format!(
+        return certain(format!(
             "it changes the password of {who}; the server signs in with the old one (change it in the webGUI, then PFSENSE_PASSWORD)"
         ));
     }
@@ -303,7 +309,7 @@ fn lost_access(
     // auth.inc `local_backed`: an expired account cannot sign in (Basic, and the JWT it is
     // issued with); a key is checked for `disabled` only.
     if !key_auth && expired(now) && !expired(user) {
-        return Some(format!(
+        return certain(format!(
             "it sets `expires` of {who} to a day already past; pfSense refuses the sign-in of an expired account"
         ));
     }
@@ -319,19 +325,29 @@ fn lost_access(
         } else {
             ""
         };
-        return Some(format!(
+        return certain(format!(
             "it takes from {who} {page_all}{}: the privileges this server needs to undo the change and to check the next one",
             lost.join(", ")
         ));
     }
-    if key_auth && after.keys_of(me) < before.keys_of(me) {
-        return Some(if after.keys_of(me) == 0 {
-            format!("it deletes every API key of {who}")
+    let (held, kept) = (before.keys_of(me), after.keys_of(me));
+    if key_auth && kept < held {
+        if kept == 0 {
+            return certain(format!("it deletes every API key of {who}"));
+        }
+        // pfrest lists a key's user, algorithm and length, never its hash: which of the user's
+        // keys this server sends cannot be matched.
+        let why = if held - kept == 1 {
+            format!(
+                "it deletes one of the {held} API keys of {who}, and this server cannot tell whether that key is the one it signs in with (pfrest never shows key hashes): deleting it might lock this server out"
+            )
         } else {
             format!(
-                "it deletes an API key of {who}, and which of their keys this server holds cannot be read (pfrest never shows key hashes); delete it from the webGUI"
+                "it deletes {} of the {held} API keys of {who}, and this server cannot tell whether the one it signs in with is among them (pfrest never shows key hashes): deleting them might lock this server out",
+                held - kept
             )
-        });
+        };
+        return Some((why, false));
     }
     None
 }
@@ -341,7 +357,9 @@ fn lost_access(
 /// with the credentials it holds, keep its API keys (key auth) and keep every privilege of
 /// `needed` it holds (those that undo the change and let the guard read the accounts next
 /// time), itself or through `page-all`. With a key whose owner is not known, every user
-/// holding a key is judged. `today` dates the expiry.
+/// holding a key is judged. `today` dates the expiry. [`Gate::Refused`] when the change
+/// certainly shuts this server out; [`Gate::Possibly`] when it would if the user judged is
+/// this server's (a guessed owner) or the key deleted is the one it holds (one of several).
 pub fn accounts_change(
     before: &Accounts,
     after: &Accounts,
@@ -371,8 +389,14 @@ pub fn accounts_change(
             }
             None => format!("`{me}` (the user this server authenticates as)"),
         };
-        if let Some(why) = lost_access(before, after, me, user, &who, needed, key_auth, today) {
-            return Gate::Refused(why);
+        if let Some((why, certain)) =
+            lost_access(before, after, me, user, &who, needed, key_auth, today)
+        {
+            return if certain && guess.is_none() {
+                Gate::Refused(why)
+            } else {
+                Gate::Possibly(why)
+            };
         }
     }
     Gate::Allowed
@@ -502,6 +526,8 @@ mod tests {
             accounts_change(&before, &after, c, &needed, TODAY)
         };
         let refused = |g: Gate, words: &str| matches!(&g, Gate::Refused(r) if r.contains(words));
+        // Refused in words that say it might: the guard cannot tell the key or its owner.
+        let possibly = |g: Gate, words: &str| matches!(&g, Gate::Possibly(r) if r.contains(words));
         // page-all taken from the group admin is in, the probe's lockout.
         let g = judge(&|a| a.groups[1]["priv"] = json!([]), &me);
         assert!(
@@ -537,7 +563,7 @@ mod tests {
         };
         let mut cut = bob_keyed.clone();
         cut.groups[1]["priv"] = json!([]);
-        assert!(refused(
+        assert!(possibly(
             accounts_change(&bob_keyed, &cut, &bob, &needed, TODAY),
             "`admin`"
         ));
@@ -652,16 +678,34 @@ mod tests {
             username: None,
             ..client()
         };
-        assert!(refused(
+        assert!(possibly(
             accounts_change(&two_holders, &bob_gone, &keyed, &needed, TODAY),
             "PFSENSE_USERNAME"
         ));
-        // One of two keys of the user deleted: which one this server holds cannot be read.
+        // One of two keys of the user deleted: which one this server holds cannot be read, so
+        // it might be this server's; both deleted, certainly.
         let mut two_keys = before.clone();
         two_keys.keys.push(json!({"id": 1, "username": "admin"}));
+        let g = accounts_change(&two_keys, &before, &me, &needed, TODAY);
+        assert!(
+            possibly(g.clone(), "one of the 2 API keys of `admin`")
+                && possibly(
+                    g.clone(),
+                    "cannot tell whether that key is the one it signs in with"
+                ),
+            "{g:?}"
+        );
+        let mut three_keys = two_keys.clone();
+        three_keys.keys.push(json!({"id": 2, "username": "admin"}));
+        assert!(possibly(
+            accounts_change(&three_keys, &before, &me, &needed, TODAY),
+            "deletes 2 of the 3 API keys"
+        ));
+        let mut none = two_keys.clone();
+        none.keys.clear();
         assert!(refused(
-            accounts_change(&two_keys, &before, &me, &needed, TODAY),
-            "cannot be read"
+            accounts_change(&two_keys, &none, &me, &needed, TODAY),
+            "every API key of `admin`"
         ));
     }
 }

@@ -291,6 +291,148 @@ pub fn change_list(
     Ok(items)
 }
 
+/// Where the firewall's configuration names an alias, as REST API v2 lists it: what the object
+/// is called, its list, and the fields that can hold an alias's name. pfrest deletes an alias
+/// these still name (its `FirewallAlias` model declares no `referenced_by`: "TODO: Set
+/// `referenced_by` … once Model dependents like firewall rules are developed", v2.7.1 to
+/// v2.10.0; the DELETE answers 200 on the pfrest lab), where pfSense's webGUI refuses
+/// ("Cannot delete alias. Currently in use by …"). pfSense then no longer resolves the name:
+/// at the next filter reload it skips each rule naming it (filter.inc
+/// `filter_generate_user_rule`: "Rule skipped: Unresolvable source alias '…' for rule '…'",
+/// seen in the lab's generated ruleset) and each port forward redirecting to it
+/// ("# Unresolvable alias").
+const ALIAS_USERS: &[(&str, AliasList, &[&str])] = &[
+    (
+        "rule",
+        |i| &i.rules,
+        &["source", "destination", "source_port", "destination_port"],
+    ),
+    (
+        "port forward",
+        |i| &i.port_forwards,
+        &[
+            "source",
+            "destination",
+            "source_port",
+            "destination_port",
+            "target",
+            "local_port",
+        ],
+    ),
+    (
+        "outbound NAT mapping",
+        |i| &i.outbound_nat,
+        &[
+            "source",
+            "destination",
+            "source_port",
+            "destination_port",
+            "target",
+        ],
+    ),
+    ("alias", |i| &i.aliases, &["address"]),
+];
+
+type AliasList = fn(&ApiInput) -> &Value;
+
+/// An alias that changes take away while objects they leave in place still name it.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct AliasInUse {
+    pub alias: String,
+    /// What still names it, each as `rule 2 "descr" on wan (source)`.
+    pub used_by: Vec<String>,
+}
+
+/// The aliases these changes (made one after the other) remove while a rule, NAT rule or
+/// other alias left after them still names them (`ALIAS_USERS`): pfrest deletes them all the
+/// same, and pfSense then skips what names them. Err when a change cannot be applied.
+pub fn aliases_left_in_use(
+    input: &ApiInput,
+    changes: &[Change],
+) -> Result<Vec<AliasInUse>, String> {
+    if !changes.iter().any(|c| c.kind == ObjectKind::Alias) {
+        return Ok(Vec::new());
+    }
+    let after = changes
+        .iter()
+        .try_fold(input.clone(), |input, change| apply_change(&input, change))?;
+    let names = |aliases: &Value| -> Vec<String> {
+        objects(aliases)
+            .into_iter()
+            .filter_map(|a| a.get("name").and_then(Value::as_str))
+            .map(str::to_string)
+            .collect()
+    };
+    let kept = names(&after.aliases);
+    let mut in_use = Vec::new();
+    for alias in names(&input.aliases) {
+        if kept.contains(&alias) {
+            continue;
+        }
+        let used_by: Vec<String> = ALIAS_USERS
+            .iter()
+            .flat_map(|(what, list, fields)| {
+                objects(list(&after))
+                    .into_iter()
+                    .enumerate()
+                    .filter_map(|(index, object)| {
+                        let naming: Vec<&str> = fields
+                            .iter()
+                            .copied()
+                            .filter(|f| names_alias(object.get(*f), &alias))
+                            .collect();
+                        (!naming.is_empty()).then(|| describe_user(what, index, object, &naming))
+                    })
+                    .collect::<Vec<_>>()
+            })
+            .collect();
+        if !used_by.is_empty() {
+            in_use.push(AliasInUse { alias, used_by });
+        }
+    }
+    Ok(in_use)
+}
+
+/// Whether a field's value names `alias`: the name itself, negated (`!name`), or among a list.
+fn names_alias(value: Option<&Value>, alias: &str) -> bool {
+    match value {
+        Some(Value::String(s)) => s.trim().trim_start_matches('!').trim() == alias,
+        Some(Value::Array(items)) => items.iter().any(|i| names_alias(Some(i), alias)),
+        _ => false,
+    }
+}
+
+/// `rule 2 "allow ssh" on wan (source)`, `alias `outer` (address)`.
+fn describe_user(what: &str, index: usize, object: &Value, fields: &[&str]) -> String {
+    let fields = fields.join(", ");
+    if what == "alias" {
+        let name = object.get("name").and_then(Value::as_str).unwrap_or("?");
+        return format!("alias `{name}` ({fields})");
+    }
+    let id = object
+        .get("id")
+        .map(|id| id.to_string())
+        .unwrap_or_else(|| index.to_string());
+    let descr = object
+        .get("descr")
+        .and_then(Value::as_str)
+        .filter(|d| !d.is_empty())
+        .map(|d| format!(" \"{d}\""))
+        .unwrap_or_default();
+    let interfaces = crate::json::string_list(object, "interface");
+    let on = if interfaces.is_empty() {
+        String::new()
+    } else {
+        format!(" on {}", interfaces.join(", "))
+    };
+    let floating = if crate::json::flag(object, "floating") {
+        "floating "
+    } else {
+        ""
+    };
+    format!("{floating}{what} {id}{descr}{on} ({fields})")
+}
+
 /// The interface the server's requests arrive on, by the same reading the guard makes: its id
 /// and description.
 pub fn server_interface(model: &FirewallModel, path: &ServerPath) -> Result<Vec<String>, String> {

@@ -3,7 +3,7 @@
 //! (filter.inc `filter_rules_generate`): quick rules decide at once, otherwise the last match.
 
 use pfsense_firewall::explain::{RuleOrigin, Verdict};
-use pfsense_firewall::guard::{ChangeOp, ObjectKind, apply_change};
+use pfsense_firewall::guard::{ChangeOp, ObjectKind, aliases_left_in_use, apply_change};
 use pfsense_firewall::model::{Action, Direction, ModelPart, NotRead, Target};
 use pfsense_firewall::{
     ApiInput, Change, FirewallModel, GuardDecision, Query, ServerPath, block_addresses_plan,
@@ -425,6 +425,99 @@ fn bad_questions_get_clear_errors() {
         m.explain(&q("em2", "tcp", "10.0.10.20", "8.8.8.8", Some(23)))
             .is_ok()
     );
+}
+
+/// pfrest deletes an alias still in use and pfSense then skips what names it: the guard names
+/// every object left naming an alias a change removes (rules by source, destination or port,
+/// port forwards, nested aliases), and nothing when the change keeps the alias or takes its
+/// users away first.
+#[test]
+fn an_alias_removed_while_in_use_names_what_still_uses_it() {
+    let input = input();
+    let delete = |id: u64| Change {
+        kind: ObjectKind::Alias,
+        op: ChangeOp::Delete,
+        id: Some(json!(id)),
+        object: Value::Null,
+    };
+    let used_by = |changes: &[Change]| -> Vec<(String, Vec<String>)> {
+        aliases_left_in_use(&input, changes)
+            .unwrap()
+            .into_iter()
+            .map(|a| (a.alias, a.used_by))
+            .collect()
+    };
+    assert_eq!(
+        used_by(&[delete(0)]),
+        [(
+            "web_servers".to_string(),
+            vec!["rule 3 \"web to DMZ\" on wan (destination)".to_string()]
+        )]
+    );
+    assert_eq!(
+        used_by(&[delete(1)]),
+        [(
+            "nested_db".to_string(),
+            vec!["alias `web_servers` (address)".to_string()]
+        )]
+    );
+    assert_eq!(
+        used_by(&[delete(2)])[0].1,
+        ["rule 3 \"web to DMZ\" on wan (destination_port)"]
+    );
+    // A bulk delete and a replacement name each alias they take away.
+    let bulk = Change {
+        kind: ObjectKind::Alias,
+        op: ChangeOp::DeleteMany,
+        id: Some(json!([3, 4])),
+        object: Value::Null,
+    };
+    let names: Vec<String> = used_by(&[bulk]).into_iter().map(|(a, _)| a).collect();
+    assert_eq!(names, ["nested_ports", "bad_hosts"]);
+    let replace = Change {
+        kind: ObjectKind::Alias,
+        op: ChangeOp::Replace,
+        id: None,
+        object: json!([{"name": "web_servers", "type": "host", "address": ["10.0.10.20"]}]),
+    };
+    let names: Vec<String> = used_by(&[replace]).into_iter().map(|(a, _)| a).collect();
+    assert_eq!(names, ["web_ports", "bad_hosts"]);
+    // A port forward redirecting to an alias; a negated alias in a floating rule.
+    let mut forwarded = input.clone();
+    forwarded.port_forwards[0]["target"] = json!("web_servers");
+    forwarded.rules[10]["destination"] = json!("!web_servers");
+    let found = aliases_left_in_use(&forwarded, &[delete(0)]).unwrap();
+    assert_eq!(
+        found[0].used_by,
+        [
+            "rule 3 \"web to DMZ\" on wan (destination)",
+            "floating rule 10 \"no quad9\" on lan (destination)",
+            "port forward 0 \"ssh to bastion\" on wan (target)"
+        ]
+    );
+    // Unused, or its rule deleted first (an undo's steps): nothing in the way.
+    let mut unused = input.clone();
+    unused.aliases["data"][3]["name"] = json!("spare");
+    assert!(
+        aliases_left_in_use(&unused, &[delete(3)])
+            .unwrap()
+            .is_empty()
+    );
+    let rule_first = Change {
+        kind: ObjectKind::Rule,
+        op: ChangeOp::Delete,
+        id: Some(json!(3)),
+        object: Value::Null,
+    };
+    assert!(used_by(&[rule_first, delete(0)]).is_empty());
+    // No alias removed: nothing read.
+    let rule = Change {
+        kind: ObjectKind::Rule,
+        op: ChangeOp::Update,
+        id: Some(json!(3)),
+        object: json!({"descr": "renamed"}),
+    };
+    assert!(used_by(&[rule]).is_empty());
 }
 
 fn remote_admin() -> ServerPath {

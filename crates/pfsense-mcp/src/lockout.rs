@@ -7,7 +7,8 @@
 //! users, groups and API keys are checked always, without `--lockout-source`: the user this
 //! server authenticates as must keep its way in (`api_gate::accounts_change`). pfSense has no
 //! restore API: a change that cuts the API off cannot be undone through it, not even by
-//! auto-revert.
+//! auto-revert. With the model read, an alias that rules still name is not taken away
+//! (`guard::aliases_left_in_use`): pfrest would delete it and pfSense skip those rules.
 
 use crate::catalog::ToolDef;
 use crate::client::AuthMethod;
@@ -129,8 +130,10 @@ async fn matched(client: &Client, def: &ToolDef, args: &Value) -> Result<Value, 
     Ok(Value::Array(ids))
 }
 
-/// Why a confirmed call must not be sent, if the guard finds it would lock this server out.
-/// `None` when the guard is off (no `--lockout-source`), the call is a preview or not a guarded
+/// Why a call of `def` with `args` must not be sent, if the guard finds it would lock this
+/// server out (or take away an alias still in use). Judged alike for a preview and for its
+/// confirmation, so that a preview says what its confirmation would meet; only reads are
+/// sent. `None` when the guard is off (no `--lockout-source`), the call is not a guarded
 /// change, or the evaluator finds the path stays allowed or cannot decide (the cannot-decide
 /// case is logged on stderr: refusing what the model cannot see would block every change on
 /// firewalls with URL tables or schedules).
@@ -138,14 +141,9 @@ pub async fn refusal(
     client: &Client,
     def: &ToolDef,
     args: &Value,
-    confirmed: bool,
     options: &SafetyOptions,
 ) -> Option<String> {
-    if !confirmed {
-        return None;
-    }
-    let why = steps_refusal(client, &[(def, args)], options).await?;
-    Some(format!("{} was not called: {why}", def.name))
+    steps_refusal(client, &[(def, args)], options).await
 }
 
 /// Why these calls, made one after the other (an undo's steps), must not be sent: the guard
@@ -180,8 +178,14 @@ async fn steps_refusal_unboxed(
             continue;
         };
         let account = ACCOUNT_LISTS.iter().any(|(kind, _)| *kind == change.kind);
-        // Creating a user, group or key takes no one's access away.
-        if (account && change.op == ChangeOp::Create) || (!account && source.is_none()) {
+        // Creating a user, group or key takes no one's access away; API keys are no way in
+        // of a server that signs in otherwise.
+        let not_its_key =
+            change.kind == ObjectKind::ApiKey && identity(client).auth_method != "KeyAuth";
+        if (account && change.op == ChangeOp::Create)
+            || not_its_key
+            || (!account && source.is_none())
+        {
             continue;
         }
         if change.op == ChangeOp::DeleteMany {
@@ -214,11 +218,7 @@ async fn steps_refusal_unboxed(
                 ));
             }
         };
-        if let Some(refusal) = verdict(
-            gate,
-            &tools,
-            "The REST API would then refuse this server, undo included, and cannot be opened again through the API. Make this change from the webGUI.",
-        ) {
+        if let Some(refusal) = verdict(gate, &tools, ACCOUNTS_SHUT_OUT, ACCOUNTS_MAY_SHUT_OUT) {
             return Some(refusal);
         }
     }
@@ -227,10 +227,12 @@ async fn steps_refusal_unboxed(
     if source.is_none() {
         let me = identity(client);
         for fields in &settings_changes {
+            let what_to_do = "A REST API that shuts this server out cannot be opened again through the API; make the change from the webGUI.";
             if let Some(refusal) = verdict(
                 api_gate::settings_change(fields, &me),
                 &tools,
-                "A REST API that shuts this server out cannot be opened again through the API; make the change from the webGUI.",
+                what_to_do,
+                what_to_do,
             ) {
                 return Some(refusal);
             }
@@ -256,6 +258,13 @@ async fn steps_refusal_unboxed(
             ));
         }
     };
+    // An alias deleted while rules still name it: not a question of this server's path, but
+    // the model after it would hold names pfSense no longer resolves.
+    if let Ok(in_use) = pfsense_firewall::guard::aliases_left_in_use(&model.source, &changes)
+        && !in_use.is_empty()
+    {
+        return Some(in_use_refusal(&in_use));
+    }
     let path = ServerPath {
         scheme: Some(client.base_url().scheme().to_string()),
         pinned_certificate: matches!(client.config().tls, crate::tls::TlsMode::Pinned(_)),
@@ -274,7 +283,7 @@ async fn steps_refusal_unboxed(
         let what_to_do = format!(
             "This server reaches the API from {source} (--lockout-source) and a REST API that shuts it out cannot be opened again through the API. Keep this server's way in, or make the change from the webGUI."
         );
-        if let Some(refusal) = verdict(gate, &tools, &what_to_do) {
+        if let Some(refusal) = verdict(gate, &tools, &what_to_do, &what_to_do) {
             return Some(refusal);
         }
     }
@@ -295,13 +304,59 @@ async fn steps_refusal_unboxed(
     }
 }
 
-/// What the guard does with a gate's answer: a refusal saying why and `what_to_do`, or, when
-/// the gate cannot decide, a warning on stderr and the change sent (refusing what cannot be
-/// seen would block changes on firewalls the model reads only in part).
-fn verdict(gate: Gate, tools: &[&str], what_to_do: &str) -> Option<String> {
+/// What to do when a change to users, groups or API keys certainly shuts this server out.
+const ACCOUNTS_SHUT_OUT: &str = "The REST API would then refuse this server, undo included, and cannot be opened again through the API. Make this change from the webGUI.";
+
+/// What to do when it might (`Gate::Possibly`: which key this server holds, or whose, cannot be
+/// read): a credential the change cannot touch lets the guard judge it (with Basic auth the
+/// keys are not this server's way in; with another user's key named by PFSENSE_USERNAME, only
+/// that user is judged).
+const ACCOUNTS_MAY_SHUT_OUT: &str = "Should that be this server's own way in, the REST API would then refuse this server, undo included, and could not be opened again through the API. Make this change from the webGUI, or run this server with a credential the change certainly leaves alone: Basic auth (PFSENSE_AUTH=basic with PFSENSE_USERNAME and PFSENSE_PASSWORD), or an API key of another user with PFSENSE_USERNAME naming that user.";
+
+/// Objects named per alias in a refusal at most (the rest are counted).
+const USERS_SHOWN: usize = 10;
+
+/// Why a change that takes away aliases still in use is not sent: what uses each (id,
+/// description, interface, field), what pfrest and pfSense would do (`guard::ALIAS_USERS`),
+/// and what to do first.
+fn in_use_refusal(in_use: &[pfsense_firewall::guard::AliasInUse]) -> String {
+    let each: Vec<String> = in_use
+        .iter()
+        .map(|a| {
+            let shown: Vec<&str> = a
+                .used_by
+                .iter()
+                .take(USERS_SHOWN)
+                .map(String::as_str)
+                .collect();
+            let more = match a.used_by.len().saturating_sub(USERS_SHOWN) {
+                0 => String::new(),
+                n => format!(" and {n} more"),
+            };
+            format!(
+                "alias `{}` is still used by {}{more}",
+                a.alias,
+                shown.join(", ")
+            )
+        })
+        .collect();
+    format!(
+        "{}. pfrest deletes an alias in use all the same, and pfSense no longer resolves the name: at the next filter reload it skips each rule naming it (\"Rule skipped: Unresolvable source alias\"), so what they pass or block would change without a word. Change or delete what uses the alias first, then delete it.",
+        each.join("; ")
+    )
+}
+
+/// What the guard does with a gate's answer: a refusal saying why and `what_to_do` (or
+/// `if_possibly` when the change only might shut this server out), or, when the gate cannot
+/// decide, a warning on stderr and the change sent (refusing what cannot be seen would block
+/// changes on firewalls the model reads only in part).
+fn verdict(gate: Gate, tools: &[&str], what_to_do: &str, if_possibly: &str) -> Option<String> {
     match gate {
         Gate::Refused(reason) => Some(format!(
             "the lockout guard refuses it: {reason}. {what_to_do}"
+        )),
+        Gate::Possibly(reason) => Some(format!(
+            "the lockout guard refuses it: {reason}. {if_possibly}"
         )),
         Gate::Unknown(reason) => {
             tracing::warn!(tools = ?tools, reason = %reason, "lockout guard cannot decide whether this server keeps its way in; the change is sent");

@@ -210,6 +210,9 @@ pub struct PreviewExtras {
     pub undo: Option<String>,
     /// Whether and how a human will be asked when the call is confirmed.
     pub human: Option<String>,
+    /// Why the guards would refuse the call when confirmed (`crate::lockout`): the preview is
+    /// then an error with nothing to confirm, saying why first.
+    pub refused_when_confirmed: Option<String>,
 }
 
 pub fn preview(
@@ -270,12 +273,22 @@ pub fn preview(
     if let Some(note) = &apply_note {
         structured["apply"] = Value::String(note.clone());
     }
-    let mut text = format!(
-        "Preview only, nothing was changed. {} {} would be sent to the firewall ({} risk).",
-        request.method,
-        redacted_request.path_and_query(),
-        def.risk.as_str()
-    );
+    // What refuses the confirmation comes first: a text cut to the result budget keeps its head.
+    let mut text = match &extras.refused_when_confirmed {
+        Some(why) => format!(
+            "Preview only, nothing was changed, and confirming would be refused: {}. Without that refusal, {} {} would be sent to the firewall ({} risk).",
+            why.trim_end_matches('.'),
+            request.method,
+            redacted_request.path_and_query(),
+            def.risk.as_str()
+        ),
+        None => format!(
+            "Preview only, nothing was changed. {} {} would be sent to the firewall ({} risk).",
+            request.method,
+            redacted_request.path_and_query(),
+            def.risk.as_str()
+        ),
+    };
     if let Some(note) = apply_note {
         text.push(' ');
         text.push_str(&note);
@@ -311,6 +324,14 @@ pub fn preview(
     if let Some(human) = &extras.human {
         structured["human_confirmation"] = Value::String(human.clone());
         text.push_str(&format!(" {human}"));
+    }
+    if let Some(why) = &extras.refused_when_confirmed {
+        // Nothing to confirm (as when pfrest's dry run refuses): no fingerprint to confirm with.
+        let next = "nothing to confirm: the same call with confirm: true is refused for the reason above; do what it says, then preview again".to_string();
+        structured["refused_when_confirmed"] = Value::String(why.clone());
+        text.push_str(&format!(" Next: {next}."));
+        structured["next"] = Value::String(next);
+        return result(text, structured, true);
     }
     let next = match &extras.fingerprint {
         Some(fp) => {

@@ -178,23 +178,29 @@ impl Run<'_> {
                 );
             }
         };
-        // A confirmed rule change that would cut off the server's own address (lockout.rs).
-        if let Some(refusal) = crate::lockout::refusal(
+        // A change that would cut off the server's own way in (lockout.rs): refused when
+        // confirmed; its preview, judged the same way, says so.
+        let guard = crate::lockout::refusal(
             &self.client,
             def,
             &self.prepared.normalized,
-            self.prepared.confirmed,
             &safety.options,
         )
-        .await
+        .await;
+        if self.prepared.confirmed
+            && let Some(why) = guard
         {
-            return self.refusals.refuse(&self.prepared.normalized, refusal);
+            return self.refusals.refuse(
+                &self.prepared.normalized,
+                format!("{} was not called: {why}", def.name),
+            );
         }
         let call = crate::safety::flow::Call {
             def,
             args: &self.prepared.normalized,
             request: &self.prepared.request,
             confirmed: self.prepared.confirmed,
+            refused_when_confirmed: guard.as_deref(),
             expect_state: self.prepared.expect_state.clone(),
             caller: &self.ctx.caller,
             human: &self.ctx.human,

@@ -24,6 +24,9 @@ pub struct Call<'a> {
     pub args: &'a Value,
     pub request: &'a PreparedRequest,
     pub confirmed: bool,
+    /// Why the guards on the call path (`crate::lockout`) refuse this change, judged before a
+    /// preview: confirming it would be refused, and the preview says so.
+    pub refused_when_confirmed: Option<&'a str>,
     pub expect_state: Option<String>,
     pub caller: &'a str,
     /// How the person at the client can be asked to approve.
@@ -406,7 +409,10 @@ impl Safety {
             fingerprint: seen.fingerprint.clone(),
             undoable: inverse.is_some(),
             undo: Some(undo_note(def, kind, &inverse, seen.error.is_some())),
-            human: human_note(call, self.options.confirm),
+            // A confirmation the guards refuse never reaches the human.
+            human: human_note(call, self.options.confirm)
+                .filter(|_| call.refused_when_confirmed.is_none()),
+            refused_when_confirmed: call.refused_when_confirmed.map(str::to_string),
             ..Default::default()
         };
         if let Some(cur) = &seen.current {
@@ -420,10 +426,19 @@ impl Safety {
         } else if kind == ChangeKind::Create {
             extras.diff = call.request.body.as_ref().map(redact);
         }
-        // pfrest's own verdict where its dry run is safe (safety/dry_run.rs); audited as the preview.
-        let verdict = super::dry_run::run(client, def, call.request).await;
         let mut entry = call.entry(Outcome::Preview);
         entry.message = seen.fingerprint.clone();
+        if let Some(why) = call.refused_when_confirmed {
+            // The guards have the last word: no dry run, nothing to confirm.
+            entry.message = Some(match entry.message.take() {
+                Some(fp) => format!("{fp}; confirming would be refused: {why}"),
+                None => format!("confirming would be refused: {why}"),
+            });
+            self.record(&entry);
+            return outcome::preview(def, call.request, client.base_url().as_str(), &extras);
+        }
+        // pfrest's own verdict where its dry run is safe (safety/dry_run.rs); audited as the preview.
+        let verdict = super::dry_run::run(client, def, call.request).await;
         verdict.audit(&mut entry);
         self.record(&entry);
         verdict.apply(

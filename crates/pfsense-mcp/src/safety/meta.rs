@@ -198,6 +198,25 @@ fn selected(
     }
 }
 
+/// Why confirming these undos would be refused by the guards on the call path
+/// (`crate::lockout::steps_refusal`, which `revert::perform_undo` runs before each undo's
+/// steps): each undo's steps judged after those of the undos before it, from the state now.
+async fn undo_refusal(
+    safety: &Safety,
+    client: &Client,
+    changes: &[Change],
+    steps: &[Vec<undo::Step>],
+) -> Option<String> {
+    let mut calls: Vec<(&crate::catalog::ToolDef, &Value)> = Vec::new();
+    for (c, steps) in changes.iter().zip(steps) {
+        calls.extend(steps.iter().map(|s| (s.tool, &s.args)));
+        if let Some(why) = crate::lockout::steps_refusal(client, &calls, &safety.options).await {
+            return Some(format!("undoing change {} would be refused: {why}", c.id));
+        }
+    }
+    None
+}
+
 /// `pfsense_undo {change_id? | last?, confirm?}`: a preview of the steps unless confirmed.
 pub async fn undo(
     safety: &Safety,
@@ -229,6 +248,7 @@ pub async fn undo(
     };
     // Plan every change first (newest first) so a preview shows all of it.
     let mut plans = Vec::new();
+    let mut all_steps = Vec::new();
     for (index, c) in changes.iter().enumerate() {
         let prepared = undo::prepare(client, c, &changes[..index])
             .await
@@ -237,12 +257,15 @@ pub async fn undo(
                 None => Ok(steps),
             });
         match prepared {
-            Ok(steps) => plans.push(json!({
-                "change_id": c.id,
-                "tool": c.tool,
-                "caller": c.caller,
-                "steps": steps.iter().map(|s| s.description.clone()).collect::<Vec<_>>(),
-            })),
+            Ok(steps) => {
+                plans.push(json!({
+                    "change_id": c.id,
+                    "tool": c.tool,
+                    "caller": c.caller,
+                    "steps": steps.iter().map(|s| s.description.clone()).collect::<Vec<_>>(),
+                }));
+                all_steps.push(steps);
+            }
             Err(e) => {
                 let msg = format!(
                     "change {} cannot be undone: {}",
@@ -276,6 +299,23 @@ pub async fn undo(
         })
         .collect();
     if !confirmed {
+        if let Some(why) = undo_refusal(safety, client, &changes, &all_steps).await {
+            record(
+                Outcome::Preview,
+                changes.first().map(|c| c.id),
+                format!("{}; {why}", lines.join(" | ")),
+            );
+            return outcome::result(
+                format!(
+                    "Preview only, nothing was changed, and {why} Undoing would:\n{}\nNothing to confirm: do what the refusal says, then preview again.",
+                    lines.join("\n")
+                ),
+                json!({"preview": true, "executed": false, "plan": plans,
+                       "refused_when_confirmed": why,
+                       "next": "nothing to confirm: pfsense_undo with confirm: true is refused for the reason above; do what it says, then preview again"}),
+                true,
+            );
+        }
         record(
             Outcome::Preview,
             changes.first().map(|c| c.id),
