@@ -365,7 +365,13 @@ async fn hints_name_the_config_files_settings_and_the_firewall_to_undo_on() {
     );
 
     let made = s
-        .call(CREATE, with(alias("fleet_hint"), json!({"firewall": "lab", "confirm": true})))
+        .call(
+            CREATE,
+            with(
+                alias("fleet_hint"),
+                json!({"firewall": "lab", "confirm": true}),
+            ),
+        )
         .await;
     let made_text = text(&made);
     let id = tests::mcp::structured(&made)["change_id"].as_i64().unwrap();

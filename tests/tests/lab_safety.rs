@@ -761,10 +761,12 @@ async fn undo_of_a_port_forward_delete_brings_its_linked_rule_back(version: &str
     let forward = s
         .ok(
             "pfsense_create_firewall_nat_port_forward",
-            confirmed(json!({"interface": "wan", "ipprotocol": "inet", "protocol": "tcp",
+            confirmed(
+                json!({"interface": "wan", "ipprotocol": "inet", "protocol": "tcp",
                 "source": "any", "destination": "wan:ip", "destination_port": "8080",
                 "target": "192.168.1.50", "local_port": "80", "descr": "pf-web",
-                "associated_rule_id": "new"})),
+                "associated_rule_id": "new"}),
+            ),
         )
         .await;
     let id = forward["data"]["id"].clone();
@@ -799,7 +801,10 @@ async fn undo_of_a_port_forward_delete_brings_its_linked_rule_back(version: &str
     )
     .await;
     let rules = s.ok("pfsense_list_firewall_rules", json!({})).await["data"].clone();
-    assert!(linked(&rules).is_empty(), "pfrest deleted the linked rule: {rules}");
+    assert!(
+        linked(&rules).is_empty(),
+        "pfrest deleted the linked rule: {rules}"
+    );
     let undone = s
         .call("pfsense_undo", json!({"last": 1, "confirm": true}))
         .await;
@@ -819,7 +824,10 @@ async fn undo_of_a_port_forward_delete_brings_its_linked_rule_back(version: &str
     let rules = s.ok("pfsense_list_firewall_rules", json!({})).await["data"].clone();
     let linked_now = linked(&rules);
     assert_eq!(linked_now.len(), 1, "a linked rule again: {rules}");
-    assert_eq!(linked_now[0]["associated_rule_id"], back["associated_rule_id"]);
+    assert_eq!(
+        linked_now[0]["associated_rule_id"],
+        back["associated_rule_id"]
+    );
     assert_eq!(linked_now[0]["destination_port"], "80", "{rules}");
     s.close().await;
 }

@@ -108,7 +108,10 @@ async fn policy_read_only_hides_mutations_and_deny_rules_refuse_with_their_reaso
     // Named through pfsense_call, the hidden undo is said to be not offered, and why (the
     // hint was to call it directly, as listed in tools/list, which it is not).
     let r = s
-        .call("pfsense_call", json!({"name": "pfsense_undo", "arguments": {}}))
+        .call(
+            "pfsense_call",
+            json!({"name": "pfsense_undo", "arguments": {}}),
+        )
         .await;
     assert!(is_error(&r));
     assert!(
@@ -240,7 +243,13 @@ async fn a_change_to_an_unreachable_firewall_is_recorded_as_not_sent() {
     .iter()
     .map(|(k, v)| (k.to_string(), v.to_string()))
     .collect();
-    let s = Session::start(&args, &env, no_human(), Some(&dir.path().join("stderr.log"))).await;
+    let s = Session::start(
+        &args,
+        &env,
+        no_human(),
+        Some(&dir.path().join("stderr.log")),
+    )
+    .await;
     let r = s
         .call("pfsense_create_firewall_alias", confirmed(alias("down")))
         .await;
@@ -780,8 +789,11 @@ async fn a_batch_undo_reaches_an_object_a_newer_change_of_the_batch_deleted() {
         confirmed(json!({"id": a1, "descr": "two"})),
     )
     .await;
-    s.ok("pfsense_delete_firewall_alias", confirmed(json!({"id": a1})))
-        .await;
+    s.ok(
+        "pfsense_delete_firewall_alias",
+        confirmed(json!({"id": a1})),
+    )
+    .await;
     let preview = s.call("pfsense_undo", json!({"last": 3})).await;
     assert!(!is_error(&preview), "{}", text(&preview));
     let r = s
@@ -797,7 +809,14 @@ async fn a_batch_undo_reaches_an_object_a_newer_change_of_the_batch_deleted() {
         .collect();
     assert_eq!(
         undo_lines,
-        ["attempt 5", "undone 4", "attempt 6", "undone 3", "attempt 7", "undone 2"],
+        [
+            "attempt 5",
+            "undone 4",
+            "attempt 6",
+            "undone 3",
+            "attempt 7",
+            "undone 2"
+        ],
         "{undo_lines:?}"
     );
 
@@ -811,13 +830,20 @@ async fn a_batch_undo_reaches_an_object_a_newer_change_of_the_batch_deleted() {
         confirmed(json!({"id": a2, "descr": "changed", "address": ["198.51.100.9"]})),
     )
     .await;
-    s.ok("pfsense_delete_firewall_alias", confirmed(json!({"id": a2})))
-        .await;
+    s.ok(
+        "pfsense_delete_firewall_alias",
+        confirmed(json!({"id": a2})),
+    )
+    .await;
     let r = s
         .call("pfsense_undo", json!({"last": 2, "confirm": true}))
         .await;
     assert!(!is_error(&r), "{}", text(&r));
-    assert_eq!(snapshot(&s).await, before, "the update and the delete undone");
+    assert_eq!(
+        snapshot(&s).await,
+        before,
+        "the update and the delete undone"
+    );
     s.close().await;
 }
 
@@ -995,8 +1021,12 @@ async fn kill_during_undo(emu: &pfsense_emulator::RunningEmulator, dir: &Path) {
     let pid = s.pid.expect("child pid");
     let peer = s.client.peer().clone();
     tokio::spawn(async move {
-        let p = rmcp::model::CallToolRequestParams::new("pfsense_undo")
-            .with_arguments(json!({"last": 1, "confirm": true}).as_object().unwrap().clone());
+        let p = rmcp::model::CallToolRequestParams::new("pfsense_undo").with_arguments(
+            json!({"last": 1, "confirm": true})
+                .as_object()
+                .unwrap()
+                .clone(),
+        );
         let _ = peer.call_tool(p).await;
     });
     for _ in 0..200 {

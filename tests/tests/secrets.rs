@@ -710,12 +710,18 @@ async fn secrets_inside_json_text_arguments_are_not_echoed_or_stored() {
         let r = s.call(tool, args).await;
         assert!(r.is_error.unwrap_or(false), "{r:?}");
         let t = tests::mcp::text(&r);
-        assert!(t.contains("not its JSON text"), "the hint says what to send: {t}");
+        assert!(
+            t.contains("not its JSON text"),
+            "the hint says what to send: {t}"
+        );
         results.push((tool.to_string(), serde_json::to_string(&r).unwrap()));
     }
     s.close().await;
     results.extend(files_text(dir.path()));
-    assert!(results.iter().any(|(place, _)| place.contains("audit")), "{results:?}");
+    assert!(
+        results.iter().any(|(place, _)| place.contains("audit")),
+        "{results:?}"
+    );
     for secret in [key, password] {
         for (place, text) in &results {
             assert!(!text.contains(secret), "{secret} in {place}: {text}");

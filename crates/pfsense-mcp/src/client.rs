@@ -416,9 +416,7 @@ impl Client {
                 };
                 let error = match failed.error {
                     CallError::Transport(m) if attempt > 1 => CallError::Transport(gave_up(m)),
-                    CallError::Unreachable(m) if attempt > 1 => {
-                        CallError::Unreachable(gave_up(m))
-                    }
+                    CallError::Unreachable(m) if attempt > 1 => CallError::Unreachable(gave_up(m)),
                     other => other,
                 };
                 return (Err(error), attempt);

@@ -863,21 +863,23 @@ impl PfSenseServer {
                     .get_or_init(|| crate::search::Index::new(member.offered.clone()));
                 Ok(crate::discovery::find_tools(search, &args))
             }
-            "pfsense_describe_tool" => match generated_tool_named(&args, |m| self.own_tool_refusal(index, m)) {
-                Ok(def) => {
-                    self.audit_line(index, meta.name, &args, ctx, executed, None);
-                    let refusal = self.refusal_on(index, def);
-                    Ok(crate::discovery::describe_tool(
-                        def,
-                        refusal.is_none(),
-                        refusal,
-                    ))
+            "pfsense_describe_tool" => {
+                match generated_tool_named(&args, |m| self.own_tool_refusal(index, m)) {
+                    Ok(def) => {
+                        self.audit_line(index, meta.name, &args, ctx, executed, None);
+                        let refusal = self.refusal_on(index, def);
+                        Ok(crate::discovery::describe_tool(
+                            def,
+                            refusal.is_none(),
+                            refusal,
+                        ))
+                    }
+                    Err(e) => {
+                        self.audit_refused(index, meta.name, &args, ctx, &result_text(&e));
+                        Ok(*e)
+                    }
                 }
-                Err(e) => {
-                    self.audit_refused(index, meta.name, &args, ctx, &result_text(&e));
-                    Ok(*e)
-                }
-            },
+            }
             _ => self.call_by_name(index, &args, ctx).await,
         }
     }
@@ -1379,7 +1381,9 @@ fn generated_tool_named(
     crate::catalog::tool(name).ok_or_else(|| {
         let hint = match crate::meta::lookup(name).map(&refusal_of_own) {
             Some(None) => "call it directly: it is listed in tools/list".to_string(),
-            Some(Some(refusal)) => format!("it is one of this server's own tools, and not offered here: {refusal}"),
+            Some(Some(refusal)) => {
+                format!("it is one of this server's own tools, and not offered here: {refusal}")
+            }
             None => "pfsense_find_tools finds the right name".to_string(),
         };
         let shown: String = name

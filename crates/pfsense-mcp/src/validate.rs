@@ -190,7 +190,8 @@ fn check(schema: &Map<String, Value>, v: &Value, path: &str, out: &mut Vec<Probl
                 " (send true or false without quotes)"
             }
             ("array" | "object", Value::String(s))
-                if crate::outcome::json_text(s).is_some_and(|inner| type_matches(expected, &inner)) =>
+                if crate::outcome::json_text(s)
+                    .is_some_and(|inner| type_matches(expected, &inner)) =>
             {
                 " (send the value itself, not its JSON text in a string)"
             }

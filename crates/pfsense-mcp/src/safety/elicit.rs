@@ -373,7 +373,10 @@ mod tests {
             let about = digest("mallory-0074", &format!("question {i}"));
             mallory.push((open_question("mallory-0074", about).unwrap(), about));
         }
-        assert!(close_question(&handle, &alice), "alice's question is still open");
+        assert!(
+            close_question(&handle, &alice),
+            "alice's question is still open"
+        );
         // Mallory's newest are kept, its oldest went.
         let (newest, about) = mallory.last().unwrap();
         assert!(close_question(newest, about));

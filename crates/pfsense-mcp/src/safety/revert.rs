@@ -90,14 +90,10 @@ pub async fn perform_undo(
     attempt.message = Some(format!("undo of change {}", change.id));
     if let Err(e) = safety.record_attempt(&attempt) {
         let note = format!("not sent: {e}");
-        let _ = safety.journal.record_outcome(
-            undo_id,
-            status::FAILED,
-            None,
-            None,
-            None,
-            Some(&note),
-        );
+        let _ =
+            safety
+                .journal
+                .record_outcome(undo_id, status::FAILED, None, None, None, Some(&note));
         return Err(UndoError::Failed(format!(
             "undoing change {} was not started: {e}; nothing is sent without an audit line. Free space for the audit log (or fix its permissions) and try again",
             change.id
@@ -212,13 +208,19 @@ async fn settle_undo(
     let unknown = |why: String| (status::UNKNOWN.to_string(), None, why);
     let original = match safety.journal.get(undone) {
         Ok(Some(c)) => c,
-        _ => return unknown(format!("an undo of change {undone} was interrupted, and change {undone} is not in the journal: check the object")),
+        _ => {
+            return unknown(format!(
+                "an undo of change {undone} was interrupted, and change {undone} is not in the journal: check the object"
+            ));
+        }
     };
     if undo::prepare(client, &original, &[]).await.is_ok() {
         return (
             status::FAILED.to_string(),
             None,
-            format!("settled at start: the firewall still shows what change {undone} left, so the interrupted undo changed nothing; change {undone} can be undone again"),
+            format!(
+                "settled at start: the firewall still shows what change {undone} left, so the interrupted undo changed nothing; change {undone} can be undone again"
+            ),
         );
     }
     let (seen, _, why) = undo::reconcile(client, &original).await;
@@ -234,7 +236,9 @@ async fn settle_undo(
                 .journal
                 .mark_undone(undone, interrupted.id, final_status)
             {
-                return unknown(format!("an undo of change {undone} ran, but marking change {undone} undone failed: {e}"));
+                return unknown(format!(
+                    "an undo of change {undone} ran, but marking change {undone} undone failed: {e}"
+                ));
             }
             let apply = if original.apply_tool.is_some() {
                 " Its last step, the subsystem's apply, may not have run: check the firewall's pending changes."
@@ -244,11 +248,15 @@ async fn settle_undo(
             (
                 status::EXECUTED.to_string(),
                 None,
-                format!("settled at start: the firewall is as it was before change {undone}, so the interrupted undo happened.{apply}"),
+                format!(
+                    "settled at start: the firewall is as it was before change {undone}, so the interrupted undo happened.{apply}"
+                ),
             )
         }
         status::INTENT => (status::INTENT.to_string(), None, why),
-        _ => unknown(format!("an undo of change {undone} was interrupted, and the firewall shows neither what change {undone} left nor the state before it: check the object and list the changes")),
+        _ => unknown(format!(
+            "an undo of change {undone} was interrupted, and the firewall shows neither what change {undone} left nor the state before it: check the object and list the changes"
+        )),
     }
 }
 
