@@ -2905,6 +2905,58 @@ async fn deleting_a_key_that_may_be_the_servers_own_says_it_might() {
 /// calling its name unresolvable, and nothing is sent. The rule sits in this server's path to
 /// the API, which passes (WAN's private-network block off, a pass rule after the block).
 /// With the rule gone, the undo runs.
+/// Without `--lockout-source` too, an alias a rule still names is not deleted or renamed (as
+/// pfSense's webGUI refuses; pfrest would do it and pfSense then skip the rule, so a block rule
+/// would stop blocking): the refusal names the rule. Its other fields change as usual, and
+/// once the rule is gone the alias goes.
+#[tokio::test]
+async fn an_alias_in_use_is_kept_without_a_lockout_source_too() {
+    let emu = emulator().await;
+    let dir = tempfile::tempdir().unwrap();
+    let s = start(&emu, dir.path(), &[], no_human()).await;
+    s.ok("pfsense_create_firewall_alias", confirmed(alias("blocked_hosts")))
+        .await;
+    let id = id_of(&list(&s, ALIASES).await, "blocked_hosts");
+    let rule = s
+        .ok(
+            "pfsense_create_firewall_rule",
+            confirmed(json!({"type": "block", "interface": ["wan"], "ipprotocol": "inet",
+                "source": "blocked_hosts", "destination": "any", "descr": "block listed hosts"})),
+        )
+        .await["data"]["id"]
+        .clone();
+    emu.clear_requests();
+    for (tool, args) in [
+        ("pfsense_delete_firewall_alias", json!({"id": id})),
+        ("pfsense_update_firewall_alias", json!({"id": id, "name": "renamed_hosts"})),
+    ] {
+        for confirm in [false, true] {
+            let r = s.call(tool, with(args.clone(), json!({"confirm": confirm}))).await;
+            assert!(is_error(&r), "{tool}: {}", text(&r));
+            assert!(
+                text(&r).contains("alias `blocked_hosts` is still used by")
+                    && text(&r).contains("block listed hosts"),
+                "{tool}: {}",
+                text(&r)
+            );
+        }
+    }
+    assert!(
+        emu.requests().iter().all(|q| q.method == "GET"),
+        "nothing was sent"
+    );
+    s.ok(
+        "pfsense_update_firewall_alias",
+        confirmed(json!({"id": id, "descr": "still in use"})),
+    )
+    .await;
+    s.ok("pfsense_delete_firewall_rule", confirmed(json!({"id": rule})))
+        .await;
+    s.ok("pfsense_delete_firewall_alias", confirmed(json!({"id": id})))
+        .await;
+    s.close().await;
+}
+
 #[tokio::test]
 async fn an_alias_in_use_is_kept_by_every_path_naming_the_rule() {
     let emu = emulator().await;

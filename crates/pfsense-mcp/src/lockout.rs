@@ -182,9 +182,17 @@ async fn steps_refusal_unboxed(
         // of a server that signs in otherwise.
         let not_its_key =
             change.kind == ObjectKind::ApiKey && identity(client).auth_method != "KeyAuth";
+        // An alias taken away (deleted, renamed, left out of a PUT) is checked for rules
+        // still naming it whatever `--lockout-source` says: as pfSense's webGUI refuses it.
+        let alias_removal = change.kind == ObjectKind::Alias
+            && match change.op {
+                ChangeOp::Create => false,
+                ChangeOp::Update => change.object.get("name").is_some(),
+                ChangeOp::Delete | ChangeOp::DeleteMany | ChangeOp::Replace => true,
+            };
         if (account && change.op == ChangeOp::Create)
             || not_its_key
-            || (!account && source.is_none())
+            || (!account && source.is_none() && !alias_removal)
         {
             continue;
         }
@@ -238,7 +246,9 @@ async fn steps_refusal_unboxed(
             }
         }
     }
-    let source = source?;
+    let Some(source) = source else {
+        return aliases_in_use_refusal(client, &changes).await;
+    };
     if changes.is_empty() && access_changes.is_empty() && settings_changes.is_empty() {
         return None;
     }
@@ -312,6 +322,33 @@ const ACCOUNTS_SHUT_OUT: &str = "The REST API would then refuse this server, und
 /// keys are not this server's way in; with another user's key named by PFSENSE_USERNAME, only
 /// that user is judged).
 const ACCOUNTS_MAY_SHUT_OUT: &str = "Should that be this server's own way in, the REST API would then refuse this server, undo included, and could not be opened again through the API. Make this change from the webGUI, or run this server with a credential the change certainly leaves alone: Basic auth (PFSENSE_AUTH=basic with PFSENSE_USERNAME and PFSENSE_PASSWORD), or an API key of another user with PFSENSE_USERNAME naming that user.";
+
+/// Without `--lockout-source` only aliases taken away are judged (`changes` holds nothing
+/// else): refused while a rule, NAT rule or alias still names one. pfSense's webGUI refuses
+/// such a delete; pfrest performs it and pfSense then skips those rules.
+async fn aliases_in_use_refusal(client: &Client, changes: &[Change]) -> Option<String> {
+    if changes.is_empty() {
+        return None;
+    }
+    let model = match crate::operator::read_model(client).await {
+        Ok((_, notes)) if !notes.is_empty() => {
+            return Some(format!(
+                "whether the alias is still used could not be checked: {} could not be read. Retry, or give this server's user the privileges to read them",
+                notes.join("; ")
+            ));
+        }
+        Ok((model, _)) => model,
+        Err(e) => {
+            return Some(format!(
+                "whether the alias is still used could not be checked: the firewall's rules could not be read ({e})"
+            ));
+        }
+    };
+    match pfsense_firewall::guard::aliases_left_in_use(&model.source, changes) {
+        Ok(in_use) if !in_use.is_empty() => Some(in_use_refusal(&in_use)),
+        _ => None,
+    }
+}
 
 /// Objects named per alias in a refusal at most (the rest are counted).
 const USERS_SHOWN: usize = 10;
