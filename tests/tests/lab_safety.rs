@@ -751,6 +751,180 @@ async fn a_list_read_is_sent_back_as_a_replacement(version: &str) {
     s.close().await;
 }
 
+/// One request straight to the lab's REST API, as another admin makes it (not through the
+/// server): the `data` of its answer, which must be a success.
+fn admin(lab: &RunningLab, method: &str, path: &str, body: Option<Value>) -> Value {
+    let body = body.map(|b| b.to_string());
+    let (status, answer) = lab
+        .lab
+        .request(method, path, body.as_deref())
+        .unwrap_or_else(|e| panic!("{method} {path}: {e}"));
+    assert_eq!(status, 200, "{method} {path}: {answer}");
+    serde_json::from_str::<Value>(&answer).expect("JSON")["data"].clone()
+}
+
+/// A rule on `interface` with a description, as a create or a PUT takes it.
+fn lab_rule(kind: &str, interface: &str, descr: &str) -> Value {
+    json!({"type": kind, "interface": [interface], "ipprotocol": "inet", "protocol": "tcp",
+        "source": "any", "destination": "any", "descr": descr})
+}
+
+/// Another admin replaces the rule list with `rules`, each given its own tracker (a PUT keeps
+/// the trackers it is sent): the list as the API then shows it.
+fn admin_put_rules(lab: &RunningLab, rules: &[Value]) -> Vec<Value> {
+    let with_trackers: Vec<Value> = rules
+        .iter()
+        .enumerate()
+        .map(|(i, r)| {
+            let mut r = r.clone();
+            r["tracker"] = json!(1_700_000_000 + i as u64);
+            r
+        })
+        .collect();
+    admin(
+        lab,
+        "PUT",
+        "/api/v2/firewall/rules",
+        Some(json!(with_trackers)),
+    );
+    admin(lab, "GET", "/api/v2/firewall/rules", None)
+        .as_array()
+        .unwrap()
+        .clone()
+}
+
+fn descrs(rules: &Value) -> Vec<String> {
+    rules
+        .as_array()
+        .expect("a list")
+        .iter()
+        .map(|r| r["descr"].as_str().unwrap_or_default().to_string())
+        .collect()
+}
+
+fn rule_id(rules: &[Value], descr: &str) -> i64 {
+    rules
+        .iter()
+        .find(|r| r["descr"] == descr)
+        .unwrap_or_else(|| panic!("a rule {descr} in {rules:?}"))["id"]
+        .as_i64()
+        .unwrap()
+}
+
+/// Finding 2: pfrest gives rules created in the same second one tracker, and every rule of a
+/// PUT that sends none the current second. An undo tells such rules apart by their whole state
+/// (an update's undo restores the rule it changed; a delete's undo does not take the rules
+/// sharing the tracker for the deleted one come back), and putting a list back sends the
+/// trackers it had, so they stay distinct.
+async fn rules_sharing_a_tracker_are_told_apart_and_undo_keeps_trackers(version: &str) {
+    let Some(lab) = lab(version) else { return };
+    let mut rules: Vec<Value> = admin(&lab, "GET", "/api/v2/firewall/rules", None)
+        .as_array()
+        .unwrap()
+        .clone();
+    for d in ["r-a", "r-b", "r-c"] {
+        rules.push(lab_rule("pass", "lan", d));
+    }
+    // What a PUT without trackers leaves when it runs within one second (it can straddle two):
+    // one tracker on every rule, sent here so that the test does not depend on the clock.
+    for r in &mut rules {
+        r["tracker"] = json!(1_700_000_000);
+    }
+    admin(&lab, "PUT", "/api/v2/firewall/rules", Some(json!(rules)));
+    let shared = admin(&lab, "GET", "/api/v2/firewall/rules", None);
+    let trackers: Vec<&Value> = shared
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|r| &r["tracker"])
+        .collect();
+    assert!(
+        trackers.iter().all(|t| *t == trackers[0]),
+        "every rule carries one tracker: {trackers:?}"
+    );
+    let names = descrs(&shared);
+    let dir = tempfile::tempdir().unwrap();
+    let s = start(&lab, dir.path()).await;
+
+    // an update of the fourth rule, undone
+    let rb = rule_id(shared.as_array().unwrap(), "r-b");
+    let change = s
+        .ok(
+            "pfsense_update_firewall_rule",
+            confirmed(json!({"id": rb, "descr": "r-b changed"})),
+        )
+        .await["change_id"]
+        .clone();
+    let undone = s
+        .call(
+            "pfsense_undo",
+            json!({"change_id": change, "confirm": true}),
+        )
+        .await;
+    assert!(!is_error(&undone), "{}", text(&undone));
+    assert_eq!(
+        descrs(&admin(&lab, "GET", "/api/v2/firewall/rules", None)),
+        names
+    );
+
+    // a delete of the third, undone: back between the same rules
+    let ra = rule_id(shared.as_array().unwrap(), "r-a");
+    s.ok("pfsense_delete_firewall_rule", confirmed(json!({"id": ra})))
+        .await;
+    let undone = s
+        .call("pfsense_undo", json!({"last": 1, "confirm": true}))
+        .await;
+    assert!(!is_error(&undone), "{}", text(&undone));
+    assert_eq!(
+        descrs(&admin(&lab, "GET", "/api/v2/firewall/rules", None)),
+        names
+    );
+
+    // a replacement that reorders distinct trackers, undone: the trackers come back
+    let base = admin_put_rules(
+        &lab,
+        &admin(&lab, "GET", "/api/v2/firewall/rules", None)
+            .as_array()
+            .unwrap()
+            .clone(),
+    );
+    let keys = |rules: &[Value]| -> Vec<(Value, Value)> {
+        rules
+            .iter()
+            .map(|r| (r["descr"].clone(), r["tracker"].clone()))
+            .collect()
+    };
+    let mut reordered = base.clone();
+    reordered.rotate_left(1);
+    s.ok(
+        "pfsense_replace_firewall_rules",
+        confirmed(json!({"objects": reordered.clone()})),
+    )
+    .await;
+    assert_eq!(
+        keys(
+            admin(&lab, "GET", "/api/v2/firewall/rules", None)
+                .as_array()
+                .unwrap()
+        ),
+        keys(&reordered)
+    );
+    let undone = s
+        .call("pfsense_undo", json!({"last": 1, "confirm": true}))
+        .await;
+    assert!(!is_error(&undone), "{}", text(&undone));
+    assert_eq!(
+        keys(
+            admin(&lab, "GET", "/api/v2/firewall/rules", None)
+                .as_array()
+                .unwrap()
+        ),
+        keys(&base),
+        "the rules are back in their order, each with its own tracker"
+    );
+    s.close().await;
+}
+
 tests::on_every_release!(
     #[tokio::test]
     seed_smoke_create_read_update_apply_delete_and_later_ids_shift,
@@ -760,4 +934,5 @@ tests::on_every_release!(
     null_resets_a_field_and_undo_restores_it,
     undo_restores_what_the_firewall_changed_besides,
     a_list_read_is_sent_back_as_a_replacement,
+    rules_sharing_a_tracker_are_told_apart_and_undo_keeps_trackers,
 );

@@ -818,12 +818,19 @@ impl Safety {
             );
             if let (Some(wanted), Some(Ok(all))) = (&was, state::read_collection(client, def).await)
             {
-                match state::find_by_identity(def.model, &all, wanted) {
-                    Some(found) => msg.push_str(&format!(
+                match state::lookup(def.model, &all, wanted) {
+                    state::Lookup::One(found) => msg.push_str(&format!(
                         " The object you previewed is now id {}: preview again with that id.",
                         found["id"]
                     )),
-                    None => msg.push_str(" The object you previewed no longer exists."),
+                    state::Lookup::Several(found) => msg.push_str(&format!(
+                        " {} objects carry that identity now (ids {}): list the collection to find the one you previewed.",
+                        found.len(),
+                        found.iter().map(|o| o["id"].to_string()).collect::<Vec<_>>().join(", ")
+                    )),
+                    state::Lookup::Missing => {
+                        msg.push_str(" The object you previewed no longer exists.")
+                    }
                 }
             }
             return msg;

@@ -161,16 +161,27 @@ pub fn with_side_effects(
     (inverse, added)
 }
 
-/// Objects of a collection as a PUT or POST takes them back.
+/// Objects of a collection as a PUT takes them back: their writable fields, and the read-only
+/// ones pfrest keeps when sent (a rule's `tracker`, `state::KEPT_READ_ONLY_FIELDS`), so the
+/// objects put back are the ones the journal knows and stay told apart.
 fn writable_list(def: &ToolDef, collection: &Value) -> Vec<Value> {
     let create = state::sibling(def, PathKind::Item, Method::Post);
+    let kept = state::kept_read_only_fields(def.model);
     collection
         .as_array()
         .map(|items| {
             items
                 .iter()
                 .map(|o| match create {
-                    Some(c) => Value::Object(state::writable_fields(c, o)),
+                    Some(c) => {
+                        let mut fields = state::writable_fields(c, o);
+                        for f in kept {
+                            if let Some(v) = o.get(*f).filter(|v| !v.is_null()) {
+                                fields.insert((*f).to_string(), v.clone());
+                            }
+                        }
+                        Value::Object(fields)
+                    }
                     None => without_id(o),
                 })
                 .collect()
@@ -325,9 +336,11 @@ async fn locate(
     list_tool: Option<&str>,
     recorded: &Value,
 ) -> Result<Option<Value>, String> {
-    if let (Some(wanted), Some(list)) = (identity(&change.model, recorded), list_tool) {
+    if let (Some(_), Some(list)) = (identity(&change.model, recorded), list_tool) {
         let all = state::read(client, tool(list)?, json!({})).await?;
-        return Ok(state::find_by_identity(&change.model, &all, &wanted).cloned());
+        return state::find_recorded(&change.model, &all, recorded)
+            .map(|found| found.cloned())
+            .map_err(|why| format!("{why}; undo of change {} refused", change.id));
     }
     let mut a = Map::new();
     a.insert(
@@ -517,10 +530,22 @@ async fn prepare_unboxed(
                 let all = state::read(client, tool(list)?, json!({})).await?;
                 match identity(&change.model, &before) {
                     Some(wanted) => {
-                        if let Some(found) = state::find_by_identity(&change.model, &all, &wanted) {
+                        // pfrest's identities need not be unique (rule trackers): objects that
+                        // shared it right after the delete are others, not the object back.
+                        let carriers =
+                            |list: &Value| match state::lookup(&change.model, list, &wanted) {
+                                state::Lookup::Missing => Vec::new(),
+                                state::Lookup::One(o) => vec![o.clone()],
+                                state::Lookup::Several(v) => v.into_iter().cloned().collect(),
+                            };
+                        let (then, now) = (carriers(&after), carriers(&all));
+                        if now.len() > then.len() {
+                            let ids: Vec<String> =
+                                now.iter().map(|o| o["id"].to_string()).collect();
                             return Err(format!(
                                 "{label} exists again (id {}): someone re-created it since change {}; undo refused",
-                                found["id"], change.id
+                                ids.join(", "),
+                                change.id
                             ));
                         }
                     }
@@ -670,7 +695,21 @@ pub async fn reconcile(client: &Client, change: &Change) -> (String, Option<Valu
                 );
             };
             let found = match state::read_collection(client, def).await {
-                Some(Ok(all)) => state::find_by_identity(&change.model, &all, &wanted).cloned(),
+                Some(Ok(all)) => match state::lookup(&change.model, &all, &wanted) {
+                    state::Lookup::One(o) => Some(o.clone()),
+                    state::Lookup::Missing => None,
+                    state::Lookup::Several(v) => {
+                        return (
+                            status::UNKNOWN.into(),
+                            None,
+                            format!(
+                                "settled at start: {} objects carry {}, so whether this create made one of them is unknown: list the collection to check",
+                                v.len(),
+                                describe_identity(&wanted)
+                            ),
+                        );
+                    }
+                },
                 _ => {
                     return (
                         status::INTENT.into(),
