@@ -896,6 +896,13 @@ async fn rules_sharing_a_tracker_are_told_apart_and_undo_keeps_trackers(version:
     };
     let mut reordered = base.clone();
     reordered.rotate_left(1);
+    let preview = s
+        .call(
+            "pfsense_replace_firewall_rules",
+            json!({"objects": reordered.clone()}),
+        )
+        .await;
+    assert!(text(&preview).contains("moves"), "{}", text(&preview));
     s.ok(
         "pfsense_replace_firewall_rules",
         confirmed(json!({"objects": reordered.clone()})),

@@ -2534,3 +2534,55 @@ async fn a_delete_that_needs_a_secret_to_undo_says_it_cannot_be_undone() {
     assert_eq!(done["undoable"], false, "{done}");
     s.close().await;
 }
+
+/// A replacement of the rule list that only reorders it changes what the firewall does (first
+/// match wins): the preview and the question put to the human say which rule moves where,
+/// instead of "nothing: the list stays as it is".
+#[tokio::test]
+async fn a_replacement_that_only_reorders_rules_says_what_moves() {
+    let emu = emulator().await;
+    let dir = tempfile::tempdir().unwrap();
+    let human = Human::new(true, HumanAnswer::Accept);
+    let s = start(&emu, dir.path(), &[], human.clone()).await;
+    for (kind, descr) in [("pass", "allow-ssh"), ("block", "ssh-block")] {
+        s.ok(
+            "pfsense_create_firewall_rule",
+            confirmed(
+                json!({"type": kind, "interface": ["lan"], "ipprotocol": "inet",
+                "protocol": "tcp", "source": "any", "destination": "any",
+                "destination_port": "22", "descr": descr}),
+            ),
+        )
+        .await;
+    }
+    let rules = list(&s, "pfsense_list_firewall_rules").await;
+    let mut reordered = rules.as_array().unwrap().clone();
+    let from = reordered.len() - 1;
+    assert_eq!(reordered[from]["descr"], "ssh-block");
+    let block = reordered.remove(from);
+    reordered.insert(0, block);
+    let args = json!({"objects": reordered});
+
+    let preview = s.call("pfsense_replace_firewall_rules", args.clone()).await;
+    assert!(!is_error(&preview), "{}", text(&preview));
+    let t = text(&preview);
+    let line = format!("moves \"ssh-block\" from position {from} to 0");
+    assert!(!t.contains("nothing: the list stays as it is"), "{t}");
+    assert!(t.contains("0 removed, 0 added, 0 changed, 1 moved"), "{t}");
+    assert!(t.contains(&line), "{t}");
+    let diff = &preview.structured_content.as_ref().unwrap()["diff"];
+    assert_eq!(
+        diff["moved"],
+        json!([{"object": "\"ssh-block\"", "from": from, "to": 0}]),
+        "{diff}"
+    );
+
+    s.ok("pfsense_replace_firewall_rules", confirmed(args))
+        .await;
+    let asked = human.asked();
+    assert_eq!(asked.len(), 1, "{asked:?}");
+    assert!(asked[0].contains(&line), "the human is told: {}", asked[0]);
+    let now = list(&s, "pfsense_list_firewall_rules").await;
+    assert_eq!(now[0]["descr"], "ssh-block");
+    s.close().await;
+}

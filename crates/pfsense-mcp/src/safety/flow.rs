@@ -81,12 +81,20 @@ fn diff_lines(kind: ChangeKind, diff: &Value) -> Vec<String> {
         ChangeKind::Replace | ChangeKind::BulkDelete => {
             let count = |k: &str| diff[k].as_array().map_or(0, Vec::len);
             let counts = (count("removed"), count("added"), count("changed"));
-            if counts == (0, 0, 0) {
+            let moved = count("moved");
+            if counts == (0, 0, 0) && moved == 0 {
                 return vec!["  nothing: the list stays as it is".to_string()];
             }
             let mut lines = vec![format!(
-                "  {} removed, {} added, {} changed:",
-                counts.0, counts.1, counts.2
+                "  {} removed, {} added, {} changed{}:",
+                counts.0,
+                counts.1,
+                counts.2,
+                if moved > 0 {
+                    format!(", {moved} moved")
+                } else {
+                    String::new()
+                }
             )];
             // Many objects are named by their identifying fields, each on a short line: the
             // list of what goes must survive a text cut to the result budget.
@@ -100,6 +108,16 @@ fn diff_lines(kind: ChangeKind, diff: &Value) -> Vec<String> {
             }
             for o in diff["added"].as_array().into_iter().flatten() {
                 lines.push(format!("  + adds {}", line(o)));
+            }
+            // An ordered list (rules, NAT) evaluates first match first: a move changes what
+            // the firewall does, even when no object changes.
+            for m in diff["moved"].as_array().into_iter().flatten() {
+                lines.push(format!(
+                    "  ^ moves {} from position {} to {}",
+                    m["object"].as_str().unwrap_or("an object"),
+                    m["from"],
+                    m["to"]
+                ));
             }
             for c in diff["changed"].as_array().into_iter().flatten() {
                 let at = c

@@ -53,6 +53,17 @@ pub const STABLE_IDENTITIES: &[(&str, &[&str])] = &[
     ("SystemTunable", &["tunable"]),
 ];
 
+/// Models whose list order is behaviour: pfSense evaluates filter rules and NAT rules in the
+/// order config.xml holds them, first match wins (filter.inc writes the ruleset in that order),
+/// so moving one changes what the firewall does. A replacement's diff of these says which
+/// objects move.
+pub const ORDERED_MODELS: &[&str] = &[
+    "FirewallRule",
+    "PortForward",
+    "OutboundNATMapping",
+    "OneToOneNATMapping",
+];
+
 /// Read-only fields pfrest stores as sent when a list is replaced, so putting a list back sends
 /// them too. pfrest's `Model::from_representation` assigns every field the data carries,
 /// read-only ones included, and `UnixTimeField(auto_add_now)` fills a rule's `tracker` with the
@@ -557,8 +568,8 @@ pub fn diff_removed(before: &Value) -> Vec<Value> {
         .unwrap_or_default()
 }
 
-/// What replacing a collection changes: objects removed, added and changed. Objects are
-/// paired by a stable
+/// What replacing a collection changes: objects removed, added and changed, and in an
+/// ordered list ([`ORDERED_MODELS`]) the objects that move. Objects are paired by a stable
 /// identity exactly one object carries on each side, then by content (what the new object
 /// states, the old one holds), then in order where identities do not say they differ: an
 /// identity several objects share (pfrest's rule trackers can) pairs nothing by itself.
@@ -593,11 +604,20 @@ pub fn diff_collection(model: &str, before: &Value, after: &Value) -> Value {
             added.push(crate::outcome::redact(n));
         }
     }
+    let moved: Vec<Value> = if ORDERED_MODELS.contains(&model) {
+        moves(&pairs)
+            .into_iter()
+            .map(|(i, j)| json!({"object": label(model, &old[i]), "from": i, "to": j}))
+            .collect()
+    } else {
+        Vec::new()
+    };
     let has_identity = STABLE_IDENTITIES.iter().any(|(m, _)| *m == model);
     json!({
         "removed": removed,
         "added": added,
         "changed": changed,
+        "moved": moved,
         "matched_by": if has_identity { "stable identity (where one object carries it), else content" } else { "content, else position" },
     })
 }
@@ -669,6 +689,61 @@ fn states_alike(old: &Value, new: &Value) -> bool {
                 None => v.is_null(),
             }
     })
+}
+
+/// The pairs (old position, new position) whose objects move: those outside a longest run of
+/// pairs that keep their relative order (a delete before an object shifts it without moving
+/// it; an object taken out and put elsewhere moves).
+fn moves(pairs: &[Option<usize>]) -> Vec<(usize, usize)> {
+    let kept: Vec<(usize, usize)> = pairs
+        .iter()
+        .enumerate()
+        .filter_map(|(i, j)| j.map(|j| (i, j)))
+        .collect();
+    // Longest increasing subsequence of the new positions, in old order (patience sorting).
+    let mut tails: Vec<usize> = Vec::new();
+    let mut before: Vec<Option<usize>> = vec![None; kept.len()];
+    for (k, &(_, j)) in kept.iter().enumerate() {
+        let at = tails.partition_point(|&t| kept[t].1 < j);
+        if at > 0 {
+            before[k] = Some(tails[at - 1]);
+        }
+        if at == tails.len() {
+            tails.push(k);
+        } else {
+            tails[at] = k;
+        }
+    }
+    let mut in_order = vec![false; kept.len()];
+    let mut next = tails.last().copied();
+    while let Some(k) = next {
+        in_order[k] = true;
+        next = before[k];
+    }
+    kept.into_iter()
+        .zip(in_order)
+        .filter(|(_, keeps)| !keeps)
+        .map(|(p, _)| p)
+        .collect()
+}
+
+/// An object in a few words for a line of a diff: its name, else its description, else its
+/// identity.
+fn label(model: &str, object: &Value) -> String {
+    if let Some(name) = object.get("name").and_then(Value::as_str) {
+        return name.to_string();
+    }
+    if let Some(descr) = object
+        .get("descr")
+        .and_then(Value::as_str)
+        .filter(|d| !d.is_empty())
+    {
+        return format!("\"{}\"", crate::bounds::head(descr, 60));
+    }
+    match identity(model, object) {
+        Some(id) => describe_identity(&id),
+        None => "an object without a name".into(),
+    }
 }
 
 /// The fields of an object a create call accepts (what a re-create may send back): the
@@ -783,6 +858,62 @@ mod tests {
         json!({"id": id, "tracker": tracker, "type": "pass", "descr": descr})
     }
 
+    /// A PUT that only reorders rules changes what the firewall does: the diff says what moves.
+    #[test]
+    fn a_reorder_of_an_ordered_list_names_what_moves() {
+        let old = json!([
+            rule(0, 10, "A"),
+            rule(1, 11, "B"),
+            rule(2, 12, "C"),
+            rule(3, 13, "ssh-block")
+        ]);
+        let new = json!([
+            rule(0, 13, "ssh-block"),
+            rule(1, 10, "A"),
+            rule(2, 11, "B"),
+            rule(3, 12, "C")
+        ]);
+        let d = diff_collection("FirewallRule", &old, &new);
+        assert_eq!(d["removed"], json!([]), "{d}");
+        assert_eq!(d["added"], json!([]), "{d}");
+        assert_eq!(d["changed"], json!([]), "{d}");
+        assert_eq!(
+            d["moved"],
+            json!([{"object": "\"ssh-block\"", "from": 3, "to": 0}]),
+            "{d}"
+        );
+        // a delete shifts later objects without moving them
+        let fewer = json!([rule(0, 10, "A"), rule(1, 12, "C"), rule(2, 13, "ssh-block")]);
+        let d = diff_collection("FirewallRule", &old, &fewer);
+        assert_eq!(d["moved"], json!([]), "{d}");
+        assert_eq!(d["removed"].as_array().unwrap().len(), 1, "{d}");
+        // an unordered list (aliases) reports no move; nor does a model without identity lose it
+        let aliases = |names: &[&str]| {
+            Value::Array(
+                names
+                    .iter()
+                    .enumerate()
+                    .map(|(i, n)| json!({"id": i, "name": n}))
+                    .collect(),
+            )
+        };
+        let d = diff_collection(
+            "FirewallAlias",
+            &aliases(&["a", "b"]),
+            &aliases(&["b", "a"]),
+        );
+        assert_eq!(d["moved"], json!([]), "{d}");
+        let forward =
+            |i: u64, p: &str| json!({"id": i, "local_port": p, "descr": format!("fwd {p}")});
+        let d = diff_collection(
+            "PortForward",
+            &json!([forward(0, "80"), forward(1, "443")]),
+            &json!([forward(0, "443"), forward(1, "80")]),
+        );
+        assert_eq!(d["changed"], json!([]), "{d}");
+        assert_eq!(d["moved"].as_array().unwrap().len(), 1, "{d}");
+    }
+
     /// pfrest gives rules created in the same second one tracker: a shared tracker pairs nothing
     /// by itself, so identical rules are not reported as changed, and a real change once.
     #[test]
@@ -793,9 +924,10 @@ mod tests {
             (
                 d["removed"].clone(),
                 d["added"].clone(),
-                d["changed"].clone()
+                d["changed"].clone(),
+                d["moved"].clone()
             ),
-            (json!([]), json!([]), json!([])),
+            (json!([]), json!([]), json!([]), json!([])),
             "{d}"
         );
         let mut new = old.clone();
@@ -804,6 +936,7 @@ mod tests {
         assert_eq!(d["changed"].as_array().unwrap().len(), 1, "{d}");
         assert_eq!(d["changed"][0]["position"], 1, "{d}");
         assert_eq!(d["changed"][0]["changes"][0]["after"], "B2", "{d}");
+        assert_eq!(d["moved"], json!([]), "{d}");
     }
 
     #[test]
