@@ -671,6 +671,182 @@ pub async fn run_step(client: &Client, step: &Step) -> Result<Value, StepError> 
         })
 }
 
+/// Settle an update or a delete of one object from the whole list as it is now. Ids shift
+/// (another admin's delete moves every later object down), so the object is found by its
+/// stable identity, or, when the model has none or several objects share it, by comparing
+/// whole states with the one before the call: the object now at the old id may be another
+/// one, and taking it for the changed object would make undo rewrite it.
+fn settle_item(
+    change: &Change,
+    kind: ChangeKind,
+    before: &Value,
+    all: &Value,
+) -> (String, Option<Value>, String) {
+    let model = change.model.as_str();
+    let parent = before.get("parent_id").filter(|v| !v.is_null());
+    let siblings: Vec<&Value> = all
+        .as_array()
+        .into_iter()
+        .flatten()
+        .filter(|o| parent.is_none() || o.get("parent_id") == parent)
+        .collect();
+    let as_before: Vec<&Value> = siblings
+        .iter()
+        .copied()
+        .filter(|o| state::is_as_recorded(o, before))
+        .collect();
+    let id_of = |o: &Value| o.get("id").cloned().unwrap_or(Value::Null);
+    let settled = |st: &str, after: Option<Value>, note: String| {
+        (st.to_string(), after, format!("settled at start: {note}"))
+    };
+    let wanted = identity(model, before);
+    let label = wanted
+        .as_ref()
+        .map(|w| format!("the {model} with {}", describe_identity(w)))
+        .unwrap_or_else(|| format!("the {model} at id {}", id_of(before)));
+    let found = wanted.as_ref().map(|w| state::lookup(model, all, w));
+    if kind == ChangeKind::Delete {
+        return match (found, as_before.first()) {
+            (Some(state::Lookup::One(o)), _) => settled(
+                status::NOT_APPLIED,
+                None,
+                format!(
+                    "{label} still exists (now id {}), so the delete did not happen",
+                    id_of(o)
+                ),
+            ),
+            (_, Some(o)) => settled(
+                status::NOT_APPLIED,
+                None,
+                format!(
+                    "an object exactly as {label} was before the call exists (now id {}), so the delete did not happen",
+                    id_of(o)
+                ),
+            ),
+            (Some(state::Lookup::Missing), None) => settled(
+                status::EXECUTED,
+                Some(all.clone()),
+                format!(
+                    "no object carries the identity of {label} any more, so the delete happened"
+                ),
+            ),
+            (_, None) => settled(
+                status::EXECUTED,
+                Some(all.clone()),
+                format!(
+                    "no object is as {label} was before the call any more, so the delete happened"
+                ),
+            ),
+        };
+    }
+    // An update: the fields it sets (not secrets, which are never read back, nor resets to a
+    // default whose value is not known here).
+    let body = change.request.get("body").and_then(Value::as_object);
+    let set: Vec<(&String, &Value)> = body
+        .into_iter()
+        .flatten()
+        .filter(|(k, v)| {
+            !state::CONTROL_ARGS.contains(&k.as_str())
+                && !crate::spec::tables::is_sensitive_field(k)
+                && !v.is_null()
+                && !v.to_string().contains(crate::outcome::REDACTED)
+        })
+        .collect();
+    let holds = |o: &Value| set.iter().all(|(k, v)| o.get(k.as_str()) == Some(*v));
+    // Differs from the state before only in fields the call names (the object itself, not
+    // another one now at its id).
+    let only_named = |o: &Value| {
+        state::differing_fields(&state::as_recorded(o, before), before)
+            .iter()
+            .all(|f| body.is_some_and(|b| b.contains_key(f)))
+    };
+    // The identity the object has after the call (an update may rename it).
+    let renamed = wanted.as_ref().and_then(|w| {
+        let mut next = before.clone();
+        for (k, v) in &set {
+            next[k.as_str()] = (*v).clone();
+        }
+        identity(model, &next).filter(|n| n != w)
+    });
+    let found = match (found, &renamed) {
+        (Some(state::Lookup::Missing), Some(n)) => Some(state::lookup(model, all, n)),
+        (found, _) => found,
+    };
+    match found {
+        Some(state::Lookup::One(o)) if state::is_as_recorded(o, before) => settled(
+            status::NOT_APPLIED,
+            None,
+            format!(
+                "{label} is exactly as before (now id {}), so the change did not happen",
+                id_of(o)
+            ),
+        ),
+        Some(state::Lookup::One(o)) if holds(o) => settled(
+            status::EXECUTED,
+            Some(o.clone()),
+            format!(
+                "{label} (now id {}) holds the values the call set, so the change happened",
+                id_of(o)
+            ),
+        ),
+        Some(state::Lookup::One(o)) => settled(
+            status::UNKNOWN,
+            None,
+            format!(
+                "{label} (now id {}) has changed, but not to the values the call set: someone else may have changed it; whether this change happened is unknown",
+                id_of(o)
+            ),
+        ),
+        Some(state::Lookup::Missing) => settled(
+            status::UNKNOWN,
+            None,
+            format!(
+                "no object carries the identity of {label} any more (deleted or renamed since), so whether the change happened is unknown: list the collection to check"
+            ),
+        ),
+        // No identity, or several objects share it: whole states tell.
+        _ if !as_before.is_empty() => settled(
+            status::NOT_APPLIED,
+            None,
+            format!(
+                "an object exactly as {label} was before the call exists (now id {}), so the change did not happen",
+                id_of(as_before[0])
+            ),
+        ),
+        _ => {
+            let candidates: Vec<&Value> = siblings
+                .iter()
+                .copied()
+                .filter(|o| holds(o) && only_named(o))
+                .filter(|o| match &wanted {
+                    Some(w) => {
+                        let id = identity(model, o);
+                        id.as_ref() == Some(w) || (renamed.is_some() && id == renamed)
+                    }
+                    None => o.get("id") == before.get("id"),
+                })
+                .collect();
+            match candidates.as_slice() {
+                [o] => settled(
+                    status::EXECUTED,
+                    Some((*o).clone()),
+                    format!(
+                        "the object at id {} differs from {label} before the call only in what the call set, to the values it set, so the change happened",
+                        id_of(o)
+                    ),
+                ),
+                _ => settled(
+                    status::UNKNOWN,
+                    None,
+                    format!(
+                        "no object is exactly as {label} was before the call, and none can be told to be it as the call would leave it (ids shift after deletes), so whether the change happened is unknown: list the collection to check"
+                    ),
+                ),
+            }
+        }
+    }
+}
+
 /// Settle a row left in `intent` by a killed process: read the firewall and decide whether
 /// the change happened. Returns the new status, the after-state, and a note.
 pub async fn reconcile(client: &Client, change: &Change) -> (String, Option<Value>, String) {
@@ -738,20 +914,42 @@ pub async fn reconcile(client: &Client, change: &Change) -> (String, Option<Valu
             };
         }
         ChangeKind::Update | ChangeKind::Delete => {
-            let args = json!({"id": before.get("id"), "parent_id": before.get("parent_id")});
-            let args = Value::Object(
-                args.as_object()
-                    .into_iter()
-                    .flatten()
-                    .filter(|(_, v)| !v.is_null())
-                    .map(|(k, v)| (k.clone(), v.clone()))
-                    .collect(),
-            );
-            match state::read_target(client, def, &args).await {
-                Some(Ok(v)) => Some(v),
-                Some(Err(e)) if e.contains("MODEL_OBJECT_NOT_FOUND") => Some(Value::Null),
-                _ => None,
+            let retry = || {
+                (
+                    status::INTENT.to_string(),
+                    None,
+                    "could not read the firewall to settle this entry; will retry at next start"
+                        .to_string(),
+                )
+            };
+            let (all, whole) = match state::read_collection(client, def).await {
+                Some(Ok(all)) => (all, true),
+                Some(Err(_)) => return retry(),
+                // No list tool (some nested models): the object at the old id is all there is
+                // to see.
+                None => {
+                    let mut at = Map::new();
+                    for k in ["id", "parent_id"] {
+                        if let Some(v) = before.get(k).filter(|v| !v.is_null()) {
+                            at.insert(k.into(), v.clone());
+                        }
+                    }
+                    match state::read_target(client, def, &Value::Object(at)).await {
+                        Some(Ok(v)) => (json!([v]), false),
+                        Some(Err(e)) if e.contains("MODEL_OBJECT_NOT_FOUND") => (json!([]), false),
+                        _ => return retry(),
+                    }
+                }
+            };
+            let settled = settle_item(change, kind, &before, &all);
+            if !whole && kind == ChangeKind::Delete && settled.0 == status::EXECUTED {
+                return (
+                    status::UNKNOWN.into(),
+                    None,
+                    "settled at start: the object is not at its old id, and this model has no list to look for it in (ids shift after deletes), so whether the delete happened is unknown".into(),
+                );
             }
+            return settled;
         }
         ChangeKind::Settings | ChangeKind::Replace | ChangeKind::BulkDelete => {
             state::read_target(client, def, &json!({}))
@@ -781,15 +979,9 @@ pub async fn reconcile(client: &Client, change: &Change) -> (String, Option<Valu
                 .into(),
         );
     }
-    let after = match kind {
-        ChangeKind::Delete => state::read_collection(client, def)
-            .await
-            .and_then(Result::ok),
-        _ => Some(current),
-    };
     (
         status::EXECUTED.into(),
-        after,
+        Some(current),
         "settled at start: the target differs from its state before the call, so the change happened".into(),
     )
 }
