@@ -1207,6 +1207,78 @@ async fn rules_sharing_a_tracker_are_told_apart_and_undo_keeps_trackers(version:
     s.close().await;
 }
 
+/// Finding 4: a rule re-created by undo goes back between the rules it sat between, not at its
+/// old index: once another admin deleted a rule above it, the old index would put the block
+/// rule below the pass rule it guarded. When its neighbours swapped places, undo refuses.
+async fn undo_of_a_delete_puts_the_rule_back_between_its_old_neighbours(version: &str) {
+    let Some(lab) = lab(version) else { return };
+    let defaults = admin(&lab, "GET", "/api/v2/firewall/rules", None);
+    let mut block = lab_rule("block", "lan", "block-22");
+    block["destination_port"] = json!("22");
+    let mut allow = lab_rule("pass", "lan", "allow-all-lan");
+    allow["protocol"] = Value::Null;
+    let rules = admin_put_rules(
+        &lab,
+        &[
+            defaults[1].clone(),
+            block,
+            allow,
+            lab_rule("pass", "lan", "extra"),
+        ],
+    );
+    assert_eq!(
+        descrs(&json!(rules)),
+        [
+            "Default allow LAN IPv6 to any rule",
+            "block-22",
+            "allow-all-lan",
+            "extra"
+        ]
+    );
+    let dir = tempfile::tempdir().unwrap();
+    let s = start(&lab, dir.path()).await;
+    s.ok("pfsense_delete_firewall_rule", confirmed(json!({"id": 1})))
+        .await;
+    admin(&lab, "DELETE", "/api/v2/firewall/rule?id=0", None);
+    let undone = s
+        .call("pfsense_undo", json!({"last": 1, "confirm": true}))
+        .await;
+    assert!(!is_error(&undone), "{}", text(&undone));
+    assert!(
+        text(&undone).contains("before the FirewallRule with tracker"),
+        "{}",
+        text(&undone)
+    );
+    assert_eq!(
+        descrs(&admin(&lab, "GET", "/api/v2/firewall/rules", None)),
+        ["block-22", "allow-all-lan", "extra"],
+        "the block rule is above the pass rule again"
+    );
+
+    // allow-all-lan deleted; another admin puts its neighbours the other way round
+    s.ok("pfsense_delete_firewall_rule", confirmed(json!({"id": 1})))
+        .await;
+    let now = admin(&lab, "GET", "/api/v2/firewall/rules", None);
+    let mut swapped = now.as_array().unwrap().clone();
+    swapped.reverse();
+    admin(&lab, "PUT", "/api/v2/firewall/rules", Some(json!(swapped)));
+    let undone = s
+        .call("pfsense_undo", json!({"last": 1, "confirm": true}))
+        .await;
+    assert!(is_error(&undone), "{}", text(&undone));
+    assert!(
+        text(&undone).contains("no longer in that order"),
+        "{}",
+        text(&undone)
+    );
+    assert_eq!(
+        descrs(&admin(&lab, "GET", "/api/v2/firewall/rules", None)),
+        ["extra", "block-22"],
+        "nothing was re-created"
+    );
+    s.close().await;
+}
+
 tests::on_every_release!(
     #[tokio::test]
     seed_smoke_create_read_update_apply_delete_and_later_ids_shift,
@@ -1218,4 +1290,5 @@ tests::on_every_release!(
     a_list_read_is_sent_back_as_a_replacement,
     an_update_killed_on_the_way_is_settled_by_identity_after_an_id_shift,
     rules_sharing_a_tracker_are_told_apart_and_undo_keeps_trackers,
+    undo_of_a_delete_puts_the_rule_back_between_its_old_neighbours,
 );

@@ -224,7 +224,7 @@ fn undo_note(
     match (inverse, kind) {
         (Some(Inverse::DeleteCreated { .. }), _) => "yes: pfsense_undo deletes the new object again".into(),
         (Some(Inverse::RestoreFields { .. }), _) => "yes: pfsense_undo patches the old values back (secret fields excepted: the firewall never returns them)".into(),
-        (Some(Inverse::Recreate { .. }), _) => "yes: pfsense_undo re-creates the object at its old position (secret fields and firewall-computed fields such as a rule's tracker cannot be restored)".into(),
+        (Some(Inverse::Recreate { .. }), _) => "yes: pfsense_undo re-creates the object between its old neighbours (secret fields and firewall-computed fields such as a rule's tracker cannot be restored)".into(),
         (Some(Inverse::RestoreCollection { .. }), _) => "yes: pfsense_undo puts the old list back".into(),
         (Some(Inverse::RestoreSettings { .. }), _) => "yes: pfsense_undo patches the old settings back".into(),
         (None, _) if state_error => "no: the current state could not be read".into(),

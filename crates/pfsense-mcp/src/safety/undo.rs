@@ -3,7 +3,7 @@
 //!
 //! pfSense has no restore endpoint (pfsense-rest-api.md, "Special endpoints"), so every undo
 //! is an ordinary API call: delete what was created, patch old fields back, re-create what was
-//! deleted at its old position (`placement`), or put the old collection back (PUT).
+//! deleted between its old neighbours (`placement`), or put the old collection back (PUT).
 
 use super::journal::{Change, status};
 use super::state::{self, ChangeKind, describe_identity, identity, without_id};
@@ -357,6 +357,67 @@ async fn locate(
     }
 }
 
+/// Where a deleted object goes back so that it sits between the same neighbours as before:
+/// right after the object that preceded it, else right before the one that followed it, both
+/// found by identity in the list as it is now. Its old index alone could put a block rule below
+/// the pass rule it guarded once an earlier object is gone. The neighbours are those of the
+/// list read right after the delete (`after`): the objects at ids `position - 1` and
+/// `position` under the same parent. Also ", after …" for the step's description. Err when
+/// the neighbourhood cannot be found again or is no longer in that order.
+fn placement(
+    change: &Change,
+    before: &Value,
+    after: &Value,
+    now: &Value,
+    position: u64,
+) -> Result<(u64, String), String> {
+    let refused = |why: String| {
+        format!(
+            "where to re-create it cannot be told: {why}; undo of change {} refused so that it does not land in the wrong place. Re-create it by hand if you still want to",
+            change.id
+        )
+    };
+    let Some(then) = after.as_array() else {
+        return Err(refused(
+            "the list right after the delete was not recorded".into(),
+        ));
+    };
+    let parent = before.get("parent_id");
+    let at = |id: u64| {
+        then.iter().find(|o| {
+            o.get("parent_id") == parent && o.get("id").and_then(Value::as_u64) == Some(id)
+        })
+    };
+    let prev = position.checked_sub(1).and_then(at);
+    let next = at(position);
+    // A neighbour's id now: found by its identity, or when several objects carry that, the one
+    // still as it was.
+    let found = |o: Option<&Value>| {
+        o.and_then(|o| state::find_recorded(&change.model, now, o).ok().flatten())
+            .and_then(|f| f.get("id").and_then(Value::as_u64))
+    };
+    let name = |o: &Value| what(change, o);
+    match ((prev, found(prev)), (next, found(next))) {
+        ((Some(p), Some(i)), (Some(n), Some(j))) if j <= i => Err(refused(format!(
+            "{} (id {i}) and {} (id {j}), before and after it, are no longer in that order",
+            name(p),
+            name(n)
+        ))),
+        ((Some(p), Some(i)), _) => Ok((i + 1, format!(", after {}", name(p)))),
+        (_, (Some(n), Some(j))) => Ok((j, format!(", before {}", name(n)))),
+        ((None, _), (None, _)) => Ok((position, String::new())),
+        (prev, next) => Err(refused(format!(
+            "the objects next to it ({}) are gone",
+            [prev.0, next.0]
+                .into_iter()
+                .flatten()
+                .map(name)
+                .collect::<Vec<_>>()
+                .join(", ")
+        ))),
+    }
+}
+
 fn what(change: &Change, object: &Value) -> String {
     match identity(&change.model, object) {
         Some(id) => format!("the {} with {}", change.model, describe_identity(&id)),
@@ -526,6 +587,8 @@ async fn prepare_unboxed(
         } => {
             let before = change.before.clone().unwrap_or(Value::Null);
             let label = what(change, &before);
+            let mut position = position;
+            let mut next_to = String::new();
             if let Some(list) = &list_tool {
                 let all = state::read(client, tool(list)?, json!({})).await?;
                 match identity(&change.model, &before) {
@@ -548,6 +611,11 @@ async fn prepare_unboxed(
                                 change.id
                             ));
                         }
+                        if let Some(p) = position {
+                            let (at, neighbour) = placement(change, &before, &after, &all, p)?;
+                            position = Some(at);
+                            next_to = neighbour;
+                        }
                     }
                     None => {
                         if !state::unchanged_since(&all, &after) {
@@ -561,14 +629,14 @@ async fn prepare_unboxed(
             }
             let mut args = object.clone();
             if let Some(p) = position {
-                // Re-create at the old index: `placement` moves the new object there.
+                // Re-create at that index: `placement` moves the new object there.
                 args.insert("placement".into(), json!(p));
             }
             vec![Step {
                 tool: tool(&create_tool)?,
                 args: Value::Object(args),
                 description: format!(
-                    "re-create {label}{}",
+                    "re-create {label}{}{next_to}",
                     position
                         .map(|p| format!(" at position {p}"))
                         .unwrap_or_default()
