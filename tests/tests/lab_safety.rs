@@ -929,6 +929,534 @@ async fn an_alias_a_rule_uses_is_refused_naming_the_rule(version: &str) {
     s.close().await;
 }
 
+/// One request straight to the lab's REST API, as another admin makes it (not through the
+/// server): the `data` of its answer, which must be a success.
+fn admin(lab: &RunningLab, method: &str, path: &str, body: Option<Value>) -> Value {
+    let body = body.map(|b| b.to_string());
+    let (status, answer) = lab
+        .lab
+        .request(method, path, body.as_deref())
+        .unwrap_or_else(|e| panic!("{method} {path}: {e}"));
+    assert_eq!(status, 200, "{method} {path}: {answer}");
+    serde_json::from_str::<Value>(&answer).expect("JSON")["data"].clone()
+}
+
+/// A rule on `interface` with a description, as a create or a PUT takes it.
+fn lab_rule(kind: &str, interface: &str, descr: &str) -> Value {
+    json!({"type": kind, "interface": [interface], "ipprotocol": "inet", "protocol": "tcp",
+        "source": "any", "destination": "any", "descr": descr})
+}
+
+/// Another admin replaces the rule list with `rules`, each given its own tracker (a PUT keeps
+/// the trackers it is sent): the list as the API then shows it.
+fn admin_put_rules(lab: &RunningLab, rules: &[Value]) -> Vec<Value> {
+    let with_trackers: Vec<Value> = rules
+        .iter()
+        .enumerate()
+        .map(|(i, r)| {
+            let mut r = r.clone();
+            r["tracker"] = json!(1_700_000_000 + i as u64);
+            r
+        })
+        .collect();
+    admin(
+        lab,
+        "PUT",
+        "/api/v2/firewall/rules",
+        Some(json!(with_trackers)),
+    );
+    admin(lab, "GET", "/api/v2/firewall/rules", None)
+        .as_array()
+        .unwrap()
+        .clone()
+}
+
+fn descrs(rules: &Value) -> Vec<String> {
+    rules
+        .as_array()
+        .expect("a list")
+        .iter()
+        .map(|r| r["descr"].as_str().unwrap_or_default().to_string())
+        .collect()
+}
+
+fn rule_id(rules: &[Value], descr: &str) -> i64 {
+    rules
+        .iter()
+        .find(|r| r["descr"] == descr)
+        .unwrap_or_else(|| panic!("a rule {descr} in {rules:?}"))["id"]
+        .as_i64()
+        .unwrap()
+}
+
+/// A loopback proxy of our own in front of the lab (test harness, no part of the product): it
+/// passes every request on (pfrest's PHP server answers one request per connection), except
+/// that while it holds, a PATCH is kept unanswered and never sent on; `drop_held` closes those
+/// connections, as when a killed server's request dies on the way. The firewall never sees it.
+/// While it swallows, a PATCH is sent on and its answer dropped: the change ran, and the
+/// server sees the connection close without an answer.
+struct HoldingProxy {
+    url: String,
+    addr: std::net::SocketAddr,
+    hold: std::sync::Arc<std::sync::atomic::AtomicBool>,
+    swallow: std::sync::Arc<std::sync::atomic::AtomicBool>,
+    held: std::sync::Arc<std::sync::Mutex<Vec<std::net::TcpStream>>>,
+    stop: std::sync::Arc<std::sync::atomic::AtomicBool>,
+}
+
+impl HoldingProxy {
+    fn start(upstream: &str) -> HoldingProxy {
+        use std::io::Write;
+        use std::sync::atomic::Ordering::SeqCst;
+        let upstream: std::net::SocketAddr = upstream
+            .trim_start_matches("http://")
+            .parse()
+            .expect("the lab listens on an address");
+        let listener = std::net::TcpListener::bind("127.0.0.1:0").expect("a loopback port");
+        let addr = listener.local_addr().unwrap();
+        let proxy = HoldingProxy {
+            url: format!("http://{addr}"),
+            addr,
+            hold: Default::default(),
+            swallow: Default::default(),
+            held: Default::default(),
+            stop: Default::default(),
+        };
+        let (hold, held, stop) = (proxy.hold.clone(), proxy.held.clone(), proxy.stop.clone());
+        let swallow = proxy.swallow.clone();
+        std::thread::spawn(move || {
+            for conn in listener.incoming() {
+                if stop.load(SeqCst) {
+                    break;
+                }
+                let Ok(mut client) = conn else { continue };
+                let (hold, held, swallow) = (hold.clone(), held.clone(), swallow.clone());
+                std::thread::spawn(move || {
+                    let Some(request) = read_request(&mut client) else {
+                        return;
+                    };
+                    if hold.load(SeqCst) && request.starts_with(b"PATCH ") {
+                        held.lock().unwrap().push(client);
+                        return;
+                    }
+                    let Ok(mut server) = std::net::TcpStream::connect(upstream) else {
+                        return;
+                    };
+                    // One write: PHP's built-in server rejects a request line in pieces.
+                    if server.write_all(&request).is_ok() {
+                        if swallow.load(SeqCst) && request.starts_with(b"PATCH ") {
+                            let _ = std::io::copy(&mut server, &mut std::io::sink());
+                        } else {
+                            let _ = std::io::copy(&mut server, &mut client);
+                        }
+                    }
+                });
+            }
+        });
+        proxy
+    }
+
+    fn hold(&self) {
+        self.hold.store(true, std::sync::atomic::Ordering::SeqCst);
+    }
+
+    fn held(&self) -> usize {
+        self.held.lock().unwrap().len()
+    }
+
+    fn swallow(&self, on: bool) {
+        self.swallow.store(on, std::sync::atomic::Ordering::SeqCst);
+    }
+
+    /// Stop holding, and close the held requests unsent.
+    fn drop_held(&self) {
+        self.hold.store(false, std::sync::atomic::Ordering::SeqCst);
+        self.held.lock().unwrap().clear();
+    }
+}
+
+impl Drop for HoldingProxy {
+    fn drop(&mut self) {
+        self.stop.store(true, std::sync::atomic::Ordering::SeqCst);
+        // Wake the accept loop so that it sees the stop.
+        let _ = std::net::TcpStream::connect(self.addr);
+    }
+}
+
+/// One HTTP request (head and `Content-Length` body) read whole from a client.
+fn read_request(stream: &mut std::net::TcpStream) -> Option<Vec<u8>> {
+    use std::io::Read;
+    let mut buf = Vec::new();
+    let mut chunk = [0u8; 8192];
+    loop {
+        if let Some(end) = buf.windows(4).position(|w| w == b"\r\n\r\n") {
+            let head = String::from_utf8_lossy(&buf[..end]).to_ascii_lowercase();
+            let length = head
+                .lines()
+                .find_map(|l| l.strip_prefix("content-length:"))
+                .and_then(|v| v.trim().parse::<usize>().ok())
+                .unwrap_or(0);
+            if buf.len() >= end + 4 + length {
+                return Some(buf);
+            }
+        }
+        let n = stream.read(&mut chunk).ok()?;
+        if n == 0 {
+            return None;
+        }
+        buf.extend_from_slice(&chunk[..n]);
+    }
+}
+
+/// Finding 1: a server killed while its update is on the way (the firewall never gets it),
+/// then another admin's delete shifts the ids. The next start settles the journal row by the
+/// object's identity (a rule's tracker, an alias's name): the object is as before, so the
+/// change did not happen. The object now at the old id (a block rule, another alias) is not
+/// taken for it, and undo leaves it alone.
+async fn an_update_killed_on_the_way_is_settled_by_identity_after_an_id_shift(version: &str) {
+    let Some(lab) = lab(version) else { return };
+    let mut rules: Vec<Value> = admin(&lab, "GET", "/api/v2/firewall/rules", None)
+        .as_array()
+        .unwrap()
+        .clone();
+    for d in ["A", "B", "C"] {
+        rules.push(lab_rule("pass", "lan", d));
+    }
+    let mut ssh = lab_rule("block", "wan", "ssh-block");
+    ssh["destination_port"] = json!("22");
+    rules.push(ssh);
+    let rules = admin_put_rules(&lab, &rules);
+    for n in ["x0", "x1", "x2"] {
+        admin(&lab, "POST", "/api/v2/firewall/alias", Some(alias(n)));
+    }
+    let aliases_now = admin(&lab, "GET", "/api/v2/firewall/aliases", None);
+    let (b, c) = (rule_id(&rules, "B"), rule_id(&rules, "C"));
+    let (x0, x1) = (
+        id_of(aliases_now.as_array().unwrap(), "x0"),
+        id_of(aliases_now.as_array().unwrap(), "x1"),
+    );
+
+    let proxy = HoldingProxy::start(lab.lab.url());
+    let env: Vec<(String, String)> = lab
+        .env()
+        .into_iter()
+        .map(|(k, v)| match k.as_str() {
+            "PFSENSE_HOST" => (k, proxy.url.clone()),
+            _ => (k, v),
+        })
+        .collect();
+    let dir = tempfile::tempdir().unwrap();
+    let s = Session::start_in(dir.path(), &env, Human::new(false, HumanAnswer::Accept)).await;
+    proxy.hold();
+    for (tool, args) in [
+        (
+            "pfsense_update_firewall_rule",
+            json!({"id": c, "type": "block"}),
+        ),
+        (
+            "pfsense_update_firewall_alias",
+            json!({"id": x1, "descr": "killed on the way"}),
+        ),
+    ] {
+        let peer = s.client.peer().clone();
+        tokio::spawn(async move {
+            let p = rmcp::model::CallToolRequestParams::new(tool)
+                .with_arguments(confirmed(args).as_object().unwrap().clone());
+            let _ = peer.call_tool(p).await;
+        });
+    }
+    for _ in 0..400 {
+        if proxy.held() == 2 {
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    }
+    assert_eq!(proxy.held(), 2, "both updates were sent and held");
+    let pid = s.pid.expect("the server's pid");
+    let killed = std::process::Command::new("kill")
+        .args(["-9", &pid.to_string()])
+        .status()
+        .unwrap();
+    assert!(killed.success());
+    drop(s);
+    proxy.drop_held();
+    // Another admin deletes B and x0: ssh-block moves to C's id, x2 to x1's.
+    admin(
+        &lab,
+        "DELETE",
+        &format!("/api/v2/firewall/rule?id={b}"),
+        None,
+    );
+    admin(
+        &lab,
+        "DELETE",
+        &format!("/api/v2/firewall/alias?id={x0}"),
+        None,
+    );
+    let rules_before = admin(&lab, "GET", "/api/v2/firewall/rules", None);
+    let aliases_before = admin(&lab, "GET", "/api/v2/firewall/aliases", None);
+    assert_eq!(rules_before[c as usize]["descr"], "ssh-block");
+    assert_eq!(aliases_before[x1 as usize]["name"], "x2");
+
+    // The same address as before (the journal keeps each firewall address's rows apart); the
+    // proxy now passes everything on.
+    let s = Session::start_in(dir.path(), &env, Human::new(false, HumanAnswer::Accept)).await;
+    let changes = journal(&s).await;
+    assert_eq!(changes.len(), 2, "{changes:#?}");
+    for change in &changes {
+        assert_eq!(change["status"], "not_applied", "{change:#}");
+        let message = change["message"].as_str().unwrap_or_default();
+        assert!(message.contains("exactly as before"), "{message}");
+        let undo = s
+            .call(
+                "pfsense_undo",
+                json!({"change_id": change["change_id"], "confirm": true}),
+            )
+            .await;
+        assert!(is_error(&undo), "{}", text(&undo));
+        assert!(
+            text(&undo).contains("only executed changes can be undone"),
+            "{}",
+            text(&undo)
+        );
+    }
+    assert_eq!(
+        admin(&lab, "GET", "/api/v2/firewall/rules", None),
+        rules_before,
+        "ssh-block is still a block rule, C still passes"
+    );
+    assert_eq!(
+        admin(&lab, "GET", "/api/v2/firewall/aliases", None),
+        aliases_before,
+        "x2 keeps its description"
+    );
+
+    // An update that ran but whose answer was lost is found by identity too, and undone.
+    proxy.swallow(true);
+    let lost = s
+        .call(
+            "pfsense_update_firewall_alias",
+            confirmed(json!({"id": x1, "descr": "answer lost", "address": ["198.51.100.9"]})),
+        )
+        .await;
+    proxy.swallow(false);
+    assert!(is_error(&lost), "{}", text(&lost));
+    let journal_status = &lost.structured_content.as_ref().unwrap()["journal_status"];
+    assert_eq!(journal_status, "executed", "{}", text(&lost));
+    assert_eq!(
+        admin(
+            &lab,
+            "GET",
+            &format!("/api/v2/firewall/alias?id={x1}"),
+            None
+        )["descr"],
+        "answer lost"
+    );
+    let undone = s
+        .call("pfsense_undo", json!({"last": 1, "confirm": true}))
+        .await;
+    assert!(!is_error(&undone), "{}", text(&undone));
+    assert_eq!(
+        admin(&lab, "GET", "/api/v2/firewall/aliases", None),
+        aliases_before,
+        "x2 has its description and address back"
+    );
+    s.close().await;
+}
+
+/// Finding 2: pfrest gives rules created in the same second one tracker, and every rule of a
+/// PUT that sends none the current second. An undo tells such rules apart by their whole state
+/// (an update's undo restores the rule it changed; a delete's undo does not take the rules
+/// sharing the tracker for the deleted one come back), and putting a list back sends the
+/// trackers it had, so they stay distinct.
+async fn rules_sharing_a_tracker_are_told_apart_and_undo_keeps_trackers(version: &str) {
+    let Some(lab) = lab(version) else { return };
+    let mut rules: Vec<Value> = admin(&lab, "GET", "/api/v2/firewall/rules", None)
+        .as_array()
+        .unwrap()
+        .clone();
+    for d in ["r-a", "r-b", "r-c"] {
+        rules.push(lab_rule("pass", "lan", d));
+    }
+    // What a PUT without trackers leaves when it runs within one second (it can straddle two):
+    // one tracker on every rule, sent here so that the test does not depend on the clock.
+    for r in &mut rules {
+        r["tracker"] = json!(1_700_000_000);
+    }
+    admin(&lab, "PUT", "/api/v2/firewall/rules", Some(json!(rules)));
+    let shared = admin(&lab, "GET", "/api/v2/firewall/rules", None);
+    let trackers: Vec<&Value> = shared
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|r| &r["tracker"])
+        .collect();
+    assert!(
+        trackers.iter().all(|t| *t == trackers[0]),
+        "every rule carries one tracker: {trackers:?}"
+    );
+    let names = descrs(&shared);
+    let dir = tempfile::tempdir().unwrap();
+    let s = start(&lab, dir.path()).await;
+
+    // an update of the fourth rule, undone
+    let rb = rule_id(shared.as_array().unwrap(), "r-b");
+    let change = s
+        .ok(
+            "pfsense_update_firewall_rule",
+            confirmed(json!({"id": rb, "descr": "r-b changed"})),
+        )
+        .await["change_id"]
+        .clone();
+    let undone = s
+        .call(
+            "pfsense_undo",
+            json!({"change_id": change, "confirm": true}),
+        )
+        .await;
+    assert!(!is_error(&undone), "{}", text(&undone));
+    assert_eq!(
+        descrs(&admin(&lab, "GET", "/api/v2/firewall/rules", None)),
+        names
+    );
+
+    // a delete of the third, undone: back between the same rules
+    let ra = rule_id(shared.as_array().unwrap(), "r-a");
+    s.ok("pfsense_delete_firewall_rule", confirmed(json!({"id": ra})))
+        .await;
+    let undone = s
+        .call("pfsense_undo", json!({"last": 1, "confirm": true}))
+        .await;
+    assert!(!is_error(&undone), "{}", text(&undone));
+    assert_eq!(
+        descrs(&admin(&lab, "GET", "/api/v2/firewall/rules", None)),
+        names
+    );
+
+    // a replacement that reorders distinct trackers, undone: the trackers come back
+    let base = admin_put_rules(
+        &lab,
+        &admin(&lab, "GET", "/api/v2/firewall/rules", None)
+            .as_array()
+            .unwrap()
+            .clone(),
+    );
+    let keys = |rules: &[Value]| -> Vec<(Value, Value)> {
+        rules
+            .iter()
+            .map(|r| (r["descr"].clone(), r["tracker"].clone()))
+            .collect()
+    };
+    let mut reordered = base.clone();
+    reordered.rotate_left(1);
+    let preview = s
+        .call(
+            "pfsense_replace_firewall_rules",
+            json!({"objects": reordered.clone()}),
+        )
+        .await;
+    assert!(text(&preview).contains("moves"), "{}", text(&preview));
+    s.ok(
+        "pfsense_replace_firewall_rules",
+        confirmed(json!({"objects": reordered.clone()})),
+    )
+    .await;
+    assert_eq!(
+        keys(
+            admin(&lab, "GET", "/api/v2/firewall/rules", None)
+                .as_array()
+                .unwrap()
+        ),
+        keys(&reordered)
+    );
+    let undone = s
+        .call("pfsense_undo", json!({"last": 1, "confirm": true}))
+        .await;
+    assert!(!is_error(&undone), "{}", text(&undone));
+    assert_eq!(
+        keys(
+            admin(&lab, "GET", "/api/v2/firewall/rules", None)
+                .as_array()
+                .unwrap()
+        ),
+        keys(&base),
+        "the rules are back in their order, each with its own tracker"
+    );
+    s.close().await;
+}
+
+/// Finding 4: a rule re-created by undo goes back between the rules it sat between, not at its
+/// old index: once another admin deleted a rule above it, the old index would put the block
+/// rule below the pass rule it guarded. When its neighbours swapped places, undo refuses.
+async fn undo_of_a_delete_puts_the_rule_back_between_its_old_neighbours(version: &str) {
+    let Some(lab) = lab(version) else { return };
+    let defaults = admin(&lab, "GET", "/api/v2/firewall/rules", None);
+    let mut block = lab_rule("block", "lan", "block-22");
+    block["destination_port"] = json!("22");
+    let mut allow = lab_rule("pass", "lan", "allow-all-lan");
+    allow["protocol"] = Value::Null;
+    let rules = admin_put_rules(
+        &lab,
+        &[
+            defaults[1].clone(),
+            block,
+            allow,
+            lab_rule("pass", "lan", "extra"),
+        ],
+    );
+    assert_eq!(
+        descrs(&json!(rules)),
+        [
+            "Default allow LAN IPv6 to any rule",
+            "block-22",
+            "allow-all-lan",
+            "extra"
+        ]
+    );
+    let dir = tempfile::tempdir().unwrap();
+    let s = start(&lab, dir.path()).await;
+    s.ok("pfsense_delete_firewall_rule", confirmed(json!({"id": 1})))
+        .await;
+    admin(&lab, "DELETE", "/api/v2/firewall/rule?id=0", None);
+    let undone = s
+        .call("pfsense_undo", json!({"last": 1, "confirm": true}))
+        .await;
+    assert!(!is_error(&undone), "{}", text(&undone));
+    assert!(
+        text(&undone).contains("before the FirewallRule with tracker"),
+        "{}",
+        text(&undone)
+    );
+    assert_eq!(
+        descrs(&admin(&lab, "GET", "/api/v2/firewall/rules", None)),
+        ["block-22", "allow-all-lan", "extra"],
+        "the block rule is above the pass rule again"
+    );
+
+    // allow-all-lan deleted; another admin puts its neighbours the other way round
+    s.ok("pfsense_delete_firewall_rule", confirmed(json!({"id": 1})))
+        .await;
+    let now = admin(&lab, "GET", "/api/v2/firewall/rules", None);
+    let mut swapped = now.as_array().unwrap().clone();
+    swapped.reverse();
+    admin(&lab, "PUT", "/api/v2/firewall/rules", Some(json!(swapped)));
+    let undone = s
+        .call("pfsense_undo", json!({"last": 1, "confirm": true}))
+        .await;
+    assert!(is_error(&undone), "{}", text(&undone));
+    assert!(
+        text(&undone).contains("no longer in that order"),
+        "{}",
+        text(&undone)
+    );
+    assert_eq!(
+        descrs(&admin(&lab, "GET", "/api/v2/firewall/rules", None)),
+        ["extra", "block-22"],
+        "nothing was re-created"
+    );
+    s.close().await;
+}
+
 tests::on_every_release!(
     #[tokio::test]
     seed_smoke_create_read_update_apply_delete_and_later_ids_shift,
@@ -940,4 +1468,7 @@ tests::on_every_release!(
     a_list_read_is_sent_back_as_a_replacement,
     undo_of_a_port_forward_delete_brings_its_linked_rule_back,
     an_alias_a_rule_uses_is_refused_naming_the_rule,
+    an_update_killed_on_the_way_is_settled_by_identity_after_an_id_shift,
+    rules_sharing_a_tracker_are_told_apart_and_undo_keeps_trackers,
+    undo_of_a_delete_puts_the_rule_back_between_its_old_neighbours,
 );

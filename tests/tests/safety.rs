@@ -2914,24 +2914,34 @@ async fn an_alias_in_use_is_kept_without_a_lockout_source_too() {
     let emu = emulator().await;
     let dir = tempfile::tempdir().unwrap();
     let s = start(&emu, dir.path(), &[], no_human()).await;
-    s.ok("pfsense_create_firewall_alias", confirmed(alias("blocked_hosts")))
-        .await;
+    s.ok(
+        "pfsense_create_firewall_alias",
+        confirmed(alias("blocked_hosts")),
+    )
+    .await;
     let id = id_of(&list(&s, ALIASES).await, "blocked_hosts");
     let rule = s
         .ok(
             "pfsense_create_firewall_rule",
-            confirmed(json!({"type": "block", "interface": ["wan"], "ipprotocol": "inet",
-                "source": "blocked_hosts", "destination": "any", "descr": "block listed hosts"})),
+            confirmed(
+                json!({"type": "block", "interface": ["wan"], "ipprotocol": "inet",
+                "source": "blocked_hosts", "destination": "any", "descr": "block listed hosts"}),
+            ),
         )
         .await["data"]["id"]
         .clone();
     emu.clear_requests();
     for (tool, args) in [
         ("pfsense_delete_firewall_alias", json!({"id": id})),
-        ("pfsense_update_firewall_alias", json!({"id": id, "name": "renamed_hosts"})),
+        (
+            "pfsense_update_firewall_alias",
+            json!({"id": id, "name": "renamed_hosts"}),
+        ),
     ] {
         for confirm in [false, true] {
-            let r = s.call(tool, with(args.clone(), json!({"confirm": confirm}))).await;
+            let r = s
+                .call(tool, with(args.clone(), json!({"confirm": confirm})))
+                .await;
             assert!(is_error(&r), "{tool}: {}", text(&r));
             assert!(
                 text(&r).contains("alias `blocked_hosts` is still used by")
@@ -2950,10 +2960,16 @@ async fn an_alias_in_use_is_kept_without_a_lockout_source_too() {
         confirmed(json!({"id": id, "descr": "still in use"})),
     )
     .await;
-    s.ok("pfsense_delete_firewall_rule", confirmed(json!({"id": rule})))
-        .await;
-    s.ok("pfsense_delete_firewall_alias", confirmed(json!({"id": id})))
-        .await;
+    s.ok(
+        "pfsense_delete_firewall_rule",
+        confirmed(json!({"id": rule})),
+    )
+    .await;
+    s.ok(
+        "pfsense_delete_firewall_alias",
+        confirmed(json!({"id": id})),
+    )
+    .await;
     s.close().await;
 }
 
@@ -3199,5 +3215,57 @@ async fn previews_say_when_the_guards_would_refuse_the_confirmation() {
         "{}",
         text(&r)
     );
+    s.close().await;
+}
+
+/// A replacement of the rule list that only reorders it changes what the firewall does (first
+/// match wins): the preview and the question put to the human say which rule moves where,
+/// instead of "nothing: the list stays as it is".
+#[tokio::test]
+async fn a_replacement_that_only_reorders_rules_says_what_moves() {
+    let emu = emulator().await;
+    let dir = tempfile::tempdir().unwrap();
+    let human = Human::new(true, HumanAnswer::Accept);
+    let s = start(&emu, dir.path(), &[], human.clone()).await;
+    for (kind, descr) in [("pass", "allow-ssh"), ("block", "ssh-block")] {
+        s.ok(
+            "pfsense_create_firewall_rule",
+            confirmed(
+                json!({"type": kind, "interface": ["lan"], "ipprotocol": "inet",
+                "protocol": "tcp", "source": "any", "destination": "any",
+                "destination_port": "22", "descr": descr}),
+            ),
+        )
+        .await;
+    }
+    let rules = list(&s, "pfsense_list_firewall_rules").await;
+    let mut reordered = rules.as_array().unwrap().clone();
+    let from = reordered.len() - 1;
+    assert_eq!(reordered[from]["descr"], "ssh-block");
+    let block = reordered.remove(from);
+    reordered.insert(0, block);
+    let args = json!({"objects": reordered});
+
+    let preview = s.call("pfsense_replace_firewall_rules", args.clone()).await;
+    assert!(!is_error(&preview), "{}", text(&preview));
+    let t = text(&preview);
+    let line = format!("moves \"ssh-block\" from position {from} to 0");
+    assert!(!t.contains("nothing: the list stays as it is"), "{t}");
+    assert!(t.contains("0 removed, 0 added, 0 changed, 1 moved"), "{t}");
+    assert!(t.contains(&line), "{t}");
+    let diff = &preview.structured_content.as_ref().unwrap()["diff"];
+    assert_eq!(
+        diff["moved"],
+        json!([{"object": "\"ssh-block\"", "from": from, "to": 0}]),
+        "{diff}"
+    );
+
+    s.ok("pfsense_replace_firewall_rules", confirmed(args))
+        .await;
+    let asked = human.asked();
+    assert_eq!(asked.len(), 1, "{asked:?}");
+    assert!(asked[0].contains(&line), "the human is told: {}", asked[0]);
+    let now = list(&s, "pfsense_list_firewall_rules").await;
+    assert_eq!(now[0]["descr"], "ssh-block");
     s.close().await;
 }

@@ -84,12 +84,20 @@ fn diff_lines(kind: ChangeKind, diff: &Value) -> Vec<String> {
         ChangeKind::Replace | ChangeKind::BulkDelete => {
             let count = |k: &str| diff[k].as_array().map_or(0, Vec::len);
             let counts = (count("removed"), count("added"), count("changed"));
-            if counts == (0, 0, 0) {
+            let moved = count("moved");
+            if counts == (0, 0, 0) && moved == 0 {
                 return vec!["  nothing: the list stays as it is".to_string()];
             }
             let mut lines = vec![format!(
-                "  {} removed, {} added, {} changed:",
-                counts.0, counts.1, counts.2
+                "  {} removed, {} added, {} changed{}:",
+                counts.0,
+                counts.1,
+                counts.2,
+                if moved > 0 {
+                    format!(", {moved} moved")
+                } else {
+                    String::new()
+                }
             )];
             // Many objects are named by their identifying fields, each on a short line: the
             // list of what goes must survive a text cut to the result budget.
@@ -103,6 +111,16 @@ fn diff_lines(kind: ChangeKind, diff: &Value) -> Vec<String> {
             }
             for o in diff["added"].as_array().into_iter().flatten() {
                 lines.push(format!("  + adds {}", line(o)));
+            }
+            // An ordered list (rules, NAT) evaluates first match first: a move changes what
+            // the firewall does, even when no object changes.
+            for m in diff["moved"].as_array().into_iter().flatten() {
+                lines.push(format!(
+                    "  ^ moves {} from position {} to {}",
+                    m["object"].as_str().unwrap_or("an object"),
+                    m["from"],
+                    m["to"]
+                ));
             }
             for c in diff["changed"].as_array().into_iter().flatten() {
                 let at = c
@@ -214,7 +232,7 @@ fn undo_note(
                 l.model == def.model && object.get(l.field) == Some(&Value::from(l.recreate_with))
             });
             format!(
-                "yes: pfsense_undo re-creates the object at its old position (secret fields and firewall-computed fields such as a rule's tracker cannot be restored){}",
+                "yes: pfsense_undo re-creates the object between its old neighbours (secret fields and firewall-computed fields such as a rule's tracker cannot be restored){}",
                 link.map(|l| format!(". {}", l.note)).unwrap_or_default()
             )
         }
@@ -846,12 +864,19 @@ impl Safety {
             );
             if let (Some(wanted), Some(Ok(all))) = (&was, state::read_collection(client, def).await)
             {
-                match state::find_by_identity(def.model, &all, wanted) {
-                    Some(found) => msg.push_str(&format!(
+                match state::lookup(def.model, &all, wanted) {
+                    state::Lookup::One(found) => msg.push_str(&format!(
                         " The object you previewed is now id {}: preview again with that id.",
                         found["id"]
                     )),
-                    None => msg.push_str(" The object you previewed no longer exists."),
+                    state::Lookup::Several(found) => msg.push_str(&format!(
+                        " {} objects carry that identity now (ids {}): list the collection to find the one you previewed.",
+                        found.len(),
+                        found.iter().map(|o| o["id"].to_string()).collect::<Vec<_>>().join(", ")
+                    )),
+                    state::Lookup::Missing => {
+                        msg.push_str(" The object you previewed no longer exists.")
+                    }
                 }
             }
             return msg;

@@ -84,8 +84,8 @@ pub fn list_changes(safety: &Safety, firewall: &str, args: &Value) -> CallToolRe
 }
 
 /// The newest later change among `listed` that replaced or bulk-deleted the list `c`'s object
-/// is in. Objects a replacement's undo puts back are new ones (a rule gets a new tracker), so
-/// an older change to one of them may no longer find it.
+/// is in. A replacement's objects are new ones (its rules get new trackers unless it sends
+/// them), so an older change to one of them may no longer find it.
 fn superseded_by(c: &Change, listed: &[Change]) -> Option<i64> {
     use super::state::ChangeKind;
     let is = |kind: &str, kinds: &[ChangeKind]| kinds.iter().any(|k| k.as_str() == kind);

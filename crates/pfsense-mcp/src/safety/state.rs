@@ -53,6 +53,34 @@ pub const STABLE_IDENTITIES: &[(&str, &[&str])] = &[
     ("SystemTunable", &["tunable"]),
 ];
 
+/// Models whose list order is behaviour: pfSense evaluates filter rules and NAT rules in the
+/// order config.xml holds them, first match wins (filter.inc writes the ruleset in that order),
+/// so moving one changes what the firewall does. A replacement's diff of these says which
+/// objects move.
+pub const ORDERED_MODELS: &[&str] = &[
+    "FirewallRule",
+    "PortForward",
+    "OutboundNATMapping",
+    "OneToOneNATMapping",
+];
+
+/// Read-only fields pfrest stores as sent when a list is replaced, so putting a list back sends
+/// them too. pfrest's `Model::from_representation` assigns every field the data carries,
+/// read-only ones included, and `UnixTimeField(auto_add_now)` fills a rule's `tracker` with the
+/// current second only when none is given (v2.7.1 to v2.10.0; seen on the lab: a PUT keeps the
+/// trackers it is sent, while a PUT without them gives every rule the same tracker, and rules
+/// created in the same second share one). Without it the rules an undo puts back would be told
+/// apart by nothing.
+pub const KEPT_READ_ONLY_FIELDS: &[(&str, &[&str])] = &[("FirewallRule", &["tracker"])];
+
+/// The fields of [`KEPT_READ_ONLY_FIELDS`] of a model.
+pub fn kept_read_only_fields(model: &str) -> &'static [&'static str] {
+    KEPT_READ_ONLY_FIELDS
+        .iter()
+        .find(|(m, _)| *m == model)
+        .map_or(&[], |(_, fields)| fields)
+}
+
 /// Control parameters a call may carry next to the model's fields; they are not part of the
 /// object and never show up in a diff (pfsense-rest-api.md, "Control parameters").
 pub const CONTROL_ARGS: &[&str] = &[
@@ -289,16 +317,86 @@ pub fn describe_identity(identity: &Map<String, Value>) -> String {
         .join(", ")
 }
 
-/// Find an object in a collection by identity.
+/// What a list read from the firewall holds under one identity.
+#[derive(Debug)]
+pub enum Lookup<'a> {
+    /// Exactly one object carries it.
+    One(&'a Value),
+    /// None does.
+    Missing,
+    /// Several do, so the identity does not tell them apart: pfrest gives rules created in
+    /// the same second one tracker, and every rule of a PUT that sends none the same one
+    /// ([`KEPT_READ_ONLY_FIELDS`]).
+    Several(Vec<&'a Value>),
+}
+
+/// The objects of a collection that carry an identity.
+pub fn lookup<'a>(model: &str, collection: &'a Value, wanted: &Map<String, Value>) -> Lookup<'a> {
+    let mut found: Vec<&Value> = collection
+        .as_array()
+        .into_iter()
+        .flatten()
+        .filter(|o| identity(model, o).as_ref() == Some(wanted))
+        .collect();
+    match found.len() {
+        0 => Lookup::Missing,
+        1 => Lookup::One(found.remove(0)),
+        _ => Lookup::Several(found),
+    }
+}
+
+/// The object of a collection that carries an identity, when exactly one does: an identity
+/// several objects share names none of them.
 pub fn find_by_identity<'a>(
     model: &str,
     collection: &'a Value,
     wanted: &Map<String, Value>,
 ) -> Option<&'a Value> {
-    collection
-        .as_array()?
-        .iter()
-        .find(|o| identity(model, o).as_ref() == Some(wanted))
+    match lookup(model, collection, wanted) {
+        Lookup::One(o) => Some(o),
+        Lookup::Missing | Lookup::Several(_) => None,
+    }
+}
+
+/// Whether `object` is as `recorded` (a journal row's state), leaving out ids (they shift).
+pub fn is_as_recorded(object: &Value, recorded: &Value) -> bool {
+    unchanged_since(&without_id(object), &without_id(recorded))
+}
+
+/// The object a journal row recorded, found in a collection by its identity. When several
+/// objects carry that identity, the one still as recorded (compared without ids; of identical
+/// copies the one at the recorded id, else the first): an `Err` says why none can be told
+/// apart. `Ok(None)` when no object carries it, or the recorded state has no identity.
+pub fn find_recorded<'a>(
+    model: &str,
+    collection: &'a Value,
+    recorded: &Value,
+) -> Result<Option<&'a Value>, String> {
+    let Some(wanted) = identity(model, recorded) else {
+        return Ok(None);
+    };
+    match lookup(model, collection, &wanted) {
+        Lookup::One(o) => Ok(Some(o)),
+        Lookup::Missing => Ok(None),
+        Lookup::Several(all) => {
+            let same: Vec<&Value> = all
+                .iter()
+                .copied()
+                .filter(|o| is_as_recorded(o, recorded))
+                .collect();
+            let at_id = same
+                .iter()
+                .find(|o| o.get("id").is_some() && o.get("id") == recorded.get("id"));
+            match (at_id, same.first()) {
+                (Some(o), _) | (None, Some(o)) => Ok(Some(o)),
+                (None, None) => Err(format!(
+                    "{} objects of the {model} list carry {} (pfSense does not keep it unique), and none of them is as recorded, so which one is meant cannot be told",
+                    all.len(),
+                    describe_identity(&wanted)
+                )),
+            }
+        }
+    }
 }
 
 /// JSON with object keys sorted at every level and without the time stamps pfrest reads as
@@ -470,63 +568,182 @@ pub fn diff_removed(before: &Value) -> Vec<Value> {
         .unwrap_or_default()
 }
 
-/// What replacing a collection changes: objects removed, added and changed, matched by stable
-/// identity when the model has one, else by position.
+/// What replacing a collection changes: objects removed, added and changed, and in an
+/// ordered list ([`ORDERED_MODELS`]) the objects that move. Objects are paired by a stable
+/// identity exactly one object carries on each side, then by content (what the new object
+/// states, the old one holds), then in order where identities do not say they differ: an
+/// identity several objects share (pfrest's rule trackers can) pairs nothing by itself.
 pub fn diff_collection(model: &str, before: &Value, after: &Value) -> Value {
     let old: Vec<Value> = before.as_array().cloned().unwrap_or_default();
     let new: Vec<Value> = after.as_array().cloned().unwrap_or_default();
+    let old_ids: Vec<Option<Map<String, Value>>> = old.iter().map(|o| identity(model, o)).collect();
+    let pairs = pair_objects(model, &old, &new);
     let mut removed = Vec::new();
     let mut added = Vec::new();
     let mut changed = Vec::new();
-    let by_identity = STABLE_IDENTITIES.iter().any(|(m, _)| *m == model)
-        && new.iter().all(|o| identity(model, o).is_some());
-    if by_identity {
-        for o in &old {
-            let Some(id) = identity(model, o) else {
-                removed.push(crate::outcome::redact(o));
-                continue;
-            };
-            match new
-                .iter()
-                .find(|n| identity(model, n).as_ref() == Some(&id))
-            {
-                None => removed.push(crate::outcome::redact(o)),
-                Some(n) => {
-                    let fields = diff_fields(o, n);
-                    if !fields.is_empty() {
-                        changed.push(json!({"identity": id, "changes": fields}));
-                    }
+    for (i, o) in old.iter().enumerate() {
+        match pairs[i] {
+            None => removed.push(crate::outcome::redact(o)),
+            Some(j) => {
+                let fields = diff_fields(o, &new[j]);
+                if fields.is_empty() {
+                    continue;
                 }
+                let unique = old_ids[i]
+                    .as_ref()
+                    .filter(|id| old_ids.iter().filter(|x| x.as_ref() == Some(id)).count() == 1);
+                changed.push(match unique {
+                    Some(id) => json!({"identity": id, "changes": fields}),
+                    None => json!({"position": i, "changes": fields}),
+                });
             }
         }
-        for n in &new {
-            let id = identity(model, n);
-            if !old.iter().any(|o| identity(model, o) == id) {
-                added.push(crate::outcome::redact(n));
-            }
-        }
-    } else {
-        for (i, o) in old.iter().enumerate() {
-            match new.get(i) {
-                None => removed.push(crate::outcome::redact(o)),
-                Some(n) => {
-                    let fields = diff_fields(o, n);
-                    if !fields.is_empty() {
-                        changed.push(json!({"position": i, "changes": fields}));
-                    }
-                }
-            }
-        }
-        for n in new.iter().skip(old.len()) {
+    }
+    for (j, n) in new.iter().enumerate() {
+        if !pairs.contains(&Some(j)) {
             added.push(crate::outcome::redact(n));
         }
     }
+    let moved: Vec<Value> = if ORDERED_MODELS.contains(&model) {
+        moves(&pairs)
+            .into_iter()
+            .map(|(i, j)| json!({"object": label(model, &old[i]), "from": i, "to": j}))
+            .collect()
+    } else {
+        Vec::new()
+    };
+    let has_identity = STABLE_IDENTITIES.iter().any(|(m, _)| *m == model);
     json!({
         "removed": removed,
         "added": added,
         "changed": changed,
-        "matched_by": if by_identity { "stable identity" } else { "position" },
+        "moved": moved,
+        "matched_by": if has_identity { "stable identity (where one object carries it), else content" } else { "content, else position" },
     })
+}
+
+/// For each old object, the new object it pairs with (see [`diff_collection`]).
+fn pair_objects(model: &str, old: &[Value], new: &[Value]) -> Vec<Option<usize>> {
+    let key = |o: &Value| identity(model, o).map(|m| Value::Object(m).to_string());
+    let old_ids: Vec<Option<String>> = old.iter().map(key).collect();
+    let new_ids: Vec<Option<String>> = new.iter().map(key).collect();
+    let mut counts: std::collections::HashMap<(bool, &str), usize> = Default::default();
+    for (side, ids) in [(false, &old_ids), (true, &new_ids)] {
+        for id in ids.iter().flatten() {
+            *counts.entry((side, id.as_str())).or_default() += 1;
+        }
+    }
+    let once = |side: bool, id: &str| counts.get(&(side, id)) == Some(&1);
+    // Identities that do not say two objects differ: the same, or one of them has none.
+    let compatible = |i: usize, j: usize| match (&old_ids[i], &new_ids[j]) {
+        (Some(a), Some(b)) => a == b,
+        _ => true,
+    };
+    let mut pairs: Vec<Option<usize>> = vec![None; old.len()];
+    let mut taken = vec![false; new.len()];
+    fn pair(pairs: &mut [Option<usize>], taken: &mut [bool], i: usize, j: usize) {
+        pairs[i] = Some(j);
+        taken[j] = true;
+    }
+    // 1. an identity one object carries on each side
+    for (i, id) in old_ids.iter().enumerate() {
+        let Some(id) = id else { continue };
+        if once(false, id) && once(true, id) {
+            let j = new_ids
+                .iter()
+                .position(|n| n.as_ref() == Some(id))
+                .unwrap_or_default();
+            pair(&mut pairs, &mut taken, i, j);
+        }
+    }
+    // 2. the same content, 3. the same (shared) identity, 4. in order
+    let steps: [&dyn Fn(usize, usize) -> bool; 3] = [
+        &|i, j| compatible(i, j) && states_alike(&old[i], &new[j]),
+        &|i, j| old_ids[i].is_some() && old_ids[i] == new_ids[j],
+        &|i, j| compatible(i, j),
+    ];
+    for fits in steps {
+        for i in 0..old.len() {
+            if pairs[i].is_some() {
+                continue;
+            }
+            if let Some(j) = (0..new.len()).find(|&j| !taken[j] && fits(i, j)) {
+                pair(&mut pairs, &mut taken, i, j);
+            }
+        }
+    }
+    pairs
+}
+
+/// Whether every field the new object states holds the same value in the old one (ids and
+/// the times pfrest reads as now left out): a replacement leaves it as it is.
+fn states_alike(old: &Value, new: &Value) -> bool {
+    let Some(fields) = new.as_object() else {
+        return old == new;
+    };
+    fields.iter().all(|(k, v)| {
+        CONTROL_ARGS.contains(&k.as_str())
+            || is_time_read_as_now(k)
+            || match old.get(k) {
+                Some(o) => o == v,
+                None => v.is_null(),
+            }
+    })
+}
+
+/// The pairs (old position, new position) whose objects move: those outside a longest run of
+/// pairs that keep their relative order (a delete before an object shifts it without moving
+/// it; an object taken out and put elsewhere moves).
+fn moves(pairs: &[Option<usize>]) -> Vec<(usize, usize)> {
+    let kept: Vec<(usize, usize)> = pairs
+        .iter()
+        .enumerate()
+        .filter_map(|(i, j)| j.map(|j| (i, j)))
+        .collect();
+    // Longest increasing subsequence of the new positions, in old order (patience sorting).
+    let mut tails: Vec<usize> = Vec::new();
+    let mut before: Vec<Option<usize>> = vec![None; kept.len()];
+    for (k, &(_, j)) in kept.iter().enumerate() {
+        let at = tails.partition_point(|&t| kept[t].1 < j);
+        if at > 0 {
+            before[k] = Some(tails[at - 1]);
+        }
+        if at == tails.len() {
+            tails.push(k);
+        } else {
+            tails[at] = k;
+        }
+    }
+    let mut in_order = vec![false; kept.len()];
+    let mut next = tails.last().copied();
+    while let Some(k) = next {
+        in_order[k] = true;
+        next = before[k];
+    }
+    kept.into_iter()
+        .zip(in_order)
+        .filter(|(_, keeps)| !keeps)
+        .map(|(p, _)| p)
+        .collect()
+}
+
+/// An object in a few words for a line of a diff: its name, else its description, else its
+/// identity.
+fn label(model: &str, object: &Value) -> String {
+    if let Some(name) = object.get("name").and_then(Value::as_str) {
+        return name.to_string();
+    }
+    if let Some(descr) = object
+        .get("descr")
+        .and_then(Value::as_str)
+        .filter(|d| !d.is_empty())
+    {
+        return format!("\"{}\"", crate::bounds::head(descr, 60));
+    }
+    match identity(model, object) {
+        Some(id) => describe_identity(&id),
+        None => "an object without a name".into(),
+    }
 }
 
 /// The fields of an object a create call accepts (what a re-create may send back): the
@@ -635,6 +852,124 @@ mod tests {
         assert_eq!(d[0]["field"], "descr");
         assert_eq!(d[0]["before"], "old");
         assert!(!serde_json::to_string(&d).unwrap().contains("hunter2"));
+    }
+
+    fn rule(id: u64, tracker: u64, descr: &str) -> Value {
+        json!({"id": id, "tracker": tracker, "type": "pass", "descr": descr})
+    }
+
+    /// A PUT that only reorders rules changes what the firewall does: the diff says what moves.
+    #[test]
+    fn a_reorder_of_an_ordered_list_names_what_moves() {
+        let old = json!([
+            rule(0, 10, "A"),
+            rule(1, 11, "B"),
+            rule(2, 12, "C"),
+            rule(3, 13, "ssh-block")
+        ]);
+        let new = json!([
+            rule(0, 13, "ssh-block"),
+            rule(1, 10, "A"),
+            rule(2, 11, "B"),
+            rule(3, 12, "C")
+        ]);
+        let d = diff_collection("FirewallRule", &old, &new);
+        assert_eq!(d["removed"], json!([]), "{d}");
+        assert_eq!(d["added"], json!([]), "{d}");
+        assert_eq!(d["changed"], json!([]), "{d}");
+        assert_eq!(
+            d["moved"],
+            json!([{"object": "\"ssh-block\"", "from": 3, "to": 0}]),
+            "{d}"
+        );
+        // a delete shifts later objects without moving them
+        let fewer = json!([rule(0, 10, "A"), rule(1, 12, "C"), rule(2, 13, "ssh-block")]);
+        let d = diff_collection("FirewallRule", &old, &fewer);
+        assert_eq!(d["moved"], json!([]), "{d}");
+        assert_eq!(d["removed"].as_array().unwrap().len(), 1, "{d}");
+        // an unordered list (aliases) reports no move; nor does a model without identity lose it
+        let aliases = |names: &[&str]| {
+            Value::Array(
+                names
+                    .iter()
+                    .enumerate()
+                    .map(|(i, n)| json!({"id": i, "name": n}))
+                    .collect(),
+            )
+        };
+        let d = diff_collection(
+            "FirewallAlias",
+            &aliases(&["a", "b"]),
+            &aliases(&["b", "a"]),
+        );
+        assert_eq!(d["moved"], json!([]), "{d}");
+        let forward =
+            |i: u64, p: &str| json!({"id": i, "local_port": p, "descr": format!("fwd {p}")});
+        let d = diff_collection(
+            "PortForward",
+            &json!([forward(0, "80"), forward(1, "443")]),
+            &json!([forward(0, "443"), forward(1, "80")]),
+        );
+        assert_eq!(d["changed"], json!([]), "{d}");
+        assert_eq!(d["moved"].as_array().unwrap().len(), 1, "{d}");
+    }
+
+    /// pfrest gives rules created in the same second one tracker: a shared tracker pairs nothing
+    /// by itself, so identical rules are not reported as changed, and a real change once.
+    #[test]
+    fn a_shared_tracker_does_not_pair_different_rules() {
+        let old = json!([rule(0, 7, "A"), rule(1, 7, "B"), rule(2, 7, "C")]);
+        let d = diff_collection("FirewallRule", &old, &old);
+        assert_eq!(
+            (
+                d["removed"].clone(),
+                d["added"].clone(),
+                d["changed"].clone(),
+                d["moved"].clone()
+            ),
+            (json!([]), json!([]), json!([]), json!([])),
+            "{d}"
+        );
+        let mut new = old.clone();
+        new[1]["descr"] = json!("B2");
+        let d = diff_collection("FirewallRule", &old, &new);
+        assert_eq!(d["changed"].as_array().unwrap().len(), 1, "{d}");
+        assert_eq!(d["changed"][0]["position"], 1, "{d}");
+        assert_eq!(d["changed"][0]["changes"][0]["after"], "B2", "{d}");
+        assert_eq!(d["moved"], json!([]), "{d}");
+    }
+
+    #[test]
+    fn an_identity_counts_only_when_one_object_carries_it() {
+        let list = json!([rule(0, 7, "A"), rule(1, 7, "B"), rule(2, 8, "C")]);
+        let tracker = |t: u64| identity("FirewallRule", &json!({"tracker": t})).unwrap();
+        assert!(
+            matches!(lookup("FirewallRule", &list, &tracker(7)), Lookup::Several(v) if v.len() == 2)
+        );
+        assert!(find_by_identity("FirewallRule", &list, &tracker(7)).is_none());
+        assert_eq!(
+            find_by_identity("FirewallRule", &list, &tracker(8)).unwrap()["descr"],
+            "C"
+        );
+        assert!(matches!(
+            lookup("FirewallRule", &list, &tracker(9)),
+            Lookup::Missing
+        ));
+        // the recorded one among several: by its whole state, its id left out (ids shift)
+        let found = find_recorded("FirewallRule", &list, &rule(5, 7, "B"))
+            .unwrap()
+            .unwrap();
+        assert_eq!(found["id"], 1);
+        let none = find_recorded("FirewallRule", &list, &rule(1, 7, "changed"));
+        assert!(
+            none.unwrap_err()
+                .contains("2 objects of the FirewallRule list carry tracker 7")
+        );
+        assert!(
+            find_recorded("FirewallRule", &list, &rule(1, 9, "A"))
+                .unwrap()
+                .is_none()
+        );
     }
 
     #[test]

@@ -3,7 +3,7 @@
 //!
 //! pfSense has no restore endpoint (pfsense-rest-api.md, "Special endpoints"), so every undo
 //! is an ordinary API call: delete what was created, patch old fields back, re-create what was
-//! deleted at its old position (`placement`), or put the old collection back (PUT).
+//! deleted between its old neighbours (`placement`), or put the old collection back (PUT).
 
 use super::journal::{Change, status};
 use super::state::{self, ChangeKind, describe_identity, identity, without_id};
@@ -161,16 +161,27 @@ pub fn with_side_effects(
     (inverse, added)
 }
 
-/// Objects of a collection as a PUT or POST takes them back.
+/// Objects of a collection as a PUT takes them back: their writable fields, and the read-only
+/// ones pfrest keeps when sent (a rule's `tracker`, `state::KEPT_READ_ONLY_FIELDS`), so the
+/// objects put back are the ones the journal knows and stay told apart.
 fn writable_list(def: &ToolDef, collection: &Value) -> Vec<Value> {
     let create = state::sibling(def, PathKind::Item, Method::Post);
+    let kept = state::kept_read_only_fields(def.model);
     collection
         .as_array()
         .map(|items| {
             items
                 .iter()
                 .map(|o| match create {
-                    Some(c) => Value::Object(state::writable_fields(c, o)),
+                    Some(c) => {
+                        let mut fields = state::writable_fields(c, o);
+                        for f in kept {
+                            if let Some(v) = o.get(*f).filter(|v| !v.is_null()) {
+                                fields.insert((*f).to_string(), v.clone());
+                            }
+                        }
+                        Value::Object(fields)
+                    }
                     None => without_id(o),
                 })
                 .collect()
@@ -365,9 +376,11 @@ async fn locate(
     list_tool: Option<&str>,
     recorded: &Value,
 ) -> Result<Option<Value>, String> {
-    if let (Some(wanted), Some(list)) = (identity(&change.model, recorded), list_tool) {
+    if let (Some(_), Some(list)) = (identity(&change.model, recorded), list_tool) {
         let all = state::read(client, tool(list)?, json!({})).await?;
-        return Ok(state::find_by_identity(&change.model, &all, &wanted).cloned());
+        return state::find_recorded(&change.model, &all, recorded)
+            .map(|found| found.cloned())
+            .map_err(|why| format!("{why}; undo of change {} refused", change.id));
     }
     let mut a = Map::new();
     a.insert(
@@ -381,6 +394,67 @@ async fn locate(
         Ok(v) => Ok(Some(v)),
         Err(e) if e.contains("MODEL_OBJECT_NOT_FOUND") => Ok(None),
         Err(e) => Err(e),
+    }
+}
+
+/// Where a deleted object goes back so that it sits between the same neighbours as before:
+/// right after the object that preceded it, else right before the one that followed it, both
+/// found by identity in the list as it is now. Its old index alone could put a block rule below
+/// the pass rule it guarded once an earlier object is gone. The neighbours are those of the
+/// list read right after the delete (`after`): the objects at ids `position - 1` and
+/// `position` under the same parent. Also ", after …" for the step's description. Err when
+/// the neighbourhood cannot be found again or is no longer in that order.
+fn placement(
+    change: &Change,
+    before: &Value,
+    after: &Value,
+    now: &Value,
+    position: u64,
+) -> Result<(u64, String), String> {
+    let refused = |why: String| {
+        format!(
+            "where to re-create it cannot be told: {why}; undo of change {} refused so that it does not land in the wrong place. Re-create it by hand if you still want to",
+            change.id
+        )
+    };
+    let Some(then) = after.as_array() else {
+        return Err(refused(
+            "the list right after the delete was not recorded".into(),
+        ));
+    };
+    let parent = before.get("parent_id");
+    let at = |id: u64| {
+        then.iter().find(|o| {
+            o.get("parent_id") == parent && o.get("id").and_then(Value::as_u64) == Some(id)
+        })
+    };
+    let prev = position.checked_sub(1).and_then(at);
+    let next = at(position);
+    // A neighbour's id now: found by its identity, or when several objects carry that, the one
+    // still as it was.
+    let found = |o: Option<&Value>| {
+        o.and_then(|o| state::find_recorded(&change.model, now, o).ok().flatten())
+            .and_then(|f| f.get("id").and_then(Value::as_u64))
+    };
+    let name = |o: &Value| what(change, o);
+    match ((prev, found(prev)), (next, found(next))) {
+        ((Some(p), Some(i)), (Some(n), Some(j))) if j <= i => Err(refused(format!(
+            "{} (id {i}) and {} (id {j}), before and after it, are no longer in that order",
+            name(p),
+            name(n)
+        ))),
+        ((Some(p), Some(i)), _) => Ok((i + 1, format!(", after {}", name(p)))),
+        (_, (Some(n), Some(j))) => Ok((j, format!(", before {}", name(n)))),
+        ((None, _), (None, _)) => Ok((position, String::new())),
+        (prev, next) => Err(refused(format!(
+            "the objects next to it ({}) are gone",
+            [prev.0, next.0]
+                .into_iter()
+                .flatten()
+                .map(name)
+                .collect::<Vec<_>>()
+                .join(", ")
+        ))),
     }
 }
 
@@ -560,15 +634,34 @@ async fn prepare_unboxed(
         } => {
             let before = change.before.clone().unwrap_or(Value::Null);
             let label = what(change, &before);
+            let mut position = position;
+            let mut next_to = String::new();
             if let Some(list) = &list_tool {
                 let all = state::read(client, tool(list)?, json!({})).await?;
                 match identity(&change.model, &before) {
                     Some(wanted) => {
-                        if let Some(found) = state::find_by_identity(&change.model, &all, &wanted) {
+                        // pfrest's identities need not be unique (rule trackers): objects that
+                        // shared it right after the delete are others, not the object back.
+                        let carriers =
+                            |list: &Value| match state::lookup(&change.model, list, &wanted) {
+                                state::Lookup::Missing => Vec::new(),
+                                state::Lookup::One(o) => vec![o.clone()],
+                                state::Lookup::Several(v) => v.into_iter().cloned().collect(),
+                            };
+                        let (then, now) = (carriers(&after), carriers(&all));
+                        if now.len() > then.len() {
+                            let ids: Vec<String> =
+                                now.iter().map(|o| o["id"].to_string()).collect();
                             return Err(format!(
                                 "{label} exists again (id {}): someone re-created it since change {}; undo refused",
-                                found["id"], change.id
+                                ids.join(", "),
+                                change.id
                             ));
+                        }
+                        if let Some(p) = position {
+                            let (at, neighbour) = placement(change, &before, &after, &all, p)?;
+                            position = Some(at);
+                            next_to = neighbour;
                         }
                     }
                     None => {
@@ -583,14 +676,14 @@ async fn prepare_unboxed(
             }
             let mut args = object.clone();
             if let Some(p) = position {
-                // Re-create at the old index: `placement` moves the new object there.
+                // Re-create at that index: `placement` moves the new object there.
                 args.insert("placement".into(), json!(p));
             }
             vec![Step {
                 tool: tool(&create_tool)?,
                 args: Value::Object(args),
                 description: format!(
-                    "re-create {label}{}",
+                    "re-create {label}{}{next_to}",
                     position
                         .map(|p| format!(" at position {p}"))
                         .unwrap_or_default()
@@ -693,6 +786,182 @@ pub async fn run_step(client: &Client, step: &Step) -> Result<Value, StepError> 
         })
 }
 
+/// Settle an update or a delete of one object from the whole list as it is now. Ids shift
+/// (another admin's delete moves every later object down), so the object is found by its
+/// stable identity, or, when the model has none or several objects share it, by comparing
+/// whole states with the one before the call: the object now at the old id may be another
+/// one, and taking it for the changed object would make undo rewrite it.
+fn settle_item(
+    change: &Change,
+    kind: ChangeKind,
+    before: &Value,
+    all: &Value,
+) -> (String, Option<Value>, String) {
+    let model = change.model.as_str();
+    let parent = before.get("parent_id").filter(|v| !v.is_null());
+    let siblings: Vec<&Value> = all
+        .as_array()
+        .into_iter()
+        .flatten()
+        .filter(|o| parent.is_none() || o.get("parent_id") == parent)
+        .collect();
+    let as_before: Vec<&Value> = siblings
+        .iter()
+        .copied()
+        .filter(|o| state::is_as_recorded(o, before))
+        .collect();
+    let id_of = |o: &Value| o.get("id").cloned().unwrap_or(Value::Null);
+    let settled = |st: &str, after: Option<Value>, note: String| {
+        (st.to_string(), after, format!("settled at start: {note}"))
+    };
+    let wanted = identity(model, before);
+    let label = wanted
+        .as_ref()
+        .map(|w| format!("the {model} with {}", describe_identity(w)))
+        .unwrap_or_else(|| format!("the {model} at id {}", id_of(before)));
+    let found = wanted.as_ref().map(|w| state::lookup(model, all, w));
+    if kind == ChangeKind::Delete {
+        return match (found, as_before.first()) {
+            (Some(state::Lookup::One(o)), _) => settled(
+                status::NOT_APPLIED,
+                None,
+                format!(
+                    "{label} still exists (now id {}), so the delete did not happen",
+                    id_of(o)
+                ),
+            ),
+            (_, Some(o)) => settled(
+                status::NOT_APPLIED,
+                None,
+                format!(
+                    "an object exactly as {label} was before the call exists (now id {}), so the delete did not happen",
+                    id_of(o)
+                ),
+            ),
+            (Some(state::Lookup::Missing), None) => settled(
+                status::EXECUTED,
+                Some(all.clone()),
+                format!(
+                    "no object carries the identity of {label} any more, so the delete happened"
+                ),
+            ),
+            (_, None) => settled(
+                status::EXECUTED,
+                Some(all.clone()),
+                format!(
+                    "no object is as {label} was before the call any more, so the delete happened"
+                ),
+            ),
+        };
+    }
+    // An update: the fields it sets (not secrets, which are never read back, nor resets to a
+    // default whose value is not known here).
+    let body = change.request.get("body").and_then(Value::as_object);
+    let set: Vec<(&String, &Value)> = body
+        .into_iter()
+        .flatten()
+        .filter(|(k, v)| {
+            !state::CONTROL_ARGS.contains(&k.as_str())
+                && !crate::spec::tables::is_sensitive_field(k)
+                && !v.is_null()
+                && !v.to_string().contains(crate::outcome::REDACTED)
+        })
+        .collect();
+    let holds = |o: &Value| set.iter().all(|(k, v)| o.get(k.as_str()) == Some(*v));
+    // Differs from the state before only in fields the call names (the object itself, not
+    // another one now at its id).
+    let only_named = |o: &Value| {
+        state::differing_fields(&state::as_recorded(o, before), before)
+            .iter()
+            .all(|f| body.is_some_and(|b| b.contains_key(f)))
+    };
+    // The identity the object has after the call (an update may rename it).
+    let renamed = wanted.as_ref().and_then(|w| {
+        let mut next = before.clone();
+        for (k, v) in &set {
+            next[k.as_str()] = (*v).clone();
+        }
+        identity(model, &next).filter(|n| n != w)
+    });
+    let found = match (found, &renamed) {
+        (Some(state::Lookup::Missing), Some(n)) => Some(state::lookup(model, all, n)),
+        (found, _) => found,
+    };
+    match found {
+        Some(state::Lookup::One(o)) if state::is_as_recorded(o, before) => settled(
+            status::NOT_APPLIED,
+            None,
+            format!(
+                "{label} is exactly as before (now id {}), so the change did not happen",
+                id_of(o)
+            ),
+        ),
+        Some(state::Lookup::One(o)) if holds(o) => settled(
+            status::EXECUTED,
+            Some(o.clone()),
+            format!(
+                "{label} (now id {}) holds the values the call set, so the change happened",
+                id_of(o)
+            ),
+        ),
+        Some(state::Lookup::One(o)) => settled(
+            status::UNKNOWN,
+            None,
+            format!(
+                "{label} (now id {}) has changed, but not to the values the call set: someone else may have changed it; whether this change happened is unknown",
+                id_of(o)
+            ),
+        ),
+        Some(state::Lookup::Missing) => settled(
+            status::UNKNOWN,
+            None,
+            format!(
+                "no object carries the identity of {label} any more (deleted or renamed since), so whether the change happened is unknown: list the collection to check"
+            ),
+        ),
+        // No identity, or several objects share it: whole states tell.
+        _ if !as_before.is_empty() => settled(
+            status::NOT_APPLIED,
+            None,
+            format!(
+                "an object exactly as {label} was before the call exists (now id {}), so the change did not happen",
+                id_of(as_before[0])
+            ),
+        ),
+        _ => {
+            let candidates: Vec<&Value> = siblings
+                .iter()
+                .copied()
+                .filter(|o| holds(o) && only_named(o))
+                .filter(|o| match &wanted {
+                    Some(w) => {
+                        let id = identity(model, o);
+                        id.as_ref() == Some(w) || (renamed.is_some() && id == renamed)
+                    }
+                    None => o.get("id") == before.get("id"),
+                })
+                .collect();
+            match candidates.as_slice() {
+                [o] => settled(
+                    status::EXECUTED,
+                    Some((*o).clone()),
+                    format!(
+                        "the object at id {} differs from {label} before the call only in what the call set, to the values it set, so the change happened",
+                        id_of(o)
+                    ),
+                ),
+                _ => settled(
+                    status::UNKNOWN,
+                    None,
+                    format!(
+                        "no object is exactly as {label} was before the call, and none can be told to be it as the call would leave it (ids shift after deletes), so whether the change happened is unknown: list the collection to check"
+                    ),
+                ),
+            }
+        }
+    }
+}
+
 /// Settle a row left in `intent` by a killed process: read the firewall and decide whether
 /// the change happened. Returns the new status, the after-state, and a note.
 pub async fn reconcile(client: &Client, change: &Change) -> (String, Option<Value>, String) {
@@ -717,7 +986,21 @@ pub async fn reconcile(client: &Client, change: &Change) -> (String, Option<Valu
                 );
             };
             let found = match state::read_collection(client, def).await {
-                Some(Ok(all)) => state::find_by_identity(&change.model, &all, &wanted).cloned(),
+                Some(Ok(all)) => match state::lookup(&change.model, &all, &wanted) {
+                    state::Lookup::One(o) => Some(o.clone()),
+                    state::Lookup::Missing => None,
+                    state::Lookup::Several(v) => {
+                        return (
+                            status::UNKNOWN.into(),
+                            None,
+                            format!(
+                                "settled at start: {} objects carry {}, so whether this create made one of them is unknown: list the collection to check",
+                                v.len(),
+                                describe_identity(&wanted)
+                            ),
+                        );
+                    }
+                },
                 _ => {
                     return (
                         status::INTENT.into(),
@@ -746,20 +1029,42 @@ pub async fn reconcile(client: &Client, change: &Change) -> (String, Option<Valu
             };
         }
         ChangeKind::Update | ChangeKind::Delete => {
-            let args = json!({"id": before.get("id"), "parent_id": before.get("parent_id")});
-            let args = Value::Object(
-                args.as_object()
-                    .into_iter()
-                    .flatten()
-                    .filter(|(_, v)| !v.is_null())
-                    .map(|(k, v)| (k.clone(), v.clone()))
-                    .collect(),
-            );
-            match state::read_target(client, def, &args).await {
-                Some(Ok(v)) => Some(v),
-                Some(Err(e)) if e.contains("MODEL_OBJECT_NOT_FOUND") => Some(Value::Null),
-                _ => None,
+            let retry = || {
+                (
+                    status::INTENT.to_string(),
+                    None,
+                    "could not read the firewall to settle this entry; will retry at next start"
+                        .to_string(),
+                )
+            };
+            let (all, whole) = match state::read_collection(client, def).await {
+                Some(Ok(all)) => (all, true),
+                Some(Err(_)) => return retry(),
+                // No list tool (some nested models): the object at the old id is all there is
+                // to see.
+                None => {
+                    let mut at = Map::new();
+                    for k in ["id", "parent_id"] {
+                        if let Some(v) = before.get(k).filter(|v| !v.is_null()) {
+                            at.insert(k.into(), v.clone());
+                        }
+                    }
+                    match state::read_target(client, def, &Value::Object(at)).await {
+                        Some(Ok(v)) => (json!([v]), false),
+                        Some(Err(e)) if e.contains("MODEL_OBJECT_NOT_FOUND") => (json!([]), false),
+                        _ => return retry(),
+                    }
+                }
+            };
+            let settled = settle_item(change, kind, &before, &all);
+            if !whole && kind == ChangeKind::Delete && settled.0 == status::EXECUTED {
+                return (
+                    status::UNKNOWN.into(),
+                    None,
+                    "settled at start: the object is not at its old id, and this model has no list to look for it in (ids shift after deletes), so whether the delete happened is unknown".into(),
+                );
             }
+            return settled;
         }
         ChangeKind::Settings | ChangeKind::Replace | ChangeKind::BulkDelete => {
             state::read_target(client, def, &json!({}))
@@ -789,15 +1094,9 @@ pub async fn reconcile(client: &Client, change: &Change) -> (String, Option<Valu
                 .into(),
         );
     }
-    let after = match kind {
-        ChangeKind::Delete => state::read_collection(client, def)
-            .await
-            .and_then(Result::ok),
-        _ => Some(current),
-    };
     (
         status::EXECUTED.into(),
-        after,
+        Some(current),
         "settled at start: the target differs from its state before the call, so the change happened".into(),
     )
 }
