@@ -1009,42 +1009,40 @@ async fn a_process_killed_between_request_and_outcome_is_reconciled_at_next_star
     s.close().await;
 }
 
-/// Send `pfsense_undo {last: 1, confirm: true}` to a server whose firewall never answers the
-/// undo's PATCH, and kill the server once the PATCH went out.
-async fn kill_during_undo(emu: &pfsense_emulator::RunningEmulator, dir: &Path) {
+/// Send `tool` with `args` to a server whose firewall never answers `method` on `path`, and
+/// kill the server once that request went out.
+async fn kill_during(
+    emu: &pfsense_emulator::RunningEmulator,
+    dir: &Path,
+    (method, path): (&str, &str),
+    tool: &'static str,
+    args: Value,
+) {
     emu.add_fault(
         pfsense_emulator::Fault::new(pfsense_emulator::FaultAction::Hang)
-            .on_path("/api/v2/firewall/alias")
-            .on_method("PATCH"),
+            .on_path(path)
+            .on_method(method),
     );
     let s = start(emu, dir, &["--timeout", "600"], no_human()).await;
     let pid = s.pid.expect("child pid");
     let peer = s.client.peer().clone();
     tokio::spawn(async move {
-        let p = rmcp::model::CallToolRequestParams::new("pfsense_undo").with_arguments(
-            json!({"last": 1, "confirm": true})
-                .as_object()
-                .unwrap()
-                .clone(),
-        );
+        let p = rmcp::model::CallToolRequestParams::new(tool)
+            .with_arguments(args.as_object().unwrap().clone());
         let _ = peer.call_tool(p).await;
     });
-    for _ in 0..200 {
-        if emu
-            .requests()
+    let held = || {
+        emu.requests()
             .iter()
-            .any(|q| q.method == "PATCH" && q.fault.is_some())
-        {
+            .any(|q| q.method == method && q.fault.is_some())
+    };
+    for _ in 0..200 {
+        if held() {
             break;
         }
         tokio::time::sleep(Duration::from_millis(50)).await;
     }
-    assert!(
-        emu.requests()
-            .iter()
-            .any(|q| q.method == "PATCH" && q.fault.is_some()),
-        "the undo's PATCH went out"
-    );
+    assert!(held(), "the {method} went out");
     let killed = Command::new("kill")
         .args(["-9", &pid.to_string()])
         .status()
@@ -1053,6 +1051,121 @@ async fn kill_during_undo(emu: &pfsense_emulator::RunningEmulator, dir: &Path) {
     drop(s);
     emu.clear_faults();
     emu.clear_requests();
+}
+
+/// An undo, killed while the firewall holds its PATCH.
+async fn kill_during_undo(emu: &pfsense_emulator::RunningEmulator, dir: &Path) {
+    kill_during(
+        emu,
+        dir,
+        ("PATCH", "/api/v2/firewall/alias"),
+        "pfsense_undo",
+        json!({"last": 1, "confirm": true}),
+    )
+    .await;
+}
+
+/// A replacement killed on its way is settled at the next start by what the list shows: as
+/// the call sent it → executed (undoable); changed otherwise (another admin meanwhile) →
+/// unknown, and not undone: putting the old list back would delete their change.
+#[tokio::test]
+async fn a_replacement_killed_on_its_way_is_settled_by_what_the_list_shows() {
+    let emu = emulator().await;
+    let dir = tempfile::tempdir().unwrap();
+    let s = start(&emu, dir.path(), &[], no_human()).await;
+    for n in ["pa", "pb"] {
+        s.ok("pfsense_create_firewall_alias", confirmed(alias(n)))
+            .await;
+    }
+    let base = snapshot(&s).await;
+    s.close().await;
+    let replace = || json!({"objects": [alias("only")], "confirm": true});
+    let other = tempfile::tempdir().unwrap();
+    let admin = |dir: std::path::PathBuf| {
+        let emu = &emu;
+        async move { start(emu, &dir, &[], no_human()).await }
+    };
+
+    // Another admin changed the list meanwhile: not what the call sent.
+    kill_during(
+        &emu,
+        dir.path(),
+        ("PUT", "/api/v2/firewall/aliases"),
+        "pfsense_replace_firewall_aliases",
+        replace(),
+    )
+    .await;
+    let a = admin(other.path().to_path_buf()).await;
+    a.ok("pfsense_create_firewall_alias", confirmed(alias("theirs")))
+        .await;
+    a.close().await;
+    let s = start(&emu, dir.path(), &[], no_human()).await;
+    let changes = s.ok("pfsense_list_changes", json!({})).await["changes"].clone();
+    assert_eq!(changes[0]["tool"], "pfsense_replace_firewall_aliases");
+    assert_eq!(changes[0]["status"], "unknown", "{changes}");
+    let r = s
+        .call(
+            "pfsense_undo",
+            json!({"change_id": changes[0]["change_id"], "confirm": true}),
+        )
+        .await;
+    assert!(
+        is_error(&r) && text(&r).contains("`unknown`"),
+        "the replacement is not undone: {}",
+        text(&r)
+    );
+    assert!(
+        names_of(&snapshot(&s).await).contains(&"theirs".to_string()),
+        "their alias stays"
+    );
+    // Back to the two aliases, by hand.
+    let theirs = id_of(&snapshot(&s).await, "theirs");
+    s.ok(
+        "pfsense_delete_firewall_alias",
+        confirmed(json!({"id": theirs})),
+    )
+    .await;
+    assert_eq!(snapshot(&s).await, base);
+    s.close().await;
+
+    // The list shows what the call sent (the PUT went through before the kill; a hand
+    // stands in for it): executed, and undone like any replacement.
+    kill_during(
+        &emu,
+        dir.path(),
+        ("PUT", "/api/v2/firewall/aliases"),
+        "pfsense_replace_firewall_aliases",
+        replace(),
+    )
+    .await;
+    let a = admin(other.path().to_path_buf()).await;
+    a.ok("pfsense_replace_firewall_aliases", replace()).await;
+    a.close().await;
+    let s = start(&emu, dir.path(), &[], no_human()).await;
+    let changes = s.ok("pfsense_list_changes", json!({})).await["changes"].clone();
+    let mine = changes
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|c| c["tool"] == "pfsense_replace_firewall_aliases" && c["status"] != "unknown")
+        .unwrap_or_else(|| panic!("{changes}"));
+    assert_eq!(mine["status"], "executed", "{changes}");
+    s.ok(
+        "pfsense_undo",
+        json!({"change_id": mine["change_id"], "confirm": true}),
+    )
+    .await;
+    assert_eq!(snapshot(&s).await, base);
+    s.close().await;
+}
+
+fn names_of(aliases: &Value) -> Vec<String> {
+    aliases
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter_map(|a| a["name"].as_str().map(str::to_string))
+        .collect()
 }
 
 /// An undo killed mid-way is settled at the next start like any change: when the firewall

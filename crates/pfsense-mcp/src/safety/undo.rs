@@ -1094,9 +1094,73 @@ pub async fn reconcile(client: &Client, change: &Change) -> (String, Option<Valu
                 .into(),
         );
     }
+    // Different from before is not enough: another admin may have changed it meanwhile, and
+    // an undo from that state would put back over their change.
+    let body = change.request.get("body").unwrap_or(&Value::Null);
+    if !shows_the_change(kind, body, &before, &current) {
+        return (
+            status::UNKNOWN.into(),
+            None,
+            "settled at start: the target differs from its state before the call, but not as this call would leave it (it may have been changed by someone else meanwhile), so whether the change happened is unknown: check it; it is not undone through the journal".into(),
+        );
+    }
     (
         status::EXECUTED.into(),
         Some(current),
-        "settled at start: the target differs from its state before the call, so the change happened".into(),
+        "settled at start: the target is as the call leaves it, so the change happened".into(),
     )
+}
+
+/// Whether `current` is what a settings change, replacement or bulk delete that sent `body`
+/// leaves: the settings hold the values sent; the list holds the objects sent, in order; the
+/// list is the one before with objects taken out and nothing else changed.
+fn shows_the_change(kind: ChangeKind, body: &Value, before: &Value, current: &Value) -> bool {
+    // The fields a caller sent, as the firewall shows them back (secrets never come back).
+    let holds = |object: &Value, sent: &Value| -> bool {
+        sent.as_object().is_some_and(|sent| {
+            sent.iter()
+                .filter(|(k, _)| {
+                    !state::CONTROL_ARGS.contains(&k.as_str())
+                        && k.as_str() != "id"
+                        && !crate::spec::tables::is_sensitive_field(k)
+                })
+                .all(|(k, v)| same_value(object.get(k).unwrap_or(&Value::Null), v))
+        })
+    };
+    match kind {
+        ChangeKind::Settings => holds(current, body),
+        ChangeKind::Replace => {
+            let sent = body.get("objects").unwrap_or(body);
+            match (sent.as_array(), current.as_array()) {
+                (Some(sent), Some(now)) => {
+                    sent.len() == now.len() && sent.iter().zip(now).all(|(s, n)| holds(n, s))
+                }
+                _ => false,
+            }
+        }
+        ChangeKind::BulkDelete => match (before.as_array(), current.as_array()) {
+            (Some(before), Some(now)) if now.len() < before.len() => {
+                // Each object left is one from before, in the same order.
+                let mut rest = before.iter();
+                now.iter()
+                    .all(|n| rest.any(|b| state::is_as_recorded(n, b)))
+            }
+            _ => false,
+        },
+        _ => true,
+    }
+}
+
+/// A value sent and the value read back: equal, or the same scalar written differently
+/// (pfrest reads `"1"` where `1` was sent, and the other way round).
+fn same_value(read: &Value, sent: &Value) -> bool {
+    let scalar = |v: &Value| match v {
+        Value::String(s) => Some(s.clone()),
+        Value::Number(n) => Some(n.to_string()),
+        Value::Bool(b) => Some(b.to_string()),
+        _ => None,
+    };
+    read == sent
+        || (scalar(read).is_some() && scalar(read) == scalar(sent))
+        || state::unchanged_since(read, sent)
 }
