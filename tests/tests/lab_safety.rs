@@ -1457,6 +1457,40 @@ async fn undo_of_a_delete_puts_the_rule_back_between_its_old_neighbours(version:
     s.close().await;
 }
 
+/// A rule deleted and undone comes back with its tracker (pfrest stores a tracker it is sent):
+/// the journal, the logs and later undos know it by it.
+async fn undo_of_a_rule_delete_keeps_its_tracker(version: &str) {
+    let Some(lab) = lab(version) else { return };
+    let dir = tempfile::tempdir().unwrap();
+    let s = start(&lab, dir.path()).await;
+    let rule = s
+        .ok(
+            "pfsense_create_firewall_rule",
+            confirmed(json!({"type": "pass", "interface": ["lan"], "ipprotocol": "inet",
+                "source": "any", "destination": "any", "descr": "tracker kept"})),
+        )
+        .await["data"]
+        .clone();
+    s.ok(
+        "pfsense_delete_firewall_rule",
+        confirmed(json!({"id": rule["id"]})),
+    )
+    .await;
+    let undone = s
+        .call("pfsense_undo", json!({"last": 1, "confirm": true}))
+        .await;
+    assert!(!is_error(&undone), "{}", text(&undone));
+    let rules = s.ok("pfsense_list_firewall_rules", json!({})).await["data"].clone();
+    let back = rules
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|r| r["descr"] == "tracker kept")
+        .unwrap_or_else(|| panic!("the rule is back: {rules}"));
+    assert_eq!(back["tracker"], rule["tracker"], "{back}");
+    s.close().await;
+}
+
 tests::on_every_release!(
     #[tokio::test]
     seed_smoke_create_read_update_apply_delete_and_later_ids_shift,
@@ -1471,4 +1505,5 @@ tests::on_every_release!(
     an_update_killed_on_the_way_is_settled_by_identity_after_an_id_shift,
     rules_sharing_a_tracker_are_told_apart_and_undo_keeps_trackers,
     undo_of_a_delete_puts_the_rule_back_between_its_old_neighbours,
+    undo_of_a_rule_delete_keeps_its_tracker,
 );

@@ -232,7 +232,7 @@ fn undo_note(
                 l.model == def.model && object.get(l.field) == Some(&Value::from(l.recreate_with))
             });
             format!(
-                "yes: pfsense_undo re-creates the object between its old neighbours (secret fields and firewall-computed fields such as a rule's tracker cannot be restored){}",
+                "yes: pfsense_undo re-creates the object between its old neighbours (secret fields and firewall-computed fields such as timestamps cannot be restored; a rule keeps its tracker){}",
                 link.map(|l| format!(". {}", l.note)).unwrap_or_default()
             )
         }

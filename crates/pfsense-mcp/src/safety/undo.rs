@@ -161,6 +161,18 @@ pub fn with_side_effects(
     (inverse, added)
 }
 
+/// An object as a create takes it back: its writable fields and the read-only ones `kept`
+/// (pfrest stores them as sent).
+fn writable_and_kept(create: &ToolDef, kept: &[&str], object: &Value) -> Map<String, Value> {
+    let mut fields = state::writable_fields(create, object);
+    for f in kept {
+        if let Some(v) = object.get(*f).filter(|v| !v.is_null()) {
+            fields.insert((*f).to_string(), v.clone());
+        }
+    }
+    fields
+}
+
 /// Objects of a collection as a PUT takes them back: their writable fields, and the read-only
 /// ones pfrest keeps when sent (a rule's `tracker`, `state::KEPT_READ_ONLY_FIELDS`), so the
 /// objects put back are the ones the journal knows and stay told apart.
@@ -173,15 +185,7 @@ fn writable_list(def: &ToolDef, collection: &Value) -> Vec<Value> {
             items
                 .iter()
                 .map(|o| match create {
-                    Some(c) => {
-                        let mut fields = state::writable_fields(c, o);
-                        for f in kept {
-                            if let Some(v) = o.get(*f).filter(|v| !v.is_null()) {
-                                fields.insert((*f).to_string(), v.clone());
-                            }
-                        }
-                        Value::Object(fields)
-                    }
+                    Some(c) => Value::Object(writable_and_kept(c, kept, o)),
                     None => without_id(o),
                 })
                 .collect()
@@ -264,7 +268,9 @@ pub fn plan(def: &ToolDef, args: &Value, before: Option<&Value>) -> Option<Inver
         ChangeKind::Delete => {
             let before = before?;
             let create = state::sibling(def, PathKind::Item, Method::Post)?;
-            let mut object = state::writable_fields(create, before);
+            // A rule comes back with its tracker: the journal and the logs know it by it.
+            let mut object =
+                writable_and_kept(create, state::kept_read_only_fields(def.model), before);
             if let Some(p) = before.get("parent_id").filter(|v| !v.is_null()) {
                 object.insert("parent_id".into(), p.clone());
             }
@@ -769,12 +775,20 @@ pub async fn run_step(client: &Client, step: &Step) -> Result<Value, StepError> 
         message: e.0,
         unclear: false,
     })?;
-    // `placement` is a control parameter most create schemas do not list; the builder only
-    // sends listed arguments, so add it to the JSON body here.
-    if let (Some(p), Some(Value::Object(body))) =
-        (step.args.get("placement"), request.body.as_mut())
-    {
-        body.insert("placement".into(), p.clone());
+    // `placement` (a control parameter) and the read-only fields pfrest keeps when sent
+    // (`state::KEPT_READ_ONLY_FIELDS`) are not in most create schemas; the builder only sends
+    // listed arguments, so add them to the JSON body here.
+    if let Some(Value::Object(body)) = request.body.as_mut() {
+        let unlisted = std::iter::once("placement").chain(
+            state::kept_read_only_fields(step.tool.model)
+                .iter()
+                .copied(),
+        );
+        for field in unlisted {
+            if let Some(v) = step.args.get(field) {
+                body.entry(field).or_insert_with(|| v.clone());
+            }
+        }
     }
     client
         .send(step.tool, &request)
