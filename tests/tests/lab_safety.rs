@@ -207,7 +207,7 @@ async fn seed_smoke_create_read_update_apply_delete_and_later_ids_shift(version:
     let r = s
         .call(
             "pfsense_create_firewall_rule",
-            confirmed(json!({"type": "pass", "interface": ["lan"], "ipprotocol": "inet", "protocol": "tcp", "source": "any", "destination": "lab_a", "destination_port": "443", "descr": "lab rule"})),
+            confirmed(json!({"type": "pass", "interface": ["lan"], "ipprotocol": "inet", "protocol": "tcp", "source": "any", "destination": "lab_c", "destination_port": "443", "descr": "lab rule"})),
         )
         .await;
     assert!(!is_error(&r), "{}", text(&r));
@@ -233,7 +233,7 @@ async fn seed_smoke_create_read_update_apply_delete_and_later_ids_shift(version:
     assert_eq!(applied["data"]["applied"], true, "applied: {applied}");
     let rules = std::fs::read_to_string(lab.lab.root().join("tmp/rules.debug"))
         .expect("the apply wrote pfSense's ruleset");
-    assert!(rules.contains("lab_a"), "the alias is in the ruleset");
+    assert!(rules.contains("lab_c"), "the alias is in the ruleset");
 
     // delete the first: the later ids shift down by one
     let b = created[1];
@@ -834,9 +834,9 @@ async fn undo_of_a_port_forward_delete_brings_its_linked_rule_back(version: &str
 
 /// pfrest deletes an alias a rule still uses (its alias model declares no `referenced_by`), and
 /// pfSense's filter then skips the rule ("Unresolvable source alias"): seen here through the
-/// binary without the lockout guard. With it (`--lockout-source`), deleting such an alias is
-/// refused naming the rule (id, description, interface, field) instead of calling the name
-/// unresolvable; nothing is sent, and with the rule deleted first the alias goes.
+/// lab's API directly, since the server refuses it with or without `--lockout-source`, naming
+/// the rule (id, description, interface, field) instead of calling the name unresolvable;
+/// nothing is sent, and with the rule deleted first the alias goes.
 async fn an_alias_a_rule_uses_is_refused_naming_the_rule(version: &str) {
     let Some(lab) = lab(version) else {
         return;
@@ -861,13 +861,26 @@ async fn an_alias_a_rule_uses_is_refused_naming_the_rule(version: &str) {
             .expect("the rule list is an array")
             .clone()
     };
-    // pfrest's own behaviour: the alias goes, the rule keeps its name, pfSense skips the rule.
+    // pfrest's own behaviour (asked directly: the server refuses it): the alias goes, the rule
+    // keeps its name, pfSense skips the rule.
     let gone = id_of(&aliases(&s).await, "lab_gone");
-    s.ok(
-        "pfsense_delete_firewall_alias",
-        confirmed(json!({"id": gone})),
-    )
-    .await;
+    let refused = s
+        .call(
+            "pfsense_delete_firewall_alias",
+            confirmed(json!({"id": gone})),
+        )
+        .await;
+    assert!(
+        is_error(&refused) && text(&refused).contains("alias `lab_gone` is still used by rule"),
+        "refused without --lockout-source too: {}",
+        text(&refused)
+    );
+    admin(
+        &lab,
+        "DELETE",
+        &format!("/api/v2/firewall/alias?id={gone}"),
+        None,
+    );
     assert!(
         rules().await.iter().any(|r| r["source"] == "lab_gone"),
         "the rule still names the deleted alias"
@@ -1466,8 +1479,10 @@ async fn undo_of_a_rule_delete_keeps_its_tracker(version: &str) {
     let rule = s
         .ok(
             "pfsense_create_firewall_rule",
-            confirmed(json!({"type": "pass", "interface": ["lan"], "ipprotocol": "inet",
-                "source": "any", "destination": "any", "descr": "tracker kept"})),
+            confirmed(
+                json!({"type": "pass", "interface": ["lan"], "ipprotocol": "inet",
+                "source": "any", "destination": "any", "descr": "tracker kept"}),
+            ),
         )
         .await["data"]
         .clone();
