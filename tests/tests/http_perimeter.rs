@@ -425,6 +425,60 @@ async fn an_address_that_keeps_guessing_tokens_is_locked_out() {
     );
 }
 
+/// A request body that does not arrive within 30 s gets 408 and its connection is closed: three
+/// authenticated sockets that stall their bodies held every slot of `--max-connections 3` for
+/// as long as they liked.
+#[tokio::test]
+async fn a_stalled_body_gets_408_and_gives_its_connection_back() {
+    let dir = tempfile::tempdir().unwrap();
+    let (server, alice, _) = start(dir.path(), &["--max-connections", "3"]);
+    let body = tests::http::initialize_body();
+    let head = format!(
+        "POST /mcp HTTP/1.1\r\nHost: 127.0.0.1:{}\r\nAuthorization: Bearer {alice}\r\nContent-Type: application/json\r\nAccept: {JSON_AND_SSE}\r\nContent-Length: {}\r\n\r\n",
+        server.port,
+        body.len()
+    );
+    let mut stalled = Vec::new();
+    for _ in 0..3 {
+        let mut s = tokio::net::TcpStream::connect(("127.0.0.1", server.port))
+            .await
+            .unwrap();
+        // The headers and one byte of the body, then nothing.
+        s.write_all(head.as_bytes()).await.unwrap();
+        s.write_all(&body.as_bytes()[..1]).await.unwrap();
+        stalled.push(s);
+    }
+    let started = std::time::Instant::now();
+    for (i, s) in stalled.iter_mut().enumerate() {
+        let mut answer = Vec::new();
+        let read = tokio::time::timeout(Duration::from_secs(90), s.read_to_end(&mut answer))
+            .await
+            .unwrap_or_else(|_| panic!("stalled body {i}: no answer and still open after 90 s"));
+        let text = String::from_utf8_lossy(&answer);
+        assert!(
+            text.starts_with("HTTP/1.1 408"),
+            "stalled body {i}: {read:?} {text}"
+        );
+        assert!(text.contains("within 30 s"), "{text}");
+    }
+    assert!(
+        started.elapsed() >= Duration::from_secs(20),
+        "408 came before the body timeout: {:?}",
+        started.elapsed()
+    );
+    // The slots are free again: a caller gets in.
+    let resp = tests::http::client()
+        .post(server.mcp_url())
+        .header("authorization", format!("Bearer {alice}"))
+        .header("content-type", "application/json")
+        .header("accept", JSON_AND_SSE)
+        .body(body)
+        .send()
+        .await
+        .expect("a new connection is served");
+    assert_eq!(resp.status(), StatusCode::OK);
+}
+
 /// `Accept: */*` (curl's and many libraries' default) accepts what MCP answers in: served like
 /// a client that names both types. `*/*;q=0` and a type MCP does not answer in get 406.
 #[tokio::test]

@@ -6,6 +6,7 @@
 //! shutdown. `GET /healthz` answers `ok` without authentication and reveals nothing else.
 
 pub mod auth;
+mod body;
 pub mod limits;
 mod listen;
 pub mod sessions;
@@ -33,7 +34,8 @@ pub use sessions::{hold_while_running, sessionless};
 /// Default request body limit: 4 MiB (a tool call's arguments are a few KiB).
 pub const DEFAULT_MAX_BODY_BYTES: usize = 4 * 1024 * 1024;
 
-/// A request body must arrive within this long (slow-body clients).
+/// A request body must arrive whole within this long of when it is first read (slow-body
+/// clients): else 408, and an HTTP/1 connection is closed.
 pub const BODY_TIMEOUT: Duration = Duration::from_secs(30);
 
 /// How long a shutdown waits for in-flight requests before closing the sessions anyway (HTTP)
@@ -306,10 +308,8 @@ pub async fn serve(server: PfSenseServer, args: &HttpArgs, checked: Checked) -> 
     let app = Router::new()
         .route_service("/mcp", SharedMcp(Arc::new(mcp)))
         .route_layer(middleware::from_fn(json_rpc_body_errors))
-        .layer(tower_http::timeout::RequestBodyTimeoutLayer::new(
-            BODY_TIMEOUT,
-        ))
-        // On the MCP route only: another path is 404, not a session's business.
+        // On the MCP route only: another path is 404, not a session's business. It reads the
+        // bodies (within BODY_TIMEOUT).
         .route_layer(middleware::from_fn_with_state(
             sessions_of_tokens,
             sessions::bind_to_token,

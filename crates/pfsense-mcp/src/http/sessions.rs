@@ -38,8 +38,8 @@ pub struct Sessions {
     opening: Mutex<HashMap<Arc<str>, usize>>,
     manager: Arc<LocalSessionManager>,
     per_token: usize,
-    /// The largest request body (`--max-body-bytes`): an initialize is read whole to see that
-    /// it is one.
+    /// The largest request body (`--max-body-bytes`): a POST's body is read whole here, to
+    /// see whether it opens a session and which id it holds.
     max_body_bytes: usize,
 }
 
@@ -190,15 +190,6 @@ fn id_in_use(id: &str) -> Response {
     )
 }
 
-fn too_large(max_body_bytes: usize) -> Response {
-    (
-        StatusCode::PAYLOAD_TOO_LARGE,
-        [(header::CONTENT_TYPE, "text/plain; charset=utf-8")],
-        format!("Payload Too Large: the body is over {max_body_bytes} bytes (--max-body-bytes)\n"),
-    )
-        .into_response()
-}
-
 /// A session being opened; its slot is given back when the initialize is answered (the new
 /// session then counts among those the token holds) or abandoned.
 struct Opening {
@@ -241,7 +232,8 @@ fn no_such_session() -> Response {
 }
 
 /// Middleware (inside the bearer check, which sets [`Caller`]): only the owning token reaches
-/// a session; a new session is refused when the token holds its maximum.
+/// a session; a new session is refused when the token holds its maximum. A POST's body is
+/// read here, within the body timeout and limit ([`super::body`]).
 pub async fn bind_to_token(
     State(sessions): State<Arc<Sessions>>,
     request: Request,
@@ -266,9 +258,10 @@ pub async fn bind_to_token(
             let mut request = request;
             let mut held = None;
             if request.method() == Method::POST {
-                let (parts, body) = request.into_parts();
-                let Ok(bytes) = axum::body::to_bytes(body, sessions.max_body_bytes).await else {
-                    return too_large(sessions.max_body_bytes);
+                let bytes;
+                (request, bytes) = match super::body::read(request, sessions.max_body_bytes).await {
+                    Ok(read) => read,
+                    Err(answer) => return answer,
                 };
                 if let Some(request_id) = request_id(&bytes) {
                     match HeldId::take_free(&id, request_id.clone()) {
@@ -279,7 +272,6 @@ pub async fn bind_to_token(
                         }
                     }
                 }
-                request = Request::from_parts(parts, axum::body::Body::from(bytes));
             }
             let response = next.run(request).await;
             if closing && response.status().is_success() {
@@ -297,9 +289,10 @@ pub async fn bind_to_token(
             let mut request = request;
             let mut slot = None;
             if request.method() == Method::POST {
-                let (parts, body) = request.into_parts();
-                let Ok(bytes) = axum::body::to_bytes(body, sessions.max_body_bytes).await else {
-                    return too_large(sessions.max_body_bytes);
+                let bytes;
+                (request, bytes) = match super::body::read(request, sessions.max_body_bytes).await {
+                    Ok(read) => read,
+                    Err(answer) => return answer,
                 };
                 if is_initialize(&bytes) {
                     match sessions.reserve(&caller).await {
@@ -317,7 +310,6 @@ pub async fn bind_to_token(
                         }
                     }
                 }
-                request = Request::from_parts(parts, axum::body::Body::from(bytes));
             }
             let response = next.run(request).await;
             if let Some(id) = response
