@@ -479,6 +479,31 @@ async fn a_stalled_body_gets_408_and_gives_its_connection_back() {
     assert_eq!(resp.status(), StatusCode::OK);
 }
 
+/// An initialize whose method name is escaped (`initial\u0069ze`) opens a session like any
+/// other, and counts against `--max-sessions-per-token` like any other.
+#[tokio::test]
+async fn an_escaped_initialize_counts_against_the_session_cap() {
+    let dir = tempfile::tempdir().unwrap();
+    let (server, alice, _) = start(dir.path(), &["--max-sessions-per-token", "2"]);
+    let a = Raw::new(&server, &alice);
+    let escaped = r#"{"jsonrpc":"2.0","id":0,"method":"initial\u0069ze","params":{"protocolVersion":"2025-11-25","capabilities":{},"clientInfo":{"name":"escaped","version":"0"}}}"#;
+    let post = || a.request(reqwest::Method::POST, None).body(escaped).send();
+    for i in 0..2 {
+        let resp = post().await.unwrap();
+        assert_eq!(resp.status(), StatusCode::OK, "session {i}");
+        assert!(resp.headers().get(SESSION).is_some(), "session {i}");
+    }
+    for _ in 0..3 {
+        let resp = post().await.unwrap();
+        assert_eq!(resp.status(), StatusCode::TOO_MANY_REQUESTS);
+        assert!(resp.headers().get(SESSION).is_none());
+        let body = resp.text().await.unwrap();
+        assert!(body.contains("--max-sessions-per-token"), "{body}");
+    }
+    let (status, _) = a.open().await.expect_err("the plain initialize too");
+    assert_eq!(status, StatusCode::TOO_MANY_REQUESTS);
+}
+
 /// `Accept: */*` (curl's and many libraries' default) accepts what MCP answers in: served like
 /// a client that names both types. `*/*;q=0` and a type MCP does not answer in get 406.
 #[tokio::test]
