@@ -257,12 +257,16 @@ async fn a_session_answers_only_the_token_that_opened_it() {
     assert!(resp.status().is_success(), "{}", resp.status());
     a.open().await.expect("room again after DELETE");
 
-    // A body that is JSON-typed but no JSON-RPC message: 400 with a JSON-RPC parse error,
-    // as stdio answers it (rmcp alone said 415 Unsupported Media Type in plain text).
-    for body in [
-        "{not json",
-        "[]",
-        r#"{"jsonrpc":"2.0","id":3,"method":"ping","params":[1]}"#,
+    // A body that is JSON-typed but no JSON-RPC message: 400 with the JSON-RPC error stdio
+    // gives (rmcp alone said 415 Unsupported Media Type in plain text); more cases in
+    // `json_rpc_errors_over_http_are_the_ones_stdio_gives`.
+    for (body, code) in [
+        ("{not json", -32700),
+        ("[]", -32600),
+        (
+            r#"{"jsonrpc":"2.0","id":3,"method":"ping","params":[1]}"#,
+            -32600,
+        ),
     ] {
         let resp = a
             .request(reqwest::Method::POST, Some(&session))
@@ -272,7 +276,7 @@ async fn a_session_answers_only_the_token_that_opened_it() {
             .unwrap();
         assert_eq!(resp.status(), StatusCode::BAD_REQUEST, "{body}");
         let answer: Value = serde_json::from_str(&resp.text().await.unwrap()).unwrap();
-        assert_eq!(answer["error"]["code"], -32700, "{body}: {answer}");
+        assert_eq!(answer["error"]["code"], code, "{body}: {answer}");
     }
 
     // Opens at the same moment cannot pass the limit together: with one slot left (2 of 3
@@ -502,6 +506,94 @@ async fn an_escaped_initialize_counts_against_the_session_cap() {
     }
     let (status, _) = a.open().await.expect_err("the plain initialize too");
     assert_eq!(status, StatusCode::TOO_MANY_REQUESTS);
+}
+
+/// The lines stdio answers `lines` with, in order (each is refused before rmcp sees it).
+fn stdio_answers(lines: &[&str]) -> Vec<Value> {
+    use std::io::{BufRead, Write};
+    let mut child = std::process::Command::new(tests::binary::pfsense_mcp())
+        .arg("--sandbox")
+        .env_clear()
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .expect("spawn pfsense-mcp");
+    let mut stdin = child.stdin.take().unwrap();
+    stdin
+        .write_all(format!("{}\n", lines.join("\n")).as_bytes())
+        .unwrap();
+    drop(stdin);
+    let answers: Vec<Value> = std::io::BufReader::new(child.stdout.take().unwrap())
+        .lines()
+        .map_while(Result::ok)
+        .map(|l| serde_json::from_str(&l).unwrap())
+        .collect();
+    let _ = child.wait();
+    answers
+}
+
+/// A body that is no JSON-RPC 2.0 message gets the error stdio gives the same line, as 400
+/// (code, id and message; only the advice names an HTTP request where stdio names a line),
+/// inside a session and outside; a body of another media type keeps rmcp's 415.
+#[tokio::test]
+async fn json_rpc_errors_over_http_are_the_ones_stdio_gives() {
+    let bodies = [
+        "{not json",
+        "42",
+        "[]",
+        r#"[{"jsonrpc":"2.0","id":1,"method":"ping"}]"#,
+        r#"{"id":5,"method":"ping"}"#,
+        r#"{"jsonrpc":"2.0","id":null,"method":"ping"}"#,
+        r#"{"jsonrpc":"2.0","id":1.5,"method":"ping"}"#,
+        r#"{"jsonrpc":"2.0","id":"x","method":7}"#,
+        r#"{"jsonrpc":"2.0","id":3,"method":"ping","params":[1]}"#,
+        r#"{"jsonrpc":"2.0","id":4}"#,
+    ];
+    let from_stdio = stdio_answers(&bodies);
+    assert_eq!(from_stdio.len(), bodies.len(), "{from_stdio:#?}");
+    let dir = tempfile::tempdir().unwrap();
+    let (server, alice, _) = start(dir.path(), &[]);
+    let a = Raw::new(&server, &alice);
+    let session = a.open().await.expect("a session");
+    for (body, stdio) in bodies.iter().zip(&from_stdio) {
+        for session in [None, Some(session.as_str())] {
+            let resp = a
+                .request(reqwest::Method::POST, session)
+                .body(*body)
+                .send()
+                .await
+                .unwrap();
+            assert_eq!(resp.status(), StatusCode::BAD_REQUEST, "{body}");
+            let answer: Value = serde_json::from_str(&resp.text().await.unwrap()).unwrap();
+            let versus = format!("{body}: {answer} vs stdio {stdio}");
+            assert_eq!(answer["id"], stdio["id"], "{versus}");
+            assert_eq!(answer["error"]["code"], stdio["error"]["code"], "{versus}");
+            let over_stdio = stdio["error"]["message"].as_str().unwrap();
+            assert_eq!(
+                answer["error"]["message"].as_str().unwrap(),
+                over_stdio.replace("per line", "per HTTP request"),
+                "{versus}"
+            );
+        }
+    }
+    // Another media type is a media-type error, not a parse error.
+    let resp = a
+        .http
+        .post(&a.url)
+        .header("authorization", &a.auth)
+        .header("content-type", "application/jsonx")
+        .header("accept", JSON_AND_SSE)
+        .header("mcp-protocol-version", "2025-11-25")
+        .header(SESSION, &session)
+        .body(r#"{"jsonrpc":"2.0","id":9,"method":"ping"}"#)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(resp.status(), StatusCode::UNSUPPORTED_MEDIA_TYPE);
+    let text = resp.text().await.unwrap();
+    assert!(text.contains("Unsupported Media Type"), "{text}");
+    assert!(!text.contains("Parse error"), "{text}");
 }
 
 /// `Accept: */*` (curl's and many libraries' default) accepts what MCP answers in: served like

@@ -1,12 +1,28 @@
 //! A POST's body, read whole before anything looks at it: within [`super::BODY_TIMEOUT`] of
 //! when reading starts (a client that stalls or drips its body gets 408 and its connection is
-//! closed, so slow bodies cannot hold connections), and at most `--max-body-bytes` (413).
+//! closed, so slow bodies cannot hold connections), at most `--max-body-bytes` (413), and,
+//! when it is declared JSON, checked as one JSON-RPC 2.0 message the way stdio checks a line
+//! ([`crate::jsonrpc`]): the same errors, answered with 400.
 
+use crate::jsonrpc::{self, Framing};
 use axum::body::{Body, Bytes};
 use axum::extract::Request;
-use axum::http::{StatusCode, Version, header};
+use axum::http::{HeaderMap, StatusCode, Version, header};
 use axum::response::{IntoResponse, Response};
 use futures::StreamExt;
+use serde_json::Value;
+
+/// Whether the request declares a JSON body: media type `application/json`, parameters
+/// (`; charset=utf-8`) allowed, as rmcp reads it (anything else gets its 415).
+pub fn declared_json(headers: &HeaderMap) -> bool {
+    headers
+        .get(header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|t| {
+            let essence = t.split_once(';').map_or(t, |(essence, _)| essence);
+            essence.trim().eq_ignore_ascii_case("application/json")
+        })
+}
 
 /// Why a body was not read.
 enum Unread {
@@ -27,9 +43,9 @@ async fn collect(body: Body, max: usize) -> Result<Bytes, Unread> {
     Ok(Bytes::from(bytes))
 }
 
-/// The body of `request` read whole: the request with it as bytes, and the bytes; or the
-/// answer when it cannot be had.
-pub async fn read(request: Request, max: usize) -> Result<(Request, Bytes), Response> {
+/// The body of `request` read whole (the request gets it back as bytes) and, when it is
+/// declared JSON, the JSON-RPC message it holds; or the answer when it cannot be had.
+pub async fn read(request: Request, max: usize) -> Result<(Request, Option<Value>), Response> {
     let (parts, body) = request.into_parts();
     let declared_len = parts
         .headers
@@ -69,7 +85,26 @@ pub async fn read(request: Request, max: usize) -> Result<(Request, Bytes), Resp
             return Err(response);
         }
     };
-    Ok((Request::from_parts(parts, Body::from(bytes.clone())), bytes))
+    let message = if declared_json(&parts.headers) {
+        match jsonrpc::check(&bytes, Framing::HttpRequest) {
+            Ok(message) => Some(message),
+            Err(refusal) => {
+                tracing::debug!(
+                    code = refusal.code,
+                    "answered a request body that is no JSON-RPC 2.0 message"
+                );
+                return Err(super::json_rpc_error(
+                    StatusCode::BAD_REQUEST,
+                    refusal.id,
+                    refusal.code,
+                    refusal.message,
+                ));
+            }
+        }
+    } else {
+        None
+    };
+    Ok((Request::from_parts(parts, Body::from(bytes)), message))
 }
 
 fn plain(status: StatusCode, text: String) -> Response {
@@ -86,4 +121,27 @@ fn too_large(max_body_bytes: usize) -> Response {
         StatusCode::PAYLOAD_TOO_LARGE,
         format!("Payload Too Large: the body is over {max_body_bytes} bytes (--max-body-bytes)\n"),
     )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn only_application_json_is_declared_json() {
+        let with = |t: &'static str| {
+            let mut h = HeaderMap::new();
+            h.insert(
+                header::CONTENT_TYPE,
+                axum::http::HeaderValue::from_static(t),
+            );
+            declared_json(&h)
+        };
+        assert!(with("application/json"));
+        assert!(with("Application/JSON; charset=utf-8"));
+        assert!(!with("application/jsonx"));
+        assert!(!with("application/json-seq"));
+        assert!(!with("text/plain"));
+        assert!(!declared_json(&HeaderMap::new()));
+    }
 }

@@ -454,15 +454,13 @@ fn json_rpc_error(
         .into_response()
 }
 
-/// rmcp answers a JSON body it cannot read as a JSON-RPC message (not JSON, nested too deep,
-/// a batch, `params` that are no object) with 415 Unsupported Media Type and plain text,
-/// although the media type is right: given as 400 with the JSON-RPC error stdio gives.
+/// A body declared JSON that is no JSON-RPC 2.0 message is answered before rmcp sees it, as
+/// stdio answers it ([`body`]). What passes that check and still does not read as one of
+/// rmcp's messages (an id beyond 64-bit, a key given twice), rmcp answers with 415 Unsupported
+/// Media Type in plain text although the media type is right: given as 400 with the JSON-RPC
+/// invalid request stdio gives. A body of another media type keeps its 415.
 async fn json_rpc_body_errors(request: Request, next: Next) -> Response {
-    let json_body = request
-        .headers()
-        .get(axum::http::header::CONTENT_TYPE)
-        .and_then(|v| v.to_str().ok())
-        .is_some_and(|t| t.starts_with("application/json"));
+    let json_body = body::declared_json(request.headers());
     let response = next.run(request).await;
     if !json_body || response.status() != axum::http::StatusCode::UNSUPPORTED_MEDIA_TYPE {
         return response;
@@ -475,9 +473,9 @@ async fn json_rpc_body_errors(request: Request, next: Next) -> Response {
     json_rpc_error(
         axum::http::StatusCode::BAD_REQUEST,
         serde_json::Value::Null,
-        -32700,
+        crate::jsonrpc::INVALID_REQUEST,
         format!(
-            "Parse error: the body is no JSON-RPC 2.0 message ({why}). Send one JSON-RPC message as a JSON object."
+            "Invalid request: the body is no JSON-RPC 2.0 message this server can read ({why})."
         ),
     )
 }

@@ -168,8 +168,7 @@ impl Sessions {
 }
 
 /// The id of a JSON-RPC request (a message with a `method` and an `id`), keyed as rmcp
-/// compares ids; `None` for notifications, responses, batches and ids rmcp cannot read (rmcp
-/// answers those).
+/// compares ids; `None` for notifications and responses.
 fn request_id(message: &serde_json::Value) -> Option<String> {
     message.get("method")?;
     let id = serde_json::from_value::<rmcp::model::RequestId>(message.get("id")?.clone()).ok()?;
@@ -236,7 +235,8 @@ fn too_many_sessions(held: usize) -> Response {
 
 /// Middleware (inside the bearer check, which sets [`Caller`]): only the owning token reaches
 /// a session; a new session is refused when the token holds its maximum. A POST's body is
-/// read here, within the body timeout and limit ([`super::body`]).
+/// read here, within the body timeout and limit, and checked as a JSON-RPC message
+/// ([`super::body`]).
 pub async fn bind_to_token(
     State(sessions): State<Arc<Sessions>>,
     request: Request,
@@ -259,11 +259,7 @@ pub async fn bind_to_token(
     }
     let (request, message) = if request.method() == Method::POST {
         match super::body::read(request, sessions.max_body_bytes).await {
-            // Parsed once: the id it holds, and whether it opens a session.
-            Ok((request, bytes)) => (
-                request,
-                serde_json::from_slice::<serde_json::Value>(&bytes).ok(),
-            ),
+            Ok(read) => read,
             Err(answer) => return answer,
         }
     } else {
