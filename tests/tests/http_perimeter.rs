@@ -596,6 +596,66 @@ async fn json_rpc_errors_over_http_are_the_ones_stdio_gives() {
     assert!(!text.contains("Parse error"), "{text}");
 }
 
+/// Requests anyone can make are logged once a minute per address, the rest counted and the
+/// count logged (here at shutdown); a valid token naming another token's session is a
+/// warning, which names the tokens' names but neither a token nor the session id.
+#[tokio::test]
+async fn rejections_are_summarised_and_another_tokens_session_is_a_warning() {
+    let dir = tempfile::tempdir().unwrap();
+    let (mut server, alice, bob) = start(dir.path(), &[]);
+    let http = tests::http::client();
+    let attempts: Vec<_> = (0..500)
+        .map(|_| {
+            http.post(server.mcp_url())
+                .header("content-type", "application/json")
+                .header("accept", JSON_AND_SSE)
+                .body(tests::http::initialize_body())
+                .send()
+        })
+        .collect();
+    for resp in futures::future::join_all(attempts).await {
+        assert_eq!(resp.unwrap().status(), StatusCode::UNAUTHORIZED);
+    }
+    let a = Raw::new(&server, &alice);
+    let b = Raw::new(&server, &bob);
+    let session = a.open().await.expect("alice's session");
+    let resp = b
+        .post(
+            Some(&session),
+            call(2, "pfsense_list_firewall_aliases", json!({})),
+        )
+        .await;
+    assert_eq!(resp.status(), StatusCode::NOT_FOUND);
+    let status = server
+        .terminate(Duration::from_secs(30))
+        .expect("the server stops");
+    assert!(status.success());
+    let log = server.stderr();
+    let rejected = log
+        .lines()
+        .filter(|l| l.contains("rejected an HTTP request without a valid bearer token"))
+        .count();
+    assert_eq!(rejected, 1, "{log}");
+    assert!(
+        log.contains("499 more rejected requests without a valid bearer token"),
+        "{log}"
+    );
+    let hijack: Vec<&str> = log
+        .lines()
+        .filter(|l| l.contains("session another token opened"))
+        .collect();
+    assert_eq!(hijack.len(), 1, "{log}");
+    assert!(hijack[0].contains("WARN"), "{}", hijack[0]);
+    assert!(
+        hijack[0].contains("caller=bob") && hijack[0].contains("owner=alice"),
+        "{}",
+        hijack[0]
+    );
+    for secret in [&alice, &bob, &session] {
+        assert!(!log.contains(secret.as_str()), "a secret in the log: {log}");
+    }
+}
+
 /// `Accept: */*` (curl's and many libraries' default) accepts what MCP answers in: served like
 /// a client that names both types. `*/*;q=0` and a type MCP does not answer in get 406.
 #[tokio::test]

@@ -179,11 +179,24 @@ fn bearer(value: &HeaderValue) -> Option<&str> {
         .filter(|t| !t.is_empty())
 }
 
-/// The bearer check's state: the tokens, and the failed attempts per address.
-#[derive(Default)]
+/// The bearer check's state: the tokens, the failed attempts per address, and the log lines
+/// of rejected requests.
 pub struct Gate {
     pub tokens: Tokens,
     pub failures: super::limits::AuthFailures,
+    pub rejections: super::limits::RejectionLog,
+}
+
+impl Gate {
+    pub fn new(tokens: Tokens) -> Gate {
+        Gate {
+            tokens,
+            failures: Default::default(),
+            rejections: super::limits::RejectionLog::new(
+                "rejected requests without a valid bearer token",
+            ),
+        }
+    }
 }
 
 /// Middleware: let the request through with its [`Caller`] when it carries a known token (or
@@ -228,33 +241,35 @@ pub async fn require_bearer(
         .headers()
         .get(header::AUTHORIZATION)
         .and_then(bearer);
-    match presented.and_then(|t| gate.tokens.identify(t)) {
-        Some(name) => authenticated(name, request).await,
-        None => {
-            tracing::info!(
-                token_presented = presented.is_some(),
-                "rejected an HTTP request without a valid bearer token"
-            );
-            // Only guesses count: a request without a token is no attempt.
-            if presented.is_some()
-                && let Some(ip) = ip
-                && gate.failures.failed(ip, now)
-            {
-                tracing::warn!(%ip, "locked out for a minute after repeated failed authentication attempts");
-            }
-            let challenge = if presented.is_some() {
-                r#"Bearer error="invalid_token""#
-            } else {
-                "Bearer"
-            };
-            (
-                StatusCode::UNAUTHORIZED,
-                [(header::WWW_AUTHENTICATE, challenge)],
-                "Unauthorized: send the header `Authorization: Bearer <token>` with a token this server knows.\n",
-            )
-                .into_response()
-        }
+    let token_presented = presented.is_some();
+    if let Some(name) = presented.and_then(|t| gate.tokens.identify(t)) {
+        return authenticated(name, request).await;
     }
+    if gate.rejections.should_log(ip, now) {
+        tracing::info!(
+            ip = %ip.map_or_else(|| "unknown".to_string(), |ip| ip.to_string()),
+            token_presented,
+            "rejected an HTTP request without a valid bearer token (more from this address within a minute are counted, not logged)"
+        );
+    }
+    // Only guesses count: a request without a token is no attempt.
+    if token_presented
+        && let Some(ip) = ip
+        && gate.failures.failed(ip, now)
+    {
+        tracing::warn!(%ip, "locked out for a minute after repeated failed authentication attempts");
+    }
+    let challenge = if token_presented {
+        r#"Bearer error="invalid_token""#
+    } else {
+        "Bearer"
+    };
+    (
+        StatusCode::UNAUTHORIZED,
+        [(header::WWW_AUTHENTICATE, challenge)],
+        "Unauthorized: send the header `Authorization: Bearer <token>` with a token this server knows.\n",
+    )
+        .into_response()
 }
 
 #[cfg(test)]

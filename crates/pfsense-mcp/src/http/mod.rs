@@ -305,6 +305,7 @@ pub async fn serve(server: PfSenseServer, args: &HttpArgs, checked: Checked) -> 
         args.max_body_bytes,
     ));
     let in_flight = TaskTracker::new();
+    let gate = Arc::new(auth::Gate::new(tokens));
     let app = Router::new()
         .route_service("/mcp", SharedMcp(Arc::new(mcp)))
         .route_layer(middleware::from_fn(json_rpc_body_errors))
@@ -315,10 +316,7 @@ pub async fn serve(server: PfSenseServer, args: &HttpArgs, checked: Checked) -> 
             sessions::bind_to_token,
         ))
         .layer(middleware::from_fn_with_state(
-            Arc::new(auth::Gate {
-                tokens,
-                failures: Default::default(),
-            }),
+            gate.clone(),
             auth::require_bearer,
         ))
         .layer(middleware::from_fn_with_state(
@@ -327,6 +325,18 @@ pub async fn serve(server: PfSenseServer, args: &HttpArgs, checked: Checked) -> 
         ))
         // Routes added after the layers are outside them: no token needed.
         .route("/healthz", get(|| async { "ok" }));
+    // The counts of rejected requests not logged one by one, once a minute.
+    let summaries = tokio::spawn({
+        let gate = gate.clone();
+        async move {
+            let mut every = tokio::time::interval(limits::FAILURE_WINDOW);
+            every.tick().await;
+            loop {
+                every.tick().await;
+                gate.rejections.summarise(std::time::Instant::now(), false);
+            }
+        }
+    });
 
     let scheme = if tls.is_some() { "https" } else { "http" };
     tracing::info!(
@@ -348,6 +358,8 @@ pub async fn serve(server: PfSenseServer, args: &HttpArgs, checked: Checked) -> 
         connections,
     )
     .await;
+    summaries.abort();
+    gate.rejections.summarise(std::time::Instant::now(), true);
     Ok(())
 }
 

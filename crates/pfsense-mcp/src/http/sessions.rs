@@ -1,8 +1,9 @@
 //! MCP sessions belong to the token that opened them. A request naming a session
 //! (`Mcp-Session-Id`) with another token gets 404, as for a session that does not exist:
-//! tool calls, answers to approval prompts, the standing event stream, and DELETE. Each token
-//! may hold a bounded number of sessions: whether a request opens one is decided on its parsed
-//! message, and a session rmcp opens without a slot reserved is closed.
+//! tool calls, answers to approval prompts, the standing event stream, and DELETE (at warn
+//! when the session is another token's). Each token may hold a bounded number of sessions:
+//! whether a request opens one is decided on its parsed message, and a session rmcp opens
+//! without a slot reserved is closed.
 
 use super::auth::Caller;
 use axum::extract::{Request, State};
@@ -252,9 +253,18 @@ pub async fn bind_to_token(
         .map(str::to_string);
     if let Some(id) = &named {
         let owner = sessions.owners().get(id).cloned();
-        if owner.as_deref() != Some(&*caller) {
-            tracing::debug!(caller = %caller, "refused a request for a session of another token (or none)");
-            return no_such_session();
+        match owner {
+            Some(owner) if owner == caller => {}
+            Some(owner) => {
+                // A valid token naming a session it did not open: a session id that leaked,
+                // or a shared client misconfigured. Neither the token nor the id is logged.
+                tracing::warn!(caller = %caller, owner = %owner, "refused a request for a session another token opened (404)");
+                return no_such_session();
+            }
+            None => {
+                tracing::debug!(caller = %caller, "refused a request for a session that does not exist (any more)");
+                return no_such_session();
+            }
         }
     }
     let (request, message) = if request.method() == Method::POST {
