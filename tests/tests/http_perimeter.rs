@@ -394,25 +394,47 @@ async fn silent_and_slow_connections_do_not_starve_an_authenticated_client() {
     let _ = client.cancel().await;
 }
 
+/// Ten wrong tokens from one address lock it out for a minute: its guesses get 429. A token
+/// the server knows is still served from that address (a proxy, or a hostile web page on the
+/// machine, shares it with every legitimate caller), and requests with a Host or Origin that
+/// is not allowed (DNS rebinding, another site's page) are refused before their token counts.
 #[tokio::test]
-async fn an_address_that_keeps_guessing_tokens_is_locked_out() {
+async fn an_address_that_keeps_guessing_tokens_is_locked_out_but_known_tokens_pass() {
     let dir = tempfile::tempdir().unwrap();
     let (server, alice, _) = start(dir.path(), &[]);
     let http = tests::http::client();
-    let post = |token: String| {
-        http.post(server.mcp_url())
+    let post = |token: String, extra: Option<(&'static str, String)>| {
+        let mut r = http
+            .post(server.mcp_url())
             .header("authorization", format!("Bearer {token}"))
             .header("content-type", "application/json")
             .header("accept", JSON_AND_SSE)
-            .body(tests::http::initialize_body())
-            .send()
+            .body(tests::http::initialize_body());
+        if let Some((name, value)) = extra {
+            r = r.header(name, value);
+        }
+        r.send()
     };
-    for i in 0..10 {
-        let resp = post(test_token(&format!("guess{i}"))).await.unwrap();
-        assert_eq!(resp.status(), StatusCode::UNAUTHORIZED);
+    // A web page's guesses through a rebound name or from its own origin: 403, not counted.
+    let rebound = format!("attacker.example:{}", server.port);
+    for i in 0..15 {
+        let host = Some(("host", rebound.clone()));
+        let origin = Some(("origin", "https://attacker.example".to_string()));
+        for extra in [host, origin] {
+            let resp = post(test_token(&format!("page{i}")), extra).await.unwrap();
+            assert_eq!(resp.status(), StatusCode::FORBIDDEN);
+        }
     }
-    // Locked out: even the right token waits, so guessing gains nothing.
-    let resp = post(alice.clone()).await.unwrap();
+    for i in 0..10 {
+        let resp = post(test_token(&format!("guess{i}")), None).await.unwrap();
+        assert_eq!(
+            resp.status(),
+            StatusCode::UNAUTHORIZED,
+            "guess {i}: refused Host/Origin requests must not count"
+        );
+    }
+    // Locked out: a guess waits.
+    let resp = post(test_token("guess10"), None).await.unwrap();
     assert_eq!(resp.status(), StatusCode::TOO_MANY_REQUESTS);
     let retry: u64 = resp.headers()["retry-after"]
         .to_str()
@@ -422,6 +444,17 @@ async fn an_address_that_keeps_guessing_tokens_is_locked_out() {
     assert!((1..=60).contains(&retry), "{retry}");
     let body = resp.text().await.unwrap();
     assert!(body.contains("failed authentication attempts"), "{body}");
+    // Alice, from the same address, is served.
+    let resp = post(alice.clone(), None).await.unwrap();
+    assert_eq!(
+        resp.status(),
+        StatusCode::OK,
+        "a known token during a lockout"
+    );
+    assert!(resp.headers().get(SESSION).is_some());
+    // And the guesser still is not.
+    let resp = post(test_token("guess11"), None).await.unwrap();
+    assert_eq!(resp.status(), StatusCode::TOO_MANY_REQUESTS);
     assert!(
         server.stderr_comes_to_contain("locked out", std::time::Duration::from_secs(10)),
         "{}",

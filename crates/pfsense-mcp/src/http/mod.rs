@@ -7,6 +7,7 @@
 
 pub mod auth;
 mod body;
+mod hosts;
 pub mod limits;
 mod listen;
 pub mod sessions;
@@ -273,6 +274,7 @@ pub async fn serve(server: PfSenseServer, args: &HttpArgs, checked: Checked) -> 
         .local_addr()
         .map_err(|e| format!("cannot read the listening address: {e}"))?;
     let (hosts, origins) = allow_lists(local, tls.is_some(), args);
+    let allowed = Arc::new(hosts::AllowLists::new(&hosts, &origins));
     if tls.is_none() && !local.ip().is_loopback() {
         tracing::warn!(
             address = %local,
@@ -306,6 +308,7 @@ pub async fn serve(server: PfSenseServer, args: &HttpArgs, checked: Checked) -> 
     ));
     let in_flight = TaskTracker::new();
     let gate = Arc::new(auth::Gate::new(tokens));
+    // Layers run outside in: the last added first.
     let app = Router::new()
         .route_service("/mcp", SharedMcp(Arc::new(mcp)))
         .route_layer(middleware::from_fn(json_rpc_body_errors))
@@ -319,6 +322,11 @@ pub async fn serve(server: PfSenseServer, args: &HttpArgs, checked: Checked) -> 
             gate.clone(),
             auth::require_bearer,
         ))
+        // Before the token: a refused Host or Origin never counts as a failed attempt.
+        .layer(middleware::from_fn_with_state(
+            allowed.clone(),
+            hosts::require_allowed_host_and_origin,
+        ))
         .layer(middleware::from_fn_with_state(
             in_flight.clone(),
             track_in_flight,
@@ -327,13 +335,15 @@ pub async fn serve(server: PfSenseServer, args: &HttpArgs, checked: Checked) -> 
         .route("/healthz", get(|| async { "ok" }));
     // The counts of rejected requests not logged one by one, once a minute.
     let summaries = tokio::spawn({
-        let gate = gate.clone();
+        let (gate, allowed) = (gate.clone(), allowed.clone());
         async move {
             let mut every = tokio::time::interval(limits::FAILURE_WINDOW);
             every.tick().await;
             loop {
                 every.tick().await;
-                gate.rejections.summarise(std::time::Instant::now(), false);
+                let now = std::time::Instant::now();
+                gate.rejections.summarise(now, false);
+                allowed.rejections.summarise(now, false);
             }
         }
     });
@@ -359,7 +369,9 @@ pub async fn serve(server: PfSenseServer, args: &HttpArgs, checked: Checked) -> 
     )
     .await;
     summaries.abort();
-    gate.rejections.summarise(std::time::Instant::now(), true);
+    let now = std::time::Instant::now();
+    gate.rejections.summarise(now, true);
+    allowed.rejections.summarise(now, true);
     Ok(())
 }
 
