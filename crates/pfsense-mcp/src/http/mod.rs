@@ -434,18 +434,48 @@ fn accept_any_as_both(headers: &mut axum::http::HeaderMap) {
 
 /// Counts requests that are being answered (POST and DELETE; GET opens a standing event
 /// stream that only ends with the session) until their response body is sent, so a shutdown
-/// can wait for them.
+/// can wait for them. Once the shutdown began (the tracker is closed), a request that still
+/// arrives is not served: 503.
 async fn track_in_flight(
     State(tracker): State<TaskTracker>,
     request: Request,
     next: Next,
 ) -> Response {
-    if request.method() == Method::GET {
-        return next.run(request).await;
+    // Taken before looking: a request counted before the shutdown closed the tracker is
+    // waited for; one that finds it closed lets go of its token unused.
+    let token = (request.method() != Method::GET).then(|| tracker.token());
+    if tracker.is_closed() {
+        drop(token);
+        return shutting_down(request.version());
     }
-    let token = tracker.token();
-    held_until_sent(next.run(request).await, token)
+    let response = next.run(request).await;
+    match token {
+        Some(token) => held_until_sent(response, token),
+        None => response,
+    }
 }
+
+/// 503 with a JSON-RPC error for a request that arrived after SIGINT or SIGTERM; an HTTP/1
+/// connection is closed after it.
+fn shutting_down(version: axum::http::Version) -> Response {
+    let mut response = json_rpc_error(
+        axum::http::StatusCode::SERVICE_UNAVAILABLE,
+        serde_json::Value::Null,
+        SHUTTING_DOWN,
+        "Service Unavailable: the server is shutting down (SIGINT or SIGTERM); it finishes the requests that arrived before and takes no new ones. This request was not executed.".into(),
+    );
+    if version < axum::http::Version::HTTP_2 {
+        response.headers_mut().insert(
+            axum::http::header::CONNECTION,
+            axum::http::HeaderValue::from_static("close"),
+        );
+    }
+    response
+}
+
+/// The JSON-RPC error code (implementation-defined server error) of a request refused because
+/// the server is shutting down.
+pub const SHUTTING_DOWN: i64 = -32000;
 
 /// `response` with `guard` kept alive until its body has been sent (or dropped, when the
 /// client left): an answer on an event stream goes on after the handler returned it.
