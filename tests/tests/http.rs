@@ -488,3 +488,184 @@ async fn sigterm_lets_an_in_flight_call_finish_then_exits() {
         "{stderr}"
     );
 }
+
+/// A 2026-07-28 (sessionless) `tools/call` as a raw HTTP/1.1 request.
+fn raw_sessionless_call(port: u16, token: &str, tool: &str, arguments: Value) -> String {
+    let body = json!({"jsonrpc": "2.0", "id": 1, "method": "tools/call", "params": {
+        "name": tool, "arguments": arguments, "_meta": {
+            "io.modelcontextprotocol/clientInfo": {"name": "test", "version": "1"},
+            "io.modelcontextprotocol/protocolVersion": "2026-07-28",
+            "io.modelcontextprotocol/clientCapabilities": {}}}})
+    .to_string();
+    format!(
+        "POST /mcp HTTP/1.1\r\nHost: 127.0.0.1:{port}\r\nAuthorization: Bearer {token}\r\nContent-Type: application/json\r\nAccept: {JSON_AND_SSE}\r\nMcp-Protocol-Version: 2026-07-28\r\nMcp-Method: tools/call\r\nMcp-Name: {tool}\r\nContent-Length: {}\r\n\r\n{body}",
+        body.len()
+    )
+}
+
+/// At SIGTERM the server takes no new requests: an idle keep-alive connection is closed at
+/// once (before the call in flight is answered), and a request that arrives after the signal
+/// (here, on a connection that had sent part of its headers) gets 503 with a JSON-RPC error and
+/// is not executed, while the call in flight finishes; then the server exits 0.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn after_sigterm_new_requests_are_refused_and_idle_connections_closed() {
+    use pfsense_emulator::{Fault, FaultAction};
+    use std::sync::Arc;
+    use std::sync::atomic::{AtomicBool, Ordering};
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    const ALIASES_PATH: &str = "/api/v2/firewall/aliases";
+    let emu = tests::safety::emulator().await;
+    // The call in flight when SIGTERM comes: the firewall takes 8 s to answer it (less than
+    // the 10 s after which an idle keep-alive connection is closed anyway).
+    emu.add_fault(
+        Fault::new(FaultAction::Delay)
+            .on_path(ALIASES_PATH)
+            .with_latency_ms(8_000)
+            .times(1),
+    );
+    let dir = tempfile::tempdir().unwrap();
+    let token = test_token("drain");
+    let mut env: Vec<(String, String)> = tests::safety::env_for(&emu);
+    env.push(("PFSENSE_HTTP_TOKEN".into(), token.clone()));
+    let env: Vec<(&str, &str)> = env.iter().map(|(k, v)| (k.as_str(), v.as_str())).collect();
+    let mut server = HttpServer::start(
+        &[
+            "--http",
+            "127.0.0.1:0",
+            "--audit-log",
+            "off",
+            "--journal",
+            "memory",
+        ],
+        &env,
+        &dir.path().join("stderr.log"),
+    );
+    let port = server.port;
+    let answered = Arc::new(AtomicBool::new(false));
+    let in_flight = tokio::spawn({
+        let list = raw_sessionless_call(port, &token, "pfsense_list_firewall_aliases", json!({}));
+        let answered = answered.clone();
+        async move {
+            let mut s = tokio::net::TcpStream::connect(("127.0.0.1", port))
+                .await
+                .unwrap();
+            s.write_all(list.as_bytes()).await.unwrap();
+            let mut answer = Vec::new();
+            let mut buf = [0u8; 4096];
+            // The answer, then the server closes the connection (it is shutting down).
+            while let Ok(n) = s.read(&mut buf).await {
+                if n == 0 {
+                    break;
+                }
+                answered.store(true, Ordering::SeqCst);
+                answer.extend_from_slice(&buf[..n]);
+            }
+            String::from_utf8_lossy(&answer).to_string()
+        }
+    });
+    let mut waited = 0;
+    while !emu.requests().iter().any(|r| r.path == ALIASES_PATH) {
+        assert!(waited < 600, "the call never reached the firewall");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+        waited += 1;
+    }
+    // A request whose headers are not complete when the signal comes (the server reads it as
+    // HTTP/1 by then), and a keep-alive connection that has served a request.
+    let create = raw_sessionless_call(
+        port,
+        &token,
+        "pfsense_create_firewall_alias",
+        json!({"name": "after_sigterm", "type": "host", "address": ["192.0.2.9"], "confirm": true}),
+    );
+    let (head, rest) = create.split_at(create.find("\r\n\r\n").unwrap());
+    let mut late = tokio::net::TcpStream::connect(("127.0.0.1", port))
+        .await
+        .unwrap();
+    late.write_all(head.as_bytes()).await.unwrap();
+    let mut idle = tokio::net::TcpStream::connect(("127.0.0.1", port))
+        .await
+        .unwrap();
+    idle.write_all(format!("GET /healthz HTTP/1.1\r\nHost: 127.0.0.1:{port}\r\n\r\n").as_bytes())
+        .await
+        .unwrap();
+    let mut seen = Vec::new();
+    while !seen.ends_with(b"\r\n\r\nok") {
+        let mut buf = [0u8; 512];
+        let n = tokio::time::timeout(Duration::from_secs(30), idle.read(&mut buf))
+            .await
+            .expect("/healthz answers")
+            .unwrap();
+        assert!(n > 0, "{}", String::from_utf8_lossy(&seen));
+        seen.extend_from_slice(&buf[..n]);
+    }
+
+    let _ = std::process::Command::new("kill")
+        .args(["-TERM", &server.child.id().to_string()])
+        .status();
+
+    // The idle keep-alive connection is closed at the signal, not after the drain.
+    let mut buf = [0u8; 256];
+    let read = tokio::time::timeout(Duration::from_secs(60), idle.read(&mut buf))
+        .await
+        .expect("the idle connection is closed");
+    assert!(
+        matches!(read, Ok(0) | Err(_)),
+        "{read:?}: {}",
+        String::from_utf8_lossy(&buf)
+    );
+    assert!(
+        !answered.load(Ordering::SeqCst),
+        "the idle connection stayed open until the call in flight was answered"
+    );
+    assert!(
+        server.stderr_comes_to_contain("shutting down", Duration::from_secs(30)),
+        "{}",
+        server.stderr()
+    );
+
+    // The request, complete after the signal: 503, a JSON-RPC error, the connection closed,
+    // nothing done.
+    late.write_all(rest.as_bytes()).await.unwrap();
+    let mut answer = Vec::new();
+    tokio::time::timeout(Duration::from_secs(30), late.read_to_end(&mut answer))
+        .await
+        .expect("answered and closed")
+        .unwrap();
+    let answer = String::from_utf8_lossy(&answer);
+    assert!(answer.starts_with("HTTP/1.1 503"), "{answer}");
+    let body: Value = serde_json::from_str(answer.split("\r\n\r\n").nth(1).unwrap_or_default())
+        .unwrap_or_else(|e| panic!("a JSON-RPC error body: {e}: {answer}"));
+    assert_eq!(body["error"]["code"], -32000, "{body}");
+    assert!(
+        body["error"]["message"]
+            .as_str()
+            .unwrap()
+            .contains("shutting down"),
+        "{body}"
+    );
+
+    // The call in flight gets its answer; the server exits 0.
+    let answer = in_flight.await.unwrap();
+    assert!(answer.starts_with("HTTP/1.1 200"), "{answer}");
+    assert!(answer.contains("\"result\""), "{answer}");
+    let deadline = std::time::Instant::now() + Duration::from_secs(60);
+    let status = loop {
+        if let Some(status) = server.child.try_wait().unwrap() {
+            break status;
+        }
+        assert!(
+            std::time::Instant::now() < deadline,
+            "no exit: {}",
+            server.stderr()
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    };
+    assert!(status.success(), "{status}: {}", server.stderr());
+    assert!(
+        !emu.requests()
+            .iter()
+            .any(|r| r.method == "POST" && r.path.starts_with("/api/v2/firewall/alias")),
+        "a change reached the firewall after SIGTERM: {:?}",
+        emu.requests()
+    );
+}

@@ -257,12 +257,16 @@ async fn a_session_answers_only_the_token_that_opened_it() {
     assert!(resp.status().is_success(), "{}", resp.status());
     a.open().await.expect("room again after DELETE");
 
-    // A body that is JSON-typed but no JSON-RPC message: 400 with a JSON-RPC parse error,
-    // as stdio answers it (rmcp alone said 415 Unsupported Media Type in plain text).
-    for body in [
-        "{not json",
-        "[]",
-        r#"{"jsonrpc":"2.0","id":3,"method":"ping","params":[1]}"#,
+    // A body that is JSON-typed but no JSON-RPC message: 400 with the JSON-RPC error stdio
+    // gives (rmcp alone said 415 Unsupported Media Type in plain text); more cases in
+    // `json_rpc_errors_over_http_are_the_ones_stdio_gives`.
+    for (body, code) in [
+        ("{not json", -32700),
+        ("[]", -32600),
+        (
+            r#"{"jsonrpc":"2.0","id":3,"method":"ping","params":[1]}"#,
+            -32600,
+        ),
     ] {
         let resp = a
             .request(reqwest::Method::POST, Some(&session))
@@ -272,7 +276,7 @@ async fn a_session_answers_only_the_token_that_opened_it() {
             .unwrap();
         assert_eq!(resp.status(), StatusCode::BAD_REQUEST, "{body}");
         let answer: Value = serde_json::from_str(&resp.text().await.unwrap()).unwrap();
-        assert_eq!(answer["error"]["code"], -32700, "{body}: {answer}");
+        assert_eq!(answer["error"]["code"], code, "{body}: {answer}");
     }
 
     // Opens at the same moment cannot pass the limit together: with one slot left (2 of 3
@@ -390,25 +394,47 @@ async fn silent_and_slow_connections_do_not_starve_an_authenticated_client() {
     let _ = client.cancel().await;
 }
 
+/// Ten wrong tokens from one address lock it out for a minute: its guesses get 429. A token
+/// the server knows is still served from that address (a proxy, or a hostile web page on the
+/// machine, shares it with every legitimate caller), and requests with a Host or Origin that
+/// is not allowed (DNS rebinding, another site's page) are refused before their token counts.
 #[tokio::test]
-async fn an_address_that_keeps_guessing_tokens_is_locked_out() {
+async fn an_address_that_keeps_guessing_tokens_is_locked_out_but_known_tokens_pass() {
     let dir = tempfile::tempdir().unwrap();
     let (server, alice, _) = start(dir.path(), &[]);
     let http = tests::http::client();
-    let post = |token: String| {
-        http.post(server.mcp_url())
+    let post = |token: String, extra: Option<(&'static str, String)>| {
+        let mut r = http
+            .post(server.mcp_url())
             .header("authorization", format!("Bearer {token}"))
             .header("content-type", "application/json")
             .header("accept", JSON_AND_SSE)
-            .body(tests::http::initialize_body())
-            .send()
+            .body(tests::http::initialize_body());
+        if let Some((name, value)) = extra {
+            r = r.header(name, value);
+        }
+        r.send()
     };
-    for i in 0..10 {
-        let resp = post(test_token(&format!("guess{i}"))).await.unwrap();
-        assert_eq!(resp.status(), StatusCode::UNAUTHORIZED);
+    // A web page's guesses through a rebound name or from its own origin: 403, not counted.
+    let rebound = format!("attacker.example:{}", server.port);
+    for i in 0..15 {
+        let host = Some(("host", rebound.clone()));
+        let origin = Some(("origin", "https://attacker.example".to_string()));
+        for extra in [host, origin] {
+            let resp = post(test_token(&format!("page{i}")), extra).await.unwrap();
+            assert_eq!(resp.status(), StatusCode::FORBIDDEN);
+        }
     }
-    // Locked out: even the right token waits, so guessing gains nothing.
-    let resp = post(alice.clone()).await.unwrap();
+    for i in 0..10 {
+        let resp = post(test_token(&format!("guess{i}")), None).await.unwrap();
+        assert_eq!(
+            resp.status(),
+            StatusCode::UNAUTHORIZED,
+            "guess {i}: refused Host/Origin requests must not count"
+        );
+    }
+    // Locked out: a guess waits.
+    let resp = post(test_token("guess10"), None).await.unwrap();
     assert_eq!(resp.status(), StatusCode::TOO_MANY_REQUESTS);
     let retry: u64 = resp.headers()["retry-after"]
         .to_str()
@@ -418,11 +444,249 @@ async fn an_address_that_keeps_guessing_tokens_is_locked_out() {
     assert!((1..=60).contains(&retry), "{retry}");
     let body = resp.text().await.unwrap();
     assert!(body.contains("failed authentication attempts"), "{body}");
+    // Alice, from the same address, is served.
+    let resp = post(alice.clone(), None).await.unwrap();
+    assert_eq!(
+        resp.status(),
+        StatusCode::OK,
+        "a known token during a lockout"
+    );
+    assert!(resp.headers().get(SESSION).is_some());
+    // And the guesser still is not.
+    let resp = post(test_token("guess11"), None).await.unwrap();
+    assert_eq!(resp.status(), StatusCode::TOO_MANY_REQUESTS);
     assert!(
         server.stderr_comes_to_contain("locked out", std::time::Duration::from_secs(10)),
         "{}",
         server.stderr()
     );
+}
+
+/// A request body that does not arrive within 30 s gets 408 and its connection is closed: three
+/// authenticated sockets that stall their bodies held every slot of `--max-connections 3` for
+/// as long as they liked.
+#[tokio::test]
+async fn a_stalled_body_gets_408_and_gives_its_connection_back() {
+    let dir = tempfile::tempdir().unwrap();
+    let (server, alice, _) = start(dir.path(), &["--max-connections", "3"]);
+    let body = tests::http::initialize_body();
+    let head = format!(
+        "POST /mcp HTTP/1.1\r\nHost: 127.0.0.1:{}\r\nAuthorization: Bearer {alice}\r\nContent-Type: application/json\r\nAccept: {JSON_AND_SSE}\r\nContent-Length: {}\r\n\r\n",
+        server.port,
+        body.len()
+    );
+    let mut stalled = Vec::new();
+    for _ in 0..3 {
+        let mut s = tokio::net::TcpStream::connect(("127.0.0.1", server.port))
+            .await
+            .unwrap();
+        // The headers and one byte of the body, then nothing.
+        s.write_all(head.as_bytes()).await.unwrap();
+        s.write_all(&body.as_bytes()[..1]).await.unwrap();
+        stalled.push(s);
+    }
+    let started = std::time::Instant::now();
+    for (i, s) in stalled.iter_mut().enumerate() {
+        let mut answer = Vec::new();
+        let read = tokio::time::timeout(Duration::from_secs(90), s.read_to_end(&mut answer))
+            .await
+            .unwrap_or_else(|_| panic!("stalled body {i}: no answer and still open after 90 s"));
+        let text = String::from_utf8_lossy(&answer);
+        assert!(
+            text.starts_with("HTTP/1.1 408"),
+            "stalled body {i}: {read:?} {text}"
+        );
+        assert!(text.contains("within 30 s"), "{text}");
+    }
+    assert!(
+        started.elapsed() >= Duration::from_secs(20),
+        "408 came before the body timeout: {:?}",
+        started.elapsed()
+    );
+    // The slots are free again: a caller gets in.
+    let resp = tests::http::client()
+        .post(server.mcp_url())
+        .header("authorization", format!("Bearer {alice}"))
+        .header("content-type", "application/json")
+        .header("accept", JSON_AND_SSE)
+        .body(body)
+        .send()
+        .await
+        .expect("a new connection is served");
+    assert_eq!(resp.status(), StatusCode::OK);
+}
+
+/// An initialize whose method name is escaped (`initial\u0069ze`) opens a session like any
+/// other, and counts against `--max-sessions-per-token` like any other.
+#[tokio::test]
+async fn an_escaped_initialize_counts_against_the_session_cap() {
+    let dir = tempfile::tempdir().unwrap();
+    let (server, alice, _) = start(dir.path(), &["--max-sessions-per-token", "2"]);
+    let a = Raw::new(&server, &alice);
+    let escaped = r#"{"jsonrpc":"2.0","id":0,"method":"initial\u0069ze","params":{"protocolVersion":"2025-11-25","capabilities":{},"clientInfo":{"name":"escaped","version":"0"}}}"#;
+    let post = || a.request(reqwest::Method::POST, None).body(escaped).send();
+    for i in 0..2 {
+        let resp = post().await.unwrap();
+        assert_eq!(resp.status(), StatusCode::OK, "session {i}");
+        assert!(resp.headers().get(SESSION).is_some(), "session {i}");
+    }
+    for _ in 0..3 {
+        let resp = post().await.unwrap();
+        assert_eq!(resp.status(), StatusCode::TOO_MANY_REQUESTS);
+        assert!(resp.headers().get(SESSION).is_none());
+        let body = resp.text().await.unwrap();
+        assert!(body.contains("--max-sessions-per-token"), "{body}");
+    }
+    let (status, _) = a.open().await.expect_err("the plain initialize too");
+    assert_eq!(status, StatusCode::TOO_MANY_REQUESTS);
+}
+
+/// The lines stdio answers `lines` with, in order (each is refused before rmcp sees it).
+fn stdio_answers(lines: &[&str]) -> Vec<Value> {
+    use std::io::{BufRead, Write};
+    let mut child = std::process::Command::new(tests::binary::pfsense_mcp())
+        .arg("--sandbox")
+        .env_clear()
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .expect("spawn pfsense-mcp");
+    let mut stdin = child.stdin.take().unwrap();
+    stdin
+        .write_all(format!("{}\n", lines.join("\n")).as_bytes())
+        .unwrap();
+    drop(stdin);
+    let answers: Vec<Value> = std::io::BufReader::new(child.stdout.take().unwrap())
+        .lines()
+        .map_while(Result::ok)
+        .map(|l| serde_json::from_str(&l).unwrap())
+        .collect();
+    let _ = child.wait();
+    answers
+}
+
+/// A body that is no JSON-RPC 2.0 message gets the error stdio gives the same line, as 400
+/// (code, id and message; only the advice names an HTTP request where stdio names a line),
+/// inside a session and outside; a body of another media type keeps rmcp's 415.
+#[tokio::test]
+async fn json_rpc_errors_over_http_are_the_ones_stdio_gives() {
+    let bodies = [
+        "{not json",
+        "42",
+        "[]",
+        r#"[{"jsonrpc":"2.0","id":1,"method":"ping"}]"#,
+        r#"{"id":5,"method":"ping"}"#,
+        r#"{"jsonrpc":"2.0","id":null,"method":"ping"}"#,
+        r#"{"jsonrpc":"2.0","id":1.5,"method":"ping"}"#,
+        r#"{"jsonrpc":"2.0","id":"x","method":7}"#,
+        r#"{"jsonrpc":"2.0","id":3,"method":"ping","params":[1]}"#,
+        r#"{"jsonrpc":"2.0","id":4}"#,
+    ];
+    let from_stdio = stdio_answers(&bodies);
+    assert_eq!(from_stdio.len(), bodies.len(), "{from_stdio:#?}");
+    let dir = tempfile::tempdir().unwrap();
+    let (server, alice, _) = start(dir.path(), &[]);
+    let a = Raw::new(&server, &alice);
+    let session = a.open().await.expect("a session");
+    for (body, stdio) in bodies.iter().zip(&from_stdio) {
+        for session in [None, Some(session.as_str())] {
+            let resp = a
+                .request(reqwest::Method::POST, session)
+                .body(*body)
+                .send()
+                .await
+                .unwrap();
+            assert_eq!(resp.status(), StatusCode::BAD_REQUEST, "{body}");
+            let answer: Value = serde_json::from_str(&resp.text().await.unwrap()).unwrap();
+            let versus = format!("{body}: {answer} vs stdio {stdio}");
+            assert_eq!(answer["id"], stdio["id"], "{versus}");
+            assert_eq!(answer["error"]["code"], stdio["error"]["code"], "{versus}");
+            let over_stdio = stdio["error"]["message"].as_str().unwrap();
+            assert_eq!(
+                answer["error"]["message"].as_str().unwrap(),
+                over_stdio.replace("per line", "per HTTP request"),
+                "{versus}"
+            );
+        }
+    }
+    // Another media type is a media-type error, not a parse error.
+    let resp = a
+        .http
+        .post(&a.url)
+        .header("authorization", &a.auth)
+        .header("content-type", "application/jsonx")
+        .header("accept", JSON_AND_SSE)
+        .header("mcp-protocol-version", "2025-11-25")
+        .header(SESSION, &session)
+        .body(r#"{"jsonrpc":"2.0","id":9,"method":"ping"}"#)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(resp.status(), StatusCode::UNSUPPORTED_MEDIA_TYPE);
+    let text = resp.text().await.unwrap();
+    assert!(text.contains("Unsupported Media Type"), "{text}");
+    assert!(!text.contains("Parse error"), "{text}");
+}
+
+/// Requests anyone can make are logged once a minute per address, the rest counted and the
+/// count logged (here at shutdown); a valid token naming another token's session is a
+/// warning, which names the tokens' names but neither a token nor the session id.
+#[tokio::test]
+async fn rejections_are_summarised_and_another_tokens_session_is_a_warning() {
+    let dir = tempfile::tempdir().unwrap();
+    let (mut server, alice, bob) = start(dir.path(), &[]);
+    let http = tests::http::client();
+    let attempts: Vec<_> = (0..500)
+        .map(|_| {
+            http.post(server.mcp_url())
+                .header("content-type", "application/json")
+                .header("accept", JSON_AND_SSE)
+                .body(tests::http::initialize_body())
+                .send()
+        })
+        .collect();
+    for resp in futures::future::join_all(attempts).await {
+        assert_eq!(resp.unwrap().status(), StatusCode::UNAUTHORIZED);
+    }
+    let a = Raw::new(&server, &alice);
+    let b = Raw::new(&server, &bob);
+    let session = a.open().await.expect("alice's session");
+    let resp = b
+        .post(
+            Some(&session),
+            call(2, "pfsense_list_firewall_aliases", json!({})),
+        )
+        .await;
+    assert_eq!(resp.status(), StatusCode::NOT_FOUND);
+    let status = server
+        .terminate(Duration::from_secs(30))
+        .expect("the server stops");
+    assert!(status.success());
+    let log = server.stderr();
+    let rejected = log
+        .lines()
+        .filter(|l| l.contains("rejected an HTTP request without a valid bearer token"))
+        .count();
+    assert_eq!(rejected, 1, "{log}");
+    assert!(
+        log.contains("499 more rejected requests without a valid bearer token"),
+        "{log}"
+    );
+    let hijack: Vec<&str> = log
+        .lines()
+        .filter(|l| l.contains("session another token opened"))
+        .collect();
+    assert_eq!(hijack.len(), 1, "{log}");
+    assert!(hijack[0].contains("WARN"), "{}", hijack[0]);
+    assert!(
+        hijack[0].contains("caller=bob") && hijack[0].contains("owner=alice"),
+        "{}",
+        hijack[0]
+    );
+    for secret in [&alice, &bob, &session] {
+        assert!(!log.contains(secret.as_str()), "a secret in the log: {log}");
+    }
 }
 
 /// `Accept: */*` (curl's and many libraries' default) accepts what MCP answers in: served like

@@ -36,6 +36,7 @@ pub mod doctor;
 pub mod fleet;
 pub mod health;
 pub mod http;
+pub mod jsonrpc;
 pub mod lockout;
 pub mod meta;
 pub mod operator;

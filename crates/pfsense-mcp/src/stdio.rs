@@ -1,10 +1,11 @@
-//! The stdio transport's front door: each line from stdin is checked before rmcp sees it, so
-//! input that is not JSON (garbage, a cut-off line, nesting deeper than 128 levels, a line over
-//! 16 MiB) gets a JSON-RPC parse error (-32700, id null) on stdout instead of silence, and JSON
-//! that is no JSON-RPC 2.0 message gets invalid request (-32600) with its id and why (rmcp's own
-//! answer has neither). Our answers and rmcp's share stdout a whole line at a time.
+//! The stdio transport's front door: each line from stdin is checked before rmcp sees it
+//! ([`crate::jsonrpc`], as HTTP bodies are), so input that is not JSON (garbage, a cut-off
+//! line, nesting deeper than 128 levels, a line over 16 MiB) gets a JSON-RPC parse error
+//! (-32700, id null) on stdout instead of silence, and JSON that is no JSON-RPC 2.0 message gets
+//! invalid request (-32600) with its id and why (rmcp's own answer has neither). Our answers
+//! and rmcp's share stdout a whole line at a time.
 
-use serde_json::Value;
+use crate::jsonrpc::{self, Framing};
 use tokio::io::{AsyncBufReadExt, AsyncRead, AsyncWrite, AsyncWriteExt, BufReader};
 use tokio::sync::mpsc;
 
@@ -16,71 +17,9 @@ const PIPE_BYTES: usize = 64 * 1024;
 
 /// The JSON-RPC parse error for a line that is not JSON, saying why.
 fn parse_error(why: &str) -> String {
-    serde_json::json!({
-        "jsonrpc": "2.0",
-        "id": null,
-        "error": {
-            "code": -32700,
-            "message": format!("Parse error: {why}. Send one JSON-RPC 2.0 message per line."),
-        }
-    })
-    .to_string()
-}
-
-/// `line` as one JSON value, or why it is not one.
-fn read(line: &[u8]) -> Result<Value, String> {
-    // Into a `Value`: that also applies serde_json's nesting limit (128), which skipping the
-    // input (`IgnoredAny`) does not.
-    serde_json::from_slice::<Value>(line).map_err(|e| e.to_string())
-}
-
-/// The JSON-RPC invalid-request error for a value that is no JSON-RPC 2.0 message: its id when
-/// it has a readable one, and why (rmcp answers these with neither).
-fn invalid_request(message: &Value) -> Option<String> {
-    let why = match message {
-        Value::Array(_) => {
-            "a batch (a JSON array) is not supported: send one message per line".to_string()
-        }
-        Value::Object(m) => {
-            let id_ok = m
-                .get("id")
-                .is_none_or(|id| id.is_string() || id.is_i64() || id.is_u64());
-            if m.get("jsonrpc").and_then(Value::as_str) != Some("2.0") {
-                "`jsonrpc` must be \"2.0\"".to_string()
-            } else if !id_ok {
-                "`id` must be a string or an integer".to_string()
-            } else if let Some(method) = m.get("method") {
-                if !method.is_string() {
-                    "`method` must be a string".to_string()
-                } else if m
-                    .get("params")
-                    .is_some_and(|p| !p.is_object() && !p.is_null())
-                {
-                    "`params` must be an object".to_string()
-                } else {
-                    return None;
-                }
-            } else if m.contains_key("result") || m.contains_key("error") {
-                return None;
-            } else {
-                "a message needs a `method` (a request or notification), or `result` or `error` (a response)".to_string()
-            }
-        }
-        _ => "a JSON-RPC message is a JSON object".to_string(),
-    };
-    let id = message
-        .get("id")
-        .filter(|id| id.is_string() || id.is_i64() || id.is_u64())
-        .cloned()
-        .unwrap_or(Value::Null);
-    Some(
-        serde_json::json!({
-            "jsonrpc": "2.0",
-            "id": id,
-            "error": {"code": -32600, "message": format!("Invalid request: {why}.")},
-        })
-        .to_string(),
-    )
+    jsonrpc::parse_error(why, Framing::Line)
+        .to_json()
+        .to_string()
 }
 
 /// rmcp's end of stdio: a reader of checked lines, a writer whose lines reach stdout, and
@@ -124,7 +63,7 @@ async fn check_lines(
                 // EOF: a cut-off last line is answered too.
                 if !line.is_empty()
                     && !too_long
-                    && let Err(why) = read(&line)
+                    && let Err(why) = jsonrpc::read(&line)
                 {
                     let _ = errors.send(parse_error(&why)).await;
                 }
@@ -155,17 +94,12 @@ async fn check_lines(
         if body.iter().all(u8::is_ascii_whitespace) {
             continue;
         }
-        let message = match read(body) {
-            Ok(m) => m,
-            Err(why) => {
-                tracing::debug!(error = %why, "answered a stdin line that is not JSON");
-                let _ = errors.send(parse_error(&why)).await;
-                continue;
-            }
-        };
-        if let Some(answer) = invalid_request(&message) {
-            tracing::debug!("answered a stdin line that is no JSON-RPC 2.0 message");
-            let _ = errors.send(answer).await;
+        if let Err(refusal) = jsonrpc::check(body, Framing::Line) {
+            tracing::debug!(
+                code = refusal.code,
+                "answered a stdin line that is no JSON-RPC 2.0 message"
+            );
+            let _ = errors.send(refusal.to_json().to_string()).await;
             continue;
         }
         if to_rmcp.write_all(&line).await.is_err() {
@@ -211,81 +145,4 @@ async fn write_lines(
         }
     }
     let _ = output.flush().await;
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-    use serde_json::json;
-
-    #[test]
-    fn lines_that_are_not_json_are_named() {
-        assert!(read(br#"{"jsonrpc":"2.0","id":1,"method":"ping"}"#).is_ok());
-        assert!(
-            read(b"42").is_ok(),
-            "JSON, if no JSON-RPC: `invalid_request` answers it"
-        );
-        assert!(read(b"hello").is_err());
-        let deep = format!("{}{}", "[".repeat(200), "]".repeat(200));
-        assert!(
-            read(deep.as_bytes())
-                .unwrap_err()
-                .contains("recursion limit")
-        );
-        let v: serde_json::Value = serde_json::from_str(&parse_error("x")).unwrap();
-        assert_eq!(v["error"]["code"], -32700);
-        assert!(v["id"].is_null());
-    }
-
-    #[test]
-    fn messages_that_are_no_json_rpc_get_their_id_and_the_reason() {
-        let answer = |line: &str| -> Option<Value> {
-            invalid_request(&serde_json::from_str(line).unwrap())
-                .map(|a| serde_json::from_str(&a).unwrap())
-        };
-        for ok in [
-            r#"{"jsonrpc":"2.0","id":1,"method":"ping"}"#,
-            r#"{"jsonrpc":"2.0","method":"notifications/initialized"}"#,
-            r#"{"jsonrpc":"2.0","id":"a","result":{}}"#,
-            r#"{"jsonrpc":"2.0","id":2,"method":"tools/list","params":null}"#,
-        ] {
-            assert!(answer(ok).is_none(), "{ok}");
-        }
-        for (line, id, why) in [
-            (
-                r#"{"jsonrpc":"2.0","id":4,"method":"tools/call","params":[1]}"#,
-                json!(4),
-                "`params` must be an object",
-            ),
-            (
-                r#"{"jsonrpc":"1.0","id":30,"method":"ping"}"#,
-                json!(30),
-                "`jsonrpc` must be",
-            ),
-            (
-                r#"{"jsonrpc":"2.0","id":32}"#,
-                json!(32),
-                "needs a `method`",
-            ),
-            (
-                r#"{"jsonrpc":"2.0","id":1.5,"method":"ping"}"#,
-                Value::Null,
-                "`id` must be",
-            ),
-            (
-                r#"[{"jsonrpc":"2.0","id":1,"method":"ping"}]"#,
-                Value::Null,
-                "batch",
-            ),
-            ("42", Value::Null, "is a JSON object"),
-        ] {
-            let a = answer(line).unwrap_or_else(|| panic!("{line} passed"));
-            assert_eq!(a["error"]["code"], -32600, "{line}");
-            assert_eq!(a["id"], id, "{line}");
-            assert!(
-                a["error"]["message"].as_str().unwrap().contains(why),
-                "{line}: {a}"
-            );
-        }
-    }
 }

@@ -179,18 +179,33 @@ fn bearer(value: &HeaderValue) -> Option<&str> {
         .filter(|t| !t.is_empty())
 }
 
-/// The bearer check's state: the tokens, and the failed attempts per address.
-#[derive(Default)]
+/// The bearer check's state: the tokens, the failed attempts per address, and the log lines
+/// of rejected requests.
 pub struct Gate {
     pub tokens: Tokens,
     pub failures: super::limits::AuthFailures,
+    pub rejections: super::limits::RejectionLog,
+}
+
+impl Gate {
+    pub fn new(tokens: Tokens) -> Gate {
+        Gate {
+            tokens,
+            failures: Default::default(),
+            rejections: super::limits::RejectionLog::new(
+                "rejected requests without a valid bearer token",
+            ),
+        }
+    }
 }
 
 /// Middleware: let the request through with its [`Caller`] when it carries a known token (or
 /// when no token is configured), else 401. The answer says nothing about which tokens exist.
 /// An address that failed [`super::limits::MAX_AUTH_FAILURES`] times in a minute gets 429 for
-/// a minute, whatever it presents. A connection that carried an authenticated request is
-/// marked, so it is not the one closed when connections run short.
+/// a minute for every request without a known token: the lockout refuses guesses, not the
+/// callers that share the address with the guesser (everyone behind a proxy, every local
+/// client when a web page on the machine guesses). A connection that carried an
+/// authenticated request is marked, so it is not the one closed when connections run short.
 pub async fn require_bearer(
     State(gate): State<Arc<Gate>>,
     request: Request,
@@ -211,6 +226,16 @@ pub async fn require_bearer(
     if gate.tokens.is_empty() {
         return authenticated(Arc::from(ANONYMOUS), request).await;
     }
+    let presented = request
+        .headers()
+        .get(header::AUTHORIZATION)
+        .and_then(bearer);
+    let token_presented = presented.is_some();
+    // Compared whether the address is locked out or not, always the same way (constant time,
+    // against every token): how long the answer takes says nothing about either.
+    if let Some(name) = presented.and_then(|t| gate.tokens.identify(t)) {
+        return authenticated(name, request).await;
+    }
     let now = std::time::Instant::now();
     let ip = conn.as_ref().map(|c| c.peer.ip());
     if let Some(wait) = ip.and_then(|ip| gate.failures.locked_for(ip, now)) {
@@ -224,37 +249,31 @@ pub async fn require_bearer(
         )
             .into_response();
     }
-    let presented = request
-        .headers()
-        .get(header::AUTHORIZATION)
-        .and_then(bearer);
-    match presented.and_then(|t| gate.tokens.identify(t)) {
-        Some(name) => authenticated(name, request).await,
-        None => {
-            tracing::info!(
-                token_presented = presented.is_some(),
-                "rejected an HTTP request without a valid bearer token"
-            );
-            // Only guesses count: a request without a token is no attempt.
-            if presented.is_some()
-                && let Some(ip) = ip
-                && gate.failures.failed(ip, now)
-            {
-                tracing::warn!(%ip, "locked out for a minute after repeated failed authentication attempts");
-            }
-            let challenge = if presented.is_some() {
-                r#"Bearer error="invalid_token""#
-            } else {
-                "Bearer"
-            };
-            (
-                StatusCode::UNAUTHORIZED,
-                [(header::WWW_AUTHENTICATE, challenge)],
-                "Unauthorized: send the header `Authorization: Bearer <token>` with a token this server knows.\n",
-            )
-                .into_response()
-        }
+    if gate.rejections.should_log(ip, now) {
+        tracing::info!(
+            ip = %ip.map_or_else(|| "unknown".to_string(), |ip| ip.to_string()),
+            token_presented,
+            "rejected an HTTP request without a valid bearer token (more from this address within a minute are counted, not logged)"
+        );
     }
+    // Only guesses count: a request without a token is no attempt.
+    if token_presented
+        && let Some(ip) = ip
+        && gate.failures.failed(ip, now)
+    {
+        tracing::warn!(%ip, "locked out for a minute after repeated failed authentication attempts (requests with a valid token are still served)");
+    }
+    let challenge = if token_presented {
+        r#"Bearer error="invalid_token""#
+    } else {
+        "Bearer"
+    };
+    (
+        StatusCode::UNAUTHORIZED,
+        [(header::WWW_AUTHENTICATE, challenge)],
+        "Unauthorized: send the header `Authorization: Bearer <token>` with a token this server knows.\n",
+    )
+        .into_response()
 }
 
 #[cfg(test)]

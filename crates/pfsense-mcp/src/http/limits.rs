@@ -1,7 +1,7 @@
 //! Limits that keep the HTTP transport answering its callers under load or attack: a cap on
 //! open connections (below the file-descriptor limit) that makes room by closing the oldest
-//! connection that never authenticated, and a lockout of addresses that keep failing
-//! authentication.
+//! connection that never authenticated, a lockout of addresses that keep failing
+//! authentication, and a bound on the log lines rejected requests cause.
 
 use std::collections::HashMap;
 use std::net::{IpAddr, SocketAddr};
@@ -209,6 +209,149 @@ impl AuthFailures {
     }
 }
 
+/// Addresses whose rejections get a line of their own per [`FAILURE_WINDOW`] at most; the
+/// rejections from further addresses in that window are only counted.
+pub const MAX_REJECTION_LINES: u32 = 20;
+
+/// Rejections from one address not logged one by one, since its last line.
+struct Unlogged {
+    since: Instant,
+    count: u64,
+}
+
+#[derive(Default)]
+struct RejectionState {
+    by_address: HashMap<IpAddr, Unlogged>,
+    window_start: Option<Instant>,
+    lines: u32,
+    /// Rejections from addresses that got no line (the window's lines were spent).
+    others: u64,
+}
+
+/// The log lines of one kind of rejected request (no valid token, a Host or Origin not
+/// allowed), which anyone who can connect can cause: the first rejection from an address
+/// gets a line, the rest from it within [`FAILURE_WINDOW`] are counted and summed up in one
+/// line when the window is over ([`RejectionLog::summarise`]); at most
+/// [`MAX_REJECTION_LINES`] addresses get lines of their own per window.
+pub struct RejectionLog {
+    /// What was rejected, for the summaries: "requests without a valid bearer token".
+    what: &'static str,
+    state: Mutex<RejectionState>,
+}
+
+impl RejectionLog {
+    pub fn new(what: &'static str) -> RejectionLog {
+        RejectionLog {
+            what,
+            state: Mutex::default(),
+        }
+    }
+
+    fn lock(&self) -> std::sync::MutexGuard<'_, RejectionState> {
+        self.state.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    /// Whether the caller logs this rejection from `ip` (the first from it in a window);
+    /// otherwise it is counted for the summary.
+    pub fn should_log(&self, ip: Option<IpAddr>, now: Instant) -> bool {
+        let ip = ip.unwrap_or(IpAddr::V6(std::net::Ipv6Addr::UNSPECIFIED));
+        let mut summary = None;
+        let log = {
+            let mut state = self.lock();
+            let state = &mut *state;
+            if state
+                .window_start
+                .is_none_or(|w| now.duration_since(w) >= FAILURE_WINDOW)
+            {
+                state.window_start = Some(now);
+                state.lines = 0;
+            }
+            match state.by_address.get_mut(&ip) {
+                Some(u) if now.duration_since(u.since) < FAILURE_WINDOW => {
+                    u.count += 1;
+                    false
+                }
+                Some(u) if state.lines < MAX_REJECTION_LINES => {
+                    summary = (u.count > 0).then_some(u.count);
+                    *u = Unlogged {
+                        since: now,
+                        count: 0,
+                    };
+                    state.lines += 1;
+                    true
+                }
+                Some(u) => {
+                    u.count += 1;
+                    false
+                }
+                None if state.lines < MAX_REJECTION_LINES => {
+                    state.by_address.insert(
+                        ip,
+                        Unlogged {
+                            since: now,
+                            count: 0,
+                        },
+                    );
+                    state.lines += 1;
+                    true
+                }
+                None => {
+                    state.others += 1;
+                    false
+                }
+            }
+        };
+        if let Some(count) = summary {
+            self.log_summary(Some(ip), count);
+        }
+        log
+    }
+
+    fn log_summary(&self, ip: Option<IpAddr>, count: u64) {
+        match ip {
+            Some(ip) => tracing::info!(
+                %ip,
+                count,
+                "{count} more {} from this address since its last line (logged once a minute per address)",
+                self.what
+            ),
+            None => tracing::info!(
+                count,
+                "{count} more {} from addresses that got no line of their own (at most {MAX_REJECTION_LINES} a minute)",
+                self.what
+            ),
+        }
+    }
+
+    /// Log the counts of the windows that are over (`all`: of every window, as at shutdown)
+    /// and forget them.
+    pub fn summarise(&self, now: Instant, all: bool) {
+        let (done, others) = {
+            let mut state = self.lock();
+            let mut done = Vec::new();
+            state.by_address.retain(|ip, u| {
+                let over = all || now.duration_since(u.since) >= FAILURE_WINDOW;
+                if over && u.count > 0 {
+                    done.push((*ip, u.count));
+                }
+                !over
+            });
+            (done, std::mem::take(&mut state.others))
+        };
+        for (ip, count) in done {
+            self.log_summary(Some(ip), count);
+        }
+        if others > 0 {
+            self.log_summary(None, others);
+        }
+    }
+
+    #[cfg(test)]
+    fn unlogged(&self, ip: IpAddr) -> u64 {
+        self.lock().by_address.get(&ip).map_or(0, |u| u.count)
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -227,6 +370,31 @@ mod tests {
         assert_eq!(f.locked_for(ip, t0), Some(FAILURE_WINDOW));
         assert_eq!(f.locked_for(other, t0), None);
         assert_eq!(f.locked_for(ip, t0 + FAILURE_WINDOW), None);
+    }
+
+    #[test]
+    fn rejections_get_one_line_per_address_and_window_and_the_rest_are_counted() {
+        let log = RejectionLog::new("test rejections");
+        let t0 = Instant::now();
+        let a: IpAddr = "192.0.2.1".parse().unwrap();
+        assert!(log.should_log(Some(a), t0));
+        for _ in 0..499 {
+            assert!(!log.should_log(Some(a), t0));
+        }
+        assert_eq!(log.unlogged(a), 499);
+        // A window later the address gets a line again (the count is summed up then).
+        assert!(log.should_log(Some(a), t0 + FAILURE_WINDOW));
+        assert_eq!(log.unlogged(a), 0);
+        // Many addresses: MAX_REJECTION_LINES lines a window, in all.
+        let t1 = t0 + 3 * FAILURE_WINDOW;
+        let logged = (0..100u8)
+            .filter(|i| log.should_log(Some(IpAddr::from([198, 51, 100, *i])), t1))
+            .count();
+        assert_eq!(logged, MAX_REJECTION_LINES as usize);
+        assert_eq!(log.lock().others, 100 - u64::from(MAX_REJECTION_LINES));
+        log.summarise(t1, true);
+        assert_eq!(log.lock().others, 0);
+        assert!(log.lock().by_address.is_empty());
     }
 
     #[test]

@@ -1,5 +1,6 @@
 //! Accepting connections (plain TCP or TLS) and serving them with hyper until shutdown, then
-//! draining: in-flight requests finish, sessions close, connections close.
+//! draining: new requests are refused and idle connections closed, in-flight requests finish,
+//! sessions close, connections close.
 
 use super::limits::Connections;
 use axum::Router;
@@ -65,8 +66,9 @@ pub fn tls_acceptor(cert: &Path, key: &Path) -> Result<TlsAcceptor, String> {
     Ok(TlsAcceptor::from(Arc::new(config)))
 }
 
-/// Serve `app` on `listener` until `shutdown` resolves; then stop accepting, wait for the
-/// requests `in_flight` tracks, close the MCP sessions and the connections.
+/// Serve `app` on `listener` until `shutdown` resolves; then stop accepting, refuse new
+/// requests and close idle connections, wait for the requests `in_flight` tracks, close the
+/// MCP sessions and the connections.
 pub async fn run(
     listener: TcpListener,
     tls: Option<TlsAcceptor>,
@@ -172,7 +174,15 @@ pub async fn run(
         });
     }
     drop(listener);
+    // From now on a request that arrives is refused (503, `track_in_flight`).
     in_flight.close();
+    // Every connection is told now (the first poll sends the signal; the rest waits for the
+    // connections to close): an idle keep-alive connection closes at once, a busy one once
+    // its response is sent, an HTTP/2 one gets GOAWAY. Only requests already in flight go on.
+    let closed = graceful.shutdown();
+    tokio::pin!(closed);
+    // Ready at once when no connection is open: then it must not be polled again.
+    let all_closed = futures::poll!(closed.as_mut()).is_ready();
     tracing::info!(
         in_flight = in_flight.len(),
         "shutting down: finishing in-flight requests"
@@ -185,9 +195,10 @@ pub async fn run(
     }
     // Ends every MCP session and its standing event streams.
     sessions.cancel();
-    if tokio::time::timeout(super::CLOSE_TIMEOUT, graceful.shutdown())
-        .await
-        .is_err()
+    if !all_closed
+        && tokio::time::timeout(super::CLOSE_TIMEOUT, closed)
+            .await
+            .is_err()
     {
         tracing::warn!("some connections did not close in time");
     }

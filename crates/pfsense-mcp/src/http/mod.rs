@@ -6,6 +6,8 @@
 //! shutdown. `GET /healthz` answers `ok` without authentication and reveals nothing else.
 
 pub mod auth;
+mod body;
+mod hosts;
 pub mod limits;
 mod listen;
 pub mod sessions;
@@ -33,7 +35,8 @@ pub use sessions::{hold_while_running, sessionless};
 /// Default request body limit: 4 MiB (a tool call's arguments are a few KiB).
 pub const DEFAULT_MAX_BODY_BYTES: usize = 4 * 1024 * 1024;
 
-/// A request body must arrive within this long (slow-body clients).
+/// A request body must arrive whole within this long of when it is first read (slow-body
+/// clients): else 408, and an HTTP/1 connection is closed.
 pub const BODY_TIMEOUT: Duration = Duration::from_secs(30);
 
 /// How long a shutdown waits for in-flight requests before closing the sessions anyway (HTTP)
@@ -271,6 +274,7 @@ pub async fn serve(server: PfSenseServer, args: &HttpArgs, checked: Checked) -> 
         .local_addr()
         .map_err(|e| format!("cannot read the listening address: {e}"))?;
     let (hosts, origins) = allow_lists(local, tls.is_some(), args);
+    let allowed = Arc::new(hosts::AllowLists::new(&hosts, &origins));
     if tls.is_none() && !local.ip().is_loopback() {
         tracing::warn!(
             address = %local,
@@ -303,23 +307,25 @@ pub async fn serve(server: PfSenseServer, args: &HttpArgs, checked: Checked) -> 
         args.max_body_bytes,
     ));
     let in_flight = TaskTracker::new();
+    let gate = Arc::new(auth::Gate::new(tokens));
+    // Layers run outside in: the last added first.
     let app = Router::new()
         .route_service("/mcp", SharedMcp(Arc::new(mcp)))
         .route_layer(middleware::from_fn(json_rpc_body_errors))
-        .layer(tower_http::timeout::RequestBodyTimeoutLayer::new(
-            BODY_TIMEOUT,
-        ))
-        // On the MCP route only: another path is 404, not a session's business.
+        // On the MCP route only: another path is 404, not a session's business. It reads the
+        // bodies (within BODY_TIMEOUT).
         .route_layer(middleware::from_fn_with_state(
             sessions_of_tokens,
             sessions::bind_to_token,
         ))
         .layer(middleware::from_fn_with_state(
-            Arc::new(auth::Gate {
-                tokens,
-                failures: Default::default(),
-            }),
+            gate.clone(),
             auth::require_bearer,
+        ))
+        // Before the token: a refused Host or Origin never counts as a failed attempt.
+        .layer(middleware::from_fn_with_state(
+            allowed.clone(),
+            hosts::require_allowed_host_and_origin,
         ))
         .layer(middleware::from_fn_with_state(
             in_flight.clone(),
@@ -327,6 +333,20 @@ pub async fn serve(server: PfSenseServer, args: &HttpArgs, checked: Checked) -> 
         ))
         // Routes added after the layers are outside them: no token needed.
         .route("/healthz", get(|| async { "ok" }));
+    // The counts of rejected requests not logged one by one, once a minute.
+    let summaries = tokio::spawn({
+        let (gate, allowed) = (gate.clone(), allowed.clone());
+        async move {
+            let mut every = tokio::time::interval(limits::FAILURE_WINDOW);
+            every.tick().await;
+            loop {
+                every.tick().await;
+                let now = std::time::Instant::now();
+                gate.rejections.summarise(now, false);
+                allowed.rejections.summarise(now, false);
+            }
+        }
+    });
 
     let scheme = if tls.is_some() { "https" } else { "http" };
     tracing::info!(
@@ -348,6 +368,10 @@ pub async fn serve(server: PfSenseServer, args: &HttpArgs, checked: Checked) -> 
         connections,
     )
     .await;
+    summaries.abort();
+    let now = std::time::Instant::now();
+    gate.rejections.summarise(now, true);
+    allowed.rejections.summarise(now, true);
     Ok(())
 }
 
@@ -410,18 +434,48 @@ fn accept_any_as_both(headers: &mut axum::http::HeaderMap) {
 
 /// Counts requests that are being answered (POST and DELETE; GET opens a standing event
 /// stream that only ends with the session) until their response body is sent, so a shutdown
-/// can wait for them.
+/// can wait for them. Once the shutdown began (the tracker is closed), a request that still
+/// arrives is not served: 503.
 async fn track_in_flight(
     State(tracker): State<TaskTracker>,
     request: Request,
     next: Next,
 ) -> Response {
-    if request.method() == Method::GET {
-        return next.run(request).await;
+    // Taken before looking: a request counted before the shutdown closed the tracker is
+    // waited for; one that finds it closed lets go of its token unused.
+    let token = (request.method() != Method::GET).then(|| tracker.token());
+    if tracker.is_closed() {
+        drop(token);
+        return shutting_down(request.version());
     }
-    let token = tracker.token();
-    held_until_sent(next.run(request).await, token)
+    let response = next.run(request).await;
+    match token {
+        Some(token) => held_until_sent(response, token),
+        None => response,
+    }
 }
+
+/// 503 with a JSON-RPC error for a request that arrived after SIGINT or SIGTERM; an HTTP/1
+/// connection is closed after it.
+fn shutting_down(version: axum::http::Version) -> Response {
+    let mut response = json_rpc_error(
+        axum::http::StatusCode::SERVICE_UNAVAILABLE,
+        serde_json::Value::Null,
+        SHUTTING_DOWN,
+        "Service Unavailable: the server is shutting down (SIGINT or SIGTERM); it finishes the requests that arrived before and takes no new ones. This request was not executed.".into(),
+    );
+    if version < axum::http::Version::HTTP_2 {
+        response.headers_mut().insert(
+            axum::http::header::CONNECTION,
+            axum::http::HeaderValue::from_static("close"),
+        );
+    }
+    response
+}
+
+/// The JSON-RPC error code (implementation-defined server error) of a request refused because
+/// the server is shutting down.
+pub const SHUTTING_DOWN: i64 = -32000;
 
 /// `response` with `guard` kept alive until its body has been sent (or dropped, when the
 /// client left): an answer on an event stream goes on after the handler returned it.
@@ -454,15 +508,13 @@ fn json_rpc_error(
         .into_response()
 }
 
-/// rmcp answers a JSON body it cannot read as a JSON-RPC message (not JSON, nested too deep,
-/// a batch, `params` that are no object) with 415 Unsupported Media Type and plain text,
-/// although the media type is right: given as 400 with the JSON-RPC error stdio gives.
+/// A body declared JSON that is no JSON-RPC 2.0 message is answered before rmcp sees it, as
+/// stdio answers it ([`body`]). What passes that check and still does not read as one of
+/// rmcp's messages (an id beyond 64-bit, a key given twice), rmcp answers with 415 Unsupported
+/// Media Type in plain text although the media type is right: given as 400 with the JSON-RPC
+/// invalid request stdio gives. A body of another media type keeps its 415.
 async fn json_rpc_body_errors(request: Request, next: Next) -> Response {
-    let json_body = request
-        .headers()
-        .get(axum::http::header::CONTENT_TYPE)
-        .and_then(|v| v.to_str().ok())
-        .is_some_and(|t| t.starts_with("application/json"));
+    let json_body = body::declared_json(request.headers());
     let response = next.run(request).await;
     if !json_body || response.status() != axum::http::StatusCode::UNSUPPORTED_MEDIA_TYPE {
         return response;
@@ -475,9 +527,9 @@ async fn json_rpc_body_errors(request: Request, next: Next) -> Response {
     json_rpc_error(
         axum::http::StatusCode::BAD_REQUEST,
         serde_json::Value::Null,
-        -32700,
+        crate::jsonrpc::INVALID_REQUEST,
         format!(
-            "Parse error: the body is no JSON-RPC 2.0 message ({why}). Send one JSON-RPC message as a JSON object."
+            "Invalid request: the body is no JSON-RPC 2.0 message this server can read ({why})."
         ),
     )
 }

@@ -1,7 +1,9 @@
 //! MCP sessions belong to the token that opened them. A request naming a session
 //! (`Mcp-Session-Id`) with another token gets 404, as for a session that does not exist:
-//! tool calls, answers to approval prompts, the standing event stream, and DELETE. Each token
-//! may hold a bounded number of sessions.
+//! tool calls, answers to approval prompts, the standing event stream, and DELETE (at warn
+//! when the session is another token's). Each token may hold a bounded number of sessions:
+//! whether a request opens one is decided on its parsed message, and a session rmcp opens
+//! without a slot reserved is closed.
 
 use super::auth::Caller;
 use axum::extract::{Request, State};
@@ -10,6 +12,7 @@ use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
 use rmcp::RoleServer;
 use rmcp::service::RequestContext;
+use rmcp::transport::streamable_http_server::session::SessionManager;
 use rmcp::transport::streamable_http_server::session::local::LocalSessionManager;
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
@@ -38,8 +41,8 @@ pub struct Sessions {
     opening: Mutex<HashMap<Arc<str>, usize>>,
     manager: Arc<LocalSessionManager>,
     per_token: usize,
-    /// The largest request body (`--max-body-bytes`): an initialize is read whole to see that
-    /// it is one.
+    /// The largest request body (`--max-body-bytes`): a POST's body is read whole here, to
+    /// see whether it opens a session and which id it holds.
     max_body_bytes: usize,
 }
 
@@ -165,17 +168,18 @@ impl Sessions {
     }
 }
 
-/// The id of a JSON-RPC request (a message with a `method` and an `id`); `None` for
-/// notifications, responses, batches and anything unreadable (rmcp answers those).
-fn request_id(body: &[u8]) -> Option<String> {
-    #[derive(serde::Deserialize)]
-    struct Probe {
-        id: Option<rmcp::model::RequestId>,
-        method: Option<serde::de::IgnoredAny>,
-    }
-    let probe: Probe = serde_json::from_slice(body).ok()?;
-    probe.method?;
-    probe.id.as_ref().map(id_key)
+/// The id of a JSON-RPC request (a message with a `method` and an `id`), keyed as rmcp
+/// compares ids; `None` for notifications and responses.
+fn request_id(message: &serde_json::Value) -> Option<String> {
+    message.get("method")?;
+    let id = serde_json::from_value::<rmcp::model::RequestId>(message.get("id")?.clone()).ok()?;
+    Some(id_key(&id))
+}
+
+/// Whether a message is an MCP `initialize` (the one request that opens a session). Decided
+/// on the parsed message, so an escaped name (`"initial\u0069ze"`) is one too.
+fn is_initialize(message: &serde_json::Value) -> bool {
+    message.get("method").and_then(|m| m.as_str()) == Some("initialize")
 }
 
 /// 400 with the JSON-RPC error for a request whose id is that of one still being answered.
@@ -188,15 +192,6 @@ fn id_in_use(id: &str) -> Response {
             "Invalid Request: id {id} is the id of a request of this session that is still being answered; give each request an id of its own"
         ),
     )
-}
-
-fn too_large(max_body_bytes: usize) -> Response {
-    (
-        StatusCode::PAYLOAD_TOO_LARGE,
-        [(header::CONTENT_TYPE, "text/plain; charset=utf-8")],
-        format!("Payload Too Large: the body is over {max_body_bytes} bytes (--max-body-bytes)\n"),
-    )
-        .into_response()
 }
 
 /// A session being opened; its slot is given back when the initialize is answered (the new
@@ -218,18 +213,6 @@ impl Drop for Opening {
     }
 }
 
-/// Whether a request body is an MCP `initialize` (the one request that opens a session).
-fn is_initialize(body: &[u8]) -> bool {
-    // Most bodies here are sessionless calls (2026-07-28): not parsed twice.
-    const WORD: &[u8] = b"initialize";
-    if !body.windows(WORD.len()).any(|w| w == WORD) {
-        return false;
-    }
-    serde_json::from_slice::<serde_json::Value>(body)
-        .ok()
-        .is_some_and(|v| v.get("method").and_then(|m| m.as_str()) == Some("initialize"))
-}
-
 /// 404 for a session that does not exist or belongs to another token: the two look the same.
 fn no_such_session() -> Response {
     (
@@ -240,8 +223,21 @@ fn no_such_session() -> Response {
         .into_response()
 }
 
+fn too_many_sessions(held: usize) -> Response {
+    (
+        StatusCode::TOO_MANY_REQUESTS,
+        [(header::CONTENT_TYPE, "text/plain; charset=utf-8")],
+        format!(
+            "Too Many Requests: this token already holds {held} MCP sessions (the maximum, --max-sessions-per-token); end one with DELETE /mcp and its Mcp-Session-Id, or wait for an idle one to expire\n"
+        ),
+    )
+        .into_response()
+}
+
 /// Middleware (inside the bearer check, which sets [`Caller`]): only the owning token reaches
-/// a session; a new session is refused when the token holds its maximum.
+/// a session; a new session is refused when the token holds its maximum. A POST's body is
+/// read here, within the body timeout and limit, and checked as a JSON-RPC message
+/// ([`super::body`]).
 pub async fn bind_to_token(
     State(sessions): State<Arc<Sessions>>,
     request: Request,
@@ -255,31 +251,42 @@ pub async fn bind_to_token(
         .get(SESSION_HEADER)
         .and_then(|v| v.to_str().ok())
         .map(str::to_string);
-    match named {
-        Some(id) => {
-            let owner = sessions.owners().get(&id).cloned();
-            if owner.as_deref() != Some(&*caller) {
-                tracing::debug!(caller = %caller, "refused a request for a session of another token (or none)");
+    if let Some(id) = &named {
+        let owner = sessions.owners().get(id).cloned();
+        match owner {
+            Some(owner) if owner == caller => {}
+            Some(owner) => {
+                // A valid token naming a session it did not open: a session id that leaked,
+                // or a shared client misconfigured. Neither the token nor the id is logged.
+                tracing::warn!(caller = %caller, owner = %owner, "refused a request for a session another token opened (404)");
                 return no_such_session();
             }
+            None => {
+                tracing::debug!(caller = %caller, "refused a request for a session that does not exist (any more)");
+                return no_such_session();
+            }
+        }
+    }
+    let (request, message) = if request.method() == Method::POST {
+        match super::body::read(request, sessions.max_body_bytes).await {
+            Ok(read) => read,
+            Err(answer) => return answer,
+        }
+    } else {
+        (request, None)
+    };
+    match named {
+        Some(id) => {
             let closing = request.method() == Method::DELETE;
-            let mut request = request;
             let mut held = None;
-            if request.method() == Method::POST {
-                let (parts, body) = request.into_parts();
-                let Ok(bytes) = axum::body::to_bytes(body, sessions.max_body_bytes).await else {
-                    return too_large(sessions.max_body_bytes);
-                };
-                if let Some(request_id) = request_id(&bytes) {
-                    match HeldId::take_free(&id, request_id.clone()) {
-                        Some(h) => held = Some(h),
-                        None => {
-                            tracing::debug!(caller = %caller, id = %request_id, "refused a request whose id is in flight");
-                            return id_in_use(&request_id);
-                        }
+            if let Some(request_id) = message.as_ref().and_then(request_id) {
+                match HeldId::take_free(&id, request_id.clone()) {
+                    Some(h) => held = Some(h),
+                    None => {
+                        tracing::debug!(caller = %caller, id = %request_id, "refused a request whose id is in flight");
+                        return id_in_use(&request_id);
                     }
                 }
-                request = Request::from_parts(parts, axum::body::Body::from(bytes));
             }
             let response = next.run(request).await;
             if closing && response.status().is_success() {
@@ -294,39 +301,39 @@ pub async fn bind_to_token(
         None => {
             // Only an initialize opens a session: a sessionless request (2026-07-28) and
             // anything malformed go on to be answered as they are.
-            let mut request = request;
             let mut slot = None;
-            if request.method() == Method::POST {
-                let (parts, body) = request.into_parts();
-                let Ok(bytes) = axum::body::to_bytes(body, sessions.max_body_bytes).await else {
-                    return too_large(sessions.max_body_bytes);
-                };
-                if is_initialize(&bytes) {
-                    match sessions.reserve(&caller).await {
-                        Ok(opening) => slot = Some(opening),
-                        Err(held) => {
-                            tracing::warn!(caller = %caller, held, "refused a new MCP session: the token holds its maximum");
-                            return (
-                                StatusCode::TOO_MANY_REQUESTS,
-                                [(header::CONTENT_TYPE, "text/plain; charset=utf-8")],
-                                format!(
-                                    "Too Many Requests: this token already holds {held} MCP sessions (the maximum, --max-sessions-per-token); end one with DELETE /mcp and its Mcp-Session-Id, or wait for an idle one to expire\n"
-                                ),
-                            )
-                                .into_response();
-                        }
+            if message.as_ref().is_some_and(is_initialize) {
+                match sessions.reserve(&caller).await {
+                    Ok(opening) => slot = Some(opening),
+                    Err(held) => {
+                        tracing::warn!(caller = %caller, held, "refused a new MCP session: the token holds its maximum");
+                        return too_many_sessions(held);
                     }
                 }
-                request = Request::from_parts(parts, axum::body::Body::from(bytes));
             }
             let response = next.run(request).await;
-            if let Some(id) = response
+            let Some(id) = response
                 .headers()
                 .get(SESSION_HEADER)
                 .and_then(|v| v.to_str().ok())
-            {
-                sessions.owners().insert(id.to_string(), caller);
+                .map(str::to_string)
+            else {
+                return response;
+            };
+            if slot.is_none() {
+                // rmcp opened a session for a message not taken for an initialize: it still
+                // needs a slot, or it is closed at once.
+                tracing::warn!(caller = %caller, "rmcp opened an MCP session for a request not recognised as an initialize");
+                match sessions.reserve(&caller).await {
+                    Ok(opening) => slot = Some(opening),
+                    Err(held) => {
+                        let _ = sessions.manager.close_session(&id.as_str().into()).await;
+                        tracing::warn!(caller = %caller, held, "refused a new MCP session: the token holds its maximum");
+                        return too_many_sessions(held);
+                    }
+                }
             }
+            sessions.owners().insert(id, caller);
             drop(slot);
             response
         }
