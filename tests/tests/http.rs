@@ -336,6 +336,15 @@ fn refuses_short_tokens_naming_them_without_printing_them() {
     );
     assert!(stderr.contains("`bob`"), "{stderr}");
     assert!(!stderr.contains("bob-is-short"), "{stderr}");
+
+    // A byte-order mark before the first name is not part of it.
+    let path = dir.path().join("tokens-bom");
+    std::fs::write(&path, "\u{feff}carol:carol-is-short\n").unwrap();
+    let stderr = start_and_fail(
+        &["--sandbox", "--http", "127.0.0.1:0", "--tokens-file", path.to_str().unwrap()],
+        &[],
+    );
+    assert!(stderr.contains("`carol`") && stderr.contains("at least 32"), "{stderr}");
 }
 
 /// A 2026-07-28 client's call (no session) whose tool sends nothing before its result is

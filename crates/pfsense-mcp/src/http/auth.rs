@@ -74,6 +74,8 @@ impl Tokens {
             let text = std::fs::read_to_string(path)
                 .map_err(|e| format!("cannot read the tokens file {}: {e}", path.display()))?;
             warn_if_readable_by_others(path);
+            // A byte-order mark (editors on Windows write one) is not part of the first name.
+            let text = text.strip_prefix('\u{feff}').unwrap_or(&text);
             for (index, line) in text.lines().enumerate() {
                 let line = line.trim();
                 if line.is_empty() || line.starts_with('#') {
