@@ -638,8 +638,9 @@ pub async fn serve_stdio(server: PfSenseServer) -> Result<(), String> {
     // Calls in flight left unanswered at exit: the exit is then a failure (status 1).
     let abandoned = Arc::new(std::sync::atomic::AtomicUsize::new(0));
     let left = abandoned.clone();
+    let mut signals = crate::shutdown::Signals::listen();
     tokio::spawn(async move {
-        shutdown_signal().await;
+        signals.next().await;
         tracing::info!(
             calls = calls.len(),
             "signal received: answering the calls in flight, then exiting (a second signal exits at once)"
@@ -647,23 +648,18 @@ pub async fn serve_stdio(server: PfSenseServer) -> Result<(), String> {
         // stdin ends only once they are answered: rmcp waits only 5 s for the answers of
         // calls in flight when its input ends, and a call to a slow firewall takes longer.
         calls.close();
-        let unfinished = |why: &str| {
-            crate::note!(
-                "pfsense-mcp: {why}: exiting with {} call(s) unanswered; a change among them may have been made (pfsense_list_changes shows it; the journal settles it at the next start)",
-                calls.len()
-            );
-        };
         tokio::select! {
-            done = tokio::time::timeout(crate::http::DRAIN_TIMEOUT, calls.wait()) => {
+            done = tokio::time::timeout(crate::shutdown::DRAIN_TIMEOUT, calls.wait()) => {
                 if done.is_err() {
                     left.store(calls.len().max(1), std::sync::atomic::Ordering::SeqCst);
-                    unfinished("the calls in flight did not finish in time");
+                    crate::shutdown::note_unanswered(
+                        "the calls in flight did not finish in time",
+                        calls.len(),
+                        "call",
+                    );
                 }
             }
-            () = shutdown_signal() => {
-                unfinished("a second signal");
-                std::process::exit(crate::config::Failure::Runtime as i32);
-            }
+            () = signals.next() => crate::shutdown::exit_on_second_signal(calls.len(), "call"),
         }
         on_signal.cancel();
     });
@@ -688,29 +684,6 @@ pub async fn serve_stdio(server: PfSenseServer) -> Result<(), String> {
         n => Err(format!(
             "stopped on a signal with {n} call(s) in flight unanswered"
         )),
-    }
-}
-
-/// SIGTERM or SIGINT.
-async fn shutdown_signal() {
-    #[cfg(unix)]
-    {
-        use tokio::signal::unix::{SignalKind, signal};
-        match signal(SignalKind::terminate()) {
-            Ok(mut term) => {
-                tokio::select! {
-                    _ = term.recv() => {}
-                    _ = tokio::signal::ctrl_c() => {}
-                }
-            }
-            Err(_) => {
-                let _ = tokio::signal::ctrl_c().await;
-            }
-        }
-    }
-    #[cfg(not(unix))]
-    {
-        let _ = tokio::signal::ctrl_c().await;
     }
 }
 

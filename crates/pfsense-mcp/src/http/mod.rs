@@ -36,10 +36,8 @@ pub const DEFAULT_MAX_BODY_BYTES: usize = 4 * 1024 * 1024;
 /// A request body must arrive within this long (slow-body clients).
 pub const BODY_TIMEOUT: Duration = Duration::from_secs(30);
 
-/// How long a shutdown waits for in-flight requests before closing the sessions anyway (HTTP)
-/// or ending stdin (stdio).
-pub const DRAIN_TIMEOUT: Duration = Duration::from_secs(30);
-/// How long a shutdown then waits for connections to close.
+/// How long a shutdown waits for connections to close, once the requests in flight are
+/// answered (or [`crate::shutdown::DRAIN_TIMEOUT`] has passed).
 const CLOSE_TIMEOUT: Duration = Duration::from_secs(5);
 
 // The streamable HTTP transport's settings.
@@ -49,7 +47,8 @@ pub struct HttpArgs {
     /// 127.0.0.1:8787 (an IP address and port; port 0 picks a free one). Requests need
     /// `Authorization: Bearer TOKEN` with a token from --tokens-file or PFSENSE_HTTP_TOKEN; on a
     /// non-loopback address the server refuses to start without one. GET /healthz answers `ok`
-    /// without authentication. SIGINT/SIGTERM finish in-flight requests, then stop.
+    /// without authentication. SIGINT/SIGTERM finish in-flight requests, then stop (a second
+    /// signal stops at once).
     #[arg(long = "http", env = "PFSENSE_HTTP", value_name = "ADDR")]
     pub listen: Option<String>,
     /// Bearer tokens for --http, one `NAME:TOKEN` per line (`#` comments allowed), each token
@@ -257,13 +256,16 @@ pub fn check(args: &HttpArgs) -> Result<Checked, String> {
     })
 }
 
-/// Serve `server` over streamable HTTP with checked settings until SIGINT or SIGTERM.
+/// Serve `server` over streamable HTTP with checked settings until SIGINT or SIGTERM, then
+/// drain (`crate::shutdown`): an error when requests in flight were left unanswered.
 pub async fn serve(server: PfSenseServer, args: &HttpArgs, checked: Checked) -> Result<(), String> {
     let Checked {
         listen,
         tokens,
         tls,
     } = checked;
+    // From the start: a signal while the listener is being set up is not lost.
+    let signals = crate::shutdown::Signals::listen();
     let listener = tokio::net::TcpListener::bind(listen)
         .await
         .map_err(|e| format!("cannot listen on {listen}: {e}"))?;
@@ -338,17 +340,22 @@ pub async fn serve(server: PfSenseServer, args: &HttpArgs, checked: Checked) -> 
     crate::note!("pfsense-mcp: listening on {scheme}://{local}/mcp");
 
     let connections = Arc::new(limits::Connections::new(args.max_connections));
-    listen::run(
+    let unanswered = listen::run(
         listener,
         tls,
         app,
-        shutdown_signal(),
+        signals,
         &in_flight,
         &sessions,
         connections,
     )
     .await;
-    Ok(())
+    match unanswered {
+        0 => Ok(()),
+        n => Err(format!(
+            "stopped on a signal with {n} request(s) in flight unanswered"
+        )),
+    }
 }
 
 /// rmcp's streamable HTTP service behind an `Arc`. axum and every middleware layer clone
@@ -480,30 +487,6 @@ async fn json_rpc_body_errors(request: Request, next: Next) -> Response {
             "Parse error: the body is no JSON-RPC 2.0 message ({why}). Send one JSON-RPC message as a JSON object."
         ),
     )
-}
-
-/// Resolves on SIGINT or SIGTERM.
-async fn shutdown_signal() {
-    let interrupt = tokio::signal::ctrl_c();
-    #[cfg(unix)]
-    {
-        use tokio::signal::unix::{SignalKind, signal};
-        match signal(SignalKind::terminate()) {
-            Ok(mut terminate) => {
-                tokio::select! {
-                    _ = interrupt => {}
-                    _ = terminate.recv() => {}
-                }
-            }
-            Err(_) => {
-                let _ = interrupt.await;
-            }
-        }
-    }
-    #[cfg(not(unix))]
-    {
-        let _ = interrupt.await;
-    }
 }
 
 #[cfg(test)]
