@@ -139,7 +139,9 @@ pub async fn run_with(cli: Cli, guards: Option<OpeningGuards>) -> Result<(), Cli
                 )));
             }
             if let Some(note) = crate::safety::audit::other_numbered_files_note(&file) {
-                crate::note!("pfsense-mcp: warning: {note}");
+                for line in note.lines() {
+                    crate::note!("pfsense-mcp: warning: {line}");
+                }
             }
             let v = crate::safety::audit::verify(&file).map_err(|e| {
                 CliError::new(
