@@ -348,14 +348,15 @@ fn doctor<'a>(args: &'a DoctorArgs) -> futures::future::BoxFuture<'a, Result<(),
 /// of any firewall fails.
 async fn doctor_unboxed(args: &DoctorArgs) -> Result<(), CliError> {
     let only = args.firewall.as_deref();
-    let config = crate::fleet::config_path(args.target.config.as_deref());
-    let targets: Vec<(String, Result<crate::doctor::Target, String>)> = if args.target.sandbox {
+    let serve = &args.serve;
+    let config = crate::fleet::config_path(serve.target.config.as_deref());
+    let targets: Vec<(String, Result<crate::doctor::Target, String>)> = if serve.target.sandbox {
         vec![(
             "the sandbox emulator".into(),
             crate::sandbox::doctor_target().await,
         )]
     } else {
-        match (&config, args.connection.host().is_some()) {
+        match (&config, serve.connection.host().is_some()) {
             // As the server: an explicit config file and a host are two answers to "which
             // firewall", and the doctor must check what the server would run.
             (Some((path, true)), true) => {
@@ -385,7 +386,7 @@ async fn doctor_unboxed(args: &DoctorArgs) -> Result<(), CliError> {
                     "--firewall names a firewall of the config file, but no config file is in use (PFSENSE_HOST is set, or there is no --config / PFSENSE_CONFIG)",
                 ));
             }
-            _ => vec![(String::new(), args.connection.doctor_target())],
+            _ => vec![(String::new(), serve.connection.doctor_target())],
         }
     };
     let mut failed = 0;
@@ -412,6 +413,15 @@ async fn doctor_unboxed(args: &DoctorArgs) -> Result<(), CliError> {
         }
         emit(&text)?;
     }
+    // The settings only serving uses, checked as a start would: the config file's firewalls
+    // are served when it is in use (not with PFSENSE_HOST, nor in the sandbox).
+    let config_file = match (&config, serve.target.sandbox, serve.connection.host()) {
+        (Some((path, _)), false, None) => Some(path.as_path()),
+        _ => None,
+    };
+    let settings = crate::doctor::serve_settings(serve, config_file);
+    emit(&format!("\n{}\n", settings.render()))?;
+    failed += settings.failures();
     match failed {
         0 => Ok(()),
         n => Err(CliError::new(
@@ -503,6 +513,17 @@ fn serve_flags_firewall(
     )
 }
 
+/// The flags a config file's firewalls refuse: --allow-dangerous cannot widen them.
+pub fn config_file_refuses(flags: &Policy, path: &std::path::Path) -> Result<(), String> {
+    if flags.allow_dangerous {
+        return Err(format!(
+            "--allow-dangerous (PFSENSE_ALLOW_DANGEROUS) cannot widen the firewalls of a config file: set `allow_dangerous = true` on the firewalls that may use dangerous tools in {}",
+            path.display()
+        ));
+    }
+    Ok(())
+}
+
 /// The firewalls of a config file, each under its own policy narrowed by the flags.
 fn serve_config_file(
     cli: &ServeArgs,
@@ -511,12 +532,7 @@ fn serve_config_file(
     options: ServerOptions,
     guards: Guards,
 ) -> Result<PfSenseServer, String> {
-    if flags.allow_dangerous {
-        return Err(format!(
-            "--allow-dangerous (PFSENSE_ALLOW_DANGEROUS) cannot widen the firewalls of a config file: set `allow_dangerous = true` on the firewalls that may use dangerous tools in {}",
-            path.display()
-        ));
-    }
+    config_file_refuses(&flags, path)?;
     let c = &cli.connection;
     let ignored: Vec<&str> = [
         ("--api-key / PFSENSE_API_KEY", c.api_key.is_some()),

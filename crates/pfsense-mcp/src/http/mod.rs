@@ -213,29 +213,32 @@ fn check_origins(origins: &[String]) -> Result<(), String> {
 }
 
 /// The HTTP settings checked: what a serve needs from them. Bad settings are found before
-/// anything starts (the sandbox's emulator included), and exit like every bad flag (2).
+/// anything starts (the sandbox's emulator included), and exit like every bad flag (2);
+/// `doctor` reports the same check.
 pub struct Checked {
-    listen: SocketAddr,
-    tokens: Tokens,
-    tls: Option<tokio_rustls::TlsAcceptor>,
+    pub listen: SocketAddr,
+    pub tokens: Tokens,
+    pub tls: Option<tokio_rustls::TlsAcceptor>,
+    /// What the settings allow that the reader should know, and what to do about it (logged at
+    /// start).
+    pub warnings: Vec<(String, String)>,
 }
 
 pub fn check(args: &HttpArgs) -> Result<Checked, String> {
     let listen = parse_listen(args.listen.as_deref().unwrap_or_default())?;
     let env_token = crate::config::env_var(auth::ENV_TOKEN);
     let tokens = Tokens::load(args.tokens_file.as_deref(), env_token.as_deref())?;
+    let mut warnings = Vec::new();
     if tokens.is_empty() {
         if !listen.ip().is_loopback() {
             return Err(format!(
                 "refusing to serve MCP on {listen} without a bearer token: anyone who can reach it could change the firewall. Give tokens with --tokens-file FILE (lines NAME:TOKEN) or PFSENSE_HTTP_TOKEN, or listen on 127.0.0.1"
             ));
         }
-        tracing::warn!(
-            "no bearer token configured: any local process can use this server (set PFSENSE_HTTP_TOKEN or --tokens-file)"
-        );
-    } else {
-        let names: Vec<&str> = tokens.names().collect();
-        tracing::info!(tokens = %names.join(","), "bearer tokens loaded");
+        warnings.push((
+            "no bearer token configured: any local process can use this server".to_string(),
+            "set PFSENSE_HTTP_TOKEN (e.g. `openssl rand -hex 32`) or --tokens-file".to_string(),
+        ));
     }
     if args.max_body_bytes == 0 {
         return Err("--max-body-bytes must be at least 1".into());
@@ -249,11 +252,46 @@ pub fn check(args: &HttpArgs) -> Result<Checked, String> {
         (None, None) => None,
         _ => return Err("--tls-cert and --tls-key go together".into()),
     };
+    if tls.is_none() && !listen.ip().is_loopback() {
+        warnings.push((
+            format!(
+                "serving MCP over plain HTTP on {listen}, not a loopback address: bearer tokens and tool results cross the network unencrypted"
+            ),
+            "use --tls-cert/--tls-key or a TLS-terminating proxy".to_string(),
+        ));
+    }
     Ok(Checked {
         listen,
         tokens,
         tls,
+        warnings,
     })
+}
+
+/// Why the server cannot listen on `listen`, with what to do.
+pub fn listen_error(listen: SocketAddr, e: &std::io::Error) -> String {
+    format!("cannot listen on {listen}: {e}; {}", listen_fix(e))
+}
+
+/// What to do when the server cannot listen, by why.
+pub fn listen_fix(e: &std::io::Error) -> &'static str {
+    match e.kind() {
+        std::io::ErrorKind::AddrInUse => {
+            "another process listens there (a pfsense-mcp already serving?): stop it, or give --http another port"
+        }
+        std::io::ErrorKind::PermissionDenied => {
+            "ports below 1024 need privileges: give --http a port from 1024 up"
+        }
+        std::io::ErrorKind::AddrNotAvailable => {
+            "the address is none of this machine's: give --http one of its addresses, 127.0.0.1 or 0.0.0.0"
+        }
+        _ => "give --http another address or port",
+    }
+}
+
+/// Whether the server could listen on `listen` now: bound and let go at once (`doctor`).
+pub fn try_listen(listen: SocketAddr) -> Result<(), std::io::Error> {
+    std::net::TcpListener::bind(listen).map(drop)
 }
 
 /// Serve `server` over streamable HTTP with checked settings until SIGINT or SIGTERM, then
@@ -263,22 +301,24 @@ pub async fn serve(server: PfSenseServer, args: &HttpArgs, checked: Checked) -> 
         listen,
         tokens,
         tls,
+        warnings,
     } = checked;
+    for (what, what_to_do) in &warnings {
+        tracing::warn!("{what}; {what_to_do}");
+    }
+    if !tokens.is_empty() {
+        let names: Vec<&str> = tokens.names().collect();
+        tracing::info!(tokens = %names.join(","), "bearer tokens loaded");
+    }
     // From the start: a signal while the listener is being set up is not lost.
     let signals = crate::shutdown::Signals::listen();
     let listener = tokio::net::TcpListener::bind(listen)
         .await
-        .map_err(|e| format!("cannot listen on {listen}: {e}"))?;
+        .map_err(|e| listen_error(listen, &e))?;
     let local = listener
         .local_addr()
         .map_err(|e| format!("cannot read the listening address: {e}"))?;
     let (hosts, origins) = allow_lists(local, tls.is_some(), args);
-    if tls.is_none() && !local.ip().is_loopback() {
-        tracing::warn!(
-            address = %local,
-            "serving MCP over plain HTTP on a non-loopback address: bearer tokens and tool results cross the network unencrypted; use --tls-cert/--tls-key or a TLS-terminating proxy"
-        );
-    }
 
     let sessions = CancellationToken::new();
     // A sessionless call (2026-07-28) whose handler sends nothing before its result is

@@ -440,6 +440,45 @@ fn not_rotated(path: &Path, number: u64) -> Option<String> {
     }
 }
 
+/// What to say about a file given as the audit log that holds none of its entries.
+fn not_a_log(path: &Path) -> String {
+    format!(
+        "{} is not an audit log of pfsense-mcp: none of its lines is an entry of a hash chain. Nothing was written to it; give the audit log a new file (or an existing audit log)",
+        path.display()
+    )
+}
+
+/// What [`check_file`] found of an audit log.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct FileChecked {
+    /// Whether the file exists (a start creates it).
+    pub exists: bool,
+    /// The number of the chain's last entry (0: none yet).
+    pub last_seq: u64,
+    /// Its rotated files.
+    pub rotated: usize,
+    /// Files beside it named like rotated ones and left out of the chain, and why.
+    pub left_out: Option<String>,
+}
+
+/// The checks a start makes of the audit log at `path`, made without writing (`doctor`): that
+/// it can be written or created, and that it is an audit log (where its chain ends, in it or in
+/// its newest rotated file); and the files beside it left out of the chain, each one checked
+/// ([`other_numbered_files_note`]). Not its chain: `audit verify` checks that.
+pub fn check_file(path: &Path) -> Result<FileChecked, String> {
+    super::private::writable(path, "audit log")?;
+    let found = locate(path).map_err(|e| e.to_string())?;
+    if found.foreign {
+        return Err(not_a_log(path));
+    }
+    Ok(FileChecked {
+        exists: path.exists(),
+        last_seq: found.seq,
+        rotated: rotated_files(path)?.len(),
+        left_out: other_numbered_files_note(path),
+    })
+}
+
 /// The rotated files of a log, oldest first (named after the last `seq` they hold,
 /// [`ROTATED_DIGITS`] digits at the least, and holding that entry last), and the files named
 /// like them that are not (`not_rotated`). A copy taken for a rotated file would be merged
@@ -802,10 +841,7 @@ impl Shared {
     fn resync(&self, tail: &mut Tail) -> Result<(), AuditError> {
         let found = locate(&self.path)?;
         if found.foreign {
-            return Err(AuditError::Prepare(format!(
-                "{} is not an audit log of pfsense-mcp: none of its lines is an entry of a hash chain. Nothing was written to it; give the audit log a new file (or an existing audit log)",
-                self.path.display()
-            )));
+            return Err(AuditError::Prepare(not_a_log(&self.path)));
         }
         let (mut seq, mut hash, mut len) = (found.seq, found.last_hash, found.len);
         if let Some(fragment) = found.fragment {
