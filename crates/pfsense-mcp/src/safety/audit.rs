@@ -500,6 +500,17 @@ pub fn rotated_chain(path: &Path) -> Result<(Vec<PathBuf>, Vec<LeftOut>), String
     Ok((rotated, left_out))
 }
 
+/// The newest rotated file of a log ([`rotated_chain`]'s last), reading the ends of the
+/// files named like rotated ones from the highest number down only until one is.
+fn newest_rotated(path: &Path) -> Result<Option<PathBuf>, String> {
+    Ok(numbered_files(path)?
+        .into_iter()
+        .rev()
+        .filter(|(digits, _, _)| *digits >= ROTATED_DIGITS)
+        .find(|(_, number, file)| not_rotated(file, *number).is_none())
+        .map(|(_, _, file)| file))
+}
+
 /// The rotated files of a log, oldest first ([`rotated_chain`]).
 pub fn rotated_files(path: &Path) -> Result<Vec<PathBuf>, String> {
     Ok(rotated_chain(path)?.0)
@@ -971,9 +982,9 @@ fn file_id(_meta: &std::fs::Metadata) -> FileId {
 fn locate(path: &Path) -> Result<Scan, AuditError> {
     let mut found = scan(path)?;
     if !found.found
-        && let Some(newest) = rotated_files(path).map_err(AuditError::Prepare)?.last()
+        && let Some(newest) = newest_rotated(path).map_err(AuditError::Prepare)?
     {
-        let before = scan(newest)?;
+        let before = scan(&newest)?;
         found.seq = before.seq;
         found.last_hash = before.last_hash;
     }
