@@ -78,16 +78,20 @@ fn subcommand_help_shows_only_what_it_uses() {
         help.contains("--read-only") && !help.contains("--api-key"),
         "{help}"
     );
+    // The doctor checks what a start with the server's flags would, --rate-limit and --http
+    // included: it takes them all, so a server's command line is checked as it is.
     let o = pfsense_mcp(&["doctor", "--help"], &[]);
     let help = stdout(&o);
-    assert!(
-        help.contains("--host") && help.contains("--sandbox"),
-        "{help}"
-    );
-    assert!(
-        !help.contains("--rate-limit") && !help.contains("--tool-mode"),
-        "{help}"
-    );
+    for flag in [
+        "--host",
+        "--sandbox",
+        "--firewall",
+        "--rate-limit",
+        "--http",
+        "--journal",
+    ] {
+        assert!(help.contains(flag), "{flag}: {help}");
+    }
     // The top-level help documents the exit statuses and the environment rule.
     let o = pfsense_mcp(&["--help"], &[]);
     let help = stdout(&o);
@@ -875,8 +879,8 @@ fn the_audit_log_and_the_journal_cannot_be_one_file() {
 }
 
 /// Start the sandbox server on the audit log `log` ending in a line a crash cut off: the
-/// server closes it off with a `cut_off` entry, so the log gets a line of the chain.
-fn server_writes_a_line_to(log: &std::path::Path, state: &std::path::Path) {
+/// server closes it off with a `cut_off` entry, so the log gets a line of the chain. Its stderr.
+fn server_writes_a_line_to(log: &std::path::Path, state: &std::path::Path) -> String {
     use std::io::Write;
     let mut file = std::fs::OpenOptions::new()
         .create(true)
@@ -892,6 +896,55 @@ fn server_writes_a_line_to(log: &std::path::Path, state: &std::path::Path) {
         std::fs::read_to_string(log).unwrap().contains("cut_off"),
         "{}",
         stderr(&o)
+    );
+    stderr(&o)
+}
+
+/// A backup copy named with 12 digits (`cp audit.jsonl audit.jsonl.$(date +%Y%m%d%H%M)`)
+/// looks like one of the server's rotated files (`.<12 digits>`) but does not end in the entry
+/// its name says: `audit verify` leaves it out of the chain, saying why (before, it was merged
+/// in and verify failed as if the log had been edited), and a start right after a rotation
+/// goes on from the real rotated file, not from the copy with the larger number (before, the
+/// chain forked from the copy's end).
+#[test]
+fn a_backup_copy_with_twelve_digits_is_neither_merged_into_nor_forking_the_chain() {
+    let dir = tempfile::tempdir().unwrap();
+    let state = dir.path().join("state");
+    let log = dir.path().join("audit.jsonl");
+    let numbered = |n: &str| dir.path().join(format!("audit.jsonl.{n}"));
+    let verify =
+        |path: &std::path::Path| pfsense_mcp(&["audit", "verify", path.to_str().unwrap()], &[]);
+    server_writes_a_line_to(&log, &state);
+    std::fs::copy(&log, numbered("202612051200")).unwrap();
+    let o = verify(&log);
+    assert_eq!(
+        o.status.code(),
+        Some(0),
+        "a backup copy beside it: {}",
+        stderr(&o)
+    );
+    assert!(
+        stderr(&o).contains("audit.jsonl.202612051200")
+            && stderr(&o).contains("none of its chain")
+            && stderr(&o).contains("last entry is number 1"),
+        "{}",
+        stderr(&o)
+    );
+    // The server rotates: the file moves aside under its last entry's number (2), and the
+    // next start finds no current file.
+    server_writes_a_line_to(&log, &state);
+    std::fs::rename(&log, numbered("000000000002")).unwrap();
+    let started = server_writes_a_line_to(&log, &state);
+    assert!(
+        started.contains("audit.jsonl.202612051200") && started.contains("none of its chain"),
+        "the start names the copy: {started}"
+    );
+    let o = verify(&log);
+    assert_eq!(o.status.code(), Some(0), "{}{}", stdout(&o), stderr(&o));
+    assert!(
+        stdout(&o).contains("3 entries across 2 files"),
+        "the chain goes on from the rotated file: {}",
+        stdout(&o)
     );
 }
 

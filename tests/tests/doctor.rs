@@ -48,6 +48,10 @@ fn doctor_with(mut cmd: Command, env: &[(&str, &str)]) -> Doctor {
     ] {
         cmd.env_remove(var);
     }
+    // The doctor checks the audit log and journal a start would use: fresh ones, not this
+    // machine's (the default state directory is under HOME).
+    let state = tempfile::tempdir().expect("temp state dir");
+    cmd.env("XDG_STATE_HOME", state.path());
     cmd.arg("doctor").envs(env.iter().copied());
     let Output {
         status,
@@ -475,5 +479,255 @@ async fn a_slow_firewall_gets_the_servers_timeout() {
     let d = doctor(&borrowed(&env));
     assert_eq!(d.status("rest api"), "ok", "{}", d.stdout);
     assert_eq!(d.status("authentication"), "ok", "{}", d.stdout);
+    emu.shutdown().await;
+}
+
+/// `pfsense-mcp ARGS` with only `env` (and PATH, and HOME in `home`): stdout, stderr, status.
+fn run_clean(args: &[&str], env: &[(&str, &str)], home: &std::path::Path) -> Doctor {
+    let o = Command::new(tests::binary::pfsense_mcp())
+        .args(args)
+        .env_clear()
+        .env("PATH", std::env::var("PATH").unwrap_or_default())
+        .env("HOME", home)
+        .envs(env.iter().copied())
+        .stdin(std::process::Stdio::null())
+        .output()
+        .expect("run pfsense-mcp");
+    let d = Doctor {
+        code: o.status.code().unwrap_or(-1),
+        stdout: String::from_utf8_lossy(&o.stdout).into_owned(),
+        stderr: String::from_utf8_lossy(&o.stderr).into_owned(),
+    };
+    eprintln!("{args:?}\n{}\n{}", d.stdout, d.stderr);
+    d
+}
+
+/// Settings only serving uses, which the server refuses at start (exit 2), are found by the
+/// doctor without serving: each fails its own check with the server's own words and a fix
+/// (before, the doctor checked the firewall only, and such a setting was found when an MCP
+/// client started the server and it would not start).
+#[test]
+fn the_doctor_fails_serve_settings_the_server_would_refuse_with_its_words() {
+    let dir = tempfile::tempdir().unwrap();
+    let home = dir.path();
+    let tokens = home.join("tokens");
+    std::fs::write(&tokens, "alice:too-short\n").unwrap();
+    let a_file = home.join("a-file");
+    std::fs::write(&a_file, "not a directory").unwrap();
+    let tokens = tokens.to_string_lossy().into_owned();
+    let under_a_file = a_file.join("audit.jsonl").to_string_lossy().into_owned();
+    let both = home.join("both").to_string_lossy().into_owned();
+    let cases: Vec<(Vec<&str>, &str, &str)> = vec![
+        (
+            vec!["--http", "127.0.0.1:0", "--tokens-file", &tokens],
+            "http",
+            "token `alice` is 9 characters long",
+        ),
+        (
+            vec!["--http", "0.0.0.0:0"],
+            "http",
+            "without a bearer token",
+        ),
+        (
+            vec!["--allow", "pfsense_lst_*"],
+            "policy",
+            "`pfsense_lst_*` matches no tool",
+        ),
+        (
+            vec!["--modules", "firewal"],
+            "policy",
+            "unknown module `firewal`",
+        ),
+        (
+            vec!["--rate-limit", "write=3/fortnight"],
+            "rate limits",
+            "period `fortnight`",
+        ),
+        (
+            vec!["--audit-log", &under_a_file],
+            "audit log",
+            "is not a directory",
+        ),
+        (
+            vec!["--audit-log", &both, "--journal", &both],
+            "state files",
+            "are the same file",
+        ),
+        (
+            vec!["--breaker-cooldown", "0"],
+            "retries",
+            "--breaker-cooldown must be at least 1 second",
+        ),
+    ];
+    for (flags, check, words) in cases {
+        let mut server = vec!["--sandbox"];
+        server.extend(&flags);
+        let start = run_clean(&server, &[], home);
+        assert_eq!(start.code, 2, "the server refuses {flags:?}");
+        assert!(start.stderr.contains(words), "{flags:?}: {}", start.stderr);
+        let mut doctor = vec!["doctor"];
+        doctor.extend(&server);
+        let d = run_clean(&doctor, &[], home);
+        assert_eq!(d.code, 3, "{flags:?}");
+        assert_eq!(d.status(check), "FAIL", "{flags:?}");
+        assert!(
+            d.line(check).contains(words),
+            "{flags:?}: {}",
+            d.line(check)
+        );
+        let fix = d
+            .stdout
+            .lines()
+            .skip_while(|l| !l.contains(words))
+            .nth(1)
+            .unwrap_or_default();
+        assert!(
+            fix.trim_start().starts_with("fix: "),
+            "{flags:?}: {}",
+            d.stdout
+        );
+        // The sandbox itself was checked all the same.
+        assert_eq!(d.status("version"), "ok", "{flags:?}");
+    }
+    assert!(
+        !std::fs::exists(&both).unwrap(),
+        "the doctor created nothing"
+    );
+}
+
+/// What a start would warn about (or what would stop a second server) is a warning of the
+/// doctor's: an HTTP address already taken, no bearer token, a backup copy of the audit log
+/// named like a rotated file; a journal whose pages are damaged fails. Good settings pass, and
+/// the doctor writes nothing.
+#[tokio::test(flavor = "multi_thread")]
+async fn the_doctor_warns_of_what_a_start_warns_of_and_checks_the_journals_pages() {
+    let dir = tempfile::tempdir().unwrap();
+    let home = dir.path();
+    let taken = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let taken = taken.local_addr().unwrap().to_string();
+    let log = home.join("audit.jsonl");
+    let journal = home.join("journal.sqlite");
+    let (log_arg, journal_arg) = (
+        log.to_string_lossy().into_owned(),
+        journal.to_string_lossy().into_owned(),
+    );
+    // A server writes both (a change, so the journal has a row), then stops.
+    let emu = tests::safety::emulator().await;
+    let env = tests::safety::env_for(&emu);
+    let session = tests::safety::Session::start(
+        &["--audit-log", &log_arg, "--journal", &journal_arg],
+        &env,
+        tests::safety::Human::new(false, tests::safety::HumanAnswer::Accept),
+        None,
+    )
+    .await;
+    session
+        .ok(
+            "pfsense_create_firewall_alias",
+            json!({"name": "doctor_test", "type": "host", "address": ["192.0.2.1"], "confirm": true}),
+        )
+        .await;
+    session.close().await;
+    let wal = home.join("journal.sqlite-wal");
+    for _ in 0..1200 {
+        if !wal.exists() {
+            break;
+        }
+        std::thread::sleep(std::time::Duration::from_millis(50));
+    }
+    let healthy = run_clean(
+        &[
+            "doctor",
+            "--sandbox",
+            "--audit-log",
+            &log_arg,
+            "--journal",
+            &journal_arg,
+        ],
+        &[],
+        home,
+    );
+    assert_eq!(healthy.code, 0, "{}", healthy.stdout);
+    assert!(
+        healthy.line("audit log").contains(", appended to"),
+        "{}",
+        healthy.stdout
+    );
+    assert!(
+        healthy.line("journal").contains("1 change,")
+            && healthy.line("journal").contains("pages intact"),
+        "{}",
+        healthy.stdout
+    );
+    let files = |paths: &[&std::path::Path]| -> Vec<Vec<u8>> {
+        paths.iter().map(|p| std::fs::read(p).unwrap()).collect()
+    };
+    let before = files(&[&log, &journal]);
+
+    std::fs::copy(&log, home.join("audit.jsonl.202612051200")).unwrap();
+    let d = run_clean(
+        &[
+            "doctor",
+            "--sandbox",
+            "--http",
+            &taken,
+            "--audit-log",
+            &log_arg,
+            "--journal",
+            &journal_arg,
+        ],
+        &[],
+        home,
+    );
+    assert_eq!(d.code, 0, "warnings only: {}", d.stdout);
+    assert_eq!(d.status("http"), "warn");
+    assert!(
+        d.stdout.contains("no bearer token configured"),
+        "{}",
+        d.stdout
+    );
+    assert_eq!(d.status("http listen"), "warn");
+    assert!(
+        d.line("http listen").contains("Address already in use"),
+        "{}",
+        d.stdout
+    );
+    assert_eq!(d.status("audit log"), "warn");
+    assert!(
+        d.stdout
+            .contains("audit.jsonl.202612051200 is named like a rotated file"),
+        "{}",
+        d.stdout
+    );
+    assert!(
+        files(&[&log, &journal]) == before,
+        "the doctor wrote nothing"
+    );
+
+    let mut damaged = std::fs::read(&journal).unwrap();
+    let pages = damaged.len() / 4096;
+    assert!(pages >= 3, "{pages} pages");
+    let last = (pages - 1) * 4096;
+    damaged[last..last + 4096].fill(0xA5);
+    std::fs::write(&journal, &damaged).unwrap();
+    let d = run_clean(
+        &[
+            "doctor",
+            "--sandbox",
+            "--audit-log",
+            &log_arg,
+            "--journal",
+            &journal_arg,
+        ],
+        &[],
+        home,
+    );
+    assert_eq!(d.code, 3, "{}", d.stdout);
+    assert_eq!(d.status("journal"), "FAIL");
+    assert!(
+        d.line("journal").contains("is damaged") && d.stdout.contains("move the file aside"),
+        "{}",
+        d.stdout
+    );
     emu.shutdown().await;
 }

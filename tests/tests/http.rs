@@ -341,10 +341,19 @@ fn refuses_short_tokens_naming_them_without_printing_them() {
     let path = dir.path().join("tokens-bom");
     std::fs::write(&path, "\u{feff}carol:carol-is-short\n").unwrap();
     let stderr = start_and_fail(
-        &["--sandbox", "--http", "127.0.0.1:0", "--tokens-file", path.to_str().unwrap()],
+        &[
+            "--sandbox",
+            "--http",
+            "127.0.0.1:0",
+            "--tokens-file",
+            path.to_str().unwrap(),
+        ],
         &[],
     );
-    assert!(stderr.contains("`carol`") && stderr.contains("at least 32"), "{stderr}");
+    assert!(
+        stderr.contains("`carol`") && stderr.contains("at least 32"),
+        "{stderr}"
+    );
 }
 
 /// A 2026-07-28 client's call (no session) whose tool sends nothing before its result is
@@ -677,4 +686,139 @@ async fn after_sigterm_new_requests_are_refused_and_idle_connections_closed() {
         "a change reached the firewall after SIGTERM: {:?}",
         emu.requests()
     );
+}
+
+/// The server over HTTP against an emulator that never answers the aliases list, with one
+/// call of it in flight (the firewall has the request). The call's task holds its client.
+async fn server_with_a_call_that_never_ends(
+    dir: &Path,
+) -> (
+    pfsense_emulator::RunningEmulator,
+    HttpServer,
+    tokio::task::JoinHandle<()>,
+) {
+    use pfsense_emulator::{Fault, FaultAction};
+    const ALIASES_PATH: &str = "/api/v2/firewall/aliases";
+    let emu = tests::safety::emulator().await;
+    emu.add_fault(Fault::new(FaultAction::Hang).on_path(ALIASES_PATH));
+    let token = test_token("stuck");
+    let mut env: Vec<(String, String)> = tests::safety::env_for(&emu);
+    env.push(("PFSENSE_HTTP_TOKEN".into(), token.clone()));
+    let env: Vec<(&str, &str)> = env.iter().map(|(k, v)| (k.as_str(), v.as_str())).collect();
+    let server = HttpServer::start(
+        &[
+            "--http",
+            "127.0.0.1:0",
+            "--audit-log",
+            "off",
+            "--journal",
+            "memory",
+            // Longer than the drain: the call ends only when the process does.
+            "--timeout",
+            "600",
+        ],
+        &env,
+        &dir.join("stderr.log"),
+    );
+    let client = connect(&server.mcp_url(), Some(&token), tests::http::client())
+        .await
+        .expect("an MCP session");
+    let call = tokio::spawn(async move {
+        let _ = client
+            .peer()
+            .call_tool(CallToolRequestParams::new("pfsense_list_firewall_aliases"))
+            .await;
+        let _ = client.cancel().await;
+    });
+    let mut waited = 0;
+    while !emu.requests().iter().any(|r| r.path == ALIASES_PATH) {
+        assert!(waited < 600, "the call never reached the firewall");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+        waited += 1;
+    }
+    (emu, server, call)
+}
+
+/// Wait up to `limit` for the server to exit; its status and stderr.
+fn exit_within(
+    server: &mut HttpServer,
+    limit: Duration,
+) -> (Option<std::process::ExitStatus>, String) {
+    let deadline = std::time::Instant::now() + limit;
+    while std::time::Instant::now() < deadline {
+        if let Ok(Some(status)) = server.child.try_wait() {
+            // The stderr copy may lag the exit by a line.
+            std::thread::sleep(Duration::from_millis(200));
+            return (Some(status), server.stderr());
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    (None, server.stderr())
+}
+
+fn sigterm(server: &HttpServer) {
+    let kill = Command::new("kill")
+        .args(["-TERM", &server.child.id().to_string()])
+        .status()
+        .unwrap();
+    assert!(kill.success());
+}
+
+/// As over stdio: a second SIGTERM while a request is still in flight exits at once, with
+/// status 1 and a note that it went unanswered (before, `--http` waited out the 30 s drain
+/// whatever came after the first signal, and then exited 0).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_second_signal_exits_at_once_with_the_unanswered_request_said() {
+    let dir = tempfile::tempdir().unwrap();
+    let (emu, mut server, call) = server_with_a_call_that_never_ends(dir.path()).await;
+    let started = std::time::Instant::now();
+    let (status, stderr) = tokio::task::spawn_blocking(move || {
+        sigterm(&server);
+        assert!(
+            server.stderr_comes_to_contain("finishing in-flight requests", Duration::from_secs(10)),
+            "the first signal starts the drain: {}",
+            server.stderr()
+        );
+        sigterm(&server);
+        exit_within(&mut server, Duration::from_secs(60))
+    })
+    .await
+    .unwrap();
+    let status = status.expect("the server exits");
+    assert_eq!(status.code(), Some(1), "{stderr}");
+    // Well inside the 30 s the drain would wait.
+    assert!(
+        started.elapsed() < Duration::from_secs(20),
+        "{:?}",
+        started.elapsed()
+    );
+    assert!(
+        stderr.contains("a second signal") && stderr.contains("1 request(s) unanswered"),
+        "{stderr}"
+    );
+    call.abort();
+    emu.shutdown().await;
+}
+
+/// A drain that times out (the request is still unanswered after 30 s) exits 1, as over
+/// stdio, saying how many requests went unanswered (before: exit 0, as if all was well).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_drain_that_times_out_exits_1_saying_what_went_unanswered() {
+    let dir = tempfile::tempdir().unwrap();
+    let (emu, mut server, call) = server_with_a_call_that_never_ends(dir.path()).await;
+    let (status, stderr) = tokio::task::spawn_blocking(move || {
+        sigterm(&server);
+        // The drain's 30 s and the connections' 5 s, with room to spare.
+        exit_within(&mut server, Duration::from_secs(90))
+    })
+    .await
+    .unwrap();
+    let status = status.expect("the server exits once the drain times out");
+    assert_eq!(status.code(), Some(1), "{stderr}");
+    assert!(
+        stderr.contains("did not finish in time") && stderr.contains("1 request(s) unanswered"),
+        "{stderr}"
+    );
+    call.abort();
+    emu.shutdown().await;
 }

@@ -940,6 +940,85 @@ async fn undo_works_after_a_restart() {
     s.close().await;
 }
 
+/// Wait (up to a minute) for the server using `journal` to have closed it: SQLite removes
+/// the write-ahead log when its last connection closes, having written every page back.
+fn journal_closed(journal: &Path) {
+    let wal = journal.with_file_name("journal.sqlite-wal");
+    for _ in 0..1200 {
+        if !wal.exists() {
+            return;
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    panic!("the server never closed {}", journal.display());
+}
+
+/// A journal whose pages are damaged (bytes overwritten in the middle, as a disk or a copy
+/// made while it was written can leave it) is found as the server starts: stderr names the
+/// file and says to move it aside, and every change and undo is refused with that before
+/// anything is sent, while reads work. Before, the damage was found only when a call touched
+/// the page, in the middle of an undo if that was what touched it.
+#[tokio::test]
+async fn a_damaged_journal_is_found_at_start_and_nothing_is_sent_on_it() {
+    let emu = emulator().await;
+    let dir = tempfile::tempdir().unwrap();
+    let journal = dir.path().join("journal.sqlite");
+    let s = start(&emu, dir.path(), &["--rate-limit", "write=off"], no_human()).await;
+    // Enough rows for many pages, each change's row over 2 KB.
+    for i in 0..40 {
+        let mut args = alias(&format!("kept{i}"));
+        args["descr"] = json!("d".repeat(1000));
+        s.ok("pfsense_create_firewall_alias", confirmed(args)).await;
+    }
+    s.close().await;
+    journal_closed(&journal);
+    let bytes = std::fs::read(&journal).unwrap();
+    let pages = bytes.len() / 4096;
+    assert!(pages >= 16, "{pages} pages");
+    // Page 2 is the changes table's root: damage a page in the middle, past it.
+    let mut damaged = bytes.clone();
+    let middle = pages / 2 * 4096;
+    damaged[middle..middle + 4096].fill(0xA5);
+    std::fs::write(&journal, &damaged).unwrap();
+
+    let s = start(&emu, dir.path(), &[], no_human()).await;
+    let sent_before = emu.requests().len();
+    let shown = journal.display().to_string();
+    let said = |text: &str| {
+        text.contains(&shown) && text.contains("is damaged") && text.contains("move the file aside")
+    };
+    let r = s
+        .call("pfsense_create_firewall_alias", confirmed(alias("after")))
+        .await;
+    assert!(is_error(&r) && said(&text(&r)), "{}", text(&r));
+    let r = s
+        .call("pfsense_undo", json!({"last": 1, "confirm": true}))
+        .await;
+    assert!(is_error(&r) && said(&text(&r)), "{}", text(&r));
+    let r = s.call("pfsense_list_changes", json!({})).await;
+    assert!(is_error(&r) && said(&text(&r)), "{}", text(&r));
+    // Reads still work: only reads went out.
+    assert_eq!(
+        list(&s, ALIASES).await.as_array().unwrap().len(),
+        40,
+        "the 40 made before, not `after`"
+    );
+    let sent: Vec<_> = emu.requests()[sent_before..]
+        .iter()
+        .map(|r| format!("{} {}", r.method, r.path))
+        .collect();
+    assert!(sent.iter().all(|r| r.starts_with("GET ")), "{sent:?}");
+    let stderr = std::fs::read_to_string(dir.path().join("stderr.log")).unwrap();
+    assert!(said(&stderr), "said on stderr: {stderr}");
+    s.close().await;
+    // Nothing was written to it.
+    journal_closed(&journal);
+    assert!(
+        std::fs::read(&journal).unwrap() == damaged,
+        "nothing was written to the damaged journal"
+    );
+}
+
 #[tokio::test]
 async fn a_process_killed_between_request_and_outcome_is_reconciled_at_next_start() {
     let emu = emulator().await;

@@ -139,7 +139,9 @@ pub async fn run_with(cli: Cli, guards: Option<OpeningGuards>) -> Result<(), Cli
                 )));
             }
             if let Some(note) = crate::safety::audit::other_numbered_files_note(&file) {
-                crate::note!("pfsense-mcp: warning: {note}");
+                for line in note.lines() {
+                    crate::note!("pfsense-mcp: warning: {line}");
+                }
             }
             let v = crate::safety::audit::verify(&file).map_err(|e| {
                 CliError::new(
@@ -346,14 +348,15 @@ fn doctor<'a>(args: &'a DoctorArgs) -> futures::future::BoxFuture<'a, Result<(),
 /// of any firewall fails.
 async fn doctor_unboxed(args: &DoctorArgs) -> Result<(), CliError> {
     let only = args.firewall.as_deref();
-    let config = crate::fleet::config_path(args.target.config.as_deref());
-    let targets: Vec<(String, Result<crate::doctor::Target, String>)> = if args.target.sandbox {
+    let serve = &args.serve;
+    let config = crate::fleet::config_path(serve.target.config.as_deref());
+    let targets: Vec<(String, Result<crate::doctor::Target, String>)> = if serve.target.sandbox {
         vec![(
             "the sandbox emulator".into(),
             crate::sandbox::doctor_target().await,
         )]
     } else {
-        match (&config, args.connection.host().is_some()) {
+        match (&config, serve.connection.host().is_some()) {
             // As the server: an explicit config file and a host are two answers to "which
             // firewall", and the doctor must check what the server would run.
             (Some((path, true)), true) => {
@@ -383,7 +386,7 @@ async fn doctor_unboxed(args: &DoctorArgs) -> Result<(), CliError> {
                     "--firewall names a firewall of the config file, but no config file is in use (PFSENSE_HOST is set, or there is no --config / PFSENSE_CONFIG)",
                 ));
             }
-            _ => vec![(String::new(), args.connection.doctor_target())],
+            _ => vec![(String::new(), serve.connection.doctor_target())],
         }
     };
     let mut failed = 0;
@@ -410,6 +413,15 @@ async fn doctor_unboxed(args: &DoctorArgs) -> Result<(), CliError> {
         }
         emit(&text)?;
     }
+    // The settings only serving uses, checked as a start would: the config file's firewalls
+    // are served when it is in use (not with PFSENSE_HOST, nor in the sandbox).
+    let config_file = match (&config, serve.target.sandbox, serve.connection.host()) {
+        (Some((path, _)), false, None) => Some(path.as_path()),
+        _ => None,
+    };
+    let settings = crate::doctor::serve_settings(serve, config_file);
+    emit(&format!("\n{}\n", settings.render()))?;
+    failed += settings.failures();
     match failed {
         0 => Ok(()),
         n => Err(CliError::new(
@@ -501,6 +513,17 @@ fn serve_flags_firewall(
     )
 }
 
+/// The flags a config file's firewalls refuse: --allow-dangerous cannot widen them.
+pub fn config_file_refuses(flags: &Policy, path: &std::path::Path) -> Result<(), String> {
+    if flags.allow_dangerous {
+        return Err(format!(
+            "--allow-dangerous (PFSENSE_ALLOW_DANGEROUS) cannot widen the firewalls of a config file: set `allow_dangerous = true` on the firewalls that may use dangerous tools in {}",
+            path.display()
+        ));
+    }
+    Ok(())
+}
+
 /// The firewalls of a config file, each under its own policy narrowed by the flags.
 fn serve_config_file(
     cli: &ServeArgs,
@@ -509,12 +532,7 @@ fn serve_config_file(
     options: ServerOptions,
     guards: Guards,
 ) -> Result<PfSenseServer, String> {
-    if flags.allow_dangerous {
-        return Err(format!(
-            "--allow-dangerous (PFSENSE_ALLOW_DANGEROUS) cannot widen the firewalls of a config file: set `allow_dangerous = true` on the firewalls that may use dangerous tools in {}",
-            path.display()
-        ));
-    }
+    config_file_refuses(&flags, path)?;
     let c = &cli.connection;
     let ignored: Vec<&str> = [
         ("--api-key / PFSENSE_API_KEY", c.api_key.is_some()),
@@ -638,8 +656,9 @@ pub async fn serve_stdio(server: PfSenseServer) -> Result<(), String> {
     // Calls in flight left unanswered at exit: the exit is then a failure (status 1).
     let abandoned = Arc::new(std::sync::atomic::AtomicUsize::new(0));
     let left = abandoned.clone();
+    let mut signals = crate::shutdown::Signals::listen();
     tokio::spawn(async move {
-        shutdown_signal().await;
+        signals.next().await;
         tracing::info!(
             calls = calls.len(),
             "signal received: answering the calls in flight, then exiting (a second signal exits at once)"
@@ -647,23 +666,18 @@ pub async fn serve_stdio(server: PfSenseServer) -> Result<(), String> {
         // stdin ends only once they are answered: rmcp waits only 5 s for the answers of
         // calls in flight when its input ends, and a call to a slow firewall takes longer.
         calls.close();
-        let unfinished = |why: &str| {
-            crate::note!(
-                "pfsense-mcp: {why}: exiting with {} call(s) unanswered; a change among them may have been made (pfsense_list_changes shows it; the journal settles it at the next start)",
-                calls.len()
-            );
-        };
         tokio::select! {
-            done = tokio::time::timeout(crate::http::DRAIN_TIMEOUT, calls.wait()) => {
+            done = tokio::time::timeout(crate::shutdown::DRAIN_TIMEOUT, calls.wait()) => {
                 if done.is_err() {
                     left.store(calls.len().max(1), std::sync::atomic::Ordering::SeqCst);
-                    unfinished("the calls in flight did not finish in time");
+                    crate::shutdown::note_unanswered(
+                        "the calls in flight did not finish in time",
+                        calls.len(),
+                        "call",
+                    );
                 }
             }
-            () = shutdown_signal() => {
-                unfinished("a second signal");
-                std::process::exit(crate::config::Failure::Runtime as i32);
-            }
+            () = signals.next() => crate::shutdown::exit_on_second_signal(calls.len(), "call"),
         }
         on_signal.cancel();
     });
@@ -688,29 +702,6 @@ pub async fn serve_stdio(server: PfSenseServer) -> Result<(), String> {
         n => Err(format!(
             "stopped on a signal with {n} call(s) in flight unanswered"
         )),
-    }
-}
-
-/// SIGTERM or SIGINT.
-async fn shutdown_signal() {
-    #[cfg(unix)]
-    {
-        use tokio::signal::unix::{SignalKind, signal};
-        match signal(SignalKind::terminate()) {
-            Ok(mut term) => {
-                tokio::select! {
-                    _ = term.recv() => {}
-                    _ = tokio::signal::ctrl_c() => {}
-                }
-            }
-            Err(_) => {
-                let _ = tokio::signal::ctrl_c().await;
-            }
-        }
-    }
-    #[cfg(not(unix))]
-    {
-        let _ = tokio::signal::ctrl_c().await;
     }
 }
 

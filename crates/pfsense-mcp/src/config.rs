@@ -124,11 +124,14 @@ pub enum Command {
     /// Check the way to the firewall step by step: name resolution, TCP, TLS (prints the
     /// certificate's SHA-256 to pin), the REST API (installed, enabled, access list),
     /// authentication (which methods work), privileges, auth_methods, read-only mode, and the
-    /// REST API version against the spec the tools were built from. Says what to fix for each
-    /// failure; exits 3 when a check fails. Changes nothing on the firewall.
+    /// REST API version against the spec the tools were built from. Then the settings only
+    /// serving uses, as a start checks them: --http (address, tokens, TLS), the audit log and
+    /// journal (writable, not one file, the journal's pages), the policy (--modules, --allow,
+    /// --deny), rate limits, retries. Says what to fix for each failure; exits 3 when a check
+    /// fails. Changes nothing on the firewall, and serves nothing (takes the server's flags).
     /// Checks PFSENSE_HOST when it is set, else every firewall of the config file; with
     /// --sandbox, the sandbox emulator.
-    Doctor(DoctorArgs),
+    Doctor(Box<DoctorArgs>),
     /// Shell completions and the man page, for packagers (`cargo xtask dist` writes them).
     #[command(hide = true)]
     Generate {
@@ -163,10 +166,11 @@ pub struct DoctorArgs {
     /// Only this firewall of the config file.
     #[arg(long, value_name = "NAME")]
     pub firewall: Option<String>,
+    // Every flag of the server: the doctor checks what a start with them would (the firewall,
+    // and the settings only serving uses: --http, the audit log and journal, the policy, rate
+    // limits), so that a server's command line can be checked as it is.
     #[command(flatten)]
-    pub connection: ConnectionArgs,
-    #[command(flatten)]
-    pub target: TargetArgs,
+    pub serve: ServeArgs,
 }
 
 #[derive(Debug, Args)]
@@ -614,6 +618,26 @@ pub enum AuditCommand {
 impl SafetyArgs {
     /// The safety settings; `sandbox` changes the defaults (nothing written to disk).
     pub fn options(&self, sandbox: bool) -> Result<crate::safety::SafetyOptions, String> {
+        let (audit_log, journal) = self.state_files(sandbox)?;
+        if let Some(warning) = self.no_state_dir(sandbox) {
+            tracing::warn!("{warning}");
+        }
+        Ok(crate::safety::SafetyOptions {
+            audit_log,
+            journal,
+            confirm: self.confirm_mode,
+            rate_limits: self.rate_limits()?,
+            auto_revert: self.auto_revert.map(Duration::from_secs),
+            lockout_source: self.lockout_source,
+        })
+    }
+
+    /// Where the audit log and the journal go (the defaults in the state directory, none and
+    /// memory in --sandbox), refused when neither can be one (`check_state_files`).
+    pub fn state_files(
+        &self,
+        sandbox: bool,
+    ) -> Result<(Option<PathBuf>, crate::safety::JournalLocation), String> {
         use crate::safety::{JournalLocation, default_state_dir};
         let state_dir = default_state_dir();
         let audit_log = match &self.audit_log {
@@ -632,24 +656,25 @@ impl SafetyArgs {
             },
         };
         check_state_files(audit_log.as_deref(), &journal)?;
-        if !sandbox && state_dir.is_none() && (self.audit_log.is_none() || self.journal.is_none()) {
-            tracing::warn!(
-                "no state directory (neither XDG_STATE_HOME nor HOME is set): the audit log is off and the journal is kept in memory unless --audit-log / --journal are given"
-            );
-        }
+        Ok((audit_log, journal))
+    }
+
+    /// The warning when the audit log and journal would have gone to the state directory and
+    /// there is none.
+    pub fn no_state_dir(&self, sandbox: bool) -> Option<String> {
+        let defaults = self.audit_log.is_none() || self.journal.is_none();
+        (!sandbox && defaults && crate::safety::default_state_dir().is_none()).then(|| {
+            "no state directory (neither XDG_STATE_HOME nor HOME is set): the audit log is off and the journal is kept in memory unless --audit-log / --journal are given".to_string()
+        })
+    }
+
+    /// The rate limits: the defaults, changed by each `RISK=COUNT/PERIOD` given.
+    pub fn rate_limits(&self) -> Result<crate::safety::ratelimit::RateLimits, String> {
         let mut rate_limits = crate::safety::ratelimit::RateLimits::default();
         for spec in self.rate_limits.iter().filter(|s| !s.trim().is_empty()) {
             rate_limits.set(spec)?;
         }
-        let auto_revert = self.auto_revert.map(Duration::from_secs);
-        Ok(crate::safety::SafetyOptions {
-            audit_log,
-            journal,
-            confirm: self.confirm_mode,
-            rate_limits,
-            auto_revert,
-            lockout_source: self.lockout_source,
-        })
+        Ok(rate_limits)
     }
 }
 

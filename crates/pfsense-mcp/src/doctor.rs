@@ -982,6 +982,254 @@ fn same_version(a: &str, b: &str) -> bool {
     !a.trim().is_empty() && norm(a) == norm(b)
 }
 
+/// The settings only serving uses, checked as a start checks them and with the same
+/// functions (`http::check`, `PolicyArgs::policy`, `cli::config_file_refuses`,
+/// `SafetyArgs::state_files` and `rate_limits`, `audit::check_file`, `journal::check_file`,
+/// `ConnectionArgs::resilience`), without serving or writing anything: a setting the server
+/// would refuse is found before a client starts it. `config_file`: the config file whose
+/// firewalls the server would serve.
+pub fn serve_settings(
+    args: &crate::config::ServeArgs,
+    config_file: Option<&std::path::Path>,
+) -> Report {
+    /// A start refuses these settings: said in every fix of a failure.
+    const REFUSED: &str = "a start stops here (exit status 2)";
+    let mut checks = http_checks(&args.http);
+    checks.push(match args.policy.policy() {
+        Err(e) => Check::new("policy", Status::Fail, e).fix(format!(
+            "{REFUSED}: correct the module or pattern named (`pfsense-mcp tools` lists every tool, `pfsense-mcp tools --summary` every module)"
+        )),
+        Ok(flags) => match config_file.map(|path| crate::cli::config_file_refuses(&flags, path)) {
+            Some(Err(e)) => Check::new("policy", Status::Fail, e).fix(format!("{REFUSED}: drop --allow-dangerous / PFSENSE_ALLOW_DANGEROUS")),
+            _ => {
+                let offered = crate::catalog::TOOLS.iter().filter(|d| flags.offers(d)).count();
+                let mut detail = format!(
+                    "{offered} of {} generated tools offered ({})",
+                    crate::catalog::TOOLS.len(),
+                    flags.summary()
+                );
+                if let Some(path) = config_file {
+                    detail.push_str(&format!(
+                        "; each firewall of {} narrows this with its own rules",
+                        path.display()
+                    ));
+                }
+                if offered == 0 {
+                    Check::new("policy", Status::Warn, format!("{detail}: no generated tool is offered"))
+                        .fix("every tool is refused by --read-only, --modules, --allow and --deny together: loosen one of them")
+                } else {
+                    Check::new("policy", Status::Ok, detail)
+                }
+            }
+        },
+    });
+    checks.extend(state_checks(&args.safety, args.target.sandbox));
+    checks.push(match args.safety.rate_limits() {
+        Err(e) => Check::new("rate limits", Status::Fail, e).fix(format!(
+            "{REFUSED}: give RISK=COUNT/PERIOD, e.g. destructive=10/min (PERIOD: s, min, hour, day or seconds; COUNT `off` for no limit)"
+        )),
+        Ok(limits) => {
+            let describe = |limit: Option<crate::safety::ratelimit::Limit>| {
+                limit.map_or("unlimited".to_string(), |l| l.describe())
+            };
+            Check::new(
+                "rate limits",
+                Status::Ok,
+                format!(
+                    "write {}, destructive {}, dangerous {}",
+                    describe(limits.write),
+                    describe(limits.destructive),
+                    describe(limits.dangerous)
+                ),
+            )
+        }
+    });
+    checks.push(match args.connection.resilience() {
+        Err(e) => Check::new("retries", Status::Fail, e).fix(REFUSED),
+        Ok(r) => Check::new(
+            "retries",
+            Status::Ok,
+            format!(
+                "failed reads retried within {} s; {}",
+                r.retry_budget.as_secs(),
+                match r.breaker_threshold {
+                    0 => "no circuit breaker".to_string(),
+                    n => format!(
+                        "circuit breaker opens after {n} failed calls, for {} s",
+                        r.breaker_cooldown.as_secs()
+                    ),
+                }
+            ),
+        ),
+    });
+    Report {
+        target: "this server's own settings, as a start checks them; nothing is served".into(),
+        checks,
+    }
+}
+
+/// `--http`: its settings as `http::check` finds them, and whether the address can be listened
+/// on now (bound and let go at once); or, without --http, HTTP settings given for nothing.
+fn http_checks(args: &crate::http::HttpArgs) -> Vec<Check> {
+    if !args.enabled() {
+        let unused = args.given_without_http();
+        if unused.is_empty() {
+            return vec![Check::new(
+                "http",
+                Status::Ok,
+                "not asked for: MCP over stdio (--http ADDR serves it over HTTP)",
+            )];
+        }
+        return vec![
+            Check::new(
+                "http",
+                Status::Warn,
+                format!(
+                    "{} only apply with --http (PFSENSE_HTTP): over stdio they do nothing",
+                    unused.join(", ")
+                ),
+            )
+            .fix("add --http ADDR to serve over HTTP, or drop them"),
+        ];
+    }
+    let checked = match crate::http::check(args) {
+        Ok(c) => c,
+        Err(e) => {
+            return vec![Check::new("http", Status::Fail, e).fix(
+                "a start stops here (exit status 2): change the --http setting named (`pfsense-mcp --help` describes each)",
+            )];
+        }
+    };
+    let scheme = if checked.tls.is_some() {
+        "https"
+    } else {
+        "http"
+    };
+    let names: Vec<&str> = checked.tokens.names().collect();
+    let mut detail = format!(
+        "serves MCP at {scheme}://{}/mcp; {}",
+        checked.listen,
+        match names.len() {
+            0 => "no bearer token".to_string(),
+            n => format!(
+                "{n} bearer token{} ({})",
+                if n == 1 { "" } else { "s" },
+                names.join(", ")
+            ),
+        }
+    );
+    let mut fixes = Vec::new();
+    for (what, what_to_do) in &checked.warnings {
+        detail.push('\n');
+        detail.push_str(what);
+        fixes.push(what_to_do.as_str());
+    }
+    let http = if fixes.is_empty() {
+        Check::new("http", Status::Ok, detail)
+    } else {
+        Check::new("http", Status::Warn, detail).fix(fixes.join("; "))
+    };
+    let listen = match crate::http::try_listen(checked.listen) {
+        Ok(()) if checked.listen.port() == 0 => Check::new(
+            "http listen",
+            Status::Ok,
+            format!("{}: port 0, a free port is picked at start", checked.listen),
+        ),
+        Ok(()) => Check::new(
+            "http listen",
+            Status::Ok,
+            format!("{} can be listened on now", checked.listen),
+        ),
+        // Perhaps this very server, already serving: a second one could not start there.
+        Err(e) => Check::new(
+            "http listen",
+            if e.kind() == std::io::ErrorKind::AddrInUse {
+                Status::Warn
+            } else {
+                Status::Fail
+            },
+            format!("cannot listen on {}: {e}", checked.listen),
+        )
+        .fix(crate::http::listen_fix(&e)),
+    };
+    vec![http, listen]
+}
+
+/// The audit log and the journal: where they go, and whether a start could open them.
+fn state_checks(args: &crate::config::SafetyArgs, sandbox: bool) -> Vec<Check> {
+    let mut checks = Vec::new();
+    let (audit_log, journal) = match args.state_files(sandbox) {
+        Ok(files) => files,
+        Err(e) => {
+            return vec![Check::new("state files", Status::Fail, e).fix(
+                "a start stops here (exit status 2): give --audit-log and --journal a regular file each (created if missing), or `off` / `memory`",
+            )];
+        }
+    };
+    if let Some(warning) = args.no_state_dir(sandbox) {
+        checks.push(
+            Check::new("state dir", Status::Warn, warning)
+                .fix("set XDG_STATE_HOME or HOME, or give --audit-log FILE and --journal FILE"),
+        );
+    }
+    checks.push(match &audit_log {
+        None => Check::new("audit log", Status::Ok, "off: no audit log is written"),
+        Some(path) => match crate::safety::audit::check_file(path) {
+            Err(e) => Check::new("audit log", Status::Fail, e).fix(
+                "a start stops here: give --audit-log / PFSENSE_AUDIT_LOG a file this user can write (created if missing), or `off`",
+            ),
+            Ok(found) => {
+                let entries = |n: u64| format!("{n} entr{}", if n == 1 { "y" } else { "ies" });
+                let detail = match (found.exists, found.last_seq, found.rotated) {
+                    (false, 0, _) => format!("{}: created at start", path.display()),
+                    (_, seq, 0) => format!("{}: {}, appended to", path.display(), entries(seq)),
+                    (_, seq, n) => format!(
+                        "{}: {}, {n} rotated file{}, appended to",
+                        path.display(),
+                        entries(seq),
+                        if n == 1 { "" } else { "s" }
+                    ),
+                };
+                match found.left_out {
+                    None => Check::new("audit log", Status::Ok, detail),
+                    Some(note) => Check::new("audit log", Status::Warn, format!("{detail}\n{note}"))
+                        .fix("move the files named out of the log's directory, or rename them; `pfsense-mcp audit verify FILE` checks each"),
+                }
+            }
+        },
+    });
+    checks.push(match &journal {
+        crate::safety::JournalLocation::Memory => Check::new(
+            "journal",
+            Status::Ok,
+            "in memory: changes can be undone only while this server runs",
+        ),
+        crate::safety::JournalLocation::File(path) => {
+            match crate::safety::private::writable(path, "change journal")
+                .and_then(|()| crate::safety::journal::check_file(path))
+            {
+                Err(e) => Check::new("journal", Status::Fail, e).fix(
+                    "a start refuses it (or, damaged, every change): give --journal / PFSENSE_JOURNAL a file this user can write, move a damaged one aside with its -wal and -shm files, or `memory`",
+                ),
+                Ok(None) => Check::new("journal", Status::Ok, format!("{}: created at start", path.display())),
+                Ok(Some(found)) => Check::new(
+                    "journal",
+                    Status::Ok,
+                    format!(
+                        "{}: {} change{}, {:.1} MiB, pages intact (SQLite's quick_check, {} ms)",
+                        path.display(),
+                        found.changes,
+                        if found.changes == 1 { "" } else { "s" },
+                        found.bytes as f64 / 1_048_576.0,
+                        found.took.as_millis()
+                    ),
+                ),
+            }
+        }
+    });
+    checks
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -297,6 +297,9 @@ pub async fn report(client: &Client, safety: Option<&Safety>, firewall: &str) ->
     let metrics = match safety {
         Some(s) => {
             let since = crate::safety::time::now_millis() - METRICS_WINDOW.as_millis() as i64;
+            // Metrics are written once the check of the journal's pages is done: waited for
+            // here, not on the runtime's thread.
+            let _ = s.journal.checked().await;
             match s.journal.recent_calls(firewall, since, METRICS_MAX_CALLS) {
                 Ok(rows) => summarize(&rows),
                 Err(e) => json!({"error": format!("cannot read the call metrics: {e}")}),

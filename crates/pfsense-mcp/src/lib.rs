@@ -51,6 +51,7 @@ pub mod search;
 pub mod secret;
 pub mod security_audit;
 pub mod server;
+pub mod shutdown;
 pub mod stdio;
 pub mod tls;
 pub mod validate;

@@ -8,7 +8,6 @@ use hyper_util::rt::{TokioExecutor, TokioIo, TokioTimer};
 use hyper_util::server::conn::auto::Builder;
 use hyper_util::server::graceful::GracefulShutdown;
 use hyper_util::service::TowerToHyperService;
-use std::future::Future;
 use std::path::Path;
 use std::sync::Arc;
 use std::time::Duration;
@@ -66,20 +65,20 @@ pub fn tls_acceptor(cert: &Path, key: &Path) -> Result<TlsAcceptor, String> {
     Ok(TlsAcceptor::from(Arc::new(config)))
 }
 
-/// Serve `app` on `listener` until `shutdown` resolves; then stop accepting, refuse new
-/// requests and close idle connections, wait for the requests `in_flight` tracks, close the
-/// MCP sessions and the connections.
+/// Serve `app` on `listener` until a first signal; then stop accepting, refuse new requests
+/// and close idle connections, wait for the requests `in_flight` tracks, close the MCP
+/// sessions and the connections. A second signal meanwhile exits at once (status 1). The
+/// number of requests left unanswered (0 when every one was answered within the drain's time).
 pub async fn run(
     listener: TcpListener,
     tls: Option<TlsAcceptor>,
     app: Router,
-    shutdown: impl Future<Output = ()>,
+    mut signals: crate::shutdown::Signals,
     in_flight: &TaskTracker,
     sessions: &CancellationToken,
     connections: Arc<Connections>,
-) {
+) -> usize {
     let graceful = GracefulShutdown::new();
-    tokio::pin!(shutdown);
     loop {
         let (tcp, peer) = tokio::select! {
             accepted = listener.accept() => match accepted {
@@ -93,7 +92,7 @@ pub async fn run(
                     continue;
                 }
             },
-            () = &mut shutdown => break,
+            () = signals.next() => break,
         };
         let Some(slot) = connections.admit(peer) else {
             tracing::warn!(%peer, max = connections.max(), "refused a connection: every open connection is in use by an authenticated caller (raise --max-connections)");
@@ -185,22 +184,35 @@ pub async fn run(
     let all_closed = futures::poll!(closed.as_mut()).is_ready();
     tracing::info!(
         in_flight = in_flight.len(),
-        "shutting down: finishing in-flight requests"
+        "shutting down: finishing in-flight requests (a second signal exits at once)"
     );
-    if tokio::time::timeout(super::DRAIN_TIMEOUT, in_flight.wait())
-        .await
-        .is_err()
-    {
-        tracing::warn!("in-flight requests did not finish in time; closing anyway");
-    }
+    let drained = tokio::select! {
+        done = tokio::time::timeout(crate::shutdown::DRAIN_TIMEOUT, in_flight.wait()) => done.is_ok(),
+        () = signals.next() => crate::shutdown::exit_on_second_signal(in_flight.len(), "request"),
+    };
+    let unanswered = if drained {
+        0
+    } else {
+        let n = in_flight.len().max(1);
+        crate::shutdown::note_unanswered(
+            "the requests in flight did not finish in time",
+            n,
+            "request",
+        );
+        n
+    };
     // Ends every MCP session and its standing event streams.
     sessions.cancel();
-    if !all_closed
-        && tokio::time::timeout(super::CLOSE_TIMEOUT, closed)
-            .await
-            .is_err()
-    {
-        tracing::warn!("some connections did not close in time");
+    if !all_closed {
+        tokio::select! {
+            done = tokio::time::timeout(super::CLOSE_TIMEOUT, closed.as_mut()) => {
+                if done.is_err() {
+                    tracing::warn!("some connections did not close in time");
+                }
+            }
+            () = signals.next() => crate::shutdown::exit_on_second_signal(in_flight.len(), "request"),
+        }
     }
     tracing::info!("HTTP server stopped");
+    unanswered
 }

@@ -39,10 +39,8 @@ pub const DEFAULT_MAX_BODY_BYTES: usize = 4 * 1024 * 1024;
 /// clients): else 408, and an HTTP/1 connection is closed.
 pub const BODY_TIMEOUT: Duration = Duration::from_secs(30);
 
-/// How long a shutdown waits for in-flight requests before closing the sessions anyway (HTTP)
-/// or ending stdin (stdio).
-pub const DRAIN_TIMEOUT: Duration = Duration::from_secs(30);
-/// How long a shutdown then waits for connections to close.
+/// How long a shutdown waits for connections to close, once the requests in flight are
+/// answered (or [`crate::shutdown::DRAIN_TIMEOUT`] has passed).
 const CLOSE_TIMEOUT: Duration = Duration::from_secs(5);
 
 // The streamable HTTP transport's settings.
@@ -52,7 +50,8 @@ pub struct HttpArgs {
     /// 127.0.0.1:8787 (an IP address and port; port 0 picks a free one). Requests need
     /// `Authorization: Bearer TOKEN` with a token from --tokens-file or PFSENSE_HTTP_TOKEN; on a
     /// non-loopback address the server refuses to start without one. GET /healthz answers `ok`
-    /// without authentication. SIGINT/SIGTERM finish in-flight requests, then stop.
+    /// without authentication. SIGINT/SIGTERM finish in-flight requests, then stop (a second
+    /// signal stops at once).
     #[arg(long = "http", env = "PFSENSE_HTTP", value_name = "ADDR")]
     pub listen: Option<String>,
     /// Bearer tokens for --http, one `NAME:TOKEN` per line (`#` comments allowed), each token
@@ -217,29 +216,32 @@ fn check_origins(origins: &[String]) -> Result<(), String> {
 }
 
 /// The HTTP settings checked: what a serve needs from them. Bad settings are found before
-/// anything starts (the sandbox's emulator included), and exit like every bad flag (2).
+/// anything starts (the sandbox's emulator included), and exit like every bad flag (2);
+/// `doctor` reports the same check.
 pub struct Checked {
-    listen: SocketAddr,
-    tokens: Tokens,
-    tls: Option<tokio_rustls::TlsAcceptor>,
+    pub listen: SocketAddr,
+    pub tokens: Tokens,
+    pub tls: Option<tokio_rustls::TlsAcceptor>,
+    /// What the settings allow that the reader should know, and what to do about it (logged at
+    /// start).
+    pub warnings: Vec<(String, String)>,
 }
 
 pub fn check(args: &HttpArgs) -> Result<Checked, String> {
     let listen = parse_listen(args.listen.as_deref().unwrap_or_default())?;
     let env_token = crate::config::env_var(auth::ENV_TOKEN);
     let tokens = Tokens::load(args.tokens_file.as_deref(), env_token.as_deref())?;
+    let mut warnings = Vec::new();
     if tokens.is_empty() {
         if !listen.ip().is_loopback() {
             return Err(format!(
                 "refusing to serve MCP on {listen} without a bearer token: anyone who can reach it could change the firewall. Give tokens with --tokens-file FILE (lines NAME:TOKEN) or PFSENSE_HTTP_TOKEN, or listen on 127.0.0.1"
             ));
         }
-        tracing::warn!(
-            "no bearer token configured: any local process can use this server (set PFSENSE_HTTP_TOKEN or --tokens-file)"
-        );
-    } else {
-        let names: Vec<&str> = tokens.names().collect();
-        tracing::info!(tokens = %names.join(","), "bearer tokens loaded");
+        warnings.push((
+            "no bearer token configured: any local process can use this server".to_string(),
+            "set PFSENSE_HTTP_TOKEN (e.g. `openssl rand -hex 32`) or --tokens-file".to_string(),
+        ));
     }
     if args.max_body_bytes == 0 {
         return Err("--max-body-bytes must be at least 1".into());
@@ -253,34 +255,74 @@ pub fn check(args: &HttpArgs) -> Result<Checked, String> {
         (None, None) => None,
         _ => return Err("--tls-cert and --tls-key go together".into()),
     };
+    if tls.is_none() && !listen.ip().is_loopback() {
+        warnings.push((
+            format!(
+                "serving MCP over plain HTTP on {listen}, not a loopback address: bearer tokens and tool results cross the network unencrypted"
+            ),
+            "use --tls-cert/--tls-key or a TLS-terminating proxy".to_string(),
+        ));
+    }
     Ok(Checked {
         listen,
         tokens,
         tls,
+        warnings,
     })
 }
 
-/// Serve `server` over streamable HTTP with checked settings until SIGINT or SIGTERM.
+/// Why the server cannot listen on `listen`, with what to do.
+pub fn listen_error(listen: SocketAddr, e: &std::io::Error) -> String {
+    format!("cannot listen on {listen}: {e}; {}", listen_fix(e))
+}
+
+/// What to do when the server cannot listen, by why.
+pub fn listen_fix(e: &std::io::Error) -> &'static str {
+    match e.kind() {
+        std::io::ErrorKind::AddrInUse => {
+            "another process listens there (a pfsense-mcp already serving?): stop it, or give --http another port"
+        }
+        std::io::ErrorKind::PermissionDenied => {
+            "ports below 1024 need privileges: give --http a port from 1024 up"
+        }
+        std::io::ErrorKind::AddrNotAvailable => {
+            "the address is none of this machine's: give --http one of its addresses, 127.0.0.1 or 0.0.0.0"
+        }
+        _ => "give --http another address or port",
+    }
+}
+
+/// Whether the server could listen on `listen` now: bound and let go at once (`doctor`).
+pub fn try_listen(listen: SocketAddr) -> Result<(), std::io::Error> {
+    std::net::TcpListener::bind(listen).map(drop)
+}
+
+/// Serve `server` over streamable HTTP with checked settings until SIGINT or SIGTERM, then
+/// drain (`crate::shutdown`): an error when requests in flight were left unanswered.
 pub async fn serve(server: PfSenseServer, args: &HttpArgs, checked: Checked) -> Result<(), String> {
     let Checked {
         listen,
         tokens,
         tls,
+        warnings,
     } = checked;
+    for (what, what_to_do) in &warnings {
+        tracing::warn!("{what}; {what_to_do}");
+    }
+    if !tokens.is_empty() {
+        let names: Vec<&str> = tokens.names().collect();
+        tracing::info!(tokens = %names.join(","), "bearer tokens loaded");
+    }
+    // From the start: a signal while the listener is being set up is not lost.
+    let signals = crate::shutdown::Signals::listen();
     let listener = tokio::net::TcpListener::bind(listen)
         .await
-        .map_err(|e| format!("cannot listen on {listen}: {e}"))?;
+        .map_err(|e| listen_error(listen, &e))?;
     let local = listener
         .local_addr()
         .map_err(|e| format!("cannot read the listening address: {e}"))?;
     let (hosts, origins) = allow_lists(local, tls.is_some(), args);
     let allowed = Arc::new(hosts::AllowLists::new(&hosts, &origins));
-    if tls.is_none() && !local.ip().is_loopback() {
-        tracing::warn!(
-            address = %local,
-            "serving MCP over plain HTTP on a non-loopback address: bearer tokens and tool results cross the network unencrypted; use --tls-cert/--tls-key or a TLS-terminating proxy"
-        );
-    }
 
     let sessions = CancellationToken::new();
     // A sessionless call (2026-07-28) whose handler sends nothing before its result is
@@ -358,11 +400,11 @@ pub async fn serve(server: PfSenseServer, args: &HttpArgs, checked: Checked) -> 
     crate::note!("pfsense-mcp: listening on {scheme}://{local}/mcp");
 
     let connections = Arc::new(limits::Connections::new(args.max_connections));
-    listen::run(
+    let unanswered = listen::run(
         listener,
         tls,
         app,
-        shutdown_signal(),
+        signals,
         &in_flight,
         &sessions,
         connections,
@@ -372,7 +414,12 @@ pub async fn serve(server: PfSenseServer, args: &HttpArgs, checked: Checked) -> 
     let now = std::time::Instant::now();
     gate.rejections.summarise(now, true);
     allowed.rejections.summarise(now, true);
-    Ok(())
+    match unanswered {
+        0 => Ok(()),
+        n => Err(format!(
+            "stopped on a signal with {n} request(s) in flight unanswered"
+        )),
+    }
 }
 
 /// rmcp's streamable HTTP service behind an `Arc`. axum and every middleware layer clone
@@ -532,30 +579,6 @@ async fn json_rpc_body_errors(request: Request, next: Next) -> Response {
             "Invalid request: the body is no JSON-RPC 2.0 message this server can read ({why})."
         ),
     )
-}
-
-/// Resolves on SIGINT or SIGTERM.
-async fn shutdown_signal() {
-    let interrupt = tokio::signal::ctrl_c();
-    #[cfg(unix)]
-    {
-        use tokio::signal::unix::{SignalKind, signal};
-        match signal(SignalKind::terminate()) {
-            Ok(mut terminate) => {
-                tokio::select! {
-                    _ = interrupt => {}
-                    _ = terminate.recv() => {}
-                }
-            }
-            Err(_) => {
-                let _ = interrupt.await;
-            }
-        }
-    }
-    #[cfg(not(unix))]
-    {
-        let _ = interrupt.await;
-    }
 }
 
 #[cfg(test)]

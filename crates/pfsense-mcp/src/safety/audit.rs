@@ -415,15 +415,105 @@ fn rotated_name(path: &Path, last_seq: u64) -> PathBuf {
 /// shorter numbers are another tool's (logrotate's `.1`, a dated copy `.20261205`).
 const ROTATED_DIGITS: usize = 12;
 
-/// The rotated files of a log, oldest first (their names end in the last `seq` they hold,
-/// [`ROTATED_DIGITS`] digits at the least). Files named `FILE.<other digits>` are not part of
-/// the chain ([`other_numbered_files`]).
-pub fn rotated_files(path: &Path) -> Result<Vec<PathBuf>, String> {
+/// A file beside a log named like one of its rotated files (`FILE.<digits>`) that is no part
+/// of its chain, and why.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct LeftOut {
+    pub path: PathBuf,
+    pub why: String,
+}
+
+/// Why `path`, named `FILE.<number>` with [`ROTATED_DIGITS`] digits or more, is not a file
+/// this server rotated, or None when it is one. The server names a rotated file after the last
+/// entry it holds (`rotated_name`), so a file whose last entry is another (a backup copy named
+/// by its date, `audit.jsonl.202612051200`) or that holds none is not one. Reads the file's end
+/// only. A file that cannot be read is taken for one: `audit verify` then names the error.
+fn not_rotated(path: &Path, number: u64) -> Option<String> {
+    match scan(path) {
+        Err(_) => None,
+        Ok(found) if !found.found => Some("it holds no entry of an audit log".into()),
+        Ok(found) if found.seq != number => Some(format!(
+            "its last entry is number {}, and a file the server rotates is named after its last entry",
+            found.seq
+        )),
+        Ok(_) => None,
+    }
+}
+
+/// What to say about a file given as the audit log that holds none of its entries.
+fn not_a_log(path: &Path) -> String {
+    format!(
+        "{} is not an audit log of pfsense-mcp: none of its lines is an entry of a hash chain. Nothing was written to it; give the audit log a new file (or an existing audit log)",
+        path.display()
+    )
+}
+
+/// What [`check_file`] found of an audit log.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct FileChecked {
+    /// Whether the file exists (a start creates it).
+    pub exists: bool,
+    /// The number of the chain's last entry (0: none yet).
+    pub last_seq: u64,
+    /// Its rotated files.
+    pub rotated: usize,
+    /// Files beside it named like rotated ones and left out of the chain, and why.
+    pub left_out: Option<String>,
+}
+
+/// The checks a start makes of the audit log at `path`, made without writing (`doctor`): that
+/// it can be written or created, and that it is an audit log (where its chain ends, in it or in
+/// its newest rotated file); and the files beside it left out of the chain, each one checked
+/// ([`other_numbered_files_note`]). Not its chain: `audit verify` checks that.
+pub fn check_file(path: &Path) -> Result<FileChecked, String> {
+    super::private::writable(path, "audit log")?;
+    let found = locate(path).map_err(|e| e.to_string())?;
+    if found.foreign {
+        return Err(not_a_log(path));
+    }
+    Ok(FileChecked {
+        exists: path.exists(),
+        last_seq: found.seq,
+        rotated: rotated_files(path)?.len(),
+        left_out: other_numbered_files_note(path),
+    })
+}
+
+/// The rotated files of a log, oldest first (named after the last `seq` they hold,
+/// [`ROTATED_DIGITS`] digits at the least, and holding that entry last), and the files named
+/// like them that are not (`not_rotated`). A copy taken for a rotated file would be merged
+/// into the chain by `audit verify` (which then fails), or taken for the newest rotated file
+/// by a start after a rotation, forking the chain from the copy's end. Files named
+/// `FILE.<fewer digits>` are neither ([`other_numbered_files`]).
+pub fn rotated_chain(path: &Path) -> Result<(Vec<PathBuf>, Vec<LeftOut>), String> {
+    let mut rotated = Vec::new();
+    let mut left_out = Vec::new();
+    for (digits, number, file) in numbered_files(path)? {
+        if digits < ROTATED_DIGITS {
+            continue;
+        }
+        match not_rotated(&file, number) {
+            None => rotated.push(file),
+            Some(why) => left_out.push(LeftOut { path: file, why }),
+        }
+    }
+    Ok((rotated, left_out))
+}
+
+/// The newest rotated file of a log ([`rotated_chain`]'s last), reading the ends of the
+/// files named like rotated ones from the highest number down only until one is.
+fn newest_rotated(path: &Path) -> Result<Option<PathBuf>, String> {
     Ok(numbered_files(path)?
         .into_iter()
+        .rev()
         .filter(|(digits, _, _)| *digits >= ROTATED_DIGITS)
-        .map(|(_, _, p)| p)
-        .collect())
+        .find(|(_, number, file)| not_rotated(file, *number).is_none())
+        .map(|(_, _, file)| file))
+}
+
+/// The rotated files of a log, oldest first ([`rotated_chain`]).
+pub fn rotated_files(path: &Path) -> Result<Vec<PathBuf>, String> {
+    Ok(rotated_chain(path)?.0)
 }
 
 /// Files beside a log named like its rotated files but with fewer digits: logrotate's
@@ -464,19 +554,56 @@ fn numbered_files(path: &Path) -> Result<Vec<(usize, u64, PathBuf)>, String> {
     Ok(found)
 }
 
-/// The warning about [`other_numbered_files`], when there are any.
+/// The warning about files beside the log that are named like its rotated files and left out
+/// of its chain: those with fewer digits ([`other_numbered_files`]) and those with enough
+/// digits whose content says otherwise ([`rotated_chain`]; reads each one's end). None when
+/// there are none.
 pub fn other_numbered_files_note(path: &Path) -> Option<String> {
-    let others = other_numbered_files(path);
-    if others.is_empty() {
-        return None;
+    let strays = rotated_chain(path).map(|(_, s)| s).unwrap_or_default();
+    left_out_note(path, &other_numbered_files(path), &strays)
+}
+
+/// [`other_numbered_files_note`] as a start gives it, reading no file: of the names with
+/// enough digits, those numbered beyond `chain_end` (the last entry of the chain, which a
+/// rotated file's number never is) are left out; the others are checked by `audit verify`.
+fn left_out_note_at_start(path: &Path, chain_end: u64) -> Option<String> {
+    let numbered = numbered_files(path).unwrap_or_default();
+    let others: Vec<PathBuf> = numbered
+        .iter()
+        .filter(|(digits, _, _)| *digits < ROTATED_DIGITS)
+        .map(|(_, _, p)| p.clone())
+        .collect();
+    let strays: Vec<LeftOut> = numbered
+        .into_iter()
+        .filter(|(digits, number, _)| *digits >= ROTATED_DIGITS && *number > chain_end)
+        .map(|(_, _, path)| LeftOut {
+            path,
+            why: format!("its number is beyond the chain's last entry, number {chain_end}"),
+        })
+        .collect();
+    left_out_note(path, &others, &strays)
+}
+
+fn left_out_note(path: &Path, others: &[PathBuf], strays: &[LeftOut]) -> Option<String> {
+    let mut parts = Vec::new();
+    if !others.is_empty() {
+        let names: Vec<String> = others.iter().map(|p| p.display().to_string()).collect();
+        parts.push(format!(
+            "{} {} named like rotated files of the audit log {} but not by pfsense-mcp (its rotated files end in {ROTATED_DIGITS} digits): another tool's rotations or copies, left out of this chain. Check each with `pfsense-mcp audit verify FILE`",
+            names.join(", "),
+            if names.len() == 1 { "is" } else { "are" },
+            path.display()
+        ));
     }
-    let names: Vec<String> = others.iter().map(|p| p.display().to_string()).collect();
-    Some(format!(
-        "{} {} named like rotated files of the audit log {} but not by pfsense-mcp (its rotated files end in {ROTATED_DIGITS} digits): another tool's rotations or copies, left out of this chain. Check each with `pfsense-mcp audit verify FILE`",
-        names.join(", "),
-        if names.len() == 1 { "is" } else { "are" },
-        path.display()
-    ))
+    for stray in strays {
+        parts.push(format!(
+            "{} is named like a rotated file of the audit log {} but is none of its chain ({}): a copy made by hand or by another tool? It is left out of the chain, neither checked with it nor continued at start; move it out of that directory (or rename it) to keep such copies apart, and check it alone with `pfsense-mcp audit verify FILE`",
+            stray.path.display(),
+            path.display(),
+            stray.why
+        ));
+    }
+    (!parts.is_empty()).then(|| parts.join("\n"))
 }
 
 fn open_for_append(path: &Path) -> std::io::Result<File> {
@@ -725,10 +852,7 @@ impl Shared {
     fn resync(&self, tail: &mut Tail) -> Result<(), AuditError> {
         let found = locate(&self.path)?;
         if found.foreign {
-            return Err(AuditError::Prepare(format!(
-                "{} is not an audit log of pfsense-mcp: none of its lines is an entry of a hash chain. Nothing was written to it; give the audit log a new file (or an existing audit log)",
-                self.path.display()
-            )));
+            return Err(AuditError::Prepare(not_a_log(&self.path)));
         }
         let (mut seq, mut hash, mut len) = (found.seq, found.last_hash, found.len);
         if let Some(fragment) = found.fragment {
@@ -858,9 +982,9 @@ fn file_id(_meta: &std::fs::Metadata) -> FileId {
 fn locate(path: &Path) -> Result<Scan, AuditError> {
     let mut found = scan(path)?;
     if !found.found
-        && let Some(newest) = rotated_files(path).map_err(AuditError::Prepare)?.last()
+        && let Some(newest) = newest_rotated(path).map_err(AuditError::Prepare)?
     {
-        let before = scan(newest)?;
+        let before = scan(&newest)?;
         found.seq = before.seq;
         found.last_hash = before.last_hash;
     }
@@ -923,8 +1047,11 @@ impl AuditLog {
             shared.release(&mut tail);
         }
         super::private::narrow_file(path, "audit log");
-        if let Some(note) = other_numbered_files_note(path) {
-            tracing::warn!("{note}");
+        let chain_end = lock(&shared.tail).seq;
+        if let Some(note) = left_out_note_at_start(path, chain_end) {
+            for line in note.lines() {
+                tracing::warn!("{line}");
+            }
         }
         let writer = {
             let shared = shared.clone();
@@ -1635,6 +1762,88 @@ mod tests {
         std::fs::remove_file(&rotated[0]).unwrap();
         let error = verify(&path).unwrap_err();
         assert!(error.contains("earlier lines were removed"), "{error}");
+    }
+
+    /// A backup copy whose name has 12 digits (`cp audit.jsonl audit.jsonl.$(date
+    /// +%Y%m%d%H%M)`) is not a rotated file: its last entry is not the number in its name.
+    /// Left out of the chain with the reason, `verify` stays intact.
+    #[test]
+    fn a_copy_named_like_a_rotated_file_is_left_out_of_the_chain() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("audit.jsonl");
+        append_n(&AuditLog::open_rotating(&path, 600).unwrap(), 0, 8);
+        let rotated = rotated_files(&path).unwrap();
+        assert!(!rotated.is_empty(), "{rotated:?}");
+        let copy = dir.path().join("audit.jsonl.202612051200");
+        std::fs::copy(&path, &copy).unwrap();
+        let (chain, left_out) = rotated_chain(&path).unwrap();
+        assert_eq!(chain, rotated);
+        assert_eq!(left_out.len(), 1, "{left_out:?}");
+        assert_eq!(left_out[0].path, copy);
+        assert!(
+            left_out[0].why.contains("last entry is number 8"),
+            "{left_out:?}"
+        );
+        assert_eq!(verify(&path).unwrap().entries, 8);
+        let note = other_numbered_files_note(&path).unwrap();
+        assert!(
+            note.contains("audit.jsonl.202612051200") && note.contains("move it"),
+            "{note}"
+        );
+    }
+
+    /// Leaving out what does not end in the entry its name says weakens nothing: a rotated
+    /// file cut short (its last lines removed) is left out, and the file after it then does
+    /// not follow the chain.
+    #[test]
+    fn a_rotated_file_cut_short_still_breaks_the_chain() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("audit.jsonl");
+        append_n(&AuditLog::open_rotating(&path, 600).unwrap(), 0, 12);
+        let rotated = rotated_files(&path).unwrap();
+        assert!(rotated.len() >= 3, "{rotated:?}");
+        let text = std::fs::read_to_string(&rotated[1]).unwrap();
+        let lines: Vec<&str> = text.lines().collect();
+        std::fs::write(&rotated[1], lines[..lines.len() - 1].join("\n") + "\n").unwrap();
+        let error = verify(&path).unwrap_err();
+        assert!(
+            error.contains(&*rotated[2].to_string_lossy()) && error.contains("previous file"),
+            "{error}"
+        );
+        assert!(
+            other_numbered_files_note(&path)
+                .is_some_and(|n| n.contains(&*rotated[1].to_string_lossy())),
+            "named as left out"
+        );
+    }
+
+    /// Right after a rotation (the current file not yet there) a start goes on from the newest
+    /// rotated file: never from a copy named like one with a larger number, whose end would
+    /// fork the chain.
+    #[test]
+    fn a_start_after_a_rotation_goes_on_from_the_rotated_file_not_a_copy() {
+        let (_dir, path) = log_with(2);
+        let copy = path.with_file_name("audit.jsonl.202612051200");
+        std::fs::copy(&path, &copy).unwrap();
+        {
+            let log = AuditLog::open(&path).unwrap();
+            log.append(&Entry::new("fw", "third", "stdio", Outcome::Executed))
+                .unwrap();
+        }
+        std::fs::rename(&path, rotated_name(&path, 3)).unwrap();
+        let log = AuditLog::open(&path).unwrap();
+        log.append(&Entry::new("fw", "after", "stdio", Outcome::Executed))
+            .unwrap();
+        drop(log);
+        let v = verify(&path).unwrap();
+        assert_eq!((v.entries, v.files), (4, 2));
+        // The start named the copy as left out (its number is beyond the chain's end).
+        assert!(
+            left_out_note_at_start(&path, 4).is_some_and(|n| n.contains("202612051200")),
+            "{:?}",
+            left_out_note_at_start(&path, 4)
+        );
+        assert_eq!(left_out_note_at_start(&path, 999_999_999_999), None);
     }
 
     #[test]

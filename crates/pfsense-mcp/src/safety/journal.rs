@@ -182,6 +182,232 @@ fn foreign_schema(conn: &Connection) -> rusqlite::Result<Option<String>> {
     Ok(None)
 }
 
+/// What to say about a journal whose pages SQLite found damaged (`detail`: what it found).
+fn damaged(location: &str, detail: &str) -> String {
+    format!(
+        "the change journal {location} is damaged ({detail}): SQLite's check of its pages failed, so undo and auto-revert cannot rely on it. Stop the server, move the file aside with its -wal and -shm files (`mv {location} {location}.damaged`, the same for {location}-wal and {location}-shm where they exist) and start again: a new journal is created. The changes recorded in the old one can no longer be undone with pfsense_undo; `sqlite3 {location}.damaged .recover` may save its rows"
+    )
+}
+
+/// What to say about a journal file holding another program's database.
+fn not_a_journal(location: &str, problem: &str) -> String {
+    format!(
+        "the change journal {location} is not a journal of pfsense-mcp: {problem}. Nothing was changed in it; give --journal / PFSENSE_JOURNAL a new file (or `memory`)"
+    )
+}
+
+/// An error of SQLite about the journal at `location`, said for a reader: damage and a file
+/// that is no database get what to do; others `doing` (what failed) and SQLite's words.
+fn sql_error(doing: &str, location: &str, e: &rusqlite::Error) -> String {
+    match e.sqlite_error_code() {
+        Some(rusqlite::ErrorCode::DatabaseCorrupt) => damaged(location, &e.to_string()),
+        Some(rusqlite::ErrorCode::NotADatabase) => format!(
+            "the change journal {location} is not a SQLite database ({e}): another program's file, or a journal whose first page is damaged. Nothing was changed in it; give --journal / PFSENSE_JOURNAL the journal's path (or a new file, or `memory`); if it is the journal, stop the server, move it aside with its -wal and -shm files and start again (a new journal is created)"
+        ),
+        _ => format!("{doing} the change journal {location}: {e}"),
+    }
+}
+
+/// Whether SQLite's error says the file is damaged or no database at all.
+fn is_damage(e: &rusqlite::Error) -> bool {
+    matches!(
+        e.sqlite_error_code(),
+        Some(rusqlite::ErrorCode::DatabaseCorrupt | rusqlite::ErrorCode::NotADatabase)
+    )
+}
+
+/// SQLite's own check of every page of the journal, `PRAGMA quick_check`: the b-trees of
+/// every table and index (page types, cell and free-space layout, keys in order), overflow
+/// chains, the free list, and records matching their columns. Not whether each index holds
+/// exactly its table's rows (`integrity_check`, which costs more): an undo finds its rows by
+/// the primary key. `None` when intact, else what it found (its first three problems); an
+/// error when the check could not run. The cost grows with the file (BENCHMARKS.md,
+/// "Journal page check").
+fn page_problems(conn: &Connection) -> rusqlite::Result<Option<String>> {
+    // Each page is read about once: a small page cache checks as fast (measured) and keeps
+    // the check's memory small (SQLite's default is 2 MiB per connection).
+    conn.pragma_update(None, "cache_size", -256)?;
+    let found = conn
+        .prepare("PRAGMA quick_check(3)")?
+        .query_map([], |r| r.get::<_, String>(0))?
+        .collect::<rusqlite::Result<Vec<String>>>()?;
+    Ok((found != ["ok"]).then(|| found.join("; ")))
+}
+
+/// What the check of a journal file found ([`check_file`]).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct FileChecked {
+    /// Changes it holds.
+    pub changes: i64,
+    /// Its size in bytes.
+    pub bytes: u64,
+    /// How long the check of its pages took.
+    pub took: std::time::Duration,
+}
+
+/// The checks a start makes of the journal file at `path`, made without writing to it
+/// (`doctor`): that it is a SQLite database, no other program's (the check before a start
+/// writes to it), and that its pages are intact (the check a start runs in the background).
+/// `None` when there is no file yet (a start creates it).
+pub fn check_file(path: &Path) -> Result<Option<FileChecked>, String> {
+    if !path.exists() {
+        return Ok(None);
+    }
+    let location = path.display().to_string();
+    let conn = Connection::open_with_flags(
+        path,
+        rusqlite::OpenFlags::SQLITE_OPEN_READ_ONLY | rusqlite::OpenFlags::SQLITE_OPEN_NO_MUTEX,
+    )
+    .map_err(|e| sql_error("cannot open", &location, &e))?;
+    conn.busy_timeout(std::time::Duration::from_secs(5))
+        .map_err(|e| sql_error("cannot open", &location, &e))?;
+    if let Some(problem) =
+        foreign_schema(&conn).map_err(|e| sql_error("cannot read", &location, &e))?
+    {
+        return Err(not_a_journal(&location, &problem));
+    }
+    let started = std::time::Instant::now();
+    match page_problems(&conn) {
+        Ok(None) => {}
+        Ok(Some(found)) => return Err(damaged(&location, &found)),
+        Err(e) => return Err(sql_error("cannot check", &location, &e)),
+    }
+    let took = started.elapsed();
+    let changes = conn
+        .query_row("SELECT COUNT(*) FROM changes", [], |r| r.get(0))
+        .unwrap_or(0);
+    Ok(Some(FileChecked {
+        changes,
+        bytes: std::fs::metadata(path).map(|m| m.len()).unwrap_or(0),
+        took,
+    }))
+}
+
+/// The check of a file journal's pages, run at every start on a thread of its own
+/// ([`page_problems`]): its cost grows with the journal (about 0.4 s at 100k changes), too much
+/// to wait for before answering `initialize`. What relies on the journal's rows (recording a
+/// change before it is sent, undo, auto-revert, settling, listing changes) waits for its
+/// verdict ([`Journal::intact`]); a damaged journal is said on stderr as soon as it is found.
+struct PageCheck {
+    verdict: Mutex<Option<Result<(), String>>>,
+    /// Wakes threads waiting for the verdict ([`PageCheck::wait`]).
+    done: std::sync::Condvar,
+    /// Wakes tasks waiting for it ([`PageCheck::wait_async`]).
+    ready: tokio::sync::Notify,
+}
+
+/// Give the calling thread the lowest CPU priority (nice 19): the page check of a large journal
+/// runs beside the start and the first calls, which it must not slow (a start with a 100k-change
+/// journal took several times longer on two busy cores while the check ran at the normal
+/// priority). Linux sets the nice value per thread.
+fn lowest_priority() {
+    #[cfg(target_os = "linux")]
+    // SAFETY: gettid and setpriority only read and set the calling thread's scheduling
+    // priority; a failure leaves it as it was.
+    unsafe {
+        let tid = libc::gettid();
+        let _ = libc::setpriority(libc::PRIO_PROCESS, tid as libc::id_t, 19);
+    }
+}
+
+impl PageCheck {
+    /// Start checking the journal at `path` (already opened by this process).
+    fn start(path: &Path) -> std::sync::Arc<PageCheck> {
+        let check = std::sync::Arc::new(PageCheck {
+            verdict: Mutex::new(None),
+            done: std::sync::Condvar::new(),
+            ready: tokio::sync::Notify::new(),
+        });
+        let spawned = std::thread::Builder::new()
+            .name("journal-check".into())
+            .spawn({
+                let (check, path) = (check.clone(), path.to_path_buf());
+                move || {
+                    lowest_priority();
+                    check.finish(PageCheck::run(&path))
+                }
+            });
+        if spawned.is_err() {
+            // No thread: here, a slower start rather than an unchecked journal.
+            check.finish(PageCheck::run(path));
+        }
+        check
+    }
+
+    /// The verdict on the file at `path`. A check that cannot run (the file cannot be opened
+    /// a second time, the database stays locked) finds no damage: said, and passed, as before
+    /// there was a check; what then fails says so itself.
+    fn run(path: &Path) -> Result<(), String> {
+        let location = path.display().to_string();
+        let started = std::time::Instant::now();
+        let found = Connection::open_with_flags(
+            path,
+            rusqlite::OpenFlags::SQLITE_OPEN_READ_WRITE | rusqlite::OpenFlags::SQLITE_OPEN_NO_MUTEX,
+        )
+        .and_then(|conn| {
+            conn.busy_timeout(std::time::Duration::from_secs(5))?;
+            page_problems(&conn)
+        });
+        match found {
+            Ok(None) => {
+                tracing::debug!(journal = %location, ms = started.elapsed().as_millis() as u64, "journal pages checked");
+                Ok(())
+            }
+            Ok(Some(found)) => Err(damaged(&location, &found)),
+            Err(e) if is_damage(&e) => Err(sql_error("cannot check", &location, &e)),
+            Err(e) => {
+                tracing::warn!(journal = %location, error = %e, "the journal's pages could not be checked");
+                Ok(())
+            }
+        }
+    }
+
+    /// Keep the verdict (saying a damaged journal on stderr at once) and wake who waits.
+    fn finish(&self, verdict: Result<(), String>) {
+        if let Err(e) = &verdict {
+            tracing::error!("{e}. Until then every change and undo is refused; reads work");
+        }
+        *self.verdict.lock().unwrap_or_else(|e| e.into_inner()) = Some(verdict);
+        self.done.notify_all();
+        self.ready.notify_waiters();
+    }
+
+    /// The verdict, once there is one.
+    fn verdict(&self) -> Option<Result<(), String>> {
+        self.verdict
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .clone()
+    }
+
+    /// Wait for the verdict without holding up the runtime's thread: the stdio server runs
+    /// every task on one thread, where a blocking wait would stop `initialize` being answered
+    /// until the check of a large journal is done.
+    async fn wait_async(&self) -> Result<(), String> {
+        loop {
+            let notified = self.ready.notified();
+            tokio::pin!(notified);
+            // Registered before the verdict is looked at: a verdict set in between wakes it.
+            notified.as_mut().enable();
+            if let Some(verdict) = self.verdict() {
+                return verdict;
+            }
+            notified.await;
+        }
+    }
+
+    /// Wait for the verdict.
+    fn wait(&self) -> Result<(), String> {
+        let mut verdict = self.verdict.lock().unwrap_or_else(|e| e.into_inner());
+        loop {
+            if let Some(v) = &*verdict {
+                return v.clone();
+            }
+            verdict = self.done.wait(verdict).unwrap_or_else(|e| e.into_inner());
+        }
+    }
+}
+
 /// Call metrics are kept this long (`pfsense_health` looks at the last 15 minutes).
 pub const CALLS_RETENTION_MS: i64 = 60 * 60 * 1000;
 /// And at most this many rows.
@@ -318,6 +544,8 @@ pub struct Journal {
     owner: Option<super::owners::Owner>,
     /// The address each firewall name stands for in this server ([`Journal::bind`]).
     addresses: Mutex<std::collections::HashMap<String, String>>,
+    /// The check of a file journal's pages, started when it was opened.
+    pages: Option<std::sync::Arc<PageCheck>>,
 }
 
 /// Calls buffered before they are written together; a crash loses at most these (metrics
@@ -389,6 +617,7 @@ impl Journal {
         let conn = Connection::open(path)
             .map_err(|e| format!("cannot open the change journal {}: {e}", path.display()))?;
         let mut journal = Journal::init(conn, path.display().to_string())?;
+        journal.pages = Some(PageCheck::start(path));
         super::private::narrow_file(path, "change journal");
         journal.owner = super::owners::Owner::claim(path);
         journal.calls_db = Some(CallsDb {
@@ -407,15 +636,12 @@ impl Journal {
     }
 
     fn init(conn: Connection, location: String) -> Result<Journal, String> {
-        let cannot =
-            |e: rusqlite::Error| format!("cannot prepare the change journal {location}: {e}");
+        let cannot = |e: rusqlite::Error| sql_error("cannot prepare", &location, &e);
         conn.busy_timeout(std::time::Duration::from_secs(5))
             .map_err(cannot)?;
         // Before anything is written to it: a database of something else is left as it was.
         if let Some(problem) = foreign_schema(&conn).map_err(cannot)? {
-            return Err(format!(
-                "the change journal {location} is not a journal of pfsense-mcp: {problem}. Nothing was changed in it; give --journal / PFSENSE_JOURNAL a new file (or `memory`)"
-            ));
+            return Err(not_a_journal(&location, &problem));
         }
         // WAL + full sync: a row written before the request survives a kill -9.
         conn.pragma_update(None, "journal_mode", "WAL")
@@ -430,11 +656,37 @@ impl Journal {
             location,
             owner: None,
             addresses: Mutex::new(Default::default()),
+            pages: None,
         })
     }
 
     pub fn location(&self) -> &str {
         &self.location
+    }
+
+    /// Whether the journal's pages were found intact, waiting for the check started at open
+    /// ([`PageCheck`]): what relies on its rows calls this first, so that a damaged journal
+    /// refuses a change before it is sent, not in the middle of an undo.
+    pub fn intact(&self) -> Result<(), String> {
+        match &self.pages {
+            Some(check) => check.wait(),
+            None => Ok(()),
+        }
+    }
+
+    /// Whether the check of the pages is done (whatever it found).
+    fn checked_yet(&self) -> bool {
+        self.pages.as_ref().is_none_or(|p| p.verdict().is_some())
+    }
+
+    /// [`Journal::intact`] for async code, waiting without blocking the runtime's thread:
+    /// `Safety::settle` awaits it before a change, an undo or the journal's tools use the
+    /// journal, so that their calls of `intact` find the verdict in.
+    pub async fn checked(&self) -> Result<(), String> {
+        match &self.pages {
+            Some(check) => check.wait_async().await,
+            None => Ok(()),
+        }
     }
 
     /// Say which address (URL) the firewall `name` is in this server: rows are written with it,
@@ -478,8 +730,9 @@ impl Journal {
 
     /// Record the intent; returns the change id.
     pub fn record_intent(&self, intent: &Intent<'_>) -> Result<i64, String> {
+        self.intact()?;
         let failed =
-            |e: rusqlite::Error| format!("the change journal could not record the intent: {e}");
+            |e: rusqlite::Error| sql_error("could not record the intent in", &self.location, &e);
         let mut db = self.db();
         // The row and its owner together, in one sync; the write lock is taken at once, so
         // another process holding it is waited for (`busy_timeout`).
@@ -588,6 +841,7 @@ impl Journal {
     }
 
     pub fn set_provisional(&self, id: i64, until_ms: Option<i64>) -> Result<(), String> {
+        self.intact()?;
         self.db()
             .execute(
                 "UPDATE changes SET provisional_until = ?2 WHERE id = ?1",
@@ -599,6 +853,7 @@ impl Journal {
 
     /// Mark a change undone by another change.
     pub fn mark_undone(&self, id: i64, by: i64, status: &str) -> Result<(), String> {
+        self.intact()?;
         self.db()
             .execute(
                 "UPDATE changes SET status = ?2, undone_by = ?3, provisional_until = NULL WHERE id = ?1",
@@ -618,6 +873,7 @@ impl Journal {
     }
 
     pub fn get(&self, id: i64) -> Result<Option<Change>, String> {
+        self.intact()?;
         let db = self.db();
         db.query_row(
             &format!("SELECT {COLUMNS} FROM changes WHERE id = ?1"),
@@ -630,6 +886,7 @@ impl Journal {
 
     /// The newest changes of a firewall, newest first.
     pub fn list(&self, firewall: &str, limit: i64) -> Result<Vec<Change>, String> {
+        self.intact()?;
         self.query(
             &format!("SELECT {COLUMNS} FROM changes WHERE {OF_FIREWALL} ORDER BY id DESC LIMIT ?3"),
             &[&firewall, &self.address_of(firewall), &limit],
@@ -638,6 +895,7 @@ impl Journal {
 
     /// Rows a killed process left behind.
     pub fn intents(&self, firewall: &str) -> Result<Vec<Change>, String> {
+        self.intact()?;
         self.query(
             &format!(
                 "SELECT {COLUMNS} FROM changes WHERE {OF_FIREWALL} AND status = ?3 ORDER BY id"
@@ -654,6 +912,7 @@ impl Journal {
         caller: &str,
         n: i64,
     ) -> Result<Vec<Change>, String> {
+        self.intact()?;
         self.query(
             &format!(
                 "SELECT {COLUMNS} FROM changes WHERE {OF_FIREWALL} AND status = ?3 AND inverse IS NOT NULL AND undone_by IS NULL AND undo_of IS NULL AND caller = ?5 ORDER BY id DESC LIMIT ?4"
@@ -685,14 +944,25 @@ impl Journal {
             });
             pending.len() >= CALLS_FLUSH_EVERY
         };
-        if full {
+        // Written once the journal's pages are known intact; until then (the check of a large
+        // journal at start) they stay buffered rather than a read waiting for the check.
+        if full && self.checked_yet() {
             self.flush_calls()?;
         }
         Ok(())
     }
 
-    /// Write the buffered calls in one transaction.
+    /// Write the buffered calls in one transaction (once the check of the journal's pages is
+    /// done: this waits for it).
     pub fn flush_calls(&self) -> Result<(), String> {
+        // Nothing is written to a damaged journal, call metrics included (already said).
+        if self.intact().is_err() {
+            self.pending_calls
+                .lock()
+                .unwrap_or_else(|e| e.into_inner())
+                .clear();
+            return Ok(());
+        }
         let batch =
             std::mem::take(&mut *self.pending_calls.lock().unwrap_or_else(|e| e.into_inner()));
         if batch.is_empty() {
@@ -796,6 +1066,17 @@ impl Journal {
         if url == name {
             return Ok(0);
         }
+        let keyed_by_url = self
+            .db()
+            .prepare_cached("SELECT 1 FROM changes WHERE firewall = ?1 LIMIT 1")
+            .and_then(|mut stmt| stmt.exists(params![url]))
+            .map_err(|e| sql_error("cannot read", &self.location, &e))?;
+        if !keyed_by_url {
+            return Ok(0);
+        }
+        // A write: only to a journal found intact (this waits for the check at start, once,
+        // for a journal from before firewalls had names).
+        self.intact()?;
         self.db()
             .execute(
                 "UPDATE changes SET firewall = ?2, address = ?1 WHERE firewall = ?1",
@@ -921,6 +1202,84 @@ mod tests {
         assert_eq!(j.adopt("elsewhere", "lab").unwrap(), 0);
     }
 
+    /// A journal of 40 changes of 3 KB each, closed, then a page in its middle overwritten (as
+    /// a disk, or a copy taken while it was written, can leave it). Its path and bytes.
+    fn damaged_journal(dir: &Path) -> (std::path::PathBuf, Vec<u8>) {
+        let path = dir.join("journal.sqlite");
+        let journal = Journal::open(&path).unwrap();
+        let req = json!({"descr": "x".repeat(3000)});
+        for _ in 0..40 {
+            journal.record_intent(&intent("fw", &req, None)).unwrap();
+        }
+        drop(journal);
+        let mut bytes = std::fs::read(&path).unwrap();
+        let pages = bytes.len() / 4096;
+        assert!(pages >= 20, "{pages} pages");
+        let middle = pages / 2 * 4096;
+        bytes[middle..middle + 4096].fill(0xA5);
+        std::fs::write(&path, &bytes).unwrap();
+        (path, bytes)
+    }
+
+    /// The page check started at open finds the damage: what relies on the rows is refused
+    /// with the file and what to do, and nothing is written to it (call metrics included).
+    #[test]
+    fn a_journal_with_a_damaged_page_refuses_what_relies_on_it_and_says_what_to_do() {
+        let dir = tempfile::tempdir().unwrap();
+        let (path, bytes) = damaged_journal(dir.path());
+        let journal = Journal::open(&path).expect("its first page is intact: it opens");
+        let shown = path.display().to_string();
+        let said = |e: String| {
+            assert!(
+                e.contains(&shown) && e.contains("is damaged") && e.contains("move the file aside"),
+                "{e}"
+            );
+        };
+        let req = json!({"descr": "after"});
+        said(
+            journal
+                .record_intent(&intent("fw", &req, None))
+                .unwrap_err(),
+        );
+        said(journal.list("fw", 10).unwrap_err());
+        said(journal.get(1).unwrap_err());
+        said(journal.last_undoable("fw", "stdio", 1).unwrap_err());
+        said(journal.intents("fw").unwrap_err());
+        said(check_file(&path).unwrap_err());
+        let call = crate::resilience::CallRecord {
+            tool: "pfsense_list_firewall_aliases".into(),
+            outcome: "ok",
+            http_status: Some(200),
+            latency_ms: 3,
+            attempts: 1,
+        };
+        journal.record_call("fw", &call).unwrap();
+        drop(journal);
+        assert!(
+            std::fs::read(&path).unwrap() == bytes,
+            "nothing was written to it"
+        );
+    }
+
+    #[test]
+    fn the_file_check_counts_a_healthy_journal_and_knows_a_missing_one() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("journal.sqlite");
+        assert_eq!(check_file(&path).unwrap(), None);
+        let journal = Journal::open(&path).unwrap();
+        journal.intact().unwrap();
+        let req = json!({"descr": "a"});
+        journal.record_intent(&intent("fw", &req, None)).unwrap();
+        drop(journal);
+        let checked = check_file(&path).unwrap().expect("a file");
+        assert_eq!(checked.changes, 1);
+        assert!(checked.bytes > 0);
+        // Read only: the file is as it was.
+        let before = std::fs::read(&path).unwrap();
+        check_file(&path).unwrap();
+        assert!(std::fs::read(&path).unwrap() == before);
+    }
+
     fn intent<'a>(firewall: &'a str, request: &'a Value, undo_of: Option<i64>) -> Intent<'a> {
         Intent {
             firewall,
@@ -1034,6 +1393,8 @@ mod tests {
             attempts: 1,
         };
         let j = Journal::open(&path).unwrap();
+        // Calls stay buffered until the check of the pages started at open is done.
+        j.intact().unwrap();
         for i in 0..CALLS_FLUSH_EVERY + 3 {
             j.record_call("fw", &call(&format!("t{i}"))).unwrap();
         }

@@ -114,6 +114,9 @@ pub fn confirm_changes(
             "auto-revert is off (--auto-revert SECONDS): no change is provisional, nothing to confirm",
         );
     }
+    if let Err(e) = safety.journal.intact() {
+        return outcome::error(e);
+    }
     let ids: Option<Vec<i64>> = args
         .get("change_ids")
         .and_then(Value::as_array)

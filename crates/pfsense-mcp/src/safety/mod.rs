@@ -197,6 +197,10 @@ impl Safety {
     }
 
     async fn settle_unboxed(&self, client: &Client, firewall: &str) {
+        // The check of the journal's pages, started when it opened: waited for here, off the
+        // runtime's thread, so that the journal's calls below and in the caller find its
+        // verdict in (a damaged journal then refuses them, saying so).
+        let _ = self.journal.checked().await;
         let once = self
             .settled
             .lock()

@@ -9,12 +9,7 @@ use std::path::Path;
 /// 0600). An existing file is left as it is until it has been opened as what it should be
 /// ([`narrow_file`]): a path given by mistake (a system file) is refused unchanged.
 pub fn prepare(path: &Path, what: &str) -> Result<(), String> {
-    if let Some(kind) = not_a_regular_file(path) {
-        return Err(format!(
-            "the {what} {} is {kind}, not a regular file: give the path of a file",
-            path.display()
-        ));
-    }
+    writable(path, what)?;
     if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
         create_dir(dir)
             .map_err(|e| format!("cannot create the {what} directory {}: {e}", dir.display()))?;
@@ -23,6 +18,55 @@ pub fn prepare(path: &Path, what: &str) -> Result<(), String> {
         }
     }
     create_file(path).map_err(|e| format!("cannot create the {what} {}: {e}", path.display()))
+}
+
+/// Whether this process can write the file at `path`, or create it: a regular file it may
+/// append to, or, when there is none, a directory above it it may create entries in. What
+/// [`prepare`] checks before it creates anything, and what `doctor` checks instead of creating
+/// anything: changes nothing (an existing file is opened for appending and closed).
+pub fn writable(path: &Path, what: &str) -> Result<(), String> {
+    if let Some(kind) = not_a_regular_file(path) {
+        return Err(format!(
+            "the {what} {} is {kind}, not a regular file: give the path of a file",
+            path.display()
+        ));
+    }
+    if path.exists() {
+        return std::fs::OpenOptions::new()
+            .append(true)
+            .open(path)
+            .map(drop)
+            .map_err(|e| format!("cannot write the {what} {}: {e}", path.display()));
+    }
+    // The nearest directory that exists: the rest is created below it.
+    let absolute = std::path::absolute(path).unwrap_or_else(|_| path.to_path_buf());
+    let Some(existing) = absolute.ancestors().skip(1).find(|a| a.exists()) else {
+        return Ok(());
+    };
+    if !existing.is_dir() {
+        return Err(format!(
+            "cannot create the {what} {}: {} is not a directory",
+            path.display(),
+            existing.display()
+        ));
+    }
+    #[cfg(unix)]
+    {
+        use std::os::unix::ffi::OsStrExt;
+        let Ok(dir) = std::ffi::CString::new(existing.as_os_str().as_bytes()) else {
+            return Ok(());
+        };
+        // SAFETY: `access` only reads the NUL-terminated path it is given.
+        if unsafe { libc::access(dir.as_ptr(), libc::W_OK | libc::X_OK) } != 0 {
+            return Err(format!(
+                "cannot create the {what} {}: {} is not writable for this user ({})",
+                path.display(),
+                existing.display(),
+                std::io::Error::last_os_error()
+            ));
+        }
+    }
+    Ok(())
 }
 
 /// Narrow the file at `path` (opened and found to be what it should be) and its SQLite
