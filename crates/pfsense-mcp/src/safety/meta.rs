@@ -122,7 +122,10 @@ pub fn confirm_changes(
         .and_then(Value::as_array)
         .map(|a| a.iter().filter_map(Value::as_i64).collect());
     match revert::confirm(safety, firewall, caller, ids.as_deref()) {
-        Ok((confirmed, others)) => {
+        Ok(revert::Confirmed {
+            ids: confirmed,
+            left: others,
+        }) => {
             let mut entry = Entry::new(
                 firewall,
                 "pfsense_confirm_changes",

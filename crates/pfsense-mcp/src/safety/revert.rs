@@ -347,15 +347,21 @@ pub async fn run_clock(safety: Arc<Safety>, client: Arc<Client>, firewall: Strin
     }
 }
 
-/// Make provisional changes permanent: those named by `ids`, else every one `caller` made.
-/// Returns the confirmed ids, and, without `ids`, the other callers' provisional changes left
-/// as they are (an agent's safety net is not taken away by another's confirmation).
+/// What [`confirm`] did: the changes made permanent, and other callers' provisional changes
+/// left as they are (change id, caller).
+pub struct Confirmed {
+    pub ids: Vec<i64>,
+    pub left: Vec<(i64, String)>,
+}
+
+/// Make provisional changes permanent: those named by `ids`, else every one `caller` made
+/// (an agent's safety net is not taken away by another's confirmation).
 pub fn confirm(
     safety: &Safety,
     firewall: &str,
     caller: &str,
     ids: Option<&[i64]>,
-) -> Result<(Vec<i64>, Vec<(i64, String)>), String> {
+) -> Result<Confirmed, String> {
     let mut confirmed = Vec::new();
     let mut others = Vec::new();
     for c in safety.journal.provisional(firewall)? {
@@ -372,7 +378,10 @@ pub fn confirm(
             confirmed.push(c.id);
         }
     }
-    Ok((confirmed, others))
+    Ok(Confirmed {
+        ids: confirmed,
+        left: others,
+    })
 }
 
 /// Summaries of changes for a tool result.
