@@ -252,19 +252,13 @@ async fn steps_refusal_unboxed(
     if changes.is_empty() && access_changes.is_empty() && settings_changes.is_empty() {
         return None;
     }
-    let model = match crate::operator::read_model(client).await {
-        // Every part of the model can decide the path (a port forward, an interface group's
-        // rules, the webGUI port, a dynamic address): one left unread could hide the lockout.
-        Ok((_, notes)) if !notes.is_empty() => {
+    // Every part of the model can decide the path (a port forward, an interface group's
+    // rules, the webGUI port, a dynamic address): one left unread could hide the lockout.
+    let model = match whole_model(client).await {
+        Ok(model) => model,
+        Err(unread) => {
             return Some(format!(
-                "the lockout guard (--lockout-source {source}) could not read all it checks the change against ({}). Retry, or give this server's user the privileges to read them",
-                notes.join("; ")
-            ));
-        }
-        Ok((model, _)) => model,
-        Err(e) => {
-            return Some(format!(
-                "the lockout guard (--lockout-source {source}) could not read the firewall's rules to check the change: {e}"
+                "the lockout guard (--lockout-source {source}) could not read {unread} to check the change against. Retry, or give this server's user the privileges to read them"
             ));
         }
     };
@@ -323,6 +317,15 @@ const ACCOUNTS_SHUT_OUT: &str = "The REST API would then refuse this server, und
 /// that user is judged).
 const ACCOUNTS_MAY_SHUT_OUT: &str = "Should that be this server's own way in, the REST API would then refuse this server, undo included, and could not be opened again through the API. Make this change from the webGUI, or run this server with a credential the change certainly leaves alone: Basic auth (PFSENSE_AUTH=basic with PFSENSE_USERNAME and PFSENSE_PASSWORD), or an API key of another user with PFSENSE_USERNAME naming that user.";
 
+/// The firewall model with every part read, or what could not be read.
+async fn whole_model(client: &Client) -> Result<pfsense_firewall::model::FirewallModel, String> {
+    match crate::operator::read_model(client).await {
+        Ok((model, notes)) if notes.is_empty() => Ok(model),
+        Ok((_, notes)) => Err(notes.join("; ")),
+        Err(e) => Err(format!("the firewall's rules ({e})")),
+    }
+}
+
 /// Without `--lockout-source` only aliases taken away are judged (`changes` holds nothing
 /// else): refused while a rule, NAT rule or alias still names one. pfSense's webGUI refuses
 /// such a delete; pfrest performs it and pfSense then skips those rules.
@@ -330,17 +333,11 @@ async fn aliases_in_use_refusal(client: &Client, changes: &[Change]) -> Option<S
     if changes.is_empty() {
         return None;
     }
-    let model = match crate::operator::read_model(client).await {
-        Ok((_, notes)) if !notes.is_empty() => {
+    let model = match whole_model(client).await {
+        Ok(model) => model,
+        Err(unread) => {
             return Some(format!(
-                "whether the alias is still used could not be checked: {} could not be read. Retry, or give this server's user the privileges to read them",
-                notes.join("; ")
-            ));
-        }
-        Ok((model, _)) => model,
-        Err(e) => {
-            return Some(format!(
-                "whether the alias is still used could not be checked: the firewall's rules could not be read ({e})"
+                "whether the alias is still used could not be checked: {unread} could not be read. Retry, or give this server's user the privileges to read them"
             ));
         }
     };
