@@ -1506,6 +1506,66 @@ async fn undo_of_a_rule_delete_keeps_its_tracker(version: &str) {
     s.close().await;
 }
 
+/// A field read as `null` before an update and as `""` or `[]` after it (pfrest writes unset
+/// fields of a DHCP server back as empty values) is no side effect: the answer does not name
+/// it, and undo does not claim to restore it.
+async fn empty_values_written_back_are_no_side_effect(version: &str) {
+    let Some(lab) = lab(version) else { return };
+    let dir = tempfile::tempdir().unwrap();
+    let s = start(&lab, dir.path()).await;
+    let before = s
+        .ok("pfsense_get_services_dhcp_server", json!({"id": "lan"}))
+        .await["data"]
+        .clone();
+    let done = s
+        .ok(
+            "pfsense_update_services_dhcp_server",
+            confirmed(json!({"id": "lan", "defaultleasetime": 7201})),
+        )
+        .await;
+    let after = s
+        .ok("pfsense_get_services_dhcp_server", json!({"id": "lan"}))
+        .await["data"]
+        .clone();
+    let empty = |v: &Value| {
+        v.is_null() || v.as_str() == Some("") || v.as_array().is_some_and(Vec::is_empty)
+    };
+    let emptied: Vec<String> = before
+        .as_object()
+        .unwrap()
+        .iter()
+        .filter(|(k, v)| {
+            v.is_null()
+                && after
+                    .get(k.as_str())
+                    .is_some_and(|a| !a.is_null() && empty(a))
+        })
+        .map(|(k, _)| k.clone())
+        .collect();
+    for field in &emptied {
+        assert!(
+            !done["also_changed"]
+                .to_string()
+                .contains(&format!("\"{field}\"")),
+            "{field} is named a side effect: {}",
+            done["also_changed"]
+        );
+    }
+    let undone = s
+        .call("pfsense_undo", json!({"last": 1, "confirm": true}))
+        .await;
+    assert!(!is_error(&undone), "{}", text(&undone));
+    let back = s
+        .ok("pfsense_get_services_dhcp_server", json!({"id": "lan"}))
+        .await["data"]
+        .clone();
+    assert_eq!(
+        back["defaultleasetime"], before["defaultleasetime"],
+        "{back}"
+    );
+    s.close().await;
+}
+
 tests::on_every_release!(
     #[tokio::test]
     seed_smoke_create_read_update_apply_delete_and_later_ids_shift,
@@ -1521,4 +1581,5 @@ tests::on_every_release!(
     rules_sharing_a_tracker_are_told_apart_and_undo_keeps_trackers,
     undo_of_a_delete_puts_the_rule_back_between_its_old_neighbours,
     undo_of_a_rule_delete_keeps_its_tracker,
+    empty_values_written_back_are_no_side_effect,
 );

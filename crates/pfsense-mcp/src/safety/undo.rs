@@ -100,6 +100,19 @@ fn old_fields(before: &Value, args: &Value) -> Map<String, Value> {
 /// An update's inverse completed with what the firewall changed besides the fields sent (a
 /// rule's ports cleared when its protocol is set to one without ports): their old values,
 /// when the update tool takes them. Also their names.
+/// Unset as pfrest writes it back: a field read as `null` before a PATCH may read `""` or `[]`
+/// after it (a DHCP server's `domain`, `mac_allow`, seen on the lab), and sending `null` back
+/// would store the same empty value again: no side effect to undo, nor to name.
+fn is_empty(v: &Value) -> bool {
+    match v {
+        Value::Null => true,
+        Value::String(s) => s.is_empty(),
+        Value::Array(a) => a.is_empty(),
+        Value::Object(o) => o.is_empty(),
+        _ => false,
+    }
+}
+
 pub fn with_side_effects(
     inverse: Inverse,
     def: &ToolDef,
@@ -123,7 +136,7 @@ pub fn with_side_effects(
             }
             let old = before.get(name).cloned().unwrap_or(Value::Null);
             let new = after.get(name).cloned().unwrap_or(Value::Null);
-            if old != new {
+            if old != new && !(is_empty(&old) && is_empty(&new)) {
                 fields.insert(name.to_string(), old);
                 added.push(name.to_string());
             }
@@ -756,7 +769,11 @@ async fn prepare_unboxed(
         steps.push(Step {
             tool: apply,
             args: json!({}),
-            description: format!("apply the subsystem ({})", apply.name),
+            // pfSense applies a subsystem whole: say that changes pending in it go live too.
+            description: format!(
+                "apply the subsystem ({}; changes still pending in it are applied with it)",
+                apply.name
+            ),
         });
     }
     Ok(steps)
