@@ -3,8 +3,8 @@
 //! rebound name, is refused (403) before its token is looked at, so it cannot count towards the
 //! lockout of the address it comes from (which is every local client's, on loopback).
 //!
-//! rmcp checks both lists again (its check is private): this one matches the way rmcp 3.9
-//! does — host names case-insensitively and without IPv6 brackets, a port only when the entry
+//! rmcp checks both lists again (its check is private). This one is written here to the rules
+//! rmcp 3.9 matches by: host names case-insensitively and without IPv6 brackets, a port only when the entry
 //! names one; origins by scheme, host and port, `:*` for any port, an entry without a port
 //! matching any port (rmcp's rule for now; it plans to match only the default port), `null`
 //! only when listed. Should rmcp become stricter, its own check still refuses what it refuses.
@@ -16,97 +16,91 @@ use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
 use std::sync::Arc;
 
+/// A place a request may name: a host (the Host header), or a scheme and host (an Origin);
+/// `port` None when any port will do.
 #[derive(Debug, Clone, PartialEq, Eq)]
-struct HostPort {
+struct Place {
+    scheme: Option<String>,
     host: String,
     port: Option<u16>,
 }
 
-fn normalize_host(host: &str) -> String {
-    host.trim_matches('[')
-        .trim_matches(']')
-        .to_ascii_lowercase()
+impl Place {
+    /// Whether `seen` (a request's Host or Origin, its port filled in) is this place.
+    fn admits(&self, seen: &Place) -> bool {
+        self.scheme == seen.scheme
+            && self.host == seen.host
+            && self.port.is_none_or(|p| seen.port == Some(p))
+    }
 }
 
-fn host_port(authority: &Authority) -> HostPort {
-    HostPort {
-        host: normalize_host(authority.host()),
+/// Host names compare case-insensitively and without an IPv6 address's brackets.
+fn bare_host(host: &str) -> String {
+    host.trim_matches(['[', ']']).to_ascii_lowercase()
+}
+
+/// A Host header's (or `:authority`'s) place: its port only as written.
+fn host_place(authority: &Authority) -> Place {
+    Place {
+        scheme: None,
+        host: bare_host(authority.host()),
         port: authority.port_u16(),
     }
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-enum Port {
-    Any,
-    Exact(u16),
-}
-
+/// An Origin value as a request carries it: `null`, or a scheme and host whose port is the one
+/// written, else the scheme's default (an origin leaves the default port out, RFC 6454).
 #[derive(Debug, Clone, PartialEq, Eq)]
 enum AllowedOrigin {
     Null,
-    Tuple {
-        scheme: String,
-        host: String,
-        port: Port,
-    },
+    At(Place),
 }
 
-#[derive(Debug, Clone, PartialEq, Eq)]
-enum Origin {
-    Null,
-    Tuple {
-        scheme: String,
-        host: String,
-        port: Option<u16>,
-    },
+/// An Origin header's value, its port filled in; None when it is no origin.
+fn seen_origin(value: &str) -> Option<AllowedOrigin> {
+    written_origin(value).map(|origin| match origin {
+        AllowedOrigin::At(mut place) => {
+            place.port = place.port.or(match place.scheme.as_deref() {
+                Some("http") => Some(80),
+                Some("https") => Some(443),
+                _ => None,
+            });
+            AllowedOrigin::At(place)
+        }
+        null => null,
+    })
 }
 
-fn parse_origin(value: &str) -> Option<Origin> {
+/// `null`, or `scheme://host[:port]` with the port only as written.
+fn written_origin(value: &str) -> Option<AllowedOrigin> {
     let value = value.trim();
-    if value.is_empty() {
-        return None;
-    }
     if value.eq_ignore_ascii_case("null") {
-        return Some(Origin::Null);
+        return Some(AllowedOrigin::Null);
     }
     let uri = Uri::try_from(value).ok()?;
     let authority = uri.authority()?;
-    Some(Origin::Tuple {
-        scheme: uri.scheme_str()?.to_ascii_lowercase(),
-        host: normalize_host(authority.host()),
+    Some(AllowedOrigin::At(Place {
+        scheme: Some(uri.scheme_str()?.to_ascii_lowercase()),
+        host: bare_host(authority.host()),
         port: authority.port_u16(),
-    })
+    }))
 }
 
+/// A configured origin: `null`, `scheme://host` (any port), `scheme://host:port`, or
+/// `scheme://host:*` (any port); None for what is none of them (`null:*`, a port and `:*`).
 fn parse_allowed_origin(value: &str) -> Option<AllowedOrigin> {
-    let value = value.trim();
-    let (base, any_port) = match value.strip_suffix(":*") {
-        Some(base) => (base, true),
-        None => (value, false),
-    };
-    Some(match parse_origin(base)? {
-        Origin::Null if !any_port => AllowedOrigin::Null,
-        Origin::Null => return None,
-        Origin::Tuple { port: Some(_), .. } if any_port => return None,
-        Origin::Tuple { scheme, host, port } => AllowedOrigin::Tuple {
-            scheme,
-            host,
-            port: port.map_or(Port::Any, Port::Exact),
+    match value.trim().strip_suffix(":*") {
+        Some(base) => match written_origin(base)? {
+            AllowedOrigin::At(place) if place.port.is_none() => Some(AllowedOrigin::At(place)),
+            _ => None,
         },
-    })
-}
-
-fn default_port(scheme: &str) -> Option<u16> {
-    match scheme {
-        "http" => Some(80),
-        "https" => Some(443),
-        _ => None,
+        None => written_origin(value),
     }
 }
 
 /// The accepted hosts and origins, and the log lines of the requests refused for them.
 pub struct AllowLists {
-    hosts: Vec<HostPort>,
+    hosts: Vec<Place>,
     origins: Vec<AllowedOrigin>,
     pub rejections: RejectionLog,
 }
@@ -119,9 +113,10 @@ impl AllowLists {
             .map(|h| h.trim())
             .filter(|h| !h.is_empty())
             .map(|h| match Authority::try_from(h) {
-                Ok(a) => host_port(&a),
-                Err(_) => HostPort {
-                    host: normalize_host(h),
+                Ok(a) => host_place(&a),
+                Err(_) => Place {
+                    scheme: None,
+                    host: bare_host(h),
                     port: None,
                 },
             })
@@ -139,30 +134,14 @@ impl AllowLists {
         }
     }
 
-    fn host_allowed(&self, host: &HostPort) -> bool {
-        self.hosts
-            .iter()
-            .any(|a| a.host == host.host && a.port.is_none_or(|p| host.port == Some(p)))
+    fn host_allowed(&self, host: &Place) -> bool {
+        self.hosts.iter().any(|a| a.admits(host))
     }
 
-    fn origin_allowed(&self, origin: &Origin) -> bool {
+    fn origin_allowed(&self, origin: &AllowedOrigin) -> bool {
         self.origins.iter().any(|a| match (a, origin) {
-            (AllowedOrigin::Null, Origin::Null) => true,
-            (
-                AllowedOrigin::Tuple { scheme, host, port },
-                Origin::Tuple {
-                    scheme: o_scheme,
-                    host: o_host,
-                    port: o_port,
-                },
-            ) => {
-                scheme == o_scheme
-                    && host == o_host
-                    && match port {
-                        Port::Any => true,
-                        Port::Exact(p) => o_port.or_else(|| default_port(o_scheme)) == Some(*p),
-                    }
-            }
+            (AllowedOrigin::Null, AllowedOrigin::Null) => true,
+            (AllowedOrigin::At(allowed), AllowedOrigin::At(seen)) => allowed.admits(seen),
             _ => false,
         })
     }
@@ -178,7 +157,7 @@ impl AllowLists {
                     ));
                 };
                 match Authority::try_from(text) {
-                    Ok(a) => host_port(&a),
+                    Ok(a) => host_place(&a),
                     Err(_) => {
                         return Some((StatusCode::BAD_REQUEST, "Bad Request: Invalid Host header"));
                     }
@@ -186,7 +165,7 @@ impl AllowLists {
             }
             // HTTP/2 carries the host in `:authority`.
             None => match uri.authority() {
-                Some(a) => host_port(a),
+                Some(a) => host_place(a),
                 None => return Some((StatusCode::BAD_REQUEST, "Bad Request: missing Host header")),
             },
         };
@@ -203,7 +182,7 @@ impl AllowLists {
                 "Forbidden: Invalid Origin header encoding",
             ));
         };
-        match parse_origin(text) {
+        match seen_origin(text) {
             None => Some((StatusCode::FORBIDDEN, "Forbidden: Invalid Origin header")),
             Some(o) if !self.origin_allowed(&o) => Some((
                 StatusCode::FORBIDDEN,
