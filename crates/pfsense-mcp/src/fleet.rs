@@ -35,6 +35,12 @@ pub const DEFAULT_NAME: &str = "default";
 /// The firewall of `--sandbox`.
 pub const SANDBOX_NAME: &str = "sandbox";
 
+/// Whether `name` is a firewall of a config file, rather than the sole firewall of flags or
+/// `--sandbox` (where messages need not name it).
+pub fn from_config_file(name: &str) -> bool {
+    name != DEFAULT_NAME && name != SANDBOX_NAME
+}
+
 /// Seconds per request when a firewall does not say (as `--timeout`).
 const DEFAULT_TIMEOUT_SECS: u64 = 30;
 

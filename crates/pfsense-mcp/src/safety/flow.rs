@@ -916,10 +916,10 @@ fn annotate_change(
     let mut note = format!("\nJournal: change {change_id}");
     if undoable {
         // With a config file the undo names the firewall: another may be selected by then.
-        let on = if [crate::fleet::DEFAULT_NAME, crate::fleet::SANDBOX_NAME].contains(&firewall) {
-            String::new()
-        } else {
+        let on = if crate::fleet::from_config_file(firewall) {
             format!(", \"firewall\": \"{firewall}\"")
+        } else {
+            String::new()
         };
         note.push_str(&format!(
             " (undo with pfsense_undo {{\"change_id\": {change_id}{on}}})"

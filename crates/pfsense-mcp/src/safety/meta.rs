@@ -183,11 +183,9 @@ fn selected(
         (Some(_), Some(_)) => Err("pass either `change_id` or `last`, not both".into()),
         (Some(id), None) => match safety.journal.get(id)? {
             Some(c) if safety.journal.is_of(&c, firewall) => Ok(vec![c]),
-            _ if [crate::fleet::DEFAULT_NAME, crate::fleet::SANDBOX_NAME].contains(&firewall) => {
-                Err(format!(
-                    "there is no change {id} for this firewall: pfsense_list_changes shows the journal"
-                ))
-            }
+            _ if !crate::fleet::from_config_file(firewall) => Err(format!(
+                "there is no change {id} for this firewall: pfsense_list_changes shows the journal"
+            )),
             _ => Err(format!(
                 "there is no change {id} for firewall `{firewall}`: pfsense_list_changes shows its journal (a change made on another firewall of the config file is undone with `firewall` naming it)"
             )),
