@@ -13,6 +13,9 @@ use serde_json::{Value, json};
 use std::sync::Arc;
 use std::time::Duration;
 
+/// The caller the auto-revert clock's undos are recorded under.
+const AUTO_REVERT_CALLER: &str = "pfsense-mcp (auto-revert)";
+
 /// Why an undo did not run (or stopped).
 #[derive(Debug, Clone)]
 pub enum UndoError {
@@ -227,7 +230,7 @@ async fn settle_undo(
     match seen.as_str() {
         // The firewall is as it was before the change: the undo's steps ran.
         status::NOT_APPLIED => {
-            let final_status = if interrupted.caller.contains("auto-revert") {
+            let final_status = if interrupted.caller == AUTO_REVERT_CALLER {
                 status::AUTO_REVERTED
             } else {
                 status::UNDONE
@@ -291,7 +294,7 @@ pub async fn revert_due(
             client,
             firewall,
             policy,
-            "pfsense-mcp (auto-revert)",
+            AUTO_REVERT_CALLER,
             &change,
             status::AUTO_REVERTED,
         )
@@ -309,7 +312,7 @@ pub async fn revert_due(
         let mut entry = Entry::new(
             firewall,
             &change.tool,
-            "pfsense-mcp (auto-revert)",
+            AUTO_REVERT_CALLER,
             Outcome::AutoReverted,
         );
         entry.change_id = Some(change.id);
