@@ -50,6 +50,11 @@ pub struct Args {
     /// Read calls counted per server with --instructions (beyond the 200 of the base run).
     #[arg(long, default_value_t = 1000)]
     instruction_calls: usize,
+    /// With --instructions: keep callgrind's profiles in this directory (one per server, MCP
+    /// revision and run length, e.g. `ours-sessions-1200.out`) for `callgrind_annotate`;
+    /// measure an unstripped build (`--binary`) to see function names.
+    #[arg(long, requires = "instructions")]
+    keep_profiles: Option<PathBuf>,
     /// Measure only tools/list (full and compact mode: bytes, tokens in o200k and in Claude's
     /// legacy tokenizer, time) and replace those two rows in the existing report.
     #[arg(long, conflicts_with = "http_only")]
@@ -473,7 +478,13 @@ fn yardsticks<'a>(
 /// bare rmcp server and of the bare server with a GET per call, for a client of each MCP
 /// revision (rmcp serves a 2026-07-28 request on its own, which costs every server more); as
 /// a report row.
-async fn instructions_row(binary: &Path, bare: &Path, debug: bool, calls: usize) -> Result<String> {
+async fn instructions_row(
+    binary: &Path,
+    bare: &Path,
+    debug: bool,
+    calls: usize,
+    keep: Option<&Path>,
+) -> Result<String> {
     use crate::bench_http::{EmulatorProcess, HttpServer, McpRevision, instructions_per_call};
     let bare_fetch = &build_binary("xtask", "bare-mcp-fetch", debug)?;
     let emulator = &build_binary("pfsense-emulator", "pfsense-emulator", debug)?;
@@ -483,14 +494,17 @@ async fn instructions_row(binary: &Path, bare: &Path, debug: bool, calls: usize)
     let k = |n: f64| format!("{:.0}k", n / 1000.0);
     let mut counts = Vec::new();
     for revision in McpRevision::ALL {
+        let kept = |server: &str| keep.map(|dir| (dir, format!("{server}-{}", revision.slug())));
         let ours = instructions_per_call(
             &HttpServer::user(binary, &firewall, home.home()),
             calls,
             revision,
+            kept("ours"),
         )
         .await?;
-        let plain = instructions_per_call(&bare_server, calls, revision).await?;
-        let fetch = instructions_per_call(&fetch_server, calls, revision).await?;
+        let plain = instructions_per_call(&bare_server, calls, revision, kept("bare")).await?;
+        let fetch =
+            instructions_per_call(&fetch_server, calls, revision, kept("bare-fetch")).await?;
         eprintln!(
             "HTTP instructions per call, MCP {}: ours {}, bare {}, bare with a GET per call {}",
             revision.label(),
@@ -678,7 +692,14 @@ async fn run_async(args: Args) -> Result<()> {
     if args.instructions {
         let bare = build_binary("xtask", "bare-mcp", args.debug)?;
         let row =
-            instructions_row(&binary, &bare, args.debug, args.instruction_calls.max(1)).await?;
+            instructions_row(
+                &binary,
+                &bare,
+                args.debug,
+                args.instruction_calls.max(1),
+                args.keep_profiles.as_deref(),
+            )
+            .await?;
         let path = root().join(&args.output);
         let report = crate::bench_http::place_instructions_row(
             &std::fs::read_to_string(&path).unwrap_or_default(),

@@ -11,7 +11,7 @@ use rmcp::model::CallToolRequestParams;
 use rmcp::transport::StreamableHttpClientTransport;
 use rmcp::transport::streamable_http_client::StreamableHttpClientTransportConfig;
 use std::io::{BufRead, BufReader};
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
@@ -265,6 +265,14 @@ impl McpRevision {
             McpRevision::Sessionless => "2026-07-28 (no sessions)",
         }
     }
+
+    /// The revision in a file name.
+    pub fn slug(self) -> &'static str {
+        match self {
+            McpRevision::Sessions => "2025-11-25",
+            McpRevision::Sessionless => "2026-07-28",
+        }
+    }
 }
 
 async fn connect(
@@ -295,14 +303,22 @@ pub const INSTRUCTIONS_BASE_CALLS: usize = 200;
 /// User-space instructions per call of `server` under callgrind: one client on one session
 /// calling the server's tools in turn, once `INSTRUCTIONS_BASE_CALLS` times and once `calls`
 /// more; the difference over `calls` (start-up, the session and shutdown cancel out). Unlike
-/// CPU time on a shared machine, the count repeats to about 0.1%.
+/// CPU time on a shared machine, the count repeats to about 0.1%. `keep`: a directory and a
+/// name to keep both profiles under (`NAME-CALLS.out`).
 pub async fn instructions_per_call(
     server: &HttpServer<'_>,
     calls: usize,
     revision: McpRevision,
+    keep: Option<(&Path, String)>,
 ) -> Result<f64> {
-    let base = instructions(server, INSTRUCTIONS_BASE_CALLS, revision).await?;
-    let long = instructions(server, INSTRUCTIONS_BASE_CALLS + calls, revision).await?;
+    let kept = |n: usize| {
+        keep.as_ref()
+            .map(|(dir, name)| dir.join(format!("{name}-{n}.out")))
+    };
+    let base = INSTRUCTIONS_BASE_CALLS;
+    let base = instructions(server, base, revision, kept(base)).await?;
+    let long = INSTRUCTIONS_BASE_CALLS + calls;
+    let long = instructions(server, long, revision, kept(long)).await?;
     Ok(long.saturating_sub(base) as f64 / calls.max(1) as f64)
 }
 
@@ -314,14 +330,24 @@ fn on_path(name: &str) -> Option<std::path::PathBuf> {
 }
 
 /// Total user-space instructions of `server` (under `valgrind --tool=callgrind`) over start,
-/// `calls` tool calls and a SIGTERM.
-async fn instructions(server: &HttpServer<'_>, calls: usize, revision: McpRevision) -> Result<u64> {
+/// `calls` tool calls and a SIGTERM; the profile is kept at `keep` if given.
+async fn instructions(
+    server: &HttpServer<'_>,
+    calls: usize,
+    revision: McpRevision,
+    keep: Option<PathBuf>,
+) -> Result<u64> {
     let valgrind =
         on_path("valgrind").context("valgrind is not installed (apt-get install valgrind)")?;
-    let out = std::env::temp_dir().join(format!(
-        "pfsense-bench-callgrind-{}-{calls}.out",
-        std::process::id()
-    ));
+    if let Some(dir) = keep.as_ref().and_then(|k| k.parent()) {
+        std::fs::create_dir_all(dir).with_context(|| format!("create {}", dir.display()))?;
+    }
+    let out = keep.clone().unwrap_or_else(|| {
+        std::env::temp_dir().join(format!(
+            "pfsense-bench-callgrind-{}-{calls}.out",
+            std::process::id()
+        ))
+    });
     let mut args = vec![
         "--tool=callgrind".to_string(),
         format!("--callgrind-out-file={}", out.display()),
@@ -359,7 +385,9 @@ async fn instructions(server: &HttpServer<'_>, calls: usize, revision: McpRevisi
         .wait()
         .context("wait for the server under callgrind")?;
     let counts = std::fs::read_to_string(&out).with_context(|| format!("read {}", out.display()));
-    let _ = std::fs::remove_file(&out);
+    if keep.is_none() {
+        let _ = std::fs::remove_file(&out);
+    }
     counts?
         .lines()
         .find_map(|l| {
