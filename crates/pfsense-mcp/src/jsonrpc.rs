@@ -50,11 +50,258 @@ impl Refusal {
     }
 }
 
-/// `bytes` as one JSON value, or why they are not one.
-pub fn read(bytes: &[u8]) -> Result<Value, String> {
-    // Into a `Value`: that also applies serde_json's nesting limit (128), which skipping the
-    // input (`IgnoredAny`) does not.
-    serde_json::from_slice::<Value>(bytes).map_err(|e| e.to_string())
+/// What the transports need of a message: its id (when it is one JSON-RPC allows: a string
+/// or an integer) and its method (when it is a string).
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct Message {
+    pub id: Option<Value>,
+    pub method: Option<String>,
+}
+
+/// `bytes` as one JSON value, or why they are not one; of the value, only what the checks
+/// read ([`Outline`]).
+pub fn read(bytes: &[u8]) -> Result<Outline, String> {
+    // Walked by serde_json without building a `Value` (a `Value` of each HTTP body was 17k
+    // instructions of a call: its maps, keys and strings allocated to be thrown away), but
+    // through `deserialize_any` at every level, so serde_json's nesting limit (128) and its
+    // errors are those of parsing the value; skipping the input (`IgnoredAny`) would not
+    // apply the limit.
+    serde_json::from_slice::<Outline>(bytes).map_err(|e| e.to_string())
+}
+
+/// A JSON value's kind.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Kind {
+    Null,
+    Bool,
+    Number,
+    String,
+    Array,
+    Object,
+}
+
+/// What the checks read of a JSON value: its kind and, of an object, the fields JSON-RPC
+/// names (the last of a key given twice, as in a parsed value).
+#[derive(Debug, Clone, PartialEq)]
+pub struct Outline {
+    kind: Kind,
+    /// `jsonrpc`: whether it is the string "2.0".
+    jsonrpc_2: Option<bool>,
+    /// `id`, kept whole: it is small, and an error answers with it.
+    id: Option<Value>,
+    /// `method`: the string, or `None` when it is no string.
+    method: Option<Option<String>>,
+    params: Option<Kind>,
+    result_or_error: bool,
+}
+
+impl Outline {
+    fn of(kind: Kind) -> Outline {
+        Outline {
+            kind,
+            jsonrpc_2: None,
+            id: None,
+            method: None,
+            params: None,
+            result_or_error: false,
+        }
+    }
+
+    /// The id when it is one JSON-RPC allows (a string or an integer).
+    fn readable_id(&self) -> Option<&Value> {
+        self.id
+            .as_ref()
+            .filter(|id| id.is_string() || id.is_i64() || id.is_u64())
+    }
+}
+
+impl<'de> serde::Deserialize<'de> for Outline {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        d.deserialize_any(OutlineVisitor)
+    }
+}
+
+struct OutlineVisitor;
+
+impl<'de> serde::de::Visitor<'de> for OutlineVisitor {
+    type Value = Outline;
+
+    fn expecting(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
+        f.write_str("a JSON value")
+    }
+
+    fn visit_map<A: serde::de::MapAccess<'de>>(self, mut map: A) -> Result<Outline, A::Error> {
+        let mut outline = Outline::of(Kind::Object);
+        while let Some(field) = map.next_key::<Field>()? {
+            match field {
+                Field::Jsonrpc => {
+                    let value = map.next_value::<Text>()?;
+                    outline.jsonrpc_2 = Some(value.0.as_deref() == Some("2.0"));
+                }
+                Field::Id => outline.id = Some(map.next_value::<Value>()?),
+                Field::Method => outline.method = Some(map.next_value::<Text>()?.0),
+                Field::Params => outline.params = Some(map.next_value::<Skim>()?.0),
+                Field::ResultOrError => {
+                    map.next_value::<Skim>()?;
+                    outline.result_or_error = true;
+                }
+                Field::Other => {
+                    map.next_value::<Skim>()?;
+                }
+            }
+        }
+        Ok(outline)
+    }
+
+    fn visit_seq<A: serde::de::SeqAccess<'de>>(self, seq: A) -> Result<Outline, A::Error> {
+        SkimVisitor.visit_seq(seq)?;
+        Ok(Outline::of(Kind::Array))
+    }
+
+    fn visit_unit<E>(self) -> Result<Outline, E> {
+        Ok(Outline::of(Kind::Null))
+    }
+    fn visit_bool<E>(self, _: bool) -> Result<Outline, E> {
+        Ok(Outline::of(Kind::Bool))
+    }
+    fn visit_i64<E>(self, _: i64) -> Result<Outline, E> {
+        Ok(Outline::of(Kind::Number))
+    }
+    fn visit_u64<E>(self, _: u64) -> Result<Outline, E> {
+        Ok(Outline::of(Kind::Number))
+    }
+    fn visit_f64<E>(self, _: f64) -> Result<Outline, E> {
+        Ok(Outline::of(Kind::Number))
+    }
+    fn visit_str<E>(self, _: &str) -> Result<Outline, E> {
+        Ok(Outline::of(Kind::String))
+    }
+}
+
+/// The keys JSON-RPC names, told apart without copying any key.
+enum Field {
+    Jsonrpc,
+    Id,
+    Method,
+    Params,
+    ResultOrError,
+    Other,
+}
+
+impl<'de> serde::Deserialize<'de> for Field {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct FieldVisitor;
+        impl serde::de::Visitor<'_> for FieldVisitor {
+            type Value = Field;
+            fn expecting(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
+                f.write_str("a key")
+            }
+            fn visit_str<E>(self, key: &str) -> Result<Field, E> {
+                Ok(match key {
+                    "jsonrpc" => Field::Jsonrpc,
+                    "id" => Field::Id,
+                    "method" => Field::Method,
+                    "params" => Field::Params,
+                    "result" | "error" => Field::ResultOrError,
+                    _ => Field::Other,
+                })
+            }
+        }
+        d.deserialize_str(FieldVisitor)
+    }
+}
+
+/// A value's kind, the value walked and dropped.
+struct Skim(Kind);
+
+impl<'de> serde::Deserialize<'de> for Skim {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        d.deserialize_any(SkimVisitor).map(Skim)
+    }
+}
+
+struct SkimVisitor;
+
+impl<'de> serde::de::Visitor<'de> for SkimVisitor {
+    type Value = Kind;
+
+    fn expecting(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
+        f.write_str("a JSON value")
+    }
+    fn visit_map<A: serde::de::MapAccess<'de>>(self, mut map: A) -> Result<Kind, A::Error> {
+        while map.next_key::<Skim>()?.is_some() {
+            map.next_value::<Skim>()?;
+        }
+        Ok(Kind::Object)
+    }
+    fn visit_seq<A: serde::de::SeqAccess<'de>>(self, mut seq: A) -> Result<Kind, A::Error> {
+        while seq.next_element::<Skim>()?.is_some() {}
+        Ok(Kind::Array)
+    }
+    fn visit_unit<E>(self) -> Result<Kind, E> {
+        Ok(Kind::Null)
+    }
+    fn visit_bool<E>(self, _: bool) -> Result<Kind, E> {
+        Ok(Kind::Bool)
+    }
+    fn visit_i64<E>(self, _: i64) -> Result<Kind, E> {
+        Ok(Kind::Number)
+    }
+    fn visit_u64<E>(self, _: u64) -> Result<Kind, E> {
+        Ok(Kind::Number)
+    }
+    fn visit_f64<E>(self, _: f64) -> Result<Kind, E> {
+        Ok(Kind::Number)
+    }
+    fn visit_str<E>(self, _: &str) -> Result<Kind, E> {
+        Ok(Kind::String)
+    }
+}
+
+/// A value that is kept when it is a string (`jsonrpc`, `method`), else walked and dropped.
+struct Text(Option<String>);
+
+impl<'de> serde::Deserialize<'de> for Text {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct TextVisitor;
+        impl<'de> serde::de::Visitor<'de> for TextVisitor {
+            type Value = Option<String>;
+            fn expecting(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
+                f.write_str("a JSON value")
+            }
+            fn visit_str<E>(self, s: &str) -> Result<Option<String>, E> {
+                Ok(Some(s.to_string()))
+            }
+            fn visit_map<A: serde::de::MapAccess<'de>>(
+                self,
+                map: A,
+            ) -> Result<Self::Value, A::Error> {
+                SkimVisitor.visit_map(map).map(|_| None)
+            }
+            fn visit_seq<A: serde::de::SeqAccess<'de>>(
+                self,
+                seq: A,
+            ) -> Result<Self::Value, A::Error> {
+                SkimVisitor.visit_seq(seq).map(|_| None)
+            }
+            fn visit_unit<E>(self) -> Result<Self::Value, E> {
+                Ok(None)
+            }
+            fn visit_bool<E>(self, _: bool) -> Result<Self::Value, E> {
+                Ok(None)
+            }
+            fn visit_i64<E>(self, _: i64) -> Result<Self::Value, E> {
+                Ok(None)
+            }
+            fn visit_u64<E>(self, _: u64) -> Result<Self::Value, E> {
+                Ok(None)
+            }
+            fn visit_f64<E>(self, _: f64) -> Result<Self::Value, E> {
+                Ok(None)
+            }
+        }
+        d.deserialize_any(TextVisitor).map(Text)
+    }
 }
 
 /// The parse error for input that is not JSON, saying why.
@@ -71,32 +318,30 @@ pub fn parse_error(why: &str, framing: Framing) -> Refusal {
 
 /// The invalid-request error for a value that is no JSON-RPC 2.0 message; `None` for a
 /// message (request, notification or response) rmcp can be given.
-pub fn invalid_request(message: &Value, framing: Framing) -> Option<Refusal> {
-    let why = match message {
-        Value::Array(_) => format!(
+pub fn invalid_request(message: &Outline, framing: Framing) -> Option<Refusal> {
+    let why = match message.kind {
+        Kind::Array => format!(
             "a batch (a JSON array) is not supported: send one message {}",
             framing.per()
         ),
-        Value::Object(m) => {
-            let id_ok = m
-                .get("id")
-                .is_none_or(|id| id.is_string() || id.is_i64() || id.is_u64());
-            if m.get("jsonrpc").and_then(Value::as_str) != Some("2.0") {
+        Kind::Object => {
+            let id_ok = message.id.is_none() || message.readable_id().is_some();
+            if message.jsonrpc_2 != Some(true) {
                 "`jsonrpc` must be \"2.0\"".to_string()
             } else if !id_ok {
                 "`id` must be a string or an integer".to_string()
-            } else if let Some(method) = m.get("method") {
-                if !method.is_string() {
+            } else if let Some(method) = &message.method {
+                if method.is_none() {
                     "`method` must be a string".to_string()
-                } else if m
-                    .get("params")
-                    .is_some_and(|p| !p.is_object() && !p.is_null())
+                } else if message
+                    .params
+                    .is_some_and(|p| p != Kind::Object && p != Kind::Null)
                 {
                     "`params` must be an object".to_string()
                 } else {
                     return None;
                 }
-            } else if m.contains_key("result") || m.contains_key("error") {
+            } else if message.result_or_error {
                 return None;
             } else {
                 "a message needs a `method` (a request or notification), or `result` or `error` (a response)".to_string()
@@ -105,25 +350,22 @@ pub fn invalid_request(message: &Value, framing: Framing) -> Option<Refusal> {
         _ => "a JSON-RPC message is a JSON object".to_string(),
     };
     Some(Refusal {
-        id: readable_id(message).cloned().unwrap_or(Value::Null),
+        id: message.readable_id().cloned().unwrap_or(Value::Null),
         code: INVALID_REQUEST,
         message: format!("Invalid request: {why}."),
     })
 }
 
-/// The message's id when it is one JSON-RPC allows (a string or an integer).
-fn readable_id(message: &Value) -> Option<&Value> {
-    message
-        .get("id")
-        .filter(|id| id.is_string() || id.is_i64() || id.is_u64())
-}
-
-/// `bytes` as a JSON-RPC 2.0 message rmcp can be given, or the error that answers them.
-pub fn check(bytes: &[u8], framing: Framing) -> Result<Value, Refusal> {
-    let message = read(bytes).map_err(|why| parse_error(&why, framing))?;
-    match invalid_request(&message, framing) {
+/// `bytes` as a JSON-RPC 2.0 message rmcp can be given (its id and method), or the error
+/// that answers them.
+pub fn check(bytes: &[u8], framing: Framing) -> Result<Message, Refusal> {
+    let outline = read(bytes).map_err(|why| parse_error(&why, framing))?;
+    match invalid_request(&outline, framing) {
         Some(refusal) => Err(refusal),
-        None => Ok(message),
+        None => Ok(Message {
+            id: outline.readable_id().cloned(),
+            method: outline.method.flatten(),
+        }),
     }
 }
 
@@ -158,7 +400,8 @@ mod tests {
     #[test]
     fn messages_that_are_no_json_rpc_get_their_id_and_the_reason() {
         let answer = |line: &str| -> Option<Value> {
-            invalid_request(&serde_json::from_str(line).unwrap(), Framing::Line)
+            check(line.as_bytes(), Framing::Line)
+                .err()
                 .map(|a| a.to_json())
         };
         for ok in [
@@ -213,5 +456,56 @@ mod tests {
         }
         let batch = check(b"[]", Framing::HttpRequest).unwrap_err();
         assert!(batch.message.contains("per HTTP request"), "{batch:?}");
+    }
+
+    #[test]
+    fn the_outline_reads_what_a_parsed_value_would() {
+        // Errors are serde_json's own for the value (so stdio and HTTP keep their wording).
+        let deep_object = format!("{}1{}", r#"{"a":"#.repeat(130), "}".repeat(130));
+        for bad in [
+            &b"{"[..],
+            b"{\"jsonrpc\":\"2.0\",}",
+            b"[1,2",
+            b"\"cut",
+            b"{} {}",
+            b"nul",
+            b"{\"a\":1e999999}",
+            b"\"\\ud800x\"",
+            deep_object.as_bytes(),
+        ] {
+            let value = serde_json::from_slice::<Value>(bad).map(|_| ());
+            assert_eq!(
+                read(bad).map(|_| ()),
+                value.map_err(|e| e.to_string()),
+                "{}",
+                String::from_utf8_lossy(bad)
+            );
+        }
+        // Escaped names are read as what they say; a key given twice counts once, the last.
+        let m = check(
+            br#"{"jsonrpc":"2.0","id":"a\u0062","method":"initial\u0069ze","params":{"x":[{"y":null}]}}"#,
+            Framing::HttpRequest,
+        )
+        .unwrap();
+        assert_eq!(m.id, Some(json!("ab")));
+        assert_eq!(m.method.as_deref(), Some("initialize"));
+        let m = check(
+            br#"{"jsonrpc":"2.0","id":1,"id":2,"method":"ping","method":"tools/list"}"#,
+            Framing::Line,
+        )
+        .unwrap();
+        assert_eq!(
+            (m.id, m.method.as_deref()),
+            (Some(json!(2)), Some("tools/list"))
+        );
+        let e = check(
+            br#"{"jsonrpc":"2.0","id":1,"method":"ping","id":[1]}"#,
+            Framing::Line,
+        )
+        .unwrap_err();
+        assert!(e.message.contains("`id` must be"), "{e:?}");
+        // A response has no method: no id is held for it.
+        let m = check(br#"{"jsonrpc":"2.0","id":7,"result":{}}"#, Framing::Line).unwrap();
+        assert_eq!((m.id, m.method), (Some(json!(7)), None));
     }
 }

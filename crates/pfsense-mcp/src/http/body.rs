@@ -10,7 +10,6 @@ use axum::extract::Request;
 use axum::http::{HeaderMap, StatusCode, Version, header};
 use axum::response::{IntoResponse, Response};
 use futures::StreamExt;
-use serde_json::Value;
 
 /// Whether the request declares a JSON body: media type `application/json`, parameters
 /// (`; charset=utf-8`) allowed, as rmcp reads it (anything else gets its 415).
@@ -45,7 +44,10 @@ async fn collect(body: Body, max: usize) -> Result<Bytes, Unread> {
 
 /// The body of `request` read whole (the request gets it back as bytes) and, when it is
 /// declared JSON, the JSON-RPC message it holds; or the answer when it cannot be had.
-pub async fn read(request: Request, max: usize) -> Result<(Request, Option<Value>), Response> {
+pub async fn read(
+    request: Request,
+    max: usize,
+) -> Result<(Request, Option<jsonrpc::Message>), Response> {
     let (parts, body) = request.into_parts();
     let declared_len = parts
         .headers

@@ -170,16 +170,16 @@ impl Sessions {
 
 /// The id of a JSON-RPC request (a message with a `method` and an `id`), keyed as rmcp
 /// compares ids; `None` for notifications and responses.
-fn request_id(message: &serde_json::Value) -> Option<String> {
-    message.get("method")?;
-    let id = serde_json::from_value::<rmcp::model::RequestId>(message.get("id")?.clone()).ok()?;
+fn request_id(message: &crate::jsonrpc::Message) -> Option<String> {
+    message.method.as_ref()?;
+    let id = serde_json::from_value::<rmcp::model::RequestId>(message.id.clone()?).ok()?;
     Some(id_key(&id))
 }
 
 /// Whether a message is an MCP `initialize` (the one request that opens a session). Decided
 /// on the parsed message, so an escaped name (`"initial\u0069ze"`) is one too.
-fn is_initialize(message: &serde_json::Value) -> bool {
-    message.get("method").and_then(|m| m.as_str()) == Some("initialize")
+fn is_initialize(message: &crate::jsonrpc::Message) -> bool {
+    message.method.as_deref() == Some("initialize")
 }
 
 /// 400 with the JSON-RPC error for a request whose id is that of one still being answered.

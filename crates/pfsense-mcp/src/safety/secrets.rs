@@ -70,43 +70,59 @@ pub fn placeholder_paths(args: &Value) -> Vec<String> {
 
 /// Paths of fields in a result that hold secrets (non-empty values of sensitive fields).
 pub fn sensitive_paths(data: &Value) -> Vec<String> {
-    // One path buffer, grown and cut back on the way: a path is only copied for a hit.
-    fn walk(v: &Value, path: &mut String, out: &mut Vec<String>) {
+    /// A step of the path to where the walk is: written out only for a hit (a read's result
+    /// has hundreds of keys and rarely a secret).
+    enum Step<'a> {
+        Key(&'a str),
+        Index(usize),
+    }
+    fn written(steps: &[Step<'_>]) -> String {
+        use std::fmt::Write as _;
+        let mut path = String::new();
+        for step in steps {
+            match step {
+                Step::Key(k) if path.is_empty() => path.push_str(k),
+                Step::Key(k) => {
+                    path.push('.');
+                    path.push_str(k);
+                }
+                Step::Index(i) => {
+                    let _ = write!(path, "[{i}]");
+                }
+            }
+        }
+        path
+    }
+    fn walk<'a>(v: &'a Value, steps: &mut Vec<Step<'a>>, out: &mut Vec<String>) {
         match v {
             Value::Object(m) => {
                 for (k, v) in m {
-                    let len = path.len();
-                    if len > 0 {
-                        path.push('.');
-                    }
-                    path.push_str(k);
-                    let secret = is_sensitive_field(k)
-                        && !v.is_null()
-                        && !v.is_boolean()
-                        && v != &Value::String(String::new());
+                    steps.push(Step::Key(k));
+                    let secret = match v {
+                        Value::Null | Value::Bool(_) => false,
+                        Value::String(s) if s.is_empty() => false,
+                        _ => is_sensitive_field(k),
+                    };
                     if secret {
-                        out.push(path.clone());
+                        out.push(written(steps));
                     } else {
-                        walk(v, path, out);
+                        walk(v, steps, out);
                     }
-                    path.truncate(len);
+                    steps.pop();
                 }
             }
             Value::Array(items) => {
                 for (i, v) in items.iter().enumerate() {
-                    let len = path.len();
-                    path.push('[');
-                    path.push_str(&i.to_string());
-                    path.push(']');
-                    walk(v, path, out);
-                    path.truncate(len);
+                    steps.push(Step::Index(i));
+                    walk(v, steps, out);
+                    steps.pop();
                 }
             }
             _ => {}
         }
     }
     let mut out = Vec::new();
-    walk(data, &mut String::new(), &mut out);
+    walk(data, &mut Vec::new(), &mut out);
     out
 }
 
