@@ -691,15 +691,14 @@ async fn run_async(args: Args) -> Result<()> {
     };
     if args.instructions {
         let bare = build_binary("xtask", "bare-mcp", args.debug)?;
-        let row =
-            instructions_row(
-                &binary,
-                &bare,
-                args.debug,
-                args.instruction_calls.max(1),
-                args.keep_profiles.as_deref(),
-            )
-            .await?;
+        let row = instructions_row(
+            &binary,
+            &bare,
+            args.debug,
+            args.instruction_calls.max(1),
+            args.keep_profiles.as_deref(),
+        )
+        .await?;
         let path = root().join(&args.output);
         let report = crate::bench_http::place_instructions_row(
             &std::fs::read_to_string(&path).unwrap_or_default(),

@@ -171,7 +171,7 @@ pub fn shape(paging: &Paging, data: Value, budget_tokens: usize) -> Shaped {
             json.push(b',');
         }
         // Writing a `Value` to memory cannot fail.
-        let _ = serde_json::to_writer(&mut json, item);
+        pfsense_json::write(&mut json, item);
         ends.push(json.len());
     }
     // Cut to the budget.
@@ -286,7 +286,7 @@ fn fit_value(mut data: Value, budget_chars: usize) -> (Value, String) {
     if json_len(&data) > budget_chars {
         fit_in_place(&mut data, budget_chars);
     }
-    let text = data.to_string();
+    let text = pfsense_json::to_string(&data);
     (data, text)
 }
 

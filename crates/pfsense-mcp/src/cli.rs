@@ -8,7 +8,6 @@ use crate::config::{
 };
 use crate::safety::Safety;
 use crate::server::{Firewall, PfSenseServer, Policy, ServerOptions};
-use rmcp::ServiceExt;
 use serde_json::{Value, json};
 use std::collections::BTreeMap;
 use std::sync::Arc;
@@ -687,14 +686,12 @@ pub async fn serve_stdio(server: PfSenseServer) -> Result<(), String> {
     };
     // Lines that are not JSON are answered before rmcp sees them (stdio.rs).
     let (input, output, writer) = crate::stdio::guarded(stdin, tokio::io::stdout());
-    let result = match server.serve((input, output)).await {
-        Ok(running) => running
-            .waiting()
-            .await
-            .map(drop)
-            .map_err(|e| format!("MCP session ended with an error: {e}")),
-        Err(e) => Err(format!("MCP session failed to start: {e}")),
-    };
+    let result = pfsense_mcp_transport::serve_streams(
+        pfsense_mcp_transport::Erased::new(server),
+        input,
+        output,
+    )
+    .await;
     // Answers to the last lines read are written before the process ends.
     let _ = tokio::time::timeout(std::time::Duration::from_secs(5), writer).await;
     match abandoned.load(std::sync::atomic::Ordering::SeqCst) {

@@ -859,11 +859,11 @@ fn jwt_lifetime(token: &str) -> Option<Duration> {
 /// creation can print log lines).
 fn split_preamble(text: &str) -> Option<(Option<String>, Value)> {
     let trimmed = text.trim_start();
-    if let Ok(v) = serde_json::from_str::<Value>(trimmed) {
+    if let Ok(v) = pfsense_json::parse(trimmed) {
         return Some((None, v));
     }
     for (i, _) in text.match_indices('{') {
-        if let Ok(v) = serde_json::from_str::<Value>(&text[i..])
+        if let Ok(v) = pfsense_json::parse(&text[i..])
             && v.is_object()
         {
             let pre = text[..i].trim();

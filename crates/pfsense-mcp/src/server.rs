@@ -1191,6 +1191,51 @@ impl ServerHandler for PfSenseServer {
     }
 }
 
+/// The server as the HTTP transport's handler (crates/pfsense-mcp-transport): each method is
+/// its `ServerHandler` method, its future boxed.
+impl pfsense_mcp_transport::Handler for PfSenseServer {
+    fn get_info(&self) -> ServerConfig {
+        ServerHandler::get_info(self)
+    }
+
+    fn get_tool(&self, name: &str) -> Option<Tool> {
+        ServerHandler::get_tool(self, name)
+    }
+
+    fn list_tools(
+        &self,
+        request: Option<PaginatedRequestParams>,
+        context: RequestContext<RoleServer>,
+    ) -> BoxFuture<'_, Result<ListToolsResult, McpError>> {
+        Box::pin(ServerHandler::list_tools(self, request, context))
+    }
+
+    fn call_tool(
+        &self,
+        request: CallToolRequestParams,
+        context: RequestContext<RoleServer>,
+    ) -> BoxFuture<'_, Result<CallToolResponse, McpError>> {
+        Box::pin(ServerHandler::call_tool(self, request, context))
+    }
+
+    fn on_custom_request(
+        &self,
+        request: rmcp::model::CustomRequest,
+        context: RequestContext<RoleServer>,
+    ) -> BoxFuture<'_, Result<rmcp::model::CustomResult, McpError>> {
+        Box::pin(ServerHandler::on_custom_request(self, request, context))
+    }
+
+    #[allow(deprecated)]
+    fn set_level(
+        &self,
+        request: rmcp::model::SetLevelRequestParams,
+        context: RequestContext<RoleServer>,
+    ) -> BoxFuture<'_, Result<(), McpError>> {
+        Box::pin(ServerHandler::set_level(self, request, context))
+    }
+}
+
 /// `text` cut to `max` characters with an ellipsis: a name echoed back in an error.
 fn shortened(text: &str, max: usize) -> std::borrow::Cow<'_, str> {
     match text.char_indices().nth(max) {

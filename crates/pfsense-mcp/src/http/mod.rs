@@ -20,8 +20,8 @@ use axum::middleware::{self, Next};
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
 use clap::Args;
+use rmcp::transport::streamable_http_server::StreamableHttpServerConfig;
 use rmcp::transport::streamable_http_server::session::local::LocalSessionManager;
-use rmcp::transport::streamable_http_server::{StreamableHttpServerConfig, StreamableHttpService};
 use std::net::{IpAddr, SocketAddr};
 use std::path::PathBuf;
 use std::sync::Arc;
@@ -337,9 +337,9 @@ pub async fn serve(server: PfSenseServer, args: &HttpArgs, checked: Checked) -> 
         .with_cancellation_token(sessions.clone());
     let tools = server.offered().len();
     let manager = Arc::new(LocalSessionManager::default());
-    let mcp = StreamableHttpService::new(
+    let mcp = pfsense_mcp_transport::HttpService::new(
         // One server value per MCP session: shared fleet and guards, its own selected firewall.
-        move || Ok(server.new_session()),
+        move || pfsense_mcp_transport::Erased::new(server.new_session()),
         manager.clone(),
         config,
     );
@@ -428,7 +428,7 @@ pub async fn serve(server: PfSenseServer, args: &HttpArgs, checked: Checked) -> 
 /// cancellation token whose clone and drop take a lock shared by every request). Those copies
 /// were 3% of a read's instructions (callgrind); this clone is a reference count.
 #[derive(Clone)]
-struct SharedMcp(Arc<StreamableHttpService<PfSenseServer, LocalSessionManager>>);
+struct SharedMcp(Arc<pfsense_mcp_transport::HttpService>);
 
 impl tower::Service<Request> for SharedMcp {
     type Response = Response;
@@ -444,8 +444,8 @@ impl tower::Service<Request> for SharedMcp {
 
     fn call(&mut self, mut request: Request) -> Self::Future {
         accept_any_as_both(request.headers_mut());
-        let mcp = self.0.clone();
-        Box::pin(async move { Ok(mcp.handle(request).await.map(axum::body::Body::new)) })
+        let answer = self.0.clone().handle(request);
+        Box::pin(async move { Ok(answer.await) })
     }
 }
 
