@@ -942,6 +942,132 @@ async fn an_alias_a_rule_uses_is_refused_naming_the_rule(version: &str) {
     s.close().await;
 }
 
+/// pfrest also deletes an alias that a 1:1 NAT mapping (`destination`), a static route
+/// (`network`) or an OpenVPN client specific override (`remote_network`) still names: each
+/// field accepts an alias's name, and the alias model declares no `referenced_by`. The server
+/// refuses the delete and the rename, with or without `--lockout-source`, naming each of them
+/// (id, description, field); nothing is sent. Asked directly, pfrest deletes it and the three
+/// keep the name.
+async fn an_alias_a_route_a_1_1_nat_or_an_openvpn_override_uses_is_refused(version: &str) {
+    let Some(lab) = lab(version) else {
+        return;
+    };
+    let net = json!({"name": "lab_net", "type": "network", "address": ["198.51.100.0/24"]});
+    admin(&lab, "POST", "/api/v2/firewall/alias", Some(net));
+    admin(
+        &lab,
+        "POST",
+        "/api/v2/routing/gateway",
+        Some(
+            json!({"name": "LAB_GW", "interface": "lan", "ipprotocol": "inet",
+            "gateway": "192.168.1.254"}),
+        ),
+    );
+    let route = admin(
+        &lab,
+        "POST",
+        "/api/v2/routing/static_route",
+        Some(json!({"network": "lab_net", "gateway": "LAB_GW", "descr": "route uses lab_net"})),
+    );
+    let binat = admin(
+        &lab,
+        "POST",
+        "/api/v2/firewall/nat/one_to_one/mapping",
+        Some(
+            json!({"interface": "wan", "external": "203.0.113.5", "source": "any",
+            "destination": "!lab_net", "descr": "binat uses lab_net"}),
+        ),
+    );
+    let cso = admin(
+        &lab,
+        "POST",
+        "/api/v2/vpn/openvpn/cso",
+        Some(
+            json!({"common_name": "lab-client", "remote_network": ["lab_net"],
+            "description": "cso uses lab_net"}),
+        ),
+    );
+    let users = [
+        format!(
+            "static route {} \"route uses lab_net\" (network)",
+            route["id"]
+        ),
+        format!(
+            "1:1 NAT mapping {} \"binat uses lab_net\" on wan (destination)",
+            binat["id"]
+        ),
+        format!(
+            "OpenVPN client specific override {} \"cso uses lab_net\" (remote_network)",
+            cso["id"]
+        ),
+    ];
+    let before = aliases_xml(&lab.config_xml());
+    for lockout_source in [None, Some("10.0.2.2")] {
+        let mut env = lab.env();
+        env.extend(lockout_source.map(|s| ("PFSENSE_LOCKOUT_SOURCE".into(), s.into())));
+        let dir = tempfile::tempdir().unwrap();
+        let s = Session::start_in(dir.path(), &env, Human::new(false, HumanAnswer::Accept)).await;
+        let id = id_of(&aliases(&s).await, "lab_net");
+        for (tool, args) in [
+            ("pfsense_delete_firewall_alias", json!({"id": id})),
+            (
+                "pfsense_update_firewall_alias",
+                json!({"id": id, "name": "lab_renamed"}),
+            ),
+        ] {
+            let r = s.call(tool, confirmed(args)).await;
+            let message = text(&r);
+            assert!(is_error(&r), "{lockout_source:?} {tool}: {message}");
+            for user in &users {
+                assert!(
+                    message.contains(user),
+                    "{lockout_source:?} {tool} names {user}: {message}"
+                );
+            }
+            assert!(
+                message.contains("each static route to it is no longer installed"),
+                "{message}"
+            );
+        }
+        assert_eq!(aliases_xml(&lab.config_xml()), before, "nothing was sent");
+        s.close().await;
+    }
+    // pfrest's own behaviour, asked directly: the alias goes, its users keep the name.
+    let id = admin(&lab, "GET", "/api/v2/firewall/aliases", None)
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|a| a["name"] == "lab_net")
+        .expect("lab_net")["id"]
+        .clone();
+    admin(
+        &lab,
+        "DELETE",
+        &format!("/api/v2/firewall/alias?id={id}"),
+        None,
+    );
+    assert!(!aliases_xml(&lab.config_xml()).contains("lab_net"));
+    for (path, field, value) in [
+        ("/api/v2/routing/static_routes", "network", json!("lab_net")),
+        (
+            "/api/v2/firewall/nat/one_to_one/mappings",
+            "destination",
+            json!("!lab_net"),
+        ),
+        (
+            "/api/v2/vpn/openvpn/csos",
+            "remote_network",
+            json!(["lab_net"]),
+        ),
+    ] {
+        let list = admin(&lab, "GET", path, None);
+        assert!(
+            list.as_array().unwrap().iter().any(|o| o[field] == value),
+            "{path} still names the deleted alias: {list}"
+        );
+    }
+}
+
 /// One request straight to the lab's REST API, as another admin makes it (not through the
 /// server): the `data` of its answer, which must be a success.
 fn admin(lab: &RunningLab, method: &str, path: &str, body: Option<Value>) -> Value {
@@ -1577,6 +1703,7 @@ tests::on_every_release!(
     a_list_read_is_sent_back_as_a_replacement,
     undo_of_a_port_forward_delete_brings_its_linked_rule_back,
     an_alias_a_rule_uses_is_refused_naming_the_rule,
+    an_alias_a_route_a_1_1_nat_or_an_openvpn_override_uses_is_refused,
     an_update_killed_on_the_way_is_settled_by_identity_after_an_id_shift,
     rules_sharing_a_tracker_are_told_apart_and_undo_keeps_trackers,
     undo_of_a_delete_puts_the_rule_back_between_its_old_neighbours,
