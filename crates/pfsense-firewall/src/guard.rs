@@ -242,10 +242,17 @@ pub fn change_list(
     };
     match change.op {
         ChangeOp::Create => {
-            if !change.object.is_object() {
+            let mut object = change.object.clone();
+            let Some(fields) = object.as_object_mut() else {
                 return Err("the object to create must be a JSON object".into());
-            }
-            items.push(change.object.clone());
+            };
+            // `placement` (a control parameter; an undo re-creates an object between its old
+            // neighbours with it) puts the object at that index, as pfrest does.
+            let at = fields
+                .remove("placement")
+                .and_then(|p| p.as_u64())
+                .map_or(items.len(), |p| (p as usize).min(items.len()));
+            items.insert(at, object);
         }
         ChangeOp::Update => {
             let i = find(&items)?;

@@ -523,6 +523,26 @@ fn an_alias_removed_while_in_use_names_what_still_uses_it() {
         ]
     );
     assert_eq!(found[0].effects.len(), 3, "{:?}", found[0].effects);
+    // An undo's steps: `web_ports` re-created at its old index (`placement`) shifts the later
+    // ids, so id 3 is `web_ports`'s old neighbour again, `nested_ports`, and deleting it takes
+    // away an alias `web_ports` names.
+    let mut without = input.clone();
+    without.aliases["data"].as_array_mut().unwrap().remove(2);
+    let recreate = Change {
+        kind: ObjectKind::Alias,
+        op: ChangeOp::Create,
+        id: None,
+        object: json!({"name": "web_ports", "type": "port",
+            "address": ["80", "443", "nested_ports"], "placement": 2}),
+    };
+    let found = aliases_left_in_use(&without, &[recreate, delete(3)]).unwrap();
+    assert_eq!(
+        (found[0].alias.as_str(), found[0].used_by.clone()),
+        (
+            "nested_ports",
+            vec!["alias `web_ports` (address)".to_string()]
+        )
+    );
     // Unused, or its rule deleted first (an undo's steps): nothing in the way.
     let mut unused = input.clone();
     unused.aliases["data"][3]["name"] = json!("spare");
