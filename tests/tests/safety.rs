@@ -3567,3 +3567,89 @@ async fn a_replacement_that_only_reorders_rules_says_what_moves() {
     assert_eq!(now[0]["descr"], "ssh-block");
     s.close().await;
 }
+
+/// A batch undo's preview judges each change against the state the newer undos of the batch
+/// leave, as the undo itself does when confirmed: an alias deleted in the batch comes back
+/// between its old neighbours first, so the next one's id has shifted by then (the preview
+/// used to name the id it has now, another alias by then); an alias deleted and created again
+/// is deleted by the newer undo before the older one re-creates it (the preview used to find
+/// it present and refuse the whole batch as "re-created by someone").
+#[tokio::test]
+async fn a_batch_undo_preview_judges_each_step_as_its_execution_does() {
+    let emu = emulator().await;
+    let dir = tempfile::tempdir().unwrap();
+    let s = start(&emu, dir.path(), &[], no_human()).await;
+    s.ok("pfsense_create_firewall_alias", confirmed(alias("stays")))
+        .await;
+    s.ok("pfsense_create_firewall_alias", confirmed(alias("a1")))
+        .await;
+    let base = snapshot(&s).await;
+    s.ok("pfsense_create_firewall_alias", confirmed(alias("next")))
+        .await;
+    let a1 = id_of(&snapshot(&s).await, "a1");
+    s.ok(
+        "pfsense_update_firewall_alias",
+        confirmed(json!({"id": a1, "descr": "two"})),
+    )
+    .await;
+    s.ok(
+        "pfsense_delete_firewall_alias",
+        confirmed(json!({"id": a1})),
+    )
+    .await;
+    let steps = |v: &Value, key: &str| -> Vec<Vec<String>> {
+        v.as_array()
+            .unwrap_or_else(|| panic!("a list: {v}"))
+            .iter()
+            .map(|c| {
+                c[key]
+                    .as_array()
+                    .unwrap()
+                    .iter()
+                    .map(|s| s.as_str().unwrap().to_string())
+                    .collect()
+            })
+            .collect()
+    };
+    let preview = s.call("pfsense_undo", json!({"last": 3})).await;
+    assert!(!is_error(&preview), "{}", text(&preview));
+    let planned = steps(
+        &preview.structured_content.clone().unwrap()["plan"],
+        "steps",
+    );
+    assert!(
+        planned[2][0].contains("delete the FirewallAlias with name \"next\" (now id 2)"),
+        "after a1 is back at id 1, `next` is at id 2: {planned:?}"
+    );
+    let r = s
+        .call("pfsense_undo", json!({"last": 3, "confirm": true}))
+        .await;
+    assert!(!is_error(&r), "{}", text(&r));
+    let done = steps(&r.structured_content.clone().unwrap()["undone"], "done");
+    assert_eq!(planned, done, "the preview says what the undo did");
+    assert_eq!(snapshot(&s).await, base, "all three undone");
+
+    // Deleted, then created again: the newer undo deletes it, the older re-creates it.
+    let a1 = id_of(&base, "a1");
+    s.ok(
+        "pfsense_delete_firewall_alias",
+        confirmed(json!({"id": a1})),
+    )
+    .await;
+    s.ok("pfsense_create_firewall_alias", confirmed(alias("a1")))
+        .await;
+    let preview = s.call("pfsense_undo", json!({"last": 2})).await;
+    assert!(!is_error(&preview), "{}", text(&preview));
+    let planned = steps(
+        &preview.structured_content.clone().unwrap()["plan"],
+        "steps",
+    );
+    let r = s
+        .call("pfsense_undo", json!({"last": 2, "confirm": true}))
+        .await;
+    assert!(!is_error(&r), "{}", text(&r));
+    let done = steps(&r.structured_content.clone().unwrap()["undone"], "done");
+    assert_eq!(planned, done, "the preview says what the undo did");
+    assert_eq!(snapshot(&s).await, base, "both undone");
+    s.close().await;
+}
