@@ -943,12 +943,12 @@ async fn an_alias_a_rule_uses_is_refused_naming_the_rule(version: &str) {
 }
 
 /// pfrest also deletes an alias that a 1:1 NAT mapping (`destination`), a static route
-/// (`network`) or an OpenVPN client specific override (`remote_network`) still names: each
-/// field accepts an alias's name, and the alias model declares no `referenced_by`. The server
+/// (`network`), an OpenVPN server, client or client specific override (their networks) still
+/// names: each field accepts an alias's name, and the alias model declares no `referenced_by`. The server
 /// refuses the delete and the rename, with or without `--lockout-source`, naming each of them
-/// (id, description, field); nothing is sent. Asked directly, pfrest deletes it and the three
+/// (id, description, field); nothing is sent. Asked directly, pfrest deletes it and they all
 /// keep the name.
-async fn an_alias_a_route_a_1_1_nat_or_an_openvpn_override_uses_is_refused(version: &str) {
+async fn an_alias_a_route_1_1_nat_or_openvpn_uses_is_refused(version: &str) {
     let Some(lab) = lab(version) else {
         return;
     };
@@ -987,10 +987,60 @@ async fn an_alias_a_route_a_1_1_nat_or_an_openvpn_override_uses_is_refused(versi
             "description": "cso uses lab_net"}),
         ),
     );
+    // OpenVPN needs a CA and a certificate; the lab's stand-ins list no ciphers, digests or DH
+    // lengths, so `none` is the one valid choice there.
+    let (ca, cert) = lab_pki();
+    let caref = admin(
+        &lab,
+        "POST",
+        "/api/v2/system/certificate_authority",
+        Some(ca),
+    )["refid"]
+        .clone();
+    let certref = admin(&lab, "POST", "/api/v2/system/certificate", Some(cert))["refid"].clone();
+    let tunnel = json!({"dev_mode": "tun", "protocol": "UDP4", "interface": "wan",
+        "use_tls": false, "caref": caref, "certref": certref, "data_ciphers": ["none"],
+        "data_ciphers_fallback": "none", "digest": "none"});
+    let with = |mut base: Value, extra: Value| {
+        for (k, v) in extra.as_object().unwrap() {
+            base[k] = v.clone();
+        }
+        base
+    };
+    let server = admin(
+        &lab,
+        "POST",
+        "/api/v2/vpn/openvpn/server",
+        Some(with(
+            tunnel.clone(),
+            json!({"mode": "server_tls", "local_port": "1194", "dh_length": "none",
+                "ecdh_curve": "none", "tunnel_network": "10.8.0.0/24",
+                "local_network": ["lab_net"], "remote_network": ["lab_net"],
+                "description": "server uses lab_net"}),
+        )),
+    );
+    let client = admin(
+        &lab,
+        "POST",
+        "/api/v2/vpn/openvpn/client",
+        Some(with(
+            tunnel,
+            json!({"mode": "p2p_tls", "server_addr": "203.0.113.9", "server_port": "1194",
+                "remote_network": ["lab_net"], "description": "client uses lab_net"}),
+        )),
+    );
     let users = [
         format!(
             "static route {} \"route uses lab_net\" (network)",
             route["id"]
+        ),
+        format!(
+            "OpenVPN server {} \"server uses lab_net\" on wan (local_network, remote_network)",
+            server["id"]
+        ),
+        format!(
+            "OpenVPN client {} \"client uses lab_net\" on wan (remote_network)",
+            client["id"]
         ),
         format!(
             "1:1 NAT mapping {} \"binat uses lab_net\" on wan (destination)",
@@ -1059,6 +1109,16 @@ async fn an_alias_a_route_a_1_1_nat_or_an_openvpn_override_uses_is_refused(versi
             "remote_network",
             json!(["lab_net"]),
         ),
+        (
+            "/api/v2/vpn/openvpn/servers",
+            "local_network",
+            json!(["lab_net"]),
+        ),
+        (
+            "/api/v2/vpn/openvpn/clients",
+            "remote_network",
+            json!(["lab_net"]),
+        ),
     ] {
         let list = admin(&lab, "GET", path, None);
         assert!(
@@ -1066,6 +1126,27 @@ async fn an_alias_a_route_a_1_1_nat_or_an_openvpn_override_uses_is_refused(versi
             "{path} still names the deleted alias: {list}"
         );
     }
+}
+
+/// A CA and a server certificate it signed, as pfrest imports them (`crt`, `prv` in PEM).
+fn lab_pki() -> (Value, Value) {
+    let ca_key = rcgen::KeyPair::generate().unwrap();
+    let mut ca = rcgen::CertificateParams::new(Vec::<String>::new()).unwrap();
+    ca.distinguished_name
+        .push(rcgen::DnType::CommonName, "lab test CA");
+    ca.is_ca = rcgen::IsCa::Ca(rcgen::BasicConstraints::Unconstrained);
+    let ca_crt = ca.self_signed(&ca_key).unwrap().pem();
+    let issuer = rcgen::Issuer::new(ca, &ca_key);
+    let key = rcgen::KeyPair::generate().unwrap();
+    let mut server = rcgen::CertificateParams::new(vec!["vpn.lab.example".to_string()]).unwrap();
+    server
+        .distinguished_name
+        .push(rcgen::DnType::CommonName, "lab vpn server");
+    let crt = server.signed_by(&key, &issuer).unwrap().pem();
+    (
+        json!({"descr": "lab CA", "crt": ca_crt, "prv": ca_key.serialize_pem(), "trust": false}),
+        json!({"descr": "lab vpn server", "crt": crt, "prv": key.serialize_pem()}),
+    )
 }
 
 /// One request straight to the lab's REST API, as another admin makes it (not through the
@@ -1703,7 +1784,7 @@ tests::on_every_release!(
     a_list_read_is_sent_back_as_a_replacement,
     undo_of_a_port_forward_delete_brings_its_linked_rule_back,
     an_alias_a_rule_uses_is_refused_naming_the_rule,
-    an_alias_a_route_a_1_1_nat_or_an_openvpn_override_uses_is_refused,
+    an_alias_a_route_1_1_nat_or_openvpn_uses_is_refused,
     an_update_killed_on_the_way_is_settled_by_identity_after_an_id_shift,
     rules_sharing_a_tracker_are_told_apart_and_undo_keeps_trackers,
     undo_of_a_delete_puts_the_rule_back_between_its_old_neighbours,

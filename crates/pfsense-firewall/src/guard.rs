@@ -305,6 +305,10 @@ pub fn change_list(
 /// ("# Unresolvable alias").
 const FILTER_SKIPS: &str = "at the next filter reload it skips each rule naming it (\"Rule skipped: Unresolvable source alias\"), so what they pass or block would change without a word";
 
+/// What pfSense and pfrest do with OpenVPN networks naming an alias that is gone (see the
+/// OpenVPN rows of `ALIAS_USERS`).
+const OPENVPN_LOSES_ROUTES: &str = "OpenVPN gets the bare name where a network belongs when its configuration is next written, losing the routes the alias gave it, and pfrest refuses every later change to that OpenVPN object";
+
 /// A kind of object whose fields can name an alias, as REST API v2 lists it.
 pub struct AliasUser {
     /// What the object is called in a refusal (`rule`, `static route`).
@@ -388,7 +392,9 @@ pub const ALIAS_USERS: &[AliasUser] = &[
         effect: "each static route to it is no longer installed",
     },
     // openvpn.inc `openvpn_gen_routes` expands an alias and writes any other name as it is,
-    // where a network belongs in the OpenVPN configuration.
+    // where a network belongs, when it next writes the OpenVPN configuration; and pfrest then
+    // refuses every change to the server, client or override (its networks fail
+    // `SUBNET_VALIDATOR_FAILED`, seen on the pfrest lab v2.10.0).
     AliasUser {
         what: "OpenVPN server",
         list: |i| &i.openvpn_servers,
@@ -399,14 +405,14 @@ pub const ALIAS_USERS: &[AliasUser] = &[
             "remote_networkv6",
         ],
         label: &["description"],
-        effect: "OpenVPN gets the bare name where a network belongs, and loses the routes the alias gave it",
+        effect: OPENVPN_LOSES_ROUTES,
     },
     AliasUser {
         what: "OpenVPN client",
         list: |i| &i.openvpn_clients,
         fields: &["remote_network", "remote_networkv6"],
         label: &["description"],
-        effect: "OpenVPN gets the bare name where a network belongs, and loses the routes the alias gave it",
+        effect: OPENVPN_LOSES_ROUTES,
     },
     AliasUser {
         what: "OpenVPN client specific override",
@@ -418,7 +424,7 @@ pub const ALIAS_USERS: &[AliasUser] = &[
             "remote_networkv6",
         ],
         label: &["description", "common_name"],
-        effect: "OpenVPN gets the bare name where a network belongs, and loses the routes the alias gave it",
+        effect: OPENVPN_LOSES_ROUTES,
     },
 ];
 
