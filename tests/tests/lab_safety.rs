@@ -1128,6 +1128,82 @@ async fn an_alias_a_route_1_1_nat_or_openvpn_uses_is_refused(version: &str) {
     }
 }
 
+/// A batch undo's preview says what the confirmed undo does, against pfrest's own ids: the
+/// alias re-created at its old index (`placement`) shifts the next one's id before the older
+/// undo deletes it, and an alias deleted and created again is deleted before it is re-created.
+async fn a_batch_undo_preview_says_what_the_undo_does(version: &str) {
+    let Some(lab) = lab(version) else {
+        return;
+    };
+    let dir = tempfile::tempdir().unwrap();
+    let s = start(&lab, dir.path()).await;
+    for name in ["b_stays", "b_a1"] {
+        s.ok("pfsense_create_firewall_alias", confirmed(alias(name)))
+            .await;
+    }
+    let base = names(&aliases(&s).await);
+    s.ok("pfsense_create_firewall_alias", confirmed(alias("b_next")))
+        .await;
+    let a1 = id_of(&aliases(&s).await, "b_a1");
+    s.ok(
+        "pfsense_update_firewall_alias",
+        confirmed(json!({"id": a1, "descr": "two"})),
+    )
+    .await;
+    s.ok(
+        "pfsense_delete_firewall_alias",
+        confirmed(json!({"id": a1})),
+    )
+    .await;
+    let steps = |v: &Value, key: &str| -> Vec<Value> {
+        v.as_array()
+            .unwrap_or_else(|| panic!("a list: {v}"))
+            .iter()
+            .map(|c| c[key].clone())
+            .collect()
+    };
+    let preview = s.call("pfsense_undo", json!({"last": 3})).await;
+    assert!(!is_error(&preview), "{}", text(&preview));
+    let planned = steps(
+        &preview.structured_content.clone().unwrap()["plan"],
+        "steps",
+    );
+    let r = s
+        .call("pfsense_undo", json!({"last": 3, "confirm": true}))
+        .await;
+    assert!(!is_error(&r), "{}", text(&r));
+    assert_eq!(
+        planned,
+        steps(&r.structured_content.clone().unwrap()["undone"], "done")
+    );
+    assert_eq!(names(&aliases(&s).await), base);
+
+    let a1 = id_of(&aliases(&s).await, "b_a1");
+    s.ok(
+        "pfsense_delete_firewall_alias",
+        confirmed(json!({"id": a1})),
+    )
+    .await;
+    s.ok("pfsense_create_firewall_alias", confirmed(alias("b_a1")))
+        .await;
+    let preview = s.call("pfsense_undo", json!({"last": 2})).await;
+    assert!(!is_error(&preview), "{}", text(&preview));
+    let planned = steps(
+        &preview.structured_content.clone().unwrap()["plan"],
+        "steps",
+    );
+    let r = s
+        .call("pfsense_undo", json!({"last": 2, "confirm": true}))
+        .await;
+    assert!(!is_error(&r), "{}", text(&r));
+    assert_eq!(
+        planned,
+        steps(&r.structured_content.clone().unwrap()["undone"], "done")
+    );
+    assert_eq!(names(&aliases(&s).await), base);
+    s.close().await;
+}
+
 /// A CA and a server certificate it signed, as pfrest imports them (`crt`, `prv` in PEM).
 fn lab_pki() -> (Value, Value) {
     let ca_key = rcgen::KeyPair::generate().unwrap();
@@ -1785,6 +1861,7 @@ tests::on_every_release!(
     undo_of_a_port_forward_delete_brings_its_linked_rule_back,
     an_alias_a_rule_uses_is_refused_naming_the_rule,
     an_alias_a_route_1_1_nat_or_openvpn_uses_is_refused,
+    a_batch_undo_preview_says_what_the_undo_does,
     an_update_killed_on_the_way_is_settled_by_identity_after_an_id_shift,
     rules_sharing_a_tracker_are_told_apart_and_undo_keeps_trackers,
     undo_of_a_delete_puts_the_rule_back_between_its_old_neighbours,
