@@ -942,6 +942,289 @@ async fn an_alias_a_rule_uses_is_refused_naming_the_rule(version: &str) {
     s.close().await;
 }
 
+/// pfrest also deletes an alias that a 1:1 NAT mapping (`destination`), a static route
+/// (`network`), an OpenVPN server, client or client specific override (their networks) still
+/// names: each field accepts an alias's name, and the alias model declares no `referenced_by`. The server
+/// refuses the delete and the rename, with or without `--lockout-source`, naming each of them
+/// (id, description, field); nothing is sent. Asked directly, pfrest deletes it and they all
+/// keep the name.
+async fn an_alias_a_route_1_1_nat_or_openvpn_uses_is_refused(version: &str) {
+    let Some(lab) = lab(version) else {
+        return;
+    };
+    let net = json!({"name": "lab_net", "type": "network", "address": ["198.51.100.0/24"]});
+    admin(&lab, "POST", "/api/v2/firewall/alias", Some(net));
+    admin(
+        &lab,
+        "POST",
+        "/api/v2/routing/gateway",
+        Some(
+            json!({"name": "LAB_GW", "interface": "lan", "ipprotocol": "inet",
+            "gateway": "192.168.1.254"}),
+        ),
+    );
+    let route = admin(
+        &lab,
+        "POST",
+        "/api/v2/routing/static_route",
+        Some(json!({"network": "lab_net", "gateway": "LAB_GW", "descr": "route uses lab_net"})),
+    );
+    let binat = admin(
+        &lab,
+        "POST",
+        "/api/v2/firewall/nat/one_to_one/mapping",
+        Some(
+            json!({"interface": "wan", "external": "203.0.113.5", "source": "any",
+            "destination": "!lab_net", "descr": "binat uses lab_net"}),
+        ),
+    );
+    let cso = admin(
+        &lab,
+        "POST",
+        "/api/v2/vpn/openvpn/cso",
+        Some(
+            json!({"common_name": "lab-client", "remote_network": ["lab_net"],
+            "description": "cso uses lab_net"}),
+        ),
+    );
+    // OpenVPN needs a CA and a certificate; the lab's stand-ins list no ciphers, digests or DH
+    // lengths, so `none` is the one valid choice there.
+    let (ca, cert) = lab_pki();
+    let caref = admin(
+        &lab,
+        "POST",
+        "/api/v2/system/certificate_authority",
+        Some(ca),
+    )["refid"]
+        .clone();
+    let certref = admin(&lab, "POST", "/api/v2/system/certificate", Some(cert))["refid"].clone();
+    let tunnel = json!({"dev_mode": "tun", "protocol": "UDP4", "interface": "wan",
+        "use_tls": false, "caref": caref, "certref": certref, "data_ciphers": ["none"],
+        "data_ciphers_fallback": "none", "digest": "none"});
+    let with = |mut base: Value, extra: Value| {
+        for (k, v) in extra.as_object().unwrap() {
+            base[k] = v.clone();
+        }
+        base
+    };
+    let server = admin(
+        &lab,
+        "POST",
+        "/api/v2/vpn/openvpn/server",
+        Some(with(
+            tunnel.clone(),
+            json!({"mode": "server_tls", "local_port": "1194", "dh_length": "none",
+                "ecdh_curve": "none", "tunnel_network": "10.8.0.0/24",
+                "local_network": ["lab_net"], "remote_network": ["lab_net"],
+                "description": "server uses lab_net"}),
+        )),
+    );
+    let client = admin(
+        &lab,
+        "POST",
+        "/api/v2/vpn/openvpn/client",
+        Some(with(
+            tunnel,
+            json!({"mode": "p2p_tls", "server_addr": "203.0.113.9", "server_port": "1194",
+                "remote_network": ["lab_net"], "description": "client uses lab_net"}),
+        )),
+    );
+    let users = [
+        format!(
+            "static route {} \"route uses lab_net\" (network)",
+            route["id"]
+        ),
+        format!(
+            "OpenVPN server {} \"server uses lab_net\" on wan (local_network, remote_network)",
+            server["id"]
+        ),
+        format!(
+            "OpenVPN client {} \"client uses lab_net\" on wan (remote_network)",
+            client["id"]
+        ),
+        format!(
+            "1:1 NAT mapping {} \"binat uses lab_net\" on wan (destination)",
+            binat["id"]
+        ),
+        format!(
+            "OpenVPN client specific override {} \"cso uses lab_net\" (remote_network)",
+            cso["id"]
+        ),
+    ];
+    let before = aliases_xml(&lab.config_xml());
+    for lockout_source in [None, Some("10.0.2.2")] {
+        let mut env = lab.env();
+        env.extend(lockout_source.map(|s| ("PFSENSE_LOCKOUT_SOURCE".into(), s.into())));
+        let dir = tempfile::tempdir().unwrap();
+        let s = Session::start_in(dir.path(), &env, Human::new(false, HumanAnswer::Accept)).await;
+        let id = id_of(&aliases(&s).await, "lab_net");
+        for (tool, args) in [
+            ("pfsense_delete_firewall_alias", json!({"id": id})),
+            (
+                "pfsense_update_firewall_alias",
+                json!({"id": id, "name": "lab_renamed"}),
+            ),
+        ] {
+            let r = s.call(tool, confirmed(args)).await;
+            let message = text(&r);
+            assert!(is_error(&r), "{lockout_source:?} {tool}: {message}");
+            for user in &users {
+                assert!(
+                    message.contains(user),
+                    "{lockout_source:?} {tool} names {user}: {message}"
+                );
+            }
+            assert!(
+                message.contains("each static route to it is no longer installed"),
+                "{message}"
+            );
+        }
+        assert_eq!(aliases_xml(&lab.config_xml()), before, "nothing was sent");
+        s.close().await;
+    }
+    // pfrest's own behaviour, asked directly: the alias goes, its users keep the name.
+    let id = admin(&lab, "GET", "/api/v2/firewall/aliases", None)
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|a| a["name"] == "lab_net")
+        .expect("lab_net")["id"]
+        .clone();
+    admin(
+        &lab,
+        "DELETE",
+        &format!("/api/v2/firewall/alias?id={id}"),
+        None,
+    );
+    assert!(!aliases_xml(&lab.config_xml()).contains("lab_net"));
+    for (path, field, value) in [
+        ("/api/v2/routing/static_routes", "network", json!("lab_net")),
+        (
+            "/api/v2/firewall/nat/one_to_one/mappings",
+            "destination",
+            json!("!lab_net"),
+        ),
+        (
+            "/api/v2/vpn/openvpn/csos",
+            "remote_network",
+            json!(["lab_net"]),
+        ),
+        (
+            "/api/v2/vpn/openvpn/servers",
+            "local_network",
+            json!(["lab_net"]),
+        ),
+        (
+            "/api/v2/vpn/openvpn/clients",
+            "remote_network",
+            json!(["lab_net"]),
+        ),
+    ] {
+        let list = admin(&lab, "GET", path, None);
+        assert!(
+            list.as_array().unwrap().iter().any(|o| o[field] == value),
+            "{path} still names the deleted alias: {list}"
+        );
+    }
+}
+
+/// A batch undo's preview says what the confirmed undo does, against pfrest's own ids: the
+/// alias re-created at its old index (`placement`) shifts the next one's id before the older
+/// undo deletes it, and an alias deleted and created again is deleted before it is re-created.
+async fn a_batch_undo_preview_says_what_the_undo_does(version: &str) {
+    let Some(lab) = lab(version) else {
+        return;
+    };
+    let dir = tempfile::tempdir().unwrap();
+    let s = start(&lab, dir.path()).await;
+    for name in ["b_stays", "b_a1"] {
+        s.ok("pfsense_create_firewall_alias", confirmed(alias(name)))
+            .await;
+    }
+    let base = names(&aliases(&s).await);
+    s.ok("pfsense_create_firewall_alias", confirmed(alias("b_next")))
+        .await;
+    let a1 = id_of(&aliases(&s).await, "b_a1");
+    s.ok(
+        "pfsense_update_firewall_alias",
+        confirmed(json!({"id": a1, "descr": "two"})),
+    )
+    .await;
+    s.ok(
+        "pfsense_delete_firewall_alias",
+        confirmed(json!({"id": a1})),
+    )
+    .await;
+    let steps = |v: &Value, key: &str| -> Vec<Value> {
+        v.as_array()
+            .unwrap_or_else(|| panic!("a list: {v}"))
+            .iter()
+            .map(|c| c[key].clone())
+            .collect()
+    };
+    let preview = s.call("pfsense_undo", json!({"last": 3})).await;
+    assert!(!is_error(&preview), "{}", text(&preview));
+    let planned = steps(
+        &preview.structured_content.clone().unwrap()["plan"],
+        "steps",
+    );
+    let r = s
+        .call("pfsense_undo", json!({"last": 3, "confirm": true}))
+        .await;
+    assert!(!is_error(&r), "{}", text(&r));
+    assert_eq!(
+        planned,
+        steps(&r.structured_content.clone().unwrap()["undone"], "done")
+    );
+    assert_eq!(names(&aliases(&s).await), base);
+
+    let a1 = id_of(&aliases(&s).await, "b_a1");
+    s.ok(
+        "pfsense_delete_firewall_alias",
+        confirmed(json!({"id": a1})),
+    )
+    .await;
+    s.ok("pfsense_create_firewall_alias", confirmed(alias("b_a1")))
+        .await;
+    let preview = s.call("pfsense_undo", json!({"last": 2})).await;
+    assert!(!is_error(&preview), "{}", text(&preview));
+    let planned = steps(
+        &preview.structured_content.clone().unwrap()["plan"],
+        "steps",
+    );
+    let r = s
+        .call("pfsense_undo", json!({"last": 2, "confirm": true}))
+        .await;
+    assert!(!is_error(&r), "{}", text(&r));
+    assert_eq!(
+        planned,
+        steps(&r.structured_content.clone().unwrap()["undone"], "done")
+    );
+    assert_eq!(names(&aliases(&s).await), base);
+    s.close().await;
+}
+
+/// A CA and a server certificate it signed, as pfrest imports them (`crt`, `prv` in PEM).
+fn lab_pki() -> (Value, Value) {
+    let ca_key = rcgen::KeyPair::generate().unwrap();
+    let mut ca = rcgen::CertificateParams::new(Vec::<String>::new()).unwrap();
+    ca.distinguished_name
+        .push(rcgen::DnType::CommonName, "lab test CA");
+    ca.is_ca = rcgen::IsCa::Ca(rcgen::BasicConstraints::Unconstrained);
+    let ca_crt = ca.self_signed(&ca_key).unwrap().pem();
+    let issuer = rcgen::Issuer::new(ca, &ca_key);
+    let key = rcgen::KeyPair::generate().unwrap();
+    let mut server = rcgen::CertificateParams::new(vec!["vpn.lab.example".to_string()]).unwrap();
+    server
+        .distinguished_name
+        .push(rcgen::DnType::CommonName, "lab vpn server");
+    let crt = server.signed_by(&key, &issuer).unwrap().pem();
+    (
+        json!({"descr": "lab CA", "crt": ca_crt, "prv": ca_key.serialize_pem(), "trust": false}),
+        json!({"descr": "lab vpn server", "crt": crt, "prv": key.serialize_pem()}),
+    )
+}
+
 /// One request straight to the lab's REST API, as another admin makes it (not through the
 /// server): the `data` of its answer, which must be a success.
 fn admin(lab: &RunningLab, method: &str, path: &str, body: Option<Value>) -> Value {
@@ -1577,6 +1860,8 @@ tests::on_every_release!(
     a_list_read_is_sent_back_as_a_replacement,
     undo_of_a_port_forward_delete_brings_its_linked_rule_back,
     an_alias_a_rule_uses_is_refused_naming_the_rule,
+    an_alias_a_route_1_1_nat_or_openvpn_uses_is_refused,
+    a_batch_undo_preview_says_what_the_undo_does,
     an_update_killed_on_the_way_is_settled_by_identity_after_an_id_shift,
     rules_sharing_a_tracker_are_told_apart_and_undo_keeps_trackers,
     undo_of_a_delete_puts_the_rule_back_between_its_old_neighbours,

@@ -3165,6 +3165,112 @@ async fn an_alias_in_use_is_kept_without_a_lockout_source_too() {
     s.close().await;
 }
 
+/// The guard also finds the users outside the rules and NAT: a static route's `network`, a
+/// 1:1 NAT mapping's `destination` and an OpenVPN client specific override's networks (pfrest
+/// accepts an alias's name in each, and deletes the alias all the same; see lab_safety.rs).
+/// The refusal names each, and what pfSense does with it; once they are gone the alias goes.
+#[tokio::test]
+async fn an_alias_a_route_a_1_1_nat_or_an_openvpn_override_uses_is_kept() {
+    let emu = emulator().await;
+    let dir = tempfile::tempdir().unwrap();
+    let s = start(&emu, dir.path(), &[], no_human()).await;
+    s.ok(
+        "pfsense_create_firewall_alias",
+        confirmed(json!({"name": "vpn_nets", "type": "network", "address": ["198.51.100.0/24"]})),
+    )
+    .await;
+    let id = id_of(&list(&s, ALIASES).await, "vpn_nets");
+    let gateway = s
+        .ok(
+            "pfsense_create_routing_gateway",
+            confirmed(
+                json!({"name": "LAN_GW", "interface": "lan", "ipprotocol": "inet",
+                "gateway": "192.168.1.254"}),
+            ),
+        )
+        .await["data"]["id"]
+        .clone();
+    let users = [
+        (
+            "pfsense_create_routing_static_route",
+            "pfsense_delete_routing_static_route",
+            json!({"network": "vpn_nets", "gateway": "LAN_GW", "descr": "route to vpn_nets"}),
+            "static route {} \"route to vpn_nets\" (network)",
+        ),
+        (
+            "pfsense_create_firewall_nat_one_to_one_mapping",
+            "pfsense_delete_firewall_nat_one_to_one_mapping",
+            json!({"interface": "wan", "external": "203.0.113.5", "source": "any",
+                "destination": "vpn_nets", "descr": "binat to vpn_nets"}),
+            "1:1 NAT mapping {} \"binat to vpn_nets\" on wan (destination)",
+        ),
+        (
+            "pfsense_create_vpn_openvpn_cso",
+            "pfsense_delete_vpn_openvpn_cso",
+            json!({"common_name": "road-warrior", "local_network": ["vpn_nets"],
+                "remote_network": ["vpn_nets"]}),
+            "OpenVPN client specific override {} \"road-warrior\" (local_network, remote_network)",
+        ),
+    ];
+    let mut created = Vec::new();
+    for (create, delete, args, named) in &users {
+        let object = s.ok(create, confirmed(args.clone())).await["data"].clone();
+        created.push((
+            *delete,
+            object["id"].clone(),
+            named.replace("{}", &object["id"].to_string()),
+        ));
+    }
+    emu.clear_requests();
+    for (tool, args) in [
+        ("pfsense_delete_firewall_alias", json!({"id": id})),
+        (
+            "pfsense_update_firewall_alias",
+            json!({"id": id, "name": "renamed_nets"}),
+        ),
+    ] {
+        for confirm in [false, true] {
+            let r = s
+                .call(tool, with(args.clone(), json!({"confirm": confirm})))
+                .await;
+            let message = text(&r);
+            assert!(is_error(&r), "{tool}: {message}");
+            for (_, _, named) in &created {
+                assert!(
+                    message.contains("alias `vpn_nets` is still used by")
+                        && message.contains(named.as_str()),
+                    "{tool} names {named}: {message}"
+                );
+            }
+            assert!(
+                message.contains("each static route to it is no longer installed")
+                    && message.contains("1:1 NAT mapping naming it")
+                    && !message.contains("it skips each rule naming it"),
+                "{tool}: {message}"
+            );
+        }
+    }
+    assert!(
+        emu.requests().iter().all(|q| q.method == "GET"),
+        "nothing was sent"
+    );
+    // Users removed last first, so the ids the creates returned still hold.
+    for (delete, id, _) in created.iter().rev() {
+        s.ok(delete, confirmed(json!({"id": id}))).await;
+    }
+    s.ok(
+        "pfsense_delete_routing_gateway",
+        confirmed(json!({"id": gateway})),
+    )
+    .await;
+    s.ok(
+        "pfsense_delete_firewall_alias",
+        confirmed(json!({"id": id})),
+    )
+    .await;
+    s.close().await;
+}
+
 #[tokio::test]
 async fn an_alias_in_use_is_kept_by_every_path_naming_the_rule() {
     let emu = emulator().await;
@@ -3459,5 +3565,91 @@ async fn a_replacement_that_only_reorders_rules_says_what_moves() {
     assert!(asked[0].contains(&line), "the human is told: {}", asked[0]);
     let now = list(&s, "pfsense_list_firewall_rules").await;
     assert_eq!(now[0]["descr"], "ssh-block");
+    s.close().await;
+}
+
+/// A batch undo's preview judges each change against the state the newer undos of the batch
+/// leave, as the undo itself does when confirmed: an alias deleted in the batch comes back
+/// between its old neighbours first, so the next one's id has shifted by then (the preview
+/// used to name the id it has now, another alias by then); an alias deleted and created again
+/// is deleted by the newer undo before the older one re-creates it (the preview used to find
+/// it present and refuse the whole batch as "re-created by someone").
+#[tokio::test]
+async fn a_batch_undo_preview_judges_each_step_as_its_execution_does() {
+    let emu = emulator().await;
+    let dir = tempfile::tempdir().unwrap();
+    let s = start(&emu, dir.path(), &[], no_human()).await;
+    s.ok("pfsense_create_firewall_alias", confirmed(alias("stays")))
+        .await;
+    s.ok("pfsense_create_firewall_alias", confirmed(alias("a1")))
+        .await;
+    let base = snapshot(&s).await;
+    s.ok("pfsense_create_firewall_alias", confirmed(alias("next")))
+        .await;
+    let a1 = id_of(&snapshot(&s).await, "a1");
+    s.ok(
+        "pfsense_update_firewall_alias",
+        confirmed(json!({"id": a1, "descr": "two"})),
+    )
+    .await;
+    s.ok(
+        "pfsense_delete_firewall_alias",
+        confirmed(json!({"id": a1})),
+    )
+    .await;
+    let steps = |v: &Value, key: &str| -> Vec<Vec<String>> {
+        v.as_array()
+            .unwrap_or_else(|| panic!("a list: {v}"))
+            .iter()
+            .map(|c| {
+                c[key]
+                    .as_array()
+                    .unwrap()
+                    .iter()
+                    .map(|s| s.as_str().unwrap().to_string())
+                    .collect()
+            })
+            .collect()
+    };
+    let preview = s.call("pfsense_undo", json!({"last": 3})).await;
+    assert!(!is_error(&preview), "{}", text(&preview));
+    let planned = steps(
+        &preview.structured_content.clone().unwrap()["plan"],
+        "steps",
+    );
+    assert!(
+        planned[2][0].contains("delete the FirewallAlias with name \"next\" (now id 2)"),
+        "after a1 is back at id 1, `next` is at id 2: {planned:?}"
+    );
+    let r = s
+        .call("pfsense_undo", json!({"last": 3, "confirm": true}))
+        .await;
+    assert!(!is_error(&r), "{}", text(&r));
+    let done = steps(&r.structured_content.clone().unwrap()["undone"], "done");
+    assert_eq!(planned, done, "the preview says what the undo did");
+    assert_eq!(snapshot(&s).await, base, "all three undone");
+
+    // Deleted, then created again: the newer undo deletes it, the older re-creates it.
+    let a1 = id_of(&base, "a1");
+    s.ok(
+        "pfsense_delete_firewall_alias",
+        confirmed(json!({"id": a1})),
+    )
+    .await;
+    s.ok("pfsense_create_firewall_alias", confirmed(alias("a1")))
+        .await;
+    let preview = s.call("pfsense_undo", json!({"last": 2})).await;
+    assert!(!is_error(&preview), "{}", text(&preview));
+    let planned = steps(
+        &preview.structured_content.clone().unwrap()["plan"],
+        "steps",
+    );
+    let r = s
+        .call("pfsense_undo", json!({"last": 2, "confirm": true}))
+        .await;
+    assert!(!is_error(&r), "{}", text(&r));
+    let done = steps(&r.structured_content.clone().unwrap()["undone"], "done");
+    assert_eq!(planned, done, "the preview says what the undo did");
+    assert_eq!(snapshot(&s).await, base, "both undone");
     s.close().await;
 }

@@ -242,10 +242,17 @@ pub fn change_list(
     };
     match change.op {
         ChangeOp::Create => {
-            if !change.object.is_object() {
+            let mut object = change.object.clone();
+            let Some(fields) = object.as_object_mut() else {
                 return Err("the object to create must be a JSON object".into());
-            }
-            items.push(change.object.clone());
+            };
+            // `placement` (a control parameter; an undo re-creates an object between its old
+            // neighbours with it) puts the object at that index, as pfrest does.
+            let at = fields
+                .remove("placement")
+                .and_then(|p| p.as_u64())
+                .map_or(items.len(), |p| (p as usize).min(items.len()));
+            items.insert(at, object);
         }
         ChangeOp::Update => {
             let i = find(&items)?;
@@ -291,26 +298,50 @@ pub fn change_list(
     Ok(items)
 }
 
-/// Where the firewall's configuration names an alias, as REST API v2 lists it: what the object
-/// is called, its list, and the fields that can hold an alias's name. pfrest deletes an alias
-/// these still name (its `FirewallAlias` model declares no `referenced_by`: "TODO: Set
-/// `referenced_by` … once Model dependents like firewall rules are developed", v2.7.1 to
-/// v2.10.0; the DELETE answers 200 on the pfrest lab), where pfSense's webGUI refuses
-/// ("Cannot delete alias. Currently in use by …"). pfSense then no longer resolves the name:
-/// at the next filter reload it skips each rule naming it (filter.inc
+/// What pfSense does at the next filter reload with a rule, port forward, outbound NAT rule or
+/// alias naming an alias that is gone: it skips the rule (filter.inc
 /// `filter_generate_user_rule`: "Rule skipped: Unresolvable source alias '…' for rule '…'",
 /// seen in the lab's generated ruleset) and each port forward redirecting to it
 /// ("# Unresolvable alias").
-const ALIAS_USERS: &[(&str, AliasList, &[&str])] = &[
-    (
-        "rule",
-        |i| &i.rules,
-        &["source", "destination", "source_port", "destination_port"],
-    ),
-    (
-        "port forward",
-        |i| &i.port_forwards,
-        &[
+const FILTER_SKIPS: &str = "at the next filter reload it skips each rule naming it (\"Rule skipped: Unresolvable source alias\"), so what they pass or block would change without a word";
+
+/// What pfSense and pfrest do with OpenVPN networks naming an alias that is gone (see the
+/// OpenVPN rows of `ALIAS_USERS`).
+const OPENVPN_LOSES_ROUTES: &str = "OpenVPN gets the bare name where a network belongs when its configuration is next written, losing the routes the alias gave it, and pfrest refuses every later change to that OpenVPN object";
+
+/// A kind of object whose fields can name an alias, as REST API v2 lists it.
+pub struct AliasUser {
+    /// What the object is called in a refusal (`rule`, `static route`).
+    pub what: &'static str,
+    list: AliasList,
+    /// The fields pfrest lets name an alias.
+    pub fields: &'static [&'static str],
+    /// The fields that describe one object to a reader, the first non-empty one shown.
+    label: &'static [&'static str],
+    /// What pfSense does with the object once the alias is gone.
+    pub effect: &'static str,
+}
+
+/// Where the firewall's configuration names an alias: every pfrest model (v2.7.1 to v2.10.0)
+/// with a field that accepts an existing alias's name (`FilterAddressField` and
+/// `SpecialNetworkField` unless `allow_alias: false`, `PortField`, `SubnetValidator` and
+/// `IPAddressValidator` with `allow_alias: true`, the alias model's own `address`). pfrest
+/// deletes an alias these still name (its `FirewallAlias` model declares no `referenced_by`:
+/// "TODO: Set `referenced_by` … once Model dependents like firewall rules are developed"; the
+/// DELETE answers 200 on the pfrest lab), where pfSense's webGUI refuses ("Cannot delete alias.
+/// Currently in use by …"). pfSense then no longer resolves the name (`effect`).
+pub const ALIAS_USERS: &[AliasUser] = &[
+    AliasUser {
+        what: "rule",
+        list: |i| &i.rules,
+        fields: &["source", "destination", "source_port", "destination_port"],
+        label: &["descr"],
+        effect: FILTER_SKIPS,
+    },
+    AliasUser {
+        what: "port forward",
+        list: |i| &i.port_forwards,
+        fields: &[
             "source",
             "destination",
             "source_port",
@@ -318,19 +349,83 @@ const ALIAS_USERS: &[(&str, AliasList, &[&str])] = &[
             "target",
             "local_port",
         ],
-    ),
-    (
-        "outbound NAT mapping",
-        |i| &i.outbound_nat,
-        &[
+        label: &["descr"],
+        effect: FILTER_SKIPS,
+    },
+    AliasUser {
+        what: "outbound NAT mapping",
+        list: |i| &i.outbound_nat,
+        fields: &[
             "source",
             "destination",
             "source_port",
             "destination_port",
             "target",
         ],
-    ),
-    ("alias", |i| &i.aliases, &["address"]),
+        label: &["descr"],
+        effect: FILTER_SKIPS,
+    },
+    AliasUser {
+        what: "alias",
+        list: |i| &i.aliases,
+        fields: &["address"],
+        label: &["name"],
+        effect: FILTER_SKIPS,
+    },
+    // Only `destination` takes an alias (`external` and `source` say `allow_alias: false`).
+    // filter.inc leaves out a mapping whose destination does not resolve, and writes a
+    // negated one as `binat … to ! -> …` (seen in the lab's generated ruleset).
+    AliasUser {
+        what: "1:1 NAT mapping",
+        list: |i| &i.one_to_one_nat,
+        fields: &["destination"],
+        label: &["descr"],
+        effect: "it leaves out each 1:1 NAT mapping naming it, or writes a broken one for a negated name",
+    },
+    // system.inc expands a route's alias into its networks; a name that is no alias expands
+    // into none, and the route is not installed.
+    AliasUser {
+        what: "static route",
+        list: |i| &i.static_routes,
+        fields: &["network"],
+        label: &["descr"],
+        effect: "each static route to it is no longer installed",
+    },
+    // openvpn.inc `openvpn_gen_routes` expands an alias and writes any other name as it is,
+    // where a network belongs, when it next writes the OpenVPN configuration; and pfrest then
+    // refuses every change to the server, client or override (its networks fail
+    // `SUBNET_VALIDATOR_FAILED`, seen on the pfrest lab v2.10.0).
+    AliasUser {
+        what: "OpenVPN server",
+        list: |i| &i.openvpn_servers,
+        fields: &[
+            "local_network",
+            "local_networkv6",
+            "remote_network",
+            "remote_networkv6",
+        ],
+        label: &["description"],
+        effect: OPENVPN_LOSES_ROUTES,
+    },
+    AliasUser {
+        what: "OpenVPN client",
+        list: |i| &i.openvpn_clients,
+        fields: &["remote_network", "remote_networkv6"],
+        label: &["description"],
+        effect: OPENVPN_LOSES_ROUTES,
+    },
+    AliasUser {
+        what: "OpenVPN client specific override",
+        list: |i| &i.openvpn_csos,
+        fields: &[
+            "local_network",
+            "local_networkv6",
+            "remote_network",
+            "remote_networkv6",
+        ],
+        label: &["description", "common_name"],
+        effect: OPENVPN_LOSES_ROUTES,
+    },
 ];
 
 type AliasList = fn(&ApiInput) -> &Value;
@@ -341,11 +436,24 @@ pub struct AliasInUse {
     pub alias: String,
     /// What still names it, each as `rule 2 "descr" on wan (source)`.
     pub used_by: Vec<String>,
+    /// What pfSense does with those objects once it is gone (`AliasUser::effect`), each once.
+    pub effects: Vec<&'static str>,
 }
 
-/// The aliases these changes (made one after the other) remove while a rule, NAT rule or
-/// other alias left after them still names them (`ALIAS_USERS`): pfrest deletes them all the
-/// same, and pfSense then skips what names them. Err when a change cannot be applied.
+/// Whether a change takes an alias's name away: a delete, a rename, or a replacement of the
+/// whole list. Only these make the alias guard read its users.
+pub fn takes_alias_away(change: &Change) -> bool {
+    change.kind == ObjectKind::Alias
+        && match change.op {
+            ChangeOp::Create => false,
+            ChangeOp::Update => change.object.get("name").is_some(),
+            ChangeOp::Delete | ChangeOp::DeleteMany | ChangeOp::Replace => true,
+        }
+}
+
+/// The aliases these changes (made one after the other) remove while an object left after
+/// them still names them (`ALIAS_USERS`): pfrest deletes them all the same, and pfSense then
+/// skips what names them. Err when a change cannot be applied.
 pub fn aliases_left_in_use(
     input: &ApiInput,
     changes: &[Change],
@@ -369,25 +477,31 @@ pub fn aliases_left_in_use(
         if kept.contains(&alias) {
             continue;
         }
-        let used_by: Vec<String> = ALIAS_USERS
-            .iter()
-            .flat_map(|(what, list, fields)| {
-                objects(list(&after))
-                    .into_iter()
-                    .enumerate()
-                    .filter_map(|(index, object)| {
-                        let naming: Vec<&str> = fields
-                            .iter()
-                            .copied()
-                            .filter(|f| names_alias(object.get(*f), &alias))
-                            .collect();
-                        (!naming.is_empty()).then(|| describe_user(what, index, object, &naming))
-                    })
-                    .collect::<Vec<_>>()
-            })
-            .collect();
+        let mut used_by = Vec::new();
+        let mut effects = Vec::new();
+        for user in ALIAS_USERS {
+            for (index, object) in objects((user.list)(&after)).into_iter().enumerate() {
+                let naming: Vec<&str> = user
+                    .fields
+                    .iter()
+                    .copied()
+                    .filter(|f| names_alias(object.get(*f), &alias))
+                    .collect();
+                if naming.is_empty() {
+                    continue;
+                }
+                used_by.push(describe_user(user, index, object, &naming));
+                if !effects.contains(&user.effect) {
+                    effects.push(user.effect);
+                }
+            }
+        }
         if !used_by.is_empty() {
-            in_use.push(AliasInUse { alias, used_by });
+            in_use.push(AliasInUse {
+                alias,
+                used_by,
+                effects,
+            });
         }
     }
     Ok(in_use)
@@ -403,7 +517,8 @@ fn names_alias(value: Option<&Value>, alias: &str) -> bool {
 }
 
 /// `rule 2 "allow ssh" on wan (source)`, `alias `outer` (address)`.
-fn describe_user(what: &str, index: usize, object: &Value, fields: &[&str]) -> String {
+fn describe_user(user: &AliasUser, index: usize, object: &Value, fields: &[&str]) -> String {
+    let what = user.what;
     let fields = fields.join(", ");
     if what == "alias" {
         let name = object.get("name").and_then(Value::as_str).unwrap_or("?");
@@ -413,10 +528,15 @@ fn describe_user(what: &str, index: usize, object: &Value, fields: &[&str]) -> S
         .get("id")
         .map(|id| id.to_string())
         .unwrap_or_else(|| index.to_string());
-    let descr = object
-        .get("descr")
-        .and_then(Value::as_str)
-        .filter(|d| !d.is_empty())
+    let descr = user
+        .label
+        .iter()
+        .find_map(|f| {
+            object
+                .get(*f)
+                .and_then(Value::as_str)
+                .filter(|d| !d.is_empty())
+        })
         .map(|d| format!(" \"{d}\""))
         .unwrap_or_default();
     let interfaces = crate::json::string_list(object, "interface");

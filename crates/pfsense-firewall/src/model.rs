@@ -61,6 +61,16 @@ pub struct ApiInput {
     pub ssh: Value,
     /// `GET /api/v2/firewall/virtual_ips`
     pub virtual_ips: Value,
+    /// `GET /api/v2/firewall/nat/one_to_one/mappings`. This and the OpenVPN lists below are
+    /// read only when a change takes an alias away: only `guard::aliases_left_in_use` looks
+    /// at them (their fields may name an alias, `guard::ALIAS_USERS`).
+    pub one_to_one_nat: Value,
+    /// `GET /api/v2/vpn/openvpn/servers`
+    pub openvpn_servers: Value,
+    /// `GET /api/v2/vpn/openvpn/clients`
+    pub openvpn_clients: Value,
+    /// `GET /api/v2/vpn/openvpn/csos` (client specific overrides)
+    pub openvpn_csos: Value,
     /// Settings the REST API does not expose (anti-lockout, IPv6 allow, …), when the caller knows
     /// them from elsewhere (config.xml, the operator). Unset ones are assumed at pfSense's default
     /// and the evaluator says so.

@@ -495,6 +495,54 @@ fn an_alias_removed_while_in_use_names_what_still_uses_it() {
             "port forward 0 \"ssh to bastion\" on wan (target)"
         ]
     );
+    // Beyond the filter: a static route, a 1:1 NAT mapping and the OpenVPN networks (the
+    // lists read only for this check), each with what pfSense then does.
+    let mut beyond = input.clone();
+    beyond.rules = json!([]);
+    beyond.aliases["data"][0]["address"] = json!(["10.0.10.20"]);
+    beyond.static_routes =
+        json!([{"id": 0, "network": "nested_db", "gateway": "GW", "descr": "to db"}]);
+    beyond.one_to_one_nat = json!([{"id": 0, "interface": "wan", "external": "203.0.113.5",
+        "source": "any", "destination": "!nested_db", "descr": ""}]);
+    beyond.openvpn_servers = json!([{"id": 0, "description": "road warriors",
+        "local_network": ["10.0.0.0/24", "nested_db"], "local_networkv6": [],
+        "remote_network": [], "remote_networkv6": []}]);
+    beyond.openvpn_clients = json!([{"id": 0, "description": "site b",
+        "remote_network": ["nested_db"], "remote_networkv6": []}]);
+    beyond.openvpn_csos = json!([{"id": 0, "common_name": "laptop", "description": "",
+        "remote_network": ["nested_db"]}]);
+    let found = aliases_left_in_use(&beyond, &[delete(1)]).unwrap();
+    assert_eq!(
+        found[0].used_by,
+        [
+            "1:1 NAT mapping 0 on wan (destination)",
+            "static route 0 \"to db\" (network)",
+            "OpenVPN server 0 \"road warriors\" (local_network)",
+            "OpenVPN client 0 \"site b\" (remote_network)",
+            "OpenVPN client specific override 0 \"laptop\" (remote_network)",
+        ]
+    );
+    assert_eq!(found[0].effects.len(), 3, "{:?}", found[0].effects);
+    // An undo's steps: `web_ports` re-created at its old index (`placement`) shifts the later
+    // ids, so id 3 is `web_ports`'s old neighbour again, `nested_ports`, and deleting it takes
+    // away an alias `web_ports` names.
+    let mut without = input.clone();
+    without.aliases["data"].as_array_mut().unwrap().remove(2);
+    let recreate = Change {
+        kind: ObjectKind::Alias,
+        op: ChangeOp::Create,
+        id: None,
+        object: json!({"name": "web_ports", "type": "port",
+            "address": ["80", "443", "nested_ports"], "placement": 2}),
+    };
+    let found = aliases_left_in_use(&without, &[recreate, delete(3)]).unwrap();
+    assert_eq!(
+        (found[0].alias.as_str(), found[0].used_by.clone()),
+        (
+            "nested_ports",
+            vec!["alias `web_ports` (address)".to_string()]
+        )
+    );
     // Unused, or its rule deleted first (an undo's steps): nothing in the way.
     let mut unused = input.clone();
     unused.aliases["data"][3]["name"] = json!("spare");

@@ -184,12 +184,7 @@ async fn steps_refusal_unboxed(
             change.kind == ObjectKind::ApiKey && identity(client).auth_method != "KeyAuth";
         // An alias taken away (deleted, renamed, left out of a PUT) is checked for rules
         // still naming it whatever `--lockout-source` says: as pfSense's webGUI refuses it.
-        let alias_removal = change.kind == ObjectKind::Alias
-            && match change.op {
-                ChangeOp::Create => false,
-                ChangeOp::Update => change.object.get("name").is_some(),
-                ChangeOp::Delete | ChangeOp::DeleteMany | ChangeOp::Replace => true,
-            };
+        let alias_removal = pfsense_firewall::guard::takes_alias_away(&change);
         if (account && change.op == ChangeOp::Create)
             || not_its_key
             || (!account && source.is_none() && !alias_removal)
@@ -264,10 +259,8 @@ async fn steps_refusal_unboxed(
     };
     // An alias deleted while rules still name it: not a question of this server's path, but
     // the model after it would hold names pfSense no longer resolves.
-    if let Ok(in_use) = pfsense_firewall::guard::aliases_left_in_use(&model.source, &changes)
-        && !in_use.is_empty()
-    {
-        return Some(in_use_refusal(&in_use));
+    if let Some(refusal) = alias_users_refusal(client, &model, &changes).await {
+        return Some(refusal);
     }
     let path = ServerPath {
         scheme: Some(client.base_url().scheme().to_string()),
@@ -327,7 +320,7 @@ async fn whole_model(client: &Client) -> Result<pfsense_firewall::model::Firewal
 }
 
 /// Without `--lockout-source` only aliases taken away are judged (`changes` holds nothing
-/// else): refused while a rule, NAT rule or alias still names one. pfSense's webGUI refuses
+/// else): refused while anything in `guard::ALIAS_USERS` still names one. pfSense's webGUI refuses
 /// such a delete; pfrest performs it and pfSense then skips those rules.
 async fn aliases_in_use_refusal(client: &Client, changes: &[Change]) -> Option<String> {
     if changes.is_empty() {
@@ -335,16 +328,39 @@ async fn aliases_in_use_refusal(client: &Client, changes: &[Change]) -> Option<S
     }
     let model = match whole_model(client).await {
         Ok(model) => model,
-        Err(unread) => {
-            return Some(format!(
-                "whether the alias is still used could not be checked: {unread} could not be read. Retry, or give this server's user the privileges to read them"
-            ));
-        }
+        Err(unread) => return Some(unread_alias_users(&unread)),
     };
-    match pfsense_firewall::guard::aliases_left_in_use(&model.source, changes) {
+    alias_users_refusal(client, &model, changes).await
+}
+
+/// Refused while an alias these changes take away is still named by anything in `model`, or in
+/// the lists only this check reads (`operator::read_alias_users`, read only when an alias is
+/// taken away).
+async fn alias_users_refusal(
+    client: &Client,
+    model: &pfsense_firewall::model::FirewallModel,
+    changes: &[Change],
+) -> Option<String> {
+    if !changes
+        .iter()
+        .any(pfsense_firewall::guard::takes_alias_away)
+    {
+        return None;
+    }
+    let mut input = model.source.clone();
+    if let Err(unread) = crate::operator::read_alias_users(client, &mut input).await {
+        return Some(unread_alias_users(&unread));
+    }
+    match pfsense_firewall::guard::aliases_left_in_use(&input, changes) {
         Ok(in_use) if !in_use.is_empty() => Some(in_use_refusal(&in_use)),
         _ => None,
     }
+}
+
+fn unread_alias_users(unread: &str) -> String {
+    format!(
+        "whether the alias is still used could not be checked: {unread} could not be read. Retry, or give this server's user the privileges to read them"
+    )
 }
 
 /// Objects named per alias in a refusal at most (the rest are counted).
@@ -374,9 +390,16 @@ fn in_use_refusal(in_use: &[pfsense_firewall::guard::AliasInUse]) -> String {
             )
         })
         .collect();
+    let mut effects: Vec<&str> = Vec::new();
+    for effect in in_use.iter().flat_map(|a| &a.effects) {
+        if !effects.contains(effect) {
+            effects.push(effect);
+        }
+    }
     format!(
-        "{}. pfrest deletes an alias in use all the same, and pfSense no longer resolves the name: at the next filter reload it skips each rule naming it (\"Rule skipped: Unresolvable source alias\"), so what they pass or block would change without a word. Change or delete what uses the alias first, then delete it.",
-        each.join("; ")
+        "{}. pfrest deletes an alias in use all the same, and pfSense no longer resolves the name: {}. Change or delete what uses the alias first, then delete it.",
+        each.join("; "),
+        effects.join("; ")
     )
 }
 

@@ -138,6 +138,38 @@ pub async fn read_model(client: &Client) -> Result<(FirewallModel, Vec<String>),
     Ok((FirewallModel::from_api(&input), notes))
 }
 
+/// The lists only the alias guard reads (`guard::ALIAS_USERS`): objects that may name an alias
+/// but play no part in the traffic model. Read only for a change that takes an alias away, so
+/// other changes cost no extra request.
+const ALIAS_USER_LISTS: &[(&str, Slot)] = &[
+    ("/api/v2/firewall/nat/one_to_one/mappings", |i| {
+        &mut i.one_to_one_nat
+    }),
+    ("/api/v2/vpn/openvpn/servers", |i| &mut i.openvpn_servers),
+    ("/api/v2/vpn/openvpn/clients", |i| &mut i.openvpn_clients),
+    ("/api/v2/vpn/openvpn/csos", |i| &mut i.openvpn_csos),
+];
+
+/// Where a read lands in the model's input.
+type Slot = fn(&mut ApiInput) -> &mut Value;
+
+/// Reads into `input` the lists that may name an alias beyond the model's own
+/// (`ALIAS_USER_LISTS`). Err names the reads that failed: an unread list could hide a user.
+pub async fn read_alias_users(client: &Client, input: &mut ApiInput) -> Result<(), String> {
+    let mut failed = Vec::new();
+    for (path, slot) in ALIAS_USER_LISTS {
+        match read(client, path, json!({})).await {
+            Ok(v) => *slot(input) = v,
+            Err(e) => failed.push(e),
+        }
+    }
+    if failed.is_empty() {
+        Ok(())
+    } else {
+        Err(failed.join("; "))
+    }
+}
+
 fn parse_args<T: for<'de> Deserialize<'de>>(tool: &str, args: &Value) -> Result<T, String> {
     serde_json::from_value(args.clone()).map_err(|e| format!("{tool}: {e}"))
 }

@@ -259,12 +259,17 @@ pub async fn undo(
     let mut plans = Vec::new();
     let mut all_steps = Vec::new();
     for (index, c) in changes.iter().enumerate() {
-        let prepared = undo::prepare(client, c, &changes[..index])
-            .await
-            .and_then(|steps| match undo::refused_step(&steps, policy, firewall) {
+        // Planned against the state the undos before it leave, as it runs once confirmed.
+        let newer: Vec<undo::Newer<'_>> = changes[..index]
+            .iter()
+            .zip(all_steps.iter().map(Vec::as_slice))
+            .collect();
+        let prepared = undo::prepare(client, c, &newer).await.and_then(|steps| {
+            match undo::refused_step(&steps, policy, firewall) {
                 Some(refused) => Err(format!("it {refused}")),
                 None => Ok(steps),
-            });
+            }
+        });
         match prepared {
             Ok(steps) => {
                 plans.push(json!({

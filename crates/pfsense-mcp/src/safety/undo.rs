@@ -388,18 +388,32 @@ fn tool(name: &str) -> Result<&'static ToolDef, String> {
 
 /// Where the object a change touched is now: by stable identity when the model has one,
 /// else at the id the change saw (then the full comparison below guards against a shifted id).
+/// The list is read as the newer undos of the batch leave it (`left_by_newer_list`).
 async fn locate(
     client: &Client,
     change: &Change,
     read_tool: &str,
     list_tool: Option<&str>,
     recorded: &Value,
+    newer: &[Newer<'_>],
 ) -> Result<Option<Value>, String> {
-    if let (Some(_), Some(list)) = (identity(&change.model, recorded), list_tool) {
-        let all = state::read(client, tool(list)?, json!({})).await?;
+    let list = list_tool.map(tool).transpose()?;
+    if let (Some(_), Some(list)) = (identity(&change.model, recorded), list) {
+        let all = read_left_by_newer(client, list, newer).await?;
         return state::find_recorded(&change.model, &all, recorded)
             .map(|found| found.cloned())
             .map_err(|why| format!("{why}; undo of change {} refused", change.id));
+    }
+    if let Some(list) = list.filter(|l| newer_touch(l, newer)) {
+        // No identity: the object at the id the change saw, in the list as the newer undos
+        // leave it (where the undo, run after them, reads it by that id).
+        let all = read_left_by_newer(client, list, newer).await?;
+        let parent = parent_of(recorded);
+        return Ok(all.as_array().and_then(|all| {
+            all.iter()
+                .find(|o| parent_of(o) == parent && o.get("id") == recorded.get("id"))
+                .cloned()
+        }));
     }
     let mut a = Map::new();
     a.insert(
@@ -494,7 +508,7 @@ fn what(change: &Change, object: &Value) -> String {
 /// firewall shows it now (`current`, None when it is gone). `recorded` is the object as this
 /// change left it, which names its identity.
 fn left_by_newer(
-    newer: &[Change],
+    newer: &[Newer<'_>],
     change: &Change,
     recorded: &Value,
     current: Option<Value>,
@@ -506,6 +520,7 @@ fn left_by_newer(
     // the whole list (a replace or a bulk delete).
     let left = newer
         .iter()
+        .map(|(n, _)| *n)
         .rev()
         .filter(|n| n.model == change.model)
         .find_map(|n| match n.before.as_ref()? {
@@ -527,15 +542,152 @@ fn left_by_newer(
     }
 }
 
+/// A change of the same batch undone before the one being planned, with the steps planned
+/// for its undo.
+pub type Newer<'a> = (&'a Change, &'a [Step]);
+
+fn parent_of(object: &Value) -> Option<&Value> {
+    object.get("parent_id").filter(|v| !v.is_null())
+}
+
+/// The list a step writes to, if it writes to one: the plural GET of its model.
+fn list_of(step: &Step) -> Option<&'static ToolDef> {
+    match (step.tool.method, step.tool.path_kind) {
+        (Method::Post | Method::Patch | Method::Delete, PathKind::Item)
+        | (Method::Put, PathKind::Plural) => {
+            state::sibling(step.tool, PathKind::Plural, Method::Get)
+        }
+        _ => None,
+    }
+}
+
+/// Whether an undo of `newer` writes to the list `list` reads.
+fn newer_touch(list: &ToolDef, newer: &[Newer<'_>]) -> bool {
+    newer
+        .iter()
+        .flat_map(|(_, steps)| steps.iter())
+        .any(|s| list_of(s).is_some_and(|l| l.path == list.path))
+}
+
+/// The list `list` reads, as the undos of `newer` (run in that order, before the one being
+/// planned) leave it: each of their steps on it played over what the firewall shows now, as
+/// pfrest would answer (an object re-created at its `placement`, later ids shifting). The
+/// undo, once confirmed, runs after them and reads that state: its preview must judge it too.
+async fn read_left_by_newer(
+    client: &Client,
+    list: &ToolDef,
+    newer: &[Newer<'_>],
+) -> Result<Value, String> {
+    let mut all = state::read(client, list, json!({})).await?;
+    if let Some(items) = all.as_array_mut() {
+        for (change, steps) in newer {
+            for step in steps.iter() {
+                if list_of(step).is_some_and(|l| l.path == list.path) {
+                    play(items, step, change);
+                }
+            }
+        }
+    }
+    Ok(all)
+}
+
+/// One undo step of `change` played over a list. A re-created object or list is the change's
+/// before-state (what the create brings back, read-only fields included).
+fn play(items: &mut Vec<Value>, step: &Step, change: &Change) {
+    let parent = parent_of(&step.args).cloned();
+    let in_group = |o: &Value| parent_of(o) == parent.as_ref();
+    let at_id = |items: &[Value]| {
+        items
+            .iter()
+            .position(|o| in_group(o) && o.get("id") == step.args.get("id"))
+    };
+    match (step.tool.method, step.tool.path_kind) {
+        (Method::Post, PathKind::Item) => {
+            let mut object = change
+                .before
+                .clone()
+                .filter(Value::is_object)
+                .unwrap_or_else(|| step.args.clone());
+            if let (Some(o), Some(p)) = (object.as_object_mut(), &parent) {
+                o.insert("parent_id".into(), p.clone());
+            }
+            if let Some(o) = object.as_object_mut() {
+                o.remove("placement");
+            }
+            let group: Vec<usize> = (0..items.len()).filter(|i| in_group(&items[*i])).collect();
+            let at = step
+                .args
+                .get("placement")
+                .and_then(Value::as_u64)
+                .map_or(group.len(), |p| (p as usize).min(group.len()));
+            let index = match group.get(at) {
+                Some(i) => *i,
+                None => group.last().map_or(items.len(), |i| i + 1),
+            };
+            items.insert(index, object);
+        }
+        (Method::Patch, PathKind::Item) => {
+            if let (Some(i), Some(fields)) = (at_id(items), step.args.as_object())
+                && let Some(o) = items[i].as_object_mut()
+            {
+                for (k, v) in fields {
+                    if k != "id" && k != "parent_id" {
+                        o.insert(k.clone(), v.clone());
+                    }
+                }
+            }
+        }
+        (Method::Delete, PathKind::Item) => {
+            if let Some(i) = at_id(items) {
+                items.remove(i);
+            }
+        }
+        (Method::Put, PathKind::Plural) => {
+            *items = match &change.before {
+                Some(Value::Array(before)) => before.clone(),
+                _ => step
+                    .args
+                    .get("objects")
+                    .and_then(Value::as_array)
+                    .cloned()
+                    .unwrap_or_default(),
+            };
+        }
+        _ => return,
+    }
+    // pfrest's ids are array positions (under each parent): later ones shift. String ids
+    // (interfaces, DHCP servers) stay.
+    let mut next: Vec<(Option<Value>, u64)> = Vec::new();
+    for o in items.iter_mut() {
+        if o.get("id").is_some_and(Value::is_string) {
+            continue;
+        }
+        let parent = parent_of(o).cloned();
+        let n = match next.iter_mut().find(|(p, _)| *p == parent) {
+            Some((_, n)) => n,
+            None => {
+                next.push((parent, 0));
+                &mut next.last_mut().expect("just pushed").1
+            }
+        };
+        if let Some(m) = o.as_object_mut() {
+            m.insert("id".into(), json!(*n));
+        }
+        *n += 1;
+    }
+}
+
 /// Check that nobody changed the target since the change, and say what undoing it sends.
-/// `newer` are the changes of the same batch undone before this one (newest first): the
-/// target is checked against the state their undos leave, not the state now. The error
+/// `newer` are the changes of the same batch undone before this one (newest first), with their
+/// planned steps: the target, its list and its neighbours are judged in the state their undos
+/// leave, not the state now, so that a preview says what the confirmed undo (which plans each
+/// change after the newer ones ran) does. The error
 /// explains why the undo is refused.
 #[inline(never)]
 pub fn prepare<'a>(
     client: &'a Client,
     change: &'a Change,
-    newer: &'a [Change],
+    newer: &'a [Newer<'a>],
 ) -> futures::future::BoxFuture<'a, Result<Vec<Step>, String>> {
     // Boxed once here (lib.rs, "One copy of a big future"): awaited from undo, its preview and auto-revert.
     Box::pin(prepare_unboxed(client, change, newer))
@@ -544,7 +696,7 @@ pub fn prepare<'a>(
 async fn prepare_unboxed(
     client: &Client,
     change: &Change,
-    newer: &[Change],
+    newer: &[Newer<'_>],
 ) -> Result<Vec<Step>, String> {
     if change.undone_by.is_some() {
         return Err(format!(
@@ -591,7 +743,15 @@ async fn prepare_unboxed(
             list_tool,
         } => {
             let label = what(change, &after);
-            let current = locate(client, change, &read_tool, list_tool.as_deref(), &after).await?;
+            let current = locate(
+                client,
+                change,
+                &read_tool,
+                list_tool.as_deref(),
+                &after,
+                newer,
+            )
+            .await?;
             let current = left_by_newer(newer, change, &after, current).ok_or_else(|| {
                 format!(
                     "{label} created by change {} no longer exists: nothing to undo",
@@ -619,7 +779,15 @@ async fn prepare_unboxed(
             fields,
         } => {
             let label = what(change, &after);
-            let current = locate(client, change, &read_tool, list_tool.as_deref(), &after).await?;
+            let current = locate(
+                client,
+                change,
+                &read_tool,
+                list_tool.as_deref(),
+                &after,
+                newer,
+            )
+            .await?;
             let current = left_by_newer(newer, change, &after, current).ok_or_else(|| {
                 format!(
                     "{label} changed by change {} no longer exists: nothing to restore",
@@ -656,7 +824,7 @@ async fn prepare_unboxed(
             let mut position = position;
             let mut next_to = String::new();
             if let Some(list) = &list_tool {
-                let all = state::read(client, tool(list)?, json!({})).await?;
+                let all = read_left_by_newer(client, tool(list)?, newer).await?;
                 match identity(&change.model, &before) {
                     Some(wanted) => {
                         // pfrest's identities need not be unique (rule trackers): objects that
@@ -714,7 +882,7 @@ async fn prepare_unboxed(
             list_tool,
             objects,
         } => {
-            let current = state::read(client, tool(&list_tool)?, json!({})).await?;
+            let current = read_left_by_newer(client, tool(&list_tool)?, newer).await?;
             if !state::unchanged_since(&current, &after) {
                 return Err(format!(
                     "the {} list has changed since change {}; undo refused so that the later change is not lost",
@@ -742,6 +910,7 @@ async fn prepare_unboxed(
             // state before the oldest of them.
             let current = newer
                 .iter()
+                .map(|(n, _)| *n)
                 .rev()
                 .filter(|n| n.model == change.model)
                 .find_map(|n| n.before.clone())
