@@ -112,7 +112,7 @@ pub fn invalid_request(message: &Value, framing: Framing) -> Option<Refusal> {
 }
 
 /// The message's id when it is one JSON-RPC allows (a string or an integer).
-fn readable_id(message: &Value) -> Option<&Value> {
+pub fn readable_id(message: &Value) -> Option<&Value> {
     message
         .get("id")
         .filter(|id| id.is_string() || id.is_i64() || id.is_u64())
