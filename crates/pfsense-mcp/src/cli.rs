@@ -666,6 +666,8 @@ pub async fn serve_stdio(server: PfSenseServer) -> Result<(), String> {
         // stdin ends only once they are answered: rmcp waits only 5 s for the answers of
         // calls in flight when its input ends, and a call to a slow firewall takes longer.
         calls.close();
+        // A call waiting for a human's approval is refused now, not after the drain's time.
+        crate::shutdown::begin();
         tokio::select! {
             done = tokio::time::timeout(crate::shutdown::DRAIN_TIMEOUT, calls.wait()) => {
                 if done.is_err() {
