@@ -447,6 +447,51 @@ async fn config_file_firewalls_are_checked_one_by_one() {
     emu.shutdown().await;
 }
 
+/// A config file the server would refuse is a failed check of the doctor's, naming the file and
+/// the line or key, with what to fix; the rest of the report (this server's own settings)
+/// follows, and the doctor exits 3 at the end (before, it exited 2 with the error alone).
+#[test]
+fn a_bad_config_file_is_a_failed_check_and_the_report_goes_on() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let config = dir.path().join("config.toml");
+    let config_arg = config.to_string_lossy().into_owned();
+    for (text, words) in [
+        (
+            "default = \"lab\"\n\n[firewalls.lab\nurl = \"https://192.0.2.1\"\n",
+            format!("{config_arg}:3:"),
+        ),
+        (
+            "[firewalls.lab]\nurl = \"https://192.0.2.1\"\nread_olny = true\n",
+            "read_olny".to_string(),
+        ),
+    ] {
+        std::fs::write(&config, text).expect("write config");
+        let start = run_clean(&["--config", &config_arg], &[], dir.path());
+        assert_eq!(start.code, 2, "the server refuses it");
+        assert!(start.stderr.contains(&words), "{}", start.stderr);
+
+        let d = doctor(&[("PFSENSE_CONFIG", config_arg.as_str())]);
+        assert_eq!(d.code, 3, "{}", d.stderr);
+        assert_eq!(d.status("config file"), "FAIL");
+        assert!(d.line("config file").contains(&words), "{}", d.stdout);
+        let fix = d
+            .stdout
+            .lines()
+            .skip_while(|l| !l.contains(&words))
+            .nth(1)
+            .unwrap_or_default();
+        assert!(
+            fix.trim_start().starts_with("fix: ") && fix.contains(&config_arg),
+            "{}",
+            d.stdout
+        );
+        // The checks that need no firewall of the file were made.
+        assert_eq!(d.status("policy"), "ok", "{}", d.stdout);
+        assert_eq!(d.status("rate limits"), "ok", "{}", d.stdout);
+        assert!(d.stdout.contains("1 check failed"), "{}", d.stdout);
+    }
+}
+
 #[tokio::test(flavor = "multi_thread")]
 async fn a_busy_firewall_is_not_blamed_on_the_credentials() {
     // pfrest's dispatcher queue is full: every request gets 503 with Retry-After.

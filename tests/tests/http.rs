@@ -523,8 +523,9 @@ fn raw_sessionless_call(port: u16, token: &str, tool: &str, arguments: Value) ->
 
 /// At SIGTERM the server takes no new requests: an idle keep-alive connection is closed at
 /// once (before the call in flight is answered), and a request that arrives after the signal
-/// (here, on a connection that had sent part of its headers) gets 503 with a JSON-RPC error and
-/// is not executed, while the call in flight finishes; then the server exits 0.
+/// (here, on a connection that had sent part of its headers) gets 503 with a JSON-RPC error
+/// carrying its id (null for a body that cannot be read) and is not executed, while the call in
+/// flight finishes; then the server exits 0.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn after_sigterm_new_requests_are_refused_and_idle_connections_closed() {
     use pfsense_emulator::{Fault, FaultAction};
@@ -600,6 +601,24 @@ async fn after_sigterm_new_requests_are_refused_and_idle_connections_closed() {
         .await
         .unwrap();
     late.write_all(head.as_bytes()).await.unwrap();
+    // Another, whose body is cut off: no id can be read from it.
+    let cut_body = r#"{"jsonrpc": "2.0", "id": 7, "method": "tools/call", "par"#;
+    let mut late_unreadable = tokio::net::TcpStream::connect(("127.0.0.1", port))
+        .await
+        .unwrap();
+    late_unreadable
+        .write_all(
+            format!(
+                "POST /mcp HTTP/1.1\r\nHost: 127.0.0.1:{port}\r\nAuthorization: Bearer {token}\r\nContent-Type: application/json\r\nAccept: {JSON_AND_SSE}\r\nContent-Length: {}",
+                cut_body.len()
+            )
+            .as_bytes(),
+        )
+        .await
+        .unwrap();
+    // The server must have read the partial heads before the signal: a connection whose bytes
+    // it has not read yet is idle to it, and closed at the signal.
+    tokio::time::sleep(Duration::from_millis(500)).await;
     let mut idle = tokio::net::TcpStream::connect(("127.0.0.1", port))
         .await
         .unwrap();
@@ -661,6 +680,27 @@ async fn after_sigterm_new_requests_are_refused_and_idle_connections_closed() {
             .contains("shutting down"),
         "{body}"
     );
+    // The request's own id (JSON-RPC 2.0: a response carries its request's id, null only
+    // when it cannot be read).
+    assert_eq!(body["id"], 1, "{body}");
+    late_unreadable
+        .write_all(format!("\r\n\r\n{cut_body}").as_bytes())
+        .await
+        .unwrap();
+    let mut answer = Vec::new();
+    tokio::time::timeout(
+        Duration::from_secs(30),
+        late_unreadable.read_to_end(&mut answer),
+    )
+    .await
+    .expect("answered and closed")
+    .unwrap();
+    let answer = String::from_utf8_lossy(&answer);
+    assert!(answer.starts_with("HTTP/1.1 503"), "{answer}");
+    let body: Value = serde_json::from_str(answer.split("\r\n\r\n").nth(1).unwrap_or_default())
+        .unwrap_or_else(|e| panic!("a JSON-RPC error body: {e}: {answer}"));
+    assert_eq!(body["error"]["code"], -32000, "{body}");
+    assert!(body["id"].is_null(), "{body}");
 
     // The call in flight gets its answer; the server exits 0.
     let answer = in_flight.await.unwrap();

@@ -329,6 +329,135 @@ async fn a_session_answers_only_the_token_that_opened_it() {
     assert!(!log.contains(&second), "a session id in the log: {log}");
 }
 
+/// At SIGTERM a call waiting for the human's approval stops waiting: it is answered at once as
+/// not approved because the server is shutting down (nothing sent to the firewall, the audit
+/// line says why), and the drain does not wait for a person (before, the call waited out the drain's 30 s and the server exited 1 with it
+/// unanswered).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_call_waiting_for_approval_is_refused_at_the_signal() {
+    let emu = tests::safety::emulator().await;
+    let dir = tempfile::tempdir().unwrap();
+    let (alice, bob) = (test_token("alice"), test_token("bob"));
+    let tokens = tokens_file(dir.path(), &alice, &bob);
+    let audit = dir.path().join("audit.jsonl");
+    let audit_arg = audit.display().to_string();
+    let env = tests::safety::env_for(&emu);
+    let env: Vec<(&str, &str)> = env.iter().map(|(k, v)| (k.as_str(), v.as_str())).collect();
+    let mut server = HttpServer::start(
+        &[
+            "--http",
+            "127.0.0.1:0",
+            "--tokens-file",
+            &tokens,
+            "--audit-log",
+            &audit_arg,
+            "--journal",
+            "memory",
+        ],
+        &env,
+        &dir.path().join("stderr.log"),
+    );
+    let a = Raw::new(&server, &alice);
+    let session = a.open().await.expect("a session");
+    let made = a
+        .post(
+            Some(&session),
+            call(
+                2,
+                "pfsense_create_firewall_alias",
+                json!({"name": "stays", "type": "host", "address": ["192.0.2.1"], "confirm": true}),
+            ),
+        )
+        .await;
+    let made = messages(&made.text().await.unwrap());
+    let alias_id = made[0]["result"]["structuredContent"]["data"]["id"].clone();
+    assert!(alias_id.is_number(), "{made:?}");
+
+    // The delete asks the human, who does not answer.
+    let mut stream = a
+        .post(
+            Some(&session),
+            call(
+                3,
+                "pfsense_delete_firewall_alias",
+                json!({"id": alias_id, "confirm": true}),
+            ),
+        )
+        .await;
+    assert!(stream.status().is_success());
+    let mut seen = String::new();
+    while !messages(&seen)
+        .iter()
+        .any(|m| m["method"] == "elicitation/create")
+    {
+        let chunk = tokio::time::timeout(Duration::from_secs(30), stream.chunk())
+            .await
+            .expect("the server asks the human")
+            .unwrap()
+            .expect("the stream stays open until answered");
+        seen.push_str(&String::from_utf8_lossy(&chunk));
+    }
+
+    let kill = std::process::Command::new("kill")
+        .args(["-TERM", &server.child.id().to_string()])
+        .status()
+        .unwrap();
+    assert!(kill.success());
+    // The call's answer, on its stream; the stream's end without one is the failure. (The
+    // limit only keeps a broken server from hanging the test: the drain gives up after 30 s.)
+    while !messages(&seen).iter().any(|m| m["id"] == 3) {
+        match tokio::time::timeout(Duration::from_secs(90), stream.chunk()).await {
+            Ok(Ok(Some(chunk))) => seen.push_str(&String::from_utf8_lossy(&chunk)),
+            other => panic!("the stream ended without the call's answer ({other:?}): {seen}"),
+        }
+    }
+    let seen = messages(&seen);
+    let result = seen.iter().find(|m| m["id"] == 3).unwrap();
+    assert_eq!(result["result"]["isError"], true, "{result}");
+    let text = result["result"]["content"][0]["text"].as_str().unwrap();
+    assert!(
+        text.contains("was not called")
+            && text.contains("not approved")
+            && text.contains("shutting down"),
+        "{text}"
+    );
+
+    // The drain had nothing left to wait for: a clean exit.
+    let deadline = std::time::Instant::now() + Duration::from_secs(90);
+    let status = loop {
+        if let Some(status) = server.child.try_wait().unwrap() {
+            break status;
+        }
+        assert!(
+            std::time::Instant::now() < deadline,
+            "no exit: {}",
+            server.stderr()
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    };
+    assert!(status.success(), "{status}: {}", server.stderr());
+    assert!(
+        !emu.requests().iter().any(|r| r.method == "DELETE"),
+        "a delete reached the firewall: {:?}",
+        emu.requests()
+    );
+    let audit = std::fs::read_to_string(&audit).unwrap();
+    let delete = audit
+        .lines()
+        .map(|l| serde_json::from_str::<Value>(l).unwrap())
+        .find(|e| e["tool"] == "pfsense_delete_firewall_alias")
+        .unwrap_or_else(|| panic!("no audit line of the delete: {audit}"));
+    assert_eq!(delete["outcome"], "refused", "{delete}");
+    assert!(
+        delete["message"]
+            .as_str()
+            .unwrap()
+            .contains("shutting down"),
+        "{delete}"
+    );
+    emu.shutdown().await;
+}
+
 /// Open `n` connections that send nothing, and `n` that send half a request header.
 async fn idle_and_slow(port: u16, n: usize) -> Vec<tokio::net::TcpStream> {
     let mut socks = Vec::new();

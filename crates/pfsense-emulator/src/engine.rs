@@ -29,6 +29,8 @@ pub struct Ctx<'a> {
     pub control: Control,
     pub data: Value,
     pub jwt_secret: &'a [u8],
+    /// The second the request is served in: one for all the objects it writes.
+    pub started: i64,
 }
 
 /// Plural reads with a default page size ("`/firewall/states` defaults to 100").
@@ -578,6 +580,20 @@ fn apply_rules(
     Ok(())
 }
 
+/// Read-only fields pfrest stores as sent on a create or a replacement (`from_representation`
+/// assigns every field the data carries; `auto_add_now` fills a tracker only when none is
+/// given; lab-tested for PUT). An update still ignores them.
+const READ_ONLY_KEPT_AS_SENT: &[(&str, &str)] = &[("FirewallRule", "tracker")];
+
+/// `obj` with the read-only fields of [`READ_ONLY_KEPT_AS_SENT`] that `input` gives, as given.
+fn keep_read_only_sent(model: &str, input: &Obj, obj: &mut Obj) {
+    for (_, field) in READ_ONLY_KEPT_AS_SENT.iter().filter(|(m, _)| *m == model) {
+        if let Some(sent) = input.get(*field).filter(|v| v.is_i64() || v.is_u64()) {
+            obj.insert(field.to_string(), sent.clone());
+        }
+    }
+}
+
 /// Fill fields the firewall computes (trackers, refids, uids, timestamps) on create.
 pub fn generate_read_only(ctx: &mut Ctx, model: &str, obj: &mut Obj) {
     let Some(schema) = ctx.catalog.model(model) else {
@@ -597,7 +613,9 @@ pub fn generate_read_only(ctx: &mut Ctx, model: &str, obj: &mut Obj) {
         .collect();
     for (name, default) in names {
         let value = match name.as_str() {
-            "tracker" => json!(1_770_000_000u64 + ctx.store.next_number()),
+            // pfrest's `UnixTimeField(auto_add_now)`: the current second, so rules created
+            // within one second, and every rule of a PUT that sends none, share one.
+            "tracker" => json!(ctx.started),
             "refid" | "schedlabel" => json!(ctx.store.uniqid()),
             "created_time" | "updated_time" => json!(now_unix()),
             "created_by" | "updated_by" => json!(who),
@@ -854,6 +872,7 @@ fn item_create(ctx: &mut Ctx) -> ApiResult<Value> {
     )?;
     special::assign_string_id(ctx.store, &model, &existing, &mut obj)?;
     generate_read_only(ctx, &model, &mut obj);
+    keep_read_only_sent(&model, &input, &mut obj);
     store_and_show(ctx, &model, pid.as_ref(), obj, None, "Added")
 }
 
@@ -1060,6 +1079,7 @@ fn plural_put(ctx: &mut Ctx) -> ApiResult<Value> {
         check_references(ctx.catalog, ctx.store, &model, &obj)?;
         apply_rules(ctx, &model, &mut obj, None, None, None, &new_items)?;
         generate_read_only(ctx, &model, &mut obj);
+        keep_read_only_sent(&model, &input, &mut obj);
         new_items.push(Value::Object(obj));
     }
     keep_sorted(&model, &mut new_items, &ctx.control);

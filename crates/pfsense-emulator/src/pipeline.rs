@@ -217,6 +217,7 @@ fn run(
         control,
         data,
         jwt_secret: &shared.jwt_secret,
+        started: crate::store::now_unix(),
     };
     // A dry run validates and answers the would-be object; the configuration, pending changes
     // and history stay as they were.

@@ -684,6 +684,45 @@ async fn patch_overlays_and_explicit_null_resets_to_default() {
     assert_eq!(r.data()["descr"], "x");
 }
 
+/// Rule trackers as pfrest gives them: the second of the write (`UnixTimeField(auto_add_now)`),
+/// so every rule of a PUT that sends none shares one, and a tracker sent on a create or a PUT
+/// is kept (lab-tested); an update ignores it (above).
+#[tokio::test]
+async fn rule_trackers_are_the_second_of_the_write_unless_sent() {
+    let emu = start().await;
+    let rule = |descr: &str| {
+        json!({"type": "pass", "interface": ["lan"], "ipprotocol": "inet", "source": "any",
+               "destination": "any", "descr": descr})
+    };
+    let mut sent = rule("sent");
+    sent["tracker"] = json!(1_234_567);
+    let r = emu
+        .json("POST", "/api/v2/firewall/rule", sent.clone())
+        .await;
+    assert_eq!(r.status, 200, "{}", r.text);
+    assert_eq!(r.data()["tracker"], 1_234_567, "a tracker sent is kept");
+
+    let r = emu
+        .json(
+            "PUT",
+            "/api/v2/firewall/rules",
+            json!([rule("a"), rule("b"), sent]),
+        )
+        .await;
+    assert_eq!(r.status, 200, "{}", r.text);
+    let rules = r.data();
+    let trackers: Vec<&Value> = rules
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|r| &r["tracker"])
+        .collect();
+    assert_eq!(trackers.len(), 3, "{rules}");
+    assert!(trackers[0].is_i64(), "{rules}");
+    assert_eq!(trackers[0], trackers[1], "one second, one tracker: {rules}");
+    assert_eq!(trackers[2], 1_234_567, "{rules}");
+}
+
 #[tokio::test]
 async fn put_replaces_all_or_nothing() {
     let emu = start().await;

@@ -349,6 +349,9 @@ async fn doctor_unboxed(args: &DoctorArgs) -> Result<(), CliError> {
     let only = args.firewall.as_deref();
     let serve = &args.serve;
     let config = crate::fleet::config_path(serve.target.config.as_deref());
+    // A config file that cannot be used is a failed check, not the end of the report: its
+    // firewalls cannot be checked, this server's own settings still can.
+    let mut config_file_failed = None;
     let targets: Vec<(String, Result<crate::doctor::Target, String>)> = if serve.target.sandbox {
         vec![(
             "the sandbox emulator".into(),
@@ -364,22 +367,27 @@ async fn doctor_unboxed(args: &DoctorArgs) -> Result<(), CliError> {
                     path.display()
                 )));
             }
-            (Some((path, _)), false) => {
-                let fleet = crate::fleet::FleetConfig::load(path).map_err(CliError::usage)?;
-                let names: Vec<String> = match only {
-                    Some(n) => vec![n.to_string()],
-                    None => fleet.names().into_iter().map(String::from).collect(),
-                };
-                names
-                    .into_iter()
-                    .map(|name| {
-                        let target = fleet
-                            .resolve(&name, &crate::fleet::process_env)
-                            .map(|f| crate::doctor::Target::from(&f.client));
-                        (format!("firewall `{name}` of {}", path.display()), target)
-                    })
-                    .collect()
-            }
+            (Some((path, _)), false) => match crate::fleet::FleetConfig::load(path) {
+                Ok(fleet) => {
+                    let names: Vec<String> = match only {
+                        Some(n) => vec![n.to_string()],
+                        None => fleet.names().into_iter().map(String::from).collect(),
+                    };
+                    names
+                        .into_iter()
+                        .map(|name| {
+                            let target = fleet
+                                .resolve(&name, &crate::fleet::process_env)
+                                .map(|f| crate::doctor::Target::from(&f.client));
+                            (format!("firewall `{name}` of {}", path.display()), target)
+                        })
+                        .collect()
+                }
+                Err(e) => {
+                    config_file_failed = Some(crate::doctor::config_file_report(path, e));
+                    Vec::new()
+                }
+            },
             _ if only.is_some() => {
                 return Err(CliError::usage(
                     "--firewall names a firewall of the config file, but no config file is in use (PFSENSE_HOST is set, or there is no --config / PFSENSE_CONFIG)",
@@ -389,6 +397,10 @@ async fn doctor_unboxed(args: &DoctorArgs) -> Result<(), CliError> {
         }
     };
     let mut failed = 0;
+    if let Some(report) = &config_file_failed {
+        emit(&format!("{}\n", report.render()))?;
+        failed += report.failures();
+    }
     for (i, (label, target)) in targets.iter().enumerate() {
         let mut text = String::new();
         if i > 0 {
@@ -665,6 +677,8 @@ pub async fn serve_stdio(server: PfSenseServer) -> Result<(), String> {
         // stdin ends only once they are answered: rmcp waits only 5 s for the answers of
         // calls in flight when its input ends, and a call to a slow firewall takes longer.
         calls.close();
+        // A call waiting for a human's approval is refused now, not after the drain's time.
+        crate::shutdown::begin();
         tokio::select! {
             done = tokio::time::timeout(crate::shutdown::DRAIN_TIMEOUT, calls.wait()) => {
                 if done.is_err() {

@@ -21,7 +21,8 @@ Without a subcommand the server waits for an MCP client on stdin/stdout: run it 
 client (Claude Code: claude mcp add -s user pfsense -- pfsense-mcp --sandbox), not by hand.
 
 Exit status: 0 success; 1 the server stopped with an error; 2 bad flag, environment variable
-or config file; 3 doctor found a failing check; 4 audit verify found the log not intact.
+or config file; 3 doctor found a failing check (a bad config file among them: doctor reports
+it and goes on); 4 audit verify found the log not intact.
 
 Examples:
   pfsense-mcp --sandbox                      (no firewall needed)

@@ -982,6 +982,21 @@ fn same_version(a: &str, b: &str) -> bool {
     !a.trim().is_empty() && norm(a) == norm(b)
 }
 
+/// The report of a config file that cannot be used (`error`: `FleetConfig::load`'s, naming
+/// the file and the line or the firewall and key): its firewalls cannot be checked, and a
+/// start would stop on it.
+pub fn config_file_report(path: &std::path::Path, error: String) -> Report {
+    Report {
+        target: format!("config file {}", path.display()),
+        checks: vec![
+            Check::new("config file", Status::Fail, error).fix(format!(
+                "a start stops here (exit status 2), and no firewall of the file can be checked: correct what is named in {} (the README's \"Several firewalls\" lists its keys), then run the doctor again",
+                path.display()
+            )),
+        ],
+    }
+}
+
 /// The settings only serving uses, checked as a start checks them and with the same
 /// functions (`http::check`, `PolicyArgs::policy`, `cli::config_file_refuses`,
 /// `SafetyArgs::state_files` and `rate_limits`, `audit::check_file`, `journal::check_file`,

@@ -108,7 +108,7 @@ impl Outline {
     }
 
     /// The id when it is one JSON-RPC allows (a string or an integer).
-    fn readable_id(&self) -> Option<&Value> {
+    pub fn readable_id(&self) -> Option<&Value> {
         self.id
             .as_ref()
             .filter(|id| id.is_string() || id.is_i64() || id.is_u64())

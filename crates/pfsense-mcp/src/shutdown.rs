@@ -3,11 +3,27 @@
 //! a second signal meanwhile exits at once, and a drain that times out ends with status 1 too.
 //! Both say on stderr how many calls went unanswered and where to look.
 
+use std::sync::LazyLock;
 use std::time::Duration;
+use tokio_util::sync::CancellationToken;
 
 /// How long a shutdown waits for the calls in flight before giving up on them: closing the
 /// HTTP sessions anyway, or ending stdin.
 pub const DRAIN_TIMEOUT: Duration = Duration::from_secs(30);
+
+/// Cancelled at the first signal, on either transport: what a call waits for that would only
+/// hold up the drain (a human's approval, which can take minutes) stops waiting.
+static BEGUN: LazyLock<CancellationToken> = LazyLock::new(CancellationToken::new);
+
+/// Say that the shutdown began: waits that watch [`begun`] end now.
+pub fn begin() {
+    BEGUN.cancel();
+}
+
+/// The shutdown's start, to wait for or look at.
+pub fn begun() -> &'static CancellationToken {
+    &BEGUN
+}
 
 /// SIGINT and SIGTERM, listened to from the start of serving to its end: a second signal that
 /// comes while the first is being handled waits in the listener instead of being lost (or

@@ -10,6 +10,7 @@ use axum::extract::Request;
 use axum::http::{HeaderMap, StatusCode, Version, header};
 use axum::response::{IntoResponse, Response};
 use futures::StreamExt;
+use serde_json::Value;
 
 /// Whether the request declares a JSON body: media type `application/json`, parameters
 /// (`; charset=utf-8`) allowed, as rmcp reads it (anything else gets its 415).
@@ -107,6 +108,30 @@ pub async fn read(
         None
     };
     Ok((Request::from_parts(parts, Body::from(bytes)), message))
+}
+
+/// The JSON-RPC id of a request refused because the server is shutting down, when its body
+/// gives one: a body declared JSON, within `max` bytes, arriving within
+/// [`super::CLOSE_TIMEOUT`] (shorter than [`super::BODY_TIMEOUT`]: the shutdown waits that long
+/// for connections once the calls in flight are answered), that holds an id JSON-RPC allows.
+/// Null otherwise. Nothing in the body is acted on.
+pub async fn id_of_late_request(request: Request, max: usize) -> Value {
+    let (parts, body) = request.into_parts();
+    let declared_len = parts
+        .headers
+        .get(header::CONTENT_LENGTH)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.trim().parse::<u64>().ok());
+    if !declared_json(&parts.headers) || declared_len.is_some_and(|n| n > max as u64) {
+        return Value::Null;
+    }
+    match tokio::time::timeout(super::CLOSE_TIMEOUT, collect(body, max)).await {
+        Ok(Ok(bytes)) => jsonrpc::read(&bytes)
+            .ok()
+            .and_then(|message| message.readable_id().cloned())
+            .unwrap_or(Value::Null),
+        _ => Value::Null,
+    }
 }
 
 fn plain(status: StatusCode, text: String) -> Response {

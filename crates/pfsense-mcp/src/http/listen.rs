@@ -173,8 +173,10 @@ pub async fn run(
         });
     }
     drop(listener);
-    // From now on a request that arrives is refused (503, `track_in_flight`).
+    // From now on a request that arrives is refused (503, `track_in_flight`), and a call
+    // waiting for a human's approval stops waiting (`safety::elicit`).
     in_flight.close();
+    crate::shutdown::begin();
     // Every connection is told now (the first poll sends the signal; the rest waits for the
     // connections to close): an idle keep-alive connection closes at once, a busy one once
     // its response is sent, an HTTP/2 one gets GOAWAY. Only requests already in flight go on.

@@ -370,7 +370,10 @@ pub async fn serve(server: PfSenseServer, args: &HttpArgs, checked: Checked) -> 
             hosts::require_allowed_host_and_origin,
         ))
         .layer(middleware::from_fn_with_state(
-            in_flight.clone(),
+            InFlight {
+                tracker: in_flight.clone(),
+                max_body_bytes: args.max_body_bytes,
+            },
             track_in_flight,
         ))
         // Routes added after the layers are outside them: no token needed.
@@ -479,21 +482,31 @@ fn accept_any_as_both(headers: &mut axum::http::HeaderMap) {
     }
 }
 
+/// The requests being answered, and the body limit a late request's body is read within.
+#[derive(Clone)]
+struct InFlight {
+    tracker: TaskTracker,
+    max_body_bytes: usize,
+}
+
 /// Counts requests that are being answered (POST and DELETE; GET opens a standing event
 /// stream that only ends with the session) until their response body is sent, so a shutdown
 /// can wait for them. Once the shutdown began (the tracker is closed), a request that still
-/// arrives is not served: 503.
+/// arrives is not served: 503, answering its JSON-RPC id when its body gives one.
 async fn track_in_flight(
-    State(tracker): State<TaskTracker>,
+    State(in_flight): State<InFlight>,
     request: Request,
     next: Next,
 ) -> Response {
     // Taken before looking: a request counted before the shutdown closed the tracker is
-    // waited for; one that finds it closed lets go of its token unused.
-    let token = (request.method() != Method::GET).then(|| tracker.token());
-    if tracker.is_closed() {
+    // waited for; one that finds it closed lets go of its token unused, so reading its body
+    // below never holds up the drain.
+    let token = (request.method() != Method::GET).then(|| in_flight.tracker.token());
+    if in_flight.tracker.is_closed() {
         drop(token);
-        return shutting_down(request.version());
+        let version = request.version();
+        let id = body::id_of_late_request(request, in_flight.max_body_bytes).await;
+        return shutting_down(version, id);
     }
     let response = next.run(request).await;
     match token {
@@ -502,12 +515,13 @@ async fn track_in_flight(
     }
 }
 
-/// 503 with a JSON-RPC error for a request that arrived after SIGINT or SIGTERM; an HTTP/1
-/// connection is closed after it.
-fn shutting_down(version: axum::http::Version) -> Response {
+/// 503 with a JSON-RPC error for a request that arrived after SIGINT or SIGTERM, carrying the
+/// request's `id` (null when it could not be read, as JSON-RPC 2.0 says of a response whose
+/// request's id cannot be detected); an HTTP/1 connection is closed after it.
+fn shutting_down(version: axum::http::Version, id: serde_json::Value) -> Response {
     let mut response = json_rpc_error(
         axum::http::StatusCode::SERVICE_UNAVAILABLE,
-        serde_json::Value::Null,
+        id,
         SHUTTING_DOWN,
         "Service Unavailable: the server is shutting down (SIGINT or SIGTERM); it finishes the requests that arrived before and takes no new ones. This request was not executed.".into(),
     );

@@ -289,6 +289,29 @@ fn answer_of(result: &ElicitResult) -> Answer {
     }
 }
 
+/// Why a question to the human ends unanswered when the server stops.
+pub const SHUTTING_DOWN: &str = "the server is shutting down and stopped waiting for the human's answer; call again once it runs";
+
+/// Ask over the session (`elicitation/create`) and wait for the answer, for [`ANSWER_TIMEOUT`]
+/// at most, and not past the start of a shutdown: the drain would otherwise wait its whole
+/// time for a person. The client is not sent `notifications/cancelled` for the question: over
+/// HTTP rmcp routes that by the id as if it were one of the client's requests (the call's
+/// stream is never chosen), and the session ends with the shutdown anyway.
+async fn ask_in_session(peer: &rmcp::Peer<RoleServer>, params: ElicitRequestParams) -> Answer {
+    let shutdown = crate::shutdown::begun();
+    if shutdown.is_cancelled() {
+        return Answer::Refused(SHUTTING_DOWN.into());
+    }
+    tokio::select! {
+        biased;
+        () = shutdown.cancelled() => Answer::Refused(SHUTTING_DOWN.into()),
+        answered = peer.create_elicitation_with_timeout(params, Some(ANSWER_TIMEOUT)) => match answered {
+            Ok(result) => answer_of(&result),
+            Err(e) => Answer::Refused(format!("asking the human failed: {e}")),
+        },
+    }
+}
+
 /// Ask the human at the client to approve `message` on behalf of `caller`. The message is
 /// shown with control characters escaped and secret values scrubbed.
 pub async fn ask(human: &Human, caller: &str, message: String) -> Answer {
@@ -300,13 +323,7 @@ pub async fn ask(human: &Human, caller: &str, message: String) -> Answer {
                 Ok(p) => p,
                 Err(e) => return Answer::Refused(e),
             };
-            match peer
-                .create_elicitation_with_timeout(params, Some(ANSWER_TIMEOUT))
-                .await
-            {
-                Ok(result) => answer_of(&result),
-                Err(e) => Answer::Refused(format!("asking the human failed: {e}")),
-            }
+            ask_in_session(peer, params).await
         }
         Human::Rounds(rounds) => {
             let asked_about = digest(caller, &message);

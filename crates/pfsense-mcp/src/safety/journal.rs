@@ -7,6 +7,30 @@
 //!
 //! Nothing secret is stored: requests are redacted, and the firewall never returns secret
 //! fields in the states we read.
+//!
+//! Every start checks every page of a file journal ([`PageCheck`]), even when nothing seems to
+//! have touched the file since the last clean check. Skipping the check when the file's
+//! identity (device, inode, size, mtime and ctime of the file and its `-wal`, recorded after a
+//! clean check) is unchanged was considered and left out: it is not sound, and would seldom
+//! apply.
+//! - What only a read of every page finds is damage no write through the file system made: a
+//!   failing disk, bit rot, a block device or a VM's disk image written underneath. None of it
+//!   changes the file's metadata, so an unchanged identity would pass it at every start.
+//! - SQLite's counters say nothing across starts: in WAL mode a commit does not advance the
+//!   header's file change counter, and `PRAGMA data_version` compares within one connection.
+//! - Timestamps are coarse (a clock tick of some milliseconds on most Linux file systems; NFS
+//!   caches attributes up to a minute): a write of the same size within the tick of the
+//!   recording leaves the identity as it was. A WAL reused after a checkpoint keeps its size.
+//! - Every session that writes anything (a change, or the metrics every tool call records)
+//!   ends with SQLite checkpointing its WAL into the main file as the last connection closes,
+//!   so the next start sees another identity and checks anyway. Recording the identity at exit
+//!   instead, trusting the writes since the check, would bless damage done meanwhile.
+//! - A crash in the middle of a write would not have been missed (it leaves the WAL behind,
+//!   another identity; SQLite's recovery replays or drops its checksummed frames), but that is
+//!   SQLite's to handle, not this check's.
+//!
+//! What is done instead: the check reads the file in order before walking it ([`read_ahead`]),
+//! which makes a cold check several times faster (BENCHMARKS.md, "Journal page check").
 
 use rusqlite::{Connection, OptionalExtension, params};
 use serde_json::{Value, json};
@@ -236,6 +260,40 @@ fn page_problems(conn: &Connection) -> rusqlite::Result<Option<String>> {
     Ok((found != ["ok"]).then(|| found.join("; ")))
 }
 
+/// Read the file at `path` once, start to end, into the page cache, when it fits there easily.
+/// `quick_check` walks the b-trees in key order: on a cold file, a random read per page (a
+/// journal grown a row at a time interleaves tables, indexes and overflow chains). Read in file
+/// order first, the same pages come at the disk's sequential speed and the walk finds them in
+/// memory (the walk reads every page anyway, so the page cache holds no more than it would). A
+/// file over a quarter of the memory is left to the walk: its first pages would be evicted
+/// before the walk reached them, and it would be read twice.
+fn read_ahead(path: &Path) {
+    use std::io::Read;
+    let Ok(mut file) = std::fs::File::open(path) else {
+        return;
+    };
+    let size = file.metadata().map_or(u64::MAX, |m| m.len());
+    if size > physical_memory() / 4 {
+        return;
+    }
+    let mut buffer = vec![0u8; 1 << 20];
+    while matches!(file.read(&mut buffer), Ok(n) if n > 0) {}
+}
+
+/// The machine's memory in bytes (0 when unknown: nothing is read ahead).
+fn physical_memory() -> u64 {
+    #[cfg(unix)]
+    // SAFETY: sysconf only reads system configuration values.
+    unsafe {
+        let pages = libc::sysconf(libc::_SC_PHYS_PAGES);
+        let page_size = libc::sysconf(libc::_SC_PAGESIZE);
+        if pages > 0 && page_size > 0 {
+            return (pages as u64).saturating_mul(page_size as u64);
+        }
+    }
+    0
+}
+
 /// What the check of a journal file found ([`check_file`]).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct FileChecked {
@@ -269,6 +327,7 @@ pub fn check_file(path: &Path) -> Result<Option<FileChecked>, String> {
         return Err(not_a_journal(&location, &problem));
     }
     let started = std::time::Instant::now();
+    read_ahead(path);
     match page_problems(&conn) {
         Ok(None) => {}
         Ok(Some(found)) => return Err(damaged(&location, &found)),
@@ -286,8 +345,9 @@ pub fn check_file(path: &Path) -> Result<Option<FileChecked>, String> {
 }
 
 /// The check of a file journal's pages, run at every start on a thread of its own
-/// ([`page_problems`]): its cost grows with the journal (about 0.4 s at 100k changes), too much
-/// to wait for before answering `initialize`. What relies on the journal's rows (recording a
+/// ([`read_ahead`], [`page_problems`]): its cost grows with the journal (at 100k changes,
+/// 416 MB, about 0.5 s warm and 0.7 s cold), too much to wait for before answering
+/// `initialize`. What relies on the journal's rows (recording a
 /// change before it is sent, undo, auto-revert, settling, listing changes) waits for its
 /// verdict ([`Journal::intact`]); a damaged journal is said on stderr as soon as it is found.
 struct PageCheck {
@@ -342,6 +402,7 @@ impl PageCheck {
     fn run(path: &Path) -> Result<(), String> {
         let location = path.display().to_string();
         let started = std::time::Instant::now();
+        read_ahead(path);
         let found = Connection::open_with_flags(
             path,
             rusqlite::OpenFlags::SQLITE_OPEN_READ_WRITE | rusqlite::OpenFlags::SQLITE_OPEN_NO_MUTEX,
