@@ -37,24 +37,28 @@ fn sigint_during_a_live_test_run_leaves_nothing_behind() {
     let pid = child.id();
     // Interrupt while the VM runs (it may still be booting: a run is a run from the moment
     // QEMU is up, and the boot is the longest phase under TCG).
+    // The accelerator probes (a QEMU each, the kernel's up to 30 s where KVM hangs it) come
+    // first: the run is up once its directory exists and a QEMU runs.
+    let runs_root = tmp.path().join("pfsense-vm-runs");
+    let run_exists = || {
+        std::fs::read_dir(&runs_root).is_ok_and(|mut d| {
+            d.any(|e| e.is_ok_and(|e| e.file_name().to_string_lossy().starts_with("run-")))
+        })
+    };
     let deadline = Instant::now() + Duration::from_secs(300);
-    while qemu_under(tmp.path()).is_empty() {
+    while !run_exists() || qemu_under(tmp.path()).is_empty() {
         assert!(
             child.try_wait().unwrap().is_none(),
             "live-test ended before its VM started"
         );
-        assert!(Instant::now() < deadline, "no QEMU started in time");
+        assert!(
+            Instant::now() < deadline,
+            "no run directory under {} with a QEMU in time",
+            runs_root.display()
+        );
         std::thread::sleep(Duration::from_millis(200));
     }
     std::thread::sleep(Duration::from_secs(3));
-    let runs_root = tmp.path().join("pfsense-vm-runs");
-    assert!(
-        std::fs::read_dir(&runs_root)
-            .is_ok_and(|mut d| d
-                .any(|e| e.is_ok_and(|e| e.file_name().to_string_lossy().starts_with("run-")))),
-        "no run directory under {}",
-        runs_root.display()
-    );
 
     // SIGINT, as Ctrl-C would.
     Command::new("kill")

@@ -22,7 +22,7 @@ use nix::sys::signal::{Signal, kill};
 use nix::sys::wait::{WaitPidFlag, WaitStatus, waitpid};
 use nix::unistd::Pid;
 
-use crate::accel::{AccelChoice, AccelDecision, choose};
+use crate::accel::{AccelChoice, AccelDecision, Accelerator, choose};
 use crate::console::Console;
 use crate::golden::GoldenImage;
 use crate::qmp::Qmp;
@@ -432,8 +432,20 @@ fn launch(
     if swept > 0 {
         tracing::info!(swept, "removed stale runs");
     }
-    let decision =
+    let mut decision =
         choose(options.accel, &qemu, &options.runs_root).map_err(VmError::Accelerator)?;
+    // A direct-kernel guest's own kernel must run under KVM too (accel.rs, probe_kvm_kernel).
+    if let (AccelChoice::Auto, Accelerator::Kvm, Some(direct)) = (
+        options.accel,
+        decision.accelerator,
+        golden.direct_kernel.as_ref(),
+    ) && let Err(why) = crate::accel::probe_kvm_kernel(&qemu, &direct.kernel, &direct.initrd)
+    {
+        decision = AccelDecision {
+            accelerator: Accelerator::Tcg,
+            reason: format!("KVM does not run this guest ({why}); falling back to TCG"),
+        };
+    }
     tracing::info!(
         accelerator = decision.accelerator.name(),
         reason = %decision.reason,

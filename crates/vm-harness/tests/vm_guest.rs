@@ -426,7 +426,9 @@ fn stale_run_of_a_killed_process_is_swept() {
         .spawn()
         .expect("start vmh-boot");
     // Wait for the run dir and QEMU's pid file, then kill the owner without giving it a chance.
-    let deadline = Instant::now() + Duration::from_secs(30);
+    // The accelerator probes come first (up to 10 s, and 15 s for the kernel where KVM hangs
+    // it, accel.rs).
+    let deadline = Instant::now() + Duration::from_secs(60);
     let run_dir = loop {
         let found = walk(runs_root.path())
             .into_iter()
