@@ -487,6 +487,13 @@ fn a_bad_config_file_is_a_failed_check_and_the_report_goes_on() {
         );
         // The checks that need no firewall of the file were made.
         assert_eq!(d.status("policy"), "ok", "{}", d.stdout);
+        // It does not claim firewalls it could not read.
+        assert!(
+            d.line("policy").contains("once it can be read")
+                && !d.line("policy").contains("each firewall of"),
+            "{}",
+            d.stdout
+        );
         assert_eq!(d.status("rate limits"), "ok", "{}", d.stdout);
         assert!(d.stdout.contains("1 check failed"), "{}", d.stdout);
     }

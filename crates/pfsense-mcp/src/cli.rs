@@ -430,7 +430,7 @@ async fn doctor_unboxed(args: &DoctorArgs) -> Result<(), CliError> {
         (Some((path, _)), false, None) => Some(path.as_path()),
         _ => None,
     };
-    let settings = crate::doctor::serve_settings(serve, config_file);
+    let settings = crate::doctor::serve_settings(serve, config_file, config_file_failed.is_none());
     emit(&format!("\n{}\n", settings.render()))?;
     failed += settings.failures();
     match failed {

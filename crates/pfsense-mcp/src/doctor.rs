@@ -1002,10 +1002,11 @@ pub fn config_file_report(path: &std::path::Path, error: String) -> Report {
 /// `SafetyArgs::state_files` and `rate_limits`, `audit::check_file`, `journal::check_file`,
 /// `ConnectionArgs::resilience`), without serving or writing anything: a setting the server
 /// would refuse is found before a client starts it. `config_file`: the config file whose
-/// firewalls the server would serve.
+/// firewalls the server would serve; `config_file_read`: whether it could be read.
 pub fn serve_settings(
     args: &crate::config::ServeArgs,
     config_file: Option<&std::path::Path>,
+    config_file_read: bool,
 ) -> Report {
     /// A start refuses these settings: said in every fix of a failure.
     const REFUSED: &str = "a start stops here (exit status 2)";
@@ -1023,11 +1024,16 @@ pub fn serve_settings(
                     crate::catalog::TOOLS.len(),
                     flags.summary()
                 );
-                if let Some(path) = config_file {
-                    detail.push_str(&format!(
+                match config_file {
+                    Some(path) if config_file_read => detail.push_str(&format!(
                         "; each firewall of {} narrows this with its own rules",
                         path.display()
-                    ));
+                    )),
+                    Some(path) => detail.push_str(&format!(
+                        "; the firewalls of {} would narrow this with their own rules once it can be read",
+                        path.display()
+                    )),
+                    None => {}
                 }
                 if offered == 0 {
                     Check::new("policy", Status::Warn, format!("{detail}: no generated tool is offered"))
