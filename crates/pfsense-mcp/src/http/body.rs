@@ -50,11 +50,7 @@ pub async fn read(
     max: usize,
 ) -> Result<(Request, Option<jsonrpc::Message>), Response> {
     let (parts, body) = request.into_parts();
-    let declared_len = parts
-        .headers
-        .get(header::CONTENT_LENGTH)
-        .and_then(|v| v.to_str().ok())
-        .and_then(|v| v.trim().parse::<u64>().ok());
+    let declared_len = declared_length(&parts.headers);
     if declared_len.is_some_and(|n| n > max as u64) {
         return Err(too_large(max));
     }
@@ -117,11 +113,7 @@ pub async fn read(
 /// Null otherwise. Nothing in the body is acted on.
 pub async fn id_of_late_request(request: Request, max: usize) -> Value {
     let (parts, body) = request.into_parts();
-    let declared_len = parts
-        .headers
-        .get(header::CONTENT_LENGTH)
-        .and_then(|v| v.to_str().ok())
-        .and_then(|v| v.trim().parse::<u64>().ok());
+    let declared_len = declared_length(&parts.headers);
     if !declared_json(&parts.headers) || declared_len.is_some_and(|n| n > max as u64) {
         return Value::Null;
     }
@@ -132,6 +124,14 @@ pub async fn id_of_late_request(request: Request, max: usize) -> Value {
             .unwrap_or(Value::Null),
         _ => Value::Null,
     }
+}
+
+/// The body's length as `Content-Length` declares it, when it is a number.
+fn declared_length(headers: &HeaderMap) -> Option<u64> {
+    headers
+        .get(header::CONTENT_LENGTH)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.trim().parse::<u64>().ok())
 }
 
 fn plain(status: StatusCode, text: String) -> Response {

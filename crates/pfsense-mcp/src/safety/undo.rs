@@ -386,6 +386,58 @@ fn tool(name: &str) -> Result<&'static ToolDef, String> {
     })
 }
 
+/// Why an undo is refused: `label`, what `change` wrote, has been changed since.
+fn changed_since(change: &Change, current: &Value, recorded: &Value, label: &str) -> String {
+    let fields = state::differing_fields(&state::as_recorded(current, recorded), recorded);
+    format!(
+        "{label} has been changed since change {} (fields: {}); undo refused so that the later change is not lost. Look at it and change it by hand if you still want to",
+        change.id,
+        fields.join(", ")
+    )
+}
+
+/// The object a change created or changed, as its undo finds it.
+struct Target<'a> {
+    read_tool: &'a str,
+    list_tool: Option<&'a str>,
+    /// The object as the change left it.
+    after: &'a Value,
+}
+
+impl Target<'_> {
+    /// The object now, as the newer undos of a batch leave it, when nothing changed it since:
+    /// else why the undo cannot go on (`did`: "created" or "changed"; `so`: what that means).
+    async fn as_left(
+        &self,
+        client: &Client,
+        change: &Change,
+        newer: &[Newer<'_>],
+        label: &str,
+        did: &str,
+        so: &str,
+    ) -> Result<Value, String> {
+        let found = locate(
+            client,
+            change,
+            self.read_tool,
+            self.list_tool,
+            self.after,
+            newer,
+        )
+        .await?;
+        let current = left_by_newer(newer, change, self.after, found).ok_or_else(|| {
+            format!(
+                "{label} {did} by change {} no longer exists: {so}",
+                change.id
+            )
+        })?;
+        if !state::unchanged_since(&without_id(&current), &without_id(self.after)) {
+            return Err(changed_since(change, &current, self.after, label));
+        }
+        Ok(current)
+    }
+}
+
 /// Where the object a change touched is now: by stable identity when the model has one,
 /// else at the id the change saw (then the full comparison below guards against a shifted id).
 /// The list is read as the newer undos of the batch leave it (`left_by_newer_list`).
@@ -728,14 +780,6 @@ async fn prepare_unboxed(
             )
         })?;
     let after = change.after.clone().unwrap_or(Value::Null);
-    let changed_since = |current: &Value, recorded: &Value, label: String| {
-        let fields = state::differing_fields(&state::as_recorded(current, recorded), recorded);
-        format!(
-            "{label} has been changed since change {} (fields: {}); undo refused so that the later change is not lost. Look at it and change it by hand if you still want to",
-            change.id,
-            fields.join(", ")
-        )
-    };
     let mut steps = match inverse {
         Inverse::DeleteCreated {
             delete_tool,
@@ -743,24 +787,14 @@ async fn prepare_unboxed(
             list_tool,
         } => {
             let label = what(change, &after);
-            let current = locate(
-                client,
-                change,
-                &read_tool,
-                list_tool.as_deref(),
-                &after,
-                newer,
-            )
-            .await?;
-            let current = left_by_newer(newer, change, &after, current).ok_or_else(|| {
-                format!(
-                    "{label} created by change {} no longer exists: nothing to undo",
-                    change.id
-                )
-            })?;
-            if !state::unchanged_since(&without_id(&current), &without_id(&after)) {
-                return Err(changed_since(&current, &after, label));
-            }
+            let target = Target {
+                read_tool: &read_tool,
+                list_tool: list_tool.as_deref(),
+                after: &after,
+            };
+            let current = target
+                .as_left(client, change, newer, &label, "created", "nothing to undo")
+                .await?;
             let mut args = Map::new();
             args.insert("id".into(), current["id"].clone());
             if let Some(p) = current.get("parent_id").filter(|v| !v.is_null()) {
@@ -779,24 +813,21 @@ async fn prepare_unboxed(
             fields,
         } => {
             let label = what(change, &after);
-            let current = locate(
-                client,
-                change,
-                &read_tool,
-                list_tool.as_deref(),
-                &after,
-                newer,
-            )
-            .await?;
-            let current = left_by_newer(newer, change, &after, current).ok_or_else(|| {
-                format!(
-                    "{label} changed by change {} no longer exists: nothing to restore",
-                    change.id
+            let target = Target {
+                read_tool: &read_tool,
+                list_tool: list_tool.as_deref(),
+                after: &after,
+            };
+            let current = target
+                .as_left(
+                    client,
+                    change,
+                    newer,
+                    &label,
+                    "changed",
+                    "nothing to restore",
                 )
-            })?;
-            if !state::unchanged_since(&without_id(&current), &without_id(&after)) {
-                return Err(changed_since(&current, &after, label));
-            }
+                .await?;
             let mut args = fields.clone();
             args.insert("id".into(), current["id"].clone());
             if let Some(p) = current.get("parent_id").filter(|v| !v.is_null()) {
@@ -917,9 +948,10 @@ async fn prepare_unboxed(
                 .unwrap_or(current);
             if !state::unchanged_since(&current, &after) {
                 return Err(changed_since(
+                    change,
                     &current,
                     &after,
-                    format!("the {} settings", change.model),
+                    &format!("the {} settings", change.model),
                 ));
             }
             let names: Vec<&str> = fields.keys().map(String::as_str).collect();
