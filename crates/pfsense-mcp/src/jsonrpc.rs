@@ -69,6 +69,27 @@ pub fn read(bytes: &[u8]) -> Result<Outline, String> {
     serde_json::from_slice::<Outline>(bytes).map_err(|e| e.to_string())
 }
 
+/// A visitor's methods for the scalars other than strings: each gives `$of(kind)`.
+macro_rules! scalar_kinds {
+    ($of:expr) => {
+        fn visit_unit<E>(self) -> Result<Self::Value, E> {
+            Ok($of(Kind::Null))
+        }
+        fn visit_bool<E>(self, _: bool) -> Result<Self::Value, E> {
+            Ok($of(Kind::Bool))
+        }
+        fn visit_i64<E>(self, _: i64) -> Result<Self::Value, E> {
+            Ok($of(Kind::Number))
+        }
+        fn visit_u64<E>(self, _: u64) -> Result<Self::Value, E> {
+            Ok($of(Kind::Number))
+        }
+        fn visit_f64<E>(self, _: f64) -> Result<Self::Value, E> {
+            Ok($of(Kind::Number))
+        }
+    };
+}
+
 /// A JSON value's kind.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Kind {
@@ -158,21 +179,7 @@ impl<'de> serde::de::Visitor<'de> for OutlineVisitor {
         Ok(Outline::of(Kind::Array))
     }
 
-    fn visit_unit<E>(self) -> Result<Outline, E> {
-        Ok(Outline::of(Kind::Null))
-    }
-    fn visit_bool<E>(self, _: bool) -> Result<Outline, E> {
-        Ok(Outline::of(Kind::Bool))
-    }
-    fn visit_i64<E>(self, _: i64) -> Result<Outline, E> {
-        Ok(Outline::of(Kind::Number))
-    }
-    fn visit_u64<E>(self, _: u64) -> Result<Outline, E> {
-        Ok(Outline::of(Kind::Number))
-    }
-    fn visit_f64<E>(self, _: f64) -> Result<Outline, E> {
-        Ok(Outline::of(Kind::Number))
-    }
+    scalar_kinds!(Outline::of);
     fn visit_str<E>(self, _: &str) -> Result<Outline, E> {
         Ok(Outline::of(Kind::String))
     }
@@ -238,21 +245,7 @@ impl<'de> serde::de::Visitor<'de> for SkimVisitor {
         while seq.next_element::<Skim>()?.is_some() {}
         Ok(Kind::Array)
     }
-    fn visit_unit<E>(self) -> Result<Kind, E> {
-        Ok(Kind::Null)
-    }
-    fn visit_bool<E>(self, _: bool) -> Result<Kind, E> {
-        Ok(Kind::Bool)
-    }
-    fn visit_i64<E>(self, _: i64) -> Result<Kind, E> {
-        Ok(Kind::Number)
-    }
-    fn visit_u64<E>(self, _: u64) -> Result<Kind, E> {
-        Ok(Kind::Number)
-    }
-    fn visit_f64<E>(self, _: f64) -> Result<Kind, E> {
-        Ok(Kind::Number)
-    }
+    scalar_kinds!(std::convert::identity);
     fn visit_str<E>(self, _: &str) -> Result<Kind, E> {
         Ok(Kind::String)
     }
@@ -284,21 +277,7 @@ impl<'de> serde::Deserialize<'de> for Text {
             ) -> Result<Self::Value, A::Error> {
                 SkimVisitor.visit_seq(seq).map(|_| None)
             }
-            fn visit_unit<E>(self) -> Result<Self::Value, E> {
-                Ok(None)
-            }
-            fn visit_bool<E>(self, _: bool) -> Result<Self::Value, E> {
-                Ok(None)
-            }
-            fn visit_i64<E>(self, _: i64) -> Result<Self::Value, E> {
-                Ok(None)
-            }
-            fn visit_u64<E>(self, _: u64) -> Result<Self::Value, E> {
-                Ok(None)
-            }
-            fn visit_f64<E>(self, _: f64) -> Result<Self::Value, E> {
-                Ok(None)
-            }
+            scalar_kinds!(|_: Kind| None);
         }
         d.deserialize_any(TextVisitor).map(Text)
     }

@@ -8,12 +8,12 @@ use crate::pipeline::{self, arguments_misfit};
 pub use crate::policy::Policy;
 use futures::future::{BoxFuture, Shared};
 use rmcp::ErrorData as McpError;
+use rmcp::RoleServer;
 use rmcp::model::{
     CallToolRequestParams, CallToolResponse, Implementation, ListToolsResult,
     PaginatedRequestParams, ServerCapabilities, ServerConfig, Tool, ToolAnnotations,
 };
 use rmcp::service::RequestContext;
-use rmcp::{RoleServer, ServerHandler};
 use serde_json::Value;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
@@ -1060,7 +1060,10 @@ impl PfSenseServer {
     }
 }
 
-impl ServerHandler for PfSenseServer {
+/// The server as the transports' handler (crates/pfsense-mcp-transport, which serves it through
+/// rmcp's `ServerHandler`): the methods this server gives answers of its own; rmcp's defaults
+/// answer the rest.
+impl pfsense_mcp_transport::Handler for PfSenseServer {
     // MCP logging is deprecated (SEP-2577) but still in the 2025-11-25 protocol clients speak.
     // Prompts: rmcp's default handler answers `prompts/list` (with none), and 2026-07-28
     // requires a server that answers it to declare the capability (SEP-2575; the conformance
@@ -1086,31 +1089,35 @@ impl ServerHandler for PfSenseServer {
         )
     }
 
-    async fn list_tools(
+    fn list_tools(
         &self,
         request: Option<PaginatedRequestParams>,
         _context: RequestContext<RoleServer>,
-    ) -> Result<ListToolsResult, McpError> {
-        let start = match request.and_then(|r| r.cursor) {
-            None => 0,
-            Some(c) => c
-                .parse::<usize>()
-                .ok()
-                .filter(|n| *n <= self.inner.listed.len())
-                .ok_or_else(|| McpError::invalid_params(format!("invalid cursor `{c}`"), None))?,
-        };
-        let page = self.inner.options.page_size.max(1);
-        let end = (start + page).min(self.inner.listed.len());
-        let mut result = ListToolsResult::with_all_items(
-            self.inner.listed[start..end]
-                .iter()
-                .map(|t| listed_tool(&self.inner, *t))
-                .collect(),
-        );
-        if end < self.inner.listed.len() {
-            result.next_cursor = Some(end.to_string());
-        }
-        Ok(result)
+    ) -> BoxFuture<'_, Result<ListToolsResult, McpError>> {
+        Box::pin(async move {
+            let start = match request.and_then(|r| r.cursor) {
+                None => 0,
+                Some(c) => c
+                    .parse::<usize>()
+                    .ok()
+                    .filter(|n| *n <= self.inner.listed.len())
+                    .ok_or_else(|| {
+                        McpError::invalid_params(format!("invalid cursor `{c}`"), None)
+                    })?,
+            };
+            let page = self.inner.options.page_size.max(1);
+            let end = (start + page).min(self.inner.listed.len());
+            let mut result = ListToolsResult::with_all_items(
+                self.inner.listed[start..end]
+                    .iter()
+                    .map(|t| listed_tool(&self.inner, *t))
+                    .collect(),
+            );
+            if end < self.inner.listed.len() {
+                result.next_cursor = Some(end.to_string());
+            }
+            Ok(result)
+        })
     }
 
     fn get_tool(&self, name: &str) -> Option<Tool> {
@@ -1132,82 +1139,35 @@ impl ServerHandler for PfSenseServer {
     /// method MCP does not have, and also a method we serve whose params do not fit (say
     /// `tools/call` with `arguments` that are not an object). The second is invalid params
     /// (-32602) with what does not fit, not "method not found".
-    async fn on_custom_request(
+    fn on_custom_request(
         &self,
         request: rmcp::model::CustomRequest,
         context: RequestContext<RoleServer>,
-    ) -> Result<rmcp::model::CustomResult, McpError> {
-        // A session that began with initialize speaks a revision that has logging/setLevel.
-        let initialized =
-            context.peer.peer_info().is_some() && !crate::http::sessions::sessionless(&context);
-        Err(unreadable_request(
-            &request.method,
-            request.params.as_ref(),
-            initialized,
-        ))
+    ) -> BoxFuture<'_, Result<rmcp::model::CustomResult, McpError>> {
+        Box::pin(async move {
+            // A session that began with initialize speaks a revision that has logging/setLevel.
+            let initialized =
+                context.peer.peer_info().is_some() && !crate::http::sessions::sessionless(&context);
+            Err(unreadable_request(
+                &request.method,
+                request.params.as_ref(),
+                initialized,
+            ))
+        })
     }
 
     /// Accepted so that clients which set a log level work; the server sends no MCP log
     /// notifications (its logs go to stderr), so there is nothing to filter.
     #[allow(deprecated)]
-    async fn set_level(
+    fn set_level(
         &self,
         request: rmcp::model::SetLevelRequestParams,
         _context: RequestContext<RoleServer>,
-    ) -> Result<(), McpError> {
-        tracing::debug!(level = ?request.level, "client set the MCP log level");
-        Ok(())
-    }
-
-    async fn call_tool(
-        &self,
-        request: CallToolRequestParams,
-        context: RequestContext<RoleServer>,
-    ) -> Result<CallToolResponse, McpError> {
-        let _in_flight = self.inner.calls.token();
-        // Within an HTTP session the id stays taken until the call ends, even when the
-        // client hung up (http/sessions.rs).
-        let _id_held = crate::http::hold_while_running(&context);
-        let ctx = CallContext {
-            caller: crate::http::caller_of(&context).unwrap_or_else(|| "stdio".into()),
-            human: crate::safety::elicit::Human::of(&context, &request),
-            sessionless: crate::http::sessionless(&context),
-        };
-        let args = request.arguments.map(Value::Object).unwrap_or(Value::Null);
-        // Secret values of this call are scrubbed from everything that comes back.
-        crate::safety::secrets::remember_secrets_of(&args);
-        // Boxed, and so are the change path and our own tools below: rmcp spawns each request's
-        // handler as a task, and tokio copies a task's whole future several times over (spawn,
-        // its cell, its finished stage). Inline, the largest path set its size for every call:
-        // a read's future was about 10 KB, and the copies were a sixth of a read's instructions
-        // (callgrind, 1,200 reads over HTTP).
-        let mut result = Box::pin(self.call(&request.name, args, &ctx)).await?;
-        // On 2026-07-28 a confirmation is asked in the answer itself (elicit.rs).
-        if let Some(input_required) = ctx.human.input_required() {
-            return Ok(input_required.into());
-        }
-        crate::safety::secrets::clean_result(&mut result);
-        Ok(result.into())
-    }
-}
-
-/// The server as the HTTP transport's handler (crates/pfsense-mcp-transport): each method is
-/// its `ServerHandler` method, its future boxed.
-impl pfsense_mcp_transport::Handler for PfSenseServer {
-    fn get_info(&self) -> ServerConfig {
-        ServerHandler::get_info(self)
-    }
-
-    fn get_tool(&self, name: &str) -> Option<Tool> {
-        ServerHandler::get_tool(self, name)
-    }
-
-    fn list_tools(
-        &self,
-        request: Option<PaginatedRequestParams>,
-        context: RequestContext<RoleServer>,
-    ) -> BoxFuture<'_, Result<ListToolsResult, McpError>> {
-        Box::pin(ServerHandler::list_tools(self, request, context))
+    ) -> BoxFuture<'_, Result<(), McpError>> {
+        Box::pin(async move {
+            tracing::debug!(level = ?request.level, "client set the MCP log level");
+            Ok(())
+        })
     }
 
     fn call_tool(
@@ -1215,24 +1175,32 @@ impl pfsense_mcp_transport::Handler for PfSenseServer {
         request: CallToolRequestParams,
         context: RequestContext<RoleServer>,
     ) -> BoxFuture<'_, Result<CallToolResponse, McpError>> {
-        Box::pin(ServerHandler::call_tool(self, request, context))
-    }
-
-    fn on_custom_request(
-        &self,
-        request: rmcp::model::CustomRequest,
-        context: RequestContext<RoleServer>,
-    ) -> BoxFuture<'_, Result<rmcp::model::CustomResult, McpError>> {
-        Box::pin(ServerHandler::on_custom_request(self, request, context))
-    }
-
-    #[allow(deprecated)]
-    fn set_level(
-        &self,
-        request: rmcp::model::SetLevelRequestParams,
-        context: RequestContext<RoleServer>,
-    ) -> BoxFuture<'_, Result<(), McpError>> {
-        Box::pin(ServerHandler::set_level(self, request, context))
+        Box::pin(async move {
+            let _in_flight = self.inner.calls.token();
+            // Within an HTTP session the id stays taken until the call ends, even when the
+            // client hung up (http/sessions.rs).
+            let _id_held = crate::http::hold_while_running(&context);
+            let ctx = CallContext {
+                caller: crate::http::caller_of(&context).unwrap_or_else(|| "stdio".into()),
+                human: crate::safety::elicit::Human::of(&context, &request),
+                sessionless: crate::http::sessionless(&context),
+            };
+            let args = request.arguments.map(Value::Object).unwrap_or(Value::Null);
+            // Secret values of this call are scrubbed from everything that comes back.
+            crate::safety::secrets::remember_secrets_of(&args);
+            // Boxed, and so are the change path and our own tools below: rmcp spawns each request's
+            // handler as a task, and tokio copies a task's whole future several times over (spawn,
+            // its cell, its finished stage). Inline, the largest path set its size for every call:
+            // a read's future was about 10 KB, and the copies were a sixth of a read's instructions
+            // (callgrind, 1,200 reads over HTTP).
+            let mut result = Box::pin(self.call(&request.name, args, &ctx)).await?;
+            // On 2026-07-28 a confirmation is asked in the answer itself (elicit.rs).
+            if let Some(input_required) = ctx.human.input_required() {
+                return Ok(input_required.into());
+            }
+            crate::safety::secrets::clean_result(&mut result);
+            Ok(result.into())
+        })
     }
 }
 

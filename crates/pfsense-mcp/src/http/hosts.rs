@@ -48,38 +48,39 @@ fn host_place(authority: &Authority) -> Place {
     }
 }
 
-/// An Origin value as a request carries it: `null`, or a scheme and host whose port is the one
-/// written, else the scheme's default (an origin leaves the default port out, RFC 6454).
+/// An origin: `null`, or a scheme and host. A request's ([`seen_origin`]) has its port filled
+/// in with the scheme's default when it leaves it out (RFC 6454); an allowed one
+/// ([`parse_allowed_origin`]) has none when any port will do.
 #[derive(Debug, Clone, PartialEq, Eq)]
-enum AllowedOrigin {
+enum Origin {
     Null,
     At(Place),
 }
 
 /// An Origin header's value, its port filled in; None when it is no origin.
-fn seen_origin(value: &str) -> Option<AllowedOrigin> {
+fn seen_origin(value: &str) -> Option<Origin> {
     written_origin(value).map(|origin| match origin {
-        AllowedOrigin::At(mut place) => {
+        Origin::At(mut place) => {
             place.port = place.port.or(match place.scheme.as_deref() {
                 Some("http") => Some(80),
                 Some("https") => Some(443),
                 _ => None,
             });
-            AllowedOrigin::At(place)
+            Origin::At(place)
         }
         null => null,
     })
 }
 
 /// `null`, or `scheme://host[:port]` with the port only as written.
-fn written_origin(value: &str) -> Option<AllowedOrigin> {
+fn written_origin(value: &str) -> Option<Origin> {
     let value = value.trim();
     if value.eq_ignore_ascii_case("null") {
-        return Some(AllowedOrigin::Null);
+        return Some(Origin::Null);
     }
     let uri = Uri::try_from(value).ok()?;
     let authority = uri.authority()?;
-    Some(AllowedOrigin::At(Place {
+    Some(Origin::At(Place {
         scheme: Some(uri.scheme_str()?.to_ascii_lowercase()),
         host: bare_host(authority.host()),
         port: authority.port_u16(),
@@ -88,10 +89,10 @@ fn written_origin(value: &str) -> Option<AllowedOrigin> {
 
 /// A configured origin: `null`, `scheme://host` (any port), `scheme://host:port`, or
 /// `scheme://host:*` (any port); None for what is none of them (`null:*`, a port and `:*`).
-fn parse_allowed_origin(value: &str) -> Option<AllowedOrigin> {
+fn parse_allowed_origin(value: &str) -> Option<Origin> {
     match value.trim().strip_suffix(":*") {
         Some(base) => match written_origin(base)? {
-            AllowedOrigin::At(place) if place.port.is_none() => Some(AllowedOrigin::At(place)),
+            Origin::At(place) if place.port.is_none() => Some(Origin::At(place)),
             _ => None,
         },
         None => written_origin(value),
@@ -101,7 +102,7 @@ fn parse_allowed_origin(value: &str) -> Option<AllowedOrigin> {
 /// The accepted hosts and origins, and the log lines of the requests refused for them.
 pub struct AllowLists {
     hosts: Vec<Place>,
-    origins: Vec<AllowedOrigin>,
+    origins: Vec<Origin>,
     pub rejections: RejectionLog,
 }
 
@@ -138,10 +139,10 @@ impl AllowLists {
         self.hosts.iter().any(|a| a.admits(host))
     }
 
-    fn origin_allowed(&self, origin: &AllowedOrigin) -> bool {
+    fn origin_allowed(&self, origin: &Origin) -> bool {
         self.origins.iter().any(|a| match (a, origin) {
-            (AllowedOrigin::Null, AllowedOrigin::Null) => true,
-            (AllowedOrigin::At(allowed), AllowedOrigin::At(seen)) => allowed.admits(seen),
+            (Origin::Null, Origin::Null) => true,
+            (Origin::At(allowed), Origin::At(seen)) => allowed.admits(seen),
             _ => false,
         })
     }
@@ -299,7 +300,7 @@ mod tests {
         assert_eq!(parse_allowed_origin("null:*"), None);
         assert_eq!(
             parse_allowed_origin("null"),
-            Some(AllowedOrigin::Null),
+            Some(Origin::Null),
             "null when listed"
         );
     }
