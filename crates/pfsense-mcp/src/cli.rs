@@ -719,6 +719,12 @@ pub async fn serve_stdio(server: PfSenseServer) -> Result<(), String> {
 /// stdin that ends after SIGTERM/SIGINT, once the calls in flight are answered (up to
 /// `DRAIN_TIMEOUT`), as if the client had closed it: rmcp then stops reading, writes the last
 /// answers and returns, so the process exits 0 instead of dropping a call.
+///
+/// The client closing stdin (or reading it failing) begins the shutdown as a signal does
+/// ([`crate::shutdown::begin`]): the human's answer to a question comes on stdin, so once stdin
+/// is closed none can come, and a call waiting for one is answered at once as not approved.
+/// (Else it waited out rmcp's 5 s for the calls in flight, then lost its answer with the
+/// transport.)
 struct StdinUntil {
     inner: tokio::io::Stdin,
     stop: std::pin::Pin<Box<tokio_util::sync::WaitForCancellationFutureOwned>>,
@@ -735,7 +741,19 @@ impl tokio::io::AsyncRead for StdinUntil {
             // End of file: no bytes.
             return std::task::Poll::Ready(Ok(()));
         }
-        std::pin::Pin::new(&mut self.inner).poll_read(cx, buf)
+        let (before, room) = (buf.filled().len(), buf.remaining());
+        let read = std::pin::Pin::new(&mut self.inner).poll_read(cx, buf);
+        let ended = match &read {
+            // No bytes into room for some: the client closed stdin.
+            std::task::Poll::Ready(Ok(())) => room > 0 && buf.filled().len() == before,
+            // Nothing more will be read either (`stdio::guarded` stops at an error).
+            std::task::Poll::Ready(Err(_)) => true,
+            std::task::Poll::Pending => false,
+        };
+        if ended {
+            crate::shutdown::begin();
+        }
+        read
     }
 }
 

@@ -11,8 +11,9 @@ use tokio_util::sync::CancellationToken;
 /// HTTP sessions anyway, or ending stdin.
 pub const DRAIN_TIMEOUT: Duration = Duration::from_secs(30);
 
-/// Cancelled at the first signal, on either transport: what a call waits for that would only
-/// hold up the drain (a human's approval, which can take minutes) stops waiting.
+/// Cancelled at the first signal, on either transport, and when a stdio client closes stdin
+/// (`cli::StdinUntil`): what a call waits for that would only hold up the drain (a human's
+/// approval, which can take minutes) stops waiting.
 static BEGUN: LazyLock<CancellationToken> = LazyLock::new(CancellationToken::new);
 
 /// Say that the shutdown began: waits that watch [`begun`] end now.
