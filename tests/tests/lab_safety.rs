@@ -1204,6 +1204,255 @@ async fn a_batch_undo_preview_says_what_the_undo_does(version: &str) {
     s.close().await;
 }
 
+/// A port forward on WAN with a linked filter rule (`associated_rule_id: "new"`), as a create
+/// takes it.
+fn lab_forward(descr: &str, port: &str) -> Value {
+    json!({"interface": "wan", "ipprotocol": "inet", "protocol": "tcp", "source": "any",
+        "destination": "wan:ip", "destination_port": port, "target": "192.168.1.50",
+        "local_port": "80", "descr": descr, "associated_rule_id": "new"})
+}
+
+/// The rules' descriptions and trackers, in order: what a rule list is, ids and times aside.
+fn rule_keys(rules: &Value) -> Vec<(Value, Value)> {
+    rules
+        .as_array()
+        .expect("a list")
+        .iter()
+        .map(|r| (r["descr"].clone(), r["tracker"].clone()))
+        .collect()
+}
+
+/// Previews undoing the last `n` changes, then confirms it: the preview must say what the
+/// confirmed undo does. Either both are refused (and the confirmed undo undid nothing), or the
+/// preview planned exactly the steps (with the ids) the undo then took. The preview's answer.
+async fn preview_then_undo(s: &Session, n: u64) -> rmcp::model::CallToolResult {
+    let preview = s.call("pfsense_undo", json!({"last": n})).await;
+    let structured = preview.structured_content.clone().unwrap_or(Value::Null);
+    let refused = is_error(&preview) || !structured["refused_when_confirmed"].is_null();
+    let r = s
+        .call("pfsense_undo", json!({"last": n, "confirm": true}))
+        .await;
+    if refused {
+        assert!(
+            is_error(&r) && text(&r).contains("Nothing was undone"),
+            "the preview refused ({}) but the confirmed undo did this: {}",
+            text(&preview),
+            text(&r)
+        );
+        return preview;
+    }
+    assert!(
+        !is_error(&r),
+        "the preview planned {} but the confirmed undo failed: {}",
+        text(&preview),
+        text(&r)
+    );
+    let steps = |v: &Value, key: &str| -> Vec<Value> {
+        v.as_array()
+            .unwrap_or_else(|| panic!("a list: {v}"))
+            .iter()
+            .map(|c| c[key].clone())
+            .collect()
+    };
+    assert_eq!(
+        steps(&structured["plan"], "steps"),
+        steps(&r.structured_content.clone().unwrap()["undone"], "done"),
+        "the steps previewed are the steps taken"
+    );
+    preview
+}
+
+/// The rules and the port forwards the server lists now.
+async fn rules_now(s: &Session) -> Value {
+    s.ok("pfsense_list_firewall_rules", json!({})).await["data"].clone()
+}
+
+async fn forwards_now(s: &Session) -> Value {
+    s.ok("pfsense_list_firewall_nat_port_forwards", json!({}))
+        .await["data"]
+        .clone()
+}
+
+/// `rules` with its last two swapped: a replacement that changes the list.
+fn reordered(rules: &Value) -> Value {
+    let mut r = rules.as_array().expect("a list").clone();
+    let n = r.len();
+    r.swap(n - 2, n - 1);
+    json!(r)
+}
+
+/// A lab whose rules are its defaults and two LAN rules, each with its own tracker, and a
+/// session on it: the lab, the session's directory, the session and the rules.
+async fn lab_with_rules(version: &str) -> Option<(RunningLab, tempfile::TempDir, Session, Value)> {
+    let lab = lab(version)?;
+    let defaults = admin(&lab, "GET", "/api/v2/firewall/rules", None);
+    let mut rules: Vec<Value> = defaults.as_array().unwrap().clone();
+    for d in ["pl-a", "pl-b"] {
+        rules.push(lab_rule("pass", "lan", d));
+    }
+    let base = json!(admin_put_rules(&lab, &rules));
+    let dir = tempfile::tempdir().unwrap();
+    let session = start(&lab, dir.path()).await;
+    Some((lab, dir, session, base))
+}
+
+/// pfrest's PortForward keeps its linked filter rule itself (`PortForward::pre_apply_create`,
+/// `pre_apply_update`, `pre_apply_delete`): a create with `associated_rule_id: "new"` appends a
+/// rule at the end of the whole rule list (`Model::get_next_id`: the count of `filter/rule`),
+/// an update rewrites it from the port forward's fields, a delete removes it. A batch undo's
+/// preview plays those rule changes when it judges the batch's older rule changes, so that it
+/// says what the confirmed undo does: undoing a replacement of the rule list and a port forward
+/// created after it deletes the linked rule first, then puts the list back.
+async fn a_batch_undo_preview_plays_the_rule_a_port_forward_undo_deletes(version: &str) {
+    let Some((lab, _dir, session, base)) = lab_with_rules(version).await else {
+        return;
+    };
+    let s = &session;
+    // A replacement, then a port forward created: undoing both deletes the linked rule first.
+    s.ok(
+        "pfsense_replace_firewall_rules",
+        confirmed(json!({"objects": reordered(&base)})),
+    )
+    .await;
+    s.ok(
+        "pfsense_create_firewall_nat_port_forward",
+        confirmed(lab_forward("pl-web", "8080")),
+    )
+    .await;
+    let with_linked = rules_now(s).await;
+    let linked = with_linked
+        .as_array()
+        .unwrap()
+        .iter()
+        .position(|r| {
+            r["associated_rule_id"]
+                .as_str()
+                .is_some_and(|a| a.starts_with("nat_"))
+        })
+        .unwrap_or_else(|| panic!("a linked rule: {with_linked}"));
+    assert_eq!(
+        linked + 1,
+        with_linked.as_array().unwrap().len(),
+        "the linked WAN rule is the last of the whole list, after the LAN rules: {with_linked}"
+    );
+    let preview = preview_then_undo(s, 2).await;
+    assert!(!is_error(&preview), "{}", text(&preview));
+    assert_eq!(rule_keys(&rules_now(s).await), rule_keys(&base));
+    assert_eq!(forwards_now(s).await, json!([]));
+
+    // A replacement, then a port forward changed: pfrest rewrites the linked rule from the
+    // port forward's fields, and marks it updated by "(system)" (v2.10.0, seen on the lab, also
+    // writes its unset `icmptype` and TCP flags as empty lists), so undoing the change does not bring back
+    // the rule list the replacement left: both the preview (playing the rewrite over the rules
+    // as they are) and the undo refuse.
+    let forward = admin(
+        &lab,
+        "POST",
+        "/api/v2/firewall/nat/port_forward",
+        Some(lab_forward("pl-upd", "8081")),
+    );
+    let before = rules_now(s).await;
+    s.ok(
+        "pfsense_replace_firewall_rules",
+        confirmed(json!({"objects": reordered(&before)})),
+    )
+    .await;
+    s.ok(
+        "pfsense_update_firewall_nat_port_forward",
+        confirmed(json!({"id": forward["id"], "target": "192.168.1.51"})),
+    )
+    .await;
+    let (rules_then, forwards_then) = (rules_now(s).await, forwards_now(s).await);
+    let preview = preview_then_undo(s, 2).await;
+    assert!(
+        text(&preview).contains("FirewallRule list has changed"),
+        "{}",
+        text(&preview)
+    );
+    assert_eq!(rules_now(s).await, rules_then);
+    assert_eq!(forwards_now(s).await, forwards_then);
+    admin(
+        &lab,
+        "DELETE",
+        &format!("/api/v2/firewall/nat/port_forward?id={}", forward["id"]),
+        None,
+    );
+    session.close().await;
+}
+
+/// The other way round: a port forward's re-create makes a new linked rule at the end of the
+/// rule list. With the linked rule replaced away before the port forward was deleted, that rule
+/// changes the list the older undo would put back; and a port forward created and deleted comes
+/// back with a new `associated_rule_id`, so the older undo finds it changed. The preview plays
+/// both and refuses, as the confirmed undo does, which then undoes nothing (it used to re-create
+/// the port forward, then stop).
+async fn a_batch_undo_preview_plays_the_rule_a_port_forward_re_create_makes(version: &str) {
+    let Some((lab, _dir, session, _)) = lab_with_rules(version).await else {
+        return;
+    };
+    let s = &session;
+    // The linked rule replaced away, then its port forward deleted: the re-create makes a new
+    // linked rule, so the list the replacement left is not there to put back.
+    let forward = admin(
+        &lab,
+        "POST",
+        "/api/v2/firewall/nat/port_forward",
+        Some(lab_forward("pl-gone", "8082")),
+    );
+    let without: Vec<Value> = rules_now(s)
+        .await
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|r| r["associated_rule_id"] != forward["associated_rule_id"])
+        .cloned()
+        .collect();
+    s.ok(
+        "pfsense_replace_firewall_rules",
+        confirmed(json!({"objects": without})),
+    )
+    .await;
+    s.ok(
+        "pfsense_delete_firewall_nat_port_forward",
+        confirmed(json!({"id": forward["id"]})),
+    )
+    .await;
+    let (rules_then, forwards_then) = (rules_now(s).await, forwards_now(s).await);
+    let preview = preview_then_undo(s, 2).await;
+    assert!(is_error(&preview), "{}", text(&preview));
+    assert!(
+        text(&preview).contains("FirewallRule list has changed"),
+        "{}",
+        text(&preview)
+    );
+    assert_eq!(rules_now(s).await, rules_then);
+    assert_eq!(forwards_now(s).await, forwards_then);
+
+    // A port forward created and deleted: its re-create gets a new `associated_rule_id`, so the
+    // older undo finds it changed.
+    s.ok(
+        "pfsense_create_firewall_nat_port_forward",
+        confirmed(lab_forward("pl-twice", "8083")),
+    )
+    .await;
+    let id = forwards_now(s).await.as_array().unwrap().len() - 1;
+    s.ok(
+        "pfsense_delete_firewall_nat_port_forward",
+        confirmed(json!({"id": id})),
+    )
+    .await;
+    let (rules_then, forwards_then) = (rules_now(s).await, forwards_now(s).await);
+    let preview = preview_then_undo(s, 2).await;
+    assert!(
+        text(&preview).contains("associated_rule_id"),
+        "{}",
+        text(&preview)
+    );
+    assert_eq!(rules_now(s).await, rules_then);
+    assert_eq!(forwards_now(s).await, forwards_then);
+    session.close().await;
+}
+
 /// A CA and a server certificate it signed, as pfrest imports them (`crt`, `prv` in PEM).
 fn lab_pki() -> (Value, Value) {
     let ca_key = rcgen::KeyPair::generate().unwrap();
@@ -1862,6 +2111,8 @@ tests::on_every_release!(
     an_alias_a_rule_uses_is_refused_naming_the_rule,
     an_alias_a_route_1_1_nat_or_openvpn_uses_is_refused,
     a_batch_undo_preview_says_what_the_undo_does,
+    a_batch_undo_preview_plays_the_rule_a_port_forward_undo_deletes,
+    a_batch_undo_preview_plays_the_rule_a_port_forward_re_create_makes,
     an_update_killed_on_the_way_is_settled_by_identity_after_an_id_shift,
     rules_sharing_a_tracker_are_told_apart_and_undo_keeps_trackers,
     undo_of_a_delete_puts_the_rule_back_between_its_old_neighbours,

@@ -218,18 +218,64 @@ pub struct Linked {
     pub recreate_with: &'static str,
     /// For previews: what the firewall does besides the delete, and what undo does.
     pub note: &'static str,
+    /// The linked object, as the owner's creates, updates and deletes change it: what a batch
+    /// undo's preview plays over the linked object's list (`play_linked`).
+    pub object: LinkedObject,
+}
+
+/// The object a [`Linked`] owner keeps by itself. A create of the owner whose `field` is set
+/// (and not a `no_link` keyword other than `recreate_with`) appends one at the end of its
+/// list; an update rewrites `fields` on the ones carrying the owner's link; a delete removes them.
+pub struct LinkedObject {
+    /// Its model (whose plural GET is the list the owner's changes also write to).
+    pub model: &'static str,
+    /// Its field holding the owner's link value.
+    pub field: &'static str,
+    /// Its fields as the owner's create and update write them.
+    pub fields: &'static [(&'static str, Made)],
+}
+
+/// Where a linked object's field comes from.
+pub enum Made {
+    /// The owner's field of that name.
+    Field(&'static str),
+    /// A one-element list of the owner's field of that name.
+    ListOf(&'static str),
+    /// This text.
+    Text(&'static str),
 }
 
 /// pfrest's PortForward deletes the filter rule it is linked to through `associated_rule_id`
-/// (`pre_apply_delete`), so re-creating it with the old id fails (404
-/// FOREIGN_MODEL_FIELD_VALUE_NOT_FOUND); created with `"new"` it makes the linked rule again
-/// from its own fields (`_create`, `pre_apply_create`), as pfrest's updates keep it anyway.
+/// (`pre_apply_delete`: every rule whose `associated_rule_id` is the port forward's), so
+/// re-creating it with the old id fails (404 FOREIGN_MODEL_FIELD_VALUE_NOT_FOUND); created
+/// with `"new"` it makes the linked rule again from its own fields (`_create` draws a new id,
+/// `pre_apply_create` creates a `FirewallRule` without placement, which `Model::get_next_id`
+/// puts at the end of the whole `filter/rule` list: no other rule's id moves, seen on the lab
+/// for v2.7.1, v2.8.4 and v2.10.0), as pfrest's updates keep it anyway (`pre_apply_update`
+/// writes the same fields back; the description only a create writes, naming the new id).
+/// A replacement of the port forward list makes or deletes no rule (`replace_all` runs no
+/// `pre_apply_create`).
 pub const LINKED_OBJECTS: &[Linked] = &[Linked {
     model: "PortForward",
     field: "associated_rule_id",
     no_link: &["", "new", "pass"],
     recreate_with: "new",
-    note: "pfSense also deletes the port forward's linked filter rule; undo re-creates the port forward with a new linked rule made from its fields (a new associated_rule_id, at the end of the interface's rules)",
+    note: "pfSense also deletes the port forward's linked filter rule; undo re-creates the port forward with a new linked rule made from its fields (a new associated_rule_id, appended after every rule of the rule list, so no other rule's id moves)",
+    object: LinkedObject {
+        model: "FirewallRule",
+        field: "associated_rule_id",
+        fields: &[
+            ("type", Made::Text("pass")),
+            ("disabled", Made::Field("disabled")),
+            ("interface", Made::ListOf("interface")),
+            ("ipprotocol", Made::Field("ipprotocol")),
+            ("protocol", Made::Field("protocol")),
+            ("source", Made::Field("source")),
+            ("source_port", Made::Field("source_port")),
+            ("destination", Made::Field("target")),
+            ("destination_port", Made::Field("local_port")),
+        ],
+    },
 }];
 
 /// The linked-object row whose link `object` (of `model`) holds, if any.
@@ -613,18 +659,42 @@ fn list_of(step: &Step) -> Option<&'static ToolDef> {
     }
 }
 
+/// The linked-object row by which `step` (a create, update or delete of an owner) also writes
+/// to the list `list` reads: pfrest changes the owner's linked objects itself.
+fn linked_write(step: &Step, list: &ToolDef) -> Option<&'static Linked> {
+    if list.method != Method::Get || list.path_kind != PathKind::Plural {
+        return None;
+    }
+    LINKED_OBJECTS.iter().find(|l| {
+        l.model == step.tool.model
+            && l.object.model == list.model
+            && step.tool.path_kind == PathKind::Item
+            && matches!(
+                step.tool.method,
+                Method::Post | Method::Patch | Method::Delete
+            )
+    })
+}
+
+/// Whether `step` writes to the list `list` reads, itself or through a linked object.
+fn writes_to(step: &Step, list: &ToolDef) -> bool {
+    list_of(step).is_some_and(|l| l.path == list.path) || linked_write(step, list).is_some()
+}
+
 /// Whether an undo of `newer` writes to the list `list` reads.
 fn newer_touch(list: &ToolDef, newer: &[Newer<'_>]) -> bool {
     newer
         .iter()
         .flat_map(|(_, steps)| steps.iter())
-        .any(|s| list_of(s).is_some_and(|l| l.path == list.path))
+        .any(|s| writes_to(s, list))
 }
 
 /// The list `list` reads, as the undos of `newer` (run in that order, before the one being
 /// planned) leave it: each of their steps on it played over what the firewall shows now, as
-/// pfrest would answer (an object re-created at its `placement`, later ids shifting). The
-/// undo, once confirmed, runs after them and reads that state: its preview must judge it too.
+/// pfrest would answer (an object re-created at its `placement`, later ids shifting), and the
+/// linked objects pfrest makes, rewrites or deletes along with their owner (`play_linked`).
+/// The undo, once confirmed, runs after them and reads that state: its preview must judge it
+/// too.
 async fn read_left_by_newer(
     client: &Client,
     list: &ToolDef,
@@ -632,15 +702,94 @@ async fn read_left_by_newer(
 ) -> Result<Value, String> {
     let mut all = state::read(client, list, json!({})).await?;
     if let Some(items) = all.as_array_mut() {
-        for (change, steps) in newer {
-            for step in steps.iter() {
-                if list_of(step).is_some_and(|l| l.path == list.path) {
-                    play(items, step, change);
-                }
+        play_all(items, list, newer);
+    }
+    Ok(all)
+}
+
+/// Every step of `newer` that writes to the list `list` reads, played over `items` in order.
+fn play_all(items: &mut Vec<Value>, list: &ToolDef, newer: &[Newer<'_>]) {
+    for (change, steps) in newer {
+        for step in steps.iter() {
+            if list_of(step).is_some_and(|l| l.path == list.path) {
+                play(items, step, change);
+            } else if let Some(link) = linked_write(step, list) {
+                play_linked(items, step, change, link);
             }
         }
     }
-    Ok(all)
+}
+
+/// What an owner's undo step does to its linked objects in their list (`items`), as pfrest's
+/// owner model does it (see [`LINKED_OBJECTS`]): a re-create sending a link makes one at the
+/// end of the list; an update writes the linked fields from the owner as the step leaves it; a
+/// delete removes every object carrying the owner's link. The link a create draws is not known
+/// before it runs: the played object carries what the step sent (`recreate_with`), which no
+/// recorded state holds.
+fn play_linked(items: &mut Vec<Value>, step: &Step, change: &Change, link: &Linked) {
+    let real = |v: &Value| -> Option<Value> {
+        v.as_str()
+            .filter(|s| !link.no_link.contains(s))
+            .map(|s| Value::String(s.to_string()))
+    };
+    // The owner as the step leaves it: recorded after the change, with what the step sends.
+    let mut owner = change
+        .after
+        .clone()
+        .filter(Value::is_object)
+        .unwrap_or_else(|| json!({}));
+    if let (Some(o), Some(args)) = (owner.as_object_mut(), step.args.as_object()) {
+        for (k, v) in args {
+            if k != "id" && k != "parent_id" && k != "placement" {
+                o.insert(k.clone(), v.clone());
+            }
+        }
+    }
+    let made = |object: &mut Map<String, Value>| {
+        for (field, from) in link.object.fields {
+            let value = match from {
+                Made::Field(f) => owner.get(*f).cloned(),
+                Made::ListOf(f) => owner.get(*f).map(|v| json!([v])),
+                Made::Text(t) => Some(json!(t)),
+            };
+            if let Some(v) = value {
+                object.insert((*field).to_string(), v);
+            }
+        }
+    };
+    let carries = |o: &Value, value: &Value| o.get(link.object.field) == Some(value);
+    match step.tool.method {
+        Method::Post => {
+            let sent = step.args.get(link.field).and_then(Value::as_str);
+            if sent.is_some_and(|s| s == link.recreate_with || !link.no_link.contains(&s)) {
+                let mut object = Map::new();
+                made(&mut object);
+                object.insert(link.object.field.into(), json!(sent));
+                items.push(Value::Object(object));
+            }
+        }
+        Method::Patch => {
+            if let Some(value) = owner.get(link.field).and_then(real) {
+                for o in items.iter_mut().filter(|o| carries(o, &value)) {
+                    if let Some(o) = o.as_object_mut() {
+                        made(o);
+                    }
+                }
+            }
+        }
+        Method::Delete => {
+            if let Some(value) = change
+                .after
+                .as_ref()
+                .and_then(|a| a.get(link.field))
+                .and_then(real)
+            {
+                items.retain(|o| !carries(o, &value));
+            }
+        }
+        _ => return,
+    }
+    renumber(items);
 }
 
 /// One undo step of `change` played over a list. A re-created object or list is the change's
@@ -665,6 +814,13 @@ fn play(items: &mut Vec<Value>, step: &Step, change: &Change) {
             }
             if let Some(o) = object.as_object_mut() {
                 o.remove("placement");
+                // A linked field holds what the re-create sends (`recreate_with`): the firewall
+                // draws a new link, which the recorded state does not hold.
+                for l in LINKED_OBJECTS.iter().filter(|l| l.model == step.tool.model) {
+                    if let Some(v) = step.args.get(l.field) {
+                        o.insert(l.field.into(), v.clone());
+                    }
+                }
             }
             let group: Vec<usize> = (0..items.len()).filter(|i| in_group(&items[*i])).collect();
             let at = step
@@ -707,8 +863,12 @@ fn play(items: &mut Vec<Value>, step: &Step, change: &Change) {
         }
         _ => return,
     }
-    // pfrest's ids are array positions (under each parent): later ones shift. String ids
-    // (interfaces, DHCP servers) stay.
+    renumber(items);
+}
+
+/// pfrest's ids are array positions (under each parent): later ones shift. String ids
+/// (interfaces, DHCP servers) stay.
+fn renumber(items: &mut [Value]) {
     let mut next: Vec<(Option<Value>, u64)> = Vec::new();
     for o in items.iter_mut() {
         if o.get("id").is_some_and(Value::is_string) {
@@ -1395,4 +1555,225 @@ fn same_value(read: &Value, sent: &Value) -> bool {
     read == sent
         || (scalar(read).is_some() && scalar(read) == scalar(sent))
         || state::unchanged_since(read, sent)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn def(name: &str) -> &'static ToolDef {
+        catalog::tool(name).unwrap_or_else(|| panic!("the catalogue has {name}"))
+    }
+
+    fn change(tool: &str, model: &str, before: Option<Value>, after: Option<Value>) -> Change {
+        Change {
+            id: 1,
+            firewall: "default".into(),
+            time_ms: 0,
+            caller: "test".into(),
+            tool: tool.into(),
+            kind: String::new(),
+            model: model.into(),
+            request: json!({}),
+            before,
+            after,
+            inverse: None,
+            apply_tool: None,
+            status: status::EXECUTED.into(),
+            response_id: None,
+            message: None,
+            provisional_until: None,
+            undo_of: None,
+            undone_by: None,
+            address: None,
+        }
+    }
+
+    fn step(tool: &str, args: Value) -> Step {
+        Step {
+            tool: def(tool),
+            args,
+            description: String::new(),
+        }
+    }
+
+    fn forward(link: &str) -> Value {
+        json!({"id": 0, "interface": "wan", "ipprotocol": "inet", "protocol": "tcp",
+            "source": "any", "source_port": null, "destination": "wan:ip",
+            "destination_port": "8080", "target": "192.168.1.50", "local_port": "80",
+            "disabled": false, "descr": "web", "associated_rule_id": link})
+    }
+
+    fn rule(id: u64, tracker: u64, link: Option<&str>) -> Value {
+        json!({"id": id, "tracker": tracker, "type": "pass", "interface": ["wan"],
+            "destination": "192.168.1.50", "associated_rule_id": link})
+    }
+
+    fn played(rules: Vec<Value>, newer: &[Newer<'_>]) -> Vec<Value> {
+        let mut items = rules;
+        play_all(&mut items, def("pfsense_list_firewall_rules"), newer);
+        items
+    }
+
+    fn ids(items: &[Value]) -> Vec<(Value, Value)> {
+        items
+            .iter()
+            .map(|o| (o["id"].clone(), o["associated_rule_id"].clone()))
+            .collect()
+    }
+
+    /// Every field the table names is one the models have: the owner's create takes its link
+    /// and the fields the linked object is made from, the linked model's create the fields
+    /// written.
+    #[test]
+    fn the_linked_objects_table_names_fields_the_tools_have() {
+        for l in LINKED_OBJECTS {
+            let owner = catalog::TOOLS
+                .iter()
+                .find(|d| {
+                    d.model == l.model && d.method == Method::Post && d.path_kind == PathKind::Item
+                })
+                .expect("the owner's create tool");
+            let linked = catalog::TOOLS
+                .iter()
+                .find(|d| {
+                    d.model == l.object.model
+                        && d.method == Method::Post
+                        && d.path_kind == PathKind::Item
+                })
+                .expect("the linked model's create tool");
+            let has = |d: &ToolDef, f: &str| d.args.iter().any(|a| a.name == f);
+            assert!(has(owner, l.field), "{} takes {}", owner.name, l.field);
+            for (field, from) in l.object.fields {
+                assert!(has(linked, field), "{} takes {field}", linked.name);
+                if let Made::Field(f) | Made::ListOf(f) = from {
+                    assert!(has(owner, f), "{} takes {f}", owner.name);
+                }
+            }
+        }
+    }
+
+    /// Re-creating a port forward with a linked rule appends the rule pfrest makes at the end
+    /// of the whole rule list, made from the port forward's fields; no other id moves.
+    #[test]
+    fn a_port_forward_re_create_appends_its_linked_rule() {
+        let deleted = change(
+            "pfsense_delete_firewall_nat_port_forward",
+            "PortForward",
+            Some(forward("nat_old")),
+            Some(json!([])),
+        );
+        let mut args = forward("new");
+        args.as_object_mut().unwrap().remove("id");
+        args["placement"] = json!(0);
+        let steps = [step("pfsense_create_firewall_nat_port_forward", args)];
+        let newer: Vec<Newer<'_>> = vec![(&deleted, &steps)];
+        let rules = played(vec![rule(0, 10, None), rule(1, 11, None)], &newer);
+        assert_eq!(
+            ids(&rules),
+            [
+                (json!(0), Value::Null),
+                (json!(1), Value::Null),
+                (json!(2), json!("new"))
+            ]
+        );
+        let made = &rules[2];
+        assert_eq!(made["type"], "pass");
+        assert_eq!(made["interface"], json!(["wan"]));
+        assert_eq!(made["destination"], "192.168.1.50");
+        assert_eq!(made["destination_port"], "80");
+        assert!(
+            identity("FirewallRule", made).is_none(),
+            "no tracker known yet"
+        );
+
+        // The port forward list shows what the re-create sent, not the old link.
+        let mut forwards = vec![];
+        play_all(
+            &mut forwards,
+            def("pfsense_list_firewall_nat_port_forwards"),
+            &newer,
+        );
+        assert_eq!(forwards[0]["associated_rule_id"], "new");
+
+        // Without a link ("" or "pass") pfrest makes no rule.
+        for none in ["", "pass"] {
+            let mut args = forward(none);
+            args.as_object_mut().unwrap().remove("id");
+            let steps = [step("pfsense_create_firewall_nat_port_forward", args)];
+            let rules = played(vec![rule(0, 10, None)], &[(&deleted, &steps)]);
+            assert_eq!(rules.len(), 1, "{none:?}");
+        }
+    }
+
+    /// Undoing a port forward's create deletes the rules carrying its link (later ids shift);
+    /// undoing an update writes the port forward's fields back onto its linked rule.
+    #[test]
+    fn a_port_forward_delete_and_update_play_on_their_linked_rule() {
+        let created = change(
+            "pfsense_create_firewall_nat_port_forward",
+            "PortForward",
+            None,
+            Some(forward("nat_a")),
+        );
+        let steps = [step(
+            "pfsense_delete_firewall_nat_port_forward",
+            json!({"id": 0}),
+        )];
+        let rules = played(
+            vec![
+                rule(0, 10, Some("nat_a")),
+                rule(1, 11, Some("nat_b")),
+                rule(2, 12, None),
+            ],
+            &[(&created, &steps)],
+        );
+        assert_eq!(
+            ids(&rules),
+            [(json!(0), json!("nat_b")), (json!(1), Value::Null)]
+        );
+
+        let mut after = forward("nat_a");
+        after["target"] = json!("192.168.1.51");
+        let updated = change(
+            "pfsense_update_firewall_nat_port_forward",
+            "PortForward",
+            Some(forward("nat_a")),
+            Some(after),
+        );
+        let steps = [step(
+            "pfsense_update_firewall_nat_port_forward",
+            json!({"id": 0, "target": "192.168.1.50"}),
+        )];
+        let mut linked = rule(0, 10, Some("nat_a"));
+        linked["destination"] = json!("192.168.1.51");
+        linked["descr"] = json!("kept");
+        let mut other = rule(1, 11, None);
+        other["destination"] = json!("192.168.1.51");
+        let rules = played(vec![linked, other], &[(&updated, &steps)]);
+        assert_eq!(rules[0]["destination"], "192.168.1.50");
+        assert_eq!(
+            rules[0]["descr"], "kept",
+            "an update leaves the description"
+        );
+        assert_eq!(rules[0]["tracker"], 10);
+        assert_eq!(rules[1]["destination"], "192.168.1.51", "not linked");
+    }
+
+    /// A step on the owner writes to the linked model's list, and only to it.
+    #[test]
+    fn only_the_linked_models_list_is_written_through_a_link() {
+        let s = step("pfsense_delete_firewall_nat_port_forward", json!({"id": 0}));
+        assert!(writes_to(&s, def("pfsense_list_firewall_rules")));
+        assert!(writes_to(
+            &s,
+            def("pfsense_list_firewall_nat_port_forwards")
+        ));
+        assert!(!writes_to(&s, def("pfsense_list_firewall_aliases")));
+        let rule = step("pfsense_delete_firewall_rule", json!({"id": 0}));
+        assert!(!writes_to(
+            &rule,
+            def("pfsense_list_firewall_nat_port_forwards")
+        ));
+    }
 }
