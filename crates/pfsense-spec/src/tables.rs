@@ -910,8 +910,10 @@ pub fn is_sensitive_field(name: &str) -> bool {
     };
     // A query filter names its field before an operator (`ldap_bindpw__contains`, pfrest's
     // `field__op`): the value is the field's, so is its secrecy.
-    let lower = match lower.split_once("__") {
-        Some((field, _)) if !field.is_empty() => field,
+    // A byte search: `split_once("__")` builds a substring searcher for every key, 40% of this
+    // function's instructions under callgrind.
+    let lower = match lower.as_bytes().windows(2).position(|w| w == b"__") {
+        Some(at) if at > 0 => &lower[..at],
         _ => lower.as_ref(),
     };
     if SENSITIVE_FIELD_NAMES.contains(&lower) {

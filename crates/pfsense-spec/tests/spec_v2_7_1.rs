@@ -972,6 +972,12 @@ fn every_spec_or_pfrest_secret_is_caught_by_the_name_rule() {
     assert!(tables::is_sensitive_field("Auth_Pass"));
     assert!(tables::is_sensitive_field("PRESHAREDKEY"));
     assert!(!tables::is_sensitive_field("Use_TLS"));
+    // A query filter (`field__op`) is as secret as its field; the operator alone decides nothing.
+    assert!(tables::is_sensitive_field("ldap_bindpw__contains"));
+    assert!(tables::is_sensitive_field("LDAP_BINDPW__startswith"));
+    assert!(!tables::is_sensitive_field("descr__contains"));
+    assert!(tables::is_sensitive_field("__password"));
+    assert!(tables::is_sensitive_field("password___x"));
     // Write-only fields that are no secret stay visible.
     let ping = post("/api/v2/diagnostics/ping");
     assert!(!ping.arg("host").unwrap().sensitive);
