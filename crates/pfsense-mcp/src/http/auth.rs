@@ -206,7 +206,11 @@ impl Gate {
 /// An address that failed [`super::limits::MAX_AUTH_FAILURES`] times in a minute gets 429 for
 /// a minute for every request without a known token: the lockout refuses guesses, not the
 /// callers that share the address with the guesser (everyone behind a proxy, every local
-/// client when a web page on the machine guesses). A connection that carried an
+/// client when a web page on the machine guesses). So it does not slow guessing: a right
+/// guess is served like any caller's token. Guessing is hopeless against a token made as the
+/// errors advise (`openssl rand -hex 32`: 256 bits; [`MIN_TOKEN_CHARS`] at least); what the
+/// lockout spares is the log (a locked-out guesser's requests are not logged or counted).
+/// A connection that carried an
 /// authenticated request is marked, so it is not the one closed when connections run short.
 pub async fn require_bearer(
     State(gate): State<Arc<Gate>>,
