@@ -17,6 +17,12 @@ pub fn write(out: &mut Vec<u8>, value: &Value) {
     let _ = serde_json::to_writer(out, value);
 }
 
+/// `text` as a JSON string, quotes and escapes included, appended to `out` (what serde_json
+/// writes for a `str`).
+pub fn write_str(out: &mut Vec<u8>, text: &str) {
+    let _ = serde_json::to_writer(out, text);
+}
+
 /// `value` as compact JSON text.
 pub fn to_string(value: &Value) -> String {
     let mut out = Vec::with_capacity(128);
@@ -39,6 +45,11 @@ mod tests {
             let ours = parse(text).unwrap();
             assert_eq!(ours, serde_json::from_str::<Value>(text).unwrap());
             assert_eq!(to_string(&ours), ours.to_string());
+            if let Some(text) = ours[1][2].as_str() {
+                let mut out = Vec::new();
+                write_str(&mut out, text);
+                assert_eq!(out, serde_json::to_vec(text).unwrap());
+            }
         }
         for bad in ["{", "[1,]", "nul", "{} x"] {
             assert_eq!(
