@@ -420,6 +420,11 @@ pub fn check_references(catalog: &Catalog, store: &Store, model: &str, obj: &Obj
                     "id",
                 ),
                 RefTarget::ModelField(tm, tf) => (lookup_field(store, tm, tf, &value), *tm, *tf),
+                RefTarget::ModelFieldOr(keywords, tm, tf) => (
+                    keywords.contains(&value.as_str()) || lookup_field(store, tm, tf, &value),
+                    *tm,
+                    *tf,
+                ),
                 RefTarget::AddressOrAlias => (
                     is_address_literal(store, &value)
                         || alias_exists(store, value.trim_start_matches('!')),
@@ -558,7 +563,7 @@ fn check_delete(
 
 /// The model's own rules (pfrest's `validate_<field>` methods, unique-together) and completed
 /// fields, on a merged object about to be stored.
-fn apply_rules(
+pub(crate) fn apply_rules(
     ctx: &Ctx,
     model: &str,
     obj: &mut Obj,
@@ -643,7 +648,7 @@ pub fn generate_read_only(ctx: &mut Ctx, model: &str, obj: &mut Obj) {
     special::enrich_created(ctx, model, obj);
 }
 
-fn touch_updated(ctx: &Ctx, model: &str, obj: &mut Obj) {
+pub(crate) fn touch_updated(ctx: &Ctx, model: &str, obj: &mut Obj) {
     // pfrest writes back every field it read, so a time it read as now is stored from then on.
     for (_, field) in pfsense_spec::tables::TIMES_READ_AS_NOW
         .iter()
@@ -873,7 +878,11 @@ fn item_create(ctx: &mut Ctx) -> ApiResult<Value> {
     special::assign_string_id(ctx.store, &model, &existing, &mut obj)?;
     generate_read_only(ctx, &model, &mut obj);
     keep_read_only_sent(&model, &input, &mut obj);
-    store_and_show(ctx, &model, pid.as_ref(), obj, None, "Added")
+    crate::linked::draw(ctx, &model, &mut obj);
+    let stored = obj.clone();
+    let shown = store_and_show(ctx, &model, pid.as_ref(), obj, None, "Added")?;
+    crate::linked::after_create(ctx, &model, &stored)?;
+    Ok(shown)
 }
 
 fn item_update(ctx: &mut Ctx) -> ApiResult<Value> {
@@ -922,7 +931,10 @@ fn item_update(ctx: &mut Ctx) -> ApiResult<Value> {
     )?;
     touch_updated(ctx, &model, &mut obj);
     special::enrich_updated(&model, &mut obj);
-    store_and_show(ctx, &model, pid.as_ref(), obj, Some(idx), "Modified")
+    let stored = obj.clone();
+    let shown = store_and_show(ctx, &model, pid.as_ref(), obj, Some(idx), "Modified")?;
+    crate::linked::after_update(ctx, &model, &stored)?;
+    Ok(shown)
 }
 
 /// Put a created (`replacing: None`) or updated object in its list, record the write, and
@@ -965,6 +977,7 @@ fn item_delete(ctx: &mut Ctx) -> ApiResult<Value> {
     items.remove(idx);
     special::after_delete(ctx.store, &model, &obj);
     after_write(ctx, "Deleted", &model, Some(&shown_id));
+    crate::linked::after_delete(ctx, &model, &obj);
     let shown = shown_parent_id(ctx, &model);
     Ok(represent(
         ctx.catalog,
@@ -1155,6 +1168,7 @@ fn plural_delete(ctx: &mut Ctx) -> ApiResult<Value> {
             items.remove(*idx);
         }
         special::after_delete(ctx.store, &model, obj);
+        crate::linked::after_delete(ctx, &model, obj);
         deleted += 1;
     }
     if deleted > 0 {

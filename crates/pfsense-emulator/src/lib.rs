@@ -15,6 +15,7 @@ mod auth;
 mod catalog;
 mod engine;
 pub mod faults;
+mod linked;
 mod pipeline;
 mod query;
 mod reply;

@@ -55,6 +55,10 @@ pub const NOT_EDITABLE: &[(&str, &str, Option<Version>)] = &[
     ("FirewallAlias", "name", None),
     // FirewallRule.floating: a rule cannot become (or stop being) floating.
     ("FirewallRule", "floating", None),
+    // FirewallRule.associated_rule_id: read-only too, yet checked when sent (lab: a PATCH of a
+    // port forward's linked rule, or of any rule, with another value is 400; the same value
+    // passes). Read-only fields are checked only when they are listed here.
+    ("FirewallRule", "associated_rule_id", None),
     ("HAProxyBackendServer", "serverid", None),
     ("IPsecPhase2", "reqid", None),
     ("InterfaceGroup", "ifname", None),

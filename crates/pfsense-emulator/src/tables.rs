@@ -30,6 +30,10 @@ pub const UNIQUE_FIELDS: &[(&str, &str)] = &[
     ("InterfaceGroup", "ifname"),
     ("FreeRADIUSUser", "username"),
     ("FreeRADIUSClient", "ip"),
+    // pfrest v2.7.1 FirewallRule `associated_rule_id` (`unique: true`): one rule per port
+    // forward link; a port forward created with a link a rule already carries makes no second
+    // rule (500 from `PortForward::pre_apply_create`, lab-tested; see `linked.rs`).
+    ("FirewallRule", "associated_rule_id"),
 ];
 
 /// Where a reference field points. A missing target is 404 `FOREIGN_MODEL_FIELD_VALUE_NOT_FOUND`
@@ -40,6 +44,8 @@ pub enum RefTarget {
     Interface(&'static [&'static str]),
     /// The `field` of an object in `model` (e.g. a certificate's `refid`).
     ModelField(&'static str, &'static str),
+    /// The same, or one of these keywords (pfrest's `ForeignModelField` `allowed_keywords`).
+    ModelFieldOr(&'static [&'static str], &'static str, &'static str),
     /// An address that is either literal (IP, CIDR, keyword, `<if>`/`<if>:ip`) or an alias name.
     AddressOrAlias,
     /// A port or range, or a port alias name.
@@ -88,6 +94,15 @@ pub const REFERENCES: &[(&str, &str, RefTarget)] = &[
     ("PortForward", "source", RefTarget::AddressOrAlias),
     ("PortForward", "destination", RefTarget::AddressOrAlias),
     ("PortForward", "target", RefTarget::SpecialNetwork),
+    // pfrest v2.7.1 PortForward `associated_rule_id`: a ForeignModelField to the rules'
+    // `associated_rule_id` with the keywords "", "new" and "pass"; a link no rule carries (its
+    // rule deleted directly, or made up) is 404 on a create and on every later update of the
+    // port forward, until the link is cleared (lab-tested; see `linked.rs`).
+    (
+        "PortForward",
+        "associated_rule_id",
+        RefTarget::ModelFieldOr(&["new", "pass"], "FirewallRule", "associated_rule_id"),
+    ),
     ("OutboundNATMapping", "interface", RefTarget::Interface(&[])),
     ("OneToOneNATMapping", "interface", RefTarget::Interface(&[])),
     (

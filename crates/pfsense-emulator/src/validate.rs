@@ -87,8 +87,27 @@ pub fn merge_and_validate(
         .cloned()
         .unwrap_or_default();
     let mut obj = base.clone();
+    let not_editable = |name: &str, v: &Value| {
+        ApiError::bad(
+            "FIELD_VALUE_CHANGED_WHEN_NOT_EDITABLE",
+            format!(
+                "Field `{name}` is not editable but the requested value `{}` differs from its current value `{}`.",
+                display_value(v),
+                base.get(name).map(display_value).unwrap_or_default()
+            ),
+        )
+    };
     for field in &schema.fields {
         if field.read_only {
+            // A read-only field of `NOT_EDITABLE` is still compared when sent (null when
+            // missing), then ignored.
+            if mode == Mode::Update
+                && crate::rules::is_not_editable(catalog, model, &field.name)
+                && let Some(v) = input.get(&field.name)
+                && base.get(&field.name).unwrap_or(&Value::Null) != v
+            {
+                return Err(not_editable(&field.name, v));
+            }
             continue;
         }
         match input.get(&field.name) {
@@ -100,15 +119,7 @@ pub fn merge_and_validate(
                     && crate::rules::is_not_editable(catalog, model, &field.name)
                     && base.get(&field.name).is_some_and(|old| old != v)
                 {
-                    return Err(ApiError::bad(
-                        "FIELD_VALUE_CHANGED_WHEN_NOT_EDITABLE",
-                        format!(
-                            "Field `{}` is not editable but the requested value `{}` differs from its current value `{}`.",
-                            field.name,
-                            display_value(v),
-                            base.get(&field.name).map(display_value).unwrap_or_default()
-                        ),
-                    ));
+                    return Err(not_editable(&field.name, v));
                 }
                 obj.insert(field.name.clone(), v.clone());
             }
