@@ -269,3 +269,180 @@ async fn a_call_waiting_for_approval_is_refused_at_sigterm() {
 async fn a_call_waiting_for_approval_is_refused_when_stdin_closes() {
     refused_at(Stop::EndOfInput).await;
 }
+
+/// A scripted client (`printf '<initialize>\n<initialized>\n<tools/call>\n' | pfsense-mcp`)
+/// writes its lines and closes stdin at once, while the call (a change, to a firewall that takes
+/// 8 s to answer) is in flight: the call is answered before the process exits, with status 0,
+/// and stdout holds JSON-RPC only. (rmcp alone gives the calls in flight 5 s once its input
+/// ends, then drops their answers: the change was made and its answer lost.) A request rmcp
+/// cannot read (an id beyond i64, which rmcp answers without the id) does not hold the exit
+/// up to the 30 s drain.
+#[tokio::test]
+async fn a_slow_call_is_answered_when_the_client_closes_stdin_at_once() {
+    let emu = tests::safety::emulator().await;
+    let dir = tempfile::tempdir().unwrap();
+    emu.add_fault(
+        pfsense_emulator::Fault::new(pfsense_emulator::FaultAction::Delay)
+            .with_latency_ms(8_000)
+            .on_path("/api/v2/firewall/alias")
+            .on_method("POST")
+            .times(1),
+    );
+    let mut server = Server::start(&emu, dir.path());
+    let started = Instant::now();
+    for message in [
+        json!({
+            "jsonrpc": "2.0", "id": 1, "method": "initialize",
+            "params": {
+                "protocolVersion": "2025-11-25",
+                "capabilities": {},
+                "clientInfo": {"name": "stdio-shutdown-test", "version": "0"}
+            }
+        }),
+        json!({"jsonrpc": "2.0", "method": "notifications/initialized"}),
+        json!({
+            "jsonrpc": "2.0", "id": 2, "method": "tools/call",
+            "params": {"name": "pfsense_create_firewall_alias", "arguments": {
+                "name": "slow_one", "type": "host", "address": ["192.0.2.9"], "confirm": true
+            }}
+        }),
+        // An id too big for rmcp (its ids are i64).
+        json!({"jsonrpc": "2.0", "id": u64::MAX, "method": "ping"}),
+    ] {
+        server.send(message).await;
+    }
+    drop(server.stdin.take());
+
+    // Everything on stdout, to its end (`next` checks each line is a JSON-RPC message).
+    let deadline = started + Duration::from_secs(60);
+    while server.next(deadline).await.is_some() {}
+    let stderr = || std::fs::read_to_string(dir.path().join("stderr.log")).unwrap();
+    let status = tokio::time::timeout(
+        deadline.saturating_duration_since(Instant::now()),
+        server.child.wait(),
+    )
+    .await
+    .unwrap_or_else(|_| panic!("no exit: {}", stderr()))
+    .unwrap();
+    let took = started.elapsed();
+
+    let answer = server
+        .seen
+        .iter()
+        .find(|m| m["id"] == 2)
+        .unwrap_or_else(|| panic!("the call went unanswered: {:#?}\n{}", server.seen, stderr()));
+    assert_eq!(answer["result"]["isError"], false, "{answer}");
+    assert!(
+        server
+            .seen
+            .iter()
+            .any(|m| m.get("id").is_none() && m["error"]["code"] == -32600),
+        "rmcp answers the request it cannot read without its id: {:#?}",
+        server.seen
+    );
+    assert_eq!(status.code(), Some(0), "{:#?}\n{}", server.seen, stderr());
+    assert!(
+        stderr().contains("stdin closed: answering the"),
+        "{}",
+        stderr()
+    );
+    // The call took the firewall's 8 s; the request rmcp could not read was not waited for.
+    assert!(
+        took >= Duration::from_secs(8) && took < Duration::from_secs(25),
+        "{took:?}: {}",
+        stderr()
+    );
+    // The change is on the firewall (`GET /firewall/aliases`).
+    let (status, held) = alias_api(&emu, reqwest::Method::GET, "es", None).await;
+    assert_eq!(status, 200, "{held}");
+    assert!(
+        held["data"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|a| a["name"] == "slow_one"),
+        "{held}"
+    );
+    emu.shutdown().await;
+}
+
+/// A signal while the drain that closing stdin began waits for a call exits at once, with
+/// status 1, saying on stderr that the call went unanswered (the signal path's code, shared).
+#[tokio::test]
+async fn a_signal_during_the_drain_of_a_closed_stdin_exits_at_once() {
+    let emu = tests::safety::emulator().await;
+    let dir = tempfile::tempdir().unwrap();
+    emu.add_fault(
+        pfsense_emulator::Fault::new(pfsense_emulator::FaultAction::Delay)
+            .with_latency_ms(20_000)
+            .on_path("/api/v2/firewall/alias")
+            .on_method("POST")
+            .times(1),
+    );
+    let mut server = Server::start(&emu, dir.path());
+    let soon = || Instant::now() + Duration::from_secs(60);
+    server
+        .send(json!({
+            "jsonrpc": "2.0", "id": 1, "method": "initialize",
+            "params": {
+                "protocolVersion": "2025-11-25",
+                "capabilities": {},
+                "clientInfo": {"name": "stdio-shutdown-test", "version": "0"}
+            }
+        }))
+        .await;
+    server.until(soon(), |m| m["id"] == 1).await;
+    server
+        .send(json!({"jsonrpc": "2.0", "method": "notifications/initialized"}))
+        .await;
+    server
+        .send(json!({
+            "jsonrpc": "2.0", "id": 2, "method": "tools/call",
+            "params": {"name": "pfsense_create_firewall_alias", "arguments": {
+                "name": "never_answered", "type": "host", "address": ["192.0.2.9"], "confirm": true
+            }}
+        }))
+        .await;
+    let stderr = || std::fs::read_to_string(dir.path().join("stderr.log")).unwrap();
+    // The change is at the firewall, which holds it for 20 s.
+    let until = soon();
+    while !emu
+        .requests()
+        .iter()
+        .any(|r| r.method == "POST" && r.fault.is_some())
+    {
+        assert!(Instant::now() < until, "no POST: {}", stderr());
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    drop(server.stdin.take());
+    while !stderr().contains("stdin closed: answering the 1 call(s) in flight, then exiting") {
+        assert!(Instant::now() < until, "no drain: {}", stderr());
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+
+    let signalled = Instant::now();
+    let kill = std::process::Command::new("kill")
+        .args(["-TERM", &server.child.id().unwrap().to_string()])
+        .status()
+        .unwrap();
+    assert!(kill.success());
+    let status = tokio::time::timeout(Duration::from_secs(5), server.child.wait())
+        .await
+        .unwrap_or_else(|_| panic!("no exit at the signal: {}", stderr()))
+        .unwrap();
+    assert!(signalled.elapsed() < Duration::from_secs(5));
+    assert_eq!(status.code(), Some(1), "{}", stderr());
+    assert!(
+        stderr().contains("a second signal: exiting with 1 call(s) unanswered"),
+        "{}",
+        stderr()
+    );
+    // stdout held JSON-RPC only, and no answer to the call.
+    while server.next(soon()).await.is_some() {}
+    assert!(
+        !server.seen.iter().any(|m| m["id"] == 2),
+        "{:#?}",
+        server.seen
+    );
+    drop(emu);
+}

@@ -661,45 +661,25 @@ pub async fn serve_stdio(server: PfSenseServer) -> Result<(), String> {
             "pfsense-mcp: waiting for an MCP client on stdin (this is not an interactive prompt: add the server to an MCP client, e.g. `claude mcp add -s user pfsense -- pfsense-mcp --sandbox`; Ctrl-C to quit)"
         );
     }
+    // rmcp's input ends when `stop` is cancelled: after the drain (`drain_stdio`).
     let stop = tokio_util::sync::CancellationToken::new();
-    let on_signal = stop.clone();
-    let calls = server.calls_in_flight();
-    // Calls in flight left unanswered at exit: the exit is then a failure (status 1).
-    let abandoned = Arc::new(std::sync::atomic::AtomicUsize::new(0));
-    let left = abandoned.clone();
-    let mut signals = crate::shutdown::Signals::listen();
-    tokio::spawn(async move {
-        signals.next().await;
-        tracing::info!(
-            calls = calls.len(),
-            "signal received: answering the calls in flight, then exiting (a second signal exits at once)"
-        );
-        // stdin ends only once they are answered: rmcp waits only 5 s for the answers of
-        // calls in flight when its input ends, and a call to a slow firewall takes longer.
-        calls.close();
-        // A call waiting for a human's approval is refused now, not after the drain's time.
-        crate::shutdown::begin();
-        tokio::select! {
-            done = tokio::time::timeout(crate::shutdown::DRAIN_TIMEOUT, calls.wait()) => {
-                if done.is_err() {
-                    left.store(calls.len().max(1), std::sync::atomic::Ordering::SeqCst);
-                    crate::shutdown::note_unanswered(
-                        "the calls in flight did not finish in time",
-                        calls.len(),
-                        "call",
-                    );
-                }
-            }
-            () = signals.next() => crate::shutdown::exit_on_second_signal(calls.len(), "call"),
-        }
-        on_signal.cancel();
-    });
+    let closed = tokio_util::sync::CancellationToken::new();
     let stdin = StdinUntil {
         inner: tokio::io::stdin(),
-        stop: Box::pin(stop.cancelled_owned()),
+        closed: Some(closed.clone()),
+        stop: Box::pin(stop.clone().cancelled_owned()),
     };
     // Lines that are not JSON are answered before rmcp sees them (stdio.rs).
-    let (input, output, writer) = crate::stdio::guarded(stdin, tokio::io::stdout());
+    let (input, output, writer, owed) = crate::stdio::guarded(stdin, tokio::io::stdout());
+    // Requests left unanswered at exit: the exit is then a failure (status 1).
+    let abandoned = Arc::new(std::sync::OnceLock::new());
+    tokio::spawn(drain_stdio(
+        crate::shutdown::Signals::listen(),
+        closed,
+        owed,
+        stop,
+        abandoned.clone(),
+    ));
     let result = pfsense_mcp_transport::serve_streams(
         pfsense_mcp_transport::Erased::new(server),
         input,
@@ -708,25 +688,88 @@ pub async fn serve_stdio(server: PfSenseServer) -> Result<(), String> {
     .await;
     // Answers to the last lines read are written before the process ends.
     let _ = tokio::time::timeout(std::time::Duration::from_secs(5), writer).await;
-    match abandoned.load(std::sync::atomic::Ordering::SeqCst) {
-        0 => result,
-        n => Err(format!(
-            "stopped on a signal with {n} call(s) in flight unanswered"
-        )),
+    match abandoned.get() {
+        None => result,
+        Some((why, n)) => Err(format!("{why} with {n} call(s) in flight unanswered")),
     }
 }
 
-/// stdin that ends after SIGTERM/SIGINT, once the calls in flight are answered (up to
-/// `DRAIN_TIMEOUT`), as if the client had closed it: rmcp then stops reading, writes the last
-/// answers and returns, so the process exits 0 instead of dropping a call.
-///
-/// The client closing stdin (or reading it failing) begins the shutdown as a signal does
-/// ([`crate::shutdown::begin`]): the human's answer to a question comes on stdin, so once stdin
-/// is closed none can come, and a call waiting for one is answered at once as not approved.
-/// (Else it waited out rmcp's 5 s for the calls in flight, then lost its answer with the
-/// transport.)
+/// The one drain of stdio, whatever began it (SIGTERM/SIGINT, or the client closing stdin):
+/// the shutdown begins ([`crate::shutdown::begin`]: a call waiting for a human's approval is
+/// refused now), then rmcp's input ends (`stop`) only once every request rmcp read is
+/// answered on stdout, or after [`crate::shutdown::DRAIN_TIMEOUT`], which leaves the number
+/// unanswered in `abandoned`. rmcp itself waits only 5 s for the calls in flight once its input
+/// ends, then drops their answers, and a call to a slow firewall takes longer. A signal during
+/// the drain (a second one, or the first after stdin closed) exits at once.
+async fn drain_stdio(
+    mut signals: crate::shutdown::Signals,
+    closed: tokio_util::sync::CancellationToken,
+    owed: crate::stdio::Owed,
+    stop: tokio_util::sync::CancellationToken,
+    abandoned: Arc<std::sync::OnceLock<(&'static str, usize)>>,
+) {
+    let began = tokio::select! {
+        () = signals.next() => Began::Signal,
+        () = closed.cancelled() => Began::StdinClosed,
+    };
+    crate::shutdown::begin();
+    owed.drain();
+    match began {
+        Began::StdinClosed => tracing::info!(
+            "stdin closed: answering the {} call(s) in flight, then exiting",
+            owed.len()
+        ),
+        Began::Signal => tracing::info!(
+            calls = owed.len(),
+            "signal received: answering the calls in flight, then exiting (a second signal exits at once)"
+        ),
+    }
+    tokio::select! {
+        done = tokio::time::timeout(crate::shutdown::DRAIN_TIMEOUT, owed.answered()) => {
+            if done.is_err() || !owed.is_empty() {
+                let left = owed.len().max(1);
+                let _ = abandoned.set((began.why(), left));
+                crate::shutdown::note_unanswered(
+                    if done.is_err() {
+                        "the calls in flight did not finish in time"
+                    } else {
+                        "stdout closed before the calls in flight were answered"
+                    },
+                    left,
+                    "call",
+                );
+            }
+        }
+        () = signals.next() => crate::shutdown::exit_on_second_signal(owed.len(), "call"),
+    }
+    stop.cancel();
+}
+
+/// What began the drain of stdio.
+#[derive(Clone, Copy)]
+enum Began {
+    Signal,
+    StdinClosed,
+}
+
+impl Began {
+    /// The start of the error a drain that left calls unanswered ends with.
+    fn why(self) -> &'static str {
+        match self {
+            Began::Signal => "stopped on a signal",
+            Began::StdinClosed => "stdin closed",
+        }
+    }
+}
+
+/// stdin as rmcp's input (through `stdio::guarded`): it ends when `stop` is cancelled, after
+/// the drain ([`drain_stdio`]). The client closing stdin (or reading it failing) cancels
+/// `closed`, which begins the drain, and the end is held back until the drain is over: rmcp
+/// must not see its input end while it owes answers (it would give them 5 s, then drop them).
 struct StdinUntil {
     inner: tokio::io::Stdin,
+    /// Cancelled (and taken) once stdin ended; no more is read from it then.
+    closed: Option<tokio_util::sync::CancellationToken>,
     stop: std::pin::Pin<Box<tokio_util::sync::WaitForCancellationFutureOwned>>,
 }
 
@@ -737,23 +780,36 @@ impl tokio::io::AsyncRead for StdinUntil {
         buf: &mut tokio::io::ReadBuf<'_>,
     ) -> std::task::Poll<std::io::Result<()>> {
         use std::future::Future;
+        use std::task::Poll;
         if self.stop.as_mut().poll(cx).is_ready() {
             // End of file: no bytes.
-            return std::task::Poll::Ready(Ok(()));
+            return Poll::Ready(Ok(()));
+        }
+        if self.closed.is_none() {
+            // stdin ended; `stop` wakes this reader when the drain is over.
+            return Poll::Pending;
         }
         let (before, room) = (buf.filled().len(), buf.remaining());
-        let read = std::pin::Pin::new(&mut self.inner).poll_read(cx, buf);
-        let ended = match &read {
+        let ended = match std::pin::Pin::new(&mut self.inner).poll_read(cx, buf) {
             // No bytes into room for some: the client closed stdin.
-            std::task::Poll::Ready(Ok(())) => room > 0 && buf.filled().len() == before,
-            // Nothing more will be read either (`stdio::guarded` stops at an error).
-            std::task::Poll::Ready(Err(_)) => true,
-            std::task::Poll::Pending => false,
+            Poll::Ready(Ok(())) => room > 0 && buf.filled().len() == before,
+            Poll::Ready(Err(e)) => {
+                tracing::warn!(error = %e, "reading stdin failed");
+                true
+            }
+            Poll::Pending => return Poll::Pending,
         };
-        if ended {
-            crate::shutdown::begin();
+        if !ended {
+            return Poll::Ready(Ok(()));
         }
-        read
+        if let Some(closed) = self.closed.take() {
+            closed.cancel();
+        }
+        // Polled again (the drain may already be over): registers this reader's waker.
+        if self.stop.as_mut().poll(cx).is_ready() {
+            return Poll::Ready(Ok(()));
+        }
+        Poll::Pending
     }
 }
 

@@ -283,6 +283,89 @@ impl<'de> serde::Deserialize<'de> for Text {
     }
 }
 
+/// What a message the server writes is to a drain waiting for its answers ([`answer_to`]).
+#[derive(Debug, Clone, PartialEq)]
+pub enum Written {
+    /// A response (`result` or `error`, no `method`) to the request with this id.
+    Answer(Value),
+    /// A response without an id (rmcp's answer to a line it could not read).
+    AnswerWithoutId,
+    /// A request or notification of the server's own (it has a `method`), or no message.
+    Other,
+}
+
+/// What the message `bytes` (one the server wrote: rmcp's JSON) is, reading its top level only
+/// as far as needed: rmcp writes `jsonrpc`, `id`, then `result` or `error` (or `method`), so a
+/// response's result (a `tools/list` answer is hundreds of kB) is not read at all. Keys in any
+/// other order are read too, only further.
+pub fn answer_to(bytes: &[u8]) -> Written {
+    let mut seen = Seen::default();
+    // Stopping early leaves the object unfinished, which serde_json reports as an error after
+    // the visitor returns: what the visitor saw is in `seen` either way.
+    let _ = serde::de::DeserializeSeed::deserialize(
+        &mut seen,
+        &mut serde_json::Deserializer::from_slice(bytes),
+    );
+    match seen {
+        Seen { method: true, .. } | Seen { answer: false, .. } => Written::Other,
+        Seen { id: Some(id), .. } if !id.is_null() => Written::Answer(id),
+        Seen { .. } => Written::AnswerWithoutId,
+    }
+}
+
+/// The top-level keys of a written message [`answer_to`] has seen.
+#[derive(Default)]
+struct Seen {
+    id: Option<Value>,
+    method: bool,
+    answer: bool,
+}
+
+impl<'de> serde::de::DeserializeSeed<'de> for &mut Seen {
+    type Value = ();
+    fn deserialize<D: serde::Deserializer<'de>>(self, d: D) -> Result<(), D::Error> {
+        d.deserialize_map(self)
+    }
+}
+
+impl<'de> serde::de::Visitor<'de> for &mut Seen {
+    type Value = ();
+
+    fn expecting(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
+        f.write_str("a JSON-RPC message")
+    }
+
+    fn visit_map<A: serde::de::MapAccess<'de>>(self, mut map: A) -> Result<(), A::Error> {
+        while let Some(field) = map.next_key::<Field>()? {
+            match field {
+                Field::Id => {
+                    self.id = Some(map.next_value::<Value>()?);
+                    if self.answer {
+                        return Ok(());
+                    }
+                }
+                Field::Method => {
+                    self.method = true;
+                    return Ok(());
+                }
+                Field::ResultOrError => {
+                    self.answer = true;
+                    if self.id.is_some() {
+                        // The result is left unread.
+                        return Ok(());
+                    }
+                    // `result` before `id`: read past it for the id.
+                    map.next_value::<serde::de::IgnoredAny>()?;
+                }
+                Field::Jsonrpc | Field::Params | Field::Other => {
+                    map.next_value::<serde::de::IgnoredAny>()?;
+                }
+            }
+        }
+        Ok(())
+    }
+}
+
 /// The parse error for input that is not JSON, saying why.
 pub fn parse_error(why: &str, framing: Framing) -> Refusal {
     Refusal {
@@ -486,5 +569,47 @@ mod tests {
         // A response has no method: no id is held for it.
         let m = check(br#"{"jsonrpc":"2.0","id":7,"result":{}}"#, Framing::Line).unwrap();
         assert_eq!((m.id, m.method), (Some(json!(7)), None));
+    }
+
+    #[test]
+    fn a_written_message_is_told_apart_by_its_top_level() {
+        let big = format!(
+            r#"{{"jsonrpc":"2.0","id":7,"result":{{"tools":[{}]}}}}"#,
+            vec![r#"{"name":"t","inputSchema":{"type":"object"}}"#; 1000].join(",")
+        );
+        for (line, written) in [
+            (big.as_str(), Written::Answer(json!(7))),
+            (
+                r#"{"jsonrpc":"2.0","id":"a","error":{"code":1,"message":"m"}}"#,
+                Written::Answer(json!("a")),
+            ),
+            // Keys in another order are read too.
+            (
+                r#"{"result":{"x":[1,{"id":3}]},"id":4,"jsonrpc":"2.0"}"#,
+                Written::Answer(json!(4)),
+            ),
+            (
+                r#"{"jsonrpc":"2.0","error":{"code":-32600,"message":"Invalid request"}}"#,
+                Written::AnswerWithoutId,
+            ),
+            (
+                r#"{"jsonrpc":"2.0","id":null,"error":{"code":-32600,"message":"m"}}"#,
+                Written::AnswerWithoutId,
+            ),
+            // The server's own request, a notification, and what is no message.
+            (
+                r#"{"jsonrpc":"2.0","id":1,"method":"elicitation/create","params":{}}"#,
+                Written::Other,
+            ),
+            (
+                r#"{"jsonrpc":"2.0","method":"notifications/progress","params":{"id":1}}"#,
+                Written::Other,
+            ),
+            (r#"{"jsonrpc":"2.0","id":1}"#, Written::Other),
+            ("[1]", Written::Other),
+            ("nope", Written::Other),
+        ] {
+            assert_eq!(answer_to(line.as_bytes()), written, "{line}");
+        }
     }
 }

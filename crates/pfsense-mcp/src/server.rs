@@ -140,8 +140,6 @@ struct Inner {
     listed: Vec<Listed>,
     /// The guards; an error when they could not start (then every change is refused).
     safety: Result<Arc<crate::safety::Safety>, String>,
-    /// One token per `tools/call` being answered: a stdio shutdown waits for them.
-    calls: tokio_util::task::TaskTracker,
     /// The server instructions, written on first use: they depend only on the fleet and the
     /// options. rmcp asks for them (`get_info`) at every 2026-07-28 request, which it serves
     /// on a server value of its own (19k instructions per call to write them).
@@ -224,7 +222,6 @@ impl PfSenseServer {
                 offered,
                 listed,
                 safety,
-                calls: tokio_util::task::TaskTracker::new(),
                 instructions: std::sync::OnceLock::new(),
                 looked_up: ToolCache::default(),
             }),
@@ -232,11 +229,6 @@ impl PfSenseServer {
         };
         server.spawn_background();
         Ok(server)
-    }
-
-    /// The `tools/call`s being answered, for a shutdown to wait on (`close` then `wait`).
-    pub fn calls_in_flight(&self) -> tokio_util::task::TaskTracker {
-        self.inner.calls.clone()
     }
 
     /// The guards' background work (settling, auto-revert) for every firewall.
@@ -1176,7 +1168,6 @@ impl pfsense_mcp_transport::Handler for PfSenseServer {
         context: RequestContext<RoleServer>,
     ) -> BoxFuture<'_, Result<CallToolResponse, McpError>> {
         Box::pin(async move {
-            let _in_flight = self.inner.calls.token();
             // Within an HTTP session the id stays taken until the call ends, even when the
             // client hung up (http/sessions.rs).
             let _id_held = crate::http::hold_while_running(&context);
