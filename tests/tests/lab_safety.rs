@@ -2098,6 +2098,205 @@ async fn empty_values_written_back_are_no_side_effect(version: &str) {
     s.close().await;
 }
 
+const OVERRIDES: &str = "/api/v2/services/dns_resolver/host_overrides";
+
+/// A DNS resolver host override, as a create takes it.
+fn lab_override(host: &str, domain: &str) -> Value {
+    json!({"host": host, "domain": domain, "ip": ["192.168.1.20"], "descr": format!("{host} sorted")})
+}
+
+/// The host overrides' `host.domain`, in list order.
+fn override_names(list: &Value) -> Vec<String> {
+    list.as_array()
+        .expect("a list")
+        .iter()
+        .map(|o| {
+            format!(
+                "{}.{}",
+                o["host"].as_str().unwrap_or(""),
+                o["domain"].as_str().unwrap_or("")
+            )
+        })
+        .collect()
+}
+
+/// pfrest keeps DNS resolver host overrides sorted by `host` (`DNSResolverHostOverride`:
+/// `sort_by = ['host']`; `Model::sort()` after each create, update and replacement, ties kept
+/// in the order they had): a create or rename lands at its sorted place and shifts the ids of
+/// the others. A batch undo's preview sorts the list it plays as pfrest does, so the override
+/// a rename's undo moves back to the front shifts the id the older undo deletes at; the old
+/// preview left the restored override where it was and named the wrong id.
+async fn a_batch_undo_preview_sorts_host_overrides_as_pfrest_does(version: &str) {
+    let Some(lab) = lab(version) else {
+        return;
+    };
+    for (host, domain) in [
+        ("b", "example.com"),
+        ("m", "z.example.com"),
+        ("m", "a.example.com"),
+    ] {
+        admin(
+            &lab,
+            "POST",
+            "/api/v2/services/dns_resolver/host_override",
+            Some(lab_override(host, domain)),
+        );
+    }
+    let base = admin(&lab, "GET", OVERRIDES, None);
+    // Sorted by host alone, equal hosts in the order they came (not by domain).
+    assert_eq!(
+        override_names(&base),
+        ["b.example.com", "m.z.example.com", "m.a.example.com"]
+    );
+    let dir = tempfile::tempdir().unwrap();
+    let s = start(&lab, dir.path()).await;
+    s.ok(
+        "pfsense_create_services_dns_resolver_host_override",
+        confirmed(lab_override("m", "q.example.com")),
+    )
+    .await;
+    s.ok(
+        "pfsense_update_services_dns_resolver_host_override",
+        confirmed(json!({"id": 0, "host": "n"})),
+    )
+    .await;
+    assert_eq!(
+        override_names(&admin(&lab, "GET", OVERRIDES, None)),
+        [
+            "m.z.example.com",
+            "m.a.example.com",
+            "m.q.example.com",
+            "n.example.com"
+        ],
+        "the created override comes last of its equals, the renamed one moves to its sorted place"
+    );
+    // Undoing the rename sorts `b` back to the front: the created override is then at id 3.
+    let preview = preview_then_undo(&s, 2).await;
+    assert!(!is_error(&preview), "{}", text(&preview));
+    assert!(text(&preview).contains("(now id 3)"), "{}", text(&preview));
+    assert_eq!(
+        override_names(&admin(&lab, "GET", OVERRIDES, None)),
+        override_names(&base)
+    );
+    s.close().await;
+}
+
+/// A deleted host override goes back between its old neighbours, found where pfrest's sort
+/// leaves them once the newer undos ran: a neighbour renamed after the delete is sorted back
+/// before the other by the rename's undo. The old preview left it after, found the neighbours
+/// out of order and refused an undo that works.
+async fn a_batch_undo_preview_finds_neighbours_where_pfrest_sorts_them(version: &str) {
+    let Some(lab) = lab(version) else {
+        return;
+    };
+    for host in ["b", "d", "m"] {
+        admin(
+            &lab,
+            "POST",
+            "/api/v2/services/dns_resolver/host_override",
+            Some(lab_override(host, "example.com")),
+        );
+    }
+    let base = admin(&lab, "GET", OVERRIDES, None);
+    assert_eq!(
+        override_names(&base),
+        ["b.example.com", "d.example.com", "m.example.com"]
+    );
+    let dir = tempfile::tempdir().unwrap();
+    let s = start(&lab, dir.path()).await;
+    s.ok(
+        "pfsense_delete_services_dns_resolver_host_override",
+        confirmed(json!({"id": 1})),
+    )
+    .await;
+    s.ok(
+        "pfsense_update_services_dns_resolver_host_override",
+        confirmed(json!({"id": 0, "host": "z"})),
+    )
+    .await;
+    assert_eq!(
+        override_names(&admin(&lab, "GET", OVERRIDES, None)),
+        ["m.example.com", "z.example.com"]
+    );
+    let preview = preview_then_undo(&s, 2).await;
+    assert!(!is_error(&preview), "{}", text(&preview));
+    assert!(
+        text(&preview).contains("after the DNSResolverHostOverride with"),
+        "{}",
+        text(&preview)
+    );
+    assert_eq!(
+        override_names(&admin(&lab, "GET", OVERRIDES, None)),
+        override_names(&base)
+    );
+    s.close().await;
+}
+
+/// A port forward on `interface` without a linked rule.
+fn lab_plain_forward(interface: &str, descr: &str, port: &str) -> Value {
+    json!({"interface": interface, "ipprotocol": "inet", "protocol": "tcp", "source": "any",
+        "destination": format!("{interface}:ip"), "destination_port": port,
+        "target": "192.168.1.50", "local_port": "80", "descr": descr})
+}
+
+/// pfrest v2.7.x keeps port forwards sorted by interface (`PortForward`: `sort_by =
+/// ['interface']`, run by `Model::sort()` after a create or update; v2.8.0 dropped it). Port
+/// forwards have no stable identity: an undo finds its object at the id the change saw, so on
+/// v2.7.1 undoing an interface change sorts the forward back behind the one created before it,
+/// which is then at its old id again. The old preview left the restored forward in place, found
+/// the other one at that id, and refused an undo that works; on v2.8.4 and later nothing is
+/// sorted, and the preview must not sort either (it asks the firewall its version).
+async fn a_batch_undo_preview_sorts_port_forwards_only_where_pfrest_does(version: &str) {
+    let Some(lab) = lab(version) else {
+        return;
+    };
+    for (interface, descr, port) in [("lan", "sf-x", "9001"), ("wan", "sf-b", "9002")] {
+        admin(
+            &lab,
+            "POST",
+            "/api/v2/firewall/nat/port_forward",
+            Some(lab_plain_forward(interface, descr, port)),
+        );
+    }
+    let forwards = || {
+        descrs(&admin(
+            &lab,
+            "GET",
+            "/api/v2/firewall/nat/port_forwards",
+            None,
+        ))
+    };
+    let base = forwards();
+    assert_eq!(base, ["sf-x", "sf-b"]);
+    let sorts = version == "v2.7.1";
+    let dir = tempfile::tempdir().unwrap();
+    let s = start(&lab, dir.path()).await;
+    s.ok(
+        "pfsense_create_firewall_nat_port_forward",
+        confirmed(lab_plain_forward("opt1", "sf-a", "9003")),
+    )
+    .await;
+    assert_eq!(
+        forwards(),
+        if sorts {
+            ["sf-x", "sf-a", "sf-b"]
+        } else {
+            ["sf-x", "sf-b", "sf-a"]
+        }
+    );
+    let b = forwards().iter().position(|d| d == "sf-b").unwrap();
+    s.ok(
+        "pfsense_update_firewall_nat_port_forward",
+        confirmed(json!({"id": b, "interface": "lan", "destination": "lan:ip"})),
+    )
+    .await;
+    assert_eq!(forwards(), ["sf-x", "sf-b", "sf-a"]);
+    let preview = preview_then_undo(&s, 2).await;
+    assert!(!is_error(&preview), "{}", text(&preview));
+    assert_eq!(forwards(), base);
+    s.close().await;
+}
+
 tests::on_every_release!(
     #[tokio::test]
     seed_smoke_create_read_update_apply_delete_and_later_ids_shift,
@@ -2118,4 +2317,7 @@ tests::on_every_release!(
     undo_of_a_delete_puts_the_rule_back_between_its_old_neighbours,
     undo_of_a_rule_delete_keeps_its_tracker,
     empty_values_written_back_are_no_side_effect,
+    a_batch_undo_preview_sorts_host_overrides_as_pfrest_does,
+    a_batch_undo_preview_finds_neighbours_where_pfrest_sorts_them,
+    a_batch_undo_preview_sorts_port_forwards_only_where_pfrest_does,
 );

@@ -16,6 +16,7 @@ pub mod ratelimit;
 pub mod revert;
 pub mod secrets;
 pub mod serial;
+pub mod sorted;
 pub mod state;
 pub mod time;
 pub mod undo;

@@ -6,6 +6,7 @@
 //! deleted between its old neighbours (`placement`), or put the old collection back (PUT).
 
 use super::journal::{Change, status};
+use super::sorted::{self, Sorted};
 use super::state::{self, ChangeKind, describe_identity, identity, without_id};
 use crate::catalog::{self, ToolDef};
 use crate::client::Client;
@@ -692,7 +693,9 @@ fn newer_touch(list: &ToolDef, newer: &[Newer<'_>]) -> bool {
 /// The list `list` reads, as the undos of `newer` (run in that order, before the one being
 /// planned) leave it: each of their steps on it played over what the firewall shows now, as
 /// pfrest would answer (an object re-created at its `placement`, later ids shifting), and the
-/// linked objects pfrest makes, rewrites or deletes along with their owner (`play_linked`).
+/// linked objects pfrest makes, rewrites or deletes along with their owner (`play_linked`),
+/// and the list sorted again after each create, update or replacement when pfrest keeps it
+/// sorted on the firewall's version (`sorted::SORTED_MODELS`).
 /// The undo, once confirmed, runs after them and reads that state: its preview must judge it
 /// too.
 async fn read_left_by_newer(
@@ -701,18 +704,40 @@ async fn read_left_by_newer(
     newer: &[Newer<'_>],
 ) -> Result<Value, String> {
     let mut all = state::read(client, list, json!({})).await?;
+    let sort = if newer_touch(list, newer) {
+        sort_of(client, list).await
+    } else {
+        None
+    };
     if let Some(items) = all.as_array_mut() {
-        play_all(items, list, newer);
+        play_all(items, list, newer, sort);
     }
     Ok(all)
 }
 
-/// Every step of `newer` that writes to the list `list` reads, played over `items` in order.
-fn play_all(items: &mut Vec<Value>, list: &ToolDef, newer: &[Newer<'_>]) {
+/// How pfrest sorts the list `list` reads after a write, on the firewall's REST API version
+/// (read only when the table's row depends on it; when it cannot be read, the version of the
+/// spec the tools were built from).
+async fn sort_of(client: &Client, list: &ToolDef) -> Option<&'static Sorted> {
+    let row = sorted::row(list.model)?;
+    if !row.depends_on_version() {
+        return Some(row);
+    }
+    let version = crate::version::read(client)
+        .await
+        .ok()
+        .and_then(|v| crate::version::Version::parse(&v))
+        .or_else(crate::version::spec_version);
+    row.applies_to(version).then_some(row)
+}
+
+/// Every step of `newer` that writes to the list `list` reads, played over `items` in order;
+/// `sort`: how pfrest keeps that list sorted, if it does.
+fn play_all(items: &mut Vec<Value>, list: &ToolDef, newer: &[Newer<'_>], sort: Option<&Sorted>) {
     for (change, steps) in newer {
         for step in steps.iter() {
             if list_of(step).is_some_and(|l| l.path == list.path) {
-                play(items, step, change);
+                play(items, step, change, sort);
             } else if let Some(link) = linked_write(step, list) {
                 play_linked(items, step, change, link);
             }
@@ -793,8 +818,11 @@ fn play_linked(items: &mut Vec<Value>, step: &Step, change: &Change, link: &Link
 }
 
 /// One undo step of `change` played over a list. A re-created object or list is the change's
-/// before-state (what the create brings back, read-only fields included).
-fn play(items: &mut Vec<Value>, step: &Step, change: &Change) {
+/// before-state (what the create brings back, read-only fields included). A create, update or
+/// replacement of a sorted model (`sort`) sorts the objects under the step's parent after it,
+/// as pfrest's `Model::sort()` does: a re-created object moves from its `placement` to its
+/// sorted place (keeping its placement only among equals).
+fn play(items: &mut Vec<Value>, step: &Step, change: &Change, sort: Option<&Sorted>) {
     let parent = parent_of(&step.args).cloned();
     let in_group = |o: &Value| parent_of(o) == parent.as_ref();
     let at_id = |items: &[Value]| {
@@ -849,6 +877,9 @@ fn play(items: &mut Vec<Value>, step: &Step, change: &Change) {
             if let Some(i) = at_id(items) {
                 items.remove(i);
             }
+            // pfrest does not sort after a delete.
+            renumber(items);
+            return;
         }
         (Method::Put, PathKind::Plural) => {
             *items = match &change.before {
@@ -862,6 +893,9 @@ fn play(items: &mut Vec<Value>, step: &Step, change: &Change) {
             };
         }
         _ => return,
+    }
+    if let Some(sort) = sort {
+        sort.sort_group(items, parent.as_ref());
     }
     renumber(items);
 }
@@ -1611,7 +1645,7 @@ mod tests {
 
     fn played(rules: Vec<Value>, newer: &[Newer<'_>]) -> Vec<Value> {
         let mut items = rules;
-        play_all(&mut items, def("pfsense_list_firewall_rules"), newer);
+        play_all(&mut items, def("pfsense_list_firewall_rules"), newer, None);
         items
     }
 
@@ -1620,6 +1654,93 @@ mod tests {
             .iter()
             .map(|o| (o["id"].clone(), o["associated_rule_id"].clone()))
             .collect()
+    }
+
+    fn host(id: u64, host: &str) -> Value {
+        json!({"id": id, "host": host, "domain": "example.com", "ip": ["192.0.2.1"]})
+    }
+
+    fn hosts(items: &[Value]) -> Vec<(Value, Value)> {
+        items
+            .iter()
+            .map(|o| (o["id"].clone(), o["host"].clone()))
+            .collect()
+    }
+
+    /// pfrest sorts host overrides by `host` after a create or an update, not after a delete:
+    /// the played list moves a renamed override back to its sorted place and a re-created one
+    /// from its `placement` to its sorted place, later ids shifting; a delete leaves the order.
+    #[test]
+    fn a_sorted_models_list_is_played_sorted_as_pfrest_keeps_it() {
+        let list = def("pfsense_list_services_dns_resolver_host_overrides");
+        let sort = sorted::row(list.model);
+        assert!(sort.is_some(), "{} is sorted", list.model);
+        let renamed = change(
+            "pfsense_update_services_dns_resolver_host_override",
+            "DNSResolverHostOverride",
+            Some(host(0, "b")),
+            Some(host(2, "z")),
+        );
+        let restore = [step(
+            "pfsense_update_services_dns_resolver_host_override",
+            json!({"id": 2, "host": "b"}),
+        )];
+        let deleted = change(
+            "pfsense_delete_services_dns_resolver_host_override",
+            "DNSResolverHostOverride",
+            Some(host(0, "y")),
+            Some(json!([])),
+        );
+        let mut args = host(0, "y");
+        args.as_object_mut().unwrap().remove("id");
+        args["placement"] = json!(0);
+        let recreate = [step(
+            "pfsense_create_services_dns_resolver_host_override",
+            args,
+        )];
+        let newer: Vec<Newer<'_>> = vec![(&renamed, &restore), (&deleted, &recreate)];
+        let now = vec![host(0, "c"), host(1, "m"), host(2, "z")];
+        let mut items = now.clone();
+        play_all(&mut items, list, &newer, sort);
+        assert_eq!(
+            hosts(&items),
+            [
+                (json!(0), json!("b")),
+                (json!(1), json!("c")),
+                (json!(2), json!("m")),
+                (json!(3), json!("y")),
+            ]
+        );
+        // Unsorted (the list of a model pfrest does not sort): where the steps put them.
+        let mut items = now;
+        play_all(&mut items, list, &newer, None);
+        assert_eq!(
+            hosts(&items),
+            [
+                (json!(0), json!("y")),
+                (json!(1), json!("c")),
+                (json!(2), json!("m")),
+                (json!(3), json!("b")),
+            ]
+        );
+
+        // A delete does not sort: an unsorted list (written by hand) stays as it was.
+        let created = change(
+            "pfsense_create_services_dns_resolver_host_override",
+            "DNSResolverHostOverride",
+            None,
+            Some(host(1, "q")),
+        );
+        let delete = [step(
+            "pfsense_delete_services_dns_resolver_host_override",
+            json!({"id": 1}),
+        )];
+        let mut items = vec![host(0, "z"), host(1, "q"), host(2, "a")];
+        play_all(&mut items, list, &[(&created, &delete)], sort);
+        assert_eq!(
+            hosts(&items),
+            [(json!(0), json!("z")), (json!(1), json!("a"))]
+        );
     }
 
     /// Every field the table names is one the models have: the owner's create takes its link
@@ -1693,6 +1814,7 @@ mod tests {
             &mut forwards,
             def("pfsense_list_firewall_nat_port_forwards"),
             &newer,
+            None,
         );
         assert_eq!(forwards[0]["associated_rule_id"], "new");
 
