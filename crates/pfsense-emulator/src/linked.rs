@@ -27,69 +27,11 @@
 use crate::engine::{self, Ctx};
 use crate::reply::{ApiError, ApiResult};
 use crate::validate::{Mode, Obj, merge_and_validate};
+use pfsense_spec::tables::{LINKED_OBJECTS, LinkedObject as Linked, Made};
 use serde_json::{Value, json};
 
-/// Where a linked object's field comes from.
-pub enum Made {
-    /// The owner's field of that name.
-    Field(&'static str),
-    /// A one-element list of the owner's field of that name.
-    ListOf(&'static str),
-    /// This text.
-    Text(&'static str),
-}
-
-/// An owner model whose writes make, rewrite and delete objects of another model.
-pub struct Linked {
-    /// The owner's model and its field holding the link.
-    pub owner: &'static str,
-    pub field: &'static str,
-    /// The value a create replaces with a freshly drawn link.
-    pub draw: &'static str,
-    /// What a drawn link starts with (pfSense's `get_unique_id()`: `uniqid("nat_", true)`).
-    pub prefix: &'static str,
-    /// Link values that own no object.
-    pub none: &'static [&'static str],
-    /// The linked object's model and its field carrying the owner's link.
-    pub model: &'static str,
-    pub carries: &'static str,
-    /// The linked object's fields as the owner's create and update write them.
-    pub fields: &'static [(&'static str, Made)],
-    /// The linked object's description, written on create only: this text, then the link.
-    pub descr: &'static str,
-    /// Response ids of a failed create and update of the linked object (500).
-    pub create_failed: &'static str,
-    pub update_failed: &'static str,
-}
-
-/// pfrest v2.7.1 `PortForward::_create`, `pre_apply_create`, `pre_apply_update`,
-/// `pre_apply_delete` (see the module comment).
-pub const LINKED: &[Linked] = &[Linked {
-    owner: "PortForward",
-    field: "associated_rule_id",
-    draw: "new",
-    prefix: "nat_",
-    none: &["", "pass"],
-    model: "FirewallRule",
-    carries: "associated_rule_id",
-    fields: &[
-        ("type", Made::Text("pass")),
-        ("disabled", Made::Field("disabled")),
-        ("interface", Made::ListOf("interface")),
-        ("ipprotocol", Made::Field("ipprotocol")),
-        ("protocol", Made::Field("protocol")),
-        ("source", Made::Field("source")),
-        ("source_port", Made::Field("source_port")),
-        ("destination", Made::Field("target")),
-        ("destination_port", Made::Field("local_port")),
-    ],
-    descr: "Associated rule for port forward rule ",
-    create_failed: "PORT_FORWARD_ASSOCIATED_FIREWALL_RULE_CREATION_FAILED",
-    update_failed: "PORT_FORWARD_ASSOCIATED_FIREWALL_RULE_UPDATE_FAILED",
-}];
-
 fn row(model: &str) -> Option<&'static Linked> {
-    LINKED.iter().find(|l| l.owner == model)
+    LINKED_OBJECTS.iter().find(|l| l.owner == model)
 }
 
 /// The owner's link if it owns an object (pfrest: `$value and $value !== 'pass'`).

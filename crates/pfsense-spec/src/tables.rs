@@ -926,3 +926,76 @@ pub fn is_sensitive_field(name: &str) -> bool {
         SENSITIVE_WORDS.contains(&word) || SENSITIVE_WORD_ENDINGS.iter().any(|e| word.ends_with(e))
     })
 }
+
+/// Where a field of an object pfrest makes along with its owner comes from.
+pub enum Made {
+    /// The owner's field of that name.
+    Field(&'static str),
+    /// A one-element list of the owner's field of that name.
+    ListOf(&'static str),
+    /// This text.
+    Text(&'static str),
+}
+
+/// An object pfrest keeps by itself along with its owner: made by the owner's create, rewritten
+/// by its updates, deleted with it. Read by the emulator (which does the same) and by undo
+/// (whose batch preview plays it, and whose re-create of an owner draws a new link).
+pub struct LinkedObject {
+    /// The owner's model and its field naming the linked object.
+    pub owner: &'static str,
+    pub field: &'static str,
+    /// What a create sends in `field` to have a new link drawn and a new object made.
+    pub draw: &'static str,
+    /// What a drawn link starts with.
+    pub prefix: &'static str,
+    /// Values of `field` that name no object and make none.
+    pub none: &'static [&'static str],
+    /// The linked object's model and its field carrying the owner's link.
+    pub model: &'static str,
+    pub carries: &'static str,
+    /// The linked object's fields as the owner's create and update write them.
+    pub fields: &'static [(&'static str, Made)],
+    /// The linked object's description, written on create only: this text, then the link.
+    pub descr: &'static str,
+    /// Response ids of a failed create and update of the linked object (500).
+    pub create_failed: &'static str,
+    pub update_failed: &'static str,
+}
+
+impl LinkedObject {
+    /// Whether `value` of the owner's `field` is a link to an object (not a keyword).
+    pub fn links(&self, value: &str) -> bool {
+        value != self.draw && !self.none.contains(&value)
+    }
+}
+
+/// pfrest's `Models/PortForward.inc` (the same from v2.7.1 to v2.10.0, seen on the lab):
+/// `_create` replaces `associated_rule_id: "new"` with pfSense's `get_unique_id()`
+/// (`uniqid("nat_", true)`); `pre_apply_create` then creates a `FirewallRule` from the port
+/// forward's fields, with no placement, so `Model::get_next_id` puts it at the end of the whole
+/// rule list (no other rule's id moves); `pre_apply_update` writes the same fields on the rule
+/// carrying the link (not the description); `pre_apply_delete` deletes every rule carrying it;
+/// `replace_all` (a PUT of the list) runs none of these.
+pub const LINKED_OBJECTS: &[LinkedObject] = &[LinkedObject {
+    owner: "PortForward",
+    field: "associated_rule_id",
+    draw: "new",
+    prefix: "nat_",
+    none: &["", "pass"],
+    model: "FirewallRule",
+    carries: "associated_rule_id",
+    fields: &[
+        ("type", Made::Text("pass")),
+        ("disabled", Made::Field("disabled")),
+        ("interface", Made::ListOf("interface")),
+        ("ipprotocol", Made::Field("ipprotocol")),
+        ("protocol", Made::Field("protocol")),
+        ("source", Made::Field("source")),
+        ("source_port", Made::Field("source_port")),
+        ("destination", Made::Field("target")),
+        ("destination_port", Made::Field("local_port")),
+    ],
+    descr: "Associated rule for port forward rule ",
+    create_failed: "PORT_FORWARD_ASSOCIATED_FIREWALL_RULE_CREATION_FAILED",
+    update_failed: "PORT_FORWARD_ASSOCIATED_FIREWALL_RULE_UPDATE_FAILED",
+}];
