@@ -229,11 +229,11 @@ fn undo_note(
         (Some(Inverse::RestoreFields { .. }), _) => "yes: pfsense_undo patches the old values back (secret fields excepted: the firewall never returns them)".into(),
         (Some(Inverse::Recreate { object, .. }), _) => {
             let link = undo::LINKED_OBJECTS.iter().find(|l| {
-                l.model == def.model && object.get(l.field) == Some(&Value::from(l.recreate_with))
+                l.owner == def.model && object.get(l.field) == Some(&Value::from(l.draw))
             });
             format!(
                 "yes: pfsense_undo re-creates the object between its old neighbours (secret fields and firewall-computed fields such as timestamps cannot be restored; a rule keeps its tracker){}",
-                link.map(|l| format!(". {}", l.note)).unwrap_or_default()
+                link.map(|l| format!(". {}", undo::linked_note(l))).unwrap_or_default()
             )
         }
         (Some(Inverse::RestoreCollection { .. }), _) => "yes: pfsense_undo puts the old list back".into(),

@@ -12,6 +12,7 @@ use crate::catalog::{self, ToolDef};
 use crate::client::Client;
 use crate::request::PreparedRequest;
 use crate::spec::{Method, PathKind};
+use pfsense_spec::tables::{self, Made};
 use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value, json};
 
@@ -207,86 +208,42 @@ fn writable_list(def: &ToolDef, collection: &Value) -> Vec<Value> {
         .unwrap_or_default()
 }
 
-/// An object whose deletion takes another with it, by pfrest's own code, and how a re-create
-/// brings both back.
-pub struct Linked {
-    pub model: &'static str,
-    /// The field naming the linked object.
-    pub field: &'static str,
-    /// Values of `field` that name no linked object (keywords the API takes as they are).
-    pub no_link: &'static [&'static str],
-    /// What a re-create sends in `field` to make a new linked object: the old one is gone.
-    pub recreate_with: &'static str,
-    /// For previews: what the firewall does besides the delete, and what undo does.
-    pub note: &'static str,
-    /// The linked object, as the owner's creates, updates and deletes change it: what a batch
-    /// undo's preview plays over the linked object's list (`play_linked`).
-    pub object: LinkedObject,
-}
+/// An object whose deletion takes another with it, by pfrest's own code (the facts:
+/// `pfsense-spec`'s [`tables::LINKED_OBJECTS`], which the emulator plays too), and what a
+/// preview says of it. Re-creating the owner with its old link fails (404
+/// FOREIGN_MODEL_FIELD_VALUE_NOT_FOUND: the linked object went with it); re-created with the
+/// table's `draw` keyword it makes a new linked object from its own fields, at the end of that
+/// list, so no other object's id moves.
+pub type Linked = tables::LinkedObject;
 
-/// The object a [`Linked`] owner keeps by itself. A create of the owner whose `field` is set
-/// (and not a `no_link` keyword other than `recreate_with`) appends one at the end of its
-/// list; an update rewrites `fields` on the ones carrying the owner's link; a delete removes them.
-pub struct LinkedObject {
-    /// Its model (whose plural GET is the list the owner's changes also write to).
-    pub model: &'static str,
-    /// Its field holding the owner's link value.
-    pub field: &'static str,
-    /// Its fields as the owner's create and update write them.
-    pub fields: &'static [(&'static str, Made)],
-}
+pub use pfsense_spec::tables::LINKED_OBJECTS;
 
-/// Where a linked object's field comes from.
-pub enum Made {
-    /// The owner's field of that name.
-    Field(&'static str),
-    /// A one-element list of the owner's field of that name.
-    ListOf(&'static str),
-    /// This text.
-    Text(&'static str),
-}
+/// For previews, by owner model: what the firewall does besides the delete of a [`Linked`]
+/// owner, and what undo does (a unit test holds a note for every row).
+const LINKED_NOTES: &[(&str, &str)] = &[(
+    "PortForward",
+    "pfSense also deletes the port forward's linked filter rule; undo re-creates the port forward with a new linked rule made from its fields (a new associated_rule_id, appended after every rule of the rule list, so no other rule's id moves)",
+)];
 
-/// pfrest's PortForward deletes the filter rule it is linked to through `associated_rule_id`
-/// (`pre_apply_delete`: every rule whose `associated_rule_id` is the port forward's), so
-/// re-creating it with the old id fails (404 FOREIGN_MODEL_FIELD_VALUE_NOT_FOUND); created
-/// with `"new"` it makes the linked rule again from its own fields (`_create` draws a new id,
-/// `pre_apply_create` creates a `FirewallRule` without placement, which `Model::get_next_id`
-/// puts at the end of the whole `filter/rule` list: no other rule's id moves, seen on the lab
-/// for v2.7.1, v2.8.4 and v2.10.0), as pfrest's updates keep it anyway (`pre_apply_update`
-/// writes the same fields back; the description only a create writes, naming the new id).
-/// A replacement of the port forward list makes or deletes no rule (`replace_all` runs no
-/// `pre_apply_create`).
-pub const LINKED_OBJECTS: &[Linked] = &[Linked {
-    model: "PortForward",
-    field: "associated_rule_id",
-    no_link: &["", "new", "pass"],
-    recreate_with: "new",
-    note: "pfSense also deletes the port forward's linked filter rule; undo re-creates the port forward with a new linked rule made from its fields (a new associated_rule_id, appended after every rule of the rule list, so no other rule's id moves)",
-    object: LinkedObject {
-        model: "FirewallRule",
-        field: "associated_rule_id",
-        fields: &[
-            ("type", Made::Text("pass")),
-            ("disabled", Made::Field("disabled")),
-            ("interface", Made::ListOf("interface")),
-            ("ipprotocol", Made::Field("ipprotocol")),
-            ("protocol", Made::Field("protocol")),
-            ("source", Made::Field("source")),
-            ("source_port", Made::Field("source_port")),
-            ("destination", Made::Field("target")),
-            ("destination_port", Made::Field("local_port")),
-        ],
-    },
-}];
+/// The preview's note on a [`Linked`] owner.
+pub fn linked_note(link: &Linked) -> &'static str {
+    LINKED_NOTES
+        .iter()
+        .find(|(owner, _)| *owner == link.owner)
+        .map_or(
+            "pfSense also deletes the linked object; undo re-creates it with a new link",
+            |(_, note)| note,
+        )
+}
 
 /// The linked-object row whose link `object` (of `model`) holds, if any.
 pub fn linked(model: &str, object: &Map<String, Value>) -> Option<&'static Linked> {
     LINKED_OBJECTS.iter().find(|l| {
-        l.model == model
+        l.owner == model
             && object
                 .get(l.field)
                 .and_then(Value::as_str)
-                .is_some_and(|v| !l.no_link.contains(&v))
+                .is_some_and(|v| l.links(v))
     })
 }
 
@@ -335,7 +292,7 @@ pub fn plan(def: &ToolDef, args: &Value, before: Option<&Value>) -> Option<Inver
                 object.insert("parent_id".into(), p.clone());
             }
             if let Some(link) = linked(def.model, &object) {
-                object.insert(link.field.into(), json!(link.recreate_with));
+                object.insert(link.field.into(), json!(link.draw));
             }
             Some(Inverse::Recreate {
                 create_tool: create.name.to_string(),
@@ -667,8 +624,8 @@ fn linked_write(step: &Step, list: &ToolDef) -> Option<&'static Linked> {
         return None;
     }
     LINKED_OBJECTS.iter().find(|l| {
-        l.model == step.tool.model
-            && l.object.model == list.model
+        l.owner == step.tool.model
+            && l.model == list.model
             && step.tool.path_kind == PathKind::Item
             && matches!(
                 step.tool.method,
@@ -749,12 +706,12 @@ fn play_all(items: &mut Vec<Value>, list: &ToolDef, newer: &[Newer<'_>], sort: O
 /// owner model does it (see [`LINKED_OBJECTS`]): a re-create sending a link makes one at the
 /// end of the list; an update writes the linked fields from the owner as the step leaves it; a
 /// delete removes every object carrying the owner's link. The link a create draws is not known
-/// before it runs: the played object carries what the step sent (`recreate_with`), which no
+/// before it runs: the played object carries what the step sent (the table's `draw`), which no
 /// recorded state holds.
 fn play_linked(items: &mut Vec<Value>, step: &Step, change: &Change, link: &Linked) {
     let real = |v: &Value| -> Option<Value> {
         v.as_str()
-            .filter(|s| !link.no_link.contains(s))
+            .filter(|s| link.links(s))
             .map(|s| Value::String(s.to_string()))
     };
     // The owner as the step leaves it: recorded after the change, with what the step sends.
@@ -771,7 +728,7 @@ fn play_linked(items: &mut Vec<Value>, step: &Step, change: &Change, link: &Link
         }
     }
     let made = |object: &mut Map<String, Value>| {
-        for (field, from) in link.object.fields {
+        for (field, from) in link.fields {
             let value = match from {
                 Made::Field(f) => owner.get(*f).cloned(),
                 Made::ListOf(f) => owner.get(*f).map(|v| json!([v])),
@@ -782,14 +739,14 @@ fn play_linked(items: &mut Vec<Value>, step: &Step, change: &Change, link: &Link
             }
         }
     };
-    let carries = |o: &Value, value: &Value| o.get(link.object.field) == Some(value);
+    let carries = |o: &Value, value: &Value| o.get(link.carries) == Some(value);
     match step.tool.method {
         Method::Post => {
             let sent = step.args.get(link.field).and_then(Value::as_str);
-            if sent.is_some_and(|s| s == link.recreate_with || !link.no_link.contains(&s)) {
+            if sent.is_some_and(|s| s == link.draw || link.links(s)) {
                 let mut object = Map::new();
                 made(&mut object);
-                object.insert(link.object.field.into(), json!(sent));
+                object.insert(link.carries.into(), json!(sent));
                 items.push(Value::Object(object));
             }
         }
@@ -842,9 +799,9 @@ fn play(items: &mut Vec<Value>, step: &Step, change: &Change, sort: Option<&Sort
             }
             if let Some(o) = object.as_object_mut() {
                 o.remove("placement");
-                // A linked field holds what the re-create sends (`recreate_with`): the firewall
+                // A linked field holds what the re-create sends (`draw`): the firewall
                 // draws a new link, which the recorded state does not hold.
-                for l in LINKED_OBJECTS.iter().filter(|l| l.model == step.tool.model) {
+                for l in LINKED_OBJECTS.iter().filter(|l| l.owner == step.tool.model) {
                     if let Some(v) = step.args.get(l.field) {
                         o.insert(l.field.into(), v.clone());
                     }
@@ -1752,20 +1709,23 @@ mod tests {
             let owner = catalog::TOOLS
                 .iter()
                 .find(|d| {
-                    d.model == l.model && d.method == Method::Post && d.path_kind == PathKind::Item
+                    d.model == l.owner && d.method == Method::Post && d.path_kind == PathKind::Item
                 })
                 .expect("the owner's create tool");
             let linked = catalog::TOOLS
                 .iter()
                 .find(|d| {
-                    d.model == l.object.model
-                        && d.method == Method::Post
-                        && d.path_kind == PathKind::Item
+                    d.model == l.model && d.method == Method::Post && d.path_kind == PathKind::Item
                 })
                 .expect("the linked model's create tool");
             let has = |d: &ToolDef, f: &str| d.args.iter().any(|a| a.name == f);
             assert!(has(owner, l.field), "{} takes {}", owner.name, l.field);
-            for (field, from) in l.object.fields {
+            assert!(
+                LINKED_NOTES.iter().any(|(owner, _)| *owner == l.owner),
+                "a preview note for {}",
+                l.owner
+            );
+            for (field, from) in l.fields {
                 assert!(has(linked, field), "{} takes {field}", linked.name);
                 if let Made::Field(f) | Made::ListOf(f) = from {
                     assert!(has(owner, f), "{} takes {f}", owner.name);
