@@ -281,13 +281,7 @@ async fn a_call_waiting_for_approval_is_refused_when_stdin_closes() {
 async fn a_slow_call_is_answered_when_the_client_closes_stdin_at_once() {
     let emu = tests::safety::emulator().await;
     let dir = tempfile::tempdir().unwrap();
-    emu.add_fault(
-        pfsense_emulator::Fault::new(pfsense_emulator::FaultAction::Delay)
-            .with_latency_ms(8_000)
-            .on_path("/api/v2/firewall/alias")
-            .on_method("POST")
-            .times(1),
-    );
+    slow_alias_create(&emu, 8_000);
     let mut server = Server::start(&emu, dir.path());
     let started = Instant::now();
     for message in [
@@ -372,13 +366,7 @@ async fn a_slow_call_is_answered_when_the_client_closes_stdin_at_once() {
 async fn a_signal_during_the_drain_of_a_closed_stdin_exits_at_once() {
     let emu = tests::safety::emulator().await;
     let dir = tempfile::tempdir().unwrap();
-    emu.add_fault(
-        pfsense_emulator::Fault::new(pfsense_emulator::FaultAction::Delay)
-            .with_latency_ms(20_000)
-            .on_path("/api/v2/firewall/alias")
-            .on_method("POST")
-            .times(1),
-    );
+    slow_alias_create(&emu, 20_000);
     let mut server = Server::start(&emu, dir.path());
     let soon = || Instant::now() + Duration::from_secs(60);
     server
@@ -445,4 +433,15 @@ async fn a_signal_during_the_drain_of_a_closed_stdin_exits_at_once() {
         server.seen
     );
     drop(emu);
+}
+
+/// The emulator answers the next alias create after `ms` milliseconds: a slow firewall.
+fn slow_alias_create(emu: &pfsense_emulator::RunningEmulator, ms: u64) {
+    emu.add_fault(
+        pfsense_emulator::Fault::new(pfsense_emulator::FaultAction::Delay)
+            .with_latency_ms(ms)
+            .on_path("/api/v2/firewall/alias")
+            .on_method("POST")
+            .times(1),
+    );
 }
