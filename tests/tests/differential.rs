@@ -1288,3 +1288,148 @@ async fn a_port_forwards_linked_rule_is_kept_like_pfrest() {
         "the emulator keeps a port forward's linked rule unlike pfrest v2.7.1:\n{report}"
     );
 }
+
+/// pfrest's sorts next to the emulator's: DHCP static mappings, which pfrest keeps sorted by
+/// `ipaddr` under `SORT_NATURAL` after each create (.9 before .10), and a caller's `sort_by`
+/// over values PHP's `<=>` orders inconsistently ("9" < "10" by value, "10" < "1a" < "9" byte
+/// by byte), on 16 and on 25 objects. Under `SORT_NATURAL`, `SORT_NUMERIC` and `SORT_STRING`
+/// the comparison is a total order and the orders must be the same. Under `SORT_REGULAR` it is
+/// none, and PHP's `zend_sort` (its small-array insertion sort too, measured here: 16 values
+/// already part) and `pfsense_spec::php_sort` may order the same objects differently: the
+/// emulator must answer with the same objects (it panicked there before).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sorts_order_like_pfrest() {
+    let Some(lab) = tokio::task::block_in_place(|| tests::lab::start("v2.7.1")) else {
+        return;
+    };
+    let emu = pfsense_emulator::start(EmulatorConfig::new(tests::spec_path()))
+        .await
+        .expect("the emulator starts");
+    let client = tests::http::client_builder()
+        .danger_accept_invalid_certs(true)
+        .build()
+        .expect("client");
+    const VALUES: &[&str] = &[
+        "9", "10", "1a", "8", "100", "2b", "11", "7", "1000", "3c", "99", "0a", "20", "5", "12a",
+        "300", "4", "1", "9z", "21", "80", "b", "6", "15", "2",
+    ];
+    let mut seen: Vec<BTreeMap<String, Vec<Value>>> = Vec::new();
+    for base in [lab.lab.url().to_string(), emu.url().to_string()] {
+        let call = |method: &str, path: &str, body: Option<Value>| {
+            let method = reqwest::Method::from_bytes(method.as_bytes()).expect("method");
+            let url = format!("{base}{path}");
+            let mut request = client
+                .request(method, &url)
+                .basic_auth("admin", Some("pfsense"));
+            if let Some(body) = body {
+                request = request.json(&body);
+            }
+            async move {
+                let response = request.send().await.expect("an answer");
+                let status = response.status().as_u16();
+                let text = response.text().await.unwrap_or_default();
+                assert_eq!(status, 200, "{url}: {text}");
+                serde_json::from_str::<Value>(&text).expect("JSON")["data"].clone()
+            }
+        };
+        let field = |data: &Value, name: &str| -> Vec<Value> {
+            data.as_array()
+                .map(|a| a.iter().map(|o| o[name].clone()).collect())
+                .unwrap_or_default()
+        };
+        let mut side = BTreeMap::new();
+        for (i, ip) in ["192.168.1.10", "192.168.1.9", "192.168.1.20", "192.168.1.2"]
+            .iter()
+            .enumerate()
+        {
+            call(
+                "POST",
+                "/api/v2/services/dhcp_server/static_mapping",
+                Some(json!({"parent_id": "lan", "mac": format!("00:11:22:33:44:6{i}"), "ipaddr": ip})),
+            )
+            .await;
+        }
+        let mappings = call(
+            "GET",
+            "/api/v2/services/dhcp_server/static_mappings?parent_id=lan",
+            None,
+        )
+        .await;
+        side.insert("mappings".to_string(), field(&mappings, "ipaddr"));
+        // The first 16 values, then all 25, as descriptions of aliases `srtNN` (pfrest's
+        // reference config has aliases of its own: a filter keeps ours).
+        for (label, upto) in [("sort16", 16), ("sort25", VALUES.len())] {
+            let made = side.get("made").map_or(0, Vec::len);
+            for (i, descr) in VALUES.iter().enumerate().take(upto).skip(made) {
+                call(
+                    "POST",
+                    "/api/v2/firewall/alias",
+                    Some(json!({"name": format!("srt{i:02}"), "type": "host",
+                                "address": ["10.0.0.1"], "descr": descr})),
+                )
+                .await;
+            }
+            side.insert("made".to_string(), vec![Value::Null; upto]);
+            for flags in [
+                "SORT_REGULAR",
+                "SORT_NATURAL",
+                "SORT_NUMERIC",
+                "SORT_STRING",
+            ] {
+                let path = format!(
+                    "/api/v2/firewall/aliases?name__startswith=srt&sort_by=descr&sort_flags={flags}"
+                );
+                let sorted = call("GET", &path, None).await;
+                side.insert(format!("{label} {flags}"), field(&sorted, "descr"));
+            }
+        }
+        seen.push(side);
+    }
+    let (pfrest, ours) = (&seen[0], &seen[1]);
+    let mut report = String::new();
+    for (key, theirs) in pfrest {
+        let mine = &ours[key.as_str()];
+        let _ = writeln!(
+            report,
+            "{key}\n  pfrest:   {}\n  emulator: {}",
+            short(&json!(theirs)),
+            short(&json!(mine))
+        );
+    }
+    eprintln!("{report}");
+    // The mappings the test made, in pfrest's order, which is natural.
+    let ours_only = |ips: &Vec<Value>| -> Vec<Value> {
+        ips.iter()
+            .filter(|ip| {
+                ["192.168.1.10", "192.168.1.9", "192.168.1.20", "192.168.1.2"]
+                    .iter()
+                    .any(|s| ip == s)
+            })
+            .cloned()
+            .collect()
+    };
+    assert_eq!(
+        ours_only(&pfrest["mappings"]),
+        ours_only(&ours["mappings"]),
+        "{report}"
+    );
+    assert_eq!(
+        ours_only(&ours["mappings"]),
+        ["192.168.1.2", "192.168.1.9", "192.168.1.10", "192.168.1.20"].map(|s| json!(s))
+    );
+    for label in ["sort16", "sort25"] {
+        for flags in ["SORT_NATURAL", "SORT_NUMERIC", "SORT_STRING"] {
+            let key = format!("{label} {flags}");
+            assert_eq!(pfrest[&key], ours[&key], "{key}\n{report}");
+        }
+        let key = format!("{label} SORT_REGULAR");
+        let mut a = pfrest[&key]
+            .iter()
+            .map(Value::to_string)
+            .collect::<Vec<_>>();
+        let mut b = ours[&key].iter().map(Value::to_string).collect::<Vec<_>>();
+        a.sort();
+        b.sort();
+        assert_eq!(a, b, "{key}: the same objects\n{report}");
+    }
+}

@@ -10,6 +10,7 @@ use crate::store::{Store, now_unix};
 use crate::tables::{self, RefTarget};
 use crate::validate::{Mode, Obj, fill_missing, merge_and_validate};
 use crate::{query, special};
+use pfsense_spec::php_sort;
 use pfsense_spec::{Method, Operation, PathKind};
 use serde_json::{Map, Value, json};
 
@@ -692,16 +693,12 @@ pub fn after_write(ctx: &mut Ctx, action: &str, model: &str, touched_id: Option<
         .add_revision(&user, &format!("{action} {} via API", verbose_name(model)));
 }
 
-fn keep_sorted(model: &str, items: &mut [Value], control: &Control) {
-    if let Some((_, field)) = tables::ALWAYS_SORTED.iter().find(|(m, _)| *m == model) {
-        query::sort_values(
-            items,
-            &query::SortSpec {
-                by: vec![field.to_string()],
-                descending: false,
-                flag: query::SortFlag::Regular,
-            },
-        );
+/// pfrest's `Model::sort()` after a create, update or replacement: the models it keeps sorted
+/// on this version (`php_sort::SORTED_MODELS`; `items` is one parent's list for a nested
+/// model), else a caller's `sort_by`.
+fn keep_sorted(model: &str, items: &mut [Value], control: &Control, version: (u32, u32, u32)) {
+    if let Some(row) = php_sort::row(model).filter(|r| r.applies_to(Some(version))) {
+        row.sort(items);
     } else if let Some(spec) = &control.sort {
         // `sort_by` on POST/PATCH re-sorts the stored list.
         query::sort_values(items, spec);
@@ -716,6 +713,7 @@ fn place(
     mut obj: Obj,
     at: Option<usize>,
     control: &Control,
+    version: (u32, u32, u32),
 ) -> usize {
     const MARK: &str = "__placing";
     obj.insert(MARK.into(), Value::Bool(true));
@@ -734,7 +732,7 @@ fn place(
         let p = p.min(items.len());
         items.insert(p, item);
     }
-    keep_sorted(model, items, control);
+    keep_sorted(model, items, control, version);
     let pos = items
         .iter()
         .position(|o| o.get(MARK).is_some())
@@ -948,8 +946,9 @@ fn store_and_show(
     verb: &str,
 ) -> ApiResult<Value> {
     let control = ctx.control.clone();
+    let version = crate::rules::version(ctx.catalog);
     let items = list_mut(ctx.catalog, ctx.store, model, pid)?;
-    let idx = place(model, items, obj, replacing, &control);
+    let idx = place(model, items, obj, replacing, &control, version);
     let id = id_at(model, items, idx);
     let stored = items[idx].as_object().cloned().unwrap_or_default();
     after_write(ctx, verb, model, Some(&id));
@@ -1095,7 +1094,12 @@ fn plural_put(ctx: &mut Ctx) -> ApiResult<Value> {
         keep_read_only_sent(&model, &input, &mut obj);
         new_items.push(Value::Object(obj));
     }
-    keep_sorted(&model, &mut new_items, &ctx.control);
+    keep_sorted(
+        &model,
+        &mut new_items,
+        &ctx.control,
+        crate::rules::version(ctx.catalog),
+    );
     ctx.store
         .collections
         .insert(model.clone(), new_items.clone());

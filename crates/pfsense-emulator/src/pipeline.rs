@@ -4,10 +4,11 @@
 
 use crate::auth::{self, Presented};
 use crate::engine::{self, Answer, Ctx};
-use crate::query::{Filter, SortFlag, SortSpec, parse_filter};
+use crate::query::{Filter, SortSpec, parse_filter};
 use crate::reply::{ApiError, ApiResult, Reply};
 use crate::state::Shared;
 use crate::store::Store;
+use pfsense_spec::php_sort::Flags;
 use pfsense_spec::{Method, PathKind};
 use serde_json::{Map, Value};
 use std::net::IpAddr;
@@ -502,9 +503,9 @@ fn extract_control(
             Some(_) => return Err(type_error("sort_order", "string")),
         };
         let flag = match &sort_flags {
-            None | Some(Value::Null) => SortFlag::Regular,
+            None | Some(Value::Null) => Flags::Regular,
             Some(Value::String(s)) => {
-                SortFlag::parse(s).ok_or_else(|| type_error("sort_flags", "string"))?
+                Flags::from_constant(s).ok_or_else(|| type_error("sort_flags", "string"))?
             }
             Some(_) => return Err(type_error("sort_flags", "string")),
         };

@@ -3,9 +3,9 @@
 
 use crate::reply::{ApiError, ApiResult};
 use crate::validate::loose_eq;
+use pfsense_spec::php_sort::{self, Flags};
 use regex::RegexBuilder;
 use serde_json::Value;
-use std::cmp::Ordering;
 
 /// The filter operations pfrest knows.
 pub const FILTER_OPS: &[&str] = &[
@@ -172,113 +172,18 @@ fn format_matches(format: &str, text: &str) -> bool {
     }
 }
 
-/// pfrest's `sort_flags`.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum SortFlag {
-    Regular,
-    Numeric,
-    String,
-    LocaleString,
-    Natural,
-    FlagCase,
-}
-
-impl SortFlag {
-    pub fn parse(s: &str) -> Option<SortFlag> {
-        Some(match s {
-            "SORT_REGULAR" => SortFlag::Regular,
-            "SORT_NUMERIC" => SortFlag::Numeric,
-            "SORT_STRING" => SortFlag::String,
-            "SORT_LOCALE_STRING" => SortFlag::LocaleString,
-            "SORT_NATURAL" => SortFlag::Natural,
-            "SORT_FLAG_CASE" => SortFlag::FlagCase,
-            _ => return None,
-        })
-    }
-}
-
-pub fn compare(a: &Value, b: &Value, flag: SortFlag) -> Ordering {
-    let text = |v: &Value| match v {
-        Value::String(s) => s.clone(),
-        Value::Null => String::new(),
-        other => other.to_string(),
-    };
-    match flag {
-        SortFlag::Numeric => number(a)
-            .unwrap_or(0.0)
-            .partial_cmp(&number(b).unwrap_or(0.0))
-            .unwrap_or(Ordering::Equal),
-        SortFlag::String | SortFlag::LocaleString => text(a).cmp(&text(b)),
-        SortFlag::FlagCase => text(a).to_lowercase().cmp(&text(b).to_lowercase()),
-        SortFlag::Natural => natural_cmp(&text(a), &text(b)),
-        SortFlag::Regular => match (number(a), number(b)) {
-            (Some(x), Some(y)) if !a.is_string() || !b.is_string() || both_numeric(a, b) => {
-                x.partial_cmp(&y).unwrap_or(Ordering::Equal)
-            }
-            _ => match (a, b) {
-                (Value::Bool(x), Value::Bool(y)) => x.cmp(y),
-                _ => text(a).cmp(&text(b)),
-            },
-        },
-    }
-}
-
-fn both_numeric(a: &Value, b: &Value) -> bool {
-    let numeric = |v: &Value| v.as_str().is_some_and(|s| s.trim().parse::<f64>().is_ok());
-    numeric(a) && numeric(b)
-}
-
-/// "img2" < "img10".
-fn natural_cmp(a: &str, b: &str) -> Ordering {
-    let chunks = |s: &str| -> Vec<(bool, String)> {
-        let mut out: Vec<(bool, String)> = Vec::new();
-        for c in s.chars() {
-            let digit = c.is_ascii_digit();
-            match out.last_mut() {
-                Some((d, chunk)) if *d == digit => chunk.push(c),
-                _ => out.push((digit, c.to_string())),
-            }
-        }
-        out
-    };
-    let (ca, cb) = (chunks(a), chunks(b));
-    for (x, y) in ca.iter().zip(cb.iter()) {
-        let ord = if x.0 && y.0 {
-            let nx: u128 = x.1.parse().unwrap_or(0);
-            let ny: u128 = y.1.parse().unwrap_or(0);
-            nx.cmp(&ny)
-        } else {
-            x.1.cmp(&y.1)
-        };
-        if ord != Ordering::Equal {
-            return ord;
-        }
-    }
-    ca.len().cmp(&cb.len())
-}
-
 /// Sort options shared by plural reads and writes with `sort_by`.
 #[derive(Debug, Clone)]
 pub struct SortSpec {
     pub by: Vec<String>,
     pub descending: bool,
-    pub flag: SortFlag,
+    pub flag: Flags,
 }
 
+/// pfrest's `ModelSet::sort()` with a caller's `sort_by`: PHP's comparisons and a stable sort
+/// that cannot panic on them (`pfsense_spec::php_sort`).
 pub fn sort_values(items: &mut [Value], spec: &SortSpec) {
-    items.sort_by(|a, b| {
-        for field in &spec.by {
-            let ord = compare(
-                a.get(field).unwrap_or(&Value::Null),
-                b.get(field).unwrap_or(&Value::Null),
-                spec.flag,
-            );
-            if ord != Ordering::Equal {
-                return if spec.descending { ord.reverse() } else { ord };
-            }
-        }
-        Ordering::Equal
-    });
+    php_sort::sort_objects(items, &spec.by, spec.descending, spec.flag);
 }
 
 /// Apply filters, sort, offset/limit and reverse to represented objects (which carry their ids).
@@ -354,7 +259,7 @@ mod tests {
             &SortSpec {
                 by: vec!["n".into()],
                 descending: false,
-                flag: SortFlag::Natural,
+                flag: Flags::Natural,
             },
         );
         let order: Vec<&str> = items.iter().filter_map(|i| i["n"].as_str()).collect();

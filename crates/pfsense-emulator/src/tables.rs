@@ -203,16 +203,6 @@ pub const DELETE_GUARDS: &[(&str, &str, &str, &str)] = &[
     ("Certificate", "refid", "WebGUISettings", "sslcertref"),
 ];
 
-/// Models kept in a fixed order after every write ("some models always keep a sort order").
-pub const ALWAYS_SORTED: &[(&str, &str)] = &[
-    ("RESTAPIAccessListEntry", "weight"),
-    ("PortForward", "interface"),
-    ("DNSResolverHostOverride", "host"),
-    ("FirewallSchedule", "name"),
-    ("UserGroup", "name"),
-    ("DHCPServerStaticMapping", "ipaddr"),
-];
-
 /// Dirty marks reported in `pending_subsystems` of `GET /firewall/apply`, by model (the
 /// pfSense subsystem each model's write marks dirty).
 pub const FIREWALL_DIRTY_MARKS: &[(&str, &str)] = &[

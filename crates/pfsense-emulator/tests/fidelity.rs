@@ -835,3 +835,41 @@ async fn dry_run_from_v2_8_with_pfrest_plural_quirks() {
     ok(&emu, "POST", ALIAS, body).await;
     assert_eq!(emu.get(ALIASES).await.data().as_array().unwrap().len(), 1);
 }
+
+/// pfrest's `DHCPServerStaticMapping` sets `sort_by = ['ipaddr']` with
+/// `sort_flags = SORT_NATURAL` (`Models/DHCPServerStaticMapping.inc`): after each create the
+/// server's mappings are in `strnatcmp` order, .9 before .10 (byte order would put .10 first).
+#[tokio::test]
+async fn dhcp_static_mappings_sort_naturally_by_address() {
+    let emu = start().await;
+    let path = "/api/v2/services/dhcp_server/static_mapping";
+    for (i, ip) in ["192.168.1.10", "192.168.1.9", "192.168.1.20", "192.168.1.2"]
+        .iter()
+        .enumerate()
+    {
+        let mac = format!("00:11:22:33:44:5{i}");
+        ok(
+            &emu,
+            "POST",
+            path,
+            json!({"parent_id": "lan", "mac": mac, "ipaddr": ip}),
+        )
+        .await;
+    }
+    let list = emu
+        .get(&with_query(
+            "/api/v2/services/dhcp_server/static_mappings",
+            &[("parent_id", "lan")],
+        ))
+        .await;
+    assert_eq!(list.status, 200, "{}", list.text);
+    let ips: Vec<Value> = list
+        .data()
+        .as_array()
+        .map(|a| a.iter().map(|m| m["ipaddr"].clone()).collect())
+        .unwrap_or_default();
+    assert_eq!(
+        ips,
+        ["192.168.1.2", "192.168.1.9", "192.168.1.10", "192.168.1.20"].map(|s| json!(s))
+    );
+}

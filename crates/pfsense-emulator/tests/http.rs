@@ -1567,3 +1567,90 @@ async fn request_log_masks_secrets() {
     let body = &log.last().expect("logged").body;
     assert!(!body.contains("hunter2"), "{body}");
 }
+
+/// Values PHP's `<=>` orders inconsistently ("9" < "10" by value, "10" < "1a" < "9" byte by
+/// byte), in an order on which Rust's `slice::sort_by` (1.81+) panicked with the comparison
+/// the emulator used before `pfsense_spec::php_sort`.
+const INCONSISTENT: &[&str] = &[
+    "9", "10", "1a", "8", "100", "2b", "11", "7", "1000", "3c", "99", "0a", "20", "5", "12a",
+    "300", "4", "1", "9z", "21", "80", "b", "6", "15", "2",
+];
+
+/// `sort_by` reaches the sort with a caller's data: a plural GET sorted over values PHP's
+/// `<=>` orders inconsistently must answer (a permutation of the list), not lose the
+/// connection to a panic.
+#[tokio::test]
+async fn sort_by_over_inconsistently_ordered_values_answers() {
+    let emu = start().await;
+    for (i, descr) in INCONSISTENT.iter().enumerate() {
+        let r = emu
+            .json(
+                "POST",
+                "/api/v2/firewall/alias",
+                json!({"name": format!("s{i:02}"), "type": "host", "address": ["10.0.0.1"], "descr": descr}),
+            )
+            .await;
+        assert_eq!(r.status, 200, "{}", r.text);
+    }
+    for flags in [
+        "SORT_REGULAR",
+        "SORT_NATURAL",
+        "SORT_NUMERIC",
+        "SORT_STRING",
+    ] {
+        let r = emu
+            .query(
+                "GET",
+                "/api/v2/firewall/aliases",
+                &[("sort_by", "descr"), ("sort_flags", flags)],
+            )
+            .await;
+        assert_eq!(r.status, 200, "{flags}: {}", r.text);
+        let mut got: Vec<String> = r
+            .data()
+            .as_array()
+            .map(|a| {
+                a.iter()
+                    .filter_map(|o| o["descr"].as_str().map(str::to_string))
+                    .collect()
+            })
+            .unwrap_or_default();
+        got.sort();
+        let mut want: Vec<String> = INCONSISTENT.iter().map(|s| s.to_string()).collect();
+        want.sort();
+        assert_eq!(got, want, "{flags}: every alias once");
+    }
+}
+
+/// The same values as the hosts of an always-sorted model (pfrest's `Model::sort()` after a
+/// replacement and after each create): the PUT and a create after it answer, the list whole.
+#[tokio::test]
+async fn always_sorted_models_take_inconsistently_ordered_values() {
+    let emu = start().await;
+    let host = |h: &str| json!({"host": h, "domain": "example.org", "ip": ["10.0.0.1"]});
+    let all: Vec<Value> = INCONSISTENT.iter().map(|h| host(h)).collect();
+    let r = emu
+        .json(
+            "PUT",
+            "/api/v2/services/dns_resolver/host_overrides",
+            Value::Array(all),
+        )
+        .await;
+    assert_eq!(r.status, 200, "{}", r.text);
+    let r = emu
+        .json(
+            "POST",
+            "/api/v2/services/dns_resolver/host_override",
+            host("1b"),
+        )
+        .await;
+    assert_eq!(r.status, 200, "{}", r.text);
+    let r = emu
+        .get("/api/v2/services/dns_resolver/host_overrides")
+        .await;
+    assert_eq!(r.status, 200, "{}", r.text);
+    assert_eq!(
+        r.data().as_array().map(Vec::len),
+        Some(INCONSISTENT.len() + 1)
+    );
+}

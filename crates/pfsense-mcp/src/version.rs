@@ -51,6 +51,14 @@ impl Version {
     }
 }
 
+/// A version as the (major, minor, patch) bounds of `pfsense_spec`'s tables
+/// (`php_sort::SORTED_MODELS`) take it.
+impl From<Version> for (u32, u32, u32) {
+    fn from(v: Version) -> (u32, u32, u32) {
+        (v.major, v.minor, v.patch)
+    }
+}
+
 impl fmt::Display for Version {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         write!(f, "v{}.{}.{}", self.major, self.minor, self.patch)

@@ -8,6 +8,7 @@ pub mod diff;
 pub mod lean;
 pub mod model;
 pub mod naming;
+pub mod php_sort;
 pub mod schema;
 pub mod tables;
 pub mod text;
