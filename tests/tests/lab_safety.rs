@@ -2221,13 +2221,65 @@ async fn a_batch_undo_preview_finds_neighbours_where_pfrest_sorts_them(version: 
     let preview = preview_then_undo(&s, 2).await;
     assert!(!is_error(&preview), "{}", text(&preview));
     assert!(
-        text(&preview).contains("after the DNSResolverHostOverride with"),
+        text(&preview).contains("it goes to its sorted place"),
         "{}",
         text(&preview)
     );
     assert_eq!(
         override_names(&admin(&lab, "GET", OVERRIDES, None)),
         override_names(&base)
+    );
+    s.close().await;
+}
+
+/// A deleted host override's old neighbours decide nothing about where its re-create lands:
+/// pfrest sorts it into place (`Model::sort()` after the create). Both neighbours renamed by
+/// someone else after the delete (so neither is found again) used to refuse the undo ("the
+/// objects next to it … are gone"); it now re-creates the override, which pfrest puts at its
+/// sorted place, and the step says so instead of naming a position.
+async fn undo_of_a_sorted_delete_does_not_need_its_old_neighbours(version: &str) {
+    let Some(lab) = lab(version) else {
+        return;
+    };
+    for host in ["b", "d", "m"] {
+        admin(
+            &lab,
+            "POST",
+            "/api/v2/services/dns_resolver/host_override",
+            Some(lab_override(host, "example.com")),
+        );
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let s = start(&lab, dir.path()).await;
+    s.ok(
+        "pfsense_delete_services_dns_resolver_host_override",
+        confirmed(json!({"id": 1})),
+    )
+    .await;
+    // Someone else renames both neighbours (not through this server: nothing to undo).
+    for (id, host) in [(0, "y"), (0, "z")] {
+        admin(
+            &lab,
+            "PATCH",
+            "/api/v2/services/dns_resolver/host_override",
+            Some(json!({"id": id, "host": host})),
+        );
+    }
+    assert_eq!(
+        override_names(&admin(&lab, "GET", OVERRIDES, None)),
+        ["y.example.com", "z.example.com"]
+    );
+    let preview = preview_then_undo(&s, 1).await;
+    assert!(!is_error(&preview), "{}", text(&preview));
+    assert!(
+        text(&preview).contains("it goes to its sorted place")
+            && !text(&preview).contains("at position"),
+        "{}",
+        text(&preview)
+    );
+    assert_eq!(
+        override_names(&admin(&lab, "GET", OVERRIDES, None)),
+        ["d.example.com", "y.example.com", "z.example.com"]
     );
     s.close().await;
 }
@@ -2318,6 +2370,7 @@ tests::on_every_release!(
     undo_of_a_rule_delete_keeps_its_tracker,
     empty_values_written_back_are_no_side_effect,
     a_batch_undo_preview_sorts_host_overrides_as_pfrest_does,
+    undo_of_a_sorted_delete_does_not_need_its_old_neighbours,
     a_batch_undo_preview_finds_neighbours_where_pfrest_sorts_them,
     a_batch_undo_preview_sorts_port_forwards_only_where_pfrest_does,
 );

@@ -1006,7 +1006,19 @@ async fn prepare_unboxed(
             let mut position = position;
             let mut next_to = String::new();
             if let Some(list) = &list_tool {
-                let all = read_left_by_newer(client, tool(list)?, newer).await?;
+                let list = tool(list)?;
+                let all = read_left_by_newer(client, list, newer).await?;
+                // A list pfrest keeps sorted puts the object at its sorted place whatever the
+                // placement (`Model::sort()` after the create): its old neighbours decide
+                // nothing, and the step says where it goes.
+                let sorted = sort_of(client, list).await;
+                if let Some(sort) = sorted {
+                    position = None;
+                    next_to = format!(
+                        " (pfSense keeps this list sorted by {}: it goes to its sorted place)",
+                        sort.by.join(", ")
+                    );
+                }
                 match identity(&change.model, &before) {
                     Some(wanted) => {
                         // pfrest's identities need not be unique (rule trackers): objects that
