@@ -149,3 +149,11 @@ pub fn serve_streams(
         }
     })
 }
+
+/// Whether rmcp reads the stdin `line` as a client's message, and so answers a request in it by
+/// its id (it answers a line it cannot read without one). The same parse as rmcp's stdio codec
+/// (`serde_json::from_slice`), compiled here once with it rather than again in the server crate
+/// at its size-optimised level (about 0.4 MB of the binary).
+pub fn rmcp_reads(line: &[u8]) -> bool {
+    serde_json::from_slice::<rmcp::model::ClientJsonRpcMessage>(line).is_ok()
+}

@@ -94,7 +94,8 @@ impl Owed {
         self.state.send_if_modified(|u| {
             u.draining = true;
             let before = u.requests.len();
-            u.requests.retain(|_, line| rmcp_reads(line));
+            u.requests
+                .retain(|_, line| pfsense_mcp_transport::rmcp_reads(line));
             u.requests.len() != before
         });
     }
@@ -110,7 +111,7 @@ impl Owed {
     /// rmcp was given the request `line` with this `id`.
     fn owe(&self, id: &Value, line: &[u8]) {
         self.state.send_if_modified(|u| {
-            if u.draining && !rmcp_reads(line) {
+            if u.draining && !pfsense_mcp_transport::rmcp_reads(line) {
                 return false;
             }
             u.requests.insert(id.to_string(), line.to_vec());
@@ -144,11 +145,6 @@ impl Owed {
     fn stdout_gone(&self) {
         self.state.send_modify(|u| u.stdout_gone = true);
     }
-}
-
-/// Whether rmcp reads `line` as a message (and so answers a request by its id).
-fn rmcp_reads(line: &[u8]) -> bool {
-    serde_json::from_slice::<rmcp::model::ClientJsonRpcMessage>(line).is_ok()
 }
 
 async fn check_lines(
