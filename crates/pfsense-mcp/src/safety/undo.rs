@@ -660,12 +660,23 @@ async fn read_left_by_newer(
     list: &ToolDef,
     newer: &[Newer<'_>],
 ) -> Result<Value, String> {
-    let mut all = state::read(client, list, json!({})).await?;
     let sort = if newer_touch(list, newer) {
         sort_of(client, list).await
     } else {
         None
     };
+    read_played(client, list, newer, sort).await
+}
+
+/// [`read_left_by_newer`] with the list's sort already known (a caller that needs it anyway
+/// asks the firewall's version once).
+async fn read_played(
+    client: &Client,
+    list: &ToolDef,
+    newer: &[Newer<'_>],
+    sort: Option<&Sorted>,
+) -> Result<Value, String> {
+    let mut all = state::read(client, list, json!({})).await?;
     if let Some(items) = all.as_array_mut() {
         play_all(items, list, newer, sort);
     }
@@ -1007,11 +1018,11 @@ async fn prepare_unboxed(
             let mut next_to = String::new();
             if let Some(list) = &list_tool {
                 let list = tool(list)?;
-                let all = read_left_by_newer(client, list, newer).await?;
                 // A list pfrest keeps sorted puts the object at its sorted place whatever the
                 // placement (`Model::sort()` after the create): its old neighbours decide
                 // nothing, and the step says where it goes.
                 let sorted = sort_of(client, list).await;
+                let all = read_played(client, list, newer, sorted).await?;
                 if let Some(sort) = sorted {
                     position = None;
                     next_to = format!(
