@@ -9,6 +9,7 @@ use crate::seed::STRING_ID_KEY;
 use crate::store::{Store, now_unix};
 use crate::tables::{self, RefTarget};
 use crate::validate::{Mode, Obj, fill_missing, merge_and_validate};
+use crate::query::SortRequest;
 use crate::{query, special};
 use pfsense_spec::php_sort;
 use pfsense_spec::{Method, Operation, PathKind};
@@ -62,6 +63,9 @@ pub fn execute(ctx: &mut Ctx) -> ApiResult<Answer> {
     }
     if let Some(handler) = special::handler(ctx.method, &ctx.entry.rel) {
         return handler(ctx);
+    }
+    if matches!(ctx.entry.kind, PathKind::Plural | PathKind::Item) {
+        check_sort_fields(ctx)?;
     }
     let data = match (ctx.entry.kind, ctx.method) {
         (PathKind::Plural, Method::Get) => plural_get(ctx)?,
@@ -693,15 +697,14 @@ pub fn after_write(ctx: &mut Ctx, action: &str, model: &str, touched_id: Option<
         .add_revision(&user, &format!("{action} {} via API", verbose_name(model)));
 }
 
-/// pfrest's `Model::sort()` after a create, update or replacement: the models it keeps sorted
-/// on this version (`php_sort::SORTED_MODELS`; `items` is one parent's list for a nested
-/// model), else a caller's `sort_by`.
-fn keep_sorted(model: &str, items: &mut [Value], control: &Control, version: (u32, u32, u32)) {
-    if let Some(row) = php_sort::row(model).filter(|r| r.applies_to(Some(version))) {
-        row.sort(items);
-    } else if let Some(spec) = &control.sort {
-        // `sort_by` on POST/PATCH re-sorts the stored list.
-        query::sort_values(items, spec);
+/// pfrest's `Model::sort()` after a create, update or replacement: the model's own sort on
+/// the versions that keep it sorted (`php_sort::SORTED_MODELS`), as a POST or PATCH's sort
+/// parameters change it (`SortRequest::for_write`; a replacement carries none). `items` is one
+/// parent's list for a nested model.
+fn keep_sorted(model: &str, items: &mut [Value], caller: &SortRequest, version: (u32, u32, u32)) {
+    let own = php_sort::row(model).filter(|r| r.applies_to(Some(version)));
+    if let Some(spec) = caller.for_write(own, model) {
+        query::sort_values(items, &spec);
     }
 }
 
@@ -732,7 +735,7 @@ fn place(
         let p = p.min(items.len());
         items.insert(p, item);
     }
-    keep_sorted(model, items, control, version);
+    keep_sorted(model, items, &control.sort, version);
     let pos = items
         .iter()
         .position(|o| o.get(MARK).is_some())
@@ -991,18 +994,15 @@ fn item_delete(ctx: &mut Ctx) -> ApiResult<Value> {
 // ---------------------------------------------------------------------------------------------
 // Plural endpoints
 
+/// pfrest's `validate_sort_by`: every field must be one of the model's own (`get_fields()`,
+/// which holds neither `id` nor `parent_id`: both refused on the lab), on reads and writes.
 fn check_sort_fields(ctx: &Ctx) -> ApiResult<()> {
-    if let Some(spec) = &ctx.control.sort {
-        for field in &spec.by {
-            if field != "id"
-                && field != "parent_id"
-                && ctx.catalog.field(&ctx.entry.model, field).is_none()
-            {
-                return Err(ApiError::bad(
-                    "ENDPOINT_SORT_BY_FIELD_NON_EXISTENT_FIELD",
-                    format!("The `sort_by` field `{field}` does not exist in this model."),
-                ));
-            }
+    for field in ctx.control.sort.by.iter().flatten() {
+        if ctx.catalog.field(&ctx.entry.model, field).is_none() {
+            return Err(ApiError::bad(
+                "ENDPOINT_SORT_BY_FIELD_NON_EXISTENT_FIELD",
+                "Field `sort_by` must be a valid field in the Model.",
+            ));
         }
     }
     Ok(())
@@ -1019,7 +1019,6 @@ fn represented_all(ctx: &Ctx, model: &str) -> Vec<(Option<Value>, usize, Value)>
 }
 
 fn plural_get(ctx: &mut Ctx) -> ApiResult<Value> {
-    check_sort_fields(ctx)?;
     let model = ctx.entry.model.clone();
     let items: Vec<Value> = represented_all(ctx, &model)
         .into_iter()
@@ -1035,7 +1034,7 @@ fn plural_get(ctx: &mut Ctx) -> ApiResult<Value> {
     let out = query::select(
         items,
         &ctx.control.filters,
-        ctx.control.sort.as_ref(),
+        ctx.control.sort.for_read(&model).as_ref(),
         ctx.control.offset,
         limit,
         ctx.control.reverse,
@@ -1094,10 +1093,11 @@ fn plural_put(ctx: &mut Ctx) -> ApiResult<Value> {
         keep_read_only_sent(&model, &input, &mut obj);
         new_items.push(Value::Object(obj));
     }
+    // pfrest's `Endpoint::put()` passes no sort parameters to `replace_all`.
     keep_sorted(
         &model,
         &mut new_items,
-        &ctx.control,
+        &SortRequest::default(),
         crate::rules::version(ctx.catalog),
     );
     ctx.store
