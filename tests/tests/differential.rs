@@ -1678,3 +1678,118 @@ tests::on_every_release!(
     #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
     a_callers_sort_on_writes_is_pfrests,
 );
+
+/// A PATCH that sends a read-only field pfrest marks not editable (`editable: false`, every
+/// `UIDField`) with another value than the stored one is 400
+/// `FIELD_VALUE_CHANGED_WHEN_NOT_EDITABLE`; read-only fields that stay editable pass. A default
+/// rule's `created_time`, which config.xml lacks, is read as now: a null sent differs.
+async fn read_only_fields_refuse_changes_like_pfrest(version: &str) {
+    const RULE: &str = "/api/v2/firewall/rule";
+    const SCHEDULE: &str = "/api/v2/firewall/schedule";
+    const FORWARD: &str = "/api/v2/firewall/nat/port_forward";
+    let script: Vec<Scripted> = vec![
+        (
+            "a rule",
+            "POST",
+            RULE,
+            Some(json!({"type": "block", "interface": ["wan"], "ipprotocol": "inet",
+                        "protocol": "tcp", "source": "any", "destination": "any",
+                        "descr": "ro"})),
+        ),
+        ("tracker", "PATCH", RULE, Some(json!({"id": 2, "tracker": 5}))),
+        (
+            "created_time",
+            "PATCH",
+            RULE,
+            Some(json!({"id": 2, "created_time": 5})),
+        ),
+        (
+            "created_by",
+            "PATCH",
+            RULE,
+            Some(json!({"id": 2, "created_by": "someone"})),
+        ),
+        (
+            "created_by null",
+            "PATCH",
+            RULE,
+            Some(json!({"id": 2, "created_by": null})),
+        ),
+        (
+            "associated_rule_id",
+            "PATCH",
+            RULE,
+            Some(json!({"id": 2, "associated_rule_id": "zzz"})),
+        ),
+        (
+            "updated_by is editable",
+            "PATCH",
+            RULE,
+            Some(json!({"id": 2, "updated_by": "someone"})),
+        ),
+        (
+            "updated_time is editable",
+            "PATCH",
+            RULE,
+            Some(json!({"id": 2, "updated_time": 5})),
+        ),
+        (
+            "a default rule's created_time read as now",
+            "PATCH",
+            RULE,
+            Some(json!({"id": 0, "created_time": null})),
+        ),
+        (
+            "a schedule",
+            "POST",
+            SCHEDULE,
+            Some(json!({"name": "ro_sched", "timerange": [
+                {"month": [1], "day": [1], "hour": "0:00-23:59"}]})),
+        ),
+        (
+            "schedlabel",
+            "PATCH",
+            SCHEDULE,
+            Some(json!({"id": 0, "schedlabel": "abc"})),
+        ),
+        (
+            "a port forward",
+            "POST",
+            FORWARD,
+            Some(json!({"interface": "wan", "protocol": "tcp", "source": "any",
+                        "destination": "wan:ip", "destination_port": "8443",
+                        "target": "192.168.1.10", "local_port": "443",
+                        "associated_rule_id": ""})),
+        ),
+        (
+            "port forward created_by",
+            "PATCH",
+            FORWARD,
+            Some(json!({"id": 0, "created_by": "someone"})),
+        ),
+        (
+            "port forward created_time",
+            "PATCH",
+            FORWARD,
+            Some(json!({"id": 0, "created_time": 1})),
+        ),
+        (
+            "port forward updated_by is editable",
+            "PATCH",
+            FORWARD,
+            Some(json!({"id": 0, "updated_by": "someone"})),
+        ),
+        (
+            "user uid",
+            "PATCH",
+            "/api/v2/user",
+            Some(json!({"id": 0, "uid": 5})),
+        ),
+    ];
+    same_as_lab(version, "read-only fields on PATCH", &script, &[]).await;
+}
+
+tests::on_every_release!(
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    read_only_fields_refuse_changes_like_pfrest,
+);
