@@ -218,7 +218,11 @@ impl SortRequest {
     /// on the lab: host overrides (sorted by `host`) created with `sort_by: domain` and
     /// `sort_order: SORT_DESC` end sorted by domain, descending; with `sort_order: SORT_DESC`
     /// alone, by host descending; with `sort_by: []`, appended unsorted.
-    pub fn for_write(&self, model_sort: Option<&php_sort::Sorted>, model: &str) -> Option<SortSpec> {
+    pub fn for_write(
+        &self,
+        model_sort: Option<&php_sort::Sorted>,
+        model: &str,
+    ) -> Option<SortSpec> {
         let by = match &self.by {
             Some(by) => by.clone(),
             None => model_sort?.by.iter().map(|f| f.to_string()).collect(),
