@@ -1452,7 +1452,11 @@ async fn emulator_of(version: &str) -> pfsense_emulator::RunningEmulator {
             });
         dir.join(format!("openapi-{version}.json"))
     };
-    assert!(spec.exists(), "{} is missing (set PFSENSE_SPECS_DIR)", spec.display());
+    assert!(
+        spec.exists(),
+        "{} is missing (set PFSENSE_SPECS_DIR)",
+        spec.display()
+    );
     let mut config = EmulatorConfig::new(spec);
     config.with_opt1 = true;
     pfsense_emulator::start(config)
@@ -1544,9 +1548,7 @@ async fn a_callers_sort_on_writes_is_pfrests(version: &str) {
         }
         body
     };
-    let mapping = |mac: &str, ip: &str, descr: &str| {
-        json!({"parent_id": "lan", "mac": mac, "ipaddr": ip, "descr": descr})
-    };
+    let mapping = |mac: &str, ip: &str, descr: &str| json!({"parent_id": "lan", "mac": mac, "ipaddr": ip, "descr": descr});
     let forward = |interface: &str, port: &str| {
         json!({"interface": interface, "protocol": "tcp", "source": "any",
                "destination": "wan:ip", "destination_port": port, "target": "192.168.1.10",
@@ -1587,8 +1589,10 @@ async fn a_callers_sort_on_writes_is_pfrests(version: &str) {
             "patch by domain then host, as strings",
             "PATCH",
             OVERRIDE,
-            Some(json!({"id": 0, "descr": "patched", "sort_by": ["domain", "host"],
-                        "sort_flags": "SORT_STRING"})),
+            Some(
+                json!({"id": 0, "descr": "patched", "sort_by": ["domain", "host"],
+                        "sort_flags": "SORT_STRING"}),
+            ),
         ),
         (
             "patch without sort parameters",
@@ -1635,8 +1639,18 @@ async fn a_callers_sort_on_writes_is_pfrests(version: &str) {
                 json!({"sort_by": "descr"}),
             )),
         ),
-        ("forward on wan", "POST", FORWARD, Some(forward("wan", "7101"))),
-        ("forward on lan", "POST", FORWARD, Some(forward("lan", "7102"))),
+        (
+            "forward on wan",
+            "POST",
+            FORWARD,
+            Some(forward("wan", "7101")),
+        ),
+        (
+            "forward on lan",
+            "POST",
+            FORWARD,
+            Some(forward("lan", "7102")),
+        ),
         (
             "forward on opt1, descending alone",
             "POST",
@@ -1665,13 +1679,7 @@ async fn a_callers_sort_on_writes_is_pfrests(version: &str) {
             &["interface", "descr"],
         ),
     ];
-    same_as_lab(
-        version,
-        "a caller's sort on writes",
-        &script,
-        listings,
-    )
-    .await;
+    same_as_lab(version, "a caller's sort on writes", &script, listings).await;
 }
 
 tests::on_every_release!(
@@ -1692,11 +1700,18 @@ async fn read_only_fields_refuse_changes_like_pfrest(version: &str) {
             "a rule",
             "POST",
             RULE,
-            Some(json!({"type": "block", "interface": ["wan"], "ipprotocol": "inet",
+            Some(
+                json!({"type": "block", "interface": ["wan"], "ipprotocol": "inet",
                         "protocol": "tcp", "source": "any", "destination": "any",
-                        "descr": "ro"})),
+                        "descr": "ro"}),
+            ),
         ),
-        ("tracker", "PATCH", RULE, Some(json!({"id": 2, "tracker": 5}))),
+        (
+            "tracker",
+            "PATCH",
+            RULE,
+            Some(json!({"id": 2, "tracker": 5})),
+        ),
         (
             "created_time",
             "PATCH",
@@ -1756,10 +1771,12 @@ async fn read_only_fields_refuse_changes_like_pfrest(version: &str) {
             "a port forward",
             "POST",
             FORWARD,
-            Some(json!({"interface": "wan", "protocol": "tcp", "source": "any",
+            Some(
+                json!({"interface": "wan", "protocol": "tcp", "source": "any",
                         "destination": "wan:ip", "destination_port": "8443",
                         "target": "192.168.1.10", "local_port": "443",
-                        "associated_rule_id": ""})),
+                        "associated_rule_id": ""}),
+            ),
         ),
         (
             "port forward created_by",
@@ -1792,4 +1809,96 @@ async fn read_only_fields_refuse_changes_like_pfrest(version: &str) {
 tests::on_every_release!(
     #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
     read_only_fields_refuse_changes_like_pfrest,
+);
+
+/// Deleting a port forward deletes its linked rule with a rule delete's checks: when that
+/// rule is the last one, pfrest answers 403 `MODEL_MANY_MINIMUM_REACHED` and keeps the rule,
+/// the port forward staying deleted (singular and plural deletes); a dry run (v2.8.0+) stops
+/// before the linked delete and answers 200.
+async fn a_linked_rules_delete_is_checked_like_pfrest(version: &str) {
+    const RULE: &str = "/api/v2/firewall/rule";
+    const FORWARD: &str = "/api/v2/firewall/nat/port_forward";
+    let forward = |port: &str, link: &str| {
+        json!({"interface": "wan", "protocol": "tcp", "source": "any",
+               "destination": "wan:ip", "destination_port": port, "target": "192.168.1.10",
+               "local_port": port, "descr": format!("fwd {port}"), "associated_rule_id": link})
+    };
+    let script: Vec<Scripted> = vec![
+        ("forward a", "POST", FORWARD, Some(forward("9441", "new"))),
+        ("forward b", "POST", FORWARD, Some(forward("9442", "new"))),
+        (
+            "first default rule",
+            "DELETE",
+            "/api/v2/firewall/rule?id=0",
+            None,
+        ),
+        (
+            "second default rule",
+            "DELETE",
+            "/api/v2/firewall/rule?id=0",
+            None,
+        ),
+        (
+            "forward a, one rule left",
+            "DELETE",
+            "/api/v2/firewall/nat/port_forward?id=0",
+            None,
+        ),
+        (
+            "forward b, dry run",
+            "DELETE",
+            "/api/v2/firewall/nat/port_forward?id=0&dry_run=true",
+            None,
+        ),
+        (
+            "forward b, its rule the last",
+            "DELETE",
+            "/api/v2/firewall/nat/port_forward?id=0",
+            None,
+        ),
+        ("forward c", "POST", FORWARD, Some(forward("9443", "new"))),
+        (
+            "the orphan rule",
+            "DELETE",
+            "/api/v2/firewall/rule?id=0",
+            None,
+        ),
+        (
+            "forward d, no rule",
+            "POST",
+            FORWARD,
+            Some(forward("9444", "pass")),
+        ),
+        (
+            "every forward",
+            "DELETE",
+            "/api/v2/firewall/nat/port_forwards?all=true",
+            None,
+        ),
+        (
+            "a rule",
+            "POST",
+            RULE,
+            Some(json!({"type": "block", "interface": ["wan"],
+            "ipprotocol": "inet", "protocol": "tcp", "source": "any", "destination": "any",
+            "destination_port": "1"})),
+        ),
+        ("forward e", "POST", FORWARD, Some(forward("9445", "new"))),
+        (
+            "forward e, two rules",
+            "DELETE",
+            "/api/v2/firewall/nat/port_forward?id=0",
+            None,
+        ),
+    ];
+    let listings: &[Listing] = &[
+        ("/api/v2/firewall/rules", &["interface", "destination_port"]),
+        ("/api/v2/firewall/nat/port_forwards", &["destination_port"]),
+    ];
+    same_as_lab(version, "a linked rule's delete", &script, listings).await;
+}
+
+tests::on_every_release!(
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    a_linked_rules_delete_is_checked_like_pfrest,
 );

@@ -4,12 +4,12 @@
 
 use crate::catalog::{Catalog, PathEntry};
 use crate::pipeline::Control;
+use crate::query::SortRequest;
 use crate::reply::{ApiError, ApiResult, Reply, display_value};
 use crate::seed::STRING_ID_KEY;
 use crate::store::{Store, now_unix};
 use crate::tables::{self, RefTarget};
 use crate::validate::{Mode, Obj, fill_missing, merge_and_validate};
-use crate::query::SortRequest;
 use crate::{query, special};
 use pfsense_spec::php_sort;
 use pfsense_spec::{Method, Operation, PathKind};
@@ -553,7 +553,7 @@ fn is_kept_on_replace(model: &str, obj: &Obj) -> bool {
 
 /// pfrest's delete checks for one object, in its order: protected, referenced, the model's
 /// minimum (`remaining` = objects in its list before this delete), the model's own refusals.
-fn check_delete(
+pub(crate) fn check_delete(
     catalog: &Catalog,
     store: &Store,
     model: &str,
@@ -592,7 +592,7 @@ pub(crate) fn apply_rules(
 
 /// Read-only fields pfrest stores as sent on a create or a replacement (`from_representation`
 /// assigns every field the data carries; `auto_add_now` fills a tracker only when none is
-/// given; lab-tested for PUT). An update still ignores them.
+/// given; lab-tested for PUT). An update refuses another value (`rules::NOT_EDITABLE`).
 const READ_ONLY_KEPT_AS_SENT: &[(&str, &str)] = &[("FirewallRule", "tracker")];
 
 /// `obj` with the read-only fields of [`READ_ONLY_KEPT_AS_SENT`] that `input` gives, as given.
@@ -979,7 +979,7 @@ fn item_delete(ctx: &mut Ctx) -> ApiResult<Value> {
     items.remove(idx);
     special::after_delete(ctx.store, &model, &obj);
     after_write(ctx, "Deleted", &model, Some(&shown_id));
-    crate::linked::after_delete(ctx, &model, &obj);
+    crate::linked::after_delete(ctx, &model, &obj)?;
     let shown = shown_parent_id(ctx, &model);
     Ok(represent(
         ctx.catalog,
@@ -1172,8 +1172,11 @@ fn plural_delete(ctx: &mut Ctx) -> ApiResult<Value> {
             items.remove(*idx);
         }
         special::after_delete(ctx.store, &model, obj);
-        crate::linked::after_delete(ctx, &model, obj);
         deleted += 1;
+        if let Err(e) = crate::linked::after_delete(ctx, &model, obj) {
+            refusal = Some(e);
+            break;
+        }
     }
     if deleted > 0 {
         after_write(ctx, "Deleted", &model, None);

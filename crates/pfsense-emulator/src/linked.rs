@@ -13,7 +13,8 @@
 //! - `pre_apply_update`: the first rule carrying the link gets the same fields again (not the
 //!   description); none carrying it, nothing happens;
 //! - `pre_apply_delete`: every rule carrying the link is deleted (singular and plural deletes:
-//!   `ModelSet::delete` deletes one by one);
+//!   `ModelSet::delete` deletes one by one, each with a rule delete's checks: the last rule is
+//!   403 `MODEL_MANY_MINIMUM_REACHED`, the port forward staying deleted);
 //! - `replace_all` (PUT of the plural) runs none of these: no rule is made or deleted, and
 //!   `"new"` is stored as it is.
 //!
@@ -186,21 +187,41 @@ pub fn after_update(ctx: &mut Ctx, model: &str, owner: &Obj) -> ApiResult<()> {
     Ok(())
 }
 
-/// After the owner was deleted: every object carrying its link is deleted too.
-pub fn after_delete(ctx: &mut Ctx, model: &str, owner: &Obj) {
+/// After the owner was deleted: every object carrying its link is deleted too, as pfrest's
+/// `pre_apply_delete` does through `ModelSet::delete()`: one by one, the last first, each with
+/// `Model::delete()`'s checks. A refusal answers the request as it is (lab, every release: the
+/// last firewall rule, a port forward's linked one, is 403 `MODEL_MANY_MINIMUM_REACHED`), and
+/// the owner and the objects deleted before it stay deleted.
+pub fn after_delete(ctx: &mut Ctx, model: &str, owner: &Obj) -> ApiResult<()> {
+    // A dry run stops before `pre_apply_delete` (v2.8.0+ `Model::delete()`; lab v2.10.0: a
+    // dry-run delete of a port forward whose linked rule is the last rule answers 200).
+    if ctx.control.dry_run {
+        return Ok(());
+    }
     let Some(l) = row(model) else {
-        return;
+        return Ok(());
     };
     let Some(link) = link_of(l, owner) else {
-        return;
+        return Ok(());
     };
-    let Some(items) = ctx.store.collections.get_mut(l.model) else {
-        return;
-    };
-    let before = items.len();
-    items.retain(|o| o.get(l.carries).and_then(Value::as_str) != Some(link.as_str()));
-    let deleted = before - items.len();
-    for _ in 0..deleted {
+    loop {
+        let items = ctx
+            .store
+            .collections
+            .get(l.model)
+            .map(Vec::as_slice)
+            .unwrap_or_default();
+        let Some(idx) = items
+            .iter()
+            .rposition(|o| o.get(l.carries).and_then(Value::as_str) == Some(link.as_str()))
+        else {
+            return Ok(());
+        };
+        let linked = items[idx].as_object().cloned().unwrap_or_default();
+        engine::check_delete(ctx.catalog, ctx.store, l.model, &linked, items.len())?;
+        if let Some(items) = ctx.store.collections.get_mut(l.model) {
+            items.remove(idx);
+        }
         record(ctx, "Deleted", l.model);
     }
 }
