@@ -595,13 +595,41 @@ pub(crate) fn apply_rules(
 /// given; lab-tested for PUT). An update refuses another value (`rules::NOT_EDITABLE`).
 const READ_ONLY_KEPT_AS_SENT: &[(&str, &str)] = &[("FirewallRule", "tracker")];
 
-/// `obj` with the read-only fields of [`READ_ONLY_KEPT_AS_SENT`] that `input` gives, as given.
-fn keep_read_only_sent(model: &str, input: &Obj, obj: &mut Obj) {
-    for (_, field) in READ_ONLY_KEPT_AS_SENT.iter().filter(|(m, _)| *m == model) {
-        if let Some(sent) = input.get(*field).filter(|v| v.is_i64() || v.is_u64()) {
-            obj.insert(field.to_string(), sent.clone());
-        }
-    }
+/// The read-only fields of [`READ_ONLY_KEPT_AS_SENT`] that `input` gives, as given.
+fn read_only_sent(model: &str, input: &Obj) -> Obj {
+    READ_ONLY_KEPT_AS_SENT
+        .iter()
+        .filter(|(m, _)| *m == model)
+        .filter_map(|(_, field)| {
+            let sent = input.get(*field).filter(|v| v.is_i64() || v.is_u64())?;
+            Some((field.to_string(), sent.clone()))
+        })
+        .collect()
+}
+
+/// A new object as pfrest's `Model::create()` validates and completes it, in its order: field
+/// validation, value validators, uniqueness among `existing`, references, the model's own rules,
+/// a string id, the read-only fields it computes. `set` holds read-only values the object
+/// carries as given (a tracker sent on a create, a linked rule's link): in place for the
+/// checks, and kept over computed ones. Used by a POST and by `linked::after_create`.
+pub(crate) fn new_object(
+    ctx: &mut Ctx,
+    model: &str,
+    input: &Obj,
+    parent: Option<&Obj>,
+    existing: &[Value],
+    set: &Obj,
+) -> ApiResult<Obj> {
+    let mut obj = merge_and_validate(ctx.catalog, model, &Obj::new(), input, Mode::Create, parent)?;
+    obj.extend(set.clone());
+    special::validate_values(model, &obj)?;
+    check_unique(model, existing, &obj, None)?;
+    check_references(ctx.catalog, ctx.store, model, &obj)?;
+    apply_rules(ctx, model, &mut obj, None, parent, None, existing)?;
+    special::assign_string_id(ctx.store, model, existing, &mut obj)?;
+    generate_read_only(ctx, model, &mut obj);
+    obj.extend(set.clone());
+    Ok(obj)
 }
 
 /// Fill fields the firewall computes (trackers, refids, uids, timestamps) on create.
@@ -854,31 +882,10 @@ fn item_create(ctx: &mut Ctx) -> ApiResult<Value> {
     let mut input = data_object(ctx)?;
     crate::rules::interfaces_to_internal(ctx.store, &model, &mut input);
     let parent = parent_object(ctx, &model)?;
-    let mut obj = merge_and_validate(
-        ctx.catalog,
-        &model,
-        &Obj::new(),
-        &input,
-        Mode::Create,
-        parent.as_ref(),
-    )?;
-    special::validate_values(&model, &obj)?;
     let pid = ctx.control.parent_id.clone();
     let existing = list_mut(ctx.catalog, ctx.store, &model, pid.as_ref())?.clone();
-    check_unique(&model, &existing, &obj, None)?;
-    check_references(ctx.catalog, ctx.store, &model, &obj)?;
-    apply_rules(
-        ctx,
-        &model,
-        &mut obj,
-        None,
-        parent.as_ref(),
-        None,
-        &existing,
-    )?;
-    special::assign_string_id(ctx.store, &model, &existing, &mut obj)?;
-    generate_read_only(ctx, &model, &mut obj);
-    keep_read_only_sent(&model, &input, &mut obj);
+    let sent = read_only_sent(&model, &input);
+    let mut obj = new_object(ctx, &model, &input, parent.as_ref(), &existing, &sent)?;
     crate::linked::draw(ctx, &model, &mut obj);
     let stored = obj.clone();
     let shown = store_and_show(ctx, &model, pid.as_ref(), obj, None, "Added")?;
@@ -1090,7 +1097,7 @@ fn plural_put(ctx: &mut Ctx) -> ApiResult<Value> {
         check_references(ctx.catalog, ctx.store, &model, &obj)?;
         apply_rules(ctx, &model, &mut obj, None, None, None, &new_items)?;
         generate_read_only(ctx, &model, &mut obj);
-        keep_read_only_sent(&model, &input, &mut obj);
+        obj.extend(read_only_sent(&model, &input));
         new_items.push(Value::Object(obj));
     }
     // pfrest's `Endpoint::put()` passes no sort parameters to `replace_all`.

@@ -100,28 +100,15 @@ pub fn after_create(ctx: &mut Ctx, model: &str, owner: &Obj) -> ApiResult<()> {
     };
     let mut input = made(l, owner);
     input.insert("descr".into(), json!(format!("{}{link}", l.descr)));
-    let fail = |e: ApiError| failed(l.create_failed, "create", &e);
-    let mut obj = merge_and_validate(
-        ctx.catalog,
-        l.model,
-        &Obj::new(),
-        &input,
-        Mode::Create,
-        None,
-    )
-    .map_err(fail)?;
-    obj.insert(l.carries.into(), json!(link));
     let existing = ctx
         .store
         .collections
         .get(l.model)
         .cloned()
         .unwrap_or_default();
-    engine::check_unique(l.model, &existing, &obj, None).map_err(fail)?;
-    engine::check_references(ctx.catalog, ctx.store, l.model, &obj).map_err(fail)?;
-    engine::apply_rules(ctx, l.model, &mut obj, None, None, None, &existing).map_err(fail)?;
-    engine::generate_read_only(ctx, l.model, &mut obj);
-    obj.insert(l.carries.into(), json!(link));
+    let link = Obj::from_iter([(l.carries.to_string(), json!(link))]);
+    let obj = engine::new_object(ctx, l.model, &input, None, &existing, &link)
+        .map_err(|e| failed(l.create_failed, "create", &e))?;
     ctx.store
         .collections
         .entry(l.model.to_string())
