@@ -1433,3 +1433,472 @@ async fn sorts_order_like_pfrest() {
         assert_eq!(a, b, "{key}: the same objects\n{report}");
     }
 }
+
+// ---------------------------------------------------------------------------------------------
+// Scripted writes on every release the lab runs: each side receives the same requests, and
+// after each one the step's answer and the listed objects are written down; the two
+// transcripts must be equal.
+
+/// The emulator serving pfrest `version`'s spec (v2.7.1: the project's own; later ones from
+/// `../shared/specs`, or `PFSENSE_SPECS_DIR`), with OPT1 as the lab has it.
+async fn emulator_of(version: &str) -> pfsense_emulator::RunningEmulator {
+    let spec = if version == "v2.7.1" {
+        tests::spec_path()
+    } else {
+        let dir = std::env::var_os("PFSENSE_SPECS_DIR")
+            .map(std::path::PathBuf::from)
+            .unwrap_or_else(|| {
+                std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../../shared/specs")
+            });
+        dir.join(format!("openapi-{version}.json"))
+    };
+    assert!(
+        spec.exists(),
+        "{} is missing (set PFSENSE_SPECS_DIR)",
+        spec.display()
+    );
+    let mut config = EmulatorConfig::new(spec);
+    config.with_opt1 = true;
+    pfsense_emulator::start(config)
+        .await
+        .expect("the emulator starts")
+}
+
+/// A scripted request: (label, method, path, JSON body).
+type Scripted = (&'static str, &'static str, &'static str, Option<Value>);
+
+/// What is listed after each step: (GET path, fields shown of each object).
+type Listing = (&'static str, &'static [&'static str]);
+
+/// One side's transcript of `script`: per step its status, `response_id` and `data.id`, then
+/// every object of each listing.
+async fn transcript(base: &str, script: &[Scripted], listings: &[Listing]) -> Vec<String> {
+    let client = tests::http::client_builder()
+        .danger_accept_invalid_certs(true)
+        .build()
+        .expect("client");
+    let request = async |method: &str, path: &str, body: Option<&Value>| -> (u16, Value) {
+        let method = reqwest::Method::from_bytes(method.as_bytes()).expect("method");
+        let mut r = client
+            .request(method, format!("{base}{path}"))
+            .basic_auth("admin", Some("pfsense"));
+        if let Some(body) = body {
+            r = r.json(body);
+        }
+        let response = r
+            .send()
+            .await
+            .unwrap_or_else(|e| panic!("{base}{path}: {e}"));
+        let status = response.status().as_u16();
+        (status, response.json().await.unwrap_or(Value::Null))
+    };
+    let mut lines = Vec::new();
+    for (label, method, path, body) in script {
+        let (status, answer) = request(method, path, body.as_ref()).await;
+        let mut block = format!(
+            "{label}: {status} {} id {}",
+            answer["response_id"].as_str().unwrap_or("(not JSON)"),
+            answer["data"]["id"]
+        );
+        for (list, fields) in listings {
+            let (status, listed) = request("GET", list, None).await;
+            assert_eq!(status, 200, "{base}{list}: {listed}");
+            for object in listed["data"].as_array().into_iter().flatten() {
+                let shown: Vec<String> = fields.iter().map(|f| object[*f].to_string()).collect();
+                let shown = shown.join(" ");
+                let _ = write!(block, "\n  {list}: {} {shown}", object["id"]);
+            }
+        }
+        lines.push(block);
+    }
+    lines
+}
+
+/// Run `script` on the lab of `version` and on the emulator of the same version, and assert the
+/// transcripts are equal (the report shows the steps that differ).
+async fn same_as_lab(version: &str, what: &str, script: &[Scripted], listings: &[Listing]) {
+    let Some(lab) = tokio::task::block_in_place(|| tests::lab::start(version)) else {
+        return;
+    };
+    let emu = emulator_of(version).await;
+    let pfrest = transcript(lab.lab.url(), script, listings).await;
+    let ours = transcript(emu.url(), script, listings).await;
+    emu.shutdown().await;
+    let mut report = String::new();
+    for (l, e) in pfrest.iter().zip(&ours) {
+        if l != e {
+            let _ = writeln!(report, "lab      {l}\nemulator {e}\n");
+        }
+    }
+    assert!(
+        pfrest == ours,
+        "{what}: the emulator differs from pfrest {version}:\n{report}"
+    );
+}
+
+/// A caller's `sort_by`, `sort_order` and `sort_flags` on a POST or PATCH of a model pfrest
+/// keeps sorted replace the model's own sort (pfrest's `Endpoint::post()`/`patch()`), an empty
+/// `sort_by` turns it off, and a field the model lacks (`id` included) is refused; a caller's
+/// `sort_by` without flags sorts with the model's flags (static mappings: natural), on reads too.
+async fn a_callers_sort_on_writes_is_pfrests(version: &str) {
+    let host = |h: &str, d: &str| json!({"host": h, "domain": d, "ip": ["10.0.0.1"]});
+    let with = |mut body: Value, extra: Value| {
+        if let (Some(b), Some(e)) = (body.as_object_mut(), extra.as_object()) {
+            b.extend(e.clone());
+        }
+        body
+    };
+    let mapping = |mac: &str, ip: &str, descr: &str| json!({"parent_id": "lan", "mac": mac, "ipaddr": ip, "descr": descr});
+    let forward = |interface: &str, port: &str| {
+        json!({"interface": interface, "protocol": "tcp", "source": "any",
+               "destination": "wan:ip", "destination_port": port, "target": "192.168.1.10",
+               "local_port": port, "descr": format!("fwd {port}"), "associated_rule_id": ""})
+    };
+    const OVERRIDE: &str = "/api/v2/services/dns_resolver/host_override";
+    const MAPPING: &str = "/api/v2/services/dhcp_server/static_mapping";
+    const FORWARD: &str = "/api/v2/firewall/nat/port_forward";
+    let script: Vec<Scripted> = vec![
+        ("m", "POST", OVERRIDE, Some(host("m", "dm.example"))),
+        ("b", "POST", OVERRIDE, Some(host("b", "db.example"))),
+        ("z", "POST", OVERRIDE, Some(host("z", "dz.example"))),
+        (
+            "by domain, descending",
+            "POST",
+            OVERRIDE,
+            Some(with(
+                host("c", "a0.example"),
+                json!({"sort_by": "domain", "sort_order": "SORT_DESC"}),
+            )),
+        ),
+        (
+            "descending alone",
+            "POST",
+            OVERRIDE,
+            Some(with(
+                host("a", "zz.example"),
+                json!({"sort_order": "SORT_DESC"}),
+            )),
+        ),
+        (
+            "sort_by empty",
+            "POST",
+            OVERRIDE,
+            Some(with(host("aa", "zz.example"), json!({"sort_by": []}))),
+        ),
+        (
+            "patch by domain then host, as strings",
+            "PATCH",
+            OVERRIDE,
+            Some(
+                json!({"id": 0, "descr": "patched", "sort_by": ["domain", "host"],
+                        "sort_flags": "SORT_STRING"}),
+            ),
+        ),
+        (
+            "patch without sort parameters",
+            "PATCH",
+            OVERRIDE,
+            Some(json!({"id": 0, "descr": "patched again"})),
+        ),
+        (
+            "unknown field",
+            "POST",
+            OVERRIDE,
+            Some(with(host("x", "x.example"), json!({"sort_by": "nope"}))),
+        ),
+        (
+            "id is no field",
+            "POST",
+            OVERRIDE,
+            Some(with(host("x", "x.example"), json!({"sort_by": "id"}))),
+        ),
+        (
+            "unknown order",
+            "PATCH",
+            OVERRIDE,
+            Some(json!({"id": 0, "sort_order": "UP"})),
+        ),
+        (
+            "unknown flags",
+            "PATCH",
+            OVERRIDE,
+            Some(json!({"id": 0, "sort_flags": "NOPE"})),
+        ),
+        (
+            "mapping t_m10",
+            "POST",
+            MAPPING,
+            Some(mapping("00:11:22:33:44:70", "192.168.1.70", "t_m10")),
+        ),
+        (
+            "mapping t_m9 by descr, the model's flags",
+            "POST",
+            MAPPING,
+            Some(with(
+                mapping("00:11:22:33:44:71", "192.168.1.71", "t_m9"),
+                json!({"sort_by": "descr"}),
+            )),
+        ),
+        (
+            "forward on wan",
+            "POST",
+            FORWARD,
+            Some(forward("wan", "7101")),
+        ),
+        (
+            "forward on lan",
+            "POST",
+            FORWARD,
+            Some(forward("lan", "7102")),
+        ),
+        (
+            "forward on opt1, descending alone",
+            "POST",
+            FORWARD,
+            Some(with(
+                forward("opt1", "7103"),
+                json!({"sort_order": "SORT_DESC"}),
+            )),
+        ),
+    ];
+    let listings: &[Listing] = &[
+        (
+            "/api/v2/services/dns_resolver/host_overrides",
+            &["host", "domain", "descr"],
+        ),
+        (
+            "/api/v2/services/dhcp_server/static_mappings?parent_id=lan&descr__startswith=t_",
+            &["descr"],
+        ),
+        (
+            "/api/v2/services/dhcp_server/static_mappings?parent_id=lan&descr__startswith=t_&sort_by=descr",
+            &["descr"],
+        ),
+        (
+            "/api/v2/firewall/nat/port_forwards?descr__startswith=fwd",
+            &["interface", "descr"],
+        ),
+    ];
+    same_as_lab(version, "a caller's sort on writes", &script, listings).await;
+}
+
+tests::on_every_release!(
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    a_callers_sort_on_writes_is_pfrests,
+);
+
+/// A PATCH that sends a read-only field pfrest marks not editable (`editable: false`, every
+/// `UIDField`) with another value than the stored one is 400
+/// `FIELD_VALUE_CHANGED_WHEN_NOT_EDITABLE`; read-only fields that stay editable pass. A default
+/// rule's `created_time`, which config.xml lacks, is read as now: a null sent differs.
+async fn read_only_fields_refuse_changes_like_pfrest(version: &str) {
+    const RULE: &str = "/api/v2/firewall/rule";
+    const SCHEDULE: &str = "/api/v2/firewall/schedule";
+    const FORWARD: &str = "/api/v2/firewall/nat/port_forward";
+    let script: Vec<Scripted> = vec![
+        (
+            "a rule",
+            "POST",
+            RULE,
+            Some(
+                json!({"type": "block", "interface": ["wan"], "ipprotocol": "inet",
+                        "protocol": "tcp", "source": "any", "destination": "any",
+                        "descr": "ro"}),
+            ),
+        ),
+        (
+            "tracker",
+            "PATCH",
+            RULE,
+            Some(json!({"id": 2, "tracker": 5})),
+        ),
+        (
+            "created_time",
+            "PATCH",
+            RULE,
+            Some(json!({"id": 2, "created_time": 5})),
+        ),
+        (
+            "created_by",
+            "PATCH",
+            RULE,
+            Some(json!({"id": 2, "created_by": "someone"})),
+        ),
+        (
+            "created_by null",
+            "PATCH",
+            RULE,
+            Some(json!({"id": 2, "created_by": null})),
+        ),
+        (
+            "associated_rule_id",
+            "PATCH",
+            RULE,
+            Some(json!({"id": 2, "associated_rule_id": "zzz"})),
+        ),
+        (
+            "updated_by is editable",
+            "PATCH",
+            RULE,
+            Some(json!({"id": 2, "updated_by": "someone"})),
+        ),
+        (
+            "updated_time is editable",
+            "PATCH",
+            RULE,
+            Some(json!({"id": 2, "updated_time": 5})),
+        ),
+        (
+            "a default rule's created_time read as now",
+            "PATCH",
+            RULE,
+            Some(json!({"id": 0, "created_time": null})),
+        ),
+        (
+            "a schedule",
+            "POST",
+            SCHEDULE,
+            Some(json!({"name": "ro_sched", "timerange": [
+                {"month": [1], "day": [1], "hour": "0:00-23:59"}]})),
+        ),
+        (
+            "schedlabel",
+            "PATCH",
+            SCHEDULE,
+            Some(json!({"id": 0, "schedlabel": "abc"})),
+        ),
+        (
+            "a port forward",
+            "POST",
+            FORWARD,
+            Some(
+                json!({"interface": "wan", "protocol": "tcp", "source": "any",
+                        "destination": "wan:ip", "destination_port": "8443",
+                        "target": "192.168.1.10", "local_port": "443",
+                        "associated_rule_id": ""}),
+            ),
+        ),
+        (
+            "port forward created_by",
+            "PATCH",
+            FORWARD,
+            Some(json!({"id": 0, "created_by": "someone"})),
+        ),
+        (
+            "port forward created_time",
+            "PATCH",
+            FORWARD,
+            Some(json!({"id": 0, "created_time": 1})),
+        ),
+        (
+            "port forward updated_by is editable",
+            "PATCH",
+            FORWARD,
+            Some(json!({"id": 0, "updated_by": "someone"})),
+        ),
+        (
+            "user uid",
+            "PATCH",
+            "/api/v2/user",
+            Some(json!({"id": 0, "uid": 5})),
+        ),
+    ];
+    same_as_lab(version, "read-only fields on PATCH", &script, &[]).await;
+}
+
+tests::on_every_release!(
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    read_only_fields_refuse_changes_like_pfrest,
+);
+
+/// Deleting a port forward deletes its linked rule with a rule delete's checks: when that
+/// rule is the last one, pfrest answers 403 `MODEL_MANY_MINIMUM_REACHED` and keeps the rule,
+/// the port forward staying deleted (singular and plural deletes); a dry run (v2.8.0+) stops
+/// before the linked delete and answers 200.
+async fn a_linked_rules_delete_is_checked_like_pfrest(version: &str) {
+    const RULE: &str = "/api/v2/firewall/rule";
+    const FORWARD: &str = "/api/v2/firewall/nat/port_forward";
+    let forward = |port: &str, link: &str| {
+        json!({"interface": "wan", "protocol": "tcp", "source": "any",
+               "destination": "wan:ip", "destination_port": port, "target": "192.168.1.10",
+               "local_port": port, "descr": format!("fwd {port}"), "associated_rule_id": link})
+    };
+    let script: Vec<Scripted> = vec![
+        ("forward a", "POST", FORWARD, Some(forward("9441", "new"))),
+        ("forward b", "POST", FORWARD, Some(forward("9442", "new"))),
+        (
+            "first default rule",
+            "DELETE",
+            "/api/v2/firewall/rule?id=0",
+            None,
+        ),
+        (
+            "second default rule",
+            "DELETE",
+            "/api/v2/firewall/rule?id=0",
+            None,
+        ),
+        (
+            "forward a, one rule left",
+            "DELETE",
+            "/api/v2/firewall/nat/port_forward?id=0",
+            None,
+        ),
+        (
+            "forward b, dry run",
+            "DELETE",
+            "/api/v2/firewall/nat/port_forward?id=0&dry_run=true",
+            None,
+        ),
+        (
+            "forward b, its rule the last",
+            "DELETE",
+            "/api/v2/firewall/nat/port_forward?id=0",
+            None,
+        ),
+        ("forward c", "POST", FORWARD, Some(forward("9443", "new"))),
+        (
+            "the orphan rule",
+            "DELETE",
+            "/api/v2/firewall/rule?id=0",
+            None,
+        ),
+        (
+            "forward d, no rule",
+            "POST",
+            FORWARD,
+            Some(forward("9444", "pass")),
+        ),
+        (
+            "every forward",
+            "DELETE",
+            "/api/v2/firewall/nat/port_forwards?all=true",
+            None,
+        ),
+        (
+            "a rule",
+            "POST",
+            RULE,
+            Some(json!({"type": "block", "interface": ["wan"],
+            "ipprotocol": "inet", "protocol": "tcp", "source": "any", "destination": "any",
+            "destination_port": "1"})),
+        ),
+        ("forward e", "POST", FORWARD, Some(forward("9445", "new"))),
+        (
+            "forward e, two rules",
+            "DELETE",
+            "/api/v2/firewall/nat/port_forward?id=0",
+            None,
+        ),
+    ];
+    let listings: &[Listing] = &[
+        ("/api/v2/firewall/rules", &["interface", "destination_port"]),
+        ("/api/v2/firewall/nat/port_forwards", &["destination_port"]),
+    ];
+    same_as_lab(version, "a linked rule's delete", &script, listings).await;
+}
+
+tests::on_every_release!(
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    a_linked_rules_delete_is_checked_like_pfrest,
+);

@@ -4,6 +4,7 @@
 
 use crate::catalog::{Catalog, PathEntry};
 use crate::pipeline::Control;
+use crate::query::SortRequest;
 use crate::reply::{ApiError, ApiResult, Reply, display_value};
 use crate::seed::STRING_ID_KEY;
 use crate::store::{Store, now_unix};
@@ -62,6 +63,9 @@ pub fn execute(ctx: &mut Ctx) -> ApiResult<Answer> {
     }
     if let Some(handler) = special::handler(ctx.method, &ctx.entry.rel) {
         return handler(ctx);
+    }
+    if matches!(ctx.entry.kind, PathKind::Plural | PathKind::Item) {
+        check_sort_fields(ctx)?;
     }
     let data = match (ctx.entry.kind, ctx.method) {
         (PathKind::Plural, Method::Get) => plural_get(ctx)?,
@@ -549,7 +553,7 @@ fn is_kept_on_replace(model: &str, obj: &Obj) -> bool {
 
 /// pfrest's delete checks for one object, in its order: protected, referenced, the model's
 /// minimum (`remaining` = objects in its list before this delete), the model's own refusals.
-fn check_delete(
+pub(crate) fn check_delete(
     catalog: &Catalog,
     store: &Store,
     model: &str,
@@ -588,16 +592,44 @@ pub(crate) fn apply_rules(
 
 /// Read-only fields pfrest stores as sent on a create or a replacement (`from_representation`
 /// assigns every field the data carries; `auto_add_now` fills a tracker only when none is
-/// given; lab-tested for PUT). An update still ignores them.
+/// given; lab-tested for PUT). An update refuses another value (`rules::NOT_EDITABLE`).
 const READ_ONLY_KEPT_AS_SENT: &[(&str, &str)] = &[("FirewallRule", "tracker")];
 
-/// `obj` with the read-only fields of [`READ_ONLY_KEPT_AS_SENT`] that `input` gives, as given.
-fn keep_read_only_sent(model: &str, input: &Obj, obj: &mut Obj) {
-    for (_, field) in READ_ONLY_KEPT_AS_SENT.iter().filter(|(m, _)| *m == model) {
-        if let Some(sent) = input.get(*field).filter(|v| v.is_i64() || v.is_u64()) {
-            obj.insert(field.to_string(), sent.clone());
-        }
-    }
+/// The read-only fields of [`READ_ONLY_KEPT_AS_SENT`] that `input` gives, as given.
+fn read_only_sent(model: &str, input: &Obj) -> Obj {
+    READ_ONLY_KEPT_AS_SENT
+        .iter()
+        .filter(|(m, _)| *m == model)
+        .filter_map(|(_, field)| {
+            let sent = input.get(*field).filter(|v| v.is_i64() || v.is_u64())?;
+            Some((field.to_string(), sent.clone()))
+        })
+        .collect()
+}
+
+/// A new object as pfrest's `Model::create()` validates and completes it, in its order: field
+/// validation, value validators, uniqueness among `existing`, references, the model's own rules,
+/// a string id, the read-only fields it computes. `set` holds read-only values the object
+/// carries as given (a tracker sent on a create, a linked rule's link): in place for the
+/// checks, and kept over computed ones. Used by a POST and by `linked::after_create`.
+pub(crate) fn new_object(
+    ctx: &mut Ctx,
+    model: &str,
+    input: &Obj,
+    parent: Option<&Obj>,
+    existing: &[Value],
+    set: &Obj,
+) -> ApiResult<Obj> {
+    let mut obj = merge_and_validate(ctx.catalog, model, &Obj::new(), input, Mode::Create, parent)?;
+    obj.extend(set.clone());
+    special::validate_values(model, &obj)?;
+    check_unique(model, existing, &obj, None)?;
+    check_references(ctx.catalog, ctx.store, model, &obj)?;
+    apply_rules(ctx, model, &mut obj, None, parent, None, existing)?;
+    special::assign_string_id(ctx.store, model, existing, &mut obj)?;
+    generate_read_only(ctx, model, &mut obj);
+    obj.extend(set.clone());
+    Ok(obj)
 }
 
 /// Fill fields the firewall computes (trackers, refids, uids, timestamps) on create.
@@ -693,15 +725,14 @@ pub fn after_write(ctx: &mut Ctx, action: &str, model: &str, touched_id: Option<
         .add_revision(&user, &format!("{action} {} via API", verbose_name(model)));
 }
 
-/// pfrest's `Model::sort()` after a create, update or replacement: the models it keeps sorted
-/// on this version (`php_sort::SORTED_MODELS`; `items` is one parent's list for a nested
-/// model), else a caller's `sort_by`.
-fn keep_sorted(model: &str, items: &mut [Value], control: &Control, version: (u32, u32, u32)) {
-    if let Some(row) = php_sort::row(model).filter(|r| r.applies_to(Some(version))) {
-        row.sort(items);
-    } else if let Some(spec) = &control.sort {
-        // `sort_by` on POST/PATCH re-sorts the stored list.
-        query::sort_values(items, spec);
+/// pfrest's `Model::sort()` after a create, update or replacement: the model's own sort on
+/// the versions that keep it sorted (`php_sort::SORTED_MODELS`), as a POST or PATCH's sort
+/// parameters change it (`SortRequest::for_write`; a replacement carries none). `items` is one
+/// parent's list for a nested model.
+fn keep_sorted(model: &str, items: &mut [Value], caller: &SortRequest, version: (u32, u32, u32)) {
+    let own = php_sort::row(model).filter(|r| r.applies_to(Some(version)));
+    if let Some(spec) = caller.for_write(own, model) {
+        query::sort_values(items, &spec);
     }
 }
 
@@ -732,7 +763,7 @@ fn place(
         let p = p.min(items.len());
         items.insert(p, item);
     }
-    keep_sorted(model, items, control, version);
+    keep_sorted(model, items, &control.sort, version);
     let pos = items
         .iter()
         .position(|o| o.get(MARK).is_some())
@@ -851,31 +882,10 @@ fn item_create(ctx: &mut Ctx) -> ApiResult<Value> {
     let mut input = data_object(ctx)?;
     crate::rules::interfaces_to_internal(ctx.store, &model, &mut input);
     let parent = parent_object(ctx, &model)?;
-    let mut obj = merge_and_validate(
-        ctx.catalog,
-        &model,
-        &Obj::new(),
-        &input,
-        Mode::Create,
-        parent.as_ref(),
-    )?;
-    special::validate_values(&model, &obj)?;
     let pid = ctx.control.parent_id.clone();
     let existing = list_mut(ctx.catalog, ctx.store, &model, pid.as_ref())?.clone();
-    check_unique(&model, &existing, &obj, None)?;
-    check_references(ctx.catalog, ctx.store, &model, &obj)?;
-    apply_rules(
-        ctx,
-        &model,
-        &mut obj,
-        None,
-        parent.as_ref(),
-        None,
-        &existing,
-    )?;
-    special::assign_string_id(ctx.store, &model, &existing, &mut obj)?;
-    generate_read_only(ctx, &model, &mut obj);
-    keep_read_only_sent(&model, &input, &mut obj);
+    let sent = read_only_sent(&model, &input);
+    let mut obj = new_object(ctx, &model, &input, parent.as_ref(), &existing, &sent)?;
     crate::linked::draw(ctx, &model, &mut obj);
     let stored = obj.clone();
     let shown = store_and_show(ctx, &model, pid.as_ref(), obj, None, "Added")?;
@@ -976,7 +986,7 @@ fn item_delete(ctx: &mut Ctx) -> ApiResult<Value> {
     items.remove(idx);
     special::after_delete(ctx.store, &model, &obj);
     after_write(ctx, "Deleted", &model, Some(&shown_id));
-    crate::linked::after_delete(ctx, &model, &obj);
+    crate::linked::after_delete(ctx, &model, &obj)?;
     let shown = shown_parent_id(ctx, &model);
     Ok(represent(
         ctx.catalog,
@@ -991,18 +1001,15 @@ fn item_delete(ctx: &mut Ctx) -> ApiResult<Value> {
 // ---------------------------------------------------------------------------------------------
 // Plural endpoints
 
+/// pfrest's `validate_sort_by`: every field must be one of the model's own (`get_fields()`,
+/// which holds neither `id` nor `parent_id`: both refused on the lab), on reads and writes.
 fn check_sort_fields(ctx: &Ctx) -> ApiResult<()> {
-    if let Some(spec) = &ctx.control.sort {
-        for field in &spec.by {
-            if field != "id"
-                && field != "parent_id"
-                && ctx.catalog.field(&ctx.entry.model, field).is_none()
-            {
-                return Err(ApiError::bad(
-                    "ENDPOINT_SORT_BY_FIELD_NON_EXISTENT_FIELD",
-                    format!("The `sort_by` field `{field}` does not exist in this model."),
-                ));
-            }
+    for field in ctx.control.sort.by.iter().flatten() {
+        if ctx.catalog.field(&ctx.entry.model, field).is_none() {
+            return Err(ApiError::bad(
+                "ENDPOINT_SORT_BY_FIELD_NON_EXISTENT_FIELD",
+                "Field `sort_by` must be a valid field in the Model.",
+            ));
         }
     }
     Ok(())
@@ -1019,7 +1026,6 @@ fn represented_all(ctx: &Ctx, model: &str) -> Vec<(Option<Value>, usize, Value)>
 }
 
 fn plural_get(ctx: &mut Ctx) -> ApiResult<Value> {
-    check_sort_fields(ctx)?;
     let model = ctx.entry.model.clone();
     let items: Vec<Value> = represented_all(ctx, &model)
         .into_iter()
@@ -1035,7 +1041,7 @@ fn plural_get(ctx: &mut Ctx) -> ApiResult<Value> {
     let out = query::select(
         items,
         &ctx.control.filters,
-        ctx.control.sort.as_ref(),
+        ctx.control.sort.for_read(&model).as_ref(),
         ctx.control.offset,
         limit,
         ctx.control.reverse,
@@ -1091,13 +1097,14 @@ fn plural_put(ctx: &mut Ctx) -> ApiResult<Value> {
         check_references(ctx.catalog, ctx.store, &model, &obj)?;
         apply_rules(ctx, &model, &mut obj, None, None, None, &new_items)?;
         generate_read_only(ctx, &model, &mut obj);
-        keep_read_only_sent(&model, &input, &mut obj);
+        obj.extend(read_only_sent(&model, &input));
         new_items.push(Value::Object(obj));
     }
+    // pfrest's `Endpoint::put()` passes no sort parameters to `replace_all`.
     keep_sorted(
         &model,
         &mut new_items,
-        &ctx.control,
+        &SortRequest::default(),
         crate::rules::version(ctx.catalog),
     );
     ctx.store
@@ -1172,8 +1179,11 @@ fn plural_delete(ctx: &mut Ctx) -> ApiResult<Value> {
             items.remove(*idx);
         }
         special::after_delete(ctx.store, &model, obj);
-        crate::linked::after_delete(ctx, &model, obj);
         deleted += 1;
+        if let Err(e) = crate::linked::after_delete(ctx, &model, obj) {
+            refusal = Some(e);
+            break;
+        }
     }
     if deleted > 0 {
         after_write(ctx, "Deleted", &model, None);

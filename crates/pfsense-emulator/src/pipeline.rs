@@ -4,7 +4,7 @@
 
 use crate::auth::{self, Presented};
 use crate::engine::{self, Answer, Ctx};
-use crate::query::{Filter, SortSpec, parse_filter};
+use crate::query::{Filter, SortRequest, parse_filter};
 use crate::reply::{ApiError, ApiResult, Reply};
 use crate::state::Shared;
 use crate::store::Store;
@@ -408,7 +408,7 @@ pub struct Control {
     pub parent_id: Option<Value>,
     pub limit: Option<usize>,
     pub offset: usize,
-    pub sort: Option<SortSpec>,
+    pub sort: SortRequest,
     pub reverse: bool,
     pub append: bool,
     pub remove: bool,
@@ -428,6 +428,15 @@ fn type_error(name: &str, expected: &str) -> ApiError {
     ApiError::bad(
         &format!("ENDPOINT_{}_FIELD_INVALID_TYPE", name.to_ascii_uppercase()),
         format!("The `{name}` parameter must be of type `{expected}`."),
+    )
+}
+
+/// pfrest's answer to a sort parameter of the wrong type ("Field `sort_by` must be of type
+/// `string`.").
+fn field_type_error(name: &str) -> ApiError {
+    ApiError::bad(
+        &format!("ENDPOINT_{}_FIELD_INVALID_TYPE", name.to_ascii_uppercase()),
+        format!("Field `{name}` must be of type `string`."),
     )
 }
 
@@ -482,44 +491,41 @@ fn extract_control(
     if let Some(v) = take("apply") {
         control.apply = v == Value::Bool(true);
     }
-    let sort_by = take("sort_by");
-    let sort_order = take("sort_order");
-    let sort_flags = take("sort_flags");
-    if let Some(v) = sort_by {
-        let by: Vec<String> = match v {
-            Value::String(s) => vec![s],
+    // pfrest's `validate_sort_by`, `validate_sort_order`, `validate_sort_flags` (v2.7.1
+    // `Endpoint.inc`): each checked on its own, on every method; a null counts as not sent
+    // (`isset`). Whether the fields exist in the model is the engine's check.
+    if let Some(v) = take("sort_by").filter(|v| !v.is_null()) {
+        control.sort.by = Some(match v {
             Value::Array(items) => items
                 .iter()
                 .map(|i| i.as_str().map(str::to_string))
                 .collect::<Option<Vec<_>>>()
-                .ok_or_else(|| type_error("sort_by", "array"))?,
-            Value::Null => Vec::new(),
-            _ => return Err(type_error("sort_by", "array")),
-        };
-        let descending = match &sort_order {
-            None | Some(Value::Null) => false,
-            Some(Value::String(s)) if s == "SORT_ASC" => false,
-            Some(Value::String(s)) if s == "SORT_DESC" => true,
-            Some(_) => return Err(type_error("sort_order", "string")),
-        };
-        let flag = match &sort_flags {
-            None | Some(Value::Null) => Flags::Regular,
-            Some(Value::String(s)) => {
-                Flags::from_constant(s).ok_or_else(|| type_error("sort_flags", "string"))?
+                .ok_or_else(|| field_type_error("sort_by"))?,
+            Value::String(s) => vec![s],
+            _ => return Err(field_type_error("sort_by")),
+        });
+    }
+    if let Some(v) = take("sort_order").filter(|v| !v.is_null()) {
+        control.sort.descending = match v.as_str() {
+            None => return Err(field_type_error("sort_order")),
+            Some("SORT_ASC") => false,
+            Some("SORT_DESC") => true,
+            Some(_) => {
+                return Err(ApiError::bad(
+                    "ENDPOINT_SORT_ORDER_FIELD_UNKNOWN_SORT_ORDER",
+                    "Field `sort_order` must be one of: [`SORT_ASC`, `SORT_DESC`].",
+                ));
             }
-            Some(_) => return Err(type_error("sort_flags", "string")),
         };
-        if !by.is_empty() {
-            control.sort = Some(SortSpec {
-                by,
-                descending,
-                flag,
-            });
-        }
-    } else if let Some(v) = &sort_order
-        && !matches!(v.as_str(), Some("SORT_ASC" | "SORT_DESC"))
-    {
-        return Err(type_error("sort_order", "string"));
+    }
+    if let Some(v) = take("sort_flags").filter(|v| !v.is_null()) {
+        let name = v.as_str().ok_or_else(|| field_type_error("sort_flags"))?;
+        control.sort.flags = Some(Flags::from_constant(name).ok_or_else(|| {
+            ApiError::bad(
+                "ENDPOINT_SORT_FLAGS_FIELD_UNKNOWN_SORT_FLAGS",
+                "Field `sort_flags` must be one of: [`SORT_REGULAR`,`SORT_NUMERIC`,`SORT_STRING`,`SORT_LOCALE_STRING`,`SORT_NATURAL`,`SORT_FLAG_CASE`]",
+            )
+        })?);
     }
     if dry_run_known && let Some(v) = take("dry_run") {
         if method == Method::Get {

@@ -161,6 +161,19 @@ pub fn display_value(v: &Value) -> String {
     }
 }
 
+/// A value as PHP writes it into a string (`"…$value…"`): null and false as nothing, true as
+/// 1, a list as `Array` (pfrest's `FIELD_VALUE_CHANGED_WHEN_NOT_EDITABLE` message; lab: a null
+/// sent reads "the requested value ``").
+pub fn php_interpolated(v: &Value) -> String {
+    match v {
+        Value::Null | Value::Bool(false) => String::new(),
+        Value::Bool(true) => "1".into(),
+        Value::String(s) => s.clone(),
+        Value::Number(n) => n.to_string(),
+        Value::Array(_) | Value::Object(_) => "Array".into(),
+    }
+}
+
 /// PHP's name for a JSON value's type, as pfrest's type errors use it.
 pub fn php_type(v: &Value) -> &'static str {
     match v {

@@ -55,10 +55,30 @@ pub const NOT_EDITABLE: &[(&str, &str, Option<Version>)] = &[
     ("FirewallAlias", "name", None),
     // FirewallRule.floating: a rule cannot become (or stop being) floating.
     ("FirewallRule", "floating", None),
-    // FirewallRule.associated_rule_id: read-only too, yet checked when sent (lab: a PATCH of a
-    // port forward's linked rule, or of any rule, with another value is 400; the same value
-    // passes). Read-only fields are checked only when they are listed here.
+    // Read-only fields are checked only when they are listed here: pfrest assigns every field
+    // a PATCH sends, read-only ones included (`Model::from_representation`), and
+    // `Field::is_value_editable` refuses a value that differs (`!==`, so `"5"` is not `5`) from
+    // the stored one. Lab (v2.7.1, v2.10.0): another value is 400, the same value passes.
+    // FirewallRule.associated_rule_id: a port forward's linked rule, or any rule.
     ("FirewallRule", "associated_rule_id", None),
+    // FirewallRule and PortForward: `tracker`, `created_time` and `created_by` are read-only
+    // and `editable: false`; `updated_time` and `updated_by` are read-only only (a sent
+    // value passes, and is overwritten).
+    ("FirewallRule", "tracker", None),
+    ("FirewallRule", "created_time", None),
+    ("FirewallRule", "created_by", None),
+    ("PortForward", "created_time", None),
+    ("PortForward", "created_by", None),
+    // Every `UIDField` (`Fields/UIDField.inc`: `read_only: true, editable: false`).
+    ("AuthServer", "refid", None),
+    ("Certificate", "refid", None),
+    ("CertificateAuthority", "refid", None),
+    ("CertificateRevocationList", "refid", None),
+    ("FirewallSchedule", "schedlabel", None),
+    ("IPsecPhase2", "uniqid", None),
+    ("VirtualIP", "uniqid", None),
+    // CertificateRevocationList.text: `editable: false` in every release.
+    ("CertificateRevocationList", "text", None),
     ("HAProxyBackendServer", "serverid", None),
     ("IPsecPhase2", "reqid", None),
     ("InterfaceGroup", "ifname", None),

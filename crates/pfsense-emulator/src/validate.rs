@@ -2,7 +2,7 @@
 //! strict types (no coercion), choices, lengths and ranges. The first error wins.
 
 use crate::catalog::Catalog;
-use crate::reply::{ApiError, ApiResult, display_value, php_type};
+use crate::reply::{ApiError, ApiResult, display_value, php_interpolated, php_type};
 use pfsense_spec::{ConditionTest, FieldCondition, ModelField};
 use serde_json::{Map, Value};
 use std::collections::BTreeSet;
@@ -87,24 +87,33 @@ pub fn merge_and_validate(
         .cloned()
         .unwrap_or_default();
     let mut obj = base.clone();
+    // The stored value as pfrest reads it: a time stamp config.xml lacks is the current second.
+    let current = |name: &str| -> Value {
+        match base.get(name) {
+            Some(v) if !v.is_null() => v.clone(),
+            _ if pfsense_spec::tables::TIMES_READ_AS_NOW.contains(&(model, name)) => {
+                Value::from(crate::store::now_unix())
+            }
+            _ => Value::Null,
+        }
+    };
     let not_editable = |name: &str, v: &Value| {
         ApiError::bad(
             "FIELD_VALUE_CHANGED_WHEN_NOT_EDITABLE",
             format!(
                 "Field `{name}` is not editable but the requested value `{}` differs from its current value `{}`.",
-                display_value(v),
-                base.get(name).map(display_value).unwrap_or_default()
+                php_interpolated(v),
+                php_interpolated(&current(name))
             ),
         )
     };
     for field in &schema.fields {
         if field.read_only {
-            // A read-only field of `NOT_EDITABLE` is still compared when sent (null when
-            // missing), then ignored.
+            // A read-only field of `NOT_EDITABLE` is still compared when sent, then ignored.
             if mode == Mode::Update
                 && crate::rules::is_not_editable(catalog, model, &field.name)
                 && let Some(v) = input.get(&field.name)
-                && base.get(&field.name).unwrap_or(&Value::Null) != v
+                && current(&field.name) != *v
             {
                 return Err(not_editable(&field.name, v));
             }

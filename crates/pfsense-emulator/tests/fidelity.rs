@@ -197,6 +197,24 @@ async fn non_editable_fields_keep_their_value() {
         "/api/v2/firewall/rules",
     )
     .await;
+    // The message writes values as PHP interpolates them: a null as nothing (lab v2.7.1:
+    // "requested value `` differs from its current value `100000101`").
+    let tracker = emu.get("/api/v2/firewall/rule?id=0").await.data()["tracker"].clone();
+    let r = emu
+        .json(
+            "PATCH",
+            "/api/v2/firewall/rule",
+            json!({"id": 0, "tracker": null}),
+        )
+        .await;
+    assert_eq!(r.status, 400, "{}", r.text);
+    assert!(
+        r.text.contains(&format!(
+            "requested value `` differs from its current value `{tracker}`"
+        )),
+        "{}",
+        r.text
+    );
 }
 
 fn rule(interfaces: &[&str]) -> Value {

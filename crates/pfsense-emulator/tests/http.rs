@@ -671,7 +671,7 @@ async fn patch_overlays_and_explicit_null_resets_to_default() {
         .json(
             "PATCH",
             "/api/v2/firewall/rule",
-            json!({"id": id, "statetype": null, "tracker": 5}),
+            json!({"id": id, "statetype": null, "updated_by": "someone"}),
         )
         .await;
     assert_eq!(r.status, 200, "{}", r.text);
@@ -680,13 +680,21 @@ async fn patch_overlays_and_explicit_null_resets_to_default() {
         "keep state",
         "null resets to the default"
     );
-    assert_ne!(r.data()["tracker"], 5, "readOnly input is ignored");
+    // A read-only field pfrest lets be sent (not `editable: false`, unlike `tracker`) is
+    // ignored: pfrest overwrites `updated_by` on every write (lab v2.7.1).
+    assert_ne!(
+        r.data()["updated_by"],
+        "someone",
+        "readOnly input is ignored"
+    );
     assert_eq!(r.data()["descr"], "x");
 }
 
 /// Rule trackers as pfrest gives them: the second of the write (`UnixTimeField(auto_add_now)`),
 /// so every rule of a PUT that sends none shares one, and a tracker sent on a create or a PUT
-/// is kept (lab-tested); an update ignores it (above).
+/// is kept (lab-tested); an update with another one is 400
+/// `FIELD_VALUE_CHANGED_WHEN_NOT_EDITABLE` (lab-tested by
+/// `read_only_fields_refuse_changes_like_pfrest`).
 #[tokio::test]
 async fn rule_trackers_are_the_second_of_the_write_unless_sent() {
     let emu = start().await;
@@ -1091,8 +1099,21 @@ async fn sorting_and_paging_follow_pfrest_order() {
     );
     let r = q(&[("sort_by", "nope")]).await;
     assert_eq!(r.response_id(), "ENDPOINT_SORT_BY_FIELD_NON_EXISTENT_FIELD");
+    // pfrest refuses `id` too: it is no field of the model (`get_fields()`; lab v2.7.1).
+    let r = q(&[("sort_by", "id")]).await;
+    assert_eq!(r.response_id(), "ENDPOINT_SORT_BY_FIELD_NON_EXISTENT_FIELD");
+    // A string that names no order or flags is an unknown value, not a wrong type, with or
+    // without `sort_by` (lab v2.7.1).
     let r = q(&[("sort_order", "UP")]).await;
-    assert_eq!(r.response_id(), "ENDPOINT_SORT_ORDER_FIELD_INVALID_TYPE");
+    assert_eq!(
+        r.response_id(),
+        "ENDPOINT_SORT_ORDER_FIELD_UNKNOWN_SORT_ORDER"
+    );
+    let r = q(&[("sort_flags", "NOPE")]).await;
+    assert_eq!(
+        r.response_id(),
+        "ENDPOINT_SORT_FLAGS_FIELD_UNKNOWN_SORT_FLAGS"
+    );
 }
 
 #[tokio::test]
