@@ -1382,10 +1382,12 @@ async fn a_batch_undo_preview_plays_the_rule_a_port_forward_undo_deletes(version
 
 /// The other way round: a port forward's re-create makes a new linked rule at the end of the
 /// rule list. With the linked rule replaced away before the port forward was deleted, that rule
-/// changes the list the older undo would put back; and a port forward created and deleted comes
-/// back with a new `associated_rule_id`, so the older undo finds it changed. The preview plays
-/// both and refuses, as the confirmed undo does, which then undoes nothing (it used to re-create
-/// the port forward, then stop).
+/// changes the list the older undo would put back: the preview plays it and refuses, as the
+/// confirmed undo does, which then undoes nothing. A port forward created, changed and deleted
+/// within the batch cancels out: re-creating it would draw a new `associated_rule_id` that the
+/// older undos could not recognise (they refused, and before that the undo stopped halfway),
+/// while the firewall already holds neither it nor its linked rule. The preview and the undo
+/// both send nothing, mark the three changes undone, and config.xml stays as before the batch.
 async fn a_batch_undo_preview_plays_the_rule_a_port_forward_re_create_makes(version: &str) {
     let Some((lab, _dir, session, _)) = lab_with_rules(version).await else {
         return;
@@ -1428,28 +1430,67 @@ async fn a_batch_undo_preview_plays_the_rule_a_port_forward_re_create_makes(vers
     assert_eq!(rules_now(s).await, rules_then);
     assert_eq!(forwards_now(s).await, forwards_then);
 
-    // A port forward created and deleted: its re-create gets a new `associated_rule_id`, so the
-    // older undo finds it changed.
+    // A port forward created, changed and deleted: the three cancel out.
+    let (rules_then, forwards_then) = (rules_now(s).await, forwards_now(s).await);
+    let config_then = lab.config_xml();
+    let made = s
+        .ok(
+            "pfsense_create_firewall_nat_port_forward",
+            confirmed(lab_forward("pl-twice", "8083")),
+        )
+        .await["data"]
+        .clone();
+    let link = made["associated_rule_id"].as_str().unwrap_or_default();
+    assert!(link.starts_with("nat_"), "{made}");
     s.ok(
-        "pfsense_create_firewall_nat_port_forward",
-        confirmed(lab_forward("pl-twice", "8083")),
+        "pfsense_update_firewall_nat_port_forward",
+        confirmed(json!({"id": made["id"], "target": "192.168.1.52"})),
     )
     .await;
-    let id = forwards_now(s).await.as_array().unwrap().len() - 1;
     s.ok(
         "pfsense_delete_firewall_nat_port_forward",
-        confirmed(json!({"id": id})),
+        confirmed(json!({"id": made["id"]})),
     )
     .await;
-    let (rules_then, forwards_then) = (rules_now(s).await, forwards_now(s).await);
-    let preview = preview_then_undo(s, 2).await;
+    assert_eq!(rule_keys(&rules_now(s).await), rule_keys(&rules_then));
+    let preview = preview_then_undo(s, 3).await;
+    assert!(!is_error(&preview), "{}", text(&preview));
+    let structured = preview.structured_content.clone().unwrap();
     assert!(
-        text(&preview).contains("associated_rule_id"),
+        structured["refused_when_confirmed"].is_null(),
         "{}",
         text(&preview)
     );
+    for plan in structured["plan"].as_array().unwrap() {
+        let steps = plan["steps"].as_array().unwrap();
+        assert_eq!(steps.len(), 1, "{plan}");
+        let step = steps[0].as_str().unwrap();
+        assert!(
+            step.starts_with("send nothing") && step.contains(link),
+            "{plan}"
+        );
+    }
     assert_eq!(rules_now(s).await, rules_then);
     assert_eq!(forwards_now(s).await, forwards_then);
+    assert_eq!(
+        filter_xml(&lab.config_xml()),
+        filter_xml(&config_then),
+        "no rule written"
+    );
+    let statuses: Vec<String> = journal_lines(&journal(s).await)
+        .into_iter()
+        .filter(|l| l.contains("nat_port_forward"))
+        .rev()
+        .take(3)
+        .collect();
+    assert_eq!(
+        statuses,
+        [
+            "pfsense_delete_firewall_nat_port_forward undone",
+            "pfsense_update_firewall_nat_port_forward undone",
+            "pfsense_create_firewall_nat_port_forward undone",
+        ]
+    );
     session.close().await;
 }
 

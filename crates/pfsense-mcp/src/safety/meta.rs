@@ -264,19 +264,30 @@ pub async fn undo(
             .iter()
             .zip(all_steps.iter().map(Vec::as_slice))
             .collect();
-        let prepared = undo::prepare(client, c, &newer).await.and_then(|steps| {
-            match undo::refused_step(&steps, policy, firewall) {
-                Some(refused) => Err(format!("it {refused}")),
-                None => Ok(steps),
+        // A port forward created and deleted within the batch: nothing to send for either.
+        let prepared = match undo::cancels_out(c, &changes) {
+            Some(cancel) => undo::check_cancelled(client, c, &cancel, &newer)
+                .await
+                .map(|note| (Vec::new(), vec![note])),
+            None => {
+                undo::prepare(client, c, &newer).await.and_then(|steps| {
+                    match undo::refused_step(&steps, policy, firewall) {
+                        Some(refused) => Err(format!("it {refused}")),
+                        None => {
+                            let said = steps.iter().map(|s| s.description.clone()).collect();
+                            Ok((steps, said))
+                        }
+                    }
+                })
             }
-        });
+        };
         match prepared {
-            Ok(steps) => {
+            Ok((steps, said)) => {
                 plans.push(json!({
                     "change_id": c.id,
                     "tool": c.tool,
                     "caller": c.caller,
-                    "steps": steps.iter().map(|s| s.description.clone()).collect::<Vec<_>>(),
+                    "steps": said,
                 }));
                 all_steps.push(steps);
             }
@@ -371,9 +382,19 @@ pub async fn undo(
     }
     let mut undone = Vec::new();
     for c in &changes {
-        match revert::perform_undo(safety, client, firewall, policy, caller, c, status::UNDONE)
-            .await
-            .map_err(|e| e.to_string())
+        let cancel = undo::cancels_out(c, &changes);
+        match revert::perform_undo(
+            safety,
+            client,
+            firewall,
+            policy,
+            caller,
+            c,
+            cancel.as_ref(),
+            status::UNDONE,
+        )
+        .await
+        .map_err(|e| e.to_string())
         {
             Ok((undo_id, done)) => {
                 record(

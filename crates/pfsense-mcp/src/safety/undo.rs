@@ -247,6 +247,119 @@ pub fn linked(model: &str, object: &Map<String, Value>) -> Option<&'static Linke
     })
 }
 
+/// A [`Linked`] owner created and deleted within one batch of undos (and maybe changed in
+/// between): the changes cancel out. Undone one by one they cannot be: the delete's undo
+/// re-creates the owner with a link pfrest draws anew (the old one names no object any more),
+/// and the create's undo then finds an owner that is not the one it made. Their net effect is
+/// nothing (the owner and its linked objects are gone, as before the create), so their undo
+/// sends nothing once the state the newer undos leave shows neither the owner nor a linked
+/// object carrying the link.
+#[derive(Clone)]
+pub struct CancelsOut {
+    pub link: &'static Linked,
+    /// The link the create drew (pfSense's `get_unique_id()`: one owner's lifetime).
+    pub value: String,
+    pub created_by: i64,
+    pub deleted_by: i64,
+}
+
+/// The link `change` (a create, update or delete of a [`Linked`] owner) holds on its object.
+fn link_of(change: &Change, link: &Linked) -> Option<String> {
+    let object = if change.kind == ChangeKind::Create.as_str() {
+        change.after.as_ref()
+    } else if change.kind == ChangeKind::Update.as_str()
+        || change.kind == ChangeKind::Delete.as_str()
+    {
+        change.before.as_ref()
+    } else {
+        None
+    }?;
+    object
+        .get(link.field)?
+        .as_str()
+        .filter(|v| link.links(v))
+        .map(str::to_string)
+}
+
+/// Whether `change` cancels out within `batch` (the changes one undo takes back): the batch
+/// holds the create that drew its object's link and, no older than `change`, the delete of
+/// that object.
+pub fn cancels_out(change: &Change, batch: &[Change]) -> Option<CancelsOut> {
+    let link = LINKED_OBJECTS.iter().find(|l| l.owner == change.model)?;
+    let value = link_of(change, link)?;
+    let of_kind = |kind: ChangeKind| {
+        batch.iter().find(|c| {
+            c.model == change.model
+                && c.kind == kind.as_str()
+                && link_of(c, link).as_deref() == Some(value.as_str())
+        })
+    };
+    let created = of_kind(ChangeKind::Create)?;
+    let deleted = of_kind(ChangeKind::Delete)?;
+    (created.id <= change.id && change.id <= deleted.id && created.id < deleted.id).then(|| {
+        CancelsOut {
+            link,
+            value,
+            created_by: created.id,
+            deleted_by: deleted.id,
+        }
+    })
+}
+
+/// Check that a change that [`cancels_out`] leaves nothing to undo, in the state the undos of
+/// `newer` leave: no owner and no linked object carries its link (someone may have put one
+/// back since). What its undo does (sends nothing, and why), or why it is refused.
+pub async fn check_cancelled(
+    client: &Client,
+    change: &Change,
+    cancel: &CancelsOut,
+    newer: &[Newer<'_>],
+) -> Result<String, String> {
+    let link = cancel.link;
+    let plural = |model: &str| {
+        catalog::TOOLS.iter().find(|t| {
+            t.model == model && t.path_kind == PathKind::Plural && t.method == Method::Get
+        })
+    };
+    for (model, field) in [(link.owner, link.field), (link.model, link.carries)] {
+        let Some(list) = plural(model) else { continue };
+        let all = read_left_by_newer(client, list, newer).await?;
+        if let Some(found) = all
+            .as_array()
+            .into_iter()
+            .flatten()
+            .find(|o| o.get(field).and_then(Value::as_str) == Some(cancel.value.as_str()))
+        {
+            return Err(format!(
+                "change {} created the {} with {} `{}` and change {} deleted it, so undoing them would send nothing, but a {model} carrying that link exists (id {}): someone put it back since; undo refused. Look at it and delete it by hand if you still want to",
+                cancel.created_by,
+                link.owner,
+                link.field,
+                cancel.value,
+                cancel.deleted_by,
+                found.get("id").unwrap_or(&Value::Null)
+            ));
+        }
+    }
+    let what = format!("the {} with {} `{}`", link.owner, link.field, cancel.value);
+    Ok(if change.id == cancel.created_by {
+        format!(
+            "send nothing: change {} of this batch deleted {what} this change created, and pfSense deleted its linked {} with it, so the firewall is already as before this change",
+            cancel.deleted_by, link.model
+        )
+    } else if change.id == cancel.deleted_by {
+        format!(
+            "send nothing: {what} this change deleted was created by change {} of this batch, so undoing both leaves it and its linked {} gone, as before change {} (re-creating it would only draw a new {} to delete again)",
+            cancel.created_by, link.model, cancel.created_by, link.field
+        )
+    } else {
+        format!(
+            "send nothing: {what} this change changed was created by change {} and deleted by change {} of this batch",
+            cancel.created_by, cancel.deleted_by
+        )
+    })
+}
+
 /// The secret field a create of `def`'s model requires, if any: an object deleted cannot be
 /// made again without it (a user's `password`, a certificate's `prv`), since the firewall
 /// never returns it.
@@ -1863,6 +1976,74 @@ mod tests {
         );
         assert_eq!(rules[0]["tracker"], 10);
         assert_eq!(rules[1]["destination"], "192.168.1.51", "not linked");
+    }
+
+    /// A port forward created and deleted within a batch (changed or not in between) cancels
+    /// out, by the link its create drew; a delete alone, another port forward's create, or a
+    /// create newer than the delete does not.
+    #[test]
+    fn a_port_forward_created_and_deleted_in_a_batch_cancels_out() {
+        let with_kind = |id: i64, kind: ChangeKind, tool: &str, link: &str| {
+            let object = Some(forward(link));
+            let mut c = match kind {
+                ChangeKind::Create => change(tool, "PortForward", None, object),
+                _ => change(tool, "PortForward", object, Some(json!([]))),
+            };
+            c.id = id;
+            c.kind = kind.as_str().into();
+            c
+        };
+        let created = with_kind(
+            1,
+            ChangeKind::Create,
+            "pfsense_create_firewall_nat_port_forward",
+            "nat_a",
+        );
+        let updated = with_kind(
+            2,
+            ChangeKind::Update,
+            "pfsense_update_firewall_nat_port_forward",
+            "nat_a",
+        );
+        let deleted = with_kind(
+            3,
+            ChangeKind::Delete,
+            "pfsense_delete_firewall_nat_port_forward",
+            "nat_a",
+        );
+        let batch = [deleted.clone(), updated.clone(), created.clone()];
+        for c in &batch {
+            let cancel = cancels_out(c, &batch).expect("cancels out");
+            assert_eq!(
+                (cancel.value.as_str(), cancel.created_by, cancel.deleted_by),
+                ("nat_a", 1, 3)
+            );
+        }
+        assert!(cancels_out(&deleted, &[deleted.clone()]).is_none());
+        let other = with_kind(
+            1,
+            ChangeKind::Create,
+            "pfsense_create_firewall_nat_port_forward",
+            "nat_b",
+        );
+        assert!(cancels_out(&deleted, &[deleted.clone(), other]).is_none());
+        let mut later = created.clone();
+        later.id = 4;
+        assert!(cancels_out(&deleted, &[later, deleted.clone()]).is_none());
+        // Without a link ("" or "pass") there is nothing to tell the object by.
+        let plain = with_kind(
+            3,
+            ChangeKind::Delete,
+            "pfsense_delete_firewall_nat_port_forward",
+            "",
+        );
+        let plain_made = with_kind(
+            1,
+            ChangeKind::Create,
+            "pfsense_create_firewall_nat_port_forward",
+            "",
+        );
+        assert!(cancels_out(&plain, &[plain.clone(), plain_made]).is_none());
     }
 
     /// A step on the owner writes to the linked model's list, and only to it.
