@@ -1494,6 +1494,101 @@ async fn a_batch_undo_preview_plays_the_rule_a_port_forward_re_create_makes(vers
     session.close().await;
 }
 
+/// The trackers of `rules` that more than one rule carries.
+fn shared_trackers(rules: &Value) -> Vec<Value> {
+    let all: Vec<&Value> = rules
+        .as_array()
+        .expect("a list")
+        .iter()
+        .map(|r| &r["tracker"])
+        .collect();
+    let mut shared: Vec<Value> = all
+        .iter()
+        .filter(|t| all.iter().filter(|u| u == t).count() > 1)
+        .map(|t| (*t).clone())
+        .collect();
+    shared.dedup();
+    shared
+}
+
+/// pfrest takes a new rule's tracker from the clock (`FirewallRule::$tracker` is a
+/// `UnixTimeField` with `auto_add_now`: PHP's `time()` when the rule object is made, and
+/// nothing makes it unique), so the linked rule a port forward's re-create makes shares its
+/// tracker with any rule made in the same second. Rules carrying the trackers of the next few
+/// seconds stand for rules made then (pfrest keeps a tracker it is sent, so the clash does not
+/// depend on the timing of two requests): the re-created linked rule still gets one of its
+/// own, and the undo says it was made again.
+async fn a_re_created_linked_rule_gets_a_tracker_of_its_own(version: &str) {
+    let Some(lab) = lab(version) else { return };
+    let dir = tempfile::tempdir().unwrap();
+    let s = start(&lab, dir.path()).await;
+    let made = s
+        .ok(
+            "pfsense_create_firewall_nat_port_forward",
+            confirmed(lab_forward("tr-own", "8090")),
+        )
+        .await["data"]
+        .clone();
+    s.ok(
+        "pfsense_delete_firewall_nat_port_forward",
+        confirmed(json!({"id": made["id"]})),
+    )
+    .await;
+    let now = || {
+        std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .unwrap()
+            .as_secs()
+    };
+    const WINDOW: u64 = 4;
+    let from = now();
+    let mut rules: Vec<Value> = admin(&lab, "GET", "/api/v2/firewall/rules", None)
+        .as_array()
+        .unwrap()
+        .clone();
+    for second in from - 1..=from + WINDOW {
+        let mut r = lab_rule("pass", "lan", &format!("made at {second}"));
+        r["tracker"] = json!(second);
+        rules.push(r);
+    }
+    admin(&lab, "PUT", "/api/v2/firewall/rules", Some(json!(rules)));
+    assert!(
+        now() + 2 < from + WINDOW,
+        "the lab took too long to seed the rules: the undo would not run within their seconds"
+    );
+    let undone = s
+        .call("pfsense_undo", json!({"last": 1, "confirm": true}))
+        .await;
+    assert!(!is_error(&undone), "{}", text(&undone));
+    let rules = rules_now(&s).await;
+    let linked: Vec<&Value> = rules
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|r| {
+            r["associated_rule_id"]
+                .as_str()
+                .is_some_and(|a| a.starts_with("nat_"))
+        })
+        .collect();
+    assert_eq!(linked.len(), 1, "{rules}");
+    assert_eq!(shared_trackers(&rules), Vec::<Value>::new(), "{rules}");
+    assert!(
+        text(&undone).contains("tracker"),
+        "the undo says its linked rule was made again: {}",
+        text(&undone)
+    );
+    // Made again: one port forward, linked to the one rule, which is still the last.
+    let forwards = forwards_now(&s).await;
+    assert_eq!(forwards.as_array().unwrap().len(), 1, "{forwards}");
+    assert_eq!(
+        forwards[0]["associated_rule_id"], linked[0]["associated_rule_id"],
+        "{forwards}"
+    );
+    assert_eq!(rules.as_array().unwrap().last(), Some(linked[0]));
+    s.close().await;
+}
+
 /// A CA and a server certificate it signed, as pfrest imports them (`crt`, `prv` in PEM).
 fn lab_pki() -> (Value, Value) {
     let ca_key = rcgen::KeyPair::generate().unwrap();
@@ -2405,6 +2500,7 @@ tests::on_every_release!(
     a_batch_undo_preview_says_what_the_undo_does,
     a_batch_undo_preview_plays_the_rule_a_port_forward_undo_deletes,
     a_batch_undo_preview_plays_the_rule_a_port_forward_re_create_makes,
+    a_re_created_linked_rule_gets_a_tracker_of_its_own,
     an_update_killed_on_the_way_is_settled_by_identity_after_an_id_shift,
     rules_sharing_a_tracker_are_told_apart_and_undo_keeps_trackers,
     undo_of_a_delete_puts_the_rule_back_between_its_old_neighbours,

@@ -302,27 +302,26 @@ pub async fn undo(
             }
         }
     }
-    let lines: Vec<String> = plans
-        .iter()
-        .map(|p| {
-            format!(
-                "change {} ({}{}): {}",
-                p["change_id"],
-                p["tool"].as_str().unwrap_or(""),
-                match p["caller"].as_str() {
-                    Some(by) if by != caller => format!(", made by {by}"),
-                    _ => String::new(),
-                },
-                p["steps"]
-                    .as_array()
-                    .into_iter()
-                    .flatten()
-                    .filter_map(Value::as_str)
-                    .collect::<Vec<_>>()
-                    .join("; ")
-            )
-        })
-        .collect();
+    // "change N (tool): what its undo does", from a plan and its steps (or what was done).
+    let line = |p: &Value, steps: &Value| {
+        format!(
+            "change {} ({}{}): {}",
+            p["change_id"],
+            p["tool"].as_str().unwrap_or(""),
+            match p["caller"].as_str() {
+                Some(by) if by != caller => format!(", made by {by}"),
+                _ => String::new(),
+            },
+            steps
+                .as_array()
+                .into_iter()
+                .flatten()
+                .filter_map(Value::as_str)
+                .collect::<Vec<_>>()
+                .join("; ")
+        )
+    };
+    let lines: Vec<String> = plans.iter().map(|p| line(p, &p["steps"])).collect();
     if !confirmed {
         if let Some(why) = undo_refusal(safety, client, &changes, &all_steps).await {
             record(
@@ -421,8 +420,14 @@ pub async fn undo(
             }
         }
     }
+    // What was done: the steps planned, with what a step did besides (`undo::run_step`).
+    let done: Vec<String> = plans
+        .iter()
+        .zip(&undone)
+        .map(|(p, u)| line(p, &u["done"]))
+        .collect();
     ok(
-        format!("Undone: {}", lines.join("\n")),
+        format!("Undone: {}", done.join("\n")),
         json!({"executed": true, "undone": undone}),
     )
 }

@@ -116,7 +116,8 @@ pub async fn perform_undo(
     }
     let mut done = Vec::new();
     for step in &steps {
-        if let Err(e) = undo::run_step(client, step).await {
+        let ran = undo::run_step(client, step).await;
+        if let Err(e) = ran {
             let msg = format!(
                 "undo of change {} stopped at `{}` ({}): {}. Done before that: {}{}",
                 change.id,
@@ -149,7 +150,10 @@ pub async fn perform_undo(
             );
             return Err(UndoError::Failed(msg));
         }
-        done.push(step.description.clone());
+        done.push(match ran {
+            Ok((_, Some(note))) => format!("{}; {note}", step.description),
+            _ => step.description.clone(),
+        });
     }
     done.extend(sends_nothing);
     let _ = safety.journal.record_outcome(

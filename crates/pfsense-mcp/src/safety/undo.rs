@@ -296,14 +296,14 @@ pub fn cancels_out(change: &Change, batch: &[Change]) -> Option<CancelsOut> {
     };
     let created = of_kind(ChangeKind::Create)?;
     let deleted = of_kind(ChangeKind::Delete)?;
-    (created.id <= change.id && change.id <= deleted.id && created.id < deleted.id).then(|| {
+    (created.id <= change.id && change.id <= deleted.id && created.id < deleted.id).then_some(
         CancelsOut {
             link,
             value,
             created_by: created.id,
             deleted_by: deleted.id,
-        }
-    })
+        },
+    )
 }
 
 /// Check that a change that [`cancels_out`] leaves nothing to undo, in the state the undos of
@@ -1267,7 +1267,6 @@ async fn prepare_unboxed(
     Ok(steps)
 }
 
-/// Send one step.
 /// Why a step failed, and whether it may still have run (no answer, or one that is not the
 /// API's JSON).
 pub struct StepError {
@@ -1275,7 +1274,168 @@ pub struct StepError {
     pub unclear: bool,
 }
 
-pub async fn run_step(client: &Client, step: &Step) -> Result<Value, StepError> {
+/// Identity fields pfrest fills from the clock and does not make unique: a rule's `tracker`
+/// is a `UnixTimeField` with `auto_add_now`, PHP's `time()` when the rule object is made
+/// (`FirewallRule.inc`, v2.7.1 to v2.10.0), so rules made in the same second share one (seen
+/// on the lab: a port forward's re-create gave its linked rule the tracker of a rule made in
+/// that second). The linked rule an owner's re-create makes gets its tracker this way.
+const CLOCK_IDENTITIES: &[(&str, &str)] = &[("FirewallRule", "tracker")];
+
+/// Most times an owner's re-create is made again so that its linked object's clock identity
+/// is its own, and the longest wait for the firewall's clock to pass the seconds taken.
+const MAX_REMAKES: usize = 3;
+const MAX_CLOCK_WAIT_SECONDS: i64 = 10;
+
+/// Send one step. A re-create of a [`Linked`] owner that draws a new link has pfrest make its
+/// linked object with an identity from the clock ([`CLOCK_IDENTITIES`]): when another object
+/// carries the same one, the owner is deleted (pfrest deletes the linked object with it) and
+/// made again once the firewall's clock has passed the seconds taken. What the step's answer
+/// is, and a note saying so when that happened.
+pub async fn run_step(client: &Client, step: &Step) -> Result<(Value, Option<String>), StepError> {
+    let made = send_step(client, step).await?;
+    let clock = LINKED_OBJECTS
+        .iter()
+        .filter(|l| {
+            l.owner == step.tool.model
+                && step.tool.method == Method::Post
+                && step.tool.path_kind == PathKind::Item
+                && step.args.get(l.field).and_then(Value::as_str) == Some(l.draw)
+        })
+        .find_map(|l| {
+            let (_, field) = CLOCK_IDENTITIES.iter().find(|(m, _)| *m == l.model)?;
+            Some((l, *field))
+        });
+    let Some((link, field)) = clock else {
+        return Ok((made, None));
+    };
+    let mut made = made;
+    let mut taken = Vec::new();
+    loop {
+        let answered = std::time::Instant::now();
+        let Some(clash) = clock_clash(client, link, field, &made).await else {
+            let note = (!taken.is_empty()).then(|| {
+                format!(
+                    "its linked {} first got {field} {} (pfrest takes it from the clock), which another {} carried, so the {} was deleted and made again once the firewall's clock had passed the seconds other {}s carry",
+                    link.model,
+                    taken.join(", then "),
+                    link.model,
+                    link.owner,
+                    link.model
+                )
+            });
+            return Ok((made, note));
+        };
+        taken.push(clash.value.to_string());
+        let wait = clash.free - clash.value;
+        if taken.len() > MAX_REMAKES || wait > MAX_CLOCK_WAIT_SECONDS {
+            let note = format!(
+                "its linked {} has {field} {}, which another {} carries too (pfrest takes it from the clock; the next free second is {wait} s away): pfSense's logs cannot tell them apart",
+                link.model, clash.value, link.model
+            );
+            return Ok((made, Some(note)));
+        }
+        // The firewall's clock read `value` or later when it answered: `free` is past after
+        // that many seconds.
+        let wait = std::time::Duration::from_secs(wait.unsigned_abs());
+        tokio::time::sleep(wait.saturating_sub(answered.elapsed())).await;
+        let remade = |e: StepError, what: &str| StepError {
+            message: format!(
+                "its linked {} shared its {field} {} with another, so {what}: {}",
+                link.model, clash.value, e.message
+            ),
+            unclear: e.unclear,
+        };
+        unmake(client, step, link, &made).await.map_err(|e| {
+            remade(
+                e,
+                "it was to be deleted and made again, and the delete failed",
+            )
+        })?;
+        made = send_step(client, step).await.map_err(|e| {
+            remade(
+                e,
+                "it was deleted to be made again, and making it again failed (it is not there now)",
+            )
+        })?;
+    }
+}
+
+/// A linked object whose clock identity another object carries too: that value, and the
+/// first later second no object carries.
+struct ClockClash {
+    value: i64,
+    free: i64,
+}
+
+/// Whether the linked object the owner `made` (a create's answer) carries a clock identity
+/// `field` another object of its list carries too. None when not, or when it cannot be told.
+async fn clock_clash(
+    client: &Client,
+    link: &Linked,
+    field: &str,
+    made: &Value,
+) -> Option<ClockClash> {
+    let value = made.get(link.field)?.as_str()?;
+    let list = catalog::TOOLS.iter().find(|t| {
+        t.model == link.model && t.path_kind == PathKind::Plural && t.method == Method::Get
+    })?;
+    let all = state::read(client, list, json!({})).await.ok()?;
+    let all = all.as_array()?;
+    let clock = |o: &Value| o.get(field).and_then(Value::as_i64);
+    let mine = all
+        .iter()
+        .find(|o| o.get(link.carries).and_then(Value::as_str) == Some(value))?;
+    let at = clock(mine)?;
+    let carried = |second: i64| {
+        all.iter()
+            .filter(|o| !std::ptr::eq(*o, mine))
+            .any(|o| clock(o) == Some(second))
+    };
+    if !carried(at) {
+        return None;
+    }
+    let free = (at + 1..).find(|s| !carried(*s))?;
+    Some(ClockClash { value: at, free })
+}
+
+/// Delete the owner a create step just made (found by its link: its id may have moved).
+async fn unmake(
+    client: &Client,
+    step: &Step,
+    link: &Linked,
+    made: &Value,
+) -> Result<(), StepError> {
+    let failed = |message: String| StepError {
+        message,
+        unclear: false,
+    };
+    let list = state::sibling(step.tool, PathKind::Plural, Method::Get)
+        .ok_or_else(|| failed(format!("{} has no list to find it in", step.tool.model)))?;
+    let delete = state::sibling(step.tool, PathKind::Item, Method::Delete)
+        .ok_or_else(|| failed(format!("{} has no delete", step.tool.model)))?;
+    let all = state::read(client, list, json!({})).await.map_err(failed)?;
+    let value = made.get(link.field).cloned().unwrap_or(Value::Null);
+    let id = all
+        .as_array()
+        .into_iter()
+        .flatten()
+        .find(|o| o.get(link.field) == Some(&value))
+        .and_then(|o| o.get("id").cloned())
+        .ok_or_else(|| {
+            failed(format!(
+                "no {} carries {} {value}",
+                step.tool.model, link.field
+            ))
+        })?;
+    let delete = Step {
+        tool: delete,
+        args: json!({ "id": id }),
+        description: String::new(),
+    };
+    send_step(client, &delete).await.map(|_| ())
+}
+
+async fn send_step(client: &Client, step: &Step) -> Result<Value, StepError> {
     let mut request = PreparedRequest::build(step.tool, &step.args).map_err(|e| StepError {
         message: e.0,
         unclear: false,
@@ -2019,7 +2179,7 @@ mod tests {
                 ("nat_a", 1, 3)
             );
         }
-        assert!(cancels_out(&deleted, &[deleted.clone()]).is_none());
+        assert!(cancels_out(&deleted, std::slice::from_ref(&deleted)).is_none());
         let other = with_kind(
             1,
             ChangeKind::Create,
