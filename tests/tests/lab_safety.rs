@@ -1382,10 +1382,12 @@ async fn a_batch_undo_preview_plays_the_rule_a_port_forward_undo_deletes(version
 
 /// The other way round: a port forward's re-create makes a new linked rule at the end of the
 /// rule list. With the linked rule replaced away before the port forward was deleted, that rule
-/// changes the list the older undo would put back; and a port forward created and deleted comes
-/// back with a new `associated_rule_id`, so the older undo finds it changed. The preview plays
-/// both and refuses, as the confirmed undo does, which then undoes nothing (it used to re-create
-/// the port forward, then stop).
+/// changes the list the older undo would put back: the preview plays it and refuses, as the
+/// confirmed undo does, which then undoes nothing. A port forward created, changed and deleted
+/// within the batch cancels out: re-creating it would draw a new `associated_rule_id` that the
+/// older undos could not recognise (they refused, and before that the undo stopped halfway),
+/// while the firewall already holds neither it nor its linked rule. The preview and the undo
+/// both send nothing, mark the three changes undone, and config.xml stays as before the batch.
 async fn a_batch_undo_preview_plays_the_rule_a_port_forward_re_create_makes(version: &str) {
     let Some((lab, _dir, session, _)) = lab_with_rules(version).await else {
         return;
@@ -1428,29 +1430,163 @@ async fn a_batch_undo_preview_plays_the_rule_a_port_forward_re_create_makes(vers
     assert_eq!(rules_now(s).await, rules_then);
     assert_eq!(forwards_now(s).await, forwards_then);
 
-    // A port forward created and deleted: its re-create gets a new `associated_rule_id`, so the
-    // older undo finds it changed.
+    // A port forward created, changed and deleted: the three cancel out.
+    let (rules_then, forwards_then) = (rules_now(s).await, forwards_now(s).await);
+    let config_then = lab.config_xml();
+    let made = s
+        .ok(
+            "pfsense_create_firewall_nat_port_forward",
+            confirmed(lab_forward("pl-twice", "8083")),
+        )
+        .await["data"]
+        .clone();
+    let link = made["associated_rule_id"].as_str().unwrap_or_default();
+    assert!(link.starts_with("nat_"), "{made}");
     s.ok(
-        "pfsense_create_firewall_nat_port_forward",
-        confirmed(lab_forward("pl-twice", "8083")),
+        "pfsense_update_firewall_nat_port_forward",
+        confirmed(json!({"id": made["id"], "target": "192.168.1.52"})),
     )
     .await;
-    let id = forwards_now(s).await.as_array().unwrap().len() - 1;
     s.ok(
         "pfsense_delete_firewall_nat_port_forward",
-        confirmed(json!({"id": id})),
+        confirmed(json!({"id": made["id"]})),
     )
     .await;
-    let (rules_then, forwards_then) = (rules_now(s).await, forwards_now(s).await);
-    let preview = preview_then_undo(s, 2).await;
+    assert_eq!(rule_keys(&rules_now(s).await), rule_keys(&rules_then));
+    let preview = preview_then_undo(s, 3).await;
+    assert!(!is_error(&preview), "{}", text(&preview));
+    let structured = preview.structured_content.clone().unwrap();
     assert!(
-        text(&preview).contains("associated_rule_id"),
+        structured["refused_when_confirmed"].is_null(),
         "{}",
         text(&preview)
     );
+    for plan in structured["plan"].as_array().unwrap() {
+        let steps = plan["steps"].as_array().unwrap();
+        assert_eq!(steps.len(), 1, "{plan}");
+        let step = steps[0].as_str().unwrap();
+        assert!(
+            step.starts_with("send nothing") && step.contains(link),
+            "{plan}"
+        );
+    }
     assert_eq!(rules_now(s).await, rules_then);
     assert_eq!(forwards_now(s).await, forwards_then);
+    assert_eq!(
+        filter_xml(&lab.config_xml()),
+        filter_xml(&config_then),
+        "no rule written"
+    );
+    let statuses: Vec<String> = journal_lines(&journal(s).await)
+        .into_iter()
+        .filter(|l| l.contains("nat_port_forward"))
+        .rev()
+        .take(3)
+        .collect();
+    assert_eq!(
+        statuses,
+        [
+            "pfsense_delete_firewall_nat_port_forward undone",
+            "pfsense_update_firewall_nat_port_forward undone",
+            "pfsense_create_firewall_nat_port_forward undone",
+        ]
+    );
     session.close().await;
+}
+
+/// The trackers of `rules` that more than one rule carries.
+fn shared_trackers(rules: &Value) -> Vec<Value> {
+    let all: Vec<&Value> = rules
+        .as_array()
+        .expect("a list")
+        .iter()
+        .map(|r| &r["tracker"])
+        .collect();
+    let mut shared: Vec<Value> = all
+        .iter()
+        .filter(|t| all.iter().filter(|u| u == t).count() > 1)
+        .map(|t| (*t).clone())
+        .collect();
+    shared.dedup();
+    shared
+}
+
+/// pfrest takes a new rule's tracker from the clock (`FirewallRule::$tracker` is a
+/// `UnixTimeField` with `auto_add_now`: PHP's `time()` when the rule object is made, and
+/// nothing makes it unique), so the linked rule a port forward's re-create makes shares its
+/// tracker with any rule made in the same second. Rules carrying the trackers of the next few
+/// seconds stand for rules made then (pfrest keeps a tracker it is sent, so the clash does not
+/// depend on the timing of two requests): the re-created linked rule still gets one of its
+/// own, and the undo says it was made again.
+async fn a_re_created_linked_rule_gets_a_tracker_of_its_own(version: &str) {
+    let Some(lab) = lab(version) else { return };
+    let dir = tempfile::tempdir().unwrap();
+    let s = start(&lab, dir.path()).await;
+    let made = s
+        .ok(
+            "pfsense_create_firewall_nat_port_forward",
+            confirmed(lab_forward("tr-own", "8090")),
+        )
+        .await["data"]
+        .clone();
+    s.ok(
+        "pfsense_delete_firewall_nat_port_forward",
+        confirmed(json!({"id": made["id"]})),
+    )
+    .await;
+    let now = || {
+        std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .unwrap()
+            .as_secs()
+    };
+    const WINDOW: u64 = 4;
+    let from = now();
+    let mut rules: Vec<Value> = admin(&lab, "GET", "/api/v2/firewall/rules", None)
+        .as_array()
+        .unwrap()
+        .clone();
+    for second in from - 1..=from + WINDOW {
+        let mut r = lab_rule("pass", "lan", &format!("made at {second}"));
+        r["tracker"] = json!(second);
+        rules.push(r);
+    }
+    admin(&lab, "PUT", "/api/v2/firewall/rules", Some(json!(rules)));
+    assert!(
+        now() + 2 < from + WINDOW,
+        "the lab took too long to seed the rules: the undo would not run within their seconds"
+    );
+    let undone = s
+        .call("pfsense_undo", json!({"last": 1, "confirm": true}))
+        .await;
+    assert!(!is_error(&undone), "{}", text(&undone));
+    let rules = rules_now(&s).await;
+    let linked: Vec<&Value> = rules
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|r| {
+            r["associated_rule_id"]
+                .as_str()
+                .is_some_and(|a| a.starts_with("nat_"))
+        })
+        .collect();
+    assert_eq!(linked.len(), 1, "{rules}");
+    assert_eq!(shared_trackers(&rules), Vec::<Value>::new(), "{rules}");
+    assert!(
+        text(&undone).contains("tracker"),
+        "the undo says its linked rule was made again: {}",
+        text(&undone)
+    );
+    // Made again: one port forward, linked to the one rule, which is still the last.
+    let forwards = forwards_now(&s).await;
+    assert_eq!(forwards.as_array().unwrap().len(), 1, "{forwards}");
+    assert_eq!(
+        forwards[0]["associated_rule_id"], linked[0]["associated_rule_id"],
+        "{forwards}"
+    );
+    assert_eq!(rules.as_array().unwrap().last(), Some(linked[0]));
+    s.close().await;
 }
 
 /// A CA and a server certificate it signed, as pfrest imports them (`crt`, `prv` in PEM).
@@ -2364,6 +2500,7 @@ tests::on_every_release!(
     a_batch_undo_preview_says_what_the_undo_does,
     a_batch_undo_preview_plays_the_rule_a_port_forward_undo_deletes,
     a_batch_undo_preview_plays_the_rule_a_port_forward_re_create_makes,
+    a_re_created_linked_rule_gets_a_tracker_of_its_own,
     an_update_killed_on_the_way_is_settled_by_identity_after_an_id_shift,
     rules_sharing_a_tracker_are_told_apart_and_undo_keeps_trackers,
     undo_of_a_delete_puts_the_rule_back_between_its_old_neighbours,

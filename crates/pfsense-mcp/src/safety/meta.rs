@@ -264,19 +264,30 @@ pub async fn undo(
             .iter()
             .zip(all_steps.iter().map(Vec::as_slice))
             .collect();
-        let prepared = undo::prepare(client, c, &newer).await.and_then(|steps| {
-            match undo::refused_step(&steps, policy, firewall) {
-                Some(refused) => Err(format!("it {refused}")),
-                None => Ok(steps),
+        // A port forward created and deleted within the batch: nothing to send for either.
+        let prepared = match undo::cancels_out(c, &changes) {
+            Some(cancel) => undo::check_cancelled(client, c, &cancel, &newer)
+                .await
+                .map(|note| (Vec::new(), vec![note])),
+            None => {
+                undo::prepare(client, c, &newer).await.and_then(|steps| {
+                    match undo::refused_step(&steps, policy, firewall) {
+                        Some(refused) => Err(format!("it {refused}")),
+                        None => {
+                            let said = steps.iter().map(|s| s.description.clone()).collect();
+                            Ok((steps, said))
+                        }
+                    }
+                })
             }
-        });
+        };
         match prepared {
-            Ok(steps) => {
+            Ok((steps, said)) => {
                 plans.push(json!({
                     "change_id": c.id,
                     "tool": c.tool,
                     "caller": c.caller,
-                    "steps": steps.iter().map(|s| s.description.clone()).collect::<Vec<_>>(),
+                    "steps": said,
                 }));
                 all_steps.push(steps);
             }
@@ -291,27 +302,26 @@ pub async fn undo(
             }
         }
     }
-    let lines: Vec<String> = plans
-        .iter()
-        .map(|p| {
-            format!(
-                "change {} ({}{}): {}",
-                p["change_id"],
-                p["tool"].as_str().unwrap_or(""),
-                match p["caller"].as_str() {
-                    Some(by) if by != caller => format!(", made by {by}"),
-                    _ => String::new(),
-                },
-                p["steps"]
-                    .as_array()
-                    .into_iter()
-                    .flatten()
-                    .filter_map(Value::as_str)
-                    .collect::<Vec<_>>()
-                    .join("; ")
-            )
-        })
-        .collect();
+    // "change N (tool): what its undo does", from a plan and its steps (or what was done).
+    let line = |p: &Value, steps: &Value| {
+        format!(
+            "change {} ({}{}): {}",
+            p["change_id"],
+            p["tool"].as_str().unwrap_or(""),
+            match p["caller"].as_str() {
+                Some(by) if by != caller => format!(", made by {by}"),
+                _ => String::new(),
+            },
+            steps
+                .as_array()
+                .into_iter()
+                .flatten()
+                .filter_map(Value::as_str)
+                .collect::<Vec<_>>()
+                .join("; ")
+        )
+    };
+    let lines: Vec<String> = plans.iter().map(|p| line(p, &p["steps"])).collect();
     if !confirmed {
         if let Some(why) = undo_refusal(safety, client, &changes, &all_steps).await {
             record(
@@ -371,9 +381,19 @@ pub async fn undo(
     }
     let mut undone = Vec::new();
     for c in &changes {
-        match revert::perform_undo(safety, client, firewall, policy, caller, c, status::UNDONE)
-            .await
-            .map_err(|e| e.to_string())
+        let cancel = undo::cancels_out(c, &changes);
+        match revert::perform_undo(
+            safety,
+            client,
+            firewall,
+            policy,
+            caller,
+            c,
+            cancel.as_ref(),
+            status::UNDONE,
+        )
+        .await
+        .map_err(|e| e.to_string())
         {
             Ok((undo_id, done)) => {
                 record(
@@ -400,8 +420,14 @@ pub async fn undo(
             }
         }
     }
+    // What was done: the steps planned, with what a step did besides (`undo::run_step`).
+    let done: Vec<String> = plans
+        .iter()
+        .zip(&undone)
+        .map(|(p, u)| line(p, &u["done"]))
+        .collect();
     ok(
-        format!("Undone: {}", lines.join("\n")),
+        format!("Undone: {}", done.join("\n")),
         json!({"executed": true, "undone": undone}),
     )
 }

@@ -42,8 +42,10 @@ impl From<String> for UndoError {
 
 /// Undo one change: check it, check that the firewall's policy allows every tool its steps
 /// call (an undo is changes like any other), record the undo's intent, send its steps, record
-/// the outcome. Returns the undo's own change id and what was done; the error says why
-/// nothing (or not everything) was done.
+/// the outcome. A change that cancels out within its batch (`cancel`) sends nothing, and is
+/// recorded as undone all the same. Returns the undo's own change id and what was done; the
+/// error says why nothing (or not everything) was done.
+#[allow(clippy::too_many_arguments)]
 pub async fn perform_undo(
     safety: &Safety,
     client: &Client,
@@ -51,10 +53,17 @@ pub async fn perform_undo(
     policy: &Policy,
     caller: &str,
     change: &Change,
+    cancel: Option<&undo::CancelsOut>,
     final_status: &str,
 ) -> Result<(i64, Vec<String>), UndoError> {
     // Run one at a time: the newer undos of a batch already ran, so the state now is theirs.
-    let steps = undo::prepare(client, change, &[]).await?;
+    let (steps, sends_nothing) = match cancel {
+        Some(cancel) => (
+            Vec::new(),
+            Some(undo::check_cancelled(client, change, cancel, &[]).await?),
+        ),
+        None => (undo::prepare(client, change, &[]).await?, None),
+    };
     if let Some(refused) = undo::refused_step(&steps, policy, firewall) {
         return Err(UndoError::Refused(format!(
             "undoing change {} {refused} Nothing was sent.",
@@ -70,10 +79,13 @@ pub async fn perform_undo(
             change.id
         )));
     }
-    let request = json!({
+    let mut request = json!({
         "undo_of": change.id,
         "steps": steps.iter().map(|s| json!({"tool": s.tool.name, "does": s.description, "arguments": crate::outcome::redact(&s.args)})).collect::<Vec<_>>(),
     });
+    if let Some(note) = &sends_nothing {
+        request["does"] = json!(note);
+    }
     let undo_id = safety.journal.record_intent(&Intent {
         firewall,
         caller,
@@ -104,7 +116,8 @@ pub async fn perform_undo(
     }
     let mut done = Vec::new();
     for step in &steps {
-        if let Err(e) = undo::run_step(client, step).await {
+        let ran = undo::run_step(client, step).await;
+        if let Err(e) = ran {
             let msg = format!(
                 "undo of change {} stopped at `{}` ({}): {}. Done before that: {}{}",
                 change.id,
@@ -137,8 +150,12 @@ pub async fn perform_undo(
             );
             return Err(UndoError::Failed(msg));
         }
-        done.push(step.description.clone());
+        done.push(match ran {
+            Ok((_, Some(note))) => format!("{}; {note}", step.description),
+            _ => step.description.clone(),
+        });
     }
+    done.extend(sends_nothing);
     let _ = safety.journal.record_outcome(
         undo_id,
         status::EXECUTED,
@@ -296,6 +313,7 @@ pub async fn revert_due(
             policy,
             AUTO_REVERT_CALLER,
             &change,
+            None,
             status::AUTO_REVERTED,
         )
         .await;

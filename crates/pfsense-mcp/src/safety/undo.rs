@@ -247,6 +247,119 @@ pub fn linked(model: &str, object: &Map<String, Value>) -> Option<&'static Linke
     })
 }
 
+/// A [`Linked`] owner created and deleted within one batch of undos (and maybe changed in
+/// between): the changes cancel out. Undone one by one they cannot be: the delete's undo
+/// re-creates the owner with a link pfrest draws anew (the old one names no object any more),
+/// and the create's undo then finds an owner that is not the one it made. Their net effect is
+/// nothing (the owner and its linked objects are gone, as before the create), so their undo
+/// sends nothing once the state the newer undos leave shows neither the owner nor a linked
+/// object carrying the link.
+#[derive(Clone)]
+pub struct CancelsOut {
+    pub link: &'static Linked,
+    /// The link the create drew (pfSense's `get_unique_id()`: one owner's lifetime).
+    pub value: String,
+    pub created_by: i64,
+    pub deleted_by: i64,
+}
+
+/// The link `change` (a create, update or delete of a [`Linked`] owner) holds on its object.
+fn link_of(change: &Change, link: &Linked) -> Option<String> {
+    let object = if change.kind == ChangeKind::Create.as_str() {
+        change.after.as_ref()
+    } else if change.kind == ChangeKind::Update.as_str()
+        || change.kind == ChangeKind::Delete.as_str()
+    {
+        change.before.as_ref()
+    } else {
+        None
+    }?;
+    object
+        .get(link.field)?
+        .as_str()
+        .filter(|v| link.links(v))
+        .map(str::to_string)
+}
+
+/// Whether `change` cancels out within `batch` (the changes one undo takes back): the batch
+/// holds the create that drew its object's link and, no older than `change`, the delete of
+/// that object.
+pub fn cancels_out(change: &Change, batch: &[Change]) -> Option<CancelsOut> {
+    let link = LINKED_OBJECTS.iter().find(|l| l.owner == change.model)?;
+    let value = link_of(change, link)?;
+    let of_kind = |kind: ChangeKind| {
+        batch.iter().find(|c| {
+            c.model == change.model
+                && c.kind == kind.as_str()
+                && link_of(c, link).as_deref() == Some(value.as_str())
+        })
+    };
+    let created = of_kind(ChangeKind::Create)?;
+    let deleted = of_kind(ChangeKind::Delete)?;
+    (created.id <= change.id && change.id <= deleted.id && created.id < deleted.id).then_some(
+        CancelsOut {
+            link,
+            value,
+            created_by: created.id,
+            deleted_by: deleted.id,
+        },
+    )
+}
+
+/// Check that a change that [`cancels_out`] leaves nothing to undo, in the state the undos of
+/// `newer` leave: no owner and no linked object carries its link (someone may have put one
+/// back since). What its undo does (sends nothing, and why), or why it is refused.
+pub async fn check_cancelled(
+    client: &Client,
+    change: &Change,
+    cancel: &CancelsOut,
+    newer: &[Newer<'_>],
+) -> Result<String, String> {
+    let link = cancel.link;
+    let plural = |model: &str| {
+        catalog::TOOLS.iter().find(|t| {
+            t.model == model && t.path_kind == PathKind::Plural && t.method == Method::Get
+        })
+    };
+    for (model, field) in [(link.owner, link.field), (link.model, link.carries)] {
+        let Some(list) = plural(model) else { continue };
+        let all = read_left_by_newer(client, list, newer).await?;
+        if let Some(found) = all
+            .as_array()
+            .into_iter()
+            .flatten()
+            .find(|o| o.get(field).and_then(Value::as_str) == Some(cancel.value.as_str()))
+        {
+            return Err(format!(
+                "change {} created the {} with {} `{}` and change {} deleted it, so undoing them would send nothing, but a {model} carrying that link exists (id {}): someone put it back since; undo refused. Look at it and delete it by hand if you still want to",
+                cancel.created_by,
+                link.owner,
+                link.field,
+                cancel.value,
+                cancel.deleted_by,
+                found.get("id").unwrap_or(&Value::Null)
+            ));
+        }
+    }
+    let what = format!("the {} with {} `{}`", link.owner, link.field, cancel.value);
+    Ok(if change.id == cancel.created_by {
+        format!(
+            "send nothing: change {} of this batch deleted {what} this change created, and pfSense deleted its linked {} with it, so the firewall is already as before this change",
+            cancel.deleted_by, link.model
+        )
+    } else if change.id == cancel.deleted_by {
+        format!(
+            "send nothing: {what} this change deleted was created by change {} of this batch, so undoing both leaves it and its linked {} gone, as before change {} (re-creating it would only draw a new {} to delete again)",
+            cancel.created_by, link.model, cancel.created_by, link.field
+        )
+    } else {
+        format!(
+            "send nothing: {what} this change changed was created by change {} and deleted by change {} of this batch",
+            cancel.created_by, cancel.deleted_by
+        )
+    })
+}
+
 /// The secret field a create of `def`'s model requires, if any: an object deleted cannot be
 /// made again without it (a user's `password`, a certificate's `prv`), since the firewall
 /// never returns it.
@@ -1154,7 +1267,6 @@ async fn prepare_unboxed(
     Ok(steps)
 }
 
-/// Send one step.
 /// Why a step failed, and whether it may still have run (no answer, or one that is not the
 /// API's JSON).
 pub struct StepError {
@@ -1162,7 +1274,168 @@ pub struct StepError {
     pub unclear: bool,
 }
 
-pub async fn run_step(client: &Client, step: &Step) -> Result<Value, StepError> {
+/// Identity fields pfrest fills from the clock and does not make unique: a rule's `tracker`
+/// is a `UnixTimeField` with `auto_add_now`, PHP's `time()` when the rule object is made
+/// (`FirewallRule.inc`, v2.7.1 to v2.10.0), so rules made in the same second share one (seen
+/// on the lab: a port forward's re-create gave its linked rule the tracker of a rule made in
+/// that second). The linked rule an owner's re-create makes gets its tracker this way.
+const CLOCK_IDENTITIES: &[(&str, &str)] = &[("FirewallRule", "tracker")];
+
+/// Most times an owner's re-create is made again so that its linked object's clock identity
+/// is its own, and the longest wait for the firewall's clock to pass the seconds taken.
+const MAX_REMAKES: usize = 3;
+const MAX_CLOCK_WAIT_SECONDS: i64 = 10;
+
+/// Send one step. A re-create of a [`Linked`] owner that draws a new link has pfrest make its
+/// linked object with an identity from the clock ([`CLOCK_IDENTITIES`]): when another object
+/// carries the same one, the owner is deleted (pfrest deletes the linked object with it) and
+/// made again once the firewall's clock has passed the seconds taken. What the step's answer
+/// is, and a note saying so when that happened.
+pub async fn run_step(client: &Client, step: &Step) -> Result<(Value, Option<String>), StepError> {
+    let made = send_step(client, step).await?;
+    let clock = LINKED_OBJECTS
+        .iter()
+        .filter(|l| {
+            l.owner == step.tool.model
+                && step.tool.method == Method::Post
+                && step.tool.path_kind == PathKind::Item
+                && step.args.get(l.field).and_then(Value::as_str) == Some(l.draw)
+        })
+        .find_map(|l| {
+            let (_, field) = CLOCK_IDENTITIES.iter().find(|(m, _)| *m == l.model)?;
+            Some((l, *field))
+        });
+    let Some((link, field)) = clock else {
+        return Ok((made, None));
+    };
+    let mut made = made;
+    let mut taken = Vec::new();
+    loop {
+        let answered = std::time::Instant::now();
+        let Some(clash) = clock_clash(client, link, field, &made).await else {
+            let note = (!taken.is_empty()).then(|| {
+                format!(
+                    "its linked {} first got {field} {} (pfrest takes it from the clock), which another {} carried, so the {} was deleted and made again once the firewall's clock had passed the seconds other {}s carry",
+                    link.model,
+                    taken.join(", then "),
+                    link.model,
+                    link.owner,
+                    link.model
+                )
+            });
+            return Ok((made, note));
+        };
+        taken.push(clash.value.to_string());
+        let wait = clash.free - clash.value;
+        if taken.len() > MAX_REMAKES || wait > MAX_CLOCK_WAIT_SECONDS {
+            let note = format!(
+                "its linked {} has {field} {}, which another {} carries too (pfrest takes it from the clock; the next free second is {wait} s away): pfSense's logs cannot tell them apart",
+                link.model, clash.value, link.model
+            );
+            return Ok((made, Some(note)));
+        }
+        // The firewall's clock read `value` or later when it answered: `free` is past after
+        // that many seconds.
+        let wait = std::time::Duration::from_secs(wait.unsigned_abs());
+        tokio::time::sleep(wait.saturating_sub(answered.elapsed())).await;
+        let remade = |e: StepError, what: &str| StepError {
+            message: format!(
+                "its linked {} shared its {field} {} with another, so {what}: {}",
+                link.model, clash.value, e.message
+            ),
+            unclear: e.unclear,
+        };
+        unmake(client, step, link, &made).await.map_err(|e| {
+            remade(
+                e,
+                "it was to be deleted and made again, and the delete failed",
+            )
+        })?;
+        made = send_step(client, step).await.map_err(|e| {
+            remade(
+                e,
+                "it was deleted to be made again, and making it again failed (it is not there now)",
+            )
+        })?;
+    }
+}
+
+/// A linked object whose clock identity another object carries too: that value, and the
+/// first later second no object carries.
+struct ClockClash {
+    value: i64,
+    free: i64,
+}
+
+/// Whether the linked object the owner `made` (a create's answer) carries a clock identity
+/// `field` another object of its list carries too. None when not, or when it cannot be told.
+async fn clock_clash(
+    client: &Client,
+    link: &Linked,
+    field: &str,
+    made: &Value,
+) -> Option<ClockClash> {
+    let value = made.get(link.field)?.as_str()?;
+    let list = catalog::TOOLS.iter().find(|t| {
+        t.model == link.model && t.path_kind == PathKind::Plural && t.method == Method::Get
+    })?;
+    let all = state::read(client, list, json!({})).await.ok()?;
+    let all = all.as_array()?;
+    let clock = |o: &Value| o.get(field).and_then(Value::as_i64);
+    let mine = all
+        .iter()
+        .find(|o| o.get(link.carries).and_then(Value::as_str) == Some(value))?;
+    let at = clock(mine)?;
+    let carried = |second: i64| {
+        all.iter()
+            .filter(|o| !std::ptr::eq(*o, mine))
+            .any(|o| clock(o) == Some(second))
+    };
+    if !carried(at) {
+        return None;
+    }
+    let free = (at + 1..).find(|s| !carried(*s))?;
+    Some(ClockClash { value: at, free })
+}
+
+/// Delete the owner a create step just made (found by its link: its id may have moved).
+async fn unmake(
+    client: &Client,
+    step: &Step,
+    link: &Linked,
+    made: &Value,
+) -> Result<(), StepError> {
+    let failed = |message: String| StepError {
+        message,
+        unclear: false,
+    };
+    let list = state::sibling(step.tool, PathKind::Plural, Method::Get)
+        .ok_or_else(|| failed(format!("{} has no list to find it in", step.tool.model)))?;
+    let delete = state::sibling(step.tool, PathKind::Item, Method::Delete)
+        .ok_or_else(|| failed(format!("{} has no delete", step.tool.model)))?;
+    let all = state::read(client, list, json!({})).await.map_err(failed)?;
+    let value = made.get(link.field).cloned().unwrap_or(Value::Null);
+    let id = all
+        .as_array()
+        .into_iter()
+        .flatten()
+        .find(|o| o.get(link.field) == Some(&value))
+        .and_then(|o| o.get("id").cloned())
+        .ok_or_else(|| {
+            failed(format!(
+                "no {} carries {} {value}",
+                step.tool.model, link.field
+            ))
+        })?;
+    let delete = Step {
+        tool: delete,
+        args: json!({ "id": id }),
+        description: String::new(),
+    };
+    send_step(client, &delete).await.map(|_| ())
+}
+
+async fn send_step(client: &Client, step: &Step) -> Result<Value, StepError> {
     let mut request = PreparedRequest::build(step.tool, &step.args).map_err(|e| StepError {
         message: e.0,
         unclear: false,
@@ -1863,6 +2136,74 @@ mod tests {
         );
         assert_eq!(rules[0]["tracker"], 10);
         assert_eq!(rules[1]["destination"], "192.168.1.51", "not linked");
+    }
+
+    /// A port forward created and deleted within a batch (changed or not in between) cancels
+    /// out, by the link its create drew; a delete alone, another port forward's create, or a
+    /// create newer than the delete does not.
+    #[test]
+    fn a_port_forward_created_and_deleted_in_a_batch_cancels_out() {
+        let with_kind = |id: i64, kind: ChangeKind, tool: &str, link: &str| {
+            let object = Some(forward(link));
+            let mut c = match kind {
+                ChangeKind::Create => change(tool, "PortForward", None, object),
+                _ => change(tool, "PortForward", object, Some(json!([]))),
+            };
+            c.id = id;
+            c.kind = kind.as_str().into();
+            c
+        };
+        let created = with_kind(
+            1,
+            ChangeKind::Create,
+            "pfsense_create_firewall_nat_port_forward",
+            "nat_a",
+        );
+        let updated = with_kind(
+            2,
+            ChangeKind::Update,
+            "pfsense_update_firewall_nat_port_forward",
+            "nat_a",
+        );
+        let deleted = with_kind(
+            3,
+            ChangeKind::Delete,
+            "pfsense_delete_firewall_nat_port_forward",
+            "nat_a",
+        );
+        let batch = [deleted.clone(), updated.clone(), created.clone()];
+        for c in &batch {
+            let cancel = cancels_out(c, &batch).expect("cancels out");
+            assert_eq!(
+                (cancel.value.as_str(), cancel.created_by, cancel.deleted_by),
+                ("nat_a", 1, 3)
+            );
+        }
+        assert!(cancels_out(&deleted, std::slice::from_ref(&deleted)).is_none());
+        let other = with_kind(
+            1,
+            ChangeKind::Create,
+            "pfsense_create_firewall_nat_port_forward",
+            "nat_b",
+        );
+        assert!(cancels_out(&deleted, &[deleted.clone(), other]).is_none());
+        let mut later = created.clone();
+        later.id = 4;
+        assert!(cancels_out(&deleted, &[later, deleted.clone()]).is_none());
+        // Without a link ("" or "pass") there is nothing to tell the object by.
+        let plain = with_kind(
+            3,
+            ChangeKind::Delete,
+            "pfsense_delete_firewall_nat_port_forward",
+            "",
+        );
+        let plain_made = with_kind(
+            1,
+            ChangeKind::Create,
+            "pfsense_create_firewall_nat_port_forward",
+            "",
+        );
+        assert!(cancels_out(&plain, &[plain.clone(), plain_made]).is_none());
     }
 
     /// A step on the owner writes to the linked model's list, and only to it.
