@@ -3014,6 +3014,57 @@ async fn a_delete_that_needs_a_secret_to_undo_says_it_cannot_be_undone() {
     s.close().await;
 }
 
+/// A delete's preview says what its undo will do: an object of a list pfSense keeps sorted
+/// (host overrides, by host) is re-created at its sorted place, as the undo's step says,
+/// since its old neighbours decide nothing there; an object of an unsorted list (aliases)
+/// goes back between its old neighbours.
+#[tokio::test]
+async fn a_delete_preview_says_where_the_undo_puts_the_object_back() {
+    let emu = emulator().await;
+    let dir = tempfile::tempdir().unwrap();
+    let s = start(&emu, dir.path(), &[], no_human()).await;
+    let host = s
+        .ok(
+            "pfsense_create_services_dns_resolver_host_override",
+            confirmed(json!({"host": "bt-sorted", "domain": "example.com", "ip": ["192.0.2.7"]})),
+        )
+        .await;
+    let preview = s
+        .ok(
+            "pfsense_delete_services_dns_resolver_host_override",
+            json!({"id": host["data"]["id"]}),
+        )
+        .await;
+    let undo = preview["undo"].as_str().unwrap_or_default();
+    assert!(
+        undo.starts_with("yes:")
+            && undo.contains("sorted by host")
+            && undo.contains("its sorted place")
+            && !undo.contains("old neighbours"),
+        "{preview}"
+    );
+    s.ok(
+        "pfsense_create_firewall_alias",
+        confirmed(alias("bt_unsorted")),
+    )
+    .await;
+    let aliases = list(&s, ALIASES).await;
+    let preview = s
+        .ok(
+            "pfsense_delete_firewall_alias",
+            json!({"id": id_of(&aliases, "bt_unsorted")}),
+        )
+        .await;
+    let undo = preview["undo"].as_str().unwrap_or_default();
+    assert!(
+        undo.starts_with("yes:")
+            && undo.contains("between its old neighbours")
+            && !undo.contains("sorted"),
+        "{preview}"
+    );
+    s.close().await;
+}
+
 /// Deleting one of two API keys of this server's user: which of them the server sends cannot
 /// be read (pfrest never shows key hashes), so the refusal says the key might be its own and
 /// how to go on, not that the API would certainly refuse it; deleting every key of the user
