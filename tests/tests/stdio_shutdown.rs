@@ -1,9 +1,10 @@
 //! Stopping over stdio while a call waits for a human's approval, against the real binary and
 //! the emulator: at SIGTERM, or when the client closes stdin, the waiting call is answered at
 //! once as not approved because the server is shutting down, nothing reaches the firewall, the
-//! audit line says why, and the process exits 0 well inside the 30 s drain. The client here
-//! speaks JSON-RPC over the pipes itself, so that it can leave the approval unanswered and
-//! check that stdout held JSON-RPC messages and nothing else. (Over HTTP:
+//! audit line says why, the client is told the question is withdrawn (`notifications/cancelled`
+//! for the `elicitation/create`), and the process exits 0 well inside the 30 s drain. The
+//! client here speaks JSON-RPC over the pipes itself, so that it can leave the approval
+//! unanswered and check that stdout held JSON-RPC messages and nothing else. (Over HTTP:
 //! `http_perimeter.rs`, `a_call_waiting_for_approval_is_refused_at_the_signal`.)
 
 use pfsense_emulator::RunningEmulator;
@@ -216,6 +217,17 @@ async fn refused_at(stop: Stop) {
     );
     // The rest of stdout, to its end: JSON-RPC messages only (`next` checks each).
     while server.next(quick).await.is_some() {}
+    // The question was withdrawn at the client, so that it can take the form down.
+    assert!(
+        server
+            .seen
+            .iter()
+            .any(|m| m["method"] == "notifications/cancelled"
+                && m["params"]["requestId"] == asked["id"]
+                && m["params"]["reason"] == "the server is shutting down"),
+        "{:#?}",
+        server.seen
+    );
     let status = loop {
         if let Some(status) = server.child.try_wait().unwrap() {
             break status;
