@@ -63,6 +63,9 @@ pub fn env_for(emu: &RunningEmulator) -> Vec<(String, String)> {
 pub enum HumanAnswer {
     Accept,
     Decline,
+    /// Leave the question unanswered until the server withdraws it (`notifications/cancelled`
+    /// for the question, which rmcp's client turns into the handler's cancellation).
+    Wait,
 }
 
 /// An MCP client that declares elicitation and answers like a human would, recording every
@@ -72,6 +75,8 @@ pub struct Human {
     pub elicitation: bool,
     pub answer: Arc<Mutex<HumanAnswer>>,
     pub asked: Arc<Mutex<Vec<String>>>,
+    /// The questions the server withdrew while this human waited (`HumanAnswer::Wait`).
+    pub withdrawn: Arc<Mutex<Vec<String>>>,
 }
 
 impl Human {
@@ -80,6 +85,7 @@ impl Human {
             elicitation,
             answer: Arc::new(Mutex::new(answer)),
             asked: Arc::new(Mutex::new(Vec::new())),
+            withdrawn: Arc::new(Mutex::new(Vec::new())),
         }
     }
 
@@ -89,6 +95,10 @@ impl Human {
 
     pub fn asked(&self) -> Vec<String> {
         self.asked.lock().unwrap().clone()
+    }
+
+    pub fn withdrawn(&self) -> Vec<String> {
+        self.withdrawn.lock().unwrap().clone()
     }
 }
 
@@ -109,18 +119,29 @@ impl ClientHandler for Human {
     async fn create_elicitation(
         &self,
         request: ElicitRequestParams,
-        _context: RequestContext<RoleClient>,
+        context: RequestContext<RoleClient>,
     ) -> Result<ElicitResult, ErrorData> {
         let message = match &request {
             ElicitRequestParams::FormElicitationParams { message, .. } => message.clone(),
             _ => String::new(),
         };
-        self.asked.lock().unwrap().push(message);
-        Ok(match *self.answer.lock().unwrap() {
+        self.asked.lock().unwrap().push(message.clone());
+        let answer = *self.answer.lock().unwrap();
+        if answer == HumanAnswer::Wait {
+            context.ct.cancelled().await;
+            self.withdrawn.lock().unwrap().push(message);
+            return Err(ErrorData::internal_error(
+                "the question was withdrawn",
+                None,
+            ));
+        }
+        Ok(match answer {
             HumanAnswer::Accept => {
                 ElicitResult::new(ElicitationAction::Accept).with_content(json!({"approve": true}))
             }
-            HumanAnswer::Decline => ElicitResult::new(ElicitationAction::Decline),
+            HumanAnswer::Decline | HumanAnswer::Wait => {
+                ElicitResult::new(ElicitationAction::Decline)
+            }
         })
     }
 }

@@ -2485,6 +2485,54 @@ async fn a_batch_undo_preview_sorts_port_forwards_only_where_pfrest_does(version
     s.close().await;
 }
 
+/// A port forward's delete preview says what its undo will do on the firewall's version:
+/// v2.7.x keeps port forwards sorted by interface, so the re-create goes to its sorted place;
+/// from v2.8.0 they are not sorted, and it goes back between its old neighbours. The undo's
+/// step says the same.
+async fn a_port_forward_delete_preview_says_where_the_undo_puts_it(version: &str) {
+    let Some(lab) = lab(version) else {
+        return;
+    };
+    for (interface, descr, port) in [("lan", "pd-a", "9101"), ("wan", "pd-b", "9102")] {
+        admin(
+            &lab,
+            "POST",
+            "/api/v2/firewall/nat/port_forward",
+            Some(lab_plain_forward(interface, descr, port)),
+        );
+    }
+    let sorts = version == "v2.7.1";
+    let dir = tempfile::tempdir().unwrap();
+    let s = start(&lab, dir.path()).await;
+    let preview = s
+        .ok("pfsense_delete_firewall_nat_port_forward", json!({"id": 0}))
+        .await;
+    let undo = preview["undo"].as_str().unwrap_or_default();
+    assert!(undo.starts_with("yes:"), "{preview}");
+    assert_eq!(
+        (
+            undo.contains("its sorted place") && undo.contains("sorted by interface"),
+            undo.contains("between its old neighbours")
+        ),
+        (sorts, !sorts),
+        "{preview}"
+    );
+    s.ok(
+        "pfsense_delete_firewall_nat_port_forward",
+        confirmed(json!({"id": 0})),
+    )
+    .await;
+    let undone = preview_then_undo(&s, 1).await;
+    assert!(!is_error(&undone), "{}", text(&undone));
+    assert_eq!(
+        text(&undone).contains("it goes to its sorted place"),
+        sorts,
+        "{}",
+        text(&undone)
+    );
+    s.close().await;
+}
+
 tests::on_every_release!(
     #[tokio::test]
     seed_smoke_create_read_update_apply_delete_and_later_ids_shift,
@@ -2510,4 +2558,5 @@ tests::on_every_release!(
     undo_of_a_sorted_delete_does_not_need_its_old_neighbours,
     a_batch_undo_preview_finds_neighbours_where_pfrest_sorts_them,
     a_batch_undo_preview_sorts_port_forwards_only_where_pfrest_does,
+    a_port_forward_delete_preview_says_where_the_undo_puts_it,
 );

@@ -3014,6 +3014,126 @@ async fn a_delete_that_needs_a_secret_to_undo_says_it_cannot_be_undone() {
     s.close().await;
 }
 
+/// A client that cancels a call while its human is asked (`notifications/cancelled` for the
+/// `tools/call`): the server stops waiting and withdraws the question, which the client sees
+/// as the server's `notifications/cancelled` for the `elicitation/create` (rmcp's client
+/// cancels the form's handler); nothing reaches the firewall and the audit line says why. The
+/// server used to keep waiting, and would have run the change on a late approval.
+#[tokio::test]
+async fn a_call_the_client_cancels_withdraws_its_question_to_the_human() {
+    let emu = emulator().await;
+    let dir = tempfile::tempdir().unwrap();
+    let human = Human::new(true, HumanAnswer::Wait);
+    let s = start(&emu, dir.path(), &[], human.clone()).await;
+    s.ok(
+        "pfsense_create_firewall_alias",
+        confirmed(alias("asked_about")),
+    )
+    .await;
+    let id = id_of(&list(&s, ALIASES).await, "asked_about");
+    let mut params = rmcp::model::CallToolRequestParams::new("pfsense_delete_firewall_alias");
+    params = params.with_arguments(confirmed(json!({"id": id})).as_object().unwrap().clone());
+    let call = s
+        .client
+        .peer()
+        .send_cancellable_request(
+            rmcp::model::ClientRequest::CallToolRequest(rmcp::model::Request::new(params)),
+            rmcp::service::PeerRequestOptions::no_options(),
+        )
+        .await
+        .expect("the call is sent");
+    let until = std::time::Instant::now() + Duration::from_secs(30);
+    while human.asked().is_empty() {
+        assert!(
+            std::time::Instant::now() < until,
+            "the human was never asked"
+        );
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    call.cancel(Some("the test gives up".into()))
+        .await
+        .expect("the cancellation is sent");
+    let until = std::time::Instant::now() + Duration::from_secs(10);
+    while human.withdrawn().is_empty() {
+        assert!(
+            std::time::Instant::now() < until,
+            "the question was not withdrawn; audit: {:?}",
+            audit_lines(dir.path())
+        );
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    assert_eq!(human.withdrawn(), human.asked());
+    let refused = |e: &Value| {
+        e["tool"] == "pfsense_delete_firewall_alias"
+            && e["outcome"] == "refused"
+            && e["message"]
+                .as_str()
+                .is_some_and(|m| m.contains("cancelled the call"))
+    };
+    while !audit_lines(dir.path()).iter().any(refused) {
+        assert!(
+            std::time::Instant::now() < until,
+            "{:?}",
+            audit_lines(dir.path())
+        );
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    assert_eq!(deletes(&emu), 0);
+    assert!(list(&s, ALIASES).await.to_string().contains("asked_about"));
+    s.close().await;
+}
+
+/// A delete's preview says what its undo will do: an object of a list pfSense keeps sorted
+/// (host overrides, by host) is re-created at its sorted place, as the undo's step says,
+/// since its old neighbours decide nothing there; an object of an unsorted list (aliases)
+/// goes back between its old neighbours.
+#[tokio::test]
+async fn a_delete_preview_says_where_the_undo_puts_the_object_back() {
+    let emu = emulator().await;
+    let dir = tempfile::tempdir().unwrap();
+    let s = start(&emu, dir.path(), &[], no_human()).await;
+    let host = s
+        .ok(
+            "pfsense_create_services_dns_resolver_host_override",
+            confirmed(json!({"host": "bt-sorted", "domain": "example.com", "ip": ["192.0.2.7"]})),
+        )
+        .await;
+    let preview = s
+        .ok(
+            "pfsense_delete_services_dns_resolver_host_override",
+            json!({"id": host["data"]["id"]}),
+        )
+        .await;
+    let undo = preview["undo"].as_str().unwrap_or_default();
+    assert!(
+        undo.starts_with("yes:")
+            && undo.contains("sorted by host")
+            && undo.contains("its sorted place")
+            && !undo.contains("old neighbours"),
+        "{preview}"
+    );
+    s.ok(
+        "pfsense_create_firewall_alias",
+        confirmed(alias("bt_unsorted")),
+    )
+    .await;
+    let aliases = list(&s, ALIASES).await;
+    let preview = s
+        .ok(
+            "pfsense_delete_firewall_alias",
+            json!({"id": id_of(&aliases, "bt_unsorted")}),
+        )
+        .await;
+    let undo = preview["undo"].as_str().unwrap_or_default();
+    assert!(
+        undo.starts_with("yes:")
+            && undo.contains("between its old neighbours")
+            && !undo.contains("sorted"),
+        "{preview}"
+    );
+    s.close().await;
+}
+
 /// Deleting one of two API keys of this server's user: which of them the server sends cannot
 /// be read (pfrest never shows key hashes), so the refusal says the key might be its own and
 /// how to go on, not that the API would certainly refuse it; deleting every key of the user

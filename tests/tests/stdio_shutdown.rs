@@ -1,9 +1,10 @@
 //! Stopping over stdio while a call waits for a human's approval, against the real binary and
 //! the emulator: at SIGTERM, or when the client closes stdin, the waiting call is answered at
 //! once as not approved because the server is shutting down, nothing reaches the firewall, the
-//! audit line says why, and the process exits 0 well inside the 30 s drain. The client here
-//! speaks JSON-RPC over the pipes itself, so that it can leave the approval unanswered and
-//! check that stdout held JSON-RPC messages and nothing else. (Over HTTP:
+//! audit line says why, the client is told the question is withdrawn (`notifications/cancelled`
+//! for the `elicitation/create`), and the process exits 0 well inside the 30 s drain. The
+//! client here speaks JSON-RPC over the pipes itself, so that it can leave the approval
+//! unanswered and check that stdout held JSON-RPC messages and nothing else. (Over HTTP:
 //! `http_perimeter.rs`, `a_call_waiting_for_approval_is_refused_at_the_signal`.)
 
 use pfsense_emulator::RunningEmulator;
@@ -33,6 +34,11 @@ struct Server {
 
 impl Server {
     fn start(emu: &RunningEmulator, dir: &Path) -> Server {
+        Server::start_with(emu, dir, &[])
+    }
+
+    /// [`Server::start`] with `env` set on top of the emulator's.
+    fn start_with(emu: &RunningEmulator, dir: &Path, env: &[(&str, &str)]) -> Server {
         let mut cmd = Command::new(tests::binary::pfsense_mcp());
         cmd.args([
             "--audit-log",
@@ -47,6 +53,7 @@ impl Server {
         for (k, v) in tests::safety::env_for(emu) {
             cmd.env(k, v);
         }
+        cmd.envs(env.iter().copied());
         let stderr = std::fs::File::create(dir.join("stderr.log")).unwrap();
         let mut child = cmd
             .stdin(Stdio::piped())
@@ -210,6 +217,17 @@ async fn refused_at(stop: Stop) {
     );
     // The rest of stdout, to its end: JSON-RPC messages only (`next` checks each).
     while server.next(quick).await.is_some() {}
+    // The question was withdrawn at the client, so that it can take the form down.
+    assert!(
+        server
+            .seen
+            .iter()
+            .any(|m| m["method"] == "notifications/cancelled"
+                && m["params"]["requestId"] == asked["id"]
+                && m["params"]["reason"] == "the server is shutting down"),
+        "{:#?}",
+        server.seen
+    );
     let status = loop {
         if let Some(status) = server.child.try_wait().unwrap() {
             break status;
@@ -361,7 +379,8 @@ async fn a_slow_call_is_answered_when_the_client_closes_stdin_at_once() {
 }
 
 /// A signal while the drain that closing stdin began waits for a call exits at once, with
-/// status 1, saying on stderr that the call went unanswered (the signal path's code, shared).
+/// status 1, saying on stderr that the call went unanswered (the signal path's code, shared),
+/// and that a signal came after stdin closed: no first signal came, so not "a second signal".
 #[tokio::test]
 async fn a_signal_during_the_drain_of_a_closed_stdin_exits_at_once() {
     let emu = tests::safety::emulator().await;
@@ -421,7 +440,8 @@ async fn a_signal_during_the_drain_of_a_closed_stdin_exits_at_once() {
     assert!(signalled.elapsed() < Duration::from_secs(5));
     assert_eq!(status.code(), Some(1), "{}", stderr());
     assert!(
-        stderr().contains("a second signal: exiting with 1 call(s) unanswered"),
+        stderr().contains("a signal after stdin closed: exiting with 1 call(s) unanswered")
+            && !stderr().contains("second signal"),
         "{}",
         stderr()
     );
@@ -431,6 +451,87 @@ async fn a_signal_during_the_drain_of_a_closed_stdin_exits_at_once() {
         !server.seen.iter().any(|m| m["id"] == 2),
         "{:#?}",
         server.seen
+    );
+    drop(emu);
+}
+
+/// The drain that closing stdin begins gives up on a call the firewall does not answer within
+/// its 30 s (the request's own timeout raised so that it does not end the call first): the
+/// process exits with status 1 without the call's answer, and stderr says the calls in flight
+/// did not finish in time and how many went unanswered. Most of its time is the drain's wait:
+/// cargo runs it beside this file's other tests.
+#[tokio::test]
+async fn the_drain_of_a_closed_stdin_gives_up_on_a_call_after_30_s() {
+    let emu = tests::safety::emulator().await;
+    let dir = tempfile::tempdir().unwrap();
+    slow_alias_create(&emu, 90_000);
+    let mut server = Server::start_with(&emu, dir.path(), &[("PFSENSE_TIMEOUT", "120")]);
+    let soon = || Instant::now() + Duration::from_secs(60);
+    server
+        .send(json!({
+            "jsonrpc": "2.0", "id": 1, "method": "initialize",
+            "params": {
+                "protocolVersion": "2025-11-25",
+                "capabilities": {},
+                "clientInfo": {"name": "stdio-shutdown-test", "version": "0"}
+            }
+        }))
+        .await;
+    server.until(soon(), |m| m["id"] == 1).await;
+    server
+        .send(json!({"jsonrpc": "2.0", "method": "notifications/initialized"}))
+        .await;
+    server
+        .send(json!({
+            "jsonrpc": "2.0", "id": 2, "method": "tools/call",
+            "params": {"name": "pfsense_create_firewall_alias", "arguments": {
+                "name": "too_slow", "type": "host", "address": ["192.0.2.9"], "confirm": true
+            }}
+        }))
+        .await;
+    let stderr = || std::fs::read_to_string(dir.path().join("stderr.log")).unwrap();
+    // The change is at the firewall, which holds it for 90 s.
+    let until = soon();
+    while !emu
+        .requests()
+        .iter()
+        .any(|r| r.method == "POST" && r.fault.is_some())
+    {
+        assert!(Instant::now() < until, "no POST: {}", stderr());
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    let closed = Instant::now();
+    drop(server.stdin.take());
+
+    // stdout to its end: JSON-RPC only (`next` checks each line), and no answer to the call.
+    let deadline = closed + Duration::from_secs(60);
+    while server.next(deadline).await.is_some() {}
+    let status = tokio::time::timeout(
+        deadline.saturating_duration_since(Instant::now()),
+        server.child.wait(),
+    )
+    .await
+    .unwrap_or_else(|_| panic!("no exit: {}", stderr()))
+    .unwrap();
+    let took = closed.elapsed();
+    assert!(
+        !server.seen.iter().any(|m| m["id"] == 2),
+        "{:#?}",
+        server.seen
+    );
+    assert_eq!(status.code(), Some(1), "{}", stderr());
+    // The drain's 30 s, and rmcp's and the writer's few seconds after it at most.
+    assert!(
+        took >= Duration::from_secs(30) && took < Duration::from_secs(45),
+        "{took:?}: {}",
+        stderr()
+    );
+    assert!(
+        stderr().contains(
+            "the calls in flight did not finish in time: exiting with 1 call(s) unanswered"
+        ) && stderr().contains("stdin closed with 1 call(s) in flight unanswered"),
+        "{}",
+        stderr()
     );
     drop(emu);
 }

@@ -716,7 +716,7 @@ async fn drain_stdio(
     owed.drain();
     match began {
         Began::StdinClosed => tracing::info!(
-            "stdin closed: answering the {} call(s) in flight, then exiting",
+            "stdin closed: answering the {} call(s) in flight, then exiting (a signal exits at once)",
             owed.len()
         ),
         Began::Signal => tracing::info!(
@@ -740,7 +740,11 @@ async fn drain_stdio(
                 );
             }
         }
-        () = signals.next() => crate::shutdown::exit_on_second_signal(owed.len(), "call"),
+        () = signals.next() => crate::shutdown::exit_on_signal_during_drain(
+            began.signal_during_drain(),
+            owed.len(),
+            "call",
+        ),
     }
     stop.cancel();
 }
@@ -758,6 +762,15 @@ impl Began {
         match self {
             Began::Signal => "stopped on a signal",
             Began::StdinClosed => "stdin closed",
+        }
+    }
+
+    /// A signal that comes during the drain, as the note on stderr names it: after a closed
+    /// stdin it is the first signal, not a second.
+    fn signal_during_drain(self) -> &'static str {
+        match self {
+            Began::Signal => "a second signal",
+            Began::StdinClosed => "a signal after stdin closed",
         }
     }
 }

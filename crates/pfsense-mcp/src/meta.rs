@@ -176,7 +176,7 @@ pub static META_TOOLS: &[MetaTool] = &[
     },
     MetaTool {
         name: "pfsense_undo",
-        description: "Undo one change from the journal (`change_id`) or the last N undoable ones (`last`, newest first): a create is deleted, a delete re-created between its old neighbours, an update's old fields patched back, a replaced list put back, and the subsystem re-applied. Objects are found by stable identity (rule tracker, alias name …), not by stale ids; refused with an explanation when someone changed the object since. Without `confirm: true` it only shows what it would do.",
+        description: "Undo one change from the journal (`change_id`) or the last N undoable ones (`last`, newest first): a create is deleted, a delete re-created between its old neighbours (or where pfSense sorts it), an update's old fields patched back, a replaced list put back, and the subsystem re-applied. Objects are found by stable identity (rule tracker, alias name …), not by stale ids; refused with an explanation when someone changed the object since. Without `confirm: true` it only shows what it would do.",
         input_schema: r#"{"type":"object","properties":{"change_id":{"type":"integer","description":"The change to undo (from pfsense_list_changes or a change result)."},"last":{"type":"integer","minimum":1,"maximum":50,"description":"Undo the last N undoable changes you made, newest first (default 1 when change_id is not given); another caller's change by its change_id."},"confirm":{"type":"boolean","default":false,"description":"Set to true to undo. Without it nothing is sent: the call shows the steps."}},"additionalProperties":false}"#,
         output_schema: crate::outcome::output::OBJECT,
         read_only: false,

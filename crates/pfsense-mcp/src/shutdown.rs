@@ -75,10 +75,11 @@ pub fn note_unanswered(why: &str, unanswered: usize, noun: &str) {
     );
 }
 
-/// A second signal during the drain: exit now, with status 1, saying so. Nothing more is
-/// waited for: the calls in flight lose their answers, and what each change did is in the
-/// journal (an `intent` row the next start settles).
-pub fn exit_on_second_signal(unanswered: usize, noun: &str) -> ! {
-    note_unanswered("a second signal", unanswered, noun);
+/// A signal during the drain: exit now, with status 1, saying so (`why`: the signal as it
+/// came, "a second signal" after a first one, or after stdin closed). Nothing more is waited
+/// for: the calls in flight lose their answers, and what each change did is in the journal (an
+/// `intent` row the next start settles).
+pub fn exit_on_signal_during_drain(why: &str, unanswered: usize, noun: &str) -> ! {
+    note_unanswered(why, unanswered, noun);
     std::process::exit(crate::config::Failure::Runtime as i32)
 }

@@ -190,7 +190,7 @@ pub async fn run(
     );
     let drained = tokio::select! {
         done = tokio::time::timeout(crate::shutdown::DRAIN_TIMEOUT, in_flight.wait()) => done.is_ok(),
-        () = signals.next() => crate::shutdown::exit_on_second_signal(in_flight.len(), "request"),
+        () = signals.next() => crate::shutdown::exit_on_signal_during_drain("a second signal", in_flight.len(), "request"),
     };
     let unanswered = if drained {
         0
@@ -212,7 +212,7 @@ pub async fn run(
                     tracing::warn!("some connections did not close in time");
                 }
             }
-            () = signals.next() => crate::shutdown::exit_on_second_signal(in_flight.len(), "request"),
+            () = signals.next() => crate::shutdown::exit_on_signal_during_drain("a second signal", in_flight.len(), "request"),
         }
     }
     tracing::info!("HTTP server stopped");

@@ -12,16 +12,17 @@
 
 use rmcp::RoleServer;
 use rmcp::model::{
-    CallToolRequestParams, ClientCapabilities, ElicitRequest, ElicitRequestParams, ElicitResult,
-    ElicitationAction, ElicitationSchema, InputRequest, InputRequiredResult, InputResponses,
-    ProtocolVersion,
+    CallToolRequestParams, CancelledNotificationParam, ClientCapabilities, ClientResult,
+    ElicitRequest, ElicitRequestParams, ElicitResult, ElicitationAction, ElicitationSchema,
+    InputRequest, InputRequiredResult, InputResponses, ProtocolVersion, ServerRequest,
 };
-use rmcp::service::{ElicitationMode, RequestContext};
+use rmcp::service::{ElicitationMode, PeerRequestOptions, RequestContext};
 use sha2::{Digest, Sha256};
 use std::borrow::Cow;
 use std::collections::BTreeMap;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
+use tokio_util::sync::CancellationToken;
 
 /// How destructive and dangerous calls are confirmed.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum, Default)]
@@ -71,8 +72,9 @@ pub enum Human {
     /// The client declared no form elicitation (or this is not an MCP call).
     #[default]
     Unreachable,
-    /// A session opened with `initialize` whose client declared form elicitation.
-    Session(rmcp::Peer<RoleServer>),
+    /// A session opened with `initialize` whose client declared form elicitation, and the
+    /// call's cancellation (the client's `notifications/cancelled` for it).
+    Session(rmcp::Peer<RoleServer>, CancellationToken),
     /// A 2026-07-28 request that declared form elicitation in its `_meta`.
     Rounds(Arc<Rounds>),
 }
@@ -111,7 +113,7 @@ impl Human {
             .supported_elicitation_modes()
             .contains(&ElicitationMode::Form)
         {
-            Human::Session(context.peer.clone())
+            Human::Session(context.peer.clone(), context.ct.clone())
         } else {
             Human::Unreachable
         }
@@ -316,24 +318,62 @@ fn answer_of(result: &ElicitResult) -> Answer {
 /// Why a question to the human ends unanswered when the server stops.
 pub const SHUTTING_DOWN: &str = "the server is shutting down and stopped waiting for the human's answer; call again once it runs";
 
+/// Why a question to the human ends unanswered when the client cancels the call.
+pub const CALL_CANCELLED: &str = "the client cancelled the call while the human was being asked";
+
+/// How long withdrawing a question may take: a shutdown's drain must not wait on a client
+/// that reads nothing.
+const WITHDRAW_TIMEOUT: Duration = Duration::from_secs(2);
+
 /// Ask over the session (`elicitation/create`) and wait for the answer, for [`ANSWER_TIMEOUT`]
-/// at most, and not past the start of a shutdown: the drain would otherwise wait its whole
-/// time for a person. The client is not sent `notifications/cancelled` for the question: over
-/// HTTP rmcp routes that by the id as if it were one of the client's requests (the call's
-/// stream is never chosen), and the session ends with the shutdown anyway.
-async fn ask_in_session(peer: &rmcp::Peer<RoleServer>, params: ElicitRequestParams) -> Answer {
+/// at most, and not past the start of a shutdown (the drain would otherwise wait its whole
+/// time for a person) or the client cancelling the call (a change it gave up on must not run
+/// when the human approves later). A question withdrawn so is cancelled at the client
+/// (`notifications/cancelled` with its id), so that it can take the form down; rmcp sends the
+/// same at [`ANSWER_TIMEOUT`]. Over HTTP rmcp routes that notification by the id as if it
+/// were one of the client's requests: to the stream of a request of the client's with that
+/// id, else to the session's standalone stream (GET).
+async fn ask_in_session(
+    peer: &rmcp::Peer<RoleServer>,
+    call: &CancellationToken,
+    params: ElicitRequestParams,
+) -> Answer {
     let shutdown = crate::shutdown::begun();
     if shutdown.is_cancelled() {
         return Answer::Refused(SHUTTING_DOWN.into());
     }
-    tokio::select! {
+    if call.is_cancelled() {
+        return Answer::Refused(CALL_CANCELLED.into());
+    }
+    let request = ServerRequest::ElicitRequest(ElicitRequest::new(params));
+    let asked = peer
+        .send_cancellable_request(request, PeerRequestOptions::with_timeout(ANSWER_TIMEOUT))
+        .await;
+    let handle = match asked {
+        Ok(handle) => handle,
+        Err(e) => return Answer::Refused(format!("asking the human failed: {e}")),
+    };
+    let question = handle.id.clone();
+    let (why, reason) = tokio::select! {
         biased;
-        () = shutdown.cancelled() => Answer::Refused(SHUTTING_DOWN.into()),
-        answered = peer.create_elicitation_with_timeout(params, Some(ANSWER_TIMEOUT)) => match answered {
-            Ok(result) => answer_of(&result),
+        () = shutdown.cancelled() => (SHUTTING_DOWN, "the server is shutting down"),
+        () = call.cancelled() => (CALL_CANCELLED, "the tool call was cancelled"),
+        answered = handle.await_response() => return match answered {
+            Ok(ClientResult::ElicitResult(result)) => answer_of(&result),
+            Ok(_) => Answer::Refused("the client answered the confirmation form with something else".into()),
             Err(e) => Answer::Refused(format!("asking the human failed: {e}")),
         },
+    };
+    let withdraw = peer.notify_cancelled(CancelledNotificationParam::new(
+        Some(question),
+        Some(reason.into()),
+    ));
+    match tokio::time::timeout(WITHDRAW_TIMEOUT, withdraw).await {
+        Ok(Ok(())) => {}
+        Ok(Err(e)) => tracing::debug!(error = %e, "withdrawing the question failed"),
+        Err(_) => tracing::debug!("withdrawing the question timed out"),
     }
+    Answer::Refused(why.into())
 }
 
 /// Ask the human at the client to approve `message` on behalf of `caller`. The message is
@@ -342,12 +382,12 @@ pub async fn ask(human: &Human, caller: &str, message: String) -> Answer {
     let message = printable(&crate::secret::scrub(&message)).into_owned();
     match human {
         Human::Unreachable => Answer::CannotAsk,
-        Human::Session(peer) => {
+        Human::Session(peer, call) => {
             let params = match form(message) {
                 Ok(p) => p,
                 Err(e) => return Answer::Refused(e),
             };
-            ask_in_session(peer, params).await
+            ask_in_session(peer, call, params).await
         }
         Human::Rounds(rounds) => {
             let asked_about = digest(caller, &message);

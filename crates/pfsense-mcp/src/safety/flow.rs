@@ -6,6 +6,7 @@ use super::audit::{Entry, Outcome};
 use super::elicit::{self, Answer, ConfirmMode};
 use super::journal::{Intent, status};
 use super::serial::Winner;
+use super::sorted::Sorted;
 use super::state::{self, ChangeKind};
 use super::undo::{self, Inverse};
 use super::{AUTO_REVERT_MODULES, Safety, secrets};
@@ -207,10 +208,13 @@ async fn diff_for(
     }
 }
 
+/// What undoing the change will do; `sort`: how pfrest keeps sorted the list a re-create
+/// goes back into (`undo::recreate_sort`), where the old neighbours decide nothing.
 fn undo_note(
     def: &ToolDef,
     kind: ChangeKind,
     inverse: &Option<Inverse>,
+    sort: Option<&Sorted>,
     state_error: bool,
 ) -> String {
     if inverse.is_none()
@@ -231,8 +235,15 @@ fn undo_note(
             let link = undo::LINKED_OBJECTS.iter().find(|l| {
                 l.owner == def.model && object.get(l.field) == Some(&Value::from(l.draw))
             });
+            let place = match sort {
+                Some(sort) => format!(
+                    ", which goes to its sorted place: pfSense keeps this list sorted by {}",
+                    sort.by.join(", ")
+                ),
+                None => " between its old neighbours".into(),
+            };
             format!(
-                "yes: pfsense_undo re-creates the object between its old neighbours (secret fields and firewall-computed fields such as timestamps cannot be restored; a rule keeps its tracker){}",
+                "yes: pfsense_undo re-creates the object{place} (secret fields and firewall-computed fields such as timestamps cannot be restored; a rule keeps its tracker){}",
                 link.map(|l| format!(". {}", undo::linked_note(l))).unwrap_or_default()
             )
         }
@@ -421,12 +432,13 @@ impl Safety {
             );
         }
         let inverse = undo::plan(def, call.args, seen.current.as_ref());
+        let sort = undo::recreate_sort(client, inverse.as_ref()).await;
         let mut extras = PreviewExtras {
             current: seen.current.as_ref().map(redact),
             state_error: seen.error.clone(),
             fingerprint: seen.fingerprint.clone(),
             undoable: inverse.is_some(),
-            undo: Some(undo_note(def, kind, &inverse, seen.error.is_some())),
+            undo: Some(undo_note(def, kind, &inverse, sort, seen.error.is_some())),
             // A confirmation the guards refuse never reaches the human.
             human: human_note(call, self.options.confirm)
                 .filter(|_| call.refused_when_confirmed.is_none()),
@@ -562,9 +574,10 @@ impl Safety {
             }
         }
         let inverse = undo::plan(def, call.args, seen.current.as_ref());
+        let sort = undo::recreate_sort(client, inverse.as_ref()).await;
         message.push_str(&format!(
             "\nUndo: {}.",
-            undo_note(def, kind, &inverse, seen.error.is_some())
+            undo_note(def, kind, &inverse, sort, seen.error.is_some())
         ));
         match elicit::ask(call.human, call.caller, message).await {
             Answer::Approved => Ok("human"),

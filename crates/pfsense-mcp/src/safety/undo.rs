@@ -812,6 +812,20 @@ async fn sort_of(client: &Client, list: &ToolDef) -> Option<&'static Sorted> {
     row.applies_to(version).then_some(row)
 }
 
+/// How pfrest keeps sorted the list `inverse` re-creates its object into, on the firewall's
+/// version: None for any other inverse or an unsorted list. A delete's preview says from it
+/// where the undo puts the object back, as the undo's step will.
+pub async fn recreate_sort(client: &Client, inverse: Option<&Inverse>) -> Option<&'static Sorted> {
+    let Some(Inverse::Recreate {
+        list_tool: Some(list),
+        ..
+    }) = inverse
+    else {
+        return None;
+    };
+    sort_of(client, catalog::tool(list)?).await
+}
+
 /// Every step of `newer` that writes to the list `list` reads, played over `items` in order;
 /// `sort`: how pfrest keeps that list sorted, if it does.
 fn play_all(items: &mut Vec<Value>, list: &ToolDef, newer: &[Newer<'_>], sort: Option<&Sorted>) {
