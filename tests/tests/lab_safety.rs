@@ -2427,6 +2427,18 @@ fn lab_plain_forward(interface: &str, descr: &str, port: &str) -> Value {
         "target": "192.168.1.50", "local_port": "80", "descr": descr})
 }
 
+/// Port forwards made on the firewall directly, one per (interface, description, port).
+fn add_plain_forwards(lab: &RunningLab, forwards: &[(&str, &str, &str)]) {
+    for (interface, descr, port) in forwards {
+        admin(
+            lab,
+            "POST",
+            "/api/v2/firewall/nat/port_forward",
+            Some(lab_plain_forward(interface, descr, port)),
+        );
+    }
+}
+
 /// pfrest v2.7.x keeps port forwards sorted by interface (`PortForward`: `sort_by =
 /// ['interface']`, run by `Model::sort()` after a create or update; v2.8.0 dropped it). Port
 /// forwards have no stable identity: an undo finds its object at the id the change saw, so on
@@ -2438,14 +2450,7 @@ async fn a_batch_undo_preview_sorts_port_forwards_only_where_pfrest_does(version
     let Some(lab) = lab(version) else {
         return;
     };
-    for (interface, descr, port) in [("lan", "sf-x", "9001"), ("wan", "sf-b", "9002")] {
-        admin(
-            &lab,
-            "POST",
-            "/api/v2/firewall/nat/port_forward",
-            Some(lab_plain_forward(interface, descr, port)),
-        );
-    }
+    add_plain_forwards(&lab, &[("lan", "sf-x", "9001"), ("wan", "sf-b", "9002")]);
     let forwards = || {
         descrs(&admin(
             &lab,
@@ -2493,14 +2498,7 @@ async fn a_port_forward_delete_preview_says_where_the_undo_puts_it(version: &str
     let Some(lab) = lab(version) else {
         return;
     };
-    for (interface, descr, port) in [("lan", "pd-a", "9101"), ("wan", "pd-b", "9102")] {
-        admin(
-            &lab,
-            "POST",
-            "/api/v2/firewall/nat/port_forward",
-            Some(lab_plain_forward(interface, descr, port)),
-        );
-    }
+    add_plain_forwards(&lab, &[("lan", "pd-a", "9101"), ("wan", "pd-b", "9102")]);
     let sorts = version == "v2.7.1";
     let dir = tempfile::tempdir().unwrap();
     let s = start(&lab, dir.path()).await;

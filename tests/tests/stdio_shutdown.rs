@@ -98,6 +98,16 @@ impl Server {
         Some(message)
     }
 
+    /// Open the session: `initialize` (declaring `capabilities`) answered with a result, then
+    /// `notifications/initialized`.
+    async fn open_session(&mut self, deadline: Instant, capabilities: Value) {
+        self.send(initialize(capabilities)).await;
+        let init = self.until(deadline, |m| m["id"] == 1).await;
+        assert!(init["result"].is_object(), "{init}");
+        self.send(json!({"jsonrpc": "2.0", "method": "notifications/initialized"}))
+            .await;
+    }
+
     /// The first message from now on that `wanted` picks, read before `deadline`.
     async fn until(&mut self, deadline: Instant, wanted: impl Fn(&Value) -> bool) -> Value {
         loop {
@@ -112,6 +122,40 @@ impl Server {
 
 /// A reqwest client for the emulator's own API (its certificate is self-signed: the test
 /// reads what the emulator holds, it is not the product's TLS under test).
+/// This file's client's `initialize` request (id 1), declaring `capabilities`.
+fn initialize(capabilities: Value) -> Value {
+    json!({
+        "jsonrpc": "2.0", "id": 1, "method": "initialize",
+        "params": {
+            "protocolVersion": "2025-11-25",
+            "capabilities": capabilities,
+            "clientInfo": {"name": "stdio-shutdown-test", "version": "0"}
+        }
+    })
+}
+
+/// A confirmed call (id 2) creating the host alias `name`.
+fn create_alias(name: &str) -> Value {
+    json!({
+        "jsonrpc": "2.0", "id": 2, "method": "tools/call",
+        "params": {"name": "pfsense_create_firewall_alias", "arguments": {
+            "name": name, "type": "host", "address": ["192.0.2.9"], "confirm": true
+        }}
+    })
+}
+
+/// Wait until the slow firewall holds the create: its delayed POST has arrived.
+async fn held_at_the_firewall(emu: &RunningEmulator, until: Instant, stderr: impl Fn() -> String) {
+    while !emu
+        .requests()
+        .iter()
+        .any(|r| r.method == "POST" && r.fault.is_some())
+    {
+        assert!(Instant::now() < until, "no POST: {}", stderr());
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+}
+
 fn firewall_client() -> reqwest::Client {
     tests::http::client_builder()
         .danger_accept_invalid_certs(true)
@@ -158,19 +202,7 @@ async fn refused_at(stop: Stop) {
     let mut server = Server::start(&emu, dir.path());
     let soon = || Instant::now() + Duration::from_secs(60);
     server
-        .send(json!({
-            "jsonrpc": "2.0", "id": 1, "method": "initialize",
-            "params": {
-                "protocolVersion": "2025-11-25",
-                "capabilities": {"elicitation": {"form": {}}},
-                "clientInfo": {"name": "stdio-shutdown-test", "version": "0"}
-            }
-        }))
-        .await;
-    let init = server.until(soon(), |m| m["id"] == 1).await;
-    assert!(init["result"].is_object(), "{init}");
-    server
-        .send(json!({"jsonrpc": "2.0", "method": "notifications/initialized"}))
+        .open_session(soon(), json!({"elicitation": {"form": {}}}))
         .await;
 
     // The delete asks the human, who does not answer.
@@ -303,21 +335,9 @@ async fn a_slow_call_is_answered_when_the_client_closes_stdin_at_once() {
     let mut server = Server::start(&emu, dir.path());
     let started = Instant::now();
     for message in [
-        json!({
-            "jsonrpc": "2.0", "id": 1, "method": "initialize",
-            "params": {
-                "protocolVersion": "2025-11-25",
-                "capabilities": {},
-                "clientInfo": {"name": "stdio-shutdown-test", "version": "0"}
-            }
-        }),
+        initialize(json!({})),
         json!({"jsonrpc": "2.0", "method": "notifications/initialized"}),
-        json!({
-            "jsonrpc": "2.0", "id": 2, "method": "tools/call",
-            "params": {"name": "pfsense_create_firewall_alias", "arguments": {
-                "name": "slow_one", "type": "host", "address": ["192.0.2.9"], "confirm": true
-            }}
-        }),
+        create_alias("slow_one"),
         // An id too big for rmcp (its ids are i64).
         json!({"jsonrpc": "2.0", "id": u64::MAX, "method": "ping"}),
     ] {
@@ -388,39 +408,12 @@ async fn a_signal_during_the_drain_of_a_closed_stdin_exits_at_once() {
     slow_alias_create(&emu, 20_000);
     let mut server = Server::start(&emu, dir.path());
     let soon = || Instant::now() + Duration::from_secs(60);
-    server
-        .send(json!({
-            "jsonrpc": "2.0", "id": 1, "method": "initialize",
-            "params": {
-                "protocolVersion": "2025-11-25",
-                "capabilities": {},
-                "clientInfo": {"name": "stdio-shutdown-test", "version": "0"}
-            }
-        }))
-        .await;
-    server.until(soon(), |m| m["id"] == 1).await;
-    server
-        .send(json!({"jsonrpc": "2.0", "method": "notifications/initialized"}))
-        .await;
-    server
-        .send(json!({
-            "jsonrpc": "2.0", "id": 2, "method": "tools/call",
-            "params": {"name": "pfsense_create_firewall_alias", "arguments": {
-                "name": "never_answered", "type": "host", "address": ["192.0.2.9"], "confirm": true
-            }}
-        }))
-        .await;
+    server.open_session(soon(), json!({})).await;
+    server.send(create_alias("never_answered")).await;
     let stderr = || std::fs::read_to_string(dir.path().join("stderr.log")).unwrap();
     // The change is at the firewall, which holds it for 20 s.
     let until = soon();
-    while !emu
-        .requests()
-        .iter()
-        .any(|r| r.method == "POST" && r.fault.is_some())
-    {
-        assert!(Instant::now() < until, "no POST: {}", stderr());
-        tokio::time::sleep(Duration::from_millis(20)).await;
-    }
+    held_at_the_firewall(&emu, until, stderr).await;
     drop(server.stdin.take());
     while !stderr().contains("stdin closed: answering the 1 call(s) in flight, then exiting") {
         assert!(Instant::now() < until, "no drain: {}", stderr());
@@ -467,39 +460,12 @@ async fn the_drain_of_a_closed_stdin_gives_up_on_a_call_after_30_s() {
     slow_alias_create(&emu, 90_000);
     let mut server = Server::start_with(&emu, dir.path(), &[("PFSENSE_TIMEOUT", "120")]);
     let soon = || Instant::now() + Duration::from_secs(60);
-    server
-        .send(json!({
-            "jsonrpc": "2.0", "id": 1, "method": "initialize",
-            "params": {
-                "protocolVersion": "2025-11-25",
-                "capabilities": {},
-                "clientInfo": {"name": "stdio-shutdown-test", "version": "0"}
-            }
-        }))
-        .await;
-    server.until(soon(), |m| m["id"] == 1).await;
-    server
-        .send(json!({"jsonrpc": "2.0", "method": "notifications/initialized"}))
-        .await;
-    server
-        .send(json!({
-            "jsonrpc": "2.0", "id": 2, "method": "tools/call",
-            "params": {"name": "pfsense_create_firewall_alias", "arguments": {
-                "name": "too_slow", "type": "host", "address": ["192.0.2.9"], "confirm": true
-            }}
-        }))
-        .await;
+    server.open_session(soon(), json!({})).await;
+    server.send(create_alias("too_slow")).await;
     let stderr = || std::fs::read_to_string(dir.path().join("stderr.log")).unwrap();
     // The change is at the firewall, which holds it for 90 s.
     let until = soon();
-    while !emu
-        .requests()
-        .iter()
-        .any(|r| r.method == "POST" && r.fault.is_some())
-    {
-        assert!(Instant::now() < until, "no POST: {}", stderr());
-        tokio::time::sleep(Duration::from_millis(20)).await;
-    }
+    held_at_the_firewall(&emu, until, stderr).await;
     let closed = Instant::now();
     drop(server.stdin.take());
 

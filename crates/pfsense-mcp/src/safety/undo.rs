@@ -2157,7 +2157,12 @@ mod tests {
     /// create newer than the delete does not.
     #[test]
     fn a_port_forward_created_and_deleted_in_a_batch_cancels_out() {
-        let with_kind = |id: i64, kind: ChangeKind, tool: &str, link: &str| {
+        let with_kind = |id: i64, kind: ChangeKind, link: &str| {
+            let tool = match kind {
+                ChangeKind::Create => "pfsense_create_firewall_nat_port_forward",
+                ChangeKind::Update => "pfsense_update_firewall_nat_port_forward",
+                _ => "pfsense_delete_firewall_nat_port_forward",
+            };
             let object = Some(forward(link));
             let mut c = match kind {
                 ChangeKind::Create => change(tool, "PortForward", None, object),
@@ -2167,24 +2172,9 @@ mod tests {
             c.kind = kind.as_str().into();
             c
         };
-        let created = with_kind(
-            1,
-            ChangeKind::Create,
-            "pfsense_create_firewall_nat_port_forward",
-            "nat_a",
-        );
-        let updated = with_kind(
-            2,
-            ChangeKind::Update,
-            "pfsense_update_firewall_nat_port_forward",
-            "nat_a",
-        );
-        let deleted = with_kind(
-            3,
-            ChangeKind::Delete,
-            "pfsense_delete_firewall_nat_port_forward",
-            "nat_a",
-        );
+        let created = with_kind(1, ChangeKind::Create, "nat_a");
+        let updated = with_kind(2, ChangeKind::Update, "nat_a");
+        let deleted = with_kind(3, ChangeKind::Delete, "nat_a");
         let batch = [deleted.clone(), updated.clone(), created.clone()];
         for c in &batch {
             let cancel = cancels_out(c, &batch).expect("cancels out");
@@ -2194,29 +2184,14 @@ mod tests {
             );
         }
         assert!(cancels_out(&deleted, std::slice::from_ref(&deleted)).is_none());
-        let other = with_kind(
-            1,
-            ChangeKind::Create,
-            "pfsense_create_firewall_nat_port_forward",
-            "nat_b",
-        );
+        let other = with_kind(1, ChangeKind::Create, "nat_b");
         assert!(cancels_out(&deleted, &[deleted.clone(), other]).is_none());
         let mut later = created.clone();
         later.id = 4;
         assert!(cancels_out(&deleted, &[later, deleted.clone()]).is_none());
         // Without a link ("" or "pass") there is nothing to tell the object by.
-        let plain = with_kind(
-            3,
-            ChangeKind::Delete,
-            "pfsense_delete_firewall_nat_port_forward",
-            "",
-        );
-        let plain_made = with_kind(
-            1,
-            ChangeKind::Create,
-            "pfsense_create_firewall_nat_port_forward",
-            "",
-        );
+        let plain = with_kind(3, ChangeKind::Delete, "");
+        let plain_made = with_kind(1, ChangeKind::Create, "");
         assert!(cancels_out(&plain, &[plain.clone(), plain_made]).is_none());
     }
 
