@@ -247,6 +247,13 @@ pub fn linked(model: &str, object: &Map<String, Value>) -> Option<&'static Linke
     })
 }
 
+/// The first tool that reads a whole list of `model`.
+fn list_tool_of(model: &str) -> Option<&'static ToolDef> {
+    catalog::TOOLS
+        .iter()
+        .find(|t| t.model == model && t.path_kind == PathKind::Plural && t.method == Method::Get)
+}
+
 /// A [`Linked`] owner created and deleted within one batch of undos (and maybe changed in
 /// between): the changes cancel out. Undone one by one they cannot be: the delete's undo
 /// re-creates the owner with a link pfrest draws anew (the old one names no object any more),
@@ -316,13 +323,10 @@ pub async fn check_cancelled(
     newer: &[Newer<'_>],
 ) -> Result<String, String> {
     let link = cancel.link;
-    let plural = |model: &str| {
-        catalog::TOOLS.iter().find(|t| {
-            t.model == model && t.path_kind == PathKind::Plural && t.method == Method::Get
-        })
-    };
     for (model, field) in [(link.owner, link.field), (link.model, link.carries)] {
-        let Some(list) = plural(model) else { continue };
+        let Some(list) = list_tool_of(model) else {
+            continue;
+        };
         let all = read_left_by_newer(client, list, newer).await?;
         if let Some(found) = all
             .as_array()
@@ -1390,9 +1394,7 @@ async fn clock_clash(
     made: &Value,
 ) -> Option<ClockClash> {
     let value = made.get(link.field)?.as_str()?;
-    let list = catalog::TOOLS.iter().find(|t| {
-        t.model == link.model && t.path_kind == PathKind::Plural && t.method == Method::Get
-    })?;
+    let list = list_tool_of(link.model)?;
     let all = state::read(client, list, json!({})).await.ok()?;
     let all = all.as_array()?;
     let clock = |o: &Value| o.get(field).and_then(Value::as_i64);
