@@ -2,11 +2,13 @@
 //! belong to the token that opened them (tool calls, approval answers, the event stream and
 //! DELETE from another token get 404), session ids stay out of the log, sessions per token are
 //! capped, silent and slow connections do not starve an authenticated client, and an address
-//! that keeps guessing tokens is locked out.
+//! that keeps guessing tokens is locked out. A call waiting for the human's approval is refused
+//! at SIGTERM, or when its client cancels it (the question's withdrawal then reaches the
+//! session's event stream).
 
 use reqwest::StatusCode;
 use serde_json::{Value, json};
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::time::Duration;
 use tests::http::{HttpServer, connect, test_token};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
@@ -333,17 +335,16 @@ async fn a_session_answers_only_the_token_that_opened_it() {
 /// not approved because the server is shutting down (nothing sent to the firewall, the audit
 /// line says why), and the drain does not wait for a person (before, the call waited out the drain's 30 s and the server exited 1 with it
 /// unanswered).
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn a_call_waiting_for_approval_is_refused_at_the_signal() {
-    let emu = tests::safety::emulator().await;
-    let dir = tempfile::tempdir().unwrap();
+/// `--http` against `emu` with Alice's and Bob's tokens, an audit log and an in-memory
+/// journal: the server, Alice's raw caller with an open session, and the audit log's path.
+fn against(emu: &pfsense_emulator::RunningEmulator, dir: &Path) -> (HttpServer, Raw, PathBuf) {
     let (alice, bob) = (test_token("alice"), test_token("bob"));
-    let tokens = tokens_file(dir.path(), &alice, &bob);
-    let audit = dir.path().join("audit.jsonl");
+    let tokens = tokens_file(dir, &alice, &bob);
+    let audit = dir.join("audit.jsonl");
     let audit_arg = audit.display().to_string();
-    let env = tests::safety::env_for(&emu);
+    let env = tests::safety::env_for(emu);
     let env: Vec<(&str, &str)> = env.iter().map(|(k, v)| (k.as_str(), v.as_str())).collect();
-    let mut server = HttpServer::start(
+    let server = HttpServer::start(
         &[
             "--http",
             "127.0.0.1:0",
@@ -355,30 +356,38 @@ async fn a_call_waiting_for_approval_is_refused_at_the_signal() {
             "memory",
         ],
         &env,
-        &dir.path().join("stderr.log"),
+        &dir.join("stderr.log"),
     );
     let a = Raw::new(&server, &alice);
-    let session = a.open().await.expect("a session");
+    (server, a, audit)
+}
+
+/// Create the alias `name`, then call its confirmed delete as request `call_id`, which asks
+/// the human: the call's stream, what it carried so far, and the `elicitation/create`.
+async fn delete_asking_the_human(
+    a: &Raw,
+    session: &str,
+    name: &str,
+    call_id: u64,
+) -> (reqwest::Response, String, Value) {
     let made = a
         .post(
-            Some(&session),
+            Some(session),
             call(
-                2,
+                call_id - 1,
                 "pfsense_create_firewall_alias",
-                json!({"name": "stays", "type": "host", "address": ["192.0.2.1"], "confirm": true}),
+                json!({"name": name, "type": "host", "address": ["192.0.2.1"], "confirm": true}),
             ),
         )
         .await;
     let made = messages(&made.text().await.unwrap());
     let alias_id = made[0]["result"]["structuredContent"]["data"]["id"].clone();
     assert!(alias_id.is_number(), "{made:?}");
-
-    // The delete asks the human, who does not answer.
     let mut stream = a
         .post(
-            Some(&session),
+            Some(session),
             call(
-                3,
+                call_id,
                 "pfsense_delete_firewall_alias",
                 json!({"id": alias_id, "confirm": true}),
             ),
@@ -386,10 +395,13 @@ async fn a_call_waiting_for_approval_is_refused_at_the_signal() {
         .await;
     assert!(stream.status().is_success());
     let mut seen = String::new();
-    while !messages(&seen)
-        .iter()
-        .any(|m| m["method"] == "elicitation/create")
-    {
+    loop {
+        if let Some(asked) = messages(&seen)
+            .into_iter()
+            .find(|m| m["method"] == "elicitation/create")
+        {
+            return (stream, seen, asked);
+        }
         let chunk = tokio::time::timeout(Duration::from_secs(30), stream.chunk())
             .await
             .expect("the server asks the human")
@@ -397,6 +409,25 @@ async fn a_call_waiting_for_approval_is_refused_at_the_signal() {
             .expect("the stream stays open until answered");
         seen.push_str(&String::from_utf8_lossy(&chunk));
     }
+}
+
+/// The audit line of the alias delete, once there is one.
+fn delete_audit_line(audit: &Path) -> Option<Value> {
+    std::fs::read_to_string(audit)
+        .unwrap_or_default()
+        .lines()
+        .map(|l| serde_json::from_str::<Value>(l).unwrap())
+        .find(|e| e["tool"] == "pfsense_delete_firewall_alias")
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_call_waiting_for_approval_is_refused_at_the_signal() {
+    let emu = tests::safety::emulator().await;
+    let dir = tempfile::tempdir().unwrap();
+    let (mut server, a, audit) = against(&emu, dir.path());
+    let session = a.open().await.expect("a session");
+    // The delete asks the human, who does not answer.
+    let (mut stream, mut seen, _) = delete_asking_the_human(&a, &session, "stays", 3).await;
 
     let kill = std::process::Command::new("kill")
         .args(["-TERM", &server.child.id().to_string()])
@@ -441,12 +472,7 @@ async fn a_call_waiting_for_approval_is_refused_at_the_signal() {
         "a delete reached the firewall: {:?}",
         emu.requests()
     );
-    let audit = std::fs::read_to_string(&audit).unwrap();
-    let delete = audit
-        .lines()
-        .map(|l| serde_json::from_str::<Value>(l).unwrap())
-        .find(|e| e["tool"] == "pfsense_delete_firewall_alias")
-        .unwrap_or_else(|| panic!("no audit line of the delete: {audit}"));
+    let delete = delete_audit_line(&audit).expect("an audit line of the delete");
     assert_eq!(delete["outcome"], "refused", "{delete}");
     assert!(
         delete["message"]
@@ -456,6 +482,100 @@ async fn a_call_waiting_for_approval_is_refused_at_the_signal() {
         "{delete}"
     );
     emu.shutdown().await;
+}
+
+/// Over HTTP, a call its client cancels while the human is asked: the server stops waiting,
+/// refuses the call (nothing reaches the firewall, the audit line says why) and withdraws its
+/// question. The withdrawal (`notifications/cancelled` for the `elicitation/create`) answers
+/// no request of the client's, so rmcp sends it on the session's event stream (the standalone
+/// GET): a client that keeps one open sees it, and so does one that opens it only afterwards
+/// (rmcp keeps the session's messages for the stream). A client that never opens the stream
+/// is not told; it knows it cancelled the call.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_cancelled_call_withdraws_its_question_on_the_event_stream() {
+    for events_first in [true, false] {
+        let emu = tests::safety::emulator().await;
+        let dir = tempfile::tempdir().unwrap();
+        let (_server, a, audit) = against(&emu, dir.path());
+        let session = a.open().await.expect("a session");
+        let open_events = || async {
+            let events = a
+                .request(reqwest::Method::GET, Some(&session))
+                .header("accept", "text/event-stream")
+                .send()
+                .await
+                .unwrap();
+            assert!(events.status().is_success(), "{}", events.status());
+            events
+        };
+        let mut events = if events_first {
+            Some(open_events().await)
+        } else {
+            None
+        };
+        let (_stream, _, asked) = delete_asking_the_human(&a, &session, "stays", 3).await;
+
+        let cancel = a
+            .post(
+                Some(&session),
+                json!({"jsonrpc": "2.0", "method": "notifications/cancelled",
+                       "params": {"requestId": 3, "reason": "the test gives up"}}),
+            )
+            .await;
+        assert!(cancel.status().is_success(), "{}", cancel.status());
+        let until = std::time::Instant::now() + Duration::from_secs(10);
+        let delete = loop {
+            if let Some(line) = delete_audit_line(&audit) {
+                break line;
+            }
+            assert!(
+                std::time::Instant::now() < until,
+                "no audit line of the delete"
+            );
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        };
+        assert_eq!(delete["outcome"], "refused", "{delete}");
+        assert!(
+            delete["message"]
+                .as_str()
+                .is_some_and(|m| m.contains("cancelled the call")),
+            "{delete}"
+        );
+
+        let mut events = match events.take() {
+            Some(events) => events,
+            None => open_events().await,
+        };
+        let mut seen = String::new();
+        let withdrawn = loop {
+            if let Some(m) = messages(&seen)
+                .into_iter()
+                .find(|m| m["method"] == "notifications/cancelled")
+            {
+                break m;
+            }
+            match tokio::time::timeout(Duration::from_secs(10), events.chunk()).await {
+                Ok(Ok(Some(chunk))) => seen.push_str(&String::from_utf8_lossy(&chunk)),
+                other => panic!(
+                    "events first: {events_first}; no withdrawal on the event stream ({other:?}): {seen}"
+                ),
+            }
+        };
+        assert_eq!(withdrawn["params"]["requestId"], asked["id"], "{withdrawn}");
+        assert!(
+            !emu.requests().iter().any(|r| r.method == "DELETE"),
+            "a delete reached the firewall: {:?}",
+            emu.requests()
+        );
+        let listed = a
+            .post(
+                Some(&session),
+                call(5, "pfsense_list_firewall_aliases", json!({})),
+            )
+            .await;
+        assert!(listed.text().await.unwrap().contains("stays"));
+        emu.shutdown().await;
+    }
 }
 
 /// Open `n` connections that send nothing, and `n` that send half a request header.
