@@ -278,64 +278,106 @@ fn completions_and_man_page() {
     assert_eq!(o.status.code(), Some(2), "{}", stderr(&o));
 }
 
-#[test]
-fn sigterm_answers_the_call_in_flight_then_exits_0() {
-    use std::io::{BufRead, BufReader, Write};
-    let mut child = Command::new(tests::binary::pfsense_mcp())
-        .arg("--sandbox")
-        .env_clear()
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::null())
-        .spawn()
-        .unwrap();
-    let mut stdin = child.stdin.take().unwrap();
-    let mut out = BufReader::new(child.stdout.take().unwrap());
-    let mut line = String::new();
-    writeln!(stdin, r#"{{"jsonrpc":"2.0","id":1,"method":"initialize","params":{{"protocolVersion":"2025-06-18","capabilities":{{}},"clientInfo":{{"name":"t","version":"0"}}}}}}"#).unwrap();
-    out.read_line(&mut line).unwrap();
-    assert!(line.contains("\"id\":1"), "{line}");
-    writeln!(
-        stdin,
-        r#"{{"jsonrpc":"2.0","method":"notifications/initialized"}}"#
-    )
-    .unwrap();
-    // The first call waits for the sandbox emulator to start: it is in flight when the
-    // signal arrives. stdin stays open, as a client's would.
-    writeln!(stdin, r#"{{"jsonrpc":"2.0","id":2,"method":"tools/call","params":{{"name":"pfsense_list_firewall_aliases","arguments":{{}}}}}}"#).unwrap();
-    // The server reads stdin in order: once the ping is answered, the call has been read (a
-    // signal sent earlier could come before the server saw it: nothing would be in flight).
-    writeln!(stdin, r#"{{"jsonrpc":"2.0","id":3,"method":"ping"}}"#).unwrap();
-    stdin.flush().unwrap();
-    let mut rest = String::new();
-    loop {
-        line.clear();
-        assert!(
-            out.read_line(&mut line).unwrap() > 0,
-            "the ping was answered"
-        );
-        rest.push_str(&line);
-        if line.contains("\"id\":3") {
-            break;
+/// A server on stdio with a list call (id 2) in flight: started with `args` and `env` (a clean
+/// environment otherwise), sent initialize, `notifications/initialized`, the call and a ping
+/// (id 3). The server reads stdin in order, so once the ping is answered the call has been
+/// read (a signal sent earlier could come before the server saw it: nothing would be in
+/// flight). stdin stays open, as a client's would.
+struct CallInFlight {
+    child: std::process::Child,
+    /// Held open until the test ends, as a client's would be.
+    _stdin: std::process::ChildStdin,
+    stdout: std::io::BufReader<std::process::ChildStdout>,
+    /// What stdout held up to the ping's answer.
+    seen: String,
+}
+
+impl CallInFlight {
+    fn start(args: &[&str], env: &[(&str, &str)], stderr: Stdio) -> CallInFlight {
+        use std::io::{BufRead, Write};
+        let mut child = Command::new(tests::binary::pfsense_mcp())
+            .args(args)
+            .env_clear()
+            .envs(env.iter().copied())
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .stderr(stderr)
+            .spawn()
+            .unwrap();
+        let mut stdin = child.stdin.take().unwrap();
+        let mut stdout = std::io::BufReader::new(child.stdout.take().unwrap());
+        for message in [
+            r#"{"jsonrpc":"2.0","id":1,"method":"initialize","params":{"protocolVersion":"2025-06-18","capabilities":{},"clientInfo":{"name":"t","version":"0"}}}"#,
+            r#"{"jsonrpc":"2.0","method":"notifications/initialized"}"#,
+            r#"{"jsonrpc":"2.0","id":2,"method":"tools/call","params":{"name":"pfsense_list_firewall_aliases","arguments":{}}}"#,
+            r#"{"jsonrpc":"2.0","id":3,"method":"ping"}"#,
+        ] {
+            writeln!(stdin, "{message}").unwrap();
+        }
+        stdin.flush().unwrap();
+        let mut seen = String::new();
+        let mut line = String::new();
+        while !line.contains("\"id\":3") {
+            line.clear();
+            assert!(
+                stdout.read_line(&mut line).unwrap() > 0,
+                "the ping was not answered: {seen}"
+            );
+            seen.push_str(&line);
+        }
+        CallInFlight {
+            child,
+            _stdin: stdin,
+            stdout,
+            seen,
         }
     }
-    let kill = Command::new("kill")
-        .args(["-TERM", &child.id().to_string()])
-        .status()
-        .unwrap();
-    assert!(kill.success());
-    line.clear();
-    while out.read_line(&mut line).unwrap() > 0 {
-        rest.push_str(&line);
-        line.clear();
+
+    fn sigterm(&self) {
+        let kill = Command::new("kill")
+            .args(["-TERM", &self.child.id().to_string()])
+            .status()
+            .unwrap();
+        assert!(kill.success());
     }
-    let status = child.wait().unwrap();
-    assert_eq!(status.code(), Some(0), "exits 0 after SIGTERM");
+
+    /// The rest of stdout, to its end.
+    fn rest(&mut self) -> String {
+        let mut rest = String::new();
+        self.stdout.read_to_string(&mut rest).unwrap();
+        rest
+    }
+}
+
+/// A firewall that accepts connections and never answers: its URL.
+fn silent_firewall() -> String {
+    let silent = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let url = format!("http://{}", silent.local_addr().unwrap());
+    std::thread::spawn(move || {
+        let mut held = Vec::new();
+        for conn in silent.incoming() {
+            held.push(conn);
+        }
+    });
+    url
+}
+
+#[test]
+fn sigterm_answers_the_call_in_flight_then_exits_0() {
+    // The first call waits for the sandbox emulator to start: it is in flight when the
+    // signal arrives.
+    let mut server = CallInFlight::start(&["--sandbox"], &[], Stdio::null());
+    server.sigterm();
+    let rest = server.seen.clone() + &server.rest();
+    assert_eq!(
+        server.child.wait().unwrap().code(),
+        Some(0),
+        "exits 0 after SIGTERM"
+    );
     assert!(
         rest.contains("\"id\":2") && rest.contains("\"result\""),
         "the call was answered: {rest}"
     );
-    drop(stdin);
 }
 
 /// A call to a firewall that does not answer is still answered after SIGTERM (with its
@@ -343,67 +385,29 @@ fn sigterm_answers_the_call_in_flight_then_exits_0() {
 /// input ends: the server ends stdin only when its calls are answered.
 #[test]
 fn sigterm_waits_for_a_slow_call_longer_than_rmcps_drain() {
-    use std::io::{BufRead, BufReader, Write};
-    // A firewall that accepts connections and never answers.
-    let silent = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
-    let url = format!("http://{}", silent.local_addr().unwrap());
-    std::thread::spawn(move || {
-        let mut held = Vec::new();
-        for conn in silent.incoming() {
-            held.push(conn);
-        }
-    });
-    let mut child = Command::new(tests::binary::pfsense_mcp())
-        .args([
+    let url = silent_firewall();
+    let key = "k".repeat(32);
+    let mut server = CallInFlight::start(
+        &[
             "--audit-log",
             "off",
             "--journal",
             "memory",
             "--timeout",
             "7",
-        ])
-        .env_clear()
-        .env("PFSENSE_HOST", &url)
-        .env("PFSENSE_API_KEY", "k".repeat(32))
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::null())
-        .spawn()
-        .unwrap();
-    let mut stdin = child.stdin.take().unwrap();
-    let mut out = BufReader::new(child.stdout.take().unwrap());
-    for message in [
-        r#"{"jsonrpc":"2.0","id":1,"method":"initialize","params":{"protocolVersion":"2025-06-18","capabilities":{},"clientInfo":{"name":"t","version":"0"}}}"#,
-        r#"{"jsonrpc":"2.0","method":"notifications/initialized"}"#,
-        r#"{"jsonrpc":"2.0","id":2,"method":"tools/call","params":{"name":"pfsense_list_firewall_aliases","arguments":{}}}"#,
-        r#"{"jsonrpc":"2.0","id":3,"method":"ping"}"#,
-    ] {
-        writeln!(stdin, "{message}").unwrap();
-    }
-    stdin.flush().unwrap();
-    let mut seen = String::new();
-    let mut line = String::new();
-    while !line.contains("\"id\":3") {
-        line.clear();
-        assert!(
-            out.read_line(&mut line).unwrap() > 0,
-            "ping answered: {seen}"
-        );
-        seen.push_str(&line);
-    }
-    assert!(
-        !seen.contains("\"id\":2"),
-        "the call is still in flight: {seen}"
+        ],
+        &[("PFSENSE_HOST", &url), ("PFSENSE_API_KEY", &key)],
+        Stdio::null(),
     );
-    let kill = Command::new("kill")
-        .args(["-TERM", &child.id().to_string()])
-        .status()
-        .unwrap();
-    assert!(kill.success());
-    let mut rest = String::new();
-    std::io::Read::read_to_string(&mut out, &mut rest).unwrap();
+    assert!(
+        !server.seen.contains("\"id\":2"),
+        "the call is still in flight: {}",
+        server.seen
+    );
+    server.sigterm();
+    let rest = server.rest();
     assert_eq!(
-        child.wait().unwrap().code(),
+        server.child.wait().unwrap().code(),
         Some(0),
         "exits 0 after SIGTERM"
     );
@@ -411,74 +415,46 @@ fn sigterm_waits_for_a_slow_call_longer_than_rmcps_drain() {
         rest.contains("\"id\":2") && rest.contains("no answer from"),
         "the slow call was answered with its timeout: {rest}"
     );
-    drop(stdin);
 }
 
 /// A second SIGTERM while a call is still in flight exits at once, with status 1 and a note
 /// that the call went unanswered (before, the process waited out the drain and exited 0).
 #[test]
 fn a_second_signal_exits_at_once_with_the_unanswered_call_said() {
-    use std::io::{BufRead, BufReader, Write};
-    let silent = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
-    let url = format!("http://{}", silent.local_addr().unwrap());
-    std::thread::spawn(move || {
-        let mut held = Vec::new();
-        for conn in silent.incoming() {
-            held.push(conn);
-        }
-    });
-    let mut child = Command::new(tests::binary::pfsense_mcp())
-        .args([
+    let url = silent_firewall();
+    let key = "k".repeat(32);
+    let mut server = CallInFlight::start(
+        &[
             "--audit-log",
             "off",
             "--journal",
             "memory",
             "--timeout",
             "600",
-        ])
-        .env_clear()
-        .env("PFSENSE_HOST", &url)
-        .env("PFSENSE_API_KEY", "k".repeat(32))
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
-    let mut stdin = child.stdin.take().unwrap();
-    let mut out = BufReader::new(child.stdout.take().unwrap());
-    for message in [
-        r#"{"jsonrpc":"2.0","id":1,"method":"initialize","params":{"protocolVersion":"2025-06-18","capabilities":{},"clientInfo":{"name":"t","version":"0"}}}"#,
-        r#"{"jsonrpc":"2.0","method":"notifications/initialized"}"#,
-        r#"{"jsonrpc":"2.0","id":2,"method":"tools/call","params":{"name":"pfsense_list_firewall_aliases","arguments":{}}}"#,
-        r#"{"jsonrpc":"2.0","id":3,"method":"ping"}"#,
-    ] {
-        writeln!(stdin, "{message}").unwrap();
-    }
-    stdin.flush().unwrap();
-    let mut line = String::new();
-    while !line.contains("\"id\":3") {
-        line.clear();
-        assert!(out.read_line(&mut line).unwrap() > 0, "ping answered");
-    }
+        ],
+        &[("PFSENSE_HOST", &url), ("PFSENSE_API_KEY", &key)],
+        Stdio::piped(),
+    );
     let started = std::time::Instant::now();
     for _ in 0..2 {
-        let kill = Command::new("kill")
-            .args(["-TERM", &child.id().to_string()])
-            .status()
-            .unwrap();
-        assert!(kill.success());
+        server.sigterm();
         std::thread::sleep(std::time::Duration::from_millis(500));
     }
     let mut err = String::new();
-    std::io::Read::read_to_string(&mut child.stderr.take().unwrap(), &mut err).unwrap();
-    assert_eq!(child.wait().unwrap().code(), Some(1), "{err}");
+    server
+        .child
+        .stderr
+        .take()
+        .unwrap()
+        .read_to_string(&mut err)
+        .unwrap();
+    assert_eq!(server.child.wait().unwrap().code(), Some(1), "{err}");
     // Well inside the 30 s drain the first signal waits for.
     assert!(started.elapsed().as_secs() < 20, "{:?}", started.elapsed());
     assert!(
         err.contains("a second signal") && err.contains("1 call(s) unanswered"),
         "{err}"
     );
-    drop(stdin);
 }
 
 #[test]
