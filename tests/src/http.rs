@@ -121,19 +121,36 @@ impl HttpServer {
         }
     }
 
-    /// SIGTERM, then wait up to `limit` for a clean exit; the exit status.
-    pub fn terminate(&mut self, limit: Duration) -> Option<std::process::ExitStatus> {
-        let _ = Command::new("kill")
+    /// SIGTERM to the running server.
+    pub fn sigterm(&self) {
+        let kill = Command::new("kill")
             .args(["-TERM", &self.child.id().to_string()])
-            .status();
+            .status()
+            .expect("run kill");
+        assert!(kill.success(), "kill -TERM {}", self.child.id());
+    }
+
+    /// Wait up to `limit` for the process to exit; its status, or None if it is still running.
+    /// (After an exit, a moment for the stderr copy, which may lag it by a line.)
+    pub fn exit_within(&mut self, limit: Duration) -> Option<std::process::ExitStatus> {
         let deadline = Instant::now() + limit;
         while Instant::now() < deadline {
             if let Ok(Some(status)) = self.child.try_wait() {
+                std::thread::sleep(Duration::from_millis(200));
                 return Some(status);
             }
             std::thread::sleep(Duration::from_millis(50));
         }
         None
+    }
+
+    /// SIGTERM (if it is still running), then wait up to `limit` for a clean exit; the exit
+    /// status.
+    pub fn terminate(&mut self, limit: Duration) -> Option<std::process::ExitStatus> {
+        let _ = Command::new("kill")
+            .args(["-TERM", &self.child.id().to_string()])
+            .status();
+        self.exit_within(limit)
     }
 }
 

@@ -438,50 +438,18 @@ async fn serves_mcp_over_tls() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn sigterm_lets_an_in_flight_call_finish_then_exits() {
     use pfsense_emulator::{Fault, FaultAction};
-    const ALIASES_PATH: &str = "/api/v2/firewall/aliases";
-    let emu = tests::safety::emulator().await;
+    let dir = tempfile::tempdir().unwrap();
     // The firewall takes 3 s to answer this one list: the call is in flight when SIGTERM comes.
-    emu.add_fault(
+    let (emu, mut server, token) = server_against_a_faulty_firewall(
+        dir.path(),
         Fault::new(FaultAction::Delay)
             .on_path(ALIASES_PATH)
             .with_latency_ms(3000)
             .times(1),
-    );
-    let dir = tempfile::tempdir().unwrap();
-    let token = test_token("drain");
-    let mut env: Vec<(String, String)> = tests::safety::env_for(&emu);
-    env.push(("PFSENSE_HTTP_TOKEN".into(), token.clone()));
-    let env: Vec<(&str, &str)> = env.iter().map(|(k, v)| (k.as_str(), v.as_str())).collect();
-    let mut server = HttpServer::start(
-        &[
-            "--http",
-            "127.0.0.1:0",
-            "--audit-log",
-            "off",
-            "--journal",
-            "memory",
-        ],
-        &env,
-        &dir.path().join("stderr.log"),
-    );
-    let client = connect(&server.mcp_url(), Some(&token), tests::http::client())
-        .await
-        .expect("an MCP session");
-    let call = tokio::spawn(async move {
-        let r = client
-            .peer()
-            .call_tool(CallToolRequestParams::new("pfsense_list_firewall_aliases"))
-            .await;
-        let _ = client.cancel().await;
-        r
-    });
-    // Wait until the firewall has the request (the emulator logs delayed requests on arrival).
-    let mut waited = 0;
-    while !emu.requests().iter().any(|r| r.path == ALIASES_PATH) {
-        assert!(waited < 600, "the call never reached the firewall");
-        tokio::time::sleep(Duration::from_millis(50)).await;
-        waited += 1;
-    }
+        &[],
+    )
+    .await;
+    let call = list_in_flight(&emu, &server, &token).await;
     let status = tokio::task::spawn_blocking(move || {
         let status = server.terminate(Duration::from_secs(60));
         (status, server.stderr())
@@ -532,33 +500,18 @@ async fn after_sigterm_new_requests_are_refused_and_idle_connections_closed() {
     use std::sync::Arc;
     use std::sync::atomic::{AtomicBool, Ordering};
     use tokio::io::{AsyncReadExt, AsyncWriteExt};
-    const ALIASES_PATH: &str = "/api/v2/firewall/aliases";
-    let emu = tests::safety::emulator().await;
+    let dir = tempfile::tempdir().unwrap();
     // The call in flight when SIGTERM comes: the firewall takes 8 s to answer it (less than
     // the 10 s after which an idle keep-alive connection is closed anyway).
-    emu.add_fault(
+    let (emu, mut server, token) = server_against_a_faulty_firewall(
+        dir.path(),
         Fault::new(FaultAction::Delay)
             .on_path(ALIASES_PATH)
             .with_latency_ms(8_000)
             .times(1),
-    );
-    let dir = tempfile::tempdir().unwrap();
-    let token = test_token("drain");
-    let mut env: Vec<(String, String)> = tests::safety::env_for(&emu);
-    env.push(("PFSENSE_HTTP_TOKEN".into(), token.clone()));
-    let env: Vec<(&str, &str)> = env.iter().map(|(k, v)| (k.as_str(), v.as_str())).collect();
-    let mut server = HttpServer::start(
-        &[
-            "--http",
-            "127.0.0.1:0",
-            "--audit-log",
-            "off",
-            "--journal",
-            "memory",
-        ],
-        &env,
-        &dir.path().join("stderr.log"),
-    );
+        &[],
+    )
+    .await;
     let port = server.port;
     let answered = Arc::new(AtomicBool::new(false));
     let in_flight = tokio::spawn({
@@ -582,12 +535,7 @@ async fn after_sigterm_new_requests_are_refused_and_idle_connections_closed() {
             String::from_utf8_lossy(&answer).to_string()
         }
     });
-    let mut waited = 0;
-    while !emu.requests().iter().any(|r| r.path == ALIASES_PATH) {
-        assert!(waited < 600, "the call never reached the firewall");
-        tokio::time::sleep(Duration::from_millis(50)).await;
-        waited += 1;
-    }
+    until_the_firewall_has_the_list(&emu).await;
     // A request whose headers are not complete when the signal comes (the server reads it as
     // HTTP/1 by then), and a keep-alive connection that has served a request.
     let create = raw_sessionless_call(
@@ -728,6 +676,68 @@ async fn after_sigterm_new_requests_are_refused_and_idle_connections_closed() {
     );
 }
 
+/// The firewall's aliases list, the read the tests below keep in flight.
+const ALIASES_PATH: &str = "/api/v2/firewall/aliases";
+
+/// `--http` (an in-memory journal, no audit log, `extra` besides) against a fresh emulator
+/// given `fault`, with a bearer token: the emulator, the server and the token.
+async fn server_against_a_faulty_firewall(
+    dir: &Path,
+    fault: pfsense_emulator::Fault,
+    extra: &[&str],
+) -> (pfsense_emulator::RunningEmulator, HttpServer, String) {
+    let emu = tests::safety::emulator().await;
+    emu.add_fault(fault);
+    let token = test_token("drain");
+    let mut env: Vec<(String, String)> = tests::safety::env_for(&emu);
+    env.push(("PFSENSE_HTTP_TOKEN".into(), token.clone()));
+    let env: Vec<(&str, &str)> = env.iter().map(|(k, v)| (k.as_str(), v.as_str())).collect();
+    let mut args = vec![
+        "--http",
+        "127.0.0.1:0",
+        "--audit-log",
+        "off",
+        "--journal",
+        "memory",
+    ];
+    args.extend_from_slice(extra);
+    let server = HttpServer::start(&args, &env, &dir.join("stderr.log"));
+    (emu, server, token)
+}
+
+/// Wait until the firewall has the aliases list (the emulator logs delayed and held requests
+/// on arrival).
+async fn until_the_firewall_has_the_list(emu: &pfsense_emulator::RunningEmulator) {
+    let mut waited = 0;
+    while !emu.requests().iter().any(|r| r.path == ALIASES_PATH) {
+        assert!(waited < 600, "the call never reached the firewall");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+        waited += 1;
+    }
+}
+
+/// An rmcp session calling the aliases list, in a task that holds the client; the call's
+/// result once the firewall has the request.
+async fn list_in_flight(
+    emu: &pfsense_emulator::RunningEmulator,
+    server: &HttpServer,
+    token: &str,
+) -> tokio::task::JoinHandle<Result<rmcp::model::CallToolResult, rmcp::ServiceError>> {
+    let client = connect(&server.mcp_url(), Some(token), tests::http::client())
+        .await
+        .expect("an MCP session");
+    let call = tokio::spawn(async move {
+        let r = client
+            .peer()
+            .call_tool(CallToolRequestParams::new("pfsense_list_firewall_aliases"))
+            .await;
+        let _ = client.cancel().await;
+        r
+    });
+    until_the_firewall_has_the_list(emu).await;
+    call
+}
+
 /// The server over HTTP against an emulator that never answers the aliases list, with one
 /// call of it in flight (the firewall has the request). The call's task holds its client.
 async fn server_with_a_call_that_never_ends(
@@ -735,73 +745,18 @@ async fn server_with_a_call_that_never_ends(
 ) -> (
     pfsense_emulator::RunningEmulator,
     HttpServer,
-    tokio::task::JoinHandle<()>,
+    tokio::task::JoinHandle<Result<rmcp::model::CallToolResult, rmcp::ServiceError>>,
 ) {
     use pfsense_emulator::{Fault, FaultAction};
-    const ALIASES_PATH: &str = "/api/v2/firewall/aliases";
-    let emu = tests::safety::emulator().await;
-    emu.add_fault(Fault::new(FaultAction::Hang).on_path(ALIASES_PATH));
-    let token = test_token("stuck");
-    let mut env: Vec<(String, String)> = tests::safety::env_for(&emu);
-    env.push(("PFSENSE_HTTP_TOKEN".into(), token.clone()));
-    let env: Vec<(&str, &str)> = env.iter().map(|(k, v)| (k.as_str(), v.as_str())).collect();
-    let server = HttpServer::start(
-        &[
-            "--http",
-            "127.0.0.1:0",
-            "--audit-log",
-            "off",
-            "--journal",
-            "memory",
-            // Longer than the drain: the call ends only when the process does.
-            "--timeout",
-            "600",
-        ],
-        &env,
-        &dir.join("stderr.log"),
-    );
-    let client = connect(&server.mcp_url(), Some(&token), tests::http::client())
-        .await
-        .expect("an MCP session");
-    let call = tokio::spawn(async move {
-        let _ = client
-            .peer()
-            .call_tool(CallToolRequestParams::new("pfsense_list_firewall_aliases"))
-            .await;
-        let _ = client.cancel().await;
-    });
-    let mut waited = 0;
-    while !emu.requests().iter().any(|r| r.path == ALIASES_PATH) {
-        assert!(waited < 600, "the call never reached the firewall");
-        tokio::time::sleep(Duration::from_millis(50)).await;
-        waited += 1;
-    }
+    let (emu, server, token) = server_against_a_faulty_firewall(
+        dir,
+        Fault::new(FaultAction::Hang).on_path(ALIASES_PATH),
+        // Longer than the drain: the call ends only when the process does.
+        &["--timeout", "600"],
+    )
+    .await;
+    let call = list_in_flight(&emu, &server, &token).await;
     (emu, server, call)
-}
-
-/// Wait up to `limit` for the server to exit; its status and stderr.
-fn exit_within(
-    server: &mut HttpServer,
-    limit: Duration,
-) -> (Option<std::process::ExitStatus>, String) {
-    let deadline = std::time::Instant::now() + limit;
-    while std::time::Instant::now() < deadline {
-        if let Ok(Some(status)) = server.child.try_wait() {
-            // The stderr copy may lag the exit by a line.
-            std::thread::sleep(Duration::from_millis(200));
-            return (Some(status), server.stderr());
-        }
-        std::thread::sleep(Duration::from_millis(50));
-    }
-    (None, server.stderr())
-}
-
-fn sigterm(server: &HttpServer) {
-    let kill = Command::new("kill")
-        .args(["-TERM", &server.child.id().to_string()])
-        .status()
-        .unwrap();
-    assert!(kill.success());
 }
 
 /// As over stdio: a second SIGTERM while a request is still in flight exits at once, with
@@ -813,14 +768,14 @@ async fn a_second_signal_exits_at_once_with_the_unanswered_request_said() {
     let (emu, mut server, call) = server_with_a_call_that_never_ends(dir.path()).await;
     let started = std::time::Instant::now();
     let (status, stderr) = tokio::task::spawn_blocking(move || {
-        sigterm(&server);
+        server.sigterm();
         assert!(
             server.stderr_comes_to_contain("finishing in-flight requests", Duration::from_secs(10)),
             "the first signal starts the drain: {}",
             server.stderr()
         );
-        sigterm(&server);
-        exit_within(&mut server, Duration::from_secs(60))
+        server.sigterm();
+        (server.exit_within(Duration::from_secs(60)), server.stderr())
     })
     .await
     .unwrap();
@@ -847,9 +802,9 @@ async fn a_drain_that_times_out_exits_1_saying_what_went_unanswered() {
     let dir = tempfile::tempdir().unwrap();
     let (emu, mut server, call) = server_with_a_call_that_never_ends(dir.path()).await;
     let (status, stderr) = tokio::task::spawn_blocking(move || {
-        sigterm(&server);
+        server.sigterm();
         // The drain's 30 s and the connections' 5 s, with room to spare.
-        exit_within(&mut server, Duration::from_secs(90))
+        (server.exit_within(Duration::from_secs(90)), server.stderr())
     })
     .await
     .unwrap();

@@ -429,11 +429,7 @@ async fn a_call_waiting_for_approval_is_refused_at_the_signal() {
     // The delete asks the human, who does not answer.
     let (mut stream, mut seen, _) = delete_asking_the_human(&a, &session, "stays", 3).await;
 
-    let kill = std::process::Command::new("kill")
-        .args(["-TERM", &server.child.id().to_string()])
-        .status()
-        .unwrap();
-    assert!(kill.success());
+    server.sigterm();
     // The call's answer, on its stream; the stream's end without one is the failure. (The
     // limit only keeps a broken server from hanging the test: the drain gives up after 30 s.)
     while !messages(&seen).iter().any(|m| m["id"] == 3) {
@@ -454,19 +450,13 @@ async fn a_call_waiting_for_approval_is_refused_at_the_signal() {
     );
 
     // The drain had nothing left to wait for: a clean exit.
-    let deadline = std::time::Instant::now() + Duration::from_secs(90);
-    let status = loop {
-        if let Some(status) = server.child.try_wait().unwrap() {
-            break status;
-        }
-        assert!(
-            std::time::Instant::now() < deadline,
-            "no exit: {}",
-            server.stderr()
-        );
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    };
-    assert!(status.success(), "{status}: {}", server.stderr());
+    let (status, stderr) = tokio::task::spawn_blocking(move || {
+        (server.exit_within(Duration::from_secs(90)), server.stderr())
+    })
+    .await
+    .unwrap();
+    let status = status.unwrap_or_else(|| panic!("no exit: {stderr}"));
+    assert!(status.success(), "{status}: {stderr}");
     assert!(
         !emu.requests().iter().any(|r| r.method == "DELETE"),
         "a delete reached the firewall: {:?}",
