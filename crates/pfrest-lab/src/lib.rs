@@ -432,7 +432,7 @@ impl Lab {
                 }
             }
         }
-        root::seed_filter_log(&layout.root)?;
+        root::seed_state(&layout.root)?;
         let backup = layout.backup_dir();
         for entry in fs::read_dir(&backup).map_err(io("list backups".into()))? {
             let path = entry.map_err(io("list backups".into()))?.path();

@@ -23,6 +23,11 @@ mod shim {
     pub const RC_FILTER_CONFIGURE_SYNC: &str = include_str!("../shims/rc.filter_configure_sync");
     /// The firewall log's seed (see [`super::FILTER_LOG_SEED`]).
     pub const FILTER_LOG: &str = include_str!("../shims/filter.log");
+    /// Our stand-in for FreeBSD's arp(8) (see [`super::TOOL_PATH_REDIRECTS`]) and its cache's seed.
+    pub const ARP: &str = include_str!("../shims/arp.sh");
+    pub const ARP_CACHE: &str = include_str!("../shims/arp-cache");
+    /// What ISC dhcpd would have written to its leases file.
+    pub const DHCPD_LEASES: &str = include_str!("../shims/dhcpd.leases");
     /// Certificate sections of pfSense's openssl.cnf, appended to the copy of Debian's.
     pub const OPENSSL_SECTIONS: &str = include_str!("../shims/openssl-sections.cnf");
     /// Empty PEAR classes pfSense loads but only uses at run time (RADIUS, SMTP, HA sync).
@@ -74,6 +79,32 @@ const STANDIN_TOOLS: &[&str] = &[
     "unbound-control",
     "filterdns",
     "dpinger",
+];
+
+/// FreeBSD tools pfSense and pfrest run under `/usr/sbin`, a path the lab cannot add to (the
+/// host's `/usr/sbin` is bound there read-only), with the stand-in each call is pointed to in
+/// the root's copies of the files that name it: (tool's path, stand-in's path, files under the
+/// root, or under pfrest's files, that call it).
+pub const TOOL_PATH_REDIRECTS: &[(&str, &str, &[&str])] = &[(
+    "/usr/sbin/arp",
+    "/usr/local/sbin/arp",
+    &[
+        "etc/inc/system.inc",
+        "etc/inc/util.inc",
+        "etc/inc/interfaces.inc",
+        "usr/local/pkg/RESTAPI/Models/ARPTable.inc",
+    ],
+)];
+
+/// State the lab's stand-ins read, written when the root is built and on every reset: the
+/// firewall log ([`FILTER_LOG_SEED`]), the ARP cache (the emulator's seed's two LAN hosts, on the
+/// lab's LAN NIC `vtnet1`) and ISC dhcpd's leases of those hosts (`/var/dhcpd` is pfSense's
+/// `dhcpd_chroot_path`; its `system_get_dhcpleases()` reads the file, and the ARP table's
+/// hostnames come from it).
+const STATE_SEEDS: &[(&str, &str)] = &[
+    FILTER_LOG_SEED,
+    ("var/db/pfrest-lab/arp-cache", shim::ARP_CACHE),
+    ("var/dhcpd/var/db/dhcpd.leases", shim::DHCPD_LEASES),
 ];
 
 /// The firewall log's seed, a stand-in for what pfSense's `filterlog` writes to
@@ -320,7 +351,7 @@ pub fn assemble(layout: &Layout, sources: &Sources, config_xml: &str) -> Result<
     for log in SYSLOG_FILES {
         write(&root.join("var/log").join(log), "", 0o644)?;
     }
-    seed_filter_log(root)?;
+    seed_state(root)?;
 
     // /etc: the host's (users, PHP's conf.d, alternatives), then pfSense's includes over it.
     copy_tree(Path::new("/etc"), &root.join("etc"))?;
@@ -370,6 +401,8 @@ pub fn assemble(layout: &Layout, sources: &Sources, config_xml: &str) -> Result<
     write(&share.join("pfsense_ext.php"), shim::PFSENSE_EXT, 0o644)?;
     write(&share.join("router.php"), shim::ROUTER, 0o644)?;
     write(&share.join("tool-standin"), shim::TOOL_STANDIN, 0o755)?;
+    write(&root.join("usr/local/sbin/arp"), shim::ARP, 0o755)?;
+    redirect_tool_paths(root)?;
     // The package version `pkg-static info pfSense-pkg-RESTAPI` prints (the stand-in reads it).
     write(
         &share.join("pfrest-version"),
@@ -405,10 +438,33 @@ pub fn assemble(layout: &Layout, sources: &Sources, config_xml: &str) -> Result<
     Ok(())
 }
 
-/// Write the firewall log's seed ([`FILTER_LOG_SEED`]) over whatever the log holds.
-pub fn seed_filter_log(root: &Path) -> Result<(), LabError> {
-    let (path, text) = FILTER_LOG_SEED;
-    write(&root.join(path), text, 0o644)
+/// Write the stand-ins' state ([`STATE_SEEDS`]) over whatever it holds.
+pub fn seed_state(root: &Path) -> Result<(), LabError> {
+    for (path, text) in STATE_SEEDS {
+        write(&root.join(path), text, 0o644)?;
+    }
+    Ok(())
+}
+
+/// Point the root's calls of FreeBSD tools under `/usr/sbin` at our stand-ins
+/// ([`TOOL_PATH_REDIRECTS`]). A listed file that is missing, or no longer names the tool, is an
+/// error: the lab would silently lose the stand-in.
+fn redirect_tool_paths(root: &Path) -> Result<(), LabError> {
+    for (tool, standin, files) in TOOL_PATH_REDIRECTS {
+        for file in *files {
+            let path = root.join(file);
+            let text =
+                fs::read_to_string(&path).map_err(io_error(format!("read {}", path.display())))?;
+            if !text.contains(tool) {
+                return Err(LabError::Unsupported(format!(
+                    "{} no longer calls {tool}: update TOOL_PATH_REDIRECTS",
+                    path.display()
+                )));
+            }
+            write(&path, &text.replace(tool, standin), 0o644)?;
+        }
+    }
+    Ok(())
 }
 
 /// Certificate and request generation name sections of pfSense's openssl.cnf (`server`,

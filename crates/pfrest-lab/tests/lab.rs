@@ -423,3 +423,84 @@ fn an_unknown_version_is_a_clear_error() {
         .to_string();
     assert!(err.contains("v9.9.9") && err.contains("v2.7.1"), "{err}");
 }
+
+/// The rows of a list endpoint, each reduced to `fields`.
+fn rows(api: &Api, path: &str, fields: &[&str]) -> Vec<Vec<Value>> {
+    let (status, body) = api.call("GET", path, None);
+    assert_eq!(status, 200, "{body}");
+    body["data"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|row| fields.iter().map(|f| row[*f].clone()).collect())
+        .collect()
+}
+
+/// The ARP cache and DHCP leases the lab seeds (the emulator's two LAN hosts) as pfSense's own
+/// readers make them: `arp --libxo json -an` through our arp stand-in (pfSense's calls of
+/// /usr/sbin/arp pointed at it), the leases file through `system_get_dhcpleases()`, which also
+/// names the ARP entries' hosts and marks a lease online while its address is in the cache.
+/// Deleting an entry runs `arp -d`; a reset brings the seed back.
+#[test]
+fn arp_cache_and_dhcp_leases_are_seeded_and_read_by_pfsense() {
+    let Some(lab) = start("v2.7.1") else { return };
+    let api = Api::new(&lab);
+    let arp_fields = [
+        "ip_address",
+        "mac_address",
+        "interface",
+        "dnsresolve",
+        "expires",
+    ];
+    let seeded = vec![
+        vec![
+            json!("192.168.1.100"),
+            json!("00:0c:29:aa:bb:01"),
+            json!("LAN"),
+            json!("client"),
+            json!("Expires in 1187 seconds"),
+        ],
+        vec![
+            json!("192.168.1.101"),
+            json!("00:0c:29:aa:bb:02"),
+            json!("LAN"),
+            json!("printer"),
+            json!("Expires in 905 seconds"),
+        ],
+    ];
+    assert_eq!(rows(&api, "diagnostics/arp_table", &arp_fields), seeded);
+    let lease_fields = ["ip", "mac", "hostname", "active_status", "online_status"];
+    let online = |ip: &str| {
+        rows(&api, "status/dhcp_server/leases", &lease_fields)
+            .into_iter()
+            .find(|l| l[0] == ip)
+            .unwrap_or_else(|| panic!("no lease of {ip}"))
+    };
+    assert_eq!(
+        online("192.168.1.100"),
+        [
+            json!("192.168.1.100"),
+            json!("00:0c:29:aa:bb:01"),
+            json!("client"),
+            json!("active"),
+            json!("active/online")
+        ]
+    );
+
+    let (status, body) = api.call("DELETE", "diagnostics/arp_table/entry?id=0", None);
+    assert_eq!(status, 200, "{body}");
+    assert_eq!(body["data"]["ip_address"], "192.168.1.100", "{body}");
+    assert_eq!(
+        rows(&api, "diagnostics/arp_table", &arp_fields),
+        seeded[1..].to_vec()
+    );
+    assert_eq!(online("192.168.1.100")[4], "idle/offline");
+    let tools = std::fs::read_to_string(lab.root().join("var/log/tools.log")).unwrap();
+    assert!(
+        tools.contains("/usr/local/sbin/arp -d 192.168.1.100"),
+        "{tools}"
+    );
+
+    lab.reset().expect("reset");
+    assert_eq!(rows(&api, "diagnostics/arp_table", &arp_fields), seeded);
+}

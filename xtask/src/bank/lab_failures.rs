@@ -31,19 +31,9 @@ pub const LAB_TASK_FAILURES: &[(&str, Class, &str)] = &[
         "ACMEAccountKey reads the ACME package's server list (a global the lab's package stand-in does not define): 500 array_keys(null)",
     ),
     (
-        "diagnostics-arp-lookup",
-        Class::LabGap,
-        "the lab's ARP table is empty (no hosts behind its stand-in NICs)",
-    ),
-    (
         "interface-vlan",
         Class::LabGap,
         "the interface apply does not finish in the lab (pfrest's InterfaceApplyDispatcher reconfigures the NIC through FreeBSD's ifconfig and kernel, which are stood in): the new interface stays in `pending_interfaces`",
-    ),
-    (
-        "status-dhcp-leases",
-        Class::LabGap,
-        "no dhcpd runs in the lab: the lease list is empty",
     ),
     (
         "status-gateways",

@@ -151,16 +151,6 @@ pub const LAB_FAILURES_BY_TOOL: &[(&str, Class, &str)] = &[
     // Status tables read from the OS: the lab's stand-ins list no entries, so the singular
     // tools run on an id that does not exist (a box with traffic has them).
     (
-        "pfsense_get_diagnostics_arp_table_entry",
-        Class::LabGap,
-        "the lab's ARP table is empty (no hosts on its stand-in NICs)",
-    ),
-    (
-        "pfsense_delete_diagnostics_arp_table_entry",
-        Class::LabGap,
-        "the lab's ARP table is empty (no hosts on its stand-in NICs)",
-    ),
-    (
         "pfsense_get_firewall_state",
         Class::LabGap,
         "the pf stand-in reports no states",
