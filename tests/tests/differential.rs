@@ -1470,9 +1470,14 @@ type Scripted = (&'static str, &'static str, &'static str, Option<Value>);
 /// What is listed after each step: (GET path, fields shown of each object).
 type Listing = (&'static str, &'static [&'static str]);
 
-/// One side's transcript of `script`: per step its status, `response_id` and `data.id`, then
-/// every object of each listing.
-async fn transcript(base: &str, script: &[Scripted], listings: &[Listing]) -> Vec<String> {
+/// One side's transcript of `script`: per step its status, `response_id`, `data.id` and the
+/// `answer_fields` of `data`, then every object of each listing.
+async fn transcript_showing(
+    base: &str,
+    script: &[Scripted],
+    listings: &[Listing],
+    answer_fields: &[&str],
+) -> Vec<String> {
     let client = tests::http::client_builder()
         .danger_accept_invalid_certs(true)
         .build()
@@ -1492,6 +1497,7 @@ async fn transcript(base: &str, script: &[Scripted], listings: &[Listing]) -> Ve
         let status = response.status().as_u16();
         (status, response.json().await.unwrap_or(Value::Null))
     };
+    let drawn_link = regex::Regex::new(r"nat_[0-9a-f]{13}[0-9]\.[0-9]{8}").expect("regex");
     let mut lines = Vec::new();
     for (label, method, path, body) in script {
         let (status, answer) = request(method, path, body.as_ref()).await;
@@ -1500,6 +1506,9 @@ async fn transcript(base: &str, script: &[Scripted], listings: &[Listing]) -> Ve
             answer["response_id"].as_str().unwrap_or("(not JSON)"),
             answer["data"]["id"]
         );
+        for field in answer_fields {
+            let _ = write!(block, " {field} {}", answer["data"][*field]);
+        }
         for (list, fields) in listings {
             let (status, listed) = request("GET", list, None).await;
             assert_eq!(status, 200, "{base}{list}: {listed}");
@@ -1509,7 +1518,8 @@ async fn transcript(base: &str, script: &[Scripted], listings: &[Listing]) -> Ve
                 let _ = write!(block, "\n  {list}: {} {shown}", object["id"]);
             }
         }
-        lines.push(block);
+        // A port forward's link is drawn at random on each side (pfSense's `uniqid`).
+        lines.push(drawn_link.replace_all(&block, "{drawn link}").into_owned());
     }
     lines
 }
@@ -1517,12 +1527,23 @@ async fn transcript(base: &str, script: &[Scripted], listings: &[Listing]) -> Ve
 /// Run `script` on the lab of `version` and on the emulator of the same version, and assert the
 /// transcripts are equal (the report shows the steps that differ).
 async fn same_as_lab(version: &str, what: &str, script: &[Scripted], listings: &[Listing]) {
+    same_as_lab_showing(version, what, script, listings, &[]).await;
+}
+
+/// [`same_as_lab`], comparing these fields of each step's `data` too (`transcript_showing`).
+async fn same_as_lab_showing(
+    version: &str,
+    what: &str,
+    script: &[Scripted],
+    listings: &[Listing],
+    answer_fields: &[&str],
+) {
     let Some(lab) = tokio::task::block_in_place(|| tests::lab::start(version)) else {
         return;
     };
     let emu = emulator_of(version).await;
-    let pfrest = transcript(lab.lab.url(), script, listings).await;
-    let ours = transcript(emu.url(), script, listings).await;
+    let pfrest = transcript_showing(lab.lab.url(), script, listings, answer_fields).await;
+    let ours = transcript_showing(emu.url(), script, listings, answer_fields).await;
     emu.shutdown().await;
     let mut report = String::new();
     for (l, e) in pfrest.iter().zip(&ours) {
