@@ -1561,6 +1561,8 @@ async fn same_as_lab_showing(
 /// keeps sorted replace the model's own sort (pfrest's `Endpoint::post()`/`patch()`), an empty
 /// `sort_by` turns it off, and a field the model lacks (`id` included) is refused; a caller's
 /// `sort_by` without flags sorts with the model's flags (static mappings: natural), on reads too.
+/// Several bad control parameters in one request answer the first in pfrest's order (async,
+/// reverse, sort_by with its fields, sort_order, sort_flags, append, remove, limit, offset).
 async fn a_callers_sort_on_writes_is_pfrests(version: &str) {
     let host = |h: &str, d: &str| json!({"host": h, "domain": d, "ip": ["10.0.0.1"]});
     let with = |mut body: Value, extra: Value| {
@@ -1644,6 +1646,46 @@ async fn a_callers_sort_on_writes_is_pfrests(version: &str) {
             "PATCH",
             OVERRIDE,
             Some(json!({"id": 0, "sort_flags": "NOPE"})),
+        ),
+        // Several bad control parameters: pfrest's `validate_endpoint_fields` order answers.
+        (
+            "unknown field and unknown order",
+            "POST",
+            OVERRIDE,
+            Some(with(
+                host("x", "x.example"),
+                json!({"sort_by": "nope", "sort_order": "UP"}),
+            )),
+        ),
+        (
+            "unknown field and an order of the wrong type",
+            "PATCH",
+            OVERRIDE,
+            Some(json!({"id": 0, "sort_by": "nope", "sort_order": 5})),
+        ),
+        (
+            "unknown field, order and flags on a read",
+            "GET",
+            "/api/v2/services/dns_resolver/host_overrides?sort_flags=NOPE&sort_order=UP&sort_by=nope",
+            None,
+        ),
+        (
+            "a limit of the wrong type and an unknown field",
+            "GET",
+            "/api/v2/services/dns_resolver/host_overrides?limit=abc&sort_by=nope",
+            None,
+        ),
+        (
+            "an offset of the wrong type and an unknown order",
+            "GET",
+            "/api/v2/services/dns_resolver/host_overrides?offset=abc&sort_order=UP",
+            None,
+        ),
+        (
+            "reverse of the wrong type and an unknown order",
+            "GET",
+            "/api/v2/services/dns_resolver/host_overrides?sort_order=UP&reverse=maybe",
+            None,
         ),
         (
             "mapping t_m10",

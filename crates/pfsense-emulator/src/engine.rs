@@ -64,9 +64,6 @@ pub fn execute(ctx: &mut Ctx) -> ApiResult<Answer> {
     if let Some(handler) = special::handler(ctx.method, &ctx.entry.rel) {
         return handler(ctx);
     }
-    if matches!(ctx.entry.kind, PathKind::Plural | PathKind::Item) {
-        check_sort_fields(ctx)?;
-    }
     let data = match (ctx.entry.kind, ctx.method) {
         (PathKind::Plural, Method::Get) => plural_get(ctx)?,
         (PathKind::Plural, Method::Put) => plural_put(ctx)?,
@@ -1000,20 +997,6 @@ fn item_delete(ctx: &mut Ctx) -> ApiResult<Value> {
 
 // ---------------------------------------------------------------------------------------------
 // Plural endpoints
-
-/// pfrest's `validate_sort_by`: every field must be one of the model's own (`get_fields()`,
-/// which holds neither `id` nor `parent_id`: both refused on the lab), on reads and writes.
-fn check_sort_fields(ctx: &Ctx) -> ApiResult<()> {
-    for field in ctx.control.sort.by.iter().flatten() {
-        if ctx.catalog.field(&ctx.entry.model, field).is_none() {
-            return Err(ApiError::bad(
-                "ENDPOINT_SORT_BY_FIELD_NON_EXISTENT_FIELD",
-                "Field `sort_by` must be a valid field in the Model.",
-            ));
-        }
-    }
-    Ok(())
-}
 
 fn represented_all(ctx: &Ctx, model: &str) -> Vec<(Option<Value>, usize, Value)> {
     enumerate(ctx.catalog, ctx.store, model)
