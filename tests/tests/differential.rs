@@ -75,13 +75,10 @@ impl Step {
 }
 
 /// Fields whose values legitimately differ between two servers and are not compared (their
-/// presence still is): clocks, the random rule tracker, the audit strings (the lab's PHP sees no
-/// user name on a create: `@127.0.0.1 (API)`), and key material generated on each side.
+/// presence still is): clocks, the random rule tracker, and key material generated on each side.
 const NORMALISED: &[&str] = &[
     "created_time",
     "updated_time",
-    "created_by",
-    "updated_by",
     "tracker",
     "crt",
     "prv",
@@ -1964,4 +1961,135 @@ async fn a_linked_rules_delete_is_checked_like_pfrest(version: &str) {
 tests::on_every_release!(
     #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
     a_linked_rules_delete_is_checked_like_pfrest,
+);
+
+/// A create keeps the read-only values it sends (pfrest's `from_representation` assigns every
+/// field given, and `Field::validate` skips type and emptiness checks of read-only fields) except
+/// those the model computes anyway: `updated_time` (`auto_update_now`) and a rule's `updated_by`
+/// (`FirewallRule::validate_updated_by`). Sent nothing, `created_by` names no user and a port
+/// forward's `updated_by` neither (the field defaults are made before the caller is known); a
+/// rule's `updated_by` names the caller, on a create and on an update.
+async fn read_only_values_on_a_create_are_kept_like_pfrest(version: &str) {
+    const RULE: &str = "/api/v2/firewall/rule";
+    const FORWARD: &str = "/api/v2/firewall/nat/port_forward";
+    let rule = |descr: &str| {
+        json!({"type": "block", "interface": ["wan"], "ipprotocol": "inet", "protocol": "tcp",
+               "source": "any", "destination": "any", "descr": descr})
+    };
+    let forward = |descr: &str, port: &str| {
+        json!({"interface": "wan", "protocol": "tcp", "source": "any", "destination": "wan:ip",
+               "destination_port": port, "target": "192.168.1.10", "local_port": port,
+               "descr": descr, "associated_rule_id": ""})
+    };
+    let with = |mut body: Value, extra: Value| {
+        if let (Some(b), Some(e)) = (body.as_object_mut(), extra.as_object()) {
+            b.extend(e.clone());
+        }
+        body
+    };
+    let sent = json!({"created_time": 5, "updated_time": 6, "created_by": "someone",
+                      "updated_by": "other"});
+    let script: Vec<Scripted> = vec![
+        (
+            "a rule with read-only values",
+            "POST",
+            RULE,
+            Some(with(
+                with(rule("ro_kept"), sent.clone()),
+                json!({"tracker": 123, "associated_rule_id": "ro_link"}),
+            )),
+        ),
+        ("a rule without", "POST", RULE, Some(rule("by_default"))),
+        (
+            "the rule updated",
+            "PATCH",
+            RULE,
+            Some(json!({"id": 3, "descr": "by_default, updated"})),
+        ),
+        (
+            "a port forward with read-only values",
+            "POST",
+            FORWARD,
+            Some(with(forward("ro_kept", "8441"), sent.clone())),
+        ),
+        (
+            "a port forward without",
+            "POST",
+            FORWARD,
+            Some(forward("by_default", "8442")),
+        ),
+        (
+            "the port forward updated",
+            "PATCH",
+            FORWARD,
+            Some(json!({"id": 1, "descr": "by_default, updated"})),
+        ),
+        (
+            "a schedule with its label",
+            "POST",
+            "/api/v2/firewall/schedule",
+            Some(
+                json!({"name": "ro_sched", "schedlabel": "ro_label", "timerange": [
+                {"month": [1], "day": [1], "hour": "0:00-23:59"}]}),
+            ),
+        ),
+        (
+            "a user with uid and scope",
+            "POST",
+            "/api/v2/user",
+            Some(
+                json!({"name": "ro_user", "password": "x1234567", "uid": 7777,
+                        "scope": "system"}),
+            ),
+        ),
+        (
+            "a group with gid",
+            "POST",
+            "/api/v2/user/group",
+            Some(json!({"name": "ro_group", "gid": 7777})),
+        ),
+        (
+            "a virtual IP with uniqid and CARP status",
+            "POST",
+            "/api/v2/firewall/virtual_ip",
+            Some(
+                json!({"mode": "ipalias", "interface": "wan", "subnet": "10.77.0.1",
+                        "subnet_bits": 24, "uniqid": "ro_uniq", "carp_status": "x"}),
+            ),
+        ),
+    ];
+    let listings: &[Listing] = &[
+        (
+            "/api/v2/firewall/rules?descr=ro_kept",
+            &[
+                "tracker",
+                "created_time",
+                "created_by",
+                "updated_by",
+                "associated_rule_id",
+            ],
+        ),
+        (
+            "/api/v2/firewall/rules?descr__startswith=by_default",
+            &["descr", "created_by", "updated_by"],
+        ),
+        (
+            "/api/v2/firewall/nat/port_forwards?descr=ro_kept",
+            &["created_time", "created_by", "updated_by"],
+        ),
+        (
+            "/api/v2/firewall/nat/port_forwards?descr__startswith=by_default",
+            &["descr", "created_by", "updated_by"],
+        ),
+        ("/api/v2/firewall/schedules", &["name", "schedlabel"]),
+        ("/api/v2/users?name=ro_user", &["uid", "scope"]),
+        ("/api/v2/user/groups?name=ro_group", &["gid"]),
+        ("/api/v2/firewall/virtual_ips", &["uniqid", "carp_status"]),
+    ];
+    same_as_lab(version, "read-only values on a create", &script, listings).await;
+}
+
+tests::on_every_release!(
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    read_only_values_on_a_create_are_kept_like_pfrest,
 );

@@ -232,6 +232,7 @@ fn run(
         data,
         jwt_secret: &shared.jwt_secret,
         started: crate::store::now_unix(),
+        peer: req.peer,
     };
     // A dry run validates and answers the would-be object; the configuration, pending changes
     // and history stay as they were.
