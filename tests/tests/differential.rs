@@ -2093,3 +2093,96 @@ tests::on_every_release!(
     #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
     read_only_values_on_a_create_are_kept_like_pfrest,
 );
+
+/// A dry run (v2.8.0+) of a port forward's create or update stops before pfrest's
+/// `_create`/`pre_apply_create`/`pre_apply_update` (`Model::create()`/`update()` return after
+/// validation): `associated_rule_id: "new"` stays `"new"` in the answer, no linked rule is made
+/// or changed, and a link a rule already carries is no failure. v2.7.x ignores `dry_run` and
+/// writes.
+async fn a_port_forwards_dry_run_changes_nothing_like_pfrest(version: &str) {
+    const FORWARD: &str = "/api/v2/firewall/nat/port_forward";
+    let forward = |port: &str, link: &str| {
+        json!({"interface": "wan", "protocol": "tcp", "source": "any", "destination": "wan:ip",
+               "destination_port": port, "target": "192.168.1.10", "local_port": port,
+               "descr": format!("fwd {port}"), "associated_rule_id": link, "dry_run": true})
+    };
+    let script: Vec<Scripted> = vec![
+        (
+            "a dry-run create with a new rule",
+            "POST",
+            FORWARD,
+            Some(forward("9901", "new")),
+        ),
+        (
+            "a dry-run create with an unknown link",
+            "POST",
+            FORWARD,
+            Some(forward("9902", "nat_nothing")),
+        ),
+        (
+            "a dry-run create with a rule's own link",
+            "POST",
+            FORWARD,
+            Some(forward("9903", "ro_link")),
+        ),
+        (
+            "a port forward",
+            "POST",
+            FORWARD,
+            Some(
+                json!({"interface": "wan", "protocol": "tcp", "source": "any",
+                        "destination": "wan:ip", "destination_port": "9904",
+                        "target": "192.168.1.10", "local_port": "9904", "descr": "fwd 9904",
+                        "associated_rule_id": "new"}),
+            ),
+        ),
+        (
+            "a dry-run update",
+            "PATCH",
+            FORWARD,
+            Some(
+                json!({"id": 0, "local_port": "9999", "target": "192.168.1.99",
+                        "dry_run": true}),
+            ),
+        ),
+    ];
+    let rule_with_link = (
+        "a rule carrying a link",
+        "POST",
+        "/api/v2/firewall/rule",
+        Some(
+            json!({"type": "pass", "interface": ["wan"], "ipprotocol": "inet",
+                    "protocol": "tcp", "source": "any", "destination": "any",
+                    "associated_rule_id": "ro_link"}),
+        ),
+    );
+    let script: Vec<Scripted> = std::iter::once(rule_with_link).chain(script).collect();
+    let listings: &[Listing] = &[
+        (
+            "/api/v2/firewall/rules",
+            &[
+                "destination",
+                "destination_port",
+                "descr",
+                "associated_rule_id",
+            ],
+        ),
+        (
+            "/api/v2/firewall/nat/port_forwards",
+            &["target", "local_port", "associated_rule_id"],
+        ),
+    ];
+    same_as_lab_showing(
+        version,
+        "a port forward's dry run",
+        &script,
+        listings,
+        &["local_port", "associated_rule_id"],
+    )
+    .await;
+}
+
+tests::on_every_release!(
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    a_port_forwards_dry_run_changes_nothing_like_pfrest,
+);
