@@ -146,13 +146,6 @@ const ACCEPTED: &[Accepted] = &[
               method; the spec does not say so and the emulator accepts the request.",
     },
     Accepted {
-        step: "apply.firewall_pending",
-        aspect: "data.pending_subsystems",
-        why: "pfrest v2.7.1's FirewallRule sets no subsystem, so rule writes do not mark \
-              `filter` dirty; the emulator's FIREWALL_DIRTY_MARKS does (the product's apply \
-              reminders are tested against it: a follow-up, not changed here).",
-    },
-    Accepted {
         step: "apply.firewall",
         aspect: "data.*",
         why: "the lab's apply runs in pfrest's background dispatcher and answers the state \
@@ -2185,4 +2178,76 @@ async fn a_port_forwards_dry_run_changes_nothing_like_pfrest(version: &str) {
 tests::on_every_release!(
     #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
     a_port_forwards_dry_run_changes_nothing_like_pfrest,
+);
+
+/// The subsystems pfrest marks dirty (`GET /firewall/apply`'s `pending_subsystems`): a firewall
+/// rule's create, update and deletes mark none (pfrest's `FirewallRule` sets no `$subsystem`), a
+/// port forward's writes mark `natconf`, also when its delete removes its linked rule.
+async fn pending_subsystems_are_pfrests(version: &str) {
+    const RULE: &str = "/api/v2/firewall/rule";
+    const FORWARD: &str = "/api/v2/firewall/nat/port_forward";
+    const APPLY: &str = "/api/v2/firewall/apply";
+    let rule = json!({"type": "block", "interface": ["wan"], "ipprotocol": "inet",
+                      "protocol": "tcp", "source": "any", "destination": "any",
+                      "descr": "dirty"});
+    let script: Vec<Scripted> = vec![
+        ("nothing pending", "GET", APPLY, None),
+        ("a rule", "POST", RULE, Some(rule.clone())),
+        ("after a rule's create", "GET", APPLY, None),
+        (
+            "the rule updated",
+            "PATCH",
+            RULE,
+            Some(json!({"id": 2, "descr": "dirty, updated"})),
+        ),
+        ("after a rule's update", "GET", APPLY, None),
+        (
+            "the rule deleted",
+            "DELETE",
+            "/api/v2/firewall/rule?id=2",
+            None,
+        ),
+        ("after a rule's delete", "GET", APPLY, None),
+        ("another rule", "POST", RULE, Some(rule)),
+        (
+            "rules deleted by filter",
+            "DELETE",
+            "/api/v2/firewall/rules?descr=dirty",
+            None,
+        ),
+        ("after a plural rule delete", "GET", APPLY, None),
+        (
+            "a port forward with its rule",
+            "POST",
+            FORWARD,
+            Some(
+                json!({"interface": "wan", "protocol": "tcp", "source": "any",
+                        "destination": "wan:ip", "destination_port": "9801",
+                        "target": "192.168.1.10", "local_port": "9801",
+                        "associated_rule_id": "new"}),
+            ),
+        ),
+        ("after a port forward's create", "GET", APPLY, None),
+        (
+            "the port forward and its rule deleted",
+            "DELETE",
+            "/api/v2/firewall/nat/port_forward?id=0",
+            None,
+        ),
+        ("after a port forward's delete", "GET", APPLY, None),
+    ];
+    let listings: &[Listing] = &[("/api/v2/firewall/rules", &["descr"])];
+    same_as_lab_showing(
+        version,
+        "pending subsystems",
+        &script,
+        listings,
+        &["applied", "pending_subsystems"],
+    )
+    .await;
+}
+
+tests::on_every_release!(
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    pending_subsystems_are_pfrests,
 );

@@ -748,7 +748,7 @@ pub fn after_write(ctx: &mut Ctx, action: &str, model: &str, touched_id: Option<
     if let Some(target) = &ctx.op.apply {
         if ctx.control.apply {
             ctx.store.pending.remove(&target.path);
-        } else {
+        } else if !tables::MARKS_NO_SUBSYSTEM.contains(&model) {
             let mark = if model == "NetworkInterface" {
                 touched_id
                     .map(display_value)
