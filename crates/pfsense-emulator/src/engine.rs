@@ -33,6 +33,8 @@ pub struct Ctx<'a> {
     pub jwt_secret: &'a [u8],
     /// The second the request is served in: one for all the objects it writes.
     pub started: i64,
+    /// The caller's address, as pfrest's audit fields name it.
+    pub peer: std::net::IpAddr,
 }
 
 /// Plural reads with a default page size ("`/firewall/states` defaults to 100").
@@ -63,9 +65,6 @@ pub fn execute(ctx: &mut Ctx) -> ApiResult<Answer> {
     }
     if let Some(handler) = special::handler(ctx.method, &ctx.entry.rel) {
         return handler(ctx);
-    }
-    if matches!(ctx.entry.kind, PathKind::Plural | PathKind::Item) {
-        check_sort_fields(ctx)?;
     }
     let data = match (ctx.entry.kind, ctx.method) {
         (PathKind::Plural, Method::Get) => plural_get(ctx)?,
@@ -590,21 +589,49 @@ pub(crate) fn apply_rules(
     Ok(())
 }
 
-/// Read-only fields pfrest stores as sent on a create or a replacement (`from_representation`
-/// assigns every field the data carries; `auto_add_now` fills a tracker only when none is
-/// given; lab-tested for PUT). An update refuses another value (`rules::NOT_EDITABLE`).
-const READ_ONLY_KEPT_AS_SENT: &[(&str, &str)] = &[("FirewallRule", "tracker")];
+/// Read-only fields pfrest stores as sent on a create or a replacement: `from_representation`
+/// assigns every field the request carries and `Field::validate` skips the type and emptiness
+/// checks of read-only fields, so the value stays unless the model computes its own. Measured on
+/// the lab (v2.7.1, v2.8.4, v2.10.0; differential test
+/// `read_only_values_on_a_create_are_kept_like_pfrest`): these are kept; a rule's and a port
+/// forward's `updated_time` (`auto_update_now`), a rule's `updated_by`
+/// (`FirewallRule::validate_updated_by`), a VLAN's `vlanif` and a virtual IP's `carp_status`
+/// are computed whatever was sent. An update refuses another value of the not-editable ones
+/// (`rules::NOT_EDITABLE`).
+const READ_ONLY_KEPT_AS_SENT: &[(&str, &str)] = &[
+    ("FirewallRule", "tracker"),
+    ("FirewallRule", "created_time"),
+    ("FirewallRule", "created_by"),
+    ("FirewallRule", "associated_rule_id"),
+    ("PortForward", "created_time"),
+    ("PortForward", "created_by"),
+    ("PortForward", "updated_by"),
+    ("FirewallSchedule", "schedlabel"),
+    ("User", "uid"),
+    ("User", "scope"),
+    ("UserGroup", "gid"),
+    ("VirtualIP", "uniqid"),
+];
 
-/// The read-only fields of [`READ_ONLY_KEPT_AS_SENT`] that `input` gives, as given.
-fn read_only_sent(model: &str, input: &Obj) -> Obj {
-    READ_ONLY_KEPT_AS_SENT
-        .iter()
-        .filter(|(m, _)| *m == model)
-        .filter_map(|(_, field)| {
-            let sent = input.get(*field).filter(|v| v.is_i64() || v.is_u64())?;
-            Some((field.to_string(), sent.clone()))
-        })
-        .collect()
+/// The read-only fields of [`READ_ONLY_KEPT_AS_SENT`] that `input` gives (a null is not given),
+/// as given. A value of another type than the field's is refused: pfrest stores it and then
+/// cannot read the list back (lab, every release: a rule created with `tracker: "abc"` makes
+/// `GET /firewall/rules` answer 500), so the emulator answers 400 and writes nothing.
+fn read_only_sent(catalog: &Catalog, model: &str, input: &Obj) -> ApiResult<Obj> {
+    let mut kept = Obj::new();
+    for (_, name) in READ_ONLY_KEPT_AS_SENT.iter().filter(|(m, _)| *m == model) {
+        let Some(sent) = input.get(*name).filter(|v| !v.is_null()) else {
+            continue;
+        };
+        if let Some(ty) = catalog
+            .field(model, name)
+            .and_then(|f| f.schema.get("type"))
+        {
+            crate::validate::check_scalar(name, &json!({ "type": ty }), sent)?;
+        }
+        kept.insert(name.to_string(), sent.clone());
+    }
+    Ok(kept)
 }
 
 /// A new object as pfrest's `Model::create()` validates and completes it, in its order: field
@@ -637,7 +664,6 @@ pub fn generate_read_only(ctx: &mut Ctx, model: &str, obj: &mut Obj) {
     let Some(schema) = ctx.catalog.model(model) else {
         return;
     };
-    let who = format!("{}@127.0.0.1 (API)", ctx.user);
     let names: Vec<(String, Value)> = schema
         .fields
         .iter()
@@ -656,7 +682,7 @@ pub fn generate_read_only(ctx: &mut Ctx, model: &str, obj: &mut Obj) {
             "tracker" => json!(ctx.started),
             "refid" | "schedlabel" => json!(ctx.store.uniqid()),
             "created_time" | "updated_time" => json!(now_unix()),
-            "created_by" | "updated_by" => json!(who),
+            "created_by" | "updated_by" => json!(audit_name(ctx, model, &name)),
             "uid" | "gid" => {
                 let max = ctx
                     .store
@@ -693,11 +719,28 @@ pub(crate) fn touch_updated(ctx: &Ctx, model: &str, obj: &mut Obj) {
     }
     if ctx.catalog.field(model, "updated_time").is_some() {
         obj.insert("updated_time".into(), json!(now_unix()));
-        obj.insert(
-            "updated_by".into(),
-            json!(format!("{}@127.0.0.1 (API)", ctx.user)),
-        );
     }
+    for (_, field) in AUDIT_NAMES_THE_CALLER.iter().filter(|(m, _)| *m == model) {
+        obj.insert(field.to_string(), json!(audit_name(ctx, model, field)));
+    }
+}
+
+/// Audit fields that name the caller (`<user>@<ip> (API)`), on every create and update whatever
+/// was sent: pfrest's `FirewallRule::validate_updated_by`. The other audit fields (`created_by`,
+/// a port forward's `updated_by`) take their field default, which pfrest makes when it builds
+/// the model, before it knows the caller: `@<ip> (API)`, no user, and an update leaves them be.
+/// Measured on the lab (v2.7.1, v2.8.4, v2.10.0), with Basic and with an API key alike
+/// (`audit_strings_name_the_caller_like_pfrest` in `tests/fidelity.rs`).
+const AUDIT_NAMES_THE_CALLER: &[(&str, &str)] = &[("FirewallRule", "updated_by")];
+
+/// The text pfrest writes in an audit field: `<user>@<the caller's address> (API)`.
+fn audit_name(ctx: &Ctx, model: &str, field: &str) -> String {
+    let user = if AUDIT_NAMES_THE_CALLER.contains(&(model, field)) {
+        ctx.user.as_str()
+    } else {
+        ""
+    };
+    format!("{user}@{} (API)", ctx.peer)
 }
 
 /// After a successful config write: pending apply mark (or apply now) and a history revision.
@@ -705,7 +748,7 @@ pub fn after_write(ctx: &mut Ctx, action: &str, model: &str, touched_id: Option<
     if let Some(target) = &ctx.op.apply {
         if ctx.control.apply {
             ctx.store.pending.remove(&target.path);
-        } else {
+        } else if !tables::MARKS_NO_SUBSYSTEM.contains(&model) {
             let mark = if model == "NetworkInterface" {
                 touched_id
                     .map(display_value)
@@ -884,7 +927,7 @@ fn item_create(ctx: &mut Ctx) -> ApiResult<Value> {
     let parent = parent_object(ctx, &model)?;
     let pid = ctx.control.parent_id.clone();
     let existing = list_mut(ctx.catalog, ctx.store, &model, pid.as_ref())?.clone();
-    let sent = read_only_sent(&model, &input);
+    let sent = read_only_sent(ctx.catalog, &model, &input)?;
     let mut obj = new_object(ctx, &model, &input, parent.as_ref(), &existing, &sent)?;
     crate::linked::draw(ctx, &model, &mut obj);
     let stored = obj.clone();
@@ -1001,20 +1044,6 @@ fn item_delete(ctx: &mut Ctx) -> ApiResult<Value> {
 // ---------------------------------------------------------------------------------------------
 // Plural endpoints
 
-/// pfrest's `validate_sort_by`: every field must be one of the model's own (`get_fields()`,
-/// which holds neither `id` nor `parent_id`: both refused on the lab), on reads and writes.
-fn check_sort_fields(ctx: &Ctx) -> ApiResult<()> {
-    for field in ctx.control.sort.by.iter().flatten() {
-        if ctx.catalog.field(&ctx.entry.model, field).is_none() {
-            return Err(ApiError::bad(
-                "ENDPOINT_SORT_BY_FIELD_NON_EXISTENT_FIELD",
-                "Field `sort_by` must be a valid field in the Model.",
-            ));
-        }
-    }
-    Ok(())
-}
-
 fn represented_all(ctx: &Ctx, model: &str) -> Vec<(Option<Value>, usize, Value)> {
     enumerate(ctx.catalog, ctx.store, model)
         .into_iter()
@@ -1097,7 +1126,7 @@ fn plural_put(ctx: &mut Ctx) -> ApiResult<Value> {
         check_references(ctx.catalog, ctx.store, &model, &obj)?;
         apply_rules(ctx, &model, &mut obj, None, None, None, &new_items)?;
         generate_read_only(ctx, &model, &mut obj);
-        obj.extend(read_only_sent(&model, &input));
+        obj.extend(read_only_sent(ctx.catalog, &model, &input)?);
         new_items.push(Value::Object(obj));
     }
     // pfrest's `Endpoint::put()` passes no sort parameters to `replace_all`.

@@ -62,6 +62,9 @@ fn made(l: &Linked, owner: &Obj) -> Obj {
 /// On a create, before the owner is stored: a `draw` link becomes a fresh one, shaped as
 /// pfSense's `uniqid(prefix, true)` (13 hex digits, then a number with 8 decimals below 10).
 pub fn draw(ctx: &mut Ctx, model: &str, owner: &mut Obj) {
+    if stops_before_linked_steps(ctx) {
+        return;
+    }
     let Some(l) = row(model) else {
         return;
     };
@@ -92,6 +95,9 @@ fn failed(id: &str, what: &str, e: &ApiError) -> ApiError {
 
 /// After the owner was created: its linked object, appended at the end of its model's list.
 pub fn after_create(ctx: &mut Ctx, model: &str, owner: &Obj) -> ApiResult<()> {
+    if stops_before_linked_steps(ctx) {
+        return Ok(());
+    }
     let Some(l) = row(model) else {
         return Ok(());
     };
@@ -120,6 +126,9 @@ pub fn after_create(ctx: &mut Ctx, model: &str, owner: &Obj) -> ApiResult<()> {
 
 /// After the owner was updated: the first object carrying its link gets the made fields again.
 pub fn after_update(ctx: &mut Ctx, model: &str, owner: &Obj) -> ApiResult<()> {
+    if stops_before_linked_steps(ctx) {
+        return Ok(());
+    }
     let Some(l) = row(model) else {
         return Ok(());
     };
@@ -180,9 +189,7 @@ pub fn after_update(ctx: &mut Ctx, model: &str, owner: &Obj) -> ApiResult<()> {
 /// last firewall rule, a port forward's linked one, is 403 `MODEL_MANY_MINIMUM_REACHED`), and
 /// the owner and the objects deleted before it stay deleted.
 pub fn after_delete(ctx: &mut Ctx, model: &str, owner: &Obj) -> ApiResult<()> {
-    // A dry run stops before `pre_apply_delete` (v2.8.0+ `Model::delete()`; lab v2.10.0: a
-    // dry-run delete of a port forward whose linked rule is the last rule answers 200).
-    if ctx.control.dry_run {
+    if stops_before_linked_steps(ctx) {
         return Ok(());
     }
     let Some(l) = row(model) else {
@@ -211,6 +218,17 @@ pub fn after_delete(ctx: &mut Ctx, model: &str, owner: &Obj) -> ApiResult<()> {
         }
         record(ctx, "Deleted", l.model);
     }
+}
+
+/// A dry run (v2.8.0+) stops after validation, before pfrest's `_create` (which draws the
+/// link) and the `pre_apply_*` steps that make, change or delete the linked rule:
+/// `Model::create()`, `update()` and `delete()` return there. Lab-tested on v2.8.4 and v2.10.0:
+/// a dry-run create answers `associated_rule_id: "new"` and makes no rule, one with a link a rule
+/// already carries answers 200 (`a_port_forwards_dry_run_changes_nothing_like_pfrest`); a dry-run
+/// delete of a port forward whose linked rule is the last rule answers 200
+/// (`a_linked_rules_delete_is_checked_like_pfrest`).
+fn stops_before_linked_steps(ctx: &Ctx) -> bool {
+    ctx.control.dry_run
 }
 
 /// The config history revision of a write to a linked object (pfrest's linked rule writes go

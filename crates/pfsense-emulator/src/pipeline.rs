@@ -181,8 +181,21 @@ fn run(
     // 8. Control parameters, validated and removed.
     let plural_read = entry.kind == PathKind::Plural && method.sends_query();
     let dry_run_known = crate::rules::version(&shared.catalog) >= DRY_RUN_SINCE;
-    let (mut control, data) =
-        extract_control(data, plural_read, entry.kind, method, dry_run_known)?;
+    // `sort_by` names fields of the endpoint's model (the generic collection endpoints; the
+    // special ones take none).
+    let sorted_model = (matches!(entry.kind, PathKind::Plural | PathKind::Item)
+        && crate::special::handler(method, &entry.rel).is_none())
+    .then_some(entry.model.as_str());
+    let is_sort_field =
+        |field: &str| sorted_model.is_none_or(|model| shared.catalog.field(model, field).is_some());
+    let (mut control, data) = extract_control(
+        data,
+        plural_read,
+        entry.kind,
+        method,
+        dry_run_known,
+        &is_sort_field,
+    )?;
     // "the header can turn a dry run on but not off"
     if dry_run_known
         && req.header("prefer").is_some_and(|p| {
@@ -219,6 +232,7 @@ fn run(
         data,
         jwt_secret: &shared.jwt_secret,
         started: crate::store::now_unix(),
+        peer: req.peer,
     };
     // A dry run validates and answers the would-be object; the configuration, pending changes
     // and history stay as they were.
@@ -450,12 +464,19 @@ fn as_count(name: &str, v: &Value) -> ApiResult<usize> {
         .ok_or_else(|| type_error(name, "integer"))
 }
 
+/// The control parameters, validated and removed in pfrest's order (v2.7.1 to v2.10.0
+/// `Endpoint::validate_endpoint_fields`: async, reverse, sort_by, sort_order, sort_flags, append,
+/// remove, limit, offset, and from v2.8.0 dry_run; the first bad one answers), then placement and
+/// apply. `is_sort_field`
+/// tells whether `sort_by` may name a field: pfrest checks each one against the model
+/// (`get_fields()`, which holds neither `id` nor `parent_id`) before it looks at `sort_order`.
 fn extract_control(
     data: Value,
     plural_read: bool,
     kind: PathKind,
     method: Method,
     dry_run_known: bool,
+    is_sort_field: &dyn Fn(&str) -> bool,
 ) -> ApiResult<(Control, Value)> {
     let mut control = Control {
         run_async: true,
@@ -466,44 +487,32 @@ fn extract_control(
         return Ok((control, data));
     };
     let mut take = |name: &str| map.remove(name);
-    if let Some(v) = take("limit") {
-        control.limit = Some(as_count("limit", &v)?);
-    }
-    if let Some(v) = take("offset") {
-        control.offset = as_count("offset", &v)?;
+    if let Some(v) = take("async") {
+        control.run_async = as_bool("async", &v)?;
     }
     if let Some(v) = take("reverse") {
         control.reverse = as_bool("reverse", &v)?;
     }
-    if let Some(v) = take("async") {
-        control.run_async = as_bool("async", &v)?;
-    }
-    if let Some(v) = take("append") {
-        control.append = as_bool("append", &v)?;
-    }
-    if let Some(v) = take("remove") {
-        control.remove = as_bool("remove", &v)?;
-    }
-    if let Some(v) = take("placement") {
-        control.placement = Some(as_count("placement", &v)?);
-    }
-    // Only boolean true counts.
-    if let Some(v) = take("apply") {
-        control.apply = v == Value::Bool(true);
-    }
-    // pfrest's `validate_sort_by`, `validate_sort_order`, `validate_sort_flags` (v2.7.1
-    // `Endpoint.inc`): each checked on its own, on every method; a null counts as not sent
-    // (`isset`). Whether the fields exist in the model is the engine's check.
+    // A null counts as not sent (`isset`).
     if let Some(v) = take("sort_by").filter(|v| !v.is_null()) {
-        control.sort.by = Some(match v {
-            Value::Array(items) => items
-                .iter()
-                .map(|i| i.as_str().map(str::to_string))
-                .collect::<Option<Vec<_>>>()
-                .ok_or_else(|| field_type_error("sort_by"))?,
-            Value::String(s) => vec![s],
-            _ => return Err(field_type_error("sort_by")),
-        });
+        let fields = match v {
+            Value::Array(items) => items,
+            one => vec![one],
+        };
+        let mut by = Vec::with_capacity(fields.len());
+        for field in fields {
+            let Value::String(field) = field else {
+                return Err(field_type_error("sort_by"));
+            };
+            if !is_sort_field(&field) {
+                return Err(ApiError::bad(
+                    "ENDPOINT_SORT_BY_FIELD_NON_EXISTENT_FIELD",
+                    "Field `sort_by` must be a valid field in the Model.",
+                ));
+            }
+            by.push(field);
+        }
+        control.sort.by = Some(by);
     }
     if let Some(v) = take("sort_order").filter(|v| !v.is_null()) {
         control.sort.descending = match v.as_str() {
@@ -527,6 +536,18 @@ fn extract_control(
             )
         })?);
     }
+    if let Some(v) = take("append") {
+        control.append = as_bool("append", &v)?;
+    }
+    if let Some(v) = take("remove") {
+        control.remove = as_bool("remove", &v)?;
+    }
+    if let Some(v) = take("limit") {
+        control.limit = Some(as_count("limit", &v)?);
+    }
+    if let Some(v) = take("offset") {
+        control.offset = as_count("offset", &v)?;
+    }
     if dry_run_known && let Some(v) = take("dry_run") {
         if method == Method::Get {
             return Err(ApiError::bad(
@@ -535,6 +556,13 @@ fn extract_control(
             ));
         }
         control.dry_run = as_bool("dry_run", &v)?;
+    }
+    if let Some(v) = take("placement") {
+        control.placement = Some(as_count("placement", &v)?);
+    }
+    // Only boolean true counts.
+    if let Some(v) = take("apply") {
+        control.apply = v == Value::Bool(true);
     }
     if kind != PathKind::Plural {
         control.id = take("id");
