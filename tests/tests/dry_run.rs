@@ -32,9 +32,9 @@ fn structured(r: &rmcp::model::CallToolResult) -> Value {
 }
 
 /// Fields pfrest computes when it writes, not from the request: the rule's `tracker` and the
-/// `created_*`/`updated_*` stamps are taken from the clock (seconds) at the time of the write,
-/// and the dry run's `created_by` lacks the user name (seen on the v2.10.0 lab:
-/// `"created_by":"@127.0.0.1 (API)"` in the dry run, `admin@127.0.0.1 (API)` once written).
+/// `created_*`/`updated_*` stamps are taken from the clock (seconds) and the caller at the time
+/// of the write (a rule's `updated_by` names the user, `admin@127.0.0.1 (API)`; `created_by`
+/// names only the address, `@127.0.0.1 (API)`: lab, every release).
 const COMPUTED_AT_WRITE: &[&str] = &[
     "tracker",
     "created_time",
