@@ -2251,3 +2251,64 @@ tests::on_every_release!(
     #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
     pending_subsystems_are_pfrests,
 );
+
+/// The hosts on LAN as pfSense reads them from the OS: the emulator's seeded ARP table and DHCP
+/// leases against the lab's (the same two hosts in its arp(8) stand-in's cache and ISC dhcpd's
+/// leases file, read by pfSense's own `prepare_ARP_table()` and `system_get_dhcpleases()`), and
+/// an ARP entry's delete. Not compared: a lease's `online_status`, which pfSense derives from
+/// the ARP cache on each read (the lab's lease of a deleted entry reads `idle/offline`; the
+/// emulator's seed keeps `active/online`).
+async fn lan_hosts_read_like_pfrest(version: &str) {
+    const ARP: &str = "/api/v2/diagnostics/arp_table";
+    const LEASES: &str = "/api/v2/status/dhcp_server/leases";
+    let script: Vec<Scripted> = vec![
+        ("the ARP table", "GET", ARP, None),
+        (
+            "an ARP entry deleted",
+            "DELETE",
+            "/api/v2/diagnostics/arp_table/entry?id=0",
+            None,
+        ),
+    ];
+    let listings: &[Listing] = &[
+        (
+            ARP,
+            &[
+                "hostname",
+                "ip_address",
+                "mac_address",
+                "interface",
+                "type",
+                "permanent",
+                "dnsresolve",
+                "expires",
+            ],
+        ),
+        (
+            LEASES,
+            &[
+                "ip",
+                "mac",
+                "hostname",
+                "if",
+                "starts",
+                "ends",
+                "active_status",
+                "descr",
+            ],
+        ),
+    ];
+    same_as_lab_showing(
+        version,
+        "LAN hosts",
+        &script,
+        listings,
+        &["ip_address", "mac_address"],
+    )
+    .await;
+}
+
+tests::on_every_release!(
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    lan_hosts_read_like_pfrest,
+);
