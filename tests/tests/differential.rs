@@ -2252,13 +2252,14 @@ tests::on_every_release!(
     pending_subsystems_are_pfrests,
 );
 
-/// The hosts on LAN as pfSense reads them from the OS: the emulator's seeded ARP table and DHCP
-/// leases against the lab's (the same two hosts in its arp(8) stand-in's cache and ISC dhcpd's
-/// leases file, read by pfSense's own `prepare_ARP_table()` and `system_get_dhcpleases()`), and
-/// an ARP entry's delete. Not compared: a lease's `online_status`, which pfSense derives from
+/// What pfSense reads from the OS and its daemons: the emulator's seeded ARP table, DHCP leases
+/// and gateway status against the lab's (the same two LAN hosts in its arp(8) stand-in's cache
+/// and ISC dhcpd's leases file, read by pfSense's own `prepare_ARP_table()` and
+/// `system_get_dhcpleases()`; the WAN gateway from its dpinger stand-in, read by
+/// `return_gateways_status()`), and an ARP entry's delete. Not compared: a lease's `online_status`, which pfSense derives from
 /// the ARP cache on each read (the lab's lease of a deleted entry reads `idle/offline`; the
 /// emulator's seed keeps `active/online`).
-async fn lan_hosts_read_like_pfrest(version: &str) {
+async fn os_readings_read_like_pfrest(version: &str) {
     const ARP: &str = "/api/v2/diagnostics/arp_table";
     const LEASES: &str = "/api/v2/status/dhcp_server/leases";
     let script: Vec<Scripted> = vec![
@@ -2297,10 +2298,23 @@ async fn lan_hosts_read_like_pfrest(version: &str) {
                 "descr",
             ],
         ),
+        (
+            "/api/v2/status/gateways",
+            &[
+                "name",
+                "srcip",
+                "monitorip",
+                "delay",
+                "stddev",
+                "loss",
+                "status",
+                "substatus",
+            ],
+        ),
     ];
     same_as_lab_showing(
         version,
-        "LAN hosts",
+        "OS readings",
         &script,
         listings,
         &["ip_address", "mac_address"],
@@ -2310,5 +2324,5 @@ async fn lan_hosts_read_like_pfrest(version: &str) {
 
 tests::on_every_release!(
     #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-    lan_hosts_read_like_pfrest,
+    os_readings_read_like_pfrest,
 );

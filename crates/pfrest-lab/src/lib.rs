@@ -6,6 +6,7 @@
 //! never reach the machine it runs on. The lab stops on drop, panic, SIGINT and SIGTERM, leaving
 //! no process, mount or directory behind. See `docs` in the README for the facts it relies on.
 
+mod dpinger;
 mod reload_events;
 mod root;
 
@@ -19,6 +20,7 @@ use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
 use std::{fs, io};
 
+pub use dpinger::MONITORED_GATEWAYS;
 pub use reload_events::{EVENT_SCRIPTS, LOG as RELOAD_EVENTS_LOG};
 pub use root::{FILTER_LOG_SEED, copy_tree};
 
@@ -255,6 +257,8 @@ struct Running {
     keeper: Mutex<Option<JoinHandle<()>>>,
     /// The check_reload_status stand-in (see `reload_events`).
     events: reload_events::ReloadEvents,
+    /// The gateway monitors' stand-in (see `dpinger`).
+    monitors: dpinger::Dpinger,
     stopped: Mutex<bool>,
 }
 
@@ -433,6 +437,8 @@ impl Lab {
             }
         }
         root::seed_state(&layout.root)?;
+        dpinger::write_pid_files(&layout.root)
+            .map_err(io("write the gateway monitors' pid files".into()))?;
         let backup = layout.backup_dir();
         for entry in fs::read_dir(&backup).map_err(io("list backups".into()))? {
             let path = entry.map_err(io("list backups".into()))?.path();
@@ -585,6 +591,7 @@ impl Running {
             let _ = keeper.join();
         }
         self.events.stop();
+        self.monitors.stop();
         wait_namespace_gone(&self.layout.root);
         if let Err(e) = fs::remove_dir_all(&self.layout.work) {
             tracing::warn!(dir = %self.layout.work.display(), error = %e, "cannot remove the lab's work directory");
@@ -848,20 +855,34 @@ fn spawn_server(
             });
         }
     };
+    // A stand-in that cannot start ends the namespace started above, and the lab with it.
+    let abandon = |what: &str, source: io::Error| {
+        let _ = nix::sys::signal::kill(
+            nix::unistd::Pid::from_raw(pid),
+            nix::sys::signal::Signal::SIGKILL,
+        );
+        wait_namespace_gone(&layout.root);
+        let _ = fs::remove_dir_all(&layout.work);
+        LabError::Io {
+            what: what.into(),
+            source,
+        }
+    };
     let events = match reload_events::ReloadEvents::start(&layout, pid) {
         Ok(events) => events,
         Err(source) => {
-            let _ = nix::sys::signal::kill(
-                nix::unistd::Pid::from_raw(pid),
-                nix::sys::signal::Signal::SIGKILL,
-            );
+            let error = abandon("start the check_reload_status stand-in", source);
             let _ = keeper.join();
-            wait_namespace_gone(&layout.root);
-            let _ = fs::remove_dir_all(&layout.work);
-            return Err(LabError::Io {
-                what: "start the check_reload_status stand-in".into(),
-                source,
-            });
+            return Err(error);
+        }
+    };
+    let monitors = match dpinger::Dpinger::start(&layout.root) {
+        Ok(monitors) => monitors,
+        Err(source) => {
+            events.stop();
+            let error = abandon("start the dpinger stand-in", source);
+            let _ = keeper.join();
+            return Err(error);
         }
     };
     static NEXT_ID: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(1);
@@ -871,6 +892,7 @@ fn spawn_server(
         unshare_pid: pid,
         keeper: Mutex::new(Some(keeper)),
         events,
+        monitors,
         stopped: Mutex::new(false),
     });
     lock(registry()).push(running.clone());

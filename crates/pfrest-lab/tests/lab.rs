@@ -504,3 +504,45 @@ fn arp_cache_and_dhcp_leases_are_seeded_and_read_by_pfsense() {
     lab.reset().expect("reset");
     assert_eq!(rows(&api, "diagnostics/arp_table", &arp_fields), seeded);
 }
+
+/// The gateway status pfSense reads from its dpinger monitors (`return_gateways_status()`: the
+/// pid files name the monitored gateways, each status socket gives latency, deviation and loss)
+/// comes from the lab's dpinger stand-in; a reset writes back a pid file pfSense removed.
+#[test]
+fn gateway_status_is_read_from_the_dpinger_stand_in() {
+    let Some(lab) = start("v2.7.1") else { return };
+    let api = Api::new(&lab);
+    let fields = [
+        "name",
+        "srcip",
+        "monitorip",
+        "delay",
+        "stddev",
+        "loss",
+        "status",
+        "substatus",
+    ];
+    let online = vec![vec![
+        json!("WAN_DHCP"),
+        json!("10.0.2.15"),
+        json!("10.0.2.2"),
+        json!(0.5),
+        json!(0.1),
+        json!(0),
+        json!("online"),
+        json!("none"),
+    ]];
+    assert_eq!(rows(&api, "status/gateways", &fields), online);
+    let gateway = &pfrest_lab::MONITORED_GATEWAYS[0];
+    let pid_file = lab.root().join(format!(
+        "var/run/dpinger_{}~{}~{}.pid",
+        gateway.name, gateway.source, gateway.monitor
+    ));
+    std::fs::remove_file(&pid_file).unwrap();
+    assert_eq!(
+        rows(&api, "status/gateways", &fields),
+        Vec::<Vec<Value>>::new()
+    );
+    lab.reset().expect("reset");
+    assert_eq!(rows(&api, "status/gateways", &fields), online);
+}

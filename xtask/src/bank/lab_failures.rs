@@ -36,11 +36,6 @@ pub const LAB_TASK_FAILURES: &[(&str, Class, &str)] = &[
         "the interface apply does not finish in the lab (pfrest's InterfaceApplyDispatcher reconfigures the NIC through FreeBSD's ifconfig and kernel, which are stood in): the new interface stays in `pending_interfaces`",
     ),
     (
-        "status-gateways",
-        Class::LabGap,
-        "no dpinger runs in the lab: the gateway status list is empty",
-    ),
-    (
         "status-services-down",
         Class::LabGap,
         "no daemons run in the lab: every service reads stopped, so stopping sshd changes nothing and `unbound` is the first one down",
