@@ -2252,13 +2252,15 @@ tests::on_every_release!(
     pending_subsystems_are_pfrests,
 );
 
-/// What pfSense reads from the OS and its daemons: the emulator's seeded ARP table, DHCP leases
-/// and gateway status against the lab's (the same two LAN hosts in its arp(8) stand-in's cache
-/// and ISC dhcpd's leases file, read by pfSense's own `prepare_ARP_table()` and
+/// What pfSense reads from the OS and its daemons: the emulator's seeded ARP table, DHCP leases,
+/// gateway status and service list against the lab's (the same two LAN hosts in its arp(8)
+/// stand-in's cache and ISC dhcpd's leases file, read by pfSense's own `prepare_ARP_table()` and
 /// `system_get_dhcpleases()`; the WAN gateway from its dpinger stand-in, read by
-/// `return_gateways_status()`), and an ARP entry's delete. Not compared: a lease's `online_status`, which pfSense derives from
-/// the ARP cache on each read (the lab's lease of a deleted entry reads `idle/offline`; the
-/// emulator's seed keeps `active/online`).
+/// `return_gateways_status()`; the services `get_services()` lists for the config), and an ARP
+/// entry's delete. Not compared: a service's `status` (the lab runs no daemons: every one reads
+/// stopped; the emulator's seed has them running, as on a box), and a lease's `online_status`,
+/// which pfSense derives from the ARP cache on each read (the lab's lease of a deleted entry
+/// reads `idle/offline`; the emulator's seed keeps `active/online`).
 async fn os_readings_read_like_pfrest(version: &str) {
     const ARP: &str = "/api/v2/diagnostics/arp_table";
     const LEASES: &str = "/api/v2/status/dhcp_server/leases";
@@ -2310,6 +2312,10 @@ async fn os_readings_read_like_pfrest(version: &str) {
                 "status",
                 "substatus",
             ],
+        ),
+        (
+            "/api/v2/status/services",
+            &["name", "description", "enabled"],
         ),
     ];
     same_as_lab_showing(

@@ -6,7 +6,9 @@
 #   arp --libxo json -an      the cache in libxo's JSON layout (system_get_arp_table())
 #   arp -n IP                 one entry in arp's text layout (get_interface_mac-style lookups)
 #   arp -d IP                 delete it; "IP: not in table" and status 1 when there is none
-#   arp -d -i IF -a           delete every entry on IF (an interface reconfigure)
+#   arp -d -i IF -a           (an interface reconfigure flushing IF) keeps the entries: on a
+#                             box the hosts behind IF are relearnt as soon as they talk, which
+#                             the lab's stand-in NICs cannot do
 #   arp -s IP MAC             a permanent entry (static ARP of DHCP static mappings)
 echo "$(date -u +%FT%TZ) $0 $*" >> /var/log/tools.log
 cache=/var/db/pfrest-lab/arp-cache
@@ -25,14 +27,11 @@ while [ $# -gt 0 ]; do
 done
 # Keep the cache's lines for which the awk condition is false.
 drop() {
-  awk -v ip="$host" -v ifname="$iface" "!($1)" "$cache" > "$cache.new" && mv "$cache.new" "$cache"
+  awk -v ip="$host" "!($1)" "$cache" > "$cache.new" && mv "$cache.new" "$cache"
 }
 case "$mode" in
   delete)
-    if [ "$all" = 1 ]; then
-      drop '(ifname == "" || $3 == ifname)'
-      exit 0
-    fi
+    [ "$all" = 1 ] && exit 0
     if awk -v ip="$host" '$1 == ip { found = 1 } END { exit !found }' "$cache"; then
       drop '$1 == ip'
       echo "$host ($host) deleted"
