@@ -313,6 +313,86 @@ pub fn cancels_out(change: &Change, batch: &[Change]) -> Option<CancelsOut> {
     )
 }
 
+/// Links pfSense drew anew when an undo re-created a [`Linked`] owner (pfrest draws one on
+/// every create), each as (row, the old link, the new one). A state recorded before holds the
+/// owner, or its linked object, with the old link: the list an older delete left, the object
+/// an older update left. Once the undo ran, the firewall shows it with the new one, and nobody
+/// changed it: [`Redrawn::follow`] writes the recorded state as the firewall now shows it.
+/// The pairs come from the undos already run (the journal's re-creating undos: their `after`
+/// is what they made) and, in a batch's preview, from the re-creates its newer undos will
+/// send, which draw a link not known yet (the played lists show the table's `draw` there).
+#[derive(Clone, Default)]
+pub struct Redrawn(Vec<(&'static Linked, String, String)>);
+
+impl Redrawn {
+    /// What an undo that re-created the owner `undone` (a delete) deleted made (`made`, the
+    /// create's answer): its old link and the one pfSense drew.
+    pub fn add(&mut self, undone: &Change, made: &Value) {
+        if undone.kind != ChangeKind::Delete.as_str() {
+            return;
+        }
+        let Some(link) = LINKED_OBJECTS.iter().find(|l| l.owner == undone.model) else {
+            return;
+        };
+        let new = made.get(link.field).and_then(Value::as_str);
+        if let (Some(old), Some(new)) = (link_of(undone, link), new)
+            && old != new
+        {
+            self.0.push((link, old, new.to_string()));
+        }
+    }
+
+    /// These pairs and those the undos of `newer` (planned, not run) will draw: a step
+    /// re-creating the owner a newer delete deleted sends the table's `draw`.
+    fn with_newer(&self, newer: &[Newer<'_>]) -> Redrawn {
+        let mut all = self.clone();
+        for (change, steps) in newer {
+            let Some(link) = LINKED_OBJECTS.iter().find(|l| l.owner == change.model) else {
+                continue;
+            };
+            let draws = steps.iter().any(|s| {
+                s.tool.model == link.owner
+                    && s.tool.method == Method::Post
+                    && s.tool.path_kind == PathKind::Item
+                    && s.args.get(link.field).and_then(Value::as_str) == Some(link.draw)
+            });
+            if let (true, Some(old)) = (
+                draws && change.kind == ChangeKind::Delete.as_str(),
+                link_of(change, link),
+            ) {
+                all.0.push((link, old, link.draw.to_string()));
+            }
+        }
+        all
+    }
+
+    /// `recorded` with every old link, on an owner or a linked object, replaced by the new one
+    /// (in order, so a link drawn anew twice ends at the last).
+    fn follow(&self, recorded: &Value) -> Value {
+        let mut out = recorded.clone();
+        for (link, old, new) in &self.0 {
+            replace_link(&mut out, link, old, new);
+        }
+        out
+    }
+}
+
+fn replace_link(value: &mut Value, link: &Linked, old: &str, new: &str) {
+    match value {
+        Value::Array(items) => items
+            .iter_mut()
+            .for_each(|v| replace_link(v, link, old, new)),
+        Value::Object(o) => {
+            for field in [link.field, link.carries] {
+                if let Some(v) = o.get_mut(field).filter(|v| v.as_str() == Some(old)) {
+                    *v = json!(new);
+                }
+            }
+        }
+        _ => {}
+    }
+}
+
 /// Check that a change that [`cancels_out`] leaves nothing to undo, in the state the undos of
 /// `newer` leave: no owner and no linked object carries its link (someone may have put one
 /// back since). What its undo does (sends nothing, and why), or why it is refused.
@@ -510,10 +590,26 @@ fn tool(name: &str) -> Result<&'static ToolDef, String> {
 /// Why an undo is refused: `label`, what `change` wrote, has been changed since.
 fn changed_since(change: &Change, current: &Value, recorded: &Value, label: &str) -> String {
     let fields = state::differing_fields(&state::as_recorded(current, recorded), recorded);
+    // A link changes only when pfSense draws a new one, on a create: say so.
+    let redrawn: Vec<String> = LINKED_OBJECTS
+        .iter()
+        .filter(|l| l.owner == change.model && fields.iter().any(|f| f == l.field))
+        .filter_map(|l| {
+            let real = |v: &Value| v.get(l.field)?.as_str().filter(|s| l.links(s)).map(str::to_string);
+            Some(format!(
+                "; its {} was `{}` and is `{}` now: pfSense draws a new one each time a {} is created, so it was deleted and created again since, and not by an undo of this server (whose new links undo follows)",
+                l.field,
+                real(recorded)?,
+                real(current)?,
+                l.owner
+            ))
+        })
+        .collect();
     format!(
-        "{label} has been changed since change {} (fields: {}); undo refused so that the later change is not lost. Look at it and change it by hand if you still want to",
+        "{label} has been changed since change {} (fields: {}){}; undo refused so that the later change is not lost. Look at it and change it by hand if you still want to",
         change.id,
-        fields.join(", ")
+        fields.join(", "),
+        redrawn.concat()
     )
 }
 
@@ -1026,22 +1122,25 @@ fn renumber(items: &mut [Value]) {
 /// `newer` are the changes of the same batch undone before this one (newest first), with their
 /// planned steps: the target, its list and its neighbours are judged in the state their undos
 /// leave, not the state now, so that a preview says what the confirmed undo (which plans each
-/// change after the newer ones ran) does. The error
-/// explains why the undo is refused.
+/// change after the newer ones ran) does. `redrawn`: the links undos run since this change
+/// drew anew, which the state it recorded is read with. The error explains why the undo is
+/// refused.
 #[inline(never)]
 pub fn prepare<'a>(
     client: &'a Client,
     change: &'a Change,
     newer: &'a [Newer<'a>],
+    redrawn: &'a Redrawn,
 ) -> futures::future::BoxFuture<'a, Result<Vec<Step>, String>> {
     // Boxed once here (lib.rs, "One copy of a big future"): awaited from undo, its preview and auto-revert.
-    Box::pin(prepare_unboxed(client, change, newer))
+    Box::pin(prepare_unboxed(client, change, newer, redrawn))
 }
 
 async fn prepare_unboxed(
     client: &Client,
     change: &Change,
     newer: &[Newer<'_>],
+    redrawn: &Redrawn,
 ) -> Result<Vec<Step>, String> {
     if change.undone_by.is_some() {
         return Err(format!(
@@ -1072,7 +1171,10 @@ async fn prepare_unboxed(
                 change.id, change.tool
             )
         })?;
-    let after = change.after.clone().unwrap_or(Value::Null);
+    // As the firewall shows it once the undos run before this one re-created what they did.
+    let after = redrawn
+        .with_newer(newer)
+        .follow(change.after.as_ref().unwrap_or(&Value::Null));
     let mut steps = match inverse {
         Inverse::DeleteCreated {
             delete_tool,
@@ -2195,6 +2297,50 @@ mod tests {
         let plain = with_kind(3, ChangeKind::Delete, "");
         let plain_made = with_kind(1, ChangeKind::Create, "");
         assert!(cancels_out(&plain, &[plain.clone(), plain_made]).is_none());
+    }
+
+    /// A recorded state is read with the links undos drew anew: an undo already run (the old
+    /// link to the one it made, twice over in order) and, in a preview, a newer undo's
+    /// re-create (the old link to `draw`). A rule carrying the link follows too; another
+    /// forward's link, an update's undo and a link keyword are left.
+    #[test]
+    fn a_recorded_state_follows_the_links_undos_drew_anew() {
+        let deleted = |id: i64, link: &str| {
+            let mut c = change(
+                "pfsense_delete_firewall_nat_port_forward",
+                "PortForward",
+                Some(forward(link)),
+                Some(json!([])),
+            );
+            c.id = id;
+            c.kind = ChangeKind::Delete.as_str().into();
+            c
+        };
+        let mut redrawn = Redrawn::default();
+        redrawn.add(&deleted(2, "nat_a"), &forward("nat_b"));
+        redrawn.add(&deleted(4, "nat_b"), &forward("nat_c"));
+        let mut updated = deleted(5, "nat_x");
+        updated.kind = ChangeKind::Update.as_str().into();
+        redrawn.add(&updated, &forward("nat_y"));
+        redrawn.add(&deleted(6, ""), &forward("nat_z"));
+        let recorded = json!([
+            forward("nat_a"),
+            forward("nat_x"),
+            rule(0, 10, Some("nat_a"))
+        ]);
+        let followed = redrawn.follow(&recorded);
+        assert_eq!(followed[0]["associated_rule_id"], "nat_c");
+        assert_eq!(followed[1]["associated_rule_id"], "nat_x");
+        assert_eq!(followed[2]["associated_rule_id"], "nat_c");
+
+        let newer_delete = deleted(7, "nat_x");
+        let mut args = forward("new");
+        args.as_object_mut().unwrap().remove("id");
+        let steps = [step("pfsense_create_firewall_nat_port_forward", args)];
+        let newer: Vec<Newer<'_>> = vec![(&newer_delete, &steps)];
+        let followed = redrawn.with_newer(&newer).follow(&recorded);
+        assert_eq!(followed[1]["associated_rule_id"], "new");
+        assert_eq!(followed[0]["associated_rule_id"], "nat_c");
     }
 
     /// A step on the owner writes to the linked model's list, and only to it.
