@@ -2715,6 +2715,70 @@ async fn an_update_and_delete_of_a_port_forward_are_undone_together(version: &st
     s.close().await;
 }
 
+/// Auto-revert pairs a port forward's create with its delete as a batch undo does
+/// (`undo::cancels_out`): neither was confirmed, so the firewall is left as before the create,
+/// and nothing is sent. Before, the create's revert ran alone (its deadline comes first) and
+/// found nothing to delete, and the delete's revert then re-created the forward and its linked
+/// rule, which nobody had confirmed.
+async fn auto_revert_of_a_port_forward_created_and_deleted_sends_nothing(version: &str) {
+    let Some(lab) = lab(version) else { return };
+    let then = lab.config_xml();
+    let dir = tempfile::tempdir().unwrap();
+    let mut env = lab.env();
+    env.push(("PFSENSE_AUTO_REVERT".into(), "6".into()));
+    let s = Session::start_in(dir.path(), &env, Human::new(false, HumanAnswer::Accept)).await;
+    let made = s
+        .ok(
+            "pfsense_create_firewall_nat_port_forward",
+            confirmed(lab_forward("ar-web", "8220")),
+        )
+        .await["data"]
+        .clone();
+    s.ok(
+        "pfsense_delete_firewall_nat_port_forward",
+        confirmed(json!({"id": made["id"]})),
+    )
+    .await;
+    let waited = std::time::Instant::now();
+    loop {
+        let provisional = journal(&s)
+            .await
+            .iter()
+            .filter(|c| !c["provisional_until"].is_null())
+            .count();
+        if provisional == 0 {
+            break;
+        }
+        assert!(
+            waited.elapsed() < std::time::Duration::from_secs(40),
+            "still provisional: {:?}",
+            journal_lines(&journal(&s).await)
+        );
+        tokio::time::sleep(std::time::Duration::from_millis(500)).await;
+    }
+    let changes = journal(&s).await;
+    let lines: Vec<String> = journal_lines(&changes)
+        .into_iter()
+        .filter(|l| l.contains("nat_port_forward"))
+        .collect();
+    assert_eq!(
+        lines,
+        [
+            "pfsense_create_firewall_nat_port_forward auto_reverted",
+            "pfsense_delete_firewall_nat_port_forward auto_reverted",
+        ],
+        "{changes:?}"
+    );
+    assert_eq!(forwards_now(&s).await, json!([]));
+    assert_eq!(
+        filter_xml(&lab.config_xml()),
+        filter_xml(&then),
+        "no rule written"
+    );
+    assert_nat_and_filter_as(&lab, &then);
+    s.close().await;
+}
+
 tests::on_every_release!(
     #[tokio::test]
     seed_smoke_create_read_update_apply_delete_and_later_ids_shift,
@@ -2743,4 +2807,5 @@ tests::on_every_release!(
     a_port_forward_delete_preview_says_where_the_undo_puts_it,
     a_batch_undo_of_two_port_forward_deletes_brings_both_back,
     an_update_and_delete_of_a_port_forward_are_undone_together,
+    auto_revert_of_a_port_forward_created_and_deleted_sends_nothing,
 );

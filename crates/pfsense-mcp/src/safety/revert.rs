@@ -331,15 +331,29 @@ pub async fn revert_due(
         return;
     }
     let now = super::time::now_millis();
-    let Ok(mut due) = safety.journal.provisional(firewall) else {
+    let Ok(mut provisional) = safety.journal.provisional(firewall) else {
         return;
     };
     // Another server that still runs reverts its own provisional changes.
-    due.retain(|c| {
-        c.provisional_until.is_some_and(|t| t <= now)
-            && !passed.contains(&c.id)
-            && safety.journal.running(c.id) != Running::Other
-    });
+    provisional
+        .retain(|c| !passed.contains(&c.id) && safety.journal.running(c.id) != Running::Other);
+    let is_due = |c: &Change| c.provisional_until.is_some_and(|t| t <= now);
+    // A change due takes along the later ones it cancels out with, due or not (a port forward
+    // created, then deleted: `undo::cancels_out`, as a batch undo pairs them). Reverted alone,
+    // the create would find nothing to delete, and the delete's revert would later make the
+    // port forward again, which nobody confirmed.
+    let mut due: Vec<Change> = provisional
+        .iter()
+        .filter(|c| {
+            is_due(c)
+                || undo::cancels_out(c, &provisional).is_some_and(|k| {
+                    provisional
+                        .iter()
+                        .any(|d| d.id == k.created_by && is_due(d))
+                })
+        })
+        .cloned()
+        .collect();
     due.sort_by_key(|c| std::cmp::Reverse(c.id));
     for change in &due {
         let result = perform_undo(
