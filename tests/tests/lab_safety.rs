@@ -2779,6 +2779,61 @@ async fn auto_revert_of_a_port_forward_created_and_deleted_sends_nothing(version
     s.close().await;
 }
 
+/// pfrest lets a POST's or PATCH's `sort_by`, `sort_order` and `sort_flags` replace the model's
+/// own sort, and re-sorts the whole stored list by them (`Endpoint::post()` / `patch()`), which
+/// no undo of that one object could put back. No tool sends them with a write: the create and
+/// update tools do not take them (the spec lists none there), and a bulk delete's `query` may
+/// not name them. Each such call is refused naming the argument before anything is sent, so no
+/// journal row holds a write whose sort an undo would have to replay.
+async fn a_callers_sort_never_reaches_a_write_an_undo_would_replay(version: &str) {
+    let Some(lab) = lab(version) else { return };
+    for host in ["b", "d", "m"] {
+        admin(
+            &lab,
+            "POST",
+            "/api/v2/services/dns_resolver/host_override",
+            Some(lab_override(host, "example.com")),
+        );
+    }
+    let base = admin(&lab, "GET", OVERRIDES, None);
+    let dir = tempfile::tempdir().unwrap();
+    let s = start(&lab, dir.path()).await;
+    let mut create = lab_override("a", "z.example.com");
+    create["sort_by"] = json!(["domain"]);
+    create["sort_order"] = json!("SORT_DESC");
+    let update = json!({"id": 0, "host": "c", "sort_flags": "SORT_NATURAL"});
+    for (tool, args, named) in [
+        (
+            "pfsense_create_services_dns_resolver_host_override",
+            create,
+            "sort_by",
+        ),
+        (
+            "pfsense_update_services_dns_resolver_host_override",
+            update,
+            "sort_flags",
+        ),
+        (
+            "pfsense_delete_svc_dns_resolver_host_overrides",
+            json!({"query": {"host": "d", "sort_order": "SORT_DESC"}}),
+            "sort_order",
+        ),
+    ] {
+        for args in [args.clone(), confirmed(args)] {
+            let r = s.call(tool, args).await;
+            assert!(is_error(&r), "{tool}: {}", text(&r));
+            assert!(text(&r).contains(named), "{tool}: {}", text(&r));
+        }
+    }
+    assert_eq!(
+        admin(&lab, "GET", OVERRIDES, None),
+        base,
+        "nothing was sent"
+    );
+    assert_eq!(journal(&s).await, Vec::<Value>::new());
+    s.close().await;
+}
+
 tests::on_every_release!(
     #[tokio::test]
     seed_smoke_create_read_update_apply_delete_and_later_ids_shift,
@@ -2808,4 +2863,5 @@ tests::on_every_release!(
     a_batch_undo_of_two_port_forward_deletes_brings_both_back,
     an_update_and_delete_of_a_port_forward_are_undone_together,
     auto_revert_of_a_port_forward_created_and_deleted_sends_nothing,
+    a_callers_sort_never_reaches_a_write_an_undo_would_replay,
 );
