@@ -2641,6 +2641,25 @@ async fn a_batch_undo_of_two_port_forward_deletes_brings_both_back(version: &str
     let rules = rules_now(&s).await;
     assert_eq!(shared_trackers(&rules), Vec::<Value>::new(), "{rules}");
     assert_nat_and_filter_as(&lab, &then);
+
+    // Deleted in list order (id 0 twice): both come back too. Not in their old order: the
+    // newer delete's undo runs first and appends its linked rule first (and v2.7.1, which keeps
+    // port forwards sorted by interface, puts the second re-create after the first).
+    for _ in 0..2 {
+        s.ok(
+            "pfsense_delete_firewall_nat_port_forward",
+            confirmed(json!({"id": 0})),
+        )
+        .await;
+    }
+    let preview = preview_then_undo(&s, 2).await;
+    assert!(!is_error(&preview), "{}", text(&preview));
+    let mut back = descrs(&forwards_now(&s).await);
+    back.sort();
+    assert_eq!(back, ["two-a", "two-b"]);
+    each_forward_has_its_linked_rule(&s).await;
+    let rules = rules_now(&s).await;
+    assert_eq!(shared_trackers(&rules), Vec::<Value>::new(), "{rules}");
     s.close().await;
 }
 

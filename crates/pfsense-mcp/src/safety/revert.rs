@@ -147,7 +147,8 @@ pub async fn perform_undo(
         if let (Ok((answer, _)), Method::Post, PathKind::Item) =
             (&ran, step.tool.method, step.tool.path_kind)
         {
-            made = Some(answer.clone());
+            // Redacted like every state the journal keeps (a link is no secret).
+            made = Some(crate::outcome::redact(answer));
         }
         if let Err(e) = ran {
             let msg = format!(

@@ -325,8 +325,8 @@ pub fn cancels_out(change: &Change, batch: &[Change]) -> Option<CancelsOut> {
 pub struct Redrawn(Vec<(&'static Linked, String, String)>);
 
 impl Redrawn {
-    /// What an undo that re-created the owner `undone` (a delete) deleted made (`made`, the
-    /// create's answer): its old link and the one pfSense drew.
+    /// An undo of `undone` (the delete of an owner) re-created it as `made` (the create's
+    /// answer): the owner's old link and the one pfSense drew for it.
     pub fn add(&mut self, undone: &Change, made: &Value) {
         if undone.kind != ChangeKind::Delete.as_str() {
             return;
@@ -595,12 +595,15 @@ fn changed_since(change: &Change, current: &Value, recorded: &Value, label: &str
         .iter()
         .filter(|l| l.owner == change.model && fields.iter().any(|f| f == l.field))
         .filter_map(|l| {
-            let real = |v: &Value| v.get(l.field)?.as_str().filter(|s| l.links(s)).map(str::to_string);
+            let link_in = |v: &Value| {
+                let link = v.get(l.field)?.as_str().filter(|s| l.links(s))?;
+                Some(link.to_string())
+            };
             Some(format!(
-                "; its {} was `{}` and is `{}` now: pfSense draws a new one each time a {} is created, so it was deleted and created again since, and not by an undo of this server (whose new links undo follows)",
+                "; its {} was `{}` and is `{}` now: pfSense draws a new one each time a {} is created, so it was deleted and created again since, not by an undo of this server (undo follows the links its own re-creates draw)",
                 l.field,
-                real(recorded)?,
-                real(current)?,
+                link_in(recorded)?,
+                link_in(current)?,
                 l.owner
             ))
         })
