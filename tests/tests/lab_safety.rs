@@ -2663,6 +2663,52 @@ async fn a_batch_undo_of_two_port_forward_deletes_brings_both_back(version: &str
     s.close().await;
 }
 
+/// A port forward created and deleted in a batch cancels out, and the batch's other undos read
+/// the lists they recorded without it: a port forward deleted in between (its delete's list
+/// still held the created one) goes back between its old neighbours, one place earlier when
+/// the created one stood before it. The list used to look changed since, and the undo refused.
+async fn a_delete_between_a_port_forwards_create_and_delete_is_undone(version: &str) {
+    let Some(lab) = lab(version) else { return };
+    admin(
+        &lab,
+        "POST",
+        PORT_FORWARD,
+        Some(lab_forward("cd-x", "8301")),
+    );
+    let dir = tempfile::tempdir().unwrap();
+    let s = start(&lab, dir.path()).await;
+    s.ok(
+        "pfsense_create_firewall_nat_port_forward",
+        confirmed(lab_forward("cd-a", "8302")),
+    )
+    .await;
+    for (descr, port) in [("cd-d", "8303"), ("cd-e", "8304")] {
+        admin(&lab, "POST", PORT_FORWARD, Some(lab_forward(descr, port)));
+    }
+    assert_eq!(
+        descrs(&forwards_now(&s).await),
+        ["cd-x", "cd-a", "cd-d", "cd-e"]
+    );
+    for id in [2, 1] {
+        s.ok(
+            "pfsense_delete_firewall_nat_port_forward",
+            confirmed(json!({"id": id})),
+        )
+        .await;
+    }
+    let preview = preview_then_undo(&s, 3).await;
+    assert!(!is_error(&preview), "{}", text(&preview));
+    // v2.7.x keeps port forwards sorted by interface: a re-create goes last of its equals.
+    let back = if version == "v2.7.1" {
+        ["cd-x", "cd-e", "cd-d"]
+    } else {
+        ["cd-x", "cd-d", "cd-e"]
+    };
+    assert_eq!(descrs(&forwards_now(&s).await), back);
+    each_forward_has_its_linked_rule(&s).await;
+    s.close().await;
+}
+
 /// Updates a port forward's target, then deletes it, through the server.
 async fn update_then_delete(s: &Session, id: &Value, target: &str) {
     s.ok(
@@ -2883,4 +2929,5 @@ tests::on_every_release!(
     an_update_and_delete_of_a_port_forward_are_undone_together,
     auto_revert_of_a_port_forward_created_and_deleted_sends_nothing,
     a_callers_sort_never_reaches_a_write_an_undo_would_replay,
+    a_delete_between_a_port_forwards_create_and_delete_is_undone,
 );

@@ -85,7 +85,7 @@ pub async fn perform_undo(
             Some(undo::check_cancelled(client, change, &cancel, &[]).await?),
         ),
         None => {
-            let redrawn = redrawn_since(safety, firewall, change);
+            let redrawn = redrawn_since(safety, firewall, change).cancelled_around(change, batch);
             (undo::prepare(client, change, &[], &redrawn).await?, None)
         }
     };

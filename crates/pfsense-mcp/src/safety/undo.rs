@@ -313,16 +313,25 @@ pub fn cancels_out(change: &Change, batch: &[Change]) -> Option<CancelsOut> {
     )
 }
 
-/// Links pfSense drew anew when an undo re-created a [`Linked`] owner (pfrest draws one on
-/// every create), each as (row, the old link, the new one). A state recorded before holds the
-/// owner, or its linked object, with the old link: the list an older delete left, the object
-/// an older update left. Once the undo ran, the firewall shows it with the new one, and nobody
-/// changed it: [`Redrawn::follow`] writes the recorded state as the firewall now shows it.
-/// The pairs come from the undos already run (the journal's re-creating undos: their `after`
-/// is what they made) and, in a batch's preview, from the re-creates its newer undos will
-/// send, which draw a link not known yet (the played lists show the table's `draw` there).
+/// What the undos of a batch, and those run since a change, did to [`Linked`] owners, as the
+/// state the change recorded is to be read once they ran. A state recorded before holds an
+/// owner, or its linked object, with its link: the list an older delete left, the object an
+/// older update left.
+/// - Links drawn anew (row, old link, new link): an undo re-created the owner, and pfrest drew
+///   a new link (it does on every create). The firewall shows the owner with the new one, and
+///   nobody changed it. The pairs come from the undos already run (the journal's re-creating
+///   undos: their `after` is what they made) and, in a batch's preview, from the re-creates its
+///   newer undos will send, which draw a link not known yet (the played lists show the table's
+///   `draw` there).
+/// - Links gone (row, link): a create and a delete of the batch around the change cancel out
+///   ([`cancels_out`]): their owner is gone once the newer undos ran, as before the create.
+///
+/// [`Redrawn::follow`] writes a recorded state as the firewall then shows it.
 #[derive(Clone, Default)]
-pub struct Redrawn(Vec<(&'static Linked, String, String)>);
+pub struct Redrawn {
+    drawn: Vec<(&'static Linked, String, String)>,
+    gone: Vec<(&'static Linked, String)>,
+}
 
 impl Redrawn {
     /// An undo of `undone` (the delete of an owner) re-created it as `made` (the create's
@@ -338,12 +347,27 @@ impl Redrawn {
         if let (Some(old), Some(new)) = (link_of(undone, link), new)
             && old != new
         {
-            self.0.push((link, old, new.to_string()));
+            self.drawn.push((link, old, new.to_string()));
         }
     }
 
-    /// These pairs and those the undos of `newer` (planned, not run) will draw: a step
-    /// re-creating the owner a newer delete deleted sends the table's `draw`.
+    /// With the links of the owners a create and a delete of `batch` made and took away around
+    /// `change` (older and newer than it): gone once the newer undos ran.
+    pub fn cancelled_around(mut self, change: &Change, batch: &[Change]) -> Redrawn {
+        for c in batch {
+            if let Some(k) = cancels_out(c, batch)
+                && k.created_by < change.id
+                && change.id < k.deleted_by
+                && !self.gone.iter().any(|(_, v)| *v == k.value)
+            {
+                self.gone.push((k.link, k.value));
+            }
+        }
+        self
+    }
+
+    /// These and what the undos of `newer` (planned, not run) will draw: a step re-creating
+    /// the owner a newer delete deleted sends the table's `draw`.
     fn with_newer(&self, newer: &[Newer<'_>]) -> Redrawn {
         let mut all = self.clone();
         for (change, steps) in newer {
@@ -360,20 +384,54 @@ impl Redrawn {
                 draws && change.kind == ChangeKind::Delete.as_str(),
                 link_of(change, link),
             ) {
-                all.0.push((link, old, link.draw.to_string()));
+                all.drawn.push((link, old, link.draw.to_string()));
             }
         }
         all
     }
 
+    /// Whether `object` carries a link that is gone.
+    fn carries_gone(&self, object: &Value) -> bool {
+        self.gone.iter().any(|(link, value)| {
+            [link.field, link.carries]
+                .iter()
+                .any(|f| object.get(*f).and_then(Value::as_str) == Some(value.as_str()))
+        })
+    }
+
     /// `recorded` with every old link, on an owner or a linked object, replaced by the new one
-    /// (in order, so a link drawn anew twice ends at the last).
+    /// (in order, so a link drawn anew twice ends at the last), and a list without the objects
+    /// carrying a link that is gone (later ids shifting down, as pfrest's do).
     fn follow(&self, recorded: &Value) -> Value {
         let mut out = recorded.clone();
-        for (link, old, new) in &self.0 {
+        for (link, old, new) in &self.drawn {
             replace_link(&mut out, link, old, new);
         }
+        if let Value::Array(items) = &mut out {
+            let before = items.len();
+            items.retain(|o| !self.carries_gone(o));
+            if items.len() < before {
+                renumber(items);
+            }
+        }
         out
+    }
+
+    /// How many objects of `recorded` (a list) before id `position` carry a link that is gone:
+    /// an object re-created at `position` goes that much earlier once they are.
+    fn gone_before(&self, recorded: Option<&Value>, position: u64) -> u64 {
+        let items = recorded
+            .and_then(Value::as_array)
+            .map_or(&[][..], Vec::as_slice);
+        items
+            .iter()
+            .filter(|o| {
+                o.get("id")
+                    .and_then(Value::as_u64)
+                    .is_some_and(|id| id < position)
+            })
+            .filter(|o| self.carries_gone(o))
+            .count() as u64
     }
 }
 
@@ -1250,7 +1308,7 @@ async fn prepare_unboxed(
         } => {
             let before = change.before.clone().unwrap_or(Value::Null);
             let label = what(change, &before);
-            let mut position = position;
+            let mut position = position.map(|p| p - redrawn.gone_before(change.after.as_ref(), p));
             let mut next_to = String::new();
             if let Some(list) = &list_tool {
                 let list = tool(list)?;
@@ -2344,6 +2402,31 @@ mod tests {
         let followed = redrawn.with_newer(&newer).follow(&recorded);
         assert_eq!(followed[1]["associated_rule_id"], "new");
         assert_eq!(followed[0]["associated_rule_id"], "nat_c");
+
+        // A forward created and deleted around a change is gone from the lists it recorded
+        // (later ids shift down), and one re-created after it goes a place earlier.
+        let mut created = change(
+            "pfsense_create_firewall_nat_port_forward",
+            "PortForward",
+            None,
+            Some(forward("nat_g")),
+        );
+        created.kind = ChangeKind::Create.as_str().into();
+        let between = deleted(3, "nat_m");
+        let batch = [deleted(8, "nat_g"), between.clone(), created];
+        let around = Redrawn::default().cancelled_around(&between, &batch);
+        let mut kept = forward("nat_k");
+        kept["id"] = json!(1);
+        let recorded = json!([forward("nat_g"), kept]);
+        let followed = around.follow(&recorded);
+        assert_eq!(
+            ids(followed.as_array().unwrap()),
+            [(json!(0), json!("nat_k"))]
+        );
+        assert_eq!(around.gone_before(Some(&recorded), 2), 1);
+        assert_eq!(around.gone_before(Some(&recorded), 0), 0);
+        let outside = Redrawn::default().cancelled_around(&deleted(9, "nat_o"), &batch);
+        assert_eq!(outside.follow(&recorded), recorded);
     }
 
     /// A step on the owner writes to the linked model's list, and only to it.
