@@ -270,8 +270,7 @@ pub async fn undo(
                 .await
                 .map(|note| (Vec::new(), vec![note])),
             None => {
-                let redrawn =
-                    revert::redrawn_since(safety, firewall, c).cancelled_around(c, &changes);
+                let redrawn = revert::links_for(safety, firewall, c, &changes);
                 undo::prepare(client, c, &newer, &redrawn)
                     .await
                     .and_then(|steps| match undo::refused_step(&steps, policy, firewall) {

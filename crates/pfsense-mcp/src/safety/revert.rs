@@ -41,9 +41,21 @@ impl From<String> for UndoError {
     }
 }
 
+/// What the undos of `batch` and those recorded since `change` did to linked owners, as
+/// `change`'s undo reads the states it recorded ([`undo::Redrawn`]): the preview and the
+/// confirmed undo (a batch's or an auto-revert's) both plan with it.
+pub fn links_for(
+    safety: &Safety,
+    firewall: &str,
+    change: &Change,
+    batch: &[Change],
+) -> undo::Redrawn {
+    redrawn_since(safety, firewall, change).cancelled_around(change, batch)
+}
+
 /// The links the undos recorded since `change` drew anew ([`undo::Redrawn`]): each
 /// re-creating undo's `after` is what it made, and the change it undid holds the old link.
-pub fn redrawn_since(safety: &Safety, firewall: &str, change: &Change) -> undo::Redrawn {
+fn redrawn_since(safety: &Safety, firewall: &str, change: &Change) -> undo::Redrawn {
     let mut redrawn = undo::Redrawn::default();
     let undos = safety
         .journal
@@ -85,7 +97,7 @@ pub async fn perform_undo(
             Some(undo::check_cancelled(client, change, &cancel, &[]).await?),
         ),
         None => {
-            let redrawn = redrawn_since(safety, firewall, change).cancelled_around(change, batch);
+            let redrawn = links_for(safety, firewall, change, batch);
             (undo::prepare(client, change, &[], &redrawn).await?, None)
         }
     };
