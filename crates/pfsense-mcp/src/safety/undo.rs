@@ -1312,18 +1312,12 @@ async fn prepare_unboxed(
             let mut next_to = String::new();
             if let Some(list) = &list_tool {
                 let list = tool(list)?;
-                // A list pfrest keeps sorted puts the object at its sorted place whatever the
-                // placement (`Model::sort()` after the create): its old neighbours decide
-                // nothing, and the step says where it goes.
+                // A list pfrest keeps sorted puts the object at its sorted place
+                // (`Model::sort()` after the create, which keeps equals in their order): its
+                // old place decides only among equals, so neighbours not found again refuse
+                // nothing there, and the step says where it goes.
                 let sorted = sort_of(client, list).await;
                 let all = read_played(client, list, newer, sorted).await?;
-                if let Some(sort) = sorted {
-                    position = None;
-                    next_to = format!(
-                        " (pfSense keeps this list sorted by {}: it goes to its sorted place)",
-                        sort.by.join(", ")
-                    );
-                }
                 match identity(&change.model, &before) {
                     Some(wanted) => {
                         // pfrest's identities need not be unique (rule trackers): objects that
@@ -1345,9 +1339,14 @@ async fn prepare_unboxed(
                             ));
                         }
                         if let Some(p) = position {
-                            let (at, neighbour) = placement(change, &before, &after, &all, p)?;
-                            position = Some(at);
-                            next_to = neighbour;
+                            match (placement(change, &before, &after, &all, p), sorted) {
+                                (Ok((at, neighbour)), _) => {
+                                    position = Some(at);
+                                    next_to = neighbour;
+                                }
+                                (Err(_), Some(_)) => position = None,
+                                (Err(why), None) => return Err(why),
+                            }
                         }
                     }
                     None => {
@@ -1358,6 +1357,17 @@ async fn prepare_unboxed(
                             ));
                         }
                     }
+                }
+                if let Some(sort) = sorted {
+                    next_to = format!(
+                        "{next_to} (pfSense keeps this list sorted by {}: it goes to its sorted place{})",
+                        sort.by.join(", "),
+                        if position.is_some() {
+                            ", the position deciding only among equals"
+                        } else {
+                            ""
+                        }
+                    );
                 }
             }
             let mut args = object.clone();
