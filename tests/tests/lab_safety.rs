@@ -1599,14 +1599,25 @@ async fn a_re_created_linked_rule_gets_a_tracker_of_its_own(version: &str) {
         "the undo says its linked rule was made again: {}",
         text(&undone)
     );
-    // Made again: one port forward, linked to the one rule, which is still the last.
+    // Made again: one port forward, linked to the one rule, which is moved back where the old
+    // one stood, before the rules added since.
     let forwards = forwards_now(&s).await;
     assert_eq!(forwards.as_array().unwrap().len(), 1, "{forwards}");
     assert_eq!(
         forwards[0]["associated_rule_id"], linked[0]["associated_rule_id"],
         "{forwards}"
     );
-    assert_eq!(rules.as_array().unwrap().last(), Some(linked[0]));
+    let at = rules
+        .as_array()
+        .unwrap()
+        .iter()
+        .position(|r| r == linked[0])
+        .unwrap();
+    assert_eq!(
+        rules[at + 1]["descr"],
+        format!("made at {}", from - 1),
+        "{rules}"
+    );
     s.close().await;
 }
 
@@ -2614,13 +2625,14 @@ async fn each_forward_has_its_linked_rule(s: &Session) {
 /// forward with its old link) no longer showed: the second step was refused ("the PortForward
 /// list has changed since"). Both now come back with their linked rules, config.xml's NAT and
 /// filter sections as before apart from what pfrest draws anew, and the preview says what the
-/// undo does. The later forward is deleted first: a re-created forward's linked rule is
-/// appended to the rule list, so rules come back in the order of the undo's steps (newest
-/// delete first).
+/// undo does.
 async fn a_batch_undo_of_two_port_forward_deletes_brings_both_back(version: &str) {
     let Some(lab) = lab(version) else { return };
     for (descr, port) in [("two-a", "8201"), ("two-b", "8202")] {
-        admin(&lab, "POST", PORT_FORWARD, Some(lab_forward(descr, port)));
+        // Forwarded to a port of its own, so that their linked rules differ.
+        let mut forward = lab_forward(descr, port);
+        forward["local_port"] = json!(port);
+        admin(&lab, "POST", PORT_FORWARD, Some(forward));
     }
     let then = lab.config_xml();
     let dir = tempfile::tempdir().unwrap();
@@ -2643,8 +2655,9 @@ async fn a_batch_undo_of_two_port_forward_deletes_brings_both_back(version: &str
     assert_nat_and_filter_as(&lab, &then);
 
     // Deleted in list order (id 0 twice): both come back too, in their old order (v2.7.1 keeps
-    // port forwards sorted by interface: the re-create's position orders it among equals), but
-    // their linked rules do not: the newer delete's undo runs first and appends its rule first.
+    // port forwards sorted by interface: the re-create's position orders it among equals), and
+    // so do their linked rules: the newer delete's undo runs first and appends its rule first,
+    // and the older one's moves its rule back before it, where the old one stood.
     for _ in 0..2 {
         s.ok(
             "pfsense_delete_firewall_nat_port_forward",
@@ -2658,6 +2671,7 @@ async fn a_batch_undo_of_two_port_forward_deletes_brings_both_back(version: &str
     each_forward_has_its_linked_rule(&s).await;
     let rules = rules_now(&s).await;
     assert_eq!(shared_trackers(&rules), Vec::<Value>::new(), "{rules}");
+    assert_nat_and_filter_as(&lab, &then);
     s.close().await;
 }
 

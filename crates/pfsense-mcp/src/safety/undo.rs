@@ -39,6 +39,9 @@ pub enum Inverse {
         list_tool: Option<String>,
         object: Map<String, Value>,
         position: Option<u64>,
+        /// Where the linked object a [`Linked`] owner's delete took with it stood.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        linked_place: Option<LinkedPlace>,
     },
     /// Undo a replace or a bulk delete: put the old collection back.
     RestoreCollection {
@@ -222,7 +225,7 @@ pub use pfsense_spec::tables::LINKED_OBJECTS;
 /// owner, and what undo does (a unit test holds a note for every row).
 const LINKED_NOTES: &[(&str, &str)] = &[(
     "PortForward",
-    "pfSense also deletes the port forward's linked filter rule; undo re-creates the port forward with a new linked rule made from its fields (a new associated_rule_id, appended after every rule of the rule list, so no other rule's id moves)",
+    "pfSense also deletes the port forward's linked filter rule; undo re-creates the port forward with a new linked rule made from its fields (a new associated_rule_id; pfSense appends the rule to the rule list, and undo moves it back between the rules the old one stood between, when they are found again)",
 )];
 
 /// The preview's note on a [`Linked`] owner.
@@ -252,6 +255,64 @@ fn list_tool_of(model: &str) -> Option<&'static ToolDef> {
     catalog::TOOLS
         .iter()
         .find(|t| t.model == model && t.path_kind == PathKind::Plural && t.method == Method::Get)
+}
+
+/// Where a [`Linked`] owner's linked object stood in its list before the owner's delete took it
+/// away: the objects right before and right after it, as read then (found again by identity).
+/// The owner's re-create makes a new linked object at the end of that list; undo moves it back
+/// there.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct LinkedPlace {
+    pub after: Option<Value>,
+    pub before: Option<Value>,
+}
+
+/// A delete's inverse completed with where the owner's linked object stands
+/// ([`LinkedPlace`]), read before the delete is sent (it takes the linked object away).
+/// `before`: the owner as the delete finds it. Unchanged when there is none, or it cannot be
+/// read (the undo then leaves the new linked object at the end of its list).
+pub async fn with_linked_place(
+    client: &Client,
+    inverse: Option<Inverse>,
+    model: &str,
+    before: Option<&Value>,
+) -> Option<Inverse> {
+    let Some(Inverse::Recreate {
+        create_tool,
+        list_tool,
+        object,
+        position,
+        linked_place: None,
+    }) = inverse
+    else {
+        return inverse;
+    };
+    let place = async {
+        let link = LINKED_OBJECTS.iter().find(|l| l.owner == model)?;
+        let value = before?
+            .get(link.field)?
+            .as_str()
+            .filter(|v| link.links(v))?;
+        let all = state::read(client, list_tool_of(link.model)?, json!({}))
+            .await
+            .ok()?;
+        let all = all.as_array()?;
+        let at = all
+            .iter()
+            .position(|o| o.get(link.carries).and_then(Value::as_str) == Some(value))?;
+        Some(LinkedPlace {
+            after: at.checked_sub(1).and_then(|i| all.get(i)).cloned(),
+            before: all.get(at + 1).cloned(),
+        })
+    }
+    .await;
+    Some(Inverse::Recreate {
+        create_tool,
+        list_tool,
+        object,
+        position,
+        linked_place: place,
+    })
 }
 
 /// A [`Linked`] owner created and deleted within one batch of undos (and maybe changed in
@@ -554,6 +615,8 @@ pub fn plan(def: &ToolDef, args: &Value, before: Option<&Value>) -> Option<Inver
                 list_tool: list(),
                 object,
                 position: before.get("id").and_then(Value::as_u64),
+                // Read from the firewall before the delete: `with_linked_place`.
+                linked_place: None,
             })
         }
         ChangeKind::Replace | ChangeKind::BulkDelete => Some(Inverse::RestoreCollection {
@@ -822,14 +885,7 @@ fn placement(
 }
 
 fn what(change: &Change, object: &Value) -> String {
-    match identity(&change.model, object) {
-        Some(id) => format!("the {} with {}", change.model, describe_identity(&id)),
-        None => format!(
-            "the {} at id {}",
-            change.model,
-            object.get("id").unwrap_or(&Value::Null)
-        ),
-    }
+    describe(&change.model, object)
 }
 
 /// The state the undos of `newer` changes (same batch, newest first, run before this one)
@@ -1123,9 +1179,20 @@ fn play(items: &mut Vec<Value>, step: &Step, change: &Change, sort: Option<&Sort
                 && let Some(o) = items[i].as_object_mut()
             {
                 for (k, v) in fields {
-                    if k != "id" && k != "parent_id" {
+                    if k != "id" && k != "parent_id" && k != "placement" {
                         o.insert(k.clone(), v.clone());
                     }
+                }
+                // pfrest's `set_placement`: out of its place, into the one asked for.
+                if let Some(to) = step.args.get("placement").and_then(Value::as_u64) {
+                    let moved = items.remove(i);
+                    let group: Vec<usize> =
+                        (0..items.len()).filter(|i| in_group(&items[*i])).collect();
+                    let index = match group.get(to as usize) {
+                        Some(at) => *at,
+                        None => group.last().map_or(items.len(), |at| at + 1),
+                    };
+                    items.insert(index, moved);
                 }
             }
         }
@@ -1305,6 +1372,7 @@ async fn prepare_unboxed(
             list_tool,
             object,
             position,
+            linked_place,
         } => {
             let before = change.before.clone().unwrap_or(Value::Null);
             let label = what(change, &before);
@@ -1375,7 +1443,7 @@ async fn prepare_unboxed(
                 // Re-create at that index: `placement` moves the new object there.
                 args.insert("placement".into(), json!(p));
             }
-            vec![Step {
+            let recreate = Step {
                 tool: tool(&create_tool)?,
                 args: Value::Object(args),
                 description: format!(
@@ -1384,7 +1452,12 @@ async fn prepare_unboxed(
                         .map(|p| format!(" at position {p}"))
                         .unwrap_or_default()
                 ),
-            }]
+            };
+            let moved = match &linked_place {
+                Some(place) => move_linked_back(client, change, &recreate, place, newer).await?,
+                None => None,
+            };
+            std::iter::once(recreate).chain(moved).collect()
         }
         Inverse::RestoreCollection {
             replace_tool,
@@ -1456,6 +1529,72 @@ async fn prepare_unboxed(
         });
     }
     Ok(steps)
+}
+
+/// The step that moves the linked object `recreate` (an owner's re-create drawing a new link)
+/// makes at the end of its list back to where the old one stood ([`LinkedPlace`]): right after
+/// the object that preceded it, else right before the one that followed it, found by identity
+/// in the list as the newer undos leave it. None when neither is found (it stays at the end)
+/// or it would not move.
+async fn move_linked_back(
+    client: &Client,
+    change: &Change,
+    recreate: &Step,
+    place: &LinkedPlace,
+    newer: &[Newer<'_>],
+) -> Result<Option<Step>, String> {
+    let Some(link) = LINKED_OBJECTS.iter().find(|l| {
+        l.owner == change.model
+            && recreate.args.get(l.field).and_then(Value::as_str) == Some(l.draw)
+    }) else {
+        return Ok(None);
+    };
+    let (Some(list), Some(update)) = (
+        list_tool_of(link.model),
+        catalog::TOOLS.iter().find(|t| {
+            t.model == link.model && t.method == Method::Patch && t.path_kind == PathKind::Item
+        }),
+    ) else {
+        return Ok(None);
+    };
+    let all = read_played(client, list, newer, None).await?;
+    // The re-create appends the new linked object: its id is the list's length.
+    let made_at = all.as_array().map_or(0, Vec::len) as u64;
+    let found = |o: &Option<Value>| {
+        let o = o.as_ref()?;
+        let found = state::find_recorded(link.model, &all, o).ok().flatten()?;
+        Some((
+            found.get("id").and_then(Value::as_u64)?,
+            describe(link.model, o),
+        ))
+    };
+    let (to, next_to) = match (found(&place.after), found(&place.before)) {
+        (Some((i, name)), _) => (i + 1, format!("after {name}")),
+        (None, Some((j, name))) => (j, format!("before {name}")),
+        (None, None) => return Ok(None),
+    };
+    if to >= made_at {
+        return Ok(None);
+    }
+    Ok(Some(Step {
+        tool: update,
+        args: json!({"id": made_at, "placement": to}),
+        description: format!(
+            "move its new linked {} (id {made_at}) to position {to}, {next_to}, where the old one stood",
+            link.model
+        ),
+    }))
+}
+
+/// `the FirewallRule with tracker 1770000003`, or by its id when the model has no identity.
+fn describe(model: &str, object: &Value) -> String {
+    match identity(model, object) {
+        Some(id) => format!("the {model} with {}", describe_identity(&id)),
+        None => format!(
+            "the {model} at id {}",
+            object.get("id").unwrap_or(&Value::Null)
+        ),
+    }
 }
 
 /// Why a step failed, and whether it may still have run (no answer, or one that is not the
@@ -2437,6 +2576,35 @@ mod tests {
         assert_eq!(around.gone_before(Some(&recorded), 0), 0);
         let outside = Redrawn::default().cancelled_around(&deleted(9, "nat_o"), &batch);
         assert_eq!(outside.follow(&recorded), recorded);
+    }
+
+    /// A PATCH with `placement` moves the object as pfrest's `set_placement` does: out of its
+    /// place, into the one asked for, later ids shifting.
+    #[test]
+    fn a_move_is_played_where_pfrest_puts_it() {
+        let deleted = change(
+            "pfsense_delete_firewall_nat_port_forward",
+            "PortForward",
+            Some(forward("nat_a")),
+            Some(json!([])),
+        );
+        let steps = [step(
+            "pfsense_update_firewall_rule",
+            json!({"id": 3, "placement": 1}),
+        )];
+        let rules = played(
+            vec![
+                rule(0, 10, None),
+                rule(1, 11, None),
+                rule(2, 12, None),
+                rule(3, 13, Some("new")),
+            ],
+            &[(&deleted, &steps)],
+        );
+        let trackers: Vec<Value> = rules.iter().map(|r| r["tracker"].clone()).collect();
+        assert_eq!(trackers, [json!(10), json!(13), json!(11), json!(12)]);
+        assert_eq!(rules[1]["id"], 1);
+        assert!(rules[1].get("placement").is_none(), "no field written");
     }
 
     /// A step on the owner writes to the linked model's list, and only to it.
