@@ -684,7 +684,9 @@ impl Safety {
             return None;
         }
         let apply = def.apply.map(|a| a.tool);
-        std::iter::once(inverse?.writing_tool())
+        inverse?
+            .writing_tools()
+            .into_iter()
             .chain(apply)
             .filter_map(crate::catalog::tool)
             .find_map(|tool| {

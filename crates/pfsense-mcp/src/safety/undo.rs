@@ -69,6 +69,28 @@ impl Inverse {
         }
     }
 
+    /// Every tool the undo may write with: [`Self::writing_tool`], and for a re-create that
+    /// draws a new link the linked model's update, which moves the new linked object back
+    /// ([`LinkedPlace`]).
+    pub fn writing_tools(&self) -> Vec<&str> {
+        let mut tools = vec![self.writing_tool()];
+        if let Inverse::Recreate {
+            create_tool,
+            object,
+            ..
+        } = self
+            && let Some(create) = catalog::tool(create_tool)
+            && let Some(link) = LINKED_OBJECTS.iter().find(|l| {
+                l.owner == create.model
+                    && object.get(l.field).and_then(Value::as_str) == Some(l.draw)
+            })
+            && let Some(update) = linked_update_tool(link)
+        {
+            tools.push(update.name);
+        }
+        tools
+    }
+
     pub fn to_json(&self) -> Value {
         serde_json::to_value(self).unwrap_or(Value::Null)
     }
@@ -255,6 +277,13 @@ fn list_tool_of(model: &str) -> Option<&'static ToolDef> {
     catalog::TOOLS
         .iter()
         .find(|t| t.model == model && t.path_kind == PathKind::Plural && t.method == Method::Get)
+}
+
+/// The tool that updates one of `link`'s linked objects (a move back: [`LinkedPlace`]).
+fn linked_update_tool(link: &Linked) -> Option<&'static ToolDef> {
+    catalog::TOOLS.iter().find(|t| {
+        t.model == link.model && t.method == Method::Patch && t.path_kind == PathKind::Item
+    })
 }
 
 /// Where a [`Linked`] owner's linked object stood in its list before the owner's delete took it
@@ -1549,12 +1578,7 @@ async fn move_linked_back(
     }) else {
         return Ok(None);
     };
-    let (Some(list), Some(update)) = (
-        list_tool_of(link.model),
-        catalog::TOOLS.iter().find(|t| {
-            t.model == link.model && t.method == Method::Patch && t.path_kind == PathKind::Item
-        }),
-    ) else {
+    let (Some(list), Some(update)) = (list_tool_of(link.model), linked_update_tool(link)) else {
         return Ok(None);
     };
     let all = read_played(client, list, newer, None).await?;
@@ -2605,6 +2629,30 @@ mod tests {
         assert_eq!(trackers, [json!(10), json!(13), json!(11), json!(12)]);
         assert_eq!(rules[1]["id"], 1);
         assert!(rules[1].get("placement").is_none(), "no field written");
+    }
+
+    /// A linked port forward's delete is undone with its create and the rule update that
+    /// moves the new linked rule back (what `--auto-revert` checks the policy allows); one
+    /// without a link with its create alone.
+    #[test]
+    fn a_linked_delete_is_undone_with_the_rule_update_too() {
+        let delete = def("pfsense_delete_firewall_nat_port_forward");
+        let tools = |link: &str| {
+            plan(delete, &json!({"id": 0}), Some(&forward(link)))
+                .expect("an inverse")
+                .writing_tools()
+                .into_iter()
+                .map(str::to_string)
+                .collect::<Vec<_>>()
+        };
+        assert_eq!(
+            tools("nat_a"),
+            [
+                "pfsense_create_firewall_nat_port_forward",
+                "pfsense_update_firewall_rule"
+            ]
+        );
+        assert_eq!(tools(""), ["pfsense_create_firewall_nat_port_forward"]);
     }
 
     /// A step on the owner writes to the linked model's list, and only to it.
