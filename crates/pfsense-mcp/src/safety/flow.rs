@@ -609,6 +609,9 @@ impl Safety {
     ) -> (CallToolResult, Option<i64>) {
         let def = call.def;
         let inverse = undo::plan(def, call.args, now.current.as_ref());
+        // Before the request: a linked owner's delete takes its linked object away.
+        let inverse =
+            undo::with_linked_place(client, inverse, def.model, now.current.as_ref()).await;
         let redacted_request = secrets::redacted_request(call.request);
         let inverse_json = inverse.as_ref().map(Inverse::to_json);
         let change_id = match self.journal.record_intent(&Intent {
@@ -681,7 +684,9 @@ impl Safety {
             return None;
         }
         let apply = def.apply.map(|a| a.tool);
-        std::iter::once(inverse?.writing_tool())
+        inverse?
+            .writing_tools()
+            .into_iter()
             .chain(apply)
             .filter_map(crate::catalog::tool)
             .find_map(|tool| {

@@ -986,6 +986,19 @@ impl Journal {
         )
     }
 
+    /// The undos of a firewall recorded after change `id` that re-created an object (their
+    /// `after` is the object made), oldest first: a later undo learns from them which links
+    /// pfSense drew anew (`undo::Redrawn`).
+    pub fn recreating_undos_since(&self, firewall: &str, id: i64) -> Result<Vec<Change>, String> {
+        self.intact()?;
+        self.query(
+            &format!(
+                "SELECT {COLUMNS} FROM changes WHERE {OF_FIREWALL} AND id > ?3 AND undo_of IS NOT NULL AND after_state IS NOT NULL ORDER BY id"
+            ),
+            &[&firewall, &self.address_of(firewall), &id],
+        )
+    }
+
     fn calls_db(&self) -> std::sync::MutexGuard<'_, Connection> {
         match self.calls_db.as_ref().and_then(CallsDb::conn) {
             Some(db) => db.lock().unwrap_or_else(|e| e.into_inner()),

@@ -270,15 +270,16 @@ pub async fn undo(
                 .await
                 .map(|note| (Vec::new(), vec![note])),
             None => {
-                undo::prepare(client, c, &newer).await.and_then(|steps| {
-                    match undo::refused_step(&steps, policy, firewall) {
+                let redrawn = revert::links_for(safety, firewall, c, &changes);
+                undo::prepare(client, c, &newer, &redrawn)
+                    .await
+                    .and_then(|steps| match undo::refused_step(&steps, policy, firewall) {
                         Some(refused) => Err(format!("it {refused}")),
                         None => {
                             let said = steps.iter().map(|s| s.description.clone()).collect();
                             Ok((steps, said))
                         }
-                    }
-                })
+                    })
             }
         };
         match prepared {
@@ -381,7 +382,6 @@ pub async fn undo(
     }
     let mut undone = Vec::new();
     for c in &changes {
-        let cancel = undo::cancels_out(c, &changes);
         match revert::perform_undo(
             safety,
             client,
@@ -389,7 +389,7 @@ pub async fn undo(
             policy,
             caller,
             c,
-            cancel.as_ref(),
+            &changes,
             status::UNDONE,
         )
         .await

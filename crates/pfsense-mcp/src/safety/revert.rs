@@ -9,6 +9,7 @@ use super::undo;
 use crate::catalog::ToolDef;
 use crate::client::Client;
 use crate::policy::Policy;
+use crate::spec::{Method, PathKind};
 use serde_json::{Value, json};
 use std::sync::Arc;
 use std::time::Duration;
@@ -40,11 +41,44 @@ impl From<String> for UndoError {
     }
 }
 
-/// Undo one change: check it, check that the firewall's policy allows every tool its steps
+/// What the undos of `batch` and those recorded since `change` did to linked owners, as
+/// `change`'s undo reads the states it recorded ([`undo::Redrawn`]): the preview and the
+/// confirmed undo (a batch's or an auto-revert's) both plan with it.
+pub fn links_for(
+    safety: &Safety,
+    firewall: &str,
+    change: &Change,
+    batch: &[Change],
+) -> undo::Redrawn {
+    redrawn_since(safety, firewall, change).cancelled_around(change, batch)
+}
+
+/// The links the undos recorded since `change` drew anew ([`undo::Redrawn`]): each
+/// re-creating undo's `after` is what it made, and the change it undid holds the old link.
+fn redrawn_since(safety: &Safety, firewall: &str, change: &Change) -> undo::Redrawn {
+    let mut redrawn = undo::Redrawn::default();
+    let undos = safety
+        .journal
+        .recreating_undos_since(firewall, change.id)
+        .unwrap_or_default();
+    for u in undos {
+        let undone = u
+            .undo_of
+            .and_then(|id| safety.journal.get(id).ok().flatten());
+        if let (Some(undone), Some(made)) = (undone, &u.after) {
+            redrawn.add(&undone, made);
+        }
+    }
+    redrawn
+}
+
+/// Undo one change of `batch` (the changes one undo takes back, newest first; the newer ones
+/// already undone): check it, check that the firewall's policy allows every tool its steps
 /// call (an undo is changes like any other), record the undo's intent, send its steps, record
-/// the outcome. A change that cancels out within its batch (`cancel`) sends nothing, and is
-/// recorded as undone all the same. Returns the undo's own change id and what was done; the
-/// error says why nothing (or not everything) was done.
+/// the outcome (with the object a re-create made, whose link a later undo follows). A change
+/// that cancels out within its batch ([`undo::cancels_out`]) sends nothing, and is recorded
+/// as undone all the same. Returns the undo's own change id and what was done; the error says
+/// why nothing (or not everything) was done.
 #[allow(clippy::too_many_arguments)]
 pub async fn perform_undo(
     safety: &Safety,
@@ -53,16 +87,19 @@ pub async fn perform_undo(
     policy: &Policy,
     caller: &str,
     change: &Change,
-    cancel: Option<&undo::CancelsOut>,
+    batch: &[Change],
     final_status: &str,
 ) -> Result<(i64, Vec<String>), UndoError> {
     // Run one at a time: the newer undos of a batch already ran, so the state now is theirs.
-    let (steps, sends_nothing) = match cancel {
+    let (steps, sends_nothing) = match undo::cancels_out(change, batch) {
         Some(cancel) => (
             Vec::new(),
-            Some(undo::check_cancelled(client, change, cancel, &[]).await?),
+            Some(undo::check_cancelled(client, change, &cancel, &[]).await?),
         ),
-        None => (undo::prepare(client, change, &[]).await?, None),
+        None => {
+            let redrawn = links_for(safety, firewall, change, batch);
+            (undo::prepare(client, change, &[], &redrawn).await?, None)
+        }
     };
     if let Some(refused) = undo::refused_step(&steps, policy, firewall) {
         return Err(UndoError::Refused(format!(
@@ -115,8 +152,16 @@ pub async fn perform_undo(
         )));
     }
     let mut done = Vec::new();
+    // The object a re-create step made: the undo's state after (`redrawn_since` reads it).
+    let mut made = None;
     for step in &steps {
         let ran = undo::run_step(client, step).await;
+        if let (Ok((answer, _)), Method::Post, PathKind::Item) =
+            (&ran, step.tool.method, step.tool.path_kind)
+        {
+            // Redacted like every state the journal keeps (a link is no secret).
+            made = Some(crate::outcome::redact(answer));
+        }
         if let Err(e) = ran {
             let msg = format!(
                 "undo of change {} stopped at `{}` ({}): {}. Done before that: {}{}",
@@ -143,7 +188,7 @@ pub async fn perform_undo(
                 } else {
                     status::UNKNOWN
                 },
-                None,
+                made.as_ref(),
                 None,
                 None,
                 Some(&msg),
@@ -159,7 +204,7 @@ pub async fn perform_undo(
     let _ = safety.journal.record_outcome(
         undo_id,
         status::EXECUTED,
-        None,
+        made.as_ref(),
         None,
         None,
         Some(&done.join("; ")),
@@ -234,7 +279,11 @@ async fn settle_undo(
             ));
         }
     };
-    if undo::prepare(client, &original, &[]).await.is_ok() {
+    let redrawn = redrawn_since(safety, &interrupted.firewall, &original);
+    if undo::prepare(client, &original, &[], &redrawn)
+        .await
+        .is_ok()
+    {
         return (
             status::FAILED.to_string(),
             None,
@@ -295,25 +344,39 @@ pub async fn revert_due(
         return;
     }
     let now = super::time::now_millis();
-    let Ok(mut due) = safety.journal.provisional(firewall) else {
+    let Ok(mut provisional) = safety.journal.provisional(firewall) else {
         return;
     };
     // Another server that still runs reverts its own provisional changes.
-    due.retain(|c| {
-        c.provisional_until.is_some_and(|t| t <= now)
-            && !passed.contains(&c.id)
-            && safety.journal.running(c.id) != Running::Other
-    });
+    provisional
+        .retain(|c| !passed.contains(&c.id) && safety.journal.running(c.id) != Running::Other);
+    let is_due = |c: &Change| c.provisional_until.is_some_and(|t| t <= now);
+    // A change due takes along the later ones it cancels out with, due or not (a port forward
+    // created, then deleted: `undo::cancels_out`, as a batch undo pairs them). Reverted alone,
+    // the create would find nothing to delete, and the delete's revert would later make the
+    // port forward again, which nobody confirmed.
+    let mut due: Vec<Change> = provisional
+        .iter()
+        .filter(|c| {
+            is_due(c)
+                || undo::cancels_out(c, &provisional).is_some_and(|k| {
+                    provisional
+                        .iter()
+                        .any(|d| d.id == k.created_by && is_due(d))
+                })
+        })
+        .cloned()
+        .collect();
     due.sort_by_key(|c| std::cmp::Reverse(c.id));
-    for change in due {
+    for change in &due {
         let result = perform_undo(
             safety,
             client,
             firewall,
             policy,
             AUTO_REVERT_CALLER,
-            &change,
-            None,
+            change,
+            &due,
             status::AUTO_REVERTED,
         )
         .await;

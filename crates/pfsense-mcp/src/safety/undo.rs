@@ -39,6 +39,9 @@ pub enum Inverse {
         list_tool: Option<String>,
         object: Map<String, Value>,
         position: Option<u64>,
+        /// Where the linked object a [`Linked`] owner's delete took with it stood.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        linked_place: Option<LinkedPlace>,
     },
     /// Undo a replace or a bulk delete: put the old collection back.
     RestoreCollection {
@@ -64,6 +67,28 @@ impl Inverse {
             Inverse::Recreate { create_tool, .. } => create_tool,
             Inverse::RestoreCollection { replace_tool, .. } => replace_tool,
         }
+    }
+
+    /// Every tool the undo may write with: [`Self::writing_tool`], and for a re-create that
+    /// draws a new link the linked model's update, which moves the new linked object back
+    /// ([`LinkedPlace`]).
+    pub fn writing_tools(&self) -> Vec<&str> {
+        let mut tools = vec![self.writing_tool()];
+        if let Inverse::Recreate {
+            create_tool,
+            object,
+            ..
+        } = self
+            && let Some(create) = catalog::tool(create_tool)
+            && let Some(link) = LINKED_OBJECTS.iter().find(|l| {
+                l.owner == create.model
+                    && object.get(l.field).and_then(Value::as_str) == Some(l.draw)
+            })
+            && let Some(update) = linked_update_tool(link)
+        {
+            tools.push(update.name);
+        }
+        tools
     }
 
     pub fn to_json(&self) -> Value {
@@ -222,7 +247,7 @@ pub use pfsense_spec::tables::LINKED_OBJECTS;
 /// owner, and what undo does (a unit test holds a note for every row).
 const LINKED_NOTES: &[(&str, &str)] = &[(
     "PortForward",
-    "pfSense also deletes the port forward's linked filter rule; undo re-creates the port forward with a new linked rule made from its fields (a new associated_rule_id, appended after every rule of the rule list, so no other rule's id moves)",
+    "pfSense also deletes the port forward's linked filter rule; undo re-creates the port forward with a new linked rule made from its fields (a new associated_rule_id; pfSense appends the rule to the rule list, and undo moves it back between the rules the old one stood between, when they are found again)",
 )];
 
 /// The preview's note on a [`Linked`] owner.
@@ -252,6 +277,71 @@ fn list_tool_of(model: &str) -> Option<&'static ToolDef> {
     catalog::TOOLS
         .iter()
         .find(|t| t.model == model && t.path_kind == PathKind::Plural && t.method == Method::Get)
+}
+
+/// The tool that updates one of `link`'s linked objects (a move back: [`LinkedPlace`]).
+fn linked_update_tool(link: &Linked) -> Option<&'static ToolDef> {
+    catalog::TOOLS.iter().find(|t| {
+        t.model == link.model && t.method == Method::Patch && t.path_kind == PathKind::Item
+    })
+}
+
+/// Where a [`Linked`] owner's linked object stood in its list before the owner's delete took it
+/// away: the objects right before and right after it, as read then (found again by identity).
+/// The owner's re-create makes a new linked object at the end of that list; undo moves it back
+/// there.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct LinkedPlace {
+    pub after: Option<Value>,
+    pub before: Option<Value>,
+}
+
+/// A delete's inverse completed with where the owner's linked object stands
+/// ([`LinkedPlace`]), read before the delete is sent (it takes the linked object away).
+/// `before`: the owner as the delete finds it. Unchanged when there is none, or it cannot be
+/// read (the undo then leaves the new linked object at the end of its list).
+pub async fn with_linked_place(
+    client: &Client,
+    inverse: Option<Inverse>,
+    model: &str,
+    before: Option<&Value>,
+) -> Option<Inverse> {
+    let Some(Inverse::Recreate {
+        create_tool,
+        list_tool,
+        object,
+        position,
+        linked_place: None,
+    }) = inverse
+    else {
+        return inverse;
+    };
+    let place = async {
+        let link = LINKED_OBJECTS.iter().find(|l| l.owner == model)?;
+        let value = before?
+            .get(link.field)?
+            .as_str()
+            .filter(|v| link.links(v))?;
+        let all = state::read(client, list_tool_of(link.model)?, json!({}))
+            .await
+            .ok()?;
+        let all = all.as_array()?;
+        let at = all
+            .iter()
+            .position(|o| o.get(link.carries).and_then(Value::as_str) == Some(value))?;
+        Some(LinkedPlace {
+            after: at.checked_sub(1).and_then(|i| all.get(i)).cloned(),
+            before: all.get(at + 1).cloned(),
+        })
+    }
+    .await;
+    Some(Inverse::Recreate {
+        create_tool,
+        list_tool,
+        object,
+        position,
+        linked_place: place,
+    })
 }
 
 /// A [`Linked`] owner created and deleted within one batch of undos (and maybe changed in
@@ -311,6 +401,144 @@ pub fn cancels_out(change: &Change, batch: &[Change]) -> Option<CancelsOut> {
             deleted_by: deleted.id,
         },
     )
+}
+
+/// What the undos of a batch, and those run since a change, did to [`Linked`] owners, as the
+/// state the change recorded is to be read once they ran. A state recorded before holds an
+/// owner, or its linked object, with its link: the list an older delete left, the object an
+/// older update left.
+/// - Links drawn anew (row, old link, new link): an undo re-created the owner, and pfrest drew
+///   a new link (it does on every create). The firewall shows the owner with the new one, and
+///   nobody changed it. The pairs come from the undos already run (the journal's re-creating
+///   undos: their `after` is what they made) and, in a batch's preview, from the re-creates its
+///   newer undos will send, which draw a link not known yet (the played lists show the table's
+///   `draw` there).
+/// - Links gone (row, link): a create and a delete of the batch around the change cancel out
+///   ([`cancels_out`]): their owner is gone once the newer undos ran, as before the create.
+///
+/// [`Redrawn::follow`] writes a recorded state as the firewall then shows it.
+#[derive(Clone, Default)]
+pub struct Redrawn {
+    drawn: Vec<(&'static Linked, String, String)>,
+    gone: Vec<(&'static Linked, String)>,
+}
+
+impl Redrawn {
+    /// An undo of `undone` (the delete of an owner) re-created it as `made` (the create's
+    /// answer): the owner's old link and the one pfSense drew for it.
+    pub fn add(&mut self, undone: &Change, made: &Value) {
+        if undone.kind != ChangeKind::Delete.as_str() {
+            return;
+        }
+        let Some(link) = LINKED_OBJECTS.iter().find(|l| l.owner == undone.model) else {
+            return;
+        };
+        let new = made.get(link.field).and_then(Value::as_str);
+        if let (Some(old), Some(new)) = (link_of(undone, link), new)
+            && old != new
+        {
+            self.drawn.push((link, old, new.to_string()));
+        }
+    }
+
+    /// With the links of the owners a create and a delete of `batch` made and took away around
+    /// `change` (older and newer than it): gone once the newer undos ran.
+    pub fn cancelled_around(mut self, change: &Change, batch: &[Change]) -> Redrawn {
+        for c in batch {
+            if let Some(k) = cancels_out(c, batch)
+                && k.created_by < change.id
+                && change.id < k.deleted_by
+                && !self.gone.iter().any(|(_, v)| *v == k.value)
+            {
+                self.gone.push((k.link, k.value));
+            }
+        }
+        self
+    }
+
+    /// These and what the undos of `newer` (planned, not run) will draw: a step re-creating
+    /// the owner a newer delete deleted sends the table's `draw`.
+    fn with_newer(&self, newer: &[Newer<'_>]) -> Redrawn {
+        let mut all = self.clone();
+        for (change, steps) in newer {
+            let Some(link) = LINKED_OBJECTS.iter().find(|l| l.owner == change.model) else {
+                continue;
+            };
+            let draws = steps.iter().any(|s| {
+                s.tool.model == link.owner
+                    && s.tool.method == Method::Post
+                    && s.tool.path_kind == PathKind::Item
+                    && s.args.get(link.field).and_then(Value::as_str) == Some(link.draw)
+            });
+            if let (true, Some(old)) = (
+                draws && change.kind == ChangeKind::Delete.as_str(),
+                link_of(change, link),
+            ) {
+                all.drawn.push((link, old, link.draw.to_string()));
+            }
+        }
+        all
+    }
+
+    /// Whether `object` carries a link that is gone.
+    fn carries_gone(&self, object: &Value) -> bool {
+        self.gone.iter().any(|(link, value)| {
+            [link.field, link.carries]
+                .iter()
+                .any(|f| object.get(*f).and_then(Value::as_str) == Some(value.as_str()))
+        })
+    }
+
+    /// `recorded` with every old link, on an owner or a linked object, replaced by the new one
+    /// (in order, so a link drawn anew twice ends at the last), and a list without the objects
+    /// carrying a link that is gone (later ids shifting down, as pfrest's do).
+    fn follow(&self, recorded: &Value) -> Value {
+        let mut out = recorded.clone();
+        for (link, old, new) in &self.drawn {
+            replace_link(&mut out, link, old, new);
+        }
+        if let Value::Array(items) = &mut out {
+            let before = items.len();
+            items.retain(|o| !self.carries_gone(o));
+            if items.len() < before {
+                renumber(items);
+            }
+        }
+        out
+    }
+
+    /// How many objects of `recorded` (a list) before id `position` carry a link that is gone:
+    /// an object re-created at `position` goes that much earlier once they are.
+    fn gone_before(&self, recorded: Option<&Value>, position: u64) -> u64 {
+        let items = recorded
+            .and_then(Value::as_array)
+            .map_or(&[][..], Vec::as_slice);
+        items
+            .iter()
+            .filter(|o| {
+                o.get("id")
+                    .and_then(Value::as_u64)
+                    .is_some_and(|id| id < position)
+            })
+            .filter(|o| self.carries_gone(o))
+            .count() as u64
+    }
+}
+
+fn replace_link(value: &mut Value, link: &Linked, old: &str, new: &str) {
+    match value {
+        Value::Array(items) => items
+            .iter_mut()
+            .for_each(|v| replace_link(v, link, old, new)),
+        Value::Object(o) => {
+            for field in [link.field, link.carries] {
+                if let Some(v) = o.get_mut(field).filter(|v| v.as_str() == Some(old)) {
+                    *v = json!(new);
+                }
+            }
+        }
+        _ => {}
+    }
 }
 
 /// Check that a change that [`cancels_out`] leaves nothing to undo, in the state the undos of
@@ -416,6 +644,8 @@ pub fn plan(def: &ToolDef, args: &Value, before: Option<&Value>) -> Option<Inver
                 list_tool: list(),
                 object,
                 position: before.get("id").and_then(Value::as_u64),
+                // Read from the firewall before the delete: `with_linked_place`.
+                linked_place: None,
             })
         }
         ChangeKind::Replace | ChangeKind::BulkDelete => Some(Inverse::RestoreCollection {
@@ -510,10 +740,29 @@ fn tool(name: &str) -> Result<&'static ToolDef, String> {
 /// Why an undo is refused: `label`, what `change` wrote, has been changed since.
 fn changed_since(change: &Change, current: &Value, recorded: &Value, label: &str) -> String {
     let fields = state::differing_fields(&state::as_recorded(current, recorded), recorded);
+    // A link changes only when pfSense draws a new one, on a create: say so.
+    let redrawn: Vec<String> = LINKED_OBJECTS
+        .iter()
+        .filter(|l| l.owner == change.model && fields.iter().any(|f| f == l.field))
+        .filter_map(|l| {
+            let link_in = |v: &Value| {
+                let link = v.get(l.field)?.as_str().filter(|s| l.links(s))?;
+                Some(link.to_string())
+            };
+            Some(format!(
+                "; its {} was `{}` and is `{}` now: pfSense draws a new one each time a {} is created, so it was deleted and created again since, not by an undo of this server (undo follows the links its own re-creates draw)",
+                l.field,
+                link_in(recorded)?,
+                link_in(current)?,
+                l.owner
+            ))
+        })
+        .collect();
     format!(
-        "{label} has been changed since change {} (fields: {}); undo refused so that the later change is not lost. Look at it and change it by hand if you still want to",
+        "{label} has been changed since change {} (fields: {}){}; undo refused so that the later change is not lost. Look at it and change it by hand if you still want to",
         change.id,
-        fields.join(", ")
+        fields.join(", "),
+        redrawn.concat()
     )
 }
 
@@ -665,14 +914,7 @@ fn placement(
 }
 
 fn what(change: &Change, object: &Value) -> String {
-    match identity(&change.model, object) {
-        Some(id) => format!("the {} with {}", change.model, describe_identity(&id)),
-        None => format!(
-            "the {} at id {}",
-            change.model,
-            object.get("id").unwrap_or(&Value::Null)
-        ),
-    }
+    describe(&change.model, object)
 }
 
 /// The state the undos of `newer` changes (same batch, newest first, run before this one)
@@ -966,9 +1208,20 @@ fn play(items: &mut Vec<Value>, step: &Step, change: &Change, sort: Option<&Sort
                 && let Some(o) = items[i].as_object_mut()
             {
                 for (k, v) in fields {
-                    if k != "id" && k != "parent_id" {
+                    if k != "id" && k != "parent_id" && k != "placement" {
                         o.insert(k.clone(), v.clone());
                     }
+                }
+                // pfrest's `set_placement`: out of its place, into the one asked for.
+                if let Some(to) = step.args.get("placement").and_then(Value::as_u64) {
+                    let moved = items.remove(i);
+                    let group: Vec<usize> =
+                        (0..items.len()).filter(|i| in_group(&items[*i])).collect();
+                    let index = match group.get(to as usize) {
+                        Some(at) => *at,
+                        None => group.last().map_or(items.len(), |at| at + 1),
+                    };
+                    items.insert(index, moved);
                 }
             }
         }
@@ -1026,22 +1279,25 @@ fn renumber(items: &mut [Value]) {
 /// `newer` are the changes of the same batch undone before this one (newest first), with their
 /// planned steps: the target, its list and its neighbours are judged in the state their undos
 /// leave, not the state now, so that a preview says what the confirmed undo (which plans each
-/// change after the newer ones ran) does. The error
-/// explains why the undo is refused.
+/// change after the newer ones ran) does. `redrawn`: the links undos run since this change
+/// drew anew, which the state it recorded is read with. The error explains why the undo is
+/// refused.
 #[inline(never)]
 pub fn prepare<'a>(
     client: &'a Client,
     change: &'a Change,
     newer: &'a [Newer<'a>],
+    redrawn: &'a Redrawn,
 ) -> futures::future::BoxFuture<'a, Result<Vec<Step>, String>> {
     // Boxed once here (lib.rs, "One copy of a big future"): awaited from undo, its preview and auto-revert.
-    Box::pin(prepare_unboxed(client, change, newer))
+    Box::pin(prepare_unboxed(client, change, newer, redrawn))
 }
 
 async fn prepare_unboxed(
     client: &Client,
     change: &Change,
     newer: &[Newer<'_>],
+    redrawn: &Redrawn,
 ) -> Result<Vec<Step>, String> {
     if change.undone_by.is_some() {
         return Err(format!(
@@ -1072,7 +1328,10 @@ async fn prepare_unboxed(
                 change.id, change.tool
             )
         })?;
-    let after = change.after.clone().unwrap_or(Value::Null);
+    // As the firewall shows it once the undos run before this one re-created what they did.
+    let after = redrawn
+        .with_newer(newer)
+        .follow(change.after.as_ref().unwrap_or(&Value::Null));
     let mut steps = match inverse {
         Inverse::DeleteCreated {
             delete_tool,
@@ -1142,25 +1401,20 @@ async fn prepare_unboxed(
             list_tool,
             object,
             position,
+            linked_place,
         } => {
             let before = change.before.clone().unwrap_or(Value::Null);
             let label = what(change, &before);
-            let mut position = position;
+            let mut position = position.map(|p| p - redrawn.gone_before(change.after.as_ref(), p));
             let mut next_to = String::new();
             if let Some(list) = &list_tool {
                 let list = tool(list)?;
-                // A list pfrest keeps sorted puts the object at its sorted place whatever the
-                // placement (`Model::sort()` after the create): its old neighbours decide
-                // nothing, and the step says where it goes.
+                // A list pfrest keeps sorted puts the object at its sorted place
+                // (`Model::sort()` after the create, which keeps equals in their order): its
+                // old place decides only among equals, so neighbours not found again refuse
+                // nothing there, and the step says where it goes.
                 let sorted = sort_of(client, list).await;
                 let all = read_played(client, list, newer, sorted).await?;
-                if let Some(sort) = sorted {
-                    position = None;
-                    next_to = format!(
-                        " (pfSense keeps this list sorted by {}: it goes to its sorted place)",
-                        sort.by.join(", ")
-                    );
-                }
                 match identity(&change.model, &before) {
                     Some(wanted) => {
                         // pfrest's identities need not be unique (rule trackers): objects that
@@ -1182,9 +1436,14 @@ async fn prepare_unboxed(
                             ));
                         }
                         if let Some(p) = position {
-                            let (at, neighbour) = placement(change, &before, &after, &all, p)?;
-                            position = Some(at);
-                            next_to = neighbour;
+                            match (placement(change, &before, &after, &all, p), sorted) {
+                                (Ok((at, neighbour)), _) => {
+                                    position = Some(at);
+                                    next_to = neighbour;
+                                }
+                                (Err(_), Some(_)) => position = None,
+                                (Err(why), None) => return Err(why),
+                            }
                         }
                     }
                     None => {
@@ -1196,13 +1455,24 @@ async fn prepare_unboxed(
                         }
                     }
                 }
+                if let Some(sort) = sorted {
+                    next_to = format!(
+                        "{next_to} (pfSense keeps this list sorted by {}: it goes to its sorted place{})",
+                        sort.by.join(", "),
+                        if position.is_some() {
+                            ", the position deciding only among equals"
+                        } else {
+                            ""
+                        }
+                    );
+                }
             }
             let mut args = object.clone();
             if let Some(p) = position {
                 // Re-create at that index: `placement` moves the new object there.
                 args.insert("placement".into(), json!(p));
             }
-            vec![Step {
+            let recreate = Step {
                 tool: tool(&create_tool)?,
                 args: Value::Object(args),
                 description: format!(
@@ -1211,7 +1481,12 @@ async fn prepare_unboxed(
                         .map(|p| format!(" at position {p}"))
                         .unwrap_or_default()
                 ),
-            }]
+            };
+            let moved = match &linked_place {
+                Some(place) => move_linked_back(client, change, &recreate, place, newer).await?,
+                None => None,
+            };
+            std::iter::once(recreate).chain(moved).collect()
         }
         Inverse::RestoreCollection {
             replace_tool,
@@ -1283,6 +1558,67 @@ async fn prepare_unboxed(
         });
     }
     Ok(steps)
+}
+
+/// The step that moves the linked object `recreate` (an owner's re-create drawing a new link)
+/// makes at the end of its list back to where the old one stood ([`LinkedPlace`]): right after
+/// the object that preceded it, else right before the one that followed it, found by identity
+/// in the list as the newer undos leave it. None when neither is found (it stays at the end)
+/// or it would not move.
+async fn move_linked_back(
+    client: &Client,
+    change: &Change,
+    recreate: &Step,
+    place: &LinkedPlace,
+    newer: &[Newer<'_>],
+) -> Result<Option<Step>, String> {
+    let Some(link) = LINKED_OBJECTS.iter().find(|l| {
+        l.owner == change.model
+            && recreate.args.get(l.field).and_then(Value::as_str) == Some(l.draw)
+    }) else {
+        return Ok(None);
+    };
+    let (Some(list), Some(update)) = (list_tool_of(link.model), linked_update_tool(link)) else {
+        return Ok(None);
+    };
+    let all = read_played(client, list, newer, None).await?;
+    // The re-create appends the new linked object: its id is the list's length.
+    let made_at = all.as_array().map_or(0, Vec::len) as u64;
+    let found = |o: &Option<Value>| {
+        let o = o.as_ref()?;
+        let found = state::find_recorded(link.model, &all, o).ok().flatten()?;
+        Some((
+            found.get("id").and_then(Value::as_u64)?,
+            describe(link.model, o),
+        ))
+    };
+    let (to, next_to) = match (found(&place.after), found(&place.before)) {
+        (Some((i, name)), _) => (i + 1, format!("after {name}")),
+        (None, Some((j, name))) => (j, format!("before {name}")),
+        (None, None) => return Ok(None),
+    };
+    if to >= made_at {
+        return Ok(None);
+    }
+    Ok(Some(Step {
+        tool: update,
+        args: json!({"id": made_at, "placement": to}),
+        description: format!(
+            "move its new linked {} (id {made_at}) to position {to}, {next_to}, where the old one stood",
+            link.model
+        ),
+    }))
+}
+
+/// `the FirewallRule with tracker 1770000003`, or by its id when the model has no identity.
+fn describe(model: &str, object: &Value) -> String {
+    match identity(model, object) {
+        Some(id) => format!("the {model} with {}", describe_identity(&id)),
+        None => format!(
+            "the {model} at id {}",
+            object.get("id").unwrap_or(&Value::Null)
+        ),
+    }
 }
 
 /// Why a step failed, and whether it may still have run (no answer, or one that is not the
@@ -2195,6 +2531,128 @@ mod tests {
         let plain = with_kind(3, ChangeKind::Delete, "");
         let plain_made = with_kind(1, ChangeKind::Create, "");
         assert!(cancels_out(&plain, &[plain.clone(), plain_made]).is_none());
+    }
+
+    /// A recorded state is read with the links undos drew anew: an undo already run (the old
+    /// link to the one it made, twice over in order) and, in a preview, a newer undo's
+    /// re-create (the old link to `draw`). A rule carrying the link follows too; another
+    /// forward's link, an update's undo and a link keyword are left.
+    #[test]
+    fn a_recorded_state_follows_the_links_undos_drew_anew() {
+        let deleted = |id: i64, link: &str| {
+            let mut c = change(
+                "pfsense_delete_firewall_nat_port_forward",
+                "PortForward",
+                Some(forward(link)),
+                Some(json!([])),
+            );
+            c.id = id;
+            c.kind = ChangeKind::Delete.as_str().into();
+            c
+        };
+        let mut redrawn = Redrawn::default();
+        redrawn.add(&deleted(2, "nat_a"), &forward("nat_b"));
+        redrawn.add(&deleted(4, "nat_b"), &forward("nat_c"));
+        let mut updated = deleted(5, "nat_x");
+        updated.kind = ChangeKind::Update.as_str().into();
+        redrawn.add(&updated, &forward("nat_y"));
+        redrawn.add(&deleted(6, ""), &forward("nat_z"));
+        let recorded = json!([
+            forward("nat_a"),
+            forward("nat_x"),
+            rule(0, 10, Some("nat_a"))
+        ]);
+        let followed = redrawn.follow(&recorded);
+        assert_eq!(followed[0]["associated_rule_id"], "nat_c");
+        assert_eq!(followed[1]["associated_rule_id"], "nat_x");
+        assert_eq!(followed[2]["associated_rule_id"], "nat_c");
+
+        let newer_delete = deleted(7, "nat_x");
+        let mut args = forward("new");
+        args.as_object_mut().unwrap().remove("id");
+        let steps = [step("pfsense_create_firewall_nat_port_forward", args)];
+        let newer: Vec<Newer<'_>> = vec![(&newer_delete, &steps)];
+        let followed = redrawn.with_newer(&newer).follow(&recorded);
+        assert_eq!(followed[1]["associated_rule_id"], "new");
+        assert_eq!(followed[0]["associated_rule_id"], "nat_c");
+
+        // A forward created and deleted around a change is gone from the lists it recorded
+        // (later ids shift down), and one re-created after it goes a place earlier.
+        let mut created = change(
+            "pfsense_create_firewall_nat_port_forward",
+            "PortForward",
+            None,
+            Some(forward("nat_g")),
+        );
+        created.kind = ChangeKind::Create.as_str().into();
+        let between = deleted(3, "nat_m");
+        let batch = [deleted(8, "nat_g"), between.clone(), created];
+        let around = Redrawn::default().cancelled_around(&between, &batch);
+        let mut kept = forward("nat_k");
+        kept["id"] = json!(1);
+        let recorded = json!([forward("nat_g"), kept]);
+        let followed = around.follow(&recorded);
+        assert_eq!(
+            ids(followed.as_array().unwrap()),
+            [(json!(0), json!("nat_k"))]
+        );
+        assert_eq!(around.gone_before(Some(&recorded), 2), 1);
+        assert_eq!(around.gone_before(Some(&recorded), 0), 0);
+        let outside = Redrawn::default().cancelled_around(&deleted(9, "nat_o"), &batch);
+        assert_eq!(outside.follow(&recorded), recorded);
+    }
+
+    /// A PATCH with `placement` moves the object as pfrest's `set_placement` does: out of its
+    /// place, into the one asked for, later ids shifting.
+    #[test]
+    fn a_move_is_played_where_pfrest_puts_it() {
+        let deleted = change(
+            "pfsense_delete_firewall_nat_port_forward",
+            "PortForward",
+            Some(forward("nat_a")),
+            Some(json!([])),
+        );
+        let steps = [step(
+            "pfsense_update_firewall_rule",
+            json!({"id": 3, "placement": 1}),
+        )];
+        let rules = played(
+            vec![
+                rule(0, 10, None),
+                rule(1, 11, None),
+                rule(2, 12, None),
+                rule(3, 13, Some("new")),
+            ],
+            &[(&deleted, &steps)],
+        );
+        let trackers: Vec<Value> = rules.iter().map(|r| r["tracker"].clone()).collect();
+        assert_eq!(trackers, [json!(10), json!(13), json!(11), json!(12)]);
+        assert_eq!(rules[1]["id"], 1);
+        assert!(rules[1].get("placement").is_none(), "no field written");
+    }
+
+    /// A linked port forward's delete is undone with its create and the rule update that
+    /// moves the new linked rule back (what `--auto-revert` checks the policy allows); one
+    /// without a link with its create alone.
+    #[test]
+    fn a_linked_delete_is_undone_with_the_rule_update_too() {
+        let delete = def("pfsense_delete_firewall_nat_port_forward");
+        let tools = |link: &str| {
+            plan(delete, &json!({"id": 0}), Some(&forward(link)))
+                .expect("an inverse")
+                .writing_tools()
+                .into_iter()
+                .map(str::to_string)
+                .collect::<Vec<_>>()
+        };
+        assert_eq!(
+            tools("nat_a"),
+            [
+                "pfsense_create_firewall_nat_port_forward",
+                "pfsense_update_firewall_rule"
+            ]
+        );
+        assert_eq!(tools(""), ["pfsense_create_firewall_nat_port_forward"]);
     }
 
     /// A step on the owner writes to the linked model's list, and only to it.
