@@ -1206,6 +1206,22 @@ async fn a_batch_undo_preview_says_what_the_undo_does(version: &str) {
 
 /// A port forward on WAN with a linked filter rule (`associated_rule_id: "new"`), as a create
 /// takes it.
+/// Create the port forward `descr` on `port` (with its linked rule), then delete it.
+async fn forward_created_then_deleted(s: &Session, descr: &str, port: &str) {
+    let made = s
+        .ok(
+            "pfsense_create_firewall_nat_port_forward",
+            confirmed(lab_forward(descr, port)),
+        )
+        .await["data"]
+        .clone();
+    s.ok(
+        "pfsense_delete_firewall_nat_port_forward",
+        confirmed(json!({"id": made["id"]})),
+    )
+    .await;
+}
+
 fn lab_forward(descr: &str, port: &str) -> Value {
     json!({"interface": "wan", "ipprotocol": "inet", "protocol": "tcp", "source": "any",
         "destination": "wan:ip", "destination_port": port, "target": "192.168.1.50",
@@ -1543,18 +1559,7 @@ async fn a_re_created_linked_rule_gets_a_tracker_of_its_own(version: &str) {
     let Some(lab) = lab(version) else { return };
     let dir = tempfile::tempdir().unwrap();
     let s = start(&lab, dir.path()).await;
-    let made = s
-        .ok(
-            "pfsense_create_firewall_nat_port_forward",
-            confirmed(lab_forward("tr-own", "8090")),
-        )
-        .await["data"]
-        .clone();
-    s.ok(
-        "pfsense_delete_firewall_nat_port_forward",
-        confirmed(json!({"id": made["id"]})),
-    )
-    .await;
+    forward_created_then_deleted(&s, "tr-own", "8090").await;
     let now = || {
         std::time::SystemTime::now()
             .duration_since(std::time::UNIX_EPOCH)
@@ -2798,18 +2803,7 @@ async fn auto_revert_of_a_port_forward_created_and_deleted_sends_nothing(version
     let mut env = lab.env();
     env.push(("PFSENSE_AUTO_REVERT".into(), "6".into()));
     let s = Session::start_in(dir.path(), &env, Human::new(false, HumanAnswer::Accept)).await;
-    let made = s
-        .ok(
-            "pfsense_create_firewall_nat_port_forward",
-            confirmed(lab_forward("ar-web", "8220")),
-        )
-        .await["data"]
-        .clone();
-    s.ok(
-        "pfsense_delete_firewall_nat_port_forward",
-        confirmed(json!({"id": made["id"]})),
-    )
-    .await;
+    forward_created_then_deleted(&s, "ar-web", "8220").await;
     let waited = std::time::Instant::now();
     loop {
         let provisional = journal(&s)
