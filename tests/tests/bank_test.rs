@@ -243,8 +243,10 @@ echo '{{"type":"result","result":"Blocked 203.0.113.5 with rule bt_block_scanner
     );
     let stdout = String::from_utf8_lossy(&out.stdout);
     let stderr = String::from_utf8_lossy(&out.stderr);
-    // The agent made the rule but never applied it: graded by state, the task fails on the
-    // apply check only, and the audit log says why.
+    // The agent made the rule but never applied it: the rule exists, and the task fails on the
+    // apply check only. pfrest's apply status shows nothing pending after a rule create (the
+    // emulator answers as the lab does), so the check finds it in the audit log, which also
+    // counts it as forgotten.
     assert!(!out.status.success(), "{stdout}{stderr}");
     let report_value = report_json(&report);
     let block = task(&report_value, "block");

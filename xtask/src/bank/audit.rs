@@ -135,6 +135,37 @@ pub struct Usage {
     pub changes: usize,
 }
 
+/// The executed changes that leave their subsystem pending with no later apply of it (neither
+/// the apply tool nor a change of the same subsystem sent with `apply: true`): each change's
+/// tool and the apply tool it needed, in the log's order.
+pub fn unapplied<'a>(lines: &'a [Line], spec: &'a Spec) -> Vec<(&'a str, &'a str)> {
+    let mut found = Vec::new();
+    for (index, line) in lines.iter().enumerate() {
+        if line.outcome != "executed" {
+            continue;
+        }
+        let Some(apply) = spec.operation(&line.tool).and_then(|op| op.apply.as_ref()) else {
+            continue;
+        };
+        if line.arguments.get("apply").and_then(Value::as_bool) == Some(true) {
+            continue;
+        }
+        let applied_later = lines[index + 1..].iter().any(|later| {
+            later.outcome == "executed"
+                && (later.tool == apply.apply_tool
+                    || (later.arguments.get("apply").and_then(Value::as_bool) == Some(true)
+                        && spec
+                            .operation(&later.tool)
+                            .and_then(|op| op.apply.as_ref())
+                            .is_some_and(|a| a.apply_tool == apply.apply_tool)))
+        });
+        if !applied_later {
+            found.push((line.tool.as_str(), apply.apply_tool.as_str()));
+        }
+    }
+    found
+}
+
 /// Count one task's audit lines. `spec` names the apply tool of every tool whose change stays
 /// pending, to find changes nobody applied.
 pub fn usage(lines: &[Line], spec: &Spec) -> Usage {
@@ -178,39 +209,9 @@ pub fn usage(lines: &[Line], spec: &Spec) -> Usage {
             add(&mut usage, &line.tool, category, first, message);
         }
     }
-    // A change that leaves its subsystem pending, with no later apply of that subsystem.
-    for (index, line) in lines.iter().enumerate() {
-        if line.outcome != "executed" {
-            continue;
-        }
-        let Some(apply) = spec.operation(&line.tool).and_then(|op| op.apply.as_ref()) else {
-            continue;
-        };
-        if line.arguments.get("apply").and_then(Value::as_bool) == Some(true) {
-            continue;
-        }
-        let applied_later = lines[index + 1..].iter().any(|later| {
-            later.outcome == "executed"
-                && (later.tool == apply.apply_tool
-                    || (later.arguments.get("apply").and_then(Value::as_bool) == Some(true)
-                        && spec
-                            .operation(&later.tool)
-                            .and_then(|op| op.apply.as_ref())
-                            .is_some_and(|a| a.apply_tool == apply.apply_tool)))
-        });
-        if !applied_later {
-            let note = format!(
-                "left pending: {} was never called afterwards",
-                apply.apply_tool
-            );
-            add(
-                &mut usage,
-                &line.tool,
-                Category::ForgotToApply,
-                false,
-                &note,
-            );
-        }
+    for (tool, apply_tool) in unapplied(lines, spec) {
+        let note = format!("left pending: {apply_tool} was never called afterwards");
+        add(&mut usage, tool, Category::ForgotToApply, false, &note);
     }
     usage
 }

@@ -75,6 +75,22 @@ pub async fn run(
             }
         }
         Check::Applied { path } => {
+            // pfrest's apply status cannot show every change left unapplied: its firewall rules
+            // mark no subsystem (lab, every release: a rule create leaves `applied: true`), so a
+            // rule saved and never applied reads as applied. The audit log says whether the
+            // apply was called after each change that needed it.
+            if let Some((tool, apply_tool)) =
+                super::audit::unapplied(audit, spec)
+                    .into_iter()
+                    .find(|(_, apply_tool)| {
+                        spec.operation(apply_tool)
+                            .is_some_and(|op| path.ends_with(op.path.as_str()))
+                    })
+            {
+                return Err(format!(
+                    "changes are saved but not applied: {apply_tool} was never called after {tool}"
+                ));
+            }
             // pfrest applies in the background (its apply dispatchers are asynchronous): a box,
             // like the lab, answers `applied: false` for a second or two after the apply call.
             // Ask again until it is applied or APPLY_WAIT has passed.
