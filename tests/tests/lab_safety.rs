@@ -2278,6 +2278,19 @@ fn lab_override(host: &str, domain: &str) -> Value {
     json!({"host": host, "domain": domain, "ip": ["192.168.1.20"], "descr": format!("{host} sorted")})
 }
 
+/// Host overrides b, d and m of example.com, made on the lab directly: the list as it reads then.
+fn seed_overrides(lab: &RunningLab) -> Value {
+    for host in ["b", "d", "m"] {
+        admin(
+            lab,
+            "POST",
+            "/api/v2/services/dns_resolver/host_override",
+            Some(lab_override(host, "example.com")),
+        );
+    }
+    admin(lab, "GET", OVERRIDES, None)
+}
+
 /// The host overrides' `host.domain`, in list order.
 fn override_names(list: &Value) -> Vec<String> {
     list.as_array()
@@ -2362,15 +2375,7 @@ async fn a_batch_undo_preview_finds_neighbours_where_pfrest_sorts_them(version: 
     let Some(lab) = lab(version) else {
         return;
     };
-    for host in ["b", "d", "m"] {
-        admin(
-            &lab,
-            "POST",
-            "/api/v2/services/dns_resolver/host_override",
-            Some(lab_override(host, "example.com")),
-        );
-    }
-    let base = admin(&lab, "GET", OVERRIDES, None);
+    let base = seed_overrides(&lab);
     assert_eq!(
         override_names(&base),
         ["b.example.com", "d.example.com", "m.example.com"]
@@ -2414,14 +2419,7 @@ async fn undo_of_a_sorted_delete_does_not_need_its_old_neighbours(version: &str)
     let Some(lab) = lab(version) else {
         return;
     };
-    for host in ["b", "d", "m"] {
-        admin(
-            &lab,
-            "POST",
-            "/api/v2/services/dns_resolver/host_override",
-            Some(lab_override(host, "example.com")),
-        );
-    }
+    seed_overrides(&lab);
     let dir = tempfile::tempdir().unwrap();
     let s = start(&lab, dir.path()).await;
     s.ok(
@@ -2852,15 +2850,7 @@ async fn auto_revert_of_a_port_forward_created_and_deleted_sends_nothing(version
 /// journal row holds a write whose sort an undo would have to replay.
 async fn a_callers_sort_never_reaches_a_write_an_undo_would_replay(version: &str) {
     let Some(lab) = lab(version) else { return };
-    for host in ["b", "d", "m"] {
-        admin(
-            &lab,
-            "POST",
-            "/api/v2/services/dns_resolver/host_override",
-            Some(lab_override(host, "example.com")),
-        );
-    }
-    let base = admin(&lab, "GET", OVERRIDES, None);
+    let base = seed_overrides(&lab);
     let dir = tempfile::tempdir().unwrap();
     let s = start(&lab, dir.path()).await;
     let mut create = lab_override("a", "z.example.com");
