@@ -279,6 +279,84 @@ async fn seed_smoke_create_read_update_apply_delete_and_later_ids_shift(version:
     s.close().await;
 }
 
+/// pfrest's `FirewallRule` marks no subsystem, so after a rule is saved its apply status reads
+/// `applied: true` although the rule is not in the ruleset. `pfsense_health` lists the
+/// firewall as pending from the journal until the apply runs.
+async fn health_lists_a_rule_change_left_unapplied(version: &str) {
+    let Some(lab) = lab(version) else { return };
+    let dir = tempfile::tempdir().unwrap();
+    let s = start(&lab, dir.path()).await;
+    let created = s
+        .ok(
+            "pfsense_create_firewall_rule",
+            confirmed(lab_rule("pass", "lan", "health rule")),
+        )
+        .await;
+    let change_id = created["change_id"].clone();
+    assert!(change_id.is_i64(), "{created}");
+    let status = s.ok(APPLY_STATUS, json!({})).await;
+    assert_eq!(status["data"]["applied"], true, "pfrest's status: {status}");
+    let rules = std::fs::read_to_string(lab.lab.root().join("tmp/rules.debug")).unwrap_or_default();
+    assert!(!rules.contains("health rule"), "not in the ruleset yet");
+
+    let health = s.ok("pfsense_health", json!({})).await;
+    let pending = &health["applies"]["pending"];
+    assert_eq!(
+        pending,
+        &json!([{"subsystem": "firewall", "apply_tool": APPLY,
+                 "unapplied_changes": [change_id], "seen_in": "journal"}]),
+        "{health}"
+    );
+    assert!(
+        !health["applies"]["applied"]
+            .as_array()
+            .unwrap()
+            .contains(&json!("firewall")),
+        "{health}"
+    );
+    let notes = health["notes"].to_string();
+    assert!(
+        notes.contains("changes waiting to be applied: firewall"),
+        "{notes}"
+    );
+    assert!(
+        notes.contains(&format!("[{change_id}]")) && notes.contains(APPLY),
+        "{notes}"
+    );
+
+    s.ok(APPLY, confirmed(json!({}))).await;
+    // The dispatcher works in the background: wait for it (bounded by tries, not by time).
+    let mut health = Value::Null;
+    for _ in 0..300 {
+        health = s.ok("pfsense_health", json!({})).await;
+        if health["applies"]["pending"] == json!([]) {
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    }
+    assert_eq!(health["applies"]["pending"], json!([]), "{health}");
+    assert!(
+        health["applies"]["applied"]
+            .as_array()
+            .unwrap()
+            .contains(&json!("firewall")),
+        "{health}"
+    );
+    // pfSense writes the ruleset in the background too.
+    let ruleset = || std::fs::read_to_string(lab.lab.root().join("tmp/rules.debug"));
+    for _ in 0..300 {
+        if ruleset().is_ok_and(|r| r.contains("health rule")) {
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    }
+    assert!(
+        ruleset().is_ok_and(|r| r.contains("health rule")),
+        "applied: in the ruleset"
+    );
+    s.close().await;
+}
+
 /// Previews change nothing in config.xml; a confirmation with the preview's fingerprint writes;
 /// a stale fingerprint (object changed, or id shifted by a delete) is refused and writes nothing.
 async fn previews_write_nothing_and_a_stale_fingerprint_is_refused(version: &str) {
@@ -2892,6 +2970,7 @@ async fn a_callers_sort_never_reaches_a_write_an_undo_would_replay(version: &str
 tests::on_every_release!(
     #[tokio::test]
     seed_smoke_create_read_update_apply_delete_and_later_ids_shift,
+    health_lists_a_rule_change_left_unapplied,
     previews_write_nothing_and_a_stale_fingerprint_is_refused,
     a_default_rule_previewed_a_second_earlier_is_still_the_same_state,
     undo_restores_config_xml_after_create_update_delete_and_replace,

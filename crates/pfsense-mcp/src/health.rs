@@ -8,7 +8,7 @@ use crate::client::{CallError, Client};
 use crate::request::PreparedRequest;
 use crate::resilience::{CallLog, CallRecord, percentile};
 use crate::safety::Safety;
-use crate::safety::journal::CallRow;
+use crate::safety::journal::{CallRow, Change, status};
 use crate::spec::{Method, Verb};
 use rmcp::model::CallToolResult;
 use serde_json::{Value, json};
@@ -129,6 +129,91 @@ fn normalized_version(v: &str) -> &str {
     v.trim().trim_start_matches(['v', 'V'])
 }
 
+/// Models whose changes pfSense's apply status cannot show: pfrest's `FirewallRule` sets no
+/// `$subsystem`, so a rule's create, update or delete marks nothing dirty and
+/// `GET /api/v2/firewall/apply` reads `applied: true` while the rule is not yet in effect
+/// (v2.7.1 to v2.10.0, measured on the lab: `pending_subsystems_are_pfrests`). For them the
+/// journal says what is pending: [`unapplied_in_journal`].
+pub const APPLY_STATUS_BLIND: &[&str] = &["FirewallRule"];
+
+/// How many of a firewall's newest journal rows [`unapplied_in_journal`] looks at.
+const JOURNAL_ROWS_READ: i64 = 1_000;
+
+/// The apply tools an executed journal row ran: the apply tool itself, a change's own apply
+/// when sent with `apply: true`, the steps of an undo (whose last step is the apply).
+fn applied_by(row: &Change) -> Vec<&str> {
+    if row.status != status::EXECUTED {
+        return Vec::new();
+    }
+    let mut tools = vec![row.tool.as_str()];
+    if sent_with_apply(&row.request) {
+        tools.extend(row.apply_tool.as_deref());
+    }
+    if let Some(steps) = row.request["steps"].as_array() {
+        tools.extend(steps.iter().filter_map(|s| s["tool"].as_str()));
+    }
+    tools
+}
+
+/// `apply: true` in a journaled request's body or query string.
+fn sent_with_apply(request: &Value) -> bool {
+    request["body"]["apply"] == true
+        || request["path"].as_str().is_some_and(|p| {
+            p.split_once('?')
+                .is_some_and(|(_, q)| q.split('&').any(|kv| kv == "apply=true"))
+        })
+}
+
+/// The changes to [`APPLY_STATUS_BLIND`] models in `newest_first` (journal rows) that no later
+/// row applied: per apply tool, their change ids, oldest first.
+pub fn unapplied_in_journal(newest_first: &[Change]) -> BTreeMap<String, Vec<i64>> {
+    let mut found: BTreeMap<String, Vec<i64>> = BTreeMap::new();
+    let mut applied_later: Vec<&str> = Vec::new();
+    for row in newest_first {
+        if let Some(apply_tool) = row.apply_tool.as_deref()
+            && row.status == status::EXECUTED
+            && APPLY_STATUS_BLIND.contains(&row.model.as_str())
+            && !applied_later.contains(&apply_tool)
+            && !sent_with_apply(&row.request)
+        {
+            found
+                .entry(apply_tool.to_string())
+                .or_default()
+                .insert(0, row.id);
+        }
+        for tool in applied_by(row) {
+            if !applied_later.contains(&tool) {
+                applied_later.push(tool);
+            }
+        }
+    }
+    found
+}
+
+/// Put the journal's unapplied changes of `apply_tool` into the apply statuses read: its
+/// subsystem moves from `applied` to `pending`, with the change ids.
+fn add_unapplied(applies: &mut Value, apply_tool: &str, ids: &[i64]) {
+    let subsystem = crate::catalog::tool(apply_tool).map_or(apply_tool, |d| subsystem_of(d.path));
+    if let Some(applied) = applies["applied"].as_array_mut() {
+        applied.retain(|s| s != subsystem);
+    }
+    match applies["pending"].as_array_mut() {
+        Some(pending) => match pending.iter_mut().find(|p| p["subsystem"] == subsystem) {
+            Some(entry) => entry["unapplied_changes"] = json!(ids),
+            None => pending.push(json!({"subsystem": subsystem, "apply_tool": apply_tool,
+                "unapplied_changes": ids, "seen_in": "journal"})),
+        },
+        // Not read from the firewall: the journal's part alone.
+        None => applies["unapplied_changes"][apply_tool] = json!(ids),
+    }
+}
+
+/// The subsystem an apply or apply-status path names: `/api/v2/firewall/apply` → `firewall`.
+fn subsystem_of(path: &str) -> &str {
+    path.trim_start_matches("/api/v2/")
+        .trim_end_matches("/apply")
+}
+
 /// Read every apply status endpoint at once (short timeout, past the breaker).
 async fn pending_applies(client: &Client) -> Value {
     let defs: Vec<&'static ToolDef> = TOOLS
@@ -146,11 +231,7 @@ async fn pending_applies(client: &Client) -> Value {
     let mut applied = Vec::new();
     let mut unknown = Vec::new();
     for (def, result) in futures::future::join_all(reads).await {
-        let subsystem = def
-            .path
-            .trim_start_matches("/api/v2/")
-            .trim_end_matches("/apply")
-            .to_string();
+        let subsystem = subsystem_of(def.path).to_string();
         match result {
             Ok(response) => {
                 let data = response.data();
@@ -266,24 +347,33 @@ pub async fn report(client: &Client, safety: Option<&Safety>, firewall: &str) ->
         Err(_) => json!({"on_firewall": null, "tools_spec": compiled, "matches": null}),
     };
 
-    let applies = if answered_ok {
-        let a = pending_applies(client).await;
-        let names: Vec<&str> = a["pending"]
-            .as_array()
-            .into_iter()
-            .flatten()
-            .filter_map(|p| p["subsystem"].as_str())
-            .collect();
-        if !names.is_empty() {
-            notes.push(format!(
-                "changes waiting to be applied: {}",
-                names.join(", ")
-            ));
-        }
-        a
+    let mut applies = if answered_ok {
+        pending_applies(client).await
     } else {
         json!({"pending": null, "why": "not read: the probe did not succeed"})
     };
+    let unapplied = safety
+        .and_then(|s| s.journal.list(firewall, JOURNAL_ROWS_READ).ok())
+        .map(|rows| unapplied_in_journal(&rows))
+        .unwrap_or_default();
+    for (apply_tool, ids) in &unapplied {
+        add_unapplied(&mut applies, apply_tool, ids);
+        notes.push(format!(
+            "changes {ids:?} (firewall rules, made through this server) had no {apply_tool} after them: pfSense's apply status does not show rule changes, so they are not in effect until {apply_tool} runs, unless someone applied them elsewhere since"
+        ));
+    }
+    let names: Vec<&str> = applies["pending"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .filter_map(|p| p["subsystem"].as_str())
+        .collect();
+    if !names.is_empty() {
+        notes.push(format!(
+            "changes waiting to be applied: {}",
+            names.join(", ")
+        ));
+    }
 
     let breaker = client.breaker().snapshot(Instant::now());
     let breaker_state = client.breaker().state_name();
@@ -393,6 +483,135 @@ mod tests {
         assert_eq!(empty["calls"], 0);
         assert_eq!(empty["error_rate"], 0.0);
         assert!(empty["latency_ms"]["p50"].is_null());
+    }
+
+    fn change(id: i64, tool: &str, model: &str, state: &str, request: Value) -> Change {
+        Change {
+            id,
+            firewall: "fw".into(),
+            time_ms: 0,
+            caller: "stdio".into(),
+            tool: tool.into(),
+            kind: "create".into(),
+            model: model.into(),
+            request,
+            before: None,
+            after: None,
+            inverse: None,
+            apply_tool: (!model.is_empty()).then(|| APPLY.to_string()),
+            status: state.into(),
+            response_id: None,
+            message: None,
+            provisional_until: None,
+            undo_of: None,
+            undone_by: None,
+            address: None,
+        }
+    }
+
+    const APPLY: &str = "pfsense_firewall_apply";
+    const RULE: &str = "FirewallRule";
+
+    fn rule_write(id: i64, request: Value) -> Change {
+        change(
+            id,
+            "pfsense_create_firewall_rule",
+            RULE,
+            status::EXECUTED,
+            request,
+        )
+    }
+
+    fn apply(id: i64, state: &str) -> Change {
+        change(
+            id,
+            APPLY,
+            "",
+            state,
+            json!({"method": "POST", "path": "/api/v2/firewall/apply"}),
+        )
+    }
+
+    /// `rows` oldest first, as they happened; the journal lists them newest first.
+    fn unapplied(mut rows: Vec<Change>) -> Vec<i64> {
+        rows.reverse();
+        let found = unapplied_in_journal(&rows);
+        assert!(found.keys().all(|k| k == APPLY), "{found:?}");
+        found.get(APPLY).cloned().unwrap_or_default()
+    }
+
+    #[test]
+    fn rule_changes_with_no_apply_after_them_are_unapplied() {
+        let body = |apply: bool| json!({"method": "POST", "path": "/api/v2/firewall/rule", "body": {"apply": apply}});
+        assert_eq!(unapplied(vec![rule_write(1, body(false))]), [1]);
+        assert_eq!(
+            unapplied(vec![rule_write(1, body(false)), apply(2, status::EXECUTED)]),
+            Vec::<i64>::new()
+        );
+        // A failed apply applied nothing; a change after the apply is pending again.
+        assert_eq!(
+            unapplied(vec![
+                rule_write(1, body(false)),
+                apply(2, status::FAILED),
+                rule_write(3, body(false)),
+                apply(4, status::EXECUTED),
+                rule_write(5, body(false)),
+            ]),
+            [5]
+        );
+        // Sent with `apply: true` (body or query string), or a later change sent so.
+        assert_eq!(
+            unapplied(vec![rule_write(1, body(true))]),
+            Vec::<i64>::new()
+        );
+        let delete = json!({"method": "DELETE", "path": "/api/v2/firewall/rule?id=3&apply=true"});
+        assert_eq!(
+            unapplied(vec![rule_write(1, body(false)), rule_write(2, delete)]),
+            Vec::<i64>::new()
+        );
+        // An undo's last step applies; a change undone is no longer executed.
+        let undo = change(
+            3,
+            "pfsense_undo",
+            "",
+            status::EXECUTED,
+            json!({"undo_of": 2, "steps": [{"tool": "pfsense_delete_firewall_rule"}, {"tool": APPLY}]}),
+        );
+        let undone = change(
+            2,
+            "pfsense_create_firewall_rule",
+            RULE,
+            status::UNDONE,
+            body(false),
+        );
+        assert_eq!(
+            unapplied(vec![rule_write(1, body(false)), undone, undo]),
+            Vec::<i64>::new()
+        );
+        // Models whose writes pfSense's apply status shows are left to it.
+        let alias = change(
+            1,
+            "pfsense_create_firewall_alias",
+            "FirewallAlias",
+            status::EXECUTED,
+            body(false),
+        );
+        assert_eq!(unapplied(vec![alias]), Vec::<i64>::new());
+    }
+
+    #[test]
+    fn the_journal_moves_a_subsystem_read_as_applied_to_pending() {
+        let mut applies = json!({"pending": [], "applied": ["firewall", "routing"], "unknown": []});
+        add_unapplied(&mut applies, APPLY, &[4, 7]);
+        assert_eq!(
+            applies,
+            json!({"pending": [{"subsystem": "firewall", "apply_tool": APPLY,
+                    "unapplied_changes": [4, 7], "seen_in": "journal"}],
+                   "applied": ["routing"], "unknown": []})
+        );
+        let mut not_read = json!({"pending": null, "why": "not read"});
+        add_unapplied(&mut not_read, APPLY, &[4]);
+        assert_eq!(not_read["unapplied_changes"], json!({APPLY: [4]}));
     }
 
     #[test]
