@@ -2920,6 +2920,160 @@ async fn auto_revert_of_a_port_forward_created_and_deleted_sends_nothing(version
     s.close().await;
 }
 
+/// A session whose changes are provisional for `seconds` (`--auto-revert`).
+async fn start_auto_revert(lab: &RunningLab, dir: &Path, seconds: &str) -> Session {
+    let mut env = lab.env();
+    env.push(("PFSENSE_AUTO_REVERT".into(), seconds.into()));
+    Session::start_in(dir, &env, Human::new(false, HumanAnswer::Accept)).await
+}
+
+/// Waits until the auto-revert clock has left no change provisional, and returns the audit
+/// lines it wrote (`outcome`, `change_id`, `message`), in order.
+async fn auto_revert_lines(s: &Session, dir: &Path) -> Vec<Value> {
+    let waited = std::time::Instant::now();
+    while journal(s)
+        .await
+        .iter()
+        .any(|c| !c["provisional_until"].is_null())
+    {
+        assert!(
+            waited.elapsed() < std::time::Duration::from_secs(40),
+            "still provisional: {:?}",
+            journal_lines(&journal(s).await)
+        );
+        tokio::time::sleep(std::time::Duration::from_millis(500)).await;
+    }
+    std::fs::read_to_string(dir.join("audit.jsonl"))
+        .unwrap()
+        .lines()
+        .map(|l| serde_json::from_str::<Value>(l).unwrap())
+        .filter(|l| l["caller"] == "pfsense-mcp (auto-revert)")
+        .collect()
+}
+
+/// Every change of `changes` (ids) was auto-reverted, and the audit says so for each, without
+/// a failure; the later ones (`early`) were reverted early with `with` (the first due).
+async fn all_auto_reverted(s: &Session, dir: &Path, changes: &[i64], early: &[i64], with: i64) {
+    let lines = auto_revert_lines(s, dir).await;
+    let journal = journal(s).await;
+    for id in changes {
+        let row = journal.iter().find(|c| c["change_id"] == *id).unwrap();
+        assert_eq!(row["status"], "auto_reverted", "change {id}: {lines:?}");
+    }
+    let outcomes: Vec<(Value, Value)> = lines
+        .iter()
+        .filter(|l| l["tool"] != "pfsense_undo")
+        .map(|l| (l["change_id"].clone(), l["outcome"].clone()))
+        .collect();
+    let mut wanted: Vec<(Value, Value)> = changes
+        .iter()
+        .map(|id| (json!(id), json!("auto_reverted")))
+        .collect();
+    wanted.sort_by_key(|(id, _)| std::cmp::Reverse(id.as_i64()));
+    assert_eq!(outcomes, wanted, "{lines:?}");
+    for l in lines.iter().filter(|l| l["tool"] != "pfsense_undo") {
+        let message = l["message"].as_str().unwrap_or_default();
+        let reverted_early = early.iter().any(|id| l["change_id"] == *id);
+        assert_eq!(
+            message.contains(&format!("reverted early together with change {with}")),
+            reverted_early,
+            "{message}"
+        );
+        assert_eq!(
+            message.contains("not confirmed before its deadline"),
+            !reverted_early
+        );
+    }
+}
+
+/// Two port forwards deleted a second and a half apart under `--auto-revert`, each with its
+/// own deadline: the first fell due alone, and its undo, comparing the list it recorded (which
+/// still held the other forward) with the list now, was refused ("the PortForward list has
+/// changed since change 1 and this model has no stable identity"), and its clock stopped: an
+/// unconfirmed delete left in place. A due change of a model without stable identity now takes
+/// the later provisional changes of its list along, newest first: both forwards come back in
+/// their old order with their linked rules.
+async fn auto_revert_of_two_port_forward_deletes_due_apart_brings_both_back(version: &str) {
+    let Some(lab) = lab(version) else { return };
+    for (descr, port) in [("due-a", "8231"), ("due-b", "8232")] {
+        let mut forward = lab_forward(descr, port);
+        forward["local_port"] = json!(port);
+        admin(&lab, "POST", PORT_FORWARD, Some(forward));
+    }
+    let then = lab.config_xml();
+    let dir = tempfile::tempdir().unwrap();
+    let s = start_auto_revert(&lab, dir.path(), "5").await;
+    let mut ids = Vec::new();
+    for _ in 0..2 {
+        let r = s
+            .ok(
+                "pfsense_delete_firewall_nat_port_forward",
+                confirmed(json!({"id": 0})),
+            )
+            .await;
+        ids.push(r["change_id"].as_i64().unwrap());
+        tokio::time::sleep(std::time::Duration::from_millis(1500)).await;
+    }
+    all_auto_reverted(&s, dir.path(), &ids, &ids[1..], ids[0]).await;
+    assert_eq!(descrs(&forwards_now(&s).await), ["due-a", "due-b"]);
+    each_forward_has_its_linked_rule(&s).await;
+    assert_nat_and_filter_as(&lab, &then);
+    s.close().await;
+}
+
+/// The same with an update and a later delete, and with two creates: reverted alone, the
+/// update's undo left the list the delete recorded changed (its revert refused), and the first
+/// create's undo shifted the second forward off the id its undo reads ("no longer exists").
+async fn auto_revert_of_port_forward_changes_due_apart_undoes_them_all(version: &str) {
+    let Some(lab) = lab(version) else { return };
+    for (descr, port) in [("due-a", "8241"), ("due-b", "8242")] {
+        admin(&lab, "POST", PORT_FORWARD, Some(lab_forward(descr, port)));
+    }
+    let then = lab.config_xml();
+    let dir = tempfile::tempdir().unwrap();
+    let s = start_auto_revert(&lab, dir.path(), "5").await;
+    let calls = [
+        (
+            "pfsense_update_firewall_nat_port_forward",
+            json!({"id": 0, "target": "192.168.1.61"}),
+        ),
+        ("pfsense_delete_firewall_nat_port_forward", json!({"id": 1})),
+    ];
+    let mut ids = Vec::new();
+    for (tool, args) in calls {
+        ids.push(
+            s.ok(tool, confirmed(args)).await["change_id"]
+                .as_i64()
+                .unwrap(),
+        );
+        tokio::time::sleep(std::time::Duration::from_millis(1500)).await;
+    }
+    all_auto_reverted(&s, dir.path(), &ids, &ids[1..], ids[0]).await;
+    assert_eq!(descrs(&forwards_now(&s).await), ["due-a", "due-b"]);
+    each_forward_has_its_linked_rule(&s).await;
+    assert_nat_and_filter_as(&lab, &then);
+    s.close().await;
+
+    let dir = tempfile::tempdir().unwrap();
+    let s = start_auto_revert(&lab, dir.path(), "5").await;
+    let mut ids = Vec::new();
+    for (descr, port) in [("due-c", "8243"), ("due-d", "8244")] {
+        let r = s
+            .ok(
+                "pfsense_create_firewall_nat_port_forward",
+                confirmed(lab_forward(descr, port)),
+            )
+            .await;
+        ids.push(r["change_id"].as_i64().unwrap());
+        tokio::time::sleep(std::time::Duration::from_millis(1500)).await;
+    }
+    all_auto_reverted(&s, dir.path(), &ids, &ids[1..], ids[0]).await;
+    assert_eq!(descrs(&forwards_now(&s).await), ["due-a", "due-b"]);
+    each_forward_has_its_linked_rule(&s).await;
+    assert_nat_and_filter_as(&lab, &then);
+    s.close().await;
+}
+
 /// pfrest lets a POST's or PATCH's `sort_by`, `sort_order` and `sort_flags` replace the model's
 /// own sort, and re-sorts the whole stored list by them (`Endpoint::post()` / `patch()`), which
 /// no undo of that one object could put back. No tool sends them with a write: the create and
@@ -2997,6 +3151,8 @@ tests::on_every_release!(
     a_batch_undo_of_two_port_forward_deletes_brings_both_back,
     an_update_and_delete_of_a_port_forward_are_undone_together,
     auto_revert_of_a_port_forward_created_and_deleted_sends_nothing,
+    auto_revert_of_two_port_forward_deletes_due_apart_brings_both_back,
+    auto_revert_of_port_forward_changes_due_apart_undoes_them_all,
     a_callers_sort_never_reaches_a_write_an_undo_would_replay,
     a_delete_between_a_port_forwards_create_and_delete_is_undone,
 );

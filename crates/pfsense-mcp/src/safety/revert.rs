@@ -329,7 +329,8 @@ async fn settle_undo(
     }
 }
 
-/// Undo provisional changes whose deadline has passed, newest first, and record that it did.
+/// Undo provisional changes whose deadline has passed, with the later ones their undo needs
+/// undone first (`undo::reverted_with`), newest first, and record that it did.
 /// A change whose undo the firewall's policy refuses is this server's to report (its own
 /// change: the clock stops for it) or another server's to revert (left as it is, and not
 /// looked at again: `passed`).
@@ -351,24 +352,21 @@ pub async fn revert_due(
     provisional
         .retain(|c| !passed.contains(&c.id) && safety.journal.running(c.id) != Running::Other);
     let is_due = |c: &Change| c.provisional_until.is_some_and(|t| t <= now);
-    // A change due takes along the later ones it cancels out with, due or not (a port forward
-    // created, then deleted: `undo::cancels_out`, as a batch undo pairs them). Reverted alone,
-    // the create would find nothing to delete, and the delete's revert would later make the
-    // port forward again, which nobody confirmed.
-    let mut due: Vec<Change> = provisional
+    // A change due takes along the later ones whose undo must run before its own, due or not
+    // (`undo::reverted_with`): each with the due change it goes early with.
+    let mut due: Vec<(Change, Option<i64>)> = provisional
         .iter()
-        .filter(|c| {
-            is_due(c)
-                || undo::cancels_out(c, &provisional).is_some_and(|k| {
-                    provisional
-                        .iter()
-                        .any(|d| d.id == k.created_by && is_due(d))
-                })
+        .filter_map(|c| {
+            if is_due(c) {
+                Some((c.clone(), None))
+            } else {
+                undo::reverted_with(c, &provisional, is_due).map(|d| (c.clone(), Some(d)))
+            }
         })
-        .cloned()
         .collect();
-    due.sort_by_key(|c| std::cmp::Reverse(c.id));
-    for change in &due {
+    due.sort_by_key(|(c, _)| std::cmp::Reverse(c.id));
+    let batch: Vec<Change> = due.iter().map(|(c, _)| c.clone()).collect();
+    for (change, with) in &due {
         let result = perform_undo(
             safety,
             client,
@@ -376,7 +374,7 @@ pub async fn revert_due(
             policy,
             AUTO_REVERT_CALLER,
             change,
-            &due,
+            &batch,
             status::AUTO_REVERTED,
         )
         .await;
@@ -405,8 +403,14 @@ pub async fn revert_due(
                     undo_id,
                     "auto-revert: change was not confirmed in time and has been undone"
                 );
+                let why = match with {
+                    Some(d) => format!(
+                        "reverted early together with change {d}, whose undo needed it undone first"
+                    ),
+                    None => "not confirmed before its deadline".into(),
+                };
                 entry.message = Some(format!(
-                    "not confirmed before its deadline; undone as change {undo_id}: {}",
+                    "{why}; undone as change {undo_id}: {}",
                     done.join("; ")
                 ));
             }

@@ -403,6 +403,36 @@ pub fn cancels_out(change: &Change, batch: &[Change]) -> Option<CancelsOut> {
     )
 }
 
+/// The due change (the oldest, by id) whose auto-revert takes `later`, a provisional change
+/// not due yet, along: reverted early, newest first, as a batch undo runs, so that the
+/// firewall is left as before the earliest unconfirmed change. A due change takes along the
+/// later ones it cancels out with ([`cancels_out`]), and, when its undo reads the list as it
+/// recorded it, every later change of the same model: a model without stable identity (the
+/// undo finds its object at the id it saw, and a re-create compares the whole list), a list
+/// replaced or bulk-deleted (its state before is the list), or settings. Undone after a later
+/// change of that list is undone, it finds it as it left it; undone alone, it was refused
+/// ("the … list has changed since", or the object "no longer exists") and left in place.
+pub fn reverted_with(
+    later: &Change,
+    provisional: &[Change],
+    is_due: impl Fn(&Change) -> bool,
+) -> Option<i64> {
+    let reads_list = |c: &Change| {
+        c.model == later.model
+            && c.before
+                .as_ref()
+                .or(c.after.as_ref())
+                .is_some_and(|o| identity(&c.model, o).is_none())
+    };
+    let cancel = cancels_out(later, provisional);
+    provisional
+        .iter()
+        .filter(|d| d.id < later.id && is_due(d))
+        .filter(|d| reads_list(d) || cancel.as_ref().is_some_and(|k| k.created_by == d.id))
+        .map(|d| d.id)
+        .min()
+}
+
 /// What the undos of a batch, and those run since a change, did to [`Linked`] owners, as the
 /// state the change recorded is to be read once they ran. A state recorded before holds an
 /// owner, or its linked object, with its link: the list an older delete left, the object an
@@ -2531,6 +2561,40 @@ mod tests {
         let plain = with_kind(3, ChangeKind::Delete, "");
         let plain_made = with_kind(1, ChangeKind::Create, "");
         assert!(cancels_out(&plain, &[plain.clone(), plain_made]).is_none());
+    }
+
+    /// An auto-revert of a due change takes along the later provisional changes of its model
+    /// when its undo reads the list as recorded (no stable identity, a replaced list), the
+    /// oldest due change being the one they go with; a model with stable identity, another
+    /// model, or an older change is left to its own deadline.
+    #[test]
+    fn an_auto_revert_takes_along_later_changes_its_undo_needs_undone_first() {
+        let at = |id: i64, due: bool, model: &str, before: Value| {
+            let mut c = change("t", model, Some(before), Some(json!([])));
+            c.id = id;
+            c.provisional_until = Some(if due { 0 } else { i64::MAX });
+            c
+        };
+        let is_due = |c: &Change| c.provisional_until == Some(0);
+        let with = |later: &Change, all: &[Change]| reverted_with(later, all, is_due);
+        let alias = json!({"id": 0, "name": "web"});
+        let (a, b) = (
+            at(1, true, "PortForward", forward("nat_a")),
+            at(2, false, "PortForward", forward("nat_b")),
+        );
+        assert_eq!(with(&b, &[a.clone(), b.clone()]), Some(1));
+        let first = at(0, true, "PortForward", forward("nat_c"));
+        assert_eq!(with(&b, &[first.clone(), a.clone(), b.clone()]), Some(0));
+        assert_eq!(
+            with(&a, &[a.clone(), at(0, false, "PortForward", forward("x"))]),
+            None
+        );
+        let other = at(2, false, "FirewallAlias", alias.clone());
+        assert_eq!(with(&other, &[a.clone(), other.clone()]), None);
+        let named = at(1, true, "FirewallAlias", alias.clone());
+        assert_eq!(with(&other, &[named, other.clone()]), None);
+        let replaced = at(1, true, "FirewallAlias", json!([alias]));
+        assert_eq!(with(&other, &[replaced, other.clone()]), Some(1));
     }
 
     /// A recorded state is read with the links undos drew anew: an undo already run (the old
