@@ -3074,6 +3074,47 @@ async fn auto_revert_of_port_forward_changes_due_apart_undoes_them_all(version: 
     s.close().await;
 }
 
+/// One alias (a model with stable identity) changed twice, then deleted, under `--auto-revert`,
+/// each change with its own deadline: the first update, due alone, found the alias changed
+/// since and its revert was refused, leaving the alias as nobody confirmed it. A due change now
+/// takes along the later provisional changes of the same object, newest first.
+async fn auto_revert_of_one_alias_changed_twice_due_apart_restores_it(version: &str) {
+    let Some(lab) = lab(version) else { return };
+    admin(
+        &lab,
+        "POST",
+        "/api/v2/firewall/alias",
+        Some(alias("due_alias")),
+    );
+    let then = lab.config_xml();
+    let dir = tempfile::tempdir().unwrap();
+    let s = start_auto_revert(&lab, dir.path(), "5").await;
+    let id = id_of(&aliases(&s).await, "due_alias");
+    let calls = [
+        (
+            "pfsense_update_firewall_alias",
+            json!({"id": id, "address": ["192.0.2.2"]}),
+        ),
+        (
+            "pfsense_update_firewall_alias",
+            json!({"id": id, "descr": "changed twice"}),
+        ),
+        ("pfsense_delete_firewall_alias", json!({"id": id})),
+    ];
+    let mut ids = Vec::new();
+    for (tool, args) in calls {
+        ids.push(
+            s.ok(tool, confirmed(args)).await["change_id"]
+                .as_i64()
+                .unwrap(),
+        );
+        tokio::time::sleep(std::time::Duration::from_millis(1500)).await;
+    }
+    all_auto_reverted(&s, dir.path(), &ids, &ids[1..], ids[0]).await;
+    assert_eq!(aliases_xml(&lab.config_xml()), aliases_xml(&then));
+    s.close().await;
+}
+
 /// pfrest lets a POST's or PATCH's `sort_by`, `sort_order` and `sort_flags` replace the model's
 /// own sort, and re-sorts the whole stored list by them (`Endpoint::post()` / `patch()`), which
 /// no undo of that one object could put back. No tool sends them with a write: the create and
@@ -3153,6 +3194,7 @@ tests::on_every_release!(
     auto_revert_of_a_port_forward_created_and_deleted_sends_nothing,
     auto_revert_of_two_port_forward_deletes_due_apart_brings_both_back,
     auto_revert_of_port_forward_changes_due_apart_undoes_them_all,
+    auto_revert_of_one_alias_changed_twice_due_apart_restores_it,
     a_callers_sort_never_reaches_a_write_an_undo_would_replay,
     a_delete_between_a_port_forwards_create_and_delete_is_undone,
 );

@@ -412,6 +412,8 @@ pub fn cancels_out(change: &Change, batch: &[Change]) -> Option<CancelsOut> {
 /// replaced or bulk-deleted (its state before is the list), or settings. Undone after a later
 /// change of that list is undone, it finds it as it left it; undone alone, it was refused
 /// ("the … list has changed since", or the object "no longer exists") and left in place.
+/// Likewise a later change of the same object of a model with stable identity (an alias
+/// updated twice, then deleted): undone alone, the first update found it changed since.
 pub fn reverted_with(
     later: &Change,
     provisional: &[Change],
@@ -424,11 +426,28 @@ pub fn reverted_with(
                 .or(c.after.as_ref())
                 .is_some_and(|o| identity(&c.model, o).is_none())
     };
+    // The same object (stable identity): its due undo would find it changed since, or gone.
+    let object = |c: &Change, first: &Option<Value>, then: &Option<Value>| {
+        first
+            .as_ref()
+            .or(then.as_ref())
+            .and_then(|o| identity(&c.model, o))
+    };
+    let later_object = object(later, &later.before, &later.after);
+    let same_object = |d: &Change| {
+        d.model == later.model
+            && later_object.is_some()
+            && object(d, &d.after, &d.before) == later_object
+    };
     let cancel = cancels_out(later, provisional);
     provisional
         .iter()
         .filter(|d| d.id < later.id && is_due(d))
-        .filter(|d| reads_list(d) || cancel.as_ref().is_some_and(|k| k.created_by == d.id))
+        .filter(|d| {
+            reads_list(d)
+                || same_object(d)
+                || cancel.as_ref().is_some_and(|k| k.created_by == d.id)
+        })
         .map(|d| d.id)
         .min()
 }
@@ -2564,9 +2583,10 @@ mod tests {
     }
 
     /// An auto-revert of a due change takes along the later provisional changes of its model
-    /// when its undo reads the list as recorded (no stable identity, a replaced list), the
-    /// oldest due change being the one they go with; a model with stable identity, another
-    /// model, or an older change is left to its own deadline.
+    /// when its undo reads the list as recorded (no stable identity, a replaced list), and the
+    /// later changes of the same object, the oldest due change being the one they go with;
+    /// another object of a model with stable identity, another model, or an older change is
+    /// left to its own deadline.
     #[test]
     fn an_auto_revert_takes_along_later_changes_its_undo_needs_undone_first() {
         let at = |id: i64, due: bool, model: &str, before: Value| {
@@ -2591,8 +2611,12 @@ mod tests {
         );
         let other = at(2, false, "FirewallAlias", alias.clone());
         assert_eq!(with(&other, &[a.clone(), other.clone()]), None);
-        let named = at(1, true, "FirewallAlias", alias.clone());
+        // Stable identity: another alias is left to its deadline, the same one goes along.
+        let named = at(1, true, "FirewallAlias", json!({"id": 0, "name": "db"}));
         assert_eq!(with(&other, &[named, other.clone()]), None);
+        let mut same = at(1, true, "FirewallAlias", alias.clone());
+        same.after = Some(alias.clone());
+        assert_eq!(with(&other, &[same, other.clone()]), Some(1));
         let replaced = at(1, true, "FirewallAlias", json!([alias]));
         assert_eq!(with(&other, &[replaced, other.clone()]), Some(1));
     }
