@@ -165,9 +165,10 @@ fn sent_with_apply(request: &Value) -> bool {
 }
 
 /// The changes to [`APPLY_STATUS_BLIND`] models in `newest_first` (journal rows) that no later
-/// row applied: per apply tool, their change ids, oldest first.
-pub fn unapplied_in_journal(newest_first: &[Change]) -> BTreeMap<String, Vec<i64>> {
-    let mut found: BTreeMap<String, Vec<i64>> = BTreeMap::new();
+/// row applied: per apply tool (in the order of their newest change), their change ids, oldest
+/// first.
+pub fn unapplied_in_journal(newest_first: &[Change]) -> Vec<(&str, Vec<i64>)> {
+    let mut found: Vec<(&str, Vec<i64>)> = Vec::new();
     let mut applied_later: Vec<&str> = Vec::new();
     for row in newest_first {
         if let Some(apply_tool) = row.apply_tool.as_deref()
@@ -176,10 +177,10 @@ pub fn unapplied_in_journal(newest_first: &[Change]) -> BTreeMap<String, Vec<i64
             && !applied_later.contains(&apply_tool)
             && !sent_with_apply(&row.request)
         {
-            found
-                .entry(apply_tool.to_string())
-                .or_default()
-                .insert(0, row.id);
+            match found.iter_mut().find(|(tool, _)| *tool == apply_tool) {
+                Some((_, ids)) => ids.insert(0, row.id),
+                None => found.push((apply_tool, vec![row.id])),
+            }
         }
         for tool in applied_by(row) {
             if !applied_later.contains(&tool) {
@@ -352,11 +353,10 @@ pub async fn report(client: &Client, safety: Option<&Safety>, firewall: &str) ->
     } else {
         json!({"pending": null, "why": "not read: the probe did not succeed"})
     };
-    let unapplied = safety
+    let rows = safety
         .and_then(|s| s.journal.list(firewall, JOURNAL_ROWS_READ).ok())
-        .map(|rows| unapplied_in_journal(&rows))
         .unwrap_or_default();
-    for (apply_tool, ids) in &unapplied {
+    for (apply_tool, ids) in &unapplied_in_journal(&rows) {
         add_unapplied(&mut applies, apply_tool, ids);
         notes.push(format!(
             "changes {ids:?} (firewall rules, made through this server) had no {apply_tool} after them: pfSense's apply status does not show rule changes, so they are not in effect until {apply_tool} runs, unless someone applied them elsewhere since"
@@ -536,8 +536,8 @@ mod tests {
     fn unapplied(mut rows: Vec<Change>) -> Vec<i64> {
         rows.reverse();
         let found = unapplied_in_journal(&rows);
-        assert!(found.keys().all(|k| k == APPLY), "{found:?}");
-        found.get(APPLY).cloned().unwrap_or_default()
+        assert!(found.iter().all(|(k, _)| *k == APPLY), "{found:?}");
+        found.first().map(|(_, ids)| ids.clone()).unwrap_or_default()
     }
 
     #[test]

@@ -353,20 +353,19 @@ pub async fn revert_due(
         .retain(|c| !passed.contains(&c.id) && safety.journal.running(c.id) != Running::Other);
     let is_due = |c: &Change| c.provisional_until.is_some_and(|t| t <= now);
     // A change due takes along the later ones whose undo must run before its own, due or not
-    // (`undo::reverted_with`): each with the due change it goes early with.
-    let mut due: Vec<(Change, Option<i64>)> = provisional
+    // (`undo::reverted_with`): the due change it goes early with.
+    let early = |c: &Change| {
+        (!is_due(c))
+            .then(|| undo::reverted_with(c, &provisional, is_due))
+            .flatten()
+    };
+    let mut due: Vec<Change> = provisional
         .iter()
-        .filter_map(|c| {
-            if is_due(c) {
-                Some((c.clone(), None))
-            } else {
-                undo::reverted_with(c, &provisional, is_due).map(|d| (c.clone(), Some(d)))
-            }
-        })
+        .filter(|c| is_due(c) || early(c).is_some())
+        .cloned()
         .collect();
-    due.sort_by_key(|(c, _)| std::cmp::Reverse(c.id));
-    let batch: Vec<Change> = due.iter().map(|(c, _)| c.clone()).collect();
-    for (change, with) in &due {
+    due.sort_by_key(|c| std::cmp::Reverse(c.id));
+    for change in &due {
         let result = perform_undo(
             safety,
             client,
@@ -374,7 +373,7 @@ pub async fn revert_due(
             policy,
             AUTO_REVERT_CALLER,
             change,
-            &batch,
+            &due,
             status::AUTO_REVERTED,
         )
         .await;
@@ -403,7 +402,7 @@ pub async fn revert_due(
                     undo_id,
                     "auto-revert: change was not confirmed in time and has been undone"
                 );
-                let why = match with {
+                let why = match early(change) {
                     Some(d) => format!(
                         "reverted early together with change {d}, whose undo needed it undone first"
                     ),
