@@ -537,7 +537,10 @@ mod tests {
         rows.reverse();
         let found = unapplied_in_journal(&rows);
         assert!(found.iter().all(|(k, _)| *k == APPLY), "{found:?}");
-        found.first().map(|(_, ids)| ids.clone()).unwrap_or_default()
+        found
+            .first()
+            .map(|(_, ids)| ids.clone())
+            .unwrap_or_default()
     }
 
     #[test]

@@ -444,9 +444,7 @@ pub fn reverted_with(
         .iter()
         .filter(|d| d.id < later.id && is_due(d))
         .filter(|d| {
-            reads_list(d)
-                || same_object(d)
-                || cancel.as_ref().is_some_and(|k| k.created_by == d.id)
+            reads_list(d) || same_object(d) || cancel.as_ref().is_some_and(|k| k.created_by == d.id)
         })
         .map(|d| d.id)
         .min()
