@@ -2986,6 +2986,28 @@ async fn all_auto_reverted(s: &Session, dir: &Path, changes: &[i64], early: &[i6
     }
 }
 
+/// Each call confirmed, a second and a half apart, so that each change falls due in a tick of
+/// its own: their change ids.
+async fn changes_due_apart(s: &Session, calls: Vec<(&str, Value)>) -> Vec<i64> {
+    let mut ids = Vec::new();
+    for (tool, args) in calls {
+        ids.push(
+            s.ok(tool, confirmed(args)).await["change_id"]
+                .as_i64()
+                .unwrap(),
+        );
+        tokio::time::sleep(std::time::Duration::from_millis(1500)).await;
+    }
+    ids
+}
+
+/// Both seeded forwards back in their order, each with its linked rule, NAT and filter as `then`.
+async fn forwards_back(s: &Session, lab: &RunningLab, then: &str) {
+    assert_eq!(descrs(&forwards_now(s).await), ["due-a", "due-b"]);
+    each_forward_has_its_linked_rule(s).await;
+    assert_nat_and_filter_as(lab, then);
+}
+
 /// Two port forwards deleted a second and a half apart under `--auto-revert`, each with its
 /// own deadline: the first fell due alone, and its undo, comparing the list it recorded (which
 /// still held the other forward) with the list now, was refused ("the PortForward list has
@@ -3003,21 +3025,10 @@ async fn auto_revert_of_two_port_forward_deletes_due_apart_brings_both_back(vers
     let then = lab.config_xml();
     let dir = tempfile::tempdir().unwrap();
     let s = start_auto_revert(&lab, dir.path(), "5").await;
-    let mut ids = Vec::new();
-    for _ in 0..2 {
-        let r = s
-            .ok(
-                "pfsense_delete_firewall_nat_port_forward",
-                confirmed(json!({"id": 0})),
-            )
-            .await;
-        ids.push(r["change_id"].as_i64().unwrap());
-        tokio::time::sleep(std::time::Duration::from_millis(1500)).await;
-    }
+    let delete = ("pfsense_delete_firewall_nat_port_forward", json!({"id": 0}));
+    let ids = changes_due_apart(&s, vec![delete.clone(), delete]).await;
     all_auto_reverted(&s, dir.path(), &ids, &ids[1..], ids[0]).await;
-    assert_eq!(descrs(&forwards_now(&s).await), ["due-a", "due-b"]);
-    each_forward_has_its_linked_rule(&s).await;
-    assert_nat_and_filter_as(&lab, &then);
+    forwards_back(&s, &lab, &then).await;
     s.close().await;
 }
 
@@ -3039,38 +3050,21 @@ async fn auto_revert_of_port_forward_changes_due_apart_undoes_them_all(version: 
         ),
         ("pfsense_delete_firewall_nat_port_forward", json!({"id": 1})),
     ];
-    let mut ids = Vec::new();
-    for (tool, args) in calls {
-        ids.push(
-            s.ok(tool, confirmed(args)).await["change_id"]
-                .as_i64()
-                .unwrap(),
-        );
-        tokio::time::sleep(std::time::Duration::from_millis(1500)).await;
-    }
+    let ids = changes_due_apart(&s, calls.to_vec()).await;
     all_auto_reverted(&s, dir.path(), &ids, &ids[1..], ids[0]).await;
-    assert_eq!(descrs(&forwards_now(&s).await), ["due-a", "due-b"]);
-    each_forward_has_its_linked_rule(&s).await;
-    assert_nat_and_filter_as(&lab, &then);
+    forwards_back(&s, &lab, &then).await;
     s.close().await;
 
     let dir = tempfile::tempdir().unwrap();
     let s = start_auto_revert(&lab, dir.path(), "5").await;
-    let mut ids = Vec::new();
-    for (descr, port) in [("due-c", "8243"), ("due-d", "8244")] {
-        let r = s
-            .ok(
-                "pfsense_create_firewall_nat_port_forward",
-                confirmed(lab_forward(descr, port)),
-            )
-            .await;
-        ids.push(r["change_id"].as_i64().unwrap());
-        tokio::time::sleep(std::time::Duration::from_millis(1500)).await;
-    }
+    let create = "pfsense_create_firewall_nat_port_forward";
+    let calls = vec![
+        (create, lab_forward("due-c", "8243")),
+        (create, lab_forward("due-d", "8244")),
+    ];
+    let ids = changes_due_apart(&s, calls).await;
     all_auto_reverted(&s, dir.path(), &ids, &ids[1..], ids[0]).await;
-    assert_eq!(descrs(&forwards_now(&s).await), ["due-a", "due-b"]);
-    each_forward_has_its_linked_rule(&s).await;
-    assert_nat_and_filter_as(&lab, &then);
+    forwards_back(&s, &lab, &then).await;
     s.close().await;
 }
 
@@ -3101,15 +3095,7 @@ async fn auto_revert_of_one_alias_changed_twice_due_apart_restores_it(version: &
         ),
         ("pfsense_delete_firewall_alias", json!({"id": id})),
     ];
-    let mut ids = Vec::new();
-    for (tool, args) in calls {
-        ids.push(
-            s.ok(tool, confirmed(args)).await["change_id"]
-                .as_i64()
-                .unwrap(),
-        );
-        tokio::time::sleep(std::time::Duration::from_millis(1500)).await;
-    }
+    let ids = changes_due_apart(&s, calls.to_vec()).await;
     all_auto_reverted(&s, dir.path(), &ids, &ids[1..], ids[0]).await;
     assert_eq!(aliases_xml(&lab.config_xml()), aliases_xml(&then));
     s.close().await;
