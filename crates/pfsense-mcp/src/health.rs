@@ -488,24 +488,11 @@ mod tests {
     fn change(id: i64, tool: &str, model: &str, state: &str, request: Value) -> Change {
         Change {
             id,
-            firewall: "fw".into(),
-            time_ms: 0,
-            caller: "stdio".into(),
-            tool: tool.into(),
             kind: "create".into(),
-            model: model.into(),
             request,
-            before: None,
-            after: None,
-            inverse: None,
             apply_tool: (!model.is_empty()).then(|| APPLY.to_string()),
             status: state.into(),
-            response_id: None,
-            message: None,
-            provisional_until: None,
-            undo_of: None,
-            undone_by: None,
-            address: None,
+            ..Change::example(tool, model)
         }
     }
 

@@ -544,6 +544,35 @@ impl Change {
     }
 }
 
+#[cfg(test)]
+impl Change {
+    /// An executed change (id 1) of `tool` on `model` with nothing else recorded: tests set
+    /// the fields they need.
+    pub fn example(tool: &str, model: &str) -> Change {
+        Change {
+            id: 1,
+            firewall: "default".into(),
+            time_ms: 0,
+            caller: "test".into(),
+            tool: tool.into(),
+            kind: String::new(),
+            model: model.into(),
+            request: json!({}),
+            before: None,
+            after: None,
+            inverse: None,
+            apply_tool: None,
+            status: status::EXECUTED.into(),
+            response_id: None,
+            message: None,
+            provisional_until: None,
+            undo_of: None,
+            undone_by: None,
+            address: None,
+        }
+    }
+}
+
 /// What is known before the request goes out.
 #[derive(Debug, Clone)]
 pub struct Intent<'a> {

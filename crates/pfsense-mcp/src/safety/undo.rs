@@ -938,7 +938,7 @@ fn placement(
         o.and_then(|o| state::find_recorded(&change.model, now, o).ok().flatten())
             .and_then(|f| f.get("id").and_then(Value::as_u64))
     };
-    let name = |o: &Value| what(change, o);
+    let name = |o: &Value| describe(&change.model, o);
     match ((prev, found(prev)), (next, found(next))) {
         ((Some(p), Some(i)), (Some(n), Some(j))) if j <= i => Err(refused(format!(
             "{} (id {i}) and {} (id {j}), before and after it, are no longer in that order",
@@ -958,10 +958,6 @@ fn placement(
                 .join(", ")
         ))),
     }
-}
-
-fn what(change: &Change, object: &Value) -> String {
-    describe(&change.model, object)
 }
 
 /// The state the undos of `newer` changes (same batch, newest first, run before this one)
@@ -1385,7 +1381,7 @@ async fn prepare_unboxed(
             read_tool,
             list_tool,
         } => {
-            let label = what(change, &after);
+            let label = describe(&change.model, &after);
             let target = Target {
                 read_tool: &read_tool,
                 list_tool: list_tool.as_deref(),
@@ -1411,7 +1407,7 @@ async fn prepare_unboxed(
             list_tool,
             fields,
         } => {
-            let label = what(change, &after);
+            let label = describe(&change.model, &after);
             let target = Target {
                 read_tool: &read_tool,
                 list_tool: list_tool.as_deref(),
@@ -1451,7 +1447,7 @@ async fn prepare_unboxed(
             linked_place,
         } => {
             let before = change.before.clone().unwrap_or(Value::Null);
-            let label = what(change, &before);
+            let label = describe(&change.model, &before);
             let mut position = position.map(|p| p - redrawn.gone_before(change.after.as_ref(), p));
             let mut next_to = String::new();
             if let Some(list) = &list_tool {
@@ -2253,25 +2249,9 @@ mod tests {
 
     fn change(tool: &str, model: &str, before: Option<Value>, after: Option<Value>) -> Change {
         Change {
-            id: 1,
-            firewall: "default".into(),
-            time_ms: 0,
-            caller: "test".into(),
-            tool: tool.into(),
-            kind: String::new(),
-            model: model.into(),
-            request: json!({}),
             before,
             after,
-            inverse: None,
-            apply_tool: None,
-            status: status::EXECUTED.into(),
-            response_id: None,
-            message: None,
-            provisional_until: None,
-            undo_of: None,
-            undone_by: None,
-            address: None,
+            ..Change::example(tool, model)
         }
     }
 
