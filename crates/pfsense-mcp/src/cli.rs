@@ -84,26 +84,30 @@ fn serve_args(cli: &Cli) -> Option<&ServeArgs> {
     }
 }
 
-/// The audit log and journal of a server command, being opened on a thread of their own.
+/// The audit log of a server command, being opened on a thread of its own.
 pub struct OpeningGuards {
     options: crate::safety::SafetyOptions,
     sandbox: bool,
-    opening: std::thread::JoinHandle<Result<Arc<Safety>, String>>,
+    opening: AuditOpening,
 }
 
-/// Start opening the guards of a server command (no subcommand, or `serve`) on a thread of
-/// their own, so that their file and SQLite work overlaps the start of the async runtime and
-/// of the HTTP client instead of coming before the answer to `initialize`. The server still
-/// fails at start when they cannot be opened (`build_server` waits for them). `None` for other
-/// commands, or when the settings are wrong (`build_server` reports that).
+type AuditOpening = std::thread::JoinHandle<Result<Option<crate::safety::audit::AuditLog>, String>>;
+
+/// Start opening the audit log of a server command (no subcommand, or `serve`) on a thread of
+/// its own, so that its file work overlaps the start of the async runtime, of the HTTP client
+/// and the opening of the journal (on the main thread, which would otherwise wait for this
+/// thread to end: BENCHMARKS.md, "Twenty-first session"), instead of coming before the answer
+/// to `initialize`. The server still fails at start when a guard cannot be opened
+/// (`build_server` waits for them). `None` for other commands, or when the settings are wrong
+/// (`build_server` reports that).
 pub fn open_guards_early(cli: &Cli) -> Option<OpeningGuards> {
     let args = serve_args(cli)?;
     let sandbox = args.target.sandbox;
     let options = args.safety.options(sandbox).ok()?;
     let for_thread = options.clone();
     let opening = std::thread::Builder::new()
-        .name("open-guards".into())
-        .spawn(move || Safety::open(for_thread).map(Arc::new))
+        .name("open-audit".into())
+        .spawn(move || Safety::open_audit(&for_thread))
         .ok()?;
     Some(OpeningGuards {
         options,
@@ -612,13 +616,13 @@ fn connect(name: &str, config: ClientConfig, policy: Policy) -> Result<Firewall,
     })
 }
 
-/// The guards of the server being built: their settings, and the guards themselves opening on
-/// their own thread ([`open_guards_early`]) or opened when asked for. Asked for once the
+/// The guards of the server being built: their settings, and the audit log opening on its own
+/// thread ([`open_guards_early`]) or opened when asked for. Asked for once the
 /// firewalls' clients are built, so that a server whose audit log or journal cannot be written
 /// still fails at start (not at the first change).
 struct Guards {
     options: crate::safety::SafetyOptions,
-    opening: Option<std::thread::JoinHandle<Result<Arc<Safety>, String>>>,
+    opening: Option<AuditOpening>,
 }
 
 impl Guards {
@@ -639,12 +643,18 @@ impl Guards {
         })
     }
 
-    /// The opened guards (waiting for their thread), or why they cannot be opened.
+    /// The opened guards, or why they cannot be opened: the journal opens here while the audit
+    /// log's thread runs, and an audit log that cannot be opened is said first, as when the two
+    /// open one after the other.
     fn opened(self) -> Result<Arc<Safety>, String> {
         let safety = match self.opening {
-            Some(opening) => opening
-                .join()
-                .map_err(|_| "opening the audit log and journal failed".to_string())??,
+            Some(opening) => {
+                let journal = Safety::open_journal(&self.options);
+                let audit = opening
+                    .join()
+                    .map_err(|_| "opening the audit log failed".to_string())??;
+                Arc::new(Safety::assemble(self.options.clone(), audit, journal?))
+            }
             None => Arc::new(Safety::open(self.options.clone())?),
         };
         if let Some(p) = &self.options.audit_log {

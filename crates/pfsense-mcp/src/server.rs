@@ -281,12 +281,11 @@ impl PfSenseServer {
             .firewalls
             .iter()
             .filter_map(|m| {
-                let rows = safety.journal.provisional(&m.firewall.name).ok()?;
-                let overdue = rows
-                    .iter()
-                    .filter(|c| c.provisional_until.is_some_and(|t| t <= now))
-                    .count();
-                (!rows.is_empty()).then(|| (m.firewall.name.clone(), rows.len(), overdue))
+                let (left, overdue) = safety
+                    .journal
+                    .provisional_count(&m.firewall.name, now)
+                    .ok()?;
+                (left > 0).then(|| (m.firewall.name.clone(), left, overdue))
             })
             .collect()
     }

@@ -1166,6 +1166,21 @@ impl Journal {
         )
     }
 
+    /// How many provisional changes a firewall has, and how many of them are due at `now_ms`:
+    /// counted, not read (the notes at start and exit; a start compiles this instead of the
+    /// 19-column query of [`Journal::provisional`]).
+    pub fn provisional_count(&self, firewall: &str, now_ms: i64) -> Result<(usize, usize), String> {
+        self.db()
+            .query_row(
+                &format!(
+                    "SELECT COUNT(*), COUNT(CASE WHEN provisional_until <= ?3 THEN 1 END) FROM changes WHERE {OF_FIREWALL} AND provisional_until IS NOT NULL"
+                ),
+                params![firewall, self.address_of(firewall), now_ms],
+                |r| Ok((r.get::<_, i64>(0)? as usize, r.get::<_, i64>(1)? as usize)),
+            )
+            .map_err(|e| e.to_string())
+    }
+
     /// Rows an older version keyed by the firewall's URL (before firewalls had names) move to
     /// its name, so undo, auto-revert and the settling at start still find them. Returns how
     /// many rows moved.
