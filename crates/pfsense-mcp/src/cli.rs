@@ -7,7 +7,9 @@ use crate::config::{
     parse_modules,
 };
 use crate::safety::Safety;
-use crate::server::{Firewall, PfSenseServer, Policy, ServerOptions};
+use crate::server::{
+    Firewall, GuardsOpening, PfSenseServer, Policy, ServerOptions, WhenGuardsOpen,
+};
 use serde_json::{Value, json};
 use std::collections::BTreeMap;
 use std::sync::Arc;
@@ -84,21 +86,19 @@ fn serve_args(cli: &Cli) -> Option<&ServeArgs> {
     }
 }
 
-/// The audit log of a server command, being opened on a thread of its own.
+/// The audit log and journal of a server command, being opened on a thread of their own.
 pub struct OpeningGuards {
     options: crate::safety::SafetyOptions,
     sandbox: bool,
-    opening: AuditOpening,
+    opening: std::thread::JoinHandle<Result<Arc<Safety>, String>>,
 }
 
-type AuditOpening = std::thread::JoinHandle<Result<Option<crate::safety::audit::AuditLog>, String>>;
-
-/// Start opening the audit log of a server command (no subcommand, or `serve`) on a thread of
-/// its own, so that its file work overlaps the start of the async runtime, of the HTTP client
-/// and the opening of the journal (on the main thread, which would otherwise wait for this
-/// thread to end: BENCHMARKS.md, "Twenty-first session"), instead of coming before the answer
-/// to `initialize`. The server still fails at start when a guard cannot be opened
-/// (`build_server` waits for them). `None` for other commands, or when the settings are wrong
+/// Start opening the guards of a server command (no subcommand, or `serve`) on a thread of
+/// their own, so that their file and SQLite work overlaps the start of the async runtime, of
+/// the HTTP client and of serving: the server answers `initialize` and lists its tools while
+/// they open, and what needs them waits for them (`PfSenseServer::safety`; BENCHMARKS.md,
+/// "Twenty-first session"). A start whose guards cannot open still ends with exit status 2
+/// ([`Guards::opening`]). `None` for other commands, or when the settings are wrong
 /// (`build_server` reports that).
 pub fn open_guards_early(cli: &Cli) -> Option<OpeningGuards> {
     let args = serve_args(cli)?;
@@ -106,8 +106,8 @@ pub fn open_guards_early(cli: &Cli) -> Option<OpeningGuards> {
     let options = args.safety.options(sandbox).ok()?;
     let for_thread = options.clone();
     let opening = std::thread::Builder::new()
-        .name("open-audit".into())
-        .spawn(move || Safety::open_audit(&for_thread))
+        .name("open-guards".into())
+        .spawn(move || Safety::open(for_thread).map(Arc::new))
         .ok()?;
     Some(OpeningGuards {
         options,
@@ -208,10 +208,12 @@ async fn serve_command_unboxed(
         None
     };
     let server = build_server_with(args, guards).map_err(CliError::usage)?;
-    let auto_revert = args.safety.auto_revert.is_some();
-    if !auto_revert {
-        note_overdue_provisional_changes(&server);
-    }
+    // Waited for off the runtime's thread while the server serves: a start whose guards cannot
+    // open ends without waiting for a call, and the start's note comes as soon as they are open.
+    let opening = server.new_session();
+    tokio::task::spawn_blocking(move || {
+        opening.safety();
+    });
     let after = server.new_session();
     let served = match http {
         Some(checked) => crate::http::serve(server, &args.http, checked).await,
@@ -486,11 +488,13 @@ fn build_server_with(
             target,
             policy: flags,
         };
-        return PfSenseServer::with_safety(
+        let (opening, then) = guards.opening();
+        return PfSenseServer::with_guards_opening(
             vec![firewall],
             crate::fleet::SANDBOX_NAME,
             options,
-            guards.opened()?,
+            opening,
+            then,
         );
     }
     let host_given = cli.connection.host().is_some();
@@ -520,11 +524,13 @@ fn serve_flags_firewall(
 ) -> Result<PfSenseServer, String> {
     let config = cli.connection.client_config()?;
     let firewall = connect(crate::fleet::DEFAULT_NAME, config, flags)?;
-    PfSenseServer::with_safety(
+    let (opening, then) = guards.opening();
+    PfSenseServer::with_guards_opening(
         vec![firewall],
         crate::fleet::DEFAULT_NAME,
         options,
-        guards.opened()?,
+        opening,
+        then,
     )
 }
 
@@ -595,7 +601,8 @@ fn serve_config_file(
         default = fleet.default_name(),
         "firewalls from the config file"
     );
-    PfSenseServer::with_safety(firewalls, fleet.default_name(), options, guards.opened()?)
+    let (opening, then) = guards.opening();
+    PfSenseServer::with_guards_opening(firewalls, fleet.default_name(), options, opening, then)
 }
 
 /// A firewall of the fleet with its HTTP client.
@@ -616,13 +623,13 @@ fn connect(name: &str, config: ClientConfig, policy: Policy) -> Result<Firewall,
     })
 }
 
-/// The guards of the server being built: their settings, and the audit log opening on its own
-/// thread ([`open_guards_early`]) or opened when asked for. Asked for once the
+/// The guards of the server being built: their settings, and the guards themselves opening on
+/// their own thread ([`open_guards_early`]) or opened when first needed. Asked for once the
 /// firewalls' clients are built, so that a server whose audit log or journal cannot be written
 /// still fails at start (not at the first change).
 struct Guards {
     options: crate::safety::SafetyOptions,
-    opening: Option<AuditOpening>,
+    opening: Option<std::thread::JoinHandle<Result<Arc<Safety>, String>>>,
 }
 
 impl Guards {
@@ -643,24 +650,39 @@ impl Guards {
         })
     }
 
-    /// The opened guards, or why they cannot be opened: the journal opens here while the audit
-    /// log's thread runs, and an audit log that cannot be opened is said first, as when the two
-    /// open one after the other.
-    fn opened(self) -> Result<Arc<Safety>, String> {
-        let safety = match self.opening {
-            Some(opening) => {
-                let journal = Safety::open_journal(&self.options);
-                let audit = opening
+    /// How the server gets its guards (waiting for their thread, or opening them), and what it
+    /// does once it has: say the audit log and the overdue provisional changes, or end the
+    /// start as before serving when they cannot open (status 2, the error on stderr), although
+    /// the answer to `initialize` may have gone out.
+    fn opening(self) -> (GuardsOpening, WhenGuardsOpen) {
+        let opening: GuardsOpening = match self.opening {
+            Some(thread) => Box::new(move || {
+                thread
                     .join()
-                    .map_err(|_| "opening the audit log failed".to_string())??;
-                Arc::new(Safety::assemble(self.options.clone(), audit, journal?))
+                    .map_err(|_| "opening the audit log and journal failed".to_string())?
+            }),
+            None => {
+                let options = self.options.clone();
+                Box::new(move || Safety::open(options).map(Arc::new))
             }
-            None => Arc::new(Safety::open(self.options.clone())?),
         };
-        if let Some(p) = &self.options.audit_log {
-            tracing::info!(path = %p.display(), "audit log");
-        }
-        Ok(safety)
+        let audit_log = self.options.audit_log;
+        let auto_revert = self.options.auto_revert.is_some();
+        let then: WhenGuardsOpen = Box::new(move |server| match server.safety() {
+            Ok(_) => {
+                if let Some(p) = &audit_log {
+                    tracing::info!(path = %p.display(), "audit log");
+                }
+                if !auto_revert {
+                    note_overdue_provisional_changes(server);
+                }
+            }
+            Err(e) => {
+                crate::note!("pfsense-mcp: {e}");
+                std::process::exit(i32::from(Failure::Usage as u8));
+            }
+        });
+        (opening, then)
     }
 }
 

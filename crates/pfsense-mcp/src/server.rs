@@ -15,8 +15,8 @@ use rmcp::model::{
 };
 use rmcp::service::RequestContext;
 use serde_json::Value;
-use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex};
 
 /// Who is calling, and how the person at the client can be asked (elicitation).
 #[derive(Clone, Default)]
@@ -138,14 +138,31 @@ struct Inner {
     /// What `tools/list` shows: the offered generated tools and our own tools, sorted by name
     /// (their descriptions and schemas are statics, made into MCP tools page by page).
     listed: Vec<Listed>,
-    /// The guards; an error when they could not start (then every change is refused).
-    safety: Result<Arc<crate::safety::Safety>, String>,
+    /// The guards ([`PfSenseServer::safety`]).
+    safety: GuardSlot,
     /// The server instructions, written on first use: they depend only on the fleet and the
     /// options. rmcp asks for them (`get_info`) at every 2026-07-28 request, which it serves
     /// on a server value of its own (19k instructions per call to write them).
     instructions: std::sync::OnceLock<String>,
     /// Tools looked up by name ([`ToolCache`]).
     looked_up: ToolCache,
+}
+
+/// How a server's guards open when first needed: waiting for the thread opening them, or
+/// returning guards already opened.
+pub type GuardsOpening = Box<dyn FnOnce() -> Result<Arc<crate::safety::Safety>, String> + Send>;
+
+/// What the command line does once the guards are open (or could not be): the start's notes,
+/// or its end.
+pub type WhenGuardsOpen = Box<dyn FnOnce(&PfSenseServer) + Send>;
+
+/// The guards, opened on first use ([`PfSenseServer::safety`]): the command line's start answers
+/// `initialize` and lists tools while the audit log and journal open on a thread of their own
+/// (BENCHMARKS.md, "Twenty-first session"); what needs them waits for them.
+struct GuardSlot {
+    /// The guards, or why they could not start (then every change is refused).
+    opened: std::sync::OnceLock<Result<Arc<crate::safety::Safety>, String>>,
+    opening: Mutex<Option<(GuardsOpening, Option<WhenGuardsOpen>)>>,
 }
 
 /// MCP tools made for `get_tool`, which rmcp calls at every 2026-07-28 `tools/call` to check
@@ -190,30 +207,38 @@ impl PfSenseServer {
         options: ServerOptions,
     ) -> Result<PfSenseServer, String> {
         let safety = crate::safety::Safety::open(options.safety.clone()).map(Arc::new);
-        PfSenseServer::build(firewalls, default, options, safety)
+        let server = PfSenseServer::build(firewalls, default, options, Box::new(|| safety), None)?;
+        server.safety();
+        Ok(server)
     }
 
-    /// [`PfSenseServer::new`] with guards already opened (from `options.safety`): the command
-    /// line opens them once to fail at start when they cannot be written.
-    pub fn with_safety(
+    /// [`PfSenseServer::new`] with guards (from `options.safety`) opening elsewhere: `opening`
+    /// gives them when first needed (by a call, or by whoever the caller asks to wait for
+    /// them), and `then` runs once it has.
+    pub fn with_guards_opening(
         firewalls: Vec<Firewall>,
         default: &str,
         options: ServerOptions,
-        safety: Arc<crate::safety::Safety>,
+        opening: GuardsOpening,
+        then: WhenGuardsOpen,
     ) -> Result<PfSenseServer, String> {
-        PfSenseServer::build(firewalls, default, options, Ok(safety))
+        PfSenseServer::build(firewalls, default, options, opening, Some(then))
     }
 
     fn build(
         firewalls: Vec<Firewall>,
         default: &str,
         options: ServerOptions,
-        safety: Result<Arc<crate::safety::Safety>, String>,
+        opening: GuardsOpening,
+        then: Option<WhenGuardsOpen>,
     ) -> Result<PfSenseServer, String> {
         let (members, default) = members_of(firewalls, default)?;
         let offered = offered_by_any(&members);
         let listed = listed_tools(&offered, &members, &options);
-        let safety = adopt_rows(safety, &members);
+        let safety = GuardSlot {
+            opened: std::sync::OnceLock::new(),
+            opening: Mutex::new(Some((opening, then))),
+        };
         let server = PfSenseServer {
             inner: Arc::new(Inner {
                 firewalls: members,
@@ -227,13 +252,50 @@ impl PfSenseServer {
             }),
             selected: Arc::new(AtomicUsize::new(default)),
         };
-        server.spawn_background();
         Ok(server)
+    }
+
+    /// The guards, or why they could not start: opened on first use, waiting for them when they
+    /// are still opening. Their first opening adopts the firewalls' journal rows, starts their
+    /// background work and runs what the server was built to run then.
+    pub fn safety(&self) -> &Result<Arc<crate::safety::Safety>, String> {
+        if let Some(opened) = self.inner.safety.opened.get() {
+            return opened;
+        }
+        let mut then = None;
+        let opened = self.inner.safety.opened.get_or_init(|| {
+            let pending = self
+                .inner
+                .safety
+                .opening
+                .lock()
+                .unwrap_or_else(|e| e.into_inner())
+                .take();
+            let Some((opening, when_open)) = pending else {
+                return Err("the safety guards were not opened".into());
+            };
+            then = Some(when_open);
+            adopt_rows(opening(), &self.inner.firewalls)
+        });
+        if let Some(when_open) = then {
+            match when_open {
+                Some(when_open) => when_open(self),
+                None => {
+                    if let Err(e) = opened {
+                        tracing::error!(
+                            "the safety guards could not start, every change will be refused: {e}"
+                        );
+                    }
+                }
+            }
+            self.spawn_background();
+        }
+        opened
     }
 
     /// The guards' background work (settling, auto-revert) for every firewall.
     fn spawn_background(&self) {
-        let Ok(safety) = &self.inner.safety else {
+        let Ok(safety) = self.safety() else {
             return;
         };
         for (index, member) in self.inner.firewalls.iter().enumerate() {
@@ -273,7 +335,7 @@ impl PfSenseServer {
     /// Provisional changes (`--auto-revert`) the journal holds for each firewall of this
     /// server: (firewall, how many, how many are past their deadline).
     pub fn provisional_changes(&self) -> Vec<(String, usize, usize)> {
-        let Ok(safety) = &self.inner.safety else {
+        let Ok(safety) = self.safety() else {
             return Vec::new();
         };
         let now = crate::safety::time::now_millis();
@@ -314,7 +376,7 @@ impl PfSenseServer {
             Target::Ready(c) => c.clone(),
             Target::Starting(f) => f.clone().await?,
         };
-        if let Ok(safety) = &self.inner.safety {
+        if let Ok(safety) = self.safety() {
             client.attach_call_log(|| {
                 Arc::new(crate::health::JournalCallLog {
                     safety: safety.clone(),
@@ -622,7 +684,7 @@ impl PfSenseServer {
         kind: crate::safety::audit::Outcome,
         message: Option<&str>,
     ) {
-        if let Ok(safety) = &self.inner.safety {
+        if let Ok(safety) = self.safety() {
             let mut entry = crate::safety::audit::Entry::new(
                 &self.member(firewall).firewall.name,
                 name,
@@ -712,7 +774,7 @@ impl PfSenseServer {
             Ok(client) => {
                 crate::health::report(
                     &client,
-                    self.inner.safety.as_ref().ok().map(|s| s.as_ref()),
+                    self.safety().as_ref().ok().map(|s| s.as_ref()),
                     &self.member(index).firewall.name,
                 )
                 .await
@@ -916,7 +978,7 @@ impl PfSenseServer {
         args: Value,
         ctx: &CallContext,
     ) -> rmcp::model::CallToolResult {
-        let safety = match &self.inner.safety {
+        let safety = match self.safety() {
             Ok(s) => s.clone(),
             Err(e) => {
                 return outcome::error(format!(
@@ -998,7 +1060,7 @@ impl PfSenseServer {
             .unwrap_or(&self.selected.load(Ordering::Relaxed));
         let firewall = self.member(index).firewall.name.clone();
         let refusals = pipeline::Refusals {
-            safety: self.inner.safety.as_ref().ok(),
+            safety: self.safety().as_ref().ok(),
             firewall: &firewall,
             tool: def.name,
             caller: &ctx.caller,
@@ -1044,7 +1106,7 @@ impl PfSenseServer {
             policy: &self.member(index).firewall.policy,
         };
         Ok(if def.is_mutation() {
-            Box::pin(run.mutate(self.inner.safety.as_ref())).await
+            Box::pin(run.mutate(self.safety().as_ref())).await
         } else {
             run.read(self.inner.options.result_budget_tokens).await
         })
@@ -1348,13 +1410,7 @@ fn adopt_rows(
     safety: Result<Arc<crate::safety::Safety>, String>,
     members: &[Member],
 ) -> Result<Arc<crate::safety::Safety>, String> {
-    let safety = match safety {
-        Ok(s) => s,
-        Err(e) => {
-            tracing::error!("the safety guards could not start, every change will be refused: {e}");
-            return Err(e);
-        }
-    };
+    let safety = safety?;
     for m in members {
         // Rows are this firewall's by its name and its address.
         safety.journal.bind(&m.firewall.name, &m.firewall.label);

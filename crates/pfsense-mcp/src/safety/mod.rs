@@ -112,30 +112,15 @@ pub struct Safety {
 
 impl Safety {
     pub fn open(options: SafetyOptions) -> Result<Safety, String> {
-        let audit = Safety::open_audit(&options)?;
-        let journal = Safety::open_journal(&options)?;
-        Ok(Safety::assemble(options, audit, journal))
-    }
-
-    /// The audit log `options` name, opened (or none).
-    pub fn open_audit(options: &SafetyOptions) -> Result<Option<AuditLog>, String> {
-        match &options.audit_log {
-            Some(p) => AuditLog::open(p).map(Some).map_err(|e| e.to_string()),
-            None => Ok(None),
-        }
-    }
-
-    /// The journal `options` name, opened.
-    pub fn open_journal(options: &SafetyOptions) -> Result<Journal, String> {
-        match &options.journal {
-            JournalLocation::File(p) => Journal::open(p),
-            JournalLocation::Memory => Journal::in_memory(),
-        }
-    }
-
-    /// The guards around an opened audit log and journal.
-    pub fn assemble(options: SafetyOptions, audit: Option<AuditLog>, journal: Journal) -> Safety {
-        Safety {
+        let audit = match &options.audit_log {
+            Some(p) => Some(AuditLog::open(p).map_err(|e| e.to_string())?),
+            None => None,
+        };
+        let journal = match &options.journal {
+            JournalLocation::File(p) => Journal::open(p)?,
+            JournalLocation::Memory => Journal::in_memory()?,
+        };
+        Ok(Safety {
             limiter: RateLimiter::new(options.rate_limits.clone()),
             options,
             audit,
@@ -143,7 +128,7 @@ impl Safety {
             previews: Mutex::new(VecDeque::new()),
             serial: serial::Serialiser::default(),
             settled: Mutex::new(std::collections::HashMap::new()),
-        }
+        })
     }
 
     /// Audit a line whose loss must not stop the call (previews, refusals, outcomes): a
