@@ -3143,6 +3143,20 @@ async fn all_auto_reverted(s: &Session, dir: &Path, changes: &[i64], early: &[i6
             !reverted_early
         );
     }
+    // The stderr log gives each change the audit line's reason.
+    let stderr = std::fs::read_to_string(dir.join("stderr.log")).unwrap();
+    for id in changes {
+        let line = stderr
+            .lines()
+            .find(|l| l.contains("auto-revert: ") && l.contains(&format!("change_id={id}")))
+            .unwrap_or_else(|| panic!("no auto-revert line for change {id}: {stderr}"));
+        let reason = if early.contains(id) {
+            format!("reverted early together with change {with}")
+        } else {
+            "not confirmed before its deadline".into()
+        };
+        assert!(line.contains(&reason), "change {id}: {line}");
+    }
 }
 
 /// Each call confirmed, a second and a half apart, so that each change falls due in a tick of
