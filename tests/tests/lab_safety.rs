@@ -357,6 +357,165 @@ async fn health_lists_a_rule_change_left_unapplied(version: &str) {
     s.close().await;
 }
 
+/// A write pfSense's apply status does not show (`APPLY_STATUS_BLIND` in health.rs), as the
+/// lab runs it.
+struct BlindWrite {
+    /// Made by another admin first, each with `apply: true`.
+    setup: Vec<(&'static str, Value)>,
+    tool: &'static str,
+    args: Value,
+    apply: &'static str,
+    status: &'static str,
+    subsystem: &'static str,
+    /// Where the lab shows the change in effect: a file under its root, the text it holds
+    /// before the write (once the setup's own apply is done) and the text it holds once the
+    /// write is applied. None where the lab stands in for the service (WireGuard, HAProxy).
+    effect: Option<(&'static str, &'static str, &'static str)>,
+}
+
+fn blind_writes() -> Vec<BlindWrite> {
+    let wireguard = (
+        "pfsense_vpn_wireguard_apply",
+        "pfsense_get_vpn_wireguard_apply_status",
+    );
+    let tunnel = json!({"enabled": true, "listenport": "51820", "addresses": [],
+        "privatekey": "yAnz5TF+lXXJte14tji3zlMNq+hd2rYUIgJBgB3fBmk=", "apply": true});
+    vec![
+        BlindWrite {
+            setup: vec![],
+            tool: "pfsense_update_firewall_nat_outbound_mode",
+            args: json!({"mode": "disabled"}),
+            apply: APPLY,
+            status: APPLY_STATUS,
+            subsystem: "firewall",
+            effect: Some((
+                "tmp/rules.debug",
+                "Outbound NAT rules (automatic)",
+                "Outbound NAT rules are disabled",
+            )),
+        },
+        BlindWrite {
+            setup: vec![(
+                "/api/v2/firewall/traffic_shaper/limiter",
+                json!({"name": "labpipe", "enabled": true, "aqm": "droptail", "sched": "wf2q+",
+                    "bandwidth": [{"bw": 10, "bwscale": "Mb"}], "apply": true}),
+            )],
+            tool: "pfsense_update_firewall_shaper_limiter_bandwidth",
+            args: json!({"parent_id": 0, "id": 0, "bw": 20}),
+            apply: APPLY,
+            status: APPLY_STATUS,
+            subsystem: "firewall",
+            effect: Some(("tmp/rules.limiter", "bw 10Mb", "bw 20Mb")),
+        },
+        BlindWrite {
+            setup: vec![("/api/v2/vpn/wireguard/tunnel", tunnel)],
+            tool: "pfsense_create_vpn_wireguard_tunnel_address",
+            args: json!({"parent_id": 0, "address": "10.66.0.1", "mask": 24}),
+            apply: wireguard.0,
+            status: wireguard.1,
+            subsystem: "vpn/wireguard",
+            effect: None,
+        },
+        BlindWrite {
+            setup: vec![(
+                "/api/v2/vpn/wireguard/peer",
+                json!({"enabled": true, "tun": "tun_wg0", "allowedips": [], "apply": true,
+                    "publickey": "xTIBA5rboUvnH4htodjb6e697QjLERt1NAB4mZqp8Dg="}),
+            )],
+            tool: "pfsense_create_vpn_wireguard_peer_allowed_ip",
+            args: json!({"parent_id": 0, "address": "10.66.0.2", "mask": 32}),
+            apply: wireguard.0,
+            status: wireguard.1,
+            subsystem: "vpn/wireguard",
+            effect: None,
+        },
+        BlindWrite {
+            setup: vec![],
+            tool: "pfsense_replace_services_haproxy_backends",
+            args: json!({"objects": [{"name": "lab_backend"}]}),
+            apply: "pfsense_services_haproxy_apply",
+            status: "pfsense_get_services_haproxy_apply_status",
+            subsystem: "services/haproxy",
+            effect: None,
+        },
+    ]
+}
+
+/// Other writes pfSense's apply status does not show (pfrest's models set no `$subsystem`; an
+/// HAProxy replacement runs no `pre_apply`, where the other HAProxy writes mark it): each, made
+/// without `apply`, leaves its status `applied: true` while (where the lab can show it) the
+/// change is not in effect; `pfsense_health` lists its apply's subsystem as pending from the
+/// journal until that apply runs, and then the change is in effect.
+async fn health_lists_other_blind_changes_left_unapplied(version: &str) {
+    let Some(lab) = lab(version) else { return };
+    let dir = tempfile::tempdir().unwrap();
+    let s = start(&lab, dir.path()).await;
+    let file = |name: &str| std::fs::read_to_string(lab.lab.root().join(name)).unwrap_or_default();
+    // Bounded by tries, not by time: pfrest's applies run in the background.
+    async fn until(mut done: impl FnMut() -> bool) {
+        for _ in 0..300 {
+            if done() {
+                return;
+            }
+            tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+        }
+    }
+    for w in blind_writes() {
+        let tool = w.tool;
+        for (path, body) in &w.setup {
+            admin(&lab, "POST", path, Some(body.clone()));
+        }
+        if let Some((name, before, _)) = w.effect {
+            until(|| file(name).contains(before)).await;
+            assert!(file(name).contains(before), "{tool}: {name} before");
+        }
+        let written = s.ok(tool, confirmed(w.args.clone())).await;
+        let change_id = written["change_id"].clone();
+        assert!(change_id.is_i64(), "{tool}: {written}");
+        let status = s.ok(w.status, json!({})).await;
+        assert_eq!(
+            status["data"]["applied"], true,
+            "{tool}: pfrest's status: {status}"
+        );
+        if let Some((name, _, after)) = w.effect {
+            assert!(!file(name).contains(after), "{tool}: not in {name} yet");
+        }
+
+        let health = s.ok("pfsense_health", json!({})).await;
+        assert_eq!(
+            health["applies"]["pending"],
+            json!([{"subsystem": w.subsystem, "apply_tool": w.apply,
+                    "unapplied_changes": [change_id], "seen_in": "journal"}]),
+            "{tool}: {health}"
+        );
+        let applied = health["applies"]["applied"].as_array().unwrap();
+        assert!(!applied.contains(&json!(w.subsystem)), "{tool}: {health}");
+        let notes = health["notes"].to_string();
+        assert!(
+            notes.contains(&format!("[{change_id}]")) && notes.contains(w.apply),
+            "{tool}: {notes}"
+        );
+
+        s.ok(w.apply, confirmed(json!({}))).await;
+        let mut health = Value::Null;
+        for _ in 0..300 {
+            health = s.ok("pfsense_health", json!({})).await;
+            if health["applies"]["pending"] == json!([]) {
+                break;
+            }
+            tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+        }
+        assert_eq!(health["applies"]["pending"], json!([]), "{tool}: {health}");
+        let applied = health["applies"]["applied"].as_array().unwrap();
+        assert!(applied.contains(&json!(w.subsystem)), "{tool}: {health}");
+        if let Some((name, _, after)) = w.effect {
+            until(|| file(name).contains(after)).await;
+            assert!(file(name).contains(after), "{tool}: applied: in {name}");
+        }
+    }
+    s.close().await;
+}
+
 /// Previews change nothing in config.xml; a confirmation with the preview's fingerprint writes;
 /// a stale fingerprint (object changed, or id shifted by a delete) is refused and writes nothing.
 async fn previews_write_nothing_and_a_stale_fingerprint_is_refused(version: &str) {
@@ -2984,6 +3143,20 @@ async fn all_auto_reverted(s: &Session, dir: &Path, changes: &[i64], early: &[i6
             !reverted_early
         );
     }
+    // The stderr log gives each change the audit line's reason.
+    let stderr = std::fs::read_to_string(dir.join("stderr.log")).unwrap();
+    for id in changes {
+        let line = stderr
+            .lines()
+            .find(|l| l.contains("auto-revert: ") && l.contains(&format!("change_id={id}")))
+            .unwrap_or_else(|| panic!("no auto-revert line for change {id}: {stderr}"));
+        let reason = if early.contains(id) {
+            format!("reverted early together with change {with}")
+        } else {
+            "not confirmed before its deadline".into()
+        };
+        assert!(line.contains(&reason), "change {id}: {line}");
+    }
 }
 
 /// Each call confirmed, a second and a half apart, so that each change falls due in a tick of
@@ -3152,6 +3325,7 @@ tests::on_every_release!(
     #[tokio::test]
     seed_smoke_create_read_update_apply_delete_and_later_ids_shift,
     health_lists_a_rule_change_left_unapplied,
+    health_lists_other_blind_changes_left_unapplied,
     previews_write_nothing_and_a_stale_fingerprint_is_refused,
     a_default_rule_previewed_a_second_earlier_is_still_the_same_state,
     undo_restores_config_xml_after_create_update_delete_and_replace,

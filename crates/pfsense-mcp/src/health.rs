@@ -129,12 +129,46 @@ fn normalized_version(v: &str) -> &str {
     v.trim().trim_start_matches(['v', 'V'])
 }
 
-/// Models whose changes pfSense's apply status cannot show: pfrest's `FirewallRule` sets no
-/// `$subsystem`, so a rule's create, update or delete marks nothing dirty and
-/// `GET /api/v2/firewall/apply` reads `applied: true` while the rule is not yet in effect
-/// (v2.7.1 to v2.10.0, measured on the lab: `pending_subsystems_are_pfrests`). For them the
-/// journal says what is pending: [`unapplied_in_journal`].
-pub const APPLY_STATUS_BLIND: &[&str] = &["FirewallRule"];
+/// Writes pfSense's apply status cannot show: (pfrest model, the journal change kinds it is
+/// blind to, empty = every write). A pfrest model marks its subsystem dirty only when it sets
+/// `$subsystem` (`Core/Model.inc`, v2.7.1 to v2.10.0); these set none (nor `$always_apply`), so
+/// after a write without `apply` the apply status reads `applied: true` while the change is not
+/// in effect. For them the journal says what is pending: [`unapplied_in_journal`].
+/// - `FirewallRule`: the rule is not in `rules.debug` until the firewall apply (measured on the
+///   lab: `health_lists_a_rule_change_left_unapplied`, `pending_subsystems_are_pfrests`).
+/// - `OutboundNATMode`: `rules.debug` keeps the old outbound NAT until the firewall apply.
+/// - `TrafficShaperLimiterBandwidth`: its limiter's pipe (`rules.limiter`) keeps the old
+///   bandwidth until a filter reload; `GET /firewall/apply` reads the `shaper` mark its parent
+///   limiter sets, so the firewall apply is the one. Both measured on the lab:
+///   `health_lists_other_blind_changes_left_unapplied`.
+/// - `WireGuardTunnelAddress`, `WireGuardPeerAllowedIP`: `pre_apply` only queues the tunnel
+///   (`wg_apply_list_add`, which marks nothing) for the WireGuard apply's `wg_tunnel_sync`; the
+///   lab shows the status, not the tunnel (its WireGuard is a stand-in).
+/// - `HAProxyBackend`, `HAProxyFrontend`, `HAProxyFile`, replacements only: their create,
+///   update and delete touch `/var/run/haproxy.conf.dirty` in `pre_apply`, which the HAProxy
+///   status reads, but `Model::replace_all()` runs no `pre_apply` (lab: status only, the
+///   HAProxy package is a stand-in).
+///
+/// Not listed: `FirewallAdvancedSettings` also marks nothing, but its `aliasesresolveinterval`
+/// takes effect only when its own write applies (that apply restarts filterdns; the firewall
+/// apply only sends filterdns a HUP), so naming the firewall apply would mislead.
+pub const APPLY_STATUS_BLIND: &[(&str, &[&str])] = &[
+    ("FirewallRule", &[]),
+    ("OutboundNATMode", &[]),
+    ("TrafficShaperLimiterBandwidth", &[]),
+    ("WireGuardTunnelAddress", &[]),
+    ("WireGuardPeerAllowedIP", &[]),
+    ("HAProxyBackend", &["replace"]),
+    ("HAProxyFrontend", &["replace"]),
+    ("HAProxyFile", &["replace"]),
+];
+
+/// Whether pfSense's apply status misses a journaled change ([`APPLY_STATUS_BLIND`]).
+fn status_blind_to(row: &Change) -> bool {
+    APPLY_STATUS_BLIND.iter().any(|(model, kinds)| {
+        *model == row.model && (kinds.is_empty() || kinds.contains(&row.kind.as_str()))
+    })
+}
 
 /// How many of a firewall's newest journal rows [`unapplied_in_journal`] looks at.
 const JOURNAL_ROWS_READ: i64 = 1_000;
@@ -173,7 +207,7 @@ pub fn unapplied_in_journal(newest_first: &[Change]) -> Vec<(&str, Vec<i64>)> {
     for row in newest_first {
         if let Some(apply_tool) = row.apply_tool.as_deref()
             && row.status == status::EXECUTED
-            && APPLY_STATUS_BLIND.contains(&row.model.as_str())
+            && status_blind_to(row)
             && !applied_later.contains(&apply_tool)
             && !sent_with_apply(&row.request)
         {
@@ -359,7 +393,7 @@ pub async fn report(client: &Client, safety: Option<&Safety>, firewall: &str) ->
     for (apply_tool, ids) in &unapplied_in_journal(&rows) {
         add_unapplied(&mut applies, apply_tool, ids);
         notes.push(format!(
-            "changes {ids:?} (firewall rules, made through this server) had no {apply_tool} after them: pfSense's apply status does not show rule changes, so they are not in effect until {apply_tool} runs, unless someone applied them elsewhere since"
+            "changes {ids:?} (made through this server) had no {apply_tool} after them: pfSense's apply status does not show changes of their kind, so they are not in effect until {apply_tool} runs, unless someone applied them elsewhere since"
         ));
     }
     let names: Vec<&str> = applies["pending"]
@@ -602,6 +636,80 @@ mod tests {
         let mut not_read = json!({"pending": null, "why": "not read"});
         add_unapplied(&mut not_read, APPLY, &[4]);
         assert_eq!(not_read["unapplied_changes"], json!({APPLY: [4]}));
+    }
+
+    #[test]
+    fn blind_models_are_written_by_tools_with_an_apply_and_kinds_are_kept_apart() {
+        for (model, kinds) in APPLY_STATUS_BLIND {
+            let writes: Vec<&ToolDef> = TOOLS
+                .iter()
+                .filter(|d| d.model == *model && d.apply.is_some())
+                .collect();
+            assert!(!writes.is_empty(), "{model}: no write with an apply tool");
+            for kind in *kinds {
+                let verb = if *kind == "replace" {
+                    Verb::Replace
+                } else {
+                    Verb::Create
+                };
+                assert!(writes.iter().any(|d| d.verb == verb), "{model} {kind}");
+            }
+        }
+        let wireguard = "pfsense_vpn_wireguard_apply";
+        let haproxy = "pfsense_services_haproxy_apply";
+        let blind = |id: i64, tool: &str, model: &str, kind: &str, apply_tool: &str| Change {
+            id,
+            kind: kind.into(),
+            request: json!({"method": "POST", "path": "/api/v2/x", "body": {}}),
+            apply_tool: Some(apply_tool.into()),
+            status: status::EXECUTED.into(),
+            ..Change::example(tool, model)
+        };
+        // Newest first: a HAProxy create shows in pfSense's own status, a replacement does not;
+        // an address of a WireGuard tunnel is pending under the WireGuard apply.
+        let rows = vec![
+            blind(
+                4,
+                "pfsense_create_services_haproxy_backend",
+                "HAProxyBackend",
+                "create",
+                haproxy,
+            ),
+            blind(
+                3,
+                "pfsense_replace_services_haproxy_backends",
+                "HAProxyBackend",
+                "replace",
+                haproxy,
+            ),
+            blind(
+                2,
+                "pfsense_create_vpn_wireguard_tunnel_address",
+                "WireGuardTunnelAddress",
+                "create",
+                wireguard,
+            ),
+            blind(
+                1,
+                "pfsense_update_firewall_nat_outbound_mode",
+                "OutboundNATMode",
+                "settings",
+                APPLY,
+            ),
+        ];
+        assert_eq!(
+            unapplied_in_journal(&rows),
+            vec![(haproxy, vec![3]), (wireguard, vec![2]), (APPLY, vec![1])]
+        );
+        let mut applies =
+            json!({"pending": [], "applied": ["firewall", "vpn/wireguard"], "unknown": []});
+        add_unapplied(&mut applies, wireguard, &[2]);
+        assert_eq!(applies["applied"], json!(["firewall"]));
+        assert_eq!(
+            applies["pending"],
+            json!([{"subsystem": "vpn/wireguard", "apply_tool": wireguard,
+                    "unapplied_changes": [2], "seen_in": "journal"}])
+        );
     }
 
     #[test]

@@ -397,17 +397,18 @@ pub async fn revert_due(
         entry.request = change.request.clone();
         match result {
             Ok((undo_id, done)) => {
-                tracing::warn!(
-                    change_id = change.id,
-                    undo_id,
-                    "auto-revert: change was not confirmed in time and has been undone"
-                );
+                // The stderr line gives the audit line's reason: a change taken along by an
+                // earlier one was not due yet.
                 let why = match early(change) {
                     Some(d) => format!(
                         "reverted early together with change {d}, whose undo needed it undone first"
                     ),
                     None => "not confirmed before its deadline".into(),
                 };
+                tracing::warn!(
+                    change_id = change.id,
+                    "auto-revert: {why}; undone as change {undo_id}"
+                );
                 entry.message = Some(format!(
                     "{why}; undone as change {undo_id}: {}",
                     done.join("; ")
