@@ -1089,6 +1089,80 @@ fn a_journal_of_another_schema_is_refused_and_left_as_it_was() {
     }
 }
 
+/// The guards open while the server answers `initialize`: a start whose journal cannot open
+/// still ends with status 2 and says why, and a call sent before it ends is not answered (it
+/// would have run without its audit line and journal row).
+#[test]
+fn a_start_whose_journal_cannot_open_ends_before_any_call_runs() {
+    use std::io::Write;
+    let dir = tempfile::tempdir().unwrap();
+    let db = dir.path().join("places.sqlite");
+    if sqlite3(
+        &db,
+        "CREATE TABLE moz_places (id INTEGER PRIMARY KEY, url TEXT);",
+    )
+    .is_none()
+    {
+        eprintln!("skipped: no sqlite3 shell");
+        return;
+    }
+    let state = dir.path().join("state");
+    let mut child = Command::new(tests::binary::pfsense_mcp())
+        .args(["--sandbox", "--journal", db.to_str().unwrap()])
+        .env_clear()
+        .env("HOME", std::env::temp_dir())
+        .env("XDG_STATE_HOME", &state)
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    // stdin stays open: the server ends by itself.
+    let mut stdin = child.stdin.take().unwrap();
+    let lines = [
+        r#"{"jsonrpc":"2.0","id":1,"method":"initialize","params":{"protocolVersion":"2025-06-18","capabilities":{},"clientInfo":{"name":"t","version":"1"}}}"#,
+        r#"{"jsonrpc":"2.0","method":"notifications/initialized"}"#,
+        r#"{"jsonrpc":"2.0","id":2,"method":"tools/call","params":{"name":"pfsense_list_firewall_aliases","arguments":{}}}"#,
+    ];
+    for line in lines {
+        // The server may already be gone.
+        let _ = writeln!(stdin, "{line}");
+    }
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(60);
+    let status = loop {
+        if let Some(status) = child.try_wait().unwrap() {
+            break status;
+        }
+        if std::time::Instant::now() > deadline {
+            let _ = child.kill();
+            panic!("the server did not end");
+        }
+        std::thread::sleep(std::time::Duration::from_millis(20));
+    };
+    let (mut out, mut err) = (String::new(), String::new());
+    child
+        .stdout
+        .take()
+        .unwrap()
+        .read_to_string(&mut out)
+        .unwrap();
+    child
+        .stderr
+        .take()
+        .unwrap()
+        .read_to_string(&mut err)
+        .unwrap();
+    drop(stdin);
+    assert_eq!(status.code(), Some(2), "{err}");
+    assert!(err.contains("is not a journal of pfsense-mcp"), "{err}");
+    assert!(!out.contains(r#""id":2"#), "the call was answered: {out}");
+    assert_eq!(
+        sqlite3(&db, "PRAGMA user_version").unwrap(),
+        "0",
+        "unstamped"
+    );
+}
+
 /// A firewall address with characters an HTTP request cannot carry (`{`, `}`) passed start-up,
 /// and every call then failed blaming its arguments: refused at start, naming the setting, and
 /// saying that `${…}` is not expanded when the value holds one.
