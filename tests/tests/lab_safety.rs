@@ -279,6 +279,20 @@ async fn seed_smoke_create_read_update_apply_delete_and_later_ids_shift(version:
     s.close().await;
 }
 
+/// `pfsense_health` once it lists nothing pending: an apply's dispatcher works in the
+/// background (bounded by tries, not by time); the last report when it never does.
+async fn health_once_nothing_pending(s: &Session) -> Value {
+    let mut health = Value::Null;
+    for _ in 0..300 {
+        health = s.ok("pfsense_health", json!({})).await;
+        if health["applies"]["pending"] == json!([]) {
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    }
+    health
+}
+
 /// pfrest's `FirewallRule` marks no subsystem, so after a rule is saved its apply status reads
 /// `applied: true` although the rule is not in the ruleset. `pfsense_health` lists the
 /// firewall as pending from the journal until the apply runs.
@@ -325,15 +339,7 @@ async fn health_lists_a_rule_change_left_unapplied(version: &str) {
     );
 
     s.ok(APPLY, confirmed(json!({}))).await;
-    // The dispatcher works in the background: wait for it (bounded by tries, not by time).
-    let mut health = Value::Null;
-    for _ in 0..300 {
-        health = s.ok("pfsense_health", json!({})).await;
-        if health["applies"]["pending"] == json!([]) {
-            break;
-        }
-        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
-    }
+    let health = health_once_nothing_pending(&s).await;
     assert_eq!(health["applies"]["pending"], json!([]), "{health}");
     assert!(
         health["applies"]["applied"]
@@ -497,14 +503,7 @@ async fn health_lists_other_blind_changes_left_unapplied(version: &str) {
         );
 
         s.ok(w.apply, confirmed(json!({}))).await;
-        let mut health = Value::Null;
-        for _ in 0..300 {
-            health = s.ok("pfsense_health", json!({})).await;
-            if health["applies"]["pending"] == json!([]) {
-                break;
-            }
-            tokio::time::sleep(std::time::Duration::from_millis(100)).await;
-        }
+        let health = health_once_nothing_pending(&s).await;
         assert_eq!(health["applies"]["pending"], json!([]), "{tool}: {health}");
         let applied = health["applies"]["applied"].as_array().unwrap();
         assert!(applied.contains(&json!(w.subsystem)), "{tool}: {health}");
