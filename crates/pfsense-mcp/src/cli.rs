@@ -624,9 +624,9 @@ fn connect(name: &str, config: ClientConfig, policy: Policy) -> Result<Firewall,
 }
 
 /// The guards of the server being built: their settings, and the guards themselves opening on
-/// their own thread ([`open_guards_early`]) or opened when first needed. Asked for once the
-/// firewalls' clients are built, so that a server whose audit log or journal cannot be written
-/// still fails at start (not at the first change).
+/// their own thread ([`open_guards_early`]) or opened when first needed. A task waits for them
+/// as soon as the server serves (`serve_command_unboxed`), so that a server whose audit log or
+/// journal cannot be written still fails at start (not at the first change).
 struct Guards {
     options: crate::safety::SafetyOptions,
     opening: Option<std::thread::JoinHandle<Result<Arc<Safety>, String>>>,
