@@ -106,3 +106,48 @@ fn each_member_alone_gets_the_workspace_features() {
         differing.join("\n")
     );
 }
+
+/// A package the workspace build needs both for the host (the macro and its pfsense-spec,
+/// proc macros, build scripts) and for the target is one compile only when both builds resolve
+/// it with the same features (and, in `Cargo.toml`, the same opt-level): otherwise a release
+/// workspace build compiles pfsense-spec, serde_json, syn and the crates between twice (about
+/// 78 s of a measured clean build's 1,088 s of compile time: BENCHMARKS.md, "Build profile").
+#[test]
+fn host_and_target_builds_resolve_the_same_features() {
+    // With the target named, `cargo tree` keeps the host's and the target's resolution apart,
+    // as a build does; without it, it shows one of them.
+    let host = host_triple();
+    let workspace = resolved(&["--workspace", "--target", &host], "normal,build");
+    let mut feature_sets: BTreeMap<&str, Vec<&str>> = BTreeMap::new();
+    for line in &workspace {
+        if let Some((package, features)) = line.split_once(" [") {
+            feature_sets.entry(package).or_default().push(features);
+        }
+    }
+    let twice: Vec<String> = feature_sets
+        .iter()
+        .filter(|(_, sets)| sets.len() > 1)
+        .map(|(package, sets)| format!("{package}: [{}", sets.join(" and [")))
+        .collect();
+    assert!(
+        twice.is_empty(),
+        "built for the host and for the target with different features, so compiled twice; add \
+         the wider features to crates/workspace-hack/Cargo.toml's [build-dependencies] (host) \
+         or [dependencies] (target):\n{}",
+        twice.join("\n")
+    );
+}
+
+/// The triple rustc builds for when no target is named.
+fn host_triple() -> String {
+    let rustc = std::env::var("RUSTC").unwrap_or_else(|_| "rustc".into());
+    let output = Command::new(rustc)
+        .arg("-vV")
+        .output()
+        .expect("run rustc -vV");
+    String::from_utf8_lossy(&output.stdout)
+        .lines()
+        .find_map(|line| line.strip_prefix("host: "))
+        .expect("rustc -vV names the host")
+        .to_string()
+}
