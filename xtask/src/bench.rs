@@ -78,23 +78,36 @@ fn root() -> PathBuf {
 
 /// `cargo build` of one binary of a package, in release unless `debug`; the binary's path.
 pub(crate) fn build_binary(package: &str, bin: &str, debug: bool) -> Result<PathBuf> {
+    build_target(package, "--bin", bin, debug)
+}
+
+/// `cargo build` of one of xtask's yardsticks (examples, which a workspace build leaves out),
+/// in release unless `debug`; the binary's path.
+pub(crate) fn build_yardstick(name: &str, debug: bool) -> Result<PathBuf> {
+    build_target("xtask", "--example", name, debug)
+}
+
+fn build_target(package: &str, kind: &str, name: &str, debug: bool) -> Result<PathBuf> {
     let mut command = crate::shell_cargo();
     command
         .current_dir(root())
-        .args(["build", "--quiet", "-p", package, "--bin", bin]);
+        .args(["build", "--quiet", "-p", package, kind, name]);
     if !debug {
         command.arg("--release");
     }
     let status = command.status()?;
     if !status.success() {
-        bail!("cargo build -p {package} --bin {bin} failed");
+        bail!("cargo build -p {package} {kind} {name} failed");
     }
     let target = std::env::var("CARGO_TARGET_DIR")
         .map(PathBuf::from)
         .unwrap_or_else(|_| root().join("target"));
-    Ok(target
-        .join(if debug { "debug" } else { "release" })
-        .join(bin))
+    let profile = target.join(if debug { "debug" } else { "release" });
+    Ok(if kind == "--example" {
+        profile.join("examples").join(name)
+    } else {
+        profile.join(name)
+    })
 }
 
 pub(crate) fn percentile(sorted: &[Duration], p: f64) -> Duration {
@@ -486,7 +499,7 @@ async fn instructions_row(
     keep: Option<&Path>,
 ) -> Result<String> {
     use crate::bench_http::{EmulatorProcess, HttpServer, McpRevision, instructions_per_call};
-    let bare_fetch = &build_binary("xtask", "bare-mcp-fetch", debug)?;
+    let bare_fetch = &build_yardstick("bare-mcp-fetch", debug)?;
     let emulator = &build_binary("pfsense-emulator", "pfsense-emulator", debug)?;
     let firewall = EmulatorProcess::start(emulator, &root().join("openapi-spec.json"))?;
     let home = crate::bench_cost::StateHome::new("http-instructions")?;
@@ -541,7 +554,7 @@ async fn cpu_per_call_row(
     seconds: u64,
 ) -> Result<String> {
     use crate::bench_http::{EmulatorProcess, HttpLoad, HttpServer, run};
-    let bare_fetch = &build_binary("xtask", "bare-mcp-fetch", debug)?;
+    let bare_fetch = &build_yardstick("bare-mcp-fetch", debug)?;
     let emulator = &build_binary("pfsense-emulator", "pfsense-emulator", debug)?;
     let firewall = EmulatorProcess::start(emulator, &root().join("openapi-spec.json"))?;
     let user_home = crate::bench_cost::StateHome::new("http-user")?;
@@ -690,7 +703,7 @@ async fn run_async(args: Args) -> Result<()> {
         ),
     };
     if args.instructions {
-        let bare = build_binary("xtask", "bare-mcp", args.debug)?;
+        let bare = build_yardstick("bare-mcp", args.debug)?;
         let row = instructions_row(
             &binary,
             &bare,
@@ -711,7 +724,7 @@ async fn run_async(args: Args) -> Result<()> {
     if args.http_only {
         let clients = args.http_clients.max(1);
         let row = crate::bench_http::measure(&binary, clients, args.http_seconds).await?;
-        let bare = build_binary("xtask", "bare-mcp", args.debug)?;
+        let bare = build_yardstick("bare-mcp", args.debug)?;
         let cpu_row =
             cpu_per_call_row(&binary, &bare, args.debug, clients, args.http_seconds).await?;
         let path = root().join(&args.output);
@@ -728,7 +741,7 @@ async fn run_async(args: Args) -> Result<()> {
         println!("{report}");
         return Ok(());
     }
-    let bare = build_binary("xtask", "bare-mcp", args.debug)?;
+    let bare = build_yardstick("bare-mcp", args.debug)?;
     let spec_path = root().join("openapi-spec.json");
     let mut config = pfsense_emulator::EmulatorConfig::new(&spec_path);
     config.enable_key_auth = true;
@@ -977,7 +990,7 @@ async fn run_async(args: Args) -> Result<()> {
         "# Benchmarks\n\n\
          Measured by `cargo xtask bench` on {date}, {machine}, load average {load} at the end, \
          {profile} build of the server and of the bare rmcp server beside it \
-         (`xtask/src/bin/bare-mcp.rs`: one tool, no network, no state), measuring client \
+         (`xtask/examples/bare-mcp.rs`: one tool, no network, no state), measuring client \
          xtask itself ({client} build: `cargo run --release -p xtask -- bench`), against the \
          pfsense-emulator on loopback (HTTPS, API key, pinned fingerprint). The server runs as a \
          user runs it: a state directory (`XDG_STATE_HOME`), so the audit log and the journal \

@@ -1,5 +1,5 @@
 //! What `cargo xtask bench` compares the server's run cost with, and the state it runs in: the
-//! bare rmcp server (`src/bin/bare-mcp.rs`), a user's state directory (audit
+//! bare rmcp server (`examples/bare-mcp.rs`), a user's state directory (audit
 //! log and journal on, as without `--sandbox`), and one holding a 200k-entry audit log.
 
 use anyhow::{Result, bail};

@@ -4,7 +4,6 @@
 //! does per call: pfsense-mcp does this and its safety layer (arguments checked, audit line,
 //! call metrics, result paged and bounded).
 
-#[path = "../bare_yardstick.rs"]
 mod yardstick;
 
 use rmcp::ErrorData as McpError;

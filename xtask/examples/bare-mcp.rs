@@ -2,7 +2,6 @@
 //! state) over stdio, or over streamable HTTP with `--http ADDR`. The bench measures
 //! pfsense-mcp beside it: start-up, peak memory, server CPU per HTTP call.
 
-#[path = "../bare_yardstick.rs"]
 mod yardstick;
 
 #[derive(Clone)]

@@ -1,4 +1,4 @@
-//! The yardsticks of `cargo xtask bench` (`src/bin/bare-mcp.rs`, `src/bin/bare-mcp-fetch.rs`):
+//! The yardsticks of `cargo xtask bench` (`examples/bare-mcp.rs`, `examples/bare-mcp-fetch.rs`):
 //! the smallest rmcp server, one tool whose answer each binary supplies, over stdio or over
 //! streamable HTTP with `--http ADDR`. Each binary links only what its answer needs, so the
 //! start-up yardstick carries no HTTP client.
