@@ -78,36 +78,44 @@ fn root() -> PathBuf {
 
 /// `cargo build` of one binary of a package, in release unless `debug`; the binary's path.
 pub(crate) fn build_binary(package: &str, bin: &str, debug: bool) -> Result<PathBuf> {
-    build_target(package, "--bin", bin, debug)
+    build_target(package, CargoTarget::Bin, bin, debug)
 }
 
 /// `cargo build` of one of xtask's yardsticks (examples, which a workspace build leaves out),
 /// in release unless `debug`; the binary's path.
 pub(crate) fn build_yardstick(name: &str, debug: bool) -> Result<PathBuf> {
-    build_target("xtask", "--example", name, debug)
+    build_target("xtask", CargoTarget::Example, name, debug)
 }
 
-fn build_target(package: &str, kind: &str, name: &str, debug: bool) -> Result<PathBuf> {
+/// What kind of cargo target `build_target` builds.
+#[derive(Clone, Copy)]
+enum CargoTarget {
+    Bin,
+    Example,
+}
+
+fn build_target(package: &str, kind: CargoTarget, name: &str, debug: bool) -> Result<PathBuf> {
+    let (flag, under) = match kind {
+        CargoTarget::Bin => ("--bin", None),
+        CargoTarget::Example => ("--example", Some("examples")),
+    };
     let mut command = crate::shell_cargo();
     command
         .current_dir(root())
-        .args(["build", "--quiet", "-p", package, kind, name]);
+        .args(["build", "--quiet", "-p", package, flag, name]);
     if !debug {
         command.arg("--release");
     }
     let status = command.status()?;
     if !status.success() {
-        bail!("cargo build -p {package} {kind} {name} failed");
+        bail!("cargo build -p {package} {flag} {name} failed");
     }
     let target = std::env::var("CARGO_TARGET_DIR")
         .map(PathBuf::from)
         .unwrap_or_else(|_| root().join("target"));
-    let profile = target.join(if debug { "debug" } else { "release" });
-    Ok(if kind == "--example" {
-        profile.join("examples").join(name)
-    } else {
-        profile.join(name)
-    })
+    let mut path = target.join(if debug { "debug" } else { "release" });
+    path.extend(under);
+    Ok(path.join(name))
 }
 
 pub(crate) fn percentile(sorted: &[Duration], p: f64) -> Duration {

@@ -15,7 +15,7 @@ const CLEAN_ROW: &str = "clean release build of the workspace (`cargo build --re
 const YARDSTICKS_ROW: &str = "the bench's yardsticks after that clean build (`cargo build --release -p xtask --examples`: the bare rmcp servers, examples, which a workspace build leaves out; `cargo xtask bench` builds them when it runs)";
 
 /// The cell of `row` in an earlier build section, when it has one.
-fn clean_cell(section: &str, row: &str) -> Option<String> {
+fn cell_of(section: &str, row: &str) -> Option<String> {
     section
         .lines()
         .find_map(|l| l.strip_prefix(&format!("| {row} | ")))
@@ -163,7 +163,7 @@ pub fn run(root: &Path, output: &Path, clean: bool) -> Result<()> {
         // A clean build takes minutes to the better part of half an hour on a loaded 2-core
         // machine: keep the last one measured (its cell says when) rather than drop the rows.
         for row in [CLEAN_ROW, YARDSTICKS_ROW] {
-            if let Some(cell) = clean_cell(section, row) {
+            if let Some(cell) = cell_of(section, row) {
                 rows.push((row.into(), cell));
             }
         }
@@ -322,10 +322,10 @@ mod tests {
             "{SECTION_START}\n| what | measured |\n|---|---|\n| {CLEAN_ROW} | 9.9 s (measured then) |\n| other | 1 |\n{SECTION_END}"
         );
         assert_eq!(
-            clean_cell(&section, CLEAN_ROW).as_deref(),
+            cell_of(&section, CLEAN_ROW).as_deref(),
             Some("9.9 s (measured then)")
         );
-        assert_eq!(clean_cell(&section, YARDSTICKS_ROW), None);
-        assert_eq!(clean_cell("| other | 1 |", CLEAN_ROW), None);
+        assert_eq!(cell_of(&section, YARDSTICKS_ROW), None);
+        assert_eq!(cell_of("| other | 1 |", CLEAN_ROW), None);
     }
 }
