@@ -3273,6 +3273,165 @@ async fn auto_revert_of_one_alias_changed_twice_due_apart_restores_it(version: &
     s.close().await;
 }
 
+/// The id of the rule carrying the link of the port forward described `descr`.
+async fn linked_rule_id(s: &Session, descr: &str) -> Value {
+    let forwards = forwards_now(s).await;
+    let link = forwards
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|f| f["descr"] == descr)
+        .unwrap_or_else(|| panic!("a forward {descr} in {forwards}"))["associated_rule_id"]
+        .clone();
+    let rules = rules_now(s).await;
+    rules
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|r| r["associated_rule_id"] == link)
+        .unwrap_or_else(|| panic!("a rule carrying {link} in {rules}"))["id"]
+        .clone()
+}
+
+/// A port forward created, then its linked rule changed, each with its own deadline under
+/// `--auto-revert`: the create fell due alone, its undo deleted the forward and pfrest the rule
+/// with it, and the rule change's undo, due next, found no rule to put back ("no longer
+/// exists"): a failed auto-revert, its change left `executed`. A due change now takes along the
+/// later changes of the other side of its link (`undo::across_link`), newest first.
+async fn auto_revert_of_a_forward_created_then_its_linked_rule_changed_undoes_both(version: &str) {
+    let Some(lab) = lab(version) else { return };
+    let then = lab.config_xml();
+    let dir = tempfile::tempdir().unwrap();
+    let s = start_auto_revert(&lab, dir.path(), "5").await;
+    let created = s
+        .ok(
+            "pfsense_create_firewall_nat_port_forward",
+            confirmed(lab_forward("xm-b", "8252")),
+        )
+        .await["change_id"]
+        .as_i64()
+        .unwrap();
+    let rule = linked_rule_id(&s, "xm-b").await;
+    tokio::time::sleep(std::time::Duration::from_millis(1500)).await;
+    let edited = s
+        .ok(
+            "pfsense_update_firewall_rule",
+            confirmed(json!({"id": rule, "descr": "edited linked rule"})),
+        )
+        .await["change_id"]
+        .as_i64()
+        .unwrap();
+    all_auto_reverted(&s, dir.path(), &[created, edited], &[edited], created).await;
+    assert_eq!(forwards_now(&s).await, json!([]));
+    assert_nat_and_filter_as(&lab, &then);
+    s.close().await;
+}
+
+/// A port forward `descr` with its linked rule, made on the lab: config.xml then.
+fn seeded_forward(lab: &RunningLab, descr: &str, port: &str) -> String {
+    admin(lab, "POST", PORT_FORWARD, Some(lab_forward(descr, port)));
+    lab.config_xml()
+}
+
+/// The one forward `descr` back with its linked rule, NAT and filter as `then`.
+async fn forward_back(s: &Session, lab: &RunningLab, then: &str, descr: &str) {
+    assert_eq!(descrs(&forwards_now(s).await), [descr]);
+    each_forward_has_its_linked_rule(s).await;
+    assert_nat_and_filter_as(lab, then);
+}
+
+/// A port forward's linked rule changed, then the forward deleted (pfrest deletes the rule with
+/// it), each with its own deadline under `--auto-revert`. The rule change fell due alone and
+/// its undo found no rule with its tracker: refused, its clock stopped, and the delete's undo
+/// then brought the forward back with a new rule as pfrest makes it. The rule change now takes
+/// the delete along; the delete's undo brings the rule back as it stood (`linked_back`), and
+/// the rule change's undo finds it by its link (`made_again`: pfrest gave it a new tracker).
+/// The rule keeps pfrest's description, which names the link: the undo follows it to the new
+/// one.
+async fn auto_revert_of_a_linked_rule_change_then_its_forwards_delete_restores_both(version: &str) {
+    let Some(lab) = lab(version) else { return };
+    let then = seeded_forward(&lab, "xm-a", "8251");
+    let dir = tempfile::tempdir().unwrap();
+    let s = start_auto_revert(&lab, dir.path(), "5").await;
+    let rule = linked_rule_id(&s, "xm-a").await;
+    let calls = [
+        (
+            "pfsense_update_firewall_rule",
+            json!({"id": rule, "log": true}),
+        ),
+        ("pfsense_delete_firewall_nat_port_forward", json!({"id": 0})),
+    ];
+    let ids = changes_due_apart(&s, calls.to_vec()).await;
+    all_auto_reverted(&s, dir.path(), &ids, &ids[1..], ids[0]).await;
+    forward_back(&s, &lab, &then, "xm-a").await;
+    s.close().await;
+}
+
+/// The same by hand, in one batch, with a description of the rule's own: the batch was
+/// refused ("the FirewallRule with tracker … changed by change 1 no longer exists").
+async fn a_batch_undo_of_a_linked_rule_change_and_its_forwards_delete_restores_both(version: &str) {
+    let Some(lab) = lab(version) else { return };
+    let then = seeded_forward(&lab, "xm-c", "8253");
+    let dir = tempfile::tempdir().unwrap();
+    let s = start(&lab, dir.path()).await;
+    let rule = linked_rule_id(&s, "xm-c").await;
+    s.ok(
+        "pfsense_update_firewall_rule",
+        confirmed(json!({"id": rule, "descr": "edited linked rule", "log": true})),
+    )
+    .await;
+    s.ok(
+        "pfsense_delete_firewall_nat_port_forward",
+        confirmed(json!({"id": 0})),
+    )
+    .await;
+    let preview = preview_then_undo(&s, 2).await;
+    assert!(!is_error(&preview), "{}", text(&preview));
+    forward_back(&s, &lab, &then, "xm-c").await;
+    s.close().await;
+}
+
+/// A port forward whose linked rule was given a description and logging of its own, deleted
+/// and undone: the re-create made the forward again, and pfrest a new rule from the forward's
+/// fields only, with its own description and logging off; the undo said "Undone". It now
+/// writes back what the old rule had besides, and the preview says so.
+async fn undo_of_a_port_forward_delete_writes_back_its_linked_rules_own_fields(version: &str) {
+    let Some(lab) = lab(version) else { return };
+    seeded_forward(&lab, "own-a", "8262");
+    let dir = tempfile::tempdir().unwrap();
+    let s = start(&lab, dir.path()).await;
+    let rule = linked_rule_id(&s, "own-a").await;
+    admin(
+        &lab,
+        "PATCH",
+        "/api/v2/firewall/rule",
+        Some(json!({"id": rule, "descr": "ssh from the office only", "log": true})),
+    );
+    let then = lab.config_xml();
+    s.ok(
+        "pfsense_delete_firewall_nat_port_forward",
+        confirmed(json!({"id": 0})),
+    )
+    .await;
+    let preview = preview_then_undo(&s, 1).await;
+    assert!(!is_error(&preview), "{}", text(&preview));
+    assert!(
+        text(&preview).contains("write back descr, log"),
+        "{}",
+        text(&preview)
+    );
+    let rule = linked_rule_id(&s, "own-a").await;
+    let rules = rules_now(&s).await;
+    let made = &rules[rule.as_u64().unwrap() as usize];
+    assert_eq!(
+        (&made["descr"], &made["log"]),
+        (&json!("ssh from the office only"), &json!(true)),
+        "{made}"
+    );
+    assert_nat_and_filter_as(&lab, &then);
+    s.close().await;
+}
+
 /// pfrest lets a POST's or PATCH's `sort_by`, `sort_order` and `sort_flags` replace the model's
 /// own sort, and re-sorts the whole stored list by them (`Endpoint::post()` / `patch()`), which
 /// no undo of that one object could put back. No tool sends them with a write: the create and
@@ -3354,6 +3513,10 @@ tests::on_every_release!(
     auto_revert_of_two_port_forward_deletes_due_apart_brings_both_back,
     auto_revert_of_port_forward_changes_due_apart_undoes_them_all,
     auto_revert_of_one_alias_changed_twice_due_apart_restores_it,
+    auto_revert_of_a_forward_created_then_its_linked_rule_changed_undoes_both,
+    undo_of_a_port_forward_delete_writes_back_its_linked_rules_own_fields,
+    auto_revert_of_a_linked_rule_change_then_its_forwards_delete_restores_both,
+    a_batch_undo_of_a_linked_rule_change_and_its_forwards_delete_restores_both,
     a_callers_sort_never_reaches_a_write_an_undo_would_replay,
     a_delete_between_a_port_forwards_create_and_delete_is_undone,
 );

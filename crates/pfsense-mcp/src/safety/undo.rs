@@ -289,11 +289,54 @@ fn linked_update_tool(link: &Linked) -> Option<&'static ToolDef> {
 /// Where a [`Linked`] owner's linked object stood in its list before the owner's delete took it
 /// away: the objects right before and right after it, as read then (found again by identity).
 /// The owner's re-create makes a new linked object at the end of that list; undo moves it back
-/// there.
+/// there. `object` is the linked object itself as read then, so that undo writes back what the
+/// re-create does not make ([`own_fields`]); journal rows from before it was kept have none.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct LinkedPlace {
     pub after: Option<Value>,
     pub before: Option<Value>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub object: Option<Box<Value>>,
+}
+
+/// The fields of `old`, a linked object an owner's delete took away, that the owner's re-create
+/// does not make again: pfrest makes the new one from the owner's fields ([`Linked`]'s
+/// `fields`) and a description of its own naming the link, so what the old one had besides
+/// (seen on the lab, v2.7.1: a description of its own and logging, lost by an undo that only
+/// re-created the port forward) is written back after the re-create. Left out: what the owner
+/// writes, the link, the description pfrest wrote, and what a new object has anyway: an empty
+/// value (`null`, `""`, `[]`, `false`: a new rule's booleans start false) or the create's
+/// default.
+fn own_fields(link: &Linked, update: &ToolDef, old: &Value) -> Map<String, Value> {
+    let create = state::sibling(update, PathKind::Item, Method::Post).map(ToolDef::schema);
+    let default = |field: &str| {
+        create
+            .and_then(|s| s.get("properties")?.get(field)?.get("default"))
+            .cloned()
+    };
+    let pfrests_descr = old
+        .get(link.carries)
+        .and_then(Value::as_str)
+        .map(|l| format!("{}{l}", link.descr));
+    let empty = |v: &Value| match v {
+        Value::Null => true,
+        Value::Bool(b) => !b,
+        Value::String(s) => s.is_empty(),
+        Value::Array(a) => a.is_empty(),
+        Value::Object(o) => o.is_empty(),
+        Value::Number(_) => false,
+    };
+    state::writable_fields(update, old)
+        .into_iter()
+        .filter(|(field, value)| {
+            let made_anyway = field == link.carries
+                || link.fields.iter().any(|(f, _)| f == field)
+                || (field == "descr" && value.as_str() == pfrests_descr.as_deref())
+                || empty(value)
+                || default(field).as_ref() == Some(value);
+            !made_anyway
+        })
+        .collect()
 }
 
 /// A delete's inverse completed with where the owner's linked object stands
@@ -332,6 +375,7 @@ pub async fn with_linked_place(
         Some(LinkedPlace {
             after: at.checked_sub(1).and_then(|i| all.get(i)).cloned(),
             before: all.get(at + 1).cloned(),
+            object: all.get(at).cloned().map(Box::new),
         })
     }
     .await;
@@ -413,7 +457,8 @@ pub fn cancels_out(change: &Change, batch: &[Change]) -> Option<CancelsOut> {
 /// change of that list is undone, it finds it as it left it; undone alone, it was refused
 /// ("the … list has changed since", or the object "no longer exists") and left in place.
 /// Likewise a later change of the same object of a model with stable identity (an alias
-/// updated twice, then deleted): undone alone, the first update found it changed since.
+/// updated twice, then deleted): undone alone, the first update found it changed since. And a
+/// later change of the other side of a link pfrest keeps itself ([`across_link`]).
 pub fn reverted_with(
     later: &Change,
     provisional: &[Change],
@@ -444,10 +489,42 @@ pub fn reverted_with(
         .iter()
         .filter(|d| d.id < later.id && is_due(d))
         .filter(|d| {
-            reads_list(d) || same_object(d) || cancel.as_ref().is_some_and(|k| k.created_by == d.id)
+            reads_list(d)
+                || same_object(d)
+                || cancel.as_ref().is_some_and(|k| k.created_by == d.id)
+                || across_link(d, later)
         })
         .map(|d| d.id)
         .min()
+}
+
+/// Whether `a` and `b` change the two sides of one link, which pfrest keeps together itself
+/// (a port forward's create makes its rule, its update rewrites it, its delete deletes it):
+/// one changes an owner that carries a link, the other the linked object carrying that link,
+/// or the linked list whole (the owner's create or delete adds or takes away one of it).
+/// Undone alone, the older one's undo finds the other side as the newer change left it: a
+/// rule change due before its forward's delete found no rule with its tracker, and one due
+/// after its forward's create was undone found its rule deleted with the forward.
+fn across_link(a: &Change, b: &Change) -> bool {
+    LINKED_OBJECTS.iter().any(|link| {
+        let (owner, linked) = if a.model == link.owner && b.model == link.model {
+            (a, b)
+        } else if b.model == link.owner && a.model == link.model {
+            (b, a)
+        } else {
+            return false;
+        };
+        let Some(value) = link_of(owner, link) else {
+            return false;
+        };
+        [&linked.before, &linked.after]
+            .into_iter()
+            .flatten()
+            .any(|o| match o {
+                Value::Array(_) => true,
+                o => o.get(link.carries).and_then(Value::as_str) == Some(value.as_str()),
+            })
+    })
 }
 
 /// What the undos of a batch, and those run since a change, did to [`Linked`] owners, as the
@@ -582,6 +659,14 @@ fn replace_link(value: &mut Value, link: &Linked, old: &str, new: &str) {
                 if let Some(v) = o.get_mut(field).filter(|v| v.as_str() == Some(old)) {
                     *v = json!(new);
                 }
+            }
+            // pfrest's description of the linked object it made names the link.
+            let written = format!("{}{old}", link.descr);
+            if let Some(v) = o
+                .get_mut("descr")
+                .filter(|v| v.as_str() == Some(written.as_str()))
+            {
+                *v = json!(format!("{}{new}", link.descr));
             }
         }
         _ => {}
@@ -848,7 +933,8 @@ impl Target<'_> {
                 change.id
             )
         })?;
-        if !state::unchanged_since(&without_id(&current), &without_id(self.after)) {
+        let (now, then) = compared(&change.model, &current, self.after);
+        if !state::unchanged_since(&now, &then) {
             return Err(changed_since(change, &current, self.after, label));
         }
         Ok(current)
@@ -869,9 +955,11 @@ async fn locate(
     let list = list_tool.map(tool).transpose()?;
     if let (Some(_), Some(list)) = (identity(&change.model, recorded), list) {
         let all = read_left_by_newer(client, list, newer).await?;
-        return state::find_recorded(&change.model, &all, recorded)
-            .map(|found| found.cloned())
-            .map_err(|why| format!("{why}; undo of change {} refused", change.id));
+        return match state::find_recorded(&change.model, &all, recorded) {
+            Ok(Some(found)) => Ok(Some(found.clone())),
+            Ok(None) => Ok(made_again(&change.model, &all, recorded).cloned()),
+            Err(why) => Err(format!("{why}; undo of change {} refused", change.id)),
+        };
     }
     if let Some(list) = list.filter(|l| newer_touch(l, newer)) {
         // No identity: the object at the id the change saw, in the list as the newer undos
@@ -958,6 +1046,49 @@ fn placement(
                 .join(", ")
         ))),
     }
+}
+
+/// The linked object an owner's re-create made again in place of `recorded` (an undo of the
+/// owner's delete, run or planned before this one): pfrest gave it a new clock identity
+/// ([`CLOCK_IDENTITIES`]: a rule's tracker), so it is found by the one object carrying the
+/// link `recorded` carries, which the recorded state follows ([`Redrawn`]: the new link, or
+/// the table's `draw` in a preview).
+fn made_again<'a>(model: &str, all: &'a Value, recorded: &Value) -> Option<&'a Value> {
+    CLOCK_IDENTITIES.iter().find(|(m, _)| *m == model)?;
+    let link = LINKED_OBJECTS.iter().find(|l| l.model == model)?;
+    let value = recorded
+        .get(link.carries)?
+        .as_str()
+        .filter(|v| *v == link.draw || link.links(v))?;
+    let mut carrying = all
+        .as_array()?
+        .iter()
+        .filter(|o| o.get(link.carries).and_then(Value::as_str) == Some(value));
+    let one = carrying.next()?;
+    carrying.next().is_none().then_some(one)
+}
+
+/// `current` and `recorded` as compared to tell whether the object changed since: without
+/// their ids, and without the clock identity when `current` was made again in its place
+/// ([`made_again`]: the same link, another tracker), which nobody changed.
+fn compared(model: &str, current: &Value, recorded: &Value) -> (Value, Value) {
+    let (mut current, mut recorded) = (without_id(current), without_id(recorded));
+    let made_again = LINKED_OBJECTS
+        .iter()
+        .find(|l| l.model == model)
+        .is_some_and(|l| current.get(l.carries) == recorded.get(l.carries));
+    if let (true, Some((_, field))) = (
+        made_again,
+        CLOCK_IDENTITIES.iter().find(|(m, _)| *m == model),
+    ) && current.get(*field) != recorded.get(*field)
+    {
+        for o in [&mut current, &mut recorded] {
+            if let Some(o) = o.as_object_mut() {
+                o.remove(*field);
+            }
+        }
+    }
+    (current, recorded)
 }
 
 /// The state the undos of `newer` changes (same batch, newest first, run before this one)
@@ -1129,6 +1260,18 @@ fn play_all(items: &mut Vec<Value>, list: &ToolDef, newer: &[Newer<'_>], sort: O
     }
 }
 
+/// The linked object the delete `change` of an owner took away, as read before it was sent
+/// ([`LinkedPlace`]'s `object`).
+fn old_linked_object(change: &Change) -> Option<Value> {
+    match change.inverse.as_ref().and_then(Inverse::from_json)? {
+        Inverse::Recreate {
+            linked_place: Some(place),
+            ..
+        } => place.object.map(|o| *o),
+        _ => None,
+    }
+}
+
 /// What an owner's undo step does to its linked objects in their list (`items`), as pfrest's
 /// owner model does it (see [`LINKED_OBJECTS`]): a re-create sending a link makes one at the
 /// end of the list; an update writes the linked fields from the owner as the step leaves it; a
@@ -1170,8 +1313,21 @@ fn play_linked(items: &mut Vec<Value>, step: &Step, change: &Change, link: &Link
     match step.tool.method {
         Method::Post => {
             let sent = step.args.get(link.field).and_then(Value::as_str);
-            if sent.is_some_and(|s| s == link.draw || link.links(s)) {
-                let mut object = Map::new();
+            if let Some(sent) = sent.filter(|s| *s == link.draw || link.links(s)) {
+                // A re-create after the owner's delete: the old linked object as that delete
+                // read it (its other fields, as a new one has them once `linked_back` wrote
+                // back its own), without its id and its clock identity (pfrest draws new
+                // ones), with what the owner makes.
+                let mut object = old_linked_object(change)
+                    .and_then(|o| o.as_object().cloned())
+                    .unwrap_or_default();
+                object.remove("id");
+                if let Some((_, field)) = CLOCK_IDENTITIES.iter().find(|(m, _)| *m == link.model) {
+                    object.remove(*field);
+                }
+                if object.contains_key("descr") {
+                    object.insert("descr".into(), json!(format!("{}{sent}", link.descr)));
+                }
                 made(&mut object);
                 object.insert(link.carries.into(), json!(sent));
                 items.push(Value::Object(object));
@@ -1526,7 +1682,7 @@ async fn prepare_unboxed(
                 ),
             };
             let moved = match &linked_place {
-                Some(place) => move_linked_back(client, change, &recreate, place, newer).await?,
+                Some(place) => linked_back(client, change, &recreate, place, newer).await?,
                 None => None,
             };
             std::iter::once(recreate).chain(moved).collect()
@@ -1603,12 +1759,13 @@ async fn prepare_unboxed(
     Ok(steps)
 }
 
-/// The step that moves the linked object `recreate` (an owner's re-create drawing a new link)
-/// makes at the end of its list back to where the old one stood ([`LinkedPlace`]): right after
+/// The step that puts the linked object `recreate` (an owner's re-create drawing a new link)
+/// makes at the end of its list back as the old one stood ([`LinkedPlace`]): moved right after
 /// the object that preceded it, else right before the one that followed it, found by identity
-/// in the list as the newer undos leave it. None when neither is found (it stays at the end)
-/// or it would not move.
-async fn move_linked_back(
+/// in the list as the newer undos leave it; and with the fields the re-create does not make
+/// ([`own_fields`]) written back. One PATCH does both. None when it would not move (neither
+/// neighbour is found, or it is in place) and has no such field.
+async fn linked_back(
     client: &Client,
     change: &Change,
     recreate: &Step,
@@ -1635,21 +1792,50 @@ async fn move_linked_back(
             describe(link.model, o),
         ))
     };
-    let (to, next_to) = match (found(&place.after), found(&place.before)) {
-        (Some((i, name)), _) => (i + 1, format!("after {name}")),
-        (None, Some((j, name))) => (j, format!("before {name}")),
-        (None, None) => return Ok(None),
-    };
-    if to >= made_at {
+    let moved = match (found(&place.after), found(&place.before)) {
+        (Some((i, name)), _) => Some((i + 1, format!("after {name}"))),
+        (None, Some((j, name))) => Some((j, format!("before {name}"))),
+        (None, None) => None,
+    }
+    .filter(|(to, _)| *to < made_at);
+    let own = place
+        .object
+        .as_ref()
+        .map(|o| own_fields(link, update, o))
+        .unwrap_or_default();
+    let mut args = own.clone();
+    args.insert("id".into(), json!(made_at));
+    let mut does = Vec::new();
+    if let Some((to, next_to)) = &moved {
+        args.insert("placement".into(), json!(to));
+        does.push(format!(
+            "move its new linked {} (id {made_at}) to position {to}, {next_to}, where the old one stood",
+            link.model
+        ));
+    }
+    if !own.is_empty() {
+        let names = own
+            .keys()
+            .map(String::as_str)
+            .collect::<Vec<_>>()
+            .join(", ");
+        let what = if moved.is_some() {
+            format!("its {names}")
+        } else {
+            format!("{names} of its new linked {} (id {made_at})", link.model)
+        };
+        does.push(format!(
+            "write back {what} as the old one had them (pfSense makes it from the {}'s fields only)",
+            link.owner
+        ));
+    }
+    if does.is_empty() {
         return Ok(None);
     }
     Ok(Some(Step {
         tool: update,
-        args: json!({"id": made_at, "placement": to}),
-        description: format!(
-            "move its new linked {} (id {made_at}) to position {to}, {next_to}, where the old one stood",
-            link.model
-        ),
+        args: Value::Object(args),
+        description: does.join(", and "),
     }))
 }
 
@@ -2562,9 +2748,10 @@ mod tests {
 
     /// An auto-revert of a due change takes along the later provisional changes of its model
     /// when its undo reads the list as recorded (no stable identity, a replaced list), and the
-    /// later changes of the same object, the oldest due change being the one they go with;
-    /// another object of a model with stable identity, another model, or an older change is
-    /// left to its own deadline.
+    /// later changes of the same object, and the later changes of the other side of a link
+    /// (a forward and the rule carrying its link), the oldest due change being the one they go
+    /// with; another object of a model with stable identity, another model, or an older change
+    /// is left to its own deadline.
     #[test]
     fn an_auto_revert_takes_along_later_changes_its_undo_needs_undone_first() {
         let at = |id: i64, due: bool, model: &str, before: Value| {
@@ -2597,6 +2784,72 @@ mod tests {
         assert_eq!(with(&other, &[same, other.clone()]), Some(1));
         let replaced = at(1, true, "FirewallAlias", json!([alias]));
         assert_eq!(with(&other, &[replaced, other.clone()]), Some(1));
+        // Across a link: a forward's change and a change of the rule carrying its link, in
+        // either order; a rule carrying another link, or a forward without one, is left.
+        let mut created = at(1, true, "PortForward", forward("new"));
+        created.kind = ChangeKind::Create.as_str().into();
+        created.before = None;
+        created.after = Some(forward("nat_a"));
+        // An update of one rule: before and after are that rule.
+        let rule_update = |id: i64, due: bool, link: &str| {
+            let mut c = at(id, due, "FirewallRule", rule(3, 10, Some(link)));
+            c.after = c.before.clone();
+            c
+        };
+        let linked_rule = rule_update(2, false, "nat_a");
+        assert_eq!(
+            with(&linked_rule, &[created.clone(), linked_rule.clone()]),
+            Some(1)
+        );
+        let other_rule = rule_update(2, false, "nat_b");
+        assert_eq!(
+            with(&other_rule, &[created.clone(), other_rule.clone()]),
+            None
+        );
+        let rules_replaced = at(2, false, "FirewallRule", json!([rule(3, 10, None)]));
+        assert_eq!(
+            with(&rules_replaced, &[created, rules_replaced.clone()]),
+            Some(1)
+        );
+        let rule_edited = rule_update(1, true, "nat_a");
+        let mut deleted = at(2, false, "PortForward", forward("nat_a"));
+        deleted.kind = ChangeKind::Delete.as_str().into();
+        assert_eq!(
+            with(&deleted, &[rule_edited.clone(), deleted.clone()]),
+            Some(1)
+        );
+        let mut unlinked = at(2, false, "PortForward", forward(""));
+        unlinked.kind = ChangeKind::Delete.as_str().into();
+        assert_eq!(with(&unlinked, &[rule_edited, unlinked.clone()]), None);
+    }
+
+    /// A linked rule's own fields are what pfrest would not make from its forward: a rule as
+    /// pfrest made it has none (its description names the link, its booleans are false, its
+    /// state type the create's default); a description, logging or a schedule of its own are.
+    #[test]
+    fn a_linked_rules_own_fields_are_those_its_forward_does_not_make() {
+        let link = &LINKED_OBJECTS[0];
+        let update = def("pfsense_update_firewall_rule");
+        let made = json!({"id": 2, "type": "pass", "interface": ["wan"], "ipprotocol": "inet",
+            "protocol": "tcp", "icmptype": [], "source": "any", "source_port": null,
+            "destination": "192.168.1.50", "destination_port": "80",
+            "descr": "Associated rule for port forward rule nat_a", "disabled": false,
+            "log": false, "tag": "", "statetype": "keep state", "tcp_flags_any": false,
+            "tcp_flags_out_of": [], "gateway": null, "sched": null, "floating": false,
+            "quick": null, "direction": null, "tracker": 1770000003,
+            "associated_rule_id": "nat_a", "created_time": 1770000003});
+        assert_eq!(own_fields(link, update, &made), Map::new());
+        let mut edited = made.clone();
+        edited["descr"] = json!("ssh from the office only");
+        edited["log"] = json!(true);
+        edited["sched"] = json!("office-hours");
+        edited["source"] = json!("10.0.0.0/8");
+        let own = own_fields(link, update, &edited);
+        assert_eq!(
+            own.keys().map(String::as_str).collect::<Vec<_>>(),
+            ["descr", "log", "sched"],
+            "the source is the forward's to write"
+        );
     }
 
     /// A recorded state is read with the links undos drew anew: an undo already run (the old
