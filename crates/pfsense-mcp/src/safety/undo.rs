@@ -247,7 +247,7 @@ pub use pfsense_spec::tables::LINKED_OBJECTS;
 /// owner, and what undo does (a unit test holds a note for every row).
 const LINKED_NOTES: &[(&str, &str)] = &[(
     "PortForward",
-    "pfSense also deletes the port forward's linked filter rule; undo re-creates the port forward with a new linked rule made from its fields (a new associated_rule_id; pfSense appends the rule to the rule list, and undo moves it back between the rules the old one stood between, when they are found again)",
+    "pfSense also deletes the port forward's linked filter rule; undo re-creates the port forward with a new linked rule made from its fields (a new associated_rule_id; pfSense appends the rule to the rule list, and undo moves it back between the rules the old one stood between, when they are found again, and writes back what the old rule had besides: a description of its own, logging, a schedule, …)",
 )];
 
 /// The preview's note on a [`Linked`] owner.
@@ -1076,7 +1076,11 @@ fn compared(model: &str, current: &Value, recorded: &Value) -> (Value, Value) {
     let made_again = LINKED_OBJECTS
         .iter()
         .find(|l| l.model == model)
-        .is_some_and(|l| current.get(l.carries) == recorded.get(l.carries));
+        .is_some_and(|l| {
+            let link = current.get(l.carries).and_then(Value::as_str);
+            link.is_some_and(|v| v == l.draw || l.links(v))
+                && link == recorded.get(l.carries).and_then(Value::as_str)
+        });
     if let (true, Some((_, field))) = (
         made_again,
         CLOCK_IDENTITIES.iter().find(|(m, _)| *m == model),
@@ -2821,6 +2825,25 @@ mod tests {
         let mut unlinked = at(2, false, "PortForward", forward(""));
         unlinked.kind = ChangeKind::Delete.as_str().into();
         assert_eq!(with(&unlinked, &[rule_edited, unlinked.clone()]), None);
+    }
+
+    /// A linked rule an owner's re-create made again (a new tracker) is found by the link the
+    /// recorded state follows, and compared without its tracker; a rule without a link, a link
+    /// two rules carry, or another model finds nothing, and another tracker without the same
+    /// link is a change.
+    #[test]
+    fn a_linked_rule_made_again_is_found_by_its_link() {
+        let recorded = rule(2, 10, Some("nat_b"));
+        let all = json!([rule(0, 5, None), rule(1, 11, Some("nat_b"))]);
+        assert_eq!(made_again("FirewallRule", &all, &recorded), Some(&all[1]));
+        let (now, then) = compared("FirewallRule", &all[1], &recorded);
+        assert!(state::unchanged_since(&now, &then));
+        assert!(made_again("FirewallRule", &all, &rule(2, 10, None)).is_none());
+        let twice = json!([rule(0, 11, Some("nat_b")), rule(1, 12, Some("nat_b"))]);
+        assert!(made_again("FirewallRule", &twice, &recorded).is_none());
+        assert!(made_again("FirewallAlias", &all, &recorded).is_none());
+        let (now, then) = compared("FirewallRule", &rule(1, 11, None), &rule(2, 10, None));
+        assert!(!state::unchanged_since(&now, &then));
     }
 
     /// A linked rule's own fields are what pfrest would not make from its forward: a rule as
