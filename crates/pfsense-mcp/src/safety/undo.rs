@@ -124,9 +124,6 @@ fn old_fields(before: &Value, args: &Value) -> Map<String, Value> {
     out
 }
 
-/// An update's inverse completed with what the firewall changed besides the fields sent (a
-/// rule's ports cleared when its protocol is set to one without ports): their old values,
-/// when the update tool takes them. Also their names.
 /// Unset as pfrest writes it back: a field read as `null` before a PATCH may read `""` or `[]`
 /// after it (a DHCP server's `domain`, `mac_allow`, seen on the lab), and sending `null` back
 /// would store the same empty value again: no side effect to undo, nor to name.
@@ -140,6 +137,9 @@ fn is_empty(v: &Value) -> bool {
     }
 }
 
+/// An update's inverse completed with what the firewall changed besides the fields sent (a
+/// rule's ports cleared when its protocol is set to one without ports): their old values,
+/// when the update tool takes them. Also their names.
 pub fn with_side_effects(
     inverse: Inverse,
     def: &ToolDef,
@@ -318,21 +318,14 @@ fn own_fields(link: &Linked, update: &ToolDef, old: &Value) -> Map<String, Value
         .get(link.carries)
         .and_then(Value::as_str)
         .map(|l| format!("{}{l}", link.descr));
-    let empty = |v: &Value| match v {
-        Value::Null => true,
-        Value::Bool(b) => !b,
-        Value::String(s) => s.is_empty(),
-        Value::Array(a) => a.is_empty(),
-        Value::Object(o) => o.is_empty(),
-        Value::Number(_) => false,
-    };
     state::writable_fields(update, old)
         .into_iter()
         .filter(|(field, value)| {
             let made_anyway = field == link.carries
                 || link.fields.iter().any(|(f, _)| f == field)
                 || (field == "descr" && value.as_str() == pfrests_descr.as_deref())
-                || empty(value)
+                || is_empty(value)
+                || *value == Value::Bool(false)
                 || default(field).as_ref() == Some(value);
             !made_anyway
         })
@@ -1054,7 +1047,7 @@ fn placement(
 /// link `recorded` carries, which the recorded state follows ([`Redrawn`]: the new link, or
 /// the table's `draw` in a preview).
 fn made_again<'a>(model: &str, all: &'a Value, recorded: &Value) -> Option<&'a Value> {
-    CLOCK_IDENTITIES.iter().find(|(m, _)| *m == model)?;
+    clock_identity(model)?;
     let link = LINKED_OBJECTS.iter().find(|l| l.model == model)?;
     let value = recorded
         .get(link.carries)?
@@ -1081,14 +1074,12 @@ fn compared(model: &str, current: &Value, recorded: &Value) -> (Value, Value) {
             link.is_some_and(|v| v == l.draw || l.links(v))
                 && link == recorded.get(l.carries).and_then(Value::as_str)
         });
-    if let (true, Some((_, field))) = (
-        made_again,
-        CLOCK_IDENTITIES.iter().find(|(m, _)| *m == model),
-    ) && current.get(*field) != recorded.get(*field)
+    if let (true, Some(field)) = (made_again, clock_identity(model))
+        && current.get(field) != recorded.get(field)
     {
         for o in [&mut current, &mut recorded] {
             if let Some(o) = o.as_object_mut() {
-                o.remove(*field);
+                o.remove(field);
             }
         }
     }
@@ -1326,8 +1317,8 @@ fn play_linked(items: &mut Vec<Value>, step: &Step, change: &Change, link: &Link
                     .and_then(|o| o.as_object().cloned())
                     .unwrap_or_default();
                 object.remove("id");
-                if let Some((_, field)) = CLOCK_IDENTITIES.iter().find(|(m, _)| *m == link.model) {
-                    object.remove(*field);
+                if let Some(field) = clock_identity(link.model) {
+                    object.remove(field);
                 }
                 if object.contains_key("descr") {
                     object.insert("descr".into(), json!(format!("{}{sent}", link.descr)));
@@ -1868,6 +1859,14 @@ pub struct StepError {
 /// that second). The linked rule an owner's re-create makes gets its tracker this way.
 const CLOCK_IDENTITIES: &[(&str, &str)] = &[("FirewallRule", "tracker")];
 
+/// The field of `model` in [`CLOCK_IDENTITIES`], if any.
+fn clock_identity(model: &str) -> Option<&'static str> {
+    CLOCK_IDENTITIES
+        .iter()
+        .find(|(m, _)| *m == model)
+        .map(|(_, field)| *field)
+}
+
 /// Most times an owner's re-create is made again so that its linked object's clock identity
 /// is its own, and the longest wait for the firewall's clock to pass the seconds taken.
 const MAX_REMAKES: usize = 3;
@@ -1888,10 +1887,7 @@ pub async fn run_step(client: &Client, step: &Step) -> Result<(Value, Option<Str
                 && step.tool.path_kind == PathKind::Item
                 && step.args.get(l.field).and_then(Value::as_str) == Some(l.draw)
         })
-        .find_map(|l| {
-            let (_, field) = CLOCK_IDENTITIES.iter().find(|(m, _)| *m == l.model)?;
-            Some((l, *field))
-        });
+        .find_map(|l| Some((l, clock_identity(l.model)?)));
     let Some((link, field)) = clock else {
         return Ok((made, None));
     };
