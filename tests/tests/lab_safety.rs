@@ -1653,10 +1653,12 @@ async fn a_batch_undo_preview_plays_the_rule_a_port_forward_undo_deletes(version
     session.close().await;
 }
 
-/// The other way round: a port forward's re-create makes a new linked rule at the end of the
+/// The other way round: a port forward's re-create made a new linked rule at the end of the
 /// rule list. With the linked rule replaced away before the port forward was deleted, that rule
-/// changes the list the older undo would put back: the preview plays it and refuses, as the
-/// confirmed undo does, which then undoes nothing. A port forward created, changed and deleted
+/// changed the list the older undo would put back, and the batch was refused. The port forward
+/// now comes back without a link, as its rule was gone when it was deleted
+/// (`undo::with_linked_place`), so no rule is made, and the older undo puts the rule list back
+/// with the rule (its tracker and description; its link is read-only). A port forward created, changed and deleted
 /// within the batch cancels out: re-creating it would draw a new `associated_rule_id` that the
 /// older undos could not recognise (they refused, and before that the undo stopped halfway),
 /// while the firewall already holds neither it nor its linked rule. The preview and the undo
@@ -1674,6 +1676,7 @@ async fn a_batch_undo_preview_plays_the_rule_a_port_forward_re_create_makes(vers
         "/api/v2/firewall/nat/port_forward",
         Some(lab_forward("pl-gone", "8082")),
     );
+    let rules_before = rules_now(s).await;
     let without: Vec<Value> = rules_now(s)
         .await
         .as_array()
@@ -1692,16 +1695,20 @@ async fn a_batch_undo_preview_plays_the_rule_a_port_forward_re_create_makes(vers
         confirmed(json!({"id": forward["id"]})),
     )
     .await;
-    let (rules_then, forwards_then) = (rules_now(s).await, forwards_now(s).await);
     let preview = preview_then_undo(s, 2).await;
-    assert!(is_error(&preview), "{}", text(&preview));
-    assert!(
-        text(&preview).contains("FirewallRule list has changed"),
-        "{}",
-        text(&preview)
-    );
-    assert_eq!(rules_now(s).await, rules_then);
-    assert_eq!(forwards_now(s).await, forwards_then);
+    assert!(!is_error(&preview), "{}", text(&preview));
+    let trackers = |rules: &Value| -> Vec<Value> {
+        rules
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|r| json!([r["tracker"], r["descr"]]))
+            .collect()
+    };
+    assert_eq!(trackers(&rules_now(s).await), trackers(&rules_before));
+    let forwards = forwards_now(s).await;
+    assert_eq!(descrs(&forwards), ["pl-gone"]);
+    assert_eq!(forwards[0]["associated_rule_id"], Value::Null, "{forwards}");
 
     // A port forward created, changed and deleted: the three cancel out.
     let (rules_then, forwards_then) = (rules_now(s).await, forwards_now(s).await);
@@ -3432,6 +3439,176 @@ async fn undo_of_a_port_forward_delete_writes_back_its_linked_rules_own_fields(v
     s.close().await;
 }
 
+/// A port forward whose linked rule an admin had deleted (pfrest's rule delete leaves the
+/// forward's `associated_rule_id` naming it), deleted and undone: the undo re-created the
+/// forward with `associated_rule_id: "new"`, and pfrest made a new pass rule for it, passing
+/// traffic that no rule passed before the delete. The undo now re-creates it with no linked
+/// rule (pfrest refuses a link to a rule that is gone), and the delete's preview says so.
+async fn undo_of_a_port_forward_delete_whose_linked_rule_was_gone_makes_no_rule(version: &str) {
+    let Some(lab) = lab(version) else { return };
+    seeded_forward(&lab, "bare-a", "8264");
+    let dir = tempfile::tempdir().unwrap();
+    let s = start(&lab, dir.path()).await;
+    let rule = linked_rule_id(&s, "bare-a").await;
+    admin(
+        &lab,
+        "DELETE",
+        &format!("/api/v2/firewall/rule?id={rule}"),
+        None,
+    );
+    let then = lab.config_xml();
+    let rules_then = rules_now(&s).await;
+    let preview = s
+        .call("pfsense_delete_firewall_nat_port_forward", json!({"id": 0}))
+        .await;
+    assert!(
+        text(&preview).contains("without a linked rule"),
+        "{}",
+        text(&preview)
+    );
+    s.ok(
+        "pfsense_delete_firewall_nat_port_forward",
+        confirmed(json!({"id": 0})),
+    )
+    .await;
+    let undo = preview_then_undo(&s, 1).await;
+    assert!(!is_error(&undo), "{}", text(&undo));
+    assert_eq!(descrs(&rules_now(&s).await), descrs(&rules_then));
+    let forwards = forwards_now(&s).await;
+    assert_eq!(descrs(&forwards), ["bare-a"]);
+    // pfrest shows an empty link as null.
+    assert_eq!(forwards[0]["associated_rule_id"], Value::Null, "{forwards}");
+    let now = lab.config_xml();
+    assert_eq!(
+        drawn_anew_aside(&now, "filter"),
+        drawn_anew_aside(&then, "filter")
+    );
+    // NAT as before but for the forward's link to the rule that was gone, which a create may
+    // not send.
+    assert_eq!(
+        drawn_anew_aside(&now, "nat"),
+        drawn_anew_aside(&then, "nat")
+            .replace("<associated-rule-id>nat_*</associated-rule-id>\n", "")
+    );
+    s.close().await;
+}
+
+/// The same with the rule's delete made through the server too, both undone in one batch:
+/// the forward comes back without a link (its rule is not there when it is re-created), then
+/// the rule as it stood, with its tracker and description; pfrest cannot be sent the link
+/// (a rule's `associated_rule_id` is read-only), so the two are no longer tied, and the
+/// firewall passes and forwards what it did before the deletes.
+async fn a_batch_undo_of_a_linked_rules_delete_then_its_forwards_delete_restores_both(
+    version: &str,
+) {
+    let Some(lab) = lab(version) else { return };
+    let then = seeded_forward(&lab, "bare-b", "8265");
+    let dir = tempfile::tempdir().unwrap();
+    let s = start(&lab, dir.path()).await;
+    let rule = linked_rule_id(&s, "bare-b").await;
+    let rules_then = rules_now(&s).await;
+    s.ok(
+        "pfsense_delete_firewall_rule",
+        confirmed(json!({"id": rule})),
+    )
+    .await;
+    s.ok(
+        "pfsense_delete_firewall_nat_port_forward",
+        confirmed(json!({"id": 0})),
+    )
+    .await;
+    let undo = preview_then_undo(&s, 2).await;
+    assert!(!is_error(&undo), "{}", text(&undo));
+    let rules = rules_now(&s).await;
+    assert_eq!(descrs(&rules), descrs(&rules_then));
+    let (made, was) = (
+        &rules[rule.as_u64().unwrap() as usize],
+        &rules_then[rule.as_u64().unwrap() as usize],
+    );
+    assert_eq!(made["tracker"], was["tracker"], "{made}");
+    let now = lab.config_xml();
+    let unlinked = |xml: &str, section: &str| {
+        drawn_anew_aside(xml, section)
+            .replace("<associated-rule-id>nat_*</associated-rule-id>\n", "")
+    };
+    for section in ["nat", "filter"] {
+        assert_eq!(
+            unlinked(&now, section),
+            unlinked(&then, section),
+            "<{section}>"
+        );
+    }
+    s.close().await;
+}
+
+/// A bulk delete of port forwards: pfrest deletes each one's linked rule with it, and the undo,
+/// a PUT of the old list, was refused by pfrest (404 `FOREIGN_MODEL_FIELD_VALUE_NOT_FOUND`:
+/// the links name rules that are gone, and a PUT makes none), though the preview had said
+/// "yes: pfsense_undo puts the old list back". The preview now says it cannot be undone and
+/// how to delete them so that it can; a bulk delete of forwards without links is undone as
+/// before.
+async fn a_bulk_delete_of_port_forwards_with_linked_rules_says_it_cannot_be_undone(version: &str) {
+    let Some(lab) = lab(version) else { return };
+    seeded_forward(&lab, "bulk-a", "8266");
+    let mut passing = lab_forward("bulk-p", "8267");
+    passing["associated_rule_id"] = json!("pass");
+    admin(&lab, "POST", PORT_FORWARD, Some(passing));
+    let then = lab.config_xml();
+    let dir = tempfile::tempdir().unwrap();
+    let s = start(&lab, dir.path()).await;
+    let only_passing = json!({"query": {"descr": "bulk-p"}});
+    let preview = s
+        .call(
+            "pfsense_delete_firewall_nat_port_forwards",
+            only_passing.clone(),
+        )
+        .await;
+    assert!(
+        text(&preview).contains("Undo: yes: pfsense_undo puts the old list back"),
+        "{}",
+        text(&preview)
+    );
+    s.ok(
+        "pfsense_delete_firewall_nat_port_forwards",
+        confirmed(only_passing),
+    )
+    .await;
+    assert_eq!(descrs(&forwards_now(&s).await), ["bulk-a"]);
+    let undo = preview_then_undo(&s, 1).await;
+    assert!(!is_error(&undo), "{}", text(&undo));
+    assert_eq!(descrs(&forwards_now(&s).await), ["bulk-a", "bulk-p"]);
+    assert_nat_and_filter_as(&lab, &then);
+
+    let all = json!({"query": {"all": true}});
+    let preview = s
+        .call("pfsense_delete_firewall_nat_port_forwards", all.clone())
+        .await;
+    assert!(
+        text(&preview).contains("Undo: no: pfSense also deletes the linked filter rule")
+            && text(&preview).contains("one at a time"),
+        "{}",
+        text(&preview)
+    );
+    let deleted = s
+        .ok("pfsense_delete_firewall_nat_port_forwards", confirmed(all))
+        .await;
+    assert_eq!(deleted["undoable"], false, "{deleted}");
+    let gone = lab.config_xml();
+    let refused = s
+        .call(
+            "pfsense_undo",
+            json!({"change_id": deleted["change_id"], "confirm": true}),
+        )
+        .await;
+    assert!(
+        is_error(&refused) && text(&refused).contains("cannot be undone"),
+        "{}",
+        text(&refused)
+    );
+    assert_eq!(lab.config_xml(), gone);
+    s.close().await;
+}
+
 /// pfrest lets a POST's or PATCH's `sort_by`, `sort_order` and `sort_flags` replace the model's
 /// own sort, and re-sorts the whole stored list by them (`Endpoint::post()` / `patch()`), which
 /// no undo of that one object could put back. No tool sends them with a write: the create and
@@ -3515,6 +3692,9 @@ tests::on_every_release!(
     auto_revert_of_one_alias_changed_twice_due_apart_restores_it,
     auto_revert_of_a_forward_created_then_its_linked_rule_changed_undoes_both,
     undo_of_a_port_forward_delete_writes_back_its_linked_rules_own_fields,
+    undo_of_a_port_forward_delete_whose_linked_rule_was_gone_makes_no_rule,
+    a_batch_undo_of_a_linked_rules_delete_then_its_forwards_delete_restores_both,
+    a_bulk_delete_of_port_forwards_with_linked_rules_says_it_cannot_be_undone,
     auto_revert_of_a_linked_rule_change_then_its_forwards_delete_restores_both,
     a_batch_undo_of_a_linked_rule_change_and_its_forwards_delete_restores_both,
     a_callers_sort_never_reaches_a_write_an_undo_would_replay,

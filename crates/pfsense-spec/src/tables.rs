@@ -950,6 +950,9 @@ pub struct LinkedObject {
     pub prefix: &'static str,
     /// Values of `field` that name no object and make none.
     pub none: &'static [&'static str],
+    /// The value of [`Self::none`] for an owner with no linked object and nothing of the
+    /// linked object's effect either (a port forward's `pass` passes its traffic by itself).
+    pub unlinked: &'static str,
     /// The linked object's model and its field carrying the owner's link.
     pub model: &'static str,
     pub carries: &'static str,
@@ -975,13 +978,16 @@ impl LinkedObject {
 /// forward's fields, with no placement, so `Model::get_next_id` puts it at the end of the whole
 /// rule list (no other rule's id moves); `pre_apply_update` writes the same fields on the rule
 /// carrying the link (not the description); `pre_apply_delete` deletes every rule carrying it;
-/// `replace_all` (a PUT of the list) runs none of these.
+/// `replace_all` (a PUT of the list) runs none of these. A rule's own delete leaves the
+/// forward's link naming nothing, and a create may not send such a link
+/// (`ForeignModelField`: 404 `FOREIGN_MODEL_FIELD_VALUE_NOT_FOUND`), only `""`, `new` or `pass`.
 pub const LINKED_OBJECTS: &[LinkedObject] = &[LinkedObject {
     owner: "PortForward",
     field: "associated_rule_id",
     draw: "new",
     prefix: "nat_",
     none: &["", "pass"],
+    unlinked: "",
     model: "FirewallRule",
     carries: "associated_rule_id",
     fields: &[

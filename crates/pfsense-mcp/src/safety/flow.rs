@@ -208,6 +208,19 @@ async fn diff_for(
     }
 }
 
+/// The undo of a change as it is journaled, previewed and put to a human alike: planned from
+/// the state before it, with what the firewall shows of a linked owner's linked objects
+/// (`undo::with_linked`).
+async fn planned_undo(
+    client: &Client,
+    def: &ToolDef,
+    args: &Value,
+    before: Option<&Value>,
+) -> Option<Inverse> {
+    let inverse = undo::plan(def, args, before);
+    undo::with_linked(client, inverse, def, args, before).await
+}
+
 /// What undoing the change will do; `sort`: how pfrest keeps sorted the list a re-create
 /// goes back into (`undo::recreate_sort`), where the old neighbours decide nothing.
 fn undo_note(
@@ -215,8 +228,9 @@ fn undo_note(
     kind: ChangeKind,
     inverse: &Option<Inverse>,
     sort: Option<&Sorted>,
-    state_error: bool,
+    seen: &Observed,
 ) -> String {
+    let state_error = seen.error.is_some();
     if inverse.is_none()
         && matches!(
             kind,
@@ -232,9 +246,7 @@ fn undo_note(
         (Some(Inverse::DeleteCreated { .. }), _) => "yes: pfsense_undo deletes the new object again".into(),
         (Some(Inverse::RestoreFields { .. }), _) => "yes: pfsense_undo patches the old values back (secret fields excepted: the firewall never returns them)".into(),
         (Some(Inverse::Recreate { object, .. }), _) => {
-            let link = undo::LINKED_OBJECTS.iter().find(|l| {
-                l.owner == def.model && object.get(l.field) == Some(&Value::from(l.draw))
-            });
+            let link = undo::linked_note(def.model, object, seen.current.as_ref());
             let place = match sort {
                 Some(sort) => format!(
                     ", which goes to its sorted place: pfSense keeps this list sorted by {}",
@@ -244,12 +256,15 @@ fn undo_note(
             };
             format!(
                 "yes: pfsense_undo re-creates the object{place} (secret fields and firewall-computed fields such as timestamps cannot be restored; a rule keeps its tracker){}",
-                link.map(|l| format!(". {}", undo::linked_note(l))).unwrap_or_default()
+                link.map(|note| format!(". {note}")).unwrap_or_default()
             )
         }
         (Some(Inverse::RestoreCollection { .. }), _) => "yes: pfsense_undo puts the old list back".into(),
         (Some(Inverse::RestoreSettings { .. }), _) => "yes: pfsense_undo patches the old settings back".into(),
         (None, _) if state_error => "no: the current state could not be read".into(),
+        (None, ChangeKind::BulkDelete) if let Some(note) = undo::bulk_linked_note(def.model) => {
+            note.into()
+        }
         (None, ChangeKind::Other) => "no: actions and applies have no inverse".into(),
         (None, _) => "no: this collection has no tool that could reverse the change".into(),
     }
@@ -431,14 +446,14 @@ impl Safety {
                 ),
             );
         }
-        let inverse = undo::plan(def, call.args, seen.current.as_ref());
+        let inverse = planned_undo(client, def, call.args, seen.current.as_ref()).await;
         let sort = undo::recreate_sort(client, inverse.as_ref()).await;
         let mut extras = PreviewExtras {
             current: seen.current.as_ref().map(redact),
             state_error: seen.error.clone(),
             fingerprint: seen.fingerprint.clone(),
             undoable: inverse.is_some(),
-            undo: Some(undo_note(def, kind, &inverse, sort, seen.error.is_some())),
+            undo: Some(undo_note(def, kind, &inverse, sort, seen)),
             // A confirmation the guards refuse never reaches the human.
             human: human_note(call, self.options.confirm)
                 .filter(|_| call.refused_when_confirmed.is_none()),
@@ -573,11 +588,11 @@ impl Safety {
                 message.push_str(&format!("\nBody: {}", redact(body)));
             }
         }
-        let inverse = undo::plan(def, call.args, seen.current.as_ref());
+        let inverse = planned_undo(client, def, call.args, seen.current.as_ref()).await;
         let sort = undo::recreate_sort(client, inverse.as_ref()).await;
         message.push_str(&format!(
             "\nUndo: {}.",
-            undo_note(def, kind, &inverse, sort, seen.error.is_some())
+            undo_note(def, kind, &inverse, sort, seen)
         ));
         match elicit::ask(call.human, call.caller, message).await {
             Answer::Approved => Ok("human"),
@@ -608,10 +623,8 @@ impl Safety {
         confirmed_by: &str,
     ) -> (CallToolResult, Option<i64>) {
         let def = call.def;
-        let inverse = undo::plan(def, call.args, now.current.as_ref());
         // Before the request: a linked owner's delete takes its linked object away.
-        let inverse =
-            undo::with_linked_place(client, inverse, def.model, now.current.as_ref()).await;
+        let inverse = planned_undo(client, def, call.args, now.current.as_ref()).await;
         let redacted_request = secrets::redacted_request(call.request);
         let inverse_json = inverse.as_ref().map(Inverse::to_json);
         let change_id = match self.journal.record_intent(&Intent {

@@ -243,22 +243,62 @@ pub type Linked = tables::LinkedObject;
 
 pub use pfsense_spec::tables::LINKED_OBJECTS;
 
-/// For previews, by owner model: what the firewall does besides the delete of a [`Linked`]
-/// owner, and what undo does (a unit test holds a note for every row).
-const LINKED_NOTES: &[(&str, &str)] = &[(
-    "PortForward",
-    "pfSense also deletes the port forward's linked filter rule; undo re-creates the port forward with a new linked rule made from its fields (a new associated_rule_id; pfSense appends the rule to the rule list, and undo moves it back between the rules the old one stood between, when they are found again, and writes back what the old rule had besides: a description of its own, logging, a schedule, …)",
-)];
+/// For previews: what the firewall does besides the delete of a [`Linked`] owner, and what
+/// undo does. A unit test holds a row for every owner.
+struct LinkedNotes {
+    owner: &'static str,
+    /// Undo draws a new link.
+    drawn: &'static str,
+    /// No linked object carried the link any more ([`with_linked_place`]).
+    gone: &'static str,
+    /// A bulk delete took linked objects along ([`with_linked`]): no undo.
+    bulk: &'static str,
+}
 
-/// The preview's note on a [`Linked`] owner.
-pub fn linked_note(link: &Linked) -> &'static str {
-    LINKED_NOTES
-        .iter()
-        .find(|(owner, _)| *owner == link.owner)
-        .map_or(
+const LINKED_NOTES: &[LinkedNotes] = &[LinkedNotes {
+    owner: "PortForward",
+    drawn: "pfSense also deletes the port forward's linked filter rule; undo re-creates the port forward with a new linked rule made from its fields (a new associated_rule_id; pfSense appends the rule to the rule list, and undo moves it back between the rules the old one stood between, when they are found again, and writes back what the old rule had besides: a description of its own, logging, a schedule, …)",
+    gone: "the port forward's linked filter rule is gone already (deleted on its own; the forward's associated_rule_id still names it), so undo re-creates the port forward without a linked rule (associated_rule_id empty): pfSense refuses a link to a rule that is gone, and a new rule would pass traffic that no rule passes now",
+    bulk: "no: pfSense also deletes the linked filter rule of each port forward with an associated_rule_id, and putting the list back (a PUT) cannot make those rules again (pfSense refuses the links to rules that are gone). Delete the port forwards one at a time (pfsense_delete_firewall_nat_port_forward): each of those deletes can be undone, its linked rule included",
+}];
+
+fn notes_of(model: &str) -> Option<&'static LinkedNotes> {
+    LINKED_NOTES.iter().find(|n| n.owner == model)
+}
+
+/// The preview's note on the re-create of a [`Linked`] owner deleted as `before` shows it
+/// (`object`: what the re-create sends), if it had a link: a new one drawn, or none since its
+/// linked object is gone.
+pub fn linked_note(
+    model: &str,
+    object: &Map<String, Value>,
+    before: Option<&Value>,
+) -> Option<&'static str> {
+    let link = LINKED_OBJECTS.iter().find(|l| l.owner == model)?;
+    before?
+        .get(link.field)?
+        .as_str()
+        .filter(|v| link.links(v))?;
+    let sent = object.get(link.field).and_then(Value::as_str)?;
+    if sent == link.draw {
+        Some(notes_of(model).map_or(
             "pfSense also deletes the linked object; undo re-creates it with a new link",
-            |(_, note)| note,
-        )
+            |n| n.drawn,
+        ))
+    } else if sent == link.unlinked {
+        notes_of(model).map(|n| n.gone)
+    } else {
+        None
+    }
+}
+
+/// The preview's note on a bulk delete of [`Linked`] owners that has no undo ([`with_linked`]).
+pub fn bulk_linked_note(model: &str) -> Option<&'static str> {
+    LINKED_OBJECTS.iter().find(|l| l.owner == model)?;
+    Some(notes_of(model).map_or(
+        "no: pfSense also deletes the linked objects, which putting the list back cannot make again",
+        |n| n.bulk,
+    ))
 }
 
 /// The linked-object row whose link `object` (of `model`) holds, if any.
@@ -332,11 +372,52 @@ fn own_fields(link: &Linked, update: &ToolDef, old: &Value) -> Map<String, Value
         .collect()
 }
 
+/// A change's inverse completed with what the firewall shows of a [`Linked`] owner's linked
+/// objects, read before the change is sent: a delete's with where the linked object stands
+/// ([`with_linked_place`]); a bulk delete's dropped when an owner it deletes has a link
+/// (`args`: its query). pfrest's bulk delete runs each owner's `pre_apply_delete`, which
+/// deletes its linked object, and a PUT of the list runs no hook and checks each link against
+/// the linked objects left: none (seen on the lab, every release: 404
+/// `FOREIGN_MODEL_FIELD_VALUE_NOT_FOUND`, nothing put back). Dropped too when the owners it
+/// deletes cannot be read.
+pub async fn with_linked(
+    client: &Client,
+    inverse: Option<Inverse>,
+    def: &ToolDef,
+    args: &Value,
+    before: Option<&Value>,
+) -> Option<Inverse> {
+    let Some(link) = LINKED_OBJECTS.iter().find(|l| l.owner == def.model) else {
+        return inverse;
+    };
+    match inverse {
+        Some(Inverse::Recreate { .. }) => {
+            with_linked_place(client, inverse, def.model, before).await
+        }
+        Some(Inverse::RestoreCollection { .. })
+            if ChangeKind::of(def) == ChangeKind::BulkDelete =>
+        {
+            let deleted = state::bulk_delete_matches(client, def, args).await.ok()?;
+            let takes_linked = deleted.as_array()?.iter().any(|o| {
+                o.get(link.field)
+                    .and_then(Value::as_str)
+                    .is_some_and(|v| link.links(v))
+            });
+            inverse.filter(|_| !takes_linked)
+        }
+        inverse => inverse,
+    }
+}
+
 /// A delete's inverse completed with where the owner's linked object stands
 /// ([`LinkedPlace`]), read before the delete is sent (it takes the linked object away).
-/// `before`: the owner as the delete finds it. Unchanged when there is none, or it cannot be
-/// read (the undo then leaves the new linked object at the end of its list).
-pub async fn with_linked_place(
+/// `before`: the owner as the delete finds it. When no object carries the owner's link (a
+/// rule deleted on its own, which pfrest lets stand in the forward), the re-create sends
+/// [`Linked`]'s `unlinked` instead of drawing a link: pfrest would make a new linked object
+/// the firewall did not have before the delete (seen on the lab: a new pass rule for the
+/// forward's port). Unchanged when the owner has no link or the list cannot be read (the
+/// undo then leaves the new linked object at the end of its list).
+async fn with_linked_place(
     client: &Client,
     inverse: Option<Inverse>,
     model: &str,
@@ -345,14 +426,14 @@ pub async fn with_linked_place(
     let Some(Inverse::Recreate {
         create_tool,
         list_tool,
-        object,
+        mut object,
         position,
         linked_place: None,
     }) = inverse
     else {
         return inverse;
     };
-    let place = async {
+    let found = async {
         let link = LINKED_OBJECTS.iter().find(|l| l.owner == model)?;
         let value = before?
             .get(link.field)?
@@ -364,20 +445,31 @@ pub async fn with_linked_place(
         let all = all.as_array()?;
         let at = all
             .iter()
-            .position(|o| o.get(link.carries).and_then(Value::as_str) == Some(value))?;
-        Some(LinkedPlace {
-            after: at.checked_sub(1).and_then(|i| all.get(i)).cloned(),
-            before: all.get(at + 1).cloned(),
-            object: all.get(at).cloned().map(Box::new),
-        })
+            .position(|o| o.get(link.carries).and_then(Value::as_str) == Some(value));
+        Some((
+            link,
+            at.map(|at| LinkedPlace {
+                after: at.checked_sub(1).and_then(|i| all.get(i)).cloned(),
+                before: all.get(at + 1).cloned(),
+                object: all.get(at).cloned().map(Box::new),
+            }),
+        ))
     }
     .await;
+    let linked_place = match found {
+        Some((link, None)) => {
+            object.insert(link.field.into(), json!(link.unlinked));
+            None
+        }
+        Some((_, place)) => place,
+        None => None,
+    };
     Some(Inverse::Recreate {
         create_tool,
         list_tool,
         object,
         position,
-        linked_place: place,
+        linked_place,
     })
 }
 
@@ -525,7 +617,8 @@ fn across_link(a: &Change, b: &Change) -> bool {
 /// owner, or its linked object, with its link: the list an older delete left, the object an
 /// older update left.
 /// - Links drawn anew (row, old link, new link): an undo re-created the owner, and pfrest drew
-///   a new link (it does on every create). The firewall shows the owner with the new one, and
+///   a new link (it does on every create), or none ([`with_linked_place`]: the new value as the
+///   firewall shows it, `null` on the lab). The firewall shows the owner with the new one, and
 ///   nobody changed it. The pairs come from the undos already run (the journal's re-creating
 ///   undos: their `after` is what they made) and, in a batch's preview, from the re-creates its
 ///   newer undos will send, which draw a link not known yet (the played lists show the table's
@@ -536,7 +629,7 @@ fn across_link(a: &Change, b: &Change) -> bool {
 /// [`Redrawn::follow`] writes a recorded state as the firewall then shows it.
 #[derive(Clone, Default)]
 pub struct Redrawn {
-    drawn: Vec<(&'static Linked, String, String)>,
+    drawn: Vec<(&'static Linked, String, Value)>,
     gone: Vec<(&'static Linked, String)>,
 }
 
@@ -550,11 +643,11 @@ impl Redrawn {
         let Some(link) = LINKED_OBJECTS.iter().find(|l| l.owner == undone.model) else {
             return;
         };
-        let new = made.get(link.field).and_then(Value::as_str);
-        if let (Some(old), Some(new)) = (link_of(undone, link), new)
-            && old != new
+        let new = made.get(link.field).cloned().unwrap_or(Value::Null);
+        if let Some(old) = link_of(undone, link)
+            && new.as_str() != Some(old.as_str())
         {
-            self.drawn.push((link, old, new.to_string()));
+            self.drawn.push((link, old, new));
         }
     }
 
@@ -574,24 +667,26 @@ impl Redrawn {
     }
 
     /// These and what the undos of `newer` (planned, not run) will draw: a step re-creating
-    /// the owner a newer delete deleted sends the table's `draw`.
+    /// the owner a newer delete deleted sends the table's `draw`, or `unlinked`.
     fn with_newer(&self, newer: &[Newer<'_>]) -> Redrawn {
         let mut all = self.clone();
         for (change, steps) in newer {
             let Some(link) = LINKED_OBJECTS.iter().find(|l| l.owner == change.model) else {
                 continue;
             };
-            let draws = steps.iter().any(|s| {
-                s.tool.model == link.owner
+            let sent = steps.iter().find_map(|s| {
+                (s.tool.model == link.owner
                     && s.tool.method == Method::Post
-                    && s.tool.path_kind == PathKind::Item
-                    && s.args.get(link.field).and_then(Value::as_str) == Some(link.draw)
+                    && s.tool.path_kind == PathKind::Item)
+                    .then(|| s.args.get(link.field)?.as_str())
+                    .flatten()
+                    .filter(|v| *v == link.draw || *v == link.unlinked)
             });
-            if let (true, Some(old)) = (
-                draws && change.kind == ChangeKind::Delete.as_str(),
+            if let (Some(sent), Some(old)) = (
+                sent.filter(|_| change.kind == ChangeKind::Delete.as_str()),
                 link_of(change, link),
             ) {
-                all.drawn.push((link, old, link.draw.to_string()));
+                all.drawn.push((link, old, json!(sent)));
             }
         }
         all
@@ -606,13 +701,20 @@ impl Redrawn {
         })
     }
 
-    /// `recorded` with every old link, on an owner or a linked object, replaced by the new one
-    /// (in order, so a link drawn anew twice ends at the last), and a list without the objects
-    /// carrying a link that is gone (later ids shifting down, as pfrest's do).
-    fn follow(&self, recorded: &Value) -> Value {
+    /// `recorded` (a state of `model`) with every old link, on an owner or a linked object,
+    /// replaced by the new one (in order, so a link drawn anew twice ends at the last), and a
+    /// list without the objects carrying a link that is gone (later ids shifting down, as
+    /// pfrest's do). An owner re-created without a link ([`with_linked_place`]: nothing carried
+    /// it) leaves what a linked object recorded as it was.
+    fn follow(&self, model: &str, recorded: &Value) -> Value {
         let mut out = recorded.clone();
         for (link, old, new) in &self.drawn {
-            replace_link(&mut out, link, old, new);
+            let drawn = new
+                .as_str()
+                .is_some_and(|n| n == link.draw || link.links(n));
+            if drawn || model == link.owner {
+                replace_link(&mut out, link, old, new);
+            }
         }
         if let Value::Array(items) = &mut out {
             let before = items.len();
@@ -642,7 +744,7 @@ impl Redrawn {
     }
 }
 
-fn replace_link(value: &mut Value, link: &Linked, old: &str, new: &str) {
+fn replace_link(value: &mut Value, link: &Linked, old: &str, new: &Value) {
     match value {
         Value::Array(items) => items
             .iter_mut()
@@ -650,15 +752,16 @@ fn replace_link(value: &mut Value, link: &Linked, old: &str, new: &str) {
         Value::Object(o) => {
             for field in [link.field, link.carries] {
                 if let Some(v) = o.get_mut(field).filter(|v| v.as_str() == Some(old)) {
-                    *v = json!(new);
+                    *v = new.clone();
                 }
             }
             // pfrest's description of the linked object it made names the link.
             let written = format!("{}{old}", link.descr);
-            if let Some(v) = o
-                .get_mut("descr")
-                .filter(|v| v.as_str() == Some(written.as_str()))
-            {
+            if let (Some(v), Some(new)) = (
+                o.get_mut("descr")
+                    .filter(|v| v.as_str() == Some(written.as_str())),
+                new.as_str(),
+            ) {
                 *v = json!(format!("{}{new}", link.descr));
             }
         }
@@ -1525,7 +1628,7 @@ async fn prepare_unboxed(
     // As the firewall shows it once the undos run before this one re-created what they did.
     let after = redrawn
         .with_newer(newer)
-        .follow(change.after.as_ref().unwrap_or(&Value::Null));
+        .follow(&change.model, change.after.as_ref().unwrap_or(&Value::Null));
     let mut steps = match inverse {
         Inverse::DeleteCreated {
             delete_tool,
@@ -2582,7 +2685,7 @@ mod tests {
             let has = |d: &ToolDef, f: &str| d.args.iter().any(|a| a.name == f);
             assert!(has(owner, l.field), "{} takes {}", owner.name, l.field);
             assert!(
-                LINKED_NOTES.iter().any(|(owner, _)| *owner == l.owner),
+                notes_of(l.owner).is_some(),
                 "a preview note for {}",
                 l.owner
             );
@@ -2871,6 +2974,25 @@ mod tests {
         );
     }
 
+    /// A port forward's delete preview says what its undo does with the linked rule: a new
+    /// one when the forward had a link and its rule stood, none when the rule was gone, and
+    /// nothing of a link for a forward that had none.
+    #[test]
+    fn a_forwards_delete_preview_says_what_becomes_of_its_linked_rule() {
+        let sent = |v: &str| forward(v).as_object().unwrap().clone();
+        let linked = forward("nat_a");
+        let note = |v: &str, before: &Value| linked_note("PortForward", &sent(v), Some(before));
+        assert!(
+            note("new", &linked)
+                .unwrap()
+                .contains("with a new linked rule")
+        );
+        assert!(note("", &linked).unwrap().contains("without a linked rule"));
+        assert_eq!(note("", &forward("")), None);
+        assert_eq!(note("pass", &forward("pass")), None);
+        assert_eq!(linked_note("FirewallRule", &sent(""), Some(&linked)), None);
+    }
+
     /// A recorded state is read with the links undos drew anew: an undo already run (the old
     /// link to the one it made, twice over in order) and, in a preview, a newer undo's
     /// re-create (the old link to `draw`). A rule carrying the link follows too; another
@@ -2900,7 +3022,7 @@ mod tests {
             forward("nat_x"),
             rule(0, 10, Some("nat_a"))
         ]);
-        let followed = redrawn.follow(&recorded);
+        let followed = redrawn.follow("PortForward", &recorded);
         assert_eq!(followed[0]["associated_rule_id"], "nat_c");
         assert_eq!(followed[1]["associated_rule_id"], "nat_x");
         assert_eq!(followed[2]["associated_rule_id"], "nat_c");
@@ -2910,7 +3032,7 @@ mod tests {
         args.as_object_mut().unwrap().remove("id");
         let steps = [step("pfsense_create_firewall_nat_port_forward", args)];
         let newer: Vec<Newer<'_>> = vec![(&newer_delete, &steps)];
-        let followed = redrawn.with_newer(&newer).follow(&recorded);
+        let followed = redrawn.with_newer(&newer).follow("PortForward", &recorded);
         assert_eq!(followed[1]["associated_rule_id"], "new");
         assert_eq!(followed[0]["associated_rule_id"], "nat_c");
 
@@ -2929,7 +3051,7 @@ mod tests {
         let mut kept = forward("nat_k");
         kept["id"] = json!(1);
         let recorded = json!([forward("nat_g"), kept]);
-        let followed = around.follow(&recorded);
+        let followed = around.follow("PortForward", &recorded);
         assert_eq!(
             ids(followed.as_array().unwrap()),
             [(json!(0), json!("nat_k"))]
@@ -2937,7 +3059,22 @@ mod tests {
         assert_eq!(around.gone_before(Some(&recorded), 2), 1);
         assert_eq!(around.gone_before(Some(&recorded), 0), 0);
         let outside = Redrawn::default().cancelled_around(&deleted(9, "nat_o"), &batch);
-        assert_eq!(outside.follow(&recorded), recorded);
+        assert_eq!(outside.follow("PortForward", &recorded), recorded);
+
+        // A forward re-created without a link (its linked rule was gone): its own recorded
+        // states follow, a rule's do not.
+        // pfrest shows the forward's empty link as null (seen on the lab).
+        let mut unlinked = Redrawn::default();
+        let mut made = forward("");
+        made["associated_rule_id"] = Value::Null;
+        unlinked.add(&deleted(10, "nat_q"), &made);
+        let recorded = json!([forward("nat_q")]);
+        assert_eq!(
+            unlinked.follow("PortForward", &recorded)[0]["associated_rule_id"],
+            Value::Null
+        );
+        let recorded = json!([rule(0, 10, Some("nat_q"))]);
+        assert_eq!(unlinked.follow("FirewallRule", &recorded), recorded);
     }
 
     /// A PATCH with `placement` moves the object as pfrest's `set_placement` does: out of its
