@@ -1658,7 +1658,7 @@ async fn a_batch_undo_preview_plays_the_rule_a_port_forward_undo_deletes(version
 /// changed the list the older undo would put back, and the batch was refused. The port forward
 /// now comes back without a link, as its rule was gone when it was deleted
 /// (`undo::with_linked_place`), so no rule is made, and the older undo puts the rule list back
-/// with the rule (its tracker and description; its link is read-only). A port forward created, changed and deleted
+/// with the rule (its tracker, description and link). A port forward created, changed and deleted
 /// within the batch cancels out: re-creating it would draw a new `associated_rule_id` that the
 /// older undos could not recognise (they refused, and before that the undo stopped halfway),
 /// while the firewall already holds neither it nor its linked rule. The preview and the undo
@@ -3495,9 +3495,9 @@ async fn undo_of_a_port_forward_delete_whose_linked_rule_was_gone_makes_no_rule(
 
 /// The same with the rule's delete made through the server too, both undone in one batch:
 /// the forward comes back without a link (its rule is not there when it is re-created), then
-/// the rule as it stood, with its tracker and description; pfrest cannot be sent the link
-/// (a rule's `associated_rule_id` is read-only), so the two are no longer tied, and the
-/// firewall passes and forwards what it did before the deletes.
+/// the rule as it stood, with its tracker, description and link; the forward does not name
+/// it, but the firewall passes and forwards what it did before the deletes. Before, the
+/// forward's re-create made a second pass rule.
 async fn a_batch_undo_of_a_linked_rules_delete_then_its_forwards_delete_restores_both(
     version: &str,
 ) {
@@ -3527,17 +3527,15 @@ async fn a_batch_undo_of_a_linked_rules_delete_then_its_forwards_delete_restores
     );
     assert_eq!(made["tracker"], was["tracker"], "{made}");
     let now = lab.config_xml();
-    let unlinked = |xml: &str, section: &str| {
-        drawn_anew_aside(xml, section)
+    assert_eq!(
+        drawn_anew_aside(&now, "filter"),
+        drawn_anew_aside(&then, "filter")
+    );
+    assert_eq!(
+        drawn_anew_aside(&now, "nat"),
+        drawn_anew_aside(&then, "nat")
             .replace("<associated-rule-id>nat_*</associated-rule-id>\n", "")
-    };
-    for section in ["nat", "filter"] {
-        assert_eq!(
-            unlinked(&now, section),
-            unlinked(&then, section),
-            "<{section}>"
-        );
-    }
+    );
     s.close().await;
 }
 
@@ -3606,6 +3604,40 @@ async fn a_bulk_delete_of_port_forwards_with_linked_rules_says_it_cannot_be_undo
         text(&refused)
     );
     assert_eq!(lab.config_xml(), gone);
+    s.close().await;
+}
+
+/// A port forward's linked rule deleted, then undone: the rule came back without its
+/// `associated_rule_id` (read-only, and not sent), so the forward's link named no rule any
+/// more: pfrest then refused every update of the forward (404
+/// `FOREIGN_MODEL_FIELD_VALUE_NOT_FOUND`) and the forward's delete left the rule behind. pfrest
+/// stores a read-only field a create sends (`Model::from_representation`), so the rule now comes
+/// back carrying its link, and the forward is whole again.
+async fn undo_of_a_linked_rules_delete_ties_it_to_its_forward_again(version: &str) {
+    let Some(lab) = lab(version) else { return };
+    let then = seeded_forward(&lab, "tie-a", "8268");
+    let dir = tempfile::tempdir().unwrap();
+    let s = start(&lab, dir.path()).await;
+    let rule = linked_rule_id(&s, "tie-a").await;
+    s.ok(
+        "pfsense_delete_firewall_rule",
+        confirmed(json!({"id": rule})),
+    )
+    .await;
+    let undo = preview_then_undo(&s, 1).await;
+    assert!(!is_error(&undo), "{}", text(&undo));
+    forward_back(&s, &lab, &then, "tie-a").await;
+    s.ok(
+        "pfsense_update_firewall_nat_port_forward",
+        confirmed(json!({"id": 0, "local_port": "8080"})),
+    )
+    .await;
+    let rules = rules_now(&s).await;
+    let rule = linked_rule_id(&s, "tie-a").await;
+    assert_eq!(
+        rules[rule.as_u64().unwrap() as usize]["destination_port"],
+        "8080"
+    );
     s.close().await;
 }
 
@@ -3695,6 +3727,7 @@ tests::on_every_release!(
     undo_of_a_port_forward_delete_whose_linked_rule_was_gone_makes_no_rule,
     a_batch_undo_of_a_linked_rules_delete_then_its_forwards_delete_restores_both,
     a_bulk_delete_of_port_forwards_with_linked_rules_says_it_cannot_be_undone,
+    undo_of_a_linked_rules_delete_ties_it_to_its_forward_again,
     auto_revert_of_a_linked_rule_change_then_its_forwards_delete_restores_both,
     a_batch_undo_of_a_linked_rule_change_and_its_forwards_delete_restores_both,
     a_callers_sort_never_reaches_a_write_an_undo_would_replay,

@@ -64,14 +64,18 @@ pub const ORDERED_MODELS: &[&str] = &[
     "OneToOneNATMapping",
 ];
 
-/// Read-only fields pfrest stores as sent when a list is replaced, so putting a list back sends
-/// them too. pfrest's `Model::from_representation` assigns every field the data carries,
-/// read-only ones included, and `UnixTimeField(auto_add_now)` fills a rule's `tracker` with the
-/// current second only when none is given (v2.7.1 to v2.10.0; seen on the lab: a PUT keeps the
-/// trackers it is sent, while a PUT without them gives every rule the same tracker, and rules
-/// created in the same second share one). Without it the rules an undo puts back would be told
-/// apart by nothing.
-pub const KEPT_READ_ONLY_FIELDS: &[(&str, &[&str])] = &[("FirewallRule", &["tracker"])];
+/// Read-only fields pfrest stores as sent when an object is created or a list is replaced, so
+/// a re-create or a list put back sends them too. pfrest's `Model::from_representation` assigns
+/// every field the data carries, read-only ones included (v2.7.1 to v2.10.0):
+/// - `tracker`: `UnixTimeField(auto_add_now)` fills it with the current second only when none
+///   is given (seen on the lab: a PUT keeps the trackers it is sent, while a PUT without them
+///   gives every rule the same tracker, and rules created in the same second share one).
+///   Without it the rules an undo puts back would be told apart by nothing.
+/// - `associated_rule_id`: the link of a port forward's linked rule. Without it the rule an
+///   undo makes again is no longer the forward's (seen on the lab: the forward's link named no
+///   rule, pfrest refused every update of the forward, and its delete left the rule behind).
+pub const KEPT_READ_ONLY_FIELDS: &[(&str, &[&str])] =
+    &[("FirewallRule", &["tracker", "associated_rule_id"])];
 
 /// The fields of [`KEPT_READ_ONLY_FIELDS`] of a model.
 pub fn kept_read_only_fields(model: &str) -> &'static [&'static str] {
