@@ -3641,6 +3641,107 @@ async fn undo_of_a_linked_rules_delete_ties_it_to_its_forward_again(version: &st
     s.close().await;
 }
 
+/// A schedule that a rule still names, deleted, renamed or bulk-deleted: pfrest does it (its
+/// `FirewallSchedule` declares no `referenced_by`), and pfSense then installs the rule at all
+/// times (filter.inc looks the name up among the schedules and, finding none, writes the rule
+/// without one), where pfSense's own `is_schedule_inuse` keeps the webGUI from it. Refused,
+/// naming the rule, with or without `--lockout-source`; a schedule nothing names goes.
+async fn a_schedule_a_rule_still_names_is_not_taken_away(version: &str) {
+    let Some(lab) = lab(version) else { return };
+    // Active a quarter of an hour a year: out of its hours whenever the test runs.
+    let schedule = |name: &str| {
+        let range = json!({"month": [1], "day": [1], "hour": "0:00-0:15"});
+        json!({"name": name, "timerange": [range]})
+    };
+    admin(
+        &lab,
+        "POST",
+        "/api/v2/firewall/schedule",
+        Some(schedule("office")),
+    );
+    admin(
+        &lab,
+        "POST",
+        "/api/v2/firewall/schedule",
+        Some(schedule("spare")),
+    );
+    let mut rule = lab_rule("pass", "wan", "ssh in office hours");
+    rule["sched"] = json!("office");
+    admin(&lab, "POST", "/api/v2/firewall/rule", Some(rule));
+    // Out of its hours the rule is not written. The schedule's create applies in the background
+    // (pfSense then adds a cron job for schedules to config.xml): settled before `then`.
+    lab.apply_until_written("# schedule finished - ssh in office hours");
+    let then = lab.config_xml();
+    let dir = tempfile::tempdir().unwrap();
+    let s = start(&lab, dir.path()).await;
+    let id_of = |name: &str| {
+        let all = admin(&lab, "GET", "/api/v2/firewall/schedules", None);
+        all.as_array()
+            .unwrap()
+            .iter()
+            .find(|o| o["name"] == name)
+            .unwrap_or_else(|| panic!("a schedule {name} in {all}"))["id"]
+            .clone()
+    };
+    let office = id_of("office");
+    for (tool, args) in [
+        ("pfsense_delete_firewall_schedule", json!({"id": office})),
+        (
+            "pfsense_update_firewall_schedule",
+            json!({"id": office, "name": "office2"}),
+        ),
+        (
+            "pfsense_delete_firewall_schedules",
+            json!({"query": {"name": "office"}}),
+        ),
+    ] {
+        for args in [args.clone(), confirmed(args)] {
+            let r = s.call(tool, args).await;
+            assert!(
+                is_error(&r)
+                    && text(&r).contains("schedule `office` is still used by rule")
+                    && text(&r).contains("ssh in office hours"),
+                "{tool}: {}",
+                text(&r)
+            );
+        }
+    }
+    assert_eq!(lab.config_xml(), then);
+    s.ok(
+        "pfsense_delete_firewall_schedule",
+        confirmed(json!({"id": id_of("spare")})),
+    )
+    .await;
+    s.close().await;
+
+    // What the guard keeps from happening, done by another admin: pfrest deletes the schedule,
+    // and the next filter reload writes the rule.
+    admin(
+        &lab,
+        "DELETE",
+        &format!("/api/v2/firewall/schedule?id={}", id_of("office")),
+        None,
+    );
+    // The comment a rule out of its hours leaves names its label too: wait for the rule.
+    let written = |ruleset: &str| {
+        ruleset
+            .lines()
+            .any(|l| !l.starts_with('#') && l.contains("USER_RULE: ssh in office hours"))
+    };
+    let mut ruleset = String::new();
+    for _ in 0..50 {
+        ruleset = lab.apply_until_written("USER_RULE: ssh in office hours");
+        if written(&ruleset) {
+            break;
+        }
+        std::thread::sleep(std::time::Duration::from_millis(200));
+    }
+    assert!(
+        written(&ruleset),
+        "pfSense writes the rule without its schedule:\n{ruleset}"
+    );
+}
+
 /// pfrest lets a POST's or PATCH's `sort_by`, `sort_order` and `sort_flags` replace the model's
 /// own sort, and re-sorts the whole stored list by them (`Endpoint::post()` / `patch()`), which
 /// no undo of that one object could put back. No tool sends them with a write: the create and
@@ -3728,6 +3829,7 @@ tests::on_every_release!(
     a_batch_undo_of_a_linked_rules_delete_then_its_forwards_delete_restores_both,
     a_bulk_delete_of_port_forwards_with_linked_rules_says_it_cannot_be_undone,
     undo_of_a_linked_rules_delete_ties_it_to_its_forward_again,
+    a_schedule_a_rule_still_names_is_not_taken_away,
     auto_revert_of_a_linked_rule_change_then_its_forwards_delete_restores_both,
     a_batch_undo_of_a_linked_rule_change_and_its_forwards_delete_restores_both,
     a_callers_sort_never_reaches_a_write_an_undo_would_replay,

@@ -27,6 +27,9 @@ pub enum ObjectKind {
     User,
     UserGroup,
     ApiKey,
+    /// A firewall schedule: rules and the REST API's access list name it
+    /// (`schedules_left_in_use`), not part of the firewall model.
+    Schedule,
 }
 
 impl ObjectKind {
@@ -38,6 +41,7 @@ impl ObjectKind {
                 | ObjectKind::User
                 | ObjectKind::UserGroup
                 | ObjectKind::ApiKey
+                | ObjectKind::Schedule
         )
     }
 }
@@ -158,7 +162,8 @@ fn list_key(kind: ObjectKind) -> Option<fn(&mut ApiInput) -> &mut Value> {
         | ObjectKind::ApiAccessEntry
         | ObjectKind::User
         | ObjectKind::UserGroup
-        | ObjectKind::ApiKey => return None,
+        | ObjectKind::ApiKey
+        | ObjectKind::Schedule => return None,
     })
 }
 
@@ -430,47 +435,147 @@ pub const ALIAS_USERS: &[AliasUser] = &[
 
 type AliasList = fn(&ApiInput) -> &Value;
 
-/// An alias that changes take away while objects they leave in place still name it.
+/// A name (an alias's, a schedule's) that changes take away while objects they leave in place
+/// still name it.
 #[derive(Debug, Clone, PartialEq, Serialize)]
-pub struct AliasInUse {
-    pub alias: String,
+pub struct NameInUse {
+    pub name: String,
     /// What still names it, each as `rule 2 "descr" on wan (source)`.
     pub used_by: Vec<String>,
-    /// What pfSense does with those objects once it is gone (`AliasUser::effect`), each once.
+    /// What pfSense does with those objects once it is gone (`AliasUser::effect`,
+    /// `ScheduleUser::effect`), each once.
     pub effects: Vec<&'static str>,
 }
 
-/// Whether a change takes an alias's name away: a delete, a rename, or a replacement of the
-/// whole list. Only these make the alias guard read its users.
+/// Whether a change takes an object's name away: a delete, a rename, or a replacement of the
+/// whole list.
+fn takes_name_away(change: &Change) -> bool {
+    match change.op {
+        ChangeOp::Create => false,
+        ChangeOp::Update => change.object.get("name").is_some(),
+        ChangeOp::Delete | ChangeOp::DeleteMany | ChangeOp::Replace => true,
+    }
+}
+
+/// Whether a change takes an alias's name away. Only these make the alias guard read its users.
 pub fn takes_alias_away(change: &Change) -> bool {
-    change.kind == ObjectKind::Alias
-        && match change.op {
-            ChangeOp::Create => false,
-            ChangeOp::Update => change.object.get("name").is_some(),
-            ChangeOp::Delete | ChangeOp::DeleteMany | ChangeOp::Replace => true,
+    change.kind == ObjectKind::Alias && takes_name_away(change)
+}
+
+/// Whether a change takes a schedule's name away ([`schedules_left_in_use`]).
+pub fn takes_schedule_away(change: &Change) -> bool {
+    change.kind == ObjectKind::Schedule && takes_name_away(change)
+}
+
+/// What pfSense does with a rule naming a schedule that is gone: filter.inc
+/// (`filter_generate_user_rule`) looks the name up among the schedules and, finding none,
+/// writes the rule without a schedule.
+const RULE_ALWAYS_ON: &str = "pfSense then applies each rule naming it at all times (filter.inc looks the schedule up by name and, finding none, writes the rule without one), so a rule meant for some hours passes or blocks around the clock, and pfrest refuses every later change to such a rule until its schedule is cleared";
+
+/// A kind of object whose field names a schedule (pfrest's `ForeignModelField`s to
+/// `FirewallSchedule.name`, v2.7.1 to v2.10.0), as REST API v2 lists it.
+pub struct ScheduleUser {
+    /// What the object is called in a refusal.
+    pub what: &'static str,
+    /// Where REST API v2 lists them.
+    pub path: &'static str,
+    pub field: &'static str,
+    /// The fields that describe one object to a reader, the first non-empty one shown.
+    label: &'static [&'static str],
+    /// What pfSense does with the object once the schedule is gone.
+    pub effect: &'static str,
+}
+
+/// Where the configuration names a schedule. pfrest deletes and renames a schedule these still
+/// name (its `FirewallSchedule` declares no `referenced_by`), where pfSense's webGUI refuses
+/// (pfsense-utils.inc `is_schedule_inuse`). Not read: a limiter's bandwidth schedule
+/// (`TrafficShaperLimiterBandwidth.bwsched`).
+pub const SCHEDULE_USERS: &[ScheduleUser] = &[
+    ScheduleUser {
+        what: "rule",
+        path: "/api/v2/firewall/rules",
+        field: "sched",
+        label: &["descr"],
+        effect: RULE_ALWAYS_ON,
+    },
+    // `RESTAPIAccessListEntry::is_schedule_active`: a schedule that no longer exists is
+    // logged and the entry counts as inactive, so an allow entry lets nobody in any more.
+    ScheduleUser {
+        what: "REST API access list entry",
+        path: "/api/v2/system/restapi/access_list",
+        field: "sched",
+        label: &["descr", "network"],
+        effect: "the REST API then skips each access list entry naming it (\"no longer exists\"), so an entry that let this server in no longer does",
+    },
+];
+
+/// The schedules these changes (made one after the other to `schedules`, the list as REST API
+/// v2 shows it) take away while an object of `users` (the lists of [`SCHEDULE_USERS`], in
+/// order) still names them. Err when a change cannot be applied.
+pub fn schedules_left_in_use(
+    schedules: &Value,
+    users: &[Value],
+    changes: &[Change],
+) -> Result<Vec<NameInUse>, String> {
+    let mut after: Vec<Value> = objects(schedules).into_iter().cloned().collect();
+    for change in changes.iter().filter(|c| c.kind == ObjectKind::Schedule) {
+        after = change_list(after, change, false)?;
+    }
+    let kept = names(&Value::Array(after));
+    let mut in_use = Vec::new();
+    for name in names(schedules) {
+        if kept.contains(&name) {
+            continue;
         }
+        let mut used_by = Vec::new();
+        let mut effects = Vec::new();
+        for (user, list) in SCHEDULE_USERS.iter().zip(users) {
+            for (index, object) in objects(list).into_iter().enumerate() {
+                if object.get(user.field).and_then(Value::as_str) != Some(name.as_str()) {
+                    continue;
+                }
+                used_by.push(describe(
+                    user.what,
+                    user.label,
+                    index,
+                    object,
+                    &[user.field],
+                ));
+                if !effects.contains(&user.effect) {
+                    effects.push(user.effect);
+                }
+            }
+        }
+        if !used_by.is_empty() {
+            in_use.push(NameInUse {
+                name,
+                used_by,
+                effects,
+            });
+        }
+    }
+    Ok(in_use)
+}
+
+/// The `name`s of a list's objects.
+fn names(list: &Value) -> Vec<String> {
+    objects(list)
+        .into_iter()
+        .filter_map(|a| a.get("name").and_then(Value::as_str))
+        .map(str::to_string)
+        .collect()
 }
 
 /// The aliases these changes (made one after the other) remove while an object left after
 /// them still names them (`ALIAS_USERS`): pfrest deletes them all the same, and pfSense then
 /// skips what names them. Err when a change cannot be applied.
-pub fn aliases_left_in_use(
-    input: &ApiInput,
-    changes: &[Change],
-) -> Result<Vec<AliasInUse>, String> {
+pub fn aliases_left_in_use(input: &ApiInput, changes: &[Change]) -> Result<Vec<NameInUse>, String> {
     if !changes.iter().any(|c| c.kind == ObjectKind::Alias) {
         return Ok(Vec::new());
     }
     let after = changes
         .iter()
         .try_fold(input.clone(), |input, change| apply_change(&input, change))?;
-    let names = |aliases: &Value| -> Vec<String> {
-        objects(aliases)
-            .into_iter()
-            .filter_map(|a| a.get("name").and_then(Value::as_str))
-            .map(str::to_string)
-            .collect()
-    };
     let kept = names(&after.aliases);
     let mut in_use = Vec::new();
     for alias in names(&input.aliases) {
@@ -490,15 +595,15 @@ pub fn aliases_left_in_use(
                 if naming.is_empty() {
                     continue;
                 }
-                used_by.push(describe_user(user, index, object, &naming));
+                used_by.push(describe(user.what, user.label, index, object, &naming));
                 if !effects.contains(&user.effect) {
                     effects.push(user.effect);
                 }
             }
         }
         if !used_by.is_empty() {
-            in_use.push(AliasInUse {
-                alias,
+            in_use.push(NameInUse {
+                name: alias,
                 used_by,
                 effects,
             });
@@ -516,9 +621,9 @@ fn names_alias(value: Option<&Value>, alias: &str) -> bool {
     }
 }
 
-/// `rule 2 "allow ssh" on wan (source)`, `alias `outer` (address)`.
-fn describe_user(user: &AliasUser, index: usize, object: &Value, fields: &[&str]) -> String {
-    let what = user.what;
+/// `rule 2 "allow ssh" on wan (source)`, `alias `outer` (address)`: an object of a kind called
+/// `what`, described by the first non-empty of its `label` fields.
+fn describe(what: &str, label: &[&str], index: usize, object: &Value, fields: &[&str]) -> String {
     let fields = fields.join(", ");
     if what == "alias" {
         let name = object.get("name").and_then(Value::as_str).unwrap_or("?");
@@ -528,8 +633,7 @@ fn describe_user(user: &AliasUser, index: usize, object: &Value, fields: &[&str]
         .get("id")
         .map(|id| id.to_string())
         .unwrap_or_else(|| index.to_string());
-    let descr = user
-        .label
+    let descr = label
         .iter()
         .find_map(|f| {
             object

@@ -3,7 +3,9 @@
 //! (filter.inc `filter_rules_generate`): quick rules decide at once, otherwise the last match.
 
 use pfsense_firewall::explain::{RuleOrigin, Verdict};
-use pfsense_firewall::guard::{ChangeOp, ObjectKind, aliases_left_in_use, apply_change};
+use pfsense_firewall::guard::{
+    ChangeOp, ObjectKind, aliases_left_in_use, apply_change, schedules_left_in_use,
+};
 use pfsense_firewall::model::{Action, Direction, ModelPart, NotRead, Target};
 use pfsense_firewall::{
     ApiInput, Change, FirewallModel, GuardDecision, Query, ServerPath, block_addresses_plan,
@@ -427,6 +429,68 @@ fn bad_questions_get_clear_errors() {
     );
 }
 
+/// pfrest deletes and renames a schedule still in use, and pfSense then applies the rules
+/// naming it at all times: the guard names each rule and REST API access list entry left
+/// naming a schedule the changes take away (a delete, a rename, a bulk delete, a replacement),
+/// and nothing for a schedule nobody names, one that stays, or one whose rule goes first.
+#[test]
+fn a_schedule_taken_away_while_in_use_names_what_still_uses_it() {
+    let schedules = json!([{"id": 0, "name": "office"}, {"id": 1, "name": "spare"}]);
+    let rules = json!([
+        {"id": 0, "descr": "always", "interface": ["lan"]},
+        {"id": 1, "descr": "ssh in office hours", "interface": ["wan"], "sched": "office"}
+    ]);
+    let access = json!([{"id": 0, "network": "192.0.2.0/24", "descr": "", "sched": "office"}]);
+    let change = |op: ChangeOp, id: Option<Value>, object: Value| Change {
+        kind: ObjectKind::Schedule,
+        op,
+        id,
+        object,
+    };
+    let used_by = |users: &[Value], changes: &[Change]| -> Vec<(String, Vec<String>)> {
+        schedules_left_in_use(&schedules, users, changes)
+            .unwrap()
+            .into_iter()
+            .map(|a| (a.name, a.used_by))
+            .collect()
+    };
+    let users = [rules.clone(), access.clone()];
+    let office = vec![(
+        "office".to_string(),
+        vec![
+            "rule 1 \"ssh in office hours\" on wan (sched)".to_string(),
+            "REST API access list entry 0 \"192.0.2.0/24\" (sched)".to_string(),
+        ],
+    )];
+    let delete = change(ChangeOp::Delete, Some(json!(0)), Value::Null);
+    assert_eq!(used_by(&users, std::slice::from_ref(&delete)), office);
+    let rename = change(ChangeOp::Update, Some(json!(0)), json!({"name": "office2"}));
+    assert_eq!(used_by(&users, &[rename]), office);
+    let bulk = change(ChangeOp::DeleteMany, Some(json!([0, 1])), Value::Null);
+    assert_eq!(used_by(&users, &[bulk]), office);
+    let replace = change(ChangeOp::Replace, None, json!([{"name": "spare"}]));
+    assert_eq!(used_by(&users, &[replace]), office);
+    // Nobody names `spare`; a description changed keeps the name; no user left.
+    assert!(
+        used_by(
+            &users,
+            &[change(ChangeOp::Delete, Some(json!(1)), Value::Null)]
+        )
+        .is_empty()
+    );
+    let descr = change(ChangeOp::Update, Some(json!(0)), json!({"descr": "x"}));
+    assert!(used_by(&users, &[descr]).is_empty());
+    assert!(used_by(&[json!([]), json!([])], &[delete]).is_empty());
+    // What pfSense does with each kind of user is said once per kind.
+    let found = schedules_left_in_use(
+        &schedules,
+        &users,
+        &[change(ChangeOp::Delete, Some(json!(0)), Value::Null)],
+    )
+    .unwrap();
+    assert_eq!(found[0].effects.len(), 2);
+}
+
 /// pfrest deletes an alias still in use and pfSense then skips what names it: the guard names
 /// every object left naming an alias a change removes (rules by source, destination or port,
 /// port forwards, nested aliases), and nothing when the change keeps the alias or takes its
@@ -444,7 +508,7 @@ fn an_alias_removed_while_in_use_names_what_still_uses_it() {
         aliases_left_in_use(&input, changes)
             .unwrap()
             .into_iter()
-            .map(|a| (a.alias, a.used_by))
+            .map(|a| (a.name, a.used_by))
             .collect()
     };
     assert_eq!(
@@ -537,7 +601,7 @@ fn an_alias_removed_while_in_use_names_what_still_uses_it() {
     };
     let found = aliases_left_in_use(&without, &[recreate, delete(3)]).unwrap();
     assert_eq!(
-        (found[0].alias.as_str(), found[0].used_by.clone()),
+        (found[0].name.as_str(), found[0].used_by.clone()),
         (
             "nested_ports",
             vec!["alias `web_ports` (address)".to_string()]

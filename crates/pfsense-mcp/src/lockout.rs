@@ -8,7 +8,9 @@
 //! server authenticates as must keep its way in (`api_gate::accounts_change`). pfSense has no
 //! restore API: a change that cuts the API off cannot be undone through it, not even by
 //! auto-revert. With the model read, an alias that rules still name is not taken away
-//! (`guard::aliases_left_in_use`): pfrest would delete it and pfSense skip those rules.
+//! (`guard::aliases_left_in_use`): pfrest would delete it and pfSense skip those rules. Nor is
+//! a schedule that rules or the REST API's access list still name
+//! (`guard::schedules_left_in_use`): pfSense would apply those rules at all times.
 
 use crate::catalog::ToolDef;
 use crate::client::AuthMethod;
@@ -64,6 +66,11 @@ const GUARDED: &[(&str, Option<&str>, ObjectKind)] = &[
         "/api/v2/auth/key",
         Some("/api/v2/auth/keys"),
         ObjectKind::ApiKey,
+    ),
+    (
+        "/api/v2/firewall/schedule",
+        Some("/api/v2/firewall/schedules"),
+        ObjectKind::Schedule,
     ),
 ];
 
@@ -168,6 +175,7 @@ async fn steps_refusal_unboxed(
     let mut access_changes = Vec::new();
     let mut account_changes = Vec::new();
     let mut settings_changes = Vec::new();
+    let mut schedule_changes = Vec::new();
     let mut access_list_tool = None;
     for (def, args) in calls {
         if def.path == REST_API_SETTINGS && def.method != Method::Get {
@@ -185,9 +193,12 @@ async fn steps_refusal_unboxed(
         // An alias taken away (deleted, renamed, left out of a PUT) is checked for rules
         // still naming it whatever `--lockout-source` says: as pfSense's webGUI refuses it.
         let alias_removal = pfsense_firewall::guard::takes_alias_away(&change);
+        // So is a schedule that rules still name, which no path of this server depends on.
+        let schedule = change.kind == ObjectKind::Schedule;
         if (account && change.op == ChangeOp::Create)
             || not_its_key
-            || (!account && source.is_none() && !alias_removal)
+            || (!account && source.is_none() && !alias_removal && !schedule)
+            || (schedule && !pfsense_firewall::guard::takes_schedule_away(&change))
         {
             continue;
         }
@@ -204,6 +215,8 @@ async fn steps_refusal_unboxed(
         }
         if account {
             account_changes.push((change, needed_privileges(def, client)));
+        } else if schedule {
+            schedule_changes.push(change);
         } else if change.kind == ObjectKind::ApiAccessEntry {
             access_list_tool = crate::safety::state::sibling(def, PathKind::Plural, Method::Get);
             access_changes.push(change);
@@ -212,6 +225,9 @@ async fn steps_refusal_unboxed(
         }
     }
     let tools: Vec<&str> = calls.iter().map(|(d, _)| d.name).collect();
+    if let Some(refusal) = schedules_in_use_refusal(client, &schedule_changes).await {
+        return Some(refusal);
+    }
     if !account_changes.is_empty() {
         let gate = match accounts_gate(client, &account_changes).await {
             Ok(gate) => gate,
@@ -352,24 +368,45 @@ async fn alias_users_refusal(
         return Some(unread_alias_users(&unread));
     }
     match pfsense_firewall::guard::aliases_left_in_use(&input, changes) {
-        Ok(in_use) if !in_use.is_empty() => Some(in_use_refusal(&in_use)),
+        Ok(in_use) if !in_use.is_empty() => Some(in_use_refusal("alias", &in_use)),
         _ => None,
     }
 }
 
 fn unread_alias_users(unread: &str) -> String {
+    unread_users("alias", unread)
+}
+
+fn unread_users(what: &str, unread: &str) -> String {
     format!(
-        "whether the alias is still used could not be checked: {unread} could not be read. Retry, or give this server's user the privileges to read them"
+        "whether the {what} is still used could not be checked: {unread} could not be read. Retry, or give this server's user the privileges to read them"
     )
+}
+
+/// Refused while a schedule these changes take away is still named by a rule or a REST API
+/// access list entry (`guard::schedules_left_in_use`), whatever `--lockout-source` says: pfrest
+/// deletes and renames it all the same, where pfSense's webGUI refuses.
+async fn schedules_in_use_refusal(client: &Client, changes: &[Change]) -> Option<String> {
+    if changes.is_empty() {
+        return None;
+    }
+    let (schedules, users) = match crate::operator::read_schedule_users(client).await {
+        Ok(read) => read,
+        Err(unread) => return Some(unread_users("schedule", &unread)),
+    };
+    match pfsense_firewall::guard::schedules_left_in_use(&schedules, &users, changes) {
+        Ok(in_use) if !in_use.is_empty() => Some(in_use_refusal("schedule", &in_use)),
+        _ => None,
+    }
 }
 
 /// Objects named per alias in a refusal at most (the rest are counted).
 const USERS_SHOWN: usize = 10;
 
-/// Why a change that takes away aliases still in use is not sent: what uses each (id,
-/// description, interface, field), what pfrest and pfSense would do (`guard::ALIAS_USERS`),
-/// and what to do first.
-fn in_use_refusal(in_use: &[pfsense_firewall::guard::AliasInUse]) -> String {
+/// Why a change that takes away aliases (or schedules: `what`) still in use is not sent: what
+/// uses each (id, description, interface, field), what pfrest and pfSense would do
+/// (`guard::ALIAS_USERS`, `guard::SCHEDULE_USERS`), and what to do first.
+fn in_use_refusal(what: &str, in_use: &[pfsense_firewall::guard::NameInUse]) -> String {
     let each: Vec<String> = in_use
         .iter()
         .map(|a| {
@@ -384,8 +421,8 @@ fn in_use_refusal(in_use: &[pfsense_firewall::guard::AliasInUse]) -> String {
                 n => format!(" and {n} more"),
             };
             format!(
-                "alias `{}` is still used by {}{more}",
-                a.alias,
+                "{what} `{}` is still used by {}{more}",
+                a.name,
                 shown.join(", ")
             )
         })
@@ -397,7 +434,7 @@ fn in_use_refusal(in_use: &[pfsense_firewall::guard::AliasInUse]) -> String {
         }
     }
     format!(
-        "{}. pfrest deletes an alias in use all the same, and pfSense no longer resolves the name: {}. Change or delete what uses the alias first, then delete it.",
+        "{}. pfrest takes the {what} away all the same, and pfSense no longer resolves the name: {}. Change or delete what uses the {what} first, then delete it.",
         each.join("; "),
         effects.join("; ")
     )
