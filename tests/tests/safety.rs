@@ -3285,6 +3285,95 @@ async fn an_alias_in_use_is_kept_without_a_lockout_source_too() {
     s.close().await;
 }
 
+/// A schedule taken away while a REST API access list entry names it (pfrest deletes it all
+/// the same, and the REST API then skips the entry: `RESTAPIAccessListEntry::is_schedule_active`)
+/// is refused naming the entry; so is the undo of the schedule's create once a rule names it
+/// (the guard judges an undo's steps). Once nothing names it, it goes.
+#[tokio::test]
+async fn a_schedule_an_access_list_entry_or_a_rule_names_is_kept() {
+    let emu = emulator().await;
+    let dir = tempfile::tempdir().unwrap();
+    let s = start(&emu, dir.path(), &[], no_human()).await;
+    let created = s
+        .ok(
+            "pfsense_create_firewall_schedule",
+            confirmed(json!({"name": "night", "timerange": [
+                {"month": [1], "day": [1], "hour": "0:00-6:00"}]})),
+        )
+        .await;
+    let schedule = created["data"]["id"].clone();
+    let entry = s
+        .ok(
+            "pfsense_create_system_restapi_access_list_entry",
+            confirmed(json!({"type": "deny", "network": "198.51.100.0/24",
+                "descr": "no API at night", "sched": "night"})),
+        )
+        .await["data"]["id"]
+        .clone();
+    let refused = s
+        .call(
+            "pfsense_delete_firewall_schedule",
+            confirmed(json!({"id": schedule})),
+        )
+        .await;
+    assert!(
+        is_error(&refused)
+            && text(&refused).contains(&format!(
+                "schedule `night` is still used by REST API access list entry {entry} \"no API at night\" (sched)"
+            ))
+            && text(&refused).contains("skips each access list entry naming it"),
+        "{}",
+        text(&refused)
+    );
+    s.ok(
+        "pfsense_delete_system_restapi_access_list_entry",
+        confirmed(json!({"id": entry})),
+    )
+    .await;
+    s.ok(
+        "pfsense_create_firewall_rule",
+        confirmed(
+            json!({"type": "block", "interface": ["lan"], "ipprotocol": "inet",
+            "protocol": "tcp", "source": "any", "destination": "any",
+            "descr": "no games at night", "sched": "night"}),
+        ),
+    )
+    .await;
+    let undo = s
+        .call(
+            "pfsense_undo",
+            json!({"change_id": created["change_id"], "confirm": true}),
+        )
+        .await;
+    assert!(
+        is_error(&undo)
+            && text(&undo).contains("schedule `night` is still used by rule")
+            && text(&undo).contains("no games at night")
+            && text(&undo).contains("at all times"),
+        "{}",
+        text(&undo)
+    );
+    let rules = list(&s, "pfsense_list_firewall_rules").await;
+    let rule = rules
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|r| r["descr"] == "no games at night")
+        .unwrap()["id"]
+        .clone();
+    s.ok(
+        "pfsense_delete_firewall_rule",
+        confirmed(json!({"id": rule})),
+    )
+    .await;
+    s.ok(
+        "pfsense_delete_firewall_schedule",
+        confirmed(json!({"id": schedule})),
+    )
+    .await;
+    s.close().await;
+}
+
 /// The guard also finds the users outside the rules and NAT: a static route's `network`, a
 /// 1:1 NAT mapping's `destination` and an OpenVPN client specific override's networks (pfrest
 /// accepts an alias's name in each, and deletes the alias all the same; see lab_safety.rs).

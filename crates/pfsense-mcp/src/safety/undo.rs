@@ -259,7 +259,7 @@ const LINKED_NOTES: &[LinkedNotes] = &[LinkedNotes {
     owner: "PortForward",
     drawn: "pfSense also deletes the port forward's linked filter rule; undo re-creates the port forward with a new linked rule made from its fields (a new associated_rule_id; pfSense appends the rule to the rule list, and undo moves it back between the rules the old one stood between, when they are found again, and writes back what the old rule had besides: a description of its own, logging, a schedule, …)",
     gone: "the port forward's linked filter rule is gone already (deleted on its own; the forward's associated_rule_id still names it), so undo re-creates the port forward without a linked rule (associated_rule_id empty): pfSense refuses a link to a rule that is gone, and a new rule would pass traffic that no rule passes now",
-    bulk: "no: pfSense also deletes the linked filter rule of each port forward with an associated_rule_id, and putting the list back (a PUT) cannot make those rules again (pfSense refuses the links to rules that are gone). Delete the port forwards one at a time (pfsense_delete_firewall_nat_port_forward): each of those deletes can be undone, its linked rule included",
+    bulk: "no: pfSense also deletes the linked filter rule of each port forward with an associated_rule_id, and putting the list back (a PUT) cannot make those rules again (pfrest refuses links to rules that are gone). Delete the port forwards one at a time (pfsense_delete_firewall_nat_port_forward): each of those deletes can be undone, its linked rule included",
 }];
 
 fn notes_of(model: &str) -> Option<&'static LinkedNotes> {
