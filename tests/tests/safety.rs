@@ -3287,7 +3287,8 @@ async fn an_alias_in_use_is_kept_without_a_lockout_source_too() {
 
 /// A schedule taken away while a REST API access list entry names it (pfrest deletes it all
 /// the same, and the REST API then skips the entry: `RESTAPIAccessListEntry::is_schedule_active`)
-/// is refused naming the entry; so is the undo of the schedule's create once a rule names it
+/// or a limiter's bandwidth does (shaper.inc then never uses it) is refused naming them; so is
+/// the undo of the schedule's create once a rule names it
 /// (the guard judges an undo's steps). Once nothing names it, it goes.
 #[tokio::test]
 async fn a_schedule_an_access_list_entry_or_a_rule_names_is_kept() {
@@ -3328,6 +3329,37 @@ async fn a_schedule_an_access_list_entry_or_a_rule_names_is_kept() {
     s.ok(
         "pfsense_delete_system_restapi_access_list_entry",
         confirmed(json!({"id": entry})),
+    )
+    .await;
+    // A limiter's bandwidth for the night names it too.
+    let limiter = s
+        .ok(
+            "pfsense_create_firewall_traffic_shaper_limiter",
+            confirmed(
+                json!({"name": "nightly", "aqm": "droptail", "sched": "wf2q+", "bandwidth": [
+                {"bw": 50, "bwscale": "Mb", "bwsched": "none"},
+                {"bw": 5, "bwscale": "Mb", "bwsched": "night"}]}),
+            ),
+        )
+        .await["data"]["id"]
+        .clone();
+    let refused = s
+        .call(
+            "pfsense_delete_firewall_schedule",
+            confirmed(json!({"id": schedule})),
+        )
+        .await;
+    assert!(
+        is_error(&refused)
+            && text(&refused).contains(&format!(
+                "schedule `night` is still used by limiter {limiter} \"nightly\" (bwsched)"
+            )),
+        "{}",
+        text(&refused)
+    );
+    s.ok(
+        "pfsense_delete_firewall_traffic_shaper_limiter",
+        confirmed(json!({"id": limiter})),
     )
     .await;
     s.ok(

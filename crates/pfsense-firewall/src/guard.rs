@@ -479,7 +479,9 @@ pub struct ScheduleUser {
     pub what: &'static str,
     /// Where REST API v2 lists them.
     pub path: &'static str,
+    /// The field naming a schedule; on each item of the object's list `within`, if given.
     pub field: &'static str,
+    within: Option<&'static str>,
     /// The fields that describe one object to a reader, the first non-empty one shown.
     label: &'static [&'static str],
     /// What pfSense does with the object once the schedule is gone.
@@ -488,13 +490,13 @@ pub struct ScheduleUser {
 
 /// Where the configuration names a schedule. pfrest deletes and renames a schedule these still
 /// name (its `FirewallSchedule` declares no `referenced_by`), where pfSense's webGUI refuses
-/// (pfsense-utils.inc `is_schedule_inuse`). Not read: a limiter's bandwidth schedule
-/// (`TrafficShaperLimiterBandwidth.bwsched`).
+/// (pfsense-utils.inc `is_schedule_inuse`).
 pub const SCHEDULE_USERS: &[ScheduleUser] = &[
     ScheduleUser {
         what: "rule",
         path: "/api/v2/firewall/rules",
         field: "sched",
+        within: None,
         label: &["descr"],
         effect: RULE_ALWAYS_ON,
     },
@@ -504,8 +506,19 @@ pub const SCHEDULE_USERS: &[ScheduleUser] = &[
         what: "REST API access list entry",
         path: "/api/v2/system/restapi/access_list",
         field: "sched",
+        within: None,
         label: &["descr", "network"],
         effect: "the REST API then skips each access list entry naming it (\"no longer exists\"), so an entry that let this server in no longer does",
+    },
+    // shaper.inc (`dnpipe_class::build_rules`) looks a bandwidth's schedule up by name and uses
+    // the first bandwidth whose schedule is found and active; with none, the pipe gets `bw 0`.
+    ScheduleUser {
+        what: "limiter",
+        path: "/api/v2/firewall/traffic_shaper/limiters",
+        field: "bwsched",
+        within: Some("bandwidth"),
+        label: &["name"],
+        effect: "the limiter then never uses a bandwidth naming it, and a limiter left with no bandwidth in use runs unlimited (`bw 0`)",
     },
 ];
 
@@ -531,7 +544,14 @@ pub fn schedules_left_in_use(
         let mut effects = Vec::new();
         for (user, list) in SCHEDULE_USERS.iter().zip(users) {
             for (index, object) in objects(list).into_iter().enumerate() {
-                if object.get(user.field).and_then(Value::as_str) != Some(name.as_str()) {
+                let names_it = |o: &Value| o.get(user.field).and_then(Value::as_str) == Some(&name);
+                let naming = match user.within {
+                    Some(items) => objects(object.get(items).unwrap_or(&Value::Null))
+                        .into_iter()
+                        .any(names_it),
+                    None => names_it(object),
+                };
+                if !naming {
                     continue;
                 }
                 used_by.push(describe(

@@ -431,7 +431,8 @@ fn bad_questions_get_clear_errors() {
 
 /// pfrest deletes and renames a schedule still in use, and pfSense then applies the rules
 /// naming it at all times: the guard names each rule and REST API access list entry left
-/// naming a schedule the changes take away (a delete, a rename, a bulk delete, a replacement),
+/// (and limiter bandwidth) naming a schedule the changes take away (a delete, a rename, a bulk
+/// delete, a replacement),
 /// and nothing for a schedule nobody names, one that stays, or one whose rule goes first.
 #[test]
 fn a_schedule_taken_away_while_in_use_names_what_still_uses_it() {
@@ -441,6 +442,11 @@ fn a_schedule_taken_away_while_in_use_names_what_still_uses_it() {
         {"id": 1, "descr": "ssh in office hours", "interface": ["wan"], "sched": "office"}
     ]);
     let access = json!([{"id": 0, "network": "192.0.2.0/24", "descr": "", "sched": "office"}]);
+    let limiters = json!([
+        {"id": 0, "name": "flat", "bandwidth": [{"bw": 10, "bwsched": "none"}]},
+        {"id": 1, "name": "daytime", "bandwidth": [
+            {"bw": 10, "bwsched": "none"}, {"bw": 5, "bwsched": "office"}]}
+    ]);
     let change = |op: ChangeOp, id: Option<Value>, object: Value| Change {
         kind: ObjectKind::Schedule,
         op,
@@ -454,12 +460,13 @@ fn a_schedule_taken_away_while_in_use_names_what_still_uses_it() {
             .map(|a| (a.name, a.used_by))
             .collect()
     };
-    let users = [rules.clone(), access.clone()];
+    let users = [rules.clone(), access.clone(), limiters.clone()];
     let office = vec![(
         "office".to_string(),
         vec![
             "rule 1 \"ssh in office hours\" on wan (sched)".to_string(),
             "REST API access list entry 0 \"192.0.2.0/24\" (sched)".to_string(),
+            "limiter 1 \"daytime\" (bwsched)".to_string(),
         ],
     )];
     let delete = change(ChangeOp::Delete, Some(json!(0)), Value::Null);
@@ -480,7 +487,7 @@ fn a_schedule_taken_away_while_in_use_names_what_still_uses_it() {
     );
     let descr = change(ChangeOp::Update, Some(json!(0)), json!({"descr": "x"}));
     assert!(used_by(&users, &[descr]).is_empty());
-    assert!(used_by(&[json!([]), json!([])], &[delete]).is_empty());
+    assert!(used_by(&[json!([]), json!([]), json!([])], &[delete]).is_empty());
     // What pfSense does with each kind of user is said once per kind.
     let found = schedules_left_in_use(
         &schedules,
@@ -488,7 +495,7 @@ fn a_schedule_taken_away_while_in_use_names_what_still_uses_it() {
         &[change(ChangeOp::Delete, Some(json!(0)), Value::Null)],
     )
     .unwrap();
-    assert_eq!(found[0].effects.len(), 2);
+    assert_eq!(found[0].effects.len(), 3);
 }
 
 /// pfrest deletes an alias still in use and pfSense then skips what names it: the guard names

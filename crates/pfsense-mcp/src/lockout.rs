@@ -9,7 +9,7 @@
 //! restore API: a change that cuts the API off cannot be undone through it, not even by
 //! auto-revert. With the model read, an alias that rules still name is not taken away
 //! (`guard::aliases_left_in_use`): pfrest would delete it and pfSense skip those rules. Nor is
-//! a schedule that rules or the REST API's access list still name
+//! a schedule that rules, the REST API's access list or limiters still name
 //! (`guard::schedules_left_in_use`): pfSense would apply those rules at all times.
 
 use crate::catalog::ToolDef;
@@ -383,8 +383,9 @@ fn unread_users(what: &str, unread: &str) -> String {
     )
 }
 
-/// Refused while a schedule these changes take away is still named by a rule or a REST API
-/// access list entry (`guard::schedules_left_in_use`), whatever `--lockout-source` says: pfrest
+/// Refused while a schedule these changes take away is still named by a rule, a REST API
+/// access list entry or a limiter's bandwidth (`guard::schedules_left_in_use`), whatever
+/// `--lockout-source` says: pfrest
 /// deletes and renames it all the same, where pfSense's webGUI refuses.
 async fn schedules_in_use_refusal(client: &Client, changes: &[Change]) -> Option<String> {
     if changes.is_empty() {
