@@ -1956,6 +1956,64 @@ tests::on_every_release!(
     a_linked_rules_delete_is_checked_like_pfrest,
 );
 
+/// What the undo of port forward changes relies on: a rule created with a link keeps it
+/// (`associated_rule_id` is read-only but stored as sent), a port forward list put back is
+/// checked link by link against the rules (404 `FOREIGN_MODEL_FIELD_VALUE_NOT_FOUND` for a link
+/// no rule carries, 200 for one a rule carries, and no rule made: a PUT runs no hook), and a
+/// forward created with a link a rule already carries fails to make its own (500, the forward
+/// staying created).
+async fn port_forward_links_are_checked_like_pfrest(version: &str) {
+    const FORWARDS: &str = "/api/v2/firewall/nat/port_forwards";
+    let forward = |port: &str, link: &str| {
+        json!({"interface": "wan", "protocol": "tcp", "source": "any",
+               "destination": "wan:ip", "destination_port": port, "target": "192.168.1.10",
+               "local_port": port, "descr": format!("fwd {port}"), "associated_rule_id": link})
+    };
+    let script: Vec<Scripted> = vec![
+        (
+            "a forward list naming a rule that is gone",
+            "PUT",
+            FORWARDS,
+            Some(json!([forward("9451", "nat_gone.1")])),
+        ),
+        (
+            "a rule with a link",
+            "POST",
+            "/api/v2/firewall/rule",
+            Some(
+                json!({"type": "pass", "interface": ["wan"], "ipprotocol": "inet",
+            "protocol": "tcp", "source": "any", "destination": "192.168.1.10",
+            "destination_port": "9452", "associated_rule_id": "nat_made.1"}),
+            ),
+        ),
+        (
+            "a forward list naming that rule",
+            "PUT",
+            FORWARDS,
+            Some(json!([forward("9452", "nat_made.1")])),
+        ),
+        (
+            "a forward naming that rule too",
+            "POST",
+            "/api/v2/firewall/nat/port_forward",
+            Some(forward("9453", "nat_made.1")),
+        ),
+    ];
+    let listings: &[Listing] = &[
+        (
+            "/api/v2/firewall/rules",
+            &["destination_port", "associated_rule_id"],
+        ),
+        (FORWARDS, &["destination_port", "associated_rule_id"]),
+    ];
+    same_as_lab(version, "port forward links", &script, listings).await;
+}
+
+tests::on_every_release!(
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    port_forward_links_are_checked_like_pfrest,
+);
+
 /// A create keeps the read-only values it sends (pfrest's `from_representation` assigns every
 /// field given, and `Field::validate` skips type and emptiness checks of read-only fields) except
 /// those the model computes anyway: `updated_time` (`auto_update_now`) and a rule's `updated_by`
