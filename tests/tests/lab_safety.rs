@@ -1615,9 +1615,9 @@ async fn a_batch_undo_preview_plays_the_rule_a_port_forward_undo_deletes(version
 
     // A replacement, then a port forward changed: pfrest rewrites the linked rule from the
     // port forward's fields, and marks it updated by "(system)" (v2.10.0, seen on the lab, also
-    // writes its unset `icmptype` and TCP flags as empty lists), so undoing the change does not bring back
-    // the rule list the replacement left: both the preview (playing the rewrite over the rules
-    // as they are) and the undo refuse.
+    // writes its unset `icmptype` and TCP flags as empty lists). Both refused as a change since
+    // until compared states left out who wrote an object and took unset values alike: undoing
+    // the change brings back the rule list the replacement left, and the batch is undone.
     let forward = admin(
         &lab,
         "POST",
@@ -1635,15 +1635,10 @@ async fn a_batch_undo_preview_plays_the_rule_a_port_forward_undo_deletes(version
         confirmed(json!({"id": forward["id"], "target": "192.168.1.51"})),
     )
     .await;
-    let (rules_then, forwards_then) = (rules_now(s).await, forwards_now(s).await);
     let preview = preview_then_undo(s, 2).await;
-    assert!(
-        text(&preview).contains("FirewallRule list has changed"),
-        "{}",
-        text(&preview)
-    );
-    assert_eq!(rules_now(s).await, rules_then);
-    assert_eq!(forwards_now(s).await, forwards_then);
+    assert!(!is_error(&preview), "{}", text(&preview));
+    assert_eq!(rule_keys(&rules_now(s).await), rule_keys(&before));
+    assert_eq!(forwards_now(s).await[0]["target"], "192.168.1.50");
     admin(
         &lab,
         "DELETE",
@@ -3539,13 +3534,28 @@ async fn a_batch_undo_of_a_linked_rules_delete_then_its_forwards_delete_restores
     s.close().await;
 }
 
+/// A list's objects but for who made and changed them when, unset fields left out: a write
+/// makes an object anew (pfrest stamps it, and writes an unset field as null, "" or []).
+fn unstamped(list: &Value) -> Vec<Value> {
+    let mut rules = list.as_array().unwrap().clone();
+    for r in &mut rules {
+        let r = r.as_object_mut().unwrap();
+        for stamp in ["created_time", "created_by", "updated_time", "updated_by"] {
+            r.remove(stamp);
+        }
+        r.retain(|_, v| !v.is_null() && *v != json!("") && *v != json!([]));
+    }
+    rules
+}
+
 /// A bulk delete of port forwards: pfrest deletes each one's linked rule with it, and the undo,
 /// a PUT of the old list, was refused by pfrest (404 `FOREIGN_MODEL_FIELD_VALUE_NOT_FOUND`:
 /// the links name rules that are gone, and a PUT makes none), though the preview had said
-/// "yes: pfsense_undo puts the old list back". The preview now says it cannot be undone and
-/// how to delete them so that it can; a bulk delete of forwards without links is undone as
-/// before.
-async fn a_bulk_delete_of_port_forwards_with_linked_rules_says_it_cannot_be_undone(version: &str) {
+/// "yes: pfsense_undo puts the old list back". The undo now puts back the rule list as it was
+/// first (the linked rules with their trackers and links), then the forwards, and the preview
+/// says so; a bulk delete of forwards without links is undone as before; a later change of the
+/// rule list refuses the undo.
+async fn a_bulk_delete_of_port_forwards_with_linked_rules_is_undone_with_them(version: &str) {
     let Some(lab) = lab(version) else { return };
     seeded_forward(&lab, "bulk-a", "8266");
     let mut passing = lab_forward("bulk-p", "8267");
@@ -3577,33 +3587,122 @@ async fn a_bulk_delete_of_port_forwards_with_linked_rules_says_it_cannot_be_undo
     assert_eq!(descrs(&forwards_now(&s).await), ["bulk-a", "bulk-p"]);
     assert_nat_and_filter_as(&lab, &then);
 
+    let (rules_then, forwards_then) = (rules_now(&s).await, forwards_now(&s).await);
     let all = json!({"query": {"all": true}});
     let preview = s
         .call("pfsense_delete_firewall_nat_port_forwards", all.clone())
         .await;
     assert!(
-        text(&preview).contains("Undo: no: pfSense also deletes the linked filter rule")
-            && text(&preview).contains("one at a time"),
+        text(&preview)
+            .contains("Undo: yes: pfsense_undo puts back the FirewallRule list as it was"),
         "{}",
         text(&preview)
     );
-    let deleted = s
-        .ok("pfsense_delete_firewall_nat_port_forwards", confirmed(all))
+    s.ok(
+        "pfsense_delete_firewall_nat_port_forwards",
+        confirmed(all.clone()),
+    )
+    .await;
+    assert_eq!(forwards_now(&s).await, json!([]));
+    assert_ne!(rule_keys(&rules_now(&s).await), rule_keys(&rules_then));
+    let undo = preview_then_undo(&s, 1).await;
+    assert!(!is_error(&undo), "{}", text(&undo));
+    assert_eq!(unstamped(&rules_now(&s).await), unstamped(&rules_then));
+    let links = |forwards: &Value| -> Vec<Value> {
+        forwards
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|f| f["associated_rule_id"].clone())
+            .collect()
+    };
+    assert_eq!(links(&forwards_now(&s).await), links(&forwards_then));
+    assert_eq!(
+        drawn_anew_aside(&lab.config_xml(), "nat"),
+        drawn_anew_aside(&then, "nat")
+    );
+
+    // Another admin's rule after the delete: the rule list is not put back over it.
+    s.ok("pfsense_delete_firewall_nat_port_forwards", confirmed(all))
         .await;
-    assert_eq!(deleted["undoable"], false, "{deleted}");
+    admin(
+        &lab,
+        "POST",
+        "/api/v2/firewall/rule",
+        Some(lab_rule("block", "wan", "added since")),
+    );
     let gone = lab.config_xml();
     let refused = s
-        .call(
-            "pfsense_undo",
-            json!({"change_id": deleted["change_id"], "confirm": true}),
-        )
+        .call("pfsense_undo", json!({"last": 1, "confirm": true}))
         .await;
     assert!(
-        is_error(&refused) && text(&refused).contains("cannot be undone"),
+        is_error(&refused) && text(&refused).contains("FirewallRule list has changed since"),
         "{}",
         text(&refused)
     );
     assert_eq!(lab.config_xml(), gone);
+    s.close().await;
+}
+
+/// The same under `--auto-revert`, with a rule made after the bulk delete, each due apart: the
+/// delete's revert puts the whole rule list back, so it takes the later rule change along
+/// (`undo::across_link`), newest first, and both are reverted.
+async fn auto_revert_of_a_bulk_delete_of_linked_forwards_takes_a_later_rule_change_along(
+    version: &str,
+) {
+    let Some(lab) = lab(version) else { return };
+    seeded_forward(&lab, "bulk-r", "8269");
+    let dir = tempfile::tempdir().unwrap();
+    let s = start_auto_revert(&lab, dir.path(), "5").await;
+    let (rules_then, forwards_then) = (rules_now(&s).await, forwards_now(&s).await);
+    let calls = [
+        (
+            "pfsense_delete_firewall_nat_port_forwards",
+            json!({"query": {"all": true}}),
+        ),
+        (
+            "pfsense_create_firewall_rule",
+            lab_rule("block", "wan", "made after the delete"),
+        ),
+    ];
+    let ids = changes_due_apart(&s, calls.to_vec()).await;
+    all_auto_reverted(&s, dir.path(), &ids, &ids[1..], ids[0]).await;
+    assert_eq!(unstamped(&rules_now(&s).await), unstamped(&rules_then));
+    assert_eq!(
+        unstamped(&forwards_now(&s).await),
+        unstamped(&forwards_then)
+    );
+    s.close().await;
+}
+
+/// A rule changed, then port forwards with linked rules bulk-deleted, undone in one batch: the
+/// delete's undo puts the rule list back as the rule change left it, and the rule change's
+/// undo, previewed on that list (the preview plays the rule list put back), patches it.
+async fn a_batch_undo_of_a_rule_change_and_a_bulk_delete_of_linked_forwards_restores_both(
+    version: &str,
+) {
+    let Some(lab) = lab(version) else { return };
+    seeded_forward(&lab, "bulk-c", "8270");
+    let dir = tempfile::tempdir().unwrap();
+    let s = start(&lab, dir.path()).await;
+    let (rules_then, forwards_then) = (rules_now(&s).await, forwards_now(&s).await);
+    s.ok(
+        "pfsense_update_firewall_rule",
+        confirmed(json!({"id": 0, "descr": "changed before the delete"})),
+    )
+    .await;
+    s.ok(
+        "pfsense_delete_firewall_nat_port_forwards",
+        confirmed(json!({"query": {"all": true}})),
+    )
+    .await;
+    let undo = preview_then_undo(&s, 2).await;
+    assert!(!is_error(&undo), "{}", text(&undo));
+    assert_eq!(unstamped(&rules_now(&s).await), unstamped(&rules_then));
+    assert_eq!(
+        unstamped(&forwards_now(&s).await),
+        unstamped(&forwards_then)
+    );
     s.close().await;
 }
 
@@ -3706,7 +3805,15 @@ async fn a_schedule_a_rule_still_names_is_not_taken_away(version: &str) {
             );
         }
     }
-    assert_eq!(lab.config_xml(), then);
+    // The schedules and rules as before (pfSense's own background applies may still touch
+    // other sections, such as its cron jobs for schedules).
+    for section in ["schedules", "filter"] {
+        assert_eq!(
+            drawn_anew_aside(&lab.config_xml(), section),
+            drawn_anew_aside(&then, section),
+            "<{section}>"
+        );
+    }
     s.ok(
         "pfsense_delete_firewall_schedule",
         confirmed(json!({"id": id_of("spare")})),
@@ -3827,7 +3934,9 @@ tests::on_every_release!(
     undo_of_a_port_forward_delete_writes_back_its_linked_rules_own_fields,
     undo_of_a_port_forward_delete_whose_linked_rule_was_gone_makes_no_rule,
     a_batch_undo_of_a_linked_rules_delete_then_its_forwards_delete_restores_both,
-    a_bulk_delete_of_port_forwards_with_linked_rules_says_it_cannot_be_undone,
+    a_bulk_delete_of_port_forwards_with_linked_rules_is_undone_with_them,
+    auto_revert_of_a_bulk_delete_of_linked_forwards_takes_a_later_rule_change_along,
+    a_batch_undo_of_a_rule_change_and_a_bulk_delete_of_linked_forwards_restores_both,
     undo_of_a_linked_rules_delete_ties_it_to_its_forward_again,
     a_schedule_a_rule_still_names_is_not_taken_away,
     auto_revert_of_a_linked_rule_change_then_its_forwards_delete_restores_both,

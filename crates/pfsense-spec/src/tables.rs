@@ -852,6 +852,26 @@ pub fn is_time_read_as_now(field: &str) -> bool {
     TIMES_READ_AS_NOW.iter().any(|(_, f)| *f == field)
 }
 
+/// Who wrote an object, which pfrest stamps whenever it writes the object anew: `created_by` and
+/// `updated_by` are read-only `StringField`s defaulting to "{username}@{ip} (API)"
+/// (FirewallRule.inc and PortForward.inc, v2.7.1 to v2.10.0), and a PUT of the list makes every
+/// object anew (`Model::replace_all`), so the rules an undo puts back carry the undoing user
+/// (seen on the lab: a default rule's `created_by` went from "@127.0.0.1 (API)" to
+/// "admin@127.0.0.1 (API)"). A state compared across writes leaves these out, as it does
+/// [`TIMES_READ_AS_NOW`].
+pub const WRITERS_STAMPED: &[(&str, &str)] = &[
+    ("FirewallRule", "created_by"),
+    ("FirewallRule", "updated_by"),
+    ("PortForward", "created_by"),
+    ("PortForward", "updated_by"),
+];
+
+/// Whether a state's comparison leaves `field` out: [`TIMES_READ_AS_NOW`] and
+/// [`WRITERS_STAMPED`], by the field's name.
+pub fn is_left_out_of_comparisons(field: &str) -> bool {
+    is_time_read_as_now(field) || WRITERS_STAMPED.iter().any(|(_, f)| *f == field)
+}
+
 /// Whether a box running pfrest v2.7.1 leaves `model.field` out of its responses.
 pub fn pfrest_hides(model: &str, field: &str) -> bool {
     PFREST_SENSITIVE

@@ -259,6 +259,13 @@ fn undo_note(
                 link.map(|note| format!(". {note}")).unwrap_or_default()
             )
         }
+        (Some(Inverse::RestoreCollection { linked: Some(linked), .. }), _) => {
+            let model = crate::catalog::tool(&linked.list_tool).map_or("linked", |t| t.model);
+            format!(
+                "yes: pfsense_undo puts back the {model} list as it was (pfSense also deletes the linked {model} of each {} with a link; they come back with their trackers and links), then the old {} list",
+                def.model, def.model
+            )
+        }
         (Some(Inverse::RestoreCollection { .. }), _) => "yes: pfsense_undo puts the old list back".into(),
         (Some(Inverse::RestoreSettings { .. }), _) => "yes: pfsense_undo patches the old settings back".into(),
         (None, _) if state_error => "no: the current state could not be read".into(),

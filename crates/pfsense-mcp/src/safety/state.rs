@@ -6,7 +6,9 @@ use crate::catalog::{TOOLS, ToolDef};
 use crate::client::Client;
 use crate::outcome::REDACTED;
 use crate::request::PreparedRequest;
-use crate::spec::tables::{STRING_ID_MODELS, is_sensitive_field, is_time_read_as_now};
+use crate::spec::tables::{
+    STRING_ID_MODELS, is_left_out_of_comparisons, is_sensitive_field, is_time_read_as_now,
+};
 use crate::spec::{Method, PathKind};
 use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value, json};
@@ -403,14 +405,20 @@ pub fn find_recorded<'a>(
     }
 }
 
-/// JSON with object keys sorted at every level and without the time stamps pfrest reads as
-/// now ([`TIMES_READ_AS_NOW`](crate::spec::tables::TIMES_READ_AS_NOW)): the same state always
-/// hashes the same, even a default rule read a second later.
+/// JSON with object keys sorted at every level, without the time stamps pfrest reads as now
+/// ([`TIMES_READ_AS_NOW`](crate::spec::tables::TIMES_READ_AS_NOW)) and the writers it stamps
+/// ([`WRITERS_STAMPED`](crate::spec::tables::WRITERS_STAMPED)), and with an empty string or
+/// list written as null ([`unset`]): the same state always hashes the same, even a default
+/// rule read a second later or put back by a PUT.
 fn canonical(value: &Value) -> String {
     fn write(v: &Value, out: &mut String) {
         match v {
+            v if unset(v) => out.push_str("null"),
             Value::Object(m) => {
-                let mut keys: Vec<&String> = m.keys().filter(|k| !is_time_read_as_now(k)).collect();
+                let mut keys: Vec<&String> = m
+                    .keys()
+                    .filter(|k| !is_left_out_of_comparisons(k))
+                    .collect();
                 keys.sort();
                 out.push('{');
                 for (i, k) in keys.iter().enumerate() {
@@ -439,6 +447,18 @@ fn canonical(value: &Value) -> String {
     let mut s = String::new();
     write(value, &mut s);
     s
+}
+
+/// Whether a value is unset as pfrest writes one back: `null`, `""` or `[]`, depending on the
+/// path that wrote it (seen on the lab: a rule's `icmptype` read `[]` after a PATCH and `null`
+/// after a PUT of the list; a DHCP server's `domain` `null` before a PATCH and `""` after).
+fn unset(v: &Value) -> bool {
+    match v {
+        Value::Null => true,
+        Value::String(s) => s.is_empty(),
+        Value::Array(a) => a.is_empty(),
+        _ => false,
+    }
 }
 
 /// The fingerprint of a state, as previews show it and `expect_state` takes it back.
@@ -501,8 +521,9 @@ fn fits(text: &str, pattern: &str) -> bool {
     true
 }
 
-/// The names of the fields two reads of an object differ in, leaving out `id` and the times
-/// pfrest reads as now; values that are not objects differ as a whole.
+/// The names of the fields two reads of an object differ in, as [`canonical`] compares them:
+/// leaving out `id`, the times pfrest reads as now and the writers it stamps, unset values
+/// alike; values that are not objects differ as a whole.
 pub fn differing_fields(a: &Value, b: &Value) -> Vec<String> {
     let (Some(a), Some(b)) = (a.as_object(), b.as_object()) else {
         return vec!["(the whole value)".into()];
@@ -511,7 +532,14 @@ pub fn differing_fields(a: &Value, b: &Value) -> Vec<String> {
     keys.sort();
     keys.dedup();
     keys.into_iter()
-        .filter(|k| k.as_str() != "id" && !is_time_read_as_now(k) && a.get(*k) != b.get(*k))
+        .filter(|k| {
+            let differ = match (a.get(*k), b.get(*k)) {
+                (Some(x), Some(y)) => x != y && !(unset(x) && unset(y)),
+                (Some(v), None) | (None, Some(v)) => !unset(v),
+                (None, None) => false,
+            };
+            k.as_str() != "id" && !is_left_out_of_comparisons(k) && differ
+        })
         .map(|k| k.to_string())
         .collect()
 }
@@ -793,6 +821,27 @@ mod tests {
         let b = json!({"a": [1, {"x": 1, "y": 2}], "b": 1});
         assert_eq!(fingerprint(&a), fingerprint(&b));
         assert_ne!(fingerprint(&a), fingerprint(&json!({"b": 2})));
+    }
+
+    /// A rule put back by a PUT of the list (seen on the lab) is stamped with the undoing user
+    /// and reads an unset `icmptype` as null where a PATCH had left `[]`: the same state. A
+    /// value set, or changed, is not.
+    #[test]
+    fn states_compare_without_writers_and_with_unset_values_alike() {
+        let patched = json!({"id": 0, "tracker": 1, "icmptype": [], "tag": "", "descr": "a",
+            "created_by": "@127.0.0.1 (API)", "updated_by": "admin@127.0.0.1 (API)"});
+        let put_back = json!({"id": 0, "tracker": 1, "icmptype": null, "tag": null, "descr": "a",
+            "created_by": "admin@127.0.0.1 (API)", "updated_by": "admin@127.0.0.1 (API)"});
+        assert!(same_state(&patched, &put_back));
+        assert_eq!(fingerprint(&patched), fingerprint(&put_back));
+        assert!(differing_fields(&patched, &put_back).is_empty());
+        let mut set = put_back.clone();
+        set["icmptype"] = json!(["echoreq"]);
+        assert!(!same_state(&patched, &set));
+        assert_eq!(differing_fields(&patched, &set), ["icmptype"]);
+        let mut descr = put_back.clone();
+        descr["descr"] = json!("b");
+        assert_eq!(differing_fields(&patched, &descr), ["descr"]);
     }
 
     /// pfrest reads a default rule's missing `created_time`/`updated_time` as the current

@@ -48,6 +48,10 @@ pub enum Inverse {
         replace_tool: String,
         list_tool: String,
         objects: Vec<Value>,
+        /// The linked objects' list a bulk delete of [`Linked`] owners took some of along,
+        /// put back first ([`LinkedList`]).
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        linked: Option<LinkedList>,
     },
     /// Undo a settings change: patch the old values back.
     RestoreSettings {
@@ -74,6 +78,13 @@ impl Inverse {
     /// ([`LinkedPlace`]).
     pub fn writing_tools(&self) -> Vec<&str> {
         let mut tools = vec![self.writing_tool()];
+        if let Inverse::RestoreCollection {
+            linked: Some(linked),
+            ..
+        } = self
+        {
+            tools.push(&linked.replace_tool);
+        }
         if let Inverse::Recreate {
             create_tool,
             object,
@@ -251,7 +262,8 @@ struct LinkedNotes {
     drawn: &'static str,
     /// No linked object carried the link any more ([`with_linked_place`]).
     gone: &'static str,
-    /// A bulk delete took linked objects along ([`with_linked`]): no undo.
+    /// A bulk delete takes linked objects along and their list could not be read
+    /// ([`with_linked`]): no undo.
     bulk: &'static str,
 }
 
@@ -259,7 +271,7 @@ const LINKED_NOTES: &[LinkedNotes] = &[LinkedNotes {
     owner: "PortForward",
     drawn: "pfSense also deletes the port forward's linked filter rule; undo re-creates the port forward with a new linked rule made from its fields (a new associated_rule_id; pfSense appends the rule to the rule list, and undo moves it back between the rules the old one stood between, when they are found again, and writes back what the old rule had besides: a description of its own, logging, a schedule, …)",
     gone: "the port forward's linked filter rule is gone already (deleted on its own; the forward's associated_rule_id still names it), so undo re-creates the port forward without a linked rule (associated_rule_id empty): pfSense refuses a link to a rule that is gone, and a new rule would pass traffic that no rule passes now",
-    bulk: "no: pfSense also deletes the linked filter rule of each port forward with an associated_rule_id, and putting the list back (a PUT) cannot make those rules again (pfrest refuses links to rules that are gone). Delete the port forwards one at a time (pfsense_delete_firewall_nat_port_forward): each of those deletes can be undone, its linked rule included",
+    bulk: "no: pfSense also deletes the linked filter rule of each port forward with an associated_rule_id, and the rule list could not be read to put them back with the port forwards",
 }];
 
 fn notes_of(model: &str) -> Option<&'static LinkedNotes> {
@@ -296,7 +308,7 @@ pub fn linked_note(
 pub fn bulk_linked_note(model: &str) -> Option<&'static str> {
     LINKED_OBJECTS.iter().find(|l| l.owner == model)?;
     Some(notes_of(model).map_or(
-        "no: pfSense also deletes the linked objects, which putting the list back cannot make again",
+        "no: pfSense also deletes the linked objects, and their list could not be read to put them back",
         |n| n.bulk,
     ))
 }
@@ -339,6 +351,49 @@ pub struct LinkedPlace {
     pub object: Option<Box<Value>>,
 }
 
+/// The list of a [`Linked`] owner's linked objects (the rules) before a bulk delete of owners
+/// took the ones carrying their links along: pfrest's bulk delete runs each owner's
+/// `pre_apply_delete`, while a PUT of the owners runs no hook and is refused for a link no
+/// linked object carries (404 `FOREIGN_MODEL_FIELD_VALUE_NOT_FOUND`). The undo puts this list
+/// back first, each object with its `tracker` and link (`state::KEPT_READ_ONLY_FIELDS`), and
+/// then the owners, whose links name them again (differential test
+/// `port_forward_links_are_checked_like_pfrest`); only while the list is still as the delete
+/// left it (`left`), so that no later change of it is lost.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct LinkedList {
+    pub replace_tool: String,
+    pub list_tool: String,
+    /// What the PUT sends.
+    pub objects: Vec<Value>,
+    /// The list as read before the delete (a batch's preview plays it).
+    pub before: Value,
+    /// The list as the delete leaves it: without the objects carrying `links`.
+    pub left: Value,
+}
+
+impl LinkedList {
+    /// Read before a bulk delete of owners carrying `links`; None when it cannot be read.
+    async fn read(client: &Client, link: &Linked, links: &[&str]) -> Option<LinkedList> {
+        let list = list_tool_of(link.model)?;
+        let replace = state::sibling(list, PathKind::Plural, Method::Put)?;
+        let before = state::read(client, list, json!({})).await.ok()?;
+        let mut left: Vec<Value> = before.as_array()?.clone();
+        left.retain(|o| {
+            !o.get(link.carries)
+                .and_then(Value::as_str)
+                .is_some_and(|v| links.contains(&v))
+        });
+        renumber(&mut left);
+        Some(LinkedList {
+            replace_tool: replace.name.to_string(),
+            list_tool: list.name.to_string(),
+            objects: writable_list(replace, &before),
+            before,
+            left: Value::Array(left),
+        })
+    }
+}
+
 /// The fields of `old`, a linked object an owner's delete took away, that the owner's re-create
 /// does not make again: pfrest makes the new one from the owner's fields ([`Linked`]'s
 /// `fields`) and a description of its own naming the link, so what the old one had besides
@@ -374,12 +429,11 @@ fn own_fields(link: &Linked, update: &ToolDef, old: &Value) -> Map<String, Value
 
 /// A change's inverse completed with what the firewall shows of a [`Linked`] owner's linked
 /// objects, read before the change is sent: a delete's with where the linked object stands
-/// ([`with_linked_place`]); a bulk delete's dropped when an owner it deletes has a link
-/// (`args`: its query). pfrest's bulk delete runs each owner's `pre_apply_delete`, which
-/// deletes its linked object, and a PUT of the list runs no hook and checks each link against
-/// the linked objects left: none (seen on the lab, every release: 404
-/// `FOREIGN_MODEL_FIELD_VALUE_NOT_FOUND`, nothing put back). Dropped too when the owners it
-/// deletes cannot be read.
+/// ([`with_linked_place`]); a bulk delete's (`args`: its query), when an owner it deletes has a
+/// link, with the linked objects' list to put back first ([`LinkedList`]: without it the PUT
+/// of the owners was refused, seen on the lab, every release: 404
+/// `FOREIGN_MODEL_FIELD_VALUE_NOT_FOUND`, nothing put back). Dropped when what the bulk delete
+/// deletes, or that list, cannot be read.
 pub async fn with_linked(
     client: &Client,
     inverse: Option<Inverse>,
@@ -394,16 +448,29 @@ pub async fn with_linked(
         Some(Inverse::Recreate { .. }) => {
             with_linked_place(client, inverse, def.model, before).await
         }
-        Some(Inverse::RestoreCollection { .. })
-            if ChangeKind::of(def) == ChangeKind::BulkDelete =>
-        {
+        Some(Inverse::RestoreCollection {
+            replace_tool,
+            list_tool,
+            objects,
+            linked: None,
+        }) if ChangeKind::of(def) == ChangeKind::BulkDelete => {
             let deleted = state::bulk_delete_matches(client, def, args).await.ok()?;
-            let takes_linked = deleted.as_array()?.iter().any(|o| {
-                o.get(link.field)
-                    .and_then(Value::as_str)
-                    .is_some_and(|v| link.links(v))
-            });
-            inverse.filter(|_| !takes_linked)
+            let links: Vec<&str> = deleted
+                .as_array()?
+                .iter()
+                .filter_map(|o| o.get(link.field)?.as_str().filter(|v| link.links(v)))
+                .collect();
+            let linked = if links.is_empty() {
+                None
+            } else {
+                Some(LinkedList::read(client, link, &links).await?)
+            };
+            Some(Inverse::RestoreCollection {
+                replace_tool,
+                list_tool,
+                objects,
+                linked,
+            })
         }
         inverse => inverse,
     }
@@ -599,6 +666,10 @@ fn across_link(a: &Change, b: &Change) -> bool {
         } else {
             return false;
         };
+        // A bulk delete that took linked objects along puts their whole list back.
+        if linked_list_of(owner).is_some() {
+            return true;
+        }
         let Some(value) = link_of(owner, link) else {
             return false;
         };
@@ -880,6 +951,8 @@ pub fn plan(def: &ToolDef, args: &Value, before: Option<&Value>) -> Option<Inver
             replace_tool: name(state::sibling(def, PathKind::Plural, Method::Put))?,
             list_tool: list()?,
             objects: writable_list(def, before?),
+            // Read from the firewall before a bulk delete of linked owners: `with_linked`.
+            linked: None,
         }),
         ChangeKind::Settings => Some(Inverse::RestoreSettings {
             update_tool: def.name.to_string(),
@@ -1370,6 +1443,15 @@ fn old_linked_object(change: &Change) -> Option<Value> {
     }
 }
 
+/// The linked objects' list the bulk delete `change` of owners took some of along
+/// ([`LinkedList`]).
+fn linked_list_of(change: &Change) -> Option<LinkedList> {
+    match change.inverse.as_ref().and_then(Inverse::from_json)? {
+        Inverse::RestoreCollection { linked, .. } => linked,
+        _ => None,
+    }
+}
+
 /// What an owner's undo step does to its linked objects in their list (`items`), as pfrest's
 /// owner model does it (see [`LINKED_OBJECTS`]): a re-create sending a link makes one at the
 /// end of the list; an update writes the linked fields from the owner as the step leaves it; a
@@ -1531,8 +1613,14 @@ fn play(items: &mut Vec<Value>, step: &Step, change: &Change, sort: Option<&Sort
             return;
         }
         (Method::Put, PathKind::Plural) => {
-            *items = match &change.before {
-                Some(Value::Array(before)) => before.clone(),
+            // A bulk delete's undo puts back its linked objects' list too ([`LinkedList`]).
+            let before = if step.tool.model == change.model {
+                change.before.clone()
+            } else {
+                linked_list_of(change).map(|l| l.before)
+            };
+            *items = match before {
+                Some(Value::Array(before)) => before,
                 _ => step
                     .args
                     .get("objects")
@@ -1789,6 +1877,7 @@ async fn prepare_unboxed(
             replace_tool,
             list_tool,
             objects,
+            linked,
         } => {
             let current = read_left_by_newer(client, tool(&list_tool)?, newer).await?;
             if !state::unchanged_since(&current, &after) {
@@ -1797,7 +1886,28 @@ async fn prepare_unboxed(
                     change.model, change.id
                 ));
             }
-            vec![Step {
+            let mut steps = Vec::new();
+            if let Some(linked) = linked {
+                let list = tool(&linked.list_tool)?;
+                let current = read_left_by_newer(client, list, newer).await?;
+                if !state::unchanged_since(&current, &linked.left) {
+                    return Err(format!(
+                        "the {} list has changed since change {}, which took linked {} objects along; undo refused so that the later change is not lost",
+                        list.model, change.id, list.model
+                    ));
+                }
+                steps.push(Step {
+                    tool: tool(&linked.replace_tool)?,
+                    args: json!({ "objects": linked.objects }),
+                    description: format!(
+                        "put back the {} list as it was before change {} ({} objects), with the linked objects it took along",
+                        list.model,
+                        change.id,
+                        linked.objects.len()
+                    ),
+                });
+            }
+            steps.push(Step {
                 tool: tool(&replace_tool)?,
                 args: json!({ "objects": objects }),
                 description: format!(
@@ -1806,7 +1916,8 @@ async fn prepare_unboxed(
                     change.id,
                     objects.len()
                 ),
-            }]
+            });
+            steps
         }
         Inverse::RestoreSettings {
             update_tool,
