@@ -1864,6 +1864,13 @@ tests::on_every_release!(
     read_only_fields_refuse_changes_like_pfrest,
 );
 
+/// A port forward to 192.168.1.10 on `port`, with `link` as its `associated_rule_id`.
+fn forward(port: &str, link: &str) -> Value {
+    json!({"interface": "wan", "protocol": "tcp", "source": "any",
+           "destination": "wan:ip", "destination_port": port, "target": "192.168.1.10",
+           "local_port": port, "descr": format!("fwd {port}"), "associated_rule_id": link})
+}
+
 /// Deleting a port forward deletes its linked rule with a rule delete's checks: when that
 /// rule is the last one, pfrest answers 403 `MODEL_MANY_MINIMUM_REACHED` and keeps the rule,
 /// the port forward staying deleted (singular and plural deletes); a dry run (v2.8.0+) stops
@@ -1871,11 +1878,6 @@ tests::on_every_release!(
 async fn a_linked_rules_delete_is_checked_like_pfrest(version: &str) {
     const RULE: &str = "/api/v2/firewall/rule";
     const FORWARD: &str = "/api/v2/firewall/nat/port_forward";
-    let forward = |port: &str, link: &str| {
-        json!({"interface": "wan", "protocol": "tcp", "source": "any",
-               "destination": "wan:ip", "destination_port": port, "target": "192.168.1.10",
-               "local_port": port, "descr": format!("fwd {port}"), "associated_rule_id": link})
-    };
     let script: Vec<Scripted> = vec![
         ("forward a", "POST", FORWARD, Some(forward("9441", "new"))),
         ("forward b", "POST", FORWARD, Some(forward("9442", "new"))),
@@ -1964,11 +1966,6 @@ tests::on_every_release!(
 /// staying created).
 async fn port_forward_links_are_checked_like_pfrest(version: &str) {
     const FORWARDS: &str = "/api/v2/firewall/nat/port_forwards";
-    let forward = |port: &str, link: &str| {
-        json!({"interface": "wan", "protocol": "tcp", "source": "any",
-               "destination": "wan:ip", "destination_port": port, "target": "192.168.1.10",
-               "local_port": port, "descr": format!("fwd {port}"), "associated_rule_id": link})
-    };
     let script: Vec<Scripted> = vec![
         (
             "a forward list naming a rule that is gone",

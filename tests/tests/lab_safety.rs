@@ -3548,6 +3548,13 @@ fn unstamped(list: &Value) -> Vec<Value> {
     rules
 }
 
+/// The rules and port forwards as `rules` and `forwards`, but for who wrote them when
+/// ([`unstamped`]).
+async fn rules_and_forwards_as(s: &Session, rules: &Value, forwards: &Value) {
+    assert_eq!(unstamped(&rules_now(s).await), unstamped(rules));
+    assert_eq!(unstamped(&forwards_now(s).await), unstamped(forwards));
+}
+
 /// A bulk delete of port forwards: pfrest deletes each one's linked rule with it, and the undo,
 /// a PUT of the old list, was refused by pfrest (404 `FOREIGN_MODEL_FIELD_VALUE_NOT_FOUND`:
 /// the links name rules that are gone, and a PUT makes none), though the preview had said
@@ -3667,11 +3674,7 @@ async fn auto_revert_of_a_bulk_delete_of_linked_forwards_takes_a_later_rule_chan
     ];
     let ids = changes_due_apart(&s, calls.to_vec()).await;
     all_auto_reverted(&s, dir.path(), &ids, &ids[1..], ids[0]).await;
-    assert_eq!(unstamped(&rules_now(&s).await), unstamped(&rules_then));
-    assert_eq!(
-        unstamped(&forwards_now(&s).await),
-        unstamped(&forwards_then)
-    );
+    rules_and_forwards_as(&s, &rules_then, &forwards_then).await;
     s.close().await;
 }
 
@@ -3698,11 +3701,7 @@ async fn a_batch_undo_of_a_rule_change_and_a_bulk_delete_of_linked_forwards_rest
     .await;
     let undo = preview_then_undo(&s, 2).await;
     assert!(!is_error(&undo), "{}", text(&undo));
-    assert_eq!(unstamped(&rules_now(&s).await), unstamped(&rules_then));
-    assert_eq!(
-        unstamped(&forwards_now(&s).await),
-        unstamped(&forwards_then)
-    );
+    rules_and_forwards_as(&s, &rules_then, &forwards_then).await;
     s.close().await;
 }
 

@@ -3285,6 +3285,23 @@ async fn an_alias_in_use_is_kept_without_a_lockout_source_too() {
     s.close().await;
 }
 
+/// The delete of schedule `night` (id `schedule`), refused naming `user` and saying `effect`.
+async fn schedule_delete_refused(s: &Session, schedule: &Value, user: &str, effect: &str) {
+    let refused = s
+        .call(
+            "pfsense_delete_firewall_schedule",
+            confirmed(json!({"id": schedule})),
+        )
+        .await;
+    assert!(
+        is_error(&refused)
+            && text(&refused).contains(&format!("schedule `night` is still used by {user}"))
+            && text(&refused).contains(effect),
+        "{}",
+        text(&refused)
+    );
+}
+
 /// A schedule taken away while a REST API access list entry names it (pfrest deletes it all
 /// the same, and the REST API then skips the entry: `RESTAPIAccessListEntry::is_schedule_active`)
 /// or a limiter's bandwidth does (shaper.inc then never uses it) is refused naming them; so is
@@ -3311,21 +3328,13 @@ async fn a_schedule_an_access_list_entry_or_a_rule_names_is_kept() {
         )
         .await["data"]["id"]
         .clone();
-    let refused = s
-        .call(
-            "pfsense_delete_firewall_schedule",
-            confirmed(json!({"id": schedule})),
-        )
-        .await;
-    assert!(
-        is_error(&refused)
-            && text(&refused).contains(&format!(
-                "schedule `night` is still used by REST API access list entry {entry} \"no API at night\" (sched)"
-            ))
-            && text(&refused).contains("skips each access list entry naming it"),
-        "{}",
-        text(&refused)
-    );
+    schedule_delete_refused(
+        &s,
+        &schedule,
+        &format!("REST API access list entry {entry} \"no API at night\" (sched)"),
+        "skips each access list entry naming it",
+    )
+    .await;
     s.ok(
         "pfsense_delete_system_restapi_access_list_entry",
         confirmed(json!({"id": entry})),
@@ -3343,20 +3352,13 @@ async fn a_schedule_an_access_list_entry_or_a_rule_names_is_kept() {
         )
         .await["data"]["id"]
         .clone();
-    let refused = s
-        .call(
-            "pfsense_delete_firewall_schedule",
-            confirmed(json!({"id": schedule})),
-        )
-        .await;
-    assert!(
-        is_error(&refused)
-            && text(&refused).contains(&format!(
-                "schedule `night` is still used by limiter {limiter} \"nightly\" (bwsched)"
-            )),
-        "{}",
-        text(&refused)
-    );
+    schedule_delete_refused(
+        &s,
+        &schedule,
+        &format!("limiter {limiter} \"nightly\" (bwsched)"),
+        "never uses a bandwidth naming it",
+    )
+    .await;
     s.ok(
         "pfsense_delete_firewall_traffic_shaper_limiter",
         confirmed(json!({"id": limiter})),
