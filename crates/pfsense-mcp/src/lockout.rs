@@ -193,7 +193,7 @@ async fn steps_refusal_unboxed(
         // An alias taken away (deleted, renamed, left out of a PUT) is checked for rules
         // still naming it whatever `--lockout-source` says: as pfSense's webGUI refuses it.
         let alias_removal = pfsense_firewall::guard::takes_alias_away(&change);
-        // So is a schedule that rules still name, which no path of this server depends on.
+        // So is a schedule taken away while rules, access list entries or limiters name it.
         let schedule = change.kind == ObjectKind::Schedule;
         if (account && change.op == ChangeOp::Create)
             || not_its_key
@@ -385,8 +385,8 @@ fn unread_users(what: &str, unread: &str) -> String {
 
 /// Refused while a schedule these changes take away is still named by a rule, a REST API
 /// access list entry or a limiter's bandwidth (`guard::schedules_left_in_use`), whatever
-/// `--lockout-source` says: pfrest
-/// deletes and renames it all the same, where pfSense's webGUI refuses.
+/// `--lockout-source` says: pfrest deletes and renames it all the same, where pfSense's webGUI
+/// refuses.
 async fn schedules_in_use_refusal(client: &Client, changes: &[Change]) -> Option<String> {
     if changes.is_empty() {
         return None;

@@ -358,39 +358,45 @@ pub struct LinkedPlace {
 /// back first, each object with its `tracker` and link (`state::KEPT_READ_ONLY_FIELDS`), and
 /// then the owners, whose links name them again (differential test
 /// `port_forward_links_are_checked_like_pfrest`); only while the list is still as the delete
-/// left it (`left`), so that no later change of it is lost.
+/// left it ([`Self::left`]), so that no later change of it is lost. The journal row keeps the
+/// list once, with the links; what the PUT sends and what the delete leaves come from it.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct LinkedList {
     pub replace_tool: String,
     pub list_tool: String,
-    /// What the PUT sends.
-    pub objects: Vec<Value>,
     /// The list as read before the delete (a batch's preview plays it).
     pub before: Value,
-    /// The list as the delete leaves it: without the objects carrying `links`.
-    pub left: Value,
+    /// The links of the owners the delete takes away.
+    #[serde(default)]
+    pub links: Vec<String>,
 }
 
 impl LinkedList {
-    /// Read before a bulk delete of owners carrying `links`; None when it cannot be read.
+    /// Read before a bulk delete of `link`'s owners carrying `links`; None when it cannot be
+    /// read.
     async fn read(client: &Client, link: &Linked, links: &[&str]) -> Option<LinkedList> {
         let list = list_tool_of(link.model)?;
         let replace = state::sibling(list, PathKind::Plural, Method::Put)?;
         let before = state::read(client, list, json!({})).await.ok()?;
-        let mut left: Vec<Value> = before.as_array()?.clone();
-        left.retain(|o| {
-            !o.get(link.carries)
-                .and_then(Value::as_str)
-                .is_some_and(|v| links.contains(&v))
-        });
-        renumber(&mut left);
         Some(LinkedList {
             replace_tool: replace.name.to_string(),
             list_tool: list.name.to_string(),
-            objects: writable_list(replace, &before),
             before,
-            left: Value::Array(left),
+            links: links.iter().map(|l| l.to_string()).collect(),
         })
+    }
+
+    /// The list as the delete leaves it: without the objects carrying one of the links (later
+    /// ids shifting down).
+    fn left(&self, link: &Linked) -> Value {
+        let mut left: Vec<Value> = self.before.as_array().cloned().unwrap_or_default();
+        left.retain(|o| {
+            !o.get(link.carries)
+                .and_then(Value::as_str)
+                .is_some_and(|v| self.links.iter().any(|l| l == v))
+        });
+        renumber(&mut left);
+        Value::Array(left)
     }
 }
 
@@ -1889,22 +1895,28 @@ async fn prepare_unboxed(
             let mut steps = Vec::new();
             if let Some(linked) = linked {
                 let list = tool(&linked.list_tool)?;
+                let replace = tool(&linked.replace_tool)?;
+                let link = LINKED_OBJECTS
+                    .iter()
+                    .find(|l| l.owner == change.model && l.model == list.model)
+                    .ok_or_else(|| format!("{} has no linked {}", change.model, list.model))?;
                 let current = read_left_by_newer(client, list, newer).await?;
-                if !state::unchanged_since(&current, &linked.left) {
+                if !state::unchanged_since(&current, &linked.left(link)) {
                     return Err(format!(
                         "the {} list has changed since change {}, which took linked {} objects along; undo refused so that the later change is not lost",
                         list.model, change.id, list.model
                     ));
                 }
+                let objects = writable_list(replace, &linked.before);
                 steps.push(Step {
-                    tool: tool(&linked.replace_tool)?,
-                    args: json!({ "objects": linked.objects }),
+                    tool: replace,
                     description: format!(
                         "put back the {} list as it was before change {} ({} objects), with the linked objects it took along",
                         list.model,
                         change.id,
-                        linked.objects.len()
+                        objects.len()
                     ),
+                    args: json!({ "objects": objects }),
                 });
             }
             steps.push(Step {
