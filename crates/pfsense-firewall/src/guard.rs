@@ -27,7 +27,7 @@ pub enum ObjectKind {
     User,
     UserGroup,
     ApiKey,
-    /// A firewall schedule: rules and the REST API's access list name it
+    /// A firewall schedule: rules, the REST API's access list and limiters name it
     /// (`schedules_left_in_use`), not part of the firewall model.
     Schedule,
 }

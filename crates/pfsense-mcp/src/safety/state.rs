@@ -451,8 +451,9 @@ fn canonical(value: &Value) -> String {
 
 /// Whether a value is unset as pfrest writes one back: `null`, `""` or `[]`, depending on the
 /// path that wrote it (seen on the lab: a rule's `icmptype` read `[]` after a PATCH and `null`
-/// after a PUT of the list; a DHCP server's `domain` `null` before a PATCH and `""` after).
-fn unset(v: &Value) -> bool {
+/// after a PUT of the list; a DHCP server's `domain` and `mac_allow` `null` before a PATCH and
+/// `""` or `[]` after).
+pub fn unset(v: &Value) -> bool {
     match v {
         Value::Null => true,
         Value::String(s) => s.is_empty(),

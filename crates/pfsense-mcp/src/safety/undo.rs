@@ -135,17 +135,10 @@ fn old_fields(before: &Value, args: &Value) -> Map<String, Value> {
     out
 }
 
-/// Unset as pfrest writes it back: a field read as `null` before a PATCH may read `""` or `[]`
-/// after it (a DHCP server's `domain`, `mac_allow`, seen on the lab), and sending `null` back
+/// Unset as pfrest writes it back ([`state::unset`]), or an empty object: sending `null` back
 /// would store the same empty value again: no side effect to undo, nor to name.
 fn is_empty(v: &Value) -> bool {
-    match v {
-        Value::Null => true,
-        Value::String(s) => s.is_empty(),
-        Value::Array(a) => a.is_empty(),
-        Value::Object(o) => o.is_empty(),
-        _ => false,
-    }
+    state::unset(v) || v.as_object().is_some_and(Map::is_empty)
 }
 
 /// An update's inverse completed with what the firewall changed besides the fields sent (a
@@ -1452,10 +1445,9 @@ fn old_linked_object(change: &Change) -> Option<Value> {
 /// The linked objects' list the bulk delete `change` of owners took some of along
 /// ([`LinkedList`]).
 fn linked_list_of(change: &Change) -> Option<LinkedList> {
-    match change.inverse.as_ref().and_then(Inverse::from_json)? {
-        Inverse::RestoreCollection { linked, .. } => linked,
-        _ => None,
-    }
+    // Only that part of the inverse: the rest holds the owners' list, not needed here.
+    let linked = change.inverse.as_ref()?.get("linked")?;
+    serde_json::from_value(linked.clone()).ok()
 }
 
 /// What an owner's undo step does to its linked objects in their list (`items`), as pfrest's
