@@ -3821,7 +3821,9 @@ async fn a_schedule_a_rule_still_names_is_not_taken_away(version: &str) {
     s.close().await;
 
     // What the guard keeps from happening, done by another admin: pfrest deletes the schedule,
-    // and the next filter reload writes the rule.
+    // and the next filter reload writes the rule. First the background apply of `spare`'s
+    // delete settles (it writes config.xml too).
+    lab.apply_until_written("# schedule finished - ssh in office hours");
     admin(
         &lab,
         "DELETE",
@@ -3834,8 +3836,9 @@ async fn a_schedule_a_rule_still_names_is_not_taken_away(version: &str) {
             .lines()
             .any(|l| !l.starts_with('#') && l.contains("USER_RULE: ssh in office hours"))
     };
+    // The schedule's delete applies in the background too: up to a minute on a busy machine.
     let mut ruleset = String::new();
-    for _ in 0..50 {
+    for _ in 0..150 {
         ruleset = lab.apply_until_written("USER_RULE: ssh in office hours");
         if written(&ruleset) {
             break;
