@@ -3851,6 +3851,217 @@ async fn a_schedule_a_rule_still_names_is_not_taken_away(version: &str) {
     );
 }
 
+/// Limiters, limiter queues and ALTQ queues that rules name (`dnpipe`/`pdnpipe`,
+/// `defaultqueue`/`ackqueue`): pfrest deletes and renames them all the same (none of these
+/// models declares a `referenced_by` or cleans up the rules, as pfSense's shaper.inc does), and
+/// pfSense then writes the rule without its limiter, or naming a queue no `altq` line defines;
+/// pfrest then refuses every later change to the rule. Every way to take one away (a delete, a
+/// rename, the nested queue list replaced, a bulk delete, a PUT, through the limiter or the
+/// queue's own endpoint) is refused naming the rule; one that nothing names goes.
+async fn a_limiter_or_a_queue_a_rule_still_names_is_not_taken_away(version: &str) {
+    let Some(lab) = lab(version) else { return };
+    admin(
+        &lab,
+        "POST",
+        "/api/v2/firewall/traffic_shaper/limiter",
+        Some(
+            json!({"name": "lim1", "enabled": true, "aqm": "droptail", "sched": "wf2q+",
+            "bandwidth": [{"bw": 10, "bwscale": "Mb"}],
+            "queue": [{"name": "limq1", "enabled": true, "aqm": "droptail"}]}),
+        ),
+    );
+    admin(
+        &lab,
+        "POST",
+        "/api/v2/firewall/traffic_shaper",
+        Some(
+            json!({"interface": "wan", "scheduler": "PRIQ", "bandwidthtype": "Mb",
+            "bandwidth": 100, "enabled": true, "queue": [
+            {"name": "qhigh", "priority": 7, "qlimit": 50, "enabled": true, "default": false},
+            {"name": "qdef", "priority": 1, "qlimit": 50, "enabled": true, "default": true}]}),
+        ),
+    );
+    for (descr, field, name) in [
+        ("limited ssh", "dnpipe", "lim1"),
+        ("limited telnet", "dnpipe", "limq1"),
+        ("queued smtp", "defaultqueue", "qhigh"),
+    ] {
+        let mut rule = lab_rule("pass", "wan", descr);
+        rule[field] = json!(name);
+        admin(&lab, "POST", "/api/v2/firewall/rule", Some(rule));
+    }
+    // The shaper's subsystem stays pending on the lab (no dnctl or pfctl to load it), so the
+    // firewall's apply answers `applied: false`: the ruleset itself is waited for, with an
+    // apply every 5 s (pfrest queues at most 10, each a filter reload of seconds here).
+    let ruleset_where = |done: &dyn Fn(&str) -> bool| -> String {
+        let path = lab.lab.root().join("tmp/rules.debug");
+        for _ in 0..12 {
+            lab.lab
+                .request("POST", "/api/v2/firewall/apply", Some("{}"))
+                .expect("POST /api/v2/firewall/apply");
+            for _ in 0..25 {
+                let ruleset = std::fs::read_to_string(&path).unwrap_or_default();
+                if done(&ruleset) {
+                    return ruleset;
+                }
+                std::thread::sleep(std::time::Duration::from_millis(200));
+            }
+        }
+        let ruleset = std::fs::read_to_string(&path).unwrap_or_default();
+        let lines: Vec<&str> = ruleset
+            .lines()
+            .filter(|l| l.contains("USER_RULE") || l.trim_start().starts_with("altq"))
+            .collect();
+        panic!(
+            "the lab never wrote the ruleset waited for to {}:\n{}",
+            path.display(),
+            lines.join("\n")
+        );
+    };
+    let line = |ruleset: &str, descr: &str| -> Option<String> {
+        ruleset
+            .lines()
+            .find(|l| !l.starts_with('#') && l.contains(&format!("USER_RULE: {descr}\"")))
+            .map(str::to_string)
+    };
+    ruleset_where(&|r| {
+        line(r, "limited ssh").is_some_and(|l| l.contains("dnpipe ("))
+            && line(r, "limited telnet").is_some_and(|l| l.contains("dnqueue("))
+            && line(r, "queued smtp").is_some_and(|l| l.contains("queue (qhigh)"))
+    });
+    let then = lab.config_xml();
+    let dir = tempfile::tempdir().unwrap();
+    let s = start(&lab, dir.path()).await;
+    let limiter = "limiter `lim1` is still used by rule";
+    let limiter_queue = "limiter `limq1` is still used by rule";
+    let queue = "traffic shaper queue `qhigh` is still used by rule";
+    for (tool, args, refusal, rule) in [
+        (
+            "pfsense_delete_firewall_traffic_shaper_limiter",
+            json!({"id": 0}),
+            limiter,
+            "\"limited ssh\" on wan (dnpipe)",
+        ),
+        (
+            "pfsense_update_firewall_traffic_shaper_limiter",
+            json!({"id": 0, "name": "lim2"}),
+            limiter,
+            "\"limited ssh\"",
+        ),
+        (
+            "pfsense_update_firewall_traffic_shaper_limiter",
+            json!({"id": 0, "queue": []}),
+            limiter_queue,
+            "\"limited telnet\" on wan (dnpipe)",
+        ),
+        (
+            "pfsense_replace_firewall_traffic_shaper_limiters",
+            json!({"objects": []}),
+            limiter,
+            "\"limited ssh\"",
+        ),
+        (
+            "pfsense_delete_firewall_shaper_limiter_queue",
+            json!({"parent_id": 0, "id": 0}),
+            limiter_queue,
+            "\"limited telnet\"",
+        ),
+        (
+            "pfsense_delete_firewall_shaper_limiter_queues",
+            json!({"query": {"name": "limq1"}}),
+            limiter_queue,
+            "\"limited telnet\"",
+        ),
+        (
+            "pfsense_delete_firewall_traffic_shaper_queue",
+            json!({"parent_id": 0, "id": 0}),
+            queue,
+            "\"queued smtp\" on wan (defaultqueue)",
+        ),
+        (
+            "pfsense_update_firewall_traffic_shaper_queue",
+            json!({"parent_id": 0, "id": 0, "name": "qtop"}),
+            queue,
+            "\"queued smtp\"",
+        ),
+        (
+            "pfsense_delete_firewall_traffic_shaper",
+            json!({"id": 0}),
+            queue,
+            "\"queued smtp\"",
+        ),
+        (
+            "pfsense_delete_firewall_traffic_shapers",
+            json!({"query": {"interface": "wan"}}),
+            queue,
+            "\"queued smtp\"",
+        ),
+    ] {
+        for args in [args.clone(), confirmed(args)] {
+            let r = s.call(tool, args.clone()).await;
+            assert!(
+                is_error(&r) && text(&r).contains(refusal) && text(&r).contains(rule),
+                "{tool} {args}: {}",
+                text(&r)
+            );
+        }
+    }
+    for section in ["dnshaper", "shaper", "filter"] {
+        assert_eq!(
+            drawn_anew_aside(&lab.config_xml(), section),
+            drawn_anew_aside(&then, section),
+            "<{section}>"
+        );
+    }
+    // A queue nothing names goes (the limiter keeps its other names).
+    s.ok(
+        "pfsense_update_firewall_traffic_shaper_queue",
+        confirmed(json!({"parent_id": 0, "id": 1, "name": "qlow"})),
+    )
+    .await;
+    s.close().await;
+
+    // What the guard keeps from happening, done by another admin: the rule loses its limiter
+    // in the ruleset, keeps naming a queue no `altq` line defines, and can no longer be changed.
+    admin(
+        &lab,
+        "PATCH",
+        "/api/v2/firewall/traffic_shaper/limiter",
+        Some(json!({"id": 0, "name": "lim2"})),
+    );
+    admin(
+        &lab,
+        "DELETE",
+        "/api/v2/firewall/traffic_shaper/queue",
+        Some(json!({"parent_id": 0, "id": 0})),
+    );
+    let ruleset = ruleset_where(&|r| {
+        line(r, "limited ssh").is_some_and(|l| !l.contains("dnpipe"))
+            && r.lines()
+                .any(|l| l.trim_start().starts_with("altq on") && !l.contains("qhigh"))
+    });
+    assert!(
+        line(&ruleset, "queued smtp").is_some_and(|l| l.contains("queue (qhigh)")),
+        "{ruleset}"
+    );
+    let rules = admin(&lab, "GET", "/api/v2/firewall/rules", None);
+    for descr in ["limited ssh", "queued smtp"] {
+        let id = rules
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|r| r["descr"] == descr)
+            .unwrap()["id"]
+            .clone();
+        let body = json!({"id": id, "descr": format!("{descr} 2")}).to_string();
+        let (status, answer) = lab
+            .lab
+            .request("PATCH", "/api/v2/firewall/rule", Some(&body))
+            .unwrap();
+        assert_eq!(status, 404, "{descr}: {answer}");
+    }
+}
+
 /// pfrest lets a POST's or PATCH's `sort_by`, `sort_order` and `sort_flags` replace the model's
 /// own sort, and re-sorts the whole stored list by them (`Endpoint::post()` / `patch()`), which
 /// no undo of that one object could put back. No tool sends them with a write: the create and
@@ -3941,6 +4152,7 @@ tests::on_every_release!(
     a_batch_undo_of_a_rule_change_and_a_bulk_delete_of_linked_forwards_restores_both,
     undo_of_a_linked_rules_delete_ties_it_to_its_forward_again,
     a_schedule_a_rule_still_names_is_not_taken_away,
+    a_limiter_or_a_queue_a_rule_still_names_is_not_taken_away,
     auto_revert_of_a_linked_rule_change_then_its_forwards_delete_restores_both,
     a_batch_undo_of_a_linked_rule_change_and_its_forwards_delete_restores_both,
     a_callers_sort_never_reaches_a_write_an_undo_would_replay,

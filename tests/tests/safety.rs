@@ -3387,24 +3387,19 @@ async fn a_schedule_an_access_list_entry_or_a_rule_names_is_kept() {
         "{}",
         text(&undo)
     );
-    let rules = list(&s, "pfsense_list_firewall_rules").await;
-    let rule = rules
-        .as_array()
-        .unwrap()
-        .iter()
-        .find(|r| r["descr"] == "no games at night")
-        .unwrap()["id"]
-        .clone();
-    s.ok(
-        "pfsense_delete_firewall_rule",
-        confirmed(json!({"id": rule})),
-    )
-    .await;
-    s.ok(
-        "pfsense_delete_firewall_schedule",
-        confirmed(json!({"id": schedule})),
-    )
-    .await;
+    // Undone together, newest first, the rule goes before the schedule: the guard judges the
+    // users as the steps leave them, not as they are now.
+    s.ok("pfsense_undo", json!({"last": 6, "confirm": true}))
+        .await;
+    for (tool, left) in [
+        ("pfsense_list_firewall_schedules", "night"),
+        ("pfsense_list_firewall_rules", "no games at night"),
+        ("pfsense_list_firewall_traffic_shaper_limiters", "nightly"),
+        ("pfsense_list_system_restapi_access_list", "no API at night"),
+    ] {
+        let listed = list(&s, tool).await.to_string();
+        assert!(!listed.contains(left), "{tool}: {listed}");
+    }
     s.close().await;
 }
 

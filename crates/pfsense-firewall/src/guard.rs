@@ -28,8 +28,16 @@ pub enum ObjectKind {
     UserGroup,
     ApiKey,
     /// A firewall schedule: rules, the REST API's access list and limiters name it
-    /// (`schedules_left_in_use`), not part of the firewall model.
+    /// ([`SCHEDULES`]), not part of the firewall model.
     Schedule,
+    /// A limiter (dummynet pipe) and a queue of one: rules name them in `dnpipe`/`pdnpipe`
+    /// ([`LIMITERS`]), not part of the firewall model.
+    Limiter,
+    LimiterQueue,
+    /// An interface's ALTQ traffic shaper and a queue of one: rules name the queues in
+    /// `defaultqueue`/`ackqueue` ([`SHAPER_QUEUES`]), not part of the firewall model.
+    Shaper,
+    ShaperQueue,
 }
 
 impl ObjectKind {
@@ -42,6 +50,10 @@ impl ObjectKind {
                 | ObjectKind::UserGroup
                 | ObjectKind::ApiKey
                 | ObjectKind::Schedule
+                | ObjectKind::Limiter
+                | ObjectKind::LimiterQueue
+                | ObjectKind::Shaper
+                | ObjectKind::ShaperQueue
         )
     }
 }
@@ -163,7 +175,11 @@ fn list_key(kind: ObjectKind) -> Option<fn(&mut ApiInput) -> &mut Value> {
         | ObjectKind::User
         | ObjectKind::UserGroup
         | ObjectKind::ApiKey
-        | ObjectKind::Schedule => return None,
+        | ObjectKind::Schedule
+        | ObjectKind::Limiter
+        | ObjectKind::LimiterQueue
+        | ObjectKind::Shaper
+        | ObjectKind::ShaperQueue => return None,
     })
 }
 
@@ -435,7 +451,7 @@ pub const ALIAS_USERS: &[AliasUser] = &[
 
 type AliasList = fn(&ApiInput) -> &Value;
 
-/// A name (an alias's, a schedule's) that changes take away while objects they leave in place
+/// A name (an alias's, a schedule's, a limiter's…) that changes take away while objects they leave in place
 /// still name it.
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct NameInUse {
@@ -443,7 +459,7 @@ pub struct NameInUse {
     /// What still names it, each as `rule 2 "descr" on wan (source)`.
     pub used_by: Vec<String>,
     /// What pfSense does with those objects once it is gone (`AliasUser::effect`,
-    /// `ScheduleUser::effect`), each once.
+    /// `NameUser::effect`), each once.
     pub effects: Vec<&'static str>,
 }
 
@@ -462,105 +478,208 @@ pub fn takes_alias_away(change: &Change) -> bool {
     change.kind == ObjectKind::Alias && takes_name_away(change)
 }
 
-/// Whether a change takes a schedule's name away ([`schedules_left_in_use`]).
-pub fn takes_schedule_away(change: &Change) -> bool {
-    change.kind == ObjectKind::Schedule && takes_name_away(change)
-}
-
 /// What pfSense does with a rule naming a schedule that is gone: filter.inc
 /// (`filter_generate_user_rule`) looks the name up among the schedules and, finding none,
 /// writes the rule without a schedule.
 const RULE_ALWAYS_ON: &str = "pfSense then applies each rule naming it at all times (filter.inc looks the schedule up by name and, finding none, writes the rule without one), so a rule meant for some hours passes or blocks around the clock, and pfrest refuses every later change to such a rule until its schedule is cleared";
 
-/// A kind of object whose field names a schedule (pfrest's `ForeignModelField`s to
-/// `FirewallSchedule.name`, v2.7.1 to v2.10.0), as REST API v2 lists it.
-pub struct ScheduleUser {
+/// Objects that others name by their `name` (pfrest's `ForeignModelField`s, or a `StringField`
+/// it checks the same way), and which pfrest deletes and renames all the same: none of these
+/// models declares a `referenced_by`, and none cleans up what names it, where pfSense's webGUI
+/// refuses (`is_schedule_inuse`) or rewrites the users (shaper.inc `cleanup_queue_from_rules`,
+/// `rename_queue_in_rules` and their dummynet twins). Kept apart from the firewall model: only
+/// a change that takes a name away reads them.
+pub struct NamedObjects {
+    /// The kind whose changes take names away, and the kind nested in each object's `nested`
+    /// list (a limiter's queues), if any.
+    pub kind: ObjectKind,
+    pub child: Option<ObjectKind>,
+    /// What one is called in a refusal.
+    pub what: &'static str,
+    /// Where REST API v2 lists them.
+    pub path: &'static str,
+    nested: Option<&'static str>,
+    /// Whether the objects' own names are named (an ALTQ shaper's are not, its queues' are).
+    own_names: bool,
+    /// The kinds of object that name them.
+    pub users: &'static [NameUser],
+}
+
+/// A kind of object whose fields name a [`NamedObjects`].
+pub struct NameUser {
     /// What the object is called in a refusal.
     pub what: &'static str,
     /// Where REST API v2 lists them.
     pub path: &'static str,
-    /// The field naming a schedule; on each item of the object's list `within`, if given.
-    pub field: &'static str,
+    /// The fields naming one; on each item of the object's list `within`, if given.
+    fields: &'static [&'static str],
     within: Option<&'static str>,
     /// The fields that describe one object to a reader, the first non-empty one shown.
     label: &'static [&'static str],
-    /// What pfSense does with the object once the schedule is gone.
+    /// What pfSense does with the object once the name is gone.
     pub effect: &'static str,
 }
 
-/// Where the configuration names a schedule. pfrest deletes and renames a schedule these still
-/// name (its `FirewallSchedule` declares no `referenced_by`), where pfSense's webGUI refuses
-/// (pfsense-utils.inc `is_schedule_inuse`).
-pub const SCHEDULE_USERS: &[ScheduleUser] = &[
-    ScheduleUser {
+/// Where the configuration names a schedule (pfrest's `ForeignModelField`s to
+/// `FirewallSchedule.name`, v2.7.1 to v2.10.0).
+pub const SCHEDULES: NamedObjects = NamedObjects {
+    kind: ObjectKind::Schedule,
+    child: None,
+    what: "schedule",
+    path: "/api/v2/firewall/schedules",
+    nested: None,
+    own_names: true,
+    users: &[
+        NameUser {
+            what: "rule",
+            path: RULES,
+            fields: &["sched"],
+            within: None,
+            label: &["descr"],
+            effect: RULE_ALWAYS_ON,
+        },
+        // `RESTAPIAccessListEntry::is_schedule_active`: a schedule that no longer exists is
+        // logged and the entry counts as inactive, so an allow entry lets nobody in any more.
+        NameUser {
+            what: "REST API access list entry",
+            path: "/api/v2/system/restapi/access_list",
+            fields: &["sched"],
+            within: None,
+            label: &["descr", "network"],
+            effect: "the REST API then skips each access list entry naming it (\"no longer exists\"), so an entry that let this server in no longer does",
+        },
+        // shaper.inc (`dnpipe_class::build_rules`) looks a bandwidth's schedule up by name and
+        // uses the first bandwidth whose schedule is found and active; with none, the pipe gets
+        // `bw 0`.
+        NameUser {
+            what: "limiter",
+            path: LIMITERS.path,
+            fields: &["bwsched"],
+            within: Some("bandwidth"),
+            label: &["name"],
+            effect: "the limiter then never uses a bandwidth naming it, and a limiter left with no bandwidth in use runs unlimited (`bw 0`)",
+        },
+    ],
+};
+
+const RULES: &str = "/api/v2/firewall/rules";
+
+/// Where rules name a limiter or a limiter's queue: `dnpipe`/`pdnpipe` (pfrest's
+/// `validate_dnpipe` looks the name up among both). filter.inc (`filter_generate_user_rule`)
+/// writes `dnpipe`/`dnqueue` only for a name `$dummynet_name_list` holds, and leaves it out
+/// otherwise (seen on the pfrest lab's ruleset after a limiter's rename).
+pub const LIMITERS: NamedObjects = NamedObjects {
+    kind: ObjectKind::Limiter,
+    child: Some(ObjectKind::LimiterQueue),
+    what: "limiter",
+    path: "/api/v2/firewall/traffic_shaper/limiters",
+    nested: Some("queue"),
+    own_names: true,
+    users: &[NameUser {
         what: "rule",
-        path: "/api/v2/firewall/rules",
-        field: "sched",
+        path: RULES,
+        fields: &["dnpipe", "pdnpipe"],
         within: None,
         label: &["descr"],
-        effect: RULE_ALWAYS_ON,
-    },
-    // `RESTAPIAccessListEntry::is_schedule_active`: a schedule that no longer exists is
-    // logged and the entry counts as inactive, so an allow entry lets nobody in any more.
-    ScheduleUser {
-        what: "REST API access list entry",
-        path: "/api/v2/system/restapi/access_list",
-        field: "sched",
-        within: None,
-        label: &["descr", "network"],
-        effect: "the REST API then skips each access list entry naming it (\"no longer exists\"), so an entry that let this server in no longer does",
-    },
-    // shaper.inc (`dnpipe_class::build_rules`) looks a bandwidth's schedule up by name and uses
-    // the first bandwidth whose schedule is found and active; with none, the pipe gets `bw 0`.
-    ScheduleUser {
-        what: "limiter",
-        path: "/api/v2/firewall/traffic_shaper/limiters",
-        field: "bwsched",
-        within: Some("bandwidth"),
-        label: &["name"],
-        effect: "the limiter then never uses a bandwidth naming it, and a limiter left with no bandwidth in use runs unlimited (`bw 0`)",
-    },
-];
+        effect: "pfSense then writes each rule naming it without a limiter (filter.inc finds no limiter or limiter queue by that name and leaves `dnpipe` out), so its traffic is no longer limited, and pfrest refuses every later change to such a rule until it names an existing limiter (`FIREWALL_RULE_DNPIPE_NOT_FOUND`)",
+    }],
+};
 
-/// The schedules these changes (made one after the other to `schedules`, the list as REST API
-/// v2 shows it) take away while an object of `users` (the lists of [`SCHEDULE_USERS`], in
-/// order) still names them. Err when a change cannot be applied.
-pub fn schedules_left_in_use(
-    schedules: &Value,
+/// Where rules name an ALTQ queue: `defaultqueue`/`ackqueue`. filter.inc writes the name into
+/// the rule's `queue (…)` as it is, whether a shaper still defines it or not (seen on the pfrest
+/// lab's ruleset after a queue's delete: the `altq` line without it, the rule still naming it).
+/// The same queue name may be defined on several interfaces' shapers: it is gone only when
+/// none defines it.
+pub const SHAPER_QUEUES: NamedObjects = NamedObjects {
+    kind: ObjectKind::Shaper,
+    child: Some(ObjectKind::ShaperQueue),
+    what: "traffic shaper queue",
+    path: "/api/v2/firewall/traffic_shapers",
+    nested: Some("queue"),
+    own_names: false,
+    users: &[NameUser {
+        what: "rule",
+        path: RULES,
+        fields: &["defaultqueue", "ackqueue"],
+        within: None,
+        label: &["descr"],
+        effect: "pfSense then writes each rule naming it with `queue (…)` naming a queue no shaper defines (how pf treats such a rule is not checked here), and pfrest refuses every later change to such a rule until its queue is cleared (`FOREIGN_MODEL_FIELD_VALUE_NOT_FOUND`)",
+    }],
+};
+
+/// Every kind of object the name guard keeps while something names it.
+pub const NAMED_OBJECTS: &[&NamedObjects] = &[&SCHEDULES, &LIMITERS, &SHAPER_QUEUES];
+
+/// The named objects a change of `kind` changes, if any.
+pub fn named_objects_of(kind: ObjectKind) -> Option<&'static NamedObjects> {
+    NAMED_OBJECTS
+        .iter()
+        .copied()
+        .find(|n| n.kind == kind || n.child == Some(kind))
+}
+
+/// Whether a change takes the name of a [`NamedObjects`] away: a delete, a rename, a
+/// replacement of the whole list, or an update replacing the nested list (a limiter's
+/// `queue`). Only these make the guard read the names' users.
+pub fn takes_named_away(change: &Change) -> bool {
+    let Some(named) = named_objects_of(change.kind) else {
+        return false;
+    };
+    match change.op {
+        ChangeOp::Update if change.kind == named.kind => {
+            (named.own_names && change.object.get("name").is_some())
+                || named.nested.is_some_and(|f| change.object.get(f).is_some())
+        }
+        _ => takes_name_away(change),
+    }
+}
+
+/// The names of `named` these changes (made one after the other to `list`, as REST API v2
+/// lists it) take away while an object of `users` (the lists of `named.users`, in order) still
+/// names them. Changes of other kinds are skipped. Err when a change cannot be applied.
+pub fn names_left_in_use(
+    named: &NamedObjects,
+    list: &Value,
     users: &[Value],
     changes: &[Change],
 ) -> Result<Vec<NameInUse>, String> {
-    let mut after: Vec<Value> = objects(schedules).into_iter().cloned().collect();
-    for change in changes.iter().filter(|c| c.kind == ObjectKind::Schedule) {
-        after = change_list(after, change, false)?;
-    }
-    let kept = names(&Value::Array(after));
-    let mut in_use = Vec::new();
-    for name in names(schedules) {
-        if kept.contains(&name) {
-            continue;
+    let mut after: Vec<Value> = objects(list).into_iter().cloned().collect();
+    for change in changes {
+        if change.kind == named.kind {
+            after = change_list(after, change, false)?;
+        } else if Some(change.kind) == named.child {
+            after = change_nested(named, after, change)?;
         }
+    }
+    let kept = provided_names(named, &after);
+    let mut gone = provided_names(
+        named,
+        &objects(list).into_iter().cloned().collect::<Vec<_>>(),
+    );
+    gone.retain(|n| !kept.contains(n));
+    gone.dedup();
+    let mut in_use = Vec::new();
+    for name in gone {
         let mut used_by = Vec::new();
         let mut effects = Vec::new();
-        for (user, list) in SCHEDULE_USERS.iter().zip(users) {
+        for (user, list) in named.users.iter().zip(users) {
             for (index, object) in objects(list).into_iter().enumerate() {
-                let names_it = |o: &Value| o.get(user.field).and_then(Value::as_str) == Some(&name);
-                let naming = match user.within {
-                    Some(items) => objects(object.get(items).unwrap_or(&Value::Null))
-                        .into_iter()
-                        .any(names_it),
-                    None => names_it(object),
-                };
-                if !naming {
+                let names_it = |o: &Value, f: &str| o.get(f).and_then(Value::as_str) == Some(&name);
+                let naming: Vec<&str> = user
+                    .fields
+                    .iter()
+                    .copied()
+                    .filter(|f| match user.within {
+                        Some(items) => objects(object.get(items).unwrap_or(&Value::Null))
+                            .into_iter()
+                            .any(|o| names_it(o, f)),
+                        None => names_it(object, f),
+                    })
+                    .collect();
+                if naming.is_empty() {
                     continue;
                 }
-                used_by.push(describe(
-                    user.what,
-                    user.label,
-                    index,
-                    object,
-                    &[user.field],
-                ));
+                used_by.push(describe(user.what, user.label, index, object, &naming));
                 if !effects.contains(&user.effect) {
                     effects.push(user.effect);
                 }
@@ -575,6 +694,98 @@ pub fn schedules_left_in_use(
         }
     }
     Ok(in_use)
+}
+
+/// The names `named`'s objects give: their own and their nested objects'.
+fn provided_names(named: &NamedObjects, items: &[Value]) -> Vec<String> {
+    let mut out = Vec::new();
+    for object in items {
+        if named.own_names
+            && let Some(name) = object.get("name").and_then(Value::as_str)
+        {
+            out.push(name.to_string());
+        }
+        if let Some(field) = named.nested {
+            out.extend(names(object.get(field).unwrap_or(&Value::Null)));
+        }
+    }
+    out.sort();
+    out
+}
+
+/// `items` after a change of a nested object (`named.child`): made to the nested list of its
+/// parent, which the change's `parent_id` names (a bulk delete's ids are `{parent_id, id}`
+/// pairs, as the objects it matched carry them).
+fn change_nested(
+    named: &NamedObjects,
+    mut items: Vec<Value>,
+    change: &Change,
+) -> Result<Vec<Value>, String> {
+    let field = named
+        .nested
+        .ok_or_else(|| format!("{:?} has no nested objects", named.kind))?;
+    let mut on_parent = |parent: &Value, change: &Change| -> Result<(), String> {
+        let at = items
+            .iter()
+            .enumerate()
+            .position(|(i, o)| {
+                parent.as_u64() == Some(o.get("id").and_then(Value::as_u64).unwrap_or(i as u64))
+            })
+            .ok_or_else(|| format!("no {:?} with id {parent}", named.kind))?;
+        let children = objects(items[at].get(field).unwrap_or(&Value::Null))
+            .into_iter()
+            .cloned()
+            .collect();
+        let children = change_list(children, change, false)?;
+        if let Some(o) = items[at].as_object_mut() {
+            o.insert(field.to_string(), Value::Array(children));
+        }
+        Ok(())
+    };
+    match change.op {
+        ChangeOp::DeleteMany => {
+            let pairs = change
+                .id
+                .as_ref()
+                .and_then(Value::as_array)
+                .ok_or("a bulk delete needs the objects it removes")?;
+            let mut parents: Vec<&Value> = Vec::new();
+            for pair in pairs {
+                let parent = pair
+                    .get("parent_id")
+                    .ok_or("a nested object without its parent_id")?;
+                if !parents.contains(&parent) {
+                    parents.push(parent);
+                }
+            }
+            for parent in parents {
+                let ids: Vec<Value> = pairs
+                    .iter()
+                    .filter(|p| p.get("parent_id") == Some(parent))
+                    .filter_map(|p| p.get("id").cloned())
+                    .collect();
+                let one = Change {
+                    id: Some(Value::Array(ids)),
+                    ..change.clone()
+                };
+                on_parent(parent, &one)?;
+            }
+        }
+        ChangeOp::Replace => return Err("nested objects are replaced through their parent".into()),
+        _ => {
+            let parent = change
+                .object
+                .get("parent_id")
+                .cloned()
+                .ok_or("a nested object's change needs its parent_id")?;
+            let mut one = change.clone();
+            if let Some(o) = one.object.as_object_mut() {
+                o.remove("parent_id");
+            }
+            on_parent(&parent, &one)?;
+        }
+    }
+    Ok(items)
 }
 
 /// The `name`s of a list's objects.

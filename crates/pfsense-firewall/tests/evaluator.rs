@@ -4,7 +4,8 @@
 
 use pfsense_firewall::explain::{RuleOrigin, Verdict};
 use pfsense_firewall::guard::{
-    ChangeOp, ObjectKind, aliases_left_in_use, apply_change, schedules_left_in_use,
+    ChangeOp, LIMITERS, ObjectKind, SCHEDULES, SHAPER_QUEUES, aliases_left_in_use, apply_change,
+    names_left_in_use,
 };
 use pfsense_firewall::model::{Action, Direction, ModelPart, NotRead, Target};
 use pfsense_firewall::{
@@ -454,7 +455,7 @@ fn a_schedule_taken_away_while_in_use_names_what_still_uses_it() {
         object,
     };
     let used_by = |users: &[Value], changes: &[Change]| -> Vec<(String, Vec<String>)> {
-        schedules_left_in_use(&schedules, users, changes)
+        names_left_in_use(&SCHEDULES, &schedules, users, changes)
             .unwrap()
             .into_iter()
             .map(|a| (a.name, a.used_by))
@@ -489,13 +490,219 @@ fn a_schedule_taken_away_while_in_use_names_what_still_uses_it() {
     assert!(used_by(&users, &[descr]).is_empty());
     assert!(used_by(&[json!([]), json!([]), json!([])], &[delete]).is_empty());
     // What pfSense does with each kind of user is said once per kind.
-    let found = schedules_left_in_use(
+    let found = names_left_in_use(
+        &SCHEDULES,
         &schedules,
         &users,
         &[change(ChangeOp::Delete, Some(json!(0)), Value::Null)],
     )
     .unwrap();
     assert_eq!(found[0].effects.len(), 3);
+}
+
+/// pfrest deletes and renames limiters, limiter queues and ALTQ queues that rules still name
+/// (`dnpipe`/`pdnpipe`, `defaultqueue`/`ackqueue`), and pfSense then writes those rules without
+/// their limiter, or with a queue no shaper defines. The guard follows the changes of the
+/// objects and of their nested queues (by `parent_id`; a bulk delete's matches as
+/// `{parent_id, id}`), and a queue name another interface's shaper still defines is not gone.
+#[test]
+fn a_limiter_or_a_queue_taken_away_while_in_use_names_the_rules() {
+    let limiters = json!([
+        {"id": 0, "name": "up", "queue": [{"parent_id": 0, "id": 0, "name": "up_q"}]},
+        {"id": 1, "name": "down", "queue": [
+            {"parent_id": 1, "id": 0, "name": "down_a"}, {"parent_id": 1, "id": 1, "name": "down_b"}]}
+    ]);
+    let rules = json!([
+        {"id": 0, "descr": "plain", "interface": ["lan"]},
+        {"id": 1, "descr": "limited", "interface": ["lan"], "dnpipe": "up", "pdnpipe": "down"},
+        {"id": 2, "descr": "queued", "interface": ["lan"], "dnpipe": "down_b"},
+        {"id": 3, "descr": "voip", "interface": ["wan"], "defaultqueue": "qVoIP", "ackqueue": "qACK"}
+    ]);
+    let change = |kind: ObjectKind, op: ChangeOp, id: Option<Value>, object: Value| Change {
+        kind,
+        op,
+        id,
+        object,
+    };
+    let used_by = |named, list: &Value, changes: &[Change]| -> Vec<(String, Vec<String>)> {
+        names_left_in_use(named, list, std::slice::from_ref(&rules), changes)
+            .unwrap()
+            .into_iter()
+            .map(|a| (a.name, a.used_by))
+            .collect()
+    };
+    let limited = |name: &str, fields: &str| {
+        vec![(
+            name.to_string(),
+            vec![format!("rule 1 \"limited\" on lan ({fields})")],
+        )]
+    };
+    // A limiter deleted, renamed, or left out of a PUT; its queue too when a rule names it.
+    let delete = change(
+        ObjectKind::Limiter,
+        ChangeOp::Delete,
+        Some(json!(0)),
+        Value::Null,
+    );
+    assert_eq!(
+        used_by(&LIMITERS, &limiters, &[delete]),
+        limited("up", "dnpipe")
+    );
+    let rename = change(
+        ObjectKind::Limiter,
+        ChangeOp::Update,
+        Some(json!(1)),
+        json!({"name": "dn"}),
+    );
+    assert_eq!(
+        used_by(&LIMITERS, &limiters, &[rename]),
+        limited("down", "pdnpipe")
+    );
+    let delete_down = change(
+        ObjectKind::Limiter,
+        ChangeOp::Delete,
+        Some(json!(1)),
+        Value::Null,
+    );
+    let found = used_by(&LIMITERS, &limiters, &[delete_down]);
+    assert_eq!(
+        found.iter().map(|(n, _)| n.as_str()).collect::<Vec<_>>(),
+        ["down", "down_b"],
+        "{found:?}"
+    );
+    let replace = change(
+        ObjectKind::Limiter,
+        ChangeOp::Replace,
+        None,
+        json!([{"name": "up"}]),
+    );
+    assert_eq!(used_by(&LIMITERS, &limiters, &[replace]).len(), 2);
+    // A limiter's queue deleted or renamed through its own endpoint, by its parent's id; the
+    // queue list replaced by a PATCH of the limiter; a bulk delete of queues.
+    let queued = vec![(
+        "down_b".to_string(),
+        vec!["rule 2 \"queued\" on lan (dnpipe)".to_string()],
+    )];
+    let queue_delete = change(
+        ObjectKind::LimiterQueue,
+        ChangeOp::Delete,
+        Some(json!(1)),
+        json!({"parent_id": 1}),
+    );
+    assert_eq!(used_by(&LIMITERS, &limiters, &[queue_delete]), queued);
+    let queue_rename = change(
+        ObjectKind::LimiterQueue,
+        ChangeOp::Update,
+        Some(json!(1)),
+        json!({"parent_id": 1, "name": "down_c"}),
+    );
+    assert_eq!(used_by(&LIMITERS, &limiters, &[queue_rename]), queued);
+    let queues_patched = change(
+        ObjectKind::Limiter,
+        ChangeOp::Update,
+        Some(json!(1)),
+        json!({"queue": [{"name": "down_a"}]}),
+    );
+    assert_eq!(used_by(&LIMITERS, &limiters, &[queues_patched]), queued);
+    let bulk = change(
+        ObjectKind::LimiterQueue,
+        ChangeOp::DeleteMany,
+        Some(
+            json!([{"parent_id": 1, "id": 0}, {"parent_id": 1, "id": 1}, {"parent_id": 0, "id": 0}]),
+        ),
+        Value::Null,
+    );
+    assert_eq!(used_by(&LIMITERS, &limiters, &[bulk]), queued);
+    // Nobody names `down_a` or `up_q`; the queue deleted after its rule stopped naming it is
+    // another call, so here the first queue goes, and the second's id shifts to 0 after it.
+    let first = change(
+        ObjectKind::LimiterQueue,
+        ChangeOp::Delete,
+        Some(json!(0)),
+        json!({"parent_id": 1}),
+    );
+    assert!(used_by(&LIMITERS, &limiters, std::slice::from_ref(&first)).is_empty());
+    let second = change(
+        ObjectKind::LimiterQueue,
+        ChangeOp::Delete,
+        Some(json!(0)),
+        json!({"parent_id": 1}),
+    );
+    assert_eq!(used_by(&LIMITERS, &limiters, &[first, second]), queued);
+    // A queue change without its parent cannot be placed: an error, not a pass.
+    let orphan = change(
+        ObjectKind::LimiterQueue,
+        ChangeOp::Delete,
+        Some(json!(0)),
+        json!({}),
+    );
+    assert!(
+        names_left_in_use(
+            &LIMITERS,
+            &limiters,
+            std::slice::from_ref(&rules),
+            &[orphan]
+        )
+        .is_err()
+    );
+
+    // ALTQ: each interface's shaper defines its queues; `qACK` is defined on both.
+    let shapers = json!([
+        {"id": 0, "interface": "wan", "name": null, "queue": [
+            {"parent_id": 0, "id": 0, "name": "qVoIP"}, {"parent_id": 0, "id": 1, "name": "qACK"}]},
+        {"id": 1, "interface": "lan", "name": null, "queue": [
+            {"parent_id": 1, "id": 0, "name": "qACK"}, {"parent_id": 1, "id": 1, "name": "qDefault"}]}
+    ]);
+    let voip = |fields: &str| vec![format!("rule 3 \"voip\" on wan ({fields})")];
+    let wan_shaper_gone = change(
+        ObjectKind::Shaper,
+        ChangeOp::Delete,
+        Some(json!(0)),
+        Value::Null,
+    );
+    assert_eq!(
+        used_by(&SHAPER_QUEUES, &shapers, &[wan_shaper_gone]),
+        vec![("qVoIP".to_string(), voip("defaultqueue"))],
+        "qACK stays defined on lan"
+    );
+    let all_gone = change(
+        ObjectKind::Shaper,
+        ChangeOp::DeleteMany,
+        Some(json!([0, 1])),
+        Value::Null,
+    );
+    assert_eq!(used_by(&SHAPER_QUEUES, &shapers, &[all_gone]).len(), 2);
+    let lan_ack = change(
+        ObjectKind::ShaperQueue,
+        ChangeOp::Delete,
+        Some(json!(0)),
+        json!({"parent_id": 1}),
+    );
+    assert!(used_by(&SHAPER_QUEUES, &shapers, &[lan_ack]).is_empty());
+    let wan_ack = change(
+        ObjectKind::ShaperQueue,
+        ChangeOp::Delete,
+        Some(json!(1)),
+        json!({"parent_id": 0}),
+    );
+    let lan_ack = change(
+        ObjectKind::ShaperQueue,
+        ChangeOp::Delete,
+        Some(json!(0)),
+        json!({"parent_id": 1}),
+    );
+    assert_eq!(
+        used_by(&SHAPER_QUEUES, &shapers, &[wan_ack, lan_ack]),
+        vec![("qACK".to_string(), voip("ackqueue"))]
+    );
+    // A shaper's own name is no queue's: renaming the shaper takes nothing away.
+    let shaper_named = change(
+        ObjectKind::Shaper,
+        ChangeOp::Update,
+        Some(json!(0)),
+        json!({"name": "x"}),
+    );
+    assert!(used_by(&SHAPER_QUEUES, &shapers, &[shaper_named]).is_empty());
 }
 
 /// pfrest deletes an alias still in use and pfSense then skips what names it: the guard names

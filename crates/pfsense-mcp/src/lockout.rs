@@ -9,8 +9,9 @@
 //! restore API: a change that cuts the API off cannot be undone through it, not even by
 //! auto-revert. With the model read, an alias that rules still name is not taken away
 //! (`guard::aliases_left_in_use`): pfrest would delete it and pfSense skip those rules. Nor is
-//! a schedule that rules, the REST API's access list or limiters still name
-//! (`guard::schedules_left_in_use`): pfSense would apply those rules at all times.
+//! a schedule, a limiter or a traffic shaper queue that rules, the REST API's access list or
+//! limiters still name (`guard::names_left_in_use`): pfSense would apply those rules at all
+//! times, unlimited, or with a queue no shaper defines.
 
 use crate::catalog::ToolDef;
 use crate::client::AuthMethod;
@@ -72,6 +73,26 @@ const GUARDED: &[(&str, Option<&str>, ObjectKind)] = &[
         Some("/api/v2/firewall/schedules"),
         ObjectKind::Schedule,
     ),
+    (
+        "/api/v2/firewall/traffic_shaper/limiter",
+        Some("/api/v2/firewall/traffic_shaper/limiters"),
+        ObjectKind::Limiter,
+    ),
+    (
+        "/api/v2/firewall/traffic_shaper/limiter/queue",
+        Some("/api/v2/firewall/traffic_shaper/limiter/queues"),
+        ObjectKind::LimiterQueue,
+    ),
+    (
+        "/api/v2/firewall/traffic_shaper",
+        Some("/api/v2/firewall/traffic_shapers"),
+        ObjectKind::Shaper,
+    ),
+    (
+        "/api/v2/firewall/traffic_shaper/queue",
+        Some("/api/v2/firewall/traffic_shaper/queues"),
+        ObjectKind::ShaperQueue,
+    ),
 ];
 
 /// Where the account guard reads each kind of account object.
@@ -125,15 +146,22 @@ pub fn change_of(def: &ToolDef, args: &Value) -> Option<Change> {
     })
 }
 
-/// The ids a bulk delete's filters match on the firewall now.
+/// The ids a bulk delete's filters match on the firewall now; `{parent_id, id}` for a nested
+/// object (a limiter's queue), whose id counts within its parent.
 async fn matched(client: &Client, def: &ToolDef, args: &Value) -> Result<Value, String> {
     let objects = crate::safety::state::bulk_delete_matches(client, def, args).await?;
     let ids = objects
         .as_array()
         .into_iter()
         .flatten()
-        .map(|o| o.get("id").cloned().ok_or("an object without an id"))
-        .collect::<Result<Vec<Value>, _>>()?;
+        .map(|o| {
+            let id = o.get("id").cloned().ok_or("an object without an id")?;
+            Ok(match o.get("parent_id") {
+                Some(parent) => json!({"parent_id": parent, "id": id}),
+                None => id,
+            })
+        })
+        .collect::<Result<Vec<Value>, &str>>()?;
     Ok(Value::Array(ids))
 }
 
@@ -175,7 +203,7 @@ async fn steps_refusal_unboxed(
     let mut access_changes = Vec::new();
     let mut account_changes = Vec::new();
     let mut settings_changes = Vec::new();
-    let mut schedule_changes = Vec::new();
+    let mut named_changes = Vec::new();
     let mut access_list_tool = None;
     for (def, args) in calls {
         if def.path == REST_API_SETTINGS && def.method != Method::Get {
@@ -193,12 +221,12 @@ async fn steps_refusal_unboxed(
         // An alias taken away (deleted, renamed, left out of a PUT) is checked for rules
         // still naming it whatever `--lockout-source` says: as pfSense's webGUI refuses it.
         let alias_removal = pfsense_firewall::guard::takes_alias_away(&change);
-        // So is a schedule taken away while rules, access list entries or limiters name it.
-        let schedule = change.kind == ObjectKind::Schedule;
+        // So is a schedule, a limiter or a shaper queue taken away while something names it
+        // (`guard::NAMED_OBJECTS`); their other changes are kept too, for the list they leave.
+        let named = pfsense_firewall::guard::named_objects_of(change.kind).is_some();
         if (account && change.op == ChangeOp::Create)
             || not_its_key
-            || (!account && source.is_none() && !alias_removal && !schedule)
-            || (schedule && !pfsense_firewall::guard::takes_schedule_away(&change))
+            || (!account && source.is_none() && !alias_removal && !named)
         {
             continue;
         }
@@ -215,8 +243,8 @@ async fn steps_refusal_unboxed(
         }
         if account {
             account_changes.push((change, needed_privileges(def, client)));
-        } else if schedule {
-            schedule_changes.push(change);
+        } else if named {
+            named_changes.push(change);
         } else if change.kind == ObjectKind::ApiAccessEntry {
             access_list_tool = crate::safety::state::sibling(def, PathKind::Plural, Method::Get);
             access_changes.push(change);
@@ -225,7 +253,7 @@ async fn steps_refusal_unboxed(
         }
     }
     let tools: Vec<&str> = calls.iter().map(|(d, _)| d.name).collect();
-    if let Some(refusal) = schedules_in_use_refusal(client, &schedule_changes).await {
+    if let Some(refusal) = names_in_use_refusal(client, &named_changes).await {
         return Some(refusal);
     }
     if !account_changes.is_empty() {
@@ -383,22 +411,31 @@ fn unread_users(what: &str, unread: &str) -> String {
     )
 }
 
-/// Refused while a schedule these changes take away is still named by a rule, a REST API
-/// access list entry or a limiter's bandwidth (`guard::schedules_left_in_use`), whatever
-/// `--lockout-source` says: pfrest deletes and renames it all the same, where pfSense's webGUI
-/// refuses.
-async fn schedules_in_use_refusal(client: &Client, changes: &[Change]) -> Option<String> {
-    if changes.is_empty() {
-        return None;
+/// Refused while a schedule, a limiter or a shaper queue these changes take away is still named
+/// (`guard::NAMED_OBJECTS`: by a rule, a REST API access list entry, a limiter's bandwidth),
+/// whatever `--lockout-source` says: pfrest deletes and renames it all the same, where pfSense's
+/// webGUI refuses or rewrites what names it.
+async fn names_in_use_refusal(client: &Client, changes: &[Change]) -> Option<String> {
+    for named in pfsense_firewall::guard::NAMED_OBJECTS {
+        let takes_away = changes.iter().any(|c| {
+            pfsense_firewall::guard::named_objects_of(c.kind).is_some_and(|n| n.kind == named.kind)
+                && pfsense_firewall::guard::takes_named_away(c)
+        });
+        if !takes_away {
+            continue;
+        }
+        let (list, users) = match crate::operator::read_name_users(client, named).await {
+            Ok(read) => read,
+            Err(unread) => return Some(unread_users(named.what, &unread)),
+        };
+        if let Ok(in_use) =
+            pfsense_firewall::guard::names_left_in_use(named, &list, &users, changes)
+            && !in_use.is_empty()
+        {
+            return Some(in_use_refusal(named.what, &in_use));
+        }
     }
-    let (schedules, users) = match crate::operator::read_schedule_users(client).await {
-        Ok(read) => read,
-        Err(unread) => return Some(unread_users("schedule", &unread)),
-    };
-    match pfsense_firewall::guard::schedules_left_in_use(&schedules, &users, changes) {
-        Ok(in_use) if !in_use.is_empty() => Some(in_use_refusal("schedule", &in_use)),
-        _ => None,
-    }
+    None
 }
 
 /// Objects named per alias in a refusal at most (the rest are counted).
@@ -406,7 +443,7 @@ const USERS_SHOWN: usize = 10;
 
 /// Why a change that takes away aliases (or schedules: `what`) still in use is not sent: what
 /// uses each (id, description, interface, field), what pfrest and pfSense would do
-/// (`guard::ALIAS_USERS`, `guard::SCHEDULE_USERS`), and what to do first.
+/// (`guard::ALIAS_USERS`, `guard::NAMED_OBJECTS`), and what to do first.
 fn in_use_refusal(what: &str, in_use: &[pfsense_firewall::guard::NameInUse]) -> String {
     let each: Vec<String> = in_use
         .iter()
@@ -435,7 +472,7 @@ fn in_use_refusal(what: &str, in_use: &[pfsense_firewall::guard::NameInUse]) -> 
         }
     }
     format!(
-        "{}. pfrest takes the {what} away all the same, and pfSense no longer resolves the name: {}. Change or delete what uses the {what} first, then delete it.",
+        "{}. pfrest takes the {what} away all the same, and pfSense no longer resolves the name: {}. Change or delete what uses the {what} first, then delete it; to rename it, create one under the new name, point those users at it, then delete this one.",
         each.join("; "),
         effects.join("; ")
     )

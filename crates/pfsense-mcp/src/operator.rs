@@ -170,16 +170,15 @@ pub async fn read_alias_users(client: &Client, input: &mut ApiInput) -> Result<(
     }
 }
 
-/// The schedules, and the lists that may name one (`guard::SCHEDULE_USERS`, in its order),
-/// read when a change takes a schedule away. Err names the reads that failed: an unread list
-/// could hide a user.
-pub async fn read_schedule_users(client: &Client) -> Result<(Value, Vec<Value>), String> {
+/// The objects `named` lists, and the lists that may name one (`named.users`, in order), read
+/// when a change takes a name away. Err names the reads that failed: an unread list could hide
+/// a user.
+pub async fn read_name_users(
+    client: &Client,
+    named: &pfsense_firewall::guard::NamedObjects,
+) -> Result<(Value, Vec<Value>), String> {
     let mut failed = Vec::new();
-    let paths = std::iter::once("/api/v2/firewall/schedules").chain(
-        pfsense_firewall::guard::SCHEDULE_USERS
-            .iter()
-            .map(|u| u.path),
-    );
+    let paths = std::iter::once(named.path).chain(named.users.iter().map(|u| u.path));
     let mut lists = Vec::new();
     for path in paths {
         match read(client, path, json!({})).await {
@@ -190,8 +189,8 @@ pub async fn read_schedule_users(client: &Client) -> Result<(Value, Vec<Value>),
     if !failed.is_empty() {
         return Err(failed.join("; "));
     }
-    let schedules = lists.remove(0);
-    Ok((schedules, lists))
+    let objects = lists.remove(0);
+    Ok((objects, lists))
 }
 
 fn parse_args<T: for<'de> Deserialize<'de>>(tool: &str, args: &Value) -> Result<T, String> {
