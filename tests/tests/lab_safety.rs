@@ -1223,26 +1223,7 @@ async fn an_alias_a_route_1_1_nat_or_openvpn_uses_is_refused(version: &str) {
             "description": "cso uses lab_net"}),
         ),
     );
-    // OpenVPN needs a CA and a certificate; the lab's stand-ins list no ciphers, digests or DH
-    // lengths, so `none` is the one valid choice there.
-    let (ca, cert) = lab_pki();
-    let caref = admin(
-        &lab,
-        "POST",
-        "/api/v2/system/certificate_authority",
-        Some(ca),
-    )["refid"]
-        .clone();
-    let certref = admin(&lab, "POST", "/api/v2/system/certificate", Some(cert))["refid"].clone();
-    let tunnel = json!({"dev_mode": "tun", "protocol": "UDP4", "interface": "wan",
-        "use_tls": false, "caref": caref, "certref": certref, "data_ciphers": ["none"],
-        "data_ciphers_fallback": "none", "digest": "none"});
-    let with = |mut base: Value, extra: Value| {
-        for (k, v) in extra.as_object().unwrap() {
-            base[k] = v.clone();
-        }
-        base
-    };
+    let tunnel = openvpn_tunnel(&lab);
     let server = admin(
         &lab,
         "POST",
@@ -1883,6 +1864,32 @@ fn lab_pki() -> (Value, Value) {
         json!({"descr": "lab CA", "crt": ca_crt, "prv": ca_key.serialize_pem(), "trust": false}),
         json!({"descr": "lab vpn server", "crt": crt, "prv": key.serialize_pem()}),
     )
+}
+
+/// What an OpenVPN server or client on the lab needs besides its mode: a CA and a certificate
+/// (created here), and `none` as the cipher, digest and DH length (the lab's stand-ins list no
+/// others, so `none` is the one valid choice there).
+fn openvpn_tunnel(lab: &RunningLab) -> Value {
+    let (ca, cert) = lab_pki();
+    let caref = admin(
+        lab,
+        "POST",
+        "/api/v2/system/certificate_authority",
+        Some(ca),
+    )["refid"]
+        .clone();
+    let certref = admin(lab, "POST", "/api/v2/system/certificate", Some(cert))["refid"].clone();
+    json!({"dev_mode": "tun", "protocol": "UDP4", "interface": "wan",
+        "use_tls": false, "caref": caref, "certref": certref, "data_ciphers": ["none"],
+        "data_ciphers_fallback": "none", "digest": "none"})
+}
+
+/// `base` with the fields of `extra` set.
+fn with(mut base: Value, extra: Value) -> Value {
+    for (k, v) in extra.as_object().unwrap() {
+        base[k] = v.clone();
+    }
+    base
 }
 
 /// One request straight to the lab's REST API, as another admin makes it (not through the
@@ -4062,6 +4069,99 @@ async fn a_limiter_or_a_queue_a_rule_still_names_is_not_taken_away(version: &str
     }
 }
 
+/// An authentication server an OpenVPN server names in `authmode`: pfrest deletes it all the
+/// same (`AuthServer` declares no `referenced_by`), and openvpn.auth-user.php then skips the
+/// name, so a VPN whose only server it was lets no user in; pfrest then refuses every later
+/// change to the OpenVPN server. A delete, a bulk delete and a PUT of the list are refused
+/// naming the OpenVPN server; a server nothing names goes.
+async fn an_authentication_server_openvpn_still_names_is_not_taken_away(version: &str) {
+    let Some(lab) = lab(version) else { return };
+    let ldap = |name: &str| {
+        json!({"type": "ldap", "name": name, "host": "ldap.example.com", "ldap_port": "389",
+            "ldap_urltype": "Standard TCP", "ldap_protver": 3, "ldap_scope": "one",
+            "ldap_basedn": "dc=example,dc=com", "ldap_authcn": "ou=people,dc=example,dc=com",
+            "ldap_attr_user": "uid", "ldap_attr_group": "cn", "ldap_attr_member": "memberOf",
+            "ldap_attr_groupobj": "posixGroup", "ldap_timeout": 25})
+    };
+    let corp = admin(
+        &lab,
+        "POST",
+        "/api/v2/user/auth_server",
+        Some(ldap("corp ldap")),
+    );
+    let spare = admin(
+        &lab,
+        "POST",
+        "/api/v2/user/auth_server",
+        Some(ldap("spare ldap")),
+    );
+    let server = admin(
+        &lab,
+        "POST",
+        "/api/v2/vpn/openvpn/server",
+        Some(with(
+            openvpn_tunnel(&lab),
+            json!({"mode": "server_user", "authmode": ["corp ldap"], "local_port": "1194",
+                "dh_length": "none", "ecdh_curve": "none", "tunnel_network": "10.8.0.0/24",
+                "description": "staff vpn"}),
+        )),
+    );
+    let then = lab.config_xml();
+    let dir = tempfile::tempdir().unwrap();
+    let s = start(&lab, dir.path()).await;
+    let used = format!(
+        "authentication server `corp ldap` is still used by OpenVPN server {} \"staff vpn\" on wan (authmode)",
+        server["id"]
+    );
+    for (tool, args) in [
+        ("pfsense_delete_user_auth_server", json!({"id": corp["id"]})),
+        (
+            "pfsense_delete_user_auth_servers",
+            json!({"query": {"type": "ldap"}}),
+        ),
+        ("pfsense_replace_user_auth_servers", json!({"objects": []})),
+    ] {
+        for args in [args.clone(), confirmed(args)] {
+            let r = s.call(tool, args.clone()).await;
+            assert!(
+                is_error(&r) && text(&r).contains(&used) && text(&r).contains("lets no user in"),
+                "{tool} {args}: {}",
+                text(&r)
+            );
+        }
+    }
+    assert_eq!(
+        drawn_anew_aside(&lab.config_xml(), "system"),
+        drawn_anew_aside(&then, "system"),
+        "the authentication servers as they were"
+    );
+    s.ok(
+        "pfsense_delete_user_auth_server",
+        confirmed(json!({"id": spare["id"]})),
+    )
+    .await;
+    s.close().await;
+
+    // What the guard keeps from happening, done by another admin: pfrest deletes the server,
+    // the OpenVPN server keeps naming it, and no change to the OpenVPN server goes through.
+    let all = admin(&lab, "GET", "/api/v2/user/auth_servers", None);
+    let id = all.as_array().unwrap()[0]["id"].clone();
+    admin(
+        &lab,
+        "DELETE",
+        &format!("/api/v2/user/auth_server?id={id}"),
+        None,
+    );
+    let servers = admin(&lab, "GET", "/api/v2/vpn/openvpn/servers", None);
+    assert_eq!(servers[0]["authmode"], json!(["corp ldap"]), "{servers}");
+    let body = json!({"id": server["id"], "description": "staff vpn 2"}).to_string();
+    let (status, answer) = lab
+        .lab
+        .request("PATCH", "/api/v2/vpn/openvpn/server", Some(&body))
+        .unwrap();
+    assert_eq!(status, 404, "{answer}");
+}
+
 /// pfrest lets a POST's or PATCH's `sort_by`, `sort_order` and `sort_flags` replace the model's
 /// own sort, and re-sorts the whole stored list by them (`Endpoint::post()` / `patch()`), which
 /// no undo of that one object could put back. No tool sends them with a write: the create and
@@ -4153,6 +4253,7 @@ tests::on_every_release!(
     undo_of_a_linked_rules_delete_ties_it_to_its_forward_again,
     a_schedule_a_rule_still_names_is_not_taken_away,
     a_limiter_or_a_queue_a_rule_still_names_is_not_taken_away,
+    an_authentication_server_openvpn_still_names_is_not_taken_away,
     auto_revert_of_a_linked_rule_change_then_its_forwards_delete_restores_both,
     a_batch_undo_of_a_linked_rule_change_and_its_forwards_delete_restores_both,
     a_callers_sort_never_reaches_a_write_an_undo_would_replay,

@@ -38,6 +38,9 @@ pub enum ObjectKind {
     /// `defaultqueue`/`ackqueue` ([`SHAPER_QUEUES`]), not part of the firewall model.
     Shaper,
     ShaperQueue,
+    /// An authentication server (LDAP, RADIUS): OpenVPN servers name it in `authmode`
+    /// ([`AUTH_SERVERS`]), not part of the firewall model.
+    AuthServer,
 }
 
 impl ObjectKind {
@@ -54,6 +57,7 @@ impl ObjectKind {
                 | ObjectKind::LimiterQueue
                 | ObjectKind::Shaper
                 | ObjectKind::ShaperQueue
+                | ObjectKind::AuthServer
         )
     }
 }
@@ -179,7 +183,8 @@ fn list_key(kind: ObjectKind) -> Option<fn(&mut ApiInput) -> &mut Value> {
         | ObjectKind::Limiter
         | ObjectKind::LimiterQueue
         | ObjectKind::Shaper
-        | ObjectKind::ShaperQueue => return None,
+        | ObjectKind::ShaperQueue
+        | ObjectKind::AuthServer => return None,
     })
 }
 
@@ -607,8 +612,28 @@ pub const SHAPER_QUEUES: NamedObjects = NamedObjects {
     }],
 };
 
+/// Where OpenVPN servers name an authentication server: `authmode`, a list tried in order.
+/// openvpn.auth-user.php skips a name `auth_get_authserver` does not find (other than "Local
+/// Database"), so with none left no user signs in.
+pub const AUTH_SERVERS: NamedObjects = NamedObjects {
+    kind: ObjectKind::AuthServer,
+    child: None,
+    what: "authentication server",
+    path: "/api/v2/user/auth_servers",
+    nested: None,
+    own_names: true,
+    users: &[NameUser {
+        what: "OpenVPN server",
+        path: "/api/v2/vpn/openvpn/servers",
+        fields: &["authmode"],
+        within: None,
+        label: &["description"],
+        effect: "OpenVPN then skips it when a user signs in (openvpn.auth-user.php finds no server by that name), so a VPN whose only authentication server it was lets no user in, and pfrest refuses every later change to that OpenVPN server until its `authmode` names existing ones",
+    }],
+};
+
 /// Every kind of object the name guard keeps while something names it.
-pub const NAMED_OBJECTS: &[&NamedObjects] = &[&SCHEDULES, &LIMITERS, &SHAPER_QUEUES];
+pub const NAMED_OBJECTS: &[&NamedObjects] = &[&SCHEDULES, &LIMITERS, &SHAPER_QUEUES, &AUTH_SERVERS];
 
 /// The named objects a change of `kind` changes, if any.
 pub fn named_objects_of(kind: ObjectKind) -> Option<&'static NamedObjects> {
@@ -664,7 +689,12 @@ pub fn names_left_in_use(
         let mut effects = Vec::new();
         for (user, list) in named.users.iter().zip(users) {
             for (index, object) in objects(list).into_iter().enumerate() {
-                let names_it = |o: &Value, f: &str| o.get(f).and_then(Value::as_str) == Some(&name);
+                // A field names one (`sched`) or a list of them (`authmode`).
+                let names_it = |o: &Value, f: &str| match o.get(f) {
+                    Some(Value::Array(all)) => all.iter().any(|v| v.as_str() == Some(&name)),
+                    Some(one) => one.as_str() == Some(&name),
+                    None => false,
+                };
                 let naming: Vec<&str> = user
                     .fields
                     .iter()

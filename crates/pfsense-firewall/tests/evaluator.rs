@@ -4,8 +4,8 @@
 
 use pfsense_firewall::explain::{RuleOrigin, Verdict};
 use pfsense_firewall::guard::{
-    ChangeOp, LIMITERS, ObjectKind, SCHEDULES, SHAPER_QUEUES, aliases_left_in_use, apply_change,
-    names_left_in_use,
+    AUTH_SERVERS, ChangeOp, LIMITERS, ObjectKind, SCHEDULES, SHAPER_QUEUES, aliases_left_in_use,
+    apply_change, names_left_in_use,
 };
 use pfsense_firewall::model::{Action, Direction, ModelPart, NotRead, Target};
 use pfsense_firewall::{
@@ -703,6 +703,44 @@ fn a_limiter_or_a_queue_taken_away_while_in_use_names_the_rules() {
         json!({"name": "x"}),
     );
     assert!(used_by(&SHAPER_QUEUES, &shapers, &[shaper_named]).is_empty());
+}
+
+/// An OpenVPN server's `authmode` lists authentication servers: one taken away is found in the
+/// list, and "Local Database" (no object) is never one.
+#[test]
+fn an_authentication_server_in_a_vpns_list_is_named() {
+    let servers = json!([{"id": 0, "name": "corp ldap"}, {"id": 1, "name": "radius"}]);
+    let vpns = json!([{"id": 0, "description": "staff vpn", "interface": "wan",
+        "authmode": ["Local Database", "corp ldap"]}]);
+    let delete = |id: u64| Change {
+        kind: ObjectKind::AuthServer,
+        op: ChangeOp::Delete,
+        id: Some(json!(id)),
+        object: Value::Null,
+    };
+    let found = names_left_in_use(
+        &AUTH_SERVERS,
+        &servers,
+        std::slice::from_ref(&vpns),
+        &[delete(0)],
+    )
+    .unwrap();
+    assert_eq!(found.len(), 1);
+    assert_eq!(found[0].name, "corp ldap");
+    assert_eq!(
+        found[0].used_by,
+        ["OpenVPN server 0 \"staff vpn\" on wan (authmode)"]
+    );
+    assert!(
+        names_left_in_use(
+            &AUTH_SERVERS,
+            &servers,
+            std::slice::from_ref(&vpns),
+            &[delete(1)]
+        )
+        .unwrap()
+        .is_empty()
+    );
 }
 
 /// pfrest deletes an alias still in use and pfSense then skips what names it: the guard names

@@ -93,6 +93,11 @@ const GUARDED: &[(&str, Option<&str>, ObjectKind)] = &[
         Some("/api/v2/firewall/traffic_shaper/queues"),
         ObjectKind::ShaperQueue,
     ),
+    (
+        "/api/v2/user/auth_server",
+        Some("/api/v2/user/auth_servers"),
+        ObjectKind::AuthServer,
+    ),
 ];
 
 /// Where the account guard reads each kind of account object.
@@ -221,8 +226,9 @@ async fn steps_refusal_unboxed(
         // An alias taken away (deleted, renamed, left out of a PUT) is checked for rules
         // still naming it whatever `--lockout-source` says: as pfSense's webGUI refuses it.
         let alias_removal = pfsense_firewall::guard::takes_alias_away(&change);
-        // So is a schedule, a limiter or a shaper queue taken away while something names it
-        // (`guard::NAMED_OBJECTS`); their other changes are kept too, for the list they leave.
+        // So is a schedule, a limiter, a shaper queue or an authentication server taken away
+        // while something names it (`guard::NAMED_OBJECTS`); their other changes are kept
+        // too, for the list they leave.
         let named = pfsense_firewall::guard::named_objects_of(change.kind).is_some();
         if (account && change.op == ChangeOp::Create)
             || not_its_key
@@ -411,8 +417,9 @@ fn unread_users(what: &str, unread: &str) -> String {
     )
 }
 
-/// Refused while a schedule, a limiter or a shaper queue these changes take away is still named
-/// (`guard::NAMED_OBJECTS`: by a rule, a REST API access list entry, a limiter's bandwidth),
+/// Refused while a schedule, a limiter, a shaper queue or an authentication server these changes
+/// take away is still named (`guard::NAMED_OBJECTS`: by a rule, a REST API access list entry, a
+/// limiter's bandwidth, an OpenVPN server),
 /// whatever `--lockout-source` says: pfrest deletes and renames it all the same, where pfSense's
 /// webGUI refuses or rewrites what names it.
 async fn names_in_use_refusal(client: &Client, changes: &[Change]) -> Option<String> {
