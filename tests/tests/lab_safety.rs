@@ -4162,6 +4162,147 @@ async fn an_authentication_server_openvpn_still_names_is_not_taken_away(version:
     assert_eq!(status, 404, "{answer}");
 }
 
+/// A gateway the default gateway setting or a gateway group names, and a gateway group the
+/// default gateway setting names: pfrest deletes them all the same (a gateway's
+/// `referenced_by` covers static routes and rules only; the delete of the default gateway also
+/// removes the default route at once), and the setting and the group keep naming what is gone.
+/// A delete and a bulk delete are refused naming the user; a gateway nothing names goes.
+async fn a_gateway_the_default_gateway_or_a_group_names_is_not_taken_away(version: &str) {
+    let Some(lab) = lab(version) else { return };
+    for (name, address) in [
+        ("LAN_GW", "192.168.1.254"),
+        ("LAN_GW2", "192.168.1.253"),
+        ("SPARE_GW", "192.168.1.252"),
+    ] {
+        admin(
+            &lab,
+            "POST",
+            "/api/v2/routing/gateway",
+            Some(
+                json!({"name": name, "interface": "lan", "ipprotocol": "inet",
+                "gateway": address}),
+            ),
+        );
+    }
+    let group = admin(
+        &lab,
+        "POST",
+        "/api/v2/routing/gateway/group",
+        Some(json!({"name": "LANGROUP", "trigger": "down",
+            "priorities": [{"gateway": "LAN_GW2", "tier": 1, "virtual_ip": "address"}]})),
+    );
+    let default = "/api/v2/routing/gateway/default";
+    admin(
+        &lab,
+        "PATCH",
+        default,
+        Some(json!({"defaultgw4": "LAN_GW"})),
+    );
+    let gateways = admin(&lab, "GET", "/api/v2/routing/gateways", None);
+    let id_of = |name: &str| {
+        gateways
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|g| g["name"] == name)
+            .unwrap_or_else(|| panic!("{name} in {gateways}"))["id"]
+            .clone()
+    };
+    let then = lab.config_xml();
+    let dir = tempfile::tempdir().unwrap();
+    let s = start(&lab, dir.path()).await;
+    let by_default = "gateway `LAN_GW` is still used by the default gateway setting (defaultgw4)";
+    let by_group = format!(
+        "gateway `LAN_GW2` is still used by gateway group {} \"LANGROUP\" (gateway)",
+        group["id"]
+    );
+    for (tool, args, refusals) in [
+        (
+            "pfsense_delete_routing_gateway",
+            json!({"id": id_of("LAN_GW")}),
+            vec![by_default, "removes the default route at once"],
+        ),
+        (
+            "pfsense_delete_routing_gateway",
+            json!({"id": id_of("LAN_GW2")}),
+            vec![by_group.as_str(), "keeps a member pfSense no longer has"],
+        ),
+        (
+            "pfsense_delete_routing_gateways",
+            json!({"query": {"interface": "lan"}}),
+            vec![by_default, by_group.as_str()],
+        ),
+    ] {
+        for args in [args.clone(), confirmed(args)] {
+            let r = s.call(tool, args.clone()).await;
+            assert!(is_error(&r), "{tool} {args}: {}", text(&r));
+            for refusal in &refusals {
+                assert!(text(&r).contains(refusal), "{tool} {args}: {}", text(&r));
+            }
+        }
+    }
+    assert_eq!(
+        drawn_anew_aside(&lab.config_xml(), "gateways"),
+        drawn_anew_aside(&then, "gateways"),
+        "the gateways and groups as they were"
+    );
+    s.ok(
+        "pfsense_delete_routing_gateway",
+        confirmed(json!({"id": id_of("SPARE_GW")})),
+    )
+    .await;
+    // The default gateway may be a group too.
+    admin(
+        &lab,
+        "PATCH",
+        default,
+        Some(json!({"defaultgw4": "LANGROUP"})),
+    );
+    let r = s
+        .call(
+            "pfsense_delete_routing_gateway_group",
+            confirmed(json!({"id": group["id"]})),
+        )
+        .await;
+    assert!(
+        is_error(&r)
+            && text(&r).contains(
+                "gateway group `LANGROUP` is still used by the default gateway setting (defaultgw4)"
+            ),
+        "{}",
+        text(&r)
+    );
+    s.close().await;
+
+    // What the guard keeps from happening, done by another admin: the setting and the group
+    // keep naming the gateways pfrest deleted.
+    admin(
+        &lab,
+        "PATCH",
+        default,
+        Some(json!({"defaultgw4": "LAN_GW"})),
+    );
+    let gateways = admin(&lab, "GET", "/api/v2/routing/gateways", None);
+    for name in ["LAN_GW2", "LAN_GW"] {
+        let id = gateways
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|g| g["name"] == name)
+            .unwrap()["id"]
+            .clone();
+        admin(
+            &lab,
+            "DELETE",
+            "/api/v2/routing/gateway",
+            Some(json!({"id": id})),
+        );
+    }
+    assert_eq!(admin(&lab, "GET", default, None)["defaultgw4"], "LAN_GW");
+    let groups = admin(&lab, "GET", "/api/v2/routing/gateway/groups", None);
+    assert_eq!(groups[0]["priorities"][0]["gateway"], "LAN_GW2", "{groups}");
+}
+
 /// pfrest lets a POST's or PATCH's `sort_by`, `sort_order` and `sort_flags` replace the model's
 /// own sort, and re-sorts the whole stored list by them (`Endpoint::post()` / `patch()`), which
 /// no undo of that one object could put back. No tool sends them with a write: the create and
@@ -4254,6 +4395,7 @@ tests::on_every_release!(
     a_schedule_a_rule_still_names_is_not_taken_away,
     a_limiter_or_a_queue_a_rule_still_names_is_not_taken_away,
     an_authentication_server_openvpn_still_names_is_not_taken_away,
+    a_gateway_the_default_gateway_or_a_group_names_is_not_taken_away,
     auto_revert_of_a_linked_rule_change_then_its_forwards_delete_restores_both,
     a_batch_undo_of_a_linked_rule_change_and_its_forwards_delete_restores_both,
     a_callers_sort_never_reaches_a_write_an_undo_would_replay,

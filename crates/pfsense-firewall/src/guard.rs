@@ -41,6 +41,10 @@ pub enum ObjectKind {
     /// An authentication server (LDAP, RADIUS): OpenVPN servers name it in `authmode`
     /// ([`AUTH_SERVERS`]), not part of the firewall model.
     AuthServer,
+    /// A gateway and a gateway group: interfaces, the default gateway and gateway groups name
+    /// them ([`GATEWAYS`], [`GATEWAY_GROUPS`]), not changed in the firewall model.
+    Gateway,
+    GatewayGroup,
 }
 
 impl ObjectKind {
@@ -58,6 +62,8 @@ impl ObjectKind {
                 | ObjectKind::Shaper
                 | ObjectKind::ShaperQueue
                 | ObjectKind::AuthServer
+                | ObjectKind::Gateway
+                | ObjectKind::GatewayGroup
         )
     }
 }
@@ -184,7 +190,9 @@ fn list_key(kind: ObjectKind) -> Option<fn(&mut ApiInput) -> &mut Value> {
         | ObjectKind::LimiterQueue
         | ObjectKind::Shaper
         | ObjectKind::ShaperQueue
-        | ObjectKind::AuthServer => return None,
+        | ObjectKind::AuthServer
+        | ObjectKind::Gateway
+        | ObjectKind::GatewayGroup => return None,
     })
 }
 
@@ -632,8 +640,73 @@ pub const AUTH_SERVERS: NamedObjects = NamedObjects {
     }],
 };
 
+/// An interface's upstream gateway (`gateway`, `gatewayv6`: pfrest's `ForeignModelField` to a
+/// gateway or a gateway group).
+const INTERFACE_GATEWAY: NameUser = NameUser {
+    what: "interface",
+    path: "/api/v2/interfaces",
+    fields: &["gateway", "gatewayv6"],
+    within: None,
+    label: &["descr"],
+    effect: "the interface then names a gateway pfSense no longer has, and pfrest refuses every later change to that interface until its gateway is changed",
+};
+
+/// The system's default gateways (`defaultgw4`, `defaultgw6`: a gateway or a gateway group).
+const DEFAULT_GATEWAY: NameUser = NameUser {
+    what: "default gateway setting",
+    path: "/api/v2/routing/gateway/default",
+    fields: &["defaultgw4", "defaultgw6"],
+    within: None,
+    label: &[],
+    effect: "the default gateway setting keeps naming it; pfrest's delete of the default gateway also removes the default route at once (`RoutingGateway::_delete`: `route_del('default')`), so the firewall no longer reaches, or answers, anything beyond its own subnets: this server too, if it reaches the API through a router",
+};
+
+/// Where a gateway's name is used and pfrest does not look before deleting it: its
+/// `referenced_by` covers static routes and rules only (those deletes it refuses), while its
+/// `validate_disabled` refuses to *disable* one a gateway group uses. A gateway group keeps
+/// naming a deleted member (pfrest then shows the group's `ipprotocol` as `unknown`), and the
+/// default gateway setting keeps naming a deleted default gateway (both seen on the pfrest lab).
+pub const GATEWAYS: NamedObjects = NamedObjects {
+    kind: ObjectKind::Gateway,
+    child: None,
+    what: "gateway",
+    path: "/api/v2/routing/gateways",
+    nested: None,
+    own_names: true,
+    users: &[
+        INTERFACE_GATEWAY,
+        DEFAULT_GATEWAY,
+        NameUser {
+            what: "gateway group",
+            path: "/api/v2/routing/gateway/groups",
+            fields: &["gateway"],
+            within: Some("priorities"),
+            label: &["name"],
+            effect: "the gateway group keeps a member pfSense no longer has (pfrest then shows its `ipprotocol` as `unknown`), so its traffic fails over among the rest only",
+        },
+    ],
+};
+
+/// Where a gateway group's name is used besides rules and static routes (its `referenced_by`).
+pub const GATEWAY_GROUPS: NamedObjects = NamedObjects {
+    kind: ObjectKind::GatewayGroup,
+    child: None,
+    what: "gateway group",
+    path: "/api/v2/routing/gateway/groups",
+    nested: None,
+    own_names: true,
+    users: &[INTERFACE_GATEWAY, DEFAULT_GATEWAY],
+};
+
 /// Every kind of object the name guard keeps while something names it.
-pub const NAMED_OBJECTS: &[&NamedObjects] = &[&SCHEDULES, &LIMITERS, &SHAPER_QUEUES, &AUTH_SERVERS];
+pub const NAMED_OBJECTS: &[&NamedObjects] = &[
+    &SCHEDULES,
+    &LIMITERS,
+    &SHAPER_QUEUES,
+    &AUTH_SERVERS,
+    &GATEWAYS,
+    &GATEWAY_GROUPS,
+];
 
 /// The named objects a change of `kind` changes, if any.
 pub fn named_objects_of(kind: ObjectKind) -> Option<&'static NamedObjects> {
@@ -709,7 +782,12 @@ pub fn names_left_in_use(
                 if naming.is_empty() {
                     continue;
                 }
-                used_by.push(describe(user.what, user.label, index, object, &naming));
+                used_by.push(if crate::json::object(list).is_some() {
+                    // A settings singleton (the default gateways): no id to name.
+                    format!("the {} ({})", user.what, naming.join(", "))
+                } else {
+                    describe(user.what, user.label, index, object, &naming)
+                });
                 if !effects.contains(&user.effect) {
                     effects.push(user.effect);
                 }
@@ -890,10 +968,12 @@ fn describe(what: &str, label: &[&str], index: usize, object: &Value, fields: &[
         let name = object.get("name").and_then(Value::as_str).unwrap_or("?");
         return format!("alias `{name}` ({fields})");
     }
-    let id = object
-        .get("id")
-        .map(|id| id.to_string())
-        .unwrap_or_else(|| index.to_string());
+    let id = match object.get("id") {
+        // Interfaces have string ids (`wan`, `opt1`).
+        Some(Value::String(id)) => id.clone(),
+        Some(id) => id.to_string(),
+        None => index.to_string(),
+    };
     let descr = label
         .iter()
         .find_map(|f| {

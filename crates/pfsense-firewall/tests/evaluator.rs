@@ -4,8 +4,8 @@
 
 use pfsense_firewall::explain::{RuleOrigin, Verdict};
 use pfsense_firewall::guard::{
-    AUTH_SERVERS, ChangeOp, LIMITERS, ObjectKind, SCHEDULES, SHAPER_QUEUES, aliases_left_in_use,
-    apply_change, names_left_in_use,
+    AUTH_SERVERS, ChangeOp, GATEWAYS, LIMITERS, ObjectKind, SCHEDULES, SHAPER_QUEUES,
+    aliases_left_in_use, apply_change, names_left_in_use,
 };
 use pfsense_firewall::model::{Action, Direction, ModelPart, NotRead, Target};
 use pfsense_firewall::{
@@ -740,6 +740,48 @@ fn an_authentication_server_in_a_vpns_list_is_named() {
         )
         .unwrap()
         .is_empty()
+    );
+}
+
+/// A gateway is named by an interface (string ids), by the default gateway setting (a
+/// singleton: no id) and by a gateway group's priorities; a bulk delete takes them all.
+#[test]
+fn a_gateway_in_use_names_interfaces_the_default_and_groups() {
+    let gateways = json!([{"id": 0, "name": "WAN_GW"}, {"id": 1, "name": "BACKUP_GW"}]);
+    let users = [
+        json!([{"id": "wan", "descr": "WAN", "gateway": "WAN_GW"}, {"id": "lan", "descr": "LAN"}]),
+        json!({"defaultgw4": "WAN_GW", "defaultgw6": ""}),
+        json!([{"id": 0, "name": "FAILOVER", "priorities": [
+            {"gateway": "WAN_GW", "tier": 1}, {"gateway": "BACKUP_GW", "tier": 2}]}]),
+    ];
+    let bulk = Change {
+        kind: ObjectKind::Gateway,
+        op: ChangeOp::DeleteMany,
+        id: Some(json!([0, 1])),
+        object: Value::Null,
+    };
+    let found: Vec<(String, Vec<String>)> =
+        names_left_in_use(&GATEWAYS, &gateways, &users, &[bulk])
+            .unwrap()
+            .into_iter()
+            .map(|a| (a.name, a.used_by))
+            .collect();
+    assert_eq!(
+        found,
+        [
+            (
+                "BACKUP_GW".to_string(),
+                vec!["gateway group 0 \"FAILOVER\" (gateway)".to_string()]
+            ),
+            (
+                "WAN_GW".to_string(),
+                vec![
+                    "interface wan \"WAN\" (gateway)".to_string(),
+                    "the default gateway setting (defaultgw4)".to_string(),
+                    "gateway group 0 \"FAILOVER\" (gateway)".to_string(),
+                ]
+            ),
+        ]
     );
 }
 

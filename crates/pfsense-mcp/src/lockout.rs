@@ -98,6 +98,16 @@ const GUARDED: &[(&str, Option<&str>, ObjectKind)] = &[
         Some("/api/v2/user/auth_servers"),
         ObjectKind::AuthServer,
     ),
+    (
+        "/api/v2/routing/gateway",
+        Some("/api/v2/routing/gateways"),
+        ObjectKind::Gateway,
+    ),
+    (
+        "/api/v2/routing/gateway/group",
+        Some("/api/v2/routing/gateway/groups"),
+        ObjectKind::GatewayGroup,
+    ),
 ];
 
 /// Where the account guard reads each kind of account object.
