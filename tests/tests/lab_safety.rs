@@ -4303,6 +4303,130 @@ async fn a_gateway_the_default_gateway_or_a_group_names_is_not_taken_away(versio
     assert_eq!(groups[0]["priorities"][0]["gateway"], "LAN_GW2", "{groups}");
 }
 
+/// An IPsec phase 1 whose phase 2 entries remain: pfrest deletes it and leaves them (its
+/// model declares no `referenced_by`; pfSense's webGUI deletes them with it), and pfSense gives
+/// the next phase 1 the lowest free IKE ID, so a new peer's phase 1 takes them over: its
+/// connection in swanctl.conf offers the old peer's networks. A delete, a bulk delete and a PUT
+/// are refused naming the phase 2; a phase 1 without phase 2 entries goes.
+async fn an_ipsec_phase_1_with_phase_2_entries_is_not_deleted(version: &str) {
+    let Some(lab) = lab(version) else { return };
+    let phase1 = |descr: &str, peer: &str| {
+        json!({"descr": descr, "iketype": "ikev2", "protocol": "inet", "interface": "wan",
+            "remote_gateway": peer, "authentication_method": "pre_shared_key",
+            "pre_shared_key": "lab-psk-not-secret", "myid_type": "myaddress",
+            "peerid_type": "peeraddress", "encryption": [{"encryption_algorithm_name": "aes",
+            "encryption_algorithm_keylen": 256, "hash_algorithm": "sha256", "dhgroup": 14}]})
+    };
+    let branch = admin(
+        &lab,
+        "POST",
+        "/api/v2/vpn/ipsec/phase1",
+        Some(phase1("branch A", "198.51.100.10")),
+    );
+    let nets = admin(
+        &lab,
+        "POST",
+        "/api/v2/vpn/ipsec/phase2",
+        Some(
+            json!({"ikeid": branch["ikeid"], "descr": "A nets", "mode": "tunnel",
+            "localid_type": "network", "localid_address": "192.168.1.0", "localid_netbits": 24,
+            "remoteid_type": "network", "remoteid_address": "10.10.0.0", "remoteid_netbits": 16,
+            "protocol": "esp", "encryption_algorithm_option": [{"name": "aes", "keylen": 256}],
+            "hash_algorithm_option": ["hmac_sha256"], "pfsgroup": 14}),
+        ),
+    );
+    let spare = admin(
+        &lab,
+        "POST",
+        "/api/v2/vpn/ipsec/phase1",
+        Some(phase1("spare", "198.51.100.20")),
+    );
+    let then = lab.config_xml();
+    let dir = tempfile::tempdir().unwrap();
+    let s = start(&lab, dir.path()).await;
+    let used = format!(
+        "IPsec phase 1 with IKE ID `{}` is still used by IPsec phase 2 {} \"A nets\" (ikeid)",
+        branch["ikeid"], nets["id"]
+    );
+    for (tool, args) in [
+        (
+            "pfsense_delete_vpn_ipsec_phase1",
+            json!({"id": branch["id"]}),
+        ),
+        (
+            "pfsense_delete_vpn_ipsec_phase1s",
+            json!({"query": {"descr": "branch A"}}),
+        ),
+        ("pfsense_replace_vpn_ipsec_phase1s", json!({"objects": []})),
+    ] {
+        for args in [args.clone(), confirmed(args)] {
+            let r = s.call(tool, args.clone()).await;
+            assert!(
+                is_error(&r)
+                    && text(&r).contains(&used)
+                    && text(&r).contains("offered to that new peer"),
+                "{tool} {args}: {}",
+                text(&r)
+            );
+            assert!(!text(&r).contains("lab-psk-not-secret"), "{}", text(&r));
+        }
+    }
+    assert_eq!(
+        drawn_anew_aside(&lab.config_xml(), "ipsec"),
+        drawn_anew_aside(&then, "ipsec"),
+        "<ipsec>"
+    );
+    s.ok(
+        "pfsense_delete_vpn_ipsec_phase1",
+        confirmed(json!({"id": spare["id"]})),
+    )
+    .await;
+    s.close().await;
+
+    // What the guard keeps from happening, done by another admin: the new peer's phase 1 gets
+    // the deleted one's IKE ID, and its connection the old peer's networks.
+    admin(
+        &lab,
+        "DELETE",
+        "/api/v2/vpn/ipsec/phase1",
+        Some(json!({"id": branch["id"]})),
+    );
+    let partner = admin(
+        &lab,
+        "POST",
+        "/api/v2/vpn/ipsec/phase1",
+        Some(phase1("partner B", "203.0.113.77")),
+    );
+    assert_eq!(partner["ikeid"], branch["ikeid"]);
+    let swanctl = lab.lab.root().join("var/etc/ipsec/swanctl.conf");
+    let partner_block = |conf: &str| -> Option<String> {
+        let from = conf.find("remote_addrs = 203.0.113.77")?;
+        Some(conf[from..].split("\n\t}").next()?.to_string())
+    };
+    let mut block = None;
+    for _ in 0..6 {
+        lab.lab
+            .request("POST", "/api/v2/vpn/ipsec/apply", Some("{}"))
+            .expect("POST /api/v2/vpn/ipsec/apply");
+        for _ in 0..25 {
+            let conf = std::fs::read_to_string(&swanctl).unwrap_or_default();
+            block = partner_block(&conf);
+            if block.is_some() {
+                break;
+            }
+            std::thread::sleep(std::time::Duration::from_millis(200));
+        }
+        if block.is_some() {
+            break;
+        }
+    }
+    let block = block.expect("the new peer's connection in swanctl.conf");
+    assert!(
+        block.contains("remote_ts = 10.10.0.0/16") && block.contains("local_ts = 192.168.1.0/24"),
+        "{block}"
+    );
+}
+
 /// pfrest lets a POST's or PATCH's `sort_by`, `sort_order` and `sort_flags` replace the model's
 /// own sort, and re-sorts the whole stored list by them (`Endpoint::post()` / `patch()`), which
 /// no undo of that one object could put back. No tool sends them with a write: the create and
@@ -4396,6 +4520,7 @@ tests::on_every_release!(
     a_limiter_or_a_queue_a_rule_still_names_is_not_taken_away,
     an_authentication_server_openvpn_still_names_is_not_taken_away,
     a_gateway_the_default_gateway_or_a_group_names_is_not_taken_away,
+    an_ipsec_phase_1_with_phase_2_entries_is_not_deleted,
     auto_revert_of_a_linked_rule_change_then_its_forwards_delete_restores_both,
     a_batch_undo_of_a_linked_rule_change_and_its_forwards_delete_restores_both,
     a_callers_sort_never_reaches_a_write_an_undo_would_replay,

@@ -45,6 +45,9 @@ pub enum ObjectKind {
     /// them ([`GATEWAYS`], [`GATEWAY_GROUPS`]), not changed in the firewall model.
     Gateway,
     GatewayGroup,
+    /// An IPsec phase 1: its phase 2 entries name its `ikeid` ([`IPSEC_PHASE1S`]), not part of
+    /// the firewall model.
+    IpsecPhase1,
 }
 
 impl ObjectKind {
@@ -64,6 +67,7 @@ impl ObjectKind {
                 | ObjectKind::AuthServer
                 | ObjectKind::Gateway
                 | ObjectKind::GatewayGroup
+                | ObjectKind::IpsecPhase1
         )
     }
 }
@@ -192,7 +196,8 @@ fn list_key(kind: ObjectKind) -> Option<fn(&mut ApiInput) -> &mut Value> {
         | ObjectKind::ShaperQueue
         | ObjectKind::AuthServer
         | ObjectKind::Gateway
-        | ObjectKind::GatewayGroup => return None,
+        | ObjectKind::GatewayGroup
+        | ObjectKind::IpsecPhase1 => return None,
     })
 }
 
@@ -514,6 +519,10 @@ pub struct NamedObjects {
     nested: Option<&'static str>,
     /// Whether the objects' own names are named (an ALTQ shaper's are not, its queues' are).
     own_names: bool,
+    /// The field others name them by: `name`, or an IPsec phase 1's `ikeid`; and what a
+    /// refusal calls a key other than a name.
+    key: &'static str,
+    pub key_label: Option<&'static str>,
     /// The kinds of object that name them.
     pub users: &'static [NameUser],
 }
@@ -542,6 +551,8 @@ pub const SCHEDULES: NamedObjects = NamedObjects {
     path: "/api/v2/firewall/schedules",
     nested: None,
     own_names: true,
+    key: "name",
+    key_label: None,
     users: &[
         NameUser {
             what: "rule",
@@ -588,6 +599,8 @@ pub const LIMITERS: NamedObjects = NamedObjects {
     path: "/api/v2/firewall/traffic_shaper/limiters",
     nested: Some("queue"),
     own_names: true,
+    key: "name",
+    key_label: None,
     users: &[NameUser {
         what: "rule",
         path: RULES,
@@ -610,6 +623,8 @@ pub const SHAPER_QUEUES: NamedObjects = NamedObjects {
     path: "/api/v2/firewall/traffic_shapers",
     nested: Some("queue"),
     own_names: false,
+    key: "name",
+    key_label: None,
     users: &[NameUser {
         what: "rule",
         path: RULES,
@@ -630,6 +645,8 @@ pub const AUTH_SERVERS: NamedObjects = NamedObjects {
     path: "/api/v2/user/auth_servers",
     nested: None,
     own_names: true,
+    key: "name",
+    key_label: None,
     users: &[NameUser {
         what: "OpenVPN server",
         path: "/api/v2/vpn/openvpn/servers",
@@ -673,6 +690,8 @@ pub const GATEWAYS: NamedObjects = NamedObjects {
     path: "/api/v2/routing/gateways",
     nested: None,
     own_names: true,
+    key: "name",
+    key_label: None,
     users: &[
         INTERFACE_GATEWAY,
         DEFAULT_GATEWAY,
@@ -695,7 +714,34 @@ pub const GATEWAY_GROUPS: NamedObjects = NamedObjects {
     path: "/api/v2/routing/gateway/groups",
     nested: None,
     own_names: true,
+    key: "name",
+    key_label: None,
     users: &[INTERFACE_GATEWAY, DEFAULT_GATEWAY],
+};
+
+/// Where IPsec phase 2 entries name their phase 1, by its `ikeid`. pfrest deletes a phase 1
+/// and leaves its phase 2 entries (`IPsecPhase1` declares no `referenced_by`), where pfSense's
+/// webGUI deletes them with it; and pfSense gives the next phase 1 the lowest free IKE ID
+/// (ipsec.inc `ipsec_ikeid_next`), so a new peer's phase 1 takes the old one's phase 2 entries
+/// (seen on the pfrest lab: the new peer's connection in swanctl.conf carries the old one's
+/// networks).
+pub const IPSEC_PHASE1S: NamedObjects = NamedObjects {
+    kind: ObjectKind::IpsecPhase1,
+    child: None,
+    what: "IPsec phase 1",
+    path: "/api/v2/vpn/ipsec/phase1s",
+    nested: None,
+    own_names: true,
+    key: "ikeid",
+    key_label: Some("IKE ID"),
+    users: &[NameUser {
+        what: "IPsec phase 2",
+        path: "/api/v2/vpn/ipsec/phase2s",
+        fields: &["ikeid"],
+        within: None,
+        label: &["descr"],
+        effect: "its phase 2 entries stay behind, and the next phase 1 created gets the lowest free IKE ID, this one's (ipsec.inc `ipsec_ikeid_next`), and with it these phase 2 entries: their local and remote networks are then offered to that new peer",
+    }],
 };
 
 /// Every kind of object the name guard keeps while something names it.
@@ -706,6 +752,7 @@ pub const NAMED_OBJECTS: &[&NamedObjects] = &[
     &AUTH_SERVERS,
     &GATEWAYS,
     &GATEWAY_GROUPS,
+    &IPSEC_PHASE1S,
 ];
 
 /// The named objects a change of `kind` changes, if any.
@@ -725,7 +772,7 @@ pub fn takes_named_away(change: &Change) -> bool {
     };
     match change.op {
         ChangeOp::Update if change.kind == named.kind => {
-            (named.own_names && change.object.get("name").is_some())
+            (named.own_names && change.object.get(named.key).is_some())
                 || named.nested.is_some_and(|f| change.object.get(f).is_some())
         }
         _ => takes_name_away(change),
@@ -764,9 +811,10 @@ pub fn names_left_in_use(
             for (index, object) in objects(list).into_iter().enumerate() {
                 // A field names one (`sched`) or a list of them (`authmode`).
                 let names_it = |o: &Value, f: &str| match o.get(f) {
-                    Some(Value::Array(all)) => all.iter().any(|v| v.as_str() == Some(&name)),
-                    Some(one) => one.as_str() == Some(&name),
-                    None => false,
+                    Some(Value::Array(all)) => {
+                        all.iter().any(|v| key_text(Some(v)) == Some(name.clone()))
+                    }
+                    one => key_text(one).as_ref() == Some(&name),
                 };
                 let naming: Vec<&str> = user
                     .fields
@@ -809,9 +857,9 @@ fn provided_names(named: &NamedObjects, items: &[Value]) -> Vec<String> {
     let mut out = Vec::new();
     for object in items {
         if named.own_names
-            && let Some(name) = object.get("name").and_then(Value::as_str)
+            && let Some(key) = key_text(object.get(named.key))
         {
-            out.push(name.to_string());
+            out.push(key);
         }
         if let Some(field) = named.nested {
             out.extend(names(object.get(field).unwrap_or(&Value::Null)));
@@ -819,6 +867,15 @@ fn provided_names(named: &NamedObjects, items: &[Value]) -> Vec<String> {
     }
     out.sort();
     out
+}
+
+/// A key as text: a name, or a number (`ikeid`).
+fn key_text(value: Option<&Value>) -> Option<String> {
+    match value? {
+        Value::String(s) => Some(s.clone()),
+        Value::Number(n) => Some(n.to_string()),
+        _ => None,
+    }
 }
 
 /// `items` after a change of a nested object (`named.child`): made to the nested list of its

@@ -4,8 +4,8 @@
 
 use pfsense_firewall::explain::{RuleOrigin, Verdict};
 use pfsense_firewall::guard::{
-    AUTH_SERVERS, ChangeOp, GATEWAYS, LIMITERS, ObjectKind, SCHEDULES, SHAPER_QUEUES,
-    aliases_left_in_use, apply_change, names_left_in_use,
+    AUTH_SERVERS, ChangeOp, GATEWAYS, IPSEC_PHASE1S, LIMITERS, ObjectKind, SCHEDULES,
+    SHAPER_QUEUES, aliases_left_in_use, apply_change, names_left_in_use,
 };
 use pfsense_firewall::model::{Action, Direction, ModelPart, NotRead, Target};
 use pfsense_firewall::{
@@ -782,6 +782,30 @@ fn a_gateway_in_use_names_interfaces_the_default_and_groups() {
                 ]
             ),
         ]
+    );
+}
+
+/// IPsec phase 2 entries name their phase 1 by its number `ikeid`, not by a name: the phase 1
+/// deleted is found by it, the other is not.
+#[test]
+fn an_ipsec_phase_1_is_named_by_its_ike_id() {
+    let phase1s = json!([{"id": 0, "ikeid": 1, "descr": "a"}, {"id": 1, "ikeid": 3, "descr": "b"}]);
+    let phase2s = json!([{"id": 0, "ikeid": 1, "descr": "a nets"}]);
+    let delete = |id: u64| Change {
+        kind: ObjectKind::IpsecPhase1,
+        op: ChangeOp::Delete,
+        id: Some(json!(id)),
+        object: Value::Null,
+    };
+    let users = std::slice::from_ref(&phase2s);
+    let found = names_left_in_use(&IPSEC_PHASE1S, &phase1s, users, &[delete(0)]).unwrap();
+    assert_eq!(found.len(), 1);
+    assert_eq!(found[0].name, "1");
+    assert_eq!(found[0].used_by, ["IPsec phase 2 0 \"a nets\" (ikeid)"]);
+    assert!(
+        names_left_in_use(&IPSEC_PHASE1S, &phase1s, users, &[delete(1)])
+            .unwrap()
+            .is_empty()
     );
 }
 

@@ -108,6 +108,11 @@ const GUARDED: &[(&str, Option<&str>, ObjectKind)] = &[
         Some("/api/v2/routing/gateway/groups"),
         ObjectKind::GatewayGroup,
     ),
+    (
+        "/api/v2/vpn/ipsec/phase1",
+        Some("/api/v2/vpn/ipsec/phase1s"),
+        ObjectKind::IpsecPhase1,
+    ),
 ];
 
 /// Where the account guard reads each kind of account object.
@@ -412,7 +417,7 @@ async fn alias_users_refusal(
         return Some(unread_alias_users(&unread));
     }
     match pfsense_firewall::guard::aliases_left_in_use(&input, changes) {
-        Ok(in_use) if !in_use.is_empty() => Some(in_use_refusal("alias", &in_use)),
+        Ok(in_use) if !in_use.is_empty() => Some(in_use_refusal("alias", None, &in_use)),
         _ => None,
     }
 }
@@ -449,7 +454,7 @@ async fn names_in_use_refusal(client: &Client, changes: &[Change]) -> Option<Str
             pfsense_firewall::guard::names_left_in_use(named, &list, &users, changes)
             && !in_use.is_empty()
         {
-            return Some(in_use_refusal(named.what, &in_use));
+            return Some(in_use_refusal(named.what, named.key_label, &in_use));
         }
     }
     None
@@ -458,10 +463,16 @@ async fn names_in_use_refusal(client: &Client, changes: &[Change]) -> Option<Str
 /// Objects named per alias in a refusal at most (the rest are counted).
 const USERS_SHOWN: usize = 10;
 
-/// Why a change that takes away aliases (or schedules: `what`) still in use is not sent: what
-/// uses each (id, description, interface, field), what pfrest and pfSense would do
-/// (`guard::ALIAS_USERS`, `guard::NAMED_OBJECTS`), and what to do first.
-fn in_use_refusal(what: &str, in_use: &[pfsense_firewall::guard::NameInUse]) -> String {
+/// Why a change that takes away aliases (or schedules…: `what`, named by their name or by
+/// `key_label`, an IPsec phase 1's IKE ID) still in use is not sent: what uses each (id,
+/// description, interface, field), what pfrest and pfSense would do (`guard::ALIAS_USERS`,
+/// `guard::NAMED_OBJECTS`), and what to do first.
+fn in_use_refusal(
+    what: &str,
+    key_label: Option<&str>,
+    in_use: &[pfsense_firewall::guard::NameInUse],
+) -> String {
+    let with = key_label.map(|l| format!(" with {l}")).unwrap_or_default();
     let each: Vec<String> = in_use
         .iter()
         .map(|a| {
@@ -476,7 +487,7 @@ fn in_use_refusal(what: &str, in_use: &[pfsense_firewall::guard::NameInUse]) -> 
                 n => format!(" and {n} more"),
             };
             format!(
-                "{what} `{}` is still used by {}{more}",
+                "{what}{with} `{}` is still used by {}{more}",
                 a.name,
                 shown.join(", ")
             )
@@ -488,8 +499,15 @@ fn in_use_refusal(what: &str, in_use: &[pfsense_firewall::guard::NameInUse]) -> 
             effects.push(effect);
         }
     }
+    let (resolves, rename) = match key_label {
+        None => (
+            ", and pfSense no longer resolves the name",
+            "; to rename it, create one under the new name, point those users at it, then delete this one",
+        ),
+        Some(_) => ("", ""),
+    };
     format!(
-        "{}. pfrest takes the {what} away all the same, and pfSense no longer resolves the name: {}. Change or delete what uses the {what} first, then delete it; to rename it, create one under the new name, point those users at it, then delete this one.",
+        "{}. pfrest takes the {what} away all the same{resolves}: {}. Change or delete what uses the {what} first, then delete it{rename}.",
         each.join("; "),
         effects.join("; ")
     )
