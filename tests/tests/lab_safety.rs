@@ -4427,6 +4427,98 @@ async fn an_ipsec_phase_1_with_phase_2_entries_is_not_deleted(version: &str) {
     );
 }
 
+/// An OpenVPN server that client specific overrides name in `server_list`: pfrest deletes it
+/// (it refuses only while an interface is assigned to it), the overrides keep naming its VPN
+/// ID, and the next OpenVPN server created gets that ID and with it the overrides. A delete and
+/// a bulk delete are refused naming the override; a server nothing names goes.
+async fn an_openvpn_server_overrides_name_is_not_deleted(version: &str) {
+    let Some(lab) = lab(version) else { return };
+    let tunnel = openvpn_tunnel(&lab);
+    let server = |descr: &str, port: &str, net: &str| {
+        with(
+            tunnel.clone(),
+            json!({"mode": "server_tls", "local_port": port, "dh_length": "none",
+                "ecdh_curve": "none", "tunnel_network": net, "description": descr}),
+        )
+    };
+    let staff = admin(
+        &lab,
+        "POST",
+        "/api/v2/vpn/openvpn/server",
+        Some(server("staff vpn", "1194", "10.8.0.0/24")),
+    );
+    let spare = admin(
+        &lab,
+        "POST",
+        "/api/v2/vpn/openvpn/server",
+        Some(server("spare vpn", "1195", "10.9.0.0/24")),
+    );
+    let cso = admin(
+        &lab,
+        "POST",
+        "/api/v2/vpn/openvpn/cso",
+        Some(
+            // `server_list` names servers by their `vpnif` (`ovpns1`).
+            json!({"common_name": "alice", "server_list": [staff["vpnif"]],
+            "tunnel_network": "10.8.0.50/24", "description": "alice's fixed address"}),
+        ),
+    );
+    let dir = tempfile::tempdir().unwrap();
+    let s = start(&lab, dir.path()).await;
+    let used = format!(
+        "OpenVPN server with VPN interface `{}` is still used by OpenVPN client specific override {} \"alice's fixed address\" (server_list)",
+        staff["vpnif"].as_str().unwrap(),
+        cso["id"]
+    );
+    for (tool, args) in [
+        (
+            "pfsense_delete_vpn_openvpn_server",
+            json!({"id": staff["id"]}),
+        ),
+        (
+            "pfsense_delete_vpn_openvpn_servers",
+            json!({"query": {"description": "staff vpn"}}),
+        ),
+    ] {
+        for args in [args.clone(), confirmed(args)] {
+            let r = s.call(tool, args.clone()).await;
+            assert!(
+                is_error(&r)
+                    && text(&r).contains(&used)
+                    && text(&r).contains("the next OpenVPN server created gets"),
+                "{tool} {args}: {}",
+                text(&r)
+            );
+        }
+    }
+    let servers = admin(&lab, "GET", "/api/v2/vpn/openvpn/servers", None);
+    assert_eq!(servers.as_array().unwrap().len(), 2, "{servers}");
+    s.ok(
+        "pfsense_delete_vpn_openvpn_server",
+        confirmed(json!({"id": spare["id"]})),
+    )
+    .await;
+    s.close().await;
+
+    // What the guard keeps from happening, done by another admin: a new server gets the
+    // deleted one's VPN ID and interface, which the override still names.
+    admin(
+        &lab,
+        "DELETE",
+        "/api/v2/vpn/openvpn/server",
+        Some(json!({"id": staff["id"]})),
+    );
+    let guests = admin(
+        &lab,
+        "POST",
+        "/api/v2/vpn/openvpn/server",
+        Some(server("guest vpn", "1196", "10.7.0.0/24")),
+    );
+    assert_eq!(guests["vpnif"], staff["vpnif"]);
+    let csos = admin(&lab, "GET", "/api/v2/vpn/openvpn/csos", None);
+    assert_eq!(csos[0]["server_list"], json!([staff["vpnif"]]), "{csos}");
+}
+
 /// pfrest lets a POST's or PATCH's `sort_by`, `sort_order` and `sort_flags` replace the model's
 /// own sort, and re-sorts the whole stored list by them (`Endpoint::post()` / `patch()`), which
 /// no undo of that one object could put back. No tool sends them with a write: the create and
@@ -4521,6 +4613,7 @@ tests::on_every_release!(
     an_authentication_server_openvpn_still_names_is_not_taken_away,
     a_gateway_the_default_gateway_or_a_group_names_is_not_taken_away,
     an_ipsec_phase_1_with_phase_2_entries_is_not_deleted,
+    an_openvpn_server_overrides_name_is_not_deleted,
     auto_revert_of_a_linked_rule_change_then_its_forwards_delete_restores_both,
     a_batch_undo_of_a_linked_rule_change_and_its_forwards_delete_restores_both,
     a_callers_sort_never_reaches_a_write_an_undo_would_replay,

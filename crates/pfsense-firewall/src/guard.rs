@@ -48,6 +48,8 @@ pub enum ObjectKind {
     /// An IPsec phase 1: its phase 2 entries name its `ikeid` ([`IPSEC_PHASE1S`]), not part of
     /// the firewall model.
     IpsecPhase1,
+    /// An OpenVPN server: client specific overrides name its `vpnif` ([`OPENVPN_SERVERS`]).
+    OpenVpnServer,
 }
 
 impl ObjectKind {
@@ -68,6 +70,7 @@ impl ObjectKind {
                 | ObjectKind::Gateway
                 | ObjectKind::GatewayGroup
                 | ObjectKind::IpsecPhase1
+                | ObjectKind::OpenVpnServer
         )
     }
 }
@@ -197,7 +200,8 @@ fn list_key(kind: ObjectKind) -> Option<fn(&mut ApiInput) -> &mut Value> {
         | ObjectKind::AuthServer
         | ObjectKind::Gateway
         | ObjectKind::GatewayGroup
-        | ObjectKind::IpsecPhase1 => return None,
+        | ObjectKind::IpsecPhase1
+        | ObjectKind::OpenVpnServer => return None,
     })
 }
 
@@ -744,6 +748,30 @@ pub const IPSEC_PHASE1S: NamedObjects = NamedObjects {
     }],
 };
 
+/// Where client specific overrides name OpenVPN servers: `server_list`, by `vpnif` (`ovpns1`,
+/// stored as the `vpnid`; none: every server). pfrest refuses to delete a server an interface
+/// is assigned to, and nothing else: the overrides keep naming its VPN ID, and the next OpenVPN
+/// server or client created gets the lowest free one (openvpn.inc `openvpn_vpnid_next`; seen
+/// on the pfrest lab).
+pub const OPENVPN_SERVERS: NamedObjects = NamedObjects {
+    kind: ObjectKind::OpenVpnServer,
+    child: None,
+    what: "OpenVPN server",
+    path: "/api/v2/vpn/openvpn/servers",
+    nested: None,
+    own_names: true,
+    key: "vpnif",
+    key_label: Some("VPN interface"),
+    users: &[NameUser {
+        what: "OpenVPN client specific override",
+        path: "/api/v2/vpn/openvpn/csos",
+        fields: &["server_list"],
+        within: None,
+        label: &["description", "common_name"],
+        effect: "the client specific overrides naming it stay, and the next OpenVPN server created gets the lowest free VPN ID, this one's (openvpn.inc `openvpn_vpnid_next`), and with it these overrides: its clients of those common names then get their addresses, routes or block",
+    }],
+};
+
 /// Every kind of object the name guard keeps while something names it.
 pub const NAMED_OBJECTS: &[&NamedObjects] = &[
     &SCHEDULES,
@@ -753,6 +781,7 @@ pub const NAMED_OBJECTS: &[&NamedObjects] = &[
     &GATEWAYS,
     &GATEWAY_GROUPS,
     &IPSEC_PHASE1S,
+    &OPENVPN_SERVERS,
 ];
 
 /// The named objects a change of `kind` changes, if any.

@@ -113,6 +113,11 @@ const GUARDED: &[(&str, Option<&str>, ObjectKind)] = &[
         Some("/api/v2/vpn/ipsec/phase1s"),
         ObjectKind::IpsecPhase1,
     ),
+    (
+        "/api/v2/vpn/openvpn/server",
+        Some("/api/v2/vpn/openvpn/servers"),
+        ObjectKind::OpenVpnServer,
+    ),
 ];
 
 /// Where the account guard reads each kind of account object.
