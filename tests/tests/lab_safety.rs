@@ -39,6 +39,21 @@ async fn start(lab: &RunningLab, dir: &Path) -> Session {
     Session::start_in(dir, &lab.env(), Human::new(false, HumanAnswer::Accept)).await
 }
 
+/// The call is refused as a preview and as a confirmed call alike, each answer naming all of
+/// `says`: the text it was refused with.
+async fn refused_both_ways(s: &Session, tool: &str, args: Value, says: &[&str]) -> String {
+    let mut last = String::new();
+    for args in [args.clone(), confirmed(args)] {
+        let r = s.call(tool, args.clone()).await;
+        last = text(&r);
+        assert!(is_error(&r), "{tool} {args}: {last}");
+        for said in says {
+            assert!(last.contains(said), "{tool} {args}: {last}");
+        }
+    }
+    last
+}
+
 async fn aliases(s: &Session) -> Vec<Value> {
     s.ok(ALIASES, json!({})).await["data"]
         .as_array()
@@ -4004,14 +4019,7 @@ async fn a_limiter_or_a_queue_a_rule_still_names_is_not_taken_away(version: &str
             "\"queued smtp\"",
         ),
     ] {
-        for args in [args.clone(), confirmed(args)] {
-            let r = s.call(tool, args.clone()).await;
-            assert!(
-                is_error(&r) && text(&r).contains(refusal) && text(&r).contains(rule),
-                "{tool} {args}: {}",
-                text(&r)
-            );
-        }
+        refused_both_ways(&s, tool, args, &[refusal, rule]).await;
     }
     for section in ["dnshaper", "shaper", "filter"] {
         assert_eq!(
@@ -4121,14 +4129,7 @@ async fn an_authentication_server_openvpn_still_names_is_not_taken_away(version:
         ),
         ("pfsense_replace_user_auth_servers", json!({"objects": []})),
     ] {
-        for args in [args.clone(), confirmed(args)] {
-            let r = s.call(tool, args.clone()).await;
-            assert!(
-                is_error(&r) && text(&r).contains(&used) && text(&r).contains("lets no user in"),
-                "{tool} {args}: {}",
-                text(&r)
-            );
-        }
+        refused_both_ways(&s, tool, args, &[&used, "lets no user in"]).await;
     }
     assert_eq!(
         drawn_anew_aside(&lab.config_xml(), "system"),
@@ -4233,13 +4234,7 @@ async fn a_gateway_the_default_gateway_or_a_group_names_is_not_taken_away(versio
             vec![by_default, by_group.as_str()],
         ),
     ] {
-        for args in [args.clone(), confirmed(args)] {
-            let r = s.call(tool, args.clone()).await;
-            assert!(is_error(&r), "{tool} {args}: {}", text(&r));
-            for refusal in &refusals {
-                assert!(text(&r).contains(refusal), "{tool} {args}: {}", text(&r));
-            }
-        }
+        refused_both_ways(&s, tool, args, &refusals).await;
     }
     assert_eq!(
         drawn_anew_aside(&lab.config_xml(), "gateways"),
@@ -4359,17 +4354,8 @@ async fn an_ipsec_phase_1_with_phase_2_entries_is_not_deleted(version: &str) {
         ),
         ("pfsense_replace_vpn_ipsec_phase1s", json!({"objects": []})),
     ] {
-        for args in [args.clone(), confirmed(args)] {
-            let r = s.call(tool, args.clone()).await;
-            assert!(
-                is_error(&r)
-                    && text(&r).contains(&used)
-                    && text(&r).contains("offered to that new peer"),
-                "{tool} {args}: {}",
-                text(&r)
-            );
-            assert!(!text(&r).contains("lab-psk-not-secret"), "{}", text(&r));
-        }
+        let said = refused_both_ways(&s, tool, args, &[&used, "offered to that new peer"]).await;
+        assert!(!said.contains("lab-psk-not-secret"), "{said}");
     }
     assert_eq!(
         drawn_anew_aside(&lab.config_xml(), "ipsec"),
@@ -4480,16 +4466,13 @@ async fn an_openvpn_server_overrides_name_is_not_deleted(version: &str) {
             json!({"query": {"description": "staff vpn"}}),
         ),
     ] {
-        for args in [args.clone(), confirmed(args)] {
-            let r = s.call(tool, args.clone()).await;
-            assert!(
-                is_error(&r)
-                    && text(&r).contains(&used)
-                    && text(&r).contains("the next OpenVPN server created gets"),
-                "{tool} {args}: {}",
-                text(&r)
-            );
-        }
+        refused_both_ways(
+            &s,
+            tool,
+            args,
+            &[&used, "the next OpenVPN server created gets"],
+        )
+        .await;
     }
     let servers = admin(&lab, "GET", "/api/v2/vpn/openvpn/servers", None);
     assert_eq!(servers.as_array().unwrap().len(), 2, "{servers}");
@@ -4517,6 +4500,108 @@ async fn an_openvpn_server_overrides_name_is_not_deleted(version: &str) {
     assert_eq!(guests["vpnif"], staff["vpnif"]);
     let csos = admin(&lab, "GET", "/api/v2/vpn/openvpn/csos", None);
     assert_eq!(csos[0]["server_list"], json!([staff["vpnif"]]), "{csos}");
+}
+
+/// A WireGuard tunnel whose peers remain: pfrest deletes it and leaves them, and the next
+/// tunnel created gets its name (`next_wg_if`: the lowest free one) and with it the peers, keys
+/// and allowed IPs. A delete, a bulk delete and a PUT are refused naming the peer; a tunnel
+/// without peers goes.
+async fn a_wireguard_tunnel_with_peers_is_not_deleted(version: &str) {
+    let Some(lab) = lab(version) else { return };
+    let tunnel = |port: &str, key: &str, address: &str| {
+        json!({"listenport": port, "privatekey": key,
+            "addresses": [{"address": address, "mask": 24}]})
+    };
+    let office = admin(
+        &lab,
+        "POST",
+        "/api/v2/vpn/wireguard/tunnel",
+        Some(tunnel(
+            "51820",
+            "8DWk1Pzz7r6ZMEeZJ2dmlCtx9n0tJ0qp8kzTkMzGnUM=",
+            "10.20.0.1",
+        )),
+    );
+    let peer = admin(
+        &lab,
+        "POST",
+        "/api/v2/vpn/wireguard/peer",
+        Some(
+            json!({"tun": office["name"], "enabled": true, "descr": "laptop",
+            "publickey": "xTIBA5rboUvnH4htodjb6e697QjLERt1NAB4mZqp8Dg=",
+            "allowedips": [{"address": "10.20.0.2", "mask": 32}]}),
+        ),
+    );
+    let spare = admin(
+        &lab,
+        "POST",
+        "/api/v2/vpn/wireguard/tunnel",
+        Some(tunnel(
+            "51822",
+            "YM4c2BvS5Ie8jQzQx1VQe0I9lOJbqjvT3vyk0bYQ0Wk=",
+            "10.40.0.1",
+        )),
+    );
+    let dir = tempfile::tempdir().unwrap();
+    let s = start(&lab, dir.path()).await;
+    let used = format!(
+        "WireGuard tunnel `{}` is still used by WireGuard peer {} \"laptop\" (tun)",
+        office["name"].as_str().unwrap(),
+        peer["id"]
+    );
+    for (tool, args) in [
+        (
+            "pfsense_delete_vpn_wireguard_tunnel",
+            json!({"id": office["id"]}),
+        ),
+        (
+            "pfsense_delete_vpn_wireguard_tunnels",
+            json!({"query": {"listenport": "51820"}}),
+        ),
+        (
+            "pfsense_replace_vpn_wireguard_tunnels",
+            json!({"objects": []}),
+        ),
+    ] {
+        refused_both_ways(
+            &s,
+            tool,
+            args,
+            &[&used, "the next WireGuard tunnel created gets"],
+        )
+        .await;
+    }
+    let tunnels = admin(&lab, "GET", "/api/v2/vpn/wireguard/tunnels", None);
+    assert_eq!(tunnels.as_array().unwrap().len(), 2, "{tunnels}");
+    s.ok(
+        "pfsense_delete_vpn_wireguard_tunnel",
+        confirmed(json!({"id": spare["id"]})),
+    )
+    .await;
+    s.close().await;
+
+    // What the guard keeps from happening, done by another admin: a new tunnel, on another
+    // port and network, gets the deleted one's name and with it the laptop's peer.
+    admin(
+        &lab,
+        "DELETE",
+        "/api/v2/vpn/wireguard/tunnel",
+        Some(json!({"id": office["id"]})),
+    );
+    let guests = admin(
+        &lab,
+        "POST",
+        "/api/v2/vpn/wireguard/tunnel",
+        Some(tunnel(
+            "51821",
+            "mBDvJ8vSgGm+2UH1cJgaAVNs6jhbnEDQH1Ku+D4hs0Q=",
+            "10.30.0.1",
+        )),
+    );
+    assert_eq!(guests["name"], office["name"]);
+    let peers = admin(&lab, "GET", "/api/v2/vpn/wireguard/peers", None);
+    assert_eq!(peers[0]["tun"], office["name"], "{peers}");
+    assert_eq!(peers[0]["descr"], "laptop", "{peers}");
 }
 
 /// pfrest lets a POST's or PATCH's `sort_by`, `sort_order` and `sort_flags` replace the model's
@@ -4614,6 +4699,7 @@ tests::on_every_release!(
     a_gateway_the_default_gateway_or_a_group_names_is_not_taken_away,
     an_ipsec_phase_1_with_phase_2_entries_is_not_deleted,
     an_openvpn_server_overrides_name_is_not_deleted,
+    a_wireguard_tunnel_with_peers_is_not_deleted,
     auto_revert_of_a_linked_rule_change_then_its_forwards_delete_restores_both,
     a_batch_undo_of_a_linked_rule_change_and_its_forwards_delete_restores_both,
     a_callers_sort_never_reaches_a_write_an_undo_would_replay,

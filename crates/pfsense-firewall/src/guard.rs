@@ -50,6 +50,8 @@ pub enum ObjectKind {
     IpsecPhase1,
     /// An OpenVPN server: client specific overrides name its `vpnif` ([`OPENVPN_SERVERS`]).
     OpenVpnServer,
+    /// A WireGuard tunnel: peers name it in `tun` ([`WIREGUARD_TUNNELS`]).
+    WireGuardTunnel,
 }
 
 impl ObjectKind {
@@ -71,6 +73,7 @@ impl ObjectKind {
                 | ObjectKind::GatewayGroup
                 | ObjectKind::IpsecPhase1
                 | ObjectKind::OpenVpnServer
+                | ObjectKind::WireGuardTunnel
         )
     }
 }
@@ -201,7 +204,8 @@ fn list_key(kind: ObjectKind) -> Option<fn(&mut ApiInput) -> &mut Value> {
         | ObjectKind::Gateway
         | ObjectKind::GatewayGroup
         | ObjectKind::IpsecPhase1
-        | ObjectKind::OpenVpnServer => return None,
+        | ObjectKind::OpenVpnServer
+        | ObjectKind::WireGuardTunnel => return None,
     })
 }
 
@@ -772,6 +776,28 @@ pub const OPENVPN_SERVERS: NamedObjects = NamedObjects {
     }],
 };
 
+/// Where WireGuard peers name their tunnel: `tun` (`tun_wg0`). pfrest deletes a tunnel and
+/// leaves its peers, and gives the next tunnel created the lowest free name (`next_wg_if`), so
+/// that tunnel takes them over, keys and allowed IPs (seen on the pfrest lab).
+pub const WIREGUARD_TUNNELS: NamedObjects = NamedObjects {
+    kind: ObjectKind::WireGuardTunnel,
+    child: None,
+    what: "WireGuard tunnel",
+    path: "/api/v2/vpn/wireguard/tunnels",
+    nested: None,
+    own_names: true,
+    key: "name",
+    key_label: None,
+    users: &[NameUser {
+        what: "WireGuard peer",
+        path: "/api/v2/vpn/wireguard/peers",
+        fields: &["tun"],
+        within: None,
+        label: &["descr", "endpoint"],
+        effect: "its peers stay, and the next WireGuard tunnel created gets the lowest free name, this one's (`next_wg_if`), and with it these peers: their keys may then connect to that tunnel, with their allowed IPs",
+    }],
+};
+
 /// Every kind of object the name guard keeps while something names it.
 pub const NAMED_OBJECTS: &[&NamedObjects] = &[
     &SCHEDULES,
@@ -782,6 +808,7 @@ pub const NAMED_OBJECTS: &[&NamedObjects] = &[
     &GATEWAY_GROUPS,
     &IPSEC_PHASE1S,
     &OPENVPN_SERVERS,
+    &WIREGUARD_TUNNELS,
 ];
 
 /// The named objects a change of `kind` changes, if any.

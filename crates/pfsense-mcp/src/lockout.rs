@@ -118,6 +118,11 @@ const GUARDED: &[(&str, Option<&str>, ObjectKind)] = &[
         Some("/api/v2/vpn/openvpn/servers"),
         ObjectKind::OpenVpnServer,
     ),
+    (
+        "/api/v2/vpn/wireguard/tunnel",
+        Some("/api/v2/vpn/wireguard/tunnels"),
+        ObjectKind::WireGuardTunnel,
+    ),
 ];
 
 /// Where the account guard reads each kind of account object.
