@@ -4298,11 +4298,103 @@ async fn a_gateway_the_default_gateway_or_a_group_names_is_not_taken_away(versio
     assert_eq!(groups[0]["priorities"][0]["gateway"], "LAN_GW2", "{groups}");
 }
 
+/// A parent object that children name by a key pfSense hands out again, the lowest free one:
+/// pfrest deletes the parent and leaves the children, and the next parent created gets the
+/// key and with it the children. What one such case needs.
+struct HandedOn {
+    /// The parent's endpoint (`…/tunnel`), its tools' stem (`vpn_wireguard_tunnel`), the key
+    /// (`name`) and what a refusal calls the parent and its key.
+    parent: &'static str,
+    tools: &'static str,
+    key: &'static str,
+    called: &'static str,
+    /// The child's endpoint, and what a refusal calls it and its field naming the parent.
+    child: &'static str,
+    child_called: &'static str,
+    /// A filter a bulk delete of the kept parent uses, whether the collection takes a PUT, and
+    /// what the refusal says the effect is.
+    bulk_query: Value,
+    put: bool,
+    effect: &'static str,
+}
+
+/// The parent `kept` (made from `bodies[0]`), a child of it (`child(kept)`, described as
+/// `descr`) and a `spare` parent (`bodies[1]`): every way to delete `kept` is refused naming
+/// the child, preview and confirmed alike, with nothing changed; `spare` goes. Then another
+/// admin deletes `kept` and creates `bodies[2]`: it gets the same key, which the child still
+/// names. Returns the new parent.
+async fn a_parent_is_not_handed_on(
+    lab: &RunningLab,
+    case: HandedOn,
+    bodies: [Value; 3],
+    child: impl Fn(&Value) -> Value,
+    descr: &str,
+) -> Value {
+    let [kept, spare, next] = bodies;
+    let kept = admin(lab, "POST", case.parent, Some(kept));
+    let named = admin(lab, "POST", case.child, Some(child(&kept)));
+    let spare = admin(lab, "POST", case.parent, Some(spare));
+    let key = match &kept[case.key] {
+        Value::String(key) => key.clone(),
+        key => key.to_string(),
+    };
+    let field = child(&kept)
+        .as_object()
+        .unwrap()
+        .iter()
+        .find(|(_, v)| **v == kept[case.key] || **v == json!([kept[case.key]]))
+        .map(|(k, _)| k.clone())
+        .expect("the child names its parent");
+    let used = format!(
+        "{} `{key}` is still used by {} {} \"{descr}\" ({field})",
+        case.called, case.child_called, named["id"]
+    );
+    let plural = format!("{}s", case.parent);
+    let list = || admin(lab, "GET", &plural, None);
+    let before = list();
+    let dir = tempfile::tempdir().unwrap();
+    let s = start(lab, dir.path()).await;
+    let mut calls = vec![
+        (
+            format!("pfsense_delete_{}", case.tools),
+            json!({"id": kept["id"]}),
+        ),
+        (
+            format!("pfsense_delete_{}s", case.tools),
+            json!({"query": case.bulk_query}),
+        ),
+    ];
+    if case.put {
+        calls.push((
+            format!("pfsense_replace_{}s", case.tools),
+            json!({"objects": []}),
+        ));
+    }
+    for (tool, args) in calls {
+        let said = refused_both_ways(&s, &tool, args, &[&used, case.effect]).await;
+        assert!(!said.contains("not-secret"), "{said}");
+    }
+    assert_eq!(list(), before, "nothing was deleted");
+    s.ok(
+        &format!("pfsense_delete_{}", case.tools),
+        confirmed(json!({"id": spare["id"]})),
+    )
+    .await;
+    s.close().await;
+
+    // What the guard keeps from happening, done by another admin.
+    admin(lab, "DELETE", case.parent, Some(json!({"id": kept["id"]})));
+    let next = admin(lab, "POST", case.parent, Some(next));
+    assert_eq!(next[case.key], kept[case.key], "the key handed on");
+    let children = admin(lab, "GET", &format!("{}s", case.child), None);
+    assert_eq!(children[0][&field], child(&kept)[&field], "{children}");
+    next
+}
+
 /// An IPsec phase 1 whose phase 2 entries remain: pfrest deletes it and leaves them (its
 /// model declares no `referenced_by`; pfSense's webGUI deletes them with it), and pfSense gives
 /// the next phase 1 the lowest free IKE ID, so a new peer's phase 1 takes them over: its
-/// connection in swanctl.conf offers the old peer's networks. A delete, a bulk delete and a PUT
-/// are refused naming the phase 2; a phase 1 without phase 2 entries goes.
+/// connection in swanctl.conf offers the old peer's networks.
 async fn an_ipsec_phase_1_with_phase_2_entries_is_not_deleted(version: &str) {
     let Some(lab) = lab(version) else { return };
     let phase1 = |descr: &str, peer: &str| {
@@ -4312,78 +4404,31 @@ async fn an_ipsec_phase_1_with_phase_2_entries_is_not_deleted(version: &str) {
             "peerid_type": "peeraddress", "encryption": [{"encryption_algorithm_name": "aes",
             "encryption_algorithm_keylen": 256, "hash_algorithm": "sha256", "dhgroup": 14}]})
     };
-    let branch = admin(
-        &lab,
-        "POST",
-        "/api/v2/vpn/ipsec/phase1",
-        Some(phase1("branch A", "198.51.100.10")),
-    );
-    let nets = admin(
-        &lab,
-        "POST",
-        "/api/v2/vpn/ipsec/phase2",
-        Some(
-            json!({"ikeid": branch["ikeid"], "descr": "A nets", "mode": "tunnel",
+    let case = HandedOn {
+        parent: "/api/v2/vpn/ipsec/phase1",
+        tools: "vpn_ipsec_phase1",
+        key: "ikeid",
+        called: "IPsec phase 1 with IKE ID",
+        child: "/api/v2/vpn/ipsec/phase2",
+        child_called: "IPsec phase 2",
+        bulk_query: json!({"descr": "branch A"}),
+        put: true,
+        effect: "offered to that new peer",
+    };
+    let bodies = [
+        phase1("branch A", "198.51.100.10"),
+        phase1("spare", "198.51.100.20"),
+        phase1("partner B", "203.0.113.77"),
+    ];
+    let nets = |phase1: &Value| {
+        json!({"ikeid": phase1["ikeid"], "descr": "A nets", "mode": "tunnel",
             "localid_type": "network", "localid_address": "192.168.1.0", "localid_netbits": 24,
             "remoteid_type": "network", "remoteid_address": "10.10.0.0", "remoteid_netbits": 16,
             "protocol": "esp", "encryption_algorithm_option": [{"name": "aes", "keylen": 256}],
-            "hash_algorithm_option": ["hmac_sha256"], "pfsgroup": 14}),
-        ),
-    );
-    let spare = admin(
-        &lab,
-        "POST",
-        "/api/v2/vpn/ipsec/phase1",
-        Some(phase1("spare", "198.51.100.20")),
-    );
-    let then = lab.config_xml();
-    let dir = tempfile::tempdir().unwrap();
-    let s = start(&lab, dir.path()).await;
-    let used = format!(
-        "IPsec phase 1 with IKE ID `{}` is still used by IPsec phase 2 {} \"A nets\" (ikeid)",
-        branch["ikeid"], nets["id"]
-    );
-    for (tool, args) in [
-        (
-            "pfsense_delete_vpn_ipsec_phase1",
-            json!({"id": branch["id"]}),
-        ),
-        (
-            "pfsense_delete_vpn_ipsec_phase1s",
-            json!({"query": {"descr": "branch A"}}),
-        ),
-        ("pfsense_replace_vpn_ipsec_phase1s", json!({"objects": []})),
-    ] {
-        let said = refused_both_ways(&s, tool, args, &[&used, "offered to that new peer"]).await;
-        assert!(!said.contains("lab-psk-not-secret"), "{said}");
-    }
-    assert_eq!(
-        drawn_anew_aside(&lab.config_xml(), "ipsec"),
-        drawn_anew_aside(&then, "ipsec"),
-        "<ipsec>"
-    );
-    s.ok(
-        "pfsense_delete_vpn_ipsec_phase1",
-        confirmed(json!({"id": spare["id"]})),
-    )
-    .await;
-    s.close().await;
-
-    // What the guard keeps from happening, done by another admin: the new peer's phase 1 gets
-    // the deleted one's IKE ID, and its connection the old peer's networks.
-    admin(
-        &lab,
-        "DELETE",
-        "/api/v2/vpn/ipsec/phase1",
-        Some(json!({"id": branch["id"]})),
-    );
-    let partner = admin(
-        &lab,
-        "POST",
-        "/api/v2/vpn/ipsec/phase1",
-        Some(phase1("partner B", "203.0.113.77")),
-    );
-    assert_eq!(partner["ikeid"], branch["ikeid"]);
+            "hash_algorithm_option": ["hmac_sha256"], "pfsgroup": 14})
+    };
+    a_parent_is_not_handed_on(&lab, case, bodies, nets, "A nets").await;
+    // The new peer's connection offers the old peer's networks.
     let swanctl = lab.lab.root().join("var/etc/ipsec/swanctl.conf");
     let partner_block = |conf: &str| -> Option<String> {
         let from = conf.find("remote_addrs = 203.0.113.77")?;
@@ -4413,10 +4458,10 @@ async fn an_ipsec_phase_1_with_phase_2_entries_is_not_deleted(version: &str) {
     );
 }
 
-/// An OpenVPN server that client specific overrides name in `server_list`: pfrest deletes it
-/// (it refuses only while an interface is assigned to it), the overrides keep naming its VPN
-/// ID, and the next OpenVPN server created gets that ID and with it the overrides. A delete and
-/// a bulk delete are refused naming the override; a server nothing names goes.
+/// An OpenVPN server that client specific overrides name in `server_list` (by its `vpnif`,
+/// `ovpns1`): pfrest deletes it (it refuses only while an interface is assigned to it), the
+/// overrides keep naming it, and the next OpenVPN server created gets its VPN ID and with it
+/// the overrides.
 async fn an_openvpn_server_overrides_name_is_not_deleted(version: &str) {
     let Some(lab) = lab(version) else { return };
     let tunnel = openvpn_tunnel(&lab);
@@ -4427,181 +4472,72 @@ async fn an_openvpn_server_overrides_name_is_not_deleted(version: &str) {
                 "ecdh_curve": "none", "tunnel_network": net, "description": descr}),
         )
     };
-    let staff = admin(
-        &lab,
-        "POST",
-        "/api/v2/vpn/openvpn/server",
-        Some(server("staff vpn", "1194", "10.8.0.0/24")),
-    );
-    let spare = admin(
-        &lab,
-        "POST",
-        "/api/v2/vpn/openvpn/server",
-        Some(server("spare vpn", "1195", "10.9.0.0/24")),
-    );
-    let cso = admin(
-        &lab,
-        "POST",
-        "/api/v2/vpn/openvpn/cso",
-        Some(
-            // `server_list` names servers by their `vpnif` (`ovpns1`).
-            json!({"common_name": "alice", "server_list": [staff["vpnif"]],
-            "tunnel_network": "10.8.0.50/24", "description": "alice's fixed address"}),
-        ),
-    );
-    let dir = tempfile::tempdir().unwrap();
-    let s = start(&lab, dir.path()).await;
-    let used = format!(
-        "OpenVPN server with VPN interface `{}` is still used by OpenVPN client specific override {} \"alice's fixed address\" (server_list)",
-        staff["vpnif"].as_str().unwrap(),
-        cso["id"]
-    );
-    for (tool, args) in [
-        (
-            "pfsense_delete_vpn_openvpn_server",
-            json!({"id": staff["id"]}),
-        ),
-        (
-            "pfsense_delete_vpn_openvpn_servers",
-            json!({"query": {"description": "staff vpn"}}),
-        ),
-    ] {
-        refused_both_ways(
-            &s,
-            tool,
-            args,
-            &[&used, "the next OpenVPN server created gets"],
-        )
-        .await;
-    }
-    let servers = admin(&lab, "GET", "/api/v2/vpn/openvpn/servers", None);
-    assert_eq!(servers.as_array().unwrap().len(), 2, "{servers}");
-    s.ok(
-        "pfsense_delete_vpn_openvpn_server",
-        confirmed(json!({"id": spare["id"]})),
-    )
-    .await;
-    s.close().await;
-
-    // What the guard keeps from happening, done by another admin: a new server gets the
-    // deleted one's VPN ID and interface, which the override still names.
-    admin(
-        &lab,
-        "DELETE",
-        "/api/v2/vpn/openvpn/server",
-        Some(json!({"id": staff["id"]})),
-    );
-    let guests = admin(
-        &lab,
-        "POST",
-        "/api/v2/vpn/openvpn/server",
-        Some(server("guest vpn", "1196", "10.7.0.0/24")),
-    );
-    assert_eq!(guests["vpnif"], staff["vpnif"]);
-    let csos = admin(&lab, "GET", "/api/v2/vpn/openvpn/csos", None);
-    assert_eq!(csos[0]["server_list"], json!([staff["vpnif"]]), "{csos}");
+    let case = HandedOn {
+        parent: "/api/v2/vpn/openvpn/server",
+        tools: "vpn_openvpn_server",
+        key: "vpnif",
+        called: "OpenVPN server with VPN interface",
+        child: "/api/v2/vpn/openvpn/cso",
+        child_called: "OpenVPN client specific override",
+        bulk_query: json!({"description": "staff vpn"}),
+        put: false,
+        effect: "the next OpenVPN server created gets",
+    };
+    let bodies = [
+        server("staff vpn", "1194", "10.8.0.0/24"),
+        server("spare vpn", "1195", "10.9.0.0/24"),
+        server("guest vpn", "1196", "10.7.0.0/24"),
+    ];
+    let alice = |server: &Value| {
+        json!({"common_name": "alice", "server_list": [server["vpnif"]],
+            "tunnel_network": "10.8.0.50/24", "description": "alice's fixed address"})
+    };
+    a_parent_is_not_handed_on(&lab, case, bodies, alice, "alice's fixed address").await;
 }
 
 /// A WireGuard tunnel whose peers remain: pfrest deletes it and leaves them, and the next
-/// tunnel created gets its name (`next_wg_if`: the lowest free one) and with it the peers, keys
-/// and allowed IPs. A delete, a bulk delete and a PUT are refused naming the peer; a tunnel
-/// without peers goes.
+/// tunnel created, on another port and network, gets its name (`next_wg_if`: the lowest free
+/// one) and with it the peers, keys and allowed IPs.
 async fn a_wireguard_tunnel_with_peers_is_not_deleted(version: &str) {
     let Some(lab) = lab(version) else { return };
     let tunnel = |port: &str, key: &str, address: &str| {
         json!({"listenport": port, "privatekey": key,
             "addresses": [{"address": address, "mask": 24}]})
     };
-    let office = admin(
-        &lab,
-        "POST",
-        "/api/v2/vpn/wireguard/tunnel",
-        Some(tunnel(
+    let case = HandedOn {
+        parent: "/api/v2/vpn/wireguard/tunnel",
+        tools: "vpn_wireguard_tunnel",
+        key: "name",
+        called: "WireGuard tunnel",
+        child: "/api/v2/vpn/wireguard/peer",
+        child_called: "WireGuard peer",
+        bulk_query: json!({"listenport": "51820"}),
+        put: true,
+        effect: "the next WireGuard tunnel created gets",
+    };
+    let bodies = [
+        tunnel(
             "51820",
             "8DWk1Pzz7r6ZMEeZJ2dmlCtx9n0tJ0qp8kzTkMzGnUM=",
             "10.20.0.1",
-        )),
-    );
-    let peer = admin(
-        &lab,
-        "POST",
-        "/api/v2/vpn/wireguard/peer",
-        Some(
-            json!({"tun": office["name"], "enabled": true, "descr": "laptop",
-            "publickey": "xTIBA5rboUvnH4htodjb6e697QjLERt1NAB4mZqp8Dg=",
-            "allowedips": [{"address": "10.20.0.2", "mask": 32}]}),
         ),
-    );
-    let spare = admin(
-        &lab,
-        "POST",
-        "/api/v2/vpn/wireguard/tunnel",
-        Some(tunnel(
+        tunnel(
             "51822",
             "YM4c2BvS5Ie8jQzQx1VQe0I9lOJbqjvT3vyk0bYQ0Wk=",
             "10.40.0.1",
-        )),
-    );
-    let dir = tempfile::tempdir().unwrap();
-    let s = start(&lab, dir.path()).await;
-    let used = format!(
-        "WireGuard tunnel `{}` is still used by WireGuard peer {} \"laptop\" (tun)",
-        office["name"].as_str().unwrap(),
-        peer["id"]
-    );
-    for (tool, args) in [
-        (
-            "pfsense_delete_vpn_wireguard_tunnel",
-            json!({"id": office["id"]}),
         ),
-        (
-            "pfsense_delete_vpn_wireguard_tunnels",
-            json!({"query": {"listenport": "51820"}}),
-        ),
-        (
-            "pfsense_replace_vpn_wireguard_tunnels",
-            json!({"objects": []}),
-        ),
-    ] {
-        refused_both_ways(
-            &s,
-            tool,
-            args,
-            &[&used, "the next WireGuard tunnel created gets"],
-        )
-        .await;
-    }
-    let tunnels = admin(&lab, "GET", "/api/v2/vpn/wireguard/tunnels", None);
-    assert_eq!(tunnels.as_array().unwrap().len(), 2, "{tunnels}");
-    s.ok(
-        "pfsense_delete_vpn_wireguard_tunnel",
-        confirmed(json!({"id": spare["id"]})),
-    )
-    .await;
-    s.close().await;
-
-    // What the guard keeps from happening, done by another admin: a new tunnel, on another
-    // port and network, gets the deleted one's name and with it the laptop's peer.
-    admin(
-        &lab,
-        "DELETE",
-        "/api/v2/vpn/wireguard/tunnel",
-        Some(json!({"id": office["id"]})),
-    );
-    let guests = admin(
-        &lab,
-        "POST",
-        "/api/v2/vpn/wireguard/tunnel",
-        Some(tunnel(
+        tunnel(
             "51821",
             "mBDvJ8vSgGm+2UH1cJgaAVNs6jhbnEDQH1Ku+D4hs0Q=",
             "10.30.0.1",
-        )),
-    );
-    assert_eq!(guests["name"], office["name"]);
-    let peers = admin(&lab, "GET", "/api/v2/vpn/wireguard/peers", None);
-    assert_eq!(peers[0]["tun"], office["name"], "{peers}");
-    assert_eq!(peers[0]["descr"], "laptop", "{peers}");
+        ),
+    ];
+    let laptop = |tunnel: &Value| {
+        json!({"tun": tunnel["name"], "enabled": true, "descr": "laptop",
+            "publickey": "xTIBA5rboUvnH4htodjb6e697QjLERt1NAB4mZqp8Dg=",
+            "allowedips": [{"address": "10.20.0.2", "mask": 32}]})
+    };
+    a_parent_is_not_handed_on(&lab, case, bodies, laptop, "laptop").await;
 }
 
 /// pfrest lets a POST's or PATCH's `sort_by`, `sort_order` and `sort_flags` replace the model's
