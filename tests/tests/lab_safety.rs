@@ -1919,6 +1919,16 @@ fn admin(lab: &RunningLab, method: &str, path: &str, body: Option<Value>) -> Val
     serde_json::from_str::<Value>(&answer).expect("JSON")["data"].clone()
 }
 
+/// One request straight to the lab's REST API, as another admin makes it, which pfrest must
+/// refuse with `status`.
+fn admin_refused(lab: &RunningLab, method: &str, path: &str, body: Value, status: u16) {
+    let (got, answer) = lab
+        .lab
+        .request(method, path, Some(&body.to_string()))
+        .unwrap_or_else(|e| panic!("{method} {path}: {e}"));
+    assert_eq!(got, status, "{method} {path} {body}: {answer}");
+}
+
 /// A rule on `interface` with a description, as a create or a PUT takes it.
 fn lab_rule(kind: &str, interface: &str, descr: &str) -> Value {
     json!({"type": kind, "interface": [interface], "ipprotocol": "inet", "protocol": "tcp",
@@ -2827,6 +2837,28 @@ async fn a_port_forward_delete_preview_says_where_the_undo_puts_it(version: &str
 }
 
 const PORT_FORWARD: &str = "/api/v2/firewall/nat/port_forward";
+
+/// These sections of the lab's config.xml are as in `then` (`drawn_anew_aside`).
+fn sections_as_before(lab: &RunningLab, then: &str, sections: &[&str]) {
+    let now = lab.config_xml();
+    for section in sections {
+        assert_eq!(
+            drawn_anew_aside(&now, section),
+            drawn_anew_aside(then, section),
+            "<{section}>"
+        );
+    }
+}
+
+/// The `id` of the object of a list answer whose `field` is `value`.
+fn id_where(list: &Value, field: &str, value: &str) -> Value {
+    list.as_array()
+        .into_iter()
+        .flatten()
+        .find(|o| o[field] == value)
+        .unwrap_or_else(|| panic!("{field} {value} in {list}"))["id"]
+        .clone()
+}
 
 /// A section of a config.xml (`nat`, `filter`) without what pfrest draws anew each time it
 /// makes an object (a port forward's `nat_…` link, which its linked rule's description repeats;
@@ -3796,12 +3828,7 @@ async fn a_schedule_a_rule_still_names_is_not_taken_away(version: &str) {
     let s = start(&lab, dir.path()).await;
     let id_of = |name: &str| {
         let all = admin(&lab, "GET", "/api/v2/firewall/schedules", None);
-        all.as_array()
-            .unwrap()
-            .iter()
-            .find(|o| o["name"] == name)
-            .unwrap_or_else(|| panic!("a schedule {name} in {all}"))["id"]
-            .clone()
+        id_where(&all, "name", name)
     };
     let office = id_of("office");
     for (tool, args) in [
@@ -3828,13 +3855,7 @@ async fn a_schedule_a_rule_still_names_is_not_taken_away(version: &str) {
     }
     // The schedules and rules as before (pfSense's own background applies may still touch
     // other sections, such as its cron jobs for schedules).
-    for section in ["schedules", "filter"] {
-        assert_eq!(
-            drawn_anew_aside(&lab.config_xml(), section),
-            drawn_anew_aside(&then, section),
-            "<{section}>"
-        );
-    }
+    sections_as_before(&lab, &then, &["schedules", "filter"]);
     s.ok(
         "pfsense_delete_firewall_schedule",
         confirmed(json!({"id": id_of("spare")})),
@@ -4021,13 +4042,7 @@ async fn a_limiter_or_a_queue_a_rule_still_names_is_not_taken_away(version: &str
     ] {
         refused_both_ways(&s, tool, args, &[refusal, rule]).await;
     }
-    for section in ["dnshaper", "shaper", "filter"] {
-        assert_eq!(
-            drawn_anew_aside(&lab.config_xml(), section),
-            drawn_anew_aside(&then, section),
-            "<{section}>"
-        );
-    }
+    sections_as_before(&lab, &then, &["dnshaper", "shaper", "filter"]);
     // A queue nothing names goes (the limiter keeps its other names).
     s.ok(
         "pfsense_update_firewall_traffic_shaper_queue",
@@ -4061,19 +4076,9 @@ async fn a_limiter_or_a_queue_a_rule_still_names_is_not_taken_away(version: &str
     );
     let rules = admin(&lab, "GET", "/api/v2/firewall/rules", None);
     for descr in ["limited ssh", "queued smtp"] {
-        let id = rules
-            .as_array()
-            .unwrap()
-            .iter()
-            .find(|r| r["descr"] == descr)
-            .unwrap()["id"]
-            .clone();
-        let body = json!({"id": id, "descr": format!("{descr} 2")}).to_string();
-        let (status, answer) = lab
-            .lab
-            .request("PATCH", "/api/v2/firewall/rule", Some(&body))
-            .unwrap();
-        assert_eq!(status, 404, "{descr}: {answer}");
+        let id = id_where(&rules, "descr", descr);
+        let patch = json!({"id": id, "descr": format!("{descr} 2")});
+        admin_refused(&lab, "PATCH", "/api/v2/firewall/rule", patch, 404);
     }
 }
 
@@ -4131,11 +4136,7 @@ async fn an_authentication_server_openvpn_still_names_is_not_taken_away(version:
     ] {
         refused_both_ways(&s, tool, args, &[&used, "lets no user in"]).await;
     }
-    assert_eq!(
-        drawn_anew_aside(&lab.config_xml(), "system"),
-        drawn_anew_aside(&then, "system"),
-        "the authentication servers as they were"
-    );
+    sections_as_before(&lab, &then, &["system"]);
     s.ok(
         "pfsense_delete_user_auth_server",
         confirmed(json!({"id": spare["id"]})),
@@ -4155,12 +4156,8 @@ async fn an_authentication_server_openvpn_still_names_is_not_taken_away(version:
     );
     let servers = admin(&lab, "GET", "/api/v2/vpn/openvpn/servers", None);
     assert_eq!(servers[0]["authmode"], json!(["corp ldap"]), "{servers}");
-    let body = json!({"id": server["id"], "description": "staff vpn 2"}).to_string();
-    let (status, answer) = lab
-        .lab
-        .request("PATCH", "/api/v2/vpn/openvpn/server", Some(&body))
-        .unwrap();
-    assert_eq!(status, 404, "{answer}");
+    let patch = json!({"id": server["id"], "description": "staff vpn 2"});
+    admin_refused(&lab, "PATCH", "/api/v2/vpn/openvpn/server", patch, 404);
 }
 
 /// A gateway the default gateway setting or a gateway group names, and a gateway group the
@@ -4200,15 +4197,7 @@ async fn a_gateway_the_default_gateway_or_a_group_names_is_not_taken_away(versio
         Some(json!({"defaultgw4": "LAN_GW"})),
     );
     let gateways = admin(&lab, "GET", "/api/v2/routing/gateways", None);
-    let id_of = |name: &str| {
-        gateways
-            .as_array()
-            .unwrap()
-            .iter()
-            .find(|g| g["name"] == name)
-            .unwrap_or_else(|| panic!("{name} in {gateways}"))["id"]
-            .clone()
-    };
+    let id_of = |name: &str| id_where(&gateways, "name", name);
     let then = lab.config_xml();
     let dir = tempfile::tempdir().unwrap();
     let s = start(&lab, dir.path()).await;
@@ -4236,11 +4225,7 @@ async fn a_gateway_the_default_gateway_or_a_group_names_is_not_taken_away(versio
     ] {
         refused_both_ways(&s, tool, args, &refusals).await;
     }
-    assert_eq!(
-        drawn_anew_aside(&lab.config_xml(), "gateways"),
-        drawn_anew_aside(&then, "gateways"),
-        "the gateways and groups as they were"
-    );
+    sections_as_before(&lab, &then, &["gateways"]);
     s.ok(
         "pfsense_delete_routing_gateway",
         confirmed(json!({"id": id_of("SPARE_GW")})),
@@ -4279,13 +4264,7 @@ async fn a_gateway_the_default_gateway_or_a_group_names_is_not_taken_away(versio
     );
     let gateways = admin(&lab, "GET", "/api/v2/routing/gateways", None);
     for name in ["LAN_GW2", "LAN_GW"] {
-        let id = gateways
-            .as_array()
-            .unwrap()
-            .iter()
-            .find(|g| g["name"] == name)
-            .unwrap()["id"]
-            .clone();
+        let id = id_where(&gateways, "name", name);
         admin(
             &lab,
             "DELETE",
