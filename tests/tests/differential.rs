@@ -1528,12 +1528,42 @@ async fn same_as_lab_showing(
     listings: &[Listing],
     answer_fields: &[&str],
 ) {
+    same_as_lab_read(version, what, script, listings, answer_fields, |t| t).await;
+}
+
+/// [`same_as_lab`] without the ids of answers and listed objects: where the lab holds an object
+/// the emulator does not (the lab's dynamic WAN_DHCP6 gateway), which shifts the ids after it.
+async fn same_as_lab_ids_aside(
+    version: &str,
+    what: &str,
+    script: &[Scripted],
+    listings: &[Listing],
+) {
+    let ids = regex::Regex::new(r"( id |(?m)^  \S+: )(null|[0-9]+)").expect("regex");
+    same_as_lab_read(version, what, script, listings, &[], |transcript| {
+        transcript
+            .into_iter()
+            .map(|line| ids.replace_all(&line, "${1}_").into_owned())
+            .collect()
+    })
+    .await;
+}
+
+/// [`same_as_lab_showing`], each transcript read through `read` before they are compared.
+async fn same_as_lab_read(
+    version: &str,
+    what: &str,
+    script: &[Scripted],
+    listings: &[Listing],
+    answer_fields: &[&str],
+    read: impl Fn(Vec<String>) -> Vec<String>,
+) {
     let Some(lab) = tokio::task::block_in_place(|| tests::lab::start(version)) else {
         return;
     };
     let emu = emulator_of(version).await;
-    let pfrest = transcript_showing(lab.lab.url(), script, listings, answer_fields).await;
-    let ours = transcript_showing(emu.url(), script, listings, answer_fields).await;
+    let pfrest = read(transcript_showing(lab.lab.url(), script, listings, answer_fields).await);
+    let ours = read(transcript_showing(emu.url(), script, listings, answer_fields).await);
     emu.shutdown().await;
     let mut report = String::new();
     for (l, e) in pfrest.iter().zip(&ours) {
@@ -2009,6 +2039,122 @@ async fn port_forward_links_are_checked_like_pfrest(version: &str) {
 tests::on_every_release!(
     #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
     port_forward_links_are_checked_like_pfrest,
+);
+
+/// What the name guard (`guard::NAMED_OBJECTS`) stands in for: pfrest deletes a gateway a
+/// gateway group and the default gateway setting name, but not one a static route names (its
+/// `referenced_by`); it deletes an IPsec phase 1 with phase 2 entries, which stay, and the next
+/// one created gets the freed IKE ID (the lowest free one). A gateway group's priorities show
+/// their `parent_id` and `id`, as every nested object pfrest shows. (The lab
+/// has a dynamic WAN_DHCP6 gateway the emulator does not: the gateways are deleted and listed
+/// by name and interface. WireGuard is a package the emulator does not install.)
+async fn named_objects_are_deleted_like_pfrest(version: &str) {
+    const GATEWAY: &str = "/api/v2/routing/gateway";
+    const PHASE1: &str = "/api/v2/vpn/ipsec/phase1";
+    let gateway = |name: &str, address: &str| json!({"name": name, "interface": "lan", "ipprotocol": "inet", "gateway": address});
+    let phase1 = |peer: &str| {
+        json!({"descr": peer, "iketype": "ikev2", "protocol": "inet", "interface": "wan",
+            "remote_gateway": peer, "authentication_method": "pre_shared_key",
+            "pre_shared_key": "not-secret", "myid_type": "myaddress",
+            "peerid_type": "peeraddress", "encryption": [{"encryption_algorithm_name": "aes",
+            "encryption_algorithm_keylen": 256, "hash_algorithm": "sha256", "dhgroup": 14}]})
+    };
+    let script: Vec<Scripted> = vec![
+        (
+            "gateway a",
+            "POST",
+            GATEWAY,
+            Some(gateway("GW_A", "192.168.1.254")),
+        ),
+        (
+            "gateway b",
+            "POST",
+            GATEWAY,
+            Some(gateway("GW_B", "192.168.1.253")),
+        ),
+        (
+            "gateway c",
+            "POST",
+            GATEWAY,
+            Some(gateway("GW_C", "192.168.1.252")),
+        ),
+        (
+            "a group of b",
+            "POST",
+            "/api/v2/routing/gateway/group",
+            Some(json!({"name": "GROUP_B", "trigger": "down",
+                "priorities": [{"gateway": "GW_B", "tier": 1, "virtual_ip": "address"}]})),
+        ),
+        (
+            "a as the default",
+            "PATCH",
+            "/api/v2/routing/gateway/default",
+            Some(json!({"defaultgw4": "GW_A"})),
+        ),
+        (
+            "a route through c",
+            "POST",
+            "/api/v2/routing/static_route",
+            Some(json!({"network": "203.0.113.0/24", "gateway": "GW_C"})),
+        ),
+        (
+            "c, a route's",
+            "DELETE",
+            "/api/v2/routing/gateways?name=GW_C",
+            None,
+        ),
+        (
+            "b, a group's",
+            "DELETE",
+            "/api/v2/routing/gateways?name=GW_B",
+            None,
+        ),
+        (
+            "a, the default",
+            "DELETE",
+            "/api/v2/routing/gateways?name=GW_A",
+            None,
+        ),
+        ("phase 1", "POST", PHASE1, Some(phase1("198.51.100.10"))),
+        (
+            "a phase 2 of it",
+            "POST",
+            "/api/v2/vpn/ipsec/phase2",
+            Some(json!({"ikeid": 1, "descr": "nets", "mode": "tunnel",
+                "localid_type": "network", "localid_address": "192.168.1.0",
+                "localid_netbits": 24, "remoteid_type": "network",
+                "remoteid_address": "10.10.0.0", "remoteid_netbits": 16, "protocol": "esp",
+                "encryption_algorithm_option": [{"name": "aes", "keylen": 256}],
+                "hash_algorithm_option": ["hmac_sha256"], "pfsgroup": 14})),
+        ),
+        (
+            "the phase 1",
+            "DELETE",
+            "/api/v2/vpn/ipsec/phase1?id=0",
+            None,
+        ),
+        (
+            "another phase 1",
+            "POST",
+            PHASE1,
+            Some(phase1("203.0.113.77")),
+        ),
+    ];
+    let listings: &[Listing] = &[
+        ("/api/v2/routing/gateways?interface=lan", &["name"]),
+        ("/api/v2/routing/gateway/groups", &["name", "priorities"]),
+        ("/api/v2/routing/gateway/default", &["defaultgw4"]),
+        ("/api/v2/vpn/ipsec/phase1s", &["ikeid", "remote_gateway"]),
+        // Not its `ikeid`: pfrest shows one naming no phase 1 as config.xml holds it, a string
+        // ("1"), which the emulator does not.
+        ("/api/v2/vpn/ipsec/phase2s", &["descr"]),
+    ];
+    same_as_lab_ids_aside(version, "named objects", &script, listings).await;
+}
+
+tests::on_every_release!(
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    named_objects_are_deleted_like_pfrest,
 );
 
 /// A create keeps the read-only values it sends (pfrest's `from_representation` assigns every

@@ -250,8 +250,8 @@ pub fn represent(
     if let Some(pid) = parent_id {
         out.insert("parent_id".into(), pid);
     }
-    if let Some(id) = id {
-        out.insert("id".into(), id);
+    if let Some(id) = &id {
+        out.insert("id".into(), id.clone());
     }
     let Some(schema) = catalog.model(model) else {
         for (k, v) in obj {
@@ -285,11 +285,21 @@ pub fn represent(
             .find(|(_, n)| n.parent_model == model && n.field == name)
             && let Value::Array(items) = &value
         {
+            // pfrest shows each nested object with its parent's id and its own index, as its
+            // own endpoint does (seen on the lab: gateway group priorities, shaper queues,
+            // WireGuard tunnel addresses).
             value = Value::Array(
                 items
                     .iter()
-                    .map(|i| match i {
-                        Value::Object(o) => represent(catalog, store, child, o, None, None),
+                    .enumerate()
+                    .map(|(index, i)| match i {
+                        Value::Object(o) => {
+                            let (parent, own) = match &id {
+                                Some(parent) => (Some(parent.clone()), Some(json!(index))),
+                                None => (None, None),
+                            };
+                            represent(catalog, store, child, o, own, parent)
+                        }
                         other => other.clone(),
                     })
                     .collect(),
