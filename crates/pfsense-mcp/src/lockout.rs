@@ -704,9 +704,26 @@ mod tests {
                 Method::Post
             };
             assert!(change_of(def(method, path), &json!({})).is_some(), "{path}");
+            // A collection takes a bulk delete, a PUT or both (the limiters only a PUT).
             if let Some(many) = collection {
-                let c = change_of(def(Method::Delete, many), &json!({"query": {"descr": "x"}}));
-                assert_eq!(c.map(|c| (c.op, c.id)), Some((ChangeOp::DeleteMany, None)));
+                let on_many: Vec<&ToolDef> = crate::catalog::TOOLS
+                    .iter()
+                    .filter(|d| d.path == *many && d.method != Method::Get)
+                    .collect();
+                assert!(!on_many.is_empty(), "no bulk delete or PUT on {many}");
+                for d in on_many {
+                    let c = change_of(d, &json!({"query": {"descr": "x"}, "objects": []}));
+                    let expected = match d.method {
+                        Method::Delete => (ChangeOp::DeleteMany, None),
+                        _ => (ChangeOp::Replace, None),
+                    };
+                    assert_eq!(
+                        c.map(|c| (c.op, c.id)),
+                        Some(expected),
+                        "{:?} {many}",
+                        d.method
+                    );
+                }
             }
         }
         let put = change_of(
