@@ -9,9 +9,11 @@
 //! restore API: a change that cuts the API off cannot be undone through it, not even by
 //! auto-revert. With the model read, an alias that rules still name is not taken away
 //! (`guard::aliases_left_in_use`): pfrest would delete it and pfSense skip those rules. Nor is
-//! a schedule, a limiter or a traffic shaper queue that rules, the REST API's access list or
-//! limiters still name (`guard::names_left_in_use`): pfSense would apply those rules at all
-//! times, unlimited, or with a queue no shaper defines.
+//! anything else of `guard::NAMED_OBJECTS` that something still names (a schedule, a limiter,
+//! a shaper queue, an authentication server, a gateway, an IPsec phase 1, an OpenVPN server, a
+//! WireGuard tunnel: `guard::names_left_in_use`): pfrest would take it away all the same, and
+//! pfSense run rules at all times or unlimited, lose its default route, or hand a VPN's
+//! children to the next one created.
 
 use crate::catalog::ToolDef;
 use crate::client::AuthMethod;
@@ -251,8 +253,8 @@ async fn steps_refusal_unboxed(
         // An alias taken away (deleted, renamed, left out of a PUT) is checked for rules
         // still naming it whatever `--lockout-source` says: as pfSense's webGUI refuses it.
         let alias_removal = pfsense_firewall::guard::takes_alias_away(&change);
-        // So is a schedule, a limiter, a shaper queue or an authentication server taken away
-        // while something names it (`guard::NAMED_OBJECTS`); their other changes are kept
+        // So is anything of `guard::NAMED_OBJECTS` (a schedule, a limiter, a gateway, an
+        // IPsec phase 1…) taken away while something names it; their other changes are kept
         // too, for the list they leave.
         let named = pfsense_firewall::guard::named_objects_of(change.kind).is_some();
         if (account && change.op == ChangeOp::Create)
@@ -442,9 +444,9 @@ fn unread_users(what: &str, unread: &str) -> String {
     )
 }
 
-/// Refused while a schedule, a limiter, a shaper queue or an authentication server these changes
-/// take away is still named (`guard::NAMED_OBJECTS`: by a rule, a REST API access list entry, a
-/// limiter's bandwidth, an OpenVPN server),
+/// Refused while anything of `guard::NAMED_OBJECTS` these changes take away is still named (by
+/// a rule, a REST API access list entry, a limiter's bandwidth, an OpenVPN server, an
+/// interface, the default gateway setting, a gateway group, a phase 2, an override, a peer),
 /// whatever `--lockout-source` says: pfrest deletes and renames it all the same, where pfSense's
 /// webGUI refuses or rewrites what names it.
 async fn names_in_use_refusal(client: &Client, changes: &[Change]) -> Option<String> {
