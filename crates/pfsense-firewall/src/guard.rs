@@ -525,11 +525,10 @@ pub struct NamedObjects {
     /// Where REST API v2 lists them.
     pub path: &'static str,
     nested: Option<&'static str>,
-    /// Whether the objects' own names are named (an ALTQ shaper's are not, its queues' are).
-    own_names: bool,
-    /// The field others name them by: `name`, or an IPsec phase 1's `ikeid`; and what a
+    /// The field others name them by: `name`, or an IPsec phase 1's `ikeid`; None when only
+    /// the nested objects are named (an ALTQ shaper's queues, not the shaper). And what a
     /// refusal calls a key other than a name.
-    key: &'static str,
+    key: Option<&'static str>,
     pub key_label: Option<&'static str>,
     /// The kinds of object that name them.
     pub users: &'static [NameUser],
@@ -558,8 +557,7 @@ pub const SCHEDULES: NamedObjects = NamedObjects {
     what: "schedule",
     path: "/api/v2/firewall/schedules",
     nested: None,
-    own_names: true,
-    key: "name",
+    key: Some("name"),
     key_label: None,
     users: &[
         NameUser {
@@ -606,8 +604,7 @@ pub const LIMITERS: NamedObjects = NamedObjects {
     what: "limiter",
     path: "/api/v2/firewall/traffic_shaper/limiters",
     nested: Some("queue"),
-    own_names: true,
-    key: "name",
+    key: Some("name"),
     key_label: None,
     users: &[NameUser {
         what: "rule",
@@ -630,8 +627,7 @@ pub const SHAPER_QUEUES: NamedObjects = NamedObjects {
     what: "traffic shaper queue",
     path: "/api/v2/firewall/traffic_shapers",
     nested: Some("queue"),
-    own_names: false,
-    key: "name",
+    key: None,
     key_label: None,
     users: &[NameUser {
         what: "rule",
@@ -652,8 +648,7 @@ pub const AUTH_SERVERS: NamedObjects = NamedObjects {
     what: "authentication server",
     path: "/api/v2/user/auth_servers",
     nested: None,
-    own_names: true,
-    key: "name",
+    key: Some("name"),
     key_label: None,
     users: &[NameUser {
         what: "OpenVPN server",
@@ -697,8 +692,7 @@ pub const GATEWAYS: NamedObjects = NamedObjects {
     what: "gateway",
     path: "/api/v2/routing/gateways",
     nested: None,
-    own_names: true,
-    key: "name",
+    key: Some("name"),
     key_label: None,
     users: &[
         INTERFACE_GATEWAY,
@@ -721,8 +715,7 @@ pub const GATEWAY_GROUPS: NamedObjects = NamedObjects {
     what: "gateway group",
     path: "/api/v2/routing/gateway/groups",
     nested: None,
-    own_names: true,
-    key: "name",
+    key: Some("name"),
     key_label: None,
     users: &[INTERFACE_GATEWAY, DEFAULT_GATEWAY],
 };
@@ -739,8 +732,7 @@ pub const IPSEC_PHASE1S: NamedObjects = NamedObjects {
     what: "IPsec phase 1",
     path: "/api/v2/vpn/ipsec/phase1s",
     nested: None,
-    own_names: true,
-    key: "ikeid",
+    key: Some("ikeid"),
     key_label: Some("IKE ID"),
     users: &[NameUser {
         what: "IPsec phase 2",
@@ -763,8 +755,7 @@ pub const OPENVPN_SERVERS: NamedObjects = NamedObjects {
     what: "OpenVPN server",
     path: "/api/v2/vpn/openvpn/servers",
     nested: None,
-    own_names: true,
-    key: "vpnif",
+    key: Some("vpnif"),
     key_label: Some("VPN interface"),
     users: &[NameUser {
         what: "OpenVPN client specific override",
@@ -785,8 +776,7 @@ pub const WIREGUARD_TUNNELS: NamedObjects = NamedObjects {
     what: "WireGuard tunnel",
     path: "/api/v2/vpn/wireguard/tunnels",
     nested: None,
-    own_names: true,
-    key: "name",
+    key: Some("name"),
     key_label: None,
     users: &[NameUser {
         what: "WireGuard peer",
@@ -828,7 +818,9 @@ pub fn takes_named_away(change: &Change) -> bool {
     };
     match change.op {
         ChangeOp::Update if change.kind == named.kind => {
-            (named.own_names && change.object.get(named.key).is_some())
+            named
+                .key
+                .is_some_and(|key| change.object.get(key).is_some())
                 || named.nested.is_some_and(|f| change.object.get(f).is_some())
         }
         _ => takes_name_away(change),
@@ -853,10 +845,7 @@ pub fn names_left_in_use(
         }
     }
     let kept = provided_names(named, &after);
-    let mut gone = provided_names(
-        named,
-        &objects(list).into_iter().cloned().collect::<Vec<_>>(),
-    );
+    let mut gone = provided_names(named, objects(list));
     gone.retain(|n| !kept.contains(n));
     gone.dedup();
     let mut in_use = Vec::new();
@@ -867,10 +856,10 @@ pub fn names_left_in_use(
             for (index, object) in objects(list).into_iter().enumerate() {
                 // A field names one (`sched`) or a list of them (`authmode`).
                 let names_it = |o: &Value, f: &str| match o.get(f) {
-                    Some(Value::Array(all)) => {
-                        all.iter().any(|v| key_text(Some(v)) == Some(name.clone()))
-                    }
-                    one => key_text(one).as_ref() == Some(&name),
+                    Some(Value::Array(all)) => all
+                        .iter()
+                        .any(|v| key_text(Some(v)).as_deref() == Some(name.as_str())),
+                    one => key_text(one).as_deref() == Some(name.as_str()),
                 };
                 let naming: Vec<&str> = user
                     .fields
@@ -909,12 +898,13 @@ pub fn names_left_in_use(
 }
 
 /// The names `named`'s objects give: their own and their nested objects'.
-fn provided_names(named: &NamedObjects, items: &[Value]) -> Vec<String> {
+fn provided_names<'a>(
+    named: &NamedObjects,
+    items: impl IntoIterator<Item = &'a Value>,
+) -> Vec<String> {
     let mut out = Vec::new();
     for object in items {
-        if named.own_names
-            && let Some(key) = key_text(object.get(named.key))
-        {
+        if let Some(key) = named.key.and_then(|key| key_text(object.get(key))) {
             out.push(key);
         }
         if let Some(field) = named.nested {
