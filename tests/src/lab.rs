@@ -54,6 +54,16 @@ impl RunningLab {
         );
     }
 
+    /// Waits until pfrest's background dispatchers have finished (at most three minutes, then
+    /// panics). A dispatcher loads config.xml when it starts and may save it when it ends (an
+    /// apply with schedules adds pfSense's cron job): a change made meanwhile would be undone.
+    pub fn settle(&self) {
+        assert!(
+            self.lab.wait_idle(std::time::Duration::from_secs(180)),
+            "the lab's background dispatchers still ran after three minutes"
+        );
+    }
+
     /// The lab's live config.xml, as pfrest wrote it.
     pub fn config_xml(&self) -> String {
         let path = self.lab.config_path();
