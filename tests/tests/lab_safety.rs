@@ -4279,6 +4279,132 @@ async fn a_gateway_the_default_gateway_or_a_group_names_is_not_taken_away(versio
     assert_eq!(groups[0]["priorities"][0]["gateway"], "LAN_GW2", "{groups}");
 }
 
+/// An interface that a floating rule, a rule's address, an outbound or 1:1 NAT mapping, a
+/// virtual IP or a gateway still names: pfrest deletes it and only the rules and port forwards
+/// on it alone (`NetworkInterface::_delete`), everything else keeps naming it, and the next
+/// interface assigned gets its id and with it what names it. A delete and a bulk delete are
+/// refused naming each user, preview and confirmed alike; an interface nothing names goes.
+async fn an_interface_still_named_is_not_deleted(version: &str) {
+    let Some(lab) = lab(version) else { return };
+    let mut floating = lab_rule("pass", "wan", "floating wan lan");
+    floating["interface"] = json!(["wan", "lan"]);
+    floating["floating"] = json!(true);
+    floating["direction"] = json!("any");
+    let mut to_lan = lab_rule("pass", "wan", "wan to lan ip");
+    to_lan["destination"] = json!("lan:ip");
+    for rule in [floating, to_lan] {
+        admin(&lab, "POST", "/api/v2/firewall/rule", Some(rule));
+    }
+    admin(
+        &lab,
+        "PATCH",
+        "/api/v2/firewall/nat/outbound/mode",
+        Some(json!({"mode": "hybrid"})),
+    );
+    let made = [
+        (
+            "/api/v2/firewall/nat/outbound/mapping",
+            json!({"interface": "lan", "protocol": "tcp", "source": "10.9.0.0/16",
+                "destination": "any", "target": "lan:ip", "descr": "lan outbound"}),
+        ),
+        (
+            "/api/v2/firewall/nat/one_to_one/mapping",
+            json!({"interface": "lan", "external": "192.168.1.77", "source": "10.9.9.9",
+                "destination": "any", "descr": "lan 1to1"}),
+        ),
+        (
+            "/api/v2/firewall/virtual_ip",
+            json!({"mode": "ipalias", "interface": "lan", "subnet": "192.168.1.250",
+                "subnet_bits": 24, "descr": "lan vip"}),
+        ),
+        (
+            "/api/v2/routing/gateway",
+            json!({"name": "LAN_GW", "interface": "lan", "ipprotocol": "inet",
+                "gateway": "192.168.1.2"}),
+        ),
+    ]
+    .map(|(path, body)| admin(&lab, "POST", path, Some(body)));
+    let rules = admin(&lab, "GET", "/api/v2/firewall/rules", None);
+    let rule = |descr: &str| id_where(&rules, "descr", descr);
+    lab.settle();
+    let then = lab.config_xml();
+    let dir = tempfile::tempdir().unwrap();
+    let s = start(&lab, dir.path()).await;
+    let users = [
+        format!(
+            "floating rule {} \"floating wan lan\" on wan, lan (interface)",
+            rule("floating wan lan")
+        ),
+        format!(
+            "rule {} \"wan to lan ip\" on wan (destination)",
+            rule("wan to lan ip")
+        ),
+        format!(
+            "outbound NAT mapping {} \"lan outbound\" on lan (interface, target)",
+            made[0]["id"]
+        ),
+        format!(
+            "1:1 NAT mapping {} \"lan 1to1\" on lan (interface)",
+            made[1]["id"]
+        ),
+        format!(
+            "virtual IP {} \"lan vip\" on lan (interface)",
+            made[2]["id"]
+        ),
+        format!("gateway {} \"LAN_GW\" on lan (interface)", made[3]["id"]),
+    ];
+    let mut says: Vec<&str> = users.iter().map(String::as_str).collect();
+    says.push("interface with id `lan` is still used by");
+    says.push("the next interface assigned gets this one's id");
+    for (tool, args) in [
+        ("pfsense_delete_network_interface", json!({"id": "lan"})),
+        (
+            "pfsense_delete_network_interfaces",
+            json!({"query": {"descr": "LAN"}}),
+        ),
+    ] {
+        refused_both_ways(&s, tool, args, &says).await;
+    }
+    sections_as_before(
+        &lab,
+        &then,
+        &["interfaces", "filter", "nat", "virtualip", "gateways"],
+    );
+    s.ok(
+        "pfsense_delete_network_interface",
+        confirmed(json!({"id": "opt1"})),
+    )
+    .await;
+    s.close().await;
+
+    // What the guard keeps from happening, done by another admin: pfrest deletes `lan` and
+    // its rules on `lan` alone, the rest stays naming it and can no longer be changed, and the
+    // next interface assigned (the lab's one free port) is `lan` again: the gateway then
+    // routes through it.
+    lab.settle();
+    admin(
+        &lab,
+        "DELETE",
+        "/api/v2/interface",
+        Some(json!({"id": "lan"})),
+    );
+    let vips = admin(&lab, "GET", "/api/v2/firewall/virtual_ips", None);
+    assert_eq!(vips[0]["interface"], "lan", "{vips}");
+    let patch = json!({"id": made[2]["id"], "descr": "changed"});
+    admin_refused(&lab, "PATCH", "/api/v2/firewall/virtual_ip", patch, 400);
+    let dmz = admin(
+        &lab,
+        "POST",
+        "/api/v2/interface",
+        Some(
+            json!({"if": "eth0", "descr": "DMZ", "enable": true, "typev4": "static",
+            "ipaddr": "172.20.0.1", "subnet": 24, "typev6": "none"}),
+        ),
+    );
+    assert_eq!(dmz["id"], "lan", "{dmz}");
+    lab.apply_until_written("route-to ( eth0 192.168.1.2 )");
+}
+
 /// A parent object that children name by a key pfSense hands out again, the lowest free one:
 /// pfrest deletes the parent and leaves the children, and the next parent created gets the
 /// key and with it the children. What one such case needs.
@@ -4614,6 +4740,7 @@ tests::on_every_release!(
     a_limiter_or_a_queue_a_rule_still_names_is_not_taken_away,
     an_authentication_server_openvpn_still_names_is_not_taken_away,
     a_gateway_the_default_gateway_or_a_group_names_is_not_taken_away,
+    an_interface_still_named_is_not_deleted,
     an_ipsec_phase_1_with_phase_2_entries_is_not_deleted,
     an_openvpn_server_overrides_name_is_not_deleted,
     a_wireguard_tunnel_with_peers_is_not_deleted,

@@ -3285,6 +3285,59 @@ async fn an_alias_in_use_is_kept_without_a_lockout_source_too() {
     s.close().await;
 }
 
+/// On the emulator as on the pfrest lab (`lab_safety::an_interface_still_named_is_not_deleted`):
+/// every list that may name an interface reads, an interface a virtual IP names is kept, preview
+/// and confirmed alike, with nothing sent; once the virtual IP is gone the interface goes (the
+/// rules on it alone do not hold it).
+#[tokio::test]
+async fn an_interface_a_virtual_ip_names_is_kept_in_the_sandbox_too() {
+    let emu = emulator().await;
+    let dir = tempfile::tempdir().unwrap();
+    let s = start(&emu, dir.path(), &[], no_human()).await;
+    let vip = s
+        .ok(
+            "pfsense_create_firewall_virtual_ip",
+            confirmed(
+                json!({"mode": "ipalias", "interface": "lan", "subnet": "192.168.1.250",
+                "subnet_bits": 24, "descr": "lan vip"}),
+            ),
+        )
+        .await["data"]["id"]
+        .clone();
+    emu.clear_requests();
+    for confirm in [false, true] {
+        let r = s
+            .call(
+                "pfsense_delete_network_interface",
+                json!({"id": "lan", "confirm": confirm}),
+            )
+            .await;
+        assert!(
+            is_error(&r)
+                && text(&r).contains(&format!(
+                    "interface with id `lan` is still used by virtual IP {vip} \"lan vip\" on lan (interface)"
+                )),
+            "{}",
+            text(&r)
+        );
+    }
+    assert!(
+        emu.requests().iter().all(|q| q.method == "GET"),
+        "nothing was sent"
+    );
+    s.ok(
+        "pfsense_delete_firewall_virtual_ip",
+        confirmed(json!({"id": vip})),
+    )
+    .await;
+    s.ok(
+        "pfsense_delete_network_interface",
+        confirmed(json!({"id": "lan"})),
+    )
+    .await;
+    s.close().await;
+}
+
 /// The delete of schedule `night` (id `schedule`), refused naming `user` and saying `effect`.
 async fn schedule_delete_refused(s: &Session, schedule: &Value, user: &str, effect: &str) {
     let refused = s

@@ -530,6 +530,8 @@ pub struct NamedObjects {
     /// refusal calls a key other than a name.
     key: Option<&'static str>,
     pub key_label: Option<&'static str>,
+    /// What follows for every user besides its own effect (an interface's id handed on).
+    also: Option<&'static str>,
     /// The kinds of object that name them.
     pub users: &'static [NameUser],
 }
@@ -547,6 +549,34 @@ pub struct NameUser {
     label: &'static [&'static str],
     /// What pfSense does with the object once the name is gone.
     pub effect: &'static str,
+    /// How its fields hold the name.
+    naming: Naming,
+    /// A field whose object pfrest deletes together with the named one when it names that one
+    /// alone (an interface's rules: `NetworkInterface::_delete`): such an object is gone, not
+    /// left naming it.
+    deleted_with: Option<&'static str>,
+}
+
+/// How a [`NameUser`]'s field holds a name.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Naming {
+    /// The name itself, or a list of names.
+    Name,
+    /// A firewall address (pfrest's `FilterAddressField`) or an interface list: an interface's
+    /// id names its subnet (`lan`), its address (`lan:ip`), either negated (`!lan`).
+    InterfaceAddress,
+}
+
+impl Naming {
+    fn names(self, value: &str, name: &str) -> bool {
+        match self {
+            Naming::Name => value == name,
+            Naming::InterfaceAddress => {
+                let value = value.trim().trim_start_matches('!');
+                value.strip_suffix(":ip").unwrap_or(value) == name
+            }
+        }
+    }
 }
 
 /// Where the configuration names a schedule (pfrest's `ForeignModelField`s to
@@ -559,6 +589,7 @@ pub const SCHEDULES: NamedObjects = NamedObjects {
     nested: None,
     key: Some("name"),
     key_label: None,
+    also: None,
     users: &[
         NameUser {
             what: "rule",
@@ -567,6 +598,8 @@ pub const SCHEDULES: NamedObjects = NamedObjects {
             within: None,
             label: &["descr"],
             effect: RULE_ALWAYS_ON,
+            naming: Naming::Name,
+            deleted_with: None,
         },
         // `RESTAPIAccessListEntry::is_schedule_active`: a schedule that no longer exists is
         // logged and the entry counts as inactive, so an allow entry lets nobody in any more.
@@ -577,6 +610,8 @@ pub const SCHEDULES: NamedObjects = NamedObjects {
             within: None,
             label: &["descr", "network"],
             effect: "the REST API then skips each access list entry naming it (\"no longer exists\"), so an entry that let this server in no longer does",
+            naming: Naming::Name,
+            deleted_with: None,
         },
         // shaper.inc (`dnpipe_class::build_rules`) looks a bandwidth's schedule up by name and
         // uses the first bandwidth whose schedule is found and active; with none, the pipe gets
@@ -588,6 +623,8 @@ pub const SCHEDULES: NamedObjects = NamedObjects {
             within: Some("bandwidth"),
             label: &["name"],
             effect: "the limiter then never uses a bandwidth naming it, and a limiter left with no bandwidth in use runs unlimited (`bw 0`)",
+            naming: Naming::Name,
+            deleted_with: None,
         },
     ],
 };
@@ -606,6 +643,7 @@ pub const LIMITERS: NamedObjects = NamedObjects {
     nested: Some("queue"),
     key: Some("name"),
     key_label: None,
+    also: None,
     users: &[NameUser {
         what: "rule",
         path: RULES,
@@ -613,6 +651,8 @@ pub const LIMITERS: NamedObjects = NamedObjects {
         within: None,
         label: &["descr"],
         effect: "pfSense then writes each rule naming it without a limiter (filter.inc finds no limiter or limiter queue by that name and leaves `dnpipe` out), so its traffic is no longer limited, and pfrest refuses every later change to such a rule until it names an existing limiter (`FIREWALL_RULE_DNPIPE_NOT_FOUND`)",
+        naming: Naming::Name,
+        deleted_with: None,
     }],
 };
 
@@ -629,6 +669,7 @@ pub const SHAPER_QUEUES: NamedObjects = NamedObjects {
     nested: Some("queue"),
     key: None,
     key_label: None,
+    also: None,
     users: &[NameUser {
         what: "rule",
         path: RULES,
@@ -636,6 +677,8 @@ pub const SHAPER_QUEUES: NamedObjects = NamedObjects {
         within: None,
         label: &["descr"],
         effect: "pfSense then writes each rule naming it with `queue (…)` naming a queue no shaper defines (how pf treats such a rule is not checked here), and pfrest refuses every later change to such a rule until its queue is cleared (`FOREIGN_MODEL_FIELD_VALUE_NOT_FOUND`)",
+        naming: Naming::Name,
+        deleted_with: None,
     }],
 };
 
@@ -650,6 +693,7 @@ pub const AUTH_SERVERS: NamedObjects = NamedObjects {
     nested: None,
     key: Some("name"),
     key_label: None,
+    also: None,
     users: &[NameUser {
         what: "OpenVPN server",
         path: "/api/v2/vpn/openvpn/servers",
@@ -657,6 +701,8 @@ pub const AUTH_SERVERS: NamedObjects = NamedObjects {
         within: None,
         label: &["description"],
         effect: "OpenVPN then skips it when a user signs in (openvpn.auth-user.php finds no server by that name), so a VPN whose only authentication server it was lets no user in, and pfrest refuses every later change to that OpenVPN server until its `authmode` names existing ones",
+        naming: Naming::Name,
+        deleted_with: None,
     }],
 };
 
@@ -669,6 +715,8 @@ const INTERFACE_GATEWAY: NameUser = NameUser {
     within: None,
     label: &["descr"],
     effect: "the interface then names a gateway pfSense no longer has, and pfrest refuses every later change to that interface until its gateway is changed",
+    naming: Naming::Name,
+    deleted_with: None,
 };
 
 /// The system's default gateways (`defaultgw4`, `defaultgw6`: a gateway or a gateway group).
@@ -679,6 +727,8 @@ const DEFAULT_GATEWAY: NameUser = NameUser {
     within: None,
     label: &[],
     effect: "the default gateway setting keeps naming it; pfrest's delete of the default gateway also removes the default route at once (`RoutingGateway::_delete`: `route_del('default')`), so the firewall no longer reaches, or answers, anything beyond its own subnets: this server too, if it reaches the API through a router",
+    naming: Naming::Name,
+    deleted_with: None,
 };
 
 /// Where a gateway's name is used and pfrest does not look before deleting it: its
@@ -694,6 +744,7 @@ pub const GATEWAYS: NamedObjects = NamedObjects {
     nested: None,
     key: Some("name"),
     key_label: None,
+    also: None,
     users: &[
         INTERFACE_GATEWAY,
         DEFAULT_GATEWAY,
@@ -704,6 +755,8 @@ pub const GATEWAYS: NamedObjects = NamedObjects {
             within: Some("priorities"),
             label: &["name"],
             effect: "the gateway group keeps a member pfSense no longer has (pfrest then shows its `ipprotocol` as `unknown`), so its traffic fails over among the rest only",
+            naming: Naming::Name,
+            deleted_with: None,
         },
     ],
 };
@@ -717,6 +770,7 @@ pub const GATEWAY_GROUPS: NamedObjects = NamedObjects {
     nested: None,
     key: Some("name"),
     key_label: None,
+    also: None,
     users: &[INTERFACE_GATEWAY, DEFAULT_GATEWAY],
 };
 
@@ -734,6 +788,7 @@ pub const IPSEC_PHASE1S: NamedObjects = NamedObjects {
     nested: None,
     key: Some("ikeid"),
     key_label: Some("IKE ID"),
+    also: None,
     users: &[NameUser {
         what: "IPsec phase 2",
         path: "/api/v2/vpn/ipsec/phase2s",
@@ -741,6 +796,8 @@ pub const IPSEC_PHASE1S: NamedObjects = NamedObjects {
         within: None,
         label: &["descr"],
         effect: "its phase 2 entries stay behind, and the next phase 1 created gets the lowest free IKE ID, this one's (ipsec.inc `ipsec_ikeid_next`), and with it these phase 2 entries: their local and remote networks are then offered to that new peer",
+        naming: Naming::Name,
+        deleted_with: None,
     }],
 };
 
@@ -757,6 +814,7 @@ pub const OPENVPN_SERVERS: NamedObjects = NamedObjects {
     nested: None,
     key: Some("vpnif"),
     key_label: Some("VPN interface"),
+    also: None,
     users: &[NameUser {
         what: "OpenVPN client specific override",
         path: "/api/v2/vpn/openvpn/csos",
@@ -764,6 +822,8 @@ pub const OPENVPN_SERVERS: NamedObjects = NamedObjects {
         within: None,
         label: &["description", "common_name"],
         effect: "the client specific overrides naming it stay, and the next OpenVPN server created gets the lowest free VPN ID, this one's (openvpn.inc `openvpn_vpnid_next`), and with it these overrides: its clients of those common names then get their addresses, routes or block",
+        naming: Naming::Name,
+        deleted_with: None,
     }],
 };
 
@@ -778,6 +838,7 @@ pub const WIREGUARD_TUNNELS: NamedObjects = NamedObjects {
     nested: None,
     key: Some("name"),
     key_label: None,
+    also: None,
     users: &[NameUser {
         what: "WireGuard peer",
         path: "/api/v2/vpn/wireguard/peers",
@@ -785,11 +846,109 @@ pub const WIREGUARD_TUNNELS: NamedObjects = NamedObjects {
         within: None,
         label: &["descr", "endpoint"],
         effect: "its peers stay, and the next WireGuard tunnel created gets the lowest free name, this one's (`next_wg_if`), and with it these peers: their keys may then connect to that tunnel, with their allowed IPs",
+        naming: Naming::Name,
+        deleted_with: None,
     }],
+};
+
+/// What follows an interface's delete for everything below: pfrest gives the next interface
+/// assigned the lowest free id (`NetworkInterface::get_next_id`: `lan`, then `opt1`…), seen on
+/// the pfrest lab.
+const NEXT_INTERFACE_TAKES_IT: &str = "pfrest refuses every later change to what still names it (\"Field `interface` must be one of …\"), and the next interface assigned gets this one's id (`lan` first, then the lowest free `optN`) and with it all of that";
+
+/// Where the configuration names an interface by its id (`lan`, `opt1`) and pfrest's delete
+/// leaves it: `NetworkInterface::_delete` refuses while an interface group, bridge, GRE or GIF
+/// tunnel or ALTQ queue uses it, and deletes the DHCP server settings, rules and port forwards
+/// whose `interface` is that one alone; everything below stays, naming an interface that is
+/// gone (seen on the pfrest lab: a floating rule, a rule to `lan:ip`, an outbound and a 1:1
+/// mapping, a virtual IP and a gateway on `lan`; the gateway then routed through the next
+/// interface assigned, which got the id `lan`).
+pub const INTERFACES: NamedObjects = NamedObjects {
+    kind: ObjectKind::Interface,
+    child: None,
+    what: "interface",
+    path: "/api/v2/interfaces",
+    nested: None,
+    key: Some("id"),
+    key_label: Some("id"),
+    also: Some(NEXT_INTERFACE_TAKES_IT),
+    users: &[
+        NameUser {
+            what: "rule",
+            path: RULES,
+            fields: &["interface", "source", "destination"],
+            within: None,
+            label: &["descr"],
+            effect: "a floating rule keeps it among its interfaces, and pfSense skips a source or destination naming its subnet or address (\"source address is empty\"); pfrest deletes only the rules on this interface alone",
+            naming: Naming::InterfaceAddress,
+            deleted_with: Some("interface"),
+        },
+        NameUser {
+            what: "port forward",
+            path: "/api/v2/firewall/nat/port_forwards",
+            fields: &["source", "destination"],
+            within: None,
+            label: &["descr"],
+            effect: "a port forward on another interface keeps naming its subnet or address",
+            naming: Naming::InterfaceAddress,
+            deleted_with: Some("interface"),
+        },
+        NameUser {
+            what: "outbound NAT mapping",
+            path: "/api/v2/firewall/nat/outbound/mappings",
+            fields: &["interface", "source", "destination", "target"],
+            within: None,
+            label: &["descr"],
+            effect: "outbound NAT mappings on it stay (pfSense skips them: \"Missing interface\")",
+            naming: Naming::InterfaceAddress,
+            deleted_with: None,
+        },
+        NameUser {
+            what: "1:1 NAT mapping",
+            path: "/api/v2/firewall/nat/one_to_one/mappings",
+            fields: &["interface", "source", "destination"],
+            within: None,
+            label: &["descr"],
+            effect: "1:1 NAT mappings on it stay",
+            naming: Naming::InterfaceAddress,
+            deleted_with: None,
+        },
+        NameUser {
+            what: "virtual IP",
+            path: "/api/v2/firewall/virtual_ips",
+            fields: &["interface"],
+            within: None,
+            label: &["descr", "subnet"],
+            effect: "virtual IPs on it stay, and come up on the next interface with its id",
+            naming: Naming::Name,
+            deleted_with: None,
+        },
+        NameUser {
+            what: "gateway",
+            path: GATEWAYS.path,
+            fields: &["interface"],
+            within: None,
+            label: &["name"],
+            effect: "gateways on it stay, and route through the next interface with its id (seen on the pfrest lab: `route-to ( eth0 192.168.1.2 )`)",
+            naming: Naming::Name,
+            deleted_with: None,
+        },
+        NameUser {
+            what: "DHCP relay setting",
+            path: "/api/v2/services/dhcp_relay",
+            fields: &["interface"],
+            within: None,
+            label: &[],
+            effect: "DHCP relay keeps it among its interfaces",
+            naming: Naming::Name,
+            deleted_with: None,
+        },
+    ],
 };
 
 /// Every kind of object the name guard keeps while something names it.
 pub const NAMED_OBJECTS: &[&NamedObjects] = &[
+    &INTERFACES,
     &SCHEDULES,
     &LIMITERS,
     &SHAPER_QUEUES,
@@ -839,7 +998,7 @@ pub fn names_left_in_use(
     let mut after: Vec<Value> = objects(list).into_iter().cloned().collect();
     for change in changes {
         if change.kind == named.kind {
-            after = change_list(after, change, false)?;
+            after = change_list(after, change, named.kind == ObjectKind::Interface)?;
         } else if Some(change.kind) == named.child {
             after = change_nested(named, after, change)?;
         }
@@ -854,13 +1013,22 @@ pub fn names_left_in_use(
         let mut effects = Vec::new();
         for (user, list) in named.users.iter().zip(users) {
             for (index, object) in objects(list).into_iter().enumerate() {
+                let is_it = |v: Option<&Value>| {
+                    key_text(v).is_some_and(|v| user.naming.names(&v, name.as_str()))
+                };
                 // A field names one (`sched`) or a list of them (`authmode`).
                 let names_it = |o: &Value, f: &str| match o.get(f) {
-                    Some(Value::Array(all)) => all
-                        .iter()
-                        .any(|v| key_text(Some(v)).as_deref() == Some(name.as_str())),
-                    one => key_text(one).as_deref() == Some(name.as_str()),
+                    Some(Value::Array(all)) => all.iter().any(|v| is_it(Some(v))),
+                    one => is_it(one),
                 };
+                // Deleted with it: naming it alone (`lan`, `[lan]`).
+                let alone = |f: &str| match object.get(f) {
+                    Some(Value::Array(all)) => all.len() == 1 && is_it(all.first()),
+                    one => is_it(one),
+                };
+                if user.deleted_with.is_some_and(alone) {
+                    continue;
+                }
                 let naming: Vec<&str> = user
                     .fields
                     .iter()
@@ -887,6 +1055,7 @@ pub fn names_left_in_use(
             }
         }
         if !used_by.is_empty() {
+            effects.extend(named.also);
             in_use.push(NameInUse {
                 name,
                 used_by,

@@ -4,7 +4,7 @@
 
 use pfsense_firewall::explain::{RuleOrigin, Verdict};
 use pfsense_firewall::guard::{
-    AUTH_SERVERS, ChangeOp, GATEWAYS, IPSEC_PHASE1S, LIMITERS, ObjectKind, SCHEDULES,
+    AUTH_SERVERS, ChangeOp, GATEWAYS, INTERFACES, IPSEC_PHASE1S, LIMITERS, ObjectKind, SCHEDULES,
     SHAPER_QUEUES, aliases_left_in_use, apply_change, names_left_in_use,
 };
 use pfsense_firewall::model::{Action, Direction, ModelPart, NotRead, Target};
@@ -781,6 +781,72 @@ fn a_gateway_in_use_names_interfaces_the_default_and_groups() {
                     "gateway group 0 \"FAILOVER\" (gateway)".to_string(),
                 ]
             ),
+        ]
+    );
+}
+
+/// An interface is named by its string id: in a floating rule's interfaces, a rule's address
+/// (`lan`, `lan:ip`, `!lan`), an outbound mapping's target, a virtual IP, a gateway and the
+/// DHCP relay setting. A rule or port forward on that interface alone is not left behind
+/// (pfrest deletes it with the interface), and `lan` is not `lanx`.
+#[test]
+fn an_interface_is_named_by_its_id_in_addresses_and_lists() {
+    let interfaces = json!([{"id": "wan", "descr": "WAN"}, {"id": "lan", "descr": "LAN"},
+        {"id": "lanx", "descr": "OTHER"}]);
+    let users = [
+        json!([
+            {"id": 0, "interface": ["lan"], "source": "lan", "destination": "any", "descr": "default"},
+            {"id": 1, "interface": ["wan", "lan"], "floating": true, "source": "any",
+             "destination": "any", "descr": "floating"},
+            {"id": 2, "interface": ["wan"], "source": "!lan", "destination": "lan:ip", "descr": "to lan"},
+            {"id": 3, "interface": ["wan"], "source": "lanx", "destination": "lanx:ip", "descr": "other"},
+        ]),
+        json!([{"id": 0, "interface": "lan", "source": "any", "destination": "lan:ip", "descr": "fwd"}]),
+        json!([{"id": 0, "interface": "wan", "source": "10.9.0.0/16", "destination": "any",
+            "target": "lan:ip", "descr": "out"}]),
+        json!([{"id": 0, "interface": "lan", "source": "10.9.9.9", "destination": "any", "descr": "binat"}]),
+        json!([{"id": 0, "interface": "lan", "subnet": "192.168.1.250", "descr": ""}]),
+        json!([{"id": 0, "name": "LAN_GW", "interface": "lan"}]),
+        json!({"enable": true, "interface": ["lan", "wan"]}),
+    ];
+    let delete = |id: &str| Change {
+        kind: ObjectKind::Interface,
+        op: ChangeOp::Delete,
+        id: Some(json!(id)),
+        object: Value::Null,
+    };
+    let found = names_left_in_use(&INTERFACES, &interfaces, &users, &[delete("lan")]).unwrap();
+    assert_eq!(found.len(), 1);
+    assert_eq!(found[0].name, "lan");
+    assert_eq!(
+        found[0].used_by,
+        [
+            "floating rule 1 \"floating\" on wan, lan (interface)",
+            "rule 2 \"to lan\" on wan (source, destination)",
+            "outbound NAT mapping 0 \"out\" on wan (target)",
+            "1:1 NAT mapping 0 \"binat\" on lan (interface)",
+            "virtual IP 0 \"192.168.1.250\" on lan (interface)",
+            "gateway 0 \"LAN_GW\" on lan (interface)",
+            "the DHCP relay setting (interface)",
+        ]
+    );
+    // Each user's effect once, then the id handed on.
+    assert_eq!(found[0].effects.len(), 7);
+    assert!(found[0].effects[6].contains("next interface assigned gets this one's id"));
+    // Nothing names `lanx` but its own rule's addresses, on wan: that rule stays.
+    let lanx = names_left_in_use(&INTERFACES, &interfaces, &users, &[delete("lanx")]).unwrap();
+    assert_eq!(
+        lanx[0].used_by,
+        ["rule 3 \"other\" on wan (source, destination)"]
+    );
+    // The rules on wan alone go with it; the floating rule and the outbound mapping stay.
+    let wan = names_left_in_use(&INTERFACES, &interfaces, &users, &[delete("wan")]).unwrap();
+    assert_eq!(
+        wan[0].used_by,
+        [
+            "floating rule 1 \"floating\" on wan, lan (interface)",
+            "outbound NAT mapping 0 \"out\" on wan (interface)",
+            "the DHCP relay setting (interface)",
         ]
     );
 }

@@ -11,9 +11,9 @@
 //! (`guard::aliases_left_in_use`): pfrest would delete it and pfSense skip those rules. Nor is
 //! anything else of `guard::NAMED_OBJECTS` that something still names (a schedule, a limiter,
 //! a shaper queue, an authentication server, a gateway, an IPsec phase 1, an OpenVPN server, a
-//! WireGuard tunnel: `guard::names_left_in_use`): pfrest would take it away all the same, and
-//! pfSense run rules at all times or unlimited, lose its default route, or hand a VPN's
-//! children to the next one created.
+//! WireGuard tunnel, an interface: `guard::names_left_in_use`): pfrest would take it away all
+//! the same, and pfSense run rules at all times or unlimited, lose its default route, or hand
+//! a VPN's children, or an interface's NAT, virtual IPs and gateways, to the next one created.
 
 use crate::catalog::ToolDef;
 use crate::client::AuthMethod;
@@ -274,10 +274,17 @@ async fn steps_refusal_unboxed(
                 }
             }
         }
+        // An interface is both named (by rules, NAT, virtual IPs…) and part of the model the
+        // path is judged on.
+        if named {
+            if !(change.kind.in_model() && source.is_some()) {
+                named_changes.push(change);
+                continue;
+            }
+            named_changes.push(change.clone());
+        }
         if account {
             account_changes.push((change, needed_privileges(def, client)));
-        } else if named {
-            named_changes.push(change);
         } else if change.kind == ObjectKind::ApiAccessEntry {
             access_list_tool = crate::safety::state::sibling(def, PathKind::Plural, Method::Get);
             access_changes.push(change);
@@ -446,7 +453,8 @@ fn unread_users(what: &str, unread: &str) -> String {
 
 /// Refused while anything of `guard::NAMED_OBJECTS` these changes take away is still named (by
 /// a rule, a REST API access list entry, a limiter's bandwidth, an OpenVPN server, an
-/// interface, the default gateway setting, a gateway group, a phase 2, an override, a peer),
+/// interface, the default gateway setting, a gateway group, a phase 2, an override, a peer, a
+/// NAT mapping, a virtual IP),
 /// whatever `--lockout-source` says: pfrest deletes and renames it all the same, where pfSense's
 /// webGUI refuses or rewrites what names it.
 async fn names_in_use_refusal(client: &Client, changes: &[Change]) -> Option<String> {
