@@ -4498,6 +4498,177 @@ async fn a_parent_is_not_handed_on(
     next
 }
 
+/// Applies IPsec until pfSense's swanctl.conf (in the lab's root) is as `wanted` says, a
+/// bounded number of tries; returns it.
+fn ipsec_written(lab: &RunningLab, what: &str, wanted: impl Fn(&str) -> bool) -> String {
+    let swanctl = lab.lab.root().join("var/etc/ipsec/swanctl.conf");
+    let mut conf = String::new();
+    for _ in 0..6 {
+        lab.lab
+            .request("POST", "/api/v2/vpn/ipsec/apply", Some("{}"))
+            .expect("POST /api/v2/vpn/ipsec/apply");
+        for _ in 0..25 {
+            conf = std::fs::read_to_string(&swanctl).unwrap_or_default();
+            if wanted(&conf) {
+                return conf;
+            }
+            std::thread::sleep(std::time::Duration::from_millis(200));
+        }
+    }
+    panic!("swanctl.conf never {what}:\n{conf}")
+}
+
+/// A CARP virtual IP that an IPsec phase 1 binds to, an IP alias sits on, a gateway group
+/// member uses and DHCP relay watches: pfrest deletes it all the same (`VirtualIP` declares no
+/// `referenced_by`), they all keep naming it, and pfSense leaves the IPsec tunnel out of
+/// swanctl.conf. A delete and a bulk delete are refused naming each, preview and confirmed
+/// alike; a virtual IP nothing names goes.
+async fn a_carp_virtual_ip_still_named_is_not_deleted(version: &str) {
+    let Some(lab) = lab(version) else { return };
+    let carp = admin(
+        &lab,
+        "POST",
+        "/api/v2/firewall/virtual_ip",
+        Some(
+            json!({"mode": "carp", "interface": "lan", "subnet": "192.168.1.240",
+            "subnet_bits": 24, "vhid": 5, "password": "carp-not-secret", "descr": "lan carp"}),
+        ),
+    );
+    let on_carp = format!("_vip{}", carp["uniqid"].as_str().unwrap_or_default());
+    let alias = admin(
+        &lab,
+        "POST",
+        "/api/v2/firewall/virtual_ip",
+        Some(
+            json!({"mode": "ipalias", "interface": on_carp, "subnet": "192.168.1.241",
+            "subnet_bits": 24, "descr": "alias on carp"}),
+        ),
+    );
+    let spare = admin(
+        &lab,
+        "POST",
+        "/api/v2/firewall/virtual_ip",
+        Some(
+            json!({"mode": "ipalias", "interface": "lan", "subnet": "192.168.1.242",
+            "subnet_bits": 24, "descr": "spare"}),
+        ),
+    );
+    let phase1 = admin(
+        &lab,
+        "POST",
+        "/api/v2/vpn/ipsec/phase1",
+        Some(
+            json!({"descr": "ha peer", "iketype": "ikev2", "protocol": "inet",
+            "interface": on_carp, "remote_gateway": "198.51.100.7",
+            "authentication_method": "pre_shared_key", "pre_shared_key": "lab-psk-not-secret",
+            "myid_type": "myaddress", "peerid_type": "peeraddress",
+            "encryption": [{"encryption_algorithm_name": "aes",
+            "encryption_algorithm_keylen": 256, "hash_algorithm": "sha256", "dhgroup": 14}]}),
+        ),
+    );
+    admin(
+        &lab,
+        "POST",
+        "/api/v2/vpn/ipsec/phase2",
+        Some(
+            json!({"ikeid": phase1["ikeid"], "descr": "ha nets", "mode": "tunnel",
+            "localid_type": "network", "localid_address": "192.168.1.0", "localid_netbits": 24,
+            "remoteid_type": "network", "remoteid_address": "10.10.0.0", "remoteid_netbits": 16,
+            "protocol": "esp", "encryption_algorithm_option": [{"name": "aes", "keylen": 256}],
+            "hash_algorithm_option": ["hmac_sha256"], "pfsgroup": 14}),
+        ),
+    );
+    admin(
+        &lab,
+        "POST",
+        "/api/v2/routing/gateway",
+        Some(
+            json!({"name": "LAN_GW", "interface": "lan", "ipprotocol": "inet",
+            "gateway": "192.168.1.2"}),
+        ),
+    );
+    let group = admin(
+        &lab,
+        "POST",
+        "/api/v2/routing/gateway/group",
+        Some(json!({"name": "LANGROUP", "trigger": "down",
+            "priorities": [{"gateway": "LAN_GW", "tier": 1, "virtual_ip": carp["uniqid"]}]})),
+    );
+    admin(
+        &lab,
+        "PATCH",
+        "/api/v2/services/dhcp_relay",
+        Some(
+            json!({"carpstatusvip": carp["uniqid"], "server": ["10.0.0.5"],
+            "interface": ["opt1"]}),
+        ),
+    );
+    // The tunnel is bound to the CARP address.
+    ipsec_written(&lab, "bound the tunnel to the CARP address", |c| {
+        c.contains("local_addrs = 192.168.1.240")
+    });
+    lab.settle();
+    let then = lab.config_xml();
+    let dir = tempfile::tempdir().unwrap();
+    let s = start(&lab, dir.path()).await;
+    let users = [
+        format!(
+            "virtual IP with unique ID `{}` is still used by",
+            carp["uniqid"].as_str().unwrap_or_default()
+        ),
+        format!(
+            "IPsec phase 1 {} \"ha peer\" on {on_carp} (interface)",
+            phase1["id"]
+        ),
+        format!(
+            "virtual IP {} \"alias on carp\" on {on_carp} (interface)",
+            alias["id"]
+        ),
+        format!("gateway group {} \"LANGROUP\" (virtual_ip)", group["id"]),
+        "the DHCP relay setting (carpstatusvip)".to_string(),
+        "its connection gone from swanctl.conf".to_string(),
+    ];
+    let says: Vec<&str> = users.iter().map(String::as_str).collect();
+    for (tool, args) in [
+        (
+            "pfsense_delete_firewall_virtual_ip",
+            json!({"id": carp["id"]}),
+        ),
+        (
+            "pfsense_delete_firewall_virtual_ips",
+            json!({"query": {"descr": "lan carp"}}),
+        ),
+    ] {
+        let refusal = refused_both_ways(&s, tool, args, &says).await;
+        assert!(!refusal.contains("carp-not-secret"), "{refusal}");
+    }
+    sections_as_before(&lab, &then, &["virtualip", "ipsec", "gateways", "dhcrelay"]);
+    s.ok(
+        "pfsense_delete_firewall_virtual_ip",
+        confirmed(json!({"id": spare["id"]})),
+    )
+    .await;
+    s.close().await;
+
+    // What the guard keeps from happening, done by another admin: pfrest deletes the CARP
+    // address, everything keeps naming it, and pfSense leaves the tunnel out.
+    lab.settle();
+    let vips = admin(&lab, "GET", "/api/v2/firewall/virtual_ips", None);
+    admin(
+        &lab,
+        "DELETE",
+        "/api/v2/firewall/virtual_ip",
+        Some(json!({"id": id_where(&vips, "descr", "lan carp")})),
+    );
+    let relay = admin(&lab, "GET", "/api/v2/services/dhcp_relay", None);
+    assert_eq!(relay["carpstatusvip"], carp["uniqid"], "{relay}");
+    let phase1s = admin(&lab, "GET", "/api/v2/vpn/ipsec/phase1s", None);
+    assert_eq!(phase1s[0]["interface"], json!(on_carp), "{phase1s}");
+    ipsec_written(&lab, "left the tunnel out", |c| {
+        !c.contains("192.168.1.240") && !c.contains("198.51.100.7")
+    });
+}
+
 /// An IPsec phase 1 whose phase 2 entries remain: pfrest deletes it and leaves them (its
 /// model declares no `referenced_by`; pfSense's webGUI deletes them with it), and pfSense gives
 /// the next phase 1 the lowest free IKE ID, so a new peer's phase 1 takes them over: its
@@ -4536,29 +4707,14 @@ async fn an_ipsec_phase_1_with_phase_2_entries_is_not_deleted(version: &str) {
     };
     a_parent_is_not_handed_on(&lab, case, bodies, nets, "A nets").await;
     // The new peer's connection offers the old peer's networks.
-    let swanctl = lab.lab.root().join("var/etc/ipsec/swanctl.conf");
     let partner_block = |conf: &str| -> Option<String> {
         let from = conf.find("remote_addrs = 203.0.113.77")?;
         Some(conf[from..].split("\n\t}").next()?.to_string())
     };
-    let mut block = None;
-    for _ in 0..6 {
-        lab.lab
-            .request("POST", "/api/v2/vpn/ipsec/apply", Some("{}"))
-            .expect("POST /api/v2/vpn/ipsec/apply");
-        for _ in 0..25 {
-            let conf = std::fs::read_to_string(&swanctl).unwrap_or_default();
-            block = partner_block(&conf);
-            if block.is_some() {
-                break;
-            }
-            std::thread::sleep(std::time::Duration::from_millis(200));
-        }
-        if block.is_some() {
-            break;
-        }
-    }
-    let block = block.expect("the new peer's connection in swanctl.conf");
+    let conf = ipsec_written(&lab, "has the new peer's connection", |c| {
+        partner_block(c).is_some()
+    });
+    let block = partner_block(&conf).unwrap_or_default();
     assert!(
         block.contains("remote_ts = 10.10.0.0/16") && block.contains("local_ts = 192.168.1.0/24"),
         "{block}"
@@ -4741,6 +4897,7 @@ tests::on_every_release!(
     an_authentication_server_openvpn_still_names_is_not_taken_away,
     a_gateway_the_default_gateway_or_a_group_names_is_not_taken_away,
     an_interface_still_named_is_not_deleted,
+    a_carp_virtual_ip_still_named_is_not_deleted,
     an_ipsec_phase_1_with_phase_2_entries_is_not_deleted,
     an_openvpn_server_overrides_name_is_not_deleted,
     a_wireguard_tunnel_with_peers_is_not_deleted,

@@ -52,6 +52,9 @@ pub enum ObjectKind {
     OpenVpnServer,
     /// A WireGuard tunnel: peers name it in `tun` ([`WIREGUARD_TUNNELS`]).
     WireGuardTunnel,
+    /// A virtual IP: a CARP one is an interface of IPsec, OpenVPN and IP aliases, and gateway
+    /// groups and DHCP relay name it ([`VIRTUAL_IPS`]), not part of the firewall model.
+    VirtualIp,
 }
 
 impl ObjectKind {
@@ -74,6 +77,7 @@ impl ObjectKind {
                 | ObjectKind::IpsecPhase1
                 | ObjectKind::OpenVpnServer
                 | ObjectKind::WireGuardTunnel
+                | ObjectKind::VirtualIp
         )
     }
 }
@@ -205,7 +209,8 @@ fn list_key(kind: ObjectKind) -> Option<fn(&mut ApiInput) -> &mut Value> {
         | ObjectKind::GatewayGroup
         | ObjectKind::IpsecPhase1
         | ObjectKind::OpenVpnServer
-        | ObjectKind::WireGuardTunnel => return None,
+        | ObjectKind::WireGuardTunnel
+        | ObjectKind::VirtualIp => return None,
     })
 }
 
@@ -565,6 +570,9 @@ pub enum Naming {
     /// A firewall address (pfrest's `FilterAddressField`) or an interface list: an interface's
     /// id names its subnet (`lan`), its address (`lan:ip`), either negated (`!lan`).
     InterfaceAddress,
+    /// An interface field naming a CARP virtual IP by its unique ID: `_vip<uniqid>` (pfrest's
+    /// `InterfaceField` with `allow_carp_interface`).
+    CarpInterface,
 }
 
 impl Naming {
@@ -575,6 +583,7 @@ impl Naming {
                 let value = value.trim().trim_start_matches('!');
                 value.strip_suffix(":ip").unwrap_or(value) == name
             }
+            Naming::CarpInterface => value.strip_prefix("_vip") == Some(name),
         }
     }
 }
@@ -946,9 +955,93 @@ pub const INTERFACES: NamedObjects = NamedObjects {
     ],
 };
 
+/// A CARP virtual IP's `interface` (`_vip<uniqid>`) as IPsec, OpenVPN and IP alias virtual
+/// IPs name it.
+const ON_A_CARP_VIP: &[&str] = &["interface"];
+
+/// Where the configuration names a virtual IP by its unique ID, and pfrest's delete does not
+/// look (`VirtualIP` declares no `referenced_by`; the `ForeignModelField`s of DHCP relay and
+/// gateway group priorities and the CARP choices of `InterfaceField` point at it): all of
+/// these keep naming it (seen on the pfrest lab, with an IPsec tunnel then left out of
+/// swanctl.conf). Not here: HAProxy's `carpdev` (a package's list, which a firewall without it
+/// cannot read), and what names the address itself rather than the virtual IP.
+pub const VIRTUAL_IPS: NamedObjects = NamedObjects {
+    kind: ObjectKind::VirtualIp,
+    child: None,
+    what: "virtual IP",
+    path: "/api/v2/firewall/virtual_ips",
+    nested: None,
+    key: Some("uniqid"),
+    key_label: Some("unique ID"),
+    also: None,
+    users: &[
+        NameUser {
+            what: "IPsec phase 1",
+            path: IPSEC_PHASE1S.path,
+            fields: ON_A_CARP_VIP,
+            within: None,
+            label: &["descr", "remote_gateway"],
+            effect: "pfSense then leaves an IPsec tunnel on it out of its configuration (seen on the pfrest lab: its connection gone from swanctl.conf), so the tunnel goes down, and pfrest refuses every later change to that phase 1 (\"Field `interface` must be one of …\")",
+            naming: Naming::CarpInterface,
+            deleted_with: None,
+        },
+        NameUser {
+            what: "OpenVPN server",
+            path: OPENVPN_SERVERS.path,
+            fields: ON_A_CARP_VIP,
+            within: None,
+            label: &["description"],
+            effect: "an OpenVPN server or client on it keeps naming an interface pfSense no longer has",
+            naming: Naming::CarpInterface,
+            deleted_with: None,
+        },
+        NameUser {
+            what: "OpenVPN client",
+            path: "/api/v2/vpn/openvpn/clients",
+            fields: ON_A_CARP_VIP,
+            within: None,
+            label: &["description"],
+            effect: "an OpenVPN server or client on it keeps naming an interface pfSense no longer has",
+            naming: Naming::CarpInterface,
+            deleted_with: None,
+        },
+        NameUser {
+            what: "virtual IP",
+            path: "/api/v2/firewall/virtual_ips",
+            fields: ON_A_CARP_VIP,
+            within: None,
+            label: &["descr", "subnet"],
+            effect: "an IP alias on it stays on a CARP address that is gone",
+            naming: Naming::CarpInterface,
+            deleted_with: None,
+        },
+        NameUser {
+            what: "gateway group",
+            path: GATEWAY_GROUPS.path,
+            fields: &["virtual_ip"],
+            within: Some("priorities"),
+            label: &["name"],
+            effect: "a gateway group keeps it as a member's virtual IP",
+            naming: Naming::Name,
+            deleted_with: None,
+        },
+        NameUser {
+            what: "DHCP relay setting",
+            path: "/api/v2/services/dhcp_relay",
+            fields: &["carpstatusvip"],
+            within: None,
+            label: &[],
+            effect: "DHCP relay keeps it as the CARP address whose status starts and stops it",
+            naming: Naming::Name,
+            deleted_with: None,
+        },
+    ],
+};
+
 /// Every kind of object the name guard keeps while something names it.
 pub const NAMED_OBJECTS: &[&NamedObjects] = &[
     &INTERFACES,
+    &VIRTUAL_IPS,
     &SCHEDULES,
     &LIMITERS,
     &SHAPER_QUEUES,

@@ -5,7 +5,7 @@
 use pfsense_firewall::explain::{RuleOrigin, Verdict};
 use pfsense_firewall::guard::{
     AUTH_SERVERS, ChangeOp, GATEWAYS, INTERFACES, IPSEC_PHASE1S, LIMITERS, ObjectKind, SCHEDULES,
-    SHAPER_QUEUES, aliases_left_in_use, apply_change, names_left_in_use,
+    SHAPER_QUEUES, VIRTUAL_IPS, aliases_left_in_use, apply_change, names_left_in_use,
 };
 use pfsense_firewall::model::{Action, Direction, ModelPart, NotRead, Target};
 use pfsense_firewall::{
@@ -848,6 +848,48 @@ fn an_interface_is_named_by_its_id_in_addresses_and_lists() {
             "outbound NAT mapping 0 \"out\" on wan (interface)",
             "the DHCP relay setting (interface)",
         ]
+    );
+}
+
+/// A CARP virtual IP is named by its unique ID: as an interface `_vip<uniqid>` (IPsec, an IP
+/// alias), as a gateway group member's `virtual_ip` and as DHCP relay's `carpstatusvip`; an IP
+/// alias on `lan` names no virtual IP.
+#[test]
+fn a_carp_virtual_ip_is_named_by_its_unique_id() {
+    let vips = json!([
+        {"id": 0, "uniqid": "5f00c0ffee", "mode": "carp", "interface": "lan", "descr": "carp"},
+        {"id": 1, "uniqid": "5f00beef", "mode": "ipalias", "interface": "_vip5f00c0ffee",
+         "descr": "alias"},
+    ]);
+    let users = [
+        json!([{"id": 0, "interface": "_vip5f00c0ffee", "descr": "ha peer"}]),
+        json!([{"id": 0, "interface": "wan", "description": "vpn"}]),
+        json!([]),
+        vips.clone(),
+        json!([{"id": 0, "name": "G", "priorities": [{"gateway": "GW", "virtual_ip": "5f00c0ffee"}]}]),
+        json!({"carpstatusvip": "none"}),
+    ];
+    let delete = |id: u64| Change {
+        kind: ObjectKind::VirtualIp,
+        op: ChangeOp::Delete,
+        id: Some(json!(id)),
+        object: Value::Null,
+    };
+    let found = names_left_in_use(&VIRTUAL_IPS, &vips, &users, &[delete(0)]).unwrap();
+    assert_eq!(found.len(), 1);
+    assert_eq!(found[0].name, "5f00c0ffee");
+    assert_eq!(
+        found[0].used_by,
+        [
+            "IPsec phase 1 0 \"ha peer\" on _vip5f00c0ffee (interface)",
+            "virtual IP 1 \"alias\" on _vip5f00c0ffee (interface)",
+            "gateway group 0 \"G\" (virtual_ip)",
+        ]
+    );
+    assert!(
+        names_left_in_use(&VIRTUAL_IPS, &vips, &users, &[delete(1)])
+            .unwrap()
+            .is_empty()
     );
 }
 

@@ -11,9 +11,10 @@
 //! (`guard::aliases_left_in_use`): pfrest would delete it and pfSense skip those rules. Nor is
 //! anything else of `guard::NAMED_OBJECTS` that something still names (a schedule, a limiter,
 //! a shaper queue, an authentication server, a gateway, an IPsec phase 1, an OpenVPN server, a
-//! WireGuard tunnel, an interface: `guard::names_left_in_use`): pfrest would take it away all
-//! the same, and pfSense run rules at all times or unlimited, lose its default route, or hand
-//! a VPN's children, or an interface's NAT, virtual IPs and gateways, to the next one created.
+//! WireGuard tunnel, an interface, a CARP virtual IP: `guard::names_left_in_use`): pfrest would
+//! take it away all the same, and pfSense run rules at all times or unlimited, lose its default
+//! route or an IPsec tunnel, or hand a VPN's children, or an interface's NAT, virtual IPs and
+//! gateways, to the next one created.
 
 use crate::catalog::ToolDef;
 use crate::client::AuthMethod;
@@ -124,6 +125,11 @@ const GUARDED: &[(&str, Option<&str>, ObjectKind)] = &[
         "/api/v2/vpn/wireguard/tunnel",
         Some("/api/v2/vpn/wireguard/tunnels"),
         ObjectKind::WireGuardTunnel,
+    ),
+    (
+        "/api/v2/firewall/virtual_ip",
+        Some("/api/v2/firewall/virtual_ips"),
+        ObjectKind::VirtualIp,
     ),
 ];
 
