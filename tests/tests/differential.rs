@@ -2157,6 +2157,108 @@ tests::on_every_release!(
     named_objects_are_deleted_like_pfrest,
 );
 
+/// An interface's delete takes with it the rules and port forwards on that interface alone
+/// (pfrest's `NetworkInterface::_delete`) and leaves everything else naming it: a floating
+/// rule, a rule's address, an outbound and a 1:1 mapping, a virtual IP. A CARP virtual IP's
+/// delete leaves the IP alias on it and the IPsec phase 1 bound to it.
+async fn what_names_a_deleted_interface_or_vip_stays_like_pfrest(version: &str) {
+    const RULE: &str = "/api/v2/firewall/rule";
+    const VIP: &str = "/api/v2/firewall/virtual_ip";
+    let rule = |interface: Value, destination: &str, descr: &str| {
+        json!({"type": "pass", "interface": interface, "ipprotocol": "inet", "protocol": "tcp",
+            "source": "any", "destination": destination, "descr": descr})
+    };
+    let mut floating = rule(json!(["wan", "lan"]), "any", "floating");
+    floating["floating"] = json!(true);
+    floating["direction"] = json!("any");
+    let script: Vec<Scripted> = vec![
+        ("a floating rule", "POST", RULE, Some(floating)),
+        (
+            "a rule to lan:ip",
+            "POST",
+            RULE,
+            Some(rule(json!(["wan"]), "lan:ip", "to lan ip")),
+        ),
+        (
+            "a rule on lan",
+            "POST",
+            RULE,
+            Some(rule(json!(["lan"]), "any", "on lan")),
+        ),
+        (
+            "a port forward on lan",
+            "POST",
+            "/api/v2/firewall/nat/port_forward",
+            Some(
+                json!({"interface": "lan", "ipprotocol": "inet", "protocol": "tcp",
+                "source": "any", "destination": "lan:ip", "destination_port": "8080",
+                "target": "192.168.1.50", "local_port": "80", "descr": "fwd on lan"}),
+            ),
+        ),
+        (
+            "hybrid outbound NAT",
+            "PATCH",
+            "/api/v2/firewall/nat/outbound/mode",
+            Some(json!({"mode": "hybrid"})),
+        ),
+        (
+            "an outbound mapping on lan",
+            "POST",
+            "/api/v2/firewall/nat/outbound/mapping",
+            Some(
+                json!({"interface": "lan", "protocol": "tcp", "source": "10.9.0.0/16",
+                "destination": "any", "target": "lan:ip", "descr": "out on lan"}),
+            ),
+        ),
+        (
+            "a 1:1 mapping on lan",
+            "POST",
+            "/api/v2/firewall/nat/one_to_one/mapping",
+            Some(json!({"interface": "lan", "external": "192.168.1.77",
+                "source": "10.9.9.9", "destination": "any", "descr": "binat on lan"})),
+        ),
+        (
+            "a CARP address on lan",
+            "POST",
+            VIP,
+            Some(
+                json!({"mode": "carp", "interface": "lan", "subnet": "192.168.1.240",
+                "subnet_bits": 24, "vhid": 5, "password": "not-secret", "descr": "carp"}),
+            ),
+        ),
+        ("lan", "DELETE", "/api/v2/interface?id=lan", None),
+        (
+            "the CARP address",
+            "DELETE",
+            "/api/v2/firewall/virtual_ip?id=0",
+            None,
+        ),
+    ];
+    let listings: &[Listing] = &[
+        (
+            "/api/v2/firewall/rules",
+            &["descr", "interface", "destination"],
+        ),
+        ("/api/v2/firewall/nat/port_forwards", &["descr"]),
+        (
+            "/api/v2/firewall/nat/outbound/mappings",
+            &["descr", "interface", "target"],
+        ),
+        (
+            "/api/v2/firewall/nat/one_to_one/mappings",
+            &["descr", "interface"],
+        ),
+        ("/api/v2/firewall/virtual_ips", &["descr", "interface"]),
+        ("/api/v2/interfaces", &["id"]),
+    ];
+    same_as_lab_ids_aside(version, "what names a deleted interface", &script, listings).await;
+}
+
+tests::on_every_release!(
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    what_names_a_deleted_interface_or_vip_stays_like_pfrest,
+);
+
 /// A create keeps the read-only values it sends (pfrest's `from_representation` assigns every
 /// field given, and `Field::validate` skips type and emptiness checks of read-only fields) except
 /// those the model computes anyway: `updated_time` (`auto_update_now`) and a rule's `updated_by`

@@ -3288,7 +3288,7 @@ async fn an_alias_in_use_is_kept_without_a_lockout_source_too() {
 /// On the emulator as on the pfrest lab (`lab_safety::an_interface_still_named_is_not_deleted`):
 /// every list that may name an interface reads, an interface a virtual IP names is kept, preview
 /// and confirmed alike, with nothing sent; once the virtual IP is gone the interface goes (the
-/// rules on it alone do not hold it).
+/// rules on it alone do not hold it), and the next interface assigned gets its id.
 #[tokio::test]
 async fn an_interface_a_virtual_ip_names_is_kept_in_the_sandbox_too() {
     let emu = emulator().await;
@@ -3335,6 +3335,17 @@ async fn an_interface_a_virtual_ip_names_is_kept_in_the_sandbox_too() {
         confirmed(json!({"id": "lan"})),
     )
     .await;
+    // As on pfrest (`get_next_id`): the next interface assigned is `lan` again.
+    let dmz = s
+        .ok(
+            "pfsense_create_network_interface",
+            confirmed(
+                json!({"if": "em1", "descr": "DMZ", "enable": true, "typev4": "static",
+                "ipaddr": "172.20.0.1", "subnet": 24, "typev6": "none"}),
+            ),
+        )
+        .await;
+    assert_eq!(dmz["data"]["id"], "lan", "{dmz}");
     s.close().await;
 }
 

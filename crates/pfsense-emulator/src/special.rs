@@ -546,8 +546,8 @@ pub fn validate_values(model: &str, obj: &Obj) -> ApiResult<()> {
     Ok(())
 }
 
-/// String ids for new objects of named models: the next free `optN` for interfaces, the
-/// interface id for DHCP servers.
+/// String ids for new objects of named models: `lan` if there is none, else the next free
+/// `optN`, for interfaces (`NetworkInterface::get_next_id`); the interface id for DHCP servers.
 pub fn assign_string_id(
     store: &Store,
     model: &str,
@@ -556,10 +556,15 @@ pub fn assign_string_id(
 ) -> ApiResult<()> {
     match model {
         "NetworkInterface" => {
-            let n = (1..)
-                .find(|n| Store::string_id_index(existing, &format!("opt{n}")).is_none())
-                .unwrap_or(1);
-            obj.insert(STRING_ID_KEY.into(), json!(format!("opt{n}")));
+            let id = if Store::string_id_index(existing, "lan").is_none() {
+                "lan".to_string()
+            } else {
+                let n = (1..)
+                    .find(|n| Store::string_id_index(existing, &format!("opt{n}")).is_none())
+                    .unwrap_or(1);
+                format!("opt{n}")
+            };
+            obj.insert(STRING_ID_KEY.into(), json!(id));
         }
         "DHCPServer" => {
             let iface = obj
@@ -607,9 +612,24 @@ pub fn after_delete(store: &mut Store, model: &str, obj: &Obj) {
     }
     if model == "NetworkInterface"
         && let Some(id) = obj.get(STRING_ID_KEY).and_then(Value::as_str)
-        && let Some(list) = store.collections.get_mut("DHCPServer")
     {
-        list.retain(|d| d.get(STRING_ID_KEY).and_then(Value::as_str) != Some(id));
+        if let Some(list) = store.collections.get_mut("DHCPServer") {
+            list.retain(|d| d.get(STRING_ID_KEY).and_then(Value::as_str) != Some(id));
+        }
+        // NetworkInterface::_delete also deletes the rules and port forwards whose `interface`
+        // is this one alone (`$rule['interface'] == $this->id` on config.xml's comma-joined
+        // text); a floating rule listing it among others, NAT mappings and virtual IPs keep
+        // naming it (lab-tested: `what_names_a_deleted_interface_or_vip_stays_like_pfrest`).
+        let on_it_alone = |o: &Value| match o.get("interface") {
+            Some(Value::String(s)) => s == id,
+            Some(Value::Array(all)) => all.len() == 1 && all[0] == id,
+            _ => false,
+        };
+        for model in ["FirewallRule", "PortForward"] {
+            if let Some(list) = store.collections.get_mut(model) {
+                list.retain(|o| !on_it_alone(o));
+            }
+        }
     }
 }
 
