@@ -4281,9 +4281,10 @@ async fn a_gateway_the_default_gateway_or_a_group_names_is_not_taken_away(versio
 
 /// An interface that a floating rule, a rule's address, an outbound or 1:1 NAT mapping, a
 /// virtual IP or a gateway still names: pfrest deletes it and only the rules and port forwards
-/// on it alone (`NetworkInterface::_delete`), everything else keeps naming it, and the next
-/// interface assigned gets its id and with it what names it. A delete and a bulk delete are
-/// refused naming each user, preview and confirmed alike; an interface nothing names goes.
+/// on it alone (`NetworkInterface::_delete`; undo could not bring those back, so they are
+/// named too), everything else keeps naming it, and the next interface assigned gets its id
+/// and with it what names it. A delete and a bulk delete are refused naming each user, preview
+/// and confirmed alike; an interface nothing names goes.
 async fn an_interface_still_named_is_not_deleted(version: &str) {
     let Some(lab) = lab(version) else { return };
     let mut floating = lab_rule("pass", "wan", "floating wan lan");
@@ -4355,6 +4356,9 @@ async fn an_interface_still_named_is_not_deleted(version: &str) {
     ];
     let mut says: Vec<&str> = users.iter().map(String::as_str).collect();
     says.push("interface with id `lan` is still used by");
+    // The rules on it alone, which pfrest would delete with it beyond undo's reach.
+    says.push("\"Default allow LAN to any rule\" on lan (interface, source)");
+    says.push("which undo cannot bring back");
     says.push("the next interface assigned gets this one's id");
     for (tool, args) in [
         ("pfsense_delete_network_interface", json!({"id": "lan"})),

@@ -3287,8 +3287,9 @@ async fn an_alias_in_use_is_kept_without_a_lockout_source_too() {
 
 /// On the emulator as on the pfrest lab (`lab_safety::an_interface_still_named_is_not_deleted`):
 /// every list that may name an interface reads, an interface a virtual IP names is kept, preview
-/// and confirmed alike, with nothing sent; once the virtual IP is gone the interface goes (the
-/// rules on it alone do not hold it), and the next interface assigned gets its id.
+/// and confirmed alike, with nothing sent; so is one with rules on it, which pfrest would delete
+/// with it beyond undo's reach. Once they are gone the interface goes, and the next interface
+/// assigned gets its id.
 #[tokio::test]
 async fn an_interface_a_virtual_ip_names_is_kept_in_the_sandbox_too() {
     let emu = emulator().await;
@@ -3314,9 +3315,8 @@ async fn an_interface_a_virtual_ip_names_is_kept_in_the_sandbox_too() {
             .await;
         assert!(
             is_error(&r)
-                && text(&r).contains(&format!(
-                    "interface with id `lan` is still used by virtual IP {vip} \"lan vip\" on lan (interface)"
-                )),
+                && text(&r).contains("interface with id `lan` is still used by")
+                && text(&r).contains(&format!("virtual IP {vip} \"lan vip\" on lan (interface)")),
             "{}",
             text(&r)
         );
@@ -3330,6 +3330,42 @@ async fn an_interface_a_virtual_ip_names_is_kept_in_the_sandbox_too() {
         confirmed(json!({"id": vip})),
     )
     .await;
+    // Its rules pfrest would delete with it, beyond undo's reach: they go first, each undoably.
+    let r = s
+        .call(
+            "pfsense_delete_network_interface",
+            confirmed(json!({"id": "lan"})),
+        )
+        .await;
+    assert!(
+        is_error(&r)
+            && text(&r).contains("\"Default allow LAN to any rule\" on lan (interface, source)")
+            && text(&r).contains("which undo cannot bring back"),
+        "{}",
+        text(&r)
+    );
+    let on_lan: Vec<Value> = list(&s, "pfsense_list_firewall_rules")
+        .await
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|r| r["interface"] == json!(["lan"]))
+        .map(|r| r["id"].clone())
+        .collect();
+    assert!(!on_lan.is_empty());
+    // pfrest keeps at least one rule (`many_minimum`): one on wan stays.
+    s.ok(
+        "pfsense_create_firewall_rule",
+        confirmed(
+            json!({"type": "block", "interface": ["wan"], "ipprotocol": "inet",
+            "source": "any", "destination": "any", "descr": "stays"}),
+        ),
+    )
+    .await;
+    for id in on_lan.into_iter().rev() {
+        s.ok("pfsense_delete_firewall_rule", confirmed(json!({"id": id})))
+            .await;
+    }
     s.ok(
         "pfsense_delete_network_interface",
         confirmed(json!({"id": "lan"})),

@@ -556,10 +556,6 @@ pub struct NameUser {
     pub effect: &'static str,
     /// How its fields hold the name.
     naming: Naming,
-    /// A field whose object pfrest deletes together with the named one when it names that one
-    /// alone (an interface's rules: `NetworkInterface::_delete`): such an object is gone, not
-    /// left naming it.
-    deleted_with: Option<&'static str>,
 }
 
 /// How a [`NameUser`]'s field holds a name.
@@ -608,7 +604,6 @@ pub const SCHEDULES: NamedObjects = NamedObjects {
             label: &["descr"],
             effect: RULE_ALWAYS_ON,
             naming: Naming::Name,
-            deleted_with: None,
         },
         // `RESTAPIAccessListEntry::is_schedule_active`: a schedule that no longer exists is
         // logged and the entry counts as inactive, so an allow entry lets nobody in any more.
@@ -620,7 +615,6 @@ pub const SCHEDULES: NamedObjects = NamedObjects {
             label: &["descr", "network"],
             effect: "the REST API then skips each access list entry naming it (\"no longer exists\"), so an entry that let this server in no longer does",
             naming: Naming::Name,
-            deleted_with: None,
         },
         // shaper.inc (`dnpipe_class::build_rules`) looks a bandwidth's schedule up by name and
         // uses the first bandwidth whose schedule is found and active; with none, the pipe gets
@@ -633,7 +627,6 @@ pub const SCHEDULES: NamedObjects = NamedObjects {
             label: &["name"],
             effect: "the limiter then never uses a bandwidth naming it, and a limiter left with no bandwidth in use runs unlimited (`bw 0`)",
             naming: Naming::Name,
-            deleted_with: None,
         },
     ],
 };
@@ -661,7 +654,6 @@ pub const LIMITERS: NamedObjects = NamedObjects {
         label: &["descr"],
         effect: "pfSense then writes each rule naming it without a limiter (filter.inc finds no limiter or limiter queue by that name and leaves `dnpipe` out), so its traffic is no longer limited, and pfrest refuses every later change to such a rule until it names an existing limiter (`FIREWALL_RULE_DNPIPE_NOT_FOUND`)",
         naming: Naming::Name,
-        deleted_with: None,
     }],
 };
 
@@ -687,7 +679,6 @@ pub const SHAPER_QUEUES: NamedObjects = NamedObjects {
         label: &["descr"],
         effect: "pfSense then writes each rule naming it with `queue (…)` naming a queue no shaper defines (how pf treats such a rule is not checked here), and pfrest refuses every later change to such a rule until its queue is cleared (`FOREIGN_MODEL_FIELD_VALUE_NOT_FOUND`)",
         naming: Naming::Name,
-        deleted_with: None,
     }],
 };
 
@@ -711,7 +702,6 @@ pub const AUTH_SERVERS: NamedObjects = NamedObjects {
         label: &["description"],
         effect: "OpenVPN then skips it when a user signs in (openvpn.auth-user.php finds no server by that name), so a VPN whose only authentication server it was lets no user in, and pfrest refuses every later change to that OpenVPN server until its `authmode` names existing ones",
         naming: Naming::Name,
-        deleted_with: None,
     }],
 };
 
@@ -725,7 +715,6 @@ const INTERFACE_GATEWAY: NameUser = NameUser {
     label: &["descr"],
     effect: "the interface then names a gateway pfSense no longer has, and pfrest refuses every later change to that interface until its gateway is changed",
     naming: Naming::Name,
-    deleted_with: None,
 };
 
 /// The system's default gateways (`defaultgw4`, `defaultgw6`: a gateway or a gateway group).
@@ -737,7 +726,6 @@ const DEFAULT_GATEWAY: NameUser = NameUser {
     label: &[],
     effect: "the default gateway setting keeps naming it; pfrest's delete of the default gateway also removes the default route at once (`RoutingGateway::_delete`: `route_del('default')`), so the firewall no longer reaches, or answers, anything beyond its own subnets: this server too, if it reaches the API through a router",
     naming: Naming::Name,
-    deleted_with: None,
 };
 
 /// Where a gateway's name is used and pfrest does not look before deleting it: its
@@ -765,7 +753,6 @@ pub const GATEWAYS: NamedObjects = NamedObjects {
             label: &["name"],
             effect: "the gateway group keeps a member pfSense no longer has (pfrest then shows its `ipprotocol` as `unknown`), so its traffic fails over among the rest only",
             naming: Naming::Name,
-            deleted_with: None,
         },
     ],
 };
@@ -806,7 +793,6 @@ pub const IPSEC_PHASE1S: NamedObjects = NamedObjects {
         label: &["descr"],
         effect: "its phase 2 entries stay behind, and the next phase 1 created gets the lowest free IKE ID, this one's (ipsec.inc `ipsec_ikeid_next`), and with it these phase 2 entries: their local and remote networks are then offered to that new peer",
         naming: Naming::Name,
-        deleted_with: None,
     }],
 };
 
@@ -832,7 +818,6 @@ pub const OPENVPN_SERVERS: NamedObjects = NamedObjects {
         label: &["description", "common_name"],
         effect: "the client specific overrides naming it stay, and the next OpenVPN server created gets the lowest free VPN ID, this one's (openvpn.inc `openvpn_vpnid_next`), and with it these overrides: its clients of those common names then get their addresses, routes or block",
         naming: Naming::Name,
-        deleted_with: None,
     }],
 };
 
@@ -856,7 +841,6 @@ pub const WIREGUARD_TUNNELS: NamedObjects = NamedObjects {
         label: &["descr", "endpoint"],
         effect: "its peers stay, and the next WireGuard tunnel created gets the lowest free name, this one's (`next_wg_if`), and with it these peers: their keys may then connect to that tunnel, with their allowed IPs",
         naming: Naming::Name,
-        deleted_with: None,
     }],
 };
 
@@ -865,13 +849,14 @@ pub const WIREGUARD_TUNNELS: NamedObjects = NamedObjects {
 /// the pfrest lab.
 const NEXT_INTERFACE_TAKES_IT: &str = "pfrest refuses every later change to what still names it (\"Field `interface` must be one of …\"), and the next interface assigned gets this one's id (`lan` first, then the lowest free `optN`) and with it all of that";
 
-/// Where the configuration names an interface by its id (`lan`, `opt1`) and pfrest's delete
-/// leaves it: `NetworkInterface::_delete` refuses while an interface group, bridge, GRE or GIF
-/// tunnel or ALTQ queue uses it, and deletes the DHCP server settings, rules and port forwards
-/// whose `interface` is that one alone; everything below stays, naming an interface that is
-/// gone (seen on the pfrest lab: a floating rule, a rule to `lan:ip`, an outbound and a 1:1
-/// mapping, a virtual IP and a gateway on `lan`; the gateway then routed through the next
-/// interface assigned, which got the id `lan`).
+/// Where the configuration names an interface by its id (`lan`, `opt1`). pfrest's
+/// `NetworkInterface::_delete` refuses while an interface group, bridge, GRE or GIF tunnel or
+/// ALTQ queue uses it, and deletes the DHCP server settings, rules and port forwards whose
+/// `interface` is that one alone: those undo could not bring back (it re-creates the
+/// interface), so they count as users too, to be deleted first, each undoably. Everything else
+/// below stays, naming an interface that is gone (seen on the pfrest lab: a floating rule, a
+/// rule to `lan:ip`, an outbound and a 1:1 mapping, a virtual IP and a gateway on `lan`; the
+/// gateway then routed through the next interface assigned, which got the id `lan`).
 pub const INTERFACES: NamedObjects = NamedObjects {
     kind: ObjectKind::Interface,
     child: None,
@@ -888,19 +873,17 @@ pub const INTERFACES: NamedObjects = NamedObjects {
             fields: &["interface", "source", "destination"],
             within: None,
             label: &["descr"],
-            effect: "a floating rule keeps it among its interfaces, and pfSense skips a source or destination naming its subnet or address (\"source address is empty\"); pfrest deletes only the rules on this interface alone",
+            effect: "pfrest deletes the rules on this interface alone with it, which undo cannot bring back (it re-creates the interface only), while a floating rule keeps it among its interfaces and pfSense skips a source or destination naming its subnet or address (\"source address is empty\")",
             naming: Naming::InterfaceAddress,
-            deleted_with: Some("interface"),
         },
         NameUser {
             what: "port forward",
             path: "/api/v2/firewall/nat/port_forwards",
-            fields: &["source", "destination"],
+            fields: &["interface", "source", "destination"],
             within: None,
             label: &["descr"],
-            effect: "a port forward on another interface keeps naming its subnet or address",
+            effect: "pfrest deletes the port forwards on this interface alone with it, which undo cannot bring back, while one on another interface keeps naming its subnet or address",
             naming: Naming::InterfaceAddress,
-            deleted_with: Some("interface"),
         },
         NameUser {
             what: "outbound NAT mapping",
@@ -910,7 +893,6 @@ pub const INTERFACES: NamedObjects = NamedObjects {
             label: &["descr"],
             effect: "outbound NAT mappings on it stay (pfSense skips them: \"Missing interface\")",
             naming: Naming::InterfaceAddress,
-            deleted_with: None,
         },
         NameUser {
             what: "1:1 NAT mapping",
@@ -920,7 +902,6 @@ pub const INTERFACES: NamedObjects = NamedObjects {
             label: &["descr"],
             effect: "1:1 NAT mappings on it stay",
             naming: Naming::InterfaceAddress,
-            deleted_with: None,
         },
         NameUser {
             what: "virtual IP",
@@ -930,7 +911,6 @@ pub const INTERFACES: NamedObjects = NamedObjects {
             label: &["descr", "subnet"],
             effect: "virtual IPs on it stay, and come up on the next interface with its id",
             naming: Naming::Name,
-            deleted_with: None,
         },
         NameUser {
             what: "gateway",
@@ -940,7 +920,6 @@ pub const INTERFACES: NamedObjects = NamedObjects {
             label: &["name"],
             effect: "gateways on it stay, and route through the next interface with its id (seen on the pfrest lab: `route-to ( eth0 192.168.1.2 )`)",
             naming: Naming::Name,
-            deleted_with: None,
         },
         NameUser {
             what: "DHCP relay setting",
@@ -950,7 +929,6 @@ pub const INTERFACES: NamedObjects = NamedObjects {
             label: &[],
             effect: "DHCP relay keeps it among its interfaces",
             naming: Naming::Name,
-            deleted_with: None,
         },
     ],
 };
@@ -983,7 +961,6 @@ pub const VIRTUAL_IPS: NamedObjects = NamedObjects {
             label: &["descr", "remote_gateway"],
             effect: "pfSense then leaves an IPsec tunnel on it out of its configuration (seen on the pfrest lab: its connection gone from swanctl.conf), so the tunnel goes down, and pfrest refuses every later change to that phase 1 (\"Field `interface` must be one of …\")",
             naming: Naming::CarpInterface,
-            deleted_with: None,
         },
         NameUser {
             what: "OpenVPN server",
@@ -993,7 +970,6 @@ pub const VIRTUAL_IPS: NamedObjects = NamedObjects {
             label: &["description"],
             effect: "an OpenVPN server or client on it keeps naming an interface pfSense no longer has",
             naming: Naming::CarpInterface,
-            deleted_with: None,
         },
         NameUser {
             what: "OpenVPN client",
@@ -1003,7 +979,6 @@ pub const VIRTUAL_IPS: NamedObjects = NamedObjects {
             label: &["description"],
             effect: "an OpenVPN server or client on it keeps naming an interface pfSense no longer has",
             naming: Naming::CarpInterface,
-            deleted_with: None,
         },
         NameUser {
             what: "virtual IP",
@@ -1013,7 +988,6 @@ pub const VIRTUAL_IPS: NamedObjects = NamedObjects {
             label: &["descr", "subnet"],
             effect: "an IP alias on it stays on a CARP address that is gone",
             naming: Naming::CarpInterface,
-            deleted_with: None,
         },
         NameUser {
             what: "gateway group",
@@ -1023,7 +997,6 @@ pub const VIRTUAL_IPS: NamedObjects = NamedObjects {
             label: &["name"],
             effect: "a gateway group keeps it as a member's virtual IP",
             naming: Naming::Name,
-            deleted_with: None,
         },
         NameUser {
             what: "DHCP relay setting",
@@ -1033,7 +1006,6 @@ pub const VIRTUAL_IPS: NamedObjects = NamedObjects {
             label: &[],
             effect: "DHCP relay keeps it as the CARP address whose status starts and stops it",
             naming: Naming::Name,
-            deleted_with: None,
         },
     ],
 };
@@ -1114,14 +1086,6 @@ pub fn names_left_in_use(
                     Some(Value::Array(all)) => all.iter().any(|v| is_it(Some(v))),
                     one => is_it(one),
                 };
-                // Deleted with it: naming it alone (`lan`, `[lan]`).
-                let alone = |f: &str| match object.get(f) {
-                    Some(Value::Array(all)) => all.len() == 1 && is_it(all.first()),
-                    one => is_it(one),
-                };
-                if user.deleted_with.is_some_and(alone) {
-                    continue;
-                }
                 let naming: Vec<&str> = user
                     .fields
                     .iter()

@@ -787,8 +787,8 @@ fn a_gateway_in_use_names_interfaces_the_default_and_groups() {
 
 /// An interface is named by its string id: in a floating rule's interfaces, a rule's address
 /// (`lan`, `lan:ip`, `!lan`), an outbound mapping's target, a virtual IP, a gateway and the
-/// DHCP relay setting. A rule or port forward on that interface alone is not left behind
-/// (pfrest deletes it with the interface), and `lan` is not `lanx`.
+/// DHCP relay setting; and by the rules and port forwards on it, which pfrest would delete with
+/// it beyond undo's reach. `lan` is not `lanx`.
 #[test]
 fn an_interface_is_named_by_its_id_in_addresses_and_lists() {
     let interfaces = json!([{"id": "wan", "descr": "WAN"}, {"id": "lan", "descr": "LAN"},
@@ -821,8 +821,10 @@ fn an_interface_is_named_by_its_id_in_addresses_and_lists() {
     assert_eq!(
         found[0].used_by,
         [
+            "rule 0 \"default\" on lan (interface, source)",
             "floating rule 1 \"floating\" on wan, lan (interface)",
             "rule 2 \"to lan\" on wan (source, destination)",
+            "port forward 0 \"fwd\" on lan (interface, destination)",
             "outbound NAT mapping 0 \"out\" on wan (target)",
             "1:1 NAT mapping 0 \"binat\" on lan (interface)",
             "virtual IP 0 \"192.168.1.250\" on lan (interface)",
@@ -831,23 +833,28 @@ fn an_interface_is_named_by_its_id_in_addresses_and_lists() {
         ]
     );
     // Each user's effect once, then the id handed on.
-    assert_eq!(found[0].effects.len(), 7);
-    assert!(found[0].effects[6].contains("next interface assigned gets this one's id"));
-    // Nothing names `lanx` but its own rule's addresses, on wan: that rule stays.
+    assert_eq!(found[0].effects.len(), 8);
+    assert!(found[0].effects[7].contains("next interface assigned gets this one's id"));
+    // Nothing names `lanx` but one rule's addresses.
     let lanx = names_left_in_use(&INTERFACES, &interfaces, &users, &[delete("lanx")]).unwrap();
     assert_eq!(
         lanx[0].used_by,
         ["rule 3 \"other\" on wan (source, destination)"]
     );
-    // The rules on wan alone go with it; the floating rule and the outbound mapping stay.
-    let wan = names_left_in_use(&INTERFACES, &interfaces, &users, &[delete("wan")]).unwrap();
-    assert_eq!(
-        wan[0].used_by,
-        [
-            "floating rule 1 \"floating\" on wan, lan (interface)",
-            "outbound NAT mapping 0 \"out\" on wan (interface)",
-            "the DHCP relay setting (interface)",
-        ]
+    // With its users gone first, the interface goes.
+    let bare = [
+        json!([]),
+        json!([]),
+        json!([]),
+        json!([]),
+        json!([]),
+        json!([]),
+        json!({}),
+    ];
+    assert!(
+        names_left_in_use(&INTERFACES, &interfaces, &bare, &[delete("lan")])
+            .unwrap()
+            .is_empty()
     );
 }
 
