@@ -2157,8 +2157,9 @@ tests::on_every_release!(
     named_objects_are_deleted_like_pfrest,
 );
 
-/// An interface's delete takes with it the rules and port forwards on that interface alone
-/// (pfrest's `NetworkInterface::_delete`) and leaves everything else naming it: a floating
+/// An interface's delete takes with it the rules and port forwards on that interface alone and
+/// its DHCP server's static mappings (pfrest's `NetworkInterface::_delete`) and leaves
+/// everything else naming it: a floating
 /// rule, a rule's address, an outbound and a 1:1 mapping, a virtual IP. A CARP virtual IP's
 /// delete leaves the IP alias on it and the IPsec phase 1 bound to it.
 async fn what_names_a_deleted_interface_or_vip_stays_like_pfrest(version: &str) {
@@ -2226,6 +2227,13 @@ async fn what_names_a_deleted_interface_or_vip_stays_like_pfrest(version: &str) 
                 "subnet_bits": 24, "vhid": 5, "password": "not-secret", "descr": "carp"}),
             ),
         ),
+        (
+            "a static mapping on lan",
+            "POST",
+            "/api/v2/services/dhcp_server/static_mapping",
+            Some(json!({"parent_id": "lan", "mac": "00:11:22:33:44:55",
+                "ipaddr": "192.168.1.60", "descr": "printer"})),
+        ),
         ("lan", "DELETE", "/api/v2/interface?id=lan", None),
         (
             "the CARP address",
@@ -2249,6 +2257,7 @@ async fn what_names_a_deleted_interface_or_vip_stays_like_pfrest(version: &str) 
             &["descr", "interface"],
         ),
         ("/api/v2/firewall/virtual_ips", &["descr", "interface"]),
+        ("/api/v2/services/dhcp_server/static_mappings", &["descr"]),
         ("/api/v2/interfaces", &["id"]),
     ];
     same_as_lab_ids_aside(version, "what names a deleted interface", &script, listings).await;

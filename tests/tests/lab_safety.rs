@@ -4323,6 +4323,11 @@ async fn an_interface_still_named_is_not_deleted(version: &str) {
             json!({"name": "LAN_GW", "interface": "lan", "ipprotocol": "inet",
                 "gateway": "192.168.1.2"}),
         ),
+        (
+            "/api/v2/services/dhcp_server/static_mapping",
+            json!({"parent_id": "lan", "mac": "00:11:22:33:44:55", "ipaddr": "192.168.1.60",
+                "hostname": "printer", "descr": "office printer"}),
+        ),
     ]
     .map(|(path, body)| admin(&lab, "POST", path, Some(body)));
     let rules = admin(&lab, "GET", "/api/v2/firewall/rules", None);
@@ -4353,6 +4358,10 @@ async fn an_interface_still_named_is_not_deleted(version: &str) {
             made[2]["id"]
         ),
         format!("gateway {} \"LAN_GW\" on lan (interface)", made[3]["id"]),
+        format!(
+            "DHCP static mapping {} \"office printer\" (parent_id)",
+            made[4]["id"]
+        ),
     ];
     let mut says: Vec<&str> = users.iter().map(String::as_str).collect();
     says.push("interface with id `lan` is still used by");
@@ -4394,6 +4403,19 @@ async fn an_interface_still_named_is_not_deleted(version: &str) {
     );
     let vips = admin(&lab, "GET", "/api/v2/firewall/virtual_ips", None);
     assert_eq!(vips[0]["interface"], "lan", "{vips}");
+    // The static mapping went with its DHCP server, and the default LAN rules with `lan`.
+    let mappings = admin(
+        &lab,
+        "GET",
+        "/api/v2/services/dhcp_server/static_mappings",
+        None,
+    );
+    assert_eq!(mappings, json!([]), "{mappings}");
+    let rules = admin(&lab, "GET", "/api/v2/firewall/rules", None);
+    assert!(
+        !rules.to_string().contains("Default allow LAN to any rule"),
+        "{rules}"
+    );
     let patch = json!({"id": made[2]["id"], "descr": "changed"});
     admin_refused(&lab, "PATCH", "/api/v2/firewall/virtual_ip", patch, 400);
     let dmz = admin(

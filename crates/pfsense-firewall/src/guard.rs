@@ -849,6 +849,12 @@ pub const WIREGUARD_TUNNELS: NamedObjects = NamedObjects {
 /// the pfrest lab.
 const NEXT_INTERFACE_TAKES_IT: &str = "pfrest refuses every later change to what still names it (\"Field `interface` must be one of …\"), and the next interface assigned gets this one's id (`lan` first, then the lowest free `optN`) and with it all of that";
 
+/// A DHCP server's nested objects name it, and with it its interface, by `parent_id`.
+const DHCP_SERVER_OF: &[&str] = &["parent_id"];
+
+/// What pfrest's delete of an interface does to its DHCP server (`dhcpd/<id>`).
+const DHCP_SERVER_GOES: &str = "pfrest deletes the interface's DHCP server settings with it, static mappings, address pools and custom options included, which undo cannot bring back";
+
 /// Where the configuration names an interface by its id (`lan`, `opt1`). pfrest's
 /// `NetworkInterface::_delete` refuses while an interface group, bridge, GRE or GIF tunnel or
 /// ALTQ queue uses it, and deletes the DHCP server settings, rules and port forwards whose
@@ -919,6 +925,33 @@ pub const INTERFACES: NamedObjects = NamedObjects {
             within: None,
             label: &["name"],
             effect: "gateways on it stay, and route through the next interface with its id (seen on the pfrest lab: `route-to ( eth0 192.168.1.2 )`)",
+            naming: Naming::Name,
+        },
+        NameUser {
+            what: "DHCP static mapping",
+            path: "/api/v2/services/dhcp_server/static_mappings",
+            fields: DHCP_SERVER_OF,
+            within: None,
+            label: &["descr", "hostname", "mac"],
+            effect: DHCP_SERVER_GOES,
+            naming: Naming::Name,
+        },
+        NameUser {
+            what: "DHCP address pool",
+            path: "/api/v2/services/dhcp_server/address_pools",
+            fields: DHCP_SERVER_OF,
+            within: None,
+            label: &["descr", "range_from"],
+            effect: DHCP_SERVER_GOES,
+            naming: Naming::Name,
+        },
+        NameUser {
+            what: "DHCP custom option",
+            path: "/api/v2/services/dhcp_server/custom_options",
+            fields: DHCP_SERVER_OF,
+            within: None,
+            label: &["descr", "value"],
+            effect: DHCP_SERVER_GOES,
             naming: Naming::Name,
         },
         NameUser {

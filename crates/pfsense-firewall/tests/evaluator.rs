@@ -787,8 +787,9 @@ fn a_gateway_in_use_names_interfaces_the_default_and_groups() {
 
 /// An interface is named by its string id: in a floating rule's interfaces, a rule's address
 /// (`lan`, `lan:ip`, `!lan`), an outbound mapping's target, a virtual IP, a gateway and the
-/// DHCP relay setting; and by the rules and port forwards on it, which pfrest would delete with
-/// it beyond undo's reach. `lan` is not `lanx`.
+/// DHCP relay setting; and by the rules and port forwards on it and its DHCP server's static
+/// mappings, pools and options, which pfrest would delete with it beyond undo's reach. `lan` is
+/// not `lanx`.
 #[test]
 fn an_interface_is_named_by_its_id_in_addresses_and_lists() {
     let interfaces = json!([{"id": "wan", "descr": "WAN"}, {"id": "lan", "descr": "LAN"},
@@ -807,6 +808,9 @@ fn an_interface_is_named_by_its_id_in_addresses_and_lists() {
         json!([{"id": 0, "interface": "lan", "source": "10.9.9.9", "destination": "any", "descr": "binat"}]),
         json!([{"id": 0, "interface": "lan", "subnet": "192.168.1.250", "descr": ""}]),
         json!([{"id": 0, "name": "LAN_GW", "interface": "lan"}]),
+        json!([{"parent_id": "lan", "id": 0, "mac": "00:11:22:33:44:55", "descr": "printer"}]),
+        json!([]),
+        json!([{"parent_id": "lanx", "id": 0, "number": 66, "value": "tftp.lan", "descr": ""}]),
         json!({"enable": true, "interface": ["lan", "wan"]}),
     ];
     let delete = |id: &str| Change {
@@ -829,28 +833,25 @@ fn an_interface_is_named_by_its_id_in_addresses_and_lists() {
             "1:1 NAT mapping 0 \"binat\" on lan (interface)",
             "virtual IP 0 \"192.168.1.250\" on lan (interface)",
             "gateway 0 \"LAN_GW\" on lan (interface)",
+            "DHCP static mapping 0 \"printer\" (parent_id)",
             "the DHCP relay setting (interface)",
         ]
     );
     // Each user's effect once, then the id handed on.
-    assert_eq!(found[0].effects.len(), 8);
-    assert!(found[0].effects[7].contains("next interface assigned gets this one's id"));
-    // Nothing names `lanx` but one rule's addresses.
+    assert_eq!(found[0].effects.len(), 9);
+    assert!(found[0].effects[8].contains("next interface assigned gets this one's id"));
+    // Nothing names `lanx` but one rule's addresses and its DHCP server's option.
     let lanx = names_left_in_use(&INTERFACES, &interfaces, &users, &[delete("lanx")]).unwrap();
     assert_eq!(
         lanx[0].used_by,
-        ["rule 3 \"other\" on wan (source, destination)"]
+        [
+            "rule 3 \"other\" on wan (source, destination)",
+            "DHCP custom option 0 \"tftp.lan\" (parent_id)",
+        ]
     );
     // With its users gone first, the interface goes.
-    let bare = [
-        json!([]),
-        json!([]),
-        json!([]),
-        json!([]),
-        json!([]),
-        json!([]),
-        json!({}),
-    ];
+    let mut bare = vec![json!([]); users.len() - 1];
+    bare.push(json!({}));
     assert!(
         names_left_in_use(&INTERFACES, &interfaces, &bare, &[delete("lan")])
             .unwrap()
