@@ -4524,6 +4524,74 @@ async fn a_parent_is_not_handed_on(
     next
 }
 
+/// With pfrest's `represent_interfaces_as` set to `descr`, references show an interface as its
+/// description (`LAN`): the interface guard finds them all the same. And the REST API's
+/// `allowed_interfaces` names it: pfrest deletes the interface, and then refuses every call
+/// (403 `ENDPOINT_INTERFACE_NOT_ALLOWED`), `lo0` allowed or not, so nothing could undo it.
+async fn an_interface_the_api_answers_on_is_kept_under_its_description(version: &str) {
+    let Some(lab) = lab(version) else { return };
+    let settings = "/api/v2/system/restapi/settings";
+    // One request each: pfrest reads the representation when the request begins.
+    admin(
+        &lab,
+        "PATCH",
+        settings,
+        Some(json!({"represent_interfaces_as": "descr"})),
+    );
+    admin(
+        &lab,
+        "PATCH",
+        settings,
+        Some(json!({"allowed_interfaces": ["lo0", "LAN"]})),
+    );
+    let vip = admin(
+        &lab,
+        "POST",
+        "/api/v2/firewall/virtual_ip",
+        Some(
+            json!({"mode": "ipalias", "interface": "LAN", "subnet": "192.168.1.250",
+            "subnet_bits": 24, "descr": "lan vip"}),
+        ),
+    );
+    lab.settle();
+    let then = lab.config_xml();
+    let dir = tempfile::tempdir().unwrap();
+    let s = start(&lab, dir.path()).await;
+    let by_vip = format!("virtual IP {} \"lan vip\" on LAN (interface)", vip["id"]);
+    refused_both_ways(
+        &s,
+        "pfsense_delete_network_interface",
+        json!({"id": "lan"}),
+        &[
+            "interface with id `lan` is still used by",
+            "\"Default allow LAN to any rule\" on LAN (interface, source)",
+            &by_vip,
+            "the REST API setting (allowed_interfaces)",
+            "403 `ENDPOINT_INTERFACE_NOT_ALLOWED`",
+        ],
+    )
+    .await;
+    sections_as_before(&lab, &then, &["interfaces", "filter", "virtualip"]);
+    s.close().await;
+
+    // What the guard keeps from happening, done by another admin: the REST API shuts out
+    // every caller.
+    lab.settle();
+    admin(
+        &lab,
+        "DELETE",
+        "/api/v2/interface",
+        Some(json!({"id": "lan"})),
+    );
+    admin_refused(
+        &lab,
+        "PATCH",
+        settings,
+        json!({"allowed_interfaces": []}),
+        403,
+    );
+}
+
 /// Applies IPsec until pfSense's swanctl.conf (in the lab's root) is as `wanted` says, a
 /// bounded number of tries; returns it.
 fn ipsec_written(lab: &RunningLab, what: &str, wanted: impl Fn(&str) -> bool) -> String {
@@ -4923,6 +4991,7 @@ tests::on_every_release!(
     an_authentication_server_openvpn_still_names_is_not_taken_away,
     a_gateway_the_default_gateway_or_a_group_names_is_not_taken_away,
     an_interface_still_named_is_not_deleted,
+    an_interface_the_api_answers_on_is_kept_under_its_description,
     a_carp_virtual_ip_still_named_is_not_deleted,
     an_ipsec_phase_1_with_phase_2_entries_is_not_deleted,
     an_openvpn_server_overrides_name_is_not_deleted,

@@ -537,6 +537,10 @@ pub struct NamedObjects {
     pub key_label: Option<&'static str>,
     /// What follows for every user besides its own effect (an interface's id handed on).
     also: Option<&'static str>,
+    /// The fields besides the key that name one where REST API v2 shows a reference: an
+    /// interface as its `descr` (`LAN`) or device (`vtnet1`), as pfrest's `InterfaceField`
+    /// and `FilterAddressField` show them when `represent_interfaces_as` says so.
+    also_named_by: &'static [&'static str],
     /// The kinds of object that name them.
     pub users: &'static [NameUser],
 }
@@ -595,6 +599,7 @@ pub const SCHEDULES: NamedObjects = NamedObjects {
     key: Some("name"),
     key_label: None,
     also: None,
+    also_named_by: &[],
     users: &[
         NameUser {
             what: "rule",
@@ -646,6 +651,7 @@ pub const LIMITERS: NamedObjects = NamedObjects {
     key: Some("name"),
     key_label: None,
     also: None,
+    also_named_by: &[],
     users: &[NameUser {
         what: "rule",
         path: RULES,
@@ -671,6 +677,7 @@ pub const SHAPER_QUEUES: NamedObjects = NamedObjects {
     key: None,
     key_label: None,
     also: None,
+    also_named_by: &[],
     users: &[NameUser {
         what: "rule",
         path: RULES,
@@ -694,6 +701,7 @@ pub const AUTH_SERVERS: NamedObjects = NamedObjects {
     key: Some("name"),
     key_label: None,
     also: None,
+    also_named_by: &[],
     users: &[NameUser {
         what: "OpenVPN server",
         path: "/api/v2/vpn/openvpn/servers",
@@ -742,6 +750,7 @@ pub const GATEWAYS: NamedObjects = NamedObjects {
     key: Some("name"),
     key_label: None,
     also: None,
+    also_named_by: &[],
     users: &[
         INTERFACE_GATEWAY,
         DEFAULT_GATEWAY,
@@ -767,6 +776,7 @@ pub const GATEWAY_GROUPS: NamedObjects = NamedObjects {
     key: Some("name"),
     key_label: None,
     also: None,
+    also_named_by: &[],
     users: &[INTERFACE_GATEWAY, DEFAULT_GATEWAY],
 };
 
@@ -785,6 +795,7 @@ pub const IPSEC_PHASE1S: NamedObjects = NamedObjects {
     key: Some("ikeid"),
     key_label: Some("IKE ID"),
     also: None,
+    also_named_by: &[],
     users: &[NameUser {
         what: "IPsec phase 2",
         path: "/api/v2/vpn/ipsec/phase2s",
@@ -810,6 +821,7 @@ pub const OPENVPN_SERVERS: NamedObjects = NamedObjects {
     key: Some("vpnif"),
     key_label: Some("VPN interface"),
     also: None,
+    also_named_by: &[],
     users: &[NameUser {
         what: "OpenVPN client specific override",
         path: "/api/v2/vpn/openvpn/csos",
@@ -833,6 +845,7 @@ pub const WIREGUARD_TUNNELS: NamedObjects = NamedObjects {
     key: Some("name"),
     key_label: None,
     also: None,
+    also_named_by: &[],
     users: &[NameUser {
         what: "WireGuard peer",
         path: "/api/v2/vpn/wireguard/peers",
@@ -872,6 +885,7 @@ pub const INTERFACES: NamedObjects = NamedObjects {
     key: Some("id"),
     key_label: Some("id"),
     also: Some(NEXT_INTERFACE_TAKES_IT),
+    also_named_by: &["descr", "if"],
     users: &[
         NameUser {
             what: "rule",
@@ -954,6 +968,17 @@ pub const INTERFACES: NamedObjects = NamedObjects {
             effect: DHCP_SERVER_GOES,
             naming: Naming::Name,
         },
+        // `RESTAPIEndpoint::check_interface_allowed`: the API answers a call only when the
+        // address it came in on belongs to a listed interface (or its virtual IP, or `lo0`).
+        NameUser {
+            what: "REST API setting",
+            path: "/api/v2/system/restapi/settings",
+            fields: &["allowed_interfaces"],
+            within: None,
+            label: &[],
+            effect: "the REST API then refuses every call, this server's included, and cannot be opened again through the API (seen on the pfrest lab: with `lo0` and this interface allowed, every call after its delete got 403 `ENDPOINT_INTERFACE_NOT_ALLOWED`)",
+            naming: Naming::Name,
+        },
         NameUser {
             what: "DHCP relay setting",
             path: "/api/v2/services/dhcp_relay",
@@ -985,6 +1010,7 @@ pub const VIRTUAL_IPS: NamedObjects = NamedObjects {
     key: Some("uniqid"),
     key_label: Some("unique ID"),
     also: None,
+    also_named_by: &[],
     users: &[
         NameUser {
             what: "IPsec phase 1",
@@ -1109,10 +1135,24 @@ pub fn names_left_in_use(
     for name in gone {
         let mut used_by = Vec::new();
         let mut effects = Vec::new();
+        let mut names = vec![name.clone()];
+        if let Some(object) = objects(list)
+            .into_iter()
+            .find(|o| named.key.and_then(|k| key_text(o.get(k))).as_ref() == Some(&name))
+        {
+            names.extend(
+                named
+                    .also_named_by
+                    .iter()
+                    .filter_map(|f| object.get(*f).and_then(Value::as_str))
+                    .filter(|n| !n.is_empty())
+                    .map(str::to_string),
+            );
+        }
         for (user, list) in named.users.iter().zip(users) {
             for (index, object) in objects(list).into_iter().enumerate() {
                 let is_it = |v: Option<&Value>| {
-                    key_text(v).is_some_and(|v| user.naming.names(&v, name.as_str()))
+                    key_text(v).is_some_and(|v| names.iter().any(|n| user.naming.names(&v, n)))
                 };
                 // A field names one (`sched`) or a list of them (`authmode`).
                 let names_it = |o: &Value, f: &str| match o.get(f) {

@@ -785,15 +785,16 @@ fn a_gateway_in_use_names_interfaces_the_default_and_groups() {
     );
 }
 
-/// An interface is named by its string id: in a floating rule's interfaces, a rule's address
+/// An interface is named by its string id (or its description or device, as pfrest may show
+/// it): in a floating rule's interfaces, a rule's address
 /// (`lan`, `lan:ip`, `!lan`), an outbound mapping's target, a virtual IP, a gateway and the
 /// DHCP relay setting; and by the rules and port forwards on it and its DHCP server's static
 /// mappings, pools and options, which pfrest would delete with it beyond undo's reach. `lan` is
 /// not `lanx`.
 #[test]
 fn an_interface_is_named_by_its_id_in_addresses_and_lists() {
-    let interfaces = json!([{"id": "wan", "descr": "WAN"}, {"id": "lan", "descr": "LAN"},
-        {"id": "lanx", "descr": "OTHER"}]);
+    let interfaces = json!([{"id": "wan", "descr": "WAN", "if": "vtnet0"},
+        {"id": "lan", "descr": "LAN", "if": "vtnet1"}, {"id": "lanx", "descr": "OTHER", "if": ""}]);
     let users = [
         json!([
             {"id": 0, "interface": ["lan"], "source": "lan", "destination": "any", "descr": "default"},
@@ -801,6 +802,8 @@ fn an_interface_is_named_by_its_id_in_addresses_and_lists() {
              "destination": "any", "descr": "floating"},
             {"id": 2, "interface": ["wan"], "source": "!lan", "destination": "lan:ip", "descr": "to lan"},
             {"id": 3, "interface": ["wan"], "source": "lanx", "destination": "lanx:ip", "descr": "other"},
+            // `represent_interfaces_as` = descr.
+            {"id": 4, "interface": ["WAN"], "source": "any", "destination": "LAN:ip", "descr": "by descr"},
         ]),
         json!([{"id": 0, "interface": "lan", "source": "any", "destination": "lan:ip", "descr": "fwd"}]),
         json!([{"id": 0, "interface": "wan", "source": "10.9.0.0/16", "destination": "any",
@@ -811,6 +814,7 @@ fn an_interface_is_named_by_its_id_in_addresses_and_lists() {
         json!([{"parent_id": "lan", "id": 0, "mac": "00:11:22:33:44:55", "descr": "printer"}]),
         json!([]),
         json!([{"parent_id": "lanx", "id": 0, "number": 66, "value": "tftp.lan", "descr": ""}]),
+        json!({"allowed_interfaces": ["lo0", "vtnet1"]}),
         json!({"enable": true, "interface": ["lan", "wan"]}),
     ];
     let delete = |id: &str| Change {
@@ -828,18 +832,20 @@ fn an_interface_is_named_by_its_id_in_addresses_and_lists() {
             "rule 0 \"default\" on lan (interface, source)",
             "floating rule 1 \"floating\" on wan, lan (interface)",
             "rule 2 \"to lan\" on wan (source, destination)",
+            "rule 4 \"by descr\" on WAN (destination)",
             "port forward 0 \"fwd\" on lan (interface, destination)",
             "outbound NAT mapping 0 \"out\" on wan (target)",
             "1:1 NAT mapping 0 \"binat\" on lan (interface)",
             "virtual IP 0 \"192.168.1.250\" on lan (interface)",
             "gateway 0 \"LAN_GW\" on lan (interface)",
             "DHCP static mapping 0 \"printer\" (parent_id)",
+            "the REST API setting (allowed_interfaces)",
             "the DHCP relay setting (interface)",
         ]
     );
     // Each user's effect once, then the id handed on.
-    assert_eq!(found[0].effects.len(), 9);
-    assert!(found[0].effects[8].contains("next interface assigned gets this one's id"));
+    assert_eq!(found[0].effects.len(), 10);
+    assert!(found[0].effects[9].contains("next interface assigned gets this one's id"));
     // Nothing names `lanx` but one rule's addresses and its DHCP server's option.
     let lanx = names_left_in_use(&INTERFACES, &interfaces, &users, &[delete("lanx")]).unwrap();
     assert_eq!(
@@ -850,8 +856,8 @@ fn an_interface_is_named_by_its_id_in_addresses_and_lists() {
         ]
     );
     // With its users gone first, the interface goes.
-    let mut bare = vec![json!([]); users.len() - 1];
-    bare.push(json!({}));
+    let mut bare = vec![json!([]); users.len() - 2];
+    bare.extend([json!({}), json!({})]);
     assert!(
         names_left_in_use(&INTERFACES, &interfaces, &bare, &[delete("lan")])
             .unwrap()
