@@ -4394,13 +4394,7 @@ async fn an_interface_still_named_is_not_deleted(version: &str) {
     // its rules on `lan` alone, the rest stays naming it and can no longer be changed, and the
     // next interface assigned (the lab's one free port) is `lan` again: the gateway then
     // routes through it.
-    lab.settle();
-    admin(
-        &lab,
-        "DELETE",
-        "/api/v2/interface",
-        Some(json!({"id": "lan"})),
-    );
+    another_admin_deletes_lan(&lab);
     let vips = admin(&lab, "GET", "/api/v2/firewall/virtual_ips", None);
     assert_eq!(vips[0]["interface"], "lan", "{vips}");
     // The static mapping went with its DHCP server, and the default LAN rules with `lan`.
@@ -4524,6 +4518,17 @@ async fn a_parent_is_not_handed_on(
     next
 }
 
+/// Another admin deletes `lan` through pfrest, once the lab's background applies have settled.
+fn another_admin_deletes_lan(lab: &RunningLab) {
+    lab.settle();
+    admin(
+        lab,
+        "DELETE",
+        "/api/v2/interface",
+        Some(json!({"id": "lan"})),
+    );
+}
+
 /// With pfrest's `represent_interfaces_as` set to `descr`, references show an interface as its
 /// description (`LAN`): the interface guard finds them all the same. And the REST API's
 /// `allowed_interfaces` names it: pfrest deletes the interface, and then refuses every call
@@ -4576,13 +4581,7 @@ async fn an_interface_the_api_answers_on_is_kept_under_its_description(version: 
 
     // What the guard keeps from happening, done by another admin: the REST API shuts out
     // every caller.
-    lab.settle();
-    admin(
-        &lab,
-        "DELETE",
-        "/api/v2/interface",
-        Some(json!({"id": "lan"})),
-    );
+    another_admin_deletes_lan(&lab);
     admin_refused(
         &lab,
         "PATCH",

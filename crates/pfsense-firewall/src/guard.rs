@@ -991,9 +991,26 @@ pub const INTERFACES: NamedObjects = NamedObjects {
     ],
 };
 
-/// A CARP virtual IP's `interface` (`_vip<uniqid>`) as IPsec, OpenVPN and IP alias virtual
-/// IPs name it.
-const ON_A_CARP_VIP: &[&str] = &["interface"];
+/// What has a CARP virtual IP as its `interface` (`_vip<uniqid>`): IPsec, OpenVPN, an IP alias.
+const fn on_a_carp_vip(
+    what: &'static str,
+    path: &'static str,
+    label: &'static [&'static str],
+    effect: &'static str,
+) -> NameUser {
+    NameUser {
+        what,
+        path,
+        fields: &["interface"],
+        within: None,
+        label,
+        effect,
+        naming: Naming::CarpInterface,
+    }
+}
+
+const OPENVPN_ON_IT: &str =
+    "an OpenVPN server or client on it keeps naming an interface pfSense no longer has";
 
 /// Where the configuration names a virtual IP by its unique ID, and pfrest's delete does not
 /// look (`VirtualIP` declares no `referenced_by`; the `ForeignModelField`s of DHCP relay and
@@ -1012,42 +1029,30 @@ pub const VIRTUAL_IPS: NamedObjects = NamedObjects {
     also: None,
     also_named_by: &[],
     users: &[
-        NameUser {
-            what: "IPsec phase 1",
-            path: IPSEC_PHASE1S.path,
-            fields: ON_A_CARP_VIP,
-            within: None,
-            label: &["descr", "remote_gateway"],
-            effect: "pfSense then leaves an IPsec tunnel on it out of its configuration (seen on the pfrest lab: its connection gone from swanctl.conf), so the tunnel goes down, and pfrest refuses every later change to that phase 1 (\"Field `interface` must be one of …\")",
-            naming: Naming::CarpInterface,
-        },
-        NameUser {
-            what: "OpenVPN server",
-            path: OPENVPN_SERVERS.path,
-            fields: ON_A_CARP_VIP,
-            within: None,
-            label: &["description"],
-            effect: "an OpenVPN server or client on it keeps naming an interface pfSense no longer has",
-            naming: Naming::CarpInterface,
-        },
-        NameUser {
-            what: "OpenVPN client",
-            path: "/api/v2/vpn/openvpn/clients",
-            fields: ON_A_CARP_VIP,
-            within: None,
-            label: &["description"],
-            effect: "an OpenVPN server or client on it keeps naming an interface pfSense no longer has",
-            naming: Naming::CarpInterface,
-        },
-        NameUser {
-            what: "virtual IP",
-            path: "/api/v2/firewall/virtual_ips",
-            fields: ON_A_CARP_VIP,
-            within: None,
-            label: &["descr", "subnet"],
-            effect: "an IP alias on it stays on a CARP address that is gone",
-            naming: Naming::CarpInterface,
-        },
+        on_a_carp_vip(
+            "IPsec phase 1",
+            IPSEC_PHASE1S.path,
+            &["descr", "remote_gateway"],
+            "pfSense then leaves an IPsec tunnel on it out of its configuration (seen on the pfrest lab: its connection gone from swanctl.conf), so the tunnel goes down, and pfrest refuses every later change to that phase 1 (\"Field `interface` must be one of …\")",
+        ),
+        on_a_carp_vip(
+            "OpenVPN server",
+            OPENVPN_SERVERS.path,
+            &["description"],
+            OPENVPN_ON_IT,
+        ),
+        on_a_carp_vip(
+            "OpenVPN client",
+            "/api/v2/vpn/openvpn/clients",
+            &["description"],
+            OPENVPN_ON_IT,
+        ),
+        on_a_carp_vip(
+            "virtual IP",
+            "/api/v2/firewall/virtual_ips",
+            &["descr", "subnet"],
+            "an IP alias on it stays on a CARP address that is gone",
+        ),
         NameUser {
             what: "gateway group",
             path: GATEWAY_GROUPS.path,
