@@ -55,6 +55,9 @@ pub enum ObjectKind {
     /// A virtual IP: a CARP one is an interface of IPsec, OpenVPN and IP aliases, and gateway
     /// groups and DHCP relay name it ([`VIRTUAL_IPS`]), not part of the firewall model.
     VirtualIp,
+    /// A VLAN: an interface assigned to it names its device `vlanif` in `if` ([`VLANS`]), not
+    /// part of the firewall model.
+    InterfaceVlan,
 }
 
 impl ObjectKind {
@@ -78,6 +81,7 @@ impl ObjectKind {
                 | ObjectKind::OpenVpnServer
                 | ObjectKind::WireGuardTunnel
                 | ObjectKind::VirtualIp
+                | ObjectKind::InterfaceVlan
         )
     }
 }
@@ -210,7 +214,8 @@ fn list_key(kind: ObjectKind) -> Option<fn(&mut ApiInput) -> &mut Value> {
         | ObjectKind::IpsecPhase1
         | ObjectKind::OpenVpnServer
         | ObjectKind::WireGuardTunnel
-        | ObjectKind::VirtualIp => return None,
+        | ObjectKind::VirtualIp
+        | ObjectKind::InterfaceVlan => return None,
     })
 }
 
@@ -541,6 +546,9 @@ pub struct NamedObjects {
     /// interface as its `descr` (`LAN`) or device (`vtnet1`), as pfrest's `InterfaceField`
     /// and `FilterAddressField` show them when `represent_interfaces_as` says so.
     also_named_by: &'static [&'static str],
+    /// Fields whose update gives an object another key (a VLAN's `tag` makes its `vlanif`
+    /// `<if>.<tag>`): changed, the old key is gone.
+    renamed_by: &'static [&'static str],
     /// The kinds of object that name them.
     pub users: &'static [NameUser],
 }
@@ -600,6 +608,7 @@ pub const SCHEDULES: NamedObjects = NamedObjects {
     key_label: None,
     also: None,
     also_named_by: &[],
+    renamed_by: &[],
     users: &[
         NameUser {
             what: "rule",
@@ -652,6 +661,7 @@ pub const LIMITERS: NamedObjects = NamedObjects {
     key_label: None,
     also: None,
     also_named_by: &[],
+    renamed_by: &[],
     users: &[NameUser {
         what: "rule",
         path: RULES,
@@ -678,6 +688,7 @@ pub const SHAPER_QUEUES: NamedObjects = NamedObjects {
     key_label: None,
     also: None,
     also_named_by: &[],
+    renamed_by: &[],
     users: &[NameUser {
         what: "rule",
         path: RULES,
@@ -702,6 +713,7 @@ pub const AUTH_SERVERS: NamedObjects = NamedObjects {
     key_label: None,
     also: None,
     also_named_by: &[],
+    renamed_by: &[],
     users: &[NameUser {
         what: "OpenVPN server",
         path: "/api/v2/vpn/openvpn/servers",
@@ -751,6 +763,7 @@ pub const GATEWAYS: NamedObjects = NamedObjects {
     key_label: None,
     also: None,
     also_named_by: &[],
+    renamed_by: &[],
     users: &[
         INTERFACE_GATEWAY,
         DEFAULT_GATEWAY,
@@ -777,6 +790,7 @@ pub const GATEWAY_GROUPS: NamedObjects = NamedObjects {
     key_label: None,
     also: None,
     also_named_by: &[],
+    renamed_by: &[],
     users: &[INTERFACE_GATEWAY, DEFAULT_GATEWAY],
 };
 
@@ -796,6 +810,7 @@ pub const IPSEC_PHASE1S: NamedObjects = NamedObjects {
     key_label: Some("IKE ID"),
     also: None,
     also_named_by: &[],
+    renamed_by: &[],
     users: &[NameUser {
         what: "IPsec phase 2",
         path: "/api/v2/vpn/ipsec/phase2s",
@@ -822,6 +837,7 @@ pub const OPENVPN_SERVERS: NamedObjects = NamedObjects {
     key_label: Some("VPN interface"),
     also: None,
     also_named_by: &[],
+    renamed_by: &[],
     users: &[NameUser {
         what: "OpenVPN client specific override",
         path: "/api/v2/vpn/openvpn/csos",
@@ -846,6 +862,7 @@ pub const WIREGUARD_TUNNELS: NamedObjects = NamedObjects {
     key_label: None,
     also: None,
     also_named_by: &[],
+    renamed_by: &[],
     users: &[NameUser {
         what: "WireGuard peer",
         path: "/api/v2/vpn/wireguard/peers",
@@ -886,6 +903,7 @@ pub const INTERFACES: NamedObjects = NamedObjects {
     key_label: Some("id"),
     also: Some(NEXT_INTERFACE_TAKES_IT),
     also_named_by: &["descr", "if"],
+    renamed_by: &[],
     users: &[
         NameUser {
             what: "rule",
@@ -1028,6 +1046,7 @@ pub const VIRTUAL_IPS: NamedObjects = NamedObjects {
     key_label: Some("unique ID"),
     also: None,
     also_named_by: &[],
+    renamed_by: &[],
     users: &[
         on_a_carp_vip(
             "IPsec phase 1",
@@ -1074,10 +1093,38 @@ pub const VIRTUAL_IPS: NamedObjects = NamedObjects {
     ],
 };
 
+/// Where the configuration names a VLAN by its device (`vtnet2.10`): an interface assigned to
+/// it. pfrest's `InterfaceVLAN` checks neither its delete nor a new `tag` against assigned
+/// interfaces, and destroys the old device at once (`apply_delete`, `apply_update`:
+/// `pfSense_interface_destroy`), where pfSense's webGUI refuses while the VLAN is assigned.
+/// Seen on the pfrest lab: the interface keeps naming the deleted VLAN's device.
+pub const VLANS: NamedObjects = NamedObjects {
+    kind: ObjectKind::InterfaceVlan,
+    child: None,
+    what: "VLAN",
+    path: "/api/v2/interface/vlans",
+    nested: None,
+    key: Some("vlanif"),
+    key_label: Some("device"),
+    also: None,
+    also_named_by: &[],
+    renamed_by: &["tag"],
+    users: &[NameUser {
+        what: "interface",
+        path: INTERFACES.path,
+        fields: &["if"],
+        within: None,
+        label: &["descr"],
+        effect: "pfrest destroys the VLAN's device at once, so the interface assigned to it goes down (and with it this server's way in, should it come through that VLAN), and pfrest refuses every later change to the interface (\"Field `if` must be one of …\")",
+        naming: Naming::Name,
+    }],
+};
+
 /// Every kind of object the name guard keeps while something names it.
 pub const NAMED_OBJECTS: &[&NamedObjects] = &[
     &INTERFACES,
     &VIRTUAL_IPS,
+    &VLANS,
     &SCHEDULES,
     &LIMITERS,
     &SHAPER_QUEUES,
@@ -1110,6 +1157,10 @@ pub fn takes_named_away(change: &Change) -> bool {
                 .key
                 .is_some_and(|key| change.object.get(key).is_some())
                 || named.nested.is_some_and(|f| change.object.get(f).is_some())
+                || named
+                    .renamed_by
+                    .iter()
+                    .any(|f| change.object.get(*f).is_some())
         }
         _ => takes_name_away(change),
     }
@@ -1127,7 +1178,11 @@ pub fn names_left_in_use(
     let mut after: Vec<Value> = objects(list).into_iter().cloned().collect();
     for change in changes {
         if change.kind == named.kind {
+            let before = after.clone();
             after = change_list(after, change, named.kind == ObjectKind::Interface)?;
+            if change.op == ChangeOp::Update {
+                forget_renamed_keys(named, &before, &mut after, change);
+            }
         } else if Some(change.kind) == named.child {
             after = change_nested(named, after, change)?;
         }
@@ -1199,6 +1254,35 @@ pub fn names_left_in_use(
         }
     }
     Ok(in_use)
+}
+
+/// After an update that changes a field the key follows (`named.renamed_by`), the object's
+/// old key is no longer given: it is taken out (the new one pfSense computes is not needed to
+/// know the old one is gone).
+fn forget_renamed_keys(
+    named: &NamedObjects,
+    before: &[Value],
+    after: &mut [Value],
+    change: &Change,
+) {
+    let (Some(key), Some(id)) = (named.key, change.id.as_ref()) else {
+        return;
+    };
+    let was = before.iter().find(|o| o.get("id") == Some(id));
+    let renamed = named.renamed_by.iter().any(|f| {
+        change
+            .object
+            .get(*f)
+            .is_some_and(|v| was.and_then(|o| o.get(*f)) != Some(v))
+    });
+    if renamed
+        && let Some(object) = after
+            .iter_mut()
+            .find(|o| o.get("id") == Some(id))
+            .and_then(Value::as_object_mut)
+    {
+        object.remove(key);
+    }
 }
 
 /// The names `named`'s objects give: their own and their nested objects'.

@@ -5,7 +5,7 @@
 use pfsense_firewall::explain::{RuleOrigin, Verdict};
 use pfsense_firewall::guard::{
     AUTH_SERVERS, ChangeOp, GATEWAYS, INTERFACES, IPSEC_PHASE1S, LIMITERS, ObjectKind, SCHEDULES,
-    SHAPER_QUEUES, VIRTUAL_IPS, aliases_left_in_use, apply_change, names_left_in_use,
+    SHAPER_QUEUES, VIRTUAL_IPS, VLANS, aliases_left_in_use, apply_change, names_left_in_use,
 };
 use pfsense_firewall::model::{Action, Direction, ModelPart, NotRead, Target};
 use pfsense_firewall::{
@@ -905,6 +905,41 @@ fn a_carp_virtual_ip_is_named_by_its_unique_id() {
             .unwrap()
             .is_empty()
     );
+}
+
+/// A VLAN is named by its device `vlanif` in an interface's `if`: its delete takes the name
+/// away, and so does a new `tag` (the device becomes `<if>.<tag>`); a new description or the
+/// same tag does not.
+#[test]
+fn a_vlan_an_interface_is_assigned_to_is_named_by_its_device() {
+    let vlans = json!([
+        {"id": 0, "if": "vtnet2", "tag": 10, "vlanif": "vtnet2.10", "descr": "office"},
+        {"id": 1, "if": "vtnet2", "tag": 20, "vlanif": "vtnet2.20", "descr": "spare"},
+    ]);
+    let interfaces = json!([{"id": "opt2", "if": "vtnet2.10", "descr": "OFFICE"}]);
+    let users = std::slice::from_ref(&interfaces);
+    let change = |op: ChangeOp, id: u64, object: Value| Change {
+        kind: ObjectKind::InterfaceVlan,
+        op,
+        id: Some(json!(id)),
+        object,
+    };
+    let in_use = |c: Change| -> Vec<Vec<String>> {
+        names_left_in_use(&VLANS, &vlans, users, &[c])
+            .unwrap()
+            .into_iter()
+            .map(|n| n.used_by)
+            .collect()
+    };
+    let office = vec![vec!["interface opt2 \"OFFICE\" (if)".to_string()]];
+    assert_eq!(in_use(change(ChangeOp::Delete, 0, Value::Null)), office);
+    assert_eq!(
+        in_use(change(ChangeOp::Update, 0, json!({"tag": 11}))),
+        office
+    );
+    assert!(in_use(change(ChangeOp::Update, 0, json!({"tag": 10}))).is_empty());
+    assert!(in_use(change(ChangeOp::Update, 0, json!({"descr": "x"}))).is_empty());
+    assert!(in_use(change(ChangeOp::Delete, 1, Value::Null)).is_empty());
 }
 
 /// IPsec phase 2 entries name their phase 1 by its number `ikeid`, not by a name: the phase 1

@@ -11,7 +11,7 @@
 //! (`guard::aliases_left_in_use`): pfrest would delete it and pfSense skip those rules. Nor is
 //! anything else of `guard::NAMED_OBJECTS` that something still names (a schedule, a limiter,
 //! a shaper queue, an authentication server, a gateway, an IPsec phase 1, an OpenVPN server, a
-//! WireGuard tunnel, an interface, a CARP virtual IP: `guard::names_left_in_use`): pfrest would
+//! WireGuard tunnel, an interface, a CARP virtual IP, a VLAN: `guard::names_left_in_use`): pfrest would
 //! take it away all the same, and pfSense run rules at all times or unlimited, lose its default
 //! route or an IPsec tunnel, or hand a VPN's children, or an interface's NAT, virtual IPs and
 //! gateways, to the next one created.
@@ -130,6 +130,11 @@ const GUARDED: &[(&str, Option<&str>, ObjectKind)] = &[
         "/api/v2/firewall/virtual_ip",
         Some("/api/v2/firewall/virtual_ips"),
         ObjectKind::VirtualIp,
+    ),
+    (
+        "/api/v2/interface/vlan",
+        Some("/api/v2/interface/vlans"),
+        ObjectKind::InterfaceVlan,
     ),
 ];
 
