@@ -947,7 +947,7 @@ pub const INTERFACES: NamedObjects = NamedObjects {
             fields: &["interface"],
             within: None,
             label: &["descr", "subnet"],
-            effect: "virtual IPs on it stay, and come up on the next interface with its id",
+            effect: "virtual IPs on it stay, for the next interface with its id",
             naming: Naming::Name,
         },
         NameUser {

@@ -11,10 +11,10 @@
 //! (`guard::aliases_left_in_use`): pfrest would delete it and pfSense skip those rules. Nor is
 //! anything else of `guard::NAMED_OBJECTS` that something still names (a schedule, a limiter,
 //! a shaper queue, an authentication server, a gateway, an IPsec phase 1, an OpenVPN server, a
-//! WireGuard tunnel, an interface, a CARP virtual IP, a VLAN: `guard::names_left_in_use`): pfrest would
-//! take it away all the same, and pfSense run rules at all times or unlimited, lose its default
-//! route or an IPsec tunnel, or hand a VPN's children, or an interface's NAT, virtual IPs and
-//! gateways, to the next one created.
+//! WireGuard tunnel, an interface, a CARP virtual IP, a VLAN: `guard::names_left_in_use`):
+//! pfrest would take it away all the same, and pfSense run rules at all times or unlimited,
+//! lose its default route, an IPsec tunnel or an interface's device, or hand a VPN's children,
+//! or an interface's NAT, virtual IPs and gateways, to the next one created.
 
 use crate::catalog::ToolDef;
 use crate::client::AuthMethod;
@@ -465,9 +465,9 @@ fn unread_users(what: &str, unread: &str) -> String {
 /// Refused while anything of `guard::NAMED_OBJECTS` these changes take away is still named (by
 /// a rule, a REST API access list entry, a limiter's bandwidth, an OpenVPN server, an
 /// interface, the default gateway setting, a gateway group, a phase 2, an override, a peer, a
-/// NAT mapping, a virtual IP),
-/// whatever `--lockout-source` says: pfrest deletes and renames it all the same, where pfSense's
-/// webGUI refuses or rewrites what names it.
+/// NAT mapping, a virtual IP, the REST API's settings), whatever `--lockout-source` says:
+/// pfrest deletes and renames it all the same, where pfSense's webGUI refuses or rewrites what
+/// names it.
 async fn names_in_use_refusal(client: &Client, changes: &[Change]) -> Option<String> {
     for named in pfsense_firewall::guard::NAMED_OBJECTS {
         let takes_away = changes.iter().any(|c| {
