@@ -4675,6 +4675,66 @@ async fn a_vlan_an_interface_is_assigned_to_is_not_taken_away(version: &str) {
     );
 }
 
+/// An interface group a rule is on: pfrest deletes it all the same (`InterfaceGroup` declares
+/// no `referenced_by`), the rule stays naming it, and pfSense skips the rule. A delete, a bulk
+/// delete and a PUT leaving it out are refused naming the rule, preview and confirmed alike; a
+/// group no rule is on goes.
+async fn an_interface_group_a_rule_is_on_is_not_deleted(version: &str) {
+    let Some(lab) = lab(version) else { return };
+    let group = |name: &str| {
+        admin(
+            &lab,
+            "POST",
+            "/api/v2/interface/group",
+            Some(json!({"ifname": name, "members": ["lan"], "descr": name})),
+        )
+    };
+    let used = group("LABGRP");
+    let spare = group("SPAREGRP");
+    let mut rule = lab_rule("pass", "wan", "on the group");
+    rule["interface"] = json!(["LABGRP"]);
+    let rule = admin(&lab, "POST", "/api/v2/firewall/rule", Some(rule));
+    lab.settle();
+    let then = lab.config_xml();
+    let dir = tempfile::tempdir().unwrap();
+    let s = start(&lab, dir.path()).await;
+    let by_rule = format!(
+        "interface group `LABGRP` is still used by rule {} \"on the group\" on LABGRP (interface)",
+        rule["id"]
+    );
+    let says = [by_rule.as_str(), "array key … does not exist"];
+    for (tool, args) in [
+        ("pfsense_delete_interface_group", json!({"id": used["id"]})),
+        (
+            "pfsense_delete_interface_groups",
+            json!({"query": {"ifname": "LABGRP"}}),
+        ),
+        (
+            "pfsense_replace_interface_groups",
+            json!({"objects": [{"ifname": "SPAREGRP", "members": ["lan"], "descr": "SPAREGRP"}]}),
+        ),
+    ] {
+        refused_both_ways(&s, tool, args, &says).await;
+    }
+    sections_as_before(&lab, &then, &["ifgroups", "filter"]);
+    s.ok(
+        "pfsense_delete_interface_group",
+        confirmed(json!({"id": spare["id"]})),
+    )
+    .await;
+    s.close().await;
+
+    // What the guard keeps from happening, done by another admin: pfSense skips the rule.
+    lab.settle();
+    admin(
+        &lab,
+        "DELETE",
+        "/api/v2/interface/group",
+        Some(json!({"id": used["id"]})),
+    );
+    lab.apply_until_written("does not exist for \"on the group\"");
+}
+
 /// Applies IPsec until pfSense's swanctl.conf (in the lab's root) is as `wanted` says, a
 /// bounded number of tries; returns it.
 fn ipsec_written(lab: &RunningLab, what: &str, wanted: impl Fn(&str) -> bool) -> String {
@@ -5076,6 +5136,7 @@ tests::on_every_release!(
     an_interface_still_named_is_not_deleted,
     an_interface_the_api_answers_on_is_kept_under_its_description,
     a_vlan_an_interface_is_assigned_to_is_not_taken_away,
+    an_interface_group_a_rule_is_on_is_not_deleted,
     a_carp_virtual_ip_still_named_is_not_deleted,
     an_ipsec_phase_1_with_phase_2_entries_is_not_deleted,
     an_openvpn_server_overrides_name_is_not_deleted,

@@ -1120,11 +1120,38 @@ pub const VLANS: NamedObjects = NamedObjects {
     }],
 };
 
+/// Where rules name an interface group: their `interface`, by its `ifname`. pfrest's
+/// `InterfaceGroup` declares no `referenced_by` and deletes a group rules are on; the rules stay
+/// and pfSense skips them (seen on the pfrest lab: `# array key "LABGRP" does not exist for "on
+/// the group"`).
+pub const INTERFACE_GROUPS: NamedObjects = NamedObjects {
+    kind: ObjectKind::InterfaceGroup,
+    child: None,
+    what: "interface group",
+    path: "/api/v2/interface/groups",
+    nested: None,
+    key: Some("ifname"),
+    key_label: None,
+    also: None,
+    also_named_by: &[],
+    renamed_by: &[],
+    users: &[NameUser {
+        what: "rule",
+        path: RULES,
+        fields: &["interface"],
+        within: None,
+        label: &["descr"],
+        effect: "pfSense then skips each rule on it (filter.inc: \"array key … does not exist\"), so what it passed or blocked changes without a word, and pfrest refuses every later change to such a rule (\"Field `interface` must be one of …\")",
+        naming: Naming::Name,
+    }],
+};
+
 /// Every kind of object the name guard keeps while something names it.
 pub const NAMED_OBJECTS: &[&NamedObjects] = &[
     &INTERFACES,
     &VIRTUAL_IPS,
     &VLANS,
+    &INTERFACE_GROUPS,
     &SCHEDULES,
     &LIMITERS,
     &SHAPER_QUEUES,

@@ -4,8 +4,9 @@
 
 use pfsense_firewall::explain::{RuleOrigin, Verdict};
 use pfsense_firewall::guard::{
-    AUTH_SERVERS, ChangeOp, GATEWAYS, INTERFACES, IPSEC_PHASE1S, LIMITERS, ObjectKind, SCHEDULES,
-    SHAPER_QUEUES, VIRTUAL_IPS, VLANS, aliases_left_in_use, apply_change, names_left_in_use,
+    AUTH_SERVERS, ChangeOp, GATEWAYS, INTERFACE_GROUPS, INTERFACES, IPSEC_PHASE1S, LIMITERS,
+    ObjectKind, SCHEDULES, SHAPER_QUEUES, VIRTUAL_IPS, VLANS, aliases_left_in_use, apply_change,
+    names_left_in_use,
 };
 use pfsense_firewall::model::{Action, Direction, ModelPart, NotRead, Target};
 use pfsense_firewall::{
@@ -940,6 +941,31 @@ fn a_vlan_an_interface_is_assigned_to_is_named_by_its_device() {
     assert!(in_use(change(ChangeOp::Update, 0, json!({"tag": 10}))).is_empty());
     assert!(in_use(change(ChangeOp::Update, 0, json!({"descr": "x"}))).is_empty());
     assert!(in_use(change(ChangeOp::Delete, 1, Value::Null)).is_empty());
+}
+
+/// An interface group is named by its `ifname` among a rule's interfaces; a PUT that keeps it
+/// takes nothing away.
+#[test]
+fn an_interface_group_is_named_by_the_rules_on_it() {
+    let groups = json!([{"id": 0, "ifname": "LABGRP", "members": ["lan"]},
+        {"id": 1, "ifname": "SPARE", "members": ["lan"]}]);
+    let rules = json!([{"id": 0, "interface": ["LABGRP"], "descr": "on the group"}]);
+    let users = std::slice::from_ref(&rules);
+    let change = |op: ChangeOp, id: Option<Value>, object: Value| Change {
+        kind: ObjectKind::InterfaceGroup,
+        op,
+        id,
+        object,
+    };
+    let found = |c: Change| names_left_in_use(&INTERFACE_GROUPS, &groups, users, &[c]).unwrap();
+    let deleted = found(change(ChangeOp::Delete, Some(json!(0)), Value::Null));
+    assert_eq!(
+        deleted[0].used_by,
+        ["rule 0 \"on the group\" on LABGRP (interface)"]
+    );
+    let kept = json!([{"ifname": "LABGRP", "members": ["lan", "wan"]}]);
+    assert!(found(change(ChangeOp::Replace, None, kept)).is_empty());
+    assert!(found(change(ChangeOp::Delete, Some(json!(1)), Value::Null)).is_empty());
 }
 
 /// IPsec phase 2 entries name their phase 1 by its number `ikeid`, not by a name: the phase 1

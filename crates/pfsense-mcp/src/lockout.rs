@@ -11,7 +11,8 @@
 //! (`guard::aliases_left_in_use`): pfrest would delete it and pfSense skip those rules. Nor is
 //! anything else of `guard::NAMED_OBJECTS` that something still names (a schedule, a limiter,
 //! a shaper queue, an authentication server, a gateway, an IPsec phase 1, an OpenVPN server, a
-//! WireGuard tunnel, an interface, a CARP virtual IP, a VLAN: `guard::names_left_in_use`):
+//! WireGuard tunnel, an interface, a CARP virtual IP, a VLAN, an interface group:
+//! `guard::names_left_in_use`):
 //! pfrest would take it away all the same, and pfSense run rules at all times or unlimited,
 //! lose its default route, an IPsec tunnel or an interface's device, or hand a VPN's children,
 //! or an interface's NAT, virtual IPs and gateways, to the next one created.
