@@ -12,10 +12,10 @@
 //! anything else of `guard::NAMED_OBJECTS` that something still names (a schedule, a limiter,
 //! a shaper queue, an authentication server, a gateway, an IPsec phase 1, an OpenVPN server, a
 //! WireGuard tunnel, an interface, a CARP virtual IP, a VLAN, an interface group:
-//! `guard::names_left_in_use`):
-//! pfrest would take it away all the same, and pfSense run rules at all times or unlimited,
-//! lose its default route, an IPsec tunnel or an interface's device, or hand a VPN's children,
-//! or an interface's NAT, virtual IPs and gateways, to the next one created.
+//! `guard::names_left_in_use`): pfrest would take it away all the same, and pfSense run rules
+//! at all times, unlimited or not at all, lose its default route, an IPsec tunnel or an
+//! interface's device, or hand a VPN's children, or an interface's NAT, virtual IPs and
+//! gateways, to the next one created.
 
 use crate::catalog::ToolDef;
 use crate::client::AuthMethod;
