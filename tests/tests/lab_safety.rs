@@ -4358,10 +4358,8 @@ async fn an_interface_still_named_is_not_deleted(version: &str) {
             made[2]["id"]
         ),
         format!("gateway {} \"LAN_GW\" on lan (interface)", made[3]["id"]),
-        format!(
-            "DHCP static mapping {} \"office printer\" (parent_id)",
-            made[4]["id"]
-        ),
+        // Its static mapping goes with it: the DHCP server names it all.
+        "DHCP server lan on lan (interface)".to_string(),
     ];
     let mut says: Vec<&str> = users.iter().map(String::as_str).collect();
     says.push("interface with id `lan` is still used by");
@@ -4423,6 +4421,89 @@ async fn an_interface_still_named_is_not_deleted(version: &str) {
     );
     assert_eq!(dmz["id"], "lan", "{dmz}");
     lab.apply_until_written("route-to ( eth0 192.168.1.2 )");
+}
+
+/// An interface's DHCP server counts among its users: pfrest deletes it with the interface,
+/// settings and static mappings included, beyond undo's reach. The DHCP server's own delete
+/// goes first, and its undo brings it back whole (pfrest's create takes the nested objects):
+/// config.xml's `<dhcpd>` as before.
+async fn an_interfaces_dhcp_server_goes_first_and_comes_back_whole(version: &str) {
+    let Some(lab) = lab(version) else { return };
+    admin(
+        &lab,
+        "POST",
+        "/api/v2/services/dhcp_server/static_mapping",
+        Some(
+            json!({"parent_id": "lan", "mac": "00:11:22:33:44:55", "ipaddr": "192.168.1.60",
+            "hostname": "printer", "descr": "office printer"}),
+        ),
+    );
+    admin(
+        &lab,
+        "PATCH",
+        "/api/v2/services/dhcp_server",
+        Some(json!({"id": "lan", "domain": "office.example", "dnsserver": ["192.168.1.5"]})),
+    );
+    lab.settle();
+    let then = lab.config_xml();
+    let servers_then = admin(&lab, "GET", "/api/v2/services/dhcp_servers", None);
+    let dir = tempfile::tempdir().unwrap();
+    let s = start(&lab, dir.path()).await;
+    refused_both_ways(
+        &s,
+        "pfsense_delete_network_interface",
+        json!({"id": "lan"}),
+        &[
+            "interface with id `lan` is still used by",
+            "DHCP server lan on lan (interface)",
+            "the DHCP server's own delete is undone whole",
+        ],
+    )
+    .await;
+    sections_as_before(&lab, &then, &["interfaces", "dhcpd"]);
+    let preview = s
+        .ok("pfsense_delete_services_dhcp_server", json!({"id": "lan"}))
+        .await;
+    let undo = preview["undo"].as_str().unwrap_or_default();
+    assert!(undo.starts_with("yes:"), "{preview}");
+    s.ok(
+        "pfsense_delete_services_dhcp_server",
+        confirmed(json!({"id": "lan"})),
+    )
+    .await;
+    let servers = admin(&lab, "GET", "/api/v2/services/dhcp_servers", None);
+    assert_eq!(servers, json!([]), "{servers}");
+    // The interface's delete is still refused (its rules), but no longer for a DHCP server.
+    let r = s
+        .call(
+            "pfsense_delete_network_interface",
+            confirmed(json!({"id": "lan"})),
+        )
+        .await;
+    assert!(
+        is_error(&r) && !text(&r).contains("DHCP server"),
+        "{}",
+        text(&r)
+    );
+    undo_last(&s).await;
+    lab.settle();
+    let servers = admin(&lab, "GET", "/api/v2/services/dhcp_servers", None);
+    assert_eq!(servers, servers_then);
+    assert_eq!(
+        servers[0]["staticmap"][0]["hostname"], "printer",
+        "{servers}"
+    );
+    // The same elements, the static mappings now written after the settings.
+    let lines = |config: &str| {
+        let mut lines: Vec<String> = drawn_anew_aside(config, "dhcpd")
+            .lines()
+            .map(String::from)
+            .collect();
+        lines.sort();
+        lines
+    };
+    assert_eq!(lines(&lab.config_xml()), lines(&then), "<dhcpd>");
+    s.close().await;
 }
 
 /// A parent object that children name by a key pfSense hands out again, the lowest free one:
@@ -5134,6 +5215,7 @@ tests::on_every_release!(
     an_authentication_server_openvpn_still_names_is_not_taken_away,
     a_gateway_the_default_gateway_or_a_group_names_is_not_taken_away,
     an_interface_still_named_is_not_deleted,
+    an_interfaces_dhcp_server_goes_first_and_comes_back_whole,
     an_interface_the_api_answers_on_is_kept_under_its_description,
     a_vlan_an_interface_is_assigned_to_is_not_taken_away,
     an_interface_group_a_rule_is_on_is_not_deleted,

@@ -3288,8 +3288,8 @@ async fn an_alias_in_use_is_kept_without_a_lockout_source_too() {
 /// On the emulator as on the pfrest lab (`lab_safety::an_interface_still_named_is_not_deleted`):
 /// every list that may name an interface reads, an interface a virtual IP names is kept, preview
 /// and confirmed alike, with nothing sent; so is one with rules on it, which pfrest would delete
-/// with it beyond undo's reach. Once they are gone the interface goes, and the next interface
-/// assigned gets its id.
+/// with it beyond undo's reach, and so is one with a DHCP server. Once they are gone the
+/// interface goes, and the next interface assigned gets its id.
 #[tokio::test]
 async fn an_interface_a_virtual_ip_names_is_kept_in_the_sandbox_too() {
     let emu = emulator().await;
@@ -3330,7 +3330,8 @@ async fn an_interface_a_virtual_ip_names_is_kept_in_the_sandbox_too() {
         confirmed(json!({"id": vip})),
     )
     .await;
-    // Its rules pfrest would delete with it, beyond undo's reach: they go first, each undoably.
+    // Its rules and DHCP server pfrest would delete with it, beyond undo's reach: they go
+    // first, each undoably.
     let r = s
         .call(
             "pfsense_delete_network_interface",
@@ -3340,10 +3341,16 @@ async fn an_interface_a_virtual_ip_names_is_kept_in_the_sandbox_too() {
     assert!(
         is_error(&r)
             && text(&r).contains("\"Default allow LAN to any rule\" on lan (interface, source)")
+            && text(&r).contains("DHCP server lan on lan (interface)")
             && text(&r).contains("which undo cannot bring back"),
         "{}",
         text(&r)
     );
+    s.ok(
+        "pfsense_delete_services_dhcp_server",
+        confirmed(json!({"id": "lan"})),
+    )
+    .await;
     let on_lan: Vec<Value> = list(&s, "pfsense_list_firewall_rules")
         .await
         .as_array()

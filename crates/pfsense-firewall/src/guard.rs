@@ -879,15 +879,9 @@ pub const WIREGUARD_TUNNELS: NamedObjects = NamedObjects {
 /// the pfrest lab.
 const NEXT_INTERFACE_TAKES_IT: &str = "pfrest refuses every later change to what still names it (\"Field `interface` must be one of …\"), and the next interface assigned gets this one's id (`lan` first, then the lowest free `optN`) and with it all of that";
 
-/// A DHCP server's nested objects name it, and with it its interface, by `parent_id`.
-const DHCP_SERVER_OF: &[&str] = &["parent_id"];
-
-/// What pfrest's delete of an interface does to its DHCP server (`dhcpd/<id>`).
-const DHCP_SERVER_GOES: &str = "pfrest deletes the interface's DHCP server settings with it, static mappings, address pools and custom options included, which undo cannot bring back";
-
 /// Where the configuration names an interface by its id (`lan`, `opt1`). pfrest's
 /// `NetworkInterface::_delete` refuses while an interface group, bridge, GRE or GIF tunnel or
-/// ALTQ queue uses it, and deletes the DHCP server settings, rules and port forwards whose
+/// ALTQ queue uses it, and deletes its DHCP server and the rules and port forwards whose
 /// `interface` is that one alone: those undo could not bring back (it re-creates the
 /// interface), so they count as users too, to be deleted first, each undoably. Everything else
 /// below stays, naming an interface that is gone (seen on the pfrest lab: a floating rule, a
@@ -959,31 +953,16 @@ pub const INTERFACES: NamedObjects = NamedObjects {
             effect: "gateways on it stay, and route through the next interface with its id (seen on the pfrest lab: `route-to ( eth0 192.168.1.2 )`)",
             naming: Naming::Name,
         },
+        // Its DHCP server (`dhcpd/<id>`), settings, static mappings, address pools and custom
+        // options: pfrest deletes them with the interface. The DHCP server's own delete is
+        // undone whole: pfrest's create takes its nested objects back (seen on the lab).
         NameUser {
-            what: "DHCP static mapping",
-            path: "/api/v2/services/dhcp_server/static_mappings",
-            fields: DHCP_SERVER_OF,
+            what: "DHCP server",
+            path: "/api/v2/services/dhcp_servers",
+            fields: &["interface"],
             within: None,
-            label: &["descr", "hostname", "mac"],
-            effect: DHCP_SERVER_GOES,
-            naming: Naming::Name,
-        },
-        NameUser {
-            what: "DHCP address pool",
-            path: "/api/v2/services/dhcp_server/address_pools",
-            fields: DHCP_SERVER_OF,
-            within: None,
-            label: &["descr", "range_from"],
-            effect: DHCP_SERVER_GOES,
-            naming: Naming::Name,
-        },
-        NameUser {
-            what: "DHCP custom option",
-            path: "/api/v2/services/dhcp_server/custom_options",
-            fields: DHCP_SERVER_OF,
-            within: None,
-            label: &["descr", "value"],
-            effect: DHCP_SERVER_GOES,
+            label: &[],
+            effect: "pfrest deletes its DHCP server with it (settings, static mappings, address pools and custom options), which undo cannot bring back, while the DHCP server's own delete is undone whole",
             naming: Naming::Name,
         },
         // `RESTAPIEndpoint::check_interface_allowed`: the API answers a call only when the

@@ -789,9 +789,8 @@ fn a_gateway_in_use_names_interfaces_the_default_and_groups() {
 /// An interface is named by its string id (or its description or device, as pfrest may show
 /// it): in a floating rule's interfaces, a rule's address
 /// (`lan`, `lan:ip`, `!lan`), an outbound mapping's target, a virtual IP, a gateway and the
-/// DHCP relay setting; and by the rules and port forwards on it and its DHCP server's static
-/// mappings, pools and options, which pfrest would delete with it beyond undo's reach. `lan` is
-/// not `lanx`.
+/// DHCP relay setting; and by the rules and port forwards on it and its DHCP server, which
+/// pfrest would delete with it beyond undo's reach. `lan` is not `lanx`.
 #[test]
 fn an_interface_is_named_by_its_id_in_addresses_and_lists() {
     let interfaces = json!([{"id": "wan", "descr": "WAN", "if": "vtnet0"},
@@ -812,9 +811,14 @@ fn an_interface_is_named_by_its_id_in_addresses_and_lists() {
         json!([{"id": 0, "interface": "lan", "source": "10.9.9.9", "destination": "any", "descr": "binat"}]),
         json!([{"id": 0, "interface": "lan", "subnet": "192.168.1.250", "descr": ""}]),
         json!([{"id": 0, "name": "LAN_GW", "interface": "lan"}]),
-        json!([{"parent_id": "lan", "id": 0, "mac": "00:11:22:33:44:55", "descr": "printer"}]),
-        json!([]),
-        json!([{"parent_id": "lanx", "id": 0, "number": 66, "value": "tftp.lan", "descr": ""}]),
+        // DHCP servers: `lan`'s, and one on `lanx` (an interface named like it) with nothing but
+        // a custom option.
+        json!([
+            {"id": "lan", "interface": "lan", "enable": true, "range_from": "192.168.1.100",
+             "staticmap": [{"parent_id": "lan", "id": 0, "mac": "00:11:22:33:44:55"}]},
+            {"id": "lanx", "interface": "lanx", "enable": false,
+             "numberoptions": [{"parent_id": "lanx", "id": 0, "number": 66, "value": "tftp.lan"}]},
+        ]),
         json!({"allowed_interfaces": ["lo0", "vtnet1"]}),
         json!({"enable": true, "interface": ["lan", "wan"]}),
     ];
@@ -839,7 +843,7 @@ fn an_interface_is_named_by_its_id_in_addresses_and_lists() {
             "1:1 NAT mapping 0 \"binat\" on lan (interface)",
             "virtual IP 0 \"192.168.1.250\" on lan (interface)",
             "gateway 0 \"LAN_GW\" on lan (interface)",
-            "DHCP static mapping 0 \"printer\" (parent_id)",
+            "DHCP server lan on lan (interface)",
             "the REST API setting (allowed_interfaces)",
             "the DHCP relay setting (interface)",
         ]
@@ -847,13 +851,13 @@ fn an_interface_is_named_by_its_id_in_addresses_and_lists() {
     // Each user's effect once, then the id handed on.
     assert_eq!(found[0].effects.len(), 10);
     assert!(found[0].effects[9].contains("next interface assigned gets this one's id"));
-    // Nothing names `lanx` but one rule's addresses and its DHCP server's option.
+    // Nothing names `lanx` but one rule's addresses and its DHCP server.
     let lanx = names_left_in_use(&INTERFACES, &interfaces, &users, &[delete("lanx")]).unwrap();
     assert_eq!(
         lanx[0].used_by,
         [
             "rule 3 \"other\" on wan (source, destination)",
-            "DHCP custom option 0 \"tftp.lan\" (parent_id)",
+            "DHCP server lanx on lanx (interface)",
         ]
     );
     // With its users gone first, the interface goes.
