@@ -4506,6 +4506,103 @@ async fn an_interfaces_dhcp_server_goes_first_and_comes_back_whole(version: &str
     s.close().await;
 }
 
+/// A user a group lists as a member, or a REST API access list entry names: pfrest deletes it
+/// and leaves its uid among the group's members (pfSense's `local_user_del` takes it out in
+/// memory, with no write after it) and its name in the entry, and then refuses every later
+/// change to either. A delete and a bulk delete are refused naming both, preview and confirmed
+/// alike; out of both, the user goes.
+async fn a_user_a_group_or_the_access_list_names_is_not_deleted(version: &str) {
+    let Some(lab) = lab(version) else { return };
+    let user = |name: &str| {
+        admin(
+            &lab,
+            "POST",
+            "/api/v2/user",
+            Some(json!({"name": name, "password": "Secret-123-abc"})),
+        )
+    };
+    let alice = user("alice");
+    let group = admin(
+        &lab,
+        "POST",
+        "/api/v2/user/group",
+        Some(json!({"name": "ops", "scope": "local", "member": ["alice"], "priv": ["page-all"]})),
+    );
+    let entry = admin(
+        &lab,
+        "POST",
+        "/api/v2/system/restapi/access_list/entry",
+        Some(
+            json!({"type": "allow", "network": "10.7.0.0/16", "users": ["alice"],
+            "descr": "alice only"}),
+        ),
+    );
+    lab.settle();
+    let then = lab.config_xml();
+    let dir = tempfile::tempdir().unwrap();
+    let s = start(&lab, dir.path()).await;
+    let says = [
+        format!("user with uid `{}` is still used by", alice["uid"]),
+        format!("user group {} \"ops\" (member)", group["id"]),
+        format!(
+            "REST API access list entry {} \"alice only\" (users)",
+            entry["id"]
+        ),
+        "404 `FOREIGN_MODEL_FIELD_VALUE_NOT_FOUND`".to_string(),
+    ];
+    let says: Vec<&str> = says.iter().map(String::as_str).collect();
+    for (tool, args) in [
+        ("pfsense_delete_user", json!({"id": alice["id"]})),
+        ("pfsense_delete_users", json!({"query": {"name": "alice"}})),
+    ] {
+        refused_both_ways(&s, tool, args, &says).await;
+    }
+    sections_as_before(&lab, &then, &["system"]);
+    s.ok(
+        "pfsense_update_user_group",
+        confirmed(json!({"id": group["id"], "member": []})),
+    )
+    .await;
+    s.ok(
+        "pfsense_delete_system_restapi_access_list_entry",
+        confirmed(json!({"id": entry["id"]})),
+    )
+    .await;
+    s.ok("pfsense_delete_user", confirmed(json!({"id": alice["id"]})))
+        .await;
+    s.close().await;
+
+    // What the guard keeps from happening, done by another admin: the group keeps the uid,
+    // and pfrest refuses the group's later changes.
+    let bob = user("bob");
+    admin(
+        &lab,
+        "PATCH",
+        "/api/v2/user/group",
+        Some(json!({"id": group["id"], "member": ["bob"]})),
+    );
+    lab.settle();
+    admin(
+        &lab,
+        "DELETE",
+        "/api/v2/user",
+        Some(json!({"id": bob["id"]})),
+    );
+    lab.settle();
+    assert!(
+        lab.config_xml()
+            .contains(&format!("<member>{}</member>", bob["uid"])),
+        "the group keeps bob's uid"
+    );
+    admin_refused(
+        &lab,
+        "PATCH",
+        "/api/v2/user/group",
+        json!({"id": group["id"], "description": "operators"}),
+        404,
+    );
+}
+
 /// A parent object that children name by a key pfSense hands out again, the lowest free one:
 /// pfrest deletes the parent and leaves the children, and the next parent created gets the
 /// key and with it the children. What one such case needs.
@@ -5216,6 +5313,7 @@ tests::on_every_release!(
     a_gateway_the_default_gateway_or_a_group_names_is_not_taken_away,
     an_interface_still_named_is_not_deleted,
     an_interfaces_dhcp_server_goes_first_and_comes_back_whole,
+    a_user_a_group_or_the_access_list_names_is_not_deleted,
     an_interface_the_api_answers_on_is_kept_under_its_description,
     a_vlan_an_interface_is_assigned_to_is_not_taken_away,
     an_interface_group_a_rule_is_on_is_not_deleted,

@@ -3392,6 +3392,61 @@ async fn an_interface_a_virtual_ip_names_is_kept_in_the_sandbox_too() {
     s.close().await;
 }
 
+/// On the emulator as on the pfrest lab (`lab_safety::a_user_a_group_or_the_access_list_names_is_not_deleted`):
+/// a user a group lists is kept, preview and confirmed alike, with nothing sent; out of the
+/// group, it goes.
+#[tokio::test]
+async fn a_user_a_group_lists_is_kept_in_the_sandbox_too() {
+    let emu = emulator().await;
+    let dir = tempfile::tempdir().unwrap();
+    let s = start(&emu, dir.path(), &[], no_human()).await;
+    let alice = s
+        .ok(
+            "pfsense_create_user",
+            confirmed(json!({"name": "alice", "password": "Secret-123-abc"})),
+        )
+        .await["data"]
+        .clone();
+    let group = s
+        .ok(
+            "pfsense_create_user_group",
+            confirmed(json!({"name": "ops", "scope": "local", "member": ["alice"]})),
+        )
+        .await["data"]["id"]
+        .clone();
+    emu.clear_requests();
+    for confirm in [false, true] {
+        let r = s
+            .call(
+                "pfsense_delete_user",
+                json!({"id": alice["id"], "confirm": confirm}),
+            )
+            .await;
+        assert!(
+            is_error(&r)
+                && text(&r).contains(&format!(
+                    "user with uid `{}` is still used by",
+                    alice["uid"]
+                ))
+                && text(&r).contains(&format!("user group {group} \"ops\" (member)")),
+            "{}",
+            text(&r)
+        );
+    }
+    assert!(
+        emu.requests().iter().all(|q| q.method == "GET"),
+        "nothing was sent"
+    );
+    s.ok(
+        "pfsense_update_user_group",
+        confirmed(json!({"id": group, "member": []})),
+    )
+    .await;
+    s.ok("pfsense_delete_user", confirmed(json!({"id": alice["id"]})))
+        .await;
+    s.close().await;
+}
+
 /// The delete of schedule `night` (id `schedule`), refused naming `user` and saying `effect`.
 async fn schedule_delete_refused(s: &Session, schedule: &Value, user: &str, effect: &str) {
     let refused = s

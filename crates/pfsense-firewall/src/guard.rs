@@ -725,6 +725,45 @@ pub const AUTH_SERVERS: NamedObjects = NamedObjects {
     }],
 };
 
+/// Where a local user is named: user groups list it by `uid` (pfrest shows the name while
+/// the user exists), REST API access list entries by name. pfrest's `User::apply_delete` calls
+/// pfSense's `local_user_del`, which takes the user out of its groups in memory only, with no
+/// `write_config` after it (the webGUI writes): the groups keep its uid (seen on the pfrest
+/// lab: `<member>2002</member>` left in `admins`, shown as member `2002`). Keyed by `uid`, so a
+/// rename (which groups follow) is not taken for a delete.
+pub const USERS: NamedObjects = NamedObjects {
+    kind: ObjectKind::User,
+    child: None,
+    what: "user",
+    path: "/api/v2/users",
+    nested: None,
+    key: Some("uid"),
+    key_label: Some("uid"),
+    also: None,
+    also_named_by: &["name"],
+    renamed_by: &[],
+    users: &[
+        NameUser {
+            what: "user group",
+            path: "/api/v2/user/groups",
+            fields: &["member"],
+            within: None,
+            label: &["name"],
+            effect: "pfrest leaves its uid among the group's members: it then refuses every later change to the group that does not list its members anew (404 `FOREIGN_MODEL_FIELD_VALUE_NOT_FOUND`, seen on the lab), and a user created later with that uid (pfrest takes a `uid` on create) is a member at once, with the group's privileges",
+            naming: Naming::Name,
+        },
+        NameUser {
+            what: "REST API access list entry",
+            path: "/api/v2/system/restapi/access_list",
+            fields: &["users"],
+            within: None,
+            label: &["descr"],
+            effect: "an access list entry keeps naming it: pfrest refuses every later change to the entry (400 `FIELD_INVALID_CHOICE`, seen on the lab), and a user created later with its name is under the entry at once",
+            naming: Naming::Name,
+        },
+    ],
+};
+
 /// An interface's upstream gateway (`gateway`, `gatewayv6`: pfrest's `ForeignModelField` to a
 /// gateway or a gateway group).
 const INTERFACE_GATEWAY: NameUser = NameUser {
@@ -1140,6 +1179,7 @@ pub const NAMED_OBJECTS: &[&NamedObjects] = &[
     &IPSEC_PHASE1S,
     &OPENVPN_SERVERS,
     &WIREGUARD_TUNNELS,
+    &USERS,
 ];
 
 /// The named objects a change of `kind` changes, if any.

@@ -5,8 +5,8 @@
 use pfsense_firewall::explain::{RuleOrigin, Verdict};
 use pfsense_firewall::guard::{
     AUTH_SERVERS, ChangeOp, GATEWAYS, INTERFACE_GROUPS, INTERFACES, IPSEC_PHASE1S, LIMITERS,
-    ObjectKind, SCHEDULES, SHAPER_QUEUES, VIRTUAL_IPS, VLANS, aliases_left_in_use, apply_change,
-    names_left_in_use,
+    ObjectKind, SCHEDULES, SHAPER_QUEUES, USERS, VIRTUAL_IPS, VLANS, aliases_left_in_use,
+    apply_change, names_left_in_use,
 };
 use pfsense_firewall::model::{Action, Direction, ModelPart, NotRead, Target};
 use pfsense_firewall::{
@@ -970,6 +970,49 @@ fn an_interface_group_is_named_by_the_rules_on_it() {
     let kept = json!([{"ifname": "LABGRP", "members": ["lan", "wan"]}]);
     assert!(found(change(ChangeOp::Replace, None, kept)).is_empty());
     assert!(found(change(ChangeOp::Delete, Some(json!(1)), Value::Null)).is_empty());
+}
+
+/// A user is named by a group as a member (by name while it exists, by uid once pfrest has
+/// deleted it) and by an access list entry by name; a rename, which groups follow by uid, takes
+/// nothing away, and a user nothing names goes.
+#[test]
+fn a_user_is_named_by_its_groups_and_the_access_list() {
+    let users = json!([{"id": 0, "name": "admin", "uid": 0},
+        {"id": 1, "name": "alice", "uid": 2000}, {"id": 2, "name": "bob", "uid": 2001}]);
+    let named_by = [
+        json!([{"id": 0, "name": "admins", "member": ["admin", "alice"]},
+            {"id": 1, "name": "ops", "member": ["2001"]}]),
+        json!([{"id": 0, "type": "allow", "users": ["alice"], "descr": "alice only"}]),
+    ];
+    let change = |op: ChangeOp, id: u64, object: Value| Change {
+        kind: ObjectKind::User,
+        op,
+        id: Some(json!(id)),
+        object,
+    };
+    let found = |c: Change| names_left_in_use(&USERS, &users, &named_by, &[c]).unwrap();
+    let alice = found(change(ChangeOp::Delete, 1, Value::Null));
+    assert_eq!(alice[0].name, "2000");
+    assert_eq!(
+        alice[0].used_by,
+        [
+            "user group 0 \"admins\" (member)",
+            "REST API access list entry 0 \"alice only\" (users)",
+        ]
+    );
+    assert_eq!(alice[0].effects.len(), 2);
+    assert_eq!(
+        found(change(ChangeOp::Delete, 2, Value::Null))[0].used_by,
+        ["user group 1 \"ops\" (member)"]
+    );
+    assert!(found(change(ChangeOp::Update, 1, json!({"name": "alicia"}))).is_empty());
+    let lone = json!([{"id": 0, "name": "carol", "uid": 2002}]);
+    let delete = change(ChangeOp::Delete, 0, Value::Null);
+    assert!(
+        names_left_in_use(&USERS, &lone, &named_by, &[delete])
+            .unwrap()
+            .is_empty()
+    );
 }
 
 /// IPsec phase 2 entries name their phase 1 by its number `ikeid`, not by a name: the phase 1

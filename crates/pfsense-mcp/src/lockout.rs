@@ -11,11 +11,11 @@
 //! (`guard::aliases_left_in_use`): pfrest would delete it and pfSense skip those rules. Nor is
 //! anything else of `guard::NAMED_OBJECTS` that something still names (a schedule, a limiter,
 //! a shaper queue, an authentication server, a gateway, an IPsec phase 1, an OpenVPN server, a
-//! WireGuard tunnel, an interface, a CARP virtual IP, a VLAN, an interface group:
-//! `guard::names_left_in_use`): pfrest would take it away all the same, and pfSense run rules
-//! at all times, unlimited or not at all, lose its default route, an IPsec tunnel or an
-//! interface's device, or hand a VPN's children, or an interface's NAT, virtual IPs and
-//! gateways, to the next one created.
+//! WireGuard tunnel, an interface, a CARP virtual IP, a VLAN, an interface group, a user a
+//! group or the access list names: `guard::names_left_in_use`): pfrest would take it away all
+//! the same, and pfSense run rules at all times, unlimited or not at all, lose its default
+//! route, an IPsec tunnel or an interface's device, or hand a VPN's children, an interface's
+//! NAT, virtual IPs and gateways, or a group's privileges to the next one created.
 
 use crate::catalog::ToolDef;
 use crate::client::AuthMethod;
@@ -287,9 +287,10 @@ async fn steps_refusal_unboxed(
             }
         }
         // An interface is both named (by rules, NAT, virtual IPs…) and part of the model the
-        // path is judged on.
+        // path is judged on; a user is both named (by groups, the access list) and an account
+        // this server may sign in as.
         if named {
-            if !(change.kind.in_model() && source.is_some()) {
+            if !account && !(change.kind.in_model() && source.is_some()) {
                 named_changes.push(change);
                 continue;
             }
@@ -305,9 +306,6 @@ async fn steps_refusal_unboxed(
         }
     }
     let tools: Vec<&str> = calls.iter().map(|(d, _)| d.name).collect();
-    if let Some(refusal) = names_in_use_refusal(client, &named_changes).await {
-        return Some(refusal);
-    }
     if !account_changes.is_empty() {
         let gate = match accounts_gate(client, &account_changes).await {
             Ok(gate) => gate,
@@ -320,6 +318,10 @@ async fn steps_refusal_unboxed(
         if let Some(refusal) = verdict(gate, &tools, ACCOUNTS_SHUT_OUT, ACCOUNTS_MAY_SHUT_OUT) {
             return Some(refusal);
         }
+    }
+    // After the account gate: shutting this server out is the graver refusal of a user's delete.
+    if let Some(refusal) = names_in_use_refusal(client, &named_changes).await {
+        return Some(refusal);
     }
     // Switching the API off or leaving out this server's authentication method needs no
     // address to judge; the interfaces it answers on and the access list do.
@@ -466,7 +468,8 @@ fn unread_users(what: &str, unread: &str) -> String {
 /// Refused while anything of `guard::NAMED_OBJECTS` these changes take away is still named (by
 /// a rule, a REST API access list entry, a limiter's bandwidth, an OpenVPN server, an
 /// interface, the default gateway setting, a gateway group, a phase 2, an override, a peer, a
-/// NAT mapping, a virtual IP, the REST API's settings), whatever `--lockout-source` says:
+/// NAT mapping, a virtual IP, the REST API's settings, a user group), whatever
+/// `--lockout-source` says:
 /// pfrest deletes and renames it all the same, where pfSense's webGUI refuses or rewrites what
 /// names it.
 async fn names_in_use_refusal(client: &Client, changes: &[Change]) -> Option<String> {
