@@ -4509,8 +4509,9 @@ async fn an_interfaces_dhcp_server_goes_first_and_comes_back_whole(version: &str
 /// A user a group lists as a member, or a REST API access list entry names: pfrest deletes it
 /// and leaves its uid among the group's members (pfSense's `local_user_del` takes it out in
 /// memory, with no write after it) and its name in the entry, and then refuses every later
-/// change to either. A delete and a bulk delete are refused naming both, preview and confirmed
-/// alike; out of both, the user goes.
+/// change to either; a rename leaves the entry naming the old name too. A delete and a bulk
+/// delete are refused naming both, preview and confirmed alike, a rename naming the entry;
+/// out of the entry the user is renamed (the group follows its uid), out of both it goes.
 async fn a_user_a_group_or_the_access_list_names_is_not_deleted(version: &str) {
     let Some(lab) = lab(version) else { return };
     let user = |name: &str| {
@@ -4557,15 +4558,35 @@ async fn a_user_a_group_or_the_access_list_names_is_not_deleted(version: &str) {
     ] {
         refused_both_ways(&s, tool, args, &says).await;
     }
-    sections_as_before(&lab, &then, &["system"]);
-    s.ok(
-        "pfsense_update_user_group",
-        confirmed(json!({"id": group["id"], "member": []})),
+    let rename = json!({"id": alice["id"], "name": "alicia"});
+    let refused = refused_both_ways(
+        &s,
+        "pfsense_update_user",
+        rename.clone(),
+        &[
+            "user `alice` is still used by",
+            says[2],
+            "to rename it, take it out of those first",
+        ],
     )
     .await;
+    assert!(!refused.contains("user group"), "{refused}");
+    sections_as_before(&lab, &then, &["system"]);
     s.ok(
         "pfsense_delete_system_restapi_access_list_entry",
         confirmed(json!({"id": entry["id"]})),
+    )
+    .await;
+    s.ok("pfsense_update_user", confirmed(rename)).await;
+    let groups = admin(&lab, "GET", "/api/v2/user/groups", None);
+    assert_eq!(
+        groups[group["id"].as_u64().unwrap() as usize]["member"],
+        json!(["alicia"]),
+        "{groups}"
+    );
+    s.ok(
+        "pfsense_update_user_group",
+        confirmed(json!({"id": group["id"], "member": []})),
     )
     .await;
     s.ok("pfsense_delete_user", confirmed(json!({"id": alice["id"]})))
@@ -4600,6 +4621,31 @@ async fn a_user_a_group_or_the_access_list_names_is_not_deleted(version: &str) {
         "/api/v2/user/group",
         json!({"id": group["id"], "description": "operators"}),
         404,
+    );
+    // A rename leaves the access list entry naming the old name.
+    let carol = user("carol");
+    let entry = admin(
+        &lab,
+        "POST",
+        "/api/v2/system/restapi/access_list/entry",
+        Some(json!({"type": "allow", "network": "10.8.0.0/16", "users": ["carol"]})),
+    );
+    admin(
+        &lab,
+        "PATCH",
+        "/api/v2/user",
+        Some(json!({"id": carol["id"], "name": "caroline"})),
+    );
+    lab.settle();
+    let entries = admin(&lab, "GET", "/api/v2/system/restapi/access_list", None);
+    let id = entry["id"].as_u64().unwrap() as usize;
+    assert_eq!(entries[id]["users"], json!(["carol"]), "{entries}");
+    admin_refused(
+        &lab,
+        "PATCH",
+        "/api/v2/system/restapi/access_list/entry",
+        json!({"id": entry["id"], "descr": "x"}),
+        400,
     );
 }
 

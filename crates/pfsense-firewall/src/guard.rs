@@ -725,12 +725,12 @@ pub const AUTH_SERVERS: NamedObjects = NamedObjects {
     }],
 };
 
-/// Where a local user is named: user groups list it by `uid` (pfrest shows the name while
-/// the user exists), REST API access list entries by name. pfrest's `User::apply_delete` calls
-/// pfSense's `local_user_del`, which takes the user out of its groups in memory only, with no
+/// Where a local user is named by its `uid`: user groups list their members by it (pfrest shows
+/// the name while the user exists). pfrest's `User::apply_delete` calls pfSense's
+/// `local_user_del`, which takes the user out of its groups in memory only, with no
 /// `write_config` after it (the webGUI writes): the groups keep its uid (seen on the pfrest
-/// lab: `<member>2002</member>` left in `admins`, shown as member `2002`). Keyed by `uid`, so a
-/// rename (which groups follow) is not taken for a delete.
+/// lab: `<member>2002</member>` left in `admins`, shown as member `2002`). A rename, which the
+/// groups follow, takes nothing away here.
 pub const USERS: NamedObjects = NamedObjects {
     kind: ObjectKind::User,
     child: None,
@@ -742,26 +742,39 @@ pub const USERS: NamedObjects = NamedObjects {
     also: None,
     also_named_by: &["name"],
     renamed_by: &[],
-    users: &[
-        NameUser {
-            what: "user group",
-            path: "/api/v2/user/groups",
-            fields: &["member"],
-            within: None,
-            label: &["name"],
-            effect: "pfrest leaves its uid among the group's members: it then refuses every later change to the group that does not list its members anew (404 `FOREIGN_MODEL_FIELD_VALUE_NOT_FOUND`, seen on the lab), and a user created later with that uid (pfrest takes a `uid` on create) is a member at once, with the group's privileges",
-            naming: Naming::Name,
-        },
-        NameUser {
-            what: "REST API access list entry",
-            path: "/api/v2/system/restapi/access_list",
-            fields: &["users"],
-            within: None,
-            label: &["descr"],
-            effect: "an access list entry keeps naming it: pfrest refuses every later change to the entry (400 `FIELD_INVALID_CHOICE`, seen on the lab), and a user created later with its name is under the entry at once",
-            naming: Naming::Name,
-        },
-    ],
+    users: &[NameUser {
+        what: "user group",
+        path: "/api/v2/user/groups",
+        fields: &["member"],
+        within: None,
+        label: &["name"],
+        effect: "pfrest leaves its uid among the group's members: it then refuses every later change to the group that does not list its members anew (404 `FOREIGN_MODEL_FIELD_VALUE_NOT_FOUND`, seen on the lab), and a user created later with that uid (pfrest takes a `uid` on create) is a member at once, with the group's privileges",
+        naming: Naming::Name,
+    }],
+};
+
+/// Where a local user is named by its name: REST API access list entries (`users`), which a
+/// delete and a rename both leave naming the old name.
+pub const USER_NAMES: NamedObjects = NamedObjects {
+    kind: ObjectKind::User,
+    child: None,
+    what: "user",
+    path: "/api/v2/users",
+    nested: None,
+    key: Some("name"),
+    key_label: None,
+    also: None,
+    also_named_by: &[],
+    renamed_by: &[],
+    users: &[NameUser {
+        what: "REST API access list entry",
+        path: "/api/v2/system/restapi/access_list",
+        fields: &["users"],
+        within: None,
+        label: &["descr"],
+        effect: "an access list entry keeps naming it: pfrest refuses every later change to the entry (400 `FIELD_INVALID_CHOICE`, seen on the lab), and a user created later with that name is under the entry at once",
+        naming: Naming::Name,
+    }],
 };
 
 /// An interface's upstream gateway (`gateway`, `gatewayv6`: pfrest's `ForeignModelField` to a
@@ -1180,23 +1193,24 @@ pub const NAMED_OBJECTS: &[&NamedObjects] = &[
     &OPENVPN_SERVERS,
     &WIREGUARD_TUNNELS,
     &USERS,
+    &USER_NAMES,
 ];
 
-/// The named objects a change of `kind` changes, if any.
-pub fn named_objects_of(kind: ObjectKind) -> Option<&'static NamedObjects> {
+/// Whether changes of `kind` change objects of [`NAMED_OBJECTS`] (a kind may be named by
+/// several keys: a user by uid and by name).
+pub fn is_named(kind: ObjectKind) -> bool {
     NAMED_OBJECTS
         .iter()
-        .copied()
-        .find(|n| n.kind == kind || n.child == Some(kind))
+        .any(|n| n.kind == kind || n.child == Some(kind))
 }
 
-/// Whether a change takes the name of a [`NamedObjects`] away: a delete, a rename, a
+/// Whether a change takes a name of `named` away: a delete, a rename of its key, a
 /// replacement of the whole list, or an update replacing the nested list (a limiter's
 /// `queue`). Only these make the guard read the names' users.
-pub fn takes_named_away(change: &Change) -> bool {
-    let Some(named) = named_objects_of(change.kind) else {
+pub fn takes_named_away(named: &NamedObjects, change: &Change) -> bool {
+    if change.kind != named.kind && named.child != Some(change.kind) {
         return false;
-    };
+    }
     match change.op {
         ChangeOp::Update if change.kind == named.kind => {
             named

@@ -5,8 +5,8 @@
 use pfsense_firewall::explain::{RuleOrigin, Verdict};
 use pfsense_firewall::guard::{
     AUTH_SERVERS, ChangeOp, GATEWAYS, INTERFACE_GROUPS, INTERFACES, IPSEC_PHASE1S, LIMITERS,
-    ObjectKind, SCHEDULES, SHAPER_QUEUES, USERS, VIRTUAL_IPS, VLANS, aliases_left_in_use,
-    apply_change, names_left_in_use,
+    ObjectKind, SCHEDULES, SHAPER_QUEUES, USER_NAMES, USERS, VIRTUAL_IPS, VLANS,
+    aliases_left_in_use, apply_change, names_left_in_use, takes_named_away,
 };
 use pfsense_firewall::model::{Action, Direction, ModelPart, NotRead, Target};
 use pfsense_firewall::{
@@ -973,43 +973,54 @@ fn an_interface_group_is_named_by_the_rules_on_it() {
 }
 
 /// A user is named by a group as a member (by name while it exists, by uid once pfrest has
-/// deleted it) and by an access list entry by name; a rename, which groups follow by uid, takes
-/// nothing away, and a user nothing names goes.
+/// deleted it: [`USERS`], keyed by uid) and by an access list entry by name ([`USER_NAMES`]). A
+/// rename takes the name from the entry but nothing from the group, which follows the uid; a
+/// user nothing names goes.
 #[test]
 fn a_user_is_named_by_its_groups_and_the_access_list() {
     let users = json!([{"id": 0, "name": "admin", "uid": 0},
         {"id": 1, "name": "alice", "uid": 2000}, {"id": 2, "name": "bob", "uid": 2001}]);
-    let named_by = [
-        json!([{"id": 0, "name": "admins", "member": ["admin", "alice"]},
-            {"id": 1, "name": "ops", "member": ["2001"]}]),
-        json!([{"id": 0, "type": "allow", "users": ["alice"], "descr": "alice only"}]),
-    ];
+    let groups = json!([{"id": 0, "name": "admins", "member": ["admin", "alice"]},
+        {"id": 1, "name": "ops", "member": ["2001"]}]);
+    let entries = json!([{"id": 0, "type": "allow", "users": ["alice"], "descr": "alice only"}]);
     let change = |op: ChangeOp, id: u64, object: Value| Change {
         kind: ObjectKind::User,
         op,
         id: Some(json!(id)),
         object,
     };
-    let found = |c: Change| names_left_in_use(&USERS, &users, &named_by, &[c]).unwrap();
-    let alice = found(change(ChangeOp::Delete, 1, Value::Null));
+    let by_uid =
+        |c: Change| names_left_in_use(&USERS, &users, std::slice::from_ref(&groups), &[c]).unwrap();
+    let by_name = |c: Change| {
+        names_left_in_use(&USER_NAMES, &users, std::slice::from_ref(&entries), &[c]).unwrap()
+    };
+    let delete = |id| change(ChangeOp::Delete, id, Value::Null);
+    let rename = change(ChangeOp::Update, 1, json!({"name": "alicia"}));
+    let alice = by_uid(delete(1));
     assert_eq!(alice[0].name, "2000");
+    assert_eq!(alice[0].used_by, ["user group 0 \"admins\" (member)"]);
     assert_eq!(
-        alice[0].used_by,
-        [
-            "user group 0 \"admins\" (member)",
-            "REST API access list entry 0 \"alice only\" (users)",
-        ]
+        by_name(delete(1))[0].used_by,
+        ["REST API access list entry 0 \"alice only\" (users)"]
     );
-    assert_eq!(alice[0].effects.len(), 2);
     assert_eq!(
-        found(change(ChangeOp::Delete, 2, Value::Null))[0].used_by,
+        by_uid(delete(2))[0].used_by,
         ["user group 1 \"ops\" (member)"]
     );
-    assert!(found(change(ChangeOp::Update, 1, json!({"name": "alicia"}))).is_empty());
+    assert!(by_name(delete(2)).is_empty());
+    assert!(by_uid(rename.clone()).is_empty());
+    assert_eq!(by_name(rename)[0].name, "alice");
+    assert!(takes_named_away(
+        &USER_NAMES,
+        &change(ChangeOp::Update, 1, json!({"name": "x"}))
+    ));
+    assert!(!takes_named_away(
+        &USERS,
+        &change(ChangeOp::Update, 1, json!({"name": "x"}))
+    ));
     let lone = json!([{"id": 0, "name": "carol", "uid": 2002}]);
-    let delete = change(ChangeOp::Delete, 0, Value::Null);
     assert!(
-        names_left_in_use(&USERS, &lone, &named_by, &[delete])
+        names_left_in_use(&USERS, &lone, std::slice::from_ref(&groups), &[delete(0)])
             .unwrap()
             .is_empty()
     );

@@ -268,7 +268,7 @@ async fn steps_refusal_unboxed(
         // So is anything of `guard::NAMED_OBJECTS` (a schedule, a limiter, a gateway, an
         // IPsec phase 1…) taken away while something names it; their other changes are kept
         // too, for the list they leave.
-        let named = pfsense_firewall::guard::named_objects_of(change.kind).is_some();
+        let named = pfsense_firewall::guard::is_named(change.kind);
         if (account && change.op == ChangeOp::Create)
             || not_its_key
             || (!account && source.is_none() && !alias_removal && !named)
@@ -472,12 +472,13 @@ fn unread_users(what: &str, unread: &str) -> String {
 /// `--lockout-source` says:
 /// pfrest deletes and renames it all the same, where pfSense's webGUI refuses or rewrites what
 /// names it.
+/// Every such refusal is given at once (a user is named by uid and by name).
 async fn names_in_use_refusal(client: &Client, changes: &[Change]) -> Option<String> {
+    let mut refusals = Vec::new();
     for named in pfsense_firewall::guard::NAMED_OBJECTS {
-        let takes_away = changes.iter().any(|c| {
-            pfsense_firewall::guard::named_objects_of(c.kind).is_some_and(|n| n.kind == named.kind)
-                && pfsense_firewall::guard::takes_named_away(c)
-        });
+        let takes_away = changes
+            .iter()
+            .any(|c| pfsense_firewall::guard::takes_named_away(named, c));
         if !takes_away {
             continue;
         }
@@ -489,10 +490,10 @@ async fn names_in_use_refusal(client: &Client, changes: &[Change]) -> Option<Str
             pfsense_firewall::guard::names_left_in_use(named, &list, &users, changes)
             && !in_use.is_empty()
         {
-            return Some(in_use_refusal(named.what, named.key_label, &in_use));
+            refusals.push(in_use_refusal(named.what, named.key_label, &in_use));
         }
     }
-    None
+    (!refusals.is_empty()).then(|| refusals.join("\n"))
 }
 
 /// Objects named per alias in a refusal at most (the rest are counted).
@@ -534,12 +535,17 @@ fn in_use_refusal(
             effects.push(effect);
         }
     }
-    let (resolves, rename) = match key_label {
-        None => (
+    let (resolves, rename) = match (key_label, what) {
+        // A new user would be another account (password, keys, uid).
+        (None, "user") => (
+            ", and pfSense no longer resolves the name",
+            "; to rename it, take it out of those first, rename it, then name it there again",
+        ),
+        (None, _) => (
             ", and pfSense no longer resolves the name",
             "; to rename it, create one under the new name, point those users at it, then delete this one",
         ),
-        Some(_) => ("", ""),
+        (Some(_), _) => ("", ""),
     };
     format!(
         "{}. pfrest takes the {what} away all the same{resolves}: {}. Change or delete what uses the {what} first, then delete it{rename}.",
