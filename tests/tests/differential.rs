@@ -2268,6 +2268,65 @@ tests::on_every_release!(
     what_names_a_deleted_interface_or_vip_stays_like_pfrest,
 );
 
+/// What names a user after its rename and delete, as pfrest keeps it: a group lists its
+/// members by uid, so it shows the new name, then the bare uid once the user is gone
+/// (`local_user_del` is not written) and refuses changes; an access list entry keeps the old
+/// name and refuses changes; the next user gets the next uid, not the freed one (`nextuid`).
+async fn what_names_a_renamed_or_deleted_user_stays_like_pfrest(version: &str) {
+    const USER: &str = "/api/v2/user";
+    let user = |name: &str| Some(json!({"name": name, "password": "Secret-123-abc"}));
+    let script: Vec<Scripted> = vec![
+        ("alice", "POST", USER, user("alice")),
+        ("carol", "POST", USER, user("carol")),
+        (
+            "a group with both",
+            "POST",
+            "/api/v2/user/group",
+            Some(json!({"name": "ops", "scope": "local", "member": ["alice", "carol"]})),
+        ),
+        (
+            "an access list entry for alice",
+            "POST",
+            "/api/v2/system/restapi/access_list/entry",
+            Some(
+                json!({"type": "allow", "network": "10.7.0.0/16", "users": ["alice"],
+                "descr": "alice only"}),
+            ),
+        ),
+        (
+            "alice renamed",
+            "PATCH",
+            USER,
+            Some(json!({"id": 1, "name": "alicia"})),
+        ),
+        ("carol deleted", "DELETE", "/api/v2/user?id=2", None),
+        ("bob", "POST", USER, user("bob")),
+        (
+            "the group changed",
+            "PATCH",
+            "/api/v2/user/group",
+            Some(json!({"id": 2, "description": "operators"})),
+        ),
+        (
+            "the entry changed",
+            "PATCH",
+            "/api/v2/system/restapi/access_list/entry",
+            Some(json!({"id": 0, "descr": "changed"})),
+        ),
+    ];
+    let listings: &[Listing] = &[
+        ("/api/v2/users", &["name", "uid"]),
+        ("/api/v2/user/groups", &["name", "member", "description"]),
+        ("/api/v2/system/restapi/access_list", &["descr", "users"]),
+    ];
+    same_as_lab(version, "what names a user", &script, listings).await;
+}
+
+tests::on_every_release!(
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    what_names_a_renamed_or_deleted_user_stays_like_pfrest,
+);
+
 /// A create keeps the read-only values it sends (pfrest's `from_representation` assigns every
 /// field given, and `Field::validate` skips type and emptiness checks of read-only fields) except
 /// those the model computes anyway: `updated_time` (`auto_update_now`) and a rule's `updated_by`

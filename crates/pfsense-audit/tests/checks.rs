@@ -464,6 +464,26 @@ fn ssh_checks_pass_when_ssh_is_off() {
     }
 }
 
+/// Every address, however written: pfrest's own default IPv6 entry is `0::/0`.
+#[test]
+fn every_way_of_writing_every_address_fails_the_access_list_check() {
+    for network in ["0.0.0.0/0", "::/0", "0::/0", "any"] {
+        let mut s = hardened();
+        set(&mut s, REST_API_ACCESS_LIST, "/0/network", json!(network));
+        let f = finding(&s, "PFS-API-003");
+        assert_eq!(f.state, State::NonCompliant, "{network}");
+        assert_eq!(f.evidence[0].value, json!(network), "{network}");
+    }
+    let mut s = hardened();
+    set(
+        &mut s,
+        REST_API_ACCESS_LIST,
+        "/0/network",
+        json!("10.0.0.0/8"),
+    );
+    assert_eq!(finding(&s, "PFS-API-003").state, State::Compliant);
+}
+
 #[test]
 fn api_on_every_interface_fails() {
     let mut s = hardened();

@@ -434,6 +434,22 @@ pub fn check_references(catalog: &Catalog, store: &Store, model: &str, obj: &Obj
                     "id",
                 ),
                 RefTarget::ModelField(tm, tf) => (lookup_field(store, tm, tf, &value), *tm, *tf),
+                RefTarget::Choice(tm, tf) => {
+                    if lookup_field(store, tm, tf, &value) {
+                        continue;
+                    }
+                    let choices: Vec<&str> = store
+                        .collections
+                        .get(*tm)
+                        .into_iter()
+                        .flatten()
+                        .filter_map(|o| o.get(*tf).and_then(Value::as_str))
+                        .collect();
+                    return Err(ApiError::bad(
+                        "FIELD_INVALID_CHOICE",
+                        format!("Field `{field}` must be one of [{}]", choices.join(", ")),
+                    ));
+                }
                 RefTarget::ModelFieldOr(keywords, tm, tf) => (
                     keywords.contains(&value.as_str()) || lookup_field(store, tm, tf, &value),
                     *tm,
@@ -666,6 +682,7 @@ pub(crate) fn new_object(
     special::assign_string_id(ctx.store, model, existing, &mut obj)?;
     generate_read_only(ctx, model, &mut obj);
     obj.extend(set.clone());
+    special::count_next_id(ctx.store, model, &obj);
     Ok(obj)
 }
 
@@ -703,7 +720,13 @@ pub fn generate_read_only(ctx: &mut Ctx, model: &str, obj: &mut Obj) {
                     .filter_map(|o| o.get(&name).and_then(Value::as_i64))
                     .max()
                     .unwrap_or(0);
-                json!(max.max(1999) + 1)
+                json!(
+                    ctx.store
+                        .next_ids
+                        .get(model)
+                        .copied()
+                        .unwrap_or(max.max(1999) + 1)
+                )
             }
             "username" if model == "RESTAPIKey" => json!(ctx.user),
             _ => default,
@@ -992,6 +1015,7 @@ fn item_update(ctx: &mut Ctx) -> ApiResult<Value> {
     )?;
     touch_updated(ctx, &model, &mut obj);
     special::enrich_updated(&model, &mut obj);
+    special::after_update(ctx.store, &model, &base, &obj);
     let stored = obj.clone();
     let shown = store_and_show(ctx, &model, pid.as_ref(), obj, Some(idx), "Modified")?;
     crate::linked::after_update(ctx, &model, &stored)?;

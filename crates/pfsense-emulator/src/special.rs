@@ -595,8 +595,51 @@ pub fn assign_string_id(
     Ok(())
 }
 
+/// pfrest's `User::_create` and `UserGroup::_create` set `system/nextuid` (`nextgid`) to one
+/// past the id created, given or not.
+pub fn count_next_id(store: &mut Store, model: &str, obj: &Obj) {
+    let field = match model {
+        "User" => "uid",
+        "UserGroup" => "gid",
+        _ => return,
+    };
+    if let Some(id) = obj.get(field).and_then(Value::as_i64) {
+        store.next_ids.insert(model.to_string(), id + 1);
+    }
+}
+
+/// A group's `member` holds uids, shown as names (pfrest's `ForeignModelField` with
+/// `model_field_internal: uid`): the emulator keeps names, so a user's rename is carried into
+/// its groups, and its delete leaves the bare uid (see [`after_delete`]).
+pub fn after_update(store: &mut Store, model: &str, before: &Obj, after: &Obj) {
+    if model == "User"
+        && let (Some(old), Some(new)) = (before.get("name"), after.get("name"))
+        && old != new
+    {
+        replace_group_member(store, old, new.clone());
+    }
+}
+
+fn replace_group_member(store: &mut Store, member: &Value, with: Value) {
+    for group in store.collections.get_mut("UserGroup").into_iter().flatten() {
+        if let Some(Value::Array(members)) = group.get_mut("member") {
+            for m in members.iter_mut().filter(|m| *m == member) {
+                *m = with.clone();
+            }
+        }
+    }
+}
+
 /// Side effects of deletes on other state.
 pub fn after_delete(store: &mut Store, model: &str, obj: &Obj) {
+    // pfrest's `User::apply_delete` calls `local_user_del`, which takes the user out of its
+    // groups in memory only, never written: the groups keep its uid, and pfrest shows it bare
+    // (lab-tested: `what_names_a_renamed_or_deleted_user_stays_like_pfrest`).
+    if model == "User"
+        && let (Some(name), Some(uid)) = (obj.get("name"), obj.get("uid").and_then(Value::as_i64))
+    {
+        replace_group_member(store, name, json!(uid.to_string()));
+    }
     // pfrest's CertificateAuthority::_delete removes the CA from the certificates it signed.
     if model == "CertificateAuthority"
         && let Some(refid) = obj.get("refid").and_then(Value::as_str)

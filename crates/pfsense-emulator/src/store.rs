@@ -21,6 +21,9 @@ pub struct Store {
     pub installed_packages: BTreeSet<String>,
     /// Source of unique numbers (trackers, refids, uids).
     pub counter: u64,
+    /// pfSense's `system/nextuid` and `nextgid` by model (`User`, `UserGroup`): the next one
+    /// handed out, set to one past each created (a freed uid is not handed out again).
+    pub next_ids: BTreeMap<String, i64>,
 }
 
 /// Options that shape the seed.

@@ -53,6 +53,9 @@ pub enum RefTarget {
     /// pfrest's `SpecialNetworkField`: an address, interface address or alias name
     /// (400 `SPECIAL_NETWORK_FIELD_INVALID`).
     SpecialNetwork,
+    /// A `ForeignModelField` with a `choices_callable` offering the `field` of every object in
+    /// `model`: its choices are checked first (400 `FIELD_INVALID_CHOICE`).
+    Choice(&'static str, &'static str),
 }
 
 /// Interfaces besides assigned ones and interface groups that rules and port forwards accept
@@ -186,6 +189,14 @@ pub const REFERENCES: &[(&str, &str, RefTarget)] = &[
     ("WakeOnLANSend", "interface", RefTarget::Interface(&[])),
     // UserGroup `member` is a ForeignModelField of User `name` (measured on the lab).
     ("UserGroup", "member", RefTarget::ModelField("User", "name")),
+    // RESTAPIAccessListEntry `users`: its choices are the users' names, so an entry naming a
+    // deleted or renamed user is 400 on every update (lab-tested:
+    // `what_names_a_renamed_or_deleted_user_stays_like_pfrest`).
+    (
+        "RESTAPIAccessListEntry",
+        "users",
+        RefTarget::Choice("User", "name"),
+    ),
 ];
 
 /// What keeps an object from being deleted: (target model, target field, referencing model,

@@ -654,7 +654,8 @@ pub const API_ACCESS_LIST_OPEN: Check = Check {
         for (i, entry) in s.list(REST_API_ACCESS_LIST)?.iter().enumerate() {
             let net = text(entry, "network");
             if text(entry, "type") == "allow"
-                && matches!(net, "0.0.0.0/0" | "::/0" | "any")
+                // Any prefix of length 0: pfrest's own default IPv6 entry is `0::/0`.
+                && (net == "any" || net.ends_with("/0"))
                 && strings(entry, "users").is_empty()
             {
                 e.push(ev(
