@@ -290,7 +290,8 @@ async fn steps_refusal_unboxed(
         // path is judged on; a user is both named (by groups, the access list) and an account
         // this server may sign in as.
         if named {
-            if !account && !(change.kind.in_model() && source.is_some()) {
+            let judged_too = account || (change.kind.in_model() && source.is_some());
+            if !judged_too {
                 named_changes.push(change);
                 continue;
             }
