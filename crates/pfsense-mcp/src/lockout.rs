@@ -470,10 +470,9 @@ fn unread_users(what: &str, unread: &str) -> String {
 /// a rule, a REST API access list entry, a limiter's bandwidth, an OpenVPN server, an
 /// interface, the default gateway setting, a gateway group, a phase 2, an override, a peer, a
 /// NAT mapping, a virtual IP, the REST API's settings, a user group), whatever
-/// `--lockout-source` says:
-/// pfrest deletes and renames it all the same, where pfSense's webGUI refuses or rewrites what
-/// names it.
-/// Every such refusal is given at once (a user is named by uid and by name).
+/// `--lockout-source` says: pfrest deletes and renames it all the same, where pfSense's webGUI
+/// refuses or rewrites what names it. Every such refusal is given at once (a user is named by
+/// uid and by name).
 async fn names_in_use_refusal(client: &Client, changes: &[Change]) -> Option<String> {
     let mut refusals = Vec::new();
     for named in pfsense_firewall::guard::NAMED_OBJECTS {
