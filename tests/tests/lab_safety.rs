@@ -4649,6 +4649,108 @@ async fn a_user_a_group_or_the_access_list_names_is_not_deleted(version: &str) {
     );
 }
 
+/// A user with REST API keys: pfrest deletes it and keeps its keys (`RESTAPIKey.username` is a
+/// plain name, and `KeyAuth` signs a key in as that name), which then sign in again as whoever
+/// is created later under that name, with that user's privileges. A delete and a rename are
+/// refused naming the key, preview and confirmed alike; with its key deleted, the user goes.
+async fn a_user_with_api_keys_is_not_deleted_or_renamed(version: &str) {
+    let Some(lab) = lab(version) else { return };
+    admin(
+        &lab,
+        "PATCH",
+        "/api/v2/system/restapi/settings",
+        Some(json!({"auth_methods": ["BasicAuth", "KeyAuth"]})),
+    );
+    let user = |name: &str| {
+        admin(
+            &lab,
+            "POST",
+            "/api/v2/user",
+            Some(json!({"name": name, "password": "Secret-123-abc", "priv": ["page-all"]})),
+        )
+    };
+    let eve = user("eve");
+    let key = key_of(&lab, "eve", "eve's key").await;
+    lab.settle();
+    let then = lab.config_xml();
+    let dir = tempfile::tempdir().unwrap();
+    let s = start(&lab, dir.path()).await;
+    let by_key = format!("REST API key {} \"eve's key\" (username)", key["id"]);
+    let says = [
+        "user `eve` is still used by",
+        by_key.as_str(),
+        "sign in again as a user created later under that name",
+    ];
+    for (tool, args) in [
+        ("pfsense_delete_user", json!({"id": eve["id"]})),
+        ("pfsense_delete_users", json!({"query": {"name": "eve"}})),
+        (
+            "pfsense_update_user",
+            json!({"id": eve["id"], "name": "eva"}),
+        ),
+    ] {
+        refused_both_ways(&s, tool, args, &says).await;
+    }
+    sections_as_before(&lab, &then, &["system", "installedpackages"]);
+    s.ok(
+        "pfsense_delete_auth_key",
+        confirmed(json!({"id": key["id"]})),
+    )
+    .await;
+    s.ok("pfsense_delete_user", confirmed(json!({"id": eve["id"]})))
+        .await;
+    s.close().await;
+
+    // What the guard keeps from happening, done by another admin: the key outlives its user
+    // and signs in as the next user of that name.
+    let frank = user("frank");
+    let key = key_of(&lab, "frank", "frank's key").await;
+    let secret = key["key"].as_str().unwrap().to_string();
+    assert_eq!(signs_in_with(&lab, &secret).await, 200);
+    admin(
+        &lab,
+        "DELETE",
+        "/api/v2/user",
+        Some(json!({"id": frank["id"]})),
+    );
+    lab.settle();
+    assert_eq!(signs_in_with(&lab, &secret).await, 401);
+    let keys = admin(&lab, "GET", "/api/v2/auth/keys", None);
+    assert!(keys.to_string().contains("frank's key"), "{keys}");
+    user("frank");
+    lab.settle();
+    assert_eq!(signs_in_with(&lab, &secret).await, 200);
+}
+
+/// A new REST API key of `user` (password `Secret-123-abc`): pfrest issues a key to the user
+/// who asks for it.
+async fn key_of(lab: &RunningLab, user: &str, descr: &str) -> Value {
+    let answer: Value = tests::http::client()
+        .post(format!("{}/api/v2/auth/key", lab.lab.url()))
+        .basic_auth(user, Some("Secret-123-abc"))
+        .json(&json!({"descr": descr}))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(answer["code"], 200, "{answer}");
+    answer["data"].clone()
+}
+
+/// The status of a read signed in with this API key.
+async fn signs_in_with(lab: &RunningLab, key: &str) -> u16 {
+    tests::http::client()
+        .get(format!("{}/api/v2/system/version", lab.lab.url()))
+        .header("X-API-Key", key)
+        .send()
+        .await
+        .unwrap()
+        .status()
+        .as_u16()
+}
+
 /// A parent object that children name by a key pfSense hands out again, the lowest free one:
 /// pfrest deletes the parent and leaves the children, and the next parent created gets the
 /// key and with it the children. What one such case needs.
@@ -5360,6 +5462,7 @@ tests::on_every_release!(
     an_interface_still_named_is_not_deleted,
     an_interfaces_dhcp_server_goes_first_and_comes_back_whole,
     a_user_a_group_or_the_access_list_names_is_not_deleted,
+    a_user_with_api_keys_is_not_deleted_or_renamed,
     an_interface_the_api_answers_on_is_kept_under_its_description,
     a_vlan_an_interface_is_assigned_to_is_not_taken_away,
     an_interface_group_a_rule_is_on_is_not_deleted,

@@ -149,6 +149,10 @@ fn key_owner(store: &Store, key: &str) -> Option<String> {
             k.get("hash").and_then(Value::as_str) == Some(hash_key(algo, key).as_str())
         })
         .and_then(|k| k.get("username").and_then(Value::as_str))
+        // A key outlives its user (pfrest deletes none with it): it signs in only while a user
+        // has its name, then as whoever has it (lab-tested:
+        // `a_user_with_api_keys_is_not_deleted_or_renamed`).
+        .filter(|name| users(store).any(|u| u.get("name").and_then(Value::as_str) == Some(name)))
         .map(str::to_string)
 }
 

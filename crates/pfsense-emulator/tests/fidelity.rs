@@ -758,6 +758,43 @@ async fn an_invalid_api_key_is_skipped_before_v2_10_and_fails_after() {
     }
 }
 
+/// A user's API key outlives the user, as on pfrest (lab: `lab_safety::
+/// a_user_with_api_keys_is_not_deleted_or_renamed`): it stops signing in when the user is
+/// deleted, and signs in again as the next user created under that name.
+#[tokio::test]
+async fn an_api_key_signs_in_as_whoever_has_its_user_name() {
+    let mut config = common::config();
+    config.enable_key_auth = true;
+    let emu = common::start_with(config).await;
+    let frank = json!({"name": "frank", "password": "Secret-123-abc", "priv": ["page-all"]});
+    let id = ok(&emu, "POST", "/api/v2/user", frank.clone()).await["id"].clone();
+    let r = emu
+        .send(
+            emu.client
+                .post(emu.url("/api/v2/auth/key"))
+                .basic_auth("frank", Some("Secret-123-abc"))
+                .json(&json!({"descr": "frank's key"})),
+        )
+        .await;
+    assert_eq!(r.status, 200, "{}", r.text);
+    let key = r.data()["key"].as_str().unwrap().to_string();
+    let signs_in = || async {
+        emu.send(
+            emu.client
+                .get(emu.url("/api/v2/system/version"))
+                .header("X-API-Key", key.clone()),
+        )
+        .await
+        .status
+    };
+    assert_eq!(signs_in().await, 200);
+    let r = emu.json("DELETE", "/api/v2/user", json!({"id": id})).await;
+    assert_eq!(r.status, 200, "{}", r.text);
+    assert_eq!(signs_in().await, 401);
+    ok(&emu, "POST", "/api/v2/user", frank).await;
+    assert_eq!(signs_in().await, 200);
+}
+
 #[tokio::test]
 async fn any_interface_on_rules_from_v2_7_2() {
     let mut floating_any = rule(&["any"]);

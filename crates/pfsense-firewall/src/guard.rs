@@ -753,8 +753,9 @@ pub const USERS: NamedObjects = NamedObjects {
     }],
 };
 
-/// Where a local user is named by its name: REST API access list entries (`users`), which a
-/// delete and a rename both leave naming the old name.
+/// Where a local user is named by its name: REST API access list entries (`users`) and the
+/// REST API's keys (`username`: `KeyAuth` signs a key in as that name, whoever has it now),
+/// which a delete and a rename both leave naming the old name.
 pub const USER_NAMES: NamedObjects = NamedObjects {
     kind: ObjectKind::User,
     child: None,
@@ -766,15 +767,26 @@ pub const USER_NAMES: NamedObjects = NamedObjects {
     also: None,
     also_named_by: &[],
     renamed_by: &[],
-    users: &[NameUser {
-        what: "REST API access list entry",
-        path: "/api/v2/system/restapi/access_list",
-        fields: &["users"],
-        within: None,
-        label: &["descr"],
-        effect: "an access list entry keeps naming it: pfrest refuses every later change to the entry (400 `FIELD_INVALID_CHOICE`, seen on the lab), and a user created later with that name is under the entry at once",
-        naming: Naming::Name,
-    }],
+    users: &[
+        NameUser {
+            what: "REST API access list entry",
+            path: "/api/v2/system/restapi/access_list",
+            fields: &["users"],
+            within: None,
+            label: &["descr"],
+            effect: "an access list entry keeps naming it: pfrest refuses every later change to the entry (400 `FIELD_INVALID_CHOICE`, seen on the lab), and a user created later with that name is under the entry at once",
+            naming: Naming::Name,
+        },
+        NameUser {
+            what: "REST API key",
+            path: "/api/v2/auth/keys",
+            fields: &["username"],
+            within: None,
+            label: &["descr"],
+            effect: "pfrest keeps its API keys: they stop signing in, and sign in again as a user created later under that name, with that user's privileges (seen on the lab: a deleted user's key signed in as the new user of the same name); its keys cannot be brought back once deleted, only made anew",
+            naming: Naming::Name,
+        },
+    ],
 };
 
 /// An interface's upstream gateway (`gateway`, `gatewayv6`: pfrest's `ForeignModelField` to a

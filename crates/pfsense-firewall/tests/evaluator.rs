@@ -973,16 +973,20 @@ fn an_interface_group_is_named_by_the_rules_on_it() {
 }
 
 /// A user is named by a group as a member (by name while it exists, by uid once pfrest has
-/// deleted it: [`USERS`], keyed by uid) and by an access list entry by name ([`USER_NAMES`]). A
-/// rename takes the name from the entry but nothing from the group, which follows the uid; a
-/// user nothing names goes.
+/// deleted it: [`USERS`], keyed by uid), and by name by an access list entry and an API key
+/// ([`USER_NAMES`]). A rename takes the name from those but nothing from the group, which
+/// follows the uid; a user nothing names goes.
 #[test]
 fn a_user_is_named_by_its_groups_and_the_access_list() {
     let users = json!([{"id": 0, "name": "admin", "uid": 0},
         {"id": 1, "name": "alice", "uid": 2000}, {"id": 2, "name": "bob", "uid": 2001}]);
     let groups = json!([{"id": 0, "name": "admins", "member": ["admin", "alice"]},
         {"id": 1, "name": "ops", "member": ["2001"]}]);
-    let entries = json!([{"id": 0, "type": "allow", "users": ["alice"], "descr": "alice only"}]);
+    let by_name_lists = [
+        json!([{"id": 0, "type": "allow", "users": ["alice"], "descr": "alice only"}]),
+        json!([{"id": 0, "username": "admin", "descr": ""},
+            {"id": 1, "username": "alice", "descr": "deploy"}]),
+    ];
     let change = |op: ChangeOp, id: u64, object: Value| Change {
         kind: ObjectKind::User,
         op,
@@ -991,9 +995,7 @@ fn a_user_is_named_by_its_groups_and_the_access_list() {
     };
     let by_uid =
         |c: Change| names_left_in_use(&USERS, &users, std::slice::from_ref(&groups), &[c]).unwrap();
-    let by_name = |c: Change| {
-        names_left_in_use(&USER_NAMES, &users, std::slice::from_ref(&entries), &[c]).unwrap()
-    };
+    let by_name = |c: Change| names_left_in_use(&USER_NAMES, &users, &by_name_lists, &[c]).unwrap();
     let delete = |id| change(ChangeOp::Delete, id, Value::Null);
     let rename = change(ChangeOp::Update, 1, json!({"name": "alicia"}));
     let alice = by_uid(delete(1));
@@ -1001,7 +1003,10 @@ fn a_user_is_named_by_its_groups_and_the_access_list() {
     assert_eq!(alice[0].used_by, ["user group 0 \"admins\" (member)"]);
     assert_eq!(
         by_name(delete(1))[0].used_by,
-        ["REST API access list entry 0 \"alice only\" (users)"]
+        [
+            "REST API access list entry 0 \"alice only\" (users)",
+            "REST API key 1 \"deploy\" (username)",
+        ]
     );
     assert_eq!(
         by_uid(delete(2))[0].used_by,
