@@ -3305,26 +3305,17 @@ async fn an_interface_a_virtual_ip_names_is_kept_in_the_sandbox_too() {
         )
         .await["data"]["id"]
         .clone();
-    emu.clear_requests();
-    for confirm in [false, true] {
-        let r = s
-            .call(
-                "pfsense_delete_network_interface",
-                json!({"id": "lan", "confirm": confirm}),
-            )
-            .await;
-        assert!(
-            is_error(&r)
-                && text(&r).contains("interface with id `lan` is still used by")
-                && text(&r).contains(&format!("virtual IP {vip} \"lan vip\" on lan (interface)")),
-            "{}",
-            text(&r)
-        );
-    }
-    assert!(
-        emu.requests().iter().all(|q| q.method == "GET"),
-        "nothing was sent"
-    );
+    refused_with_nothing_sent(
+        &s,
+        &emu,
+        "pfsense_delete_network_interface",
+        json!({"id": "lan"}),
+        &[
+            "interface with id `lan` is still used by",
+            &format!("virtual IP {vip} \"lan vip\" on lan (interface)"),
+        ],
+    )
+    .await;
     s.ok(
         "pfsense_delete_firewall_virtual_ip",
         confirmed(json!({"id": vip})),
@@ -3414,29 +3405,17 @@ async fn a_user_a_group_lists_is_kept_in_the_sandbox_too() {
         )
         .await["data"]["id"]
         .clone();
-    emu.clear_requests();
-    for confirm in [false, true] {
-        let r = s
-            .call(
-                "pfsense_delete_user",
-                json!({"id": alice["id"], "confirm": confirm}),
-            )
-            .await;
-        assert!(
-            is_error(&r)
-                && text(&r).contains(&format!(
-                    "user with uid `{}` is still used by",
-                    alice["uid"]
-                ))
-                && text(&r).contains(&format!("user group {group} \"ops\" (member)")),
-            "{}",
-            text(&r)
-        );
-    }
-    assert!(
-        emu.requests().iter().all(|q| q.method == "GET"),
-        "nothing was sent"
-    );
+    refused_with_nothing_sent(
+        &s,
+        &emu,
+        "pfsense_delete_user",
+        json!({"id": alice["id"]}),
+        &[
+            &format!("user with uid `{}` is still used by", alice["uid"]),
+            &format!("user group {group} \"ops\" (member)"),
+        ],
+    )
+    .await;
     s.ok(
         "pfsense_update_user_group",
         confirmed(json!({"id": group, "member": []})),
@@ -3445,6 +3424,32 @@ async fn a_user_a_group_lists_is_kept_in_the_sandbox_too() {
     s.ok("pfsense_delete_user", confirmed(json!({"id": alice["id"]})))
         .await;
     s.close().await;
+}
+
+/// `tool` refused in preview and confirmed alike, saying each of `says`, with nothing but
+/// reads sent to the emulator.
+async fn refused_with_nothing_sent(
+    s: &Session,
+    emu: &pfsense_emulator::RunningEmulator,
+    tool: &str,
+    args: Value,
+    says: &[&str],
+) {
+    emu.clear_requests();
+    for confirm in [false, true] {
+        let mut args = args.clone();
+        args["confirm"] = json!(confirm);
+        let r = s.call(tool, args).await;
+        assert!(
+            is_error(&r) && says.iter().all(|said| text(&r).contains(said)),
+            "{tool}: {}",
+            text(&r)
+        );
+    }
+    assert!(
+        emu.requests().iter().all(|q| q.method == "GET"),
+        "nothing was sent"
+    );
 }
 
 /// The delete of schedule `night` (id `schedule`), refused naming `user` and saying `effect`.
