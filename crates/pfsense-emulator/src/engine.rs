@@ -1015,9 +1015,9 @@ fn item_update(ctx: &mut Ctx) -> ApiResult<Value> {
     )?;
     touch_updated(ctx, &model, &mut obj);
     special::enrich_updated(&model, &mut obj);
-    special::after_update(ctx.store, &model, &base, &obj);
     let stored = obj.clone();
     let shown = store_and_show(ctx, &model, pid.as_ref(), obj, Some(idx), "Modified")?;
+    special::after_update(ctx.store, &model, &base, &stored);
     crate::linked::after_update(ctx, &model, &stored)?;
     Ok(shown)
 }

@@ -647,6 +647,11 @@ pub const SCHEDULES: NamedObjects = NamedObjects {
 
 const RULES: &str = "/api/v2/firewall/rules";
 
+/// Where the virtual IPs and the DHCP relay setting are read: both name interfaces and CARP
+/// virtual IPs.
+const VIRTUAL_IPS_PATH: &str = "/api/v2/firewall/virtual_ips";
+const DHCP_RELAY: &str = "/api/v2/services/dhcp_relay";
+
 /// Where rules name a limiter or a limiter's queue: `dnpipe`/`pdnpipe` (pfrest's
 /// `validate_dnpipe` looks the name up among both). filter.inc (`filter_generate_user_rule`)
 /// writes `dnpipe`/`dnqueue` only for a name `$dummynet_name_list` holds, and leaves it out
@@ -760,7 +765,7 @@ pub const USER_NAMES: NamedObjects = NamedObjects {
     kind: ObjectKind::User,
     child: None,
     what: "user",
-    path: "/api/v2/users",
+    path: USERS.path,
     nested: None,
     key: Some("name"),
     key_label: None,
@@ -1001,7 +1006,7 @@ pub const INTERFACES: NamedObjects = NamedObjects {
         },
         NameUser {
             what: "virtual IP",
-            path: "/api/v2/firewall/virtual_ips",
+            path: VIRTUAL_IPS_PATH,
             fields: &["interface"],
             within: None,
             label: &["descr", "subnet"],
@@ -1042,7 +1047,7 @@ pub const INTERFACES: NamedObjects = NamedObjects {
         },
         NameUser {
             what: "DHCP relay setting",
-            path: "/api/v2/services/dhcp_relay",
+            path: DHCP_RELAY,
             fields: &["interface"],
             within: None,
             label: &[],
@@ -1083,7 +1088,7 @@ pub const VIRTUAL_IPS: NamedObjects = NamedObjects {
     kind: ObjectKind::VirtualIp,
     child: None,
     what: "virtual IP",
-    path: "/api/v2/firewall/virtual_ips",
+    path: VIRTUAL_IPS_PATH,
     nested: None,
     key: Some("uniqid"),
     key_label: Some("unique ID"),
@@ -1111,7 +1116,7 @@ pub const VIRTUAL_IPS: NamedObjects = NamedObjects {
         ),
         on_a_carp_vip(
             "virtual IP",
-            "/api/v2/firewall/virtual_ips",
+            VIRTUAL_IPS_PATH,
             &["descr", "subnet"],
             "an IP alias on it stays on a CARP address that is gone",
         ),
@@ -1126,7 +1131,7 @@ pub const VIRTUAL_IPS: NamedObjects = NamedObjects {
         },
         NameUser {
             what: "DHCP relay setting",
-            path: "/api/v2/services/dhcp_relay",
+            path: DHCP_RELAY,
             fields: &["carpstatusvip"],
             within: None,
             label: &[],
@@ -1250,9 +1255,11 @@ pub fn names_left_in_use(
     let mut after: Vec<Value> = objects(list).into_iter().cloned().collect();
     for change in changes {
         if change.kind == named.kind {
-            let before = after.clone();
+            // The list before an update, for the keys that follow other fields.
+            let before = (change.op == ChangeOp::Update && !named.renamed_by.is_empty())
+                .then(|| after.clone());
             after = change_list(after, change, named.kind == ObjectKind::Interface)?;
-            if change.op == ChangeOp::Update {
+            if let Some(before) = before {
                 forget_renamed_keys(named, &before, &mut after, change);
             }
         } else if Some(change.kind) == named.child {

@@ -451,7 +451,9 @@ async fn alias_users_refusal(
         return Some(unread_alias_users(&unread));
     }
     match pfsense_firewall::guard::aliases_left_in_use(&input, changes) {
-        Ok(in_use) if !in_use.is_empty() => Some(in_use_refusal("alias", None, &in_use)),
+        Ok(in_use) if !in_use.is_empty() => {
+            Some(in_use_refusal("alias", None, ObjectKind::Alias, &in_use))
+        }
         _ => None,
     }
 }
@@ -490,11 +492,20 @@ async fn names_in_use_refusal(client: &Client, changes: &[Change]) -> Option<Str
             pfsense_firewall::guard::names_left_in_use(named, &list, &users, changes)
             && !in_use.is_empty()
         {
-            refusals.push(in_use_refusal(named.what, named.key_label, &in_use));
+            refusals.push(in_use_refusal(
+                named.what,
+                named.key_label,
+                named.kind,
+                &in_use,
+            ));
         }
     }
     (!refusals.is_empty()).then(|| refusals.join("\n"))
 }
+
+/// Kinds renamed in place once what names them lets go, not replaced by a new object under
+/// the new name: a new user would be another account (password, keys, uid).
+const RENAMED_IN_PLACE: &[ObjectKind] = &[ObjectKind::User];
 
 /// Objects named per alias in a refusal at most (the rest are counted).
 const USERS_SHOWN: usize = 10;
@@ -506,6 +517,7 @@ const USERS_SHOWN: usize = 10;
 fn in_use_refusal(
     what: &str,
     key_label: Option<&str>,
+    kind: ObjectKind,
     in_use: &[pfsense_firewall::guard::NameInUse],
 ) -> String {
     let with = key_label.map(|l| format!(" with {l}")).unwrap_or_default();
@@ -535,17 +547,16 @@ fn in_use_refusal(
             effects.push(effect);
         }
     }
-    let (resolves, rename) = match (key_label, what) {
-        // A new user would be another account (password, keys, uid).
-        (None, "user") => (
+    let (resolves, rename) = match key_label {
+        None if RENAMED_IN_PLACE.contains(&kind) => (
             ", and pfSense no longer resolves the name",
             "; to rename it, take it out of those first, rename it, then name it there again",
         ),
-        (None, _) => (
+        None => (
             ", and pfSense no longer resolves the name",
             "; to rename it, create one under the new name, point those users at it, then delete this one",
         ),
-        (Some(_), _) => ("", ""),
+        Some(_) => ("", ""),
     };
     format!(
         "{}. pfrest takes the {what} away all the same{resolves}: {}. Change or delete what uses the {what} first, then delete it{rename}.",
