@@ -5232,6 +5232,185 @@ async fn a_carp_virtual_ip_still_named_is_not_deleted(version: &str) {
     });
 }
 
+/// What binds to an interface or sends from it: an IPsec phase 1, an OpenVPN server and client,
+/// a RADIUS server's NAS address, the DNS Resolver and NTP. pfrest deletes the interface all the
+/// same, they all keep naming it and pfrest refuses their later changes, and pfSense leaves the
+/// IPsec tunnel out.
+async fn an_interface_a_vpn_or_service_binds_to_is_not_deleted(version: &str) {
+    let Some(lab) = lab(version) else { return };
+    // The lab's one free port, assigned: `opt2` (wan, lan and opt1 are taken).
+    let spare = admin(
+        &lab,
+        "POST",
+        "/api/v2/interface",
+        Some(
+            json!({"if": "eth0", "descr": "VPNS", "enable": true, "typev4": "static",
+            "ipaddr": "10.7.7.1", "subnet": 24, "typev6": "none"}),
+        ),
+    );
+    let on = spare["id"].as_str().unwrap_or_default().to_string();
+    assert_eq!(on, "opt2", "{spare}");
+    let tunnel = with(openvpn_tunnel(&lab), json!({"interface": on}));
+    let server = admin(
+        &lab,
+        "POST",
+        "/api/v2/vpn/openvpn/server",
+        Some(with(
+            tunnel.clone(),
+            json!({"mode": "server_tls", "local_port": "1195", "dh_length": "none",
+                "ecdh_curve": "none", "tunnel_network": "10.8.0.0/24",
+                "description": "vpn on opt2"}),
+        )),
+    );
+    let client = admin(
+        &lab,
+        "POST",
+        "/api/v2/vpn/openvpn/client",
+        Some(with(
+            tunnel,
+            json!({"mode": "p2p_tls", "server_addr": "203.0.113.9", "server_port": "1194",
+                "description": "client on opt2"}),
+        )),
+    );
+    let phase1 = admin(
+        &lab,
+        "POST",
+        "/api/v2/vpn/ipsec/phase1",
+        Some(
+            json!({"descr": "peer on opt2", "iketype": "ikev2", "protocol": "inet",
+            "interface": on, "remote_gateway": "198.51.100.7",
+            "authentication_method": "pre_shared_key", "pre_shared_key": "lab-psk-not-secret",
+            "myid_type": "myaddress", "peerid_type": "peeraddress",
+            "encryption": [{"encryption_algorithm_name": "aes",
+            "encryption_algorithm_keylen": 256, "hash_algorithm": "sha256", "dhgroup": 14}]}),
+        ),
+    );
+    admin(
+        &lab,
+        "POST",
+        "/api/v2/vpn/ipsec/phase2",
+        Some(
+            json!({"ikeid": phase1["ikeid"], "descr": "p2", "mode": "tunnel",
+            "localid_type": "network", "localid_address": "10.7.7.0", "localid_netbits": 24,
+            "remoteid_type": "network", "remoteid_address": "10.99.0.0",
+            "remoteid_netbits": 24, "protocol": "esp",
+            "encryption_algorithm_option": [{"name": "aes", "keylen": 256}],
+            "hash_algorithm_option": ["hmac_sha256"], "pfsgroup": 14}),
+        ),
+    );
+    let radius = admin(
+        &lab,
+        "POST",
+        "/api/v2/user/auth_server",
+        Some(
+            json!({"type": "radius", "name": "lab radius", "host": "10.7.7.9",
+            "radius_secret": "radius-not-secret", "radius_protocol": "PAP",
+            "radius_auth_port": "1812", "radius_acct_port": "1813", "radius_srvcs": "both",
+            "radius_timeout": 5, "radius_nasip_attribute": on}),
+        ),
+    );
+    admin(
+        &lab,
+        "PATCH",
+        "/api/v2/services/dns_resolver/settings",
+        Some(json!({"active_interface": [on, "lan"], "outgoing_interface": [on]})),
+    );
+    admin(
+        &lab,
+        "PATCH",
+        "/api/v2/services/ntp/settings",
+        Some(json!({"interface": [on]})),
+    );
+    ipsec_written(&lab, "bound the tunnel to the interface", |c| {
+        c.contains("local_addrs = 10.7.7.1")
+    });
+    lab.settle();
+    let then = lab.config_xml();
+    let dir = tempfile::tempdir().unwrap();
+    let s = start(&lab, dir.path()).await;
+    let users = [
+        format!(
+            "IPsec phase 1 {} \"peer on opt2\" on opt2 (interface)",
+            phase1["id"]
+        ),
+        format!(
+            "OpenVPN server {} \"vpn on opt2\" on opt2 (interface)",
+            server["id"]
+        ),
+        format!(
+            "OpenVPN client {} \"client on opt2\" on opt2 (interface)",
+            client["id"]
+        ),
+        format!(
+            "authentication server {} \"lab radius\" (radius_nasip_attribute)",
+            radius["id"]
+        ),
+        "the DNS Resolver setting (active_interface, outgoing_interface)".to_string(),
+        "the NTP setting (interface)".to_string(),
+        "its connection gone from swanctl.conf".to_string(),
+    ];
+    let says: Vec<&str> = users.iter().map(String::as_str).collect();
+    for (tool, args) in [
+        ("pfsense_delete_network_interface", json!({"id": on})),
+        (
+            "pfsense_delete_network_interfaces",
+            json!({"query": {"descr": "VPNS"}}),
+        ),
+    ] {
+        let refusal = refused_both_ways(&s, tool, args, &says).await;
+        for secret in ["lab-psk-not-secret", "radius-not-secret"] {
+            assert!(!refusal.contains(secret), "{refusal}");
+        }
+    }
+    sections_as_before(
+        &lab,
+        &then,
+        &[
+            "interfaces",
+            "ipsec",
+            "openvpn",
+            "system",
+            "unbound",
+            "ntpd",
+        ],
+    );
+    s.close().await;
+
+    // What the guard keeps from happening, done by another admin: pfrest deletes the
+    // interface, everything keeps naming it and can no longer be changed, and pfSense leaves
+    // the tunnel out.
+    lab.settle();
+    admin(&lab, "DELETE", "/api/v2/interface", Some(json!({"id": on})));
+    for (path, patch) in [
+        (
+            "/api/v2/vpn/ipsec/phase1",
+            json!({"id": phase1["id"], "descr": "changed"}),
+        ),
+        (
+            "/api/v2/vpn/openvpn/server",
+            json!({"id": server["id"], "description": "changed"}),
+        ),
+        (
+            "/api/v2/vpn/openvpn/client",
+            json!({"id": client["id"], "description": "changed"}),
+        ),
+        (
+            "/api/v2/user/auth_server",
+            json!({"id": radius["id"], "host": "10.7.7.8"}),
+        ),
+        (
+            "/api/v2/services/dns_resolver/settings",
+            json!({"dnssec": false}),
+        ),
+        ("/api/v2/services/ntp/settings", json!({"ntpmaxpeers": 6})),
+    ] {
+        admin_refused(&lab, "PATCH", path, patch, 400);
+    }
+    ipsec_written(&lab, "left the tunnel out", |c| {
+        !c.contains("10.7.7.1") && !c.contains("198.51.100.7")
+    });
+}
+
 /// An IPsec phase 1 whose phase 2 entries remain: pfrest deletes it and leaves them (its
 /// model declares no `referenced_by`; pfSense's webGUI deletes them with it), and pfSense gives
 /// the next phase 1 the lowest free IKE ID, so a new peer's phase 1 takes them over: its
@@ -5467,6 +5646,7 @@ tests::on_every_release!(
     a_vlan_an_interface_is_assigned_to_is_not_taken_away,
     an_interface_group_a_rule_is_on_is_not_deleted,
     a_carp_virtual_ip_still_named_is_not_deleted,
+    an_interface_a_vpn_or_service_binds_to_is_not_deleted,
     an_ipsec_phase_1_with_phase_2_entries_is_not_deleted,
     an_openvpn_server_overrides_name_is_not_deleted,
     a_wireguard_tunnel_with_peers_is_not_deleted,

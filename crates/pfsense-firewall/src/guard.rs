@@ -721,7 +721,7 @@ pub const AUTH_SERVERS: NamedObjects = NamedObjects {
     renamed_by: &[],
     users: &[NameUser {
         what: "OpenVPN server",
-        path: "/api/v2/vpn/openvpn/servers",
+        path: OPENVPN_SERVERS.path,
         fields: &["authmode"],
         within: None,
         label: &["description"],
@@ -1054,8 +1054,71 @@ pub const INTERFACES: NamedObjects = NamedObjects {
             effect: "DHCP relay keeps it among its interfaces",
             naming: Naming::Name,
         },
+        // What a VPN, a service or a RADIUS server binds to or sends from. Each kept naming
+        // the deleted interface on the pfrest lab, and pfrest then refused its later changes
+        // ("Field `interface` must be one of …", the same for the other fields).
+        NameUser {
+            what: "IPsec phase 1",
+            path: IPSEC_PHASE1S.path,
+            fields: &["interface"],
+            within: None,
+            label: &["descr", "remote_gateway"],
+            effect: IPSEC_ON_IT,
+            naming: Naming::Name,
+        },
+        NameUser {
+            what: "OpenVPN server",
+            path: OPENVPN_SERVERS.path,
+            fields: &["interface", "serverbridge_interface"],
+            within: None,
+            label: &["description"],
+            effect: OPENVPN_ON_IT,
+            naming: Naming::Name,
+        },
+        NameUser {
+            what: "OpenVPN client",
+            path: OPENVPN_CLIENTS,
+            fields: &["interface"],
+            within: None,
+            label: &["description"],
+            effect: OPENVPN_ON_IT,
+            naming: Naming::Name,
+        },
+        NameUser {
+            what: "authentication server",
+            path: AUTH_SERVERS.path,
+            fields: &["radius_nasip_attribute"],
+            within: None,
+            label: &["name"],
+            effect: "a RADIUS server keeps it as the interface whose address it sends as NAS-IP-Address",
+            naming: Naming::Name,
+        },
+        NameUser {
+            what: "DNS Resolver setting",
+            path: "/api/v2/services/dns_resolver/settings",
+            fields: &["active_interface", "outgoing_interface"],
+            within: None,
+            label: &[],
+            effect: "the DNS Resolver keeps it among the interfaces it answers on or queries from, and pfrest refuses every later change to the DNS Resolver's settings that does not list them anew",
+            naming: Naming::Name,
+        },
+        NameUser {
+            what: "NTP setting",
+            path: "/api/v2/services/ntp/settings",
+            fields: &["interface"],
+            within: None,
+            label: &[],
+            effect: "NTP keeps it among the interfaces it listens on, and pfrest refuses every later change to the NTP settings that does not list them anew",
+            naming: Naming::Name,
+        },
     ],
 };
+
+/// What pfSense does with an IPsec phase 1 whose interface is gone (seen on the pfrest lab, on a
+/// deleted interface and on a deleted CARP virtual IP).
+const IPSEC_ON_IT: &str = "pfSense then leaves an IPsec tunnel on it out of its configuration (seen on the pfrest lab: its connection gone from swanctl.conf), so the tunnel goes down, and pfrest refuses every later change to that phase 1 (\"Field `interface` must be one of …\")";
+
+const OPENVPN_CLIENTS: &str = "/api/v2/vpn/openvpn/clients";
 
 /// What has a CARP virtual IP as its `interface` (`_vip<uniqid>`): IPsec, OpenVPN, an IP alias.
 const fn on_a_carp_vip(
@@ -1100,7 +1163,7 @@ pub const VIRTUAL_IPS: NamedObjects = NamedObjects {
             "IPsec phase 1",
             IPSEC_PHASE1S.path,
             &["descr", "remote_gateway"],
-            "pfSense then leaves an IPsec tunnel on it out of its configuration (seen on the pfrest lab: its connection gone from swanctl.conf), so the tunnel goes down, and pfrest refuses every later change to that phase 1 (\"Field `interface` must be one of …\")",
+            IPSEC_ON_IT,
         ),
         on_a_carp_vip(
             "OpenVPN server",
@@ -1110,7 +1173,7 @@ pub const VIRTUAL_IPS: NamedObjects = NamedObjects {
         ),
         on_a_carp_vip(
             "OpenVPN client",
-            "/api/v2/vpn/openvpn/clients",
+            OPENVPN_CLIENTS,
             &["description"],
             OPENVPN_ON_IT,
         ),
