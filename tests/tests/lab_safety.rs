@@ -5233,8 +5233,8 @@ async fn a_carp_virtual_ip_still_named_is_not_deleted(version: &str) {
 }
 
 /// What binds to an interface or sends from it: an IPsec phase 1, an OpenVPN server and client,
-/// a RADIUS server's NAS address, the DNS Resolver and NTP. pfrest deletes the interface all the
-/// same, they all keep naming it and pfrest refuses their later changes, and pfSense leaves the
+/// a RADIUS server's NAS address, the DNS Resolver, NTP and remote logging. pfrest deletes the
+/// interface all the same, they all keep naming it and pfrest refuses their later changes, and pfSense leaves the
 /// IPsec tunnel out.
 async fn an_interface_a_vpn_or_service_binds_to_is_not_deleted(version: &str) {
     let Some(lab) = lab(version) else { return };
@@ -5321,6 +5321,15 @@ async fn an_interface_a_vpn_or_service_binds_to_is_not_deleted(version: &str) {
         "/api/v2/services/ntp/settings",
         Some(json!({"interface": [on]})),
     );
+    admin(
+        &lab,
+        "PATCH",
+        "/api/v2/status/logs/settings",
+        Some(
+            json!({"enableremotelogging": true, "remoteserver": "10.7.7.50",
+            "sourceip": on}),
+        ),
+    );
     ipsec_written(&lab, "bound the tunnel to the interface", |c| {
         c.contains("local_addrs = 10.7.7.1")
     });
@@ -5347,6 +5356,7 @@ async fn an_interface_a_vpn_or_service_binds_to_is_not_deleted(version: &str) {
         ),
         "the DNS Resolver setting (active_interface, outgoing_interface)".to_string(),
         "the NTP setting (interface)".to_string(),
+        "the log setting (sourceip)".to_string(),
         "its connection gone from swanctl.conf".to_string(),
     ];
     let says: Vec<&str> = users.iter().map(String::as_str).collect();
@@ -5372,6 +5382,7 @@ async fn an_interface_a_vpn_or_service_binds_to_is_not_deleted(version: &str) {
             "system",
             "unbound",
             "ntpd",
+            "syslog",
         ],
     );
     s.close().await;
@@ -5403,6 +5414,7 @@ async fn an_interface_a_vpn_or_service_binds_to_is_not_deleted(version: &str) {
             json!({"dnssec": false}),
         ),
         ("/api/v2/services/ntp/settings", json!({"ntpmaxpeers": 6})),
+        ("/api/v2/status/logs/settings", json!({"nentries": 600})),
     ] {
         admin_refused(&lab, "PATCH", path, patch, 400);
     }

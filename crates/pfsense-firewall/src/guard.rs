@@ -1111,6 +1111,16 @@ pub const INTERFACES: NamedObjects = NamedObjects {
             effect: "NTP keeps it among the interfaces it listens on, and pfrest refuses every later change to the NTP settings that does not list them anew",
             naming: Naming::Name,
         },
+        // Read only while remote logging is on: pfrest shows and checks `sourceip` then alone.
+        NameUser {
+            what: "log setting",
+            path: "/api/v2/status/logs/settings",
+            fields: &["sourceip"],
+            within: None,
+            label: &[],
+            effect: "remote logging keeps it as the interface it sends from, and pfrest refuses every later change to the log settings (\"Field `sourceip` must be one of …\")",
+            naming: Naming::Name,
+        },
     ],
 };
 
