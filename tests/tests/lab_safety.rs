@@ -5233,8 +5233,8 @@ async fn a_carp_virtual_ip_still_named_is_not_deleted(version: &str) {
 }
 
 /// What binds to an interface or sends from it: an IPsec phase 1, an OpenVPN server and client,
-/// a RADIUS server's NAS address, the DNS Resolver, NTP and remote logging. pfrest deletes the
-/// interface all the same, they all keep naming it and pfrest refuses their later changes, and pfSense leaves the
+/// a RADIUS server's NAS address, the DNS Resolver, NTP, remote logging and an interface
+/// tracking its IPv6 prefix. pfrest deletes the interface all the same, they all keep naming it and pfrest refuses their later changes, and pfSense leaves the
 /// IPsec tunnel out.
 async fn an_interface_a_vpn_or_service_binds_to_is_not_deleted(version: &str) {
     let Some(lab) = lab(version) else { return };
@@ -5245,7 +5245,8 @@ async fn an_interface_a_vpn_or_service_binds_to_is_not_deleted(version: &str) {
         "/api/v2/interface",
         Some(
             json!({"if": "eth0", "descr": "VPNS", "enable": true, "typev4": "static",
-            "ipaddr": "10.7.7.1", "subnet": 24, "typev6": "none"}),
+            "ipaddr": "10.7.7.1", "subnet": 24, "typev6": "staticv6",
+            "ipaddrv6": "2001:db8:7::1", "subnetv6": 64}),
         ),
     );
     let on = spare["id"].as_str().unwrap_or_default().to_string();
@@ -5271,6 +5272,17 @@ async fn an_interface_a_vpn_or_service_binds_to_is_not_deleted(version: &str) {
             json!({"mode": "p2p_tls", "server_addr": "203.0.113.9", "server_port": "1194",
                 "description": "client on opt2"}),
         )),
+    );
+    // The OpenVPN server's device, assigned, tracks it for an IPv6 prefix.
+    let tracking = admin(
+        &lab,
+        "POST",
+        "/api/v2/interface",
+        Some(
+            json!({"if": "ovpns1", "descr": "TRACKS", "enable": true, "typev4": "none",
+            "typev6": "track6", "ipaddrv6": "track6", "track6_interface": on,
+            "track6_prefix_id_hex": "1"}),
+        ),
     );
     let phase1 = admin(
         &lab,
@@ -5357,6 +5369,10 @@ async fn an_interface_a_vpn_or_service_binds_to_is_not_deleted(version: &str) {
         "the DNS Resolver setting (active_interface, outgoing_interface)".to_string(),
         "the NTP setting (interface)".to_string(),
         "the log setting (sourceip)".to_string(),
+        format!(
+            "interface {} \"TRACKS\" (track6_interface)",
+            tracking["id"].as_str().unwrap_or_default()
+        ),
         "its connection gone from swanctl.conf".to_string(),
     ];
     let says: Vec<&str> = users.iter().map(String::as_str).collect();
@@ -5415,6 +5431,10 @@ async fn an_interface_a_vpn_or_service_binds_to_is_not_deleted(version: &str) {
         ),
         ("/api/v2/services/ntp/settings", json!({"ntpmaxpeers": 6})),
         ("/api/v2/status/logs/settings", json!({"nentries": 600})),
+        (
+            "/api/v2/interface",
+            json!({"id": tracking["id"], "descr": "CHANGED"}),
+        ),
     ] {
         admin_refused(&lab, "PATCH", path, patch, 400);
     }

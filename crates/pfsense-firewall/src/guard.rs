@@ -1111,6 +1111,15 @@ pub const INTERFACES: NamedObjects = NamedObjects {
             effect: "NTP keeps it among the interfaces it listens on, and pfrest refuses every later change to the NTP settings that does not list them anew",
             naming: Naming::Name,
         },
+        NameUser {
+            what: "interface",
+            path: "/api/v2/interfaces",
+            fields: &["track6_interface"],
+            within: None,
+            label: &["descr"],
+            effect: "an interface tracking it for its IPv6 prefix keeps naming it, and pfrest refuses every later change to that interface (\"Field `track6_interface` must be one of …\")",
+            naming: Naming::Name,
+        },
         // Read only while remote logging is on: pfrest shows and checks `sourceip` then alone.
         NameUser {
             what: "log setting",
