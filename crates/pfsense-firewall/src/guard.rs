@@ -954,8 +954,10 @@ const NEXT_INTERFACE_TAKES_IT: &str = "pfrest refuses every later change to what
 /// `interface` is that one alone: those undo could not bring back (it re-creates the
 /// interface), so they count as users too, to be deleted first, each undoably. Everything else
 /// below stays, naming an interface that is gone (seen on the pfrest lab: a floating rule, a
-/// rule to `lan:ip`, an outbound and a 1:1 mapping, a virtual IP and a gateway on `lan`; the
-/// gateway then routed through the next interface assigned, which got the id `lan`).
+/// rule to `lan:ip`, an outbound and a 1:1 mapping, a virtual IP and a gateway on `lan`, the
+/// gateway then routing through the next interface assigned, which got the id `lan`; an IPsec
+/// phase 1, OpenVPN server and client, RADIUS NAS address, DNS Resolver, NTP, remote logging
+/// and IPv6 tracking on `opt2`, each refusing later changes).
 pub const INTERFACES: NamedObjects = NamedObjects {
     kind: ObjectKind::Interface,
     child: None,
