@@ -2165,6 +2165,9 @@ tests::on_every_release!(
 async fn what_names_a_deleted_interface_or_vip_stays_like_pfrest(version: &str) {
     const RULE: &str = "/api/v2/firewall/rule";
     const VIP: &str = "/api/v2/firewall/virtual_ip";
+    const DNS_RESOLVER: &str = "/api/v2/services/dns_resolver/settings";
+    const NTP: &str = "/api/v2/services/ntp/settings";
+    const LOGS: &str = "/api/v2/status/logs/settings";
     let rule = |interface: Value, destination: &str, descr: &str| {
         json!({"type": "pass", "interface": interface, "ipprotocol": "inet", "protocol": "tcp",
             "source": "any", "destination": destination, "descr": descr})
@@ -2234,12 +2237,58 @@ async fn what_names_a_deleted_interface_or_vip_stays_like_pfrest(version: &str) 
             Some(json!({"parent_id": "lan", "mac": "00:11:22:33:44:55",
                 "ipaddr": "192.168.1.60", "descr": "printer"})),
         ),
+        (
+            "the DNS Resolver on lan",
+            "PATCH",
+            DNS_RESOLVER,
+            Some(json!({"active_interface": ["lan"], "outgoing_interface": ["lan"]})),
+        ),
+        (
+            "NTP on lan",
+            "PATCH",
+            NTP,
+            Some(json!({"interface": ["lan"]})),
+        ),
+        (
+            "remote logging from lan",
+            "PATCH",
+            LOGS,
+            Some(
+                json!({"enableremotelogging": true, "remoteserver": "10.7.7.50",
+                "sourceip": "lan"}),
+            ),
+        ),
         ("lan", "DELETE", "/api/v2/interface?id=lan", None),
         (
             "the CARP address",
             "DELETE",
             "/api/v2/firewall/virtual_ip?id=0",
             None,
+        ),
+        // Each still names `lan`, and pfrest refuses a change that does not name anew.
+        (
+            "a DNS Resolver change",
+            "PATCH",
+            DNS_RESOLVER,
+            Some(json!({"dnssec": false})),
+        ),
+        (
+            "an NTP change",
+            "PATCH",
+            NTP,
+            Some(json!({"ntpmaxpeers": 6})),
+        ),
+        (
+            "a log change",
+            "PATCH",
+            LOGS,
+            Some(json!({"nentries": 600})),
+        ),
+        (
+            "NTP named anew",
+            "PATCH",
+            NTP,
+            Some(json!({"ntpmaxpeers": 6, "interface": []})),
         ),
     ];
     let listings: &[Listing] = &[

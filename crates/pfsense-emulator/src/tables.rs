@@ -63,6 +63,9 @@ pub enum RefTarget {
 /// only on floating rules from v2.7.2). An unknown interface is 400 `FIELD_INVALID_CHOICE`.
 const IF_KEYWORDS: &[&str] = &["enc0", "openvpn"];
 
+/// The DNS Resolver's interface keywords besides `lo0` (pfrest's `allow_custom`).
+const DNS_RESOLVER_KEYWORDS: &[&str] = &["lo0", "all", "_llocwan", "_lloclan"];
+
 /// Reference fields: (model, field, target). Values that are lists are checked element by element;
 /// empty values are not references.
 pub const REFERENCES: &[(&str, &str, RefTarget)] = &[
@@ -187,6 +190,26 @@ pub const REFERENCES: &[(&str, &str, RefTarget)] = &[
         RefTarget::ModelField("ACMEAccountKey", "name"),
     ),
     ("WakeOnLANSend", "interface", RefTarget::Interface(&[])),
+    // What binds to or sends from an interface: pfrest checks the stored value on every update,
+    // so these settings refuse changes once their interface is deleted (lab-tested:
+    // `what_names_a_deleted_interface_or_vip_stays_like_pfrest`).
+    (
+        "DNSResolverSettings",
+        "active_interface",
+        RefTarget::Interface(DNS_RESOLVER_KEYWORDS),
+    ),
+    (
+        "DNSResolverSettings",
+        "outgoing_interface",
+        RefTarget::Interface(DNS_RESOLVER_KEYWORDS),
+    ),
+    ("NTPSettings", "interface", RefTarget::Interface(&["lo0"])),
+    ("LogSettings", "sourceip", RefTarget::Interface(&["lo0"])),
+    (
+        "AuthServer",
+        "radius_nasip_attribute",
+        RefTarget::Interface(&[]),
+    ),
     // UserGroup `member` is a ForeignModelField of User `name` (measured on the lab).
     ("UserGroup", "member", RefTarget::ModelField("User", "name")),
     // RESTAPIAccessListEntry `users`: its choices are the users' names, so an entry naming a
