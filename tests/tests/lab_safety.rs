@@ -5081,6 +5081,37 @@ fn ipsec_written(lab: &RunningLab, what: &str, wanted: impl Fn(&str) -> bool) ->
     panic!("swanctl.conf never {what}:\n{conf}")
 }
 
+/// An IPsec tunnel to 198.51.100.7 on `interface` (a pre-shared key the refusals must not show),
+/// with one phase 2 from `local` to 10.10.0.0/16: its phase 1.
+fn ipsec_tunnel(lab: &RunningLab, descr: &str, interface: &str, local: (&str, u8)) -> Value {
+    let phase1 = admin(
+        lab,
+        "POST",
+        "/api/v2/vpn/ipsec/phase1",
+        Some(
+            json!({"descr": descr, "iketype": "ikev2", "protocol": "inet",
+            "interface": interface, "remote_gateway": "198.51.100.7",
+            "authentication_method": "pre_shared_key", "pre_shared_key": "lab-psk-not-secret",
+            "myid_type": "myaddress", "peerid_type": "peeraddress",
+            "encryption": [{"encryption_algorithm_name": "aes",
+            "encryption_algorithm_keylen": 256, "hash_algorithm": "sha256", "dhgroup": 14}]}),
+        ),
+    );
+    admin(
+        lab,
+        "POST",
+        "/api/v2/vpn/ipsec/phase2",
+        Some(
+            json!({"ikeid": phase1["ikeid"], "descr": "its networks", "mode": "tunnel",
+            "localid_type": "network", "localid_address": local.0, "localid_netbits": local.1,
+            "remoteid_type": "network", "remoteid_address": "10.10.0.0", "remoteid_netbits": 16,
+            "protocol": "esp", "encryption_algorithm_option": [{"name": "aes", "keylen": 256}],
+            "hash_algorithm_option": ["hmac_sha256"], "pfsgroup": 14}),
+        ),
+    );
+    phase1
+}
+
 /// A CARP virtual IP that an IPsec phase 1 binds to, an IP alias sits on, a gateway group
 /// member uses and DHCP relay watches: pfrest deletes it all the same (`VirtualIP` declares no
 /// `referenced_by`), they all keep naming it, and pfSense leaves the IPsec tunnel out of
@@ -5116,31 +5147,7 @@ async fn a_carp_virtual_ip_still_named_is_not_deleted(version: &str) {
             "subnet_bits": 24, "descr": "spare"}),
         ),
     );
-    let phase1 = admin(
-        &lab,
-        "POST",
-        "/api/v2/vpn/ipsec/phase1",
-        Some(
-            json!({"descr": "ha peer", "iketype": "ikev2", "protocol": "inet",
-            "interface": on_carp, "remote_gateway": "198.51.100.7",
-            "authentication_method": "pre_shared_key", "pre_shared_key": "lab-psk-not-secret",
-            "myid_type": "myaddress", "peerid_type": "peeraddress",
-            "encryption": [{"encryption_algorithm_name": "aes",
-            "encryption_algorithm_keylen": 256, "hash_algorithm": "sha256", "dhgroup": 14}]}),
-        ),
-    );
-    admin(
-        &lab,
-        "POST",
-        "/api/v2/vpn/ipsec/phase2",
-        Some(
-            json!({"ikeid": phase1["ikeid"], "descr": "ha nets", "mode": "tunnel",
-            "localid_type": "network", "localid_address": "192.168.1.0", "localid_netbits": 24,
-            "remoteid_type": "network", "remoteid_address": "10.10.0.0", "remoteid_netbits": 16,
-            "protocol": "esp", "encryption_algorithm_option": [{"name": "aes", "keylen": 256}],
-            "hash_algorithm_option": ["hmac_sha256"], "pfsgroup": 14}),
-        ),
-    );
+    let phase1 = ipsec_tunnel(&lab, "ha peer", &on_carp, ("192.168.1.0", 24));
     admin(
         &lab,
         "POST",
@@ -5284,32 +5291,7 @@ async fn an_interface_a_vpn_or_service_binds_to_is_not_deleted(version: &str) {
             "track6_prefix_id_hex": "1"}),
         ),
     );
-    let phase1 = admin(
-        &lab,
-        "POST",
-        "/api/v2/vpn/ipsec/phase1",
-        Some(
-            json!({"descr": "peer on opt2", "iketype": "ikev2", "protocol": "inet",
-            "interface": on, "remote_gateway": "198.51.100.7",
-            "authentication_method": "pre_shared_key", "pre_shared_key": "lab-psk-not-secret",
-            "myid_type": "myaddress", "peerid_type": "peeraddress",
-            "encryption": [{"encryption_algorithm_name": "aes",
-            "encryption_algorithm_keylen": 256, "hash_algorithm": "sha256", "dhgroup": 14}]}),
-        ),
-    );
-    admin(
-        &lab,
-        "POST",
-        "/api/v2/vpn/ipsec/phase2",
-        Some(
-            json!({"ikeid": phase1["ikeid"], "descr": "p2", "mode": "tunnel",
-            "localid_type": "network", "localid_address": "10.7.7.0", "localid_netbits": 24,
-            "remoteid_type": "network", "remoteid_address": "10.99.0.0",
-            "remoteid_netbits": 24, "protocol": "esp",
-            "encryption_algorithm_option": [{"name": "aes", "keylen": 256}],
-            "hash_algorithm_option": ["hmac_sha256"], "pfsgroup": 14}),
-        ),
-    );
+    let phase1 = ipsec_tunnel(&lab, "peer on opt2", &on, ("10.7.7.0", 24));
     let radius = admin(
         &lab,
         "POST",
