@@ -2149,6 +2149,83 @@ async fn undo_of_an_object_holding_a_returned_secret() {
     s.close().await;
 }
 
+/// A flag whose name reads like a secret (`passwd_protect_console`) is shown and undone like any
+/// setting (it was hidden, and "Undone" put nothing back, seen on the pfrest lab). An update
+/// that sets secrets alone says undo cannot put them back and journals no undo; one that sets a
+/// secret besides other fields names the secret its undo leaves.
+#[tokio::test]
+async fn undo_names_the_secrets_it_cannot_put_back() {
+    let emu = emulator().await;
+    let dir = tempfile::tempdir().unwrap();
+    let s = start(&emu, dir.path(), &[], no_human()).await;
+    let console = json!({"passwd_protect_console": true});
+    let r = s
+        .call("pfsense_update_system_console", console.clone())
+        .await;
+    assert!(
+        text(&r).contains("passwd_protect_console: false -> true")
+            && text(&r).contains("Undo: yes: pfsense_undo patches the old settings back."),
+        "{}",
+        text(&r)
+    );
+    s.ok("pfsense_update_system_console", confirmed(console))
+        .await;
+    let undone = s
+        .call("pfsense_undo", json!({"last": 1, "confirm": true}))
+        .await;
+    assert!(
+        !is_error(&undone) && text(&undone).contains("restore passwd_protect_console"),
+        "{}",
+        text(&undone)
+    );
+    let now = s.ok("pfsense_get_system_console", json!({})).await;
+    assert_eq!(now["data"]["passwd_protect_console"], false, "{now}");
+
+    let user = s
+        .ok(
+            "pfsense_create_user",
+            confirmed(json!({"name": "pw_only", "password": "Pw-for-pw-only-1"})),
+        )
+        .await["data"]["id"]
+        .clone();
+    let new_password = json!({"id": user, "password": "Pw-for-pw-only-2"});
+    let r = s.call("pfsense_update_user", new_password.clone()).await;
+    assert!(
+        text(&r).contains("Undo: no: it sets only `password`, a secret the firewall never returns, so what it held cannot be put back"),
+        "{}",
+        text(&r)
+    );
+    let r = s
+        .call(
+            "pfsense_update_user",
+            with(new_password.clone(), json!({"descr": "Bob"})),
+        )
+        .await;
+    assert!(
+        text(&r).contains(
+            "Undo: yes: pfsense_undo patches the old values back except `password`, a secret the firewall never returns"
+        ) && !text(&r).contains("Pw-for-pw-only-2"),
+        "{}",
+        text(&r)
+    );
+    // Confirmed, the password-only change is journaled with no undo.
+    let r = s.call("pfsense_update_user", confirmed(new_password)).await;
+    let journaled = text(&r);
+    let change: u64 = journaled
+        .split("Journal: change ")
+        .nth(1)
+        .and_then(|rest| rest.split('.').next())
+        .and_then(|n| n.parse().ok())
+        .unwrap_or_else(|| panic!("journaled without an undo: {journaled}"));
+    let undo = s.call("pfsense_undo", json!({"change_id": change})).await;
+    assert!(
+        is_error(&undo) && text(&undo).contains("has no inverse operation"),
+        "{}",
+        text(&undo)
+    );
+    s.close().await;
+}
+
 /// Previews and our own tools are held to `--result-budget` like reads: a preview of a PUT of
 /// 300 aliases keeps what it takes to confirm (`fingerprint`, `next`, the method and path) with
 /// the body and current state cut to notes, and confirming it sends the whole body.

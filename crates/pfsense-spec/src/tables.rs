@@ -665,6 +665,10 @@ pub const NOT_SENSITIVE_FIELDS: &[&str] = &[
     "rekey_time",
     "represent_interfaces_as",
     "password_encryption",
+    // Flags whose words read like secrets (`as`, `passwd`): OpenVPN's common name from the user
+    // name, and the console's password protection (`no_flag_or_number_is_a_secret_in_any_spec`).
+    "username_as_common_name",
+    "passwd_protect_console",
 ];
 
 /// Field names that are secrets although the word rules above miss them. Each row says why.

@@ -3,7 +3,7 @@
 //! every action endpoint was reviewed, no known typo reaches a description. Reads `openapi-spec.json` at the workspace root and every spec in `../shared/specs/` (or in
 //! `PFSENSE_OPENAPI_SPECS_DIR`).
 
-use pfsense_spec::{Risk, Spec, Verb, naming, tables};
+use pfsense_spec::{ArgType, Risk, Spec, Verb, naming, tables};
 use std::collections::HashSet;
 use std::path::PathBuf;
 
@@ -186,4 +186,32 @@ fn no_known_typo_reaches_a_description() {
         pfsense_spec::text::fix_typos("Creates a new HA Proxy Backend."),
         "Creates a new HAProxy Backend."
     );
+}
+
+/// A flag or a number holds no secret, whatever its name says (`username_as_common_name`,
+/// `passwd_protect_console`): treated as one, its value is hidden from previews and the audit
+/// log, and undo leaves it out, so an undo of a change to it restores nothing (seen on the
+/// pfrest lab: the console's password protection stayed on after "Undone").
+#[test]
+fn no_flag_or_number_is_a_secret_in_any_spec() {
+    for path in specs() {
+        let spec = Spec::load(&path).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
+        for op in &spec.operations {
+            for arg in &op.args {
+                if matches!(
+                    arg.ty,
+                    ArgType::Boolean | ArgType::Integer | ArgType::Number | ArgType::IntegerList
+                ) {
+                    assert!(
+                        !arg.sensitive && !tables::is_sensitive_field(&arg.name),
+                        "{}: {} `{}` ({:?}) counts as a secret",
+                        path.display(),
+                        op.tool_name,
+                        arg.name,
+                        arg.ty
+                    );
+                }
+            }
+        }
+    }
 }

@@ -225,6 +225,7 @@ async fn planned_undo(
 /// goes back into (`undo::recreate_sort`), where the old neighbours decide nothing.
 fn undo_note(
     def: &ToolDef,
+    args: &Value,
     kind: ChangeKind,
     inverse: &Option<Inverse>,
     sort: Option<&Sorted>,
@@ -242,9 +243,27 @@ fn undo_note(
             "no: making a removed object again needs its `{secret}`, which the firewall never returns"
         );
     }
+    let secrets = undo::secrets_set(args);
+    let a_secret = if secrets.len() == 1 {
+        "a secret"
+    } else {
+        "secrets"
+    };
+    let secrets_excepted = if secrets.is_empty() {
+        String::new()
+    } else {
+        format!(
+            " except {}, {a_secret} the firewall never returns",
+            backticked(&secrets)
+        )
+    };
     match (inverse, kind) {
-        (Some(Inverse::DeleteCreated { .. }), _) => "yes: pfsense_undo deletes the new object again".into(),
-        (Some(Inverse::RestoreFields { .. }), _) => "yes: pfsense_undo patches the old values back (secret fields excepted: the firewall never returns them)".into(),
+        (Some(Inverse::DeleteCreated { .. }), _) => {
+            "yes: pfsense_undo deletes the new object again".into()
+        }
+        (Some(Inverse::RestoreFields { .. }), _) => {
+            format!("yes: pfsense_undo patches the old values back{secrets_excepted}")
+        }
         (Some(Inverse::Recreate { object, .. }), _) => {
             let link = undo::linked_note(def.model, object, seen.current.as_ref());
             let place = match sort {
@@ -259,21 +278,44 @@ fn undo_note(
                 link.map(|note| format!(". {note}")).unwrap_or_default()
             )
         }
-        (Some(Inverse::RestoreCollection { linked: Some(linked), .. }), _) => {
+        (
+            Some(Inverse::RestoreCollection {
+                linked: Some(linked),
+                ..
+            }),
+            _,
+        ) => {
             let model = crate::catalog::tool(&linked.list_tool).map_or("linked", |t| t.model);
             format!(
                 "yes: pfsense_undo puts back the {model} list as it was (pfSense also deletes the linked {model} of each {} with a link; they come back with their trackers and links), then the old {} list",
                 def.model, def.model
             )
         }
-        (Some(Inverse::RestoreCollection { .. }), _) => "yes: pfsense_undo puts the old list back".into(),
-        (Some(Inverse::RestoreSettings { .. }), _) => "yes: pfsense_undo patches the old settings back".into(),
+        (Some(Inverse::RestoreCollection { .. }), _) => {
+            "yes: pfsense_undo puts the old list back".into()
+        }
+        (Some(Inverse::RestoreSettings { .. }), _) => {
+            format!("yes: pfsense_undo patches the old settings back{secrets_excepted}")
+        }
         (None, _) if state_error => "no: the current state could not be read".into(),
+        (None, ChangeKind::Update | ChangeKind::Settings) if !secrets.is_empty() => format!(
+            "no: it sets only {}, {a_secret} the firewall never returns, so what it held cannot be put back",
+            backticked(&secrets)
+        ),
         (None, ChangeKind::BulkDelete) if let Some(note) = undo::bulk_linked_note(def.model) => {
             note.into()
         }
         (None, ChangeKind::Other) => "no: actions and applies have no inverse".into(),
         (None, _) => "no: this collection has no tool that could reverse the change".into(),
+    }
+}
+
+/// `a`, `b` and `c`, each in backticks.
+fn backticked(names: &[&str]) -> String {
+    let quoted: Vec<String> = names.iter().map(|n| format!("`{n}`")).collect();
+    match quoted.split_last() {
+        Some((last, rest)) if !rest.is_empty() => format!("{} and {last}", rest.join(", ")),
+        _ => quoted.concat(),
     }
 }
 
@@ -460,7 +502,7 @@ impl Safety {
             state_error: seen.error.clone(),
             fingerprint: seen.fingerprint.clone(),
             undoable: inverse.is_some(),
-            undo: Some(undo_note(def, kind, &inverse, sort, seen)),
+            undo: Some(undo_note(def, call.args, kind, &inverse, sort, seen)),
             // A confirmation the guards refuse never reaches the human.
             human: human_note(call, self.options.confirm)
                 .filter(|_| call.refused_when_confirmed.is_none()),
@@ -599,7 +641,7 @@ impl Safety {
         let sort = undo::recreate_sort(client, inverse.as_ref()).await;
         message.push_str(&format!(
             "\nUndo: {}.",
-            undo_note(def, kind, &inverse, sort, seen)
+            undo_note(def, call.args, kind, &inverse, sort, seen)
         ));
         match elicit::ask(call.human, call.caller, message).await {
             Answer::Approved => Ok("human"),

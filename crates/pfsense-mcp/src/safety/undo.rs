@@ -117,6 +117,17 @@ fn name(def: Option<&'static ToolDef>) -> Option<String> {
 
 /// The old values of the fields a PATCH sets. Secrets are left out: the firewall never
 /// returns them, so they cannot be restored.
+/// The secret fields a call sets (`password`, `prv`): the firewall never returns them, so no
+/// undo can put back what they held.
+pub fn secrets_set(args: &Value) -> Vec<&str> {
+    args.as_object()
+        .into_iter()
+        .flat_map(Map::keys)
+        .map(String::as_str)
+        .filter(|f| !state::CONTROL_ARGS.contains(f) && crate::spec::tables::is_sensitive_field(f))
+        .collect()
+}
+
 fn old_fields(before: &Value, args: &Value) -> Map<String, Value> {
     let mut out = Map::new();
     if let Some(patch) = args.as_object() {
@@ -902,6 +913,13 @@ pub fn secret_needed_to_recreate(def: &ToolDef) -> Option<&'static str> {
         .map(|a| a.name)
 }
 
+/// The old values of the fields an update sets; None when it sets secrets alone, so that an
+/// undo would put nothing back (seen on the pfrest lab: "Undone" with nothing sent back).
+fn restorable_fields(before: &Value, args: &Value) -> Option<Map<String, Value>> {
+    let fields = old_fields(before, args);
+    (!fields.is_empty() || secrets_set(args).is_empty()).then_some(fields)
+}
+
 /// The inverse of a call, planned before it runs. None when it cannot be undone.
 pub fn plan(def: &ToolDef, args: &Value, before: Option<&Value>) -> Option<Inverse> {
     let removes = matches!(
@@ -923,7 +941,7 @@ pub fn plan(def: &ToolDef, args: &Value, before: Option<&Value>) -> Option<Inver
             update_tool: def.name.to_string(),
             read_tool: name(item_get())?,
             list_tool: list(),
-            fields: old_fields(before?, args),
+            fields: restorable_fields(before?, args)?,
         }),
         ChangeKind::Delete => {
             let before = before?;
@@ -956,7 +974,7 @@ pub fn plan(def: &ToolDef, args: &Value, before: Option<&Value>) -> Option<Inver
         ChangeKind::Settings => Some(Inverse::RestoreSettings {
             update_tool: def.name.to_string(),
             read_tool: name(state::sibling(def, PathKind::Settings, Method::Get))?,
-            fields: old_fields(before?, args),
+            fields: restorable_fields(before?, args)?,
         }),
         ChangeKind::Other => None,
     }
