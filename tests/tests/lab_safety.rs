@@ -5081,6 +5081,57 @@ fn ipsec_written(lab: &RunningLab, what: &str, wanted: impl Fn(&str) -> bool) ->
     panic!("swanctl.conf never {what}:\n{conf}")
 }
 
+/// A CA's delete and undo as pfrest does them: the preview says the undo brings the CA back
+/// without its private key, and leaves the certificates it signed unlinked; after the undo the
+/// CA has a new `refid` and no `<prv>` in config.xml, and its certificate no `caref`.
+async fn a_ca_delete_says_what_its_undo_leaves_behind(version: &str) {
+    let Some(lab) = lab(version) else { return };
+    let (ca, cert) = lab_pki();
+    let ca = admin(
+        &lab,
+        "POST",
+        "/api/v2/system/certificate_authority",
+        Some(ca),
+    );
+    let cert = admin(&lab, "POST", "/api/v2/system/certificate", Some(cert));
+    assert_eq!(cert["caref"], ca["refid"], "{cert}");
+    let dir = tempfile::tempdir().unwrap();
+    let s = start(&lab, dir.path()).await;
+    let delete = json!({"id": ca["id"]});
+    let preview = s
+        .call(
+            "pfsense_delete_system_certificate_authority",
+            delete.clone(),
+        )
+        .await;
+    for says in [
+        "Undo: yes: pfsense_undo re-creates the object between its old neighbours, without its `prv`: a secret the firewall never returns",
+        "pfrest also takes it off the certificates it signed (their `caref` is cleared)",
+        "the CA returns under a new `refid`, and the certificates stay unlinked",
+    ] {
+        assert!(text(&preview).contains(says), "{}", text(&preview));
+    }
+    s.ok(
+        "pfsense_delete_system_certificate_authority",
+        confirmed(delete),
+    )
+    .await;
+    undo_last(&s).await;
+    s.close().await;
+    let cas = admin(&lab, "GET", "/api/v2/system/certificate_authorities", None);
+    assert_eq!(cas.as_array().map(Vec::len), Some(1), "{cas}");
+    assert_eq!(cas[0]["crt"], ca["crt"], "{cas}");
+    assert_ne!(cas[0]["refid"], ca["refid"], "{cas}");
+    let certs = admin(&lab, "GET", "/api/v2/system/certificates", None);
+    let signed = id_where(&certs, "descr", "lab vpn server");
+    let signed = &certs[signed.as_u64().unwrap() as usize];
+    assert_eq!(signed["caref"], Value::Null, "{certs}");
+    let config = lab.config_xml();
+    let (_, ca_xml) = config.split_once("<ca>").expect("config.xml has the CA");
+    let (ca_xml, _) = ca_xml.split_once("</ca>").expect("the CA ends");
+    assert!(!ca_xml.contains("<prv>"), "{ca_xml}");
+}
+
 /// An IPsec tunnel to 198.51.100.7 on `interface` (a pre-shared key the refusals must not show),
 /// with one phase 2 from `local` to 10.10.0.0/16: its phase 1.
 fn ipsec_tunnel(lab: &RunningLab, descr: &str, interface: &str, local: (&str, u8)) -> Value {
@@ -5661,6 +5712,7 @@ tests::on_every_release!(
     an_interface_group_a_rule_is_on_is_not_deleted,
     a_carp_virtual_ip_still_named_is_not_deleted,
     an_interface_a_vpn_or_service_binds_to_is_not_deleted,
+    a_ca_delete_says_what_its_undo_leaves_behind,
     an_ipsec_phase_1_with_phase_2_entries_is_not_deleted,
     an_openvpn_server_overrides_name_is_not_deleted,
     a_wireguard_tunnel_with_peers_is_not_deleted,

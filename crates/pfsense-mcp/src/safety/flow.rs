@@ -274,8 +274,10 @@ fn undo_note(
                 None => " between its old neighbours".into(),
             };
             format!(
-                "yes: pfsense_undo re-creates the object{place} (secret fields and firewall-computed fields such as timestamps cannot be restored; a rule keeps its tracker){}",
-                link.map(|note| format!(". {note}")).unwrap_or_default()
+                "yes: pfsense_undo re-creates the object{place}{} (firewall-computed fields such as timestamps cannot be restored; a rule keeps its tracker){}{}",
+                without_secrets(&undo::secrets_lost_on_recreate(def), false),
+                link.map(|note| format!(". {note}")).unwrap_or_default(),
+                taken_along(def.model),
             )
         }
         (
@@ -291,9 +293,11 @@ fn undo_note(
                 def.model, def.model
             )
         }
-        (Some(Inverse::RestoreCollection { .. }), _) => {
-            "yes: pfsense_undo puts the old list back".into()
-        }
+        (Some(Inverse::RestoreCollection { .. }), _) => format!(
+            "yes: pfsense_undo puts the old list back{}{}",
+            without_secrets(&undo::secrets_lost_on_recreate(def), true),
+            taken_along(def.model),
+        ),
         (Some(Inverse::RestoreSettings { .. }), _) => {
             format!("yes: pfsense_undo patches the old settings back{secrets_excepted}")
         }
@@ -308,6 +312,38 @@ fn undo_note(
         (None, ChangeKind::Other) => "no: actions and applies have no inverse".into(),
         (None, _) => "no: this collection has no tool that could reverse the change".into(),
     }
+}
+
+/// What a re-create leaves out: the secrets `names`, of one object or of each in a list.
+fn without_secrets(names: &[&str], list: bool) -> String {
+    let (its, held) = if list {
+        ("their", "an object held")
+    } else {
+        ("its", "it held")
+    };
+    match names.len() {
+        0 => String::new(),
+        1 => format!(
+            ", without {its} {}: a secret the firewall never returns, so what {held} there does not come back",
+            backticked(names)
+        ),
+        2..=4 => format!(
+            ", without {its} {}: secrets the firewall never returns, so what {held} there does not come back",
+            backticked(names)
+        ),
+        n => format!(
+            ", without {its} {n} secret fields: the firewall never returns them, so what {held} there does not come back"
+        ),
+    }
+}
+
+/// What the delete takes along that the undo does not bring back ([`undo::DELETE_TAKES_ALONG`]).
+fn taken_along(model: &str) -> String {
+    undo::DELETE_TAKES_ALONG
+        .iter()
+        .find(|(m, _)| *m == model)
+        .map(|(_, note)| format!(". {note}"))
+        .unwrap_or_default()
 }
 
 /// `a`, `b` and `c`, each in backticks.

@@ -920,6 +920,31 @@ fn restorable_fields(before: &Value, args: &Value) -> Option<Map<String, Value>>
     (!fields.is_empty() || secrets_set(args).is_empty()).then_some(fields)
 }
 
+/// The secrets a create of `def`'s model takes without requiring them (a CA's `prv`, an LDAP
+/// server's `ldap_bindpw`): the firewall never returns them, so an object deleted comes back
+/// without them.
+pub fn secrets_lost_on_recreate(def: &ToolDef) -> Vec<&'static str> {
+    state::sibling(def, PathKind::Item, Method::Post)
+        .map(|create| {
+            create
+                .args
+                .iter()
+                .filter(|a| a.sensitive && !a.required && a.role == crate::spec::ArgRole::Field)
+                .map(|a| a.name)
+                .collect()
+        })
+        .unwrap_or_default()
+}
+
+/// What a delete takes besides its object, which undo does not bring back: by model, what pfrest
+/// does.
+pub const DELETE_TAKES_ALONG: &[(&str, &str)] = &[(
+    "CertificateAuthority",
+    // `CertificateAuthority::_delete` (seen on the pfrest lab for the certificates; CRLs
+    // cannot be made on the lab, whose PHP lacks pfSense's ASN.1 library).
+    "pfrest also takes it off the certificates it signed (their `caref` is cleared) and deletes its certificate revocation lists; undo brings back neither: the CA returns under a new `refid`, and the certificates stay unlinked",
+)];
+
 /// The inverse of a call, planned before it runs. None when it cannot be undone.
 pub fn plan(def: &ToolDef, args: &Value, before: Option<&Value>) -> Option<Inverse> {
     let removes = matches!(
