@@ -5132,6 +5132,79 @@ async fn a_ca_delete_says_what_its_undo_leaves_behind(version: &str) {
     assert!(!ca_xml.contains("<prv>"), "{ca_xml}");
 }
 
+/// A delete whose object held a secret pfrest requires on a create (a CARP address's
+/// `password`, a bound LDAP server's `ldap_bindpw`) has no undo: the firewall never returns the
+/// secret, and pfrest refuses a re-create without it. The same kinds without it (an IP alias,
+/// an anonymous LDAP server) keep theirs.
+async fn a_delete_of_an_object_holding_a_required_secret_has_no_undo(version: &str) {
+    let Some(lab) = lab(version) else { return };
+    let carp = json!({"mode": "carp", "interface": "lan", "subnet": "192.168.1.241",
+        "subnet_bits": 24, "vhid": 6, "password": "carp-not-secret", "descr": "lan carp"});
+    let alias = json!({"mode": "ipalias", "interface": "lan", "subnet": "192.168.1.242",
+        "subnet_bits": 24, "descr": "lan alias"});
+    let ldap = json!({"type": "ldap", "host": "10.1.1.1", "ldap_port": "389",
+        "ldap_urltype": "Standard TCP", "ldap_protver": 3, "ldap_scope": "one",
+        "ldap_basedn": "dc=lab", "ldap_authcn": "ou=people", "ldap_attr_user": "uid",
+        "ldap_attr_group": "cn", "ldap_attr_member": "member",
+        "ldap_attr_groupobj": "posixGroup", "ldap_timeout": 5});
+    let bound = with(
+        ldap.clone(),
+        json!({"name": "bound ldap", "ldap_binddn": "cn=fw,dc=lab",
+            "ldap_bindpw": "bind-not-secret"}),
+    );
+    let anonymous = with(ldap, json!({"name": "anonymous ldap"}));
+    const VIP: &str = "/api/v2/firewall/virtual_ip";
+    const AUTH: &str = "/api/v2/user/auth_server";
+    for (path, body) in [
+        (VIP, &carp),
+        (VIP, &alias),
+        (AUTH, &bound),
+        (AUTH, &anonymous),
+    ] {
+        admin(&lab, "POST", path, Some(body.clone()));
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let s = start(&lab, dir.path()).await;
+    for (tool, id, undo) in [
+        (
+            "pfsense_delete_firewall_virtual_ip",
+            0,
+            "Undo: no: making a removed object again needs its `password` (required while `mode` is \"carp\"), which the firewall never returns",
+        ),
+        (
+            "pfsense_delete_firewall_virtual_ip",
+            1,
+            "Undo: yes: pfsense_undo re-creates the object between its old neighbours (",
+        ),
+        (
+            "pfsense_delete_user_auth_server",
+            0,
+            "Undo: no: making a removed object again needs its `ldap_bindpw` (required while `type` is \"ldap\" and `ldap_binddn` is not null), which the firewall never returns",
+        ),
+        (
+            "pfsense_delete_user_auth_server",
+            1,
+            "Undo: yes: pfsense_undo re-creates the object between its old neighbours (",
+        ),
+    ] {
+        let preview = s.call(tool, json!({"id": id})).await;
+        assert!(text(&preview).contains(undo), "{}", text(&preview));
+    }
+    s.close().await;
+    // What an undo would send, refused by pfrest: the objects as read back, without the
+    // secrets it never returns.
+    for (path, list, secret, mut object) in [
+        (VIP, "/api/v2/firewall/virtual_ips", "password", carp),
+        (AUTH, "/api/v2/user/auth_servers", "ldap_bindpw", bound),
+    ] {
+        let shown = admin(&lab, "GET", list, None);
+        assert_eq!(shown[0][secret], Value::Null, "{shown}");
+        admin(&lab, "DELETE", path, Some(json!({"id": 0})));
+        object.as_object_mut().unwrap().remove(secret);
+        admin_refused(&lab, "POST", path, object, 400);
+    }
+}
+
 /// An IPsec tunnel to 198.51.100.7 on `interface` (a pre-shared key the refusals must not show),
 /// with one phase 2 from `local` to 10.10.0.0/16: its phase 1.
 fn ipsec_tunnel(lab: &RunningLab, descr: &str, interface: &str, local: (&str, u8)) -> Value {
@@ -5713,6 +5786,7 @@ tests::on_every_release!(
     a_carp_virtual_ip_still_named_is_not_deleted,
     an_interface_a_vpn_or_service_binds_to_is_not_deleted,
     a_ca_delete_says_what_its_undo_leaves_behind,
+    a_delete_of_an_object_holding_a_required_secret_has_no_undo,
     an_ipsec_phase_1_with_phase_2_entries_is_not_deleted,
     an_openvpn_server_overrides_name_is_not_deleted,
     a_wireguard_tunnel_with_peers_is_not_deleted,

@@ -6,7 +6,10 @@
 //! refers to the runtime through `::pfsense_mcp::catalog`, so it is meant to be expanded inside
 //! the `pfsense-mcp` crate.
 
-use pfsense_spec::{ArgRole, ArgType, Method, Module, Operation, PathKind, Risk, Spec, Verb};
+use pfsense_spec::{
+    ArgRole, ArgType, ConditionTest, FieldCondition, Method, Module, Operation, PathKind, Risk,
+    Spec, Verb,
+};
 use proc_macro2::{Span, TokenStream};
 use quote::{format_ident, quote};
 
@@ -142,6 +145,32 @@ fn module_tokens(m: Module) -> TokenStream {
         .collect();
     let id = format_ident!("{}", name);
     quote!(::pfsense_mcp::spec::Module::#id)
+}
+
+/// A field condition as the runtime reads it: its values as JSON texts.
+fn condition_tokens(c: &FieldCondition) -> TokenStream {
+    let field = &c.field;
+    let on_parent = c.on_parent;
+    let json = |v: &serde_json::Value| v.to_string();
+    let test = match &c.test {
+        ConditionTest::Equals(v) => {
+            let v = json(v);
+            quote!(::pfsense_mcp::catalog::ConditionTest::Equals(#v))
+        }
+        ConditionTest::NotEquals(v) => {
+            let v = json(v);
+            quote!(::pfsense_mcp::catalog::ConditionTest::NotEquals(#v))
+        }
+        ConditionTest::OneOf(vs) => {
+            let vs = vs.iter().map(json);
+            quote!(::pfsense_mcp::catalog::ConditionTest::OneOf(&[#(#vs),*]))
+        }
+        ConditionTest::NotOneOf(vs) => {
+            let vs = vs.iter().map(json);
+            quote!(::pfsense_mcp::catalog::ConditionTest::NotOneOf(&[#(#vs),*]))
+        }
+    };
+    quote!(::pfsense_mcp::catalog::ArgCondition { field: #field, on_parent: #on_parent, test: #test })
 }
 
 fn role_tokens(r: ArgRole) -> TokenStream {
@@ -280,6 +309,16 @@ pub fn tool(index: usize, op: &Operation) -> GeneratedTool {
             quote!(::pfsense_mcp::catalog::ArgDef { name: #name, required: #required, role: #role, ty: #ty, sensitive: #sensitive, resettable: #resettable })
         })
         .collect();
+    let secrets: Vec<TokenStream> = op
+        .args
+        .iter()
+        .filter(|a| a.sensitive)
+        .map(|a| {
+            let (name, required_when) = (&a.name, a.required_when_available);
+            let when = a.conditions.iter().map(condition_tokens);
+            quote!(::pfsense_mcp::catalog::SecretArg { name: #name, required_when_available: #required_when, when: &[#(#when),*] })
+        })
+        .collect();
     let op_id = &op.operation_id;
     let def = quote! {
         ::pfsense_mcp::catalog::ToolDef {
@@ -305,6 +344,7 @@ pub fn tool(index: usize, op: &Operation) -> GeneratedTool {
             input_schema: #schema,
             listed_schema: #listed_schema,
             args: &[#(#args),*],
+            secrets: &[#(#secrets),*],
         }
     };
     GeneratedTool { items, def }

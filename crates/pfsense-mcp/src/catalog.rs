@@ -20,6 +20,67 @@ pub struct ApplyStep {
     pub status_tool: &'static str,
 }
 
+/// A secret field of a tool and when the API takes it (pfrest's field conditions): an undo
+/// cannot send a secret back, so a re-create must know whether the object held one.
+#[derive(Debug, Clone, Copy)]
+pub struct SecretArg {
+    pub name: &'static str,
+    /// The API requires it whenever `when` holds.
+    pub required_when_available: bool,
+    /// It is only available when all of these hold on the object (empty: always).
+    pub when: &'static [ArgCondition],
+}
+
+/// One "only available when" condition of a field, on the object's own fields.
+#[derive(Debug, Clone, Copy)]
+pub struct ArgCondition {
+    pub field: &'static str,
+    /// The field belongs to the parent object, which an object alone cannot tell.
+    pub on_parent: bool,
+    pub test: ConditionTest,
+}
+
+/// A condition's test; the values are JSON texts.
+#[derive(Debug, Clone, Copy)]
+pub enum ConditionTest {
+    Equals(&'static str),
+    NotEquals(&'static str),
+    OneOf(&'static [&'static str]),
+    NotOneOf(&'static [&'static str]),
+}
+
+impl SecretArg {
+    /// Whether an object shown as `object` may hold this secret: every condition holds, or
+    /// cannot be judged from the object alone (a parent's field).
+    pub fn available_on(&self, object: &Value) -> bool {
+        self.when.iter().all(|c| c.on_parent || c.holds(object))
+    }
+}
+
+impl ArgCondition {
+    /// As a reader would say it: `` `mode` is "carp" ``.
+    pub fn describe(&self) -> String {
+        let field = self.field;
+        match self.test {
+            ConditionTest::Equals(v) => format!("`{field}` is {v}"),
+            ConditionTest::NotEquals(v) => format!("`{field}` is not {v}"),
+            ConditionTest::OneOf(vs) => format!("`{field}` is one of {}", vs.join(", ")),
+            ConditionTest::NotOneOf(vs) => format!("`{field}` is none of {}", vs.join(", ")),
+        }
+    }
+
+    fn holds(&self, object: &Value) -> bool {
+        let value = object.get(self.field).unwrap_or(&Value::Null);
+        let is = |json: &str| serde_json::from_str::<Value>(json).is_ok_and(|v| v == *value);
+        match self.test {
+            ConditionTest::Equals(v) => is(v),
+            ConditionTest::NotEquals(v) => !is(v),
+            ConditionTest::OneOf(vs) => vs.iter().any(|v| is(v)),
+            ConditionTest::NotOneOf(vs) => !vs.iter().any(|v| is(v)),
+        }
+    }
+}
+
 /// One argument of a tool and where it goes.
 #[derive(Debug, Clone, Copy)]
 pub struct ArgDef {
@@ -61,6 +122,8 @@ pub struct ToolDef {
     /// The lean schema `tools/list` sends (pfsense-spec's `lean.rs`), serialised.
     pub listed_schema: &'static str,
     pub args: &'static [ArgDef],
+    /// Its secret fields and when the API takes them.
+    pub secrets: &'static [SecretArg],
 }
 
 impl std::fmt::Debug for ToolDef {

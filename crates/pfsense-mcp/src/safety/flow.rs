@@ -237,10 +237,10 @@ fn undo_note(
             kind,
             ChangeKind::Delete | ChangeKind::Replace | ChangeKind::BulkDelete
         )
-        && let Some(secret) = undo::secret_needed_to_recreate(def)
+        && let Some(secret) = undo::secret_needed_to_recreate(def, seen.current.as_ref())
     {
         return format!(
-            "no: making a removed object again needs its `{secret}`, which the firewall never returns"
+            "no: making a removed object again needs its {secret}, which the firewall never returns"
         );
     }
     let secrets = undo::secrets_set(args);
@@ -275,7 +275,10 @@ fn undo_note(
             };
             format!(
                 "yes: pfsense_undo re-creates the object{place}{} (firewall-computed fields such as timestamps cannot be restored; a rule keeps its tracker){}{}",
-                without_secrets(&undo::secrets_lost_on_recreate(def), false),
+                without_secrets(
+                    &undo::secrets_lost_on_recreate(def, seen.current.as_ref()),
+                    false,
+                ),
                 link.map(|note| format!(". {note}")).unwrap_or_default(),
                 taken_along(def.model),
             )
@@ -295,7 +298,10 @@ fn undo_note(
         }
         (Some(Inverse::RestoreCollection { .. }), _) => format!(
             "yes: pfsense_undo puts the old list back{}{}",
-            without_secrets(&undo::secrets_lost_on_recreate(def), true),
+            without_secrets(
+                &undo::secrets_lost_on_recreate(def, seen.current.as_ref()),
+                true,
+            ),
             taken_along(def.model),
         ),
         (Some(Inverse::RestoreSettings { .. }), _) => {

@@ -901,16 +901,28 @@ pub async fn check_cancelled(
     })
 }
 
-/// The secret field a create of `def`'s model requires, if any: an object deleted cannot be
-/// made again without it (a user's `password`, a certificate's `prv`), since the firewall
-/// never returns it.
-pub fn secret_needed_to_recreate(def: &ToolDef) -> Option<&'static str> {
+/// The secret field a create of `def`'s model requires, if any, with when: an object deleted
+/// cannot be made again without it (a user's `password`, a certificate's `prv`, a CARP
+/// address's `password` while `mode` is "carp"), since the firewall never returns it.
+/// `before`: the object, or the list, as it was; without it only what is always required.
+pub fn secret_needed_to_recreate(def: &ToolDef, before: Option<&Value>) -> Option<String> {
     let create = state::sibling(def, PathKind::Item, Method::Post)?;
+    if let Some(a) = create.args.iter().find(|a| a.required && a.sensitive) {
+        return Some(format!("`{}`", a.name));
+    }
+    let objects: Vec<&Value> = match before? {
+        Value::Array(all) => all.iter().collect(),
+        one => vec![one],
+    };
     create
-        .args
+        .secrets
         .iter()
-        .find(|a| a.required && a.sensitive)
-        .map(|a| a.name)
+        .filter(|s| s.required_when_available && !s.when.is_empty())
+        .find(|s| objects.iter().any(|o| s.available_on(o)))
+        .map(|s| {
+            let when: Vec<String> = s.when.iter().map(|c| c.describe()).collect();
+            format!("`{}` (required while {})", s.name, when.join(" and "))
+        })
 }
 
 /// The old values of the fields an update sets; None when it sets secrets alone, so that an
@@ -923,17 +935,31 @@ fn restorable_fields(before: &Value, args: &Value) -> Option<Map<String, Value>>
 /// The secrets a create of `def`'s model takes without requiring them (a CA's `prv`, an LDAP
 /// server's `ldap_bindpw`): the firewall never returns them, so an object deleted comes back
 /// without them.
-pub fn secrets_lost_on_recreate(def: &ToolDef) -> Vec<&'static str> {
-    state::sibling(def, PathKind::Item, Method::Post)
-        .map(|create| {
-            create
-                .args
-                .iter()
-                .filter(|a| a.sensitive && !a.required && a.role == crate::spec::ArgRole::Field)
-                .map(|a| a.name)
-                .collect()
-        })
-        .unwrap_or_default()
+/// `before`: the object, or the list, as it was: a secret whose conditions none of them meet
+/// (a password for CARP on an IP alias) was never held.
+pub fn secrets_lost_on_recreate(def: &ToolDef, before: Option<&Value>) -> Vec<&'static str> {
+    let Some(create) = state::sibling(def, PathKind::Item, Method::Post) else {
+        return Vec::new();
+    };
+    let objects: Vec<&Value> = match before {
+        Some(Value::Array(all)) => all.iter().collect(),
+        Some(one) => vec![one],
+        None => Vec::new(),
+    };
+    let held = |name: &str| {
+        create
+            .secrets
+            .iter()
+            .find(|s| s.name == name)
+            .is_none_or(|s| before.is_none() || objects.iter().any(|o| s.available_on(o)))
+    };
+    create
+        .args
+        .iter()
+        .filter(|a| a.sensitive && !a.required && a.role == crate::spec::ArgRole::Field)
+        .map(|a| a.name)
+        .filter(|name| held(name))
+        .collect()
 }
 
 /// What a delete takes besides its object, which undo does not bring back: by model, what pfrest
@@ -951,7 +977,7 @@ pub fn plan(def: &ToolDef, args: &Value, before: Option<&Value>) -> Option<Inver
         ChangeKind::of(def),
         ChangeKind::Delete | ChangeKind::Replace | ChangeKind::BulkDelete
     );
-    if removes && secret_needed_to_recreate(def).is_some() {
+    if removes && secret_needed_to_recreate(def, before).is_some() {
         return None;
     }
     let item_get = || state::sibling(def, PathKind::Item, Method::Get);
