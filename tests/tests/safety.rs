@@ -3441,6 +3441,17 @@ async fn an_interface_a_virtual_ip_names_is_kept_in_the_sandbox_too() {
         s.ok("pfsense_delete_firewall_rule", confirmed(json!({"id": id})))
             .await;
     }
+    // What pfrest deletes with it that the API cannot read: its DHCPv6 settings.
+    let preview = s
+        .call("pfsense_delete_network_interface", json!({"id": "lan"}))
+        .await;
+    assert!(
+        text(&preview).contains(
+            "pfrest also deletes its DHCPv6 server and router advertisement settings, if it has any"
+        ),
+        "{}",
+        text(&preview)
+    );
     s.ok(
         "pfsense_delete_network_interface",
         confirmed(json!({"id": "lan"})),

@@ -964,12 +964,21 @@ pub fn secrets_lost_on_recreate(def: &ToolDef, before: Option<&Value>) -> Vec<&'
 
 /// What a delete takes besides its object, which undo does not bring back: by model, what pfrest
 /// does.
-pub const DELETE_TAKES_ALONG: &[(&str, &str)] = &[(
-    "CertificateAuthority",
-    // `CertificateAuthority::_delete` (seen on the pfrest lab for the certificates; CRLs
-    // cannot be made on the lab, whose PHP lacks pfSense's ASN.1 library).
-    "pfrest also takes it off the certificates it signed (their `caref` is cleared) and deletes its certificate revocation lists; undo brings back neither: the CA returns under a new `refid`, and the certificates stay unlinked",
-)];
+pub const DELETE_TAKES_ALONG: &[(&str, &str)] = &[
+    (
+        "CertificateAuthority",
+        // `CertificateAuthority::_delete` (seen on the pfrest lab for the certificates; CRLs
+        // cannot be made on the lab, whose PHP lacks pfSense's ASN.1 library).
+        "pfrest also takes it off the certificates it signed (their `caref` is cleared) and deletes its certificate revocation lists; undo brings back neither: the CA returns under a new `refid`, and the certificates stay unlinked",
+    ),
+    (
+        "NetworkInterface",
+        // `NetworkInterface::_delete` deletes `dhcpdv6/<id>` (read in pfrest v2.7.1 to v2.10.0,
+        // not run: the lab's config has none). Its rules, port forwards and DHCP server are the
+        // interface guard's (`guard::INTERFACES`).
+        "pfrest also deletes its DHCPv6 server and router advertisement settings, if it has any (config.xml's `dhcpdv6`), which REST API v2 can neither read nor write: undo re-creates the interface without them",
+    ),
+];
 
 /// The inverse of a call, planned before it runs. None when it cannot be undone.
 pub fn plan(def: &ToolDef, args: &Value, before: Option<&Value>) -> Option<Inverse> {
