@@ -5135,8 +5135,10 @@ async fn a_ca_delete_says_what_its_undo_leaves_behind(version: &str) {
 /// A delete whose object held a secret pfrest requires on a create (a CARP address's
 /// `password`, a bound LDAP server's `ldap_bindpw`) has no undo: the firewall never returns the
 /// secret, and pfrest refuses a re-create without it. The same kinds without it (an IP alias,
-/// an anonymous LDAP server) keep theirs.
-async fn a_delete_of_an_object_holding_a_required_secret_has_no_undo(version: &str) {
+/// an anonymous LDAP server) keep theirs. So has an update after which the object no longer
+/// takes the secret (a CARP address made an IP alias): pfrest drops it, and refuses the PATCH
+/// back without it.
+async fn a_change_losing_a_required_secret_has_no_undo(version: &str) {
     let Some(lab) = lab(version) else { return };
     let carp = json!({"mode": "carp", "interface": "lan", "subnet": "192.168.1.241",
         "subnet_bits": 24, "vhid": 6, "password": "carp-not-secret", "descr": "lan carp"});
@@ -5190,7 +5192,36 @@ async fn a_delete_of_an_object_holding_a_required_secret_has_no_undo(version: &s
         let preview = s.call(tool, json!({"id": id})).await;
         assert!(text(&preview).contains(undo), "{}", text(&preview));
     }
+    for (change, undo) in [
+        (
+            json!({"id": 0, "mode": "ipalias"}),
+            "Undo: no: after it the object no longer takes its `password` (required while `mode` is \"carp\"), so pfrest drops that secret",
+        ),
+        (
+            json!({"id": 0, "descr": "still carp"}),
+            "Undo: yes: pfsense_undo patches the old values back",
+        ),
+    ] {
+        let preview = s.call("pfsense_update_firewall_virtual_ip", change).await;
+        assert!(text(&preview).contains(undo), "{}", text(&preview));
+    }
     s.close().await;
+    // The CARP address made an IP alias loses its password: back to CARP without it is refused.
+    admin(
+        &lab,
+        "PATCH",
+        VIP,
+        Some(json!({"id": 0, "mode": "ipalias"})),
+    );
+    let back = json!({"id": 0, "mode": "carp", "vhid": 6, "advbase": 1, "advskew": 0,
+        "carp_mode": "mcast"});
+    admin_refused(&lab, "PATCH", VIP, back.clone(), 400);
+    admin(
+        &lab,
+        "PATCH",
+        VIP,
+        Some(with(back, json!({"password": "carp-not-secret"}))),
+    );
     // What an undo would send, refused by pfrest: the objects as read back, without the
     // secrets it never returns.
     for (path, list, secret, mut object) in [
@@ -5786,7 +5817,7 @@ tests::on_every_release!(
     a_carp_virtual_ip_still_named_is_not_deleted,
     an_interface_a_vpn_or_service_binds_to_is_not_deleted,
     a_ca_delete_says_what_its_undo_leaves_behind,
-    a_delete_of_an_object_holding_a_required_secret_has_no_undo,
+    a_change_losing_a_required_secret_has_no_undo,
     an_ipsec_phase_1_with_phase_2_entries_is_not_deleted,
     an_openvpn_server_overrides_name_is_not_deleted,
     a_wireguard_tunnel_with_peers_is_not_deleted,

@@ -308,6 +308,16 @@ fn undo_note(
             format!("yes: pfsense_undo patches the old settings back{secrets_excepted}")
         }
         (None, _) if state_error => "no: the current state could not be read".into(),
+        (None, ChangeKind::Update | ChangeKind::Settings)
+            if let Some(secret) = seen
+                .current
+                .as_ref()
+                .and_then(|before| undo::secret_dropped_by_update(def, before, args)) =>
+        {
+            format!(
+                "no: after it the object no longer takes its {secret}, so pfrest drops that secret; the firewall never returns it, and putting the old values back would need it"
+            )
+        }
         (None, ChangeKind::Update | ChangeKind::Settings) if !secrets.is_empty() => format!(
             "no: it sets only {}, {a_secret} the firewall never returns, so what it held cannot be put back",
             backticked(&secrets)

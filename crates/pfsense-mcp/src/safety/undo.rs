@@ -927,9 +927,39 @@ pub fn secret_needed_to_recreate(def: &ToolDef, before: Option<&Value>) -> Optio
 
 /// The old values of the fields an update sets; None when it sets secrets alone, so that an
 /// undo would put nothing back (seen on the pfrest lab: "Undone" with nothing sent back).
-fn restorable_fields(before: &Value, args: &Value) -> Option<Map<String, Value>> {
+/// None too when the update takes the object out of what a secret it held is required for:
+/// pfrest drops the secret, and putting the old values back would need it.
+fn restorable_fields(def: &ToolDef, before: &Value, args: &Value) -> Option<Map<String, Value>> {
+    if secret_dropped_by_update(def, before, args).is_some() {
+        return None;
+    }
     let fields = old_fields(before, args);
     (!fields.is_empty() || secrets_set(args).is_empty()).then_some(fields)
+}
+
+/// The secret `def`'s update drops, with when it is required: one the object held (its
+/// conditions hold on `before`), required while they hold, whose conditions the update's
+/// fields break, sent or not (seen on the pfrest lab: a CARP address
+/// made an IP alias lost its `password`, and the undo's PATCH back to CARP was refused for the
+/// want of it).
+pub fn secret_dropped_by_update(def: &ToolDef, before: &Value, args: &Value) -> Option<String> {
+    let mut after = before.clone();
+    if let (Some(after), Some(sent)) = (after.as_object_mut(), args.as_object()) {
+        for (field, value) in sent {
+            after.insert(field.clone(), value.clone());
+        }
+    }
+    // What a create requires: an update requires nothing of itself.
+    let create = state::sibling(def, PathKind::Item, Method::Post)?;
+    create
+        .secrets
+        .iter()
+        .filter(|s| s.required_when_available && !s.when.is_empty())
+        .find(|s| s.available_on(before) && !s.available_on(&after))
+        .map(|s| {
+            let when: Vec<String> = s.when.iter().map(|c| c.describe()).collect();
+            format!("`{}` (required while {})", s.name, when.join(" and "))
+        })
 }
 
 /// The secrets a create of `def`'s model takes without requiring them (a CA's `prv`, an LDAP
@@ -1001,7 +1031,7 @@ pub fn plan(def: &ToolDef, args: &Value, before: Option<&Value>) -> Option<Inver
             update_tool: def.name.to_string(),
             read_tool: name(item_get())?,
             list_tool: list(),
-            fields: restorable_fields(before?, args)?,
+            fields: restorable_fields(def, before?, args)?,
         }),
         ChangeKind::Delete => {
             let before = before?;
@@ -1034,7 +1064,7 @@ pub fn plan(def: &ToolDef, args: &Value, before: Option<&Value>) -> Option<Inver
         ChangeKind::Settings => Some(Inverse::RestoreSettings {
             update_tool: def.name.to_string(),
             read_tool: name(state::sibling(def, PathKind::Settings, Method::Get))?,
-            fields: restorable_fields(before?, args)?,
+            fields: restorable_fields(def, before?, args)?,
         }),
         ChangeKind::Other => None,
     }
