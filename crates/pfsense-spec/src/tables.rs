@@ -658,6 +658,8 @@ pub const REQUEST_PARAMETERS: &[&str] = &[
 /// Field names that match the rules above but hold no secret: public keys and booleans.
 pub const NOT_SENSITIVE_FIELDS: &[&str] = &[
     "publickey",
+    // WireGuard's status reads spell it so (`WireGuardPeerStatus`, `WireGuardTunnelStatus`).
+    "public_key",
     "reusekey",
     "usetoken",
     // Settings whose words end like secrets: a re-key interval, how interfaces are shown, and

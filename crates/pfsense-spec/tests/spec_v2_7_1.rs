@@ -968,6 +968,9 @@ fn every_spec_or_pfrest_secret_is_caught_by_the_name_rule() {
             .sensitive
     );
     assert!(!tables::is_sensitive_field("use_tls"));
+    // Public keys, as the WireGuard status reads spell them, are no secret.
+    assert!(!tables::is_sensitive_field("public_key"));
+    assert!(tables::is_sensitive_field("preshared_key"));
     // Case does not matter (most names are lower case and go unlowered).
     assert!(tables::is_sensitive_field("Auth_Pass"));
     assert!(tables::is_sensitive_field("PRESHAREDKEY"));
