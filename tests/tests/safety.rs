@@ -2226,6 +2226,60 @@ async fn undo_names_the_secrets_it_cannot_put_back() {
     s.close().await;
 }
 
+/// On the emulator as pfrest does it (`lab_safety::a_ca_delete_says_what_its_undo_leaves_behind`):
+/// a CA's delete takes its revocation lists along, its preview says so, and its undo brings back
+/// the CA alone.
+#[tokio::test]
+async fn a_ca_delete_takes_its_crls_and_its_undo_leaves_them_gone() {
+    let emu = emulator().await;
+    let dir = tempfile::tempdir().unwrap();
+    let s = start(&emu, dir.path(), &[], no_human()).await;
+    let key = rcgen::KeyPair::generate().unwrap();
+    let mut params = rcgen::CertificateParams::new(Vec::<String>::new()).unwrap();
+    params.is_ca = rcgen::IsCa::Ca(rcgen::BasicConstraints::Unconstrained);
+    let crt = params.self_signed(&key).unwrap().pem();
+    let ca = s
+        .ok(
+            "pfsense_create_system_certificate_authority",
+            confirmed(json!({"descr": "retired CA", "crt": crt, "prv": key.serialize_pem()})),
+        )
+        .await["data"]
+        .clone();
+    s.ok(
+        "pfsense_create_system_crl",
+        confirmed(json!({"caref": ca["refid"], "descr": "its CRL", "method": "internal"})),
+    )
+    .await;
+    let delete = json!({"id": ca["id"]});
+    let preview = s
+        .call(
+            "pfsense_delete_system_certificate_authority",
+            delete.clone(),
+        )
+        .await;
+    assert!(
+        text(&preview).contains("without its `prv`")
+            && text(&preview)
+                .contains("deletes its certificate revocation lists; undo brings back neither"),
+        "{}",
+        text(&preview)
+    );
+    s.ok(
+        "pfsense_delete_system_certificate_authority",
+        confirmed(delete),
+    )
+    .await;
+    assert_eq!(list(&s, "pfsense_list_system_crls").await, json!([]));
+    let undone = s
+        .call("pfsense_undo", json!({"last": 1, "confirm": true}))
+        .await;
+    assert!(!is_error(&undone), "{}", text(&undone));
+    let cas = list(&s, "pfsense_list_system_certificate_authorities").await;
+    assert!(cas.to_string().contains("retired CA"), "{cas}");
+    assert_eq!(list(&s, "pfsense_list_system_crls").await, json!([]));
+    s.close().await;
+}
+
 /// Previews and our own tools are held to `--result-budget` like reads: a preview of a PUT of
 /// 300 aliases keeps what it takes to confirm (`fingerprint`, `next`, the method and path) with
 /// the body and current state cut to notes, and confirming it sends the whole body.

@@ -640,17 +640,27 @@ pub fn after_delete(store: &mut Store, model: &str, obj: &Obj) {
     {
         replace_group_member(store, name, json!(uid.to_string()));
     }
-    // pfrest's CertificateAuthority::_delete removes the CA from the certificates it signed.
+    // pfrest's CertificateAuthority::_delete removes the CA from the certificates it signed
+    // (seen on the pfrest lab) and deletes its certificate revocation lists (read in its source:
+    // the lab cannot make a CRL).
     if model == "CertificateAuthority"
         && let Some(refid) = obj.get("refid").and_then(Value::as_str)
-        && let Some(certs) = store.collections.get_mut("Certificate")
     {
-        for cert in certs.iter_mut() {
-            if cert.get("caref").and_then(Value::as_str) == Some(refid)
+        let by_it = |o: &Value| o.get("caref").and_then(Value::as_str) == Some(refid);
+        for cert in store
+            .collections
+            .get_mut("Certificate")
+            .into_iter()
+            .flatten()
+        {
+            if by_it(cert)
                 && let Some(c) = cert.as_object_mut()
             {
                 c.insert("caref".into(), Value::Null);
             }
+        }
+        if let Some(crls) = store.collections.get_mut("CertificateRevocationList") {
+            crls.retain(|crl| !by_it(crl));
         }
     }
     if model == "NetworkInterface"
