@@ -2264,6 +2264,19 @@ async fn a_ca_delete_takes_its_crls_and_its_undo_leaves_them_gone() {
         "{}",
         text(&preview)
     );
+    // A bulk delete deletes each as a delete does.
+    let bulk = s
+        .call(
+            "pfsense_delete_system_certificate_authorities",
+            json!({"query": {"descr": "retired CA"}}),
+        )
+        .await;
+    assert!(
+        text(&bulk).contains("Undo: no: this collection has no tool that could reverse the change. pfrest also takes it off the certificates it signed")
+            && text(&bulk).contains("deletes its certificate revocation lists"),
+        "{}",
+        text(&bulk)
+    );
     s.ok(
         "pfsense_delete_system_certificate_authority",
         confirmed(delete),

@@ -231,6 +231,25 @@ fn undo_note(
     sort: Option<&Sorted>,
     seen: &Observed,
 ) -> String {
+    let note = undo_verdict(def, args, kind, inverse, sort, seen);
+    // A bulk delete deletes each object as a delete does (a PUT writes the new list instead):
+    // what pfrest takes along is said whether or not an undo follows.
+    if matches!(kind, ChangeKind::Delete | ChangeKind::BulkDelete) {
+        format!("{note}{}", taken_along(def.model))
+    } else {
+        note
+    }
+}
+
+/// [`undo_note`] before what a delete takes along.
+fn undo_verdict(
+    def: &ToolDef,
+    args: &Value,
+    kind: ChangeKind,
+    inverse: &Option<Inverse>,
+    sort: Option<&Sorted>,
+    seen: &Observed,
+) -> String {
     let state_error = seen.error.is_some();
     if inverse.is_none()
         && matches!(
@@ -274,13 +293,12 @@ fn undo_note(
                 None => " between its old neighbours".into(),
             };
             format!(
-                "yes: pfsense_undo re-creates the object{place}{} (firewall-computed fields such as timestamps cannot be restored; a rule keeps its tracker){}{}",
+                "yes: pfsense_undo re-creates the object{place}{} (firewall-computed fields such as timestamps cannot be restored; a rule keeps its tracker){}",
                 without_secrets(
                     &undo::secrets_lost_on_recreate(def, seen.current.as_ref()),
                     false,
                 ),
                 link.map(|note| format!(". {note}")).unwrap_or_default(),
-                taken_along(def.model),
             )
         }
         (
@@ -297,12 +315,11 @@ fn undo_note(
             )
         }
         (Some(Inverse::RestoreCollection { .. }), _) => format!(
-            "yes: pfsense_undo puts the old list back{}{}",
+            "yes: pfsense_undo puts the old list back{}",
             without_secrets(
                 &undo::secrets_lost_on_recreate(def, seen.current.as_ref()),
                 true,
             ),
-            taken_along(def.model),
         ),
         (Some(Inverse::RestoreSettings { .. }), _) => {
             format!("yes: pfsense_undo patches the old settings back{secrets_excepted}")
