@@ -2293,6 +2293,81 @@ async fn a_ca_delete_takes_its_crls_and_its_undo_leaves_them_gone() {
     s.close().await;
 }
 
+/// An OpenVPN server with a TLS key comes back from an undo with a new one, which pfrest makes
+/// when a create sends none (`generate_tls_key`, read in its model): its delete's preview says
+/// what that does to the clients. One without TLS names no key.
+#[tokio::test]
+async fn an_openvpn_server_delete_says_its_undo_brings_a_new_tls_key() {
+    let emu = emulator().await;
+    let dir = tempfile::tempdir().unwrap();
+    let s = start(&emu, dir.path(), &[], no_human()).await;
+    let ca_key = rcgen::KeyPair::generate().unwrap();
+    let mut ca = rcgen::CertificateParams::new(Vec::<String>::new()).unwrap();
+    ca.is_ca = rcgen::IsCa::Ca(rcgen::BasicConstraints::Unconstrained);
+    let ca_crt = ca.self_signed(&ca_key).unwrap().pem();
+    let issuer = rcgen::Issuer::new(ca, &ca_key);
+    let key = rcgen::KeyPair::generate().unwrap();
+    let crt = rcgen::CertificateParams::new(vec!["vpn.example".to_string()])
+        .unwrap()
+        .signed_by(&key, &issuer)
+        .unwrap()
+        .pem();
+    let caref = s
+        .ok(
+            "pfsense_create_system_certificate_authority",
+            confirmed(json!({"descr": "vpn CA", "crt": ca_crt, "prv": ca_key.serialize_pem()})),
+        )
+        .await["data"]["refid"]
+        .clone();
+    let certref = s
+        .ok(
+            "pfsense_create_system_certificate",
+            confirmed(json!({"descr": "vpn server", "crt": crt, "prv": key.serialize_pem()})),
+        )
+        .await["data"]["refid"]
+        .clone();
+    let static_key = format!(
+        "-----BEGIN OpenVPN Static key V1-----\n{}\n-----END OpenVPN Static key V1-----\n",
+        vec!["0123456789abcdef0123456789abcdef"; 16].join("\n")
+    );
+    for (port, tls) in [
+        (
+            "1194",
+            json!({"use_tls": true, "tls_type": "auth", "tls": static_key}),
+        ),
+        ("1195", json!({"use_tls": false})),
+    ] {
+        let mut server = json!({"mode": "server_tls", "dev_mode": "tun", "protocol": "UDP4",
+            "interface": "wan", "local_port": port, "caref": caref, "certref": certref,
+            "dh_length": "none", "ecdh_curve": "none", "tunnel_network": "10.13.0.0/24",
+            "data_ciphers": ["none"], "data_ciphers_fallback": "none", "digest": "none"});
+        for (k, v) in tls.as_object().unwrap() {
+            server[k] = v.clone();
+        }
+        s.ok("pfsense_create_vpn_openvpn_server", confirmed(server))
+            .await;
+    }
+    let with_tls = s
+        .call("pfsense_delete_vpn_openvpn_server", json!({"id": 0}))
+        .await;
+    assert!(
+        text(&with_tls).contains("without its `tls`: a secret the firewall never returns")
+            && text(&with_tls).contains("(`tls`: pfrest makes a new TLS key in its place, so clients set up with the old one cannot connect until they are given the new one)")
+            && !text(&with_tls).contains("0123456789abcdef"),
+        "{}",
+        text(&with_tls)
+    );
+    let without = s
+        .call("pfsense_delete_vpn_openvpn_server", json!({"id": 1}))
+        .await;
+    assert!(
+        text(&without).contains("Undo: yes") && !text(&without).contains("`tls`"),
+        "{}",
+        text(&without)
+    );
+    s.close().await;
+}
+
 /// Previews and our own tools are held to `--result-budget` like reads: a preview of a PUT of
 /// 300 aliases keeps what it takes to confirm (`fingerprint`, `next`, the method and path) with
 /// the body and current state cut to notes, and confirming it sends the whole body.

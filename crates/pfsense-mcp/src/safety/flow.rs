@@ -295,6 +295,7 @@ fn undo_verdict(
             format!(
                 "yes: pfsense_undo re-creates the object{place}{} (firewall-computed fields such as timestamps cannot be restored; a rule keeps its tracker){}",
                 without_secrets(
+                    def.model,
                     &undo::secrets_lost_on_recreate(def, seen.current.as_ref()),
                     false,
                 ),
@@ -317,6 +318,7 @@ fn undo_verdict(
         (Some(Inverse::RestoreCollection { .. }), _) => format!(
             "yes: pfsense_undo puts the old list back{}",
             without_secrets(
+                def.model,
                 &undo::secrets_lost_on_recreate(def, seen.current.as_ref()),
                 true,
             ),
@@ -348,13 +350,18 @@ fn undo_verdict(
 }
 
 /// What a re-create leaves out: the secrets `names`, of one object or of each in a list.
-fn without_secrets(names: &[&str], list: bool) -> String {
+fn without_secrets(model: &str, names: &[&str], list: bool) -> String {
     let (its, held) = if list {
         ("their", "an object held")
     } else {
         ("its", "it held")
     };
-    match names.len() {
+    let anew: String = undo::SECRETS_MADE_ANEW
+        .iter()
+        .filter(|(m, field, _)| *m == model && names.contains(field))
+        .map(|(_, field, note)| format!(" (`{field}`: {note})"))
+        .collect();
+    let without = match names.len() {
         0 => String::new(),
         1 => format!(
             ", without {its} {}: a secret the firewall never returns, so what {held} there does not come back",
@@ -367,7 +374,8 @@ fn without_secrets(names: &[&str], list: bool) -> String {
         n => format!(
             ", without {its} {n} secret fields: the firewall never returns them, so what {held} there does not come back"
         ),
-    }
+    };
+    without + &anew
 }
 
 /// What the delete takes along that the undo does not bring back ([`undo::DELETE_TAKES_ALONG`]).

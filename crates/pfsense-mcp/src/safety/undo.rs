@@ -992,6 +992,24 @@ pub fn secrets_lost_on_recreate(def: &ToolDef, before: Option<&Value>) -> Vec<&'
         .collect()
 }
 
+/// Secrets pfrest makes anew when a create sends none (a field's `default_callable`, read in
+/// its models, v2.7.1 to v2.10.0): a re-create comes back with a different one. By model and
+/// field, what that does.
+pub const SECRETS_MADE_ANEW: &[(&str, &str, &str)] = &[
+    (
+        "OpenVPNServer",
+        "tls",
+        // `generate_tls_key`, while `use_tls` is on.
+        "pfrest makes a new TLS key in its place, so clients set up with the old one cannot connect until they are given the new one",
+    ),
+    (
+        "ACMEAccountKey",
+        "accountkey",
+        // `generate_rsa_key`.
+        "pfrest makes a new account key in its place, which the ACME server does not know until it is registered again",
+    ),
+];
+
 /// What a delete takes besides its object, which undo does not bring back: by model, what pfrest
 /// does.
 pub const DELETE_TAKES_ALONG: &[(&str, &str)] = &[
