@@ -55,6 +55,12 @@ impl SecretArg {
     pub fn available_on(&self, object: &Value) -> bool {
         self.when.iter().all(|c| c.on_parent || c.holds(object))
     }
+
+    /// As a reader would say it: `` `password` (required while `mode` is "carp") ``.
+    pub fn describe(&self) -> String {
+        let when: Vec<String> = self.when.iter().map(ArgCondition::describe).collect();
+        format!("`{}` (required while {})", self.name, when.join(" and "))
+    }
 }
 
 impl ArgCondition {

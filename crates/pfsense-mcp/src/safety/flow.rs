@@ -231,37 +231,7 @@ fn undo_note(
     sort: Option<&Sorted>,
     seen: &Observed,
 ) -> String {
-    let note = undo_verdict(def, args, kind, inverse, sort, seen);
-    // A bulk delete deletes each object as a delete does (a PUT writes the new list instead):
-    // what pfrest takes along is said whether or not an undo follows.
-    if matches!(kind, ChangeKind::Delete | ChangeKind::BulkDelete) {
-        format!("{note}{}", taken_along(def.model))
-    } else {
-        note
-    }
-}
-
-/// [`undo_note`] before what a delete takes along.
-fn undo_verdict(
-    def: &ToolDef,
-    args: &Value,
-    kind: ChangeKind,
-    inverse: &Option<Inverse>,
-    sort: Option<&Sorted>,
-    seen: &Observed,
-) -> String {
     let state_error = seen.error.is_some();
-    if inverse.is_none()
-        && matches!(
-            kind,
-            ChangeKind::Delete | ChangeKind::Replace | ChangeKind::BulkDelete
-        )
-        && let Some(secret) = undo::secret_needed_to_recreate(def, seen.current.as_ref())
-    {
-        return format!(
-            "no: making a removed object again needs its {secret}, which the firewall never returns"
-        );
-    }
     let secrets = undo::secrets_set(args);
     let a_secret = if secrets.len() == 1 {
         "a secret"
@@ -276,7 +246,14 @@ fn undo_verdict(
             backticked(&secrets)
         )
     };
-    match (inverse, kind) {
+    let verdict = match (inverse, kind) {
+        (None, ChangeKind::Delete | ChangeKind::Replace | ChangeKind::BulkDelete)
+            if let Some(secret) = undo::secret_needed_to_recreate(def, seen.current.as_ref()) =>
+        {
+            format!(
+                "no: making a removed object again needs its {secret}, which the firewall never returns"
+            )
+        }
         (Some(Inverse::DeleteCreated { .. }), _) => {
             "yes: pfsense_undo deletes the new object again".into()
         }
@@ -346,6 +323,13 @@ fn undo_verdict(
         }
         (None, ChangeKind::Other) => "no: actions and applies have no inverse".into(),
         (None, _) => "no: this collection has no tool that could reverse the change".into(),
+    };
+    // A bulk delete deletes each object as a delete does (a PUT writes the new list instead):
+    // what pfrest takes along is said whether or not an undo follows.
+    if matches!(kind, ChangeKind::Delete | ChangeKind::BulkDelete) {
+        verdict + &taken_along(def.model)
+    } else {
+        verdict
     }
 }
 

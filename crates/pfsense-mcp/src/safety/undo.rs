@@ -8,7 +8,7 @@
 use super::journal::{Change, status};
 use super::sorted::{self, Sorted};
 use super::state::{self, ChangeKind, describe_identity, identity, without_id};
-use crate::catalog::{self, ToolDef};
+use crate::catalog::{self, SecretArg, ToolDef};
 use crate::client::Client;
 use crate::request::PreparedRequest;
 use crate::spec::{Method, PathKind};
@@ -115,8 +115,6 @@ fn name(def: Option<&'static ToolDef>) -> Option<String> {
     def.map(|d| d.name.to_string())
 }
 
-/// The old values of the fields a PATCH sets. Secrets are left out: the firewall never
-/// returns them, so they cannot be restored.
 /// The secret fields a call sets (`password`, `prv`): the firewall never returns them, so no
 /// undo can put back what they held.
 pub fn secrets_set(args: &Value) -> Vec<&str> {
@@ -128,6 +126,8 @@ pub fn secrets_set(args: &Value) -> Vec<&str> {
         .collect()
 }
 
+/// The old values of the fields a PATCH sets. Secrets are left out: the firewall never
+/// returns them, so they cannot be restored.
 fn old_fields(before: &Value, args: &Value) -> Map<String, Value> {
     let mut out = Map::new();
     if let Some(patch) = args.as_object() {
@@ -910,19 +910,22 @@ pub fn secret_needed_to_recreate(def: &ToolDef, before: Option<&Value>) -> Optio
     if let Some(a) = create.args.iter().find(|a| a.required && a.sensitive) {
         return Some(format!("`{}`", a.name));
     }
-    let objects: Vec<&Value> = match before? {
-        Value::Array(all) => all.iter().collect(),
-        one => vec![one],
-    };
+    let objects = objects_of(Some(before?));
     create
         .secrets
         .iter()
         .filter(|s| s.required_when_available && !s.when.is_empty())
         .find(|s| objects.iter().any(|o| s.available_on(o)))
-        .map(|s| {
-            let when: Vec<String> = s.when.iter().map(|c| c.describe()).collect();
-            format!("`{}` (required while {})", s.name, when.join(" and "))
-        })
+        .map(SecretArg::describe)
+}
+
+/// The objects a state before a change holds: a list's items, or the one object.
+fn objects_of(before: Option<&Value>) -> Vec<&Value> {
+    match before {
+        Some(Value::Array(all)) => all.iter().collect(),
+        Some(one) => vec![one],
+        None => Vec::new(),
+    }
 }
 
 /// The old values of the fields an update sets; None when it sets secrets alone, so that an
@@ -956,10 +959,7 @@ pub fn secret_dropped_by_update(def: &ToolDef, before: &Value, args: &Value) -> 
         .iter()
         .filter(|s| s.required_when_available && !s.when.is_empty())
         .find(|s| s.available_on(before) && !s.available_on(&after))
-        .map(|s| {
-            let when: Vec<String> = s.when.iter().map(|c| c.describe()).collect();
-            format!("`{}` (required while {})", s.name, when.join(" and "))
-        })
+        .map(SecretArg::describe)
 }
 
 /// The secrets a create of `def`'s model takes without requiring them (a CA's `prv`, an LDAP
@@ -971,11 +971,7 @@ pub fn secrets_lost_on_recreate(def: &ToolDef, before: Option<&Value>) -> Vec<&'
     let Some(create) = state::sibling(def, PathKind::Item, Method::Post) else {
         return Vec::new();
     };
-    let objects: Vec<&Value> = match before {
-        Some(Value::Array(all)) => all.iter().collect(),
-        Some(one) => vec![one],
-        None => Vec::new(),
-    };
+    let objects = objects_of(before);
     let held = |name: &str| {
         create
             .secrets
