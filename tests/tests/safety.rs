@@ -2842,6 +2842,175 @@ async fn the_lockout_guard_refuses_what_it_cannot_read() {
     s.close().await;
 }
 
+/// A server off the firewall's subnets (`--lockout-source` an address no interface holds) is
+/// guarded too: its requests are taken to come in where the firewall's route back to it leads,
+/// or on an interface with a gateway whose rules pass it now (answered by reply-to). Behind a
+/// router on LAN, taking away or moving its static route, or the route's gateway, is refused and
+/// nothing is sent; another route goes. From across WAN, deleting or narrowing the rule that
+/// lets it in, or taking WAN's gateway (and so the reply-to) away, is refused, while a static
+/// route elsewhere for its network goes: WAN's replies do not follow routes.
+#[tokio::test]
+async fn a_server_off_the_firewalls_subnets_keeps_its_route_back_and_its_rules() {
+    let emu = emulator().await;
+    let dir = tempfile::tempdir().unwrap();
+    let setup = start_sharing(&emu, dir.path(), "setup.log").await;
+    setup
+        .ok(
+            "pfsense_create_routing_gateway",
+            confirmed(
+                json!({"name": "LANGW", "interface": "lan", "ipprotocol": "inet",
+                "gateway": "192.168.1.254"}),
+            ),
+        )
+        .await;
+    for network in ["10.99.0.0/24", "10.98.0.0/24"] {
+        setup
+            .ok(
+                "pfsense_create_routing_static_route",
+                confirmed(json!({"network": network, "gateway": "LANGW"})),
+            )
+            .await;
+    }
+    let admin = "81.2.69.200";
+    setup
+        .ok(
+            "pfsense_create_firewall_rule",
+            confirmed(
+                json!({"type": "pass", "interface": ["wan"], "ipprotocol": "inet",
+                "protocol": "tcp", "source": admin, "destination": "wan:ip",
+                "destination_port": "443", "descr": "API from the admin"}),
+            ),
+        )
+        .await;
+    let rules = list(&setup, "pfsense_list_firewall_rules").await;
+    let admin_rule = rules
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|r| r["descr"] == "API from the admin")
+        .unwrap()["id"]
+        .clone();
+    setup.close().await;
+    let writes = |emu: &pfsense_emulator::RunningEmulator| {
+        emu.requests().iter().filter(|q| q.method != "GET").count()
+    };
+
+    // Behind a router on LAN: 10.99.0.0/24 through LANGW (192.168.1.254).
+    let behind = tempfile::tempdir().unwrap();
+    let s = start(
+        &emu,
+        behind.path(),
+        &["--lockout-source", "10.99.0.5"],
+        no_human(),
+    )
+    .await;
+    for (tool, args, words) in [
+        (
+            "pfsense_delete_routing_static_route",
+            json!({"id": 0}),
+            "moves from the static route to 10.99.0.0/24 through gateway LANGW (192.168.1.254) on lan to the default route, on wan",
+        ),
+        (
+            "pfsense_update_routing_static_route",
+            json!({"id": 0, "disabled": true}),
+            "its replies would leave by wan",
+        ),
+        (
+            "pfsense_update_routing_gateway",
+            json!({"id": 0, "gateway": "192.168.1.253"}),
+            "its replies would leave by lan to 192.168.1.253",
+        ),
+        (
+            "pfsense_delete_routing_static_routes",
+            json!({"query": {"gateway": "LANGW"}}),
+            "this server's requests come in on lan",
+        ),
+    ] {
+        let before = writes(&emu);
+        let r = s.call(tool, confirmed(args.clone())).await;
+        let message = text(&r);
+        assert!(
+            is_error(&r) && message.contains("lockout guard refuses") && message.contains(words),
+            "{tool} {args}: {message}"
+        );
+        assert_eq!(writes(&emu), before, "{tool}: nothing is sent");
+    }
+    s.ok(
+        "pfsense_delete_routing_static_route",
+        confirmed(json!({"id": 1})),
+    )
+    .await;
+    s.close().await;
+
+    // From across WAN (reply-to on WAN, which has a gateway from DHCP).
+    let across = tempfile::tempdir().unwrap();
+    let s = start(
+        &emu,
+        across.path(),
+        &["--lockout-source", admin],
+        no_human(),
+    )
+    .await;
+    for (tool, args, words) in [
+        (
+            "pfsense_delete_firewall_rule",
+            json!({"id": admin_rule}),
+            "on wan is blocked",
+        ),
+        (
+            "pfsense_update_firewall_rule",
+            json!({"id": admin_rule, "source": "81.2.69.201"}),
+            "on wan is blocked",
+        ),
+        (
+            "pfsense_update_network_interface",
+            json!({"id": "wan", "typev4": "static", "ipaddr": "10.0.2.15", "subnet": 24}),
+            "moves from the default route, on wan, the only interface with a gateway (no default gateway is set) to none: this server's requests come in on wan, and its replies would have no route",
+        ),
+    ] {
+        let before = writes(&emu);
+        let r = s.call(tool, confirmed(args.clone())).await;
+        let message = text(&r);
+        assert!(
+            is_error(&r) && message.contains("lockout guard refuses") && message.contains(words),
+            "{tool} {args}: {message}"
+        );
+        assert_eq!(writes(&emu), before, "{tool}: nothing is sent");
+    }
+    s.ok(
+        "pfsense_create_routing_static_route",
+        confirmed(json!({"network": "81.2.69.0/24", "gateway": "LANGW"})),
+    )
+    .await;
+    // With that route the way back leads to LAN, yet the rule on WAN is still this server's.
+    let r = s
+        .call(
+            "pfsense_delete_firewall_rule",
+            confirmed(json!({"id": admin_rule})),
+        )
+        .await;
+    assert!(
+        is_error(&r) && text(&r).contains("on wan is blocked"),
+        "{}",
+        text(&r)
+    );
+    let r = s
+        .call(
+            "pfsense_update_network_interface",
+            confirmed(
+                json!({"id": "wan", "typev4": "static", "ipaddr": "10.0.2.15", "subnet": 24}),
+            ),
+        )
+        .await;
+    assert!(
+        is_error(&r)
+            && text(&r).contains("interface wan no longer has a gateway, so its rules stop answering 81.2.69.200 by reply-to: this server's requests come in on wan, and its replies would leave by lan to 192.168.1.254"),
+        "{}",
+        text(&r)
+    );
+    s.close().await;
+}
+
 /// `query` holding one of pfrest's own request parameters (`limit`, `sort_by`, …) is refused
 /// before anything is sent: pfrest would page, sort or change the request with it instead of
 /// filtering (a `limit` there overrode the tool's own and made the paging totals wrong).

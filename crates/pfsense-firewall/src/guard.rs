@@ -42,9 +42,15 @@ pub enum ObjectKind {
     /// ([`AUTH_SERVERS`]), not part of the firewall model.
     AuthServer,
     /// A gateway and a gateway group: interfaces, the default gateway and gateway groups name
-    /// them ([`GATEWAYS`], [`GATEWAY_GROUPS`]), not changed in the firewall model.
+    /// them ([`GATEWAYS`], [`GATEWAY_GROUPS`]). A gateway is part of the firewall model: the
+    /// route back to a server off the firewall's subnets goes through one
+    /// ([`crate::route`]); a group is not.
     Gateway,
     GatewayGroup,
+    /// A static route and the default gateway setting: the route back to a server off the
+    /// firewall's subnets ([`crate::route`]).
+    StaticRoute,
+    DefaultGateway,
     /// An IPsec phase 1: its phase 2 entries name its `ikeid` ([`IPSEC_PHASE1S`]), not part of
     /// the firewall model.
     IpsecPhase1,
@@ -75,7 +81,6 @@ impl ObjectKind {
                 | ObjectKind::Shaper
                 | ObjectKind::ShaperQueue
                 | ObjectKind::AuthServer
-                | ObjectKind::Gateway
                 | ObjectKind::GatewayGroup
                 | ObjectKind::IpsecPhase1
                 | ObjectKind::OpenVpnServer
@@ -197,8 +202,11 @@ fn list_key(kind: ObjectKind) -> Option<fn(&mut ApiInput) -> &mut Value> {
         ObjectKind::Alias => |i| &mut i.aliases,
         ObjectKind::Interface => |i| &mut i.interfaces,
         ObjectKind::InterfaceGroup => |i| &mut i.interface_groups,
+        ObjectKind::Gateway => |i| &mut i.gateways,
+        ObjectKind::StaticRoute => |i| &mut i.static_routes,
         ObjectKind::WebGui
         | ObjectKind::Ssh
+        | ObjectKind::DefaultGateway
         | ObjectKind::ApiAccessEntry
         | ObjectKind::User
         | ObjectKind::UserGroup
@@ -209,7 +217,6 @@ fn list_key(kind: ObjectKind) -> Option<fn(&mut ApiInput) -> &mut Value> {
         | ObjectKind::Shaper
         | ObjectKind::ShaperQueue
         | ObjectKind::AuthServer
-        | ObjectKind::Gateway
         | ObjectKind::GatewayGroup
         | ObjectKind::IpsecPhase1
         | ObjectKind::OpenVpnServer
@@ -241,6 +248,7 @@ pub fn apply_change(input: &ApiInput, change: &Change) -> Result<ApiInput, Strin
     let Some(key) = list_key(change.kind) else {
         let single = match change.kind {
             ObjectKind::WebGui => &mut out.webgui,
+            ObjectKind::DefaultGateway => &mut out.default_gateway,
             _ => &mut out.ssh,
         };
         let base = single
@@ -1761,28 +1769,159 @@ pub fn check_lockout_all(
     changes: &[Change],
     path: &ServerPath,
 ) -> GuardReport {
-    let mut cannot_know: Vec<String> = ALWAYS_UNKNOWN.iter().map(|s| s.to_string()).collect();
-    let unknown = |reason: String, cannot_know: Vec<String>| GuardReport {
+    let on_a_subnet = model
+        .interfaces
+        .iter()
+        .any(|i| i.networks().iter().any(|n| n.contains(&path.source)));
+    if path.interface.is_none() && !on_a_subnet {
+        return check_routed(model, changes, path);
+    }
+    check_path(model, changes, path)
+}
+
+fn unknown(reason: String, cannot_know: Vec<String>) -> GuardReport {
+    GuardReport {
         decision: GuardDecision::Unknown,
         reason,
         interface: None,
         api_address: None,
         ports: Vec::new(),
         cannot_know,
-    };
-    let after_input = changes
+    }
+}
+
+/// The API answers after `changes`, made one after the other.
+fn answers_after(model: &FirewallModel, changes: &[Change]) -> Result<ApiInput, String> {
+    changes
         .iter()
         .try_fold(model.source.clone(), |input, change| {
             apply_change(&input, change)
-        });
-    let after_input = match after_input {
-        Ok(i) => i,
-        Err(e) => {
-            return unknown(
-                format!("the change cannot be applied to the model: {e}"),
-                cannot_know,
-            );
+        })
+        .map_err(|e| format!("the change cannot be applied to the model: {e}"))
+}
+
+/// A server off the firewall's subnets, on no interface it was told: its requests come in
+/// where the firewall's route back to it leads (routing taken as symmetric), or on an
+/// interface with a gateway whose rules let it reach the API now (their pass rules answer it by
+/// reply-to, whatever the routes say). Each such interface is judged as a path of its own, and
+/// a change is refused that sends the replies out another way: the route back moved (static
+/// route, gateway, default gateway), or the reply-to taken away.
+fn check_routed(model: &FirewallModel, changes: &[Change], path: &ServerPath) -> GuardReport {
+    let source = path.source;
+    let v6 = source.is_ipv6();
+    let mut cannot_know: Vec<String> = ALWAYS_UNKNOWN.iter().map(|s| s.to_string()).collect();
+    cannot_know.push(format!(
+        "{source} is on none of the firewall's subnets: its requests are taken to come in where the firewall's route back to it leads, or on an interface with a gateway whose rules pass it to the API now; routing upstream that brings them in elsewhere would change that. Routes the REST API does not list (OpenVPN and IPsec networks, a routing package's) are not seen."
+    ));
+    cannot_know.push("Pass rules on an interface with a gateway answer by reply-to; \"Disable reply-to\" (System > Advanced > Firewall & NAT, not in the REST API) would send those replies by the routing table instead.".into());
+    let after = match answers_after(model, changes) {
+        Ok(input) => FirewallModel::from_api(&input),
+        Err(e) => return unknown(e, cannot_know),
+    };
+    let pinned = |interface: &str| ServerPath {
+        interface: Some(interface.to_string()),
+        ..path.clone()
+    };
+    let back = model.route_back(source);
+    let mut arrivals: Vec<&str> = back.iter().map(|b| b.interface.as_str()).collect();
+    for i in &model.interfaces {
+        if !arrivals.contains(&i.id.as_str())
+            && model.has_reply_to(&i.id, v6)
+            && passes_now(model, &pinned(&i.id))
+        {
+            arrivals.push(&i.id);
         }
+    }
+    if let (true, Err(e)) = (arrivals.is_empty(), &back) {
+        return unknown(
+            format!(
+                "{source} is on none of the firewall's subnets, and neither the firewall's routes nor its rules tell where its traffic comes in: {e}"
+            ),
+            cannot_know,
+        );
+    }
+    let back_after = after.route_back(source);
+    for &arrival in &arrivals {
+        if model.has_reply_to(arrival, v6) && after.has_reply_to(arrival, v6) {
+            continue;
+        }
+        // The routing table carries the replies: its route back must keep leading out here.
+        let before = back.as_ref().ok().filter(|b| b.interface == arrival);
+        let kept = match (before, &back_after) {
+            (Some(b), Ok(a)) => a.interface == b.interface && a.next_hop() == b.next_hop(),
+            (None, Ok(a)) => a.interface == arrival,
+            (_, Err(_)) => false,
+        };
+        if kept {
+            continue;
+        }
+        let leads = match &back_after {
+            Ok(a) => match a.next_hop() {
+                Some(hop) => format!("its replies would leave by {} to {hop}", a.interface),
+                None => format!("its replies would leave by {}", a.interface),
+            },
+            Err(e) => format!("its replies would have no route ({e})"),
+        };
+        let after_text = match &back_after {
+            Ok(a) => a.describe(),
+            Err(_) => "none".into(),
+        };
+        let reason = match before {
+            Some(b) => format!(
+                "the firewall's route back to {source} moves from {} to {after_text}: this server's requests come in on {arrival}, and {leads}",
+                b.describe()
+            ),
+            None => format!(
+                "interface {arrival} no longer has a gateway, so its rules stop answering {source} by reply-to: this server's requests come in on {arrival}, and {leads}"
+            ),
+        };
+        return GuardReport {
+            decision: GuardDecision::Refused,
+            reason,
+            interface: Some(arrival.to_string()),
+            api_address: None,
+            ports: Vec::new(),
+            cannot_know,
+        };
+    }
+    // Refused on any of them is refused; else undecided on any is undecided.
+    let mut reports = Vec::new();
+    for &arrival in &arrivals {
+        let mut report = check_path(model, changes, &pinned(arrival));
+        for note in &cannot_know {
+            if !report.cannot_know.contains(note) {
+                report.cannot_know.push(note.clone());
+            }
+        }
+        if report.decision == GuardDecision::Refused {
+            return report;
+        }
+        reports.push(report);
+    }
+    match reports
+        .iter()
+        .position(|r| r.decision == GuardDecision::Unknown)
+    {
+        Some(i) => reports.swap_remove(i),
+        None => reports.swap_remove(0),
+    }
+}
+
+/// Whether the model lets the server reach the API on every port by `path` now.
+fn passes_now(model: &FirewallModel, path: &ServerPath) -> bool {
+    let Ok(r) = resolve_path(model, path) else {
+        return false;
+    };
+    verdicts(model, path, &r, &mut Vec::new())
+        .iter()
+        .all(|(_, verdict, ..)| *verdict == Verdict::Pass)
+}
+
+fn check_path(model: &FirewallModel, changes: &[Change], path: &ServerPath) -> GuardReport {
+    let mut cannot_know: Vec<String> = ALWAYS_UNKNOWN.iter().map(|s| s.to_string()).collect();
+    let after_input = match answers_after(model, changes) {
+        Ok(i) => i,
+        Err(e) => return unknown(e, cannot_know),
     };
     let after = FirewallModel::from_api(&after_input);
     let before_r = match resolve_path(model, path) {

@@ -13,6 +13,7 @@ pub mod health;
 pub mod log;
 pub mod matching;
 pub mod model;
+pub mod route;
 
 pub use block::{BlockPlan, block_addresses_plan};
 pub use explain::{Explanation, Query, Verdict};

@@ -55,6 +55,8 @@ pub struct ApiInput {
     pub gateways: Value,
     /// `GET /api/v2/routing/static_routes`
     pub static_routes: Value,
+    /// `GET /api/v2/routing/gateway/default`
+    pub default_gateway: Value,
     /// `GET /api/v2/system/webgui/settings`
     pub webgui: Value,
     /// `GET /api/v2/system/ssh`
@@ -90,6 +92,7 @@ pub enum ModelPart {
     InterfaceGroups,
     Gateways,
     StaticRoutes,
+    DefaultGateway,
     WebGui,
     Ssh,
     VirtualIps,
@@ -375,6 +378,7 @@ pub struct Interface {
     pub ipv4: Option<(IpAddr, u8)>,
     pub ipv6: Option<(IpAddr, u8)>,
     pub gateway: Option<String>,
+    pub gatewayv6: Option<String>,
     pub block_bogons: bool,
     pub block_private: bool,
 }
@@ -440,6 +444,10 @@ pub struct Settings {
     pub webgui_port: Option<u16>,
     pub ssh_enabled: Option<bool>,
     pub ssh_port: u16,
+    /// `defaultgw4` / `defaultgw6` of `GET /api/v2/routing/gateway/default`: a gateway or
+    /// gateway group name, empty for pfSense's automatic choice, `-` for none; None when not read.
+    pub default_gateway_v4: Option<String>,
+    pub default_gateway_v6: Option<String>,
     pub known: KnownSettings,
 }
 
@@ -1021,6 +1029,7 @@ fn build_interfaces(input: &ApiInput, issues: &mut Vec<ModelIssue>) -> Vec<Inter
                 ipv4,
                 ipv6,
                 gateway: opt_string(o, "gateway"),
+                gatewayv6: opt_string(o, "gatewayv6"),
                 block_bogons: flag(o, "blockbogons"),
                 block_private: flag(o, "blockpriv"),
                 id,
@@ -1032,6 +1041,7 @@ fn build_interfaces(input: &ApiInput, issues: &mut Vec<ModelIssue>) -> Vec<Inter
 fn build_settings(input: &ApiInput) -> Settings {
     let gui = object(&input.webgui);
     let ssh = object(&input.ssh);
+    let default_gateway = object(&input.default_gateway);
     Settings {
         webgui_protocol: gui
             .and_then(|g| opt_string(g, "protocol"))
@@ -1044,6 +1054,10 @@ fn build_settings(input: &ApiInput) -> Settings {
             .and_then(|s| opt_string(s, "port"))
             .and_then(|p| parse_port_number(&p))
             .unwrap_or(22),
+        default_gateway_v4: default_gateway
+            .map(|d| opt_string(d, "defaultgw4").unwrap_or_default()),
+        default_gateway_v6: default_gateway
+            .map(|d| opt_string(d, "defaultgw6").unwrap_or_default()),
         known: input.known_settings.clone(),
     }
 }

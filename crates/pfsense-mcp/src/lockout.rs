@@ -113,6 +113,16 @@ const GUARDED: &[(&str, Option<&str>, ObjectKind)] = &[
         ObjectKind::GatewayGroup,
     ),
     (
+        "/api/v2/routing/static_route",
+        Some("/api/v2/routing/static_routes"),
+        ObjectKind::StaticRoute,
+    ),
+    (
+        "/api/v2/routing/gateway/default",
+        None,
+        ObjectKind::DefaultGateway,
+    ),
+    (
         "/api/v2/vpn/ipsec/phase1",
         Some("/api/v2/vpn/ipsec/phase1s"),
         ObjectKind::IpsecPhase1,
@@ -165,7 +175,9 @@ pub fn change_of(def: &ToolDef, args: &Value) -> Option<Change> {
     })?;
     let op = match (def.method, collection) {
         // Settings singletons are always an update of the one object.
-        (Method::Post | Method::Patch | Method::Put, false) if kind == ObjectKind::WebGui => {
+        (Method::Post | Method::Patch | Method::Put, false)
+            if matches!(kind, ObjectKind::WebGui | ObjectKind::DefaultGateway) =>
+        {
             ChangeOp::Update
         }
         (Method::Post, false) => ChangeOp::Create,
@@ -389,7 +401,7 @@ async fn steps_refusal_unboxed(
     let report = pfsense_firewall::check_lockout_all(&model, &changes, &path);
     match report.decision {
         GuardDecision::Refused => Some(format!(
-            "the lockout guard refuses it: {}. This server reaches the API from {source} (--lockout-source); pfSense has no restore API, so a change that cuts that path cannot be undone through it. Change the rule so it does not match this path, or make the change from the console or webGUI.",
+            "the lockout guard refuses it: {}. This server reaches the API from {source} (--lockout-source); pfSense has no restore API, so a change that cuts that path cannot be undone through it. Change it so that this path stays open (a rule that no longer matches it, a route back through the interface it comes in on), or make the change from the console or webGUI.",
             report.reason
         )),
         GuardDecision::Unknown => {

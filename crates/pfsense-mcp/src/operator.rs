@@ -72,7 +72,8 @@ async fn read_part(
     }
 }
 
-/// Reads rules, aliases, NAT, interfaces, groups, gateways, routes and the webGUI/SSH settings.
+/// Reads rules, aliases, NAT, interfaces, groups, gateways, routes, the default gateway and the
+/// webGUI/SSH settings.
 /// Rules, aliases and interfaces are required; the rest, when unreadable, are listed in the
 /// model's `not_read` (which the evaluator reads as unknown) and in the notes returned.
 pub async fn read_model(client: &Client) -> Result<(FirewallModel, Vec<String>), String> {
@@ -118,6 +119,11 @@ pub async fn read_model(client: &Client) -> Result<(FirewallModel, Vec<String>),
             "/api/v2/routing/static_routes",
             ModelPart::StaticRoutes,
             &mut input.static_routes,
+        ),
+        (
+            "/api/v2/routing/gateway/default",
+            ModelPart::DefaultGateway,
+            &mut input.default_gateway,
         ),
         (
             "/api/v2/system/webgui/settings",
@@ -604,6 +610,7 @@ mod tests {
             "/api/v2/interface/groups",
             "/api/v2/routing/gateways",
             "/api/v2/routing/static_routes",
+            "/api/v2/routing/gateway/default",
             "/api/v2/system/webgui/settings",
             "/api/v2/services/ssh",
             "/api/v2/status/logs/firewall",
