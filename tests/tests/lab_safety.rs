@@ -4162,6 +4162,118 @@ async fn an_authentication_server_openvpn_still_names_is_not_taken_away(version:
     admin_refused(&lab, "PATCH", "/api/v2/vpn/openvpn/server", patch, 404);
 }
 
+/// A server on none of the firewall's subnets (`--lockout-source`), against pfrest's own
+/// gateways, static routes and default gateway: behind a router on LAN (10.99.0.5 through
+/// LANGW), deleting or disabling its route or moving its gateway's address is refused and
+/// config.xml's `<staticroutes>` and `<gateways>` stay as they were, while another network's
+/// route goes; from across WAN (81.2.69.200, WAN on DHCP answering by reply-to), deleting the
+/// rule that lets it in is refused and `<filter>` stays, while a route for its network
+/// through LAN goes.
+async fn a_server_off_the_firewalls_subnets_keeps_its_route_back(version: &str) {
+    let Some(lab) = lab(version) else { return };
+    admin(
+        &lab,
+        "POST",
+        "/api/v2/routing/gateway",
+        Some(
+            json!({"name": "LANGW", "interface": "lan", "ipprotocol": "inet",
+            "gateway": "192.168.1.254"}),
+        ),
+    );
+    for network in ["10.99.0.0/24", "10.98.0.0/24"] {
+        admin(
+            &lab,
+            "POST",
+            "/api/v2/routing/static_route",
+            Some(json!({"network": network, "gateway": "LANGW"})),
+        );
+    }
+    let admin_host = "81.2.69.200";
+    admin(
+        &lab,
+        "POST",
+        "/api/v2/firewall/rule",
+        Some(
+            json!({"type": "pass", "interface": ["wan"], "ipprotocol": "inet",
+            "protocol": "tcp", "source": admin_host, "destination": "wan:ip",
+            "destination_port": "443", "descr": "API from the admin"}),
+        ),
+    );
+    let routes = admin(&lab, "GET", "/api/v2/routing/static_routes", None);
+    let gateways = admin(&lab, "GET", "/api/v2/routing/gateways", None);
+    let rules = admin(&lab, "GET", "/api/v2/firewall/rules", None);
+    let route = id_where(&routes, "network", "10.99.0.0/24");
+    let other_route = id_where(&routes, "network", "10.98.0.0/24");
+    let langw = id_where(&gateways, "name", "LANGW");
+    let admin_rule = id_where(&rules, "descr", "API from the admin");
+    let guarded = |source: &str| {
+        let mut env = lab.env();
+        env.push(("PFSENSE_LOCKOUT_SOURCE".into(), source.into()));
+        env
+    };
+
+    let then = lab.config_xml();
+    let dir = tempfile::tempdir().unwrap();
+    let s = Session::start_in(
+        dir.path(),
+        &guarded("10.99.0.5"),
+        Human::new(false, HumanAnswer::Accept),
+    )
+    .await;
+    let from_lan = "the firewall's route back to 10.99.0.5 moves from the static route to 10.99.0.0/24 through gateway LANGW (192.168.1.254) on lan";
+    for (tool, args, says) in [
+        (
+            "pfsense_delete_routing_static_route",
+            json!({"id": route}),
+            vec![from_lan, "its replies would leave by wan"],
+        ),
+        (
+            "pfsense_update_routing_static_route",
+            json!({"id": route, "disabled": true}),
+            vec![from_lan, "its replies would leave by wan"],
+        ),
+        (
+            "pfsense_update_routing_gateway",
+            json!({"id": langw, "gateway": "192.168.1.253"}),
+            vec![from_lan, "its replies would leave by lan to 192.168.1.253"],
+        ),
+    ] {
+        refused_both_ways(&s, tool, args, &says).await;
+    }
+    sections_as_before(&lab, &then, &["staticroutes", "gateways"]);
+    s.ok(
+        "pfsense_delete_routing_static_route",
+        confirmed(json!({"id": other_route})),
+    )
+    .await;
+    assert!(!lab.config_xml().contains("10.98.0.0/24"));
+    s.close().await;
+
+    let then = lab.config_xml();
+    let dir = tempfile::tempdir().unwrap();
+    let s = Session::start_in(
+        dir.path(),
+        &guarded(admin_host),
+        Human::new(false, HumanAnswer::Accept),
+    )
+    .await;
+    refused_both_ways(
+        &s,
+        "pfsense_delete_firewall_rule",
+        json!({"id": admin_rule}),
+        &["tcp 81.2.69.200 → ", ":443 on wan is blocked"],
+    )
+    .await;
+    sections_as_before(&lab, &then, &["filter"]);
+    s.ok(
+        "pfsense_create_routing_static_route",
+        confirmed(json!({"network": "81.2.69.0/24", "gateway": "LANGW"})),
+    )
+    .await;
+    assert!(lab.config_xml().contains("81.2.69.0/24"));
+    s.close().await;
+}
+
 /// A gateway the default gateway setting or a gateway group names, and a gateway group the
 /// default gateway setting names: pfrest deletes them all the same (a gateway's
 /// `referenced_by` covers static routes and rules only; the delete of the default gateway also
@@ -5807,6 +5919,7 @@ tests::on_every_release!(
     a_limiter_or_a_queue_a_rule_still_names_is_not_taken_away,
     an_authentication_server_openvpn_still_names_is_not_taken_away,
     a_gateway_the_default_gateway_or_a_group_names_is_not_taken_away,
+    a_server_off_the_firewalls_subnets_keeps_its_route_back,
     an_interface_still_named_is_not_deleted,
     an_interfaces_dhcp_server_goes_first_and_comes_back_whole,
     a_user_a_group_or_the_access_list_names_is_not_deleted,

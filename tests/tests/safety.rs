@@ -2847,8 +2847,9 @@ async fn the_lockout_guard_refuses_what_it_cannot_read() {
 /// or on an interface with a gateway whose rules pass it now (answered by reply-to). Behind a
 /// router on LAN, taking away or moving its static route, or the route's gateway, is refused and
 /// nothing is sent; another route goes. From across WAN, deleting or narrowing the rule that
-/// lets it in, or taking WAN's gateway (and so the reply-to) away, is refused, while a static
-/// route elsewhere for its network goes: WAN's replies do not follow routes.
+/// lets it in, taking WAN's gateway (and so the reply-to) away, or letting the REST API answer
+/// on LAN alone, is refused, while a static route elsewhere for its network goes: WAN's replies
+/// do not follow routes.
 #[tokio::test]
 async fn a_server_off_the_firewalls_subnets_keeps_its_route_back_and_its_rules() {
     let emu = emulator().await;
@@ -2966,6 +2967,11 @@ async fn a_server_off_the_firewalls_subnets_keeps_its_route_back_and_its_rules()
             "pfsense_update_network_interface",
             json!({"id": "wan", "typev4": "static", "ipaddr": "10.0.2.15", "subnet": 24}),
             "moves from the default route, on wan, the only interface with a gateway (no default gateway is set) to none: this server's requests come in on wan, and its replies would have no route",
+        ),
+        (
+            "pfsense_update_system_restapi_settings",
+            json!({"allowed_interfaces": ["lan"]}),
+            "`allowed_interfaces` would let the API answer only on `lan`; this server's requests arrive on wan",
         ),
     ] {
         let before = writes(&emu);

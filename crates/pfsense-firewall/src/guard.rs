@@ -6,6 +6,7 @@
 use crate::explain::{Query, RuleRef, Translation, Verdict};
 use crate::json::objects;
 use crate::model::{ApiInput, Direction, FirewallModel};
+use crate::route::RouteBack;
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 use std::net::IpAddr;
@@ -1663,14 +1664,65 @@ fn describe(what: &str, label: &[&str], index: usize, object: &Value, fields: &[
 /// The interface the server's requests arrive on, by the same reading the guard makes: its id
 /// and description.
 pub fn server_interface(model: &FirewallModel, path: &ServerPath) -> Result<Vec<String>, String> {
-    let r = resolve_path(model, path)?;
-    let mut names = vec![r.interface.clone()];
-    if let Some(i) = model.interface(&r.interface)
+    let interface = if path.interface.is_none() && !on_a_subnet(model, path.source) {
+        match arrivals(model, path).0.as_slice() {
+            [one] => one.to_string(),
+            [] => return Err(format!("where {} comes in is not known", path.source)),
+            several => {
+                return Err(format!(
+                    "{} may come in on {}",
+                    path.source,
+                    several.join(" or ")
+                ));
+            }
+        }
+    } else {
+        resolve_path(model, path)?.interface
+    };
+    let mut names = vec![interface.clone()];
+    if let Some(i) = model.interface(&interface)
         && !i.descr.is_empty()
     {
         names.push(i.descr.clone());
     }
     Ok(names)
+}
+
+fn on_a_subnet(model: &FirewallModel, source: IpAddr) -> bool {
+    model
+        .interfaces
+        .iter()
+        .any(|i| i.networks().iter().any(|n| n.contains(&source)))
+}
+
+/// Where a server on none of the firewall's subnets may come in (`check_routed`): the
+/// interface the route back to it leads out of, then each interface with a gateway whose rules
+/// pass it to the API now; and that route, or why it cannot be told.
+fn arrivals<'m>(
+    model: &'m FirewallModel,
+    path: &ServerPath,
+) -> (Vec<&'m str>, Result<RouteBack, String>) {
+    let v6 = path.source.is_ipv6();
+    let back = model.route_back(path.source);
+    let mut arrivals: Vec<&str> = Vec::new();
+    if let Ok(b) = &back
+        && let Some(i) = model.interface(&b.interface)
+    {
+        arrivals.push(&i.id);
+    }
+    for i in &model.interfaces {
+        let pinned = ServerPath {
+            interface: Some(i.id.clone()),
+            ..path.clone()
+        };
+        if !arrivals.contains(&i.id.as_str())
+            && model.has_reply_to(&i.id, v6)
+            && passes_now(model, &pinned)
+        {
+            arrivals.push(&i.id);
+        }
+    }
+    (arrivals, back)
 }
 
 struct Resolved {
@@ -1769,11 +1821,7 @@ pub fn check_lockout_all(
     changes: &[Change],
     path: &ServerPath,
 ) -> GuardReport {
-    let on_a_subnet = model
-        .interfaces
-        .iter()
-        .any(|i| i.networks().iter().any(|n| n.contains(&path.source)));
-    if path.interface.is_none() && !on_a_subnet {
+    if path.interface.is_none() && !on_a_subnet(model, path.source) {
         return check_routed(model, changes, path);
     }
     check_path(model, changes, path)
@@ -1822,20 +1870,18 @@ fn check_routed(model: &FirewallModel, changes: &[Change], path: &ServerPath) ->
         interface: Some(interface.to_string()),
         ..path.clone()
     };
-    let back = model.route_back(source);
-    let mut arrivals: Vec<&str> = back.iter().map(|b| b.interface.as_str()).collect();
-    for i in &model.interfaces {
-        if !arrivals.contains(&i.id.as_str())
-            && model.has_reply_to(&i.id, v6)
-            && passes_now(model, &pinned(&i.id))
-        {
-            arrivals.push(&i.id);
-        }
-    }
-    if let (true, Err(e)) = (arrivals.is_empty(), &back) {
+    let (arrivals, back) = arrivals(model, path);
+    if arrivals.is_empty() {
+        let why = match &back {
+            Err(e) => e.clone(),
+            Ok(b) => format!(
+                "the route back to it leads out of `{}`, which is no interface",
+                b.interface
+            ),
+        };
         return unknown(
             format!(
-                "{source} is on none of the firewall's subnets, and neither the firewall's routes nor its rules tell where its traffic comes in: {e}"
+                "{source} is on none of the firewall's subnets, and neither the firewall's routes nor its rules tell where its traffic comes in: {why}"
             ),
             cannot_know,
         );
