@@ -783,3 +783,65 @@ async fn the_doctor_warns_of_what_a_start_warns_of_and_checks_the_journals_pages
     );
     emu.shutdown().await;
 }
+
+/// With `--lockout-source`, the doctor says how the lockout guard reads this server's path now,
+/// from the reads and the evaluator a guarded change meets: on LAN, the anti-lockout rule passes
+/// it; from across WAN with no rule for it, the path it finds blocked is a warning naming the
+/// default deny (the guard would send changes with only a warning on stderr), which a pass rule
+/// on WAN for the address turns into an ok naming that rule. Without the flag there is no line.
+#[tokio::test(flavor = "multi_thread")]
+async fn the_doctor_says_how_the_lockout_guard_reads_the_servers_path() {
+    let (emu, _state) = emulator(true, None).await;
+    let env = key_env(&emu);
+    let with_source = |source: &'static str| {
+        let mut env = borrowed(&env);
+        env.push(("PFSENSE_LOCKOUT_SOURCE", source));
+        doctor(&env)
+    };
+    let d = with_source("192.168.1.50");
+    assert_eq!(d.code, 0);
+    assert_eq!(d.status("lockout guard"), "ok");
+    assert!(
+        d.line("lockout guard").contains(
+            "192.168.1.50 comes in on lan; to 192.168.1.1, port 443 passes by rule \"Anti-Lockout Rule"
+        ),
+        "{}",
+        d.line("lockout guard")
+    );
+    let d = with_source("81.2.69.200");
+    assert_eq!(d.code, 0, "a warning is no failure");
+    assert_eq!(d.status("lockout guard"), "warn");
+    assert!(
+        d.line("lockout guard").contains(
+            "cannot judge the path from 81.2.69.200: it comes in on wan, where the model finds port 443 blocked by rule \"Default deny rule IPv4\""
+        ),
+        "{}",
+        d.line("lockout guard")
+    );
+    let created = tests::http::client_builder()
+        .danger_accept_invalid_certs(true)
+        .build()
+        .unwrap()
+        .post(format!("{}/api/v2/firewall/rule", emu.url()))
+        .header("X-API-Key", emu.api_key().unwrap_or_default())
+        .json(
+            &json!({"type": "pass", "interface": ["wan"], "ipprotocol": "inet",
+            "protocol": "tcp", "source": "81.2.69.200", "destination": "wan:ip",
+            "destination_port": "443", "descr": "API from the admin"}),
+        )
+        .send()
+        .await
+        .unwrap();
+    assert!(created.status().is_success());
+    let d = with_source("81.2.69.200");
+    assert_eq!(d.status("lockout guard"), "ok");
+    assert!(
+        d.line("lockout guard")
+            .contains("81.2.69.200 comes in on wan; to 10.0.2.15, port 443 passes by rule #"),
+        "{}",
+        d.line("lockout guard")
+    );
+    assert!(d.line("lockout guard").contains("\"API from the admin\""));
+    let d = doctor(&borrowed(&env));
+    assert!(!d.stdout.contains("lockout guard"), "{}", d.stdout);
+}

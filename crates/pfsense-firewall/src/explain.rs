@@ -151,6 +151,18 @@ pub struct RuleRef {
     pub interface: Option<String>,
 }
 
+impl RuleRef {
+    /// `rule #3 "block the WAN subnet", tracker 1700000000`: position and tracker when known.
+    pub fn describe(&self) -> String {
+        let position = self.position.map(|p| format!(" #{p}")).unwrap_or_default();
+        let tracker = self
+            .tracker
+            .map(|t| format!(", tracker {t}"))
+            .unwrap_or_default();
+        format!("rule{position} \"{}\"{tracker}", self.descr)
+    }
+}
+
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct Step {
     pub rule: RuleRef,

@@ -2163,15 +2163,8 @@ fn check_path(model: &FirewallModel, changes: &[Change], path: &ServerPath) -> G
                 } else {
                     "blocked"
                 },
-                by.map(|r| {
-                    let pos = r.position.map(|p| format!(" #{p}")).unwrap_or_default();
-                    let tr = r
-                        .tracker
-                        .map(|t| format!(", tracker {t}"))
-                        .unwrap_or_default();
-                    format!("rule{pos} \"{}\"{tr}", r.descr)
-                })
-                .unwrap_or_else(|| "an unknown rule".into())
+                by.map(RuleRef::describe)
+                    .unwrap_or_else(|| "an unknown rule".into())
             ),
         )
     } else if !blocked.is_empty() {

@@ -407,7 +407,14 @@ async fn doctor_unboxed(args: &DoctorArgs) -> Result<(), CliError> {
         emit(&format!("{}\n", report.render()))?;
         failed += report.failures();
     }
-    for (i, (label, target)) in targets.iter().enumerate() {
+    let targets = targets.into_iter().map(|(label, target)| {
+        let target = target.map(|t| crate::doctor::Target {
+            lockout_source: serve.safety.lockout_source,
+            ..t
+        });
+        (label, target)
+    });
+    for (i, (label, target)) in targets.enumerate() {
         let mut text = String::new();
         if i > 0 {
             text.push('\n');
@@ -415,7 +422,7 @@ async fn doctor_unboxed(args: &DoctorArgs) -> Result<(), CliError> {
         if !label.is_empty() {
             text.push_str(&format!("== {label}\n"));
         }
-        match target {
+        match &target {
             Ok(target) => {
                 let report = crate::doctor::run(target).await;
                 text.push_str(&report.render());

@@ -124,8 +124,10 @@ pub enum Command {
     Audit(AuditCommand),
     /// Check the way to the firewall step by step: name resolution, TCP, TLS (prints the
     /// certificate's SHA-256 to pin), the REST API (installed, enabled, access list),
-    /// authentication (which methods work), privileges, auth_methods, read-only mode, and the
-    /// REST API version against the spec the tools were built from. Then the settings only
+    /// authentication (which methods work), privileges, auth_methods, read-only mode, the
+    /// REST API version against the spec the tools were built from, and with --lockout-source
+    /// how the lockout guard reads this server's path (the interface it comes in on, the rule
+    /// that passes it, or why it cannot judge it). Then the settings only
     /// serving uses, as a start checks them: --http (address, tokens, TLS), the audit log and
     /// journal (writable, not one file, the journal's pages), the policy (--modules, --allow,
     /// --deny), rate limits, retries. Says what to fix for each failure; exits 3 when a check
@@ -846,6 +848,7 @@ impl ConnectionArgs {
             password: self.password.clone(),
             timeout: Duration::from_secs(self.timeout.clamp(1, 10)),
             request_timeout: Duration::from_secs(self.timeout.max(1)),
+            lockout_source: None,
         })
     }
 

@@ -7,6 +7,7 @@
 use crate::client::AuthMethod;
 use crate::secret::Secret;
 use crate::tls::{TlsMode, client_config};
+use pfsense_firewall::Verdict;
 use serde_json::Value;
 use std::fmt::Write as _;
 use std::net::SocketAddr;
@@ -30,6 +31,8 @@ pub struct Target {
     /// Timeout of an API request: the server's own (`--timeout`), since a firewall slower than
     /// 10 s still serves the server.
     pub request_timeout: Duration,
+    /// `--lockout-source`: the lockout guard's reading of this address's path is checked too.
+    pub lockout_source: Option<std::net::IpAddr>,
 }
 
 impl From<&crate::client::ClientConfig> for Target {
@@ -45,6 +48,7 @@ impl From<&crate::client::ClientConfig> for Target {
                 .timeout
                 .clamp(Duration::from_secs(1), Duration::from_secs(10)),
             request_timeout: c.timeout.max(Duration::from_secs(1)),
+            lockout_source: None,
         }
     }
 }
@@ -247,9 +251,112 @@ async fn run_unboxed(target: &Target) -> Report {
         .ok_data();
     checks.extend(settings_checks(target, settings.as_ref()));
     checks.push(version(&probe, &credential).await);
+    if let Some(source) = target.lockout_source {
+        checks.push(lockout_guard(target, &credential, source).await);
+    }
     Report {
         target: label,
         checks,
+    }
+}
+
+/// With `--lockout-source`: the lockout guard's reading of this server's path now, from the
+/// same reads and the same evaluator a guarded change meets (`operator::read_model`,
+/// `check_lockout_all` of no change). A path it cannot judge is found here, before a change is
+/// sent past the guard with only a warning on stderr.
+async fn lockout_guard(
+    target: &Target,
+    credential: &Credential,
+    source: std::net::IpAddr,
+) -> Check {
+    const NAME: &str = "lockout guard";
+    let auth = match credential {
+        Credential::Key(_) => AuthMethod::Key,
+        Credential::Basic(..) => AuthMethod::Basic,
+        Credential::Bearer(_) => AuthMethod::Jwt,
+    };
+    let client = crate::client::Client::new(crate::client::ClientConfig {
+        base_url: target.base_url.clone(),
+        auth,
+        api_key: target.api_key.clone(),
+        username: target.username.clone(),
+        password: target.password.clone(),
+        tls: target.tls.clone(),
+        timeout: target.request_timeout,
+        connect_timeout: target.timeout,
+        resilience: crate::resilience::ResilienceOptions::default(),
+        origin: crate::policy::Origin::Flags,
+    });
+    let model = match client.map(|c| async move { crate::operator::read_model(&c).await }) {
+        Err(e) => return Check::new(NAME, Status::Fail, e),
+        Ok(read) => match read.await {
+            Ok((model, notes)) if notes.is_empty() => model,
+            Ok((_, notes)) => {
+                return Check::new(
+                    NAME,
+                    Status::Fail,
+                    format!("could not read {}", notes.join("; ")),
+                )
+                .fix("give this server's user the privileges to read them: the guard refuses every change it is to judge while a part of the firewall's model cannot be read");
+            }
+            Err(e) => {
+                return Check::new(NAME, Status::Fail, format!("could not read {e}"))
+                    .fix("give this server's user the privileges to read the firewall's rules, aliases and interfaces");
+            }
+        },
+    };
+    let path = pfsense_firewall::ServerPath {
+        scheme: Some(target.base_url.scheme().to_string()),
+        pinned_certificate: matches!(target.tls, TlsMode::Pinned(_)),
+        ..pfsense_firewall::ServerPath::from_source(source)
+    };
+    let report = pfsense_firewall::check_lockout_all(&model, &[], &path);
+    let interfaces = match pfsense_firewall::guard::server_interface(&model, &path) {
+        Ok(names) => names[0].clone(),
+        Err(e) => e,
+    };
+    match report.decision {
+        pfsense_firewall::GuardDecision::Allowed => {
+            let ports: Vec<String> = report
+                .ports
+                .iter()
+                .map(|p| match &p.decided_by_after {
+                    Some(rule) => format!("port {} passes by {}", p.port, rule.describe()),
+                    None => format!("port {} passes", p.port),
+                })
+                .collect();
+            Check::new(
+                NAME,
+                Status::Ok,
+                format!(
+                    "{source} comes in on {interfaces}; to {}, {}: a change that would cut it is refused",
+                    report
+                        .api_address
+                        .map_or("the API".to_string(), |a| a.to_string()),
+                    ports.join(", ")
+                ),
+            )
+        }
+        _ => {
+            let blocked: Vec<String> = report
+                .ports
+                .iter()
+                .filter(|p| matches!(p.before, Verdict::Block | Verdict::Reject))
+                .map(|p| match &p.decided_by_after {
+                    Some(rule) => format!("port {} blocked by {}", p.port, rule.describe()),
+                    None => format!("port {} blocked", p.port),
+                })
+                .collect();
+            let detail = if blocked.is_empty() {
+                format!("cannot judge the path from {source}: {}", report.reason)
+            } else {
+                format!(
+                    "cannot judge the path from {source}: it comes in on {interfaces}, where the model finds {}, yet this machine reaches the API: the firewall sees it with another address (NAT, a proxy) or on another interface",
+                    blocked.join(", ")
+                )
+            };
+            Check::new(NAME, Status::Warn, detail).fix("a change the guard cannot judge is sent with only a warning on stderr: give --lockout-source as the firewall sees this server (after any NAT in between), with a rule that passes it to the API on the interface it comes in on")
+        }
     }
 }
 

@@ -49,6 +49,7 @@ pub async fn doctor_target() -> Result<crate::doctor::Target, String> {
         password: Some(Secret::new(emulator.password())),
         timeout: Duration::from_secs(10),
         request_timeout: Duration::from_secs(10),
+        lockout_source: None,
     })
 }
 
