@@ -6,7 +6,7 @@
 //! `interface_has_gateway`), whatever the routing table says. The lockout guard reads both: where
 //! a server off the firewall's subnets comes in, and whether a change sends its replies elsewhere.
 
-use crate::model::{FirewallModel, Interface};
+use crate::model::{FirewallModel, Gateway, Interface};
 use ipnet::IpNet;
 use serde::Serialize;
 use std::net::IpAddr;
@@ -160,7 +160,7 @@ impl FirewallModel {
                     via: Via::StaticRoute {
                         network: route.network.clone(),
                         gateway: gateway.name.clone(),
-                        next_hop: gateway.address.clone(),
+                        next_hop: next_hop(gateway),
                     },
                 },
             ));
@@ -192,7 +192,7 @@ impl FirewallModel {
                     interface: gateway.interface.clone(),
                     via: Via::DefaultGateway {
                         gateway: gateway.name.clone(),
-                        next_hop: gateway.address.clone(),
+                        next_hop: next_hop(gateway),
                     },
                 })
             }
@@ -220,6 +220,15 @@ impl FirewallModel {
             }
         }
     }
+}
+
+/// A gateway's address; none for a dynamic one (`gateway` `dynamic`: the address DHCP or PPP
+/// gives the interface), whose next hop the configuration does not hold.
+fn next_hop(gateway: &Gateway) -> Option<String> {
+    gateway
+        .address
+        .clone()
+        .filter(|a| !a.eq_ignore_ascii_case("dynamic"))
 }
 
 /// `interface_has_gateway` / `interface_has_gatewayv6`: a gateway configured on the interface,

@@ -147,6 +147,14 @@ fn off_every_route_the_default_gateway_carries_it() {
         e.contains("among the interfaces with a gateway (wan, opt1)"),
         "{e}"
     );
+    // A dynamic gateway named as the default: its next hop comes from DHCP, not the configuration.
+    let m = with(input(), |i| {
+        i.gateways[0]["gateway"] = json!("dynamic");
+        i.default_gateway = json!({"defaultgw4": "WANGW"});
+    });
+    let r = m.route_back("93.184.216.34".parse().unwrap()).unwrap();
+    assert_eq!(r.next_hop(), None);
+    assert_eq!(r.describe(), "the default gateway WANGW on wan");
     // A DHCP WAN has a gateway from its link (interface_has_gateway).
     let m = with(input(), |i| {
         i.interfaces[0] = json!({"id": "wan", "if": "em0", "enable": true, "typev4": "dhcp"});
