@@ -752,7 +752,11 @@ mod tests {
     #[test]
     fn every_guarded_path_has_tools_and_reads_map_to_no_change() {
         for (path, collection, _) in GUARDED {
-            let method = if *path == "/api/v2/system/webgui/settings" {
+            // The settings singletons take a PATCH only.
+            let method = if matches!(
+                *path,
+                "/api/v2/system/webgui/settings" | "/api/v2/routing/gateway/default"
+            ) {
                 Method::Patch
             } else {
                 Method::Post
