@@ -1245,11 +1245,21 @@ async fn block_addresses_lockout_check_judges_the_whole_plan() {
 }
 
 /// Without `server_source`, the server's own `--lockout-source` is the address the plan is
-/// checked for; the plan's text names each step's tool and arguments.
+/// checked for; the plan's text names each step's tool and arguments. (WAN is renumbered by a
+/// server without the flag: the guard refuses a guarded server the renumbering, since it moves
+/// the address the server is taken to connect to.)
 #[tokio::test]
 async fn block_addresses_checks_the_plan_for_the_servers_lockout_source() {
-    let s = sandbox_with(&[], &[("PFSENSE_LOCKOUT_SOURCE", "45.1.1.2")]).await;
-    public_wan_passing_everything(&s).await;
+    let emu = tests::safety::emulator().await;
+    let setup = on_emulator(&emu).await;
+    public_wan_passing_everything(&setup).await;
+    setup.close().await;
+    let mut env = tests::safety::env_for(&emu);
+    env.push(("PFSENSE_LOCKOUT_SOURCE".into(), "45.1.1.2".into()));
+    let env: Vec<(&str, &str)> = env.iter().map(|(k, v)| (k.as_str(), v.as_str())).collect();
+    let s = McpSession::spawn(&tests::binary::pfsense_mcp(), &[], &env)
+        .await
+        .expect("start the guarded server against the emulator");
     let (md, own) = call(
         &s,
         "pfsense_block_addresses",
