@@ -3017,6 +3017,75 @@ async fn a_server_off_the_firewalls_subnets_keeps_its_route_back_and_its_rules()
     s.close().await;
 }
 
+/// A server that reaches the API at an address of another interface than the one it comes in
+/// on (on LAN, at the WAN address: a name that resolves to the public address) is judged at
+/// that address, the host of its URL: the anti-lockout rule covers the LAN address alone, so
+/// deleting the LAN rule that passes it is refused, and so is taking that address away from
+/// WAN; nothing is sent. A change that leaves the path alone goes. (WAN is given 127.0.0.1,
+/// the address the emulator answers at, so that the URL's host is the firewall's WAN address.)
+#[tokio::test]
+async fn the_guard_judges_the_address_the_servers_url_leads_to() {
+    let emu = emulator().await;
+    let dir = tempfile::tempdir().unwrap();
+    let setup = start_sharing(&emu, dir.path(), "setup.log").await;
+    setup
+        .ok(
+            "pfsense_update_network_interface",
+            confirmed(
+                json!({"id": "wan", "typev4": "static", "ipaddr": "127.0.0.1", "subnet": 32}),
+            ),
+        )
+        .await;
+    setup.close().await;
+    let guarded = tempfile::tempdir().unwrap();
+    let s = start(
+        &emu,
+        guarded.path(),
+        &["--lockout-source", "192.168.1.50"],
+        no_human(),
+    )
+    .await;
+    let rules = list(&s, "pfsense_list_firewall_rules").await;
+    let allow_lan = rules
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|r| r["descr"] == "Default allow LAN to any rule")
+        .unwrap()["id"]
+        .clone();
+    let writes = || emu.requests().iter().filter(|q| q.method != "GET").count();
+    for (tool, args, words) in [
+        (
+            "pfsense_delete_firewall_rule",
+            json!({"id": allow_lan}),
+            "tcp 192.168.1.50 → 127.0.0.1:443 on lan is blocked by rule",
+        ),
+        (
+            "pfsense_update_network_interface",
+            json!({"id": "wan", "ipaddr": "127.0.0.2"}),
+            "the firewall no longer holds 127.0.0.1, the address this server's URL leads to",
+        ),
+    ] {
+        let before = writes();
+        let r = s.call(tool, confirmed(args.clone())).await;
+        let message = text(&r);
+        assert!(
+            is_error(&r) && message.contains("lockout guard refuses") && message.contains(words),
+            "{tool} {args}: {message}"
+        );
+        assert_eq!(writes(), before, "{tool}: nothing is sent");
+    }
+    s.ok(
+        "pfsense_create_firewall_rule",
+        confirmed(
+            json!({"type": "block", "interface": ["lan"], "ipprotocol": "inet",
+            "source": "192.168.1.77", "destination": "any", "descr": "another host"}),
+        ),
+    )
+    .await;
+    s.close().await;
+}
+
 /// `query` holding one of pfrest's own request parameters (`limit`, `sort_by`, …) is refused
 /// before anything is sent: pfrest would page, sort or change the request with it instead of
 /// filtering (a `limit` there overrode the tool's own and made the paging totals wrong).

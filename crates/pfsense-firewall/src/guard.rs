@@ -129,9 +129,16 @@ pub struct ServerPath {
     /// The interface its packets arrive on; by default the one whose subnet holds `source`.
     #[serde(default)]
     pub interface: Option<String>,
-    /// The firewall address the server connects to; by default that interface's address.
+    /// The firewall address the server connects to; by default `connects_to` when the
+    /// firewall holds it, else that interface's address.
     #[serde(default)]
     pub api_address: Option<IpAddr>,
+    /// The address the server's URL leads to (its host, resolved). Judged as the API address
+    /// while the firewall holds it (an interface's or a virtual IP's address): a server on LAN
+    /// may reach the API at the WAN address or a CARP address, which the anti-lockout rule
+    /// does not cover. Another address (a NAT in between, a proxy) is left aside.
+    #[serde(default)]
+    pub connects_to: Option<IpAddr>,
     /// The API's ports; by default the webGUI port.
     #[serde(default)]
     pub api_ports: Vec<u16>,
@@ -152,6 +159,7 @@ impl ServerPath {
             source,
             interface: None,
             api_address: None,
+            connects_to: None,
             api_ports: Vec::new(),
             scheme: None,
             pinned_certificate: false,
@@ -1729,6 +1737,8 @@ struct Resolved {
     interface: String,
     address: IpAddr,
     ports: Vec<u16>,
+    /// `address` is the server's `connects_to`, an address the firewall holds.
+    connects_to_held: bool,
 }
 
 fn resolve_path(model: &FirewallModel, path: &ServerPath) -> Result<Resolved, String> {
@@ -1747,7 +1757,8 @@ fn resolve_path(model: &FirewallModel, path: &ServerPath) -> Result<Resolved, St
                 )
             })?,
     };
-    let address = match path.api_address {
+    let held = path.connects_to.filter(|a| model.holds_address(a));
+    let address = match path.api_address.or(held) {
         Some(a) => a,
         None => iface
             .addresses()
@@ -1769,6 +1780,7 @@ fn resolve_path(model: &FirewallModel, path: &ServerPath) -> Result<Resolved, St
         interface: iface.id.clone(),
         address,
         ports,
+        connects_to_held: path.api_address.is_none() && held.is_some(),
     })
 }
 
@@ -1997,6 +2009,19 @@ fn check_path(model: &FirewallModel, changes: &[Change], path: &ServerPath) -> G
             ),
             interface: Some(after_r.interface),
             api_address: Some(after_r.address),
+            ports: Vec::new(),
+            cannot_know,
+        };
+    }
+    if before_r.connects_to_held && !after_r.connects_to_held {
+        return GuardReport {
+            decision: GuardDecision::Refused,
+            reason: format!(
+                "after the change the firewall no longer holds {}, the address this server's URL leads to",
+                before_r.address
+            ),
+            interface: Some(after_r.interface),
+            api_address: Some(before_r.address),
             ports: Vec::new(),
             cannot_know,
         };

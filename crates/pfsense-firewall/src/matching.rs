@@ -160,13 +160,17 @@ impl FirewallModel {
     }
 
     /// Every address of the firewall as far as the model knows them, for `(self)`.
+    /// Whether an interface or a virtual IP holds the address (loopback aside).
+    pub fn holds_address(&self, ip: &IpAddr) -> bool {
+        self.interfaces.iter().any(|i| i.addresses().contains(ip))
+            || self.virtual_addresses.contains(ip)
+    }
+
     fn self_contains(&self, ip: &IpAddr) -> Tri {
         if ip.is_loopback() {
             return Tri::Yes;
         }
-        if self.interfaces.iter().any(|i| i.addresses().contains(ip))
-            || self.virtual_addresses.contains(ip)
-        {
+        if self.holds_address(ip) {
             return Tri::Yes;
         }
         if let Some(i) = self

@@ -305,11 +305,7 @@ async fn lockout_guard(
             }
         },
     };
-    let path = pfsense_firewall::ServerPath {
-        scheme: Some(target.base_url.scheme().to_string()),
-        pinned_certificate: matches!(target.tls, TlsMode::Pinned(_)),
-        ..pfsense_firewall::ServerPath::from_source(source)
-    };
+    let path = crate::lockout::server_path(source, &target.base_url, &target.tls).await;
     let report = pfsense_firewall::check_lockout_all(&model, &[], &path);
     let interfaces = match pfsense_firewall::guard::server_interface(&model, &path) {
         Ok(names) => names[0].clone(),

@@ -373,11 +373,7 @@ async fn steps_refusal_unboxed(
     if let Some(refusal) = alias_users_refusal(client, &model, &changes).await {
         return Some(refusal);
     }
-    let path = ServerPath {
-        scheme: Some(client.base_url().scheme().to_string()),
-        pinned_certificate: matches!(client.config().tls, crate::tls::TlsMode::Pinned(_)),
-        ..ServerPath::from_source(source)
-    };
+    let path = server_path(source, client.base_url(), &client.config().tls).await;
     if !settings_changes.is_empty() || !access_changes.is_empty() {
         let gate = gate_refusal(
             client,
@@ -409,6 +405,46 @@ async fn steps_refusal_unboxed(
             None
         }
         GuardDecision::Allowed => None,
+    }
+}
+
+/// This server's path as the guard judges it: from `source` to the address its URL leads to,
+/// in the scheme it speaks, pinning the certificate or not.
+pub async fn server_path(
+    source: std::net::IpAddr,
+    base_url: &url::Url,
+    tls: &crate::tls::TlsMode,
+) -> ServerPath {
+    ServerPath {
+        scheme: Some(base_url.scheme().to_string()),
+        pinned_certificate: matches!(tls, crate::tls::TlsMode::Pinned(_)),
+        connects_to: url_address(base_url, source.is_ipv6()).await,
+        ..ServerPath::from_source(source)
+    }
+}
+
+/// The address a URL's host is or resolves to (of the family of `v6` when it has one); None
+/// when the name does not resolve within two seconds.
+async fn url_address(url: &url::Url, v6: bool) -> Option<std::net::IpAddr> {
+    match url.host()? {
+        url::Host::Ipv4(a) => Some(a.into()),
+        url::Host::Ipv6(a) => Some(a.into()),
+        url::Host::Domain(name) => {
+            let port = url.port_or_known_default().unwrap_or(443);
+            let lookup = tokio::net::lookup_host((name, port));
+            let found: Vec<std::net::IpAddr> =
+                tokio::time::timeout(std::time::Duration::from_secs(2), lookup)
+                    .await
+                    .ok()?
+                    .ok()?
+                    .map(|a| a.ip())
+                    .collect();
+            found
+                .iter()
+                .find(|a| a.is_ipv6() == v6)
+                .or(found.first())
+                .copied()
+        }
     }
 }
 

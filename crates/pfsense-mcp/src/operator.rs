@@ -10,7 +10,7 @@ use crate::spec::Method;
 use pfsense_firewall::health::{self, HealthInput};
 use pfsense_firewall::log::{self, LogFilter, ParseOptions};
 use pfsense_firewall::model::{ApiInput, ModelPart, NotRead};
-use pfsense_firewall::{FirewallModel, Query, ServerPath, block_addresses_plan};
+use pfsense_firewall::{FirewallModel, Query, block_addresses_plan};
 use rmcp::model::CallToolResult;
 use serde::Deserialize;
 use serde_json::{Value, json};
@@ -475,24 +475,27 @@ pub async fn block_addresses(
         .collect();
     // The whole plan's end state is judged: the alias as created or updated together with the
     // rule as created, updated or enabled.
-    let guard = args
+    let source = args
         .server_source
         .or(lockout_source)
-        .filter(|_| !plan.already_in_place())
-        .map(|source| {
-            let path = ServerPath::from_source(source);
-            match plan_changes(&plan.calls) {
-                Ok(changes) => pfsense_firewall::check_lockout_all(&model, &changes, &path),
-                Err(e) => pfsense_firewall::GuardReport {
-                    decision: pfsense_firewall::GuardDecision::Unknown,
-                    reason: e,
-                    interface: None,
-                    api_address: None,
-                    ports: Vec::new(),
-                    cannot_know: Vec::new(),
-                },
-            }
-        });
+        .filter(|_| !plan.already_in_place());
+    let path = match source {
+        Some(source) => {
+            Some(crate::lockout::server_path(source, client.base_url(), &client.config().tls).await)
+        }
+        None => None,
+    };
+    let guard = path.map(|path| match plan_changes(&plan.calls) {
+        Ok(changes) => pfsense_firewall::check_lockout_all(&model, &changes, &path),
+        Err(e) => pfsense_firewall::GuardReport {
+            decision: pfsense_firewall::GuardDecision::Unknown,
+            reason: e,
+            interface: None,
+            api_address: None,
+            ports: Vec::new(),
+            cannot_know: Vec::new(),
+        },
+    });
     let mut md = if plan.already_in_place() {
         format!(
             "Already in place: alias {} holds every address and its block rule exists on {}. Nothing to do.\n",
