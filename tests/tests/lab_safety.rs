@@ -4274,6 +4274,49 @@ async fn a_server_off_the_firewalls_subnets_keeps_its_route_back(version: &str) 
     s.close().await;
 }
 
+/// The address judged is the one the server's URL leads to while the firewall holds it, with
+/// pfrest's own interfaces: WAN given 127.0.0.1 (the address the lab answers at), a server on
+/// LAN (192.168.1.50) reaching the API there is not covered by the anti-lockout rule, which
+/// passes to the LAN address alone; deleting the LAN rule that passes it is refused, and so is
+/// renumbering WAN away from that address, `<filter>` and `<interfaces>` staying as they were.
+/// (WAN takes the lab's `eth0` and a description of its own: pfrest refuses a PATCH of `wan`
+/// while its description is the default `WAN`, a name it reserves, and a device the lab lacks.)
+async fn the_guard_judges_the_address_the_servers_url_leads_to(version: &str) {
+    let Some(lab) = lab(version) else { return };
+    admin(
+        &lab,
+        "PATCH",
+        "/api/v2/interface",
+        Some(
+            json!({"id": "wan", "if": "eth0", "descr": "UPLINK", "gateway": null, "typev4": "static",
+                "ipaddr": "127.0.0.1", "subnet": 32}),
+        ),
+    );
+    let rules = admin(&lab, "GET", "/api/v2/firewall/rules", None);
+    let allow_lan = id_where(&rules, "descr", "Default allow LAN to any rule");
+    let then = lab.config_xml();
+    let mut env = lab.env();
+    env.push(("PFSENSE_LOCKOUT_SOURCE".into(), "192.168.1.50".into()));
+    let dir = tempfile::tempdir().unwrap();
+    let s = Session::start_in(dir.path(), &env, Human::new(false, HumanAnswer::Accept)).await;
+    refused_both_ways(
+        &s,
+        "pfsense_delete_firewall_rule",
+        json!({"id": allow_lan}),
+        &["tcp 192.168.1.50 → 127.0.0.1:443 on lan is blocked by rule"],
+    )
+    .await;
+    refused_both_ways(
+        &s,
+        "pfsense_update_network_interface",
+        json!({"id": "wan", "ipaddr": "127.0.0.2"}),
+        &["the firewall no longer holds 127.0.0.1, the address this server's URL leads to"],
+    )
+    .await;
+    sections_as_before(&lab, &then, &["filter", "interfaces"]);
+    s.close().await;
+}
+
 /// A gateway the default gateway setting or a gateway group names, and a gateway group the
 /// default gateway setting names: pfrest deletes them all the same (a gateway's
 /// `referenced_by` covers static routes and rules only; the delete of the default gateway also
@@ -5920,6 +5963,7 @@ tests::on_every_release!(
     an_authentication_server_openvpn_still_names_is_not_taken_away,
     a_gateway_the_default_gateway_or_a_group_names_is_not_taken_away,
     a_server_off_the_firewalls_subnets_keeps_its_route_back,
+    the_guard_judges_the_address_the_servers_url_leads_to,
     an_interface_still_named_is_not_deleted,
     an_interfaces_dhcp_server_goes_first_and_comes_back_whole,
     a_user_a_group_or_the_access_list_names_is_not_deleted,
