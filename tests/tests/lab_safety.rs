@@ -4434,6 +4434,37 @@ async fn a_gateway_the_default_gateway_or_a_group_names_is_not_taken_away(versio
     assert_eq!(groups[0]["priorities"][0]["gateway"], "LAN_GW2", "{groups}");
 }
 
+/// pfrest refuses a change to an interface that keeps its default description (its id in
+/// capitals, shown when the config holds none): it checks the description again on every
+/// change against `get_pf_reserved()`, which reserves the interface ids in capitals. The refusal
+/// says to pass another `descr` in the same call, and with one the change goes.
+async fn an_interface_change_refused_for_its_default_description_says_what_to_do(version: &str) {
+    let Some(lab) = lab(version) else { return };
+    let dir = tempfile::tempdir().unwrap();
+    let s = start(&lab, dir.path()).await;
+    // `eth0`: the lab's host has none of the config's vtnet devices, which pfrest checks too.
+    let r = s
+        .call(
+            "pfsense_update_network_interface",
+            confirmed(json!({"id": "wan", "if": "eth0", "blockbogons": true})),
+        )
+        .await;
+    let message = text(&r);
+    assert!(
+        is_error(&r)
+            && message.contains("FILTER_NAME_VALIDATOR_RESERVED_NAME_USED")
+            && message.contains("Field `descr` cannot be `WAN`")
+            && message.contains("Pass `descr` with another name in the same call"),
+        "{message}"
+    );
+    s.ok(
+        "pfsense_update_network_interface",
+        confirmed(json!({"id": "wan", "if": "eth0", "descr": "wan", "blockbogons": true})),
+    )
+    .await;
+    s.close().await;
+}
+
 /// An interface that a floating rule, a rule's address, an outbound or 1:1 NAT mapping, a
 /// virtual IP or a gateway still names: pfrest deletes it and only the rules and port forwards
 /// on it alone (`NetworkInterface::_delete`; undo could not bring those back, so they are
@@ -5965,6 +5996,7 @@ tests::on_every_release!(
     a_server_off_the_firewalls_subnets_keeps_its_route_back,
     the_guard_judges_the_address_the_servers_url_leads_to,
     an_interface_still_named_is_not_deleted,
+    an_interface_change_refused_for_its_default_description_says_what_to_do,
     an_interfaces_dhcp_server_goes_first_and_comes_back_whole,
     a_user_a_group_or_the_access_list_names_is_not_deleted,
     a_user_with_api_keys_is_not_deleted_or_renamed,

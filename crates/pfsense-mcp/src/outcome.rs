@@ -103,6 +103,15 @@ const HINTS: &[(&str, &str)] = &[
         "MODEL_CANNOT_GET_CONFIG_PATH_WITHOUT_PARENT_MODEL",
         "This nested endpoint needs `parent_id` (and on some package endpoints the singular form does not work at all: use the plural list/create tools).",
     ),
+    // Seen on the pfrest lab (v2.7.1 to v2.10.0): an interface update is refused with this
+    // when its description is the default, the id in capitals, which pfrest shows when the
+    // config holds none (`from_internal_descr`) and then checks against `get_pf_reserved()`,
+    // which reserves every interface id in capitals; pfSense's webGUI leaves interface names
+    // out of that check.
+    (
+        "FILTER_NAME_VALIDATOR_RESERVED_NAME_USED",
+        "The name is one pf reserves: a pf keyword or table name, or an interface id in capitals (WAN, LAN, OPT1 …). An interface change is refused with it while the interface keeps its default description (its id in capitals): pfrest checks the description again on every change. Pass `descr` with another name in the same call (`wan` in lower case is accepted); pfSense shows it as the interface's name.",
+    ),
     (
         "LENGTH_VALIDATOR",
         "A value is too long or too short: the message says the limit.",
