@@ -505,7 +505,9 @@ async fn lockout_guard_scenario(s: &McpSession, unblock_wan_through_api: bool) {
         let r = s
             .call(
                 "pfsense_update_network_interface",
-                with_confirm(json!({"id": "wan", "blockpriv": false, "blockbogons": false})),
+                with_confirm(
+                    json!({"id": "wan", "descr": "wan", "blockpriv": false, "blockbogons": false}),
+                ),
             )
             .await
             .unwrap();
@@ -515,7 +517,7 @@ async fn lockout_guard_scenario(s: &McpSession, unblock_wan_through_api: bool) {
         let r = s
             .call(
                 "pfsense_update_network_interface",
-                with_confirm(json!({"id": "wan", "blockbogons": true})),
+                with_confirm(json!({"id": "wan", "descr": "wan", "blockbogons": true})),
             )
             .await
             .unwrap();
@@ -1106,7 +1108,7 @@ async fn public_wan(s: &McpSession) {
     change(
         s,
         "pfsense_update_network_interface",
-        json!({"id": "wan", "typev4": "static", "ipaddr": "45.1.1.1", "subnet": 24}),
+        json!({"id": "wan", "descr": "wan", "typev4": "static", "ipaddr": "45.1.1.1", "subnet": 24}),
     )
     .await;
 }

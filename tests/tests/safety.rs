@@ -3032,7 +3032,7 @@ async fn the_guard_judges_the_address_the_servers_url_leads_to() {
         .ok(
             "pfsense_update_network_interface",
             confirmed(
-                json!({"id": "wan", "typev4": "static", "ipaddr": "127.0.0.1", "subnet": 32}),
+                json!({"id": "wan", "descr": "wan", "typev4": "static", "ipaddr": "127.0.0.1", "subnet": 32}),
             ),
         )
         .await;
@@ -4163,7 +4163,7 @@ async fn an_alias_in_use_is_kept_by_every_path_naming_the_rule() {
     .await;
     s.ok(
         "pfsense_update_network_interface",
-        confirmed(json!({"id": "wan", "blockpriv": false, "blockbogons": false})),
+        confirmed(json!({"id": "wan", "descr": "wan", "blockpriv": false, "blockbogons": false})),
     )
     .await;
     let created = s

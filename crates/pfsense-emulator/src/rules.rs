@@ -651,6 +651,7 @@ pub const MODEL_RULES: &[(&str, ModelRule)] = &[
     ("DHCPServerStaticMapping", dhcp_static_mapping),
     ("User", user),
     ("InterfaceVLAN", interface_vlan),
+    ("NetworkInterface", network_interface),
 ];
 
 /// A field validator of pfrest's (`Validators/*.inc`) that the spec does not state.
@@ -874,6 +875,50 @@ fn filter_name(ctx: &RuleCtx, field: &str) -> ApiResult<()> {
 
 fn filter_name_only(ctx: &RuleCtx) -> ApiResult<()> {
     filter_name(ctx, "name")
+}
+
+/// NetworkInterface `descr`: pfrest's `FilterNameValidator` runs on the merged object, and
+/// `get_pf_reserved()` reserves every interface id in capitals, so a change to an interface
+/// that keeps its default description (its id in capitals, shown when the config holds none)
+/// is refused unless the call gives another one (seen on the pfrest lab, v2.7.1 to v2.10.0;
+/// pfSense's webGUI leaves interface names out of that check). A name equal to another
+/// interface's id is refused too; its own id (`wan` for wan) is not (`id__except`).
+fn network_interface(ctx: &RuleCtx) -> ApiResult<()> {
+    let descr = ctx.str("descr");
+    if descr.is_empty() {
+        return Ok(());
+    }
+    let own_id = ctx.obj.get(STRING_ID_KEY).and_then(Value::as_str);
+    let ids: Vec<&str> = ctx
+        .store
+        .collections
+        .get("NetworkInterface")
+        .into_iter()
+        .flatten()
+        .filter_map(|i| i.get(STRING_ID_KEY).and_then(Value::as_str))
+        .collect();
+    let reserved = PF_RESERVED_NAMES.contains(&descr)
+        || ids.iter().any(|id| {
+            let up = id.to_uppercase();
+            descr == up || descr == format!("{up}__NETWORK")
+        });
+    if reserved {
+        return Err(bad(
+            "FILTER_NAME_VALIDATOR_RESERVED_NAME_USED",
+            format!(
+                "Field `descr` cannot be `{descr}` because it is a name reserved by the system."
+            ),
+        ));
+    }
+    if ids.iter().any(|id| *id == descr && Some(*id) != own_id) {
+        return Err(bad(
+            "FILTER_NAME_VALIDATOR_NAME_IN_USE_BY_INTERFACE",
+            format!(
+                "Field `descr` cannot be `{descr}` because it is in use by an existing interface."
+            ),
+        ));
+    }
+    Ok(())
 }
 
 /// PHP's `is_numeric` for the strings a name can be: optional sign, digits, one dot, exponent.

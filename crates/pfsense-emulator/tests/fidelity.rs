@@ -1025,3 +1025,43 @@ async fn a_read_only_value_of_the_wrong_type_is_refused() {
         .await;
     }
 }
+
+/// pfrest checks an interface's description again on every change, and reserves every
+/// interface id in capitals (`get_pf_reserved()`): a change to an interface that keeps its
+/// default description (`WAN`) is refused, and with another one in the same call it goes; its
+/// own id in lower case is no other interface's name (seen on the pfrest lab, every release).
+#[tokio::test]
+async fn an_interface_keeping_its_default_description_refuses_changes_like_pfrest() {
+    let emu = start().await;
+    let r = emu
+        .json(
+            "PATCH",
+            "/api/v2/interface",
+            json!({"id": "wan", "blockbogons": true}),
+        )
+        .await;
+    assert_eq!(r.status, 400, "{}", r.text);
+    assert_eq!(r.response_id(), "FILTER_NAME_VALIDATOR_RESERVED_NAME_USED");
+    assert!(
+        r.text
+            .contains("Field `descr` cannot be `WAN` because it is a name reserved by the system."),
+        "{}",
+        r.text
+    );
+    let r = emu
+        .json(
+            "PATCH",
+            "/api/v2/interface",
+            json!({"id": "wan", "descr": "wan", "blockbogons": true}),
+        )
+        .await;
+    assert_eq!(r.status, 200, "{}", r.text);
+    let r = emu
+        .json(
+            "PATCH",
+            "/api/v2/interface",
+            json!({"id": "lan", "descr": "WAN__NETWORK"}),
+        )
+        .await;
+    assert_eq!(r.response_id(), "FILTER_NAME_VALIDATOR_RESERVED_NAME_USED");
+}
