@@ -2226,6 +2226,64 @@ async fn undo_names_the_secrets_it_cannot_put_back() {
     s.close().await;
 }
 
+/// An interface's default description (its id in capitals) is one pfrest refuses on a change
+/// (as on the lab: `lab_safety::an_interface_description_undo_keeps_what_pfrest_refuses`), so an
+/// undo cannot write it back: a change of it with other fields says its undo keeps the new
+/// description and puts the rest back, which it does; a change of the description alone says
+/// it has no undo and is journaled without one.
+#[tokio::test]
+async fn an_interface_description_undo_keeps_what_pfrest_refuses() {
+    let emu = emulator().await;
+    let dir = tempfile::tempdir().unwrap();
+    let s = start(&emu, dir.path(), &[], no_human()).await;
+    let change = json!({"id": "wan", "descr": "Internet", "blockbogons": false});
+    let r = s
+        .call("pfsense_update_network_interface", change.clone())
+        .await;
+    assert!(
+        text(&r).contains("Undo: yes: pfsense_undo patches the old values back; `descr` stays as it is: pfrest refuses the interface's default description (its id in capitals, a name pf reserves) on a change, so the new one stays."),
+        "{}",
+        text(&r)
+    );
+    s.ok("pfsense_update_network_interface", confirmed(change))
+        .await;
+    let undone = s
+        .call("pfsense_undo", json!({"last": 1, "confirm": true}))
+        .await;
+    assert!(
+        !is_error(&undone) && text(&undone).contains("restore blockbogons"),
+        "{}",
+        text(&undone)
+    );
+    let wan = s
+        .ok("pfsense_get_network_interface", json!({"id": "wan"}))
+        .await["data"]
+        .clone();
+    assert_eq!(
+        (&wan["descr"], &wan["blockbogons"]),
+        (&json!("Internet"), &json!(true)),
+        "{wan}"
+    );
+    let lan_name = json!({"id": "lan", "descr": "Inside"});
+    let r = s
+        .call("pfsense_update_network_interface", lan_name.clone())
+        .await;
+    assert!(
+        text(&r).contains("Undo: no: it sets only `descr`, whose old value cannot be put back"),
+        "{}",
+        text(&r)
+    );
+    let r = s
+        .call("pfsense_update_network_interface", confirmed(lan_name))
+        .await;
+    assert!(
+        !is_error(&r) && !text(&r).contains("undo with pfsense_undo"),
+        "{}",
+        text(&r)
+    );
+    s.close().await;
+}
+
 /// On the emulator as pfrest does it (`lab_safety::a_ca_delete_says_what_its_undo_leaves_behind`):
 /// a CA's delete takes its revocation lists along, its preview says so, and its undo brings back
 /// the CA alone.

@@ -246,6 +246,16 @@ fn undo_note(
             backticked(&secrets)
         )
     };
+    let refused = match (&seen.current, kind) {
+        (Some(before), ChangeKind::Update | ChangeKind::Settings) => {
+            undo::old_values_refused(def, before, args)
+        }
+        _ => Vec::new(),
+    };
+    let refused_kept = refused
+        .iter()
+        .map(|r| format!("; `{}` stays as it is: {}", r.field, r.why))
+        .collect::<String>();
     let verdict = match (inverse, kind) {
         (None, ChangeKind::Delete | ChangeKind::Replace | ChangeKind::BulkDelete)
             if let Some(secret) = undo::secret_needed_to_recreate(def, seen.current.as_ref()) =>
@@ -258,7 +268,7 @@ fn undo_note(
             "yes: pfsense_undo deletes the new object again".into()
         }
         (Some(Inverse::RestoreFields { .. }), _) => {
-            format!("yes: pfsense_undo patches the old values back{secrets_excepted}")
+            format!("yes: pfsense_undo patches the old values back{secrets_excepted}{refused_kept}")
         }
         (Some(Inverse::Recreate { object, .. }), _) => {
             let link = undo::linked_note(def.model, object, seen.current.as_ref());
@@ -301,7 +311,9 @@ fn undo_note(
             ),
         ),
         (Some(Inverse::RestoreSettings { .. }), _) => {
-            format!("yes: pfsense_undo patches the old settings back{secrets_excepted}")
+            format!(
+                "yes: pfsense_undo patches the old settings back{secrets_excepted}{refused_kept}"
+            )
         }
         (None, _) if state_error => "no: the current state could not be read".into(),
         (None, ChangeKind::Update | ChangeKind::Settings)
@@ -312,6 +324,12 @@ fn undo_note(
         {
             format!(
                 "no: after it the object no longer takes its {secret}, so pfrest drops that secret; the firewall never returns it, and putting the old values back would need it"
+            )
+        }
+        (None, ChangeKind::Update | ChangeKind::Settings) if let Some(r) = refused.first() => {
+            format!(
+                "no: it sets only `{}`, whose old value cannot be put back: {}",
+                r.field, r.why
             )
         }
         (None, ChangeKind::Update | ChangeKind::Settings) if !secrets.is_empty() => format!(

@@ -173,6 +173,7 @@ pub fn with_side_effects(
                 || name == "id"
                 || state::CONTROL_ARGS.contains(&name)
                 || fields.contains_key(name)
+                || refused_old_value(def.model, name, before)
             {
                 continue;
             }
@@ -932,12 +933,67 @@ fn objects_of(before: Option<&Value>) -> Vec<&Value> {
 /// undo would put nothing back (seen on the pfrest lab: "Undone" with nothing sent back).
 /// None too when the update takes the object out of what a secret it held is required for:
 /// pfrest drops the secret, and putting the old values back would need it.
+/// Old values pfrest refuses on an update (`OLD_VALUES_REFUSED`) are left out, and None when
+/// nothing else is left to put back.
 fn restorable_fields(def: &ToolDef, before: &Value, args: &Value) -> Option<Map<String, Value>> {
     if secret_dropped_by_update(def, before, args).is_some() {
         return None;
     }
-    let fields = old_fields(before, args);
-    (!fields.is_empty() || secrets_set(args).is_empty()).then_some(fields)
+    let mut fields = old_fields(before, args);
+    let refused = old_values_refused(def, before, args);
+    fields.retain(|field, _| !refused.iter().any(|r| r.field == field));
+    (!fields.is_empty() || (secrets_set(args).is_empty() && refused.is_empty())).then_some(fields)
+}
+
+/// An old value pfrest refuses on an update, so that an undo cannot write it back.
+pub struct OldValueRefused {
+    pub model: &'static str,
+    pub field: &'static str,
+    /// Whether the old value `old` of the object `before` is one pfrest refuses.
+    pub refused: fn(before: &Value, old: &Value) -> bool,
+    /// What happens instead, for the preview.
+    pub why: &'static str,
+}
+
+/// By model and field, the old values pfrest refuses to take back.
+pub const OLD_VALUES_REFUSED: &[OldValueRefused] = &[OldValueRefused {
+    model: "NetworkInterface",
+    field: "descr",
+    // Seen on the pfrest lab, v2.7.1 to v2.10.0: pfrest shows an interface without a
+    // description under its id in capitals, and refuses that name on a change
+    // (FILTER_NAME_VALIDATOR_RESERVED_NAME_USED: `get_pf_reserved()` reserves every interface
+    // id in capitals).
+    refused: |before, old| {
+        let id = before.get("id").and_then(Value::as_str).unwrap_or_default();
+        !id.is_empty() && old.as_str() == Some(id.to_uppercase().as_str())
+    },
+    why: "pfrest refuses the interface's default description (its id in capitals, a name pf reserves) on a change, so the new one stays",
+}];
+
+/// The entries of `OLD_VALUES_REFUSED` an update of `def` with `args` meets on `before`.
+pub fn old_values_refused(
+    def: &ToolDef,
+    before: &Value,
+    args: &Value,
+) -> Vec<&'static OldValueRefused> {
+    OLD_VALUES_REFUSED
+        .iter()
+        .filter(|r| r.model == def.model)
+        .filter(|r| {
+            args.get(r.field)
+                .is_some_and(|new| before.get(r.field) != Some(new))
+                && refused_old_value(def.model, r.field, before)
+        })
+        .collect()
+}
+
+/// Whether `before`'s value of `field` is one pfrest refuses to take back (`OLD_VALUES_REFUSED`).
+fn refused_old_value(model: &str, field: &str, before: &Value) -> bool {
+    OLD_VALUES_REFUSED.iter().any(|r| {
+        r.model == model
+            && r.field == field
+            && (r.refused)(before, before.get(field).unwrap_or(&Value::Null))
+    })
 }
 
 /// The secret `def`'s update drops, with when it is required: one the object held (its
