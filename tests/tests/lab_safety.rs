@@ -4465,6 +4465,73 @@ async fn an_interface_change_refused_for_its_default_description_says_what_to_do
     s.close().await;
 }
 
+/// pfrest refuses an interface's default description (its id in capitals) on a change, so an
+/// update's undo cannot write it back: an interface described so (`OPT2`, assigned here on the
+/// lab's `eth0`) refuses a change that keeps that description; a change of the description
+/// with another field says its undo keeps the new description, and the undo puts the other
+/// field back and leaves the description (the undo stopped at the 400 before).
+async fn an_interface_description_undo_keeps_what_pfrest_refuses(version: &str) {
+    let Some(lab) = lab(version) else { return };
+    let created = admin(
+        &lab,
+        "POST",
+        "/api/v2/interface",
+        Some(
+            json!({"if": "eth0", "descr": "OPT2", "enable": true, "typev4": "static",
+            "ipaddr": "10.77.0.1", "subnet": 24}),
+        ),
+    );
+    let id = created["id"].clone();
+    assert_eq!(id, "opt2", "{created}");
+    let dir = tempfile::tempdir().unwrap();
+    let s = start(&lab, dir.path()).await;
+    let r = s
+        .call(
+            "pfsense_update_network_interface",
+            confirmed(json!({"id": id, "blockbogons": true})),
+        )
+        .await;
+    assert!(
+        is_error(&r) && text(&r).contains("Field `descr` cannot be `OPT2`"),
+        "{}",
+        text(&r)
+    );
+    let change = json!({"id": id, "descr": "dmz", "blockbogons": true});
+    let r = s
+        .call("pfsense_update_network_interface", change.clone())
+        .await;
+    assert!(
+        text(&r)
+            .contains("`descr` stays as it is: pfrest refuses the interface's default description"),
+        "{}",
+        text(&r)
+    );
+    s.ok("pfsense_update_network_interface", confirmed(change))
+        .await;
+    let undone = s
+        .call("pfsense_undo", json!({"last": 1, "confirm": true}))
+        .await;
+    assert!(
+        !is_error(&undone) && text(&undone).contains("restore blockbogons"),
+        "{}",
+        text(&undone)
+    );
+    let now = admin(&lab, "GET", "/api/v2/interfaces", None);
+    let opt2 = now
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|i| i["id"] == "opt2")
+        .unwrap()
+        .clone();
+    assert_eq!(
+        (&opt2["descr"], &opt2["blockbogons"]),
+        (&json!("dmz"), &json!(false)),
+        "{opt2}"
+    );
+    s.close().await;
+}
+
 /// An interface that a floating rule, a rule's address, an outbound or 1:1 NAT mapping, a
 /// virtual IP or a gateway still names: pfrest deletes it and only the rules and port forwards
 /// on it alone (`NetworkInterface::_delete`; undo could not bring those back, so they are
@@ -5997,6 +6064,7 @@ tests::on_every_release!(
     the_guard_judges_the_address_the_servers_url_leads_to,
     an_interface_still_named_is_not_deleted,
     an_interface_change_refused_for_its_default_description_says_what_to_do,
+    an_interface_description_undo_keeps_what_pfrest_refuses,
     an_interfaces_dhcp_server_goes_first_and_comes_back_whole,
     a_user_a_group_or_the_access_list_names_is_not_deleted,
     a_user_with_api_keys_is_not_deleted_or_renamed,
