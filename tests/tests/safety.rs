@@ -2900,6 +2900,26 @@ async fn the_lockout_guard_refuses_what_it_cannot_read() {
     s.close().await;
 }
 
+/// The confirmed call is refused by the lockout guard, in words holding `words`, and nothing
+/// but reads reaches the firewall.
+async fn refused_sending_nothing(
+    s: &Session,
+    emu: &pfsense_emulator::RunningEmulator,
+    tool: &str,
+    args: Value,
+    words: &str,
+) {
+    let writes = || emu.requests().iter().filter(|q| q.method != "GET").count();
+    let before = writes();
+    let r = s.call(tool, confirmed(args.clone())).await;
+    let message = text(&r);
+    assert!(
+        is_error(&r) && message.contains("lockout guard refuses") && message.contains(words),
+        "{tool} {args}: {message}"
+    );
+    assert_eq!(writes(), before, "{tool}: nothing is sent");
+}
+
 /// A server off the firewall's subnets (`--lockout-source` an address no interface holds) is
 /// guarded too: its requests are taken to come in where the firewall's route back to it leads,
 /// or on an interface with a gateway whose rules pass it now (answered by reply-to). Behind a
@@ -2950,9 +2970,6 @@ async fn a_server_off_the_firewalls_subnets_keeps_its_route_back_and_its_rules()
         .unwrap()["id"]
         .clone();
     setup.close().await;
-    let writes = |emu: &pfsense_emulator::RunningEmulator| {
-        emu.requests().iter().filter(|q| q.method != "GET").count()
-    };
 
     // Behind a router on LAN: 10.99.0.0/24 through LANGW (192.168.1.254).
     let behind = tempfile::tempdir().unwrap();
@@ -2985,14 +3002,7 @@ async fn a_server_off_the_firewalls_subnets_keeps_its_route_back_and_its_rules()
             "this server's requests come in on lan",
         ),
     ] {
-        let before = writes(&emu);
-        let r = s.call(tool, confirmed(args.clone())).await;
-        let message = text(&r);
-        assert!(
-            is_error(&r) && message.contains("lockout guard refuses") && message.contains(words),
-            "{tool} {args}: {message}"
-        );
-        assert_eq!(writes(&emu), before, "{tool}: nothing is sent");
+        refused_sending_nothing(&s, &emu, tool, args, words).await;
     }
     s.ok(
         "pfsense_delete_routing_static_route",
@@ -3032,14 +3042,7 @@ async fn a_server_off_the_firewalls_subnets_keeps_its_route_back_and_its_rules()
             "`allowed_interfaces` would let the API answer only on `lan`; this server's requests arrive on wan",
         ),
     ] {
-        let before = writes(&emu);
-        let r = s.call(tool, confirmed(args.clone())).await;
-        let message = text(&r);
-        assert!(
-            is_error(&r) && message.contains("lockout guard refuses") && message.contains(words),
-            "{tool} {args}: {message}"
-        );
-        assert_eq!(writes(&emu), before, "{tool}: nothing is sent");
+        refused_sending_nothing(&s, &emu, tool, args, words).await;
     }
     s.ok(
         "pfsense_create_routing_static_route",
@@ -3111,7 +3114,6 @@ async fn the_guard_judges_the_address_the_servers_url_leads_to() {
         .find(|r| r["descr"] == "Default allow LAN to any rule")
         .unwrap()["id"]
         .clone();
-    let writes = || emu.requests().iter().filter(|q| q.method != "GET").count();
     for (tool, args, words) in [
         (
             "pfsense_delete_firewall_rule",
@@ -3124,14 +3126,7 @@ async fn the_guard_judges_the_address_the_servers_url_leads_to() {
             "the firewall no longer holds 127.0.0.1, the address this server's URL leads to",
         ),
     ] {
-        let before = writes();
-        let r = s.call(tool, confirmed(args.clone())).await;
-        let message = text(&r);
-        assert!(
-            is_error(&r) && message.contains("lockout guard refuses") && message.contains(words),
-            "{tool} {args}: {message}"
-        );
-        assert_eq!(writes(), before, "{tool}: nothing is sent");
+        refused_sending_nothing(&s, &emu, tool, args, words).await;
     }
     s.ok(
         "pfsense_create_firewall_rule",

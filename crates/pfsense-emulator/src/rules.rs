@@ -817,25 +817,35 @@ fn check_unique_together(ctx: &RuleCtx) -> ApiResult<()> {
 // ---------------------------------------------------------------------------------------------
 // Names
 
+/// The ids of the interfaces (`wan`, `lan`, `opt1`).
+fn interface_ids(store: &Store) -> Vec<&str> {
+    store
+        .collections
+        .get("NetworkInterface")
+        .into_iter()
+        .flatten()
+        .filter_map(|i| i.get(STRING_ID_KEY).and_then(Value::as_str))
+        .collect()
+}
+
+/// pfSense's `get_pf_reserved()`: pf's keywords and tables, and every interface id in capitals,
+/// alone and with `__NETWORK`.
+fn reserved_name(interface_ids: &[&str], name: &str) -> bool {
+    PF_RESERVED_NAMES.contains(&name)
+        || interface_ids.iter().any(|id| {
+            let up = id.to_uppercase();
+            name == up || name == format!("{up}__NETWORK")
+        })
+}
+
 /// pfrest's `FilterNameValidator` on the `name` field (aliases, schedules, gateways …).
 fn filter_name(ctx: &RuleCtx, field: &str) -> ApiResult<()> {
     let name = ctx.str(field);
     if name.is_empty() {
         return Ok(());
     }
-    let interfaces: Vec<(String, String)> = ctx
-        .store
-        .collections
-        .get("NetworkInterface")
-        .into_iter()
-        .flatten()
-        .filter_map(|i| i.get(STRING_ID_KEY).and_then(Value::as_str))
-        .map(|id| (id.to_string(), id.to_uppercase()))
-        .collect();
-    let reserved_upper = interfaces
-        .iter()
-        .any(|(_, up)| name == up || name == format!("{up}__NETWORK"));
-    if PF_RESERVED_NAMES.contains(&name) || reserved_upper {
+    let interfaces = interface_ids(ctx.store);
+    if reserved_name(&interfaces, name) {
         return Err(bad(
             "FILTER_NAME_VALIDATOR_RESERVED_NAME_USED",
             format!(
@@ -862,7 +872,7 @@ fn filter_name(ctx: &RuleCtx, field: &str) -> ApiResult<()> {
         .into_iter()
         .flatten()
         .any(|g| g.get("ifname").and_then(Value::as_str) == Some(name));
-    if interfaces.iter().any(|(id, _)| id == name) || in_use_by_group {
+    if interfaces.contains(&name) || in_use_by_group {
         return Err(bad(
             "FILTER_NAME_VALIDATOR_NAME_IN_USE_BY_INTERFACE",
             format!(
@@ -889,20 +899,8 @@ fn network_interface(ctx: &RuleCtx) -> ApiResult<()> {
         return Ok(());
     }
     let own_id = ctx.obj.get(STRING_ID_KEY).and_then(Value::as_str);
-    let ids: Vec<&str> = ctx
-        .store
-        .collections
-        .get("NetworkInterface")
-        .into_iter()
-        .flatten()
-        .filter_map(|i| i.get(STRING_ID_KEY).and_then(Value::as_str))
-        .collect();
-    let reserved = PF_RESERVED_NAMES.contains(&descr)
-        || ids.iter().any(|id| {
-            let up = id.to_uppercase();
-            descr == up || descr == format!("{up}__NETWORK")
-        });
-    if reserved {
+    let ids = interface_ids(ctx.store);
+    if reserved_name(&ids, descr) {
         return Err(bad(
             "FILTER_NAME_VALIDATOR_RESERVED_NAME_USED",
             format!(
