@@ -1672,7 +1672,8 @@ fn describe(what: &str, label: &[&str], index: usize, object: &Value, fields: &[
 /// The interface the server's requests arrive on, by the same reading the guard makes: its id
 /// and description.
 pub fn server_interface(model: &FirewallModel, path: &ServerPath) -> Result<Vec<String>, String> {
-    let interface = if path.interface.is_none() && !on_a_subnet(model, path.source) {
+    let interface = if path.interface.is_none() && interface_on_subnet(model, path.source).is_none()
+    {
         match arrivals(model, path).0.as_slice() {
             [one] => one.to_string(),
             [] => return Err(format!("where {} comes in is not known", path.source)),
@@ -1696,11 +1697,12 @@ pub fn server_interface(model: &FirewallModel, path: &ServerPath) -> Result<Vec<
     Ok(names)
 }
 
-fn on_a_subnet(model: &FirewallModel, source: IpAddr) -> bool {
+/// The interface whose subnet holds `source`.
+fn interface_on_subnet(model: &FirewallModel, source: IpAddr) -> Option<&crate::model::Interface> {
     model
         .interfaces
         .iter()
-        .any(|i| i.networks().iter().any(|n| n.contains(&source)))
+        .find(|i| i.networks().iter().any(|n| n.contains(&source)))
 }
 
 /// Where a server on none of the firewall's subnets may come in (`check_routed`): the
@@ -1746,16 +1748,12 @@ fn resolve_path(model: &FirewallModel, path: &ServerPath) -> Result<Resolved, St
         Some(i) => model
             .interface(i)
             .ok_or_else(|| format!("interface `{i}` does not exist"))?,
-        None => model
-            .interfaces
-            .iter()
-            .find(|i| i.networks().iter().any(|n| n.contains(&path.source)))
-            .ok_or_else(|| {
-                format!(
-                    "no interface subnet holds {}; say which interface the server's traffic arrives on",
-                    path.source
-                )
-            })?,
+        None => interface_on_subnet(model, path.source).ok_or_else(|| {
+            format!(
+                "no interface subnet holds {}; say which interface the server's traffic arrives on",
+                path.source
+            )
+        })?,
     };
     let held = path.connects_to.filter(|a| model.holds_address(a));
     let address = match path.api_address.or(held) {
@@ -1833,10 +1831,18 @@ pub fn check_lockout_all(
     changes: &[Change],
     path: &ServerPath,
 ) -> GuardReport {
-    if path.interface.is_none() && !on_a_subnet(model, path.source) {
-        return check_routed(model, changes, path);
+    let after = match answers_after(model, changes) {
+        Ok(input) => FirewallModel::from_api(&input),
+        Err(e) => return unknown(e, always_unknown()),
+    };
+    if path.interface.is_none() && interface_on_subnet(model, path.source).is_none() {
+        return check_routed(model, &after, path);
     }
-    check_path(model, changes, path)
+    check_path(model, &after, path)
+}
+
+fn always_unknown() -> Vec<String> {
+    ALWAYS_UNKNOWN.iter().map(|s| s.to_string()).collect()
 }
 
 fn unknown(reason: String, cannot_know: Vec<String>) -> GuardReport {
@@ -1866,18 +1872,14 @@ fn answers_after(model: &FirewallModel, changes: &[Change]) -> Result<ApiInput, 
 /// reply-to, whatever the routes say). Each such interface is judged as a path of its own, and
 /// a change is refused that sends the replies out another way: the route back moved (static
 /// route, gateway, default gateway), or the reply-to taken away.
-fn check_routed(model: &FirewallModel, changes: &[Change], path: &ServerPath) -> GuardReport {
+fn check_routed(model: &FirewallModel, after: &FirewallModel, path: &ServerPath) -> GuardReport {
     let source = path.source;
     let v6 = source.is_ipv6();
-    let mut cannot_know: Vec<String> = ALWAYS_UNKNOWN.iter().map(|s| s.to_string()).collect();
+    let mut cannot_know = always_unknown();
     cannot_know.push(format!(
         "{source} is on none of the firewall's subnets: its requests are taken to come in where the firewall's route back to it leads, or on an interface with a gateway whose rules pass it to the API now; routing upstream that brings them in elsewhere would change that. Routes the REST API does not list (OpenVPN and IPsec networks, a routing package's) are not seen."
     ));
     cannot_know.push("Pass rules on an interface with a gateway answer by reply-to; \"Disable reply-to\" (System > Advanced > Firewall & NAT, not in the REST API) would send those replies by the routing table instead.".into());
-    let after = match answers_after(model, changes) {
-        Ok(input) => FirewallModel::from_api(&input),
-        Err(e) => return unknown(e, cannot_know),
-    };
     let pinned = |interface: &str| ServerPath {
         interface: Some(interface.to_string()),
         ..path.clone()
@@ -1945,7 +1947,7 @@ fn check_routed(model: &FirewallModel, changes: &[Change], path: &ServerPath) ->
     // Refused on any of them is refused; else undecided on any is undecided.
     let mut reports = Vec::new();
     for &arrival in &arrivals {
-        let mut report = check_path(model, changes, &pinned(arrival));
+        let mut report = check_path(model, after, &pinned(arrival));
         for note in &cannot_know {
             if !report.cannot_know.contains(note) {
                 report.cannot_know.push(note.clone());
@@ -1975,19 +1977,16 @@ fn passes_now(model: &FirewallModel, path: &ServerPath) -> bool {
         .all(|(_, verdict, ..)| *verdict == Verdict::Pass)
 }
 
-fn check_path(model: &FirewallModel, changes: &[Change], path: &ServerPath) -> GuardReport {
-    let mut cannot_know: Vec<String> = ALWAYS_UNKNOWN.iter().map(|s| s.to_string()).collect();
-    let after_input = match answers_after(model, changes) {
-        Ok(i) => i,
-        Err(e) => return unknown(e, cannot_know),
-    };
-    let after = FirewallModel::from_api(&after_input);
+/// The path `path` names (its interface given, or the one whose subnet holds the server) before
+/// and `after` the change.
+fn check_path(model: &FirewallModel, after: &FirewallModel, path: &ServerPath) -> GuardReport {
+    let mut cannot_know = always_unknown();
     let before_r = match resolve_path(model, path) {
         Ok(r) => r,
         Err(e) => return unknown(e, cannot_know),
     };
     // The change may move the webGUI port or the interface address itself.
-    let after_r = match resolve_path(&after, path) {
+    let after_r = match resolve_path(after, path) {
         Ok(r) => r,
         Err(e) => {
             return GuardReport {
@@ -2063,7 +2062,7 @@ fn check_path(model: &FirewallModel, changes: &[Change], path: &ServerPath) -> G
         );
     }
     let certificate = |i: &ApiInput| setting(&i.webgui, "sslcertref").cloned();
-    if path.pinned_certificate && certificate(&model.source) != certificate(&after_input) {
+    if path.pinned_certificate && certificate(&model.source) != certificate(&after.source) {
         return refused(
             "the webGUI's certificate changes (`sslcertref`), and the server pins the current one's fingerprint: it would refuse the new certificate. Change the pin (PFSENSE_TLS_FINGERPRINT) together with the certificate, from the console or webGUI".into(),
             cannot_know,
@@ -2100,7 +2099,7 @@ fn check_path(model: &FirewallModel, changes: &[Change], path: &ServerPath) -> G
     }
     let mut unknown_before = Vec::new();
     let before_v = verdicts(model, path, &before_r, &mut unknown_before);
-    let after_v = verdicts(&after, path, &after_r, &mut cannot_know);
+    let after_v = verdicts(after, path, &after_r, &mut cannot_know);
     let ports: Vec<PortCheck> = before_v
         .iter()
         .zip(&after_v)

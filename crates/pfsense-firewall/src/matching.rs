@@ -159,13 +159,13 @@ impl FirewallModel {
         }
     }
 
-    /// Every address of the firewall as far as the model knows them, for `(self)`.
     /// Whether an interface or a virtual IP holds the address (loopback aside).
     pub fn holds_address(&self, ip: &IpAddr) -> bool {
         self.interfaces.iter().any(|i| i.addresses().contains(ip))
             || self.virtual_addresses.contains(ip)
     }
 
+    /// Every address of the firewall as far as the model knows them, for `(self)`.
     fn self_contains(&self, ip: &IpAddr) -> Tri {
         if ip.is_loopback() {
             return Tri::Yes;

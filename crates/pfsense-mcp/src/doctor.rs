@@ -287,23 +287,24 @@ async fn lockout_guard(
         resilience: crate::resilience::ResilienceOptions::default(),
         origin: crate::policy::Origin::Flags,
     });
-    let model = match client.map(|c| async move { crate::operator::read_model(&c).await }) {
+    let client = match client {
+        Ok(c) => c,
         Err(e) => return Check::new(NAME, Status::Fail, e),
-        Ok(read) => match read.await {
-            Ok((model, notes)) if notes.is_empty() => model,
-            Ok((_, notes)) => {
-                return Check::new(
-                    NAME,
-                    Status::Fail,
-                    format!("could not read {}", notes.join("; ")),
-                )
-                .fix("give this server's user the privileges to read them: the guard refuses every change it is to judge while a part of the firewall's model cannot be read");
-            }
-            Err(e) => {
-                return Check::new(NAME, Status::Fail, format!("could not read {e}"))
-                    .fix("give this server's user the privileges to read the firewall's rules, aliases and interfaces");
-            }
-        },
+    };
+    let model = match crate::operator::read_model(&client).await {
+        Ok((model, notes)) if notes.is_empty() => model,
+        Ok((_, notes)) => {
+            return Check::new(
+                NAME,
+                Status::Fail,
+                format!("could not read {}", notes.join("; ")),
+            )
+            .fix("give this server's user the privileges to read them: the guard refuses every change it is to judge while a part of the firewall's model cannot be read");
+        }
+        Err(e) => {
+            return Check::new(NAME, Status::Fail, format!("could not read {e}"))
+                .fix("give this server's user the privileges to read the firewall's rules, aliases and interfaces");
+        }
     };
     let path = crate::lockout::server_path(source, &target.base_url, &target.tls).await;
     let report = pfsense_firewall::check_lockout_all(&model, &[], &path);
@@ -311,16 +312,14 @@ async fn lockout_guard(
         Ok(names) => names[0].clone(),
         Err(e) => e,
     };
+    // `port 443 passes by rule …`, `port 443 blocked by rule …`.
+    let port = |p: &pfsense_firewall::guard::PortCheck, verdict: &str| match &p.decided_by_after {
+        Some(rule) => format!("port {} {verdict} by {}", p.port, rule.describe()),
+        None => format!("port {} {verdict}", p.port),
+    };
     match report.decision {
         pfsense_firewall::GuardDecision::Allowed => {
-            let ports: Vec<String> = report
-                .ports
-                .iter()
-                .map(|p| match &p.decided_by_after {
-                    Some(rule) => format!("port {} passes by {}", p.port, rule.describe()),
-                    None => format!("port {} passes", p.port),
-                })
-                .collect();
+            let ports: Vec<String> = report.ports.iter().map(|p| port(p, "passes")).collect();
             Check::new(
                 NAME,
                 Status::Ok,
@@ -338,10 +337,7 @@ async fn lockout_guard(
                 .ports
                 .iter()
                 .filter(|p| matches!(p.before, Verdict::Block | Verdict::Reject))
-                .map(|p| match &p.decided_by_after {
-                    Some(rule) => format!("port {} blocked by {}", p.port, rule.describe()),
-                    None => format!("port {} blocked", p.port),
-                })
+                .map(|p| port(p, "blocked"))
                 .collect();
             let detail = if blocked.is_empty() {
                 format!("cannot judge the path from {source}: {}", report.reason)
