@@ -4465,6 +4465,54 @@ async fn an_interface_change_refused_for_its_default_description_says_what_to_do
     s.close().await;
 }
 
+/// Without `--lockout-source`, a change that leaves the webGUI, whose web server serves the
+/// REST API, no longer answering this server's URL is refused and config.xml keeps the
+/// listener: pfrest writes a new port or protocol at once and restarts the webGUI with it. The
+/// lab answers plain HTTP on its own port; set to that, the webGUI answers the URL directly.
+async fn the_webgui_keeps_answering_the_servers_url(version: &str) {
+    let Some(lab) = lab(version) else { return };
+    let port = lab.lab.url().rsplit(':').next().unwrap().to_string();
+    let certref = admin(&lab, "GET", "/api/v2/system/webgui/settings", None)["sslcertref"].clone();
+    let dir = tempfile::tempdir().unwrap();
+    let s = start(&lab, dir.path()).await;
+    s.ok(
+        "pfsense_update_system_webgui_settings",
+        confirmed(json!({"protocol": "http", "port": port, "sslcertref": certref})),
+    )
+    .await;
+    let listener = "<protocol>http</protocol>";
+    let on_port = format!("<port>{port}</port>");
+    let moved = format!("move from port {port} to 8443; this server connects to port {port}");
+    for (args, words) in [
+        (
+            json!({"port": "8443", "sslcertref": certref}),
+            moved.as_str(),
+        ),
+        (
+            json!({"protocol": "https", "sslcertref": certref}),
+            "switch from http to https; the server connects with http",
+        ),
+    ] {
+        let r = s
+            .call(
+                "pfsense_update_system_webgui_settings",
+                confirmed(args.clone()),
+            )
+            .await;
+        let message = text(&r);
+        assert!(
+            is_error(&r) && message.contains("lockout guard refuses") && message.contains(words),
+            "{args}: {message}"
+        );
+        let config = lab.config_xml();
+        assert!(
+            config.contains(listener) && config.contains(&on_port),
+            "{args}: config.xml's webgui changed"
+        );
+    }
+    s.close().await;
+}
+
 /// pfrest refuses an interface's default description (its id in capitals) on a change, so an
 /// update's undo cannot write it back: an interface described so (`OPT2`, assigned here on the
 /// lab's `eth0`) refuses a change that keeps that description; a change of the description
@@ -6064,6 +6112,7 @@ tests::on_every_release!(
     the_guard_judges_the_address_the_servers_url_leads_to,
     an_interface_still_named_is_not_deleted,
     an_interface_change_refused_for_its_default_description_says_what_to_do,
+    the_webgui_keeps_answering_the_servers_url,
     an_interface_description_undo_keeps_what_pfrest_refuses,
     an_interfaces_dhcp_server_goes_first_and_comes_back_whole,
     a_user_a_group_or_the_access_list_names_is_not_deleted,

@@ -3139,6 +3139,82 @@ async fn the_guard_judges_the_address_the_servers_url_leads_to() {
     s.close().await;
 }
 
+/// Without `--lockout-source`, a change that leaves the webGUI, whose web server serves the
+/// REST API, no longer answering this server's URL or pin is refused and nothing is sent: its
+/// port moved away from the one the URL names, its protocol switched, another certificate
+/// chosen, or the certificate it presents renewed or replaced while this server pins it. A
+/// move to the URL's port goes, and so does a new description of the certificate.
+#[tokio::test]
+async fn the_webgui_keeps_answering_the_servers_url_and_pin() {
+    let emu = emulator().await;
+    let dir = tempfile::tempdir().unwrap();
+    let s = start(&emu, dir.path(), &[], no_human()).await;
+    let port = emu
+        .url()
+        .trim_end_matches('/')
+        .rsplit(':')
+        .next()
+        .unwrap()
+        .to_string();
+    let certref = list(&s, "pfsense_get_system_webgui_settings").await["sslcertref"].clone();
+    let certificates = list(&s, "pfsense_list_system_certificates").await;
+    let presented = certificates
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|c| c["refid"] == certref)
+        .expect("the webGUI's certificate is listed")["id"]
+        .clone();
+    // Set to the port the emulator listens on: the webGUI answers the URL directly now.
+    s.ok(
+        "pfsense_update_system_webgui_settings",
+        confirmed(json!({"port": port, "sslcertref": certref})),
+    )
+    .await;
+    let moved = format!("move from port {port} to 8443; this server connects to port {port}");
+    for (tool, args, words) in [
+        (
+            "pfsense_update_system_webgui_settings",
+            json!({"port": "8443", "sslcertref": certref}),
+            moved.as_str(),
+        ),
+        (
+            "pfsense_update_system_webgui_settings",
+            json!({"protocol": "http", "sslcertref": certref}),
+            "switch from https to http; the server connects with https",
+        ),
+        (
+            "pfsense_update_system_webgui_settings",
+            json!({"sslcertref": "5f0e0c0a0b0d1"}),
+            "the webGUI's certificate changes (`sslcertref`), and the server pins",
+        ),
+        (
+            "pfsense_post_system_certificate_renew",
+            json!({"certref": certref}),
+            "is the one the webGUI presents, and this server pins its fingerprint",
+        ),
+        (
+            "pfsense_update_system_certificate",
+            json!({"id": presented, "crt": "-----BEGIN CERTIFICATE-----\nMIIB\n-----END CERTIFICATE-----\n"}),
+            "is the one the webGUI presents, and this server pins its fingerprint",
+        ),
+    ] {
+        refused_sending_nothing(&s, &emu, tool, args, words).await;
+    }
+    let settings = list(&s, "pfsense_get_system_webgui_settings").await;
+    assert_eq!(
+        (&settings["port"], &settings["protocol"]),
+        (&json!(port), &json!("https")),
+        "{settings}"
+    );
+    s.ok(
+        "pfsense_update_system_certificate",
+        confirmed(json!({"id": presented, "descr": "webGUI"})),
+    )
+    .await;
+    s.close().await;
+}
+
 /// `query` holding one of pfrest's own request parameters (`limit`, `sort_by`, …) is refused
 /// before anything is sent: pfrest would page, sort or change the request with it instead of
 /// filtering (a `limit` there overrode the tool's own and made the paging totals wrong).

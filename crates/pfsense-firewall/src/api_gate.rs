@@ -166,6 +166,121 @@ pub fn access_list_change(before: &[Value], after: &[Value], client: &ApiClient)
     }
 }
 
+/// How this server reaches the webGUI, whose web server serves the REST API: its URL's scheme
+/// and port, and whether it pins the certificate the webGUI presents.
+#[derive(Debug, Clone)]
+pub struct WebGuiClient {
+    pub scheme: String,
+    pub port: u16,
+    pub pinned_certificate: bool,
+}
+
+/// A field of a settings answer (`data` of the envelope, or the object itself).
+fn setting<'a>(answer: &'a Value, key: &str) -> Option<&'a Value> {
+    answer.get("data").unwrap_or(answer).get(key)
+}
+
+/// The webGUI's protocol in a settings answer: `https` unless set (pfSense's default).
+fn webgui_protocol(settings: &Value) -> &str {
+    setting(settings, "protocol")
+        .and_then(Value::as_str)
+        .filter(|p| !p.is_empty())
+        .unwrap_or("https")
+}
+
+/// The port the webGUI listens on: its `port`, else 443 or 80 by protocol.
+fn webgui_port(settings: &Value) -> Option<u16> {
+    match setting(settings, "port") {
+        None | Some(Value::Null) => Some(default_port(webgui_protocol(settings))),
+        Some(Value::String(p)) if p.is_empty() => Some(default_port(webgui_protocol(settings))),
+        Some(Value::String(p)) => p.parse().ok(),
+        Some(p) => p.as_u64().and_then(|p| u16::try_from(p).ok()),
+    }
+}
+
+fn default_port(protocol: &str) -> u16 {
+    if protocol == "http" { 80 } else { 443 }
+}
+
+/// Why a change of the webGUI's settings from `before` to `after` (`GET
+/// /api/v2/system/webgui/settings` answers) loses this server its connection, judged by protocol
+/// and certificate alone (`scheme`: how it connects, when known): pfrest restarts the webGUI
+/// with them at once, and the REST API with it.
+pub fn webgui_protocol_or_certificate(
+    before: &Value,
+    after: &Value,
+    scheme: Option<&str>,
+    pinned_certificate: bool,
+) -> Option<String> {
+    let (was, will) = (webgui_protocol(before), webgui_protocol(after));
+    if let Some(scheme) = scheme
+        && was != will
+        && will != scheme
+    {
+        return Some(format!(
+            "the webGUI and REST API switch from {was} to {will}; the server connects with {scheme}"
+        ));
+    }
+    let certificate = |s: &Value| setting(s, "sslcertref").cloned();
+    if pinned_certificate && certificate(before) != certificate(after) {
+        return Some("the webGUI's certificate changes (`sslcertref`), and the server pins the current one's fingerprint: it would refuse the new certificate. Change the pin (PFSENSE_TLS_FINGERPRINT) together with the certificate, from the console or webGUI".into());
+    }
+    None
+}
+
+/// A change of the webGUI's settings judged without this server's address (no
+/// `--lockout-source`): what its URL and pin need of the listener. A server whose URL names
+/// the webGUI's port and protocol connects to it directly; another port means something in
+/// between (a port forward, a proxy), where the port after a move cannot be judged.
+pub fn webgui_change(before: &Value, after: &Value, client: &WebGuiClient) -> Gate {
+    let direct = webgui_protocol(before) == client.scheme;
+    if let Some(reason) = webgui_protocol_or_certificate(
+        before,
+        after,
+        direct.then_some(client.scheme.as_str()),
+        client.pinned_certificate,
+    ) {
+        return Gate::Refused(reason);
+    }
+    let (was, will) = (webgui_port(before), webgui_port(after));
+    if was == will {
+        return Gate::Allowed;
+    }
+    let (Some(was), Some(will)) = (was, will) else {
+        return Gate::Unknown("the webGUI's port cannot be read".into());
+    };
+    if will == client.port {
+        // Moved to the port this server connects to: it now answers the server directly.
+        Gate::Allowed
+    } else if direct && was == client.port {
+        Gate::Refused(format!(
+            "the webGUI and REST API move from port {was} to {will}; this server connects to port {was}"
+        ))
+    } else {
+        Gate::Unknown(format!(
+            "this server connects to port {} with {}, and the webGUI listens on port {was} with {}: something in between forwards it, and where to after the move to port {will} cannot be judged",
+            client.port,
+            client.scheme,
+            webgui_protocol(before)
+        ))
+    }
+}
+
+/// A change to the certificate `certref` (a renewal, or its `crt` replaced): refused while the
+/// webGUI presents it (`sslcertref` of its settings, `webgui`) and this server pins its
+/// fingerprint. pfrest's renewal restarts the services that use it at once
+/// (`cert_restart_services`); a replaced `crt` is presented from the webGUI's next restart.
+pub fn webgui_certificate_change(webgui: &Value, certref: &str, client: &WebGuiClient) -> Gate {
+    let presented = setting(webgui, "sslcertref").and_then(Value::as_str);
+    if client.pinned_certificate && presented == Some(certref) {
+        Gate::Refused(format!(
+            "certificate `{certref}` is the one the webGUI presents, and this server pins its fingerprint: the changed certificate has another, and this server would refuse it once the webGUI presents it: at once after a renewal (pfrest restarts the services that use it), from the webGUI's next restart after its `crt` is replaced"
+        ))
+    } else {
+        Gate::Allowed
+    }
+}
+
 /// Who the REST API lets in and with which privileges, as it lists them: `GET /api/v2/users`,
 /// `/api/v2/user/groups` and `/api/v2/auth/keys` (group members are user names there).
 #[derive(Debug, Clone, Default)]
@@ -406,6 +521,70 @@ pub fn accounts_change(
 mod tests {
     use super::*;
     use serde_json::json;
+
+    /// A webGUI change judged by what this server's URL and pin need: a move of the port the
+    /// URL names (the default one when `port` is empty) or of the protocol, another certificate
+    /// while pinned; a move to the URL's port goes; behind a forward (another port) it cannot
+    /// be judged; the certificate presented renewed while pinned.
+    #[test]
+    fn webgui_changes_are_judged_by_the_servers_url_and_pin() {
+        let direct = WebGuiClient {
+            scheme: "https".into(),
+            port: 443,
+            pinned_certificate: true,
+        };
+        let gui = |protocol: &str, port: &str, cert: &str| json!({"data": {"protocol": protocol, "port": port, "sslcertref": cert}});
+        let now = gui("https", "", "a1");
+        let refused = |g: Gate, words: &str| matches!(g, Gate::Refused(r) if r.contains(words));
+        assert!(refused(
+            webgui_change(&now, &gui("https", "8443", "a1"), &direct),
+            "move from port 443 to 8443; this server connects to port 443"
+        ));
+        assert!(refused(
+            webgui_change(&now, &gui("http", "", "a1"), &direct),
+            "switch from https to http"
+        ));
+        assert!(refused(
+            webgui_change(&now, &gui("https", "", "b2"), &direct),
+            "certificate changes"
+        ));
+        assert_eq!(
+            webgui_change(&now, &gui("https", "443", "a1"), &direct),
+            Gate::Allowed
+        );
+        let unpinned = WebGuiClient {
+            pinned_certificate: false,
+            ..direct.clone()
+        };
+        assert_eq!(
+            webgui_change(&now, &gui("https", "", "b2"), &unpinned),
+            Gate::Allowed
+        );
+        let forwarded = WebGuiClient {
+            port: 8443,
+            ..unpinned.clone()
+        };
+        assert!(matches!(
+            webgui_change(&now, &gui("https", "9443", "a1"), &forwarded),
+            Gate::Unknown(r) if r.contains("something in between forwards it")
+        ));
+        assert_eq!(
+            webgui_change(&now, &gui("https", "8443", "a1"), &forwarded),
+            Gate::Allowed
+        );
+        assert!(refused(
+            webgui_certificate_change(&now, "a1", &direct),
+            "is the one the webGUI presents"
+        ));
+        assert_eq!(
+            webgui_certificate_change(&now, "b2", &direct),
+            Gate::Allowed
+        );
+        assert_eq!(
+            webgui_certificate_change(&now, "a1", &unpinned),
+            Gate::Allowed
+        );
+    }
 
     fn client() -> ApiClient {
         ApiClient {

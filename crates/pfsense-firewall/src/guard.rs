@@ -167,11 +167,6 @@ impl ServerPath {
     }
 }
 
-/// A field of a settings answer (`data` of the envelope, or the object itself).
-fn setting<'a>(answer: &'a Value, key: &str) -> Option<&'a Value> {
-    answer.get("data").unwrap_or(answer).get(key)
-}
-
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "lowercase")]
 pub enum GuardDecision {
@@ -2046,27 +2041,13 @@ fn check_path(model: &FirewallModel, after: &FirewallModel, path: &ServerPath) -
         ports: Vec::new(),
         cannot_know,
     };
-    let (before_protocol, after_protocol) = (
-        &model.settings.webgui_protocol,
-        &after.settings.webgui_protocol,
-    );
-    if let Some(scheme) = &path.scheme
-        && before_protocol != after_protocol
-        && after_protocol != scheme
-    {
-        return refused(
-            format!(
-                "the webGUI and REST API switch from {before_protocol} to {after_protocol}; the server connects with {scheme}"
-            ),
-            cannot_know,
-        );
-    }
-    let certificate = |i: &ApiInput| setting(&i.webgui, "sslcertref").cloned();
-    if path.pinned_certificate && certificate(&model.source) != certificate(&after.source) {
-        return refused(
-            "the webGUI's certificate changes (`sslcertref`), and the server pins the current one's fingerprint: it would refuse the new certificate. Change the pin (PFSENSE_TLS_FINGERPRINT) together with the certificate, from the console or webGUI".into(),
-            cannot_know,
-        );
+    if let Some(reason) = crate::api_gate::webgui_protocol_or_certificate(
+        &model.source.webgui,
+        &after.source.webgui,
+        path.scheme.as_deref(),
+        path.pinned_certificate,
+    ) {
+        return refused(reason, cannot_know);
     }
     if let (Some(b), Some(a)) = (
         model.interface(&before_r.interface),

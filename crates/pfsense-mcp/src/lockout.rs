@@ -261,14 +261,26 @@ async fn steps_refusal_unboxed(
     let mut settings_changes = Vec::new();
     let mut named_changes = Vec::new();
     let mut access_list_tool = None;
+    let mut webgui_changes = Vec::new();
+    let mut certificate_changes = Vec::new();
     for (def, args) in calls {
         if def.path == REST_API_SETTINGS && def.method != Method::Get {
             settings_changes.push(*args);
             continue;
         }
+        if let Some(certificate) = certificate_change_of(client, def, args) {
+            certificate_changes.push(certificate);
+            continue;
+        }
         let Some(mut change) = change_of(def, args) else {
             continue;
         };
+        // The webGUI's port, protocol and certificate are this server's way in whatever its
+        // address; with `--lockout-source` the whole path is judged below.
+        if change.kind == ObjectKind::WebGui && source.is_none() {
+            webgui_changes.push(change);
+            continue;
+        }
         let account = ACCOUNT_LISTS.iter().any(|(kind, _)| *kind == change.kind);
         // Creating a user, group or key takes no one's access away; API keys are no way in
         // of a server that signs in otherwise.
@@ -351,6 +363,11 @@ async fn steps_refusal_unboxed(
                 return Some(refusal);
             }
         }
+    }
+    if let Some(refusal) =
+        webgui_refusal(client, &webgui_changes, &certificate_changes, &tools).await
+    {
+        return Some(refusal);
     }
     let Some(source) = source else {
         return aliases_in_use_refusal(client, &changes).await;
@@ -446,6 +463,115 @@ async fn url_address(url: &url::Url, v6: bool) -> Option<std::net::IpAddr> {
                 .copied()
         }
     }
+}
+
+/// A call that gives a certificate another fingerprint: its renewal (by `certref`), or its
+/// `crt` replaced (by `id`, the certificate's position).
+#[derive(Debug)]
+enum CertificateChange {
+    Renewed(String),
+    Replaced { id: Value, crt: Value },
+}
+
+/// The certificate a call of `def` gives another fingerprint, when this server pins the one
+/// the webGUI presents (nothing else makes a certificate's change its concern).
+fn certificate_change_of(
+    client: &Client,
+    def: &ToolDef,
+    args: &Value,
+) -> Option<CertificateChange> {
+    if !matches!(client.config().tls, crate::tls::TlsMode::Pinned(_)) {
+        return None;
+    }
+    match (def.method, def.path) {
+        (Method::Post, "/api/v2/system/certificate/renew") => Some(CertificateChange::Renewed(
+            args.get("certref")?.as_str()?.to_string(),
+        )),
+        (Method::Patch | Method::Put, "/api/v2/system/certificate") => {
+            Some(CertificateChange::Replaced {
+                id: args.get("id")?.clone(),
+                crt: args.get("crt")?.clone(),
+            })
+        }
+        _ => None,
+    }
+}
+
+/// What to do when a change leaves the webGUI no longer answering this server's URL or pin.
+const WEBGUI_SHUT_OUT: &str = "This server could then no longer reach the API, not even to undo the change. Make the change from the webGUI or console, then give this server the new URL (PFSENSE_HOST) or certificate fingerprint (PFSENSE_TLS_FINGERPRINT).";
+
+/// Without `--lockout-source`: refused when a change of the webGUI's settings leaves it no
+/// longer answering this server's URL (another port or protocol) or pin (another
+/// certificate), or when the certificate it presents gets another fingerprint while this
+/// server pins it. Reads the webGUI's settings (and a replaced certificate) only for such calls.
+async fn webgui_refusal(
+    client: &Client,
+    webgui_changes: &[Change],
+    certificate_changes: &[CertificateChange],
+    tools: &[&str],
+) -> Option<String> {
+    if webgui_changes.is_empty() && certificate_changes.is_empty() {
+        return None;
+    }
+    let unread = |e: String| {
+        format!(
+            "the lockout guard could not read {e}, so it cannot check that this server keeps its way in. Retry, or make the change from the webGUI"
+        )
+    };
+    let before =
+        match crate::operator::read(client, "/api/v2/system/webgui/settings", json!({})).await {
+            Ok(settings) => settings,
+            Err(e) => return Some(unread(e)),
+        };
+    let url = client.base_url();
+    let me = api_gate::WebGuiClient {
+        scheme: url.scheme().to_string(),
+        port: url.port_or_known_default().unwrap_or(443),
+        pinned_certificate: matches!(client.config().tls, crate::tls::TlsMode::Pinned(_)),
+    };
+    if !webgui_changes.is_empty() {
+        let mut after = pfsense_firewall::model::ApiInput {
+            webgui: before.clone(),
+            ..Default::default()
+        };
+        for change in webgui_changes {
+            match pfsense_firewall::guard::apply_change(&after, change) {
+                Ok(next) => after = next,
+                Err(e) => return Some(format!("the lockout guard cannot judge the change: {e}")),
+            }
+        }
+        let gate = api_gate::webgui_change(&before, &after.webgui, &me);
+        if let Some(refusal) = verdict(gate, tools, WEBGUI_SHUT_OUT, WEBGUI_SHUT_OUT) {
+            return Some(refusal);
+        }
+    }
+    for change in certificate_changes {
+        let certref = match change {
+            CertificateChange::Renewed(certref) => certref.clone(),
+            CertificateChange::Replaced { id, crt } => {
+                let current = match crate::operator::read(
+                    client,
+                    "/api/v2/system/certificate",
+                    json!({"id": id}),
+                )
+                .await
+                {
+                    Ok(current) => current,
+                    Err(e) => return Some(unread(e)),
+                };
+                if current.get("crt") == Some(crt) {
+                    continue;
+                }
+                let refid = current.get("refid").and_then(Value::as_str);
+                refid.unwrap_or_default().to_string()
+            }
+        };
+        let gate = api_gate::webgui_certificate_change(&before, &certref, &me);
+        if let Some(refusal) = verdict(gate, tools, WEBGUI_SHUT_OUT, WEBGUI_SHUT_OUT) {
+            return Some(refusal);
+        }
+    }
+    None
 }
 
 /// What to do when a change to users, groups or API keys certainly shuts this server out.

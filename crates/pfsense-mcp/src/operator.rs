@@ -35,7 +35,7 @@ fn get_def(path: &str) -> Option<&'static ToolDef> {
 }
 
 /// A GET through the ordinary call path (retries, breaker, metrics).
-async fn read(client: &Client, path: &str, args: Value) -> Result<Value, String> {
+pub(crate) async fn read(client: &Client, path: &str, args: Value) -> Result<Value, String> {
     let def = get_def(path).ok_or_else(|| format!("the spec has no GET {path}"))?;
     client
         .call(def, &args)
