@@ -4513,6 +4513,64 @@ async fn the_webgui_keeps_answering_the_servers_url(version: &str) {
     s.close().await;
 }
 
+/// A server whose URL names the firewall by its own name (`hostname.domain`, which pfSense's
+/// DNS resolver and forwarder answer with its LAN address, reconfigured by pfrest at once on a
+/// rename) is refused a rename as possibly cutting it off, and config.xml keeps the name; a
+/// server whose URL is an address renames it. The lab's firewall is named `localhost` (an empty
+/// domain) so that the name leads to the lab.
+async fn a_rename_of_the_firewall_its_url_names_is_refused(version: &str) {
+    let Some(lab) = lab(version) else { return };
+    admin(
+        &lab,
+        "PATCH",
+        "/api/v2/system/hostname",
+        Some(json!({"hostname": "localhost", "domain": ""})),
+    );
+    let by_name: Vec<(String, String)> = lab
+        .env()
+        .into_iter()
+        .map(|(k, v)| match k.as_str() {
+            "PFSENSE_HOST" => (k, v.replace("127.0.0.1", "localhost")),
+            _ => (k, v),
+        })
+        .collect();
+    let dir = tempfile::tempdir().unwrap();
+    let s = Session::start_in(dir.path(), &by_name, Human::new(false, HumanAnswer::Accept)).await;
+    for (args, renamed) in [
+        (json!({"hostname": "fw1", "domain": ""}), "`fw1`"),
+        (
+            json!({"hostname": "localhost", "domain": "example.org"}),
+            "`localhost.example.org`",
+        ),
+    ] {
+        let r = s
+            .call("pfsense_update_system_hostname", confirmed(args.clone()))
+            .await;
+        let message = text(&r);
+        assert!(
+            is_error(&r)
+                && message.contains("lockout guard refuses it: this server's URL names `localhost`, the firewall's own name")
+                && message.contains(&format!("they answer {renamed} instead"))
+                && message.contains("give it the firewall's address instead (PFSENSE_HOST)"),
+            "{args}: {message}"
+        );
+        assert!(
+            lab.config_xml().contains("<hostname>localhost</hostname>"),
+            "{args}: config.xml's hostname changed"
+        );
+    }
+    s.close().await;
+    let dir = tempfile::tempdir().unwrap();
+    let s = start(&lab, dir.path()).await;
+    s.ok(
+        "pfsense_update_system_hostname",
+        confirmed(json!({"hostname": "fw1", "domain": "home.arpa"})),
+    )
+    .await;
+    s.close().await;
+    assert!(lab.config_xml().contains("<hostname>fw1</hostname>"));
+}
+
 /// pfrest refuses an interface's default description (its id in capitals) on a change, so an
 /// update's undo cannot write it back: an interface described so (`OPT2`, assigned here on the
 /// lab's `eth0`) refuses a change that keeps that description; a change of the description
@@ -6113,6 +6171,7 @@ tests::on_every_release!(
     an_interface_still_named_is_not_deleted,
     an_interface_change_refused_for_its_default_description_says_what_to_do,
     the_webgui_keeps_answering_the_servers_url,
+    a_rename_of_the_firewall_its_url_names_is_refused,
     an_interface_description_undo_keeps_what_pfrest_refuses,
     an_interfaces_dhcp_server_goes_first_and_comes_back_whole,
     a_user_a_group_or_the_access_list_names_is_not_deleted,

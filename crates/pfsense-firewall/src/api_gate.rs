@@ -281,6 +281,30 @@ pub fn webgui_certificate_change(webgui: &Value, certref: &str, client: &WebGuiC
     }
 }
 
+/// A change of the firewall's name (`before` and `after`: `GET /api/v2/system/hostname`
+/// answers) while this server's URL names it (`url_host`): pfSense's DNS resolver and forwarder
+/// answer the firewall's own name, `hostname.domain`, with its LAN address
+/// (`system_hosts_local_entries`), and pfrest reconfigures them at once with the new name. A
+/// server that resolves the name through the firewall then no longer finds the API; one that
+/// resolves it elsewhere is not touched, and which it does cannot be seen from here.
+pub fn hostname_change(before: &Value, after: &Value, url_host: &str) -> Gate {
+    let name = |s: &Value| {
+        let part = |k: &str| setting(s, k).and_then(Value::as_str).unwrap_or_default();
+        // An empty domain leaves pfSense's `hostname.` (`system_hosts_local_entries`).
+        let name = format!("{}.{}", part("hostname"), part("domain"));
+        name.trim_end_matches('.').to_ascii_lowercase()
+    };
+    let (was, will) = (name(before), name(after));
+    let host = url_host.trim_end_matches('.').to_ascii_lowercase();
+    if host == was && was != will {
+        Gate::Possibly(format!(
+            "this server's URL names `{was}`, the firewall's own name, which its DNS resolver and forwarder answer with its LAN address; after the change they answer `{will}` instead, so a server that resolves `{was}` through the firewall no longer finds the API"
+        ))
+    } else {
+        Gate::Allowed
+    }
+}
+
 /// Who the REST API lets in and with which privileges, as it lists them: `GET /api/v2/users`,
 /// `/api/v2/user/groups` and `/api/v2/auth/keys` (group members are user names there).
 #[derive(Debug, Clone, Default)]
@@ -582,6 +606,34 @@ mod tests {
         );
         assert_eq!(
             webgui_certificate_change(&now, "a1", &unpinned),
+            Gate::Allowed
+        );
+    }
+
+    /// A rename of the firewall refused as possibly cutting this server off when its URL names
+    /// the firewall's name (any case, a trailing dot), not when it names another.
+    #[test]
+    fn a_rename_of_the_firewall_its_url_names_might_shut_it_out() {
+        let name = |h: &str, d: &str| json!({"hostname": h, "domain": d});
+        let now = name("pfSense", "home.arpa");
+        assert!(matches!(
+            hostname_change(&now, &name("fw1", "home.arpa"), "PFSENSE.home.arpa."),
+            Gate::Possibly(r) if r.contains("answer `fw1.home.arpa` instead")
+        ));
+        assert!(matches!(
+            hostname_change(&now, &name("pfSense", "example.org"), "pfsense.home.arpa"),
+            Gate::Possibly(_)
+        ));
+        assert!(matches!(
+            hostname_change(&name("localhost", ""), &name("fw1", ""), "localhost"),
+            Gate::Possibly(r) if r.contains("names `localhost`")
+        ));
+        assert_eq!(
+            hostname_change(&now, &name("fw1", "home.arpa"), "fw.example.org"),
+            Gate::Allowed
+        );
+        assert_eq!(
+            hostname_change(&now, &name("PFSENSE", "home.arpa"), "pfsense.home.arpa"),
             Gate::Allowed
         );
     }

@@ -230,7 +230,8 @@ fn list_key(kind: ObjectKind) -> Option<fn(&mut ApiInput) -> &mut Value> {
     })
 }
 
-fn merge(target: &mut Value, fields: &Value) {
+/// `fields` written over `target`'s (a PATCH as pfrest applies it), `id` left out.
+pub fn merge(target: &mut Value, fields: &Value) {
     if let (Some(t), Some(f)) = (target.as_object_mut(), fields.as_object()) {
         for (k, v) in f {
             if k != "id" {

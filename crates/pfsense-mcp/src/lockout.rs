@@ -265,9 +265,14 @@ async fn steps_refusal_unboxed(
     let mut access_list_tool = None;
     let mut webgui_changes = Vec::new();
     let mut certificate_changes = Vec::new();
+    let mut hostname_changes = Vec::new();
     for (def, args) in calls {
         if def.path == REST_API_SETTINGS && def.method != Method::Get {
             settings_changes.push(*args);
+            continue;
+        }
+        if def.path == HOSTNAME && def.method != Method::Get {
+            hostname_changes.push(*args);
             continue;
         }
         if let Some(certificate) = certificate_change_of(client, def, args) {
@@ -369,6 +374,9 @@ async fn steps_refusal_unboxed(
     if let Some(refusal) =
         webgui_refusal(client, &webgui_changes, &certificate_changes, &tools).await
     {
+        return Some(refusal);
+    }
+    if let Some(refusal) = hostname_refusal(client, &hostname_changes, &tools).await {
         return Some(refusal);
     }
     let Some(source) = source else {
@@ -497,6 +505,41 @@ fn certificate_change_of(
         }
         _ => None,
     }
+}
+
+/// The firewall's name (`hostname`, `domain`), which its DNS servers answer.
+const HOSTNAME: &str = "/api/v2/system/hostname";
+
+/// Refused as possibly shutting this server out when its URL names the firewall by its own
+/// name and the change renames it (`api_gate::hostname_change`). Reads the name only then.
+async fn hostname_refusal(client: &Client, changes: &[&Value], tools: &[&str]) -> Option<String> {
+    let Some(url::Host::Domain(host)) = client.base_url().host() else {
+        return None;
+    };
+    if changes.is_empty() {
+        return None;
+    }
+    let before = match crate::operator::read(client, HOSTNAME, json!({})).await {
+        Ok(name) => name,
+        Err(e) => {
+            return Some(format!(
+                "the lockout guard could not read {e}, so it cannot check that this server's URL still leads to the firewall. Retry, or make the change from the webGUI"
+            ));
+        }
+    };
+    let mut after = before.clone();
+    for fields in changes {
+        pfsense_firewall::guard::merge(&mut after, fields);
+    }
+    let what_to_do = format!(
+        "If this server resolves `{host}` elsewhere, or to go on either way, give it the firewall's address instead (PFSENSE_HOST) and restart it, or make the change from the webGUI."
+    );
+    verdict(
+        api_gate::hostname_change(&before, &after, host),
+        tools,
+        &what_to_do,
+        &what_to_do,
+    )
 }
 
 /// What to do when a change leaves the webGUI no longer answering this server's URL or pin.
