@@ -4571,6 +4571,55 @@ async fn a_rename_of_the_firewall_its_url_names_is_refused(version: &str) {
     assert!(lab.config_xml().contains("<hostname>fw1</hostname>"));
 }
 
+/// A server whose URL leads to a CARP address (the lab's 127.0.0.1, made one on WAN) is
+/// refused maintenance mode, which demotes this firewall's CARP addresses so that a peer, if
+/// there is one, takes them: config.xml gets no `virtualip_carp_maintenancemode`. (The lab
+/// reads CARP as switched off, its sysctl being unset, so switching it off changes nothing
+/// there and goes, as pfrest's `setup_carp` returns at once.)
+async fn carp_maintenance_is_refused_when_the_url_leads_to_a_carp_address(version: &str) {
+    let Some(lab) = lab(version) else { return };
+    admin(
+        &lab,
+        "PATCH",
+        "/api/v2/interface",
+        Some(
+            json!({"id": "wan", "if": "eth0", "descr": "wan", "typev4": "static",
+            "ipaddr": "127.0.0.2", "subnet": 8, "gateway": null}),
+        ),
+    );
+    admin(
+        &lab,
+        "POST",
+        "/api/v2/firewall/virtual_ip",
+        Some(
+            json!({"mode": "carp", "interface": "wan", "subnet": "127.0.0.1", "subnet_bits": 8,
+            "password": "carp-secret", "vhid": 6, "descr": "api"}),
+        ),
+    );
+    let dir = tempfile::tempdir().unwrap();
+    let s = start(&lab, dir.path()).await;
+    let r = s
+        .call(
+            "pfsense_update_status_carp",
+            confirmed(json!({"enable": true, "maintenance_mode": true})),
+        )
+        .await;
+    let message = text(&r);
+    assert!(
+        is_error(&r)
+            && message.contains("lockout guard refuses it: maintenance mode demotes this firewall's CARP addresses, 127.0.0.1 (\"api\") among them, the address this server's URL leads to")
+            && message.contains("not a CARP address (PFSENSE_HOST)"),
+        "{message}"
+    );
+    assert!(!lab.config_xml().contains("virtualip_carp_maintenancemode"));
+    s.ok(
+        "pfsense_update_status_carp",
+        confirmed(json!({"enable": false, "maintenance_mode": false})),
+    )
+    .await;
+    s.close().await;
+}
+
 /// pfrest refuses an interface's default description (its id in capitals) on a change, so an
 /// update's undo cannot write it back: an interface described so (`OPT2`, assigned here on the
 /// lab's `eth0`) refuses a change that keeps that description; a change of the description
@@ -6172,6 +6221,7 @@ tests::on_every_release!(
     an_interface_change_refused_for_its_default_description_says_what_to_do,
     the_webgui_keeps_answering_the_servers_url,
     a_rename_of_the_firewall_its_url_names_is_refused,
+    carp_maintenance_is_refused_when_the_url_leads_to_a_carp_address,
     an_interface_description_undo_keeps_what_pfrest_refuses,
     an_interfaces_dhcp_server_goes_first_and_comes_back_whole,
     a_user_a_group_or_the_access_list_names_is_not_deleted,

@@ -3215,6 +3215,57 @@ async fn the_webgui_keeps_answering_the_servers_url_and_pin() {
     s.close().await;
 }
 
+/// A server whose URL leads to a CARP address (the emulator's 127.0.0.1, made a CARP address
+/// on WAN) is refused CARP switched off, which brings every CARP address down, and maintenance
+/// mode, which hands them to a peer if there is one; nothing is sent. With the address an
+/// interface's own again, CARP goes off.
+#[tokio::test]
+async fn carp_off_or_in_maintenance_keeps_the_address_the_url_leads_to() {
+    let emu = emulator().await;
+    let dir = tempfile::tempdir().unwrap();
+    let s = start(&emu, dir.path(), &[], no_human()).await;
+    s.ok(
+        "pfsense_update_network_interface",
+        confirmed(
+            json!({"id": "wan", "descr": "wan", "typev4": "static", "ipaddr": "127.0.0.2", "subnet": 8}),
+        ),
+    )
+    .await;
+    let vip = s
+        .ok(
+            "pfsense_create_firewall_virtual_ip",
+            confirmed(
+                json!({"mode": "carp", "interface": "wan", "subnet": "127.0.0.1", "subnet_bits": 8,
+                "password": "carp-secret", "vhid": 6, "descr": "api"}),
+            ),
+        )
+        .await["data"]["id"]
+        .clone();
+    for (args, words) in [
+        (
+            json!({"enable": false, "maintenance_mode": false}),
+            "`enable: false` switches CARP off and brings down every CARP address, 127.0.0.1 (\"api\") among them, the address this server's URL leads to",
+        ),
+        (
+            json!({"enable": true, "maintenance_mode": true}),
+            "maintenance mode demotes this firewall's CARP addresses, 127.0.0.1 (\"api\") among them",
+        ),
+    ] {
+        refused_sending_nothing(&s, &emu, "pfsense_update_status_carp", args, words).await;
+    }
+    s.ok(
+        "pfsense_delete_firewall_virtual_ip",
+        confirmed(json!({"id": vip})),
+    )
+    .await;
+    s.ok(
+        "pfsense_update_status_carp",
+        confirmed(json!({"enable": false, "maintenance_mode": false})),
+    )
+    .await;
+    s.close().await;
+}
+
 /// `query` holding one of pfrest's own request parameters (`limit`, `sort_by`, …) is refused
 /// before anything is sent: pfrest would page, sort or change the request with it instead of
 /// filtering (a `limit` there overrode the tool's own and made the paging totals wrong).

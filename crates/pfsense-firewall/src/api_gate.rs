@@ -305,6 +305,53 @@ pub fn hostname_change(before: &Value, after: &Value, url_host: &str) -> Gate {
     }
 }
 
+/// The virtual IP of `vips` (`GET /api/v2/firewall/virtual_ips`) at one of `addresses` that
+/// CARP holds: a CARP address, or an IP alias on one (its interface `_vip<uniqid>`).
+fn carp_address<'a>(vips: &'a [Value], addresses: &[IpAddr]) -> Option<&'a Value> {
+    vips.iter().find(|vip| {
+        let field = |k: &str| vip.get(k).and_then(Value::as_str).unwrap_or_default();
+        let on_carp = field("mode") == "carp"
+            || (field("mode") == "ipalias" && field("interface").starts_with("_vip"));
+        on_carp
+            && field("subnet")
+                .parse::<IpAddr>()
+                .is_ok_and(|a| addresses.contains(&a))
+    })
+}
+
+/// A PATCH of CARP's state (`fields`; `now`: `GET /api/v2/status/carp`) while this server's
+/// URL leads to one of `addresses`. pfrest's `CARP::setup_carp` brings every CARP address down
+/// when CARP is switched off (`interface_vip_bring_down`, IP aliases on them too), so an API
+/// reached at one is gone; maintenance mode demotes this firewall (`interfaces_carp_set_maintenancemode`),
+/// and a peer in the cluster, if there is one, takes the address and answers this server's
+/// calls in its place.
+pub fn carp_change(fields: &Value, now: &Value, vips: &[Value], addresses: &[IpAddr]) -> Gate {
+    let Some(vip) = carp_address(vips, addresses) else {
+        return Gate::Allowed;
+    };
+    let flag = |v: &Value, k: &str| setting(v, k).and_then(Value::as_bool);
+    let address = vip
+        .get("subnet")
+        .and_then(Value::as_str)
+        .unwrap_or_default();
+    let named = match vip.get("descr").and_then(Value::as_str) {
+        Some(d) if !d.is_empty() => format!("{address} (\"{d}\")"),
+        _ => address.to_string(),
+    };
+    if flag(fields, "enable") == Some(false) && flag(now, "enable") != Some(false) {
+        return Gate::Refused(format!(
+            "`enable: false` switches CARP off and brings down every CARP address, {named} among them, the address this server's URL leads to"
+        ));
+    }
+    if flag(fields, "maintenance_mode") == Some(true) && flag(now, "maintenance_mode") != Some(true)
+    {
+        return Gate::Possibly(format!(
+            "maintenance mode demotes this firewall's CARP addresses, {named} among them, the address this server's URL leads to: a peer in the cluster, if there is one, takes it, and this server's calls then go to the peer instead of this firewall"
+        ));
+    }
+    Gate::Allowed
+}
+
 /// Who the REST API lets in and with which privileges, as it lists them: `GET /api/v2/users`,
 /// `/api/v2/user/groups` and `/api/v2/auth/keys` (group members are user names there).
 #[derive(Debug, Clone, Default)]
@@ -634,6 +681,46 @@ mod tests {
         );
         assert_eq!(
             hostname_change(&now, &name("PFSENSE", "home.arpa"), "pfsense.home.arpa"),
+            Gate::Allowed
+        );
+    }
+
+    /// CARP switched off while this server's URL leads to a CARP address (or an IP alias on
+    /// one) is refused; maintenance mode possibly; neither when CARP is off already, when the
+    /// URL leads elsewhere, or for an IP alias on an interface.
+    #[test]
+    fn carp_off_or_in_maintenance_takes_the_address_the_url_leads_to() {
+        let vips = vec![
+            json!({"mode": "carp", "interface": "wan", "subnet": "198.51.100.10", "descr": "api"}),
+            json!({"mode": "ipalias", "interface": "_vip6b16e52a5e863", "subnet": "198.51.100.11"}),
+            json!({"mode": "ipalias", "interface": "lan", "subnet": "192.168.1.2"}),
+        ];
+        let on = json!({"enable": true, "maintenance_mode": false});
+        let at = |a: &str| vec![a.parse::<IpAddr>().unwrap()];
+        let off = json!({"enable": false, "maintenance_mode": false});
+        let maintenance = json!({"enable": true, "maintenance_mode": true});
+        assert!(matches!(
+            carp_change(&off, &on, &vips, &at("198.51.100.10")),
+            Gate::Refused(r) if r.contains("198.51.100.10 (\"api\") among them")
+        ));
+        assert!(matches!(
+            carp_change(&off, &on, &vips, &at("198.51.100.11")),
+            Gate::Refused(_)
+        ));
+        assert!(matches!(
+            carp_change(&maintenance, &on, &vips, &at("198.51.100.10")),
+            Gate::Possibly(r) if r.contains("a peer in the cluster")
+        ));
+        assert_eq!(
+            carp_change(&off, &on, &vips, &at("192.168.1.2")),
+            Gate::Allowed
+        );
+        assert_eq!(
+            carp_change(&off, &off, &vips, &at("198.51.100.10")),
+            Gate::Allowed
+        );
+        assert_eq!(
+            carp_change(&maintenance, &maintenance, &vips, &at("198.51.100.10")),
             Gate::Allowed
         );
     }

@@ -266,6 +266,7 @@ async fn steps_refusal_unboxed(
     let mut webgui_changes = Vec::new();
     let mut certificate_changes = Vec::new();
     let mut hostname_changes = Vec::new();
+    let mut carp_changes = Vec::new();
     for (def, args) in calls {
         if def.path == REST_API_SETTINGS && def.method != Method::Get {
             settings_changes.push(*args);
@@ -273,6 +274,10 @@ async fn steps_refusal_unboxed(
         }
         if def.path == HOSTNAME && def.method != Method::Get {
             hostname_changes.push(*args);
+            continue;
+        }
+        if def.path == CARP && def.method != Method::Get {
+            carp_changes.push(*args);
             continue;
         }
         if let Some(certificate) = certificate_change_of(client, def, args) {
@@ -379,6 +384,9 @@ async fn steps_refusal_unboxed(
     if let Some(refusal) = hostname_refusal(client, &hostname_changes, &tools).await {
         return Some(refusal);
     }
+    if let Some(refusal) = carp_refusal(client, &carp_changes, &tools).await {
+        return Some(refusal);
+    }
     let Some(source) = source else {
         return aliases_in_use_refusal(client, &changes).await;
     };
@@ -453,24 +461,28 @@ pub async fn server_path(
 /// The address a URL's host is or resolves to (of the family of `v6` when it has one); None
 /// when the name does not resolve within two seconds.
 async fn url_address(url: &url::Url, v6: bool) -> Option<std::net::IpAddr> {
-    match url.host()? {
-        url::Host::Ipv4(a) => Some(a.into()),
-        url::Host::Ipv6(a) => Some(a.into()),
-        url::Host::Domain(name) => {
+    let found = url_addresses(url).await;
+    found
+        .iter()
+        .find(|a| a.is_ipv6() == v6)
+        .or(found.first())
+        .copied()
+}
+
+/// Every address a URL's host is or resolves to; none when the name does not resolve within
+/// two seconds.
+async fn url_addresses(url: &url::Url) -> Vec<std::net::IpAddr> {
+    match url.host() {
+        None => Vec::new(),
+        Some(url::Host::Ipv4(a)) => vec![a.into()],
+        Some(url::Host::Ipv6(a)) => vec![a.into()],
+        Some(url::Host::Domain(name)) => {
             let port = url.port_or_known_default().unwrap_or(443);
             let lookup = tokio::net::lookup_host((name, port));
-            let found: Vec<std::net::IpAddr> =
-                tokio::time::timeout(std::time::Duration::from_secs(2), lookup)
-                    .await
-                    .ok()?
-                    .ok()?
-                    .map(|a| a.ip())
-                    .collect();
-            found
-                .iter()
-                .find(|a| a.is_ipv6() == v6)
-                .or(found.first())
-                .copied()
+            match tokio::time::timeout(std::time::Duration::from_secs(2), lookup).await {
+                Ok(Ok(found)) => found.map(|a| a.ip()).collect(),
+                _ => Vec::new(),
+            }
         }
     }
 }
@@ -540,6 +552,42 @@ async fn hostname_refusal(client: &Client, changes: &[&Value], tools: &[&str]) -
         &what_to_do,
         &what_to_do,
     )
+}
+
+/// CARP's state on this firewall: switched on, in maintenance mode.
+const CARP: &str = "/api/v2/status/carp";
+
+/// Refused when CARP switched off, or (possibly) maintenance mode, takes away the CARP address
+/// this server's URL leads to (`api_gate::carp_change`). Reads CARP's state and the virtual IPs
+/// only for such a change.
+async fn carp_refusal(client: &Client, changes: &[&Value], tools: &[&str]) -> Option<String> {
+    if changes.is_empty() {
+        return None;
+    }
+    let unread = |e: String| {
+        format!(
+            "the lockout guard could not read {e}, so it cannot check that the address this server's URL leads to stays. Retry, or make the change from the webGUI"
+        )
+    };
+    let now = match crate::operator::read(client, CARP, json!({})).await {
+        Ok(now) => now,
+        Err(e) => return Some(unread(e)),
+    };
+    let vips = match crate::operator::read(client, "/api/v2/firewall/virtual_ips", json!({})).await
+    {
+        Ok(Value::Array(vips)) => vips,
+        Ok(_) => Vec::new(),
+        Err(e) => return Some(unread(e)),
+    };
+    let addresses = url_addresses(client.base_url()).await;
+    let what_to_do = "Give this server an address of this firewall's own, not a CARP address (PFSENSE_HOST), and restart it, or make the change from the webGUI.";
+    for fields in changes {
+        let gate = api_gate::carp_change(fields, &now, &vips, &addresses);
+        if let Some(refusal) = verdict(gate, tools, what_to_do, what_to_do) {
+            return Some(refusal);
+        }
+    }
+    None
 }
 
 /// What to do when a change leaves the webGUI no longer answering this server's URL or pin.
