@@ -3253,14 +3253,68 @@ async fn carp_off_or_in_maintenance_keeps_the_address_the_url_leads_to() {
     ] {
         refused_sending_nothing(&s, &emu, "pfsense_update_status_carp", args, words).await;
     }
-    s.ok(
+    // Nor may the address itself go: deleted or moved, without `--lockout-source` as with it.
+    let gone = "the firewall no longer holds 127.0.0.1, the address this server's URL leads to";
+    refused_sending_nothing(
+        &s,
+        &emu,
         "pfsense_delete_firewall_virtual_ip",
-        confirmed(json!({"id": vip})),
+        json!({"id": vip}),
+        gone,
     )
     .await;
     s.ok(
         "pfsense_update_status_carp",
-        confirmed(json!({"enable": false, "maintenance_mode": false})),
+        confirmed(json!({"enable": true, "maintenance_mode": false})),
+    )
+    .await;
+    s.close().await;
+    let guarded = tempfile::tempdir().unwrap();
+    let s = start(
+        &emu,
+        guarded.path(),
+        &["--lockout-source", "127.0.0.5"],
+        no_human(),
+    )
+    .await;
+    refused_sending_nothing(
+        &s,
+        &emu,
+        "pfsense_update_firewall_virtual_ip",
+        json!({"id": vip, "subnet": "127.0.0.9"}),
+        gone,
+    )
+    .await;
+    s.close().await;
+}
+
+/// Without `--lockout-source`, a change that takes from the firewall the address this server's
+/// URL leads to (the emulator's 127.0.0.1, given to WAN here) is refused and nothing is sent:
+/// the server would reach nothing there, wherever it is. Taking the address on goes, and so
+/// does a change of another interface.
+#[tokio::test]
+async fn the_address_the_servers_url_leads_to_stays_without_a_lockout_source() {
+    let emu = emulator().await;
+    let dir = tempfile::tempdir().unwrap();
+    let s = start(&emu, dir.path(), &[], no_human()).await;
+    s.ok(
+        "pfsense_update_network_interface",
+        confirmed(
+            json!({"id": "wan", "descr": "wan", "typev4": "static", "ipaddr": "127.0.0.1", "subnet": 8}),
+        ),
+    )
+    .await;
+    refused_sending_nothing(
+        &s,
+        &emu,
+        "pfsense_update_network_interface",
+        json!({"id": "wan", "descr": "wan", "ipaddr": "127.0.0.2"}),
+        "after the change the firewall no longer holds 127.0.0.1, the address this server's URL leads to",
+    )
+    .await;
+    s.ok(
+        "pfsense_update_network_interface",
+        confirmed(json!({"id": "lan", "descr": "lan", "ipaddr": "192.168.7.1"})),
     )
     .await;
     s.close().await;

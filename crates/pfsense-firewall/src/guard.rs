@@ -60,7 +60,8 @@ pub enum ObjectKind {
     /// A WireGuard tunnel: peers name it in `tun` ([`WIREGUARD_TUNNELS`]).
     WireGuardTunnel,
     /// A virtual IP: a CARP one is an interface of IPsec, OpenVPN and IP aliases, and gateway
-    /// groups and DHCP relay name it ([`VIRTUAL_IPS`]), not part of the firewall model.
+    /// groups and DHCP relay name it ([`VIRTUAL_IPS`]). Part of the firewall model: its address
+    /// is the firewall's, and may be the one the server's URL leads to.
     VirtualIp,
     /// A VLAN: an interface assigned to it names its device `vlanif` in `if` ([`VLANS`]), not
     /// part of the firewall model.
@@ -86,7 +87,6 @@ impl ObjectKind {
                 | ObjectKind::IpsecPhase1
                 | ObjectKind::OpenVpnServer
                 | ObjectKind::WireGuardTunnel
-                | ObjectKind::VirtualIp
                 | ObjectKind::InterfaceVlan
         )
     }
@@ -208,6 +208,7 @@ fn list_key(kind: ObjectKind) -> Option<fn(&mut ApiInput) -> &mut Value> {
         ObjectKind::InterfaceGroup => |i| &mut i.interface_groups,
         ObjectKind::Gateway => |i| &mut i.gateways,
         ObjectKind::StaticRoute => |i| &mut i.static_routes,
+        ObjectKind::VirtualIp => |i| &mut i.virtual_ips,
         ObjectKind::WebGui
         | ObjectKind::Ssh
         | ObjectKind::DefaultGateway
@@ -225,7 +226,6 @@ fn list_key(kind: ObjectKind) -> Option<fn(&mut ApiInput) -> &mut Value> {
         | ObjectKind::IpsecPhase1
         | ObjectKind::OpenVpnServer
         | ObjectKind::WireGuardTunnel
-        | ObjectKind::VirtualIp
         | ObjectKind::InterfaceVlan => return None,
     })
 }
@@ -1862,6 +1862,23 @@ fn answers_after(model: &FirewallModel, changes: &[Change]) -> Result<ApiInput, 
         .map_err(|e| format!("the change cannot be applied to the model: {e}"))
 }
 
+/// Which of `addresses` (where this server's URL leads) the firewall holds now, on an
+/// interface or as a virtual IP, and no longer after `changes`: judged without the server's
+/// own address (no `--lockout-source`), since a server whose URL leads to an address the
+/// firewall gives up reaches nothing there, wherever it is. Err when the changes cannot be
+/// applied to the model.
+pub fn url_address_lost(
+    model: &FirewallModel,
+    changes: &[Change],
+    addresses: &[IpAddr],
+) -> Result<Option<IpAddr>, String> {
+    let after = FirewallModel::from_api(&answers_after(model, changes)?);
+    Ok(addresses
+        .iter()
+        .find(|a| model.holds_address(a) && !after.holds_address(a))
+        .copied())
+}
+
 /// A server off the firewall's subnets, on no interface it was told: its requests come in
 /// where the firewall's route back to it leads (routing taken as symmetric), or on an
 /// interface with a gateway whose rules let it reach the API now (their pass rules answer it by
@@ -2021,7 +2038,12 @@ fn check_path(model: &FirewallModel, after: &FirewallModel, path: &ServerPath) -
             cannot_know,
         };
     }
-    if path.api_address.is_none() && after_r.address != before_r.address {
+    // A renumbered interface; not an address of the URL's the firewall takes on (a virtual IP
+    // created at it), which the server connects to from then on.
+    if path.api_address.is_none()
+        && !after_r.connects_to_held
+        && after_r.address != before_r.address
+    {
         return GuardReport {
             decision: GuardDecision::Refused,
             reason: format!(

@@ -267,6 +267,7 @@ async fn steps_refusal_unboxed(
     let mut certificate_changes = Vec::new();
     let mut hostname_changes = Vec::new();
     let mut carp_changes = Vec::new();
+    let mut address_changes = Vec::new();
     for (def, args) in calls {
         if def.path == REST_API_SETTINGS && def.method != Method::Get {
             settings_changes.push(*args);
@@ -321,6 +322,11 @@ async fn steps_refusal_unboxed(
                     ));
                 }
             }
+        }
+        // The address this server's URL leads to, held by an interface or a virtual IP, needs
+        // no source to judge; with `--lockout-source` the path guard judges it too.
+        if source.is_none() && TAKES_ADDRESSES.contains(&change.kind) {
+            address_changes.push(change.clone());
         }
         // An interface is both named (by rules, NAT, virtual IPs…) and part of the model the
         // path is judged on; a user is both named (by groups, the access list) and an account
@@ -385,6 +391,9 @@ async fn steps_refusal_unboxed(
         return Some(refusal);
     }
     if let Some(refusal) = carp_refusal(client, &carp_changes, &tools).await {
+        return Some(refusal);
+    }
+    if let Some(refusal) = url_address_refusal(client, &address_changes).await {
         return Some(refusal);
     }
     let Some(source) = source else {
@@ -552,6 +561,37 @@ async fn hostname_refusal(client: &Client, changes: &[&Value], tools: &[&str]) -
         &what_to_do,
         &what_to_do,
     )
+}
+
+/// The kinds whose changes take an address from the firewall: an interface's, a virtual IP's.
+const TAKES_ADDRESSES: &[ObjectKind] = &[ObjectKind::Interface, ObjectKind::VirtualIp];
+
+/// Without `--lockout-source`: refused when the changes take from the firewall the address
+/// this server's URL leads to (`guard::url_address_lost`). Reads the model only when the URL
+/// leads to an address at all.
+async fn url_address_refusal(client: &Client, changes: &[Change]) -> Option<String> {
+    if changes.is_empty() {
+        return None;
+    }
+    let addresses = url_addresses(client.base_url()).await;
+    if addresses.is_empty() {
+        return None;
+    }
+    let model = match whole_model(client).await {
+        Ok(model) => model,
+        Err(unread) => {
+            return Some(format!(
+                "the lockout guard could not read {unread}, so it cannot check that the firewall keeps the address this server's URL leads to. Retry, or make the change from the webGUI"
+            ));
+        }
+    };
+    match pfsense_firewall::guard::url_address_lost(&model, changes, &addresses) {
+        Ok(Some(address)) => Some(format!(
+            "the lockout guard refuses it: after the change the firewall no longer holds {address}, the address this server's URL leads to, so this server could no longer reach the API, not even to undo the change. Give this server an address the firewall keeps (PFSENSE_HOST) and restart it, or make the change from the console or webGUI."
+        )),
+        Ok(None) => None,
+        Err(e) => Some(format!("the lockout guard cannot judge the change: {e}")),
+    }
 }
 
 /// CARP's state on this firewall: switched on, in maintenance mode.
