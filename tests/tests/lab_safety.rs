@@ -4620,6 +4620,70 @@ async fn carp_maintenance_is_refused_when_the_url_leads_to_a_carp_address(versio
     s.close().await;
 }
 
+/// Without `--lockout-source`, a change that takes from the firewall the address this server's
+/// URL leads to (the lab's 127.0.0.1, an IP alias on WAN here, then WAN's own) is refused and
+/// config.xml keeps it: deleting the virtual IP, renumbering WAN. pfrest performs both.
+async fn the_address_the_servers_url_leads_to_stays(version: &str) {
+    let Some(lab) = lab(version) else { return };
+    admin(
+        &lab,
+        "PATCH",
+        "/api/v2/interface",
+        Some(
+            json!({"id": "wan", "if": "eth0", "descr": "wan", "typev4": "static",
+            "ipaddr": "127.0.0.2", "subnet": 8, "gateway": null}),
+        ),
+    );
+    let vip = admin(
+        &lab,
+        "POST",
+        "/api/v2/firewall/virtual_ip",
+        Some(
+            json!({"mode": "ipalias", "interface": "wan", "subnet": "127.0.0.1", "subnet_bits": 8,
+            "descr": "api"}),
+        ),
+    )["id"]
+        .clone();
+    let dir = tempfile::tempdir().unwrap();
+    let s = start(&lab, dir.path()).await;
+    let gone = "after the change the firewall no longer holds 127.0.0.1, the address this server's URL leads to";
+    let r = s
+        .call(
+            "pfsense_delete_firewall_virtual_ip",
+            confirmed(json!({"id": vip})),
+        )
+        .await;
+    let message = text(&r);
+    assert!(
+        is_error(&r) && message.contains(gone) && message.contains("(PFSENSE_HOST)"),
+        "{message}"
+    );
+    assert!(lab.config_xml().contains("<subnet>127.0.0.1</subnet>"));
+    // The address moved to WAN itself: renumbering WAN is refused the same way.
+    admin(
+        &lab,
+        "DELETE",
+        "/api/v2/firewall/virtual_ip",
+        Some(json!({"id": vip})),
+    );
+    admin(
+        &lab,
+        "PATCH",
+        "/api/v2/interface",
+        Some(json!({"id": "wan", "if": "eth0", "descr": "wan", "ipaddr": "127.0.0.1"})),
+    );
+    let r = s
+        .call(
+            "pfsense_update_network_interface",
+            confirmed(json!({"id": "wan", "if": "eth0", "descr": "wan", "ipaddr": "127.0.0.3"})),
+        )
+        .await;
+    let message = text(&r);
+    assert!(is_error(&r) && message.contains(gone), "{message}");
+    assert!(lab.config_xml().contains("<ipaddr>127.0.0.1</ipaddr>"));
+    s.close().await;
+}
+
 /// pfrest refuses an interface's default description (its id in capitals) on a change, so an
 /// update's undo cannot write it back: an interface described so (`OPT2`, assigned here on the
 /// lab's `eth0`) refuses a change that keeps that description; a change of the description
@@ -6222,6 +6286,7 @@ tests::on_every_release!(
     the_webgui_keeps_answering_the_servers_url,
     a_rename_of_the_firewall_its_url_names_is_refused,
     carp_maintenance_is_refused_when_the_url_leads_to_a_carp_address,
+    the_address_the_servers_url_leads_to_stays,
     an_interface_description_undo_keeps_what_pfrest_refuses,
     an_interfaces_dhcp_server_goes_first_and_comes_back_whole,
     a_user_a_group_or_the_access_list_names_is_not_deleted,

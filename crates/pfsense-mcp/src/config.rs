@@ -600,7 +600,7 @@ pub struct SafetyArgs {
     pub auto_revert: Option<u64>,
     /// This server's address as the firewall sees it (after any NAT in between). When given,
     /// a confirmed change to firewall rules, port forwards, aliases, interfaces, interface
-    /// groups, gateways, static routes or the webGUI settings is first evaluated with the
+    /// groups, virtual IPs, gateways, static routes or the webGUI settings is first evaluated with the
     /// traffic evaluator, and refused when it would block this address's path to the API (the
     /// webGUI port on the interface whose subnet holds the address; for an address on none of
     /// the firewall's subnets, the interface the route back to it leads out of and any
