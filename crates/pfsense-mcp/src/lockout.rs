@@ -353,9 +353,7 @@ async fn steps_refusal_unboxed(
         let gate = match accounts_gate(client, &account_changes).await {
             Ok(gate) => gate,
             Err(unread) => {
-                return Some(format!(
-                    "the lockout guard could not read {unread}, so it cannot check that this server keeps its access. Retry, or make the change from the webGUI"
-                ));
+                return Some(unread_refusal(&unread, "this server keeps its access"));
             }
         };
         if let Some(refusal) = verdict(gate, &tools, ACCOUNTS_SHUT_OUT, ACCOUNTS_MAY_SHUT_OUT) {
@@ -528,6 +526,14 @@ fn certificate_change_of(
     }
 }
 
+/// Why a change is not sent when what the guard must judge it by could not be read (`unread`,
+/// the failed read): it cannot tell whether `what_stays` stays true.
+fn unread_refusal(unread: &str, what_stays: &str) -> String {
+    format!(
+        "the lockout guard could not read {unread}, so it cannot check that {what_stays}. Retry, or make the change from the webGUI"
+    )
+}
+
 /// The firewall's name (`hostname`, `domain`), which its DNS servers answer.
 const HOSTNAME: &str = "/api/v2/system/hostname";
 
@@ -543,8 +549,9 @@ async fn hostname_refusal(client: &Client, changes: &[&Value], tools: &[&str]) -
     let before = match crate::operator::read(client, HOSTNAME, json!({})).await {
         Ok(name) => name,
         Err(e) => {
-            return Some(format!(
-                "the lockout guard could not read {e}, so it cannot check that this server's URL still leads to the firewall. Retry, or make the change from the webGUI"
+            return Some(unread_refusal(
+                &e,
+                "this server's URL still leads to the firewall",
             ));
         }
     };
@@ -580,8 +587,9 @@ async fn url_address_refusal(client: &Client, changes: &[Change]) -> Option<Stri
     let model = match whole_model(client).await {
         Ok(model) => model,
         Err(unread) => {
-            return Some(format!(
-                "the lockout guard could not read {unread}, so it cannot check that the firewall keeps the address this server's URL leads to. Retry, or make the change from the webGUI"
+            return Some(unread_refusal(
+                &unread,
+                "the firewall keeps the address this server's URL leads to",
             ));
         }
     };
@@ -604,11 +612,7 @@ async fn carp_refusal(client: &Client, changes: &[&Value], tools: &[&str]) -> Op
     if changes.is_empty() {
         return None;
     }
-    let unread = |e: String| {
-        format!(
-            "the lockout guard could not read {e}, so it cannot check that the address this server's URL leads to stays. Retry, or make the change from the webGUI"
-        )
-    };
+    let unread = |e: String| unread_refusal(&e, "the address this server's URL leads to stays");
     let now = match crate::operator::read(client, CARP, json!({})).await {
         Ok(now) => now,
         Err(e) => return Some(unread(e)),
@@ -646,11 +650,7 @@ async fn webgui_refusal(
     if webgui_changes.is_empty() && certificate_changes.is_empty() {
         return None;
     }
-    let unread = |e: String| {
-        format!(
-            "the lockout guard could not read {e}, so it cannot check that this server keeps its way in. Retry, or make the change from the webGUI"
-        )
-    };
+    let unread = |e: String| unread_refusal(&e, "this server keeps its way in");
     let before =
         match crate::operator::read(client, "/api/v2/system/webgui/settings", json!({})).await {
             Ok(settings) => settings,
