@@ -4465,6 +4465,27 @@ async fn an_interface_change_refused_for_its_default_description_says_what_to_do
     s.close().await;
 }
 
+/// A confirmed call the lockout guard refuses in words holding all of `says`, after which
+/// config.xml still shows what it kept (`kept` holds for it).
+async fn guard_refuses(
+    s: &Session,
+    lab: &RunningLab,
+    tool: &str,
+    args: Value,
+    says: &[&str],
+    kept: impl Fn(&str) -> bool,
+) {
+    let r = s.call(tool, confirmed(args.clone())).await;
+    let message = text(&r);
+    assert!(
+        is_error(&r)
+            && message.contains("lockout guard refuses it: ")
+            && says.iter().all(|w| message.contains(w)),
+        "{tool} {args}: {message}"
+    );
+    assert!(kept(&lab.config_xml()), "{tool} {args}: config.xml changed");
+}
+
 /// Without `--lockout-source`, a change that leaves the webGUI, whose web server serves the
 /// REST API, no longer answering this server's URL is refused and config.xml keeps the
 /// listener: pfrest writes a new port or protocol at once and restarts the webGUI with it. The
@@ -4493,22 +4514,15 @@ async fn the_webgui_keeps_answering_the_servers_url(version: &str) {
             "switch from http to https; the server connects with http",
         ),
     ] {
-        let r = s
-            .call(
-                "pfsense_update_system_webgui_settings",
-                confirmed(args.clone()),
-            )
-            .await;
-        let message = text(&r);
-        assert!(
-            is_error(&r) && message.contains("lockout guard refuses") && message.contains(words),
-            "{args}: {message}"
-        );
-        let config = lab.config_xml();
-        assert!(
-            config.contains(listener) && config.contains(&on_port),
-            "{args}: config.xml's webgui changed"
-        );
+        guard_refuses(
+            &s,
+            &lab,
+            "pfsense_update_system_webgui_settings",
+            args,
+            &[words],
+            |config| config.contains(listener) && config.contains(&on_port),
+        )
+        .await;
     }
     s.close().await;
 }
@@ -4543,21 +4557,20 @@ async fn a_rename_of_the_firewall_its_url_names_is_refused(version: &str) {
             "`localhost.example.org`",
         ),
     ] {
-        let r = s
-            .call("pfsense_update_system_hostname", confirmed(args.clone()))
-            .await;
-        let message = text(&r);
-        assert!(
-            is_error(&r)
-                && message.contains("lockout guard refuses it: this server's URL names `localhost`, the firewall's own name")
-                && message.contains(&format!("they answer {renamed} instead"))
-                && message.contains("give it the firewall's address instead (PFSENSE_HOST)"),
-            "{args}: {message}"
-        );
-        assert!(
-            lab.config_xml().contains("<hostname>localhost</hostname>"),
-            "{args}: config.xml's hostname changed"
-        );
+        let renamed = format!("they answer {renamed} instead");
+        guard_refuses(
+            &s,
+            &lab,
+            "pfsense_update_system_hostname",
+            args,
+            &[
+                "this server's URL names `localhost`, the firewall's own name",
+                &renamed,
+                "give it the firewall's address instead (PFSENSE_HOST)",
+            ],
+            |config| config.contains("<hostname>localhost</hostname>"),
+        )
+        .await;
     }
     s.close().await;
     let dir = tempfile::tempdir().unwrap();
@@ -4598,20 +4611,18 @@ async fn carp_maintenance_is_refused_when_the_url_leads_to_a_carp_address(versio
     );
     let dir = tempfile::tempdir().unwrap();
     let s = start(&lab, dir.path()).await;
-    let r = s
-        .call(
-            "pfsense_update_status_carp",
-            confirmed(json!({"enable": true, "maintenance_mode": true})),
-        )
-        .await;
-    let message = text(&r);
-    assert!(
-        is_error(&r)
-            && message.contains("lockout guard refuses it: maintenance mode demotes this firewall's CARP addresses, 127.0.0.1 (\"api\") among them, the address this server's URL leads to")
-            && message.contains("not a CARP address (PFSENSE_HOST)"),
-        "{message}"
-    );
-    assert!(!lab.config_xml().contains("virtualip_carp_maintenancemode"));
+    guard_refuses(
+        &s,
+        &lab,
+        "pfsense_update_status_carp",
+        json!({"enable": true, "maintenance_mode": true}),
+        &[
+            "maintenance mode demotes this firewall's CARP addresses, 127.0.0.1 (\"api\") among them, the address this server's URL leads to",
+            "not a CARP address (PFSENSE_HOST)",
+        ],
+        |config| !config.contains("virtualip_carp_maintenancemode"),
+    )
+    .await;
     s.ok(
         "pfsense_update_status_carp",
         confirmed(json!({"enable": false, "maintenance_mode": false})),
@@ -4647,18 +4658,15 @@ async fn the_address_the_servers_url_leads_to_stays(version: &str) {
     let dir = tempfile::tempdir().unwrap();
     let s = start(&lab, dir.path()).await;
     let gone = "after the change the firewall no longer holds 127.0.0.1, the address this server's URL leads to";
-    let r = s
-        .call(
-            "pfsense_delete_firewall_virtual_ip",
-            confirmed(json!({"id": vip})),
-        )
-        .await;
-    let message = text(&r);
-    assert!(
-        is_error(&r) && message.contains(gone) && message.contains("(PFSENSE_HOST)"),
-        "{message}"
-    );
-    assert!(lab.config_xml().contains("<subnet>127.0.0.1</subnet>"));
+    guard_refuses(
+        &s,
+        &lab,
+        "pfsense_delete_firewall_virtual_ip",
+        json!({"id": vip}),
+        &[gone, "(PFSENSE_HOST)"],
+        |config| config.contains("<subnet>127.0.0.1</subnet>"),
+    )
+    .await;
     // The address moved to WAN itself: renumbering WAN is refused the same way.
     admin(
         &lab,
@@ -4672,15 +4680,15 @@ async fn the_address_the_servers_url_leads_to_stays(version: &str) {
         "/api/v2/interface",
         Some(json!({"id": "wan", "if": "eth0", "descr": "wan", "ipaddr": "127.0.0.1"})),
     );
-    let r = s
-        .call(
-            "pfsense_update_network_interface",
-            confirmed(json!({"id": "wan", "if": "eth0", "descr": "wan", "ipaddr": "127.0.0.3"})),
-        )
-        .await;
-    let message = text(&r);
-    assert!(is_error(&r) && message.contains(gone), "{message}");
-    assert!(lab.config_xml().contains("<ipaddr>127.0.0.1</ipaddr>"));
+    guard_refuses(
+        &s,
+        &lab,
+        "pfsense_update_network_interface",
+        json!({"id": "wan", "if": "eth0", "descr": "wan", "ipaddr": "127.0.0.3"}),
+        &[gone],
+        |config| config.contains("<ipaddr>127.0.0.1</ipaddr>"),
+    )
+    .await;
     s.close().await;
 }
 
