@@ -4529,7 +4529,8 @@ async fn the_webgui_keeps_answering_the_servers_url(version: &str) {
 
 /// A server whose URL names the firewall by its own name (`hostname.domain`, which pfSense's
 /// DNS resolver and forwarder answer with its LAN address, reconfigured by pfrest at once on a
-/// rename) is refused a rename as possibly cutting it off, and config.xml keeps the name; a
+/// rename) is refused a rename as possibly cutting it off, and config.xml keeps the name; so is
+/// switching the DNS resolver off, and config.xml keeps it on; a
 /// server whose URL is an address renames it. The lab's firewall is named `localhost` (an empty
 /// domain) so that the name leads to the lab.
 async fn a_rename_of_the_firewall_its_url_names_is_refused(version: &str) {
@@ -4572,6 +4573,22 @@ async fn a_rename_of_the_firewall_its_url_names_is_refused(version: &str) {
         )
         .await;
     }
+    // The DNS resolver that answers the name, switched off: the same refusal, the resolver kept.
+    guard_refuses(
+        &s,
+        &lab,
+        "pfsense_update_services_dns_resolver_settings",
+        json!({"enable": false}),
+        &[
+            "this server's URL names `localhost`, the firewall's own name, which its DNS resolver answers",
+            "switched off, the resolver answers nothing",
+        ],
+        |config| {
+            let unbound = config.split("<unbound>").nth(1).unwrap_or_default();
+            unbound.split("</unbound>").next().unwrap_or_default().contains("<enable")
+        },
+    )
+    .await;
     s.close().await;
     let dir = tempfile::tempdir().unwrap();
     let s = start(&lab, dir.path()).await;

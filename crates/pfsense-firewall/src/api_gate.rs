@@ -288,6 +288,19 @@ pub fn webgui_certificate_change(webgui: &Value, certref: &str, client: &WebGuiC
 /// server that resolves the name through the firewall then no longer finds the API; one that
 /// resolves it elsewhere is not touched, and which it does cannot be seen from here.
 pub fn hostname_change(before: &Value, after: &Value, url_host: &str) -> Gate {
+    hostname_answered(before, after, true, url_host)
+}
+
+/// The DNS resolver switched off (`resolver_stays` false) while this server's URL names the
+/// firewall's own name (`name`: `GET /api/v2/system/hostname`), which the resolver answers: only
+/// the DNS forwarder, which the REST API does not show, could answer it in its place.
+pub fn resolver_change(name: &Value, resolver_stays: bool, url_host: &str) -> Gate {
+    hostname_answered(name, name, resolver_stays, url_host)
+}
+
+/// Whether the firewall's DNS still answers the name this server's URL names, when that is the
+/// firewall's own name: renamed (`before` to `after`) or with the resolver off, possibly not.
+fn hostname_answered(before: &Value, after: &Value, resolver_stays: bool, url_host: &str) -> Gate {
     let name = |s: &Value| {
         let part = |k: &str| setting(s, k).and_then(Value::as_str).unwrap_or_default();
         // An empty domain leaves pfSense's `hostname.` (`system_hosts_local_entries`).
@@ -296,7 +309,13 @@ pub fn hostname_change(before: &Value, after: &Value, url_host: &str) -> Gate {
     };
     let (was, will) = (name(before), name(after));
     let host = url_host.trim_end_matches('.').to_ascii_lowercase();
-    if host == was && was != will {
+    if host != was {
+        Gate::Allowed
+    } else if !resolver_stays {
+        Gate::Possibly(format!(
+            "this server's URL names `{was}`, the firewall's own name, which its DNS resolver answers with its LAN address; switched off, the resolver answers nothing, so a server that resolves `{was}` through the firewall no longer finds the API (unless the DNS forwarder answers in its place)"
+        ))
+    } else if was != will {
         Gate::Possibly(format!(
             "this server's URL names `{was}`, the firewall's own name, which its DNS resolver and forwarder answer with its LAN address; after the change they answer `{will}` instead, so a server that resolves `{was}` through the firewall no longer finds the API"
         ))
@@ -681,6 +700,18 @@ mod tests {
         );
         assert_eq!(
             hostname_change(&now, &name("PFSENSE", "home.arpa"), "pfsense.home.arpa"),
+            Gate::Allowed
+        );
+        assert!(matches!(
+            resolver_change(&now, false, "pfsense.home.arpa"),
+            Gate::Possibly(r) if r.contains("switched off, the resolver answers nothing")
+        ));
+        assert_eq!(
+            resolver_change(&now, true, "pfsense.home.arpa"),
+            Gate::Allowed
+        );
+        assert_eq!(
+            resolver_change(&now, false, "fw.example.org"),
             Gate::Allowed
         );
     }

@@ -266,6 +266,7 @@ async fn steps_refusal_unboxed(
     let mut webgui_changes = Vec::new();
     let mut certificate_changes = Vec::new();
     let mut hostname_changes = Vec::new();
+    let mut resolver_changes = Vec::new();
     let mut carp_changes = Vec::new();
     let mut address_changes = Vec::new();
     for (def, args) in calls {
@@ -275,6 +276,10 @@ async fn steps_refusal_unboxed(
         }
         if def.path == HOSTNAME && def.method != Method::Get {
             hostname_changes.push(*args);
+            continue;
+        }
+        if def.path == DNS_RESOLVER && def.method != Method::Get {
+            resolver_changes.push(*args);
             continue;
         }
         if def.path == CARP && def.method != Method::Get {
@@ -385,7 +390,9 @@ async fn steps_refusal_unboxed(
     {
         return Some(refusal);
     }
-    if let Some(refusal) = hostname_refusal(client, &hostname_changes, &tools).await {
+    if let Some(refusal) =
+        hostname_refusal(client, &hostname_changes, &resolver_changes, &tools).await
+    {
         return Some(refusal);
     }
     if let Some(refusal) = carp_refusal(client, &carp_changes, &tools).await {
@@ -537,13 +544,25 @@ fn unread_refusal(unread: &str, what_stays: &str) -> String {
 /// The firewall's name (`hostname`, `domain`), which its DNS servers answer.
 const HOSTNAME: &str = "/api/v2/system/hostname";
 
+/// The DNS resolver's settings: switched on or off.
+const DNS_RESOLVER: &str = "/api/v2/services/dns_resolver/settings";
+
 /// Refused as possibly shutting this server out when its URL names the firewall by its own
-/// name and the change renames it (`api_gate::hostname_change`). Reads the name only then.
-async fn hostname_refusal(client: &Client, changes: &[&Value], tools: &[&str]) -> Option<String> {
+/// name and the change renames it (`api_gate::hostname_change`) or switches the DNS resolver
+/// that answers it off (`api_gate::resolver_change`). Reads the name (and the resolver's
+/// settings) only then, and only for a URL that names a host.
+async fn hostname_refusal(
+    client: &Client,
+    changes: &[&Value],
+    resolver_changes: &[&Value],
+    tools: &[&str],
+) -> Option<String> {
     let Some(url::Host::Domain(host)) = client.base_url().host() else {
         return None;
     };
-    if changes.is_empty() {
+    let switches_off = |fields: &&Value| fields.get("enable") == Some(&Value::Bool(false));
+    let resolver_off = resolver_changes.iter().any(switches_off);
+    if changes.is_empty() && !resolver_off {
         return None;
     }
     let before = match crate::operator::read(client, HOSTNAME, json!({})).await {
@@ -562,8 +581,30 @@ async fn hostname_refusal(client: &Client, changes: &[&Value], tools: &[&str]) -
     let what_to_do = format!(
         "If this server resolves `{host}` elsewhere, or to go on either way, give it the firewall's address instead (PFSENSE_HOST) and restart it, or make the change from the webGUI."
     );
-    verdict(
+    if let Some(refusal) = verdict(
         api_gate::hostname_change(&before, &after, host),
+        tools,
+        &what_to_do,
+        &what_to_do,
+    ) {
+        return Some(refusal);
+    }
+    if !resolver_off {
+        return None;
+    }
+    let resolver = match crate::operator::read(client, DNS_RESOLVER, json!({})).await {
+        Ok(settings) => settings,
+        Err(e) => {
+            return Some(unread_refusal(
+                &e,
+                "this server's URL still leads to the firewall",
+            ));
+        }
+    };
+    // Switched off now already: the change takes nothing away.
+    let on_now = resolver.get("enable") != Some(&Value::Bool(false));
+    verdict(
+        api_gate::resolver_change(&after, !on_now, host),
         tools,
         &what_to_do,
         &what_to_do,
