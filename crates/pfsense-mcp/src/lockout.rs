@@ -5,9 +5,10 @@
 //! (`--lockout-source`); before a change to the REST API's settings or access list, its gate
 //! (`pfsense_firewall::api_gate`) checks that the API still lets this server in. Changes to
 //! users, groups and API keys are checked always, without `--lockout-source`: the user this
-//! server authenticates as must keep its way in (`api_gate::accounts_change`); so are the
-//! webGUI's port, protocol and certificate, which this server's URL and pin need
-//! (`webgui_refusal`). pfSense has no
+//! server authenticates as must keep its way in (`api_gate::accounts_change`); so is what this
+//! server's URL and pin need: the webGUI's port, protocol and certificate (`webgui_refusal`),
+//! the firewall's name and the DNS resolver that answers it (`hostname_refusal`), CARP
+//! (`carp_refusal`) and the address the URL leads to (`url_address_refusal`). pfSense has no
 //! restore API: a change that cuts the API off cannot be undone through it, not even by
 //! auto-revert. With the model read, an alias that rules still name is not taken away
 //! (`guard::aliases_left_in_use`): pfrest would delete it and pfSense skip those rules. Nor is
