@@ -27,6 +27,7 @@ use crate::safety::SafetyOptions;
 use crate::spec::{Method, PathKind};
 use pfsense_firewall::api_gate::{self, ApiClient, Gate};
 use pfsense_firewall::guard::{ChangeOp, ObjectKind};
+use pfsense_firewall::model::ModelPart;
 use pfsense_firewall::{Change, GuardDecision, ServerPath};
 use serde_json::{Value, json};
 
@@ -626,21 +627,29 @@ async fn url_address_refusal(client: &Client, changes: &[Change]) -> Option<Stri
     if addresses.is_empty() {
         return None;
     }
-    let model = match whole_model(client).await {
-        Ok(model) => model,
-        Err(unread) => {
-            return Some(unread_refusal(
-                &unread,
-                "the firewall keeps the address this server's URL leads to",
-            ));
-        }
+    let what_stays = "the firewall keeps the address this server's URL leads to";
+    // Only the parts that hold addresses decide: another part unread (a user may lack the
+    // privilege to read routes) does not stop an interface's change.
+    let model = match crate::operator::read_model(client).await {
+        Ok((model, _)) => model,
+        Err(unread) => return Some(unread_refusal(&unread, what_stays)),
     };
+    if let Some(unread) = [ModelPart::InterfaceStatus, ModelPart::VirtualIps]
+        .into_iter()
+        .find_map(|part| model.read_failure(part))
+    {
+        return Some(unread_refusal(unread, what_stays));
+    }
     match pfsense_firewall::guard::url_address_lost(&model, changes, &addresses) {
         Ok(Some(address)) => Some(format!(
             "the lockout guard refuses it: after the change the firewall no longer holds {address}, the address this server's URL leads to, so this server could no longer reach the API, not even to undo the change. Give this server an address the firewall keeps (PFSENSE_HOST) and restart it, or make the change from the console or webGUI."
         )),
         Ok(None) => None,
-        Err(e) => Some(format!("the lockout guard cannot judge the change: {e}")),
+        // No such object (pfrest answers 404): as the path guard, it cannot decide, and sends.
+        Err(e) => {
+            tracing::warn!(reason = %e, "lockout guard cannot tell whether the firewall keeps the address this server's URL leads to; the change is sent");
+            None
+        }
     }
 }
 
@@ -712,7 +721,10 @@ async fn webgui_refusal(
         for change in webgui_changes {
             match pfsense_firewall::guard::apply_change(&after, change) {
                 Ok(next) => after = next,
-                Err(e) => return Some(format!("the lockout guard cannot judge the change: {e}")),
+                Err(e) => {
+                    let gate = Gate::Unknown(format!("the change cannot be applied: {e}"));
+                    return verdict(gate, tools, WEBGUI_SHUT_OUT, WEBGUI_SHUT_OUT);
+                }
             }
         }
         let gate = api_gate::webgui_change(&before, &after.webgui, &me);
