@@ -736,21 +736,27 @@ async fn webgui_refusal(
         let certref = match change {
             CertificateChange::Renewed(certref) => certref.clone(),
             CertificateChange::Replaced { id, crt } => {
-                let current = match crate::operator::read(
-                    client,
-                    "/api/v2/system/certificate",
-                    json!({"id": id}),
-                )
-                .await
-                {
-                    Ok(current) => current,
-                    Err(e) => return Some(unread(e)),
-                };
-                if current.get("crt") == Some(crt) {
-                    continue;
+                // The list, not the one object: an id it does not hold is pfrest's 404 to
+                // answer, not a read the guard failed.
+                let listed =
+                    match crate::operator::read(client, "/api/v2/system/certificates", json!({}))
+                        .await
+                    {
+                        Ok(listed) => listed,
+                        Err(e) => return Some(unread(e)),
+                    };
+                let current = listed
+                    .as_array()
+                    .into_iter()
+                    .flatten()
+                    .find(|c| c.get("id") == Some(id));
+                match current {
+                    Some(c) if c.get("crt") != Some(crt) => {
+                        let refid = c.get("refid").and_then(Value::as_str);
+                        refid.unwrap_or_default().to_string()
+                    }
+                    _ => continue,
                 }
-                let refid = current.get("refid").and_then(Value::as_str);
-                refid.unwrap_or_default().to_string()
             }
         };
         let gate = api_gate::webgui_certificate_change(&before, &certref, &me);
