@@ -4601,15 +4601,11 @@ async fn a_rename_of_the_firewall_its_url_names_is_refused(version: &str) {
     assert!(lab.config_xml().contains("<hostname>fw1</hostname>"));
 }
 
-/// A server whose URL leads to a CARP address (the lab's 127.0.0.1, made one on WAN) is
-/// refused maintenance mode, which demotes this firewall's CARP addresses so that a peer, if
-/// there is one, takes them: config.xml gets no `virtualip_carp_maintenancemode`. (The lab
-/// reads CARP as switched off, its sysctl being unset, so switching it off changes nothing
-/// there and goes, as pfrest's `setup_carp` returns at once.)
-async fn carp_maintenance_is_refused_when_the_url_leads_to_a_carp_address(version: &str) {
-    let Some(lab) = lab(version) else { return };
+/// WAN renumbered to 127.0.0.2/8 and the lab's own address, 127.0.0.1, made a virtual IP on it
+/// (`vip`: its mode and what the mode needs), described `api`; the virtual IP's id.
+fn api_address_on_a_virtual_ip(lab: &RunningLab, mut vip: Value) -> Value {
     admin(
-        &lab,
+        lab,
         "PATCH",
         "/api/v2/interface",
         Some(
@@ -4617,14 +4613,27 @@ async fn carp_maintenance_is_refused_when_the_url_leads_to_a_carp_address(versio
             "ipaddr": "127.0.0.2", "subnet": 8, "gateway": null}),
         ),
     );
-    admin(
+    for (k, v) in [
+        ("interface", json!("wan")),
+        ("subnet", json!("127.0.0.1")),
+        ("subnet_bits", json!(8)),
+        ("descr", json!("api")),
+    ] {
+        vip[k] = v;
+    }
+    admin(lab, "POST", "/api/v2/firewall/virtual_ip", Some(vip))["id"].clone()
+}
+
+/// A server whose URL leads to a CARP address (the lab's 127.0.0.1, made one on WAN) is
+/// refused maintenance mode, which demotes this firewall's CARP addresses so that a peer, if
+/// there is one, takes them: config.xml gets no `virtualip_carp_maintenancemode`. (The lab
+/// reads CARP as switched off, its sysctl being unset, so switching it off changes nothing
+/// there and goes, as pfrest's `setup_carp` returns at once.)
+async fn carp_maintenance_is_refused_when_the_url_leads_to_a_carp_address(version: &str) {
+    let Some(lab) = lab(version) else { return };
+    api_address_on_a_virtual_ip(
         &lab,
-        "POST",
-        "/api/v2/firewall/virtual_ip",
-        Some(
-            json!({"mode": "carp", "interface": "wan", "subnet": "127.0.0.1", "subnet_bits": 8,
-            "password": "carp-secret", "vhid": 6, "descr": "api"}),
-        ),
+        json!({"mode": "carp", "password": "carp-secret", "vhid": 6}),
     );
     let dir = tempfile::tempdir().unwrap();
     let s = start(&lab, dir.path()).await;
@@ -4653,25 +4662,7 @@ async fn carp_maintenance_is_refused_when_the_url_leads_to_a_carp_address(versio
 /// config.xml keeps it: deleting the virtual IP, renumbering WAN. pfrest performs both.
 async fn the_address_the_servers_url_leads_to_stays(version: &str) {
     let Some(lab) = lab(version) else { return };
-    admin(
-        &lab,
-        "PATCH",
-        "/api/v2/interface",
-        Some(
-            json!({"id": "wan", "if": "eth0", "descr": "wan", "typev4": "static",
-            "ipaddr": "127.0.0.2", "subnet": 8, "gateway": null}),
-        ),
-    );
-    let vip = admin(
-        &lab,
-        "POST",
-        "/api/v2/firewall/virtual_ip",
-        Some(
-            json!({"mode": "ipalias", "interface": "wan", "subnet": "127.0.0.1", "subnet_bits": 8,
-            "descr": "api"}),
-        ),
-    )["id"]
-        .clone();
+    let vip = api_address_on_a_virtual_ip(&lab, json!({"mode": "ipalias"}));
     let dir = tempfile::tempdir().unwrap();
     let s = start(&lab, dir.path()).await;
     let gone = "after the change the firewall no longer holds 127.0.0.1, the address this server's URL leads to";

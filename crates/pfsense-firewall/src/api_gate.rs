@@ -177,29 +177,19 @@ pub struct WebGuiClient {
 
 /// A field of a settings answer (`data` of the envelope, or the object itself).
 fn setting<'a>(answer: &'a Value, key: &str) -> Option<&'a Value> {
-    answer.get("data").unwrap_or(answer).get(key)
+    crate::json::object(answer)?.get(key)
 }
 
-/// The webGUI's protocol in a settings answer: `https` unless set (pfSense's default).
-fn webgui_protocol(settings: &Value) -> &str {
-    setting(settings, "protocol")
-        .and_then(Value::as_str)
-        .filter(|p| !p.is_empty())
-        .unwrap_or("https")
+/// The webGUI's protocol in a settings answer, as the model reads it.
+fn webgui_protocol(settings: &Value) -> String {
+    crate::model::webgui_protocol_and_port(settings).0
 }
 
-/// The port the webGUI listens on: its `port`, else 443 or 80 by protocol.
-fn webgui_port(settings: &Value) -> Option<u16> {
-    match setting(settings, "port") {
-        None | Some(Value::Null) => Some(default_port(webgui_protocol(settings))),
-        Some(Value::String(p)) if p.is_empty() => Some(default_port(webgui_protocol(settings))),
-        Some(Value::String(p)) => p.parse().ok(),
-        Some(p) => p.as_u64().and_then(|p| u16::try_from(p).ok()),
-    }
-}
-
-fn default_port(protocol: &str) -> u16 {
-    if protocol == "http" { 80 } else { 443 }
+/// The port the webGUI listens on, as the model reads it: its `port`, else 443 or 80 by
+/// protocol.
+fn webgui_port(settings: &Value) -> u16 {
+    let (protocol, port) = crate::model::webgui_protocol_and_port(settings);
+    port.unwrap_or_else(|| crate::model::default_webgui_port(&protocol))
 }
 
 /// Why a change of the webGUI's settings from `before` to `after` (`GET
@@ -246,9 +236,6 @@ pub fn webgui_change(before: &Value, after: &Value, client: &WebGuiClient) -> Ga
     if was == will {
         return Gate::Allowed;
     }
-    let (Some(was), Some(will)) = (was, will) else {
-        return Gate::Unknown("the webGUI's port cannot be read".into());
-    };
     if will == client.port {
         // Moved to the port this server connects to: it now answers the server directly.
         Gate::Allowed

@@ -471,11 +471,7 @@ impl Settings {
     /// The port the webGUI (and with it the REST API) listens on.
     pub fn api_port(&self) -> u16 {
         self.webgui_port
-            .unwrap_or(if self.webgui_protocol == "http" {
-                80
-            } else {
-                443
-            })
+            .unwrap_or_else(|| default_webgui_port(&self.webgui_protocol))
     }
 }
 
@@ -507,6 +503,11 @@ pub struct FirewallModel {
 /// The position of an object: the API's `id` when it is a number, else its index in the list.
 fn position(obj: &Value, index: usize) -> usize {
     u64_field(obj, "id").map(|n| n as usize).unwrap_or(index)
+}
+
+/// The webGUI's port when its settings set none: 80 for `http`, else 443.
+pub(crate) fn default_webgui_port(protocol: &str) -> u16 {
+    if protocol == "http" { 80 } else { 443 }
 }
 
 fn parse_port_number(s: &str) -> Option<u16> {
@@ -1038,17 +1039,25 @@ fn build_interfaces(input: &ApiInput, issues: &mut Vec<ModelIssue>) -> Vec<Inter
         .collect()
 }
 
+/// The webGUI's protocol (`https` unless set) and `port` (None when unset) in a `GET
+/// /api/v2/system/webgui/settings` answer: read alike by the model and by `api_gate`.
+pub(crate) fn webgui_protocol_and_port(answer: &Value) -> (String, Option<u16>) {
+    let gui = object(answer);
+    (
+        gui.and_then(|g| opt_string(g, "protocol"))
+            .unwrap_or_else(|| "https".into()),
+        gui.and_then(|g| opt_string(g, "port"))
+            .and_then(|p| parse_port_number(&p)),
+    )
+}
+
 fn build_settings(input: &ApiInput) -> Settings {
-    let gui = object(&input.webgui);
+    let (webgui_protocol, webgui_port) = webgui_protocol_and_port(&input.webgui);
     let ssh = object(&input.ssh);
     let default_gateway = object(&input.default_gateway);
     Settings {
-        webgui_protocol: gui
-            .and_then(|g| opt_string(g, "protocol"))
-            .unwrap_or_else(|| "https".into()),
-        webgui_port: gui
-            .and_then(|g| opt_string(g, "port"))
-            .and_then(|p| parse_port_number(&p)),
+        webgui_protocol,
+        webgui_port,
         ssh_enabled: ssh.and_then(|s| bool_field(s, "enable")),
         ssh_port: ssh
             .and_then(|s| opt_string(s, "port"))

@@ -518,7 +518,7 @@ fn certificate_change_of(
     def: &ToolDef,
     args: &Value,
 ) -> Option<CertificateChange> {
-    if !matches!(client.config().tls, crate::tls::TlsMode::Pinned(_)) {
+    if !pins_certificate(client) {
         return None;
     }
     match (def.method, def.path) {
@@ -533,6 +533,11 @@ fn certificate_change_of(
         }
         _ => None,
     }
+}
+
+/// Whether this server pins the certificate the firewall presents (`PFSENSE_TLS_FINGERPRINT`).
+fn pins_certificate(client: &Client) -> bool {
+    matches!(client.config().tls, crate::tls::TlsMode::Pinned(_))
 }
 
 /// Why a change is not sent when what the guard must judge it by could not be read (`unread`,
@@ -567,14 +572,10 @@ async fn hostname_refusal(
     if changes.is_empty() && !resolver_off {
         return None;
     }
+    let unread = |e: String| unread_refusal(&e, "this server's URL still leads to the firewall");
     let before = match crate::operator::read(client, HOSTNAME, json!({})).await {
         Ok(name) => name,
-        Err(e) => {
-            return Some(unread_refusal(
-                &e,
-                "this server's URL still leads to the firewall",
-            ));
-        }
+        Err(e) => return Some(unread(e)),
     };
     let mut after = before.clone();
     for fields in changes {
@@ -596,12 +597,7 @@ async fn hostname_refusal(
     }
     let resolver = match crate::operator::read(client, DNS_RESOLVER, json!({})).await {
         Ok(settings) => settings,
-        Err(e) => {
-            return Some(unread_refusal(
-                &e,
-                "this server's URL still leads to the firewall",
-            ));
-        }
+        Err(e) => return Some(unread(e)),
     };
     // Switched off now already: the change takes nothing away.
     let on_now = resolver.get("enable") != Some(&Value::Bool(false));
@@ -628,10 +624,10 @@ async fn url_address_refusal(client: &Client, changes: &[Change]) -> Option<Stri
         return None;
     }
     let what_stays = "the firewall keeps the address this server's URL leads to";
-    // Only the parts that hold addresses decide: another part unread (a user may lack the
-    // privilege to read routes) does not stop an interface's change.
-    let model = match crate::operator::read_model(client).await {
-        Ok((model, _)) => model,
+    // Only the parts that hold addresses are read and decide: another part unread (a user may
+    // lack the privilege to read routes) does not stop an interface's change.
+    let model = match crate::operator::read_addresses(client).await {
+        Ok(model) => model,
         Err(unread) => return Some(unread_refusal(&unread, what_stays)),
     };
     if let Some(unread) = [ModelPart::InterfaceStatus, ModelPart::VirtualIps]
@@ -711,7 +707,7 @@ async fn webgui_refusal(
     let me = api_gate::WebGuiClient {
         scheme: url.scheme().to_string(),
         port: url.port_or_known_default().unwrap_or(443),
-        pinned_certificate: matches!(client.config().tls, crate::tls::TlsMode::Pinned(_)),
+        pinned_certificate: pins_certificate(client),
     };
     if !webgui_changes.is_empty() {
         let mut after = pfsense_firewall::model::ApiInput {

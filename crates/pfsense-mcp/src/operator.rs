@@ -144,6 +144,33 @@ pub async fn read_model(client: &Client) -> Result<(FirewallModel, Vec<String>),
     Ok((FirewallModel::from_api(&input), notes))
 }
 
+/// The parts of the model that hold the firewall's addresses: interfaces (required), their
+/// status (dynamic addresses) and the virtual IPs, each unread one in `not_read`. All the lockout
+/// guard's check of the address this server's URL leads to needs, without the rest's reads.
+pub async fn read_addresses(client: &Client) -> Result<FirewallModel, String> {
+    let mut not_read = Vec::new();
+    let mut input = ApiInput {
+        interfaces: read(client, "/api/v2/interfaces", json!({})).await?,
+        ..ApiInput::default()
+    };
+    input.interface_status = read_part(
+        client,
+        "/api/v2/status/interfaces",
+        ModelPart::InterfaceStatus,
+        &mut not_read,
+    )
+    .await;
+    input.virtual_ips = read_part(
+        client,
+        "/api/v2/firewall/virtual_ips",
+        ModelPart::VirtualIps,
+        &mut not_read,
+    )
+    .await;
+    input.not_read = not_read;
+    Ok(FirewallModel::from_api(&input))
+}
+
 /// The lists only the alias guard reads (`guard::ALIAS_USERS`): objects that may name an alias
 /// but play no part in the traffic model. Read only for a change that takes an alias away, so
 /// other changes cost no extra request.
