@@ -2,7 +2,9 @@
 //! (`/tmp/rules.debug` in the pfrest lab's root) for one new inbound IPv4/IPv6 connection: the
 //! reference the traffic evaluator of `pfsense-firewall` is checked against.
 //!
-//! Semantics (pf.conf(5)): translation (`rdr`) first, first match wins; then every filter rule in
+//! Semantics (pf.conf(5), and pf's `pf_get_translation` for the order on the way in): translation
+//! first, `rdr` and then `binat`, first match wins, a `no rdr`/`no binat` match translating
+//! nothing (and leaving `binat` to be tried after `no rdr`); then every filter rule in
 //! order, the last matching rule decides unless a matching `quick` rule decides at once; no
 //! matching rule passes. `antispoof for IF` expands to `block in on ! IF from IF's networks` and
 //! `block in from IF's addresses` (not quick). Rules that need a tag (`tagged`) or an ICMP type
@@ -35,7 +37,7 @@ pub struct Decision {
     pub label: Option<String>,
     /// The line of rules.debug that decided.
     pub line: Option<String>,
-    /// Where `rdr` sent the packet, if it did.
+    /// Where `rdr` or `binat` sent the packet, if one did.
     pub translated: Option<(IpAddr, Option<u16>)>,
 }
 
@@ -90,11 +92,14 @@ struct Rule {
     label: Option<String>,
     line: String,
     rdr_to: Option<(IpAddr, Option<u16>)>,
+    /// The prefix length after the target (`-> 10.0.2.32/28`), which `binat` maps.
+    target_len: Option<u8>,
 }
 
 pub struct Ruleset {
     tables: HashMap<String, Vec<(IpAddr, u8)>>,
     rdrs: Vec<Rule>,
+    binats: Vec<Rule>,
     filters: Vec<Rule>,
     host: Host,
 }
@@ -206,6 +211,7 @@ impl Ruleset {
         let mut set = Ruleset {
             tables: HashMap::new(),
             rdrs: Vec::new(),
+            binats: Vec::new(),
             filters: Vec::new(),
             host,
         };
@@ -239,9 +245,24 @@ impl Ruleset {
                     let r = parse_rule(toks, line, true)?;
                     set.rdrs.push(r);
                 }
+                "binat" => {
+                    let r = parse_rule(toks, line, true)?;
+                    set.binats.push(r);
+                }
+                // `no rdr …`, `no binat …`: a match that translates nothing.
+                "no" if matches!(toks.get(1).map(String::as_str), Some("rdr" | "binat")) => {
+                    let kind = toks[1].clone();
+                    let mut r = parse_rule(toks[1..].to_vec(), line, false)?;
+                    r.action = format!("no {kind}");
+                    if kind == "rdr" {
+                        set.rdrs.push(r);
+                    } else {
+                        set.binats.push(r);
+                    }
+                }
                 "antispoof" => set.antispoof(&toks, line)?,
                 "set" | "scrub" | "anchor" | "nat-anchor" | "rdr-anchor" | "binat-anchor"
-                | "no" | "nat" | "binat" | "altq" | "queue" | "ether" => {}
+                | "no" | "nat" | "altq" | "queue" | "ether" => {}
                 other => return Err(format!("rules.debug: `{other}` not understood: {line}")),
             }
         }
@@ -324,6 +345,7 @@ impl Ruleset {
                 label: Some(format!("antispoof for {d}")),
                 line: line.to_string(),
                 rdr_to: None,
+                target_len: None,
             };
             // block in on ! IF from IF's networks to any
             let nets: Vec<Addr> = addrs.iter().map(|&(ip, len)| Addr::Net(ip, len)).collect();
@@ -429,17 +451,41 @@ impl Ruleset {
         true
     }
 
+    /// Whether an inbound packet meets a `binat` (or `no binat`) rule: pf matches its source
+    /// against the rule's `to` and its destination against the external network after `->`.
+    fn binat_matches(&self, r: &Rule, p: &Packet) -> bool {
+        let af = if p.src.is_ipv4() { 4 } else { 6 };
+        let external = r.rdr_to.zip(r.target_len).map(|((ip, _), len)| (ip, len));
+        self.on_matches(&r.on, &p.device)
+            && r.af.is_none_or(|a| a == af)
+            && (r.protos.is_empty() || r.protos.contains(&p.proto))
+            && r.to.as_ref().is_none_or(|t| self.addr_matches(t, p.src))
+            && external.is_none_or(|n| net_contains(n, p.dst))
+    }
+
     /// The decision pf would make for `p`.
     pub fn evaluate(&self, p: &Packet) -> Decision {
         let mut p = p.clone();
         let mut translated = None;
-        if let Some(r) = self.rdrs.iter().find(|r| self.matches(r, &p)) {
+        let rdr = self.rdrs.iter().find(|r| self.matches(r, &p));
+        if let Some(r) = rdr.filter(|r| r.action == "rdr") {
             let (ip, port) = r.rdr_to.expect("rdr rules carry a target");
             p.dst = ip;
             if port.is_some() {
                 p.dst_port = port;
             }
             translated = Some((ip, port));
+        } else if let Some(r) = self.binats.iter().find(|r| self.binat_matches(r, &p))
+            && r.action == "binat"
+        {
+            // The inside network with the packet's host part.
+            let inside = r.from.as_ref().and_then(|f| match f.items.first() {
+                Some(Addr::Net(ip, len)) => Some((*ip, *len)),
+                _ => None,
+            });
+            let (net, len) = inside.expect("binat rules name their inside network");
+            p.dst = with_host_part(net, len, p.dst);
+            translated = Some((p.dst, None));
         }
         let mut last: Option<&Rule> = None;
         for r in &self.filters {
@@ -464,6 +510,21 @@ impl Ruleset {
     /// How many filter rules were read (a sanity check that the text was the real ruleset).
     pub fn filter_rules(&self) -> usize {
         self.filters.len()
+    }
+}
+
+/// `ip`'s host part on the network `net`/`len`.
+fn with_host_part(net: IpAddr, len: u8, ip: IpAddr) -> IpAddr {
+    match (net, ip) {
+        (IpAddr::V4(n), IpAddr::V4(a)) => {
+            let mask = u32::MAX.checked_shl(32 - u32::from(len)).unwrap_or(0);
+            IpAddr::V4(((u32::from(n) & mask) | (u32::from(a) & !mask)).into())
+        }
+        (IpAddr::V6(n), IpAddr::V6(a)) => {
+            let mask = u128::MAX.checked_shl(128 - u32::from(len)).unwrap_or(0);
+            IpAddr::V6(((u128::from(n) & mask) | (u128::from(a) & !mask)).into())
+        }
+        _ => ip,
     }
 }
 
@@ -529,7 +590,7 @@ fn parse_rule(toks: Vec<String>, line: &str, rdr: bool) -> Result<Rule, String> 
     let mut c = Cursor { toks, i: 0 };
     let action = c.next().unwrap_or_default();
     let mut r = Rule {
-        action: if rdr { "rdr".into() } else { action },
+        action,
         dir: None,
         quick: false,
         on: None,
@@ -544,6 +605,7 @@ fn parse_rule(toks: Vec<String>, line: &str, rdr: bool) -> Result<Rule, String> 
         label: None,
         line: line.to_string(),
         rdr_to: None,
+        target_len: None,
     };
     while let Some(t) = c.next() {
         match t.as_str() {
@@ -571,8 +633,9 @@ fn parse_rule(toks: Vec<String>, line: &str, rdr: bool) -> Result<Rule, String> 
             }
             "->" => {
                 let target = c.next().unwrap_or_default();
-                let (ip, _) =
+                let (ip, len) =
                     parse_net(&target).ok_or_else(|| format!("rdr target `{target}`: {line}"))?;
+                r.target_len = Some(len);
                 let port = parse_ports(&mut c, line)?.first().map(|p| match p {
                     Port::Eq(n) | Port::Range(n, _) => *n,
                 });
@@ -645,6 +708,9 @@ block in quick on $WAN from <t> to any ridentifier 3
 pass in quick on grp proto tcp from any to any port 22 ridentifier 4
 rdr on em0 inet proto tcp from any to 10.0.0.1 port 8080 -> 10.0.0.9 port 22
 pass in quick on $WAN proto tcp from any to 10.0.0.9 port 22 ridentifier 5
+no binat on em0 inet from 10.0.5.0/28 to 7.7.7.7
+binat on em0 inet from 10.0.5.0/28 to any -> 10.0.0.32/28
+pass in quick on $WAN proto tcp from any to 10.0.5.3 port 443 ridentifier 6
 "#;
         let rs = Ruleset::parse(text, host()).unwrap();
         // Non-quick pass after the non-quick default deny: the last match passes.
@@ -667,6 +733,16 @@ pass in quick on $WAN proto tcp from any to 10.0.0.9 port 22 ridentifier 5
         // rdr first, then the filter sees the translated destination.
         let d = rs.evaluate(&pkt("em0", "8.8.8.8", "10.0.0.1", 8080));
         assert_eq!(d.ridentifier, Some(5));
+        // binat: the external /28 maps onto the inside /28, host part kept; after rdr.
+        let d = rs.evaluate(&pkt("em0", "8.8.8.8", "10.0.0.35", 443));
+        assert_eq!(d.translated, Some(("10.0.5.3".parse().unwrap(), None)));
+        assert_eq!(d.ridentifier, Some(6));
+        // `no binat` for one peer: untranslated, the default deny decides.
+        let d = rs.evaluate(&pkt("em0", "7.7.7.7", "10.0.0.35", 443));
+        assert_eq!((d.translated, d.ridentifier), (None, Some(1)));
+        // Outside the external network nothing is translated.
+        let d = rs.evaluate(&pkt("em0", "8.8.8.8", "10.0.0.48", 443));
+        assert_eq!(d.translated, None);
         // Nothing understood is guessed.
         assert!(Ruleset::parse("pass in frobnicate", host()).is_err());
     }

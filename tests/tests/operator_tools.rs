@@ -168,7 +168,8 @@ fn lab_call(lab: &RunningLab, method: &str, path: &str, body: Value) -> Value {
 }
 
 /// Aliases (hosts, nested hosts, ports), an interface group, floating quick and non-quick
-/// rules, group and interface rules and a port forward with its associated rule, created through
+/// rules, group and interface rules, a port forward with its associated rule and 1:1 NAT
+/// mappings (one of them a `no binat`), created through
 /// pfrest's REST API on the lab and applied by pfSense's own code.
 fn build_rule_set(lab: &RunningLab) -> String {
     let post = |path: &str, body: Value| lab_call(lab, "POST", path, body);
@@ -220,6 +221,25 @@ fn build_rule_set(lab: &RunningLab) -> String {
         json!({"type": "block", "interface": ["lan"], "protocol": "tcp", "source": "lan",
                 "destination_port": "25", "descr": "lan block smtp after allow"}),
     );
+    rule(
+        json!({"type": "pass", "interface": ["wan"], "protocol": "tcp", "destination": "192.168.1.40",
+                "destination_port": "443", "descr": "wan to 40"}),
+    );
+    rule(
+        json!({"type": "pass", "interface": ["wan"], "protocol": "tcp",
+                "destination": "192.168.1.32/28", "destination_port": "443", "descr": "wan to net 32"}),
+    );
+    // 1:1 NAT: WAN's own address for 8.8.8.0/24 but 8.8.8.9, and a /28.
+    for mapping in [
+        json!({"interface": "wan", "external": "10.0.2.15", "source": "192.168.1.40",
+               "destination": "8.8.8.9", "nobinat": true, "descr": "not for 8.8.8.9"}),
+        json!({"interface": "wan", "external": "10.0.2.15", "source": "192.168.1.40",
+               "destination": "8.8.8.0/24", "descr": "wan address to 40"}),
+        json!({"interface": "wan", "external": "10.0.2.32", "source": "192.168.1.32/28",
+               "destination": "any", "descr": "net 32"}),
+    ] {
+        post("/api/v2/firewall/nat/one_to_one/mapping", mapping);
+    }
     post(
         "/api/v2/firewall/nat/port_forward",
         json!({"interface": "wan", "ipprotocol": "inet", "protocol": "tcp", "source": "any",
@@ -251,6 +271,9 @@ async fn explain_traffic_agrees_with_the_ruleset_pfsense_generates(version: &str
         "rdr on vtnet0 inet proto tcp from any to 10.0.2.15 port 8080 -> 192.168.1.20 port 22",
         "table <all_servers> {    192.168.1.10  192.168.1.11  192.168.1.20 }",
         "block  in  quick  on $trusted inet from 192.168.1.77 to any",
+        "no binat on vtnet0 inet from 192.168.1.40 to 8.8.8.9",
+        "binat on vtnet0 inet from 192.168.1.40 to 8.8.8.0/24 -> 10.0.2.15",
+        "binat on vtnet0 inet from 192.168.1.32/28 to any -> 10.0.2.32/28",
     ] {
         assert!(text.contains(line), "rules.debug lacks `{line}`:\n{text}");
     }
@@ -413,6 +436,55 @@ async fn explain_traffic_agrees_with_the_ruleset_pfsense_generates(version: &str
             "USER_RULE: Default allow LAN to any rule",
             "pass",
         ),
+        // 1:1 NAT sends WAN's address to 192.168.1.40 for 8.8.8.0/24, where a rule passes 443.
+        (
+            "wan",
+            "8.8.8.8",
+            "10.0.2.15",
+            "tcp",
+            443,
+            "USER_RULE: wan to 40",
+            "pass",
+        ),
+        // The port forward comes first: pf tries `rdr` before `binat` on the way in.
+        (
+            "wan",
+            "8.8.8.8",
+            "10.0.2.15",
+            "tcp",
+            8080,
+            "USER_RULE: Associated rule for port forward rule",
+            "pass",
+        ),
+        // `no binat` for 8.8.8.9: the WAN address itself, where nothing passes 443.
+        (
+            "wan",
+            "8.8.8.9",
+            "10.0.2.15",
+            "tcp",
+            443,
+            "Default deny rule IPv4",
+            "block",
+        ),
+        // The /28 keeps the host part: 10.0.2.35 → 192.168.1.35.
+        (
+            "wan",
+            "8.8.4.4",
+            "10.0.2.35",
+            "tcp",
+            443,
+            "USER_RULE: wan to net 32",
+            "pass",
+        ),
+        (
+            "wan",
+            "8.8.4.4",
+            "10.0.2.35",
+            "tcp",
+            22,
+            "Default deny rule IPv4",
+            "block",
+        ),
     ];
     let mut disagreements = Vec::new();
     for &(iface, src, dst, proto, port, label, verdict) in cases {
@@ -445,9 +517,11 @@ async fn explain_traffic_agrees_with_the_ruleset_pfsense_generates(version: &str
             Some(l) => descr.starts_with(l) && by["tracker"] == json!(d.ridentifier),
             None => true,
         };
-        if got != verdict || !same_rule {
+        let translated_to = data["explanation"]["translation"]["dst"].as_str();
+        let pf_translated_to = d.translated.map(|(ip, _)| ip.to_string());
+        if got != verdict || !same_rule || translated_to != pf_translated_to.as_deref() {
             disagreements.push(format!(
-                "{case}: pf says {verdict} by `{label}` (ridentifier {:?}); the evaluator says {got} by {by}\n{md}",
+                "{case}: pf says {verdict} by `{label}` (ridentifier {:?}, translated to {pf_translated_to:?}); the evaluator says {got} by {by}, translated to {translated_to:?}\n{md}",
                 d.ridentifier
             ));
         }

@@ -14,10 +14,11 @@
 //!    interface's own rules (always `quick`, always `in`).
 //!
 //! Port forwards (`rdr`) translate the destination before filtering; `rdr pass` skips the filter.
+//! A connection no port forward translates may be translated by a 1:1 NAT mapping (`binat`).
 
 use crate::matching::Tri;
 use crate::model::{
-    Action, Direction, FirewallModel, IpFamily, ModelPart, PortForward, Rule, Target,
+    Action, Direction, FirewallModel, IpFamily, ModelPart, OneToOne, PortForward, Rule, Target,
 };
 use ipnet::IpNet;
 use serde::{Deserialize, Serialize};
@@ -193,9 +194,19 @@ impl From<Action> for Verdict {
     }
 }
 
+/// What translated a connection's destination.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum TranslatedBy {
+    PortForward,
+    OneToOneNat,
+}
+
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct Translation {
-    pub port_forward_position: usize,
+    pub by: TranslatedBy,
+    /// The port forward's or the 1:1 NAT mapping's position in its list.
+    pub position: usize,
     pub descr: String,
     pub original_dst: IpAddr,
     pub original_dst_port: Option<u16>,
@@ -203,6 +214,17 @@ pub struct Translation {
     pub dst_port: Option<u16>,
     /// The filter rule created with the port forward, if any.
     pub associated_rule: Option<RuleRef>,
+}
+
+impl Translation {
+    /// `port forward #2 "ssh in"`, `1:1 NAT mapping #0 "web server"`.
+    pub fn describe(&self) -> String {
+        let what = match self.by {
+            TranslatedBy::PortForward => "port forward",
+            TranslatedBy::OneToOneNat => "1:1 NAT mapping",
+        };
+        format!("{what} #{} \"{}\"", self.position, self.descr)
+    }
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize)]
@@ -379,6 +401,30 @@ fn bogon(ip: &IpAddr) -> Tri {
         IpAddr::V6(_) => {
             Tri::from_bool(!in_list(&["2000::/3"], ip) || in_list(&["2001:db8::/32"], ip))
         }
+    }
+}
+
+/// `ip`, an address of `from`, moved to the address of `to` with the same host part (pf's
+/// `bitmask` pool, as `binat` uses it); both networks have the same prefix length.
+fn same_host_part(ip: IpAddr, from: &IpNet, to: &IpNet) -> IpAddr {
+    match (ip, to.network()) {
+        (IpAddr::V4(a), IpAddr::V4(n)) => {
+            let host = u32::from(a)
+                & u32::from_be_bytes(match from.hostmask() {
+                    IpAddr::V4(m) => m.octets(),
+                    IpAddr::V6(_) => [0; 4],
+                });
+            IpAddr::V4((u32::from(n) | host).into())
+        }
+        (IpAddr::V6(a), IpAddr::V6(n)) => {
+            let host = u128::from(a)
+                & match from.hostmask() {
+                    IpAddr::V6(m) => u128::from(m),
+                    IpAddr::V4(_) => 0,
+                };
+            IpAddr::V6((u128::from(n) | host).into())
+        }
+        _ => ip,
     }
 }
 
@@ -596,6 +642,99 @@ impl FirewallModel {
         None
     }
 
+    /// The first 1:1 NAT mapping that translates an inbound connection no port forward took,
+    /// with the translated destination: pf matches the connection's source against the
+    /// mapping's `destination` and its destination against the external network; `no binat`
+    /// stops the search untranslated.
+    fn one_to_one_for(
+        &self,
+        q: &Query,
+        iface: &str,
+        unknowns: &mut Vec<String>,
+        maybe_forwarded: &mut bool,
+    ) -> Option<(&OneToOne, IpAddr)> {
+        for m in self
+            .one_to_one
+            .iter()
+            .filter(|m| !m.disabled && m.interface == iface && m.ipprotocol.admits(&q.src))
+        {
+            let peer = self.target_contains(&m.destination.target, &q.src);
+            let peer = if m.destination.negated {
+                peer.negated()
+            } else {
+                peer
+            };
+            let networks = self.one_to_one_networks(m);
+            let hit = if m.nobinat {
+                peer
+            } else {
+                peer.and(|| match &networks {
+                    Ok((external, _)) => Tri::from_bool(external.contains(&q.dst)),
+                    Err(why) => Tri::Unknown(why.clone()),
+                })
+            };
+            match hit {
+                Tri::No => continue,
+                Tri::Unknown(r) => {
+                    unknowns.push(format!(
+                        "1:1 NAT mapping #{} ({}) may apply: {r}",
+                        m.position, m.descr
+                    ));
+                    *maybe_forwarded = true;
+                    continue;
+                }
+                Tri::Yes => {}
+            }
+            if m.nobinat {
+                return None;
+            }
+            let (external, internal) = networks.ok()?;
+            return Some((m, same_host_part(q.dst, &external, &internal)));
+        }
+        None
+    }
+
+    /// A 1:1 NAT mapping's external and inside networks as pf reads `binat … from INSIDE …
+    /// -> EXTERNAL/len`: the external address widened to the inside network's prefix length.
+    fn one_to_one_networks(&self, m: &OneToOne) -> Result<(IpNet, IpNet), String> {
+        let v6 = m.ipprotocol == IpFamily::Inet6;
+        let single = |ip: IpAddr| IpNet::from(ip);
+        let unreadable = |what: &str, raw: &str| {
+            format!(
+                "its {what} `{raw}` is not an address or network the model can read (mapping #{})",
+                m.position
+            )
+        };
+        let of_family = |list: Vec<IpNet>| list.into_iter().find(|n| n.addr().is_ipv6() == v6);
+        let internal = match (&m.internal.target, m.internal.negated) {
+            (Target::Ip(ip), false) => Some(single(*ip)),
+            (Target::Net(n), false) => Some(*n),
+            (Target::InterfaceNet(id), false) => {
+                self.interface(id).and_then(|i| of_family(i.networks()))
+            }
+            (Target::InterfaceAddress(id), false) => self
+                .interface(id)
+                .and_then(|i| of_family(i.addresses().into_iter().map(single).collect())),
+            _ => None,
+        }
+        .ok_or_else(|| unreadable("inside address", &m.internal.raw))?;
+        let external = match &m.external.target {
+            Target::Ip(ip) => Some(*ip),
+            Target::InterfaceAddress(id) => self
+                .interface(id)
+                .and_then(|i| i.addresses().into_iter().find(|a| a.is_ipv6() == v6)),
+            _ => None,
+        }
+        .ok_or_else(|| unreadable("external address", &m.external.raw))?;
+        let external = IpNet::new(external, internal.prefix_len())
+            .map_err(|_| unreadable("external address", &m.external.raw))?
+            .trunc();
+        if internal.addr().is_ipv6() != external.addr().is_ipv6() {
+            return Err(unreadable("inside address", &m.internal.raw));
+        }
+        Ok((external, internal))
+    }
+
     /// Evaluates a new connection. Errors only for questions that cannot be asked of this model
     /// (no such interface, mixed address families).
     pub fn explain(&self, q: &Query) -> Result<Explanation, ExplainError> {
@@ -684,7 +823,8 @@ impl FirewallModel {
                 .associated_rule(pf)
                 .map(|r| self.user_ref(r, RuleOrigin::Interface));
             translation = Some(Translation {
-                port_forward_position: pf.position,
+                by: TranslatedBy::PortForward,
+                position: pf.position,
                 descr: pf.descr.clone(),
                 original_dst: dst,
                 original_dst_port: dport,
@@ -727,6 +867,30 @@ impl FirewallModel {
                     unknowns,
                     assumptions,
                 });
+            }
+        }
+
+        // What no port forward translated, a 1:1 NAT mapping may.
+        if q.direction == Direction::In && translation.is_none() {
+            if let Some(e) = self.read_failure(ModelPart::OneToOneNat) {
+                unknowns.push(format!(
+                    "the 1:1 NAT mappings could not be read ({e}): one may redirect this connection"
+                ));
+                maybe_forwarded = true;
+            } else if let Some((m, new_dst)) =
+                self.one_to_one_for(q, &id, &mut unknowns, &mut maybe_forwarded)
+            {
+                translation = Some(Translation {
+                    by: TranslatedBy::OneToOneNat,
+                    position: m.position,
+                    descr: m.descr.clone(),
+                    original_dst: dst,
+                    original_dst_port: dport,
+                    dst: new_dst,
+                    dst_port: dport,
+                    associated_rule: None,
+                });
+                dst = new_dst;
             }
         }
 
@@ -1173,10 +1337,10 @@ impl Explanation {
             ));
         }
         if let Some(t) = &self.translation {
+            let mut by = t.describe();
+            by[..1].make_ascii_uppercase();
             s.push_str(&format!(
-                "\nPort forward #{} \"{}\" redirects {}{} to {}{}.\n",
-                t.port_forward_position,
-                t.descr,
+                "\n{by} redirects {}{} to {}{}.\n",
                 t.original_dst,
                 port(t.original_dst_port),
                 t.dst,

@@ -66,6 +66,9 @@ pub enum ObjectKind {
     /// A VLAN: an interface assigned to it names its device `vlanif` in `if` ([`VLANS`]), not
     /// part of the firewall model.
     InterfaceVlan,
+    /// A 1:1 NAT mapping: it may send the server's connections to the API's address to an
+    /// inside host (`explain`).
+    OneToOneNat,
 }
 
 impl ObjectKind {
@@ -209,6 +212,7 @@ fn list_key(kind: ObjectKind) -> Option<fn(&mut ApiInput) -> &mut Value> {
         ObjectKind::Gateway => |i| &mut i.gateways,
         ObjectKind::StaticRoute => |i| &mut i.static_routes,
         ObjectKind::VirtualIp => |i| &mut i.virtual_ips,
+        ObjectKind::OneToOneNat => |i| &mut i.one_to_one_nat,
         ObjectKind::WebGui
         | ObjectKind::Ssh
         | ObjectKind::DefaultGateway
@@ -2127,7 +2131,7 @@ fn check_path(model: &FirewallModel, after: &FirewallModel, path: &ServerPath) -
         return GuardReport {
             decision: GuardDecision::Refused,
             reason: format!(
-                "after the change, tcp {} → {}:{} on {} is forwarded to {}{} by port forward #{} \"{}\": the server would reach that host instead of the API",
+                "after the change, tcp {} → {}:{} on {} is forwarded to {}{} by {}: the server would reach that host instead of the API",
                 path.source,
                 t.original_dst,
                 t.original_dst_port
@@ -2136,8 +2140,7 @@ fn check_path(model: &FirewallModel, after: &FirewallModel, path: &ServerPath) -
                 after_r.interface,
                 t.dst,
                 t.dst_port.map(|p| format!(":{p}")).unwrap_or_default(),
-                t.port_forward_position,
-                t.descr
+                t.describe()
             ),
             interface: Some(after_r.interface),
             api_address: Some(after_r.address),

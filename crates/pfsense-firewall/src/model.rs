@@ -63,11 +63,12 @@ pub struct ApiInput {
     pub ssh: Value,
     /// `GET /api/v2/firewall/virtual_ips`
     pub virtual_ips: Value,
-    /// `GET /api/v2/firewall/nat/one_to_one/mappings`. This and the OpenVPN lists below are
-    /// read only when a change takes an alias away: only `guard::aliases_left_in_use` looks
-    /// at them (their fields may name an alias, `guard::ALIAS_USERS`).
+    /// `GET /api/v2/firewall/nat/one_to_one/mappings`: 1:1 NAT (`binat`), which may send a
+    /// connection to the firewall's address to an inside host.
     pub one_to_one_nat: Value,
-    /// `GET /api/v2/vpn/openvpn/servers`
+    /// `GET /api/v2/vpn/openvpn/servers`. This and the OpenVPN lists below are read only when
+    /// a change takes an alias away: only `guard::aliases_left_in_use` looks at them (their
+    /// fields may name an alias, `guard::ALIAS_USERS`).
     pub openvpn_servers: Value,
     /// `GET /api/v2/vpn/openvpn/clients`
     pub openvpn_clients: Value,
@@ -96,6 +97,7 @@ pub enum ModelPart {
     WebGui,
     Ssh,
     VirtualIps,
+    OneToOneNat,
 }
 
 /// A part of the model that could not be read.
@@ -352,6 +354,28 @@ pub struct PortForward {
     pub associated_rule_id: Option<String>,
 }
 
+/// A 1:1 NAT mapping. filter.inc writes it as `binat on IF from INSIDE to PEERS -> EXTERNAL/len`
+/// (len: the inside network's prefix length), or `no binat on IF from INSIDE to PEERS`. pf
+/// translates an inbound connection from PEERS to an address of EXTERNAL/len into the inside
+/// address with the same host part, when no port forward (`rdr`) took it first
+/// (`pf_get_translation`: on the way in, the `rdr` rules, then the `binat` rules).
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct OneToOne {
+    pub position: usize,
+    pub interface: String,
+    pub ipprotocol: IpFamily,
+    /// `external`: an address, or an interface's (`wan:ip`).
+    pub external: Address,
+    /// `source`: the inside address or network.
+    pub internal: Address,
+    /// `destination`: the peers it applies to; on the way in, the connection's source.
+    pub destination: Address,
+    pub disabled: bool,
+    /// `no binat`: traffic it matches is not translated, and later mappings are not tried.
+    pub nobinat: bool,
+    pub descr: String,
+}
+
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct OutboundNat {
     pub position: usize,
@@ -480,6 +504,7 @@ pub struct FirewallModel {
     pub rules: Vec<Rule>,
     pub aliases: Vec<Alias>,
     pub port_forwards: Vec<PortForward>,
+    pub one_to_one: Vec<OneToOne>,
     pub outbound_nat: Vec<OutboundNat>,
     pub interfaces: Vec<Interface>,
     pub groups: Vec<InterfaceGroup>,
@@ -555,6 +580,7 @@ impl FirewallModel {
             rules: Vec::new(),
             aliases,
             port_forwards: Vec::new(),
+            one_to_one: Vec::new(),
             outbound_nat: Vec::new(),
             interfaces,
             groups,
@@ -592,6 +618,11 @@ impl FirewallModel {
             .map(|(i, r)| model.build_port_forward(r, i, &mut issues))
             .collect();
         model.port_forwards = forwards;
+        model.one_to_one = objects(&input.one_to_one_nat)
+            .into_iter()
+            .enumerate()
+            .map(|(i, m)| model.build_one_to_one(m, i, &mut issues))
+            .collect();
         model.outbound_nat = objects(&input.outbound_nat)
             .into_iter()
             .enumerate()
@@ -950,6 +981,38 @@ impl FirewallModel {
             nordr: flag(r, "nordr"),
             descr: opt_string(r, "descr").unwrap_or_default(),
             associated_rule_id: opt_string(r, "associated_rule_id"),
+        }
+    }
+
+    fn build_one_to_one(&self, m: &Value, index: usize, issues: &mut Vec<ModelIssue>) -> OneToOne {
+        let pos = position(m, index);
+        let raw_interface = opt_string(m, "interface").unwrap_or_else(|| "wan".into());
+        let interface = match self.interface(&raw_interface) {
+            Some(i) => i.id.clone(),
+            None => {
+                issues.push(issue(
+                    format!("OneToOneNat[{pos}]"),
+                    "interface",
+                    m,
+                    "no such interface",
+                ));
+                raw_interface
+            }
+        };
+        let external = self.parse_address(str_field(m, "external").unwrap_or(""));
+        // filter.inc: inet6 when the mapping says so or its external address is IPv6.
+        let v6 = str_field(m, "ipprotocol") == Some("inet6")
+            || matches!(external.target, Target::Ip(IpAddr::V6(_)));
+        OneToOne {
+            position: pos,
+            interface,
+            ipprotocol: if v6 { IpFamily::Inet6 } else { IpFamily::Inet },
+            external,
+            internal: self.parse_address(str_field(m, "source").unwrap_or("any")),
+            destination: self.parse_address(str_field(m, "destination").unwrap_or("any")),
+            disabled: flag(m, "disabled"),
+            nobinat: flag(m, "nobinat"),
+            descr: opt_string(m, "descr").unwrap_or_default(),
         }
     }
 }

@@ -2,7 +2,7 @@
 //! Every expected answer is reasoned in its comment from pfSense's generated ruleset
 //! (filter.inc `filter_rules_generate`): quick rules decide at once, otherwise the last match.
 
-use pfsense_firewall::explain::{RuleOrigin, Verdict};
+use pfsense_firewall::explain::{RuleOrigin, TranslatedBy, Verdict};
 use pfsense_firewall::guard::{
     AUTH_SERVERS, ChangeOp, GATEWAYS, INTERFACE_GROUPS, INTERFACES, IPSEC_PHASE1S, LIMITERS,
     ObjectKind, SCHEDULES, SHAPER_QUEUES, USER_NAMES, USERS, VIRTUAL_IPS, VLANS,
@@ -376,6 +376,90 @@ fn a_port_forward_translates_before_filtering() {
         .unwrap();
     assert_eq!(e.verdict, Verdict::Pass);
     assert_eq!(e.decided_by.origin, RuleOrigin::PortForwardPass);
+}
+
+/// 1:1 NAT mappings on WAN: an exclusion, a host, a /28 and the WAN address itself for one
+/// network of peers. filter.inc writes them as `no binat`/`binat on em0 from INSIDE to PEERS ->
+/// EXTERNAL/len` in this order.
+fn with_one_to_one() -> FirewallModel {
+    let mut input = input();
+    input.one_to_one_nat = json!([
+        {"interface": "wan", "external": "81.2.69.150", "source": "10.0.10.50",
+         "destination": "5.5.5.5", "nobinat": true, "descr": "not for 5.5.5.5"},
+        {"interface": "wan", "external": "81.2.69.150", "source": "10.0.10.50",
+         "destination": "any", "descr": "mail host"},
+        {"interface": "wan", "external": "81.2.69.160", "source": "10.0.10.64/28",
+         "destination": "any", "descr": "db net"},
+        {"interface": "wan", "external": "wan:ip", "source": "10.0.10.99",
+         "destination": "7.7.7.0/24", "descr": "partner to lab host"}
+    ]);
+    FirewallModel::from_api(&input)
+}
+
+#[test]
+fn a_one_to_one_mapping_translates_what_no_port_forward_takes() {
+    let m = with_one_to_one();
+    assert_eq!(m.issues, vec![], "{:#?}", m.issues);
+    let by = |e: &pfsense_firewall::explain::Explanation| {
+        e.translation
+            .as_ref()
+            .map(|t| (t.position, t.dst.to_string(), t.dst_port))
+    };
+    // The host mapping: 81.2.69.150 → 10.0.10.50, the port kept; no rule passes .50.
+    let e = m
+        .explain(&q("wan", "tcp", "8.8.8.8", "81.2.69.150", Some(443)))
+        .unwrap();
+    assert_eq!(by(&e), Some((1, "10.0.10.50".into(), Some(443))), "{e:#?}");
+    assert_eq!(e.decided_by.origin, RuleOrigin::DefaultDeny);
+    // The /28: the host part is kept (81.2.69.165 → 10.0.10.69), which rule 3 passes on 443.
+    let e = m
+        .explain(&q("wan", "tcp", "8.8.8.8", "81.2.69.165", Some(443)))
+        .unwrap();
+    assert_eq!(by(&e), Some((2, "10.0.10.69".into(), Some(443))), "{e:#?}");
+    assert_eq!(
+        (e.verdict, e.decided_by.tracker),
+        (Verdict::Pass, Some(1001))
+    );
+    // Outside the /28 nothing is translated.
+    let e = m
+        .explain(&q("wan", "tcp", "8.8.8.8", "81.2.69.176", Some(443)))
+        .unwrap();
+    assert_eq!(by(&e), None, "{e:#?}");
+    // `no binat` for 5.5.5.5 comes first: untranslated, and the later mapping is not tried.
+    let e = m
+        .explain(&q("wan", "tcp", "5.5.5.5", "81.2.69.150", Some(443)))
+        .unwrap();
+    assert_eq!(by(&e), None, "{e:#?}");
+    // The WAN address, for 7.7.7.0/24 only: a port forward takes its port first (pf tries
+    // `rdr` before `binat` on the way in), other ports go to the inside host.
+    let e = m
+        .explain(&q("wan", "tcp", "7.7.7.7", "81.2.69.142", Some(2222)))
+        .unwrap();
+    let t = e.translation.as_ref().expect("forwarded");
+    assert_eq!(
+        (t.by, t.dst.to_string()),
+        (TranslatedBy::PortForward, "10.0.10.30".into())
+    );
+    let e = m
+        .explain(&q("wan", "tcp", "7.7.7.7", "81.2.69.142", Some(443)))
+        .unwrap();
+    assert_eq!(by(&e), Some((3, "10.0.10.99".into(), Some(443))), "{e:#?}");
+    assert!(
+        e.markdown(&q("wan", "tcp", "7.7.7.7", "81.2.69.142", Some(443)))
+            .contains("1:1 NAT mapping #3 \"partner to lab host\" redirects"),
+        "{}",
+        e.markdown(&q("wan", "tcp", "7.7.7.7", "81.2.69.142", Some(443)))
+    );
+    // Other peers reach the WAN address itself: the remote admin's rule 6 passes.
+    let e = m
+        .explain(&q("wan", "tcp", "5.6.7.8", "81.2.69.142", Some(443)))
+        .unwrap();
+    assert_eq!((by(&e), e.decided_by.tracker), (None, Some(1008)));
+    // On LAN nothing is translated: the mappings are on WAN.
+    let e = m
+        .explain(&q("lan", "tcp", "192.168.1.50", "81.2.69.150", Some(443)))
+        .unwrap();
+    assert_eq!(by(&e), None, "{e:#?}");
 }
 
 #[test]
@@ -1370,6 +1454,26 @@ fn the_guard_refuses_what_cuts_the_path_without_a_block() {
                "local_port": "443", "descr": "steal the API", "associated_rule_id": "pass"}),
     );
     refused(&forward, &remote_admin(), "forwarded to 10.99.99.99:443");
+    // A 1:1 NAT mapping of the API's address sends the server's connections inside: pf
+    // translates them before any rule, and the anti-lockout rule no longer sees the firewall.
+    let one_to_one = |peers: &str| {
+        change(
+            ObjectKind::OneToOneNat,
+            None,
+            json!({"interface": "wan", "external": "wan:ip", "source": "10.0.10.99",
+                   "destination": peers, "descr": "all of WAN to the lab"}),
+        )
+    };
+    refused(
+        &one_to_one("any"),
+        &remote_admin(),
+        "forwarded to 10.0.10.99:443 by 1:1 NAT mapping #0 \"all of WAN to the lab\"",
+    );
+    // One for other peers leaves the server's path as it was.
+    assert_eq!(
+        check_lockout(&model(), &one_to_one("7.7.7.0/24"), &remote_admin()).decision,
+        GuardDecision::Allowed
+    );
     // The pass rule made to depend on a schedule: known to pass before, undecidable after.
     let scheduled = change(
         ObjectKind::Rule,
@@ -1730,6 +1834,7 @@ fn model_without(part: ModelPart) -> FirewallModel {
         ModelPart::WebGui => input.webgui = Value::Null,
         ModelPart::VirtualIps => input.virtual_ips = Value::Null,
         ModelPart::PortForwards => input.port_forwards = Value::Null,
+        ModelPart::OneToOneNat => input.one_to_one_nat = Value::Null,
         _ => {}
     }
     input.not_read = vec![NotRead {
@@ -1765,6 +1870,11 @@ fn unread_parts_make_what_they_could_change_unknown() {
         (
             ModelPart::PortForwards,
             q("wan", "tcp", "8.8.8.8", "81.2.69.142", Some(3389)),
+            Verdict::Pass,
+        ),
+        (
+            ModelPart::OneToOneNat,
+            q("wan", "tcp", "5.6.7.8", "81.2.69.142", Some(443)),
             Verdict::Pass,
         ),
     ];

@@ -151,6 +151,11 @@ const GUARDED: &[(&str, Option<&str>, ObjectKind)] = &[
         Some("/api/v2/interface/vlans"),
         ObjectKind::InterfaceVlan,
     ),
+    (
+        "/api/v2/firewall/nat/one_to_one/mapping",
+        Some("/api/v2/firewall/nat/one_to_one/mappings"),
+        ObjectKind::OneToOneNat,
+    ),
 ];
 
 /// Where the account guard reads each kind of account object.

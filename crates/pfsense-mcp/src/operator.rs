@@ -72,8 +72,8 @@ async fn read_part(
     }
 }
 
-/// Reads rules, aliases, NAT, interfaces, groups, gateways, routes, the default gateway and the
-/// webGUI/SSH settings.
+/// Reads rules, aliases, NAT (port forwards, outbound, 1:1), interfaces, groups, gateways,
+/// routes, the default gateway, the webGUI/SSH settings and the virtual IPs.
 /// Rules, aliases and interfaces are required; the rest, when unreadable, are listed in the
 /// model's `not_read` (which the evaluator reads as unknown) and in the notes returned.
 pub async fn read_model(client: &Client) -> Result<(FirewallModel, Vec<String>), String> {
@@ -136,6 +136,11 @@ pub async fn read_model(client: &Client) -> Result<(FirewallModel, Vec<String>),
             ModelPart::VirtualIps,
             &mut input.virtual_ips,
         ),
+        (
+            "/api/v2/firewall/nat/one_to_one/mappings",
+            ModelPart::OneToOneNat,
+            &mut input.one_to_one_nat,
+        ),
     ] {
         *slot = read_part(client, path, part, &mut not_read).await;
     }
@@ -172,12 +177,10 @@ pub async fn read_addresses(client: &Client) -> Result<FirewallModel, String> {
 }
 
 /// The lists only the alias guard reads (`guard::ALIAS_USERS`): objects that may name an alias
-/// but play no part in the traffic model. Read only for a change that takes an alias away, so
-/// other changes cost no extra request.
+/// but play no part in the traffic model (the 1:1 NAT mappings do, and `read_model` reads
+/// them). Read only for a change that takes an alias away, so other changes cost no extra
+/// request.
 const ALIAS_USER_LISTS: &[(&str, Slot)] = &[
-    ("/api/v2/firewall/nat/one_to_one/mappings", |i| {
-        &mut i.one_to_one_nat
-    }),
     ("/api/v2/vpn/openvpn/servers", |i| &mut i.openvpn_servers),
     ("/api/v2/vpn/openvpn/clients", |i| &mut i.openvpn_clients),
     ("/api/v2/vpn/openvpn/csos", |i| &mut i.openvpn_csos),
