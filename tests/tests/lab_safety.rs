@@ -4317,6 +4317,40 @@ async fn the_guard_judges_the_address_the_servers_url_leads_to(version: &str) {
     s.close().await;
 }
 
+/// A 1:1 NAT mapping of the address a server on LAN (`--lockout-source 192.168.1.50`) reaches
+/// the API at, with pfrest's own NAT: pf translates the server's connections to LAN's address
+/// (192.168.1.1, which the anti-lockout rule passes) into the inside host's before any rule
+/// (`binat on vtnet1 from 10.0.2.77 to any -> 192.168.1.1`), so the API no longer answers.
+/// The mapping is refused and `<nat>` stays as it was; one of WAN's address goes.
+async fn a_one_to_one_mapping_of_the_api_address_is_refused(version: &str) {
+    let Some(lab) = lab(version) else { return };
+    let mut env = lab.env();
+    env.push(("PFSENSE_LOCKOUT_SOURCE".into(), "192.168.1.50".into()));
+    let then = lab.config_xml();
+    let dir = tempfile::tempdir().unwrap();
+    let s = Session::start_in(dir.path(), &env, Human::new(false, HumanAnswer::Accept)).await;
+    refused_both_ways(
+        &s,
+        "pfsense_create_firewall_nat_one_to_one_mapping",
+        json!({"interface": "lan", "external": "192.168.1.1", "source": "10.0.2.77",
+               "destination": "any", "descr": "lan address inside"}),
+        &[
+            "tcp 192.168.1.50 → 192.168.1.1:443 on lan is forwarded to 10.0.2.77:443",
+            "1:1 NAT mapping #0 \"lan address inside\"",
+        ],
+    )
+    .await;
+    sections_as_before(&lab, &then, &["nat"]);
+    s.ok(
+        "pfsense_create_firewall_nat_one_to_one_mapping",
+        confirmed(json!({"interface": "wan", "external": "10.0.2.15", "source": "192.168.1.40",
+                         "destination": "any", "descr": "wan address inside"})),
+    )
+    .await;
+    assert!(lab.config_xml().contains("wan address inside"));
+    s.close().await;
+}
+
 /// A gateway the default gateway setting or a gateway group names, and a gateway group the
 /// default gateway setting names: pfrest deletes them all the same (a gateway's
 /// `referenced_by` covers static routes and rules only; the delete of the default gateway also
@@ -6297,6 +6331,7 @@ tests::on_every_release!(
     a_gateway_the_default_gateway_or_a_group_names_is_not_taken_away,
     a_server_off_the_firewalls_subnets_keeps_its_route_back,
     the_guard_judges_the_address_the_servers_url_leads_to,
+    a_one_to_one_mapping_of_the_api_address_is_refused,
     an_interface_still_named_is_not_deleted,
     an_interface_change_refused_for_its_default_description_says_what_to_do,
     the_webgui_keeps_answering_the_servers_url,
