@@ -4343,8 +4343,10 @@ async fn a_one_to_one_mapping_of_the_api_address_is_refused(version: &str) {
     sections_as_before(&lab, &then, &["nat"]);
     s.ok(
         "pfsense_create_firewall_nat_one_to_one_mapping",
-        confirmed(json!({"interface": "wan", "external": "10.0.2.15", "source": "192.168.1.40",
-                         "destination": "any", "descr": "wan address inside"})),
+        confirmed(
+            json!({"interface": "wan", "external": "10.0.2.15", "source": "192.168.1.40",
+                         "destination": "any", "descr": "wan address inside"}),
+        ),
     )
     .await;
     assert!(lab.config_xml().contains("wan address inside"));
@@ -4731,6 +4733,53 @@ async fn the_address_the_servers_url_leads_to_stays(version: &str) {
         |config| config.contains("<ipaddr>127.0.0.1</ipaddr>"),
     )
     .await;
+    s.close().await;
+}
+
+/// Without `--lockout-source`, a 1:1 NAT mapping of the address this server's URL leads to
+/// (the lab's 127.0.0.1, an IP alias on WAN) is refused as possibly sending this server's
+/// connections to the inside host: whether they come in on WAN from a peer the mapping names
+/// takes the server's address to tell. config.xml gets no mapping; one of another address
+/// goes. With `--lockout-source 192.168.1.50` (a server on LAN, whose connections the WAN
+/// mapping does not see) the same mapping goes.
+async fn a_one_to_one_mapping_of_the_urls_address_is_refused_without_a_source(version: &str) {
+    let Some(lab) = lab(version) else { return };
+    api_address_on_a_virtual_ip(&lab, json!({"mode": "ipalias"}));
+    let mapping = |external: &str, descr: &str| {
+        json!({"interface": "wan", "external": external, "source": "192.168.1.30",
+               "destination": "any", "descr": descr})
+    };
+    let dir = tempfile::tempdir().unwrap();
+    let s = start(&lab, dir.path()).await;
+    guard_refuses(
+        &s,
+        &lab,
+        "pfsense_create_firewall_nat_one_to_one_mapping",
+        mapping("127.0.0.1", "api inside"),
+        &[
+            "1:1 NAT mapping #0 \"api inside\" sends connections on wan from any source to 127.0.0.1, the address this server's URL leads to, to 192.168.1.30",
+            "(--lockout-source)",
+        ],
+        |config| !config.contains("api inside"),
+    )
+    .await;
+    s.ok(
+        "pfsense_create_firewall_nat_one_to_one_mapping",
+        confirmed(mapping("127.0.0.9", "other inside")),
+    )
+    .await;
+    assert!(lab.config_xml().contains("other inside"));
+    s.close().await;
+    let mut env = lab.env();
+    env.push(("PFSENSE_LOCKOUT_SOURCE".into(), "192.168.1.50".into()));
+    let dir = tempfile::tempdir().unwrap();
+    let s = Session::start_in(dir.path(), &env, Human::new(false, HumanAnswer::Accept)).await;
+    s.ok(
+        "pfsense_create_firewall_nat_one_to_one_mapping",
+        confirmed(mapping("127.0.0.1", "api inside for wan")),
+    )
+    .await;
+    assert!(lab.config_xml().contains("api inside for wan"));
     s.close().await;
 }
 
@@ -6332,6 +6381,7 @@ tests::on_every_release!(
     a_server_off_the_firewalls_subnets_keeps_its_route_back,
     the_guard_judges_the_address_the_servers_url_leads_to,
     a_one_to_one_mapping_of_the_api_address_is_refused,
+    a_one_to_one_mapping_of_the_urls_address_is_refused_without_a_source,
     an_interface_still_named_is_not_deleted,
     an_interface_change_refused_for_its_default_description_says_what_to_do,
     the_webgui_keeps_answering_the_servers_url,

@@ -406,7 +406,7 @@ fn bogon(ip: &IpAddr) -> Tri {
 
 /// `ip`, an address of `from`, moved to the address of `to` with the same host part (pf's
 /// `bitmask` pool, as `binat` uses it); both networks have the same prefix length.
-fn same_host_part(ip: IpAddr, from: &IpNet, to: &IpNet) -> IpAddr {
+pub(crate) fn same_host_part(ip: IpAddr, from: &IpNet, to: &IpNet) -> IpAddr {
     match (ip, to.network()) {
         (IpAddr::V4(a), IpAddr::V4(n)) => {
             let host = u32::from(a)
@@ -696,7 +696,7 @@ impl FirewallModel {
 
     /// A 1:1 NAT mapping's external and inside networks as pf reads `binat … from INSIDE …
     /// -> EXTERNAL/len`: the external address widened to the inside network's prefix length.
-    fn one_to_one_networks(&self, m: &OneToOne) -> Result<(IpNet, IpNet), String> {
+    pub(crate) fn one_to_one_networks(&self, m: &OneToOne) -> Result<(IpNet, IpNet), String> {
         let v6 = m.ipprotocol == IpFamily::Inet6;
         let single = |ip: IpAddr| IpNet::from(ip);
         let unreadable = |what: &str, raw: &str| {

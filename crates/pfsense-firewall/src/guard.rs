@@ -1883,6 +1883,60 @@ pub fn url_address_lost(
         .copied())
 }
 
+/// Without the server's own address (no `--lockout-source`): a 1:1 NAT mapping, new or
+/// changed by `changes`, whose external network holds an address of `addresses` (where this
+/// server's URL leads) that the firewall holds. pf sends the connections of the mapping's
+/// peers arriving on its interface to the inside host, before any rule; whether this server
+/// is among them, and comes in there, takes its address to tell, so the answer is a "may".
+/// A mapping that held the address before with the same interface and peers changes nothing
+/// for a server that reaches the API now. Err when the changes cannot be applied to the model.
+pub fn url_address_mapped(
+    model: &FirewallModel,
+    changes: &[Change],
+    addresses: &[IpAddr],
+) -> Result<Option<String>, String> {
+    let after = FirewallModel::from_api(&answers_after(model, changes)?);
+    /// The mappings whose external network holds `address`, with where they send it.
+    fn covering<'m>(
+        m: &'m FirewallModel,
+        address: &IpAddr,
+    ) -> Vec<(&'m crate::model::OneToOne, IpAddr)> {
+        m.one_to_one
+            .iter()
+            .filter(|o| !o.disabled && !o.nobinat)
+            .filter_map(|o| {
+                let (external, internal) = m.one_to_one_networks(o).ok()?;
+                external.contains(address).then(|| {
+                    let inside = crate::explain::same_host_part(*address, &external, &internal);
+                    (o, inside)
+                })
+            })
+            .collect()
+    }
+    let peers = |o: &crate::model::OneToOne| (o.interface.clone(), o.destination.raw.clone());
+    for address in addresses.iter().filter(|a| after.holds_address(a)) {
+        let before: Vec<_> = covering(model, address)
+            .into_iter()
+            .map(|(o, _)| peers(o))
+            .collect();
+        if let Some((o, inside)) = covering(&after, address)
+            .into_iter()
+            .find(|(o, _)| !before.contains(&peers(o)))
+        {
+            let from = if o.destination.raw == "any" {
+                "any source".to_string()
+            } else {
+                format!("sources in `{}`", o.destination.raw)
+            };
+            return Ok(Some(format!(
+                "after the change 1:1 NAT mapping #{} \"{}\" sends connections on {} from {from} to {address}, the address this server's URL leads to, to {inside}: if this server's requests come in there, they would reach that host instead of the API",
+                o.position, o.descr, o.interface
+            )));
+        }
+    }
+    Ok(None)
+}
+
 /// A server off the firewall's subnets, on no interface it was told: its requests come in
 /// where the firewall's route back to it leads (routing taken as symmetric), or on an
 /// interface with a gateway whose rules let it reach the API now (their pass rules answer it by

@@ -318,6 +318,15 @@ async fn steps_refusal_unboxed(
         // IPsec phase 1…) taken away while something names it; their other changes are kept
         // too, for the list they leave.
         let named = pfsense_firewall::guard::is_named(change.kind);
+        // A 1:1 NAT mapping of the address this server's URL leads to needs no source to
+        // suspect; with `--lockout-source` the path guard judges it exactly. Taking mappings
+        // away maps nothing new.
+        if source.is_none() && change.kind == ObjectKind::OneToOneNat {
+            if !matches!(change.op, ChangeOp::Delete | ChangeOp::DeleteMany) {
+                address_changes.push(change);
+            }
+            continue;
+        }
         if (account && change.op == ChangeOp::Create)
             || not_its_key
             || (!account && source.is_none() && !alias_removal && !named)
@@ -405,7 +414,7 @@ async fn steps_refusal_unboxed(
     if let Some(refusal) = carp_refusal(client, &carp_changes, &tools).await {
         return Some(refusal);
     }
-    if let Some(refusal) = url_address_refusal(client, &address_changes).await {
+    if let Some(refusal) = url_address_refusal(client, &address_changes, &tools).await {
         return Some(refusal);
     }
     let Some(source) = source else {
@@ -618,9 +627,15 @@ async fn hostname_refusal(
 const TAKES_ADDRESSES: &[ObjectKind] = &[ObjectKind::Interface, ObjectKind::VirtualIp];
 
 /// Without `--lockout-source`: refused when the changes take from the firewall the address
-/// this server's URL leads to (`guard::url_address_lost`). Reads the model only when the URL
-/// leads to an address at all.
-async fn url_address_refusal(client: &Client, changes: &[Change]) -> Option<String> {
+/// this server's URL leads to (`guard::url_address_lost`), or (possibly) when a 1:1 NAT
+/// mapping they make sends connections to it to an inside host (`guard::url_address_mapped`).
+/// Reads the model only when the URL leads to an address at all, and the 1:1 NAT mappings
+/// only for a change of one.
+async fn url_address_refusal(
+    client: &Client,
+    changes: &[Change],
+    tools: &[&str],
+) -> Option<String> {
     if changes.is_empty() {
         return None;
     }
@@ -631,26 +646,45 @@ async fn url_address_refusal(client: &Client, changes: &[Change]) -> Option<Stri
     let what_stays = "the firewall keeps the address this server's URL leads to";
     // Only the parts that hold addresses are read and decide: another part unread (a user may
     // lack the privilege to read routes) does not stop an interface's change.
-    let model = match crate::operator::read_addresses(client).await {
+    let one_to_one = changes.iter().any(|c| c.kind == ObjectKind::OneToOneNat);
+    let model = match crate::operator::read_addresses(client, one_to_one).await {
         Ok(model) => model,
         Err(unread) => return Some(unread_refusal(&unread, what_stays)),
     };
-    if let Some(unread) = [ModelPart::InterfaceStatus, ModelPart::VirtualIps]
-        .into_iter()
-        .find_map(|part| model.read_failure(part))
+    if let Some(unread) = [
+        ModelPart::InterfaceStatus,
+        ModelPart::VirtualIps,
+        ModelPart::OneToOneNat,
+    ]
+    .into_iter()
+    .find_map(|part| model.read_failure(part))
     {
         return Some(unread_refusal(unread, what_stays));
     }
+    // No such object (pfrest answers 404): as the path guard, it cannot decide, and sends.
+    let undecided = |e: String| {
+        tracing::warn!(reason = %e, "lockout guard cannot tell whether this server's URL still leads to the API; the change is sent");
+        None
+    };
     match pfsense_firewall::guard::url_address_lost(&model, changes, &addresses) {
-        Ok(Some(address)) => Some(format!(
-            "the lockout guard refuses it: after the change the firewall no longer holds {address}, the address this server's URL leads to, so this server could no longer reach the API, not even to undo the change. Give this server an address the firewall keeps (PFSENSE_HOST) and restart it, or make the change from the console or webGUI."
-        )),
-        Ok(None) => None,
-        // No such object (pfrest answers 404): as the path guard, it cannot decide, and sends.
-        Err(e) => {
-            tracing::warn!(reason = %e, "lockout guard cannot tell whether the firewall keeps the address this server's URL leads to; the change is sent");
-            None
+        Ok(Some(address)) => {
+            return Some(format!(
+                "the lockout guard refuses it: after the change the firewall no longer holds {address}, the address this server's URL leads to, so this server could no longer reach the API, not even to undo the change. Give this server an address the firewall keeps (PFSENSE_HOST) and restart it, or make the change from the console or webGUI."
+            ));
         }
+        Ok(None) => {}
+        Err(e) => return undecided(e),
+    }
+    if !one_to_one {
+        return None;
+    }
+    match pfsense_firewall::guard::url_address_mapped(&model, changes, &addresses) {
+        Ok(Some(reason)) => {
+            let what_to_do = "Where this server comes in cannot be told without its address: give it (--lockout-source) to have the path judged, or make the change from the console or webGUI.";
+            verdict(Gate::Possibly(reason), tools, what_to_do, what_to_do)
+        }
+        Ok(None) => None,
+        Err(e) => undecided(e),
     }
 }
 

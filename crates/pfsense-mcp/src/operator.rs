@@ -150,9 +150,10 @@ pub async fn read_model(client: &Client) -> Result<(FirewallModel, Vec<String>),
 }
 
 /// The parts of the model that hold the firewall's addresses: interfaces (required), their
-/// status (dynamic addresses) and the virtual IPs, each unread one in `not_read`. All the lockout
+/// status (dynamic addresses) and the virtual IPs, and with `one_to_one` the 1:1 NAT mappings
+/// that may send connections to them elsewhere; each unread one in `not_read`. All the lockout
 /// guard's check of the address this server's URL leads to needs, without the rest's reads.
-pub async fn read_addresses(client: &Client) -> Result<FirewallModel, String> {
+pub async fn read_addresses(client: &Client, one_to_one: bool) -> Result<FirewallModel, String> {
     let mut not_read = Vec::new();
     let mut input = ApiInput {
         interfaces: read(client, "/api/v2/interfaces", json!({})).await?,
@@ -172,6 +173,15 @@ pub async fn read_addresses(client: &Client) -> Result<FirewallModel, String> {
         &mut not_read,
     )
     .await;
+    if one_to_one {
+        input.one_to_one_nat = read_part(
+            client,
+            "/api/v2/firewall/nat/one_to_one/mappings",
+            ModelPart::OneToOneNat,
+            &mut not_read,
+        )
+        .await;
+    }
     input.not_read = not_read;
     Ok(FirewallModel::from_api(&input))
 }
