@@ -462,6 +462,54 @@ fn a_one_to_one_mapping_translates_what_no_port_forward_takes() {
     assert_eq!(by(&e), None, "{e:#?}");
 }
 
+/// Without the server's address, a 1:1 NAT mapping that newly covers the address its URL leads
+/// to is named; one that covered it before with the same peers, or covers another address,
+/// is not.
+#[test]
+fn a_new_one_to_one_mapping_of_the_urls_address_is_named() {
+    let create = |external: &str, peers: &str| Change {
+        kind: ObjectKind::OneToOneNat,
+        op: ChangeOp::Create,
+        id: None,
+        object: json!({"interface": "wan", "external": external, "source": "10.0.10.60",
+                       "destination": peers, "descr": "new"}),
+    };
+    let url = ["81.2.69.142".parse().unwrap()];
+    let mapped = |m: &FirewallModel, c: Change| {
+        pfsense_firewall::guard::url_address_mapped(m, &[c], &url).unwrap()
+    };
+    let said = mapped(&model(), create("wan:ip", "any")).expect("named");
+    assert!(
+        said.contains("1:1 NAT mapping #0 \"new\" sends connections on wan from any source to 81.2.69.142, the address this server's URL leads to, to 10.0.10.60"),
+        "{said}"
+    );
+    // A /28 around the address maps it with its host part.
+    let wide = Change {
+        object: json!({"interface": "wan", "external": "81.2.69.130", "source": "10.0.10.64/28",
+                       "destination": "any", "descr": "net"}),
+        ..create("", "")
+    };
+    assert!(mapped(&model(), wide).unwrap().contains("to 10.0.10.78"));
+    assert_eq!(mapped(&model(), create("81.2.69.150", "any")), None);
+    // Mapping #3 covers the WAN address for 7.7.7.0/24 already: a new description changes
+    // nothing, other peers do.
+    let update = |fields: Value| Change {
+        kind: ObjectKind::OneToOneNat,
+        op: ChangeOp::Update,
+        id: Some(json!(3)),
+        object: fields,
+    };
+    assert_eq!(
+        mapped(&with_one_to_one(), update(json!({"descr": "renamed"}))),
+        None
+    );
+    assert!(
+        mapped(&with_one_to_one(), update(json!({"destination": "any"})))
+            .unwrap()
+            .contains("from any source")
+    );
+}
+
 #[test]
 fn self_matches_the_firewall_addresses() {
     // udp :1194 to the WAN address: destination (self) holds it → rule 5 passes.
