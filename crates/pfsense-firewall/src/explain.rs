@@ -689,14 +689,30 @@ impl FirewallModel {
                 return None;
             }
             let (external, internal) = networks.ok()?;
-            return Some((m, same_host_part(q.dst, &external, &internal)));
+            return match internal {
+                Ok(internal) => Some((m, same_host_part(q.dst, &external, &internal))),
+                // Translated, to where the model cannot tell: the rules decide nothing.
+                Err(why) => {
+                    unknowns.push(format!(
+                        "1:1 NAT mapping #{} ({}) redirects this connection: {why}",
+                        m.position, m.descr
+                    ));
+                    *maybe_forwarded = true;
+                    None
+                }
+            };
         }
         None
     }
 
-    /// A 1:1 NAT mapping's external and inside networks as pf reads `binat … from INSIDE …
-    /// -> EXTERNAL/len`: the external address widened to the inside network's prefix length.
-    pub(crate) fn one_to_one_networks(&self, m: &OneToOne) -> Result<(IpNet, IpNet), String> {
+    /// A 1:1 NAT mapping's external network and inside network as pf reads `binat … from
+    /// INSIDE … -> EXTERNAL/len`: filter.inc widens the external address to the inside
+    /// network's prefix length when it has one. Err when the external network cannot be read;
+    /// the inside one is Err alone when only where it translates to cannot be.
+    pub(crate) fn one_to_one_networks(
+        &self,
+        m: &OneToOne,
+    ) -> Result<(IpNet, Result<IpNet, String>), String> {
         let v6 = m.ipprotocol == IpFamily::Inet6;
         let single = |ip: IpAddr| IpNet::from(ip);
         let unreadable = |what: &str, raw: &str| {
@@ -717,7 +733,8 @@ impl FirewallModel {
                 .and_then(|i| of_family(i.addresses().into_iter().map(single).collect())),
             _ => None,
         }
-        .ok_or_else(|| unreadable("inside address", &m.internal.raw))?;
+        .filter(|n| n.addr().is_ipv6() == v6)
+        .ok_or_else(|| unreadable("inside address", &m.internal.raw));
         let external = match &m.external.target {
             Target::Ip(ip) => Some(*ip),
             Target::InterfaceAddress(id) => self
@@ -725,13 +742,13 @@ impl FirewallModel {
                 .and_then(|i| i.addresses().into_iter().find(|a| a.is_ipv6() == v6)),
             _ => None,
         }
+        .filter(|a| a.is_ipv6() == v6)
         .ok_or_else(|| unreadable("external address", &m.external.raw))?;
-        let external = IpNet::new(external, internal.prefix_len())
+        let full = if v6 { 128 } else { 32 };
+        let len = internal.as_ref().map_or(full, IpNet::prefix_len);
+        let external = IpNet::new(external, len)
             .map_err(|_| unreadable("external address", &m.external.raw))?
             .trunc();
-        if internal.addr().is_ipv6() != external.addr().is_ipv6() {
-            return Err(unreadable("inside address", &m.internal.raw));
-        }
         Ok((external, internal))
     }
 

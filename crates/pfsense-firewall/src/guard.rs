@@ -1900,14 +1900,20 @@ pub fn url_address_mapped(
     fn covering<'m>(
         m: &'m FirewallModel,
         address: &IpAddr,
-    ) -> Vec<(&'m crate::model::OneToOne, IpAddr)> {
+    ) -> Vec<(&'m crate::model::OneToOne, String)> {
         m.one_to_one
             .iter()
             .filter(|o| !o.disabled && !o.nobinat)
             .filter_map(|o| {
                 let (external, internal) = m.one_to_one_networks(o).ok()?;
                 external.contains(address).then(|| {
-                    let inside = crate::explain::same_host_part(*address, &external, &internal);
+                    let inside = match internal {
+                        Ok(internal) => {
+                            crate::explain::same_host_part(*address, &external, &internal)
+                                .to_string()
+                        }
+                        Err(_) => format!("`{}`", o.internal.raw),
+                    };
                     (o, inside)
                 })
             })

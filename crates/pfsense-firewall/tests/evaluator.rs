@@ -378,8 +378,8 @@ fn a_port_forward_translates_before_filtering() {
     assert_eq!(e.decided_by.origin, RuleOrigin::PortForwardPass);
 }
 
-/// 1:1 NAT mappings on WAN: an exclusion, a host, a /28 and the WAN address itself for one
-/// network of peers. filter.inc writes them as `no binat`/`binat on em0 from INSIDE to PEERS ->
+/// 1:1 NAT mappings on WAN: an exclusion, a host, a /28, the WAN address itself for one
+/// network of peers, and one whose inside (`any`) names no address. filter.inc writes them as `no binat`/`binat on em0 from INSIDE to PEERS ->
 /// EXTERNAL/len` in this order.
 fn with_one_to_one() -> FirewallModel {
     let mut input = input();
@@ -391,7 +391,9 @@ fn with_one_to_one() -> FirewallModel {
         {"interface": "wan", "external": "81.2.69.160", "source": "10.0.10.64/28",
          "destination": "any", "descr": "db net"},
         {"interface": "wan", "external": "wan:ip", "source": "10.0.10.99",
-         "destination": "7.7.7.0/24", "descr": "partner to lab host"}
+         "destination": "7.7.7.0/24", "descr": "partner to lab host"},
+        {"interface": "wan", "external": "81.2.69.190", "source": "any",
+         "destination": "any", "descr": "inside unknown"}
     ]);
     FirewallModel::from_api(&input)
 }
@@ -455,6 +457,18 @@ fn a_one_to_one_mapping_translates_what_no_port_forward_takes() {
         .explain(&q("wan", "tcp", "5.6.7.8", "81.2.69.142", Some(443)))
         .unwrap();
     assert_eq!((by(&e), e.decided_by.tracker), (None, Some(1008)));
+    // Translated to where the model cannot tell: undecided; its external address alone is.
+    let e = m
+        .explain(&q("wan", "tcp", "8.8.8.8", "81.2.69.190", Some(443)))
+        .unwrap();
+    assert_eq!(e.verdict, Verdict::Unknown, "{e:#?}");
+    assert!(
+        e.unknowns
+            .iter()
+            .any(|u| u.contains("#4 (inside unknown) redirects this connection")),
+        "{:?}",
+        e.unknowns
+    );
     // On LAN nothing is translated: the mappings are on WAN.
     let e = m
         .explain(&q("lan", "tcp", "192.168.1.50", "81.2.69.150", Some(443)))

@@ -599,12 +599,13 @@ pub struct SafetyArgs {
     #[arg(long, env = "PFSENSE_AUTO_REVERT", value_name = "SECONDS", value_parser = clap::value_parser!(u64).range(1..=MAX_AUTO_REVERT_SECONDS))]
     pub auto_revert: Option<u64>,
     /// This server's address as the firewall sees it (after any NAT in between). When given,
-    /// a confirmed change to firewall rules, port forwards, aliases, interfaces, interface
-    /// groups, virtual IPs, gateways, static routes or the webGUI settings is first evaluated with the
-    /// traffic evaluator, and refused when it would block this address's path to the API (the
-    /// webGUI port on the interface whose subnet holds the address; for an address on none of
-    /// the firewall's subnets, the interface the route back to it leads out of and any
-    /// interface with a gateway whose rules let it in now) or send the replies to it out
+    /// a confirmed change to firewall rules, port forwards, 1:1 NAT mappings, aliases,
+    /// interfaces, interface groups, virtual IPs, gateways, static routes or the webGUI settings
+    /// is first evaluated with the traffic evaluator, and refused when it would block this
+    /// address's path to the API (the webGUI port on the interface whose subnet holds the
+    /// address; for an address on none of the firewall's subnets, the interface the route back
+    /// to it leads out of and any interface with a gateway whose rules let it in now), send its
+    /// connections to another host (a port forward, 1:1 NAT) or send the replies to it out
     /// another way.
     #[arg(long, env = "PFSENSE_LOCKOUT_SOURCE", value_name = "IP")]
     pub lockout_source: Option<std::net::IpAddr>,

@@ -1,5 +1,6 @@
 //! The lockout guard on the call path: before a confirmed change to firewall rules, port
-//! forwards, aliases, interfaces, interface groups or the webGUI settings is sent (one object,
+//! forwards, 1:1 NAT mappings, aliases, interfaces, interface groups or the webGUI settings is
+//! sent (one object,
 //! a bulk delete, a PUT of the whole list, or an undo's steps), the traffic evaluator of
 //! `pfsense-firewall` checks that this server's path to the API stays allowed
 //! (`--lockout-source`); before a change to the REST API's settings or access list, its gate
@@ -8,7 +9,8 @@
 //! server authenticates as must keep its way in (`api_gate::accounts_change`); so is what this
 //! server's URL and pin need: the webGUI's port, protocol and certificate (`webgui_refusal`),
 //! the firewall's name and the DNS resolver that answers it (`hostname_refusal`), CARP
-//! (`carp_refusal`) and the address the URL leads to (`url_address_refusal`). pfSense has no
+//! (`carp_refusal`) and the address the URL leads to, kept and not mapped inside by 1:1 NAT
+//! (`url_address_refusal`). pfSense has no
 //! restore API: a change that cuts the API off cannot be undone through it, not even by
 //! auto-revert. With the model read, an alias that rules still name is not taken away
 //! (`guard::aliases_left_in_use`): pfrest would delete it and pfSense skip those rules. Nor is
