@@ -94,6 +94,8 @@ struct Rule {
     rdr_to: Option<(IpAddr, Option<u16>)>,
     /// The prefix length after the target (`-> 10.0.2.32/28`), which `binat` maps.
     target_len: Option<u8>,
+    /// `bitmask`: an `rdr` to a network keeps the destination's host part.
+    bitmask: bool,
 }
 
 pub struct Ruleset {
@@ -346,6 +348,7 @@ impl Ruleset {
                 line: line.to_string(),
                 rdr_to: None,
                 target_len: None,
+                bitmask: false,
             };
             // block in on ! IF from IF's networks to any
             let nets: Vec<Addr> = addrs.iter().map(|&(ip, len)| Addr::Net(ip, len)).collect();
@@ -470,11 +473,14 @@ impl Ruleset {
         let rdr = self.rdrs.iter().find(|r| self.matches(r, &p));
         if let Some(r) = rdr.filter(|r| r.action == "rdr") {
             let (ip, port) = r.rdr_to.expect("rdr rules carry a target");
-            p.dst = ip;
+            p.dst = match (r.bitmask, r.target_len) {
+                (true, Some(len)) => with_host_part(ip, len, p.dst),
+                _ => ip,
+            };
             if port.is_some() {
                 p.dst_port = port;
             }
-            translated = Some((ip, port));
+            translated = Some((p.dst, port));
         } else if let Some(r) = self.binats.iter().find(|r| self.binat_matches(r, &p))
             && r.action == "binat"
         {
@@ -606,6 +612,7 @@ fn parse_rule(toks: Vec<String>, line: &str, rdr: bool) -> Result<Rule, String> 
         line: line.to_string(),
         rdr_to: None,
         target_len: None,
+        bitmask: false,
     };
     while let Some(t) = c.next() {
         match t.as_str() {
@@ -650,6 +657,7 @@ fn parse_rule(toks: Vec<String>, line: &str, rdr: bool) -> Result<Rule, String> 
                 c.list();
             }
             "ridentifier" => r.ridentifier = c.next().and_then(|v| v.parse().ok()),
+            "bitmask" => r.bitmask = true,
             "label" => {
                 let l = c.next().unwrap_or_default();
                 if r.label.is_none() {
@@ -710,6 +718,7 @@ rdr on em0 inet proto tcp from any to 10.0.0.1 port 8080 -> 10.0.0.9 port 22
 pass in quick on $WAN proto tcp from any to 10.0.0.9 port 22 ridentifier 5
 no binat on em0 inet from 10.0.5.0/28 to 7.7.7.7
 binat on em0 inet from 10.0.5.0/28 to any -> 10.0.0.32/28
+rdr on { em1 } inet from any to 10.0.0.32/28 -> 10.0.5.0/28 bitmask
 pass in quick on $WAN proto tcp from any to 10.0.5.3 port 443 ridentifier 6
 "#;
         let rs = Ruleset::parse(text, host()).unwrap();
@@ -740,6 +749,9 @@ pass in quick on $WAN proto tcp from any to 10.0.5.3 port 443 ridentifier 6
         // `no binat` for one peer: untranslated, the default deny decides.
         let d = rs.evaluate(&pkt("em0", "7.7.7.7", "10.0.0.35", 443));
         assert_eq!((d.translated, d.ridentifier), (None, Some(1)));
+        // The reflection `rdr` on another interface, host part kept by `bitmask`.
+        let d = rs.evaluate(&pkt("em1", "192.168.9.9", "10.0.0.36", 443));
+        assert_eq!(d.translated, Some(("10.0.5.4".parse().unwrap(), None)));
         // Outside the external network nothing is translated.
         let d = rs.evaluate(&pkt("em0", "8.8.8.8", "10.0.0.48", 443));
         assert_eq!(d.translated, None);

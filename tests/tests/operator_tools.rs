@@ -229,14 +229,14 @@ fn build_rule_set(lab: &RunningLab) -> String {
         json!({"type": "pass", "interface": ["wan"], "protocol": "tcp",
                 "destination": "192.168.1.32/28", "destination_port": "443", "descr": "wan to net 32"}),
     );
-    // 1:1 NAT: WAN's own address for 8.8.8.0/24 but 8.8.8.9, and a /28.
+    // 1:1 NAT: WAN's own address for 8.8.8.0/24 but 8.8.8.9, and a /28 reflected onto LAN.
     for mapping in [
         json!({"interface": "wan", "external": "10.0.2.15", "source": "192.168.1.40",
                "destination": "8.8.8.9", "nobinat": true, "descr": "not for 8.8.8.9"}),
         json!({"interface": "wan", "external": "10.0.2.15", "source": "192.168.1.40",
                "destination": "8.8.8.0/24", "descr": "wan address to 40"}),
         json!({"interface": "wan", "external": "10.0.2.32", "source": "192.168.1.32/28",
-               "destination": "any", "descr": "net 32"}),
+               "destination": "any", "natreflection": "enable", "descr": "net 32"}),
     ] {
         post("/api/v2/firewall/nat/one_to_one/mapping", mapping);
     }
@@ -274,6 +274,8 @@ async fn explain_traffic_agrees_with_the_ruleset_pfsense_generates(version: &str
         "no binat on vtnet0 inet from 192.168.1.40 to 8.8.8.9",
         "binat on vtnet0 inet from 192.168.1.40 to 8.8.8.0/24 -> 10.0.2.15",
         "binat on vtnet0 inet from 192.168.1.32/28 to any -> 10.0.2.32/28",
+        // Reflection covers interface groups too: `trusted` holds LAN.
+        "rdr on { vtnet1 trusted } inet from any to 10.0.2.32/28 -> 192.168.1.32/28 bitmask",
     ] {
         assert!(text.contains(line), "rules.debug lacks `{line}`:\n{text}");
     }
@@ -484,6 +486,16 @@ async fn explain_traffic_agrees_with_the_ruleset_pfsense_generates(version: &str
             22,
             "Default deny rule IPv4",
             "block",
+        ),
+        // Its NAT reflection on LAN (no gateway): the same host, passed by LAN's rule.
+        (
+            "lan",
+            "192.168.1.100",
+            "10.0.2.35",
+            "tcp",
+            443,
+            "USER_RULE: Default allow LAN to any rule",
+            "pass",
         ),
     ];
     let mut disagreements = Vec::new();

@@ -567,13 +567,15 @@ impl FirewallModel {
         })
     }
 
-    /// The first port forward that matches, with the translated destination.
+    /// The first port forward that matches, with the translated destination; `no_rdr` set
+    /// when a `no rdr` forward matched (the rest of the `rdr` rules are then not tried).
     fn port_forward_for(
         &self,
         q: &Query,
         iface: &str,
         unknowns: &mut Vec<String>,
         maybe_forwarded: &mut bool,
+        no_rdr: &mut bool,
     ) -> Option<(&PortForward, IpAddr, Option<u16>)> {
         for pf in self
             .port_forwards
@@ -607,6 +609,7 @@ impl FirewallModel {
             }
             // `no rdr`: matching traffic is not translated and later forwards are not tried.
             if pf.nordr {
+                *no_rdr = true;
                 return None;
             }
             let new_dst = match IpAddr::from_str(&pf.target) {
@@ -643,21 +646,44 @@ impl FirewallModel {
     }
 
     /// The first 1:1 NAT mapping that translates an inbound connection no port forward took,
-    /// with the translated destination: pf matches the connection's source against the
-    /// mapping's `destination` and its destination against the external network; `no binat`
-    /// stops the search untranslated.
+    /// with the translated destination. First the reflection redirects of mappings on other
+    /// interfaces (`rdr`, after the port forwards; not after a `no rdr` match), then the
+    /// interface's own mappings (`binat`). Either way pf matches the connection's source
+    /// against the mapping's `destination` and its destination against the external network;
+    /// `no binat` stops the search untranslated.
     fn one_to_one_for(
         &self,
         q: &Query,
         iface: &str,
+        after_no_rdr: bool,
         unknowns: &mut Vec<String>,
         maybe_forwarded: &mut bool,
+        assumptions: &mut Vec<String>,
     ) -> Option<(&OneToOne, IpAddr)> {
-        for m in self
+        let enabled = |m: &&OneToOne| !m.disabled && m.ipprotocol.admits(&q.src);
+        // filter.inc `filter_get_reflection_interfaces`: reflection onto the interfaces
+        // without a gateway and onto every interface group (whose members it then covers,
+        // seen on the pfrest lab: `rdr on { vtnet1 trusted }`), not for a negated inside address.
+        let reflects_here = |m: &&OneToOne| {
+            !after_no_rdr
+                && m.interface != iface
+                && !m.nobinat
+                && !m.internal.negated
+                && self.interface(&m.interface).is_some_and(|i| i.enabled)
+                && (!self.has_reply_to(iface, false) || !self.groups_of(iface).is_empty())
+        };
+        let reflected = self.one_to_one.iter().filter(enabled).filter(reflects_here);
+        let own = self
             .one_to_one
             .iter()
-            .filter(|m| !m.disabled && m.interface == iface && m.ipprotocol.admits(&q.src))
-        {
+            .filter(enabled)
+            .filter(|m| m.interface == iface);
+        for (m, reflection) in reflected.map(|m| (m, true)).chain(own.map(|m| (m, false))) {
+            // A mapping leaving reflection to the system: off by pfSense's default.
+            let reflection_on = m.reflection.or(self.settings.known.one_to_one_reflection);
+            if reflection && reflection_on == Some(false) {
+                continue;
+            }
             let peer = self.target_contains(&m.destination.target, &q.src);
             let peer = if m.destination.negated {
                 peer.negated()
@@ -673,11 +699,25 @@ impl FirewallModel {
                     Err(why) => Tri::Unknown(why.clone()),
                 })
             };
+            let what = if reflection {
+                "the NAT reflection of 1:1 NAT mapping"
+            } else {
+                "1:1 NAT mapping"
+            };
+            if reflection && reflection_on.is_none() {
+                if hit == Tri::Yes {
+                    assumptions.push(format!(
+                        "NAT reflection for 1:1 mappings is assumed off (System > Advanced > Firewall & NAT, not visible through the API): if it is on, 1:1 NAT mapping #{} ({}) sends this connection to its inside host.",
+                        m.position, m.descr
+                    ));
+                }
+                continue;
+            }
             match hit {
                 Tri::No => continue,
                 Tri::Unknown(r) => {
                     unknowns.push(format!(
-                        "1:1 NAT mapping #{} ({}) may apply: {r}",
+                        "{what} #{} ({}) may apply: {r}",
                         m.position, m.descr
                     ));
                     *maybe_forwarded = true;
@@ -694,7 +734,7 @@ impl FirewallModel {
                 // Translated, to where the model cannot tell: the rules decide nothing.
                 Err(why) => {
                     unknowns.push(format!(
-                        "1:1 NAT mapping #{} ({}) redirects this connection: {why}",
+                        "{what} #{} ({}) redirects this connection: {why}",
                         m.position, m.descr
                     ));
                     *maybe_forwarded = true;
@@ -824,6 +864,7 @@ impl FirewallModel {
         // A forward that may apply sends the packet elsewhere (or passes it, `rdr pass`): the
         // rules below then decide nothing for certain.
         let mut maybe_forwarded = false;
+        let mut no_rdr = false;
         if q.direction == Direction::In
             && let Some(e) = self.read_failure(ModelPart::PortForwards)
         {
@@ -834,7 +875,7 @@ impl FirewallModel {
         }
         if q.direction == Direction::In
             && let Some((pf, new_dst, new_port)) =
-                self.port_forward_for(q, &id, &mut unknowns, &mut maybe_forwarded)
+                self.port_forward_for(q, &id, &mut unknowns, &mut maybe_forwarded, &mut no_rdr)
         {
             let assoc = self
                 .associated_rule(pf)
@@ -894,9 +935,14 @@ impl FirewallModel {
                     "the 1:1 NAT mappings could not be read ({e}): one may redirect this connection"
                 ));
                 maybe_forwarded = true;
-            } else if let Some((m, new_dst)) =
-                self.one_to_one_for(q, &id, &mut unknowns, &mut maybe_forwarded)
-            {
+            } else if let Some((m, new_dst)) = self.one_to_one_for(
+                q,
+                &id,
+                no_rdr,
+                &mut unknowns,
+                &mut maybe_forwarded,
+                &mut assumptions,
+            ) {
                 translation = Some(Translation {
                     by: TranslatedBy::OneToOneNat,
                     position: m.position,

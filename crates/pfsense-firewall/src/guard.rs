@@ -1919,7 +1919,14 @@ pub fn url_address_mapped(
             })
             .collect()
     }
-    let peers = |o: &crate::model::OneToOne| (o.interface.clone(), o.destination.raw.clone());
+    // Where it applies: its interface and peers, and the interfaces its reflection adds.
+    let peers = |o: &crate::model::OneToOne| {
+        (
+            o.interface.clone(),
+            o.destination.raw.clone(),
+            o.reflection == Some(true),
+        )
+    };
     for address in addresses.iter().filter(|a| after.holds_address(a)) {
         let before: Vec<_> = covering(model, address)
             .into_iter()

@@ -119,6 +119,9 @@ pub struct KnownSettings {
     pub ipv6_allowed: Option<bool>,
     /// `system/no_apipa_block` (blocking of 169.254.0.0/16)
     pub link_local_block_disabled: Option<bool>,
+    /// `system/enablebinatreflection`: NAT reflection for the 1:1 mappings that leave it to
+    /// the system (`natreflection` unset); off in pfSense's default config.
+    pub one_to_one_reflection: Option<bool>,
 }
 
 /// Something the constructor could not understand. The object is still in the model where that
@@ -373,6 +376,10 @@ pub struct OneToOne {
     pub disabled: bool,
     /// `no binat`: traffic it matches is not translated, and later mappings are not tried.
     pub nobinat: bool,
+    /// `natreflection`: `enable`/`disable`, or None for the system's setting. Reflection adds
+    /// `rdr on {interfaces without a gateway but this one} from PEERS to EXTERNAL/len ->
+    /// INSIDE bitmask` after the port forwards (filter.inc `filter_get_reflection_interfaces`).
+    pub reflection: Option<bool>,
     pub descr: String,
 }
 
@@ -1012,6 +1019,11 @@ impl FirewallModel {
             destination: self.parse_address(str_field(m, "destination").unwrap_or("any")),
             disabled: flag(m, "disabled"),
             nobinat: flag(m, "nobinat"),
+            reflection: match str_field(m, "natreflection") {
+                Some("enable") => Some(true),
+                Some("disable") => Some(false),
+                _ => None,
+            },
             descr: opt_string(m, "descr").unwrap_or_default(),
         }
     }

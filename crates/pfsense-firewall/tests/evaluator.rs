@@ -378,8 +378,9 @@ fn a_port_forward_translates_before_filtering() {
     assert_eq!(e.decided_by.origin, RuleOrigin::PortForwardPass);
 }
 
-/// 1:1 NAT mappings on WAN: an exclusion, a host, a /28, the WAN address itself for one
-/// network of peers, and one whose inside (`any`) names no address. filter.inc writes them as `no binat`/`binat on em0 from INSIDE to PEERS ->
+/// 1:1 NAT mappings on WAN: an exclusion, a host, a /28 (reflected onto the interfaces
+/// without a gateway), the WAN address itself for one network of peers, and one whose inside
+/// (`any`) names no address. filter.inc writes them as `no binat`/`binat on em0 from INSIDE to PEERS ->
 /// EXTERNAL/len` in this order.
 fn with_one_to_one() -> FirewallModel {
     let mut input = input();
@@ -389,7 +390,7 @@ fn with_one_to_one() -> FirewallModel {
         {"interface": "wan", "external": "81.2.69.150", "source": "10.0.10.50",
          "destination": "any", "descr": "mail host"},
         {"interface": "wan", "external": "81.2.69.160", "source": "10.0.10.64/28",
-         "destination": "any", "descr": "db net"},
+         "destination": "any", "natreflection": "enable", "descr": "db net"},
         {"interface": "wan", "external": "wan:ip", "source": "10.0.10.99",
          "destination": "7.7.7.0/24", "descr": "partner to lab host"},
         {"interface": "wan", "external": "81.2.69.190", "source": "any",
@@ -469,11 +470,24 @@ fn a_one_to_one_mapping_translates_what_no_port_forward_takes() {
         "{:?}",
         e.unknowns
     );
-    // On LAN nothing is translated: the mappings are on WAN.
+    // On LAN, which has no gateway, only the /28 is reflected (`rdr … bitmask`); the host
+    // mapping leaves reflection to the system setting, assumed off and said so.
+    let e = m
+        .explain(&q("lan", "tcp", "192.168.1.50", "81.2.69.165", Some(443)))
+        .unwrap();
+    assert_eq!(by(&e), Some((2, "10.0.10.69".into(), Some(443))), "{e:#?}");
+    assert_eq!(e.decided_by.tracker, Some(100000101), "{e:#?}");
     let e = m
         .explain(&q("lan", "tcp", "192.168.1.50", "81.2.69.150", Some(443)))
         .unwrap();
     assert_eq!(by(&e), None, "{e:#?}");
+    assert!(
+        e.assumptions
+            .iter()
+            .any(|a| a.contains("assumed off") && a.contains("#1 (mail host)")),
+        "{:?}",
+        e.assumptions
+    );
 }
 
 /// Without the server's address, a 1:1 NAT mapping that newly covers the address its URL leads
