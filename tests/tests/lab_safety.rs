@@ -4741,7 +4741,8 @@ async fn the_address_the_servers_url_leads_to_stays(version: &str) {
 /// connections to the inside host: whether they come in on WAN from a peer the mapping names
 /// takes the server's address to tell. config.xml gets no mapping; one of another address
 /// goes. With `--lockout-source 192.168.1.50` (a server on LAN, whose connections the WAN
-/// mapping does not see) the same mapping goes.
+/// mapping does not see) the same mapping goes, unless it reflects onto LAN (`natreflection`:
+/// `rdr on { vtnet1 … } … bitmask`, which pf tries before any rule).
 async fn a_one_to_one_mapping_of_the_urls_address_is_refused_without_a_source(version: &str) {
     let Some(lab) = lab(version) else { return };
     api_address_on_a_virtual_ip(&lab, json!({"mode": "ipalias"}));
@@ -4774,6 +4775,17 @@ async fn a_one_to_one_mapping_of_the_urls_address_is_refused_without_a_source(ve
     env.push(("PFSENSE_LOCKOUT_SOURCE".into(), "192.168.1.50".into()));
     let dir = tempfile::tempdir().unwrap();
     let s = Session::start_in(dir.path(), &env, Human::new(false, HumanAnswer::Accept)).await;
+    let mut reflected = mapping("127.0.0.1", "reflected inside");
+    reflected["natreflection"] = json!("enable");
+    guard_refuses(
+        &s,
+        &lab,
+        "pfsense_create_firewall_nat_one_to_one_mapping",
+        reflected,
+        &["tcp 192.168.1.50 → 127.0.0.1:443 on lan is forwarded to 192.168.1.30:443 by 1:1 NAT mapping #1 \"reflected inside\""],
+        |config| !config.contains("reflected inside"),
+    )
+    .await;
     s.ok(
         "pfsense_create_firewall_nat_one_to_one_mapping",
         confirmed(mapping("127.0.0.1", "api inside for wan")),
