@@ -168,7 +168,8 @@ fn lab_call(lab: &RunningLab, method: &str, path: &str, body: Value) -> Value {
 }
 
 /// Aliases (hosts, nested hosts, ports), an interface group, floating quick and non-quick
-/// rules, group and interface rules, a port forward with its associated rule and 1:1 NAT
+/// rules, group and interface rules, port forwards (one with its associated rule, one
+/// reflected onto the interfaces without a gateway) and 1:1 NAT
 /// mappings (one of them a `no binat`), created through
 /// pfrest's REST API on the lab and applied by pfSense's own code.
 fn build_rule_set(lab: &RunningLab) -> String {
@@ -246,6 +247,12 @@ fn build_rule_set(lab: &RunningLab) -> String {
                "destination": "wan:ip", "destination_port": "8080", "target": "192.168.1.20",
                "local_port": "22", "descr": "pf 8080 to ssh", "associated_rule_id": "new"}),
     );
+    post(
+        "/api/v2/firewall/nat/port_forward",
+        json!({"interface": "wan", "ipprotocol": "inet", "protocol": "tcp", "source": "any",
+               "destination": "wan:ip", "destination_port": "8443", "target": "192.168.1.21",
+               "local_port": "443", "natreflection": "purenat", "descr": "pf 8443 reflected"}),
+    );
     lab.apply_until_written("Associated rule for port forward")
 }
 
@@ -276,6 +283,7 @@ async fn explain_traffic_agrees_with_the_ruleset_pfsense_generates(version: &str
         "binat on vtnet0 inet from 192.168.1.32/28 to any -> 10.0.2.32/28",
         // Reflection covers interface groups too: `trusted` holds LAN.
         "rdr on { vtnet1 trusted } inet from any to 10.0.2.32/28 -> 192.168.1.32/28 bitmask",
+        "rdr on { vtnet1 trusted } inet proto tcp from any to 10.0.2.15 port 8443 -> 192.168.1.21 port 443",
     ] {
         assert!(text.contains(line), "rules.debug lacks `{line}`:\n{text}");
     }
@@ -484,6 +492,26 @@ async fn explain_traffic_agrees_with_the_ruleset_pfsense_generates(version: &str
             "10.0.2.35",
             "tcp",
             22,
+            "Default deny rule IPv4",
+            "block",
+        ),
+        // A port forward reflected onto LAN (`purenat`), and the same from WAN, where no rule
+        // passes its target.
+        (
+            "lan",
+            "192.168.1.100",
+            "10.0.2.15",
+            "tcp",
+            8443,
+            "USER_RULE: Default allow LAN to any rule",
+            "pass",
+        ),
+        (
+            "wan",
+            "8.8.4.4",
+            "10.0.2.15",
+            "tcp",
+            8443,
             "Default deny rule IPv4",
             "block",
         ),

@@ -194,6 +194,18 @@ impl From<Action> for Verdict {
     }
 }
 
+/// How a port forward on another interface reaches a connection (its `natreflection`, or the
+/// system's setting).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Reflection {
+    /// `rdr` to the forward's target.
+    PureNat,
+    /// `rdr` to a proxy on the firewall (xinetd on 127.0.0.1), which connects to the target.
+    Proxy,
+    /// Left to the system's setting, which the API does not show: off by pfSense's default.
+    AssumedOff,
+}
+
 /// What translated a connection's destination.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "snake_case")]
@@ -205,6 +217,8 @@ pub enum TranslatedBy {
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct Translation {
     pub by: TranslatedBy,
+    /// By the NAT reflection of a port forward or 1:1 mapping on another interface.
+    pub reflected: bool,
     /// The port forward's or the 1:1 NAT mapping's position in its list.
     pub position: usize,
     pub descr: String,
@@ -223,7 +237,12 @@ impl Translation {
             TranslatedBy::PortForward => "port forward",
             TranslatedBy::OneToOneNat => "1:1 NAT mapping",
         };
-        format!("{what} #{} \"{}\"", self.position, self.descr)
+        let reflection = if self.reflected {
+            "the NAT reflection of "
+        } else {
+            ""
+        };
+        format!("{reflection}{what} #{} \"{}\"", self.position, self.descr)
     }
 }
 
@@ -567,8 +586,20 @@ impl FirewallModel {
         })
     }
 
-    /// The first port forward that matches, with the translated destination; `no_rdr` set
-    /// when a `no rdr` forward matched (the rest of the `rdr` rules are then not tried).
+    /// Whether filter.inc's NAT reflection of something on `natif` reaches connections
+    /// arriving on `iface` (`filter_get_reflection_interfaces`): every interface without a
+    /// gateway but `natif`, and every interface group, whose members it then covers (seen on
+    /// the pfrest lab: `rdr on { vtnet1 trusted }`).
+    fn reflects_onto(&self, natif: &str, iface: &str) -> bool {
+        natif != iface
+            && self.interface(natif).is_some_and(|i| i.enabled)
+            && (!self.has_reply_to(iface, false) || !self.groups_of(iface).is_empty())
+    }
+
+    /// The first port forward that matches, with the translated destination and, for one on
+    /// another interface, the reflection that brings it here; `no_rdr` set when a `no rdr`
+    /// forward matched (the rest of the `rdr` rules are then not tried). filter.inc writes
+    /// each forward's reflection redirect right after its own `rdr`.
     fn port_forward_for(
         &self,
         q: &Query,
@@ -576,30 +607,66 @@ impl FirewallModel {
         unknowns: &mut Vec<String>,
         maybe_forwarded: &mut bool,
         no_rdr: &mut bool,
-    ) -> Option<(&PortForward, IpAddr, Option<u16>)> {
-        for pf in self
-            .port_forwards
-            .iter()
-            .filter(|p| !p.disabled && p.interface == iface)
-        {
+        assumptions: &mut Vec<String>,
+    ) -> Option<(&PortForward, IpAddr, Option<u16>, Option<Reflection>)> {
+        for pf in self.port_forwards.iter().filter(|p| {
+            !p.disabled && (p.interface == iface || self.reflects_onto(&p.interface, iface))
+        }) {
             if !pf.ipprotocol.admits(&q.src)
                 || !protocol_matches(pf.protocol.as_deref(), pf.ipprotocol, &q.protocol)
             {
                 continue;
             }
+            let reflected = pf.interface != iface;
+            let system = self.settings.known.port_forward_reflection.as_deref();
+            let reflection = match pf.reflection.as_deref().or(system) {
+                _ if !reflected => None,
+                Some("purenat") => Some(Reflection::PureNat),
+                // filter.inc writes no proxy for IPv6 (redmine 12319).
+                Some("enable") if pf.ipprotocol == IpFamily::Inet => Some(Reflection::Proxy),
+                Some(_) => continue,
+                None => Some(Reflection::AssumedOff),
+            };
             let t = |a: &crate::model::Address, ip: &IpAddr| {
                 let hit = self.target_contains(&a.target, ip);
                 if a.negated { hit.negated() } else { hit }
             };
+            // A reflected forward to `any` redirects connections to its interface's subnet.
+            let subnet;
+            let destination = match &pf.destination {
+                d if reflected && d.target == Target::Any && !d.negated => {
+                    subnet = crate::model::Address {
+                        raw: pf.interface.clone(),
+                        negated: false,
+                        target: Target::InterfaceNet(pf.interface.clone()),
+                    };
+                    &subnet
+                }
+                d => d,
+            };
             let m = t(&pf.source, &q.src)
                 .and(|| self.port_matches(&pf.source_port, q.src_port))
-                .and(|| t(&pf.destination, &q.dst))
+                .and(|| t(destination, &q.dst))
                 .and(|| self.port_matches(&pf.destination_port, q.dst_port));
+            let what = if reflected {
+                "the NAT reflection of port forward"
+            } else {
+                "port forward"
+            };
+            if reflection == Some(Reflection::AssumedOff) {
+                if m == Tri::Yes {
+                    assumptions.push(format!(
+                        "NAT reflection for port forwards is assumed off (System > Advanced > Firewall & NAT, pfSense's default; not visible through the API): if it is on, port forward #{} ({}) sends this connection to {}.",
+                        pf.position, pf.descr, pf.target
+                    ));
+                }
+                continue;
+            }
             match m {
                 Tri::No => continue,
                 Tri::Unknown(r) => {
                     unknowns.push(format!(
-                        "port forward #{} ({}) may apply: {r}",
+                        "{what} #{} ({}) may apply: {r}",
                         pf.position, pf.descr
                     ));
                     *maybe_forwarded = true;
@@ -640,7 +707,7 @@ impl FirewallModel {
                 (Some(lp), _, _) => Some(lp),
                 (None, p, _) => p,
             };
-            return Some((pf, new_dst, new_port));
+            return Some((pf, new_dst, new_port, reflection));
         }
         None
     }
@@ -659,18 +726,14 @@ impl FirewallModel {
         unknowns: &mut Vec<String>,
         maybe_forwarded: &mut bool,
         assumptions: &mut Vec<String>,
-    ) -> Option<(&OneToOne, IpAddr)> {
+    ) -> Option<(&OneToOne, IpAddr, bool)> {
         let enabled = |m: &&OneToOne| !m.disabled && m.ipprotocol.admits(&q.src);
-        // filter.inc `filter_get_reflection_interfaces`: reflection onto the interfaces
-        // without a gateway and onto every interface group (whose members it then covers,
-        // seen on the pfrest lab: `rdr on { vtnet1 trusted }`), not for a negated inside address.
+        // Not for a negated inside address (filter.inc).
         let reflects_here = |m: &&OneToOne| {
             !after_no_rdr
-                && m.interface != iface
                 && !m.nobinat
                 && !m.internal.negated
-                && self.interface(&m.interface).is_some_and(|i| i.enabled)
-                && (!self.has_reply_to(iface, false) || !self.groups_of(iface).is_empty())
+                && self.reflects_onto(&m.interface, iface)
         };
         let reflected = self.one_to_one.iter().filter(enabled).filter(reflects_here);
         let own = self
@@ -730,7 +793,7 @@ impl FirewallModel {
             }
             let (external, internal) = networks.ok()?;
             return match internal {
-                Ok(internal) => Some((m, same_host_part(q.dst, &external, &internal))),
+                Ok(internal) => Some((m, same_host_part(q.dst, &external, &internal), reflection)),
                 // Translated, to where the model cannot tell: the rules decide nothing.
                 Err(why) => {
                     unknowns.push(format!(
@@ -874,14 +937,31 @@ impl FirewallModel {
             maybe_forwarded = true;
         }
         if q.direction == Direction::In
-            && let Some((pf, new_dst, new_port)) =
-                self.port_forward_for(q, &id, &mut unknowns, &mut maybe_forwarded, &mut no_rdr)
+            && let Some((pf, new_dst, new_port, reflection)) = self.port_forward_for(
+                q,
+                &id,
+                &mut unknowns,
+                &mut maybe_forwarded,
+                &mut no_rdr,
+                &mut assumptions,
+            )
         {
             let assoc = self
                 .associated_rule(pf)
                 .map(|r| self.user_ref(r, RuleOrigin::Interface));
+            // The proxy connects from the firewall itself (filter.inc passes what it is
+            // redirected to by the tag PFREFLECT): the rules here do not see that connection.
+            let proxied = reflection == Some(Reflection::Proxy);
+            if proxied {
+                unknowns.push(format!(
+                    "the NAT reflection of port forward #{} ({}) hands this connection to a proxy on the firewall, which connects to {}; the rules for that are not modelled",
+                    pf.position, pf.descr, pf.target
+                ));
+                maybe_forwarded = true;
+            }
             translation = Some(Translation {
                 by: TranslatedBy::PortForward,
+                reflected: reflection.is_some(),
                 position: pf.position,
                 descr: pf.descr.clone(),
                 original_dst: dst,
@@ -892,7 +972,7 @@ impl FirewallModel {
             });
             dst = new_dst;
             dport = new_port;
-            if pf.associated_rule_id.as_deref() == Some("pass") {
+            if pf.associated_rule_id.as_deref() == Some("pass") && !proxied {
                 let rule = RuleRef {
                     origin: RuleOrigin::PortForwardPass,
                     action: Action::Pass,
@@ -935,7 +1015,7 @@ impl FirewallModel {
                     "the 1:1 NAT mappings could not be read ({e}): one may redirect this connection"
                 ));
                 maybe_forwarded = true;
-            } else if let Some((m, new_dst)) = self.one_to_one_for(
+            } else if let Some((m, new_dst, reflected)) = self.one_to_one_for(
                 q,
                 &id,
                 no_rdr,
@@ -945,6 +1025,7 @@ impl FirewallModel {
             ) {
                 translation = Some(Translation {
                     by: TranslatedBy::OneToOneNat,
+                    reflected,
                     position: m.position,
                     descr: m.descr.clone(),
                     original_dst: dst,

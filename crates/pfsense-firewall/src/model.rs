@@ -122,6 +122,10 @@ pub struct KnownSettings {
     /// `system/enablebinatreflection`: NAT reflection for the 1:1 mappings that leave it to
     /// the system (`natreflection` unset); off in pfSense's default config.
     pub one_to_one_reflection: Option<bool>,
+    /// NAT reflection for the port forwards that leave it to the system, in their
+    /// `natreflection` words: `disable` (`system/disablenatreflection`, pfSense's default
+    /// config), `purenat` (`system/enablenatreflectionpurenat`) or `enable` (the proxy).
+    pub port_forward_reflection: Option<String>,
 }
 
 /// Something the constructor could not understand. The object is still in the model where that
@@ -355,6 +359,11 @@ pub struct PortForward {
     /// Empty: no rule; `pass`: `rdr pass` (no filter rule at all); otherwise the id that the
     /// associated filter rule carries too.
     pub associated_rule_id: Option<String>,
+    /// `natreflection`: `enable` (through a proxy on the firewall), `purenat`, `disable`, or
+    /// None for the system's setting. Reflection redirects connections to the forward's
+    /// destination arriving on the interfaces without a gateway and the interface groups too
+    /// (filter.inc `filter_get_reflection_interfaces`).
+    pub reflection: Option<String>,
 }
 
 /// A 1:1 NAT mapping. filter.inc writes it as `binat on IF from INSIDE to PEERS -> EXTERNAL/len`
@@ -988,6 +997,7 @@ impl FirewallModel {
             nordr: flag(r, "nordr"),
             descr: opt_string(r, "descr").unwrap_or_default(),
             associated_rule_id: opt_string(r, "associated_rule_id"),
+            reflection: opt_string(r, "natreflection"),
         }
     }
 

@@ -490,6 +490,90 @@ fn a_one_to_one_mapping_translates_what_no_port_forward_takes() {
     );
 }
 
+/// Port forwards on WAN reflected onto LAN, which has no gateway: `purenat` redirects LAN's
+/// connections to the forwarded address, `enable` hands them to the proxy on the firewall
+/// (undecided: its rules are not modelled), and one that leaves it to the system is assumed
+/// off (pfSense's default config: `disablenatreflection`) and says so.
+#[test]
+fn port_forwards_reflect_onto_interfaces_without_a_gateway() {
+    let mut input = input();
+    for (port, target, reflection) in [
+        ("8443", "10.0.10.50", json!("purenat")),
+        ("8444", "10.0.10.51", json!("enable")),
+        ("8445", "10.0.10.52", Value::Null),
+    ] {
+        input.port_forwards.as_array_mut().unwrap().push(json!({
+            "interface": "wan", "ipprotocol": "inet", "protocol": "tcp", "source": "any",
+            "destination": "wan:ip", "destination_port": port, "target": target,
+            "local_port": "443", "natreflection": reflection, "descr": format!("to {target}")
+        }));
+    }
+    let m = FirewallModel::from_api(&input);
+    let lan = |port| q("lan", "tcp", "192.168.1.50", "81.2.69.142", Some(port));
+    let e = m.explain(&lan(8443)).unwrap();
+    let t = e.translation.as_ref().expect("reflected");
+    assert!(t.reflected, "{t:?}");
+    assert_eq!(
+        (t.dst.to_string(), t.dst_port),
+        ("10.0.10.50".into(), Some(443))
+    );
+    // LAN's default allow passes it on to the inside host.
+    assert_eq!(
+        (e.verdict, e.decided_by.tracker),
+        (Verdict::Pass, Some(100000101))
+    );
+    let e = m.explain(&lan(8444)).unwrap();
+    assert_eq!(e.verdict, Verdict::Unknown, "{e:#?}");
+    assert!(
+        e.unknowns
+            .iter()
+            .any(|u| u.contains("a proxy on the firewall")),
+        "{e:#?}"
+    );
+    let e = m.explain(&lan(8445)).unwrap();
+    assert_eq!(e.translation, None, "{e:#?}");
+    assert!(
+        e.assumptions
+            .iter()
+            .any(|a| a.contains("NAT reflection for port forwards is assumed off")),
+        "{:?}",
+        e.assumptions
+    );
+    // From WAN the forward is WAN's own, reflection or not.
+    let e = m
+        .explain(&q("wan", "tcp", "8.8.8.8", "81.2.69.142", Some(8443)))
+        .unwrap();
+    assert!(!e.translation.expect("forwarded").reflected);
+    // A server on LAN reaching the API at the WAN address: a forward of 443 on WAN does not
+    // see it, unless reflected onto LAN.
+    let path = ServerPath {
+        connects_to: Some("81.2.69.142".parse().unwrap()),
+        ..ServerPath::from_source("192.168.1.50".parse().unwrap())
+    };
+    let forward = |reflection: &str| Change {
+        kind: ObjectKind::PortForward,
+        op: ChangeOp::Create,
+        id: None,
+        object: json!({"interface": "wan", "ipprotocol": "inet", "protocol": "tcp",
+            "source": "any", "destination": "wan:ip", "destination_port": "443",
+            "target": "10.0.10.99", "local_port": "443", "natreflection": reflection,
+            "descr": "web in"}),
+    };
+    assert_eq!(
+        check_lockout(&model(), &forward("disable"), &path).decision,
+        GuardDecision::Allowed
+    );
+    let r = check_lockout(&model(), &forward("purenat"), &path);
+    assert_eq!(r.decision, GuardDecision::Refused, "{r:#?}");
+    assert!(
+        r.reason.contains(
+            "forwarded to 10.0.10.99:443 by the NAT reflection of port forward #2 \"web in\""
+        ),
+        "{}",
+        r.reason
+    );
+}
+
 /// Without the server's address, a 1:1 NAT mapping that newly covers the address its URL leads
 /// to is named; one that covered it before with the same peers, or covers another address,
 /// is not.
