@@ -4742,8 +4742,9 @@ async fn the_address_the_servers_url_leads_to_stays(version: &str) {
 /// takes the server's address to tell. config.xml gets no mapping; one of another address
 /// goes. With `--lockout-source 192.168.1.50` (a server on LAN, whose connections the WAN
 /// mapping does not see) the same mapping goes, unless it reflects onto LAN (`natreflection`:
-/// `rdr on { vtnet1 … } … bitmask`, which pf tries before any rule).
-async fn a_one_to_one_mapping_of_the_urls_address_is_refused_without_a_source(version: &str) {
+/// `rdr on { vtnet1 … } … bitmask`, which pf tries before any rule); so does a port forward of
+/// the API's port on WAN, unless reflected onto LAN (`purenat`).
+async fn nat_that_sends_the_urls_address_inside_is_refused(version: &str) {
     let Some(lab) = lab(version) else { return };
     api_address_on_a_virtual_ip(&lab, json!({"mode": "ipalias"}));
     let mapping = |external: &str, descr: &str| {
@@ -4782,8 +4783,27 @@ async fn a_one_to_one_mapping_of_the_urls_address_is_refused_without_a_source(ve
         &lab,
         "pfsense_create_firewall_nat_one_to_one_mapping",
         reflected,
-        &["tcp 192.168.1.50 → 127.0.0.1:443 on lan is forwarded to 192.168.1.30:443 by 1:1 NAT mapping #1 \"reflected inside\""],
+        &["tcp 192.168.1.50 → 127.0.0.1:443 on lan is forwarded to 192.168.1.30:443 by the NAT reflection of 1:1 NAT mapping #1 \"reflected inside\""],
         |config| !config.contains("reflected inside"),
+    )
+    .await;
+    let forward = |reflection: &str, descr: &str| {
+        json!({"interface": "wan", "ipprotocol": "inet", "protocol": "tcp", "source": "any",
+               "destination": "127.0.0.1", "destination_port": "443", "target": "192.168.1.31",
+               "local_port": "443", "natreflection": reflection, "descr": descr})
+    };
+    guard_refuses(
+        &s,
+        &lab,
+        "pfsense_create_firewall_nat_port_forward",
+        forward("purenat", "web reflected"),
+        &["on lan is forwarded to 192.168.1.31:443 by the NAT reflection of port forward #0 \"web reflected\""],
+        |config| !config.contains("web reflected"),
+    )
+    .await;
+    s.ok(
+        "pfsense_create_firewall_nat_port_forward",
+        confirmed(forward("disable", "web from wan")),
     )
     .await;
     s.ok(
@@ -6393,7 +6413,7 @@ tests::on_every_release!(
     a_server_off_the_firewalls_subnets_keeps_its_route_back,
     the_guard_judges_the_address_the_servers_url_leads_to,
     a_one_to_one_mapping_of_the_api_address_is_refused,
-    a_one_to_one_mapping_of_the_urls_address_is_refused_without_a_source,
+    nat_that_sends_the_urls_address_inside_is_refused,
     an_interface_still_named_is_not_deleted,
     an_interface_change_refused_for_its_default_description_says_what_to_do,
     the_webgui_keeps_answering_the_servers_url,

@@ -169,9 +169,8 @@ fn lab_call(lab: &RunningLab, method: &str, path: &str, body: Value) -> Value {
 
 /// Aliases (hosts, nested hosts, ports), an interface group, floating quick and non-quick
 /// rules, group and interface rules, port forwards (one with its associated rule, one
-/// reflected onto the interfaces without a gateway) and 1:1 NAT
-/// mappings (one of them a `no binat`), created through
-/// pfrest's REST API on the lab and applied by pfSense's own code.
+/// reflected onto the interfaces without a gateway) and 1:1 NAT mappings (one of them a
+/// `no binat`), created through pfrest's REST API on the lab and applied by pfSense's own code.
 fn build_rule_set(lab: &RunningLab) -> String {
     let post = |path: &str, body: Value| lab_call(lab, "POST", path, body);
     post(
