@@ -883,7 +883,7 @@ impl FirewallModel {
         let known = &self.settings.known;
         let mut unknowns = Vec::new();
         let mut assumptions = vec![
-            "Rules pfSense generates for DHCP, VPNs, CARP, NAT reflection, captive portal, packages and the sshguard/virusprot tables are not modelled.".to_string(),
+            "Rules pfSense generates for DHCP, VPNs, CARP, the NAT reflection proxy, captive portal, packages and the sshguard/virusprot tables are not modelled.".to_string(),
         ];
         let assume = |list: &mut Vec<String>, setting: Option<bool>, text: &str| {
             if setting.is_none() {
