@@ -4563,6 +4563,89 @@ async fn the_webgui_keeps_answering_the_servers_url(version: &str) {
     s.close().await;
 }
 
+/// A server whose URL names a host (`localhost` here, so that the name leads to the lab) is
+/// refused a change of the DNS resolver's host overrides that makes them answer that name
+/// otherwise, as possibly cutting it off (pfrest reconfigures the resolver at once): an
+/// override for the name created, an alias of another override made the name, the override
+/// the name has deleted; config.xml keeps its overrides. What leaves the answer as it was (an
+/// override for another name, a new description) goes, and so does all of it for a server
+/// whose URL is an address.
+async fn a_host_override_of_the_name_the_url_gives_is_refused(version: &str) {
+    let Some(lab) = lab(version) else { return };
+    let by_name: Vec<(String, String)> = lab
+        .env()
+        .into_iter()
+        .map(|(k, v)| match k.as_str() {
+            "PFSENSE_HOST" => (k, v.replace("127.0.0.1", "localhost")),
+            _ => (k, v),
+        })
+        .collect();
+    let dir = tempfile::tempdir().unwrap();
+    let s = Session::start_in(dir.path(), &by_name, Human::new(false, HumanAnswer::Accept)).await;
+    let names_it = "this server's URL names `localhost`, and after the change the DNS resolver's host overrides answer it with";
+    let override_for = |host: &str, domain: &str, ip: &str| json!({"host": host, "domain": domain, "ip": [ip], "descr": "lab name"});
+    guard_refuses(
+        &s,
+        &lab,
+        "pfsense_create_services_dns_resolver_host_override",
+        override_for("", "localhost", "10.9.9.9"),
+        &[
+            &format!("{names_it} 10.9.9.9 instead of no host override"),
+            "give it the firewall's address instead (PFSENSE_HOST)",
+        ],
+        |config| !config.contains("10.9.9.9"),
+    )
+    .await;
+    let www = s
+        .ok(
+            "pfsense_create_services_dns_resolver_host_override",
+            confirmed(override_for("www", "example.org", "10.9.9.8")),
+        )
+        .await["data"]["id"]
+        .clone();
+    guard_refuses(
+        &s,
+        &lab,
+        "pfsense_create_svc_dns_resolver_host_ovr_alias",
+        json!({"parent_id": www, "host": "", "domain": "localhost"}),
+        &[&format!("{names_it} 10.9.9.8 instead of no host override")],
+        |config| !config.contains("<domain>localhost</domain>"),
+    )
+    .await;
+    // The name given an override by the webGUI's hand, pointing where the lab answers.
+    let own = admin(
+        &lab,
+        "POST",
+        "/api/v2/services/dns_resolver/host_override",
+        Some(override_for("", "localhost", "127.0.0.1")),
+    )["id"]
+        .clone();
+    guard_refuses(
+        &s,
+        &lab,
+        "pfsense_delete_services_dns_resolver_host_override",
+        json!({"id": own}),
+        &[&format!("{names_it} no host override instead of 127.0.0.1")],
+        |config| config.contains("<domain>localhost</domain>"),
+    )
+    .await;
+    s.ok(
+        "pfsense_update_services_dns_resolver_host_override",
+        confirmed(json!({"id": own, "descr": "the lab, by name"})),
+    )
+    .await;
+    s.close().await;
+    let dir = tempfile::tempdir().unwrap();
+    let s = start(&lab, dir.path()).await;
+    s.ok(
+        "pfsense_delete_services_dns_resolver_host_override",
+        confirmed(json!({"id": own})),
+    )
+    .await;
+    assert!(!lab.config_xml().contains("<domain>localhost</domain>"));
+    s.close().await;
+}
+
 /// A server whose URL names the firewall by its own name (`hostname.domain`, which pfSense's
 /// DNS resolver and forwarder answer with its LAN address, reconfigured by pfrest at once on a
 /// rename) is refused a rename as possibly cutting it off, and config.xml keeps the name; so is
@@ -6418,6 +6501,7 @@ tests::on_every_release!(
     an_interface_change_refused_for_its_default_description_says_what_to_do,
     the_webgui_keeps_answering_the_servers_url,
     a_rename_of_the_firewall_its_url_names_is_refused,
+    a_host_override_of_the_name_the_url_gives_is_refused,
     carp_maintenance_is_refused_when_the_url_leads_to_a_carp_address,
     the_address_the_servers_url_leads_to_stays,
     an_interface_description_undo_keeps_what_pfrest_refuses,

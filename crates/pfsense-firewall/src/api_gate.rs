@@ -311,6 +311,70 @@ fn hostname_answered(before: &Value, after: &Value, resolver_stays: bool, url_ho
     }
 }
 
+/// The addresses the host overrides of a DNS service (`overrides`: the list its
+/// `host_overrides` endpoint answers) give `name`, by their own `host.domain` or one of their
+/// aliases', sorted. The resolver's `ip` is a list, the forwarder's one address.
+fn host_override_answers(overrides: &[Value], name: &str) -> Vec<String> {
+    let fqdn = |o: &Value| {
+        let part = |k: &str| o.get(k).and_then(Value::as_str).unwrap_or_default();
+        // An empty host overrides the domain itself.
+        let joined = format!("{}.{}", part("host"), part("domain"));
+        joined
+            .trim_start_matches('.')
+            .trim_end_matches('.')
+            .to_ascii_lowercase()
+    };
+    let mut answers: Vec<String> = overrides
+        .iter()
+        .filter(|o| {
+            fqdn(o) == name
+                || o.get("aliases")
+                    .and_then(Value::as_array)
+                    .is_some_and(|aliases| aliases.iter().any(|a| fqdn(a) == name))
+        })
+        .flat_map(|o| match o.get("ip") {
+            Some(Value::Array(ips)) => ips.iter().filter_map(Value::as_str).collect(),
+            Some(Value::String(ip)) => vec![ip.as_str()],
+            _ => Vec::new(),
+        })
+        .map(str::to_string)
+        .collect();
+    answers.sort();
+    answers.dedup();
+    answers
+}
+
+/// A change of a DNS service's host overrides (`before` and `after`: its list) while this
+/// server's URL names a host (`url_host`): an override (or an override's alias) for that name
+/// added, pointed elsewhere or taken away changes what the firewall's DNS answers for it
+/// (pfrest reconfigures the service at once). A server that resolves the name through the
+/// firewall then reaches another address; one that resolves it elsewhere is not touched, and
+/// which it does cannot be seen from here. `service`: `DNS resolver`, `DNS forwarder`.
+pub fn host_override_change(
+    before: &[Value],
+    after: &[Value],
+    url_host: &str,
+    service: &str,
+) -> Gate {
+    let host = url_host.trim_end_matches('.').to_ascii_lowercase();
+    let (was, will) = (
+        host_override_answers(before, &host),
+        host_override_answers(after, &host),
+    );
+    if was == will {
+        return Gate::Allowed;
+    }
+    let listed = |ips: &[String]| match ips {
+        [] => "no host override".to_string(),
+        ips => ips.join(", "),
+    };
+    Gate::Possibly(format!(
+        "this server's URL names `{host}`, and after the change the {service}'s host overrides answer it with {} instead of {}, so a server that resolves `{host}` through the firewall may no longer find the API",
+        listed(&will),
+        listed(&was)
+    ))
+}
+
 /// The virtual IP of `vips` (`GET /api/v2/firewall/virtual_ips`) at one of `addresses` that
 /// CARP holds: a CARP address, or an IP alias on one (its interface `_vip<uniqid>`).
 fn carp_address<'a>(vips: &'a [Value], addresses: &[IpAddr]) -> Option<&'a Value> {

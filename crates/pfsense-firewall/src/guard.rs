@@ -69,6 +69,11 @@ pub enum ObjectKind {
     /// A 1:1 NAT mapping: it may send the server's connections to the API's address to an
     /// inside host (`explain`).
     OneToOneNat,
+    /// A host override of the DNS resolver or forwarder, and an alias of one: they may answer
+    /// the name this server's URL gives (`api_gate::host_override_change`), not part of the
+    /// firewall model.
+    DnsHostOverride,
+    DnsHostOverrideAlias,
 }
 
 impl ObjectKind {
@@ -91,6 +96,8 @@ impl ObjectKind {
                 | ObjectKind::OpenVpnServer
                 | ObjectKind::WireGuardTunnel
                 | ObjectKind::InterfaceVlan
+                | ObjectKind::DnsHostOverride
+                | ObjectKind::DnsHostOverrideAlias
         )
     }
 }
@@ -230,7 +237,9 @@ fn list_key(kind: ObjectKind) -> Option<fn(&mut ApiInput) -> &mut Value> {
         | ObjectKind::IpsecPhase1
         | ObjectKind::OpenVpnServer
         | ObjectKind::WireGuardTunnel
-        | ObjectKind::InterfaceVlan => return None,
+        | ObjectKind::InterfaceVlan
+        | ObjectKind::DnsHostOverride
+        | ObjectKind::DnsHostOverrideAlias => return None,
     })
 }
 
@@ -1497,12 +1506,24 @@ fn key_text(value: Option<&Value>) -> Option<String> {
 /// pairs, as the objects it matched carry them).
 fn change_nested(
     named: &NamedObjects,
-    mut items: Vec<Value>,
+    items: Vec<Value>,
     change: &Change,
 ) -> Result<Vec<Value>, String> {
     let field = named
         .nested
         .ok_or_else(|| format!("{:?} has no nested objects", named.kind))?;
+    change_children(items, field, named.kind, change)
+}
+
+/// `items` (objects of `parent_kind`) after a change of the objects nested in their `field`,
+/// made to the list of the parent the change's `parent_id` names (a bulk delete's ids are
+/// `{parent_id, id}` pairs).
+pub fn change_children(
+    mut items: Vec<Value>,
+    field: &str,
+    parent_kind: ObjectKind,
+    change: &Change,
+) -> Result<Vec<Value>, String> {
     let mut on_parent = |parent: &Value, change: &Change| -> Result<(), String> {
         let at = items
             .iter()
@@ -1510,7 +1531,7 @@ fn change_nested(
             .position(|(i, o)| {
                 parent.as_u64() == Some(o.get("id").and_then(Value::as_u64).unwrap_or(i as u64))
             })
-            .ok_or_else(|| format!("no {:?} with id {parent}", named.kind))?;
+            .ok_or_else(|| format!("no {parent_kind:?} with id {parent}"))?;
         let children = objects(items[at].get(field).unwrap_or(&Value::Null))
             .into_iter()
             .cloned()

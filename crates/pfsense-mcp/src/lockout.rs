@@ -158,6 +158,41 @@ const GUARDED: &[(&str, Option<&str>, ObjectKind)] = &[
         Some("/api/v2/firewall/nat/one_to_one/mappings"),
         ObjectKind::OneToOneNat,
     ),
+    (
+        "/api/v2/services/dns_resolver/host_override",
+        Some("/api/v2/services/dns_resolver/host_overrides"),
+        ObjectKind::DnsHostOverride,
+    ),
+    (
+        "/api/v2/services/dns_resolver/host_override/alias",
+        Some("/api/v2/services/dns_resolver/host_override/aliases"),
+        ObjectKind::DnsHostOverrideAlias,
+    ),
+    (
+        "/api/v2/services/dns_forwarder/host_override",
+        Some("/api/v2/services/dns_forwarder/host_overrides"),
+        ObjectKind::DnsHostOverride,
+    ),
+    (
+        "/api/v2/services/dns_forwarder/host_override/alias",
+        Some("/api/v2/services/dns_forwarder/host_override/aliases"),
+        ObjectKind::DnsHostOverrideAlias,
+    ),
+];
+
+/// The DNS services whose host overrides may answer the name this server's URL gives: the
+/// prefix of their host override endpoints, their list, and their name in words.
+const HOST_OVERRIDE_SERVICES: &[(&str, &str, &str)] = &[
+    (
+        "/api/v2/services/dns_resolver/host_override",
+        "/api/v2/services/dns_resolver/host_overrides",
+        "DNS resolver",
+    ),
+    (
+        "/api/v2/services/dns_forwarder/host_override",
+        "/api/v2/services/dns_forwarder/host_overrides",
+        "DNS forwarder",
+    ),
 ];
 
 /// Where the account guard reads each kind of account object.
@@ -278,6 +313,8 @@ async fn steps_refusal_unboxed(
     let mut resolver_changes = Vec::new();
     let mut carp_changes = Vec::new();
     let mut address_changes = Vec::new();
+    let mut host_override_changes = Vec::new();
+    let url_names_a_host = matches!(client.base_url().host(), Some(url::Host::Domain(_)));
     for (def, args) in calls {
         if def.path == REST_API_SETTINGS && def.method != Method::Get {
             settings_changes.push(*args);
@@ -302,6 +339,27 @@ async fn steps_refusal_unboxed(
         let Some(mut change) = change_of(def, args) else {
             continue;
         };
+        // What the firewall's DNS answers for the name this server's URL gives.
+        if matches!(
+            change.kind,
+            ObjectKind::DnsHostOverride | ObjectKind::DnsHostOverrideAlias
+        ) {
+            if url_names_a_host {
+                if change.op == ChangeOp::DeleteMany {
+                    match matched(client, def, args).await {
+                        Ok(ids) => change.id = Some(ids),
+                        Err(e) => {
+                            return Some(format!(
+                                "the lockout guard could not read which objects `{}` would delete: {e}",
+                                def.name
+                            ));
+                        }
+                    }
+                }
+                host_override_changes.push((def.path, change));
+            }
+            continue;
+        }
         // The webGUI's port, protocol and certificate are this server's way in whatever its
         // address; with `--lockout-source` the whole path is judged below.
         if change.kind == ObjectKind::WebGui && source.is_none() {
@@ -411,6 +469,9 @@ async fn steps_refusal_unboxed(
     if let Some(refusal) =
         hostname_refusal(client, &hostname_changes, &resolver_changes, &tools).await
     {
+        return Some(refusal);
+    }
+    if let Some(refusal) = host_override_refusal(client, &host_override_changes, &tools).await {
         return Some(refusal);
     }
     if let Some(refusal) = carp_refusal(client, &carp_changes, &tools).await {
@@ -597,9 +658,7 @@ async fn hostname_refusal(
     for fields in changes {
         pfsense_firewall::guard::merge(&mut after, fields);
     }
-    let what_to_do = format!(
-        "If this server resolves `{host}` elsewhere, or to go on either way, give it the firewall's address instead (PFSENSE_HOST) and restart it, or make the change from the webGUI."
-    );
+    let what_to_do = resolve_elsewhere(host);
     if let Some(refusal) = verdict(
         api_gate::hostname_change(&before, &after, host),
         tools,
@@ -623,6 +682,73 @@ async fn hostname_refusal(
         &what_to_do,
         &what_to_do,
     )
+}
+
+/// What to do when a change may leave the firewall's DNS answering `host`, the name this
+/// server's URL gives, otherwise.
+fn resolve_elsewhere(host: &str) -> String {
+    format!(
+        "If this server resolves `{host}` elsewhere, or to go on either way, give it the firewall's address instead (PFSENSE_HOST) and restart it, or make the change from the webGUI."
+    )
+}
+
+/// Refused as possibly shutting this server out when its URL names a host and the changes
+/// (each with the path it was made at) make a DNS service's host overrides answer that name
+/// otherwise (`api_gate::host_override_change`). Reads each service's overrides only then.
+async fn host_override_refusal(
+    client: &Client,
+    changes: &[(&str, Change)],
+    tools: &[&str],
+) -> Option<String> {
+    let Some(url::Host::Domain(host)) = client.base_url().host() else {
+        return None;
+    };
+    for (prefix, list, service) in HOST_OVERRIDE_SERVICES {
+        let mine: Vec<&Change> = changes
+            .iter()
+            .filter(|(path, _)| path.starts_with(prefix))
+            .map(|(_, change)| change)
+            .collect();
+        if mine.is_empty() {
+            continue;
+        }
+        let before = match crate::operator::read(client, list, json!({})).await {
+            Ok(Value::Array(overrides)) => overrides,
+            Ok(_) => Vec::new(),
+            Err(e) => {
+                return Some(unread_refusal(
+                    &e,
+                    "this server's URL still leads to the firewall",
+                ));
+            }
+        };
+        let mut after = before.clone();
+        for change in mine {
+            let next = match change.kind {
+                ObjectKind::DnsHostOverrideAlias => pfsense_firewall::guard::change_children(
+                    after,
+                    "aliases",
+                    ObjectKind::DnsHostOverride,
+                    change,
+                ),
+                _ => pfsense_firewall::guard::change_list(after, change, false),
+            };
+            match next {
+                Ok(next) => after = next,
+                // No such object (pfrest answers 404): cannot decide, and sends.
+                Err(e) => {
+                    tracing::warn!(reason = %e, "lockout guard cannot tell what the firewall's DNS answers for this server's URL after the change; the change is sent");
+                    return None;
+                }
+            }
+        }
+        let what_to_do = resolve_elsewhere(host);
+        let gate = api_gate::host_override_change(&before, &after, host, service);
+        if let Some(refusal) = verdict(gate, tools, &what_to_do, &what_to_do) {
+            return Some(refusal);
+        }
+    }
+    None
 }
 
 /// The kinds whose changes take an address from the firewall: an interface's, a virtual IP's.
