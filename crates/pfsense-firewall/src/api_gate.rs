@@ -1108,4 +1108,70 @@ mod tests {
             "every API key of `admin`"
         ));
     }
+
+    /// Host overrides judged by what they answer for the URL's name (case and a trailing dot
+    /// aside): by their own name or an alias, the resolver's list of addresses or the
+    /// forwarder's one; another name, or the same answer, goes.
+    #[test]
+    fn host_overrides_are_judged_by_what_they_answer_for_the_urls_name() {
+        let resolver = |host: &str, ips: &[&str], alias: Option<&str>| {
+            json!({"host": host, "domain": "home.arpa", "ip": ips,
+                   "aliases": alias.map(|a| vec![json!({"host": a, "domain": "home.arpa"})]).unwrap_or_default()})
+        };
+        let possibly = |g: Gate, words: &str| matches!(g, Gate::Possibly(r) if r.contains(words));
+        let url = "FW.home.arpa.";
+        let now = vec![resolver("www", &["10.0.0.5"], None)];
+        assert!(possibly(
+            host_override_change(
+                &now,
+                &[
+                    now[0].clone(),
+                    resolver("fw", &["10.0.0.9", "10.0.0.8"], None)
+                ],
+                url,
+                "DNS resolver"
+            ),
+            "answer it with 10.0.0.8, 10.0.0.9 instead of no host override"
+        ));
+        assert!(possibly(
+            host_override_change(
+                &now,
+                &[resolver("www", &["10.0.0.5"], Some("fw"))],
+                url,
+                "DNS resolver"
+            ),
+            "with 10.0.0.5 instead of no host override"
+        ));
+        let named = vec![resolver("fw", &["192.168.1.1"], None)];
+        assert!(possibly(
+            host_override_change(&named, &[], url, "DNS resolver"),
+            "with no host override instead of 192.168.1.1"
+        ));
+        let renamed = vec![
+            json!({"host": "fw", "domain": "home.arpa", "ip": ["192.168.1.1"], "descr": "new"}),
+        ];
+        assert_eq!(
+            host_override_change(&named, &renamed, url, "DNS resolver"),
+            Gate::Allowed
+        );
+        assert_eq!(
+            host_override_change(
+                &now,
+                &[resolver("mail", &["10.0.0.7"], None)],
+                url,
+                "DNS resolver"
+            ),
+            Gate::Allowed
+        );
+        let forwarder = |ip: &str| vec![json!({"host": "fw", "domain": "home.arpa", "ip": ip})];
+        assert!(possibly(
+            host_override_change(
+                &forwarder("192.168.1.1"),
+                &forwarder("10.0.0.2"),
+                url,
+                "DNS forwarder"
+            ),
+            "the DNS forwarder's host overrides answer it with 10.0.0.2 instead of 192.168.1.1"
+        ));
+    }
 }

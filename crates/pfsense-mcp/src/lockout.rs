@@ -8,7 +8,8 @@
 //! users, groups and API keys are checked always, without `--lockout-source`: the user this
 //! server authenticates as must keep its way in (`api_gate::accounts_change`); so is what this
 //! server's URL and pin need: the webGUI's port, protocol and certificate (`webgui_refusal`),
-//! the firewall's name and the DNS resolver that answers it (`hostname_refusal`), CARP
+//! the firewall's name and the DNS resolver that answers it (`hostname_refusal`), the host
+//! overrides that may answer the name it gives (`host_override_refusal`), CARP
 //! (`carp_refusal`) and the address the URL leads to, kept and not mapped inside by 1:1 NAT
 //! (`url_address_refusal`). pfSense has no
 //! restore API: a change that cuts the API off cannot be undone through it, not even by
