@@ -4563,6 +4563,17 @@ async fn the_webgui_keeps_answering_the_servers_url(version: &str) {
     s.close().await;
 }
 
+/// The lab's environment for a server whose URL names the lab by a name, `localhost`.
+fn env_by_name(lab: &RunningLab) -> Vec<(String, String)> {
+    lab.env()
+        .into_iter()
+        .map(|(k, v)| match k.as_str() {
+            "PFSENSE_HOST" => (k, v.replace("127.0.0.1", "localhost")),
+            _ => (k, v),
+        })
+        .collect()
+}
+
 /// A server whose URL names a host (`localhost` here, so that the name leads to the lab) is
 /// refused a change of the DNS resolver's host overrides that makes them answer that name
 /// otherwise, as possibly cutting it off (pfrest reconfigures the resolver at once): an
@@ -4572,14 +4583,7 @@ async fn the_webgui_keeps_answering_the_servers_url(version: &str) {
 /// whose URL is an address.
 async fn a_host_override_of_the_name_the_url_gives_is_refused(version: &str) {
     let Some(lab) = lab(version) else { return };
-    let by_name: Vec<(String, String)> = lab
-        .env()
-        .into_iter()
-        .map(|(k, v)| match k.as_str() {
-            "PFSENSE_HOST" => (k, v.replace("127.0.0.1", "localhost")),
-            _ => (k, v),
-        })
-        .collect();
+    let by_name = env_by_name(&lab);
     let dir = tempfile::tempdir().unwrap();
     let s = Session::start_in(dir.path(), &by_name, Human::new(false, HumanAnswer::Accept)).await;
     let names_it = "this server's URL names `localhost`, and after the change the DNS resolver's host overrides answer it with";
@@ -4660,14 +4664,7 @@ async fn a_rename_of_the_firewall_its_url_names_is_refused(version: &str) {
         "/api/v2/system/hostname",
         Some(json!({"hostname": "localhost", "domain": ""})),
     );
-    let by_name: Vec<(String, String)> = lab
-        .env()
-        .into_iter()
-        .map(|(k, v)| match k.as_str() {
-            "PFSENSE_HOST" => (k, v.replace("127.0.0.1", "localhost")),
-            _ => (k, v),
-        })
-        .collect();
+    let by_name = env_by_name(&lab);
     let dir = tempfile::tempdir().unwrap();
     let s = Session::start_in(dir.path(), &by_name, Human::new(false, HumanAnswer::Accept)).await;
     for (args, renamed) in [

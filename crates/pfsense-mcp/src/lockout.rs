@@ -268,6 +268,26 @@ async fn matched(client: &Client, def: &ToolDef, args: &Value) -> Result<Value, 
     Ok(Value::Array(ids))
 }
 
+/// A bulk delete's ids, read into `change` (`matched`); other changes are left as they are.
+/// Err is the refusal when they cannot be read.
+async fn read_bulk_delete_ids(
+    client: &Client,
+    def: &ToolDef,
+    args: &Value,
+    change: &mut Change,
+) -> Result<(), String> {
+    if change.op == ChangeOp::DeleteMany {
+        let ids = matched(client, def, args).await.map_err(|e| {
+            format!(
+                "the lockout guard could not read which objects `{}` would delete: {e}",
+                def.name
+            )
+        })?;
+        change.id = Some(ids);
+    }
+    Ok(())
+}
+
 /// Why a call of `def` with `args` must not be sent, if the guard finds it would lock this
 /// server out (or take away an alias still in use). Judged alike for a preview and for its
 /// confirmation, so that a preview says what its confirmation would meet; only reads are
@@ -346,16 +366,8 @@ async fn steps_refusal_unboxed(
             ObjectKind::DnsHostOverride | ObjectKind::DnsHostOverrideAlias
         ) {
             if url_names_a_host {
-                if change.op == ChangeOp::DeleteMany {
-                    match matched(client, def, args).await {
-                        Ok(ids) => change.id = Some(ids),
-                        Err(e) => {
-                            return Some(format!(
-                                "the lockout guard could not read which objects `{}` would delete: {e}",
-                                def.name
-                            ));
-                        }
-                    }
+                if let Err(refusal) = read_bulk_delete_ids(client, def, args, &mut change).await {
+                    return Some(refusal);
                 }
                 host_override_changes.push((def.path, change));
             }
@@ -394,16 +406,8 @@ async fn steps_refusal_unboxed(
         {
             continue;
         }
-        if change.op == ChangeOp::DeleteMany {
-            match matched(client, def, args).await {
-                Ok(ids) => change.id = Some(ids),
-                Err(e) => {
-                    return Some(format!(
-                        "the lockout guard could not read which objects `{}` would delete: {e}",
-                        def.name
-                    ));
-                }
-            }
+        if let Err(refusal) = read_bulk_delete_ids(client, def, args, &mut change).await {
+            return Some(refusal);
         }
         // The address this server's URL leads to, held by an interface or a virtual IP, needs
         // no source to judge; with `--lockout-source` the path guard judges it too.
