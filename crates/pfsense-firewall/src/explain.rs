@@ -447,6 +447,20 @@ pub(crate) fn same_host_part(ip: IpAddr, from: &IpNet, to: &IpNet) -> IpAddr {
     }
 }
 
+/// Whether a translation (`label`: `port forward #2 (ssh in)`) applies for certain; one that
+/// may apply is noted as unknown, and makes whatever decides after it undecided.
+fn applies(hit: Tri, label: &str, unknowns: &mut Vec<String>, maybe_forwarded: &mut bool) -> bool {
+    match hit {
+        Tri::Yes => true,
+        Tri::No => false,
+        Tri::Unknown(r) => {
+            unknowns.push(format!("{label} may apply: {r}"));
+            *maybe_forwarded = true;
+            false
+        }
+    }
+}
+
 struct Candidate<'a> {
     rule: RuleRef,
     user: Option<&'a Rule>,
@@ -662,17 +676,9 @@ impl FirewallModel {
                 }
                 continue;
             }
-            match m {
-                Tri::No => continue,
-                Tri::Unknown(r) => {
-                    unknowns.push(format!(
-                        "{what} #{} ({}) may apply: {r}",
-                        pf.position, pf.descr
-                    ));
-                    *maybe_forwarded = true;
-                    continue;
-                }
-                Tri::Yes => {}
+            let label = format!("{what} #{} ({})", pf.position, pf.descr);
+            if !applies(m, &label, unknowns, maybe_forwarded) {
+                continue;
             }
             // `no rdr`: matching traffic is not translated and later forwards are not tried.
             if pf.nordr {
@@ -776,17 +782,9 @@ impl FirewallModel {
                 }
                 continue;
             }
-            match hit {
-                Tri::No => continue,
-                Tri::Unknown(r) => {
-                    unknowns.push(format!(
-                        "{what} #{} ({}) may apply: {r}",
-                        m.position, m.descr
-                    ));
-                    *maybe_forwarded = true;
-                    continue;
-                }
-                Tri::Yes => {}
+            let label = format!("{what} #{} ({})", m.position, m.descr);
+            if !applies(hit, &label, unknowns, maybe_forwarded) {
+                continue;
             }
             if m.nobinat {
                 return None;
