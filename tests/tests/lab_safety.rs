@@ -4817,10 +4817,10 @@ async fn the_address_the_servers_url_leads_to_stays(version: &str) {
 }
 
 /// Without `--lockout-source`, a 1:1 NAT mapping of the address this server's URL leads to
-/// (the lab's 127.0.0.1, an IP alias on WAN) is refused as possibly sending this server's
-/// connections to the inside host: whether they come in on WAN from a peer the mapping names
-/// takes the server's address to tell. config.xml gets no mapping; one of another address
-/// goes. With `--lockout-source 192.168.1.50` (a server on LAN, whose connections the WAN
+/// (the lab's 127.0.0.1, an IP alias on WAN), or a port forward of that address and the URL's
+/// port, is refused as possibly sending this server's connections to another host: whether
+/// they come in on WAN from a peer it names takes the server's address to tell. config.xml
+/// gets neither; a mapping of another address and a forward of another port go. With `--lockout-source 192.168.1.50` (a server on LAN, whose connections the WAN
 /// mapping does not see) the same mapping goes, unless it reflects onto LAN (`natreflection`:
 /// `rdr on { vtnet1 … } … bitmask`, which pf tries before any rule); so does a port forward of
 /// the API's port on WAN, unless reflected onto LAN (`purenat`).
@@ -4851,6 +4851,38 @@ async fn nat_that_sends_the_urls_address_inside_is_refused(version: &str) {
     )
     .await;
     assert!(lab.config_xml().contains("other inside"));
+    let url_port = lab
+        .env()
+        .into_iter()
+        .find(|(k, _)| k == "PFSENSE_HOST")
+        .and_then(|(_, url)| {
+            url.rsplit(':')
+                .next()
+                .map(|p| p.trim_end_matches('/').to_string())
+        })
+        .expect("the lab's URL names its port");
+    let forward_of = |port: &str, descr: &str| {
+        json!({"interface": "wan", "ipprotocol": "inet", "protocol": "tcp", "source": "any",
+               "destination": "127.0.0.1", "destination_port": port, "target": "192.168.1.31",
+               "local_port": "443", "descr": descr})
+    };
+    guard_refuses(
+        &s,
+        &lab,
+        "pfsense_create_firewall_nat_port_forward",
+        forward_of(&url_port, "api port inside"),
+        &[&format!(
+            "port forward #0 \"api port inside\" sends tcp connections on wan from any source to 127.0.0.1:{url_port}, where this server's URL leads, to 192.168.1.31:443"
+        )],
+        |config| !config.contains("api port inside"),
+    )
+    .await;
+    s.ok(
+        "pfsense_create_firewall_nat_port_forward",
+        confirmed(forward_of("8080", "other port inside")),
+    )
+    .await;
+    assert!(lab.config_xml().contains("other port inside"));
     s.close().await;
     let mut env = lab.env();
     env.push(("PFSENSE_LOCKOUT_SOURCE".into(), "192.168.1.50".into()));
@@ -4877,7 +4909,7 @@ async fn nat_that_sends_the_urls_address_inside_is_refused(version: &str) {
         &lab,
         "pfsense_create_firewall_nat_port_forward",
         forward("purenat", "web reflected"),
-        &["on lan is forwarded to 192.168.1.31:443 by the NAT reflection of port forward #0 \"web reflected\""],
+        &["on lan is forwarded to 192.168.1.31:443 by the NAT reflection of port forward #1 \"web reflected\""],
         |config| !config.contains("web reflected"),
     )
     .await;

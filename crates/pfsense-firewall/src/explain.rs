@@ -468,7 +468,7 @@ struct Candidate<'a> {
     fixed: Option<(Tri, Option<String>)>,
 }
 
-fn protocol_matches(rule_proto: Option<&str>, family: IpFamily, query: &str) -> bool {
+pub(crate) fn protocol_matches(rule_proto: Option<&str>, family: IpFamily, query: &str) -> bool {
     let Some(p) = rule_proto else { return true };
     let q = query.to_ascii_lowercase();
     match p {

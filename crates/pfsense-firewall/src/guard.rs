@@ -1904,71 +1904,115 @@ pub fn url_address_lost(
         .copied())
 }
 
-/// Without the server's own address (no `--lockout-source`): a 1:1 NAT mapping, new or
-/// changed by `changes`, whose external network holds an address of `addresses` (where this
-/// server's URL leads) that the firewall holds. pf sends the connections of the mapping's
-/// peers arriving on its interface to the inside host, before any rule; whether this server
-/// is among them, and comes in there, takes its address to tell, so the answer is a "may".
-/// A mapping that held the address before with the same interface and peers changes nothing
-/// for a server that reaches the API now. Err when the changes cannot be applied to the model.
-pub fn url_address_mapped(
+/// Without the server's own address (no `--lockout-source`): a port forward or a 1:1 NAT
+/// mapping, new or changed by `changes`, that takes connections to an address of `addresses`
+/// (where this server's URL leads) the firewall holds, on `port` (the URL's), elsewhere. pf
+/// sends the connections of its peers arriving on its interface (or reflected onto another)
+/// to another host, before any rule; whether this server is among them, and comes in there,
+/// takes its address to tell, so the answer is a "may". One that took them before from the
+/// same peers on the same interfaces changes nothing for a server that reaches the API now.
+/// Err when the changes cannot be applied to the model.
+pub fn url_address_redirected(
     model: &FirewallModel,
     changes: &[Change],
     addresses: &[IpAddr],
+    port: u16,
 ) -> Result<Option<String>, String> {
     let after = FirewallModel::from_api(&answers_after(model, changes)?);
-    /// The mappings whose external network holds `address`, with where they send it.
-    fn covering<'m>(
-        m: &'m FirewallModel,
-        address: &IpAddr,
-    ) -> Vec<(&'m crate::model::OneToOne, String)> {
-        m.one_to_one
-            .iter()
-            .filter(|o| !o.disabled && !o.nobinat)
-            .filter_map(|o| {
-                let (external, internal) = m.one_to_one_networks(o).ok()?;
-                external.contains(address).then(|| {
-                    let inside = match internal {
-                        Ok(internal) => {
-                            crate::explain::same_host_part(*address, &external, &internal)
-                                .to_string()
-                        }
-                        Err(_) => format!("`{}`", o.internal.raw),
-                    };
-                    (o, inside)
-                })
-            })
-            .collect()
-    }
-    // Where it applies: its interface and peers, and the interfaces its reflection adds.
-    let peers = |o: &crate::model::OneToOne| {
-        (
-            o.interface.clone(),
-            o.destination.raw.clone(),
-            o.reflection == Some(true),
-        )
-    };
     for address in addresses.iter().filter(|a| after.holds_address(a)) {
-        let before: Vec<_> = covering(model, address)
+        let before: Vec<Redirection> = redirections(model, address, port);
+        if let Some(new) = redirections(&after, address, port)
             .into_iter()
-            .map(|(o, _)| peers(o))
-            .collect();
-        if let Some((o, inside)) = covering(&after, address)
-            .into_iter()
-            .find(|(o, _)| !before.contains(&peers(o)))
+            .find(|r| !before.iter().any(|b| b.applies == r.applies))
         {
-            let from = if o.destination.raw == "any" {
-                "any source".to_string()
-            } else {
-                format!("sources in `{}`", o.destination.raw)
-            };
             return Ok(Some(format!(
-                "after the change 1:1 NAT mapping #{} \"{}\" sends connections on {} from {from} to {address}, the address this server's URL leads to, to {inside}: if this server's requests come in there, they would reach that host instead of the API",
-                o.position, o.descr, o.interface
+                "after the change {}: if this server's requests come in there, they would reach that host instead of the API",
+                new.what
             )));
         }
     }
     Ok(None)
+}
+
+/// A port forward or 1:1 mapping that takes connections to an address elsewhere: where it
+/// applies (what, its interface, its peers, whether it reflects onto other interfaces) and
+/// what it does, in words.
+struct Redirection {
+    applies: (&'static str, String, String, bool),
+    what: String,
+}
+
+/// What in `m` takes tcp connections to `address`:`port` elsewhere: each enabled port forward
+/// (not `no rdr`) and 1:1 mapping (not `no binat`) whose destination holds them for certain.
+fn redirections(m: &FirewallModel, address: &IpAddr, port: u16) -> Vec<Redirection> {
+    let from = |peers: &crate::model::Address| {
+        if peers.raw == "any" {
+            "any source".to_string()
+        } else {
+            format!("sources in `{}`", peers.raw)
+        }
+    };
+    let holds = |a: &crate::model::Address| {
+        let hit = m.target_contains(&a.target, address);
+        (if a.negated { hit.negated() } else { hit }) == crate::matching::Tri::Yes
+    };
+    let forwards = m
+        .port_forwards
+        .iter()
+        .filter(|f| !f.disabled && !f.nordr && f.ipprotocol.admits(address))
+        .filter(|f| crate::explain::protocol_matches(f.protocol.as_deref(), f.ipprotocol, "tcp"))
+        .filter(|f| {
+            holds(&f.destination)
+                && m.port_matches(&f.destination_port, Some(port)) == crate::matching::Tri::Yes
+        })
+        .map(|f| Redirection {
+            applies: (
+                "port forward",
+                f.interface.clone(),
+                f.source.raw.clone(),
+                matches!(f.reflection.as_deref(), Some("enable" | "purenat")),
+            ),
+            what: format!(
+                "port forward #{} \"{}\" sends tcp connections on {} from {} to {address}:{port}, where this server's URL leads, to {}{}",
+                f.position,
+                f.descr,
+                f.interface,
+                from(&f.source),
+                f.target,
+                f.local_port.map(|p| format!(":{p}")).unwrap_or_default()
+            ),
+        });
+    let mappings = m
+        .one_to_one
+        .iter()
+        .filter(|o| !o.disabled && !o.nobinat)
+        .filter_map(|o| {
+            let (external, internal) = m.one_to_one_networks(o).ok()?;
+            external.contains(address).then(|| {
+                let inside = match internal {
+                    Ok(internal) => {
+                        crate::explain::same_host_part(*address, &external, &internal).to_string()
+                    }
+                    Err(_) => format!("`{}`", o.internal.raw),
+                };
+                Redirection {
+                    applies: (
+                        "1:1 NAT mapping",
+                        o.interface.clone(),
+                        o.destination.raw.clone(),
+                        o.reflection == Some(true),
+                    ),
+                    what: format!(
+                        "1:1 NAT mapping #{} \"{}\" sends connections on {} from {} to {address}, the address this server's URL leads to, to {inside}",
+                        o.position,
+                        o.descr,
+                        o.interface,
+                        from(&o.destination)
+                    ),
+                }
+            })
+        });
+    forwards.chain(mappings).collect()
 }
 
 /// A server off the firewall's subnets, on no interface it was told: its requests come in

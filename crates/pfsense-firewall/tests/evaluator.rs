@@ -574,11 +574,11 @@ fn port_forwards_reflect_onto_interfaces_without_a_gateway() {
     );
 }
 
-/// Without the server's address, a 1:1 NAT mapping that newly covers the address its URL leads
-/// to is named; one that covered it before with the same peers, or covers another address,
-/// is not.
+/// Without the server's address, a port forward of the address and port its URL leads to, or a
+/// 1:1 NAT mapping that covers the address, new or for other peers, is named; one that took
+/// them before from the same peers, or takes another address or port, is not.
 #[test]
-fn a_new_one_to_one_mapping_of_the_urls_address_is_named() {
+fn a_new_redirection_of_the_urls_address_is_named() {
     let create = |external: &str, peers: &str| Change {
         kind: ObjectKind::OneToOneNat,
         op: ChangeOp::Create,
@@ -588,7 +588,7 @@ fn a_new_one_to_one_mapping_of_the_urls_address_is_named() {
     };
     let url = ["81.2.69.142".parse().unwrap()];
     let mapped = |m: &FirewallModel, c: Change| {
-        pfsense_firewall::guard::url_address_mapped(m, &[c], &url).unwrap()
+        pfsense_firewall::guard::url_address_redirected(m, &[c], &url, 443).unwrap()
     };
     let said = mapped(&model(), create("wan:ip", "any")).expect("named");
     assert!(
@@ -619,6 +619,32 @@ fn a_new_one_to_one_mapping_of_the_urls_address_is_named() {
         mapped(&with_one_to_one(), update(json!({"destination": "any"})))
             .unwrap()
             .contains("from any source")
+    );
+    // Port forwards: of the URL's port (443) at the WAN address, not another port; the SSH
+    // forward given another target still takes only port 2222.
+    let forward = |port: &str| Change {
+        kind: ObjectKind::PortForward,
+        op: ChangeOp::Create,
+        id: None,
+        object: json!({"interface": "wan", "ipprotocol": "inet", "protocol": "tcp",
+            "source": "5.6.7.0/24", "destination": "wan:ip", "destination_port": port,
+            "target": "10.0.10.99", "local_port": "8443", "descr": "web in"}),
+    };
+    let said = mapped(&model(), forward("443")).expect("named");
+    assert!(
+        said.contains("port forward #2 \"web in\" sends tcp connections on wan from sources in `5.6.7.0/24` to 81.2.69.142:443, where this server's URL leads, to 10.0.10.99:8443"),
+        "{said}"
+    );
+    assert_eq!(mapped(&model(), forward("8443")), None);
+    let moved = Change {
+        kind: ObjectKind::PortForward,
+        op: ChangeOp::Update,
+        id: Some(json!(0)),
+        object: json!({"destination_port": "443"}),
+    };
+    assert!(
+        mapped(&model(), moved).is_some(),
+        "the SSH forward moved onto 443"
     );
 }
 

@@ -10,8 +10,8 @@
 //! server's URL and pin need: the webGUI's port, protocol and certificate (`webgui_refusal`),
 //! the firewall's name and the DNS resolver that answers it (`hostname_refusal`), the host
 //! overrides that may answer the name it gives (`host_override_refusal`), CARP
-//! (`carp_refusal`) and the address the URL leads to, kept and not mapped inside by 1:1 NAT
-//! (`url_address_refusal`). pfSense has no
+//! (`carp_refusal`) and the address the URL leads to, kept and not sent elsewhere by a port
+//! forward or 1:1 NAT (`url_address_refusal`). pfSense has no
 //! restore API: a change that cuts the API off cannot be undone through it, not even by
 //! auto-revert. With the model read, an alias that rules still name is not taken away
 //! (`guard::aliases_left_in_use`): pfrest would delete it and pfSense skip those rules. Nor is
@@ -391,10 +391,10 @@ async fn steps_refusal_unboxed(
         // IPsec phase 1…) taken away while something names it; their other changes are kept
         // too, for the list they leave.
         let named = pfsense_firewall::guard::is_named(change.kind);
-        // A 1:1 NAT mapping of the address this server's URL leads to needs no source to
-        // suspect; with `--lockout-source` the path guard judges it exactly. Taking mappings
-        // away maps nothing new.
-        if source.is_none() && change.kind == ObjectKind::OneToOneNat {
+        // A port forward or 1:1 NAT mapping of the address this server's URL leads to needs
+        // no source to suspect; with `--lockout-source` the path guard judges it exactly.
+        // Taking them away redirects nothing new.
+        if source.is_none() && REDIRECTS.contains(&change.kind) {
             if !matches!(change.op, ChangeOp::Delete | ChangeOp::DeleteMany) {
                 address_changes.push(change);
             }
@@ -756,14 +756,17 @@ async fn host_override_refusal(
     None
 }
 
+/// The kinds that may take connections to the address this server's URL leads to elsewhere.
+const REDIRECTS: &[ObjectKind] = &[ObjectKind::PortForward, ObjectKind::OneToOneNat];
+
 /// The kinds whose changes take an address from the firewall: an interface's, a virtual IP's.
 const TAKES_ADDRESSES: &[ObjectKind] = &[ObjectKind::Interface, ObjectKind::VirtualIp];
 
 /// Without `--lockout-source`: refused when the changes take from the firewall the address
-/// this server's URL leads to (`guard::url_address_lost`), or (possibly) when a 1:1 NAT
-/// mapping they make sends connections to it to an inside host (`guard::url_address_mapped`).
-/// Reads the model only when the URL leads to an address at all, and the 1:1 NAT mappings
-/// only for a change of one.
+/// this server's URL leads to (`guard::url_address_lost`), or (possibly) when a port forward
+/// or 1:1 NAT mapping they make sends connections to it to another host
+/// (`guard::url_address_redirected`). Reads the model only when the URL leads to an address
+/// at all, and the NAT only for a change of it.
 async fn url_address_refusal(
     client: &Client,
     changes: &[Change],
@@ -779,14 +782,15 @@ async fn url_address_refusal(
     let what_stays = "the firewall keeps the address this server's URL leads to";
     // Only the parts that hold addresses are read and decide: another part unread (a user may
     // lack the privilege to read routes) does not stop an interface's change.
-    let one_to_one = changes.iter().any(|c| c.kind == ObjectKind::OneToOneNat);
-    let model = match crate::operator::read_addresses(client, one_to_one).await {
+    let nat = changes.iter().any(|c| REDIRECTS.contains(&c.kind));
+    let model = match crate::operator::read_addresses(client, nat).await {
         Ok(model) => model,
         Err(unread) => return Some(unread_refusal(&unread, what_stays)),
     };
     if let Some(unread) = [
         ModelPart::InterfaceStatus,
         ModelPart::VirtualIps,
+        ModelPart::PortForwards,
         ModelPart::OneToOneNat,
     ]
     .into_iter()
@@ -808,10 +812,11 @@ async fn url_address_refusal(
         Ok(None) => {}
         Err(e) => return undecided(e),
     }
-    if !one_to_one {
+    if !nat {
         return None;
     }
-    match pfsense_firewall::guard::url_address_mapped(&model, changes, &addresses) {
+    let port = client.base_url().port_or_known_default().unwrap_or(443);
+    match pfsense_firewall::guard::url_address_redirected(&model, changes, &addresses, port) {
         Ok(Some(reason)) => {
             let what_to_do = "Where this server comes in cannot be told without its address: give it (--lockout-source) to have the path judged, or make the change from the console or webGUI.";
             verdict(Gate::Possibly(reason), tools, what_to_do, what_to_do)

@@ -150,10 +150,11 @@ pub async fn read_model(client: &Client) -> Result<(FirewallModel, Vec<String>),
 }
 
 /// The parts of the model that hold the firewall's addresses: interfaces (required), their
-/// status (dynamic addresses) and the virtual IPs, and with `one_to_one` the 1:1 NAT mappings
-/// that may send connections to them elsewhere; each unread one in `not_read`. All the lockout
-/// guard's check of the address this server's URL leads to needs, without the rest's reads.
-pub async fn read_addresses(client: &Client, one_to_one: bool) -> Result<FirewallModel, String> {
+/// status (dynamic addresses) and the virtual IPs, and with `nat` the port forwards and 1:1
+/// NAT mappings that may send connections to them elsewhere; each unread one in `not_read`.
+/// All the lockout guard's check of the address this server's URL leads to needs, without the
+/// rest's reads.
+pub async fn read_addresses(client: &Client, nat: bool) -> Result<FirewallModel, String> {
     let mut not_read = Vec::new();
     let mut input = ApiInput {
         interfaces: read(client, "/api/v2/interfaces", json!({})).await?,
@@ -173,7 +174,14 @@ pub async fn read_addresses(client: &Client, one_to_one: bool) -> Result<Firewal
         &mut not_read,
     )
     .await;
-    if one_to_one {
+    if nat {
+        input.port_forwards = read_part(
+            client,
+            "/api/v2/firewall/nat/port_forwards",
+            ModelPart::PortForwards,
+            &mut not_read,
+        )
+        .await;
         input.one_to_one_nat = read_part(
             client,
             "/api/v2/firewall/nat/one_to_one/mappings",
