@@ -1,8 +1,7 @@
 //! The lockout guard on the call path: before a confirmed change to firewall rules, port
 //! forwards, 1:1 NAT mappings, aliases, interfaces, interface groups or the webGUI settings is
-//! sent (one object,
-//! a bulk delete, a PUT of the whole list, or an undo's steps), the traffic evaluator of
-//! `pfsense-firewall` checks that this server's path to the API stays allowed
+//! sent (one object, a bulk delete, a PUT of the whole list, or an undo's steps), the traffic
+//! evaluator of `pfsense-firewall` checks that this server's path to the API stays allowed
 //! (`--lockout-source`); before a change to the REST API's settings or access list, its gate
 //! (`pfsense_firewall::api_gate`) checks that the API still lets this server in. Changes to
 //! users, groups and API keys are checked always, without `--lockout-source`: the user this
