@@ -106,7 +106,7 @@ pub static META_TOOLS: &[MetaTool] = &[
     },
     MetaTool {
         name: crate::operator::EXPLAIN_TRAFFIC,
-        description: "Why is this traffic passed or blocked? Evaluates pfSense's rule order (port forwards, bogons/private on WAN, anti-lockout, floating, interface groups, interface rules, default deny) with aliases resolved, and names the deciding rule (tracker, description, position) with matching firewall log lines. Says what it cannot know (URL tables, schedules).",
+        description: "Why is this traffic passed or blocked? Evaluates pfSense's rule order (port forwards and 1:1 NAT with their NAT reflection, bogons/private on WAN, anti-lockout, floating, interface groups, interface rules, default deny) with aliases resolved, and names the deciding rule (tracker, description, position) with matching firewall log lines. Says what it cannot know (URL tables, schedules).",
         input_schema: r#"{"type":"object","properties":{"src":{"type":"string","description":"Source IP address."},"dst":{"type":"string","description":"Destination IP address."},"protocol":{"type":"string","description":"tcp, udp, icmp, …"},"dst_port":{"type":"integer","minimum":0,"maximum":65535},"src_port":{"type":"integer","minimum":0,"maximum":65535},"icmp_type":{"type":"string"},"interface":{"type":"string","description":"Interface id (wan, lan, opt1), description or device."},"direction":{"type":"string","enum":["in","out"]}},"required":["src","dst","protocol","interface","direction"],"additionalProperties":false}"#,
         output_schema: crate::outcome::output::OBJECT,
         read_only: true,
