@@ -426,22 +426,12 @@ fn bogon(ip: &IpAddr) -> Tri {
 /// `ip`, an address of `from`, moved to the address of `to` with the same host part (pf's
 /// `bitmask` pool, as `binat` uses it); both networks have the same prefix length.
 pub(crate) fn same_host_part(ip: IpAddr, from: &IpNet, to: &IpNet) -> IpAddr {
-    match (ip, to.network()) {
-        (IpAddr::V4(a), IpAddr::V4(n)) => {
-            let host = u32::from(a)
-                & u32::from_be_bytes(match from.hostmask() {
-                    IpAddr::V4(m) => m.octets(),
-                    IpAddr::V6(_) => [0; 4],
-                });
-            IpAddr::V4((u32::from(n) | host).into())
+    match (ip, to.network(), from.hostmask()) {
+        (IpAddr::V4(a), IpAddr::V4(n), IpAddr::V4(host)) => {
+            IpAddr::V4((u32::from(n) | (u32::from(a) & u32::from(host))).into())
         }
-        (IpAddr::V6(a), IpAddr::V6(n)) => {
-            let host = u128::from(a)
-                & match from.hostmask() {
-                    IpAddr::V6(m) => u128::from(m),
-                    IpAddr::V4(_) => 0,
-                };
-            IpAddr::V6((u128::from(n) | host).into())
+        (IpAddr::V6(a), IpAddr::V6(n), IpAddr::V6(host)) => {
+            IpAddr::V6((u128::from(n) | (u128::from(a) & u128::from(host))).into())
         }
         _ => ip,
     }

@@ -72,6 +72,67 @@ async fn read_part(
     }
 }
 
+/// The optional parts of the model: where each is read and where it lands.
+const OPTIONAL_PARTS: &[(&str, ModelPart, Slot)] = &[
+    (
+        "/api/v2/firewall/nat/port_forwards",
+        ModelPart::PortForwards,
+        |i| &mut i.port_forwards,
+    ),
+    (
+        "/api/v2/firewall/nat/outbound/mappings",
+        ModelPart::OutboundNat,
+        |i| &mut i.outbound_nat,
+    ),
+    (
+        "/api/v2/status/interfaces",
+        ModelPart::InterfaceStatus,
+        |i| &mut i.interface_status,
+    ),
+    (
+        "/api/v2/interface/groups",
+        ModelPart::InterfaceGroups,
+        |i| &mut i.interface_groups,
+    ),
+    ("/api/v2/routing/gateways", ModelPart::Gateways, |i| {
+        &mut i.gateways
+    }),
+    (
+        "/api/v2/routing/static_routes",
+        ModelPart::StaticRoutes,
+        |i| &mut i.static_routes,
+    ),
+    (
+        "/api/v2/routing/gateway/default",
+        ModelPart::DefaultGateway,
+        |i| &mut i.default_gateway,
+    ),
+    ("/api/v2/system/webgui/settings", ModelPart::WebGui, |i| {
+        &mut i.webgui
+    }),
+    ("/api/v2/services/ssh", ModelPart::Ssh, |i| &mut i.ssh),
+    ("/api/v2/firewall/virtual_ips", ModelPart::VirtualIps, |i| {
+        &mut i.virtual_ips
+    }),
+    (
+        "/api/v2/firewall/nat/one_to_one/mappings",
+        ModelPart::OneToOneNat,
+        |i| &mut i.one_to_one_nat,
+    ),
+];
+
+/// Reads `parts` of `OPTIONAL_PARTS` into `input`, each failed read into `not_read`.
+async fn read_parts(
+    client: &Client,
+    input: &mut ApiInput,
+    parts: &[ModelPart],
+    not_read: &mut Vec<NotRead>,
+) {
+    for (path, part, slot) in OPTIONAL_PARTS.iter().filter(|(_, p, _)| parts.contains(p)) {
+        *slot(input) = read_part(client, path, *part, not_read).await;
+    }
+}
+
 /// Reads rules, aliases, NAT (port forwards, outbound, 1:1), interfaces, groups, gateways,
 /// routes, the default gateway, the webGUI/SSH settings and the virtual IPs.
 /// Rules, aliases and interfaces are required; the rest, when unreadable, are listed in the
@@ -89,61 +150,8 @@ pub async fn read_model(client: &Client) -> Result<(FirewallModel, Vec<String>),
         interfaces: interfaces?,
         ..ApiInput::default()
     };
-    for (path, part, slot) in [
-        (
-            "/api/v2/firewall/nat/port_forwards",
-            ModelPart::PortForwards,
-            &mut input.port_forwards,
-        ),
-        (
-            "/api/v2/firewall/nat/outbound/mappings",
-            ModelPart::OutboundNat,
-            &mut input.outbound_nat,
-        ),
-        (
-            "/api/v2/status/interfaces",
-            ModelPart::InterfaceStatus,
-            &mut input.interface_status,
-        ),
-        (
-            "/api/v2/interface/groups",
-            ModelPart::InterfaceGroups,
-            &mut input.interface_groups,
-        ),
-        (
-            "/api/v2/routing/gateways",
-            ModelPart::Gateways,
-            &mut input.gateways,
-        ),
-        (
-            "/api/v2/routing/static_routes",
-            ModelPart::StaticRoutes,
-            &mut input.static_routes,
-        ),
-        (
-            "/api/v2/routing/gateway/default",
-            ModelPart::DefaultGateway,
-            &mut input.default_gateway,
-        ),
-        (
-            "/api/v2/system/webgui/settings",
-            ModelPart::WebGui,
-            &mut input.webgui,
-        ),
-        ("/api/v2/services/ssh", ModelPart::Ssh, &mut input.ssh),
-        (
-            "/api/v2/firewall/virtual_ips",
-            ModelPart::VirtualIps,
-            &mut input.virtual_ips,
-        ),
-        (
-            "/api/v2/firewall/nat/one_to_one/mappings",
-            ModelPart::OneToOneNat,
-            &mut input.one_to_one_nat,
-        ),
-    ] {
-        *slot = read_part(client, path, part, &mut not_read).await;
-    }
+    let every_part: Vec<ModelPart> = OPTIONAL_PARTS.iter().map(|(_, part, _)| *part).collect();
+    read_parts(client, &mut input, &every_part, &mut not_read).await;
     let notes = not_read.iter().map(|n| n.error.clone()).collect();
     input.not_read = not_read;
     Ok((FirewallModel::from_api(&input), notes))
@@ -160,36 +168,11 @@ pub async fn read_addresses(client: &Client, nat: bool) -> Result<FirewallModel,
         interfaces: read(client, "/api/v2/interfaces", json!({})).await?,
         ..ApiInput::default()
     };
-    input.interface_status = read_part(
-        client,
-        "/api/v2/status/interfaces",
-        ModelPart::InterfaceStatus,
-        &mut not_read,
-    )
-    .await;
-    input.virtual_ips = read_part(
-        client,
-        "/api/v2/firewall/virtual_ips",
-        ModelPart::VirtualIps,
-        &mut not_read,
-    )
-    .await;
+    let mut parts = vec![ModelPart::InterfaceStatus, ModelPart::VirtualIps];
     if nat {
-        input.port_forwards = read_part(
-            client,
-            "/api/v2/firewall/nat/port_forwards",
-            ModelPart::PortForwards,
-            &mut not_read,
-        )
-        .await;
-        input.one_to_one_nat = read_part(
-            client,
-            "/api/v2/firewall/nat/one_to_one/mappings",
-            ModelPart::OneToOneNat,
-            &mut not_read,
-        )
-        .await;
+        parts.extend([ModelPart::PortForwards, ModelPart::OneToOneNat]);
     }
+    read_parts(client, &mut input, &parts, &mut not_read).await;
     input.not_read = not_read;
     Ok(FirewallModel::from_api(&input))
 }
