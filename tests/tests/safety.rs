@@ -1323,13 +1323,8 @@ async fn auto_revert_undoes_an_unconfirmed_change_and_keeps_a_confirmed_one() {
             .any(|t| t.name == "pfsense_confirm_changes")
     );
     let base = snapshot(&s).await;
-    let forgotten = s
-        .ok(
-            "pfsense_create_firewall_alias",
-            confirmed(alias("forgotten")),
-        )
-        .await;
-    assert!(forgotten["provisional_until"].is_string());
+    // The one to keep is confirmed right after it is made, well inside its deadline even on
+    // a loaded machine.
     let kept = s
         .ok("pfsense_create_firewall_alias", confirmed(alias("kept")))
         .await;
@@ -1338,6 +1333,13 @@ async fn auto_revert_undoes_an_unconfirmed_change_and_keeps_a_confirmed_one() {
         .ok("pfsense_confirm_changes", json!({"change_ids": [kept_id]}))
         .await;
     assert_eq!(r["confirmed"], json!([kept_id]));
+    let forgotten = s
+        .ok(
+            "pfsense_create_firewall_alias",
+            confirmed(alias("forgotten")),
+        )
+        .await;
+    assert!(forgotten["provisional_until"].is_string());
 
     tokio::time::sleep(Duration::from_secs(5)).await;
     let now = snapshot(&s).await;
@@ -1617,6 +1619,31 @@ fn deletes(emu: &pfsense_emulator::RunningEmulator) -> usize {
         .count()
 }
 
+/// A run with `--auto-revert` that creates alias `name` and exits before the change's
+/// deadline, leaving it provisional. The deadline is a few seconds so that the test can wait
+/// it out; a machine too loaded to end the session in time has the clock revert it first (a
+/// DELETE reaches the emulator), and the run is made again on a fresh emulator and directory
+/// with a longer deadline. Returns them with the deadline, in seconds.
+async fn leave_provisional(
+    name: &str,
+) -> (pfsense_emulator::RunningEmulator, tempfile::TempDir, u64) {
+    for seconds in [2, 6, 20] {
+        let emu = emulator().await;
+        let dir = tempfile::tempdir().unwrap();
+        let deadline = seconds.to_string();
+        let s = start(&emu, dir.path(), &["--auto-revert", &deadline], no_human()).await;
+        let r = s
+            .ok("pfsense_create_firewall_alias", confirmed(alias(name)))
+            .await;
+        assert!(r["provisional_until"].is_string(), "{r}");
+        s.close().await;
+        if deletes(&emu) == 0 {
+            return (emu, dir, seconds);
+        }
+    }
+    panic!("the auto-revert clock reverted the change before a 20 s deadline");
+}
+
 #[tokio::test]
 async fn on_2026_07_28_the_human_confirms_through_input_required_results() {
     let emu = emulator().await;
@@ -1869,16 +1896,8 @@ async fn servers_sharing_a_state_directory_keep_one_audit_chain_and_leave_each_o
 
 #[tokio::test]
 async fn undo_and_auto_revert_are_held_to_the_firewalls_policy() {
-    let emu = emulator().await;
-    let dir = tempfile::tempdir().unwrap();
     // A writable run leaves a provisional change and an undoable one, then ends.
-    let s = start(&emu, dir.path(), &["--auto-revert", "2"], no_human()).await;
-    s.ok(
-        "pfsense_create_firewall_alias",
-        confirmed(alias("provisional")),
-    )
-    .await;
-    s.close().await;
+    let (emu, dir, deadline) = leave_provisional("provisional").await;
     let sends = |emu: &pfsense_emulator::RunningEmulator| {
         emu.requests().iter().filter(|q| q.method != "GET").count()
     };
@@ -1893,7 +1912,7 @@ async fn undo_and_auto_revert_are_held_to_the_firewalls_policy() {
         no_human(),
     )
     .await;
-    tokio::time::sleep(Duration::from_secs(4)).await;
+    tokio::time::sleep(Duration::from_secs(deadline + 2)).await;
     assert_eq!(sends(&emu), before, "a read-only server sent a change");
     s.close().await;
 
@@ -3613,22 +3632,14 @@ async fn a_bulk_delete_preview_names_every_object_within_the_budget() {
 /// since nothing then reverts them.
 #[tokio::test]
 async fn provisional_changes_left_at_exit_and_overdue_at_start_are_said() {
-    let emu = emulator().await;
-    let dir = tempfile::tempdir().unwrap();
-    let s = start(&emu, dir.path(), &["--auto-revert", "2"], no_human()).await;
-    let r = s
-        .ok("pfsense_create_firewall_alias", confirmed(alias("left")))
-        .await;
-    assert!(r["provisional_until"].is_string(), "{r}");
-    // Closed before the revert clock's next turn.
-    s.close().await;
+    let (emu, dir, deadline) = leave_provisional("left").await;
     let err = std::fs::read_to_string(dir.path().join("stderr.log")).unwrap();
     assert!(
         err.contains("1 provisional change (--auto-revert) was neither confirmed nor reverted")
             && err.contains("A restart with --auto-revert reverts it"),
         "{err}"
     );
-    tokio::time::sleep(Duration::from_millis(2500)).await;
+    tokio::time::sleep(Duration::from_millis(deadline * 1000 + 500)).await;
     let s = start(&emu, dir.path(), &[], no_human()).await;
     s.close().await;
     let err = std::fs::read_to_string(dir.path().join("stderr.log")).unwrap();
