@@ -5716,6 +5716,88 @@ async fn a_vlan_an_interface_is_assigned_to_is_not_taken_away(version: &str) {
     );
 }
 
+/// A LAGG a VLAN is on: pfrest's `InterfaceLAGG::_delete` refuses while an interface is
+/// assigned to the LAGG itself, not while a VLAN is on it, and destroys its device at once;
+/// the VLAN keeps naming it and pfrest refuses its later changes. A delete and a bulk delete
+/// are refused naming the VLAN, preview and confirmed alike; a LAGG nothing is on goes.
+async fn a_lagg_a_vlan_is_on_is_not_deleted(version: &str) {
+    let Some(lab) = lab(version) else { return };
+    let lagg = |descr: &str| {
+        admin(
+            &lab,
+            "POST",
+            "/api/v2/interface/lagg",
+            Some(json!({"members": ["vtnet3"], "proto": "failover", "descr": descr})),
+        )
+    };
+    let uplink = lagg("uplink lagg");
+    let spare = lagg("spare lagg");
+    // The lab's stand-in gives the device the lowest free unit, as `ifconfig lagg create` does.
+    assert_eq!(uplink["laggif"], "lagg0", "{uplink}");
+    let vlan = admin(
+        &lab,
+        "POST",
+        "/api/v2/interface/vlan",
+        Some(json!({"if": "lagg0", "tag": 30, "descr": "on the lagg"})),
+    );
+    admin(
+        &lab,
+        "POST",
+        "/api/v2/interface",
+        Some(json!({"if": "lagg0.30", "descr": "UPLINK", "enable": true,
+            "typev4": "static", "ipaddr": "172.22.0.1", "subnet": 24, "typev6": "none"})),
+    );
+    lab.settle();
+    let then = lab.config_xml();
+    let dir = tempfile::tempdir().unwrap();
+    let s = start(&lab, dir.path()).await;
+    let by_vlan = format!(
+        "LAGG with device `lagg0` is still used by VLAN {} \"on the lagg\" (if)",
+        vlan["id"]
+    );
+    let says = [by_vlan.as_str(), "destroys the LAGG's device at once"];
+    for (tool, args) in [
+        ("pfsense_delete_interface_lagg", json!({"id": uplink["id"]})),
+        (
+            "pfsense_delete_interface_laggs",
+            json!({"query": {"descr": "uplink lagg"}}),
+        ),
+    ] {
+        refused_both_ways(&s, tool, args, &says).await;
+    }
+    sections_as_before(&lab, &then, &["laggs", "vlans", "interfaces"]);
+    s.ok(
+        "pfsense_delete_interface_lagg",
+        confirmed(json!({"id": spare["id"]})),
+    )
+    .await;
+    s.close().await;
+
+    // What the guard keeps from happening, done by another admin: the VLAN keeps naming the
+    // LAGG's device, and pfrest refuses its changes.
+    lab.settle();
+    admin(
+        &lab,
+        "DELETE",
+        "/api/v2/interface/lagg",
+        Some(json!({"id": uplink["id"]})),
+    );
+    let now = admin(
+        &lab,
+        "GET",
+        &format!("/api/v2/interface/vlan?id={}", vlan["id"]),
+        None,
+    );
+    assert_eq!(now["if"], "lagg0", "{now}");
+    admin_refused(
+        &lab,
+        "PATCH",
+        "/api/v2/interface/vlan",
+        json!({"id": vlan["id"], "descr": "on no lagg"}),
+        400,
+    );
+}
+
 /// An interface group a rule is on: pfrest deletes it all the same (`InterfaceGroup` declares
 /// no `referenced_by`), the rule stays naming it, and pfSense skips the rule. A delete, a bulk
 /// delete and a PUT leaving it out are refused naming the rule, preview and confirmed alike; a
@@ -6539,6 +6621,7 @@ tests::on_every_release!(
     a_user_with_api_keys_is_not_deleted_or_renamed,
     an_interface_the_api_answers_on_is_kept_under_its_description,
     a_vlan_an_interface_is_assigned_to_is_not_taken_away,
+    a_lagg_a_vlan_is_on_is_not_deleted,
     an_interface_group_a_rule_is_on_is_not_deleted,
     a_carp_virtual_ip_still_named_is_not_deleted,
     an_interface_a_vpn_or_service_binds_to_is_not_deleted,

@@ -106,10 +106,49 @@ function pfrest_lab_netmask(int $bits): string
     return long2ip($bits === 0 ? 0 : (~0 << (32 - $bits)) & 0xffffffff);
 }
 
+/*
+ * The cloned interfaces config.xml names, which pfSense created at boot or when they were made:
+ * LAGGs and GRE tunnels by the unit pfSense_interface_create2 gave them (`lagg0`). A VLAN can
+ * then name a LAGG as its parent, as on pfSense.
+ */
+function pfrest_lab_cloned(): array
+{
+    $xml = @simplexml_load_file('/cf/conf/config.xml');
+    if ($xml === false) {
+        return [];
+    }
+    $cloned = [];
+    foreach ([['laggs', 'lagg', 'laggif'], ['gres', 'gre', 'greif']] as [$list, $item, $name]) {
+        foreach ($xml->$list->$item ?? [] as $one) {
+            if ((string) $one->$name !== '') {
+                $cloned[] = (string) $one->$name;
+            }
+        }
+    }
+    return $cloned;
+}
+
 function pfSense_interface_listget($flags = 0)
 {
     pfrest_lab_log(__FUNCTION__, func_get_args());
-    return pfrest_lab_nics();
+    return array_merge(pfrest_lab_nics(), pfrest_lab_cloned());
+}
+
+/*
+ * `ifconfig TYPE create`: a bare type gets the lowest unit no interface has (`lagg0`), a full
+ * name is created as it is.
+ */
+function pfSense_interface_create2(...$a)
+{
+    pfrest_lab_log(__FUNCTION__, $a);
+    $name = (string) ($a[0] ?? '');
+    if (!preg_match('/^[a-z]+$/', $name)) {
+        return $name;
+    }
+    $taken = array_merge(pfrest_lab_nics(), pfrest_lab_cloned());
+    for ($unit = 0; in_array($name . $unit, $taken, true); $unit++) {
+    }
+    return $name . $unit;
 }
 
 function pfSense_get_ifaddrs($if)
@@ -199,7 +238,6 @@ function pfrest_lab_noop(string $name, array $args): bool
     pfrest_lab_log($name, $args);
     return true;
 }
-function pfSense_interface_create2(...$a) { pfrest_lab_log(__FUNCTION__, $a); return $a[0] ?? ''; }
 function pfSense_interface_destroy(...$a) { return pfrest_lab_noop(__FUNCTION__, $a); }
 function pfSense_interface_flags(...$a) { return pfrest_lab_noop(__FUNCTION__, $a); }
 function pfSense_interface_mtu(...$a) { return pfrest_lab_noop(__FUNCTION__, $a); }

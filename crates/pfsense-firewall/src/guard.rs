@@ -66,6 +66,9 @@ pub enum ObjectKind {
     /// A VLAN: an interface assigned to it names its device `vlanif` in `if` ([`VLANS`]), not
     /// part of the firewall model.
     InterfaceVlan,
+    /// A LAGG: a VLAN names its device `laggif` as its parent in `if` ([`LAGGS`]), not part of
+    /// the firewall model.
+    InterfaceLagg,
     /// A 1:1 NAT mapping: it may send the server's connections to the API's address to an
     /// inside host (`explain`).
     OneToOneNat,
@@ -96,6 +99,7 @@ impl ObjectKind {
                 | ObjectKind::OpenVpnServer
                 | ObjectKind::WireGuardTunnel
                 | ObjectKind::InterfaceVlan
+                | ObjectKind::InterfaceLagg
                 | ObjectKind::DnsHostOverride
                 | ObjectKind::DnsHostOverrideAlias
         )
@@ -238,6 +242,7 @@ fn list_key(kind: ObjectKind) -> Option<fn(&mut ApiInput) -> &mut Value> {
         | ObjectKind::OpenVpnServer
         | ObjectKind::WireGuardTunnel
         | ObjectKind::InterfaceVlan
+        | ObjectKind::InterfaceLagg
         | ObjectKind::DnsHostOverride
         | ObjectKind::DnsHostOverrideAlias => return None,
     })
@@ -1278,6 +1283,33 @@ pub const VLANS: NamedObjects = NamedObjects {
     }],
 };
 
+/// Where the configuration names a LAGG by its device (`lagg0`): a VLAN on it. pfrest's
+/// `InterfaceLAGG::_delete` refuses while an interface is assigned to the LAGG itself, but not
+/// while a VLAN is on it, and destroys the device at once (`apply_delete`:
+/// `pfSense_interface_destroy`). Seen on the pfrest lab: the LAGG under a VLAN an interface is
+/// assigned to goes, the VLAN keeps naming `lagg0`, and pfrest refuses its later changes.
+pub const LAGGS: NamedObjects = NamedObjects {
+    kind: ObjectKind::InterfaceLagg,
+    child: None,
+    what: "LAGG",
+    path: "/api/v2/interface/laggs",
+    nested: None,
+    key: Some("laggif"),
+    key_label: Some("device"),
+    also: None,
+    also_named_by: &[],
+    renamed_by: &[],
+    users: &[NameUser {
+        what: "VLAN",
+        path: VLANS.path,
+        fields: &["if"],
+        within: None,
+        label: &["descr", "vlanif"],
+        effect: "pfrest destroys the LAGG's device at once, the parent of the VLAN: an interface assigned to the VLAN goes down (and with it this server's way in, should it come through that VLAN), and pfrest refuses every later change to the VLAN (\"Parent interface … does not exist\")",
+        naming: Naming::Name,
+    }],
+};
+
 /// Where rules name an interface group: their `interface`, by its `ifname`. pfrest's
 /// `InterfaceGroup` declares no `referenced_by` and deletes a group rules are on; the rules stay
 /// and pfSense skips them (seen on the pfrest lab: `# array key "LABGRP" does not exist for "on
@@ -1309,6 +1341,7 @@ pub const NAMED_OBJECTS: &[&NamedObjects] = &[
     &INTERFACES,
     &VIRTUAL_IPS,
     &VLANS,
+    &LAGGS,
     &INTERFACE_GROUPS,
     &SCHEDULES,
     &LIMITERS,

@@ -154,6 +154,11 @@ const GUARDED: &[(&str, Option<&str>, ObjectKind)] = &[
         ObjectKind::InterfaceVlan,
     ),
     (
+        "/api/v2/interface/lagg",
+        Some("/api/v2/interface/laggs"),
+        ObjectKind::InterfaceLagg,
+    ),
+    (
         "/api/v2/firewall/nat/one_to_one/mapping",
         Some("/api/v2/firewall/nat/one_to_one/mappings"),
         ObjectKind::OneToOneNat,
