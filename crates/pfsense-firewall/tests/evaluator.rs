@@ -4,7 +4,7 @@
 
 use pfsense_firewall::explain::{RuleOrigin, TranslatedBy, Verdict};
 use pfsense_firewall::guard::{
-    AUTH_SERVERS, ChangeOp, GATEWAYS, INTERFACE_GROUPS, INTERFACES, IPSEC_PHASE1S, LIMITERS,
+    AUTH_SERVERS, ChangeOp, GATEWAYS, INTERFACE_GROUPS, INTERFACES, IPSEC_PHASE1S, LAGGS, LIMITERS,
     ObjectKind, SCHEDULES, SHAPER_QUEUES, USER_NAMES, USERS, VIRTUAL_IPS, VLANS,
     aliases_left_in_use, apply_change, names_left_in_use, takes_named_away,
 };
@@ -1213,6 +1213,38 @@ fn a_vlan_an_interface_is_assigned_to_is_named_by_its_device() {
         office
     );
     assert!(in_use(change(ChangeOp::Update, 0, json!({"tag": 10}))).is_empty());
+    assert!(in_use(change(ChangeOp::Update, 0, json!({"descr": "x"}))).is_empty());
+    assert!(in_use(change(ChangeOp::Delete, 1, Value::Null)).is_empty());
+}
+
+/// A LAGG is named by its device `laggif` as a VLAN's parent: its delete takes the name away,
+/// a new description does not, and a LAGG no VLAN is on goes.
+#[test]
+fn a_lagg_a_vlan_is_on_is_named_by_its_device() {
+    let laggs = json!([
+        {"id": 0, "laggif": "lagg0", "members": ["vtnet3"], "descr": "uplink"},
+        {"id": 1, "laggif": "lagg1", "members": ["vtnet3"], "descr": "spare"},
+    ]);
+    let vlans =
+        json!([{"id": 0, "if": "lagg0", "tag": 30, "vlanif": "lagg0.30", "descr": "on it"}]);
+    let users = std::slice::from_ref(&vlans);
+    let change = |op: ChangeOp, id: u64, object: Value| Change {
+        kind: ObjectKind::InterfaceLagg,
+        op,
+        id: Some(json!(id)),
+        object,
+    };
+    let in_use = |c: Change| -> Vec<Vec<String>> {
+        names_left_in_use(&LAGGS, &laggs, users, &[c])
+            .unwrap()
+            .into_iter()
+            .map(|n| n.used_by)
+            .collect()
+    };
+    assert_eq!(
+        in_use(change(ChangeOp::Delete, 0, Value::Null)),
+        vec![vec!["VLAN 0 \"on it\" (if)".to_string()]]
+    );
     assert!(in_use(change(ChangeOp::Update, 0, json!({"descr": "x"}))).is_empty());
     assert!(in_use(change(ChangeOp::Delete, 1, Value::Null)).is_empty());
 }
