@@ -5798,6 +5798,104 @@ async fn a_lagg_a_vlan_is_on_is_not_deleted(version: &str) {
     );
 }
 
+/// A LAGG made of an assigned interface's device, or of the parent of a VLAN one is assigned
+/// to: pfrest checks only that the device exists, and pfSense runs `ifconfig laggN laggport
+/// DEVICE` at once, after which FreeBSD hands the device's frames to the LAGG. A create and an
+/// update adding such a device are refused naming the interface, preview and confirmed alike;
+/// a LAGG of an unassigned device, and an update adding none, go.
+async fn a_lagg_does_not_take_an_assigned_interfaces_device(version: &str) {
+    let Some(lab) = lab(version) else { return };
+    let dir = tempfile::tempdir().unwrap();
+    let s = start(&lab, dir.path()).await;
+    let lagg =
+        |members: &[&str]| json!({"members": members, "proto": "failover", "descr": "uplink"});
+    let spare = s
+        .ok(
+            "pfsense_create_interface_lagg",
+            confirmed(lagg(&["vtnet3"])),
+        )
+        .await["data"]
+        .clone();
+    s.ok(
+        "pfsense_update_interface_lagg",
+        confirmed(json!({"id": spare["id"], "descr": "spare"})),
+    )
+    .await;
+    lab.settle();
+    let then = lab.config_xml();
+    let says = "pfrest checks only that the device exists";
+    refused_both_ways(
+        &s,
+        "pfsense_create_interface_lagg",
+        lagg(&["vtnet1"]),
+        &[
+            "it makes a LAGG port of vtnet1 (the device of interface lan",
+            says,
+        ],
+    )
+    .await;
+    refused_both_ways(
+        &s,
+        "pfsense_update_interface_lagg",
+        json!({"id": spare["id"], "members": ["vtnet3", "vtnet2"]}),
+        &["vtnet2 (the device of interface opt1", says],
+    )
+    .await;
+    sections_as_before(&lab, &then, &["laggs", "interfaces"]);
+    s.ok(
+        "pfsense_delete_interface_lagg",
+        confirmed(json!({"id": spare["id"]})),
+    )
+    .await;
+
+    // A VLAN on the spare device, assigned: the device carries that interface now.
+    lab.settle();
+    admin(
+        &lab,
+        "POST",
+        "/api/v2/interface/vlan",
+        Some(json!({"if": "vtnet3", "tag": 40, "descr": "store vlan"})),
+    );
+    let store = admin(
+        &lab,
+        "POST",
+        "/api/v2/interface",
+        Some(json!({"if": "vtnet3.40", "descr": "STORE", "enable": true,
+            "typev4": "static", "ipaddr": "172.23.0.1", "subnet": 24, "typev6": "none"})),
+    );
+    lab.settle();
+    let then = lab.config_xml();
+    let by_vlan = format!(
+        "vtnet3 (the parent of VLAN vtnet3.40 of interface {} \"STORE\")",
+        store["id"].as_str().unwrap_or_default()
+    );
+    refused_both_ways(
+        &s,
+        "pfsense_create_interface_lagg",
+        lagg(&["vtnet3"]),
+        &[by_vlan.as_str(), says],
+    )
+    .await;
+    sections_as_before(&lab, &then, &["laggs", "vlans", "interfaces"]);
+    s.close().await;
+
+    // What the guard keeps from happening, done by another admin: pfrest makes it, and
+    // pfSense makes LAN's device a port of the LAGG.
+    lab.settle();
+    admin(
+        &lab,
+        "POST",
+        "/api/v2/interface/lagg",
+        Some(lagg(&["vtnet1"])),
+    );
+    let tools =
+        std::fs::read_to_string(lab.lab.root().join("var/log/tools.log")).unwrap_or_default();
+    assert!(
+        tools.contains("/sbin/ifconfig lagg0 laggport vtnet1"),
+        "{tools}"
+    );
+}
+
 /// An interface group a rule is on: pfrest deletes it all the same (`InterfaceGroup` declares
 /// no `referenced_by`), the rule stays naming it, and pfSense skips the rule. A delete, a bulk
 /// delete and a PUT leaving it out are refused naming the rule, preview and confirmed alike; a
@@ -6622,6 +6720,7 @@ tests::on_every_release!(
     an_interface_the_api_answers_on_is_kept_under_its_description,
     a_vlan_an_interface_is_assigned_to_is_not_taken_away,
     a_lagg_a_vlan_is_on_is_not_deleted,
+    a_lagg_does_not_take_an_assigned_interfaces_device,
     an_interface_group_a_rule_is_on_is_not_deleted,
     a_carp_virtual_ip_still_named_is_not_deleted,
     an_interface_a_vpn_or_service_binds_to_is_not_deleted,

@@ -1310,6 +1310,82 @@ pub const LAGGS: NamedObjects = NamedObjects {
     }],
 };
 
+/// The devices `changes` newly make ports of a LAGG while an interface is assigned to them,
+/// or they are the parent of a VLAN one is assigned to: each as `vtnet1 (the device of
+/// interface lan "LAN")`. pfSense's `interface_lagg_configure`, which pfrest runs at once on a
+/// create or update, adds every member with `ifconfig laggN laggport DEVICE`, and pfrest checks
+/// only that the device exists (`validate_members`); FreeBSD then hands every frame the port
+/// receives to the LAGG, so the interface on the device (or on its VLAN) stops carrying its
+/// traffic. Seen on the pfrest lab: LAN's device made a LAGG port, `laggport vtnet1` run.
+/// `laggs` is the list of LAGGs now; Err when the changes cannot be applied to it.
+pub fn lagg_ports_in_use(
+    laggs: &Value,
+    interfaces: &Value,
+    vlans: &Value,
+    changes: &[Change],
+) -> Result<Vec<String>, String> {
+    let ports = |list: &[Value]| -> Vec<String> {
+        list.iter()
+            .flat_map(|lagg| match lagg.get("members") {
+                Some(Value::Array(members)) => members
+                    .iter()
+                    .filter_map(Value::as_str)
+                    .map(str::to_string)
+                    .collect(),
+                // config.xml's form, comma-separated.
+                Some(Value::String(members)) => members
+                    .split(',')
+                    .filter(|m| !m.is_empty())
+                    .map(str::to_string)
+                    .collect(),
+                _ => Vec::new(),
+            })
+            .collect()
+    };
+    let before: Vec<Value> = objects(laggs).into_iter().cloned().collect();
+    let mut after = before.clone();
+    for change in changes
+        .iter()
+        .filter(|c| c.kind == ObjectKind::InterfaceLagg)
+    {
+        after = change_list(after, change, false)?;
+    }
+    let were_ports = ports(&before);
+    let mut new_ports = ports(&after);
+    new_ports.retain(|p| !were_ports.contains(p));
+    new_ports.dedup();
+    let interface = |device: &str| {
+        objects(interfaces).into_iter().find_map(|i| {
+            (i.get("if").and_then(Value::as_str) == Some(device)).then(|| {
+                let id = key_text(i.get("id")).unwrap_or_default();
+                match i.get("descr").and_then(Value::as_str) {
+                    Some(d) if !d.is_empty() => format!("interface {id} \"{d}\""),
+                    _ => format!("interface {id}"),
+                }
+            })
+        })
+    };
+    let mut in_use = Vec::new();
+    for port in new_ports {
+        if let Some(on) = interface(&port) {
+            in_use.push(format!("{port} (the device of {on})"));
+            continue;
+        }
+        let carried: Vec<String> = objects(vlans)
+            .into_iter()
+            .filter(|v| v.get("if").and_then(Value::as_str) == Some(port.as_str()))
+            .filter_map(|v| {
+                let device = v.get("vlanif").and_then(Value::as_str)?;
+                interface(device).map(|on| format!("VLAN {device} of {on}"))
+            })
+            .collect();
+        if !carried.is_empty() {
+            in_use.push(format!("{port} (the parent of {})", carried.join(", ")));
+        }
+    }
+    Ok(in_use)
+}
+
 /// Where rules name an interface group: their `interface`, by its `ifname`. pfrest's
 /// `InterfaceGroup` declares no `referenced_by` and deletes a group rules are on; the rules stay
 /// and pfSense skips them (seen on the pfrest lab: `# array key "LABGRP" does not exist for "on

@@ -339,6 +339,7 @@ async fn steps_refusal_unboxed(
     let mut carp_changes = Vec::new();
     let mut address_changes = Vec::new();
     let mut host_override_changes = Vec::new();
+    let mut lagg_changes = Vec::new();
     let url_names_a_host = matches!(client.base_url().host(), Some(url::Host::Domain(_)));
     for (def, args) in calls {
         if def.path == REST_API_SETTINGS && def.method != Method::Get {
@@ -418,6 +419,13 @@ async fn steps_refusal_unboxed(
         if source.is_none() && TAKES_ADDRESSES.contains(&change.kind) {
             address_changes.push(change.clone());
         }
+        // A device made a LAGG port stops carrying the interface assigned to it, whatever
+        // this server's address.
+        if change.kind == ObjectKind::InterfaceLagg
+            && !matches!(change.op, ChangeOp::Delete | ChangeOp::DeleteMany)
+        {
+            lagg_changes.push(change.clone());
+        }
         // An interface is both named (by rules, NAT, virtual IPs…) and part of the model the
         // path is judged on; a user is both named (by groups, the access list) and an account
         // this server may sign in as.
@@ -452,6 +460,9 @@ async fn steps_refusal_unboxed(
     }
     // After the account gate: shutting this server out is the graver refusal of a user's delete.
     if let Some(refusal) = names_in_use_refusal(client, &named_changes).await {
+        return Some(refusal);
+    }
+    if let Some(refusal) = lagg_ports_refusal(client, &lagg_changes).await {
         return Some(refusal);
     }
     // Switching the API off or leaving out this server's authentication method needs no
@@ -1047,7 +1058,52 @@ async fn names_in_use_refusal(client: &Client, changes: &[Change]) -> Option<Str
     (!refusals.is_empty()).then(|| refusals.join("\n"))
 }
 
-/// Kinds renamed in place once what names them lets go, not replaced by a new object under
+/// Where the LAGGs, interfaces and VLANs are read for [`lagg_ports_refusal`].
+const LAGG_PORT_LISTS: [&str; 3] = [
+    pfsense_firewall::guard::LAGGS.path,
+    pfsense_firewall::guard::INTERFACES.path,
+    pfsense_firewall::guard::VLANS.path,
+];
+
+/// Refused when a LAGG's create, update or replacement makes a port of a device an interface
+/// is assigned to, or of a VLAN's parent (`guard::lagg_ports_in_use`): that interface stops
+/// carrying its traffic, whatever this server's address. Reads the LAGGs, interfaces and
+/// VLANs only for such a change.
+async fn lagg_ports_refusal(client: &Client, changes: &[Change]) -> Option<String> {
+    if changes.is_empty() {
+        return None;
+    }
+    let mut lists = Vec::new();
+    for path in LAGG_PORT_LISTS {
+        match crate::operator::read(client, path, json!({})).await {
+            Ok(list) => lists.push(list),
+            Err(e) => {
+                return Some(unread_refusal(
+                    &e,
+                    "no assigned interface's device becomes a LAGG port",
+                ));
+            }
+        }
+    }
+    let in_use = match pfsense_firewall::guard::lagg_ports_in_use(
+        &lists[0], &lists[1], &lists[2], changes,
+    ) {
+        Ok(in_use) => in_use,
+        Err(e) => {
+            return Some(format!(
+                "the change cannot be checked against the LAGGs it leaves: {e}"
+            ));
+        }
+    };
+    (!in_use.is_empty()).then(|| {
+        format!(
+            "it makes a LAGG port of {}. pfSense adds each member with `ifconfig laggN laggport DEVICE` at once, and pfrest checks only that the device exists; FreeBSD then hands every frame the port receives to the LAGG, so that interface stops carrying its traffic (and with it this server's way in, should it come through there). Make the LAGG of unassigned devices, or move the interface onto the LAGG from the console or webGUI",
+            in_use.join(", ")
+        )
+    })
+}
+
+/// Kinds renamed in place once what names them lets go,/// Kinds renamed in place once what names them lets go, not replaced by a new object under
 /// the new name: a new user would be another account (password, keys, uid).
 const RENAMED_IN_PLACE: &[ObjectKind] = &[ObjectKind::User];
 
