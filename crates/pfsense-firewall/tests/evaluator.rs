@@ -6,7 +6,7 @@ use pfsense_firewall::explain::{RuleOrigin, TranslatedBy, Verdict};
 use pfsense_firewall::guard::{
     AUTH_SERVERS, ChangeOp, GATEWAYS, INTERFACE_GROUPS, INTERFACES, IPSEC_PHASE1S, LAGGS, LIMITERS,
     ObjectKind, SCHEDULES, SHAPER_QUEUES, USER_NAMES, USERS, VIRTUAL_IPS, VLANS,
-    aliases_left_in_use, apply_change, names_left_in_use, takes_named_away,
+    aliases_left_in_use, apply_change, lagg_ports_in_use, names_left_in_use, takes_named_away,
 };
 use pfsense_firewall::model::{Action, Direction, ModelPart, NotRead, Target};
 use pfsense_firewall::{
@@ -1247,6 +1247,55 @@ fn a_lagg_a_vlan_is_on_is_named_by_its_device() {
     );
     assert!(in_use(change(ChangeOp::Update, 0, json!({"descr": "x"}))).is_empty());
     assert!(in_use(change(ChangeOp::Delete, 1, Value::Null)).is_empty());
+}
+
+/// A device newly made a LAGG port is named when an interface is assigned to it or to a VLAN
+/// on it; one already a port, an unassigned one and an unassigned VLAN's parent are not.
+#[test]
+fn a_lagg_port_that_carries_an_interface_is_named() {
+    let laggs = json!([{"id": 0, "laggif": "lagg0", "members": "vtnet3", "descr": "spare"}]);
+    let interfaces = json!([
+        {"id": "lan", "if": "vtnet1", "descr": "LAN"},
+        {"id": "opt2", "if": "vtnet2.40", "descr": ""},
+    ]);
+    let vlans = json!([
+        {"id": 0, "if": "vtnet2", "tag": 40, "vlanif": "vtnet2.40"},
+        {"id": 1, "if": "vtnet4", "tag": 50, "vlanif": "vtnet4.50"},
+    ]);
+    let ports = |op: ChangeOp, id: Option<u64>, object: Value| {
+        let change = Change {
+            kind: ObjectKind::InterfaceLagg,
+            op,
+            id: id.map(|i| json!(i)),
+            object,
+        };
+        lagg_ports_in_use(&laggs, &interfaces, &vlans, &[change]).unwrap()
+    };
+    assert_eq!(
+        ports(
+            ChangeOp::Create,
+            None,
+            json!({"members": ["vtnet1", "vtnet5"]})
+        ),
+        ["vtnet1 (the device of interface lan \"LAN\")"]
+    );
+    assert_eq!(
+        ports(
+            ChangeOp::Update,
+            Some(0),
+            json!({"members": ["vtnet3", "vtnet2"]})
+        ),
+        ["vtnet2 (the parent of VLAN vtnet2.40 of interface opt2)"]
+    );
+    assert!(ports(ChangeOp::Update, Some(0), json!({"descr": "x"})).is_empty());
+    assert!(
+        ports(
+            ChangeOp::Create,
+            None,
+            json!({"members": ["vtnet3", "vtnet4"]})
+        )
+        .is_empty()
+    );
 }
 
 /// An interface group is named by its `ifname` among a rule's interfaces; a PUT that keeps it
