@@ -6564,6 +6564,100 @@ async fn an_openvpn_server_overrides_name_is_not_deleted(version: &str) {
     a_parent_is_not_handed_on(&lab, case, bodies, alice, "alice's fixed address").await;
 }
 
+/// A WireGuard tunnel an interface is assigned to: pfrest deletes it all the same (it refuses
+/// only to disable it), the interface keeps naming its device and pfrest refuses the
+/// interface's later changes. A delete, a bulk delete and a PUT leaving it out are refused
+/// naming the interface, preview and confirmed alike; a tunnel nothing is assigned to goes.
+async fn a_wireguard_tunnel_an_interface_is_assigned_to_is_not_deleted(version: &str) {
+    let Some(lab) = lab(version) else { return };
+    let tunnel = |port: &str, key: &str, address: &str| {
+        json!({"listenport": port, "privatekey": key,
+            "addresses": [{"address": address, "mask": 24}]})
+    };
+    let linked = admin(
+        &lab,
+        "POST",
+        "/api/v2/vpn/wireguard/tunnel",
+        Some(tunnel(
+            "51830",
+            "8DWk1Pzz7r6ZMEeZJ2dmlCtx9n0tJ0qp8kzTkMzGnUM=",
+            "10.30.0.1",
+        )),
+    );
+    let spare = admin(
+        &lab,
+        "POST",
+        "/api/v2/vpn/wireguard/tunnel",
+        Some(tunnel(
+            "51831",
+            "YM4c2BvS5Ie8jQzQx1VQe0I9lOJbqjvT3vyk0bYQ0Wk=",
+            "10.31.0.1",
+        )),
+    );
+    let device = linked["name"].as_str().unwrap_or_default().to_string();
+    // The lab's netstat stand-in lists the tunnels, as a box does: pfrest offers them to assign.
+    let assigned = admin(
+        &lab,
+        "POST",
+        "/api/v2/interface",
+        Some(json!({"if": device, "descr": "WGLINK", "enable": true,
+            "typev4": "static", "ipaddr": "10.30.0.1", "subnet": 24, "typev6": "none"})),
+    );
+    let id = assigned["id"].as_str().unwrap_or_default().to_string();
+    lab.settle();
+    let then = lab.config_xml();
+    let dir = tempfile::tempdir().unwrap();
+    let s = start(&lab, dir.path()).await;
+    let used =
+        format!("WireGuard tunnel `{device}` is still used by interface {id} \"WGLINK\" (if)");
+    let says = [
+        used.as_str(),
+        "at the next WireGuard apply the tunnel's device goes",
+    ];
+    for (tool, args) in [
+        (
+            "pfsense_delete_vpn_wireguard_tunnel",
+            json!({"id": linked["id"]}),
+        ),
+        (
+            "pfsense_delete_vpn_wireguard_tunnels",
+            json!({"query": {"listenport": "51830"}}),
+        ),
+        (
+            "pfsense_replace_vpn_wireguard_tunnels",
+            json!({"objects": []}),
+        ),
+    ] {
+        refused_both_ways(&s, tool, args, &says).await;
+    }
+    sections_as_before(&lab, &then, &["installedpackages", "interfaces"]);
+    s.ok(
+        "pfsense_delete_vpn_wireguard_tunnel",
+        confirmed(json!({"id": spare["id"]})),
+    )
+    .await;
+    s.close().await;
+
+    // What the guard keeps from happening, done by another admin: the interface keeps naming
+    // the tunnel's device, and pfrest refuses its changes.
+    lab.settle();
+    admin(
+        &lab,
+        "DELETE",
+        "/api/v2/vpn/wireguard/tunnel",
+        Some(json!({"id": linked["id"]})),
+    );
+    let now = admin(&lab, "GET", &format!("/api/v2/interface?id={id}"), None);
+    assert_eq!(now["if"], device.as_str(), "{now}");
+    admin_refused(
+        &lab,
+        "PATCH",
+        "/api/v2/interface",
+        json!({"id": id, "descr": "WGLINK2"}),
+        400,
+    );
+}
+
 /// A WireGuard tunnel whose peers remain: pfrest deletes it and leaves them, and the next
 /// tunnel created, on another port and network, gets its name (`next_wg_if`: the lowest free
 /// one) and with it the peers, keys and allowed IPs.
@@ -6729,6 +6823,7 @@ tests::on_every_release!(
     an_ipsec_phase_1_with_phase_2_entries_is_not_deleted,
     an_openvpn_server_overrides_name_is_not_deleted,
     a_wireguard_tunnel_with_peers_is_not_deleted,
+    a_wireguard_tunnel_an_interface_is_assigned_to_is_not_deleted,
     auto_revert_of_a_linked_rule_change_then_its_forwards_delete_restores_both,
     a_batch_undo_of_a_linked_rule_change_and_its_forwards_delete_restores_both,
     a_callers_sort_never_reaches_a_write_an_undo_would_replay,

@@ -825,9 +825,10 @@ async fn lockout_guard_on_the_lab(version: &str) {
     let Some(lab) = tests::lab::start(version) else {
         return;
     };
-    // The lab's interface stand-in lists no real NICs, so pfrest refuses PATCH /interface
-    // (FIELD_INVALID_CHOICE on `if`): WAN's bogon block (the lab config has no private-network
-    // block) is taken out of config.xml directly, and pfSense's config cache dropped.
+    // pfrest v2.7.1 refuses a PATCH of WAN itself ("Field `descr` cannot be `WAN` because it is
+    // a name reserved by the system", seen on the lab): WAN's bogon block (the lab config has
+    // no private-network block) is taken out of config.xml directly, and pfSense's config cache
+    // dropped.
     let config = lab.config_xml();
     let wan_start = config.find("<wan>").expect("the lab config has WAN");
     let at = wan_start

@@ -128,6 +128,22 @@ function pfrest_lab_cloned(): array
     return $cloned;
 }
 
+/* WireGuard's tunnels (`tun_wg0`), which the package creates while it runs. */
+function pfrest_lab_wireguard_tunnels(): array
+{
+    $xml = @simplexml_load_file('/cf/conf/config.xml');
+    if ($xml === false) {
+        return [];
+    }
+    $tunnels = [];
+    foreach ($xml->installedpackages->wireguard->tunnels->item ?? [] as $tunnel) {
+        if ((string) $tunnel->name !== '') {
+            $tunnels[] = (string) $tunnel->name;
+        }
+    }
+    return $tunnels;
+}
+
 function pfSense_interface_listget($flags = 0)
 {
     pfrest_lab_log(__FUNCTION__, func_get_args());

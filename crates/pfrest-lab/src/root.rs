@@ -25,6 +25,9 @@ mod shim {
     pub const FILTER_LOG: &str = include_str!("../shims/filter.log");
     /// Our stand-in for FreeBSD's arp(8) (see [`super::TOOL_PATH_REDIRECTS`]) and its cache's seed.
     pub const ARP: &str = include_str!("../shims/arp.sh");
+    /// Our stand-in for FreeBSD's netstat(1): the shell entry and the PHP that prints.
+    pub const NETSTAT: &str = include_str!("../shims/netstat.sh");
+    pub const NETSTAT_PHP: &str = include_str!("../shims/netstat.php");
     pub const ARP_CACHE: &str = include_str!("../shims/arp-cache");
     /// What ISC dhcpd would have written to its leases file.
     pub const DHCPD_LEASES: &str = include_str!("../shims/dhcpd.leases");
@@ -81,20 +84,28 @@ const STANDIN_TOOLS: &[&str] = &[
     "dpinger",
 ];
 
-/// FreeBSD tools pfSense and pfrest run under `/usr/sbin`, a path the lab cannot add to (the
-/// host's `/usr/sbin` is bound there read-only), with the stand-in each call is pointed to in
+/// FreeBSD tools pfSense and pfrest run under `/usr/sbin` or `/usr/bin`, paths the lab cannot
+/// add to (the host's are bound there read-only), with the stand-in each call is pointed to in
 /// the root's copies of the files that name it: (tool's path, stand-in's path, files under the
 /// root, or under pfrest's files, that call it).
-pub const TOOL_PATH_REDIRECTS: &[(&str, &str, &[&str])] = &[(
-    "/usr/sbin/arp",
-    "/usr/local/sbin/arp",
-    &[
-        "etc/inc/system.inc",
-        "etc/inc/util.inc",
-        "etc/inc/interfaces.inc",
-        "usr/local/pkg/RESTAPI/Models/ARPTable.inc",
-    ],
-)];
+pub const TOOL_PATH_REDIRECTS: &[(&str, &str, &[&str])] = &[
+    (
+        "/usr/sbin/arp",
+        "/usr/local/sbin/arp",
+        &[
+            "etc/inc/system.inc",
+            "etc/inc/util.inc",
+            "etc/inc/interfaces.inc",
+            "usr/local/pkg/RESTAPI/Models/ARPTable.inc",
+        ],
+    ),
+    // The interfaces pfrest offers to assign come from `get_interface_list()`'s netstat.
+    (
+        "/usr/bin/netstat",
+        "/usr/local/sbin/netstat",
+        &["etc/inc/util.inc"],
+    ),
+];
 
 /// State the lab's stand-ins read, written when the root is built and on every reset: the
 /// firewall log ([`FILTER_LOG_SEED`]), the ARP cache (the emulator's seed's two LAN hosts, on the
@@ -402,6 +413,8 @@ pub fn assemble(layout: &Layout, sources: &Sources, config_xml: &str) -> Result<
     write(&share.join("router.php"), shim::ROUTER, 0o644)?;
     write(&share.join("tool-standin"), shim::TOOL_STANDIN, 0o755)?;
     write(&root.join("usr/local/sbin/arp"), shim::ARP, 0o755)?;
+    write(&root.join("usr/local/sbin/netstat"), shim::NETSTAT, 0o755)?;
+    write(&share.join("netstat.php"), shim::NETSTAT_PHP, 0o644)?;
     redirect_tool_paths(root)?;
     // The package version `pkg-static info pfSense-pkg-RESTAPI` prints (the stand-in reads it).
     write(

@@ -949,9 +949,11 @@ pub const OPENVPN_SERVERS: NamedObjects = NamedObjects {
     }],
 };
 
-/// Where WireGuard peers name their tunnel: `tun` (`tun_wg0`). pfrest deletes a tunnel and
-/// leaves its peers, and gives the next tunnel created the lowest free name (`next_wg_if`), so
-/// that tunnel takes them over, keys and allowed IPs (seen on the pfrest lab).
+/// Where WireGuard peers name their tunnel: `tun` (`tun_wg0`), and an interface assigned to it:
+/// `if`. pfrest deletes a tunnel and leaves both (it refuses only to disable one that is
+/// assigned, `validate_enabled`), and gives the next tunnel created the lowest free name
+/// (`next_wg_if`), so that tunnel takes them over, keys and allowed IPs (seen on the pfrest
+/// lab; the interface keeps naming `tun_wg0` and pfrest refuses its later changes).
 pub const WIREGUARD_TUNNELS: NamedObjects = NamedObjects {
     kind: ObjectKind::WireGuardTunnel,
     child: None,
@@ -963,15 +965,26 @@ pub const WIREGUARD_TUNNELS: NamedObjects = NamedObjects {
     also: None,
     also_named_by: &[],
     renamed_by: &[],
-    users: &[NameUser {
-        what: "WireGuard peer",
-        path: "/api/v2/vpn/wireguard/peers",
-        fields: &["tun"],
-        within: None,
-        label: &["descr", "endpoint"],
-        effect: "its peers stay, and the next WireGuard tunnel created gets the lowest free name, this one's (`next_wg_if`), and with it these peers: their keys may then connect to that tunnel, with their allowed IPs",
-        naming: Naming::Name,
-    }],
+    users: &[
+        NameUser {
+            what: "WireGuard peer",
+            path: "/api/v2/vpn/wireguard/peers",
+            fields: &["tun"],
+            within: None,
+            label: &["descr", "endpoint"],
+            effect: "its peers stay, and the next WireGuard tunnel created gets the lowest free name, this one's (`next_wg_if`), and with it these peers: their keys may then connect to that tunnel, with their allowed IPs",
+            naming: Naming::Name,
+        },
+        NameUser {
+            what: "interface",
+            path: INTERFACES.path,
+            fields: &["if"],
+            within: None,
+            label: &["descr"],
+            effect: "at the next WireGuard apply the tunnel's device goes, and the interface assigned to it goes down (and with it its gateway, and this server's way in, should it come through that tunnel); pfrest refuses every later change to the interface (\"Field `if` must be one of …\"), and the next tunnel created takes the device's name and with it the interface",
+            naming: Naming::Name,
+        },
+    ],
 };
 
 /// What follows an interface's delete for everything below: pfrest gives the next interface
