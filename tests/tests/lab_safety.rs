@@ -4279,8 +4279,8 @@ async fn a_server_off_the_firewalls_subnets_keeps_its_route_back(version: &str) 
 /// LAN (192.168.1.50) reaching the API there is not covered by the anti-lockout rule, which
 /// passes to the LAN address alone; deleting the LAN rule that passes it is refused, and so is
 /// renumbering WAN away from that address, `<filter>` and `<interfaces>` staying as they were.
-/// (WAN takes the lab's `eth0` and a description of its own: pfrest refuses a PATCH of `wan`
-/// while its description is the default `WAN`, a name it reserves, and a device the lab lacks.)
+/// (WAN takes a description of its own: pfrest refuses a PATCH of `wan` while its description
+/// is the default `WAN`, a name it reserves.)
 async fn the_guard_judges_the_address_the_servers_url_leads_to(version: &str) {
     let Some(lab) = lab(version) else { return };
     admin(
@@ -4288,7 +4288,7 @@ async fn the_guard_judges_the_address_the_servers_url_leads_to(version: &str) {
         "PATCH",
         "/api/v2/interface",
         Some(
-            json!({"id": "wan", "if": "eth0", "descr": "UPLINK", "gateway": null, "typev4": "static",
+            json!({"id": "wan", "if": "vtnet0", "descr": "UPLINK", "gateway": null, "typev4": "static",
                 "ipaddr": "127.0.0.1", "subnet": 32}),
         ),
     );
@@ -4478,11 +4478,10 @@ async fn an_interface_change_refused_for_its_default_description_says_what_to_do
     let Some(lab) = lab(version) else { return };
     let dir = tempfile::tempdir().unwrap();
     let s = start(&lab, dir.path()).await;
-    // `eth0`: the lab's host has none of the config's vtnet devices, which pfrest checks too.
     let r = s
         .call(
             "pfsense_update_network_interface",
-            confirmed(json!({"id": "wan", "if": "eth0", "blockbogons": true})),
+            confirmed(json!({"id": "wan", "if": "vtnet0", "blockbogons": true})),
         )
         .await;
     let message = text(&r);
@@ -4495,7 +4494,7 @@ async fn an_interface_change_refused_for_its_default_description_says_what_to_do
     );
     s.ok(
         "pfsense_update_network_interface",
-        confirmed(json!({"id": "wan", "if": "eth0", "descr": "wan", "blockbogons": true})),
+        confirmed(json!({"id": "wan", "if": "vtnet0", "descr": "wan", "blockbogons": true})),
     )
     .await;
     s.close().await;
@@ -4725,7 +4724,7 @@ fn api_address_on_a_virtual_ip(lab: &RunningLab, mut vip: Value) -> Value {
         "PATCH",
         "/api/v2/interface",
         Some(
-            json!({"id": "wan", "if": "eth0", "descr": "wan", "typev4": "static",
+            json!({"id": "wan", "if": "vtnet0", "descr": "wan", "typev4": "static",
             "ipaddr": "127.0.0.2", "subnet": 8, "gateway": null}),
         ),
     );
@@ -4802,18 +4801,74 @@ async fn the_address_the_servers_url_leads_to_stays(version: &str) {
         &lab,
         "PATCH",
         "/api/v2/interface",
-        Some(json!({"id": "wan", "if": "eth0", "descr": "wan", "ipaddr": "127.0.0.1"})),
+        Some(json!({"id": "wan", "if": "vtnet0", "descr": "wan", "ipaddr": "127.0.0.1"})),
     );
     guard_refuses(
         &s,
         &lab,
         "pfsense_update_network_interface",
-        json!({"id": "wan", "if": "eth0", "descr": "wan", "ipaddr": "127.0.0.3"}),
+        json!({"id": "wan", "if": "vtnet0", "descr": "wan", "ipaddr": "127.0.0.3"}),
         &[gone],
         |config| config.contains("<ipaddr>127.0.0.1</ipaddr>"),
     )
     .await;
     s.close().await;
+}
+
+/// Without `--lockout-source`, moving the interface that holds the address this server's URL
+/// leads to (WAN given the lab's 127.0.0.1 here) to another device is refused as possibly
+/// cutting this server off: the address moves along, but a server that comes in on WAN would
+/// arrive at a port not cabled to its network, and whether it comes in there takes its address
+/// to tell. config.xml keeps WAN on `vtnet0`; pfrest moves it (the lab's netstat stand-in
+/// offers the spare `vtnet3`). Another interface moved goes.
+async fn moving_the_urls_interface_to_another_device_is_refused(version: &str) {
+    let Some(lab) = lab(version) else { return };
+    admin(
+        &lab,
+        "PATCH",
+        "/api/v2/interface",
+        Some(
+            json!({"id": "wan", "if": "vtnet0", "descr": "wan", "typev4": "static",
+            "ipaddr": "127.0.0.1", "subnet": 8, "gateway": null}),
+        ),
+    );
+    let dir = tempfile::tempdir().unwrap();
+    let s = start(&lab, dir.path()).await;
+    for args in [
+        json!({"id": "wan", "if": "vtnet3"}),
+        json!({"id": "wan", "if": "vtnet3", "descr": "moved"}),
+    ] {
+        guard_refuses(
+            &s,
+            &lab,
+            "pfsense_update_network_interface",
+            args,
+            &[
+                "interface wan \"wan\", which holds 127.0.0.1, the address this server's URL leads to, moves from device vtnet0 to vtnet3",
+                "(--lockout-source)",
+            ],
+            |config| config.contains("<if>vtnet0</if>") && !config.contains("<if>vtnet3</if>"),
+        )
+        .await;
+    }
+    s.ok(
+        "pfsense_update_network_interface",
+        confirmed(json!({"id": "opt1", "if": "vtnet3"})),
+    )
+    .await;
+    assert!(lab.config_xml().contains("<if>vtnet3</if>"));
+    s.close().await;
+
+    // What the guard keeps from happening, done by another admin: pfrest moves WAN.
+    lab.settle();
+    admin(
+        &lab,
+        "PATCH",
+        "/api/v2/interface",
+        Some(json!({"id": "wan", "if": "vtnet2", "descr": "wan"})),
+    );
+    let wan = admin(&lab, "GET", "/api/v2/interface?id=wan", None);
+    assert_eq!(wan["if"], "vtnet2", "{wan}");
 }
 
 /// Without `--lockout-source`, a 1:1 NAT mapping of the address this server's URL leads to
@@ -4929,7 +4984,7 @@ async fn nat_that_sends_the_urls_address_inside_is_refused(version: &str) {
 
 /// pfrest refuses an interface's default description (its id in capitals) on a change, so an
 /// update's undo cannot write it back: an interface described so (`OPT2`, assigned here on the
-/// lab's `eth0`) refuses a change that keeps that description; a change of the description
+/// lab's spare NIC `vtnet3`) refuses a change that keeps that description; a change of the description
 /// with another field says its undo keeps the new description, and the undo puts the other
 /// field back and leaves the description (the undo stopped at the 400 before).
 async fn an_interface_description_undo_keeps_what_pfrest_refuses(version: &str) {
@@ -4939,7 +4994,7 @@ async fn an_interface_description_undo_keeps_what_pfrest_refuses(version: &str) 
         "POST",
         "/api/v2/interface",
         Some(
-            json!({"if": "eth0", "descr": "OPT2", "enable": true, "typev4": "static",
+            json!({"if": "vtnet3", "descr": "OPT2", "enable": true, "typev4": "static",
             "ipaddr": "10.77.0.1", "subnet": 24}),
         ),
     );
@@ -5130,12 +5185,12 @@ async fn an_interface_still_named_is_not_deleted(version: &str) {
         "POST",
         "/api/v2/interface",
         Some(
-            json!({"if": "eth0", "descr": "DMZ", "enable": true, "typev4": "static",
+            json!({"if": "vtnet3", "descr": "DMZ", "enable": true, "typev4": "static",
             "ipaddr": "172.20.0.1", "subnet": 24, "typev6": "none"}),
         ),
     );
     assert_eq!(dmz["id"], "lan", "{dmz}");
-    lab.apply_until_written("route-to ( eth0 192.168.1.2 )");
+    lab.apply_until_written("route-to ( vtnet3 192.168.1.2 )");
 }
 
 /// An interface's DHCP server counts among its users: pfrest deletes it with the interface,
@@ -6301,7 +6356,7 @@ async fn an_interface_a_vpn_or_service_binds_to_is_not_deleted(version: &str) {
         "POST",
         "/api/v2/interface",
         Some(
-            json!({"if": "eth0", "descr": "VPNS", "enable": true, "typev4": "static",
+            json!({"if": "vtnet3", "descr": "VPNS", "enable": true, "typev4": "static",
             "ipaddr": "10.7.7.1", "subnet": 24, "typev6": "staticv6",
             "ipaddrv6": "2001:db8:7::1", "subnetv6": 64}),
         ),
@@ -6815,6 +6870,7 @@ tests::on_every_release!(
     a_vlan_an_interface_is_assigned_to_is_not_taken_away,
     a_lagg_a_vlan_is_on_is_not_deleted,
     a_lagg_does_not_take_an_assigned_interfaces_device,
+    moving_the_urls_interface_to_another_device_is_refused,
     an_interface_group_a_rule_is_on_is_not_deleted,
     a_carp_virtual_ip_still_named_is_not_deleted,
     an_interface_a_vpn_or_service_binds_to_is_not_deleted,

@@ -2026,6 +2026,37 @@ pub fn url_address_lost(
         .copied())
 }
 
+/// Without the server's own address (no `--lockout-source`): the interface holding an address
+/// of `addresses` (where this server's URL leads) that `changes` move to another device (its
+/// `if`), as the words of a refusal. The address moves along, so the firewall still holds it,
+/// but a server that comes in on that interface then arrives at a port that is not cabled to
+/// its network; whether this server comes in there takes its address to tell, so the answer is
+/// a "may". Err when the changes cannot be applied to the model.
+pub fn url_interface_moved(
+    model: &FirewallModel,
+    changes: &[Change],
+    addresses: &[IpAddr],
+) -> Result<Option<String>, String> {
+    let after = FirewallModel::from_api(&answers_after(model, changes)?);
+    for address in addresses {
+        for before in model
+            .interfaces
+            .iter()
+            .filter(|i| i.addresses().contains(address))
+        {
+            if let Some(now) = after.interface(&before.id)
+                && now.device != before.device
+            {
+                return Ok(Some(format!(
+                    "interface {} \"{}\", which holds {address}, the address this server's URL leads to, moves from device {} to {}: if this server's requests come in on it, they would arrive at a port that is not cabled to its network",
+                    before.id, before.descr, before.device, now.device
+                )));
+            }
+        }
+    }
+    Ok(None)
+}
+
 /// Without the server's own address (no `--lockout-source`): a port forward or a 1:1 NAT
 /// mapping, new or changed by `changes`, that takes connections to an address of `addresses`
 /// (where this server's URL leads) the firewall holds, on `port` (the URL's), elsewhere. pf

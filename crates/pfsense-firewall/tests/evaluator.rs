@@ -577,6 +577,29 @@ fn port_forwards_reflect_onto_interfaces_without_a_gateway() {
 /// Without the server's address, a port forward of the address and port its URL leads to, or a
 /// 1:1 NAT mapping that covers the address, new or for other peers, is named; one that took
 /// them before from the same peers, or takes another address or port, is not.
+/// Without a source: the interface holding the URL's address moved to another device is
+/// named; another interface moved, or the same one changed otherwise, is not.
+#[test]
+fn the_urls_interface_moved_to_another_device_is_named() {
+    let update = |id: &str, fields: Value| Change {
+        kind: ObjectKind::Interface,
+        op: ChangeOp::Update,
+        id: Some(json!(id)),
+        object: fields,
+    };
+    let url = ["81.2.69.142".parse().unwrap()];
+    let moved =
+        |c: Change| pfsense_firewall::guard::url_interface_moved(&model(), &[c], &url).unwrap();
+    assert_eq!(
+        moved(update("wan", json!({"if": "em5"}))).as_deref(),
+        Some(
+            "interface wan \"WAN\", which holds 81.2.69.142, the address this server's URL leads to, moves from device em0 to em5: if this server's requests come in on it, they would arrive at a port that is not cabled to its network"
+        )
+    );
+    assert_eq!(moved(update("lan", json!({"if": "em5"}))), None);
+    assert_eq!(moved(update("wan", json!({"descr": "UPLINK"}))), None);
+}
+
 #[test]
 fn a_new_redirection_of_the_urls_address_is_named() {
     let create = |external: &str, peers: &str| Change {

@@ -827,15 +827,18 @@ async fn url_address_refusal(
         Ok(None) => {}
         Err(e) => return undecided(e),
     }
+    let what_to_do = "Where this server comes in cannot be told without its address: give it (--lockout-source) to have the path judged, or make the change from the console or webGUI.";
+    match pfsense_firewall::guard::url_interface_moved(&model, changes, &addresses) {
+        Ok(Some(reason)) => return verdict(Gate::Possibly(reason), tools, what_to_do, what_to_do),
+        Ok(None) => {}
+        Err(e) => return undecided(e),
+    }
     if !nat {
         return None;
     }
     let port = client.base_url().port_or_known_default().unwrap_or(443);
     match pfsense_firewall::guard::url_address_redirected(&model, changes, &addresses, port) {
-        Ok(Some(reason)) => {
-            let what_to_do = "Where this server comes in cannot be told without its address: give it (--lockout-source) to have the path judged, or make the change from the console or webGUI.";
-            verdict(Gate::Possibly(reason), tools, what_to_do, what_to_do)
-        }
+        Ok(Some(reason)) => verdict(Gate::Possibly(reason), tools, what_to_do, what_to_do),
         Ok(None) => None,
         Err(e) => undecided(e),
     }
