@@ -66,7 +66,7 @@ pub const LAB_FAILURES: &[(&str, Class, &str)] = &[
     (
         "FIELD_INVALID_CHOICE",
         Class::LabGap,
-        "choices pfSense reads from FreeBSD tools (assignable NICs from netstat, OpenVPN ciphers from openvpn): the lab has Debian's or none",
+        "choices pfSense reads from FreeBSD tools the lab has no stand-in for (OpenVPN ciphers and DH lengths from openvpn)",
     ),
     (
         "FIELD_IS_REQUIRED",
