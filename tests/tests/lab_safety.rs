@@ -4853,7 +4853,7 @@ async fn moving_the_urls_interface_to_another_device_is_refused(version: &str) {
     }
     s.ok(
         "pfsense_update_network_interface",
-        confirmed(json!({"id": "opt1", "if": "vtnet3"})),
+        confirmed(json!({"id": "opt1", "if": "vtnet3", "descr": "dmz"})),
     )
     .await;
     assert!(lab.config_xml().contains("<if>vtnet3</if>"));
