@@ -4774,7 +4774,8 @@ async fn carp_maintenance_is_refused_when_the_url_leads_to_a_carp_address(versio
 
 /// Without `--lockout-source`, a change that takes from the firewall the address this server's
 /// URL leads to (the lab's 127.0.0.1, an IP alias on WAN here, then WAN's own) is refused and
-/// config.xml keeps it: deleting the virtual IP, renumbering WAN. pfrest performs both.
+/// config.xml keeps it: deleting the virtual IP, renumbering WAN, disabling WAN. pfrest
+/// performs each.
 async fn the_address_the_servers_url_leads_to_stays(version: &str) {
     let Some(lab) = lab(version) else { return };
     let vip = api_address_on_a_virtual_ip(&lab, json!({"mode": "ipalias"}));
@@ -4810,6 +4811,19 @@ async fn the_address_the_servers_url_leads_to_stays(version: &str) {
         json!({"id": "wan", "if": "vtnet0", "descr": "wan", "ipaddr": "127.0.0.3"}),
         &[gone],
         |config| config.contains("<ipaddr>127.0.0.1</ipaddr>"),
+    )
+    .await;
+    // So is disabling WAN: pfSense brings it down with its address.
+    guard_refuses(
+        &s,
+        &lab,
+        "pfsense_update_network_interface",
+        json!({"id": "wan", "descr": "wan", "enable": false}),
+        &[gone],
+        |config| {
+            let wan = &config[config.find("<wan>").unwrap_or(0)..];
+            wan[..wan.find("</wan>").unwrap_or(0)].contains("<enable>")
+        },
     )
     .await;
     s.close().await;

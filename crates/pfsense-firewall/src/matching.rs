@@ -159,9 +159,12 @@ impl FirewallModel {
         }
     }
 
-    /// Whether an interface or a virtual IP holds the address (loopback aside).
+    /// Whether an enabled interface or a virtual IP holds the address (loopback aside). A
+    /// disabled interface holds none: pfSense brings it down with its addresses.
     pub fn holds_address(&self, ip: &IpAddr) -> bool {
-        self.interfaces.iter().any(|i| i.addresses().contains(ip))
+        self.interfaces
+            .iter()
+            .any(|i| i.enabled && i.addresses().contains(ip))
             || self.virtual_addresses.contains(ip)
     }
 
