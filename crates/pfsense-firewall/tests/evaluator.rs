@@ -577,6 +577,22 @@ fn port_forwards_reflect_onto_interfaces_without_a_gateway() {
 /// Without the server's address, a port forward of the address and port its URL leads to, or a
 /// 1:1 NAT mapping that covers the address, new or for other peers, is named; one that took
 /// them before from the same peers, or takes another address or port, is not.
+/// Without a source: an interface disabled gives its address up (pfSense brings it down), so
+/// disabling the one that holds the URL's address loses it; disabling another does not.
+#[test]
+fn disabling_the_urls_interface_loses_its_address() {
+    let disable = |id: &str| Change {
+        kind: ObjectKind::Interface,
+        op: ChangeOp::Update,
+        id: Some(json!(id)),
+        object: json!({"enable": false}),
+    };
+    let url: [std::net::IpAddr; 1] = ["81.2.69.142".parse().unwrap()];
+    let lost = |c: Change| pfsense_firewall::guard::url_address_lost(&model(), &[c], &url).unwrap();
+    assert_eq!(lost(disable("wan")), Some(url[0]));
+    assert_eq!(lost(disable("lan")), None);
+}
+
 /// Without a source: the interface holding the URL's address moved to another device is
 /// named; another interface moved, or the same one changed otherwise, is not.
 #[test]
