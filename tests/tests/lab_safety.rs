@@ -4829,13 +4829,13 @@ async fn the_address_the_servers_url_leads_to_stays(version: &str) {
     s.close().await;
 }
 
-/// Without `--lockout-source`, moving the interface that holds the address this server's URL
-/// leads to (WAN given the lab's 127.0.0.1 here) to another device is refused as possibly
-/// cutting this server off: the address moves along, but a server that comes in on WAN would
-/// arrive at a port not cabled to its network, and whether it comes in there takes its address
-/// to tell. config.xml keeps WAN on `vtnet0`; pfrest moves it (the lab's netstat stand-in
+/// Without `--lockout-source`, switching the interface that holds the address this server's
+/// URL leads to (WAN given the lab's 127.0.0.1 here) to DHCP, or moving it to another device,
+/// is refused as possibly cutting this server off: DHCP may give it another address; a moved
+/// interface keeps the address, but a server that comes in on WAN would arrive at a port not
+/// cabled to its network, and whether it comes in there takes its address to tell. config.xml keeps WAN on `vtnet0`; pfrest moves it (the lab's netstat stand-in
 /// offers the spare `vtnet3`). Another interface moved goes.
-async fn moving_the_urls_interface_to_another_device_is_refused(version: &str) {
+async fn switching_or_moving_the_urls_interface_is_refused(version: &str) {
     let Some(lab) = lab(version) else { return };
     admin(
         &lab,
@@ -4848,6 +4848,19 @@ async fn moving_the_urls_interface_to_another_device_is_refused(version: &str) {
     );
     let dir = tempfile::tempdir().unwrap();
     let s = start(&lab, dir.path()).await;
+    // Switched to DHCP, WAN may get another address.
+    guard_refuses(
+        &s,
+        &lab,
+        "pfsense_update_network_interface",
+        json!({"id": "wan", "typev4": "dhcp"}),
+        &[
+            "interface wan \"wan\", which holds 127.0.0.1, the address this server's URL leads to, switches its address from static to dhcp",
+            "(--lockout-source)",
+        ],
+        |config| config.contains("<ipaddr>127.0.0.1</ipaddr>"),
+    )
+    .await;
     for args in [
         json!({"id": "wan", "if": "vtnet3"}),
         json!({"id": "wan", "if": "vtnet3", "descr": "moved"}),
@@ -6884,7 +6897,7 @@ tests::on_every_release!(
     a_vlan_an_interface_is_assigned_to_is_not_taken_away,
     a_lagg_a_vlan_is_on_is_not_deleted,
     a_lagg_does_not_take_an_assigned_interfaces_device,
-    moving_the_urls_interface_to_another_device_is_refused,
+    switching_or_moving_the_urls_interface_is_refused,
     an_interface_group_a_rule_is_on_is_not_deleted,
     a_carp_virtual_ip_still_named_is_not_deleted,
     an_interface_a_vpn_or_service_binds_to_is_not_deleted,

@@ -293,10 +293,49 @@ pub fn apply_change(input: &ApiInput, change: &Change) -> Result<ApiInput, Strin
         return Ok(out);
     };
     let slot = key(&mut out);
-    let items: Vec<Value> = objects(slot).into_iter().cloned().collect();
-    let items = change_list(items, change, change.kind == ObjectKind::Interface)?;
-    *slot = Value::Array(items);
+    let before: Vec<Value> = objects(slot).into_iter().cloned().collect();
+    let items = change_list(before.clone(), change, change.kind == ObjectKind::Interface)?;
+    if change.kind == ObjectKind::Interface {
+        forget_replaced_addresses(&mut out.interface_status, &before, &items);
+    }
+    *key(&mut out) = Value::Array(items);
     Ok(out)
+}
+
+/// The status endpoint shows the addresses the running configuration gave each interface: an
+/// interface whose address type a change replaces (static to DHCP, …) holds none of them for
+/// certain afterwards, so they are taken out of `status` (matched as the model matches them:
+/// by the interface's id, or its device as `hwif`).
+fn forget_replaced_addresses(status: &mut Value, before: &[Value], after: &[Value]) {
+    let entries = match status {
+        Value::Object(o) => o.get_mut("data").and_then(Value::as_array_mut),
+        Value::Array(a) => Some(a),
+        _ => None,
+    };
+    let Some(entries) = entries else { return };
+    for now in after {
+        let Some(was) = before.iter().find(|b| b.get("id") == now.get("id")) else {
+            continue;
+        };
+        for (kind, fields) in [
+            ("typev4", ["ipaddr", "subnet"]),
+            ("typev6", ["ipaddrv6", "subnetv6"]),
+        ] {
+            if was.get(kind) == now.get(kind) {
+                continue;
+            }
+            for entry in entries.iter_mut().filter(|e| {
+                e.get("name") == now.get("id")
+                    || (e.get("hwif").is_some() && e.get("hwif") == was.get("if"))
+            }) {
+                if let Some(e) = entry.as_object_mut() {
+                    for field in fields {
+                        e.remove(field);
+                    }
+                }
+            }
+        }
+    }
 }
 
 /// A list of API objects after `change` (its `kind` only names it in errors): ids are positions
@@ -2022,23 +2061,60 @@ pub fn url_address_lost(
     let after = FirewallModel::from_api(&answers_after(model, changes)?);
     Ok(addresses
         .iter()
-        .find(|a| model.holds_address(a) && !after.holds_address(a))
+        .find(|a| {
+            model.holds_address(a)
+                && !after.holds_address(a)
+                && dynamic_after(model, &after, a).is_none()
+        })
         .copied())
 }
 
+/// The interface that holds `address` in `model` and, in `after`, gets its address of that
+/// family dynamically (a change switched it from static to DHCP…): whether it will hold it
+/// the API cannot tell beforehand. With its type before and after.
+fn dynamic_after<'a>(
+    model: &'a FirewallModel,
+    after: &'a FirewallModel,
+    address: &IpAddr,
+) -> Option<(&'a crate::model::Interface, &'a crate::model::Interface)> {
+    model
+        .interfaces
+        .iter()
+        .filter(|i| i.enabled && i.addresses().contains(address))
+        .find_map(|before| {
+            let now = after.interface(&before.id)?;
+            (now.enabled && now.address_unknown(address.is_ipv6())).then_some((before, now))
+        })
+}
+
 /// Without the server's own address (no `--lockout-source`): the interface holding an address
-/// of `addresses` (where this server's URL leads) that `changes` move to another device (its
-/// `if`), as the words of a refusal. The address moves along, so the firewall still holds it,
-/// but a server that comes in on that interface then arrives at a port that is not cabled to
-/// its network; whether this server comes in there takes its address to tell, so the answer is
-/// a "may". Err when the changes cannot be applied to the model.
-pub fn url_interface_moved(
+/// of `addresses` (where this server's URL leads) that `changes` switch to a dynamic address
+/// (static to DHCP…: it may get another) or move to another device (its `if`), as the words of
+/// a refusal. A moved interface keeps the address, but a server that comes in on it then
+/// arrives at a port that is not cabled to its network; whether this server comes in there
+/// takes its address to tell. Both answers are a "may". Err when the changes cannot be applied
+/// to the model.
+pub fn url_interface_changed(
     model: &FirewallModel,
     changes: &[Change],
     addresses: &[IpAddr],
 ) -> Result<Option<String>, String> {
     let after = FirewallModel::from_api(&answers_after(model, changes)?);
     for address in addresses {
+        if let Some((before, now)) = dynamic_after(model, &after, address) {
+            let (was, will) = if address.is_ipv6() {
+                (&before.typev6, &now.typev6)
+            } else {
+                (&before.typev4, &now.typev4)
+            };
+            return Ok(Some(format!(
+                "interface {} \"{}\", which holds {address}, the address this server's URL leads to, switches its address from {} to {}: it may then hold another address, which the API cannot tell beforehand",
+                before.id,
+                before.descr,
+                was.as_deref().unwrap_or("static"),
+                will.as_deref().unwrap_or("none")
+            )));
+        }
         for before in model
             .interfaces
             .iter()

@@ -1092,7 +1092,15 @@ fn build_interfaces(input: &ApiInput, issues: &mut Vec<ModelIssue>) -> Vec<Inter
                 str_field(s, "name") == Some(id.as_str())
                     || (!device.is_empty() && str_field(s, "hwif") == Some(device.as_str()))
             });
-            let ipv4 = parse_ip_len(opt_string(o, "ipaddr"), u64_field(o, "subnet"), false)
+            // The configured address counts only for a static type: one a change left behind
+            // when it switched the interface to DHCP is not what the interface will hold.
+            let typev4 = opt_string(o, "typev4");
+            let typev6 = opt_string(o, "typev6");
+            let configured =
+                |t: &Option<String>, stat: &str| t.as_deref().is_none_or(|t| t == stat);
+            let ipv4 = configured(&typev4, "static")
+                .then(|| parse_ip_len(opt_string(o, "ipaddr"), u64_field(o, "subnet"), false))
+                .flatten()
                 .or_else(|| {
                     let s = st?;
                     parse_ip_len(
@@ -1101,7 +1109,9 @@ fn build_interfaces(input: &ApiInput, issues: &mut Vec<ModelIssue>) -> Vec<Inter
                         false,
                     )
                 });
-            let ipv6 = parse_ip_len(opt_string(o, "ipaddrv6"), u64_field(o, "subnetv6"), true)
+            let ipv6 = configured(&typev6, "staticv6")
+                .then(|| parse_ip_len(opt_string(o, "ipaddrv6"), u64_field(o, "subnetv6"), true))
+                .flatten()
                 .or_else(|| {
                     let s = st?;
                     parse_ip_len(opt_string(s, "ipaddrv6"), u64_field(s, "subnetv6"), true)
@@ -1110,8 +1120,8 @@ fn build_interfaces(input: &ApiInput, issues: &mut Vec<ModelIssue>) -> Vec<Inter
                 descr: opt_string(o, "descr").unwrap_or_else(|| id.to_ascii_uppercase()),
                 device,
                 enabled: bool_field(o, "enable").unwrap_or(true),
-                typev4: opt_string(o, "typev4"),
-                typev6: opt_string(o, "typev6"),
+                typev4,
+                typev6,
                 ipv4,
                 ipv6,
                 gateway: opt_string(o, "gateway"),

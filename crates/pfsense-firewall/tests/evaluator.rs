@@ -605,7 +605,7 @@ fn the_urls_interface_moved_to_another_device_is_named() {
     };
     let url = ["81.2.69.142".parse().unwrap()];
     let moved =
-        |c: Change| pfsense_firewall::guard::url_interface_moved(&model(), &[c], &url).unwrap();
+        |c: Change| pfsense_firewall::guard::url_interface_changed(&model(), &[c], &url).unwrap();
     assert_eq!(
         moved(update("wan", json!({"if": "em5"}))).as_deref(),
         Some(
@@ -614,6 +614,18 @@ fn the_urls_interface_moved_to_another_device_is_named() {
     );
     assert_eq!(moved(update("lan", json!({"if": "em5"}))), None);
     assert_eq!(moved(update("wan", json!({"descr": "UPLINK"}))), None);
+    // Switched to DHCP, WAN may get another address: a "may", not a loss, although the
+    // configured address stays in the answer.
+    let dhcp = update("wan", json!({"typev4": "dhcp"}));
+    assert!(
+        moved(dhcp.clone())
+            .unwrap()
+            .contains("switches its address from static to dhcp"),
+    );
+    assert_eq!(
+        pfsense_firewall::guard::url_address_lost(&model(), &[dhcp], &url).unwrap(),
+        None
+    );
 }
 
 #[test]

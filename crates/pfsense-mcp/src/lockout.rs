@@ -828,7 +828,7 @@ async fn url_address_refusal(
         Err(e) => return undecided(e),
     }
     let what_to_do = "Where this server comes in cannot be told without its address: give it (--lockout-source) to have the path judged, or make the change from the console or webGUI.";
-    match pfsense_firewall::guard::url_interface_moved(&model, changes, &addresses) {
+    match pfsense_firewall::guard::url_interface_changed(&model, changes, &addresses) {
         Ok(Some(reason)) => return verdict(Gate::Possibly(reason), tools, what_to_do, what_to_do),
         Ok(None) => {}
         Err(e) => return undecided(e),
