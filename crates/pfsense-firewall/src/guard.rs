@@ -292,8 +292,7 @@ pub fn apply_change(input: &ApiInput, change: &Change) -> Result<ApiInput, Strin
         *single = base;
         return Ok(out);
     };
-    let slot = key(&mut out);
-    let before: Vec<Value> = objects(slot).into_iter().cloned().collect();
+    let before: Vec<Value> = objects(key(&mut out)).into_iter().cloned().collect();
     let items = change_list(before.clone(), change, change.kind == ObjectKind::Interface)?;
     if change.kind == ObjectKind::Interface {
         forget_replaced_addresses(&mut out.interface_status, &before, &items);
@@ -1376,22 +1375,10 @@ pub fn lagg_ports_in_use(
     vlans: &Value,
     changes: &[Change],
 ) -> Result<Vec<String>, String> {
+    // The API's list, or config.xml's comma-separated form.
     let ports = |list: &[Value]| -> Vec<String> {
         list.iter()
-            .flat_map(|lagg| match lagg.get("members") {
-                Some(Value::Array(members)) => members
-                    .iter()
-                    .filter_map(Value::as_str)
-                    .map(str::to_string)
-                    .collect(),
-                // config.xml's form, comma-separated.
-                Some(Value::String(members)) => members
-                    .split(',')
-                    .filter(|m| !m.is_empty())
-                    .map(str::to_string)
-                    .collect(),
-                _ => Vec::new(),
-            })
+            .flat_map(|lagg| crate::json::string_list(lagg, "members"))
             .collect()
     };
     let before: Vec<Value> = objects(laggs).into_iter().cloned().collect();
